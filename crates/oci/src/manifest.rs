@@ -1,0 +1,269 @@
+//! Manifest parsing and validation.
+//!
+//! Parsing is for validation and for learning what a manifest references;
+//! the bytes the client sent are what gets stored and served.
+
+use crate::digest::Digest;
+use crate::media_type::{self, DOCKER_MANIFEST_V1, DOCKER_MANIFEST_V1_SIGNED, OCI_INDEX, OCI_MANIFEST};
+use serde::Deserialize;
+
+/// Manifests larger than this are refused (the limit ECR and most registries use).
+pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ManifestError {
+    #[error("manifest is not valid JSON: {0}")]
+    Json(String),
+    #[error("manifest is invalid: {0}")]
+    Invalid(String),
+    #[error("Docker image manifest schema 1 is deprecated and not accepted; push with a client that writes schema 2 or OCI manifests")]
+    Schema1,
+    #[error("manifest media type '{0}' is not supported; berth accepts Docker schema 2 manifests and manifest lists, and OCI image manifests and indexes")]
+    UnsupportedMediaType(String),
+}
+
+/// A content descriptor as it appears inside a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestKind {
+    Image { config: Descriptor, layers: Vec<Descriptor> },
+    Index { manifests: Vec<Descriptor> },
+}
+
+/// Something a manifest needs to exist in its repository before it is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    Blob(Digest),
+    Manifest(Digest),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub media_type: String,
+    pub kind: ManifestKind,
+    pub subject: Option<Descriptor>,
+    pub artifact_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawManifest {
+    schema_version: Option<serde_json::Value>,
+    media_type: Option<String>,
+    artifact_type: Option<String>,
+    config: Option<RawDescriptor>,
+    layers: Option<Vec<RawDescriptor>>,
+    manifests: Option<Vec<RawDescriptor>>,
+    subject: Option<RawDescriptor>,
+    fs_layers: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDescriptor {
+    media_type: Option<String>,
+    digest: Option<String>,
+    size: Option<i64>,
+}
+
+impl Manifest {
+    /// Parses and validates `body`. `content_type` is the request's
+    /// Content-Type, if any; when both it and the body's `mediaType` are
+    /// present they must agree.
+    pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Manifest, ManifestError> {
+        let raw: RawManifest = serde_json::from_slice(body).map_err(|e| ManifestError::Json(e.to_string()))?;
+        let media_type = resolve_media_type(&raw, content_type)?;
+
+        if media_type == DOCKER_MANIFEST_V1 || media_type == DOCKER_MANIFEST_V1_SIGNED {
+            return Err(ManifestError::Schema1);
+        }
+        if !media_type::is_supported_manifest(&media_type) {
+            return Err(ManifestError::UnsupportedMediaType(media_type));
+        }
+        match &raw.schema_version {
+            Some(v) if v.as_i64() == Some(2) => {}
+            Some(v) => return Err(ManifestError::Invalid(format!("schemaVersion must be 2, found {v}"))),
+            None => return Err(ManifestError::Invalid("schemaVersion is missing".into())),
+        }
+
+        let kind = if media_type::is_index(&media_type) {
+            if raw.config.is_some() || raw.layers.is_some() {
+                return Err(ManifestError::Invalid(format!("an index ({media_type}) cannot have 'config' or 'layers'")));
+            }
+            let list = raw
+                .manifests
+                .ok_or_else(|| ManifestError::Invalid("an index must have a 'manifests' array".into()))?;
+            let manifests = list
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| descriptor(d, &format!("manifests[{i}]")))
+                .collect::<Result<_, _>>()?;
+            ManifestKind::Index { manifests }
+        } else {
+            if raw.manifests.is_some() {
+                return Err(ManifestError::Invalid(format!("an image manifest ({media_type}) cannot have 'manifests'")));
+            }
+            let config = raw
+                .config
+                .ok_or_else(|| ManifestError::Invalid("an image manifest must have a 'config' descriptor".into()))?;
+            let config = descriptor(config, "config")?;
+            let layers = raw
+                .layers
+                .ok_or_else(|| ManifestError::Invalid("an image manifest must have a 'layers' array".into()))?
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| descriptor(d, &format!("layers[{i}]")))
+                .collect::<Result<_, _>>()?;
+            ManifestKind::Image { config, layers }
+        };
+        let subject = raw.subject.map(|s| descriptor(s, "subject")).transpose()?;
+        Ok(Manifest {
+            media_type,
+            kind,
+            subject,
+            artifact_type: raw.artifact_type,
+        })
+    }
+
+    /// What must already exist in the repository for this manifest to be
+    /// accepted. Non-distributable layers and the `subject` are exempt.
+    pub fn references(&self) -> Vec<Reference> {
+        match &self.kind {
+            ManifestKind::Image { config, layers } => std::iter::once(config)
+                .chain(layers.iter().filter(|l| !media_type::NON_DISTRIBUTABLE_LAYERS.contains(&l.media_type.as_str())))
+                .map(|d| Reference::Blob(d.digest.clone()))
+                .collect(),
+            ManifestKind::Index { manifests } => {
+                manifests.iter().map(|d| Reference::Manifest(d.digest.clone())).collect()
+            }
+        }
+    }
+}
+
+fn resolve_media_type(raw: &RawManifest, content_type: Option<&str>) -> Result<String, ManifestError> {
+    // Generic types say nothing about the manifest format; treat them as absent.
+    let header = content_type
+        .map(media_type::essence)
+        .filter(|ct| !ct.is_empty() && *ct != "application/json" && *ct != "application/octet-stream");
+    let body = raw.media_type.as_deref();
+    match (header, body) {
+        (Some(h), Some(b)) if h != b => Err(ManifestError::Invalid(format!(
+            "the Content-Type '{h}' does not match the manifest's mediaType '{b}'"
+        ))),
+        (_, Some(b)) => Ok(b.to_string()),
+        (Some(h), None) => Ok(h.to_string()),
+        (None, None) => {
+            if raw.fs_layers.is_some() {
+                Ok(DOCKER_MANIFEST_V1.to_string())
+            } else if raw.manifests.is_some() {
+                Ok(OCI_INDEX.to_string())
+            } else if raw.config.is_some() {
+                Ok(OCI_MANIFEST.to_string())
+            } else {
+                Err(ManifestError::Invalid(
+                    "cannot tell the manifest's format: it has no mediaType, the request has no Content-Type, and it has neither 'config' nor 'manifests'".into(),
+                ))
+            }
+        }
+    }
+}
+
+fn descriptor(d: RawDescriptor, at: &str) -> Result<Descriptor, ManifestError> {
+    let digest = d
+        .digest
+        .ok_or_else(|| ManifestError::Invalid(format!("{at} has no digest")))?
+        .parse::<Digest>()
+        .map_err(|e| ManifestError::Invalid(format!("{at}: {e}")))?;
+    let size = match d.size {
+        Some(s) if s >= 0 => s as u64,
+        Some(s) => return Err(ManifestError::Invalid(format!("{at} has a negative size {s}"))),
+        None => return Err(ManifestError::Invalid(format!("{at} has no size"))),
+    };
+    Ok(Descriptor {
+        media_type: d.media_type.unwrap_or_default(),
+        digest,
+        size,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media_type::*;
+
+    const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    fn image(mt: Option<&str>) -> String {
+        let mt = mt.map(|m| format!(r#""mediaType":"{m}","#)).unwrap_or_default();
+        format!(
+            r#"{{"schemaVersion":2,{mt}"config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{D1}","size":2}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{D2}","size":10}}]}}"#
+        )
+    }
+
+    #[test]
+    fn parses_an_oci_image_manifest_and_lists_its_blobs() {
+        let m = Manifest::parse(image(Some(OCI_MANIFEST)).as_bytes(), Some(OCI_MANIFEST)).unwrap();
+        assert_eq!(m.media_type, OCI_MANIFEST);
+        assert_eq!(
+            m.references(),
+            vec![Reference::Blob(D1.parse().unwrap()), Reference::Blob(D2.parse().unwrap())]
+        );
+    }
+
+    #[test]
+    fn infers_the_type_when_nothing_declares_it() {
+        let m = Manifest::parse(image(None).as_bytes(), None).unwrap();
+        assert_eq!(m.media_type, OCI_MANIFEST);
+        let m = Manifest::parse(image(None).as_bytes(), Some(DOCKER_MANIFEST_V2)).unwrap();
+        assert_eq!(m.media_type, DOCKER_MANIFEST_V2);
+    }
+
+    #[test]
+    fn refuses_a_content_type_that_contradicts_the_body() {
+        let err = Manifest::parse(image(Some(OCI_MANIFEST)).as_bytes(), Some(DOCKER_MANIFEST_V2)).unwrap_err();
+        assert!(matches!(err, ManifestError::Invalid(m) if m.contains("does not match")));
+    }
+
+    #[test]
+    fn indexes_reference_manifests() {
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST_LIST}","manifests":[{{"mediaType":"{DOCKER_MANIFEST_V2}","digest":"{D1}","size":5,"platform":{{"os":"linux","architecture":"amd64"}}}}]}}"#
+        );
+        let m = Manifest::parse(body.as_bytes(), None).unwrap();
+        assert_eq!(m.references(), vec![Reference::Manifest(D1.parse().unwrap())]);
+    }
+
+    #[test]
+    fn rejects_malformed_manifests_with_a_pointed_message() {
+        let cases: &[(&str, &str)] = &[
+            ("not json", "JSON"),
+            (r#"{"schemaVersion":1,"config":{"digest":"x","size":1},"layers":[]}"#, "schemaVersion"),
+            (r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#, "config"),
+            (r#"{"schemaVersion":2,"config":{"digest":"sha256:zz","size":1},"layers":[]}"#, "config"),
+            (r#"{"schemaVersion":2,"config":{"digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","size":-1},"layers":[]}"#, "negative"),
+            (r#"{"schemaVersion":2,"mediaType":"application/x-foo"}"#, "not supported"),
+            (r#"{"schemaVersion":1,"fsLayers":[]}"#, "schema 1"),
+        ];
+        for (body, needle) in cases {
+            let err = Manifest::parse(body.as_bytes(), None).unwrap_err().to_string();
+            assert!(err.contains(needle), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn foreign_layers_and_subject_are_not_required() {
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"x","digest":"{D1}","size":2}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip","digest":"{D2}","size":10,"urls":["https://example.com/l"]}}],"subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{D2}","size":3}}}}"#
+        );
+        let m = Manifest::parse(body.as_bytes(), None).unwrap();
+        assert_eq!(m.references(), vec![Reference::Blob(D1.parse().unwrap())]);
+        assert_eq!(m.subject.unwrap().digest.as_str(), D2);
+    }
+}

@@ -1,0 +1,54 @@
+use crate::Result;
+use async_trait::async_trait;
+use berth_oci::Digest;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+
+/// A readable blob: its length and a stream of its bytes.
+pub struct BlobReader {
+    pub len: u64,
+    pub stream: BoxStream<'static, std::io::Result<Bytes>>,
+}
+
+/// Content-addressed bytes plus the temporary objects that upload sessions
+/// write into. Implementations must make a committed blob durable before
+/// `commit_upload` returns.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Opens upload `id` for appending at `offset`, discarding anything
+    /// stored past `offset` (bytes from a request that was never acknowledged).
+    /// Creates the temporary object when `offset` is 0.
+    async fn upload_writer(&self, id: &str, offset: u64) -> Result<Box<dyn UploadWriter>>;
+
+    /// Streams the first `len` bytes of an upload (to rebuild a hash state
+    /// that this process does not hold, e.g. after a restart).
+    async fn read_upload(&self, id: &str, len: u64) -> Result<BlobReader>;
+
+    /// Makes upload `id` the blob `digest`: atomically, durably, replacing
+    /// an identical copy if one exists. The temporary object is gone after.
+    async fn commit_upload(&self, id: &str, digest: &Digest) -> Result<()>;
+
+    /// Removes an upload's temporary object (absent is fine).
+    async fn delete_upload(&self, id: &str) -> Result<()>;
+
+    /// Size of a stored blob, or `None`.
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>>;
+
+    /// Reads `len` bytes of a blob from `offset`; `None` if the blob is absent.
+    async fn read(&self, digest: &Digest, offset: u64, len: u64) -> Result<Option<BlobReader>>;
+
+    /// Removes a blob's bytes. Only garbage collection calls this.
+    async fn delete(&self, digest: &Digest) -> Result<()>;
+
+    /// Checks that the store is reachable and writable.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Appends bytes to an upload. Dropping a writer without `finish` abandons
+/// whatever was written (the session's recorded size does not move).
+#[async_trait]
+pub trait UploadWriter: Send {
+    async fn write(&mut self, chunk: Bytes) -> Result<()>;
+    /// Makes everything written durable and returns the upload's new size.
+    async fn finish(self: Box<Self>) -> Result<u64>;
+}

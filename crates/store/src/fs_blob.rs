@@ -1,0 +1,303 @@
+//! Blob store on a local filesystem.
+//!
+//! Layout under the root:
+//! * `blobs/<algorithm>/<first two hex>/<hex>`: committed blobs;
+//! * `uploads/<id>`: upload sessions' temporary files, on the same
+//!   filesystem so that committing is a rename.
+//!
+//! File I/O runs on blocking threads that talk to the async side through
+//! small bounded channels: network receive and hashing overlap with disk
+//! writes, and memory per request stays at a few chunks.
+
+use crate::blob::{BlobReader, BlobStore, UploadWriter};
+use crate::{Result, StoreError};
+use async_trait::async_trait;
+use berth_oci::Digest;
+use bytes::{Bytes, BytesMut};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
+
+/// Size of each read from a blob file; also the granularity of the stream.
+const READ_CHUNK: usize = 256 * 1024;
+/// Chunks read ahead of the network per download.
+const READ_AHEAD: usize = 4;
+/// Chunks queued between the network and the disk per upload.
+const WRITE_QUEUE: usize = 32;
+const WRITE_BUFFER: usize = 1024 * 1024;
+
+pub struct FsBlobStore {
+    root: PathBuf,
+}
+
+impl FsBlobStore {
+    /// Opens (creating if needed) a blob store rooted at `root`. All shard
+    /// directories are created up front so that a commit never has to
+    /// create, and fsync, a new directory.
+    pub async fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        let r = root.clone();
+        blocking(move || {
+            fs::create_dir_all(r.join("uploads"))?;
+            let sha = r.join("blobs").join("sha256");
+            for i in 0..=255u8 {
+                fs::create_dir_all(sha.join(format!("{i:02x}")))?;
+            }
+            sync_dir(&r.join("blobs"))?;
+            sync_dir(&r)?;
+            Ok(())
+        })
+        .await?;
+        Ok(FsBlobStore { root })
+    }
+
+    fn upload_path(&self, id: &str) -> Result<PathBuf> {
+        // Ids come from URLs: never let one name anything but a file in uploads/.
+        let safe = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        if !safe {
+            return Err(StoreError::UploadNotFound(id.to_string()));
+        }
+        Ok(self.root.join("uploads").join(id))
+    }
+
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.root
+            .join("blobs")
+            .join(digest.algorithm().as_str())
+            .join(&hex[..2])
+            .join(hex)
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+        .map_err(StoreError::from_io)
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Streams `len` bytes of `file` from `offset` through a read-ahead thread.
+fn stream_file(mut file: File, offset: u64, len: u64) -> BlobReader {
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = file.seek(SeekFrom::Start(offset)) {
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+        let mut left = len;
+        while left > 0 {
+            let want = left.min(READ_CHUNK as u64) as usize;
+            let mut buf = BytesMut::zeroed(want);
+            let mut filled = 0;
+            while filled < want {
+                match file.read(&mut buf[filled..]) {
+                    Ok(0) => {
+                        let _ = tx.blocking_send(Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "blob file is shorter than its recorded size",
+                        )));
+                        return;
+                    }
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+            }
+            left -= want as u64;
+            if tx.blocking_send(Ok(buf.freeze())).is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    BlobReader {
+        len,
+        stream: Box::pin(stream),
+    }
+}
+
+#[async_trait]
+impl BlobStore for FsBlobStore {
+    async fn upload_writer(&self, id: &str, offset: u64) -> Result<Box<dyn UploadWriter>> {
+        let path = self.upload_path(id)?;
+        let id_owned = id.to_string();
+        let file = blocking(move || {
+            let file = match OpenOptions::new().write(true).create(offset == 0).truncate(false).open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            if file.metadata()?.len() < offset {
+                return Err(std::io::Error::other(format!(
+                    "upload file {} is shorter than its recorded size {offset}",
+                    path.display()
+                )));
+            }
+            file.set_len(offset)?;
+            Ok(Some(file))
+        })
+        .await?
+        .ok_or(StoreError::UploadNotFound(id_owned))?;
+
+        let (tx, mut rx) = mpsc::channel::<WriteMsg>(WRITE_QUEUE);
+        let handle = tokio::task::spawn_blocking(move || -> std::io::Result<Option<u64>> {
+            let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+            out.seek(SeekFrom::Start(offset))?;
+            let mut size = offset;
+            while let Some(msg) = rx.blocking_recv() {
+                match msg {
+                    WriteMsg::Data(chunk) => {
+                        out.write_all(&chunk)?;
+                        size += chunk.len() as u64;
+                    }
+                    WriteMsg::Finish => {
+                        let file = out.into_inner().map_err(|e| e.into_error())?;
+                        file.sync_data()?;
+                        return Ok(Some(size));
+                    }
+                }
+            }
+            Ok(None) // abandoned: the caller dropped the writer
+        });
+        Ok(Box::new(FsUploadWriter { tx, handle }))
+    }
+
+    async fn read_upload(&self, id: &str, len: u64) -> Result<BlobReader> {
+        let path = self.upload_path(id)?;
+        let id_owned = id.to_string();
+        let file = blocking(move || match File::open(&path) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await?
+        .ok_or(StoreError::UploadNotFound(id_owned))?;
+        Ok(stream_file(file, 0, len))
+    }
+
+    async fn commit_upload(&self, id: &str, digest: &Digest) -> Result<()> {
+        let from = self.upload_path(id)?;
+        let to = self.blob_path(digest);
+        blocking(move || {
+            // The upload file was fsynced when its last bytes were written;
+            // the rename and the directory fsync make the name durable.
+            fs::rename(&from, &to)?;
+            sync_dir(to.parent().expect("blob paths have a parent"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<()> {
+        let path = self.upload_path(id)?;
+        blocking(move || match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        })
+        .await
+    }
+
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
+        let path = self.blob_path(digest);
+        blocking(move || match fs::metadata(&path) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    async fn read(&self, digest: &Digest, offset: u64, len: u64) -> Result<Option<BlobReader>> {
+        let path = self.blob_path(digest);
+        let file = blocking(move || match File::open(&path) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await?;
+        Ok(file.map(|f| stream_file(f, offset, len)))
+    }
+
+    async fn delete(&self, digest: &Digest) -> Result<()> {
+        let path = self.blob_path(digest);
+        blocking(move || {
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            sync_dir(path.parent().expect("blob paths have a parent"))
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let uploads = self.root.join("uploads");
+        blocking(move || {
+            let meta = fs::metadata(&uploads)?;
+            if meta.permissions().readonly() {
+                return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "uploads directory is read-only"));
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+enum WriteMsg {
+    Data(Bytes),
+    Finish,
+}
+
+struct FsUploadWriter {
+    tx: mpsc::Sender<WriteMsg>,
+    handle: tokio::task::JoinHandle<std::io::Result<Option<u64>>>,
+}
+
+impl FsUploadWriter {
+    /// The writer thread stopped early: surface its error.
+    async fn thread_error(self: Box<Self>) -> StoreError {
+        drop(self.tx);
+        match self.handle.await {
+            Ok(Err(e)) => StoreError::from_io(e),
+            Ok(Ok(_)) => StoreError::Io(std::io::Error::other("upload writer stopped unexpectedly")),
+            Err(e) => StoreError::Io(std::io::Error::other(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl UploadWriter for FsUploadWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        if self.tx.send(WriteMsg::Data(chunk)).await.is_err() {
+            // The thread has exited with an error; take the writer's place to read it.
+            let (tx, _) = mpsc::channel(1);
+            let dead = FsUploadWriter {
+                tx: std::mem::replace(&mut self.tx, tx),
+                handle: std::mem::replace(&mut self.handle, tokio::task::spawn_blocking(|| Ok(None))),
+            };
+            return Err(Box::new(dead).thread_error().await);
+        }
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>) -> Result<u64> {
+        if self.tx.send(WriteMsg::Finish).await.is_err() {
+            return Err(self.thread_error().await);
+        }
+        match self.handle.await {
+            Ok(Ok(Some(size))) => Ok(size),
+            Ok(Ok(None)) => Err(StoreError::Io(std::io::Error::other("upload writer ended without finishing"))),
+            Ok(Err(e)) => Err(StoreError::from_io(e)),
+            Err(e) => Err(StoreError::Io(std::io::Error::other(e))),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+use crate::Result;
+use async_trait::async_trait;
+use berth_oci::Digest;
+
+/// A registry: one account's repositories in one region.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RegistryKey {
+    pub account_id: String,
+    pub region: String,
+}
+
+/// A repository's row id. Stable for the repository's lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RepoId(pub i64);
+
+/// A validated manifest ready to be stored. References have been extracted
+/// by the caller; the store checks them inside its transaction.
+pub struct NewManifest<'a> {
+    pub digest: &'a Digest,
+    pub media_type: &'a str,
+    pub body: &'a [u8],
+    pub artifact_type: Option<&'a str>,
+    pub subject: Option<&'a Digest>,
+    pub blob_refs: &'a [Digest],
+    pub manifest_refs: &'a [Digest],
+    pub tag: Option<&'a str>,
+    pub now: i64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum PutManifestOutcome {
+    /// Stored (or already there). `previous` is what the tag pointed at before,
+    /// if the put moved a tag.
+    Stored { previous: Option<Digest> },
+    /// Nothing was written: these references are not in the repository.
+    MissingReferences(Vec<Digest>),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteManifestOutcome {
+    NotFound,
+    /// Nothing was deleted: an index in the same repository lists the manifest.
+    ReferencedBy(Digest),
+    /// Deleted, together with these tags.
+    Deleted { tags: Vec<String> },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum UnlinkBlobOutcome {
+    NotLinked,
+    /// Nothing was unlinked: a manifest in the repository references the blob.
+    ReferencedBy(Digest),
+    Unlinked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredManifest {
+    pub media_type: String,
+    pub body: bytes::Bytes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub id: String,
+    pub repository: RepoId,
+    /// Bytes received and made durable so far.
+    pub size: u64,
+    pub started_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub repositories: u64,
+    pub blobs: u64,
+    pub blob_bytes: u64,
+}
+
+/// Registry metadata. Every method is one transaction. Times are Unix
+/// milliseconds passed in by the caller (tests control the clock).
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    async fn ensure_repository(&self, registry: &RegistryKey, name: &str, now: i64) -> Result<RepoId>;
+    async fn find_repository(&self, registry: &RegistryKey, name: &str) -> Result<Option<RepoId>>;
+    /// Names in byte order, strictly after `after`, at most `limit`.
+    async fn list_repositories(&self, registry: &RegistryKey, after: Option<&str>, limit: u32) -> Result<Vec<String>>;
+
+    /// Records that blob `digest` (of `size` bytes) is stored and links it to `repo`.
+    async fn link_blob(&self, repo: RepoId, digest: &Digest, size: u64, now: i64) -> Result<()>;
+    /// Links an already stored blob into `repo` if `from` holds it; returns its size.
+    async fn link_existing_blob(&self, repo: RepoId, from: RepoId, digest: &Digest, now: i64) -> Result<Option<u64>>;
+    /// Size of `digest` if it is linked to `repo`.
+    async fn blob_size(&self, repo: RepoId, digest: &Digest) -> Result<Option<u64>>;
+    async fn unlink_blob(&self, repo: RepoId, digest: &Digest) -> Result<UnlinkBlobOutcome>;
+
+    async fn put_manifest(&self, repo: RepoId, manifest: NewManifest<'_>) -> Result<PutManifestOutcome>;
+    async fn get_manifest(&self, repo: RepoId, digest: &Digest) -> Result<Option<StoredManifest>>;
+    async fn delete_manifest(&self, repo: RepoId, digest: &Digest) -> Result<DeleteManifestOutcome>;
+    async fn resolve_tag(&self, repo: RepoId, tag: &str) -> Result<Option<Digest>>;
+    /// Tags in byte order, strictly after `after`, at most `limit`.
+    async fn list_tags(&self, repo: RepoId, after: Option<&str>, limit: u32) -> Result<Vec<String>>;
+
+    async fn create_upload(&self, upload: &UploadRecord) -> Result<()>;
+    async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>>;
+    /// Moves an upload's size from `expected` to `size`; false if it was not at `expected`.
+    async fn set_upload_size(&self, id: &str, expected: u64, size: u64, now: i64) -> Result<bool>;
+    /// Ends upload `id` by linking the blob it became, in one transaction.
+    async fn complete_upload(&self, id: &str, repo: RepoId, digest: &Digest, size: u64, now: i64) -> Result<()>;
+    async fn delete_upload(&self, id: &str) -> Result<bool>;
+    /// Upload sessions not touched since `before`.
+    async fn stale_uploads(&self, before: i64, limit: u32) -> Result<Vec<UploadRecord>>;
+    /// Whether an upload session with this id exists.
+    async fn upload_exists(&self, id: &str) -> Result<bool>;
+
+    async fn counts(&self) -> Result<Counts>;
+    async fn ping(&self) -> Result<()>;
+    /// Flushes and closes the store; later calls fail.
+    async fn close(&self);
+}

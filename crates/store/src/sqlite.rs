@@ -1,0 +1,448 @@
+//! Metadata store on SQLite (WAL, `synchronous=FULL`: a transaction that
+//! returned is on disk).
+//!
+//! One writer connection serialises every write transaction, so a
+//! transaction's checks and its writes see no concurrent writer; a pool of
+//! read-only connections serves reads, which WAL lets run beside the writer.
+
+use crate::metadata::*;
+use crate::{Result, StoreError};
+use async_trait::async_trait;
+use berth_oci::Digest;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+use std::path::Path;
+use std::time::Duration;
+
+const KIND_BLOB: i64 = 0;
+const KIND_MANIFEST: i64 = 1;
+
+pub struct SqliteMetadataStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteMetadataStore {
+    /// Opens (creating and migrating if needed) the database at `path`.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("cache_size", "-16384");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(base.clone().create_if_missing(true))
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let readers = std::thread::available_parallelism().map(|n| n.get() as u32 * 2).unwrap_or(4).max(4);
+        let reader = SqlitePoolOptions::new()
+            .max_connections(readers)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(base.read_only(true))
+            .await?;
+        Ok(SqliteMetadataStore { writer, reader })
+    }
+}
+
+fn digest_of(text: String) -> Result<Digest> {
+    text.parse()
+        .map_err(|e| StoreError::Corrupt(format!("stored digest '{text}' does not parse: {e}")))
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn upload_from_row(row: sqlx::sqlite::SqliteRow) -> UploadRecord {
+    UploadRecord {
+        id: row.get(0),
+        repository: RepoId(row.get(1)),
+        size: row.get::<i64, _>(2) as u64,
+        started_at: row.get(3),
+        updated_at: row.get(4),
+    }
+}
+
+async fn exists(tx: &mut Transaction<'_, Sqlite>, sql: &str, repo: RepoId, digest: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar::<_, i64>(sql)
+        .bind(repo.0)
+        .bind(digest)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some())
+}
+
+#[async_trait]
+impl MetadataStore for SqliteMetadataStore {
+    async fn ensure_repository(&self, registry: &RegistryKey, name: &str, now: i64) -> Result<RepoId> {
+        if let Some(id) = self.find_repository(registry, name).await? {
+            return Ok(id);
+        }
+        sqlx::query(
+            "INSERT INTO repositories (account_id, region, name, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (account_id, region, name) DO NOTHING",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        let id: i64 = sqlx::query_scalar("SELECT id FROM repositories WHERE account_id = ? AND region = ? AND name = ?")
+            .bind(&registry.account_id)
+            .bind(&registry.region)
+            .bind(name)
+            .fetch_one(&self.writer)
+            .await?;
+        Ok(RepoId(id))
+    }
+
+    async fn find_repository(&self, registry: &RegistryKey, name: &str) -> Result<Option<RepoId>> {
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM repositories WHERE account_id = ? AND region = ? AND name = ?")
+                .bind(&registry.account_id)
+                .bind(&registry.region)
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(id.map(RepoId))
+    }
+
+    async fn list_repositories(&self, registry: &RegistryKey, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT name FROM repositories WHERE account_id = ? AND region = ? AND name > ? ORDER BY name LIMIT ?",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
+    async fn link_blob(&self, repo: RepoId, digest: &Digest, size: u64, now: i64) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_blob_and_link(&mut tx, repo, digest, size, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn link_existing_blob(&self, repo: RepoId, from: RepoId, digest: &Digest, now: i64) -> Result<Option<u64>> {
+        let mut tx = self.writer.begin().await?;
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+             WHERE rb.repository_id = ? AND rb.digest = ?",
+        )
+        .bind(from.0)
+        .bind(digest.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if size.is_some() {
+            sqlx::query("INSERT OR IGNORE INTO repository_blobs (repository_id, digest, linked_at) VALUES (?, ?, ?)")
+                .bind(repo.0)
+                .bind(digest.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    async fn blob_size(&self, repo: RepoId, digest: &Digest) -> Result<Option<u64>> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+             WHERE rb.repository_id = ? AND rb.digest = ?",
+        )
+        .bind(repo.0)
+        .bind(digest.as_str())
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    async fn unlink_blob(&self, repo: RepoId, digest: &Digest) -> Result<UnlinkBlobOutcome> {
+        let mut tx = self.writer.begin().await?;
+        if !exists(&mut tx, "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?", repo, digest.as_str()).await? {
+            return Ok(UnlinkBlobOutcome::NotLinked);
+        }
+        let user: Option<String> = sqlx::query_scalar(
+            "SELECT manifest_digest FROM manifest_references WHERE repository_id = ? AND target = ? AND kind = ? LIMIT 1",
+        )
+        .bind(repo.0)
+        .bind(digest.as_str())
+        .bind(KIND_BLOB)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(m) = user {
+            return Ok(UnlinkBlobOutcome::ReferencedBy(digest_of(m)?));
+        }
+        sqlx::query("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?")
+            .bind(repo.0)
+            .bind(digest.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(UnlinkBlobOutcome::Unlinked)
+    }
+
+    async fn put_manifest(&self, repo: RepoId, m: NewManifest<'_>) -> Result<PutManifestOutcome> {
+        let mut tx = self.writer.begin().await?;
+        let mut missing = Vec::new();
+        for d in m.blob_refs {
+            if !exists(&mut tx, "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?", repo, d.as_str()).await? {
+                missing.push(d.clone());
+            }
+        }
+        for d in m.manifest_refs {
+            if !exists(&mut tx, "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?", repo, d.as_str()).await? {
+                missing.push(d.clone());
+            }
+        }
+        if !missing.is_empty() {
+            missing.dedup();
+            return Ok(PutManifestOutcome::MissingReferences(missing));
+        }
+        sqlx::query("INSERT INTO manifest_bodies (digest, body) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING")
+            .bind(m.digest.as_str())
+            .bind(m.body)
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO manifests (repository_id, digest, media_type, size, artifact_type, subject, pushed_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository_id, digest) DO NOTHING",
+        )
+        .bind(repo.0)
+        .bind(m.digest.as_str())
+        .bind(m.media_type)
+        .bind(m.body.len() as i64)
+        .bind(m.artifact_type)
+        .bind(m.subject.map(|s| s.as_str()))
+        .bind(m.now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if inserted {
+            let refs = m.blob_refs.iter().map(|d| (d, KIND_BLOB)).chain(m.manifest_refs.iter().map(|d| (d, KIND_MANIFEST)));
+            for (target, kind) in refs {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO manifest_references (repository_id, manifest_digest, target, kind) VALUES (?, ?, ?, ?)",
+                )
+                .bind(repo.0)
+                .bind(m.digest.as_str())
+                .bind(target.as_str())
+                .bind(kind)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let mut previous = None;
+        if let Some(tag) = m.tag {
+            let old: Option<String> = sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
+                .bind(repo.0)
+                .bind(tag)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if old.as_deref() != Some(m.digest.as_str()) {
+                sqlx::query(
+                    "INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
+                )
+                .bind(repo.0)
+                .bind(tag)
+                .bind(m.digest.as_str())
+                .bind(m.now)
+                .execute(&mut *tx)
+                .await?;
+                previous = old.map(digest_of).transpose()?;
+            }
+        }
+        tx.commit().await?;
+        Ok(PutManifestOutcome::Stored { previous })
+    }
+
+    async fn get_manifest(&self, repo: RepoId, digest: &Digest) -> Result<Option<StoredManifest>> {
+        let row = sqlx::query(
+            "SELECT m.media_type, b.body FROM manifests m JOIN manifest_bodies b ON b.digest = m.digest
+             WHERE m.repository_id = ? AND m.digest = ?",
+        )
+        .bind(repo.0)
+        .bind(digest.as_str())
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(|r| StoredManifest {
+            media_type: r.get(0),
+            body: bytes::Bytes::from(r.get::<Vec<u8>, _>(1)),
+        }))
+    }
+
+    async fn delete_manifest(&self, repo: RepoId, digest: &Digest) -> Result<DeleteManifestOutcome> {
+        let mut tx = self.writer.begin().await?;
+        if !exists(&mut tx, "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?", repo, digest.as_str()).await? {
+            return Ok(DeleteManifestOutcome::NotFound);
+        }
+        let parent: Option<String> = sqlx::query_scalar(
+            "SELECT manifest_digest FROM manifest_references WHERE repository_id = ? AND target = ? AND kind = ? LIMIT 1",
+        )
+        .bind(repo.0)
+        .bind(digest.as_str())
+        .bind(KIND_MANIFEST)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(p) = parent {
+            return Ok(DeleteManifestOutcome::ReferencedBy(digest_of(p)?));
+        }
+        let tags: Vec<String> = sqlx::query_scalar("SELECT name FROM tags WHERE repository_id = ? AND digest = ? ORDER BY name")
+            .bind(repo.0)
+            .bind(digest.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        // Tags and references go with it (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM manifests WHERE repository_id = ? AND digest = ?")
+            .bind(repo.0)
+            .bind(digest.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(DeleteManifestOutcome::Deleted { tags })
+    }
+
+    async fn resolve_tag(&self, repo: RepoId, tag: &str) -> Result<Option<Digest>> {
+        let d: Option<String> = sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
+            .bind(repo.0)
+            .bind(tag)
+            .fetch_optional(&self.reader)
+            .await?;
+        d.map(digest_of).transpose()
+    }
+
+    async fn list_tags(&self, repo: RepoId, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?")
+                .bind(repo.0)
+                .bind(after.unwrap_or(""))
+                .bind(limit)
+                .fetch_all(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn create_upload(&self, u: &UploadRecord) -> Result<()> {
+        sqlx::query("INSERT INTO uploads (id, repository_id, size, started_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&u.id)
+            .bind(u.repository.0)
+            .bind(to_i64(u.size))
+            .bind(u.started_at)
+            .bind(u.updated_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>> {
+        let row = sqlx::query("SELECT id, repository_id, size, started_at, updated_at FROM uploads WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(upload_from_row))
+    }
+
+    async fn set_upload_size(&self, id: &str, expected: u64, size: u64, now: i64) -> Result<bool> {
+        let n = sqlx::query("UPDATE uploads SET size = ?, updated_at = ? WHERE id = ? AND size = ?")
+            .bind(to_i64(size))
+            .bind(now)
+            .bind(id)
+            .bind(to_i64(expected))
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn complete_upload(&self, id: &str, repo: RepoId, digest: &Digest, size: u64, now: i64) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_blob_and_link(&mut tx, repo, digest, size, now).await?;
+        sqlx::query("DELETE FROM uploads WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn stale_uploads(&self, before: i64, limit: u32) -> Result<Vec<UploadRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, repository_id, size, started_at, updated_at FROM uploads WHERE updated_at < ? ORDER BY updated_at LIMIT ?",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(upload_from_row).collect())
+    }
+
+    async fn upload_exists(&self, id: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM uploads WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?
+            .is_some())
+    }
+
+    async fn counts(&self) -> Result<Counts> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM repositories), (SELECT COUNT(*) FROM blobs), (SELECT COALESCE(SUM(size), 0) FROM blobs)",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(Counts {
+            repositories: row.get::<i64, _>(0) as u64,
+            blobs: row.get::<i64, _>(1) as u64,
+            blob_bytes: row.get::<i64, _>(2) as u64,
+        })
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        // Fold the WAL back into the main file so the data dir is tidy at rest.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await {
+            tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
+        }
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+async fn insert_blob_and_link(tx: &mut Transaction<'_, Sqlite>, repo: RepoId, digest: &Digest, size: u64, now: i64) -> Result<()> {
+    sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING")
+        .bind(digest.as_str())
+        .bind(to_i64(size))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("INSERT OR IGNORE INTO repository_blobs (repository_id, digest, linked_at) VALUES (?, ?, ?)")
+        .bind(repo.0)
+        .bind(digest.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
