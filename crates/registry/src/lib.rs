@@ -1,1 +1,114 @@
+//! The registry domain: what may be stored, read, moved and deleted, and in
+//! what order things must happen for that to stay true under crashes and
+//! concurrency. HTTP and storage engines are someone else's business.
+#![forbid(unsafe_code)]
 
+mod blobs;
+mod cache;
+mod clock;
+mod error;
+mod listing;
+mod locks;
+mod maintenance;
+mod manifests;
+mod uploads;
+
+pub use blobs::{BlobInfo, BlobRead};
+pub use clock::{Clock, SystemClock};
+pub use error::{Error, Result};
+pub use listing::Page;
+pub use manifests::{ManifestRead, PutManifest};
+pub use uploads::{ChunkRange, UploadState};
+
+use berth_oci::RepositoryName;
+use berth_store::{BlobStore, MetadataStore, RegistryKey, RepoId};
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A request body or blob stream.
+pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
+
+/// A repository as a request names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repo {
+    pub registry: RegistryKey,
+    pub name: RepositoryName,
+}
+
+#[derive(Clone, Debug)]
+pub struct RegistryConfig {
+    /// Upload sessions untouched for this long are removed with their data.
+    pub upload_expiry: Duration,
+    /// Memory budget for cached manifest bodies.
+    pub manifest_cache_bytes: u64,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            upload_expiry: Duration::from_secs(24 * 3600),
+            manifest_cache_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+pub struct Registry {
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetadataStore>,
+    clock: Arc<dyn Clock>,
+    cache: cache::HotCache,
+    uploads: uploads::UploadTracker,
+    config: RegistryConfig,
+}
+
+impl Registry {
+    pub fn new(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>, clock: Arc<dyn Clock>, config: RegistryConfig) -> Self {
+        Registry {
+            blobs,
+            meta,
+            clock,
+            cache: cache::HotCache::new(config.manifest_cache_bytes),
+            uploads: uploads::UploadTracker::default(),
+            config,
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    /// The repository's id, or `NameUnknown` if it does not exist.
+    async fn repo_id(&self, repo: &Repo) -> Result<RepoId> {
+        self.find_repo_id(repo)
+            .await?
+            .ok_or_else(|| Error::NameUnknown(repo.name.to_string()))
+    }
+
+    async fn find_repo_id(&self, repo: &Repo) -> Result<Option<RepoId>> {
+        if let Some(id) = self.cache.repo(&repo.registry, repo.name.as_str()) {
+            return Ok(Some(id));
+        }
+        let seen = self.cache.generation();
+        let id = self.meta.find_repository(&repo.registry, repo.name.as_str()).await?;
+        if let Some(id) = id {
+            self.cache.fill_repo(seen, &repo.registry, repo.name.as_str(), id);
+        }
+        Ok(id)
+    }
+
+    /// The repository's id, creating the repository on first push.
+    async fn repo_id_for_push(&self, repo: &Repo) -> Result<RepoId> {
+        if let Some(id) = self.find_repo_id(repo).await? {
+            return Ok(id);
+        }
+        let seen = self.cache.generation();
+        let id = self.meta.ensure_repository(&repo.registry, repo.name.as_str(), self.now()).await?;
+        self.cache.fill_repo(seen, &repo.registry, repo.name.as_str(), id);
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests;

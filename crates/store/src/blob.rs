@@ -31,6 +31,9 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Removes an upload's temporary object (absent is fine).
     async fn delete_upload(&self, id: &str) -> Result<()>;
 
+    /// Ids of every upload temporary object present (for sweeping orphans).
+    async fn upload_ids(&self) -> Result<Vec<String>>;
+
     /// Size of a stored blob, or `None`.
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>>;
 

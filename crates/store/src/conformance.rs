@@ -54,8 +54,13 @@ pub async fn blob_store_suite(store: &dyn BlobStore) {
     // Committing identical content again replaces it harmlessly.
     let id2 = "0b5e7a0c-0000-4000-8000-000000000002";
     write_upload(store, id2, 0, &[b"hello there"]).await;
+    let mut ids = store.upload_ids().await.unwrap();
+    ids.sort();
+    assert_eq!(ids, vec![id2.to_string()], "listed before its commit");
     store.commit_upload(id2, &digest).await.expect("second commit");
     assert_eq!(store.stat(&digest).await.unwrap(), Some(11));
+
+    assert!(store.upload_ids().await.unwrap().is_empty());
 
     // Abandoned uploads are deleted; deleting twice is fine.
     let id3 = "0b5e7a0c-0000-4000-8000-000000000003";

@@ -206,6 +206,20 @@ impl BlobStore for FsBlobStore {
         .await
     }
 
+    async fn upload_ids(&self) -> Result<Vec<String>> {
+        let dir = self.root.join("uploads");
+        blocking(move || {
+            let mut ids = Vec::new();
+            for entry in fs::read_dir(&dir)? {
+                if let Some(name) = entry?.file_name().to_str() {
+                    ids.push(name.to_string());
+                }
+            }
+            Ok(ids)
+        })
+        .await
+    }
+
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
         let path = self.blob_path(digest);
         blocking(move || match fs::metadata(&path) {

@@ -1,0 +1,117 @@
+//! Node-local cache of the pull hot path: repository name → id,
+//! tag → digest, digest → manifest bytes.
+//!
+//! Correctness when a tag moves or a manifest is deleted rests on one
+//! protocol (see ARCHITECTURE.md, "Caching"):
+//! * a reader notes the generation *before* reading the store, and fills the
+//!   cache only if the generation is unchanged, under the fill lock;
+//! * a writer commits to the store *first*, then, under the same lock, bumps
+//!   the generation and removes the keys it changed.
+//!
+//! A fill racing a write therefore either happens before the removal (and is
+//! removed) or sees the new generation (and is skipped); a stale value can
+//! never stay behind. Entries are exact, never time-based.
+
+use berth_oci::Digest;
+use berth_store::{RegistryKey, RepoId, StoredManifest};
+use moka::sync::Cache as Moka;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Generation(u64);
+
+pub struct HotCache {
+    repos: Moka<(RegistryKey, String), RepoId>,
+    tags: Moka<(RepoId, String), Digest>,
+    manifests: Moka<(RepoId, Digest), Arc<StoredManifest>>,
+    generation: AtomicU64,
+    fill_lock: Mutex<()>,
+}
+
+impl HotCache {
+    /// `manifest_bytes` bounds the memory that cached manifest bodies use.
+    pub fn new(manifest_bytes: u64) -> Self {
+        HotCache {
+            repos: Moka::builder().max_capacity(100_000).build(),
+            tags: Moka::builder().max_capacity(200_000).build(),
+            manifests: Moka::builder()
+                .max_capacity(manifest_bytes)
+                .weigher(|_, m: &Arc<StoredManifest>| m.body.len().clamp(1, u32::MAX as usize) as u32)
+                .build(),
+            generation: AtomicU64::new(0),
+            fill_lock: Mutex::new(()),
+        }
+    }
+
+    pub fn generation(&self) -> Generation {
+        Generation(self.generation.load(Ordering::Acquire))
+    }
+
+    pub fn repo(&self, registry: &RegistryKey, name: &str) -> Option<RepoId> {
+        self.repos.get(&(registry.clone(), name.to_string()))
+    }
+
+    pub fn fill_repo(&self, seen: Generation, registry: &RegistryKey, name: &str, id: RepoId) {
+        self.fill(seen, || self.repos.insert((registry.clone(), name.to_string()), id));
+    }
+
+    pub fn tag(&self, repo: RepoId, tag: &str) -> Option<Digest> {
+        self.tags.get(&(repo, tag.to_string()))
+    }
+
+    pub fn fill_tag(&self, seen: Generation, repo: RepoId, tag: &str, digest: Digest) {
+        self.fill(seen, || self.tags.insert((repo, tag.to_string()), digest));
+    }
+
+    pub fn manifest(&self, repo: RepoId, digest: &Digest) -> Option<Arc<StoredManifest>> {
+        self.manifests.get(&(repo, digest.clone()))
+    }
+
+    pub fn fill_manifest(&self, seen: Generation, repo: RepoId, digest: &Digest, m: Arc<StoredManifest>) {
+        self.fill(seen, || self.manifests.insert((repo, digest.clone()), m));
+    }
+
+    /// Call after a committed write that changed these tags and manifests.
+    pub fn invalidate(&self, repo: RepoId, tags: &[String], manifests: &[&Digest]) {
+        let _g = self.fill_lock.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        for t in tags {
+            self.tags.invalidate(&(repo, t.clone()));
+        }
+        for d in manifests {
+            self.manifests.invalidate(&(repo, (*d).clone()));
+        }
+    }
+
+    fn fill(&self, seen: Generation, insert: impl FnOnce()) {
+        let _g = self.fill_lock.lock();
+        if self.generation.load(Ordering::Acquire) == seen.0 {
+            insert();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_oci::Algorithm;
+
+    #[test]
+    fn a_fill_that_raced_a_write_is_dropped() {
+        let c = HotCache::new(1 << 20);
+        let repo = RepoId(1);
+        let old = Digest::of_bytes(Algorithm::Sha256, b"old");
+        let seen = c.generation(); // reader starts, reads "old" from the store...
+        c.invalidate(repo, &["latest".into()], &[]); // ...a writer moves the tag...
+        c.fill_tag(seen, repo, "latest", old); // ...and the reader's late fill must not land.
+        assert_eq!(c.tag(repo, "latest"), None);
+
+        let new = Digest::of_bytes(Algorithm::Sha256, b"new");
+        c.fill_tag(c.generation(), repo, "latest", new.clone());
+        assert_eq!(c.tag(repo, "latest"), Some(new));
+        c.invalidate(repo, &["latest".into()], &[]);
+        assert_eq!(c.tag(repo, "latest"), None);
+    }
+}

@@ -1,0 +1,42 @@
+use berth_oci::Digest;
+use berth_store::StoreError;
+
+/// Everything a registry operation can refuse or fail with. The `server`
+/// crate maps each variant, in one place, to the protocol's error code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("repository '{0}' does not exist")]
+    NameUnknown(String),
+    #[error("blob {0} is not in this repository")]
+    BlobUnknown(Digest),
+    #[error("upload session '{0}' does not exist in this repository (it may have completed, been cancelled or expired)")]
+    BlobUploadUnknown(String),
+    #[error("{0}")]
+    BlobUploadInvalid(String),
+    #[error("{0}")]
+    DigestInvalid(String),
+    #[error("the upload has {size} bytes; the next chunk must start at byte {size}")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("manifest '{0}' is not in this repository")]
+    ManifestUnknown(String),
+    #[error("{0}")]
+    ManifestInvalid(String),
+    #[error("manifest is {size} bytes; the limit is {limit} bytes")]
+    ManifestTooLarge { size: usize, limit: usize },
+    #[error("the manifest references {} that this repository does not have: {}", if .0.len() == 1 { "a blob or manifest" } else { "blobs or manifests" }, join(.0))]
+    ManifestBlobUnknown(Vec<Digest>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("reading the request body failed: {0}")]
+    BodyRead(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn join(ds: &[Digest]) -> String {
+    ds.iter().map(Digest::as_str).collect::<Vec<_>>().join(", ")
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,75 @@
+//! Per-key async locks that remove themselves when nobody holds or waits.
+
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::OwnedMutexGuard;
+
+#[derive(Default)]
+pub struct KeyedLocks {
+    map: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+pub struct KeyedGuard<'a> {
+    locks: &'a KeyedLocks,
+    key: String,
+    guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl KeyedLocks {
+    pub async fn lock(&self, key: &str) -> KeyedGuard<'_> {
+        let m = self.map.lock().entry(key.to_string()).or_default().clone();
+        let guard = m.lock_owned().await;
+        KeyedGuard {
+            locks: self,
+            key: key.to_string(),
+            guard: Some(guard),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+}
+
+impl Drop for KeyedGuard<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut map = self.locks.map.lock();
+        // Only the map's own reference left: nobody holds or waits for it.
+        if map.get(&self.key).is_some_and(|m| Arc::strong_count(m) == 1) {
+            map.remove(&self.key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn serialises_holders_and_cleans_up() {
+        let locks = Arc::new(KeyedLocks::default());
+        let counter = Arc::new(parking_lot::Mutex::new((0u32, 0u32))); // (inside, max inside)
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let (locks, counter) = (locks.clone(), counter.clone());
+            tasks.push(tokio::spawn(async move {
+                let _g = locks.lock("k").await;
+                {
+                    let mut c = counter.lock();
+                    c.0 += 1;
+                    c.1 = c.1.max(c.0);
+                }
+                tokio::task::yield_now().await;
+                counter.lock().0 -= 1;
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(counter.lock().1, 1, "never two holders at once");
+        assert_eq!(locks.len(), 0, "entries are removed when released");
+    }
+}

@@ -1,0 +1,61 @@
+//! Housekeeping: expiring stale upload sessions, removing orphaned
+//! temporary data, health and counts.
+
+use crate::{Registry, Result};
+use berth_store::Counts;
+
+impl Registry {
+    /// Removes upload temporary objects that no session owns (left by a
+    /// crash mid-request). Call only while no request is running, i.e. at
+    /// start-up with the data dir locked.
+    pub async fn sweep_orphan_uploads(&self) -> Result<usize> {
+        let mut removed = 0;
+        for id in self.blobs.upload_ids().await? {
+            if !self.meta.upload_exists(&id).await? {
+                self.blobs.delete_upload(&id).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes upload sessions untouched for longer than the configured
+    /// expiry, with their data. Returns how many were removed.
+    pub async fn expire_uploads(&self) -> Result<usize> {
+        let before = self.now() - self.config.upload_expiry.as_millis() as i64;
+        let mut removed = 0;
+        loop {
+            let stale = self.meta.stale_uploads(before, 500).await?;
+            if stale.is_empty() {
+                return Ok(removed);
+            }
+            for up in stale {
+                let _guard = self.lock_upload(&up.id).await;
+                // Re-check under the lock: a chunk may have arrived meanwhile.
+                match self.meta.get_upload(&up.id).await? {
+                    Some(now) if now.updated_at < before => {
+                        self.remove_upload(&up.id).await?;
+                        removed += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Both stores answer.
+    pub async fn check_ready(&self) -> Result<()> {
+        self.meta.ping().await?;
+        self.blobs.ping().await?;
+        Ok(())
+    }
+
+    pub async fn counts(&self) -> Result<Counts> {
+        Ok(self.meta.counts().await?)
+    }
+
+    /// Closes the stores; call once, after the last request.
+    pub async fn close(&self) {
+        self.meta.close().await;
+    }
+}

@@ -1,0 +1,157 @@
+//! Pushing, pulling and deleting manifests.
+
+use crate::{Error, Registry, Repo, Result};
+use berth_oci::manifest::{Manifest, ManifestError, Reference as Needs, MAX_MANIFEST_BYTES};
+use berth_oci::{media_type, Algorithm, Digest, Reference};
+use berth_store::{DeleteManifestOutcome, NewManifest, PutManifestOutcome, RepoId, StoredManifest};
+use bytes::Bytes;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutManifest {
+    pub digest: Digest,
+    pub subject: Option<Digest>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ManifestRead {
+    pub digest: Digest,
+    pub media_type: String,
+    pub body: Bytes,
+}
+
+impl Registry {
+    /// Stores a manifest byte for byte under its digest and, when pushed by
+    /// tag, points the tag at it; all in one transaction that first checks
+    /// that everything the manifest references is in the repository.
+    pub async fn put_manifest(&self, repo: &Repo, reference: &Reference, content_type: Option<&str>, body: Bytes) -> Result<PutManifest> {
+        if body.len() > MAX_MANIFEST_BYTES {
+            return Err(Error::ManifestTooLarge { size: body.len(), limit: MAX_MANIFEST_BYTES });
+        }
+        let manifest = Manifest::parse(&body, content_type).map_err(|e| match e {
+            ManifestError::Json(_) | ManifestError::Invalid(_) | ManifestError::Schema1 | ManifestError::UnsupportedMediaType(_) => {
+                Error::ManifestInvalid(e.to_string())
+            }
+        })?;
+        let algorithm = match reference {
+            Reference::Digest(d) => d.algorithm(),
+            Reference::Tag(_) => Algorithm::Sha256,
+        };
+        let digest = Digest::of_bytes(algorithm, &body);
+        if let Reference::Digest(claimed) = reference {
+            if claimed != &digest {
+                return Err(Error::DigestInvalid(format!(
+                    "the manifest's content has digest {digest}, not {claimed} as the URL says"
+                )));
+            }
+        }
+        let (mut blob_refs, mut manifest_refs) = (Vec::new(), Vec::new());
+        for r in manifest.references() {
+            match r {
+                Needs::Blob(d) => blob_refs.push(d),
+                Needs::Manifest(d) => manifest_refs.push(d),
+            }
+        }
+        let tag = match reference {
+            Reference::Tag(t) => Some(t.as_str()),
+            Reference::Digest(_) => None,
+        };
+        let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
+        let repo_id = self.repo_id_for_push(repo).await?;
+        let outcome = self
+            .meta
+            .put_manifest(
+                repo_id,
+                NewManifest {
+                    digest: &digest,
+                    media_type: &manifest.media_type,
+                    body: &body,
+                    artifact_type: manifest.artifact_type.as_deref(),
+                    subject: subject.as_ref(),
+                    blob_refs: &blob_refs,
+                    manifest_refs: &manifest_refs,
+                    tag,
+                    now: self.now(),
+                },
+            )
+            .await?;
+        match outcome {
+            PutManifestOutcome::MissingReferences(missing) => Err(Error::ManifestBlobUnknown(missing)),
+            PutManifestOutcome::Stored { .. } => {
+                if let Some(t) = tag {
+                    self.cache.invalidate(repo_id, &[t.to_string()], &[]);
+                }
+                Ok(PutManifest { digest, subject })
+            }
+        }
+    }
+
+    /// Reads a manifest by tag or digest. `accept` holds the request's
+    /// `Accept` values; a client that lists manifest types but not the
+    /// stored one is told the manifest is unknown to it.
+    pub async fn get_manifest(&self, repo: &Repo, reference: &Reference, accept: &[&str]) -> Result<ManifestRead> {
+        let repo_id = self.repo_id(repo).await?;
+        let digest = match reference {
+            Reference::Digest(d) => d.clone(),
+            Reference::Tag(t) => self
+                .resolve_tag(repo_id, t.as_str())
+                .await?
+                .ok_or_else(|| Error::ManifestUnknown(t.to_string()))?,
+        };
+        let m = self
+            .load_manifest(repo_id, &digest)
+            .await?
+            .ok_or_else(|| Error::ManifestUnknown(reference.to_string()))?;
+        if !media_type::accepts(accept.iter().copied(), &m.media_type) {
+            return Err(Error::ManifestUnknown(format!(
+                "{reference} is a {} manifest, which the request's Accept header does not allow",
+                m.media_type
+            )));
+        }
+        Ok(ManifestRead { digest, media_type: m.media_type.clone(), body: m.body.clone() })
+    }
+
+    /// Deletes a manifest by digest, with every tag that points at it.
+    pub async fn delete_manifest(&self, repo: &Repo, reference: &Reference) -> Result<()> {
+        let Reference::Digest(digest) = reference else {
+            return Err(Error::Unsupported(
+                "deleting a manifest by tag is not supported yet; delete it by digest".into(),
+            ));
+        };
+        let repo_id = self.repo_id(repo).await?;
+        match self.meta.delete_manifest(repo_id, digest).await? {
+            DeleteManifestOutcome::NotFound => Err(Error::ManifestUnknown(digest.to_string())),
+            DeleteManifestOutcome::ReferencedBy(index) => Err(Error::Conflict(format!(
+                "manifest {digest} is listed by index {index} in this repository; delete the index first"
+            ))),
+            DeleteManifestOutcome::Deleted { tags } => {
+                self.cache.invalidate(repo_id, &tags, &[digest]);
+                Ok(())
+            }
+        }
+    }
+
+    async fn resolve_tag(&self, repo_id: RepoId, tag: &str) -> Result<Option<Digest>> {
+        if let Some(d) = self.cache.tag(repo_id, tag) {
+            return Ok(Some(d));
+        }
+        let seen = self.cache.generation();
+        let d = self.meta.resolve_tag(repo_id, tag).await?;
+        if let Some(d) = &d {
+            self.cache.fill_tag(seen, repo_id, tag, d.clone());
+        }
+        Ok(d)
+    }
+
+    async fn load_manifest(&self, repo_id: RepoId, digest: &Digest) -> Result<Option<Arc<StoredManifest>>> {
+        if let Some(m) = self.cache.manifest(repo_id, digest) {
+            return Ok(Some(m));
+        }
+        let seen = self.cache.generation();
+        let m = self.meta.get_manifest(repo_id, digest).await?.map(Arc::new);
+        if let Some(m) = &m {
+            self.cache.fill_manifest(seen, repo_id, digest, m.clone());
+        }
+        Ok(m)
+    }
+}

@@ -1,0 +1,245 @@
+//! Blob uploads: monolithic, chunked, and cross-repository mounts.
+//!
+//! Order of a completed upload (the invariant "visible only once durable"):
+//! bytes streamed to the session's temporary object while hashed → fsync →
+//! digest compared with the client's → rename to the content address and
+//! fsync the directory → one metadata transaction links the blob and ends
+//! the session → only then the client hears 201.
+
+use crate::blobs::BlobInfo;
+use crate::locks::KeyedLocks;
+use crate::{ByteStream, Error, Registry, Repo, Result};
+use berth_oci::{Algorithm, Digest, DigestHasher, RepositoryName};
+use berth_store::{RepoId, StoreError, UploadRecord};
+use futures_util::StreamExt;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+
+/// Hash states kept between the requests of a chunked upload, so that each
+/// byte is hashed once. A missing state (after a restart, or on another
+/// node) is rebuilt by re-reading the upload; the cap bounds memory.
+const MAX_KEPT_HASHERS: usize = 10_000;
+
+#[derive(Default)]
+pub(crate) struct UploadTracker {
+    hashers: Mutex<HashMap<String, (u64, DigestHasher)>>,
+    locks: KeyedLocks,
+}
+
+/// The byte range a chunk claims (`Content-Range`), inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadState {
+    pub id: String,
+    /// Bytes received so far.
+    pub size: u64,
+}
+
+impl Registry {
+    /// Opens an upload session (`POST /blobs/uploads/`).
+    pub async fn start_upload(&self, repo: &Repo) -> Result<UploadState> {
+        let repo_id = self.repo_id_for_push(repo).await?;
+        let now = self.now();
+        let id = uuid::Uuid::new_v4().to_string();
+        self.meta
+            .create_upload(&UploadRecord { id: id.clone(), repository: repo_id, size: 0, started_at: now, updated_at: now })
+            .await?;
+        Ok(UploadState { id, size: 0 })
+    }
+
+    /// A whole blob in one request (`POST /blobs/uploads/?digest=`).
+    pub async fn upload_blob(&self, repo: &Repo, digest: &Digest, body: ByteStream) -> Result<BlobInfo> {
+        let repo_id = self.repo_id_for_push(repo).await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut hasher = DigestHasher::new(digest.algorithm());
+        let outcome = async {
+            let size = self.write_body(&id, 0, &mut hasher, body).await?;
+            verify(hasher, digest)?;
+            self.blobs.commit_upload(&id, digest).await?;
+            Ok(size)
+        }
+        .await;
+        let size = match outcome {
+            Ok(size) => size,
+            Err(e) => {
+                self.discard_temp(&id).await;
+                return Err(e);
+            }
+        };
+        self.meta.link_blob(repo_id, digest, size, self.now()).await?;
+        Ok(BlobInfo { digest: digest.clone(), size })
+    }
+
+    /// Links a blob that repository `from` holds (`POST ?mount=&from=`).
+    /// `None` when it cannot be mounted; the caller then opens a session.
+    pub async fn mount_blob(&self, repo: &Repo, from: &RepositoryName, digest: &Digest) -> Result<Option<BlobInfo>> {
+        let source = Repo { registry: repo.registry.clone(), name: from.clone() };
+        let Some(from_id) = self.find_repo_id(&source).await? else {
+            return Ok(None);
+        };
+        let repo_id = self.repo_id_for_push(repo).await?;
+        let size = self.meta.link_existing_blob(repo_id, from_id, digest, self.now()).await?;
+        Ok(size.map(|size| BlobInfo { digest: digest.clone(), size }))
+    }
+
+    /// Appends a chunk (`PATCH`). A chunk that claims a range must start
+    /// where the upload ends and be exactly as long as it claims.
+    pub async fn append_upload(&self, repo: &Repo, id: &str, range: Option<ChunkRange>, body: ByteStream) -> Result<UploadState> {
+        let repo_id = self.repo_id(repo).await?;
+        let _guard = self.uploads.locks.lock(id).await;
+        let up = self.upload(repo_id, id).await?;
+        if let Some(r) = range {
+            if r.start != up.size || r.end < r.start {
+                return Err(Error::RangeNotSatisfiable { size: up.size });
+            }
+        }
+        let mut hasher = self.hasher_at(id, up.size).await?;
+        let size = self.write_body(id, up.size, &mut hasher, body).await?;
+        if let Some(r) = range {
+            if size - up.size != r.end - r.start + 1 {
+                return Err(Error::BlobUploadInvalid(format!(
+                    "Content-Range claims {} bytes but the chunk had {}; the chunk was not stored",
+                    r.end - r.start + 1,
+                    size - up.size
+                )));
+            }
+        }
+        if !self.meta.set_upload_size(id, up.size, size, self.now()).await? {
+            return Err(Error::BlobUploadUnknown(id.to_string()));
+        }
+        self.keep_hasher(id, size, hasher);
+        Ok(UploadState { id: id.to_string(), size })
+    }
+
+    /// Where an upload stands (`GET` on the session).
+    pub async fn upload_status(&self, repo: &Repo, id: &str) -> Result<UploadState> {
+        let repo_id = self.repo_id(repo).await?;
+        let up = self.upload(repo_id, id).await?;
+        Ok(UploadState { id: up.id, size: up.size })
+    }
+
+    /// Ends an upload (`PUT ?digest=`), with an optional last chunk.
+    pub async fn complete_upload(&self, repo: &Repo, id: &str, digest: &Digest, last_chunk: Option<ByteStream>) -> Result<BlobInfo> {
+        let repo_id = self.repo_id(repo).await?;
+        let _guard = self.uploads.locks.lock(id).await;
+        let up = self.upload(repo_id, id).await?;
+        let mut hasher = self.hasher_at(id, up.size).await?;
+        let outcome = async {
+            // The temporary file exists only once something was written; an
+            // empty blob still needs one to become the blob.
+            let size = match last_chunk {
+                Some(body) => self.write_body(id, up.size, &mut hasher, body).await?,
+                None if up.size == 0 => self.write_body(id, 0, &mut hasher, futures_util::stream::empty().boxed()).await?,
+                None => up.size,
+            };
+            verify(hasher, digest)?;
+            Ok(size)
+        }
+        .await;
+        let size = match outcome {
+            Ok(size) => size,
+            Err(e @ Error::DigestInvalid(_)) => {
+                // The client declared other content than it sent: nothing is kept.
+                self.meta.delete_upload(id).await?;
+                self.discard_temp(id).await;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        self.blobs.commit_upload(id, digest).await?;
+        self.meta.complete_upload(id, repo_id, digest, size, self.now()).await?;
+        self.uploads.hashers.lock().remove(id);
+        Ok(BlobInfo { digest: digest.clone(), size })
+    }
+
+    /// Abandons an upload (`DELETE` on the session).
+    pub async fn cancel_upload(&self, repo: &Repo, id: &str) -> Result<()> {
+        let repo_id = self.repo_id(repo).await?;
+        let _guard = self.uploads.locks.lock(id).await;
+        self.upload(repo_id, id).await?;
+        self.remove_upload(id).await
+    }
+
+    pub(crate) async fn remove_upload(&self, id: &str) -> Result<()> {
+        self.meta.delete_upload(id).await?;
+        self.blobs.delete_upload(id).await?;
+        self.uploads.hashers.lock().remove(id);
+        Ok(())
+    }
+
+    pub(crate) async fn lock_upload(&self, id: &str) -> crate::locks::KeyedGuard<'_> {
+        self.uploads.locks.lock(id).await
+    }
+
+    async fn upload(&self, repo_id: RepoId, id: &str) -> Result<UploadRecord> {
+        match self.meta.get_upload(id).await? {
+            Some(up) if up.repository == repo_id => Ok(up),
+            _ => Err(Error::BlobUploadUnknown(id.to_string())),
+        }
+    }
+
+    /// Streams `body` into upload `id` from `offset`, hashing as it goes;
+    /// returns the upload's new size once the bytes are durable.
+    async fn write_body(&self, id: &str, offset: u64, hasher: &mut DigestHasher, mut body: ByteStream) -> Result<u64> {
+        let mut writer = self.blobs.upload_writer(id, offset).await.map_err(upload_error(id))?;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(Error::BodyRead)?;
+            hasher.update(&chunk);
+            writer.write(chunk).await?;
+        }
+        Ok(writer.finish().await?)
+    }
+
+    async fn hasher_at(&self, id: &str, size: u64) -> Result<DigestHasher> {
+        if let Some((at, h)) = self.uploads.hashers.lock().remove(id) {
+            if at == size {
+                return Ok(h);
+            }
+        }
+        let mut h = DigestHasher::new(Algorithm::Sha256);
+        if size > 0 {
+            let mut r = self.blobs.read_upload(id, size).await.map_err(upload_error(id))?;
+            while let Some(chunk) = r.stream.next().await {
+                h.update(&chunk.map_err(StoreError::Io)?);
+            }
+        }
+        Ok(h)
+    }
+
+    fn keep_hasher(&self, id: &str, size: u64, h: DigestHasher) {
+        let mut m = self.uploads.hashers.lock();
+        if m.len() < MAX_KEPT_HASHERS {
+            m.insert(id.to_string(), (size, h));
+        }
+    }
+
+    async fn discard_temp(&self, id: &str) {
+        if let Err(e) = self.blobs.delete_upload(id).await {
+            tracing::warn!(upload = id, error = %e, "could not remove an upload's temporary data; the next start will");
+        }
+    }
+}
+
+fn verify(hasher: DigestHasher, declared: &Digest) -> Result<()> {
+    let actual = hasher.finish();
+    if &actual == declared {
+        Ok(())
+    } else {
+        Err(Error::DigestInvalid(format!(
+            "the uploaded content has digest {actual}, not the declared {declared}; nothing was stored"
+        )))
+    }
+}
+
+/// A session whose temporary object is gone is, to the client, an unknown upload.
+fn upload_error(id: &str) -> impl FnOnce(StoreError) -> Error + '_ {
+    move |e| match e {
+        StoreError::UploadNotFound(_) => Error::BlobUploadUnknown(id.to_string()),
+        other => Error::Store(other),
+    }
+}
