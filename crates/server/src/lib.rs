@@ -1,1 +1,39 @@
+//! HTTP for berth: the distribution API under `/v2`, health and metrics.
+//! Handlers are thin: parse, call the registry, render. Errors become
+//! protocol errors in one place per protocol (`oci_error`).
+#![forbid(unsafe_code)]
 
+mod distribution;
+mod health;
+pub mod host;
+pub mod metrics;
+mod oci_error;
+pub mod route;
+
+use axum::routing::{any, get};
+use axum::Router;
+use berth_registry::Registry;
+use std::sync::Arc;
+
+pub use host::HostConfig;
+pub use metrics::Metrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub metrics: Arc<Metrics>,
+    pub hosts: Arc<HostConfig>,
+}
+
+/// The complete HTTP application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics_endpoint))
+        .route("/v2", any(distribution::v2))
+        .route("/v2/", any(distribution::v2))
+        .route("/v2/{*rest}", any(distribution::v2))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .with_state(state)
+}

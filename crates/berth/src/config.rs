@@ -1,0 +1,137 @@
+//! Settings, from (highest first) flags, environment variables, the TOML
+//! file given by `--config`, and built-in defaults.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (keys as in `listen = "..."`).
+    #[arg(long, env = "BERTH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:5000]; port 0 picks a free port.
+    #[arg(long, env = "BERTH_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Where metadata and blobs live [default: ./berth-data].
+    #[arg(long, env = "BERTH_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PEM certificate chain; with --tls-key, serves HTTPS.
+    #[arg(long, env = "BERTH_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "BERTH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Account that anonymous requests and plain host names address [default: 000000000000].
+    #[arg(long, env = "BERTH_DEFAULT_ACCOUNT")]
+    pub default_account: Option<String>,
+    /// Region that plain host names address [default: us-east-1].
+    #[arg(long, env = "BERTH_DEFAULT_REGION")]
+    pub default_region: Option<String>,
+    /// Domain of account host names `<account>.dkr.ecr.<region>.<domain>` [default: localhost].
+    #[arg(long, env = "BERTH_DOMAIN")]
+    pub domain: Option<String>,
+    /// Hours after which an untouched upload session is removed [default: 24].
+    #[arg(long, env = "BERTH_UPLOAD_EXPIRY_HOURS")]
+    pub upload_expiry_hours: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    default_account: Option<String>,
+    default_region: Option<String>,
+    domain: Option<String>,
+    upload_expiry_hours: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub tls: Option<Tls>,
+    pub default_account: String,
+    pub default_region: String,
+    pub domain: String,
+    pub upload_expiry: Duration,
+}
+
+impl Config {
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let tls = match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+            (Some(cert), Some(key)) => Some(Tls { cert, key }),
+            (None, None) => None,
+            _ => bail!("TLS needs both a certificate (tls_cert) and a key (tls_key)"),
+        };
+        let default_account = args.default_account.or(file.default_account).unwrap_or_else(|| "000000000000".into());
+        if default_account.len() != 12 || !default_account.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("default_account must be 12 digits, not '{default_account}'");
+        }
+        Ok(Config {
+            listen: args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:5000".parse().expect("valid literal")),
+            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./berth-data")),
+            tls,
+            default_account,
+            default_region: args.default_region.or(file.default_region).unwrap_or_else(|| "us-east-1".into()),
+            domain: args.domain.or(file.domain).unwrap_or_else(|| "localhost".into()),
+            upload_expiry: Duration::from_secs(3600 * args.upload_expiry_hours.or(file.upload_expiry_hours).unwrap_or(24)),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("berth.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:6000\"\ndata_dir = \"/from/file\"\ndomain = \"example.test\"\n").unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            listen: Some("127.0.0.1:7000".parse().unwrap()),
+            ..Default::default()
+        };
+        let c = Config::resolve(args).unwrap();
+        assert_eq!(c.listen.port(), 7000);
+        assert_eq!(c.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(c.domain, "example.test");
+        assert_eq!(c.default_region, "us-east-1");
+        assert_eq!(c.upload_expiry, Duration::from_secs(24 * 3600));
+    }
+
+    #[test]
+    fn unknown_keys_and_half_tls_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("berth.toml");
+        std::fs::write(&file, "listn = \"x\"\n").unwrap();
+        let err = Config::resolve(ServeArgs { config: Some(file.clone()), ..Default::default() }).unwrap_err();
+        assert!(format!("{err:#}").contains("listn"), "{err:#}");
+        std::fs::write(&file, "tls_cert = \"/c.pem\"\n").unwrap();
+        let err = Config::resolve(ServeArgs { config: Some(file), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("both"));
+    }
+}

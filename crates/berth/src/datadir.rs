@@ -1,0 +1,63 @@
+//! The data directory and its lock: one server (or offline maintenance
+//! command) at a time owns a data dir.
+
+use anyhow::{bail, Context};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+pub struct DataDir {
+    pub root: PathBuf,
+    // Held for the process's lifetime; the OS releases it if we die.
+    _lock: File,
+}
+
+impl DataDir {
+    pub fn open_locked(root: &Path) -> anyhow::Result<DataDir> {
+        std::fs::create_dir_all(root).with_context(|| format!("creating data dir {}", root.display()))?;
+        let path = root.join("berth.lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                bail!(
+                    "data dir {} is in use by another berth process (pid {}); stop it or choose another --data-dir",
+                    root.display(),
+                    holder.trim()
+                );
+            }
+            Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        write!(file, "{}", std::process::id())?;
+        Ok(DataDir { root: root.canonicalize()?, _lock: file })
+    }
+
+    pub fn metadata_db(&self) -> PathBuf {
+        self.root.join("metadata.db")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_owner_is_refused_with_the_holder_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DataDir::open_locked(dir.path()).unwrap();
+        let err = DataDir::open_locked(dir.path()).err().expect("second lock must fail").to_string();
+        assert!(err.contains("in use") && err.contains(&std::process::id().to_string()), "{err}");
+        drop(first);
+        DataDir::open_locked(dir.path()).unwrap();
+    }
+}

@@ -1,0 +1,99 @@
+//! `berth serve`: open the stores, start the HTTP server, drain on SIGTERM.
+
+use crate::config::Config;
+use crate::datadir::DataDir;
+use anyhow::Context;
+use berth_registry::{Registry, RegistryConfig, SystemClock};
+use berth_server::{AppState, HostConfig, Metrics};
+use berth_store::{FsBlobStore, SqliteMetadataStore};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often stale upload sessions are looked for.
+const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let data = DataDir::open_locked(&config.data_dir)?;
+    let blobs = Arc::new(FsBlobStore::open(&data.root).await.context("opening the blob store")?);
+    let meta = Arc::new(
+        SqliteMetadataStore::open(&data.metadata_db())
+            .await
+            .context("opening the metadata database")?,
+    );
+    let registry = Arc::new(Registry::new(
+        blobs,
+        meta,
+        Arc::new(SystemClock),
+        RegistryConfig { upload_expiry: config.upload_expiry, ..Default::default() },
+    ));
+    let swept = registry.sweep_orphan_uploads().await?;
+    if swept > 0 {
+        tracing::info!(count = swept, "removed temporary upload data left by an earlier crash");
+    }
+
+    let state = AppState {
+        registry: registry.clone(),
+        metrics: Arc::new(Metrics::default()),
+        hosts: Arc::new(HostConfig {
+            default_account: config.default_account.clone(),
+            default_region: config.default_region.clone(),
+            domain: config.domain.clone(),
+        }),
+    };
+    let app = berth_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+
+    let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("listening on {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    let expiry = tokio::spawn(expire_uploads_periodically(registry.clone()));
+    tokio::spawn(shutdown_on_signal(handle.clone()));
+
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    tracing::info!(
+        "berth listening on {scheme}://{addr} with data in {} (ready in {} ms)",
+        data.root.display(),
+        started.elapsed().as_millis()
+    );
+    let served = match &config.tls {
+        Some(tls) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                .await
+                .with_context(|| format!("loading TLS certificate {} and key {}", tls.cert.display(), tls.key.display()))?;
+            axum_server::from_tcp_rustls(listener, rustls).handle(handle).serve(app).await
+        }
+        None => axum_server::from_tcp(listener).handle(handle).serve(app).await,
+    };
+    expiry.abort();
+    registry.close().await;
+    served.context("serving HTTP")?;
+    tracing::info!("berth stopped cleanly");
+    drop(data);
+    Ok(())
+}
+
+async fn shutdown_on_signal(handle: axum_server::Handle) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received: draining in-flight requests"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received: draining in-flight requests"),
+    }
+    handle.graceful_shutdown(Some(DRAIN_TIMEOUT));
+}
+
+async fn expire_uploads_periodically(registry: Arc<Registry>) {
+    let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
+    loop {
+        tick.tick().await;
+        match registry.expire_uploads().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "expired stale upload sessions"),
+            Err(e) => tracing::warn!(error = %e, "expiring upload sessions failed"),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Prometheus metrics: requests by route, method and status; latency to the
+//! response head; bytes in and out; what the registry stores.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry as PromRegistry;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Set by handlers on their response so that metrics know the route without
+/// parsing the path twice.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteLabel(pub &'static str);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+    method: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs to ~26 s.
+    Histogram::new(exponential_buckets(0.00005, 2.0, 20))
+}
+
+pub struct Metrics {
+    registry: PromRegistry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    bytes_in: Counter,
+    bytes_out: Counter,
+    repositories: Gauge,
+    blobs: Gauge,
+    blob_bytes: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = PromRegistry::with_prefix("berth");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let (bytes_in, bytes_out) = (Counter::default(), Counter::default());
+        let (repositories, blobs, blob_bytes) = (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from request to response head, by route and method",
+            latency.clone(),
+        );
+        registry.register("http_request_body_bytes", "Request body bytes received", bytes_in.clone());
+        registry.register("http_response_body_bytes", "Response body bytes sent", bytes_out.clone());
+        registry.register("repositories", "Repositories stored", repositories.clone());
+        registry.register("blobs", "Distinct blobs stored", blobs.clone());
+        registry.register("blob_bytes", "Bytes of distinct blobs stored", blob_bytes.clone());
+        Metrics { registry, requests, latency, bytes_in, bytes_out, repositories, blobs, blob_bytes }
+    }
+}
+
+impl Metrics {
+    pub fn set_counts(&self, c: berth_store::Counts) {
+        self.repositories.set(c.repositories as i64);
+        self.blobs.set(c.blobs as i64);
+        self.blob_bytes.set(c.blob_bytes as i64);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// Middleware: counts the request and the bytes of both bodies as they stream.
+pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let counter = m.bytes_in.clone();
+    let req = req.map(|b| Body::new(count_frames(b, counter)));
+    let resp = next.run(req).await;
+    let route = resp.extensions().get::<RouteLabel>().map(|r| r.0).unwrap_or("other");
+    m.requests
+        .get_or_create(&RequestLabels { route, method: method.clone(), status: resp.status().as_u16() })
+        .inc();
+    m.latency.get_or_create(&RouteLabels { route, method }).observe(start.elapsed().as_secs_f64());
+    let counter = m.bytes_out.clone();
+    resp.map(|b| Body::new(count_frames(b, counter)))
+}
+
+/// A body that counts its data bytes and otherwise passes everything
+/// through, size hint included (so Content-Length survives).
+struct CountingBody {
+    inner: Body,
+    counter: Counter,
+}
+
+impl http_body::Body for CountingBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                self.counter.inc_by(data.len() as u64);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+fn count_frames(inner: Body, counter: Counter) -> CountingBody {
+    CountingBody { inner, counter }
+}
+
+pub async fn metrics_endpoint(State(app): State<crate::AppState>) -> Response {
+    match app.registry.counts().await {
+        Ok(c) => app.metrics.set_counts(c),
+        Err(e) => tracing::warn!(error = %e, "could not read store counts for /metrics"),
+    }
+    let mut resp = (
+        [(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        app.metrics.render(),
+    )
+        .into_response();
+    resp.extensions_mut().insert(RouteLabel("metrics"));
+    resp
+}

@@ -1,0 +1,118 @@
+//! The one place where failures become OCI error responses:
+//! `{"errors":[{"code","message","detail"}]}` with the spec's code and status.
+
+use crate::route::RouteError;
+use axum::response::{IntoResponse, Response};
+use berth_oci::reference::ReferenceError;
+use berth_oci::DigestError;
+use berth_registry::Error;
+use berth_store::StoreError;
+use http::{HeaderValue, StatusCode};
+use serde_json::{json, Value};
+
+pub struct OciError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    detail: Value,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl OciError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        OciError { status, code, message: message.into(), detail: Value::Null, headers: Vec::new() }
+    }
+
+    fn detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+fn digest_error(e: &DigestError) -> OciError {
+    OciError::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", e.to_string())
+}
+
+impl From<RouteError> for OciError {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::NotFound => OciError::new(StatusCode::NOT_FOUND, "UNSUPPORTED", "no such endpoint in the distribution API"),
+            RouteError::Name(e) => OciError::new(StatusCode::BAD_REQUEST, "NAME_INVALID", e.to_string()),
+            RouteError::Reference(ReferenceError::Tag(e)) => OciError::new(StatusCode::BAD_REQUEST, "TAG_INVALID", e.to_string()),
+            RouteError::Reference(ReferenceError::Digest(e)) | RouteError::Digest(e) => digest_error(&e),
+            RouteError::UploadId(id) => OciError::new(
+                StatusCode::NOT_FOUND,
+                "BLOB_UPLOAD_UNKNOWN",
+                format!("'{id}' is not an upload session id"),
+            ),
+        }
+    }
+}
+
+impl From<DigestError> for OciError {
+    fn from(e: DigestError) -> Self {
+        digest_error(&e)
+    }
+}
+
+impl From<Error> for OciError {
+    fn from(e: Error) -> Self {
+        use StatusCode as S;
+        let msg = e.to_string();
+        match e {
+            Error::NameUnknown(name) => OciError::new(S::NOT_FOUND, "NAME_UNKNOWN", msg).detail(json!({ "name": name })),
+            Error::BlobUnknown(d) => OciError::new(S::NOT_FOUND, "BLOB_UNKNOWN", msg).detail(json!({ "digest": d })),
+            Error::BlobUploadUnknown(_) => OciError::new(S::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", msg),
+            Error::BlobUploadInvalid(_) => OciError::new(S::BAD_REQUEST, "BLOB_UPLOAD_INVALID", msg),
+            Error::DigestInvalid(_) => OciError::new(S::BAD_REQUEST, "DIGEST_INVALID", msg),
+            Error::RangeNotSatisfiable { size } => OciError::new(S::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID", msg)
+                .header("range", crate::distribution::range_header(size)),
+            Error::ManifestUnknown(r) => OciError::new(S::NOT_FOUND, "MANIFEST_UNKNOWN", msg).detail(json!({ "reference": r })),
+            Error::ManifestInvalid(_) => OciError::new(S::BAD_REQUEST, "MANIFEST_INVALID", msg),
+            Error::ManifestTooLarge { .. } => OciError::new(S::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID", msg),
+            Error::ManifestBlobUnknown(ds) => OciError::new(S::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", msg)
+                .detail(json!({ "digests": ds })),
+            Error::Conflict(_) => OciError::new(S::CONFLICT, "DENIED", msg),
+            Error::Unsupported(_) => OciError::new(S::METHOD_NOT_ALLOWED, "UNSUPPORTED", msg),
+            Error::BodyRead(_) => OciError::new(S::BAD_REQUEST, "BLOB_UPLOAD_INVALID", msg),
+            Error::Store(StoreError::NoSpace) => OciError::new(
+                S::INSUFFICIENT_STORAGE,
+                "UNKNOWN",
+                "no space left on the registry's data volume; nothing was stored. Retry once space is freed",
+            ),
+            Error::Store(StoreError::UploadNotFound(id)) => {
+                OciError::new(S::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", format!("upload session '{id}' does not exist"))
+            }
+            Error::Store(e) => {
+                tracing::error!(error = %e, "storage failure");
+                OciError::new(S::INTERNAL_SERVER_ERROR, "UNKNOWN", "internal storage error; the server log has the details")
+            }
+        }
+    }
+}
+
+impl IntoResponse for OciError {
+    fn into_response(self) -> Response {
+        let mut err = json!({ "code": self.code, "message": self.message });
+        if !self.detail.is_null() {
+            err["detail"] = self.detail;
+        }
+        let body = json!({ "errors": [err] }).to_string();
+        let mut resp = (self.status, [(http::header::CONTENT_TYPE, "application/json")], body).into_response();
+        for (k, v) in self.headers {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                resp.headers_mut().insert(k, v);
+            }
+        }
+        resp
+    }
+}

@@ -1,0 +1,132 @@
+//! Parsing `/v2/...` paths. Repository names contain slashes, so a route is
+//! recognised from the end of the path, where the grammar is unambiguous.
+
+use berth_oci::name::NameError;
+use berth_oci::{Digest, DigestError, Reference, RepositoryName};
+use berth_oci::reference::ReferenceError;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum V2Route {
+    Base,
+    Catalog,
+    Tags(RepositoryName),
+    Manifest(RepositoryName, Reference),
+    Blob(RepositoryName, Digest),
+    UploadStart(RepositoryName),
+    Upload(RepositoryName, String),
+}
+
+impl V2Route {
+    /// The label under which metrics count this route.
+    pub fn label(&self) -> &'static str {
+        match self {
+            V2Route::Base => "base",
+            V2Route::Catalog => "catalog",
+            V2Route::Tags(_) => "tags_list",
+            V2Route::Manifest(..) => "manifest",
+            V2Route::Blob(..) => "blob",
+            V2Route::UploadStart(_) => "upload_start",
+            V2Route::Upload(..) => "upload",
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum RouteError {
+    /// No distribution endpoint has this shape.
+    NotFound,
+    Name(NameError),
+    Reference(ReferenceError),
+    Digest(DigestError),
+    /// An upload id that cannot be one of ours.
+    UploadId(String),
+}
+
+/// Parses the part of the path after `/v2`.
+pub fn parse(rest: &str) -> Result<V2Route, RouteError> {
+    let rest = rest.strip_prefix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        return Ok(V2Route::Base);
+    }
+    if rest == "_catalog" {
+        return Ok(V2Route::Catalog);
+    }
+    let segs: Vec<&str> = rest.split('/').collect();
+    let n = segs.len();
+    let name_of = |upto: usize| -> Result<RepositoryName, RouteError> {
+        if upto == 0 {
+            return Err(RouteError::NotFound);
+        }
+        RepositoryName::parse(&segs[..upto].join("/")).map_err(RouteError::Name)
+    };
+    match segs.as_slice() {
+        [.., "tags", "list"] => Ok(V2Route::Tags(name_of(n - 2)?)),
+        [.., "manifests", reference] => {
+            let name = name_of(n - 2)?;
+            let r = Reference::parse(reference).map_err(RouteError::Reference)?;
+            Ok(V2Route::Manifest(name, r))
+        }
+        [.., "blobs", "uploads", ""] => Ok(V2Route::UploadStart(name_of(n - 3)?)),
+        [.., "blobs", "uploads"] => Ok(V2Route::UploadStart(name_of(n - 2)?)),
+        [.., "blobs", "uploads", id] => {
+            let name = name_of(n - 3)?;
+            if uuid_like(id) {
+                Ok(V2Route::Upload(name, id.to_string()))
+            } else {
+                Err(RouteError::UploadId(id.to_string()))
+            }
+        }
+        [.., "blobs", digest] => {
+            let name = name_of(n - 2)?;
+            let d = digest.parse().map_err(RouteError::Digest)?;
+            Ok(V2Route::Blob(name, d))
+        }
+        _ => Err(RouteError::NotFound),
+    }
+}
+
+/// Upload ids are UUIDs we issued (36 chars of hex and dashes).
+fn uuid_like(id: &str) -> bool {
+    id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    const U: &str = "0b5e7a0c-0000-4000-8000-000000000001";
+
+    fn name(s: &str) -> RepositoryName {
+        RepositoryName::parse(s).unwrap()
+    }
+
+    #[test]
+    fn recognises_every_endpoint_with_nested_names() {
+        assert_eq!(parse("/"), Ok(V2Route::Base));
+        assert_eq!(parse(""), Ok(V2Route::Base));
+        assert_eq!(parse("/_catalog"), Ok(V2Route::Catalog));
+        assert_eq!(parse("/a/b/tags/list"), Ok(V2Route::Tags(name("a/b"))));
+        assert!(matches!(parse("/a/b/manifests/latest"), Ok(V2Route::Manifest(n, Reference::Tag(_))) if n == name("a/b")));
+        assert!(matches!(parse(&format!("/a/manifests/{D}")), Ok(V2Route::Manifest(_, Reference::Digest(_)))));
+        assert_eq!(parse(&format!("/x/blobs/{D}")), Ok(V2Route::Blob(name("x"), D.parse().unwrap())));
+        assert_eq!(parse("/x/y/blobs/uploads/"), Ok(V2Route::UploadStart(name("x/y"))));
+        assert_eq!(parse("/x/y/blobs/uploads"), Ok(V2Route::UploadStart(name("x/y"))));
+        assert_eq!(parse(&format!("/x/blobs/uploads/{U}")), Ok(V2Route::Upload(name("x"), U.into())));
+        // Names may themselves contain the keywords.
+        assert!(matches!(parse("/manifests/blobs/manifests/v1"), Ok(V2Route::Manifest(n, _)) if n == name("manifests/blobs")));
+        assert_eq!(parse("/blobs/uploads/blobs/uploads/"), Ok(V2Route::UploadStart(name("blobs/uploads"))));
+    }
+
+    #[test]
+    fn rejects_bad_parts_with_the_right_error() {
+        assert!(matches!(parse("/A/manifests/latest"), Err(RouteError::Name(_))));
+        assert!(matches!(parse("/a/../b/manifests/latest"), Err(RouteError::Name(_))));
+        assert!(matches!(parse("/a/manifests/-bad"), Err(RouteError::Reference(_))));
+        assert!(matches!(parse("/a/blobs/sha256:123"), Err(RouteError::Digest(_))));
+        assert!(matches!(parse("/a/blobs/uploads/../../etc"), Err(RouteError::NotFound) | Err(RouteError::Name(_)) | Err(RouteError::UploadId(_))));
+        assert!(matches!(parse("/a/blobs/uploads/zzz"), Err(RouteError::UploadId(_))));
+        assert_eq!(parse("/a/other"), Err(RouteError::NotFound));
+        assert_eq!(parse("/manifests/latest"), Err(RouteError::NotFound));
+    }
+}
