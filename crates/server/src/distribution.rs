@@ -161,17 +161,11 @@ impl Ctx<'_> {
     }
 
     async fn put_manifest(&self, repo: Repo, reference: Reference, body: Body) -> Outcome {
-        let declared = self
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        let too_large = |size| Error::ManifestTooLarge { size, limit: MAX_MANIFEST_BYTES };
-        if let Some(n) = declared.filter(|n| *n > MAX_MANIFEST_BYTES) {
-            return Err(too_large(n).into());
-        }
-        let bytes = axum::body::to_bytes(body, MAX_MANIFEST_BYTES)
-            .await
-            .map_err(|_| too_large(declared.unwrap_or(MAX_MANIFEST_BYTES + 1)))?;
+        let bytes = match read_limited(body, MAX_MANIFEST_BYTES).await {
+            Ok(b) => b,
+            Err(Some(size)) => return Err(Error::ManifestTooLarge { size, limit: MAX_MANIFEST_BYTES }.into()),
+            Err(None) => return Err(OciError::new(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", "the manifest body could not be read")),
+        };
         let content_type = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let put = self.app.registry.put_manifest(&repo, &reference, content_type, bytes).await?;
         let mut resp = StatusCode::CREATED.into_response();
@@ -219,6 +213,32 @@ impl Ctx<'_> {
         } else {
             err
         }
+    }
+}
+
+/// Bodies over the limit are still read (up to this much, then dropped) so
+/// that the client gets the error instead of a broken pipe.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Reads a body of at most `limit` bytes. Over the limit: `Err(Some(size seen))`;
+/// unreadable: `Err(None)`.
+async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, Option<usize>> {
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| None)?;
+        seen += chunk.len();
+        if seen <= limit {
+            buf.extend_from_slice(&chunk);
+        } else if seen > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if seen > limit {
+        Err(Some(seen))
+    } else {
+        Ok(buf.freeze())
     }
 }
 

@@ -1,0 +1,94 @@
+//! The one fixture every end-to-end test starts berth through. When
+//! authentication lands, the login step goes here.
+#![allow(dead_code)]
+
+#[allow(unused_imports)]
+pub use berth_testkit::{image, tools, TestServer};
+
+pub fn berth_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_berth")
+}
+
+/// A berth on a free port with a fresh data dir.
+pub fn start() -> TestServer {
+    TestServer::start(berth_bin())
+}
+
+pub fn start_with(args: &[&str]) -> TestServer {
+    TestServer::start_with(berth_bin(), args)
+}
+
+use reqwest::blocking::{Client, Response};
+
+/// Raw distribution-API calls for protocol tests.
+pub struct Api {
+    pub client: Client,
+    pub base: String,
+}
+
+impl Api {
+    pub fn new(server: &TestServer) -> Api {
+        Api { client: server.client(), base: server.url() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().unwrap()
+    }
+
+    pub fn head(&self, path: &str) -> Response {
+        self.client.head(self.url(path)).send().unwrap()
+    }
+
+    /// Monolithic upload; returns the digest.
+    pub fn push_blob(&self, repo: &str, bytes: &[u8]) -> String {
+        let digest = image::sha256(bytes);
+        let r = self
+            .client
+            .post(self.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")))
+            .body(bytes.to_vec())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201, "pushing blob to {repo}: {}", r.text().unwrap());
+        digest
+    }
+
+    pub fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, body: &[u8]) -> Response {
+        self.client
+            .put(self.url(&format!("/v2/{repo}/manifests/{reference}")))
+            .header("content-type", media_type)
+            .body(body.to_vec())
+            .send()
+            .unwrap()
+    }
+
+    /// Pushes every blob of `img` and its manifest under `tag`.
+    pub fn push_image(&self, repo: &str, img: &image::Image, tag: &str) {
+        for l in &img.layers {
+            self.push_blob(repo, &l.bytes);
+        }
+        self.push_blob(repo, &img.config);
+        let r = self.put_manifest(repo, tag, image::OCI_MANIFEST, &img.manifest);
+        assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    }
+}
+
+/// The first OCI error code of an error response (and the response's message, for failures).
+pub fn error_code(r: Response) -> String {
+    let body: serde_json::Value = r.json().expect("error body is JSON");
+    let err = &body["errors"][0];
+    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "errors carry a message: {body}");
+    err["code"].as_str().expect("errors carry a code").to_string()
+}
+
+pub fn header(r: &Response, name: &str) -> String {
+    r.headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("response has no {name} header: {:?}", r.headers()))
+        .to_str()
+        .unwrap()
+        .to_string()
+}

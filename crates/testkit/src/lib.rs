@@ -1,0 +1,15 @@
+//! Test support shared by every end-to-end suite.
+//!
+//! * [`TestServer`]: the one way tests start berth (free port, fresh data
+//!   dir, log captured and printed when a test fails).
+//! * [`image`]: generated images (layers, configs, manifests, OCI layouts,
+//!   root filesystems for `docker import`).
+//! * [`tools`]: real clients: requiring them (a hard failure under `CI=true`)
+//!   and running them with their output kept for failure messages.
+#![forbid(unsafe_code)]
+
+pub mod image;
+mod server;
+pub mod tools;
+
+pub use server::TestServer;

@@ -1,0 +1,149 @@
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A berth process on loopback with its own data dir. Dropping it kills
+/// the process; if the test is failing, its log is printed first.
+pub struct TestServer {
+    bin: PathBuf,
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    log: PathBuf,
+    args: Vec<String>,
+    scheme: &'static str,
+    _tmp: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts `bin serve` on a free port with a fresh data dir.
+    pub fn start(bin: impl AsRef<Path>) -> TestServer {
+        Self::start_with(bin, &[])
+    }
+
+    /// As [`start`](Self::start), with extra `serve` arguments.
+    pub fn start_with(bin: impl AsRef<Path>, args: &[&str]) -> TestServer {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut s = TestServer {
+            bin: bin.as_ref().to_path_buf(),
+            child: None,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            data_dir: tmp.path().join("data"),
+            log: tmp.path().join("berth.log"),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            scheme: if args.contains(&"--tls-cert") { "https" } else { "http" },
+            _tmp: tmp,
+        };
+        s.spawn();
+        s
+    }
+
+    /// A directory private to this server's test, removed with it.
+    pub fn scratch(&self) -> &Path {
+        self._tmp.path()
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let child = Command::new(&self.bin)
+            .arg("serve")
+            .arg("--listen")
+            .arg(self.addr.to_string())
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(&self.args)
+            .env("BERTH_LOG", "info,berth=debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", self.bin.display()));
+        self.child = Some(child);
+        let marker = format!("listening on {}://", self.scheme);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let starts_before = self.log().matches(&marker).count();
+        loop {
+            let log = self.log();
+            if log.matches(&marker).count() > starts_before {
+                let line = log.lines().filter(|l| l.contains(&marker)).next_back().unwrap();
+                let after = &line[line.find(&marker).unwrap() + marker.len()..];
+                self.addr = after.split_whitespace().next().unwrap().parse().expect("address in log");
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("berth exited with {status} before listening:\n{log}");
+            }
+            assert!(Instant::now() < deadline, "berth did not start within 20 s:\n{log}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (or https).
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// `127.0.0.1:PORT`, as image references spell a registry.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server is running");
+        let ok = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        assert!(ok.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "berth did not stop within 40 s of SIGTERM:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts berth again on the same address and data dir.
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            let status = self.stop();
+            assert!(status.success(), "berth exited with {status} on SIGTERM:\n{}", self.log());
+        }
+        self.spawn();
+    }
+
+    /// A client for the server (accepting its certificate when it is a test one).
+    pub fn client(&self) -> reqwest::blocking::Client {
+        reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- berth log ({}) ----\n{}", self.log.display(), self.log());
+        }
+        self.kill();
+    }
+}
