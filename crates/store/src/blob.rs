@@ -24,8 +24,10 @@ pub trait BlobStore: Send + Sync + 'static {
     /// that this process does not hold, e.g. after a restart).
     async fn read_upload(&self, id: &str, len: u64) -> Result<BlobReader>;
 
-    /// Makes upload `id` the blob `digest`: atomically, durably, replacing
-    /// an identical copy if one exists. The temporary object is gone after.
+    /// Makes upload `id` the blob `digest`: atomically and durably. If the
+    /// blob is already stored, the stored copy stays and the upload's data is
+    /// discarded (possibly in the background). Either way the upload's
+    /// temporary object is no longer usable afterwards.
     async fn commit_upload(&self, id: &str, digest: &Digest) -> Result<()>;
 
     /// Removes an upload's temporary object (absent is fine).

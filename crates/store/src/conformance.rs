@@ -51,7 +51,7 @@ pub async fn blob_store_suite(store: &dyn BlobStore) {
     let r = store.read(&digest, 6, 3).await.unwrap().unwrap();
     assert_eq!(collect(r).await, b"the");
 
-    // Committing identical content again replaces it harmlessly.
+    // Committing identical content again keeps one copy.
     let id2 = "0b5e7a0c-0000-4000-8000-000000000002";
     write_upload(store, id2, 0, &[b"hello there"]).await;
     let mut ids = store.upload_ids().await.unwrap();

@@ -187,14 +187,29 @@ impl BlobStore for FsBlobStore {
     async fn commit_upload(&self, id: &str, digest: &Digest) -> Result<()> {
         let from = self.upload_path(id)?;
         let to = self.blob_path(digest);
-        blocking(move || {
+        let replaced = blocking(move || {
+            if to.exists() {
+                // Same digest, same bytes: keep the stored copy. Freeing the
+                // duplicate's extents can take a while for a large blob, so it
+                // happens off the request path (a crash leaves an orphan that
+                // the next start sweeps).
+                return Ok(Some(from));
+            }
             // The upload file was fsynced when its last bytes were written;
             // the rename and the directory fsync make the name durable.
             fs::rename(&from, &to)?;
             sync_dir(to.parent().expect("blob paths have a parent"))?;
-            Ok(())
+            Ok(None)
         })
-        .await
+        .await?;
+        if let Some(duplicate) = replaced {
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = fs::remove_file(&duplicate) {
+                    tracing::warn!(path = %duplicate.display(), error = %e, "could not remove a duplicate upload");
+                }
+            });
+        }
+        Ok(())
     }
 
     async fn delete_upload(&self, id: &str) -> Result<()> {
