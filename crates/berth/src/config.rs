@@ -75,29 +75,53 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        let tls = match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+        let tls = match (
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        ) {
             (Some(cert), Some(key)) => Some(Tls { cert, key }),
             (None, None) => None,
             _ => bail!("TLS needs both a certificate (tls_cert) and a key (tls_key)"),
         };
-        let default_account = args.default_account.or(file.default_account).unwrap_or_else(|| "000000000000".into());
+        let default_account = args
+            .default_account
+            .or(file.default_account)
+            .unwrap_or_else(|| "000000000000".into());
         if default_account.len() != 12 || !default_account.bytes().all(|b| b.is_ascii_digit()) {
             bail!("default_account must be 12 digits, not '{default_account}'");
         }
         Ok(Config {
-            listen: args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:5000".parse().expect("valid literal")),
-            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./berth-data")),
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:5000".parse().expect("valid literal")),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./berth-data")),
             tls,
             default_account,
-            default_region: args.default_region.or(file.default_region).unwrap_or_else(|| "us-east-1".into()),
-            domain: args.domain.or(file.domain).unwrap_or_else(|| "localhost".into()),
-            upload_expiry: Duration::from_secs(3600 * args.upload_expiry_hours.or(file.upload_expiry_hours).unwrap_or(24)),
+            default_region: args
+                .default_region
+                .or(file.default_region)
+                .unwrap_or_else(|| "us-east-1".into()),
+            domain: args
+                .domain
+                .or(file.domain)
+                .unwrap_or_else(|| "localhost".into()),
+            upload_expiry: Duration::from_secs(
+                3600 * args
+                    .upload_expiry_hours
+                    .or(file.upload_expiry_hours)
+                    .unwrap_or(24),
+            ),
         })
     }
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
 }
 
@@ -109,7 +133,11 @@ mod tests {
     fn flags_win_over_the_file_which_wins_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("berth.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:6000\"\ndata_dir = \"/from/file\"\ndomain = \"example.test\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:6000\"\ndata_dir = \"/from/file\"\ndomain = \"example.test\"\n",
+        )
+        .unwrap();
         let args = ServeArgs {
             config: Some(file),
             listen: Some("127.0.0.1:7000".parse().unwrap()),
@@ -128,10 +156,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("berth.toml");
         std::fs::write(&file, "listn = \"x\"\n").unwrap();
-        let err = Config::resolve(ServeArgs { config: Some(file.clone()), ..Default::default() }).unwrap_err();
+        let err = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(format!("{err:#}").contains("listn"), "{err:#}");
         std::fs::write(&file, "tls_cert = \"/c.pem\"\n").unwrap();
-        let err = Config::resolve(ServeArgs { config: Some(file), ..Default::default() }).unwrap_err();
+        let err = Config::resolve(ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("both"));
     }
 }

@@ -14,7 +14,8 @@ pub struct DataDir {
 
 impl DataDir {
     pub fn open_locked(root: &Path) -> anyhow::Result<DataDir> {
-        std::fs::create_dir_all(root).with_context(|| format!("creating data dir {}", root.display()))?;
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("creating data dir {}", root.display()))?;
         let path = root.join("berth.lock");
         let mut file = OpenOptions::new()
             .read(true)
@@ -34,12 +35,17 @@ impl DataDir {
                     holder.trim()
                 );
             }
-            Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()))
+            }
         }
         file.set_len(0)?;
         file.rewind()?;
         write!(file, "{}", std::process::id())?;
-        Ok(DataDir { root: root.canonicalize()?, _lock: file })
+        Ok(DataDir {
+            root: root.canonicalize()?,
+            _lock: file,
+        })
     }
 
     pub fn metadata_db(&self) -> PathBuf {
@@ -55,8 +61,14 @@ mod tests {
     fn a_second_owner_is_refused_with_the_holder_named() {
         let dir = tempfile::tempdir().unwrap();
         let first = DataDir::open_locked(dir.path()).unwrap();
-        let err = DataDir::open_locked(dir.path()).err().expect("second lock must fail").to_string();
-        assert!(err.contains("in use") && err.contains(&std::process::id().to_string()), "{err}");
+        let err = DataDir::open_locked(dir.path())
+            .err()
+            .expect("second lock must fail")
+            .to_string();
+        assert!(
+            err.contains("in use") && err.contains(&std::process::id().to_string()),
+            "{err}"
+        );
         drop(first);
         DataDir::open_locked(dir.path()).unwrap();
     }

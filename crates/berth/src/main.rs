@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 
 #[derive(Parser)]
-#[command(name = "berth", version, about = "A container image registry that speaks OCI distribution and Amazon ECR")]
+#[command(
+    name = "berth",
+    version,
+    about = "A container image registry that speaks OCI distribution and Amazon ECR"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

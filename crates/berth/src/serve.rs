@@ -18,7 +18,11 @@ const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
     let data = DataDir::open_locked(&config.data_dir)?;
-    let blobs = Arc::new(FsBlobStore::open(&data.root).await.context("opening the blob store")?);
+    let blobs = Arc::new(
+        FsBlobStore::open(&data.root)
+            .await
+            .context("opening the blob store")?,
+    );
     let meta = Arc::new(
         SqliteMetadataStore::open(&data.metadata_db())
             .await
@@ -28,11 +32,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         blobs,
         meta,
         Arc::new(SystemClock),
-        RegistryConfig { upload_expiry: config.upload_expiry, ..Default::default() },
+        RegistryConfig {
+            upload_expiry: config.upload_expiry,
+            ..Default::default()
+        },
     ));
     let swept = registry.sweep_orphan_uploads().await?;
     if swept > 0 {
-        tracing::info!(count = swept, "removed temporary upload data left by an earlier crash");
+        tracing::info!(
+            count = swept,
+            "removed temporary upload data left by an earlier crash"
+        );
     }
 
     let state = AppState {
@@ -46,14 +56,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let app = berth_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
 
-    let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("listening on {}", config.listen))?;
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("listening on {}", config.listen))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
     let expiry = tokio::spawn(expire_uploads_periodically(registry.clone()));
     tokio::spawn(shutdown_on_signal(handle.clone()));
 
-    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tracing::info!(
         "berth listening on {scheme}://{addr} with data in {} (ready in {} ms)",
         data.root.display(),
@@ -64,10 +79,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             let _ = rustls::crypto::ring::default_provider().install_default();
             let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
                 .await
-                .with_context(|| format!("loading TLS certificate {} and key {}", tls.cert.display(), tls.key.display()))?;
-            axum_server::from_tcp_rustls(listener, rustls).handle(handle).serve(app).await
+                .with_context(|| {
+                    format!(
+                        "loading TLS certificate {} and key {}",
+                        tls.cert.display(),
+                        tls.key.display()
+                    )
+                })?;
+            axum_server::from_tcp_rustls(listener, rustls)
+                .handle(handle)
+                .serve(app)
+                .await
         }
-        None => axum_server::from_tcp(listener).handle(handle).serve(app).await,
+        None => {
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(app)
+                .await
+        }
     };
     expiry.abort();
     registry.close().await;
@@ -78,7 +107,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 async fn shutdown_on_signal(handle: axum_server::Handle) {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM received: draining in-flight requests"),
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received: draining in-flight requests"),

@@ -14,7 +14,10 @@ fn base_health_ready_and_metrics() {
     let api = Api::new(&s);
     let r = api.get("/v2/");
     assert_eq!(r.status(), 200);
-    assert_eq!(header(&r, "docker-distribution-api-version"), "registry/2.0");
+    assert_eq!(
+        header(&r, "docker-distribution-api-version"),
+        "registry/2.0"
+    );
     assert_eq!(api.get("/healthz").status(), 200);
     assert_eq!(api.get("/readyz").status(), 200);
 
@@ -53,9 +56,16 @@ fn uploads_monolithic_post_put_and_chunked() {
     let location = header(&r, "location");
     assert!(location.starts_with("/v2/up/blobs/uploads/"));
     assert_eq!(header(&r, "range"), "0-0");
-    assert_eq!(location.rsplit('/').next().unwrap(), header(&r, "docker-upload-uuid"));
+    assert_eq!(
+        location.rsplit('/').next().unwrap(),
+        header(&r, "docker-upload-uuid")
+    );
     let digest = sha256(&data);
-    let r = c.put(api.url(&format!("{location}?digest={digest}"))).body(data.clone()).send().unwrap();
+    let r = c
+        .put(api.url(&format!("{location}?digest={digest}")))
+        .body(data.clone())
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 201);
     assert_eq!(header(&r, "docker-content-digest"), digest);
     assert_eq!(header(&r, "location"), format!("/v2/up/blobs/{digest}"));
@@ -83,7 +93,10 @@ fn uploads_monolithic_post_put_and_chunked() {
     assert_eq!(r.status(), 204);
     assert_eq!(header(&r, "range"), format!("0-{}", data2.len() - 1));
     let digest2 = sha256(&data2);
-    let r = c.put(api.url(&format!("{location}?digest={digest2}"))).send().unwrap();
+    let r = c
+        .put(api.url(&format!("{location}?digest={digest2}")))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 201);
 
     for (d, bytes) in [(&digest, &data), (&digest2, &data2)] {
@@ -113,19 +126,40 @@ fn upload_errors_have_the_spec_codes() {
 
     // A digest that does not match the content: DIGEST_INVALID and nothing stored.
     let wrong = sha256(b"other");
-    let r = c.post(api.url(&format!("/v2/e/blobs/uploads/?digest={wrong}"))).body("content").send().unwrap();
+    let r = c
+        .post(api.url(&format!("/v2/e/blobs/uploads/?digest={wrong}")))
+        .body("content")
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(error_code(r), "DIGEST_INVALID");
     assert_eq!(api.head(&format!("/v2/e/blobs/{wrong}")).status(), 404);
     let r = c.post(api.url("/v2/e/blobs/uploads/")).send().unwrap();
     let loc = header(&r, "location");
-    let r = c.put(api.url(&format!("{loc}?digest={wrong}"))).body("content").send().unwrap();
+    let r = c
+        .put(api.url(&format!("{loc}?digest={wrong}")))
+        .body("content")
+        .send()
+        .unwrap();
     assert_eq!(error_code(r), "DIGEST_INVALID");
-    assert_eq!(api.get(&loc).status(), 404, "a failed completion ends the session");
+    assert_eq!(
+        api.get(&loc).status(),
+        404,
+        "a failed completion ends the session"
+    );
 
     // Malformed and unsupported digests are 400 DIGEST_INVALID, never 500.
-    for d in ["sha256:abc", "nonsense", "md5:d41d8cd98f00b204e9800998ecf8427e", "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"] {
-        let r = c.post(api.url(&format!("/v2/e/blobs/uploads/?digest={d}"))).body("x").send().unwrap();
+    for d in [
+        "sha256:abc",
+        "nonsense",
+        "md5:d41d8cd98f00b204e9800998ecf8427e",
+        "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+    ] {
+        let r = c
+            .post(api.url(&format!("/v2/e/blobs/uploads/?digest={d}")))
+            .body("x")
+            .send()
+            .unwrap();
         assert_eq!(r.status(), 400, "{d}");
         assert_eq!(error_code(r), "DIGEST_INVALID");
         let r = api.get(&format!("/v2/e/blobs/{d}"));
@@ -139,20 +173,43 @@ fn upload_errors_have_the_spec_codes() {
     assert_eq!(error_code(r), "DIGEST_INVALID");
 
     // A chunk out of order is 416 with the current range; a retried earlier chunk too.
-    let r = c.patch(api.url(&loc)).header("content-range", "0-2").body("abc").send().unwrap();
+    let r = c
+        .patch(api.url(&loc))
+        .header("content-range", "0-2")
+        .body("abc")
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 202);
     for range in ["5-7", "0-2"] {
-        let r = c.patch(api.url(&loc)).header("content-range", range).body("def").send().unwrap();
+        let r = c
+            .patch(api.url(&loc))
+            .header("content-range", range)
+            .body("def")
+            .send()
+            .unwrap();
         assert_eq!(r.status(), 416, "{range}");
         assert_eq!(header(&r, "range"), "0-2");
         assert_eq!(error_code(r), "BLOB_UPLOAD_INVALID");
     }
-    let r = c.patch(api.url(&loc)).header("content-range", "bogus").body("def").send().unwrap();
+    let r = c
+        .patch(api.url(&loc))
+        .header("content-range", "bogus")
+        .body("def")
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 400);
 
     // Unknown sessions, and session ids that are not ours.
-    for id in ["0b5e7a0c-0000-4000-8000-000000000001", "..%2F..%2Fetc", "not-a-uuid"] {
-        let r = c.patch(api.url(&format!("/v2/e/blobs/uploads/{id}"))).body("x").send().unwrap();
+    for id in [
+        "0b5e7a0c-0000-4000-8000-000000000001",
+        "..%2F..%2Fetc",
+        "not-a-uuid",
+    ] {
+        let r = c
+            .patch(api.url(&format!("/v2/e/blobs/uploads/{id}")))
+            .body("x")
+            .send()
+            .unwrap();
         assert_eq!(r.status(), 404, "{id}");
         assert_eq!(error_code(r), "BLOB_UPLOAD_UNKNOWN");
     }
@@ -180,15 +237,32 @@ fn blobs_are_readable_only_where_pushed() {
 
     // Mounting from a repository that has the blob links it; from one that does not, opens a session.
     let c = &api.client;
-    let r = c.post(api.url(&format!("/v2/team/b/blobs/uploads/?mount={d}&from=team/a"))).send().unwrap();
+    let r = c
+        .post(api.url(&format!("/v2/team/b/blobs/uploads/?mount={d}&from=team/a")))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 201);
     assert_eq!(header(&r, "docker-content-digest"), d);
-    assert_eq!(&api.get(&format!("/v2/team/b/blobs/{d}")).bytes().unwrap()[..], b"private layer");
-    let r = c.post(api.url(&format!("/v2/team/c/blobs/uploads/?mount={d}&from=team/nope"))).send().unwrap();
+    assert_eq!(
+        &api.get(&format!("/v2/team/b/blobs/{d}")).bytes().unwrap()[..],
+        b"private layer"
+    );
+    let r = c
+        .post(api.url(&format!(
+            "/v2/team/c/blobs/uploads/?mount={d}&from=team/nope"
+        )))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 202);
 
     // Deleting a blob unlinks it from that repository only.
-    assert_eq!(c.delete(api.url(&format!("/v2/team/b/blobs/{d}"))).send().unwrap().status(), 202);
+    assert_eq!(
+        c.delete(api.url(&format!("/v2/team/b/blobs/{d}")))
+            .send()
+            .unwrap()
+            .status(),
+        202
+    );
     assert_eq!(api.head(&format!("/v2/team/b/blobs/{d}")).status(), 404);
     assert_eq!(api.head(&format!("/v2/team/a/blobs/{d}")).status(), 200);
 }
@@ -201,33 +275,58 @@ fn manifests_round_trip_byte_for_byte_with_negotiation() {
     api.push_image("app", &img, "v1");
 
     for reference in ["v1", img.manifest_digest.as_str()] {
-        let r = api.client.get(api.url(&format!("/v2/app/manifests/{reference}"))).header("accept", OCI_MANIFEST).send().unwrap();
+        let r = api
+            .client
+            .get(api.url(&format!("/v2/app/manifests/{reference}")))
+            .header("accept", OCI_MANIFEST)
+            .send()
+            .unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(header(&r, "content-type"), OCI_MANIFEST);
         assert_eq!(header(&r, "docker-content-digest"), img.manifest_digest);
         assert_eq!(&r.bytes().unwrap()[..], &img.manifest[..]);
-        let h = api.client.head(api.url(&format!("/v2/app/manifests/{reference}"))).send().unwrap();
+        let h = api
+            .client
+            .head(api.url(&format!("/v2/app/manifests/{reference}")))
+            .send()
+            .unwrap();
         assert_eq!(h.status(), 200);
         assert_eq!(header(&h, "content-length"), img.manifest.len().to_string());
         assert_eq!(header(&h, "docker-content-digest"), img.manifest_digest);
     }
     // A client that accepts only Docker types is not handed an OCI manifest.
-    let r = api.client.get(api.url("/v2/app/manifests/v1")).header("accept", DOCKER_MANIFEST).send().unwrap();
+    let r = api
+        .client
+        .get(api.url("/v2/app/manifests/v1"))
+        .header("accept", DOCKER_MANIFEST)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(error_code(r), "MANIFEST_UNKNOWN");
 
     // PUT by digest must match the body.
     let r = api.put_manifest("app", &img.manifest_digest, OCI_MANIFEST, &img.manifest);
     assert_eq!(r.status(), 201);
-    assert_eq!(header(&r, "location"), format!("/v2/app/manifests/{}", img.manifest_digest));
+    assert_eq!(
+        header(&r, "location"),
+        format!("/v2/app/manifests/{}", img.manifest_digest)
+    );
     let r = api.put_manifest("app", &sha256(b"nope"), OCI_MANIFEST, &img.manifest);
     assert_eq!(r.status(), 400);
     assert_eq!(error_code(r), "DIGEST_INVALID");
 
     // Docker schema 2 and a manifest list over it.
-    let docker = String::from_utf8(img.manifest.clone()).unwrap().replace(OCI_MANIFEST, DOCKER_MANIFEST)
-        .replace("application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json")
-        .replace("application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.docker.image.rootfs.diff.tar.gzip");
+    let docker = String::from_utf8(img.manifest.clone())
+        .unwrap()
+        .replace(OCI_MANIFEST, DOCKER_MANIFEST)
+        .replace(
+            "application/vnd.oci.image.config.v1+json",
+            "application/vnd.docker.container.image.v1+json",
+        )
+        .replace(
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        );
     let r = api.put_manifest("app", "docker", DOCKER_MANIFEST, docker.as_bytes());
     assert_eq!(r.status(), 201);
     let list = serde_json::json!({
@@ -235,7 +334,11 @@ fn manifests_round_trip_byte_for_byte_with_negotiation() {
         "manifests": [{ "mediaType": DOCKER_MANIFEST, "digest": sha256(docker.as_bytes()), "size": docker.len(),
                         "platform": { "architecture": "amd64", "os": "linux" } }]
     }).to_string();
-    assert_eq!(api.put_manifest("app", "list", DOCKER_LIST, list.as_bytes()).status(), 201);
+    assert_eq!(
+        api.put_manifest("app", "list", DOCKER_LIST, list.as_bytes())
+            .status(),
+        201
+    );
     let r = api.get("/v2/app/manifests/list");
     assert_eq!(header(&r, "content-type"), DOCKER_LIST);
     assert_eq!(r.text().unwrap(), list);
@@ -244,17 +347,37 @@ fn manifests_round_trip_byte_for_byte_with_negotiation() {
     let index = serde_json::json!({
         "schemaVersion": 2, "mediaType": OCI_INDEX,
         "manifests": [{ "mediaType": OCI_MANIFEST, "digest": sha256(b"absent"), "size": 1 }]
-    }).to_string();
+    })
+    .to_string();
     let r = api.put_manifest("app", "idx", OCI_INDEX, index.as_bytes());
     assert_eq!(r.status(), 400);
     assert_eq!(error_code(r), "MANIFEST_BLOB_UNKNOWN");
 
     // Deleting by digest removes the manifest and its tags; an index's child is protected.
     let c = &api.client;
-    let r = c.delete(api.url(&format!("/v2/app/manifests/{}", sha256(docker.as_bytes())))).send().unwrap();
-    assert_eq!(r.status(), 409, "a manifest listed by an index cannot be deleted first");
-    assert_eq!(c.delete(api.url(&format!("/v2/app/manifests/{}", sha256(list.as_bytes())))).send().unwrap().status(), 202);
-    assert_eq!(c.delete(api.url(&format!("/v2/app/manifests/{}", sha256(docker.as_bytes())))).send().unwrap().status(), 202);
+    let r = c
+        .delete(api.url(&format!("/v2/app/manifests/{}", sha256(docker.as_bytes()))))
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        409,
+        "a manifest listed by an index cannot be deleted first"
+    );
+    assert_eq!(
+        c.delete(api.url(&format!("/v2/app/manifests/{}", sha256(list.as_bytes()))))
+            .send()
+            .unwrap()
+            .status(),
+        202
+    );
+    assert_eq!(
+        c.delete(api.url(&format!("/v2/app/manifests/{}", sha256(docker.as_bytes()))))
+            .send()
+            .unwrap()
+            .status(),
+        202
+    );
     let r = api.get("/v2/app/manifests/docker");
     assert_eq!(r.status(), 404);
     assert_eq!(error_code(r), "MANIFEST_UNKNOWN");
@@ -273,7 +396,13 @@ fn manifest_errors_have_the_spec_codes() {
     assert_eq!(r.status(), 400);
     let body: serde_json::Value = r.json().unwrap();
     assert_eq!(body["errors"][0]["code"], "MANIFEST_BLOB_UNKNOWN");
-    assert_eq!(body["errors"][0]["detail"]["digests"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        body["errors"][0]["detail"]["digests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     // Pushing the blobs to another repository does not help.
     api.push_image("elsewhere", &img, "v1");
     let r = api.put_manifest("app", "v1", OCI_MANIFEST, &img.manifest);
@@ -290,16 +419,36 @@ fn manifest_errors_have_the_spec_codes() {
         assert_eq!(r.status(), 400, "{}", String::from_utf8_lossy(body));
         assert_eq!(error_code(r), "MANIFEST_INVALID");
     }
-    let big = format!(r#"{{"schemaVersion":2,"pad":"{}"}}"#, "x".repeat(4 * 1024 * 1024));
+    let big = format!(
+        r#"{{"schemaVersion":2,"pad":"{}"}}"#,
+        "x".repeat(4 * 1024 * 1024)
+    );
     let r = api.put_manifest("app", "big", OCI_MANIFEST, big.as_bytes());
     assert_eq!(r.status(), 413);
     let body: serde_json::Value = r.json().unwrap();
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("limit"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit"),
+        "{body}"
+    );
 
     // Names and tags outside the grammar.
     let long = "a".repeat(257);
-    for path in ["/v2/App/manifests/v1", "/v2/a//b/manifests/v1", "/v2/a/-b/manifests/v1", &format!("/v2/{long}/manifests/v1")] {
-        let r = api.put_manifest(path.trim_start_matches("/v2/").trim_end_matches("/manifests/v1"), "v1", OCI_MANIFEST, b"{}");
+    for path in [
+        "/v2/App/manifests/v1",
+        "/v2/a//b/manifests/v1",
+        "/v2/a/-b/manifests/v1",
+        &format!("/v2/{long}/manifests/v1"),
+    ] {
+        let r = api.put_manifest(
+            path.trim_start_matches("/v2/")
+                .trim_end_matches("/manifests/v1"),
+            "v1",
+            OCI_MANIFEST,
+            b"{}",
+        );
         assert_eq!(r.status(), 400, "{path}");
         assert_eq!(error_code(r), "NAME_INVALID");
         let r = api.get(path);
@@ -322,14 +471,26 @@ fn manifest_errors_have_the_spec_codes() {
 fn a_moved_tag_is_seen_at_once() {
     let s = start();
     let api = Api::new(&s);
-    let (a, b) = (image::oci_image(1, 1, 1, 100), image::oci_image(2, 1, 1, 100));
+    let (a, b) = (
+        image::oci_image(1, 1, 1, 100),
+        image::oci_image(2, 1, 1, 100),
+    );
     api.push_image("r", &a, "latest");
     for _ in 0..3 {
-        assert_eq!(header(&api.get("/v2/r/manifests/latest"), "docker-content-digest"), a.manifest_digest);
+        assert_eq!(
+            header(&api.get("/v2/r/manifests/latest"), "docker-content-digest"),
+            a.manifest_digest
+        );
     }
     api.push_image("r", &b, "latest");
-    assert_eq!(header(&api.get("/v2/r/manifests/latest"), "docker-content-digest"), b.manifest_digest);
-    assert_eq!(&api.get("/v2/r/manifests/latest").bytes().unwrap()[..], &b.manifest[..]);
+    assert_eq!(
+        header(&api.get("/v2/r/manifests/latest"), "docker-content-digest"),
+        b.manifest_digest
+    );
+    assert_eq!(
+        &api.get("/v2/r/manifests/latest").bytes().unwrap()[..],
+        &b.manifest[..]
+    );
 }
 
 fn follow_pages(api: &Api, first: &str, key: &str) -> (Vec<String>, usize) {
@@ -343,7 +504,13 @@ fn follow_pages(api: &Api, first: &str, key: &str) -> (Vec<String>, usize) {
             l[l.find('<').unwrap() + 1..l.find('>').unwrap()].to_string()
         });
         let body: serde_json::Value = r.json().unwrap();
-        all.extend(body[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()));
+        all.extend(
+            body[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string()),
+        );
         pages += 1;
     }
     (all, pages)
@@ -355,9 +522,16 @@ fn tags_and_catalog_paginate_in_lexical_order() {
     let api = Api::new(&s);
     let img = image::oci_image(3, 1, 1, 100);
     api.push_image("p", &img, "seed");
-    let mut expected: Vec<String> = (0..24).map(|i| format!("t{i}")).chain(["seed".to_string()]).collect();
+    let mut expected: Vec<String> = (0..24)
+        .map(|i| format!("t{i}"))
+        .chain(["seed".to_string()])
+        .collect();
     for t in &expected[..24] {
-        assert_eq!(api.put_manifest("p", t, OCI_MANIFEST, &img.manifest).status(), 201);
+        assert_eq!(
+            api.put_manifest("p", t, OCI_MANIFEST, &img.manifest)
+                .status(),
+            201
+        );
     }
     expected.sort();
     let (tags, pages) = follow_pages(&api, "/v2/p/tags/list?n=10", "tags");
@@ -396,9 +570,19 @@ fn pushed_data_survives_restart_and_sigkill() {
     s.restart();
     let api = Api::new(&s);
     for (img, tag) in [(&a, "a"), (&b, "b")] {
-        assert_eq!(&api.get(&format!("/v2/keep/manifests/{tag}")).bytes().unwrap()[..], &img.manifest[..]);
+        assert_eq!(
+            &api.get(&format!("/v2/keep/manifests/{tag}"))
+                .bytes()
+                .unwrap()[..],
+            &img.manifest[..]
+        );
         for l in &img.layers {
-            assert_eq!(&api.get(&format!("/v2/keep/blobs/{}", l.digest)).bytes().unwrap()[..], &l.bytes[..]);
+            assert_eq!(
+                &api.get(&format!("/v2/keep/blobs/{}", l.digest))
+                    .bytes()
+                    .unwrap()[..],
+                &l.bytes[..]
+            );
         }
     }
 }
@@ -430,15 +614,30 @@ fn sigterm_lets_an_in_flight_upload_finish() {
     let client = s.client();
     let body = data.clone();
     let upload = std::thread::spawn(move || {
-        client.post(url).body(reqwest::blocking::Body::new(Trickle { left: body })).send().unwrap().status()
+        client
+            .post(url)
+            .body(reqwest::blocking::Body::new(Trickle { left: body }))
+            .send()
+            .unwrap()
+            .status()
     });
     std::thread::sleep(std::time::Duration::from_millis(300));
     let status = s.stop();
     assert!(status.success(), "berth exits 0 after draining: {status}");
-    assert_eq!(upload.join().unwrap(), 201, "the in-flight upload completed");
+    assert_eq!(
+        upload.join().unwrap(),
+        201,
+        "the in-flight upload completed"
+    );
     assert!(s.log().contains("stopped cleanly"));
     s.restart();
-    assert_eq!(&Api::new(&s).get(&format!("/v2/drain/blobs/{digest}")).bytes().unwrap()[..], &data[..]);
+    assert_eq!(
+        &Api::new(&s)
+            .get(&format!("/v2/drain/blobs/{digest}"))
+            .bytes()
+            .unwrap()[..],
+        &data[..]
+    );
 }
 
 #[test]
@@ -460,52 +659,91 @@ fn data_line(args: &[&str], env: &[(&str, &std::path::Path)]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
     let mut cmd = std::process::Command::new(berth_bin());
-    cmd.arg("serve").args(args).stderr(std::fs::File::create(&log).unwrap());
+    cmd.arg("serve")
+        .args(args)
+        .stderr(std::fs::File::create(&log).unwrap());
     for (k, v) in env {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let line = loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         if let Some(line) = text.lines().find(|l| l.contains("listening on")) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            return line.to_string();
+            break Ok(line.to_string());
         }
-        assert!(std::time::Instant::now() < deadline, "berth did not start: {text}");
+        if std::time::Instant::now() > deadline {
+            break Err(text);
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    line.unwrap_or_else(|text| panic!("berth did not start: {text}"))
 }
 
 #[test]
 fn settings_come_from_flags_then_environment_then_file() {
     let dir = tempfile::tempdir().unwrap();
-    let (file_dir, env_dir, flag_dir) = (dir.path().join("file"), dir.path().join("env"), dir.path().join("flag"));
+    let (file_dir, env_dir, flag_dir) = (
+        dir.path().join("file"),
+        dir.path().join("env"),
+        dir.path().join("flag"),
+    );
     let cfg = dir.path().join("berth.toml");
-    std::fs::write(&cfg, format!("data_dir = \"{}\"\nlisten = \"127.0.0.1:0\"\n", file_dir.display())).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"{}\"\nlisten = \"127.0.0.1:0\"\n",
+            file_dir.display()
+        ),
+    )
+    .unwrap();
     let cfg = cfg.to_str().unwrap();
 
     let line = data_line(&["--config", cfg], &[]);
-    assert!(line.contains(file_dir.to_str().unwrap()), "the file applies: {line}");
+    assert!(
+        line.contains(file_dir.to_str().unwrap()),
+        "the file applies: {line}"
+    );
     let line = data_line(&["--config", cfg], &[("BERTH_DATA_DIR", &env_dir)]);
-    assert!(line.contains(env_dir.to_str().unwrap()), "the environment beats the file: {line}");
-    let line = data_line(&["--config", cfg, "--data-dir", flag_dir.to_str().unwrap()], &[("BERTH_DATA_DIR", &env_dir)]);
-    assert!(line.contains(flag_dir.to_str().unwrap()), "the flag beats the environment: {line}");
-    assert!(data_line(&["--config", cfg, "--listen", "127.0.0.1:0"], &[]).contains("http://127.0.0.1:"));
+    assert!(
+        line.contains(env_dir.to_str().unwrap()),
+        "the environment beats the file: {line}"
+    );
+    let line = data_line(
+        &["--config", cfg, "--data-dir", flag_dir.to_str().unwrap()],
+        &[("BERTH_DATA_DIR", &env_dir)],
+    );
+    assert!(
+        line.contains(flag_dir.to_str().unwrap()),
+        "the flag beats the environment: {line}"
+    );
+    assert!(
+        data_line(&["--config", cfg, "--listen", "127.0.0.1:0"], &[]).contains("http://127.0.0.1:")
+    );
 }
 
 #[test]
 fn serves_https_with_a_given_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
-    let s = start_with(&["--tls-cert", cert_path.to_str().unwrap(), "--tls-key", key_path.to_str().unwrap()]);
+    let s = start_with(&[
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ]);
     assert!(s.url().starts_with("https://"));
     let api = Api::new(&s);
     assert_eq!(api.get("/v2/").status(), 200);
     let d = api.push_blob("tls", b"over tls");
-    assert_eq!(&api.get(&format!("/v2/tls/blobs/{d}")).bytes().unwrap()[..], b"over tls");
+    assert_eq!(
+        &api.get(&format!("/v2/tls/blobs/{d}")).bytes().unwrap()[..],
+        b"over tls"
+    );
 }

@@ -15,5 +15,8 @@ fn main() {
     }
     let digest = h.finish();
     let secs = start.elapsed().as_secs_f64();
-    println!("sha256: {:.0} MB/s ({total_mib} MiB in {secs:.2} s; {digest})", total_mib as f64 * 1.048576 / secs);
+    println!(
+        "sha256: {:.0} MB/s ({total_mib} MiB in {secs:.2} s; {digest})",
+        total_mib as f64 * 1.048576 / secs
+    );
 }

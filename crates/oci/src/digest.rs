@@ -90,7 +90,9 @@ impl FromStr for Digest {
             other => return Err(DigestError::UnsupportedAlgorithm(other.to_string())),
         };
         let hex_ok = enc.len() == algorithm.hex_len()
-            && enc.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && enc
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !hex_ok {
             return Err(DigestError::BadEncoding(s.to_string()));
         }
@@ -180,13 +182,31 @@ mod tests {
 
     #[test]
     fn rejects_bad_digests_with_distinct_reasons() {
-        assert!(matches!("sha256".parse::<Digest>(), Err(DigestError::Malformed(_))));
-        assert!(matches!("sha256:".parse::<Digest>(), Err(DigestError::Malformed(_))));
-        assert!(matches!("SHA256:abc".parse::<Digest>(), Err(DigestError::Malformed(_))));
-        assert!(matches!("md5:abcd".parse::<Digest>(), Err(DigestError::UnsupportedAlgorithm(_))));
-        assert!(matches!("sha256:abcd".parse::<Digest>(), Err(DigestError::BadEncoding(_))));
+        assert!(matches!(
+            "sha256".parse::<Digest>(),
+            Err(DigestError::Malformed(_))
+        ));
+        assert!(matches!(
+            "sha256:".parse::<Digest>(),
+            Err(DigestError::Malformed(_))
+        ));
+        assert!(matches!(
+            "SHA256:abc".parse::<Digest>(),
+            Err(DigestError::Malformed(_))
+        ));
+        assert!(matches!(
+            "md5:abcd".parse::<Digest>(),
+            Err(DigestError::UnsupportedAlgorithm(_))
+        ));
+        assert!(matches!(
+            "sha256:abcd".parse::<Digest>(),
+            Err(DigestError::BadEncoding(_))
+        ));
         let upper = EMPTY.to_uppercase().replace("SHA256", "sha256");
-        assert!(matches!(upper.parse::<Digest>(), Err(DigestError::BadEncoding(_))));
+        assert!(matches!(
+            upper.parse::<Digest>(),
+            Err(DigestError::BadEncoding(_))
+        ));
     }
 
     #[test]
@@ -194,6 +214,9 @@ mod tests {
         let mut h = DigestHasher::new(Algorithm::Sha256);
         h.update(b"hello ");
         h.update(b"world");
-        assert_eq!(h.finish(), Digest::of_bytes(Algorithm::Sha256, b"hello world"));
+        assert_eq!(
+            h.finish(),
+            Digest::of_bytes(Algorithm::Sha256, b"hello world")
+        );
     }
 }

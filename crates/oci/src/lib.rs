@@ -10,6 +10,8 @@ pub mod name;
 pub mod reference;
 
 pub use digest::{Algorithm, Digest, DigestError, DigestHasher};
-pub use manifest::{Manifest, ManifestError, ManifestKind, Reference as ManifestRef, MAX_MANIFEST_BYTES};
+pub use manifest::{
+    Manifest, ManifestError, ManifestKind, Reference as ManifestRef, MAX_MANIFEST_BYTES,
+};
 pub use name::{NameError, RepositoryName};
 pub use reference::{Reference, Tag, TagError};

@@ -4,7 +4,9 @@
 //! the bytes the client sent are what gets stored and served.
 
 use crate::digest::Digest;
-use crate::media_type::{self, DOCKER_MANIFEST_V1, DOCKER_MANIFEST_V1_SIGNED, OCI_INDEX, OCI_MANIFEST};
+use crate::media_type::{
+    self, DOCKER_MANIFEST_V1, DOCKER_MANIFEST_V1_SIGNED, OCI_INDEX, OCI_MANIFEST,
+};
 use serde::Deserialize;
 
 /// Manifests larger than this are refused (the limit ECR and most registries use).
@@ -32,8 +34,13 @@ pub struct Descriptor {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManifestKind {
-    Image { config: Descriptor, layers: Vec<Descriptor> },
-    Index { manifests: Vec<Descriptor> },
+    Image {
+        config: Descriptor,
+        layers: Vec<Descriptor>,
+    },
+    Index {
+        manifests: Vec<Descriptor>,
+    },
 }
 
 /// Something a manifest needs to exist in its repository before it is accepted.
@@ -77,7 +84,8 @@ impl Manifest {
     /// Content-Type, if any; when both it and the body's `mediaType` are
     /// present they must agree.
     pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Manifest, ManifestError> {
-        let raw: RawManifest = serde_json::from_slice(body).map_err(|e| ManifestError::Json(e.to_string()))?;
+        let raw: RawManifest =
+            serde_json::from_slice(body).map_err(|e| ManifestError::Json(e.to_string()))?;
         let media_type = resolve_media_type(&raw, content_type)?;
 
         if media_type == DOCKER_MANIFEST_V1 || media_type == DOCKER_MANIFEST_V1_SIGNED {
@@ -88,17 +96,23 @@ impl Manifest {
         }
         match &raw.schema_version {
             Some(v) if v.as_i64() == Some(2) => {}
-            Some(v) => return Err(ManifestError::Invalid(format!("schemaVersion must be 2, found {v}"))),
+            Some(v) => {
+                return Err(ManifestError::Invalid(format!(
+                    "schemaVersion must be 2, found {v}"
+                )))
+            }
             None => return Err(ManifestError::Invalid("schemaVersion is missing".into())),
         }
 
         let kind = if media_type::is_index(&media_type) {
             if raw.config.is_some() || raw.layers.is_some() {
-                return Err(ManifestError::Invalid(format!("an index ({media_type}) cannot have 'config' or 'layers'")));
+                return Err(ManifestError::Invalid(format!(
+                    "an index ({media_type}) cannot have 'config' or 'layers'"
+                )));
             }
-            let list = raw
-                .manifests
-                .ok_or_else(|| ManifestError::Invalid("an index must have a 'manifests' array".into()))?;
+            let list = raw.manifests.ok_or_else(|| {
+                ManifestError::Invalid("an index must have a 'manifests' array".into())
+            })?;
             let manifests = list
                 .into_iter()
                 .enumerate()
@@ -107,15 +121,19 @@ impl Manifest {
             ManifestKind::Index { manifests }
         } else {
             if raw.manifests.is_some() {
-                return Err(ManifestError::Invalid(format!("an image manifest ({media_type}) cannot have 'manifests'")));
+                return Err(ManifestError::Invalid(format!(
+                    "an image manifest ({media_type}) cannot have 'manifests'"
+                )));
             }
-            let config = raw
-                .config
-                .ok_or_else(|| ManifestError::Invalid("an image manifest must have a 'config' descriptor".into()))?;
+            let config = raw.config.ok_or_else(|| {
+                ManifestError::Invalid("an image manifest must have a 'config' descriptor".into())
+            })?;
             let config = descriptor(config, "config")?;
             let layers = raw
                 .layers
-                .ok_or_else(|| ManifestError::Invalid("an image manifest must have a 'layers' array".into()))?
+                .ok_or_else(|| {
+                    ManifestError::Invalid("an image manifest must have a 'layers' array".into())
+                })?
                 .into_iter()
                 .enumerate()
                 .map(|(i, d)| descriptor(d, &format!("layers[{i}]")))
@@ -136,21 +154,27 @@ impl Manifest {
     pub fn references(&self) -> Vec<Reference> {
         match &self.kind {
             ManifestKind::Image { config, layers } => std::iter::once(config)
-                .chain(layers.iter().filter(|l| !media_type::NON_DISTRIBUTABLE_LAYERS.contains(&l.media_type.as_str())))
+                .chain(layers.iter().filter(|l| {
+                    !media_type::NON_DISTRIBUTABLE_LAYERS.contains(&l.media_type.as_str())
+                }))
                 .map(|d| Reference::Blob(d.digest.clone()))
                 .collect(),
-            ManifestKind::Index { manifests } => {
-                manifests.iter().map(|d| Reference::Manifest(d.digest.clone())).collect()
-            }
+            ManifestKind::Index { manifests } => manifests
+                .iter()
+                .map(|d| Reference::Manifest(d.digest.clone()))
+                .collect(),
         }
     }
 }
 
-fn resolve_media_type(raw: &RawManifest, content_type: Option<&str>) -> Result<String, ManifestError> {
+fn resolve_media_type(
+    raw: &RawManifest,
+    content_type: Option<&str>,
+) -> Result<String, ManifestError> {
     // Generic types say nothing about the manifest format; treat them as absent.
-    let header = content_type
-        .map(media_type::essence)
-        .filter(|ct| !ct.is_empty() && *ct != "application/json" && *ct != "application/octet-stream");
+    let header = content_type.map(media_type::essence).filter(|ct| {
+        !ct.is_empty() && *ct != "application/json" && *ct != "application/octet-stream"
+    });
     let body = raw.media_type.as_deref();
     match (header, body) {
         (Some(h), Some(b)) if h != b => Err(ManifestError::Invalid(format!(
@@ -182,7 +206,11 @@ fn descriptor(d: RawDescriptor, at: &str) -> Result<Descriptor, ManifestError> {
         .map_err(|e| ManifestError::Invalid(format!("{at}: {e}")))?;
     let size = match d.size {
         Some(s) if s >= 0 => s as u64,
-        Some(s) => return Err(ManifestError::Invalid(format!("{at} has a negative size {s}"))),
+        Some(s) => {
+            return Err(ManifestError::Invalid(format!(
+                "{at} has a negative size {s}"
+            )))
+        }
         None => return Err(ManifestError::Invalid(format!("{at} has no size"))),
     };
     Ok(Descriptor {
@@ -201,7 +229,9 @@ mod tests {
     const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
 
     fn image(mt: Option<&str>) -> String {
-        let mt = mt.map(|m| format!(r#""mediaType":"{m}","#)).unwrap_or_default();
+        let mt = mt
+            .map(|m| format!(r#""mediaType":"{m}","#))
+            .unwrap_or_default();
         format!(
             r#"{{"schemaVersion":2,{mt}"config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{D1}","size":2}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{D2}","size":10}}]}}"#
         )
@@ -213,7 +243,10 @@ mod tests {
         assert_eq!(m.media_type, OCI_MANIFEST);
         assert_eq!(
             m.references(),
-            vec![Reference::Blob(D1.parse().unwrap()), Reference::Blob(D2.parse().unwrap())]
+            vec![
+                Reference::Blob(D1.parse().unwrap()),
+                Reference::Blob(D2.parse().unwrap())
+            ]
         );
     }
 
@@ -227,7 +260,11 @@ mod tests {
 
     #[test]
     fn refuses_a_content_type_that_contradicts_the_body() {
-        let err = Manifest::parse(image(Some(OCI_MANIFEST)).as_bytes(), Some(DOCKER_MANIFEST_V2)).unwrap_err();
+        let err = Manifest::parse(
+            image(Some(OCI_MANIFEST)).as_bytes(),
+            Some(DOCKER_MANIFEST_V2),
+        )
+        .unwrap_err();
         assert!(matches!(err, ManifestError::Invalid(m) if m.contains("does not match")));
     }
 
@@ -237,22 +274,42 @@ mod tests {
             r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST_LIST}","manifests":[{{"mediaType":"{DOCKER_MANIFEST_V2}","digest":"{D1}","size":5,"platform":{{"os":"linux","architecture":"amd64"}}}}]}}"#
         );
         let m = Manifest::parse(body.as_bytes(), None).unwrap();
-        assert_eq!(m.references(), vec![Reference::Manifest(D1.parse().unwrap())]);
+        assert_eq!(
+            m.references(),
+            vec![Reference::Manifest(D1.parse().unwrap())]
+        );
     }
 
     #[test]
     fn rejects_malformed_manifests_with_a_pointed_message() {
         let cases: &[(&str, &str)] = &[
             ("not json", "JSON"),
-            (r#"{"schemaVersion":1,"config":{"digest":"x","size":1},"layers":[]}"#, "schemaVersion"),
-            (r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#, "config"),
-            (r#"{"schemaVersion":2,"config":{"digest":"sha256:zz","size":1},"layers":[]}"#, "config"),
-            (r#"{"schemaVersion":2,"config":{"digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","size":-1},"layers":[]}"#, "negative"),
-            (r#"{"schemaVersion":2,"mediaType":"application/x-foo"}"#, "not supported"),
+            (
+                r#"{"schemaVersion":1,"config":{"digest":"x","size":1},"layers":[]}"#,
+                "schemaVersion",
+            ),
+            (
+                r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#,
+                "config",
+            ),
+            (
+                r#"{"schemaVersion":2,"config":{"digest":"sha256:zz","size":1},"layers":[]}"#,
+                "config",
+            ),
+            (
+                r#"{"schemaVersion":2,"config":{"digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","size":-1},"layers":[]}"#,
+                "negative",
+            ),
+            (
+                r#"{"schemaVersion":2,"mediaType":"application/x-foo"}"#,
+                "not supported",
+            ),
             (r#"{"schemaVersion":1,"fsLayers":[]}"#, "schema 1"),
         ];
         for (body, needle) in cases {
-            let err = Manifest::parse(body.as_bytes(), None).unwrap_err().to_string();
+            let err = Manifest::parse(body.as_bytes(), None)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(needle), "{body}: {err}");
         }
     }

@@ -3,7 +3,8 @@
 pub const DOCKER_MANIFEST_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const DOCKER_MANIFEST_V1: &str = "application/vnd.docker.distribution.manifest.v1+json";
-pub const DOCKER_MANIFEST_V1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+pub const DOCKER_MANIFEST_V1_SIGNED: &str =
+    "application/vnd.docker.distribution.manifest.v1+prettyjws";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
@@ -18,7 +19,10 @@ pub const NON_DISTRIBUTABLE_LAYERS: &[&str] = &[
 
 /// Whether `mt` is one of the manifest media types berth accepts on PUT.
 pub fn is_supported_manifest(mt: &str) -> bool {
-    matches!(mt, DOCKER_MANIFEST_V2 | DOCKER_MANIFEST_LIST | OCI_MANIFEST | OCI_INDEX)
+    matches!(
+        mt,
+        DOCKER_MANIFEST_V2 | DOCKER_MANIFEST_LIST | OCI_MANIFEST | OCI_INDEX
+    )
 }
 
 pub fn is_index(mt: &str) -> bool {
@@ -43,7 +47,10 @@ pub fn accepts<'a>(accept: impl IntoIterator<Item = &'a str>, stored: &str) -> b
             if mt == stored || mt == "*/*" {
                 return true;
             }
-            if is_supported_manifest(mt) || mt == DOCKER_MANIFEST_V1 || mt == DOCKER_MANIFEST_V1_SIGNED {
+            if is_supported_manifest(mt)
+                || mt == DOCKER_MANIFEST_V1
+                || mt == DOCKER_MANIFEST_V1_SIGNED
+            {
                 names_a_manifest_type = true;
             }
         }
@@ -59,9 +66,15 @@ mod tests {
     fn accept_negotiation() {
         assert!(accepts([], OCI_MANIFEST));
         assert!(accepts(["application/json"], OCI_MANIFEST));
-        assert!(accepts([format!("{DOCKER_MANIFEST_V2}, {OCI_MANIFEST};q=0.9").as_str()], OCI_MANIFEST));
+        assert!(accepts(
+            [format!("{DOCKER_MANIFEST_V2}, {OCI_MANIFEST};q=0.9").as_str()],
+            OCI_MANIFEST
+        ));
         assert!(accepts([DOCKER_MANIFEST_V2, OCI_MANIFEST], OCI_MANIFEST));
         assert!(accepts([DOCKER_MANIFEST_V2, "*/*"], OCI_INDEX));
-        assert!(!accepts([DOCKER_MANIFEST_V2, DOCKER_MANIFEST_V1_SIGNED], OCI_MANIFEST));
+        assert!(!accepts(
+            [DOCKER_MANIFEST_V2, DOCKER_MANIFEST_V1_SIGNED],
+            OCI_MANIFEST
+        ));
     }
 }

@@ -106,10 +106,13 @@ mod tests {
     #[test]
     fn rejects_everything_else() {
         for bad in [
-            "", "/a", "a/", "a//b", "A", "a..b", "a.-b", "a___b", "-a", "a-", "a/../b", "..", "a b", "a:b",
-            "a/.b", "é",
+            "", "/a", "a/", "a//b", "A", "a..b", "a.-b", "a___b", "-a", "a-", "a/../b", "..",
+            "a b", "a:b", "a/.b", "é",
         ] {
-            assert!(RepositoryName::parse(bad).is_err(), "{bad:?} should be invalid");
+            assert!(
+                RepositoryName::parse(bad).is_err(),
+                "{bad:?} should be invalid"
+            );
         }
     }
 
@@ -118,6 +121,9 @@ mod tests {
         let max = "a".repeat(MAX_NAME_LEN);
         assert!(RepositoryName::parse(&max).is_ok());
         let over = "a".repeat(MAX_NAME_LEN + 1);
-        assert_eq!(RepositoryName::parse(&over), Err(NameError::TooLong(MAX_NAME_LEN + 1)));
+        assert_eq!(
+            RepositoryName::parse(&over),
+            Err(NameError::TooLong(MAX_NAME_LEN + 1))
+        );
     }
 }

@@ -20,7 +20,10 @@ impl Tag {
         let b = s.as_bytes();
         let head_ok = |x: u8| x.is_ascii_alphanumeric() || x == b'_';
         let rest_ok = |x: u8| head_ok(x) || x == b'.' || x == b'-';
-        let ok = !b.is_empty() && b.len() <= MAX_TAG_LEN && head_ok(b[0]) && b[1..].iter().all(|&x| rest_ok(x));
+        let ok = !b.is_empty()
+            && b.len() <= MAX_TAG_LEN
+            && head_ok(b[0])
+            && b[1..].iter().all(|&x| rest_ok(x));
         if ok {
             Ok(Tag(s.to_string()))
         } else {
@@ -89,7 +92,15 @@ mod tests {
         for ok in ["latest", "v1.2.3", "_x", "A-b_c.d", &"a".repeat(128)] {
             assert!(Tag::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", ".x", "-x", "a:b", "a/b", &"a".repeat(129), "tag with space"] {
+        for bad in [
+            "",
+            ".x",
+            "-x",
+            "a:b",
+            "a/b",
+            &"a".repeat(129),
+            "tag with space",
+        ] {
             assert!(Tag::parse(bad).is_err(), "{bad}");
         }
     }
@@ -99,6 +110,9 @@ mod tests {
         assert!(matches!(Reference::parse("latest"), Ok(Reference::Tag(_))));
         let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         assert!(matches!(Reference::parse(d), Ok(Reference::Digest(_))));
-        assert!(matches!(Reference::parse("sha256:zz"), Err(ReferenceError::Digest(_))));
+        assert!(matches!(
+            Reference::parse("sha256:zz"),
+            Err(ReferenceError::Digest(_))
+        ));
     }
 }

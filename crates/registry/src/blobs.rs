@@ -24,18 +24,28 @@ impl Registry {
             .blob_size(repo_id, digest)
             .await?
             .ok_or_else(|| Error::BlobUnknown(digest.clone()))?;
-        Ok(BlobInfo { digest: digest.clone(), size })
+        Ok(BlobInfo {
+            digest: digest.clone(),
+            size,
+        })
     }
 
     /// Streams a blob that the repository may read (`GET`).
     pub async fn read_blob(&self, repo: &Repo, digest: &Digest) -> Result<BlobRead> {
         let info = self.stat_blob(repo, digest).await?;
-        let reader = self.blobs.read(digest, 0, info.size).await?.ok_or_else(|| {
-            Error::Store(StoreError::Corrupt(format!(
+        let reader = self
+            .blobs
+            .read(digest, 0, info.size)
+            .await?
+            .ok_or_else(|| {
+                Error::Store(StoreError::Corrupt(format!(
                 "blob {digest} is recorded as stored but its bytes are missing; run `berth fsck`"
             )))
-        })?;
-        Ok(BlobRead { size: info.size, stream: reader.stream })
+            })?;
+        Ok(BlobRead {
+            size: info.size,
+            stream: reader.stream,
+        })
     }
 
     /// Removes the repository's link to a blob (`DELETE`). The bytes stay

@@ -38,7 +38,9 @@ impl HotCache {
             tags: Moka::builder().max_capacity(200_000).build(),
             manifests: Moka::builder()
                 .max_capacity(manifest_bytes)
-                .weigher(|_, m: &Arc<StoredManifest>| m.body.len().clamp(1, u32::MAX as usize) as u32)
+                .weigher(|_, m: &Arc<StoredManifest>| {
+                    m.body.len().clamp(1, u32::MAX as usize) as u32
+                })
                 .build(),
             generation: AtomicU64::new(0),
             fill_lock: Mutex::new(()),
@@ -54,7 +56,9 @@ impl HotCache {
     }
 
     pub fn fill_repo(&self, seen: Generation, registry: &RegistryKey, name: &str, id: RepoId) {
-        self.fill(seen, || self.repos.insert((registry.clone(), name.to_string()), id));
+        self.fill(seen, || {
+            self.repos.insert((registry.clone(), name.to_string()), id)
+        });
     }
 
     pub fn tag(&self, repo: RepoId, tag: &str) -> Option<Digest> {
@@ -69,7 +73,13 @@ impl HotCache {
         self.manifests.get(&(repo, digest.clone()))
     }
 
-    pub fn fill_manifest(&self, seen: Generation, repo: RepoId, digest: &Digest, m: Arc<StoredManifest>) {
+    pub fn fill_manifest(
+        &self,
+        seen: Generation,
+        repo: RepoId,
+        digest: &Digest,
+        m: Arc<StoredManifest>,
+    ) {
         self.fill(seen, || self.manifests.insert((repo, digest.clone()), m));
     }
 

@@ -64,7 +64,12 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>, clock: Arc<dyn Clock>, config: RegistryConfig) -> Self {
+    pub fn new(
+        blobs: Arc<dyn BlobStore>,
+        meta: Arc<dyn MetadataStore>,
+        clock: Arc<dyn Clock>,
+        config: RegistryConfig,
+    ) -> Self {
         Registry {
             blobs,
             meta,
@@ -91,9 +96,13 @@ impl Registry {
             return Ok(Some(id));
         }
         let seen = self.cache.generation();
-        let id = self.meta.find_repository(&repo.registry, repo.name.as_str()).await?;
+        let id = self
+            .meta
+            .find_repository(&repo.registry, repo.name.as_str())
+            .await?;
         if let Some(id) = id {
-            self.cache.fill_repo(seen, &repo.registry, repo.name.as_str(), id);
+            self.cache
+                .fill_repo(seen, &repo.registry, repo.name.as_str(), id);
         }
         Ok(id)
     }
@@ -104,8 +113,12 @@ impl Registry {
             return Ok(id);
         }
         let seen = self.cache.generation();
-        let id = self.meta.ensure_repository(&repo.registry, repo.name.as_str(), self.now()).await?;
-        self.cache.fill_repo(seen, &repo.registry, repo.name.as_str(), id);
+        let id = self
+            .meta
+            .ensure_repository(&repo.registry, repo.name.as_str(), self.now())
+            .await?;
+        self.cache
+            .fill_repo(seen, &repo.registry, repo.name.as_str(), id);
         Ok(id)
     }
 }

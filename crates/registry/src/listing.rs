@@ -24,17 +24,34 @@ impl Registry {
     pub async fn list_tags(&self, repo: &Repo, last: Option<&str>, limit: u32) -> Result<Page> {
         let repo_id = self.repo_id(repo).await?;
         if limit == 0 {
-            return Ok(Page { items: vec![], more: false });
+            return Ok(Page {
+                items: vec![],
+                more: false,
+            });
         }
-        let rows = self.meta.list_tags(repo_id, last, limit.saturating_add(1)).await?;
+        let rows = self
+            .meta
+            .list_tags(repo_id, last, limit.saturating_add(1))
+            .await?;
         Ok(Page::from_rows(rows, limit))
     }
 
-    pub async fn catalog(&self, registry: &RegistryKey, last: Option<&str>, limit: u32) -> Result<Page> {
+    pub async fn catalog(
+        &self,
+        registry: &RegistryKey,
+        last: Option<&str>,
+        limit: u32,
+    ) -> Result<Page> {
         if limit == 0 {
-            return Ok(Page { items: vec![], more: false });
+            return Ok(Page {
+                items: vec![],
+                more: false,
+            });
         }
-        let rows = self.meta.list_repositories(registry, last, limit.saturating_add(1)).await?;
+        let rows = self
+            .meta
+            .list_repositories(registry, last, limit.saturating_add(1))
+            .await?;
         Ok(Page::from_rows(rows, limit))
     }
 }

@@ -38,7 +38,10 @@ impl Drop for KeyedGuard<'_> {
         drop(self.guard.take());
         let mut map = self.locks.map.lock();
         // Only the map's own reference left: nobody holds or waits for it.
-        if map.get(&self.key).is_some_and(|m| Arc::strong_count(m) == 1) {
+        if map
+            .get(&self.key)
+            .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
             map.remove(&self.key);
         }
     }

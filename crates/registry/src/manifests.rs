@@ -24,14 +24,24 @@ impl Registry {
     /// Stores a manifest byte for byte under its digest and, when pushed by
     /// tag, points the tag at it; all in one transaction that first checks
     /// that everything the manifest references is in the repository.
-    pub async fn put_manifest(&self, repo: &Repo, reference: &Reference, content_type: Option<&str>, body: Bytes) -> Result<PutManifest> {
+    pub async fn put_manifest(
+        &self,
+        repo: &Repo,
+        reference: &Reference,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<PutManifest> {
         if body.len() > MAX_MANIFEST_BYTES {
-            return Err(Error::ManifestTooLarge { size: body.len(), limit: MAX_MANIFEST_BYTES });
+            return Err(Error::ManifestTooLarge {
+                size: body.len(),
+                limit: MAX_MANIFEST_BYTES,
+            });
         }
         let manifest = Manifest::parse(&body, content_type).map_err(|e| match e {
-            ManifestError::Json(_) | ManifestError::Invalid(_) | ManifestError::Schema1 | ManifestError::UnsupportedMediaType(_) => {
-                Error::ManifestInvalid(e.to_string())
-            }
+            ManifestError::Json(_)
+            | ManifestError::Invalid(_)
+            | ManifestError::Schema1
+            | ManifestError::UnsupportedMediaType(_) => Error::ManifestInvalid(e.to_string()),
         })?;
         let algorithm = match reference {
             Reference::Digest(d) => d.algorithm(),
@@ -76,7 +86,9 @@ impl Registry {
             )
             .await?;
         match outcome {
-            PutManifestOutcome::MissingReferences(missing) => Err(Error::ManifestBlobUnknown(missing)),
+            PutManifestOutcome::MissingReferences(missing) => {
+                Err(Error::ManifestBlobUnknown(missing))
+            }
             PutManifestOutcome::Stored { .. } => {
                 if let Some(t) = tag {
                     self.cache.invalidate(repo_id, &[t.to_string()], &[]);
@@ -89,7 +101,12 @@ impl Registry {
     /// Reads a manifest by tag or digest. `accept` holds the request's
     /// `Accept` values; a client that lists manifest types but not the
     /// stored one is told the manifest is unknown to it.
-    pub async fn get_manifest(&self, repo: &Repo, reference: &Reference, accept: &[&str]) -> Result<ManifestRead> {
+    pub async fn get_manifest(
+        &self,
+        repo: &Repo,
+        reference: &Reference,
+        accept: &[&str],
+    ) -> Result<ManifestRead> {
         let repo_id = self.repo_id(repo).await?;
         let digest = match reference {
             Reference::Digest(d) => d.clone(),
@@ -108,7 +125,11 @@ impl Registry {
                 m.media_type
             )));
         }
-        Ok(ManifestRead { digest, media_type: m.media_type.clone(), body: m.body.clone() })
+        Ok(ManifestRead {
+            digest,
+            media_type: m.media_type.clone(),
+            body: m.body.clone(),
+        })
     }
 
     /// Deletes a manifest by digest, with every tag that points at it.
@@ -143,7 +164,11 @@ impl Registry {
         Ok(d)
     }
 
-    async fn load_manifest(&self, repo_id: RepoId, digest: &Digest) -> Result<Option<Arc<StoredManifest>>> {
+    async fn load_manifest(
+        &self,
+        repo_id: RepoId,
+        digest: &Digest,
+    ) -> Result<Option<Arc<StoredManifest>>> {
         if let Some(m) = self.cache.manifest(repo_id, digest) {
             return Ok(Some(m));
         }

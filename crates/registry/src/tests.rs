@@ -23,7 +23,11 @@ struct Fixture {
 
 async fn registry_at(root: &std::path::Path, clock: Arc<TestClock>) -> Registry {
     let blobs = Arc::new(FsBlobStore::open(root.join("blobs")).await.unwrap());
-    let meta = Arc::new(SqliteMetadataStore::open(&root.join("meta.db")).await.unwrap());
+    let meta = Arc::new(
+        SqliteMetadataStore::open(&root.join("meta.db"))
+            .await
+            .unwrap(),
+    );
     Registry::new(blobs, meta, clock, RegistryConfig::default())
 }
 
@@ -32,18 +36,29 @@ async fn fixture() -> Fixture {
     let root = dir.path().to_path_buf();
     let clock = Arc::new(TestClock(AtomicI64::new(1_000_000)));
     let reg = registry_at(&root, clock.clone()).await;
-    Fixture { _dir: dir, root, clock, reg }
+    Fixture {
+        _dir: dir,
+        root,
+        clock,
+        reg,
+    }
 }
 
 fn repo(name: &str) -> Repo {
     Repo {
-        registry: berth_store::RegistryKey { account_id: "000000000000".into(), region: "us-east-1".into() },
+        registry: berth_store::RegistryKey {
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+        },
         name: berth_oci::RepositoryName::parse(name).unwrap(),
     }
 }
 
 fn body(parts: &[&[u8]]) -> ByteStream {
-    let owned: Vec<std::io::Result<Bytes>> = parts.iter().map(|p| Ok(Bytes::copy_from_slice(p))).collect();
+    let owned: Vec<std::io::Result<Bytes>> = parts
+        .iter()
+        .map(|p| Ok(Bytes::copy_from_slice(p)))
+        .collect();
     futures_util::stream::iter(owned).boxed()
 }
 
@@ -81,12 +96,19 @@ async fn monolithic_upload_is_readable_only_from_its_repository() {
     let f = fixture().await;
     let (a, b) = (repo("team/a"), repo("team/b"));
     let d = sha(b"layer bytes");
-    let info = f.reg.upload_blob(&a, &d, body(&[b"layer ", b"bytes"])).await.unwrap();
+    let info = f
+        .reg
+        .upload_blob(&a, &d, body(&[b"layer ", b"bytes"]))
+        .await
+        .unwrap();
     assert_eq!(info.size, 11);
     assert_eq!(read_all(&f.reg, &a, &d).await, b"layer bytes");
     b_is_unknown(&f.reg, &b, &d).await;
     // Pushing the same bytes to B makes them readable there, stored once.
-    f.reg.upload_blob(&b, &d, body(&[b"layer bytes"])).await.unwrap();
+    f.reg
+        .upload_blob(&b, &d, body(&[b"layer bytes"]))
+        .await
+        .unwrap();
     assert_eq!(read_all(&f.reg, &b, &d).await, b"layer bytes");
     assert_eq!(f.reg.counts().await.unwrap().blobs, 1);
 }
@@ -103,17 +125,40 @@ async fn a_digest_mismatch_stores_nothing() {
     let f = fixture().await;
     let a = repo("a");
     let wrong = sha(b"something else");
-    let err = f.reg.upload_blob(&a, &wrong, body(&[b"actual"])).await.unwrap_err();
-    assert!(matches!(err, Error::DigestInvalid(ref m) if m.contains("nothing was stored")), "{err}");
+    let err = f
+        .reg
+        .upload_blob(&a, &wrong, body(&[b"actual"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::DigestInvalid(ref m) if m.contains("nothing was stored")),
+        "{err}"
+    );
     b_is_unknown(&f.reg, &a, &wrong).await;
     assert_eq!(f.reg.counts().await.unwrap().blobs, 0);
 
     let up = f.reg.start_upload(&a).await.unwrap();
-    f.reg.append_upload(&a, &up.id, None, body(&[b"actual"])).await.unwrap();
-    let err = f.reg.complete_upload(&a, &up.id, &wrong, None).await.unwrap_err();
+    f.reg
+        .append_upload(&a, &up.id, None, body(&[b"actual"]))
+        .await
+        .unwrap();
+    let err = f
+        .reg
+        .complete_upload(&a, &up.id, &wrong, None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::DigestInvalid(_)));
-    assert!(matches!(f.reg.upload_status(&a, &up.id).await, Err(Error::BlobUploadUnknown(_))));
-    assert!(std::fs::read_dir(f.root.join("blobs/uploads")).unwrap().next().is_none(), "temp data removed");
+    assert!(matches!(
+        f.reg.upload_status(&a, &up.id).await,
+        Err(Error::BlobUploadUnknown(_))
+    ));
+    assert!(
+        std::fs::read_dir(f.root.join("blobs/uploads"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "temp data removed"
+    );
 }
 
 #[tokio::test]
@@ -121,24 +166,58 @@ async fn chunked_upload_checks_ranges_and_survives_a_restart() {
     let f = fixture().await;
     let a = repo("a");
     let up = f.reg.start_upload(&a).await.unwrap();
-    let s = f.reg.append_upload(&a, &up.id, Some(ChunkRange { start: 0, end: 4 }), body(&[b"hello"])).await.unwrap();
+    let s = f
+        .reg
+        .append_upload(
+            &a,
+            &up.id,
+            Some(ChunkRange { start: 0, end: 4 }),
+            body(&[b"hello"]),
+        )
+        .await
+        .unwrap();
     assert_eq!(s.size, 5);
     // Out of order, or a retried earlier chunk: 416 with the current size.
-    let err = f.reg.append_upload(&a, &up.id, Some(ChunkRange { start: 0, end: 4 }), body(&[b"hello"])).await.unwrap_err();
+    let err = f
+        .reg
+        .append_upload(
+            &a,
+            &up.id,
+            Some(ChunkRange { start: 0, end: 4 }),
+            body(&[b"hello"]),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::RangeNotSatisfiable { size: 5 }));
     // A chunk shorter than it claims is not kept.
-    let err = f.reg.append_upload(&a, &up.id, Some(ChunkRange { start: 5, end: 10 }), body(&[b" w"])).await.unwrap_err();
+    let err = f
+        .reg
+        .append_upload(
+            &a,
+            &up.id,
+            Some(ChunkRange { start: 5, end: 10 }),
+            body(&[b" w"]),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::BlobUploadInvalid(_)));
     assert_eq!(f.reg.upload_status(&a, &up.id).await.unwrap().size, 5);
     // Another repository cannot touch the session.
-    assert!(matches!(f.reg.upload_status(&repo("b"), &up.id).await, Err(Error::NameUnknown(_))));
+    assert!(matches!(
+        f.reg.upload_status(&repo("b"), &up.id).await,
+        Err(Error::NameUnknown(_))
+    ));
 
     // A new process on the same data dir finishes the upload (hash state rebuilt from disk).
     f.reg.close().await;
     let reg = registry_at(&f.root, f.clock.clone()).await;
-    reg.append_upload(&a, &up.id, None, body(&[b" world"])).await.unwrap();
+    reg.append_upload(&a, &up.id, None, body(&[b" world"]))
+        .await
+        .unwrap();
     let d = sha(b"hello world!");
-    reg.complete_upload(&a, &up.id, &d, Some(body(&[b"!"]))).await.unwrap();
+    reg.complete_upload(&a, &up.id, &d, Some(body(&[b"!"])))
+        .await
+        .unwrap();
     assert_eq!(read_all(&reg, &a, &d).await, b"hello world!");
 }
 
@@ -148,9 +227,15 @@ async fn empty_blobs_upload_both_ways() {
     let a = repo("a");
     let empty = sha(b"");
     let up = f.reg.start_upload(&a).await.unwrap();
-    f.reg.complete_upload(&a, &up.id, &empty, None).await.unwrap();
+    f.reg
+        .complete_upload(&a, &up.id, &empty, None)
+        .await
+        .unwrap();
     assert_eq!(f.reg.stat_blob(&a, &empty).await.unwrap().size, 0);
-    f.reg.upload_blob(&repo("b"), &empty, body(&[])).await.unwrap();
+    f.reg
+        .upload_blob(&repo("b"), &empty, body(&[]))
+        .await
+        .unwrap();
     assert_eq!(read_all(&f.reg, &repo("b"), &empty).await, b"");
 }
 
@@ -160,12 +245,23 @@ async fn manifests_need_their_blobs_and_tags_move_without_stale_reads() {
     let a = repo("app");
     let (cfg, l1) = (sha(b"cfg"), sha(b"l1"));
     let m = image_manifest(&cfg, &[&l1]);
-    let err = f.reg.put_manifest(&a, &tag("v1"), None, m.clone()).await.unwrap_err();
-    assert!(matches!(err, Error::ManifestBlobUnknown(ref v) if v.len() == 2), "{err}");
+    let err = f
+        .reg
+        .put_manifest(&a, &tag("v1"), None, m.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ManifestBlobUnknown(ref v) if v.len() == 2),
+        "{err}"
+    );
 
     f.reg.upload_blob(&a, &cfg, body(&[b"cfg"])).await.unwrap();
     f.reg.upload_blob(&a, &l1, body(&[b"l1"])).await.unwrap();
-    let put = f.reg.put_manifest(&a, &tag("v1"), None, m.clone()).await.unwrap();
+    let put = f
+        .reg
+        .put_manifest(&a, &tag("v1"), None, m.clone())
+        .await
+        .unwrap();
     assert_eq!(put.digest, sha(&m));
     let got = f.reg.get_manifest(&a, &tag("v1"), &[]).await.unwrap();
     assert_eq!(got.body, m, "served byte for byte");
@@ -175,30 +271,62 @@ async fn manifests_need_their_blobs_and_tags_move_without_stale_reads() {
     let l2 = sha(b"l2");
     f.reg.upload_blob(&a, &l2, body(&[b"l2"])).await.unwrap();
     let m2 = image_manifest(&cfg, &[&l1, &l2]);
-    f.reg.put_manifest(&a, &tag("v1"), None, m2.clone()).await.unwrap();
-    assert_eq!(f.reg.get_manifest(&a, &tag("v1"), &[]).await.unwrap().body, m2);
-    assert_eq!(f.reg.get_manifest(&a, &Reference::Digest(sha(&m)), &[]).await.unwrap().body, m);
+    f.reg
+        .put_manifest(&a, &tag("v1"), None, m2.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.reg.get_manifest(&a, &tag("v1"), &[]).await.unwrap().body,
+        m2
+    );
+    assert_eq!(
+        f.reg
+            .get_manifest(&a, &Reference::Digest(sha(&m)), &[])
+            .await
+            .unwrap()
+            .body,
+        m
+    );
 
     // A wrong digest in the URL is refused.
-    let err = f.reg.put_manifest(&a, &Reference::Digest(sha(b"x")), None, m.clone()).await.unwrap_err();
+    let err = f
+        .reg
+        .put_manifest(&a, &Reference::Digest(sha(b"x")), None, m.clone())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::DigestInvalid(_)));
 
     // Accept negotiation: a Docker-only client cannot take the OCI manifest.
     let err = f
         .reg
-        .get_manifest(&a, &tag("v1"), &["application/vnd.docker.distribution.manifest.v2+json"])
+        .get_manifest(
+            &a,
+            &tag("v1"),
+            &["application/vnd.docker.distribution.manifest.v2+json"],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::ManifestUnknown(ref msg) if msg.contains("Accept")));
 
     // Deleting by digest removes its tags, and a cached read does not resurrect it.
-    f.reg.delete_manifest(&a, &Reference::Digest(sha(&m2))).await.unwrap();
-    assert!(matches!(f.reg.get_manifest(&a, &tag("v1"), &[]).await, Err(Error::ManifestUnknown(_))));
+    f.reg
+        .delete_manifest(&a, &Reference::Digest(sha(&m2)))
+        .await
+        .unwrap();
     assert!(matches!(
-        f.reg.get_manifest(&a, &Reference::Digest(sha(&m2)), &[]).await,
+        f.reg.get_manifest(&a, &tag("v1"), &[]).await,
         Err(Error::ManifestUnknown(_))
     ));
-    assert_eq!(f.reg.list_tags(&a, None, 10).await.unwrap().items, Vec::<String>::new());
+    assert!(matches!(
+        f.reg
+            .get_manifest(&a, &Reference::Digest(sha(&m2)), &[])
+            .await,
+        Err(Error::ManifestUnknown(_))
+    ));
+    assert_eq!(
+        f.reg.list_tags(&a, None, 10).await.unwrap().items,
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]
@@ -209,16 +337,25 @@ async fn listings_paginate() {
     f.reg.upload_blob(&a, &cfg, body(&[b"cfg"])).await.unwrap();
     let m = image_manifest(&cfg, &[]);
     for t in ["b", "a", "c", "d"] {
-        f.reg.put_manifest(&a, &tag(t), None, m.clone()).await.unwrap();
+        f.reg
+            .put_manifest(&a, &tag(t), None, m.clone())
+            .await
+            .unwrap();
     }
     let p = f.reg.list_tags(&a, None, 3).await.unwrap();
-    assert_eq!((p.items.as_slice(), p.more), (&["a".to_string(), "b".into(), "c".into()][..], true));
+    assert_eq!(
+        (p.items.as_slice(), p.more),
+        (&["a".to_string(), "b".into(), "c".into()][..], true)
+    );
     let p = f.reg.list_tags(&a, Some("c"), 3).await.unwrap();
     assert_eq!((p.items, p.more), (vec!["d".to_string()], false));
     f.reg.start_upload(&repo("zz/top")).await.unwrap();
     let p = f.reg.catalog(&a.registry, None, 1).await.unwrap();
     assert_eq!((p.items, p.more), (vec!["app".to_string()], true));
-    assert!(matches!(f.reg.list_tags(&repo("nope"), None, 3).await, Err(Error::NameUnknown(_))));
+    assert!(matches!(
+        f.reg.list_tags(&repo("nope"), None, 3).await,
+        Err(Error::NameUnknown(_))
+    ));
 }
 
 #[tokio::test]
@@ -228,7 +365,15 @@ async fn mounts_need_the_blob_in_the_source() {
     let d = sha(b"shared");
     assert_eq!(f.reg.mount_blob(&b, &a.name, &d).await.unwrap(), None);
     f.reg.upload_blob(&a, &d, body(&[b"shared"])).await.unwrap();
-    assert_eq!(f.reg.mount_blob(&b, &a.name, &d).await.unwrap().unwrap().size, 6);
+    assert_eq!(
+        f.reg
+            .mount_blob(&b, &a.name, &d)
+            .await
+            .unwrap()
+            .unwrap()
+            .size,
+        6
+    );
     assert_eq!(read_all(&f.reg, &b, &d).await, b"shared");
 }
 
@@ -237,15 +382,26 @@ async fn stale_uploads_expire_and_orphans_are_swept() {
     let f = fixture().await;
     let a = repo("a");
     let old = f.reg.start_upload(&a).await.unwrap();
-    f.reg.append_upload(&a, &old.id, None, body(&[b"abc"])).await.unwrap();
+    f.reg
+        .append_upload(&a, &old.id, None, body(&[b"abc"]))
+        .await
+        .unwrap();
     f.clock.0.fetch_add(23 * 3600 * 1000, Ordering::SeqCst);
     let fresh = f.reg.start_upload(&a).await.unwrap();
     assert_eq!(f.reg.expire_uploads().await.unwrap(), 0);
     f.clock.0.fetch_add(2 * 3600 * 1000, Ordering::SeqCst);
     assert_eq!(f.reg.expire_uploads().await.unwrap(), 1);
-    assert!(matches!(f.reg.upload_status(&a, &old.id).await, Err(Error::BlobUploadUnknown(_))));
+    assert!(matches!(
+        f.reg.upload_status(&a, &old.id).await,
+        Err(Error::BlobUploadUnknown(_))
+    ));
     assert!(f.reg.upload_status(&a, &fresh.id).await.is_ok());
 
-    std::fs::write(f.root.join("blobs/uploads/0badf00d-0000-4000-8000-000000000000"), b"orphan").unwrap();
+    std::fs::write(
+        f.root
+            .join("blobs/uploads/0badf00d-0000-4000-8000-000000000000"),
+        b"orphan",
+    )
+    .unwrap();
     assert_eq!(f.reg.sweep_orphan_uploads().await.unwrap(), 1);
 }

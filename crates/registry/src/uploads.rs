@@ -47,13 +47,24 @@ impl Registry {
         let now = self.now();
         let id = uuid::Uuid::new_v4().to_string();
         self.meta
-            .create_upload(&UploadRecord { id: id.clone(), repository: repo_id, size: 0, started_at: now, updated_at: now })
+            .create_upload(&UploadRecord {
+                id: id.clone(),
+                repository: repo_id,
+                size: 0,
+                started_at: now,
+                updated_at: now,
+            })
             .await?;
         Ok(UploadState { id, size: 0 })
     }
 
     /// A whole blob in one request (`POST /blobs/uploads/?digest=`).
-    pub async fn upload_blob(&self, repo: &Repo, digest: &Digest, body: ByteStream) -> Result<BlobInfo> {
+    pub async fn upload_blob(
+        &self,
+        repo: &Repo,
+        digest: &Digest,
+        body: ByteStream,
+    ) -> Result<BlobInfo> {
         let repo_id = self.repo_id_for_push(repo).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let mut hasher = DigestHasher::new(digest.algorithm());
@@ -71,25 +82,50 @@ impl Registry {
                 return Err(e);
             }
         };
-        self.meta.link_blob(repo_id, digest, size, self.now()).await?;
-        Ok(BlobInfo { digest: digest.clone(), size })
+        self.meta
+            .link_blob(repo_id, digest, size, self.now())
+            .await?;
+        Ok(BlobInfo {
+            digest: digest.clone(),
+            size,
+        })
     }
 
     /// Links a blob that repository `from` holds (`POST ?mount=&from=`).
     /// `None` when it cannot be mounted; the caller then opens a session.
-    pub async fn mount_blob(&self, repo: &Repo, from: &RepositoryName, digest: &Digest) -> Result<Option<BlobInfo>> {
-        let source = Repo { registry: repo.registry.clone(), name: from.clone() };
+    pub async fn mount_blob(
+        &self,
+        repo: &Repo,
+        from: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<BlobInfo>> {
+        let source = Repo {
+            registry: repo.registry.clone(),
+            name: from.clone(),
+        };
         let Some(from_id) = self.find_repo_id(&source).await? else {
             return Ok(None);
         };
         let repo_id = self.repo_id_for_push(repo).await?;
-        let size = self.meta.link_existing_blob(repo_id, from_id, digest, self.now()).await?;
-        Ok(size.map(|size| BlobInfo { digest: digest.clone(), size }))
+        let size = self
+            .meta
+            .link_existing_blob(repo_id, from_id, digest, self.now())
+            .await?;
+        Ok(size.map(|size| BlobInfo {
+            digest: digest.clone(),
+            size,
+        }))
     }
 
     /// Appends a chunk (`PATCH`). A chunk that claims a range must start
     /// where the upload ends and be exactly as long as it claims.
-    pub async fn append_upload(&self, repo: &Repo, id: &str, range: Option<ChunkRange>, body: ByteStream) -> Result<UploadState> {
+    pub async fn append_upload(
+        &self,
+        repo: &Repo,
+        id: &str,
+        range: Option<ChunkRange>,
+        body: ByteStream,
+    ) -> Result<UploadState> {
         let repo_id = self.repo_id(repo).await?;
         let _guard = self.uploads.locks.lock(id).await;
         let up = self.upload(repo_id, id).await?;
@@ -109,22 +145,38 @@ impl Registry {
                 )));
             }
         }
-        if !self.meta.set_upload_size(id, up.size, size, self.now()).await? {
+        if !self
+            .meta
+            .set_upload_size(id, up.size, size, self.now())
+            .await?
+        {
             return Err(Error::BlobUploadUnknown(id.to_string()));
         }
         self.keep_hasher(id, size, hasher);
-        Ok(UploadState { id: id.to_string(), size })
+        Ok(UploadState {
+            id: id.to_string(),
+            size,
+        })
     }
 
     /// Where an upload stands (`GET` on the session).
     pub async fn upload_status(&self, repo: &Repo, id: &str) -> Result<UploadState> {
         let repo_id = self.repo_id(repo).await?;
         let up = self.upload(repo_id, id).await?;
-        Ok(UploadState { id: up.id, size: up.size })
+        Ok(UploadState {
+            id: up.id,
+            size: up.size,
+        })
     }
 
     /// Ends an upload (`PUT ?digest=`), with an optional last chunk.
-    pub async fn complete_upload(&self, repo: &Repo, id: &str, digest: &Digest, last_chunk: Option<ByteStream>) -> Result<BlobInfo> {
+    pub async fn complete_upload(
+        &self,
+        repo: &Repo,
+        id: &str,
+        digest: &Digest,
+        last_chunk: Option<ByteStream>,
+    ) -> Result<BlobInfo> {
         let repo_id = self.repo_id(repo).await?;
         let _guard = self.uploads.locks.lock(id).await;
         let up = self.upload(repo_id, id).await?;
@@ -134,7 +186,10 @@ impl Registry {
             // empty blob still needs one to become the blob.
             let size = match last_chunk {
                 Some(body) => self.write_body(id, up.size, &mut hasher, body).await?,
-                None if up.size == 0 => self.write_body(id, 0, &mut hasher, futures_util::stream::empty().boxed()).await?,
+                None if up.size == 0 => {
+                    self.write_body(id, 0, &mut hasher, futures_util::stream::empty().boxed())
+                        .await?
+                }
                 None => up.size,
             };
             verify(hasher, digest)?;
@@ -152,9 +207,14 @@ impl Registry {
             Err(e) => return Err(e),
         };
         self.blobs.commit_upload(id, digest).await?;
-        self.meta.complete_upload(id, repo_id, digest, size, self.now()).await?;
+        self.meta
+            .complete_upload(id, repo_id, digest, size, self.now())
+            .await?;
         self.uploads.hashers.lock().remove(id);
-        Ok(BlobInfo { digest: digest.clone(), size })
+        Ok(BlobInfo {
+            digest: digest.clone(),
+            size,
+        })
     }
 
     /// Abandons an upload (`DELETE` on the session).
@@ -185,8 +245,18 @@ impl Registry {
 
     /// Streams `body` into upload `id` from `offset`, hashing as it goes;
     /// returns the upload's new size once the bytes are durable.
-    async fn write_body(&self, id: &str, offset: u64, hasher: &mut DigestHasher, mut body: ByteStream) -> Result<u64> {
-        let mut writer = self.blobs.upload_writer(id, offset).await.map_err(upload_error(id))?;
+    async fn write_body(
+        &self,
+        id: &str,
+        offset: u64,
+        hasher: &mut DigestHasher,
+        mut body: ByteStream,
+    ) -> Result<u64> {
+        let mut writer = self
+            .blobs
+            .upload_writer(id, offset)
+            .await
+            .map_err(upload_error(id))?;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(Error::BodyRead)?;
             hasher.update(&chunk);
@@ -203,7 +273,11 @@ impl Registry {
         }
         let mut h = DigestHasher::new(Algorithm::Sha256);
         if size > 0 {
-            let mut r = self.blobs.read_upload(id, size).await.map_err(upload_error(id))?;
+            let mut r = self
+                .blobs
+                .read_upload(id, size)
+                .await
+                .map_err(upload_error(id))?;
             while let Some(chunk) = r.stream.next().await {
                 h.update(&chunk.map_err(StoreError::Io)?);
             }

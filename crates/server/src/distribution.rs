@@ -26,15 +26,28 @@ const MAX_PAGE: u32 = 100_000;
 type Outcome = Result<Response, OciError>;
 type Params = HashMap<String, String>;
 
-pub async fn v2(State(app): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+pub async fn v2(
+    State(app): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let rest = uri.path().strip_prefix("/v2").unwrap_or("");
-    let params = Query::<Params>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
+    let params = Query::<Params>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .unwrap_or_default();
     let registry = app.hosts.registry_for(&uri, &headers);
     let (label, outcome) = match route::parse(rest) {
         Err(e) => ("invalid", Err(OciError::from(e))),
         Ok(r) => {
             let label = r.label();
-            let ctx = Ctx { app: &app, registry, params: &params, headers: &headers };
+            let ctx = Ctx {
+                app: &app,
+                registry,
+                params: &params,
+                headers: &headers,
+            };
             (label, ctx.dispatch(&method, r, body).await)
         }
     };
@@ -44,8 +57,10 @@ pub async fn v2(State(app): State<AppState>, method: Method, uri: Uri, headers: 
         }
         e.into_response()
     });
-    resp.headers_mut()
-        .insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
+    resp.headers_mut().insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static("registry/2.0"),
+    );
     resp.extensions_mut().insert(RouteLabel(label));
     resp
 }
@@ -59,28 +74,48 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn repo(&self, name: RepositoryName) -> Repo {
-        Repo { registry: self.registry.clone(), name }
+        Repo {
+            registry: self.registry.clone(),
+            name,
+        }
     }
 
     async fn dispatch(&self, method: &Method, route: V2Route, body: Body) -> Outcome {
         let reg = &self.app.registry;
         match (method.as_str(), route) {
-            ("GET" | "HEAD", V2Route::Base) => Ok((
-                [(header::CONTENT_TYPE, "application/json")],
-                "{}",
-            )
-                .into_response()),
+            ("GET" | "HEAD", V2Route::Base) => {
+                Ok(([(header::CONTENT_TYPE, "application/json")], "{}").into_response())
+            }
             ("GET", V2Route::Catalog) => self.catalog().await,
             ("GET", V2Route::Tags(name)) => self.tags(self.repo(name)).await,
 
             ("GET" | "HEAD", V2Route::Manifest(name, reference)) => {
-                let accept: Vec<&str> = self.headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
-                let m = reg.get_manifest(&self.repo(name), &reference, &accept).await?;
+                let accept: Vec<&str> = self
+                    .headers
+                    .get_all(header::ACCEPT)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect();
+                let m = reg
+                    .get_manifest(&self.repo(name), &reference, &accept)
+                    .await?;
                 let len = m.body.len() as u64;
-                let body = if method == Method::HEAD { Body::empty() } else { Body::from(m.body) };
-                Ok(content_response(StatusCode::OK, &m.media_type, &m.digest, len, body))
+                let body = if method == Method::HEAD {
+                    Body::empty()
+                } else {
+                    Body::from(m.body)
+                };
+                Ok(content_response(
+                    StatusCode::OK,
+                    &m.media_type,
+                    &m.digest,
+                    len,
+                    body,
+                ))
             }
-            ("PUT", V2Route::Manifest(name, reference)) => self.put_manifest(self.repo(name), reference, body).await,
+            ("PUT", V2Route::Manifest(name, reference)) => {
+                self.put_manifest(self.repo(name), reference, body).await
+            }
             ("DELETE", V2Route::Manifest(name, reference)) => {
                 reg.delete_manifest(&self.repo(name), &reference).await?;
                 Ok(StatusCode::ACCEPTED.into_response())
@@ -88,12 +123,24 @@ impl Ctx<'_> {
 
             ("HEAD", V2Route::Blob(name, digest)) => {
                 let info = reg.stat_blob(&self.repo(name), &digest).await?;
-                Ok(content_response(StatusCode::OK, "application/octet-stream", &digest, info.size, Body::empty()))
+                Ok(content_response(
+                    StatusCode::OK,
+                    "application/octet-stream",
+                    &digest,
+                    info.size,
+                    Body::empty(),
+                ))
             }
             ("GET", V2Route::Blob(name, digest)) => {
                 let read = reg.read_blob(&self.repo(name), &digest).await?;
                 let body = Body::from_stream(read.stream);
-                Ok(content_response(StatusCode::OK, "application/octet-stream", &digest, read.size, body))
+                Ok(content_response(
+                    StatusCode::OK,
+                    "application/octet-stream",
+                    &digest,
+                    read.size,
+                    body,
+                ))
             }
             ("DELETE", V2Route::Blob(name, digest)) => {
                 reg.delete_blob(&self.repo(name), &digest).await?;
@@ -105,22 +152,38 @@ impl Ctx<'_> {
                 let range = match self.headers.get(header::CONTENT_RANGE) {
                     None => None,
                     Some(v) => Some(parse_content_range(v).ok_or_else(|| {
-                        OciError::new(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", "Content-Range must be '<start>-<end>'")
+                        OciError::new(
+                            StatusCode::BAD_REQUEST,
+                            "BLOB_UPLOAD_INVALID",
+                            "Content-Range must be '<start>-<end>'",
+                        )
                     })?),
                 };
                 let repo = self.repo(name);
-                let state = reg.append_upload(&repo, &id, range, stream(body)).await.map_err(|e| self.upload_error(&repo, &id, e))?;
+                let state = reg
+                    .append_upload(&repo, &id, range, stream(body))
+                    .await
+                    .map_err(|e| self.upload_error(&repo, &id, e))?;
                 Ok(upload_progress(StatusCode::ACCEPTED, &repo, &state))
             }
             ("PUT", V2Route::Upload(name, id)) => {
                 let digest: Digest = self
                     .params
                     .get("digest")
-                    .ok_or_else(|| OciError::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", "the digest query parameter is required to complete an upload"))?
+                    .ok_or_else(|| {
+                        OciError::new(
+                            StatusCode::BAD_REQUEST,
+                            "DIGEST_INVALID",
+                            "the digest query parameter is required to complete an upload",
+                        )
+                    })?
                     .parse()?;
                 let last_chunk = (body.size_hint().exact() != Some(0)).then(|| stream(body));
                 let repo = self.repo(name);
-                let info = reg.complete_upload(&repo, &id, &digest, last_chunk).await.map_err(|e| self.upload_error(&repo, &id, e))?;
+                let info = reg
+                    .complete_upload(&repo, &id, &digest, last_chunk)
+                    .await
+                    .map_err(|e| self.upload_error(&repo, &id, e))?;
                 Ok(blob_created(&repo, &info.digest))
             }
             ("GET", V2Route::Upload(name, id)) => {
@@ -163,14 +226,36 @@ impl Ctx<'_> {
     async fn put_manifest(&self, repo: Repo, reference: Reference, body: Body) -> Outcome {
         let bytes = match read_limited(body, MAX_MANIFEST_BYTES).await {
             Ok(b) => b,
-            Err(Some(size)) => return Err(Error::ManifestTooLarge { size, limit: MAX_MANIFEST_BYTES }.into()),
-            Err(None) => return Err(OciError::new(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", "the manifest body could not be read")),
+            Err(Some(size)) => {
+                return Err(Error::ManifestTooLarge {
+                    size,
+                    limit: MAX_MANIFEST_BYTES,
+                }
+                .into())
+            }
+            Err(None) => {
+                return Err(OciError::new(
+                    StatusCode::BAD_REQUEST,
+                    "MANIFEST_INVALID",
+                    "the manifest body could not be read",
+                ))
+            }
         };
-        let content_type = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let put = self.app.registry.put_manifest(&repo, &reference, content_type, bytes).await?;
+        let content_type = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let put = self
+            .app
+            .registry
+            .put_manifest(&repo, &reference, content_type, bytes)
+            .await?;
         let mut resp = StatusCode::CREATED.into_response();
         let h = resp.headers_mut();
-        h.insert(header::LOCATION, hv(format!("/v2/{}/manifests/{}", repo.name, put.digest)));
+        h.insert(
+            header::LOCATION,
+            hv(format!("/v2/{}/manifests/{}", repo.name, put.digest)),
+        );
         h.insert("docker-content-digest", hv(put.digest.to_string()));
         if let Some(s) = put.subject {
             h.insert("oci-subject", hv(s.to_string()));
@@ -181,7 +266,13 @@ impl Ctx<'_> {
     async fn tags(&self, repo: Repo) -> Outcome {
         let (last, n) = self.page_params(TAGS_UNPAGED)?;
         let page = self.app.registry.list_tags(&repo, last, n).await?;
-        let link = page.more.then(|| next_link(&format!("/v2/{}/tags/list", repo.name), n, page.items.last()));
+        let link = page.more.then(|| {
+            next_link(
+                &format!("/v2/{}/tags/list", repo.name),
+                n,
+                page.items.last(),
+            )
+        });
         let body = serde_json::json!({ "name": repo.name.as_str(), "tags": page.items });
         Ok(json_page(body, link))
     }
@@ -189,15 +280,24 @@ impl Ctx<'_> {
     async fn catalog(&self) -> Outcome {
         let (last, n) = self.page_params(CATALOG_DEFAULT)?;
         let page = self.app.registry.catalog(&self.registry, last, n).await?;
-        let link = page.more.then(|| next_link("/v2/_catalog", n, page.items.last()));
-        Ok(json_page(serde_json::json!({ "repositories": page.items }), link))
+        let link = page
+            .more
+            .then(|| next_link("/v2/_catalog", n, page.items.last()));
+        Ok(json_page(
+            serde_json::json!({ "repositories": page.items }),
+            link,
+        ))
     }
 
     fn page_params(&self, default: u32) -> Result<(Option<&str>, u32), OciError> {
         let n = match self.params.get("n") {
             None => default,
             Some(v) => v.parse::<u32>().map_err(|_| {
-                OciError::new(StatusCode::BAD_REQUEST, "PAGINATION_NUMBER_INVALID", format!("n must be a non-negative integer, not '{v}'"))
+                OciError::new(
+                    StatusCode::BAD_REQUEST,
+                    "PAGINATION_NUMBER_INVALID",
+                    format!("n must be a non-negative integer, not '{v}'"),
+                )
             })?,
         };
         Ok((self.params.get("last").map(String::as_str), n.min(MAX_PAGE)))
@@ -209,7 +309,8 @@ impl Ctx<'_> {
         let range_refused = matches!(e, Error::RangeNotSatisfiable { .. });
         let err = OciError::from(e);
         if range_refused {
-            err.header("location", upload_location(repo, id)).header("docker-upload-uuid", id.to_string())
+            err.header("location", upload_location(repo, id))
+                .header("docker-upload-uuid", id.to_string())
         } else {
             err
         }
@@ -243,11 +344,14 @@ async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, Option<u
 }
 
 fn stream(body: Body) -> ByteStream {
-    body.into_data_stream().map_err(std::io::Error::other).boxed()
+    body.into_data_stream()
+        .map_err(std::io::Error::other)
+        .boxed()
 }
 
 fn hv(s: String) -> HeaderValue {
-    HeaderValue::try_from(s).expect("header values built from validated names and digests are ASCII")
+    HeaderValue::try_from(s)
+        .expect("header values built from validated names and digests are ASCII")
 }
 
 /// `Range` for an upload holding `size` bytes, as docker expects it.
@@ -272,17 +376,30 @@ fn upload_progress(status: StatusCode, repo: &Repo, state: &UploadState) -> Resp
 fn blob_created(repo: &Repo, digest: &Digest) -> Response {
     let mut resp = StatusCode::CREATED.into_response();
     let h = resp.headers_mut();
-    h.insert(header::LOCATION, hv(format!("/v2/{}/blobs/{digest}", repo.name)));
+    h.insert(
+        header::LOCATION,
+        hv(format!("/v2/{}/blobs/{digest}", repo.name)),
+    );
     h.insert("docker-content-digest", hv(digest.to_string()));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     resp
 }
 
-fn content_response(status: StatusCode, media_type: &str, digest: &Digest, len: u64, body: Body) -> Response {
+fn content_response(
+    status: StatusCode,
+    media_type: &str,
+    digest: &Digest,
+    len: u64,
+    body: Body,
+) -> Response {
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(media_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(media_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert("docker-content-digest", hv(digest.to_string()));
     h.insert(header::ETAG, hv(format!("\"{digest}\"")));
@@ -290,11 +407,18 @@ fn content_response(status: StatusCode, media_type: &str, digest: &Digest, len: 
 }
 
 fn next_link(path: &str, n: u32, last: Option<&String>) -> String {
-    format!("<{path}?n={n}&last={}>; rel=\"next\"", last.map(String::as_str).unwrap_or(""))
+    format!(
+        "<{path}?n={n}&last={}>; rel=\"next\"",
+        last.map(String::as_str).unwrap_or("")
+    )
 }
 
 fn json_page(body: serde_json::Value, link: Option<String>) -> Response {
-    let mut resp = ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+    let mut resp = (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response();
     if let Some(l) = link {
         resp.headers_mut().insert(header::LINK, hv(l));
     }
@@ -308,5 +432,8 @@ fn parse_content_range(v: &HeaderValue) -> Option<ChunkRange> {
     let v = v.strip_prefix("bytes ").unwrap_or(v);
     let v = v.split('/').next()?;
     let (a, b) = v.split_once('-')?;
-    Some(ChunkRange { start: a.trim().parse().ok()?, end: b.trim().parse().ok()? })
+    Some(ChunkRange {
+        start: a.trim().parse().ok()?,
+        end: b.trim().parse().ok()?,
+    })
 }

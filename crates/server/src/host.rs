@@ -17,16 +17,25 @@ pub struct HostConfig {
 
 impl HostConfig {
     pub fn default_registry(&self) -> RegistryKey {
-        RegistryKey { account_id: self.default_account.clone(), region: self.default_region.clone() }
+        RegistryKey {
+            account_id: self.default_account.clone(),
+            region: self.default_region.clone(),
+        }
     }
 
     pub fn registry_for(&self, uri: &Uri, headers: &HeaderMap) -> RegistryKey {
         let host = uri
             .authority()
             .map(|a| a.host().to_string())
-            .or_else(|| headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).map(strip_port))
+            .or_else(|| {
+                headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(strip_port)
+            })
             .unwrap_or_default();
-        self.parse_account_host(&host).unwrap_or_else(|| self.default_registry())
+        self.parse_account_host(&host)
+            .unwrap_or_else(|| self.default_registry())
     }
 
     fn parse_account_host(&self, host: &str) -> Option<RegistryKey> {
@@ -36,16 +45,29 @@ impl HostConfig {
         let region = rest.strip_prefix("dkr.ecr.")?;
         let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
         let region_ok = (2..=25).contains(&region.len())
-            && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        (account_ok && region_ok).then(|| RegistryKey { account_id: account.to_string(), region: region.to_string() })
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        (account_ok && region_ok).then(|| RegistryKey {
+            account_id: account.to_string(),
+            region: region.to_string(),
+        })
     }
 }
 
 fn strip_port(h: &str) -> String {
     if h.starts_with('[') {
-        return h.split(']').next().unwrap_or(h).trim_start_matches('[').to_string();
+        return h
+            .split(']')
+            .next()
+            .unwrap_or(h)
+            .trim_start_matches('[')
+            .to_string();
     }
-    h.rsplit_once(':').map(|(host, _)| host).unwrap_or(h).to_string()
+    h.rsplit_once(':')
+        .map(|(host, _)| host)
+        .unwrap_or(h)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -53,7 +75,11 @@ mod tests {
     use super::*;
 
     fn cfg() -> HostConfig {
-        HostConfig { default_account: "000000000000".into(), default_region: "us-east-1".into(), domain: "localhost".into() }
+        HostConfig {
+            default_account: "000000000000".into(),
+            default_region: "us-east-1".into(),
+            domain: "localhost".into(),
+        }
     }
 
     fn key(host: &str) -> RegistryKey {
@@ -65,14 +91,23 @@ mod tests {
     #[test]
     fn account_hosts_address_their_registry() {
         let k = key("123456789012.dkr.ecr.eu-west-1.localhost:5000");
-        assert_eq!((k.account_id.as_str(), k.region.as_str()), ("123456789012", "eu-west-1"));
+        assert_eq!(
+            (k.account_id.as_str(), k.region.as_str()),
+            ("123456789012", "eu-west-1")
+        );
         let k = key("123456789012.DKR.ECR.us-west-2.localhost");
         assert_eq!(k.region, "us-west-2");
     }
 
     #[test]
     fn other_hosts_address_the_default_registry() {
-        for h in ["localhost:5000", "127.0.0.1:5000", "[::1]:5000", "12345.dkr.ecr.us-east-1.localhost", "123456789012.dkr.ecr.us-east-1.example.com"] {
+        for h in [
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "12345.dkr.ecr.us-east-1.localhost",
+            "123456789012.dkr.ecr.us-east-1.example.com",
+        ] {
             assert_eq!(key(h), cfg().default_registry(), "{h}");
         }
     }

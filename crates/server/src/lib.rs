@@ -34,6 +34,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v2", any(distribution::v2))
         .route("/v2/", any(distribution::v2))
         .route("/v2/{*rest}", any(distribution::v2))
-        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            oci_error::panic_response,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }

@@ -52,21 +52,49 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = PromRegistry::with_prefix("berth");
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
         let (bytes_in, bytes_out) = (Counter::default(), Counter::default());
-        let (repositories, blobs, blob_bytes) = (Gauge::default(), Gauge::default(), Gauge::default());
-        registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
+        let (repositories, blobs, blob_bytes) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "Time from request to response head, by route and method",
             latency.clone(),
         );
-        registry.register("http_request_body_bytes", "Request body bytes received", bytes_in.clone());
-        registry.register("http_response_body_bytes", "Response body bytes sent", bytes_out.clone());
+        registry.register(
+            "http_request_body_bytes",
+            "Request body bytes received",
+            bytes_in.clone(),
+        );
+        registry.register(
+            "http_response_body_bytes",
+            "Response body bytes sent",
+            bytes_out.clone(),
+        );
         registry.register("repositories", "Repositories stored", repositories.clone());
         registry.register("blobs", "Distinct blobs stored", blobs.clone());
-        registry.register("blob_bytes", "Bytes of distinct blobs stored", blob_bytes.clone());
-        Metrics { registry, requests, latency, bytes_in, bytes_out, repositories, blobs, blob_bytes }
+        registry.register(
+            "blob_bytes",
+            "Bytes of distinct blobs stored",
+            blob_bytes.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            bytes_in,
+            bytes_out,
+            repositories,
+            blobs,
+            blob_bytes,
+        }
     }
 }
 
@@ -79,7 +107,8 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
         out
     }
 }
@@ -91,11 +120,21 @@ pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
     let counter = m.bytes_in.clone();
     let req = req.map(|b| Body::new(count_frames(b, counter)));
     let resp = next.run(req).await;
-    let route = resp.extensions().get::<RouteLabel>().map(|r| r.0).unwrap_or("other");
+    let route = resp
+        .extensions()
+        .get::<RouteLabel>()
+        .map(|r| r.0)
+        .unwrap_or("other");
     m.requests
-        .get_or_create(&RequestLabels { route, method: method.clone(), status: resp.status().as_u16() })
+        .get_or_create(&RequestLabels {
+            route,
+            method: method.clone(),
+            status: resp.status().as_u16(),
+        })
         .inc();
-    m.latency.get_or_create(&RouteLabels { route, method }).observe(start.elapsed().as_secs_f64());
+    m.latency
+        .get_or_create(&RouteLabels { route, method })
+        .observe(start.elapsed().as_secs_f64());
     let counter = m.bytes_out.clone();
     resp.map(|b| Body::new(count_frames(b, counter)))
 }
@@ -143,7 +182,10 @@ pub async fn metrics_endpoint(State(app): State<crate::AppState>) -> Response {
         Err(e) => tracing::warn!(error = %e, "could not read store counts for /metrics"),
     }
     let mut resp = (
-        [(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         app.metrics.render(),
     )
         .into_response();

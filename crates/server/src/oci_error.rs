@@ -20,7 +20,13 @@ pub struct OciError {
 
 impl OciError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        OciError { status, code, message: message.into(), detail: Value::Null, headers: Vec::new() }
+        OciError {
+            status,
+            code,
+            message: message.into(),
+            detail: Value::Null,
+            headers: Vec::new(),
+        }
     }
 
     fn detail(mut self, detail: Value) -> Self {
@@ -45,10 +51,20 @@ fn digest_error(e: &DigestError) -> OciError {
 impl From<RouteError> for OciError {
     fn from(e: RouteError) -> Self {
         match e {
-            RouteError::NotFound => OciError::new(StatusCode::NOT_FOUND, "UNSUPPORTED", "no such endpoint in the distribution API"),
-            RouteError::Name(e) => OciError::new(StatusCode::BAD_REQUEST, "NAME_INVALID", e.to_string()),
-            RouteError::Reference(ReferenceError::Tag(e)) => OciError::new(StatusCode::BAD_REQUEST, "TAG_INVALID", e.to_string()),
-            RouteError::Reference(ReferenceError::Digest(e)) | RouteError::Digest(e) => digest_error(&e),
+            RouteError::NotFound => OciError::new(
+                StatusCode::NOT_FOUND,
+                "UNSUPPORTED",
+                "no such endpoint in the distribution API",
+            ),
+            RouteError::Name(e) => {
+                OciError::new(StatusCode::BAD_REQUEST, "NAME_INVALID", e.to_string())
+            }
+            RouteError::Reference(ReferenceError::Tag(e)) => {
+                OciError::new(StatusCode::BAD_REQUEST, "TAG_INVALID", e.to_string())
+            }
+            RouteError::Reference(ReferenceError::Digest(e)) | RouteError::Digest(e) => {
+                digest_error(&e)
+            }
             RouteError::UploadId(id) => OciError::new(
                 StatusCode::NOT_FOUND,
                 "BLOB_UPLOAD_UNKNOWN",
@@ -107,7 +123,12 @@ impl IntoResponse for OciError {
             err["detail"] = self.detail;
         }
         let body = json!({ "errors": [err] }).to_string();
-        let mut resp = (self.status, [(http::header::CONTENT_TYPE, "application/json")], body).into_response();
+        let mut resp = (
+            self.status,
+            [(http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
         for (k, v) in self.headers {
             if let Ok(v) = HeaderValue::from_str(&v) {
                 resp.headers_mut().insert(k, v);
@@ -115,4 +136,21 @@ impl IntoResponse for OciError {
         }
         resp
     }
+}
+
+/// A handler panicked: answer 500 in the protocol's shape instead of
+/// dropping the connection, and log it.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = what, "request handler panicked");
+    OciError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "UNKNOWN",
+        "internal error; the server log has the details",
+    )
+    .into_response()
 }

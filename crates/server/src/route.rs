@@ -2,8 +2,8 @@
 //! recognised from the end of the path, where the grammar is unambiguous.
 
 use berth_oci::name::NameError;
-use berth_oci::{Digest, DigestError, Reference, RepositoryName};
 use berth_oci::reference::ReferenceError;
+use berth_oci::{Digest, DigestError, Reference, RepositoryName};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum V2Route {
@@ -107,25 +107,65 @@ mod tests {
         assert_eq!(parse(""), Ok(V2Route::Base));
         assert_eq!(parse("/_catalog"), Ok(V2Route::Catalog));
         assert_eq!(parse("/a/b/tags/list"), Ok(V2Route::Tags(name("a/b"))));
-        assert!(matches!(parse("/a/b/manifests/latest"), Ok(V2Route::Manifest(n, Reference::Tag(_))) if n == name("a/b")));
-        assert!(matches!(parse(&format!("/a/manifests/{D}")), Ok(V2Route::Manifest(_, Reference::Digest(_)))));
-        assert_eq!(parse(&format!("/x/blobs/{D}")), Ok(V2Route::Blob(name("x"), D.parse().unwrap())));
-        assert_eq!(parse("/x/y/blobs/uploads/"), Ok(V2Route::UploadStart(name("x/y"))));
-        assert_eq!(parse("/x/y/blobs/uploads"), Ok(V2Route::UploadStart(name("x/y"))));
-        assert_eq!(parse(&format!("/x/blobs/uploads/{U}")), Ok(V2Route::Upload(name("x"), U.into())));
+        assert!(
+            matches!(parse("/a/b/manifests/latest"), Ok(V2Route::Manifest(n, Reference::Tag(_))) if n == name("a/b"))
+        );
+        assert!(matches!(
+            parse(&format!("/a/manifests/{D}")),
+            Ok(V2Route::Manifest(_, Reference::Digest(_)))
+        ));
+        assert_eq!(
+            parse(&format!("/x/blobs/{D}")),
+            Ok(V2Route::Blob(name("x"), D.parse().unwrap()))
+        );
+        assert_eq!(
+            parse("/x/y/blobs/uploads/"),
+            Ok(V2Route::UploadStart(name("x/y")))
+        );
+        assert_eq!(
+            parse("/x/y/blobs/uploads"),
+            Ok(V2Route::UploadStart(name("x/y")))
+        );
+        assert_eq!(
+            parse(&format!("/x/blobs/uploads/{U}")),
+            Ok(V2Route::Upload(name("x"), U.into()))
+        );
         // Names may themselves contain the keywords.
-        assert!(matches!(parse("/manifests/blobs/manifests/v1"), Ok(V2Route::Manifest(n, _)) if n == name("manifests/blobs")));
-        assert_eq!(parse("/blobs/uploads/blobs/uploads/"), Ok(V2Route::UploadStart(name("blobs/uploads"))));
+        assert!(
+            matches!(parse("/manifests/blobs/manifests/v1"), Ok(V2Route::Manifest(n, _)) if n == name("manifests/blobs"))
+        );
+        assert_eq!(
+            parse("/blobs/uploads/blobs/uploads/"),
+            Ok(V2Route::UploadStart(name("blobs/uploads")))
+        );
     }
 
     #[test]
     fn rejects_bad_parts_with_the_right_error() {
-        assert!(matches!(parse("/A/manifests/latest"), Err(RouteError::Name(_))));
-        assert!(matches!(parse("/a/../b/manifests/latest"), Err(RouteError::Name(_))));
-        assert!(matches!(parse("/a/manifests/-bad"), Err(RouteError::Reference(_))));
-        assert!(matches!(parse("/a/blobs/sha256:123"), Err(RouteError::Digest(_))));
-        assert!(matches!(parse("/a/blobs/uploads/../../etc"), Err(RouteError::NotFound) | Err(RouteError::Name(_)) | Err(RouteError::UploadId(_))));
-        assert!(matches!(parse("/a/blobs/uploads/zzz"), Err(RouteError::UploadId(_))));
+        assert!(matches!(
+            parse("/A/manifests/latest"),
+            Err(RouteError::Name(_))
+        ));
+        assert!(matches!(
+            parse("/a/../b/manifests/latest"),
+            Err(RouteError::Name(_))
+        ));
+        assert!(matches!(
+            parse("/a/manifests/-bad"),
+            Err(RouteError::Reference(_))
+        ));
+        assert!(matches!(
+            parse("/a/blobs/sha256:123"),
+            Err(RouteError::Digest(_))
+        ));
+        assert!(matches!(
+            parse("/a/blobs/uploads/../../etc"),
+            Err(RouteError::NotFound) | Err(RouteError::Name(_)) | Err(RouteError::UploadId(_))
+        ));
+        assert!(matches!(
+            parse("/a/blobs/uploads/zzz"),
+            Err(RouteError::UploadId(_))
+        ));
         assert_eq!(parse("/a/other"), Err(RouteError::NotFound));
         assert_eq!(parse("/manifests/latest"), Err(RouteError::NotFound));
     }

@@ -31,21 +31,36 @@ pub async fn blob_store_suite(store: &dyn BlobStore) {
     assert_eq!(write_upload(store, id, 0, &[b"hello ", b"wor"]).await, 9);
     assert_eq!(write_upload(store, id, 9, &[b"ld"]).await, 11);
     assert_eq!(write_upload(store, id, 6, &[b"there"]).await, 11);
-    assert_eq!(collect(store.read_upload(id, 11).await.unwrap()).await, b"hello there");
+    assert_eq!(
+        collect(store.read_upload(id, 11).await.unwrap()).await,
+        b"hello there"
+    );
 
     // Reopening a missing upload at a non-zero offset is an error, not a new file.
-    let missing = store.upload_writer("0b5e7a0c-0000-4000-8000-00000000dead", 5).await;
+    let missing = store
+        .upload_writer("0b5e7a0c-0000-4000-8000-00000000dead", 5)
+        .await;
     assert!(matches!(missing, Err(StoreError::UploadNotFound(_))));
     // Ids that could escape the uploads area are refused.
-    assert!(matches!(store.upload_writer("../x", 0).await, Err(StoreError::UploadNotFound(_))));
+    assert!(matches!(
+        store.upload_writer("../x", 0).await,
+        Err(StoreError::UploadNotFound(_))
+    ));
 
     let digest = Digest::of_bytes(Algorithm::Sha256, b"hello there");
     assert_eq!(store.stat(&digest).await.unwrap(), None);
     store.commit_upload(id, &digest).await.expect("commit");
     assert_eq!(store.stat(&digest).await.unwrap(), Some(11));
-    assert!(store.read_upload(id, 11).await.is_err(), "the upload is gone after commit");
+    assert!(
+        store.read_upload(id, 11).await.is_err(),
+        "the upload is gone after commit"
+    );
 
-    let r = store.read(&digest, 0, 11).await.unwrap().expect("blob present");
+    let r = store
+        .read(&digest, 0, 11)
+        .await
+        .unwrap()
+        .expect("blob present");
     assert_eq!(r.len, 11);
     assert_eq!(collect(r).await, b"hello there");
     let r = store.read(&digest, 6, 3).await.unwrap().unwrap();
@@ -57,7 +72,10 @@ pub async fn blob_store_suite(store: &dyn BlobStore) {
     let mut ids = store.upload_ids().await.unwrap();
     ids.sort();
     assert_eq!(ids, vec![id2.to_string()], "listed before its commit");
-    store.commit_upload(id2, &digest).await.expect("second commit");
+    store
+        .commit_upload(id2, &digest)
+        .await
+        .expect("second commit");
     assert_eq!(store.stat(&digest).await.unwrap(), Some(11));
 
     assert!(store.upload_ids().await.unwrap().is_empty());
@@ -77,15 +95,23 @@ pub async fn blob_store_suite(store: &dyn BlobStore) {
         w.write(Bytes::from_static(b"zzz")).await.unwrap();
     }
     assert_eq!(write_upload(store, id4, 3, &[b"def"]).await, 6);
-    assert_eq!(collect(store.read_upload(id4, 6).await.unwrap()).await, b"abcdef");
+    assert_eq!(
+        collect(store.read_upload(id4, 6).await.unwrap()).await,
+        b"abcdef"
+    );
 
     // Larger than one read chunk, to cover chunked streaming.
-    let big: Vec<u8> = (0..(3 * 256 * 1024 + 17)).map(|i| (i % 251) as u8).collect();
+    let big: Vec<u8> = (0..(3 * 256 * 1024 + 17))
+        .map(|i| (i % 251) as u8)
+        .collect();
     let id5 = "0b5e7a0c-0000-4000-8000-000000000005";
     write_upload(store, id5, 0, &[&big[..1000], &big[1000..]]).await;
     let bd = Digest::of_bytes(Algorithm::Sha256, &big);
     store.commit_upload(id5, &bd).await.unwrap();
-    assert_eq!(collect(store.read(&bd, 0, big.len() as u64).await.unwrap().unwrap()).await, big);
+    assert_eq!(
+        collect(store.read(&bd, 0, big.len() as u64).await.unwrap().unwrap()).await,
+        big
+    );
 
     store.delete(&digest).await.unwrap();
     assert_eq!(store.stat(&digest).await.unwrap(), None);
@@ -96,7 +122,13 @@ fn d(n: u8) -> Digest {
     Digest::of_bytes(Algorithm::Sha256, &[n])
 }
 
-fn manifest<'a>(digest: &'a Digest, body: &'a [u8], blobs: &'a [Digest], children: &'a [Digest], tag: Option<&'a str>) -> NewManifest<'a> {
+fn manifest<'a>(
+    digest: &'a Digest,
+    body: &'a [u8],
+    blobs: &'a [Digest],
+    children: &'a [Digest],
+    tag: Option<&'a str>,
+) -> NewManifest<'a> {
     NewManifest {
         digest,
         media_type: "application/vnd.oci.image.manifest.v1+json",
@@ -112,20 +144,44 @@ fn manifest<'a>(digest: &'a Digest, body: &'a [u8], blobs: &'a [Digest], childre
 
 pub async fn metadata_store_suite(store: &dyn MetadataStore) {
     store.ping().await.expect("ping");
-    let reg = RegistryKey { account_id: "000000000000".into(), region: "us-east-1".into() };
-    let other = RegistryKey { account_id: "111111111111".into(), region: "us-east-1".into() };
+    let reg = RegistryKey {
+        account_id: "000000000000".into(),
+        region: "us-east-1".into(),
+    };
+    let other = RegistryKey {
+        account_id: "111111111111".into(),
+        region: "us-east-1".into(),
+    };
 
     // Repositories: idempotent creation, per-registry namespaces, paging in byte order.
     let a = store.ensure_repository(&reg, "team/app", 1).await.unwrap();
-    assert_eq!(store.ensure_repository(&reg, "team/app", 2).await.unwrap(), a);
+    assert_eq!(
+        store.ensure_repository(&reg, "team/app", 2).await.unwrap(),
+        a
+    );
     let b = store.ensure_repository(&reg, "base", 1).await.unwrap();
-    store.ensure_repository(&reg, "team/app-b", 1).await.unwrap();
+    store
+        .ensure_repository(&reg, "team/app-b", 1)
+        .await
+        .unwrap();
     let elsewhere = store.ensure_repository(&other, "base", 1).await.unwrap();
     assert_ne!(elsewhere, b);
     assert_eq!(store.find_repository(&reg, "nope").await.unwrap(), None);
-    assert_eq!(store.list_repositories(&reg, None, 10).await.unwrap(), ["base", "team/app", "team/app-b"]);
-    assert_eq!(store.list_repositories(&reg, Some("base"), 1).await.unwrap(), ["team/app"]);
-    assert_eq!(store.list_repositories(&other, None, 10).await.unwrap(), ["base"]);
+    assert_eq!(
+        store.list_repositories(&reg, None, 10).await.unwrap(),
+        ["base", "team/app", "team/app-b"]
+    );
+    assert_eq!(
+        store
+            .list_repositories(&reg, Some("base"), 1)
+            .await
+            .unwrap(),
+        ["team/app"]
+    );
+    assert_eq!(
+        store.list_repositories(&other, None, 10).await.unwrap(),
+        ["base"]
+    );
 
     // Blob links are per repository.
     let (l1, l2, cfg) = (d(1), d(2), d(3));
@@ -133,83 +189,162 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
     store.link_blob(a, &cfg, 3, 5).await.unwrap();
     assert_eq!(store.blob_size(a, &l1).await.unwrap(), Some(10));
     assert_eq!(store.blob_size(b, &l1).await.unwrap(), None);
-    assert_eq!(store.link_existing_blob(b, a, &l1, 6).await.unwrap(), Some(10));
+    assert_eq!(
+        store.link_existing_blob(b, a, &l1, 6).await.unwrap(),
+        Some(10)
+    );
     assert_eq!(store.blob_size(b, &l1).await.unwrap(), Some(10));
     assert_eq!(store.link_existing_blob(b, a, &l2, 6).await.unwrap(), None);
 
     // A manifest with a missing reference is refused and leaves nothing behind.
     let m1 = d(10);
     let blobs = [cfg.clone(), l1.clone(), l2.clone()];
-    let out = store.put_manifest(a, manifest(&m1, b"m1", &blobs, &[], Some("v1"))).await.unwrap();
+    let out = store
+        .put_manifest(a, manifest(&m1, b"m1", &blobs, &[], Some("v1")))
+        .await
+        .unwrap();
     assert_eq!(out, PutManifestOutcome::MissingReferences(vec![l2.clone()]));
     assert_eq!(store.get_manifest(a, &m1).await.unwrap(), None);
     assert_eq!(store.resolve_tag(a, "v1").await.unwrap(), None);
 
     store.link_blob(a, &l2, 20, 7).await.unwrap();
-    let out = store.put_manifest(a, manifest(&m1, b"m1", &blobs, &[], Some("v1"))).await.unwrap();
+    let out = store
+        .put_manifest(a, manifest(&m1, b"m1", &blobs, &[], Some("v1")))
+        .await
+        .unwrap();
     assert_eq!(out, PutManifestOutcome::Stored { previous: None });
     let got = store.get_manifest(a, &m1).await.unwrap().unwrap();
     assert_eq!(&got.body[..], b"m1");
     assert_eq!(got.media_type, "application/vnd.oci.image.manifest.v1+json");
     assert_eq!(store.resolve_tag(a, "v1").await.unwrap(), Some(m1.clone()));
-    assert_eq!(store.get_manifest(b, &m1).await.unwrap(), None, "manifests are per repository");
+    assert_eq!(
+        store.get_manifest(b, &m1).await.unwrap(),
+        None,
+        "manifests are per repository"
+    );
 
     // Pushing the same again is a no-op; moving a tag reports where it was.
-    let again = store.put_manifest(a, manifest(&m1, b"m1", &blobs, &[], Some("v1"))).await.unwrap();
+    let again = store
+        .put_manifest(a, manifest(&m1, b"m1", &blobs, &[], Some("v1")))
+        .await
+        .unwrap();
     assert_eq!(again, PutManifestOutcome::Stored { previous: None });
     let m2 = d(11);
     let blobs2 = [cfg.clone(), l1.clone()];
-    let moved = store.put_manifest(a, manifest(&m2, b"m2", &blobs2, &[], Some("v1"))).await.unwrap();
-    assert_eq!(moved, PutManifestOutcome::Stored { previous: Some(m1.clone()) });
+    let moved = store
+        .put_manifest(a, manifest(&m2, b"m2", &blobs2, &[], Some("v1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        moved,
+        PutManifestOutcome::Stored {
+            previous: Some(m1.clone())
+        }
+    );
     assert_eq!(store.resolve_tag(a, "v1").await.unwrap(), Some(m2.clone()));
     for t in ["latest", "v0", "a"] {
-        store.put_manifest(a, manifest(&m1, b"m1", &blobs, &[], Some(t))).await.unwrap();
+        store
+            .put_manifest(a, manifest(&m1, b"m1", &blobs, &[], Some(t)))
+            .await
+            .unwrap();
     }
-    assert_eq!(store.list_tags(a, None, 100).await.unwrap(), ["a", "latest", "v0", "v1"]);
-    assert_eq!(store.list_tags(a, Some("a"), 2).await.unwrap(), ["latest", "v0"]);
+    assert_eq!(
+        store.list_tags(a, None, 100).await.unwrap(),
+        ["a", "latest", "v0", "v1"]
+    );
+    assert_eq!(
+        store.list_tags(a, Some("a"), 2).await.unwrap(),
+        ["latest", "v0"]
+    );
 
     // An index needs its children in the same repository, and protects them.
     let idx = d(12);
     let children = [m1.clone(), m2.clone()];
-    let out = store.put_manifest(b, manifest(&idx, b"idx", &[], &children, None)).await.unwrap();
+    let out = store
+        .put_manifest(b, manifest(&idx, b"idx", &[], &children, None))
+        .await
+        .unwrap();
     assert!(matches!(out, PutManifestOutcome::MissingReferences(ref v) if v.len() == 2));
-    store.put_manifest(a, manifest(&idx, b"idx", &[], &children, Some("multi"))).await.unwrap();
-    assert_eq!(store.delete_manifest(a, &m1).await.unwrap(), DeleteManifestOutcome::ReferencedBy(idx.clone()));
-    assert_eq!(store.unlink_blob(a, &l2).await.unwrap(), UnlinkBlobOutcome::ReferencedBy(m1.clone()));
+    store
+        .put_manifest(a, manifest(&idx, b"idx", &[], &children, Some("multi")))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete_manifest(a, &m1).await.unwrap(),
+        DeleteManifestOutcome::ReferencedBy(idx.clone())
+    );
+    assert_eq!(
+        store.unlink_blob(a, &l2).await.unwrap(),
+        UnlinkBlobOutcome::ReferencedBy(m1.clone())
+    );
 
     // Deleting removes the manifest and its tags.
     assert_eq!(
         store.delete_manifest(a, &idx).await.unwrap(),
-        DeleteManifestOutcome::Deleted { tags: vec!["multi".into()] }
+        DeleteManifestOutcome::Deleted {
+            tags: vec!["multi".into()]
+        }
     );
     assert_eq!(
         store.delete_manifest(a, &m1).await.unwrap(),
-        DeleteManifestOutcome::Deleted { tags: vec!["a".into(), "latest".into(), "v0".into()] }
+        DeleteManifestOutcome::Deleted {
+            tags: vec!["a".into(), "latest".into(), "v0".into()]
+        }
     );
-    assert_eq!(store.delete_manifest(a, &m1).await.unwrap(), DeleteManifestOutcome::NotFound);
+    assert_eq!(
+        store.delete_manifest(a, &m1).await.unwrap(),
+        DeleteManifestOutcome::NotFound
+    );
     assert_eq!(store.list_tags(a, None, 100).await.unwrap(), ["v1"]);
-    assert_eq!(store.unlink_blob(a, &l2).await.unwrap(), UnlinkBlobOutcome::Unlinked);
-    assert_eq!(store.unlink_blob(a, &l2).await.unwrap(), UnlinkBlobOutcome::NotLinked);
+    assert_eq!(
+        store.unlink_blob(a, &l2).await.unwrap(),
+        UnlinkBlobOutcome::Unlinked
+    );
+    assert_eq!(
+        store.unlink_blob(a, &l2).await.unwrap(),
+        UnlinkBlobOutcome::NotLinked
+    );
     assert_eq!(store.blob_size(a, &l2).await.unwrap(), None);
 
     // Upload sessions: compare-and-set sizes, completion links the blob.
-    let up = UploadRecord { id: "u1".into(), repository: b, size: 0, started_at: 100, updated_at: 100 };
+    let up = UploadRecord {
+        id: "u1".into(),
+        repository: b,
+        size: 0,
+        started_at: 100,
+        updated_at: 100,
+    };
     store.create_upload(&up).await.unwrap();
     assert!(store.upload_exists("u1").await.unwrap());
     assert!(store.set_upload_size("u1", 0, 50, 200).await.unwrap());
-    assert!(!store.set_upload_size("u1", 0, 70, 201).await.unwrap(), "stale expected size must not apply");
+    assert!(
+        !store.set_upload_size("u1", 0, 70, 201).await.unwrap(),
+        "stale expected size must not apply"
+    );
     let got = store.get_upload("u1").await.unwrap().unwrap();
     assert_eq!((got.size, got.updated_at, got.repository), (50, 200, b));
     assert_eq!(store.stale_uploads(201, 10).await.unwrap().len(), 1);
     assert_eq!(store.stale_uploads(200, 10).await.unwrap().len(), 0);
     let blob = d(20);
-    store.complete_upload("u1", b, &blob, 50, 300).await.unwrap();
+    store
+        .complete_upload("u1", b, &blob, 50, 300)
+        .await
+        .unwrap();
     assert_eq!(store.get_upload("u1").await.unwrap(), None);
     assert_eq!(store.blob_size(b, &blob).await.unwrap(), Some(50));
-    store.create_upload(&UploadRecord { id: "u2".into(), ..up }).await.unwrap();
+    store
+        .create_upload(&UploadRecord {
+            id: "u2".into(),
+            ..up
+        })
+        .await
+        .unwrap();
     assert!(store.delete_upload("u2").await.unwrap());
     assert!(!store.delete_upload("u2").await.unwrap());
 
     let c = store.counts().await.unwrap();
-    assert_eq!((c.repositories, c.blobs, c.blob_bytes), (4, 4, 10 + 3 + 20 + 50));
+    assert_eq!(
+        (c.repositories, c.blobs, c.blob_bytes),
+        (4, 4, 10 + 3 + 20 + 50)
+    );
 }

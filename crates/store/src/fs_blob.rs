@@ -54,7 +54,9 @@ impl FsBlobStore {
 
     fn upload_path(&self, id: &str) -> Result<PathBuf> {
         // Ids come from URLs: never let one name anything but a file in uploads/.
-        let safe = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        let safe = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
         if !safe {
             return Err(StoreError::UploadNotFound(id.to_string()));
         }
@@ -71,7 +73,9 @@ impl FsBlobStore {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> Result<T> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
@@ -118,7 +122,9 @@ fn stream_file(mut file: File, offset: u64, len: u64) -> BlobReader {
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
     BlobReader {
         len,
         stream: Box::pin(stream),
@@ -131,7 +137,12 @@ impl BlobStore for FsBlobStore {
         let path = self.upload_path(id)?;
         let id_owned = id.to_string();
         let file = blocking(move || {
-            let file = match OpenOptions::new().write(true).create(offset == 0).truncate(false).open(&path) {
+            let file = match OpenOptions::new()
+                .write(true)
+                .create(offset == 0)
+                .truncate(false)
+                .open(&path)
+            {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(e),
@@ -273,7 +284,10 @@ impl BlobStore for FsBlobStore {
         blocking(move || {
             let meta = fs::metadata(&uploads)?;
             if meta.permissions().readonly() {
-                return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "uploads directory is read-only"));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    "uploads directory is read-only",
+                ));
             }
             Ok(())
         })
@@ -297,7 +311,9 @@ impl FsUploadWriter {
         drop(self.tx);
         match self.handle.await {
             Ok(Err(e)) => StoreError::from_io(e),
-            Ok(Ok(_)) => StoreError::Io(std::io::Error::other("upload writer stopped unexpectedly")),
+            Ok(Ok(_)) => {
+                StoreError::Io(std::io::Error::other("upload writer stopped unexpectedly"))
+            }
             Err(e) => StoreError::Io(std::io::Error::other(e)),
         }
     }
@@ -311,7 +327,10 @@ impl UploadWriter for FsUploadWriter {
             let (tx, _) = mpsc::channel(1);
             let dead = FsUploadWriter {
                 tx: std::mem::replace(&mut self.tx, tx),
-                handle: std::mem::replace(&mut self.handle, tokio::task::spawn_blocking(|| Ok(None))),
+                handle: std::mem::replace(
+                    &mut self.handle,
+                    tokio::task::spawn_blocking(|| Ok(None)),
+                ),
             };
             return Err(Box::new(dead).thread_error().await);
         }
@@ -324,7 +343,9 @@ impl UploadWriter for FsUploadWriter {
         }
         match self.handle.await {
             Ok(Ok(Some(size))) => Ok(size),
-            Ok(Ok(None)) => Err(StoreError::Io(std::io::Error::other("upload writer ended without finishing"))),
+            Ok(Ok(None)) => Err(StoreError::Io(std::io::Error::other(
+                "upload writer ended without finishing",
+            ))),
             Ok(Err(e)) => Err(StoreError::from_io(e)),
             Err(e) => Err(StoreError::Io(std::io::Error::other(e))),
         }

@@ -22,8 +22,8 @@ pub use blob::{BlobReader, BlobStore, UploadWriter};
 pub use error::StoreError;
 pub use fs_blob::FsBlobStore;
 pub use metadata::{
-    Counts, DeleteManifestOutcome, UnlinkBlobOutcome,
-    MetadataStore, NewManifest, PutManifestOutcome, RegistryKey, RepoId, StoredManifest, UploadRecord,
+    Counts, DeleteManifestOutcome, MetadataStore, NewManifest, PutManifestOutcome, RegistryKey,
+    RepoId, StoredManifest, UnlinkBlobOutcome, UploadRecord,
 };
 pub use sqlite::SqliteMetadataStore;
 
@@ -42,7 +42,9 @@ mod tests {
     async fn sqlite_metadata_store_conforms() {
         use crate::MetadataStore;
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::SqliteMetadataStore::open(&dir.path().join("meta.db")).await.unwrap();
+        let store = crate::SqliteMetadataStore::open(&dir.path().join("meta.db"))
+            .await
+            .unwrap();
         crate::conformance::metadata_store_suite(&store).await;
         store.close().await;
     }

@@ -42,7 +42,9 @@ pub enum DeleteManifestOutcome {
     /// Nothing was deleted: an index in the same repository lists the manifest.
     ReferencedBy(Digest),
     /// Deleted, together with these tags.
-    Deleted { tags: Vec<String> },
+    Deleted {
+        tags: Vec<String>,
+    },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -80,32 +82,61 @@ pub struct Counts {
 /// milliseconds passed in by the caller (tests control the clock).
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
-    async fn ensure_repository(&self, registry: &RegistryKey, name: &str, now: i64) -> Result<RepoId>;
+    async fn ensure_repository(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        now: i64,
+    ) -> Result<RepoId>;
     async fn find_repository(&self, registry: &RegistryKey, name: &str) -> Result<Option<RepoId>>;
     /// Names in byte order, strictly after `after`, at most `limit`.
-    async fn list_repositories(&self, registry: &RegistryKey, after: Option<&str>, limit: u32) -> Result<Vec<String>>;
+    async fn list_repositories(
+        &self,
+        registry: &RegistryKey,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>>;
 
     /// Records that blob `digest` (of `size` bytes) is stored and links it to `repo`.
     async fn link_blob(&self, repo: RepoId, digest: &Digest, size: u64, now: i64) -> Result<()>;
     /// Links an already stored blob into `repo` if `from` holds it; returns its size.
-    async fn link_existing_blob(&self, repo: RepoId, from: RepoId, digest: &Digest, now: i64) -> Result<Option<u64>>;
+    async fn link_existing_blob(
+        &self,
+        repo: RepoId,
+        from: RepoId,
+        digest: &Digest,
+        now: i64,
+    ) -> Result<Option<u64>>;
     /// Size of `digest` if it is linked to `repo`.
     async fn blob_size(&self, repo: RepoId, digest: &Digest) -> Result<Option<u64>>;
     async fn unlink_blob(&self, repo: RepoId, digest: &Digest) -> Result<UnlinkBlobOutcome>;
 
-    async fn put_manifest(&self, repo: RepoId, manifest: NewManifest<'_>) -> Result<PutManifestOutcome>;
+    async fn put_manifest(
+        &self,
+        repo: RepoId,
+        manifest: NewManifest<'_>,
+    ) -> Result<PutManifestOutcome>;
     async fn get_manifest(&self, repo: RepoId, digest: &Digest) -> Result<Option<StoredManifest>>;
-    async fn delete_manifest(&self, repo: RepoId, digest: &Digest) -> Result<DeleteManifestOutcome>;
+    async fn delete_manifest(&self, repo: RepoId, digest: &Digest)
+        -> Result<DeleteManifestOutcome>;
     async fn resolve_tag(&self, repo: RepoId, tag: &str) -> Result<Option<Digest>>;
     /// Tags in byte order, strictly after `after`, at most `limit`.
-    async fn list_tags(&self, repo: RepoId, after: Option<&str>, limit: u32) -> Result<Vec<String>>;
+    async fn list_tags(&self, repo: RepoId, after: Option<&str>, limit: u32)
+        -> Result<Vec<String>>;
 
     async fn create_upload(&self, upload: &UploadRecord) -> Result<()>;
     async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>>;
     /// Moves an upload's size from `expected` to `size`; false if it was not at `expected`.
     async fn set_upload_size(&self, id: &str, expected: u64, size: u64, now: i64) -> Result<bool>;
     /// Ends upload `id` by linking the blob it became, in one transaction.
-    async fn complete_upload(&self, id: &str, repo: RepoId, digest: &Digest, size: u64, now: i64) -> Result<()>;
+    async fn complete_upload(
+        &self,
+        id: &str,
+        repo: RepoId,
+        digest: &Digest,
+        size: u64,
+        now: i64,
+    ) -> Result<()>;
     async fn delete_upload(&self, id: &str) -> Result<bool>;
     /// Upload sessions not touched since `before`.
     async fn stale_uploads(&self, before: i64, limit: u32) -> Result<Vec<UploadRecord>>;

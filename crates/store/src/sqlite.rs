@@ -9,7 +9,9 @@ use crate::metadata::*;
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use berth_oci::Digest;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
 use std::path::Path;
 use std::time::Duration;
@@ -40,7 +42,10 @@ impl SqliteMetadataStore {
             .connect_with(base.clone().create_if_missing(true))
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let readers = std::thread::available_parallelism().map(|n| n.get() as u32 * 2).unwrap_or(4).max(4);
+        let readers = std::thread::available_parallelism()
+            .map(|n| n.get() as u32 * 2)
+            .unwrap_or(4)
+            .max(4);
         let reader = SqlitePoolOptions::new()
             .max_connections(readers)
             .idle_timeout(None)
@@ -70,7 +75,12 @@ fn upload_from_row(row: sqlx::sqlite::SqliteRow) -> UploadRecord {
     }
 }
 
-async fn exists(tx: &mut Transaction<'_, Sqlite>, sql: &str, repo: RepoId, digest: &str) -> Result<bool> {
+async fn exists(
+    tx: &mut Transaction<'_, Sqlite>,
+    sql: &str,
+    repo: RepoId,
+    digest: &str,
+) -> Result<bool> {
     Ok(sqlx::query_scalar::<_, i64>(sql)
         .bind(repo.0)
         .bind(digest)
@@ -79,9 +89,32 @@ async fn exists(tx: &mut Transaction<'_, Sqlite>, sql: &str, repo: RepoId, diges
         .is_some())
 }
 
+/// A manifest in `repo` that references `target` (as a blob or a child manifest), if any.
+async fn first_referrer(
+    tx: &mut Transaction<'_, Sqlite>,
+    repo: RepoId,
+    target: &Digest,
+    kind: i64,
+) -> Result<Option<Digest>> {
+    let m: Option<String> = sqlx::query_scalar(
+        "SELECT manifest_digest FROM manifest_references WHERE repository_id = ? AND target = ? AND kind = ? LIMIT 1",
+    )
+    .bind(repo.0)
+    .bind(target.as_str())
+    .bind(kind)
+    .fetch_optional(&mut **tx)
+    .await?;
+    m.map(digest_of).transpose()
+}
+
 #[async_trait]
 impl MetadataStore for SqliteMetadataStore {
-    async fn ensure_repository(&self, registry: &RegistryKey, name: &str, now: i64) -> Result<RepoId> {
+    async fn ensure_repository(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        now: i64,
+    ) -> Result<RepoId> {
         if let Some(id) = self.find_repository(registry, name).await? {
             return Ok(id);
         }
@@ -95,27 +128,35 @@ impl MetadataStore for SqliteMetadataStore {
         .bind(now)
         .execute(&self.writer)
         .await?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM repositories WHERE account_id = ? AND region = ? AND name = ?")
-            .bind(&registry.account_id)
-            .bind(&registry.region)
-            .bind(name)
-            .fetch_one(&self.writer)
-            .await?;
+        let id: i64 = sqlx::query_scalar(
+            "SELECT id FROM repositories WHERE account_id = ? AND region = ? AND name = ?",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .fetch_one(&self.writer)
+        .await?;
         Ok(RepoId(id))
     }
 
     async fn find_repository(&self, registry: &RegistryKey, name: &str) -> Result<Option<RepoId>> {
-        let id: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM repositories WHERE account_id = ? AND region = ? AND name = ?")
-                .bind(&registry.account_id)
-                .bind(&registry.region)
-                .bind(name)
-                .fetch_optional(&self.reader)
-                .await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM repositories WHERE account_id = ? AND region = ? AND name = ?",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?;
         Ok(id.map(RepoId))
     }
 
-    async fn list_repositories(&self, registry: &RegistryKey, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
+    async fn list_repositories(
+        &self,
+        registry: &RegistryKey,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT name FROM repositories WHERE account_id = ? AND region = ? AND name > ? ORDER BY name LIMIT ?",
         )
@@ -134,7 +175,13 @@ impl MetadataStore for SqliteMetadataStore {
         Ok(())
     }
 
-    async fn link_existing_blob(&self, repo: RepoId, from: RepoId, digest: &Digest, now: i64) -> Result<Option<u64>> {
+    async fn link_existing_blob(
+        &self,
+        repo: RepoId,
+        from: RepoId,
+        digest: &Digest,
+        now: i64,
+    ) -> Result<Option<u64>> {
         let mut tx = self.writer.begin().await?;
         let size: Option<i64> = sqlx::query_scalar(
             "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
@@ -170,19 +217,18 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn unlink_blob(&self, repo: RepoId, digest: &Digest) -> Result<UnlinkBlobOutcome> {
         let mut tx = self.writer.begin().await?;
-        if !exists(&mut tx, "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?", repo, digest.as_str()).await? {
+        if !exists(
+            &mut tx,
+            "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?",
+            repo,
+            digest.as_str(),
+        )
+        .await?
+        {
             return Ok(UnlinkBlobOutcome::NotLinked);
         }
-        let user: Option<String> = sqlx::query_scalar(
-            "SELECT manifest_digest FROM manifest_references WHERE repository_id = ? AND target = ? AND kind = ? LIMIT 1",
-        )
-        .bind(repo.0)
-        .bind(digest.as_str())
-        .bind(KIND_BLOB)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(m) = user {
-            return Ok(UnlinkBlobOutcome::ReferencedBy(digest_of(m)?));
+        if let Some(m) = first_referrer(&mut tx, repo, digest, KIND_BLOB).await? {
+            return Ok(UnlinkBlobOutcome::ReferencedBy(m));
         }
         sqlx::query("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?")
             .bind(repo.0)
@@ -197,12 +243,26 @@ impl MetadataStore for SqliteMetadataStore {
         let mut tx = self.writer.begin().await?;
         let mut missing = Vec::new();
         for d in m.blob_refs {
-            if !exists(&mut tx, "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?", repo, d.as_str()).await? {
+            if !exists(
+                &mut tx,
+                "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?",
+                repo,
+                d.as_str(),
+            )
+            .await?
+            {
                 missing.push(d.clone());
             }
         }
         for d in m.manifest_refs {
-            if !exists(&mut tx, "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?", repo, d.as_str()).await? {
+            if !exists(
+                &mut tx,
+                "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?",
+                repo,
+                d.as_str(),
+            )
+            .await?
+            {
                 missing.push(d.clone());
             }
         }
@@ -231,7 +291,11 @@ impl MetadataStore for SqliteMetadataStore {
         .rows_affected()
             == 1;
         if inserted {
-            let refs = m.blob_refs.iter().map(|d| (d, KIND_BLOB)).chain(m.manifest_refs.iter().map(|d| (d, KIND_MANIFEST)));
+            let refs = m
+                .blob_refs
+                .iter()
+                .map(|d| (d, KIND_BLOB))
+                .chain(m.manifest_refs.iter().map(|d| (d, KIND_MANIFEST)));
             for (target, kind) in refs {
                 sqlx::query(
                     "INSERT OR IGNORE INTO manifest_references (repository_id, manifest_digest, target, kind) VALUES (?, ?, ?, ?)",
@@ -246,11 +310,12 @@ impl MetadataStore for SqliteMetadataStore {
         }
         let mut previous = None;
         if let Some(tag) = m.tag {
-            let old: Option<String> = sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
-                .bind(repo.0)
-                .bind(tag)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let old: Option<String> =
+                sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
+                    .bind(repo.0)
+                    .bind(tag)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if old.as_deref() != Some(m.digest.as_str()) {
                 sqlx::query(
                     "INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
@@ -284,27 +349,32 @@ impl MetadataStore for SqliteMetadataStore {
         }))
     }
 
-    async fn delete_manifest(&self, repo: RepoId, digest: &Digest) -> Result<DeleteManifestOutcome> {
+    async fn delete_manifest(
+        &self,
+        repo: RepoId,
+        digest: &Digest,
+    ) -> Result<DeleteManifestOutcome> {
         let mut tx = self.writer.begin().await?;
-        if !exists(&mut tx, "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?", repo, digest.as_str()).await? {
+        if !exists(
+            &mut tx,
+            "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?",
+            repo,
+            digest.as_str(),
+        )
+        .await?
+        {
             return Ok(DeleteManifestOutcome::NotFound);
         }
-        let parent: Option<String> = sqlx::query_scalar(
-            "SELECT manifest_digest FROM manifest_references WHERE repository_id = ? AND target = ? AND kind = ? LIMIT 1",
+        if let Some(index) = first_referrer(&mut tx, repo, digest, KIND_MANIFEST).await? {
+            return Ok(DeleteManifestOutcome::ReferencedBy(index));
+        }
+        let tags: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM tags WHERE repository_id = ? AND digest = ? ORDER BY name",
         )
         .bind(repo.0)
         .bind(digest.as_str())
-        .bind(KIND_MANIFEST)
-        .fetch_optional(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-        if let Some(p) = parent {
-            return Ok(DeleteManifestOutcome::ReferencedBy(digest_of(p)?));
-        }
-        let tags: Vec<String> = sqlx::query_scalar("SELECT name FROM tags WHERE repository_id = ? AND digest = ? ORDER BY name")
-            .bind(repo.0)
-            .bind(digest.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
         // Tags and references go with it (ON DELETE CASCADE).
         sqlx::query("DELETE FROM manifests WHERE repository_id = ? AND digest = ?")
             .bind(repo.0)
@@ -316,23 +386,29 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     async fn resolve_tag(&self, repo: RepoId, tag: &str) -> Result<Option<Digest>> {
-        let d: Option<String> = sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
-            .bind(repo.0)
-            .bind(tag)
-            .fetch_optional(&self.reader)
-            .await?;
+        let d: Option<String> =
+            sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
+                .bind(repo.0)
+                .bind(tag)
+                .fetch_optional(&self.reader)
+                .await?;
         d.map(digest_of).transpose()
     }
 
-    async fn list_tags(&self, repo: RepoId, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?")
-                .bind(repo.0)
-                .bind(after.unwrap_or(""))
-                .bind(limit)
-                .fetch_all(&self.reader)
-                .await?,
+    async fn list_tags(
+        &self,
+        repo: RepoId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?",
         )
+        .bind(repo.0)
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?)
     }
 
     async fn create_upload(&self, u: &UploadRecord) -> Result<()> {
@@ -348,29 +424,42 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>> {
-        let row = sqlx::query("SELECT id, repository_id, size, started_at, updated_at FROM uploads WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, repository_id, size, started_at, updated_at FROM uploads WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
         Ok(row.map(upload_from_row))
     }
 
     async fn set_upload_size(&self, id: &str, expected: u64, size: u64, now: i64) -> Result<bool> {
-        let n = sqlx::query("UPDATE uploads SET size = ?, updated_at = ? WHERE id = ? AND size = ?")
-            .bind(to_i64(size))
-            .bind(now)
-            .bind(id)
-            .bind(to_i64(expected))
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
+        let n =
+            sqlx::query("UPDATE uploads SET size = ?, updated_at = ? WHERE id = ? AND size = ?")
+                .bind(to_i64(size))
+                .bind(now)
+                .bind(id)
+                .bind(to_i64(expected))
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
         Ok(n == 1)
     }
 
-    async fn complete_upload(&self, id: &str, repo: RepoId, digest: &Digest, size: u64, now: i64) -> Result<()> {
+    async fn complete_upload(
+        &self,
+        id: &str,
+        repo: RepoId,
+        digest: &Digest,
+        size: u64,
+        now: i64,
+    ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         insert_blob_and_link(&mut tx, repo, digest, size, now).await?;
-        sqlx::query("DELETE FROM uploads WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -396,11 +485,13 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     async fn upload_exists(&self, id: &str) -> Result<bool> {
-        Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM uploads WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?
-            .is_some())
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT 1 FROM uploads WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await?
+                .is_some(),
+        )
     }
 
     async fn counts(&self) -> Result<Counts> {
@@ -423,7 +514,10 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn close(&self) {
         // Fold the WAL back into the main file so the data dir is tidy at rest.
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await
+        {
             tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
         }
         self.reader.close().await;
@@ -431,7 +525,13 @@ impl MetadataStore for SqliteMetadataStore {
     }
 }
 
-async fn insert_blob_and_link(tx: &mut Transaction<'_, Sqlite>, repo: RepoId, digest: &Digest, size: u64, now: i64) -> Result<()> {
+async fn insert_blob_and_link(
+    tx: &mut Transaction<'_, Sqlite>,
+    repo: RepoId,
+    digest: &Digest,
+    size: u64,
+    now: i64,
+) -> Result<()> {
     sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING")
         .bind(digest.as_str())
         .bind(to_i64(size))

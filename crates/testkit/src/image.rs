@@ -35,7 +35,12 @@ pub fn rootfs_tar(seed: u64, files: usize, file_size: usize) -> Vec<u8> {
         let mut h = tar::Header::new_gnu();
         h.set_mode(0o644);
         h.set_size(content.len() as u64);
-        b.append_data(&mut h, format!("data/file-{seed}-{i}.bin"), content.as_slice()).unwrap();
+        b.append_data(
+            &mut h,
+            format!("data/file-{seed}-{i}.bin"),
+            content.as_slice(),
+        )
+        .unwrap();
     }
     b.into_inner().unwrap()
 }
@@ -53,7 +58,11 @@ pub fn layer(seed: u64, files: usize, file_size: usize) -> Layer {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&tar).unwrap();
     let bytes = gz.finish().unwrap();
-    Layer { digest: sha256(&bytes), diff_id: sha256(&tar), bytes }
+    Layer {
+        digest: sha256(&bytes),
+        diff_id: sha256(&tar),
+        bytes,
+    }
 }
 
 pub struct Image {
@@ -66,7 +75,9 @@ pub struct Image {
 
 /// An OCI image of `layers` layers, each holding `files` files of `file_size` bytes.
 pub fn oci_image(seed: u64, layers: usize, files: usize, file_size: usize) -> Image {
-    let layers: Vec<Layer> = (0..layers).map(|i| layer(seed * 100 + i as u64, files, file_size)).collect();
+    let layers: Vec<Layer> = (0..layers)
+        .map(|i| layer(seed * 100 + i as u64, files, file_size))
+        .collect();
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
@@ -85,14 +96,22 @@ pub fn oci_image(seed: u64, layers: usize, files: usize, file_size: usize) -> Im
         })).collect::<Vec<_>>(),
     }))
     .unwrap();
-    Image { manifest_digest: sha256(&manifest), manifest, config, config_digest, layers }
+    Image {
+        manifest_digest: sha256(&manifest),
+        manifest,
+        config,
+        config_digest,
+        layers,
+    }
 }
 
 /// Writes `image` as an OCI image layout at `dir`, tagged `tag`.
 pub fn write_oci_layout(dir: &Path, image: &Image, tag: &str) {
     let blobs = dir.join("blobs").join("sha256");
     std::fs::create_dir_all(&blobs).unwrap();
-    let put = |digest: &str, bytes: &[u8]| std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), bytes).unwrap();
+    let put = |digest: &str, bytes: &[u8]| {
+        std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), bytes).unwrap()
+    };
     for l in &image.layers {
         put(&l.digest, &l.bytes);
     }

@@ -32,7 +32,11 @@ impl TestServer {
             data_dir: tmp.path().join("data"),
             log: tmp.path().join("berth.log"),
             args: args.iter().map(|a| a.to_string()).collect(),
-            scheme: if args.contains(&"--tls-cert") { "https" } else { "http" },
+            scheme: if args.contains(&"--tls-cert") {
+                "https"
+            } else {
+                "http"
+            },
             _tmp: tmp,
         };
         s.spawn();
@@ -45,7 +49,11 @@ impl TestServer {
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
         let child = Command::new(&self.bin)
             .arg("serve")
             .arg("--listen")
@@ -66,15 +74,23 @@ impl TestServer {
         loop {
             let log = self.log();
             if log.matches(&marker).count() > starts_before {
-                let line = log.lines().filter(|l| l.contains(&marker)).next_back().unwrap();
+                let line = log.lines().rfind(|l| l.contains(&marker)).unwrap();
                 let after = &line[line.find(&marker).unwrap() + marker.len()..];
-                self.addr = after.split_whitespace().next().unwrap().parse().expect("address in log");
+                self.addr = after
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .expect("address in log");
                 return;
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("berth exited with {status} before listening:\n{log}");
             }
-            assert!(Instant::now() < deadline, "berth did not start within 20 s:\n{log}");
+            assert!(
+                Instant::now() < deadline,
+                "berth did not start within 20 s:\n{log}"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -100,14 +116,22 @@ impl TestServer {
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("server is running");
-        let ok = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        let ok = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
         assert!(ok.success(), "kill -TERM failed");
         let deadline = Instant::now() + Duration::from_secs(40);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "berth did not stop within 40 s of SIGTERM:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "berth did not stop within 40 s of SIGTERM:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -124,7 +148,11 @@ impl TestServer {
     pub fn restart(&mut self) {
         if self.child.is_some() {
             let status = self.stop();
-            assert!(status.success(), "berth exited with {status} on SIGTERM:\n{}", self.log());
+            assert!(
+                status.success(),
+                "berth exited with {status} on SIGTERM:\n{}",
+                self.log()
+            );
         }
         self.spawn();
     }
@@ -142,7 +170,11 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("---- berth log ({}) ----\n{}", self.log.display(), self.log());
+            eprintln!(
+                "---- berth log ({}) ----\n{}",
+                self.log.display(),
+                self.log()
+            );
         }
         self.kill();
     }

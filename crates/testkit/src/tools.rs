@@ -12,8 +12,13 @@ pub fn require(name: &str) -> bool {
         .unwrap_or(false);
     if !found {
         let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-        assert!(!in_ci, "{name} is required in CI but is not installed (scripts/test.sh installs it)");
-        eprintln!("SKIPPED: {name} is not installed; run scripts/test.sh to install the test clients");
+        assert!(
+            !in_ci,
+            "{name} is required in CI but is not installed (scripts/test.sh installs it)"
+        );
+        eprintln!(
+            "SKIPPED: {name} is not installed; run scripts/test.sh to install the test clients"
+        );
     }
     found
 }
@@ -21,7 +26,9 @@ pub fn require(name: &str) -> bool {
 /// Runs a command and returns its output, failing the test with everything
 /// it printed if it does not succeed.
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
@@ -37,5 +44,9 @@ pub fn run(cmd: &mut Command) -> Output {
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }

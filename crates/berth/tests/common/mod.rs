@@ -28,7 +28,10 @@ pub struct Api {
 
 impl Api {
     pub fn new(server: &TestServer) -> Api {
-        Api { client: server.client(), base: server.url() }
+        Api {
+            client: server.client(),
+            base: server.url(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -52,11 +55,22 @@ impl Api {
             .body(bytes.to_vec())
             .send()
             .unwrap();
-        assert_eq!(r.status(), 201, "pushing blob to {repo}: {}", r.text().unwrap());
+        assert_eq!(
+            r.status(),
+            201,
+            "pushing blob to {repo}: {}",
+            r.text().unwrap()
+        );
         digest
     }
 
-    pub fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, body: &[u8]) -> Response {
+    pub fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> Response {
         self.client
             .put(self.url(&format!("/v2/{repo}/manifests/{reference}")))
             .header("content-type", media_type)
@@ -80,8 +94,14 @@ impl Api {
 pub fn error_code(r: Response) -> String {
     let body: serde_json::Value = r.json().expect("error body is JSON");
     let err = &body["errors"][0];
-    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "errors carry a message: {body}");
-    err["code"].as_str().expect("errors carry a code").to_string()
+    assert!(
+        err["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "errors carry a message: {body}"
+    );
+    err["code"]
+        .as_str()
+        .expect("errors carry a code")
+        .to_string()
 }
 
 pub fn header(r: &Response, name: &str) -> String {
