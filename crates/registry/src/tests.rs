@@ -405,3 +405,75 @@ async fn stale_uploads_expire_and_orphans_are_swept() {
     .unwrap();
     assert_eq!(f.reg.sweep_orphan_uploads().await.unwrap(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_pushes_of_one_blob_store_it_once() {
+    let f = Arc::new(fixture().await);
+    let data = vec![7u8; 3 * 1024 * 1024];
+    let d = sha(&data);
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (f, data, d) = (f.clone(), data.clone(), d.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = repo(&format!("r{}", i % 4));
+            let chunks: Vec<&[u8]> = data.chunks(64 * 1024).collect();
+            f.reg.upload_blob(&r, &d, body(&chunks)).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for i in 0..4 {
+        assert_eq!(read_all(&f.reg, &repo(&format!("r{i}")), &d).await, data);
+    }
+    assert_eq!(f.reg.counts().await.unwrap().blobs, 1);
+    let shard = f.root.join("blobs/blobs/sha256").join(&d.hex()[..2]);
+    assert_eq!(
+        std::fs::read_dir(shard).unwrap().count(),
+        1,
+        "one copy on disk"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readers_racing_tag_moves_end_on_the_last_one() {
+    let f = Arc::new(fixture().await);
+    let a = repo("race");
+    let cfg = sha(b"cfg");
+    f.reg.upload_blob(&a, &cfg, body(&[b"cfg"])).await.unwrap();
+    let mut manifests = Vec::new();
+    for i in 0..30u8 {
+        let l = sha(&[i]);
+        f.reg.upload_blob(&a, &l, body(&[&[i]])).await.unwrap();
+        manifests.push(image_manifest(&cfg, &[&l]));
+    }
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..6 {
+        let (f, a, done) = (f.clone(), a.clone(), done.clone());
+        readers.push(tokio::spawn(async move {
+            while !done.load(Ordering::SeqCst) {
+                let _ = f.reg.get_manifest(&a, &tag("latest"), &[]).await;
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    for m in &manifests {
+        f.reg
+            .put_manifest(&a, &tag("latest"), None, m.clone())
+            .await
+            .unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    for r in readers {
+        r.await.unwrap();
+    }
+    for _ in 0..3 {
+        let got = f.reg.get_manifest(&a, &tag("latest"), &[]).await.unwrap();
+        assert_eq!(
+            got.body,
+            *manifests.last().unwrap(),
+            "no stale tag survives the race"
+        );
+    }
+}
