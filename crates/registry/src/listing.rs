@@ -12,28 +12,30 @@ pub struct Page {
 }
 
 impl Page {
-    /// Builds a page from `limit + 1` fetched rows.
-    fn from_rows(mut rows: Vec<String>, limit: u32) -> Page {
+    /// Fetches one page with `fetch(limit + 1)`: the extra row only says
+    /// whether a next page exists. A zero limit asks the store nothing.
+    async fn fetch<F, Fut>(limit: u32, fetch: F) -> Result<Page>
+    where
+        F: FnOnce(u32) -> Fut,
+        Fut: std::future::Future<Output = berth_store::Result<Vec<String>>>,
+    {
+        if limit == 0 {
+            return Ok(Page {
+                items: Vec::new(),
+                more: false,
+            });
+        }
+        let mut rows = fetch(limit.saturating_add(1)).await?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        Page { items: rows, more }
+        Ok(Page { items: rows, more })
     }
 }
 
 impl Registry {
     pub async fn list_tags(&self, repo: &Repo, last: Option<&str>, limit: u32) -> Result<Page> {
         let repo_id = self.repo_id(repo).await?;
-        if limit == 0 {
-            return Ok(Page {
-                items: vec![],
-                more: false,
-            });
-        }
-        let rows = self
-            .meta
-            .list_tags(repo_id, last, limit.saturating_add(1))
-            .await?;
-        Ok(Page::from_rows(rows, limit))
+        Page::fetch(limit, |n| self.meta.list_tags(repo_id, last, n)).await
     }
 
     pub async fn catalog(
@@ -42,16 +44,6 @@ impl Registry {
         last: Option<&str>,
         limit: u32,
     ) -> Result<Page> {
-        if limit == 0 {
-            return Ok(Page {
-                items: vec![],
-                more: false,
-            });
-        }
-        let rows = self
-            .meta
-            .list_repositories(registry, last, limit.saturating_add(1))
-            .await?;
-        Ok(Page::from_rows(rows, limit))
+        Page::fetch(limit, |n| self.meta.list_repositories(registry, last, n)).await
     }
 }
