@@ -8,10 +8,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[derive(Args, Debug, Default)]
+/// The settings, as flags (with their environment variables) and, the same
+/// struct, as the keys of the TOML file.
+#[derive(Args, Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
 pub struct ServeArgs {
     /// TOML file with any of the settings below (keys as in `listen = "..."`).
     #[arg(long, env = "BERTH_CONFIG")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:5000]; port 0 picks a free port.
     #[arg(long, env = "BERTH_LISTEN")]
@@ -39,19 +43,6 @@ pub struct ServeArgs {
     pub upload_expiry_hours: Option<u64>,
 }
 
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<SocketAddr>,
-    data_dir: Option<PathBuf>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    default_account: Option<String>,
-    default_region: Option<String>,
-    domain: Option<String>,
-    upload_expiry_hours: Option<u64>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Tls {
     pub cert: PathBuf,
@@ -73,7 +64,7 @@ impl Config {
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Config> {
         let file = match &args.config {
             Some(path) => read_file(path)?,
-            None => FileConfig::default(),
+            None => ServeArgs::default(),
         };
         let tls = match (
             args.tls_cert.or(file.tls_cert),
@@ -119,7 +110,7 @@ impl Config {
     }
 }
 
-fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+fn read_file(path: &Path) -> anyhow::Result<ServeArgs> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
@@ -162,6 +153,14 @@ mod tests {
         })
         .unwrap_err();
         assert!(format!("{err:#}").contains("listn"), "{err:#}");
+        // The file cannot point at another file.
+        std::fs::write(&file, "config = \"/other.toml\"\n").unwrap();
+        let err = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("config"), "{err:#}");
         std::fs::write(&file, "tls_cert = \"/c.pem\"\n").unwrap();
         let err = Config::resolve(ServeArgs {
             config: Some(file),

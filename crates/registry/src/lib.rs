@@ -109,9 +109,10 @@ impl Registry {
 
     /// The repository's id, creating the repository on first push.
     async fn repo_id_for_push(&self, repo: &Repo) -> Result<RepoId> {
-        if let Some(id) = self.find_repo_id(repo).await? {
+        if let Some(id) = self.cache.repo(&repo.registry, repo.name.as_str()) {
             return Ok(id);
         }
+        // `ensure_repository` looks the name up before inserting.
         let seen = self.cache.generation();
         let id = self
             .meta
