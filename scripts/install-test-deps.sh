@@ -1,28 +1,17 @@
 #!/usr/bin/env bash
-# Installs the real clients the end-to-end tests drive, when missing.
-# Debian packages: skopeo, podman, buildah. The Docker Engine is the
-# machine's own; if its daemon is installed but not running, it is started.
+# Installs the real clients the end-to-end tests drive, when missing:
+# skopeo, podman, buildah (Debian), and what the benchmark harness needs
+# (crates/bench/install.sh: CNCF Distribution, fontconfig). The Docker
+# Engine is the machine's own; if its daemon is installed but not running,
+# it is started.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-need=()
-for tool in skopeo podman buildah; do
-  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
-done
-
-apt_install() {
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
-}
-
-if [ "${#need[@]}" -gt 0 ]; then
-  echo "installing test clients: ${need[*]}"
-  # A first install can fail part-way on these machines (a cleanup hook
-  # removes downloaded packages between steps); a second attempt succeeds.
-  apt_install "${need[@]}" || { echo "apt-get failed; retrying once"; sleep 3; apt_install "${need[@]}"; }
-fi
+scripts/apt-install.sh skopeo podman buildah
+crates/bench/install.sh >/dev/null
 
 # The docker tests need a running daemon on this machine's loopback.
 if command -v docker >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
@@ -34,7 +23,7 @@ if command -v docker >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || echo "  docker daemon: NOT RUNNING (the docker tests will fail under CI=true)"
 fi
 
-for tool in skopeo podman buildah docker; do
+for tool in skopeo podman buildah docker docker-registry; do
   if command -v "$tool" >/dev/null 2>&1; then
     echo "  $tool: $("$tool" --version 2>/dev/null | head -n1)"
   else

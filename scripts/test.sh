@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every berth test suite: unit tests, store conformance suites and the
+# Runs every berth test suite: unit tests, store conformance suites, the
 # end-to-end tests that drive real clients (skopeo, podman, buildah, docker)
-# against berth processes they start themselves. Installs what it needs.
+# against berth processes they start themselves, and the benchmark harness
+# in its quick form (to keep it working; it asserts nothing about speed).
+# Installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,3 +17,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
+
+# The benchmark harness, quick: every workload at small sizes beside CNCF
+# Distribution. The full run is `cargo run --release -p berth-bench`.
+cargo run --release --locked -p berth-bench -- --quick --out target/bench-quick

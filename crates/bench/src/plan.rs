@@ -1,0 +1,95 @@
+//! What a run measures: the full plan (the workloads and sizes) and
+//! the quick one (every workload, small, for CI).
+
+use std::time::Duration;
+
+pub const MIB: u64 = 1 << 20;
+pub const GIB: u64 = 1 << 30;
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub rounds: usize,
+    /// Monolithic pushes: (blob size, blob count).
+    pub blob_sets: Vec<(u64, usize)>,
+    /// Streams of the parallel variant of each push (capped by the count).
+    pub parallel_streams: usize,
+    /// Chunked push: blob size and PATCH size.
+    pub chunked: (u64, u64),
+    pub pull_concurrency: Vec<usize>,
+    pub manifest_concurrency: Vec<usize>,
+    pub warmup: Duration,
+    pub measure: Duration,
+    pub tags: usize,
+    pub repositories: usize,
+    /// skopeo image: layers, files per layer, bytes per file.
+    pub skopeo_image: (usize, usize, usize),
+    /// Restarts timed for "ready to serve".
+    pub restarts: usize,
+    pub sha256_bytes: u64,
+    pub loopback_bytes: u64,
+    pub disk_bytes: u64,
+}
+
+impl Plan {
+    pub fn full() -> Plan {
+        Plan {
+            rounds: 3,
+            blob_sets: vec![(MIB, 500), (64 * MIB, 20), (GIB, 3)],
+            parallel_streams: 8,
+            chunked: (GIB, 8 * MIB),
+            pull_concurrency: vec![1, 16],
+            manifest_concurrency: vec![1, 16, 64, 256],
+            warmup: Duration::from_millis(500),
+            measure: Duration::from_secs(3),
+            tags: 10_000,
+            repositories: 10_000,
+            skopeo_image: (20, 4, 512 * 1024),
+            restarts: 5,
+            sha256_bytes: GIB,
+            loopback_bytes: 4 * GIB,
+            disk_bytes: GIB,
+        }
+    }
+
+    pub fn quick() -> Plan {
+        Plan {
+            rounds: 1,
+            blob_sets: vec![(MIB, 16), (8 * MIB, 4), (32 * MIB, 2)],
+            parallel_streams: 8,
+            chunked: (32 * MIB, 8 * MIB),
+            pull_concurrency: vec![1, 16],
+            manifest_concurrency: vec![1, 16, 64, 256],
+            warmup: Duration::from_millis(50),
+            measure: Duration::from_millis(150),
+            tags: 200,
+            repositories: 200,
+            skopeo_image: (20, 1, 16 * 1024),
+            restarts: 2,
+            sha256_bytes: 64 * MIB,
+            loopback_bytes: 256 * MIB,
+            disk_bytes: 64 * MIB,
+        }
+    }
+
+    /// Disk the blob phase needs at its peak (both servers, one round).
+    pub fn disk_needed(&self) -> u64 {
+        let pushed: u64 = self
+            .blob_sets
+            .iter()
+            .map(|(size, count)| size * *count as u64 * 2)
+            .sum::<u64>()
+            + self.chunked.0;
+        2 * pushed + self.disk_bytes
+    }
+}
+
+/// "1 MiB", "64 MiB", "1 GiB".
+pub fn size_label(bytes: u64) -> String {
+    if bytes >= GIB && bytes.is_multiple_of(GIB) {
+        format!("{} GiB", bytes / GIB)
+    } else if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{} KiB", bytes / 1024)
+    }
+}

@@ -1,0 +1,238 @@
+//! The processes under test: a release berth, CNCF Distribution, and the
+//! bare hyper "floor" server. Each runs on loopback with its own data dir on
+//! the same disk; the harness times start-up to the first 200 on `/v2/` and
+//! reads resident memory from `/proc`.
+
+use anyhow::{bail, Context};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Berth,
+    Distribution,
+    Floor,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Berth => "berth",
+            Kind::Distribution => "Distribution",
+            Kind::Floor => "bare hyper",
+        }
+    }
+}
+
+/// How to start each kind.
+#[derive(Clone, Debug)]
+pub struct Binaries {
+    pub berth: PathBuf,
+    pub distribution: PathBuf,
+    /// This harness, whose hidden `floor` command is the bare server.
+    pub harness: PathBuf,
+}
+
+pub struct Server {
+    pub kind: Kind,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    child: Option<Child>,
+    bins: Binaries,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts a server of `kind` with its data in `dir/data` (created if
+    /// needed, kept if present); returns it and the time from spawn to the
+    /// first 200 on `/v2/`.
+    pub async fn start(
+        kind: Kind,
+        bins: &Binaries,
+        dir: &Path,
+    ) -> anyhow::Result<(Server, Duration)> {
+        std::fs::create_dir_all(dir)?;
+        let mut s = Server {
+            kind,
+            addr: free_port()?,
+            data_dir: dir.join("data"),
+            child: None,
+            bins: bins.clone(),
+            log: dir.join(format!("{}.log", kind.label().replace(' ', "-"))),
+        };
+        let ready = s.spawn().await?;
+        Ok((s, ready))
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<Duration> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let mut cmd = match self.kind {
+            Kind::Berth => {
+                let mut c = Command::new(&self.bins.berth);
+                c.arg("serve")
+                    .arg("--listen")
+                    .arg(self.addr.to_string())
+                    .arg("--data-dir")
+                    .arg(&self.data_dir);
+                c
+            }
+            Kind::Distribution => {
+                let config = self.log.with_file_name("distribution.yml");
+                std::fs::write(&config, distribution_config(self.addr, &self.data_dir))?;
+                let mut c = Command::new(&self.bins.distribution);
+                c.arg("serve").arg(config);
+                c
+            }
+            Kind::Floor => {
+                let mut c = Command::new(&self.bins.harness);
+                c.arg("floor").arg("--listen").arg(self.addr.to_string());
+                c
+            }
+        };
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let started = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", self.kind.label()))?;
+        let deadline = started + Duration::from_secs(30);
+        loop {
+            if answers_200(self.addr).await {
+                let ready = started.elapsed();
+                self.child = Some(child);
+                return Ok(ready);
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "{} exited with {status} before serving; its log ({}):\n{}",
+                    self.kind.label(),
+                    self.log.display(),
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("{} did not answer within 30 s", self.kind.label());
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Stops with SIGTERM (waiting for a clean exit), as an operator would.
+    pub fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()?;
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("{} did not stop within 40 s of SIGTERM", self.kind.label());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    /// Stops and starts again on the same data; the time to ready.
+    pub async fn restart(&mut self) -> anyhow::Result<Duration> {
+        self.stop()?;
+        self.addr = free_port()?;
+        self.spawn().await
+    }
+
+    /// Resident memory now, in MiB.
+    pub fn rss_mib(&self) -> anyhow::Result<f64> {
+        proc_status_kib(self.pid(), "VmRSS:").map(|k| k as f64 / 1024.0)
+    }
+
+    /// Restarts the peak-RSS counter (`/proc/<pid>/clear_refs`).
+    pub fn reset_peak(&self) -> anyhow::Result<()> {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5")
+            .context("resetting the peak RSS counter (needs to own the process)")
+    }
+
+    /// Peak resident memory since the last reset, in MiB.
+    pub fn peak_mib(&self) -> anyhow::Result<f64> {
+        proc_status_kib(self.pid(), "VmHWM:").map(|k| k as f64 / 1024.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("malformed status line")?
+        .parse()?)
+}
+
+fn free_port() -> anyhow::Result<SocketAddr> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?)
+}
+
+/// One `GET /v2/` on a fresh connection; true on a 200.
+async fn answers_200(addr: SocketAddr) -> bool {
+    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+        return false;
+    };
+    let req = format!("GET /v2/ HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf).await.is_ok() && &buf[9..12] == b"200"
+}
+
+/// Distribution as its packagers ship it (filesystem storage, in-memory
+/// blob descriptor cache, deletes enabled), without authentication, and
+/// with request logging off so that logging does not hold it back.
+fn distribution_config(addr: SocketAddr, root: &Path) -> String {
+    format!(
+        "version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {}
+  cache:
+    blobdescriptor: inmemory
+  delete:
+    enabled: true
+http:
+  addr: {addr}
+",
+        root.display()
+    )
+}
