@@ -173,14 +173,12 @@ impl Conn {
         Ok(digest)
     }
 
-    /// `GET` a blob, reading and counting its bytes without keeping them.
-    pub async fn pull(&mut self, repo: &str, digest: &str) -> anyhow::Result<u64> {
-        let req = self
-            .request(Method::GET, &format!("/v2/{repo}/blobs/{digest}"))
-            .body(empty())?;
+    /// `GET` any path, reading and counting the body's bytes.
+    pub async fn get_counting(&mut self, path: &str) -> anyhow::Result<u64> {
+        let req = self.request(Method::GET, path).body(empty())?;
         let resp = self.send(req).await?;
         if resp.status() != StatusCode::OK {
-            bail!("pulling {digest} from {repo}: {}", resp.status());
+            bail!("GET {path}: {}", resp.status());
         }
         let mut body = resp.into_body();
         let mut n = 0u64;

@@ -58,6 +58,22 @@ struct Cli {
     /// Skip phases: `blobs`, `metadata` (for profiling one side).
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
+    /// Blob sets for the push and pull workloads instead of the plan's,
+    /// as SIZE:COUNT with sizes in KiB, MiB or GiB (e.g. `64MiB:20,1GiB:3`).
+    #[arg(long, value_delimiter = ',', value_parser = plan::parse_blob_set)]
+    blob_sets: Vec<(u64, usize)>,
+    /// Manifest load concurrencies instead of the plan's (e.g. `64,256`).
+    #[arg(long, value_delimiter = ',')]
+    manifest_concurrency: Vec<usize>,
+    /// Tags in the tag-list repository instead of the plan's.
+    #[arg(long)]
+    tags: Option<usize>,
+    /// Repositories for the catalog instead of the plan's.
+    #[arg(long)]
+    repositories: Option<usize>,
+    /// Seconds each manifest load is measured instead of the plan's.
+    #[arg(long)]
+    measure_secs: Option<f64>,
 }
 
 #[derive(Subcommand)]
@@ -105,6 +121,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     if let Some(r) = cli.rounds {
         plan.rounds = r.max(1);
+    }
+    if !cli.blob_sets.is_empty() {
+        plan.blob_sets = cli.blob_sets.clone();
+    }
+    if !cli.manifest_concurrency.is_empty() {
+        plan.manifest_concurrency = cli.manifest_concurrency.clone();
+    }
+    plan.tags = cli.tags.unwrap_or(plan.tags);
+    plan.repositories = cli.repositories.unwrap_or(plan.repositories);
+    if let Some(s) = cli.measure_secs {
+        plan.measure = Duration::from_secs_f64(s);
     }
     let bins = Binaries {
         berth: match cli.berth {

@@ -93,3 +93,47 @@ pub fn size_label(bytes: u64) -> String {
         format!("{} KiB", bytes / 1024)
     }
 }
+
+/// `64MiB:20` → (64 MiB, 20).
+pub fn parse_blob_set(s: &str) -> Result<(u64, usize), String> {
+    let (size, count) = s
+        .split_once(':')
+        .ok_or_else(|| format!("'{s}' is not SIZE:COUNT"))?;
+    let size = size.trim();
+    let (digits, unit) = size.split_at(
+        size.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(size.len()),
+    );
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{size}' has no number"))?;
+    let mult = match unit.trim() {
+        "KiB" => 1024,
+        "MiB" => MIB,
+        "GiB" => GIB,
+        other => return Err(format!("unit '{other}' is not KiB, MiB or GiB")),
+    };
+    let count: usize = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{count}' is not a count"))?;
+    if n == 0 || count == 0 {
+        return Err("sizes and counts must be positive".into());
+    }
+    Ok((n * mult, count))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_sets_parse() {
+        assert_eq!(parse_blob_set("64MiB:20"), Ok((64 * MIB, 20)));
+        assert_eq!(parse_blob_set("1GiB:3"), Ok((GIB, 3)));
+        assert_eq!(parse_blob_set("512KiB:4"), Ok((512 * 1024, 4)));
+        assert!(parse_blob_set("1GB:3").is_err());
+        assert!(parse_blob_set("1GiB").is_err());
+        assert_eq!(size_label(64 * MIB), "64 MiB");
+    }
+}

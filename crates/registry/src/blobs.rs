@@ -19,11 +19,19 @@ impl Registry {
     /// Size of a blob that the repository may read (`HEAD`).
     pub async fn stat_blob(&self, repo: &Repo, digest: &Digest) -> Result<BlobInfo> {
         let repo_id = self.repo_id(repo).await?;
-        let size = self
-            .meta
-            .blob_size(repo_id, digest)
-            .await?
-            .ok_or_else(|| Error::BlobUnknown(digest.clone()))?;
+        let size = match self.cache.blob(repo_id, digest) {
+            Some(size) => size,
+            None => {
+                let seen = self.cache.generation();
+                let size = self
+                    .meta
+                    .blob_size(repo_id, digest)
+                    .await?
+                    .ok_or_else(|| Error::BlobUnknown(digest.clone()))?;
+                self.cache.fill_blob(seen, repo_id, digest, size);
+                size
+            }
+        };
         Ok(BlobInfo {
             digest: digest.clone(),
             size,
@@ -53,7 +61,10 @@ impl Registry {
     pub async fn delete_blob(&self, repo: &Repo, digest: &Digest) -> Result<()> {
         let repo_id = self.repo_id(repo).await?;
         match self.meta.unlink_blob(repo_id, digest).await? {
-            UnlinkBlobOutcome::Unlinked => Ok(()),
+            UnlinkBlobOutcome::Unlinked => {
+                self.cache.invalidate_blob(repo_id, digest);
+                Ok(())
+            }
             UnlinkBlobOutcome::NotLinked => Err(Error::BlobUnknown(digest.clone())),
             UnlinkBlobOutcome::ReferencedBy(m) => Err(Error::Conflict(format!(
                 "blob {digest} is used by manifest {m} in this repository; delete the manifest first"

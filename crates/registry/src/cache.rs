@@ -1,5 +1,6 @@
 //! Node-local cache of the pull hot path: repository name → id,
-//! tag → digest, digest → manifest bytes.
+//! tag → digest, digest → manifest bytes, and (repository, blob) → size
+//! (the link check of every blob `HEAD` and `GET`).
 //!
 //! Correctness when a tag moves or a manifest is deleted rests on one
 //! protocol (see ARCHITECTURE.md, "Caching"):
@@ -26,6 +27,7 @@ pub struct HotCache {
     repos: Moka<(RegistryKey, String), RepoId>,
     tags: Moka<(RepoId, String), Digest>,
     manifests: Moka<(RepoId, Digest), Arc<StoredManifest>>,
+    blobs: Moka<(RepoId, Digest), u64>,
     generation: AtomicU64,
     fill_lock: Mutex<()>,
 }
@@ -42,6 +44,7 @@ impl HotCache {
                     m.body.len().clamp(1, u32::MAX as usize) as u32
                 })
                 .build(),
+            blobs: Moka::builder().max_capacity(50_000).build(),
             generation: AtomicU64::new(0),
             fill_lock: Mutex::new(()),
         }
@@ -81,6 +84,22 @@ impl HotCache {
         m: Arc<StoredManifest>,
     ) {
         self.fill(seen, || self.manifests.insert((repo, digest.clone()), m));
+    }
+
+    /// Size of a blob the repository links, if cached.
+    pub fn blob(&self, repo: RepoId, digest: &Digest) -> Option<u64> {
+        self.blobs.get(&(repo, digest.clone()))
+    }
+
+    pub fn fill_blob(&self, seen: Generation, repo: RepoId, digest: &Digest, size: u64) {
+        self.fill(seen, || self.blobs.insert((repo, digest.clone()), size));
+    }
+
+    /// Call after a committed write that removed the repository's link to a blob.
+    pub fn invalidate_blob(&self, repo: RepoId, digest: &Digest) {
+        let _g = self.fill_lock.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.blobs.invalidate(&(repo, digest.clone()));
     }
 
     /// Call after a committed write that changed these tags and manifests.
@@ -123,5 +142,20 @@ mod tests {
         assert_eq!(c.tag(repo, "latest"), Some(new));
         c.invalidate(repo, &["latest".into()], &[]);
         assert_eq!(c.tag(repo, "latest"), None);
+    }
+
+    #[test]
+    fn a_blob_size_fill_that_raced_an_unlink_is_dropped() {
+        let c = HotCache::new(1 << 20);
+        let repo = RepoId(1);
+        let d = Digest::of_bytes(Algorithm::Sha256, b"layer");
+        let seen = c.generation();
+        c.invalidate_blob(repo, &d);
+        c.fill_blob(seen, repo, &d, 5);
+        assert_eq!(c.blob(repo, &d), None);
+        c.fill_blob(c.generation(), repo, &d, 5);
+        assert_eq!(c.blob(repo, &d), Some(5));
+        c.invalidate_blob(repo, &d);
+        assert_eq!(c.blob(repo, &d), None);
     }
 }

@@ -7,6 +7,7 @@ mod blobs;
 mod cache;
 mod clock;
 mod error;
+mod hashing;
 mod listing;
 mod locks;
 mod maintenance;

@@ -330,6 +330,29 @@ async fn manifests_need_their_blobs_and_tags_move_without_stale_reads() {
 }
 
 #[tokio::test]
+async fn an_unlinked_blob_is_gone_even_after_cached_reads() {
+    let f = fixture().await;
+    let a = repo("app");
+    let d = sha(b"layer");
+    f.reg.upload_blob(&a, &d, body(&[b"layer"])).await.unwrap();
+    // Both reads go through (and fill) the cache.
+    assert_eq!(f.reg.stat_blob(&a, &d).await.unwrap().size, 5);
+    assert_eq!(read_all(&f.reg, &a, &d).await, b"layer");
+    f.reg.delete_blob(&a, &d).await.unwrap();
+    assert!(matches!(
+        f.reg.stat_blob(&a, &d).await,
+        Err(Error::BlobUnknown(_))
+    ));
+    assert!(matches!(
+        f.reg.read_blob(&a, &d).await,
+        Err(Error::BlobUnknown(_))
+    ));
+    // Pushed again, it is readable again.
+    f.reg.upload_blob(&a, &d, body(&[b"layer"])).await.unwrap();
+    assert_eq!(read_all(&f.reg, &a, &d).await, b"layer");
+}
+
+#[tokio::test]
 async fn listings_paginate() {
     let f = fixture().await;
     let a = repo("app");

@@ -7,6 +7,7 @@
 //! the session → only then the client hears 201.
 
 use crate::blobs::BlobInfo;
+use crate::hashing::ParallelHasher;
 use crate::locks::KeyedLocks;
 use crate::{ByteStream, Error, Registry, Repo, Result};
 use berth_oci::{Algorithm, Digest, DigestHasher, RepositoryName};
@@ -67,9 +68,9 @@ impl Registry {
     ) -> Result<BlobInfo> {
         let repo_id = self.repo_id_for_push(repo).await?;
         let id = uuid::Uuid::new_v4().to_string();
-        let mut hasher = DigestHasher::new(digest.algorithm());
+        let hasher = DigestHasher::new(digest.algorithm());
         let outcome = async {
-            let size = self.write_body(&id, 0, &mut hasher, body).await?;
+            let (size, hasher) = self.write_body(&id, 0, hasher, body).await?;
             verify(hasher, digest)?;
             self.blobs.commit_upload(&id, digest).await?;
             Ok(size)
@@ -134,8 +135,8 @@ impl Registry {
                 return Err(Error::RangeNotSatisfiable { size: up.size });
             }
         }
-        let mut hasher = self.hasher_at(id, up.size).await?;
-        let size = self.write_body(id, up.size, &mut hasher, body).await?;
+        let hasher = self.hasher_at(id, up.size).await?;
+        let (size, hasher) = self.write_body(id, up.size, hasher, body).await?;
         if let Some(r) = range {
             if size - up.size != r.end - r.start + 1 {
                 return Err(Error::BlobUploadInvalid(format!(
@@ -180,17 +181,17 @@ impl Registry {
         let repo_id = self.repo_id(repo).await?;
         let _guard = self.uploads.locks.lock(id).await;
         let up = self.upload(repo_id, id).await?;
-        let mut hasher = self.hasher_at(id, up.size).await?;
+        let hasher = self.hasher_at(id, up.size).await?;
         let outcome = async {
             // The temporary file exists only once something was written; an
             // empty blob still needs one to become the blob.
-            let size = match last_chunk {
-                Some(body) => self.write_body(id, up.size, &mut hasher, body).await?,
+            let (size, hasher) = match last_chunk {
+                Some(body) => self.write_body(id, up.size, hasher, body).await?,
                 None if up.size == 0 => {
-                    self.write_body(id, 0, &mut hasher, futures_util::stream::empty().boxed())
+                    self.write_body(id, 0, hasher, futures_util::stream::empty().boxed())
                         .await?
                 }
-                None => up.size,
+                None => (up.size, hasher),
             };
             verify(hasher, digest)?;
             Ok(size)
@@ -243,26 +244,29 @@ impl Registry {
         }
     }
 
-    /// Streams `body` into upload `id` from `offset`, hashing as it goes;
-    /// returns the upload's new size once the bytes are durable.
+    /// Streams `body` into upload `id` from `offset`, hashing as it goes
+    /// (on its own thread: `hashing.rs`); returns the upload's new size once
+    /// the bytes are durable, and the hash state.
     async fn write_body(
         &self,
         id: &str,
         offset: u64,
-        hasher: &mut DigestHasher,
+        hasher: DigestHasher,
         mut body: ByteStream,
-    ) -> Result<u64> {
+    ) -> Result<(u64, DigestHasher)> {
         let mut writer = self
             .blobs
             .upload_writer(id, offset)
             .await
             .map_err(upload_error(id))?;
+        let mut hashing = ParallelHasher::start(hasher);
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(Error::BodyRead)?;
-            hasher.update(&chunk);
+            hashing.update(chunk.clone()).await;
             writer.write(chunk).await?;
         }
-        Ok(writer.finish().await?)
+        let (size, hasher) = tokio::join!(writer.finish(), hashing.finish());
+        Ok((size?, hasher))
     }
 
     async fn hasher_at(&self, id: &str, size: u64) -> Result<DigestHasher> {

@@ -273,8 +273,16 @@ impl Ctx<'_> {
                 page.items.last(),
             )
         });
-        let body = serde_json::json!({ "name": repo.name.as_str(), "tags": page.items });
-        Ok(json_page(body, link))
+        #[derive(serde::Serialize)]
+        struct TagList<'a> {
+            name: &'a str,
+            tags: &'a [String],
+        }
+        let body = TagList {
+            name: repo.name.as_str(),
+            tags: &page.items,
+        };
+        Ok(json_page(&body, link))
     }
 
     async fn catalog(&self) -> Outcome {
@@ -283,8 +291,14 @@ impl Ctx<'_> {
         let link = page
             .more
             .then(|| next_link("/v2/_catalog", n, page.items.last()));
+        #[derive(serde::Serialize)]
+        struct Catalog<'a> {
+            repositories: &'a [String],
+        }
         Ok(json_page(
-            serde_json::json!({ "repositories": page.items }),
+            &Catalog {
+                repositories: &page.items,
+            },
             link,
         ))
     }
@@ -413,12 +427,9 @@ fn next_link(path: &str, n: u32, last: Option<&String>) -> String {
     )
 }
 
-fn json_page(body: serde_json::Value, link: Option<String>) -> Response {
-    let mut resp = (
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response();
+fn json_page(body: &impl serde::Serialize, link: Option<String>) -> Response {
+    let json = serde_json::to_vec(body).expect("lists of strings serialize");
+    let mut resp = ([(header::CONTENT_TYPE, "application/json")], json).into_response();
     if let Some(l) = link {
         resp.headers_mut().insert(header::LINK, hv(l));
     }

@@ -7,13 +7,14 @@
 //!
 //! Stores do what they are told atomically and durably; what is *allowed*
 //! is decided by the `registry` crate above.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod blob;
 mod error;
 mod fs_blob;
 mod metadata;
 mod sqlite;
+mod sys;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;

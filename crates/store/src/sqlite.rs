@@ -33,7 +33,10 @@ impl SqliteMetadataStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("cache_size", "-16384");
+            // 2 MiB of page cache per connection (SQLite's default size);
+            // the OS caches the file too. 16 MiB per connection measured no
+            // faster on listings of 10,000 tags and cost RSS.
+            .pragma("cache_size", "-2048");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -59,6 +62,17 @@ impl SqliteMetadataStore {
 fn digest_of(text: String) -> Result<Digest> {
     text.parse()
         .map_err(|e| StoreError::Corrupt(format!("stored digest '{text}' does not parse: {e}")))
+}
+
+/// Listings come back from SQLite as one newline-joined value rather than a
+/// row per name: sqlx hands rows over one at a time from its worker thread,
+/// which made a 10,000-tag list cost ~15 ms. Names cannot contain newlines
+/// (the name and tag grammars exclude them).
+fn split_names(joined: Option<String>) -> Vec<String> {
+    match joined {
+        None => Vec::new(),
+        Some(s) => s.split('\n').map(str::to_string).collect(),
+    }
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -157,15 +171,17 @@ impl MetadataStore for SqliteMetadataStore {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT name FROM repositories WHERE account_id = ? AND region = ? AND name > ? ORDER BY name LIMIT ?",
+        let joined: Option<String> = sqlx::query_scalar(
+            "SELECT group_concat(name, char(10) ORDER BY name) FROM
+             (SELECT name FROM repositories WHERE account_id = ? AND region = ? AND name > ? ORDER BY name LIMIT ?)",
         )
         .bind(&registry.account_id)
         .bind(&registry.region)
         .bind(after.unwrap_or(""))
         .bind(limit)
-        .fetch_all(&self.reader)
-        .await?)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(split_names(joined))
     }
 
     async fn link_blob(&self, repo: RepoId, digest: &Digest, size: u64, now: i64) -> Result<()> {
@@ -401,14 +417,16 @@ impl MetadataStore for SqliteMetadataStore {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?",
+        let joined: Option<String> = sqlx::query_scalar(
+            "SELECT group_concat(name, char(10) ORDER BY name) FROM
+             (SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?)",
         )
         .bind(repo.0)
         .bind(after.unwrap_or(""))
         .bind(limit)
-        .fetch_all(&self.reader)
-        .await?)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(split_names(joined))
     }
 
     async fn create_upload(&self, u: &UploadRecord) -> Result<()> {
