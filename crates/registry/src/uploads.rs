@@ -83,9 +83,12 @@ impl Registry {
                 return Err(e);
             }
         };
+        let seen = self.cache.generation();
         self.meta
             .link_blob(repo_id, digest, size, self.now())
             .await?;
+        // Pushed blobs are usually pulled soon (CI pushes, then deploys).
+        self.cache.fill_blob(seen, repo_id, digest, size);
         Ok(BlobInfo {
             digest: digest.clone(),
             size,
@@ -108,10 +111,14 @@ impl Registry {
             return Ok(None);
         };
         let repo_id = self.repo_id_for_push(repo).await?;
+        let seen = self.cache.generation();
         let size = self
             .meta
             .link_existing_blob(repo_id, from_id, digest, self.now())
             .await?;
+        if let Some(size) = size {
+            self.cache.fill_blob(seen, repo_id, digest, size);
+        }
         Ok(size.map(|size| BlobInfo {
             digest: digest.clone(),
             size,
@@ -208,9 +215,11 @@ impl Registry {
             Err(e) => return Err(e),
         };
         self.blobs.commit_upload(id, digest).await?;
+        let seen = self.cache.generation();
         self.meta
             .complete_upload(id, repo_id, digest, size, self.now())
             .await?;
+        self.cache.fill_blob(seen, repo_id, digest, size);
         self.uploads.hashers.lock().remove(id);
         Ok(BlobInfo {
             digest: digest.clone(),

@@ -146,28 +146,24 @@ fn reader_from(rx: mpsc::Receiver<std::io::Result<Bytes>>, len: u64) -> BlobRead
     }
 }
 
-/// Streams `len` bytes of a committed blob from `offset`, as windows of the
-/// file mapped by a read-ahead thread (see `sys::map_blob`). A window that
-/// cannot be mapped is read instead, so that a failing disk gives the
-/// request an error.
-fn stream_blob(file: File, offset: u64, len: u64) -> BlobReader {
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(MAP_AHEAD);
-    tokio::task::spawn_blocking(move || {
-        let end = offset + len;
-        let mut pos = offset;
-        while pos < end {
-            // Windows after the first are aligned, so each maps whole pages.
-            let to_boundary = MAP_WINDOW as u64 - pos % MAP_WINDOW as u64;
-            let want = (end - pos).min(to_boundary) as usize;
-            let window = sys::map_blob(&file, pos, want).or_else(|_| read_at(&file, pos, want));
-            let failed = window.is_err();
-            if tx.blocking_send(window).is_err() || failed {
-                return;
-            }
-            pos += want as u64;
+/// Sends `len` bytes of a committed blob from `offset` as windows of the
+/// file, each mapped and faulted in here, ahead of the network (see
+/// `sys::map_blob`). A window that cannot be mapped is read instead, so that
+/// a failing disk gives the request an error.
+fn send_windows(file: &File, offset: u64, len: u64, tx: &mpsc::Sender<std::io::Result<Bytes>>) {
+    let end = offset + len;
+    let mut pos = offset;
+    while pos < end {
+        // Windows after the first are aligned, so each maps whole pages.
+        let to_boundary = MAP_WINDOW as u64 - pos % MAP_WINDOW as u64;
+        let want = (end - pos).min(to_boundary) as usize;
+        let window = sys::map_blob(file, pos, want).or_else(|_| read_at(file, pos, want));
+        let failed = window.is_err();
+        if tx.blocking_send(window).is_err() || failed {
+            return;
         }
-    });
-    reader_from(rx, len)
+        pos += want as u64;
+    }
 }
 
 fn read_at(file: &File, pos: u64, len: usize) -> std::io::Result<Bytes> {
@@ -317,14 +313,31 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn read(&self, digest: &Digest, offset: u64, len: u64) -> Result<Option<BlobReader>> {
+        // One blocking task opens the file and goes on to map it, so that a
+        // small blob costs one hand-off to the blocking pool, not two.
         let path = self.blob_path(digest);
-        let file = blocking(move || match File::open(&path) {
-            Ok(f) => Ok(Some(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        })
-        .await?;
-        Ok(file.map(|f| stream_blob(f, offset, len)))
+        let (opened_tx, opened) = tokio::sync::oneshot::channel();
+        let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(MAP_AHEAD);
+        tokio::task::spawn_blocking(move || {
+            let file = match File::open(&path) {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e));
+                    return;
+                }
+            };
+            if opened_tx.send(Ok(())).is_ok() {
+                send_windows(&file, offset, len, &tx);
+            }
+        });
+        match opened.await {
+            Ok(Ok(())) => Ok(Some(reader_from(rx, len))),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Ok(Err(e)) => Err(StoreError::from_io(e)),
+            Err(_) => Err(StoreError::Io(std::io::Error::other(
+                "the blob reader thread stopped",
+            ))),
+        }
     }
 
     async fn delete(&self, digest: &Digest) -> Result<()> {
@@ -426,11 +439,14 @@ mod tests {
         Ok(out)
     }
 
-    fn file_of(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+    /// A store holding `bytes` as a committed blob (placed directly: these
+    /// tests are about reading, so the digest need not match).
+    async fn store_with(bytes: &[u8]) -> (tempfile::TempDir, FsBlobStore, Digest) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("blob");
-        fs::write(&path, bytes).unwrap();
-        (dir, path)
+        let store = FsBlobStore::open(dir.path()).await.unwrap();
+        let digest: Digest = format!("sha256:{}", "ab".repeat(32)).parse().unwrap();
+        fs::write(store.blob_path(&digest), bytes).unwrap();
+        (dir, store, digest)
     }
 
     #[tokio::test]
@@ -438,7 +454,7 @@ mod tests {
         let bytes: Vec<u8> = (0..(2 * MAP_WINDOW + 12_345))
             .map(|i| (i * 31 + i / 4096) as u8)
             .collect();
-        let (_dir, path) = file_of(&bytes);
+        let (_dir, store, d) = store_with(&bytes).await;
         let n = bytes.len() as u64;
         let w = MAP_WINDOW as u64;
         for (offset, len) in [
@@ -450,7 +466,7 @@ mod tests {
             (n - 1, 1),
             (7, 0),
         ] {
-            let got = collect(stream_blob(File::open(&path).unwrap(), offset, len))
+            let got = collect(store.read(&d, offset, len).await.unwrap().unwrap())
                 .await
                 .unwrap();
             assert_eq!(
@@ -463,8 +479,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_file_shorter_than_its_record_is_an_error_not_a_crash() {
-        let (_dir, path) = file_of(&[7u8; 1000]);
-        let err = collect(stream_blob(File::open(&path).unwrap(), 0, 5000))
+        let (_dir, store, d) = store_with(&[7u8; 1000]).await;
+        let err = collect(store.read(&d, 0, 5000).await.unwrap().unwrap())
             .await
             .unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
