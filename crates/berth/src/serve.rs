@@ -66,6 +66,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
     let expiry = tokio::spawn(expire_uploads_periodically(registry.clone()));
+    crate::alloc::trim_periodically();
     tokio::spawn(shutdown_on_signal(handle.clone()));
 
     let scheme = if config.tls.is_some() {
