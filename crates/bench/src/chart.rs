@@ -8,6 +8,7 @@ use std::path::Path;
 
 const ROW_PX: u32 = 22;
 const LABEL_PX: u32 = 520;
+
 const WIDTH: u32 = 1300;
 
 /// `title` heads the chart; `subtitle` (the machine) goes under it.
@@ -69,15 +70,23 @@ pub fn draw(results: &Results, title: &str, subtitle: &str, path: &Path) -> anyh
         BLACK.stroke_width(1),
     )))?;
     let text = ("sans-serif", 13).into_font();
+    // `backend_coord` is in whole-image pixels; the areas draw relative to
+    // their own top-left corner.
+    let (plot_x, plot_y) = plot.get_base_pixel();
+    let (_, labels_y) = labels.get_base_pixel();
     for (i, (name, x)) in rows.iter().enumerate() {
         let (px, py) = chart.backend_coord(&(*x, y_of(i) + 0.5));
         let value_at = if *x >= 1.0 { px + 4 } else { px - 50 };
         plot.draw(&Text::new(
             format!("{}×", num(*x)),
-            (value_at - LABEL_PX as i32, py - 7),
+            (value_at - plot_x, py - 7 - plot_y),
             text.clone(),
         ))?;
-        labels.draw(&Text::new(name.to_string(), (8, py - 7), text.clone()))?;
+        labels.draw(&Text::new(
+            name.to_string(),
+            (8, py - 7 - labels_y),
+            text.clone(),
+        ))?;
     }
     root.present()?;
     Ok(())

@@ -84,6 +84,19 @@ enum Sub {
         #[arg(long)]
         listen: SocketAddr,
     },
+    /// Redraws chart.png from a run's results.json (its per-round figures).
+    #[command(hide = true)]
+    Chart {
+        /// A results.json that the harness wrote.
+        #[arg(long)]
+        results: PathBuf,
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "")]
+        subtitle: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -103,8 +116,18 @@ pub fn who(kind: Kind) -> Who {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Sub::Floor { listen }) = cli.command {
-        return floor::serve(listen);
+    match &cli.command {
+        Some(Sub::Floor { listen }) => return floor::serve(*listen),
+        Some(Sub::Chart {
+            results,
+            title,
+            subtitle,
+            out,
+        }) => {
+            let json: serde_json::Value = serde_json::from_slice(&std::fs::read(results)?)?;
+            return chart::draw(&Results::from_json(&json)?, title, subtitle, out);
+        }
+        None => {}
     }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

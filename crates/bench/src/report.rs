@@ -165,6 +165,38 @@ impl Results {
         out
     }
 
+    /// The rows of a `results.json` (per-round figures), for redrawing.
+    pub fn from_json(json: &serde_json::Value) -> anyhow::Result<Results> {
+        let rounds = |r: &serde_json::Value, key: &str| -> Vec<f64> {
+            r[key]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
+                .unwrap_or_default()
+        };
+        let rows = json
+            .as_array()
+            .ok_or_else(|| anyhow::anyhow!("results.json is not an array of rows"))?
+            .iter()
+            .map(|r| Row {
+                name: r["name"].as_str().unwrap_or_default().to_string(),
+                unit: "",
+                better: match r["better"].as_str() {
+                    Some("higher") => Some(Better::Higher),
+                    Some("lower") => Some(Better::Lower),
+                    _ => None,
+                },
+                berth: rounds(r, "berth_rounds"),
+                peer: rounds(r, "peer_rounds"),
+                limit: rounds(r, "limit_rounds"),
+                limit_is: "",
+            })
+            .collect();
+        Ok(Results {
+            rows,
+            notes: Vec::new(),
+        })
+    }
+
     pub fn json(&self) -> serde_json::Value {
         let rows: Vec<_> = self
             .rows
