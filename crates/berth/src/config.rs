@@ -41,6 +41,13 @@ pub struct ServeArgs {
     /// Hours after which an untouched upload session is removed [default: 24].
     #[arg(long, env = "BERTH_UPLOAD_EXPIRY_HOURS")]
     pub upload_expiry_hours: Option<u64>,
+    /// Hours between background garbage collections; 0 turns them off [default: 24].
+    #[arg(long, env = "BERTH_GC_INTERVAL_HOURS")]
+    pub gc_interval_hours: Option<u64>,
+    /// Hours for which garbage collection spares blobs uploaded, mounted or
+    /// checked by a client, referenced or not [default: 24].
+    #[arg(long, env = "BERTH_GC_GRACE_HOURS")]
+    pub gc_grace_hours: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +65,9 @@ pub struct Config {
     pub default_region: String,
     pub domain: String,
     pub upload_expiry: Duration,
+    /// `None`: no background garbage collection.
+    pub gc_interval: Option<Duration>,
+    pub gc_grace: Duration,
 }
 
 impl Config {
@@ -105,6 +115,17 @@ impl Config {
                     .upload_expiry_hours
                     .or(file.upload_expiry_hours)
                     .unwrap_or(24),
+            ),
+            gc_interval: match args
+                .gc_interval_hours
+                .or(file.gc_interval_hours)
+                .unwrap_or(24)
+            {
+                0 => None,
+                h => Some(Duration::from_secs(3600 * h)),
+            },
+            gc_grace: Duration::from_secs(
+                3600 * args.gc_grace_hours.or(file.gc_grace_hours).unwrap_or(24),
             ),
         })
     }

@@ -4,6 +4,7 @@
 mod alloc;
 mod config;
 mod datadir;
+mod gc;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Run the registry server.
     Serve(config::ServeArgs),
+    /// Delete blobs that no manifest references (on the running server).
+    Gc(gc::GcArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,5 +48,9 @@ fn main() -> anyhow::Result<()> {
                 .build()?
                 .block_on(serve::run(config))
         }
+        Command::Gc(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(gc::run(args)),
     }
 }

@@ -38,6 +38,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Arc::new(SystemClock),
         RegistryConfig {
             upload_expiry: config.upload_expiry,
+            gc_grace: config.gc_grace,
             ..Default::default()
         },
     ));
@@ -66,6 +67,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
     let expiry = tokio::spawn(expire_uploads_periodically(registry.clone()));
+    let gc = config
+        .gc_interval
+        .map(|every| tokio::spawn(collect_garbage_periodically(registry.clone(), every)));
     crate::alloc::trim_periodically();
     tokio::spawn(shutdown_on_signal(handle.clone()));
 
@@ -106,6 +110,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     };
     expiry.abort();
+    if let Some(gc) = gc {
+        gc.abort();
+    }
     registry.close().await;
     served.context("serving HTTP")?;
     tracing::info!("berth stopped cleanly");
@@ -121,6 +128,22 @@ async fn shutdown_on_signal(handle: axum_server::Handle) {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received: draining in-flight requests"),
     }
     handle.graceful_shutdown(Some(DRAIN_TIMEOUT));
+}
+
+/// Starts a garbage collection every `every` (the first one `every` after
+/// start, so that restarts do not each start one).
+async fn collect_garbage_periodically(registry: Arc<Registry>, every: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        let options = berth_registry::GcOptions {
+            dry_run: false,
+            grace: registry.gc_grace(),
+        };
+        if registry.start_gc(options).is_err() {
+            tracing::info!("skipping a scheduled garbage collection: one is running");
+        }
+    }
 }
 
 async fn expire_uploads_periodically(registry: Arc<Registry>) {

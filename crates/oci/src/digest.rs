@@ -7,18 +7,24 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
     Sha256,
+    Sha512,
 }
 
 impl Algorithm {
+    /// Every algorithm berth accepts (the OCI image spec's registered ones).
+    pub const ALL: [Algorithm; 2] = [Algorithm::Sha256, Algorithm::Sha512];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Algorithm::Sha256 => "sha256",
+            Algorithm::Sha512 => "sha512",
         }
     }
 
     fn hex_len(self) -> usize {
         match self {
             Algorithm::Sha256 => 64,
+            Algorithm::Sha512 => 128,
         }
     }
 }
@@ -27,7 +33,7 @@ impl Algorithm {
 pub enum DigestError {
     #[error("digest '{0}' is not of the form <algorithm>:<hex>")]
     Malformed(String),
-    #[error("digest algorithm '{0}' is not supported (berth accepts sha256)")]
+    #[error("digest algorithm '{0}' is not supported (berth accepts sha256 and sha512)")]
     UnsupportedAlgorithm(String),
     #[error("digest '{0}' has an encoded part of the wrong length or with characters other than lowercase hex")]
     BadEncoding(String),
@@ -87,6 +93,7 @@ impl FromStr for Digest {
         }
         let algorithm = match alg {
             "sha256" => Algorithm::Sha256,
+            "sha512" => Algorithm::Sha512,
             other => return Err(DigestError::UnsupportedAlgorithm(other.to_string())),
         };
         let hex_ok = enc.len() == algorithm.hex_len()
@@ -133,30 +140,40 @@ impl<'de> serde::Deserialize<'de> for Digest {
 #[derive(Clone)]
 pub enum DigestHasher {
     Sha256(sha2::Sha256),
+    Sha512(sha2::Sha512),
 }
 
 impl DigestHasher {
     pub fn new(algorithm: Algorithm) -> Self {
         match algorithm {
             Algorithm::Sha256 => DigestHasher::Sha256(sha2::Sha256::new()),
+            Algorithm::Sha512 => DigestHasher::Sha512(sha2::Sha512::new()),
+        }
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            DigestHasher::Sha256(_) => Algorithm::Sha256,
+            DigestHasher::Sha512(_) => Algorithm::Sha512,
         }
     }
 
     pub fn update(&mut self, bytes: &[u8]) {
         match self {
             DigestHasher::Sha256(h) => h.update(bytes),
+            DigestHasher::Sha512(h) => h.update(bytes),
         }
     }
 
     pub fn finish(self) -> Digest {
-        match self {
-            DigestHasher::Sha256(h) => {
-                let hex = hex::encode(h.finalize());
-                Digest {
-                    algorithm: Algorithm::Sha256,
-                    text: format!("sha256:{hex}"),
-                }
-            }
+        let algorithm = self.algorithm();
+        let hex = match self {
+            DigestHasher::Sha256(h) => hex::encode(h.finalize()),
+            DigestHasher::Sha512(h) => hex::encode(h.finalize()),
+        };
+        Digest {
+            algorithm,
+            text: format!("{}:{hex}", algorithm.as_str()),
         }
     }
 }
@@ -205,6 +222,20 @@ mod tests {
         let upper = EMPTY.to_uppercase().replace("SHA256", "sha256");
         assert!(matches!(
             upper.parse::<Digest>(),
+            Err(DigestError::BadEncoding(_))
+        ));
+    }
+
+    #[test]
+    fn sha512_is_supported_end_to_end() {
+        const EMPTY512: &str = "sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e";
+        assert_eq!(Digest::of_bytes(Algorithm::Sha512, b"").as_str(), EMPTY512);
+        let d: Digest = EMPTY512.parse().unwrap();
+        assert_eq!(d.algorithm(), Algorithm::Sha512);
+        assert_eq!(d.hex().len(), 128);
+        // A sha256-length encoding under sha512 is not a digest.
+        assert!(matches!(
+            EMPTY.replace("sha256", "sha512").parse::<Digest>(),
             Err(DigestError::BadEncoding(_))
         ));
     }

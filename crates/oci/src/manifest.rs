@@ -55,7 +55,12 @@ pub struct Manifest {
     pub media_type: String,
     pub kind: ManifestKind,
     pub subject: Option<Descriptor>,
+    /// The `artifactType` a referrers listing shows: the field itself or,
+    /// for an image manifest without one, its config's media type (OCI
+    /// distribution spec v1.1, "Listing Referrers").
     pub artifact_type: Option<String>,
+    /// The manifest's `annotations`, as JSON text (shown in referrers listings).
+    pub annotations: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -68,6 +73,9 @@ struct RawManifest {
     layers: Option<Vec<RawDescriptor>>,
     manifests: Option<Vec<RawDescriptor>>,
     subject: Option<RawDescriptor>,
+    // Kept as any JSON: a registry stores what it is given, and only shows
+    // an object of annotations back.
+    annotations: Option<serde_json::Value>,
     fs_layers: Option<serde_json::Value>,
 }
 
@@ -141,11 +149,20 @@ impl Manifest {
             ManifestKind::Image { config, layers }
         };
         let subject = raw.subject.map(|s| descriptor(s, "subject")).transpose()?;
+        let artifact_type = raw.artifact_type.filter(|t| !t.is_empty()).or(match &kind {
+            ManifestKind::Image { config, .. } => Some(config.media_type.clone()),
+            ManifestKind::Index { .. } => None,
+        });
+        let annotations = raw
+            .annotations
+            .filter(|a| a.as_object().is_some_and(|o| !o.is_empty()))
+            .map(|a| a.to_string());
         Ok(Manifest {
             media_type,
             kind,
             subject,
-            artifact_type: raw.artifact_type,
+            artifact_type,
+            annotations,
         })
     }
 
@@ -322,5 +339,20 @@ mod tests {
         let m = Manifest::parse(body.as_bytes(), None).unwrap();
         assert_eq!(m.references(), vec![Reference::Blob(D1.parse().unwrap())]);
         assert_eq!(m.subject.unwrap().digest.as_str(), D2);
+        // Without an artifactType, an image manifest's is its config's type.
+        assert_eq!(m.artifact_type.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn artifact_type_and_annotations_are_kept_for_referrers() {
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","artifactType":"application/vnd.example.sbom","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{D1}","size":2}},"layers":[],"annotations":{{"org.example.k":"v"}}}}"#
+        );
+        let m = Manifest::parse(body.as_bytes(), None).unwrap();
+        assert_eq!(
+            m.artifact_type.as_deref(),
+            Some("application/vnd.example.sbom")
+        );
+        assert_eq!(m.annotations.as_deref(), Some(r#"{"org.example.k":"v"}"#));
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::{ByteStream, Error, Registry, Repo, Result};
 use berth_oci::Digest;
-use berth_store::{StoreError, UnlinkBlobOutcome};
+use berth_store::{BlobLink, RepoId, StoreError, UnlinkBlobOutcome};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -11,47 +11,114 @@ pub struct BlobInfo {
 }
 
 pub struct BlobRead {
+    /// The whole blob's size.
     pub size: u64,
+    /// The inclusive byte span streamed, when the read asked for a range.
+    pub range: Option<(u64, u64)>,
     pub stream: ByteStream,
 }
 
+/// A byte range of a blob as a request asks for it (bounds inclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `first-last` (a `last` past the end means "to the end").
+    Bounded(u64, u64),
+    /// `first-`
+    From(u64),
+    /// `-n`: the last `n` bytes.
+    Suffix(u64),
+}
+
+impl ByteRange {
+    /// The inclusive span this range selects in a blob of `size` bytes, or
+    /// `None` when it selects nothing (RFC 9110 §14.1.1).
+    pub fn resolve(self, size: u64) -> Option<(u64, u64)> {
+        if size == 0 {
+            return None;
+        }
+        match self {
+            ByteRange::Bounded(a, b) => (a <= b && a < size).then(|| (a, b.min(size - 1))),
+            ByteRange::From(a) => (a < size).then(|| (a, size - 1)),
+            ByteRange::Suffix(n) => (n > 0).then(|| (size - n.min(size), size - 1)),
+        }
+    }
+}
+
 impl Registry {
-    /// Size of a blob that the repository may read (`HEAD`).
+    /// Size of a blob that the repository may read (`HEAD`). A client that
+    /// finds a blob this way will reference it in a manifest next, so the
+    /// check renews the link's claim against garbage collection when it is
+    /// older than half the grace period (one write per link per half grace).
     pub async fn stat_blob(&self, repo: &Repo, digest: &Digest) -> Result<BlobInfo> {
         let repo_id = self.repo_id(repo).await?;
-        let size = match self.cache.blob(repo_id, digest) {
-            Some(size) => size,
-            None => {
-                let seen = self.cache.generation();
-                let size = self
-                    .meta
-                    .blob_size(repo_id, digest)
-                    .await?
-                    .ok_or_else(|| Error::BlobUnknown(digest.clone()))?;
-                self.cache.fill_blob(seen, repo_id, digest, size);
-                size
+        let mut link = self.blob_link(repo_id, digest).await?;
+        let now = self.now();
+        if link.linked_at < now - self.config.gc_grace.as_millis() as i64 / 2 {
+            let seen = self.cache.generation();
+            if !self.meta.touch_blob_link(repo_id, digest, now).await? {
+                // Collected since it was cached.
+                self.cache.invalidate_blob(repo_id, digest);
+                return Err(Error::BlobUnknown(digest.clone()));
             }
-        };
+            link.linked_at = now;
+            self.cache.fill_blob(seen, repo_id, digest, link);
+        }
         Ok(BlobInfo {
             digest: digest.clone(),
-            size,
+            size: link.size,
         })
     }
 
-    /// Streams a blob that the repository may read (`GET`).
-    pub async fn read_blob(&self, repo: &Repo, digest: &Digest) -> Result<BlobRead> {
-        let info = self.stat_blob(repo, digest).await?;
-        let reader = self
-            .blobs
-            .read(digest, 0, info.size)
+    /// The repository's link to a blob, through the cache.
+    async fn blob_link(&self, repo_id: RepoId, digest: &Digest) -> Result<BlobLink> {
+        if let Some(link) = self.cache.blob(repo_id, digest) {
+            return Ok(link);
+        }
+        let seen = self.cache.generation();
+        let link = self
+            .meta
+            .blob_link(repo_id, digest)
             .await?
-            .ok_or_else(|| {
-                Error::Store(StoreError::Corrupt(format!(
+            .ok_or_else(|| Error::BlobUnknown(digest.clone()))?;
+        self.cache.fill_blob(seen, repo_id, digest, link);
+        Ok(link)
+    }
+
+    /// Streams a blob that the repository may read (`GET`), or one byte
+    /// range of it.
+    pub async fn read_blob(
+        &self,
+        repo: &Repo,
+        digest: &Digest,
+        range: Option<ByteRange>,
+    ) -> Result<BlobRead> {
+        let repo_id = self.repo_id(repo).await?;
+        let size = self.blob_link(repo_id, digest).await?.size;
+        let span = match range {
+            None => None,
+            Some(r) => Some(
+                r.resolve(size)
+                    .ok_or(Error::BlobRangeNotSatisfiable { size })?,
+            ),
+        };
+        let (offset, len) = match span {
+            Some((a, b)) => (a, b - a + 1),
+            None => (0, size),
+        };
+        let Some(reader) = self.blobs.read(digest, offset, len).await? else {
+            // Garbage collection may have removed an unreferenced blob after
+            // this node cached its link: the store, not the cache, decides.
+            if self.meta.blob_link(repo_id, digest).await?.is_none() {
+                self.cache.invalidate_blob(repo_id, digest);
+                return Err(Error::BlobUnknown(digest.clone()));
+            }
+            return Err(Error::Store(StoreError::Corrupt(format!(
                 "blob {digest} is recorded as stored but its bytes are missing; run `berth fsck`"
-            )))
-            })?;
+            ))));
+        };
         Ok(BlobRead {
-            size: info.size,
+            size,
+            range: span,
             stream: reader.stream,
         })
     }

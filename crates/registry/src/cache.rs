@@ -14,7 +14,7 @@
 //! never stay behind. Entries are exact, never time-based.
 
 use berth_oci::Digest;
-use berth_store::{RegistryKey, RepoId, StoredManifest};
+use berth_store::{BlobLink, RegistryKey, RepoId, StoredManifest};
 use moka::sync::Cache as Moka;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +27,7 @@ pub struct HotCache {
     repos: Moka<(RegistryKey, String), RepoId>,
     tags: Moka<(RepoId, String), Digest>,
     manifests: Moka<(RepoId, Digest), Arc<StoredManifest>>,
-    blobs: Moka<(RepoId, Digest), u64>,
+    blobs: Moka<(RepoId, Digest), BlobLink>,
     generation: AtomicU64,
     fill_lock: Mutex<()>,
 }
@@ -86,13 +86,13 @@ impl HotCache {
         self.fill(seen, || self.manifests.insert((repo, digest.clone()), m));
     }
 
-    /// Size of a blob the repository links, if cached.
-    pub fn blob(&self, repo: RepoId, digest: &Digest) -> Option<u64> {
+    /// The repository's link to a blob, if cached.
+    pub fn blob(&self, repo: RepoId, digest: &Digest) -> Option<BlobLink> {
         self.blobs.get(&(repo, digest.clone()))
     }
 
-    pub fn fill_blob(&self, seen: Generation, repo: RepoId, digest: &Digest, size: u64) {
-        self.fill(seen, || self.blobs.insert((repo, digest.clone()), size));
+    pub fn fill_blob(&self, seen: Generation, repo: RepoId, digest: &Digest, link: BlobLink) {
+        self.fill(seen, || self.blobs.insert((repo, digest.clone()), link));
     }
 
     /// Call after a committed write that removed the repository's link to a blob.
@@ -151,10 +151,14 @@ mod tests {
         let d = Digest::of_bytes(Algorithm::Sha256, b"layer");
         let seen = c.generation();
         c.invalidate_blob(repo, &d);
-        c.fill_blob(seen, repo, &d, 5);
+        let link = BlobLink {
+            size: 5,
+            linked_at: 7,
+        };
+        c.fill_blob(seen, repo, &d, link);
         assert_eq!(c.blob(repo, &d), None);
-        c.fill_blob(c.generation(), repo, &d, 5);
-        assert_eq!(c.blob(repo, &d), Some(5));
+        c.fill_blob(c.generation(), repo, &d, link);
+        assert_eq!(c.blob(repo, &d), Some(link));
         c.invalidate_blob(repo, &d);
         assert_eq!(c.blob(repo, &d), None);
     }

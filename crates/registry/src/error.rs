@@ -17,6 +17,8 @@ pub enum Error {
     DigestInvalid(String),
     #[error("the upload has {size} bytes; the next chunk must start at byte {size}")]
     RangeNotSatisfiable { size: u64 },
+    #[error("the requested range is outside the blob, which has {size} bytes")]
+    BlobRangeNotSatisfiable { size: u64 },
     #[error("manifest '{0}' is not in this repository")]
     ManifestUnknown(String),
     #[error("{0}")]

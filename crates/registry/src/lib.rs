@@ -7,16 +7,19 @@ mod blobs;
 mod cache;
 mod clock;
 mod error;
+mod gc;
 mod hashing;
 mod listing;
 mod locks;
 mod maintenance;
 mod manifests;
+mod referrers;
 mod uploads;
 
-pub use blobs::{BlobInfo, BlobRead};
+pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
+pub use gc::{GcOptions, GcPhase, GcRun, GcSnapshot};
 pub use listing::Page;
 pub use manifests::{ManifestRead, PutManifest};
 pub use uploads::{ChunkRange, UploadState};
@@ -44,6 +47,10 @@ pub struct RegistryConfig {
     pub upload_expiry: Duration,
     /// Memory budget for cached manifest bodies.
     pub manifest_cache_bytes: u64,
+    /// Garbage collection spares blobs uploaded, mounted or found by a
+    /// `HEAD` within this long, referenced or not: a client that just
+    /// pushed or checked a layer is about to push the manifest using it.
+    pub gc_grace: Duration,
 }
 
 impl Default for RegistryConfig {
@@ -51,6 +58,7 @@ impl Default for RegistryConfig {
         RegistryConfig {
             upload_expiry: Duration::from_secs(24 * 3600),
             manifest_cache_bytes: 64 * 1024 * 1024,
+            gc_grace: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -61,6 +69,10 @@ pub struct Registry {
     clock: Arc<dyn Clock>,
     cache: cache::HotCache,
     uploads: uploads::UploadTracker,
+    /// Held across "blob file in place" and "blob linked" by uploads, and
+    /// across "record deleted" and "file deleted" by garbage collection.
+    digest_locks: locks::KeyedLocks,
+    gc: gc::GcJobs,
     config: RegistryConfig,
 }
 
@@ -77,6 +89,8 @@ impl Registry {
             clock,
             cache: cache::HotCache::new(config.manifest_cache_bytes),
             uploads: uploads::UploadTracker::default(),
+            digest_locks: locks::KeyedLocks::default(),
+            gc: gc::GcJobs::default(),
             config,
         }
     }

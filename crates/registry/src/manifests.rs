@@ -3,7 +3,9 @@
 use crate::{Error, Registry, Repo, Result};
 use berth_oci::manifest::{Manifest, ManifestError, Reference as Needs, MAX_MANIFEST_BYTES};
 use berth_oci::{media_type, Algorithm, Digest, Reference};
-use berth_store::{DeleteManifestOutcome, NewManifest, PutManifestOutcome, RepoId, StoredManifest};
+use berth_store::{
+    DeleteManifestOutcome, NewManifest, PutManifestOutcome, RepoId, StoredManifest, UntagOutcome,
+};
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -77,6 +79,7 @@ impl Registry {
                     media_type: &manifest.media_type,
                     body: &body,
                     artifact_type: manifest.artifact_type.as_deref(),
+                    annotations: manifest.annotations.as_deref(),
                     subject: subject.as_ref(),
                     blob_refs: &blob_refs,
                     manifest_refs: &manifest_refs,
@@ -132,14 +135,29 @@ impl Registry {
         })
     }
 
-    /// Deletes a manifest by digest, with every tag that points at it.
+    /// `DELETE` of a manifest. By digest: the image and every tag that
+    /// points at it. By tag: the tag, and the image too when that was its
+    /// last tag (as ECR's BatchDeleteImage does), unless an index in the
+    /// repository still lists it.
     pub async fn delete_manifest(&self, repo: &Repo, reference: &Reference) -> Result<()> {
-        let Reference::Digest(digest) = reference else {
-            return Err(Error::Unsupported(
-                "deleting a manifest by tag is not supported yet; delete it by digest".into(),
-            ));
-        };
         let repo_id = self.repo_id(repo).await?;
+        let digest = match reference {
+            Reference::Digest(d) => d,
+            Reference::Tag(t) => {
+                return match self.meta.untag(repo_id, t.as_str()).await? {
+                    UntagOutcome::NotFound => Err(Error::ManifestUnknown(t.to_string())),
+                    UntagOutcome::Untagged {
+                        digest,
+                        image_deleted,
+                    } => {
+                        let gone = if image_deleted { vec![digest] } else { vec![] };
+                        let gone: Vec<&Digest> = gone.iter().collect();
+                        self.cache.invalidate(repo_id, &[t.to_string()], &gone);
+                        Ok(())
+                    }
+                };
+            }
+        };
         match self.meta.delete_manifest(repo_id, digest).await? {
             DeleteManifestOutcome::NotFound => Err(Error::ManifestUnknown(digest.to_string())),
             DeleteManifestOutcome::ReferencedBy(index) => Err(Error::Conflict(format!(

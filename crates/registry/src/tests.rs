@@ -67,7 +67,7 @@ fn sha(b: &[u8]) -> Digest {
 }
 
 async fn read_all(reg: &Registry, r: &Repo, d: &Digest) -> Vec<u8> {
-    let mut read = reg.read_blob(r, d).await.unwrap();
+    let mut read = reg.read_blob(r, d, None).await.unwrap();
     let mut out = Vec::new();
     while let Some(c) = read.stream.next().await {
         out.extend_from_slice(&c.unwrap());
@@ -344,7 +344,7 @@ async fn an_unlinked_blob_is_gone_even_after_cached_reads() {
         Err(Error::BlobUnknown(_))
     ));
     assert!(matches!(
-        f.reg.read_blob(&a, &d).await,
+        f.reg.read_blob(&a, &d, None).await,
         Err(Error::BlobUnknown(_))
     ));
     // Pushed again, it is readable again.
@@ -498,5 +498,409 @@ async fn readers_racing_tag_moves_end_on_the_last_one() {
             *manifests.last().unwrap(),
             "no stale tag survives the race"
         );
+    }
+}
+
+fn sha512(b: &[u8]) -> Digest {
+    Digest::of_bytes(Algorithm::Sha512, b)
+}
+
+#[tokio::test]
+async fn sha512_blobs_upload_monolithic_and_chunked() {
+    let f = fixture().await;
+    let a = repo("a");
+    let d = sha512(b"five hundred twelve");
+    f.reg
+        .upload_blob(&a, &d, body(&[b"five hundred ", b"twelve"]))
+        .await
+        .unwrap();
+    assert_eq!(read_all(&f.reg, &a, &d).await, b"five hundred twelve");
+    // A session learns the algorithm only at the end.
+    let up = f.reg.start_upload(&a).await.unwrap();
+    f.reg
+        .append_upload(&a, &up.id, None, body(&[b"chunk one "]))
+        .await
+        .unwrap();
+    let d2 = sha512(b"chunk one chunk two");
+    f.reg
+        .complete_upload(&a, &up.id, &d2, Some(body(&[b"chunk two"])))
+        .await
+        .unwrap();
+    assert_eq!(read_all(&f.reg, &a, &d2).await, b"chunk one chunk two");
+    // The same bytes under the other algorithm are a different blob.
+    b_is_unknown(&f.reg, &a, &sha(b"chunk one chunk two")).await;
+    // A wrong sha512 stores nothing.
+    let up = f.reg.start_upload(&a).await.unwrap();
+    let err = f
+        .reg
+        .complete_upload(&a, &up.id, &sha512(b"other"), Some(body(&[b"bytes"])))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DigestInvalid(_)));
+}
+
+#[tokio::test]
+async fn byte_ranges_resolve_as_rfc_9110_says_and_read_exactly() {
+    assert_eq!(ByteRange::Bounded(0, 9).resolve(5), Some((0, 4)));
+    assert_eq!(ByteRange::Bounded(5, 9).resolve(5), None);
+    assert_eq!(ByteRange::Bounded(3, 2).resolve(5), None);
+    assert_eq!(ByteRange::From(4).resolve(5), Some((4, 4)));
+    assert_eq!(ByteRange::From(5).resolve(5), None);
+    assert_eq!(ByteRange::Suffix(2).resolve(5), Some((3, 4)));
+    assert_eq!(ByteRange::Suffix(50).resolve(5), Some((0, 4)));
+    assert_eq!(ByteRange::Suffix(1).resolve(0), None);
+
+    let f = fixture().await;
+    let a = repo("a");
+    let d = sha(b"0123456789");
+    f.reg
+        .upload_blob(&a, &d, body(&[b"0123456789"]))
+        .await
+        .unwrap();
+    let mut r = f
+        .reg
+        .read_blob(&a, &d, Some(ByteRange::Bounded(2, 5)))
+        .await
+        .unwrap();
+    assert_eq!((r.size, r.range), (10, Some((2, 5))));
+    let mut got = Vec::new();
+    while let Some(c) = r.stream.next().await {
+        got.extend_from_slice(&c.unwrap());
+    }
+    assert_eq!(got, b"2345");
+    assert!(matches!(
+        f.reg.read_blob(&a, &d, Some(ByteRange::From(10))).await,
+        Err(Error::BlobRangeNotSatisfiable { size: 10 })
+    ));
+}
+
+/// Pushes a one-layer image (config and layer derived from `seed`) under `tag`.
+async fn push_image(
+    reg: &Registry,
+    r: &Repo,
+    seed: &str,
+    tag_name: Option<&str>,
+) -> (Digest, Vec<Digest>) {
+    let config = format!("config {seed}");
+    let layer = format!("layer {seed}");
+    let (c, l) = (sha(config.as_bytes()), sha(layer.as_bytes()));
+    reg.upload_blob(r, &c, body(&[config.as_bytes()]))
+        .await
+        .unwrap();
+    reg.upload_blob(r, &l, body(&[layer.as_bytes()]))
+        .await
+        .unwrap();
+    let m = image_manifest(&c, &[&l]);
+    let reference = match tag_name {
+        Some(t) => tag(t),
+        None => Reference::Digest(sha(&m)),
+    };
+    let put = reg.put_manifest(r, &reference, None, m).await.unwrap();
+    (put.digest, vec![c, l])
+}
+
+#[tokio::test]
+async fn deleting_a_tag_deletes_the_image_only_with_its_last_tag() {
+    let f = fixture().await;
+    let a = repo("a");
+    let (m, _) = push_image(&f.reg, &a, "one", Some("v1")).await;
+    f.reg
+        .put_manifest(
+            &a,
+            &tag("latest"),
+            None,
+            f.reg.get_manifest(&a, &tag("v1"), &[]).await.unwrap().body,
+        )
+        .await
+        .unwrap();
+    f.reg.delete_manifest(&a, &tag("v1")).await.unwrap();
+    assert!(matches!(
+        f.reg.get_manifest(&a, &tag("v1"), &[]).await,
+        Err(Error::ManifestUnknown(_))
+    ));
+    let by_digest = Reference::Digest(m.clone());
+    assert!(f.reg.get_manifest(&a, &by_digest, &[]).await.is_ok());
+    f.reg.delete_manifest(&a, &tag("latest")).await.unwrap();
+    assert!(matches!(
+        f.reg.get_manifest(&a, &by_digest, &[]).await,
+        Err(Error::ManifestUnknown(_))
+    ));
+    assert!(matches!(
+        f.reg.delete_manifest(&a, &tag("latest")).await,
+        Err(Error::ManifestUnknown(_))
+    ));
+}
+
+#[tokio::test]
+async fn referrers_list_manifests_with_a_subject_and_filter_by_artifact_type() {
+    let f = fixture().await;
+    let a = repo("a");
+    let (subject, _) = push_image(&f.reg, &a, "app", Some("v1")).await;
+    let empty = sha(b"{}");
+    f.reg.upload_blob(&a, &empty, body(&[b"{}"])).await.unwrap();
+    let mut pushed = Vec::new();
+    for (kind, note) in [
+        ("application/vnd.example.sig", "s"),
+        ("application/vnd.example.sbom", "b"),
+    ] {
+        let m = Bytes::from(format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"{kind}","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{empty}","size":2}},"layers":[],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{subject}","size":1}},"annotations":{{"note":"{note}"}}}}"#
+        ));
+        let d = sha(&m);
+        let put = f
+            .reg
+            .put_manifest(&a, &Reference::Digest(d.clone()), None, m)
+            .await
+            .unwrap();
+        assert_eq!(put.subject.as_ref(), Some(&subject));
+        pushed.push(d);
+    }
+    let all = f.reg.referrers(&a, &subject, None).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let sboms = f
+        .reg
+        .referrers(&a, &subject, Some("application/vnd.example.sbom"))
+        .await
+        .unwrap();
+    assert_eq!(sboms.len(), 1);
+    assert_eq!(sboms[0].digest, pushed[1]);
+    assert_eq!(sboms[0].annotations.as_deref(), Some(r#"{"note":"b"}"#));
+    // Another repository, or an unknown one, has none.
+    assert!(f
+        .reg
+        .referrers(&repo("b"), &subject, None)
+        .await
+        .unwrap()
+        .is_empty());
+    // A subject need not exist.
+    assert!(f
+        .reg
+        .referrers(&a, &sha(b"nothing"), None)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+fn gc_now(grace_secs: u64) -> GcOptions {
+    GcOptions {
+        dry_run: false,
+        grace: std::time::Duration::from_secs(grace_secs),
+    }
+}
+
+async fn gc(reg: &Arc<Registry>, options: GcOptions) -> GcSnapshot {
+    let run = reg.start_gc(options).ok().expect("no run in progress");
+    while !run.is_finished() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let s = run.snapshot();
+    assert_eq!(s.error, None);
+    s
+}
+
+#[tokio::test]
+async fn gc_deletes_exactly_the_unreferenced_blobs_after_the_grace_period() {
+    let f = fixture().await;
+    let reg = Arc::new(f.reg);
+    let (a, b) = (repo("a"), repo("b"));
+    let (_, kept) = push_image(&reg, &a, "kept", Some("v1")).await;
+    let (gone_m, gone) = push_image(&reg, &a, "gone", Some("v2")).await;
+    // "gone"'s layer is also used by an image in b: only a's link goes.
+    reg.mount_blob(&b, &a.name, &gone[1])
+        .await
+        .unwrap()
+        .unwrap();
+    let cfg_b = sha(b"config b");
+    reg.upload_blob(&b, &cfg_b, body(&[b"config b"]))
+        .await
+        .unwrap();
+    reg.put_manifest(&b, &tag("v1"), None, image_manifest(&cfg_b, &[&gone[1]]))
+        .await
+        .unwrap();
+    reg.delete_manifest(&a, &Reference::Digest(gone_m))
+        .await
+        .unwrap();
+    let stray = sha(b"never referenced");
+    reg.upload_blob(&a, &stray, body(&[b"never referenced"]))
+        .await
+        .unwrap();
+
+    // Within the grace period nothing is collected.
+    let s = gc(&reg, gc_now(3600)).await;
+    assert_eq!((s.blobs_deleted, s.links_removed), (0, 0));
+    f.clock.0.fetch_add(2 * 3600 * 1000, Ordering::SeqCst);
+
+    let dry = gc(
+        &reg,
+        GcOptions {
+            dry_run: true,
+            ..gc_now(3600)
+        },
+    )
+    .await;
+    assert_eq!((dry.blobs_deleted, dry.links_removed), (2, 3));
+    assert_eq!(
+        read_all(&reg, &a, &stray).await,
+        b"never referenced",
+        "a dry run changes nothing"
+    );
+
+    let s = gc(&reg, gc_now(3600)).await;
+    // gone's config and the stray blob are deleted; gone's layer loses a's link only.
+    assert_eq!((s.blobs_deleted, s.links_removed, s.examined), (2, 3, 6));
+    assert_eq!(
+        s.bytes_freed,
+        ("config gone".len() + "never referenced".len()) as u64
+    );
+    b_is_unknown(&reg, &a, &gone[0]).await;
+    b_is_unknown(&reg, &a, &gone[1]).await;
+    b_is_unknown(&reg, &a, &stray).await;
+    assert_eq!(read_all(&reg, &b, &gone[1]).await, b"layer gone");
+    for d in &kept {
+        assert!(
+            read_all(&reg, &a, d).await.starts_with(b"config kept")
+                || read_all(&reg, &a, d).await.starts_with(b"layer kept")
+        );
+    }
+    assert!(!f
+        .root
+        .join(format!(
+            "blobs/blobs/sha256/{}/{}",
+            &stray.hex()[..2],
+            stray.hex()
+        ))
+        .exists());
+    // Nothing left to do.
+    let again = gc(&reg, gc_now(3600)).await;
+    assert_eq!((again.blobs_deleted, again.links_removed), (0, 0));
+    // A collected blob can be pushed again.
+    reg.upload_blob(&a, &stray, body(&[b"never referenced"]))
+        .await
+        .unwrap();
+    assert_eq!(read_all(&reg, &a, &stray).await, b"never referenced");
+}
+
+#[tokio::test]
+async fn a_head_renews_a_blobs_claim_and_orphan_files_are_swept() {
+    let f = fixture().await;
+    let reg = Arc::new(f.reg);
+    let a = repo("a");
+    let d = sha(b"checked");
+    reg.upload_blob(&a, &d, body(&[b"checked"])).await.unwrap();
+    // A day later a client checks the blob (about to reference it): spared.
+    f.clock.0.fetch_add(25 * 3600 * 1000, Ordering::SeqCst);
+    reg.stat_blob(&a, &d).await.unwrap();
+    let s = gc(&reg, gc_now(3600)).await;
+    assert_eq!(s.blobs_deleted, 0);
+    f.clock.0.fetch_add(2 * 3600 * 1000, Ordering::SeqCst);
+    let s = gc(&reg, gc_now(3600)).await;
+    assert_eq!(s.blobs_deleted, 1);
+    // The cache does not outlive the collection.
+    b_is_unknown(&reg, &a, &d).await;
+
+    // A blob file without a record (a crash between rename and link).
+    let orphan = sha(b"orphan");
+    let path = f.root.join(format!(
+        "blobs/blobs/sha256/{}/{}",
+        &orphan.hex()[..2],
+        orphan.hex()
+    ));
+    std::fs::write(&path, b"orphan").unwrap();
+    // The test clock is far in the past, so move it past the file's mtime.
+    f.clock.0.store(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+            + 2 * 3600 * 1000,
+        Ordering::SeqCst,
+    );
+    let s = gc(&reg, gc_now(3600)).await;
+    assert_eq!(s.orphan_files, 1);
+    assert!(!path.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gc_running_in_a_loop_during_a_push_storm_loses_nothing() {
+    let f = fixture().await;
+    let reg = Arc::new(f.reg);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Each run moves the clock a minute on, against a 30-minute grace: a
+    // blob becomes collectable 30 runs after its last claim, so garbage is
+    // collected during the storm while each push (a few ms) stays inside
+    // its grace, as a real push does inside the default 24 h.
+    let clock = f.clock.clone();
+    let collector = {
+        let (reg, stop) = (reg.clone(), stop.clone());
+        tokio::spawn(async move {
+            let (mut runs, mut deleted) = (0, 0);
+            while !stop.load(Ordering::SeqCst) {
+                deleted += gc(&reg, gc_now(1800)).await.blobs_deleted;
+                clock.0.fetch_add(60_000, Ordering::SeqCst);
+                runs += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            (runs, deleted)
+        })
+    };
+    let mut pushers = Vec::new();
+    for w in 0..4 {
+        let reg = reg.clone();
+        pushers.push(tokio::spawn(async move {
+            let r = repo(&format!("storm/{w}"));
+            let mut pushed = Vec::new();
+            for i in 0..40 {
+                // Shared base layer across workers, plus a unique one.
+                let base = b"shared base layer".to_vec();
+                let own = format!("layer {w}-{i}");
+                let cfg = format!("config {w}-{i}");
+                let (bd, od, cd) = (sha(&base), sha(own.as_bytes()), sha(cfg.as_bytes()));
+                for (d, bytes) in [
+                    (&bd, base.clone()),
+                    (&od, own.clone().into_bytes()),
+                    (&cd, cfg.clone().into_bytes()),
+                ] {
+                    if reg.stat_blob(&r, d).await.is_err() {
+                        reg.upload_blob(&r, d, body(&[&bytes])).await.unwrap();
+                    }
+                }
+                let m = image_manifest(&cd, &[&bd, &od]);
+                reg.put_manifest(&r, &tag(&format!("t{i}")), None, m)
+                    .await
+                    .expect("a push during garbage collection must not fail");
+                pushed.push((i, od));
+                // Every other image is deleted again: garbage for the collector.
+                if i % 2 == 1 {
+                    reg.delete_manifest(&r, &tag(&format!("t{i}")))
+                        .await
+                        .unwrap();
+                }
+            }
+            (r, pushed)
+        }));
+    }
+    let mut results = Vec::new();
+    for p in pushers {
+        results.push(p.await.unwrap());
+    }
+    stop.store(true, Ordering::SeqCst);
+    let (runs, mut deleted) = collector.await.unwrap();
+    assert!(runs > 0);
+    // Past every grace: what the storm deleted goes now, and nothing else.
+    f.clock.0.fetch_add(3600 * 1000, Ordering::SeqCst);
+    deleted += gc(&reg, gc_now(1800)).await.blobs_deleted;
+    // 4 workers × 20 deleted images × (unique layer + config).
+    assert_eq!(deleted, 4 * 20 * 2, "after {runs} runs");
+    for (r, pushed) in results {
+        for (i, layer) in pushed {
+            if i % 2 == 0 {
+                let m = reg
+                    .get_manifest(&r, &tag(&format!("t{i}")), &[])
+                    .await
+                    .unwrap();
+                assert_eq!(m.digest, sha(&m.body));
+                read_all(&reg, &r, &layer).await;
+            }
+        }
     }
 }

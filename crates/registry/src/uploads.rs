@@ -11,7 +11,7 @@ use crate::hashing::ParallelHasher;
 use crate::locks::KeyedLocks;
 use crate::{ByteStream, Error, Registry, Repo, Result};
 use berth_oci::{Algorithm, Digest, DigestHasher, RepositoryName};
-use berth_store::{RepoId, StoreError, UploadRecord};
+use berth_store::{BlobLink, RepoId, StoreError, UploadRecord};
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -72,7 +72,6 @@ impl Registry {
         let outcome = async {
             let (size, hasher) = self.write_body(&id, 0, hasher, body).await?;
             verify(hasher, digest)?;
-            self.blobs.commit_upload(&id, digest).await?;
             Ok(size)
         }
         .await;
@@ -83,12 +82,16 @@ impl Registry {
                 return Err(e);
             }
         };
+        let _lock = self.digest_locks.lock(digest.as_str()).await;
+        if let Err(e) = self.blobs.commit_upload(&id, digest).await {
+            self.discard_temp(&id).await;
+            return Err(e.into());
+        }
         let seen = self.cache.generation();
-        self.meta
-            .link_blob(repo_id, digest, size, self.now())
-            .await?;
+        let now = self.now();
+        self.meta.link_blob(repo_id, digest, size, now).await?;
         // Pushed blobs are usually pulled soon (CI pushes, then deploys).
-        self.cache.fill_blob(seen, repo_id, digest, size);
+        self.cache.fill_blob(seen, repo_id, digest, link(size, now));
         Ok(BlobInfo {
             digest: digest.clone(),
             size,
@@ -112,12 +115,13 @@ impl Registry {
         };
         let repo_id = self.repo_id_for_push(repo).await?;
         let seen = self.cache.generation();
+        let now = self.now();
         let size = self
             .meta
-            .link_existing_blob(repo_id, from_id, digest, self.now())
+            .link_existing_blob(repo_id, from_id, digest, now)
             .await?;
         if let Some(size) = size {
-            self.cache.fill_blob(seen, repo_id, digest, size);
+            self.cache.fill_blob(seen, repo_id, digest, link(size, now));
         }
         Ok(size.map(|size| BlobInfo {
             digest: digest.clone(),
@@ -200,6 +204,14 @@ impl Registry {
                 }
                 None => (up.size, hasher),
             };
+            // Sessions hash in sha256 (the algorithm is unknown until now); a
+            // sha512 digest is checked by reading the bytes once more, as
+            // CNCF Distribution does.
+            let hasher = if hasher.algorithm() == digest.algorithm() {
+                hasher
+            } else {
+                self.hash_upload(id, size, digest.algorithm()).await?
+            };
             verify(hasher, digest)?;
             Ok(size)
         }
@@ -214,12 +226,14 @@ impl Registry {
             }
             Err(e) => return Err(e),
         };
+        let _lock = self.digest_locks.lock(digest.as_str()).await;
         self.blobs.commit_upload(id, digest).await?;
         let seen = self.cache.generation();
+        let now = self.now();
         self.meta
-            .complete_upload(id, repo_id, digest, size, self.now())
+            .complete_upload(id, repo_id, digest, size, now)
             .await?;
-        self.cache.fill_blob(seen, repo_id, digest, size);
+        self.cache.fill_blob(seen, repo_id, digest, link(size, now));
         self.uploads.hashers.lock().remove(id);
         Ok(BlobInfo {
             digest: digest.clone(),
@@ -284,7 +298,12 @@ impl Registry {
                 return Ok(h);
             }
         }
-        let mut h = DigestHasher::new(Algorithm::Sha256);
+        self.hash_upload(id, size, Algorithm::Sha256).await
+    }
+
+    /// Hashes the first `size` bytes of upload `id` from the store.
+    async fn hash_upload(&self, id: &str, size: u64, algorithm: Algorithm) -> Result<DigestHasher> {
+        let mut h = DigestHasher::new(algorithm);
         if size > 0 {
             let mut r = self
                 .blobs
@@ -310,6 +329,10 @@ impl Registry {
             tracing::warn!(upload = id, error = %e, "could not remove an upload's temporary data; the next start will");
         }
     }
+}
+
+fn link(size: u64, linked_at: i64) -> BlobLink {
+    BlobLink { size, linked_at }
 }
 
 fn verify(hasher: DigestHasher, declared: &Digest) -> Result<()> {

@@ -1,6 +1,7 @@
 //! The OCI distribution API (`/v2/...`). Each handler parses the request,
 //! calls the registry and renders the answer; rules live in the registry.
 
+use crate::byte_range::{self, RangeRequest};
 use crate::metrics::RouteLabel;
 use crate::oci_error::OciError;
 use crate::route::{self, V2Route};
@@ -131,20 +132,14 @@ impl Ctx<'_> {
                     Body::empty(),
                 ))
             }
-            ("GET", V2Route::Blob(name, digest)) => {
-                let read = reg.read_blob(&self.repo(name), &digest).await?;
-                let body = Body::from_stream(read.stream);
-                Ok(content_response(
-                    StatusCode::OK,
-                    "application/octet-stream",
-                    &digest,
-                    read.size,
-                    body,
-                ))
-            }
+            ("GET", V2Route::Blob(name, digest)) => self.get_blob(self.repo(name), digest).await,
             ("DELETE", V2Route::Blob(name, digest)) => {
                 reg.delete_blob(&self.repo(name), &digest).await?;
                 Ok(StatusCode::ACCEPTED.into_response())
+            }
+
+            ("GET", V2Route::Referrers(name, digest)) => {
+                self.referrers(self.repo(name), digest).await
             }
 
             ("POST", V2Route::UploadStart(name)) => self.start_upload(self.repo(name), body).await,
@@ -223,6 +218,61 @@ impl Ctx<'_> {
         Ok(upload_progress(StatusCode::ACCEPTED, &repo, &state))
     }
 
+    async fn get_blob(&self, repo: Repo, digest: Digest) -> Outcome {
+        let range = match self.range_request(&digest) {
+            RangeRequest::Whole => None,
+            RangeRequest::One(r) => Some(r),
+            RangeRequest::Invalid => {
+                // Inverted or empty: no blob can satisfy it.
+                let size = self.app.registry.stat_blob(&repo, &digest).await?.size;
+                return Err(Error::BlobRangeNotSatisfiable { size }.into());
+            }
+        };
+        let read = self.app.registry.read_blob(&repo, &digest, range).await?;
+        let body = Body::from_stream(read.stream);
+        let Some((first, last)) = read.range else {
+            let mut resp = content_response(
+                StatusCode::OK,
+                "application/octet-stream",
+                &digest,
+                read.size,
+                body,
+            );
+            resp.headers_mut()
+                .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            return Ok(resp);
+        };
+        let mut resp = content_response(
+            StatusCode::PARTIAL_CONTENT,
+            "application/octet-stream",
+            &digest,
+            last - first + 1,
+            body,
+        );
+        let h = resp.headers_mut();
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        h.insert(
+            header::CONTENT_RANGE,
+            hv(format!("bytes {first}-{last}/{}", read.size)),
+        );
+        Ok(resp)
+    }
+
+    /// The request's `Range`, unless an `If-Range` names another
+    /// representation (then the whole blob, per RFC 9110 §13.1.5).
+    fn range_request(&self, digest: &Digest) -> RangeRequest {
+        if let Some(tag) = self.headers.get(header::IF_RANGE) {
+            if tag.to_str().ok().map(str::trim) != Some(&format!("\"{digest}\"")) {
+                return RangeRequest::Whole;
+            }
+        }
+        byte_range::parse(
+            self.headers
+                .get(header::RANGE)
+                .and_then(|v| v.to_str().ok()),
+        )
+    }
+
     async fn put_manifest(&self, repo: Repo, reference: Reference, body: Body) -> Outcome {
         let bytes = match read_limited(body, MAX_MANIFEST_BYTES).await {
             Ok(b) => b,
@@ -259,6 +309,69 @@ impl Ctx<'_> {
         h.insert("docker-content-digest", hv(put.digest.to_string()));
         if let Some(s) = put.subject {
             h.insert("oci-subject", hv(s.to_string()));
+        }
+        Ok(resp)
+    }
+
+    async fn referrers(&self, repo: Repo, subject: Digest) -> Outcome {
+        let filter = self
+            .params
+            .get("artifactType")
+            .map(String::as_str)
+            .filter(|t| !t.is_empty());
+        let found = self.app.registry.referrers(&repo, &subject, filter).await?;
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Descriptor<'a> {
+            media_type: &'a str,
+            digest: &'a Digest,
+            size: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            artifact_type: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            annotations: Option<&'a serde_json::Value>,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Index<'a> {
+            schema_version: u32,
+            media_type: &'a str,
+            manifests: Vec<Descriptor<'a>>,
+        }
+        let annotations: Vec<Option<serde_json::Value>> = found
+            .iter()
+            .map(|r| {
+                r.annotations
+                    .as_deref()
+                    .and_then(|a| serde_json::from_str(a).ok())
+            })
+            .collect();
+        let index = Index {
+            schema_version: 2,
+            media_type: berth_oci::media_type::OCI_INDEX,
+            manifests: found
+                .iter()
+                .zip(&annotations)
+                .map(|(r, a)| Descriptor {
+                    media_type: &r.media_type,
+                    digest: &r.digest,
+                    size: r.size,
+                    artifact_type: r.artifact_type.as_deref(),
+                    annotations: a.as_ref(),
+                })
+                .collect(),
+        };
+        let json = serde_json::to_vec(&index).expect("descriptors serialize");
+        let mut resp = (
+            [(header::CONTENT_TYPE, berth_oci::media_type::OCI_INDEX)],
+            json,
+        )
+            .into_response();
+        if filter.is_some() {
+            resp.headers_mut().insert(
+                "oci-filters-applied",
+                HeaderValue::from_static("artifactType"),
+            );
         }
         Ok(resp)
     }

@@ -1,8 +1,11 @@
-//! HTTP for berth: the distribution API under `/v2`, health and metrics.
+//! HTTP for berth: the distribution API under `/v2`, berth's admin API
+//! under `/berth/admin`, health and metrics.
 //! Handlers are thin: parse, call the registry, render. Errors become
 //! protocol errors in one place per protocol (`oci_error`).
 #![forbid(unsafe_code)]
 
+mod admin;
+mod byte_range;
 mod distribution;
 mod health;
 pub mod host;
@@ -31,6 +34,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics_endpoint))
+        .route(
+            "/berth/admin/gc",
+            axum::routing::post(admin::start_gc).get(admin::gc_status),
+        )
         .route("/v2", any(distribution::v2))
         .route("/v2/", any(distribution::v2))
         .route("/v2/{*rest}", any(distribution::v2))

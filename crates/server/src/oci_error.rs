@@ -92,6 +92,9 @@ impl From<Error> for OciError {
             Error::DigestInvalid(_) => OciError::new(S::BAD_REQUEST, "DIGEST_INVALID", msg),
             Error::RangeNotSatisfiable { size } => OciError::new(S::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID", msg)
                 .header("range", crate::distribution::range_header(size)),
+            // The spec defines no code for this; SIZE_INVALID is the nearest.
+            Error::BlobRangeNotSatisfiable { size } => OciError::new(S::RANGE_NOT_SATISFIABLE, "SIZE_INVALID", msg)
+                .header("content-range", format!("bytes */{size}")),
             Error::ManifestUnknown(r) => OciError::new(S::NOT_FOUND, "MANIFEST_UNKNOWN", msg).detail(json!({ "reference": r })),
             Error::ManifestInvalid(_) => OciError::new(S::BAD_REQUEST, "MANIFEST_INVALID", msg),
             Error::ManifestTooLarge { .. } => OciError::new(S::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID", msg),

@@ -14,6 +14,7 @@ pub enum V2Route {
     Blob(RepositoryName, Digest),
     UploadStart(RepositoryName),
     Upload(RepositoryName, String),
+    Referrers(RepositoryName, Digest),
 }
 
 impl V2Route {
@@ -27,6 +28,7 @@ impl V2Route {
             V2Route::Blob(..) => "blob",
             V2Route::UploadStart(_) => "upload_start",
             V2Route::Upload(..) => "upload",
+            V2Route::Referrers(..) => "referrers",
         }
     }
 }
@@ -81,6 +83,11 @@ pub fn parse(rest: &str) -> Result<V2Route, RouteError> {
             let d = digest.parse().map_err(RouteError::Digest)?;
             Ok(V2Route::Blob(name, d))
         }
+        [.., "referrers", digest] => {
+            let name = name_of(n - 2)?;
+            let d = digest.parse().map_err(RouteError::Digest)?;
+            Ok(V2Route::Referrers(name, d))
+        }
         _ => Err(RouteError::NotFound),
     }
 }
@@ -130,6 +137,14 @@ mod tests {
             parse(&format!("/x/blobs/uploads/{U}")),
             Ok(V2Route::Upload(name("x"), U.into()))
         );
+        assert_eq!(
+            parse(&format!("/a/b/referrers/{D}")),
+            Ok(V2Route::Referrers(name("a/b"), D.parse().unwrap()))
+        );
+        assert!(matches!(
+            parse("/a/referrers/sha256:12"),
+            Err(RouteError::Digest(_))
+        ));
         // Names may themselves contain the keywords.
         assert!(
             matches!(parse("/manifests/blobs/manifests/v1"), Ok(V2Route::Manifest(n, _)) if n == name("manifests/blobs"))

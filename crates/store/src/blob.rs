@@ -1,6 +1,6 @@
 use crate::Result;
 use async_trait::async_trait;
-use berth_oci::Digest;
+use berth_oci::{Algorithm, Digest};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
@@ -41,6 +41,11 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Reads `len` bytes of a blob from `offset`; `None` if the blob is absent.
     async fn read(&self, digest: &Digest, offset: u64, len: u64) -> Result<Option<BlobReader>>;
+
+    /// Stored blobs of `algorithm` whose hex starts with the two hex digits
+    /// of `shard`, with their last-modified time (Unix ms). Garbage
+    /// collection sweeps, one shard at a time, files no record owns.
+    async fn blobs_in_shard(&self, algorithm: Algorithm, shard: u8) -> Result<Vec<(Digest, i64)>>;
 
     /// Removes a blob's bytes. Only garbage collection calls this.
     async fn delete(&self, digest: &Digest) -> Result<()>;

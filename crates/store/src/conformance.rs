@@ -134,6 +134,7 @@ fn manifest<'a>(
         media_type: "application/vnd.oci.image.manifest.v1+json",
         body,
         artifact_type: None,
+        annotations: None,
         subject: None,
         blob_refs: blobs,
         manifest_refs: children,
@@ -187,13 +188,19 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
     let (l1, l2, cfg) = (d(1), d(2), d(3));
     store.link_blob(a, &l1, 10, 5).await.unwrap();
     store.link_blob(a, &cfg, 3, 5).await.unwrap();
-    assert_eq!(store.blob_size(a, &l1).await.unwrap(), Some(10));
-    assert_eq!(store.blob_size(b, &l1).await.unwrap(), None);
+    assert_eq!(
+        store.blob_link(a, &l1).await.unwrap().map(|l| l.size),
+        Some(10)
+    );
+    assert_eq!(store.blob_link(b, &l1).await.unwrap().map(|l| l.size), None);
     assert_eq!(
         store.link_existing_blob(b, a, &l1, 6).await.unwrap(),
         Some(10)
     );
-    assert_eq!(store.blob_size(b, &l1).await.unwrap(), Some(10));
+    assert_eq!(
+        store.blob_link(b, &l1).await.unwrap().map(|l| l.size),
+        Some(10)
+    );
     assert_eq!(store.link_existing_blob(b, a, &l2, 6).await.unwrap(), None);
 
     // A manifest with a missing reference is refused and leaves nothing behind.
@@ -304,7 +311,7 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
         store.unlink_blob(a, &l2).await.unwrap(),
         UnlinkBlobOutcome::NotLinked
     );
-    assert_eq!(store.blob_size(a, &l2).await.unwrap(), None);
+    assert_eq!(store.blob_link(a, &l2).await.unwrap().map(|l| l.size), None);
 
     // Upload sessions: compare-and-set sizes, completion links the blob.
     let up = UploadRecord {
@@ -331,7 +338,10 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
         .await
         .unwrap();
     assert_eq!(store.get_upload("u1").await.unwrap(), None);
-    assert_eq!(store.blob_size(b, &blob).await.unwrap(), Some(50));
+    assert_eq!(
+        store.blob_link(b, &blob).await.unwrap().map(|l| l.size),
+        Some(50)
+    );
     store
         .create_upload(&UploadRecord {
             id: "u2".into(),
@@ -347,4 +357,133 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
         (c.repositories, c.blobs, c.blob_bytes),
         (4, 4, 10 + 3 + 20 + 50)
     );
+    untag_referrers_and_collection(store, &reg).await;
+}
+
+async fn untag_referrers_and_collection(store: &dyn MetadataStore, reg: &RegistryKey) {
+    let r = store.ensure_repository(reg, "suite/gc", 1).await.unwrap();
+    let (cfg, layer, loose) = (d(40), d(41), d(42));
+    for x in [&cfg, &layer, &loose] {
+        store.link_blob(r, x, 1, 100).await.unwrap();
+    }
+    let img = d(43);
+    let blobs = [cfg.clone(), layer.clone()];
+    store
+        .put_manifest(r, manifest(&img, b"img", &blobs, &[], Some("a")))
+        .await
+        .unwrap();
+    store
+        .put_manifest(r, manifest(&img, b"img", &blobs, &[], Some("b")))
+        .await
+        .unwrap();
+
+    // Referrers: by subject, filtered by artifact type.
+    let (sig, sbom) = (d(44), d(45));
+    for (m, kind) in [(&sig, "application/x-sig"), (&sbom, "application/x-sbom")] {
+        let mut nm = manifest(m, b"ref", &[], &[], None);
+        nm.subject = Some(&img);
+        nm.artifact_type = Some(kind);
+        nm.annotations = Some(r#"{"k":"v"}"#);
+        store.put_manifest(r, nm).await.unwrap();
+    }
+    let all = store.list_referrers(r, &img, None, 100).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].annotations.as_deref(), Some(r#"{"k":"v"}"#));
+    let only = store
+        .list_referrers(r, &img, Some("application/x-sbom"), 100)
+        .await
+        .unwrap();
+    assert_eq!(only.iter().map(|x| &x.digest).collect::<Vec<_>>(), [&sbom]);
+
+    // Untagging: the image goes with its last tag.
+    assert_eq!(
+        store.untag(r, "a").await.unwrap(),
+        UntagOutcome::Untagged {
+            digest: img.clone(),
+            image_deleted: false
+        }
+    );
+    assert_eq!(
+        store.untag(r, "b").await.unwrap(),
+        UntagOutcome::Untagged {
+            digest: img.clone(),
+            image_deleted: true
+        }
+    );
+    assert_eq!(store.untag(r, "b").await.unwrap(), UntagOutcome::NotFound);
+    assert_eq!(store.get_manifest(r, &img).await.unwrap(), None);
+
+    // Collection: links younger than the cutoff stay; referenced ones stay.
+    let page = store.blob_page(Some(&d(0)), 1000).await.unwrap();
+    assert!(page.windows(2).all(|w| w[0] < w[1]), "digest order");
+    let mine = [cfg.clone(), layer.clone(), loose.clone()];
+    assert_eq!(
+        store.collectable(&mine, 100).await.unwrap(),
+        Vec::<Digest>::new()
+    );
+    let mut want = mine.to_vec();
+    want.sort();
+    let mut got = store.collectable(&mine, 101).await.unwrap();
+    got.sort();
+    assert_eq!(got, want);
+    assert!(store.touch_blob_link(r, &loose, 500).await.unwrap());
+    assert_eq!(
+        store
+            .collectable(std::slice::from_ref(&loose), 101)
+            .await
+            .unwrap(),
+        Vec::<Digest>::new()
+    );
+    let dry = store
+        .collect_blobs(std::slice::from_ref(&cfg), 101, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        dry,
+        [CollectOutcome {
+            unlinked: vec![r],
+            deleted: Some(1)
+        }]
+    );
+    assert!(
+        store.blob_recorded(&cfg).await.unwrap(),
+        "a dry run rolls back"
+    );
+    assert_eq!(
+        store
+            .collect_blobs(std::slice::from_ref(&cfg), 101, false)
+            .await
+            .unwrap(),
+        dry
+    );
+    assert!(!store.blob_recorded(&cfg).await.unwrap());
+    assert_eq!(store.blob_link(r, &cfg).await.unwrap(), None);
+    // Linked elsewhere: only this repository's link goes.
+    let other = store
+        .ensure_repository(reg, "suite/gc-other", 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .link_existing_blob(other, r, &layer, 1000)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    let out = store
+        .collect_blobs(&[layer.clone(), d(99)], 101, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        [
+            CollectOutcome {
+                unlinked: vec![r],
+                deleted: None
+            },
+            CollectOutcome::default()
+        ]
+    );
+    assert!(store.touch_blob_link(other, &layer, 2000).await.unwrap());
+    assert!(!store.touch_blob_link(r, &layer, 2000).await.unwrap());
 }

@@ -13,7 +13,7 @@ use crate::blob::{BlobReader, BlobStore, UploadWriter};
 use crate::sys;
 use crate::{Result, StoreError};
 use async_trait::async_trait;
-use berth_oci::Digest;
+use berth_oci::{Algorithm, Digest};
 use bytes::{Bytes, BytesMut};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -51,9 +51,11 @@ impl FsBlobStore {
         let r = root.clone();
         blocking(move || {
             fs::create_dir_all(r.join("uploads"))?;
-            let sha = r.join("blobs").join("sha256");
-            for i in 0..=255u8 {
-                fs::create_dir_all(sha.join(format!("{i:02x}")))?;
+            for algorithm in Algorithm::ALL {
+                let dir = r.join("blobs").join(algorithm.as_str());
+                for i in 0..=255u8 {
+                    fs::create_dir_all(dir.join(format!("{i:02x}")))?;
+                }
             }
             sync_dir(&r.join("blobs"))?;
             sync_dir(&r)?;
@@ -340,14 +342,48 @@ impl BlobStore for FsBlobStore {
         }
     }
 
-    async fn delete(&self, digest: &Digest) -> Result<()> {
-        let path = self.blob_path(digest);
+    async fn blobs_in_shard(&self, algorithm: Algorithm, shard: u8) -> Result<Vec<(Digest, i64)>> {
+        let dir = self
+            .root
+            .join("blobs")
+            .join(algorithm.as_str())
+            .join(format!("{shard:02x}"));
         blocking(move || {
-            match fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                _ => {}
+            let mut out = Vec::new();
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                    continue;
+                };
+                // Anything that is not a digest's file is not ours to judge.
+                let Ok(digest) = format!("{}:{name}", algorithm.as_str()).parse::<Digest>() else {
+                    continue;
+                };
+                let modified = entry
+                    .metadata()?
+                    .modified()?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0);
+                out.push((digest, modified));
             }
-            sync_dir(path.parent().expect("blob paths have a parent"))
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete(&self, digest: &Digest) -> Result<()> {
+        // No directory fsync: a deletion that a crash undoes leaves a file
+        // without a record, which the next collection sweeps.
+        let path = self.blob_path(digest);
+        blocking(move || match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
         })
         .await
     }

@@ -23,8 +23,9 @@ pub use blob::{BlobReader, BlobStore, UploadWriter};
 pub use error::StoreError;
 pub use fs_blob::FsBlobStore;
 pub use metadata::{
-    Counts, DeleteManifestOutcome, MetadataStore, NewManifest, PutManifestOutcome, RegistryKey,
-    RepoId, StoredManifest, UnlinkBlobOutcome, UploadRecord,
+    BlobLink, CollectOutcome, Counts, DeleteManifestOutcome, MetadataStore, NewManifest,
+    PutManifestOutcome, Referrer, RegistryKey, RepoId, StoredManifest, UnlinkBlobOutcome,
+    UntagOutcome, UploadRecord,
 };
 pub use sqlite::SqliteMetadataStore;
 

@@ -20,6 +20,8 @@ pub struct NewManifest<'a> {
     pub media_type: &'a str,
     pub body: &'a [u8],
     pub artifact_type: Option<&'a str>,
+    /// JSON object text, if the manifest has annotations.
+    pub annotations: Option<&'a str>,
     pub subject: Option<&'a Digest>,
     pub blob_refs: &'a [Digest],
     pub manifest_refs: &'a [Digest],
@@ -48,11 +50,52 @@ pub enum DeleteManifestOutcome {
 }
 
 #[derive(Debug, PartialEq, Eq)]
+pub enum UntagOutcome {
+    NotFound,
+    /// The tag is gone. `image_deleted`: it was the image's last tag (and no
+    /// index in the repository lists the image), so the image went too.
+    Untagged {
+        digest: Digest,
+        image_deleted: bool,
+    },
+}
+
+#[derive(Debug, PartialEq, Eq)]
 pub enum UnlinkBlobOutcome {
     NotLinked,
     /// Nothing was unlinked: a manifest in the repository references the blob.
     ReferencedBy(Digest),
     Unlinked,
+}
+
+/// A manifest whose `subject` is a given digest, as a referrers listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    pub artifact_type: Option<String>,
+    /// JSON object text.
+    pub annotations: Option<String>,
+}
+
+/// A repository's link to a stored blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobLink {
+    pub size: u64,
+    /// When the link was made or last claimed (upload, mount, a `HEAD` that
+    /// found it); garbage collection spares links younger than its grace.
+    pub linked_at: i64,
+}
+
+/// What garbage collection did (or, dry, would do) to one blob.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectOutcome {
+    /// Repositories whose link to the blob was removed.
+    pub unlinked: Vec<RepoId>,
+    /// The blob's size, when no link is left and its record was removed:
+    /// the caller then deletes the bytes.
+    pub deleted: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,8 +150,10 @@ pub trait MetadataStore: Send + Sync + 'static {
         digest: &Digest,
         now: i64,
     ) -> Result<Option<u64>>;
-    /// Size of `digest` if it is linked to `repo`.
-    async fn blob_size(&self, repo: RepoId, digest: &Digest) -> Result<Option<u64>>;
+    /// The link of `digest` in `repo`, if any.
+    async fn blob_link(&self, repo: RepoId, digest: &Digest) -> Result<Option<BlobLink>>;
+    /// Moves a link's `linked_at` up to `now`; false if there is no link.
+    async fn touch_blob_link(&self, repo: RepoId, digest: &Digest, now: i64) -> Result<bool>;
     async fn unlink_blob(&self, repo: RepoId, digest: &Digest) -> Result<UnlinkBlobOutcome>;
 
     async fn put_manifest(
@@ -119,7 +164,19 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn get_manifest(&self, repo: RepoId, digest: &Digest) -> Result<Option<StoredManifest>>;
     async fn delete_manifest(&self, repo: RepoId, digest: &Digest)
         -> Result<DeleteManifestOutcome>;
+    /// Removes a tag and, when it was the image's last, the image (as ECR's
+    /// BatchDeleteImage does for an image tag).
+    async fn untag(&self, repo: RepoId, tag: &str) -> Result<UntagOutcome>;
     async fn resolve_tag(&self, repo: RepoId, tag: &str) -> Result<Option<Digest>>;
+    /// Manifests in `repo` whose subject is `subject`, in digest order,
+    /// only those of `artifact_type` when given; at most `limit`.
+    async fn list_referrers(
+        &self,
+        repo: RepoId,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Referrer>>;
     /// Tags in byte order, strictly after `after`, at most `limit`.
     async fn list_tags(&self, repo: RepoId, after: Option<&str>, limit: u32)
         -> Result<Vec<String>>;
@@ -142,6 +199,27 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn stale_uploads(&self, before: i64, limit: u32) -> Result<Vec<UploadRecord>>;
     /// Whether an upload session with this id exists.
     async fn upload_exists(&self, id: &str) -> Result<bool>;
+
+    /// Garbage collection, step 1: up to `limit` recorded blobs after
+    /// `after`, in digest order.
+    async fn blob_page(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<Digest>>;
+    /// Garbage collection, step 2: which of `digests` have a link that no
+    /// manifest of its repository references and that is older than
+    /// `cutoff`, or have no link at all and were recorded before `cutoff`.
+    async fn collectable(&self, digests: &[Digest], cutoff: i64) -> Result<Vec<Digest>>;
+    /// Garbage collection, step 3, in one transaction for all of
+    /// `digests`: removes each blob's links that no manifest of their
+    /// repository references and that are older than `cutoff`; then, if no
+    /// link is left and the blob was recorded before `cutoff`, its record.
+    /// `dry_run` rolls back instead. Outcomes are in the order of `digests`.
+    async fn collect_blobs(
+        &self,
+        digests: &[Digest],
+        cutoff: i64,
+        dry_run: bool,
+    ) -> Result<Vec<CollectOutcome>>;
+    /// Whether a blob is recorded (for sweeping files no record owns).
+    async fn blob_recorded(&self, digest: &Digest) -> Result<bool>;
 
     async fn counts(&self) -> Result<Counts>;
     async fn ping(&self) -> Result<()>;

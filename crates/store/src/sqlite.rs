@@ -19,6 +19,15 @@ use std::time::Duration;
 const KIND_BLOB: i64 = 0;
 const KIND_MANIFEST: i64 = 1;
 
+/// Links a blob to a repository. Linking again (a re-push, a mount) renews
+/// `linked_at`: it is a fresh claim that garbage collection must respect.
+const LINK_SQL: &str = "INSERT INTO repository_blobs (repository_id, digest, linked_at) VALUES (?, ?, ?)
+     ON CONFLICT (repository_id, digest) DO UPDATE SET linked_at = max(linked_at, excluded.linked_at)";
+
+/// A link (`rb`) that no manifest of its repository references.
+const UNREFERENCED_LINK: &str = "NOT EXISTS (SELECT 1 FROM manifest_references r
+     WHERE r.repository_id = rb.repository_id AND r.target = rb.digest AND r.kind = 0)";
+
 pub struct SqliteMetadataStore {
     writer: SqlitePool,
     reader: SqlitePool,
@@ -209,7 +218,7 @@ impl MetadataStore for SqliteMetadataStore {
         .fetch_optional(&mut *tx)
         .await?;
         if size.is_some() {
-            sqlx::query("INSERT OR IGNORE INTO repository_blobs (repository_id, digest, linked_at) VALUES (?, ?, ?)")
+            sqlx::query(LINK_SQL)
                 .bind(repo.0)
                 .bind(digest.as_str())
                 .bind(now)
@@ -220,16 +229,32 @@ impl MetadataStore for SqliteMetadataStore {
         Ok(size.map(|s| s as u64))
     }
 
-    async fn blob_size(&self, repo: RepoId, digest: &Digest) -> Result<Option<u64>> {
-        let size: Option<i64> = sqlx::query_scalar(
-            "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+    async fn blob_link(&self, repo: RepoId, digest: &Digest) -> Result<Option<BlobLink>> {
+        let row = sqlx::query(
+            "SELECT b.size, rb.linked_at FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
              WHERE rb.repository_id = ? AND rb.digest = ?",
         )
         .bind(repo.0)
         .bind(digest.as_str())
         .fetch_optional(&self.reader)
         .await?;
-        Ok(size.map(|s| s as u64))
+        Ok(row.map(|r| BlobLink {
+            size: r.get::<i64, _>(0) as u64,
+            linked_at: r.get(1),
+        }))
+    }
+
+    async fn touch_blob_link(&self, repo: RepoId, digest: &Digest, now: i64) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE repository_blobs SET linked_at = max(linked_at, ?) WHERE repository_id = ? AND digest = ?",
+        )
+        .bind(now)
+        .bind(repo.0)
+        .bind(digest.as_str())
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 
     async fn unlink_blob(&self, repo: RepoId, digest: &Digest) -> Result<UnlinkBlobOutcome> {
@@ -293,14 +318,15 @@ impl MetadataStore for SqliteMetadataStore {
             .execute(&mut *tx)
             .await?;
         let inserted = sqlx::query(
-            "INSERT INTO manifests (repository_id, digest, media_type, size, artifact_type, subject, pushed_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository_id, digest) DO NOTHING",
+            "INSERT INTO manifests (repository_id, digest, media_type, size, artifact_type, annotations, subject, pushed_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository_id, digest) DO NOTHING",
         )
         .bind(repo.0)
         .bind(m.digest.as_str())
         .bind(m.media_type)
         .bind(m.body.len() as i64)
         .bind(m.artifact_type)
+        .bind(m.annotations)
         .bind(m.subject.map(|s| s.as_str()))
         .bind(m.now)
         .execute(&mut *tx)
@@ -392,14 +418,42 @@ impl MetadataStore for SqliteMetadataStore {
         .bind(digest.as_str())
         .fetch_all(&mut *tx)
         .await?;
-        // Tags and references go with it (ON DELETE CASCADE).
-        sqlx::query("DELETE FROM manifests WHERE repository_id = ? AND digest = ?")
-            .bind(repo.0)
-            .bind(digest.as_str())
-            .execute(&mut *tx)
-            .await?;
+        delete_manifest_row(&mut tx, repo, digest).await?;
         tx.commit().await?;
         Ok(DeleteManifestOutcome::Deleted { tags })
+    }
+
+    async fn untag(&self, repo: RepoId, tag: &str) -> Result<UntagOutcome> {
+        let mut tx = self.writer.begin().await?;
+        let digest: Option<String> = sqlx::query_scalar(
+            "DELETE FROM tags WHERE repository_id = ? AND name = ? RETURNING digest",
+        )
+        .bind(repo.0)
+        .bind(tag)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(digest) = digest.map(digest_of).transpose()? else {
+            return Ok(UntagOutcome::NotFound);
+        };
+        let still_tagged = exists(
+            &mut tx,
+            "SELECT 1 FROM tags WHERE repository_id = ? AND digest = ? LIMIT 1",
+            repo,
+            digest.as_str(),
+        )
+        .await?;
+        let image_deleted = !still_tagged
+            && first_referrer(&mut tx, repo, &digest, KIND_MANIFEST)
+                .await?
+                .is_none();
+        if image_deleted {
+            delete_manifest_row(&mut tx, repo, &digest).await?;
+        }
+        tx.commit().await?;
+        Ok(UntagOutcome::Untagged {
+            digest,
+            image_deleted,
+        })
     }
 
     async fn resolve_tag(&self, repo: RepoId, tag: &str) -> Result<Option<Digest>> {
@@ -410,6 +464,38 @@ impl MetadataStore for SqliteMetadataStore {
                 .fetch_optional(&self.reader)
                 .await?;
         d.map(digest_of).transpose()
+    }
+
+    async fn list_referrers(
+        &self,
+        repo: RepoId,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Referrer>> {
+        let rows = sqlx::query(
+            "SELECT digest, media_type, size, artifact_type, annotations FROM manifests
+             WHERE repository_id = ? AND subject = ? AND (? IS NULL OR artifact_type = ?)
+             ORDER BY digest LIMIT ?",
+        )
+        .bind(repo.0)
+        .bind(subject.as_str())
+        .bind(artifact_type)
+        .bind(artifact_type)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Referrer {
+                    digest: digest_of(r.get(0))?,
+                    media_type: r.get(1),
+                    size: r.get::<i64, _>(2) as u64,
+                    artifact_type: r.get(3),
+                    annotations: r.get(4),
+                })
+            })
+            .collect()
     }
 
     async fn list_tags(
@@ -513,6 +599,88 @@ impl MetadataStore for SqliteMetadataStore {
         )
     }
 
+    async fn blob_page(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<Digest>> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT digest FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?")
+                .bind(after.map(Digest::as_str).unwrap_or(""))
+                .bind(limit)
+                .fetch_all(&self.reader)
+                .await?;
+        rows.into_iter().map(digest_of).collect()
+    }
+
+    async fn collectable(&self, digests: &[Digest], cutoff: i64) -> Result<Vec<Digest>> {
+        let sql = format!(
+            "SELECT b.digest FROM blobs b WHERE b.digest = ? AND (
+                EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest AND rb.linked_at < ? AND {UNREFERENCED_LINK})
+                OR (b.created_at < ? AND NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)))"
+        );
+        let mut conn = self.reader.acquire().await?;
+        let mut out = Vec::new();
+        for d in digests {
+            let hit: Option<String> = sqlx::query_scalar(&sql)
+                .bind(d.as_str())
+                .bind(cutoff)
+                .bind(cutoff)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if hit.is_some() {
+                out.push(d.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn collect_blobs(
+        &self,
+        digests: &[Digest],
+        cutoff: i64,
+        dry_run: bool,
+    ) -> Result<Vec<CollectOutcome>> {
+        let unlink_sql = format!(
+            "DELETE FROM repository_blobs AS rb WHERE rb.digest = ? AND rb.linked_at < ? AND {UNREFERENCED_LINK}
+             RETURNING repository_id"
+        );
+        let mut tx = self.writer.begin().await?;
+        let mut outcomes = Vec::with_capacity(digests.len());
+        for digest in digests {
+            let unlinked: Vec<i64> = sqlx::query_scalar(&unlink_sql)
+                .bind(digest.as_str())
+                .bind(cutoff)
+                .fetch_all(&mut *tx)
+                .await?;
+            let deleted: Option<i64> = sqlx::query_scalar(
+                "DELETE FROM blobs WHERE digest = ? AND created_at < ?
+                 AND NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = blobs.digest)
+                 RETURNING size",
+            )
+            .bind(digest.as_str())
+            .bind(cutoff)
+            .fetch_optional(&mut *tx)
+            .await?;
+            outcomes.push(CollectOutcome {
+                unlinked: unlinked.into_iter().map(RepoId).collect(),
+                deleted: deleted.map(|s| s as u64),
+            });
+        }
+        if dry_run {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(outcomes)
+    }
+
+    async fn blob_recorded(&self, digest: &Digest) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT 1 FROM blobs WHERE digest = ?")
+                .bind(digest.as_str())
+                .fetch_optional(&self.reader)
+                .await?
+                .is_some(),
+        )
+    }
+
     async fn counts(&self) -> Result<Counts> {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM repositories), (SELECT COUNT(*) FROM blobs), (SELECT COALESCE(SUM(size), 0) FROM blobs)",
@@ -544,6 +712,27 @@ impl MetadataStore for SqliteMetadataStore {
     }
 }
 
+/// Deletes a manifest (its tags and references go with it, ON DELETE
+/// CASCADE) and its body once no repository has the manifest.
+async fn delete_manifest_row(
+    tx: &mut Transaction<'_, Sqlite>,
+    repo: RepoId,
+    digest: &Digest,
+) -> Result<()> {
+    sqlx::query("DELETE FROM manifests WHERE repository_id = ? AND digest = ?")
+        .bind(repo.0)
+        .bind(digest.as_str())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "DELETE FROM manifest_bodies WHERE digest = ?1 AND NOT EXISTS (SELECT 1 FROM manifests WHERE digest = ?1)",
+    )
+    .bind(digest.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn insert_blob_and_link(
     tx: &mut Transaction<'_, Sqlite>,
     repo: RepoId,
@@ -557,7 +746,7 @@ async fn insert_blob_and_link(
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("INSERT OR IGNORE INTO repository_blobs (repository_id, digest, linked_at) VALUES (?, ?, ?)")
+    sqlx::query(LINK_SQL)
         .bind(repo.0)
         .bind(digest.as_str())
         .bind(now)

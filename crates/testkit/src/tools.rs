@@ -11,9 +11,8 @@ pub fn require(name: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !found {
-        let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
         assert!(
-            !in_ci,
+            !in_ci(),
             "{name} is required in CI but is not installed (scripts/test.sh installs it)"
         );
         eprintln!(
@@ -21,6 +20,29 @@ pub fn require(name: &str) -> bool {
         );
     }
     found
+}
+
+/// Whether Python module `name` imports (oras-py, boto3). Missing under
+/// `CI=true` is a test failure; elsewhere the test is skipped, loudly.
+#[must_use]
+pub fn require_python_module(name: &str) -> bool {
+    let found = Command::new("python3")
+        .args(["-c", &format!("import {name}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            !in_ci(),
+            "Python module {name} is required in CI but is not installed (scripts/test.sh installs it)"
+        );
+        eprintln!("SKIPPED: Python module {name} is not installed; run scripts/test.sh to install the test clients");
+    }
+    found
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
 /// Runs a command and returns its output, failing the test with everything

@@ -1,0 +1,183 @@
+//! `berth gc`: garbage collection, on a running server through its admin
+//! API (the default) or, with `--offline`, on a data dir no server holds.
+
+use crate::datadir::DataDir;
+use anyhow::{bail, Context};
+use berth_registry::{GcOptions, GcRun, Registry, RegistryConfig, SystemClock};
+use berth_store::{FsBlobStore, SqliteMetadataStore};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    /// Report what would be deleted; delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Spare blobs uploaded, mounted or checked more recently than this
+    /// (e.g. `30m`, `0s`) [default: the server's, 24h].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    grace: Option<Duration>,
+    /// The running server [default: http://127.0.0.1:5000, or BERTH_LISTEN's address].
+    #[arg(long, env = "BERTH_ENDPOINT")]
+    endpoint: Option<String>,
+    /// Collect in the data dir directly, with the server stopped.
+    #[arg(long, requires = "data_dir")]
+    offline: bool,
+    /// The data dir, for --offline.
+    #[arg(long, env = "BERTH_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// The admin API's view of a run (`crates/server/src/admin.rs`).
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+struct Status {
+    dry_run: bool,
+    phase: String,
+    examined: u64,
+    total: u64,
+    links_removed: u64,
+    blobs_deleted: u64,
+    bytes_freed: u64,
+    orphan_files: u64,
+    error: Option<String>,
+}
+
+pub async fn run(args: GcArgs) -> anyhow::Result<()> {
+    let bar = progress_bar();
+    let status = if args.offline {
+        offline(&args, &bar).await?
+    } else {
+        online(&args, &bar).await?
+    };
+    bar.finish_and_clear();
+    if let Some(e) = &status.error {
+        bail!("garbage collection failed: {e}");
+    }
+    println!("{}", summary(&status));
+    Ok(())
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} blobs examined")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+fn show(bar: &ProgressBar, s: &Status) {
+    bar.set_length(s.total.max(s.examined));
+    bar.set_position(s.examined);
+    bar.set_message(format!(
+        "{}: {} blobs {}deleted",
+        s.phase,
+        s.blobs_deleted,
+        if s.dry_run { "to be " } else { "" }
+    ));
+}
+
+fn summary(s: &Status) -> String {
+    let verb = if s.dry_run { "would delete" } else { "deleted" };
+    format!(
+        "garbage collection {verb} {} blobs ({:.1} MiB), {} repository links to unreferenced blobs and {} blob files without a record; {} blobs examined{}",
+        s.blobs_deleted,
+        s.bytes_freed as f64 / (1024.0 * 1024.0),
+        s.links_removed,
+        s.orphan_files,
+        s.examined,
+        if s.dry_run { " (dry run: nothing was changed)" } else { "" }
+    )
+}
+
+async fn online(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
+    let endpoint = match &args.endpoint {
+        Some(e) => e.trim_end_matches('/').to_string(),
+        None => format!(
+            "http://{}",
+            std::env::var("BERTH_LISTEN").unwrap_or_else(|_| "127.0.0.1:5000".into())
+        ),
+    };
+    let url = format!("{endpoint}/berth/admin/gc");
+    let client = reqwest::Client::new();
+    let mut body = serde_json::json!({ "dryRun": args.dry_run });
+    if let Some(g) = args.grace {
+        body["graceSeconds"] = g.as_secs().into();
+    }
+    let resp = client.post(&url).json(&body).send().await.with_context(|| {
+        format!(
+            "no berth server answers at {endpoint}; give its address with --endpoint, or stop it and run `berth gc --offline --data-dir DIR`"
+        )
+    })?;
+    match resp.status().as_u16() {
+        202 => {}
+        409 => bail!("a garbage collection is already running on {endpoint}; `berth gc` again once it is done"),
+        code => bail!(
+            "{endpoint} refused to start garbage collection ({code}): {}",
+            resp.text().await.unwrap_or_default()
+        ),
+    }
+    loop {
+        let status: Status = client
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("asking {endpoint} how the collection goes"))?
+            .error_for_status()?
+            .json()
+            .await?;
+        show(bar, &status);
+        if status.phase == "done" || status.phase == "failed" {
+            return Ok(status);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn offline(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
+    let dir = args.data_dir.as_ref().expect("clap requires it");
+    let data = DataDir::open_locked(dir)?;
+    let blobs = Arc::new(FsBlobStore::open(&data.root).await?);
+    let meta = Arc::new(SqliteMetadataStore::open(&data.metadata_db()).await?);
+    let config = RegistryConfig::default();
+    let grace = args.grace.unwrap_or(config.gc_grace);
+    let registry = Arc::new(Registry::new(blobs, meta, Arc::new(SystemClock), config));
+    let run = registry
+        .start_gc(GcOptions {
+            dry_run: args.dry_run,
+            grace,
+        })
+        .map_err(|_| anyhow::anyhow!("a collection is already running"))?;
+    let status = loop {
+        let status = status_of(&run);
+        show(bar, &status);
+        if run.is_finished() {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    registry.close().await;
+    drop(data);
+    Ok(status)
+}
+
+fn status_of(run: &GcRun) -> Status {
+    let s = run.snapshot();
+    Status {
+        dry_run: s.dry_run,
+        phase: s.phase.as_str().to_string(),
+        examined: s.examined,
+        total: s.total,
+        links_removed: s.links_removed,
+        blobs_deleted: s.blobs_deleted,
+        bytes_freed: s.bytes_freed,
+        orphan_files: s.orphan_files,
+        error: s.error,
+    }
+}

@@ -1,0 +1,269 @@
+//! Online garbage collection: deletes blobs that nothing claims while the
+//! registry keeps serving. The protocol (what counts as a claim, which
+//! lock covers which step) is in ARCHITECTURE.md, "Garbage collection";
+//! change the two together.
+
+use crate::{Registry, Result};
+use berth_oci::{Algorithm, Digest};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Blobs examined per metadata read.
+const PAGE: u32 = 1_000;
+/// Blobs collected per transaction: one commit (one WAL fsync) per batch.
+/// Their digest locks are held for the batch, a few milliseconds.
+const BATCH: usize = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GcOptions {
+    /// Report what would be deleted; change nothing.
+    pub dry_run: bool,
+    /// Links and blobs younger than this are spared, whatever references
+    /// them: a client may be about to push the manifest that uses them.
+    pub grace: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GcPhase {
+    /// Walking the blob records.
+    Blobs,
+    /// Sweeping blob files that no record owns (left by a crash).
+    Files,
+    Done,
+    Failed,
+}
+
+impl GcPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GcPhase::Blobs => "blobs",
+            GcPhase::Files => "files",
+            GcPhase::Done => "done",
+            GcPhase::Failed => "failed",
+        }
+    }
+}
+
+/// One garbage-collection run, observable while it runs.
+pub struct GcRun {
+    pub id: u64,
+    pub options: GcOptions,
+    pub started_at: i64,
+    phase: AtomicU8,
+    examined: AtomicU64,
+    total: AtomicU64,
+    links_removed: AtomicU64,
+    blobs_deleted: AtomicU64,
+    bytes_freed: AtomicU64,
+    orphan_files: AtomicU64,
+    end: Mutex<Option<(i64, Option<String>)>>,
+}
+
+/// A copy of a run's counters at one moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GcSnapshot {
+    pub id: u64,
+    pub dry_run: bool,
+    pub grace_secs: u64,
+    pub phase: GcPhase,
+    /// Blob records examined so far, of `total`.
+    pub examined: u64,
+    pub total: u64,
+    /// Repository links to unreferenced blobs removed (or, dry, removable).
+    pub links_removed: u64,
+    pub blobs_deleted: u64,
+    pub bytes_freed: u64,
+    /// Blob files without a record, removed.
+    pub orphan_files: u64,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl GcRun {
+    fn new(id: u64, options: GcOptions, started_at: i64) -> Self {
+        GcRun {
+            id,
+            options,
+            started_at,
+            phase: AtomicU8::new(GcPhase::Blobs as u8),
+            examined: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+            links_removed: AtomicU64::new(0),
+            blobs_deleted: AtomicU64::new(0),
+            bytes_freed: AtomicU64::new(0),
+            orphan_files: AtomicU64::new(0),
+            end: Mutex::new(None),
+        }
+    }
+
+    fn set_phase(&self, p: GcPhase) {
+        self.phase.store(p as u8, Ordering::Release);
+    }
+
+    pub fn phase(&self) -> GcPhase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => GcPhase::Blobs,
+            1 => GcPhase::Files,
+            2 => GcPhase::Done,
+            _ => GcPhase::Failed,
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase(), GcPhase::Done | GcPhase::Failed)
+    }
+
+    pub fn snapshot(&self) -> GcSnapshot {
+        let end = self.end.lock().clone();
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        GcSnapshot {
+            id: self.id,
+            dry_run: self.options.dry_run,
+            grace_secs: self.options.grace.as_secs(),
+            phase: self.phase(),
+            examined: get(&self.examined),
+            total: get(&self.total),
+            links_removed: get(&self.links_removed),
+            blobs_deleted: get(&self.blobs_deleted),
+            bytes_freed: get(&self.bytes_freed),
+            orphan_files: get(&self.orphan_files),
+            started_at: self.started_at,
+            finished_at: end.as_ref().map(|e| e.0),
+            error: end.and_then(|e| e.1),
+        }
+    }
+}
+
+/// The current or last run; one runs at a time per node.
+#[derive(Default)]
+pub(crate) struct GcJobs {
+    last: Mutex<Option<Arc<GcRun>>>,
+    next_id: AtomicU64,
+}
+
+impl Registry {
+    /// Starts a garbage-collection run in the background, or returns the
+    /// run already in progress (`Err`), which the caller can watch instead.
+    pub fn start_gc(
+        self: &Arc<Self>,
+        options: GcOptions,
+    ) -> std::result::Result<Arc<GcRun>, Arc<GcRun>> {
+        let run = {
+            let mut last = self.gc.last.lock();
+            if let Some(r) = last.as_ref().filter(|r| !r.is_finished()) {
+                return Err(r.clone());
+            }
+            let id = self.gc.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+            let run = Arc::new(GcRun::new(id, options, self.now()));
+            *last = Some(run.clone());
+            run
+        };
+        let (reg, r) = (self.clone(), run.clone());
+        tokio::spawn(async move {
+            let outcome = reg.collect_garbage(&r).await;
+            let error = outcome.err().map(|e| e.to_string());
+            match &error {
+                None => tracing::info!(
+                    run = r.id,
+                    dry_run = r.options.dry_run,
+                    blobs_deleted = r.blobs_deleted.load(Ordering::Relaxed),
+                    bytes_freed = r.bytes_freed.load(Ordering::Relaxed),
+                    links_removed = r.links_removed.load(Ordering::Relaxed),
+                    orphan_files = r.orphan_files.load(Ordering::Relaxed),
+                    "garbage collection finished"
+                ),
+                Some(e) => tracing::error!(run = r.id, error = %e, "garbage collection failed"),
+            }
+            *r.end.lock() = Some((reg.now(), error.clone()));
+            r.set_phase(if error.is_some() {
+                GcPhase::Failed
+            } else {
+                GcPhase::Done
+            });
+        });
+        Ok(run)
+    }
+
+    /// The configured grace period (runs may override it).
+    pub fn gc_grace(&self) -> Duration {
+        self.config.gc_grace
+    }
+
+    /// The current or last garbage-collection run on this node.
+    pub fn gc_status(&self) -> Option<Arc<GcRun>> {
+        self.gc.last.lock().clone()
+    }
+
+    /// Runs garbage collection to the end, updating `run` as it goes.
+    pub async fn collect_garbage(&self, run: &GcRun) -> Result<()> {
+        let dry = run.options.dry_run;
+        let cutoff = self.now() - run.options.grace.as_millis() as i64;
+        run.total
+            .store(self.meta.counts().await?.blobs, Ordering::Relaxed);
+
+        run.set_phase(GcPhase::Blobs);
+        let mut after: Option<Digest> = None;
+        loop {
+            let page = self.meta.blob_page(after.as_ref(), PAGE).await?;
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            let candidates = self.meta.collectable(&page, cutoff).await?;
+            for batch in candidates.chunks(BATCH) {
+                // Held across the metadata delete and the file delete, as an
+                // upload commit holds its digest's across "file in place" and
+                // "link". Candidates come in digest order, and an upload
+                // holds one lock at a time, so the order cannot deadlock.
+                let mut locks = Vec::with_capacity(batch.len());
+                for digest in batch {
+                    locks.push(self.digest_locks.lock(digest.as_str()).await);
+                }
+                let outcomes = self.meta.collect_blobs(batch, cutoff, dry).await?;
+                for (digest, out) in batch.iter().zip(outcomes) {
+                    if !dry {
+                        for repo in &out.unlinked {
+                            self.cache.invalidate_blob(*repo, digest);
+                        }
+                    }
+                    run.links_removed
+                        .fetch_add(out.unlinked.len() as u64, Ordering::Relaxed);
+                    if let Some(size) = out.deleted {
+                        if !dry {
+                            self.blobs.delete(digest).await?;
+                        }
+                        run.blobs_deleted.fetch_add(1, Ordering::Relaxed);
+                        run.bytes_freed.fetch_add(size, Ordering::Relaxed);
+                    }
+                }
+                drop(locks);
+            }
+            run.examined.fetch_add(page.len() as u64, Ordering::Relaxed);
+            after = Some(last);
+        }
+
+        run.set_phase(GcPhase::Files);
+        for algorithm in Algorithm::ALL {
+            for shard in 0..=255u8 {
+                for (digest, modified) in self.blobs.blobs_in_shard(algorithm, shard).await? {
+                    // A file is renamed into place before its record is
+                    // written; young files may be mid-commit.
+                    if modified >= cutoff || self.meta.blob_recorded(&digest).await? {
+                        continue;
+                    }
+                    let _lock = self.digest_locks.lock(digest.as_str()).await;
+                    if self.meta.blob_recorded(&digest).await? {
+                        continue;
+                    }
+                    if !dry {
+                        self.blobs.delete(&digest).await?;
+                    }
+                    run.orphan_files.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(())
+    }
+}
