@@ -167,6 +167,16 @@ fn deleting_by_tag_untags_and_drops_an_image_left_without_tags() {
     let tags: serde_json::Value = api.get("/v2/del/tags/list").json().unwrap();
     assert_eq!(tags["tags"], serde_json::json!([]));
 
+    // A blob that a manifest uses cannot be deleted from under it.
+    api.push_image("del", &img, "v3");
+    let r = api
+        .client
+        .delete(api.url(&format!("/v2/del/blobs/{}", img.layers[0].digest)))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(error_code(r), "DENIED");
+
     // A blob DELETE unlinks it from the repository only.
     let d = api.push_blob("del", b"loose");
     api.push_blob("del-other", b"loose");
@@ -341,6 +351,16 @@ fn a_chunked_upload_resumes_after_a_restart() {
     // The client asks where it stands, then sends the rest.
     let r = api.get(&loc);
     assert_eq!(r.status(), 204);
+    assert_eq!(header(&r, "range"), format!("0-{}", sent - 1));
+    // A closing PUT whose chunk is not the next one is refused like a PATCH.
+    let r = api
+        .client
+        .put(api.url(&format!("{loc}?digest={d}")))
+        .header("content-range", format!("0-{}", data.len() - 1))
+        .body(data.clone())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 416);
     assert_eq!(header(&r, "range"), format!("0-{}", sent - 1));
     let r = api
         .client

@@ -144,7 +144,7 @@ async fn a_digest_mismatch_stores_nothing() {
         .unwrap();
     let err = f
         .reg
-        .complete_upload(&a, &up.id, &wrong, None)
+        .complete_upload(&a, &up.id, &wrong, None, None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::DigestInvalid(_)));
@@ -215,7 +215,7 @@ async fn chunked_upload_checks_ranges_and_survives_a_restart() {
         .await
         .unwrap();
     let d = sha(b"hello world!");
-    reg.complete_upload(&a, &up.id, &d, Some(body(&[b"!"])))
+    reg.complete_upload(&a, &up.id, &d, None, Some(body(&[b"!"])))
         .await
         .unwrap();
     assert_eq!(read_all(&reg, &a, &d).await, b"hello world!");
@@ -228,7 +228,7 @@ async fn empty_blobs_upload_both_ways() {
     let empty = sha(b"");
     let up = f.reg.start_upload(&a).await.unwrap();
     f.reg
-        .complete_upload(&a, &up.id, &empty, None)
+        .complete_upload(&a, &up.id, &empty, None, None)
         .await
         .unwrap();
     assert_eq!(f.reg.stat_blob(&a, &empty).await.unwrap().size, 0);
@@ -523,7 +523,7 @@ async fn sha512_blobs_upload_monolithic_and_chunked() {
         .unwrap();
     let d2 = sha512(b"chunk one chunk two");
     f.reg
-        .complete_upload(&a, &up.id, &d2, Some(body(&[b"chunk two"])))
+        .complete_upload(&a, &up.id, &d2, None, Some(body(&[b"chunk two"])))
         .await
         .unwrap();
     assert_eq!(read_all(&f.reg, &a, &d2).await, b"chunk one chunk two");
@@ -533,7 +533,7 @@ async fn sha512_blobs_upload_monolithic_and_chunked() {
     let up = f.reg.start_upload(&a).await.unwrap();
     let err = f
         .reg
-        .complete_upload(&a, &up.id, &sha512(b"other"), Some(body(&[b"bytes"])))
+        .complete_upload(&a, &up.id, &sha512(b"other"), None, Some(body(&[b"bytes"])))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::DigestInvalid(_)));

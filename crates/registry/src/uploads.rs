@@ -181,23 +181,42 @@ impl Registry {
         })
     }
 
-    /// Ends an upload (`PUT ?digest=`), with an optional last chunk.
+    /// Ends an upload (`PUT ?digest=`), with an optional last chunk, which
+    /// may claim its range as a `PATCH` chunk does.
     pub async fn complete_upload(
         &self,
         repo: &Repo,
         id: &str,
         digest: &Digest,
+        range: Option<ChunkRange>,
         last_chunk: Option<ByteStream>,
     ) -> Result<BlobInfo> {
         let repo_id = self.repo_id(repo).await?;
         let _guard = self.uploads.locks.lock(id).await;
         let up = self.upload(repo_id, id).await?;
+        if let Some(r) = range {
+            if r.start != up.size || r.end < r.start {
+                return Err(Error::RangeNotSatisfiable { size: up.size });
+            }
+        }
         let hasher = self.hasher_at(id, up.size).await?;
         let outcome = async {
             // The temporary file exists only once something was written; an
             // empty blob still needs one to become the blob.
             let (size, hasher) = match last_chunk {
-                Some(body) => self.write_body(id, up.size, hasher, body).await?,
+                Some(body) => {
+                    let (size, hasher) = self.write_body(id, up.size, hasher, body).await?;
+                    if let Some(r) = range {
+                        if size - up.size != r.end - r.start + 1 {
+                            return Err(Error::BlobUploadInvalid(format!(
+                                "Content-Range claims {} bytes but the chunk had {}; the upload was not completed",
+                                r.end - r.start + 1,
+                                size - up.size
+                            )));
+                        }
+                    }
+                    (size, hasher)
+                }
                 None if up.size == 0 => {
                     self.write_body(id, 0, hasher, futures_util::stream::empty().boxed())
                         .await?

@@ -144,16 +144,7 @@ impl Ctx<'_> {
 
             ("POST", V2Route::UploadStart(name)) => self.start_upload(self.repo(name), body).await,
             ("PATCH", V2Route::Upload(name, id)) => {
-                let range = match self.headers.get(header::CONTENT_RANGE) {
-                    None => None,
-                    Some(v) => Some(parse_content_range(v).ok_or_else(|| {
-                        OciError::new(
-                            StatusCode::BAD_REQUEST,
-                            "BLOB_UPLOAD_INVALID",
-                            "Content-Range must be '<start>-<end>'",
-                        )
-                    })?),
-                };
+                let range = self.chunk_range()?;
                 let repo = self.repo(name);
                 let state = reg
                     .append_upload(&repo, &id, range, stream(body))
@@ -173,10 +164,11 @@ impl Ctx<'_> {
                         )
                     })?
                     .parse()?;
+                let range = self.chunk_range()?;
                 let last_chunk = (body.size_hint().exact() != Some(0)).then(|| stream(body));
                 let repo = self.repo(name);
                 let info = reg
-                    .complete_upload(&repo, &id, &digest, last_chunk)
+                    .complete_upload(&repo, &id, &digest, range, last_chunk)
                     .await
                     .map_err(|e| self.upload_error(&repo, &id, e))?;
                 Ok(blob_created(&repo, &info.digest))
@@ -428,6 +420,22 @@ impl Ctx<'_> {
             })?,
         };
         Ok((self.params.get("last").map(String::as_str), n.min(MAX_PAGE)))
+    }
+
+    /// The chunk's `Content-Range`, if the request has one.
+    fn chunk_range(&self) -> Result<Option<ChunkRange>, OciError> {
+        self.headers
+            .get(header::CONTENT_RANGE)
+            .map(|v| {
+                parse_content_range(v).ok_or_else(|| {
+                    OciError::new(
+                        StatusCode::BAD_REQUEST,
+                        "BLOB_UPLOAD_INVALID",
+                        "Content-Range must be '<start>-<end>'",
+                    )
+                })
+            })
+            .transpose()
     }
 
     /// A refused chunk answers with where the upload stands, so that the

@@ -100,7 +100,10 @@ impl From<Error> for OciError {
             Error::ManifestTooLarge { .. } => OciError::new(S::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID", msg),
             Error::ManifestBlobUnknown(ds) => OciError::new(S::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", msg)
                 .detail(json!({ "digests": ds })),
-            Error::Conflict(_) => OciError::new(S::CONFLICT, "DENIED", msg),
+            // The spec's statuses for a DELETE are 202, 404, and 400 or 405
+            // when the registry does not allow it; 409 would be clearer, but
+            // clients and the conformance suite expect one of those.
+            Error::Conflict(_) => OciError::new(S::METHOD_NOT_ALLOWED, "DENIED", msg),
             Error::Unsupported(_) => OciError::new(S::METHOD_NOT_ALLOWED, "UNSUPPORTED", msg),
             Error::BodyRead(_) => OciError::new(S::BAD_REQUEST, "BLOB_UPLOAD_INVALID", msg),
             Error::Store(StoreError::NoSpace) => OciError::new(
