@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// checked by a client, referenced or not [default: 24].
     #[arg(long, env = "BERTH_GC_GRACE_HOURS")]
     pub gc_grace_hours: Option<u64>,
+    /// Serve `/v2` requests without credentials as the default account
+    /// [default: true, until the test suites log in; ECR says false].
+    #[arg(long, env = "BERTH_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +72,7 @@ pub struct Config {
     /// `None`: no background garbage collection.
     pub gc_interval: Option<Duration>,
     pub gc_grace: Duration,
+    pub allow_anonymous: bool,
 }
 
 impl Config {
@@ -127,6 +132,10 @@ impl Config {
             gc_grace: Duration::from_secs(
                 3600 * args.gc_grace_hours.or(file.gc_grace_hours).unwrap_or(24),
             ),
+            allow_anonymous: args
+                .allow_anonymous
+                .or(file.allow_anonymous)
+                .unwrap_or(true),
         })
     }
 }

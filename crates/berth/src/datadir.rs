@@ -51,6 +51,38 @@ impl DataDir {
     pub fn metadata_db(&self) -> PathBuf {
         self.root.join("metadata.db")
     }
+
+    /// The server key (`server.key`, 32 bytes, mode 0600), created on first
+    /// start. Losing it makes stored access-key secrets unreadable.
+    pub fn server_key(&self) -> anyhow::Result<Vec<u8>> {
+        let path = self.root.join("server.key");
+        match std::fs::read(&path) {
+            Ok(k) => Ok(k),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = berth_iam::ServerKey::generate();
+                write_private(&path, &key)?;
+                Ok(key.to_vec())
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+}
+
+/// Writes a file only its owner can read, durably (create-new, fsync).
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

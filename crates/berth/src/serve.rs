@@ -32,6 +32,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .await
             .context("opening the metadata database")?,
     );
+    let server_key = berth_iam::ServerKey::from_bytes(&data.server_key()?)
+        .context("the data dir's server.key")?;
     let registry = Arc::new(Registry::new(
         blobs,
         meta,
@@ -39,9 +41,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         RegistryConfig {
             upload_expiry: config.upload_expiry,
             gc_grace: config.gc_grace,
+            server_key,
             ..Default::default()
         },
     ));
+    bootstrap_admin(&registry, &config, &data).await?;
     let swept = registry.sweep_orphan_uploads().await?;
     if swept > 0 {
         tracing::info!(
@@ -57,7 +61,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             default_account: config.default_account.clone(),
             default_region: config.default_region.clone(),
             domain: config.domain.clone(),
+            scheme: if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
         }),
+        allow_anonymous: config.allow_anonymous,
     };
     let app = berth_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
 
@@ -117,6 +127,49 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     served.context("serving HTTP")?;
     tracing::info!("berth stopped cleanly");
     drop(data);
+    Ok(())
+}
+
+/// The default account's admin user and its access key: from
+/// `BERTH_ROOT_ACCESS_KEY_ID`/`BERTH_ROOT_SECRET_ACCESS_KEY` when set, else
+/// generated once, written to `root-credentials` (0600, in the AWS
+/// credentials-file format) and printed.
+async fn bootstrap_admin(
+    registry: &Registry,
+    config: &Config,
+    data: &DataDir,
+) -> anyhow::Result<()> {
+    let given = match (
+        std::env::var("BERTH_ROOT_ACCESS_KEY_ID").ok(),
+        std::env::var("BERTH_ROOT_SECRET_ACCESS_KEY").ok(),
+    ) {
+        (Some(id), Some(secret)) => Some(berth_registry::NewAccessKey { id, secret }),
+        (None, None) => None,
+        _ => anyhow::bail!(
+            "set both BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY, or neither"
+        ),
+    };
+    let created = registry
+        .bootstrap_admin(&config.default_account, given)
+        .await
+        .context("creating the default account's admin user")?;
+    if let Some(k) = created {
+        let path = data.root.join("root-credentials");
+        let text = format!(
+            "[berth]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            k.id, k.secret
+        );
+        crate::datadir::write_private(&path, text.as_bytes())?;
+        // Shown once; the file keeps it.
+        eprintln!(
+            "created the admin user of account {} with access key {} (secret in {}):\n  export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+            config.default_account,
+            k.id,
+            path.display(),
+            k.id,
+            k.secret
+        );
+    }
     Ok(())
 }
 

@@ -95,6 +95,17 @@ impl HotCache {
         self.fill(seen, || self.blobs.insert((repo, digest.clone()), link));
     }
 
+    /// Call after a committed repository delete. SQLite may give the next
+    /// repository the same row id, so nothing keyed by the old id may stay.
+    pub fn invalidate_repository(&self, registry: &RegistryKey, name: &str) {
+        let _g = self.fill_lock.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.repos.invalidate(&(registry.clone(), name.to_string()));
+        self.tags.invalidate_all();
+        self.manifests.invalidate_all();
+        self.blobs.invalidate_all();
+    }
+
     /// Call after a committed write that removed the repository's link to a blob.
     pub fn invalidate_blob(&self, repo: RepoId, digest: &Digest) {
         let _g = self.fill_lock.lock();

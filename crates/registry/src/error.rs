@@ -29,8 +29,14 @@ pub enum Error {
     ManifestBlobUnknown(Vec<Digest>),
     #[error("{0}")]
     Conflict(String),
+    #[error("repository '{0}' already exists")]
+    RepositoryAlreadyExists(String),
+    #[error("repository '{0}' still contains images; delete them first or delete with force")]
+    RepositoryNotEmpty(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error("{0}")]
+    InvalidParameter(String),
     #[error("reading the request body failed: {0}")]
     BodyRead(std::io::Error),
     #[error(transparent)]

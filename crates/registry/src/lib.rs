@@ -9,19 +9,23 @@ mod clock;
 mod error;
 mod gc;
 mod hashing;
+mod identity;
 mod listing;
 mod locks;
 mod maintenance;
 mod manifests;
 mod referrers;
+mod repositories;
 mod uploads;
 
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcPhase, GcRun, GcSnapshot};
+pub use identity::{NewAccessKey, Principal, ADMIN_USER, TOKEN_LIFETIME_SECS};
 pub use listing::Page;
 pub use manifests::{ManifestRead, PutManifest};
+pub use repositories::RepositorySettings;
 pub use uploads::{ChunkRange, UploadState};
 
 use berth_oci::RepositoryName;
@@ -51,6 +55,9 @@ pub struct RegistryConfig {
     /// `HEAD` within this long, referenced or not: a client that just
     /// pushed or checked a layer is about to push the manifest using it.
     pub gc_grace: Duration,
+    /// Seals secrets at rest and signs login tokens. Every node of a
+    /// deployment must use the same one.
+    pub server_key: berth_iam::ServerKey,
 }
 
 impl Default for RegistryConfig {
@@ -59,6 +66,10 @@ impl Default for RegistryConfig {
             upload_expiry: Duration::from_secs(24 * 3600),
             manifest_cache_bytes: 64 * 1024 * 1024,
             gc_grace: Duration::from_secs(24 * 3600),
+            // Tests and tools that never persist secrets; `berth serve`
+            // always passes the data dir's key.
+            server_key: berth_iam::ServerKey::from_bytes(&berth_iam::ServerKey::generate())
+                .expect("a generated key has the right length"),
         }
     }
 }
@@ -97,6 +108,11 @@ impl Registry {
 
     fn now(&self) -> i64 {
         self.clock.now_millis()
+    }
+
+    /// The registry's clock, in Unix seconds (signatures and tokens use it).
+    pub fn now_secs(&self) -> i64 {
+        self.now() / 1000
     }
 
     /// The repository's id, or `NameUnknown` if it does not exist.

@@ -23,7 +23,7 @@ const MAX_KEPT_HASHERS: usize = 10_000;
 
 #[derive(Default)]
 pub(crate) struct UploadTracker {
-    hashers: Mutex<HashMap<String, (u64, DigestHasher)>>,
+    pub(crate) hashers: Mutex<HashMap<String, (u64, DigestHasher)>>,
     locks: KeyedLocks,
 }
 

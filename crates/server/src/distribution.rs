@@ -38,10 +38,13 @@ pub async fn v2(
     let params = Query::<Params>::try_from_uri(&uri)
         .map(|q| q.0)
         .unwrap_or_default();
-    let registry = app.hosts.registry_for(&uri, &headers);
-    let (label, outcome) = match route::parse(rest) {
-        Err(e) => ("invalid", Err(OciError::from(e))),
-        Ok(r) => {
+    let (label, outcome) = match (
+        route::parse(rest),
+        crate::v2_auth::registry(&app, &uri, &headers),
+    ) {
+        (_, Err(e)) => ("unauthorized", Err(e)),
+        (Err(e), _) => ("invalid", Err(OciError::from(e))),
+        (Ok(r), Ok(registry)) => {
             let label = r.label();
             let ctx = Ctx {
                 app: &app,

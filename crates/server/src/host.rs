@@ -13,6 +13,8 @@ pub struct HostConfig {
     pub default_region: String,
     /// The domain under which account host names live (default `localhost`).
     pub domain: String,
+    /// `http` or `https`, as the server listens (for endpoints it hands out).
+    pub scheme: &'static str,
 }
 
 impl HostConfig {
@@ -24,6 +26,12 @@ impl HostConfig {
     }
 
     pub fn registry_for(&self, uri: &Uri, headers: &HeaderMap) -> RegistryKey {
+        self.account_registry(uri, headers)
+            .unwrap_or_else(|| self.default_registry())
+    }
+
+    /// The registry an account host name addresses, if the request uses one.
+    pub fn account_registry(&self, uri: &Uri, headers: &HeaderMap) -> Option<RegistryKey> {
         let host = uri
             .authority()
             .map(|a| a.host().to_string())
@@ -35,7 +43,6 @@ impl HostConfig {
             })
             .unwrap_or_default();
         self.parse_account_host(&host)
-            .unwrap_or_else(|| self.default_registry())
     }
 
     fn parse_account_host(&self, host: &str) -> Option<RegistryKey> {
@@ -79,6 +86,7 @@ mod tests {
             default_account: "000000000000".into(),
             default_region: "us-east-1".into(),
             domain: "localhost".into(),
+            scheme: "http",
         }
     }
 

@@ -5,13 +5,16 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod aws_error;
 mod byte_range;
 mod distribution;
+mod ecr;
 mod health;
 pub mod host;
 pub mod metrics;
 mod oci_error;
 pub mod route;
+mod v2_auth;
 
 use axum::routing::{any, get};
 use axum::Router;
@@ -26,11 +29,15 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,
     pub hosts: Arc<HostConfig>,
+    /// Whether `/v2` requests without credentials are served (as the
+    /// default account). Off is ECR's behaviour.
+    pub allow_anonymous: bool,
 }
 
 /// The complete HTTP application.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", axum::routing::post(ecr::api))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics_endpoint))

@@ -103,7 +103,9 @@ impl From<Error> for OciError {
             // The spec's statuses for a DELETE are 202, 404, and 400 or 405
             // when the registry does not allow it; 409 would be clearer, but
             // clients and the conformance suite expect one of those.
+            Error::RepositoryAlreadyExists(_) | Error::RepositoryNotEmpty(_) => OciError::new(S::CONFLICT, "DENIED", msg),
             Error::Conflict(_) => OciError::new(S::METHOD_NOT_ALLOWED, "DENIED", msg),
+            Error::InvalidParameter(_) => OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg),
             Error::Unsupported(_) => OciError::new(S::METHOD_NOT_ALLOWED, "UNSUPPORTED", msg),
             Error::BodyRead(_) => OciError::new(S::BAD_REQUEST, "BLOB_UPLOAD_INVALID", msg),
             Error::Store(StoreError::NoSpace) => OciError::new(

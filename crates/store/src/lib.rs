@@ -23,9 +23,9 @@ pub use blob::{BlobReader, BlobStore, UploadWriter};
 pub use error::StoreError;
 pub use fs_blob::FsBlobStore;
 pub use metadata::{
-    BlobLink, CollectOutcome, Counts, DeleteManifestOutcome, MetadataStore, NewManifest,
-    PutManifestOutcome, Referrer, RegistryKey, RepoId, StoredManifest, UnlinkBlobOutcome,
-    UntagOutcome, UploadRecord,
+    AccessKeyRecord, BlobLink, CollectOutcome, Counts, DeleteManifestOutcome,
+    DeleteRepositoryOutcome, MetadataStore, NewManifest, PutManifestOutcome, Referrer, RegistryKey,
+    RepoId, RepositoryRecord, StoredManifest, UnlinkBlobOutcome, UntagOutcome, UploadRecord,
 };
 pub use sqlite::SqliteMetadataStore;
 

@@ -114,6 +114,44 @@ pub struct UploadRecord {
     pub updated_at: i64,
 }
 
+/// An access key: an id and a secret (sealed under the server key by the
+/// caller; the store never sees it in clear).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeyRecord {
+    pub id: String,
+    pub account_id: String,
+    pub user_name: String,
+    pub secret_sealed: String,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+/// A repository with the settings the ECR API manages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryRecord {
+    pub id: RepoId,
+    pub name: String,
+    pub created_at: i64,
+    /// MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION.
+    pub image_tag_mutability: String,
+    /// The exclusion filters as JSON text, if any.
+    pub mutability_filters: Option<String>,
+    pub scan_on_push: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteRepositoryOutcome {
+    NotFound,
+    /// Nothing was deleted: the repository holds images and `force` was not given.
+    NotEmpty,
+    /// Deleted, with everything in it; these upload sessions' data is the
+    /// caller's to remove.
+    Deleted {
+        record: RepositoryRecord,
+        uploads: Vec<String>,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counts {
     pub repositories: u64,
@@ -132,6 +170,42 @@ pub trait MetadataStore: Send + Sync + 'static {
         now: i64,
     ) -> Result<RepoId>;
     async fn find_repository(&self, registry: &RegistryKey, name: &str) -> Result<Option<RepoId>>;
+    /// Creates a repository with these settings (`created_at` = `now`);
+    /// `None` if the name is taken.
+    async fn create_repository(
+        &self,
+        registry: &RegistryKey,
+        record: &RepositoryRecord,
+    ) -> Result<Option<RepositoryRecord>>;
+    async fn get_repository(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+    ) -> Result<Option<RepositoryRecord>>;
+    /// Repositories in name order, strictly after `after`, at most `limit`.
+    async fn describe_repositories(
+        &self,
+        registry: &RegistryKey,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RepositoryRecord>>;
+    /// Deletes a repository with its tags, manifests, links and upload
+    /// sessions; refused while it has images unless `force`.
+    async fn delete_repository(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        force: bool,
+    ) -> Result<DeleteRepositoryOutcome>;
+
+    /// Creates the account if it does not exist.
+    async fn ensure_account(&self, id: &str, now: i64) -> Result<()>;
+    /// Creates the user (and its account) if it does not exist.
+    async fn ensure_user(&self, account_id: &str, name: &str, now: i64) -> Result<()>;
+    /// Stores an access key, replacing the secret of an existing one with the same id.
+    async fn put_access_key(&self, key: &AccessKeyRecord) -> Result<()>;
+    async fn get_access_key(&self, id: &str) -> Result<Option<AccessKeyRecord>>;
+    async fn access_keys_of(&self, account_id: &str, user: &str) -> Result<Vec<AccessKeyRecord>>;
     /// Names in byte order, strictly after `after`, at most `limit`.
     async fn list_repositories(
         &self,

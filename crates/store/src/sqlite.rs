@@ -89,6 +89,33 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+const REPO_COLUMNS: &str =
+    "id, name, created_at, image_tag_mutability, mutability_filters, scan_on_push";
+
+fn repository_from_row(row: sqlx::sqlite::SqliteRow) -> RepositoryRecord {
+    RepositoryRecord {
+        id: RepoId(row.get(0)),
+        name: row.get(1),
+        created_at: row.get(2),
+        image_tag_mutability: row.get(3),
+        mutability_filters: row.get(4),
+        scan_on_push: row.get(5),
+    }
+}
+
+const KEY_COLUMNS: &str = "id, account_id, user_name, secret_sealed, active, created_at";
+
+fn access_key_from_row(row: sqlx::sqlite::SqliteRow) -> AccessKeyRecord {
+    AccessKeyRecord {
+        id: row.get(0),
+        account_id: row.get(1),
+        user_name: row.get(2),
+        secret_sealed: row.get(3),
+        active: row.get(4),
+        created_at: row.get(5),
+    }
+}
+
 fn upload_from_row(row: sqlx::sqlite::SqliteRow) -> UploadRecord {
     UploadRecord {
         id: row.get(0),
@@ -173,6 +200,186 @@ impl MetadataStore for SqliteMetadataStore {
         .fetch_optional(&self.reader)
         .await?;
         Ok(id.map(RepoId))
+    }
+
+    async fn create_repository(
+        &self,
+        registry: &RegistryKey,
+        r: &RepositoryRecord,
+    ) -> Result<Option<RepositoryRecord>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO repositories (account_id, region, name, created_at, image_tag_mutability, mutability_filters, scan_on_push)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, region, name) DO NOTHING RETURNING id",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(&r.name)
+        .bind(r.created_at)
+        .bind(&r.image_tag_mutability)
+        .bind(&r.mutability_filters)
+        .bind(r.scan_on_push)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(id.map(|id| RepositoryRecord {
+            id: RepoId(id),
+            ..r.clone()
+        }))
+    }
+
+    async fn get_repository(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+    ) -> Result<Option<RepositoryRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {REPO_COLUMNS} FROM repositories WHERE account_id = ? AND region = ? AND name = ?"
+        ))
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(repository_from_row))
+    }
+
+    async fn describe_repositories(
+        &self,
+        registry: &RegistryKey,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RepositoryRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REPO_COLUMNS} FROM repositories WHERE account_id = ? AND region = ? AND name > ? ORDER BY name LIMIT ?"
+        ))
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(repository_from_row).collect())
+    }
+
+    async fn delete_repository(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        force: bool,
+    ) -> Result<DeleteRepositoryOutcome> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {REPO_COLUMNS} FROM repositories WHERE account_id = ? AND region = ? AND name = ?"
+        ))
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(record) = row.map(repository_from_row) else {
+            return Ok(DeleteRepositoryOutcome::NotFound);
+        };
+        let has_images: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM manifests WHERE repository_id = ? LIMIT 1")
+                .bind(record.id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if has_images.is_some() && !force {
+            return Ok(DeleteRepositoryOutcome::NotEmpty);
+        }
+        let uploads: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM uploads WHERE repository_id = ?")
+                .bind(record.id.0)
+                .fetch_all(&mut *tx)
+                .await?;
+        let digests: Vec<String> =
+            sqlx::query_scalar("SELECT digest FROM manifests WHERE repository_id = ?")
+                .bind(record.id.0)
+                .fetch_all(&mut *tx)
+                .await?;
+        // Tags, references, links, manifests and sessions go by ON DELETE CASCADE.
+        sqlx::query("DELETE FROM repositories WHERE id = ?")
+            .bind(record.id.0)
+            .execute(&mut *tx)
+            .await?;
+        for d in digests {
+            sqlx::query(
+                "DELETE FROM manifest_bodies WHERE digest = ?1 AND NOT EXISTS (SELECT 1 FROM manifests WHERE digest = ?1)",
+            )
+            .bind(d)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(DeleteRepositoryOutcome::Deleted { record, uploads })
+    }
+
+    async fn ensure_account(&self, id: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO accounts (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn ensure_user(&self, account_id: &str, name: &str, now: i64) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO accounts (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(account_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO users (account_id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (account_id, name) DO NOTHING",
+        )
+        .bind(account_id)
+        .bind(name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_access_key(&self, k: &AccessKeyRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO access_keys (id, account_id, user_name, secret_sealed, active, created_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET secret_sealed = excluded.secret_sealed, active = excluded.active",
+        )
+        .bind(&k.id)
+        .bind(&k.account_id)
+        .bind(&k.user_name)
+        .bind(&k.secret_sealed)
+        .bind(k.active)
+        .bind(k.created_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_access_key(&self, id: &str) -> Result<Option<AccessKeyRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM access_keys WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(access_key_from_row))
+    }
+
+    async fn access_keys_of(&self, account_id: &str, user: &str) -> Result<Vec<AccessKeyRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM access_keys WHERE account_id = ? AND user_name = ? ORDER BY created_at, id"
+        ))
+        .bind(account_id)
+        .bind(user)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(access_key_from_row).collect())
     }
 
     async fn list_repositories(

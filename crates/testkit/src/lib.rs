@@ -12,4 +12,4 @@ pub mod image;
 mod server;
 pub mod tools;
 
-pub use server::TestServer;
+pub use server::{TestServer, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY};

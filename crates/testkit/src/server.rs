@@ -3,6 +3,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+/// The admin key of the default account (000000000000) of every test
+/// server: what the `aws` CLI and boto3 sign with in tests.
+pub const ROOT_ACCESS_KEY_ID: &str = "AKIABERTHTESTROOT001";
+pub const ROOT_SECRET_ACCESS_KEY: &str = "berthTestSecretKey/0123456789abcdefghijk";
+
 /// A berth process on loopback with its own data dir. Dropping it kills
 /// the process; if the test is failing, its log is printed first.
 pub struct TestServer {
@@ -62,6 +67,8 @@ impl TestServer {
             .arg(&self.data_dir)
             .args(&self.args)
             .env("BERTH_LOG", "info,berth=debug")
+            .env("BERTH_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
+            .env("BERTH_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET_ACCESS_KEY)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -155,6 +162,20 @@ impl TestServer {
             );
         }
         self.spawn();
+    }
+
+    /// Environment for the `aws` CLI and boto3 to call this server as the
+    /// default account's admin, in `region`.
+    pub fn aws_env(&self, region: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", ROOT_SECRET_ACCESS_KEY.to_string()),
+            ("AWS_DEFAULT_REGION", region.to_string()),
+            ("AWS_ENDPOINT_URL", self.url()),
+            ("AWS_CONFIG_FILE", "/dev/null".to_string()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_string()),
+            ("AWS_PAGER", String::new()),
+        ]
     }
 
     /// A client for the server (accepting its certificate when it is a test one).

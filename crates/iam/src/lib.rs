@@ -1,0 +1,14 @@
+//! Identity: who is asking. SigV4 verification of ECR API requests
+//! (`sigv4`), the server key that protects secrets at rest and signs
+//! tokens (`server_key`), the `docker login` tokens that
+//! GetAuthorizationToken hands out (`token`), and access-key generation
+//! (`keys`). Knows nothing of HTTP frameworks or storage engines: callers
+//! pass headers and look keys up.
+#![forbid(unsafe_code)]
+
+pub mod keys;
+pub mod server_key;
+pub mod sigv4;
+pub mod token;
+
+pub use server_key::ServerKey;

@@ -1,0 +1,123 @@
+//! The server key: 32 random bytes, generated on first start into the data
+//! dir (or supplied), shared by every node of a deployment. Secrets at rest
+//! (access-key secrets) are sealed with it, and login tokens are signed with
+//! a key derived from it, so tokens survive restarts and work on any node.
+
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+
+pub const KEY_LEN: usize = 32;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyError {
+    #[error("a server key is {KEY_LEN} bytes, not {0}")]
+    Length(usize),
+    #[error("sealed data is damaged or was sealed under another server key")]
+    Unseal,
+}
+
+#[derive(Clone)]
+pub struct ServerKey {
+    seal: ChaCha20Poly1305,
+    token_mac: Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerKey(..)")
+    }
+}
+
+/// Separate keys per purpose, so that a token MAC can never be confused
+/// with a sealed secret.
+fn derive(master: &[u8], purpose: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master).expect("HMAC takes any key length");
+    mac.update(purpose);
+    mac.finalize().into_bytes().into()
+}
+
+impl ServerKey {
+    pub fn generate() -> [u8; KEY_LEN] {
+        let mut k = [0u8; KEY_LEN];
+        rand::rng().fill_bytes(&mut k);
+        k
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<ServerKey, KeyError> {
+        if bytes.len() != KEY_LEN {
+            return Err(KeyError::Length(bytes.len()));
+        }
+        let seal_key = derive(bytes, b"berth seal v1");
+        let token_key = derive(bytes, b"berth token v1");
+        Ok(ServerKey {
+            seal: ChaCha20Poly1305::new((&seal_key).into()),
+            token_mac: <Hmac<Sha256> as Mac>::new_from_slice(&token_key)
+                .expect("HMAC takes any key length"),
+        })
+    }
+
+    /// Encrypts and authenticates `plain`: base64 of nonce ‖ ciphertext.
+    pub fn seal(&self, plain: &[u8]) -> String {
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .seal
+            .encrypt(Nonce::from_slice(&nonce), plain)
+            .expect("ChaCha20-Poly1305 encryption does not fail for in-memory data");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        B64.encode(out)
+    }
+
+    pub fn unseal(&self, sealed: &str) -> Result<Vec<u8>, KeyError> {
+        let raw = B64.decode(sealed).map_err(|_| KeyError::Unseal)?;
+        if raw.len() < 12 {
+            return Err(KeyError::Unseal);
+        }
+        let (nonce, ct) = raw.split_at(12);
+        self.seal
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| KeyError::Unseal)
+    }
+
+    pub(crate) fn token_mac(&self, data: &[u8]) -> [u8; 32] {
+        let mut mac = self.token_mac.clone();
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
+    pub(crate) fn token_mac_matches(&self, data: &[u8], tag: &[u8]) -> bool {
+        let mut mac = self.token_mac.clone();
+        mac.update(data);
+        mac.verify_slice(tag).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_secrets_open_only_under_their_key() {
+        let k = ServerKey::from_bytes(&ServerKey::generate()).unwrap();
+        let sealed = k.seal(b"wJalrXUtnFEMI/K7MDENG");
+        assert!(!sealed.contains("wJalr"));
+        assert_eq!(k.unseal(&sealed).unwrap(), b"wJalrXUtnFEMI/K7MDENG");
+        let other = ServerKey::from_bytes(&ServerKey::generate()).unwrap();
+        assert_eq!(other.unseal(&sealed), Err(KeyError::Unseal));
+        let mut tampered = sealed.clone().into_bytes();
+        tampered[20] ^= 1;
+        assert!(k
+            .unseal(std::str::from_utf8(&tampered).unwrap_or("x"))
+            .is_err());
+        assert_eq!(
+            ServerKey::from_bytes(&[0; 5]).err(),
+            Some(KeyError::Length(5))
+        );
+    }
+}

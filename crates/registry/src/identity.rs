@@ -1,0 +1,140 @@
+//! Accounts, users and access keys; login tokens. Secrets are sealed under
+//! the server key before they reach the store.
+
+use crate::{Error, Registry, Result};
+use berth_iam::keys;
+use berth_iam::token::{self, TokenError, TokenPrincipal};
+use berth_store::AccessKeyRecord;
+
+/// How long a `docker login` token lives (ECR: 12 hours).
+pub const TOKEN_LIFETIME_SECS: i64 = 12 * 3600;
+
+/// The user every account starts with, with full access to its account.
+pub const ADMIN_USER: &str = "admin";
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub account_id: String,
+    pub user: String,
+}
+
+/// A key pair to hand to a person once.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewAccessKey {
+    pub id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for NewAccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NewAccessKey({}, <secret>)", self.id)
+    }
+}
+
+impl Registry {
+    /// Makes sure `account` and its admin user exist and the admin has a
+    /// key. `given` (from the environment) is stored as the admin's key;
+    /// otherwise, if the admin has no key yet, one is generated and
+    /// returned so that it can be shown once. `None`: nothing new to show.
+    pub async fn bootstrap_admin(
+        &self,
+        account: &str,
+        given: Option<NewAccessKey>,
+    ) -> Result<Option<NewAccessKey>> {
+        let now = self.now();
+        self.meta.ensure_user(account, ADMIN_USER, now).await?;
+        let fresh = match given {
+            Some(k) => {
+                if !keys::valid_access_key_id(&k.id) {
+                    return Err(Error::InvalidParameter(format!(
+                        "access key id '{}' must be 16 to 128 letters, digits or underscores",
+                        k.id
+                    )));
+                }
+                self.store_key(account, ADMIN_USER, &k).await?;
+                return Ok(None);
+            }
+            None if self
+                .meta
+                .access_keys_of(account, ADMIN_USER)
+                .await?
+                .is_empty() =>
+            {
+                NewAccessKey {
+                    id: keys::new_access_key_id(),
+                    secret: keys::new_secret_access_key(),
+                }
+            }
+            None => return Ok(None),
+        };
+        self.store_key(account, ADMIN_USER, &fresh).await?;
+        Ok(Some(fresh))
+    }
+
+    async fn store_key(&self, account: &str, user: &str, k: &NewAccessKey) -> Result<()> {
+        self.meta
+            .put_access_key(&AccessKeyRecord {
+                id: k.id.clone(),
+                account_id: account.to_string(),
+                user_name: user.to_string(),
+                secret_sealed: self.config.server_key.seal(k.secret.as_bytes()),
+                active: true,
+                created_at: self.now(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The principal an access key belongs to and its secret, if the key
+    /// exists and is active.
+    pub async fn access_key(&self, id: &str) -> Result<Option<(Principal, String)>> {
+        let Some(k) = self.meta.get_access_key(id).await? else {
+            return Ok(None);
+        };
+        if !k.active {
+            return Ok(None);
+        }
+        let secret = self
+            .config
+            .server_key
+            .unseal(&k.secret_sealed)
+            .map_err(|e| {
+                Error::Store(berth_store::StoreError::Corrupt(format!(
+                    "access key {id}: {e}; was the data dir started with another server key?"
+                )))
+            })?;
+        let secret = String::from_utf8(secret).map_err(|_| {
+            Error::Store(berth_store::StoreError::Corrupt(format!(
+                "access key {id}: the secret is not text"
+            )))
+        })?;
+        Ok(Some((
+            Principal {
+                account_id: k.account_id,
+                user: k.user_name,
+            },
+            secret,
+        )))
+    }
+
+    /// A `docker login` password for `principal`, and when it expires (Unix s).
+    pub fn issue_token(&self, principal: &Principal) -> (String, i64) {
+        let expires_at = self.now() / 1000 + TOKEN_LIFETIME_SECS;
+        let t = token::issue(
+            &self.config.server_key,
+            &principal.account_id,
+            &principal.user,
+            expires_at,
+        );
+        (t, expires_at)
+    }
+
+    /// Who a `docker login` password speaks for. No database round trip.
+    pub fn verify_token(&self, password: &str) -> std::result::Result<Principal, TokenError> {
+        let TokenPrincipal {
+            account_id, user, ..
+        } = token::verify(&self.config.server_key, password, self.now() / 1000)?;
+        Ok(Principal { account_id, user })
+    }
+}

@@ -1,0 +1,181 @@
+//! The Amazon ECR API: `POST /` with `X-Amz-Target:
+//! AmazonEC2ContainerRegistry_V20150921.<Operation>`, AWS JSON 1.1 bodies,
+//! SigV4-signed. This module authenticates and dispatches; `ops` holds one
+//! function per operation; errors become AWS errors in `aws_error`.
+
+mod ops;
+
+use crate::aws_error::AwsError;
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use berth_iam::sigv4::{self, SigV4Error};
+use berth_registry::Principal;
+use berth_store::RegistryKey;
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderValue, Method, Uri};
+use sha2::Digest as _;
+
+pub const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921.";
+/// Every operation here is small; UploadLayerPart (up to ~28 MB of base64)
+/// is not implemented yet and is refused before its body is read.
+const MAX_BODY: usize = 1024 * 1024;
+
+pub async fn api(
+    State(app): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut resp = match handle(&app, &method, &uri, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!(error = e.kind(), "ECR API request refused");
+            e.into_response()
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    resp
+}
+
+/// What an operation knows about its caller.
+pub struct Call<'a> {
+    pub app: &'a AppState,
+    pub principal: Principal,
+    /// The caller's registry: its account, in the region it signed for.
+    pub registry: RegistryKey,
+    /// The request's Host header (for the URIs and endpoints answered).
+    pub host: String,
+}
+
+async fn handle(
+    app: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, AwsError> {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let op = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
+    if !ops::ALL.contains(&op) {
+        return Err(AwsError::client(
+            "UnknownOperationException",
+            format!("'{target}' is not an operation of the Amazon ECR API"),
+        ));
+    }
+    if !ops::IMPLEMENTED.contains(&op) {
+        return Err(AwsError::client(
+            "UnsupportedOperationException",
+            format!("berth does not implement the ECR operation {op} yet"),
+        ));
+    }
+    let bytes = read_limited(body, MAX_BODY).await?;
+    let payload_sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    let req = sigv4::Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query(),
+        headers,
+        payload_sha256: &payload_sha256,
+    };
+    let claim = sigv4::parse(&req).map_err(signature_error)?;
+    // Any valid region name addresses that region's registry; the service
+    // must be ECR's (a key's signature for another service is no use here).
+    let region_ok = (2..=25).contains(&claim.region.len())
+        && claim
+            .region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !region_ok {
+        return Err(AwsError::client(
+            "IncompleteSignatureException",
+            format!("'{}' is not a region name", claim.region),
+        ));
+    }
+    claim
+        .check_scope(&claim.region, "ecr")
+        .map_err(signature_error)?;
+    let (principal, secret) = app
+        .registry
+        .access_key(&claim.access_key_id)
+        .await
+        .map_err(|e| AwsError::from_registry(e, ""))?
+        .ok_or_else(|| {
+            AwsError::client(
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            )
+        })?;
+    sigv4::verify(&req, &claim, &secret, app.registry.now_secs()).map_err(signature_error)?;
+    let input: serde_json::Value = if bytes.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| {
+            AwsError::client(
+                "SerializationException",
+                format!("the request body is not valid JSON: {e}"),
+            )
+        })?
+    };
+    let call = Call {
+        app,
+        registry: RegistryKey {
+            account_id: principal.account_id.clone(),
+            region: claim.region.clone(),
+        },
+        principal,
+        host: headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost")
+            .to_string(),
+    };
+    let output = ops::dispatch(&call, op, input).await?;
+    let mut resp = serde_json::to_vec(&output)
+        .expect("JSON values serialize")
+        .into_response();
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    Ok(resp)
+}
+
+fn signature_error(e: SigV4Error) -> AwsError {
+    let msg = e.to_string();
+    match e {
+        SigV4Error::Missing => AwsError::client("MissingAuthenticationTokenException", msg),
+        SigV4Error::Incomplete(_) => AwsError::client("IncompleteSignatureException", msg),
+        SigV4Error::Expired(_) | SigV4Error::Mismatch => {
+            AwsError::client("InvalidSignatureException", msg)
+        }
+    }
+}
+
+async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, AwsError> {
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            AwsError::client(
+                "SerializationException",
+                format!("reading the request body failed: {e}"),
+            )
+        })?;
+        if buf.len() + chunk.len() > limit {
+            return Err(AwsError::invalid_parameter(format!(
+                "the request body exceeds {limit} bytes"
+            )));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}

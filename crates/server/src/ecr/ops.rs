@@ -1,0 +1,404 @@
+//! One function per ECR operation: read the input shape (botocore's member
+//! names), call the registry, build the output shape.
+
+use super::Call;
+use crate::aws_error::AwsError;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use berth_oci::RepositoryName;
+use berth_registry::RepositorySettings;
+use berth_store::RepositoryRecord;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Every operation of the ECR service model (botocore 1.44.5: 62).
+pub const ALL: &[&str] = &[
+    "BatchCheckLayerAvailability",
+    "BatchDeleteImage",
+    "BatchGetImage",
+    "BatchGetRepositoryScanningConfiguration",
+    "CompleteLayerUpload",
+    "CreatePullThroughCacheRule",
+    "CreateRepository",
+    "CreateRepositoryCreationTemplate",
+    "DeleteLifecyclePolicy",
+    "DeletePullThroughCacheRule",
+    "DeleteRegistryPolicy",
+    "DeleteRepository",
+    "DeleteRepositoryCreationTemplate",
+    "DeleteRepositoryPolicy",
+    "DeleteSigningConfiguration",
+    "DeregisterPullTimeUpdateExclusion",
+    "DescribeImageReplicationStatus",
+    "DescribeImageScanFindings",
+    "DescribeImageSigningStatus",
+    "DescribeImages",
+    "DescribePullThroughCacheRules",
+    "DescribeRegistry",
+    "DescribeReplicationBackfillResults",
+    "DescribeRepositories",
+    "DescribeRepositoryCreationTemplates",
+    "GetAccountSetting",
+    "GetAuthorizationToken",
+    "GetDownloadUrlForLayer",
+    "GetLifecyclePolicy",
+    "GetLifecyclePolicyPreview",
+    "GetRegistryPolicy",
+    "GetRegistryScanningConfiguration",
+    "GetRepositoryPolicy",
+    "GetSigningConfiguration",
+    "InitiateLayerUpload",
+    "ListImageReferrers",
+    "ListImages",
+    "ListPullTimeUpdateExclusions",
+    "ListReplicationBackfills",
+    "ListTagsForResource",
+    "PutAccountSetting",
+    "PutImage",
+    "PutImageScanningConfiguration",
+    "PutImageTagMutability",
+    "PutLifecyclePolicy",
+    "PutRegistryPolicy",
+    "PutRegistryScanningConfiguration",
+    "PutReplicationConfiguration",
+    "PutSigningConfiguration",
+    "RegisterPullTimeUpdateExclusion",
+    "SetRepositoryPolicy",
+    "StartImageScan",
+    "StartLifecyclePolicyPreview",
+    "StartReplicationBackfill",
+    "StopReplicationBackfill",
+    "TagResource",
+    "UntagResource",
+    "UpdateImageStorageClass",
+    "UpdatePullThroughCacheRule",
+    "UpdateRepositoryCreationTemplate",
+    "UploadLayerPart",
+    "ValidatePullThroughCacheRule",
+];
+
+/// The operations berth answers; the rest of `ALL` answer
+/// `UnsupportedOperationException`.
+pub const IMPLEMENTED: &[&str] = &[
+    "CreateRepository",
+    "DescribeRepositories",
+    "DeleteRepository",
+    "GetAuthorizationToken",
+    "DescribeRegistry",
+];
+
+pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, AwsError> {
+    match op {
+        "CreateRepository" => create_repository(call, parse(input)?).await,
+        "DescribeRepositories" => describe_repositories(call, parse(input)?).await,
+        "DeleteRepository" => delete_repository(call, parse(input)?).await,
+        "GetAuthorizationToken" => get_authorization_token(call),
+        "DescribeRegistry" => Ok(json!({
+            "registryId": call.registry.account_id,
+            "replicationConfiguration": { "rules": [] },
+        })),
+        other => Err(AwsError::client(
+            "UnsupportedOperationException",
+            format!("berth does not implement the ECR operation {other} yet"),
+        )),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(input: Value) -> Result<T, AwsError> {
+    serde_json::from_value(input)
+        .map_err(|e| AwsError::client("SerializationException", e.to_string()))
+}
+
+/// ECR's wording for a value that breaks a constraint.
+fn constraint(member: &str, reason: &str) -> AwsError {
+    AwsError::invalid_parameter(format!(
+        "Invalid parameter at '{member}' failed to satisfy constraint: '{reason}'"
+    ))
+}
+
+impl Call<'_> {
+    /// The registry a request names: its `registryId` must be the caller's
+    /// own account (until cross-account policies exist).
+    fn check_registry_id(&self, registry_id: Option<&str>) -> Result<(), AwsError> {
+        match registry_id {
+            None => Ok(()),
+            Some(id) if id == self.registry.account_id => Ok(()),
+            Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
+                Err(AwsError::client(
+                    "AccessDeniedException",
+                    format!(
+                        "User: arn:aws:iam::{}:user/{} is not authorized to act on registry {id}",
+                        self.principal.account_id, self.principal.user
+                    ),
+                ))
+            }
+            Some(_) => Err(constraint(
+                "registryId",
+                "must satisfy regular expression '[0-9]{12}'",
+            )),
+        }
+    }
+
+    fn repository_name(&self, name: &str) -> Result<RepositoryName, AwsError> {
+        if !(2..=256).contains(&name.len()) {
+            return Err(constraint(
+                "repositoryName",
+                "Member must have length between 2 and 256",
+            ));
+        }
+        RepositoryName::parse(name).map_err(|_| {
+            constraint(
+                "repositoryName",
+                "must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*'",
+            )
+        })
+    }
+
+    fn registry_error(&self, e: berth_registry::Error) -> AwsError {
+        AwsError::from_registry(e, &self.registry.account_id)
+    }
+
+    /// `<account>.dkr.ecr.<region>.<domain>[:port]`, the port being the one
+    /// this request came in on.
+    fn registry_host(&self) -> String {
+        let port = self
+            .host
+            .rsplit_once(':')
+            .filter(|(h, p)| !h.ends_with(']') || p.bytes().all(|b| b.is_ascii_digit()))
+            .map(|(_, p)| p)
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let base = format!(
+            "{}.dkr.ecr.{}.{}",
+            self.registry.account_id, self.registry.region, self.app.hosts.domain
+        );
+        match port {
+            Some(p) => format!("{base}:{p}"),
+            None => base,
+        }
+    }
+
+    fn repository_json(&self, r: &RepositoryRecord) -> Value {
+        let mut v = json!({
+            "repositoryArn": format!("arn:aws:ecr:{}:{}:repository/{}", self.registry.region, self.registry.account_id, r.name),
+            "registryId": self.registry.account_id,
+            "repositoryName": r.name,
+            "repositoryUri": format!("{}/{}", self.registry_host(), r.name),
+            "createdAt": r.created_at as f64 / 1000.0,
+            "imageTagMutability": r.image_tag_mutability,
+            "imageScanningConfiguration": { "scanOnPush": r.scan_on_push },
+        });
+        if let Some(f) = r
+            .mutability_filters
+            .as_deref()
+            .and_then(|f| serde_json::from_str::<Value>(f).ok())
+        {
+            v["imageTagMutabilityExclusionFilters"] = f;
+        }
+        // No encryptionConfiguration: blobs are not encrypted at rest yet,
+        // and berth does not claim what it does not do.
+        v
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateRepositoryInput {
+    registry_id: Option<String>,
+    repository_name: String,
+    #[serde(default)]
+    tags: Vec<Value>,
+    image_tag_mutability: Option<String>,
+    image_tag_mutability_exclusion_filters: Option<Vec<Value>>,
+    image_scanning_configuration: Option<ScanningConfiguration>,
+    encryption_configuration: Option<EncryptionConfiguration>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ScanningConfiguration {
+    #[serde(default)]
+    scan_on_push: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EncryptionConfiguration {
+    encryption_type: String,
+}
+
+async fn create_repository(
+    call: &Call<'_>,
+    input: CreateRepositoryInput,
+) -> Result<Value, AwsError> {
+    call.check_registry_id(input.registry_id.as_deref())?;
+    let name = call.repository_name(&input.repository_name)?;
+    if !input.tags.is_empty() {
+        return Err(AwsError::invalid_parameter(
+            "berth does not support repository tags yet; create the repository without 'tags'",
+        ));
+    }
+    if let Some(e) = &input.encryption_configuration {
+        match e.encryption_type.as_str() {
+            "AES256" => {}
+            "KMS" | "KMS_DSSE" => {
+                return Err(AwsError::invalid_parameter(format!(
+                    "berth does not support {} encryption; omit encryptionConfiguration",
+                    e.encryption_type
+                )))
+            }
+            _ => {
+                return Err(constraint(
+                    "encryptionConfiguration.encryptionType",
+                    "Member must satisfy enum value set: [AES256, KMS, KMS_DSSE]",
+                ))
+            }
+        }
+    }
+    let mutability = input
+        .image_tag_mutability
+        .unwrap_or_else(|| "MUTABLE".into());
+    match mutability.as_str() {
+        "MUTABLE" => {}
+        "IMMUTABLE" | "IMMUTABLE_WITH_EXCLUSION" | "MUTABLE_WITH_EXCLUSION" => {
+            return Err(AwsError::invalid_parameter(format!(
+                "berth does not enforce imageTagMutability {mutability} yet; create the repository as MUTABLE"
+            )))
+        }
+        _ => {
+            return Err(constraint(
+                "imageTagMutability",
+                "Member must satisfy enum value set: [MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION, MUTABLE_WITH_EXCLUSION]",
+            ))
+        }
+    }
+    if input.image_tag_mutability_exclusion_filters.is_some() {
+        return Err(AwsError::invalid_parameter(
+            "imageTagMutabilityExclusionFilters are allowed only with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION",
+        ));
+    }
+    let settings = RepositorySettings {
+        image_tag_mutability: mutability,
+        mutability_filters: None,
+        scan_on_push: input
+            .image_scanning_configuration
+            .is_some_and(|s| s.scan_on_push),
+    };
+    let record = call
+        .app
+        .registry
+        .create_repository(&call.registry, &name, settings)
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    Ok(json!({ "repository": call.repository_json(&record) }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribeRepositoriesInput {
+    registry_id: Option<String>,
+    repository_names: Option<Vec<String>>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+async fn describe_repositories(
+    call: &Call<'_>,
+    input: DescribeRepositoriesInput,
+) -> Result<Value, AwsError> {
+    call.check_registry_id(input.registry_id.as_deref())?;
+    let reg = &call.app.registry;
+    if let Some(names) = input.repository_names {
+        if input.next_token.is_some() || input.max_results.is_some() {
+            return Err(AwsError::invalid_parameter(
+                "repositoryNames cannot be combined with nextToken or maxResults",
+            ));
+        }
+        if names.is_empty() || names.len() > 100 {
+            return Err(constraint(
+                "repositoryNames",
+                "Member must have length between 1 and 100",
+            ));
+        }
+        let mut out = Vec::new();
+        for n in &names {
+            let r = reg
+                .repository(&call.registry, n)
+                .await
+                .map_err(|e| call.registry_error(e))?;
+            out.push(call.repository_json(&r));
+        }
+        return Ok(json!({ "repositories": out }));
+    }
+    let limit = match input.max_results {
+        None => 100,
+        Some(n @ 1..=1000) => n as u32,
+        Some(_) => {
+            return Err(constraint(
+                "maxResults",
+                "Member must have value between 1 and 1000",
+            ))
+        }
+    };
+    let after = match &input.next_token {
+        None => None,
+        Some(t) => Some(
+            B64.decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| AwsError::invalid_parameter("Invalid parameter at 'nextToken'"))?,
+        ),
+    };
+    // One more than asked tells whether another page follows.
+    let mut page = reg
+        .describe_repositories(&call.registry, after.as_deref(), limit + 1)
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    let mut out = json!({
+        "repositories": page.iter().map(|r| call.repository_json(r)).collect::<Vec<_>>(),
+    });
+    if more {
+        if let Some(last) = page.last() {
+            out["nextToken"] = json!(B64.encode(&last.name));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteRepositoryInput {
+    registry_id: Option<String>,
+    repository_name: String,
+    #[serde(default)]
+    force: bool,
+}
+
+async fn delete_repository(
+    call: &Call<'_>,
+    input: DeleteRepositoryInput,
+) -> Result<Value, AwsError> {
+    call.check_registry_id(input.registry_id.as_deref())?;
+    call.repository_name(&input.repository_name)?;
+    let record = call
+        .app
+        .registry
+        .delete_repository(&call.registry, &input.repository_name, input.force)
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    Ok(json!({ "repository": call.repository_json(&record) }))
+}
+
+/// The password docker stores is `AWS:<token>`; one token serves every
+/// registry of the caller's account.
+fn get_authorization_token(call: &Call<'_>) -> Result<Value, AwsError> {
+    let (token, expires_at) = call.app.registry.issue_token(&call.principal);
+    Ok(json!({
+        "authorizationData": [{
+            "authorizationToken": B64.encode(format!("AWS:{token}")),
+            "expiresAt": expires_at,
+            "proxyEndpoint": format!("{}://{}", call.app.hosts.scheme, call.registry_host()),
+        }]
+    }))
+}

@@ -1,0 +1,72 @@
+//! Who is calling `/v2`, and which registry that makes the request address.
+//! Credentials are what `docker login` stores after
+//! `aws ecr get-login-password`: Basic `AWS:<token>`; checking one costs an
+//! HMAC (`berth_iam::token`), no database round trip.
+
+use crate::oci_error::OciError;
+use crate::AppState;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use berth_iam::token::TokenError;
+use berth_store::RegistryKey;
+use http::{header, HeaderMap, StatusCode, Uri};
+
+/// The registry a `/v2` request addresses, once its credentials check out.
+pub fn registry(app: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<RegistryKey, OciError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        if app.allow_anonymous {
+            return Ok(app.hosts.registry_for(uri, headers));
+        }
+        return Err(challenge(headers, "authentication required: docker login with the password from `aws ecr get-login-password`"));
+    };
+    let password = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
+        .and_then(|b| B64.decode(b.trim()).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|up| up.strip_prefix("AWS:").map(str::to_string))
+        .ok_or_else(|| {
+            challenge(
+                headers,
+                "credentials must be Basic with user AWS and a token from GetAuthorizationToken",
+            )
+        })?;
+    let principal = app.registry.verify_token(&password).map_err(|e| match e {
+        TokenError::Expired => OciError::new(StatusCode::FORBIDDEN, "DENIED", e.to_string()),
+        TokenError::Invalid => challenge(
+            headers,
+            "the authorization token is not valid; log in again",
+        ),
+    })?;
+    match app.hosts.account_registry(uri, headers) {
+        Some(r) if r.account_id != principal.account_id => Err(OciError::new(
+            StatusCode::FORBIDDEN,
+            "DENIED",
+            format!(
+                "User: arn:aws:iam::{}:user/{} is not authorized to access the registry of account {}",
+                principal.account_id, principal.user, r.account_id
+            ),
+        )),
+        Some(r) => Ok(r),
+        None => Ok(RegistryKey {
+            account_id: principal.account_id,
+            region: app.hosts.default_region.clone(),
+        }),
+    }
+}
+
+/// 401 with the challenge ECR sends, so that docker retries with credentials.
+fn challenge(headers: &HeaderMap, message: &str) -> OciError {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    OciError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message).header(
+        "www-authenticate",
+        format!("Basic realm=\"https://{host}/\",service=\"ecr.amazonaws.com\""),
+    )
+}
