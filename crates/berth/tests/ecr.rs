@@ -326,3 +326,119 @@ fn boto3_covers_each_implemented_operation_and_its_errors() {
     let body: serde_json::Value = r.json().unwrap();
     assert_eq!(body["__type"], "MissingAuthenticationTokenException");
 }
+
+const BOTO3_IMAGES: &str = r#"
+import sys, json, boto3
+from botocore.exceptions import ClientError
+fx = json.load(open(sys.argv[1]))
+ecr = boto3.client("ecr")
+R = "img/app"
+
+def code_of(fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    raise AssertionError("expected an error from %s" % fn.__name__)
+
+ids = ecr.list_images(repositoryName=R)["imageIds"]
+assert sorted((i["imageDigest"], i.get("imageTag")) for i in ids) == sorted([(fx["d1"], "v1"), (fx["d1"], "v2"), (fx["d2"], None)]), ids
+assert len(ecr.list_images(repositoryName=R, filter={"tagStatus": "TAGGED"})["imageIds"]) == 2
+assert ecr.list_images(repositoryName=R, filter={"tagStatus": "UNTAGGED"})["imageIds"] == [{"imageDigest": fx["d2"]}]
+pages = list(ecr.get_paginator("list_images").paginate(repositoryName=R, PaginationConfig={"PageSize": 1}))
+assert len(pages) == 3, pages
+assert code_of(ecr.list_images, repositoryName="img/none") == "RepositoryNotFoundException"
+
+d = ecr.describe_images(repositoryName=R, imageIds=[{"imageTag": "v1"}])["imageDetails"]
+assert len(d) == 1 and d[0]["imageDigest"] == fx["d1"] and d[0]["imageTags"] == ["v1", "v2"], d
+assert d[0]["imageSizeInBytes"] == fx["size1"], (d[0]["imageSizeInBytes"], fx["size1"])
+assert d[0]["imageManifestMediaType"] == "application/vnd.oci.image.manifest.v1+json"
+assert hasattr(d[0]["imagePushedAt"], "year")
+all_details = [x for p in ecr.get_paginator("describe_images").paginate(repositoryName=R, PaginationConfig={"PageSize": 1}) for x in p["imageDetails"]]
+assert sorted(x["imageDigest"] for x in all_details) == sorted([fx["d1"], fx["d2"]])
+assert code_of(ecr.describe_images, repositoryName=R, imageIds=[{"imageTag": "nope"}]) == "ImageNotFoundException"
+
+got = ecr.batch_get_image(repositoryName=R, imageIds=[{"imageTag": "v1"}, {"imageTag": "nope"}])
+assert got["images"][0]["imageManifest"] == fx["m1"] and got["images"][0]["imageId"] == {"imageDigest": fx["d1"], "imageTag": "v1"}
+assert got["failures"][0]["failureCode"] == "ImageNotFound", got["failures"]
+
+layers = ecr.batch_check_layer_availability(repositoryName=R, layerDigests=fx["layers"] + ["sha256:" + "0" * 64])
+assert [l["layerAvailability"] for l in layers["layers"]] == ["AVAILABLE"] * len(fx["layers"])
+assert layers["failures"][0]["failureCode"] == "MissingLayerDigest"
+
+p = ecr.put_image(repositoryName=R, imageManifest=fx["m1"], imageTag="v3")
+assert p["image"]["imageId"] == {"imageDigest": fx["d1"], "imageTag": "v3"}, p
+assert code_of(ecr.put_image, repositoryName=R, imageManifest=fx["m1"], imageTag="v3") == "ImageAlreadyExistsException"
+assert code_of(ecr.put_image, repositoryName=R, imageManifest=fx["m1"], imageTag="v4", imageDigest="sha256:" + "1" * 64) == "ImageDigestDoesNotMatchException"
+assert code_of(ecr.put_image, repositoryName=R, imageManifest=fx["missing"], imageTag="v5") == "LayersNotFoundException"
+assert code_of(ecr.put_image, repositoryName="img/none", imageManifest=fx["m1"], imageTag="v1") == "RepositoryNotFoundException"
+assert code_of(ecr.put_image, repositoryName=R, imageManifest="{not json", imageTag="v6") == "InvalidParameterException"
+
+dl = ecr.batch_delete_image(repositoryName=R, imageIds=[{"imageTag": "v1"}, {"imageTag": "gone"}])
+assert dl["imageIds"] == [{"imageDigest": fx["d1"], "imageTag": "v1"}] and dl["failures"][0]["failureCode"] == "ImageNotFound", dl
+assert ecr.describe_images(repositoryName=R, imageIds=[{"imageDigest": fx["d1"]}])["imageDetails"][0]["imageTags"] == ["v2", "v3"]
+ecr.batch_delete_image(repositoryName=R, imageIds=[{"imageDigest": fx["d1"]}])
+assert ecr.list_images(repositoryName=R)["imageIds"] == [{"imageDigest": fx["d2"]}]
+print("boto3 image suite passed")
+"#;
+
+#[test]
+fn image_operations_and_v2_are_two_views_of_one_state() {
+    if !tools::require_python_module("boto3") {
+        return;
+    }
+    let s = start();
+    let api = Api::new(&s);
+    // Pushed over /v2: tagged twice, and another untagged by digest.
+    let one = image::oci_image(51, 2, 1, 3000);
+    api.push_image("img/app", &one, "v1");
+    assert_eq!(
+        api.put_manifest("img/app", "v2", image::OCI_MANIFEST, &one.manifest)
+            .status(),
+        201
+    );
+    let two = image::oci_image(52, 1, 1, 100);
+    for l in &two.layers {
+        api.push_blob("img/app", &l.bytes);
+    }
+    api.push_blob("img/app", &two.config);
+    assert_eq!(
+        api.put_manifest(
+            "img/app",
+            &two.manifest_digest,
+            image::OCI_MANIFEST,
+            &two.manifest
+        )
+        .status(),
+        201
+    );
+    let size1: usize = one.layers.iter().map(|l| l.bytes.len()).sum::<usize>() + one.config.len();
+    let missing = String::from_utf8(one.manifest.clone())
+        .unwrap()
+        .replace(&one.layers[0].digest, &image::sha256(b"never pushed"));
+    let fixture = serde_json::json!({
+        "d1": one.manifest_digest, "d2": two.manifest_digest,
+        "m1": String::from_utf8(one.manifest.clone()).unwrap(),
+        "size1": size1,
+        "layers": one.layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>(),
+        "missing": missing,
+    });
+    let path = s.scratch().join("fixture.json");
+    std::fs::write(&path, fixture.to_string()).unwrap();
+    let out = tools::run(
+        Command::new("python3")
+            .arg("-c")
+            .arg(BOTO3_IMAGES)
+            .arg(&path)
+            .envs(s.aws_env("us-east-1")),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("boto3 image suite passed"));
+    // What PutImage tagged is what docker pulls.
+    let r = api
+        .client
+        .get(api.url("/v2/img/app/manifests/v3"))
+        .header("accept", image::OCI_MANIFEST)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404, "v3 went with its image");
+}

@@ -170,7 +170,7 @@ impl Registry {
         }
     }
 
-    async fn resolve_tag(&self, repo_id: RepoId, tag: &str) -> Result<Option<Digest>> {
+    pub(crate) async fn resolve_tag(&self, repo_id: RepoId, tag: &str) -> Result<Option<Digest>> {
         if let Some(d) = self.cache.tag(repo_id, tag) {
             return Ok(Some(d));
         }

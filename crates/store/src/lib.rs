@@ -24,8 +24,9 @@ pub use error::StoreError;
 pub use fs_blob::FsBlobStore;
 pub use metadata::{
     AccessKeyRecord, BlobLink, CollectOutcome, Counts, DeleteManifestOutcome,
-    DeleteRepositoryOutcome, MetadataStore, NewManifest, PutManifestOutcome, Referrer, RegistryKey,
-    RepoId, RepositoryRecord, StoredManifest, UnlinkBlobOutcome, UntagOutcome, UploadRecord,
+    DeleteRepositoryOutcome, ImageRecord, MetadataStore, NewManifest, PutManifestOutcome, Referrer,
+    RegistryKey, RepoId, RepositoryRecord, StoredManifest, TagStatus, UnlinkBlobOutcome,
+    UntagOutcome, UploadRecord,
 };
 pub use sqlite::SqliteMetadataStore;
 

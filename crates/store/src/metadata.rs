@@ -68,6 +68,29 @@ pub enum UnlinkBlobOutcome {
     Unlinked,
 }
 
+/// Which images a listing includes, by whether they have tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagStatus {
+    Tagged,
+    Untagged,
+    Any,
+}
+
+/// An image as DescribeImages shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRecord {
+    pub digest: Digest,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    pub subject: Option<Digest>,
+    pub pushed_at: i64,
+    pub tags: Vec<String>,
+    /// Sum of the sizes of the blobs the manifest references.
+    pub blob_bytes: u64,
+    /// Child manifests (of an index).
+    pub children: Vec<Digest>,
+}
+
 /// A manifest whose `subject` is a given digest, as a referrers listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Referrer {
@@ -251,6 +274,25 @@ pub trait MetadataStore: Send + Sync + 'static {
         artifact_type: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Referrer>>;
+    /// (digest, tag) pairs of the repository's images in (digest, tag)
+    /// order after `after`; an untagged image appears once with no tag.
+    async fn list_image_ids(
+        &self,
+        repo: RepoId,
+        status: TagStatus,
+        after: Option<(&Digest, &str)>,
+        limit: u32,
+    ) -> Result<Vec<(Digest, Option<String>)>>;
+    /// Digests of the repository's images in order after `after`.
+    async fn list_image_digests(
+        &self,
+        repo: RepoId,
+        status: TagStatus,
+        after: Option<&Digest>,
+        limit: u32,
+    ) -> Result<Vec<Digest>>;
+    /// The images among `digests` that exist, in the order given.
+    async fn image_records(&self, repo: RepoId, digests: &[Digest]) -> Result<Vec<ImageRecord>>;
     /// Tags in byte order, strictly after `after`, at most `limit`.
     async fn list_tags(&self, repo: RepoId, after: Option<&str>, limit: u32)
         -> Result<Vec<String>>;

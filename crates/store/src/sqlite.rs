@@ -705,6 +705,97 @@ impl MetadataStore for SqliteMetadataStore {
             .collect()
     }
 
+    async fn list_image_ids(
+        &self,
+        repo: RepoId,
+        status: TagStatus,
+        after: Option<(&Digest, &str)>,
+        limit: u32,
+    ) -> Result<Vec<(Digest, Option<String>)>> {
+        let filter = match status {
+            TagStatus::Tagged => "AND t.name IS NOT NULL",
+            TagStatus::Untagged => "AND t.name IS NULL",
+            TagStatus::Any => "",
+        };
+        let (d, t) = after.map(|(d, t)| (d.as_str(), t)).unwrap_or(("", ""));
+        let rows = sqlx::query(&format!(
+            "SELECT m.digest, t.name FROM manifests m
+             LEFT JOIN tags t ON t.repository_id = m.repository_id AND t.digest = m.digest
+             WHERE m.repository_id = ? AND (m.digest, COALESCE(t.name, '')) > (?, ?) {filter}
+             ORDER BY m.digest, COALESCE(t.name, '') LIMIT ?"
+        ))
+        .bind(repo.0)
+        .bind(d)
+        .bind(t)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok((digest_of(r.get(0))?, r.get(1))))
+            .collect()
+    }
+
+    async fn list_image_digests(
+        &self,
+        repo: RepoId,
+        status: TagStatus,
+        after: Option<&Digest>,
+        limit: u32,
+    ) -> Result<Vec<Digest>> {
+        let filter = match status {
+            TagStatus::Tagged => "AND EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)",
+            TagStatus::Untagged => "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)",
+            TagStatus::Any => "",
+        };
+        let rows: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT m.digest FROM manifests m WHERE m.repository_id = ? AND m.digest > ? {filter} ORDER BY m.digest LIMIT ?"
+        ))
+        .bind(repo.0)
+        .bind(after.map(Digest::as_str).unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter().map(digest_of).collect()
+    }
+
+    async fn image_records(&self, repo: RepoId, digests: &[Digest]) -> Result<Vec<ImageRecord>> {
+        let mut conn = self.reader.acquire().await?;
+        let mut out = Vec::with_capacity(digests.len());
+        for d in digests {
+            let Some(row) = sqlx::query(
+                "SELECT m.media_type, m.artifact_type, m.subject, m.pushed_at,
+                    (SELECT group_concat(name, char(10)) FROM (SELECT name FROM tags WHERE repository_id = m.repository_id AND digest = m.digest ORDER BY name)),
+                    (SELECT COALESCE(SUM(b.size), 0) FROM manifest_references r JOIN blobs b ON b.digest = r.target
+                       WHERE r.repository_id = m.repository_id AND r.manifest_digest = m.digest AND r.kind = 0),
+                    (SELECT group_concat(target, char(10)) FROM manifest_references r
+                       WHERE r.repository_id = m.repository_id AND r.manifest_digest = m.digest AND r.kind = 1)
+                 FROM manifests m WHERE m.repository_id = ? AND m.digest = ?",
+            )
+            .bind(repo.0)
+            .bind(d.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
+            else {
+                continue;
+            };
+            let subject: Option<String> = row.get(2);
+            out.push(ImageRecord {
+                digest: d.clone(),
+                media_type: row.get(0),
+                artifact_type: row.get(1),
+                subject: subject.map(digest_of).transpose()?,
+                pushed_at: row.get(3),
+                tags: split_names(row.get(4)),
+                blob_bytes: row.get::<i64, _>(5) as u64,
+                children: split_names(row.get(6))
+                    .into_iter()
+                    .map(digest_of)
+                    .collect::<Result<_>>()?,
+            });
+        }
+        Ok(out)
+    }
+
     async fn list_tags(
         &self,
         repo: RepoId,

@@ -3,6 +3,7 @@
 //! SigV4-signed. This module authenticates and dispatches; `ops` holds one
 //! function per operation; errors become AWS errors in `aws_error`.
 
+mod images;
 mod ops;
 
 use crate::aws_error::AwsError;

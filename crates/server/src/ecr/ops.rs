@@ -85,6 +85,12 @@ pub const IMPLEMENTED: &[&str] = &[
     "DeleteRepository",
     "GetAuthorizationToken",
     "DescribeRegistry",
+    "ListImages",
+    "DescribeImages",
+    "BatchGetImage",
+    "BatchDeleteImage",
+    "BatchCheckLayerAvailability",
+    "PutImage",
 ];
 
 pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, AwsError> {
@@ -93,6 +99,14 @@ pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, 
         "DescribeRepositories" => describe_repositories(call, parse(input)?).await,
         "DeleteRepository" => delete_repository(call, parse(input)?).await,
         "GetAuthorizationToken" => get_authorization_token(call),
+        "ListImages" => super::images::list_images(call, parse(input)?).await,
+        "DescribeImages" => super::images::describe_images(call, parse(input)?).await,
+        "BatchGetImage" => super::images::batch_get_image(call, parse(input)?).await,
+        "BatchDeleteImage" => super::images::batch_delete_image(call, parse(input)?).await,
+        "BatchCheckLayerAvailability" => {
+            super::images::batch_check_layer_availability(call, parse(input)?).await
+        }
+        "PutImage" => super::images::put_image(call, parse(input)?).await,
         "DescribeRegistry" => Ok(json!({
             "registryId": call.registry.account_id,
             "replicationConfiguration": { "rules": [] },
@@ -104,13 +118,13 @@ pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, 
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(input: Value) -> Result<T, AwsError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(input: Value) -> Result<T, AwsError> {
     serde_json::from_value(input)
         .map_err(|e| AwsError::client("SerializationException", e.to_string()))
 }
 
 /// ECR's wording for a value that breaks a constraint.
-fn constraint(member: &str, reason: &str) -> AwsError {
+pub(super) fn constraint(member: &str, reason: &str) -> AwsError {
     AwsError::invalid_parameter(format!(
         "Invalid parameter at '{member}' failed to satisfy constraint: '{reason}'"
     ))
@@ -119,7 +133,7 @@ fn constraint(member: &str, reason: &str) -> AwsError {
 impl Call<'_> {
     /// The registry a request names: its `registryId` must be the caller's
     /// own account (until cross-account policies exist).
-    fn check_registry_id(&self, registry_id: Option<&str>) -> Result<(), AwsError> {
+    pub(super) fn check_registry_id(&self, registry_id: Option<&str>) -> Result<(), AwsError> {
         match registry_id {
             None => Ok(()),
             Some(id) if id == self.registry.account_id => Ok(()),
@@ -139,7 +153,7 @@ impl Call<'_> {
         }
     }
 
-    fn repository_name(&self, name: &str) -> Result<RepositoryName, AwsError> {
+    pub(super) fn repository_name(&self, name: &str) -> Result<RepositoryName, AwsError> {
         if !(2..=256).contains(&name.len()) {
             return Err(constraint(
                 "repositoryName",
@@ -154,7 +168,7 @@ impl Call<'_> {
         })
     }
 
-    fn registry_error(&self, e: berth_registry::Error) -> AwsError {
+    pub(super) fn registry_error(&self, e: berth_registry::Error) -> AwsError {
         AwsError::from_registry(e, &self.registry.account_id)
     }
 

@@ -1,0 +1,581 @@
+//! The ECR image operations: listing, describing, getting, deleting and
+//! putting images, and checking layers. They are the `/v2` state seen
+//! through ECR's shapes: an image pushed with docker is listed here, and
+//! one put here is pulled by docker.
+
+use super::ops::constraint;
+use super::Call;
+use crate::aws_error::AwsError;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use berth_oci::{Digest, Reference, RepositoryName, Tag};
+use berth_registry::{Error, Repo};
+use berth_store::TagStatus;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageId {
+    image_digest: Option<String>,
+    image_tag: Option<String>,
+}
+
+impl ImageId {
+    fn json(&self) -> Value {
+        let mut v = json!({});
+        if let Some(d) = &self.image_digest {
+            v["imageDigest"] = json!(d);
+        }
+        if let Some(t) = &self.image_tag {
+            v["imageTag"] = json!(t);
+        }
+        v
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Filter {
+    tag_status: Option<String>,
+}
+
+fn tag_status(f: Option<&Filter>) -> Result<TagStatus, AwsError> {
+    match f.and_then(|f| f.tag_status.as_deref()) {
+        None | Some("ANY") => Ok(TagStatus::Any),
+        Some("TAGGED") => Ok(TagStatus::Tagged),
+        Some("UNTAGGED") => Ok(TagStatus::Untagged),
+        Some(_) => Err(constraint(
+            "filter.tagStatus",
+            "Member must satisfy enum value set: [TAGGED, UNTAGGED, ANY]",
+        )),
+    }
+}
+
+fn page_size(max_results: Option<i64>) -> Result<u32, AwsError> {
+    match max_results {
+        None => Ok(100),
+        Some(n @ 1..=1000) => Ok(n as u32),
+        Some(_) => Err(constraint(
+            "maxResults",
+            "Member must have value between 1 and 1000",
+        )),
+    }
+}
+
+fn decode_token(t: &Option<String>) -> Result<Option<String>, AwsError> {
+    t.as_ref()
+        .map(|t| {
+            B64.decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| AwsError::invalid_parameter("Invalid parameter at 'nextToken'"))
+        })
+        .transpose()
+}
+
+impl Call<'_> {
+    fn repo(&self, name: &str) -> Result<Repo, AwsError> {
+        let name: RepositoryName = self.repository_name(name)?;
+        Ok(Repo {
+            registry: self.registry.clone(),
+            name,
+        })
+    }
+
+    fn failure(&self, id: &ImageId, code: &str, reason: &str) -> Value {
+        json!({ "imageId": id.json(), "failureCode": code, "failureReason": reason })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListImagesInput {
+    registry_id: Option<String>,
+    repository_name: String,
+    filter: Option<Filter>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+pub async fn list_images(call: &Call<'_>, input: ListImagesInput) -> Result<Value, AwsError> {
+    call.check_registry_id(input.registry_id.as_deref())?;
+    let repo = call.repo(&input.repository_name)?;
+    let status = tag_status(input.filter.as_ref())?;
+    let limit = page_size(input.max_results)?;
+    let after = decode_token(&input.next_token)?;
+    let after = match &after {
+        None => None,
+        Some(t) => {
+            let (d, tag) = t.split_once('\n').unwrap_or((t.as_str(), ""));
+            let d: Digest = d
+                .parse()
+                .map_err(|_| AwsError::invalid_parameter("Invalid parameter at 'nextToken'"))?;
+            Some((d, tag.to_string()))
+        }
+    };
+    let mut ids = call
+        .app
+        .registry
+        .image_ids(
+            &repo,
+            status,
+            after.as_ref().map(|(d, t)| (d, t.as_str())),
+            limit + 1,
+        )
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    let more = ids.len() > limit as usize;
+    ids.truncate(limit as usize);
+    let mut out = json!({
+        "imageIds": ids.iter().map(|(d, t)| {
+            let mut v = json!({ "imageDigest": d });
+            if let Some(t) = t { v["imageTag"] = json!(t); }
+            v
+        }).collect::<Vec<_>>(),
+    });
+    if more {
+        if let Some((d, t)) = ids.last() {
+            out["nextToken"] = json!(B64.encode(format!("{d}\n{}", t.as_deref().unwrap_or(""))));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeImagesInput {
+    registry_id: Option<String>,
+    repository_name: String,
+    image_ids: Option<Vec<ImageId>>,
+    filter: Option<Filter>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+pub async fn describe_images(
+    call: &Call<'_>,
+    input: DescribeImagesInput,
+) -> Result<Value, AwsError> {
+    call.check_registry_id(input.registry_id.as_deref())?;
+    let repo = call.repo(&input.repository_name)?;
+    let reg = &call.app.registry;
+    let (digests, next) = match &input.image_ids {
+        Some(ids) => {
+            if input.next_token.is_some() || input.max_results.is_some() {
+                return Err(AwsError::invalid_parameter(
+                    "imageIds cannot be combined with nextToken or maxResults",
+                ));
+            }
+            let mut digests = Vec::new();
+            for id in ids {
+                match resolve(call, &repo, id).await? {
+                    Ok(d) => {
+                        if !digests.contains(&d) {
+                            digests.push(d)
+                        }
+                    }
+                    Err(_) => {
+                        return Err(AwsError::client(
+                            "ImageNotFoundException",
+                            format!(
+                                "The image with imageId {} does not exist within the repository with name '{}' in the registry with id '{}'",
+                                id.json(), repo.name, call.registry.account_id
+                            ),
+                        ))
+                    }
+                }
+            }
+            (digests, None)
+        }
+        None => {
+            let status = tag_status(input.filter.as_ref())?;
+            let limit = page_size(input.max_results)?;
+            let after = decode_token(&input.next_token)?
+                .map(|t| t.parse::<Digest>())
+                .transpose()
+                .map_err(|_| AwsError::invalid_parameter("Invalid parameter at 'nextToken'"))?;
+            let mut page = reg
+                .image_digests(&repo, status, after.as_ref(), limit + 1)
+                .await
+                .map_err(|e| call.registry_error(e))?;
+            let more = page.len() > limit as usize;
+            page.truncate(limit as usize);
+            let next = more
+                .then(|| page.last().map(|d| B64.encode(d.as_str())))
+                .flatten();
+            (page, next)
+        }
+    };
+    let details = reg
+        .image_details(&repo, &digests)
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    let mut out = json!({
+        "imageDetails": details.iter().map(|i| {
+            let r = &i.record;
+            let mut v = json!({
+                "registryId": call.registry.account_id,
+                "repositoryName": repo.name.as_str(),
+                "imageDigest": r.digest,
+                "imageSizeInBytes": i.size,
+                "imagePushedAt": r.pushed_at as f64 / 1000.0,
+                "imageManifestMediaType": r.media_type,
+                "imageStatus": "ACTIVE",
+            });
+            if !r.tags.is_empty() { v["imageTags"] = json!(r.tags); }
+            if let Some(a) = &r.artifact_type { v["artifactMediaType"] = json!(a); }
+            if let Some(s) = &r.subject { v["subjectManifestDigest"] = json!(s); }
+            v
+        }).collect::<Vec<_>>(),
+    });
+    if let Some(n) = next {
+        out["nextToken"] = json!(n);
+    }
+    Ok(out)
+}
+
+/// The digest an image id names: `Ok(Err(code, reason))` is a per-image
+/// failure as the batch operations report them.
+async fn resolve(
+    call: &Call<'_>,
+    repo: &Repo,
+    id: &ImageId,
+) -> Result<Result<Digest, (&'static str, String)>, AwsError> {
+    let digest = match &id.image_digest {
+        None => None,
+        Some(d) => match d.parse::<Digest>() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                return Ok(Err((
+                    "InvalidImageDigest",
+                    format!("Invalid request parameters: {e}"),
+                )))
+            }
+        },
+    };
+    let tagged = match &id.image_tag {
+        None => None,
+        Some(t) => {
+            if Tag::parse(t).is_err() {
+                return Ok(Err((
+                    "InvalidImageTag",
+                    format!("Invalid request parameters: image tag '{t}' is not valid"),
+                )));
+            }
+            Some(
+                call.app
+                    .registry
+                    .tag_digest(repo, t)
+                    .await
+                    .map_err(|e| call.registry_error(e))?,
+            )
+        }
+    };
+    match (digest, tagged) {
+        (None, None) => Ok(Err((
+            "MissingDigestAndTag",
+            "Invalid request parameters: both tag and digest cannot be null".into(),
+        ))),
+        (Some(d), None) => Ok(Ok(d)),
+        (None, Some(None)) | (Some(_), Some(None)) => {
+            Ok(Err(("ImageNotFound", "Requested image not found".into())))
+        }
+        (None, Some(Some(t))) => Ok(Ok(t)),
+        (Some(d), Some(Some(t))) if d == t => Ok(Ok(d)),
+        (Some(_), Some(Some(_))) => Ok(Err((
+            "ImageTagDoesNotMatchDigest",
+            "Invalid request parameters: the image tag does not match the digest".into(),
+        ))),
+    }
+}
+
+fn batch_ids(ids: &[ImageId], member: &str) -> Result<(), AwsError> {
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(constraint(
+            member,
+            "Member must have length between 1 and 100",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchGetImageInput {
+    registry_id: Option<String>,
+    repository_name: String,
+    image_ids: Vec<ImageId>,
+    accepted_media_types: Option<Vec<String>>,
+}
+
+pub async fn batch_get_image(
+    call: &Call<'_>,
+    input: BatchGetImageInput,
+) -> Result<Value, AwsError> {
+    call.check_registry_id(input.registry_id.as_deref())?;
+    let repo = call.repo(&input.repository_name)?;
+    call.app
+        .registry
+        .repository(&call.registry, repo.name.as_str())
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    batch_ids(&input.image_ids, "imageIds")?;
+    let accept: Vec<&str> = input
+        .accepted_media_types
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let (mut images, mut failures) = (Vec::new(), Vec::new());
+    for id in &input.image_ids {
+        let digest = match resolve(call, &repo, id).await? {
+            Ok(d) => d,
+            Err((code, reason)) => {
+                failures.push(call.failure(id, code, &reason));
+                continue;
+            }
+        };
+        match call
+            .app
+            .registry
+            .get_manifest(&repo, &Reference::Digest(digest.clone()), &accept)
+            .await
+        {
+            Ok(m) => {
+                let mut image_id = json!({ "imageDigest": digest });
+                if let Some(t) = &id.image_tag {
+                    image_id["imageTag"] = json!(t);
+                }
+                images.push(json!({
+                    "registryId": call.registry.account_id,
+                    "repositoryName": repo.name.as_str(),
+                    "imageId": image_id,
+                    "imageManifest": String::from_utf8_lossy(&m.body),
+                    "imageManifestMediaType": m.media_type,
+                }));
+            }
+            Err(Error::ManifestUnknown(_)) => {
+                failures.push(call.failure(id, "ImageNotFound", "Requested image not found"))
+            }
+            Err(e) => return Err(call.registry_error(e)),
+        }
+    }
+    Ok(json!({ "images": images, "failures": failures }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchDeleteImageInput {
+    registry_id: Option<String>,
+    repository_name: String,
+    image_ids: Vec<ImageId>,
+}
+
+pub async fn batch_delete_image(
+    call: &Call<'_>,
+    input: BatchDeleteImageInput,
+) -> Result<Value, AwsError> {
+    call.check_registry_id(input.registry_id.as_deref())?;
+    let repo = call.repo(&input.repository_name)?;
+    call.app
+        .registry
+        .repository(&call.registry, repo.name.as_str())
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    batch_ids(&input.image_ids, "imageIds")?;
+    let (mut deleted, mut failures) = (Vec::new(), Vec::new());
+    for id in &input.image_ids {
+        let digest = match resolve(call, &repo, id).await? {
+            Ok(d) => d,
+            Err((code, reason)) => {
+                failures.push(call.failure(id, code, &reason));
+                continue;
+            }
+        };
+        // A tag alone removes the tag (the image goes with its last tag);
+        // a digest removes the image and all its tags.
+        let reference = match (&id.image_tag, &id.image_digest) {
+            (Some(t), None) => Reference::Tag(Tag::parse(t).expect("checked by resolve")),
+            _ => Reference::Digest(digest.clone()),
+        };
+        match call.app.registry.delete_manifest(&repo, &reference).await {
+            Ok(()) => {
+                let mut v = json!({ "imageDigest": digest });
+                if let Some(t) = &id.image_tag {
+                    v["imageTag"] = json!(t);
+                }
+                deleted.push(v);
+            }
+            Err(Error::ManifestUnknown(_)) => {
+                failures.push(call.failure(id, "ImageNotFound", "Requested image not found"))
+            }
+            Err(Error::Conflict(m)) => {
+                failures.push(call.failure(id, "ImageReferencedByManifestList", &m))
+            }
+            Err(e) => return Err(call.registry_error(e)),
+        }
+    }
+    Ok(json!({ "imageIds": deleted, "failures": failures }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchCheckLayerAvailabilityInput {
+    registry_id: Option<String>,
+    repository_name: String,
+    layer_digests: Vec<String>,
+}
+
+pub async fn batch_check_layer_availability(
+    call: &Call<'_>,
+    input: BatchCheckLayerAvailabilityInput,
+) -> Result<Value, AwsError> {
+    call.check_registry_id(input.registry_id.as_deref())?;
+    let repo = call.repo(&input.repository_name)?;
+    call.app
+        .registry
+        .repository(&call.registry, repo.name.as_str())
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    if input.layer_digests.is_empty() || input.layer_digests.len() > 100 {
+        return Err(constraint(
+            "layerDigests",
+            "Member must have length between 1 and 100",
+        ));
+    }
+    let (mut layers, mut failures) = (Vec::new(), Vec::new());
+    for d in &input.layer_digests {
+        let Ok(digest) = d.parse::<Digest>() else {
+            failures.push(json!({ "layerDigest": d, "failureCode": "InvalidLayerDigest", "failureReason": "Invalid layer digest" }));
+            continue;
+        };
+        // Checking a layer claims it against garbage collection, as a `HEAD` does.
+        match call.app.registry.stat_blob(&repo, &digest).await {
+            Ok(info) => layers.push(json!({
+                "layerDigest": d,
+                "layerAvailability": "AVAILABLE",
+                "layerSize": info.size,
+            })),
+            Err(Error::BlobUnknown(_)) => failures.push(json!({ "layerDigest": d, "failureCode": "MissingLayerDigest", "failureReason": "Could not find layer" })),
+            Err(e) => return Err(call.registry_error(e)),
+        }
+    }
+    Ok(json!({ "layers": layers, "failures": failures }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutImageInput {
+    registry_id: Option<String>,
+    repository_name: String,
+    image_manifest: String,
+    image_manifest_media_type: Option<String>,
+    image_tag: Option<String>,
+    image_digest: Option<String>,
+}
+
+pub async fn put_image(call: &Call<'_>, input: PutImageInput) -> Result<Value, AwsError> {
+    call.check_registry_id(input.registry_id.as_deref())?;
+    let repo = call.repo(&input.repository_name)?;
+    let reg = &call.app.registry;
+    reg.repository(&call.registry, repo.name.as_str())
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    let body = Bytes::from(input.image_manifest.clone().into_bytes());
+    let declared = input
+        .image_digest
+        .as_deref()
+        .map(|d| {
+            d.parse::<Digest>()
+                .map_err(|e| constraint("imageDigest", &e.to_string()))
+        })
+        .transpose()?;
+    let algorithm = declared
+        .as_ref()
+        .map(|d| d.algorithm())
+        .unwrap_or(berth_oci::Algorithm::Sha256);
+    let digest = Digest::of_bytes(algorithm, &body);
+    if let Some(d) = &declared {
+        if d != &digest {
+            return Err(AwsError::client(
+                "ImageDigestDoesNotMatchException",
+                format!("Invalid parameter at 'imageDigest' failed to satisfy constraint: 'the manifest's digest is {digest}, not {d}'"),
+            ));
+        }
+    }
+    let tag = input
+        .image_tag
+        .as_deref()
+        .map(|t| {
+            Tag::parse(t).map_err(|_| {
+                constraint(
+                    "imageTag",
+                    "must satisfy regular expression '[a-zA-Z0-9-_.]+'",
+                )
+            })
+        })
+        .transpose()?;
+    // Same manifest and same tag (or, untagged, the same manifest) again.
+    let exists = match &tag {
+        Some(t) => {
+            reg.tag_digest(&repo, t.as_str())
+                .await
+                .map_err(|e| call.registry_error(e))?
+                .as_ref()
+                == Some(&digest)
+        }
+        None => reg
+            .get_manifest(&repo, &Reference::Digest(digest.clone()), &[])
+            .await
+            .is_ok(),
+    };
+    if exists {
+        return Err(AwsError::client(
+            "ImageAlreadyExistsException",
+            format!(
+                "Image with digest '{digest}'{} already exists in the repository with name '{}' in registry with id '{}'",
+                tag.as_ref().map(|t| format!(" and tag '{t}'")).unwrap_or_default(),
+                repo.name, call.registry.account_id
+            ),
+        ));
+    }
+    let reference = match &tag {
+        Some(t) => Reference::Tag(t.clone()),
+        None => Reference::Digest(digest.clone()),
+    };
+    let put = reg
+        .put_manifest(&repo, &reference, input.image_manifest_media_type.as_deref(), body)
+        .await
+        .map_err(|e| match e {
+            Error::ManifestBlobUnknown(missing) => AwsError::client(
+                "LayersNotFoundException",
+                format!(
+                    "Layers with digests '{}' required for pushing image into repository with name '{}' in the registry with id '{}' do not exist",
+                    missing.iter().map(Digest::as_str).collect::<Vec<_>>().join(", "),
+                    repo.name, call.registry.account_id
+                ),
+            ),
+            Error::ManifestInvalid(m) => AwsError::invalid_parameter(format!("Invalid parameter at 'imageManifest' failed to satisfy constraint: '{m}'")),
+            Error::ManifestTooLarge { .. } => constraint("imageManifest", "Member must have length less than or equal to 4194304"),
+            other => call.registry_error(other),
+        })?;
+    let stored = reg
+        .get_manifest(&repo, &Reference::Digest(put.digest.clone()), &[])
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    let mut image_id = json!({ "imageDigest": put.digest });
+    if let Some(t) = &tag {
+        image_id["imageTag"] = json!(t.as_str());
+    }
+    Ok(json!({
+        "image": {
+            "registryId": call.registry.account_id,
+            "repositoryName": repo.name.as_str(),
+            "imageId": image_id,
+            "imageManifest": input.image_manifest,
+            "imageManifestMediaType": stored.media_type,
+        }
+    }))
+}
