@@ -22,6 +22,7 @@ pub const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, 
 pub struct Conn {
     send: hyper::client::conn::http1::SendRequest<ReqBody>,
     host: HeaderValue,
+    auth: Option<HeaderValue>,
 }
 
 pub fn empty() -> ReqBody {
@@ -40,6 +41,31 @@ pub fn blob_body(blob: &Blob, offset: u64, len: u64) -> ReqBody {
     StreamBody::new(futures_util::stream::iter(frames)).boxed()
 }
 
+/// Credentials per server address: berth's `docker login` token once the
+/// harness has logged in; Distribution runs without authentication.
+static AUTH: std::sync::Mutex<Vec<(SocketAddr, HeaderValue)>> = std::sync::Mutex::new(Vec::new());
+
+/// Sends `Basic <user:password>` on every later connection to `addr`.
+pub fn set_auth(addr: SocketAddr, user_password: &str) {
+    use base64::Engine;
+    let v = HeaderValue::from_str(&format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(user_password)
+    ))
+    .expect("base64 is a valid header value");
+    let mut a = AUTH.lock().expect("not poisoned");
+    a.retain(|(x, _)| *x != addr);
+    a.push((addr, v));
+}
+
+pub fn auth_for(addr: SocketAddr) -> Option<HeaderValue> {
+    AUTH.lock()
+        .expect("not poisoned")
+        .iter()
+        .find(|(x, _)| *x == addr)
+        .map(|(_, v)| v.clone())
+}
+
 impl Conn {
     pub async fn connect(addr: SocketAddr) -> anyhow::Result<Conn> {
         let tcp = tokio::net::TcpStream::connect(addr)
@@ -53,15 +79,20 @@ impl Conn {
         Ok(Conn {
             send,
             host: HeaderValue::from_str(&addr.to_string())?,
+            auth: auth_for(addr),
         })
     }
 
-    /// A request with this connection's `Host`.
+    /// A request with this connection's `Host` (and credentials, if any).
     pub fn request(&self, method: Method, path: &str) -> http::request::Builder {
-        Request::builder()
+        let b = Request::builder()
             .method(method)
             .uri(path)
-            .header(header::HOST, self.host.clone())
+            .header(header::HOST, self.host.clone());
+        match &self.auth {
+            Some(a) => b.header(header::AUTHORIZATION, a.clone()),
+            None => b,
+        }
     }
 
     pub async fn send(&mut self, req: Request<ReqBody>) -> anyhow::Result<Response<Incoming>> {

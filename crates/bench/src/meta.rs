@@ -275,22 +275,30 @@ impl Meta {
             let layout = dir.join(format!("layout-{seed}"));
             write_oci_layout(&layout, &image, "v1");
             let reference = format!("docker://{}/bench/skopeo-{round}:v1", s.addr);
+            let creds: Vec<String> = s
+                .creds
+                .iter()
+                .flat_map(|c| ["--dest-creds".to_string(), c.clone()])
+                .collect();
             let t = Instant::now();
-            skopeo(&[
-                "copy",
-                "--dest-tls-verify=false",
-                &format!("oci:{}:v1", layout.display()),
-                &reference,
-            ])?;
+            let mut args: Vec<&str> = vec!["copy", "--dest-tls-verify=false"];
+            args.extend(creds.iter().map(String::as_str));
+            let src = format!("oci:{}:v1", layout.display());
+            args.extend([src.as_str(), reference.as_str()]);
+            skopeo(&args)?;
             let push = t.elapsed().as_secs_f64();
             let out = dir.join(format!("pulled-{seed}"));
+            let creds: Vec<String> = s
+                .creds
+                .iter()
+                .flat_map(|c| ["--src-creds".to_string(), c.clone()])
+                .collect();
             let t = Instant::now();
-            skopeo(&[
-                "copy",
-                "--src-tls-verify=false",
-                &reference,
-                &format!("dir:{}", out.display()),
-            ])?;
+            let mut args: Vec<&str> = vec!["copy", "--src-tls-verify=false"];
+            args.extend(creds.iter().map(String::as_str));
+            let dst = format!("dir:{}", out.display());
+            args.extend([reference.as_str(), dst.as_str()]);
+            skopeo(&args)?;
             let pull = t.elapsed().as_secs_f64();
             let size: usize = image.layers.iter().map(|l| l.bytes.len()).sum();
             let label = format!("{layers}-layer image ({:.1} MB)", size as f64 / 1e6);
@@ -377,11 +385,13 @@ impl Meta {
 }
 
 fn s_request(addr: SocketAddr, path: &str) -> http::Request<crate::client::ReqBody> {
-    http::Request::builder()
+    let mut b = http::Request::builder()
         .uri(path)
-        .header(header::HOST, addr.to_string())
-        .body(empty())
-        .expect("valid request")
+        .header(header::HOST, addr.to_string());
+    if let Some(a) = crate::client::auth_for(addr) {
+        b = b.header(header::AUTHORIZATION, a);
+    }
+    b.body(empty()).expect("valid request")
 }
 
 async fn push_image(c: &mut Conn, repo: &str, image: &Image, tag: &str) -> anyhow::Result<()> {

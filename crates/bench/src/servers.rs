@@ -43,6 +43,8 @@ pub struct Server {
     child: Option<Child>,
     bins: Binaries,
     log: PathBuf,
+    /// `AWS:<token>` for berth (skopeo's `--creds`), once logged in.
+    pub creds: Option<String>,
 }
 
 impl Server {
@@ -62,6 +64,7 @@ impl Server {
             child: None,
             bins: bins.clone(),
             log: dir.join(format!("{}.log", kind.label().replace(' ', "-"))),
+            creds: None,
         };
         let ready = s.spawn().await?;
         Ok((s, ready))
@@ -74,12 +77,24 @@ impl Server {
             .open(&self.log)?;
         let mut cmd = match self.kind {
             Kind::Berth => {
+                // Authentication stays on (the harness logs in, as a user
+                // would); repositories are created by the first push, as
+                // Distribution creates them, so that both get the same requests.
                 let mut c = Command::new(&self.bins.berth);
                 c.arg("serve")
                     .arg("--listen")
                     .arg(self.addr.to_string())
                     .arg("--data-dir")
-                    .arg(&self.data_dir);
+                    .arg(&self.data_dir)
+                    .args(["--create-on-push", "true"])
+                    .env(
+                        "BERTH_ROOT_ACCESS_KEY_ID",
+                        berth_testkit::ROOT_ACCESS_KEY_ID,
+                    )
+                    .env(
+                        "BERTH_ROOT_SECRET_ACCESS_KEY",
+                        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+                    );
                 c
             }
             Kind::Distribution => {
@@ -104,10 +119,32 @@ impl Server {
             .with_context(|| format!("starting {}", self.kind.label()))?;
         let deadline = started + Duration::from_secs(30);
         loop {
-            if answers_200(self.addr).await {
-                let ready = started.elapsed();
-                self.child = Some(child);
-                return Ok(ready);
+            match answers(self.addr, crate::client::auth_for(self.addr)).await {
+                Some(200) => {
+                    let ready = started.elapsed();
+                    self.child = Some(child);
+                    return Ok(ready);
+                }
+                // berth's first start: it answers, but the harness has no
+                // token yet. Log in, then time to the first 200.
+                Some(401) if self.kind == Kind::Berth => {
+                    let url = format!("http://{}", self.addr);
+                    let password = tokio::task::spawn_blocking(move || {
+                        berth_testkit::ecr::login_password(
+                            &reqwest::blocking::Client::new(),
+                            &url,
+                            (
+                                berth_testkit::ROOT_ACCESS_KEY_ID,
+                                berth_testkit::ROOT_SECRET_ACCESS_KEY,
+                            ),
+                        )
+                    })
+                    .await?;
+                    crate::client::set_auth(self.addr, &format!("AWS:{password}"));
+                    self.creds = Some(format!("AWS:{password}"));
+                    continue;
+                }
+                _ => {}
             }
             if let Some(status) = child.try_wait()? {
                 bail!(
@@ -200,17 +237,17 @@ fn free_port() -> anyhow::Result<SocketAddr> {
     Ok(l.local_addr()?)
 }
 
-/// One `GET /v2/` on a fresh connection; true on a 200.
-async fn answers_200(addr: SocketAddr) -> bool {
-    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
-        return false;
-    };
-    let req = format!("GET /v2/ HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if s.write_all(req.as_bytes()).await.is_err() {
-        return false;
-    }
+/// One `GET /v2/` on a fresh connection (with `auth` if given): its status.
+async fn answers(addr: SocketAddr, auth: Option<http::HeaderValue>) -> Option<u16> {
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let auth = auth
+        .and_then(|a| a.to_str().ok().map(|a| format!("Authorization: {a}\r\n")))
+        .unwrap_or_default();
+    let req = format!("GET /v2/ HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.ok()?;
     let mut buf = [0u8; 12];
-    s.read_exact(&mut buf).await.is_ok() && &buf[9..12] == b"200"
+    s.read_exact(&mut buf).await.ok()?;
+    std::str::from_utf8(&buf[9..12]).ok()?.parse().ok()
 }
 
 /// Distribution as its packagers ship it (filesystem storage, in-memory

@@ -48,10 +48,14 @@ pub struct ServeArgs {
     /// checked by a client, referenced or not [default: 24].
     #[arg(long, env = "BERTH_GC_GRACE_HOURS")]
     pub gc_grace_hours: Option<u64>,
-    /// Serve `/v2` requests without credentials as the default account
-    /// [default: true, until the test suites log in; ECR says false].
+    /// Serve `/v2` requests without credentials, as the default account [default: false].
     #[arg(long, env = "BERTH_ALLOW_ANONYMOUS")]
     pub allow_anonymous: Option<bool>,
+    /// Create a repository when something is pushed to a name that does
+    /// not exist, as CNCF Distribution does [default: false: as on ECR,
+    /// repositories are created with CreateRepository].
+    #[arg(long, env = "BERTH_CREATE_ON_PUSH")]
+    pub create_on_push: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +77,7 @@ pub struct Config {
     pub gc_interval: Option<Duration>,
     pub gc_grace: Duration,
     pub allow_anonymous: bool,
+    pub create_on_push: bool,
 }
 
 impl Config {
@@ -135,7 +140,8 @@ impl Config {
             allow_anonymous: args
                 .allow_anonymous
                 .or(file.allow_anonymous)
-                .unwrap_or(true),
+                .unwrap_or(false),
+            create_on_push: args.create_on_push.or(file.create_on_push).unwrap_or(false),
         })
     }
 }

@@ -41,6 +41,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         RegistryConfig {
             upload_expiry: config.upload_expiry,
             gc_grace: config.gc_grace,
+            create_on_push: config.create_on_push,
             server_key,
             ..Default::default()
         },

@@ -8,15 +8,22 @@ use image::OCI_MANIFEST;
 use std::process::Command;
 
 /// Runs a Python program with oras-py against the server; `args` reach it as sys.argv[1:].
-fn oras_py(program: &str, args: &[&str]) -> String {
-    let out = tools::run(Command::new("python3").arg("-c").arg(program).args(args));
+fn oras_py(s: &TestServer, program: &str, args: &[&str]) -> String {
+    let out = tools::run(
+        Command::new("python3")
+            .arg("-c")
+            .arg(program)
+            .args(args)
+            .env("BERTH_PASSWORD", s.password()),
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 const PUSH_WITH_SUBJECT: &str = r#"
 import sys, os, oras.client, oras.oci
 host, target, path, config_type, digest, size, media_type = sys.argv[1:8]
-client = oras.client.OrasClient(hostname=host, insecure=True)
+client = oras.client.OrasClient(hostname=host, insecure=True, auth_backend="basic")
+client.auth.set_basic_auth("AWS", os.environ["BERTH_PASSWORD"])
 os.chdir(os.path.dirname(path))
 config = os.path.join(os.path.dirname(path), "config.json")
 open(config, "w").write("{}")
@@ -30,9 +37,10 @@ client.push(
 "#;
 
 const PULL: &str = r#"
-import sys, oras.client
+import os, sys, oras.client
 host, target, outdir = sys.argv[1:4]
-client = oras.client.OrasClient(hostname=host, insecure=True)
+client = oras.client.OrasClient(hostname=host, insecure=True, auth_backend="basic")
+client.auth.set_basic_auth("AWS", os.environ["BERTH_PASSWORD"])
 for f in client.pull(target=target, outdir=outdir):
     print(f)
 "#;
@@ -60,6 +68,7 @@ fn oras_pushes_artifacts_with_a_subject_listed_by_the_referrers_api() {
         let file = dir.join(format!("{tag}.txt"));
         std::fs::write(&file, payload).unwrap();
         oras_py(
+            &s,
             PUSH_WITH_SUBJECT,
             &[
                 &s.host(),
@@ -97,6 +106,7 @@ fn oras_pushes_artifacts_with_a_subject_listed_by_the_referrers_api() {
     // oras pulls the artifact back, byte for byte.
     let out = s.scratch().join("pulled");
     oras_py(
+        &s,
         PULL,
         &[
             &s.host(),
@@ -121,7 +131,7 @@ fn skopeo_copies_an_image_recompressed_to_zstd() {
     image::write_oci_layout(&layout, &img, "v1");
     let dest = format!("docker://{}/zstd/app:v1", s.host());
     tools::run(
-        Command::new("skopeo")
+        s.command("skopeo")
             .args([
                 "copy",
                 "--dest-tls-verify=false",
@@ -133,7 +143,7 @@ fn skopeo_copies_an_image_recompressed_to_zstd() {
             .arg(&dest),
     );
     let raw = tools::run(
-        Command::new("skopeo")
+        s.command("skopeo")
             .args(["inspect", "--raw", "--tls-verify=false"])
             .arg(&dest),
     );
@@ -149,7 +159,7 @@ fn skopeo_copies_an_image_recompressed_to_zstd() {
     // Pulled back (skopeo verifies every digest) and decompressed to the same tars.
     let out = s.scratch().join("pulled");
     tools::run(
-        Command::new("skopeo")
+        s.command("skopeo")
             .args(["copy", "--src-tls-verify=false"])
             .arg(&dest)
             .arg(format!("dir:{}", out.display())),

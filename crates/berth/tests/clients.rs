@@ -16,7 +16,7 @@ fn read(path: &Path) -> Vec<u8> {
 fn assert_skopeo_pull_identical(s: &TestServer, reference: &str, img: &image::Image) {
     let out = s.scratch().join(tools::unique("pulled"));
     tools::run(
-        Command::new("skopeo")
+        s.command("skopeo")
             .args(["copy", "--src-tls-verify=false"])
             .arg(format!("docker://{}/{reference}", s.host()))
             .arg(format!("dir:{}", out.display())),
@@ -43,14 +43,14 @@ fn skopeo_pushes_and_pulls_a_multi_layer_image_byte_for_byte() {
     let layout = s.scratch().join("layout");
     image::write_oci_layout(&layout, &img, "v1");
     tools::run(
-        Command::new("skopeo")
+        s.command("skopeo")
             .args(["copy", "--dest-tls-verify=false"])
             .arg(format!("oci:{}:v1", layout.display()))
             .arg(format!("docker://{}/skopeo/app:v1", s.host())),
     );
 
     let raw = tools::run(
-        Command::new("skopeo")
+        s.command("skopeo")
             .args(["inspect", "--raw", "--tls-verify=false"])
             .arg(format!("docker://{}/skopeo/app:v1", s.host())),
     );
@@ -63,7 +63,7 @@ fn skopeo_pushes_and_pulls_a_multi_layer_image_byte_for_byte() {
 
     // Copy registry-to-registry within berth (cross-repository, blobs mounted or re-pushed).
     tools::run(
-        Command::new("skopeo")
+        s.command("skopeo")
             .args(["copy", "--src-tls-verify=false", "--dest-tls-verify=false"])
             .arg(format!("docker://{}/skopeo/app:v1", s.host()))
             .arg(format!("docker://{}/skopeo/copy:v1", s.host())),
@@ -74,7 +74,7 @@ fn skopeo_pushes_and_pulls_a_multi_layer_image_byte_for_byte() {
     s.restart();
     assert_skopeo_pull_identical(&s, "skopeo/app:v1", &img);
     let tags = tools::run(
-        Command::new("skopeo")
+        s.command("skopeo")
             .args(["list-tags", "--tls-verify=false"])
             .arg(format!("docker://{}/skopeo/app", s.host())),
     );
@@ -83,8 +83,8 @@ fn skopeo_pushes_and_pulls_a_multi_layer_image_byte_for_byte() {
 }
 
 /// podman or buildah on a private vfs store under `root` (no daemon, no overlay).
-fn containers_tool(tool: &str, root: &Path) -> Command {
-    let mut c = Command::new(tool);
+fn containers_tool(s: &TestServer, tool: &str, root: &Path) -> Command {
+    let mut c = s.command(tool);
     c.arg("--root")
         .arg(root.join("root"))
         .arg("--runroot")
@@ -93,8 +93,8 @@ fn containers_tool(tool: &str, root: &Path) -> Command {
     c
 }
 
-fn podman(root: &Path) -> Command {
-    let mut c = containers_tool("podman", root);
+fn podman(s: &TestServer, root: &Path) -> Command {
+    let mut c = containers_tool(s, "podman", root);
     c.args(["--cgroup-manager", "cgroupfs", "--events-backend", "none"]);
     c
 }
@@ -118,15 +118,16 @@ fn podman_pushes_and_pulls() {
     let (store_a, store_b) = (s.scratch().join("podman-a"), s.scratch().join("podman-b"));
     let target = format!("{}/podman/app:v1", s.host());
     tools::run(
-        podman(&store_a)
+        podman(&s, &store_a)
             .args(["pull", "-q"])
             .arg(format!("oci:{}:v1", layout.display())),
     );
-    let id =
-        String::from_utf8(tools::run(podman(&store_a).args(["images", "-q", "--no-trunc"])).stdout)
-            .unwrap();
+    let id = String::from_utf8(
+        tools::run(podman(&s, &store_a).args(["images", "-q", "--no-trunc"])).stdout,
+    )
+    .unwrap();
     tools::run(
-        podman(&store_a)
+        podman(&s, &store_a)
             .args(["push", "--tls-verify=false"])
             .arg(id.trim())
             .arg(&target),
@@ -134,12 +135,12 @@ fn podman_pushes_and_pulls() {
 
     // A second, empty store pulls it back; the image id is the config digest, so equal ids mean an equal config.
     tools::run(
-        podman(&store_b)
+        podman(&s, &store_b)
             .args(["pull", "--tls-verify=false"])
             .arg(&target),
     );
     let inspect = tools::run(
-        podman(&store_b)
+        podman(&s, &store_b)
             .args([
                 "image",
                 "inspect",
@@ -166,20 +167,22 @@ fn docker_pushes_and_pulls_an_imported_image() {
     let rootfs = s.scratch().join("rootfs.tar");
     std::fs::write(&rootfs, image::rootfs_tar(41, 4, 500_000)).unwrap();
     let name = format!("{}/docker/{}:v1", s.host(), tools::unique("imported"));
-    let imported = tools::run(Command::new("docker").arg("import").arg(&rootfs).arg(&name));
+    let imported = tools::run(s.command("docker").arg("import").arg(&rootfs).arg(&name));
     let id = String::from_utf8(imported.stdout)
         .unwrap()
         .trim()
         .to_string();
     let cleanup = Cleanup(name.clone());
-    tools::run(Command::new("docker").args(["push", &name]));
+    tools::run(s.command("docker").args(["push", &name]));
 
     // Remove it locally, pull it back, and compare identity and content.
-    tools::run(Command::new("docker").args(["rmi", "-f", &name]));
-    let pulled = tools::run(Command::new("docker").args(["pull", &name]));
+    tools::run(s.command("docker").args(["rmi", "-f", &name]));
+    let pulled = tools::run(s.command("docker").args(["pull", &name]));
     let pulled = String::from_utf8_lossy(&pulled.stdout).to_string();
-    let inspect =
-        tools::run(Command::new("docker").args(["image", "inspect", "--format", "{{.Id}}", &name]));
+    let inspect = tools::run(
+        s.command("docker")
+            .args(["image", "inspect", "--format", "{{.Id}}", &name]),
+    );
     assert_eq!(
         String::from_utf8(inspect.stdout).unwrap().trim(),
         id,
@@ -229,7 +232,7 @@ fn buildah_builds_pushes_and_pulls() {
     }
     let s = start();
     let root = s.scratch().join("buildah");
-    let buildah = || containers_tool("buildah", &root);
+    let buildah = || containers_tool(&s, "buildah", &root);
     let file = s.scratch().join("payload.bin");
     std::fs::write(&file, image::random_bytes(51, 300_000)).unwrap();
     let ctr = String::from_utf8(tools::run(buildah().args(["from", "scratch"])).stdout).unwrap();

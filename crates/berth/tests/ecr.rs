@@ -298,6 +298,10 @@ fn boto3_covers_each_implemented_operation_and_its_errors() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("boto3 suite passed"));
 
     // Unknown targets and unsigned requests, raw.
+    let api = Api {
+        client: s.raw_client(),
+        base: s.url(),
+    };
     let r = api
         .client
         .post(api.url("/"))
@@ -441,4 +445,53 @@ fn image_operations_and_v2_are_two_views_of_one_state() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 404, "v3 went with its image");
+}
+
+#[test]
+fn by_default_v2_needs_credentials_and_repositories_need_creating() {
+    let s = start_with(&["--create-on-push", "false"]);
+    // No credentials: ECR's challenge, so that docker logs in.
+    let raw = Api {
+        client: s.raw_client(),
+        base: s.url(),
+    };
+    let r = raw.get("/v2/");
+    assert_eq!(r.status(), 401);
+    assert!(header(&r, "www-authenticate").starts_with("Basic realm="));
+    assert_eq!(error_code(r), "UNAUTHORIZED");
+
+    // Logged in, a push to a repository nobody created is NAME_UNKNOWN.
+    let api = Api::new(&s);
+    assert_eq!(api.get("/v2/").status(), 200);
+    let r = api
+        .client
+        .post(api.url(&format!(
+            "/v2/made/later/blobs/uploads/?digest={}",
+            image::sha256(b"x")
+        )))
+        .body("x")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(error_code(r), "NAME_UNKNOWN");
+    let img = image::oci_image(61, 1, 1, 100);
+    let r = api.put_manifest("made/later", "v1", image::OCI_MANIFEST, &img.manifest);
+    assert_eq!(error_code(r), "NAME_UNKNOWN");
+
+    // Created through the ECR API, the same push goes through.
+    s.ecr(
+        "us-east-1",
+        "CreateRepository",
+        serde_json::json!({ "repositoryName": "made/later" }),
+    )
+    .unwrap();
+    api.push_image("made/later", &img, "v1");
+    let listed = s
+        .ecr(
+            "us-east-1",
+            "ListImages",
+            serde_json::json!({ "repositoryName": "made/later" }),
+        )
+        .unwrap();
+    assert_eq!(listed["imageIds"][0]["imageTag"], "v1");
 }

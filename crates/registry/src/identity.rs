@@ -42,8 +42,8 @@ impl Registry {
         account: &str,
         given: Option<NewAccessKey>,
     ) -> Result<Option<NewAccessKey>> {
-        let now = self.now();
-        self.meta.ensure_user(account, ADMIN_USER, now).await?;
+        // Reads first: a restart with everything in place writes nothing
+        // (each write is an fsync before the server can answer).
         let fresh = match given {
             Some(k) => {
                 if !keys::valid_access_key_id(&k.id) {
@@ -52,6 +52,16 @@ impl Registry {
                         k.id
                     )));
                 }
+                let admin = Principal {
+                    account_id: account.to_string(),
+                    user: ADMIN_USER.to_string(),
+                };
+                if self.access_key(&k.id).await? == Some((admin, k.secret.clone())) {
+                    return Ok(None);
+                }
+                self.meta
+                    .ensure_user(account, ADMIN_USER, self.now())
+                    .await?;
                 self.store_key(account, ADMIN_USER, &k).await?;
                 return Ok(None);
             }
@@ -68,6 +78,9 @@ impl Registry {
             }
             None => return Ok(None),
         };
+        self.meta
+            .ensure_user(account, ADMIN_USER, self.now())
+            .await?;
         self.store_key(account, ADMIN_USER, &fresh).await?;
         Ok(Some(fresh))
     }

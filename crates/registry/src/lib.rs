@@ -57,6 +57,10 @@ pub struct RegistryConfig {
     /// `HEAD` within this long, referenced or not: a client that just
     /// pushed or checked a layer is about to push the manifest using it.
     pub gc_grace: Duration,
+    /// Pushes to a repository that does not exist create it (Distribution's
+    /// behaviour, and ECR's with a CREATE_ON_PUSH template for every
+    /// name). Off, a push to an unknown repository is `NAME_UNKNOWN`.
+    pub create_on_push: bool,
     /// Seals secrets at rest and signs login tokens. Every node of a
     /// deployment must use the same one.
     pub server_key: berth_iam::ServerKey,
@@ -68,6 +72,7 @@ impl Default for RegistryConfig {
             upload_expiry: Duration::from_secs(24 * 3600),
             manifest_cache_bytes: 64 * 1024 * 1024,
             gc_grace: Duration::from_secs(24 * 3600),
+            create_on_push: false,
             // Tests and tools that never persist secrets; `berth serve`
             // always passes the data dir's key.
             server_key: berth_iam::ServerKey::from_bytes(&berth_iam::ServerKey::generate())
@@ -140,10 +145,14 @@ impl Registry {
         Ok(id)
     }
 
-    /// The repository's id, creating the repository on first push.
+    /// The repository's id for a push: creating the repository when
+    /// `create_on_push` is on, else `NameUnknown` if it does not exist.
     async fn repo_id_for_push(&self, repo: &Repo) -> Result<RepoId> {
         if let Some(id) = self.cache.repo(&repo.registry, repo.name.as_str()) {
             return Ok(id);
+        }
+        if !self.config.create_on_push {
+            return self.repo_id(repo).await;
         }
         // `ensure_repository` looks the name up before inserting.
         let seen = self.cache.generation();

@@ -28,7 +28,16 @@ async fn registry_at(root: &std::path::Path, clock: Arc<TestClock>) -> Registry 
             .await
             .unwrap(),
     );
-    Registry::new(blobs, meta, clock, RegistryConfig::default())
+    // Domain tests push to many names; creation is tested on its own.
+    Registry::new(
+        blobs,
+        meta,
+        clock,
+        RegistryConfig {
+            create_on_push: true,
+            ..RegistryConfig::default()
+        },
+    )
 }
 
 async fn fixture() -> Fixture {

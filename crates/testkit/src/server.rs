@@ -18,6 +18,8 @@ pub struct TestServer {
     log: PathBuf,
     args: Vec<String>,
     scheme: &'static str,
+    /// The `docker login` password of the default account's admin.
+    password: Option<String>,
     _tmp: tempfile::TempDir,
 }
 
@@ -36,16 +38,84 @@ impl TestServer {
             addr: "127.0.0.1:0".parse().unwrap(),
             data_dir: tmp.path().join("data"),
             log: tmp.path().join("berth.log"),
-            args: args.iter().map(|a| a.to_string()).collect(),
+            // The suites push to many names; that a push to an unknown
+            // repository is refused by default is tested on its own.
+            args: if args.contains(&"--create-on-push") {
+                args.iter().map(|a| a.to_string()).collect()
+            } else {
+                args.iter()
+                    .map(|a| a.to_string())
+                    .chain(["--create-on-push".to_string(), "true".to_string()])
+                    .collect()
+            },
             scheme: if args.contains(&"--tls-cert") {
                 "https"
             } else {
                 "http"
             },
             _tmp: tmp,
+            password: None,
         };
         s.spawn();
+        let password = crate::ecr::login_password(
+            &s.raw_client(),
+            &s.url(),
+            (ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY),
+        );
+        s.password = Some(password);
+        s.write_auth_file();
         s
+    }
+
+    /// Where the container tools find this server's credentials: a
+    /// `config.json` in the format both docker (`DOCKER_CONFIG`) and
+    /// containers-image (`REGISTRY_AUTH_FILE`) read, as `docker login` writes it.
+    fn auth_dir(&self) -> PathBuf {
+        self._tmp.path().join("auth")
+    }
+
+    fn write_auth_file(&self) {
+        use base64::Engine;
+        let dir = self.auth_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let auth = base64::engine::general_purpose::STANDARD.encode(self.creds());
+        let config = serde_json::json!({ "auths": { self.host(): { "auth": auth } } });
+        std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    }
+
+    /// `program` (skopeo, podman, buildah, docker) logged in to this server.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("REGISTRY_AUTH_FILE", self.auth_dir().join("config.json"))
+            .env("DOCKER_CONFIG", self.auth_dir());
+        c
+    }
+
+    /// The `docker login` password (user `AWS`) of the default account's admin.
+    pub fn password(&self) -> &str {
+        self.password.as_deref().expect("logged in at start")
+    }
+
+    /// `AWS:<password>`, as skopeo's and podman's `--creds` take it.
+    pub fn creds(&self) -> String {
+        format!("AWS:{}", self.password())
+    }
+
+    /// Calls an ECR operation as the default account's admin.
+    pub fn ecr(
+        &self,
+        region: &str,
+        op: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, (u16, serde_json::Value)> {
+        crate::ecr::call(
+            &self.raw_client(),
+            &self.url(),
+            (ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY),
+            region,
+            op,
+            &input,
+        )
     }
 
     /// A directory private to this server's test, removed with it.
@@ -178,8 +248,26 @@ impl TestServer {
         ]
     }
 
-    /// A client for the server (accepting its certificate when it is a test one).
+    /// A client logged in as the default account's admin (Basic
+    /// `AWS:<token>` on every request), accepting a test certificate.
     pub fn client(&self) -> reqwest::blocking::Client {
+        use base64::Engine;
+        let mut headers = http::HeaderMap::new();
+        let basic = base64::engine::general_purpose::STANDARD.encode(self.creds());
+        headers.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_str(&format!("Basic {basic}")).unwrap(),
+        );
+        reqwest::blocking::Client::builder()
+            .default_headers(headers)
+            .danger_accept_invalid_certs(true)
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap()
+    }
+
+    /// A client without credentials.
+    pub fn raw_client(&self) -> reqwest::blocking::Client {
         reqwest::blocking::Client::builder()
             .danger_accept_invalid_certs(true)
             .timeout(Duration::from_secs(120))

@@ -1,0 +1,116 @@
+//! SigV4-signed ECR API calls from tests and the fixture (the `aws` CLI and
+//! boto3 are tested against berth separately; this is the fixture's own
+//! way in, signed with the same rules as `berth_iam::sigv4` verifies).
+
+use base64::Engine;
+use berth_iam::sigv4::{self, Claim, Request};
+use http::{HeaderMap, HeaderValue};
+use sha2::Digest as _;
+
+/// Calls ECR operation `op` with `input` as (`key_id`, `secret`) in `region`.
+pub fn call(
+    client: &reqwest::blocking::Client,
+    base_url: &str,
+    (key_id, secret): (&str, &str),
+    region: &str,
+    op: &str,
+    input: &serde_json::Value,
+) -> Result<serde_json::Value, (u16, serde_json::Value)> {
+    let body = input.to_string();
+    let host = base_url
+        .split_once("://")
+        .map(|(_, h)| h)
+        .unwrap_or(base_url)
+        .trim_end_matches('/')
+        .to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let amz_date = sigv4::format_amz_date(now);
+    let mut headers = HeaderMap::new();
+    headers.insert("host", HeaderValue::from_str(&host).unwrap());
+    headers.insert("x-amz-date", HeaderValue::from_str(&amz_date).unwrap());
+    headers.insert(
+        "x-amz-target",
+        HeaderValue::from_str(&format!("AmazonEC2ContainerRegistry_V20150921.{op}")).unwrap(),
+    );
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    let payload = hex::encode(sha2::Sha256::digest(body.as_bytes()));
+    let claim = Claim {
+        access_key_id: key_id.to_string(),
+        date: amz_date[..8].to_string(),
+        region: region.to_string(),
+        service: "ecr".to_string(),
+        signed_headers: ["content-type", "host", "x-amz-date", "x-amz-target"]
+            .map(String::from)
+            .to_vec(),
+        signature: String::new(),
+        amz_date: amz_date.clone(),
+        expires: None,
+        presigned: false,
+        session_token: None,
+    };
+    let req = Request {
+        method: "POST",
+        path: "/",
+        query: None,
+        headers: &headers,
+        payload_sha256: &payload,
+    };
+    let signature = sigv4::signature(&req, &claim, secret);
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential={key_id}/{}/{region}/ecr/aws4_request, SignedHeaders={}, Signature={signature}",
+        claim.date,
+        claim.signed_headers.join(";")
+    );
+    let mut rb = client.post(format!("{}/", base_url.trim_end_matches('/')));
+    for (k, v) in &headers {
+        if k != "host" {
+            rb = rb.header(k, v);
+        }
+    }
+    let resp = rb
+        .header("authorization", auth)
+        .body(body)
+        .send()
+        .expect("ECR API request");
+    let status = resp.status().as_u16();
+    let json: serde_json::Value = resp.json().unwrap_or(serde_json::Value::Null);
+    if status == 200 {
+        Ok(json)
+    } else {
+        Err((status, json))
+    }
+}
+
+/// The `docker login` password from GetAuthorizationToken.
+pub fn login_password(
+    client: &reqwest::blocking::Client,
+    base_url: &str,
+    key: (&str, &str),
+) -> String {
+    let out = call(
+        client,
+        base_url,
+        key,
+        "us-east-1",
+        "GetAuthorizationToken",
+        &serde_json::json!({}),
+    )
+    .unwrap_or_else(|e| panic!("GetAuthorizationToken failed: {e:?}"));
+    let token = out["authorizationData"][0]["authorizationToken"]
+        .as_str()
+        .expect("a token");
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .expect("base64");
+    String::from_utf8(decoded)
+        .unwrap()
+        .strip_prefix("AWS:")
+        .expect("user AWS")
+        .to_string()
+}
