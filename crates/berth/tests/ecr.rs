@@ -495,3 +495,162 @@ fn by_default_v2_needs_credentials_and_repositories_need_creating() {
         .unwrap();
     assert_eq!(listed["imageIds"][0]["imageTag"], "v1");
 }
+
+/// The workflow ECR's guides teach, with the real `aws` CLI and Docker
+/// Engine, on a berth with ECR's defaults (credentials required, no
+/// repository until it is created).
+#[test]
+fn the_ecr_getting_started_workflow_with_aws_and_docker() {
+    if !tools::require("aws") || !tools::require("docker") {
+        return;
+    }
+    let s = start_with(&["--create-on-push", "false"]);
+    let registry = s.host();
+    let docker_config = s.scratch().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    let docker = |args: &[&str]| {
+        let mut c = Command::new("docker");
+        c.arg("--config").arg(&docker_config).args(args);
+        c
+    };
+    let show = |what: &str, out: &[u8]| eprintln!("$ {what}\n{}", String::from_utf8_lossy(out));
+
+    let created = aws_ok(
+        &s,
+        "us-east-1",
+        &["ecr", "create-repository", "--repository-name", "guide/app"],
+    );
+    show(
+        "aws ecr create-repository --repository-name guide/app",
+        created.to_string().as_bytes(),
+    );
+
+    // aws ecr get-login-password | docker login --username AWS --password-stdin <registry>
+    let password = aws(&s, "us-east-1", &["ecr", "get-login-password"]);
+    assert!(password.status.success());
+    let mut login = docker(&["login", "--username", "AWS", "--password-stdin", &registry])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    login
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&password.stdout)
+        .unwrap();
+    let login = login.wait_with_output().unwrap();
+    assert!(
+        login.status.success(),
+        "docker login: {}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    assert!(String::from_utf8_lossy(&login.stdout).contains("Login Succeeded"));
+    show(
+        "aws ecr get-login-password | docker login --username AWS --password-stdin",
+        &login.stdout,
+    );
+
+    let rootfs = s.scratch().join("rootfs.tar");
+    std::fs::write(&rootfs, image::rootfs_tar(71, 2, 100_000)).unwrap();
+    let local = tools::unique("guide-app");
+    let remote = format!("{registry}/guide/app:v1");
+    tools::run(
+        Command::new("docker")
+            .arg("import")
+            .arg(&rootfs)
+            .arg(&local),
+    );
+    let _cleanup = (DockerImage(local.clone()), DockerImage(remote.clone()));
+    tools::run(Command::new("docker").args(["tag", &local, &remote]));
+    let pushed = tools::run(&mut docker(&["push", &remote]));
+    show("docker push", &pushed.stdout);
+    tools::run(Command::new("docker").args(["rmi", "-f", &remote]));
+    let pulled = tools::run(&mut docker(&["pull", &remote]));
+    show("docker pull", &pulled.stdout);
+
+    let described = aws_ok(
+        &s,
+        "us-east-1",
+        &["ecr", "describe-images", "--repository-name", "guide/app"],
+    );
+    show(
+        "aws ecr describe-images --repository-name guide/app",
+        described.to_string().as_bytes(),
+    );
+    let detail = &described["imageDetails"][0];
+    assert_eq!(detail["imageTags"], serde_json::json!(["v1"]));
+    assert!(detail["imageSizeInBytes"].as_u64().unwrap() > 100_000);
+    let listed = aws_ok(
+        &s,
+        "us-east-1",
+        &["ecr", "list-images", "--repository-name", "guide/app"],
+    );
+    show(
+        "aws ecr list-images --repository-name guide/app",
+        listed.to_string().as_bytes(),
+    );
+    assert_eq!(listed["imageIds"][0]["imageTag"], "v1");
+    assert_eq!(listed["imageIds"][0]["imageDigest"], detail["imageDigest"]);
+
+    let deleted = aws_ok(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "batch-delete-image",
+            "--repository-name",
+            "guide/app",
+            "--image-ids",
+            "imageTag=v1",
+        ],
+    );
+    show(
+        "aws ecr batch-delete-image --image-ids imageTag=v1",
+        deleted.to_string().as_bytes(),
+    );
+    assert_eq!(deleted["imageIds"][0]["imageTag"], "v1");
+    assert_eq!(deleted["failures"], serde_json::json!([]));
+    let empty = aws_ok(
+        &s,
+        "us-east-1",
+        &["ecr", "list-images", "--repository-name", "guide/app"],
+    );
+    assert_eq!(empty["imageIds"], serde_json::json!([]));
+    let gone = aws_ok(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "delete-repository",
+            "--repository-name",
+            "guide/app",
+            "--force",
+        ],
+    );
+    show(
+        "aws ecr delete-repository --repository-name guide/app --force",
+        gone.to_string().as_bytes(),
+    );
+    let err = aws_err(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "describe-repositories",
+            "--repository-names",
+            "guide/app",
+        ],
+    );
+    assert!(err.contains("RepositoryNotFoundException"), "{err}");
+}
+
+/// Removes an image from the shared Docker daemon however the test ends.
+struct DockerImage(String);
+impl Drop for DockerImage {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+    }
+}
