@@ -378,6 +378,19 @@ assert code_of(ecr.put_image, repositoryName=R, imageManifest=fx["missing"], ima
 assert code_of(ecr.put_image, repositoryName="img/none", imageManifest=fx["m1"], imageTag="v1") == "RepositoryNotFoundException"
 assert code_of(ecr.put_image, repositoryName=R, imageManifest="{not json", imageTag="v6") == "InvalidParameterException"
 
+import urllib.request, urllib.error, hashlib
+u = ecr.get_download_url_for_layer(repositoryName=R, layerDigest=fx["layers"][0])
+assert u["layerDigest"] == fx["layers"][0]
+data = urllib.request.urlopen(u["downloadUrl"]).read()
+assert "sha256:" + hashlib.sha256(data).hexdigest() == fx["layers"][0], "the URL serves the layer without credentials"
+other = u["downloadUrl"].replace(fx["layers"][0], fx["layers"][1])
+try:
+    urllib.request.urlopen(other)
+    raise AssertionError("a download URL must be bound to its blob")
+except urllib.error.HTTPError as e:
+    assert e.code == 403, e.code
+assert code_of(ecr.get_download_url_for_layer, repositoryName=R, layerDigest="sha256:" + "0" * 64) == "LayersNotFoundException"
+
 dl = ecr.batch_delete_image(repositoryName=R, imageIds=[{"imageTag": "v1"}, {"imageTag": "gone"}])
 assert dl["imageIds"] == [{"imageDigest": fx["d1"], "imageTag": "v1"}] and dl["failures"][0]["failureCode"] == "ImageNotFound", dl
 assert ecr.describe_images(repositoryName=R, imageIds=[{"imageDigest": fx["d1"]}])["imageDetails"][0]["imageTags"] == ["v2", "v3"]

@@ -38,10 +38,11 @@ pub async fn v2(
     let params = Query::<Params>::try_from_uri(&uri)
         .map(|q| q.0)
         .unwrap_or_default();
-    let (label, outcome) = match (
-        route::parse(rest),
-        crate::v2_auth::registry(&app, &uri, &headers),
-    ) {
+    let route = route::parse(rest);
+    let presigned_ok =
+        matches!(route, Ok(V2Route::Blob(..))) && (method == Method::GET || method == Method::HEAD);
+    let auth = crate::v2_auth::registry(&app, &method, &uri, &headers, presigned_ok).await;
+    let (label, outcome) = match (route, auth) {
         (_, Err(e)) => ("unauthorized", Err(e)),
         (Err(e), _) => ("invalid", Err(OciError::from(e))),
         (Ok(r), Ok(registry)) => {

@@ -12,7 +12,18 @@ use berth_store::RegistryKey;
 use http::{header, HeaderMap, StatusCode, Uri};
 
 /// The registry a `/v2` request addresses, once its credentials check out.
-pub fn registry(app: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<RegistryKey, OciError> {
+/// `presigned_ok`: the request may instead carry a SigV4 query signature
+/// (a GetDownloadUrlForLayer URL; only blob GETs and HEADs).
+pub async fn registry(
+    app: &AppState,
+    method: &http::Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    presigned_ok: bool,
+) -> Result<RegistryKey, OciError> {
+    if presigned_ok && uri.query().is_some_and(|q| q.contains("X-Amz-Signature=")) {
+        return presigned(app, method, uri, headers).await;
+    }
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         if app.allow_anonymous {
             return Ok(app.hosts.registry_for(uri, headers));
@@ -57,6 +68,47 @@ pub fn registry(app: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Regist
             region: app.hosts.default_region.clone(),
         }),
     }
+}
+
+/// A presigned blob URL: signed by an access key of the account, for this
+/// path, unexpired. Whoever holds the URL reads that one blob.
+async fn presigned(
+    app: &AppState,
+    method: &http::Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<RegistryKey, OciError> {
+    use berth_iam::sigv4;
+    let denied = |m: String| OciError::new(StatusCode::FORBIDDEN, "DENIED", m);
+    // A HEAD checks the URL a GET would use.
+    let signed_method = if method == http::Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    let req = sigv4::Request {
+        method: signed_method,
+        path: uri.path(),
+        query: uri.query(),
+        headers,
+        payload_sha256: sigv4::EMPTY_SHA256,
+    };
+    let claim = sigv4::parse(&req).map_err(|e| denied(e.to_string()))?;
+    if claim.service != "ecr" {
+        return Err(denied("the URL is not signed for ECR".into()));
+    }
+    let (principal, secret) = app
+        .registry
+        .access_key(&claim.access_key_id)
+        .await
+        .map_err(OciError::from)?
+        .ok_or_else(|| denied("the URL's access key does not exist".into()))?;
+    sigv4::verify(&req, &claim, &secret, app.registry.now_secs())
+        .map_err(|e| denied(e.to_string()))?;
+    Ok(RegistryKey {
+        account_id: principal.account_id,
+        region: claim.region,
+    })
 }
 
 /// 401 with the challenge ECR sends, so that docker retries with credentials.

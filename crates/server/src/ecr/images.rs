@@ -579,3 +579,65 @@ pub async fn put_image(call: &Call<'_>, input: PutImageInput) -> Result<Value, A
         }
     }))
 }
+
+/// How long a layer download URL works (ECR's last about an hour).
+const DOWNLOAD_URL_SECS: u64 = 3600;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetDownloadUrlForLayerInput {
+    registry_id: Option<String>,
+    repository_name: String,
+    layer_digest: String,
+}
+
+/// A URL that GETs exactly this blob without further credentials, until it
+/// expires: the `/v2` blob path presigned (SigV4 query) with the caller's key.
+pub async fn get_download_url_for_layer(
+    call: &Call<'_>,
+    input: GetDownloadUrlForLayerInput,
+) -> Result<Value, AwsError> {
+    call.check_registry_id(input.registry_id.as_deref())?;
+    let repo = call.repo(&input.repository_name)?;
+    let reg = &call.app.registry;
+    reg.repository(&call.registry, repo.name.as_str())
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    let digest: Digest = input
+        .layer_digest
+        .parse()
+        .map_err(|e: berth_oci::DigestError| constraint("layerDigest", &e.to_string()))?;
+    match reg.stat_blob(&repo, &digest).await {
+        Ok(_) => {}
+        Err(Error::BlobUnknown(_)) => {
+            return Err(AwsError::client(
+                "LayersNotFoundException",
+                format!(
+                    "The following layers were not found: {digest} in the repository with name '{}' in the registry with id '{}'",
+                    repo.name, call.registry.account_id
+                ),
+            ))
+        }
+        Err(e) => return Err(call.registry_error(e)),
+    }
+    let path = format!("/v2/{}/blobs/{digest}", repo.name);
+    let query = berth_iam::sigv4::presign_query(
+        "GET",
+        &call.host,
+        &path,
+        None,
+        &berth_iam::sigv4::Presign {
+            access_key_id: &call.access_key_id,
+            secret_access_key: &call.secret,
+            region: &call.registry.region,
+            service: "ecr",
+            now_unix: reg.now_secs(),
+            expires: DOWNLOAD_URL_SECS,
+            session_token: None,
+        },
+    );
+    Ok(json!({
+        "downloadUrl": format!("{}://{}{path}?{query}", call.app.hosts.scheme, call.host),
+        "layerDigest": digest,
+    }))
+}

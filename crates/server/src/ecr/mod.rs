@@ -52,6 +52,9 @@ pub struct Call<'a> {
     pub registry: RegistryKey,
     /// The request's Host header (for the URIs and endpoints answered).
     pub host: String,
+    /// The caller's access key, for the URLs it asks berth to presign.
+    pub access_key_id: String,
+    pub secret: String,
 }
 
 async fn handle(
@@ -138,6 +141,8 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("localhost")
             .to_string(),
+        access_key_id: claim.access_key_id.clone(),
+        secret,
     };
     let output = ops::dispatch(&call, op, input).await?;
     let mut resp = serde_json::to_vec(&output)

@@ -91,6 +91,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "BatchDeleteImage",
     "BatchCheckLayerAvailability",
     "PutImage",
+    "GetDownloadUrlForLayer",
 ];
 
 pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, AwsError> {
@@ -107,6 +108,9 @@ pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, 
             super::images::batch_check_layer_availability(call, parse(input)?).await
         }
         "PutImage" => super::images::put_image(call, parse(input)?).await,
+        "GetDownloadUrlForLayer" => {
+            super::images::get_download_url_for_layer(call, parse(input)?).await
+        }
         "DescribeRegistry" => Ok(json!({
             "registryId": call.registry.account_id,
             "replicationConfiguration": { "rules": [] },
