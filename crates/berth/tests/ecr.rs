@@ -248,7 +248,7 @@ assert r["ResponseMetadata"]["RequestId"], r["ResponseMetadata"]
 assert hasattr(r["repository"]["createdAt"], "year"), "createdAt parses as a timestamp"
 assert code_of(ecr.create_repository, repositoryName="boto/one")[0] == "RepositoryAlreadyExistsException"
 assert code_of(ecr.create_repository, repositoryName="Bad_Name")[0] == "InvalidParameterException"
-assert code_of(ecr.create_repository, repositoryName="boto/imm", imageTagMutability="IMMUTABLE")[0] == "InvalidParameterException"
+assert code_of(ecr.create_repository, repositoryName="boto/imm", imageTagMutability="IMMUTABLE_WITH_EXCLUSION")[0] == "InvalidParameterException"
 assert code_of(ecr.create_repository, repositoryName="boto/other", registryId="111111111111")[0] == "AccessDeniedException"
 for i in range(7):
     ecr.create_repository(repositoryName="boto/p%d" % i)
@@ -666,4 +666,98 @@ impl Drop for DockerImage {
     fn drop(&mut self) {
         let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
     }
+}
+
+const BOTO3_IMMUTABILITY: &str = r#"
+import sys, json, boto3
+from botocore.exceptions import ClientError
+fx = json.load(open(sys.argv[1]))
+ecr = boto3.client("ecr")
+
+def code_of(fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["Error"]["Message"]
+    raise AssertionError("expected an error from %s" % fn.__name__)
+
+# fx: repo "imm/app" is IMMUTABLE with a's manifest at v1 (pushed with docker's requests).
+code, msg = code_of(ecr.put_image, repositoryName="imm/app", imageManifest=fx["b"], imageTag="v1")
+assert code == "ImageTagAlreadyExistsException", code
+assert msg == "The image tag 'v1' already exists in the 'imm/app' repository and cannot be overwritten because the repository is immutable.", msg
+assert code_of(ecr.put_image, repositoryName="imm/app", imageManifest=fx["a"], imageTag="v1")[0] == "ImageAlreadyExistsException"
+ecr.put_image(repositoryName="imm/app", imageManifest=fx["b"], imageTag="v2")
+
+# Exclusions: 'latest' stays movable in an immutable repository.
+r = ecr.put_image_tag_mutability(repositoryName="imm/app", imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+    imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "lat*"}])
+assert r["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION", r
+ecr.put_image(repositoryName="imm/app", imageManifest=fx["a"], imageTag="latest")
+ecr.put_image(repositoryName="imm/app", imageManifest=fx["b"], imageTag="latest")
+assert code_of(ecr.put_image, repositoryName="imm/app", imageManifest=fx["a"], imageTag="v2")[0] == "ImageTagAlreadyExistsException"
+d = ecr.describe_repositories(repositoryNames=["imm/app"])["repositories"][0]
+assert d["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD", "filter": "lat*"}], d
+assert code_of(ecr.put_image_tag_mutability, repositoryName="imm/app", imageTagMutability="MUTABLE_WITH_EXCLUSION")[0] == "InvalidParameterException"
+assert code_of(ecr.put_image_tag_mutability, repositoryName="imm/none", imageTagMutability="MUTABLE")[0] == "RepositoryNotFoundException"
+ecr.put_image_tag_mutability(repositoryName="imm/app", imageTagMutability="MUTABLE")
+ecr.put_image(repositoryName="imm/app", imageManifest=fx["a"], imageTag="v2")
+print("boto3 immutability suite passed")
+"#;
+
+#[test]
+fn immutable_tags_refuse_moves_on_both_apis() {
+    if !tools::require_python_module("boto3") {
+        return;
+    }
+    let s = start_with(&["--create-on-push", "false"]);
+    s.ecr(
+        "us-east-1",
+        "CreateRepository",
+        serde_json::json!({ "repositoryName": "imm/app", "imageTagMutability": "IMMUTABLE" }),
+    )
+    .unwrap();
+    let api = Api::new(&s);
+    let (a, b) = (
+        image::oci_image(81, 1, 1, 100),
+        image::oci_image(82, 1, 1, 100),
+    );
+    api.push_image("imm/app", &a, "v1");
+    // docker pushing the same image again: fine.
+    assert_eq!(
+        api.put_manifest("imm/app", "v1", image::OCI_MANIFEST, &a.manifest)
+            .status(),
+        201
+    );
+    // Another image under the same tag: TAG_INVALID with ECR's message.
+    for l in &b.layers {
+        api.push_blob("imm/app", &l.bytes);
+    }
+    api.push_blob("imm/app", &b.config);
+    let r = api.put_manifest("imm/app", "v1", image::OCI_MANIFEST, &b.manifest);
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().unwrap();
+    assert_eq!(body["errors"][0]["code"], "TAG_INVALID");
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("cannot be overwritten because the repository is immutable"));
+    assert_eq!(
+        &api.get("/v2/imm/app/manifests/v1").bytes().unwrap()[..],
+        &a.manifest[..],
+        "the tag did not move"
+    );
+    let fixture = serde_json::json!({
+        "a": String::from_utf8(a.manifest.clone()).unwrap(),
+        "b": String::from_utf8(b.manifest.clone()).unwrap(),
+    });
+    let path = s.scratch().join("fixture.json");
+    std::fs::write(&path, fixture.to_string()).unwrap();
+    let out = tools::run(
+        Command::new("python3")
+            .arg("-c")
+            .arg(BOTO3_IMMUTABILITY)
+            .arg(&path)
+            .envs(s.aws_env("us-east-1")),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("boto3 immutability suite passed"));
 }

@@ -29,6 +29,8 @@ pub enum Error {
     ManifestBlobUnknown(Vec<Digest>),
     #[error("{0}")]
     Conflict(String),
+    #[error("The image tag '{tag}' already exists in the '{repository}' repository and cannot be overwritten because the repository is immutable.")]
+    TagImmutable { tag: String, repository: String },
     #[error("repository '{0}' already exists")]
     RepositoryAlreadyExists(String),
     #[error("repository '{0}' still contains images; delete them first or delete with force")]

@@ -70,6 +70,14 @@ impl Registry {
         };
         let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
         let repo_id = self.repo_id_for_push(repo).await?;
+        let tag_immutable = match tag {
+            Some(t) => self
+                .meta
+                .get_repository(&repo.registry, repo.name.as_str())
+                .await?
+                .is_some_and(|r| crate::repositories::tag_is_immutable(&r, t)),
+            None => false,
+        };
         let outcome = self
             .meta
             .put_manifest(
@@ -84,6 +92,7 @@ impl Registry {
                     blob_refs: &blob_refs,
                     manifest_refs: &manifest_refs,
                     tag,
+                    tag_immutable,
                     now: self.now(),
                 },
             )
@@ -92,6 +101,10 @@ impl Registry {
             PutManifestOutcome::MissingReferences(missing) => {
                 Err(Error::ManifestBlobUnknown(missing))
             }
+            PutManifestOutcome::TagImmutable => Err(Error::TagImmutable {
+                tag: tag.unwrap_or_default().to_string(),
+                repository: repo.name.to_string(),
+            }),
             PutManifestOutcome::Stored { .. } => {
                 if let Some(t) = tag {
                     self.cache.invalidate(repo_id, &[t.to_string()], &[]);

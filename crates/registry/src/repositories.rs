@@ -24,6 +24,49 @@ impl Default for RepositorySettings {
     }
 }
 
+/// Whether `tag` may not be moved in a repository with these settings.
+/// Exclusion filters are whole-tag wildcards (`*` any run).
+pub(crate) fn tag_is_immutable(r: &RepositoryRecord, tag: &str) -> bool {
+    let excluded = || {
+        r.mutability_filters
+            .as_deref()
+            .and_then(|f| serde_json::from_str::<Vec<serde_json::Value>>(f).ok())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|f| f["filter"].as_str())
+            .any(|pattern| wildcard_match(pattern, tag))
+    };
+    match r.image_tag_mutability.as_str() {
+        "IMMUTABLE" => true,
+        "IMMUTABLE_WITH_EXCLUSION" => !excluded(),
+        "MUTABLE_WITH_EXCLUSION" => excluded(),
+        _ => false,
+    }
+}
+
+/// `*` matches any run of characters (including none); everything else itself.
+pub fn wildcard_match(pattern: &str, s: &str) -> bool {
+    let (p, s) = (pattern.as_bytes(), s.as_bytes());
+    let (mut pi, mut si, mut star, mut mark) = (0, 0, None, 0);
+    while si < s.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some(pi);
+            pi += 1;
+            mark = si;
+        } else if pi < p.len() && p[pi] == s[si] {
+            pi += 1;
+            si += 1;
+        } else if let Some(st) = star {
+            pi = st + 1;
+            mark += 1;
+            si = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
 impl Registry {
     pub async fn create_repository(
         &self,
@@ -66,6 +109,25 @@ impl Registry {
             .await?)
     }
 
+    /// Changes a repository's tag mutability (and its exclusion filters, JSON).
+    pub async fn set_tag_mutability(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        mutability: &str,
+        filters: Option<&str>,
+    ) -> Result<()> {
+        if self
+            .meta
+            .set_tag_mutability(registry, name, mutability, filters)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::NameUnknown(name.to_string()))
+        }
+    }
+
     /// Deletes a repository; with images in it only if `force`. Its blobs'
     /// bytes are left to garbage collection.
     pub async fn delete_repository(
@@ -87,6 +149,29 @@ impl Registry {
                 }
                 Ok(record)
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_match;
+
+    #[test]
+    fn wildcards_match_whole_tags() {
+        for (p, s, want) in [
+            ("latest", "latest", true),
+            ("latest", "latest2", false),
+            ("v*", "v1.2", true),
+            ("*-rc*", "1.0-rc3", true),
+            ("*-rc*", "1.0", false),
+            ("prod*", "prod-repo", true),
+            ("prod*", "repo-prod", false),
+            ("*", "", true),
+            ("a*b*c", "abxbc", true),
+            ("a*b*c", "abxbd", false),
+        ] {
+            assert_eq!(wildcard_match(p, s), want, "{p} ~ {s}");
         }
     }
 }

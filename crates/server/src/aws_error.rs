@@ -51,6 +51,9 @@ impl AwsError {
                 format!("The repository with name '{name}' in registry with id '{registry_id}' cannot be deleted because it still contains images"),
             ),
             Error::InvalidParameter(m) => Self::invalid_parameter(m),
+            e @ Error::TagImmutable { .. } => {
+                Self::client("ImageTagAlreadyExistsException", e.to_string())
+            }
             Error::Store(StoreError::NoSpace) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "ServerException",

@@ -103,6 +103,7 @@ impl From<Error> for OciError {
             // The spec's statuses for a DELETE are 202, 404, and 400 or 405
             // when the registry does not allow it; 409 would be clearer, but
             // clients and the conformance suite expect one of those.
+            Error::TagImmutable { .. } => OciError::new(S::BAD_REQUEST, "TAG_INVALID", msg),
             Error::RepositoryAlreadyExists(_) | Error::RepositoryNotEmpty(_) => OciError::new(S::CONFLICT, "DENIED", msg),
             Error::Conflict(_) => OciError::new(S::METHOD_NOT_ALLOWED, "DENIED", msg),
             Error::InvalidParameter(_) => OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg),

@@ -139,6 +139,7 @@ fn manifest<'a>(
         blob_refs: blobs,
         manifest_refs: children,
         tag,
+        tag_immutable: false,
         now: 1000,
     }
 }

@@ -26,6 +26,8 @@ pub struct NewManifest<'a> {
     pub blob_refs: &'a [Digest],
     pub manifest_refs: &'a [Digest],
     pub tag: Option<&'a str>,
+    /// The tag may not be moved to another image (tag immutability).
+    pub tag_immutable: bool,
     pub now: i64,
 }
 
@@ -36,6 +38,8 @@ pub enum PutManifestOutcome {
     Stored { previous: Option<Digest> },
     /// Nothing was written: these references are not in the repository.
     MissingReferences(Vec<Digest>),
+    /// Nothing was written: the tag is immutable and names another image.
+    TagImmutable,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -214,6 +218,14 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<Vec<RepositoryRecord>>;
     /// Deletes a repository with its tags, manifests, links and upload
     /// sessions; refused while it has images unless `force`.
+    /// Sets a repository's tag mutability; false if it does not exist.
+    async fn set_tag_mutability(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        mutability: &str,
+        filters: Option<&str>,
+    ) -> Result<bool>;
     async fn delete_repository(
         &self,
         registry: &RegistryKey,

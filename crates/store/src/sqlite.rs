@@ -260,6 +260,27 @@ impl MetadataStore for SqliteMetadataStore {
         Ok(rows.into_iter().map(repository_from_row).collect())
     }
 
+    async fn set_tag_mutability(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        mutability: &str,
+        filters: Option<&str>,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE repositories SET image_tag_mutability = ?, mutability_filters = ? WHERE account_id = ? AND region = ? AND name = ?",
+        )
+        .bind(mutability)
+        .bind(filters)
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
     async fn delete_repository(
         &self,
         registry: &RegistryKey,
@@ -490,6 +511,17 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn put_manifest(&self, repo: RepoId, m: NewManifest<'_>) -> Result<PutManifestOutcome> {
         let mut tx = self.writer.begin().await?;
+        if let (Some(tag), true) = (m.tag, m.tag_immutable) {
+            let old: Option<String> =
+                sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
+                    .bind(repo.0)
+                    .bind(tag)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if old.is_some_and(|d| d != m.digest.as_str()) {
+                return Ok(PutManifestOutcome::TagImmutable);
+            }
+        }
         let mut missing = Vec::new();
         for d in m.blob_refs {
             if !exists(

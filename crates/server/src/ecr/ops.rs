@@ -92,6 +92,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "BatchCheckLayerAvailability",
     "PutImage",
     "GetDownloadUrlForLayer",
+    "PutImageTagMutability",
 ];
 
 pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, AwsError> {
@@ -108,6 +109,7 @@ pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, 
             super::images::batch_check_layer_availability(call, parse(input)?).await
         }
         "PutImage" => super::images::put_image(call, parse(input)?).await,
+        "PutImageTagMutability" => put_image_tag_mutability(call, parse(input)?).await,
         "GetDownloadUrlForLayer" => {
             super::images::get_download_url_for_layer(call, parse(input)?).await
         }
@@ -272,31 +274,13 @@ async fn create_repository(
             }
         }
     }
-    let mutability = input
-        .image_tag_mutability
-        .unwrap_or_else(|| "MUTABLE".into());
-    match mutability.as_str() {
-        "MUTABLE" => {}
-        "IMMUTABLE" | "IMMUTABLE_WITH_EXCLUSION" | "MUTABLE_WITH_EXCLUSION" => {
-            return Err(AwsError::invalid_parameter(format!(
-                "berth does not enforce imageTagMutability {mutability} yet; create the repository as MUTABLE"
-            )))
-        }
-        _ => {
-            return Err(constraint(
-                "imageTagMutability",
-                "Member must satisfy enum value set: [MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION, MUTABLE_WITH_EXCLUSION]",
-            ))
-        }
-    }
-    if input.image_tag_mutability_exclusion_filters.is_some() {
-        return Err(AwsError::invalid_parameter(
-            "imageTagMutabilityExclusionFilters are allowed only with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION",
-        ));
-    }
+    let (mutability, filters) = tag_mutability(
+        input.image_tag_mutability.as_deref(),
+        input.image_tag_mutability_exclusion_filters.as_deref(),
+    )?;
     let settings = RepositorySettings {
         image_tag_mutability: mutability,
-        mutability_filters: None,
+        mutability_filters: filters,
         scan_on_push: input
             .image_scanning_configuration
             .is_some_and(|s| s.scan_on_push),
@@ -308,6 +292,108 @@ async fn create_repository(
         .await
         .map_err(|e| call.registry_error(e))?;
     Ok(json!({ "repository": call.repository_json(&record) }))
+}
+
+/// Validates a tag mutability and its exclusion filters as ECR does; the
+/// filters come back as the JSON text stored with the repository.
+fn tag_mutability(
+    mutability: Option<&str>,
+    filters: Option<&[Value]>,
+) -> Result<(String, Option<String>), AwsError> {
+    let mutability = mutability.unwrap_or("MUTABLE");
+    let with_exclusion = match mutability {
+        "MUTABLE" | "IMMUTABLE" => false,
+        "IMMUTABLE_WITH_EXCLUSION" | "MUTABLE_WITH_EXCLUSION" => true,
+        _ => {
+            return Err(constraint(
+                "imageTagMutability",
+                "Member must satisfy enum value set: [MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION, MUTABLE_WITH_EXCLUSION]",
+            ))
+        }
+    };
+    let filters = match (with_exclusion, filters) {
+        (false, None) => return Ok((mutability.to_string(), None)),
+        (false, Some(_)) => {
+            return Err(AwsError::invalid_parameter(format!(
+                "imageTagMutabilityExclusionFilters are allowed only with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION, not {mutability}"
+            )))
+        }
+        (true, None) => {
+            return Err(AwsError::invalid_parameter(format!(
+                "{mutability} needs imageTagMutabilityExclusionFilters"
+            )))
+        }
+        (true, Some(f)) => f,
+    };
+    if filters.is_empty() || filters.len() > 5 {
+        return Err(constraint(
+            "imageTagMutabilityExclusionFilters",
+            "Member must have length between 1 and 5",
+        ));
+    }
+    for f in filters {
+        if f["filterType"] != "WILDCARD" {
+            return Err(constraint(
+                "imageTagMutabilityExclusionFilters.filterType",
+                "Member must satisfy enum value set: [WILDCARD]",
+            ));
+        }
+        let ok = f["filter"].as_str().is_some_and(|p| {
+            (1..=128).contains(&p.len())
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._*-".contains(&b))
+        });
+        if !ok {
+            return Err(constraint(
+                "imageTagMutabilityExclusionFilters.filter",
+                "must satisfy regular expression '^[0-9a-zA-Z._*-]{1,128}$'",
+            ));
+        }
+    }
+    Ok((
+        mutability.to_string(),
+        Some(Value::Array(filters.to_vec()).to_string()),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PutImageTagMutabilityInput {
+    registry_id: Option<String>,
+    repository_name: String,
+    image_tag_mutability: String,
+    image_tag_mutability_exclusion_filters: Option<Vec<Value>>,
+}
+
+async fn put_image_tag_mutability(
+    call: &Call<'_>,
+    input: PutImageTagMutabilityInput,
+) -> Result<Value, AwsError> {
+    call.check_registry_id(input.registry_id.as_deref())?;
+    call.repository_name(&input.repository_name)?;
+    let (mutability, filters) = tag_mutability(
+        Some(&input.image_tag_mutability),
+        input.image_tag_mutability_exclusion_filters.as_deref(),
+    )?;
+    call.app
+        .registry
+        .set_tag_mutability(
+            &call.registry,
+            &input.repository_name,
+            &mutability,
+            filters.as_deref(),
+        )
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    let mut out = json!({
+        "registryId": call.registry.account_id,
+        "repositoryName": input.repository_name,
+        "imageTagMutability": mutability,
+    });
+    if let Some(f) = input.image_tag_mutability_exclusion_filters {
+        out["imageTagMutabilityExclusionFilters"] = Value::Array(f);
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]
