@@ -35,6 +35,21 @@ fn aws_err(s: &TestServer, region: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
+/// Runs a boto3 `program` as the default account's admin in us-east-1; the
+/// path of a JSON file holding `fixture` is its first argument. Its stdout.
+fn boto3(s: &TestServer, program: &str, fixture: &serde_json::Value) -> String {
+    let path = s.scratch().join(tools::unique("fixture"));
+    std::fs::write(&path, fixture.to_string()).unwrap();
+    let out = tools::run(
+        Command::new("python3")
+            .arg("-c")
+            .arg(program)
+            .arg(&path)
+            .envs(s.aws_env("us-east-1")),
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 #[test]
 fn the_aws_cli_manages_repositories_per_region() {
     if !tools::require("aws") {
@@ -289,13 +304,8 @@ fn boto3_covers_each_implemented_operation_and_its_errors() {
     // An image in boto/full, pushed over /v2 (the default account's registry).
     let api = Api::new(&s);
     api.push_image("boto/full", &image::oci_image(42, 1, 1, 100), "v1");
-    let out = tools::run(
-        Command::new("python3")
-            .arg("-c")
-            .arg(BOTO3_SUITE)
-            .envs(s.aws_env("us-east-1")),
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("boto3 suite passed"));
+    let out = boto3(&s, BOTO3_SUITE, &serde_json::json!({}));
+    assert!(out.contains("boto3 suite passed"));
 
     // Unknown targets and unsigned requests, raw.
     let api = Api {
@@ -440,16 +450,8 @@ fn image_operations_and_v2_are_two_views_of_one_state() {
         "layers": one.layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>(),
         "missing": missing,
     });
-    let path = s.scratch().join("fixture.json");
-    std::fs::write(&path, fixture.to_string()).unwrap();
-    let out = tools::run(
-        Command::new("python3")
-            .arg("-c")
-            .arg(BOTO3_IMAGES)
-            .arg(&path)
-            .envs(s.aws_env("us-east-1")),
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("boto3 image suite passed"));
+    let out = boto3(&s, BOTO3_IMAGES, &fixture);
+    assert!(out.contains("boto3 image suite passed"));
     // What PutImage tagged is what docker pulls.
     let r = api
         .client
@@ -750,14 +752,6 @@ fn immutable_tags_refuse_moves_on_both_apis() {
         "a": String::from_utf8(a.manifest.clone()).unwrap(),
         "b": String::from_utf8(b.manifest.clone()).unwrap(),
     });
-    let path = s.scratch().join("fixture.json");
-    std::fs::write(&path, fixture.to_string()).unwrap();
-    let out = tools::run(
-        Command::new("python3")
-            .arg("-c")
-            .arg(BOTO3_IMMUTABILITY)
-            .arg(&path)
-            .envs(s.aws_env("us-east-1")),
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("boto3 immutability suite passed"));
+    let out = boto3(&s, BOTO3_IMMUTABILITY, &fixture);
+    assert!(out.contains("boto3 immutability suite passed"));
 }

@@ -3,6 +3,7 @@
 
 use crate::{Error, Registry, Result};
 use berth_iam::keys;
+use berth_iam::sigv4::{self, SigV4Error};
 use berth_iam::token::{self, TokenError, TokenPrincipal};
 use berth_store::AccessKeyRecord;
 
@@ -17,6 +18,16 @@ pub const ADMIN_USER: &str = "admin";
 pub struct Principal {
     pub account_id: String,
     pub user: String,
+}
+
+/// Why a SigV4-signed request is not accepted.
+#[derive(Debug)]
+pub enum SignatureRefusal {
+    /// No active access key has the claimed id.
+    UnknownKey,
+    /// The signature, or its time, does not check out.
+    Signature(SigV4Error),
+    Registry(Error),
 }
 
 /// A key pair to hand to a person once.
@@ -129,6 +140,24 @@ impl Registry {
             },
             secret,
         )))
+    }
+
+    /// Checks a SigV4 signature (already parsed into `claim`) against the
+    /// claimed key's secret and the registry clock: the one place both the
+    /// ECR API and presigned `/v2` URLs authenticate. Returns the signer and
+    /// the secret (which presigning a URL for the signer needs).
+    pub async fn check_signature(
+        &self,
+        req: &sigv4::Request<'_>,
+        claim: &sigv4::Claim,
+    ) -> std::result::Result<(Principal, String), SignatureRefusal> {
+        let (principal, secret) = self
+            .access_key(&claim.access_key_id)
+            .await
+            .map_err(SignatureRefusal::Registry)?
+            .ok_or(SignatureRefusal::UnknownKey)?;
+        sigv4::verify(req, claim, &secret, self.now_secs()).map_err(SignatureRefusal::Signature)?;
+        Ok((principal, secret))
     }
 
     /// A `docker login` password for `principal`, and when it expires (Unix s).

@@ -23,7 +23,7 @@ pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcPhase, GcRun, GcSnapshot};
-pub use identity::{NewAccessKey, Principal, ADMIN_USER, TOKEN_LIFETIME_SECS};
+pub use identity::{NewAccessKey, Principal, SignatureRefusal, ADMIN_USER, TOKEN_LIFETIME_SECS};
 pub use images::ImageDetail;
 pub use listing::Page;
 pub use manifests::{ManifestRead, PutManifest};

@@ -12,6 +12,8 @@ use std::sync::Arc;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PutManifest {
     pub digest: Digest,
+    /// The manifest's media type (its `mediaType`, else the Content-Type).
+    pub media_type: String,
     pub subject: Option<Digest>,
 }
 
@@ -109,7 +111,11 @@ impl Registry {
                 if let Some(t) = tag {
                     self.cache.invalidate(repo_id, &[t.to_string()], &[]);
                 }
-                Ok(PutManifest { digest, subject })
+                Ok(PutManifest {
+                    digest,
+                    media_type: manifest.media_type,
+                    subject,
+                })
             }
         }
     }

@@ -8,6 +8,7 @@ use crate::AppState;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use berth_iam::token::TokenError;
+use berth_registry::SignatureRefusal;
 use berth_store::RegistryKey;
 use http::{header, HeaderMap, StatusCode, Uri};
 
@@ -97,14 +98,15 @@ async fn presigned(
     if claim.service != "ecr" {
         return Err(denied("the URL is not signed for ECR".into()));
     }
-    let (principal, secret) = app
+    let (principal, _) = app
         .registry
-        .access_key(&claim.access_key_id)
+        .check_signature(&req, &claim)
         .await
-        .map_err(OciError::from)?
-        .ok_or_else(|| denied("the URL's access key does not exist".into()))?;
-    sigv4::verify(&req, &claim, &secret, app.registry.now_secs())
-        .map_err(|e| denied(e.to_string()))?;
+        .map_err(|e| match e {
+            SignatureRefusal::UnknownKey => denied("the URL's access key does not exist".into()),
+            SignatureRefusal::Signature(e) => denied(e.to_string()),
+            SignatureRefusal::Registry(e) => OciError::from(e),
+        })?;
     Ok(RegistryKey {
         account_id: principal.account_id,
         region: claim.region,

@@ -10,16 +10,7 @@ pub fn require(name: &str) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    if !found {
-        assert!(
-            !in_ci(),
-            "{name} is required in CI but is not installed (scripts/test.sh installs it)"
-        );
-        eprintln!(
-            "SKIPPED: {name} is not installed; run scripts/test.sh to install the test clients"
-        );
-    }
-    found
+    present_or_skipped(found, name)
 }
 
 /// Whether Python module `name` imports (oras-py, boto3). Missing under
@@ -31,12 +22,19 @@ pub fn require_python_module(name: &str) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
+    present_or_skipped(found, &format!("Python module {name}"))
+}
+
+/// A missing client fails the test under `CI=true` and skips it, loudly, elsewhere.
+fn present_or_skipped(found: bool, what: &str) -> bool {
     if !found {
         assert!(
             !in_ci(),
-            "Python module {name} is required in CI but is not installed (scripts/test.sh installs it)"
+            "{what} is required in CI but is not installed (scripts/test.sh installs it)"
         );
-        eprintln!("SKIPPED: Python module {name} is not installed; run scripts/test.sh to install the test clients");
+        eprintln!(
+            "SKIPPED: {what} is not installed; run scripts/test.sh to install the test clients"
+        );
     }
     found
 }

@@ -4,10 +4,9 @@
 //! one put here is pulled by docker.
 
 use super::ops::constraint;
+use super::paging::{batch_len, decode_token, encode_token, page_size, split_page};
 use super::Call;
 use crate::aws_error::AwsError;
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
 use berth_oci::{Digest, Reference, RepositoryName, Tag};
 use berth_registry::{Error, Repo};
 use berth_store::TagStatus;
@@ -24,15 +23,20 @@ pub struct ImageId {
 
 impl ImageId {
     fn json(&self) -> Value {
-        let mut v = json!({});
-        if let Some(d) = &self.image_digest {
-            v["imageDigest"] = json!(d);
-        }
-        if let Some(t) = &self.image_tag {
-            v["imageTag"] = json!(t);
-        }
-        v
+        image_id(self.image_digest.as_deref(), self.image_tag.as_deref())
     }
+}
+
+/// An `ImageIdentifier`: digest and tag, each only when known.
+fn image_id(digest: Option<&str>, tag: Option<&str>) -> Value {
+    let mut v = json!({});
+    if let Some(d) = digest {
+        v["imageDigest"] = json!(d);
+    }
+    if let Some(t) = tag {
+        v["imageTag"] = json!(t);
+    }
+    v
 }
 
 #[derive(Deserialize, Default)]
@@ -53,35 +57,27 @@ fn tag_status(f: Option<&Filter>) -> Result<TagStatus, AwsError> {
     }
 }
 
-fn page_size(max_results: Option<i64>) -> Result<u32, AwsError> {
-    match max_results {
-        None => Ok(100),
-        Some(n @ 1..=1000) => Ok(n as u32),
-        Some(_) => Err(constraint(
-            "maxResults",
-            "Member must have value between 1 and 1000",
-        )),
-    }
-}
-
-fn decode_token(t: &Option<String>) -> Result<Option<String>, AwsError> {
-    t.as_ref()
-        .map(|t| {
-            B64.decode(t)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| AwsError::invalid_parameter("Invalid parameter at 'nextToken'"))
-        })
-        .transpose()
-}
-
 impl Call<'_> {
-    fn repo(&self, name: &str) -> Result<Repo, AwsError> {
+    /// The repository a request names, in the caller's registry.
+    fn named_repo(&self, registry_id: Option<&str>, name: &str) -> Result<Repo, AwsError> {
+        self.check_registry_id(registry_id)?;
         let name: RepositoryName = self.repository_name(name)?;
         Ok(Repo {
             registry: self.registry.clone(),
             name,
         })
+    }
+
+    /// As [`named_repo`](Self::named_repo), and it must exist
+    /// (`RepositoryNotFoundException` before anything else is checked).
+    async fn existing_repo(&self, registry_id: Option<&str>, name: &str) -> Result<Repo, AwsError> {
+        let repo = self.named_repo(registry_id, name)?;
+        self.app
+            .registry
+            .repository(&self.registry, repo.name.as_str())
+            .await
+            .map_err(|e| self.registry_error(e))?;
+        Ok(repo)
     }
 
     fn failure(&self, id: &ImageId, code: &str, reason: &str) -> Value {
@@ -100,8 +96,7 @@ pub struct ListImagesInput {
 }
 
 pub async fn list_images(call: &Call<'_>, input: ListImagesInput) -> Result<Value, AwsError> {
-    call.check_registry_id(input.registry_id.as_deref())?;
-    let repo = call.repo(&input.repository_name)?;
+    let repo = call.named_repo(input.registry_id.as_deref(), &input.repository_name)?;
     let status = tag_status(input.filter.as_ref())?;
     let limit = page_size(input.max_results)?;
     let after = decode_token(&input.next_token)?;
@@ -115,7 +110,7 @@ pub async fn list_images(call: &Call<'_>, input: ListImagesInput) -> Result<Valu
             Some((d, tag.to_string()))
         }
     };
-    let mut ids = call
+    let rows = call
         .app
         .registry
         .image_ids(
@@ -126,18 +121,19 @@ pub async fn list_images(call: &Call<'_>, input: ListImagesInput) -> Result<Valu
         )
         .await
         .map_err(|e| call.registry_error(e))?;
-    let more = ids.len() > limit as usize;
-    ids.truncate(limit as usize);
+    let (ids, more) = split_page(rows, limit);
     let mut out = json!({
-        "imageIds": ids.iter().map(|(d, t)| {
-            let mut v = json!({ "imageDigest": d });
-            if let Some(t) = t { v["imageTag"] = json!(t); }
-            v
-        }).collect::<Vec<_>>(),
+        "imageIds": ids
+            .iter()
+            .map(|(d, t)| image_id(Some(d.as_str()), t.as_deref()))
+            .collect::<Vec<_>>(),
     });
     if more {
         if let Some((d, t)) = ids.last() {
-            out["nextToken"] = json!(B64.encode(format!("{d}\n{}", t.as_deref().unwrap_or(""))));
+            out["nextToken"] = json!(encode_token(&format!(
+                "{d}\n{}",
+                t.as_deref().unwrap_or("")
+            )));
         }
     }
     Ok(out)
@@ -158,8 +154,7 @@ pub async fn describe_images(
     call: &Call<'_>,
     input: DescribeImagesInput,
 ) -> Result<Value, AwsError> {
-    call.check_registry_id(input.registry_id.as_deref())?;
-    let repo = call.repo(&input.repository_name)?;
+    let repo = call.named_repo(input.registry_id.as_deref(), &input.repository_name)?;
     let reg = &call.app.registry;
     let (digests, next) = match &input.image_ids {
         Some(ids) => {
@@ -196,14 +191,13 @@ pub async fn describe_images(
                 .map(|t| t.parse::<Digest>())
                 .transpose()
                 .map_err(|_| AwsError::invalid_parameter("Invalid parameter at 'nextToken'"))?;
-            let mut page = reg
+            let rows = reg
                 .image_digests(&repo, status, after.as_ref(), limit + 1)
                 .await
                 .map_err(|e| call.registry_error(e))?;
-            let more = page.len() > limit as usize;
-            page.truncate(limit as usize);
+            let (page, more) = split_page(rows, limit);
             let next = more
-                .then(|| page.last().map(|d| B64.encode(d.as_str())))
+                .then(|| page.last().map(|d| encode_token(d.as_str())))
                 .flatten();
             (page, next)
         }
@@ -291,16 +285,6 @@ async fn resolve(
     }
 }
 
-fn batch_ids(ids: &[ImageId], member: &str) -> Result<(), AwsError> {
-    if ids.is_empty() || ids.len() > 100 {
-        return Err(constraint(
-            member,
-            "Member must have length between 1 and 100",
-        ));
-    }
-    Ok(())
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchGetImageInput {
@@ -314,14 +298,10 @@ pub async fn batch_get_image(
     call: &Call<'_>,
     input: BatchGetImageInput,
 ) -> Result<Value, AwsError> {
-    call.check_registry_id(input.registry_id.as_deref())?;
-    let repo = call.repo(&input.repository_name)?;
-    call.app
-        .registry
-        .repository(&call.registry, repo.name.as_str())
-        .await
-        .map_err(|e| call.registry_error(e))?;
-    batch_ids(&input.image_ids, "imageIds")?;
+    let repo = call
+        .existing_repo(input.registry_id.as_deref(), &input.repository_name)
+        .await?;
+    batch_len(&input.image_ids, "imageIds")?;
     let accept: Vec<&str> = input
         .accepted_media_types
         .iter()
@@ -344,14 +324,10 @@ pub async fn batch_get_image(
             .await
         {
             Ok(m) => {
-                let mut image_id = json!({ "imageDigest": digest });
-                if let Some(t) = &id.image_tag {
-                    image_id["imageTag"] = json!(t);
-                }
                 images.push(json!({
                     "registryId": call.registry.account_id,
                     "repositoryName": repo.name.as_str(),
-                    "imageId": image_id,
+                    "imageId": image_id(Some(digest.as_str()), id.image_tag.as_deref()),
                     "imageManifest": String::from_utf8_lossy(&m.body),
                     "imageManifestMediaType": m.media_type,
                 }));
@@ -377,14 +353,10 @@ pub async fn batch_delete_image(
     call: &Call<'_>,
     input: BatchDeleteImageInput,
 ) -> Result<Value, AwsError> {
-    call.check_registry_id(input.registry_id.as_deref())?;
-    let repo = call.repo(&input.repository_name)?;
-    call.app
-        .registry
-        .repository(&call.registry, repo.name.as_str())
-        .await
-        .map_err(|e| call.registry_error(e))?;
-    batch_ids(&input.image_ids, "imageIds")?;
+    let repo = call
+        .existing_repo(input.registry_id.as_deref(), &input.repository_name)
+        .await?;
+    batch_len(&input.image_ids, "imageIds")?;
     let (mut deleted, mut failures) = (Vec::new(), Vec::new());
     for id in &input.image_ids {
         let digest = match resolve(call, &repo, id).await? {
@@ -401,13 +373,7 @@ pub async fn batch_delete_image(
             _ => Reference::Digest(digest.clone()),
         };
         match call.app.registry.delete_manifest(&repo, &reference).await {
-            Ok(()) => {
-                let mut v = json!({ "imageDigest": digest });
-                if let Some(t) = &id.image_tag {
-                    v["imageTag"] = json!(t);
-                }
-                deleted.push(v);
-            }
+            Ok(()) => deleted.push(image_id(Some(digest.as_str()), id.image_tag.as_deref())),
             Err(Error::ManifestUnknown(_)) => {
                 failures.push(call.failure(id, "ImageNotFound", "Requested image not found"))
             }
@@ -432,19 +398,10 @@ pub async fn batch_check_layer_availability(
     call: &Call<'_>,
     input: BatchCheckLayerAvailabilityInput,
 ) -> Result<Value, AwsError> {
-    call.check_registry_id(input.registry_id.as_deref())?;
-    let repo = call.repo(&input.repository_name)?;
-    call.app
-        .registry
-        .repository(&call.registry, repo.name.as_str())
-        .await
-        .map_err(|e| call.registry_error(e))?;
-    if input.layer_digests.is_empty() || input.layer_digests.len() > 100 {
-        return Err(constraint(
-            "layerDigests",
-            "Member must have length between 1 and 100",
-        ));
-    }
+    let repo = call
+        .existing_repo(input.registry_id.as_deref(), &input.repository_name)
+        .await?;
+    batch_len(&input.layer_digests, "layerDigests")?;
     let (mut layers, mut failures) = (Vec::new(), Vec::new());
     for d in &input.layer_digests {
         let Ok(digest) = d.parse::<Digest>() else {
@@ -477,12 +434,10 @@ pub struct PutImageInput {
 }
 
 pub async fn put_image(call: &Call<'_>, input: PutImageInput) -> Result<Value, AwsError> {
-    call.check_registry_id(input.registry_id.as_deref())?;
-    let repo = call.repo(&input.repository_name)?;
+    let repo = call
+        .existing_repo(input.registry_id.as_deref(), &input.repository_name)
+        .await?;
     let reg = &call.app.registry;
-    reg.repository(&call.registry, repo.name.as_str())
-        .await
-        .map_err(|e| call.registry_error(e))?;
     let body = Bytes::from(input.image_manifest.clone().into_bytes());
     let declared = input
         .image_digest
@@ -561,21 +516,13 @@ pub async fn put_image(call: &Call<'_>, input: PutImageInput) -> Result<Value, A
             Error::ManifestTooLarge { .. } => constraint("imageManifest", "Member must have length less than or equal to 4194304"),
             other => call.registry_error(other),
         })?;
-    let stored = reg
-        .get_manifest(&repo, &Reference::Digest(put.digest.clone()), &[])
-        .await
-        .map_err(|e| call.registry_error(e))?;
-    let mut image_id = json!({ "imageDigest": put.digest });
-    if let Some(t) = &tag {
-        image_id["imageTag"] = json!(t.as_str());
-    }
     Ok(json!({
         "image": {
             "registryId": call.registry.account_id,
             "repositoryName": repo.name.as_str(),
-            "imageId": image_id,
+            "imageId": image_id(Some(put.digest.as_str()), tag.as_ref().map(Tag::as_str)),
             "imageManifest": input.image_manifest,
-            "imageManifestMediaType": stored.media_type,
+            "imageManifestMediaType": put.media_type,
         }
     }))
 }
@@ -597,12 +544,10 @@ pub async fn get_download_url_for_layer(
     call: &Call<'_>,
     input: GetDownloadUrlForLayerInput,
 ) -> Result<Value, AwsError> {
-    call.check_registry_id(input.registry_id.as_deref())?;
-    let repo = call.repo(&input.repository_name)?;
+    let repo = call
+        .existing_repo(input.registry_id.as_deref(), &input.repository_name)
+        .await?;
     let reg = &call.app.registry;
-    reg.repository(&call.registry, repo.name.as_str())
-        .await
-        .map_err(|e| call.registry_error(e))?;
     let digest: Digest = input
         .layer_digest
         .parse()

@@ -5,6 +5,7 @@
 
 mod images;
 mod ops;
+mod paging;
 
 use crate::aws_error::AwsError;
 use crate::AppState;
@@ -12,7 +13,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use berth_iam::sigv4::{self, SigV4Error};
-use berth_registry::Principal;
+use berth_registry::{Principal, SignatureRefusal};
 use berth_store::RegistryKey;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, Method, Uri};
@@ -107,18 +108,18 @@ async fn handle(
     claim
         .check_scope(&claim.region, "ecr")
         .map_err(signature_error)?;
-    let (principal, secret) = app
-        .registry
-        .access_key(&claim.access_key_id)
-        .await
-        .map_err(|e| AwsError::from_registry(e, ""))?
-        .ok_or_else(|| {
-            AwsError::client(
-                "UnrecognizedClientException",
-                "The security token included in the request is invalid.",
-            )
-        })?;
-    sigv4::verify(&req, &claim, &secret, app.registry.now_secs()).map_err(signature_error)?;
+    let (principal, secret) =
+        app.registry
+            .check_signature(&req, &claim)
+            .await
+            .map_err(|e| match e {
+                SignatureRefusal::UnknownKey => AwsError::client(
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                ),
+                SignatureRefusal::Signature(e) => signature_error(e),
+                SignatureRefusal::Registry(e) => AwsError::from_registry(e, ""),
+            })?;
     let input: serde_json::Value = if bytes.is_empty() {
         serde_json::json!({})
     } else {

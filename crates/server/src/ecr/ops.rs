@@ -1,6 +1,7 @@
 //! One function per ECR operation: read the input shape (botocore's member
 //! names), call the registry, build the output shape.
 
+use super::paging::{batch_len, decode_token, encode_token, page_size, split_page};
 use super::Call;
 use crate::aws_error::AwsError;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -417,12 +418,7 @@ async fn describe_repositories(
                 "repositoryNames cannot be combined with nextToken or maxResults",
             ));
         }
-        if names.is_empty() || names.len() > 100 {
-            return Err(constraint(
-                "repositoryNames",
-                "Member must have length between 1 and 100",
-            ));
-        }
+        batch_len(&names, "repositoryNames")?;
         let mut out = Vec::new();
         for n in &names {
             let r = reg
@@ -433,38 +429,20 @@ async fn describe_repositories(
         }
         return Ok(json!({ "repositories": out }));
     }
-    let limit = match input.max_results {
-        None => 100,
-        Some(n @ 1..=1000) => n as u32,
-        Some(_) => {
-            return Err(constraint(
-                "maxResults",
-                "Member must have value between 1 and 1000",
-            ))
-        }
-    };
-    let after = match &input.next_token {
-        None => None,
-        Some(t) => Some(
-            B64.decode(t)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| AwsError::invalid_parameter("Invalid parameter at 'nextToken'"))?,
-        ),
-    };
+    let limit = page_size(input.max_results)?;
+    let after = decode_token(&input.next_token)?;
     // One more than asked tells whether another page follows.
-    let mut page = reg
+    let rows = reg
         .describe_repositories(&call.registry, after.as_deref(), limit + 1)
         .await
         .map_err(|e| call.registry_error(e))?;
-    let more = page.len() > limit as usize;
-    page.truncate(limit as usize);
+    let (page, more) = split_page(rows, limit);
     let mut out = json!({
         "repositories": page.iter().map(|r| call.repository_json(r)).collect::<Vec<_>>(),
     });
     if more {
         if let Some(last) = page.last() {
-            out["nextToken"] = json!(B64.encode(&last.name));
+            out["nextToken"] = json!(encode_token(&last.name));
         }
     }
     Ok(out)
