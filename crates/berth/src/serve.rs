@@ -78,6 +78,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
     let expiry = tokio::spawn(expire_uploads_periodically(registry.clone()));
+    let pulls = tokio::spawn(flush_pulls_periodically(registry.clone()));
     let gc = config
         .gc_interval
         .map(|every| tokio::spawn(collect_garbage_periodically(registry.clone(), every)));
@@ -121,6 +122,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     };
     expiry.abort();
+    pulls.abort();
     if let Some(gc) = gc {
         gc.abort();
     }
@@ -196,6 +198,19 @@ async fn collect_garbage_periodically(registry: Arc<Registry>, every: Duration) 
         };
         if registry.start_gc(options).is_err() {
             tracing::info!("skipping a scheduled garbage collection: one is running");
+        }
+    }
+}
+
+/// Writes the pull times recorded in memory (`lastRecordedPullTime`); the
+/// last ones are written by `Registry::close` at shutdown.
+async fn flush_pulls_periodically(registry: Arc<Registry>) {
+    let every = berth_registry::PULL_FLUSH_INTERVAL;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = registry.flush_pulls().await {
+            tracing::warn!(error = %e, "recording pull times failed; retrying at the next flush");
         }
     }
 }

@@ -662,6 +662,160 @@ fn the_ecr_getting_started_workflow_with_aws_and_docker() {
     assert!(err.contains("RepositoryNotFoundException"), "{err}");
 }
 
+#[test]
+fn the_ecr_getting_started_workflow_with_aws_and_skopeo() {
+    if !tools::require("aws") || !tools::require("skopeo") {
+        return;
+    }
+    let s = start_with(&["--create-on-push", "false"]);
+    let registry = s.host();
+    // A fresh auth file: only `skopeo login` below puts credentials in it.
+    let auth = s.scratch().join("skopeo-auth.json");
+    let skopeo = |args: &[&str]| {
+        let mut c = Command::new("skopeo");
+        c.env("REGISTRY_AUTH_FILE", &auth).args(args);
+        c
+    };
+    aws_ok(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "create-repository",
+            "--repository-name",
+            "guide/tool",
+        ],
+    );
+    // aws ecr get-login-password | skopeo login --username AWS --password-stdin <registry>
+    let password = aws(&s, "us-east-1", &["ecr", "get-login-password"]);
+    assert!(password.status.success());
+    let mut login = skopeo(&[
+        "login",
+        "--tls-verify=false",
+        "--username",
+        "AWS",
+        "--password-stdin",
+        &registry,
+    ])
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    use std::io::Write;
+    login
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&password.stdout)
+        .unwrap();
+    let login = login.wait_with_output().unwrap();
+    assert!(
+        login.status.success(),
+        "skopeo login: {}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+
+    let img = image::oci_image(72, 3, 2, 50_000);
+    let layout = s.scratch().join("layout");
+    image::write_oci_layout(&layout, &img, "v1");
+    let remote = format!("docker://{registry}/guide/tool:v1");
+    tools::run(&mut skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:v1", layout.display()),
+        &remote,
+    ]));
+    // A push to a repository nobody created is refused, as on ECR.
+    let refused = skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://{registry}/guide/uncreated:v1"),
+    ])
+    .output()
+    .unwrap();
+    assert!(!refused.status.success());
+    let back = s.scratch().join("back");
+    tools::run(&mut skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &remote,
+        &format!("dir:{}", back.display()),
+    ]));
+    assert_eq!(
+        std::fs::read(back.join("manifest.json")).unwrap(),
+        img.manifest
+    );
+    for l in &img.layers {
+        let file = back.join(l.digest.trim_start_matches("sha256:"));
+        assert_eq!(std::fs::read(file).unwrap(), l.bytes, "layer {}", l.digest);
+    }
+
+    let described = aws_ok(
+        &s,
+        "us-east-1",
+        &["ecr", "describe-images", "--repository-name", "guide/tool"],
+    );
+    let detail = &described["imageDetails"][0];
+    assert_eq!(detail["imageDigest"], img.manifest_digest.as_str());
+    assert_eq!(detail["imageTags"], serde_json::json!(["v1"]));
+    let size: usize = img.layers.iter().map(|l| l.bytes.len()).sum::<usize>() + img.config.len();
+    assert_eq!(detail["imageSizeInBytes"], size as u64);
+    assert!(
+        detail["lastRecordedPullTime"].is_number(),
+        "skopeo's pull is recorded: {detail}"
+    );
+    let listed = aws_ok(
+        &s,
+        "us-east-1",
+        &["ecr", "list-images", "--repository-name", "guide/tool"],
+    );
+    assert_eq!(listed["imageIds"][0]["imageTag"], "v1");
+    let deleted = aws_ok(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "batch-delete-image",
+            "--repository-name",
+            "guide/tool",
+            "--image-ids",
+            "imageTag=v1",
+        ],
+    );
+    assert_eq!(deleted["failures"], serde_json::json!([]));
+    let gone = skopeo(&["inspect", "--raw", "--tls-verify=false", &remote])
+        .output()
+        .unwrap();
+    assert!(
+        !gone.status.success(),
+        "the deleted image is gone for skopeo too"
+    );
+    aws_ok(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "delete-repository",
+            "--repository-name",
+            "guide/tool",
+            "--force",
+        ],
+    );
+    let err = aws_err(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "describe-repositories",
+            "--repository-names",
+            "guide/tool",
+        ],
+    );
+    assert!(err.contains("RepositoryNotFoundException"), "{err}");
+}
+
 /// Removes an image from the shared Docker daemon however the test ends.
 struct DockerImage(String);
 impl Drop for DockerImage {
@@ -754,4 +908,234 @@ fn immutable_tags_refuse_moves_on_both_apis() {
     });
     let out = boto3(&s, BOTO3_IMMUTABILITY, &fixture);
     assert!(out.contains("boto3 immutability suite passed"));
+}
+
+const BOTO3_LAYERS: &str = r#"
+import sys, os, json, hashlib, boto3
+from botocore.exceptions import ClientError
+fx = json.load(open(sys.argv[1]))
+ecr = boto3.client("ecr")
+R = "up/app"
+
+def err(fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response
+    raise AssertionError("expected an error from %s" % fn.__name__)
+
+ecr.create_repository(repositoryName=R)
+assert err(ecr.initiate_layer_upload, repositoryName="up/none")[0] == "RepositoryNotFoundException"
+
+def upload(data, part):
+    u = ecr.initiate_layer_upload(repositoryName=R)
+    assert u["partSize"] > 0 and u["uploadId"], u
+    at = 0
+    while at < len(data):
+        chunk = data[at:at + part]
+        r = ecr.upload_layer_part(repositoryName=R, uploadId=u["uploadId"], partFirstByte=at,
+                                  partLastByte=at + len(chunk) - 1, layerPartBlob=chunk)
+        at += len(chunk)
+        assert r["lastByteReceived"] == at - 1, (r, at)
+    return u["uploadId"]
+
+def sha(b):
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+
+# A 25 MiB layer in parts of 12 MiB (each request carries 16 MB of base64).
+layer = os.urandom(25 * 1024 * 1024)
+up = upload(layer, 12 * 1024 * 1024)
+done = ecr.complete_layer_upload(repositoryName=R, uploadId=up, layerDigests=[sha(layer)])
+assert done["layerDigest"] == sha(layer) and done["uploadId"] == up, done
+config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [sha(layer)]}}).encode()
+ecr.complete_layer_upload(repositoryName=R, uploadId=upload(config, 1 << 20), layerDigests=[sha(config)])
+avail = ecr.batch_check_layer_availability(repositoryName=R, layerDigests=[sha(layer), sha(config)])
+assert [l["layerAvailability"] for l in avail["layers"]] == ["AVAILABLE", "AVAILABLE"], avail
+assert avail["layers"][0]["layerSize"] == len(layer)
+manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config), "size": len(config)},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(layer), "size": len(layer)}]})
+ecr.put_image(repositoryName=R, imageManifest=manifest, imageTag="api")
+
+# The documented errors.
+assert err(ecr.complete_layer_upload, repositoryName=R, uploadId=upload(layer[:100], 100), layerDigests=[sha(layer)])[0] == "LayerAlreadyExistsException"
+u = ecr.initiate_layer_upload(repositoryName=R)["uploadId"]
+assert err(ecr.complete_layer_upload, repositoryName=R, uploadId=u, layerDigests=[sha(b"x")])[0] == "EmptyUploadException"
+ecr.upload_layer_part(repositoryName=R, uploadId=u, partFirstByte=0, partLastByte=2, layerPartBlob=b"abc")
+code, resp = err(ecr.upload_layer_part, repositoryName=R, uploadId=u, partFirstByte=10, partLastByte=12, layerPartBlob=b"def")
+assert code == "InvalidLayerPartException" and resp["lastValidByteReceived"] == 2, resp
+assert err(ecr.upload_layer_part, repositoryName=R, uploadId=u, partFirstByte=3, partLastByte=9, layerPartBlob=b"def")[0] == "InvalidLayerPartException"
+assert err(ecr.complete_layer_upload, repositoryName=R, uploadId=u, layerDigests=[sha(b"abcX")])[0] == "InvalidLayerException"
+assert err(ecr.upload_layer_part, repositoryName=R, uploadId=u, partFirstByte=3, partLastByte=5, layerPartBlob=b"def")[0] == "UploadNotFoundException", "a mismatched upload is discarded"
+assert err(ecr.upload_layer_part, repositoryName=R, uploadId="00000000-0000-0000-0000-000000000000", partFirstByte=0, partLastByte=0, layerPartBlob=b"a")[0] == "UploadNotFoundException"
+assert err(ecr.complete_layer_upload, repositoryName=R, uploadId="00000000-0000-0000-0000-000000000000", layerDigests=[sha(b"a")])[0] == "UploadNotFoundException"
+print(json.dumps({"layer": sha(layer), "config": sha(config)}))
+print("boto3 layer suite passed")
+"#;
+
+#[test]
+fn layers_uploaded_through_the_api_are_pulled_over_v2() {
+    if !tools::require_python_module("boto3") {
+        return;
+    }
+    let s = start();
+    let out = boto3(&s, BOTO3_LAYERS, &serde_json::json!({}));
+    assert!(out.contains("boto3 layer suite passed"), "{out}");
+    let digests: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let api = Api::new(&s);
+    let r = api
+        .client
+        .get(api.url("/v2/up/app/manifests/api"))
+        .header("accept", image::OCI_MANIFEST)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let layer = api
+        .get(&format!(
+            "/v2/up/app/blobs/{}",
+            digests["layer"].as_str().unwrap()
+        ))
+        .bytes()
+        .unwrap();
+    assert_eq!(layer.len(), 25 * 1024 * 1024);
+    assert_eq!(image::sha256(&layer), digests["layer"].as_str().unwrap());
+
+    // A part over the model's 20 MiB is refused before anything is stored.
+    let up = s
+        .ecr(
+            "us-east-1",
+            "InitiateLayerUpload",
+            serde_json::json!({"repositoryName": "up/app"}),
+        )
+        .unwrap();
+    use base64::Engine;
+    let big = base64::engine::general_purpose::STANDARD.encode(vec![7u8; 20 * 1024 * 1024 + 1]);
+    let (status, body) = s
+        .ecr(
+            "us-east-1",
+            "UploadLayerPart",
+            serde_json::json!({"repositoryName": "up/app", "uploadId": up["uploadId"],
+                "partFirstByte": 0, "partLastByte": 20 * 1024 * 1024, "layerPartBlob": big}),
+        )
+        .unwrap_err();
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("InvalidParameterException")),
+        "{body}"
+    );
+}
+
+const BOTO3_TAGS_AND_SETTINGS: &str = r#"
+import sys, json, boto3
+from botocore.exceptions import ClientError
+fx = json.load(open(sys.argv[1]))
+ecr = boto3.client("ecr")
+
+def code_of(fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    raise AssertionError("expected an error from %s" % fn.__name__)
+
+arn = ecr.create_repository(repositoryName="tags/app", tags=[{"Key": "team", "Value": "a"}, {"Key": "env", "Value": "dev"}])["repository"]["repositoryArn"]
+assert arn == "arn:aws:ecr:us-east-1:000000000000:repository/tags/app", arn
+assert ecr.list_tags_for_resource(resourceArn=arn)["tags"] == [{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "a"}]
+ecr.tag_resource(resourceArn=arn, tags=[{"Key": "team", "Value": "b"}, {"Key": "cost-center", "Value": "42"}])
+ecr.untag_resource(resourceArn=arn, tagKeys=["env", "absent"])
+assert ecr.list_tags_for_resource(resourceArn=arn)["tags"] == [{"Key": "cost-center", "Value": "42"}, {"Key": "team", "Value": "b"}]
+assert code_of(ecr.tag_resource, resourceArn=arn, tags=[{"Key": "k%d" % i, "Value": ""} for i in range(49)]) == "TooManyTagsException"
+assert len(ecr.list_tags_for_resource(resourceArn=arn)["tags"]) == 2, "a refused TagResource changes nothing"
+assert code_of(ecr.tag_resource, resourceArn=arn, tags=[{"Key": "aws:owner", "Value": "x"}]) == "InvalidTagParameterException"
+assert code_of(ecr.tag_resource, resourceArn=arn, tags=[{"Key": "k" * 129, "Value": "x"}]) == "InvalidTagParameterException"
+assert code_of(ecr.create_repository, repositoryName="tags/many", tags=[{"Key": "k%d" % i, "Value": ""} for i in range(51)]) == "TooManyTagsException"
+assert code_of(ecr.describe_repositories, repositoryNames=["tags/many"]) == "RepositoryNotFoundException", "nothing created"
+assert code_of(ecr.list_tags_for_resource, resourceArn=arn.replace("tags/app", "tags/none")) == "RepositoryNotFoundException"
+assert code_of(ecr.list_tags_for_resource, resourceArn="arn:aws:s3:::bucket") == "InvalidParameterException"
+assert code_of(ecr.list_tags_for_resource, resourceArn=arn.replace("000000000000", "111111111111")) == "AccessDeniedException"
+
+r = ecr.put_image_scanning_configuration(repositoryName="tags/app", imageScanningConfiguration={"scanOnPush": True})
+assert r["imageScanningConfiguration"] == {"scanOnPush": True}, r
+assert ecr.describe_repositories(repositoryNames=["tags/app"])["repositories"][0]["imageScanningConfiguration"] == {"scanOnPush": True}
+assert code_of(ecr.put_image_scanning_configuration, repositoryName="tags/none", imageScanningConfiguration={"scanOnPush": True}) == "RepositoryNotFoundException"
+
+assert ecr.get_account_setting(name="BLOB_MOUNTING")["value"] == "ENABLED"
+assert ecr.put_account_setting(name="BLOB_MOUNTING", value="DISABLED")["value"] == "DISABLED"
+assert ecr.get_account_setting(name="BLOB_MOUNTING")["value"] == "DISABLED"
+assert boto3.client("ecr", region_name="eu-west-1").get_account_setting(name="BLOB_MOUNTING")["value"] == "ENABLED", "settings are per region"
+assert code_of(ecr.put_account_setting, name="BLOB_MOUNTING", value="SOMETIMES") == "InvalidParameterException"
+assert code_of(ecr.get_account_setting, name="NO_SUCH_SETTING") == "InvalidParameterException"
+assert ecr.get_account_setting(name="REGISTRY_POLICY_SCOPE")["value"] == "V2"
+
+d = {x["imageDigest"]: x for x in ecr.describe_images(repositoryName="pull/app")["imageDetails"]}
+assert hasattr(d[fx["pulled"]]["lastRecordedPullTime"], "year"), d
+assert "lastRecordedPullTime" not in d[fx["unpulled"]], d
+print("boto3 tags and settings suite passed")
+"#;
+
+#[test]
+fn tags_settings_and_pull_times_through_boto3() {
+    if !tools::require_python_module("boto3") {
+        return;
+    }
+    let mut s = start();
+    let api = Api::new(&s);
+    let pulled = image::oci_image(61, 1, 1, 100);
+    let unpulled = image::oci_image(62, 1, 1, 100);
+    api.push_image("pull/app", &pulled, "p");
+    api.push_image("pull/app", &unpulled, "u");
+    let r = api
+        .client
+        .get(api.url("/v2/pull/app/manifests/p"))
+        .header("accept", image::OCI_MANIFEST)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // A HEAD is not a pull.
+    assert_eq!(api.head("/v2/pull/app/manifests/u").status(), 200);
+    let fixture =
+        serde_json::json!({"pulled": pulled.manifest_digest, "unpulled": unpulled.manifest_digest});
+    let out = boto3(&s, BOTO3_TAGS_AND_SETTINGS, &fixture);
+    assert!(
+        out.contains("boto3 tags and settings suite passed"),
+        "{out}"
+    );
+
+    // BLOB_MOUNTING=DISABLED (set above): a mount opens an upload session.
+    let layer = &pulled.layers[0].digest;
+    let mount = |api: &Api| {
+        api.client
+            .post(api.url(&format!(
+                "/v2/pull/copy/blobs/uploads/?mount={layer}&from=pull/app"
+            )))
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(mount(&api), 202);
+    s.ecr(
+        "us-east-1",
+        "PutAccountSetting",
+        serde_json::json!({"name": "BLOB_MOUNTING", "value": "ENABLED"}),
+    )
+    .unwrap();
+    assert_eq!(mount(&api), 201);
+
+    // Pull times recorded in memory reach the database at shutdown.
+    s.restart();
+    let d = s
+        .ecr(
+            "us-east-1",
+            "DescribeImages",
+            serde_json::json!({"repositoryName": "pull/app", "imageIds": [{"imageTag": "p"}]}),
+        )
+        .unwrap();
+    let t = d["imageDetails"][0]["lastRecordedPullTime"]
+        .as_f64()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!((now - t).abs() < 600.0, "{t} vs {now}");
 }

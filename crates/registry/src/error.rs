@@ -36,6 +36,10 @@ pub enum Error {
     #[error("repository '{0}' still contains images; delete them first or delete with force")]
     RepositoryNotEmpty(String),
     #[error("{0}")]
+    InvalidTag(String),
+    #[error("repository '{repository}' would have more than {max} tags")]
+    TooManyTags { repository: String, max: usize },
+    #[error("{0}")]
     Unsupported(String),
     #[error("{0}")]
     InvalidParameter(String),

@@ -49,7 +49,10 @@ impl Registry {
         let repo_id = self.repo_id(repo).await?;
         let records = self.meta.image_records(repo_id, digests).await?;
         let mut out = Vec::with_capacity(records.len());
-        for record in records {
+        for mut record in records {
+            if let Some(at) = self.pulls.pending(repo_id, &record.digest) {
+                record.last_pulled_at = Some(record.last_pulled_at.unwrap_or(0).max(at));
+            }
             let size = if record.children.is_empty() {
                 record.blob_bytes
             } else {

@@ -15,8 +15,10 @@ mod listing;
 mod locks;
 mod maintenance;
 mod manifests;
+mod pulls;
 mod referrers;
 mod repositories;
+mod settings;
 mod uploads;
 
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
@@ -27,7 +29,8 @@ pub use identity::{NewAccessKey, Principal, SignatureRefusal, ADMIN_USER, TOKEN_
 pub use images::ImageDetail;
 pub use listing::Page;
 pub use manifests::{ManifestRead, PutManifest};
-pub use repositories::RepositorySettings;
+pub use pulls::PULL_FLUSH_INTERVAL;
+pub use repositories::{RepositorySettings, MAX_RESOURCE_TAGS};
 pub use uploads::{ChunkRange, UploadState};
 
 use berth_oci::RepositoryName;
@@ -91,6 +94,8 @@ pub struct Registry {
     /// across "record deleted" and "file deleted" by garbage collection.
     digest_locks: locks::KeyedLocks,
     gc: gc::GcJobs,
+    pulls: pulls::PullLog,
+    settings: settings::SettingsCache,
     config: RegistryConfig,
 }
 
@@ -109,6 +114,8 @@ impl Registry {
             uploads: uploads::UploadTracker::default(),
             digest_locks: locks::KeyedLocks::default(),
             gc: gc::GcJobs::default(),
+            pulls: pulls::PullLog::default(),
+            settings: settings::SettingsCache::default(),
             config,
         }
     }

@@ -56,6 +56,9 @@ impl Registry {
 
     /// Closes the stores; call once, after the last request.
     pub async fn close(&self) {
+        if let Err(e) = self.flush_pulls().await {
+            tracing::warn!(error = %e, "could not record the last pull times at shutdown");
+        }
         self.meta.close().await;
     }
 }

@@ -22,6 +22,8 @@ pub struct ManifestRead {
     pub digest: Digest,
     pub media_type: String,
     pub body: Bytes,
+    /// Where it was read from, for `record_pull`.
+    repo: RepoId,
 }
 
 impl Registry {
@@ -151,7 +153,13 @@ impl Registry {
             digest,
             media_type: m.media_type.clone(),
             body: m.body.clone(),
+            repo: repo_id,
         })
+    }
+
+    /// Notes that a manifest read was a pull (a `GET`, not a `HEAD`).
+    pub fn record_pull(&self, m: &ManifestRead) {
+        self.pulls.record(m.repo, &m.digest, self.now());
     }
 
     /// `DELETE` of a manifest. By digest: the image and every tag that

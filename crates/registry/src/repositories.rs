@@ -3,7 +3,10 @@
 
 use crate::{Error, Registry, Result};
 use berth_oci::RepositoryName;
-use berth_store::{DeleteRepositoryOutcome, RegistryKey, RepoId, RepositoryRecord};
+use berth_store::{DeleteRepositoryOutcome, RegistryKey, RepoId, RepositoryRecord, ResourceTag};
+
+/// Resource tags per repository (ECR's limit).
+pub const MAX_RESOURCE_TAGS: usize = 50;
 
 /// Settings chosen when a repository is created.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,7 +76,15 @@ impl Registry {
         registry: &RegistryKey,
         name: &RepositoryName,
         settings: RepositorySettings,
+        tags: &[ResourceTag],
     ) -> Result<RepositoryRecord> {
+        check_tags(tags)?;
+        if distinct_keys(tags) > MAX_RESOURCE_TAGS {
+            return Err(Error::TooManyTags {
+                repository: name.to_string(),
+                max: MAX_RESOURCE_TAGS,
+            });
+        }
         let record = RepositoryRecord {
             id: RepoId(0),
             name: name.to_string(),
@@ -83,7 +94,7 @@ impl Registry {
             scan_on_push: settings.scan_on_push,
         };
         self.meta
-            .create_repository(registry, &record)
+            .create_repository(registry, &record, tags)
             .await?
             .ok_or_else(|| Error::RepositoryAlreadyExists(name.to_string()))
     }
@@ -128,6 +139,65 @@ impl Registry {
         }
     }
 
+    pub async fn set_scan_on_push(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        on: bool,
+    ) -> Result<()> {
+        if self.meta.set_scan_on_push(registry, name, on).await? {
+            Ok(())
+        } else {
+            Err(Error::NameUnknown(name.to_string()))
+        }
+    }
+
+    /// A repository's resource tags, by key.
+    pub async fn repository_tags(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+    ) -> Result<Vec<ResourceTag>> {
+        let r = self.repository(registry, name).await?;
+        Ok(self.meta.repository_tags(r.id).await?)
+    }
+
+    /// Adds resource tags (a key already there gets the new value).
+    pub async fn tag_repository(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        tags: &[ResourceTag],
+    ) -> Result<()> {
+        check_tags(tags)?;
+        let r = self.repository(registry, name).await?;
+        if self
+            .meta
+            .tag_repository(r.id, tags, MAX_RESOURCE_TAGS)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::TooManyTags {
+                repository: name.to_string(),
+                max: MAX_RESOURCE_TAGS,
+            })
+        }
+    }
+
+    pub async fn untag_repository(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        keys: &[String],
+    ) -> Result<()> {
+        for k in keys {
+            check_tag_key(k)?;
+        }
+        let r = self.repository(registry, name).await?;
+        Ok(self.meta.untag_repository(r.id, keys).await?)
+    }
+
     /// Deletes a repository; with images in it only if `force`. Its blobs'
     /// bytes are left to garbage collection.
     pub async fn delete_repository(
@@ -151,6 +221,47 @@ impl Registry {
             }
         }
     }
+}
+
+fn distinct_keys(tags: &[ResourceTag]) -> usize {
+    tags.iter()
+        .map(|t| t.key.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
+/// AWS's tagging rules: keys 1–128 characters, values up to 256, letters,
+/// digits, spaces and `_ . : / = + - @`; the `aws:` prefix is reserved.
+fn check_tags(tags: &[ResourceTag]) -> Result<()> {
+    for t in tags {
+        check_tag_key(&t.key)?;
+        if t.value.chars().count() > 256 || !t.value.chars().all(tag_char) {
+            return Err(Error::InvalidTag(format!(
+                "the value of tag '{}' must be at most 256 letters, digits, spaces or _ . : / = + - @",
+                t.key
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_tag_key(key: &str) -> Result<()> {
+    let n = key.chars().count();
+    if !(1..=128).contains(&n) || !key.chars().all(tag_char) {
+        return Err(Error::InvalidTag(format!(
+            "tag key '{key}' must be 1 to 128 letters, digits, spaces or _ . : / = + - @"
+        )));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(Error::InvalidTag(format!(
+            "tag key '{key}' uses the reserved prefix 'aws:'"
+        )));
+    }
+    Ok(())
+}
+
+fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)
 }
 
 #[cfg(test)]

@@ -106,6 +106,9 @@ impl Registry {
         from: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<BlobInfo>> {
+        if !self.blob_mounting_enabled(&repo.registry).await? {
+            return Ok(None);
+        }
         let source = Repo {
             registry: repo.registry.clone(),
             name: from.clone(),

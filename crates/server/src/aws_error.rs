@@ -11,6 +11,9 @@ pub struct AwsError {
     status: StatusCode,
     kind: &'static str,
     message: String,
+    /// Members some exceptions add (InvalidLayerPartException's
+    /// `lastValidByteReceived`, ...).
+    fields: serde_json::Map<String, serde_json::Value>,
 }
 
 impl AwsError {
@@ -19,7 +22,13 @@ impl AwsError {
             status,
             kind,
             message: message.into(),
+            fields: serde_json::Map::new(),
         }
+    }
+
+    pub fn with_field(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.fields.insert(name.to_string(), value.into());
+        self
     }
 
     /// A client error (400) of a modelled exception.
@@ -51,6 +60,9 @@ impl AwsError {
                 format!("The repository with name '{name}' in registry with id '{registry_id}' cannot be deleted because it still contains images"),
             ),
             Error::InvalidParameter(m) => Self::invalid_parameter(m),
+            e @ Error::BlobUploadUnknown(_) => Self::client("UploadNotFoundException", e.to_string()),
+            Error::InvalidTag(m) => Self::client("InvalidTagParameterException", m),
+            e @ Error::TooManyTags { .. } => Self::client("TooManyTagsException", e.to_string()),
             e @ Error::TagImmutable { .. } => {
                 Self::client("ImageTagAlreadyExistsException", e.to_string())
             }
@@ -74,7 +86,10 @@ impl AwsError {
 
 impl IntoResponse for AwsError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "__type": self.kind, "message": self.message }).to_string();
+        let mut body = self.fields;
+        body.insert("__type".into(), self.kind.into());
+        body.insert("message".into(), self.message.into());
+        let body = serde_json::Value::Object(body).to_string();
         let mut resp = (self.status, body).into_response();
         let h = resp.headers_mut();
         h.insert(

@@ -108,6 +108,7 @@ impl Ctx<'_> {
                 let body = if method == Method::HEAD {
                     Body::empty()
                 } else {
+                    reg.record_pull(&m);
                     Body::from(m.body)
                 };
                 Ok(content_response(

@@ -106,7 +106,9 @@ impl From<Error> for OciError {
             Error::TagImmutable { .. } => OciError::new(S::BAD_REQUEST, "TAG_INVALID", msg),
             Error::RepositoryAlreadyExists(_) | Error::RepositoryNotEmpty(_) => OciError::new(S::CONFLICT, "DENIED", msg),
             Error::Conflict(_) => OciError::new(S::METHOD_NOT_ALLOWED, "DENIED", msg),
-            Error::InvalidParameter(_) => OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg),
+            Error::InvalidParameter(_) | Error::InvalidTag(_) | Error::TooManyTags { .. } => {
+                OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg)
+            }
             Error::Unsupported(_) => OciError::new(S::METHOD_NOT_ALLOWED, "UNSUPPORTED", msg),
             Error::BodyRead(_) => OciError::new(S::BAD_REQUEST, "BLOB_UPLOAD_INVALID", msg),
             Error::Store(StoreError::NoSpace) => OciError::new(

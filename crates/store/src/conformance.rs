@@ -359,6 +359,105 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
         (4, 4, 10 + 3 + 20 + 50)
     );
     untag_referrers_and_collection(store, &reg).await;
+    repository_tags_and_settings(store, &reg, &other).await;
+}
+
+async fn repository_tags_and_settings(
+    store: &dyn MetadataStore,
+    reg: &RegistryKey,
+    other: &RegistryKey,
+) {
+    let tag = |k: &str, v: &str| ResourceTag {
+        key: k.into(),
+        value: v.into(),
+    };
+    let record = RepositoryRecord {
+        id: RepoId(0),
+        name: "suite/tagged".into(),
+        created_at: 5,
+        image_tag_mutability: "MUTABLE".into(),
+        mutability_filters: None,
+        scan_on_push: false,
+    };
+    let created = store
+        .create_repository(reg, &record, &[tag("team", "a"), tag("env", "dev")])
+        .await
+        .unwrap()
+        .expect("created");
+    let r = created.id;
+    assert_eq!(
+        store.create_repository(reg, &record, &[]).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.repository_tags(r).await.unwrap(),
+        [tag("env", "dev"), tag("team", "a")]
+    );
+    // Replacing a value and adding a key; over the limit nothing changes.
+    assert!(store
+        .tag_repository(r, &[tag("team", "b"), tag("cost", "1")], 3)
+        .await
+        .unwrap());
+    assert!(!store.tag_repository(r, &[tag("x", "1")], 3).await.unwrap());
+    assert_eq!(
+        store.repository_tags(r).await.unwrap(),
+        [tag("cost", "1"), tag("env", "dev"), tag("team", "b")]
+    );
+    store
+        .untag_repository(r, &["env".into(), "absent".into()])
+        .await
+        .unwrap();
+    assert_eq!(store.repository_tags(r).await.unwrap().len(), 2);
+
+    assert!(store
+        .set_scan_on_push(reg, "suite/tagged", true)
+        .await
+        .unwrap());
+    assert!(!store
+        .set_scan_on_push(reg, "suite/none", true)
+        .await
+        .unwrap());
+    assert!(
+        store
+            .get_repository(reg, "suite/tagged")
+            .await
+            .unwrap()
+            .unwrap()
+            .scan_on_push
+    );
+
+    // Settings are per registry.
+    assert_eq!(
+        store.account_setting(reg, "BLOB_MOUNTING").await.unwrap(),
+        None
+    );
+    store
+        .put_account_setting(reg, "BLOB_MOUNTING", "DISABLED")
+        .await
+        .unwrap();
+    store
+        .put_account_setting(reg, "BLOB_MOUNTING", "ENABLED")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .account_setting(reg, "BLOB_MOUNTING")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("ENABLED")
+    );
+    assert_eq!(
+        store.account_setting(other, "BLOB_MOUNTING").await.unwrap(),
+        None
+    );
+
+    // Deleting the repository takes its tags.
+    store
+        .delete_repository(reg, "suite/tagged", false)
+        .await
+        .unwrap();
+    assert!(store.repository_tags(r).await.unwrap().is_empty());
 }
 
 async fn untag_referrers_and_collection(store: &dyn MetadataStore, reg: &RegistryKey) {
@@ -395,6 +494,18 @@ async fn untag_referrers_and_collection(store: &dyn MetadataStore, reg: &Registr
         .await
         .unwrap();
     assert_eq!(only.iter().map(|x| &x.digest).collect::<Vec<_>>(), [&sbom]);
+
+    // Pulls: the later time wins; unknown images are skipped.
+    store
+        .record_pulls(&[(r, img.clone(), 500), (r, d(98), 600)])
+        .await
+        .unwrap();
+    store.record_pulls(&[(r, img.clone(), 400)]).await.unwrap();
+    let rec = store
+        .image_records(r, std::slice::from_ref(&img))
+        .await
+        .unwrap();
+    assert_eq!(rec[0].last_pulled_at, Some(500));
 
     // Untagging: the image goes with its last tag.
     assert_eq!(

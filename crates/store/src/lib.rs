@@ -25,8 +25,8 @@ pub use fs_blob::FsBlobStore;
 pub use metadata::{
     AccessKeyRecord, BlobLink, CollectOutcome, Counts, DeleteManifestOutcome,
     DeleteRepositoryOutcome, ImageRecord, MetadataStore, NewManifest, PutManifestOutcome, Referrer,
-    RegistryKey, RepoId, RepositoryRecord, StoredManifest, TagStatus, UnlinkBlobOutcome,
-    UntagOutcome, UploadRecord,
+    RegistryKey, RepoId, RepositoryRecord, ResourceTag, StoredManifest, TagStatus,
+    UnlinkBlobOutcome, UntagOutcome, UploadRecord,
 };
 pub use sqlite::SqliteMetadataStore;
 

@@ -93,6 +93,8 @@ pub struct ImageRecord {
     pub blob_bytes: u64,
     /// Child manifests (of an index).
     pub children: Vec<Digest>,
+    /// When a pull was last recorded (ms), if ever.
+    pub last_pulled_at: Option<i64>,
 }
 
 /// A manifest whose `subject` is a given digest, as a referrers listing shows it.
@@ -153,6 +155,13 @@ pub struct AccessKeyRecord {
     pub created_at: i64,
 }
 
+/// A resource tag of a repository (ECR's `Tag`: `Key`, `Value`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceTag {
+    pub key: String,
+    pub value: String,
+}
+
 /// A repository with the settings the ECR API manages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepositoryRecord {
@@ -197,12 +206,13 @@ pub trait MetadataStore: Send + Sync + 'static {
         now: i64,
     ) -> Result<RepoId>;
     async fn find_repository(&self, registry: &RegistryKey, name: &str) -> Result<Option<RepoId>>;
-    /// Creates a repository with these settings (`created_at` = `now`);
-    /// `None` if the name is taken.
+    /// Creates a repository with these settings and resource tags, in one
+    /// transaction; `None` if the name is taken.
     async fn create_repository(
         &self,
         registry: &RegistryKey,
         record: &RepositoryRecord,
+        tags: &[ResourceTag],
     ) -> Result<Option<RepositoryRecord>>;
     async fn get_repository(
         &self,
@@ -216,8 +226,6 @@ pub trait MetadataStore: Send + Sync + 'static {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<RepositoryRecord>>;
-    /// Deletes a repository with its tags, manifests, links and upload
-    /// sessions; refused while it has images unless `force`.
     /// Sets a repository's tag mutability; false if it does not exist.
     async fn set_tag_mutability(
         &self,
@@ -226,12 +234,38 @@ pub trait MetadataStore: Send + Sync + 'static {
         mutability: &str,
         filters: Option<&str>,
     ) -> Result<bool>;
+    /// Sets a repository's scan-on-push flag; false if it does not exist.
+    async fn set_scan_on_push(&self, registry: &RegistryKey, name: &str, on: bool) -> Result<bool>;
+    /// Deletes a repository with its tags, manifests, links and upload
+    /// sessions; refused while it has images unless `force`.
     async fn delete_repository(
         &self,
         registry: &RegistryKey,
         name: &str,
         force: bool,
     ) -> Result<DeleteRepositoryOutcome>;
+
+    /// A repository's resource tags, by key.
+    async fn repository_tags(&self, repo: RepoId) -> Result<Vec<ResourceTag>>;
+    /// Adds tags, replacing the values of existing keys. Nothing changes and
+    /// `false` comes back when the repository would end up with more than
+    /// `max` tags.
+    async fn tag_repository(&self, repo: RepoId, tags: &[ResourceTag], max: usize) -> Result<bool>;
+    /// Removes the tags with these keys (absent keys are ignored).
+    async fn untag_repository(&self, repo: RepoId, keys: &[String]) -> Result<()>;
+
+    /// A registry setting, if it was ever put.
+    async fn account_setting(&self, registry: &RegistryKey, name: &str) -> Result<Option<String>>;
+    async fn put_account_setting(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        value: &str,
+    ) -> Result<()>;
+
+    /// Records pulls: each image's `last_pulled_at` becomes the later of
+    /// its stored value and the given time. Images deleted since are skipped.
+    async fn record_pulls(&self, pulls: &[(RepoId, Digest, i64)]) -> Result<()>;
 
     /// Creates the account if it does not exist.
     async fn ensure_account(&self, id: &str, now: i64) -> Result<()>;

@@ -140,6 +140,25 @@ async fn exists(
         .is_some())
 }
 
+async fn upsert_tags(
+    tx: &mut Transaction<'_, Sqlite>,
+    repo: RepoId,
+    tags: &[ResourceTag],
+) -> Result<()> {
+    for t in tags {
+        sqlx::query(
+            "INSERT INTO repository_tags (repository_id, key, value) VALUES (?, ?, ?)
+             ON CONFLICT (repository_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(repo.0)
+        .bind(&t.key)
+        .bind(&t.value)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// A manifest in `repo` that references `target` (as a blob or a child manifest), if any.
 async fn first_referrer(
     tx: &mut Transaction<'_, Sqlite>,
@@ -206,7 +225,9 @@ impl MetadataStore for SqliteMetadataStore {
         &self,
         registry: &RegistryKey,
         r: &RepositoryRecord,
+        tags: &[ResourceTag],
     ) -> Result<Option<RepositoryRecord>> {
+        let mut tx = self.writer.begin().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO repositories (account_id, region, name, created_at, image_tag_mutability, mutability_filters, scan_on_push)
              VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, region, name) DO NOTHING RETURNING id",
@@ -218,9 +239,14 @@ impl MetadataStore for SqliteMetadataStore {
         .bind(&r.image_tag_mutability)
         .bind(&r.mutability_filters)
         .bind(r.scan_on_push)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(id.map(|id| RepositoryRecord {
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        upsert_tags(&mut tx, RepoId(id), tags).await?;
+        tx.commit().await?;
+        Ok(Some(RepositoryRecord {
             id: RepoId(id),
             ..r.clone()
         }))
@@ -281,6 +307,20 @@ impl MetadataStore for SqliteMetadataStore {
         Ok(n == 1)
     }
 
+    async fn set_scan_on_push(&self, registry: &RegistryKey, name: &str, on: bool) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE repositories SET scan_on_push = ? WHERE account_id = ? AND region = ? AND name = ?",
+        )
+        .bind(on)
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
     async fn delete_repository(
         &self,
         registry: &RegistryKey,
@@ -332,6 +372,98 @@ impl MetadataStore for SqliteMetadataStore {
         }
         tx.commit().await?;
         Ok(DeleteRepositoryOutcome::Deleted { record, uploads })
+    }
+
+    async fn repository_tags(&self, repo: RepoId) -> Result<Vec<ResourceTag>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value FROM repository_tags WHERE repository_id = ? ORDER BY key",
+        )
+        .bind(repo.0)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, value)| ResourceTag { key, value })
+            .collect())
+    }
+
+    async fn tag_repository(&self, repo: RepoId, tags: &[ResourceTag], max: usize) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        upsert_tags(&mut tx, repo, tags).await?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM repository_tags WHERE repository_id = ?")
+                .bind(repo.0)
+                .fetch_one(&mut *tx)
+                .await?;
+        if n as usize > max {
+            // Dropping the transaction rolls the upserts back.
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn untag_repository(&self, repo: RepoId, keys: &[String]) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        for k in keys {
+            sqlx::query("DELETE FROM repository_tags WHERE repository_id = ? AND key = ?")
+                .bind(repo.0)
+                .bind(k)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn account_setting(&self, registry: &RegistryKey, name: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT value FROM account_settings WHERE account_id = ? AND region = ? AND name = ?",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?)
+    }
+
+    async fn put_account_setting(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        value: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO account_settings (account_id, region, name, value) VALUES (?, ?, ?, ?)
+             ON CONFLICT (account_id, region, name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .bind(value)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn record_pulls(&self, pulls: &[(RepoId, Digest, i64)]) -> Result<()> {
+        if pulls.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        for (repo, digest, at) in pulls {
+            sqlx::query(
+                "UPDATE manifests SET last_pulled_at = MAX(COALESCE(last_pulled_at, 0), ?1)
+                 WHERE repository_id = ?2 AND digest = ?3",
+            )
+            .bind(at)
+            .bind(repo.0)
+            .bind(digest.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn ensure_account(&self, id: &str, now: i64) -> Result<()> {
@@ -795,7 +927,7 @@ impl MetadataStore for SqliteMetadataStore {
         let mut out = Vec::with_capacity(digests.len());
         for d in digests {
             let Some(row) = sqlx::query(
-                "SELECT m.media_type, m.artifact_type, m.subject, m.pushed_at,
+                "SELECT m.media_type, m.artifact_type, m.subject, m.pushed_at, m.last_pulled_at,
                     (SELECT group_concat(name, char(10)) FROM (SELECT name FROM tags WHERE repository_id = m.repository_id AND digest = m.digest ORDER BY name)),
                     (SELECT COALESCE(SUM(b.size), 0) FROM manifest_references r JOIN blobs b ON b.digest = r.target
                        WHERE r.repository_id = m.repository_id AND r.manifest_digest = m.digest AND r.kind = 0),
@@ -817,9 +949,10 @@ impl MetadataStore for SqliteMetadataStore {
                 artifact_type: row.get(1),
                 subject: subject.map(digest_of).transpose()?,
                 pushed_at: row.get(3),
-                tags: split_names(row.get(4)),
-                blob_bytes: row.get::<i64, _>(5) as u64,
-                children: split_names(row.get(6))
+                last_pulled_at: row.get(4),
+                tags: split_names(row.get(5)),
+                blob_bytes: row.get::<i64, _>(6) as u64,
+                children: split_names(row.get(7))
                     .into_iter()
                     .map(digest_of)
                     .collect::<Result<_>>()?,

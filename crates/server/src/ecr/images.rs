@@ -59,7 +59,11 @@ fn tag_status(f: Option<&Filter>) -> Result<TagStatus, AwsError> {
 
 impl Call<'_> {
     /// The repository a request names, in the caller's registry.
-    fn named_repo(&self, registry_id: Option<&str>, name: &str) -> Result<Repo, AwsError> {
+    pub(super) fn named_repo(
+        &self,
+        registry_id: Option<&str>,
+        name: &str,
+    ) -> Result<Repo, AwsError> {
         self.check_registry_id(registry_id)?;
         let name: RepositoryName = self.repository_name(name)?;
         Ok(Repo {
@@ -70,7 +74,11 @@ impl Call<'_> {
 
     /// As [`named_repo`](Self::named_repo), and it must exist
     /// (`RepositoryNotFoundException` before anything else is checked).
-    async fn existing_repo(&self, registry_id: Option<&str>, name: &str) -> Result<Repo, AwsError> {
+    pub(super) async fn existing_repo(
+        &self,
+        registry_id: Option<&str>,
+        name: &str,
+    ) -> Result<Repo, AwsError> {
         let repo = self.named_repo(registry_id, name)?;
         self.app
             .registry
@@ -221,6 +229,7 @@ pub async fn describe_images(
             if !r.tags.is_empty() { v["imageTags"] = json!(r.tags); }
             if let Some(a) = &r.artifact_type { v["artifactMediaType"] = json!(a); }
             if let Some(s) = &r.subject { v["subjectManifestDigest"] = json!(s); }
+            if let Some(t) = r.last_pulled_at { v["lastRecordedPullTime"] = json!(t as f64 / 1000.0); }
             v
         }).collect::<Vec<_>>(),
     });
@@ -324,6 +333,7 @@ pub async fn batch_get_image(
             .await
         {
             Ok(m) => {
+                call.app.registry.record_pull(&m);
                 images.push(json!({
                     "registryId": call.registry.account_id,
                     "repositoryName": repo.name.as_str(),

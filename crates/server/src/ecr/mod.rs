@@ -4,8 +4,12 @@
 //! function per operation; errors become AWS errors in `aws_error`.
 
 mod images;
+mod layer_part;
+mod layers;
 mod ops;
 mod paging;
+mod settings;
+mod tagging;
 
 use crate::aws_error::AwsError;
 use crate::AppState;
@@ -20,8 +24,8 @@ use http::{HeaderMap, HeaderValue, Method, Uri};
 use sha2::Digest as _;
 
 pub const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921.";
-/// Every operation here is small; UploadLayerPart (up to ~28 MB of base64)
-/// is not implemented yet and is refused before its body is read.
+/// Every operation's body is small except UploadLayerPart's (up to ~28 MB
+/// of base64), which `layer_part` reads as a stream.
 const MAX_BODY: usize = 1024 * 1024;
 
 pub async fn api(
@@ -56,6 +60,8 @@ pub struct Call<'a> {
     /// The caller's access key, for the URLs it asks berth to presign.
     pub access_key_id: String,
     pub secret: String,
+    /// UploadLayerPart's decoded `layerPartBlob`.
+    pub layer_part: Option<bytes::Bytes>,
 }
 
 async fn handle(
@@ -82,8 +88,14 @@ async fn handle(
             format!("berth does not implement the ECR operation {op} yet"),
         ));
     }
-    let bytes = read_limited(body, MAX_BODY).await?;
-    let payload_sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    // The JSON of small bodies is parsed once the signature checks out.
+    let (payload_sha256, bytes, layer_part) = if op == "UploadLayerPart" {
+        let b = layer_part::read(body).await?;
+        (b.payload_sha256, Err(b.input), Some(b.part))
+    } else {
+        let bytes = read_limited(body, MAX_BODY).await?;
+        (hex::encode(sha2::Sha256::digest(&bytes)), Ok(bytes), None)
+    };
     let req = sigv4::Request {
         method: method.as_str(),
         path: uri.path(),
@@ -120,15 +132,15 @@ async fn handle(
                 SignatureRefusal::Signature(e) => signature_error(e),
                 SignatureRefusal::Registry(e) => AwsError::from_registry(e, ""),
             })?;
-    let input: serde_json::Value = if bytes.is_empty() {
-        serde_json::json!({})
-    } else {
-        serde_json::from_slice(&bytes).map_err(|e| {
+    let input: serde_json::Value = match bytes {
+        Err(parsed) => parsed,
+        Ok(bytes) if bytes.is_empty() => serde_json::json!({}),
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
             AwsError::client(
                 "SerializationException",
                 format!("the request body is not valid JSON: {e}"),
             )
-        })?
+        })?,
     };
     let call = Call {
         app,
@@ -144,6 +156,7 @@ async fn handle(
             .to_string(),
         access_key_id: claim.access_key_id.clone(),
         secret,
+        layer_part,
     };
     let output = ops::dispatch(&call, op, input).await?;
     let mut resp = serde_json::to_vec(&output)

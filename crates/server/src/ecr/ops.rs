@@ -94,6 +94,15 @@ pub const IMPLEMENTED: &[&str] = &[
     "PutImage",
     "GetDownloadUrlForLayer",
     "PutImageTagMutability",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+    "PutImageScanningConfiguration",
+    "GetAccountSetting",
+    "PutAccountSetting",
+    "InitiateLayerUpload",
+    "UploadLayerPart",
+    "CompleteLayerUpload",
 ];
 
 pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, AwsError> {
@@ -114,6 +123,17 @@ pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, 
         "GetDownloadUrlForLayer" => {
             super::images::get_download_url_for_layer(call, parse(input)?).await
         }
+        "InitiateLayerUpload" => super::layers::initiate_layer_upload(call, input).await,
+        "UploadLayerPart" => super::layers::upload_layer_part(call, input).await,
+        "CompleteLayerUpload" => super::layers::complete_layer_upload(call, input).await,
+        "TagResource" => super::tagging::tag_resource(call, input).await,
+        "UntagResource" => super::tagging::untag_resource(call, input).await,
+        "ListTagsForResource" => super::tagging::list_tags_for_resource(call, input).await,
+        "PutImageScanningConfiguration" => {
+            super::settings::put_image_scanning_configuration(call, input).await
+        }
+        "GetAccountSetting" => super::settings::get_account_setting(call, input).await,
+        "PutAccountSetting" => super::settings::put_account_setting(call, input).await,
         "DescribeRegistry" => Ok(json!({
             "registryId": call.registry.account_id,
             "replicationConfiguration": { "rules": [] },
@@ -227,7 +247,7 @@ struct CreateRepositoryInput {
     registry_id: Option<String>,
     repository_name: String,
     #[serde(default)]
-    tags: Vec<Value>,
+    tags: Vec<super::tagging::Tag>,
     image_tag_mutability: Option<String>,
     image_tag_mutability_exclusion_filters: Option<Vec<Value>>,
     image_scanning_configuration: Option<ScanningConfiguration>,
@@ -236,9 +256,9 @@ struct CreateRepositoryInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ScanningConfiguration {
+pub(super) struct ScanningConfiguration {
     #[serde(default)]
-    scan_on_push: bool,
+    pub(super) scan_on_push: bool,
 }
 
 #[derive(Deserialize)]
@@ -253,11 +273,6 @@ async fn create_repository(
 ) -> Result<Value, AwsError> {
     call.check_registry_id(input.registry_id.as_deref())?;
     let name = call.repository_name(&input.repository_name)?;
-    if !input.tags.is_empty() {
-        return Err(AwsError::invalid_parameter(
-            "berth does not support repository tags yet; create the repository without 'tags'",
-        ));
-    }
     if let Some(e) = &input.encryption_configuration {
         match e.encryption_type.as_str() {
             "AES256" => {}
@@ -289,7 +304,12 @@ async fn create_repository(
     let record = call
         .app
         .registry
-        .create_repository(&call.registry, &name, settings)
+        .create_repository(
+            &call.registry,
+            &name,
+            settings,
+            &super::tagging::resource_tags(input.tags),
+        )
         .await
         .map_err(|e| call.registry_error(e))?;
     Ok(json!({ "repository": call.repository_json(&record) }))
