@@ -31,6 +31,13 @@ impl AwsError {
         Self::client("InvalidParameterException", message)
     }
 
+    /// The same error with another HTTP status (the admin API answers
+    /// authentication failures with 401/403 where the ECR API uses 400).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
     pub fn kind(&self) -> &'static str {
         self.kind
     }
@@ -51,6 +58,12 @@ impl AwsError {
                 format!("The repository with name '{name}' in registry with id '{registry_id}' cannot be deleted because it still contains images"),
             ),
             Error::InvalidParameter(m) => Self::invalid_parameter(m),
+            // Raised by the admin API (accounts, users, keys), with IAM's names.
+            Error::AccessDenied(m) => Self::new(StatusCode::FORBIDDEN, "AccessDeniedException", m),
+            Error::NoSuchEntity(m) => Self::new(StatusCode::NOT_FOUND, "NoSuchEntityException", m),
+            Error::EntityAlreadyExists(m) => {
+                Self::new(StatusCode::CONFLICT, "EntityAlreadyExistsException", m)
+            }
             e @ Error::TagImmutable { .. } => {
                 Self::client("ImageTagAlreadyExistsException", e.to_string())
             }
