@@ -1,11 +1,14 @@
 //! `berth gc`: garbage collection, on a running server through its admin
-//! API (the default) or, with `--offline`, on a data dir no server holds.
+//! API (the default; signed with the aws CLI's credentials, as `berth
+//! admin` is) or, with `--offline`, on a data dir no server holds.
 
+use crate::client::{self, AdminClient};
 use crate::datadir::DataDir;
 use anyhow::{bail, Context};
 use berth_registry::{GcOptions, GcRun, Registry, RegistryConfig, SystemClock};
 use berth_store::{FsBlobStore, SqliteMetadataStore};
 use clap::Args;
+use http::Method;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -24,6 +27,9 @@ pub struct GcArgs {
     /// The running server [default: http://127.0.0.1:5000, or BERTH_LISTEN's address].
     #[arg(long, env = "BERTH_ENDPOINT")]
     endpoint: Option<String>,
+    /// Region to sign the request for (any region works) [default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1].
+    #[arg(long)]
+    region: Option<String>,
     /// Collect in the data dir directly, with the server stopped.
     #[arg(long, requires = "data_dir")]
     offline: bool,
@@ -97,41 +103,33 @@ fn summary(s: &Status) -> String {
 }
 
 async fn online(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
-    let endpoint = match &args.endpoint {
-        Some(e) => e.trim_end_matches('/').to_string(),
-        None => format!(
-            "http://{}",
-            std::env::var("BERTH_LISTEN").unwrap_or_else(|_| "127.0.0.1:5000".into())
-        ),
-    };
-    let url = format!("{endpoint}/berth/admin/gc");
-    let client = reqwest::Client::new();
+    let api = AdminClient::new(
+        client::endpoint(args.endpoint.as_deref()),
+        client::region(args.region.as_deref()),
+    )?;
+    let endpoint = &api.endpoint;
+    let path = "/berth/admin/gc";
     let mut body = serde_json::json!({ "dryRun": args.dry_run });
     if let Some(g) = args.grace {
         body["graceSeconds"] = g.as_secs().into();
     }
-    let resp = client.post(&url).json(&body).send().await.with_context(|| {
-        format!(
-            "no berth server answers at {endpoint}; give its address with --endpoint, or stop it and run `berth gc --offline --data-dir DIR`"
-        )
-    })?;
-    match resp.status().as_u16() {
+    let started = api
+        .send(Method::POST, path, &[], Some(&body))
+        .await
+        .with_context(|| {
+            format!("starting garbage collection on {endpoint} (with the server stopped, `berth gc --offline --data-dir DIR` collects instead)")
+        })?;
+    match started.status {
         202 => {}
         409 => bail!("a garbage collection is already running on {endpoint}; `berth gc` again once it is done"),
-        code => bail!(
-            "{endpoint} refused to start garbage collection ({code}): {}",
-            resp.text().await.unwrap_or_default()
-        ),
+        _ => return Err(api.refusal(&started).context("the server refused to start garbage collection")),
     }
     loop {
-        let status: Status = client
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("asking {endpoint} how the collection goes"))?
-            .error_for_status()?
-            .json()
-            .await?;
+        let status: Status = serde_json::from_value(
+            api.call(Method::GET, path, &[], None)
+                .await
+                .with_context(|| format!("asking {endpoint} how the collection goes"))?,
+        )?;
         show(bar, &status);
         if status.phase == "done" || status.phase == "failed" {
             return Ok(status);

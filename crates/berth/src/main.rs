@@ -1,7 +1,9 @@
 //! The `berth` command.
 #![deny(unsafe_code)]
 
+mod admin;
 mod alloc;
+mod client;
 mod config;
 mod datadir;
 mod gc;
@@ -27,6 +29,8 @@ enum Command {
     Serve(config::ServeArgs),
     /// Delete blobs that no manifest references (on the running server).
     Gc(gc::GcArgs),
+    /// Manage accounts, users and access keys on the running server.
+    Admin(admin::AdminArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,5 +56,9 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(gc::run(args)),
+        Command::Admin(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(admin::run(args)),
     }
 }

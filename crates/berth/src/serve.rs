@@ -43,6 +43,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             gc_grace: config.gc_grace,
             create_on_push: config.create_on_push,
             server_key,
+            default_account: config.default_account.clone(),
             ..Default::default()
         },
     ));

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn berth_gc(s: &TestServer, args: &[&str]) -> String {
+    // Signed with the default account's admin key, as the aws CLI would.
     let out = tools::run(
         Command::new(berth_bin())
+            .envs(s.aws_env("us-east-1"))
             .arg("gc")
             .arg("--endpoint")
             .arg(s.url())
@@ -102,7 +104,8 @@ fn berth_gc_deletes_exactly_the_unreferenced_blobs() {
             l.bytes[..]
         );
     }
-    let status: serde_json::Value = api.get("/berth/admin/gc").json().unwrap();
+    let (code, status) = s.admin("GET", "/berth/admin/gc", None);
+    assert_eq!(code, 200, "{status}");
     assert_eq!(status["phase"], "done");
     assert_eq!(status["blobsDeleted"], 3);
 
@@ -169,19 +172,27 @@ fn a_push_storm_beside_gc_in_a_loop_loses_nothing() {
     // Collections in a loop, sparing only what was claimed in the last 5 s
     // (a push here takes milliseconds).
     let collector = {
-        let (api, stop) = (Api::new(&s), stop.clone());
+        let (client, url, stop) = (s.raw_client(), s.url(), stop.clone());
+        let admin = move |method: &str, body: Option<&serde_json::Value>| {
+            berth_testkit::admin::call(
+                &client,
+                &url,
+                (
+                    berth_testkit::ROOT_ACCESS_KEY_ID,
+                    berth_testkit::ROOT_SECRET_ACCESS_KEY,
+                ),
+                method,
+                "/berth/admin/gc",
+                body,
+            )
+        };
         std::thread::spawn(move || {
             let (mut runs, mut deleted) = (0u64, 0u64);
             while !stop.load(Ordering::SeqCst) {
-                let r = api
-                    .client
-                    .post(api.url("/berth/admin/gc"))
-                    .json(&serde_json::json!({ "graceSeconds": 5 }))
-                    .send()
-                    .unwrap();
-                assert_eq!(r.status(), 202);
+                let (code, st) = admin("POST", Some(&serde_json::json!({ "graceSeconds": 5 })));
+                assert_eq!(code, 202, "{st}");
                 loop {
-                    let st: serde_json::Value = api.get("/berth/admin/gc").json().unwrap();
+                    let (_, st) = admin("GET", None);
                     if st["phase"] == "done" {
                         deleted += st["blobsDeleted"].as_u64().unwrap();
                         break;

@@ -43,6 +43,15 @@ pub enum Error {
     Unsupported(String),
     #[error("{0}")]
     InvalidParameter(String),
+    /// The caller may not do this (the message names the caller).
+    #[error("{0}")]
+    AccessDenied(String),
+    /// An account, user or access key that does not exist.
+    #[error("{0}")]
+    NoSuchEntity(String),
+    /// An account or user that exists already.
+    #[error("{0}")]
+    EntityAlreadyExists(String),
     #[error("reading the request body failed: {0}")]
     BodyRead(std::io::Error),
     #[error(transparent)]

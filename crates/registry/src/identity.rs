@@ -96,7 +96,14 @@ impl Registry {
         Ok(Some(fresh))
     }
 
-    async fn store_key(&self, account: &str, user: &str, k: &NewAccessKey) -> Result<()> {
+    /// Stores `k` (its secret sealed) for `user`; returns its creation time.
+    pub(crate) async fn store_key(
+        &self,
+        account: &str,
+        user: &str,
+        k: &NewAccessKey,
+    ) -> Result<i64> {
+        let created_at = self.now();
         self.meta
             .put_access_key(&AccessKeyRecord {
                 id: k.id.clone(),
@@ -104,10 +111,10 @@ impl Registry {
                 user_name: user.to_string(),
                 secret_sealed: self.config.server_key.seal(k.secret.as_bytes()),
                 active: true,
-                created_at: self.now(),
+                created_at,
             })
             .await?;
-        Ok(())
+        Ok(created_at)
     }
 
     /// The principal an access key belongs to and its secret, if the key

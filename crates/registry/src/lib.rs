@@ -3,6 +3,7 @@
 //! concurrency. HTTP and storage engines are someone else's business.
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod blobs;
 mod cache;
 mod clock;
@@ -21,6 +22,7 @@ mod repositories;
 mod settings;
 mod uploads;
 
+pub use accounts::{admin_may, valid_account_id, valid_user_name, AccessKeyInfo, AdminAction};
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
@@ -67,6 +69,9 @@ pub struct RegistryConfig {
     /// Seals secrets at rest and signs login tokens. Every node of a
     /// deployment must use the same one.
     pub server_key: berth_iam::ServerKey,
+    /// The account anonymous callers and plain host names address; its
+    /// admin user administers the whole server (`accounts.rs`).
+    pub default_account: String,
 }
 
 impl Default for RegistryConfig {
@@ -80,6 +85,7 @@ impl Default for RegistryConfig {
             // always passes the data dir's key.
             server_key: berth_iam::ServerKey::from_bytes(&berth_iam::ServerKey::generate())
                 .expect("a generated key has the right length"),
+            default_account: "000000000000".into(),
         }
     }
 }

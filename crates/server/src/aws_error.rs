@@ -40,6 +40,13 @@ impl AwsError {
         Self::client("InvalidParameterException", message)
     }
 
+    /// The same error with another HTTP status (the admin API answers
+    /// authentication failures with 401/403 where the ECR API uses 400).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
     pub fn kind(&self) -> &'static str {
         self.kind
     }
@@ -63,6 +70,12 @@ impl AwsError {
             e @ Error::BlobUploadUnknown(_) => Self::client("UploadNotFoundException", e.to_string()),
             Error::InvalidTag(m) => Self::client("InvalidTagParameterException", m),
             e @ Error::TooManyTags { .. } => Self::client("TooManyTagsException", e.to_string()),
+            // Raised by the admin API (accounts, users, keys), with IAM's names.
+            Error::AccessDenied(m) => Self::new(StatusCode::FORBIDDEN, "AccessDeniedException", m),
+            Error::NoSuchEntity(m) => Self::new(StatusCode::NOT_FOUND, "NoSuchEntityException", m),
+            Error::EntityAlreadyExists(m) => {
+                Self::new(StatusCode::CONFLICT, "EntityAlreadyExistsException", m)
+            }
             e @ Error::TagImmutable { .. } => {
                 Self::client("ImageTagAlreadyExistsException", e.to_string())
             }

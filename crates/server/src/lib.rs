@@ -14,6 +14,7 @@ pub mod host;
 pub mod metrics;
 mod oci_error;
 pub mod route;
+mod signed;
 mod v2_auth;
 
 use axum::routing::{any, get};
@@ -44,6 +45,26 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/berth/admin/gc",
             axum::routing::post(admin::start_gc).get(admin::gc_status),
+        )
+        .route(
+            "/berth/admin/accounts",
+            axum::routing::post(admin::create_account).get(admin::list_accounts),
+        )
+        .route(
+            "/berth/admin/accounts/{account}/users",
+            axum::routing::post(admin::create_user).get(admin::list_users),
+        )
+        .route(
+            "/berth/admin/accounts/{account}/users/{user}/access-keys",
+            axum::routing::post(admin::create_access_key).get(admin::list_user_access_keys),
+        )
+        .route(
+            "/berth/admin/accounts/{account}/access-keys",
+            get(admin::list_access_keys),
+        )
+        .route(
+            "/berth/admin/accounts/{account}/access-keys/{key}",
+            axum::routing::delete(admin::delete_access_key),
         )
         .route("/v2", any(distribution::v2))
         .route("/v2/", any(distribution::v2))

@@ -23,10 +23,10 @@ pub use blob::{BlobReader, BlobStore, UploadWriter};
 pub use error::StoreError;
 pub use fs_blob::FsBlobStore;
 pub use metadata::{
-    AccessKeyRecord, BlobLink, CollectOutcome, Counts, DeleteManifestOutcome,
-    DeleteRepositoryOutcome, ImageRecord, MetadataStore, NewManifest, PutManifestOutcome, Referrer,
-    RegistryKey, RepoId, RepositoryRecord, ResourceTag, StoredManifest, TagStatus,
-    UnlinkBlobOutcome, UntagOutcome, UploadRecord,
+    AccessKeyRecord, AccountRecord, BlobLink, CollectOutcome, Counts, CreateUserOutcome,
+    DeleteManifestOutcome, DeleteRepositoryOutcome, ImageRecord, MetadataStore, NewManifest,
+    PutManifestOutcome, Referrer, RegistryKey, RepoId, RepositoryRecord, ResourceTag,
+    StoredManifest, TagStatus, UnlinkBlobOutcome, UntagOutcome, UploadRecord, UserRecord,
 };
 pub use sqlite::SqliteMetadataStore;
 

@@ -162,6 +162,28 @@ pub struct ResourceTag {
     pub value: String,
 }
 
+/// An account (the owner of registries, users and keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub id: String,
+    pub created_at: i64,
+}
+
+/// A user of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub account_id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateUserOutcome {
+    Created(UserRecord),
+    AlreadyExists,
+    NoSuchAccount,
+}
+
 /// A repository with the settings the ECR API manages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepositoryRecord {
@@ -275,6 +297,31 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn put_access_key(&self, key: &AccessKeyRecord) -> Result<()>;
     async fn get_access_key(&self, id: &str) -> Result<Option<AccessKeyRecord>>;
     async fn access_keys_of(&self, account_id: &str, user: &str) -> Result<Vec<AccessKeyRecord>>;
+    /// Creates an account with its first user, `admin_user`, in one
+    /// transaction; `None` if the account exists (nothing is changed).
+    async fn create_account(
+        &self,
+        id: &str,
+        admin_user: &str,
+        now: i64,
+    ) -> Result<Option<AccountRecord>>;
+    async fn get_account(&self, id: &str) -> Result<Option<AccountRecord>>;
+    /// Every account, by id.
+    async fn list_accounts(&self) -> Result<Vec<AccountRecord>>;
+    /// Creates a user in an existing account.
+    async fn create_user(
+        &self,
+        account_id: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<CreateUserOutcome>;
+    async fn get_user(&self, account_id: &str, name: &str) -> Result<Option<UserRecord>>;
+    /// The users of an account, by name.
+    async fn list_users(&self, account_id: &str) -> Result<Vec<UserRecord>>;
+    /// Every access key of an account, by user, then creation.
+    async fn access_keys_of_account(&self, account_id: &str) -> Result<Vec<AccessKeyRecord>>;
+    /// Deletes an access key of `account_id`; false if it has no such key.
+    async fn delete_access_key(&self, account_id: &str, id: &str) -> Result<bool>;
     /// Names in byte order, strictly after `after`, at most `limit`.
     async fn list_repositories(
         &self,

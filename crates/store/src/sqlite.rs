@@ -116,6 +116,14 @@ fn access_key_from_row(row: sqlx::sqlite::SqliteRow) -> AccessKeyRecord {
     }
 }
 
+fn user_from_row(row: sqlx::sqlite::SqliteRow) -> UserRecord {
+    UserRecord {
+        account_id: row.get(0),
+        name: row.get(1),
+        created_at: row.get(2),
+    }
+}
+
 fn upload_from_row(row: sqlx::sqlite::SqliteRow) -> UploadRecord {
     UploadRecord {
         id: row.get(0),
@@ -533,6 +541,140 @@ impl MetadataStore for SqliteMetadataStore {
         .fetch_all(&self.reader)
         .await?;
         Ok(rows.into_iter().map(access_key_from_row).collect())
+    }
+
+    async fn create_account(
+        &self,
+        id: &str,
+        admin_user: &str,
+        now: i64,
+    ) -> Result<Option<AccountRecord>> {
+        let mut tx = self.writer.begin().await?;
+        let created = sqlx::query(
+            "INSERT INTO accounts (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !created {
+            return Ok(None);
+        }
+        sqlx::query("INSERT INTO users (account_id, name, created_at) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(admin_user)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(AccountRecord {
+            id: id.to_string(),
+            created_at: now,
+        }))
+    }
+
+    async fn get_account(&self, id: &str) -> Result<Option<AccountRecord>> {
+        let row = sqlx::query("SELECT id, created_at FROM accounts WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(|r| AccountRecord {
+            id: r.get(0),
+            created_at: r.get(1),
+        }))
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<AccountRecord>> {
+        let rows = sqlx::query("SELECT id, created_at FROM accounts ORDER BY id")
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AccountRecord {
+                id: r.get(0),
+                created_at: r.get(1),
+            })
+            .collect())
+    }
+
+    async fn create_user(
+        &self,
+        account_id: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<CreateUserOutcome> {
+        // Checked and inserted in one write transaction: the account
+        // cannot vanish in between (the writer is serialised).
+        let mut tx = self.writer.begin().await?;
+        let account: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = ?")
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if account.is_none() {
+            return Ok(CreateUserOutcome::NoSuchAccount);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO users (account_id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (account_id, name) DO NOTHING",
+        )
+        .bind(account_id)
+        .bind(name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            return Ok(CreateUserOutcome::AlreadyExists);
+        }
+        tx.commit().await?;
+        Ok(CreateUserOutcome::Created(UserRecord {
+            account_id: account_id.to_string(),
+            name: name.to_string(),
+            created_at: now,
+        }))
+    }
+
+    async fn get_user(&self, account_id: &str, name: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query(
+            "SELECT account_id, name, created_at FROM users WHERE account_id = ? AND name = ?",
+        )
+        .bind(account_id)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(user_from_row))
+    }
+
+    async fn list_users(&self, account_id: &str) -> Result<Vec<UserRecord>> {
+        let rows = sqlx::query(
+            "SELECT account_id, name, created_at FROM users WHERE account_id = ? ORDER BY name",
+        )
+        .bind(account_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(user_from_row).collect())
+    }
+
+    async fn access_keys_of_account(&self, account_id: &str) -> Result<Vec<AccessKeyRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM access_keys WHERE account_id = ? ORDER BY user_name, created_at, id"
+        ))
+        .bind(account_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(access_key_from_row).collect())
+    }
+
+    async fn delete_access_key(&self, account_id: &str, id: &str) -> Result<bool> {
+        let deleted = sqlx::query("DELETE FROM access_keys WHERE account_id = ? AND id = ?")
+            .bind(account_id)
+            .bind(id)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        Ok(deleted == 1)
     }
 
     async fn list_repositories(

@@ -3,7 +3,7 @@
 //! way in, signed with the same rules as `berth_iam::sigv4` verifies).
 
 use base64::Engine;
-use berth_iam::sigv4::{self, Claim, Request};
+use berth_iam::sigv4::{self, SigningKey};
 use http::{HeaderMap, HeaderValue};
 use sha2::Digest as _;
 
@@ -27,10 +27,8 @@ pub fn call(
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let amz_date = sigv4::format_amz_date(now);
     let mut headers = HeaderMap::new();
     headers.insert("host", HeaderValue::from_str(&host).unwrap());
-    headers.insert("x-amz-date", HeaderValue::from_str(&amz_date).unwrap());
     headers.insert(
         "x-amz-target",
         HeaderValue::from_str(&format!("AmazonEC2ContainerRegistry_V20150921.{op}")).unwrap(),
@@ -40,33 +38,25 @@ pub fn call(
         HeaderValue::from_static("application/x-amz-json-1.1"),
     );
     let payload = hex::encode(sha2::Sha256::digest(body.as_bytes()));
-    let claim = Claim {
-        access_key_id: key_id.to_string(),
-        date: amz_date[..8].to_string(),
-        region: region.to_string(),
-        service: "ecr".to_string(),
-        signed_headers: ["content-type", "host", "x-amz-date", "x-amz-target"]
-            .map(String::from)
-            .to_vec(),
-        signature: String::new(),
-        amz_date: amz_date.clone(),
-        expires: None,
-        presigned: false,
-        session_token: None,
-    };
-    let req = Request {
-        method: "POST",
-        path: "/",
-        query: None,
-        headers: &headers,
-        payload_sha256: &payload,
-    };
-    let signature = sigv4::signature(&req, &claim, secret);
-    let auth = format!(
-        "AWS4-HMAC-SHA256 Credential={key_id}/{}/{region}/ecr/aws4_request, SignedHeaders={}, Signature={signature}",
-        claim.date,
-        claim.signed_headers.join(";")
+    let signed = sigv4::sign_headers(
+        "POST",
+        "/",
+        None,
+        &headers,
+        &payload,
+        &SigningKey {
+            access_key_id: key_id,
+            secret_access_key: secret,
+            region,
+            service: "ecr",
+        },
+        now,
     );
+    headers.insert(
+        "x-amz-date",
+        HeaderValue::from_str(&signed.amz_date).unwrap(),
+    );
+    let auth = signed.authorization;
     let mut rb = client.post(format!("{}/", base_url.trim_end_matches('/')));
     for (k, v) in &headers {
         if k != "host" {

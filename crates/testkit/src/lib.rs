@@ -8,6 +8,7 @@
 //!   and running them with their output kept for failure messages.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod ecr;
 pub mod image;
 mod server;

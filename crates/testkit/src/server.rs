@@ -118,6 +118,24 @@ impl TestServer {
         )
     }
 
+    /// Calls the admin API (`/berth/admin/...`) as the default account's
+    /// admin: the status and the JSON body.
+    pub fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        crate::admin::call(
+            &self.raw_client(),
+            &self.url(),
+            (ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY),
+            method,
+            path,
+            body.as_ref(),
+        )
+    }
+
     /// A directory private to this server's test, removed with it.
     pub fn scratch(&self) -> &Path {
         self._tmp.path()

@@ -16,8 +16,8 @@ use crate::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use berth_iam::sigv4::{self, SigV4Error};
-use berth_registry::{Principal, SignatureRefusal};
+use berth_iam::sigv4;
+use berth_registry::Principal;
 use berth_store::RegistryKey;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, Method, Uri};
@@ -103,35 +103,11 @@ async fn handle(
         headers,
         payload_sha256: &payload_sha256,
     };
-    let claim = sigv4::parse(&req).map_err(signature_error)?;
-    // Any valid region name addresses that region's registry; the service
-    // must be ECR's (a key's signature for another service is no use here).
-    let region_ok = (2..=25).contains(&claim.region.len())
-        && claim
-            .region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !region_ok {
-        return Err(AwsError::client(
-            "IncompleteSignatureException",
-            format!("'{}' is not a region name", claim.region),
-        ));
-    }
-    claim
-        .check_scope(&claim.region, "ecr")
-        .map_err(signature_error)?;
-    let (principal, secret) =
-        app.registry
-            .check_signature(&req, &claim)
-            .await
-            .map_err(|e| match e {
-                SignatureRefusal::UnknownKey => AwsError::client(
-                    "UnrecognizedClientException",
-                    "The security token included in the request is invalid.",
-                ),
-                SignatureRefusal::Signature(e) => signature_error(e),
-                SignatureRefusal::Registry(e) => AwsError::from_registry(e, ""),
-            })?;
+    let crate::signed::Signer {
+        principal,
+        claim,
+        secret,
+    } = crate::signed::authenticate(app, &req, "ecr").await?;
     let input: serde_json::Value = match bytes {
         Err(parsed) => parsed,
         Ok(bytes) if bytes.is_empty() => serde_json::json!({}),
@@ -169,18 +145,7 @@ async fn handle(
     Ok(resp)
 }
 
-fn signature_error(e: SigV4Error) -> AwsError {
-    let msg = e.to_string();
-    match e {
-        SigV4Error::Missing => AwsError::client("MissingAuthenticationTokenException", msg),
-        SigV4Error::Incomplete(_) => AwsError::client("IncompleteSignatureException", msg),
-        SigV4Error::Expired(_) | SigV4Error::Mismatch => {
-            AwsError::client("InvalidSignatureException", msg)
-        }
-    }
-}
-
-async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, AwsError> {
+pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, AwsError> {
     let mut stream = body.into_data_stream();
     let mut buf = bytes::BytesMut::new();
     while let Some(chunk) = stream.next().await {

@@ -1,0 +1,431 @@
+//! Managing accounts, users and access keys (what berth's admin API does),
+//! and who may do it. Until IAM policies exist the rule is fixed: the admin
+//! user of the default account (the one `berth serve` bootstraps) may do
+//! everything; the admin user of another account may manage the users and
+//! access keys of its own account; nobody else may use the admin API.
+
+use crate::identity::{NewAccessKey, Principal, ADMIN_USER};
+use crate::{Error, Registry, Result};
+use berth_iam::keys;
+use berth_store::{AccessKeyRecord, AccountRecord, CreateUserOutcome, UserRecord};
+
+/// What an admin API call does, as far as authorization is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminAction<'a> {
+    /// Create or list accounts.
+    ManageAccounts,
+    /// Start or watch a garbage collection (it spans every account).
+    CollectGarbage,
+    /// Create or list users, create, list or delete access keys, in `account`.
+    ManageUsers { account: &'a str },
+}
+
+impl AdminAction<'_> {
+    fn describe(&self) -> String {
+        match self {
+            AdminAction::ManageAccounts => "manage accounts".into(),
+            AdminAction::CollectGarbage => "run garbage collection".into(),
+            AdminAction::ManageUsers { account } => {
+                format!("manage users and access keys of account {account}")
+            }
+        }
+    }
+}
+
+/// An access key as listed: never its secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessKeyInfo {
+    pub id: String,
+    pub account_id: String,
+    pub user_name: String,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+impl From<AccessKeyRecord> for AccessKeyInfo {
+    fn from(k: AccessKeyRecord) -> Self {
+        AccessKeyInfo {
+            id: k.id,
+            account_id: k.account_id,
+            user_name: k.user_name,
+            active: k.active,
+            created_at: k.created_at,
+        }
+    }
+}
+
+/// The authorization rule, apart from any store: whether `caller` may do
+/// `action` on a server whose default account is `default_account`.
+pub fn admin_may(default_account: &str, caller: &Principal, action: AdminAction) -> bool {
+    if caller.user != ADMIN_USER {
+        return false;
+    }
+    if caller.account_id == default_account {
+        return true;
+    }
+    matches!(action, AdminAction::ManageUsers { account } if account == caller.account_id)
+}
+
+/// Account ids are 12 digits, as on AWS (and as host names and ARNs expect).
+pub fn valid_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// IAM's user-name rule: 1 to 64 of letters, digits and `+=,.@_-`.
+pub fn valid_user_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+impl Registry {
+    /// The account plain host names and anonymous callers address, whose
+    /// admin user may do everything.
+    pub fn default_account(&self) -> &str {
+        &self.config.default_account
+    }
+
+    /// `Ok` if `caller` may do `action`; else `AccessDenied` naming the caller.
+    pub fn authorize_admin(&self, caller: &Principal, action: AdminAction) -> Result<()> {
+        if admin_may(&self.config.default_account, caller, action) {
+            return Ok(());
+        }
+        let who = format!("arn:aws:iam::{}:user/{}", caller.account_id, caller.user);
+        let rule = if caller.user == ADMIN_USER {
+            format!(
+                "the admin user of an account may manage only that account's users and access keys; the rest is for the admin user of the default account ({})",
+                self.config.default_account
+            )
+        } else {
+            format!("only the user '{ADMIN_USER}' of an account may use the admin API")
+        };
+        Err(Error::AccessDenied(format!(
+            "User: {who} is not authorized to {}: {rule}",
+            action.describe()
+        )))
+    }
+
+    /// Creates an account with its admin user and, if `with_key`, an access
+    /// key for that admin (its secret shown only in this answer).
+    pub async fn create_account(
+        &self,
+        caller: &Principal,
+        id: &str,
+        with_key: bool,
+    ) -> Result<(AccountRecord, Option<(AccessKeyInfo, NewAccessKey)>)> {
+        self.authorize_admin(caller, AdminAction::ManageAccounts)?;
+        if !valid_account_id(id) {
+            return Err(Error::InvalidParameter(format!(
+                "account id '{id}' must be 12 digits"
+            )));
+        }
+        let account = self
+            .meta
+            .create_account(id, ADMIN_USER, self.now())
+            .await?
+            .ok_or_else(|| Error::EntityAlreadyExists(format!("account {id} already exists")))?;
+        let key = if with_key {
+            Some(self.new_access_key(id, ADMIN_USER).await?)
+        } else {
+            None
+        };
+        Ok((account, key))
+    }
+
+    pub async fn list_accounts(&self, caller: &Principal) -> Result<Vec<AccountRecord>> {
+        self.authorize_admin(caller, AdminAction::ManageAccounts)?;
+        Ok(self.meta.list_accounts().await?)
+    }
+
+    pub async fn create_user(
+        &self,
+        caller: &Principal,
+        account: &str,
+        name: &str,
+    ) -> Result<UserRecord> {
+        self.authorize_admin(caller, AdminAction::ManageUsers { account })?;
+        if !valid_user_name(name) {
+            return Err(Error::InvalidParameter(format!(
+                "user name '{name}' must be 1 to 64 letters, digits or any of +=,.@_-"
+            )));
+        }
+        match self.meta.create_user(account, name, self.now()).await? {
+            CreateUserOutcome::Created(u) => Ok(u),
+            CreateUserOutcome::AlreadyExists => Err(Error::EntityAlreadyExists(format!(
+                "user '{name}' already exists in account {account}"
+            ))),
+            CreateUserOutcome::NoSuchAccount => Err(no_such_account(account)),
+        }
+    }
+
+    pub async fn list_users(&self, caller: &Principal, account: &str) -> Result<Vec<UserRecord>> {
+        self.authorize_admin(caller, AdminAction::ManageUsers { account })?;
+        self.existing_account(account).await?;
+        Ok(self.meta.list_users(account).await?)
+    }
+
+    /// A new access key for `user`; its secret is in this answer only (the
+    /// store keeps it sealed, and listings leave it out).
+    pub async fn create_access_key(
+        &self,
+        caller: &Principal,
+        account: &str,
+        user: &str,
+    ) -> Result<(AccessKeyInfo, NewAccessKey)> {
+        self.authorize_admin(caller, AdminAction::ManageUsers { account })?;
+        self.existing_user(account, user).await?;
+        self.new_access_key(account, user).await
+    }
+
+    /// The access keys of an account, or of one of its users.
+    pub async fn list_access_keys(
+        &self,
+        caller: &Principal,
+        account: &str,
+        user: Option<&str>,
+    ) -> Result<Vec<AccessKeyInfo>> {
+        self.authorize_admin(caller, AdminAction::ManageUsers { account })?;
+        let keys = match user {
+            Some(user) => {
+                self.existing_user(account, user).await?;
+                self.meta.access_keys_of(account, user).await?
+            }
+            None => {
+                self.existing_account(account).await?;
+                self.meta.access_keys_of_account(account).await?
+            }
+        };
+        Ok(keys.into_iter().map(AccessKeyInfo::from).collect())
+    }
+
+    /// Deletes an access key of `account`: requests signed with it are
+    /// refused from then on (the ECR API and the admin API look the key up
+    /// on every request; `docker login` tokens already issued live on
+    /// until they expire, as on ECR).
+    pub async fn delete_access_key(
+        &self,
+        caller: &Principal,
+        account: &str,
+        key_id: &str,
+    ) -> Result<()> {
+        self.authorize_admin(caller, AdminAction::ManageUsers { account })?;
+        if self.meta.delete_access_key(account, key_id).await? {
+            Ok(())
+        } else {
+            Err(Error::NoSuchEntity(format!(
+                "access key {key_id} does not exist in account {account}"
+            )))
+        }
+    }
+
+    async fn new_access_key(
+        &self,
+        account: &str,
+        user: &str,
+    ) -> Result<(AccessKeyInfo, NewAccessKey)> {
+        let key = NewAccessKey {
+            id: keys::new_access_key_id(),
+            secret: keys::new_secret_access_key(),
+        };
+        let created_at = self.store_key(account, user, &key).await?;
+        Ok((
+            AccessKeyInfo {
+                id: key.id.clone(),
+                account_id: account.to_string(),
+                user_name: user.to_string(),
+                active: true,
+                created_at,
+            },
+            key,
+        ))
+    }
+
+    async fn existing_account(&self, account: &str) -> Result<AccountRecord> {
+        self.meta
+            .get_account(account)
+            .await?
+            .ok_or_else(|| no_such_account(account))
+    }
+
+    async fn existing_user(&self, account: &str, user: &str) -> Result<UserRecord> {
+        match self.meta.get_user(account, user).await? {
+            Some(u) => Ok(u),
+            None => {
+                self.existing_account(account).await?;
+                Err(Error::NoSuchEntity(format!(
+                    "user '{user}' does not exist in account {account}"
+                )))
+            }
+        }
+    }
+}
+
+fn no_such_account(account: &str) -> Error {
+    Error::NoSuchEntity(format!("account {account} does not exist"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{RegistryConfig, SystemClock};
+    use berth_store::{FsBlobStore, SqliteMetadataStore};
+    use std::sync::Arc;
+
+    const ROOT: &str = "000000000000";
+
+    fn who(account: &str, user: &str) -> Principal {
+        Principal {
+            account_id: account.into(),
+            user: user.into(),
+        }
+    }
+
+    #[test]
+    fn the_default_accounts_admin_may_do_everything_other_admins_their_own_users() {
+        let root = who(ROOT, ADMIN_USER);
+        let other_admin = who("111111111111", ADMIN_USER);
+        let root_user = who(ROOT, "ci");
+        let own = AdminAction::ManageUsers {
+            account: "111111111111",
+        };
+        let foreign = AdminAction::ManageUsers {
+            account: "222222222222",
+        };
+        let root_users = AdminAction::ManageUsers { account: ROOT };
+        for action in [
+            AdminAction::ManageAccounts,
+            AdminAction::CollectGarbage,
+            own,
+            foreign,
+            root_users,
+        ] {
+            assert!(admin_may(ROOT, &root, action), "{action:?}");
+            // A user named admin of another account is not the root admin,
+            // and a non-admin user of the default account is no admin at all.
+            assert!(!admin_may(ROOT, &root_user, action), "{action:?}");
+            assert_eq!(
+                admin_may(ROOT, &other_admin, action),
+                action == own,
+                "{action:?}"
+            );
+        }
+        // The default account is a setting: its admin is the root one.
+        assert!(admin_may(
+            "111111111111",
+            &other_admin,
+            AdminAction::ManageAccounts
+        ));
+        assert!(!admin_may(ROOT, &other_admin, AdminAction::ManageAccounts));
+    }
+
+    async fn registry(dir: &std::path::Path) -> Registry {
+        Registry::new(
+            Arc::new(FsBlobStore::open(dir.join("blobs")).await.unwrap()),
+            Arc::new(
+                SqliteMetadataStore::open(&dir.join("meta.db"))
+                    .await
+                    .unwrap(),
+            ),
+            Arc::new(SystemClock),
+            RegistryConfig::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn accounts_users_and_keys_are_managed_within_the_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = registry(dir.path()).await;
+        let root = who(ROOT, ADMIN_USER);
+        reg.bootstrap_admin(ROOT, None).await.unwrap();
+
+        let (account, key) = reg
+            .create_account(&root, "111111111111", true)
+            .await
+            .unwrap();
+        assert_eq!(account.id, "111111111111");
+        let (info, key) = key.expect("asked for a key");
+        assert_eq!((info.user_name.as_str(), info.active), (ADMIN_USER, true));
+        // The new key authenticates as that account's admin.
+        let (p, secret) = reg.access_key(&key.id).await.unwrap().unwrap();
+        assert_eq!(p, who("111111111111", ADMIN_USER));
+        assert_eq!(secret, key.secret);
+        assert!(matches!(
+            reg.create_account(&root, "111111111111", false).await,
+            Err(Error::EntityAlreadyExists(_))
+        ));
+        assert!(matches!(
+            reg.create_account(&root, "12345", false).await,
+            Err(Error::InvalidParameter(_))
+        ));
+
+        // That admin manages its own account's users and keys, nothing else.
+        let admin1 = p;
+        reg.create_user(&admin1, "111111111111", "ci")
+            .await
+            .unwrap();
+        assert!(matches!(
+            reg.create_user(&admin1, "111111111111", "ci").await,
+            Err(Error::EntityAlreadyExists(_))
+        ));
+        let (ci_key, _) = reg
+            .create_access_key(&admin1, "111111111111", "ci")
+            .await
+            .unwrap();
+        let listed = reg
+            .list_access_keys(&admin1, "111111111111", None)
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.contains(&ci_key));
+        let denied = reg.list_accounts(&admin1).await.unwrap_err();
+        assert!(
+            matches!(&denied, Error::AccessDenied(m) if m.contains("arn:aws:iam::111111111111:user/admin")),
+            "{denied}"
+        );
+        assert!(matches!(
+            reg.create_user(&admin1, ROOT, "sneaky").await,
+            Err(Error::AccessDenied(_))
+        ));
+        assert!(matches!(
+            reg.delete_access_key(&admin1, ROOT, "AKIAWHATEVER00000000")
+                .await,
+            Err(Error::AccessDenied(_))
+        ));
+        // A key is deleted only through its own account.
+        assert!(matches!(
+            reg.delete_access_key(&root, ROOT, &ci_key.id).await,
+            Err(Error::NoSuchEntity(_))
+        ));
+
+        // A user that is not an admin may do nothing here.
+        let ci = who("111111111111", "ci");
+        assert!(matches!(
+            reg.list_users(&ci, "111111111111").await,
+            Err(Error::AccessDenied(m)) if m.contains("user/ci")
+        ));
+
+        // Missing things are named.
+        assert!(matches!(
+            reg.list_users(&root, "333333333333").await,
+            Err(Error::NoSuchEntity(m)) if m.contains("333333333333")
+        ));
+        assert!(matches!(
+            reg.create_access_key(&root, "111111111111", "nobody").await,
+            Err(Error::NoSuchEntity(m)) if m.contains("nobody")
+        ));
+
+        reg.delete_access_key(&admin1, "111111111111", &ci_key.id)
+            .await
+            .unwrap();
+        assert_eq!(reg.access_key(&ci_key.id).await.unwrap(), None);
+        let accounts: Vec<String> = reg
+            .list_accounts(&root)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(accounts, [ROOT, "111111111111"]);
+    }
+}
