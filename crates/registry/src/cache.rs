@@ -17,16 +17,40 @@ use berth_oci::Digest;
 use berth_store::{BlobLink, RegistryKey, RepoId, StoredManifest};
 use moka::sync::Cache as Moka;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Generation(u64);
 
+/// A manifest as the cache holds it, with the second in which a pull of it
+/// was last handed to the pull log: further pulls in that second skip the
+/// log's lock (the hot path's only shared write).
+#[derive(Debug)]
+pub struct CachedManifest {
+    pub stored: StoredManifest,
+    pull_noted: AtomicI64,
+}
+
+impl CachedManifest {
+    pub fn new(stored: StoredManifest) -> Self {
+        CachedManifest {
+            stored,
+            pull_noted: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// True for the first pull in second `secs` (and whenever the clock
+    /// moved), false for the rest of that second.
+    pub fn first_pull_in(&self, secs: i64) -> bool {
+        self.pull_noted.swap(secs, Ordering::Relaxed) != secs
+    }
+}
+
 pub struct HotCache {
     repos: Moka<(RegistryKey, String), RepoId>,
     tags: Moka<(RepoId, String), Digest>,
-    manifests: Moka<(RepoId, Digest), Arc<StoredManifest>>,
+    manifests: Moka<(RepoId, Digest), Arc<CachedManifest>>,
     blobs: Moka<(RepoId, Digest), BlobLink>,
     generation: AtomicU64,
     fill_lock: Mutex<()>,
@@ -40,8 +64,8 @@ impl HotCache {
             tags: Moka::builder().max_capacity(200_000).build(),
             manifests: Moka::builder()
                 .max_capacity(manifest_bytes)
-                .weigher(|_, m: &Arc<StoredManifest>| {
-                    m.body.len().clamp(1, u32::MAX as usize) as u32
+                .weigher(|_, m: &Arc<CachedManifest>| {
+                    m.stored.body.len().clamp(1, u32::MAX as usize) as u32
                 })
                 .build(),
             blobs: Moka::builder().max_capacity(50_000).build(),
@@ -72,7 +96,7 @@ impl HotCache {
         self.fill(seen, || self.tags.insert((repo, tag.to_string()), digest));
     }
 
-    pub fn manifest(&self, repo: RepoId, digest: &Digest) -> Option<Arc<StoredManifest>> {
+    pub fn manifest(&self, repo: RepoId, digest: &Digest) -> Option<Arc<CachedManifest>> {
         self.manifests.get(&(repo, digest.clone()))
     }
 
@@ -81,7 +105,7 @@ impl HotCache {
         seen: Generation,
         repo: RepoId,
         digest: &Digest,
-        m: Arc<StoredManifest>,
+        m: Arc<CachedManifest>,
     ) {
         self.fill(seen, || self.manifests.insert((repo, digest.clone()), m));
     }

@@ -1,11 +1,10 @@
 //! Pushing, pulling and deleting manifests.
 
+use crate::cache::CachedManifest;
 use crate::{Error, Registry, Repo, Result};
 use berth_oci::manifest::{Manifest, ManifestError, Reference as Needs, MAX_MANIFEST_BYTES};
 use berth_oci::{media_type, Algorithm, Digest, Reference};
-use berth_store::{
-    DeleteManifestOutcome, NewManifest, PutManifestOutcome, RepoId, StoredManifest, UntagOutcome,
-};
+use berth_store::{DeleteManifestOutcome, NewManifest, PutManifestOutcome, RepoId, UntagOutcome};
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -24,6 +23,7 @@ pub struct ManifestRead {
     pub body: Bytes,
     /// Where it was read from, for `record_pull`.
     repo: RepoId,
+    entry: Arc<CachedManifest>,
 }
 
 impl Registry {
@@ -143,23 +143,29 @@ impl Registry {
             .load_manifest(repo_id, &digest)
             .await?
             .ok_or_else(|| Error::ManifestUnknown(reference.to_string()))?;
-        if !media_type::accepts(accept.iter().copied(), &m.media_type) {
+        if !media_type::accepts(accept.iter().copied(), &m.stored.media_type) {
             return Err(Error::ManifestUnknown(format!(
                 "{reference} is a {} manifest, which the request's Accept header does not allow",
-                m.media_type
+                m.stored.media_type
             )));
         }
         Ok(ManifestRead {
             digest,
-            media_type: m.media_type.clone(),
-            body: m.body.clone(),
+            media_type: m.stored.media_type.clone(),
+            body: m.stored.body.clone(),
             repo: repo_id,
+            entry: m,
         })
     }
 
-    /// Notes that a manifest read was a pull (a `GET`, not a `HEAD`).
+    /// Notes that a manifest read was a pull (a `GET`, not a `HEAD`). Pull
+    /// times are kept to the second: only the first pull of an image in a
+    /// second reaches the pull log.
     pub fn record_pull(&self, m: &ManifestRead) {
-        self.pulls.record(m.repo, &m.digest, self.now());
+        let now = self.now();
+        if m.entry.first_pull_in(now.div_euclid(1000)) {
+            self.pulls.record(m.repo, &m.digest, now);
+        }
     }
 
     /// `DELETE` of a manifest. By digest: the image and every tag that
@@ -213,12 +219,16 @@ impl Registry {
         &self,
         repo_id: RepoId,
         digest: &Digest,
-    ) -> Result<Option<Arc<StoredManifest>>> {
+    ) -> Result<Option<Arc<CachedManifest>>> {
         if let Some(m) = self.cache.manifest(repo_id, digest) {
             return Ok(Some(m));
         }
         let seen = self.cache.generation();
-        let m = self.meta.get_manifest(repo_id, digest).await?.map(Arc::new);
+        let m = self
+            .meta
+            .get_manifest(repo_id, digest)
+            .await?
+            .map(|m| Arc::new(CachedManifest::new(m)));
         if let Some(m) = &m {
             self.cache.fill_manifest(seen, repo_id, digest, m.clone());
         }
