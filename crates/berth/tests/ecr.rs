@@ -1139,3 +1139,77 @@ fn tags_settings_and_pull_times_through_boto3() {
         .as_secs_f64();
     assert!((now - t).abs() < 600.0, "{t} vs {now}");
 }
+
+const BOTO3_REFERRERS: &str = r#"
+import sys, json, boto3
+from botocore.exceptions import ClientError
+fx = json.load(open(sys.argv[1]))
+ecr = boto3.client("ecr")
+
+def code_of(fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    raise AssertionError("expected an error from %s" % fn.__name__)
+
+R, S = "ref/app", {"imageDigest": fx["subject"]}
+got = ecr.list_image_referrers(repositoryName=R, subjectId=S)["referrers"]
+assert sorted(r["digest"] for r in got) == sorted(fx["referrers"]), got
+assert all(r["artifactStatus"] == "ACTIVE" and r["size"] > 0 for r in got), got
+sigs = ecr.list_image_referrers(repositoryName=R, subjectId=S, filter={"artifactTypes": ["application/x-sig"]})["referrers"]
+assert [r["artifactType"] for r in sigs] == ["application/x-sig"] * 2, sigs
+assert sigs[0]["annotations"] == {"org.example.k": "v"}, sigs[0]
+page = ecr.list_image_referrers(repositoryName=R, subjectId=S, maxResults=2)
+assert len(page["referrers"]) == 2 and page["nextToken"], page
+rest = ecr.list_image_referrers(repositoryName=R, subjectId=S, maxResults=2, nextToken=page["nextToken"])
+assert len(rest["referrers"]) == 1 and "nextToken" not in rest, rest
+assert ecr.list_image_referrers(repositoryName=R, subjectId=S, filter={"artifactStatus": "ARCHIVED"})["referrers"] == []
+assert code_of(ecr.list_image_referrers, repositoryName="ref/none", subjectId=S) == "RepositoryNotFoundException"
+assert code_of(ecr.list_image_referrers, repositoryName=R, subjectId=S, maxResults=51) == "InvalidParameterException"
+print("boto3 referrers suite passed")
+"#;
+
+#[test]
+fn list_image_referrers_shows_what_the_referrers_api_shows() {
+    if !tools::require_python_module("boto3") {
+        return;
+    }
+    let s = start();
+    let api = Api::new(&s);
+    let subject = image::oci_image(81, 1, 1, 100);
+    api.push_image("ref/app", &subject, "v1");
+    let empty = api.push_blob("ref/app", b"{}");
+    let mut referrers = Vec::new();
+    for (i, kind) in [
+        "application/x-sig",
+        "application/x-sig",
+        "application/x-sbom",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let payload = format!("payload {i}");
+        let blob = api.push_blob("ref/app", payload.as_bytes());
+        let m = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": image::OCI_MANIFEST,
+            "artifactType": kind,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+            "layers": [{"mediaType": "application/octet-stream", "digest": blob, "size": payload.len()}],
+            "subject": {"mediaType": image::OCI_MANIFEST, "digest": subject.manifest_digest, "size": subject.manifest.len()},
+            "annotations": {"org.example.k": "v"},
+        })
+        .to_string();
+        let digest = image::sha256(m.as_bytes());
+        assert_eq!(
+            api.put_manifest("ref/app", &digest, image::OCI_MANIFEST, m.as_bytes())
+                .status(),
+            201
+        );
+        referrers.push(digest);
+    }
+    let fixture = serde_json::json!({"subject": subject.manifest_digest, "referrers": referrers});
+    let out = boto3(&s, BOTO3_REFERRERS, &fixture);
+    assert!(out.contains("boto3 referrers suite passed"), "{out}");
+}

@@ -596,3 +596,126 @@ pub async fn get_download_url_for_layer(
         "layerDigest": digest,
     }))
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListImageReferrersInput {
+    registry_id: Option<String>,
+    repository_name: String,
+    subject_id: SubjectId,
+    filter: Option<ReferrersFilter>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubjectId {
+    image_digest: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ReferrersFilter {
+    #[serde(default)]
+    artifact_types: Vec<String>,
+    artifact_status: Option<String>,
+}
+
+/// The OCI referrers of an image (signatures, SBOMs) as ECR lists them:
+/// pages of at most 50 in digest order. Every image is ACTIVE until the
+/// archive storage class exists.
+pub async fn list_image_referrers(
+    call: &Call<'_>,
+    input: ListImageReferrersInput,
+) -> Result<Value, AwsError> {
+    let repo = call
+        .existing_repo(input.registry_id.as_deref(), &input.repository_name)
+        .await?;
+    let subject: Digest = input
+        .subject_id
+        .image_digest
+        .parse()
+        .map_err(|e| constraint("subjectId.imageDigest", &format!("{e}")))?;
+    let limit = match input.max_results {
+        None => 50,
+        Some(n @ 1..=50) => n as usize,
+        Some(_) => {
+            return Err(constraint(
+                "maxResults",
+                "Member must have value between 1 and 50",
+            ))
+        }
+    };
+    let filter = input.filter.unwrap_or_default();
+    if filter.artifact_types.len() > 5 {
+        return Err(constraint(
+            "filter.artifactTypes",
+            "Member must have length less than or equal to 5",
+        ));
+    }
+    let active = match filter.artifact_status.as_deref() {
+        None | Some("ACTIVE") | Some("ANY") => true,
+        Some("ARCHIVED") | Some("ACTIVATING") => false,
+        Some(_) => {
+            return Err(constraint(
+                "filter.artifactStatus",
+                "Member must satisfy enum value set: [ACTIVE, ARCHIVED, ACTIVATING, ANY]",
+            ))
+        }
+    };
+    let after = decode_token(&input.next_token)?;
+    let all = if active {
+        call.app
+            .registry
+            .referrers(&repo, &subject, None)
+            .await
+            .map_err(|e| call.registry_error(e))?
+    } else {
+        Vec::new()
+    };
+    let mut matching = all.into_iter().filter(|r| {
+        filter.artifact_types.is_empty()
+            || r.artifact_type
+                .as_ref()
+                .is_some_and(|t| filter.artifact_types.contains(t))
+    });
+    let page: Vec<_> = match &after {
+        Some(a) => matching
+            .by_ref()
+            .skip_while(|r| r.digest.as_str() <= a.as_str())
+            .take(limit + 1)
+            .collect(),
+        None => matching.by_ref().take(limit + 1).collect(),
+    };
+    let (page, more) = split_page(page, limit as u32);
+    let referrers: Vec<Value> = page
+        .iter()
+        .map(|r| {
+            let mut v = json!({
+                "digest": r.digest,
+                "mediaType": r.media_type,
+                "size": r.size,
+                "artifactStatus": "ACTIVE",
+            });
+            if let Some(t) = &r.artifact_type {
+                v["artifactType"] = json!(t);
+            }
+            if let Some(a) = r
+                .annotations
+                .as_deref()
+                .and_then(|a| serde_json::from_str::<Value>(a).ok())
+            {
+                v["annotations"] = a;
+            }
+            v
+        })
+        .collect();
+    let mut out = json!({ "referrers": referrers });
+    if more {
+        if let Some(last) = page.last() {
+            out["nextToken"] = json!(encode_token(last.digest.as_str()));
+        }
+    }
+    Ok(out)
+}

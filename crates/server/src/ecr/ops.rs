@@ -103,6 +103,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "InitiateLayerUpload",
     "UploadLayerPart",
     "CompleteLayerUpload",
+    "ListImageReferrers",
 ];
 
 pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, AwsError> {
@@ -126,6 +127,7 @@ pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, 
         "InitiateLayerUpload" => super::layers::initiate_layer_upload(call, input).await,
         "UploadLayerPart" => super::layers::upload_layer_part(call, input).await,
         "CompleteLayerUpload" => super::layers::complete_layer_upload(call, input).await,
+        "ListImageReferrers" => super::images::list_image_referrers(call, parse(input)?).await,
         "TagResource" => super::tagging::tag_resource(call, input).await,
         "UntagResource" => super::tagging::untag_resource(call, input).await,
         "ListTagsForResource" => super::tagging::list_tags_for_resource(call, input).await,
