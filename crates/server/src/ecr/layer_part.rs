@@ -77,7 +77,19 @@ pub(crate) fn parse(reader: impl Read) -> Result<LayerPartBody, AwsError> {
             let name = json.next_name_owned().map_err(serialization)?;
             if name == "layerPartBlob" {
                 let text = json.next_string_reader().map_err(serialization)?;
-                let mut decoded = Vec::new();
+                // botocore sends partFirstByte and partLastByte first: then the
+                // part's size is known and its buffer is allocated once
+                // (growing it by doubling would peak at 32 MiB for 20).
+                let expected = match (
+                    input.get("partFirstByte").and_then(|v| v.as_u64()),
+                    input.get("partLastByte").and_then(|v| v.as_u64()),
+                ) {
+                    (Some(first), Some(last)) if last >= first => {
+                        (last - first + 1).min(MAX_PART as u64) as usize
+                    }
+                    _ => 0,
+                };
+                let mut decoded = Vec::with_capacity(expected);
                 base64::read::DecoderReader::new(text, &B64)
                     .take(MAX_PART as u64 + 1)
                     .read_to_end(&mut decoded)
