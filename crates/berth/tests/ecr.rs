@@ -35,6 +35,46 @@ fn aws_err(s: &TestServer, region: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
+/// What every boto3 program here starts with: the fixture `fx`, an ECR
+/// client `ecr` (the default account's admin, us-east-1), and `error_of` /
+/// `code_of` for a call that must fail.
+const BOTO3_PRELUDE: &str = r#"
+import os, sys, json, base64, hashlib, boto3, botocore
+from botocore.exceptions import ClientError
+fx = json.load(open(sys.argv[1]))
+ecr = boto3.client("ecr")
+
+def error_of(fn, *a, **kw):
+    try:
+        fn(*a, **kw)
+    except ClientError as e:
+        return e.response
+    raise AssertionError("expected an error from %s" % fn.__name__)
+
+def code_of(fn, *a, **kw):
+    return error_of(fn, *a, **kw)["Error"]["Code"]
+"#;
+
+/// Runs `cmd` with `input` on its stdin (`... login --password-stdin`),
+/// asserting that it succeeds.
+fn with_stdin(cmd: &mut Command, input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs a boto3 `program` as the default account's admin in us-east-1; the
 /// path of a JSON file holding `fixture` is its first argument. Its stdout.
 fn boto3(s: &TestServer, program: &str, fixture: &serde_json::Value) -> String {
@@ -43,7 +83,7 @@ fn boto3(s: &TestServer, program: &str, fixture: &serde_json::Value) -> String {
     let out = tools::run(
         Command::new("python3")
             .arg("-c")
-            .arg(program)
+            .arg(format!("{BOTO3_PRELUDE}{program}"))
             .arg(&path)
             .envs(s.aws_env("us-east-1")),
     );
@@ -245,35 +285,23 @@ fn get_login_password_gives_a_token_that_v2_accepts_and_forgeries_do_not() {
 }
 
 const BOTO3_SUITE: &str = r#"
-import os, sys, json, base64, boto3, botocore
-from botocore.exceptions import ClientError
-
-ecr = boto3.client("ecr")
-
-def code_of(fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"].get("RequestId")
-    raise AssertionError("expected an error from %s" % fn.__name__)
-
 r = ecr.create_repository(repositoryName="boto/one", imageScanningConfiguration={"scanOnPush": True})
 assert r["repository"]["imageScanningConfiguration"] == {"scanOnPush": True}, r
 assert r["ResponseMetadata"]["RequestId"], r["ResponseMetadata"]
 assert hasattr(r["repository"]["createdAt"], "year"), "createdAt parses as a timestamp"
-assert code_of(ecr.create_repository, repositoryName="boto/one")[0] == "RepositoryAlreadyExistsException"
-assert code_of(ecr.create_repository, repositoryName="Bad_Name")[0] == "InvalidParameterException"
-assert code_of(ecr.create_repository, repositoryName="boto/imm", imageTagMutability="IMMUTABLE_WITH_EXCLUSION")[0] == "InvalidParameterException"
-assert code_of(ecr.create_repository, repositoryName="boto/other", registryId="111111111111")[0] == "AccessDeniedException"
+assert code_of(ecr.create_repository, repositoryName="boto/one") == "RepositoryAlreadyExistsException"
+assert code_of(ecr.create_repository, repositoryName="Bad_Name") == "InvalidParameterException"
+assert code_of(ecr.create_repository, repositoryName="boto/imm", imageTagMutability="IMMUTABLE_WITH_EXCLUSION") == "InvalidParameterException"
+assert code_of(ecr.create_repository, repositoryName="boto/other", registryId="111111111111") == "AccessDeniedException"
 for i in range(7):
     ecr.create_repository(repositoryName="boto/p%d" % i)
 pages = list(ecr.get_paginator("describe_repositories").paginate(PaginationConfig={"PageSize": 3}))
 names = [r["repositoryName"] for p in pages for r in p["repositories"]]
 assert len(pages) == 3 and names == sorted(names) and len(names) == 9, (len(pages), names)
-assert code_of(ecr.describe_repositories, repositoryNames=["nope"])[0] == "RepositoryNotFoundException"
-assert code_of(ecr.delete_repository, repositoryName="nope")[0] == "RepositoryNotFoundException"
+assert code_of(ecr.describe_repositories, repositoryNames=["nope"]) == "RepositoryNotFoundException"
+assert code_of(ecr.delete_repository, repositoryName="nope") == "RepositoryNotFoundException"
 # A repository with an image (pushed by the test over /v2) needs force.
-assert code_of(ecr.delete_repository, repositoryName="boto/full")[0] == "RepositoryNotEmptyException"
+assert code_of(ecr.delete_repository, repositoryName="boto/full") == "RepositoryNotEmptyException"
 assert ecr.delete_repository(repositoryName="boto/full", force=True)["repository"]["repositoryName"] == "boto/full"
 
 t = ecr.get_authorization_token()["authorizationData"][0]
@@ -284,14 +312,14 @@ assert (t["expiresAt"] - __import__("datetime").datetime.now(t["expiresAt"].tzin
 assert ecr.describe_registry()["registryId"] == "000000000000"
 
 # Operations berth does not implement yet say so, by name.
-code, _ = code_of(ecr.put_lifecycle_policy, repositoryName="boto/one", lifecyclePolicyText="{}" * 60)
+code = code_of(ecr.put_lifecycle_policy, repositoryName="boto/one", lifecyclePolicyText="{}" * 60)
 assert code == "UnsupportedOperationException", code
 
 # Authentication failures, by AWS's names.
 bad = boto3.client("ecr", aws_secret_access_key="wrong" * 8, aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"])
-assert code_of(bad.describe_repositories)[0] == "InvalidSignatureException"
+assert code_of(bad.describe_repositories) == "InvalidSignatureException"
 unknown = boto3.client("ecr", aws_access_key_id="AKIAUNKNOWNUNKNOWN00", aws_secret_access_key="x" * 40)
-assert code_of(unknown.describe_repositories)[0] == "UnrecognizedClientException"
+assert code_of(unknown.describe_repositories) == "UnrecognizedClientException"
 print("boto3 suite passed")
 "#;
 
@@ -342,19 +370,7 @@ fn boto3_covers_each_implemented_operation_and_its_errors() {
 }
 
 const BOTO3_IMAGES: &str = r#"
-import sys, json, boto3
-from botocore.exceptions import ClientError
-fx = json.load(open(sys.argv[1]))
-ecr = boto3.client("ecr")
 R = "img/app"
-
-def code_of(fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        return e.response["Error"]["Code"]
-    raise AssertionError("expected an error from %s" % fn.__name__)
-
 ids = ecr.list_images(repositoryName=R)["imageIds"]
 assert sorted((i["imageDigest"], i.get("imageTag")) for i in ids) == sorted([(fx["d1"], "v1"), (fx["d1"], "v2"), (fx["d2"], None)]), ids
 assert len(ecr.list_images(repositoryName=R, filter={"tagStatus": "TAGGED"})["imageIds"]) == 2
@@ -543,24 +559,9 @@ fn the_ecr_getting_started_workflow_with_aws_and_docker() {
     // aws ecr get-login-password | docker login --username AWS --password-stdin <registry>
     let password = aws(&s, "us-east-1", &["ecr", "get-login-password"]);
     assert!(password.status.success());
-    let mut login = docker(&["login", "--username", "AWS", "--password-stdin", &registry])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    login
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&password.stdout)
-        .unwrap();
-    let login = login.wait_with_output().unwrap();
-    assert!(
-        login.status.success(),
-        "docker login: {}",
-        String::from_utf8_lossy(&login.stderr)
+    let login = with_stdin(
+        &mut docker(&["login", "--username", "AWS", "--password-stdin", &registry]),
+        &password.stdout,
     );
     assert!(String::from_utf8_lossy(&login.stdout).contains("Login Succeeded"));
     show(
@@ -689,31 +690,16 @@ fn the_ecr_getting_started_workflow_with_aws_and_skopeo() {
     // aws ecr get-login-password | skopeo login --username AWS --password-stdin <registry>
     let password = aws(&s, "us-east-1", &["ecr", "get-login-password"]);
     assert!(password.status.success());
-    let mut login = skopeo(&[
-        "login",
-        "--tls-verify=false",
-        "--username",
-        "AWS",
-        "--password-stdin",
-        &registry,
-    ])
-    .stdin(std::process::Stdio::piped())
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    use std::io::Write;
-    login
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&password.stdout)
-        .unwrap();
-    let login = login.wait_with_output().unwrap();
-    assert!(
-        login.status.success(),
-        "skopeo login: {}",
-        String::from_utf8_lossy(&login.stderr)
+    with_stdin(
+        &mut skopeo(&[
+            "login",
+            "--tls-verify=false",
+            "--username",
+            "AWS",
+            "--password-stdin",
+            &registry,
+        ]),
+        &password.stdout,
     );
 
     let img = image::oci_image(72, 3, 2, 50_000);
@@ -825,23 +811,12 @@ impl Drop for DockerImage {
 }
 
 const BOTO3_IMMUTABILITY: &str = r#"
-import sys, json, boto3
-from botocore.exceptions import ClientError
-fx = json.load(open(sys.argv[1]))
-ecr = boto3.client("ecr")
-
-def code_of(fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["Error"]["Message"]
-    raise AssertionError("expected an error from %s" % fn.__name__)
-
 # fx: repo "imm/app" is IMMUTABLE with a's manifest at v1 (pushed with docker's requests).
-code, msg = code_of(ecr.put_image, repositoryName="imm/app", imageManifest=fx["b"], imageTag="v1")
+e = error_of(ecr.put_image, repositoryName="imm/app", imageManifest=fx["b"], imageTag="v1")["Error"]
+code, msg = e["Code"], e["Message"]
 assert code == "ImageTagAlreadyExistsException", code
 assert msg == "The image tag 'v1' already exists in the 'imm/app' repository and cannot be overwritten because the repository is immutable.", msg
-assert code_of(ecr.put_image, repositoryName="imm/app", imageManifest=fx["a"], imageTag="v1")[0] == "ImageAlreadyExistsException"
+assert code_of(ecr.put_image, repositoryName="imm/app", imageManifest=fx["a"], imageTag="v1") == "ImageAlreadyExistsException"
 ecr.put_image(repositoryName="imm/app", imageManifest=fx["b"], imageTag="v2")
 
 # Exclusions: 'latest' stays movable in an immutable repository.
@@ -850,11 +825,11 @@ r = ecr.put_image_tag_mutability(repositoryName="imm/app", imageTagMutability="I
 assert r["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION", r
 ecr.put_image(repositoryName="imm/app", imageManifest=fx["a"], imageTag="latest")
 ecr.put_image(repositoryName="imm/app", imageManifest=fx["b"], imageTag="latest")
-assert code_of(ecr.put_image, repositoryName="imm/app", imageManifest=fx["a"], imageTag="v2")[0] == "ImageTagAlreadyExistsException"
+assert code_of(ecr.put_image, repositoryName="imm/app", imageManifest=fx["a"], imageTag="v2") == "ImageTagAlreadyExistsException"
 d = ecr.describe_repositories(repositoryNames=["imm/app"])["repositories"][0]
 assert d["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD", "filter": "lat*"}], d
-assert code_of(ecr.put_image_tag_mutability, repositoryName="imm/app", imageTagMutability="MUTABLE_WITH_EXCLUSION")[0] == "InvalidParameterException"
-assert code_of(ecr.put_image_tag_mutability, repositoryName="imm/none", imageTagMutability="MUTABLE")[0] == "RepositoryNotFoundException"
+assert code_of(ecr.put_image_tag_mutability, repositoryName="imm/app", imageTagMutability="MUTABLE_WITH_EXCLUSION") == "InvalidParameterException"
+assert code_of(ecr.put_image_tag_mutability, repositoryName="imm/none", imageTagMutability="MUTABLE") == "RepositoryNotFoundException"
 ecr.put_image_tag_mutability(repositoryName="imm/app", imageTagMutability="MUTABLE")
 ecr.put_image(repositoryName="imm/app", imageManifest=fx["a"], imageTag="v2")
 print("boto3 immutability suite passed")
@@ -911,21 +886,9 @@ fn immutable_tags_refuse_moves_on_both_apis() {
 }
 
 const BOTO3_LAYERS: &str = r#"
-import sys, os, json, hashlib, boto3
-from botocore.exceptions import ClientError
-fx = json.load(open(sys.argv[1]))
-ecr = boto3.client("ecr")
 R = "up/app"
-
-def err(fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response
-    raise AssertionError("expected an error from %s" % fn.__name__)
-
 ecr.create_repository(repositoryName=R)
-assert err(ecr.initiate_layer_upload, repositoryName="up/none")[0] == "RepositoryNotFoundException"
+assert code_of(ecr.initiate_layer_upload, repositoryName="up/none") == "RepositoryNotFoundException"
 
 def upload(data, part):
     u = ecr.initiate_layer_upload(repositoryName=R)
@@ -958,17 +921,17 @@ manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.ima
 ecr.put_image(repositoryName=R, imageManifest=manifest, imageTag="api")
 
 # The documented errors.
-assert err(ecr.complete_layer_upload, repositoryName=R, uploadId=upload(layer[:100], 100), layerDigests=[sha(layer)])[0] == "LayerAlreadyExistsException"
+assert code_of(ecr.complete_layer_upload, repositoryName=R, uploadId=upload(layer[:100], 100), layerDigests=[sha(layer)]) == "LayerAlreadyExistsException"
 u = ecr.initiate_layer_upload(repositoryName=R)["uploadId"]
-assert err(ecr.complete_layer_upload, repositoryName=R, uploadId=u, layerDigests=[sha(b"x")])[0] == "EmptyUploadException"
+assert code_of(ecr.complete_layer_upload, repositoryName=R, uploadId=u, layerDigests=[sha(b"x")]) == "EmptyUploadException"
 ecr.upload_layer_part(repositoryName=R, uploadId=u, partFirstByte=0, partLastByte=2, layerPartBlob=b"abc")
-code, resp = err(ecr.upload_layer_part, repositoryName=R, uploadId=u, partFirstByte=10, partLastByte=12, layerPartBlob=b"def")
-assert code == "InvalidLayerPartException" and resp["lastValidByteReceived"] == 2, resp
-assert err(ecr.upload_layer_part, repositoryName=R, uploadId=u, partFirstByte=3, partLastByte=9, layerPartBlob=b"def")[0] == "InvalidLayerPartException"
-assert err(ecr.complete_layer_upload, repositoryName=R, uploadId=u, layerDigests=[sha(b"abcX")])[0] == "InvalidLayerException"
-assert err(ecr.upload_layer_part, repositoryName=R, uploadId=u, partFirstByte=3, partLastByte=5, layerPartBlob=b"def")[0] == "UploadNotFoundException", "a mismatched upload is discarded"
-assert err(ecr.upload_layer_part, repositoryName=R, uploadId="00000000-0000-0000-0000-000000000000", partFirstByte=0, partLastByte=0, layerPartBlob=b"a")[0] == "UploadNotFoundException"
-assert err(ecr.complete_layer_upload, repositoryName=R, uploadId="00000000-0000-0000-0000-000000000000", layerDigests=[sha(b"a")])[0] == "UploadNotFoundException"
+resp = error_of(ecr.upload_layer_part, repositoryName=R, uploadId=u, partFirstByte=10, partLastByte=12, layerPartBlob=b"def")
+assert resp["Error"]["Code"] == "InvalidLayerPartException" and resp["lastValidByteReceived"] == 2, resp
+assert code_of(ecr.upload_layer_part, repositoryName=R, uploadId=u, partFirstByte=3, partLastByte=9, layerPartBlob=b"def") == "InvalidLayerPartException"
+assert code_of(ecr.complete_layer_upload, repositoryName=R, uploadId=u, layerDigests=[sha(b"abcX")]) == "InvalidLayerException"
+assert code_of(ecr.upload_layer_part, repositoryName=R, uploadId=u, partFirstByte=3, partLastByte=5, layerPartBlob=b"def") == "UploadNotFoundException", "a mismatched upload is discarded"
+assert code_of(ecr.upload_layer_part, repositoryName=R, uploadId="00000000-0000-0000-0000-000000000000", partFirstByte=0, partLastByte=0, layerPartBlob=b"a") == "UploadNotFoundException"
+assert code_of(ecr.complete_layer_upload, repositoryName=R, uploadId="00000000-0000-0000-0000-000000000000", layerDigests=[sha(b"a")]) == "UploadNotFoundException"
 print(json.dumps({"layer": sha(layer), "config": sha(config)}))
 print("boto3 layer suite passed")
 "#;
@@ -1026,18 +989,6 @@ fn layers_uploaded_through_the_api_are_pulled_over_v2() {
 }
 
 const BOTO3_TAGS_AND_SETTINGS: &str = r#"
-import sys, json, boto3
-from botocore.exceptions import ClientError
-fx = json.load(open(sys.argv[1]))
-ecr = boto3.client("ecr")
-
-def code_of(fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        return e.response["Error"]["Code"]
-    raise AssertionError("expected an error from %s" % fn.__name__)
-
 arn = ecr.create_repository(repositoryName="tags/app", tags=[{"Key": "team", "Value": "a"}, {"Key": "env", "Value": "dev"}])["repository"]["repositoryArn"]
 assert arn == "arn:aws:ecr:us-east-1:000000000000:repository/tags/app", arn
 assert ecr.list_tags_for_resource(resourceArn=arn)["tags"] == [{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "a"}]
@@ -1141,18 +1092,6 @@ fn tags_settings_and_pull_times_through_boto3() {
 }
 
 const BOTO3_REFERRERS: &str = r#"
-import sys, json, boto3
-from botocore.exceptions import ClientError
-fx = json.load(open(sys.argv[1]))
-ecr = boto3.client("ecr")
-
-def code_of(fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        return e.response["Error"]["Code"]
-    raise AssertionError("expected an error from %s" % fn.__name__)
-
 R, S = "ref/app", {"imageDigest": fx["subject"]}
 got = ecr.list_image_referrers(repositoryName=R, subjectId=S)["referrers"]
 assert sorted(r["digest"] for r in got) == sorted(fx["referrers"]), got
