@@ -1,0 +1,371 @@
+//! Whether a request is allowed, by AWS's evaluation logic (IAM User Guide,
+//! "Policy evaluation logic" and "Cross-account policy evaluation logic"),
+//! reduced to what berth has: identity policies, a repository policy and a
+//! registry policy. No SCPs, permission boundaries or session policies.
+//!
+//! 1. An explicit Deny in any applicable statement wins.
+//! 2. Same account: an Allow in an identity policy, or in a resource policy
+//!    that names the caller, suffices.
+//! 3. Another account: both are needed, an identity Allow and a resource
+//!    policy Allow that names the caller or its account.
+//! 4. Otherwise: implicit deny.
+//!
+//! A resource policy that names only the caller's *account* (`root` or the
+//! bare id) delegates to that account's own IAM: across accounts it is the
+//! resource side's Allow, but within the account it grants nothing an
+//! identity policy does not (as S3 and KMS behave for the account
+//! principal). A Deny naming the account applies to every user in it.
+//!
+//! The account's `admin` user is an IAM user with AdministratorAccess
+//! attached, not the account's root: it is allowed everything in its own
+//! account, explicit Denies still bind it, and another account's resources
+//! need that account's resource policy to allow it.
+
+use super::context::{keys, RequestContext};
+use super::document::{
+    ActionElement, AwsPrincipal, Effect, Policy, PrincipalElement, Principals, ResourceElement,
+    Statement,
+};
+use super::managed;
+use super::pattern::glob_match;
+
+/// The authenticated caller: a user of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub account: String,
+    pub user: String,
+    /// The account's administrator: allowed as if AdministratorAccess were
+    /// attached.
+    pub account_admin: bool,
+}
+
+impl Principal {
+    /// The user `name` of `account`; the user named `admin` is the
+    /// account's administrator.
+    pub fn user(account: &str, name: &str) -> Principal {
+        Principal {
+            account: account.to_string(),
+            user: name.to_string(),
+            account_admin: name == "admin",
+        }
+    }
+
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:user/{}", self.account, self.user)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub principal: Principal,
+    /// `ecr:PutImage`.
+    pub action: String,
+    /// A repository ARN, or `*` for actions on no resource
+    /// (GetAuthorizationToken, DescribeRegistry, ...).
+    pub resource: String,
+    pub context: RequestContext,
+}
+
+impl Request {
+    /// The context starts with the keys that describe the principal
+    /// (`aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`,
+    /// `aws:username`); the caller adds the rest.
+    pub fn new(principal: Principal, action: &str, resource: &str) -> Request {
+        let mut context = RequestContext::new();
+        context.insert(keys::PRINCIPAL_ARN, principal.arn());
+        context.insert(keys::PRINCIPAL_ACCOUNT, principal.account.clone());
+        context.insert(keys::PRINCIPAL_TYPE, "User");
+        context.insert(keys::USERNAME, principal.user.clone());
+        Request {
+            principal,
+            action: action.to_string(),
+            resource: resource.to_string(),
+            context,
+        }
+    }
+
+    pub fn with_context(mut self, key: &str, value: impl Into<String>) -> Request {
+        self.context.insert(key, value);
+        self
+    }
+
+    pub fn with_context_values<I, S>(mut self, key: &str, values: I) -> Request
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.context.insert_all(key, values);
+        self
+    }
+}
+
+/// An identity policy attached to the caller, by the name the caller knows
+/// it as (a managed policy's ARN, an inline policy's name).
+#[derive(Debug, Clone, Copy)]
+pub struct IdentityPolicy<'a> {
+    pub name: &'a str,
+    pub policy: &'a Policy,
+}
+
+/// Everything that bears on one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Policies<'a> {
+    pub identity: &'a [IdentityPolicy<'a>],
+    pub repository: Option<&'a Policy>,
+    pub registry: Option<&'a Policy>,
+    /// The account that owns the resource (the registry's account).
+    pub resource_account: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    Identity { name: String },
+    Repository,
+    Registry,
+}
+
+impl PolicySource {
+    pub fn is_resource_based(&self) -> bool {
+        !matches!(self, PolicySource::Identity { .. })
+    }
+}
+
+/// Which side's Allow was missing, for AWS's "because no ... policy
+/// allows" wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingAllow {
+    IdentityPolicy,
+    /// Across accounts the identity side allowed and the resource's
+    /// policies did not.
+    ResourcePolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    ExplicitDeny {
+        policy: PolicySource,
+        sid: Option<String>,
+    },
+    ImplicitDeny {
+        missing: MissingAllow,
+    },
+}
+
+impl Decision {
+    pub fn is_allowed(&self) -> bool {
+        *self == Decision::Allow
+    }
+
+    /// AWS's AccessDenied text for this decision, `None` when allowed:
+    /// `User: arn:aws:iam::111122223333:user/bob is not authorized to
+    /// perform: ecr:PutImage on resource: arn:... because no
+    /// identity-based policy allows the ecr:PutImage action`.
+    pub fn denial_message(&self, request: &Request) -> Option<String> {
+        let head = format!(
+            "User: {} is not authorized to perform: {} on resource: {}",
+            request.principal.arn(),
+            request.action,
+            request.resource
+        );
+        match self {
+            Decision::Allow => None,
+            Decision::ExplicitDeny { policy, .. } => Some(format!(
+                "{head} with an explicit deny in {} policy",
+                if policy.is_resource_based() {
+                    "a resource-based"
+                } else {
+                    "an identity-based"
+                }
+            )),
+            Decision::ImplicitDeny { missing } => Some(format!(
+                "{head} because no {} policy allows the {} action",
+                match missing {
+                    MissingAllow::IdentityPolicy => "identity-based",
+                    MissingAllow::ResourcePolicy => "resource-based",
+                },
+                request.action
+            )),
+        }
+    }
+}
+
+/// How a resource policy's principal element relates to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Named {
+    No,
+    /// Only the caller's account (root or id).
+    Account,
+    /// The caller itself, or everyone.
+    Caller,
+}
+
+pub fn evaluate(request: &Request, policies: &Policies<'_>) -> Decision {
+    let action = request.action.to_ascii_lowercase();
+    let ctx = &request.context;
+    let admin = request
+        .principal
+        .account_admin
+        .then(|| managed::ADMINISTRATOR_ACCESS.policy());
+
+    // Identity statements apply to the caller by being attached to it.
+    let identity = policies
+        .identity
+        .iter()
+        .map(|p| {
+            (
+                PolicySource::Identity {
+                    name: p.name.into(),
+                },
+                p.policy,
+            )
+        })
+        .chain(admin.map(|p| {
+            (
+                PolicySource::Identity {
+                    name: managed::ADMINISTRATOR_ACCESS.arn.into(),
+                },
+                p,
+            )
+        }));
+    let resource = [
+        (PolicySource::Repository, policies.repository),
+        (PolicySource::Registry, policies.registry),
+    ];
+
+    let caller_arn = request.principal.arn();
+    let mut identity_allows = false;
+    let mut resource_allows = Named::No;
+    for (source, policy) in identity {
+        for s in &policy.statements {
+            if !applies(s, &action, request, ctx) {
+                continue;
+            }
+            match s.effect {
+                Effect::Deny => return explicit_deny(source, s),
+                Effect::Allow => identity_allows = true,
+            }
+        }
+    }
+    for (source, policy) in resource {
+        let Some(policy) = policy else { continue };
+        for s in &policy.statements {
+            let named = names(s.principal.as_ref(), &request.principal, &caller_arn);
+            if named == Named::No || !applies(s, &action, request, ctx) {
+                continue;
+            }
+            match s.effect {
+                Effect::Deny => return explicit_deny(source.clone(), s),
+                Effect::Allow => resource_allows = resource_allows.max(named),
+            }
+        }
+    }
+
+    let same_account = request.principal.account == policies.resource_account;
+    let allowed = if same_account {
+        identity_allows || resource_allows == Named::Caller
+    } else {
+        identity_allows && resource_allows != Named::No
+    };
+    if allowed {
+        Decision::Allow
+    } else if same_account || !identity_allows {
+        Decision::ImplicitDeny {
+            missing: MissingAllow::IdentityPolicy,
+        }
+    } else {
+        Decision::ImplicitDeny {
+            missing: MissingAllow::ResourcePolicy,
+        }
+    }
+}
+
+fn explicit_deny(source: PolicySource, s: &Statement) -> Decision {
+    Decision::ExplicitDeny {
+        policy: source,
+        sid: s.sid.clone(),
+    }
+}
+
+/// Action, resource and conditions all match (principal aside).
+fn applies(s: &Statement, action_lower: &str, request: &Request, ctx: &RequestContext) -> bool {
+    let action_ok = match &s.action {
+        ActionElement::Action(list) => list.iter().any(|a| glob_match(&a.tokens, action_lower)),
+        ActionElement::NotAction(list) => !list.iter().any(|a| glob_match(&a.tokens, action_lower)),
+    };
+    action_ok
+        && resource_matches(s.resource.as_ref(), &request.resource, ctx)
+        && s.conditions.iter().all(|c| c.evaluate(ctx))
+}
+
+fn resource_matches(
+    element: Option<&ResourceElement>,
+    resource: &str,
+    ctx: &RequestContext,
+) -> bool {
+    let any = |list: &[super::document::ResourcePattern]| {
+        list.iter().any(|p| match &p.tokens {
+            Some(tokens) => glob_match(tokens, resource),
+            // A variable the request lacks makes the pattern match nothing.
+            None => p
+                .template
+                .tokens(ctx)
+                .is_some_and(|tokens| glob_match(&tokens, resource)),
+        })
+    };
+    match element {
+        // A resource policy without Resource speaks of its own resource.
+        None => true,
+        Some(ResourceElement::Resource(list)) => any(list),
+        Some(ResourceElement::NotResource(list)) => !any(list),
+    }
+}
+
+fn names(element: Option<&PrincipalElement>, caller: &Principal, caller_arn: &str) -> Named {
+    match element {
+        // Identity policies; resource policies always carry one.
+        None => Named::Caller,
+        Some(PrincipalElement::Principal(p)) => listed(p, caller, caller_arn),
+        // AWS matches NotPrincipal against each principal the request
+        // carries (the user and its account): the statement applies unless
+        // both are listed, which is why AWS's examples list the account
+        // beside the user.
+        Some(PrincipalElement::NotPrincipal(p)) => {
+            let user = p.everyone
+                || p.aws.iter().any(|a| match a {
+                    AwsPrincipal::Any => true,
+                    AwsPrincipal::Arn { arn, .. } => arn == caller_arn,
+                    AwsPrincipal::Account(_) => false,
+                });
+            let account = p.everyone
+                || p.aws.iter().any(|a| match a {
+                    AwsPrincipal::Any => true,
+                    AwsPrincipal::Account(id) => *id == caller.account,
+                    AwsPrincipal::Arn { .. } => false,
+                });
+            if user && account {
+                Named::No
+            } else {
+                Named::Caller
+            }
+        }
+    }
+}
+
+fn listed(p: &Principals, caller: &Principal, caller_arn: &str) -> Named {
+    if p.everyone {
+        return Named::Caller;
+    }
+    let mut named = Named::No;
+    for a in &p.aws {
+        let this = match a {
+            AwsPrincipal::Any => Named::Caller,
+            AwsPrincipal::Arn { arn, .. } if arn == caller_arn => Named::Caller,
+            AwsPrincipal::Arn { .. } => Named::No,
+            AwsPrincipal::Account(id) if *id == caller.account => Named::Account,
+            AwsPrincipal::Account(_) => Named::No,
+        };
+        named = named.max(this);
+    }
+    named
+}
