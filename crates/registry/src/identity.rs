@@ -7,6 +7,9 @@ use berth_iam::sigv4::{self, SigV4Error};
 use berth_iam::token::{self, TokenError, TokenPrincipal};
 use berth_store::AccessKeyRecord;
 
+/// How long the token check trusts what it learnt about a user's existence.
+pub const USER_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How long a `docker login` token lives (ECR: 12 hours).
 pub const TOKEN_LIFETIME_SECS: i64 = 12 * 3600;
 
@@ -179,11 +182,47 @@ impl Registry {
         (t, expires_at)
     }
 
-    /// Who a `docker login` password speaks for. No database round trip.
-    pub fn verify_token(&self, password: &str) -> std::result::Result<Principal, TokenError> {
+    /// Who a `docker login` password speaks for: the signature and expiry
+    /// (one HMAC), then whether the user still exists, from a cache that
+    /// forgets after `USER_CHECK_TTL` (no database read on the hot path; a
+    /// deleted user's tokens stop working within that time, at once on the
+    /// node that deleted it, which calls `forget_user`).
+    pub async fn verify_token(&self, password: &str) -> std::result::Result<Principal, TokenError> {
         let TokenPrincipal {
             account_id, user, ..
         } = token::verify(&self.config.server_key, password, self.now() / 1000)?;
-        Ok(Principal { account_id, user })
+        let key = (account_id, user);
+        let exists = match self.users_seen.get(&key) {
+            Some(e) => e,
+            None => {
+                let e = match self.meta.get_user(&key.0, &key.1).await {
+                    Ok(u) => u.is_some(),
+                    Err(e) => {
+                        // A store failure must not lock everyone out of pulls
+                        // whose token checks out; the next request asks again.
+                        tracing::warn!(error = %e, "could not check a token's user; accepting the token");
+                        return Ok(Principal {
+                            account_id: key.0,
+                            user: key.1,
+                        });
+                    }
+                };
+                self.users_seen.insert(key.clone(), e);
+                e
+            }
+        };
+        if !exists {
+            return Err(TokenError::Invalid);
+        }
+        Ok(Principal {
+            account_id: key.0,
+            user: key.1,
+        })
+    }
+
+    /// Drops what the token check remembers of a user (call after deleting it).
+    pub fn forget_user(&self, account_id: &str, user: &str) {
+        self.users_seen
+            .invalidate(&(account_id.to_string(), user.to_string()));
     }
 }

@@ -102,6 +102,8 @@ pub struct Registry {
     gc: gc::GcJobs,
     pulls: pulls::PullLog,
     settings: settings::SettingsCache,
+    /// (account, user) → whether the user exists, for `verify_token`.
+    users_seen: moka::sync::Cache<(String, String), bool>,
     config: RegistryConfig,
 }
 
@@ -122,6 +124,10 @@ impl Registry {
             gc: gc::GcJobs::default(),
             pulls: pulls::PullLog::default(),
             settings: settings::SettingsCache::default(),
+            users_seen: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(identity::USER_CHECK_TTL)
+                .build(),
             config,
         }
     }

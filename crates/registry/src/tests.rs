@@ -957,3 +957,24 @@ async fn pulls_are_recorded_to_the_second_and_reach_the_store_on_flush() {
         "a HEAD or no read is no pull"
     );
 }
+
+#[tokio::test]
+async fn tokens_speak_only_for_users_that_exist() {
+    let f = fixture().await;
+    f.reg.bootstrap_admin("000000000000", None).await.unwrap();
+    let admin = Principal {
+        account_id: "000000000000".into(),
+        user: ADMIN_USER.into(),
+    };
+    let (token, _) = f.reg.issue_token(&admin);
+    assert_eq!(f.reg.verify_token(&token).await.unwrap(), admin);
+    let ghost = Principal {
+        account_id: "000000000000".into(),
+        user: "ghost".into(),
+    };
+    let (token, _) = f.reg.issue_token(&ghost);
+    assert!(matches!(
+        f.reg.verify_token(&token).await,
+        Err(berth_iam::token::TokenError::Invalid)
+    ));
+}

@@ -47,13 +47,17 @@ pub async fn registry(
                 "credentials must be Basic with user AWS and a token from GetAuthorizationToken",
             )
         })?;
-    let principal = app.registry.verify_token(&password).map_err(|e| match e {
-        TokenError::Expired => OciError::new(StatusCode::FORBIDDEN, "DENIED", e.to_string()),
-        TokenError::Invalid => challenge(
-            headers,
-            "the authorization token is not valid; log in again",
-        ),
-    })?;
+    let principal = app
+        .registry
+        .verify_token(&password)
+        .await
+        .map_err(|e| match e {
+            TokenError::Expired => OciError::new(StatusCode::FORBIDDEN, "DENIED", e.to_string()),
+            TokenError::Invalid => challenge(
+                headers,
+                "the authorization token is not valid; log in again",
+            ),
+        })?;
     match app.hosts.account_registry(uri, headers) {
         Some(r) if r.account_id != principal.account_id => Err(OciError::new(
             StatusCode::FORBIDDEN,
