@@ -1152,3 +1152,51 @@ fn list_image_referrers_shows_what_the_referrers_api_shows() {
     let out = boto3(&s, BOTO3_REFERRERS, &fixture);
     assert!(out.contains("boto3 referrers suite passed"), "{out}");
 }
+
+const BOTO3_POLICIES: &str = r#"
+R = "pol/app"
+ecr.create_repository(repositoryName=R)
+allow = json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "ci-pull", "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::000000000000:user/ci"}, "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]})
+r = ecr.set_repository_policy(repositoryName=R, policyText=allow)
+assert r["policyText"] == allow and r["repositoryName"] == R and r["registryId"] == "000000000000", r
+assert ecr.get_repository_policy(repositoryName=R)["policyText"] == allow, "stored byte for byte"
+
+e = error_of(ecr.set_repository_policy, repositoryName=R, policyText='{"Statement": [{"Effect": "Maybe", "Principal": "*", "Action": "ecr:*"}]}')["Error"]
+assert e["Code"] == "InvalidParameterException" and "Effect" in e["Message"], e
+assert code_of(ecr.set_repository_policy, repositoryName=R, policyText="{not json") == "InvalidParameterException"
+assert code_of(ecr.set_repository_policy, repositoryName=R, policyText=json.dumps({"Statement": [{"Effect": "Allow", "Action": "ecr:*"}]})) == "InvalidParameterException", "a resource policy needs a Principal"
+assert code_of(ecr.set_repository_policy, repositoryName="pol/none", policyText=allow) == "RepositoryNotFoundException"
+
+# A policy that would lock the caller out needs force.
+lockout = json.dumps({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "ecr:SetRepositoryPolicy"}]})
+e = error_of(ecr.set_repository_policy, repositoryName=R, policyText=lockout)["Error"]
+assert e["Code"] == "InvalidParameterException" and "force" in e["Message"], e
+assert ecr.get_repository_policy(repositoryName=R)["policyText"] == allow, "a refused policy changes nothing"
+ecr.set_repository_policy(repositoryName=R, policyText=lockout, force=True)
+
+assert ecr.delete_repository_policy(repositoryName=R)["policyText"] == lockout
+assert code_of(ecr.get_repository_policy, repositoryName=R) == "RepositoryPolicyNotFoundException"
+assert code_of(ecr.delete_repository_policy, repositoryName=R) == "RepositoryPolicyNotFoundException"
+
+assert code_of(ecr.get_registry_policy) == "RegistryPolicyNotFoundException"
+reg = json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "replicate", "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+    "Resource": "arn:aws:ecr:us-east-1:000000000000:repository/*"}]})
+assert ecr.put_registry_policy(policyText=reg)["policyText"] == reg
+assert ecr.get_registry_policy()["policyText"] == reg
+assert code_of(ecr.put_registry_policy, policyText='{"Statement": "nope"}') == "InvalidParameterException"
+assert ecr.delete_registry_policy()["policyText"] == reg
+assert code_of(ecr.delete_registry_policy) == "RegistryPolicyNotFoundException"
+print("boto3 policy suite passed")
+"#;
+
+#[test]
+fn repository_and_registry_policies_are_validated_and_stored() {
+    if !tools::require_python_module("boto3") {
+        return;
+    }
+    let s = start();
+    let out = boto3(&s, BOTO3_POLICIES, &serde_json::json!({}));
+    assert!(out.contains("boto3 policy suite passed"), "{out}");
+}

@@ -37,6 +37,10 @@ pub enum Error {
     RepositoryNotEmpty(String),
     #[error("{0}")]
     InvalidTag(String),
+    #[error("repository '{0}' has no repository policy")]
+    RepositoryPolicyNotFound(String),
+    #[error("the registry has no registry policy")]
+    RegistryPolicyNotFound,
     #[error("repository '{repository}' would have more than {max} tags")]
     TooManyTags { repository: String, max: usize },
     #[error("{0}")]

@@ -16,6 +16,7 @@ mod listing;
 mod locks;
 mod maintenance;
 mod manifests;
+mod policies;
 mod pulls;
 mod referrers;
 mod repositories;
@@ -31,6 +32,7 @@ pub use identity::{NewAccessKey, Principal, SignatureRefusal, ADMIN_USER, TOKEN_
 pub use images::ImageDetail;
 pub use listing::Page;
 pub use manifests::{ManifestRead, PutManifest};
+pub use policies::MAX_POLICY_CHARS;
 pub use pulls::PULL_FLUSH_INTERVAL;
 pub use repositories::{RepositorySettings, MAX_RESOURCE_TAGS};
 pub use uploads::{ChunkRange, UploadState};

@@ -69,6 +69,14 @@ impl AwsError {
             Error::InvalidParameter(m) => Self::invalid_parameter(m),
             e @ Error::BlobUploadUnknown(_) => Self::client("UploadNotFoundException", e.to_string()),
             Error::InvalidTag(m) => Self::client("InvalidTagParameterException", m),
+            Error::RepositoryPolicyNotFound(name) => Self::client(
+                "RepositoryPolicyNotFoundException",
+                format!("Repository policy does not exist for the repository with name '{name}' in the registry with id '{registry_id}'"),
+            ),
+            Error::RegistryPolicyNotFound => Self::client(
+                "RegistryPolicyNotFoundException",
+                format!("Registry policy does not exist in the registry with id '{registry_id}'"),
+            ),
             e @ Error::TooManyTags { .. } => Self::client("TooManyTagsException", e.to_string()),
             // Raised by the admin API (accounts, users, keys), with IAM's names.
             Error::AccessDenied(m) => Self::new(StatusCode::FORBIDDEN, "AccessDeniedException", m),

@@ -106,7 +106,11 @@ impl From<Error> for OciError {
             Error::TagImmutable { .. } => OciError::new(S::BAD_REQUEST, "TAG_INVALID", msg),
             Error::RepositoryAlreadyExists(_) | Error::RepositoryNotEmpty(_) => OciError::new(S::CONFLICT, "DENIED", msg),
             Error::Conflict(_) => OciError::new(S::METHOD_NOT_ALLOWED, "DENIED", msg),
-            Error::InvalidParameter(_) | Error::InvalidTag(_) | Error::TooManyTags { .. } => {
+            Error::InvalidParameter(_)
+            | Error::InvalidTag(_)
+            | Error::TooManyTags { .. }
+            | Error::RepositoryPolicyNotFound(_)
+            | Error::RegistryPolicyNotFound => {
                 OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg)
             }
             Error::Unsupported(_) => OciError::new(S::METHOD_NOT_ALLOWED, "UNSUPPORTED", msg),

@@ -453,6 +453,50 @@ async fn repository_tags_and_settings(
         None
     );
 
+    // Policies: per repository (the repository must exist) and per registry.
+    let doc = r#"{"Statement":[]}"#;
+    assert_eq!(
+        store.repository_policy(reg, "suite/tagged").await.unwrap(),
+        Some(None)
+    );
+    assert_eq!(
+        store.repository_policy(reg, "suite/none").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .set_repository_policy(reg, "suite/tagged", Some(doc))
+            .await
+            .unwrap(),
+        Some(None)
+    );
+    assert_eq!(
+        store
+            .set_repository_policy(reg, "suite/none", Some(doc))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.repository_policy(reg, "suite/tagged").await.unwrap(),
+        Some(Some(doc.to_string()))
+    );
+    assert_eq!(store.registry_policy(reg).await.unwrap(), None);
+    assert_eq!(
+        store.set_registry_policy(reg, Some(doc)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .set_registry_policy(reg, None)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(doc)
+    );
+    assert_eq!(store.registry_policy(reg).await.unwrap(), None);
+    assert_eq!(store.registry_policy(other).await.unwrap(), None);
+
     // Deleting the repository takes its tags.
     store
         .delete_repository(reg, "suite/tagged", false)

@@ -256,6 +256,28 @@ pub trait MetadataStore: Send + Sync + 'static {
         mutability: &str,
         filters: Option<&str>,
     ) -> Result<bool>;
+    /// A repository's policy: `None` if the repository does not exist,
+    /// `Some(None)` if it has no policy.
+    async fn repository_policy(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+    ) -> Result<Option<Option<String>>>;
+    /// Replaces (or with `None` removes) a repository's policy; the previous
+    /// one comes back, with `None` if the repository does not exist.
+    async fn set_repository_policy(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        policy: Option<&str>,
+    ) -> Result<Option<Option<String>>>;
+    async fn registry_policy(&self, registry: &RegistryKey) -> Result<Option<String>>;
+    /// Replaces (or with `None` removes) the registry policy; the previous one comes back.
+    async fn set_registry_policy(
+        &self,
+        registry: &RegistryKey,
+        policy: Option<&str>,
+    ) -> Result<Option<String>>;
     /// Sets a repository's scan-on-push flag; false if it does not exist.
     async fn set_scan_on_push(&self, registry: &RegistryKey, name: &str, on: bool) -> Result<bool>;
     /// Deletes a repository with its tags, manifests, links and upload

@@ -315,6 +315,98 @@ impl MetadataStore for SqliteMetadataStore {
         Ok(n == 1)
     }
 
+    async fn repository_policy(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+    ) -> Result<Option<Option<String>>> {
+        Ok(sqlx::query_scalar(
+            "SELECT policy FROM repositories WHERE account_id = ? AND region = ? AND name = ?",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?)
+    }
+
+    async fn set_repository_policy(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        policy: Option<&str>,
+    ) -> Result<Option<Option<String>>> {
+        let mut tx = self.writer.begin().await?;
+        let old: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT policy FROM repositories WHERE account_id = ? AND region = ? AND name = ?",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if old.is_some() {
+            sqlx::query(
+                "UPDATE repositories SET policy = ? WHERE account_id = ? AND region = ? AND name = ?",
+            )
+            .bind(policy)
+            .bind(&registry.account_id)
+            .bind(&registry.region)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(old)
+    }
+
+    async fn registry_policy(&self, registry: &RegistryKey) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT policy FROM registry_policies WHERE account_id = ? AND region = ?",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .fetch_optional(&self.reader)
+        .await?)
+    }
+
+    async fn set_registry_policy(
+        &self,
+        registry: &RegistryKey,
+        policy: Option<&str>,
+    ) -> Result<Option<String>> {
+        let mut tx = self.writer.begin().await?;
+        let old: Option<String> = sqlx::query_scalar(
+            "SELECT policy FROM registry_policies WHERE account_id = ? AND region = ?",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match policy {
+            Some(p) => {
+                sqlx::query(
+                    "INSERT INTO registry_policies (account_id, region, policy) VALUES (?, ?, ?)
+                     ON CONFLICT (account_id, region) DO UPDATE SET policy = excluded.policy",
+                )
+                .bind(&registry.account_id)
+                .bind(&registry.region)
+                .bind(p)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM registry_policies WHERE account_id = ? AND region = ?")
+                    .bind(&registry.account_id)
+                    .bind(&registry.region)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(old)
+    }
+
     async fn set_scan_on_push(&self, registry: &RegistryKey, name: &str, on: bool) -> Result<bool> {
         let n = sqlx::query(
             "UPDATE repositories SET scan_on_push = ? WHERE account_id = ? AND region = ? AND name = ?",

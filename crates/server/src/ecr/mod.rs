@@ -8,6 +8,7 @@ mod layer_part;
 mod layers;
 mod ops;
 mod paging;
+mod policies;
 mod settings;
 mod tagging;
 

@@ -1,0 +1,123 @@
+//! Resource policies as the ECR API manages them: a repository's policy
+//! (SetRepositoryPolicy, with ECR's lock-out guard) and the registry's
+//! (PutRegistryPolicy). Documents are validated with the IAM policy
+//! language (`berth_iam::policy`) before they are stored, byte for byte.
+
+use crate::identity::Principal;
+use crate::{Error, Registry, Result};
+use berth_iam::policy::{self, Decision, Policies, Policy, PolicyKind, PolicySource, Request};
+use berth_store::RegistryKey;
+
+/// ECR's limit on repository and registry policy text.
+pub const MAX_POLICY_CHARS: usize = 10_240;
+
+fn parse(text: &str, what: &str) -> Result<Policy> {
+    if text.chars().count() > MAX_POLICY_CHARS {
+        return Err(Error::InvalidParameter(format!(
+            "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Member must have length less than or equal to {MAX_POLICY_CHARS}'"
+        )));
+    }
+    Policy::parse(text, PolicyKind::Resource).map_err(|e| {
+        Error::InvalidParameter(format!(
+            "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid {what} policy provided': {e}"
+        ))
+    })
+}
+
+impl Registry {
+    /// Sets a repository's policy. Unless `force`, a policy that would deny
+    /// the caller `ecr:SetRepositoryPolicy` on the repository is refused, as
+    /// ECR refuses it: the caller could never change it again.
+    pub async fn set_repository_policy(
+        &self,
+        caller: &Principal,
+        registry: &RegistryKey,
+        name: &str,
+        text: &str,
+        force: bool,
+    ) -> Result<()> {
+        let parsed = parse(text, "repository")?;
+        if !force {
+            let arn = format!(
+                "arn:aws:ecr:{}:{}:repository/{name}",
+                registry.region, registry.account_id
+            );
+            let request = Request::new(
+                policy::Principal::user(&caller.account_id, &caller.user),
+                "ecr:SetRepositoryPolicy",
+                &arn,
+            );
+            let decision = policy::evaluate(
+                &request,
+                &Policies {
+                    identity: &[],
+                    repository: Some(&parsed),
+                    registry: None,
+                    resource_account: &registry.account_id,
+                },
+            );
+            if let Decision::ExplicitDeny {
+                policy: PolicySource::Repository,
+                ..
+            } = decision
+            {
+                return Err(Error::InvalidParameter(format!(
+                    "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'The repository policy would deny you ecr:SetRepositoryPolicy on {arn}, so it could not be changed again; set it with force to do so anyway'"
+                )));
+            }
+        }
+        match self
+            .meta
+            .set_repository_policy(registry, name, Some(text))
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => Err(Error::NameUnknown(name.to_string())),
+        }
+    }
+
+    pub async fn repository_policy(&self, registry: &RegistryKey, name: &str) -> Result<String> {
+        match self.meta.repository_policy(registry, name).await? {
+            None => Err(Error::NameUnknown(name.to_string())),
+            Some(None) => Err(Error::RepositoryPolicyNotFound(name.to_string())),
+            Some(Some(p)) => Ok(p),
+        }
+    }
+
+    /// Removes a repository's policy; the removed text comes back.
+    pub async fn delete_repository_policy(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+    ) -> Result<String> {
+        match self
+            .meta
+            .set_repository_policy(registry, name, None)
+            .await?
+        {
+            None => Err(Error::NameUnknown(name.to_string())),
+            Some(None) => Err(Error::RepositoryPolicyNotFound(name.to_string())),
+            Some(Some(p)) => Ok(p),
+        }
+    }
+
+    pub async fn put_registry_policy(&self, registry: &RegistryKey, text: &str) -> Result<()> {
+        parse(text, "registry")?;
+        self.meta.set_registry_policy(registry, Some(text)).await?;
+        Ok(())
+    }
+
+    pub async fn registry_policy(&self, registry: &RegistryKey) -> Result<String> {
+        self.meta
+            .registry_policy(registry)
+            .await?
+            .ok_or(Error::RegistryPolicyNotFound)
+    }
+
+    pub async fn delete_registry_policy(&self, registry: &RegistryKey) -> Result<String> {
+        self.meta
+            .set_registry_policy(registry, None)
+            .await?
+            .ok_or(Error::RegistryPolicyNotFound)
+    }
+}
