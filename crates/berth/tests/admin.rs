@@ -146,8 +146,34 @@ fn the_root_admin_makes_an_account_whose_keys_work_only_in_it() {
     assert!(!table.contains(&secret));
     assert!(!s.log().contains(&secret), "a secret reached the log");
 
-    // The key works on the ECR API, in its own account only.
-    let key = (id.as_str(), secret.as_str());
+    // Without any policy, ci may do nothing on the ECR API.
+    let (_, err) = ecr(
+        &s,
+        (id.as_str(), secret.as_str()),
+        "CreateRepository",
+        json!({ "repositoryName": "team/app" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["__type"], "AccessDeniedException", "{err}");
+
+    // The account's admin works on the ECR API, in its own account only.
+    let admin_key: Value = serde_json::from_str(&admin(
+        &s,
+        &[
+            "key",
+            "create",
+            "--account",
+            ACCOUNT,
+            "--user",
+            "admin",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    let key = (
+        admin_key["accessKey"]["accessKeyId"].as_str().unwrap(),
+        admin_key["accessKey"]["secretAccessKey"].as_str().unwrap(),
+    );
     let repo = ecr(
         &s,
         key,
@@ -173,6 +199,7 @@ fn the_root_admin_makes_an_account_whose_keys_work_only_in_it() {
     assert_eq!(repository_names(&root_view), ["root/app"]);
 
     // A user that is not an admin may not use the admin API.
+    let key = (id.as_str(), secret.as_str());
     let (status, err) = berth_testkit::admin::call(
         &s.raw_client(),
         &s.url(),
@@ -241,7 +268,10 @@ fn an_accounts_admin_manages_its_own_users_and_keys_only() {
         dev_id,
         dev["accessKey"]["secretAccessKey"].as_str().unwrap(),
     );
-    ecr(&s, dev_key, "DescribeRepositories", json!({})).unwrap();
+    // The key authenticates (dev has no policy, so the call is denied, not
+    // unrecognised).
+    let (_, err) = ecr(&s, dev_key, "DescribeRepositories", json!({})).unwrap_err();
+    assert_eq!(err["__type"], "AccessDeniedException", "{err}");
 
     for args in [
         &["account", "list"][..],

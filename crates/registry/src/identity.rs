@@ -224,5 +224,6 @@ impl Registry {
     pub fn forget_user(&self, account_id: &str, user: &str) {
         self.users_seen
             .invalidate(&(account_id.to_string(), user.to_string()));
+        self.authz.changed();
     }
 }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod authz;
 mod blobs;
 mod cache;
 mod clock;
@@ -24,6 +25,7 @@ mod settings;
 mod uploads;
 
 pub use accounts::{admin_may, valid_account_id, valid_user_name, AccessKeyInfo, AdminAction};
+pub use authz::resource_arn;
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
@@ -104,6 +106,7 @@ pub struct Registry {
     gc: gc::GcJobs,
     pulls: pulls::PullLog,
     settings: settings::SettingsCache,
+    authz: authz::AuthzCache,
     /// (account, user) → whether the user exists, for `verify_token`.
     users_seen: moka::sync::Cache<(String, String), bool>,
     config: RegistryConfig,
@@ -126,6 +129,7 @@ impl Registry {
             gc: gc::GcJobs::default(),
             pulls: pulls::PullLog::default(),
             settings: settings::SettingsCache::default(),
+            authz: authz::AuthzCache::default(),
             users_seen: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(identity::USER_CHECK_TTL)

@@ -66,11 +66,12 @@ impl Registry {
                 )));
             }
         }
-        match self
+        let stored = self
             .meta
             .set_repository_policy(registry, name, Some(text))
-            .await?
-        {
+            .await?;
+        self.authz.changed();
+        match stored {
             Some(_) => Ok(()),
             None => Err(Error::NameUnknown(name.to_string())),
         }
@@ -90,11 +91,12 @@ impl Registry {
         registry: &RegistryKey,
         name: &str,
     ) -> Result<String> {
-        match self
+        let removed = self
             .meta
             .set_repository_policy(registry, name, None)
-            .await?
-        {
+            .await?;
+        self.authz.changed();
+        match removed {
             None => Err(Error::NameUnknown(name.to_string())),
             Some(None) => Err(Error::RepositoryPolicyNotFound(name.to_string())),
             Some(Some(p)) => Ok(p),
@@ -104,6 +106,7 @@ impl Registry {
     pub async fn put_registry_policy(&self, registry: &RegistryKey, text: &str) -> Result<()> {
         parse(text, "registry")?;
         self.meta.set_registry_policy(registry, Some(text)).await?;
+        self.authz.changed();
         Ok(())
     }
 
@@ -115,9 +118,8 @@ impl Registry {
     }
 
     pub async fn delete_registry_policy(&self, registry: &RegistryKey) -> Result<String> {
-        self.meta
-            .set_registry_policy(registry, None)
-            .await?
-            .ok_or(Error::RegistryPolicyNotFound)
+        let removed = self.meta.set_registry_policy(registry, None).await?;
+        self.authz.changed();
+        removed.ok_or(Error::RegistryPolicyNotFound)
     }
 }

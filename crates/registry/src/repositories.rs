@@ -211,6 +211,8 @@ impl Registry {
             DeleteRepositoryOutcome::NotEmpty => Err(Error::RepositoryNotEmpty(name.to_string())),
             DeleteRepositoryOutcome::Deleted { record, uploads } => {
                 self.cache.invalidate_repository(registry, name);
+                // Its policy went with it; a new repository of that name starts without.
+                self.authz.changed();
                 for id in uploads {
                     self.uploads.hashers.lock().remove(&id);
                     if let Err(e) = self.blobs.delete_upload(&id).await {

@@ -41,15 +41,16 @@ pub async fn v2(
     let route = route::parse(rest);
     let presigned_ok =
         matches!(route, Ok(V2Route::Blob(..))) && (method == Method::GET || method == Method::HEAD);
-    let auth = crate::v2_auth::registry(&app, &method, &uri, &headers, presigned_ok).await;
+    let auth = crate::v2_auth::caller(&app, &method, &uri, &headers, presigned_ok).await;
     let (label, outcome) = match (route, auth) {
         (_, Err(e)) => ("unauthorized", Err(e)),
         (Err(e), _) => ("invalid", Err(OciError::from(e))),
-        (Ok(r), Ok(registry)) => {
+        (Ok(r), Ok(caller)) => {
             let label = r.label();
             let ctx = Ctx {
                 app: &app,
-                registry,
+                registry: caller.registry,
+                principal: caller.principal,
                 params: &params,
                 headers: &headers,
             };
@@ -73,6 +74,7 @@ pub async fn v2(
 struct Ctx<'a> {
     app: &'a AppState,
     registry: berth_store::RegistryKey,
+    principal: Option<berth_registry::Principal>,
     params: &'a Params,
     headers: &'a HeaderMap,
 }
@@ -85,8 +87,23 @@ impl Ctx<'_> {
         }
     }
 
+    /// Refuses the request unless the caller may perform `action` on the
+    /// repository (anonymous requests exist only with `allow_anonymous`).
+    async fn authorize(&self, action: &str, name: &RepositoryName) -> Result<(), OciError> {
+        if let Some(p) = &self.principal {
+            self.app
+                .registry
+                .authorize(p, action, &self.registry, Some(name.as_str()))
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn dispatch(&self, method: &Method, route: V2Route, body: Body) -> Outcome {
         let reg = &self.app.registry;
+        if let Some((action, name)) = crate::v2_access::action(method.as_str(), &route) {
+            self.authorize(action, name).await?;
+        }
         match (method.as_str(), route) {
             ("GET" | "HEAD", V2Route::Base) => {
                 Ok(([(header::CONTENT_TYPE, "application/json")], "{}").into_response())
@@ -205,7 +222,16 @@ impl Ctx<'_> {
         if let (Some(m), Some(from)) = (self.params.get("mount"), self.params.get("from")) {
             let digest: Digest = m.parse()?;
             // An unusable source is not an error: the client uploads instead.
-            if let Ok(from) = RepositoryName::parse(from) {
+            // Mounting reads the source: it needs ecr:GetDownloadUrlForLayer there.
+            let readable = match RepositoryName::parse(from) {
+                Ok(from) => self
+                    .authorize("ecr:GetDownloadUrlForLayer", &from)
+                    .await
+                    .is_ok()
+                    .then_some(from),
+                Err(_) => None,
+            };
+            if let Some(from) = readable {
                 if let Some(info) = reg.mount_blob(&repo, &from, &digest).await? {
                     return Ok(blob_created(&repo, &info.digest));
                 }
@@ -398,16 +424,27 @@ impl Ctx<'_> {
     async fn catalog(&self) -> Outcome {
         let (last, n) = self.page_params(CATALOG_DEFAULT)?;
         let page = self.app.registry.catalog(&self.registry, last, n).await?;
+        // The Link follows the unfiltered page, so paging stays consistent
+        // when the caller may not describe some repositories.
         let link = page
             .more
             .then(|| next_link("/v2/_catalog", n, page.items.last()));
+        let items = match &self.principal {
+            Some(p) => {
+                self.app
+                    .registry
+                    .filter_authorized(p, "ecr:DescribeRepositories", &self.registry, page.items)
+                    .await?
+            }
+            None => page.items,
+        };
         #[derive(serde::Serialize)]
         struct Catalog<'a> {
             repositories: &'a [String],
         }
         Ok(json_page(
             &Catalog {
-                repositories: &page.items,
+                repositories: &items,
             },
             link,
         ))

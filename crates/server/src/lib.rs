@@ -8,13 +8,14 @@ mod admin;
 mod aws_error;
 mod byte_range;
 mod distribution;
-mod ecr;
+pub mod ecr;
 mod health;
 pub mod host;
 pub mod metrics;
 mod oci_error;
 pub mod route;
 mod signed;
+mod v2_access;
 mod v2_auth;
 
 use axum::routing::{any, get};

@@ -1,33 +1,45 @@
 //! Who is calling `/v2`, and which registry that makes the request address.
 //! Credentials are what `docker login` stores after
 //! `aws ecr get-login-password`: Basic `AWS:<token>`; checking one costs an
-//! HMAC (`berth_iam::token`), no database round trip.
+//! HMAC (`berth_iam::token`) and a cached look at the user's existence.
+//! What the caller may then do is `Registry::authorize`'s business.
 
 use crate::oci_error::OciError;
 use crate::AppState;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use berth_iam::token::TokenError;
-use berth_registry::SignatureRefusal;
+use berth_registry::{Principal, SignatureRefusal};
 use berth_store::RegistryKey;
 use http::{header, HeaderMap, StatusCode, Uri};
 
-/// The registry a `/v2` request addresses, once its credentials check out.
+/// Who calls `/v2` and which registry the request addresses.
+pub struct Caller {
+    pub registry: RegistryKey,
+    /// `None` only for anonymous requests, which `allow_anonymous` lets
+    /// through unchecked.
+    pub principal: Option<Principal>,
+}
+
+/// The caller of a `/v2` request, once its credentials check out.
 /// `presigned_ok`: the request may instead carry a SigV4 query signature
 /// (a GetDownloadUrlForLayer URL; only blob GETs and HEADs).
-pub async fn registry(
+pub async fn caller(
     app: &AppState,
     method: &http::Method,
     uri: &Uri,
     headers: &HeaderMap,
     presigned_ok: bool,
-) -> Result<RegistryKey, OciError> {
+) -> Result<Caller, OciError> {
     if presigned_ok && uri.query().is_some_and(|q| q.contains("X-Amz-Signature=")) {
         return presigned(app, method, uri, headers).await;
     }
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         if app.allow_anonymous {
-            return Ok(app.hosts.registry_for(uri, headers));
+            return Ok(Caller {
+                registry: app.hosts.registry_for(uri, headers),
+                principal: None,
+            });
         }
         return Err(challenge(headers, "authentication required: docker login with the password from `aws ecr get-login-password`"));
     };
@@ -58,7 +70,7 @@ pub async fn registry(
                 "the authorization token is not valid; log in again",
             ),
         })?;
-    match app.hosts.account_registry(uri, headers) {
+    let registry = match app.hosts.account_registry(uri, headers) {
         Some(r) if r.account_id != principal.account_id => Err(OciError::new(
             StatusCode::FORBIDDEN,
             "DENIED",
@@ -69,10 +81,14 @@ pub async fn registry(
         )),
         Some(r) => Ok(r),
         None => Ok(RegistryKey {
-            account_id: principal.account_id,
+            account_id: principal.account_id.clone(),
             region: app.hosts.default_region.clone(),
         }),
-    }
+    }?;
+    Ok(Caller {
+        registry,
+        principal: Some(principal),
+    })
 }
 
 /// A presigned blob URL: signed by an access key of the account, for this
@@ -82,7 +98,7 @@ async fn presigned(
     method: &http::Method,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<RegistryKey, OciError> {
+) -> Result<Caller, OciError> {
     use berth_iam::sigv4;
     let denied = |m: String| OciError::new(StatusCode::FORBIDDEN, "DENIED", m);
     // A HEAD checks the URL a GET would use.
@@ -111,9 +127,12 @@ async fn presigned(
             SignatureRefusal::Signature(e) => denied(e.to_string()),
             SignatureRefusal::Registry(e) => OciError::from(e),
         })?;
-    Ok(RegistryKey {
-        account_id: principal.account_id,
-        region: claim.region,
+    Ok(Caller {
+        registry: RegistryKey {
+            account_id: principal.account_id.clone(),
+            region: claim.region,
+        },
+        principal: Some(principal),
     })
 }
 

@@ -271,6 +271,14 @@ pub trait MetadataStore: Send + Sync + 'static {
         name: &str,
         policy: Option<&str>,
     ) -> Result<Option<Option<String>>>;
+    /// The policies of the repositories named `first..=last` that have one
+    /// (a catalog page's, in one read).
+    async fn repository_policies_between(
+        &self,
+        registry: &RegistryKey,
+        first: &str,
+        last: &str,
+    ) -> Result<Vec<(String, String)>>;
     async fn registry_policy(&self, registry: &RegistryKey) -> Result<Option<String>>;
     /// Replaces (or with `None` removes) the registry policy; the previous one comes back.
     async fn set_registry_policy(

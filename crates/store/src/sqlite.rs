@@ -360,6 +360,24 @@ impl MetadataStore for SqliteMetadataStore {
         Ok(old)
     }
 
+    async fn repository_policies_between(
+        &self,
+        registry: &RegistryKey,
+        first: &str,
+        last: &str,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT name, policy FROM repositories
+             WHERE account_id = ? AND region = ? AND name >= ? AND name <= ? AND policy IS NOT NULL",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(first)
+        .bind(last)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
     async fn registry_policy(&self, registry: &RegistryKey) -> Result<Option<String>> {
         Ok(sqlx::query_scalar(
             "SELECT policy FROM registry_policies WHERE account_id = ? AND region = ?",

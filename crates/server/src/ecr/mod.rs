@@ -3,10 +3,12 @@
 //! SigV4-signed. This module authenticates and dispatches; `ops` holds one
 //! function per operation; errors become AWS errors in `aws_error`.
 
+mod access;
 mod images;
 mod layer_part;
 mod layers;
 mod ops;
+pub use ops::{ALL as OPERATIONS, IMPLEMENTED as IMPLEMENTED_OPERATIONS};
 mod paging;
 mod policies;
 mod settings;

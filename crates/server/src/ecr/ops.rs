@@ -113,6 +113,20 @@ pub const IMPLEMENTED: &[&str] = &[
 ];
 
 pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, AwsError> {
+    // Authorization comes first, as on AWS: an unauthorised caller learns
+    // nothing about the repository, not even whether it exists.
+    for (action, repository) in super::access::required(op, &input) {
+        call.app
+            .registry
+            .authorize(
+                &call.principal,
+                &action,
+                &call.registry,
+                repository.as_deref(),
+            )
+            .await
+            .map_err(|e| call.registry_error(e))?;
+    }
     match op {
         "CreateRepository" => create_repository(call, parse(input)?).await,
         "DescribeRepositories" => describe_repositories(call, parse(input)?).await,

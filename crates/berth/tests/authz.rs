@@ -1,0 +1,196 @@
+//! Authorization on both APIs: a principal without permissions is refused
+//! every ECR operation; a repository policy grants a same-account user
+//! what no identity policy gives it; an explicit Deny in a repository
+//! policy overrides the account admin's Allow, on the ECR API and on `/v2`.
+
+mod common;
+use berth_testkit::ROOT_ACCESS_KEY_ID;
+use berth_testkit::ROOT_SECRET_ACCESS_KEY;
+use common::*;
+use serde_json::{json, Value};
+
+const ROOT: (&str, &str) = (ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY);
+
+/// A user of the default account with an access key and no policy.
+fn user_with_key(s: &TestServer, name: &str) -> (String, String) {
+    let admin = |method: &str, path: &str, body: Option<&Value>| {
+        let (status, out) =
+            berth_testkit::admin::call(&s.raw_client(), &s.url(), ROOT, method, path, body);
+        assert!(status < 300, "{method} {path}: {status} {out}");
+        out
+    };
+    admin(
+        "POST",
+        "/berth/admin/accounts/000000000000/users",
+        Some(&json!({ "userName": name })),
+    );
+    let k = admin(
+        "POST",
+        &format!("/berth/admin/accounts/000000000000/users/{name}/access-keys"),
+        None,
+    );
+    (
+        k["accessKey"]["accessKeyId"].as_str().unwrap().to_string(),
+        k["accessKey"]["secretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    )
+}
+
+fn ecr(s: &TestServer, key: (&str, &str), op: &str, input: Value) -> Result<Value, (u16, Value)> {
+    berth_testkit::ecr::call(&s.raw_client(), &s.url(), key, "us-east-1", op, &input)
+}
+
+#[test]
+fn a_principal_without_permissions_is_refused_every_operation() {
+    let s = start();
+    s.ecr(
+        "us-east-1",
+        "CreateRepository",
+        json!({"repositoryName": "authz/app"}),
+    )
+    .unwrap();
+    let (id, secret) = user_with_key(&s, "nobody");
+    // Every operation berth answers, taken from the dispatcher itself, so a
+    // new operation cannot be forgotten here.
+    for op in berth_server::ecr::IMPLEMENTED_OPERATIONS {
+        let input = json!({
+            "repositoryName": "authz/app",
+            "resourceArn": "arn:aws:ecr:us-east-1:000000000000:repository/authz/app",
+            "layerPartBlob": "YQ==",
+        });
+        let (_, err) = ecr(&s, (&id, &secret), op, input)
+            .expect_err(&format!("{op} was allowed without permission"));
+        assert_eq!(err["__type"], "AccessDeniedException", "{op}: {err}");
+        let msg = err["message"].as_str().unwrap();
+        assert!(
+            msg.contains("arn:aws:iam::000000000000:user/nobody")
+                && msg.contains(&format!("ecr:{op}")),
+            "{op}: {msg}"
+        );
+    }
+}
+
+#[test]
+fn repository_policies_grant_and_deny_on_both_apis() {
+    let s = start();
+    let api = Api::new(&s);
+    let img = image::oci_image(91, 1, 1, 100);
+    api.push_image("authz/app", &img, "v1");
+    api.push_image("authz/other", &image::oci_image(92, 1, 1, 100), "v1");
+    let (id, secret) = user_with_key(&s, "reader");
+    let reader = (id.as_str(), secret.as_str());
+
+    // A same-account user with no identity permission reads once the
+    // repository policy allows it, and only that.
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "reader-pulls", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::000000000000:user/reader"},
+        "Action": ["ecr:ListImages", "ecr:BatchGetImage", "ecr:DescribeImages"]}]});
+    s.ecr(
+        "us-east-1",
+        "SetRepositoryPolicy",
+        json!({"repositoryName": "authz/app", "policyText": policy.to_string()}),
+    )
+    .unwrap();
+    let listed = ecr(
+        &s,
+        reader,
+        "ListImages",
+        json!({"repositoryName": "authz/app"}),
+    )
+    .unwrap();
+    assert_eq!(listed["imageIds"][0]["imageTag"], "v1");
+    let got = ecr(
+        &s,
+        reader,
+        "BatchGetImage",
+        json!({"repositoryName": "authz/app", "imageIds": [{"imageTag": "v1"}]}),
+    )
+    .unwrap();
+    assert_eq!(
+        got["images"][0]["imageId"]["imageDigest"],
+        img.manifest_digest.as_str()
+    );
+    for (op, repo) in [
+        ("ListImages", "authz/other"),
+        ("PutImage", "authz/app"),
+        ("BatchDeleteImage", "authz/app"),
+    ] {
+        let (_, err) = ecr(&s, reader, op, json!({"repositoryName": repo})).unwrap_err();
+        assert_eq!(
+            err["__type"], "AccessDeniedException",
+            "{op} on {repo}: {err}"
+        );
+    }
+
+    // An explicit Deny in the repository policy beats the admin's Allow.
+    let deny = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "no-deletes", "Effect": "Deny", "Principal": "*",
+        "Action": ["ecr:BatchDeleteImage"]}]});
+    s.ecr(
+        "us-east-1",
+        "SetRepositoryPolicy",
+        json!({"repositoryName": "authz/app", "policyText": deny.to_string()}),
+    )
+    .unwrap();
+    let (_, err) = s
+        .ecr(
+            "us-east-1",
+            "BatchDeleteImage",
+            json!({"repositoryName": "authz/app", "imageIds": [{"imageTag": "v1"}]}),
+        )
+        .unwrap_err();
+    assert_eq!(err["__type"], "AccessDeniedException", "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("explicit deny in a resource-based policy"),
+        "{err}"
+    );
+    let r = api
+        .client
+        .delete(api.url("/v2/authz/app/manifests/v1"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(error_code(r), "DENIED");
+    // Reads are untouched, and the reader's grant went with the old policy.
+    assert_eq!(api.head("/v2/authz/app/manifests/v1").status(), 200);
+    let (_, err) = ecr(
+        &s,
+        reader,
+        "ListImages",
+        json!({"repositoryName": "authz/app"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["__type"], "AccessDeniedException", "{err}");
+
+    // A repository policy that denies describing hides it from the catalog.
+    let hide = json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "ecr:DescribeRepositories"}]});
+    s.ecr(
+        "us-east-1",
+        "SetRepositoryPolicy",
+        json!({"repositoryName": "authz/other", "policyText": hide.to_string()}),
+    )
+    .unwrap();
+    let catalog: Value = api.get("/v2/_catalog").json().unwrap();
+    assert_eq!(catalog["repositories"], json!(["authz/app"]));
+
+    // Deleting the policy restores the admin's rights at once.
+    s.ecr(
+        "us-east-1",
+        "DeleteRepositoryPolicy",
+        json!({"repositoryName": "authz/app"}),
+    )
+    .unwrap();
+    let r = api
+        .client
+        .delete(api.url("/v2/authz/app/manifests/v1"))
+        .send()
+        .unwrap();
+    let status = r.status();
+    assert_eq!(status, 202, "{}", r.text().unwrap());
+}

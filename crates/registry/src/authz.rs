@@ -1,0 +1,255 @@
+//! Authorization: may this principal perform `ecr:<Action>` on this
+//! repository (or on the registry)? The policies that bear on a request are
+//! the caller's identity policies, the repository's policy and the
+//! registry's policy; `berth_iam::policy::evaluate` decides as AWS does.
+//!
+//! The pull path asks this on every request, so parsed policies are cached
+//! per repository and registry, and decisions per (principal, action,
+//! resource) when none of the policies involved has a condition (a
+//! condition may read the time or the client's address, which change).
+//! Every policy change bumps a generation and clears the caches; a reader
+//! that started before the bump does not fill them (the protocol of
+//! `cache.rs`), so no stale decision outlives a change on this node.
+
+use crate::identity::Principal;
+use crate::{Error, Registry, Result};
+use berth_iam::policy::{
+    self, evaluate, keys, Decision, IdentityPolicy, Policies, Policy, PolicyKind, Request,
+};
+use berth_store::RegistryKey;
+use moka::sync::Cache as Moka;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) struct AuthzCache {
+    generation: AtomicU64,
+    repository_policies: Moka<(RegistryKey, String), Option<Arc<Policy>>>,
+    registry_policies: Moka<RegistryKey, Option<Arc<Policy>>>,
+    decisions: Moka<String, ()>,
+}
+
+impl Default for AuthzCache {
+    fn default() -> Self {
+        AuthzCache {
+            generation: AtomicU64::new(0),
+            repository_policies: Moka::builder().max_capacity(100_000).build(),
+            registry_policies: Moka::builder().max_capacity(10_000).build(),
+            // A backstop only: changes clear it at once.
+            decisions: Moka::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
+        }
+    }
+}
+
+impl AuthzCache {
+    /// After any change to a policy, a user or a repository's existence.
+    pub(crate) fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.repository_policies.invalidate_all();
+        self.registry_policies.invalidate_all();
+        self.decisions.invalidate_all();
+    }
+}
+
+fn has_conditions(p: &Policy) -> bool {
+    p.statements.iter().any(|s| !s.conditions.is_empty())
+}
+
+fn parse_stored(text: &str) -> Result<Arc<Policy>> {
+    Policy::parse(text, PolicyKind::Resource)
+        .map(Arc::new)
+        .map_err(|e| {
+            Error::Store(berth_store::StoreError::Corrupt(format!(
+                "a stored policy no longer parses: {e}"
+            )))
+        })
+}
+
+/// The ARN `action` is checked against: the repository's, or `*` for
+/// actions on no repository.
+pub fn resource_arn(registry: &RegistryKey, repository: Option<&str>) -> String {
+    match repository {
+        Some(name) => format!(
+            "arn:aws:ecr:{}:{}:repository/{name}",
+            registry.region, registry.account_id
+        ),
+        None => "*".to_string(),
+    }
+}
+
+impl Registry {
+    /// `Ok` if `caller` may perform `action` (`ecr:BatchGetImage`) on
+    /// `repository` of `registry` (`None`: on the registry, resource `*`;
+    /// `Some("*")` for every repository, as DescribeRepositories without
+    /// names is checked); else `AccessDenied` with AWS's wording.
+    pub async fn authorize(
+        &self,
+        caller: &Principal,
+        action: &str,
+        registry: &RegistryKey,
+        repository: Option<&str>,
+    ) -> Result<()> {
+        let seen = self.authz.generation.load(Ordering::SeqCst);
+        let key = format!(
+            "{}\0{}\0{action}\0{}\0{}\0{}",
+            caller.account_id,
+            caller.user,
+            registry.account_id,
+            registry.region,
+            repository.unwrap_or("\0")
+        );
+        if self.authz.decisions.get(&key).is_some() {
+            return Ok(());
+        }
+        // Only allows are cached: a denial is rarer, and its message names
+        // the policy that denied.
+        let cacheable = self
+            .authorize_uncached(caller, action, registry, repository)
+            .await?;
+        if cacheable && self.authz.generation.load(Ordering::SeqCst) == seen {
+            self.authz.decisions.insert(key, ());
+        }
+        Ok(())
+    }
+
+    /// The names among `names` (a sorted catalog page) that `caller` may
+    /// perform `action` on: one read for the page's repository policies,
+    /// then evaluation in memory.
+    pub async fn filter_authorized(
+        &self,
+        caller: &Principal,
+        action: &str,
+        registry: &RegistryKey,
+        names: Vec<String>,
+    ) -> Result<Vec<String>> {
+        let (Some(first), Some(last)) = (names.first(), names.last()) else {
+            return Ok(names);
+        };
+        let mut policies = std::collections::HashMap::new();
+        for (name, text) in self
+            .meta
+            .repository_policies_between(registry, first, last)
+            .await?
+        {
+            policies.insert(name, parse_stored(&text)?);
+        }
+        let registry_policy = self.parsed_registry_policy(registry).await?;
+        Ok(names
+            .into_iter()
+            .filter(|name| {
+                let resource = resource_arn(registry, Some(name));
+                let request = self.request(caller, action, &resource);
+                evaluate(
+                    &request,
+                    &Policies {
+                        identity: &[],
+                        repository: policies.get(name).map(|p| &**p),
+                        registry: registry_policy.as_deref(),
+                        resource_account: &registry.account_id,
+                    },
+                )
+                .is_allowed()
+            })
+            .collect())
+    }
+
+    /// The request as policies see it: the principal's keys and the time.
+    fn request(&self, caller: &Principal, action: &str, resource: &str) -> Request {
+        let now = self.now();
+        Request::new(
+            policy::Principal::user(&caller.account_id, &caller.user),
+            action,
+            resource,
+        )
+        .with_context(keys::EPOCH_TIME, (now / 1000).to_string())
+        .with_context(keys::CURRENT_TIME, iso8601(now))
+    }
+
+    /// Evaluates; `Ok(true)` when the decision may be cached.
+    async fn authorize_uncached(
+        &self,
+        caller: &Principal,
+        action: &str,
+        registry: &RegistryKey,
+        repository: Option<&str>,
+    ) -> Result<bool> {
+        let repo_policy = match repository {
+            Some(name) if name != "*" => self.parsed_repository_policy(registry, name).await?,
+            _ => None,
+        };
+        let registry_policy = self.parsed_registry_policy(registry).await?;
+        // Identity policies beyond the account admin's come with the IAM API.
+        let identity: Vec<IdentityPolicy<'_>> = Vec::new();
+        let resource = resource_arn(registry, repository);
+        let request = self.request(caller, action, &resource);
+        let decision = evaluate(
+            &request,
+            &Policies {
+                identity: &identity,
+                repository: repo_policy.as_deref(),
+                registry: registry_policy.as_deref(),
+                resource_account: &registry.account_id,
+            },
+        );
+        let cacheable = !repo_policy.as_deref().is_some_and(has_conditions)
+            && !registry_policy.as_deref().is_some_and(has_conditions);
+        match decision {
+            Decision::Allow => Ok(cacheable),
+            d => Err(Error::AccessDenied(
+                d.denial_message(&request)
+                    .unwrap_or_else(|| format!("not authorized to perform {action}")),
+            )),
+        }
+    }
+
+    async fn parsed_repository_policy(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+    ) -> Result<Option<Arc<Policy>>> {
+        let key = (registry.clone(), name.to_string());
+        if let Some(p) = self.authz.repository_policies.get(&key) {
+            return Ok(p);
+        }
+        let seen = self.authz.generation.load(Ordering::SeqCst);
+        let p = match self.meta.repository_policy(registry, name).await? {
+            Some(Some(text)) => Some(parse_stored(&text)?),
+            _ => None,
+        };
+        if self.authz.generation.load(Ordering::SeqCst) == seen {
+            self.authz.repository_policies.insert(key, p.clone());
+        }
+        Ok(p)
+    }
+
+    async fn parsed_registry_policy(&self, registry: &RegistryKey) -> Result<Option<Arc<Policy>>> {
+        if let Some(p) = self.authz.registry_policies.get(registry) {
+            return Ok(p);
+        }
+        let seen = self.authz.generation.load(Ordering::SeqCst);
+        let p = match self.meta.registry_policy(registry).await? {
+            Some(text) => Some(parse_stored(&text)?),
+            None => None,
+        };
+        if self.authz.generation.load(Ordering::SeqCst) == seen {
+            self.authz
+                .registry_policies
+                .insert(registry.clone(), p.clone());
+        }
+        Ok(p)
+    }
+}
+
+/// `aws:CurrentTime`'s form: `2026-11-24T02:30:00Z`.
+fn iso8601(millis: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(millis.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,29 @@
+//! The ECR action each `/v2` request needs (the authorization issue's
+//! table): pulls are `ecr:BatchGetImage` and `ecr:GetDownloadUrlForLayer`,
+//! pushes the layer-upload actions and `ecr:PutImage`, deletes
+//! `ecr:BatchDeleteImage`, listings `ecr:ListImages` and
+//! `ecr:DescribeRepositories`.
+
+use crate::route::V2Route;
+use berth_oci::RepositoryName;
+
+/// `None`: the request needs no action (the `/v2/` ping, or a method the
+/// route does not answer, which is refused anyway); the catalog is
+/// filtered per repository instead of checked here.
+pub fn action<'a>(method: &str, route: &'a V2Route) -> Option<(&'static str, &'a RepositoryName)> {
+    use V2Route::*;
+    Some(match (method, route) {
+        ("GET" | "HEAD", Manifest(n, _)) | ("GET", Referrers(n, _)) => ("ecr:BatchGetImage", n),
+        ("PUT", Manifest(n, _)) => ("ecr:PutImage", n),
+        ("DELETE", Manifest(n, _)) | ("DELETE", Blob(n, _)) => ("ecr:BatchDeleteImage", n),
+        ("GET", Blob(n, _)) => ("ecr:GetDownloadUrlForLayer", n),
+        ("HEAD", Blob(n, _)) => ("ecr:BatchCheckLayerAvailability", n),
+        ("POST", UploadStart(n)) => ("ecr:InitiateLayerUpload", n),
+        ("PATCH", Upload(n, _)) | ("GET", Upload(n, _)) | ("DELETE", Upload(n, _)) => {
+            ("ecr:UploadLayerPart", n)
+        }
+        ("PUT", Upload(n, _)) => ("ecr:CompleteLayerUpload", n),
+        ("GET", Tags(n)) => ("ecr:ListImages", n),
+        _ => return None,
+    })
+}
