@@ -10,12 +10,14 @@ mod clock;
 mod error;
 mod gc;
 mod hashing;
+mod iam_users;
 mod identity;
 mod images;
 mod listing;
 mod locks;
 mod maintenance;
 mod manifests;
+mod policies;
 mod pulls;
 mod referrers;
 mod repositories;
@@ -27,10 +29,15 @@ pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcPhase, GcRun, GcSnapshot};
+pub use iam_users::{iam_may, user_arn, IamUser, MAX_ACCESS_KEYS_PER_USER};
 pub use identity::{NewAccessKey, Principal, SignatureRefusal, ADMIN_USER, TOKEN_LIFETIME_SECS};
 pub use images::ImageDetail;
 pub use listing::Page;
 pub use manifests::{ManifestRead, PutManifest};
+pub use policies::{
+    aws_managed_policies, validate_policy_document, AwsManagedPolicy, PolicyKind, PolicyScope,
+    MAX_POLICY_CHARS,
+};
 pub use pulls::PULL_FLUSH_INTERVAL;
 pub use repositories::{RepositorySettings, MAX_RESOURCE_TAGS};
 pub use uploads::{ChunkRange, UploadState};
