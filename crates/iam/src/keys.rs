@@ -18,6 +18,11 @@ pub fn new_access_key_id() -> String {
     format!("AKIA{}", random(ID_CHARS, 16))
 }
 
+/// A managed policy's `PolicyId`: `ANPA` + 17 characters, as AWS's.
+pub fn new_policy_id() -> String {
+    format!("ANPA{}", random(ID_CHARS, 17))
+}
+
 pub fn new_secret_access_key() -> String {
     random(SECRET_CHARS, 40)
 }

@@ -150,7 +150,11 @@ impl Registry {
                 "user name '{name}' must be 1 to 64 letters, digits or any of +=,.@_-"
             )));
         }
-        match self.meta.create_user(account, name, self.now()).await? {
+        match self
+            .meta
+            .create_user(account, name, "/", self.now())
+            .await?
+        {
             CreateUserOutcome::Created(u) => Ok(u),
             CreateUserOutcome::AlreadyExists => Err(Error::EntityAlreadyExists(format!(
                 "user '{name}' already exists in account {account}"

@@ -22,11 +22,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A user's inline and attached policies, parsed, by name or ARN.
+type IdentityPolicies = Arc<Vec<(String, Arc<Policy>)>>;
+
 pub(crate) struct AuthzCache {
     generation: AtomicU64,
     repository_policies: Moka<(RegistryKey, String), Option<Arc<Policy>>>,
     registry_policies: Moka<RegistryKey, Option<Arc<Policy>>>,
     decisions: Moka<String, ()>,
+    /// (account, user) → its inline and attached policies, parsed.
+    identities: Moka<(String, String), IdentityPolicies>,
 }
 
 impl Default for AuthzCache {
@@ -40,6 +45,7 @@ impl Default for AuthzCache {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(300))
                 .build(),
+            identities: Moka::builder().max_capacity(100_000).build(),
         }
     }
 }
@@ -51,6 +57,7 @@ impl AuthzCache {
         self.repository_policies.invalidate_all();
         self.registry_policies.invalidate_all();
         self.decisions.invalidate_all();
+        self.identities.invalidate_all();
     }
 }
 
@@ -64,6 +71,16 @@ fn parse_stored(text: &str) -> Result<Arc<Policy>> {
         .map_err(|e| {
             Error::Store(berth_store::StoreError::Corrupt(format!(
                 "a stored policy no longer parses: {e}"
+            )))
+        })
+}
+
+fn parse_identity(text: &str) -> Result<Arc<Policy>> {
+    Policy::parse(text, PolicyKind::Identity)
+        .map(Arc::new)
+        .map_err(|e| {
+            Error::Store(berth_store::StoreError::Corrupt(format!(
+                "a stored identity policy no longer parses: {e}"
             )))
         })
 }
@@ -137,6 +154,11 @@ impl Registry {
             policies.insert(name, parse_stored(&text)?);
         }
         let registry_policy = self.parsed_registry_policy(registry).await?;
+        let owned = self.identity_policies(caller).await?;
+        let identity: Vec<IdentityPolicy<'_>> = owned
+            .iter()
+            .map(|(name, policy)| IdentityPolicy { name, policy })
+            .collect();
         Ok(names
             .into_iter()
             .filter(|name| {
@@ -145,7 +167,7 @@ impl Registry {
                 evaluate(
                     &request,
                     &Policies {
-                        identity: &[],
+                        identity: &identity,
                         repository: policies.get(name).map(|p| &**p),
                         registry: registry_policy.as_deref(),
                         resource_account: &registry.account_id,
@@ -181,8 +203,11 @@ impl Registry {
             _ => None,
         };
         let registry_policy = self.parsed_registry_policy(registry).await?;
-        // Identity policies beyond the account admin's come with the IAM API.
-        let identity: Vec<IdentityPolicy<'_>> = Vec::new();
+        let owned = self.identity_policies(caller).await?;
+        let identity: Vec<IdentityPolicy<'_>> = owned
+            .iter()
+            .map(|(name, policy)| IdentityPolicy { name, policy })
+            .collect();
         let resource = resource_arn(registry, repository);
         let request = self.request(caller, action, &resource);
         let decision = evaluate(
@@ -195,7 +220,8 @@ impl Registry {
             },
         );
         let cacheable = !repo_policy.as_deref().is_some_and(has_conditions)
-            && !registry_policy.as_deref().is_some_and(has_conditions);
+            && !registry_policy.as_deref().is_some_and(has_conditions)
+            && !owned.iter().any(|(_, p)| has_conditions(p));
         match decision {
             Decision::Allow => Ok(cacheable),
             d => Err(Error::AccessDenied(
@@ -203,6 +229,47 @@ impl Registry {
                     .unwrap_or_else(|| format!("not authorized to perform {action}")),
             )),
         }
+    }
+
+    /// The caller's inline and attached policies (the account's `admin`
+    /// needs none: the evaluator gives it AdministratorAccess).
+    async fn identity_policies(
+        &self,
+        caller: &Principal,
+    ) -> Result<Arc<Vec<(String, Arc<Policy>)>>> {
+        let key = (caller.account_id.clone(), caller.user.clone());
+        if let Some(p) = self.authz.identities.get(&key) {
+            return Ok(p);
+        }
+        let seen = self.authz.generation.load(Ordering::SeqCst);
+        let (account, user) = (&caller.account_id, &caller.user);
+        let mut out = Vec::new();
+        for name in self.meta.list_user_policies(account, user).await? {
+            if let Some(text) = self.meta.get_user_policy(account, user, &name).await? {
+                out.push((name, parse_identity(&text)?));
+            }
+        }
+        for arn in self.meta.attached_user_policies(account, user).await? {
+            if let Some(m) = policy::managed::by_arn(&arn) {
+                out.push((arn, Arc::new(m.policy().clone())));
+                continue;
+            }
+            let Some(mp) = self.meta.get_managed_policy(account, &arn).await? else {
+                continue;
+            };
+            if let Some(v) = self
+                .meta
+                .get_policy_version(account, &arn, &mp.default_version)
+                .await?
+            {
+                out.push((arn, parse_identity(&v.document)?));
+            }
+        }
+        let out = Arc::new(out);
+        if self.authz.generation.load(Ordering::SeqCst) == seen {
+            self.authz.identities.insert(key, out.clone());
+        }
+        Ok(out)
     }
 
     async fn parsed_repository_policy(

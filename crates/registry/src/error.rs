@@ -56,6 +56,15 @@ pub enum Error {
     /// An account or user that exists already.
     #[error("{0}")]
     EntityAlreadyExists(String),
+    /// IAM: a delete refused while something still depends on the entity.
+    #[error("{0}")]
+    DeleteConflict(String),
+    /// IAM: a quota (two access keys per user, policy size).
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// IAM: a policy document that is not a policy.
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
     #[error("reading the request body failed: {0}")]
     BodyRead(std::io::Error),
     #[error(transparent)]

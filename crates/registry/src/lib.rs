@@ -11,6 +11,8 @@ mod clock;
 mod error;
 mod gc;
 mod hashing;
+mod iam_policies;
+mod iam_users;
 mod identity;
 mod images;
 mod listing;
@@ -30,6 +32,11 @@ pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcPhase, GcRun, GcSnapshot};
+pub use iam_policies::{
+    aws_managed_policies, validate_policy_document, AwsManagedPolicy, PolicyKind, PolicyScope,
+    MAX_IAM_POLICY_CHARS,
+};
+pub use iam_users::{iam_may, user_arn, IamUser, MAX_ACCESS_KEYS_PER_USER};
 pub use identity::{NewAccessKey, Principal, SignatureRefusal, ADMIN_USER, TOKEN_LIFETIME_SECS};
 pub use images::ImageDetail;
 pub use listing::Page;

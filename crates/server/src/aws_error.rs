@@ -1,6 +1,8 @@
-//! The one place where failures become AWS JSON errors on the ECR API:
-//! `{"__type": "<Name>Exception", "message": ...}` with `X-Amzn-ErrorType`,
-//! so that botocore and the SDKs raise the named exception.
+//! The one place where failures become AWS errors: AWS JSON errors on the
+//! ECR API (`{"__type": "<Name>Exception", "message": ...}` with
+//! `X-Amzn-ErrorType`, so that botocore and the SDKs raise the named
+//! exception), and the Query protocol's codes and statuses on the IAM and
+//! STS APIs ([`QueryError`]; `iam::xml` writes them as XML).
 
 use axum::response::{IntoResponse, Response};
 use berth_registry::Error;
@@ -49,6 +51,29 @@ impl AwsError {
 
     pub fn kind(&self) -> &'static str {
         self.kind
+    }
+
+    /// The same failure as the IAM and STS Query APIs name it: signature
+    /// failures carry those services' codes and statuses (403 where the
+    /// JSON services answer 400).
+    pub fn into_query(self) -> QueryError {
+        let (status, code) = match self.kind {
+            "UnrecognizedClientException" => (StatusCode::FORBIDDEN, "InvalidClientTokenId"),
+            "InvalidSignatureException" => (StatusCode::FORBIDDEN, "SignatureDoesNotMatch"),
+            "IncompleteSignatureException" => (StatusCode::BAD_REQUEST, "IncompleteSignature"),
+            "MissingAuthenticationTokenException" => {
+                (StatusCode::FORBIDDEN, "MissingAuthenticationToken")
+            }
+            "AccessDeniedException" => (StatusCode::FORBIDDEN, "AccessDenied"),
+            "NoSuchEntityException" => (StatusCode::NOT_FOUND, "NoSuchEntity"),
+            "EntityAlreadyExistsException" => (StatusCode::CONFLICT, "EntityAlreadyExists"),
+            "InvalidParameterException" | "SerializationException" => {
+                (StatusCode::BAD_REQUEST, "ValidationError")
+            }
+            _ if self.status.is_server_error() => (self.status, "ServiceFailure"),
+            _ => (self.status, "InvalidInput"),
+        };
+        QueryError::new(status, code, self.message)
     }
 
     /// A registry failure, with the registry id ECR's messages name.
@@ -101,6 +126,68 @@ impl AwsError {
                 )
             }
             other => Self::invalid_parameter(other.to_string()),
+        }
+    }
+}
+
+/// A failure on the AWS Query protocol (IAM, STS): `<ErrorResponse>` with
+/// `<Code>` and AWS's status for it.
+#[derive(Debug)]
+pub struct QueryError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl QueryError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        QueryError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A malformed request: a missing or invalid parameter (AWS's
+    /// `ValidationError`, what IAM answers for the model's constraints).
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "ValidationError", message)
+    }
+
+    /// `Sender` or `Receiver`, the `<Type>` of the error.
+    pub fn fault(&self) -> &'static str {
+        if self.status.is_server_error() {
+            "Receiver"
+        } else {
+            "Sender"
+        }
+    }
+
+    /// A registry failure with IAM's codes and statuses (botocore's IAM
+    /// model: NoSuchEntity 404, EntityAlreadyExists/DeleteConflict/
+    /// LimitExceeded 409, MalformedPolicyDocument 400).
+    pub fn from_registry(e: Error) -> Self {
+        match e {
+            Error::AccessDenied(m) => Self::new(StatusCode::FORBIDDEN, "AccessDenied", m),
+            Error::NoSuchEntity(m) => Self::new(StatusCode::NOT_FOUND, "NoSuchEntity", m),
+            Error::EntityAlreadyExists(m) => {
+                Self::new(StatusCode::CONFLICT, "EntityAlreadyExists", m)
+            }
+            Error::DeleteConflict(m) => Self::new(StatusCode::CONFLICT, "DeleteConflict", m),
+            Error::LimitExceeded(m) => Self::new(StatusCode::CONFLICT, "LimitExceeded", m),
+            Error::MalformedPolicyDocument(m) => {
+                Self::new(StatusCode::BAD_REQUEST, "MalformedPolicyDocument", m)
+            }
+            Error::InvalidParameter(m) => Self::validation(m),
+            Error::Store(e) => {
+                tracing::error!(error = %e, "storage failure");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ServiceFailure",
+                    "internal storage error; the server log has the details",
+                )
+            }
+            other => Self::new(StatusCode::BAD_REQUEST, "InvalidInput", other.to_string()),
         }
     }
 }

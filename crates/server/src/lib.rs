@@ -11,6 +11,7 @@ mod distribution;
 pub mod ecr;
 mod health;
 pub mod host;
+mod iam;
 pub mod metrics;
 mod oci_error;
 pub mod route;
@@ -36,10 +37,27 @@ pub struct AppState {
     pub allow_anonymous: bool,
 }
 
+/// `POST /`: the ECR JSON API (`X-Amz-Target`), or the IAM and STS Query
+/// APIs (a form body without a target). Requests that are neither go to the
+/// ECR API, which names what is missing.
+async fn aws_api(
+    state: axum::extract::State<AppState>,
+    method: http::Method,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    body: axum::body::Body,
+) -> axum::response::Response {
+    if iam::is_query_request(&headers) {
+        iam::api(state, method, uri, headers, body).await
+    } else {
+        ecr::api(state, method, uri, headers, body).await
+    }
+}
+
 /// The complete HTTP application.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", axum::routing::post(ecr::api))
+        .route("/", axum::routing::post(aws_api))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics_endpoint))

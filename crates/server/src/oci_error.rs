@@ -114,9 +114,13 @@ impl From<Error> for OciError {
                 OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg)
             }
             Error::Unsupported(_) => OciError::new(S::METHOD_NOT_ALLOWED, "UNSUPPORTED", msg),
-            // Identity management happens on the admin API, never on /v2.
+            // Identity management happens on the admin and IAM APIs, never on /v2.
             Error::AccessDenied(_) => OciError::new(S::FORBIDDEN, "DENIED", msg),
-            Error::NoSuchEntity(_) | Error::EntityAlreadyExists(_) => OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg),
+            Error::NoSuchEntity(_)
+            | Error::EntityAlreadyExists(_)
+            | Error::DeleteConflict(_)
+            | Error::LimitExceeded(_)
+            | Error::MalformedPolicyDocument(_) => OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg),
             Error::BodyRead(_) => OciError::new(S::BAD_REQUEST, "BLOB_UPLOAD_INVALID", msg),
             Error::Store(StoreError::NoSpace) => OciError::new(
                 S::INSUFFICIENT_STORAGE,

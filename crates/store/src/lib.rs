@@ -23,10 +23,12 @@ pub use blob::{BlobReader, BlobStore, UploadWriter};
 pub use error::StoreError;
 pub use fs_blob::FsBlobStore;
 pub use metadata::{
-    AccessKeyRecord, AccountRecord, BlobLink, CollectOutcome, Counts, CreateUserOutcome,
-    DeleteManifestOutcome, DeleteRepositoryOutcome, ImageRecord, MetadataStore, NewManifest,
-    PutManifestOutcome, Referrer, RegistryKey, RepoId, RepositoryRecord, ResourceTag,
-    StoredManifest, TagStatus, UnlinkBlobOutcome, UntagOutcome, UploadRecord, UserRecord,
+    AccessKeyRecord, AccountRecord, AttachOutcome, BlobLink, CollectOutcome, Counts,
+    CreateUserOutcome, DeleteManifestOutcome, DeletePolicyOutcome, DeleteRepositoryOutcome,
+    DeleteUserOutcome, ImageRecord, ManagedPolicyRecord, MetadataStore, NewManifest,
+    PolicyVersionRecord, PutManifestOutcome, Referrer, RegistryKey, RepoId, RepositoryRecord,
+    ResourceTag, StoredManifest, TagStatus, UnlinkBlobOutcome, UntagOutcome, UploadRecord,
+    UserRecord,
 };
 pub use sqlite::SqliteMetadataStore;
 

@@ -175,6 +175,61 @@ pub struct UserRecord {
     pub account_id: String,
     pub name: String,
     pub created_at: i64,
+    /// IAM's `UserId` (`AIDA` + 17 characters), made by the store on insert.
+    pub user_id: String,
+    /// IAM's `Path` (`/` unless given at creation).
+    pub path: String,
+}
+
+/// Why DeleteUser deleted nothing (IAM refuses while any of these remain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteUserOutcome {
+    Deleted,
+    NotFound,
+    HasAccessKeys,
+    HasInlinePolicies,
+    HasAttachedPolicies,
+}
+
+/// A customer-managed policy (CreatePolicy), with its attachment count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedPolicyRecord {
+    pub account_id: String,
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    pub policy_id: String,
+    pub description: Option<String>,
+    pub default_version: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Users it is attached to (filled in by reads; ignored on create).
+    pub attachment_count: u64,
+}
+
+/// One version of a managed policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVersionRecord {
+    pub version_id: String,
+    pub document: String,
+    pub is_default: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachOutcome {
+    /// Attached now, or already attached (IAM treats both as success).
+    Attached,
+    NoSuchUser,
+    NoSuchPolicy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeletePolicyOutcome {
+    Deleted,
+    NotFound,
+    /// Still attached to this many users.
+    Attached(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,6 +398,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         account_id: &str,
         name: &str,
+        path: &str,
         now: i64,
     ) -> Result<CreateUserOutcome>;
     async fn get_user(&self, account_id: &str, name: &str) -> Result<Option<UserRecord>>;
@@ -352,6 +408,84 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn access_keys_of_account(&self, account_id: &str) -> Result<Vec<AccessKeyRecord>>;
     /// Deletes an access key of `account_id`; false if it has no such key.
     async fn delete_access_key(&self, account_id: &str, id: &str) -> Result<bool>;
+
+    // The IAM API. Every method is scoped to one account.
+
+    /// Deletes a user that has no access keys, inline or attached policies
+    /// (checked in the deleting transaction).
+    async fn delete_user(&self, account_id: &str, name: &str) -> Result<DeleteUserOutcome>;
+    /// Stores a new access key unless its user already has `max_per_user`
+    /// keys (false; nothing stored). The count and the insert are one
+    /// transaction, so two concurrent creations cannot both pass.
+    async fn add_access_key(&self, key: &AccessKeyRecord, max_per_user: usize) -> Result<bool>;
+    /// Sets a key of `user` active or inactive; false if the user has no such key.
+    async fn set_access_key_active(
+        &self,
+        account_id: &str,
+        user: &str,
+        id: &str,
+        active: bool,
+    ) -> Result<bool>;
+    /// Creates or replaces an inline policy; false if the user does not exist.
+    async fn put_user_policy(
+        &self,
+        account_id: &str,
+        user: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<bool>;
+    async fn get_user_policy(
+        &self,
+        account_id: &str,
+        user: &str,
+        name: &str,
+    ) -> Result<Option<String>>;
+    /// Inline policy names of a user, in byte order.
+    async fn list_user_policies(&self, account_id: &str, user: &str) -> Result<Vec<String>>;
+    async fn delete_user_policy(&self, account_id: &str, user: &str, name: &str) -> Result<bool>;
+    /// Attaches a policy by ARN. With `local`, the ARN must name a managed
+    /// policy of the account (checked in the same transaction, so that a
+    /// concurrent DeletePolicy cannot leave a dangling attachment).
+    async fn attach_user_policy(
+        &self,
+        account_id: &str,
+        user: &str,
+        arn: &str,
+        local: bool,
+        now: i64,
+    ) -> Result<AttachOutcome>;
+    /// False if it was not attached.
+    async fn detach_user_policy(&self, account_id: &str, user: &str, arn: &str) -> Result<bool>;
+    /// ARNs of the policies attached to a user, in byte order.
+    async fn attached_user_policies(&self, account_id: &str, user: &str) -> Result<Vec<String>>;
+    /// How many users of the account a policy is attached to.
+    async fn policy_attachment_count(&self, account_id: &str, arn: &str) -> Result<u64>;
+    /// Creates a managed policy with `document` as its default version;
+    /// false if the account has a policy of that name (nothing stored).
+    async fn create_managed_policy(
+        &self,
+        policy: &ManagedPolicyRecord,
+        document: &str,
+    ) -> Result<bool>;
+    async fn get_managed_policy(
+        &self,
+        account_id: &str,
+        arn: &str,
+    ) -> Result<Option<ManagedPolicyRecord>>;
+    /// The account's managed policies, by ARN.
+    async fn list_managed_policies(&self, account_id: &str) -> Result<Vec<ManagedPolicyRecord>>;
+    async fn get_policy_version(
+        &self,
+        account_id: &str,
+        arn: &str,
+        version_id: &str,
+    ) -> Result<Option<PolicyVersionRecord>>;
+    /// Deletes a managed policy and its versions unless it is attached.
+    async fn delete_managed_policy(
+        &self,
+        account_id: &str,
+        arn: &str,
+    ) -> Result<DeletePolicyOutcome>;
     /// Names in byte order, strictly after `after`, at most `limit`.
     async fn list_repositories(
         &self,

@@ -1,0 +1,504 @@
+//! IAM users, their access keys and inline policies, as the IAM API manages
+//! them; and who may call the IAM API at all.
+//!
+//! Until policies are enforced the rule is fixed (`iam_may`): an account's
+//! `admin` user may do everything IAM offers within its own account; any
+//! other user may only read itself (GetUser, GetCallerIdentity) and manage
+//! its own access keys. On AWS even that needs a policy granting it; berth
+//! allows it so that a user can rotate its key before policies exist.
+//! Everything is scoped to the caller's account: no call names another.
+
+use crate::accounts::{valid_user_name, AccessKeyInfo};
+use crate::iam_policies::{validate_policy_document, PolicyKind};
+use crate::identity::{NewAccessKey, Principal, ADMIN_USER};
+use crate::{Error, Registry, Result};
+use berth_iam::keys;
+use berth_store::{AccessKeyRecord, CreateUserOutcome, DeleteUserOutcome, UserRecord};
+
+/// AWS's quota of access keys per user.
+pub const MAX_ACCESS_KEYS_PER_USER: usize = 2;
+
+/// A user as the IAM API shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IamUser {
+    pub account_id: String,
+    pub name: String,
+    pub user_id: String,
+    pub path: String,
+    pub arn: String,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+}
+
+impl From<UserRecord> for IamUser {
+    fn from(u: UserRecord) -> Self {
+        IamUser {
+            arn: user_arn(&u.account_id, &u.path, &u.name),
+            account_id: u.account_id,
+            name: u.name,
+            user_id: u.user_id,
+            path: u.path,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// `arn:aws:iam::<account>:user<path><name>` (the path is `/` or `/a/b/`).
+pub fn user_arn(account: &str, path: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:user{path}{name}")
+}
+
+/// Whether `caller` may perform `action` (`iam:CreateUser`, ...) on the
+/// user `target` of its own account (`None`: the action names no user).
+pub fn iam_may(caller: &Principal, action: &str, target: Option<&str>) -> bool {
+    if caller.user == ADMIN_USER {
+        return true;
+    }
+    match action {
+        "sts:GetCallerIdentity" => true,
+        "iam:GetUser"
+        | "iam:ListAccessKeys"
+        | "iam:CreateAccessKey"
+        | "iam:UpdateAccessKey"
+        | "iam:DeleteAccessKey" => target == Some(caller.user.as_str()),
+        _ => false,
+    }
+}
+
+/// IAM's path rule: `/`, or `/` + printable ASCII + `/`, at most 512.
+pub fn valid_path(path: &str) -> bool {
+    path == "/"
+        || ((3..=512).contains(&path.len())
+            && path.starts_with('/')
+            && path.ends_with('/')
+            && path.bytes().all(|b| (0x21..=0x7e).contains(&b)))
+}
+
+/// IAM's policy-name rule: 1 to 128 of letters, digits and `+=,.@_-`.
+pub fn valid_policy_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+impl Registry {
+    /// `Ok` if `caller` may do `action` on `resource`; else AWS's
+    /// AccessDenied text naming both.
+    pub(crate) fn authorize_iam(
+        &self,
+        caller: &Principal,
+        action: &str,
+        target_user: Option<&str>,
+        resource: &str,
+    ) -> Result<()> {
+        if iam_may(caller, action, target_user) {
+            return Ok(());
+        }
+        Err(Error::AccessDenied(format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource}",
+            user_arn(&caller.account_id, "/", &caller.user)
+        )))
+    }
+
+    /// The resource ARN of a user named in a request (before it is looked up).
+    fn named_user(caller: &Principal, name: &str) -> String {
+        user_arn(&caller.account_id, "/", name)
+    }
+
+    /// GetCallerIdentity: the signer as IAM knows it.
+    pub async fn caller_identity(&self, caller: &Principal) -> Result<IamUser> {
+        self.iam_user(&caller.account_id, &caller.user).await
+    }
+
+    pub async fn iam_create_user(
+        &self,
+        caller: &Principal,
+        name: &str,
+        path: Option<&str>,
+    ) -> Result<IamUser> {
+        self.authorize_iam(
+            caller,
+            "iam:CreateUser",
+            Some(name),
+            &Self::named_user(caller, name),
+        )?;
+        check_user_name(name)?;
+        let path = path.unwrap_or("/");
+        if !valid_path(path) {
+            return Err(Error::InvalidParameter(format!(
+                "path '{path}' must be '/' or start and end with '/' (printable ASCII, at most 512 characters)"
+            )));
+        }
+        match self
+            .meta
+            .create_user(&caller.account_id, name, path, self.now())
+            .await?
+        {
+            CreateUserOutcome::Created(u) => Ok(u.into()),
+            CreateUserOutcome::AlreadyExists => Err(Error::EntityAlreadyExists(format!(
+                "User with name {name} already exists."
+            ))),
+            CreateUserOutcome::NoSuchAccount => Err(Error::NoSuchEntity(format!(
+                "account {} does not exist",
+                caller.account_id
+            ))),
+        }
+    }
+
+    /// GetUser; without a name, the caller.
+    pub async fn iam_get_user(&self, caller: &Principal, name: Option<&str>) -> Result<IamUser> {
+        let name = name.unwrap_or(&caller.user);
+        self.authorize_iam(
+            caller,
+            "iam:GetUser",
+            Some(name),
+            &Self::named_user(caller, name),
+        )?;
+        self.iam_user(&caller.account_id, name).await
+    }
+
+    /// The users of the caller's account whose path starts with `path_prefix`, by name.
+    pub async fn iam_list_users(
+        &self,
+        caller: &Principal,
+        path_prefix: Option<&str>,
+    ) -> Result<Vec<IamUser>> {
+        self.authorize_iam(
+            caller,
+            "iam:ListUsers",
+            None,
+            &format!("arn:aws:iam::{}:user/", caller.account_id),
+        )?;
+        let prefix = path_prefix.unwrap_or("/");
+        Ok(self
+            .meta
+            .list_users(&caller.account_id)
+            .await?
+            .into_iter()
+            .filter(|u| u.path.starts_with(prefix))
+            .map(IamUser::from)
+            .collect())
+    }
+
+    /// DeleteUser, refused (DeleteConflict) while the user has access keys,
+    /// inline or attached policies, as AWS refuses it. The account's admin
+    /// user cannot be deleted: berth's authorization rests on it.
+    pub async fn iam_delete_user(&self, caller: &Principal, name: &str) -> Result<()> {
+        self.authorize_iam(
+            caller,
+            "iam:DeleteUser",
+            Some(name),
+            &Self::named_user(caller, name),
+        )?;
+        if name == ADMIN_USER {
+            return Err(Error::DeleteConflict(format!(
+                "Cannot delete the user '{ADMIN_USER}': until IAM policies are enforced it is the account's administrator."
+            )));
+        }
+        let what = match self.meta.delete_user(&caller.account_id, name).await? {
+            DeleteUserOutcome::Deleted => {
+                self.forget_user(&caller.account_id, name);
+                return Ok(());
+            }
+            DeleteUserOutcome::NotFound => return Err(no_such_user(name)),
+            DeleteUserOutcome::HasAccessKeys => "access keys",
+            DeleteUserOutcome::HasInlinePolicies => "policies",
+            DeleteUserOutcome::HasAttachedPolicies => "attached policies",
+        };
+        Err(Error::DeleteConflict(format!(
+            "Cannot delete entity, must delete {what} first."
+        )))
+    }
+
+    /// CreateAccessKey for `user` (default: the caller); at most two per user.
+    pub async fn iam_create_access_key(
+        &self,
+        caller: &Principal,
+        user: Option<&str>,
+    ) -> Result<(AccessKeyInfo, NewAccessKey)> {
+        let user = user.unwrap_or(&caller.user);
+        self.authorize_iam(
+            caller,
+            "iam:CreateAccessKey",
+            Some(user),
+            &Self::named_user(caller, user),
+        )?;
+        self.iam_user(&caller.account_id, user).await?;
+        let key = NewAccessKey {
+            id: keys::new_access_key_id(),
+            secret: keys::new_secret_access_key(),
+        };
+        let record = AccessKeyRecord {
+            id: key.id.clone(),
+            account_id: caller.account_id.clone(),
+            user_name: user.to_string(),
+            secret_sealed: self.config.server_key.seal(key.secret.as_bytes()),
+            active: true,
+            created_at: self.now(),
+        };
+        if !self
+            .meta
+            .add_access_key(&record, MAX_ACCESS_KEYS_PER_USER)
+            .await?
+        {
+            return Err(Error::LimitExceeded(format!(
+                "Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS_PER_USER}"
+            )));
+        }
+        Ok((record.into(), key))
+    }
+
+    /// ListAccessKeys of `user` (default: the caller); the user's name too.
+    pub async fn iam_list_access_keys(
+        &self,
+        caller: &Principal,
+        user: Option<&str>,
+    ) -> Result<(String, Vec<AccessKeyInfo>)> {
+        let user = user.unwrap_or(&caller.user);
+        self.authorize_iam(
+            caller,
+            "iam:ListAccessKeys",
+            Some(user),
+            &Self::named_user(caller, user),
+        )?;
+        self.iam_user(&caller.account_id, user).await?;
+        let keys = self.meta.access_keys_of(&caller.account_id, user).await?;
+        Ok((
+            user.to_string(),
+            keys.into_iter().map(AccessKeyInfo::from).collect(),
+        ))
+    }
+
+    /// UpdateAccessKey: an inactive key stops authenticating at once
+    /// (`Registry::access_key` refuses it on every request).
+    pub async fn iam_update_access_key(
+        &self,
+        caller: &Principal,
+        user: Option<&str>,
+        key_id: &str,
+        active: bool,
+    ) -> Result<()> {
+        let user = user.unwrap_or(&caller.user);
+        self.authorize_iam(
+            caller,
+            "iam:UpdateAccessKey",
+            Some(user),
+            &Self::named_user(caller, user),
+        )?;
+        self.iam_user(&caller.account_id, user).await?;
+        if self
+            .meta
+            .set_access_key_active(&caller.account_id, user, key_id, active)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(no_such_key(key_id))
+        }
+    }
+
+    pub async fn iam_delete_access_key(
+        &self,
+        caller: &Principal,
+        user: Option<&str>,
+        key_id: &str,
+    ) -> Result<()> {
+        let user = user.unwrap_or(&caller.user);
+        self.authorize_iam(
+            caller,
+            "iam:DeleteAccessKey",
+            Some(user),
+            &Self::named_user(caller, user),
+        )?;
+        self.iam_user(&caller.account_id, user).await?;
+        // The store deletes by account; the key must also be this user's.
+        match self.meta.get_access_key(key_id).await? {
+            Some(k) if k.account_id == caller.account_id && k.user_name == user => {}
+            _ => return Err(no_such_key(key_id)),
+        }
+        if self
+            .meta
+            .delete_access_key(&caller.account_id, key_id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(no_such_key(key_id))
+        }
+    }
+
+    pub async fn put_user_policy(
+        &self,
+        caller: &Principal,
+        user: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<()> {
+        self.authorize_iam(
+            caller,
+            "iam:PutUserPolicy",
+            Some(user),
+            &Self::named_user(caller, user),
+        )?;
+        check_policy_name(name)?;
+        validate_policy_document(document, PolicyKind::Inline)?;
+        let stored = self
+            .meta
+            .put_user_policy(&caller.account_id, user, name, document)
+            .await?;
+        self.authz.changed();
+        if stored {
+            Ok(())
+        } else {
+            Err(no_such_user(user))
+        }
+    }
+
+    /// The document as it was put (not re-encoded).
+    pub async fn get_user_policy(
+        &self,
+        caller: &Principal,
+        user: &str,
+        name: &str,
+    ) -> Result<String> {
+        self.authorize_iam(
+            caller,
+            "iam:GetUserPolicy",
+            Some(user),
+            &Self::named_user(caller, user),
+        )?;
+        self.iam_user(&caller.account_id, user).await?;
+        self.meta
+            .get_user_policy(&caller.account_id, user, name)
+            .await?
+            .ok_or_else(|| no_such_user_policy(user, name))
+    }
+
+    pub async fn list_user_policies(&self, caller: &Principal, user: &str) -> Result<Vec<String>> {
+        self.authorize_iam(
+            caller,
+            "iam:ListUserPolicies",
+            Some(user),
+            &Self::named_user(caller, user),
+        )?;
+        self.iam_user(&caller.account_id, user).await?;
+        Ok(self
+            .meta
+            .list_user_policies(&caller.account_id, user)
+            .await?)
+    }
+
+    pub async fn delete_user_policy(
+        &self,
+        caller: &Principal,
+        user: &str,
+        name: &str,
+    ) -> Result<()> {
+        self.authorize_iam(
+            caller,
+            "iam:DeleteUserPolicy",
+            Some(user),
+            &Self::named_user(caller, user),
+        )?;
+        self.iam_user(&caller.account_id, user).await?;
+        let deleted = self
+            .meta
+            .delete_user_policy(&caller.account_id, user, name)
+            .await?;
+        self.authz.changed();
+        if deleted {
+            Ok(())
+        } else {
+            Err(no_such_user_policy(user, name))
+        }
+    }
+
+    pub(crate) async fn iam_user(&self, account: &str, name: &str) -> Result<IamUser> {
+        self.meta
+            .get_user(account, name)
+            .await?
+            .map(IamUser::from)
+            .ok_or_else(|| no_such_user(name))
+    }
+}
+
+fn check_user_name(name: &str) -> Result<()> {
+    if valid_user_name(name) {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter(format!(
+            "1 validation error detected: Value '{name}' at 'userName' failed to satisfy constraint: Member must be 1 to 64 letters, digits or any of +=,.@_-"
+        )))
+    }
+}
+
+pub(crate) fn check_policy_name(name: &str) -> Result<()> {
+    if valid_policy_name(name) {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter(format!(
+            "1 validation error detected: Value '{name}' at 'policyName' failed to satisfy constraint: Member must be 1 to 128 letters, digits or any of +=,.@_-"
+        )))
+    }
+}
+
+pub(crate) fn no_such_user(name: &str) -> Error {
+    Error::NoSuchEntity(format!("The user with name {name} cannot be found."))
+}
+
+fn no_such_key(id: &str) -> Error {
+    Error::NoSuchEntity(format!("The Access Key with id {id} cannot be found."))
+}
+
+fn no_such_user_policy(user: &str, name: &str) -> Error {
+    Error::NoSuchEntity(format!(
+        "The user policy with name {name} cannot be found for user {user}."
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(user: &str) -> Principal {
+        Principal {
+            account_id: "111111111111".into(),
+            user: user.into(),
+        }
+    }
+
+    #[test]
+    fn admins_manage_iam_and_users_only_their_own_keys() {
+        let admin = who(ADMIN_USER);
+        let dev = who("dev");
+        for action in ["iam:CreateUser", "iam:DeleteUser", "iam:CreatePolicy"] {
+            assert!(iam_may(&admin, action, Some("x")));
+            assert!(!iam_may(&dev, action, Some("dev")));
+        }
+        assert!(iam_may(&dev, "sts:GetCallerIdentity", None));
+        for action in [
+            "iam:GetUser",
+            "iam:ListAccessKeys",
+            "iam:CreateAccessKey",
+            "iam:UpdateAccessKey",
+            "iam:DeleteAccessKey",
+        ] {
+            assert!(iam_may(&dev, action, Some("dev")), "{action}");
+            assert!(!iam_may(&dev, action, Some("other")), "{action}");
+        }
+        assert!(!iam_may(&dev, "iam:ListUsers", None));
+    }
+
+    #[test]
+    fn paths_and_names_follow_iam_rules() {
+        assert!(valid_path("/") && valid_path("/a/b/"));
+        assert!(!valid_path("a/") && !valid_path("/a") && !valid_path("//x y/"));
+        assert!(valid_policy_name("ecr-pull_1"));
+        assert!(!valid_policy_name("") && !valid_policy_name("a b"));
+        assert_eq!(
+            user_arn("111111111111", "/ci/", "bot"),
+            "arn:aws:iam::111111111111:user/ci/bot"
+        );
+    }
+}

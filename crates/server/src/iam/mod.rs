@@ -1,0 +1,147 @@
+//! The AWS Query protocol on `POST /`: the IAM API (users, access keys,
+//! inline and managed policies) and STS's GetCallerIdentity, as
+//! `aws iam --endpoint-url` and the SDKs call them. A request without
+//! `X-Amz-Target` and with a form-encoded body comes here; the SigV4
+//! credential scope's service (`iam` or `sts`) picks the API. `query` parses
+//! the body, `ops` runs the operation, `xml` writes the answer; failures
+//! become Query errors in `aws_error` (the one place).
+
+mod ops;
+mod query;
+mod xml;
+
+use crate::aws_error::{AwsError, QueryError};
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use berth_iam::sigv4;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use sha2::Digest as _;
+
+/// Query bodies are small: the largest member is a policy document (6,144
+/// characters, URL-encoded up to three times that).
+const MAX_BODY: usize = 64 * 1024;
+
+/// Whether a `POST /` is a Query-protocol request (no `X-Amz-Target`, a
+/// form body) rather than one for the ECR JSON API.
+pub fn is_query_request(headers: &HeaderMap) -> bool {
+    !headers.contains_key("x-amz-target")
+        && headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// The two services and the protocol version each accepts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Iam,
+    Sts,
+}
+
+impl Service {
+    fn namespace(self) -> &'static str {
+        match self {
+            Service::Iam => xml::IAM_NAMESPACE,
+            Service::Sts => xml::STS_NAMESPACE,
+        }
+    }
+    fn version(self) -> &'static str {
+        match self {
+            Service::Iam => "2010-05-08",
+            Service::Sts => "2011-06-15",
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Service::Iam => "iam",
+            Service::Sts => "sts",
+        }
+    }
+}
+
+pub async fn api(
+    State(app): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    // Until the signature names the service, errors speak IAM's namespace.
+    let mut service = Service::Iam;
+    let (status, body) = match handle(&app, &method, &uri, &headers, body, &mut service).await {
+        Ok((action, render)) => (
+            StatusCode::OK,
+            xml::response(service.namespace(), &action, &request_id, render),
+        ),
+        Err(e) => {
+            tracing::debug!(
+                code = e.code,
+                service = service.name(),
+                "IAM/STS request refused"
+            );
+            (e.status, xml::error(service.namespace(), &e, &request_id))
+        }
+    };
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    resp
+}
+
+async fn handle(
+    app: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+    service: &mut Service,
+) -> Result<(String, ops::Render), QueryError> {
+    let bytes = crate::ecr::read_limited(body, MAX_BODY)
+        .await
+        .map_err(AwsError::into_query)?;
+    let payload_sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    let req = sigv4::Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query(),
+        headers,
+        payload_sha256: &payload_sha256,
+    };
+    // The scope's service picks the API; an unparsable signature is
+    // reported by `authenticate` below (as IAM would report it).
+    *service = match sigv4::parse(&req).map(|c| c.service) {
+        Ok(s) if s == "sts" => Service::Sts,
+        Ok(s) if s != "iam" => {
+            return Err(QueryError::new(
+                StatusCode::BAD_REQUEST,
+                "IncompleteSignature",
+                format!("a request without X-Amz-Target is for the IAM or STS API; sign it for the service 'iam' or 'sts', not '{s}'"),
+            ))
+        }
+        _ => Service::Iam,
+    };
+    // IAM is global: any region name in the scope is accepted (boto3 signs
+    // IAM requests for us-east-1); the key, signature and clock are checked
+    // as for the ECR API.
+    let signer = crate::signed::authenticate(app, &req, service.name())
+        .await
+        .map_err(AwsError::into_query)?;
+    let q = query::Query::parse(&bytes)?;
+    if q.version != service.version() {
+        return Err(ops::invalid_action(&q.action, &q.version));
+    }
+    let render = match service {
+        Service::Iam => ops::iam(app, &signer.principal, &q).await?,
+        Service::Sts => ops::sts(app, &signer.principal, &q).await?,
+    };
+    Ok((q.action, render))
+}
