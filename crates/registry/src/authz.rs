@@ -11,6 +11,7 @@
 //! that started before the bump does not fill them (the protocol of
 //! `cache.rs`), so no stale decision outlives a change on this node.
 
+use crate::fastset::{FastSet, KeyRef};
 use crate::identity::Principal;
 use crate::{Error, Registry, Result};
 use berth_iam::policy::{
@@ -20,7 +21,6 @@ use berth_store::RegistryKey;
 use moka::sync::Cache as Moka;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A user's inline and attached policies, parsed, by name or ARN.
 type IdentityPolicies = Arc<Vec<(String, Arc<Policy>)>>;
@@ -29,7 +29,7 @@ pub(crate) struct AuthzCache {
     generation: AtomicU64,
     repository_policies: Moka<(RegistryKey, String), Option<Arc<Policy>>>,
     registry_policies: Moka<RegistryKey, Option<Arc<Policy>>>,
-    decisions: Moka<String, ()>,
+    decisions: FastSet,
     /// (account, user) → its inline and attached policies, parsed.
     identities: Moka<(String, String), IdentityPolicies>,
 }
@@ -40,11 +40,7 @@ impl Default for AuthzCache {
             generation: AtomicU64::new(0),
             repository_policies: Moka::builder().max_capacity(100_000).build(),
             registry_policies: Moka::builder().max_capacity(10_000).build(),
-            // A backstop only: changes clear it at once.
-            decisions: Moka::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(300))
-                .build(),
+            decisions: FastSet::new(100_000),
             identities: Moka::builder().max_capacity(100_000).build(),
         }
     }
@@ -56,7 +52,7 @@ impl AuthzCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.repository_policies.invalidate_all();
         self.registry_policies.invalidate_all();
-        self.decisions.invalidate_all();
+        self.decisions.clear();
         self.identities.invalidate_all();
     }
 }
@@ -110,24 +106,27 @@ impl Registry {
         repository: Option<&str>,
     ) -> Result<()> {
         let seen = self.authz.generation.load(Ordering::SeqCst);
-        let key = format!(
-            "{}\0{}\0{action}\0{}\0{}\0{}",
-            caller.account_id,
-            caller.user,
-            registry.account_id,
-            registry.region,
-            repository.unwrap_or("\0")
-        );
-        if self.authz.decisions.get(&key).is_some() {
+        let key = [
+            caller.account_id.as_str(),
+            caller.user.as_str(),
+            action,
+            registry.account_id.as_str(),
+            registry.region.as_str(),
+            // Names never hold NUL: it stands for "the registry".
+            repository.unwrap_or("\0"),
+        ];
+        if self.authz.decisions.contains(KeyRef(&key)) {
             return Ok(());
         }
         // Only allows are cached: a denial is rarer, and its message names
         // the policy that denied.
-        let cacheable = self
-            .authorize_uncached(caller, action, registry, repository)
-            .await?;
+        // Boxed: the evaluation's state stays off the future of every
+        // request that the decision cache answers (256 connections hold 256
+        // such futures).
+        let cacheable =
+            Box::pin(self.authorize_uncached(caller, action, registry, repository)).await?;
         if cacheable && self.authz.generation.load(Ordering::SeqCst) == seen {
-            self.authz.decisions.insert(key, ());
+            self.authz.decisions.insert(KeyRef(&key));
         }
         Ok(())
     }

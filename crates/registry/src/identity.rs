@@ -1,11 +1,13 @@
 //! Accounts, users and access keys; login tokens. Secrets are sealed under
 //! the server key before they reach the store.
 
+use crate::fastset::KeyRef;
 use crate::{Error, Registry, Result};
 use berth_iam::keys;
 use berth_iam::sigv4::{self, SigV4Error};
 use berth_iam::token::{self, TokenError, TokenPrincipal};
 use berth_store::AccessKeyRecord;
+use std::sync::atomic::Ordering;
 
 /// How long the token check trusts what it learnt about a user's existence.
 pub const USER_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -191,39 +193,30 @@ impl Registry {
         let TokenPrincipal {
             account_id, user, ..
         } = token::verify(&self.config.server_key, password, self.now() / 1000)?;
-        let key = (account_id, user);
-        let exists = match self.users_seen.get(&key) {
-            Some(e) => e,
-            None => {
-                let e = match self.meta.get_user(&key.0, &key.1).await {
-                    Ok(u) => u.is_some(),
-                    Err(e) => {
-                        // A store failure must not lock everyone out of pulls
-                        // whose token checks out; the next request asks again.
-                        tracing::warn!(error = %e, "could not check a token's user; accepting the token");
-                        return Ok(Principal {
-                            account_id: key.0,
-                            user: key.1,
-                        });
-                    }
-                };
-                self.users_seen.insert(key.clone(), e);
-                e
-            }
-        };
-        if !exists {
-            return Err(TokenError::Invalid);
+        let now = self.now();
+        let since = self.users_seen_at.load(Ordering::Relaxed);
+        if now - since > USER_CHECK_TTL.as_millis() as i64 {
+            self.users_seen.clear();
+            self.users_seen_at.store(now, Ordering::Relaxed);
         }
-        Ok(Principal {
-            account_id: key.0,
-            user: key.1,
-        })
+        let key = [account_id.as_str(), user.as_str()];
+        if !self.users_seen.contains(KeyRef(&key)) {
+            match self.meta.get_user(&account_id, &user).await {
+                Ok(Some(_)) => self.users_seen.insert(KeyRef(&key)),
+                Ok(None) => return Err(TokenError::Invalid),
+                Err(e) => {
+                    // A store failure must not lock everyone out of pulls
+                    // whose token checks out; the next request asks again.
+                    tracing::warn!(error = %e, "could not check a token's user; accepting the token");
+                }
+            }
+        }
+        Ok(Principal { account_id, user })
     }
 
     /// Drops what the token check remembers of a user (call after deleting it).
     pub fn forget_user(&self, account_id: &str, user: &str) {
-        self.users_seen
-            .invalidate(&(account_id.to_string(), user.to_string()));
+        self.users_seen.remove(KeyRef(&[account_id, user]));
         self.authz.changed();
     }
 }

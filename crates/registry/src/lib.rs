@@ -9,6 +9,7 @@ mod blobs;
 mod cache;
 mod clock;
 mod error;
+mod fastset;
 mod gc;
 mod hashing;
 mod iam_policies;
@@ -114,8 +115,10 @@ pub struct Registry {
     pulls: pulls::PullLog,
     settings: settings::SettingsCache,
     authz: authz::AuthzCache,
-    /// (account, user) → whether the user exists, for `verify_token`.
-    users_seen: moka::sync::Cache<(String, String), bool>,
+    /// (account, user) of users known to exist, for `verify_token`;
+    /// forgotten every `USER_CHECK_TTL` (`users_seen_at`, ms).
+    users_seen: fastset::FastSet,
+    users_seen_at: std::sync::atomic::AtomicI64,
     config: RegistryConfig,
 }
 
@@ -137,10 +140,8 @@ impl Registry {
             pulls: pulls::PullLog::default(),
             settings: settings::SettingsCache::default(),
             authz: authz::AuthzCache::default(),
-            users_seen: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(identity::USER_CHECK_TTL)
-                .build(),
+            users_seen: fastset::FastSet::new(100_000),
+            users_seen_at: std::sync::atomic::AtomicI64::new(0),
             config,
         }
     }

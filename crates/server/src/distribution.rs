@@ -431,10 +431,13 @@ impl Ctx<'_> {
             .then(|| next_link("/v2/_catalog", n, page.items.last()));
         let items = match &self.principal {
             Some(p) => {
-                self.app
-                    .registry
-                    .filter_authorized(p, "ecr:DescribeRepositories", &self.registry, page.items)
-                    .await?
+                Box::pin(self.app.registry.filter_authorized(
+                    p,
+                    "ecr:DescribeRepositories",
+                    &self.registry,
+                    page.items,
+                ))
+                .await?
             }
             None => page.items,
         };
