@@ -40,7 +40,7 @@ impl Default for AuthzCache {
             generation: AtomicU64::new(0),
             repository_policies: Moka::builder().max_capacity(100_000).build(),
             registry_policies: Moka::builder().max_capacity(10_000).build(),
-            decisions: FastSet::new(100_000),
+            decisions: FastSet::new(50_000),
             identities: Moka::builder().max_capacity(100_000).build(),
         }
     }
@@ -112,8 +112,8 @@ impl Registry {
             action,
             registry.account_id.as_str(),
             registry.region.as_str(),
-            // Names never hold NUL: it stands for "the registry".
-            repository.unwrap_or("\0"),
+            // Names never hold NUL or `^`: it stands for "the registry".
+            repository.unwrap_or("^"),
         ];
         if self.authz.decisions.contains(KeyRef(&key)) {
             return Ok(());

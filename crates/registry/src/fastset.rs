@@ -7,9 +7,10 @@ use hashbrown::{Equivalent, HashSet};
 use parking_lot::RwLock;
 use std::hash::{Hash, Hasher};
 
-/// Up to six string parts (unused ones empty).
+/// The parts joined with NUL (which no part holds): one allocation per
+/// entry, so that a set of tens of thousands of decisions stays small.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Key(Box<[String]>);
+pub(crate) struct Key(Box<str>);
 
 /// The same key, borrowed.
 #[derive(Clone, Copy, Debug)]
@@ -17,9 +18,9 @@ pub(crate) struct KeyRef<'a>(pub &'a [&'a str]);
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        h.write_usize(self.0.len());
-        for p in self.0.iter() {
-            p.as_str().hash(h);
+        h.write_usize(self.0.split('\0').count());
+        for p in self.0.split('\0') {
+            p.hash(h);
         }
     }
 }
@@ -35,7 +36,8 @@ impl Hash for KeyRef<'_> {
 
 impl Equivalent<Key> for KeyRef<'_> {
     fn equivalent(&self, key: &Key) -> bool {
-        self.0.len() == key.0.len() && self.0.iter().zip(key.0.iter()).all(|(a, b)| *a == b)
+        let mut stored = key.0.split('\0');
+        self.0.iter().all(|p| stored.next() == Some(*p)) && stored.next().is_none()
     }
 }
 
@@ -61,7 +63,7 @@ impl FastSet {
         if set.len() >= self.max {
             set.clear();
         }
-        set.insert(Key(key.0.iter().map(|s| s.to_string()).collect()));
+        set.insert(Key(key.0.join("\0").into_boxed_str()));
     }
 
     pub(crate) fn remove(&self, key: KeyRef<'_>) {
@@ -84,6 +86,7 @@ mod tests {
         assert!(s.contains(KeyRef(&["a", "b"])));
         assert!(!s.contains(KeyRef(&["ab", ""])));
         assert!(!s.contains(KeyRef(&["a", "b", ""])));
+        assert!(!s.contains(KeyRef(&["a"])));
         s.insert(KeyRef(&["c"]));
         s.insert(KeyRef(&["d"]));
         assert!(!s.contains(KeyRef(&["a", "b"])), "a full set starts over");
