@@ -57,28 +57,25 @@ impl AuthzCache {
     }
 }
 
+/// The policies that bear on one request, as read from the caches.
+struct Involved<'a> {
+    identity: &'a [(String, Arc<Policy>)],
+    repository: Option<&'a Policy>,
+    registry: Option<&'a Policy>,
+}
+
 fn has_conditions(p: &Policy) -> bool {
     p.statements.iter().any(|s| !s.conditions.is_empty())
 }
 
-fn parse_stored(text: &str) -> Result<Arc<Policy>> {
-    Policy::parse(text, PolicyKind::Resource)
-        .map(Arc::new)
-        .map_err(|e| {
-            Error::Store(berth_store::StoreError::Corrupt(format!(
-                "a stored policy no longer parses: {e}"
-            )))
-        })
-}
-
-fn parse_identity(text: &str) -> Result<Arc<Policy>> {
-    Policy::parse(text, PolicyKind::Identity)
-        .map(Arc::new)
-        .map_err(|e| {
-            Error::Store(berth_store::StoreError::Corrupt(format!(
-                "a stored identity policy no longer parses: {e}"
-            )))
-        })
+/// A policy read back from the store; it was validated before it was
+/// stored, so a failure here is damage, not bad input.
+fn parse_stored(text: &str, kind: PolicyKind) -> Result<Arc<Policy>> {
+    Policy::parse(text, kind).map(Arc::new).map_err(|e| {
+        Error::Store(berth_store::StoreError::Corrupt(format!(
+            "a stored {kind:?} policy no longer parses: {e}"
+        )))
+    })
 }
 
 /// The ARN `action` is checked against: the repository's, or `*` for
@@ -150,35 +147,55 @@ impl Registry {
             .repository_policies_between(registry, first, last)
             .await?
         {
-            policies.insert(name, parse_stored(&text)?);
+            policies.insert(name, parse_stored(&text, PolicyKind::Resource)?);
         }
         let registry_policy = self.parsed_registry_policy(registry).await?;
-        let owned = self.identity_policies(caller).await?;
-        let identity: Vec<IdentityPolicy<'_>> = owned
-            .iter()
-            .map(|(name, policy)| IdentityPolicy { name, policy })
-            .collect();
+        let identity = self.identity_policies(caller).await?;
         Ok(names
             .into_iter()
             .filter(|name| {
-                let resource = resource_arn(registry, Some(name));
-                let request = self.request(caller, action, &resource);
-                evaluate(
-                    &request,
-                    &Policies {
-                        identity: &identity,
-                        repository: policies.get(name).map(|p| &**p),
-                        registry: registry_policy.as_deref(),
-                        resource_account: &registry.account_id,
-                    },
-                )
-                .is_allowed()
+                let involved = Involved {
+                    identity: &identity,
+                    repository: policies.get(name).map(|p| &**p),
+                    registry: registry_policy.as_deref(),
+                };
+                self.decide(caller, action, registry, Some(name), &involved)
+                    .0
+                    .is_allowed()
             })
             .collect())
     }
 
+    /// The one evaluation: `caller` doing `action` on `repository` of
+    /// `registry` (`None`: the registry) under the policies involved.
+    fn decide(
+        &self,
+        caller: &Principal,
+        action: &str,
+        registry: &RegistryKey,
+        repository: Option<&str>,
+        involved: &Involved<'_>,
+    ) -> (Decision, Request) {
+        let identity: Vec<IdentityPolicy<'_>> = involved
+            .identity
+            .iter()
+            .map(|(name, policy)| IdentityPolicy { name, policy })
+            .collect();
+        let request = self.request(caller, action, &resource_arn(registry, repository));
+        let decision = evaluate(
+            &request,
+            &Policies {
+                identity: &identity,
+                repository: involved.repository,
+                registry: involved.registry,
+                resource_account: &registry.account_id,
+            },
+        );
+        (decision, request)
+    }
+
     /// The request as policies see it: the principal's keys and the time.
-    fn request(&self, caller: &Principal, action: &str, resource: &str) -> Request {
+    pub(crate) fn request(&self, caller: &Principal, action: &str, resource: &str) -> Request {
         let now = self.now();
         Request::new(
             policy::Principal::user(&caller.account_id, &caller.user),
@@ -202,25 +219,16 @@ impl Registry {
             _ => None,
         };
         let registry_policy = self.parsed_registry_policy(registry).await?;
-        let owned = self.identity_policies(caller).await?;
-        let identity: Vec<IdentityPolicy<'_>> = owned
-            .iter()
-            .map(|(name, policy)| IdentityPolicy { name, policy })
-            .collect();
-        let resource = resource_arn(registry, repository);
-        let request = self.request(caller, action, &resource);
-        let decision = evaluate(
-            &request,
-            &Policies {
-                identity: &identity,
-                repository: repo_policy.as_deref(),
-                registry: registry_policy.as_deref(),
-                resource_account: &registry.account_id,
-            },
-        );
-        let cacheable = !repo_policy.as_deref().is_some_and(has_conditions)
-            && !registry_policy.as_deref().is_some_and(has_conditions)
-            && !owned.iter().any(|(_, p)| has_conditions(p));
+        let identity = self.identity_policies(caller).await?;
+        let involved = Involved {
+            identity: &identity,
+            repository: repo_policy.as_deref(),
+            registry: registry_policy.as_deref(),
+        };
+        let (decision, request) = self.decide(caller, action, registry, repository, &involved);
+        let cacheable = !involved.repository.is_some_and(has_conditions)
+            && !involved.registry.is_some_and(has_conditions)
+            && !identity.iter().any(|(_, p)| has_conditions(p));
         match decision {
             Decision::Allow => Ok(cacheable),
             d => Err(Error::AccessDenied(
@@ -245,7 +253,7 @@ impl Registry {
         let mut out = Vec::new();
         for name in self.meta.list_user_policies(account, user).await? {
             if let Some(text) = self.meta.get_user_policy(account, user, &name).await? {
-                out.push((name, parse_identity(&text)?));
+                out.push((name, parse_stored(&text, PolicyKind::Identity)?));
             }
         }
         for arn in self.meta.attached_user_policies(account, user).await? {
@@ -261,7 +269,7 @@ impl Registry {
                 .get_policy_version(account, &arn, &mp.default_version)
                 .await?
             {
-                out.push((arn, parse_identity(&v.document)?));
+                out.push((arn, parse_stored(&v.document, PolicyKind::Identity)?));
             }
         }
         let out = Arc::new(out);
@@ -282,7 +290,7 @@ impl Registry {
         }
         let seen = self.authz.generation.load(Ordering::SeqCst);
         let p = match self.meta.repository_policy(registry, name).await? {
-            Some(Some(text)) => Some(parse_stored(&text)?),
+            Some(Some(text)) => Some(parse_stored(&text, PolicyKind::Resource)?),
             _ => None,
         };
         if self.authz.generation.load(Ordering::SeqCst) == seen {
@@ -297,7 +305,7 @@ impl Registry {
         }
         let seen = self.authz.generation.load(Ordering::SeqCst);
         let p = match self.meta.registry_policy(registry).await? {
-            Some(text) => Some(parse_stored(&text)?),
+            Some(text) => Some(parse_stored(&text, PolicyKind::Resource)?),
             None => None,
         };
         if self.authz.generation.load(Ordering::SeqCst) == seen {

@@ -3,9 +3,10 @@
 //! (PutRegistryPolicy). Documents are validated with the IAM policy
 //! language (`berth_iam::policy`) before they are stored, byte for byte.
 
+use crate::authz::resource_arn;
 use crate::identity::Principal;
 use crate::{Error, Registry, Result};
-use berth_iam::policy::{self, Decision, Policies, Policy, PolicyKind, PolicySource, Request};
+use berth_iam::policy::{self, Decision, Policies, Policy, PolicyKind, PolicySource};
 use berth_store::RegistryKey;
 
 /// ECR's limit on repository and registry policy text.
@@ -38,15 +39,8 @@ impl Registry {
     ) -> Result<()> {
         let parsed = parse(text, "repository")?;
         if !force {
-            let arn = format!(
-                "arn:aws:ecr:{}:{}:repository/{name}",
-                registry.region, registry.account_id
-            );
-            let request = Request::new(
-                policy::Principal::user(&caller.account_id, &caller.user),
-                "ecr:SetRepositoryPolicy",
-                &arn,
-            );
+            let arn = resource_arn(registry, Some(name));
+            let request = self.request(caller, "ecr:SetRepositoryPolicy", &arn);
             let decision = policy::evaluate(
                 &request,
                 &Policies {

@@ -248,7 +248,7 @@ impl Call<'_> {
 
     fn repository_json(&self, r: &RepositoryRecord) -> Value {
         let mut v = json!({
-            "repositoryArn": format!("arn:aws:ecr:{}:{}:repository/{}", self.registry.region, self.registry.account_id, r.name),
+            "repositoryArn": berth_registry::resource_arn(&self.registry, Some(&r.name)),
             "registryId": self.registry.account_id,
             "repositoryName": r.name,
             "repositoryUri": format!("{}/{}", self.registry_host(), r.name),
