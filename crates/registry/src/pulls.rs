@@ -27,17 +27,21 @@ pub(crate) struct PullLog {
 
 impl PullLog {
     pub(crate) fn record(&self, repo: RepoId, digest: &Digest, now: i64) {
+        use std::collections::hash_map::Entry;
         let mut p = self.pending.lock();
-        if let Some(at) = p.get_mut(&(repo, digest.clone())) {
-            *at = (*at).max(now);
-        } else if p.len() < MAX_PENDING {
-            p.insert((repo, digest.clone()), now);
-        } else {
-            // Full until the next flush: keep the newest time of what is
-            // there; a pull of a new image then waits for the next one.
-            tracing::debug!(
-                "pull log full; a pull time is recorded at the next pull after the flush"
-            );
+        let full = p.len() >= MAX_PENDING;
+        match p.entry((repo, digest.clone())) {
+            Entry::Occupied(mut e) => *e.get_mut() = (*e.get()).max(now),
+            Entry::Vacant(e) if !full => {
+                e.insert(now);
+            }
+            Entry::Vacant(_) => {
+                // Full until the next flush: keep the newest time of what is
+                // there; a pull of a new image then waits for the next one.
+                tracing::debug!(
+                    "pull log full; a pull time is recorded at the next pull after the flush"
+                );
+            }
         }
     }
 
