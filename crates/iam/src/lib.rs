@@ -8,6 +8,7 @@
 //! callers pass headers, look keys up and load policies.
 #![forbid(unsafe_code)]
 
+pub mod arn;
 pub mod keys;
 pub mod policy;
 pub mod server_key;

@@ -17,10 +17,57 @@ use crate::{Error, Registry, Result};
 use berth_iam::policy::{
     self, evaluate, keys, Decision, IdentityPolicy, Policies, Policy, PolicyKind, Request,
 };
-use berth_store::RegistryKey;
+use berth_store::{RegistryKey, ResourceTag};
 use moka::sync::Cache as Moka;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// What a request tells policies besides who signed it: the connection it
+/// came on and the tags it asks to set or remove. Only conditions read these,
+/// and decisions under conditions are never cached, so the hot path builds
+/// this without allocating.
+#[derive(Clone, Debug, Default)]
+pub struct RequestFacts {
+    /// `aws:SourceIp`: the peer address of the connection.
+    pub source_ip: Option<IpAddr>,
+    /// `aws:SecureTransport`: the request came over TLS.
+    pub secure_transport: bool,
+    /// CreateRepository's and TagResource's tags (`aws:RequestTag/<key>`;
+    /// their keys are `aws:TagKeys`).
+    pub request_tags: Vec<(String, String)>,
+    /// UntagResource's keys (`aws:TagKeys`).
+    pub tag_keys: Vec<String>,
+}
+
+impl RequestFacts {
+    fn apply(&self, mut request: Request) -> Request {
+        if let Some(ip) = self.source_ip {
+            request = request.with_context(keys::SOURCE_IP, ip.to_canonical().to_string());
+        }
+        request = request.with_context(
+            keys::SECURE_TRANSPORT,
+            if self.secure_transport {
+                "true"
+            } else {
+                "false"
+            },
+        );
+        for (k, v) in &self.request_tags {
+            request = request.with_context(&keys::request_tag(k), v.clone());
+        }
+        let tag_keys: Vec<&str> = self
+            .request_tags
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .chain(self.tag_keys.iter().map(String::as_str))
+            .collect();
+        if !tag_keys.is_empty() {
+            request = request.with_context_values(keys::TAG_KEYS, tag_keys);
+        }
+        request
+    }
+}
 
 /// A user's inline and attached policies, parsed, by name or ARN.
 type IdentityPolicies = Arc<Vec<(String, Arc<Policy>)>>;
@@ -62,10 +109,32 @@ struct Involved<'a> {
     identity: &'a [(String, Arc<Policy>)],
     repository: Option<&'a Policy>,
     registry: Option<&'a Policy>,
+    /// The repository's resource tags, loaded only when a condition reads
+    /// them.
+    resource_tags: &'a [ResourceTag],
+}
+
+impl Involved<'_> {
+    fn policies(&self) -> impl Iterator<Item = &Policy> {
+        self.identity
+            .iter()
+            .map(|(_, p)| &**p)
+            .chain(self.repository)
+            .chain(self.registry)
+    }
 }
 
 fn has_conditions(p: &Policy) -> bool {
     p.statements.iter().any(|s| !s.conditions.is_empty())
+}
+
+/// Whether a condition reads the repository's tags, which then have to be
+/// loaded (`aws:ResourceTag/<key>`, or ECR's `ecr:ResourceTag/<key>`).
+fn reads_resource_tags(p: &Policy) -> bool {
+    p.statements.iter().flat_map(|s| &s.conditions).any(|c| {
+        let k = c.key.to_ascii_lowercase();
+        k.starts_with("aws:resourcetag/") || k.starts_with("ecr:resourcetag/")
+    })
 }
 
 /// A policy read back from the store; it was validated before it was
@@ -101,6 +170,7 @@ impl Registry {
         action: &str,
         registry: &RegistryKey,
         repository: Option<&str>,
+        facts: &RequestFacts,
     ) -> Result<()> {
         let seen = self.authz.generation.load(Ordering::SeqCst);
         let key = [
@@ -121,7 +191,7 @@ impl Registry {
         // request that the decision cache answers (256 connections hold 256
         // such futures).
         let cacheable =
-            Box::pin(self.authorize_uncached(caller, action, registry, repository)).await?;
+            Box::pin(self.authorize_uncached(caller, action, registry, repository, facts)).await?;
         if cacheable && self.authz.generation.load(Ordering::SeqCst) == seen {
             self.authz.decisions.insert(KeyRef(&key));
         }
@@ -137,6 +207,7 @@ impl Registry {
         action: &str,
         registry: &RegistryKey,
         names: Vec<String>,
+        facts: &RequestFacts,
     ) -> Result<Vec<String>> {
         let (Some(first), Some(last)) = (names.first(), names.last()) else {
             return Ok(names);
@@ -149,21 +220,49 @@ impl Registry {
         {
             policies.insert(name, parse_stored(&text, PolicyKind::Resource)?);
         }
-        let registry_policy = self.parsed_registry_policy(registry).await?;
+        let registry_policy = self.registry_policy_for(registry, action).await?;
         let identity = self.identity_policies(caller).await?;
-        Ok(names
-            .into_iter()
-            .filter(|name| {
-                let involved = Involved {
-                    identity: &identity,
-                    repository: policies.get(name).map(|p| &**p),
-                    registry: registry_policy.as_deref(),
-                };
-                self.decide(caller, action, registry, Some(name), &involved)
-                    .0
-                    .is_allowed()
-            })
-            .collect())
+        let tags_read = registry_policy.as_deref().is_some_and(reads_resource_tags)
+            || identity.iter().any(|(_, p)| reads_resource_tags(p))
+            || policies.values().any(|p| reads_resource_tags(p));
+        let mut allowed = Vec::with_capacity(names.len());
+        for name in names {
+            // Per repository only when a condition needs its tags: a rare
+            // policy, and then one indexed read each.
+            let resource_tags = if tags_read {
+                self.tags_for_conditions(registry, &name).await?
+            } else {
+                Vec::new()
+            };
+            let involved = Involved {
+                identity: &identity,
+                repository: policies.get(&name).map(|p| &**p),
+                registry: registry_policy.as_deref(),
+                resource_tags: &resource_tags,
+            };
+            if self
+                .decide(caller, action, registry, Some(&name), &involved, facts)
+                .0
+                .is_allowed()
+            {
+                allowed.push(name);
+            }
+        }
+        Ok(allowed)
+    }
+
+    /// A repository's tags for `aws:ResourceTag` conditions; none when it
+    /// does not exist (yet: CreateRepository is checked before).
+    async fn tags_for_conditions(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+    ) -> Result<Vec<ResourceTag>> {
+        match self.repository_tags(registry, name).await {
+            Ok(tags) => Ok(tags),
+            Err(Error::NameUnknown(_)) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
     }
 
     /// The one evaluation: `caller` doing `action` on `repository` of
@@ -175,13 +274,20 @@ impl Registry {
         registry: &RegistryKey,
         repository: Option<&str>,
         involved: &Involved<'_>,
+        facts: &RequestFacts,
     ) -> (Decision, Request) {
         let identity: Vec<IdentityPolicy<'_>> = involved
             .identity
             .iter()
             .map(|(name, policy)| IdentityPolicy { name, policy })
             .collect();
-        let request = self.request(caller, action, &resource_arn(registry, repository));
+        let mut request =
+            facts.apply(self.request(caller, action, &resource_arn(registry, repository)));
+        for t in involved.resource_tags {
+            request = request
+                .with_context(&keys::resource_tag(&t.key), t.value.clone())
+                .with_context(&keys::ecr_resource_tag(&t.key), t.value.clone());
+        }
         let decision = evaluate(
             &request,
             &Policies {
@@ -192,6 +298,33 @@ impl Registry {
             },
         );
         (decision, request)
+    }
+
+    /// `caller` doing an action on a resource of its own account that has
+    /// no resource policy (IAM's users and policies): its identity policies
+    /// alone decide.
+    pub(crate) async fn decide_identity_only(
+        &self,
+        caller: &Principal,
+        action: &str,
+        resource: &str,
+    ) -> Result<(Decision, Request)> {
+        let identity = self.identity_policies(caller).await?;
+        let identity: Vec<IdentityPolicy<'_>> = identity
+            .iter()
+            .map(|(name, policy)| IdentityPolicy { name, policy })
+            .collect();
+        let request = self.request(caller, action, resource);
+        let decision = evaluate(
+            &request,
+            &Policies {
+                identity: &identity,
+                repository: None,
+                registry: None,
+                resource_account: &caller.account_id,
+            },
+        );
+        Ok((decision, request))
     }
 
     /// The request as policies see it: the principal's keys and the time.
@@ -213,22 +346,30 @@ impl Registry {
         action: &str,
         registry: &RegistryKey,
         repository: Option<&str>,
+        facts: &RequestFacts,
     ) -> Result<bool> {
         let repo_policy = match repository {
             Some(name) if name != "*" => self.parsed_repository_policy(registry, name).await?,
             _ => None,
         };
-        let registry_policy = self.parsed_registry_policy(registry).await?;
+        let registry_policy = self.registry_policy_for(registry, action).await?;
         let identity = self.identity_policies(caller).await?;
-        let involved = Involved {
+        let mut involved = Involved {
             identity: &identity,
             repository: repo_policy.as_deref(),
             registry: registry_policy.as_deref(),
+            resource_tags: &[],
         };
-        let (decision, request) = self.decide(caller, action, registry, repository, &involved);
-        let cacheable = !involved.repository.is_some_and(has_conditions)
-            && !involved.registry.is_some_and(has_conditions)
-            && !identity.iter().any(|(_, p)| has_conditions(p));
+        let cacheable = !involved.policies().any(has_conditions);
+        let resource_tags = match repository {
+            Some(name) if name != "*" && involved.policies().any(reads_resource_tags) => {
+                self.tags_for_conditions(registry, name).await?
+            }
+            _ => Vec::new(),
+        };
+        involved.resource_tags = &resource_tags;
+        let (decision, request) =
+            self.decide(caller, action, registry, repository, &involved, facts);
         match decision {
             Decision::Allow => Ok(cacheable),
             d => Err(Error::AccessDenied(
@@ -297,6 +438,24 @@ impl Registry {
             self.authz.repository_policies.insert(key, p.clone());
         }
         Ok(p)
+    }
+
+    /// The registry policy if it bears on `action`: always under
+    /// `REGISTRY_POLICY_SCOPE` V2, only for replication and pull-through
+    /// actions under V1.
+    async fn registry_policy_for(
+        &self,
+        registry: &RegistryKey,
+        action: &str,
+    ) -> Result<Option<Arc<Policy>>> {
+        if !self.registry_policy_scope_v2(registry).await?
+            && !crate::policies::V1_REGISTRY_ACTIONS
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(action))
+        {
+            return Ok(None);
+        }
+        self.parsed_registry_policy(registry).await
     }
 
     async fn parsed_registry_policy(&self, registry: &RegistryKey) -> Result<Option<Arc<Policy>>> {

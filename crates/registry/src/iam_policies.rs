@@ -109,7 +109,8 @@ impl Registry {
     ) -> Result<ManagedPolicyRecord> {
         let path = path.unwrap_or("/");
         let arn = format!("arn:aws:iam::{}:policy{path}{name}", caller.account_id);
-        self.authorize_iam(caller, "iam:CreatePolicy", None, &arn)?;
+        self.authorize_iam(caller, "iam:CreatePolicy", None, &arn)
+            .await?;
         check_policy_name(name)?;
         if !valid_path(path) {
             return Err(Error::InvalidParameter(format!(
@@ -147,7 +148,8 @@ impl Registry {
     /// GetPolicy: a customer-managed policy of the caller's account or an
     /// AWS-managed one (with the account's attachment count).
     pub async fn get_policy(&self, caller: &Principal, arn: &str) -> Result<ManagedPolicyRecord> {
-        self.authorize_iam(caller, "iam:GetPolicy", None, arn)?;
+        self.authorize_iam(caller, "iam:GetPolicy", None, arn)
+            .await?;
         if let Some(p) = aws_managed(arn) {
             let count = self
                 .meta
@@ -167,7 +169,8 @@ impl Registry {
         arn: &str,
         version_id: &str,
     ) -> Result<PolicyVersionRecord> {
-        self.authorize_iam(caller, "iam:GetPolicyVersion", None, arn)?;
+        self.authorize_iam(caller, "iam:GetPolicyVersion", None, arn)
+            .await?;
         if let Some(m) = berth_iam::policy::managed::by_arn(arn) {
             return if version_id == "v1" {
                 Ok(PolicyVersionRecord {
@@ -210,7 +213,8 @@ impl Registry {
             "iam:ListPolicies",
             None,
             &format!("arn:aws:iam::{}:policy/", caller.account_id),
-        )?;
+        )
+        .await?;
         let mut all = Vec::new();
         if scope != PolicyScope::Local {
             for p in &AWS_MANAGED {
@@ -233,7 +237,8 @@ impl Registry {
     /// DeletePolicy, refused while the policy is attached. AWS-managed
     /// policies cannot be deleted.
     pub async fn delete_policy(&self, caller: &Principal, arn: &str) -> Result<()> {
-        self.authorize_iam(caller, "iam:DeletePolicy", None, arn)?;
+        self.authorize_iam(caller, "iam:DeletePolicy", None, arn)
+            .await?;
         if aws_managed(arn).is_some() {
             return Err(Error::AccessDenied(format!(
                 "User: arn:aws:iam::{}:user/{} is not authorized to perform: iam:DeletePolicy on resource: policy {arn} because it is an AWS managed policy",
@@ -267,7 +272,8 @@ impl Registry {
             "iam:AttachUserPolicy",
             Some(user),
             &format!("arn:aws:iam::{}:user/{user}", caller.account_id),
-        )?;
+        )
+        .await?;
         let local = aws_managed(arn).is_none();
         if local && !arn.starts_with(&format!("arn:aws:iam::{}:policy/", caller.account_id)) {
             return Err(no_such_policy(arn));
@@ -295,7 +301,8 @@ impl Registry {
             "iam:DetachUserPolicy",
             Some(user),
             &format!("arn:aws:iam::{}:user/{user}", caller.account_id),
-        )?;
+        )
+        .await?;
         self.iam_user(&caller.account_id, user).await?;
         let detached = self
             .meta
@@ -323,7 +330,8 @@ impl Registry {
             "iam:ListAttachedUserPolicies",
             Some(user),
             &format!("arn:aws:iam::{}:user/{user}", caller.account_id),
-        )?;
+        )
+        .await?;
         self.iam_user(&caller.account_id, user).await?;
         let prefix = path_prefix.unwrap_or("/");
         Ok(self

@@ -1,11 +1,13 @@
 //! IAM users, their access keys and inline policies, as the IAM API manages
 //! them; and who may call the IAM API at all.
 //!
-//! Until policies are enforced the rule is fixed (`iam_may`): an account's
-//! `admin` user may do everything IAM offers within its own account; any
-//! other user may only read itself (GetUser, GetCallerIdentity) and manage
-//! its own access keys. On AWS even that needs a policy granting it; berth
-//! allows it so that a user can rotate its key before policies exist.
+//! Who may call an IAM action is decided by the caller's identity policies
+//! (`authorize_iam`; the account's `admin` holds AdministratorAccess), on
+//! the resource the action names (a user's or a policy's ARN). On top of
+//! that, unless a policy explicitly denies it, `iam_may`'s self-service rule
+//! lets any user read itself (GetUser, GetCallerIdentity) and manage its own
+//! access keys: on AWS even that needs a policy granting it; berth allows it
+//! so that a user can rotate its key before anyone writes policies.
 //! Everything is scoped to the caller's account: no call names another.
 
 use crate::accounts::{valid_user_name, AccessKeyInfo};
@@ -13,6 +15,7 @@ use crate::iam_policies::{validate_policy_document, PolicyKind};
 use crate::identity::{NewAccessKey, Principal, ADMIN_USER};
 use crate::{Error, Registry, Result};
 use berth_iam::keys;
+use berth_iam::policy::Decision;
 use berth_store::{AccessKeyRecord, CreateUserOutcome, DeleteUserOutcome, UserRecord};
 
 /// AWS's quota of access keys per user.
@@ -83,22 +86,26 @@ pub fn valid_policy_name(name: &str) -> bool {
 }
 
 impl Registry {
-    /// `Ok` if `caller` may do `action` on `resource`; else AWS's
-    /// AccessDenied text naming both.
-    pub(crate) fn authorize_iam(
+    /// `Ok` if `caller` may do `action` on `resource`: its identity
+    /// policies allow it, or (without an explicit Deny) `iam_may`'s
+    /// self-service rule does; else AWS's AccessDenied text naming both.
+    pub(crate) async fn authorize_iam(
         &self,
         caller: &Principal,
         action: &str,
         target_user: Option<&str>,
         resource: &str,
     ) -> Result<()> {
-        if iam_may(caller, action, target_user) {
-            return Ok(());
+        let (decision, request) = self.decide_identity_only(caller, action, resource).await?;
+        match decision {
+            Decision::Allow => Ok(()),
+            Decision::ImplicitDeny { .. } if iam_may(caller, action, target_user) => Ok(()),
+            d => Err(Error::AccessDenied(
+                d.denial_message(&request).unwrap_or_else(|| {
+                    format!("not authorized to perform {action} on resource: {resource}")
+                }),
+            )),
         }
-        Err(Error::AccessDenied(format!(
-            "User: {} is not authorized to perform: {action} on resource: {resource}",
-            user_arn(&caller.account_id, "/", &caller.user)
-        )))
     }
 
     /// The resource ARN of a user named in a request (before it is looked up).
@@ -122,7 +129,8 @@ impl Registry {
             "iam:CreateUser",
             Some(name),
             &Self::named_user(caller, name),
-        )?;
+        )
+        .await?;
         check_user_name(name)?;
         let path = path.unwrap_or("/");
         if !valid_path(path) {
@@ -154,7 +162,8 @@ impl Registry {
             "iam:GetUser",
             Some(name),
             &Self::named_user(caller, name),
-        )?;
+        )
+        .await?;
         self.iam_user(&caller.account_id, name).await
     }
 
@@ -169,7 +178,8 @@ impl Registry {
             "iam:ListUsers",
             None,
             &format!("arn:aws:iam::{}:user/", caller.account_id),
-        )?;
+        )
+        .await?;
         let prefix = path_prefix.unwrap_or("/");
         Ok(self
             .meta
@@ -190,7 +200,8 @@ impl Registry {
             "iam:DeleteUser",
             Some(name),
             &Self::named_user(caller, name),
-        )?;
+        )
+        .await?;
         if name == ADMIN_USER {
             return Err(Error::DeleteConflict(format!(
                 "Cannot delete the user '{ADMIN_USER}': until IAM policies are enforced it is the account's administrator."
@@ -223,7 +234,8 @@ impl Registry {
             "iam:CreateAccessKey",
             Some(user),
             &Self::named_user(caller, user),
-        )?;
+        )
+        .await?;
         self.iam_user(&caller.account_id, user).await?;
         let key = NewAccessKey {
             id: keys::new_access_key_id(),
@@ -261,7 +273,8 @@ impl Registry {
             "iam:ListAccessKeys",
             Some(user),
             &Self::named_user(caller, user),
-        )?;
+        )
+        .await?;
         self.iam_user(&caller.account_id, user).await?;
         let keys = self.meta.access_keys_of(&caller.account_id, user).await?;
         Ok((
@@ -285,7 +298,8 @@ impl Registry {
             "iam:UpdateAccessKey",
             Some(user),
             &Self::named_user(caller, user),
-        )?;
+        )
+        .await?;
         self.iam_user(&caller.account_id, user).await?;
         if self
             .meta
@@ -310,7 +324,8 @@ impl Registry {
             "iam:DeleteAccessKey",
             Some(user),
             &Self::named_user(caller, user),
-        )?;
+        )
+        .await?;
         self.iam_user(&caller.account_id, user).await?;
         // The store deletes by account; the key must also be this user's.
         match self.meta.get_access_key(key_id).await? {
@@ -340,7 +355,8 @@ impl Registry {
             "iam:PutUserPolicy",
             Some(user),
             &Self::named_user(caller, user),
-        )?;
+        )
+        .await?;
         check_policy_name(name)?;
         validate_policy_document(document, PolicyKind::Inline)?;
         let stored = self
@@ -367,7 +383,8 @@ impl Registry {
             "iam:GetUserPolicy",
             Some(user),
             &Self::named_user(caller, user),
-        )?;
+        )
+        .await?;
         self.iam_user(&caller.account_id, user).await?;
         self.meta
             .get_user_policy(&caller.account_id, user, name)
@@ -381,7 +398,8 @@ impl Registry {
             "iam:ListUserPolicies",
             Some(user),
             &Self::named_user(caller, user),
-        )?;
+        )
+        .await?;
         self.iam_user(&caller.account_id, user).await?;
         Ok(self
             .meta
@@ -400,7 +418,8 @@ impl Registry {
             "iam:DeleteUserPolicy",
             Some(user),
             &Self::named_user(caller, user),
-        )?;
+        )
+        .await?;
         self.iam_user(&caller.account_id, user).await?;
         let deleted = self
             .meta

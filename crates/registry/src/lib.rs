@@ -28,7 +28,7 @@ mod settings;
 mod uploads;
 
 pub use accounts::{admin_may, valid_account_id, valid_user_name, AccessKeyInfo, AdminAction};
-pub use authz::resource_arn;
+pub use authz::{resource_arn, RequestFacts};
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, Result};

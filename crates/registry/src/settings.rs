@@ -1,6 +1,8 @@
 //! Registry settings (ECR's account settings, per account and region):
 //! their names, allowed values and defaults. `BLOB_MOUNTING` decides
-//! whether `POST ?mount=` may link a blob from another repository.
+//! whether `POST ?mount=` may link a blob from another repository;
+//! `REGISTRY_POLICY_SCOPE` whether the registry policy takes part in every
+//! authorization (V2) or only in replication and pull-through cache (V1).
 
 use crate::{Error, Registry, Result};
 use berth_store::RegistryKey;
@@ -12,7 +14,7 @@ use std::collections::HashMap;
 const SETTINGS: &[(&str, &[&str], &str)] = &[
     ("BLOB_MOUNTING", &["ENABLED", "DISABLED"], "ENABLED"),
     ("BASIC_SCAN_TYPE_VERSION", &["AWS_NATIVE"], "AWS_NATIVE"),
-    ("REGISTRY_POLICY_SCOPE", &["V2"], "V2"),
+    ("REGISTRY_POLICY_SCOPE", &["V1", "V2"], "V2"),
 ];
 
 /// Settings read on the push path, cached. A put writes the store first and
@@ -66,12 +68,40 @@ impl Registry {
                 allowed.join(", ")
             )));
         }
+        if *name == "REGISTRY_POLICY_SCOPE" && value == "V1" {
+            // The stored policy must be one V1 accepts, or it would silently
+            // stop granting what it says.
+            if let Ok(text) = self.registry_policy(registry).await {
+                let parsed = berth_iam::policy::Policy::parse(
+                    &text,
+                    berth_iam::policy::PolicyKind::Resource,
+                )
+                .map_err(|e| Error::InvalidParameter(e.to_string()))?;
+                crate::policies::check_v1_actions(&parsed).map_err(|_| {
+                    Error::InvalidParameter(format!(
+                        "the registry policy names actions that REGISTRY_POLICY_SCOPE V1 does not allow (only {}); change or delete it first",
+                        crate::policies::V1_REGISTRY_ACTIONS.join(", ")
+                    ))
+                })?;
+            }
+        }
         self.meta.put_account_setting(registry, name, value).await?;
         self.settings
             .values
             .write()
             .insert((registry.clone(), *name), value.to_string());
+        if *name == "REGISTRY_POLICY_SCOPE" {
+            self.authz.changed();
+        }
         Ok(())
+    }
+
+    /// Whether the registry policy is evaluated on every request (V2).
+    pub(crate) async fn registry_policy_scope_v2(&self, registry: &RegistryKey) -> Result<bool> {
+        Ok(self
+            .account_setting(registry, "REGISTRY_POLICY_SCOPE")
+            .await?
+            == "V2")
     }
 
     pub(crate) async fn blob_mounting_enabled(&self, registry: &RegistryKey) -> Result<bool> {

@@ -9,6 +9,7 @@ use berth_registry::Error;
 use berth_store::StoreError;
 use http::{HeaderValue, StatusCode};
 
+#[derive(Debug)]
 pub struct AwsError {
     status: StatusCode,
     kind: &'static str,

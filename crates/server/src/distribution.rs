@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use berth_oci::{Digest, Reference, RepositoryName, MAX_MANIFEST_BYTES};
 use berth_registry::{ByteStream, ChunkRange, Error, Repo, UploadState};
 use futures_util::{StreamExt, TryStreamExt};
-use http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use http_body::Body as _;
 use std::collections::HashMap;
 
@@ -27,13 +27,9 @@ const MAX_PAGE: u32 = 100_000;
 type Outcome = Result<Response, OciError>;
 type Params = HashMap<String, String>;
 
-pub async fn v2(
-    State(app): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn v2(State(app): State<AppState>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let rest = uri.path().strip_prefix("/v2").unwrap_or("");
     let params = Query::<Params>::try_from_uri(&uri)
         .map(|q| q.0)
@@ -53,6 +49,7 @@ pub async fn v2(
                 principal: caller.principal,
                 params: &params,
                 headers: &headers,
+                facts: crate::connection_facts(&app, &parts.extensions),
             };
             (label, ctx.dispatch(&method, r, body).await)
         }
@@ -77,6 +74,8 @@ struct Ctx<'a> {
     principal: Option<berth_registry::Principal>,
     params: &'a Params,
     headers: &'a HeaderMap,
+    /// The connection's facts for policy conditions.
+    facts: berth_registry::RequestFacts,
 }
 
 impl Ctx<'_> {
@@ -93,7 +92,7 @@ impl Ctx<'_> {
         if let Some(p) = &self.principal {
             self.app
                 .registry
-                .authorize(p, action, &self.registry, Some(name.as_str()))
+                .authorize(p, action, &self.registry, Some(name.as_str()), &self.facts)
                 .await?;
         }
         Ok(())
@@ -436,6 +435,7 @@ impl Ctx<'_> {
                     "ecr:DescribeRepositories",
                     &self.registry,
                     page.items,
+                    &self.facts,
                 ))
                 .await?
             }

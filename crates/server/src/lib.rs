@@ -16,12 +16,12 @@ pub mod metrics;
 mod oci_error;
 pub mod route;
 mod signed;
-mod v2_access;
+pub mod v2_access;
 mod v2_auth;
 
 use axum::routing::{any, get};
 use axum::Router;
-use berth_registry::Registry;
+use berth_registry::{Registry, RequestFacts};
 use std::sync::Arc;
 
 pub use host::HostConfig;
@@ -42,15 +42,27 @@ pub struct AppState {
 /// ECR API, which names what is missing.
 async fn aws_api(
     state: axum::extract::State<AppState>,
-    method: http::Method,
-    uri: http::Uri,
-    headers: http::HeaderMap,
-    body: axum::body::Body,
+    request: axum::extract::Request,
 ) -> axum::response::Response {
-    if iam::is_query_request(&headers) {
-        iam::api(state, method, uri, headers, body).await
+    let (parts, body) = request.into_parts();
+    if iam::is_query_request(&parts.headers) {
+        iam::api(state, parts.method, parts.uri, parts.headers, body).await
     } else {
-        ecr::api(state, method, uri, headers, body).await
+        let facts = connection_facts(&state, &parts.extensions);
+        ecr::api(state, parts.method, parts.uri, parts.headers, body, facts).await
+    }
+}
+
+/// What policy conditions know of the connection: the peer's address (as
+/// `berth serve` records it; absent when the router is served without it)
+/// and whether it is TLS (the listener is all one or the other).
+pub(crate) fn connection_facts(app: &AppState, extensions: &http::Extensions) -> RequestFacts {
+    RequestFacts {
+        source_ip: extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip()),
+        secure_transport: app.hosts.scheme == "https",
+        ..RequestFacts::default()
     }
 }
 

@@ -31,6 +31,54 @@ impl V2Route {
             V2Route::Referrers(..) => "referrers",
         }
     }
+
+    /// The path that `parse` reads as this route.
+    pub fn path(&self) -> String {
+        match self {
+            V2Route::Base => "/v2/".to_string(),
+            V2Route::Catalog => "/v2/_catalog".to_string(),
+            V2Route::Tags(n) => format!("/v2/{n}/tags/list"),
+            V2Route::Manifest(n, r) => format!("/v2/{n}/manifests/{r}"),
+            V2Route::Blob(n, d) => format!("/v2/{n}/blobs/{d}"),
+            V2Route::UploadStart(n) => format!("/v2/{n}/blobs/uploads/"),
+            V2Route::Upload(n, id) => format!("/v2/{n}/blobs/uploads/{id}"),
+            V2Route::Referrers(n, d) => format!("/v2/{n}/referrers/{d}"),
+        }
+    }
+
+    /// One route of every kind, in repository `name` (manifests both by tag
+    /// and by digest): what tests walk to cover every endpoint. Adding a
+    /// kind breaks the match below until it is listed here too.
+    pub fn samples(name: &RepositoryName) -> Vec<V2Route> {
+        let digest: Digest =
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+                .parse()
+                .expect("a valid digest");
+        let all = vec![
+            V2Route::Base,
+            V2Route::Catalog,
+            V2Route::Tags(name.clone()),
+            V2Route::Manifest(name.clone(), Reference::parse("v1").expect("a valid tag")),
+            V2Route::Manifest(name.clone(), Reference::Digest(digest.clone())),
+            V2Route::Blob(name.clone(), digest.clone()),
+            V2Route::UploadStart(name.clone()),
+            V2Route::Upload(name.clone(), "0b5e7a0c-0000-4000-8000-000000000001".into()),
+            V2Route::Referrers(name.clone(), digest),
+        ];
+        for r in &all {
+            match r {
+                V2Route::Base
+                | V2Route::Catalog
+                | V2Route::Tags(_)
+                | V2Route::Manifest(..)
+                | V2Route::Blob(..)
+                | V2Route::UploadStart(_)
+                | V2Route::Upload(..)
+                | V2Route::Referrers(..) => {}
+            }
+        }
+        all
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -153,6 +201,18 @@ mod tests {
             parse("/blobs/uploads/blobs/uploads/"),
             Ok(V2Route::UploadStart(name("blobs/uploads")))
         );
+    }
+
+    #[test]
+    fn every_sample_route_round_trips_through_its_path() {
+        for r in V2Route::samples(&name("a/b")) {
+            let path = r.path();
+            assert_eq!(
+                parse(path.strip_prefix("/v2").unwrap()).as_ref(),
+                Ok(&r),
+                "{path}"
+            );
+        }
     }
 
     #[test]

@@ -27,3 +27,21 @@ pub fn action<'a>(method: &str, route: &'a V2Route) -> Option<(&'static str, &'a
         _ => return None,
     })
 }
+
+/// The methods `/v2` answers.
+pub const METHODS: [&str; 6] = ["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"];
+
+/// Every request `/v2` checks, for repository `name`: (method, path,
+/// action), from every route kind (`V2Route::samples`) and method. Tests
+/// walk this list, so a new route cannot be left untested.
+pub fn protected_requests(name: &RepositoryName) -> Vec<(&'static str, String, &'static str)> {
+    let mut out = Vec::new();
+    for route in V2Route::samples(name) {
+        for method in METHODS {
+            if let Some((action, _)) = action(method, &route) {
+                out.push((method, route.path(), action));
+            }
+        }
+    }
+    out
+}

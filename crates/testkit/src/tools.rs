@@ -70,3 +70,33 @@ pub fn unique(prefix: &str) -> String {
         N.fetch_add(1, Ordering::SeqCst)
     )
 }
+
+/// Makes `host` (an ECR-style account host name such as
+/// `111111111111.dkr.ecr.us-east-1.localhost`) resolve to 127.0.0.1 for
+/// real clients, which, unlike curl, do not resolve `*.localhost` to
+/// loopback themselves: appends it to `/etc/hosts` if it is missing. Needs
+/// root (CI runs as root); without it the test is skipped, loudly, or fails
+/// under `CI=true`.
+#[must_use]
+pub fn resolve_to_loopback(host: &str) -> bool {
+    use std::io::Write;
+    let listed = |text: &str| {
+        text.lines().any(|l| {
+            let mut f = l.split_whitespace();
+            f.next() == Some("127.0.0.1") && f.any(|h| h == host)
+        })
+    };
+    if std::fs::read_to_string("/etc/hosts").is_ok_and(|t| listed(&t)) {
+        return true;
+    }
+    // One short append: concurrent test processes at worst list a name twice.
+    let added = std::fs::OpenOptions::new()
+        .append(true)
+        .open("/etc/hosts")
+        .and_then(|mut f| f.write_all(format!("\n127.0.0.1 {host}\n").as_bytes()))
+        .is_ok();
+    present_or_skipped(
+        added,
+        &format!("an /etc/hosts entry for {host} (needs root)"),
+    )
+}

@@ -20,7 +20,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use berth_iam::sigv4;
-use berth_registry::Principal;
+use berth_registry::{Principal, RequestFacts};
 use berth_store::RegistryKey;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, Method, Uri};
@@ -37,9 +37,10 @@ pub async fn api(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
+    facts: RequestFacts,
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let mut resp = match handle(&app, &method, &uri, &headers, body).await {
+    let mut resp = match handle(&app, &method, &uri, &headers, body, facts).await {
         Ok(r) => r,
         Err(e) => {
             tracing::debug!(error = e.kind(), "ECR API request refused");
@@ -56,8 +57,12 @@ pub async fn api(
 pub struct Call<'a> {
     pub app: &'a AppState,
     pub principal: Principal,
-    /// The caller's registry: its account, in the region it signed for.
+    /// The registry the request addresses: the account its `registryId`
+    /// (or the repository ARN) names, else the caller's own, in the region
+    /// the request was signed for.
     pub registry: RegistryKey,
+    /// The connection's facts for policy conditions (source address, TLS).
+    pub facts: RequestFacts,
     /// The request's Host header (for the URIs and endpoints answered).
     pub host: String,
     /// The caller's access key, for the URLs it asks berth to presign.
@@ -73,6 +78,7 @@ async fn handle(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
+    facts: RequestFacts,
 ) -> Result<Response, AwsError> {
     let target = headers
         .get("x-amz-target")
@@ -124,10 +130,13 @@ async fn handle(
     let call = Call {
         app,
         registry: RegistryKey {
-            account_id: principal.account_id.clone(),
+            account_id: access::target_account(&input)
+                .unwrap_or(&principal.account_id)
+                .to_string(),
             region: claim.region.clone(),
         },
         principal,
+        facts,
         host: headers
             .get(http::header::HOST)
             .and_then(|v| v.to_str().ok())

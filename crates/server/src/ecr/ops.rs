@@ -115,14 +115,21 @@ pub const IMPLEMENTED: &[&str] = &[
 pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, AwsError> {
     // Authorization comes first, as on AWS: an unauthorised caller learns
     // nothing about the repository, not even whether it exists.
-    for (action, repository) in super::access::required(op, &input) {
+    let needs = super::access::required(op, &input)?;
+    let facts = berth_registry::RequestFacts {
+        request_tags: needs.request_tags,
+        tag_keys: needs.tag_keys,
+        ..call.facts.clone()
+    };
+    for (action, repository) in &needs.checks {
         call.app
             .registry
             .authorize(
                 &call.principal,
-                &action,
+                action,
                 &call.registry,
                 repository.as_deref(),
+                &facts,
             )
             .await
             .map_err(|e| call.registry_error(e))?;
@@ -186,21 +193,14 @@ pub(super) fn constraint(member: &str, reason: &str) -> AwsError {
 }
 
 impl Call<'_> {
-    /// The registry a request names: its `registryId` must be the caller's
-    /// own account (until cross-account policies exist).
+    /// Checks a `registryId`'s form. The registry it names is the one the
+    /// request addresses (`Call::registry`, chosen from it before
+    /// authorization), so another account's id is a cross-account request,
+    /// which that account's policies decide.
     pub(super) fn check_registry_id(&self, registry_id: Option<&str>) -> Result<(), AwsError> {
         match registry_id {
             None => Ok(()),
             Some(id) if id == self.registry.account_id => Ok(()),
-            Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
-                Err(AwsError::client(
-                    "AccessDeniedException",
-                    format!(
-                        "User: arn:aws:iam::{}:user/{} is not authorized to act on registry {id}",
-                        self.principal.account_id, self.principal.user
-                    ),
-                ))
-            }
             Some(_) => Err(constraint(
                 "registryId",
                 "must satisfy regular expression '[0-9]{12}'",

@@ -5,6 +5,7 @@
 use super::ops::parse;
 use super::Call;
 use crate::aws_error::AwsError;
+use berth_iam::arn::RepositoryArn;
 use berth_store::ResourceTag;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -36,33 +37,17 @@ fn tags_json(tags: &[ResourceTag]) -> Value {
 }
 
 impl Call<'_> {
-    /// The repository an ARN names, which must be in the caller's registry:
+    /// The repository an ARN names, which must be in the registry the request
+    /// addresses:
     /// `arn:<partition>:ecr:<region>:<account>:repository/<name>`.
     fn repository_of_arn(&self, arn: &str) -> Result<String, AwsError> {
-        let invalid = || super::ops::constraint("resourceArn", "Invalid ARN");
-        let mut parts = arn.splitn(6, ':');
-        let (
-            Some("arn"),
-            Some(partition),
-            Some("ecr"),
-            Some(region),
-            Some(account),
-            Some(resource),
-        ) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        )
-        else {
-            return Err(invalid());
-        };
-        let name = resource.strip_prefix("repository/").ok_or_else(invalid)?;
-        if !partition.starts_with("aws") {
-            return Err(invalid());
-        }
+        let RepositoryArn {
+            region,
+            account,
+            name,
+            ..
+        } = RepositoryArn::parse(arn)
+            .ok_or_else(|| super::ops::constraint("resourceArn", "Invalid ARN"))?;
         self.check_registry_id(Some(account))?;
         if region != self.registry.region {
             return Err(AwsError::invalid_parameter(format!(

@@ -1,0 +1,71 @@
+//! ECR repository ARNs, `arn:<partition>:ecr:<region>:<account>:repository/<name>`:
+//! the only resource ECR's policies and resource tags name. One parser, so
+//! that the resource an operation is authorized on and the resource it then
+//! acts on cannot differ.
+
+/// The parts of a repository ARN; the name is not checked against the
+/// repository-name grammar (callers report that with their own wording).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepositoryArn<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> RepositoryArn<'a> {
+    /// `None` unless `arn` has the shape, an `aws*` partition, a non-empty
+    /// region, a 12-digit account and a non-empty name.
+    pub fn parse(arn: &'a str) -> Option<RepositoryArn<'a>> {
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(partition), Some("ecr"), Some(region), Some(account), Some(rest)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let name = rest.strip_prefix("repository/")?;
+        let ok = partition.starts_with("aws")
+            && !region.is_empty()
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && !name.is_empty();
+        ok.then_some(RepositoryArn {
+            partition,
+            region,
+            account,
+            name,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RepositoryArn;
+
+    #[test]
+    fn repository_arns_parse_and_others_do_not() {
+        let a =
+            RepositoryArn::parse("arn:aws:ecr:eu-west-1:123456789012:repository/team/app").unwrap();
+        assert_eq!(
+            (a.partition, a.region, a.account, a.name),
+            ("aws", "eu-west-1", "123456789012", "team/app")
+        );
+        for bad in [
+            "",
+            "arn:aws:ecr:eu-west-1:123456789012:repository/",
+            "arn:aws:ecr:eu-west-1:12345:repository/x",
+            "arn:aws:s3:eu-west-1:123456789012:repository/x",
+            "arn:gcp:ecr:eu-west-1:123456789012:repository/x",
+            "arn:aws:ecr::123456789012:repository/x",
+            "arn:aws:ecr:eu-west-1:123456789012:image/x",
+            "arn:aws:ecr:eu-west-1:123456789012",
+        ] {
+            assert_eq!(RepositoryArn::parse(bad), None, "{bad}");
+        }
+    }
+}
