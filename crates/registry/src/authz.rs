@@ -74,7 +74,11 @@ type IdentityPolicies = Arc<Vec<(String, Arc<Policy>)>>;
 
 pub(crate) struct AuthzCache {
     generation: AtomicU64,
-    repository_policies: Moka<(RegistryKey, String), Option<Arc<Policy>>>,
+    /// Repositories that have a policy, parsed; those without one are in
+    /// `no_repository_policy` (most repositories: a digest each, not a map
+    /// entry with three strings).
+    repository_policies: Moka<(RegistryKey, String), Arc<Policy>>,
+    no_repository_policy: FastSet,
     registry_policies: Moka<RegistryKey, Option<Arc<Policy>>>,
     decisions: FastSet,
     /// (account, user) → its inline and attached policies, parsed.
@@ -85,7 +89,8 @@ impl Default for AuthzCache {
     fn default() -> Self {
         AuthzCache {
             generation: AtomicU64::new(0),
-            repository_policies: Moka::builder().max_capacity(100_000).build(),
+            repository_policies: Moka::builder().max_capacity(10_000).build(),
+            no_repository_policy: FastSet::new(200_000),
             registry_policies: Moka::builder().max_capacity(10_000).build(),
             decisions: FastSet::new(50_000),
             identities: Moka::builder().max_capacity(100_000).build(),
@@ -98,6 +103,7 @@ impl AuthzCache {
     pub(crate) fn changed(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.repository_policies.invalidate_all();
+        self.no_repository_policy.clear();
         self.registry_policies.invalidate_all();
         self.decisions.clear();
         self.identities.invalidate_all();
@@ -425,9 +431,13 @@ impl Registry {
         registry: &RegistryKey,
         name: &str,
     ) -> Result<Option<Arc<Policy>>> {
+        let none_key = [registry.account_id.as_str(), registry.region.as_str(), name];
+        if self.authz.no_repository_policy.contains(KeyRef(&none_key)) {
+            return Ok(None);
+        }
         let key = (registry.clone(), name.to_string());
         if let Some(p) = self.authz.repository_policies.get(&key) {
-            return Ok(p);
+            return Ok(Some(p));
         }
         let seen = self.authz.generation.load(Ordering::SeqCst);
         let p = match self.meta.repository_policy(registry, name).await? {
@@ -435,7 +445,10 @@ impl Registry {
             _ => None,
         };
         if self.authz.generation.load(Ordering::SeqCst) == seen {
-            self.authz.repository_policies.insert(key, p.clone());
+            match &p {
+                Some(p) => self.authz.repository_policies.insert(key, p.clone()),
+                None => self.authz.no_repository_policy.insert(KeyRef(&none_key)),
+            }
         }
         Ok(p)
     }
