@@ -44,7 +44,7 @@ impl Ord for Version {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::version::{table, Scheme};
 
     /// From Debian Policy 5.6.12 (the `~` ordering example), dpkg's

@@ -16,6 +16,11 @@ pub mod dpkg;
 pub mod rpm;
 pub mod semantic;
 
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod reference;
+
 /// A way of ordering versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {

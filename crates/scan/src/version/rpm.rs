@@ -164,7 +164,7 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::version::{table, Scheme};
 
