@@ -6,11 +6,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod index;
 pub mod matching;
 pub mod osv;
 pub mod severity;
 pub mod version;
 
+pub use index::{load_dir, load_zip, LoadError, LoadStats, Loader, VulnDb};
 pub use matching::{affected_by, Hit, HitReason, Package};
 pub use osv::{Ecosystem, EcosystemName, Record, Vulnerability};
 pub use severity::{assess, Assessment, CvssScore, CvssVersion, Severity, Source};

@@ -645,3 +645,35 @@ fn every_fixture_vector_scores() {
     }
     assert_eq!(vectors, 165);
 }
+
+#[test]
+fn the_fixture_directory_loads_into_an_index() {
+    let Some(dir) = fixtures_dir() else { return };
+    let (db, stats) = berth_scan::load_dir(&dir).unwrap();
+    assert_eq!(stats.loaded, 253);
+    assert_eq!(
+        (stats.withdrawn, stats.unmatchable, stats.invalid),
+        (23, 4, 0)
+    );
+    assert_eq!(db.len(), 253);
+    // lodash is named by several GHSA records; the index finds them all.
+    let npm = Ecosystem::new(EcosystemName::Npm);
+    let hits = db.matches(&Package {
+        ecosystem: &npm,
+        name: "lodash",
+        version: "4.17.20",
+    });
+    let ids: Vec<&str> = hits.iter().map(|h| h.vulnerability.id()).collect();
+    assert!(
+        ids.contains(&"GHSA-29mw-wpgm-hmr9") && ids.contains(&"GHSA-35jh-r3h4-6jhm"),
+        "{ids:?}"
+    );
+    assert!(db
+        .matches(&Package {
+            ecosystem: &npm,
+            name: "lodash",
+            version: "4.17.21"
+        })
+        .iter()
+        .all(|h| h.vulnerability.id() != "GHSA-29mw-wpgm-hmr9"));
+}
