@@ -3,7 +3,9 @@
 //!
 //! The record's publisher knows its own vulnerability best, so its severity
 //! comes first: GitHub's `database_specific.severity` (MODERATE is MEDIUM),
-//! or the same field on the `affected` entry, or an Ubuntu priority. Else the
+//! the same field on the `affected` entry or in its `ecosystem_specific`
+//! (the schema's PyPI and RustSec examples put it there), or an Ubuntu
+//! priority. Else the
 //! highest CVSS base score among the record's vectors (v2, v3.0, v3.1, v4.0;
 //! the `affected` entry's own vectors included), mapped as NVD maps v3
 //! scores: 9.0 and up CRITICAL, 7.0 HIGH, 4.0 MEDIUM, above 0 LOW. RustSec's
@@ -200,6 +202,7 @@ fn vendor_severity(record: &Record, affected: Option<&Affected>) -> Option<Sever
     };
     word(record.database_specific.as_ref())
         .or_else(|| word(affected.and_then(|a| a.database_specific.as_ref())))
+        .or_else(|| word(affected.and_then(|a| a.ecosystem_specific.as_ref())))
         .or_else(|| {
             affected
                 .into_iter()
@@ -323,6 +326,15 @@ mod tests {
             a.cvss.unwrap().vector,
             "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:C/C:H/I:N/A:N"
         );
+    }
+
+    #[test]
+    fn ecosystem_specific_severity_counts_as_the_vendor_s() {
+        let r = record(
+            r#"{"id": "PYSEC-x", "affected": [{"package": {"ecosystem": "PyPI", "name": "p"},
+                "ecosystem_specific": {"severity": "HIGH"}}]}"#,
+        );
+        assert_eq!(assess(&r, Some(&r.affected[0])).severity, Severity::High);
     }
 
     #[test]
