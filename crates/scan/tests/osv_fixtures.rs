@@ -1,6 +1,8 @@
-//! The scan layer over the real OSV records in shared/fixtures/osv (280
+//! The scan layer over the real OSV records in `tests/fixtures/osv` (280
 //! records copied from osv-scanner's test data, RustSec's `osv` branch and
-//! PyPA's advisory database; see that directory's README).
+//! PyPA's advisory database; that directory's README and MANIFEST.tsv give
+//! each file's source, commit and licence). They are kept in the
+//! repository so that a clean checkout tests with them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,14 +15,14 @@ fn fixtures_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("BERTH_OSV_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/osv")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osv")
         });
     if dir.is_dir() {
         return Some(dir);
     }
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
-        "OSV fixtures missing at {} (shared/ beside the repository)",
+        "OSV fixtures missing at {}",
         dir.display()
     );
     eprintln!("skipping: no OSV fixtures at {}", dir.display());
