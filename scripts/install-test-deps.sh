@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-scripts/apt-install.sh skopeo podman buildah
+# dpkg and rpm: the version comparators are checked against them (berth-scan).
+scripts/apt-install.sh skopeo podman buildah dpkg rpm
 # oras-py: OCI artifacts and referrers.
 if ! python3 -c "import oras" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check "oras==0.2.43"
