@@ -69,24 +69,30 @@ impl TagFilter {
 }
 
 /// `*` matches any run (possibly empty); everything else matches itself.
+/// Allocation-free: it runs for every tag of every selected image.
 pub fn glob(pattern: &str, text: &str) -> bool {
     let mut parts = pattern.split('*');
     let first = parts.next().unwrap_or("");
     let Some(mut rest) = text.strip_prefix(first) else {
         return false;
     };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        // No `*`: the whole text must be the pattern.
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
+    // Each part between two `*` matches at its first occurrence (leftmost
+    // is never worse); the part after the last `*` must end the text.
+    let mut pending: Option<&str> = None;
+    for part in parts {
+        if let Some(middle) = pending {
+            match rest.find(middle) {
+                Some(at) => rest = &rest[at + middle.len()..],
+                None => return false,
+            }
         }
+        pending = Some(part);
     }
-    rest.len() >= last.len() && rest.ends_with(last)
+    match pending {
+        // No `*`: the whole text must be the pattern.
+        None => rest.is_empty(),
+        Some(last) => rest.ends_with(last),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
