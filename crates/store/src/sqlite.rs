@@ -103,6 +103,8 @@ fn repository_from_row(row: sqlx::sqlite::SqliteRow) -> RepositoryRecord {
     }
 }
 
+const LIFECYCLE_OF_REPOSITORY: &str = "SELECT lifecycle_policy, lifecycle_evaluated_at FROM repositories WHERE account_id = ? AND region = ? AND name = ?";
+
 fn lifecycle_from_row(row: sqlx::sqlite::SqliteRow) -> Option<LifecyclePolicyRecord> {
     let text: Option<String> = row.get(0);
     text.map(|text| LifecyclePolicyRecord {
@@ -632,14 +634,12 @@ impl MetadataStore for SqliteMetadataStore {
         registry: &RegistryKey,
         name: &str,
     ) -> Result<Option<Option<LifecyclePolicyRecord>>> {
-        let row = sqlx::query(
-            "SELECT lifecycle_policy, lifecycle_evaluated_at FROM repositories WHERE account_id = ? AND region = ? AND name = ?",
-        )
-        .bind(&registry.account_id)
-        .bind(&registry.region)
-        .bind(name)
-        .fetch_optional(&self.reader)
-        .await?;
+        let row = sqlx::query(LIFECYCLE_OF_REPOSITORY)
+            .bind(&registry.account_id)
+            .bind(&registry.region)
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?;
         Ok(row.map(lifecycle_from_row))
     }
 
@@ -650,15 +650,13 @@ impl MetadataStore for SqliteMetadataStore {
         policy: Option<&str>,
     ) -> Result<Option<Option<LifecyclePolicyRecord>>> {
         let mut tx = self.writer.begin().await?;
-        let old = sqlx::query(
-            "SELECT lifecycle_policy, lifecycle_evaluated_at FROM repositories WHERE account_id = ? AND region = ? AND name = ?",
-        )
-        .bind(&registry.account_id)
-        .bind(&registry.region)
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(lifecycle_from_row);
+        let old = sqlx::query(LIFECYCLE_OF_REPOSITORY)
+            .bind(&registry.account_id)
+            .bind(&registry.region)
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(lifecycle_from_row);
         if old.is_some() {
             // A removed policy takes its evaluation time with it; a replaced
             // one keeps it (it says when the repository was last evaluated).
