@@ -1,4 +1,4 @@
-//! `berth admin`: accounts, users and access keys on a running server,
+//! `berth admin`: accounts, users, access keys and lifecycle runs on a running server,
 //! through its admin API (`crates/server/src/admin.rs`), signed with the
 //! `aws` CLI's credentials (`client.rs`). Tables for people, `--json` (the
 //! server's answer as it is) for scripts.
@@ -40,6 +40,18 @@ enum AdminCommand {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Lifecycle policies of every repository.
+    Lifecycle {
+        #[command(subcommand)]
+        command: LifecycleCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum LifecycleCommand {
+    /// Evaluate every repository's lifecycle policy now and expire what it
+    /// selects (as the scheduled run does); waits for the run to finish.
+    Run,
 }
 
 #[derive(Subcommand, Debug)]
@@ -249,6 +261,40 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 println!("deleted access key {access_key_id} of account {account}");
             }
         },
+        AdminCommand::Lifecycle {
+            command: LifecycleCommand::Run,
+        } => {
+            let out = api
+                .call(Method::POST, "/berth/admin/lifecycle", &[], None)
+                .await?;
+            if json {
+                return print_json(&out);
+            }
+            println!(
+                "evaluated {} repositories with a lifecycle policy: expired {} images",
+                text(&out["repositories"]),
+                text(&out["expired"])
+            );
+            let n = |k: &str| out[k].as_u64().unwrap_or(0);
+            if n("skippedChanged") > 0 {
+                println!(
+                    "  {} images changed during the run (re-tagged or re-pushed) and were left for the next one",
+                    n("skippedChanged")
+                );
+            }
+            if n("skippedTransitions") > 0 {
+                println!(
+                    "  {} transitions to the archive storage class were skipped: berth has no archive yet",
+                    n("skippedTransitions")
+                );
+            }
+            if n("failed") > 0 {
+                anyhow::bail!(
+                    "the evaluation of {} repositories failed; the server log says why",
+                    n("failed")
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -48,6 +48,11 @@ pub struct ServeArgs {
     /// checked by a client, referenced or not [default: 24].
     #[arg(long, env = "BERTH_GC_GRACE_HOURS")]
     pub gc_grace_hours: Option<u64>,
+    /// How often every repository's lifecycle policy is evaluated and
+    /// applied, e.g. `30s`, `6h`; `0s` turns the scheduled runs off
+    /// (`berth admin lifecycle run` still works) [default: 24h].
+    #[arg(long, env = "BERTH_LIFECYCLE_INTERVAL")]
+    pub lifecycle_interval: Option<String>,
     /// Serve `/v2` requests without credentials, as the default account [default: false].
     #[arg(long, env = "BERTH_ALLOW_ANONYMOUS")]
     pub allow_anonymous: Option<bool>,
@@ -76,6 +81,8 @@ pub struct Config {
     /// `None`: no background garbage collection.
     pub gc_interval: Option<Duration>,
     pub gc_grace: Duration,
+    /// `None`: no scheduled lifecycle runs.
+    pub lifecycle_interval: Option<Duration>,
     pub allow_anonymous: bool,
     pub create_on_push: bool,
 }
@@ -101,7 +108,17 @@ impl Config {
         if default_account.len() != 12 || !default_account.bytes().all(|b| b.is_ascii_digit()) {
             bail!("default_account must be 12 digits, not '{default_account}'");
         }
+        let lifecycle_interval = match args.lifecycle_interval.or(file.lifecycle_interval) {
+            None => Some(Duration::from_secs(24 * 3600)),
+            Some(text) => match humantime::parse_duration(&text).with_context(|| {
+                format!("lifecycle_interval '{text}' is not a duration such as 30s, 6h or 1d")
+            })? {
+                d if d.is_zero() => None,
+                d => Some(d),
+            },
+        };
         Ok(Config {
+            lifecycle_interval,
             listen: args
                 .listen
                 .or(file.listen)
@@ -176,6 +193,35 @@ mod tests {
         assert_eq!(c.domain, "example.test");
         assert_eq!(c.default_region, "us-east-1");
         assert_eq!(c.upload_expiry, Duration::from_secs(24 * 3600));
+        assert_eq!(c.lifecycle_interval, Some(Duration::from_secs(24 * 3600)));
+    }
+
+    #[test]
+    fn lifecycle_intervals_are_durations_and_zero_turns_them_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("berth.toml");
+        std::fs::write(&file, "lifecycle_interval = \"6h\"\n").unwrap();
+        let with = |flag: Option<&str>| {
+            Config::resolve(ServeArgs {
+                config: Some(file.clone()),
+                lifecycle_interval: flag.map(str::to_string),
+                ..Default::default()
+            })
+        };
+        assert_eq!(
+            with(None).unwrap().lifecycle_interval,
+            Some(Duration::from_secs(6 * 3600))
+        );
+        assert_eq!(
+            with(Some("30s")).unwrap().lifecycle_interval,
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(with(Some("0s")).unwrap().lifecycle_interval, None);
+        let err = with(Some("soon")).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("lifecycle_interval 'soon'"),
+            "{err:#}"
+        );
     }
 
     #[test]

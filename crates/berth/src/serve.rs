@@ -83,6 +83,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let gc = config
         .gc_interval
         .map(|every| tokio::spawn(collect_garbage_periodically(registry.clone(), every)));
+    let lifecycle = config
+        .lifecycle_interval
+        .map(|every| tokio::spawn(run_lifecycle_periodically(registry.clone(), every)));
     crate::alloc::trim_periodically();
     tokio::spawn(shutdown_on_signal(handle.clone()));
 
@@ -126,6 +129,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     pulls.abort();
     if let Some(gc) = gc {
         gc.abort();
+    }
+    if let Some(lifecycle) = lifecycle {
+        lifecycle.abort();
     }
     registry.close().await;
     served.context("serving HTTP")?;
@@ -199,6 +205,32 @@ async fn collect_garbage_periodically(registry: Arc<Registry>, every: Duration) 
         };
         if registry.start_gc(options).is_err() {
             tracing::info!("skipping a scheduled garbage collection: one is running");
+        }
+    }
+}
+
+/// Evaluates every repository's lifecycle policy every `every` (the first
+/// run `every` after start) and expires what the policies select; each
+/// expiry is logged by the registry.
+async fn run_lifecycle_periodically(registry: Arc<Registry>, every: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    // A run longer than the interval is not followed by a burst of runs.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match registry.run_lifecycle().await {
+            Ok(run) if run.repositories > 0 => tracing::info!(
+                repositories = run.repositories,
+                expired = run.expired,
+                skipped_changed = run.skipped_changed,
+                skipped_transitions = run.skipped_transitions,
+                failed = run.failed,
+                "lifecycle policies applied"
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "lifecycle run failed; retrying at the next interval")
+            }
         }
     }
 }

@@ -312,7 +312,7 @@ assert (t["expiresAt"] - __import__("datetime").datetime.now(t["expiresAt"].tzin
 assert ecr.describe_registry()["registryId"] == "000000000000"
 
 # Operations berth does not implement yet say so, by name.
-code = code_of(ecr.put_lifecycle_policy, repositoryName="boto/one", lifecyclePolicyText="{}" * 60)
+code = code_of(ecr.start_image_scan, repositoryName="boto/one", imageId={"imageTag": "v1"})
 assert code == "UnsupportedOperationException", code
 
 # Authentication failures, by AWS's names.

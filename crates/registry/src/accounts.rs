@@ -16,6 +16,8 @@ pub enum AdminAction<'a> {
     ManageAccounts,
     /// Start or watch a garbage collection (it spans every account).
     CollectGarbage,
+    /// Run the lifecycle policies of every repository (of every account).
+    RunLifecycle,
     /// Create or list users, create, list or delete access keys, in `account`.
     ManageUsers { account: &'a str },
 }
@@ -25,6 +27,7 @@ impl AdminAction<'_> {
         match self {
             AdminAction::ManageAccounts => "manage accounts".into(),
             AdminAction::CollectGarbage => "run garbage collection".into(),
+            AdminAction::RunLifecycle => "run lifecycle policies".into(),
             AdminAction::ManageUsers { account } => {
                 format!("manage users and access keys of account {account}")
             }

@@ -41,6 +41,12 @@ pub enum Error {
     RepositoryPolicyNotFound(String),
     #[error("the registry has no registry policy")]
     RegistryPolicyNotFound,
+    #[error("repository '{0}' has no lifecycle policy")]
+    LifecyclePolicyNotFound(String),
+    #[error("repository '{0}' has had no lifecycle policy preview")]
+    LifecyclePreviewNotFound(String),
+    #[error("a lifecycle policy preview of repository '{0}' is still in progress")]
+    LifecyclePreviewInProgress(String),
     #[error("repository '{repository}' would have more than {max} tags")]
     TooManyTags { repository: String, max: usize },
     #[error("{0}")]

@@ -16,6 +16,7 @@ mod iam_policies;
 mod iam_users;
 mod identity;
 mod images;
+pub mod lifecycle;
 mod listing;
 mod locks;
 mod maintenance;
@@ -40,6 +41,7 @@ pub use iam_policies::{
 pub use iam_users::{iam_may, user_arn, IamUser, MAX_ACCESS_KEYS_PER_USER};
 pub use identity::{NewAccessKey, Principal, SignatureRefusal, ADMIN_USER, TOKEN_LIFETIME_SECS};
 pub use images::ImageDetail;
+pub use lifecycle::{LifecyclePreview, LifecycleRun, PreviewResult, PreviewStatus};
 pub use listing::Page;
 pub use manifests::{ManifestRead, PutManifest};
 pub use policies::MAX_POLICY_CHARS;
@@ -119,6 +121,8 @@ pub struct Registry {
     /// forgotten every `USER_CHECK_TTL` (`users_seen_at`, ms).
     users_seen: fastset::FastSet,
     users_seen_at: std::sync::atomic::AtomicI64,
+    /// Held by a lifecycle run: one at a time per node.
+    lifecycle_running: tokio::sync::Mutex<()>,
     config: RegistryConfig,
 }
 
@@ -142,6 +146,7 @@ impl Registry {
             authz: authz::AuthzCache::default(),
             users_seen: fastset::FastSet::new(100_000),
             users_seen_at: std::sync::atomic::AtomicI64::new(0),
+            lifecycle_running: tokio::sync::Mutex::new(()),
             config,
         }
     }

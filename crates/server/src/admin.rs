@@ -1,5 +1,6 @@
 //! berth's own admin API (`/berth/admin/...`), which the `berth` CLI calls
-//! on a running server: accounts, users, access keys, garbage collection.
+//! on a running server: accounts, users, access keys, garbage collection,
+//! lifecycle runs.
 //! Every request is SigV4-signed for the service `berth` (any valid region)
 //! with an access key, the way the `aws` CLI signs; who may do what is
 //! decided by the registry (`accounts.rs`). Answers are JSON; errors are
@@ -335,6 +336,25 @@ pub async fn gc_status(State(app): State<AppState>, req: Signed) -> Answer {
             "no garbage collection has run since the server started",
         )),
     }
+}
+
+/// `POST /berth/admin/lifecycle`: evaluates every repository's lifecycle
+/// policy now and expires what it selects (`berth admin lifecycle run`);
+/// answers when the run is over, with what it did. A run already going
+/// (the scheduled one) is waited for first.
+pub async fn run_lifecycle(State(app): State<AppState>, req: Signed) -> Answer {
+    app.registry
+        .authorize_admin(&req.principal, AdminAction::RunLifecycle)
+        .map_err(registry_error)?;
+    let run = app.registry.run_lifecycle().await.map_err(registry_error)?;
+    Ok(Json(json!({
+        "repositories": run.repositories,
+        "expired": run.expired,
+        "skippedChanged": run.skipped_changed,
+        "skippedTransitions": run.skipped_transitions,
+        "failed": run.failed,
+    }))
+    .into_response())
 }
 
 fn render(s: &GcSnapshot) -> serde_json::Value {

@@ -103,6 +103,18 @@ impl AwsError {
                 "RegistryPolicyNotFoundException",
                 format!("Registry policy does not exist in the registry with id '{registry_id}'"),
             ),
+            Error::LifecyclePolicyNotFound(name) => Self::client(
+                "LifecyclePolicyNotFoundException",
+                format!("Lifecycle policy does not exist for the repository with name '{name}' in the registry with id '{registry_id}'"),
+            ),
+            Error::LifecyclePreviewNotFound(name) => Self::client(
+                "LifecyclePolicyPreviewNotFoundException",
+                format!("There is no lifecycle policy preview for the repository with name '{name}' in the registry with id '{registry_id}'"),
+            ),
+            Error::LifecyclePreviewInProgress(name) => Self::client(
+                "LifecyclePolicyPreviewInProgressException",
+                format!("A lifecycle policy preview is still in progress for the repository with name '{name}' in the registry with id '{registry_id}'; wait for it to complete"),
+            ),
             e @ Error::TooManyTags { .. } => Self::client("TooManyTagsException", e.to_string()),
             // Raised by the admin API (accounts, users, keys), with IAM's names.
             Error::AccessDenied(m) => Self::new(StatusCode::FORBIDDEN, "AccessDeniedException", m),

@@ -78,6 +78,10 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(admin::start_gc).get(admin::gc_status),
         )
         .route(
+            "/berth/admin/lifecycle",
+            axum::routing::post(admin::run_lifecycle),
+        )
+        .route(
             "/berth/admin/accounts",
             axum::routing::post(admin::create_account).get(admin::list_accounts),
         )

@@ -110,7 +110,11 @@ impl From<Error> for OciError {
             | Error::InvalidTag(_)
             | Error::TooManyTags { .. }
             | Error::RepositoryPolicyNotFound(_)
-            | Error::RegistryPolicyNotFound => {
+            | Error::RegistryPolicyNotFound
+            // Lifecycle policies are managed on the ECR API, never on /v2.
+            | Error::LifecyclePolicyNotFound(_)
+            | Error::LifecyclePreviewNotFound(_)
+            | Error::LifecyclePreviewInProgress(_) => {
                 OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg)
             }
             Error::Unsupported(_) => OciError::new(S::METHOD_NOT_ALLOWED, "UNSUPPORTED", msg),

@@ -25,10 +25,11 @@ pub use fs_blob::FsBlobStore;
 pub use metadata::{
     AccessKeyRecord, AccountRecord, AttachOutcome, BlobLink, CollectOutcome, Counts,
     CreateUserOutcome, DeleteManifestOutcome, DeletePolicyOutcome, DeleteRepositoryOutcome,
-    DeleteUserOutcome, ImageRecord, ManagedPolicyRecord, MetadataStore, NewManifest,
-    PolicyVersionRecord, PutManifestOutcome, Referrer, RegistryKey, RepoId, RepositoryRecord,
-    ResourceTag, StoredManifest, TagStatus, UnlinkBlobOutcome, UntagOutcome, UploadRecord,
-    UserRecord,
+    DeleteUserOutcome, ExpireImage, ExpireOutcome, ImageRecord, LifecycleImage,
+    LifecyclePolicyRecord, LifecyclePreviewRecord, ManagedPolicyRecord, MetadataStore, NewManifest,
+    PolicyVersionRecord, PutManifestOutcome, Referrer, RegistryKey, RepoId, RepositoryLifecycle,
+    RepositoryRecord, ResourceTag, StoredManifest, TagStatus, UnlinkBlobOutcome, UntagOutcome,
+    UploadRecord, UserRecord,
 };
 pub use sqlite::SqliteMetadataStore;
 

@@ -110,6 +110,19 @@ mod tests {
             r("PutImage", json!({"repositoryName": "a/b"})),
             [("ecr:PutImage".to_string(), Some("a/b".to_string()))]
         );
+        // Lifecycle operations need their own action on the repository.
+        for op in [
+            "PutLifecyclePolicy",
+            "GetLifecyclePolicy",
+            "DeleteLifecyclePolicy",
+            "StartLifecyclePolicyPreview",
+            "GetLifecyclePolicyPreview",
+        ] {
+            assert_eq!(
+                r(op, json!({"repositoryName": "team/app"})),
+                [(format!("ecr:{op}"), Some("team/app".to_string()))]
+            );
+        }
         assert_eq!(
             r("GetAuthorizationToken", json!({})),
             [("ecr:GetAuthorizationToken".to_string(), None)]

@@ -7,6 +7,7 @@ mod access;
 mod images;
 mod layer_part;
 mod layers;
+mod lifecycle;
 mod ops;
 pub use ops::{ALL as OPERATIONS, IMPLEMENTED as IMPLEMENTED_OPERATIONS};
 mod paging;

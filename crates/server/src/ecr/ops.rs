@@ -110,6 +110,11 @@ pub const IMPLEMENTED: &[&str] = &[
     "PutRegistryPolicy",
     "GetRegistryPolicy",
     "DeleteRegistryPolicy",
+    "PutLifecyclePolicy",
+    "GetLifecyclePolicy",
+    "DeleteLifecyclePolicy",
+    "StartLifecyclePolicyPreview",
+    "GetLifecyclePolicyPreview",
 ];
 
 pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, AwsError> {
@@ -161,6 +166,15 @@ pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, 
         "PutRegistryPolicy" => super::policies::put_registry_policy(call, input).await,
         "GetRegistryPolicy" => super::policies::get_registry_policy(call, input).await,
         "DeleteRegistryPolicy" => super::policies::delete_registry_policy(call, input).await,
+        "PutLifecyclePolicy" => super::lifecycle::put_lifecycle_policy(call, input).await,
+        "GetLifecyclePolicy" => super::lifecycle::get_lifecycle_policy(call, input).await,
+        "DeleteLifecyclePolicy" => super::lifecycle::delete_lifecycle_policy(call, input).await,
+        "StartLifecyclePolicyPreview" => {
+            super::lifecycle::start_lifecycle_policy_preview(call, input).await
+        }
+        "GetLifecyclePolicyPreview" => {
+            super::lifecycle::get_lifecycle_policy_preview(call, input).await
+        }
         "TagResource" => super::tagging::tag_resource(call, input).await,
         "UntagResource" => super::tagging::untag_resource(call, input).await,
         "ListTagsForResource" => super::tagging::list_tags_for_resource(call, input).await,
