@@ -804,3 +804,90 @@ fn iam_actions_are_decided_by_identity_policies() {
     let me = aws_ok(&auditor, &["sts", "get-caller-identity"]);
     assert_eq!(me["Arn"], "arn:aws:iam::000000000000:user/auditor");
 }
+
+#[test]
+fn a_deactivated_or_deleted_key_stops_its_login_tokens() {
+    if !tools::require("aws") {
+        return;
+    }
+    let s = start();
+    let admin = s.aws_env("us-east-1");
+    aws_ok(
+        &admin,
+        &["ecr", "create-repository", "--repository-name", "keys/app"],
+    );
+    let (id, secret) = iam_user(&admin, "ci");
+    aws_ok(
+        &admin,
+        &[
+            "iam",
+            "attach-user-policy",
+            "--user-name",
+            "ci",
+            "--policy-arn",
+            "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+        ],
+    );
+    let password = login_password(&s, (&id, &secret));
+    let tags = |password: &str| {
+        s.raw_client()
+            .get(s.url() + "/v2/keys/app/tags/list")
+            .basic_auth("AWS", Some(password))
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(tags(&password), 200);
+    // Deactivating the key refuses the tokens it obtained (at once on the
+    // node that changed it; within USER_CHECK_TTL on others).
+    aws_ok(
+        &admin,
+        &[
+            "iam",
+            "update-access-key",
+            "--user-name",
+            "ci",
+            "--access-key-id",
+            &id,
+            "--status",
+            "Inactive",
+        ],
+    );
+    assert_eq!(tags(&password), 401);
+    aws_ok(
+        &admin,
+        &[
+            "iam",
+            "update-access-key",
+            "--user-name",
+            "ci",
+            "--access-key-id",
+            &id,
+            "--status",
+            "Active",
+        ],
+    );
+    assert_eq!(tags(&password), 200);
+    // A second key's tokens live on when the first is deleted.
+    let k2 = aws_ok(&admin, &["iam", "create-access-key", "--user-name", "ci"]);
+    let second = login_password(
+        &s,
+        (
+            k2["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+            k2["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
+        ),
+    );
+    aws_ok(
+        &admin,
+        &[
+            "iam",
+            "delete-access-key",
+            "--user-name",
+            "ci",
+            "--access-key-id",
+            &id,
+        ],
+    );
+    assert_eq!(tags(&password), 401);
+    assert_eq!(tags(&second), 200);
+}

@@ -4,8 +4,11 @@
 //! round trip, and survives restarts.
 //!
 //! Form: `base64url(payload) "." base64url(hmac)`, payload
-//! `v1|<account>|<user>|<expires unix s>`. Neither part contains `:` (the
-//! AWS CLI and the credential helper split `AWS:<token>` on it).
+//! `v2|<account>|<user>|<access key id>|<expires unix s>`: the key that
+//! signed GetAuthorizationToken is named so that deactivating or deleting
+//! it ends the tokens it obtained. (`v1` tokens, without the key, are still
+//! accepted until they expire.) Neither part contains `:` (the AWS CLI and
+//! the credential helper split `AWS:<token>` on it).
 
 use crate::server_key::ServerKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -16,6 +19,8 @@ use base64::Engine;
 pub struct TokenPrincipal {
     pub account_id: String,
     pub user: String,
+    /// The access key that obtained the token (`None` for `v1` tokens).
+    pub access_key_id: Option<String>,
     pub expires_at: i64,
 }
 
@@ -28,8 +33,14 @@ pub enum TokenError {
     Expired,
 }
 
-pub fn issue(key: &ServerKey, account_id: &str, user: &str, expires_at: i64) -> String {
-    let payload = format!("v1|{account_id}|{user}|{expires_at}");
+pub fn issue(
+    key: &ServerKey,
+    account_id: &str,
+    user: &str,
+    access_key_id: &str,
+    expires_at: i64,
+) -> String {
+    let payload = format!("v2|{account_id}|{user}|{access_key_id}|{expires_at}");
     let mac = key.token_mac(payload.as_bytes());
     format!("{}.{}", B64.encode(payload), B64.encode(mac))
 }
@@ -43,12 +54,11 @@ pub fn verify(key: &ServerKey, token: &str, now: i64) -> Result<TokenPrincipal, 
     }
     let text = String::from_utf8(payload).map_err(|_| TokenError::Invalid)?;
     let parts: Vec<&str> = text.split('|').collect();
-    let [version, account_id, user, expires] = parts.as_slice() else {
-        return Err(TokenError::Invalid);
+    let (account_id, user, access_key_id, expires) = match parts.as_slice() {
+        ["v2", account, user, key, expires] => (account, user, Some(key.to_string()), expires),
+        ["v1", account, user, expires] => (account, user, None, expires),
+        _ => return Err(TokenError::Invalid),
     };
-    if *version != "v1" {
-        return Err(TokenError::Invalid);
-    }
     let expires_at: i64 = expires.parse().map_err(|_| TokenError::Invalid)?;
     if now >= expires_at {
         return Err(TokenError::Expired);
@@ -56,6 +66,7 @@ pub fn verify(key: &ServerKey, token: &str, now: i64) -> Result<TokenPrincipal, 
     Ok(TokenPrincipal {
         account_id: account_id.to_string(),
         user: user.to_string(),
+        access_key_id,
         expires_at,
     })
 }
@@ -70,24 +81,44 @@ mod tests {
 
     #[test]
     fn a_token_names_its_principal_until_it_expires() {
-        let t = issue(&key(), "123456789012", "ci", 1_000);
+        let t = issue(&key(), "123456789012", "ci", "AKIAEXAMPLE", 1_000);
         assert!(!t.contains(':'));
         let p = verify(&key(), &t, 999).unwrap();
         assert_eq!(
-            (p.account_id.as_str(), p.user.as_str(), p.expires_at),
-            ("123456789012", "ci", 1_000)
+            (
+                p.account_id.as_str(),
+                p.user.as_str(),
+                p.access_key_id.as_deref(),
+                p.expires_at
+            ),
+            ("123456789012", "ci", Some("AKIAEXAMPLE"), 1_000)
         );
         assert_eq!(verify(&key(), &t, 1_000), Err(TokenError::Expired));
     }
 
     #[test]
+    fn v1_tokens_without_a_key_are_still_accepted() {
+        let payload = "v1|123456789012|ci|1000";
+        let t = format!(
+            "{}.{}",
+            B64.encode(payload),
+            B64.encode(key().token_mac(payload.as_bytes()))
+        );
+        let p = verify(&key(), &t, 999).unwrap();
+        assert_eq!((p.user.as_str(), p.access_key_id), ("ci", None));
+    }
+
+    #[test]
     fn forged_and_altered_tokens_are_invalid() {
-        let t = issue(&key(), "123456789012", "ci", 1_000);
+        let t = issue(&key(), "123456789012", "ci", "AKIAEXAMPLE", 1_000);
         let other = ServerKey::from_bytes(&[8u8; 32]).unwrap();
         assert_eq!(verify(&other, &t, 0), Err(TokenError::Invalid));
         // Another account in the payload, the old MAC.
         let (_, mac) = t.split_once('.').unwrap();
-        let forged = format!("{}.{mac}", B64.encode("v1|000000000000|ci|1000"));
+        let forged = format!(
+            "{}.{mac}",
+            B64.encode("v2|000000000000|ci|AKIAEXAMPLE|1000")
+        );
         assert_eq!(verify(&key(), &forged, 0), Err(TokenError::Invalid));
         for junk in ["", ".", "abc", "a.b", &format!("{t}x")] {
             assert_eq!(verify(&key(), junk, 0), Err(TokenError::Invalid), "{junk}");

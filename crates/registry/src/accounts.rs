@@ -218,6 +218,7 @@ impl Registry {
     ) -> Result<()> {
         self.authorize_admin(caller, AdminAction::ManageUsers { account })?;
         if self.meta.delete_access_key(account, key_id).await? {
+            self.forget_tokens();
             Ok(())
         } else {
             Err(Error::NoSuchEntity(format!(

@@ -306,6 +306,7 @@ impl Registry {
             .set_access_key_active(&caller.account_id, user, key_id, active)
             .await?
         {
+            self.forget_tokens();
             Ok(())
         } else {
             Err(no_such_key(key_id))
@@ -337,6 +338,7 @@ impl Registry {
             .delete_access_key(&caller.account_id, key_id)
             .await?
         {
+            self.forget_tokens();
             Ok(())
         } else {
             Err(no_such_key(key_id))

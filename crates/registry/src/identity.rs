@@ -172,26 +172,33 @@ impl Registry {
         Ok((principal, secret))
     }
 
-    /// A `docker login` password for `principal`, and when it expires (Unix s).
-    pub fn issue_token(&self, principal: &Principal) -> (String, i64) {
+    /// A `docker login` password for `principal`, obtained with its access
+    /// key `access_key_id`, and when it expires (Unix s).
+    pub fn issue_token(&self, principal: &Principal, access_key_id: &str) -> (String, i64) {
         let expires_at = self.now() / 1000 + TOKEN_LIFETIME_SECS;
         let t = token::issue(
             &self.config.server_key,
             &principal.account_id,
             &principal.user,
+            access_key_id,
             expires_at,
         );
         (t, expires_at)
     }
 
     /// Who a `docker login` password speaks for: the signature and expiry
-    /// (one HMAC), then whether the user still exists, from a cache that
-    /// forgets after `USER_CHECK_TTL` (no database read on the hot path; a
-    /// deleted user's tokens stop working within that time, at once on the
-    /// node that deleted it, which calls `forget_user`).
+    /// (one HMAC), then whether the access key that obtained it is still
+    /// active (for old `v1` tokens: whether the user still exists), from a
+    /// cache that forgets after `USER_CHECK_TTL`. No database read on the
+    /// hot path; a deleted user's or a deactivated or deleted key's tokens
+    /// stop working within that time, at once on the node that made the
+    /// change (it calls `forget_user` or `forget_tokens`).
     pub async fn verify_token(&self, password: &str) -> std::result::Result<Principal, TokenError> {
         let TokenPrincipal {
-            account_id, user, ..
+            account_id,
+            user,
+            access_key_id,
+            ..
         } = token::verify(&self.config.server_key, password, self.now() / 1000)?;
         let now = self.now();
         let since = self.users_seen_at.load(Ordering::Relaxed);
@@ -199,24 +206,42 @@ impl Registry {
             self.users_seen.clear();
             self.users_seen_at.store(now, Ordering::Relaxed);
         }
-        let key = [account_id.as_str(), user.as_str()];
+        let key_id = access_key_id.as_deref().unwrap_or("");
+        let key = [account_id.as_str(), user.as_str(), key_id];
         if !self.users_seen.contains(KeyRef(&key)) {
-            match self.meta.get_user(&account_id, &user).await {
-                Ok(Some(_)) => self.users_seen.insert(KeyRef(&key)),
-                Ok(None) => return Err(TokenError::Invalid),
+            let valid = match &access_key_id {
+                Some(id) => self.meta.get_access_key(id).await.map(|k| {
+                    k.is_some_and(|k| k.active && k.account_id == account_id && k.user_name == user)
+                }),
+                None => self
+                    .meta
+                    .get_user(&account_id, &user)
+                    .await
+                    .map(|u| u.is_some()),
+            };
+            match valid {
+                Ok(true) => self.users_seen.insert(KeyRef(&key)),
+                Ok(false) => return Err(TokenError::Invalid),
                 Err(e) => {
                     // A store failure must not lock everyone out of pulls
                     // whose token checks out; the next request asks again.
-                    tracing::warn!(error = %e, "could not check a token's user; accepting the token");
+                    tracing::warn!(error = %e, "could not check a token's key; accepting the token");
                 }
             }
         }
         Ok(Principal { account_id, user })
     }
 
+    /// Makes the token check look again at every key and user (after a key
+    /// is deactivated or deleted).
+    pub fn forget_tokens(&self) {
+        self.users_seen.clear();
+    }
+
     /// Drops what the token check remembers of a user (call after deleting it).
-    pub fn forget_user(&self, account_id: &str, user: &str) {
-        self.users_seen.remove(KeyRef(&[account_id, user]));
+    pub fn forget_user(&self, _account_id: &str, _user: &str) {
+        // Entries are per (account, user, key): start over.
+        self.users_seen.clear();
         self.authz.changed();
     }
 }

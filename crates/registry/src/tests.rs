@@ -959,20 +959,33 @@ async fn pulls_are_recorded_to_the_second_and_reach_the_store_on_flush() {
 }
 
 #[tokio::test]
-async fn tokens_speak_only_for_users_that_exist() {
+async fn tokens_speak_only_while_their_key_is_active() {
     let f = fixture().await;
-    f.reg.bootstrap_admin("000000000000", None).await.unwrap();
+    let key = f
+        .reg
+        .bootstrap_admin("000000000000", None)
+        .await
+        .unwrap()
+        .expect("a generated key");
     let admin = Principal {
         account_id: "000000000000".into(),
         user: ADMIN_USER.into(),
     };
-    let (token, _) = f.reg.issue_token(&admin);
+    let (token, _) = f.reg.issue_token(&admin, &key.id);
     assert_eq!(f.reg.verify_token(&token).await.unwrap(), admin);
+    // A key that is not the user's, or does not exist, speaks for nobody.
     let ghost = Principal {
         account_id: "000000000000".into(),
         user: "ghost".into(),
     };
-    let (token, _) = f.reg.issue_token(&ghost);
+    for (who, key_id) in [(&ghost, key.id.as_str()), (&admin, "AKIANOSUCHKEY0000000")] {
+        let (token, _) = f.reg.issue_token(who, key_id);
+        assert!(matches!(
+            f.reg.verify_token(&token).await,
+            Err(berth_iam::token::TokenError::Invalid)
+        ));
+    }
+    let (token, _) = f.reg.issue_token(&ghost, "AKIANOSUCHKEY0000000");
     assert!(matches!(
         f.reg.verify_token(&token).await,
         Err(berth_iam::token::TokenError::Invalid)

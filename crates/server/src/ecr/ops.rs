@@ -537,7 +537,10 @@ async fn delete_repository(
 /// The password docker stores is `AWS:<token>`; one token serves every
 /// registry of the caller's account.
 fn get_authorization_token(call: &Call<'_>) -> Result<Value, AwsError> {
-    let (token, expires_at) = call.app.registry.issue_token(&call.principal);
+    let (token, expires_at) = call
+        .app
+        .registry
+        .issue_token(&call.principal, &call.access_key_id);
     Ok(json!({
         "authorizationData": [{
             "authorizationToken": B64.encode(format!("AWS:{token}")),
