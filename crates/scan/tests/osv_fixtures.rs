@@ -14,9 +14,7 @@ use berth_scan::{affected_by, assess, Severity, Vulnerability};
 fn fixtures_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("BERTH_OSV_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osv")
-        });
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osv"));
     if dir.is_dir() {
         return Some(dir);
     }

@@ -1,0 +1,221 @@
+use super::*;
+use crate::layers::{Entry, FileView};
+
+#[test]
+fn os_release_quoting_and_ecosystems() {
+    let r = parse_os_release(
+        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n# comment\ngarbage line\n",
+    );
+    assert_eq!(r.id, "debian");
+    assert_eq!(r.version_id.as_deref(), Some("12"));
+    assert_eq!(
+        r.pretty_name.as_deref(),
+        Some("Debian GNU/Linux 12 (bookworm)")
+    );
+    let a = parse_os_release("ID='alpine'\nVERSION_ID=3.19.1\nID_LIKE=\"a b\"\n");
+    assert_eq!(a.id, "alpine");
+    assert_eq!(a.id_like, ["a", "b"]);
+    let esc = parse_os_release("PRETTY_NAME=\"say \\\"hi\\\"\"\n");
+    assert_eq!(esc.pretty_name.as_deref(), Some("say \"hi\""));
+    assert_eq!(parse_os_release("").id, "linux");
+
+    for (text, want) in [
+        ("ID=debian\nVERSION_ID=\"12\"", Some("Debian:12")),
+        ("ID=debian\nVERSION_ID=\"11.9\"", Some("Debian:11")),
+        ("ID=alpine\nVERSION_ID=3.19.1", Some("Alpine:v3.19")),
+        ("ID=ubuntu\nVERSION_ID=\"22.04\"", Some("Ubuntu:22.04")),
+        ("ID=rocky\nVERSION_ID=\"9.3\"", Some("Rocky Linux:9")),
+        ("ID=debian", Some("Debian")),
+        ("ID=plan9\nVERSION_ID=4", None),
+    ] {
+        let r = parse_os_release(text);
+        let eco = crate::osv::Ecosystem::from_os_release(&r.id, r.version_id.as_deref());
+        assert_eq!(eco.map(|e| e.to_string()).as_deref(), want, "{text}");
+    }
+}
+
+const STATUS: &str = "\
+Package: libssl3
+Status: install ok installed
+Priority: optional
+Architecture: amd64
+Source: openssl
+Version: 3.0.11-1~deb12u1
+Description: Secure Sockets Layer toolkit
+ This package is part of the OpenSSL project.
+ .
+ Version: 9.9 in a continuation line is not a field
+
+Package: removed-pkg
+Status: deinstall ok config-files
+Version: 1.0
+
+Package: libc6
+Status: hold ok installed
+Source: glibc (2.36-9+deb12u3)
+Version: 2.36-9+deb12u3+b1
+
+Package: half
+Status: install ok half-installed
+Version: 1.0
+
+Package: no-version
+Status: install ok installed
+
+Package: bash
+Status: install ok installed
+Version: 5.2.15-2+b2
+";
+
+#[test]
+fn dpkg_status_installed_only_with_sources() {
+    let p = parse_dpkg_status(STATUS, false);
+    let got: Vec<_> = p
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.version.as_str(),
+                p.source
+                    .as_ref()
+                    .map(|s| (s.name.as_str(), s.version.as_deref())),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("libssl3", "3.0.11-1~deb12u1", Some(("openssl", None))),
+            (
+                "libc6",
+                "2.36-9+deb12u3+b1",
+                Some(("glibc", Some("2.36-9+deb12u3")))
+            ),
+            ("bash", "5.2.15-2+b2", None),
+        ]
+    );
+    // status.d paragraphs carry no Status.
+    let d = parse_dpkg_status("Package: tzdata\nVersion: 2024a-0+deb12u1\n", true);
+    assert_eq!(d.len(), 1);
+    assert!(parse_dpkg_status("Package: tzdata\nVersion: 2024a-0+deb12u1\n", false).is_empty());
+    assert!(parse_dpkg_status("\r\n:::\n\u{0}\nPackage:\nVersion:\n", true).is_empty());
+}
+
+#[test]
+fn apk_installed_with_origins() {
+    let text = "C:Q1abc=\nP:busybox-binsh\nV:1.36.1-r15\nA:x86_64\no:busybox\n\nP:musl\nV:1.2.4_git20230717-r4\no:musl\n\nP:broken\n\nV:orphan\n";
+    let p = parse_apk_installed(text);
+    let got: Vec<_> = p
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str(), p.match_name()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("busybox-binsh", "1.36.1-r15", "busybox"),
+            ("musl", "1.2.4_git20230717-r4", "musl"),
+        ]
+    );
+}
+
+#[test]
+fn python_metadata_headers_only() {
+    let m = "Metadata-Version: 2.1\nName: Foo_Bar\nVersion: 2.31.0\nSummary: x\n\nName: not-this\n";
+    assert_eq!(
+        parse_python_metadata(m),
+        Some(("Foo_Bar".to_string(), "2.31.0".to_string()))
+    );
+    assert_eq!(parse_python_metadata("Name: x\n"), None);
+    assert_eq!(parse_python_metadata(""), None);
+}
+
+#[test]
+fn package_json_name_and_version() {
+    assert_eq!(
+        parse_package_json(br#"{"name": "lodash", "version": "4.17.20", "dependencies": {}}"#),
+        Some(("lodash".to_string(), "4.17.20".to_string()))
+    );
+    for bad in [
+        &br#"{"name": "x"}"#[..],
+        br#"{"name": 1, "version": "1.0.0"}"#,
+        br#"[]"#,
+        b"not json",
+        b"",
+        br#"{"name": "", "version": "1"}"#,
+    ] {
+        assert_eq!(parse_package_json(bad), None);
+    }
+}
+
+fn view(files: &[(&str, Entry)]) -> FileView {
+    FileView {
+        files: files
+            .iter()
+            .map(|(p, e)| (p.to_string(), e.clone()))
+            .collect(),
+    }
+}
+
+fn file(s: &str) -> Entry {
+    Entry::File(s.as_bytes().to_vec())
+}
+
+#[test]
+fn detection_over_a_view() {
+    let v = view(&[
+        (
+            "etc/os-release",
+            Entry::Symlink("../usr/lib/os-release".into()),
+        ),
+        ("usr/lib/os-release", file("ID=debian\nVERSION_ID=\"12\"\n")),
+        ("var/lib/dpkg/status", file(STATUS)),
+        (
+            "var/lib/dpkg/status.d/tzdata",
+            file("Package: tzdata\nVersion: 2024a-0+deb12u1\n"),
+        ),
+        (
+            "usr/lib/python3/dist-packages/Foo_Bar-1.0.dist-info/METADATA",
+            file("Name: Foo_Bar\nVersion: 1.0\n"),
+        ),
+        (
+            "app/node_modules/lodash/package.json",
+            file(r#"{"name":"lodash","version":"4.17.20"}"#),
+        ),
+        ("app/node_modules/bad/package.json", file("{")),
+        ("lib/apk/db/installed", file("P:musl\nV:1.2.4-r2\no:musl\n")),
+        ("var/lib/dpkg/status.d/huge", Entry::TooLarge(99 << 20)),
+    ]);
+    let d = detect(&v);
+    let os = d.os.as_ref().unwrap();
+    assert_eq!(os.ecosystem.as_ref().unwrap().to_string(), "Debian:12");
+    let names: Vec<_> = d
+        .packages
+        .iter()
+        .map(|p| {
+            (
+                p.kind,
+                p.name.as_str(),
+                p.ecosystem.as_ref().map(|e| e.to_string()),
+            )
+        })
+        .collect();
+    let deb = Some("Debian:12".to_string());
+    assert_eq!(
+        names,
+        [
+            (PackageKind::Os, "musl", None),
+            (PackageKind::Os, "libssl3", deb.clone()),
+            (PackageKind::Os, "libc6", deb.clone()),
+            (PackageKind::Os, "bash", deb.clone()),
+            (PackageKind::Os, "tzdata", deb.clone()),
+            (PackageKind::Language, "lodash", Some("npm".to_string())),
+            (PackageKind::Language, "foo-bar", Some("PyPI".to_string())),
+        ]
+    );
+    let libc = &d.packages[2];
+    assert_eq!(
+        (libc.match_name(), libc.match_version()),
+        ("glibc", "2.36-9+deb12u3")
+    );
+    assert_eq!(d.warnings.len(), 2, "{:?}", d.warnings);
+}

@@ -1,0 +1,471 @@
+//! Reading image layers without unpacking them: one layer stream (gzip, zstd
+//! or plain tar) is walked entry by entry, the few files package detection
+//! needs are kept in memory (each under a size cap), everything else is
+//! skipped as it streams past. [`apply_layers`] then stacks the per-layer
+//! [`Inventory`]s the way an overlay filesystem does: later layers override,
+//! whiteouts delete, opaque directories hide what lower layers put there.
+//!
+//! The compression is read from the stream's magic bytes, not from the
+//! manifest's media type: pushers label layers wrongly often enough
+//! (`tar+gzip` on a zstd blob, Docker's own types on OCI images), and a
+//! wrong label must not make a layer unreadable or, worse, skipped.
+//!
+//! Nothing here trusts the archive: paths are normalized (no `..` above the
+//! root, leading `/` and `./` stripped), sizes in headers are checked before
+//! reading, decompressed bytes and entry counts are capped per layer, and
+//! malformed input is an error, never a panic.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, Read};
+
+/// Bounds on what reading one layer may cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest package database kept (dpkg status, apk installed, rpmdb).
+    pub max_database_bytes: u64,
+    /// Largest metadata file kept (os-release, METADATA, package.json).
+    pub max_metadata_bytes: u64,
+    /// Decompressed bytes read from one layer before giving up: a
+    /// decompression bomb stops here instead of running for hours.
+    pub max_layer_bytes: u64,
+    /// Tar entries read from one layer.
+    pub max_entries: u64,
+    /// Bytes of kept files per layer: thousands of `package.json` files are
+    /// normal, millions are an attack on memory.
+    pub max_kept_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            // Debian's full status file is ~3 MB on a desktop; 8 MiB leaves room.
+            max_database_bytes: 8 << 20,
+            // Real METADATA files with a long description reach ~100 KB.
+            max_metadata_bytes: 1 << 20,
+            // Large real layers (CUDA, ML images) reach several GB.
+            max_layer_bytes: 16 << 30,
+            max_entries: 2_000_000,
+            max_kept_bytes: 256 << 20,
+        }
+    }
+}
+
+/// How a layer stream is compressed, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    None,
+}
+
+impl Compression {
+    /// gzip starts `1f 8b`, a zstd frame `28 b5 2f fd`; anything else is
+    /// read as tar (whose own checksum then rejects garbage).
+    pub fn detect(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// A path that matters, as a layer holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A regular file's content.
+    File(Vec<u8>),
+    /// A symbolic link, with its target as written (relative or absolute).
+    Symlink(String),
+    /// A hard link to another path of the image (normalized).
+    Hardlink(String),
+    /// A file that matters but is over its size cap: it hides a lower
+    /// layer's copy of the path, and the scan reports it as not read.
+    TooLarge(u64),
+}
+
+/// What one layer holds that package detection cares about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    /// Files that matter, by normalized path (no leading `/`).
+    pub files: BTreeMap<String, Entry>,
+    /// Paths deleted from lower layers (`dir/.wh.name` deletes `dir/name`
+    /// and, if it was a directory, everything under it).
+    pub whiteouts: Vec<String>,
+    /// Directories whose lower-layer content is hidden (`dir/.wh..wh..opq`);
+    /// `""` is the root.
+    pub opaque_dirs: Vec<String>,
+    /// Tar entries read.
+    pub entries: u64,
+    /// Files that matter but were not kept because the layer's
+    /// `max_kept_bytes` was used up.
+    pub dropped: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("reading the layer: {0}")]
+    Io(#[from] io::Error),
+    #[error("the layer decompresses to more than {0} bytes")]
+    TooLarge(u64),
+    #[error("the layer has more than {0} entries")]
+    TooManyEntries(u64),
+}
+
+/// The kind of file detection reads, which decides its cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    Database,
+    Metadata,
+}
+
+/// Whether a normalized path is one detection reads.
+pub fn interest(path: &str) -> Option<Interest> {
+    match path {
+        "etc/os-release" | "usr/lib/os-release" => return Some(Interest::Metadata),
+        "var/lib/dpkg/status" | "lib/apk/db/installed" => return Some(Interest::Database),
+        _ => {}
+    }
+    let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
+    // distroless writes one status file per package here, with md5sums beside.
+    if dir == "var/lib/dpkg/status.d" && !base.ends_with(".md5sums") {
+        return Some(Interest::Database);
+    }
+    let parent = dir.rsplit('/').next().unwrap_or(dir);
+    if (base == "METADATA" && parent.ends_with(".dist-info"))
+        || (base == "PKG-INFO" && parent.ends_with(".egg-info"))
+        // setuptools may write the egg-info as a single file.
+        || (base.ends_with(".egg-info") && dir.contains("-packages"))
+    {
+        return Some(Interest::Metadata);
+    }
+    if base == "package.json" && is_node_package_dir(dir) {
+        return Some(Interest::Metadata);
+    }
+    None
+}
+
+/// `.../node_modules/name` or `.../node_modules/@scope/name`: a package's
+/// own directory, not a `package.json` deeper inside one (those describe
+/// test fixtures or sub-builds, not installed packages).
+fn is_node_package_dir(dir: &str) -> bool {
+    let mut parts = dir.rsplit('/');
+    let (Some(name), Some(up)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    if name.is_empty() || name.starts_with('.') {
+        return false;
+    }
+    if up == "node_modules" {
+        return !name.starts_with('@');
+    }
+    up.starts_with('@') && parts.next() == Some("node_modules")
+}
+
+/// A path from an archive, relative to the image root: `/` and `./`
+/// prefixes removed, `.` and empty parts dropped, `..` resolved without ever
+/// leaving the root (as a container runtime resolves it).
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in path.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+/// Counts decompressed bytes and fails once past the cap.
+struct Capped<R> {
+    inner: R,
+    read: u64,
+    cap: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > self.cap {
+            return Err(io::Error::other(CapExceeded));
+        }
+        Ok(n)
+    }
+}
+
+#[derive(Debug)]
+struct CapExceeded;
+
+impl std::fmt::Display for CapExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("decompressed size limit")
+    }
+}
+
+impl std::error::Error for CapExceeded {}
+
+/// Reads one layer stream into its inventory.
+pub fn read_layer<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError> {
+    let mut buffered = BufReader::with_capacity(64 << 10, reader);
+    let head = buffered.fill_buf()?;
+    let compression = Compression::detect(head);
+    let result = match compression {
+        Compression::Gzip => read_tar(
+            // Multi-member: some tools write one gzip member per chunk.
+            flate2::bufread::MultiGzDecoder::new(buffered),
+            limits,
+        ),
+        Compression::Zstd => read_tar(zstd::stream::read::Decoder::with_buffer(buffered)?, limits),
+        Compression::None => read_tar(buffered, limits),
+    };
+    result.map_err(|e| match e {
+        LayerError::Io(io) if is_cap(&io) => LayerError::TooLarge(limits.max_layer_bytes),
+        e => e,
+    })
+}
+
+fn is_cap(e: &io::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|e| e as _);
+    while let Some(s) = source {
+        if s.is::<CapExceeded>() {
+            return true;
+        }
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            source = io.get_ref().map(|e| e as _);
+        } else {
+            source = s.source();
+        }
+    }
+    false
+}
+
+fn read_tar<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError> {
+    let capped = Capped {
+        inner: reader,
+        read: 0,
+        cap: limits.max_layer_bytes,
+    };
+    let mut archive = tar::Archive::new(capped);
+    let mut inv = Inventory::default();
+    let mut kept: u64 = 0;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        inv.entries += 1;
+        if inv.entries > limits.max_entries {
+            return Err(LayerError::TooManyEntries(limits.max_entries));
+        }
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let path = normalize(&raw);
+        let (dir, base) = match path.rsplit_once('/') {
+            Some((d, b)) => (d, b),
+            None => ("", path.as_str()),
+        };
+        if base == ".wh..wh..opq" {
+            inv.opaque_dirs.push(dir.to_string());
+            continue;
+        }
+        if let Some(name) = base.strip_prefix(".wh.") {
+            if !name.is_empty() && name != "." && name != ".." {
+                inv.whiteouts.push(join(dir, name));
+            }
+            continue;
+        }
+        let Some(interest) = interest(&path) else {
+            continue;
+        };
+        let header = entry.header();
+        let kind = header.entry_type();
+        let record = if kind.is_symlink() || kind.is_hard_link() {
+            let target = entry
+                .link_name_bytes()
+                .map(|t| String::from_utf8_lossy(&t).into_owned())
+                .unwrap_or_default();
+            if kind.is_symlink() {
+                Entry::Symlink(target)
+            } else {
+                Entry::Hardlink(normalize(&target))
+            }
+        } else if kind.is_file() || kind == tar::EntryType::Continuous {
+            let size = entry.size();
+            let cap = match interest {
+                Interest::Database => limits.max_database_bytes,
+                Interest::Metadata => limits.max_metadata_bytes,
+            };
+            if size > cap {
+                Entry::TooLarge(size)
+            } else if kept + size > limits.max_kept_bytes {
+                inv.dropped.push(path);
+                continue;
+            } else {
+                let mut data = Vec::with_capacity(size as usize);
+                (&mut entry).take(cap).read_to_end(&mut data)?;
+                kept += data.len() as u64;
+                Entry::File(data)
+            }
+        } else {
+            // A directory or device where a file that matters was: nothing
+            // to read, and it still hides a lower layer's file.
+            Entry::TooLarge(0)
+        };
+        inv.files.insert(path, record);
+    }
+    Ok(inv)
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// The image's final view of the files that matter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileView {
+    pub files: BTreeMap<String, Entry>,
+}
+
+/// Links followed before giving up on a path (cycles, hostile chains).
+const MAX_LINKS: usize = 16;
+
+impl FileView {
+    /// A regular file's content, following symbolic and hard links between
+    /// kept paths (Debian's `etc/os-release` links to
+    /// `../usr/lib/os-release`). `None`: absent, too large, or a link to
+    /// something not kept.
+    pub fn read(&self, path: &str) -> Option<&[u8]> {
+        let mut path = normalize(path);
+        for _ in 0..MAX_LINKS {
+            match self.files.get(&path)? {
+                Entry::File(data) => return Some(data),
+                Entry::TooLarge(_) => return None,
+                Entry::Hardlink(target) => path = target.clone(),
+                Entry::Symlink(target) => {
+                    path = if target.starts_with('/') {
+                        normalize(target)
+                    } else {
+                        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+                        normalize(&join(dir, target))
+                    };
+                }
+            }
+        }
+        None
+    }
+
+    /// Every path with kept content, in path order, links resolved.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.files
+            .keys()
+            .filter_map(|p| self.read(p).map(|d| (p.as_str(), d)))
+    }
+
+    /// Paths that matter but were over their cap.
+    pub fn too_large(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.files.iter().filter_map(|(p, e)| match e {
+            Entry::TooLarge(n) if *n > 0 => Some((p.as_str(), *n)),
+            _ => None,
+        })
+    }
+}
+
+fn under(path: &str, dir: &str) -> bool {
+    dir.is_empty()
+        || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
+}
+
+/// Stacks layer inventories, lowest first, into the image's view. Within a
+/// layer, its opaque directories and whiteouts apply to the layers below it
+/// only; then its own files are laid on top.
+pub fn apply_layers<'a>(layers: impl IntoIterator<Item = &'a Inventory>) -> FileView {
+    let mut view = FileView::default();
+    for layer in layers {
+        apply_layer(&mut view, layer);
+    }
+    view
+}
+
+/// Lays one more layer over a view (for callers that read layers one by one
+/// and keep only the view).
+pub fn apply_layer(view: &mut FileView, layer: &Inventory) {
+    for dir in &layer.opaque_dirs {
+        view.files.retain(|p, _| !under(p, dir));
+    }
+    for w in &layer.whiteouts {
+        view.files.retain(|p, _| p != w && !under(p, w));
+    }
+    for (path, entry) in &layer.files {
+        view.files.insert(path.clone(), entry.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalized_inside_the_root() {
+        for (raw, want) in [
+            ("./etc/os-release", "etc/os-release"),
+            ("/etc//os-release", "etc/os-release"),
+            ("../../etc/os-release", "etc/os-release"),
+            ("usr/../../../etc/./os-release", "etc/os-release"),
+            ("a/b/../c", "a/c"),
+            ("", ""),
+            ("/", ""),
+        ] {
+            assert_eq!(normalize(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn interesting_paths() {
+        for p in [
+            "etc/os-release",
+            "usr/lib/os-release",
+            "var/lib/dpkg/status",
+            "var/lib/dpkg/status.d/libssl3",
+            "lib/apk/db/installed",
+            "usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA",
+            "usr/lib/python3.11/site-packages/foo-1.0-py3.11.egg-info/PKG-INFO",
+            "usr/lib/python3/dist-packages/bar-1.0.egg-info",
+            "app/node_modules/lodash/package.json",
+            "app/node_modules/@babel/core/package.json",
+            "app/node_modules/a/node_modules/b/package.json",
+        ] {
+            assert!(interest(p).is_some(), "{p}");
+        }
+        for p in [
+            "var/lib/dpkg/status-old",
+            "var/lib/dpkg/status.d/libssl3.md5sums",
+            "app/package.json",
+            "app/node_modules/lodash/lib/package.json",
+            "app/node_modules/@babel/package.json",
+            "app/node_modules/.bin/package.json",
+            "usr/lib/python3/dist-packages/x.dist-info/RECORD",
+            "METADATA",
+            "etc/os-release.bak",
+        ] {
+            assert!(interest(p).is_none(), "{p}");
+        }
+        assert_eq!(interest("var/lib/dpkg/status"), Some(Interest::Database));
+    }
+
+    #[test]
+    fn compression_from_magic() {
+        assert_eq!(Compression::detect(&[0x1f, 0x8b, 8]), Compression::Gzip);
+        assert_eq!(
+            Compression::detect(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+            Compression::Zstd
+        );
+        assert_eq!(Compression::detect(b"etc/"), Compression::None);
+        assert_eq!(Compression::detect(&[]), Compression::None);
+    }
+}
