@@ -1,0 +1,282 @@
+//! End to end: images composed here as layer streams (gzip, zstd, plain
+//! tar), scanned against the synthetic distribution records and the real
+//! PyPI/npm fixtures.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+
+use berth_scan::{scan_image, Limits, Loader, PackageKind, Report, VulnDb};
+
+fn db() -> VulnDb {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut l = Loader::new();
+    for dir in ["synthetic", "osv/PyPI", "osv/npm"] {
+        l.add_dir(&root.join(dir)).unwrap();
+    }
+    l.finish().0
+}
+
+enum Item<'a> {
+    File(&'a str, &'a str),
+    Symlink(&'a str, &'a str),
+}
+
+fn tar_of(items: &[Item<'_>]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for item in items {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        match item {
+            Item::File(path, data) => {
+                h.set_size(data.len() as u64);
+                b.append_data(&mut h, path, data.as_bytes()).unwrap();
+            }
+            Item::Symlink(path, target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                b.append_link(&mut h, path, target).unwrap();
+            }
+        }
+    }
+    b.into_inner().unwrap()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn status(openssl: &str) -> String {
+    format!(
+        "Package: libssl3
+Status: install ok installed
+Source: openssl
+Version: {openssl}
+
+Package: login
+Status: install ok installed
+Source: shadow
+Version: 1:4.13+dfsg1-1
+
+Package: libc6
+Status: install ok installed
+Source: glibc (2.36-9+deb12u3)
+Version: 2.36-9+deb12u3+b1
+
+Package: zlib1g
+Status: install ok installed
+Source: zlib
+Version: 1:1.2.13.dfsg-1
+
+Package: curl
+Status: deinstall ok config-files
+Version: 7.88.1-10
+
+Package: bash
+Status: install ok installed
+Version: 5.2.15-2+b2
+"
+    )
+}
+
+/// (package name, version, finding id, fixed version) of every finding.
+fn findings(r: &Report) -> BTreeSet<(String, String, String, String)> {
+    r.findings
+        .iter()
+        .map(|f| {
+            let p = r.package_of(f);
+            (
+                p.name.clone(),
+                p.version.clone(),
+                f.id.clone(),
+                f.fixed.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn has(r: &Report, name: &str, id: &str) -> bool {
+    findings(r).iter().any(|(n, _, i, _)| n == name && i == id)
+}
+
+fn debian_layers() -> Vec<Vec<u8>> {
+    let base = tar_of(&[
+        Item::File(
+            "usr/lib/os-release",
+            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n",
+        ),
+        Item::Symlink("etc/os-release", "../usr/lib/os-release"),
+        Item::File("var/lib/dpkg/status", &status("3.0.11-1~deb12u1")),
+        Item::File("usr/bin/bash", "\x7fELF..."),
+    ]);
+    let app = tar_of(&[
+        Item::File(
+            "usr/local/lib/python3.11/site-packages/paramiko-1.7.1.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: Paramiko\nVersion: 1.7.1\n\nlong description\n",
+        ),
+        Item::File(
+            "srv/app/node_modules/lodash/package.json",
+            r#"{"name": "lodash", "version": "4.17.20"}"#,
+        ),
+        Item::File(
+            "srv/app/node_modules/flat/package.json",
+            r#"{"name": "flat", "version": "5.0.0"}"#,
+        ),
+        Item::File("srv/app/node_modules/flat/index.js", "module.exports = 1"),
+    ]);
+    let fix = tar_of(&[
+        // `apt-get upgrade libssl3` rewrites the status file; `npm rm flat`
+        // leaves a whiteout of its directory.
+        Item::File("var/lib/dpkg/status", &status("3.0.11-1~deb12u2")),
+        Item::File("srv/app/node_modules/.wh.flat", ""),
+    ]);
+    vec![gzip(&base), zstd::encode_all(&app[..], 3).unwrap(), fix]
+}
+
+#[test]
+fn debian_image_with_language_packages_and_a_fixing_layer() {
+    let db = db();
+    let layers = debian_layers();
+
+    // The first two layers: everything vulnerable is there.
+    let r = scan_image(layers[..2].iter().map(|l| &l[..]), &db, &Limits::default()).unwrap();
+    assert_eq!(r.layers, 2);
+    let os = r.os.as_ref().unwrap();
+    assert_eq!(os.ecosystem.as_ref().unwrap().to_string(), "Debian:12");
+    assert_eq!(
+        os.release.pretty_name.as_deref(),
+        Some("Debian GNU/Linux 12 (bookworm)")
+    );
+    let os_findings: BTreeSet<_> = r
+        .basic_findings()
+        .map(|f| {
+            (
+                r.package_of(f).name.as_str(),
+                f.id.as_str(),
+                f.fixed.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        os_findings,
+        BTreeSet::from([
+            ("libssl3", "BERTH-SYNTHETIC-0001", Some("3.0.11-1~deb12u2")),
+            (
+                "login",
+                "BERTH-SYNTHETIC-0002",
+                Some("1:4.13+dfsg1-1+deb12u1")
+            ),
+            ("libc6", "BERTH-SYNTHETIC-0003", None),
+            ("zlib1g", "BERTH-SYNTHETIC-0008", None),
+        ])
+    );
+    assert!(has(&r, "paramiko", "PYSEC-2008-8"));
+    assert!(has(&r, "lodash", "GHSA-29mw-wpgm-hmr9"));
+    assert!(has(&r, "flat", "GHSA-2j2x-2gpw-g8fm"));
+    assert!(r
+        .findings
+        .iter()
+        .filter(|f| f.kind == PackageKind::Language)
+        .all(|f| r.package_of(f).kind == PackageKind::Language));
+    let paramiko = r.packages.iter().find(|p| p.name == "paramiko").unwrap();
+    assert_eq!(
+        paramiko.path,
+        "usr/local/lib/python3.11/site-packages/paramiko-1.7.1.dist-info/METADATA"
+    );
+    // Installed packages: five dpkg (curl is not installed), three language.
+    assert_eq!(r.packages.len(), 8);
+
+    // All three layers: openssl upgraded, flat removed.
+    let r = scan_image(layers.iter().map(|l| &l[..]), &db, &Limits::default()).unwrap();
+    assert_eq!(r.layers, 3);
+    assert!(!has(&r, "libssl3", "BERTH-SYNTHETIC-0001"));
+    assert!(has(&r, "login", "BERTH-SYNTHETIC-0002"));
+    assert!(!r.packages.iter().any(|p| p.name == "flat"));
+    assert!(has(&r, "lodash", "GHSA-29mw-wpgm-hmr9"));
+    assert_eq!(r.basic_findings().count(), 3);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}
+
+#[test]
+fn alpine_image_matches_on_origin() {
+    let db = db();
+    let layer = tar_of(&[
+        Item::File("etc/os-release", "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\n"),
+        Item::File(
+            "lib/apk/db/installed",
+            "C:Q1x=\nP:busybox\nV:1.36.1-r15\no:busybox\n\nP:ssl_client\nV:1.36.1-r15\no:busybox\n\nP:libxml2\nV:2.11.6-r0\no:libxml2\n\nP:musl\nV:1.2.4_git20230717-r4\no:musl\n",
+        ),
+    ]);
+    let r = scan_image([gzip(&layer).as_slice()], &db, &Limits::default()).unwrap();
+    assert_eq!(
+        findings(&r),
+        BTreeSet::from([
+            (
+                "busybox".into(),
+                "1.36.1-r15".into(),
+                "BERTH-SYNTHETIC-0004".into(),
+                "1.36.1-r16".into()
+            ),
+            (
+                "ssl_client".into(),
+                "1.36.1-r15".into(),
+                "BERTH-SYNTHETIC-0004".into(),
+                "1.36.1-r16".into()
+            ),
+            (
+                "libxml2".into(),
+                "2.11.6-r0".into(),
+                "BERTH-SYNTHETIC-0005".into(),
+                "2.11.7-r0".into()
+            ),
+        ])
+    );
+}
+
+#[test]
+fn the_release_must_match_and_unknown_distributions_are_listed_only() {
+    let db = db();
+    let ubuntu = |version_id: &str| {
+        tar_of(&[
+            Item::File(
+                "etc/os-release",
+                &format!("ID=ubuntu\nVERSION_ID=\"{version_id}\"\n"),
+            ),
+            Item::File(
+                "var/lib/dpkg/status",
+                "Package: curl\nStatus: install ok installed\nVersion: 7.81.0-1ubuntu1.14\n",
+            ),
+        ])
+    };
+    let r = scan_image([ubuntu("22.04").as_slice()], &db, &Limits::default()).unwrap();
+    assert!(has(&r, "curl", "BERTH-SYNTHETIC-0006"));
+    let r = scan_image([ubuntu("24.04").as_slice()], &db, &Limits::default()).unwrap();
+    assert!(r.findings.is_empty());
+
+    let unknown = tar_of(&[
+        Item::File("etc/os-release", "ID=plan9\n"),
+        Item::File("var/lib/dpkg/status", &status("3.0.11-1~deb12u1")),
+    ]);
+    let r = scan_image([unknown.as_slice()], &db, &Limits::default()).unwrap();
+    assert_eq!(r.packages.len(), 5);
+    assert!(r.packages.iter().all(|p| p.ecosystem.is_none()));
+    assert!(r.findings.is_empty());
+}
+
+#[test]
+fn a_broken_layer_names_its_index() {
+    let db = db();
+    let mut layers = debian_layers();
+    let n = layers[1].len();
+    layers[1].truncate(n / 2);
+    let err = scan_image(layers.iter().map(|l| &l[..]), &db, &Limits::default()).unwrap_err();
+    assert_eq!(err.index, 1);
+}
+
+#[test]
+fn an_empty_image_has_nothing() {
+    let r = scan_image(std::iter::empty::<&[u8]>(), &db(), &Limits::default()).unwrap();
+    assert!(r.os.is_none() && r.packages.is_empty() && r.findings.is_empty());
+}
