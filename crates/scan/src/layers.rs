@@ -33,6 +33,10 @@ pub struct Limits {
     /// Bytes of kept files per layer: thousands of `package.json` files are
     /// normal, millions are an attack on memory.
     pub max_kept_bytes: u64,
+    /// Search executables (mode `+x`, ELF, at least this many bytes) for Go
+    /// build information; `u64::MAX` turns it off. Their bytes stream past
+    /// anyway (a tar stream cannot seek), so the search costs CPU only.
+    pub min_go_binary_bytes: u64,
 }
 
 impl Default for Limits {
@@ -46,6 +50,8 @@ impl Default for Limits {
             max_layer_bytes: 16 << 30,
             max_entries: 2_000_000,
             max_kept_bytes: 256 << 20,
+            // The smallest Go binaries (a `main` that returns) are ~1 MB.
+            min_go_binary_bytes: 512 << 10,
         }
     }
 }
@@ -84,6 +90,22 @@ pub enum Entry {
     /// A file that matters but is over its size cap: it hides a lower
     /// layer's copy of the path, and the scan reports it as not read.
     TooLarge(u64),
+    /// An ELF executable with Go build information (Go 1.18 and later).
+    GoBinary(GoBuildInfo),
+    /// Something at this path that is not read (a directory where a file
+    /// that matters was, an executable without Go build information): it
+    /// hides what lower layers had there.
+    Hidden,
+}
+
+/// What the Go linker embeds in a binary (`go version -m` prints it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoBuildInfo {
+    /// As recorded: `go1.21.3`, possibly followed by experiment tags.
+    pub go_version: String,
+    /// The module lines (`path`, `mod`, `dep`, `=>`, `build`), sentinels
+    /// removed.
+    pub modinfo: String,
 }
 
 /// What one layer holds that package detection cares about.
@@ -277,6 +299,25 @@ fn read_tar<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError
             continue;
         }
         let Some(interest) = interest(&path) else {
+            let header = entry.header();
+            let executable = header.mode().is_ok_and(|m| m & 0o111 != 0);
+            if executable
+                && header.entry_type().is_file()
+                && entry.size() >= limits.min_go_binary_bytes
+            {
+                let found = match go_buildinfo(&mut entry)? {
+                    Some(info) if kept + (info.modinfo.len() as u64) <= limits.max_kept_bytes => {
+                        kept += info.modinfo.len() as u64;
+                        Entry::GoBinary(info)
+                    }
+                    Some(_) => {
+                        inv.dropped.push(path);
+                        continue;
+                    }
+                    None => Entry::Hidden,
+                };
+                inv.files.insert(path, found);
+            }
             continue;
         };
         let header = entry.header();
@@ -311,11 +352,107 @@ fn read_tar<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError
         } else {
             // A directory or device where a file that matters was: nothing
             // to read, and it still hides a lower layer's file.
-            Entry::TooLarge(0)
+            Entry::Hidden
         };
         inv.files.insert(path, record);
     }
     Ok(inv)
+}
+
+/// `\xff Go buildinf:`, the start of the `.go.buildinfo` section.
+const GO_MAGIC: &[u8] = b"\xff Go buildinf:";
+/// The magic, pointer size, flags, padding: strings follow at 32.
+const GO_HEADER: usize = 32;
+/// Go 1.18+ store the version and module strings inline after the header.
+const GO_FLAG_INLINE: u8 = 0x2;
+/// Build information larger than this is not believed (real ones with
+/// hundreds of dependencies are tens of KB).
+const GO_MAX_INFO: u64 = 1 << 20;
+
+/// Searches an executable's bytes as they stream past for Go build
+/// information, as `debug/buildinfo` finds it. Only ELF files are searched
+/// (images hold Linux binaries), and only the inline form Go 1.18+ writes:
+/// older binaries point into the data segment, which a stream cannot
+/// follow back.
+fn go_buildinfo<R: Read>(r: &mut R) -> io::Result<Option<GoBuildInfo>> {
+    let mut elf = [0u8; 4];
+    let mut got = 0;
+    while got < elf.len() {
+        match r.read(&mut elf[got..])? {
+            0 => return Ok(None),
+            n => got += n,
+        }
+    }
+    if &elf != b"\x7fELF" {
+        return Ok(None);
+    }
+    let finder = memchr::memmem::Finder::new(GO_MAGIC);
+    let mut buf = vec![0u8; 64 << 10];
+    // Bytes carried over from the previous chunk, in case the magic
+    // straddles two reads.
+    let mut carry = 0;
+    loop {
+        let n = r.read(&mut buf[carry..])?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let len = carry + n;
+        if let Some(pos) = finder.find(&buf[..len]) {
+            let mut info = buf[pos..len].to_vec();
+            let more = GO_MAX_INFO.saturating_sub(info.len() as u64);
+            r.take(more).read_to_end(&mut info)?;
+            return Ok(parse_go_buildinfo(&info));
+        }
+        let keep = len.min(GO_MAGIC.len() - 1);
+        buf.copy_within(len - keep..len, 0);
+        carry = keep;
+    }
+}
+
+/// The header and two length-prefixed strings (Go's `binary.Uvarint`).
+pub fn parse_go_buildinfo(data: &[u8]) -> Option<GoBuildInfo> {
+    if !data.starts_with(GO_MAGIC) || data.len() < GO_HEADER {
+        return None;
+    }
+    if data[GO_MAGIC.len() + 1] & GO_FLAG_INLINE == 0 {
+        return None;
+    }
+    let mut rest = &data[GO_HEADER..];
+    let mut string = || -> Option<String> {
+        let mut len: u64 = 0;
+        let mut shift = 0;
+        loop {
+            let (&b, tail) = rest.split_first()?;
+            rest = tail;
+            if shift > 63 {
+                return None;
+            }
+            len |= u64::from(b & 0x7f) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let len = usize::try_from(len).ok().filter(|&l| l <= rest.len())?;
+        let (s, tail) = rest.split_at(len);
+        rest = tail;
+        Some(String::from_utf8_lossy(s).into_owned())
+    };
+    let go_version = string()?;
+    let mut modinfo = string()?;
+    // The module string is framed by 16-byte sentinels, the last preceded
+    // by a newline.
+    let b = modinfo.as_bytes();
+    if b.len() >= 33 && b[b.len() - 17] == b'\n' {
+        modinfo = String::from_utf8_lossy(&b[16..b.len() - 16]).into_owned();
+    }
+    if !go_version.starts_with("go") {
+        return None;
+    }
+    Some(GoBuildInfo {
+        go_version,
+        modinfo,
+    })
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -345,7 +482,7 @@ impl FileView {
         for _ in 0..MAX_LINKS {
             match self.files.get(&path)? {
                 Entry::File(data) => return Some(data),
-                Entry::TooLarge(_) => return None,
+                Entry::TooLarge(_) | Entry::GoBinary(_) | Entry::Hidden => return None,
                 Entry::Hardlink(target) => path = target.clone(),
                 Entry::Symlink(target) => {
                     path = if target.starts_with('/') {
@@ -367,10 +504,18 @@ impl FileView {
             .filter_map(|p| self.read(p).map(|d| (p.as_str(), d)))
     }
 
+    /// Go binaries with their build information.
+    pub fn go_binaries(&self) -> impl Iterator<Item = (&str, &GoBuildInfo)> {
+        self.files.iter().filter_map(|(p, e)| match e {
+            Entry::GoBinary(info) => Some((p.as_str(), info)),
+            _ => None,
+        })
+    }
+
     /// Paths that matter but were over their cap.
     pub fn too_large(&self) -> impl Iterator<Item = (&str, u64)> {
         self.files.iter().filter_map(|(p, e)| match e {
-            Entry::TooLarge(n) if *n > 0 => Some((p.as_str(), *n)),
+            Entry::TooLarge(n) => Some((p.as_str(), *n)),
             _ => None,
         })
     }

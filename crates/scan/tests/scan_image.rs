@@ -280,3 +280,127 @@ fn an_empty_image_has_nothing() {
     let r = scan_image(std::iter::empty::<&[u8]>(), &db(), &Limits::default()).unwrap();
     assert!(r.os.is_none() && r.packages.is_empty() && r.findings.is_empty());
 }
+
+/// An ELF file with Go 1.18+ inline build information at `offset`.
+fn go_binary(offset: usize, go_version: &str, modinfo: &str) -> Vec<u8> {
+    fn uvarint(mut n: usize, out: &mut Vec<u8>) {
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+    let mut b = b"\x7fELF".to_vec();
+    b.resize(offset, 0xAA);
+    b.extend_from_slice(b"\xff Go buildinf:");
+    b.push(8); // pointer size
+    b.push(2); // inline strings
+    b.resize(offset + 32, 0);
+    uvarint(go_version.len(), &mut b);
+    b.extend_from_slice(go_version.as_bytes());
+    let framed = format!("0123456789abcdef{modinfo}\nfedcba9876543210");
+    uvarint(framed.len(), &mut b);
+    b.extend_from_slice(framed.as_bytes());
+    b.resize(b.len() + (600 << 10), 0x55);
+    b
+}
+
+#[test]
+fn go_binaries_modules_replacements_and_stdlib() {
+    let modinfo = "path\texample.com/app\n\
+mod\texample.com/app\t(devel)\t\n\
+dep\tgithub.com/gogo/protobuf\tv1.3.1\th1:x=\n\
+dep\tgolang.org/x/sys\tv0.1.0\th1:y=\n\
+=>\tgolang.org/x/sys\tv0.0.0-20210101000000-abcdefabcdef\th1:z=\n\
+dep\texample.com/local\tv1.0.0\n\
+=>\t../local\t\t\n\
+build\tGOOS=linux";
+    // One binary whose magic straddles the scanner's 64 KiB chunks, one
+    // near the start, and a non-Go executable.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, data: &[u8], mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(mode);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, data).unwrap();
+    };
+    add(
+        "usr/local/bin/app",
+        &go_binary((64 << 10) - 3, "go1.21.3 X:boringcrypto", modinfo),
+        0o755,
+    );
+    add(
+        "usr/bin/tool",
+        &go_binary(100, "go1.17.2", "mod\tt\tv1.0.0\t\n"),
+        0o755,
+    );
+    add(
+        "usr/share/not-executable",
+        &go_binary(100, "go1.21.3", modinfo),
+        0o644,
+    );
+    let mut elf = b"\x7fELF".to_vec();
+    elf.resize(1 << 20, 1);
+    add("usr/bin/c-program", &elf, 0o755);
+    let layer = b.into_inner().unwrap();
+
+    let db = db_with_go();
+    let r = scan_image([gzip(&layer).as_slice()], &db, &Limits::default()).unwrap();
+    let pkgs: BTreeSet<_> = r
+        .packages
+        .iter()
+        .map(|p| (p.path.as_str(), p.name.as_str(), p.version.as_str()))
+        .collect();
+    assert_eq!(
+        pkgs,
+        BTreeSet::from([
+            ("usr/local/bin/app", "github.com/gogo/protobuf", "v1.3.1"),
+            (
+                "usr/local/bin/app",
+                "golang.org/x/sys",
+                "v0.0.0-20210101000000-abcdefabcdef"
+            ),
+            ("usr/local/bin/app", "stdlib", "1.21.3"),
+            ("usr/bin/tool", "t", "v1.0.0"),
+            ("usr/bin/tool", "stdlib", "1.17.2"),
+        ])
+    );
+    assert!(has(&r, "github.com/gogo/protobuf", "GO-2021-0053"));
+    assert!(has(&r, "golang.org/x/sys", "GO-2022-0493"));
+    let stdlib: BTreeSet<_> = findings(&r)
+        .into_iter()
+        .filter(|(n, ..)| n == "stdlib")
+        .map(|(_, v, id, fixed)| (v, id, fixed))
+        .collect();
+    assert_eq!(
+        stdlib,
+        BTreeSet::from([
+            ("1.21.3".into(), "GO-2023-2382".into(), "1.21.5".into()),
+            ("1.17.2".into(), "GO-2022-0493".into(), "1.17.10".into()),
+            ("1.17.2".into(), "GO-2023-2382".into(), "1.20.12".into()),
+        ])
+    );
+    assert_eq!(
+        r.basic_findings().count(),
+        0,
+        "Go modules are language packages"
+    );
+
+    // A later layer replacing the Go binary with a C program hides it.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o755);
+    h.set_size(elf.len() as u64);
+    b.append_data(&mut h, "usr/local/bin/app", &elf[..])
+        .unwrap();
+    let over = b.into_inner().unwrap();
+    let r = scan_image([&layer[..], &over[..]], &db, &Limits::default()).unwrap();
+    assert!(r.packages.iter().all(|p| p.path == "usr/bin/tool"));
+}
+
+fn db_with_go() -> VulnDb {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osv/Go");
+    let mut l = Loader::new();
+    l.add_dir(&root).unwrap();
+    l.finish().0
+}

@@ -1,6 +1,7 @@
 //! Finding installed packages in an image's file view: the distribution
 //! from `os-release`, OS packages from the dpkg and apk databases, language
-//! packages from Python's `METADATA`/`PKG-INFO` and npm's `package.json`.
+//! packages from Python's `METADATA`/`PKG-INFO`, npm's `package.json` and
+//! Go binaries' build information.
 //!
 //! The rules follow what Trivy, Grype and osv-scanner read: dpkg packages
 //! are matched on their source package (Debian's OSV records name source
@@ -9,11 +10,13 @@
 //! image author controls: malformed input skips the entry, never panics.
 
 mod dpkg;
+mod golang;
 mod node;
 mod os_release;
 mod python;
 
 pub use dpkg::parse_status as parse_dpkg_status;
+pub use golang::go_modules;
 pub use node::parse_package_json;
 pub use os_release::{parse_os_release, OsRelease};
 pub use python::parse_metadata as parse_python_metadata;
@@ -184,6 +187,18 @@ pub fn detect(view: &FileView) -> Detection {
             None => d
                 .warnings
                 .push(format!("{path}: no package name and version")),
+        }
+    }
+    for (path, info) in view.go_binaries() {
+        for (name, version) in golang::go_modules(info) {
+            d.packages.push(FoundPackage {
+                kind: PackageKind::Language,
+                ecosystem: Some(Ecosystem::new(EcosystemName::Go)),
+                name,
+                version,
+                source: None,
+                path: path.to_string(),
+            });
         }
     }
     d
