@@ -33,10 +33,16 @@ pub struct Limits {
     /// Bytes of kept files per layer: thousands of `package.json` files are
     /// normal, millions are an attack on memory.
     pub max_kept_bytes: u64,
-    /// Search executables (mode `+x`, ELF, at least this many bytes) for Go
-    /// build information; `u64::MAX` turns it off. Their bytes stream past
-    /// anyway (a tar stream cannot seek), so the search costs CPU only.
-    pub min_go_binary_bytes: u64,
+    /// Executables (mode `+x`, ELF) of at least this many bytes are searched
+    /// for Go build information and cargo-auditable's `.dep-v0`; `u64::MAX`
+    /// turns it off. Their bytes stream past anyway (a tar stream cannot
+    /// seek), so the search costs CPU.
+    pub min_binary_bytes: u64,
+    /// Executables up to this size are held in memory whole while they are
+    /// searched, since ELF section headers come after the sections they
+    /// describe; larger ones are only searched for Go build information as
+    /// they stream past. One binary is held at a time.
+    pub max_buffered_binary_bytes: u64,
 }
 
 impl Default for Limits {
@@ -50,8 +56,10 @@ impl Default for Limits {
             max_layer_bytes: 16 << 30,
             max_entries: 2_000_000,
             max_kept_bytes: 256 << 20,
-            // The smallest Go binaries (a `main` that returns) are ~1 MB.
-            min_go_binary_bytes: 512 << 10,
+            // A stripped Rust `main` is ~300 KB, Go's ~1 MB: smaller
+            // executables are scripts and C programs.
+            min_binary_bytes: 128 << 10,
+            max_buffered_binary_bytes: 64 << 20,
         }
     }
 }
@@ -92,6 +100,9 @@ pub enum Entry {
     TooLarge(u64),
     /// An ELF executable with Go build information (Go 1.18 and later).
     GoBinary(GoBuildInfo),
+    /// An ELF executable built with cargo-auditable: its `.dep-v0` section,
+    /// decompressed (JSON).
+    AuditableBinary(Vec<u8>),
     /// Something at this path that is not read (a directory where a file
     /// that matters was, an executable without Go build information): it
     /// hides what lower layers had there.
@@ -303,19 +314,19 @@ fn read_tar<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError
             let executable = header.mode().is_ok_and(|m| m & 0o111 != 0);
             if executable
                 && header.entry_type().is_file()
-                && entry.size() >= limits.min_go_binary_bytes
+                && entry.size() >= limits.min_binary_bytes
             {
-                let found = match go_buildinfo(&mut entry)? {
-                    Some(info) if kept + (info.modinfo.len() as u64) <= limits.max_kept_bytes => {
-                        kept += info.modinfo.len() as u64;
-                        Entry::GoBinary(info)
-                    }
-                    Some(_) => {
-                        inv.dropped.push(path);
-                        continue;
-                    }
-                    None => Entry::Hidden,
+                let found = read_executable(&mut entry, limits)?;
+                let size = match &found {
+                    Entry::GoBinary(info) => info.modinfo.len() as u64,
+                    Entry::AuditableBinary(json) => json.len() as u64,
+                    _ => 0,
                 };
+                if kept + size > limits.max_kept_bytes {
+                    inv.dropped.push(path);
+                    continue;
+                }
+                kept += size;
                 inv.files.insert(path, found);
             }
             continue;
@@ -374,18 +385,7 @@ const GO_MAX_INFO: u64 = 1 << 20;
 /// (images hold Linux binaries), and only the inline form Go 1.18+ writes:
 /// older binaries point into the data segment, which a stream cannot
 /// follow back.
-fn go_buildinfo<R: Read>(r: &mut R) -> io::Result<Option<GoBuildInfo>> {
-    let mut elf = [0u8; 4];
-    let mut got = 0;
-    while got < elf.len() {
-        match r.read(&mut elf[got..])? {
-            0 => return Ok(None),
-            n => got += n,
-        }
-    }
-    if &elf != b"\x7fELF" {
-        return Ok(None);
-    }
+fn go_buildinfo_streaming<R: Read>(r: &mut R) -> io::Result<Option<GoBuildInfo>> {
     let finder = memchr::memmem::Finder::new(GO_MAGIC);
     let mut buf = vec![0u8; 64 << 10];
     // Bytes carried over from the previous chunk, in case the magic
@@ -407,6 +407,120 @@ fn go_buildinfo<R: Read>(r: &mut R) -> io::Result<Option<GoBuildInfo>> {
         buf.copy_within(len - keep..len, 0);
         carry = keep;
     }
+}
+
+/// The cap on cargo-auditable's decompressed JSON (real ones are a few KB
+/// to a few hundred KB).
+const AUDITABLE_MAX_JSON: u64 = 8 << 20;
+
+/// Reads an executable entry: Go build information or cargo-auditable data
+/// if it has either, else [`Entry::Hidden`].
+fn read_executable<R: Read>(r: &mut R, limits: &Limits) -> io::Result<Entry> {
+    let mut head = Vec::with_capacity(4);
+    (&mut *r).take(4).read_to_end(&mut head)?;
+    if head != b"\x7fELF" {
+        return Ok(Entry::Hidden);
+    }
+    let mut buf = head;
+    let cap = limits.max_buffered_binary_bytes;
+    (&mut *r)
+        .take(cap.saturating_sub(4) + 1)
+        .read_to_end(&mut buf)?;
+    if buf.len() as u64 > cap {
+        // Too large to hold: keep streaming, looking for Go's magic (the
+        // part already read is searched first).
+        let rest = io::Cursor::new(std::mem::take(&mut buf)).chain(r);
+        let mut rest = rest;
+        return Ok(go_buildinfo_streaming(&mut rest)?.map_or(Entry::Hidden, Entry::GoBinary));
+    }
+    if let Some(pos) = memchr::memmem::find(&buf, GO_MAGIC) {
+        let end = buf.len().min(pos + GO_MAX_INFO as usize);
+        if let Some(info) = parse_go_buildinfo(&buf[pos..end]) {
+            return Ok(Entry::GoBinary(info));
+        }
+    }
+    if let Some(section) = elf_section(&buf, b".dep-v0") {
+        let mut json = Vec::new();
+        let decoded = flate2::read::ZlibDecoder::new(section)
+            .take(AUDITABLE_MAX_JSON + 1)
+            .read_to_end(&mut json);
+        if decoded.is_ok() && json.len() as u64 <= AUDITABLE_MAX_JSON {
+            return Ok(Entry::AuditableBinary(json));
+        }
+    }
+    Ok(Entry::Hidden)
+}
+
+/// The contents of the ELF section named `name` (32- or 64-bit, either byte
+/// order); `None` for anything malformed.
+pub fn elf_section<'a>(elf: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    if elf.get(..4)? != b"\x7fELF" {
+        return None;
+    }
+    let wide = match elf.get(4)? {
+        1 => false,
+        2 => true,
+        _ => return None,
+    };
+    let big = match elf.get(5)? {
+        1 => false,
+        2 => true,
+        _ => return None,
+    };
+    let uint = |at: usize, len: usize| -> Option<u64> {
+        let b = elf.get(at..at.checked_add(len)?)?;
+        let mut v: u64 = 0;
+        for i in 0..len {
+            let byte = if big { b[i] } else { b[len - 1 - i] };
+            v = (v << 8) | u64::from(byte);
+        }
+        Some(v)
+    };
+    let usize_of = |v: u64| usize::try_from(v).ok();
+    let (shoff, shentsize, shnum, shstrndx) = if wide {
+        (
+            uint(0x28, 8)?,
+            uint(0x3a, 2)?,
+            uint(0x3c, 2)?,
+            uint(0x3e, 2)?,
+        )
+    } else {
+        (
+            uint(0x20, 4)?,
+            uint(0x2e, 2)?,
+            uint(0x30, 2)?,
+            uint(0x32, 2)?,
+        )
+    };
+    let (shoff, shentsize) = (usize_of(shoff)?, usize_of(shentsize)?);
+    if shentsize < if wide { 64 } else { 40 } {
+        return None;
+    }
+    // (name offset, file offset, size) of section `i`.
+    let header = |i: u64| -> Option<(usize, usize, usize)> {
+        let at = shoff.checked_add(usize_of(i)?.checked_mul(shentsize)?)?;
+        let (off, size) = if wide {
+            (uint(at + 24, 8)?, uint(at + 32, 8)?)
+        } else {
+            (uint(at + 16, 4)?, uint(at + 20, 4)?)
+        };
+        Some((usize_of(uint(at, 4)?)?, usize_of(off)?, usize_of(size)?))
+    };
+    let (_, str_off, str_size) = header(shstrndx)?;
+    let names = elf.get(str_off..str_off.checked_add(str_size)?)?;
+    for i in 0..shnum {
+        let Some((name_at, off, size)) = header(i) else {
+            continue;
+        };
+        let Some(tail) = names.get(name_at..) else {
+            continue;
+        };
+        let end = memchr::memchr(0, tail).unwrap_or(tail.len());
+        if &tail[..end] == name {
+            return elf.get(off..off.checked_add(size)?);
+        }
+    }
+    None
 }
 
 /// The header and two length-prefixed strings (Go's `binary.Uvarint`).
@@ -482,7 +596,10 @@ impl FileView {
         for _ in 0..MAX_LINKS {
             match self.files.get(&path)? {
                 Entry::File(data) => return Some(data),
-                Entry::TooLarge(_) | Entry::GoBinary(_) | Entry::Hidden => return None,
+                Entry::TooLarge(_)
+                | Entry::GoBinary(_)
+                | Entry::AuditableBinary(_)
+                | Entry::Hidden => return None,
                 Entry::Hardlink(target) => path = target.clone(),
                 Entry::Symlink(target) => {
                     path = if target.starts_with('/') {
@@ -508,6 +625,14 @@ impl FileView {
     pub fn go_binaries(&self) -> impl Iterator<Item = (&str, &GoBuildInfo)> {
         self.files.iter().filter_map(|(p, e)| match e {
             Entry::GoBinary(info) => Some((p.as_str(), info)),
+            _ => None,
+        })
+    }
+
+    /// cargo-auditable binaries with their dependency JSON.
+    pub fn auditable_binaries(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.files.iter().filter_map(|(p, e)| match e {
+            Entry::AuditableBinary(json) => Some((p.as_str(), json.as_slice())),
             _ => None,
         })
     }

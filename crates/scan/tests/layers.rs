@@ -222,6 +222,20 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_binaries_never_panic(mut bytes in proptest::collection::vec(any::<u8>(), 0..2048), class in 0..3u8, order in 0..3u8) {
+        let _ = berth_scan::layers::parse_go_buildinfo(&bytes);
+        let mut go = b"\xff Go buildinf:\x08\x02".to_vec();
+        go.extend_from_slice(&bytes);
+        let _ = berth_scan::layers::parse_go_buildinfo(&go);
+        if bytes.len() >= 6 {
+            bytes[..4].copy_from_slice(b"\x7fELF");
+            bytes[4] = class;
+            bytes[5] = order;
+        }
+        let _ = berth_scan::layers::elf_section(&bytes, b".dep-v0");
+    }
+
+    #[test]
     fn corrupted_layers_never_panic(pos in any::<prop::sample::Index>(), byte in any::<u8>(), which in 0..3usize) {
         let tar = base();
         let mut data = match which {

@@ -404,3 +404,132 @@ fn db_with_go() -> VulnDb {
     l.add_dir(&root).unwrap();
     l.finish().0
 }
+
+/// A 64-bit little-endian ELF file with the sections given (a null section
+/// and `.shstrtab` are added), padded to at least `pad` bytes before them.
+fn elf_with_sections(pad: usize, sections: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = vec![0u8; 64];
+    b[..4].copy_from_slice(b"\x7fELF");
+    b[4] = 2; // 64-bit
+    b[5] = 1; // little-endian
+    b[6] = 1;
+    b.resize(pad.max(64), 0x90);
+    let mut names = b"\0.shstrtab\0".to_vec();
+    let mut headers = vec![(0u32, 0u64, 0u64); 1];
+    let strtab_name = 1u32;
+    let mut placed = Vec::new();
+    for (name, data) in sections {
+        let at = names.len() as u32;
+        names.extend_from_slice(name.as_bytes());
+        names.push(0);
+        placed.push((at, b.len() as u64, data.len() as u64));
+        b.extend_from_slice(data);
+    }
+    headers.push((strtab_name, b.len() as u64, names.len() as u64));
+    b.extend_from_slice(&names);
+    headers.extend(placed);
+    while !b.len().is_multiple_of(8) {
+        b.push(0);
+    }
+    let shoff = b.len() as u64;
+    for (name, off, size) in &headers {
+        let mut h = [0u8; 64];
+        h[..4].copy_from_slice(&name.to_le_bytes());
+        h[4..8].copy_from_slice(&1u32.to_le_bytes());
+        h[24..32].copy_from_slice(&off.to_le_bytes());
+        h[32..40].copy_from_slice(&size.to_le_bytes());
+        b.extend_from_slice(&h);
+    }
+    b[0x28..0x30].copy_from_slice(&shoff.to_le_bytes());
+    b[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
+    b[0x3c..0x3e].copy_from_slice(&(headers.len() as u16).to_le_bytes());
+    b[0x3e..0x40].copy_from_slice(&1u16.to_le_bytes());
+    b
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn cargo_auditable_binaries() {
+    let json = br#"{"packages": [
+        {"name": "my-app", "version": "0.1.0", "source": "local", "dependencies": [1, 2, 3], "root": true},
+        {"name": "chrono", "version": "0.4.19", "source": "crates.io"},
+        {"name": "tokio", "version": "1.8.0", "source": "crates.io", "kind": "runtime"},
+        {"name": "cc", "version": "1.0.0", "source": "crates.io", "kind": "build"}
+    ]}"#;
+    let bin = elf_with_sections(200 << 10, &[(".text", b"\xc3"), (".dep-v0", &zlib(json))]);
+    assert_eq!(
+        berth_scan::layers::elf_section(&bin, b".dep-v0").map(|s| s.len()),
+        Some(zlib(json).len())
+    );
+    let broken = elf_with_sections(200 << 10, &[(".dep-v0", b"not zlib")]);
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in [("usr/bin/app", &bin), ("usr/bin/broken", &broken)] {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o755);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, &data[..]).unwrap();
+    }
+    let layer = b.into_inner().unwrap();
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osv/crates.io");
+    let mut l = Loader::new();
+    l.add_dir(&root).unwrap();
+    let db = l.finish().0;
+    let r = scan_image(
+        [zstd::encode_all(&layer[..], 1).unwrap().as_slice()],
+        &db,
+        &Limits::default(),
+    )
+    .unwrap();
+    let pkgs: Vec<_> = r
+        .packages
+        .iter()
+        .map(|p| (p.path.as_str(), p.name.as_str(), p.version.as_str()))
+        .collect();
+    assert_eq!(
+        pkgs,
+        [
+            ("usr/bin/app", "chrono", "0.4.19"),
+            ("usr/bin/app", "tokio", "1.8.0")
+        ]
+    );
+    assert!(has(&r, "chrono", "RUSTSEC-2020-0159"));
+    assert!(has(&r, "tokio", "RUSTSEC-2021-0124"));
+}
+
+#[test]
+fn binaries_too_large_to_hold_are_searched_as_they_stream() {
+    let big = go_binary(
+        3 << 20,
+        "go1.21.3",
+        "dep\tgithub.com/gogo/protobuf\tv1.3.1\t\n",
+    );
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o755);
+    h.set_size(big.len() as u64);
+    b.append_data(&mut h, "usr/bin/big", &big[..]).unwrap();
+    // The entry after it must still be read from the right place.
+    let pj = br#"{"name": "lodash", "version": "4.17.20"}"#;
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(pj.len() as u64);
+    b.append_data(&mut h, "srv/node_modules/lodash/package.json", &pj[..])
+        .unwrap();
+    let layer = b.into_inner().unwrap();
+    let limits = Limits {
+        max_buffered_binary_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let r = scan_image([gzip(&layer).as_slice()], &db_with_go(), &limits).unwrap();
+    let names: BTreeSet<_> = r.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["github.com/gogo/protobuf", "stdlib", "lodash"])
+    );
+}

@@ -1,7 +1,7 @@
 //! Finding installed packages in an image's file view: the distribution
 //! from `os-release`, OS packages from the dpkg and apk databases, language
-//! packages from Python's `METADATA`/`PKG-INFO`, npm's `package.json` and
-//! Go binaries' build information.
+//! packages from Python's `METADATA`/`PKG-INFO`, npm's `package.json`, Go
+//! binaries' build information and cargo-auditable's `.dep-v0`.
 //!
 //! The rules follow what Trivy, Grype and osv-scanner read: dpkg packages
 //! are matched on their source package (Debian's OSV records name source
@@ -14,12 +14,14 @@ mod golang;
 mod node;
 mod os_release;
 mod python;
+mod rust;
 
 pub use dpkg::parse_status as parse_dpkg_status;
 pub use golang::go_modules;
 pub use node::parse_package_json;
 pub use os_release::{parse_os_release, OsRelease};
 pub use python::parse_metadata as parse_python_metadata;
+pub use rust::auditable_crates;
 
 use crate::layers::FileView;
 use crate::matching::Package;
@@ -194,6 +196,23 @@ pub fn detect(view: &FileView) -> Detection {
             d.packages.push(FoundPackage {
                 kind: PackageKind::Language,
                 ecosystem: Some(Ecosystem::new(EcosystemName::Go)),
+                name,
+                version,
+                source: None,
+                path: path.to_string(),
+            });
+        }
+    }
+    for (path, json) in view.auditable_binaries() {
+        let Some(crates) = rust::auditable_crates(json) else {
+            d.warnings
+                .push(format!("{path}: unreadable cargo-auditable data"));
+            continue;
+        };
+        for (name, version) in crates {
+            d.packages.push(FoundPackage {
+                kind: PackageKind::Language,
+                ecosystem: Some(Ecosystem::new(EcosystemName::CratesIo)),
                 name,
                 version,
                 source: None,
