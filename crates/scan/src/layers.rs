@@ -23,6 +23,10 @@ use std::io::{self, BufRead, BufReader, Read};
 pub struct Limits {
     /// Largest package database kept (dpkg status, apk installed, rpmdb).
     pub max_database_bytes: u64,
+    /// Largest rpm sqlite database kept: it stores whole headers, file
+    /// lists included, so it is far larger than the text databases (sizes
+    /// of real images not measured here yet).
+    pub max_rpmdb_bytes: u64,
     /// Largest metadata file kept (os-release, METADATA, package.json).
     pub max_metadata_bytes: u64,
     /// Decompressed bytes read from one layer before giving up: a
@@ -50,6 +54,7 @@ impl Default for Limits {
         Limits {
             // Debian's full status file is ~3 MB on a desktop; 8 MiB leaves room.
             max_database_bytes: 8 << 20,
+            max_rpmdb_bytes: 64 << 20,
             // Real METADATA files with a long description reach ~100 KB.
             max_metadata_bytes: 1 << 20,
             // Large real layers (CUDA, ML images) reach several GB.
@@ -151,6 +156,9 @@ pub enum LayerError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interest {
     Database,
+    /// rpm's sqlite database holds whole headers (file lists included), so
+    /// it is far larger than dpkg's or apk's text databases.
+    RpmDatabase,
     Metadata,
 }
 
@@ -159,6 +167,9 @@ pub fn interest(path: &str) -> Option<Interest> {
     match path {
         "etc/os-release" | "usr/lib/os-release" => return Some(Interest::Metadata),
         "var/lib/dpkg/status" | "lib/apk/db/installed" => return Some(Interest::Database),
+        "var/lib/rpm/rpmdb.sqlite" | "usr/lib/sysimage/rpm/rpmdb.sqlite" => {
+            return Some(Interest::RpmDatabase)
+        }
         _ => {}
     }
     let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
@@ -347,6 +358,7 @@ fn read_tar<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError
             let size = entry.size();
             let cap = match interest {
                 Interest::Database => limits.max_database_bytes,
+                Interest::RpmDatabase => limits.max_rpmdb_bytes,
                 Interest::Metadata => limits.max_metadata_bytes,
             };
             if size > cap {

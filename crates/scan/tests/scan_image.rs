@@ -533,3 +533,34 @@ fn binaries_too_large_to_hold_are_searched_as_they_stream() {
         BTreeSet::from(["github.com/gogo/protobuf", "stdlib", "lodash"])
     );
 }
+
+#[test]
+fn rocky_image_with_an_rpm_sqlite_database() {
+    let rpmdb = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rpmdb/rpmdb.sqlite"),
+    )
+    .unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in [
+        ("etc/os-release", &b"ID=\"rocky\"\nVERSION_ID=\"9.3\"\n"[..]),
+        ("var/lib/rpm/rpmdb.sqlite", &rpmdb[..]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, data).unwrap();
+    }
+    let layer = b.into_inner().unwrap();
+    let r = scan_image([gzip(&layer).as_slice()], &db(), &Limits::default()).unwrap();
+    assert_eq!(r.packages.len(), 303);
+    assert_eq!(
+        findings(&r),
+        BTreeSet::from([(
+            "openssl".into(),
+            "1:3.0.7-24.el9".into(),
+            "BERTH-SYNTHETIC-0007".into(),
+            "1:3.0.7-25.el9_3".into()
+        )])
+    );
+    assert_eq!(r.basic_findings().count(), 1);
+}

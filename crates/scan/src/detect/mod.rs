@@ -14,14 +14,18 @@ mod golang;
 mod node;
 mod os_release;
 mod python;
+mod rpm;
 mod rust;
+mod sqlite;
 
 pub use dpkg::parse_status as parse_dpkg_status;
 pub use golang::go_modules;
 pub use node::parse_package_json;
 pub use os_release::{parse_os_release, OsRelease};
 pub use python::parse_metadata as parse_python_metadata;
+pub use rpm::{parse_header as parse_rpm_header, parse_rpmdb_sqlite, RpmPackage};
 pub use rust::auditable_crates;
+pub use sqlite::column_bytes as sqlite_column_bytes;
 
 use crate::layers::FileView;
 use crate::matching::Package;
@@ -105,6 +109,13 @@ pub struct Detection {
     pub warnings: Vec<String>,
 }
 
+/// Where rpm keeps its sqlite database: RHEL 9 and clones, and Fedora 36+ /
+/// openSUSE (where `var/lib/rpm` is a link to it).
+pub const RPMDB_PATHS: [&str; 2] = [
+    "var/lib/rpm/rpmdb.sqlite",
+    "usr/lib/sysimage/rpm/rpmdb.sqlite",
+];
+
 /// Detects the OS and packages of an image's file view.
 pub fn detect(view: &FileView) -> Detection {
     let mut d = Detection::default();
@@ -139,6 +150,27 @@ pub fn detect(view: &FileView) -> Detection {
                     name: p.name,
                     version: p.version,
                     source: p.source,
+                    path: path.to_string(),
+                });
+            }
+        } else if RPMDB_PATHS.contains(&path) {
+            let eco = os_eco
+                .clone()
+                .filter(|e| e.name.scheme() == Some(crate::Scheme::Rpm));
+            let Some(pkgs) = rpm::parse_rpmdb_sqlite(bytes) else {
+                d.warnings
+                    .push(format!("{path}: not an rpm sqlite database"));
+                continue;
+            };
+            for p in pkgs {
+                d.packages.push(FoundPackage {
+                    kind: PackageKind::Os,
+                    ecosystem: eco.clone(),
+                    name: p.name,
+                    version: p.version,
+                    // Red Hat-family OSV records name binary packages, so
+                    // the source rpm is not what matching looks up.
+                    source: None,
                     path: path.to_string(),
                 });
             }

@@ -219,3 +219,76 @@ fn detection_over_a_view() {
     );
     assert_eq!(d.warnings.len(), 2, "{:?}", d.warnings);
 }
+
+fn rpmdb_fixture() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/rpmdb/rpmdb.sqlite"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn rpm_sqlite_database_with_overflow_and_interior_pages() {
+    let db = rpmdb_fixture();
+    let pkgs = parse_rpmdb_sqlite(&db).unwrap();
+    assert_eq!(pkgs.len(), 303, "304 rows, gpg-pubkey left out");
+    assert_eq!(
+        pkgs[0],
+        RpmPackage {
+            name: "openssl".into(),
+            version: "1:3.0.7-24.el9".into(),
+            source_rpm: Some("openssl-3.0.7-24.el9.src.rpm".into()),
+        }
+    );
+    assert_eq!(pkgs[1].name, "openssl-libs", "the row on overflow pages");
+    assert_eq!(
+        (pkgs[2].name.as_str(), pkgs[2].version.as_str()),
+        ("bash", "5.1.8-6.el9")
+    );
+    assert_eq!(
+        pkgs[302].name, "filler-299",
+        "rowid order across leaf pages"
+    );
+    // The index table is not the Packages table.
+    assert_eq!(sqlite_column_bytes(&db, "Name", 0).unwrap().len(), 304);
+    assert!(sqlite_column_bytes(&db, "Nope", 0).is_none());
+    assert!(parse_rpmdb_sqlite(b"SQLite format 3\0").is_none());
+    assert!(parse_rpmdb_sqlite(b"").is_none());
+}
+
+#[test]
+fn rpm_headers_malformed() {
+    for bad in [
+        &b""[..],
+        b"\0\0\0\x01\0\0\0\x04",
+        b"\xff\xff\xff\xff\xff\xff\xff\xff",
+        b"\0\0\0\x01\0\0\0\x02\0\0\x03\xe8\0\0\0\x06\0\0\0\x09\0\0\0\x01ab",
+    ] {
+        assert_eq!(parse_rpm_header(bad), None);
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn corrupted_rpm_databases_never_panic(
+        edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()), 1..16),
+        cut in proptest::prelude::any::<proptest::sample::Index>(),
+    ) {
+        let mut db = rpmdb_fixture();
+        for (i, b) in &edits {
+            let at = i.index(db.len());
+            db[at] = *b;
+        }
+        let _ = parse_rpmdb_sqlite(&db);
+        db.truncate(cut.index(db.len()));
+        let _ = parse_rpmdb_sqlite(&db);
+    }
+
+    #[test]
+    fn arbitrary_rpm_headers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+        let _ = parse_rpm_header(&bytes);
+    }
+}
