@@ -292,3 +292,73 @@ proptest::proptest! {
         let _ = parse_rpm_header(&bytes);
     }
 }
+
+#[test]
+fn rpm_database_written_by_rpm_itself() {
+    let db = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/rpmdb/real-rpm-4.18.sqlite"
+    ))
+    .unwrap();
+    assert_eq!(
+        parse_rpmdb_sqlite(&db).unwrap(),
+        [RpmPackage {
+            name: "berth-demo".into(),
+            version: "2:1.2.3-4.el9".into(),
+            source_rpm: Some("berth-demo-1.2.3-4.el9.src.rpm".into()),
+        }]
+    );
+}
+
+/// The machine's own dpkg database (a real Debian system) read by berth and
+/// by `dpkg-query`: the same installed packages, versions and source
+/// packages. Skipped where there is no dpkg.
+#[test]
+fn dpkg_status_agrees_with_dpkg_query() {
+    let Ok(status) = std::fs::read_to_string("/var/lib/dpkg/status") else {
+        eprintln!("no /var/lib/dpkg/status; skipped");
+        return;
+    };
+    let Ok(out) = std::process::Command::new("dpkg-query")
+        .args([
+            "-W",
+            "-f",
+            "${db:Status-Status}\\t${Package}\\t${Version}\\t${source:Package}\\t${source:Version}\\n",
+        ])
+        .output()
+    else {
+        eprintln!("no dpkg-query; skipped");
+        return;
+    };
+    let mut want: Vec<(String, String, String, String)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0] == "installed").then(|| (f[1].into(), f[2].into(), f[3].into(), f[4].into()))
+        })
+        .collect();
+    let mut got: Vec<(String, String, String, String)> = parse_dpkg_status(&status, false)
+        .into_iter()
+        .map(|p| {
+            let f = FoundPackage {
+                kind: PackageKind::Os,
+                ecosystem: None,
+                name: p.name,
+                version: p.version,
+                source: p.source,
+                path: String::new(),
+            };
+            (
+                f.name.clone(),
+                f.version.clone(),
+                f.match_name().to_string(),
+                f.match_version().to_string(),
+            )
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert!(want.len() > 50, "{} packages", want.len());
+    assert_eq!(got, want);
+}
