@@ -564,3 +564,64 @@ fn rocky_image_with_an_rpm_sqlite_database() {
     );
     assert_eq!(r.basic_findings().count(), 1);
 }
+
+/// Real wheels' metadata: every `*.dist-info/METADATA` and `*.egg-info` of
+/// this machine's Debian Python packages, put in a layer at their real
+/// paths, is detected with the name and version its directory carries.
+/// Skipped where there are none.
+#[test]
+fn real_python_metadata_from_this_machine() {
+    let root = std::path::Path::new("/usr/lib/python3/dist-packages");
+    let Ok(dir) = std::fs::read_dir(root) else {
+        eprintln!("no {}; skipped", root.display());
+        return;
+    };
+    let mut b = tar::Builder::new(Vec::new());
+    let mut want = BTreeSet::new();
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let (file, stem) = if let Some(stem) = name.strip_suffix(".dist-info") {
+            (e.path().join("METADATA"), stem.to_string())
+        } else if let Some(stem) = name.strip_suffix(".egg-info") {
+            let p = e.path();
+            (
+                if p.is_dir() { p.join("PKG-INFO") } else { p },
+                stem.to_string(),
+            )
+        } else {
+            continue;
+        };
+        let Ok(data) = std::fs::read(&file) else {
+            continue;
+        };
+        // `name-version[-pyX.Y]`: the directory's own record of both.
+        let mut parts = stem.splitn(3, '-');
+        let (Some(n), Some(v)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        want.insert((
+            berth_scan::EcosystemName::PyPI
+                .normalize_name(n)
+                .into_owned(),
+            v.to_string(),
+        ));
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        let path = file.strip_prefix("/").unwrap();
+        b.append_data(&mut h, path, &data[..]).unwrap();
+    }
+    if want.is_empty() {
+        eprintln!("no Python metadata; skipped");
+        return;
+    }
+    let layer = b.into_inner().unwrap();
+    let r = scan_image([&layer[..]], &VulnDb::default(), &Limits::default()).unwrap();
+    let got: BTreeSet<_> = r
+        .packages
+        .iter()
+        .map(|p| (p.name.clone(), p.version.clone()))
+        .collect();
+    assert_eq!(got, want);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}
