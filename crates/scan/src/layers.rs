@@ -511,10 +511,12 @@ pub fn elf_section<'a>(elf: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     // (name offset, file offset, size) of section `i`.
     let header = |i: u64| -> Option<(usize, usize, usize)> {
         let at = shoff.checked_add(usize_of(i)?.checked_mul(shentsize)?)?;
+        // `at` comes from the file: near usize::MAX, `at + 24` must not wrap.
+        let field = |rel: usize, len: usize| uint(at.checked_add(rel)?, len);
         let (off, size) = if wide {
-            (uint(at + 24, 8)?, uint(at + 32, 8)?)
+            (field(24, 8)?, field(32, 8)?)
         } else {
-            (uint(at + 16, 4)?, uint(at + 20, 4)?)
+            (field(16, 4)?, field(20, 4)?)
         };
         Some((usize_of(uint(at, 4)?)?, usize_of(off)?, usize_of(size)?))
     };
@@ -738,6 +740,21 @@ mod tests {
             assert!(interest(p).is_none(), "{p}");
         }
         assert_eq!(interest("var/lib/dpkg/status"), Some(Interest::Database));
+    }
+
+    #[test]
+    fn elf_headers_pointing_anywhere() {
+        let mut elf = vec![0u8; 64];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        elf[4] = 2;
+        elf[5] = 1;
+        elf[0x28..0x30].copy_from_slice(&u64::MAX.to_le_bytes());
+        elf[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
+        elf[0x3c..0x3e].copy_from_slice(&3u16.to_le_bytes());
+        assert_eq!(elf_section(&elf, b".dep-v0"), None);
+        elf[0x28..0x30].copy_from_slice(&(u64::MAX - 30).to_le_bytes());
+        elf[0x3e..0x40].copy_from_slice(&0u16.to_le_bytes());
+        assert_eq!(elf_section(&elf, b".dep-v0"), None);
     }
 
     #[test]

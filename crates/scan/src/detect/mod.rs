@@ -154,6 +154,15 @@ pub fn detect(view: &FileView) -> Detection {
                 });
             }
         } else if RPMDB_PATHS.contains(&path) {
+            // One database: where both paths lead to one file (a link), the
+            // first is read.
+            if RPMDB_PATHS
+                .iter()
+                .take_while(|p| **p != path)
+                .any(|p| view.read(p).is_some())
+            {
+                continue;
+            }
             let eco = os_eco
                 .clone()
                 .filter(|e| e.name.scheme() == Some(crate::Scheme::Rpm));

@@ -362,3 +362,22 @@ fn dpkg_status_agrees_with_dpkg_query() {
     assert!(want.len() > 50, "{} packages", want.len());
     assert_eq!(got, want);
 }
+
+#[test]
+fn one_rpm_database_when_both_paths_lead_to_it() {
+    let db = rpmdb_fixture();
+    let v = view(&[
+        ("etc/os-release", file("ID=almalinux\nVERSION_ID=9.3\n")),
+        ("usr/lib/sysimage/rpm/rpmdb.sqlite", Entry::File(db)),
+        (
+            "var/lib/rpm/rpmdb.sqlite",
+            Entry::Symlink("../../../usr/lib/sysimage/rpm/rpmdb.sqlite".into()),
+        ),
+    ]);
+    let d = detect(&v);
+    assert_eq!(d.packages.len(), 303);
+    assert!(d
+        .packages
+        .iter()
+        .all(|p| p.ecosystem.as_ref().unwrap().to_string() == "AlmaLinux:9"));
+}
