@@ -1,0 +1,126 @@
+//! One image's scan: read its layers in order, stack them, detect packages,
+//! match them against the vulnerability database.
+//!
+//! [`scan_image`] does it all from layer streams. The parts stay public so
+//! the registry can cache a layer's [`Inventory`] by diff id (a base layer
+//! shared by many images is read once) and re-match a stored [`Detection`]
+//! when the database changes, without reading layers again
+//! ([`match_packages`]).
+
+use std::io::Read;
+
+use crate::detect::{detect, Detection, FoundPackage, OsInfo, PackageKind};
+use crate::index::VulnDb;
+use crate::layers::{apply_layer, read_layer, FileView, LayerError, Limits};
+use crate::severity::{assess, CvssScore, Severity};
+
+/// A record that affects a package of the image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// The OSV id (`DSA-5532-1`, `GHSA-...`, `CVE-...`).
+    pub id: String,
+    /// Index into [`Report::packages`].
+    pub package: usize,
+    /// Whether BASIC scanning reports it (OS packages) or only ENHANCED.
+    pub kind: PackageKind,
+    /// The version that fixes it, if the record knows one.
+    pub fixed: Option<String>,
+    pub severity: Severity,
+    pub cvss: Option<CvssScore>,
+    pub summary: Option<String>,
+    pub aliases: Vec<String>,
+}
+
+/// What a scan found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub os: Option<OsInfo>,
+    pub packages: Vec<FoundPackage>,
+    /// Ordered by package, then id.
+    pub findings: Vec<Finding>,
+    /// Layers read.
+    pub layers: usize,
+    /// Files that matter but were not read (size caps), malformed metadata.
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// The findings ECR's BASIC scanning reports: OS packages only.
+    pub fn basic_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.kind == PackageKind::Os)
+    }
+
+    pub fn package_of(&self, f: &Finding) -> &FoundPackage {
+        &self.packages[f.package]
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("layer {index}: {source}")]
+pub struct ScanError {
+    /// Zero-based, in manifest order.
+    pub index: usize,
+    #[source]
+    pub source: LayerError,
+}
+
+/// Scans an image from its layer streams, lowest layer first.
+pub fn scan_image<R: Read>(
+    layers: impl IntoIterator<Item = R>,
+    db: &VulnDb,
+    limits: &Limits,
+) -> Result<Report, ScanError> {
+    let mut view = FileView::default();
+    let mut count = 0;
+    let mut dropped = Vec::new();
+    for (index, layer) in layers.into_iter().enumerate() {
+        let inv = read_layer(layer, limits).map_err(|source| ScanError { index, source })?;
+        dropped.extend(
+            inv.dropped.iter().map(|p| {
+                format!("layer {index}: {p}: over the layer's kept-bytes limit; not read")
+            }),
+        );
+        // The view holds only what the layers above may still override;
+        // each layer's inventory is dropped once applied.
+        apply_layer(&mut view, &inv);
+        count += 1;
+    }
+    let detection = detect(&view);
+    let mut report = match_packages(detection, db);
+    report.layers = count;
+    report.warnings.extend(dropped);
+    Ok(report)
+}
+
+/// Matches detected packages against the database.
+pub fn match_packages(detection: Detection, db: &VulnDb) -> Report {
+    let mut findings = Vec::new();
+    for (i, found) in detection.packages.iter().enumerate() {
+        let Some(pkg) = found.as_package() else {
+            continue;
+        };
+        let mut hits = db.matches(&pkg);
+        hits.sort_by(|a, b| a.vulnerability.id().cmp(b.vulnerability.id()));
+        for hit in hits {
+            let record = &hit.vulnerability.record;
+            let a = assess(record, Some(hit.affected));
+            findings.push(Finding {
+                id: record.id.clone(),
+                package: i,
+                kind: found.kind,
+                fixed: hit.fixed,
+                severity: a.severity,
+                cvss: a.cvss,
+                summary: record.summary.clone(),
+                aliases: record.aliases.clone(),
+            });
+        }
+    }
+    Report {
+        os: detection.os,
+        packages: detection.packages,
+        findings,
+        layers: 0,
+        warnings: detection.warnings,
+    }
+}
