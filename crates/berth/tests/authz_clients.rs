@@ -10,39 +10,9 @@ use common::*;
 use serde_json::{json, Value};
 use std::process::{Command, Output};
 
-/// The environment the `aws` CLI signs with for key (`id`, `secret`).
-fn env_for(s: &TestServer, (id, secret): (&str, &str)) -> Vec<(&'static str, String)> {
-    let mut env = s.aws_env("us-east-1");
-    for (k, v) in env.iter_mut() {
-        match *k {
-            "AWS_ACCESS_KEY_ID" => *v = id.to_string(),
-            "AWS_SECRET_ACCESS_KEY" => *v = secret.to_string(),
-            _ => {}
-        }
-    }
-    env
-}
-
-fn aws(env: &[(&'static str, String)], args: &[&str]) -> Output {
-    Command::new("aws")
-        .args(args)
-        .envs(env.iter().cloned())
-        .output()
-        .expect("running aws")
-}
-
 /// Must succeed; its JSON output (`null` when empty).
 fn aws_ok(env: &[(&'static str, String)], args: &[&str]) -> Value {
-    let out = aws(env, args);
-    assert!(
-        out.status.success(),
-        "aws {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.stdout.iter().all(u8::is_ascii_whitespace) {
-        return Value::Null;
-    }
-    serde_json::from_slice(&out.stdout).expect("JSON output")
+    json_of(args, aws_with(env, args))
 }
 
 /// Creates IAM user `name` through `aws iam` as the account's admin (`env`)
@@ -57,6 +27,29 @@ fn iam_user(env: &[(&'static str, String)], name: &str) -> (String, String) {
             .unwrap()
             .to_string(),
     )
+}
+
+/// `aws iam put-user-policy` as the account admin `env`.
+fn put_user_policy(env: &[(&'static str, String)], user: &str, name: &str, doc: &Value) {
+    aws_ok(
+        env,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            user,
+            "--policy-name",
+            name,
+            "--policy-document",
+            &doc.to_string(),
+        ],
+    );
+}
+
+/// An identity policy that allows logging in and nothing else.
+fn login_only() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}]})
 }
 
 /// `aws ecr get-login-password` as the given key.
@@ -99,21 +92,7 @@ fn every_v2_route_refuses_a_caller_who_may_only_log_in() {
         ],
     );
     let (id, secret) = iam_user(&admin, "login-only");
-    let policy = json!({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}]});
-    aws_ok(
-        &admin,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "login-only",
-            "--policy-name",
-            "login",
-            "--policy-document",
-            &policy.to_string(),
-        ],
-    );
+    put_user_policy(&admin, "login-only", "login", &login_only());
     let password = login_password(&s, (&id, &secret));
     let client = s.raw_client();
     let name = berth_oci::RepositoryName::parse("locked/app").unwrap();
@@ -178,7 +157,7 @@ fn a_read_only_user_pulls_with_skopeo_and_docker_but_cannot_push_or_delete() {
     );
     // The CLI signs as the user: get-login-password needs the policy's
     // ecr:GetAuthorizationToken.
-    let pw = aws(&env_for(&s, (&id, &secret)), &["ecr", "get-login-password"]);
+    let pw = aws_with(&env_for(&s, (&id, &secret)), &["ecr", "get-login-password"]);
     assert!(
         pw.status.success(),
         "{}",
@@ -303,21 +282,7 @@ fn another_account_pulls_through_the_owners_host_once_both_sides_allow_it() {
     let b_env = env_for(&s, (&b_admin.0, &b_admin.1));
     let b_user = iam_user(&b_env, "builder");
     // The user may log in, and nothing else.
-    let login_only = json!({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}]});
-    aws_ok(
-        &b_env,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "builder",
-            "--policy-name",
-            "login",
-            "--policy-document",
-            &login_only.to_string(),
-        ],
-    );
+    put_user_policy(&b_env, "builder", "login", &login_only());
     let b_password = login_password(&s, (&b_admin.0, &b_admin.1));
     let b_creds = format!("AWS:{b_password}");
     let port = s.addr.port();
@@ -479,7 +444,7 @@ impl Drop for DockerImage {
 
 /// An `aws` call as `env` that must fail with `code`.
 fn aws_refused(env: &[(&'static str, String)], args: &[&str], code: &str) {
-    let out = aws(env, args);
+    let out = aws_with(env, args);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains(code),
@@ -505,21 +470,9 @@ fn conditions_read_the_source_address_transport_and_tags() {
          "Action": ["ecr:CreateRepository", "ecr:TagResource"], "Resource": "*",
          "Condition": {"StringEquals": {"aws:RequestTag/team": "a"},
                        "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}]});
-    aws_ok(
-        &admin,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "dev",
-            "--policy-name",
-            "team-a",
-            "--policy-document",
-            &policy.to_string(),
-        ],
-    );
+    put_user_policy(&admin, "dev", "team-a", &policy);
     let create = |env: &[(&'static str, String)], name: &str, tags: &str| {
-        aws(
+        aws_with(
             env,
             &[
                 "ecr",
@@ -721,7 +674,7 @@ fn the_registry_policy_scope_limits_what_a_registry_policy_may_grant() {
         ],
     );
     // ...and under V1 only replication and pull-through actions are accepted.
-    let out = aws(
+    let out = aws_with(
         &admin,
         &[
             "ecr",
@@ -768,19 +721,7 @@ fn iam_actions_are_decided_by_identity_policies() {
     let read = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["iam:List*", "iam:Get*"], "Resource": "*"},
         {"Effect": "Deny", "Action": "iam:*AccessKey*", "Resource": "*"}]});
-    aws_ok(
-        &admin,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "auditor",
-            "--policy-name",
-            "read",
-            "--policy-document",
-            &read.to_string(),
-        ],
-    );
+    put_user_policy(&admin, "auditor", "read", &read);
     let users = aws_ok(&auditor, &["iam", "list-users"]);
     assert_eq!(users["Users"].as_array().unwrap().len(), 3, "{users}");
     aws_ok(&auditor, &["iam", "get-user", "--user-name", "someone"]);

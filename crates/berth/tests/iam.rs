@@ -6,51 +6,13 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::process::{Command, Output};
+use std::process::Command;
 
 const ACCOUNT: &str = "000000000000";
-
-/// The environment the `aws` CLI signs with for key (`id`, `secret`).
-fn env_for(s: &TestServer, (id, secret): (&str, &str)) -> Vec<(&'static str, String)> {
-    let mut env = s.aws_env("us-east-1");
-    for (k, v) in env.iter_mut() {
-        match *k {
-            "AWS_ACCESS_KEY_ID" => *v = id.to_string(),
-            "AWS_SECRET_ACCESS_KEY" => *v = secret.to_string(),
-            _ => {}
-        }
-    }
-    env
-}
-
-fn aws_with(env: &[(&'static str, String)], args: &[&str]) -> Output {
-    Command::new("aws")
-        .args(args)
-        .envs(env.iter().cloned())
-        .output()
-        .expect("running aws")
-}
 
 /// As the root admin; must succeed; its JSON output (`null` when empty).
 fn aws_ok(s: &TestServer, args: &[&str]) -> Value {
     json_of(args, aws_with(&s.aws_env("us-east-1"), args))
-}
-
-fn json_of(args: &[&str], out: Output) -> Value {
-    assert!(
-        out.status.success(),
-        "aws {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.stdout.iter().all(u8::is_ascii_whitespace) {
-        return Value::Null;
-    }
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "aws {args:?}: output is not JSON ({e}):\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
 }
 
 /// Runs a failing command and returns its stderr, which must name `code`.

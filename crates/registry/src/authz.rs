@@ -145,7 +145,7 @@ fn reads_resource_tags(p: &Policy) -> bool {
 
 /// A policy read back from the store; it was validated before it was
 /// stored, so a failure here is damage, not bad input.
-fn parse_stored(text: &str, kind: PolicyKind) -> Result<Arc<Policy>> {
+pub(crate) fn parse_stored(text: &str, kind: PolicyKind) -> Result<Arc<Policy>> {
     Policy::parse(text, kind).map(Arc::new).map_err(|e| {
         Error::Store(berth_store::StoreError::Corrupt(format!(
             "a stored {kind:?} policy no longer parses: {e}"

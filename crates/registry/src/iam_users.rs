@@ -209,7 +209,7 @@ impl Registry {
         }
         let what = match self.meta.delete_user(&caller.account_id, name).await? {
             DeleteUserOutcome::Deleted => {
-                self.forget_user(&caller.account_id, name);
+                self.forget_user();
                 return Ok(());
             }
             DeleteUserOutcome::NotFound => return Err(no_such_user(name)),

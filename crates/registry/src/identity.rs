@@ -239,9 +239,9 @@ impl Registry {
     }
 
     /// Drops what the token check remembers of a user (call after deleting it).
-    pub fn forget_user(&self, _account_id: &str, _user: &str) {
+    pub fn forget_user(&self) {
         // Entries are per (account, user, key): start over.
-        self.users_seen.clear();
+        self.forget_tokens();
         self.authz.changed();
     }
 }

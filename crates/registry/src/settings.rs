@@ -72,11 +72,8 @@ impl Registry {
             // The stored policy must be one V1 accepts, or it would silently
             // stop granting what it says.
             if let Ok(text) = self.registry_policy(registry).await {
-                let parsed = berth_iam::policy::Policy::parse(
-                    &text,
-                    berth_iam::policy::PolicyKind::Resource,
-                )
-                .map_err(|e| Error::InvalidParameter(e.to_string()))?;
+                let parsed =
+                    crate::authz::parse_stored(&text, berth_iam::policy::PolicyKind::Resource)?;
                 crate::policies::check_v1_actions(&parsed).map_err(|_| {
                     Error::InvalidParameter(format!(
                         "the registry policy names actions that REGISTRY_POLICY_SCOPE V1 does not allow (only {}); change or delete it first",

@@ -112,3 +112,44 @@ pub fn header(r: &Response, name: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// The environment the `aws` CLI signs with for key (`id`, `secret`), in
+/// us-east-1 against `s`.
+pub fn env_for(s: &TestServer, (id, secret): (&str, &str)) -> Vec<(&'static str, String)> {
+    let mut env = s.aws_env("us-east-1");
+    for (k, v) in env.iter_mut() {
+        match *k {
+            "AWS_ACCESS_KEY_ID" => *v = id.to_string(),
+            "AWS_SECRET_ACCESS_KEY" => *v = secret.to_string(),
+            _ => {}
+        }
+    }
+    env
+}
+
+/// Runs the `aws` CLI with `env`.
+pub fn aws_with(env: &[(&'static str, String)], args: &[&str]) -> std::process::Output {
+    std::process::Command::new("aws")
+        .args(args)
+        .envs(env.iter().cloned())
+        .output()
+        .expect("running aws")
+}
+
+/// An `aws` run that must have succeeded: its JSON output (`null` when empty).
+pub fn json_of(args: &[&str], out: std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "aws {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "aws {args:?}: output is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
