@@ -271,9 +271,10 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 return print_json(&out);
             }
             println!(
-                "evaluated {} repositories with a lifecycle policy: expired {} images",
+                "evaluated {} repositories with a lifecycle policy: expired {} images, archived {}",
                 text(&out["repositories"]),
-                text(&out["expired"])
+                text(&out["expired"]),
+                text(&out["transitioned"])
             );
             let n = |k: &str| out[k].as_u64().unwrap_or(0);
             if n("skippedChanged") > 0 {
@@ -284,7 +285,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             }
             if n("skippedTransitions") > 0 {
                 println!(
-                    "  {} transitions to the archive storage class were skipped: berth has no archive yet",
+                    "  {} images to archive changed during the run and were left for the next one",
                     n("skippedTransitions")
                 );
             }

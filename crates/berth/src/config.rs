@@ -23,6 +23,10 @@ pub struct ServeArgs {
     /// Where metadata and blobs live [default: ./berth-data].
     #[arg(long, env = "BERTH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Where the bytes of archived images go (the archive storage class)
+    /// [default: <data-dir>/archive].
+    #[arg(long, env = "BERTH_ARCHIVE_DIR")]
+    pub archive_dir: Option<PathBuf>,
     /// PEM certificate chain; with --tls-key, serves HTTPS.
     #[arg(long, env = "BERTH_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -73,6 +77,8 @@ pub struct Tls {
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// The archive blob store's root.
+    pub archive_dir: PathBuf,
     pub tls: Option<Tls>,
     pub default_account: String,
     pub default_region: String,
@@ -117,16 +123,21 @@ impl Config {
                 d => Some(d),
             },
         };
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./berth-data"));
         Ok(Config {
             lifecycle_interval,
             listen: args
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| "127.0.0.1:5000".parse().expect("valid literal")),
-            data_dir: args
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from("./berth-data")),
+            archive_dir: args
+                .archive_dir
+                .or(file.archive_dir)
+                .unwrap_or_else(|| data_dir.join("archive")),
+            data_dir,
             tls,
             default_account,
             default_region: args

@@ -145,7 +145,13 @@ async fn offline(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
     let meta = Arc::new(SqliteMetadataStore::open(&data.metadata_db()).await?);
     let config = RegistryConfig::default();
     let grace = args.grace.unwrap_or(config.gc_grace);
-    let registry = Arc::new(Registry::new(blobs, meta, Arc::new(SystemClock), config));
+    // The default archive location; a server run with --archive-dir
+    // elsewhere is collected through the server (`berth gc` without
+    // --data-dir), whose store is configured.
+    let archive = Arc::new(FsBlobStore::open(data.root.join("archive")).await?);
+    let registry = Arc::new(
+        Registry::new(blobs, meta, Arc::new(SystemClock), config).with_archive_store(archive),
+    );
     let run = registry
         .start_gc(GcOptions {
             dry_run: args.dry_run,

@@ -34,19 +34,32 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let server_key = berth_iam::ServerKey::from_bytes(&data.server_key()?)
         .context("the data dir's server.key")?;
-    let registry = Arc::new(Registry::new(
-        blobs,
-        meta,
-        Arc::new(SystemClock),
-        RegistryConfig {
-            upload_expiry: config.upload_expiry,
-            gc_grace: config.gc_grace,
-            create_on_push: config.create_on_push,
-            server_key,
-            default_account: config.default_account.clone(),
-            ..Default::default()
-        },
-    ));
+    let archive = Arc::new(
+        FsBlobStore::open(&config.archive_dir)
+            .await
+            .with_context(|| {
+                format!(
+                    "opening the archive blob store in {}",
+                    config.archive_dir.display()
+                )
+            })?,
+    );
+    let registry = Arc::new(
+        Registry::new(
+            blobs,
+            meta,
+            Arc::new(SystemClock),
+            RegistryConfig {
+                upload_expiry: config.upload_expiry,
+                gc_grace: config.gc_grace,
+                create_on_push: config.create_on_push,
+                server_key,
+                default_account: config.default_account.clone(),
+                ..Default::default()
+            },
+        )
+        .with_archive_store(archive),
+    );
     bootstrap_admin(&registry, &config, &data).await?;
     let swept = registry.sweep_orphan_uploads().await?;
     if swept > 0 {
@@ -55,6 +68,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "removed temporary upload data left by an earlier crash"
         );
     }
+
+    // Moves to and from the archive storage class that a stop interrupted.
+    let resuming = registry.clone();
+    tokio::spawn(async move {
+        match resuming.resume_storage_moves().await {
+            Ok((0, 0)) => {}
+            Ok((blobs, images)) => tracing::info!(
+                blobs,
+                images,
+                "finished archive storage class moves an earlier stop interrupted"
+            ),
+            Err(e) => tracing::error!(error = %e, "finishing interrupted archive moves failed"),
+        }
+    });
 
     let state = AppState {
         registry: registry.clone(),
@@ -222,6 +249,7 @@ async fn run_lifecycle_periodically(registry: Arc<Registry>, every: Duration) {
             Ok(run) if run.repositories > 0 => tracing::info!(
                 repositories = run.repositories,
                 expired = run.expired,
+                transitioned = run.transitioned,
                 skipped_changed = run.skipped_changed,
                 skipped_transitions = run.skipped_transitions,
                 failed = run.failed,

@@ -112,6 +112,9 @@ impl Registry {
                 self.cache.invalidate_blob(repo_id, digest);
                 return Err(Error::BlobUnknown(digest.clone()));
             }
+            if self.meta.blob_archived(digest).await? == Some(true) {
+                return Err(Error::BlobArchived(digest.clone()));
+            }
             return Err(Error::Store(StoreError::Corrupt(format!(
                 "blob {digest} is recorded as stored but its bytes are missing; run `berth fsck`"
             ))));

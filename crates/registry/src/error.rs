@@ -49,6 +49,16 @@ pub enum Error {
     LifecyclePreviewInProgress(String),
     #[error("repository '{repository}' would have more than {max} tags")]
     TooManyTags { repository: String, max: usize },
+    #[error("image '{reference}' is {} (in the archive storage class) and cannot be pulled; restore it with UpdateImageStorageClass to STANDARD (`aws ecr update-image-storage-class --target-storage-class STANDARD`) or push it again", .status.api_name())]
+    ImageArchived {
+        reference: String,
+        status: berth_store::ImageStatus,
+    },
+    #[error("blob {0} is used only by archived images and is in the archive storage class; restore an image that uses it to read it")]
+    BlobArchived(Digest),
+    /// UpdateImageStorageClass cannot make this change.
+    #[error("{0}")]
+    StorageClassUpdateNotSupported(String),
     #[error("{0}")]
     Unsupported(String),
     #[error("{0}")]

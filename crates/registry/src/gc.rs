@@ -233,6 +233,9 @@ impl Registry {
                     if let Some(size) = out.deleted {
                         if !dry {
                             self.blobs.delete(digest).await?;
+                            if let Some(archive) = &self.archive {
+                                archive.delete(digest).await?;
+                            }
                         }
                         run.blobs_deleted.fetch_add(1, Ordering::Relaxed);
                         run.bytes_freed.fetch_add(size, Ordering::Relaxed);
@@ -259,6 +262,44 @@ impl Registry {
                     }
                     if !dry {
                         self.blobs.delete(&digest).await?;
+                    }
+                    run.orphan_files.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if let Some(archive) = &self.archive {
+            self.sweep_archive(archive.as_ref(), run, cutoff).await?;
+        }
+        Ok(())
+    }
+
+    /// Archive copies that nothing needs: files without a record (a crash
+    /// between "record deleted" and "file deleted"), and copies of blobs
+    /// whose bytes are back in the blob store (a crash mid-restore).
+    async fn sweep_archive(
+        &self,
+        archive: &dyn berth_store::BlobStore,
+        run: &GcRun,
+        cutoff: i64,
+    ) -> Result<()> {
+        let dry = run.options.dry_run;
+        for algorithm in Algorithm::ALL {
+            for shard in 0..=255u8 {
+                for (digest, modified) in archive.blobs_in_shard(algorithm, shard).await? {
+                    let needed = |archived: Option<bool>| match archived {
+                        Some(true) => true,
+                        Some(false) => false,
+                        None => modified >= cutoff,
+                    };
+                    if needed(self.meta.blob_archived(&digest).await?) {
+                        continue;
+                    }
+                    let _lock = self.digest_locks.lock(digest.as_str()).await;
+                    if needed(self.meta.blob_archived(&digest).await?) {
+                        continue;
+                    }
+                    if !dry {
+                        archive.delete(&digest).await?;
                     }
                     run.orphan_files.fetch_add(1, Ordering::Relaxed);
                 }

@@ -3,7 +3,7 @@
 
 use crate::{Registry, Repo, Result};
 use berth_oci::Digest;
-use berth_store::{ImageRecord, TagStatus};
+use berth_store::{ImageRecord, StatusFilter, TagStatus};
 
 /// An image with its size: the sum of its blobs, or for an index, the
 /// largest of its children (as ECR reports it).
@@ -19,13 +19,14 @@ impl Registry {
         &self,
         repo: &Repo,
         status: TagStatus,
+        image_status: StatusFilter,
         after: Option<(&Digest, &str)>,
         limit: u32,
     ) -> Result<Vec<(Digest, Option<String>)>> {
         let repo_id = self.repo_id(repo).await?;
         Ok(self
             .meta
-            .list_image_ids(repo_id, status, after, limit)
+            .list_image_ids(repo_id, status, image_status, after, limit)
             .await?)
     }
 
@@ -34,13 +35,14 @@ impl Registry {
         &self,
         repo: &Repo,
         status: TagStatus,
+        image_status: StatusFilter,
         after: Option<&Digest>,
         limit: u32,
     ) -> Result<Vec<Digest>> {
         let repo_id = self.repo_id(repo).await?;
         Ok(self
             .meta
-            .list_image_digests(repo_id, status, after, limit)
+            .list_image_digests(repo_id, status, image_status, after, limit)
             .await?)
     }
 

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod archive;
 mod authz;
 mod blobs;
 mod cache;
@@ -106,6 +107,9 @@ impl Default for RegistryConfig {
 
 pub struct Registry {
     blobs: Arc<dyn BlobStore>,
+    /// Where the bytes of blobs that only archived images use go
+    /// (`archive.rs`); `None`: archiving is refused.
+    archive: Option<Arc<dyn BlobStore>>,
     meta: Arc<dyn MetadataStore>,
     clock: Arc<dyn Clock>,
     cache: cache::HotCache,
@@ -135,6 +139,7 @@ impl Registry {
     ) -> Self {
         Registry {
             blobs,
+            archive: None,
             meta,
             clock,
             cache: cache::HotCache::new(config.manifest_cache_bytes),
@@ -204,5 +209,7 @@ impl Registry {
     }
 }
 
+#[cfg(test)]
+mod archive_tests;
 #[cfg(test)]
 mod tests;

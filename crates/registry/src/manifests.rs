@@ -4,7 +4,9 @@ use crate::cache::CachedManifest;
 use crate::{Error, Registry, Repo, Result};
 use berth_oci::manifest::{Manifest, ManifestError, Reference as Needs, MAX_MANIFEST_BYTES};
 use berth_oci::{media_type, Algorithm, Digest, Reference};
-use berth_store::{DeleteManifestOutcome, NewManifest, PutManifestOutcome, RepoId, UntagOutcome};
+use berth_store::{
+    DeleteManifestOutcome, ImageStatus, NewManifest, PutManifestOutcome, RepoId, UntagOutcome,
+};
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -82,37 +84,45 @@ impl Registry {
                 .is_some_and(|r| crate::repositories::tag_is_immutable(&r, t)),
             None => false,
         };
-        let outcome = self
-            .meta
-            .put_manifest(
-                repo_id,
-                NewManifest {
-                    digest: &digest,
-                    media_type: &manifest.media_type,
-                    body: &body,
-                    artifact_type: manifest.artifact_type.as_deref(),
-                    annotations: manifest.annotations.as_deref(),
-                    subject: subject.as_ref(),
-                    blob_refs: &blob_refs,
-                    manifest_refs: &manifest_refs,
-                    tag,
-                    tag_immutable,
-                    now: self.now(),
-                },
-            )
-            .await?;
+        let new_manifest = || NewManifest {
+            digest: &digest,
+            media_type: &manifest.media_type,
+            body: &body,
+            artifact_type: manifest.artifact_type.as_deref(),
+            annotations: manifest.annotations.as_deref(),
+            subject: subject.as_ref(),
+            blob_refs: &blob_refs,
+            manifest_refs: &manifest_refs,
+            tag,
+            tag_immutable,
+            now: self.now(),
+        };
+        let mut outcome = self.meta.put_manifest(repo_id, new_manifest()).await?;
+        // A push that needs archived blobs or manifests (a re-push of an
+        // archived image) restores them, then stores. An archive run may
+        // take them again in between; a few rounds settle it.
+        for _ in 0..3 {
+            let PutManifestOutcome::Archived { blobs, manifests } = &outcome else {
+                break;
+            };
+            self.restore_for_push(repo_id, blobs, manifests).await?;
+            outcome = self.meta.put_manifest(repo_id, new_manifest()).await?;
+        }
         match outcome {
             PutManifestOutcome::MissingReferences(missing) => {
                 Err(Error::ManifestBlobUnknown(missing))
             }
+            PutManifestOutcome::Archived { .. } => Err(Error::Conflict(format!(
+                "the manifest's references kept moving to the archive storage class while {digest} was pushed; push it again"
+            ))),
             PutManifestOutcome::TagImmutable => Err(Error::TagImmutable {
                 tag: tag.unwrap_or_default().to_string(),
                 repository: repo.name.to_string(),
             }),
             PutManifestOutcome::Stored { .. } => {
-                if let Some(t) = tag {
-                    self.cache.invalidate(repo_id, &[t.to_string()], &[]);
-                }
+                // The digest too: a re-push may have restored an archived image.
+                let tags: Vec<String> = tag.iter().map(|t| t.to_string()).collect();
+                self.cache.invalidate(repo_id, &tags, &[&digest]);
                 Ok(PutManifest {
                     digest,
                     media_type: manifest.media_type,
@@ -143,6 +153,12 @@ impl Registry {
             .load_manifest(repo_id, &digest)
             .await?
             .ok_or_else(|| Error::ManifestUnknown(reference.to_string()))?;
+        if m.stored.status != ImageStatus::Active {
+            return Err(Error::ImageArchived {
+                reference: reference.to_string(),
+                status: m.stored.status,
+            });
+        }
         if !media_type::accepts(accept.iter().copied(), &m.stored.media_type) {
             return Err(Error::ManifestUnknown(format!(
                 "{reference} is a {} manifest, which the request's Accept header does not allow",

@@ -7,27 +7,28 @@ use berth_store::{FsBlobStore, SqliteMetadataStore};
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-struct TestClock(AtomicI64);
+pub(crate) struct TestClock(pub(crate) AtomicI64);
 impl Clock for TestClock {
     fn now_millis(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
 }
 
-struct Fixture {
+pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
-    root: std::path::PathBuf,
-    clock: Arc<TestClock>,
-    reg: Registry,
+    pub(crate) root: std::path::PathBuf,
+    pub(crate) clock: Arc<TestClock>,
+    pub(crate) reg: Registry,
 }
 
-async fn registry_at(root: &std::path::Path, clock: Arc<TestClock>) -> Registry {
+pub(crate) async fn registry_at(root: &std::path::Path, clock: Arc<TestClock>) -> Registry {
     let blobs = Arc::new(FsBlobStore::open(root.join("blobs")).await.unwrap());
     let meta = Arc::new(
         SqliteMetadataStore::open(&root.join("meta.db"))
             .await
             .unwrap(),
     );
+    let archive = Arc::new(FsBlobStore::open(root.join("archive")).await.unwrap());
     // Domain tests push to many names; creation is tested on its own.
     Registry::new(
         blobs,
@@ -38,9 +39,10 @@ async fn registry_at(root: &std::path::Path, clock: Arc<TestClock>) -> Registry 
             ..RegistryConfig::default()
         },
     )
+    .with_archive_store(archive)
 }
 
-async fn fixture() -> Fixture {
+pub(crate) async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     let clock = Arc::new(TestClock(AtomicI64::new(1_000_000)));
@@ -53,7 +55,7 @@ async fn fixture() -> Fixture {
     }
 }
 
-fn repo(name: &str) -> Repo {
+pub(crate) fn repo(name: &str) -> Repo {
     Repo {
         registry: berth_store::RegistryKey {
             account_id: "000000000000".into(),
@@ -63,7 +65,7 @@ fn repo(name: &str) -> Repo {
     }
 }
 
-fn body(parts: &[&[u8]]) -> ByteStream {
+pub(crate) fn body(parts: &[&[u8]]) -> ByteStream {
     let owned: Vec<std::io::Result<Bytes>> = parts
         .iter()
         .map(|p| Ok(Bytes::copy_from_slice(p)))
@@ -71,11 +73,11 @@ fn body(parts: &[&[u8]]) -> ByteStream {
     futures_util::stream::iter(owned).boxed()
 }
 
-fn sha(b: &[u8]) -> Digest {
+pub(crate) fn sha(b: &[u8]) -> Digest {
     Digest::of_bytes(Algorithm::Sha256, b)
 }
 
-async fn read_all(reg: &Registry, r: &Repo, d: &Digest) -> Vec<u8> {
+pub(crate) async fn read_all(reg: &Registry, r: &Repo, d: &Digest) -> Vec<u8> {
     let mut read = reg.read_blob(r, d, None).await.unwrap();
     let mut out = Vec::new();
     while let Some(c) = read.stream.next().await {
@@ -85,7 +87,7 @@ async fn read_all(reg: &Registry, r: &Repo, d: &Digest) -> Vec<u8> {
     out
 }
 
-fn image_manifest(config: &Digest, layers: &[&Digest]) -> Bytes {
+pub(crate) fn image_manifest(config: &Digest, layers: &[&Digest]) -> Bytes {
     let layers: Vec<String> = layers
         .iter()
         .map(|d| format!(r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{d}","size":1}}"#))
@@ -96,7 +98,7 @@ fn image_manifest(config: &Digest, layers: &[&Digest]) -> Bytes {
     ))
 }
 
-fn tag(t: &str) -> Reference {
+pub(crate) fn tag(t: &str) -> Reference {
     Reference::parse(t).unwrap()
 }
 
@@ -584,7 +586,7 @@ async fn byte_ranges_resolve_as_rfc_9110_says_and_read_exactly() {
 }
 
 /// Pushes a one-layer image (config and layer derived from `seed`) under `tag`.
-async fn push_image(
+pub(crate) async fn push_image(
     reg: &Registry,
     r: &Repo,
     seed: &str,
@@ -690,14 +692,14 @@ async fn referrers_list_manifests_with_a_subject_and_filter_by_artifact_type() {
         .is_empty());
 }
 
-fn gc_now(grace_secs: u64) -> GcOptions {
+pub(crate) fn gc_now(grace_secs: u64) -> GcOptions {
     GcOptions {
         dry_run: false,
         grace: std::time::Duration::from_secs(grace_secs),
     }
 }
 
-async fn gc(reg: &Arc<Registry>, options: GcOptions) -> GcSnapshot {
+pub(crate) async fn gc(reg: &Arc<Registry>, options: GcOptions) -> GcSnapshot {
     let run = reg.start_gc(options).ok().expect("no run in progress");
     while !run.is_finished() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;

@@ -350,6 +350,7 @@ pub async fn run_lifecycle(State(app): State<AppState>, req: Signed) -> Answer {
     Ok(Json(json!({
         "repositories": run.repositories,
         "expired": run.expired,
+        "transitioned": run.transitioned,
         "skippedChanged": run.skipped_changed,
         "skippedTransitions": run.skipped_transitions,
         "failed": run.failed,

@@ -116,6 +116,11 @@ impl AwsError {
                 format!("A lifecycle policy preview is still in progress for the repository with name '{name}' in the registry with id '{registry_id}'; wait for it to complete"),
             ),
             e @ Error::TooManyTags { .. } => Self::client("TooManyTagsException", e.to_string()),
+            e @ Error::ImageArchived { .. } => Self::client("ImageNotFoundException", e.to_string()),
+            e @ Error::BlobArchived(_) => Self::client("LayerInaccessibleException", e.to_string()),
+            Error::StorageClassUpdateNotSupported(m) => {
+                Self::client("ImageStorageClassUpdateNotSupportedException", m)
+            }
             // Raised by the admin API (accounts, users, keys), with IAM's names.
             Error::AccessDenied(m) => Self::new(StatusCode::FORBIDDEN, "AccessDeniedException", m),
             Error::NoSuchEntity(m) => Self::new(StatusCode::NOT_FOUND, "NoSuchEntityException", m),

@@ -96,6 +96,10 @@ impl From<Error> for OciError {
             Error::BlobRangeNotSatisfiable { size } => OciError::new(S::RANGE_NOT_SATISFIABLE, "SIZE_INVALID", msg)
                 .header("content-range", format!("bytes */{size}")),
             Error::ManifestUnknown(r) => OciError::new(S::NOT_FOUND, "MANIFEST_UNKNOWN", msg).detail(json!({ "reference": r })),
+            // ECR: "Requests to pull the archived image will fail with a 404 error."
+            Error::ImageArchived { reference, status } => OciError::new(S::NOT_FOUND, "MANIFEST_UNKNOWN", msg)
+                .detail(json!({ "reference": reference, "imageStatus": status.api_name() })),
+            Error::BlobArchived(d) => OciError::new(S::NOT_FOUND, "BLOB_UNKNOWN", msg).detail(json!({ "digest": d, "layerAvailability": "ARCHIVED" })),
             Error::ManifestInvalid(_) => OciError::new(S::BAD_REQUEST, "MANIFEST_INVALID", msg),
             Error::ManifestTooLarge { .. } => OciError::new(S::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID", msg),
             Error::ManifestBlobUnknown(ds) => OciError::new(S::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", msg)
@@ -114,7 +118,8 @@ impl From<Error> for OciError {
             // Lifecycle policies are managed on the ECR API, never on /v2.
             | Error::LifecyclePolicyNotFound(_)
             | Error::LifecyclePreviewNotFound(_)
-            | Error::LifecyclePreviewInProgress(_) => {
+            | Error::LifecyclePreviewInProgress(_)
+            | Error::StorageClassUpdateNotSupported(_) => {
                 OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg)
             }
             Error::Unsupported(_) => OciError::new(S::METHOD_NOT_ALLOWED, "UNSUPPORTED", msg),

@@ -23,12 +23,13 @@ pub use blob::{BlobReader, BlobStore, UploadWriter};
 pub use error::StoreError;
 pub use fs_blob::FsBlobStore;
 pub use metadata::{
-    AccessKeyRecord, AccountRecord, AttachOutcome, BlobLink, CollectOutcome, Counts,
-    CreateUserOutcome, DeleteManifestOutcome, DeletePolicyOutcome, DeleteRepositoryOutcome,
-    DeleteUserOutcome, ExpireImage, ExpireOutcome, ImageRecord, LifecycleImage,
-    LifecyclePolicyRecord, LifecyclePreviewRecord, ManagedPolicyRecord, MetadataStore, NewManifest,
-    PolicyVersionRecord, PutManifestOutcome, Referrer, RegistryKey, RepoId, RepositoryLifecycle,
-    RepositoryRecord, ResourceTag, StoredManifest, TagStatus, UnlinkBlobOutcome, UntagOutcome,
+    AccessKeyRecord, AccountRecord, ArchiveImage, ArchiveOutcome, AttachOutcome, BlobLink,
+    CollectOutcome, Counts, CreateUserOutcome, DeleteManifestOutcome, DeletePolicyOutcome,
+    DeleteRepositoryOutcome, DeleteUserOutcome, ExpireImage, ExpireOutcome, ImageRecord,
+    ImageStatus, LifecycleImage, LifecyclePolicyRecord, LifecyclePreviewRecord,
+    ManagedPolicyRecord, MetadataStore, NewManifest, PolicyVersionRecord, PutManifestOutcome,
+    Referrer, RegistryKey, RepoId, RepositoryLifecycle, RepositoryRecord, ResourceTag,
+    RestoreOutcome, StatusFilter, StoredManifest, TagStatus, UnlinkBlobOutcome, UntagOutcome,
     UploadRecord, UserRecord,
 };
 pub use sqlite::SqliteMetadataStore;

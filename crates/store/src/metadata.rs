@@ -36,6 +36,13 @@ pub enum PutManifestOutcome {
     /// Stored (or already there). `previous` is what the tag pointed at before,
     /// if the put moved a tag.
     Stored { previous: Option<Digest> },
+    /// Nothing was written: these references are in the repository but in
+    /// the archive storage class (blobs whose bytes were archived,
+    /// manifests not ACTIVE). The caller restores them and tries again.
+    Archived {
+        blobs: Vec<Digest>,
+        manifests: Vec<Digest>,
+    },
     /// Nothing was written: these references are not in the repository.
     MissingReferences(Vec<Digest>),
     /// Nothing was written: the tag is immutable and names another image.
@@ -80,6 +87,64 @@ pub enum TagStatus {
     Any,
 }
 
+/// An image's storage class state (ECR's `imageStatus`). Only ACTIVE
+/// images can be pulled; ARCHIVED ones are in the archive storage class;
+/// ACTIVATING ones are being restored from it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ImageStatus {
+    #[default]
+    Active,
+    Archived,
+    Activating,
+}
+
+impl ImageStatus {
+    pub fn api_name(self) -> &'static str {
+        match self {
+            ImageStatus::Active => "ACTIVE",
+            ImageStatus::Archived => "ARCHIVED",
+            ImageStatus::Activating => "ACTIVATING",
+        }
+    }
+
+    /// The stored form (`manifests.storage_status`).
+    pub fn code(self) -> i64 {
+        match self {
+            ImageStatus::Active => 0,
+            ImageStatus::Archived => 1,
+            ImageStatus::Activating => 2,
+        }
+    }
+
+    pub fn from_code(code: i64) -> Option<Self> {
+        match code {
+            0 => Some(ImageStatus::Active),
+            1 => Some(ImageStatus::Archived),
+            2 => Some(ImageStatus::Activating),
+            _ => None,
+        }
+    }
+}
+
+/// Which images a listing includes by status (ECR's `imageStatus` filter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Only(ImageStatus),
+    Any,
+}
+
+impl StatusFilter {
+    /// The SQL condition on `m.storage_status` (constants only).
+    pub(crate) fn sql(self) -> &'static str {
+        match self {
+            StatusFilter::Only(ImageStatus::Active) => "AND m.storage_status = 0",
+            StatusFilter::Only(ImageStatus::Archived) => "AND m.storage_status = 1",
+            StatusFilter::Only(ImageStatus::Activating) => "AND m.storage_status = 2",
+            StatusFilter::Any => "",
+        }
+    }
+}
+
 /// An image as DescribeImages shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRecord {
@@ -95,6 +160,10 @@ pub struct ImageRecord {
     pub children: Vec<Digest>,
     /// When a pull was last recorded (ms), if ever.
     pub last_pulled_at: Option<i64>,
+    pub status: ImageStatus,
+    /// When it last went to the archive storage class, and last came back (ms).
+    pub archived_at: Option<i64>,
+    pub activated_at: Option<i64>,
 }
 
 /// A manifest whose `subject` is a given digest, as a referrers listing shows it.
@@ -131,6 +200,8 @@ pub struct CollectOutcome {
 pub struct StoredManifest {
     pub media_type: String,
     pub body: bytes::Bytes,
+    /// Only an ACTIVE image may be pulled.
+    pub status: ImageStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,6 +365,9 @@ pub struct LifecycleImage {
     pub subject: Option<Digest>,
     /// An index in the repository lists it.
     pub in_index: bool,
+    pub status: ImageStatus,
+    pub archived_at: Option<i64>,
+    pub activated_at: Option<i64>,
 }
 
 /// An image to expire, as the evaluation saw it: it is deleted only if it
@@ -313,6 +387,47 @@ pub enum ExpireOutcome {
     /// Nothing was deleted: the image is gone, was re-pushed, its tags
     /// changed since the snapshot, or an index now lists it.
     Changed,
+}
+
+/// An image to move to the archive storage class. With `expected`, only
+/// if it still has that push time and those tags (a lifecycle run's
+/// snapshot); without, whatever it is now (UpdateImageStorageClass).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveImage {
+    pub digest: Digest,
+    /// (push time, tags in byte order).
+    pub expected: Option<(i64, Vec<String>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveOutcome {
+    /// Now ARCHIVED, with these manifests (the image, and for an index
+    /// the children no ACTIVE index of the repository still lists) and
+    /// their tags (for the caller's cache).
+    Archived {
+        manifests: Vec<Digest>,
+        tags: Vec<String>,
+    },
+    /// Nothing changed: already ARCHIVED.
+    AlreadyArchived,
+    /// Nothing changed: it is being restored.
+    Activating,
+    /// Nothing changed: an ACTIVE index in the repository lists it (the
+    /// index must be archived instead).
+    ListedByIndex(Digest),
+    NotFound,
+    /// Nothing changed: it differs from `expected`.
+    Changed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreOutcome {
+    /// These manifests (the image, and for an index its ARCHIVED children)
+    /// are now ACTIVATING, or were already.
+    Activating(Vec<Digest>),
+    /// Nothing changed: it is ACTIVE.
+    AlreadyActive,
+    NotFound,
 }
 
 /// A repository's last lifecycle policy preview.
@@ -649,6 +764,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         repo: RepoId,
         status: TagStatus,
+        image_status: StatusFilter,
         after: Option<(&Digest, &str)>,
         limit: u32,
     ) -> Result<Vec<(Digest, Option<String>)>>;
@@ -657,14 +773,52 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         repo: RepoId,
         status: TagStatus,
+        image_status: StatusFilter,
         after: Option<&Digest>,
         limit: u32,
     ) -> Result<Vec<Digest>>;
     /// The images among `digests` that exist, in the order given.
     async fn image_records(&self, repo: RepoId, digests: &[Digest]) -> Result<Vec<ImageRecord>>;
-    /// Tags in byte order, strictly after `after`, at most `limit`.
+    /// Tags of ACTIVE images in byte order, strictly after `after`, at most `limit`.
     async fn list_tags(&self, repo: RepoId, after: Option<&str>, limit: u32)
         -> Result<Vec<String>>;
+
+    /// The archive storage class, step 1 (one transaction): marks each
+    /// image ARCHIVED (see `ArchiveImage` and `ArchiveOutcome`).
+    async fn archive_images(
+        &self,
+        repo: RepoId,
+        images: &[ArchiveImage],
+        now: i64,
+    ) -> Result<Vec<ArchiveOutcome>>;
+    /// Step 2: the blobs of these manifests of `repo` that are still in the
+    /// blob store and that no manifest of any repository outside the
+    /// archive storage class references: the bytes to move.
+    async fn blobs_only_archived(&self, repo: RepoId, manifests: &[Digest]) -> Result<Vec<Digest>>;
+    /// Step 3, before the bytes move: marks a blob archived, if it still is
+    /// referenced only by ARCHIVED manifests; false (nothing changed) if not.
+    async fn mark_blob_archived(&self, digest: &Digest) -> Result<bool>;
+    /// Marks a blob's bytes as back in the blob store.
+    async fn mark_blob_standard(&self, digest: &Digest) -> Result<()>;
+    /// Whether a recorded blob's bytes are in the archive; `None` if unrecorded.
+    async fn blob_archived(&self, digest: &Digest) -> Result<Option<bool>>;
+    /// Archived blobs in digest order after `after` (to finish moves at start).
+    async fn archived_blobs(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<Digest>>;
+    /// Restoring, step 1: ARCHIVED → ACTIVATING for the image (and an
+    /// index's ARCHIVED children).
+    async fn start_restore(&self, repo: RepoId, digest: &Digest) -> Result<RestoreOutcome>;
+    /// Step 2: the archived blobs these manifests reference.
+    async fn archived_blobs_of(&self, repo: RepoId, manifests: &[Digest]) -> Result<Vec<Digest>>;
+    /// Step 3: ACTIVATING → ACTIVE (setting `activated_at`) for those of
+    /// `manifests` that are ACTIVATING. Returns their tags.
+    async fn finish_restore(
+        &self,
+        repo: RepoId,
+        manifests: &[Digest],
+        now: i64,
+    ) -> Result<Vec<String>>;
+    /// Every ACTIVATING image (restores a stop interrupted).
+    async fn activating_images(&self) -> Result<Vec<(RepoId, Digest)>>;
 
     async fn create_upload(&self, upload: &UploadRecord) -> Result<()>;
     async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>>;

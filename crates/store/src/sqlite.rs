@@ -78,6 +78,11 @@ fn digest_of(text: String) -> Result<Digest> {
 /// row per name: sqlx hands rows over one at a time from its worker thread,
 /// which made a 10,000-tag list cost ~15 ms. Names cannot contain newlines
 /// (the name and tag grammars exclude them).
+fn status_of(code: i64) -> Result<ImageStatus> {
+    ImageStatus::from_code(code)
+        .ok_or_else(|| StoreError::Corrupt(format!("an image has storage status {code}")))
+}
+
 fn split_names(joined: Option<String>) -> Vec<String> {
     match joined {
         None => Vec::new(),
@@ -248,6 +253,50 @@ async fn first_referrer(
     .fetch_optional(&mut **tx)
     .await?;
     m.map(digest_of).transpose()
+}
+
+/// An ACTIVE index of `repo` other than `except` that lists `target`.
+async fn active_index_listing(
+    tx: &mut Transaction<'_, Sqlite>,
+    repo: RepoId,
+    target: &Digest,
+    except: Option<&Digest>,
+) -> Result<Option<Digest>> {
+    let m: Option<String> = sqlx::query_scalar(
+        "SELECT r.manifest_digest FROM manifest_references r JOIN manifests i
+            ON i.repository_id = r.repository_id AND i.digest = r.manifest_digest
+         WHERE r.repository_id = ? AND r.target = ? AND r.kind = 1 AND i.storage_status = 0
+           AND r.manifest_digest <> ? LIMIT 1",
+    )
+    .bind(repo.0)
+    .bind(target.as_str())
+    .bind(except.map(Digest::as_str).unwrap_or(""))
+    .fetch_optional(&mut **tx)
+    .await?;
+    m.map(digest_of).transpose()
+}
+
+/// Sets an image's storage status, stamping `archived_at` when it goes to
+/// the archive.
+async fn set_storage_status(
+    tx: &mut Transaction<'_, Sqlite>,
+    repo: RepoId,
+    digest: &Digest,
+    status: ImageStatus,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE manifests SET storage_status = ?1,
+            archived_at = CASE WHEN ?1 = 1 THEN ?2 ELSE archived_at END
+         WHERE repository_id = ?3 AND digest = ?4",
+    )
+    .bind(status.code())
+    .bind(now)
+    .bind(repo.0)
+    .bind(digest.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -712,6 +761,7 @@ impl MetadataStore for SqliteMetadataStore {
         // one pass over its manifests.
         let rows = sqlx::query(
             "SELECT m.digest, m.pushed_at, m.last_pulled_at, m.subject,
+                m.storage_status, m.archived_at, m.activated_at,
                 (SELECT group_concat(name, char(10)) FROM
                     (SELECT name FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest ORDER BY name)),
                 EXISTS (SELECT 1 FROM manifest_references r
@@ -729,8 +779,11 @@ impl MetadataStore for SqliteMetadataStore {
                     pushed_at: r.get(1),
                     last_pulled_at: r.get(2),
                     subject: subject.map(digest_of).transpose()?,
-                    tags: split_names(r.get(4)),
-                    in_index: r.get(5),
+                    status: status_of(r.get(4))?,
+                    archived_at: r.get(5),
+                    activated_at: r.get(6),
+                    tags: split_names(r.get(7)),
+                    in_index: r.get(8),
                 })
             })
             .collect()
@@ -1517,34 +1570,48 @@ impl MetadataStore for SqliteMetadataStore {
                 return Ok(PutManifestOutcome::TagImmutable);
             }
         }
-        let mut missing = Vec::new();
+        let (mut missing, mut archived_blobs, mut archived_manifests) =
+            (Vec::new(), Vec::new(), Vec::new());
         for d in m.blob_refs {
-            if !exists(
-                &mut tx,
-                "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?",
-                repo,
-                d.as_str(),
+            let archived: Option<i64> = sqlx::query_scalar(
+                "SELECT b.archived FROM repository_blobs l JOIN blobs b ON b.digest = l.digest
+                 WHERE l.repository_id = ? AND l.digest = ?",
             )
-            .await?
-            {
-                missing.push(d.clone());
+            .bind(repo.0)
+            .bind(d.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            match archived {
+                None => missing.push(d.clone()),
+                Some(0) => {}
+                Some(_) => archived_blobs.push(d.clone()),
             }
         }
         for d in m.manifest_refs {
-            if !exists(
-                &mut tx,
-                "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?",
-                repo,
-                d.as_str(),
+            let status: Option<i64> = sqlx::query_scalar(
+                "SELECT storage_status FROM manifests WHERE repository_id = ? AND digest = ?",
             )
-            .await?
-            {
-                missing.push(d.clone());
+            .bind(repo.0)
+            .bind(d.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            match status {
+                None => missing.push(d.clone()),
+                Some(0) => {}
+                Some(_) => archived_manifests.push(d.clone()),
             }
         }
         if !missing.is_empty() {
             missing.dedup();
             return Ok(PutManifestOutcome::MissingReferences(missing));
+        }
+        if !archived_blobs.is_empty() || !archived_manifests.is_empty() {
+            archived_blobs.dedup();
+            archived_manifests.dedup();
+            return Ok(PutManifestOutcome::Archived {
+                blobs: archived_blobs,
+                manifests: archived_manifests,
+            });
         }
         sqlx::query("INSERT INTO manifest_bodies (digest, body) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING")
             .bind(m.digest.as_str())
@@ -1584,6 +1651,17 @@ impl MetadataStore for SqliteMetadataStore {
                 .execute(&mut *tx)
                 .await?;
             }
+        } else {
+            // A push of an archived image restores it (its references were
+            // checked above to be back in the blob store).
+            sqlx::query(
+                "UPDATE manifests SET storage_status = 0, activated_at = ? WHERE repository_id = ? AND digest = ? AND storage_status <> 0",
+            )
+            .bind(m.now)
+            .bind(repo.0)
+            .bind(m.digest.as_str())
+            .execute(&mut *tx)
+            .await?;
         }
         let mut previous = None;
         if let Some(tag) = m.tag {
@@ -1613,17 +1691,21 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn get_manifest(&self, repo: RepoId, digest: &Digest) -> Result<Option<StoredManifest>> {
         let row = sqlx::query(
-            "SELECT m.media_type, b.body FROM manifests m JOIN manifest_bodies b ON b.digest = m.digest
+            "SELECT m.media_type, b.body, m.storage_status FROM manifests m JOIN manifest_bodies b ON b.digest = m.digest
              WHERE m.repository_id = ? AND m.digest = ?",
         )
         .bind(repo.0)
         .bind(digest.as_str())
         .fetch_optional(&self.reader)
         .await?;
-        Ok(row.map(|r| StoredManifest {
-            media_type: r.get(0),
-            body: bytes::Bytes::from(r.get::<Vec<u8>, _>(1)),
-        }))
+        row.map(|r| {
+            Ok(StoredManifest {
+                media_type: r.get(0),
+                body: bytes::Bytes::from(r.get::<Vec<u8>, _>(1)),
+                status: status_of(r.get(2))?,
+            })
+        })
+        .transpose()
     }
 
     async fn delete_manifest(
@@ -1736,9 +1818,11 @@ impl MetadataStore for SqliteMetadataStore {
         &self,
         repo: RepoId,
         status: TagStatus,
+        image_status: StatusFilter,
         after: Option<(&Digest, &str)>,
         limit: u32,
     ) -> Result<Vec<(Digest, Option<String>)>> {
+        let by_status = image_status.sql();
         let filter = match status {
             TagStatus::Tagged => "AND t.name IS NOT NULL",
             TagStatus::Untagged => "AND t.name IS NULL",
@@ -1748,7 +1832,7 @@ impl MetadataStore for SqliteMetadataStore {
         let rows = sqlx::query(&format!(
             "SELECT m.digest, t.name FROM manifests m
              LEFT JOIN tags t ON t.repository_id = m.repository_id AND t.digest = m.digest
-             WHERE m.repository_id = ? AND (m.digest, COALESCE(t.name, '')) > (?, ?) {filter}
+             WHERE m.repository_id = ? AND (m.digest, COALESCE(t.name, '')) > (?, ?) {filter} {by_status}
              ORDER BY m.digest, COALESCE(t.name, '') LIMIT ?"
         ))
         .bind(repo.0)
@@ -1766,16 +1850,18 @@ impl MetadataStore for SqliteMetadataStore {
         &self,
         repo: RepoId,
         status: TagStatus,
+        image_status: StatusFilter,
         after: Option<&Digest>,
         limit: u32,
     ) -> Result<Vec<Digest>> {
+        let by_status = image_status.sql();
         let filter = match status {
             TagStatus::Tagged => "AND EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)",
             TagStatus::Untagged => "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)",
             TagStatus::Any => "",
         };
         let rows: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT m.digest FROM manifests m WHERE m.repository_id = ? AND m.digest > ? {filter} ORDER BY m.digest LIMIT ?"
+            "SELECT m.digest FROM manifests m WHERE m.repository_id = ? AND m.digest > ? {filter} {by_status} ORDER BY m.digest LIMIT ?"
         ))
         .bind(repo.0)
         .bind(after.map(Digest::as_str).unwrap_or(""))
@@ -1791,6 +1877,7 @@ impl MetadataStore for SqliteMetadataStore {
         for d in digests {
             let Some(row) = sqlx::query(
                 "SELECT m.media_type, m.artifact_type, m.subject, m.pushed_at, m.last_pulled_at,
+                    m.storage_status, m.archived_at, m.activated_at,
                     (SELECT group_concat(name, char(10)) FROM (SELECT name FROM tags WHERE repository_id = m.repository_id AND digest = m.digest ORDER BY name)),
                     (SELECT COALESCE(SUM(b.size), 0) FROM manifest_references r JOIN blobs b ON b.digest = r.target
                        WHERE r.repository_id = m.repository_id AND r.manifest_digest = m.digest AND r.kind = 0),
@@ -1813,9 +1900,12 @@ impl MetadataStore for SqliteMetadataStore {
                 subject: subject.map(digest_of).transpose()?,
                 pushed_at: row.get(3),
                 last_pulled_at: row.get(4),
-                tags: split_names(row.get(5)),
-                blob_bytes: row.get::<i64, _>(6) as u64,
-                children: split_names(row.get(7))
+                status: status_of(row.get(5))?,
+                archived_at: row.get(6),
+                activated_at: row.get(7),
+                tags: split_names(row.get(8)),
+                blob_bytes: row.get::<i64, _>(9) as u64,
+                children: split_names(row.get(10))
                     .into_iter()
                     .map(digest_of)
                     .collect::<Result<_>>()?,
@@ -1832,7 +1922,10 @@ impl MetadataStore for SqliteMetadataStore {
     ) -> Result<Vec<String>> {
         let joined: Option<String> = sqlx::query_scalar(
             "SELECT group_concat(name, char(10) ORDER BY name) FROM
-             (SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?)",
+             (SELECT t.name FROM tags t WHERE t.repository_id = ? AND t.name > ?
+                AND NOT EXISTS (SELECT 1 FROM manifests m
+                    WHERE m.repository_id = t.repository_id AND m.digest = t.digest AND m.storage_status <> 0)
+              ORDER BY t.name LIMIT ?)",
         )
         .bind(repo.0)
         .bind(after.unwrap_or(""))
@@ -1840,6 +1933,266 @@ impl MetadataStore for SqliteMetadataStore {
         .fetch_one(&self.reader)
         .await?;
         Ok(split_names(joined))
+    }
+
+    async fn archive_images(
+        &self,
+        repo: RepoId,
+        images: &[ArchiveImage],
+        now: i64,
+    ) -> Result<Vec<ArchiveOutcome>> {
+        let mut tx = self.writer.begin().await?;
+        let mut out = Vec::with_capacity(images.len());
+        for image in images {
+            let row = sqlx::query(
+                "SELECT m.pushed_at, m.storage_status,
+                    (SELECT group_concat(name, char(10)) FROM
+                        (SELECT name FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest ORDER BY name))
+                 FROM manifests m WHERE m.repository_id = ? AND m.digest = ?",
+            )
+            .bind(repo.0)
+            .bind(image.digest.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                out.push(ArchiveOutcome::NotFound);
+                continue;
+            };
+            let tags = split_names(row.get(2));
+            if let Some((pushed_at, expected_tags)) = &image.expected {
+                if row.get::<i64, _>(0) != *pushed_at || &tags != expected_tags {
+                    out.push(ArchiveOutcome::Changed);
+                    continue;
+                }
+            }
+            match status_of(row.get(1))? {
+                ImageStatus::Active => {}
+                ImageStatus::Archived => {
+                    out.push(ArchiveOutcome::AlreadyArchived);
+                    continue;
+                }
+                ImageStatus::Activating => {
+                    out.push(ArchiveOutcome::Activating);
+                    continue;
+                }
+            }
+            if let Some(index) = active_index_listing(&mut tx, repo, &image.digest, None).await? {
+                out.push(ArchiveOutcome::ListedByIndex(index));
+                continue;
+            }
+            let mut manifests = vec![image.digest.clone()];
+            let mut all_tags = tags;
+            set_storage_status(&mut tx, repo, &image.digest, ImageStatus::Archived, now).await?;
+            // An index's children go with it unless another ACTIVE index
+            // of the repository still lists them.
+            let children: Vec<String> = sqlx::query_scalar(
+                "SELECT r.target FROM manifest_references r JOIN manifests c
+                    ON c.repository_id = r.repository_id AND c.digest = r.target
+                 WHERE r.repository_id = ? AND r.manifest_digest = ? AND r.kind = 1 AND c.storage_status = 0",
+            )
+            .bind(repo.0)
+            .bind(image.digest.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            for child in children {
+                let child = digest_of(child)?;
+                if active_index_listing(&mut tx, repo, &child, Some(&image.digest))
+                    .await?
+                    .is_some()
+                {
+                    continue;
+                }
+                set_storage_status(&mut tx, repo, &child, ImageStatus::Archived, now).await?;
+                let child_tags: Vec<String> = sqlx::query_scalar(
+                    "SELECT name FROM tags WHERE repository_id = ? AND digest = ?",
+                )
+                .bind(repo.0)
+                .bind(child.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+                all_tags.extend(child_tags);
+                manifests.push(child);
+            }
+            out.push(ArchiveOutcome::Archived {
+                manifests,
+                tags: all_tags,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn blobs_only_archived(&self, repo: RepoId, manifests: &[Digest]) -> Result<Vec<Digest>> {
+        let mut conn = self.reader.acquire().await?;
+        let mut out = Vec::new();
+        for m in manifests {
+            let rows: Vec<String> = sqlx::query_scalar(
+                "SELECT r.target FROM manifest_references r JOIN blobs b ON b.digest = r.target
+                 WHERE r.repository_id = ? AND r.manifest_digest = ? AND r.kind = 0 AND b.archived = 0
+                   AND NOT EXISTS (SELECT 1 FROM manifest_references o JOIN manifests om
+                        ON om.repository_id = o.repository_id AND om.digest = o.manifest_digest
+                      WHERE o.target = r.target AND o.kind = 0 AND om.storage_status <> 1)",
+            )
+            .bind(repo.0)
+            .bind(m.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+            for d in rows {
+                out.push(digest_of(d)?);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    async fn mark_blob_archived(&self, digest: &Digest) -> Result<bool> {
+        // One statement: the check and the mark cannot be split by a push
+        // committing a manifest that uses the blob.
+        let n = sqlx::query(
+            "UPDATE blobs SET archived = 1 WHERE digest = ?1 AND archived = 0
+               AND EXISTS (SELECT 1 FROM manifest_references o WHERE o.target = ?1 AND o.kind = 0)
+               AND NOT EXISTS (SELECT 1 FROM manifest_references o JOIN manifests om
+                    ON om.repository_id = o.repository_id AND om.digest = o.manifest_digest
+                  WHERE o.target = ?1 AND o.kind = 0 AND om.storage_status <> 1)",
+        )
+        .bind(digest.as_str())
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn mark_blob_standard(&self, digest: &Digest) -> Result<()> {
+        sqlx::query("UPDATE blobs SET archived = 0 WHERE digest = ? AND archived = 1")
+            .bind(digest.as_str())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn blob_archived(&self, digest: &Digest) -> Result<Option<bool>> {
+        let a: Option<i64> = sqlx::query_scalar("SELECT archived FROM blobs WHERE digest = ?")
+            .bind(digest.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(a.map(|a| a != 0))
+    }
+
+    async fn archived_blobs(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<Digest>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT digest FROM blobs WHERE archived = 1 AND digest > ? ORDER BY digest LIMIT ?",
+        )
+        .bind(after.map(Digest::as_str).unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter().map(digest_of).collect()
+    }
+
+    async fn start_restore(&self, repo: RepoId, digest: &Digest) -> Result<RestoreOutcome> {
+        let mut tx = self.writer.begin().await?;
+        let status: Option<i64> = sqlx::query_scalar(
+            "SELECT storage_status FROM manifests WHERE repository_id = ? AND digest = ?",
+        )
+        .bind(repo.0)
+        .bind(digest.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(status) = status else {
+            return Ok(RestoreOutcome::NotFound);
+        };
+        if status_of(status)? == ImageStatus::Active {
+            return Ok(RestoreOutcome::AlreadyActive);
+        }
+        let mut manifests = vec![digest.clone()];
+        let children: Vec<String> = sqlx::query_scalar(
+            "SELECT r.target FROM manifest_references r JOIN manifests c
+                ON c.repository_id = r.repository_id AND c.digest = r.target
+             WHERE r.repository_id = ? AND r.manifest_digest = ? AND r.kind = 1 AND c.storage_status <> 0",
+        )
+        .bind(repo.0)
+        .bind(digest.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        for c in children {
+            manifests.push(digest_of(c)?);
+        }
+        for m in &manifests {
+            sqlx::query(
+                "UPDATE manifests SET storage_status = 2 WHERE repository_id = ? AND digest = ? AND storage_status = 1",
+            )
+            .bind(repo.0)
+            .bind(m.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(RestoreOutcome::Activating(manifests))
+    }
+
+    async fn archived_blobs_of(&self, repo: RepoId, manifests: &[Digest]) -> Result<Vec<Digest>> {
+        let mut conn = self.reader.acquire().await?;
+        let mut out = Vec::new();
+        for m in manifests {
+            let rows: Vec<String> = sqlx::query_scalar(
+                "SELECT r.target FROM manifest_references r JOIN blobs b ON b.digest = r.target
+                 WHERE r.repository_id = ? AND r.manifest_digest = ? AND r.kind = 0 AND b.archived = 1",
+            )
+            .bind(repo.0)
+            .bind(m.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+            for d in rows {
+                out.push(digest_of(d)?);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    async fn finish_restore(
+        &self,
+        repo: RepoId,
+        manifests: &[Digest],
+        now: i64,
+    ) -> Result<Vec<String>> {
+        let mut tx = self.writer.begin().await?;
+        let mut tags = Vec::new();
+        for m in manifests {
+            let n = sqlx::query(
+                "UPDATE manifests SET storage_status = 0, activated_at = ? WHERE repository_id = ? AND digest = ? AND storage_status = 2",
+            )
+            .bind(now)
+            .bind(repo.0)
+            .bind(m.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 1 {
+                let t: Vec<String> = sqlx::query_scalar(
+                    "SELECT name FROM tags WHERE repository_id = ? AND digest = ?",
+                )
+                .bind(repo.0)
+                .bind(m.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+                tags.extend(t);
+            }
+        }
+        tx.commit().await?;
+        Ok(tags)
+    }
+
+    async fn activating_images(&self) -> Result<Vec<(RepoId, Digest)>> {
+        let rows =
+            sqlx::query("SELECT repository_id, digest FROM manifests WHERE storage_status = 2")
+                .fetch_all(&self.reader)
+                .await?;
+        rows.into_iter()
+            .map(|r| Ok((RepoId(r.get(0)), digest_of(r.get(1))?)))
+            .collect()
     }
 
     async fn create_upload(&self, u: &UploadRecord) -> Result<()> {

@@ -7,9 +7,9 @@
 //! `MetadataStore::expire_images`, which re-checks every image inside the
 //! deleting transaction: an image re-tagged, untagged or re-pushed since the
 //! snapshot is left for the next run, so a concurrent push is never lost.
-//! Blob bytes are freed later by garbage collection. Transitions to the
-//! archive storage class are decided and previewed but not carried out yet:
-//! berth has no archive storage class (they are logged and skipped).
+//! Blob bytes are freed later by garbage collection. Transitions move
+//! images to the archive storage class (`archive.rs`) with the same
+//! re-check: only an image still as the snapshot saw it is archived.
 
 pub mod evaluate;
 pub mod policy;
@@ -23,7 +23,8 @@ pub use policy::{
 use crate::{Error, Registry, Repo, Result};
 use berth_oci::Digest;
 use berth_store::{
-    ExpireImage, ExpireOutcome, LifecyclePolicyRecord, RegistryKey, RepoId, RepositoryLifecycle,
+    ArchiveImage, ExpireImage, ExpireOutcome, ImageStatus, LifecyclePolicyRecord, RegistryKey,
+    RepoId, RepositoryLifecycle,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -79,7 +80,10 @@ pub struct LifecycleRun {
     /// Images whose tags or push changed between the snapshot and the
     /// delete; the next run decides them again.
     pub skipped_changed: u64,
-    /// Transitions decided but not carried out (no archive storage class yet).
+    /// Images moved to the archive storage class.
+    pub transitioned: u64,
+    /// Transitions not carried out: the image changed since the snapshot
+    /// (or is no longer ACTIVE); the next run decides it again.
     pub skipped_transitions: u64,
     /// Repositories whose evaluation failed (logged).
     pub failed: u64,
@@ -190,6 +194,9 @@ impl Registry {
         let images = self.meta.lifecycle_snapshot(repo).await?;
         Ok(images
             .into_iter()
+            // An image being restored is in neither storage class until it
+            // is ACTIVE: no rule counts, marks or shields it meanwhile.
+            .filter(|i| i.status != ImageStatus::Activating)
             .map(|i| {
                 let pending = self.pulls.pending(repo, &i.digest);
                 ImageSnapshot {
@@ -200,10 +207,12 @@ impl Registry {
                     digest: i.digest,
                     tags: i.tags,
                     pushed_at: i.pushed_at,
-                    // No archive storage class yet: every image is STANDARD.
-                    storage_class: StorageClass::Standard,
-                    last_archived_at: None,
-                    last_activated_at: None,
+                    storage_class: match i.status {
+                        ImageStatus::Archived => StorageClass::Archive,
+                        _ => StorageClass::Standard,
+                    },
+                    last_archived_at: i.archived_at,
+                    last_activated_at: i.activated_at,
                     in_index: i.in_index,
                     subject: i.subject,
                 }
@@ -309,14 +318,26 @@ impl Registry {
         let snapshot = self.lifecycle_snapshot(repo.repo).await?;
         let actions = evaluate(&policy, &snapshot, now);
         let plan = expiry_plan(&actions, &snapshot);
-        let transitions = actions.len() - plan.len();
-        if transitions > 0 {
-            run.skipped_transitions += transitions as u64;
-            tracing::info!(
-                repository = %repo.name,
-                count = transitions,
-                "lifecycle policy would transition images to the archive storage class; berth has no archive yet, so they stay"
-            );
+        let transitions = transition_plan(&actions, &snapshot);
+        for batch in transitions.chunks(EXPIRE_BATCH) {
+            let images: Vec<ArchiveImage> = batch.iter().map(|(a, _)| a.clone()).collect();
+            let done = self.transition_images(repo.repo, &images).await?;
+            for ((image, priority), archived) in batch.iter().zip(done) {
+                if archived {
+                    run.transitioned += 1;
+                    tracing::info!(
+                        account = %repo.registry.account_id,
+                        region = %repo.registry.region,
+                        repository = %repo.name,
+                        digest = %image.digest,
+                        tags = ?image.expected.as_ref().map(|e| &e.1),
+                        rule_priority = priority,
+                        "lifecycle policy moved an image to the archive storage class"
+                    );
+                } else {
+                    run.skipped_transitions += 1;
+                }
+            }
         }
         for batch in plan.chunks(EXPIRE_BATCH) {
             let images: Vec<ExpireImage> = batch.iter().map(|(e, _)| e.clone()).collect();
@@ -372,6 +393,27 @@ pub fn preview_results(
                 action: a.kind,
                 storage_class: image.storage_class,
             }
+        })
+        .collect()
+}
+
+/// What execution archives for `actions`: the images to transition as the
+/// snapshot shows them (archived only if still so), with the rule.
+pub fn transition_plan(actions: &[Action], snapshot: &[ImageSnapshot]) -> Vec<(ArchiveImage, u32)> {
+    actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Transition)
+        .map(|a| {
+            let image = &snapshot[a.image];
+            let mut tags = image.tags.clone();
+            tags.sort();
+            (
+                ArchiveImage {
+                    digest: a.digest.clone(),
+                    expected: Some((image.pushed_at, tags)),
+                },
+                a.rule_priority,
+            )
         })
         .collect()
 }

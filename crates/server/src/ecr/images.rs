@@ -9,7 +9,7 @@ use super::Call;
 use crate::aws_error::AwsError;
 use berth_oci::{Digest, Reference, RepositoryName, Tag};
 use berth_registry::{Error, Repo};
-use berth_store::TagStatus;
+use berth_store::{ImageStatus, StatusFilter, TagStatus};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -43,6 +43,21 @@ fn image_id(digest: Option<&str>, tag: Option<&str>) -> Value {
 #[serde(rename_all = "camelCase")]
 pub struct Filter {
     tag_status: Option<String>,
+    image_status: Option<String>,
+}
+
+/// The `imageStatus` filter: ECR lists only ACTIVE images unless asked.
+fn image_status(f: Option<&Filter>) -> Result<StatusFilter, AwsError> {
+    match f.and_then(|f| f.image_status.as_deref()) {
+        None | Some("ACTIVE") => Ok(StatusFilter::Only(ImageStatus::Active)),
+        Some("ARCHIVED") => Ok(StatusFilter::Only(ImageStatus::Archived)),
+        Some("ACTIVATING") => Ok(StatusFilter::Only(ImageStatus::Activating)),
+        Some("ANY") => Ok(StatusFilter::Any),
+        Some(_) => Err(constraint(
+            "filter.imageStatus",
+            "Member must satisfy enum value set: [ACTIVE, ARCHIVED, ACTIVATING, ANY]",
+        )),
+    }
 }
 
 fn tag_status(f: Option<&Filter>) -> Result<TagStatus, AwsError> {
@@ -106,6 +121,7 @@ pub struct ListImagesInput {
 pub async fn list_images(call: &Call<'_>, input: ListImagesInput) -> Result<Value, AwsError> {
     let repo = call.named_repo(input.registry_id.as_deref(), &input.repository_name)?;
     let status = tag_status(input.filter.as_ref())?;
+    let by_status = image_status(input.filter.as_ref())?;
     let limit = page_size(input.max_results)?;
     let after = decode_token(&input.next_token)?;
     let after = match &after {
@@ -124,6 +140,7 @@ pub async fn list_images(call: &Call<'_>, input: ListImagesInput) -> Result<Valu
         .image_ids(
             &repo,
             status,
+            by_status,
             after.as_ref().map(|(d, t)| (d, t.as_str())),
             limit + 1,
         )
@@ -194,13 +211,14 @@ pub async fn describe_images(
         }
         None => {
             let status = tag_status(input.filter.as_ref())?;
+            let by_status = image_status(input.filter.as_ref())?;
             let limit = page_size(input.max_results)?;
             let after = decode_token(&input.next_token)?
                 .map(|t| t.parse::<Digest>())
                 .transpose()
                 .map_err(|_| AwsError::invalid_parameter("Invalid parameter at 'nextToken'"))?;
             let rows = reg
-                .image_digests(&repo, status, after.as_ref(), limit + 1)
+                .image_digests(&repo, status, by_status, after.as_ref(), limit + 1)
                 .await
                 .map_err(|e| call.registry_error(e))?;
             let (page, more) = split_page(rows, limit);
@@ -224,8 +242,10 @@ pub async fn describe_images(
                 "imageSizeInBytes": i.size,
                 "imagePushedAt": r.pushed_at as f64 / 1000.0,
                 "imageManifestMediaType": r.media_type,
-                "imageStatus": "ACTIVE",
+                "imageStatus": r.status.api_name(),
             });
+            if let Some(t) = r.archived_at { v["lastArchivedAt"] = json!(t as f64 / 1000.0); }
+            if let Some(t) = r.activated_at { v["lastActivatedAt"] = json!(t as f64 / 1000.0); }
             if !r.tags.is_empty() { v["imageTags"] = json!(r.tags); }
             if let Some(a) = &r.artifact_type { v["artifactMediaType"] = json!(a); }
             if let Some(s) = &r.subject { v["subjectManifestDigest"] = json!(s); }
@@ -345,6 +365,9 @@ pub async fn batch_get_image(
             Err(Error::ManifestUnknown(_)) => {
                 failures.push(call.failure(id, "ImageNotFound", "Requested image not found"))
             }
+            Err(e @ Error::ImageArchived { .. }) => {
+                failures.push(call.failure(id, "ImageNotFound", &e.to_string()))
+            }
             Err(e) => return Err(call.registry_error(e)),
         }
     }
@@ -420,11 +443,19 @@ pub async fn batch_check_layer_availability(
         };
         // Checking a layer claims it against garbage collection, as a `HEAD` does.
         match call.app.registry.stat_blob(&repo, &digest).await {
-            Ok(info) => layers.push(json!({
-                "layerDigest": d,
-                "layerAvailability": "AVAILABLE",
-                "layerSize": info.size,
-            })),
+            Ok(info) => {
+                let archived = call
+                    .app
+                    .registry
+                    .blob_is_archived(&digest)
+                    .await
+                    .map_err(|e| call.registry_error(e))?;
+                layers.push(json!({
+                    "layerDigest": d,
+                    "layerAvailability": if archived { "ARCHIVED" } else { "AVAILABLE" },
+                    "layerSize": info.size,
+                }))
+            }
             Err(Error::BlobUnknown(_)) => failures.push(json!({ "layerDigest": d, "failureCode": "MissingLayerDigest", "failureReason": "Could not find layer" })),
             Err(e) => return Err(call.registry_error(e)),
         }
@@ -563,7 +594,15 @@ pub async fn get_download_url_for_layer(
         .parse()
         .map_err(|e: berth_oci::DigestError| constraint("layerDigest", &e.to_string()))?;
     match reg.stat_blob(&repo, &digest).await {
-        Ok(_) => {}
+        Ok(_) => {
+            if reg
+                .blob_is_archived(&digest)
+                .await
+                .map_err(|e| call.registry_error(e))?
+            {
+                return Err(call.registry_error(Error::BlobArchived(digest)));
+            }
+        }
         Err(Error::BlobUnknown(_)) => {
             return Err(AwsError::client(
                 "LayersNotFoundException",
@@ -718,4 +757,65 @@ pub async fn list_image_referrers(
         }
     }
     Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateImageStorageClassInput {
+    registry_id: Option<String>,
+    repository_name: String,
+    image_id: ImageId,
+    target_storage_class: String,
+}
+
+/// UpdateImageStorageClass: ARCHIVE takes effect at once (the image stops
+/// being pullable); STANDARD answers ACTIVATING and restores in the
+/// background, after which the image is ACTIVE with `lastActivatedAt`.
+pub async fn update_image_storage_class(
+    call: &Call<'_>,
+    input: UpdateImageStorageClassInput,
+) -> Result<Value, AwsError> {
+    let archive = match input.target_storage_class.as_str() {
+        "ARCHIVE" => true,
+        "STANDARD" => false,
+        _ => {
+            return Err(constraint(
+                "targetStorageClass",
+                "Member must satisfy enum value set: [STANDARD, ARCHIVE]",
+            ))
+        }
+    };
+    let repo = call
+        .existing_repo(input.registry_id.as_deref(), &input.repository_name)
+        .await?;
+    let not_found = || {
+        AwsError::client(
+            "ImageNotFoundException",
+            format!(
+                "The image with imageId {} does not exist within the repository with name '{}' in the registry with id '{}'",
+                input.image_id.json(), repo.name, call.registry.account_id
+            ),
+        )
+    };
+    let digest = match resolve(call, &repo, &input.image_id).await? {
+        Ok(d) => d,
+        Err(("ImageNotFound", _)) => return Err(not_found()),
+        Err((_, reason)) => return Err(AwsError::invalid_parameter(reason)),
+    };
+    let (digest, status) = match call
+        .app
+        .registry
+        .update_storage_class(&repo, &Reference::Digest(digest), archive)
+        .await
+    {
+        Ok(done) => done,
+        Err(Error::ManifestUnknown(_)) => return Err(not_found()),
+        Err(e) => return Err(call.registry_error(e)),
+    };
+    Ok(json!({
+        "registryId": call.registry.account_id,
+        "repositoryName": repo.name.as_str(),
+        "imageId": image_id(Some(digest.as_str()), input.image_id.image_tag.as_deref()),
+        "imageStatus": status.api_name(),
+    }))
 }

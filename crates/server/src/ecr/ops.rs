@@ -115,6 +115,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "DeleteLifecyclePolicy",
     "StartLifecyclePolicyPreview",
     "GetLifecyclePolicyPreview",
+    "UpdateImageStorageClass",
 ];
 
 pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, AwsError> {
@@ -174,6 +175,9 @@ pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, 
         }
         "GetLifecyclePolicyPreview" => {
             super::lifecycle::get_lifecycle_policy_preview(call, input).await
+        }
+        "UpdateImageStorageClass" => {
+            super::images::update_image_storage_class(call, parse(input)?).await
         }
         "TagResource" => super::tagging::tag_resource(call, input).await,
         "UntagResource" => super::tagging::untag_resource(call, input).await,
