@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real clients the end-to-end tests drive, when missing:
-# skopeo, podman, buildah (Debian), oras-py, awscli and boto3 (PyPI), and what the benchmark harness needs
+# skopeo, podman, buildah (Debian), oras-py, awscli and boto3 (PyPI), cargo-fuzz (crates.io), and what the benchmark harness needs
 # (crates/bench/install.sh: CNCF Distribution, fontconfig). The Docker
 # Engine is the machine's own; if its daemon is installed but not running,
 # it is started.
@@ -21,6 +21,10 @@ if ! command -v aws >/dev/null 2>&1 || ! python3 -c "import boto3" 2>/dev/null; 
   python3 -m pip install --quiet --disable-pip-version-check awscli boto3
 fi
 crates/bench/install.sh >/dev/null
+# cargo-fuzz: the fuzz smoke run (scripts/fuzz.sh).
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  cargo install --quiet --locked cargo-fuzz@0.13.2
+fi
 
 # The docker tests need a running daemon on this machine's loopback.
 if command -v docker >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
@@ -35,6 +39,7 @@ fi
 echo "  oras-py: $(python3 -c 'import oras; print(oras.__version__)' 2>/dev/null || echo MISSING)"
 echo "  boto3: $(python3 -c 'import boto3; print(boto3.__version__)' 2>/dev/null || echo MISSING)"
 echo "  aws: $(aws --version 2>/dev/null || echo MISSING)"
+echo "  cargo-fuzz: $(cargo fuzz --version 2>/dev/null || echo MISSING)"
 for tool in skopeo podman buildah docker docker-registry; do
   if command -v "$tool" >/dev/null 2>&1; then
     echo "  $tool: $("$tool" --version 2>/dev/null | head -n1)"

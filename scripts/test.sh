@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every berth test suite: unit tests, store conformance suites, the
 # end-to-end tests that drive real clients (skopeo, podman, buildah, docker)
-# against berth processes they start themselves, and the benchmark harness
-# in its quick form (to keep it working; it asserts nothing about speed).
+# against berth processes they start themselves, a short run of every fuzz
+# target, and the benchmark harness in its quick form (to keep it working;
+# it asserts nothing about speed).
 # Installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,9 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
+
+# Every fuzz target for a few seconds (the long run: scripts/fuzz.sh 600).
+scripts/fuzz.sh "${BERTH_FUZZ_SECONDS:-5}"
 
 # The benchmark harness, quick: every workload at small sizes beside CNCF
 # Distribution. The full run is `cargo run --release -p berth-bench`.

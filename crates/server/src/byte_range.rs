@@ -1,8 +1,23 @@
-//! The `Range` request header on blob GETs (RFC 9110 §14), as far as a
-//! registry needs it: one byte range. containerd resumes interrupted layer
-//! downloads with `Range: bytes=<n>-`.
+//! Byte ranges in request headers: `Range` on blob GETs (RFC 9110 §14), as
+//! far as a registry needs it: one byte range (containerd resumes
+//! interrupted layer downloads with `Range: bytes=<n>-`); and the
+//! `Content-Range` of an upload chunk. Public for the fuzz targets.
 
-use berth_registry::ByteRange;
+use berth_registry::{ByteRange, ChunkRange};
+
+/// `Content-Range: <start>-<end>` of an upload chunk (also accepting the
+/// RFC 9110 form `bytes <start>-<end>/<total>` that some clients send).
+/// Whether the range fits the session is the registry's to decide.
+pub fn content_range(v: &str) -> Option<ChunkRange> {
+    let v = v.trim();
+    let v = v.strip_prefix("bytes ").unwrap_or(v);
+    let v = v.split('/').next()?;
+    let (a, b) = v.split_once('-')?;
+    Some(ChunkRange {
+        start: a.trim().parse().ok()?,
+        end: b.trim().parse().ok()?,
+    })
+}
 
 /// What a request's `Range` header asks for.
 #[derive(Debug, PartialEq, Eq)]

@@ -472,13 +472,16 @@ impl Ctx<'_> {
         self.headers
             .get(header::CONTENT_RANGE)
             .map(|v| {
-                parse_content_range(v).ok_or_else(|| {
-                    OciError::new(
-                        StatusCode::BAD_REQUEST,
-                        "BLOB_UPLOAD_INVALID",
-                        "Content-Range must be '<start>-<end>'",
-                    )
-                })
+                v.to_str()
+                    .ok()
+                    .and_then(crate::byte_range::content_range)
+                    .ok_or_else(|| {
+                        OciError::new(
+                            StatusCode::BAD_REQUEST,
+                            "BLOB_UPLOAD_INVALID",
+                            "Content-Range must be '<start>-<end>'",
+                        )
+                    })
             })
             .transpose()
     }
@@ -600,17 +603,4 @@ fn json_page(body: &impl serde::Serialize, link: Option<String>) -> Response {
         resp.headers_mut().insert(header::LINK, hv(l));
     }
     resp
-}
-
-/// `Content-Range: <start>-<end>` (also accepting the RFC 9110 form
-/// `bytes <start>-<end>/<total>` that some clients send).
-fn parse_content_range(v: &HeaderValue) -> Option<ChunkRange> {
-    let v = v.to_str().ok()?.trim();
-    let v = v.strip_prefix("bytes ").unwrap_or(v);
-    let v = v.split('/').next()?;
-    let (a, b) = v.split_once('-')?;
-    Some(ChunkRange {
-        start: a.trim().parse().ok()?,
-        end: b.trim().parse().ok()?,
-    })
 }

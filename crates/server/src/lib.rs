@@ -6,7 +6,7 @@
 
 mod admin;
 mod aws_error;
-mod byte_range;
+pub mod byte_range;
 mod distribution;
 pub mod ecr;
 mod health;
