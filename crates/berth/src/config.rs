@@ -61,6 +61,19 @@ pub struct ServeArgs {
     /// repositories are created with CreateRepository].
     #[arg(long, env = "BERTH_CREATE_ON_PUSH")]
     pub create_on_push: Option<bool>,
+    /// OSV records to import into the vulnerability database at start and
+    /// every --vuln-db-refresh: a directory of JSON files, an osv.dev
+    /// all.zip, or an http(s) URL of one [default: none; `berth vulndb
+    /// import` fills the database].
+    #[arg(long, env = "BERTH_VULN_DB")]
+    pub vuln_db: Option<String>,
+    /// How often --vuln-db is imported again, e.g. `6h`; `0s` imports only
+    /// at start [default: 24h].
+    #[arg(long, env = "BERTH_VULN_DB_REFRESH")]
+    pub vuln_db_refresh: Option<String>,
+    /// Image scans that may run at once [default: 1].
+    #[arg(long, env = "BERTH_SCAN_WORKERS")]
+    pub scan_workers: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +98,10 @@ pub struct Config {
     pub lifecycle_interval: Option<Duration>,
     pub allow_anonymous: bool,
     pub create_on_push: bool,
+    pub vuln_db: Option<String>,
+    /// `None`: import only at start.
+    pub vuln_db_refresh: Option<Duration>,
+    pub scan_workers: usize,
 }
 
 impl Config {
@@ -117,7 +134,23 @@ impl Config {
                 d => Some(d),
             },
         };
+        let vuln_db_refresh = match args.vuln_db_refresh.or(file.vuln_db_refresh) {
+            None => Some(Duration::from_secs(24 * 3600)),
+            Some(text) => match humantime::parse_duration(&text).with_context(|| {
+                format!("vuln_db_refresh '{text}' is not a duration such as 30s, 6h or 1d")
+            })? {
+                d if d.is_zero() => None,
+                d => Some(d),
+            },
+        };
+        let scan_workers = args.scan_workers.or(file.scan_workers).unwrap_or(1);
+        if scan_workers == 0 {
+            bail!("scan_workers must be at least 1");
+        }
         Ok(Config {
+            vuln_db: args.vuln_db.or(file.vuln_db),
+            vuln_db_refresh,
+            scan_workers,
             lifecycle_interval,
             listen: args
                 .listen

@@ -44,6 +44,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             create_on_push: config.create_on_push,
             server_key,
             default_account: config.default_account.clone(),
+            scan_workers: config.scan_workers,
             ..Default::default()
         },
     ));
@@ -55,6 +56,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "removed temporary upload data left by an earlier crash"
         );
     }
+
+    // Scans a stopped server left IN_PROGRESS run again.
+    let resumed = registry.resume_scans().await?;
+    if resumed > 0 {
+        tracing::info!(
+            count = resumed,
+            "queued again the image scans left in progress"
+        );
+    }
+    let vulndb = config.vuln_db.clone().map(|source| {
+        tokio::spawn(crate::vulndb::import_periodically(
+            registry.clone(),
+            source,
+            config.vuln_db_refresh,
+        ))
+    });
 
     let state = AppState {
         registry: registry.clone(),
@@ -132,6 +149,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     if let Some(lifecycle) = lifecycle {
         lifecycle.abort();
+    }
+    if let Some(vulndb) = vulndb {
+        vulndb.abort();
     }
     registry.close().await;
     served.context("serving HTTP")?;

@@ -115,6 +115,7 @@ impl AwsError {
                 "LifecyclePolicyPreviewInProgressException",
                 format!("A lifecycle policy preview is still in progress for the repository with name '{name}' in the registry with id '{registry_id}'; wait for it to complete"),
             ),
+            Error::UnsupportedImageType(m) => Self::client("UnsupportedImageTypeException", m),
             e @ Error::TooManyTags { .. } => Self::client("TooManyTagsException", e.to_string()),
             // Raised by the admin API (accounts, users, keys), with IAM's names.
             Error::AccessDenied(m) => Self::new(StatusCode::FORBIDDEN, "AccessDeniedException", m),
