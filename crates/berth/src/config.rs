@@ -230,6 +230,33 @@ mod tests {
     }
 
     #[test]
+    fn vulnerability_database_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("berth.toml");
+        std::fs::write(&file, "vuln_db = \"/srv/osv\"\nscan_workers = 2\n").unwrap();
+        let with = |refresh: Option<&str>| {
+            Config::resolve(ServeArgs {
+                config: Some(file.clone()),
+                vuln_db_refresh: refresh.map(str::to_string),
+                ..Default::default()
+            })
+        };
+        let c = with(None).unwrap();
+        assert_eq!(c.vuln_db.as_deref(), Some("/srv/osv"));
+        assert_eq!(c.scan_workers, 2);
+        assert_eq!(c.vuln_db_refresh, Some(Duration::from_secs(24 * 3600)));
+        assert_eq!(with(Some("0s")).unwrap().vuln_db_refresh, None);
+        assert!(format!("{:#}", with(Some("daily")).unwrap_err()).contains("vuln_db_refresh"));
+        let none = Config::resolve(ServeArgs::default()).unwrap();
+        assert_eq!((none.vuln_db, none.scan_workers), (None, 1));
+        assert!(Config::resolve(ServeArgs {
+            scan_workers: Some(0),
+            ..Default::default()
+        })
+        .is_err());
+    }
+
+    #[test]
     fn lifecycle_intervals_are_durations_and_zero_turns_them_off() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("berth.toml");

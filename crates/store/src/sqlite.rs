@@ -2118,6 +2118,7 @@ impl MetadataStore for SqliteMetadataStore {
         keys: &[(String, String)],
     ) -> Result<Vec<(String, Option<String>)>> {
         let mut out: Vec<(String, Option<String>)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut conn = self.reader.acquire().await?;
         for (eco, name) in keys {
             let rows = sqlx::query(
@@ -2130,7 +2131,7 @@ impl MetadataStore for SqliteMetadataStore {
             .await?;
             for r in rows {
                 let id: String = r.get(0);
-                if !out.iter().any(|(i, _)| *i == id) {
+                if seen.insert(id.clone()) {
                     out.push((id, r.get(1)));
                 }
             }

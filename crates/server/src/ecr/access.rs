@@ -85,7 +85,12 @@ pub fn required(op: &str, input: &Value) -> Result<Needs, AwsError> {
                 .flatten()
                 .filter_map(Value::as_str)
                 .map(|n| (action.clone(), Some(n.to_string())))
-                .collect()
+                .collect();
+            // Without names the request is malformed, but is refused to a
+            // caller without the action first, as every operation is.
+            if needs.checks.is_empty() {
+                needs.checks.push((action, None));
+            }
         }
         "DescribeRepositories" => match input.get("repositoryNames").and_then(Value::as_array) {
             Some(names) => {
