@@ -57,6 +57,11 @@ pub struct ServeArgs {
     /// (`berth admin lifecycle run` still works) [default: 24h].
     #[arg(long, env = "BERTH_LIFECYCLE_INTERVAL")]
     pub lifecycle_interval: Option<String>,
+    /// How long a client may take to send a request's headers before its
+    /// connection is closed (slow clients cannot hold connections open),
+    /// e.g. `30s` [default: 30s].
+    #[arg(long, env = "BERTH_HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<String>,
     /// Serve `/v2` requests without credentials, as the default account [default: false].
     #[arg(long, env = "BERTH_ALLOW_ANONYMOUS")]
     pub allow_anonymous: Option<bool>,
@@ -65,6 +70,19 @@ pub struct ServeArgs {
     /// repositories are created with CreateRepository].
     #[arg(long, env = "BERTH_CREATE_ON_PUSH")]
     pub create_on_push: Option<bool>,
+    /// OSV records to import into the vulnerability database at start and
+    /// every --vuln-db-refresh: a directory of JSON files, an osv.dev
+    /// all.zip, or an http(s) URL of one [default: none; `berth vulndb
+    /// import` fills the database].
+    #[arg(long, env = "BERTH_VULN_DB")]
+    pub vuln_db: Option<String>,
+    /// How often --vuln-db is imported again, e.g. `6h`; `0s` imports only
+    /// at start [default: 24h].
+    #[arg(long, env = "BERTH_VULN_DB_REFRESH")]
+    pub vuln_db_refresh: Option<String>,
+    /// Image scans that may run at once [default: 1].
+    #[arg(long, env = "BERTH_SCAN_WORKERS")]
+    pub scan_workers: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +109,12 @@ pub struct Config {
     pub lifecycle_interval: Option<Duration>,
     pub allow_anonymous: bool,
     pub create_on_push: bool,
+    pub vuln_db: Option<String>,
+    /// `None`: import only at start.
+    pub vuln_db_refresh: Option<Duration>,
+    pub scan_workers: usize,
+    /// Connections whose request headers take longer are closed.
+    pub header_read_timeout: Duration,
 }
 
 impl Config {
@@ -127,7 +151,33 @@ impl Config {
             .data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("./berth-data"));
+        let vuln_db_refresh = match args.vuln_db_refresh.or(file.vuln_db_refresh) {
+            None => Some(Duration::from_secs(24 * 3600)),
+            Some(text) => match humantime::parse_duration(&text).with_context(|| {
+                format!("vuln_db_refresh '{text}' is not a duration such as 30s, 6h or 1d")
+            })? {
+                d if d.is_zero() => None,
+                d => Some(d),
+            },
+        };
+        let scan_workers = args.scan_workers.or(file.scan_workers).unwrap_or(1);
+        if scan_workers == 0 {
+            bail!("scan_workers must be at least 1");
+        }
+        let header_read_timeout = match args.header_read_timeout.or(file.header_read_timeout) {
+            None => Duration::from_secs(30),
+            Some(text) => match humantime::parse_duration(&text).with_context(|| {
+                format!("header_read_timeout '{text}' is not a duration such as 30s")
+            })? {
+                d if d.is_zero() => bail!("header_read_timeout must be more than 0s"),
+                d => d,
+            },
+        };
         Ok(Config {
+            header_read_timeout,
+            vuln_db: args.vuln_db.or(file.vuln_db),
+            vuln_db_refresh,
+            scan_workers,
             lifecycle_interval,
             listen: args
                 .listen
@@ -205,6 +255,33 @@ mod tests {
         assert_eq!(c.default_region, "us-east-1");
         assert_eq!(c.upload_expiry, Duration::from_secs(24 * 3600));
         assert_eq!(c.lifecycle_interval, Some(Duration::from_secs(24 * 3600)));
+    }
+
+    #[test]
+    fn vulnerability_database_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("berth.toml");
+        std::fs::write(&file, "vuln_db = \"/srv/osv\"\nscan_workers = 2\n").unwrap();
+        let with = |refresh: Option<&str>| {
+            Config::resolve(ServeArgs {
+                config: Some(file.clone()),
+                vuln_db_refresh: refresh.map(str::to_string),
+                ..Default::default()
+            })
+        };
+        let c = with(None).unwrap();
+        assert_eq!(c.vuln_db.as_deref(), Some("/srv/osv"));
+        assert_eq!(c.scan_workers, 2);
+        assert_eq!(c.vuln_db_refresh, Some(Duration::from_secs(24 * 3600)));
+        assert_eq!(with(Some("0s")).unwrap().vuln_db_refresh, None);
+        assert!(format!("{:#}", with(Some("daily")).unwrap_err()).contains("vuln_db_refresh"));
+        let none = Config::resolve(ServeArgs::default()).unwrap();
+        assert_eq!((none.vuln_db, none.scan_workers), (None, 1));
+        assert!(Config::resolve(ServeArgs {
+            scan_workers: Some(0),
+            ..Default::default()
+        })
+        .is_err());
     }
 
     #[test]

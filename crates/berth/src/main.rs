@@ -8,6 +8,7 @@ mod config;
 mod datadir;
 mod gc;
 mod serve;
+mod vulndb;
 
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -26,11 +27,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the registry server.
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Delete blobs that no manifest references (on the running server).
     Gc(gc::GcArgs),
     /// Manage accounts, users and access keys on the running server.
     Admin(admin::AdminArgs),
+    /// The vulnerability database image scans match against (OSV records).
+    Vulndb(vulndb::VulnDbArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,7 +49,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => {
-            let config = config::Config::resolve(args)?;
+            let config = config::Config::resolve(*args)?;
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?
@@ -56,6 +59,10 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(gc::run(args)),
+        Command::Vulndb(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(vulndb::run(args)),
         Command::Admin(args) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?

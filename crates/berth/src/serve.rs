@@ -55,6 +55,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 create_on_push: config.create_on_push,
                 server_key,
                 default_account: config.default_account.clone(),
+                scan_workers: config.scan_workers,
                 ..Default::default()
             },
         )
@@ -81,6 +82,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             ),
             Err(e) => tracing::error!(error = %e, "finishing interrupted archive moves failed"),
         }
+    });
+    // Scans a stopped server left IN_PROGRESS run again.
+    let resumed = registry.resume_scans().await?;
+    if resumed > 0 {
+        tracing::info!(
+            count = resumed,
+            "queued again the image scans left in progress"
+        );
+    }
+    let vulndb = config.vuln_db.clone().map(|source| {
+        tokio::spawn(crate::vulndb::import_periodically(
+            registry.clone(),
+            source,
+            config.vuln_db_refresh,
+        ))
     });
 
     let state = AppState {
@@ -138,18 +154,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                         tls.key.display()
                     )
                 })?;
-            axum_server::from_tcp_rustls(listener, rustls)
+            let mut server = axum_server::from_tcp_rustls(listener, rustls)
                 .map(|tls| tls.acceptor(NoDelayAcceptor))
-                .handle(handle)
-                .serve(app)
-                .await
+                .handle(handle);
+            limit_header_time(server.http_builder(), config.header_read_timeout);
+            server.serve(app).await
         }
         None => {
-            axum_server::from_tcp(listener)
+            let mut server = axum_server::from_tcp(listener)
                 .acceptor(NoDelayAcceptor)
-                .handle(handle)
-                .serve(app)
-                .await
+                .handle(handle);
+            limit_header_time(server.http_builder(), config.header_read_timeout);
+            server.serve(app).await
         }
     };
     expiry.abort();
@@ -160,11 +176,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(lifecycle) = lifecycle {
         lifecycle.abort();
     }
+    if let Some(vulndb) = vulndb {
+        vulndb.abort();
+    }
     registry.close().await;
     served.context("serving HTTP")?;
     tracing::info!("berth stopped cleanly");
     drop(data);
     Ok(())
+}
+
+/// Closes HTTP/1 connections whose request headers take longer than
+/// `timeout` (slowloris). hyper has the setting, but without a timer it is
+/// silently off.
+fn limit_header_time(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    timeout: Duration,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeout);
 }
 
 /// The default account's admin user and its access key: from

@@ -211,6 +211,8 @@ fn archived_images_leave_pulls_and_listings_and_come_back_on_restore_or_push() {
     assert!(err.contains("LayerInaccessibleException"), "{err}");
     let got = aws_ok(&s, &ecr("batch-get-image", &["--image-ids", "imageTag=v1"]));
     assert_eq!(got["failures"][0]["failureCode"], "ImageNotFound");
+    let err = aws_err(&s, &ecr("start-image-scan", &["--image-id", "imageTag=v1"]));
+    assert!(err.contains("ImageArchivedException"), "{err}");
 
     // Errors by exception name.
     let err = aws_err(

@@ -312,7 +312,7 @@ assert (t["expiresAt"] - __import__("datetime").datetime.now(t["expiresAt"].tzin
 assert ecr.describe_registry()["registryId"] == "000000000000"
 
 # Operations berth does not implement yet say so, by name.
-code = code_of(ecr.start_image_scan, repositoryName="boto/one", imageId={"imageTag": "v1"})
+code = code_of(ecr.describe_pull_through_cache_rules)
 assert code == "UnsupportedOperationException", code
 
 # Authentication failures, by AWS's names.

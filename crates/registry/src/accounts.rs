@@ -18,6 +18,8 @@ pub enum AdminAction<'a> {
     CollectGarbage,
     /// Run the lifecycle policies of every repository (of every account).
     RunLifecycle,
+    /// Import records into the vulnerability database (shared by every account).
+    ImportVulnDb,
     /// Create or list users, create, list or delete access keys, in `account`.
     ManageUsers { account: &'a str },
 }
@@ -28,6 +30,7 @@ impl AdminAction<'_> {
             AdminAction::ManageAccounts => "manage accounts".into(),
             AdminAction::CollectGarbage => "run garbage collection".into(),
             AdminAction::RunLifecycle => "run lifecycle policies".into(),
+            AdminAction::ImportVulnDb => "import the vulnerability database".into(),
             AdminAction::ManageUsers { account } => {
                 format!("manage users and access keys of account {account}")
             }
@@ -304,6 +307,7 @@ mod tests {
         for action in [
             AdminAction::ManageAccounts,
             AdminAction::CollectGarbage,
+            AdminAction::ImportVulnDb,
             own,
             foreign,
             root_users,

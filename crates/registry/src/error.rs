@@ -61,6 +61,9 @@ pub enum Error {
     StorageClassUpdateNotSupported(String),
     #[error("{0}")]
     Unsupported(String),
+    /// StartImageScan of a manifest that is not a container image.
+    #[error("{0}")]
+    UnsupportedImageType(String),
     #[error("{0}")]
     InvalidParameter(String),
     /// The caller may not do this (the message names the caller).

@@ -26,6 +26,7 @@ mod policies;
 mod pulls;
 mod referrers;
 mod repositories;
+pub mod scanning;
 mod settings;
 mod uploads;
 
@@ -48,6 +49,7 @@ pub use manifests::{ManifestRead, PutManifest};
 pub use policies::MAX_POLICY_CHARS;
 pub use pulls::PULL_FLUSH_INTERVAL;
 pub use repositories::{RepositorySettings, MAX_RESOURCE_TAGS};
+pub use scanning::{ImportStats, RepositoryScanning, ScanningConfig, StoredFinding};
 pub use uploads::{ChunkRange, UploadState};
 
 use berth_oci::RepositoryName;
@@ -87,6 +89,8 @@ pub struct RegistryConfig {
     /// The account anonymous callers and plain host names address; its
     /// admin user administers the whole server (`accounts.rs`).
     pub default_account: String,
+    /// Image scans that may run at once (each on one blocking thread).
+    pub scan_workers: usize,
 }
 
 impl Default for RegistryConfig {
@@ -101,6 +105,7 @@ impl Default for RegistryConfig {
             server_key: berth_iam::ServerKey::from_bytes(&berth_iam::ServerKey::generate())
                 .expect("a generated key has the right length"),
             default_account: "000000000000".into(),
+            scan_workers: 1,
         }
     }
 }
@@ -127,6 +132,7 @@ pub struct Registry {
     users_seen_at: std::sync::atomic::AtomicI64,
     /// Held by a lifecycle run: one at a time per node.
     lifecycle_running: tokio::sync::Mutex<()>,
+    scanning: Arc<scanning::Scanning>,
     config: RegistryConfig,
 }
 
@@ -138,6 +144,12 @@ impl Registry {
         config: RegistryConfig,
     ) -> Self {
         Registry {
+            scanning: scanning::Scanning::new(
+                blobs.clone(),
+                meta.clone(),
+                clock.clone(),
+                config.scan_workers,
+            ),
             blobs,
             archive: None,
             meta,

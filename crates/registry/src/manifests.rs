@@ -76,13 +76,14 @@ impl Registry {
         };
         let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
         let repo_id = self.repo_id_for_push(repo).await?;
-        let tag_immutable = match tag {
-            Some(t) => self
-                .meta
-                .get_repository(&repo.registry, repo.name.as_str())
-                .await?
-                .is_some_and(|r| crate::repositories::tag_is_immutable(&r, t)),
-            None => false,
+        // Read once for tag immutability and scan on push.
+        let record = self
+            .meta
+            .get_repository(&repo.registry, repo.name.as_str())
+            .await?;
+        let tag_immutable = match (tag, &record) {
+            (Some(t), Some(r)) => crate::repositories::tag_is_immutable(r, t),
+            _ => false,
         };
         let new_manifest = || NewManifest {
             digest: &digest,
@@ -123,6 +124,16 @@ impl Registry {
                 // The digest too: a re-push may have restored an archived image.
                 let tags: Vec<String> = tag.iter().map(|t| t.to_string()).collect();
                 self.cache.invalidate(repo_id, &tags, &[&digest]);
+                let scan_on_push = record.as_ref().is_some_and(|r| r.scan_on_push);
+                self.scan_after_push(
+                    repo,
+                    repo_id,
+                    scan_on_push,
+                    &digest,
+                    &manifest.media_type,
+                    &body,
+                )
+                .await;
                 Ok(PutManifest {
                     digest,
                     media_type: manifest.media_type,

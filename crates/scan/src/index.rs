@@ -91,70 +91,17 @@ impl Loader {
 
     /// Every `*.json` file under `dir`, at any depth.
     pub fn add_dir(&mut self, dir: &Path) -> Result<(), LoadError> {
-        let io = |path: &Path| {
-            let path = path.display().to_string();
-            move |source| LoadError::Io { path, source }
-        };
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .map_err(io(dir))?
-            .collect::<Result<_, _>>()
-            .map_err(io(dir))?;
-        // A stable order, so "the first few errors" are the same every run.
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let path = entry.path();
-            let kind = entry.file_type().map_err(io(&path))?;
-            if kind.is_dir() {
-                self.add_dir(&path)?;
-            } else if path.extension().is_some_and(|e| e == "json") {
-                let bytes = std::fs::read(&path).map_err(io(&path))?;
-                self.add_json(&path.display().to_string(), &bytes);
-            }
-        }
-        Ok(())
+        visit_dir(dir, &mut |origin, json| self.add_json(origin, json))
     }
 
     /// Every `*.json` member of a zip archive (osv.dev's `<ecosystem>/all.zip`
     /// holds one record per member). A member larger than `max_member` bytes
     /// is refused as invalid, so a hostile archive cannot exhaust memory.
     pub fn add_zip<R: Read + Seek>(&mut self, reader: R, max_member: u64) -> Result<(), LoadError> {
-        let mut archive = zip::ZipArchive::new(reader)?;
-        for i in 0..archive.len() {
-            let member = archive.by_index(i)?;
-            let name = match member.name() {
-                Ok(n) => n.into_owned(),
-                Err(e) => {
-                    self.stats.invalid(format!("member {i}: {e}"));
-                    continue;
-                }
-            };
-            if !member.is_file() || !name.ends_with(".json") {
-                continue;
-            }
-            if member.size() > max_member {
-                self.stats.invalid(format!(
-                    "{name}: {} bytes, over the {max_member}-byte limit",
-                    member.size()
-                ));
-                continue;
-            }
-            let mut bytes = Vec::with_capacity(member.size() as usize);
-            // `take` bounds what is read even if the header lies about the size.
-            member
-                .take(max_member + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|source| LoadError::Io {
-                    path: name.clone(),
-                    source,
-                })?;
-            if bytes.len() as u64 > max_member {
-                self.stats
-                    .invalid(format!("{name}: over the {max_member}-byte limit"));
-                continue;
-            }
-            self.add_json(&name, &bytes);
-        }
-        Ok(())
+        visit_zip(reader, max_member, &mut |origin, json| match json {
+            Ok(json) => self.add_json(origin, json),
+            Err(e) => self.stats.invalid(e),
+        })
     }
 
     /// Builds the database: drops withdrawn and unmatchable records, indexes
@@ -177,6 +124,101 @@ impl Loader {
         }
         (db, stats)
     }
+}
+
+/// Calls `f` with every `*.json` file under `dir` (any depth, in name
+/// order) and its bytes: one record at a time, so a caller that stores
+/// records as they come never holds the whole database.
+pub fn visit_dir(dir: &Path, f: &mut dyn FnMut(&str, &[u8])) -> Result<(), LoadError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| LoadError::Io { path, source }
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .collect::<Result<_, _>>()
+        .map_err(io(dir))?;
+    // A stable order, so "the first few errors" are the same every run.
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io(&path))?;
+        if kind.is_dir() {
+            visit_dir(&path, f)?;
+        } else if path.extension().is_some_and(|e| e == "json") {
+            let bytes = std::fs::read(&path).map_err(io(&path))?;
+            f(&path.display().to_string(), &bytes);
+        }
+    }
+    Ok(())
+}
+
+/// What [`visit_zip`] calls per member: its name, and its bytes or why it
+/// was not read.
+pub type ZipVisitor<'a> = dyn FnMut(&str, Result<&[u8], String>) + 'a;
+
+/// Calls `f` with every `*.json` member of a zip archive, one at a time: its
+/// bytes, or why it was not read (a member over `max_member` bytes, a bad
+/// name).
+pub fn visit_zip<R: Read + Seek>(
+    reader: R,
+    max_member: u64,
+    f: &mut ZipVisitor<'_>,
+) -> Result<(), LoadError> {
+    let mut archive = zip::ZipArchive::new(reader)?;
+    for i in 0..archive.len() {
+        let member = archive.by_index(i)?;
+        let name = match member.name() {
+            Ok(n) => n.into_owned(),
+            Err(e) => {
+                f(&format!("member {i}"), Err(format!("member {i}: {e}")));
+                continue;
+            }
+        };
+        if !member.is_file() || !name.ends_with(".json") {
+            continue;
+        }
+        if member.size() > max_member {
+            let e = format!(
+                "{name}: {} bytes, over the {max_member}-byte limit",
+                member.size()
+            );
+            f(&name, Err(e));
+            continue;
+        }
+        let mut bytes = Vec::with_capacity(member.size() as usize);
+        // `take` bounds what is read even if the header lies about the size.
+        member
+            .take(max_member + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|source| LoadError::Io {
+                path: name.clone(),
+                source,
+            })?;
+        if bytes.len() as u64 > max_member {
+            f(
+                &name,
+                Err(format!("{name}: over the {max_member}-byte limit")),
+            );
+            continue;
+        }
+        f(&name, Ok(&bytes));
+    }
+    Ok(())
+}
+
+/// The (ecosystem, normalized package name) keys a record is found by, as
+/// [`VulnDb`] indexes it: a store keeps the same keys.
+pub fn package_keys(v: &Vulnerability) -> Vec<(EcosystemName, String)> {
+    let mut keys: Vec<(EcosystemName, String)> = Vec::new();
+    for (eco, affected) in v.affected() {
+        let Some(p) = &affected.package else { continue };
+        let key = (eco.name, eco.name.normalize_name(&p.name).into_owned());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
 }
 
 /// Loads a directory of OSV JSON files.

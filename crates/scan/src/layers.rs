@@ -92,7 +92,7 @@ impl Compression {
 }
 
 /// A path that matters, as a layer holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Entry {
     /// A regular file's content.
     File(Vec<u8>),
@@ -115,7 +115,7 @@ pub enum Entry {
 }
 
 /// What the Go linker embeds in a binary (`go version -m` prints it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GoBuildInfo {
     /// As recorded: `go1.21.3`, possibly followed by experiment tags.
     pub go_version: String,
@@ -125,7 +125,7 @@ pub struct GoBuildInfo {
 }
 
 /// What one layer holds that package detection cares about.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Inventory {
     /// Files that matter, by normalized path (no leading `/`).
     pub files: BTreeMap<String, Entry>,

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod detect;
 pub mod index;
 pub mod layers;
@@ -17,7 +18,10 @@ pub mod severity;
 pub mod version;
 
 pub use detect::{detect, Detection, FoundPackage, OsInfo, PackageKind};
-pub use index::{load_dir, load_zip, LoadError, LoadStats, Loader, VulnDb};
+pub use index::{
+    load_dir, load_zip, package_keys, visit_dir, visit_zip, LoadError, LoadStats, Loader, VulnDb,
+    MAX_RECORD_BYTES,
+};
 pub use layers::{apply_layers, read_layer, Inventory, LayerError, Limits};
 pub use matching::{affected_by, Hit, HitReason, Package};
 pub use osv::{Ecosystem, EcosystemName, Record, Vulnerability};

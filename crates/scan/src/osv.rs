@@ -165,7 +165,9 @@ pub fn parse_record(json: &[u8]) -> Result<Record, serde_json::Error> {
 }
 
 /// The ecosystems berth understands, by the names the OSV schema defines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum EcosystemName {
     Debian,
     Ubuntu,
@@ -275,7 +277,7 @@ impl EcosystemName {
 
 /// An OSV ecosystem string, parsed: `Debian:12`, `Alpine:v3.19`, `PyPI`,
 /// `Ubuntu:22.04:LTS`, `Maven:https://maven.google.com`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Ecosystem {
     pub name: EcosystemName,
     /// The distribution release (`12`, `3.19` without Alpine's `v`,

@@ -25,6 +25,9 @@ use std::time::Duration;
 pub const SERVICE: &str = "berth";
 /// Admin requests are a few fields of JSON.
 const MAX_BODY: usize = 64 * 1024;
+/// `POST /berth/admin/vulndb/records` takes a batch of OSV records.
+pub const VULNDB_RECORDS: &str = "/berth/admin/vulndb/records";
+pub const MAX_VULNDB_BODY: usize = 96 << 20;
 
 const HOW_TO_SIGN: &str = "berth's admin API accepts only requests signed with AWS SigV4 (service 'berth', any region) with an access key of an admin user. `berth admin` and `berth gc` sign with the credentials the aws CLI uses: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile of ~/.aws/credentials (AWS_PROFILE); the default account's admin key is in the data dir's root-credentials file";
 
@@ -39,7 +42,13 @@ impl FromRequest<AppState> for Signed {
 
     async fn from_request(req: Request, app: &AppState) -> Result<Self, Response> {
         let (parts, body) = req.into_parts();
-        let bytes = crate::ecr::read_limited(body, MAX_BODY)
+        // Vulnerability records come in batches of up to a few MiB.
+        let limit = if parts.uri.path() == VULNDB_RECORDS {
+            MAX_VULNDB_BODY
+        } else {
+            MAX_BODY
+        };
+        let bytes = crate::ecr::read_limited(body, limit)
             .await
             .map_err(IntoResponse::into_response)?;
         let payload_sha256 = hex::encode(sha2::Sha256::digest(&bytes));
@@ -374,4 +383,56 @@ fn render(s: &GcSnapshot) -> serde_json::Value {
         "finishedAt": s.finished_at,
         "error": s.error,
     })
+}
+
+#[derive(serde::Deserialize, Default)]
+struct VulnBatch {
+    /// (origin, record JSON text) pairs.
+    records: Vec<(String, String)>,
+}
+
+/// `POST /berth/admin/vulndb/records`: stores a batch of OSV records
+/// (`berth vulndb import` sends them as it reads them); answers what the
+/// batch did.
+pub async fn import_vuln_records(State(app): State<AppState>, req: Signed) -> Answer {
+    app.registry
+        .authorize_admin(&req.principal, AdminAction::ImportVulnDb)
+        .map_err(registry_error)?;
+    let batch: VulnBatch = req.input()?;
+    let stats = app
+        .registry
+        .import_vuln_records(
+            batch
+                .records
+                .into_iter()
+                .map(|(o, j)| (o, j.into_bytes()))
+                .collect(),
+        )
+        .await
+        .map_err(registry_error)?;
+    Ok(Json(json!(stats)).into_response())
+}
+
+/// `POST /berth/admin/vulndb/finish`: the import is over; the database's
+/// update time becomes now and CONTINUOUS_SCAN repositories are re-matched.
+pub async fn finish_vuln_import(State(app): State<AppState>, req: Signed) -> Answer {
+    app.registry
+        .authorize_admin(&req.principal, AdminAction::ImportVulnDb)
+        .map_err(registry_error)?;
+    let source = app
+        .registry
+        .finish_vuln_import()
+        .await
+        .map_err(registry_error)?;
+    let records = app
+        .registry
+        .vuln_record_count()
+        .await
+        .map_err(registry_error)?;
+    Ok(Json(json!({
+        "updatedAt": source.updated_at,
+        "generation": source.generation,
+        "records": records,
+    }))
+    .into_response())
 }

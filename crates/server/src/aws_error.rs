@@ -115,6 +115,7 @@ impl AwsError {
                 "LifecyclePolicyPreviewInProgressException",
                 format!("A lifecycle policy preview is still in progress for the repository with name '{name}' in the registry with id '{registry_id}'; wait for it to complete"),
             ),
+            Error::UnsupportedImageType(m) => Self::client("UnsupportedImageTypeException", m),
             e @ Error::TooManyTags { .. } => Self::client("TooManyTagsException", e.to_string()),
             e @ Error::ImageArchived { .. } => Self::client("ImageNotFoundException", e.to_string()),
             e @ Error::BlobArchived(_) => Self::client("LayerInaccessibleException", e.to_string()),

@@ -82,6 +82,14 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(admin::run_lifecycle),
         )
         .route(
+            admin::VULNDB_RECORDS,
+            axum::routing::post(admin::import_vuln_records),
+        )
+        .route(
+            "/berth/admin/vulndb/finish",
+            axum::routing::post(admin::finish_vuln_import),
+        )
+        .route(
             "/berth/admin/accounts",
             axum::routing::post(admin::create_account).get(admin::list_accounts),
         )

@@ -123,6 +123,7 @@ impl From<Error> for OciError {
                 OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg)
             }
             Error::Unsupported(_) => OciError::new(S::METHOD_NOT_ALLOWED, "UNSUPPORTED", msg),
+            Error::UnsupportedImageType(_) => OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg),
             // Identity management happens on the admin and IAM APIs, never on /v2.
             Error::AccessDenied(_) => OciError::new(S::FORBIDDEN, "DENIED", msg),
             Error::NoSuchEntity(_)

@@ -32,6 +32,9 @@ pub use metadata::{
     RestoreOutcome, StatusFilter, StoredManifest, TagStatus, UnlinkBlobOutcome, UntagOutcome,
     UploadRecord, UserRecord,
 };
+pub use metadata::{
+    ImageScanRecord, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,
+};
 pub use sqlite::SqliteMetadataStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -33,14 +33,16 @@ use crate::osv::{Ecosystem, EcosystemName};
 
 /// OS packages are what ECR's BASIC scanning reports; language packages are
 /// added by ENHANCED.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum PackageKind {
     Os,
     Language,
 }
 
 /// The package a distribution builds binary packages from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourcePackage {
     pub name: String,
     /// Set when it differs from the binary package's version (dpkg's
@@ -49,7 +51,7 @@ pub struct SourcePackage {
 }
 
 /// A package found in an image.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FoundPackage {
     pub kind: PackageKind,
     /// `None`: an OS package of a distribution berth has no ecosystem for
@@ -91,7 +93,7 @@ impl FoundPackage {
 }
 
 /// The distribution, from `etc/os-release` (else `usr/lib/os-release`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OsInfo {
     pub release: OsRelease,
     /// The OSV ecosystem of its packages (`Debian:12`); `None` for a
@@ -100,7 +102,7 @@ pub struct OsInfo {
 }
 
 /// What detection found in one image.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Detection {
     pub os: Option<OsInfo>,
     /// In the order found: OS packages first, then language packages by path.

@@ -1,7 +1,7 @@
 //! `os-release(5)`: shell-like `KEY=value` lines, values optionally quoted.
 
 /// The fields detection uses.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OsRelease {
     /// `ID`, lowercase as the spec requires (`debian`, `alpine`, `ubuntu`);
     /// `linux` when absent, as the spec defaults it.

@@ -76,6 +76,22 @@ pub fn required(op: &str, input: &Value) -> Result<Needs, AwsError> {
                 _ => {}
             }
         }
+        // Every repository named is checked; the batch refuses as a whole.
+        "BatchGetRepositoryScanningConfiguration" => {
+            needs.checks = input
+                .get("repositoryNames")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|n| (action.clone(), Some(n.to_string())))
+                .collect();
+            // Without names the request is malformed, but is refused to a
+            // caller without the action first, as every operation is.
+            if needs.checks.is_empty() {
+                needs.checks.push((action, None));
+            }
+        }
         "DescribeRepositories" => match input.get("repositoryNames").and_then(Value::as_array) {
             Some(names) => {
                 needs.checks = names
@@ -123,6 +139,34 @@ mod tests {
                 [(format!("ecr:{op}"), Some("team/app".to_string()))]
             );
         }
+        for op in ["StartImageScan", "DescribeImageScanFindings"] {
+            assert_eq!(
+                r(op, json!({"repositoryName": "team/app"})),
+                [(format!("ecr:{op}"), Some("team/app".to_string()))]
+            );
+        }
+        for op in [
+            "GetRegistryScanningConfiguration",
+            "PutRegistryScanningConfiguration",
+        ] {
+            assert_eq!(r(op, json!({})), [(format!("ecr:{op}"), None)]);
+        }
+        assert_eq!(
+            r(
+                "BatchGetRepositoryScanningConfiguration",
+                json!({"repositoryNames": ["a", "b"]})
+            ),
+            [
+                (
+                    "ecr:BatchGetRepositoryScanningConfiguration".to_string(),
+                    Some("a".to_string())
+                ),
+                (
+                    "ecr:BatchGetRepositoryScanningConfiguration".to_string(),
+                    Some("b".to_string())
+                )
+            ]
+        );
         assert_eq!(
             r("GetAuthorizationToken", json!({})),
             [("ecr:GetAuthorizationToken".to_string(), None)]

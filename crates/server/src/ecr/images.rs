@@ -22,7 +22,7 @@ pub struct ImageId {
 }
 
 impl ImageId {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         image_id(self.image_digest.as_deref(), self.image_tag.as_deref())
     }
 }
@@ -232,8 +232,9 @@ pub async fn describe_images(
         .image_details(&repo, &digests)
         .await
         .map_err(|e| call.registry_error(e))?;
-    let mut out = json!({
-        "imageDetails": details.iter().map(|i| {
+    let mut image_details: Vec<Value> = details
+        .iter()
+        .map(|i| {
             let r = &i.record;
             let mut v = json!({
                 "registryId": call.registry.account_id,
@@ -244,15 +245,32 @@ pub async fn describe_images(
                 "imageManifestMediaType": r.media_type,
                 "imageStatus": r.status.api_name(),
             });
-            if let Some(t) = r.archived_at { v["lastArchivedAt"] = json!(t as f64 / 1000.0); }
-            if let Some(t) = r.activated_at { v["lastActivatedAt"] = json!(t as f64 / 1000.0); }
-            if !r.tags.is_empty() { v["imageTags"] = json!(r.tags); }
-            if let Some(a) = &r.artifact_type { v["artifactMediaType"] = json!(a); }
-            if let Some(s) = &r.subject { v["subjectManifestDigest"] = json!(s); }
-            if let Some(t) = r.last_pulled_at { v["lastRecordedPullTime"] = json!(t as f64 / 1000.0); }
+            if let Some(t) = r.archived_at {
+                v["lastArchivedAt"] = json!(t as f64 / 1000.0);
+            }
+            if let Some(t) = r.activated_at {
+                v["lastActivatedAt"] = json!(t as f64 / 1000.0);
+            }
+            if !r.tags.is_empty() {
+                v["imageTags"] = json!(r.tags);
+            }
+            if let Some(a) = &r.artifact_type {
+                v["artifactMediaType"] = json!(a);
+            }
+            if let Some(s) = &r.subject {
+                v["subjectManifestDigest"] = json!(s);
+            }
+            if let Some(t) = r.last_pulled_at {
+                v["lastRecordedPullTime"] = json!(t as f64 / 1000.0);
+            }
             v
-        }).collect::<Vec<_>>(),
-    });
+        })
+        .collect();
+    for v in &mut image_details {
+        let digest = v["imageDigest"].as_str().unwrap_or_default().to_string();
+        super::scanning::describe_images_scan(call, &repo, &digest, v).await?;
+    }
+    let mut out = json!({ "imageDetails": image_details });
     if let Some(n) = next {
         out["nextToken"] = json!(n);
     }
@@ -261,7 +279,7 @@ pub async fn describe_images(
 
 /// The digest an image id names: `Ok(Err(code, reason))` is a per-image
 /// failure as the batch operations report them.
-async fn resolve(
+pub(super) async fn resolve(
     call: &Call<'_>,
     repo: &Repo,
     id: &ImageId,

@@ -12,6 +12,7 @@ mod ops;
 pub use ops::{ALL as OPERATIONS, IMPLEMENTED as IMPLEMENTED_OPERATIONS};
 mod paging;
 mod policies;
+mod scanning;
 mod settings;
 mod tagging;
 

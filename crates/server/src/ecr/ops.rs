@@ -116,6 +116,11 @@ pub const IMPLEMENTED: &[&str] = &[
     "StartLifecyclePolicyPreview",
     "GetLifecyclePolicyPreview",
     "UpdateImageStorageClass",
+    "StartImageScan",
+    "DescribeImageScanFindings",
+    "BatchGetRepositoryScanningConfiguration",
+    "GetRegistryScanningConfiguration",
+    "PutRegistryScanningConfiguration",
 ];
 
 pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, AwsError> {
@@ -184,6 +189,19 @@ pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, 
         "ListTagsForResource" => super::tagging::list_tags_for_resource(call, input).await,
         "PutImageScanningConfiguration" => {
             super::settings::put_image_scanning_configuration(call, input).await
+        }
+        "StartImageScan" => super::scanning::start_image_scan(call, input).await,
+        "DescribeImageScanFindings" => {
+            super::scanning::describe_image_scan_findings(call, input).await
+        }
+        "BatchGetRepositoryScanningConfiguration" => {
+            super::scanning::batch_get_repository_scanning_configuration(call, input).await
+        }
+        "GetRegistryScanningConfiguration" => {
+            super::scanning::get_registry_scanning_configuration(call).await
+        }
+        "PutRegistryScanningConfiguration" => {
+            super::scanning::put_registry_scanning_configuration(call, input).await
         }
         "GetAccountSetting" => super::settings::get_account_setting(call, input).await,
         "PutAccountSetting" => super::settings::put_account_setting(call, input).await,

@@ -1,0 +1,308 @@
+//! Vulnerability scanning, the registry's part: the vulnerability database
+//! in the metadata store (`vulndb.rs`), scan jobs that read an image's
+//! layers from the blob store through berth-scan (`image.rs`), the
+//! registry scanning configuration (`config.rs`), and the bounded worker
+//! pool that runs scans beside pushes and pulls.
+//!
+//! * A scan is queued by StartImageScan, by a push to a repository whose
+//!   scanning says SCAN_ON_PUSH (or CONTINUOUS_SCAN), and at start for scans
+//!   a stopped server left IN_PROGRESS (they are queued again: the image is
+//!   still there, and a scan is idempotent).
+//! * At most `scan_workers` scans run at once (a semaphore); their CPU work
+//!   (decompression, detection, matching) runs on the blocking pool, so the
+//!   async workers serving requests are never held. At most `MAX_QUEUED`
+//!   scans wait; more are marked FAILED at once ("queue full").
+//! * The result of a scan is stored per (repository, image digest): status,
+//!   findings, severity counts and the detection (the packages found), so a
+//!   change of the database re-matches CONTINUOUS_SCAN repositories'
+//!   images without reading layers again.
+
+mod config;
+mod image;
+mod vulndb;
+
+pub use config::{
+    filter_matches, valid_filter, RepositoryFilter, RepositoryScanning, ScanningConfig,
+    ScanningRule, BASIC, CONTINUOUS_SCAN, ENHANCED, MANUAL, SCAN_ON_PUSH,
+};
+pub use image::{ScanStatus, StoredFinding};
+pub use vulndb::ImportStats;
+
+use crate::clock::Clock;
+use crate::{Error, Registry, Repo, Result};
+use berth_oci::Digest;
+use berth_scan::{Limits, Record};
+use berth_store::{BlobStore, ImageScanRecord, MetadataStore, RegistryKey, RepoId, ScanRef};
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// Scans waiting for a worker beyond this are refused (FAILED).
+pub const MAX_QUEUED: usize = 10_000;
+
+/// A scan IN_PROGRESS for less than this is not started again by
+/// StartImageScan or a push (the running one will answer).
+const RUNNING_FOR: i64 = 10 * 60 * 1000;
+
+/// Parsed records kept between scans, by id (a record's weight is its JSON
+/// length).
+const RECORD_CACHE_BYTES: u64 = 64 << 20;
+
+pub(crate) struct Scanning {
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetadataStore>,
+    clock: Arc<dyn Clock>,
+    permits: Arc<Semaphore>,
+    workers: usize,
+    queued: AtomicUsize,
+    /// id -> (modified, record).
+    records: moka::sync::Cache<String, Arc<(Option<String>, Record)>>,
+    limits: Limits,
+    configs: RwLock<HashMap<RegistryKey, Arc<ScanningConfig>>>,
+}
+
+impl Scanning {
+    pub(crate) fn new(
+        blobs: Arc<dyn BlobStore>,
+        meta: Arc<dyn MetadataStore>,
+        clock: Arc<dyn Clock>,
+        workers: usize,
+    ) -> Arc<Self> {
+        Arc::new(Scanning {
+            blobs,
+            meta,
+            clock,
+            permits: Arc::new(Semaphore::new(workers.max(1))),
+            workers: workers.max(1),
+            queued: AtomicUsize::new(0),
+            records: moka::sync::Cache::builder()
+                .max_capacity(RECORD_CACHE_BYTES)
+                .weigher(|_, v: &Arc<(Option<String>, Record)>| {
+                    // A rough size: the text fields dominate.
+                    let r = &v.1;
+                    let n = r.details.as_ref().map_or(0, String::len)
+                        + r.summary.as_ref().map_or(0, String::len)
+                        + r.affected.len() * 256
+                        + 256;
+                    u32::try_from(n).unwrap_or(u32::MAX)
+                })
+                .build(),
+            limits: Limits::default(),
+            configs: RwLock::new(HashMap::new()),
+        })
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    async fn config(&self, registry: &RegistryKey) -> Result<Arc<ScanningConfig>> {
+        if let Some(c) = self.configs.read().get(registry) {
+            return Ok(c.clone());
+        }
+        let c = match self.meta.registry_scanning(registry).await? {
+            Some(text) => serde_json::from_str(&text).map_err(|e| {
+                Error::Store(berth_store::StoreError::Corrupt(format!(
+                    "stored scanning configuration: {e}"
+                )))
+            })?,
+            None => ScanningConfig::default(),
+        };
+        let c = Arc::new(c);
+        self.configs
+            .write()
+            .entry(registry.clone())
+            .or_insert_with(|| c.clone());
+        Ok(c)
+    }
+
+    /// Marks the scan IN_PROGRESS and queues it.
+    async fn queue(self: &Arc<Self>, job: ScanRef, scan_type: &str) -> Result<i64> {
+        let started_at = self.now();
+        self.meta
+            .start_image_scan(job.repo, &job.digest, scan_type, started_at)
+            .await?;
+        self.spawn(job, started_at, scan_type.to_string()).await;
+        Ok(started_at)
+    }
+
+    async fn spawn(self: &Arc<Self>, job: ScanRef, started_at: i64, scan_type: String) {
+        if self.queued.fetch_add(1, Ordering::SeqCst) >= MAX_QUEUED {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            let _ = self
+                .meta
+                .finish_image_scan(
+                    job.repo,
+                    &job.digest,
+                    started_at,
+                    &failed_outcome(
+                        self.now(),
+                        "the scan queue is full; start the scan again later",
+                    ),
+                )
+                .await;
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let permit = this.permits.clone().acquire_owned().await;
+            this.queued.fetch_sub(1, Ordering::SeqCst);
+            let _permit = permit;
+            this.run(&job, started_at, &scan_type).await;
+        });
+    }
+}
+
+fn failed_outcome(now: i64, why: &str) -> berth_store::ScanOutcome<'_> {
+    berth_store::ScanOutcome {
+        status: "FAILED",
+        description: Some(why),
+        completed_at: now,
+        source_updated_at: None,
+        source_generation: None,
+        findings: None,
+        counts: None,
+        detection: None,
+    }
+}
+
+impl Registry {
+    /// The registry's scanning configuration (BASIC without rules if never put).
+    pub async fn registry_scanning(&self, registry: &RegistryKey) -> Result<ScanningConfig> {
+        Ok((*self.scanning.config(registry).await?).clone())
+    }
+
+    pub async fn put_registry_scanning(
+        &self,
+        registry: &RegistryKey,
+        config: ScanningConfig,
+    ) -> Result<ScanningConfig> {
+        config.validate()?;
+        let text = serde_json::to_string(&config).expect("plain data serializes");
+        self.meta.put_registry_scanning(registry, &text).await?;
+        self.scanning
+            .configs
+            .write()
+            .insert(registry.clone(), Arc::new(config.clone()));
+        Ok(config)
+    }
+
+    /// How a repository is scanned (`RepositoryNotFound` as `NameUnknown`).
+    pub async fn repository_scanning(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+    ) -> Result<RepositoryScanning> {
+        let record = self.repository(registry, name).await?;
+        let config = self.scanning.config(registry).await?;
+        Ok(config.for_repository(name, record.scan_on_push))
+    }
+
+    /// Starts a scan of an image (StartImageScan): `ManifestUnknown` if it
+    /// is not in the repository, `UnsupportedImageType` if it is not an
+    /// image (an artifact, a signature). A scan already running is left to
+    /// finish; its record is answered.
+    pub async fn start_image_scan(&self, repo: &Repo, digest: &Digest) -> Result<ImageScanRecord> {
+        let repo_id = self.repo_id(repo).await?;
+        let stored = self
+            .meta
+            .get_manifest(repo_id, digest)
+            .await?
+            .ok_or_else(|| Error::ManifestUnknown(digest.to_string()))?;
+        if stored.status != berth_store::ImageStatus::Active {
+            return Err(Error::ImageArchived {
+                reference: digest.to_string(),
+                status: stored.status,
+            });
+        }
+        if let Err(why) = image::scannable(&stored.media_type, &stored.body) {
+            return Err(Error::UnsupportedImageType(why));
+        }
+        if let Some(running) = self.meta.image_scan(repo_id, digest).await? {
+            if running.status == "IN_PROGRESS" && self.now() - running.started_at < RUNNING_FOR {
+                return Ok(running);
+            }
+        }
+        let config = self.scanning.config(&repo.registry).await?;
+        self.scanning
+            .queue(
+                ScanRef {
+                    repo: repo_id,
+                    registry: repo.registry.clone(),
+                    name: repo.name.to_string(),
+                    digest: digest.clone(),
+                },
+                &config.scan_type,
+            )
+            .await?;
+        self.meta
+            .image_scan(repo_id, digest)
+            .await?
+            .ok_or_else(|| Error::ManifestUnknown(digest.to_string()))
+    }
+
+    /// The image's last scan, if it was ever scanned.
+    pub async fn image_scan(
+        &self,
+        repo: &Repo,
+        digest: &Digest,
+    ) -> Result<Option<ImageScanRecord>> {
+        let repo_id = self.repo_id(repo).await?;
+        Ok(self.meta.image_scan(repo_id, digest).await?)
+    }
+
+    /// After a push: queues a scan when the repository's scanning says so
+    /// and the manifest is an image.
+    pub(crate) async fn scan_after_push(
+        &self,
+        repo: &Repo,
+        repo_id: RepoId,
+        repo_scan_on_push: bool,
+        digest: &Digest,
+        media_type: &str,
+        body: &[u8],
+    ) {
+        let config = match self.scanning.config(&repo.registry).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the scanning configuration; no scan on push");
+                return;
+            }
+        };
+        if !config
+            .for_repository(repo.name.as_str(), repo_scan_on_push)
+            .scan_on_push
+            || image::scannable(media_type, body).is_err()
+        {
+            return;
+        }
+        let job = ScanRef {
+            repo: repo_id,
+            registry: repo.registry.clone(),
+            name: repo.name.to_string(),
+            digest: digest.clone(),
+        };
+        if let Err(e) = self.scanning.queue(job, &config.scan_type).await {
+            tracing::warn!(error = %e, repository = %repo.name, %digest, "could not queue the scan on push");
+        }
+    }
+
+    /// Queues again the scans a stopped server left IN_PROGRESS; how many.
+    pub async fn resume_scans(&self) -> Result<usize> {
+        let jobs = self.meta.scans_in_progress().await?;
+        let n = jobs.len();
+        for job in jobs {
+            let config = self.scanning.config(&job.registry).await?;
+            self.scanning.queue(job, &config.scan_type).await?;
+        }
+        Ok(n)
+    }
+
+    /// Scans queued or running (tests wait for it to reach 0).
+    pub fn scans_pending(&self) -> usize {
+        let s = &self.scanning;
+        s.queued.load(Ordering::SeqCst) + (s.workers - s.permits.available_permits())
+    }
+}
