@@ -6,6 +6,7 @@ mod alloc;
 mod client;
 mod config;
 mod datadir;
+mod fsck;
 mod gc;
 mod serve;
 
@@ -31,6 +32,9 @@ enum Command {
     Gc(gc::GcArgs),
     /// Manage accounts, users and access keys on the running server.
     Admin(admin::AdminArgs),
+    /// Check a stopped server's data dir (blob files against the metadata,
+    /// dangling rows, SQLite's own checks); exits 2 on damage.
+    Fsck(fsck::FsckArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -60,5 +64,15 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(admin::run(args)),
+        Command::Fsck(args) => {
+            let report = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(fsck::run(args))?;
+            if report.damage() > 0 {
+                std::process::exit(fsck::EXIT_DAMAGE);
+            }
+            Ok(())
+        }
     }
 }

@@ -26,10 +26,10 @@ pub use metadata::{
     AccessKeyRecord, AccountRecord, AttachOutcome, BlobLink, CollectOutcome, Counts,
     CreateUserOutcome, DeleteManifestOutcome, DeletePolicyOutcome, DeleteRepositoryOutcome,
     DeleteUserOutcome, ExpireImage, ExpireOutcome, ImageRecord, LifecycleImage,
-    LifecyclePolicyRecord, LifecyclePreviewRecord, ManagedPolicyRecord, MetadataStore, NewManifest,
-    PolicyVersionRecord, PutManifestOutcome, Referrer, RegistryKey, RepoId, RepositoryLifecycle,
-    RepositoryRecord, ResourceTag, StoredManifest, TagStatus, UnlinkBlobOutcome, UntagOutcome,
-    UploadRecord, UserRecord,
+    LifecyclePolicyRecord, LifecyclePreviewRecord, ManagedPolicyRecord, MetaProblem, MetaRepair,
+    MetadataStore, NewManifest, PolicyVersionRecord, PutManifestOutcome, Referrer, RegistryKey,
+    RepoId, RepoLabel, RepositoryLifecycle, RepositoryRecord, ResourceTag, StoredManifest,
+    TagStatus, UnlinkBlobOutcome, UntagOutcome, UploadRecord, UserRecord,
 };
 pub use sqlite::SqliteMetadataStore;
 
