@@ -6,6 +6,7 @@ mod alloc;
 mod client;
 mod config;
 mod datadir;
+mod fsck;
 mod gc;
 mod serve;
 mod vulndb;
@@ -34,6 +35,9 @@ enum Command {
     Admin(admin::AdminArgs),
     /// The vulnerability database image scans match against (OSV records).
     Vulndb(vulndb::VulnDbArgs),
+    /// Check a stopped server's data dir (blob files against the metadata,
+    /// dangling rows, SQLite's own checks); exits 2 on damage.
+    Fsck(fsck::FsckArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -67,5 +71,15 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(admin::run(args)),
+        Command::Fsck(args) => {
+            let report = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(fsck::run(args))?;
+            if report.damage() > 0 {
+                std::process::exit(fsck::EXIT_DAMAGE);
+            }
+            Ok(())
+        }
     }
 }

@@ -152,7 +152,7 @@ impl Registry {
     }
 
     /// Brings an archived blob's bytes back into the blob store.
-    async fn restore_blob(&self, blob: &Digest) -> Result<()> {
+    async fn unarchive_blob(&self, blob: &Digest) -> Result<()> {
         let archive = self.archive_store()?;
         let _lock = self.digest_locks.lock(blob.as_str()).await;
         if self.meta.blob_archived(blob).await? != Some(true) {
@@ -179,7 +179,7 @@ impl Registry {
         manifests: &[Digest],
     ) -> Result<()> {
         for blob in self.meta.archived_blobs_of(repo_id, manifests).await? {
-            self.restore_blob(&blob).await?;
+            self.unarchive_blob(&blob).await?;
         }
         let tags = self
             .meta
@@ -204,7 +204,7 @@ impl Registry {
             }
         }
         for b in blobs {
-            self.restore_blob(b).await?;
+            self.unarchive_blob(b).await?;
         }
         Ok(())
     }

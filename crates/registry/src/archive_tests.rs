@@ -128,6 +128,15 @@ async fn archiving_hides_an_image_moves_its_own_bytes_and_restoring_brings_it_ba
     assert_eq!(blobs.stat(own).await.unwrap(), None);
     assert_eq!(archive.stat(base).await.unwrap(), None);
     assert_eq!(blobs.stat(base).await.unwrap(), Some(10));
+    // fsck knows where archived bytes belong: nothing to report.
+    let report = reg
+        .fsck(FsckOptions {
+            deep: true,
+            repair: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.problems, [], "{report:?}");
 
     // Listed only through the status filter; its tag is not in /v2 listings.
     let active = StatusFilter::Only(ImageStatus::Active);
@@ -352,7 +361,26 @@ async fn moves_a_crash_interrupted_are_finished_at_start() {
         pushed
     };
     let reg = registry_at(&f.root, f.clock.clone()).await;
+    // fsck sees the unfinished move as harmless garbage, not damage.
+    let report = reg
+        .fsck(FsckOptions {
+            deep: false,
+            repair: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.damage(), 0, "{report:?}");
+    let kinds: Vec<&str> = report.problems.iter().map(|p| p.kind).collect();
+    assert!(kinds.contains(&"archive-move-unfinished"), "{kinds:?}");
     assert_eq!(reg.resume_storage_moves().await.unwrap(), (1, 1));
+    let report = reg
+        .fsck(FsckOptions {
+            deep: true,
+            repair: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.problems, [], "{report:?}");
     let (archive, blobs) = (archive_store(&f.root).await, blob_store(&f.root).await);
     assert_eq!(archive.stat(&a_layers[0]).await.unwrap(), Some(7));
     assert_eq!(blobs.stat(&a_layers[0]).await.unwrap(), None);

@@ -11,6 +11,7 @@ mod cache;
 mod clock;
 mod error;
 mod fastset;
+mod fsck;
 mod gc;
 mod hashing;
 mod iam_policies;
@@ -35,6 +36,7 @@ pub use authz::{resource_arn, RequestFacts};
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
+pub use fsck::{Fix, FsckCounts, FsckOptions, FsckProblem, FsckReport, Severity};
 pub use gc::{GcOptions, GcPhase, GcRun, GcSnapshot};
 pub use iam_policies::{
     aws_managed_policies, validate_policy_document, AwsManagedPolicy, PolicyKind, PolicyScope,

@@ -6,15 +6,16 @@ use crate::metrics::RouteLabel;
 use crate::oci_error::OciError;
 use crate::route::{self, V2Route};
 use crate::AppState;
-use axum::body::Body;
+use axum::body::{Body, BodyDataStream};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use berth_oci::{Digest, Reference, RepositoryName, MAX_MANIFEST_BYTES};
 use berth_registry::{ByteStream, ChunkRange, Error, Repo, UploadState};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use http_body::Body as _;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Tags returned when the client does not ask for a page size (the spec
 /// says "all"; this bounds the response at ECR's per-repository image quota).
@@ -167,10 +168,14 @@ impl Ctx<'_> {
             ("PATCH", V2Route::Upload(name, id)) => {
                 let range = self.chunk_range()?;
                 let repo = self.repo(name);
-                let state = reg
-                    .append_upload(&repo, &id, range, stream(body))
-                    .await
-                    .map_err(|e| self.upload_error(&repo, &id, e))?;
+                let (chunk, rest) = drainable(body);
+                let state = match reg.append_upload(&repo, &id, range, chunk).await {
+                    Ok(state) => state,
+                    Err(e) => {
+                        drain(rest).await;
+                        return Err(self.upload_error(&repo, &id, e));
+                    }
+                };
                 Ok(upload_progress(StatusCode::ACCEPTED, &repo, &state))
             }
             ("PUT", V2Route::Upload(name, id)) => {
@@ -186,12 +191,25 @@ impl Ctx<'_> {
                     })?
                     .parse()?;
                 let range = self.chunk_range()?;
-                let last_chunk = (body.size_hint().exact() != Some(0)).then(|| stream(body));
+                let (last_chunk, rest) = if body.size_hint().exact() == Some(0) {
+                    (None, None)
+                } else {
+                    let (chunk, rest) = drainable(body);
+                    (Some(chunk), Some(rest))
+                };
                 let repo = self.repo(name);
-                let info = reg
+                let info = match reg
                     .complete_upload(&repo, &id, &digest, range, last_chunk)
                     .await
-                    .map_err(|e| self.upload_error(&repo, &id, e))?;
+                {
+                    Ok(info) => info,
+                    Err(e) => {
+                        if let Some(rest) = rest {
+                            drain(rest).await;
+                        }
+                        return Err(self.upload_error(&repo, &id, e));
+                    }
+                };
                 Ok(blob_created(&repo, &info.digest))
             }
             ("GET", V2Route::Upload(name, id)) => {
@@ -215,8 +233,14 @@ impl Ctx<'_> {
         let reg = &self.app.registry;
         if let Some(d) = self.params.get("digest") {
             let digest: Digest = d.parse()?;
-            let info = reg.upload_blob(&repo, &digest, stream(body)).await?;
-            return Ok(blob_created(&repo, &info.digest));
+            let (blob, rest) = drainable(body);
+            return match reg.upload_blob(&repo, &digest, blob).await {
+                Ok(info) => Ok(blob_created(&repo, &info.digest)),
+                Err(e) => {
+                    drain(rest).await;
+                    Err(e.into())
+                }
+            };
         }
         if let (Some(m), Some(from)) = (self.params.get("mount"), self.params.get("from")) {
             let digest: Digest = m.parse()?;
@@ -526,10 +550,41 @@ async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, Option<u
     }
 }
 
-fn stream(body: Body) -> ByteStream {
-    body.into_data_stream()
-        .map_err(std::io::Error::other)
-        .boxed()
+/// What of a request body the registry left unread.
+type Rest = Arc<Mutex<Option<BodyDataStream>>>;
+
+/// A blob body as the registry's stream, plus a handle on what it leaves
+/// unread: when the registry fails part-way (the disk is full, the session
+/// is unknown), [`drain`] reads the rest so that a client still sending
+/// gets the error instead of a reset connection.
+fn drainable(body: Body) -> (ByteStream, Rest) {
+    let rest: Rest = Arc::new(Mutex::new(Some(body.into_data_stream())));
+    let shared = rest.clone();
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        let mut guard = shared.lock().expect("the body lock is never poisoned");
+        match guard.as_mut() {
+            Some(s) => s
+                .poll_next_unpin(cx)
+                .map(|item| item.map(|r| r.map_err(std::io::Error::other))),
+            None => std::task::Poll::Ready(None),
+        }
+    });
+    (stream.boxed(), rest)
+}
+
+/// Reads and drops what is left of a body, up to [`DRAIN_LIMIT`].
+async fn drain(rest: Rest) {
+    let left = rest.lock().expect("the body lock is never poisoned").take();
+    let Some(mut s) = left else {
+        return;
+    };
+    let mut seen = 0usize;
+    while let Some(Ok(chunk)) = s.next().await {
+        seen += chunk.len();
+        if seen > DRAIN_LIMIT {
+            break;
+        }
+    }
 }
 
 fn hv(s: String) -> HeaderValue {

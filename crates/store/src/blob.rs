@@ -47,7 +47,18 @@ pub trait BlobStore: Send + Sync + 'static {
     /// collection sweeps, one shard at a time, files no record owns.
     async fn blobs_in_shard(&self, algorithm: Algorithm, shard: u8) -> Result<Vec<(Digest, i64)>>;
 
-    /// Removes a blob's bytes. Only garbage collection calls this.
+    /// Size of an upload's temporary object, or `None` if it has none.
+    async fn upload_size(&self, id: &str) -> Result<Option<u64>>;
+
+    /// Where a blob is kept, for reports (a path, a URL): not an address
+    /// anyone should parse.
+    fn blob_location(&self, digest: &Digest) -> String;
+
+    /// Where an upload's temporary object is kept, for reports.
+    fn upload_location(&self, id: &str) -> String;
+
+    /// Removes a blob's bytes. Only garbage collection and `berth fsck
+    /// --repair` (files no record owns) call this.
     async fn delete(&self, digest: &Digest) -> Result<()>;
 
     /// Checks that the store is reachable and writable.

@@ -377,6 +377,27 @@ impl BlobStore for FsBlobStore {
         .await
     }
 
+    async fn upload_size(&self, id: &str) -> Result<Option<u64>> {
+        let path = self.upload_path(id)?;
+        blocking(move || match fs::metadata(&path) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    fn blob_location(&self, digest: &Digest) -> String {
+        self.blob_path(digest).display().to_string()
+    }
+
+    fn upload_location(&self, id: &str) -> String {
+        match self.upload_path(id) {
+            Ok(p) => p.display().to_string(),
+            Err(_) => format!("upload {id:?} (not a valid upload id)"),
+        }
+    }
+
     async fn delete(&self, digest: &Digest) -> Result<()> {
         // No directory fsync: a deletion that a crash undoes leaves a file
         // without a record, which the next collection sweeps.

@@ -27,10 +27,10 @@ pub use metadata::{
     CollectOutcome, Counts, CreateUserOutcome, DeleteManifestOutcome, DeletePolicyOutcome,
     DeleteRepositoryOutcome, DeleteUserOutcome, ExpireImage, ExpireOutcome, ImageRecord,
     ImageStatus, LifecycleImage, LifecyclePolicyRecord, LifecyclePreviewRecord,
-    ManagedPolicyRecord, MetadataStore, NewManifest, PolicyVersionRecord, PutManifestOutcome,
-    Referrer, RegistryKey, RepoId, RepositoryLifecycle, RepositoryRecord, ResourceTag,
-    RestoreOutcome, StatusFilter, StoredManifest, TagStatus, UnlinkBlobOutcome, UntagOutcome,
-    UploadRecord, UserRecord,
+    ManagedPolicyRecord, MetaProblem, MetaRepair, MetadataStore, NewManifest, PolicyVersionRecord,
+    PutManifestOutcome, Referrer, RegistryKey, RepoId, RepoLabel, RepositoryLifecycle,
+    RepositoryRecord, ResourceTag, RestoreOutcome, StatusFilter, StoredManifest, TagStatus,
+    UnlinkBlobOutcome, UntagOutcome, UploadRecord, UserRecord,
 };
 pub use metadata::{
     ImageScanRecord, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,

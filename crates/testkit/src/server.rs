@@ -31,12 +31,20 @@ impl TestServer {
 
     /// As [`start`](Self::start), with extra `serve` arguments.
     pub fn start_with(bin: impl AsRef<Path>, args: &[&str]) -> TestServer {
+        Self::start_in(bin, None, args)
+    }
+
+    /// As [`start_with`](Self::start_with), with the data dir at `data_dir`
+    /// (e.g. on a small filesystem the test mounted) instead of a fresh one.
+    pub fn start_in(bin: impl AsRef<Path>, data_dir: Option<&Path>, args: &[&str]) -> TestServer {
         let tmp = tempfile::tempdir().expect("temp dir");
         let mut s = TestServer {
             bin: bin.as_ref().to_path_buf(),
             child: None,
             addr: "127.0.0.1:0".parse().unwrap(),
-            data_dir: tmp.path().join("data"),
+            data_dir: data_dir
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| tmp.path().join("data")),
             log: tmp.path().join("berth.log"),
             // The suites push to many names; that a push to an unknown
             // repository is refused by default is tested on its own.

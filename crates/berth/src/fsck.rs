@@ -1,0 +1,172 @@
+//! `berth fsck`: checks a data dir that no server holds (the checks
+//! themselves are `Registry::fsck`, `crates/registry/src/fsck.rs`), prints
+//! the report, and exits 0 when nothing is damaged (harmless garbage is
+//! listed but does not fail), 2 when damage remains, 1 when it could not
+//! check at all (e.g. a server holds the data dir).
+
+use crate::datadir::DataDir;
+use anyhow::{bail, Context};
+use berth_registry::{FsckOptions, FsckReport, Registry, RegistryConfig, SystemClock};
+use berth_store::{FsBlobStore, SqliteMetadataStore};
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Exit status when damage remains.
+pub const EXIT_DAMAGE: i32 = 2;
+
+#[derive(Args, Debug)]
+pub struct FsckArgs {
+    /// The data dir to check (no server may hold it).
+    #[arg(long, env = "BERTH_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Also re-hash every stored blob and manifest body (reads every byte).
+    #[arg(long)]
+    deep: bool,
+    /// Fix what can be fixed without losing data: remove orphaned and
+    /// temporary files, rows that point at nothing when nothing depends on
+    /// them, stale upload sessions; re-link and re-record blobs whose bytes
+    /// are intact; rebuild the indexes.
+    #[arg(long)]
+    repair: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The archive blob store, as `berth serve --archive-dir` has it
+    /// [default: <data-dir>/archive].
+    #[arg(long, env = "BERTH_ARCHIVE_DIR")]
+    archive_dir: Option<PathBuf>,
+}
+
+/// Runs the check; the process's exit status is the caller's to set from
+/// the returned report (`EXIT_DAMAGE` when `damage() > 0`).
+pub async fn run(args: FsckArgs) -> anyhow::Result<FsckReport> {
+    if !args.data_dir.join("metadata.db").is_file() {
+        bail!(
+            "{} is not a berth data dir (it has no metadata.db)",
+            args.data_dir.display()
+        );
+    }
+    let data = DataDir::open_locked(&args.data_dir)
+        .context("berth fsck needs the data dir to itself: stop the server first")?;
+    let blobs = Arc::new(
+        FsBlobStore::open(&data.root)
+            .await
+            .context("opening the blob store")?,
+    );
+    let meta = Arc::new(
+        SqliteMetadataStore::open(&data.metadata_db())
+            .await
+            .context("opening the metadata database")?,
+    );
+    let archive_dir = args
+        .archive_dir
+        .clone()
+        .unwrap_or_else(|| data.root.join("archive"));
+    let archive = Arc::new(
+        FsBlobStore::open(&archive_dir)
+            .await
+            .with_context(|| format!("opening the archive store in {}", archive_dir.display()))?,
+    );
+    let registry = Registry::new(
+        blobs,
+        meta,
+        Arc::new(SystemClock),
+        RegistryConfig::default(),
+    )
+    .with_archive_store(archive);
+    let report = registry
+        .fsck(FsckOptions {
+            deep: args.deep,
+            repair: args.repair,
+        })
+        .await;
+    registry.close().await;
+    drop(data);
+    let report = report.context("checking the data dir")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&to_json(&report))?);
+    } else {
+        print!("{}", to_text(&report));
+    }
+    Ok(report)
+}
+
+fn to_json(r: &FsckReport) -> serde_json::Value {
+    let c = &r.checked;
+    json!({
+        "deep": r.options.deep,
+        "repair": r.options.repair,
+        "checked": {
+            "repositories": c.repositories,
+            "blobRecords": c.blob_records,
+            "blobFiles": c.blob_files,
+            "bytesHashed": c.bytes_hashed,
+            "manifestBodiesHashed": c.manifest_bodies_hashed,
+            "uploadSessions": c.upload_sessions,
+            "uploadFiles": c.upload_files,
+        },
+        "damage": r.damage(),
+        "garbage": r.garbage(),
+        "repaired": r.repaired(),
+        "problems": r.problems.iter().map(|p| json!({
+            "severity": p.severity.as_str(),
+            "kind": p.kind,
+            "message": p.message,
+            "location": p.location,
+            "fix": p.fix.kind(),
+            "fixDetail": p.fix.text(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn to_text(r: &FsckReport) -> String {
+    let c = &r.checked;
+    let mut out = format!(
+        "checked {} repositories, {} blob records, {} blob files, {} upload sessions, {} upload files{}\n",
+        c.repositories,
+        c.blob_records,
+        c.blob_files,
+        c.upload_sessions,
+        c.upload_files,
+        if r.options.deep {
+            format!(
+                "; re-hashed {:.1} MiB of blobs and {} manifest bodies",
+                c.bytes_hashed as f64 / (1024.0 * 1024.0),
+                c.manifest_bodies_hashed
+            )
+        } else {
+            String::new()
+        }
+    );
+    for p in &r.problems {
+        out.push_str(&format!(
+            "{:<7} {}: {}\n        at {}\n        {}: {}\n",
+            p.severity.as_str(),
+            p.kind,
+            p.message,
+            p.location,
+            p.fix.kind(),
+            p.fix.text()
+        ));
+    }
+    let verdict = if r.damage() > 0 {
+        "DAMAGED: stored data is lost or cannot be served"
+    } else if r.garbage() > 0 {
+        "no damage; harmless garbage remains (`berth fsck --repair` removes it)"
+    } else {
+        "clean"
+    };
+    out.push_str(&format!(
+        "{} damaged, {} garbage{}: {verdict}\n",
+        r.damage(),
+        r.garbage(),
+        if r.options.repair {
+            format!(", {} repaired", r.repaired())
+        } else {
+            String::new()
+        }
+    ));
+    out
+}
