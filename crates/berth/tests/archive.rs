@@ -8,7 +8,6 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const REPO: &str = "archive/app";
@@ -247,17 +246,7 @@ fn archived_images_leave_pulls_and_listings_and_come_back_on_restore_or_push() {
     assert!(pull(&s, "v1").is_err());
 
     // boto3 restores it: ACTIVATING, then ACTIVE with lastActivatedAt.
-    let out = Command::new("python3")
-        .args(["-c", BOTO3_RESTORE, REPO, "v1"])
-        .envs(s.aws_env("us-east-1"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = python_json(&s, BOTO3_RESTORE, &[REPO, "v1"]);
     assert!(
         r["update"] == "ACTIVATING" || r["update"] == "ACTIVE",
         "{r}"
@@ -288,6 +277,22 @@ fn archived_images_leave_pulls_and_listings_and_come_back_on_restore_or_push() {
     pull_identical(&s, "v1", &old);
 }
 
+/// `berth admin lifecycle run --json` as the default account's admin.
+fn lifecycle_run(s: &TestServer) -> Value {
+    serde_json::from_str(&berth_cli(
+        &s.aws_env("us-east-1"),
+        &[
+            "admin",
+            "--endpoint",
+            &s.url(),
+            "lifecycle",
+            "run",
+            "--json",
+        ],
+    ))
+    .unwrap()
+}
+
 #[test]
 fn a_lifecycle_transition_rule_archives_what_it_selects() {
     if !tools::require("aws") || !tools::require("skopeo") {
@@ -316,24 +321,7 @@ fn a_lifecycle_transition_rule_archives_what_it_selects() {
     );
 
     let started = Instant::now();
-    let out = Command::new(berth_bin())
-        .envs(s.aws_env("us-east-1"))
-        .args([
-            "admin",
-            "--endpoint",
-            &s.url(),
-            "lifecycle",
-            "run",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = lifecycle_run(&s);
     assert_eq!(
         (run["transitioned"].as_u64(), run["expired"].as_u64()),
         (Some(2), Some(0)),
@@ -351,18 +339,6 @@ fn a_lifecycle_transition_rule_archives_what_it_selects() {
         }
     }
     // The next run has nothing left to do.
-    let out = Command::new(berth_bin())
-        .envs(s.aws_env("us-east-1"))
-        .args([
-            "admin",
-            "--endpoint",
-            &s.url(),
-            "lifecycle",
-            "run",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = lifecycle_run(&s);
     assert_eq!(run["transitioned"].as_u64(), Some(0), "{run}");
 }

@@ -201,26 +201,8 @@ fn lifecycle_expiry_and_garbage_collection_run_through_a_push_storm() {
         thread::spawn(move || {
             let mut runs = 0;
             while !stop.load(Ordering::Relaxed) {
-                let out = std::process::Command::new(berth_bin())
-                    .envs(env.iter().cloned())
-                    .args(["admin", "--endpoint", &url, "lifecycle", "run"])
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                let out = std::process::Command::new(berth_bin())
-                    .envs(env.iter().cloned())
-                    .args(["gc", "--endpoint", &url])
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                berth_cli(&env, &["admin", "--endpoint", &url, "lifecycle", "run"]);
+                berth_cli(&env, &["gc", "--endpoint", &url]);
                 runs += 1;
             }
             runs
@@ -245,12 +227,10 @@ fn lifecycle_expiry_and_garbage_collection_run_through_a_push_storm() {
     }
     // The expiring repository, after one more run, holds exactly its three
     // newest images, whole; what remains of the others is gone cleanly.
-    let out = std::process::Command::new(berth_bin())
-        .envs(s.aws_env("us-east-1"))
-        .args(["admin", "--endpoint", &s.url(), "lifecycle", "run"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    berth_cli(
+        &s.aws_env("us-east-1"),
+        &["admin", "--endpoint", &s.url(), "lifecycle", "run"],
+    );
     let left = s
         .ecr(
             "us-east-1",

@@ -8,7 +8,6 @@ mod common;
 use berth_testkit::{ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY};
 use common::*;
 use serde_json::{json, Value};
-use std::process::Command;
 
 const OWNER: &str = "000000000000";
 const OTHER: &str = "111111111111";
@@ -153,17 +152,7 @@ fn download_urls_open_one_blob_of_one_repository_for_a_limited_time() {
     let img = image::oci_image(4, 1, 1, 64);
     api.push_image("iso/app", &img, "v1");
     api.push_image("iso/other", &img, "v1");
-    let out = Command::new("python3")
-        .args(["-c", PRESIGN, &img.layers[0].digest])
-        .envs(s.aws_env("us-east-1"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = python_json(&s, PRESIGN, &[&img.layers[0].digest]);
     assert_eq!(r["fresh"], 200, "{r}");
     assert_eq!(r["other_repo"], 403, "{r}");
     assert_eq!(r["longer"], 403, "{r}");

@@ -153,3 +153,37 @@ pub fn json_of(args: &[&str], out: std::process::Output) -> serde_json::Value {
         )
     })
 }
+
+/// Runs a Python script (boto3 and friends) with the admin's AWS
+/// environment; it must succeed and print one JSON value.
+pub fn python_json(s: &TestServer, script: &str, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .envs(s.aws_env("us-east-1"))
+        .output()
+        .expect("running python3");
+    assert!(
+        out.status.success(),
+        "the python script failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}
+
+/// Runs `berth <args>` (an admin or gc command against a server) with
+/// `env`; it must succeed. Its stdout.
+pub fn berth_cli(env: &[(&'static str, String)], args: &[&str]) -> String {
+    let out = std::process::Command::new(berth_bin())
+        .envs(env.iter().cloned())
+        .args(args)
+        .output()
+        .expect("running berth");
+    assert!(
+        out.status.success(),
+        "berth {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("berth prints UTF-8")
+}

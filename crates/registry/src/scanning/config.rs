@@ -81,29 +81,7 @@ pub fn filter_matches(filter: &str, name: &str) -> bool {
     if !filter.contains('*') {
         return name.contains(filter);
     }
-    glob(filter.as_bytes(), name.as_bytes())
-}
-
-fn glob(p: &[u8], s: &[u8]) -> bool {
-    let (mut pi, mut si) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while si < s.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some(pi);
-            pi += 1;
-            mark = si;
-        } else if pi < p.len() && p[pi] == s[si] {
-            pi += 1;
-            si += 1;
-        } else if let Some(st) = star {
-            pi = st + 1;
-            mark += 1;
-            si = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
+    crate::repositories::wildcard_match(filter, name)
 }
 
 impl ScanningConfig {
