@@ -117,6 +117,19 @@ pub struct Config {
     pub header_read_timeout: Duration,
 }
 
+/// A duration setting (`30s`, `6h`, `1d`), or `default` when unset.
+fn duration_setting(
+    name: &str,
+    text: Option<String>,
+    default: Duration,
+) -> anyhow::Result<Duration> {
+    match text {
+        None => Ok(default),
+        Some(text) => humantime::parse_duration(&text)
+            .with_context(|| format!("{name} '{text}' is not a duration such as 30s, 6h or 1d")),
+    }
+}
+
 impl Config {
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Config> {
         let file = match &args.config {
@@ -138,41 +151,36 @@ impl Config {
         if default_account.len() != 12 || !default_account.bytes().all(|b| b.is_ascii_digit()) {
             bail!("default_account must be 12 digits, not '{default_account}'");
         }
-        let lifecycle_interval = match args.lifecycle_interval.or(file.lifecycle_interval) {
-            None => Some(Duration::from_secs(24 * 3600)),
-            Some(text) => match humantime::parse_duration(&text).with_context(|| {
-                format!("lifecycle_interval '{text}' is not a duration such as 30s, 6h or 1d")
-            })? {
-                d if d.is_zero() => None,
-                d => Some(d),
-            },
-        };
+        const DAY: Duration = Duration::from_secs(24 * 3600);
+        // `0s` turns the job off.
+        let lifecycle_interval = Some(duration_setting(
+            "lifecycle_interval",
+            args.lifecycle_interval.or(file.lifecycle_interval),
+            DAY,
+        )?)
+        .filter(|d| !d.is_zero());
         let data_dir = args
             .data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("./berth-data"));
-        let vuln_db_refresh = match args.vuln_db_refresh.or(file.vuln_db_refresh) {
-            None => Some(Duration::from_secs(24 * 3600)),
-            Some(text) => match humantime::parse_duration(&text).with_context(|| {
-                format!("vuln_db_refresh '{text}' is not a duration such as 30s, 6h or 1d")
-            })? {
-                d if d.is_zero() => None,
-                d => Some(d),
-            },
-        };
+        let vuln_db_refresh = Some(duration_setting(
+            "vuln_db_refresh",
+            args.vuln_db_refresh.or(file.vuln_db_refresh),
+            DAY,
+        )?)
+        .filter(|d| !d.is_zero());
         let scan_workers = args.scan_workers.or(file.scan_workers).unwrap_or(1);
         if scan_workers == 0 {
             bail!("scan_workers must be at least 1");
         }
-        let header_read_timeout = match args.header_read_timeout.or(file.header_read_timeout) {
-            None => Duration::from_secs(30),
-            Some(text) => match humantime::parse_duration(&text).with_context(|| {
-                format!("header_read_timeout '{text}' is not a duration such as 30s")
-            })? {
-                d if d.is_zero() => bail!("header_read_timeout must be more than 0s"),
-                d => d,
-            },
-        };
+        let header_read_timeout = duration_setting(
+            "header_read_timeout",
+            args.header_read_timeout.or(file.header_read_timeout),
+            Duration::from_secs(30),
+        )?;
+        if header_read_timeout.is_zero() {
+            bail!("header_read_timeout must be more than 0s");
+        }
         Ok(Config {
             header_read_timeout,
             vuln_db: args.vuln_db.or(file.vuln_db),
