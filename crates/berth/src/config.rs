@@ -194,7 +194,7 @@ impl Config {
             archive_dir: args
                 .archive_dir
                 .or(file.archive_dir)
-                .unwrap_or_else(|| data_dir.join("archive")),
+                .unwrap_or_else(|| crate::datadir::default_archive_dir(&data_dir)),
             data_dir,
             tls,
             default_account,

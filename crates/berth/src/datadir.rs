@@ -2,9 +2,17 @@
 //! command) at a time owns a data dir.
 
 use anyhow::{bail, Context};
+use berth_registry::{Registry, RegistryConfig, SystemClock};
+use berth_store::{FsBlobStore, SqliteMetadataStore};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where archived blobs go unless `--archive-dir` says otherwise.
+pub fn default_archive_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("archive")
+}
 
 pub struct DataDir {
     pub root: PathBuf,
@@ -50,6 +58,35 @@ impl DataDir {
 
     pub fn metadata_db(&self) -> PathBuf {
         self.root.join("metadata.db")
+    }
+
+    /// Opens the data dir's stores (the blob store, the metadata database,
+    /// the archive blob store at `archive_dir`) as one registry: what
+    /// `berth serve` and the offline commands all start from.
+    pub async fn open_registry(
+        &self,
+        archive_dir: &Path,
+        config: RegistryConfig,
+    ) -> anyhow::Result<Registry> {
+        let blobs = FsBlobStore::open(&self.root)
+            .await
+            .context("opening the blob store")?;
+        let meta = SqliteMetadataStore::open(&self.metadata_db())
+            .await
+            .context("opening the metadata database")?;
+        let archive = FsBlobStore::open(archive_dir).await.with_context(|| {
+            format!(
+                "opening the archive blob store in {}",
+                archive_dir.display()
+            )
+        })?;
+        Ok(Registry::new(
+            Arc::new(blobs),
+            Arc::new(meta),
+            Arc::new(SystemClock),
+            config,
+        )
+        .with_archive_store(Arc::new(archive)))
     }
 
     /// The server key (`server.key`, 32 bytes, mode 0600), created on first

@@ -6,12 +6,10 @@
 
 use crate::datadir::DataDir;
 use anyhow::{bail, Context};
-use berth_registry::{FsckOptions, FsckReport, Registry, RegistryConfig, SystemClock};
-use berth_store::{FsBlobStore, SqliteMetadataStore};
+use berth_registry::{FsckOptions, FsckReport, RegistryConfig};
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// Exit status when damage remains.
 pub const EXIT_DAMAGE: i32 = 2;
@@ -50,32 +48,13 @@ pub async fn run(args: FsckArgs) -> anyhow::Result<FsckReport> {
     }
     let data = DataDir::open_locked(&args.data_dir)
         .context("berth fsck needs the data dir to itself: stop the server first")?;
-    let blobs = Arc::new(
-        FsBlobStore::open(&data.root)
-            .await
-            .context("opening the blob store")?,
-    );
-    let meta = Arc::new(
-        SqliteMetadataStore::open(&data.metadata_db())
-            .await
-            .context("opening the metadata database")?,
-    );
     let archive_dir = args
         .archive_dir
         .clone()
-        .unwrap_or_else(|| data.root.join("archive"));
-    let archive = Arc::new(
-        FsBlobStore::open(&archive_dir)
-            .await
-            .with_context(|| format!("opening the archive store in {}", archive_dir.display()))?,
-    );
-    let registry = Registry::new(
-        blobs,
-        meta,
-        Arc::new(SystemClock),
-        RegistryConfig::default(),
-    )
-    .with_archive_store(archive);
+        .unwrap_or_else(|| crate::datadir::default_archive_dir(&data.root));
+    let registry = data
+        .open_registry(&archive_dir, RegistryConfig::default())
+        .await?;
     let report = registry
         .fsck(FsckOptions {
             deep: args.deep,

@@ -5,8 +5,7 @@
 use crate::client::{self, AdminClient};
 use crate::datadir::DataDir;
 use anyhow::{bail, Context};
-use berth_registry::{GcOptions, GcRun, Registry, RegistryConfig, SystemClock};
-use berth_store::{FsBlobStore, SqliteMetadataStore};
+use berth_registry::{GcOptions, GcRun, RegistryConfig};
 use clap::Args;
 use http::Method;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -141,16 +140,14 @@ async fn online(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
 async fn offline(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
     let dir = args.data_dir.as_ref().expect("clap requires it");
     let data = DataDir::open_locked(dir)?;
-    let blobs = Arc::new(FsBlobStore::open(&data.root).await?);
-    let meta = Arc::new(SqliteMetadataStore::open(&data.metadata_db()).await?);
     let config = RegistryConfig::default();
     let grace = args.grace.unwrap_or(config.gc_grace);
     // The default archive location; a server run with --archive-dir
     // elsewhere is collected through the server (`berth gc` without
     // --data-dir), whose store is configured.
-    let archive = Arc::new(FsBlobStore::open(data.root.join("archive")).await?);
     let registry = Arc::new(
-        Registry::new(blobs, meta, Arc::new(SystemClock), config).with_archive_store(archive),
+        data.open_registry(&crate::datadir::default_archive_dir(&data.root), config)
+            .await?,
     );
     let run = registry
         .start_gc(GcOptions {

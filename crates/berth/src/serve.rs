@@ -7,9 +7,8 @@ use anyhow::Context;
 // for the client's delayed ACK (pulls of 1 MiB blobs one at a time ran at a
 // quarter of the rate they reach with it).
 use axum_server::accept::NoDelayAcceptor;
-use berth_registry::{Registry, RegistryConfig, SystemClock};
+use berth_registry::{Registry, RegistryConfig};
 use berth_server::{AppState, HostConfig, Metrics};
-use berth_store::{FsBlobStore, SqliteMetadataStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,33 +21,11 @@ const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
     let data = DataDir::open_locked(&config.data_dir)?;
-    let blobs = Arc::new(
-        FsBlobStore::open(&data.root)
-            .await
-            .context("opening the blob store")?,
-    );
-    let meta = Arc::new(
-        SqliteMetadataStore::open(&data.metadata_db())
-            .await
-            .context("opening the metadata database")?,
-    );
     let server_key = berth_iam::ServerKey::from_bytes(&data.server_key()?)
         .context("the data dir's server.key")?;
-    let archive = Arc::new(
-        FsBlobStore::open(&config.archive_dir)
-            .await
-            .with_context(|| {
-                format!(
-                    "opening the archive blob store in {}",
-                    config.archive_dir.display()
-                )
-            })?,
-    );
     let registry = Arc::new(
-        Registry::new(
-            blobs,
-            meta,
-            Arc::new(SystemClock),
+        data.open_registry(
+            &config.archive_dir,
             RegistryConfig {
                 upload_expiry: config.upload_expiry,
                 gc_grace: config.gc_grace,
@@ -59,7 +36,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 ..Default::default()
             },
         )
-        .with_archive_store(archive),
+        .await?,
     );
     bootstrap_admin(&registry, &config, &data).await?;
     let swept = registry.sweep_orphan_uploads().await?;

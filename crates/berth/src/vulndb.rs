@@ -12,8 +12,7 @@
 use crate::client::{self, AdminClient};
 use crate::datadir::DataDir;
 use anyhow::{bail, Context};
-use berth_registry::{ImportStats, Registry, RegistryConfig, SystemClock};
-use berth_store::{FsBlobStore, SqliteMetadataStore};
+use berth_registry::{ImportStats, Registry, RegistryConfig};
 use clap::{Args, Subcommand};
 use http::Method;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -199,14 +198,13 @@ pub async fn run(args: VulnDbArgs) -> anyhow::Result<()> {
     let (total, records) = if offline {
         let dir = data_dir.expect("clap requires it");
         let data = DataDir::open_locked(&dir)?;
-        let blobs = Arc::new(FsBlobStore::open(&data.root).await?);
-        let meta = Arc::new(SqliteMetadataStore::open(&data.metadata_db()).await?);
-        let registry = Arc::new(Registry::new(
-            blobs,
-            meta,
-            Arc::new(SystemClock),
-            RegistryConfig::default(),
-        ));
+        let registry = Arc::new(
+            data.open_registry(
+                &crate::datadir::default_archive_dir(&data.root),
+                RegistryConfig::default(),
+            )
+            .await?,
+        );
         let total = import_into(&registry, &source, &|s| show(&bar, s)).await?;
         registry.mark_vuln_import_finished().await?;
         // Nothing else runs here: re-match continuous repositories now.

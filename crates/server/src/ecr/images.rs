@@ -103,6 +103,19 @@ impl Call<'_> {
         Ok(repo)
     }
 
+    /// ECR's ImageNotFoundException for an image id of `repo`.
+    pub(super) fn image_not_found(&self, repo: &Repo, id: &ImageId) -> AwsError {
+        AwsError::client(
+            "ImageNotFoundException",
+            format!(
+                "The image with imageId {} does not exist within the repository with name '{}' in the registry with id '{}'",
+                id.json(),
+                repo.name,
+                self.registry.account_id
+            ),
+        )
+    }
+
     fn failure(&self, id: &ImageId, code: &str, reason: &str) -> Value {
         json!({ "imageId": id.json(), "failureCode": code, "failureReason": reason })
     }
@@ -196,15 +209,7 @@ pub async fn describe_images(
                             digests.push(d)
                         }
                     }
-                    Err(_) => {
-                        return Err(AwsError::client(
-                            "ImageNotFoundException",
-                            format!(
-                                "The image with imageId {} does not exist within the repository with name '{}' in the registry with id '{}'",
-                                id.json(), repo.name, call.registry.account_id
-                            ),
-                        ))
-                    }
+                    Err(_) => return Err(call.image_not_found(&repo, id)),
                 }
             }
             (digests, None)
@@ -806,15 +811,7 @@ pub async fn update_image_storage_class(
     let repo = call
         .existing_repo(input.registry_id.as_deref(), &input.repository_name)
         .await?;
-    let not_found = || {
-        AwsError::client(
-            "ImageNotFoundException",
-            format!(
-                "The image with imageId {} does not exist within the repository with name '{}' in the registry with id '{}'",
-                input.image_id.json(), repo.name, call.registry.account_id
-            ),
-        )
-    };
+    let not_found = || call.image_not_found(&repo, &input.image_id);
     let digest = match resolve(call, &repo, &input.image_id).await? {
         Ok(d) => d,
         Err(("ImageNotFound", _)) => return Err(not_found()),

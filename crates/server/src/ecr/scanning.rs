@@ -35,23 +35,11 @@ struct DescribeImageScanFindingsInput {
     max_results: Option<i64>,
 }
 
-fn image_not_found(call: &Call<'_>, repo: &Repo, id: &ImageId) -> AwsError {
-    AwsError::client(
-        "ImageNotFoundException",
-        format!(
-            "The image with imageId {} does not exist within the repository with name '{}' in the registry with id '{}'",
-            id.json(),
-            repo.name,
-            call.registry.account_id
-        ),
-    )
-}
-
 /// The digest an image id names, which must be an image of the repository.
 async fn existing_image(call: &Call<'_>, repo: &Repo, id: &ImageId) -> Result<Digest, AwsError> {
     let digest = match resolve(call, repo, id).await? {
         Ok(d) => d,
-        Err(("ImageNotFound", _)) => return Err(image_not_found(call, repo, id)),
+        Err(("ImageNotFound", _)) => return Err(call.image_not_found(repo, id)),
         Err((_, reason)) => return Err(AwsError::invalid_parameter(reason)),
     };
     let found = call
@@ -61,7 +49,7 @@ async fn existing_image(call: &Call<'_>, repo: &Repo, id: &ImageId) -> Result<Di
         .await
         .map_err(|e| call.registry_error(e))?;
     if found.is_empty() {
-        return Err(image_not_found(call, repo, id));
+        return Err(call.image_not_found(repo, id));
     }
     Ok(digest)
 }
@@ -96,7 +84,7 @@ pub async fn start_image_scan(call: &Call<'_>, input: Value) -> Result<Value, Aw
         .start_image_scan(&repo, &digest)
         .await
         .map_err(|e| match e {
-            Error::ManifestUnknown(_) => image_not_found(call, &repo, &input.image_id),
+            Error::ManifestUnknown(_) => call.image_not_found(&repo, &input.image_id),
             e @ Error::ImageArchived { .. } => {
                 AwsError::client("ImageArchivedException", e.to_string())
             }
