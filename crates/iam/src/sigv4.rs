@@ -95,6 +95,31 @@ pub enum SigV4Error {
 }
 
 impl Claim {
+    /// Each of `names` (lower-case header names) that the request carries
+    /// must be among the signed headers. A header the signature does not
+    /// cover can be changed in flight: `X-Amz-Target` would turn a request
+    /// signed for one operation into another, and every AWS SDK signs it.
+    /// Presigned URLs sign only `host`; their X-Amz-* parameters are in the
+    /// signed query, so they pass.
+    pub fn require_signed(
+        &self,
+        headers: &http::HeaderMap,
+        names: &[&str],
+    ) -> Result<(), SigV4Error> {
+        if self.presigned {
+            return Ok(());
+        }
+        for name in names {
+            if headers.contains_key(*name) && !self.signed_headers.iter().any(|h| h == name) {
+                return Err(SigV4Error::Incomplete(format!(
+                    "'{}' must be a 'SignedHeader' in the AWS Authorization.",
+                    header_display_name(name)
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The signing key is derived from region and service, so a signature
     /// made for another service or region is still a valid HMAC under the
     /// same secret; only this check stops a request signed for, say, S3
@@ -146,6 +171,13 @@ pub fn verify(
     secret_access_key: &str,
     now_unix: i64,
 ) -> Result<(), SigV4Error> {
+    check_time(claim, now_unix)?;
+    verify_signature(req, claim, secret_access_key)
+}
+
+/// The time half of [`verify`]: it needs no body, so a server checks it
+/// from the headers before reading one.
+pub fn check_time(claim: &Claim, now_unix: i64) -> Result<(), SigV4Error> {
     let signed_at = parse_amz_date(&claim.amz_date).ok_or_else(|| bad_amz_date(&claim.amz_date))?;
     if claim.presigned {
         let expires = check_expires(claim.expires)?;
@@ -168,6 +200,15 @@ pub fn verify(
             format_amz_date(now_unix),
         )));
     }
+    Ok(())
+}
+
+/// The signature half of [`verify`] (the time is not looked at).
+pub fn verify_signature(
+    req: &Request,
+    claim: &Claim,
+    secret_access_key: &str,
+) -> Result<(), SigV4Error> {
     // verify_slice compares in constant time, so the response time does not
     // reveal how many leading bytes of a forged signature were right.
     let provided = hex::decode(&claim.signature).map_err(|_| SigV4Error::Mismatch)?;
@@ -638,6 +679,20 @@ fn header_date(headers: &http::HeaderMap) -> Result<Option<String>, SigV4Error> 
             "Date header should be an RFC 1123 date such as 'Sun, 06 Nov 1994 08:49:37 GMT', not '{s}'."
         ))),
     }
+}
+
+/// `x-amz-target` as AWS's messages write it: `X-Amz-Target`.
+fn header_display_name(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            match c.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn bad_amz_date(s: &str) -> SigV4Error {
@@ -1181,6 +1236,71 @@ mod tests {
         };
         assert_eq!(
             verify(&tampered, &claim, SECRET, T2015),
+            Err(SigV4Error::Mismatch)
+        );
+    }
+
+    #[test]
+    fn headers_that_change_the_meaning_must_be_signed() {
+        let auth = auth_value(
+            "20150830/us-east-1/ecr/aws4_request",
+            "host;x-amz-date",
+            "ab",
+        );
+        let h = headers(&[
+            ("host", "localhost:5000"),
+            ("x-amz-date", "20150830T123600Z"),
+            (
+                "x-amz-target",
+                "AmazonEC2ContainerRegistry_V20150921.GetRegistryPolicy",
+            ),
+            ("authorization", &auth),
+        ]);
+        let req = Request {
+            method: "POST",
+            path: "/",
+            query: None,
+            headers: &h,
+            payload_sha256: EMPTY_SHA256,
+        };
+        let claim = parse(&req).unwrap();
+        assert_eq!(
+            claim.require_signed(&h, &["x-amz-target", "x-amz-security-token"]),
+            Err(SigV4Error::Incomplete(
+                "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.".into()
+            ))
+        );
+        // Absent headers need not be signed.
+        assert_eq!(claim.require_signed(&h, &["x-amz-security-token"]), Ok(()));
+    }
+
+    #[test]
+    fn time_is_checked_apart_from_the_signature() {
+        let auth = auth_value(
+            "20150830/us-east-1/ecr/aws4_request",
+            "host;x-amz-date",
+            "ab",
+        );
+        let h = headers(&[
+            ("host", "h"),
+            ("x-amz-date", "20150830T123600Z"),
+            ("authorization", &auth),
+        ]);
+        let req = Request {
+            method: "GET",
+            path: "/",
+            query: None,
+            headers: &h,
+            payload_sha256: EMPTY_SHA256,
+        };
+        let claim = parse(&req).unwrap();
+        assert_eq!(check_time(&claim, T2015), Ok(()));
+        assert!(matches!(
+            check_time(&claim, T2015 + MAX_SKEW_SECS + 1),
+            Err(SigV4Error::Expired(_))
+        ));
+        assert_eq!(
+            verify_signature(&req, &claim, SECRET),
             Err(SigV4Error::Mismatch)
         );
     }

@@ -1033,3 +1033,87 @@ fn conditions_take_part_in_evaluation() {
         Some(&["arn:aws:iam::111122223333:user/alice".to_string()][..])
     );
 }
+
+/// A user's path is part of its ARN: a statement naming `user/team/*`
+/// binds `ops` at `/team/`, and the denial names the ARN with the path.
+#[test]
+fn user_paths_are_part_of_the_principal_arn() {
+    let ops = Principal::user_at(ME, "/team/", "ops");
+    assert_eq!(ops.arn(), "arn:aws:iam::111122223333:user/team/ops");
+    let deny_team = resource(&format!(
+        r#"{{"Version": "2012-10-17", "Statement": [
+            {{"Effect": "Deny", "Principal": {{"AWS": "arn:aws:iam::{ME}:user/team/ops"}}, "Action": "ecr:*"}}]}}"#
+    ));
+    let request = Request::new(ops.clone(), "ecr:BatchGetImage", REPO);
+    let policies = Policies {
+        identity: &[IdentityPolicy {
+            name: "all",
+            policy: &allow_all(),
+        }],
+        repository: Some(&deny_team),
+        registry: None,
+        resource_account: ME,
+    };
+    let decision = evaluate(&request, &policies);
+    assert!(!decision.is_allowed());
+    assert!(decision
+        .denial_message(&request)
+        .unwrap()
+        .starts_with("User: arn:aws:iam::111122223333:user/team/ops is not authorized"));
+    // The same name at the root path is another principal.
+    let request = Request::new(Principal::user(ME, "ops"), "ecr:BatchGetImage", REPO);
+    assert!(evaluate(&request, &policies).is_allowed());
+    // aws:PrincipalArn carries the path too.
+    assert_eq!(
+        Request::new(ops, "ecr:BatchGetImage", REPO)
+            .context
+            .get(keys::PRINCIPAL_ARN)
+            .map(|v| v.to_vec()),
+        Some(vec!["arn:aws:iam::111122223333:user/team/ops".to_string()])
+    );
+}
+
+/// An anonymous caller is bound by statements naming everyone, never by
+/// ones naming an account or a user, and is allowed by its grant.
+#[test]
+fn anonymous_callers_meet_everyone_statements_only() {
+    let grant = identity(&format!(
+        r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow", "Action": ["ecr:BatchGetImage"], "Resource": "arn:aws:ecr:us-east-1:{ME}:repository/*"}}}}"#
+    ));
+    let check = |repository: Option<&Policy>, action: &str| {
+        let request = Request::new(Principal::anonymous(), action, REPO);
+        let d = evaluate(
+            &request,
+            &Policies {
+                identity: &[IdentityPolicy {
+                    name: "anonymous",
+                    policy: &grant,
+                }],
+                repository,
+                registry: None,
+                resource_account: ME,
+            },
+        );
+        (d.is_allowed(), d.denial_message(&request))
+    };
+    assert!(check(None, "ecr:BatchGetImage").0);
+    let (allowed, message) = check(None, "ecr:PutImage");
+    assert!(!allowed);
+    assert!(message
+        .unwrap()
+        .starts_with("User: anonymous is not authorized to perform: ecr:PutImage"));
+    let deny_everyone = resource(
+        r#"{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Principal": "*", "Action": "ecr:BatchGetImage"}}"#,
+    );
+    assert!(!check(Some(&deny_everyone), "ecr:BatchGetImage").0);
+    let deny_account = resource(&format!(
+        r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Deny", "Principal": {{"AWS": "{ME}"}}, "Action": "ecr:BatchGetImage"}}}}"#
+    ));
+    assert!(check(Some(&deny_account), "ecr:BatchGetImage").0);
+    let ctx = Request::new(Principal::anonymous(), "ecr:BatchGetImage", REPO).context;
+    assert_eq!(
+        ctx.get(keys::PRINCIPAL_TYPE).map(|v| v.to_vec()),
+        Some(vec!["Anonymous".to_string()])
+    );
+    assert!(ctx.get(keys::PRINCIPAL_ARN).is_none());
+}

@@ -29,30 +29,67 @@ use super::document::{
 use super::managed;
 use super::pattern::glob_match;
 
-/// The authenticated caller: a user of an account.
+/// The caller: a user of an account, or (berth's anonymous mode) nobody.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub account: String,
     pub user: String,
+    /// The user's IAM path (`/`, or `/team/`): part of its ARN, so a
+    /// policy naming `user/team/*` matches it.
+    pub path: String,
     /// The account's administrator: allowed as if AdministratorAccess were
     /// attached.
     pub account_admin: bool,
+    /// An unauthenticated caller. It belongs to no account: only
+    /// statements naming everyone (`"*"`) apply to it, and its identity
+    /// side is the grant the operator configured for anonymous access.
+    pub anonymous: bool,
 }
 
 impl Principal {
-    /// The user `name` of `account`; the user named `admin` is the
-    /// account's administrator.
+    /// The user `name` of `account`, at the path `/`; the user named
+    /// `admin` is the account's administrator.
     pub fn user(account: &str, name: &str) -> Principal {
+        Principal::user_at(account, "/", name)
+    }
+
+    /// The user `name` of `account` at IAM path `path` (`/team/`).
+    pub fn user_at(account: &str, path: &str, name: &str) -> Principal {
         Principal {
             account: account.to_string(),
             user: name.to_string(),
+            path: path.to_string(),
             account_admin: name == "admin",
+            anonymous: false,
         }
     }
 
-    pub fn arn(&self) -> String {
-        format!("arn:aws:iam::{}:user/{}", self.account, self.user)
+    /// A caller without credentials.
+    pub fn anonymous() -> Principal {
+        Principal {
+            account: String::new(),
+            user: String::new(),
+            path: String::new(),
+            account_admin: false,
+            anonymous: true,
+        }
     }
+
+    /// `arn:aws:iam::<account>:user<path><name>`; AWS's messages call an
+    /// unauthenticated caller `anonymous`.
+    pub fn arn(&self) -> String {
+        if self.anonymous {
+            return "anonymous".to_string();
+        }
+        user_arn(&self.account, &self.path, &self.user)
+    }
+}
+
+/// A user's ARN: `arn:aws:iam::111122223333:user/team/ops` for the user
+/// `ops` at path `/team/`.
+pub fn user_arn(account: &str, path: &str, name: &str) -> String {
+    let path = if path.is_empty() { "/" } else { path };
+    format!("arn:aws:iam::{account}:user{path}{name}")
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,10 +109,14 @@ impl Request {
     /// `aws:username`); the caller adds the rest.
     pub fn new(principal: Principal, action: &str, resource: &str) -> Request {
         let mut context = RequestContext::new();
-        context.insert(keys::PRINCIPAL_ARN, principal.arn());
-        context.insert(keys::PRINCIPAL_ACCOUNT, principal.account.clone());
-        context.insert(keys::PRINCIPAL_TYPE, "User");
-        context.insert(keys::USERNAME, principal.user.clone());
+        if principal.anonymous {
+            context.insert(keys::PRINCIPAL_TYPE, "Anonymous");
+        } else {
+            context.insert(keys::PRINCIPAL_ARN, principal.arn());
+            context.insert(keys::PRINCIPAL_ACCOUNT, principal.account.clone());
+            context.insert(keys::PRINCIPAL_TYPE, "User");
+            context.insert(keys::USERNAME, principal.user.clone());
+        }
         Request {
             principal,
             action: action.to_string(),
@@ -261,7 +302,11 @@ pub fn evaluate(request: &Request, policies: &Policies<'_>) -> Decision {
         }
     }
 
-    let same_account = request.principal.account == policies.resource_account;
+    // An anonymous caller's identity side is the operator's grant for
+    // anonymous access, made for the resource's own registry, so it is
+    // judged as a caller of that account would be.
+    let same_account =
+        request.principal.anonymous || request.principal.account == policies.resource_account;
     let allowed = if same_account {
         identity_allows || resource_allows == Named::Caller
     } else {

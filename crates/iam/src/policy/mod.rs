@@ -22,6 +22,7 @@ pub use document::{
     PrincipalElement, Principals, ResourceElement, ResourcePattern, Statement, Version,
 };
 pub use evaluate::{
-    evaluate, Decision, IdentityPolicy, MissingAllow, Policies, PolicySource, Principal, Request,
+    evaluate, user_arn, Decision, IdentityPolicy, MissingAllow, Policies, PolicySource, Principal,
+    Request,
 };
 pub use managed::ManagedPolicy;
