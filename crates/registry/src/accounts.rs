@@ -4,6 +4,7 @@
 //! everything; the admin user of another account may manage the users and
 //! access keys of its own account; nobody else may use the admin API.
 
+use crate::authz::Caller;
 use crate::identity::{NewAccessKey, Principal, ADMIN_USER};
 use crate::{Error, Registry, Result};
 use berth_iam::keys;
@@ -25,6 +26,19 @@ pub enum AdminAction<'a> {
 }
 
 impl AdminAction<'_> {
+    /// The action policies name it by (`berth:CollectGarbage`): the fixed
+    /// rule above grants it, and an explicit Deny in the caller's identity
+    /// policies (a `NotIpAddress` condition, say) still refuses it.
+    pub fn action_name(&self) -> &'static str {
+        match self {
+            AdminAction::ManageAccounts => "berth:ManageAccounts",
+            AdminAction::CollectGarbage => "berth:CollectGarbage",
+            AdminAction::RunLifecycle => "berth:RunLifecycle",
+            AdminAction::ImportVulnDb => "berth:ImportVulnerabilityDatabase",
+            AdminAction::ManageUsers { .. } => "berth:ManageUsers",
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             AdminAction::ManageAccounts => "manage accounts".into(),
@@ -92,12 +106,20 @@ impl Registry {
         &self.config.default_account
     }
 
-    /// `Ok` if `caller` may do `action`; else `AccessDenied` naming the caller.
-    pub fn authorize_admin(&self, caller: &Principal, action: AdminAction) -> Result<()> {
+    /// `Ok` if `caller` may do `action`: the fixed rule (`admin_may`)
+    /// allows it and no identity policy of the caller explicitly denies it
+    /// under this request's facts; else `AccessDenied` naming the caller.
+    pub async fn authorize_admin(&self, caller: &Caller, action: AdminAction<'_>) -> Result<()> {
         if admin_may(&self.config.default_account, caller, action) {
+            let (decision, request) = self
+                .decide_identity_only(&caller.principal, action.action_name(), "*", &caller.facts)
+                .await?;
+            if let d @ berth_iam::policy::Decision::ExplicitDeny { .. } = decision {
+                return Err(Error::AccessDenied(d.denial_message(&request).unwrap_or_default()));
+            }
             return Ok(());
         }
-        let who = format!("arn:aws:iam::{}:user/{}", caller.account_id, caller.user);
+        let who = caller.arn();
         let rule = if caller.user == ADMIN_USER {
             format!(
                 "the admin user of an account may manage only that account's users and access keys; the rest is for the admin user of the default account ({})",
@@ -116,11 +138,11 @@ impl Registry {
     /// key for that admin (its secret shown only in this answer).
     pub async fn create_account(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         id: &str,
         with_key: bool,
     ) -> Result<(AccountRecord, Option<(AccessKeyInfo, NewAccessKey)>)> {
-        self.authorize_admin(caller, AdminAction::ManageAccounts)?;
+        self.authorize_admin(caller, AdminAction::ManageAccounts).await?;
         if !valid_account_id(id) {
             return Err(Error::InvalidParameter(format!(
                 "account id '{id}' must be 12 digits"
@@ -139,18 +161,18 @@ impl Registry {
         Ok((account, key))
     }
 
-    pub async fn list_accounts(&self, caller: &Principal) -> Result<Vec<AccountRecord>> {
-        self.authorize_admin(caller, AdminAction::ManageAccounts)?;
+    pub async fn list_accounts(&self, caller: &Caller) -> Result<Vec<AccountRecord>> {
+        self.authorize_admin(caller, AdminAction::ManageAccounts).await?;
         Ok(self.meta.list_accounts().await?)
     }
 
     pub async fn create_user(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         account: &str,
         name: &str,
     ) -> Result<UserRecord> {
-        self.authorize_admin(caller, AdminAction::ManageUsers { account })?;
+        self.authorize_admin(caller, AdminAction::ManageUsers { account }).await?;
         if !valid_user_name(name) {
             return Err(Error::InvalidParameter(format!(
                 "user name '{name}' must be 1 to 64 letters, digits or any of +=,.@_-"
@@ -169,8 +191,8 @@ impl Registry {
         }
     }
 
-    pub async fn list_users(&self, caller: &Principal, account: &str) -> Result<Vec<UserRecord>> {
-        self.authorize_admin(caller, AdminAction::ManageUsers { account })?;
+    pub async fn list_users(&self, caller: &Caller, account: &str) -> Result<Vec<UserRecord>> {
+        self.authorize_admin(caller, AdminAction::ManageUsers { account }).await?;
         self.existing_account(account).await?;
         Ok(self.meta.list_users(account).await?)
     }
@@ -179,11 +201,11 @@ impl Registry {
     /// store keeps it sealed, and listings leave it out).
     pub async fn create_access_key(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         account: &str,
         user: &str,
     ) -> Result<(AccessKeyInfo, NewAccessKey)> {
-        self.authorize_admin(caller, AdminAction::ManageUsers { account })?;
+        self.authorize_admin(caller, AdminAction::ManageUsers { account }).await?;
         self.existing_user(account, user).await?;
         self.new_access_key(account, user).await
     }
@@ -191,11 +213,11 @@ impl Registry {
     /// The access keys of an account, or of one of its users.
     pub async fn list_access_keys(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         account: &str,
         user: Option<&str>,
     ) -> Result<Vec<AccessKeyInfo>> {
-        self.authorize_admin(caller, AdminAction::ManageUsers { account })?;
+        self.authorize_admin(caller, AdminAction::ManageUsers { account }).await?;
         let keys = match user {
             Some(user) => {
                 self.existing_user(account, user).await?;
@@ -215,11 +237,11 @@ impl Registry {
     /// until they expire, as on ECR).
     pub async fn delete_access_key(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         account: &str,
         key_id: &str,
     ) -> Result<()> {
-        self.authorize_admin(caller, AdminAction::ManageUsers { account })?;
+        self.authorize_admin(caller, AdminAction::ManageUsers { account }).await?;
         if self.meta.delete_access_key(account, key_id).await? {
             self.forget_tokens();
             Ok(())
@@ -285,10 +307,10 @@ mod tests {
 
     const ROOT: &str = "000000000000";
 
-    fn who(account: &str, user: &str) -> Principal {
-        Principal {
-            account_id: account.into(),
-            user: user.into(),
+    fn who(account: &str, user: &str) -> Caller {
+        Caller {
+            principal: Principal::user(account, user),
+            facts: Default::default(),
         }
     }
 
@@ -360,7 +382,7 @@ mod tests {
         assert_eq!((info.user_name.as_str(), info.active), (ADMIN_USER, true));
         // The new key authenticates as that account's admin.
         let (p, secret) = reg.access_key(&key.id).await.unwrap().unwrap();
-        assert_eq!(p, who("111111111111", ADMIN_USER));
+        assert_eq!(p, who("111111111111", ADMIN_USER).principal);
         assert_eq!(secret, key.secret);
         assert!(matches!(
             reg.create_account(&root, "111111111111", false).await,
@@ -372,7 +394,10 @@ mod tests {
         ));
 
         // That admin manages its own account's users and keys, nothing else.
-        let admin1 = p;
+        let admin1 = Caller {
+            principal: p,
+            facts: Default::default(),
+        };
         reg.create_user(&admin1, "111111111111", "ci")
             .await
             .unwrap();

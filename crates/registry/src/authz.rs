@@ -69,6 +69,22 @@ impl RequestFacts {
     }
 }
 
+/// Who is asking, with the facts of the request they asked in: what the
+/// IAM and admin APIs authorize with (the ECR API and `/v2` pass the two
+/// side by side). Reads as its principal.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub principal: Principal,
+    pub facts: RequestFacts,
+}
+
+impl std::ops::Deref for Caller {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.principal
+    }
+}
+
 /// A user's inline and attached policies, parsed, by name or ARN.
 type IdentityPolicies = Arc<Vec<(String, Arc<Policy>)>>;
 
@@ -83,11 +99,24 @@ pub(crate) struct AuthzCache {
     decisions: FastSet,
     /// (account, user) → its inline and attached policies, parsed.
     identities: Moka<(String, String), IdentityPolicies>,
+    /// The identity side of anonymous callers: what `--allow-anonymous`
+    /// grants, in the default account only.
+    anonymous_grant: IdentityPolicies,
+}
+
+impl AuthzCache {
+    pub(crate) fn new(default_account: &str, anonymous: AnonymousAccess) -> Self {
+        AuthzCache {
+            anonymous_grant: Arc::new(anonymous_grant(default_account, anonymous)),
+            ..AuthzCache::default()
+        }
+    }
 }
 
 impl Default for AuthzCache {
     fn default() -> Self {
         AuthzCache {
+            anonymous_grant: Arc::new(Vec::new()),
             generation: AtomicU64::new(0),
             repository_policies: Moka::builder().max_capacity(10_000).build(),
             no_repository_policy: FastSet::new(200_000),
@@ -96,6 +125,65 @@ impl Default for AuthzCache {
             identities: Moka::builder().max_capacity(100_000).build(),
         }
     }
+}
+
+/// What callers without credentials may do on `/v2` (`--allow-anonymous`).
+/// They are always addressed to the default account's registry, and go
+/// through the same evaluation as everyone else: this grant is their
+/// identity side, and repository and registry policies (a Deny naming
+/// `"*"`) still apply.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AnonymousAccess {
+    /// Every request needs credentials (ECR's behaviour).
+    #[default]
+    Off,
+    /// Pulls, tag lists and the catalog.
+    Pull,
+    /// Pulls and also pushes and deletes (and creating repositories on
+    /// push, when `create_on_push` is on): a throwaway registry.
+    Push,
+}
+
+/// The actions each level of anonymous access allows.
+pub const ANONYMOUS_PULL_ACTIONS: &[&str] = &[
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:ListImages",
+    "ecr:DescribeRepositories",
+];
+pub const ANONYMOUS_PUSH_ACTIONS: &[&str] = &[
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchDeleteImage",
+    "ecr:CreateRepository",
+];
+
+fn anonymous_grant(default_account: &str, access: AnonymousAccess) -> Vec<(String, Arc<Policy>)> {
+    let actions: Vec<&str> = match access {
+        AnonymousAccess::Off => return Vec::new(),
+        AnonymousAccess::Pull => ANONYMOUS_PULL_ACTIONS.to_vec(),
+        AnonymousAccess::Push => ANONYMOUS_PULL_ACTIONS
+            .iter()
+            .chain(ANONYMOUS_PUSH_ACTIONS)
+            .copied()
+            .collect(),
+    };
+    let text = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AnonymousAccess",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": format!("arn:aws:ecr:*:{default_account}:repository/*"),
+        }]
+    })
+    .to_string();
+    let policy = Policy::parse(&text, PolicyKind::Identity)
+        .expect("the anonymous grant is a valid identity policy");
+    vec![("berth-anonymous-access".to_string(), Arc::new(policy))]
 }
 
 impl AuthzCache {
@@ -202,6 +290,31 @@ impl Registry {
             self.authz.decisions.insert(KeyRef(&key));
         }
         Ok(())
+    }
+
+    /// A push to a repository that does not exist creates it when
+    /// `create_on_push` is on; that needs `ecr:CreateRepository` on it as
+    /// well as the push's own action, as ECR's pull-through cache needs it
+    /// of whoever pulls a new repository into being. Callers check this
+    /// before a push that may create (upload start, manifest PUT, ECR's
+    /// InitiateLayerUpload and PutImage).
+    pub async fn authorize_create_on_push(
+        &self,
+        caller: &Principal,
+        repo: &crate::Repo,
+        facts: &RequestFacts,
+    ) -> Result<()> {
+        if !self.config.create_on_push || self.find_repo_id(repo).await?.is_some() {
+            return Ok(());
+        }
+        self.authorize(
+            caller,
+            "ecr:CreateRepository",
+            &repo.registry,
+            Some(repo.name.as_str()),
+            facts,
+        )
+        .await
     }
 
     /// The names among `names` (a sorted catalog page) that `caller` may
@@ -314,13 +427,14 @@ impl Registry {
         caller: &Principal,
         action: &str,
         resource: &str,
+        facts: &RequestFacts,
     ) -> Result<(Decision, Request)> {
         let identity = self.identity_policies(caller).await?;
         let identity: Vec<IdentityPolicy<'_>> = identity
             .iter()
             .map(|(name, policy)| IdentityPolicy { name, policy })
             .collect();
-        let request = self.request(caller, action, resource);
+        let request = facts.apply(self.request(caller, action, resource));
         let decision = evaluate(
             &request,
             &Policies {
@@ -336,11 +450,7 @@ impl Registry {
     /// The request as policies see it: the principal's keys and the time.
     pub(crate) fn request(&self, caller: &Principal, action: &str, resource: &str) -> Request {
         let now = self.now();
-        Request::new(
-            policy::Principal::user(&caller.account_id, &caller.user),
-            action,
-            resource,
-        )
+        Request::new(caller.policy_principal(), action, resource)
         .with_context(keys::EPOCH_TIME, (now / 1000).to_string())
         .with_context(keys::CURRENT_TIME, iso8601(now))
     }
@@ -391,6 +501,9 @@ impl Registry {
         &self,
         caller: &Principal,
     ) -> Result<Arc<Vec<(String, Arc<Policy>)>>> {
+        if caller.anonymous {
+            return Ok(self.authz.anonymous_grant.clone());
+        }
         let key = (caller.account_id.clone(), caller.user.clone());
         if let Some(p) = self.authz.identities.get(&key) {
             return Ok(p);

@@ -2,8 +2,8 @@
 //! AWS-managed ECR policies every account can attach), attachments to users,
 //! and the one check of policy documents.
 
+use crate::authz::Caller;
 use crate::iam_users::{check_policy_name, no_such_user, valid_path};
-use crate::identity::Principal;
 use crate::{Error, Registry, Result};
 use berth_iam::keys;
 use berth_store::{AttachOutcome, DeletePolicyOutcome, ManagedPolicyRecord, PolicyVersionRecord};
@@ -101,7 +101,7 @@ impl Registry {
     /// CreatePolicy: a customer-managed policy, version `v1` the default.
     pub async fn create_policy(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         name: &str,
         path: Option<&str>,
         document: &str,
@@ -147,7 +147,7 @@ impl Registry {
 
     /// GetPolicy: a customer-managed policy of the caller's account or an
     /// AWS-managed one (with the account's attachment count).
-    pub async fn get_policy(&self, caller: &Principal, arn: &str) -> Result<ManagedPolicyRecord> {
+    pub async fn get_policy(&self, caller: &Caller, arn: &str) -> Result<ManagedPolicyRecord> {
         self.authorize_iam(caller, "iam:GetPolicy", None, arn)
             .await?;
         if let Some(p) = aws_managed(arn) {
@@ -165,7 +165,7 @@ impl Registry {
 
     pub async fn get_policy_version(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         arn: &str,
         version_id: &str,
     ) -> Result<PolicyVersionRecord> {
@@ -203,7 +203,7 @@ impl Registry {
     /// ListPolicies: the account's and/or the AWS-managed ones, by ARN.
     pub async fn list_policies(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         scope: PolicyScope,
         only_attached: bool,
         path_prefix: Option<&str>,
@@ -236,13 +236,13 @@ impl Registry {
 
     /// DeletePolicy, refused while the policy is attached. AWS-managed
     /// policies cannot be deleted.
-    pub async fn delete_policy(&self, caller: &Principal, arn: &str) -> Result<()> {
+    pub async fn delete_policy(&self, caller: &Caller, arn: &str) -> Result<()> {
         self.authorize_iam(caller, "iam:DeletePolicy", None, arn)
             .await?;
         if aws_managed(arn).is_some() {
             return Err(Error::AccessDenied(format!(
-                "User: arn:aws:iam::{}:user/{} is not authorized to perform: iam:DeletePolicy on resource: policy {arn} because it is an AWS managed policy",
-                caller.account_id, caller.user
+                "User: {} is not authorized to perform: iam:DeletePolicy on resource: policy {arn} because it is an AWS managed policy",
+                caller.arn()
             )));
         }
         let outcome = self
@@ -263,7 +263,7 @@ impl Registry {
     /// AWS-managed ECR policy. Attaching twice is not an error (AWS).
     pub async fn attach_user_policy(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         user: &str,
         arn: &str,
     ) -> Result<()> {
@@ -271,7 +271,7 @@ impl Registry {
             caller,
             "iam:AttachUserPolicy",
             Some(user),
-            &format!("arn:aws:iam::{}:user/{user}", caller.account_id),
+            &self.user_resource(&caller.account_id, user).await?,
         )
         .await?;
         let local = aws_managed(arn).is_none();
@@ -292,7 +292,7 @@ impl Registry {
 
     pub async fn detach_user_policy(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         user: &str,
         arn: &str,
     ) -> Result<()> {
@@ -300,7 +300,7 @@ impl Registry {
             caller,
             "iam:DetachUserPolicy",
             Some(user),
-            &format!("arn:aws:iam::{}:user/{user}", caller.account_id),
+            &self.user_resource(&caller.account_id, user).await?,
         )
         .await?;
         self.iam_user(&caller.account_id, user).await?;
@@ -321,7 +321,7 @@ impl Registry {
     /// ListAttachedUserPolicies: (name, ARN) pairs, by ARN.
     pub async fn attached_user_policies(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         user: &str,
         path_prefix: Option<&str>,
     ) -> Result<Vec<(String, String)>> {
@@ -329,7 +329,7 @@ impl Registry {
             caller,
             "iam:ListAttachedUserPolicies",
             Some(user),
-            &format!("arn:aws:iam::{}:user/{user}", caller.account_id),
+            &self.user_resource(&caller.account_id, user).await?,
         )
         .await?;
         self.iam_user(&caller.account_id, user).await?;

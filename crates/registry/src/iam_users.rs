@@ -10,6 +10,7 @@
 //! so that a user can rotate its key before anyone writes policies.
 //! Everything is scoped to the caller's account: no call names another.
 
+use crate::authz::Caller;
 use crate::accounts::{valid_user_name, AccessKeyInfo};
 use crate::iam_policies::{validate_policy_document, PolicyKind};
 use crate::identity::{NewAccessKey, Principal, ADMIN_USER};
@@ -46,10 +47,7 @@ impl From<UserRecord> for IamUser {
     }
 }
 
-/// `arn:aws:iam::<account>:user<path><name>` (the path is `/` or `/a/b/`).
-pub fn user_arn(account: &str, path: &str, name: &str) -> String {
-    format!("arn:aws:iam::{account}:user{path}{name}")
-}
+pub use berth_iam::policy::user_arn;
 
 /// Whether `caller` may perform `action` (`iam:CreateUser`, ...) on the
 /// user `target` of its own account (`None`: the action names no user).
@@ -91,12 +89,14 @@ impl Registry {
     /// self-service rule does; else AWS's AccessDenied text naming both.
     pub(crate) async fn authorize_iam(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         action: &str,
         target_user: Option<&str>,
         resource: &str,
     ) -> Result<()> {
-        let (decision, request) = self.decide_identity_only(caller, action, resource).await?;
+        let (decision, request) = self
+            .decide_identity_only(&caller.principal, action, resource, &caller.facts)
+            .await?;
         match decision {
             Decision::Allow => Ok(()),
             Decision::ImplicitDeny { .. } if iam_may(caller, action, target_user) => Ok(()),
@@ -108,36 +108,40 @@ impl Registry {
         }
     }
 
-    /// The resource ARN of a user named in a request (before it is looked up).
-    fn named_user(caller: &Principal, name: &str) -> String {
-        user_arn(&caller.account_id, "/", name)
+    /// The resource ARN of a user a request names: with the user's real
+    /// path, so that a policy on `user/team/*` binds requests about `ops`
+    /// at `/team/` (a user that does not exist is named at `/`).
+    pub(crate) async fn user_resource(&self, account: &str, name: &str) -> Result<String> {
+        let path = self.meta.get_user(account, name).await?.map(|u| u.path);
+        Ok(user_arn(account, path.as_deref().unwrap_or("/"), name))
     }
 
     /// GetCallerIdentity: the signer as IAM knows it.
-    pub async fn caller_identity(&self, caller: &Principal) -> Result<IamUser> {
+    pub async fn caller_identity(&self, caller: &Caller) -> Result<IamUser> {
         self.iam_user(&caller.account_id, &caller.user).await
     }
 
     pub async fn iam_create_user(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         name: &str,
         path: Option<&str>,
     ) -> Result<IamUser> {
-        self.authorize_iam(
-            caller,
-            "iam:CreateUser",
-            Some(name),
-            &Self::named_user(caller, name),
-        )
-        .await?;
-        check_user_name(name)?;
         let path = path.unwrap_or("/");
         if !valid_path(path) {
             return Err(Error::InvalidParameter(format!(
                 "path '{path}' must be '/' or start and end with '/' (printable ASCII, at most 512 characters)"
             )));
         }
+        // The user to be, at the path it is to have.
+        self.authorize_iam(
+            caller,
+            "iam:CreateUser",
+            Some(name),
+            &user_arn(&caller.account_id, path, name),
+        )
+        .await?;
+        check_user_name(name)?;
         match self
             .meta
             .create_user(&caller.account_id, name, path, self.now())
@@ -155,13 +159,13 @@ impl Registry {
     }
 
     /// GetUser; without a name, the caller.
-    pub async fn iam_get_user(&self, caller: &Principal, name: Option<&str>) -> Result<IamUser> {
+    pub async fn iam_get_user(&self, caller: &Caller, name: Option<&str>) -> Result<IamUser> {
         let name = name.unwrap_or(&caller.user);
         self.authorize_iam(
             caller,
             "iam:GetUser",
             Some(name),
-            &Self::named_user(caller, name),
+            &self.user_resource(&caller.account_id, name).await?,
         )
         .await?;
         self.iam_user(&caller.account_id, name).await
@@ -170,7 +174,7 @@ impl Registry {
     /// The users of the caller's account whose path starts with `path_prefix`, by name.
     pub async fn iam_list_users(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         path_prefix: Option<&str>,
     ) -> Result<Vec<IamUser>> {
         self.authorize_iam(
@@ -194,12 +198,12 @@ impl Registry {
     /// DeleteUser, refused (DeleteConflict) while the user has access keys,
     /// inline or attached policies, as AWS refuses it. The account's admin
     /// user cannot be deleted: berth's authorization rests on it.
-    pub async fn iam_delete_user(&self, caller: &Principal, name: &str) -> Result<()> {
+    pub async fn iam_delete_user(&self, caller: &Caller, name: &str) -> Result<()> {
         self.authorize_iam(
             caller,
             "iam:DeleteUser",
             Some(name),
-            &Self::named_user(caller, name),
+            &self.user_resource(&caller.account_id, name).await?,
         )
         .await?;
         if name == ADMIN_USER {
@@ -225,7 +229,7 @@ impl Registry {
     /// CreateAccessKey for `user` (default: the caller); at most two per user.
     pub async fn iam_create_access_key(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         user: Option<&str>,
     ) -> Result<(AccessKeyInfo, NewAccessKey)> {
         let user = user.unwrap_or(&caller.user);
@@ -233,7 +237,7 @@ impl Registry {
             caller,
             "iam:CreateAccessKey",
             Some(user),
-            &Self::named_user(caller, user),
+            &self.user_resource(&caller.account_id, user).await?,
         )
         .await?;
         self.iam_user(&caller.account_id, user).await?;
@@ -264,7 +268,7 @@ impl Registry {
     /// ListAccessKeys of `user` (default: the caller); the user's name too.
     pub async fn iam_list_access_keys(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         user: Option<&str>,
     ) -> Result<(String, Vec<AccessKeyInfo>)> {
         let user = user.unwrap_or(&caller.user);
@@ -272,7 +276,7 @@ impl Registry {
             caller,
             "iam:ListAccessKeys",
             Some(user),
-            &Self::named_user(caller, user),
+            &self.user_resource(&caller.account_id, user).await?,
         )
         .await?;
         self.iam_user(&caller.account_id, user).await?;
@@ -287,7 +291,7 @@ impl Registry {
     /// (`Registry::access_key` refuses it on every request).
     pub async fn iam_update_access_key(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         user: Option<&str>,
         key_id: &str,
         active: bool,
@@ -297,7 +301,7 @@ impl Registry {
             caller,
             "iam:UpdateAccessKey",
             Some(user),
-            &Self::named_user(caller, user),
+            &self.user_resource(&caller.account_id, user).await?,
         )
         .await?;
         self.iam_user(&caller.account_id, user).await?;
@@ -315,7 +319,7 @@ impl Registry {
 
     pub async fn iam_delete_access_key(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         user: Option<&str>,
         key_id: &str,
     ) -> Result<()> {
@@ -324,7 +328,7 @@ impl Registry {
             caller,
             "iam:DeleteAccessKey",
             Some(user),
-            &Self::named_user(caller, user),
+            &self.user_resource(&caller.account_id, user).await?,
         )
         .await?;
         self.iam_user(&caller.account_id, user).await?;
@@ -347,7 +351,7 @@ impl Registry {
 
     pub async fn put_user_policy(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         user: &str,
         name: &str,
         document: &str,
@@ -356,7 +360,7 @@ impl Registry {
             caller,
             "iam:PutUserPolicy",
             Some(user),
-            &Self::named_user(caller, user),
+            &self.user_resource(&caller.account_id, user).await?,
         )
         .await?;
         check_policy_name(name)?;
@@ -376,7 +380,7 @@ impl Registry {
     /// The document as it was put (not re-encoded).
     pub async fn get_user_policy(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         user: &str,
         name: &str,
     ) -> Result<String> {
@@ -384,7 +388,7 @@ impl Registry {
             caller,
             "iam:GetUserPolicy",
             Some(user),
-            &Self::named_user(caller, user),
+            &self.user_resource(&caller.account_id, user).await?,
         )
         .await?;
         self.iam_user(&caller.account_id, user).await?;
@@ -394,12 +398,12 @@ impl Registry {
             .ok_or_else(|| no_such_user_policy(user, name))
     }
 
-    pub async fn list_user_policies(&self, caller: &Principal, user: &str) -> Result<Vec<String>> {
+    pub async fn list_user_policies(&self, caller: &Caller, user: &str) -> Result<Vec<String>> {
         self.authorize_iam(
             caller,
             "iam:ListUserPolicies",
             Some(user),
-            &Self::named_user(caller, user),
+            &self.user_resource(&caller.account_id, user).await?,
         )
         .await?;
         self.iam_user(&caller.account_id, user).await?;
@@ -411,7 +415,7 @@ impl Registry {
 
     pub async fn delete_user_policy(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         user: &str,
         name: &str,
     ) -> Result<()> {
@@ -419,7 +423,7 @@ impl Registry {
             caller,
             "iam:DeleteUserPolicy",
             Some(user),
-            &Self::named_user(caller, user),
+            &self.user_resource(&caller.account_id, user).await?,
         )
         .await?;
         self.iam_user(&caller.account_id, user).await?;
@@ -482,10 +486,10 @@ fn no_such_user_policy(user: &str, name: &str) -> Error {
 mod tests {
     use super::*;
 
-    fn who(user: &str) -> Principal {
-        Principal {
-            account_id: "111111111111".into(),
-            user: user.into(),
+    fn who(user: &str) -> Caller {
+        Caller {
+            principal: Principal::user("111111111111", user),
+            facts: Default::default(),
         }
     }
 

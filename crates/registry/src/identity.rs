@@ -18,11 +18,70 @@ pub const TOKEN_LIFETIME_SECS: i64 = 12 * 3600;
 /// The user every account starts with, with full access to its account.
 pub const ADMIN_USER: &str = "admin";
 
-/// An authenticated caller.
+/// Who is calling: a user of an account (authenticated), or nobody
+/// (`anonymous`, only in the server's anonymous mode).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     pub account_id: String,
     pub user: String,
+    /// The user's IAM path (`/`, `/team/`): part of its ARN, which policies
+    /// and denial messages name.
+    pub path: String,
+    /// Unauthenticated (anonymous mode): belongs to no account, allowed
+    /// only what the anonymous grant and resource policies naming everyone
+    /// allow (`authz.rs`).
+    pub anonymous: bool,
+}
+
+impl Principal {
+    /// The user `user` of `account` at the path `/`.
+    pub fn user(account: &str, user: &str) -> Principal {
+        Principal::user_at(account, "/", user)
+    }
+
+    /// The user `user` of `account` at IAM path `path`.
+    pub fn user_at(account: &str, path: &str, user: &str) -> Principal {
+        Principal {
+            account_id: account.to_string(),
+            user: user.to_string(),
+            path: path.to_string(),
+            anonymous: false,
+        }
+    }
+
+    /// A caller without credentials (anonymous mode).
+    pub fn anonymous() -> Principal {
+        Principal {
+            account_id: String::new(),
+            user: String::new(),
+            path: String::new(),
+            anonymous: true,
+        }
+    }
+
+    /// The caller as policies see it.
+    pub fn policy_principal(&self) -> berth_iam::policy::Principal {
+        if self.anonymous {
+            berth_iam::policy::Principal::anonymous()
+        } else {
+            berth_iam::policy::Principal::user_at(&self.account_id, &self.path, &self.user)
+        }
+    }
+
+    /// `arn:aws:iam::<account>:user<path><name>`, or `anonymous`.
+    pub fn arn(&self) -> String {
+        self.policy_principal().arn()
+    }
+}
+
+/// Why a `docker login` token is not accepted.
+#[derive(Debug)]
+pub enum TokenRefusal {
+    /// Malformed, forged, expired, or its key or user is gone.
+    Token(TokenError),
+    /// Whether its key is still active could not be checked (the store
+    /// failed): refused, since a deleted user's token must never pass.
+    Unavailable(Error),
 }
 
 /// Why a SigV4-signed request is not accepted.
@@ -68,10 +127,7 @@ impl Registry {
                         k.id
                     )));
                 }
-                let admin = Principal {
-                    account_id: account.to_string(),
-                    user: ADMIN_USER.to_string(),
-                };
+                let admin = Principal::user(account, ADMIN_USER);
                 if self.access_key(&k.id).await? == Some((admin, k.secret.clone())) {
                     return Ok(None);
                 }
@@ -145,11 +201,13 @@ impl Registry {
                 "access key {id}: the secret is not text"
             )))
         })?;
+        // Keys cascade from their user, so the user is there; its path is
+        // part of the caller's ARN.
+        let Some(user) = self.meta.get_user(&k.account_id, &k.user_name).await? else {
+            return Ok(None);
+        };
         Ok(Some((
-            Principal {
-                account_id: k.account_id,
-                user: k.user_name,
-            },
+            Principal::user_at(&k.account_id, &user.path, &k.user_name),
             secret,
         )))
     }
@@ -192,50 +250,70 @@ impl Registry {
     /// cache that forgets after `USER_CHECK_TTL`. No database read on the
     /// hot path; a deleted user's or a deactivated or deleted key's tokens
     /// stop working within that time, at once on the node that made the
-    /// change (it calls `forget_user` or `forget_tokens`).
-    pub async fn verify_token(&self, password: &str) -> std::result::Result<Principal, TokenError> {
+    /// change (it calls `forget_user` or `forget_tokens`). When the check
+    /// cannot be made (the store fails) the token is refused: failing open
+    /// would let a deleted user's token through.
+    pub async fn verify_token(&self, password: &str) -> std::result::Result<Principal, TokenRefusal> {
         let TokenPrincipal {
             account_id,
             user,
             access_key_id,
             ..
-        } = token::verify(&self.config.server_key, password, self.now() / 1000)?;
+        } = token::verify(&self.config.server_key, password, self.now() / 1000)
+            .map_err(TokenRefusal::Token)?;
         let now = self.now();
         let since = self.users_seen_at.load(Ordering::Relaxed);
         if now - since > USER_CHECK_TTL.as_millis() as i64 {
             self.users_seen.clear();
+            self.user_paths.write().clear();
             self.users_seen_at.store(now, Ordering::Relaxed);
         }
         let key_id = access_key_id.as_deref().unwrap_or("");
         let key = [account_id.as_str(), user.as_str(), key_id];
-        if !self.users_seen.contains(KeyRef(&key)) {
-            let valid = match &access_key_id {
-                Some(id) => self.meta.get_access_key(id).await.map(|k| {
-                    k.is_some_and(|k| k.active && k.account_id == account_id && k.user_name == user)
-                }),
-                None => self
-                    .meta
-                    .get_user(&account_id, &user)
-                    .await
-                    .map(|u| u.is_some()),
-            };
-            match valid {
-                Ok(true) => self.users_seen.insert(KeyRef(&key)),
-                Ok(false) => return Err(TokenError::Invalid),
-                Err(e) => {
-                    // A store failure must not lock everyone out of pulls
-                    // whose token checks out; the next request asks again.
-                    tracing::warn!(error = %e, "could not check a token's key; accepting the token");
-                }
-            }
+        // Users at the root path (nearly all) are a digest in a set; the
+        // others' paths are kept beside it.
+        if self.users_seen.contains(KeyRef(&key)) {
+            return Ok(Principal::user(&account_id, &user));
         }
-        Ok(Principal { account_id, user })
+        let cached_path = self
+            .user_paths
+            .read()
+            .get(&(account_id.clone(), user.clone(), key_id.to_string()))
+            .cloned();
+        if let Some(path) = cached_path {
+            return Ok(Principal::user_at(&account_id, &path, &user));
+        }
+        let key_ok = match &access_key_id {
+            Some(id) => self.meta.get_access_key(id).await.map(|k| {
+                k.is_some_and(|k| k.active && k.account_id == account_id && k.user_name == user)
+            }),
+            None => Ok(true),
+        }
+        .map_err(|e| TokenRefusal::Unavailable(e.into()))?;
+        if !key_ok {
+            return Err(TokenRefusal::Token(TokenError::Invalid));
+        }
+        let path = match self.meta.get_user(&account_id, &user).await {
+            Ok(Some(u)) => u.path,
+            Ok(None) => return Err(TokenRefusal::Token(TokenError::Invalid)),
+            Err(e) => return Err(TokenRefusal::Unavailable(e.into())),
+        };
+        if path == "/" {
+            self.users_seen.insert(KeyRef(&key));
+        } else {
+            self.user_paths.write().insert(
+                (account_id.clone(), user.clone(), key_id.to_string()),
+                path.clone(),
+            );
+        }
+        Ok(Principal::user_at(&account_id, &path, &user))
     }
 
     /// Makes the token check look again at every key and user (after a key
     /// is deactivated or deleted).
     pub fn forget_tokens(&self) {
         self.users_seen.clear();
+        self.user_paths.write().clear();
     }
 
     /// Drops what the token check remembers of a user (call after deleting it).

@@ -32,7 +32,10 @@ mod settings;
 mod uploads;
 
 pub use accounts::{admin_may, valid_account_id, valid_user_name, AccessKeyInfo, AdminAction};
-pub use authz::{resource_arn, RequestFacts};
+pub use authz::{
+    resource_arn, AnonymousAccess, Caller, RequestFacts, ANONYMOUS_PULL_ACTIONS,
+    ANONYMOUS_PUSH_ACTIONS,
+};
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
@@ -43,7 +46,9 @@ pub use iam_policies::{
     MAX_IAM_POLICY_CHARS,
 };
 pub use iam_users::{iam_may, user_arn, IamUser, MAX_ACCESS_KEYS_PER_USER};
-pub use identity::{NewAccessKey, Principal, SignatureRefusal, ADMIN_USER, TOKEN_LIFETIME_SECS};
+pub use identity::{
+    NewAccessKey, Principal, SignatureRefusal, TokenRefusal, ADMIN_USER, TOKEN_LIFETIME_SECS,
+};
 pub use images::ImageDetail;
 pub use lifecycle::{LifecyclePreview, LifecycleRun, PreviewResult, PreviewStatus};
 pub use listing::Page;
@@ -93,6 +98,8 @@ pub struct RegistryConfig {
     pub default_account: String,
     /// Image scans that may run at once (each on one blocking thread).
     pub scan_workers: usize,
+    /// What callers without credentials may do (`--allow-anonymous`).
+    pub anonymous: AnonymousAccess,
 }
 
 impl Default for RegistryConfig {
@@ -108,6 +115,7 @@ impl Default for RegistryConfig {
                 .expect("a generated key has the right length"),
             default_account: "000000000000".into(),
             scan_workers: 1,
+            anonymous: AnonymousAccess::Off,
         }
     }
 }
@@ -131,6 +139,9 @@ pub struct Registry {
     /// (account, user) of users known to exist, for `verify_token`;
     /// forgotten every `USER_CHECK_TTL` (`users_seen_at`, ms).
     users_seen: fastset::FastSet,
+    /// The same for users whose path is not `/`: (account, user, key id)
+    /// → path.
+    user_paths: parking_lot::RwLock<std::collections::HashMap<(String, String, String), String>>,
     users_seen_at: std::sync::atomic::AtomicI64,
     /// Held by a lifecycle run: one at a time per node.
     lifecycle_running: tokio::sync::Mutex<()>,
@@ -162,8 +173,9 @@ impl Registry {
             gc: gc::GcJobs::default(),
             pulls: pulls::PullLog::default(),
             settings: settings::SettingsCache::default(),
-            authz: authz::AuthzCache::default(),
+            authz: authz::AuthzCache::new(&config.default_account, config.anonymous),
             users_seen: fastset::FastSet::new(100_000),
+            user_paths: Default::default(),
             users_seen_at: std::sync::atomic::AtomicI64::new(0),
             lifecycle_running: tokio::sync::Mutex::new(()),
             config,

@@ -969,29 +969,73 @@ async fn tokens_speak_only_while_their_key_is_active() {
         .await
         .unwrap()
         .expect("a generated key");
-    let admin = Principal {
-        account_id: "000000000000".into(),
-        user: ADMIN_USER.into(),
-    };
+    let admin = Principal::user("000000000000", ADMIN_USER);
     let (token, _) = f.reg.issue_token(&admin, &key.id);
     assert_eq!(f.reg.verify_token(&token).await.unwrap(), admin);
     // A key that is not the user's, or does not exist, speaks for nobody.
-    let ghost = Principal {
-        account_id: "000000000000".into(),
-        user: "ghost".into(),
-    };
+    let ghost = Principal::user("000000000000", "ghost");
     for (who, key_id) in [(&ghost, key.id.as_str()), (&admin, "AKIANOSUCHKEY0000000")] {
         let (token, _) = f.reg.issue_token(who, key_id);
         assert!(matches!(
             f.reg.verify_token(&token).await,
-            Err(berth_iam::token::TokenError::Invalid)
+            Err(crate::TokenRefusal::Token(
+                berth_iam::token::TokenError::Invalid
+            ))
         ));
     }
     let (token, _) = f.reg.issue_token(&ghost, "AKIANOSUCHKEY0000000");
     assert!(matches!(
         f.reg.verify_token(&token).await,
-        Err(berth_iam::token::TokenError::Invalid)
+        Err(crate::TokenRefusal::Token(
+            berth_iam::token::TokenError::Invalid
+        ))
     ));
+}
+
+/// A token whose key cannot be checked (the store fails) is refused, never
+/// waved through: a deleted user's token must not work while the store is
+/// down.
+#[tokio::test]
+async fn tokens_are_refused_when_their_key_cannot_be_checked() {
+    let f = fixture().await;
+    let key = f
+        .reg
+        .bootstrap_admin("000000000000", None)
+        .await
+        .unwrap()
+        .expect("a generated key");
+    let admin = Principal::user("000000000000", ADMIN_USER);
+    let (token, _) = f.reg.issue_token(&admin, &key.id);
+    f.reg.close().await;
+    assert!(matches!(
+        f.reg.verify_token(&token).await,
+        Err(crate::TokenRefusal::Unavailable(_))
+    ));
+}
+
+/// Keys and tokens speak for the user with its IAM path, which is part of
+/// the ARN that policies and denials name.
+#[tokio::test]
+async fn principals_carry_their_users_path() {
+    let f = fixture().await;
+    f.reg.bootstrap_admin("000000000000", None).await.unwrap();
+    let admin = crate::Caller {
+        principal: Principal::user("000000000000", ADMIN_USER),
+        facts: Default::default(),
+    };
+    f.reg
+        .iam_create_user(&admin, "ops", Some("/team/"))
+        .await
+        .unwrap();
+    let (info, key) = f.reg.iam_create_access_key(&admin, Some("ops")).await.unwrap();
+    let (p, _) = f.reg.access_key(&info.id).await.unwrap().unwrap();
+    assert_eq!(p, Principal::user_at("000000000000", "/team/", "ops"));
+    assert_eq!(p.arn(), "arn:aws:iam::000000000000:user/team/ops");
+    let (token, _) = f.reg.issue_token(&p, &key.id);
+    for _ in 0..2 {
+        // Once from the store, once from the cache.
+        assert_eq!(f.reg.verify_token(&token).await.unwrap(), p);
+    }
 }
 
 /// "Expire untagged images older than 30 days" with the registry's clock
@@ -1275,4 +1319,109 @@ mod scanning_tests {
         assert_eq!(scan.status, "COMPLETE", "{scan:?}");
         assert!(ids(&scan).is_empty());
     }
+}
+
+fn caller_with(principal: Principal, facts: crate::RequestFacts) -> crate::Caller {
+    crate::Caller { principal, facts }
+}
+
+/// The outside review's takeover: `dev` may create keys and put policies
+/// on every user but those under `/team/`; `ops` lives at `/team/`, so
+/// every IAM action on it is refused, and the denial names its real ARN.
+#[tokio::test]
+async fn iam_denies_on_a_path_bind_the_users_under_it() {
+    let f = fixture().await;
+    f.reg.bootstrap_admin("000000000000", None).await.unwrap();
+    let admin = caller_with(
+        Principal::user("000000000000", ADMIN_USER),
+        Default::default(),
+    );
+    f.reg.iam_create_user(&admin, "dev", None).await.unwrap();
+    f.reg
+        .iam_create_user(&admin, "ops", Some("/team/"))
+        .await
+        .unwrap();
+    f.reg
+        .put_user_policy(
+            &admin,
+            "dev",
+            "iam-but-not-team",
+            r#"{"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["iam:CreateAccessKey", "iam:PutUserPolicy", "iam:ListAccessKeys"], "Resource": "*"},
+                {"Effect": "Deny", "Action": "iam:*", "Resource": "arn:aws:iam::000000000000:user/team/*"}]}"#,
+        )
+        .await
+        .unwrap();
+    let dev = caller_with(Principal::user("000000000000", "dev"), Default::default());
+    let err = f
+        .reg
+        .iam_create_access_key(&dev, Some("ops"))
+        .await
+        .unwrap_err();
+    let Error::AccessDenied(message) = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains("on resource: arn:aws:iam::000000000000:user/team/ops with an explicit deny"),
+        "{message}"
+    );
+    assert!(matches!(
+        f.reg
+            .put_user_policy(&dev, "ops", "mine", r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#)
+            .await,
+        Err(Error::AccessDenied(_))
+    ));
+    assert!(matches!(
+        f.reg.iam_list_access_keys(&dev, Some("ops")).await,
+        Err(Error::AccessDenied(_))
+    ));
+    // Outside the path, the Allow stands.
+    f.reg.iam_create_user(&admin, "web", None).await.unwrap();
+    f.reg.iam_create_access_key(&dev, Some("web")).await.unwrap();
+}
+
+/// IAM and the admin API evaluate with the request's facts: a Deny
+/// conditioned on the source address stops them as it stops ECR calls.
+#[tokio::test]
+async fn iam_and_admin_calls_see_the_requests_facts() {
+    let f = fixture().await;
+    f.reg.bootstrap_admin("000000000000", None).await.unwrap();
+    let admin = caller_with(
+        Principal::user("000000000000", ADMIN_USER),
+        Default::default(),
+    );
+    f.reg
+        .put_user_policy(
+            &admin,
+            ADMIN_USER,
+            "office-only",
+            r#"{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*",
+                "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}}"#,
+        )
+        .await
+        .unwrap();
+    let at = |ip: &str| {
+        caller_with(
+            Principal::user("000000000000", ADMIN_USER),
+            crate::RequestFacts {
+                source_ip: Some(ip.parse().unwrap()),
+                ..Default::default()
+            },
+        )
+    };
+    let (office, home) = (at("10.1.2.3"), at("192.0.2.7"));
+    f.reg.iam_get_user(&office, None).await.unwrap();
+    assert!(matches!(
+        f.reg.iam_get_user(&home, None).await,
+        Err(Error::AccessDenied(_))
+    ));
+    assert!(matches!(
+        f.reg.iam_list_access_keys(&home, None).await,
+        Err(Error::AccessDenied(_))
+    ));
+    f.reg.list_accounts(&office).await.unwrap();
+    let Err(Error::AccessDenied(message)) = f.reg.list_accounts(&home).await else {
+        panic!("the admin API ignored the Deny")
+    };
+    assert!(message.contains("berth:ManageAccounts"), "{message}");
 }
