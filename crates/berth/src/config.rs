@@ -2,6 +2,7 @@
 //! file given by `--config`, and built-in defaults.
 
 use anyhow::{bail, Context};
+use berth_registry::AnonymousAccess;
 use clap::Args;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -62,9 +63,29 @@ pub struct ServeArgs {
     /// e.g. `30s` [default: 30s].
     #[arg(long, env = "BERTH_HEADER_READ_TIMEOUT")]
     pub header_read_timeout: Option<String>,
-    /// Serve `/v2` requests without credentials, as the default account [default: false].
+    /// What `/v2` requests without credentials may do, always in the
+    /// default account's registry: `false` (nothing: credentials are
+    /// required, as on ECR), `pull` (or `true`: pulls, tag lists, the
+    /// catalog) or `push` (pulls, pushes and deletes: a throwaway registry
+    /// for a CI job). Repository and registry policies still apply to them
+    /// [default: false].
     #[arg(long, env = "BERTH_ALLOW_ANONYMOUS")]
-    pub allow_anonymous: Option<bool>,
+    pub allow_anonymous: Option<AnonymousSetting>,
+    /// How long a request body may go without bringing 64 KiB (or its end)
+    /// while the server waits for it; slower bodies are answered 408 and
+    /// their connection closed, e.g. `60s` [default: 60s].
+    #[arg(long, env = "BERTH_BODY_READ_TIMEOUT")]
+    pub body_read_timeout: Option<String>,
+    /// How long a connection may stay open with no request in flight
+    /// (keep-alive, HTTP/2 pings), or with the client reading nothing of
+    /// a response, e.g. `2m` [default: 120s].
+    #[arg(long, env = "BERTH_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<String>,
+    /// Connections open at once; beyond it the oldest connection that has
+    /// not sent a request is closed, or the new one is [default: 8192,
+    /// and at most the open-files limit less 256].
+    #[arg(long, env = "BERTH_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Create a repository when something is pushed to a name that does
     /// not exist, as CNCF Distribution does [default: false: as on ECR,
     /// repositories are created with CreateRepository].
@@ -107,14 +128,57 @@ pub struct Config {
     pub gc_grace: Duration,
     /// `None`: no scheduled lifecycle runs.
     pub lifecycle_interval: Option<Duration>,
-    pub allow_anonymous: bool,
+    pub allow_anonymous: AnonymousAccess,
     pub create_on_push: bool,
     pub vuln_db: Option<String>,
     /// `None`: import only at start.
     pub vuln_db_refresh: Option<Duration>,
     pub scan_workers: usize,
-    /// Connections whose request headers take longer are closed.
+    /// Connections whose request headers take longer are closed, as are
+    /// connections that begin no request within it.
     pub header_read_timeout: Duration,
+    /// Each 64 KiB of a request body must arrive within this.
+    pub body_read_timeout: Duration,
+    /// Connections with no request in flight for this long are closed.
+    pub idle_timeout: Duration,
+    /// Connections open at once (before clamping to the open-files limit).
+    pub max_connections: usize,
+}
+
+/// `--allow-anonymous`: `true`/`false` (as before), `pull` or `push`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum AnonymousSetting {
+    Bool(bool),
+    Level(String),
+}
+
+impl std::str::FromStr for AnonymousSetting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "true" => Ok(AnonymousSetting::Bool(true)),
+            "false" => Ok(AnonymousSetting::Bool(false)),
+            other => Ok(AnonymousSetting::Level(other.to_string())),
+        }
+    }
+}
+
+impl AnonymousSetting {
+    fn resolve(&self) -> anyhow::Result<AnonymousAccess> {
+        Ok(match self {
+            AnonymousSetting::Bool(false) => AnonymousAccess::Off,
+            AnonymousSetting::Bool(true) => AnonymousAccess::Pull,
+            AnonymousSetting::Level(l) => match l.as_str() {
+                "off" | "none" => AnonymousAccess::Off,
+                "pull" | "read" => AnonymousAccess::Pull,
+                "push" | "write" => AnonymousAccess::Push,
+                other => bail!(
+                    "allow_anonymous must be false, pull (or true) or push, not '{other}'"
+                ),
+            },
+        })
+    }
 }
 
 /// A duration setting (`30s`, `6h`, `1d`), or `default` when unset.
@@ -181,8 +245,31 @@ impl Config {
         if header_read_timeout.is_zero() {
             bail!("header_read_timeout must be more than 0s");
         }
+        let body_read_timeout = duration_setting(
+            "body_read_timeout",
+            args.body_read_timeout.or(file.body_read_timeout),
+            Duration::from_secs(60),
+        )?;
+        let idle_timeout = duration_setting(
+            "idle_timeout",
+            args.idle_timeout.or(file.idle_timeout),
+            Duration::from_secs(120),
+        )?;
+        if body_read_timeout.is_zero() || idle_timeout.is_zero() {
+            bail!("body_read_timeout and idle_timeout must be more than 0s");
+        }
+        let max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(8192);
+        if max_connections == 0 {
+            bail!("max_connections must be at least 1");
+        }
         Ok(Config {
             header_read_timeout,
+            body_read_timeout,
+            idle_timeout,
+            max_connections,
             vuln_db: args.vuln_db.or(file.vuln_db),
             vuln_db_refresh,
             scan_workers,
@@ -226,7 +313,7 @@ impl Config {
             allow_anonymous: args
                 .allow_anonymous
                 .or(file.allow_anonymous)
-                .unwrap_or(false),
+                .map_or(Ok(AnonymousAccess::Off), |a| a.resolve())?,
             create_on_push: args.create_on_push.or(file.create_on_push).unwrap_or(false),
         })
     }

@@ -5,6 +5,7 @@ mod admin;
 mod alloc;
 mod client;
 mod config;
+mod connections;
 mod datadir;
 mod fsck;
 mod gc;

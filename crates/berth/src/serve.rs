@@ -3,10 +3,7 @@
 use crate::config::Config;
 use crate::datadir::DataDir;
 use anyhow::Context;
-// Without TCP_NODELAY, the last small segment of a large response waits
-// for the client's delayed ACK (pulls of 1 MiB blobs one at a time ran at a
-// quarter of the rate they reach with it).
-use axum_server::accept::NoDelayAcceptor;
+use crate::connections::{ConnectionLimits, LimitAcceptor, Tracker};
 use berth_registry::{Registry, RegistryConfig};
 use berth_server::{AppState, HostConfig, Metrics};
 use std::net::SocketAddr;
@@ -17,6 +14,11 @@ use std::time::{Duration, Instant};
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often stale upload sessions are looked for.
 const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
+/// Bytes of large request bodies (UploadLayerPart, vulnerability batches)
+/// held in memory at once, across all requests.
+const LARGE_BODY_BUDGET: usize = 256 << 20;
+/// File descriptors kept free of connections (blob files, SQLite, logs).
+const RESERVED_FDS: u64 = 256;
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -33,6 +35,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 server_key,
                 default_account: config.default_account.clone(),
                 scan_workers: config.scan_workers,
+                anonymous: config.allow_anonymous,
                 ..Default::default()
             },
         )
@@ -89,10 +92,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 "http"
             },
         }),
-        allow_anonymous: config.allow_anonymous,
+        bodies: Arc::new(berth_server::body::BodyLimits::new(
+            config.body_read_timeout,
+            LARGE_BODY_BUDGET,
+        )),
     };
     let app = berth_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
 
+    let tracker = Tracker::new(ConnectionLimits {
+        max: connection_cap(config.max_connections),
+        first_request: config.header_read_timeout,
+        idle: config.idle_timeout,
+    });
+    let acceptor = LimitAcceptor {
+        tracker: tracker.clone(),
+    };
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("listening on {}", config.listen))?;
     listener.set_nonblocking(true)?;
@@ -132,16 +146,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     )
                 })?;
             let mut server = axum_server::from_tcp_rustls(listener, rustls)
-                .map(|tls| tls.acceptor(NoDelayAcceptor))
+                .map(|tls| tls.acceptor(acceptor))
                 .handle(handle);
-            limit_header_time(server.http_builder(), config.header_read_timeout);
+            limit_protocol_time(server.http_builder(), &config);
             server.serve(app).await
         }
         None => {
             let mut server = axum_server::from_tcp(listener)
-                .acceptor(NoDelayAcceptor)
+                .acceptor(acceptor)
                 .handle(handle);
-            limit_header_time(server.http_builder(), config.header_read_timeout);
+            limit_protocol_time(server.http_builder(), &config);
             server.serve(app).await
         }
     };
@@ -163,17 +177,42 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Closes HTTP/1 connections whose request headers take longer than
-/// `timeout` (slowloris). hyper has the setting, but without a timer it is
-/// silently off.
-fn limit_header_time(
+/// hyper's own timers: HTTP/1 request headers must arrive within
+/// `--header-read-timeout` (slowloris; without a timer hyper silently
+/// leaves it off), and HTTP/2 connections are pinged every half
+/// `--idle-timeout` and closed when a ping goes unanswered for 20 s (a
+/// peer that vanished). Idle and request-less connections are closed by
+/// `connections.rs`.
+fn limit_protocol_time(
     builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
-    timeout: Duration,
+    config: &Config,
 ) {
     builder
         .http1()
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(timeout);
+        .header_read_timeout(config.header_read_timeout);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(config.idle_timeout / 2)
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_concurrent_streams(256);
+}
+
+/// The connection cap: the setting, but never so many that connections
+/// alone exhaust the file descriptors (the soft limit is raised to the
+/// hard one first, as Go's runtime does).
+fn connection_cap(wanted: usize) -> usize {
+    let fds = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let room = fds.saturating_sub(RESERVED_FDS).max(16) as usize;
+    if wanted > room {
+        tracing::warn!(
+            max_connections = wanted,
+            open_files_limit = fds,
+            "max_connections is above what the open-files limit allows; using {room}"
+        );
+    }
+    wanted.min(room)
 }
 
 /// The default account's admin user and its access key: from

@@ -292,12 +292,17 @@ impl Registry {
         Ok(())
     }
 
+    /// What callers without credentials may do (`--allow-anonymous`).
+    pub fn anonymous_access(&self) -> AnonymousAccess {
+        self.config.anonymous
+    }
+
     /// A push to a repository that does not exist creates it when
     /// `create_on_push` is on; that needs `ecr:CreateRepository` on it as
     /// well as the push's own action, as ECR's pull-through cache needs it
-    /// of whoever pulls a new repository into being. Callers check this
-    /// before a push that may create (upload start, manifest PUT, ECR's
-    /// InitiateLayerUpload and PutImage).
+    /// of whoever pulls a new repository into being. `/v2` checks this
+    /// before an upload start or a manifest PUT (the ECR API's
+    /// InitiateLayerUpload and PutImage need the repository to exist).
     pub async fn authorize_create_on_push(
         &self,
         caller: &Principal,

@@ -221,13 +221,22 @@ impl Registry {
         req: &sigv4::Request<'_>,
         claim: &sigv4::Claim,
     ) -> std::result::Result<(Principal, String), SignatureRefusal> {
-        let (principal, secret) = self
-            .access_key(&claim.access_key_id)
-            .await
-            .map_err(SignatureRefusal::Registry)?
-            .ok_or(SignatureRefusal::UnknownKey)?;
+        let (principal, secret) = self.signing_key(claim).await?;
         sigv4::verify(req, claim, &secret, self.now_secs()).map_err(SignatureRefusal::Signature)?;
         Ok((principal, secret))
+    }
+
+    /// Who the claim's access key belongs to and its secret, if the key
+    /// exists and is active: what a server can learn from a request's
+    /// headers before it reads the body.
+    pub async fn signing_key(
+        &self,
+        claim: &sigv4::Claim,
+    ) -> std::result::Result<(Principal, String), SignatureRefusal> {
+        self.access_key(&claim.access_key_id)
+            .await
+            .map_err(SignatureRefusal::Registry)?
+            .ok_or(SignatureRefusal::UnknownKey)
     }
 
     /// A `docker login` password for `principal`, obtained with its access

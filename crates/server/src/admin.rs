@@ -12,7 +12,7 @@ use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_registry::{
-    AccessKeyInfo, AdminAction, GcOptions, GcSnapshot, NewAccessKey, Principal, ADMIN_USER,
+    AccessKeyInfo, AdminAction, Caller, GcOptions, GcSnapshot, NewAccessKey, ADMIN_USER,
 };
 use berth_store::{AccountRecord, UserRecord};
 use http::StatusCode;
@@ -31,9 +31,10 @@ pub const MAX_VULNDB_BODY: usize = 96 << 20;
 
 const HOW_TO_SIGN: &str = "berth's admin API accepts only requests signed with AWS SigV4 (service 'berth', any region) with an access key of an admin user. `berth admin` and `berth gc` sign with the credentials the aws CLI uses: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile of ~/.aws/credentials (AWS_PROFILE); the default account's admin key is in the data dir's root-credentials file";
 
-/// A request whose signature checked out: who signed it, and its body.
+/// A request whose signature checked out: who signed it (with the
+/// request's facts), and its body.
 pub struct Signed {
-    principal: Principal,
+    principal: Caller,
     body: bytes::Bytes,
 }
 
@@ -42,28 +43,47 @@ impl FromRequest<AppState> for Signed {
 
     async fn from_request(req: Request, app: &AppState) -> Result<Self, Response> {
         let (parts, body) = req.into_parts();
-        // Vulnerability records come in batches of up to a few MiB.
-        let limit = if parts.uri.path() == VULNDB_RECORDS {
-            MAX_VULNDB_BODY
+        let facts = crate::connection_facts(app, &parts.extensions);
+        let refuse = |e: AwsError| refusal(e).into_response();
+        // Nothing of the body is read for a caller refused by its headers.
+        let identified =
+            crate::signed::identify(app, &parts.method, &parts.uri, &parts.headers, SERVICE)
+                .await
+                .map_err(refuse)?;
+        // Vulnerability records come in batches of up to 96 MiB: only the
+        // callers allowed to import them get to send that much, within the
+        // large-body budget.
+        let (limit, _large_body) = if parts.uri.path() == VULNDB_RECORDS {
+            let caller = Caller {
+                principal: identified.principal.clone(),
+                facts: facts.clone(),
+            };
+            app.registry
+                .authorize_admin(&caller, AdminAction::ImportVulnDb)
+                .await
+                .map_err(|e| registry_error(e).into_response())?;
+            let permit = app
+                .bodies
+                .budget
+                .reserve(&parts.headers, MAX_VULNDB_BODY)
+                .await
+                .ok_or_else(|| crate::ecr::busy().into_response())?;
+            (MAX_VULNDB_BODY, Some(permit))
         } else {
-            MAX_BODY
+            (MAX_BODY, None)
         };
         let bytes = crate::ecr::read_limited(body, limit)
             .await
             .map_err(IntoResponse::into_response)?;
         let payload_sha256 = hex::encode(sha2::Sha256::digest(&bytes));
-        let req = berth_iam::sigv4::Request {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query(),
-            headers: &parts.headers,
-            payload_sha256: &payload_sha256,
-        };
-        let signer = crate::signed::authenticate(app, &req, SERVICE)
-            .await
-            .map_err(|e| refusal(e).into_response())?;
+        let signer = identified
+            .verify(&parts.method, &parts.uri, &parts.headers, &payload_sha256)
+            .map_err(refuse)?;
         Ok(Signed {
-            principal: signer.principal,
+            principal: Caller {
+                principal: signer.principal,
+                facts,
+            },
             body: bytes,
         })
     }
@@ -317,6 +337,7 @@ pub struct GcRequest {
 pub async fn start_gc(State(app): State<AppState>, req: Signed) -> Answer {
     app.registry
         .authorize_admin(&req.principal, AdminAction::CollectGarbage)
+        .await
         .map_err(registry_error)?;
     let input: GcRequest = req.input()?;
     let options = GcOptions {
@@ -336,6 +357,7 @@ pub async fn start_gc(State(app): State<AppState>, req: Signed) -> Answer {
 pub async fn gc_status(State(app): State<AppState>, req: Signed) -> Answer {
     app.registry
         .authorize_admin(&req.principal, AdminAction::CollectGarbage)
+        .await
         .map_err(registry_error)?;
     match app.registry.gc_status() {
         Some(run) => Ok(Json(render(&run.snapshot())).into_response()),
@@ -354,6 +376,7 @@ pub async fn gc_status(State(app): State<AppState>, req: Signed) -> Answer {
 pub async fn run_lifecycle(State(app): State<AppState>, req: Signed) -> Answer {
     app.registry
         .authorize_admin(&req.principal, AdminAction::RunLifecycle)
+        .await
         .map_err(registry_error)?;
     let run = app.registry.run_lifecycle().await.map_err(registry_error)?;
     Ok(Json(json!({
@@ -397,6 +420,7 @@ struct VulnBatch {
 pub async fn import_vuln_records(State(app): State<AppState>, req: Signed) -> Answer {
     app.registry
         .authorize_admin(&req.principal, AdminAction::ImportVulnDb)
+        .await
         .map_err(registry_error)?;
     let batch: VulnBatch = req.input()?;
     let stats = app
@@ -418,6 +442,7 @@ pub async fn import_vuln_records(State(app): State<AppState>, req: Signed) -> An
 pub async fn finish_vuln_import(State(app): State<AppState>, req: Signed) -> Answer {
     app.registry
         .authorize_admin(&req.principal, AdminAction::ImportVulnDb)
+        .await
         .map_err(registry_error)?;
     let source = app
         .registry

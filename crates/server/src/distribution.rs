@@ -30,7 +30,7 @@ type Params = HashMap<String, String>;
 
 pub async fn v2(State(app): State<AppState>, request: axum::extract::Request) -> Response {
     let (parts, body) = request.into_parts();
-    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    let (method, uri, headers, version) = (parts.method, parts.uri, parts.headers, parts.version);
     let rest = uri.path().strip_prefix("/v2").unwrap_or("");
     let params = Query::<Params>::try_from_uri(&uri)
         .map(|q| q.0)
@@ -38,7 +38,7 @@ pub async fn v2(State(app): State<AppState>, request: axum::extract::Request) ->
     let route = route::parse(rest);
     let presigned_ok =
         matches!(route, Ok(V2Route::Blob(..))) && (method == Method::GET || method == Method::HEAD);
-    let auth = crate::v2_auth::caller(&app, &method, &uri, &headers, presigned_ok).await;
+    let auth = crate::v2_auth::caller(&app, &method, version, &uri, &headers, presigned_ok).await;
     let (label, outcome) = match (route, auth) {
         (_, Err(e)) => ("unauthorized", Err(e)),
         (Err(e), _) => ("invalid", Err(OciError::from(e))),
@@ -72,7 +72,7 @@ pub async fn v2(State(app): State<AppState>, request: axum::extract::Request) ->
 struct Ctx<'a> {
     app: &'a AppState,
     registry: berth_store::RegistryKey,
-    principal: Option<berth_registry::Principal>,
+    principal: berth_registry::Principal,
     params: &'a Params,
     headers: &'a HeaderMap,
     /// The connection's facts for policy conditions.
@@ -87,15 +87,19 @@ impl Ctx<'_> {
         }
     }
 
-    /// Refuses the request unless the caller may perform `action` on the
-    /// repository (anonymous requests exist only with `allow_anonymous`).
+    /// Refuses the request unless the caller (a user, or the anonymous
+    /// principal) may perform `action` on the repository.
     async fn authorize(&self, action: &str, name: &RepositoryName) -> Result<(), OciError> {
-        if let Some(p) = &self.principal {
-            self.app
-                .registry
-                .authorize(p, action, &self.registry, Some(name.as_str()), &self.facts)
-                .await?;
-        }
+        self.app
+            .registry
+            .authorize(
+                &self.principal,
+                action,
+                &self.registry,
+                Some(name.as_str()),
+                &self.facts,
+            )
+            .await?;
         Ok(())
     }
 
@@ -103,6 +107,13 @@ impl Ctx<'_> {
         let reg = &self.app.registry;
         if let Some((action, name)) = crate::v2_access::action(method.as_str(), &route) {
             self.authorize(action, name).await?;
+        }
+        // A push that would create the repository needs that right too.
+        if let ("POST", V2Route::UploadStart(name)) | ("PUT", V2Route::Manifest(name, _)) =
+            (method.as_str(), &route)
+        {
+            reg.authorize_create_on_push(&self.principal, &self.repo(name.clone()), &self.facts)
+                .await?;
         }
         match (method.as_str(), route) {
             ("GET" | "HEAD", V2Route::Base) => {
@@ -452,19 +463,14 @@ impl Ctx<'_> {
         let link = page
             .more
             .then(|| next_link("/v2/_catalog", n, page.items.last()));
-        let items = match &self.principal {
-            Some(p) => {
-                Box::pin(self.app.registry.filter_authorized(
-                    p,
-                    "ecr:DescribeRepositories",
-                    &self.registry,
-                    page.items,
-                    &self.facts,
-                ))
-                .await?
-            }
-            None => page.items,
-        };
+        let items = Box::pin(self.app.registry.filter_authorized(
+            &self.principal,
+            "ecr:DescribeRepositories",
+            &self.registry,
+            page.items,
+            &self.facts,
+        ))
+        .await?;
         #[derive(serde::Serialize)]
         struct Catalog<'a> {
             repositories: &'a [String],

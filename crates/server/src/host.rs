@@ -25,23 +25,26 @@ impl HostConfig {
         }
     }
 
-    pub fn registry_for(&self, uri: &Uri, headers: &HeaderMap) -> RegistryKey {
-        self.account_registry(uri, headers)
-            .unwrap_or_else(|| self.default_registry())
-    }
-
-    /// The registry an account host name addresses, if the request uses one.
-    pub fn account_registry(&self, uri: &Uri, headers: &HeaderMap) -> Option<RegistryKey> {
-        let host = uri
-            .authority()
-            .map(|a| a.host().to_string())
-            .or_else(|| {
-                headers
-                    .get(http::header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .map(strip_port)
-            })
-            .unwrap_or_default();
+    /// The registry an account host name addresses, if the request uses
+    /// one. The name comes from the `Host` header (HTTP/2: `:authority`,
+    /// its equivalent), never from an absolute-form request target: a
+    /// client must not reach another account by writing its host name into
+    /// the request line while the connection's `Host` says otherwise.
+    pub fn account_registry(
+        &self,
+        version: http::Version,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Option<RegistryKey> {
+        let host = if version >= http::Version::HTTP_2 {
+            uri.authority().map(|a| a.host().to_string())
+        } else {
+            headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(strip_port)
+        }
+        .unwrap_or_default();
         self.parse_account_host(&host)
     }
 
@@ -93,7 +96,24 @@ mod tests {
     fn key(host: &str) -> RegistryKey {
         let mut h = HeaderMap::new();
         h.insert(http::header::HOST, host.parse().unwrap());
-        cfg().registry_for(&Uri::from_static("/v2/"), &h)
+        cfg()
+            .account_registry(http::Version::HTTP_11, &Uri::from_static("/v2/"), &h)
+            .unwrap_or_else(|| cfg().default_registry())
+    }
+
+    #[test]
+    fn an_absolute_request_target_does_not_choose_the_account() {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::HOST, "127.0.0.1:5000".parse().unwrap());
+        let uri: Uri = "http://111111111111.dkr.ecr.us-east-1.localhost:5000/v2/_catalog"
+            .parse()
+            .unwrap();
+        assert_eq!(cfg().account_registry(http::Version::HTTP_11, &uri, &h), None);
+        // HTTP/2 has no Host header: `:authority` is its equivalent.
+        let k = cfg()
+            .account_registry(http::Version::HTTP_2, &uri, &HeaderMap::new())
+            .unwrap();
+        assert_eq!(k.account_id, "111111111111");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod admin;
 mod aws_error;
+pub mod body;
 pub mod byte_range;
 mod distribution;
 pub mod ecr;
@@ -32,9 +33,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,
     pub hosts: Arc<HostConfig>,
-    /// Whether `/v2` requests without credentials are served (as the
-    /// default account). Off is ECR's behaviour.
-    pub allow_anonymous: bool,
+    /// Time limits on request bodies, and the budget of large ones.
+    pub bodies: Arc<body::BodyLimits>,
 }
 
 /// `POST /`: the ECR JSON API (`X-Amz-Target`), or the IAM and STS Query
@@ -45,10 +45,10 @@ async fn aws_api(
     request: axum::extract::Request,
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
+    let facts = connection_facts(&state, &parts.extensions);
     if iam::is_query_request(&parts.headers) {
-        iam::api(state, parts.method, parts.uri, parts.headers, body).await
+        iam::api(state, parts.method, parts.uri, parts.headers, body, facts).await
     } else {
-        let facts = connection_facts(&state, &parts.extensions);
         ecr::api(state, parts.method, parts.uri, parts.headers, body, facts).await
     }
 }
@@ -112,6 +112,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v2", any(distribution::v2))
         .route("/v2/", any(distribution::v2))
         .route("/v2/{*rest}", any(distribution::v2))
+        .layer(axum::middleware::from_fn_with_state(
+            state.bodies.clone(),
+            body::guard,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             oci_error::panic_response,
         ))

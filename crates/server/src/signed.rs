@@ -1,30 +1,56 @@
-//! SigV4 authentication of a request whose body has been read: the ECR API
-//! (service `ecr`) and berth's admin API (service `berth`) both come here,
-//! so that both check signatures, time and scope the same way.
+//! SigV4 authentication for the ECR API (service `ecr`), the IAM and STS
+//! Query APIs (`iam`, `sts`) and berth's admin API (`berth`), in two steps
+//! so that no body is read for a caller who could be refused without it:
+//!
+//! 1. [`identify`], from the headers alone: the signature's form and scope,
+//!    the headers that must be signed, no unsigned payload, no session
+//!    token (berth issues none yet), the clock, and an active access key.
+//! 2. [`Identified::verify`], once the body has been read within the
+//!    limits the caller's step 1 earned: the signature over it.
 
 use crate::aws_error::AwsError;
 use crate::AppState;
 use berth_iam::sigv4::{self, SigV4Error};
 use berth_registry::{Principal, SignatureRefusal};
+use http::{HeaderMap, Method, Uri};
+
+/// Headers that change what a request means: a signature must cover them
+/// when they are sent (every AWS SDK signs them). An unsigned
+/// `X-Amz-Target` would let a request signed for DescribeRepositories be
+/// replayed as GetRegistryPolicy.
+const MUST_BE_SIGNED: &[&str] = &[
+    "x-amz-target",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+];
+
+/// A caller whose signature's form, scope, clock and key check out, before
+/// its body is read.
+pub struct Identified {
+    pub principal: Principal,
+    pub claim: sigv4::Claim,
+    /// The signer's secret (verifying the body, presigning URLs for it).
+    pub secret: String,
+}
 
 /// A verified signer.
 pub struct Signer {
     pub principal: Principal,
     pub claim: sigv4::Claim,
-    /// The signer's secret (presigning URLs for the signer needs it).
     pub secret: String,
 }
 
-/// Parses the signature, checks the scope (`service`, any valid region
-/// name), looks the key up and verifies the signature against the registry
-/// clock. Errors are the AWS exceptions the SDKs expect (status 400; the
+/// Step 1. Errors are the AWS exceptions the SDKs expect (status 400; the
 /// admin API picks its own statuses).
-pub async fn authenticate(
+pub async fn identify(
     app: &AppState,
-    req: &sigv4::Request<'_>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
     service: &str,
-) -> Result<Signer, AwsError> {
-    let claim = sigv4::parse(req).map_err(signature_error)?;
+) -> Result<Identified, AwsError> {
+    let req = request(method, uri, headers, "");
+    let claim = sigv4::parse(&req).map_err(signature_error)?;
     // Any valid region name addresses that region's registry; the service
     // must be ours (a key's signature for another service is no use here).
     let region_ok = (2..=25).contains(&claim.region.len())
@@ -41,26 +67,80 @@ pub async fn authenticate(
     claim
         .check_scope(&claim.region, service)
         .map_err(signature_error)?;
-    let (principal, secret) =
-        app.registry
-            .check_signature(req, &claim)
-            .await
-            .map_err(|e| match e {
-                SignatureRefusal::UnknownKey => AwsError::client(
-                    "UnrecognizedClientException",
-                    "The security token included in the request is invalid.",
-                ),
-                SignatureRefusal::Signature(e) => signature_error(e),
-                SignatureRefusal::Registry(e) => AwsError::from_registry(e, ""),
-            })?;
-    Ok(Signer {
+    claim
+        .require_signed(headers, MUST_BE_SIGNED)
+        .map_err(signature_error)?;
+    // The body must be what was signed: a signature over UNSIGNED-PAYLOAD
+    // would let anyone on the path change it.
+    if sigv4::payload_is_unsigned(&req) {
+        return Err(AwsError::client(
+            "InvalidSignatureException",
+            "X-Amz-Content-SHA256 UNSIGNED-PAYLOAD is not accepted by this API: sign the SHA-256 of the request body",
+        ));
+    }
+    if claim.session_token.is_some() {
+        return Err(unrecognized());
+    }
+    sigv4::check_time(&claim, app.registry.now_secs()).map_err(signature_error)?;
+    let (principal, secret) = app
+        .registry
+        .signing_key(&claim)
+        .await
+        .map_err(|e| match e {
+            SignatureRefusal::UnknownKey => unrecognized(),
+            SignatureRefusal::Signature(e) => signature_error(e),
+            SignatureRefusal::Registry(e) => AwsError::from_registry(e, ""),
+        })?;
+    Ok(Identified {
         principal,
         claim,
         secret,
     })
 }
 
-fn signature_error(e: SigV4Error) -> AwsError {
+impl Identified {
+    /// Step 2: the signature over the body whose SHA-256 is `payload_sha256`.
+    pub fn verify(
+        self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        payload_sha256: &str,
+    ) -> Result<Signer, AwsError> {
+        let req = request(method, uri, headers, payload_sha256);
+        sigv4::verify_signature(&req, &self.claim, &self.secret).map_err(signature_error)?;
+        Ok(Signer {
+            principal: self.principal,
+            claim: self.claim,
+            secret: self.secret,
+        })
+    }
+}
+
+fn request<'a>(
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    payload_sha256: &'a str,
+) -> sigv4::Request<'a> {
+    sigv4::Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query(),
+        headers,
+        payload_sha256,
+    }
+}
+
+/// AWS's answer to an unknown access key or session token.
+fn unrecognized() -> AwsError {
+    AwsError::client(
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    )
+}
+
+pub fn signature_error(e: SigV4Error) -> AwsError {
     let msg = e.to_string();
     match e {
         SigV4Error::Missing => AwsError::client("MissingAuthenticationTokenException", msg),

@@ -9,16 +9,16 @@ use crate::AppState;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use berth_iam::token::TokenError;
-use berth_registry::{Principal, SignatureRefusal};
+use berth_registry::{AnonymousAccess, Principal, SignatureRefusal, TokenRefusal};
 use berth_store::RegistryKey;
 use http::{header, HeaderMap, StatusCode, Uri};
 
 /// Who calls `/v2` and which registry the request addresses.
 pub struct Caller {
     pub registry: RegistryKey,
-    /// `None` only for anonymous requests, which `allow_anonymous` lets
-    /// through unchecked.
-    pub principal: Option<Principal>,
+    /// The authenticated user, or the anonymous principal (only with
+    /// `--allow-anonymous`); either way `Registry::authorize` decides.
+    pub principal: Principal,
 }
 
 /// The caller of a `/v2` request, once its credentials check out.
@@ -27,18 +27,22 @@ pub struct Caller {
 pub async fn caller(
     app: &AppState,
     method: &http::Method,
+    version: http::Version,
     uri: &Uri,
     headers: &HeaderMap,
     presigned_ok: bool,
 ) -> Result<Caller, OciError> {
     if presigned_ok && uri.query().is_some_and(|q| q.contains("X-Amz-Signature=")) {
-        return presigned(app, method, uri, headers).await;
+        return presigned(app, method, version, uri, headers).await;
     }
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        if app.allow_anonymous {
+        if app.registry.anonymous_access() != AnonymousAccess::Off {
+            // Anonymous callers belong to no account: they are pinned to
+            // the default registry whatever the Host names, and the
+            // anonymous grant and resource policies decide per request.
             return Ok(Caller {
-                registry: app.hosts.registry_for(uri, headers),
-                principal: None,
+                registry: app.hosts.default_registry(),
+                principal: Principal::anonymous(),
             });
         }
         return Err(challenge(headers, "authentication required: docker login with the password from `aws ecr get-login-password`"));
@@ -46,10 +50,7 @@ pub async fn caller(
     let password = value
         .to_str()
         .ok()
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        })
+        .and_then(basic_credentials)
         .and_then(|b| B64.decode(b.trim()).ok())
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|up| up.strip_prefix("AWS:").map(str::to_string))
@@ -64,25 +65,42 @@ pub async fn caller(
         .verify_token(&password)
         .await
         .map_err(|e| match e {
-            TokenError::Expired => OciError::new(StatusCode::FORBIDDEN, "DENIED", e.to_string()),
-            TokenError::Invalid => challenge(
+            TokenRefusal::Token(e @ TokenError::Expired) => {
+                OciError::new(StatusCode::FORBIDDEN, "DENIED", e.to_string())
+            }
+            TokenRefusal::Token(TokenError::Invalid) => challenge(
                 headers,
                 "the authorization token is not valid; log in again",
             ),
+            TokenRefusal::Unavailable(e) => {
+                tracing::warn!(error = %e, "could not check a login token's access key; refusing it");
+                OciError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "UNAVAILABLE",
+                    "the registry cannot check credentials right now; retry shortly",
+                )
+            }
         })?;
     // Another account's host name is a cross-account request: that
     // account's policies and the caller's decide, per request.
     let registry = app
         .hosts
-        .account_registry(uri, headers)
+        .account_registry(version, uri, headers)
         .unwrap_or_else(|| RegistryKey {
             account_id: principal.account_id.clone(),
             region: app.hosts.default_region.clone(),
         });
     Ok(Caller {
         registry,
-        principal: Some(principal),
+        principal,
     })
+}
+
+/// The credentials of a `Basic` Authorization value; the scheme name is
+/// case-insensitive (RFC 9110 §11.1), so `BASIC` and `basic` are `Basic`.
+fn basic_credentials(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("basic").then_some(rest)
 }
 
 /// A presigned blob URL: signed by an access key of the account, for this
@@ -90,6 +108,7 @@ pub async fn caller(
 async fn presigned(
     app: &AppState,
     method: &http::Method,
+    version: http::Version,
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Caller, OciError> {
@@ -112,6 +131,13 @@ async fn presigned(
     if claim.service != "ecr" {
         return Err(denied("the URL is not signed for ECR".into()));
     }
+    // berth issues no session tokens: a URL that carries one was not
+    // signed by any credential berth knows.
+    if claim.session_token.is_some() {
+        return Err(denied(
+            "the URL's security token is not valid (berth issues none)".into(),
+        ));
+    }
     let (principal, _) = app
         .registry
         .check_signature(&req, &claim)
@@ -125,14 +151,14 @@ async fn presigned(
     // for the registry the call addressed, which may be another account's).
     let registry = app
         .hosts
-        .account_registry(uri, headers)
+        .account_registry(version, uri, headers)
         .unwrap_or(RegistryKey {
             account_id: principal.account_id.clone(),
             region: claim.region,
         });
     Ok(Caller {
         registry,
-        principal: Some(principal),
+        principal,
     })
 }
 
@@ -146,4 +172,18 @@ fn challenge(headers: &HeaderMap, message: &str) -> OciError {
         "www-authenticate",
         format!("Basic realm=\"https://{host}/\",service=\"ecr.amazonaws.com\""),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_basic_scheme_name_is_case_insensitive() {
+        for v in ["Basic QVdTOng=", "basic QVdTOng=", "BASIC QVdTOng=", "bAsIc QVdTOng="] {
+            assert_eq!(basic_credentials(v), Some("QVdTOng="), "{v}");
+        }
+        assert_eq!(basic_credentials("Bearer QVdTOng="), None);
+        assert_eq!(basic_credentials("BasicQVdTOng="), None);
+    }
 }

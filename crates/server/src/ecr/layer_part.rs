@@ -9,7 +9,8 @@ use crate::aws_error::AwsError;
 use axum::body::Body;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use bytes::Buf;
+use http_body_util::BodyExt;
 use sha2::Digest as _;
 use std::io::Read;
 use struson::reader::{JsonReader, JsonStreamReader, ValueType};
@@ -17,7 +18,7 @@ use struson::reader::{JsonReader, JsonStreamReader, ValueType};
 /// The model's `LayerPartBlob` maximum, decoded.
 pub const MAX_PART: usize = 20 * 1024 * 1024;
 /// The base64 of a maximal part plus room for the other members.
-const MAX_BODY: u64 = (MAX_PART as u64).div_ceil(3) * 4 + 64 * 1024;
+pub const MAX_BODY: u64 = (MAX_PART as u64).div_ceil(3) * 4 + 64 * 1024;
 
 /// What the body held: the other members as JSON, and the decoded part.
 pub struct LayerPartBody {
@@ -26,9 +27,25 @@ pub struct LayerPartBody {
     pub part: Bytes,
 }
 
+/// The body is read into memory first (async: a client that stalls holds
+/// no thread), then parsed on the blocking pool from memory. The caller
+/// holds room in the large-body budget for it.
 pub async fn read(body: Body) -> Result<LayerPartBody, AwsError> {
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let collected = http_body_util::Limited::new(body, MAX_BODY as usize)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                AwsError::invalid_parameter(format!("the request body exceeds {MAX_BODY} bytes"))
+            } else {
+                AwsError::client(
+                    "SerializationException",
+                    format!("reading the request body failed: {e}"),
+                )
+            }
+        })?;
+    // `aggregate` keeps the chunks as they came and drops each once read.
+    let reader = collected.aggregate().reader();
     tokio::task::spawn_blocking(move || parse(reader))
         .await
         .map_err(|e| AwsError::invalid_parameter(format!("reading the request body failed: {e}")))?

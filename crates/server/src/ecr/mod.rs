@@ -21,10 +21,8 @@ use crate::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use berth_iam::sigv4;
 use berth_registry::{Principal, RequestFacts};
 use berth_store::RegistryKey;
-use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use sha2::Digest as _;
 
@@ -99,26 +97,32 @@ async fn handle(
             format!("berth does not implement the ECR operation {op} yet"),
         ));
     }
+    // Everything that can be refused from the headers is, before any of
+    // the body is read (an unknown key never costs a body).
+    let identified = crate::signed::identify(app, method, uri, headers, "ecr").await?;
     // The JSON of small bodies is parsed once the signature checks out.
+    // UploadLayerPart's (up to ~28 MB) counts against the large-body budget
+    // while it is held.
+    let mut _large_body = None;
     let (payload_sha256, bytes, layer_part) = if op == "UploadLayerPart" {
+        _large_body = Some(
+            app.bodies
+                .budget
+                .reserve(headers, layer_part::MAX_BODY as usize)
+                .await
+                .ok_or_else(busy)?,
+        );
         let b = layer_part::read(body).await?;
         (b.payload_sha256, Err(b.input), Some(b.part))
     } else {
         let bytes = read_limited(body, MAX_BODY).await?;
         (hex::encode(sha2::Sha256::digest(&bytes)), Ok(bytes), None)
     };
-    let req = sigv4::Request {
-        method: method.as_str(),
-        path: uri.path(),
-        query: uri.query(),
-        headers,
-        payload_sha256: &payload_sha256,
-    };
     let crate::signed::Signer {
         principal,
         claim,
         secret,
-    } = crate::signed::authenticate(app, &req, "ecr").await?;
+    } = identified.verify(method, uri, headers, &payload_sha256)?;
     let input: serde_json::Value = match bytes {
         Err(parsed) => parsed,
         Ok(bytes) if bytes.is_empty() => serde_json::json!({}),
@@ -160,21 +164,25 @@ async fn handle(
 }
 
 pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, AwsError> {
-    let mut stream = body.into_data_stream();
-    let mut buf = bytes::BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            AwsError::client(
+    crate::body::read_limited(body, limit)
+        .await
+        .map_err(|e| match e {
+            crate::body::ReadError::TooLarge(_) => {
+                AwsError::invalid_parameter(format!("the request body exceeds {limit} bytes"))
+            }
+            crate::body::ReadError::Unreadable(e) => AwsError::client(
                 "SerializationException",
                 format!("reading the request body failed: {e}"),
-            )
-        })?;
-        if buf.len() + chunk.len() > limit {
-            return Err(AwsError::invalid_parameter(format!(
-                "the request body exceeds {limit} bytes"
-            )));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
+            ),
+        })
+}
+
+/// The large-body budget stayed full: other clients' large bodies are
+/// being read.
+pub(crate) fn busy() -> AwsError {
+    AwsError::new(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        "ServerException",
+        "the server is reading as many large request bodies as it has memory for; retry shortly",
+    )
 }

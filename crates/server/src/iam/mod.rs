@@ -67,11 +67,12 @@ pub async fn api(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
+    facts: berth_registry::RequestFacts,
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     // Until the signature names the service, errors speak IAM's namespace.
     let mut service = Service::Iam;
-    let (status, body) = match handle(&app, &method, &uri, &headers, body, &mut service).await {
+    let (status, body) = match handle(&app, &method, &uri, &headers, body, facts, &mut service).await {
         Ok((action, render)) => (
             StatusCode::OK,
             xml::response(service.namespace(), &action, &request_id, render),
@@ -103,22 +104,20 @@ async fn handle(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
+    facts: berth_registry::RequestFacts,
     service: &mut Service,
 ) -> Result<(String, ops::Render), QueryError> {
-    let bytes = crate::ecr::read_limited(body, MAX_BODY)
-        .await
-        .map_err(AwsError::into_query)?;
-    let payload_sha256 = hex::encode(sha2::Sha256::digest(&bytes));
-    let req = sigv4::Request {
+    // The scope's service picks the API; an unparsable signature is
+    // reported by `identify` below (as IAM would report it).
+    let claimed = sigv4::parse(&sigv4::Request {
         method: method.as_str(),
         path: uri.path(),
         query: uri.query(),
         headers,
-        payload_sha256: &payload_sha256,
-    };
-    // The scope's service picks the API; an unparsable signature is
-    // reported by `authenticate` below (as IAM would report it).
-    *service = match sigv4::parse(&req).map(|c| c.service) {
+        payload_sha256: "",
+    })
+    .map(|c| c.service);
+    *service = match claimed {
         Ok(s) if s == "sts" => Service::Sts,
         Ok(s) if s != "iam" => {
             return Err(QueryError::new(
@@ -130,18 +129,29 @@ async fn handle(
         _ => Service::Iam,
     };
     // IAM is global: any region name in the scope is accepted (boto3 signs
-    // IAM requests for us-east-1); the key, signature and clock are checked
-    // as for the ECR API.
-    let signer = crate::signed::authenticate(app, &req, service.name())
+    // IAM requests for us-east-1); the key, clock and signature are checked
+    // as for the ECR API, and the body is read only for a known key.
+    let identified = crate::signed::identify(app, method, uri, headers, service.name())
         .await
+        .map_err(AwsError::into_query)?;
+    let bytes = crate::ecr::read_limited(body, MAX_BODY)
+        .await
+        .map_err(AwsError::into_query)?;
+    let payload_sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    let signer = identified
+        .verify(method, uri, headers, &payload_sha256)
         .map_err(AwsError::into_query)?;
     let q = query::Query::parse(&bytes)?;
     if q.version != service.version() {
         return Err(ops::invalid_action(&q.action, &q.version));
     }
+    let caller = berth_registry::Caller {
+        principal: signer.principal,
+        facts,
+    };
     let render = match service {
-        Service::Iam => ops::iam(app, &signer.principal, &q).await?,
-        Service::Sts => ops::sts(app, &signer.principal, &q).await?,
+        Service::Iam => ops::iam(app, &caller, &q).await?,
+        Service::Sts => ops::sts(app, &caller, &q).await?,
     };
     Ok((q.action, render))
 }

@@ -7,7 +7,7 @@ pub use super::xml::Render;
 use super::xml::Xml;
 use crate::aws_error::QueryError;
 use crate::AppState;
-use berth_registry::{AccessKeyInfo, IamUser, PolicyScope, Principal};
+use berth_registry::{AccessKeyInfo, Caller, IamUser, PolicyScope};
 use berth_store::ManagedPolicyRecord;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -28,7 +28,7 @@ fn reg<T>(r: berth_registry::Result<T>) -> Result<T, QueryError> {
 }
 
 /// The IAM operations berth answers; any other action answers `InvalidAction`.
-pub async fn iam(app: &AppState, caller: &Principal, q: &Query) -> Result<Render, QueryError> {
+pub async fn iam(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, QueryError> {
     let r = &app.registry;
     match q.action.as_str() {
         "CreateUser" => {
@@ -242,7 +242,7 @@ pub async fn iam(app: &AppState, caller: &Principal, q: &Query) -> Result<Render
 
 /// STS: only GetCallerIdentity (what `aws sts get-caller-identity` and
 /// every SDK's "who am I" call).
-pub async fn sts(app: &AppState, caller: &Principal, q: &Query) -> Result<Render, QueryError> {
+pub async fn sts(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, QueryError> {
     match q.action.as_str() {
         "GetCallerIdentity" => {
             let u = reg(app.registry.caller_identity(caller).await)?;
