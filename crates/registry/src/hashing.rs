@@ -1,46 +1,54 @@
-//! Hashing a body on its own thread. A push moves every byte three times:
-//! off the socket (the request's task), through SHA-256, and into the
-//! upload file (the store's writer thread). Hashing is the costliest of the
-//! three (about 0.7 s per GiB on one core with SHA-NI), so it gets a thread
-//! of its own and the three run side by side; the chunks are shared
-//! (`Bytes`), not copied.
+//! Hashing a body beside the network and the disk. A push moves every
+//! byte three times: off the socket (the request's task), through SHA-256,
+//! and into the upload file (the store's writer). Hashing is the costliest
+//! of the three (about 0.7 s per GiB on one core with SHA-NI), so it runs
+//! on the blocking pool beside the writer, fed through the store's
+//! `Offload` (which never holds a thread while the client is silent); the
+//! chunks are shared (`Bytes`), not copied.
 
 use berth_oci::DigestHasher;
+use berth_store::offload::{ChunkSink, Offload};
 use bytes::Bytes;
-use tokio::sync::mpsc;
 
-/// Chunks queued for the hashing thread; with the store's writer queue this
-/// bounds what one upload holds in memory.
-const QUEUE: usize = 8;
+/// Bytes queued for hashing; with the store's writer queue this bounds
+/// what one upload holds in memory (the two share the chunks).
+const QUEUE_BYTES: usize = 4 * 1024 * 1024;
+/// Hashing starts once this much is queued (or at the end).
+const BATCH: usize = 512 * 1024;
+
+struct HashSink(DigestHasher);
+
+impl ChunkSink for HashSink {
+    fn take(&mut self, chunk: Bytes) -> std::io::Result<()> {
+        self.0.update(&chunk);
+        Ok(())
+    }
+}
 
 pub(crate) struct ParallelHasher {
-    tx: mpsc::Sender<Bytes>,
-    handle: tokio::task::JoinHandle<DigestHasher>,
+    offload: Offload<HashSink>,
 }
 
 impl ParallelHasher {
-    /// Continues `hasher` on a blocking thread.
-    pub fn start(mut hasher: DigestHasher) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
-        let handle = tokio::task::spawn_blocking(move || {
-            while let Some(chunk) = rx.blocking_recv() {
-                hasher.update(&chunk);
-            }
-            hasher
-        });
-        ParallelHasher { tx, handle }
+    /// Continues `hasher` on the blocking pool.
+    pub fn start(hasher: DigestHasher) -> Self {
+        ParallelHasher {
+            offload: Offload::new(HashSink(hasher), QUEUE_BYTES, BATCH),
+        }
     }
 
     pub async fn update(&mut self, chunk: Bytes) {
-        // The thread only stops when the sender is dropped (or it panicked,
-        // which `finish` reports).
-        let _ = self.tx.send(chunk).await;
+        // Hashing cannot fail.
+        let _ = self.offload.send(chunk).await;
     }
 
     /// The hash state after every chunk sent.
     pub async fn finish(self) -> DigestHasher {
-        drop(self.tx);
-        self.handle.await.expect("the hashing thread panicked")
+        self.offload
+            .finish()
+            .await
+            .expect("hashing never fails")
+            .0
     }
 }
 

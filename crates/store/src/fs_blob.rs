@@ -5,33 +5,32 @@
 //! * `uploads/<id>`: upload sessions' temporary files, on the same
 //!   filesystem so that committing is a rename.
 //!
-//! File I/O runs on blocking threads that talk to the async side through
-//! small bounded channels: network receive and hashing overlap with disk
-//! writes, and memory per request stays at a few chunks.
+//! File I/O runs on the blocking pool through `offload`: network receive
+//! and hashing overlap with disk writes, memory per request stays at a few
+//! MiB, and no blocking thread ever waits for a client.
 
 use crate::blob::{BlobReader, BlobStore, UploadWriter};
+use crate::offload::{ChunkSink, Offload, Prefetch, Produce};
 use crate::sys;
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use berth_oci::{Algorithm, Digest};
 use bytes::{Bytes, BytesMut};
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use tokio::sync::mpsc;
 
-/// Size of each read from an upload file; also the granularity of the stream.
-const READ_CHUNK: usize = 256 * 1024;
-/// Chunks read ahead of the network per upload re-read.
-const READ_AHEAD: usize = 4;
-/// Bytes of a committed blob mapped at a time for a download.
+/// Size of each read from an upload file; also the granularity of the
+/// stream (one read is made ahead of the network).
+const READ_CHUNK: usize = 1024 * 1024;
+/// Bytes of a committed blob mapped at a time for a download (one window
+/// is mapped ahead of the network).
 const MAP_WINDOW: usize = 1024 * 1024;
-/// Windows mapped ahead of the network per download.
-const MAP_AHEAD: usize = 1;
-/// Chunks queued between the network and the disk per upload (hyper hands
-/// over up to ~400 KiB at a time, so this bounds an upload at ~3 MiB).
-const WRITE_QUEUE: usize = 8;
+/// Bytes queued between the network and the disk per upload.
+const WRITE_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+/// A write task starts once this much is queued (or at the end).
+const WRITE_BATCH: usize = 512 * 1024;
 /// Small chunks are gathered up to this; larger ones go to the file as they
 /// are, without a copy into the buffer.
 const WRITE_BUFFER: usize = 128 * 1024;
@@ -99,72 +98,60 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Streams `len` bytes of `file` from `offset` through a read-ahead thread.
-fn stream_file(mut file: File, offset: u64, len: u64) -> BlobReader {
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = file.seek(SeekFrom::Start(offset)) {
-            let _ = tx.blocking_send(Err(e));
-            return;
-        }
-        let mut left = len;
-        while left > 0 {
-            let want = left.min(READ_CHUNK as u64) as usize;
-            let mut buf = BytesMut::zeroed(want);
-            let mut filled = 0;
-            while filled < want {
-                match file.read(&mut buf[filled..]) {
-                    Ok(0) => {
-                        let _ = tx.blocking_send(Err(std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            "blob file is shorter than its recorded size",
-                        )));
-                        return;
-                    }
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        let _ = tx.blocking_send(Err(e));
-                        return;
-                    }
-                }
-            }
-            left -= want as u64;
-            if tx.blocking_send(Ok(buf.freeze())).is_err() {
-                return; // the client went away
-            }
-        }
-    });
-    reader_from(rx, len)
-}
-
-fn reader_from(rx: mpsc::Receiver<std::io::Result<Bytes>>, len: u64) -> BlobReader {
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
+/// Streams `len` bytes of `file` from `offset`, one read ahead of the
+/// network.
+fn stream_file(file: File, offset: u64, len: u64) -> BlobReader {
     BlobReader {
         len,
-        stream: Box::pin(stream),
+        stream: Box::pin(Prefetch::new(FileReads {
+            file,
+            pos: offset,
+            end: offset + len,
+        })),
     }
 }
 
-/// Sends `len` bytes of a committed blob from `offset` as windows of the
-/// file, each mapped and faulted in here, ahead of the network (see
-/// `sys::map_blob`). A window that cannot be mapped is read instead, so that
-/// a failing disk gives the request an error.
-fn send_windows(file: &File, offset: u64, len: u64, tx: &mpsc::Sender<std::io::Result<Bytes>>) {
-    let end = offset + len;
-    let mut pos = offset;
-    while pos < end {
-        // Windows after the first are aligned, so each maps whole pages.
-        let to_boundary = MAP_WINDOW as u64 - pos % MAP_WINDOW as u64;
-        let want = (end - pos).min(to_boundary) as usize;
-        let window = sys::map_blob(file, pos, want).or_else(|_| read_at(file, pos, want));
-        let failed = window.is_err();
-        if tx.blocking_send(window).is_err() || failed {
-            return;
+/// Reads of an upload file, `READ_CHUNK` at a time.
+struct FileReads {
+    file: File,
+    pos: u64,
+    end: u64,
+}
+
+impl Produce for FileReads {
+    fn next(&mut self) -> Option<std::io::Result<Bytes>> {
+        if self.pos >= self.end {
+            return None;
         }
-        pos += want as u64;
+        let want = (self.end - self.pos).min(READ_CHUNK as u64) as usize;
+        let piece = read_at(&self.file, self.pos, want);
+        self.pos += want as u64;
+        Some(piece)
+    }
+}
+
+/// Windows of a committed blob, each mapped and faulted in on the blocking
+/// pool (see `sys::map_blob`), one ahead of the network. A window that
+/// cannot be mapped is read instead, so that a failing disk gives the
+/// request an error.
+struct Windows {
+    file: File,
+    pos: u64,
+    end: u64,
+}
+
+impl Produce for Windows {
+    fn next(&mut self) -> Option<std::io::Result<Bytes>> {
+        if self.pos >= self.end {
+            return None;
+        }
+        // Windows after the first are aligned, so each maps whole pages.
+        let to_boundary = MAP_WINDOW as u64 - self.pos % MAP_WINDOW as u64;
+        let want = (self.end - self.pos).min(to_boundary) as usize;
+        let window =
+            sys::map_blob(&self.file, self.pos, want).or_else(|_| read_at(&self.file, self.pos, want));
+        self.pos += want as u64;
+        Some(window)
     }
 }
 
@@ -208,36 +195,20 @@ impl BlobStore for FsBlobStore {
         .await?
         .ok_or(StoreError::UploadNotFound(id_owned))?;
 
-        let (tx, mut rx) = mpsc::channel::<WriteMsg>(WRITE_QUEUE);
-        let handle = tokio::task::spawn_blocking(move || -> std::io::Result<Option<u64>> {
-            let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
-            out.seek(SeekFrom::Start(offset))?;
-            let mut size = offset;
-            // Bytes before this offset have been handed to writeback.
-            let mut handed = offset;
-            while let Some(msg) = rx.blocking_recv() {
-                match msg {
-                    WriteMsg::Data(chunk) => {
-                        out.write_all(&chunk)?;
-                        size += chunk.len() as u64;
-                        let in_file = size - out.buffer().len() as u64;
-                        if in_file - handed >= WRITEBACK_STEP {
-                            // Advisory: if it fails, the final fdatasync still
-                            // writes everything, only later.
-                            let _ = sys::start_writeback(out.get_ref(), handed, in_file - handed);
-                            handed = in_file;
-                        }
-                    }
-                    WriteMsg::Finish => {
-                        let file = out.into_inner().map_err(|e| e.into_error())?;
-                        file.sync_data()?;
-                        return Ok(Some(size));
-                    }
-                }
-            }
-            Ok(None) // abandoned: the caller dropped the writer
-        });
-        Ok(Box::new(FsUploadWriter { tx, handle }))
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+        out.seek(SeekFrom::Start(offset))
+            .map_err(StoreError::from_io)?;
+        Ok(Box::new(FsUploadWriter {
+            offload: Offload::new(
+                FileSink {
+                    out,
+                    size: offset,
+                    handed: offset,
+                },
+                WRITE_QUEUE_BYTES,
+                WRITE_BATCH,
+            ),
+        }))
     }
 
     async fn read_upload(&self, id: &str, len: u64) -> Result<BlobReader> {
@@ -315,31 +286,32 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn read(&self, digest: &Digest, offset: u64, len: u64) -> Result<Option<BlobReader>> {
-        // One blocking task opens the file and goes on to map it, so that a
-        // small blob costs one hand-off to the blocking pool, not two.
+        // One blocking task opens the file and maps the first window, so
+        // that a small blob costs one hand-off to the blocking pool.
         let path = self.blob_path(digest);
-        let (opened_tx, opened) = tokio::sync::oneshot::channel();
-        let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(MAP_AHEAD);
-        tokio::task::spawn_blocking(move || {
+        let opened = blocking(move || {
             let file = match File::open(&path) {
                 Ok(f) => f,
-                Err(e) => {
-                    let _ = opened_tx.send(Err(e));
-                    return;
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
             };
-            if opened_tx.send(Ok(())).is_ok() {
-                send_windows(&file, offset, len, &tx);
-            }
-        });
-        match opened.await {
-            Ok(Ok(())) => Ok(Some(reader_from(rx, len))),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Ok(Err(e)) => Err(StoreError::from_io(e)),
-            Err(_) => Err(StoreError::Io(std::io::Error::other(
-                "the blob reader thread stopped",
-            ))),
-        }
+            let mut windows = Windows {
+                file,
+                pos: offset,
+                end: offset + len,
+            };
+            let first = windows.next().transpose()?;
+            Ok(Some((first, windows)))
+        })
+        .await?;
+        let Some((first, windows)) = opened else {
+            return Ok(None);
+        };
+        let stream: futures_util::stream::BoxStream<'static, std::io::Result<Bytes>> = match first {
+            None => Box::pin(futures_util::stream::empty()),
+            Some(first) => Box::pin(Prefetch::after(first, windows)),
+        };
+        Ok(Some(BlobReader { len, stream }))
     }
 
     async fn blobs_in_shard(&self, algorithm: Algorithm, shard: u8) -> Result<Vec<(Digest, i64)>> {
@@ -425,60 +397,48 @@ impl BlobStore for FsBlobStore {
     }
 }
 
-enum WriteMsg {
-    Data(Bytes),
-    Finish,
+/// An upload file being appended to, on the blocking pool.
+struct FileSink {
+    out: BufWriter<File>,
+    size: u64,
+    /// Bytes before this offset have been handed to writeback.
+    handed: u64,
+}
+
+impl ChunkSink for FileSink {
+    fn take(&mut self, chunk: Bytes) -> std::io::Result<()> {
+        self.out.write_all(&chunk)?;
+        self.size += chunk.len() as u64;
+        let in_file = self.size - self.out.buffer().len() as u64;
+        if in_file - self.handed >= WRITEBACK_STEP {
+            // Advisory: if it fails, the final fdatasync still writes
+            // everything, only later.
+            let _ = sys::start_writeback(self.out.get_ref(), self.handed, in_file - self.handed);
+            self.handed = in_file;
+        }
+        Ok(())
+    }
 }
 
 struct FsUploadWriter {
-    tx: mpsc::Sender<WriteMsg>,
-    handle: tokio::task::JoinHandle<std::io::Result<Option<u64>>>,
-}
-
-impl FsUploadWriter {
-    /// The writer thread stopped early: surface its error.
-    async fn thread_error(self: Box<Self>) -> StoreError {
-        drop(self.tx);
-        match self.handle.await {
-            Ok(Err(e)) => StoreError::from_io(e),
-            Ok(Ok(_)) => {
-                StoreError::Io(std::io::Error::other("upload writer stopped unexpectedly"))
-            }
-            Err(e) => StoreError::Io(std::io::Error::other(e)),
-        }
-    }
+    offload: Offload<FileSink>,
 }
 
 #[async_trait]
 impl UploadWriter for FsUploadWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
-        if self.tx.send(WriteMsg::Data(chunk)).await.is_err() {
-            // The thread has exited with an error; take the writer's place to read it.
-            let (tx, _) = mpsc::channel(1);
-            let dead = FsUploadWriter {
-                tx: std::mem::replace(&mut self.tx, tx),
-                handle: std::mem::replace(
-                    &mut self.handle,
-                    tokio::task::spawn_blocking(|| Ok(None)),
-                ),
-            };
-            return Err(Box::new(dead).thread_error().await);
-        }
-        Ok(())
+        self.offload.send(chunk).await.map_err(StoreError::from_io)
     }
 
     async fn finish(self: Box<Self>) -> Result<u64> {
-        if self.tx.send(WriteMsg::Finish).await.is_err() {
-            return Err(self.thread_error().await);
-        }
-        match self.handle.await {
-            Ok(Ok(Some(size))) => Ok(size),
-            Ok(Ok(None)) => Err(StoreError::Io(std::io::Error::other(
-                "upload writer ended without finishing",
-            ))),
-            Ok(Err(e)) => Err(StoreError::from_io(e)),
-            Err(e) => Err(StoreError::Io(std::io::Error::other(e))),
-        }
+        let sink = self.offload.finish().await.map_err(StoreError::from_io)?;
+        blocking(move || {
+            let size = sink.size;
+            let file = sink.out.into_inner().map_err(|e| e.into_error())?;
+            file.sync_data()?;
+            Ok(size)
+        })
+        .await
     }
 }
 
@@ -537,10 +497,19 @@ mod tests {
     #[tokio::test]
     async fn a_file_shorter_than_its_record_is_an_error_not_a_crash() {
         let (_dir, store, d) = store_with(&[7u8; 1000]).await;
-        let err = collect(store.read(&d, 0, 5000).await.unwrap().unwrap())
+        // The first window is read before the answer starts: its failure
+        // is the read's, so the client gets an error status, not a short
+        // body.
+        let Err(StoreError::Io(err)) = store.read(&d, 0, 5000).await else {
+            panic!("a short file read as whole");
+        };
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(err.to_string().contains("shorter"), "{err}");
+        // Past the first window, the stream fails.
+        let (_dir, store, d) = store_with(&vec![7u8; 3 * MAP_WINDOW]).await;
+        let err = collect(store.read(&d, 0, 5 * MAP_WINDOW as u64).await.unwrap().unwrap())
             .await
             .unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
-        assert!(err.to_string().contains("shorter"), "{err}");
     }
 }

@@ -13,6 +13,7 @@ mod blob;
 mod error;
 mod fs_blob;
 mod metadata;
+pub mod offload;
 mod sqlite;
 mod sys;
 
