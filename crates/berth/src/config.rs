@@ -173,9 +173,9 @@ impl AnonymousSetting {
                 "off" | "none" => AnonymousAccess::Off,
                 "pull" | "read" => AnonymousAccess::Pull,
                 "push" | "write" => AnonymousAccess::Push,
-                other => bail!(
-                    "allow_anonymous must be false, pull (or true) or push, not '{other}'"
-                ),
+                other => {
+                    bail!("allow_anonymous must be false, pull (or true) or push, not '{other}'")
+                }
             },
         })
     }

@@ -120,9 +120,7 @@ impl Tracker {
         let victim = conns
             .values()
             .filter_map(Weak::upgrade)
-            .filter(|c| {
-                c.begun.load(Ordering::Relaxed) == 0 && !c.evicted.load(Ordering::Relaxed)
-            })
+            .filter(|c| c.begun.load(Ordering::Relaxed) == 0 && !c.evicted.load(Ordering::Relaxed))
             .min_by_key(|c| c.opened);
         match victim {
             Some(c) => {

@@ -1,9 +1,9 @@
 //! `berth serve`: open the stores, start the HTTP server, drain on SIGTERM.
 
 use crate::config::Config;
+use crate::connections::{ConnectionLimits, LimitAcceptor, Tracker};
 use crate::datadir::DataDir;
 use anyhow::Context;
-use crate::connections::{ConnectionLimits, LimitAcceptor, Tracker};
 use berth_registry::{Registry, RegistryConfig};
 use berth_server::{AppState, HostConfig, Metrics};
 use std::net::SocketAddr;

@@ -4,39 +4,8 @@
 //! policy overrides the account admin's Allow, on the ECR API and on `/v2`.
 
 mod common;
-use berth_testkit::ROOT_ACCESS_KEY_ID;
-use berth_testkit::ROOT_SECRET_ACCESS_KEY;
 use common::*;
 use serde_json::{json, Value};
-
-const ROOT: (&str, &str) = (ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY);
-
-/// A user of the default account with an access key and no policy.
-fn user_with_key(s: &TestServer, name: &str) -> (String, String) {
-    let admin = |method: &str, path: &str, body: Option<&Value>| {
-        let (status, out) =
-            berth_testkit::admin::call(&s.raw_client(), &s.url(), ROOT, method, path, body);
-        assert!(status < 300, "{method} {path}: {status} {out}");
-        out
-    };
-    admin(
-        "POST",
-        "/berth/admin/accounts/000000000000/users",
-        Some(&json!({ "userName": name })),
-    );
-    let k = admin(
-        "POST",
-        &format!("/berth/admin/accounts/000000000000/users/{name}/access-keys"),
-        None,
-    );
-    (
-        k["accessKey"]["accessKeyId"].as_str().unwrap().to_string(),
-        k["accessKey"]["secretAccessKey"]
-            .as_str()
-            .unwrap()
-            .to_string(),
-    )
-}
 
 fn ecr(s: &TestServer, key: (&str, &str), op: &str, input: Value) -> Result<Value, (u16, Value)> {
     berth_testkit::ecr::call(&s.raw_client(), &s.url(), key, "us-east-1", op, &input)
@@ -193,4 +162,55 @@ fn repository_policies_grant_and_deny_on_both_apis() {
         .unwrap();
     let status = r.status();
     assert_eq!(status, 202, "{}", r.text().unwrap());
+}
+
+/// With `--create-on-push`, a push to a name that does not exist creates
+/// the repository only for a caller allowed `ecr:CreateRepository` on it;
+/// the push actions alone are not enough.
+#[test]
+fn creating_a_repository_by_pushing_needs_create_repository() {
+    let s = start_with(&["--create-on-push", "true"]);
+    let (id, secret) = user_with_key(&s, "pusher");
+    let push_only = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Action": ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability",
+                   "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+                   "ecr:CompleteLayerUpload", "ecr:PutImage"],
+        "Resource": "*"}]});
+    s.ecr(
+        "us-east-1",
+        "CreateRepository",
+        json!({"repositoryName": "exists/app"}),
+    )
+    .unwrap();
+    set_user_policy(&s, "pusher", &push_only);
+    let pusher = api_as(&s, (&id, &secret));
+    let img = image::oci_image(1808, 1, 1, 100);
+    // An existing repository takes the push.
+    pusher.push_image("exists/app", &img, "v1");
+    // A new name is refused, and nothing is created.
+    let r = pusher
+        .client
+        .post(pusher.url("/v2/brand/new/blobs/uploads/"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let text = r.text().unwrap();
+    assert!(text.contains("ecr:CreateRepository"), "{text}");
+    let (_, err) = s
+        .ecr(
+            "us-east-1",
+            "DescribeRepositories",
+            json!({"repositoryNames": ["brand/new"]}),
+        )
+        .unwrap_err();
+    assert_eq!(err["__type"], "RepositoryNotFoundException");
+    // Allowed to create, the same push creates it.
+    let mut with_create = push_only.clone();
+    with_create["Statement"][0]["Action"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("ecr:CreateRepository"));
+    set_user_policy(&s, "pusher", &with_create);
+    pusher.push_image("brand/new", &img, "v1");
 }

@@ -259,3 +259,82 @@ fn buildah_builds_pushes_and_pulls() {
         "same image id after the round trip"
     );
 }
+
+/// The quickstart as a user runs it: the `repositoryUri` that
+/// CreateRepository answers works with docker as it is (no /etc/hosts
+/// entry, no TLS), after `aws ecr get-login-password | docker login`.
+#[test]
+fn docker_pushes_to_the_repository_uri_create_repository_returns() {
+    if !tools::require("docker") || !tools::require("aws") {
+        return;
+    }
+    let s = start();
+    let name = tools::unique("quickstart");
+    let created = json_of(
+        &["ecr", "create-repository"],
+        aws_with(
+            &s.aws_env("us-east-1"),
+            &[
+                "ecr",
+                "create-repository",
+                "--repository-name",
+                &format!("team/{name}"),
+            ],
+        ),
+    );
+    let uri = created["repository"]["repositoryUri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let registry = uri.split('/').next().unwrap().to_string();
+    let password = aws_with(&s.aws_env("us-east-1"), &["ecr", "get-login-password"]);
+    assert!(password.status.success());
+    let config = s.scratch().join("docker-quickstart");
+    std::fs::create_dir_all(&config).unwrap();
+    let docker = || {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_CONFIG", &config);
+        c
+    };
+    let mut login = docker()
+        .args(["login", "--username", "AWS", "--password-stdin", &registry])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    login
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&password.stdout)
+        .unwrap();
+    let logged_in = login.wait_with_output().unwrap();
+    assert!(
+        logged_in.status.success(),
+        "docker login {registry}: {}",
+        String::from_utf8_lossy(&logged_in.stderr)
+    );
+    let rootfs = s.scratch().join("quickstart.tar");
+    std::fs::write(&rootfs, image::rootfs_tar(43, 2, 10_000)).unwrap();
+    let reference = format!("{uri}:v1");
+    let _cleanup = Cleanup(reference.clone());
+    tools::run(docker().arg("import").arg(&rootfs).arg(&reference));
+    tools::run(docker().args(["push", &reference]));
+    tools::run(docker().args(["rmi", "-f", &reference]));
+    tools::run(docker().args(["pull", &reference]));
+    let listed = json_of(
+        &["ecr", "list-images"],
+        aws_with(
+            &s.aws_env("us-east-1"),
+            &[
+                "ecr",
+                "list-images",
+                "--repository-name",
+                &format!("team/{name}"),
+            ],
+        ),
+    );
+    assert_eq!(listed["imageIds"][0]["imageTag"], "v1");
+}

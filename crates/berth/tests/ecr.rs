@@ -109,10 +109,9 @@ fn the_aws_cli_manages_repositories_per_region() {
         repo["repositoryArn"],
         "arn:aws:ecr:us-east-1:000000000000:repository/team/app"
     );
-    assert_eq!(
-        repo["repositoryUri"],
-        format!("000000000000.dkr.ecr.us-east-1.localhost:{port}/team/app")
-    );
+    // The caller's own registry in the default region: the address the
+    // request reached, which docker can push to as it is.
+    assert_eq!(repo["repositoryUri"], format!("127.0.0.1:{port}/team/app"));
     assert_eq!(repo["imageTagMutability"], "MUTABLE");
     assert!(repo["createdAt"].is_number() || repo["createdAt"].is_string());
     assert!(
@@ -127,10 +126,15 @@ fn the_aws_cli_manages_repositories_per_region() {
     );
     assert!(err.contains("RepositoryAlreadyExistsException"), "{err}");
     // Another region is another registry.
-    aws_ok(
+    // Another region is addressed by its account host name.
+    let eu = aws_ok(
         &s,
         "eu-west-1",
         &["ecr", "create-repository", "--repository-name", "team/app"],
+    );
+    assert_eq!(
+        eu["repository"]["repositoryUri"],
+        format!("000000000000.dkr.ecr.eu-west-1.localhost:{port}/team/app")
     );
     aws_ok(
         &s,
@@ -307,7 +311,7 @@ assert ecr.delete_repository(repositoryName="boto/full", force=True)["repository
 t = ecr.get_authorization_token()["authorizationData"][0]
 user, password = base64.b64decode(t["authorizationToken"]).decode().split(":")
 assert user == "AWS" and password
-assert t["proxyEndpoint"].startswith("http://000000000000.dkr.ecr.us-east-1.localhost:"), t
+assert t["proxyEndpoint"] == os.environ["AWS_ENDPOINT_URL"], t
 assert (t["expiresAt"] - __import__("datetime").datetime.now(t["expiresAt"].tzinfo)).total_seconds() > 11 * 3600
 assert ecr.describe_registry()["registryId"] == "000000000000"
 
@@ -1199,4 +1203,149 @@ fn repository_and_registry_policies_are_validated_and_stored() {
     let s = start();
     let out = boto3(&s, BOTO3_POLICIES, &serde_json::json!({}));
     assert!(out.contains("boto3 policy suite passed"), "{out}");
+}
+
+/// A signed ECR request, sent as it is: `signed` headers are covered by the
+/// signature (over `signed_body`), `unsigned` headers are added after
+/// signing, and `body` is what is actually sent.
+fn send_signed(
+    s: &TestServer,
+    signed: &[(&str, &str)],
+    unsigned: &[(&str, &str)],
+    signed_body: &[u8],
+    body: &[u8],
+) -> (u16, serde_json::Value) {
+    use sha2::Digest as _;
+    let mut headers = http::HeaderMap::new();
+    headers.insert("host", s.host().parse().unwrap());
+    for (k, v) in signed {
+        headers.insert(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let sig = berth_iam::sigv4::sign_headers(
+        "POST",
+        "/",
+        None,
+        &headers,
+        &hex::encode(sha2::Sha256::digest(signed_body)),
+        &berth_iam::sigv4::SigningKey {
+            access_key_id: berth_testkit::ROOT_ACCESS_KEY_ID,
+            secret_access_key: berth_testkit::ROOT_SECRET_ACCESS_KEY,
+            region: "us-east-1",
+            service: "ecr",
+        },
+        now,
+    );
+    let mut rb = s
+        .raw_client()
+        .post(format!("{}/", s.url()))
+        .header("x-amz-date", sig.amz_date)
+        .header("authorization", sig.authorization)
+        .body(body.to_vec());
+    for (k, v) in signed.iter().chain(unsigned) {
+        rb = rb.header(*k, *v);
+    }
+    let r = rb.send().unwrap();
+    (r.status().as_u16(), r.json().unwrap_or_default())
+}
+
+/// A signature must cover what the request means: its body (no
+/// UNSIGNED-PAYLOAD), its `X-Amz-Target`, and any security token, which
+/// berth, issuing none, does not know.
+#[test]
+fn signatures_cover_the_body_the_operation_and_the_token() {
+    let s = start();
+    const TARGET: &str = "x-amz-target";
+    let describe = "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories";
+    let json_type = ("content-type", "application/x-amz-json-1.1");
+    // The same request signed properly is accepted (the control).
+    let (status, _) = send_signed(&s, &[(TARGET, describe), json_type], &[], b"{}", b"{}");
+    assert_eq!(status, 200);
+    // UNSIGNED-PAYLOAD: a body changed after signing would be accepted.
+    let (status, err) = send_signed(
+        &s,
+        &[
+            (TARGET, describe),
+            json_type,
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        ],
+        &[],
+        b"{}",
+        br#"{"repositoryNames": ["changed/in-flight"]}"#,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(err["__type"], "InvalidSignatureException", "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("UNSIGNED-PAYLOAD"),
+        "{err}"
+    );
+    // An unsigned target: signed for nothing in particular, sent as
+    // GetRegistryPolicy.
+    let (status, err) = send_signed(
+        &s,
+        &[json_type],
+        &[(
+            TARGET,
+            "AmazonEC2ContainerRegistry_V20150921.GetRegistryPolicy",
+        )],
+        b"{}",
+        b"{}",
+    );
+    assert_eq!(status, 400);
+    assert_eq!(err["__type"], "IncompleteSignatureException", "{err}");
+    assert_eq!(
+        err["message"],
+        "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."
+    );
+    // A security token berth never issued, signed or not.
+    for (signed, unsigned) in [
+        (
+            vec![
+                (TARGET, describe),
+                json_type,
+                ("x-amz-security-token", "FQoGZXIvYXdzEXAMPLE"),
+            ],
+            vec![],
+        ),
+        (
+            vec![(TARGET, describe), json_type],
+            vec![("x-amz-security-token", "FQoGZXIvYXdzEXAMPLE")],
+        ),
+    ] {
+        let (status, err) = send_signed(&s, &signed, &unsigned, b"{}", b"{}");
+        assert_eq!(status, 400, "{err}");
+        assert!(
+            [
+                "UnrecognizedClientException",
+                "IncompleteSignatureException"
+            ]
+            .contains(&err["__type"].as_str().unwrap()),
+            "{err}"
+        );
+    }
+    let (_, err) = send_signed(
+        &s,
+        &[
+            (TARGET, describe),
+            json_type,
+            ("x-amz-security-token", "FQoGZXIvYXdzEXAMPLE"),
+        ],
+        &[],
+        b"{}",
+        b"{}",
+    );
+    assert_eq!(err["__type"], "UnrecognizedClientException");
+    assert_eq!(
+        err["message"],
+        "The security token included in the request is invalid."
+    );
 }

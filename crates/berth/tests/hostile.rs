@@ -183,3 +183,120 @@ fn path_traversal_and_unknown_algorithms_get_clear_errors_and_touch_nothing() {
         img.manifest
     );
 }
+
+/// Go's net/http (docker's and containerd's client) sends a request without
+/// credentials first and repeats it with them on the same connection. An
+/// early answer (401, or 400 on a bad header) must leave that connection
+/// usable: the unread body is drained, or the answer says
+/// `Connection: close`.
+#[test]
+fn early_answers_leave_the_connection_usable_for_the_retry() {
+    let s = start();
+    let api = Api::new(&s);
+    let img = image::oci_image(1701, 1, 2, 100);
+    for l in &img.layers {
+        api.push_blob("early/app", &l.bytes);
+    }
+    api.push_blob("early/app", &img.config);
+    let auth = format!(
+        "Authorization: Basic {}\r\n",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s.creds())
+    );
+    let put = |auth: &str| {
+        format!(
+            "PUT /v2/early/app/manifests/v1 HTTP/1.1\r\nHost: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{auth}",
+            addr(&s),
+            image::OCI_MANIFEST,
+            img.manifest.len()
+        )
+    };
+    let mut c = common::raw::Conn::open(&addr(&s));
+    let first = c.request(&put(""), &img.manifest).unwrap();
+    assert_eq!(first.status, 401, "{}", first.text());
+    let retry = c
+        .request(&put(&auth), &img.manifest)
+        .expect("the retry on the same connection is answered");
+    assert_eq!(retry.status, 201, "{}", retry.text());
+
+    // A 400 before the body is read: a chunk with a malformed Content-Range.
+    let start = api
+        .client
+        .post(api.url("/v2/early/app/blobs/uploads/"))
+        .send()
+        .unwrap();
+    let location = header(&start, "location");
+    let body = vec![7u8; 100_000];
+    let patch = format!(
+        "PATCH {location} HTTP/1.1\r\nHost: {}\r\nContent-Range: bytes=nonsense\r\nContent-Length: {}\r\n{auth}",
+        addr(&s),
+        body.len()
+    );
+    let refused = c.request(&patch, &body).unwrap();
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    let after = c
+        .request(
+            &format!(
+                "GET /v2/early/app/manifests/v1 HTTP/1.1\r\nHost: {}\r\n{auth}",
+                addr(&s)
+            ),
+            b"",
+        )
+        .expect("the next request on the connection is answered");
+    assert_eq!(after.status, 200);
+
+    // Too much to drain: the answer says the connection closes.
+    let mut c = common::raw::Conn::open(&addr(&s));
+    let big = format!(
+        "PUT /v2/early/app/manifests/v2 HTTP/1.1\r\nHost: {}\r\nContent-Type: {}\r\nContent-Length: 10000000\r\n\r\n",
+        addr(&s),
+        image::OCI_MANIFEST,
+    );
+    c.send(big.as_bytes()).unwrap();
+    let answer = c.response().unwrap();
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.header("connection"), Some("close"));
+}
+
+/// The account a `/v2` request addresses comes from its Host header; an
+/// absolute-form request target naming another account's host is not
+/// followed.
+#[test]
+fn the_account_comes_from_the_host_header_not_the_request_line() {
+    let s = start();
+    let api = Api::new(&s);
+    api.push_image("mine/app", &image::oci_image(1702, 1, 2, 100), "v1");
+    let auth = format!(
+        "Authorization: Basic {}\r\n",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s.creds())
+    );
+    let port = s.addr.port();
+    let mut c = common::raw::Conn::open(&addr(&s));
+    let r = c
+        .request(
+            &format!(
+                "GET http://111111111111.dkr.ecr.us-east-1.localhost:{port}/v2/_catalog HTTP/1.1\r\nHost: {}\r\n{auth}",
+                addr(&s)
+            ),
+            b"",
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let catalog: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(catalog["repositories"], serde_json::json!(["mine/app"]));
+}
+
+/// RFC 9110: the authentication scheme's name is case-insensitive.
+#[test]
+fn the_basic_scheme_is_accepted_in_any_case() {
+    let s = start();
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s.creds());
+    for scheme in ["Basic", "basic", "BASIC", "bAsIc"] {
+        let r = s
+            .raw_client()
+            .get(format!("{}/v2/", s.url()))
+            .header("authorization", format!("{scheme} {b64}"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{scheme}");
+    }
+}

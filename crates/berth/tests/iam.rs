@@ -625,3 +625,143 @@ fn unsigned_query_requests_are_refused_in_xml_and_json_ones_still_reach_ecr() {
         "MissingAuthenticationTokenException"
     );
 }
+
+/// The review's takeover through a path: `dev` may create keys and put
+/// policies on any user except those under `/team/`; `ops` lives at
+/// `/team/`, so both are refused on it, and the denial names its ARN with
+/// the path. `aws sts get-caller-identity` shows the path too.
+#[test]
+fn a_deny_on_a_user_path_binds_the_users_under_it() {
+    if !tools::require("aws") {
+        return;
+    }
+    let s = start();
+    let root = s.aws_env("us-east-1");
+    aws_ok(&s, &["iam", "create-user", "--user-name", "dev"]);
+    let ops = &aws_ok(
+        &s,
+        &[
+            "iam",
+            "create-user",
+            "--user-name",
+            "ops",
+            "--path",
+            "/team/",
+        ],
+    )["User"];
+    assert_eq!(ops["Arn"], format!("arn:aws:iam::{ACCOUNT}:user/team/ops"));
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Action":["iam:CreateAccessKey","iam:PutUserPolicy"],"Resource":"*"}},
+            {{"Effect":"Deny","Action":"iam:*","Resource":"arn:aws:iam::{ACCOUNT}:user/team/*"}}]}}"#
+    );
+    aws_ok(
+        &s,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "dev",
+            "--policy-name",
+            "not-team",
+            "--policy-document",
+            &policy,
+        ],
+    );
+    let key = &aws_ok(&s, &["iam", "create-access-key", "--user-name", "dev"])["AccessKey"];
+    let dev = env_for(
+        &s,
+        (
+            key["AccessKeyId"].as_str().unwrap(),
+            key["SecretAccessKey"].as_str().unwrap(),
+        ),
+    );
+    let err = aws_err(
+        &dev,
+        &["iam", "create-access-key", "--user-name", "ops"],
+        "AccessDenied",
+    );
+    assert!(
+        err.contains(&format!("arn:aws:iam::{ACCOUNT}:user/team/ops")),
+        "{err}"
+    );
+    aws_err(
+        &dev,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "ops",
+            "--policy-name",
+            "mine",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+        ],
+        "AccessDenied",
+    );
+    // A user at a path is that user: its own calls name it with the path.
+    let ops_key = &aws_ok(&s, &["iam", "create-access-key", "--user-name", "ops"])["AccessKey"];
+    let ops_env = env_for(
+        &s,
+        (
+            ops_key["AccessKeyId"].as_str().unwrap(),
+            ops_key["SecretAccessKey"].as_str().unwrap(),
+        ),
+    );
+    let who = json_of(&[], aws_with(&ops_env, &["sts", "get-caller-identity"]));
+    assert_eq!(who["Arn"], format!("arn:aws:iam::{ACCOUNT}:user/team/ops"));
+    drop(root);
+}
+
+/// IAM calls see the connection's facts as ECR calls do: a Deny on
+/// requests from this address stops `aws iam get-user` and
+/// `list-access-keys` (it did not, when IAM evaluated without them).
+#[test]
+fn iam_calls_are_evaluated_with_the_requests_facts() {
+    if !tools::require("aws") {
+        return;
+    }
+    let s = start();
+    aws_ok(&s, &["iam", "create-user", "--user-name", "dev"]);
+    let key = &aws_ok(&s, &["iam", "create-access-key", "--user-name", "dev"])["AccessKey"];
+    let dev = env_for(
+        &s,
+        (
+            key["AccessKeyId"].as_str().unwrap(),
+            key["SecretAccessKey"].as_str().unwrap(),
+        ),
+    );
+    // Allowed by the self-service rule before the Deny.
+    json_of(&[], aws_with(&dev, &["iam", "get-user"]));
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*",
+        "Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"},"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+    aws_ok(
+        &s,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "dev",
+            "--policy-name",
+            "not-from-here",
+            "--policy-document",
+            deny,
+        ],
+    );
+    for args in [
+        &["iam", "get-user"][..],
+        &["iam", "list-access-keys"][..],
+        &["ecr", "describe-repositories"][..],
+    ] {
+        let err = aws_err(
+            &dev,
+            args,
+            if args[0] == "iam" {
+                "AccessDenied"
+            } else {
+                "AccessDeniedException"
+            },
+        );
+        assert!(err.contains("explicit deny"), "{args:?}: {err}");
+    }
+}

@@ -14,19 +14,7 @@ const OTHER: &str = "111111111111";
 
 /// Account B with its admin's key (AdministratorAccess in B).
 fn other_account(s: &TestServer) -> (String, String) {
-    let (status, b) = s.admin(
-        "POST",
-        "/berth/admin/accounts",
-        Some(json!({"accountId": OTHER, "createAccessKey": true})),
-    );
-    assert!(status < 300, "{status} {b}");
-    (
-        b["accessKey"]["accessKeyId"].as_str().unwrap().to_string(),
-        b["accessKey"]["secretAccessKey"]
-            .as_str()
-            .unwrap()
-            .to_string(),
-    )
+    account_with_key(s, OTHER)
 }
 
 #[test]

@@ -115,7 +115,9 @@ impl Registry {
                 .decide_identity_only(&caller.principal, action.action_name(), "*", &caller.facts)
                 .await?;
             if let d @ berth_iam::policy::Decision::ExplicitDeny { .. } = decision {
-                return Err(Error::AccessDenied(d.denial_message(&request).unwrap_or_default()));
+                return Err(Error::AccessDenied(
+                    d.denial_message(&request).unwrap_or_default(),
+                ));
             }
             return Ok(());
         }
@@ -142,7 +144,8 @@ impl Registry {
         id: &str,
         with_key: bool,
     ) -> Result<(AccountRecord, Option<(AccessKeyInfo, NewAccessKey)>)> {
-        self.authorize_admin(caller, AdminAction::ManageAccounts).await?;
+        self.authorize_admin(caller, AdminAction::ManageAccounts)
+            .await?;
         if !valid_account_id(id) {
             return Err(Error::InvalidParameter(format!(
                 "account id '{id}' must be 12 digits"
@@ -162,7 +165,8 @@ impl Registry {
     }
 
     pub async fn list_accounts(&self, caller: &Caller) -> Result<Vec<AccountRecord>> {
-        self.authorize_admin(caller, AdminAction::ManageAccounts).await?;
+        self.authorize_admin(caller, AdminAction::ManageAccounts)
+            .await?;
         Ok(self.meta.list_accounts().await?)
     }
 
@@ -172,7 +176,8 @@ impl Registry {
         account: &str,
         name: &str,
     ) -> Result<UserRecord> {
-        self.authorize_admin(caller, AdminAction::ManageUsers { account }).await?;
+        self.authorize_admin(caller, AdminAction::ManageUsers { account })
+            .await?;
         if !valid_user_name(name) {
             return Err(Error::InvalidParameter(format!(
                 "user name '{name}' must be 1 to 64 letters, digits or any of +=,.@_-"
@@ -192,7 +197,8 @@ impl Registry {
     }
 
     pub async fn list_users(&self, caller: &Caller, account: &str) -> Result<Vec<UserRecord>> {
-        self.authorize_admin(caller, AdminAction::ManageUsers { account }).await?;
+        self.authorize_admin(caller, AdminAction::ManageUsers { account })
+            .await?;
         self.existing_account(account).await?;
         Ok(self.meta.list_users(account).await?)
     }
@@ -205,7 +211,8 @@ impl Registry {
         account: &str,
         user: &str,
     ) -> Result<(AccessKeyInfo, NewAccessKey)> {
-        self.authorize_admin(caller, AdminAction::ManageUsers { account }).await?;
+        self.authorize_admin(caller, AdminAction::ManageUsers { account })
+            .await?;
         self.existing_user(account, user).await?;
         self.new_access_key(account, user).await
     }
@@ -217,7 +224,8 @@ impl Registry {
         account: &str,
         user: Option<&str>,
     ) -> Result<Vec<AccessKeyInfo>> {
-        self.authorize_admin(caller, AdminAction::ManageUsers { account }).await?;
+        self.authorize_admin(caller, AdminAction::ManageUsers { account })
+            .await?;
         let keys = match user {
             Some(user) => {
                 self.existing_user(account, user).await?;
@@ -241,7 +249,8 @@ impl Registry {
         account: &str,
         key_id: &str,
     ) -> Result<()> {
-        self.authorize_admin(caller, AdminAction::ManageUsers { account }).await?;
+        self.authorize_admin(caller, AdminAction::ManageUsers { account })
+            .await?;
         if self.meta.delete_access_key(account, key_id).await? {
             self.forget_tokens();
             Ok(())

@@ -456,8 +456,8 @@ impl Registry {
     pub(crate) fn request(&self, caller: &Principal, action: &str, resource: &str) -> Request {
         let now = self.now();
         Request::new(caller.policy_principal(), action, resource)
-        .with_context(keys::EPOCH_TIME, (now / 1000).to_string())
-        .with_context(keys::CURRENT_TIME, iso8601(now))
+            .with_context(keys::EPOCH_TIME, (now / 1000).to_string())
+            .with_context(keys::CURRENT_TIME, iso8601(now))
     }
 
     /// Evaluates; `Ok(true)` when the decision may be cached.

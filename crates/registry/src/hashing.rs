@@ -44,11 +44,7 @@ impl ParallelHasher {
 
     /// The hash state after every chunk sent.
     pub async fn finish(self) -> DigestHasher {
-        self.offload
-            .finish()
-            .await
-            .expect("hashing never fails")
-            .0
+        self.offload.finish().await.expect("hashing never fails").0
     }
 }
 

@@ -261,12 +261,7 @@ impl Registry {
 
     /// AttachUserPolicy: a policy of the caller's account or an
     /// AWS-managed ECR policy. Attaching twice is not an error (AWS).
-    pub async fn attach_user_policy(
-        &self,
-        caller: &Caller,
-        user: &str,
-        arn: &str,
-    ) -> Result<()> {
+    pub async fn attach_user_policy(&self, caller: &Caller, user: &str, arn: &str) -> Result<()> {
         self.authorize_iam(
             caller,
             "iam:AttachUserPolicy",
@@ -290,12 +285,7 @@ impl Registry {
         }
     }
 
-    pub async fn detach_user_policy(
-        &self,
-        caller: &Caller,
-        user: &str,
-        arn: &str,
-    ) -> Result<()> {
+    pub async fn detach_user_policy(&self, caller: &Caller, user: &str, arn: &str) -> Result<()> {
         self.authorize_iam(
             caller,
             "iam:DetachUserPolicy",

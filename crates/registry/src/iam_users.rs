@@ -10,8 +10,8 @@
 //! so that a user can rotate its key before anyone writes policies.
 //! Everything is scoped to the caller's account: no call names another.
 
-use crate::authz::Caller;
 use crate::accounts::{valid_user_name, AccessKeyInfo};
+use crate::authz::Caller;
 use crate::iam_policies::{validate_policy_document, PolicyKind};
 use crate::identity::{NewAccessKey, Principal, ADMIN_USER};
 use crate::{Error, Registry, Result};
@@ -378,12 +378,7 @@ impl Registry {
     }
 
     /// The document as it was put (not re-encoded).
-    pub async fn get_user_policy(
-        &self,
-        caller: &Caller,
-        user: &str,
-        name: &str,
-    ) -> Result<String> {
+    pub async fn get_user_policy(&self, caller: &Caller, user: &str, name: &str) -> Result<String> {
         self.authorize_iam(
             caller,
             "iam:GetUserPolicy",
@@ -413,12 +408,7 @@ impl Registry {
             .await?)
     }
 
-    pub async fn delete_user_policy(
-        &self,
-        caller: &Caller,
-        user: &str,
-        name: &str,
-    ) -> Result<()> {
+    pub async fn delete_user_policy(&self, caller: &Caller, user: &str, name: &str) -> Result<()> {
         self.authorize_iam(
             caller,
             "iam:DeleteUserPolicy",

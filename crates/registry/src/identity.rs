@@ -262,7 +262,10 @@ impl Registry {
     /// change (it calls `forget_user` or `forget_tokens`). When the check
     /// cannot be made (the store fails) the token is refused: failing open
     /// would let a deleted user's token through.
-    pub async fn verify_token(&self, password: &str) -> std::result::Result<Principal, TokenRefusal> {
+    pub async fn verify_token(
+        &self,
+        password: &str,
+    ) -> std::result::Result<Principal, TokenRefusal> {
         let TokenPrincipal {
             account_id,
             user,

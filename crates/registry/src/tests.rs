@@ -1027,7 +1027,11 @@ async fn principals_carry_their_users_path() {
         .iam_create_user(&admin, "ops", Some("/team/"))
         .await
         .unwrap();
-    let (info, key) = f.reg.iam_create_access_key(&admin, Some("ops")).await.unwrap();
+    let (info, key) = f
+        .reg
+        .iam_create_access_key(&admin, Some("ops"))
+        .await
+        .unwrap();
     let (p, _) = f.reg.access_key(&info.id).await.unwrap().unwrap();
     assert_eq!(p, Principal::user_at("000000000000", "/team/", "ops"));
     assert_eq!(p.arn(), "arn:aws:iam::000000000000:user/team/ops");
@@ -1362,7 +1366,8 @@ async fn iam_denies_on_a_path_bind_the_users_under_it() {
         panic!("{err:?}")
     };
     assert!(
-        message.contains("on resource: arn:aws:iam::000000000000:user/team/ops with an explicit deny"),
+        message
+            .contains("on resource: arn:aws:iam::000000000000:user/team/ops with an explicit deny"),
         "{message}"
     );
     assert!(matches!(
@@ -1377,7 +1382,10 @@ async fn iam_denies_on_a_path_bind_the_users_under_it() {
     ));
     // Outside the path, the Allow stands.
     f.reg.iam_create_user(&admin, "web", None).await.unwrap();
-    f.reg.iam_create_access_key(&dev, Some("web")).await.unwrap();
+    f.reg
+        .iam_create_access_key(&dev, Some("web"))
+        .await
+        .unwrap();
 }
 
 /// IAM and the admin API evaluate with the request's facts: a Deny

@@ -65,9 +65,13 @@ impl FromRequest<AppState> for Signed {
             let permit = app
                 .bodies
                 .budget
-                .reserve(&parts.headers, MAX_VULNDB_BODY)
+                .reserve(
+                    &parts.headers,
+                    MAX_VULNDB_BODY,
+                    &identified.claim.access_key_id,
+                )
                 .await
-                .ok_or_else(|| crate::ecr::busy().into_response())?;
+                .map_err(|e| crate::ecr::busy(e).into_response())?;
             (MAX_VULNDB_BODY, Some(permit))
         } else {
             (MAX_BODY, None)

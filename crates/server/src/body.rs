@@ -15,8 +15,8 @@
 //!   request can be read; clients that send a request without credentials
 //!   and repeat it on the same connection (Go's net/http) see EOF
 //!   otherwise. So up to [`DRAIN_LIMIT`] of what is left is read and
-//!   dropped (Go's server does the same with 256 KiB); beyond that, or
-//!   when it does not come in time, the answer carries `Connection: close`.
+//!   dropped (Go's server does the same with 256 KiB) for up to 5 s;
+//!   beyond that the answer carries `Connection: close`.
 //! - **Large bodies** (UploadLayerPart, vulnerability batches) are read
 //!   into memory whole; [`BodyBudget`] caps how many bytes of them are
 //!   held at once, across every request.
@@ -35,8 +35,11 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// What of an unread body is read and dropped to keep the connection.
+/// What of an unread body is read and dropped to keep the connection,
+/// and how long that may take (a client that sends its body with the
+/// request, as Go's does, has sent it by then).
 pub const DRAIN_LIMIT: u64 = 256 * 1024;
+pub const DRAIN_TIME: Duration = Duration::from_secs(5);
 
 /// How slow a body may be, and how many large bodies are held at once.
 #[derive(Debug)]
@@ -63,41 +66,107 @@ impl Default for BodyLimits {
     }
 }
 
-/// Bytes of large request bodies that may be in memory at once.
+/// Bytes of large request bodies that may be in memory at once, and how
+/// many one access key may have in flight (so that one caller with slow
+/// bodies cannot hold the whole budget).
 #[derive(Debug)]
 pub struct BodyBudget {
     bytes: Arc<tokio::sync::Semaphore>,
     total: usize,
+    per_key: Arc<Mutex<std::collections::HashMap<String, usize>>>,
 }
 
 /// How long a large body waits for room before the request is refused.
 const BUDGET_WAIT: Duration = Duration::from_secs(30);
+/// Large bodies one access key may have in flight at once.
+pub const LARGE_BODIES_PER_KEY: usize = 8;
+
+/// Room held for one large body; given back when dropped.
+#[derive(Debug)]
+pub struct LargeBody {
+    _bytes: tokio::sync::OwnedSemaphorePermit,
+    _count: KeyCount,
+}
+
+/// Why no room was given.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoRoom {
+    /// The key already has [`LARGE_BODIES_PER_KEY`] in flight.
+    KeyBusy,
+    /// None came free within 30 s: the server is reading as many large
+    /// bodies as it holds memory for.
+    Full,
+}
 
 impl BodyBudget {
     pub fn new(total: usize) -> Self {
         BodyBudget {
             bytes: Arc::new(tokio::sync::Semaphore::new(total)),
             total,
+            per_key: Default::default(),
         }
     }
 
-    /// Room for a body of up to `limit` bytes (its `Content-Length` when the
-    /// request states one), held until the permit is dropped. `None` when
-    /// none came free within 30 s: the server is reading as many large
-    /// bodies as it holds memory for.
+    /// Room for a body of up to `limit` bytes (its `Content-Length` when
+    /// the request states one) sent with access key `key`.
     pub async fn reserve(
         &self,
         headers: &HeaderMap,
         limit: usize,
-    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        key: &str,
+    ) -> Result<LargeBody, NoRoom> {
+        {
+            let mut per_key = self
+                .per_key
+                .lock()
+                .expect("the budget lock is never poisoned");
+            let n = per_key.entry(key.to_string()).or_default();
+            if *n >= LARGE_BODIES_PER_KEY {
+                return Err(NoRoom::KeyBusy);
+            }
+            *n += 1;
+        }
+        // From here the count is given back when `counted` is dropped.
+        let counted = KeyCount {
+            key: key.to_string(),
+            per_key: self.per_key.clone(),
+        };
         let wanted = content_length(headers)
             .map_or(limit, |n| (n as usize).min(limit))
             .clamp(1, self.total);
         let wanted = u32::try_from(wanted).unwrap_or(u32::MAX);
-        tokio::time::timeout(BUDGET_WAIT, self.bytes.clone().acquire_many_owned(wanted))
-            .await
-            .ok()?
-            .ok()
+        let permit =
+            tokio::time::timeout(BUDGET_WAIT, self.bytes.clone().acquire_many_owned(wanted))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .ok_or(NoRoom::Full)?;
+        Ok(LargeBody {
+            _bytes: permit,
+            _count: counted,
+        })
+    }
+}
+
+/// One of a key's large bodies in flight.
+#[derive(Debug)]
+struct KeyCount {
+    key: String,
+    per_key: Arc<Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+impl Drop for KeyCount {
+    fn drop(&mut self) {
+        let mut per_key = self
+            .per_key
+            .lock()
+            .expect("the budget lock is never poisoned");
+        if let Some(n) = per_key.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                per_key.remove(&self.key);
+            }
+        }
     }
 }
 
@@ -167,8 +236,12 @@ fn too_slow(limits: &BodyLimits, is_v2: bool, version: Version) -> Response {
         crate::oci_error::OciError::new(StatusCode::REQUEST_TIMEOUT, "UNKNOWN", message)
             .into_response()
     } else {
-        crate::aws_error::AwsError::new(StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException", message)
-            .into_response()
+        crate::aws_error::AwsError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeoutException",
+            message,
+        )
+        .into_response()
     };
     if version <= Version::HTTP_11 {
         resp.headers_mut()
@@ -294,19 +367,24 @@ impl Shared {
             return false;
         }
         let mut left = Guarded(self.clone());
-        let mut drained = 0u64;
-        loop {
-            match std::future::poll_fn(|cx| Pin::new(&mut left).poll_frame(cx)).await {
-                None => return !self.timed_out.load(Ordering::Relaxed),
-                Some(Ok(frame)) => {
-                    drained += frame.data_ref().map_or(0, |d| d.len() as u64);
-                    if drained > DRAIN_LIMIT {
-                        return false;
+        let drain = async {
+            let mut drained = 0u64;
+            loop {
+                match std::future::poll_fn(|cx| Pin::new(&mut left).poll_frame(cx)).await {
+                    None => return !self.timed_out.load(Ordering::Relaxed),
+                    Some(Ok(frame)) => {
+                        drained += frame.data_ref().map_or(0, |d| d.len() as u64);
+                        if drained > DRAIN_LIMIT {
+                            return false;
+                        }
                     }
+                    Some(Err(_)) => return false,
                 }
-                Some(Err(_)) => return false,
             }
-        }
+        };
+        tokio::time::timeout(DRAIN_TIME.min(self.limits.window), drain)
+            .await
+            .unwrap_or(false)
     }
 }
 
@@ -325,12 +403,20 @@ impl http_body::Body for Guarded {
     }
 
     fn is_end_stream(&self) -> bool {
-        let st = self.0.state.lock().expect("the body lock is never poisoned");
+        let st = self
+            .0
+            .state
+            .lock()
+            .expect("the body lock is never poisoned");
         st.ended || st.body.as_ref().is_none_or(|b| b.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        let st = self.0.state.lock().expect("the body lock is never poisoned");
+        let st = self
+            .0
+            .state
+            .lock()
+            .expect("the body lock is never poisoned");
         st.body
             .as_ref()
             .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
@@ -414,6 +500,25 @@ mod tests {
         }
         assert_eq!(got, 30);
         assert!(!shared.timed_out.load(Ordering::Relaxed));
+    }
+
+    #[tokio::test]
+    async fn one_key_may_hold_only_a_few_large_bodies() {
+        let budget = BodyBudget::new(1 << 20);
+        let headers = HeaderMap::new();
+        let mut held = Vec::new();
+        for _ in 0..LARGE_BODIES_PER_KEY {
+            held.push(budget.reserve(&headers, 1000, "AKIAONE").await.unwrap());
+        }
+        assert_eq!(
+            budget.reserve(&headers, 1000, "AKIAONE").await.unwrap_err(),
+            NoRoom::KeyBusy
+        );
+        // Another key still gets room, and the first gets it back.
+        budget.reserve(&headers, 1000, "AKIATWO").await.unwrap();
+        held.pop();
+        budget.reserve(&headers, 1000, "AKIAONE").await.unwrap();
+        assert!(budget.per_key.lock().unwrap().get("AKIATWO").is_none());
     }
 
     #[tokio::test]

@@ -7,6 +7,10 @@
 use berth_store::RegistryKey;
 use http::{HeaderMap, Uri};
 
+/// The default domain: account host names under it do not resolve by
+/// themselves, so plain addresses are handed out where they work.
+pub const LOCAL_DOMAIN: &str = "localhost";
+
 #[derive(Clone, Debug)]
 pub struct HostConfig {
     pub default_account: String,
@@ -108,7 +112,10 @@ mod tests {
         let uri: Uri = "http://111111111111.dkr.ecr.us-east-1.localhost:5000/v2/_catalog"
             .parse()
             .unwrap();
-        assert_eq!(cfg().account_registry(http::Version::HTTP_11, &uri, &h), None);
+        assert_eq!(
+            cfg().account_registry(http::Version::HTTP_11, &uri, &h),
+            None
+        );
         // HTTP/2 has no Host header: `:authority` is its equivalent.
         let k = cfg()
             .account_registry(http::Version::HTTP_2, &uri, &HeaderMap::new())

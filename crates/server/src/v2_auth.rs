@@ -180,7 +180,12 @@ mod tests {
 
     #[test]
     fn the_basic_scheme_name_is_case_insensitive() {
-        for v in ["Basic QVdTOng=", "basic QVdTOng=", "BASIC QVdTOng=", "bAsIc QVdTOng="] {
+        for v in [
+            "Basic QVdTOng=",
+            "basic QVdTOng=",
+            "BASIC QVdTOng=",
+            "bAsIc QVdTOng=",
+        ] {
             assert_eq!(basic_credentials(v), Some("QVdTOng="), "{v}");
         }
         assert_eq!(basic_credentials("Bearer QVdTOng="), None);

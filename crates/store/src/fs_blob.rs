@@ -148,8 +148,8 @@ impl Produce for Windows {
         // Windows after the first are aligned, so each maps whole pages.
         let to_boundary = MAP_WINDOW as u64 - self.pos % MAP_WINDOW as u64;
         let want = (self.end - self.pos).min(to_boundary) as usize;
-        let window =
-            sys::map_blob(&self.file, self.pos, want).or_else(|_| read_at(&self.file, self.pos, want));
+        let window = sys::map_blob(&self.file, self.pos, want)
+            .or_else(|_| read_at(&self.file, self.pos, want));
         self.pos += want as u64;
         Some(window)
     }
@@ -507,9 +507,15 @@ mod tests {
         assert!(err.to_string().contains("shorter"), "{err}");
         // Past the first window, the stream fails.
         let (_dir, store, d) = store_with(&vec![7u8; 3 * MAP_WINDOW]).await;
-        let err = collect(store.read(&d, 0, 5 * MAP_WINDOW as u64).await.unwrap().unwrap())
-            .await
-            .unwrap_err();
+        let err = collect(
+            store
+                .read(&d, 0, 5 * MAP_WINDOW as u64)
+                .await
+                .unwrap()
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
     }
 }

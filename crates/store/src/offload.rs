@@ -126,7 +126,10 @@ impl<S: ChunkSink> Offload<S> {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<S>> {
-        self.shared.inner.lock().expect("the queue lock is never poisoned")
+        self.shared
+            .inner
+            .lock()
+            .expect("the queue lock is never poisoned")
     }
 
     fn start(&self, inner: &mut Inner<S>) {
@@ -138,8 +141,16 @@ impl<S: ChunkSink> Offload<S> {
 
 /// The blocking task: take chunks until none is queued.
 fn drain<S: ChunkSink>(shared: &Shared<S>) {
-    let lock = || shared.inner.lock().expect("the queue lock is never poisoned");
-    let mut sink = lock().sink.take().expect("a started task finds the sink at home");
+    let lock = || {
+        shared
+            .inner
+            .lock()
+            .expect("the queue lock is never poisoned")
+    };
+    let mut sink = lock()
+        .sink
+        .take()
+        .expect("a started task finds the sink at home");
     let failure = loop {
         let next = lock().queue.pop_front();
         let Some((chunk, permit)) = next else {

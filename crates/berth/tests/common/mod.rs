@@ -5,8 +5,11 @@
 #[allow(unused_imports)]
 pub use berth_testkit::{image, tools, TestServer};
 
-pub fn berth_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_berth")
+/// The berth binary under test: this build's, or `BERTH_TEST_BIN` (to run
+/// a suite against another build, e.g. to show that a regression test
+/// fails on the code before a fix).
+pub fn berth_bin() -> String {
+    std::env::var("BERTH_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_berth").to_string())
 }
 
 /// A berth on a free port with a fresh data dir.
@@ -17,6 +20,8 @@ pub fn start() -> TestServer {
 pub fn start_with(args: &[&str]) -> TestServer {
     TestServer::start_with(berth_bin(), args)
 }
+
+pub mod raw;
 
 use reqwest::blocking::{Client, Response};
 
@@ -186,4 +191,125 @@ pub fn berth_cli(env: &[(&'static str, String)], args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("berth prints UTF-8")
+}
+
+/// Calls the admin API as the default account's admin; it must succeed.
+pub fn admin_ok(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let (status, out) = s.admin(method, path, body);
+    assert!(status < 300, "{method} {path}: {status} {out}");
+    out
+}
+
+fn key_of(created: &serde_json::Value) -> (String, String) {
+    (
+        created["accessKey"]["accessKeyId"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        created["accessKey"]["secretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    )
+}
+
+/// A user of the default account with an access key and no policy.
+pub fn user_with_key(s: &TestServer, name: &str) -> (String, String) {
+    admin_ok(
+        s,
+        "POST",
+        "/berth/admin/accounts/000000000000/users",
+        Some(serde_json::json!({ "userName": name })),
+    );
+    key_of(&admin_ok(
+        s,
+        "POST",
+        &format!("/berth/admin/accounts/000000000000/users/{name}/access-keys"),
+        None,
+    ))
+}
+
+/// Account `id`, created with its admin user (AdministratorAccess in that
+/// account) and a key for it.
+pub fn account_with_key(s: &TestServer, id: &str) -> (String, String) {
+    key_of(&admin_ok(
+        s,
+        "POST",
+        "/berth/admin/accounts",
+        Some(serde_json::json!({"accountId": id, "createAccessKey": true})),
+    ))
+}
+
+/// Distribution-API calls as the holder of `key`, logged in as
+/// `aws ecr get-login-password | docker login` would be.
+pub fn api_as(s: &TestServer, (id, secret): (&str, &str)) -> Api {
+    use base64::Engine;
+    let password = berth_testkit::ecr::login_password(&s.raw_client(), &s.url(), (id, secret));
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Basic {basic}").parse().unwrap(),
+    );
+    Api {
+        client: Client::builder()
+            .default_headers(headers)
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .unwrap(),
+        base: s.url(),
+    }
+}
+
+/// Calls the IAM Query API (`Action` and its members) as the default
+/// account's admin: the status and the XML answer.
+pub fn iam_call(s: &TestServer, params: &[(&str, &str)]) -> (u16, String) {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("Version", "2010-05-08");
+    for (k, v) in params {
+        form.append_pair(k, v);
+    }
+    let body = form.finish();
+    let headers = raw::signed_headers(
+        &s.host(),
+        "POST",
+        "/",
+        &[(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )],
+        body.as_bytes(),
+        (
+            berth_testkit::ROOT_ACCESS_KEY_ID,
+            berth_testkit::ROOT_SECRET_ACCESS_KEY,
+        ),
+        "iam",
+    );
+    let mut rb = s.raw_client().post(format!("{}/", s.url())).body(body);
+    for (k, v) in &headers {
+        if k != "host" {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+    }
+    let r = rb.send().unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+/// Replaces `user`'s inline policy `p` with `doc`.
+pub fn set_user_policy(s: &TestServer, user: &str, doc: &serde_json::Value) {
+    let (status, out) = iam_call(
+        s,
+        &[
+            ("Action", "PutUserPolicy"),
+            ("UserName", user),
+            ("PolicyName", "p"),
+            ("PolicyDocument", &doc.to_string()),
+        ],
+    );
+    assert_eq!(status, 200, "{out}");
 }

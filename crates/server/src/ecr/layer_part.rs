@@ -8,8 +8,8 @@
 use crate::aws_error::AwsError;
 use axum::body::Body;
 use base64::engine::general_purpose::STANDARD as B64;
-use bytes::Bytes;
 use bytes::Buf;
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use sha2::Digest as _;
 use std::io::Read;

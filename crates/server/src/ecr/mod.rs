@@ -108,9 +108,13 @@ async fn handle(
         _large_body = Some(
             app.bodies
                 .budget
-                .reserve(headers, layer_part::MAX_BODY as usize)
+                .reserve(
+                    headers,
+                    layer_part::MAX_BODY as usize,
+                    &identified.claim.access_key_id,
+                )
                 .await
-                .ok_or_else(busy)?,
+                .map_err(busy)?,
         );
         let b = layer_part::read(body).await?;
         (b.payload_sha256, Err(b.input), Some(b.part))
@@ -177,12 +181,22 @@ pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<bytes::Byte
         })
 }
 
-/// The large-body budget stayed full: other clients' large bodies are
-/// being read.
-pub(crate) fn busy() -> AwsError {
+/// No room for another large body: the caller's key has as many in flight
+/// as it may, or the server as many as it has memory for.
+pub(crate) fn busy(why: crate::body::NoRoom) -> AwsError {
+    let message = match why {
+        crate::body::NoRoom::KeyBusy => format!(
+            "this access key already has {} large request bodies in flight; wait for one to finish",
+            crate::body::LARGE_BODIES_PER_KEY
+        ),
+        crate::body::NoRoom::Full => {
+            "the server is reading as many large request bodies as it has memory for; retry shortly"
+                .to_string()
+        }
+    };
     AwsError::new(
         http::StatusCode::SERVICE_UNAVAILABLE,
         "ServerException",
-        "the server is reading as many large request bodies as it has memory for; retry shortly",
+        message,
     )
 }

@@ -263,9 +263,24 @@ impl Call<'_> {
         AwsError::from_registry(e, &self.registry.account_id)
     }
 
-    /// `<account>.dkr.ecr.<region>.<domain>[:port]`, the port being the one
-    /// this request came in on.
+    /// Where clients reach the registry this call addresses, for
+    /// `repositoryUri` and `proxyEndpoint`. With the default domain
+    /// (`localhost`, no DNS behind it) the caller's own registry in the
+    /// default region is the address this request reached (`127.0.0.1:5000`
+    /// works with docker as it is: loopback needs no TLS, and a plain host
+    /// name addresses the caller's own account); every other registry, and
+    /// every registry once an operator sets a real domain, is its account
+    /// host name `<account>.dkr.ecr.<region>.<domain>[:port]`, the port
+    /// being the one this request came in on.
     fn registry_host(&self) -> String {
+        let own_default = self.registry.account_id == self.principal.account_id
+            && self.registry.region == self.app.hosts.default_region;
+        if own_default
+            && self.app.hosts.domain == crate::host::LOCAL_DOMAIN
+            && !self.host.is_empty()
+        {
+            return self.host.clone();
+        }
         let port = self
             .host
             .rsplit_once(':')

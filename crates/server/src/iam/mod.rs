@@ -72,20 +72,21 @@ pub async fn api(
     let request_id = uuid::Uuid::new_v4().to_string();
     // Until the signature names the service, errors speak IAM's namespace.
     let mut service = Service::Iam;
-    let (status, body) = match handle(&app, &method, &uri, &headers, body, facts, &mut service).await {
-        Ok((action, render)) => (
-            StatusCode::OK,
-            xml::response(service.namespace(), &action, &request_id, render),
-        ),
-        Err(e) => {
-            tracing::debug!(
-                code = e.code,
-                service = service.name(),
-                "IAM/STS request refused"
-            );
-            (e.status, xml::error(service.namespace(), &e, &request_id))
-        }
-    };
+    let (status, body) =
+        match handle(&app, &method, &uri, &headers, body, facts, &mut service).await {
+            Ok((action, render)) => (
+                StatusCode::OK,
+                xml::response(service.namespace(), &action, &request_id, render),
+            ),
+            Err(e) => {
+                tracing::debug!(
+                    code = e.code,
+                    service = service.name(),
+                    "IAM/STS request refused"
+                );
+                (e.status, xml::error(service.namespace(), &e, &request_id))
+            }
+        };
     let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
     h.insert(
