@@ -284,6 +284,28 @@ impl<I: AsyncRead + Unpin> AsyncRead for Guarded<I> {
     }
 }
 
+impl<I> Guarded<I> {
+    /// After a write: a write still blocked `idle` after it first blocked
+    /// (the client reads nothing) ends the connection.
+    fn after_write<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        result: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if result.is_ready() {
+            self.write_blocked_since = None;
+            return result;
+        }
+        let since = *self.write_blocked_since.get_or_insert_with(Instant::now);
+        if self.passed(since + self.limits.idle, cx) {
+            return Poll::Ready(Err(timed_out(
+                "the client has read nothing within the idle timeout",
+            )));
+        }
+        Poll::Pending
+    }
+}
+
 impl<I: AsyncWrite + Unpin> AsyncWrite for Guarded<I> {
     fn poll_write(
         mut self: Pin<&mut Self>,
@@ -291,22 +313,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Guarded<I> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.check_evicted(cx)?;
-        match Pin::new(&mut self.inner).poll_write(cx, data) {
-            Poll::Pending => {
-                let since = *self.write_blocked_since.get_or_insert_with(Instant::now);
-                let deadline = since + self.limits.idle;
-                if self.passed(deadline, cx) {
-                    return Poll::Ready(Err(timed_out(
-                        "the client has read nothing within the idle timeout",
-                    )));
-                }
-                Poll::Pending
-            }
-            ready => {
-                self.write_blocked_since = None;
-                ready
-            }
-        }
+        let result = Pin::new(&mut self.inner).poll_write(cx, data);
+        self.after_write(cx, result)
     }
 
     fn poll_write_vectored(
@@ -315,22 +323,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Guarded<I> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         self.check_evicted(cx)?;
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Pending => {
-                let since = *self.write_blocked_since.get_or_insert_with(Instant::now);
-                let deadline = since + self.limits.idle;
-                if self.passed(deadline, cx) {
-                    return Poll::Ready(Err(timed_out(
-                        "the client has read nothing within the idle timeout",
-                    )));
-                }
-                Poll::Pending
-            }
-            ready => {
-                self.write_blocked_since = None;
-                ready
-            }
-        }
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.after_write(cx, result)
     }
 
     fn is_write_vectored(&self) -> bool {

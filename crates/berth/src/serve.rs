@@ -17,6 +17,8 @@ const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
 /// Bytes of large request bodies (UploadLayerPart, vulnerability batches)
 /// held in memory at once, across all requests.
 const LARGE_BODY_BUDGET: usize = 256 << 20;
+/// Connections the kernel queues before berth accepts them.
+const LISTEN_BACKLOG: u32 = 4096;
 /// File descriptors kept free of connections (blob files, SQLite, logs).
 const RESERVED_FDS: u64 = 256;
 
@@ -107,9 +109,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let acceptor = LimitAcceptor {
         tracker: tracker.clone(),
     };
-    let listener = std::net::TcpListener::bind(config.listen)
-        .with_context(|| format!("listening on {}", config.listen))?;
-    listener.set_nonblocking(true)?;
+    let listener =
+        listen(config.listen).with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
     let expiry = tokio::spawn(expire_uploads_periodically(registry.clone()));
@@ -175,6 +176,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("berth stopped cleanly");
     drop(data);
     Ok(())
+}
+
+/// A listener with a deep accept queue: `std`'s 128 overflows when
+/// clients connect in bursts (a CI farm starting, a load balancer's pool),
+/// and the kernel then leaves connections half-open until its SYN-ACK
+/// retries, seconds later. The kernel caps it at `net.core.somaxconn`.
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)?.into_std()
 }
 
 /// hyper's own timers: HTTP/1 request headers must arrive within

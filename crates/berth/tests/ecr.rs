@@ -1215,40 +1215,26 @@ fn send_signed(
     signed_body: &[u8],
     body: &[u8],
 ) -> (u16, serde_json::Value) {
-    use sha2::Digest as _;
-    let mut headers = http::HeaderMap::new();
-    headers.insert("host", s.host().parse().unwrap());
-    for (k, v) in signed {
-        headers.insert(
-            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            v.parse().unwrap(),
-        );
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let sig = berth_iam::sigv4::sign_headers(
+    let headers = common::raw::signed_headers(
+        &s.host(),
         "POST",
         "/",
-        None,
-        &headers,
-        &hex::encode(sha2::Sha256::digest(signed_body)),
-        &berth_iam::sigv4::SigningKey {
-            access_key_id: berth_testkit::ROOT_ACCESS_KEY_ID,
-            secret_access_key: berth_testkit::ROOT_SECRET_ACCESS_KEY,
-            region: "us-east-1",
-            service: "ecr",
-        },
-        now,
+        signed,
+        signed_body,
+        (
+            berth_testkit::ROOT_ACCESS_KEY_ID,
+            berth_testkit::ROOT_SECRET_ACCESS_KEY,
+        ),
+        "ecr",
     );
     let mut rb = s
         .raw_client()
         .post(format!("{}/", s.url()))
-        .header("x-amz-date", sig.amz_date)
-        .header("authorization", sig.authorization)
         .body(body.to_vec());
-    for (k, v) in signed.iter().chain(unsigned) {
+    for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
+        rb = rb.header(k.as_str(), v.as_str());
+    }
+    for (k, v) in unsigned {
         rb = rb.header(*k, *v);
     }
     let r = rb.send().unwrap();

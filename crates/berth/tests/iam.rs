@@ -31,6 +31,35 @@ fn aws_err(env: &[(&'static str, String)], args: &[&str], code: &str) -> String 
     err
 }
 
+/// The `aws` environment of a new access key of `user`, made by the root admin.
+fn key_env(s: &TestServer, user: &str) -> Vec<(&'static str, String)> {
+    let key = &aws_ok(s, &["iam", "create-access-key", "--user-name", user])["AccessKey"];
+    env_for(
+        s,
+        (
+            key["AccessKeyId"].as_str().unwrap(),
+            key["SecretAccessKey"].as_str().unwrap(),
+        ),
+    )
+}
+
+/// `aws iam put-user-policy` as the root admin.
+fn put_policy(s: &TestServer, user: &str, name: &str, document: &str) {
+    aws_ok(
+        s,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            user,
+            "--policy-name",
+            name,
+            "--policy-document",
+            document,
+        ],
+    );
+}
+
 const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"],"Resource":"*"}]}"#;
 
 #[test]
@@ -636,7 +665,6 @@ fn a_deny_on_a_user_path_binds_the_users_under_it() {
         return;
     }
     let s = start();
-    let root = s.aws_env("us-east-1");
     aws_ok(&s, &["iam", "create-user", "--user-name", "dev"]);
     let ops = &aws_ok(
         &s,
@@ -650,32 +678,17 @@ fn a_deny_on_a_user_path_binds_the_users_under_it() {
         ],
     )["User"];
     assert_eq!(ops["Arn"], format!("arn:aws:iam::{ACCOUNT}:user/team/ops"));
-    let policy = format!(
-        r#"{{"Version":"2012-10-17","Statement":[
+    put_policy(
+        &s,
+        "dev",
+        "not-team",
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":[
             {{"Effect":"Allow","Action":["iam:CreateAccessKey","iam:PutUserPolicy"],"Resource":"*"}},
             {{"Effect":"Deny","Action":"iam:*","Resource":"arn:aws:iam::{ACCOUNT}:user/team/*"}}]}}"#
-    );
-    aws_ok(
-        &s,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "dev",
-            "--policy-name",
-            "not-team",
-            "--policy-document",
-            &policy,
-        ],
-    );
-    let key = &aws_ok(&s, &["iam", "create-access-key", "--user-name", "dev"])["AccessKey"];
-    let dev = env_for(
-        &s,
-        (
-            key["AccessKeyId"].as_str().unwrap(),
-            key["SecretAccessKey"].as_str().unwrap(),
         ),
     );
+    let dev = key_env(&s, "dev");
     let err = aws_err(
         &dev,
         &["iam", "create-access-key", "--user-name", "ops"],
@@ -700,17 +713,11 @@ fn a_deny_on_a_user_path_binds_the_users_under_it() {
         "AccessDenied",
     );
     // A user at a path is that user: its own calls name it with the path.
-    let ops_key = &aws_ok(&s, &["iam", "create-access-key", "--user-name", "ops"])["AccessKey"];
-    let ops_env = env_for(
-        &s,
-        (
-            ops_key["AccessKeyId"].as_str().unwrap(),
-            ops_key["SecretAccessKey"].as_str().unwrap(),
-        ),
+    let who = json_of(
+        &[],
+        aws_with(&key_env(&s, "ops"), &["sts", "get-caller-identity"]),
     );
-    let who = json_of(&[], aws_with(&ops_env, &["sts", "get-caller-identity"]));
     assert_eq!(who["Arn"], format!("arn:aws:iam::{ACCOUNT}:user/team/ops"));
-    drop(root);
 }
 
 /// IAM calls see the connection's facts as ECR calls do: a Deny on
@@ -723,45 +730,25 @@ fn iam_calls_are_evaluated_with_the_requests_facts() {
     }
     let s = start();
     aws_ok(&s, &["iam", "create-user", "--user-name", "dev"]);
-    let key = &aws_ok(&s, &["iam", "create-access-key", "--user-name", "dev"])["AccessKey"];
-    let dev = env_for(
-        &s,
-        (
-            key["AccessKeyId"].as_str().unwrap(),
-            key["SecretAccessKey"].as_str().unwrap(),
-        ),
-    );
+    let dev = key_env(&s, "dev");
     // Allowed by the self-service rule before the Deny.
     json_of(&[], aws_with(&dev, &["iam", "get-user"]));
-    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*",
-        "Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"},"Bool":{"aws:SecureTransport":"false"}}}]}"#;
-    aws_ok(
+    put_policy(
         &s,
-        &[
-            "iam",
-            "put-user-policy",
-            "--user-name",
-            "dev",
-            "--policy-name",
-            "not-from-here",
-            "--policy-document",
-            deny,
-        ],
+        "dev",
+        "not-from-here",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*",
+        "Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"},"Bool":{"aws:SecureTransport":"false"}}}]}"#,
     );
-    for args in [
-        &["iam", "get-user"][..],
-        &["iam", "list-access-keys"][..],
-        &["ecr", "describe-repositories"][..],
+    for (args, code) in [
+        (&["iam", "get-user"][..], "AccessDenied"),
+        (&["iam", "list-access-keys"][..], "AccessDenied"),
+        (
+            &["ecr", "describe-repositories"][..],
+            "AccessDeniedException",
+        ),
     ] {
-        let err = aws_err(
-            &dev,
-            args,
-            if args[0] == "iam" {
-                "AccessDenied"
-            } else {
-                "AccessDeniedException"
-            },
-        );
+        let err = aws_err(&dev, args, code);
         assert!(err.contains("explicit deny"), "{args:?}: {err}");
     }
 }

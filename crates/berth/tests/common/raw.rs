@@ -114,27 +114,30 @@ impl Conn {
     /// Whether the server has closed the connection (EOF or a reset within
     /// `wait`), after any answer it sent.
     pub fn closed_within(&mut self, wait: Duration) -> bool {
-        self.stream.set_read_timeout(Some(wait)).unwrap();
-        let mut buf = [0u8; 4096];
-        let deadline = std::time::Instant::now() + wait;
-        loop {
-            match self.reader.read(&mut buf) {
-                Ok(0) => return true,
-                Ok(_) => {
-                    if std::time::Instant::now() > deadline {
-                        return false;
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return false
-                }
-                Err(_) => return true,
+        closed_within(self.reader.get_mut(), wait)
+    }
+}
+
+/// Whether the peer closes `stream` (EOF or a reset) within `wait`,
+/// skipping whatever it sends first.
+pub fn closed_within(mut stream: &TcpStream, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 16 * 1024];
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) if std::time::Instant::now() < deadline => continue,
+            Ok(_) => return false,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false
             }
+            Err(_) => return true,
         }
     }
 }
