@@ -287,6 +287,9 @@ fn docker_pushes_to_the_repository_uri_create_repository_returns() {
         .unwrap()
         .to_string();
     let registry = uri.split('/').next().unwrap().to_string();
+    // The address the CLI called, not an account host name that needs an
+    // /etc/hosts entry (and TLS, since docker would not see it as loopback).
+    assert_eq!(registry, s.host(), "{uri}");
     let password = aws_with(&s.aws_env("us-east-1"), &["ecr", "get-login-password"]);
     assert!(password.status.success());
     let config = s.scratch().join("docker-quickstart");
