@@ -539,7 +539,12 @@ fn lifecycle_errors_carry_ecr_exception_names() {
     );
     let deleted = aws_ok(
         &s,
-        &["ecr", "delete-lifecycle-policy", "--repository-name", "plain"],
+        &[
+            "ecr",
+            "delete-lifecycle-policy",
+            "--repository-name",
+            "plain",
+        ],
     );
     assert_eq!(deleted["lastEvaluatedAt"], 0.0, "{deleted}");
     // The admin API's lifecycle run is signed like the rest of it.

@@ -133,8 +133,16 @@ fn repeated_sids_are_refused_only_in_identity_policies() {
     let statement = |sid: &str, principal: bool| {
         format!(
             r#"{{"Sid": "{sid}", "Effect": "Allow", {}"Action": "ecr:BatchGetImage"{}}}"#,
-            if principal { r#""Principal": "*", "#} else { "" },
-            if principal { "" } else { r#", "Resource": "*""# },
+            if principal {
+                r#""Principal": "*", "#
+            } else {
+                ""
+            },
+            if principal {
+                ""
+            } else {
+                r#", "Resource": "*""#
+            },
         )
     };
     let doc = |principal: bool| {

@@ -227,3 +227,59 @@ impl IntoResponse for AwsError {
         resp
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ECR's own texts (collected from AWS's answers and documentation),
+    /// word for word: a client that matches on them sees the same thing.
+    #[test]
+    fn registry_failures_use_ecrs_wording() {
+        let id = "058043570872";
+        let cases: Vec<(Error, &str, &str)> = vec![
+            (
+                Error::NameUnknown("main".into()),
+                "RepositoryNotFoundException",
+                "The repository with name 'main' does not exist in the registry with id '058043570872'",
+            ),
+            (
+                Error::RepositoryAlreadyExists("main".into()),
+                "RepositoryAlreadyExistsException",
+                "The repository with name 'main' already exists in the registry with id '058043570872'",
+            ),
+            (
+                Error::RepositoryNotEmpty("main".into()),
+                "RepositoryNotEmptyException",
+                "The repository with name 'main' in registry with id '058043570872' cannot be deleted because it still contains images",
+            ),
+            (
+                Error::RepositoryPolicyNotFound("main".into()),
+                "RepositoryPolicyNotFoundException",
+                "Repository policy does not exist for the repository with name 'main' in the registry with id '058043570872'",
+            ),
+            (
+                Error::LifecyclePolicyNotFound("main".into()),
+                "LifecyclePolicyNotFoundException",
+                "Lifecycle policy does not exist for the repository with name 'main' in the registry with id '058043570872'",
+            ),
+            (
+                Error::RegistryPolicyNotFound,
+                "RegistryPolicyNotFoundException",
+                "Registry policy does not exist in the registry with id '058043570872'",
+            ),
+            (
+                Error::TagImmutable {
+                    tag: "latest".into(),
+                    repository: "main".into(),
+                },
+                "ImageTagAlreadyExistsException",
+                "The image tag 'latest' already exists in the 'main' repository and cannot be overwritten because the repository is immutable.",
+            ),
+        ];
+        for (error, kind, message) in cases {
+            let e = AwsError::from_registry(error, id);
+            assert_eq!((e.kind, e.message.as_str()), (kind, message));
+        }
+    }
+}

@@ -140,8 +140,8 @@ pub async fn complete_layer_upload(call: &Call<'_>, input: Value) -> Result<Valu
         return Err(AwsError::client(
             "EmptyUploadException",
             format!(
-                "upload '{}' has no parts; upload the layer with UploadLayerPart first",
-                input.upload_id
+                "The upload with id '{}' in the repository with name '{}' in registry with id '{}' cannot be completed because it does not have any parts",
+                input.upload_id, input.repository_name, call.registry.account_id
             ),
         ));
     }
