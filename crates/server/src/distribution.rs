@@ -136,6 +136,14 @@ impl Ctx<'_> {
                     body,
                 ))
             }
+            ("GET" | "HEAD" | "DELETE", V2Route::ManifestBadReference(name, reference, e)) => {
+                // As for any other manifest: an unknown repository first.
+                reg.repository(&self.registry, name.as_str()).await?;
+                Err(crate::oci_error::reference_unknown(&reference, &e))
+            }
+            ("PUT", V2Route::ManifestBadReference(_, _, e)) => {
+                Err(crate::oci_error::reference_invalid(&e))
+            }
             ("PUT", V2Route::Manifest(name, reference)) => {
                 self.put_manifest(self.repo(name), reference, body).await
             }
