@@ -986,6 +986,28 @@ fn layers_uploaded_through_the_api_are_pulled_over_v2() {
         (400, Some("InvalidParameterException")),
         "{body}"
     );
+    // partFirstByte 0 and partLastByte 2^64 - 1 describe more bytes than a
+    // u64 counts: refused, never wrapped around (issue 17).
+    let (status, body) = s
+        .ecr(
+            "us-east-1",
+            "UploadLayerPart",
+            serde_json::json!({"repositoryName": "up/app", "uploadId": up["uploadId"],
+                "partFirstByte": 0, "partLastByte": u64::MAX, "layerPartBlob": "AAAA"}),
+        )
+        .unwrap_err();
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("InvalidLayerPartException")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("describe no countable range"),
+        "{body}"
+    );
 }
 
 const BOTO3_TAGS_AND_SETTINGS: &str = r#"

@@ -442,3 +442,45 @@ fn a_reference_that_is_neither_tag_nor_digest_names_no_manifest() {
         "nothing deleted"
     );
 }
+
+/// `Content-Range: 0-18446744073709551615` claims 2^64 bytes; `end - start +
+/// 1` wrapped to 0, so with an empty body the closing `PUT` answered 201
+/// (issue 17). Every such claim is 416, and a claim whose bytes never came
+/// is 400; the session survives both.
+#[test]
+fn content_ranges_are_counted_without_wrapping() {
+    let s = start();
+    let api = Api::new(&s);
+    let c = &api.client;
+    let empty = sha256(b"");
+    let r = c.post(api.url("/v2/wrap/blobs/uploads/")).send().unwrap();
+    let loc = header(&r, "location");
+    for method in ["PATCH", "PUT"] {
+        let r = c
+            .request(
+                method.parse().unwrap(),
+                api.url(&format!("{loc}?digest={empty}")),
+            )
+            .header("content-range", "0-18446744073709551615")
+            .header("content-length", "0")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 416, "{method}");
+        assert_eq!(header(&r, "range"), "0-0", "{method}");
+        assert_eq!(error_code(r), "BLOB_UPLOAD_INVALID", "{method}");
+    }
+    let r = c
+        .put(api.url(&format!("{loc}?digest={empty}")))
+        .header("content-range", "0-9")
+        .header("content-length", "0")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(error_code(r), "BLOB_UPLOAD_INVALID");
+    assert_eq!(api.head(&format!("/v2/wrap/blobs/{empty}")).status(), 404);
+    let r = c
+        .put(api.url(&format!("{loc}?digest={empty}")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "the session survived the refusals");
+}

@@ -232,6 +232,83 @@ async fn chunked_upload_checks_ranges_and_survives_a_restart() {
     assert_eq!(read_all(&reg, &a, &d).await, b"hello world!");
 }
 
+/// `Content-Range: 0-18446744073709551615` claims 2^64 bytes, which `end -
+/// start + 1` wraps to 0: with an empty body it was accepted (issue 17).
+/// Such a claim, and a claim whose bytes never came, are refused.
+#[tokio::test]
+async fn ranges_that_overflow_or_bring_no_bytes_are_refused() {
+    let f = fixture().await;
+    let a = repo("a");
+    let all = ChunkRange {
+        start: 0,
+        end: u64::MAX,
+    };
+    assert_eq!(all.claimed_len(), None);
+    assert_eq!(
+        ChunkRange {
+            start: 1,
+            end: u64::MAX
+        }
+        .claimed_len(),
+        Some(u64::MAX)
+    );
+    assert_eq!(ChunkRange { start: 5, end: 4 }.claimed_len(), None);
+    let empty = sha(b"");
+    let up = f.reg.start_upload(&a).await.unwrap();
+    let err = f
+        .reg
+        .append_upload(&a, &up.id, Some(all), body(&[]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::RangeNotSatisfiable { size: 0 }),
+        "{err}"
+    );
+    let err = f
+        .reg
+        .complete_upload(&a, &up.id, &empty, Some(all), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::RangeNotSatisfiable { size: 0 }),
+        "{err}"
+    );
+    let err = f
+        .reg
+        .complete_upload(&a, &up.id, &empty, Some(all), Some(body(&[])))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::RangeNotSatisfiable { size: 0 }),
+        "{err}"
+    );
+    // A closing PUT that claims bytes but sends none.
+    let err = f
+        .reg
+        .complete_upload(
+            &a,
+            &up.id,
+            &empty,
+            Some(ChunkRange { start: 0, end: 9 }),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::BlobUploadInvalid(ref m) if m.contains("claims 10 bytes")),
+        "{err}"
+    );
+    assert!(matches!(
+        f.reg.stat_blob(&a, &empty).await,
+        Err(Error::BlobUnknown(_))
+    ));
+    // The session is still usable.
+    f.reg
+        .complete_upload(&a, &up.id, &empty, None, None)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn empty_blobs_upload_both_ways() {
     let f = fixture().await;

@@ -34,6 +34,34 @@ pub struct ChunkRange {
     pub end: u64,
 }
 
+impl ChunkRange {
+    /// How many bytes the range claims; `None` for an inverted range and
+    /// for one longer than a `u64` counts (`0-18446744073709551615`), which
+    /// no chunk can fill.
+    pub fn claimed_len(&self) -> Option<u64> {
+        self.end.checked_sub(self.start)?.checked_add(1)
+    }
+
+    /// Whether a chunk with this claim may be appended to an upload that
+    /// holds `size` bytes: it must start there and claim a countable span.
+    fn fits(&self, size: u64) -> bool {
+        self.start == size && self.claimed_len().is_some()
+    }
+
+    /// Refuses a chunk that did not bring the bytes its range claims.
+    fn check_received(&self, received: u64, what: &str) -> Result<()> {
+        match self.claimed_len() {
+            Some(claimed) if claimed == received => Ok(()),
+            claimed => Err(Error::BlobUploadInvalid(format!(
+                "Content-Range {}-{} claims {} bytes but the chunk had {received}; {what}",
+                self.start,
+                self.end,
+                claimed.map_or_else(|| "more".to_string(), |n| n.to_string()),
+            ))),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadState {
     pub id: String,
@@ -145,20 +173,14 @@ impl Registry {
         let _guard = self.uploads.locks.lock(id).await;
         let up = self.upload(repo_id, id).await?;
         if let Some(r) = range {
-            if r.start != up.size || r.end < r.start {
+            if !r.fits(up.size) {
                 return Err(Error::RangeNotSatisfiable { size: up.size });
             }
         }
         let hasher = self.hasher_at(id, up.size).await?;
         let (size, hasher) = self.write_body(id, up.size, hasher, body).await?;
         if let Some(r) = range {
-            if size - up.size != r.end - r.start + 1 {
-                return Err(Error::BlobUploadInvalid(format!(
-                    "Content-Range claims {} bytes but the chunk had {}; the chunk was not stored",
-                    r.end - r.start + 1,
-                    size - up.size
-                )));
-            }
+            r.check_received(size - up.size, "the chunk was not stored")?;
         }
         if !self
             .meta
@@ -198,7 +220,7 @@ impl Registry {
         let _guard = self.uploads.locks.lock(id).await;
         let up = self.upload(repo_id, id).await?;
         if let Some(r) = range {
-            if r.start != up.size || r.end < r.start {
+            if !r.fits(up.size) {
                 return Err(Error::RangeNotSatisfiable { size: up.size });
             }
         }
@@ -207,25 +229,17 @@ impl Registry {
             // The temporary file exists only once something was written; an
             // empty blob still needs one to become the blob.
             let (size, hasher) = match last_chunk {
-                Some(body) => {
-                    let (size, hasher) = self.write_body(id, up.size, hasher, body).await?;
-                    if let Some(r) = range {
-                        if size - up.size != r.end - r.start + 1 {
-                            return Err(Error::BlobUploadInvalid(format!(
-                                "Content-Range claims {} bytes but the chunk had {}; the upload was not completed",
-                                r.end - r.start + 1,
-                                size - up.size
-                            )));
-                        }
-                    }
-                    (size, hasher)
-                }
+                Some(body) => self.write_body(id, up.size, hasher, body).await?,
                 None if up.size == 0 => {
                     self.write_body(id, 0, hasher, futures_util::stream::empty().boxed())
                         .await?
                 }
                 None => (up.size, hasher),
             };
+            // A claimed range must have come with its bytes, body or not.
+            if let Some(r) = range {
+                r.check_received(size - up.size, "the upload was not completed")?;
+            }
             // Sessions hash in sha256 (the algorithm is unknown until now); a
             // sha512 digest is checked by reading the bytes once more, as
             // CNCF Distribution does.

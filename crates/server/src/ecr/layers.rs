@@ -60,7 +60,13 @@ pub async fn upload_layer_part(call: &Call<'_>, input: Value) -> Result<Value, A
             .with_field("lastValidByteReceived", received.saturating_sub(1))
     };
     let (first, last) = (input.part_first_byte, input.part_last_byte);
-    if part.is_empty() || last < first || last - first + 1 != part.len() as u64 {
+    let range = ChunkRange {
+        start: first,
+        end: last,
+    };
+    // Checked arithmetic: `0`–`18446744073709551615` claims more than a u64 counts.
+    let claimed = range.claimed_len();
+    if part.is_empty() || claimed != Some(part.len() as u64) {
         let status = call
             .app
             .registry
@@ -72,7 +78,7 @@ pub async fn upload_layer_part(call: &Call<'_>, input: Value) -> Result<Value, A
             format!(
                 "the part has {} bytes but partFirstByte {first} and partLastByte {last} describe {}",
                 part.len(),
-                (last + 1).saturating_sub(first)
+                claimed.map_or_else(|| "no countable range".to_string(), |n| format!("{n}")),
             ),
         ));
     }
@@ -83,10 +89,7 @@ pub async fn upload_layer_part(call: &Call<'_>, input: Value) -> Result<Value, A
         .append_upload(
             &repo,
             &input.upload_id,
-            Some(ChunkRange {
-                start: first,
-                end: last,
-            }),
+            Some(range),
             Box::pin(body),
         )
         .await
