@@ -420,6 +420,34 @@ fn manifest_errors_have_the_spec_codes() {
         assert_eq!(r.status(), 400, "{}", String::from_utf8_lossy(body));
         assert_eq!(error_code(r), "MANIFEST_INVALID");
     }
+    // JSON text even in fields berth does not read (UTF-8, nesting at most
+    // 64 deep), and descriptors whose sizes are true (issue 17).
+    let text = String::from_utf8(img.manifest.clone()).unwrap();
+    let with_field = |value: &[u8]| {
+        let mut b = img.manifest[..img.manifest.len() - 1].to_vec();
+        b.extend_from_slice(b",\"x-note\":");
+        b.extend_from_slice(value);
+        b.push(b'}');
+        b
+    };
+    let deep = format!("{}{}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+    let layer_size = img.layers[0].bytes.len();
+    let lying = text.replace(
+        &format!("\"size\": {layer_size}"),
+        &format!("\"size\": {}", layer_size + 1),
+    );
+    assert_ne!(lying, text);
+    for (what, body) in [
+        ("invalid UTF-8", with_field(b"\"caf\xe9\"")),
+        ("a million levels deep", with_field(deep.as_bytes())),
+        ("a layer's size one too many", lying.into_bytes()),
+    ] {
+        let r = api.put_manifest("elsewhere", "bad", OCI_MANIFEST, &body);
+        assert_eq!(r.status(), 400, "{what}");
+        assert_eq!(error_code(r), "MANIFEST_INVALID", "{what}");
+    }
+    assert_eq!(api.get("/v2/elsewhere/manifests/bad").status(), 404);
+
     let big = format!(
         r#"{{"schemaVersion":2,"pad":"{}"}}"#,
         "x".repeat(4 * 1024 * 1024)

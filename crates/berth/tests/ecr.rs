@@ -403,6 +403,8 @@ assert code_of(ecr.put_image, repositoryName=R, imageManifest=fx["m1"], imageTag
 assert code_of(ecr.put_image, repositoryName=R, imageManifest=fx["missing"], imageTag="v5") == "LayersNotFoundException"
 assert code_of(ecr.put_image, repositoryName="img/none", imageManifest=fx["m1"], imageTag="v1") == "RepositoryNotFoundException"
 assert code_of(ecr.put_image, repositoryName=R, imageManifest="{not json", imageTag="v6") == "InvalidParameterException"
+deep = fx["m1"][:-1] + ',"x-note":' + "[" * 100000 + "]" * 100000 + "}"
+assert code_of(ecr.put_image, repositoryName=R, imageManifest=deep, imageTag="v7") == "InvalidParameterException", "nesting is bounded"
 
 import urllib.request, urllib.error, hashlib
 u = ecr.get_download_url_for_layer(repositoryName=R, layerDigest=fx["layers"][0])

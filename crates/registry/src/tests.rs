@@ -73,8 +73,24 @@ pub(crate) fn body(parts: &[&[u8]]) -> ByteStream {
     futures_util::stream::iter(owned).boxed()
 }
 
+/// The digest of `b`, noting its size for the manifests the tests build
+/// (a descriptor must declare the size of the content it names).
 pub(crate) fn sha(b: &[u8]) -> Digest {
-    Digest::of_bytes(Algorithm::Sha256, b)
+    let d = Digest::of_bytes(Algorithm::Sha256, b);
+    sizes().lock().insert(d.clone(), b.len() as u64);
+    d
+}
+
+fn sizes() -> &'static parking_lot::Mutex<std::collections::HashMap<Digest, u64>> {
+    static SIZES: std::sync::OnceLock<parking_lot::Mutex<std::collections::HashMap<Digest, u64>>> =
+        std::sync::OnceLock::new();
+    SIZES.get_or_init(Default::default)
+}
+
+/// The size of content whose digest `sha` (or a manifest builder here)
+/// made; 1 for digests of content never made.
+pub(crate) fn size_of(d: &Digest) -> u64 {
+    sizes().lock().get(d).copied().unwrap_or(1)
 }
 
 pub(crate) async fn read_all(reg: &Registry, r: &Repo, d: &Digest) -> Vec<u8> {
@@ -90,12 +106,15 @@ pub(crate) async fn read_all(reg: &Registry, r: &Repo, d: &Digest) -> Vec<u8> {
 pub(crate) fn image_manifest(config: &Digest, layers: &[&Digest]) -> Bytes {
     let layers: Vec<String> = layers
         .iter()
-        .map(|d| format!(r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{d}","size":1}}"#))
+        .map(|d| format!(r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{d}","size":{}}}"#, size_of(d)))
         .collect();
-    Bytes::from(format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":1}},"layers":[{}]}}"#,
+    let body = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{}}},"layers":[{}]}}"#,
+        size_of(config),
         layers.join(",")
-    ))
+    );
+    sha(body.as_bytes());
+    Bytes::from(body)
 }
 
 pub(crate) fn tag(t: &str) -> Reference {
@@ -305,6 +324,54 @@ async fn ranges_that_overflow_or_bring_no_bytes_are_refused() {
     // The session is still usable.
     f.reg
         .complete_upload(&a, &up.id, &empty, None, None)
+        .await
+        .unwrap();
+}
+
+/// A descriptor's size must be the size of the content it names, and a
+/// body must be UTF-8 JSON text even in fields berth does not read
+/// (issue 17): BatchGetImage shows the body as text, and a size a client
+/// is handed must be the one its pull finds.
+#[tokio::test]
+async fn manifests_declare_true_sizes_in_valid_json_text() {
+    let f = fixture().await;
+    let a = repo("app");
+    let (cfg, l1) = (sha(b"cfg"), sha(b"l1"));
+    f.reg.upload_blob(&a, &cfg, body(&[b"cfg"])).await.unwrap();
+    f.reg.upload_blob(&a, &l1, body(&[b"l1"])).await.unwrap();
+    let good = image_manifest(&cfg, &[&l1]);
+    let lying = Bytes::from(
+        String::from_utf8(good.to_vec())
+            .unwrap()
+            .replace(r#""size":2}"#, r#""size":5}"#),
+    );
+    assert_ne!(lying, good);
+    let err = f
+        .reg
+        .put_manifest(&a, &tag("v1"), None, lying)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ManifestInvalid(ref m) if m.contains(&format!("{l1} is declared as 5 bytes but has 2"))),
+        "{err}"
+    );
+    let mut bad_text = good[..good.len() - 1].to_vec();
+    bad_text.extend_from_slice(b",\"note\":\"\xff\"}");
+    let err = f
+        .reg
+        .put_manifest(&a, &tag("v1"), None, Bytes::from(bad_text))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ManifestInvalid(ref m) if m.contains("UTF-8")),
+        "{err}"
+    );
+    assert!(matches!(
+        f.reg.get_manifest(&a, &tag("v1"), &[]).await,
+        Err(Error::ManifestUnknown(_))
+    ));
+    f.reg
+        .put_manifest(&a, &tag("v1"), None, good)
         .await
         .unwrap();
 }

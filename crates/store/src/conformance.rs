@@ -125,8 +125,8 @@ fn d(n: u8) -> Digest {
 fn manifest<'a>(
     digest: &'a Digest,
     body: &'a [u8],
-    blobs: &'a [Digest],
-    children: &'a [Digest],
+    blobs: &'a [(Digest, u64)],
+    children: &'a [(Digest, u64)],
     tag: Option<&'a str>,
 ) -> NewManifest<'a> {
     NewManifest {
@@ -206,7 +206,7 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
 
     // A manifest with a missing reference is refused and leaves nothing behind.
     let m1 = d(10);
-    let blobs = [cfg.clone(), l1.clone(), l2.clone()];
+    let blobs = [(cfg.clone(), 3), (l1.clone(), 10), (l2.clone(), 20)];
     let out = store
         .put_manifest(a, manifest(&m1, b"m1", &blobs, &[], Some("v1")))
         .await
@@ -216,6 +216,17 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
     assert_eq!(store.resolve_tag(a, "v1").await.unwrap(), None);
 
     store.link_blob(a, &l2, 20, 7).await.unwrap();
+    // A descriptor must declare the size the content has.
+    let wrong = [(cfg.clone(), 3), (l1.clone(), 11), (l2.clone(), 20)];
+    let out = store
+        .put_manifest(a, manifest(&m1, b"m1", &wrong, &[], Some("v1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        PutManifestOutcome::WrongSizes(vec![(l1.clone(), 11, 10)])
+    );
+    assert_eq!(store.get_manifest(a, &m1).await.unwrap(), None);
     let out = store
         .put_manifest(a, manifest(&m1, b"m1", &blobs, &[], Some("v1")))
         .await
@@ -238,7 +249,7 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
         .unwrap();
     assert_eq!(again, PutManifestOutcome::Stored { previous: None });
     let m2 = d(11);
-    let blobs2 = [cfg.clone(), l1.clone()];
+    let blobs2 = [(cfg.clone(), 3), (l1.clone(), 10)];
     let moved = store
         .put_manifest(a, manifest(&m2, b"m2", &blobs2, &[], Some("v1")))
         .await
@@ -267,16 +278,29 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
 
     // An index needs its children in the same repository, and protects them.
     let idx = d(12);
-    let children = [m1.clone(), m2.clone()];
+    let children = [(m1.clone(), 2), (m2.clone(), 2)];
     let out = store
         .put_manifest(b, manifest(&idx, b"idx", &[], &children, None))
         .await
         .unwrap();
     assert!(matches!(out, PutManifestOutcome::MissingReferences(ref v) if v.len() == 2));
-    store
+    let out = store
+        .put_manifest(
+            a,
+            manifest(&idx, b"idx", &[], &[(m1.clone(), 2), (m2.clone(), 3)], None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        PutManifestOutcome::WrongSizes(vec![(m2.clone(), 3, 2)]),
+        "a child manifest's size is its body's"
+    );
+    let out = store
         .put_manifest(a, manifest(&idx, b"idx", &[], &children, Some("multi")))
         .await
         .unwrap();
+    assert_eq!(out, PutManifestOutcome::Stored { previous: None });
     assert_eq!(
         store.delete_manifest(a, &m1).await.unwrap(),
         DeleteManifestOutcome::ReferencedBy(idx.clone())
@@ -581,7 +605,7 @@ async fn lifecycle(store: &dyn MetadataStore, reg: &RegistryKey) {
     // The snapshot: tags in byte order, subject, listed by an index.
     let cfg = d(60);
     store.link_blob(r, &cfg, 1, 100).await.unwrap();
-    let blobs = [cfg.clone()];
+    let blobs = [(cfg.clone(), 1)];
     let (old_img, child, index, sig) = (d(61), d(62), d(63), d(64));
     for (m, tag) in [(&old_img, "b"), (&old_img, "a"), (&child, "c")] {
         store
@@ -592,7 +616,7 @@ async fn lifecycle(store: &dyn MetadataStore, reg: &RegistryKey) {
     store
         .put_manifest(
             r,
-            manifest(&index, b"idx", &[], std::slice::from_ref(&child), None),
+            manifest(&index, b"idx", &[], &[(child.clone(), 3)], None),
         )
         .await
         .unwrap();
@@ -692,7 +716,7 @@ async fn untag_referrers_and_collection(store: &dyn MetadataStore, reg: &Registr
         store.link_blob(r, x, 1, 100).await.unwrap();
     }
     let img = d(43);
-    let blobs = [cfg.clone(), layer.clone()];
+    let blobs = [(cfg.clone(), 1), (layer.clone(), 1)];
     store
         .put_manifest(r, manifest(&img, b"img", &blobs, &[], Some("a")))
         .await

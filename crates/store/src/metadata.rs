@@ -23,8 +23,11 @@ pub struct NewManifest<'a> {
     /// JSON object text, if the manifest has annotations.
     pub annotations: Option<&'a str>,
     pub subject: Option<&'a Digest>,
-    pub blob_refs: &'a [Digest],
-    pub manifest_refs: &'a [Digest],
+    /// The blobs (config, layers) the manifest needs, each with the size
+    /// its descriptor declares.
+    pub blob_refs: &'a [(Digest, u64)],
+    /// The manifests (an index's children) it needs, with declared sizes.
+    pub manifest_refs: &'a [(Digest, u64)],
     pub tag: Option<&'a str>,
     /// The tag may not be moved to another image (tag immutability).
     pub tag_immutable: bool,
@@ -45,6 +48,9 @@ pub enum PutManifestOutcome {
     },
     /// Nothing was written: these references are not in the repository.
     MissingReferences(Vec<Digest>),
+    /// Nothing was written: these references' descriptors declare another
+    /// size than the stored content has: (digest, declared, stored).
+    WrongSizes(Vec<(Digest, u64, u64)>),
     /// Nothing was written: the tag is immutable and names another image.
     TagImmutable,
 }

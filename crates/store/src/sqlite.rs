@@ -94,6 +94,11 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// A stored size (never negative) as the `u64` the API speaks.
+fn from_i64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
 const REPO_COLUMNS: &str =
     "id, name, created_at, image_tag_mutability, mutability_filters, scan_on_push";
 
@@ -1589,40 +1594,50 @@ impl MetadataStore for SqliteMetadataStore {
                 return Ok(PutManifestOutcome::TagImmutable);
             }
         }
-        let (mut missing, mut archived_blobs, mut archived_manifests) =
-            (Vec::new(), Vec::new(), Vec::new());
-        for d in m.blob_refs {
-            let archived: Option<i64> = sqlx::query_scalar(
-                "SELECT b.archived FROM repository_blobs l JOIN blobs b ON b.digest = l.digest
+        let (mut missing, mut archived_blobs, mut archived_manifests, mut wrong_sizes) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (d, declared) in m.blob_refs {
+            let found: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT b.archived, b.size FROM repository_blobs l JOIN blobs b ON b.digest = l.digest
                  WHERE l.repository_id = ? AND l.digest = ?",
             )
             .bind(repo.0)
             .bind(d.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-            match archived {
+            match found {
                 None => missing.push(d.clone()),
-                Some(0) => {}
+                Some((_, size)) if from_i64(size) != *declared => {
+                    wrong_sizes.push((d.clone(), *declared, from_i64(size)))
+                }
+                Some((0, _)) => {}
                 Some(_) => archived_blobs.push(d.clone()),
             }
         }
-        for d in m.manifest_refs {
-            let status: Option<i64> = sqlx::query_scalar(
-                "SELECT storage_status FROM manifests WHERE repository_id = ? AND digest = ?",
+        for (d, declared) in m.manifest_refs {
+            let found: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT storage_status, size FROM manifests WHERE repository_id = ? AND digest = ?",
             )
             .bind(repo.0)
             .bind(d.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-            match status {
+            match found {
                 None => missing.push(d.clone()),
-                Some(0) => {}
+                Some((_, size)) if from_i64(size) != *declared => {
+                    wrong_sizes.push((d.clone(), *declared, from_i64(size)))
+                }
+                Some((0, _)) => {}
                 Some(_) => archived_manifests.push(d.clone()),
             }
         }
         if !missing.is_empty() {
             missing.dedup();
             return Ok(PutManifestOutcome::MissingReferences(missing));
+        }
+        if !wrong_sizes.is_empty() {
+            wrong_sizes.dedup();
+            return Ok(PutManifestOutcome::WrongSizes(wrong_sizes));
         }
         if !archived_blobs.is_empty() || !archived_manifests.is_empty() {
             archived_blobs.dedup();
@@ -1657,8 +1672,8 @@ impl MetadataStore for SqliteMetadataStore {
             let refs = m
                 .blob_refs
                 .iter()
-                .map(|d| (d, KIND_BLOB))
-                .chain(m.manifest_refs.iter().map(|d| (d, KIND_MANIFEST)));
+                .map(|(d, _)| (d, KIND_BLOB))
+                .chain(m.manifest_refs.iter().map(|(d, _)| (d, KIND_MANIFEST)));
             for (target, kind) in refs {
                 sqlx::query(
                     "INSERT OR IGNORE INTO manifest_references (repository_id, manifest_digest, target, kind) VALUES (?, ?, ?, ?)",
