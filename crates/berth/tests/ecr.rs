@@ -395,6 +395,12 @@ assert got["failures"][0]["failureCode"] == "ImageNotFound", got["failures"]
 layers = ecr.batch_check_layer_availability(repositoryName=R, layerDigests=fx["layers"] + ["sha256:" + "0" * 64])
 assert [l["layerAvailability"] for l in layers["layers"]] == ["AVAILABLE"] * len(fx["layers"])
 assert layers["failures"][0]["failureCode"] == "MissingLayerDigest"
+# Each available layer's media type is its descriptor's in a manifest of
+# the repository (the CLI's documented example shows a config's); a blob
+# no manifest uses has none yet.
+assert [l.get("mediaType") for l in layers["layers"]] == ["application/vnd.oci.image.layer.v1.tar+gzip"] * len(fx["layers"]), layers
+more = ecr.batch_check_layer_availability(repositoryName=R, layerDigests=[fx["config"], fx["loose"]])["layers"]
+assert more[0]["mediaType"] == "application/vnd.oci.image.config.v1+json" and "mediaType" not in more[1], more
 
 p = ecr.put_image(repositoryName=R, imageManifest=fx["m1"], imageTag="v3")
 assert p["image"]["imageId"] == {"imageDigest": fx["d1"], "imageTag": "v3"}, p
@@ -466,6 +472,8 @@ fn image_operations_and_v2_are_two_views_of_one_state() {
         "m1": String::from_utf8(one.manifest.clone()).unwrap(),
         "size1": size1,
         "layers": one.layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>(),
+        "config": one.config_digest,
+        "loose": api.push_blob("img/app", b"no manifest uses this"),
         "missing": missing,
     });
     let out = boto3(&s, BOTO3_IMAGES, &fixture);

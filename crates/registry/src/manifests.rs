@@ -256,7 +256,7 @@ impl Registry {
         Ok(d)
     }
 
-    async fn load_manifest(
+    pub(crate) async fn load_manifest(
         &self,
         repo_id: RepoId,
         digest: &Digest,

@@ -376,6 +376,41 @@ async fn manifests_declare_true_sizes_in_valid_json_text() {
         .unwrap();
 }
 
+/// BatchCheckLayerAvailability's `mediaType`: the descriptor's type in a
+/// manifest of the repository; none while no manifest uses the blob.
+#[tokio::test]
+async fn a_blobs_media_type_is_its_descriptors() {
+    let f = fixture().await;
+    let (a, b) = (repo("app"), repo("other"));
+    let (cfg, l1, loose) = (sha(b"cfg"), sha(b"l1"), sha(b"loose"));
+    for (d, bytes) in [(&cfg, &b"cfg"[..]), (&l1, b"l1"), (&loose, b"loose")] {
+        f.reg.upload_blob(&a, d, body(&[bytes])).await.unwrap();
+        f.reg.upload_blob(&b, d, body(&[bytes])).await.unwrap();
+    }
+    f.reg
+        .put_manifest(&a, &tag("v1"), None, image_manifest(&cfg, &[&l1]))
+        .await
+        .unwrap();
+    let got = f
+        .reg
+        .blob_media_types(&a, &[l1.clone(), cfg.clone(), loose.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        [
+            Some("application/vnd.oci.image.layer.v1.tar+gzip".to_string()),
+            Some("application/vnd.oci.image.config.v1+json".to_string()),
+            None
+        ]
+    );
+    assert_eq!(
+        f.reg.blob_media_types(&b, &[l1.clone()]).await.unwrap(),
+        [None],
+        "another repository's manifests say nothing"
+    );
+}
+
 #[tokio::test]
 async fn empty_blobs_upload_both_ways() {
     let f = fixture().await;

@@ -232,6 +232,15 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
         .await
         .unwrap();
     assert_eq!(out, PutManifestOutcome::Stored { previous: None });
+    assert_eq!(
+        store.manifest_using_blob(a, &l2).await.unwrap(),
+        Some(m1.clone())
+    );
+    assert_eq!(
+        store.manifest_using_blob(b, &l1).await.unwrap(),
+        None,
+        "linked in b, used in a only"
+    );
     let got = store.get_manifest(a, &m1).await.unwrap().unwrap();
     assert_eq!(&got.body[..], b"m1");
     assert_eq!(got.media_type, "application/vnd.oci.image.manifest.v1+json");
@@ -328,6 +337,11 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
         DeleteManifestOutcome::NotFound
     );
     assert_eq!(store.list_tags(a, None, 100).await.unwrap(), ["v1"]);
+    assert_eq!(
+        store.manifest_using_blob(a, &l2).await.unwrap(),
+        None,
+        "m2, still tagged, does not use l2"
+    );
     assert_eq!(
         store.unlink_blob(a, &l2).await.unwrap(),
         UnlinkBlobOutcome::Unlinked

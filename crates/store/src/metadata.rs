@@ -907,6 +907,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Moves a link's `linked_at` up to `now`; false if there is no link.
     async fn touch_blob_link(&self, repo: RepoId, digest: &Digest, now: i64) -> Result<bool>;
     async fn unlink_blob(&self, repo: RepoId, digest: &Digest) -> Result<UnlinkBlobOutcome>;
+    /// A manifest of `repo` that references blob `digest` (any one; an
+    /// indexed read), or `None` while no manifest uses it.
+    async fn manifest_using_blob(&self, repo: RepoId, digest: &Digest) -> Result<Option<Digest>>;
 
     async fn put_manifest(
         &self,

@@ -1557,6 +1557,18 @@ impl MetadataStore for SqliteMetadataStore {
         Ok(n == 1)
     }
 
+    async fn manifest_using_blob(&self, repo: RepoId, digest: &Digest) -> Result<Option<Digest>> {
+        let m: Option<String> = sqlx::query_scalar(
+            "SELECT manifest_digest FROM manifest_references WHERE repository_id = ? AND target = ? AND kind = ? LIMIT 1",
+        )
+        .bind(repo.0)
+        .bind(digest.as_str())
+        .bind(KIND_BLOB)
+        .fetch_optional(&self.reader)
+        .await?;
+        m.map(digest_of).transpose()
+    }
+
     async fn unlink_blob(&self, repo: RepoId, digest: &Digest) -> Result<UnlinkBlobOutcome> {
         let mut tx = self.writer.begin().await?;
         if !exists(

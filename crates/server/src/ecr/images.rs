@@ -497,6 +497,10 @@ pub async fn batch_check_layer_availability(
         .await?;
     batch_len(&input.layer_digests, "layerDigests")?;
     let (mut layers, mut failures) = (Vec::new(), Vec::new());
+    // The media type each available layer has in a manifest of the
+    // repository (as the CLI's documented example shows), asked for all
+    // of them at once below.
+    let mut available: Vec<Digest> = Vec::new();
     for d in &input.layer_digests {
         let Ok(digest) = d.parse::<Digest>() else {
             failures.push(json!({ "layerDigest": d, "failureCode": "InvalidLayerDigest", "failureReason": "Invalid layer digest" }));
@@ -515,10 +519,22 @@ pub async fn batch_check_layer_availability(
                     "layerDigest": d,
                     "layerAvailability": if archived { "ARCHIVED" } else { "AVAILABLE" },
                     "layerSize": info.size,
-                }))
+                }));
+                available.push(digest);
             }
             Err(Error::BlobUnknown(_)) => failures.push(json!({ "layerDigest": d, "failureCode": "MissingLayerDigest", "failureReason": "Could not find layer" })),
             Err(e) => return Err(call.registry_error(e)),
+        }
+    }
+    let media_types = call
+        .app
+        .registry
+        .blob_media_types(&repo, &available)
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    for (layer, media_type) in layers.iter_mut().zip(media_types) {
+        if let Some(t) = media_type {
+            layer["mediaType"] = json!(t);
         }
     }
     Ok(json!({ "layers": layers, "failures": failures }))
