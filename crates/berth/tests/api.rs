@@ -776,3 +776,74 @@ fn serves_https_with_a_given_certificate() {
         b"over tls"
     );
 }
+
+/// Open upload sessions are capped per repository and per user (issue 17:
+/// 5,000 were accepted from one user); the refusal says how many are open
+/// and how they end. `POST ?digest=` opens no session, and a cancelled
+/// session makes room at once.
+#[test]
+fn open_upload_sessions_are_capped_per_repository_and_per_user() {
+    let s = start_with(&[
+        "--upload-sessions-per-repository",
+        "3",
+        "--upload-sessions-per-principal",
+        "4",
+    ]);
+    let api = Api::new(&s);
+    let c = &api.client;
+    let post = |repo: &str| {
+        c.post(api.url(&format!("/v2/{repo}/blobs/uploads/")))
+            .send()
+            .unwrap()
+    };
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let r = post("caps/a");
+        assert_eq!(r.status(), 202);
+        open.push(header(&r, "location"));
+    }
+    let r = post("caps/a");
+    assert_eq!(r.status(), 429);
+    let body: serde_json::Value = r.json().unwrap();
+    assert_eq!(body["errors"][0]["code"], "TOOMANYREQUESTS", "{body}");
+    let msg = body["errors"][0]["message"].as_str().unwrap();
+    for needle in [
+        "repository 'caps/a' has 3 upload sessions open, the most allowed",
+        "24 hours after its last request (--upload-expiry-hours)",
+        "DELETE /v2/<name>/blobs/uploads/<id>",
+    ] {
+        assert!(msg.contains(needle), "{msg}");
+    }
+    api.push_blob("caps/a", b"a monolithic upload opens no session");
+    let r = c.delete(api.url(&open[0])).send().unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        post("caps/a").status(),
+        202,
+        "the cancelled session made room"
+    );
+
+    // The user's fourth session, in another repository; no fifth anywhere.
+    assert_eq!(post("caps/b").status(), 202);
+    let r = post("caps/c");
+    assert_eq!(r.status(), 429);
+    let body: serde_json::Value = r.json().unwrap();
+    let msg = body["errors"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("you have 4 upload sessions open"), "{msg}");
+    // InitiateLayerUpload opens the same sessions, for the same user.
+    let (status, err) = s
+        .ecr(
+            "us-east-1",
+            "InitiateLayerUpload",
+            serde_json::json!({"repositoryName": "caps/b"}),
+        )
+        .unwrap_err();
+    assert_eq!(status, 400);
+    assert_eq!(err["__type"], "LimitExceededException", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().starts_with(
+            "The operation did not succeed because it would have exceeded a service limit for your account."
+        ),
+        "{err}"
+    );
+}

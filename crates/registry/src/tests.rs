@@ -167,7 +167,7 @@ async fn a_digest_mismatch_stores_nothing() {
     b_is_unknown(&f.reg, &a, &wrong).await;
     assert_eq!(f.reg.counts().await.unwrap().blobs, 0);
 
-    let up = f.reg.start_upload(&a).await.unwrap();
+    let up = f.reg.start_upload(&a, None).await.unwrap();
     f.reg
         .append_upload(&a, &up.id, None, body(&[b"actual"]))
         .await
@@ -195,7 +195,7 @@ async fn a_digest_mismatch_stores_nothing() {
 async fn chunked_upload_checks_ranges_and_survives_a_restart() {
     let f = fixture().await;
     let a = repo("a");
-    let up = f.reg.start_upload(&a).await.unwrap();
+    let up = f.reg.start_upload(&a, None).await.unwrap();
     let s = f
         .reg
         .append_upload(
@@ -273,7 +273,7 @@ async fn ranges_that_overflow_or_bring_no_bytes_are_refused() {
     );
     assert_eq!(ChunkRange { start: 5, end: 4 }.claimed_len(), None);
     let empty = sha(b"");
-    let up = f.reg.start_upload(&a).await.unwrap();
+    let up = f.reg.start_upload(&a, None).await.unwrap();
     let err = f
         .reg
         .append_upload(&a, &up.id, Some(all), body(&[]))
@@ -405,10 +405,80 @@ async fn a_blobs_media_type_is_its_descriptors() {
         ]
     );
     assert_eq!(
-        f.reg.blob_media_types(&b, &[l1.clone()]).await.unwrap(),
+        f.reg.blob_media_types(&b, std::slice::from_ref(&l1)).await.unwrap(),
         [None],
         "another repository's manifests say nothing"
     );
+}
+
+/// Open upload sessions are capped per repository and per principal
+/// (issue 17: 5,000 were accepted from one user).
+#[tokio::test]
+async fn open_upload_sessions_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let reg = Registry::new(
+        Arc::new(FsBlobStore::open(root.join("blobs")).await.unwrap()),
+        Arc::new(
+            SqliteMetadataStore::open(&root.join("meta.db"))
+                .await
+                .unwrap(),
+        ),
+        Arc::new(TestClock(AtomicI64::new(1_000_000))),
+        RegistryConfig {
+            create_on_push: true,
+            upload_sessions: berth_store::UploadLimits {
+                per_repository: 2,
+                per_principal: 3,
+            },
+            ..RegistryConfig::default()
+        },
+    );
+    let alice = Principal {
+        account_id: "000000000000".into(),
+        user: "alice".into(),
+    };
+    let (a, b) = (repo("a"), repo("b"));
+    let first = reg.start_upload(&a, Some(&alice)).await.unwrap();
+    reg.start_upload(&a, None).await.unwrap();
+    let err = reg.start_upload(&a, Some(&alice)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooManyUploads {
+                by_principal: false,
+                open: 2,
+                expiry_hours: 24,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    reg.start_upload(&b, Some(&alice)).await.unwrap();
+    reg.start_upload(&repo("c"), Some(&alice)).await.unwrap();
+    let err = reg.start_upload(&repo("c"), Some(&alice)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooManyUploads {
+                by_principal: true,
+                open: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("you have 3 upload sessions open"),
+        "{err}"
+    );
+    // Completing a session closes it: room in a, and for alice.
+    reg.complete_upload(&a, &first.id, &sha(b""), None, None)
+        .await
+        .unwrap();
+    reg.start_upload(&a, Some(&alice)).await.unwrap();
+    assert!(reg.start_upload(&b, Some(&alice)).await.is_err());
 }
 
 #[tokio::test]
@@ -416,7 +486,7 @@ async fn empty_blobs_upload_both_ways() {
     let f = fixture().await;
     let a = repo("a");
     let empty = sha(b"");
-    let up = f.reg.start_upload(&a).await.unwrap();
+    let up = f.reg.start_upload(&a, None).await.unwrap();
     f.reg
         .complete_upload(&a, &up.id, &empty, None, None)
         .await
@@ -562,7 +632,7 @@ async fn listings_paginate() {
     );
     let p = f.reg.list_tags(&a, Some("c"), 3).await.unwrap();
     assert_eq!((p.items, p.more), (vec!["d".to_string()], false));
-    f.reg.start_upload(&repo("zz/top")).await.unwrap();
+    f.reg.start_upload(&repo("zz/top"), None).await.unwrap();
     let p = f.reg.catalog(&a.registry, None, 1).await.unwrap();
     assert_eq!((p.items, p.more), (vec!["app".to_string()], true));
     assert!(matches!(
@@ -594,13 +664,13 @@ async fn mounts_need_the_blob_in_the_source() {
 async fn stale_uploads_expire_and_orphans_are_swept() {
     let f = fixture().await;
     let a = repo("a");
-    let old = f.reg.start_upload(&a).await.unwrap();
+    let old = f.reg.start_upload(&a, None).await.unwrap();
     f.reg
         .append_upload(&a, &old.id, None, body(&[b"abc"]))
         .await
         .unwrap();
     f.clock.0.fetch_add(23 * 3600 * 1000, Ordering::SeqCst);
-    let fresh = f.reg.start_upload(&a).await.unwrap();
+    let fresh = f.reg.start_upload(&a, None).await.unwrap();
     assert_eq!(f.reg.expire_uploads().await.unwrap(), 0);
     f.clock.0.fetch_add(2 * 3600 * 1000, Ordering::SeqCst);
     assert_eq!(f.reg.expire_uploads().await.unwrap(), 1);
@@ -706,7 +776,7 @@ async fn sha512_blobs_upload_monolithic_and_chunked() {
         .unwrap();
     assert_eq!(read_all(&f.reg, &a, &d).await, b"five hundred twelve");
     // A session learns the algorithm only at the end.
-    let up = f.reg.start_upload(&a).await.unwrap();
+    let up = f.reg.start_upload(&a, None).await.unwrap();
     f.reg
         .append_upload(&a, &up.id, None, body(&[b"chunk one "]))
         .await
@@ -720,7 +790,7 @@ async fn sha512_blobs_upload_monolithic_and_chunked() {
     // The same bytes under the other algorithm are a different blob.
     b_is_unknown(&f.reg, &a, &sha(b"chunk one chunk two")).await;
     // A wrong sha512 stores nothing.
-    let up = f.reg.start_upload(&a).await.unwrap();
+    let up = f.reg.start_upload(&a, None).await.unwrap();
     let err = f
         .reg
         .complete_upload(&a, &up.id, &sha512(b"other"), None, Some(body(&[b"bytes"])))

@@ -9,9 +9,9 @@
 use crate::blobs::BlobInfo;
 use crate::hashing::ParallelHasher;
 use crate::locks::KeyedLocks;
-use crate::{ByteStream, Error, Registry, Repo, Result};
+use crate::{ByteStream, Error, Principal, Registry, Repo, Result};
 use berth_oci::{Algorithm, Digest, DigestHasher, RepositoryName};
-use berth_store::{BlobLink, RepoId, StoreError, UploadRecord};
+use berth_store::{BlobLink, CreateUploadOutcome, RepoId, StoreError, UploadRecord};
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -70,21 +70,38 @@ pub struct UploadState {
 }
 
 impl Registry {
-    /// Opens an upload session (`POST /blobs/uploads/`).
-    pub async fn start_upload(&self, repo: &Repo) -> Result<UploadState> {
+    /// Opens an upload session (`POST /blobs/uploads/`, InitiateLayerUpload)
+    /// for `by` (`None`: anonymous), unless the repository or `by` already
+    /// has as many open as `RegistryConfig::upload_sessions` allows.
+    pub async fn start_upload(&self, repo: &Repo, by: Option<&Principal>) -> Result<UploadState> {
         let repo_id = self.repo_id_for_push(repo).await?;
         let now = self.now();
         let id = uuid::Uuid::new_v4().to_string();
-        self.meta
-            .create_upload(&UploadRecord {
-                id: id.clone(),
-                repository: repo_id,
-                size: 0,
-                started_at: now,
-                updated_at: now,
-            })
+        let outcome = self
+            .meta
+            .create_upload(
+                &UploadRecord {
+                    id: id.clone(),
+                    repository: repo_id,
+                    size: 0,
+                    started_at: now,
+                    updated_at: now,
+                    started_by: by.map(|p| format!("{}:{}", p.account_id, p.user)),
+                },
+                self.config.upload_sessions,
+            )
             .await?;
-        Ok(UploadState { id, size: 0 })
+        let too_many = |by_principal, open| Error::TooManyUploads {
+            by_principal,
+            repository: repo.name.to_string(),
+            open,
+            expiry_hours: self.config.upload_expiry.as_secs() / 3600,
+        };
+        match outcome {
+            CreateUploadOutcome::Created => Ok(UploadState { id, size: 0 }),
+            CreateUploadOutcome::RepositoryFull(open) => Err(too_many(false, open)),
+            CreateUploadOutcome::PrincipalFull(open) => Err(too_many(true, open)),
+        }
     }
 
     /// A whole blob in one request (`POST /blobs/uploads/?digest=`).

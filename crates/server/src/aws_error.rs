@@ -131,6 +131,22 @@ impl AwsError {
             e @ Error::TagImmutable { .. } => {
                 Self::client("ImageTagAlreadyExistsException", e.to_string())
             }
+            Error::TooManyUploads {
+                by_principal,
+                repository,
+                open,
+                expiry_hours,
+            } => Self::client(
+                "LimitExceededException",
+                format!(
+                    "The operation did not succeed because it would have exceeded a service limit for your account. {} {open} layer uploads in progress, the most allowed; an upload that receives no part for {expiry_hours} hours expires",
+                    if by_principal {
+                        "The caller has".to_string()
+                    } else {
+                        format!("The repository with name '{repository}' in registry with id '{registry_id}' has")
+                    }
+                ),
+            ),
             Error::Store(StoreError::NoSpace) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "ServerException",

@@ -268,7 +268,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        let state = reg.start_upload(&repo).await?;
+        let state = reg.start_upload(&repo, self.principal.as_ref()).await?;
         Ok(upload_progress(StatusCode::ACCEPTED, &repo, &state))
     }
 

@@ -148,6 +148,9 @@ impl From<Error> for OciError {
             | Error::DeleteConflict(_)
             | Error::LimitExceeded(_)
             | Error::MalformedPolicyDocument(_) => OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg),
+            // The spec's code for "too many requests"; the message says
+            // how many sessions are open and how they end.
+            Error::TooManyUploads { .. } => OciError::new(S::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", msg),
             Error::BodyRead(_) => OciError::new(S::BAD_REQUEST, "BLOB_UPLOAD_INVALID", msg),
             Error::Store(StoreError::NoSpace) => OciError::new(
                 S::INSUFFICIENT_STORAGE,

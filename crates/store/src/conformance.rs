@@ -144,6 +144,70 @@ fn manifest<'a>(
     }
 }
 
+const LIMITS: UploadLimits = UploadLimits {
+    per_repository: 1000,
+    per_principal: 1000,
+};
+
+/// Open sessions are capped per repository and per opener; a refused
+/// session writes nothing, and closing one makes room.
+async fn upload_limits(store: &dyn MetadataStore, a: RepoId, b: RepoId, template: &UploadRecord) {
+    let limits = UploadLimits {
+        per_repository: 3,
+        per_principal: 2,
+    };
+    let open = |id: &str, repo: RepoId, by: Option<&str>| UploadRecord {
+        id: id.into(),
+        repository: repo,
+        started_by: by.map(str::to_string),
+        ..template.clone()
+    };
+    let create = |u: UploadRecord| async move { store.create_upload(&u, limits).await.unwrap() };
+    assert_eq!(
+        create(open("p1", a, Some("x:alice"))).await,
+        CreateUploadOutcome::Created
+    );
+    assert_eq!(
+        create(open("p2", b, Some("x:alice"))).await,
+        CreateUploadOutcome::Created
+    );
+    assert_eq!(
+        create(open("p3", a, Some("x:alice"))).await,
+        CreateUploadOutcome::PrincipalFull(2),
+        "alice has two open, in any repositories"
+    );
+    assert!(!store.upload_exists("p3").await.unwrap());
+    assert_eq!(
+        create(open("p4", a, Some("x:bob"))).await,
+        CreateUploadOutcome::Created
+    );
+    assert_eq!(
+        create(open("p5", a, None)).await,
+        CreateUploadOutcome::Created
+    );
+    assert_eq!(
+        create(open("p6", a, Some("x:carol"))).await,
+        CreateUploadOutcome::RepositoryFull(3)
+    );
+    assert_eq!(
+        create(open("p7", a, None)).await,
+        CreateUploadOutcome::RepositoryFull(3),
+        "anonymous sessions count for their repository"
+    );
+    assert_eq!(
+        create(open("p8", b, Some("x:carol"))).await,
+        CreateUploadOutcome::Created
+    );
+    assert!(store.delete_upload("p1").await.unwrap());
+    assert_eq!(
+        create(open("p9", a, Some("x:alice"))).await,
+        CreateUploadOutcome::Created
+    );
+    for id in ["p2", "p4", "p5", "p8", "p9"] {
+        assert!(store.delete_upload(id).await.unwrap());
+    }
+}
+
 pub async fn metadata_store_suite(store: &dyn MetadataStore) {
     store.ping().await.expect("ping");
     let reg = RegistryKey {
@@ -359,9 +423,14 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
         size: 0,
         started_at: 100,
         updated_at: 100,
+        started_by: Some("000000000000:ci".into()),
     };
-    store.create_upload(&up).await.unwrap();
+    assert_eq!(
+        store.create_upload(&up, LIMITS).await.unwrap(),
+        CreateUploadOutcome::Created
+    );
     assert!(store.upload_exists("u1").await.unwrap());
+    assert_eq!(store.get_upload("u1").await.unwrap().unwrap(), up);
     assert!(store.set_upload_size("u1", 0, 50, 200).await.unwrap());
     assert!(
         !store.set_upload_size("u1", 0, 70, 201).await.unwrap(),
@@ -382,14 +451,18 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
         Some(50)
     );
     store
-        .create_upload(&UploadRecord {
-            id: "u2".into(),
-            ..up
-        })
+        .create_upload(
+            &UploadRecord {
+                id: "u2".into(),
+                ..up.clone()
+            },
+            LIMITS,
+        )
         .await
         .unwrap();
     assert!(store.delete_upload("u2").await.unwrap());
     assert!(!store.delete_upload("u2").await.unwrap());
+    upload_limits(store, a, b, &up).await;
 
     let c = store.counts().await.unwrap();
     assert_eq!(

@@ -218,6 +218,27 @@ pub struct UploadRecord {
     pub size: u64,
     pub started_at: i64,
     pub updated_at: i64,
+    /// Who opened the session (`<account>:<user>`), for the per-principal
+    /// cap; `None` for anonymous sessions and ones older than the column.
+    pub started_by: Option<String>,
+}
+
+/// The most upload sessions that may be open at once (`create_upload`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    pub per_repository: u64,
+    /// Counted over the sessions whose `started_by` is the new one's.
+    pub per_principal: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateUploadOutcome {
+    Created,
+    /// Nothing was written: the repository has this many sessions open,
+    /// the most allowed.
+    RepositoryFull(u64),
+    /// Nothing was written: the session's opener has this many open.
+    PrincipalFull(u64),
 }
 
 /// An access key: an id and a secret (sealed under the server key by the
@@ -994,7 +1015,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Every ACTIVATING image (restores a stop interrupted).
     async fn activating_images(&self) -> Result<Vec<(RepoId, Digest)>>;
 
-    async fn create_upload(&self, upload: &UploadRecord) -> Result<()>;
+    /// Opens a session unless its repository, or its opener, already has
+    /// `limits` sessions open; the counts and the insert are one
+    /// transaction, and each count reads at most its limit's worth of an
+    /// index.
+    async fn create_upload(
+        &self,
+        upload: &UploadRecord,
+        limits: UploadLimits,
+    ) -> Result<CreateUploadOutcome>;
     async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>>;
     /// Moves an upload's size from `expected` to `size`; false if it was not at `expected`.
     async fn set_upload_size(&self, id: &str, expected: u64, size: u64, now: i64) -> Result<bool>;

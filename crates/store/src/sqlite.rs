@@ -206,6 +206,7 @@ fn upload_from_row(row: sqlx::sqlite::SqliteRow) -> UploadRecord {
         size: row.get::<i64, _>(2) as u64,
         started_at: row.get(3),
         updated_at: row.get(4),
+        started_by: row.get(5),
     }
 }
 
@@ -2241,21 +2242,51 @@ impl MetadataStore for SqliteMetadataStore {
             .collect()
     }
 
-    async fn create_upload(&self, u: &UploadRecord) -> Result<()> {
-        sqlx::query("INSERT INTO uploads (id, repository_id, size, started_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+    async fn create_upload(
+        &self,
+        u: &UploadRecord,
+        limits: UploadLimits,
+    ) -> Result<CreateUploadOutcome> {
+        let mut tx = self.writer.begin().await?;
+        // Each count stops at its limit: an indexed read of at most that many rows.
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM uploads WHERE repository_id = ? LIMIT ?)",
+        )
+        .bind(u.repository.0)
+        .bind(to_i64(limits.per_repository))
+        .fetch_one(&mut *tx)
+        .await?;
+        if from_i64(open) >= limits.per_repository {
+            return Ok(CreateUploadOutcome::RepositoryFull(from_i64(open)));
+        }
+        if let Some(by) = &u.started_by {
+            let open: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM uploads WHERE started_by = ? LIMIT ?)",
+            )
+            .bind(by)
+            .bind(to_i64(limits.per_principal))
+            .fetch_one(&mut *tx)
+            .await?;
+            if from_i64(open) >= limits.per_principal {
+                return Ok(CreateUploadOutcome::PrincipalFull(from_i64(open)));
+            }
+        }
+        sqlx::query("INSERT INTO uploads (id, repository_id, size, started_at, updated_at, started_by) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(&u.id)
             .bind(u.repository.0)
             .bind(to_i64(u.size))
             .bind(u.started_at)
             .bind(u.updated_at)
-            .execute(&self.writer)
+            .bind(&u.started_by)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(CreateUploadOutcome::Created)
     }
 
     async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>> {
         let row = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at FROM uploads WHERE id = ?",
+            "SELECT id, repository_id, size, started_at, updated_at, started_by FROM uploads WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.reader)
@@ -2305,7 +2336,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn stale_uploads(&self, before: i64, limit: u32) -> Result<Vec<UploadRecord>> {
         let rows = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at FROM uploads WHERE updated_at < ? ORDER BY updated_at LIMIT ?",
+            "SELECT id, repository_id, size, started_at, updated_at, started_by FROM uploads WHERE updated_at < ? ORDER BY updated_at LIMIT ?",
         )
         .bind(before)
         .bind(limit)
@@ -2922,7 +2953,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn upload_sessions(&self) -> Result<Vec<UploadRecord>> {
         let rows = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at FROM uploads ORDER BY id",
+            "SELECT id, repository_id, size, started_at, updated_at, started_by FROM uploads ORDER BY id",
         )
         .fetch_all(&self.reader)
         .await?;

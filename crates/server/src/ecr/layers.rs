@@ -32,7 +32,7 @@ pub async fn initiate_layer_upload(call: &Call<'_>, input: Value) -> Result<Valu
     let up = call
         .app
         .registry
-        .start_upload(&repo)
+        .start_upload(&repo, Some(&call.principal))
         .await
         .map_err(|e| call.registry_error(e))?;
     Ok(json!({ "uploadId": up.id, "partSize": PART_SIZE }))
