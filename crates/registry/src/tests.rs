@@ -405,7 +405,10 @@ async fn a_blobs_media_type_is_its_descriptors() {
         ]
     );
     assert_eq!(
-        f.reg.blob_media_types(&b, std::slice::from_ref(&l1)).await.unwrap(),
+        f.reg
+            .blob_media_types(&b, std::slice::from_ref(&l1))
+            .await
+            .unwrap(),
         [None],
         "another repository's manifests say nothing"
     );
@@ -456,7 +459,10 @@ async fn open_upload_sessions_are_capped() {
     );
     reg.start_upload(&b, Some(&alice)).await.unwrap();
     reg.start_upload(&repo("c"), Some(&alice)).await.unwrap();
-    let err = reg.start_upload(&repo("c"), Some(&alice)).await.unwrap_err();
+    let err = reg
+        .start_upload(&repo("c"), Some(&alice))
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
