@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         // well-formed: every reference a digest that prints as it parses.
         for r in m.references() {
             let d = match r {
-                Reference::Blob(d) | Reference::Manifest(d) => d,
+                Reference::Blob(d, _) | Reference::Manifest(d, _) => d,
             };
             assert_eq!(d.to_string().parse::<berth_oci::Digest>().unwrap(), d);
         }

@@ -46,6 +46,16 @@ pub struct ServeArgs {
     /// Hours after which an untouched upload session is removed [default: 24].
     #[arg(long, env = "BERTH_UPLOAD_EXPIRY_HOURS")]
     pub upload_expiry_hours: Option<u64>,
+    /// The most upload sessions that may be open at once in one
+    /// repository; more are refused (429 TOOMANYREQUESTS,
+    /// LimitExceededException) until some complete, are cancelled or
+    /// expire [default: 2000].
+    #[arg(long, env = "BERTH_UPLOAD_SESSIONS_PER_REPOSITORY")]
+    pub upload_sessions_per_repository: Option<u64>,
+    /// The most upload sessions one user may have open at once, in all
+    /// repositories [default: 2000].
+    #[arg(long, env = "BERTH_UPLOAD_SESSIONS_PER_PRINCIPAL")]
+    pub upload_sessions_per_principal: Option<u64>,
     /// Hours between background garbage collections; 0 turns them off [default: 24].
     #[arg(long, env = "BERTH_GC_INTERVAL_HOURS")]
     pub gc_interval_hours: Option<u64>,
@@ -123,6 +133,7 @@ pub struct Config {
     pub default_region: String,
     pub domain: String,
     pub upload_expiry: Duration,
+    pub upload_sessions: berth_store::UploadLimits,
     /// `None`: no background garbage collection.
     pub gc_interval: Option<Duration>,
     pub gc_grace: Duration,
@@ -265,7 +276,22 @@ impl Config {
         if max_connections == 0 {
             bail!("max_connections must be at least 1");
         }
+        let defaults = berth_registry::DEFAULT_UPLOAD_SESSIONS;
+        let upload_sessions = berth_store::UploadLimits {
+            per_repository: args
+                .upload_sessions_per_repository
+                .or(file.upload_sessions_per_repository)
+                .unwrap_or(defaults.per_repository),
+            per_principal: args
+                .upload_sessions_per_principal
+                .or(file.upload_sessions_per_principal)
+                .unwrap_or(defaults.per_principal),
+        };
+        if upload_sessions.per_repository == 0 || upload_sessions.per_principal == 0 {
+            bail!("upload_sessions_per_repository and upload_sessions_per_principal must be at least 1");
+        }
         Ok(Config {
+            upload_sessions,
             header_read_timeout,
             body_read_timeout,
             idle_timeout,
@@ -350,6 +376,32 @@ mod tests {
         assert_eq!(c.default_region, "us-east-1");
         assert_eq!(c.upload_expiry, Duration::from_secs(24 * 3600));
         assert_eq!(c.lifecycle_interval, Some(Duration::from_secs(24 * 3600)));
+        assert_eq!(c.upload_sessions, berth_registry::DEFAULT_UPLOAD_SESSIONS);
+    }
+
+    #[test]
+    fn upload_session_caps_are_settings_of_at_least_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("berth.toml");
+        std::fs::write(&file, "upload_sessions_per_principal = 50\n").unwrap();
+        let c = Config::resolve(ServeArgs {
+            config: Some(file),
+            upload_sessions_per_repository: Some(7),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            c.upload_sessions,
+            berth_store::UploadLimits {
+                per_repository: 7,
+                per_principal: 50
+            }
+        );
+        assert!(Config::resolve(ServeArgs {
+            upload_sessions_per_principal: Some(0),
+            ..Default::default()
+        })
+        .is_err());
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             &config.archive_dir,
             RegistryConfig {
                 upload_expiry: config.upload_expiry,
+                upload_sessions: config.upload_sessions,
                 gc_grace: config.gc_grace,
                 create_on_push: config.create_on_push,
                 server_key,

@@ -420,6 +420,34 @@ fn manifest_errors_have_the_spec_codes() {
         assert_eq!(r.status(), 400, "{}", String::from_utf8_lossy(body));
         assert_eq!(error_code(r), "MANIFEST_INVALID");
     }
+    // JSON text even in fields berth does not read (UTF-8, nesting at most
+    // 64 deep), and descriptors whose sizes are true (issue 17).
+    let text = String::from_utf8(img.manifest.clone()).unwrap();
+    let with_field = |value: &[u8]| {
+        let mut b = img.manifest[..img.manifest.len() - 1].to_vec();
+        b.extend_from_slice(b",\"x-note\":");
+        b.extend_from_slice(value);
+        b.push(b'}');
+        b
+    };
+    let deep = format!("{}{}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+    let layer_size = img.layers[0].bytes.len();
+    let lying = text.replace(
+        &format!("\"size\": {layer_size}"),
+        &format!("\"size\": {}", layer_size + 1),
+    );
+    assert_ne!(lying, text);
+    for (what, body) in [
+        ("invalid UTF-8", with_field(b"\"caf\xe9\"")),
+        ("a million levels deep", with_field(deep.as_bytes())),
+        ("a layer's size one too many", lying.into_bytes()),
+    ] {
+        let r = api.put_manifest("elsewhere", "bad", OCI_MANIFEST, &body);
+        assert_eq!(r.status(), 400, "{what}");
+        assert_eq!(error_code(r), "MANIFEST_INVALID", "{what}");
+    }
+    assert_eq!(api.get("/v2/elsewhere/manifests/bad").status(), 404);
+
     let big = format!(
         r#"{{"schemaVersion":2,"pad":"{}"}}"#,
         "x".repeat(4 * 1024 * 1024)
@@ -746,5 +774,76 @@ fn serves_https_with_a_given_certificate() {
     assert_eq!(
         &api.get(&format!("/v2/tls/blobs/{d}")).bytes().unwrap()[..],
         b"over tls"
+    );
+}
+
+/// Open upload sessions are capped per repository and per user (issue 17:
+/// 5,000 were accepted from one user); the refusal says how many are open
+/// and how they end. `POST ?digest=` opens no session, and a cancelled
+/// session makes room at once.
+#[test]
+fn open_upload_sessions_are_capped_per_repository_and_per_user() {
+    let s = start_with(&[
+        "--upload-sessions-per-repository",
+        "3",
+        "--upload-sessions-per-principal",
+        "4",
+    ]);
+    let api = Api::new(&s);
+    let c = &api.client;
+    let post = |repo: &str| {
+        c.post(api.url(&format!("/v2/{repo}/blobs/uploads/")))
+            .send()
+            .unwrap()
+    };
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let r = post("caps/a");
+        assert_eq!(r.status(), 202);
+        open.push(header(&r, "location"));
+    }
+    let r = post("caps/a");
+    assert_eq!(r.status(), 429);
+    let body: serde_json::Value = r.json().unwrap();
+    assert_eq!(body["errors"][0]["code"], "TOOMANYREQUESTS", "{body}");
+    let msg = body["errors"][0]["message"].as_str().unwrap();
+    for needle in [
+        "repository 'caps/a' has 3 upload sessions open, the most allowed",
+        "24 hours after its last request (--upload-expiry-hours)",
+        "DELETE /v2/<name>/blobs/uploads/<id>",
+    ] {
+        assert!(msg.contains(needle), "{msg}");
+    }
+    api.push_blob("caps/a", b"a monolithic upload opens no session");
+    let r = c.delete(api.url(&open[0])).send().unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        post("caps/a").status(),
+        202,
+        "the cancelled session made room"
+    );
+
+    // The user's fourth session, in another repository; no fifth anywhere.
+    assert_eq!(post("caps/b").status(), 202);
+    let r = post("caps/c");
+    assert_eq!(r.status(), 429);
+    let body: serde_json::Value = r.json().unwrap();
+    let msg = body["errors"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("you have 4 upload sessions open"), "{msg}");
+    // InitiateLayerUpload opens the same sessions, for the same user.
+    let (status, err) = s
+        .ecr(
+            "us-east-1",
+            "InitiateLayerUpload",
+            serde_json::json!({"repositoryName": "caps/b"}),
+        )
+        .unwrap_err();
+    assert_eq!(status, 400);
+    assert_eq!(err["__type"], "LimitExceededException", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().starts_with(
+            "The operation did not succeed because it would have exceeded a service limit for your account."
+        ),
+        "{err}"
     );
 }

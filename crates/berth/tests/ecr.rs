@@ -399,6 +399,12 @@ assert got["failures"][0]["failureCode"] == "ImageNotFound", got["failures"]
 layers = ecr.batch_check_layer_availability(repositoryName=R, layerDigests=fx["layers"] + ["sha256:" + "0" * 64])
 assert [l["layerAvailability"] for l in layers["layers"]] == ["AVAILABLE"] * len(fx["layers"])
 assert layers["failures"][0]["failureCode"] == "MissingLayerDigest"
+# Each available layer's media type is its descriptor's in a manifest of
+# the repository (the CLI's documented example shows a config's); a blob
+# no manifest uses has none yet.
+assert [l.get("mediaType") for l in layers["layers"]] == ["application/vnd.oci.image.layer.v1.tar+gzip"] * len(fx["layers"]), layers
+more = ecr.batch_check_layer_availability(repositoryName=R, layerDigests=[fx["config"], fx["loose"]])["layers"]
+assert more[0]["mediaType"] == "application/vnd.oci.image.config.v1+json" and "mediaType" not in more[1], more
 
 p = ecr.put_image(repositoryName=R, imageManifest=fx["m1"], imageTag="v3")
 assert p["image"]["imageId"] == {"imageDigest": fx["d1"], "imageTag": "v3"}, p
@@ -407,6 +413,8 @@ assert code_of(ecr.put_image, repositoryName=R, imageManifest=fx["m1"], imageTag
 assert code_of(ecr.put_image, repositoryName=R, imageManifest=fx["missing"], imageTag="v5") == "LayersNotFoundException"
 assert code_of(ecr.put_image, repositoryName="img/none", imageManifest=fx["m1"], imageTag="v1") == "RepositoryNotFoundException"
 assert code_of(ecr.put_image, repositoryName=R, imageManifest="{not json", imageTag="v6") == "InvalidParameterException"
+deep = fx["m1"][:-1] + ',"x-note":' + "[" * 100000 + "]" * 100000 + "}"
+assert code_of(ecr.put_image, repositoryName=R, imageManifest=deep, imageTag="v7") == "InvalidParameterException", "nesting is bounded"
 
 import urllib.request, urllib.error, hashlib
 u = ecr.get_download_url_for_layer(repositoryName=R, layerDigest=fx["layers"][0])
@@ -468,6 +476,8 @@ fn image_operations_and_v2_are_two_views_of_one_state() {
         "m1": String::from_utf8(one.manifest.clone()).unwrap(),
         "size1": size1,
         "layers": one.layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>(),
+        "config": one.config_digest,
+        "loose": api.push_blob("img/app", b"no manifest uses this"),
         "missing": missing,
     });
     let out = boto3(&s, BOTO3_IMAGES, &fixture);
@@ -990,6 +1000,28 @@ fn layers_uploaded_through_the_api_are_pulled_over_v2() {
         (400, Some("InvalidParameterException")),
         "{body}"
     );
+    // partFirstByte 0 and partLastByte 2^64 - 1 describe more bytes than a
+    // u64 counts: refused, never wrapped around (issue 17).
+    let (status, body) = s
+        .ecr(
+            "us-east-1",
+            "UploadLayerPart",
+            serde_json::json!({"repositoryName": "up/app", "uploadId": up["uploadId"],
+                "partFirstByte": 0, "partLastByte": u64::MAX, "layerPartBlob": "AAAA"}),
+        )
+        .unwrap_err();
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("InvalidLayerPartException")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("describe no countable range"),
+        "{body}"
+    );
 }
 
 const BOTO3_TAGS_AND_SETTINGS: &str = r#"
@@ -1334,4 +1366,76 @@ fn signatures_cover_the_body_the_operation_and_the_token() {
         err["message"],
         "The security token included in the request is invalid."
     );
+}
+
+/// Every exception whose text berth takes from ECR, word for word as AWS
+/// answers it (issue 17, item 20): clients and scripts that match on them
+/// see what they see on AWS.
+const BOTO3_MESSAGES: &str = r#"
+from botocore.config import Config
+R, F, ID = "msg/app", "msg/frozen", "000000000000"
+def message_of(fn, *a, **kw):
+    e = error_of(fn, *a, **kw)["Error"]
+    return e["Code"], e["Message"]
+ecr.put_image_tag_mutability(repositoryName=F, imageTagMutability="IMMUTABLE")
+checks = [
+    (message_of(ecr.describe_images, repositoryName=R, imageIds=[{"imageTag": "latest"}]),
+     ("ImageNotFoundException", "The image with imageId {imageDigest:'null', imageTag:'latest'} does not exist within the repository with name 'msg/app' in the registry with id '000000000000'")),
+    (message_of(ecr.describe_images, repositoryName=R, imageIds=[{"imageDigest": "sha256:" + "0" * 64}]),
+     ("ImageNotFoundException", "The image with imageId {imageDigest:'sha256:" + "0" * 64 + "', imageTag:'null'} does not exist within the repository with name 'msg/app' in the registry with id '000000000000'")),
+    (message_of(ecr.describe_image_scan_findings, repositoryName=R, imageId={"imageTag": "v1"}),
+     ("ScanNotFoundException", "Image scan does not exist for the image with '{imageDigest:'%s', imageTag:'v1'}' in the repository with name 'msg/app' in the registry with id '000000000000'" % fx["d1"])),
+    (message_of(ecr.put_image, repositoryName=R, imageManifest=fx["m1"], imageTag="v1"),
+     ("ImageAlreadyExistsException", "Image with digest '%s' and tag 'v1' already exists in the repository with name 'msg/app' in registry with id '000000000000'" % fx["d1"])),
+    (message_of(ecr.put_image, repositoryName=F, imageManifest=fx["m2"], imageTag="v1"),
+     ("ImageTagAlreadyExistsException", "The image tag 'v1' already exists in the 'msg/frozen' repository and cannot be overwritten because the repository is immutable.")),
+    (message_of(ecr.delete_repository, repositoryName=R),
+     ("RepositoryNotEmptyException", "The repository with name 'msg/app' in registry with id '000000000000' cannot be deleted because it still contains images")),
+    (message_of(ecr.get_repository_policy, repositoryName=R),
+     ("RepositoryPolicyNotFoundException", "Repository policy does not exist for the repository with name 'msg/app' in the registry with id '000000000000'")),
+    (message_of(ecr.get_lifecycle_policy, repositoryName=R),
+     ("LifecyclePolicyNotFoundException", "Lifecycle policy does not exist for the repository with name 'msg/app' in the registry with id '000000000000'")),
+    (message_of(ecr.get_registry_policy),
+     ("RegistryPolicyNotFoundException", "Registry policy does not exist in the registry with id '000000000000'")),
+    (message_of(ecr.describe_repositories, repositoryNames=["msg/none"]),
+     ("RepositoryNotFoundException", "The repository with name 'msg/none' does not exist in the registry with id '000000000000'")),
+    (message_of(ecr.create_repository, repositoryName=R),
+     ("RepositoryAlreadyExistsException", "The repository with name 'msg/app' already exists in the registry with id '000000000000'")),
+    (message_of(ecr.create_repository, repositoryName="Msg_App"),
+     ("InvalidParameterException", "Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*''")),
+]
+# botocore checks the model's minimum length itself unless told not to.
+raw = boto3.client("ecr", config=Config(parameter_validation=False))
+checks.append((message_of(raw.create_repository, repositoryName="a"),
+    ("InvalidParameterException", "Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must have length greater than or equal to 2'")))
+up = ecr.initiate_layer_upload(repositoryName=R)["uploadId"]
+checks.append((message_of(ecr.complete_layer_upload, repositoryName=R, uploadId=up, layerDigests=["sha256:" + "0" * 64]),
+    ("EmptyUploadException", "The upload with id '%s' in the repository with name 'msg/app' in registry with id '000000000000' cannot be completed because it does not have any parts" % up)))
+got = ecr.batch_get_image(repositoryName=R, imageIds=[{"imageTag": "nope"}, {}])["failures"]
+checks.append(([(f["failureCode"], f["failureReason"]) for f in got],
+    [("ImageNotFound", "Requested image not found"), ("MissingDigestAndTag", "Invalid request parameters: both tag and digest cannot be null")]))
+wrong = ["%s\n  got:  %s\n  want: %s" % (i, got, want) for i, (got, want) in enumerate(checks) if got != want]
+assert not wrong, "\n".join(wrong)
+print("messages match")
+"#;
+
+#[test]
+fn exceptions_are_worded_as_ecr_words_them() {
+    if !tools::require_python_module("boto3") {
+        return;
+    }
+    let s = start();
+    let api = Api::new(&s);
+    let one = image::oci_image(61, 1, 1, 100);
+    let two = image::oci_image(62, 1, 1, 100);
+    api.push_image("msg/app", &one, "v1");
+    api.push_image("msg/frozen", &one, "v1");
+    api.push_image("msg/frozen", &two, "v2");
+    let fixture = serde_json::json!({
+        "d1": one.manifest_digest,
+        "m1": String::from_utf8(one.manifest.clone()).unwrap(),
+        "m2": String::from_utf8(two.manifest.clone()).unwrap(),
+    });
+    let out = boto3(&s, BOTO3_MESSAGES, &fixture);
+    assert!(out.contains("messages match"), "{out}");
 }

@@ -174,10 +174,9 @@ fn keep_the_last_10_images_previewed_then_run_on_demand() {
         &["ecr", "get-lifecycle-policy", "--repository-name", repo],
     );
     assert_eq!(got["lifecyclePolicyText"], KEEP_LAST_10);
-    assert!(
-        got.get("lastEvaluatedAt").is_none(),
-        "never evaluated yet: {got}"
-    );
+    // Never evaluated yet: ECR answers the epoch (the CLI's documented
+    // delete-lifecycle-policy example shows `"lastEvaluatedAt": 0.0`).
+    assert_eq!(got["lastEvaluatedAt"], 0.0, "never evaluated yet: {got}");
 
     // The preview, with the stored policy; the CLI's own waiter polls it.
     let started = aws_ok(
@@ -525,6 +524,29 @@ fn lifecycle_errors_carry_ecr_exception_names() {
         err.contains("LifecyclePolicyNotFoundException"),
         "nothing was stored: {err}"
     );
+    // Deleting a policy never evaluated answers `lastEvaluatedAt` 0, as
+    // the CLI's documented delete-lifecycle-policy example shows.
+    aws_ok(
+        &s,
+        &[
+            "ecr",
+            "put-lifecycle-policy",
+            "--repository-name",
+            "plain",
+            "--lifecycle-policy-text",
+            KEEP_LAST_10,
+        ],
+    );
+    let deleted = aws_ok(
+        &s,
+        &[
+            "ecr",
+            "delete-lifecycle-policy",
+            "--repository-name",
+            "plain",
+        ],
+    );
+    assert_eq!(deleted["lastEvaluatedAt"], 0.0, "{deleted}");
     // The admin API's lifecycle run is signed like the rest of it.
     let (status, _) = berth_testkit::admin::call(
         &s.raw_client(),

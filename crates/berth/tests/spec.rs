@@ -384,3 +384,103 @@ fn a_chunked_upload_resumes_after_a_restart() {
         &data[..]
     );
 }
+
+/// A manifest reference that is neither a tag nor a digest (the OCI
+/// conformance suite's `.INVALID_MANIFEST_NAME`) names no manifest: reads
+/// and deletes answer 404 `MANIFEST_UNKNOWN` as for any manifest that is not
+/// there (`NAME_UNKNOWN` when the repository is not there either); a `PUT`
+/// under it is refused with 400. Callers without rights get 403 first
+/// (`protected_requests` lists these routes for the authorization tests).
+#[test]
+fn a_reference_that_is_neither_tag_nor_digest_names_no_manifest() {
+    let s = start();
+    let api = Api::new(&s);
+    let img = image::oci_image(9, 1, 1, 100);
+    api.push_image("refs", &img, "v1");
+    for reference in [".INVALID_MANIFEST_NAME", "-bad", "sha256:123", "md5:abc"] {
+        for method in ["GET", "HEAD", "DELETE"] {
+            let r = api
+                .client
+                .request(
+                    method.parse().unwrap(),
+                    api.url(&format!("/v2/refs/manifests/{reference}")),
+                )
+                .send()
+                .unwrap();
+            assert_eq!(r.status(), 404, "{method} {reference}");
+            if method != "HEAD" {
+                assert_eq!(error_code(r), "MANIFEST_UNKNOWN", "{method} {reference}");
+            }
+            let r = api
+                .client
+                .request(
+                    method.parse().unwrap(),
+                    api.url(&format!("/v2/nowhere/manifests/{reference}")),
+                )
+                .send()
+                .unwrap();
+            assert_eq!(r.status(), 404, "{method} {reference}");
+            if method != "HEAD" {
+                assert_eq!(error_code(r), "NAME_UNKNOWN", "{method} {reference}");
+            }
+        }
+    }
+    let r = api.put_manifest(
+        "refs",
+        ".INVALID_MANIFEST_NAME",
+        OCI_MANIFEST,
+        &img.manifest,
+    );
+    assert_eq!(r.status(), 400);
+    assert_eq!(error_code(r), "TAG_INVALID");
+    let r = api.put_manifest("refs", "sha256:123", OCI_MANIFEST, &img.manifest);
+    assert_eq!(r.status(), 400);
+    assert_eq!(error_code(r), "DIGEST_INVALID");
+    assert_eq!(
+        api.get("/v2/refs/manifests/v1").status(),
+        200,
+        "nothing deleted"
+    );
+}
+
+/// `Content-Range: 0-18446744073709551615` claims 2^64 bytes; `end - start +
+/// 1` wrapped to 0, so with an empty body the closing `PUT` answered 201
+/// (issue 17). Every such claim is 416, and a claim whose bytes never came
+/// is 400; the session survives both.
+#[test]
+fn content_ranges_are_counted_without_wrapping() {
+    let s = start();
+    let api = Api::new(&s);
+    let c = &api.client;
+    let empty = sha256(b"");
+    let r = c.post(api.url("/v2/wrap/blobs/uploads/")).send().unwrap();
+    let loc = header(&r, "location");
+    for method in ["PATCH", "PUT"] {
+        let r = c
+            .request(
+                method.parse().unwrap(),
+                api.url(&format!("{loc}?digest={empty}")),
+            )
+            .header("content-range", "0-18446744073709551615")
+            .header("content-length", "0")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 416, "{method}");
+        assert_eq!(header(&r, "range"), "0-0", "{method}");
+        assert_eq!(error_code(r), "BLOB_UPLOAD_INVALID", "{method}");
+    }
+    let r = c
+        .put(api.url(&format!("{loc}?digest={empty}")))
+        .header("content-range", "0-9")
+        .header("content-length", "0")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(error_code(r), "BLOB_UPLOAD_INVALID");
+    assert_eq!(api.head(&format!("/v2/wrap/blobs/{empty}")).status(), 404);
+    let r = c
+        .put(api.url(&format!("{loc}?digest={empty}")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "the session survived the refusals");
+}

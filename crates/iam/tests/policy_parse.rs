@@ -124,6 +124,45 @@ fn principals_of_a_repository_policy_parse_in_every_form() {
     assert!(p.statements[0].resource.is_none());
 }
 
+/// ECR accepts repository policies whose statements repeat a Sid (moto
+/// #8933: "while discouraged, it works with ECR on AWS"), and Sids with
+/// spaces (the AWS CLI's set-repository-policy example uses "allow public
+/// pull"); IAM refuses a repeated Sid in an identity policy.
+#[test]
+fn repeated_sids_are_refused_only_in_identity_policies() {
+    let statement = |sid: &str, principal: bool| {
+        format!(
+            r#"{{"Sid": "{sid}", "Effect": "Allow", {}"Action": "ecr:BatchGetImage"{}}}"#,
+            if principal {
+                r#""Principal": "*", "#
+            } else {
+                ""
+            },
+            if principal {
+                ""
+            } else {
+                r#", "Resource": "*""#
+            },
+        )
+    };
+    let doc = |principal: bool| {
+        format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{}, {}]}}"#,
+            statement("allow public pull", principal),
+            statement("allow public pull", principal),
+        )
+    };
+    let p = Policy::parse(&doc(true), RESOURCE).unwrap();
+    assert_eq!(p.statements.len(), 2);
+    assert_eq!(p.statements[1].sid.as_deref(), Some("allow public pull"));
+    let e = Policy::parse(&doc(false), IDENTITY).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("Statement IDs (SID) in a single policy must be unique."),
+        "{e}"
+    );
+}
+
 #[test]
 fn malformed_documents_are_refused_with_a_message_that_points_at_the_problem() {
     let allow = r#""Effect": "Allow", "Action": "ecr:*", "Resource": "*""#;
@@ -182,7 +221,7 @@ fn malformed_documents_are_refused_with_a_message_that_points_at_the_problem() {
         (RESOURCE, r#"{"Statement": {"Effect": "Allow", "Principal": "everyone", "Action": "ecr:*"}}"#.into(),
             r#"Statement[0].Principal must be "*" or an object such as {"AWS": "arn:aws:iam::123456789012:root"}"#),
         (IDENTITY, format!(r#"{{"Statement": [{{"Sid": "A", {allow}}}, {{"Sid": "A", {allow}}}]}}"#),
-            "Statement[1].Sid 'A' is already used by Statement[0]; Sids must be unique"),
+            "Statement IDs (SID) in a single policy must be unique. Statement[1].Sid 'A' is already used by Statement[0]"),
         (IDENTITY, format!(r#"{{"Statement": {{"Sid": 5, {allow}}}}}"#), "Statement[0].Sid must be a string"),
         (IDENTITY, format!(r#"{{"Statement": {{{allow}, "Effects": "Allow"}}}}"#), "unknown element 'Effects' in Statement[0]"),
         (IDENTITY, r#"{"Statement": ["Allow"]}"#.into(), "Statement[0] must be a JSON object"),

@@ -12,6 +12,12 @@ use serde::Deserialize;
 /// Manifests larger than this are refused (the limit ECR and most registries use).
 pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 
+/// The deepest nesting of arrays and objects a manifest may have. Real ones
+/// nest five deep (index → `manifests` → descriptor → `platform` →
+/// `os.features`); serde_json skips the fields berth does not read without
+/// any depth limit, so the bound is checked here.
+pub const MAX_MANIFEST_DEPTH: usize = 64;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ManifestError {
     #[error("manifest is not valid JSON: {0}")]
@@ -43,11 +49,13 @@ pub enum ManifestKind {
     },
 }
 
-/// Something a manifest needs to exist in its repository before it is accepted.
+/// Something a manifest needs to exist in its repository before it is
+/// accepted, with the size its descriptor declares (which the stored
+/// content must have).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {
-    Blob(Digest),
-    Manifest(Digest),
+    Blob(Digest, u64),
+    Manifest(Digest, u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +100,23 @@ impl Manifest {
     /// Content-Type, if any; when both it and the body's `mediaType` are
     /// present they must agree.
     pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Manifest, ManifestError> {
+        // JSON text is UTF-8 (RFC 8259 §8.1). serde_json checks the strings
+        // it reads but skips the fields berth does not read byte by byte,
+        // so a manifest with invalid UTF-8 there would be stored, and shown
+        // by BatchGetImage with U+FFFD replacements that change its digest.
+        let text = std::str::from_utf8(body).map_err(|e| {
+            ManifestError::Json(format!(
+                "it is not UTF-8 text (invalid byte sequence at byte {})",
+                e.valid_up_to()
+            ))
+        })?;
+        if nesting_exceeds(text.as_bytes(), MAX_MANIFEST_DEPTH) {
+            return Err(ManifestError::Invalid(format!(
+                "arrays and objects nest more than {MAX_MANIFEST_DEPTH} deep"
+            )));
+        }
         let raw: RawManifest =
-            serde_json::from_slice(body).map_err(|e| ManifestError::Json(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| ManifestError::Json(e.to_string()))?;
         let media_type = resolve_media_type(&raw, content_type)?;
 
         if media_type == DOCKER_MANIFEST_V1 || media_type == DOCKER_MANIFEST_V1_SIGNED {
@@ -174,11 +197,11 @@ impl Manifest {
                 .chain(layers.iter().filter(|l| {
                     !media_type::NON_DISTRIBUTABLE_LAYERS.contains(&l.media_type.as_str())
                 }))
-                .map(|d| Reference::Blob(d.digest.clone()))
+                .map(|d| Reference::Blob(d.digest.clone(), d.size))
                 .collect(),
             ManifestKind::Index { manifests } => manifests
                 .iter()
-                .map(|d| Reference::Manifest(d.digest.clone()))
+                .map(|d| Reference::Manifest(d.digest.clone(), d.size))
                 .collect(),
         }
     }
@@ -213,6 +236,35 @@ fn resolve_media_type(
             }
         }
     }
+}
+
+/// Whether JSON text nests arrays and objects deeper than `max` (brackets
+/// inside strings do not count). Linear, and needs no valid JSON.
+fn nesting_exceeds(text: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in text {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 fn descriptor(d: RawDescriptor, at: &str) -> Result<Descriptor, ManifestError> {
@@ -261,8 +313,8 @@ mod tests {
         assert_eq!(
             m.references(),
             vec![
-                Reference::Blob(D1.parse().unwrap()),
-                Reference::Blob(D2.parse().unwrap())
+                Reference::Blob(D1.parse().unwrap(), 2),
+                Reference::Blob(D2.parse().unwrap(), 10)
             ]
         );
     }
@@ -293,7 +345,7 @@ mod tests {
         let m = Manifest::parse(body.as_bytes(), None).unwrap();
         assert_eq!(
             m.references(),
-            vec![Reference::Manifest(D1.parse().unwrap())]
+            vec![Reference::Manifest(D1.parse().unwrap(), 5)]
         );
     }
 
@@ -331,13 +383,55 @@ mod tests {
         }
     }
 
+    /// Fields berth does not read are still JSON text: invalid UTF-8 in
+    /// them, or nesting a million deep, is refused (issue 17).
+    #[test]
+    fn bodies_must_be_utf8_json_of_bounded_depth() {
+        let valid = image(Some(OCI_MANIFEST));
+        let with = |extra: &[u8]| {
+            let mut b = valid.as_bytes()[..valid.len() - 1].to_vec();
+            b.extend_from_slice(b",\"x-ignored\":");
+            b.extend_from_slice(extra);
+            b.push(b'}');
+            b
+        };
+        assert!(Manifest::parse(&with(b"\"plain\""), None).is_ok());
+        let err = Manifest::parse(&with(b"\"caf\xe9\""), None).unwrap_err();
+        assert!(
+            matches!(err, ManifestError::Json(ref m) if m.contains("UTF-8")),
+            "{err}"
+        );
+        let err = Manifest::parse(&with(b"\"\xff\xfe\""), None).unwrap_err();
+        assert!(matches!(err, ManifestError::Json(_)), "{err}");
+
+        let deep = |n: usize| {
+            let mut v = "[".repeat(n).into_bytes();
+            v.extend("]".repeat(n).into_bytes());
+            v
+        };
+        let err = Manifest::parse(&with(&deep(1_000_000)), None).unwrap_err();
+        assert!(
+            matches!(err, ManifestError::Invalid(ref m) if m.contains("nest more than 64")),
+            "{err}"
+        );
+        // The top-level object is one level: 63 more fit.
+        assert!(Manifest::parse(&with(&deep(MAX_MANIFEST_DEPTH - 1)), None).is_ok());
+        assert!(Manifest::parse(&with(&deep(MAX_MANIFEST_DEPTH)), None).is_err());
+        // Brackets inside strings are text, escaped quotes too.
+        let text = format!("\"{}\\\"{}\"", "[".repeat(100), "{".repeat(100));
+        assert!(Manifest::parse(&with(text.as_bytes()), None).is_ok());
+    }
+
     #[test]
     fn foreign_layers_and_subject_are_not_required() {
         let body = format!(
             r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"x","digest":"{D1}","size":2}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip","digest":"{D2}","size":10,"urls":["https://example.com/l"]}}],"subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{D2}","size":3}}}}"#
         );
         let m = Manifest::parse(body.as_bytes(), None).unwrap();
-        assert_eq!(m.references(), vec![Reference::Blob(D1.parse().unwrap())]);
+        assert_eq!(
+            m.references(),
+            vec![Reference::Blob(D1.parse().unwrap(), 2)]
+        );
         assert_eq!(m.subject.unwrap().digest.as_str(), D2);
         // Without an artifactType, an image manifest's is its config's type.
         assert_eq!(m.artifact_type.as_deref(), Some("x"));

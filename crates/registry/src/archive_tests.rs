@@ -238,7 +238,7 @@ async fn pushing_an_archived_image_again_restores_it() {
 fn index_of(children: &[&Digest]) -> Bytes {
     let ms: Vec<String> = children
         .iter()
-        .map(|d| format!(r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{d}","size":1,"platform":{{"architecture":"amd64","os":"linux"}}}}"#))
+        .map(|d| format!(r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{d}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}}"#, size_of(d)))
         .collect();
     Bytes::from(format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,

@@ -1,8 +1,10 @@
 //! Reading and unlinking blobs.
 
 use crate::{ByteStream, Error, Registry, Repo, Result};
+use berth_oci::manifest::{Manifest, ManifestKind};
 use berth_oci::Digest;
 use berth_store::{BlobLink, RepoId, StoreError, UnlinkBlobOutcome};
+use std::collections::HashMap;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -124,6 +126,44 @@ impl Registry {
             range: span,
             stream: reader.stream,
         })
+    }
+
+    /// The media type of each blob as a manifest of the repository
+    /// references it (that descriptor's `mediaType`, what ECR's
+    /// BatchCheckLayerAvailability reports); `None` for a blob no manifest
+    /// of the repository uses yet. One indexed read per blob; each manifest
+    /// is read (through the cache) and parsed once.
+    pub async fn blob_media_types(
+        &self,
+        repo: &Repo,
+        digests: &[Digest],
+    ) -> Result<Vec<Option<String>>> {
+        let repo_id = self.repo_id(repo).await?;
+        let mut parsed: HashMap<Digest, Option<Manifest>> = HashMap::new();
+        let mut out = Vec::with_capacity(digests.len());
+        for d in digests {
+            let Some(user) = self.meta.manifest_using_blob(repo_id, d).await? else {
+                out.push(None);
+                continue;
+            };
+            if !parsed.contains_key(&user) {
+                let m = self
+                    .load_manifest(repo_id, &user)
+                    .await?
+                    .and_then(|m| Manifest::parse(&m.stored.body, Some(&m.stored.media_type)).ok());
+                parsed.insert(user.clone(), m);
+            }
+            out.push(parsed[&user].as_ref().and_then(|m| {
+                match &m.kind {
+                    ManifestKind::Image { config, layers } => std::iter::once(config)
+                        .chain(layers)
+                        .find(|l| &l.digest == d && !l.media_type.is_empty())
+                        .map(|l| l.media_type.clone()),
+                    ManifestKind::Index { .. } => None,
+                }
+            }));
+        }
+        Ok(out)
     }
 
     /// Removes the repository's link to a blob (`DELETE`). The bytes stay

@@ -84,10 +84,30 @@ pub enum Error {
     /// IAM: a policy document that is not a policy.
     #[error("{0}")]
     MalformedPolicyDocument(String),
+    /// Too many upload sessions are open (`RegistryConfig::upload_sessions`).
+    #[error("{}", too_many_uploads(.by_principal, .repository, *.open, *.expiry_hours))]
+    TooManyUploads {
+        /// The caller's own sessions (else the repository's) are at the cap.
+        by_principal: bool,
+        repository: String,
+        open: u64,
+        expiry_hours: u64,
+    },
     #[error("reading the request body failed: {0}")]
     BodyRead(std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+fn too_many_uploads(by_principal: &bool, repository: &str, open: u64, expiry_hours: u64) -> String {
+    let whose = if *by_principal {
+        "you have".to_string()
+    } else {
+        format!("repository '{repository}' has")
+    };
+    format!(
+        "{whose} {open} upload sessions open, the most allowed; an unfinished session expires {expiry_hours} hours after its last request (--upload-expiry-hours), or cancel one with DELETE /v2/<name>/blobs/uploads/<id>"
+    )
 }
 
 fn join(ds: &[Digest]) -> String {

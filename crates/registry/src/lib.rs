@@ -100,7 +100,19 @@ pub struct RegistryConfig {
     pub scan_workers: usize,
     /// What callers without credentials may do (`--allow-anonymous`).
     pub anonymous: AnonymousAccess,
+    /// The most upload sessions open at once in one repository, and opened
+    /// by one principal (a session closes when completed, cancelled or
+    /// expired).
+    pub upload_sessions: berth_store::UploadLimits,
 }
+
+/// Open upload sessions allowed by default: far above what a CI farm keeps
+/// open (docker pushes 5 layers at a time, so 400 pushes at once into one
+/// repository, or by one user), far below what fills the uploads table.
+pub const DEFAULT_UPLOAD_SESSIONS: berth_store::UploadLimits = berth_store::UploadLimits {
+    per_repository: 2_000,
+    per_principal: 2_000,
+};
 
 impl Default for RegistryConfig {
     fn default() -> Self {
@@ -116,6 +128,7 @@ impl Default for RegistryConfig {
             default_account: "000000000000".into(),
             scan_workers: 1,
             anonymous: AnonymousAccess::Off,
+            upload_sessions: DEFAULT_UPLOAD_SESSIONS,
         }
     }
 }

@@ -66,8 +66,8 @@ impl Registry {
         let (mut blob_refs, mut manifest_refs) = (Vec::new(), Vec::new());
         for r in manifest.references() {
             match r {
-                Needs::Blob(d) => blob_refs.push(d),
-                Needs::Manifest(d) => manifest_refs.push(d),
+                Needs::Blob(d, size) => blob_refs.push((d, size)),
+                Needs::Manifest(d, size) => manifest_refs.push((d, size)),
             }
         }
         let tag = match reference {
@@ -113,6 +113,20 @@ impl Registry {
             PutManifestOutcome::MissingReferences(missing) => {
                 Err(Error::ManifestBlobUnknown(missing))
             }
+            // A descriptor's size is the size of the content it names
+            // (OCI image spec, "Descriptors"): a client that declares
+            // another one would be handed a size that its pull then
+            // contradicts.
+            PutManifestOutcome::WrongSizes(wrong) => Err(Error::ManifestInvalid(format!(
+                "the manifest's descriptors declare sizes that the content they name does not have: {}",
+                wrong
+                    .iter()
+                    .map(|(d, declared, stored)| format!(
+                        "{d} is declared as {declared} bytes but has {stored}"
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))),
             PutManifestOutcome::Archived { .. } => Err(Error::Conflict(format!(
                 "the manifest's references kept moving to the archive storage class while {digest} was pushed; push it again"
             ))),
@@ -242,7 +256,7 @@ impl Registry {
         Ok(d)
     }
 
-    async fn load_manifest(
+    pub(crate) async fn load_manifest(
         &self,
         repo_id: RepoId,
         digest: &Digest,

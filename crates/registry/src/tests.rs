@@ -73,8 +73,24 @@ pub(crate) fn body(parts: &[&[u8]]) -> ByteStream {
     futures_util::stream::iter(owned).boxed()
 }
 
+/// The digest of `b`, noting its size for the manifests the tests build
+/// (a descriptor must declare the size of the content it names).
 pub(crate) fn sha(b: &[u8]) -> Digest {
-    Digest::of_bytes(Algorithm::Sha256, b)
+    let d = Digest::of_bytes(Algorithm::Sha256, b);
+    sizes().lock().insert(d.clone(), b.len() as u64);
+    d
+}
+
+fn sizes() -> &'static parking_lot::Mutex<std::collections::HashMap<Digest, u64>> {
+    static SIZES: std::sync::OnceLock<parking_lot::Mutex<std::collections::HashMap<Digest, u64>>> =
+        std::sync::OnceLock::new();
+    SIZES.get_or_init(Default::default)
+}
+
+/// The size of content whose digest `sha` (or a manifest builder here)
+/// made; 1 for digests of content never made.
+pub(crate) fn size_of(d: &Digest) -> u64 {
+    sizes().lock().get(d).copied().unwrap_or(1)
 }
 
 pub(crate) async fn read_all(reg: &Registry, r: &Repo, d: &Digest) -> Vec<u8> {
@@ -90,12 +106,15 @@ pub(crate) async fn read_all(reg: &Registry, r: &Repo, d: &Digest) -> Vec<u8> {
 pub(crate) fn image_manifest(config: &Digest, layers: &[&Digest]) -> Bytes {
     let layers: Vec<String> = layers
         .iter()
-        .map(|d| format!(r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{d}","size":1}}"#))
+        .map(|d| format!(r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{d}","size":{}}}"#, size_of(d)))
         .collect();
-    Bytes::from(format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":1}},"layers":[{}]}}"#,
+    let body = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{}}},"layers":[{}]}}"#,
+        size_of(config),
         layers.join(",")
-    ))
+    );
+    sha(body.as_bytes());
+    Bytes::from(body)
 }
 
 pub(crate) fn tag(t: &str) -> Reference {
@@ -148,7 +167,7 @@ async fn a_digest_mismatch_stores_nothing() {
     b_is_unknown(&f.reg, &a, &wrong).await;
     assert_eq!(f.reg.counts().await.unwrap().blobs, 0);
 
-    let up = f.reg.start_upload(&a).await.unwrap();
+    let up = f.reg.start_upload(&a, None).await.unwrap();
     f.reg
         .append_upload(&a, &up.id, None, body(&[b"actual"]))
         .await
@@ -176,7 +195,7 @@ async fn a_digest_mismatch_stores_nothing() {
 async fn chunked_upload_checks_ranges_and_survives_a_restart() {
     let f = fixture().await;
     let a = repo("a");
-    let up = f.reg.start_upload(&a).await.unwrap();
+    let up = f.reg.start_upload(&a, None).await.unwrap();
     let s = f
         .reg
         .append_upload(
@@ -232,12 +251,245 @@ async fn chunked_upload_checks_ranges_and_survives_a_restart() {
     assert_eq!(read_all(&reg, &a, &d).await, b"hello world!");
 }
 
+/// `Content-Range: 0-18446744073709551615` claims 2^64 bytes, which `end -
+/// start + 1` wraps to 0: with an empty body it was accepted (issue 17).
+/// Such a claim, and a claim whose bytes never came, are refused.
+#[tokio::test]
+async fn ranges_that_overflow_or_bring_no_bytes_are_refused() {
+    let f = fixture().await;
+    let a = repo("a");
+    let all = ChunkRange {
+        start: 0,
+        end: u64::MAX,
+    };
+    assert_eq!(all.claimed_len(), None);
+    assert_eq!(
+        ChunkRange {
+            start: 1,
+            end: u64::MAX
+        }
+        .claimed_len(),
+        Some(u64::MAX)
+    );
+    assert_eq!(ChunkRange { start: 5, end: 4 }.claimed_len(), None);
+    let empty = sha(b"");
+    let up = f.reg.start_upload(&a, None).await.unwrap();
+    let err = f
+        .reg
+        .append_upload(&a, &up.id, Some(all), body(&[]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::RangeNotSatisfiable { size: 0 }),
+        "{err}"
+    );
+    let err = f
+        .reg
+        .complete_upload(&a, &up.id, &empty, Some(all), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::RangeNotSatisfiable { size: 0 }),
+        "{err}"
+    );
+    let err = f
+        .reg
+        .complete_upload(&a, &up.id, &empty, Some(all), Some(body(&[])))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::RangeNotSatisfiable { size: 0 }),
+        "{err}"
+    );
+    // A closing PUT that claims bytes but sends none.
+    let err = f
+        .reg
+        .complete_upload(
+            &a,
+            &up.id,
+            &empty,
+            Some(ChunkRange { start: 0, end: 9 }),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::BlobUploadInvalid(ref m) if m.contains("claims 10 bytes")),
+        "{err}"
+    );
+    assert!(matches!(
+        f.reg.stat_blob(&a, &empty).await,
+        Err(Error::BlobUnknown(_))
+    ));
+    // The session is still usable.
+    f.reg
+        .complete_upload(&a, &up.id, &empty, None, None)
+        .await
+        .unwrap();
+}
+
+/// A descriptor's size must be the size of the content it names, and a
+/// body must be UTF-8 JSON text even in fields berth does not read
+/// (issue 17): BatchGetImage shows the body as text, and a size a client
+/// is handed must be the one its pull finds.
+#[tokio::test]
+async fn manifests_declare_true_sizes_in_valid_json_text() {
+    let f = fixture().await;
+    let a = repo("app");
+    let (cfg, l1) = (sha(b"cfg"), sha(b"l1"));
+    f.reg.upload_blob(&a, &cfg, body(&[b"cfg"])).await.unwrap();
+    f.reg.upload_blob(&a, &l1, body(&[b"l1"])).await.unwrap();
+    let good = image_manifest(&cfg, &[&l1]);
+    let lying = Bytes::from(
+        String::from_utf8(good.to_vec())
+            .unwrap()
+            .replace(r#""size":2}"#, r#""size":5}"#),
+    );
+    assert_ne!(lying, good);
+    let err = f
+        .reg
+        .put_manifest(&a, &tag("v1"), None, lying)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ManifestInvalid(ref m) if m.contains(&format!("{l1} is declared as 5 bytes but has 2"))),
+        "{err}"
+    );
+    let mut bad_text = good[..good.len() - 1].to_vec();
+    bad_text.extend_from_slice(b",\"note\":\"\xff\"}");
+    let err = f
+        .reg
+        .put_manifest(&a, &tag("v1"), None, Bytes::from(bad_text))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ManifestInvalid(ref m) if m.contains("UTF-8")),
+        "{err}"
+    );
+    assert!(matches!(
+        f.reg.get_manifest(&a, &tag("v1"), &[]).await,
+        Err(Error::ManifestUnknown(_))
+    ));
+    f.reg
+        .put_manifest(&a, &tag("v1"), None, good)
+        .await
+        .unwrap();
+}
+
+/// BatchCheckLayerAvailability's `mediaType`: the descriptor's type in a
+/// manifest of the repository; none while no manifest uses the blob.
+#[tokio::test]
+async fn a_blobs_media_type_is_its_descriptors() {
+    let f = fixture().await;
+    let (a, b) = (repo("app"), repo("other"));
+    let (cfg, l1, loose) = (sha(b"cfg"), sha(b"l1"), sha(b"loose"));
+    for (d, bytes) in [(&cfg, &b"cfg"[..]), (&l1, b"l1"), (&loose, b"loose")] {
+        f.reg.upload_blob(&a, d, body(&[bytes])).await.unwrap();
+        f.reg.upload_blob(&b, d, body(&[bytes])).await.unwrap();
+    }
+    f.reg
+        .put_manifest(&a, &tag("v1"), None, image_manifest(&cfg, &[&l1]))
+        .await
+        .unwrap();
+    let got = f
+        .reg
+        .blob_media_types(&a, &[l1.clone(), cfg.clone(), loose.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        [
+            Some("application/vnd.oci.image.layer.v1.tar+gzip".to_string()),
+            Some("application/vnd.oci.image.config.v1+json".to_string()),
+            None
+        ]
+    );
+    assert_eq!(
+        f.reg
+            .blob_media_types(&b, std::slice::from_ref(&l1))
+            .await
+            .unwrap(),
+        [None],
+        "another repository's manifests say nothing"
+    );
+}
+
+/// Open upload sessions are capped per repository and per principal
+/// (issue 17: 5,000 were accepted from one user).
+#[tokio::test]
+async fn open_upload_sessions_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let reg = Registry::new(
+        Arc::new(FsBlobStore::open(root.join("blobs")).await.unwrap()),
+        Arc::new(
+            SqliteMetadataStore::open(&root.join("meta.db"))
+                .await
+                .unwrap(),
+        ),
+        Arc::new(TestClock(AtomicI64::new(1_000_000))),
+        RegistryConfig {
+            create_on_push: true,
+            upload_sessions: berth_store::UploadLimits {
+                per_repository: 2,
+                per_principal: 3,
+            },
+            ..RegistryConfig::default()
+        },
+    );
+    let alice = Principal::user("000000000000", "alice");
+    let (a, b) = (repo("a"), repo("b"));
+    let first = reg.start_upload(&a, Some(&alice)).await.unwrap();
+    reg.start_upload(&a, None).await.unwrap();
+    let err = reg.start_upload(&a, Some(&alice)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooManyUploads {
+                by_principal: false,
+                open: 2,
+                expiry_hours: 24,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    reg.start_upload(&b, Some(&alice)).await.unwrap();
+    reg.start_upload(&repo("c"), Some(&alice)).await.unwrap();
+    let err = reg
+        .start_upload(&repo("c"), Some(&alice))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooManyUploads {
+                by_principal: true,
+                open: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("you have 3 upload sessions open"),
+        "{err}"
+    );
+    // Completing a session closes it: room in a, and for alice.
+    reg.complete_upload(&a, &first.id, &sha(b""), None, None)
+        .await
+        .unwrap();
+    reg.start_upload(&a, Some(&alice)).await.unwrap();
+    assert!(reg.start_upload(&b, Some(&alice)).await.is_err());
+}
+
 #[tokio::test]
 async fn empty_blobs_upload_both_ways() {
     let f = fixture().await;
     let a = repo("a");
     let empty = sha(b"");
-    let up = f.reg.start_upload(&a).await.unwrap();
+    let up = f.reg.start_upload(&a, None).await.unwrap();
     f.reg
         .complete_upload(&a, &up.id, &empty, None, None)
         .await
@@ -383,7 +635,7 @@ async fn listings_paginate() {
     );
     let p = f.reg.list_tags(&a, Some("c"), 3).await.unwrap();
     assert_eq!((p.items, p.more), (vec!["d".to_string()], false));
-    f.reg.start_upload(&repo("zz/top")).await.unwrap();
+    f.reg.start_upload(&repo("zz/top"), None).await.unwrap();
     let p = f.reg.catalog(&a.registry, None, 1).await.unwrap();
     assert_eq!((p.items, p.more), (vec!["app".to_string()], true));
     assert!(matches!(
@@ -415,13 +667,13 @@ async fn mounts_need_the_blob_in_the_source() {
 async fn stale_uploads_expire_and_orphans_are_swept() {
     let f = fixture().await;
     let a = repo("a");
-    let old = f.reg.start_upload(&a).await.unwrap();
+    let old = f.reg.start_upload(&a, None).await.unwrap();
     f.reg
         .append_upload(&a, &old.id, None, body(&[b"abc"]))
         .await
         .unwrap();
     f.clock.0.fetch_add(23 * 3600 * 1000, Ordering::SeqCst);
-    let fresh = f.reg.start_upload(&a).await.unwrap();
+    let fresh = f.reg.start_upload(&a, None).await.unwrap();
     assert_eq!(f.reg.expire_uploads().await.unwrap(), 0);
     f.clock.0.fetch_add(2 * 3600 * 1000, Ordering::SeqCst);
     assert_eq!(f.reg.expire_uploads().await.unwrap(), 1);
@@ -527,7 +779,7 @@ async fn sha512_blobs_upload_monolithic_and_chunked() {
         .unwrap();
     assert_eq!(read_all(&f.reg, &a, &d).await, b"five hundred twelve");
     // A session learns the algorithm only at the end.
-    let up = f.reg.start_upload(&a).await.unwrap();
+    let up = f.reg.start_upload(&a, None).await.unwrap();
     f.reg
         .append_upload(&a, &up.id, None, body(&[b"chunk one "]))
         .await
@@ -541,7 +793,7 @@ async fn sha512_blobs_upload_monolithic_and_chunked() {
     // The same bytes under the other algorithm are a different blob.
     b_is_unknown(&f.reg, &a, &sha(b"chunk one chunk two")).await;
     // A wrong sha512 stores nothing.
-    let up = f.reg.start_upload(&a).await.unwrap();
+    let up = f.reg.start_upload(&a, None).await.unwrap();
     let err = f
         .reg
         .complete_upload(&a, &up.id, &sha512(b"other"), None, Some(body(&[b"bytes"])))

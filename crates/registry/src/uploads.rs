@@ -9,9 +9,9 @@
 use crate::blobs::BlobInfo;
 use crate::hashing::ParallelHasher;
 use crate::locks::KeyedLocks;
-use crate::{ByteStream, Error, Registry, Repo, Result};
+use crate::{ByteStream, Error, Principal, Registry, Repo, Result};
 use berth_oci::{Algorithm, Digest, DigestHasher, RepositoryName};
-use berth_store::{BlobLink, RepoId, StoreError, UploadRecord};
+use berth_store::{BlobLink, CreateUploadOutcome, RepoId, StoreError, UploadRecord};
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -34,6 +34,34 @@ pub struct ChunkRange {
     pub end: u64,
 }
 
+impl ChunkRange {
+    /// How many bytes the range claims; `None` for an inverted range and
+    /// for one longer than a `u64` counts (`0-18446744073709551615`), which
+    /// no chunk can fill.
+    pub fn claimed_len(&self) -> Option<u64> {
+        self.end.checked_sub(self.start)?.checked_add(1)
+    }
+
+    /// Whether a chunk with this claim may be appended to an upload that
+    /// holds `size` bytes: it must start there and claim a countable span.
+    fn fits(&self, size: u64) -> bool {
+        self.start == size && self.claimed_len().is_some()
+    }
+
+    /// Refuses a chunk that did not bring the bytes its range claims.
+    fn check_received(&self, received: u64, what: &str) -> Result<()> {
+        match self.claimed_len() {
+            Some(claimed) if claimed == received => Ok(()),
+            claimed => Err(Error::BlobUploadInvalid(format!(
+                "Content-Range {}-{} claims {} bytes but the chunk had {received}; {what}",
+                self.start,
+                self.end,
+                claimed.map_or_else(|| "more".to_string(), |n| n.to_string()),
+            ))),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadState {
     pub id: String,
@@ -42,21 +70,38 @@ pub struct UploadState {
 }
 
 impl Registry {
-    /// Opens an upload session (`POST /blobs/uploads/`).
-    pub async fn start_upload(&self, repo: &Repo) -> Result<UploadState> {
+    /// Opens an upload session (`POST /blobs/uploads/`, InitiateLayerUpload)
+    /// for `by` (`None`: anonymous), unless the repository or `by` already
+    /// has as many open as `RegistryConfig::upload_sessions` allows.
+    pub async fn start_upload(&self, repo: &Repo, by: Option<&Principal>) -> Result<UploadState> {
         let repo_id = self.repo_id_for_push(repo).await?;
         let now = self.now();
         let id = uuid::Uuid::new_v4().to_string();
-        self.meta
-            .create_upload(&UploadRecord {
-                id: id.clone(),
-                repository: repo_id,
-                size: 0,
-                started_at: now,
-                updated_at: now,
-            })
+        let outcome = self
+            .meta
+            .create_upload(
+                &UploadRecord {
+                    id: id.clone(),
+                    repository: repo_id,
+                    size: 0,
+                    started_at: now,
+                    updated_at: now,
+                    started_by: by.map(|p| format!("{}:{}", p.account_id, p.user)),
+                },
+                self.config.upload_sessions,
+            )
             .await?;
-        Ok(UploadState { id, size: 0 })
+        let too_many = |by_principal, open| Error::TooManyUploads {
+            by_principal,
+            repository: repo.name.to_string(),
+            open,
+            expiry_hours: self.config.upload_expiry.as_secs() / 3600,
+        };
+        match outcome {
+            CreateUploadOutcome::Created => Ok(UploadState { id, size: 0 }),
+            CreateUploadOutcome::RepositoryFull(open) => Err(too_many(false, open)),
+            CreateUploadOutcome::PrincipalFull(open) => Err(too_many(true, open)),
+        }
     }
 
     /// A whole blob in one request (`POST /blobs/uploads/?digest=`).
@@ -145,20 +190,14 @@ impl Registry {
         let _guard = self.uploads.locks.lock(id).await;
         let up = self.upload(repo_id, id).await?;
         if let Some(r) = range {
-            if r.start != up.size || r.end < r.start {
+            if !r.fits(up.size) {
                 return Err(Error::RangeNotSatisfiable { size: up.size });
             }
         }
         let hasher = self.hasher_at(id, up.size).await?;
         let (size, hasher) = self.write_body(id, up.size, hasher, body).await?;
         if let Some(r) = range {
-            if size - up.size != r.end - r.start + 1 {
-                return Err(Error::BlobUploadInvalid(format!(
-                    "Content-Range claims {} bytes but the chunk had {}; the chunk was not stored",
-                    r.end - r.start + 1,
-                    size - up.size
-                )));
-            }
+            r.check_received(size - up.size, "the chunk was not stored")?;
         }
         if !self
             .meta
@@ -198,7 +237,7 @@ impl Registry {
         let _guard = self.uploads.locks.lock(id).await;
         let up = self.upload(repo_id, id).await?;
         if let Some(r) = range {
-            if r.start != up.size || r.end < r.start {
+            if !r.fits(up.size) {
                 return Err(Error::RangeNotSatisfiable { size: up.size });
             }
         }
@@ -207,25 +246,17 @@ impl Registry {
             // The temporary file exists only once something was written; an
             // empty blob still needs one to become the blob.
             let (size, hasher) = match last_chunk {
-                Some(body) => {
-                    let (size, hasher) = self.write_body(id, up.size, hasher, body).await?;
-                    if let Some(r) = range {
-                        if size - up.size != r.end - r.start + 1 {
-                            return Err(Error::BlobUploadInvalid(format!(
-                                "Content-Range claims {} bytes but the chunk had {}; the upload was not completed",
-                                r.end - r.start + 1,
-                                size - up.size
-                            )));
-                        }
-                    }
-                    (size, hasher)
-                }
+                Some(body) => self.write_body(id, up.size, hasher, body).await?,
                 None if up.size == 0 => {
                     self.write_body(id, 0, hasher, futures_util::stream::empty().boxed())
                         .await?
                 }
                 None => (up.size, hasher),
             };
+            // A claimed range must have come with its bytes, body or not.
+            if let Some(r) = range {
+                r.check_received(size - up.size, "the upload was not completed")?;
+            }
             // Sessions hash in sha256 (the algorithm is unknown until now); a
             // sha512 digest is checked by reading the bytes once more, as
             // CNCF Distribution does.

@@ -131,6 +131,22 @@ impl AwsError {
             e @ Error::TagImmutable { .. } => {
                 Self::client("ImageTagAlreadyExistsException", e.to_string())
             }
+            Error::TooManyUploads {
+                by_principal,
+                repository,
+                open,
+                expiry_hours,
+            } => Self::client(
+                "LimitExceededException",
+                format!(
+                    "The operation did not succeed because it would have exceeded a service limit for your account. {} {open} layer uploads in progress, the most allowed; an upload that receives no part for {expiry_hours} hours expires",
+                    if by_principal {
+                        "The caller has".to_string()
+                    } else {
+                        format!("The repository with name '{repository}' in registry with id '{registry_id}' has")
+                    }
+                ),
+            ),
             Error::Store(StoreError::NoSpace) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "ServerException",
@@ -225,5 +241,61 @@ impl IntoResponse for AwsError {
         );
         h.insert("x-amzn-errortype", HeaderValue::from_static(self.kind));
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ECR's own texts (collected from AWS's answers and documentation),
+    /// word for word: a client that matches on them sees the same thing.
+    #[test]
+    fn registry_failures_use_ecrs_wording() {
+        let id = "058043570872";
+        let cases: Vec<(Error, &str, &str)> = vec![
+            (
+                Error::NameUnknown("main".into()),
+                "RepositoryNotFoundException",
+                "The repository with name 'main' does not exist in the registry with id '058043570872'",
+            ),
+            (
+                Error::RepositoryAlreadyExists("main".into()),
+                "RepositoryAlreadyExistsException",
+                "The repository with name 'main' already exists in the registry with id '058043570872'",
+            ),
+            (
+                Error::RepositoryNotEmpty("main".into()),
+                "RepositoryNotEmptyException",
+                "The repository with name 'main' in registry with id '058043570872' cannot be deleted because it still contains images",
+            ),
+            (
+                Error::RepositoryPolicyNotFound("main".into()),
+                "RepositoryPolicyNotFoundException",
+                "Repository policy does not exist for the repository with name 'main' in the registry with id '058043570872'",
+            ),
+            (
+                Error::LifecyclePolicyNotFound("main".into()),
+                "LifecyclePolicyNotFoundException",
+                "Lifecycle policy does not exist for the repository with name 'main' in the registry with id '058043570872'",
+            ),
+            (
+                Error::RegistryPolicyNotFound,
+                "RegistryPolicyNotFoundException",
+                "Registry policy does not exist in the registry with id '058043570872'",
+            ),
+            (
+                Error::TagImmutable {
+                    tag: "latest".into(),
+                    repository: "main".into(),
+                },
+                "ImageTagAlreadyExistsException",
+                "The image tag 'latest' already exists in the 'main' repository and cannot be overwritten because the repository is immutable.",
+            ),
+        ];
+        for (error, kind, message) in cases {
+            let e = AwsError::from_registry(error, id);
+            assert_eq!((e.kind, e.message.as_str()), (kind, message));
+        }
     }
 }

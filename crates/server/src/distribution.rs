@@ -147,6 +147,14 @@ impl Ctx<'_> {
                     body,
                 ))
             }
+            ("GET" | "HEAD" | "DELETE", V2Route::ManifestBadReference(name, reference, e)) => {
+                // As for any other manifest: an unknown repository first.
+                reg.repository(&self.registry, name.as_str()).await?;
+                Err(crate::oci_error::reference_unknown(&reference, &e))
+            }
+            ("PUT", V2Route::ManifestBadReference(_, _, e)) => {
+                Err(crate::oci_error::reference_invalid(&e))
+            }
             ("PUT", V2Route::Manifest(name, reference)) => {
                 self.put_manifest(self.repo(name), reference, body).await
             }
@@ -271,7 +279,11 @@ impl Ctx<'_> {
                 }
             }
         }
-        let state = reg.start_upload(&repo).await?;
+        // Anonymous callers are one principal for everyone: counting them as
+        // one would let any of them use up the allowance of all the others,
+        // so only the repository's cap applies to them.
+        let opener = (!self.principal.anonymous).then_some(&self.principal);
+        let state = reg.start_upload(&repo, opener).await?;
         Ok(upload_progress(StatusCode::ACCEPTED, &repo, &state))
     }
 

@@ -59,12 +59,7 @@ impl From<RouteError> for OciError {
             RouteError::Name(e) => {
                 OciError::new(StatusCode::BAD_REQUEST, "NAME_INVALID", e.to_string())
             }
-            RouteError::Reference(ReferenceError::Tag(e)) => {
-                OciError::new(StatusCode::BAD_REQUEST, "TAG_INVALID", e.to_string())
-            }
-            RouteError::Reference(ReferenceError::Digest(e)) | RouteError::Digest(e) => {
-                digest_error(&e)
-            }
+            RouteError::Digest(e) => digest_error(&e),
             RouteError::UploadId(id) => OciError::new(
                 StatusCode::NOT_FOUND,
                 "BLOB_UPLOAD_UNKNOWN",
@@ -72,6 +67,28 @@ impl From<RouteError> for OciError {
             ),
         }
     }
+}
+
+/// A manifest `PUT` whose reference is neither a tag nor a digest.
+pub fn reference_invalid(e: &ReferenceError) -> OciError {
+    match e {
+        ReferenceError::Tag(e) => {
+            OciError::new(StatusCode::BAD_REQUEST, "TAG_INVALID", e.to_string())
+        }
+        ReferenceError::Digest(e) => digest_error(e),
+    }
+}
+
+/// A manifest read or delete whose reference is neither a tag nor a
+/// digest: no manifest has it (the spec's answer for a manifest that is
+/// not found, and CNCF Distribution's 404).
+pub fn reference_unknown(reference: &str, e: &ReferenceError) -> OciError {
+    OciError::new(
+        StatusCode::NOT_FOUND,
+        "MANIFEST_UNKNOWN",
+        format!("manifest '{reference}' is not in this repository: {e}"),
+    )
+    .detail(json!({ "reference": reference }))
 }
 
 impl From<DigestError> for OciError {
@@ -131,6 +148,9 @@ impl From<Error> for OciError {
             | Error::DeleteConflict(_)
             | Error::LimitExceeded(_)
             | Error::MalformedPolicyDocument(_) => OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg),
+            // The spec's code for "too many requests"; the message says
+            // how many sessions are open and how they end.
+            Error::TooManyUploads { .. } => OciError::new(S::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", msg),
             Error::BodyRead(_) => OciError::new(S::BAD_REQUEST, "BLOB_UPLOAD_INVALID", msg),
             Error::Store(StoreError::NoSpace) => OciError::new(
                 S::INSUFFICIENT_STORAGE,

@@ -11,6 +11,11 @@ pub enum V2Route {
     Catalog,
     Tags(RepositoryName),
     Manifest(RepositoryName, Reference),
+    /// `/v2/<name>/manifests/<reference>` where the reference is neither a
+    /// tag nor a digest (`.INVALID_MANIFEST_NAME`): no manifest has it, so
+    /// reads and deletes answer 404 `MANIFEST_UNKNOWN` (after authorizing
+    /// on the name, like any manifest request) and a `PUT` is refused.
+    ManifestBadReference(RepositoryName, String, ReferenceError),
     Blob(RepositoryName, Digest),
     UploadStart(RepositoryName),
     Upload(RepositoryName, String),
@@ -24,7 +29,7 @@ impl V2Route {
             V2Route::Base => "base",
             V2Route::Catalog => "catalog",
             V2Route::Tags(_) => "tags_list",
-            V2Route::Manifest(..) => "manifest",
+            V2Route::Manifest(..) | V2Route::ManifestBadReference(..) => "manifest",
             V2Route::Blob(..) => "blob",
             V2Route::UploadStart(_) => "upload_start",
             V2Route::Upload(..) => "upload",
@@ -39,6 +44,7 @@ impl V2Route {
             V2Route::Catalog => "/v2/_catalog".to_string(),
             V2Route::Tags(n) => format!("/v2/{n}/tags/list"),
             V2Route::Manifest(n, r) => format!("/v2/{n}/manifests/{r}"),
+            V2Route::ManifestBadReference(n, r, _) => format!("/v2/{n}/manifests/{r}"),
             V2Route::Blob(n, d) => format!("/v2/{n}/blobs/{d}"),
             V2Route::UploadStart(n) => format!("/v2/{n}/blobs/uploads/"),
             V2Route::Upload(n, id) => format!("/v2/{n}/blobs/uploads/{id}"),
@@ -60,6 +66,12 @@ impl V2Route {
             V2Route::Tags(name.clone()),
             V2Route::Manifest(name.clone(), Reference::parse("v1").expect("a valid tag")),
             V2Route::Manifest(name.clone(), Reference::Digest(digest.clone())),
+            // The OCI conformance suite's nonexistent manifest.
+            V2Route::ManifestBadReference(
+                name.clone(),
+                ".INVALID_MANIFEST_NAME".into(),
+                Reference::parse(".INVALID_MANIFEST_NAME").expect_err("not a tag"),
+            ),
             V2Route::Blob(name.clone(), digest.clone()),
             V2Route::UploadStart(name.clone()),
             V2Route::Upload(name.clone(), "0b5e7a0c-0000-4000-8000-000000000001".into()),
@@ -71,6 +83,7 @@ impl V2Route {
                 | V2Route::Catalog
                 | V2Route::Tags(_)
                 | V2Route::Manifest(..)
+                | V2Route::ManifestBadReference(..)
                 | V2Route::Blob(..)
                 | V2Route::UploadStart(_)
                 | V2Route::Upload(..)
@@ -86,7 +99,6 @@ pub enum RouteError {
     /// No distribution endpoint has this shape.
     NotFound,
     Name(NameError),
-    Reference(ReferenceError),
     Digest(DigestError),
     /// An upload id that cannot be one of ours.
     UploadId(String),
@@ -113,8 +125,10 @@ pub fn parse(rest: &str) -> Result<V2Route, RouteError> {
         [.., "tags", "list"] => Ok(V2Route::Tags(name_of(n - 2)?)),
         [.., "manifests", reference] => {
             let name = name_of(n - 2)?;
-            let r = Reference::parse(reference).map_err(RouteError::Reference)?;
-            Ok(V2Route::Manifest(name, r))
+            Ok(match Reference::parse(reference) {
+                Ok(r) => V2Route::Manifest(name, r),
+                Err(e) => V2Route::ManifestBadReference(name, reference.to_string(), e),
+            })
         }
         [.., "blobs", "uploads", ""] => Ok(V2Route::UploadStart(name_of(n - 3)?)),
         [.., "blobs", "uploads"] => Ok(V2Route::UploadStart(name_of(n - 2)?)),
@@ -225,9 +239,19 @@ mod tests {
             parse("/a/../b/manifests/latest"),
             Err(RouteError::Name(_))
         ));
+        // A reference that no manifest can have is still a manifest route:
+        // what it answers depends on the method and the caller's rights.
         assert!(matches!(
             parse("/a/manifests/-bad"),
-            Err(RouteError::Reference(_))
+            Ok(V2Route::ManifestBadReference(n, r, ReferenceError::Tag(_))) if n == name("a") && r == "-bad"
+        ));
+        assert!(matches!(
+            parse("/a/manifests/sha256:123"),
+            Ok(V2Route::ManifestBadReference(
+                _,
+                _,
+                ReferenceError::Digest(_)
+            ))
         ));
         assert!(matches!(
             parse("/a/blobs/sha256:123"),

@@ -13,9 +13,14 @@ use berth_oci::RepositoryName;
 pub fn action<'a>(method: &str, route: &'a V2Route) -> Option<(&'static str, &'a RepositoryName)> {
     use V2Route::*;
     Some(match (method, route) {
-        ("GET" | "HEAD", Manifest(n, _)) | ("GET", Referrers(n, _)) => ("ecr:BatchGetImage", n),
+        ("GET" | "HEAD", Manifest(n, _) | ManifestBadReference(n, ..))
+        | ("GET", Referrers(n, _)) => ("ecr:BatchGetImage", n),
         ("PUT", Manifest(n, _)) => ("ecr:PutImage", n),
-        ("DELETE", Manifest(n, _)) | ("DELETE", Blob(n, _)) => ("ecr:BatchDeleteImage", n),
+        // A PUT with a reference that is neither a tag nor a digest is
+        // refused before authorization: the answer says nothing stored.
+        ("DELETE", Manifest(n, _) | ManifestBadReference(n, ..)) | ("DELETE", Blob(n, _)) => {
+            ("ecr:BatchDeleteImage", n)
+        }
         ("GET", Blob(n, _)) => ("ecr:GetDownloadUrlForLayer", n),
         ("HEAD", Blob(n, _)) => ("ecr:BatchCheckLayerAvailability", n),
         ("POST", UploadStart(n)) => ("ecr:InitiateLayerUpload", n),

@@ -125,8 +125,8 @@ fn d(n: u8) -> Digest {
 fn manifest<'a>(
     digest: &'a Digest,
     body: &'a [u8],
-    blobs: &'a [Digest],
-    children: &'a [Digest],
+    blobs: &'a [(Digest, u64)],
+    children: &'a [(Digest, u64)],
     tag: Option<&'a str>,
 ) -> NewManifest<'a> {
     NewManifest {
@@ -141,6 +141,70 @@ fn manifest<'a>(
         tag,
         tag_immutable: false,
         now: 1000,
+    }
+}
+
+const LIMITS: UploadLimits = UploadLimits {
+    per_repository: 1000,
+    per_principal: 1000,
+};
+
+/// Open sessions are capped per repository and per opener; a refused
+/// session writes nothing, and closing one makes room.
+async fn upload_limits(store: &dyn MetadataStore, a: RepoId, b: RepoId, template: &UploadRecord) {
+    let limits = UploadLimits {
+        per_repository: 3,
+        per_principal: 2,
+    };
+    let open = |id: &str, repo: RepoId, by: Option<&str>| UploadRecord {
+        id: id.into(),
+        repository: repo,
+        started_by: by.map(str::to_string),
+        ..template.clone()
+    };
+    let create = |u: UploadRecord| async move { store.create_upload(&u, limits).await.unwrap() };
+    assert_eq!(
+        create(open("p1", a, Some("x:alice"))).await,
+        CreateUploadOutcome::Created
+    );
+    assert_eq!(
+        create(open("p2", b, Some("x:alice"))).await,
+        CreateUploadOutcome::Created
+    );
+    assert_eq!(
+        create(open("p3", a, Some("x:alice"))).await,
+        CreateUploadOutcome::PrincipalFull(2),
+        "alice has two open, in any repositories"
+    );
+    assert!(!store.upload_exists("p3").await.unwrap());
+    assert_eq!(
+        create(open("p4", a, Some("x:bob"))).await,
+        CreateUploadOutcome::Created
+    );
+    assert_eq!(
+        create(open("p5", a, None)).await,
+        CreateUploadOutcome::Created
+    );
+    assert_eq!(
+        create(open("p6", a, Some("x:carol"))).await,
+        CreateUploadOutcome::RepositoryFull(3)
+    );
+    assert_eq!(
+        create(open("p7", a, None)).await,
+        CreateUploadOutcome::RepositoryFull(3),
+        "anonymous sessions count for their repository"
+    );
+    assert_eq!(
+        create(open("p8", b, Some("x:carol"))).await,
+        CreateUploadOutcome::Created
+    );
+    assert!(store.delete_upload("p1").await.unwrap());
+    assert_eq!(
+        create(open("p9", a, Some("x:alice"))).await,
+        CreateUploadOutcome::Created
+    );
+    for id in ["p2", "p4", "p5", "p8", "p9"] {
+        assert!(store.delete_upload(id).await.unwrap());
     }
 }
 
@@ -206,7 +270,7 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
 
     // A manifest with a missing reference is refused and leaves nothing behind.
     let m1 = d(10);
-    let blobs = [cfg.clone(), l1.clone(), l2.clone()];
+    let blobs = [(cfg.clone(), 3), (l1.clone(), 10), (l2.clone(), 20)];
     let out = store
         .put_manifest(a, manifest(&m1, b"m1", &blobs, &[], Some("v1")))
         .await
@@ -216,11 +280,31 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
     assert_eq!(store.resolve_tag(a, "v1").await.unwrap(), None);
 
     store.link_blob(a, &l2, 20, 7).await.unwrap();
+    // A descriptor must declare the size the content has.
+    let wrong = [(cfg.clone(), 3), (l1.clone(), 11), (l2.clone(), 20)];
+    let out = store
+        .put_manifest(a, manifest(&m1, b"m1", &wrong, &[], Some("v1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        PutManifestOutcome::WrongSizes(vec![(l1.clone(), 11, 10)])
+    );
+    assert_eq!(store.get_manifest(a, &m1).await.unwrap(), None);
     let out = store
         .put_manifest(a, manifest(&m1, b"m1", &blobs, &[], Some("v1")))
         .await
         .unwrap();
     assert_eq!(out, PutManifestOutcome::Stored { previous: None });
+    assert_eq!(
+        store.manifest_using_blob(a, &l2).await.unwrap(),
+        Some(m1.clone())
+    );
+    assert_eq!(
+        store.manifest_using_blob(b, &l1).await.unwrap(),
+        None,
+        "linked in b, used in a only"
+    );
     let got = store.get_manifest(a, &m1).await.unwrap().unwrap();
     assert_eq!(&got.body[..], b"m1");
     assert_eq!(got.media_type, "application/vnd.oci.image.manifest.v1+json");
@@ -238,7 +322,7 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
         .unwrap();
     assert_eq!(again, PutManifestOutcome::Stored { previous: None });
     let m2 = d(11);
-    let blobs2 = [cfg.clone(), l1.clone()];
+    let blobs2 = [(cfg.clone(), 3), (l1.clone(), 10)];
     let moved = store
         .put_manifest(a, manifest(&m2, b"m2", &blobs2, &[], Some("v1")))
         .await
@@ -267,16 +351,29 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
 
     // An index needs its children in the same repository, and protects them.
     let idx = d(12);
-    let children = [m1.clone(), m2.clone()];
+    let children = [(m1.clone(), 2), (m2.clone(), 2)];
     let out = store
         .put_manifest(b, manifest(&idx, b"idx", &[], &children, None))
         .await
         .unwrap();
     assert!(matches!(out, PutManifestOutcome::MissingReferences(ref v) if v.len() == 2));
-    store
+    let out = store
+        .put_manifest(
+            a,
+            manifest(&idx, b"idx", &[], &[(m1.clone(), 2), (m2.clone(), 3)], None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        PutManifestOutcome::WrongSizes(vec![(m2.clone(), 3, 2)]),
+        "a child manifest's size is its body's"
+    );
+    let out = store
         .put_manifest(a, manifest(&idx, b"idx", &[], &children, Some("multi")))
         .await
         .unwrap();
+    assert_eq!(out, PutManifestOutcome::Stored { previous: None });
     assert_eq!(
         store.delete_manifest(a, &m1).await.unwrap(),
         DeleteManifestOutcome::ReferencedBy(idx.clone())
@@ -305,6 +402,11 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
     );
     assert_eq!(store.list_tags(a, None, 100).await.unwrap(), ["v1"]);
     assert_eq!(
+        store.manifest_using_blob(a, &l2).await.unwrap(),
+        None,
+        "m2, still tagged, does not use l2"
+    );
+    assert_eq!(
         store.unlink_blob(a, &l2).await.unwrap(),
         UnlinkBlobOutcome::Unlinked
     );
@@ -321,9 +423,14 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
         size: 0,
         started_at: 100,
         updated_at: 100,
+        started_by: Some("000000000000:ci".into()),
     };
-    store.create_upload(&up).await.unwrap();
+    assert_eq!(
+        store.create_upload(&up, LIMITS).await.unwrap(),
+        CreateUploadOutcome::Created
+    );
     assert!(store.upload_exists("u1").await.unwrap());
+    assert_eq!(store.get_upload("u1").await.unwrap().unwrap(), up);
     assert!(store.set_upload_size("u1", 0, 50, 200).await.unwrap());
     assert!(
         !store.set_upload_size("u1", 0, 70, 201).await.unwrap(),
@@ -344,14 +451,18 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
         Some(50)
     );
     store
-        .create_upload(&UploadRecord {
-            id: "u2".into(),
-            ..up
-        })
+        .create_upload(
+            &UploadRecord {
+                id: "u2".into(),
+                ..up.clone()
+            },
+            LIMITS,
+        )
         .await
         .unwrap();
     assert!(store.delete_upload("u2").await.unwrap());
     assert!(!store.delete_upload("u2").await.unwrap());
+    upload_limits(store, a, b, &up).await;
 
     let c = store.counts().await.unwrap();
     assert_eq!(
@@ -581,7 +692,7 @@ async fn lifecycle(store: &dyn MetadataStore, reg: &RegistryKey) {
     // The snapshot: tags in byte order, subject, listed by an index.
     let cfg = d(60);
     store.link_blob(r, &cfg, 1, 100).await.unwrap();
-    let blobs = [cfg.clone()];
+    let blobs = [(cfg.clone(), 1)];
     let (old_img, child, index, sig) = (d(61), d(62), d(63), d(64));
     for (m, tag) in [(&old_img, "b"), (&old_img, "a"), (&child, "c")] {
         store
@@ -592,7 +703,7 @@ async fn lifecycle(store: &dyn MetadataStore, reg: &RegistryKey) {
     store
         .put_manifest(
             r,
-            manifest(&index, b"idx", &[], std::slice::from_ref(&child), None),
+            manifest(&index, b"idx", &[], &[(child.clone(), 3)], None),
         )
         .await
         .unwrap();
@@ -692,7 +803,7 @@ async fn untag_referrers_and_collection(store: &dyn MetadataStore, reg: &Registr
         store.link_blob(r, x, 1, 100).await.unwrap();
     }
     let img = d(43);
-    let blobs = [cfg.clone(), layer.clone()];
+    let blobs = [(cfg.clone(), 1), (layer.clone(), 1)];
     store
         .put_manifest(r, manifest(&img, b"img", &blobs, &[], Some("a")))
         .await

@@ -25,13 +25,13 @@ pub use error::StoreError;
 pub use fs_blob::FsBlobStore;
 pub use metadata::{
     AccessKeyRecord, AccountRecord, ArchiveImage, ArchiveOutcome, AttachOutcome, BlobLink,
-    CollectOutcome, Counts, CreateUserOutcome, DeleteManifestOutcome, DeletePolicyOutcome,
-    DeleteRepositoryOutcome, DeleteUserOutcome, ExpireImage, ExpireOutcome, ImageRecord,
-    ImageStatus, LifecycleImage, LifecyclePolicyRecord, LifecyclePreviewRecord,
+    CollectOutcome, Counts, CreateUploadOutcome, CreateUserOutcome, DeleteManifestOutcome,
+    DeletePolicyOutcome, DeleteRepositoryOutcome, DeleteUserOutcome, ExpireImage, ExpireOutcome,
+    ImageRecord, ImageStatus, LifecycleImage, LifecyclePolicyRecord, LifecyclePreviewRecord,
     ManagedPolicyRecord, MetaProblem, MetaRepair, MetadataStore, NewManifest, PolicyVersionRecord,
     PutManifestOutcome, Referrer, RegistryKey, RepoId, RepoLabel, RepositoryLifecycle,
     RepositoryRecord, ResourceTag, RestoreOutcome, StatusFilter, StoredManifest, TagStatus,
-    UnlinkBlobOutcome, UntagOutcome, UploadRecord, UserRecord,
+    UnlinkBlobOutcome, UntagOutcome, UploadLimits, UploadRecord, UserRecord,
 };
 pub use metadata::{
     ImageScanRecord, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,

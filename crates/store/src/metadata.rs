@@ -23,8 +23,11 @@ pub struct NewManifest<'a> {
     /// JSON object text, if the manifest has annotations.
     pub annotations: Option<&'a str>,
     pub subject: Option<&'a Digest>,
-    pub blob_refs: &'a [Digest],
-    pub manifest_refs: &'a [Digest],
+    /// The blobs (config, layers) the manifest needs, each with the size
+    /// its descriptor declares.
+    pub blob_refs: &'a [(Digest, u64)],
+    /// The manifests (an index's children) it needs, with declared sizes.
+    pub manifest_refs: &'a [(Digest, u64)],
     pub tag: Option<&'a str>,
     /// The tag may not be moved to another image (tag immutability).
     pub tag_immutable: bool,
@@ -45,6 +48,9 @@ pub enum PutManifestOutcome {
     },
     /// Nothing was written: these references are not in the repository.
     MissingReferences(Vec<Digest>),
+    /// Nothing was written: these references' descriptors declare another
+    /// size than the stored content has: (digest, declared, stored).
+    WrongSizes(Vec<(Digest, u64, u64)>),
     /// Nothing was written: the tag is immutable and names another image.
     TagImmutable,
 }
@@ -212,6 +218,27 @@ pub struct UploadRecord {
     pub size: u64,
     pub started_at: i64,
     pub updated_at: i64,
+    /// Who opened the session (`<account>:<user>`), for the per-principal
+    /// cap; `None` for anonymous sessions and ones older than the column.
+    pub started_by: Option<String>,
+}
+
+/// The most upload sessions that may be open at once (`create_upload`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    pub per_repository: u64,
+    /// Counted over the sessions whose `started_by` is the new one's.
+    pub per_principal: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateUploadOutcome {
+    Created,
+    /// Nothing was written: the repository has this many sessions open,
+    /// the most allowed.
+    RepositoryFull(u64),
+    /// Nothing was written: the session's opener has this many open.
+    PrincipalFull(u64),
 }
 
 /// An access key: an id and a secret (sealed under the server key by the
@@ -901,6 +928,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Moves a link's `linked_at` up to `now`; false if there is no link.
     async fn touch_blob_link(&self, repo: RepoId, digest: &Digest, now: i64) -> Result<bool>;
     async fn unlink_blob(&self, repo: RepoId, digest: &Digest) -> Result<UnlinkBlobOutcome>;
+    /// A manifest of `repo` that references blob `digest` (any one; an
+    /// indexed read), or `None` while no manifest uses it.
+    async fn manifest_using_blob(&self, repo: RepoId, digest: &Digest) -> Result<Option<Digest>>;
 
     async fn put_manifest(
         &self,
@@ -985,7 +1015,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Every ACTIVATING image (restores a stop interrupted).
     async fn activating_images(&self) -> Result<Vec<(RepoId, Digest)>>;
 
-    async fn create_upload(&self, upload: &UploadRecord) -> Result<()>;
+    /// Opens a session unless its repository, or its opener, already has
+    /// `limits` sessions open; the counts and the insert are one
+    /// transaction, and each count reads at most its limit's worth of an
+    /// index.
+    async fn create_upload(
+        &self,
+        upload: &UploadRecord,
+        limits: UploadLimits,
+    ) -> Result<CreateUploadOutcome>;
     async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>>;
     /// Moves an upload's size from `expected` to `size`; false if it was not at `expected`.
     async fn set_upload_size(&self, id: &str, expected: u64, size: u64, now: i64) -> Result<bool>;

@@ -94,6 +94,11 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// A stored size (never negative) as the `u64` the API speaks.
+fn from_i64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
 const REPO_COLUMNS: &str =
     "id, name, created_at, image_tag_mutability, mutability_filters, scan_on_push";
 
@@ -201,6 +206,7 @@ fn upload_from_row(row: sqlx::sqlite::SqliteRow) -> UploadRecord {
         size: row.get::<i64, _>(2) as u64,
         started_at: row.get(3),
         updated_at: row.get(4),
+        started_by: row.get(5),
     }
 }
 
@@ -1552,6 +1558,18 @@ impl MetadataStore for SqliteMetadataStore {
         Ok(n == 1)
     }
 
+    async fn manifest_using_blob(&self, repo: RepoId, digest: &Digest) -> Result<Option<Digest>> {
+        let m: Option<String> = sqlx::query_scalar(
+            "SELECT manifest_digest FROM manifest_references WHERE repository_id = ? AND target = ? AND kind = ? LIMIT 1",
+        )
+        .bind(repo.0)
+        .bind(digest.as_str())
+        .bind(KIND_BLOB)
+        .fetch_optional(&self.reader)
+        .await?;
+        m.map(digest_of).transpose()
+    }
+
     async fn unlink_blob(&self, repo: RepoId, digest: &Digest) -> Result<UnlinkBlobOutcome> {
         let mut tx = self.writer.begin().await?;
         if !exists(
@@ -1589,40 +1607,50 @@ impl MetadataStore for SqliteMetadataStore {
                 return Ok(PutManifestOutcome::TagImmutable);
             }
         }
-        let (mut missing, mut archived_blobs, mut archived_manifests) =
-            (Vec::new(), Vec::new(), Vec::new());
-        for d in m.blob_refs {
-            let archived: Option<i64> = sqlx::query_scalar(
-                "SELECT b.archived FROM repository_blobs l JOIN blobs b ON b.digest = l.digest
+        let (mut missing, mut archived_blobs, mut archived_manifests, mut wrong_sizes) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (d, declared) in m.blob_refs {
+            let found: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT b.archived, b.size FROM repository_blobs l JOIN blobs b ON b.digest = l.digest
                  WHERE l.repository_id = ? AND l.digest = ?",
             )
             .bind(repo.0)
             .bind(d.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-            match archived {
+            match found {
                 None => missing.push(d.clone()),
-                Some(0) => {}
+                Some((_, size)) if from_i64(size) != *declared => {
+                    wrong_sizes.push((d.clone(), *declared, from_i64(size)))
+                }
+                Some((0, _)) => {}
                 Some(_) => archived_blobs.push(d.clone()),
             }
         }
-        for d in m.manifest_refs {
-            let status: Option<i64> = sqlx::query_scalar(
-                "SELECT storage_status FROM manifests WHERE repository_id = ? AND digest = ?",
+        for (d, declared) in m.manifest_refs {
+            let found: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT storage_status, size FROM manifests WHERE repository_id = ? AND digest = ?",
             )
             .bind(repo.0)
             .bind(d.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-            match status {
+            match found {
                 None => missing.push(d.clone()),
-                Some(0) => {}
+                Some((_, size)) if from_i64(size) != *declared => {
+                    wrong_sizes.push((d.clone(), *declared, from_i64(size)))
+                }
+                Some((0, _)) => {}
                 Some(_) => archived_manifests.push(d.clone()),
             }
         }
         if !missing.is_empty() {
             missing.dedup();
             return Ok(PutManifestOutcome::MissingReferences(missing));
+        }
+        if !wrong_sizes.is_empty() {
+            wrong_sizes.dedup();
+            return Ok(PutManifestOutcome::WrongSizes(wrong_sizes));
         }
         if !archived_blobs.is_empty() || !archived_manifests.is_empty() {
             archived_blobs.dedup();
@@ -1657,8 +1685,8 @@ impl MetadataStore for SqliteMetadataStore {
             let refs = m
                 .blob_refs
                 .iter()
-                .map(|d| (d, KIND_BLOB))
-                .chain(m.manifest_refs.iter().map(|d| (d, KIND_MANIFEST)));
+                .map(|(d, _)| (d, KIND_BLOB))
+                .chain(m.manifest_refs.iter().map(|(d, _)| (d, KIND_MANIFEST)));
             for (target, kind) in refs {
                 sqlx::query(
                     "INSERT OR IGNORE INTO manifest_references (repository_id, manifest_digest, target, kind) VALUES (?, ?, ?, ?)",
@@ -2214,21 +2242,51 @@ impl MetadataStore for SqliteMetadataStore {
             .collect()
     }
 
-    async fn create_upload(&self, u: &UploadRecord) -> Result<()> {
-        sqlx::query("INSERT INTO uploads (id, repository_id, size, started_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+    async fn create_upload(
+        &self,
+        u: &UploadRecord,
+        limits: UploadLimits,
+    ) -> Result<CreateUploadOutcome> {
+        let mut tx = self.writer.begin().await?;
+        // Each count stops at its limit: an indexed read of at most that many rows.
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM uploads WHERE repository_id = ? LIMIT ?)",
+        )
+        .bind(u.repository.0)
+        .bind(to_i64(limits.per_repository))
+        .fetch_one(&mut *tx)
+        .await?;
+        if from_i64(open) >= limits.per_repository {
+            return Ok(CreateUploadOutcome::RepositoryFull(from_i64(open)));
+        }
+        if let Some(by) = &u.started_by {
+            let open: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM uploads WHERE started_by = ? LIMIT ?)",
+            )
+            .bind(by)
+            .bind(to_i64(limits.per_principal))
+            .fetch_one(&mut *tx)
+            .await?;
+            if from_i64(open) >= limits.per_principal {
+                return Ok(CreateUploadOutcome::PrincipalFull(from_i64(open)));
+            }
+        }
+        sqlx::query("INSERT INTO uploads (id, repository_id, size, started_at, updated_at, started_by) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(&u.id)
             .bind(u.repository.0)
             .bind(to_i64(u.size))
             .bind(u.started_at)
             .bind(u.updated_at)
-            .execute(&self.writer)
+            .bind(&u.started_by)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(CreateUploadOutcome::Created)
     }
 
     async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>> {
         let row = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at FROM uploads WHERE id = ?",
+            "SELECT id, repository_id, size, started_at, updated_at, started_by FROM uploads WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.reader)
@@ -2278,7 +2336,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn stale_uploads(&self, before: i64, limit: u32) -> Result<Vec<UploadRecord>> {
         let rows = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at FROM uploads WHERE updated_at < ? ORDER BY updated_at LIMIT ?",
+            "SELECT id, repository_id, size, started_at, updated_at, started_by FROM uploads WHERE updated_at < ? ORDER BY updated_at LIMIT ?",
         )
         .bind(before)
         .bind(limit)
@@ -2895,7 +2953,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn upload_sessions(&self) -> Result<Vec<UploadRecord>> {
         let rows = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at FROM uploads ORDER BY id",
+            "SELECT id, repository_id, size, started_at, updated_at, started_by FROM uploads ORDER BY id",
         )
         .fetch_all(&self.reader)
         .await?;

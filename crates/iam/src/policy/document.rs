@@ -171,7 +171,9 @@ pub enum PolicyError {
     MissingPrincipal { at: String },
     #[error("unknown condition operator '{operator}' in {at}")]
     UnknownOperator { at: String, operator: String },
-    #[error("{at}.Sid '{sid}' is already used by {first}; Sids must be unique")]
+    /// Identity policies only (IAM's rule and wording); ECR accepts
+    /// resource policies with repeated Sids.
+    #[error("Statement IDs (SID) in a single policy must be unique. {at}.Sid '{sid}' is already used by {first}")]
     DuplicateSid {
         at: String,
         sid: String,
@@ -229,7 +231,10 @@ impl Policy {
         for (i, raw) in raw_statements.iter().enumerate() {
             let at = format!("Statement[{i}]");
             let statement = parse_statement(raw, &at, kind, variables)?;
-            if let Some(Value::String(sid)) = raw.get("Sid") {
+            // IAM: "the Sid value must be unique within a JSON policy";
+            // ECR accepts repository and registry policies with repeated
+            // Sids (and spaces in them), so only identity policies check.
+            if let (PolicyKind::Identity, Some(Value::String(sid))) = (kind, raw.get("Sid")) {
                 if let Some(first) = sids.get(sid.as_str()) {
                     return Err(PolicyError::DuplicateSid {
                         at,

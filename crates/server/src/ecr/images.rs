@@ -25,6 +25,26 @@ impl ImageId {
     pub(super) fn json(&self) -> Value {
         image_id(self.image_digest.as_deref(), self.image_tag.as_deref())
     }
+
+    pub(super) fn tag(&self) -> Option<&str> {
+        self.image_tag.as_deref()
+    }
+
+    /// The id as ECR's messages write it.
+    pub(super) fn text(&self) -> String {
+        image_id_text(self.image_digest.as_deref(), self.image_tag.as_deref())
+    }
+}
+
+/// An image id as ECR's messages write it:
+/// `{imageDigest:'sha256:…', imageTag:'latest'}`, with `'null'` for the part
+/// the request left out.
+pub(super) fn image_id_text(digest: Option<&str>, tag: Option<&str>) -> String {
+    format!(
+        "{{imageDigest:'{}', imageTag:'{}'}}",
+        digest.unwrap_or("null"),
+        tag.unwrap_or("null")
+    )
 }
 
 /// An `ImageIdentifier`: digest and tag, each only when known.
@@ -103,13 +123,16 @@ impl Call<'_> {
         Ok(repo)
     }
 
-    /// ECR's ImageNotFoundException for an image id of `repo`.
+    /// ECR's ImageNotFoundException for an image id of `repo`, in ECR's
+    /// words: "The image with imageId {imageDigest:'null', imageTag:'latest'}
+    /// does not exist within the repository with name 'main' in the registry
+    /// with id '058043570872'".
     pub(super) fn image_not_found(&self, repo: &Repo, id: &ImageId) -> AwsError {
         AwsError::client(
             "ImageNotFoundException",
             format!(
                 "The image with imageId {} does not exist within the repository with name '{}' in the registry with id '{}'",
-                id.json(),
+                id.text(),
                 repo.name,
                 self.registry.account_id
             ),
@@ -237,6 +260,21 @@ pub async fn describe_images(
         .image_details(&repo, &digests)
         .await
         .map_err(|e| call.registry_error(e))?;
+    // Named images must exist, as on ECR (a digest-only id resolves
+    // without a lookup).
+    if let Some(ids) = &input.image_ids {
+        for id in ids {
+            let named = id
+                .image_digest
+                .as_deref()
+                .filter(|_| id.image_tag.is_none());
+            if let Some(d) = named {
+                if !details.iter().any(|i| i.record.digest.as_str() == d) {
+                    return Err(call.image_not_found(&repo, id));
+                }
+            }
+        }
+    }
     let mut image_details: Vec<Value> = details
         .iter()
         .map(|i| {
@@ -459,6 +497,10 @@ pub async fn batch_check_layer_availability(
         .await?;
     batch_len(&input.layer_digests, "layerDigests")?;
     let (mut layers, mut failures) = (Vec::new(), Vec::new());
+    // The media type each available layer has in a manifest of the
+    // repository (as the CLI's documented example shows), asked for all
+    // of them at once below.
+    let mut available: Vec<Digest> = Vec::new();
     for d in &input.layer_digests {
         let Ok(digest) = d.parse::<Digest>() else {
             failures.push(json!({ "layerDigest": d, "failureCode": "InvalidLayerDigest", "failureReason": "Invalid layer digest" }));
@@ -477,10 +519,22 @@ pub async fn batch_check_layer_availability(
                     "layerDigest": d,
                     "layerAvailability": if archived { "ARCHIVED" } else { "AVAILABLE" },
                     "layerSize": info.size,
-                }))
+                }));
+                available.push(digest);
             }
             Err(Error::BlobUnknown(_)) => failures.push(json!({ "layerDigest": d, "failureCode": "MissingLayerDigest", "failureReason": "Could not find layer" })),
             Err(e) => return Err(call.registry_error(e)),
+        }
+    }
+    let media_types = call
+        .app
+        .registry
+        .blob_media_types(&repo, &available)
+        .await
+        .map_err(|e| call.registry_error(e))?;
+    for (layer, media_type) in layers.iter_mut().zip(media_types) {
+        if let Some(t) = media_type {
+            layer["mediaType"] = json!(t);
         }
     }
     Ok(json!({ "layers": layers, "failures": failures }))

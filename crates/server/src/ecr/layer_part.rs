@@ -97,13 +97,14 @@ pub(crate) fn parse(reader: impl Read) -> Result<LayerPartBody, AwsError> {
                 // botocore sends partFirstByte and partLastByte first: then the
                 // part's size is known and its buffer is allocated once
                 // (growing it by doubling would peak at 32 MiB for 20).
+                // Counted without wrapping (`0`-`18446744073709551615`).
                 let expected = match (
                     input.get("partFirstByte").and_then(|v| v.as_u64()),
                     input.get("partLastByte").and_then(|v| v.as_u64()),
                 ) {
-                    (Some(first), Some(last)) if last >= first => {
-                        (last - first + 1).min(MAX_PART as u64) as usize
-                    }
+                    (Some(start), Some(end)) => berth_registry::ChunkRange { start, end }
+                        .claimed_len()
+                        .map_or(0, |n| n.min(MAX_PART as u64) as usize),
                     _ => 0,
                 };
                 let mut decoded = Vec::with_capacity(expected);
@@ -170,6 +171,20 @@ mod tests {
             got.payload_sha256,
             hex::encode(sha2::Sha256::digest(body.as_bytes()))
         );
+    }
+
+    /// botocore sends partFirstByte and partLastByte before the part; a
+    /// range no u64 counts must not wrap (issue 17) and the part is still
+    /// read, for UploadLayerPart to refuse.
+    #[test]
+    fn a_range_longer_than_a_u64_counts_does_not_wrap() {
+        let body = format!(
+            r#"{{"partFirstByte": 0, "partLastByte": {}, "layerPartBlob": "AAAA"}}"#,
+            u64::MAX
+        );
+        let got = parse(body.as_bytes()).unwrap_or_else(|e| panic!("{}", e.kind()));
+        assert_eq!(got.part.len(), 3);
+        assert_eq!(got.input["partLastByte"], u64::MAX);
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub async fn initiate_layer_upload(call: &Call<'_>, input: Value) -> Result<Valu
     let up = call
         .app
         .registry
-        .start_upload(&repo)
+        .start_upload(&repo, Some(&call.principal))
         .await
         .map_err(|e| call.registry_error(e))?;
     Ok(json!({ "uploadId": up.id, "partSize": PART_SIZE }))
@@ -60,7 +60,13 @@ pub async fn upload_layer_part(call: &Call<'_>, input: Value) -> Result<Value, A
             .with_field("lastValidByteReceived", received.saturating_sub(1))
     };
     let (first, last) = (input.part_first_byte, input.part_last_byte);
-    if part.is_empty() || last < first || last - first + 1 != part.len() as u64 {
+    let range = ChunkRange {
+        start: first,
+        end: last,
+    };
+    // Checked arithmetic: `0`–`18446744073709551615` claims more than a u64 counts.
+    let claimed = range.claimed_len();
+    if part.is_empty() || claimed != Some(part.len() as u64) {
         let status = call
             .app
             .registry
@@ -72,7 +78,7 @@ pub async fn upload_layer_part(call: &Call<'_>, input: Value) -> Result<Value, A
             format!(
                 "the part has {} bytes but partFirstByte {first} and partLastByte {last} describe {}",
                 part.len(),
-                (last + 1).saturating_sub(first)
+                claimed.map_or_else(|| "no countable range".to_string(), |n| format!("{n}")),
             ),
         ));
     }
@@ -83,10 +89,7 @@ pub async fn upload_layer_part(call: &Call<'_>, input: Value) -> Result<Value, A
         .append_upload(
             &repo,
             &input.upload_id,
-            Some(ChunkRange {
-                start: first,
-                end: last,
-            }),
+            Some(range),
             Box::pin(body),
         )
         .await
@@ -140,8 +143,8 @@ pub async fn complete_layer_upload(call: &Call<'_>, input: Value) -> Result<Valu
         return Err(AwsError::client(
             "EmptyUploadException",
             format!(
-                "upload '{}' has no parts; upload the layer with UploadLayerPart first",
-                input.upload_id
+                "The upload with id '{}' in the repository with name '{}' in registry with id '{}' cannot be completed because it does not have any parts",
+                input.upload_id, input.repository_name, call.registry.account_id
             ),
         ));
     }

@@ -53,15 +53,15 @@ fn secs(millis: i64) -> f64 {
 
 impl Call<'_> {
     fn lifecycle_answer(&self, name: &str, p: &LifecyclePolicyRecord) -> Value {
-        let mut v = json!({
+        // ECR always answers `lastEvaluatedAt`: 0 (the epoch) until the
+        // policy's first evaluation, as the CLI's documented
+        // delete-lifecycle-policy example shows.
+        json!({
             "registryId": self.registry.account_id,
             "repositoryName": name,
             "lifecyclePolicyText": p.text,
-        });
-        if let Some(at) = p.last_evaluated_at {
-            v["lastEvaluatedAt"] = json!(secs(at));
-        }
-        v
+            "lastEvaluatedAt": secs(p.last_evaluated_at.unwrap_or(0)),
+        })
     }
 }
 

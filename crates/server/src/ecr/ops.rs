@@ -245,10 +245,17 @@ impl Call<'_> {
     }
 
     pub(super) fn repository_name(&self, name: &str) -> Result<RepositoryName, AwsError> {
-        if !(2..=256).contains(&name.len()) {
+        // ECR's words for each bound.
+        if name.len() < 2 {
             return Err(constraint(
                 "repositoryName",
-                "Member must have length between 2 and 256",
+                "must have length greater than or equal to 2",
+            ));
+        }
+        if name.len() > 256 {
+            return Err(constraint(
+                "repositoryName",
+                "must have length less than or equal to 256",
             ));
         }
         RepositoryName::parse(name).map_err(|_| {

@@ -261,7 +261,10 @@ pub async fn describe_image_scan_findings(
                 "ScanNotFoundException",
                 format!(
                     "Image scan does not exist for the image with '{}' in the repository with name '{}' in the registry with id '{}'",
-                    image_id_of(&digest, &input.image_id),
+                    super::images::image_id_text(
+                        Some(digest.as_str()),
+                        input.image_id.tag()
+                    ),
                     repo.name,
                     call.registry.account_id
                 ),
