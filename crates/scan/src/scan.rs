@@ -11,7 +11,9 @@ use std::io::Read;
 
 use crate::detect::{detect, Detection, FoundPackage, OsInfo, PackageKind};
 use crate::index::VulnDb;
-use crate::layers::{apply_layer, read_layer, FileView, LayerError, Limits};
+use crate::layers::{
+    apply_layer_within, read_layer, FileView, LayerError, Limits, OVER_IMAGE_BUDGET,
+};
 use crate::severity::{assess, CvssScore, Severity};
 
 /// A record that affects a package of the image.
@@ -75,14 +77,16 @@ pub fn scan_image<R: Read>(
     let mut dropped = Vec::new();
     for (index, layer) in layers.into_iter().enumerate() {
         let inv = read_layer(layer, limits).map_err(|source| ScanError { index, source })?;
+        let place = format!("layer {index}");
+        dropped.extend(inv.dropped_warnings(&place));
+        // The view holds only what the layers above may still override,
+        // within the image's budget; each layer's inventory is dropped once
+        // applied.
         dropped.extend(
-            inv.dropped.iter().map(|p| {
-                format!("layer {index}: {p}: over the layer's kept-bytes limit; not read")
-            }),
+            apply_layer_within(&mut view, &inv, limits.max_kept_bytes)
+                .warnings(&place, OVER_IMAGE_BUDGET),
         );
-        // The view holds only what the layers above may still override;
-        // each layer's inventory is dropped once applied.
-        apply_layer(&mut view, &inv);
+        drop(inv);
         count += 1;
     }
     let detection = detect(&view);

@@ -20,7 +20,7 @@ use super::{failed_outcome, Scanning};
 use crate::Result;
 use berth_oci::manifest::{Descriptor, Manifest, ManifestKind};
 use berth_oci::Digest;
-use berth_scan::layers::{apply_layer, FileView};
+use berth_scan::layers::{apply_layer_within, FileView, OVER_IMAGE_BUDGET};
 use berth_scan::{cache, detect, match_packages, read_layer, Detection, Inventory, PackageKind};
 use berth_store::{RepoId, ScanOutcome, ScanRef};
 use bytes::Bytes;
@@ -331,6 +331,7 @@ impl Scanning {
         scan_type: &str,
     ) -> std::result::Result<Scanned, String> {
         let mut merged = Detection::default();
+        let mut seen = std::collections::HashSet::new();
         let mut any = false;
         let mut last_unsupported = String::from("The image index lists no platform images");
         for child in platform_children(body) {
@@ -354,7 +355,9 @@ impl Scanning {
                         merged.os = d.os;
                     }
                     for p in d.packages {
-                        if !merged.packages.contains(&p) {
+                        // A set, not `contains` on the list: a child may
+                        // list a million packages within its budget.
+                        if seen.insert(package_key(&p)) {
                             merged.packages.push(p);
                         }
                     }
@@ -401,12 +404,17 @@ impl Scanning {
                 .inventory(layer, diff_ids.get(i).map(String::as_str))
                 .await
                 .map_err(|e| format!("layer {i} ({}): {e}", layer.digest))?;
+            let place = format!("layer {i}");
+            warnings.extend(inv.dropped_warnings(&place));
+            // The per-image budget: the view, which accumulates the layers'
+            // kept files, holds at most `max_kept_bytes` however many layers
+            // the image has (a layer being read holds at most as much too),
+            // so a scan worker holds at most twice the budget.
             warnings.extend(
-                inv.dropped.iter().map(|p| {
-                    format!("layer {i}: {p}: over the layer's kept-bytes limit; not read")
-                }),
+                apply_layer_within(&mut view, &inv, self.limits.max_kept_bytes)
+                    .warnings(&place, OVER_IMAGE_BUDGET),
             );
-            apply_layer(&mut view, &inv);
+            drop(inv);
         }
         let mut detection = tokio::task::spawn_blocking(move || detect(&view))
             .await
@@ -462,6 +470,12 @@ impl Scanning {
                 .expect("decoding does not panic")
             {
                 Ok(inv) => return Ok(inv),
+                // Written by an earlier version as JSON (file bytes as
+                // number arrays, ~4× their size): never parsed, the layer
+                // is read again and the row replaced.
+                Err(cache::CacheError::Legacy) => {
+                    tracing::debug!(layer = %layer.digest, "cached layer inventory in the old encoding; reading the layer again")
+                }
                 Err(e) => {
                     tracing::warn!(layer = %layer.digest, error = %e, "cached layer inventory unreadable; reading the layer again")
                 }
@@ -536,6 +550,29 @@ impl Read for ChannelReader {
         let _ = self.chunk.split_to(n);
         Ok(n)
     }
+}
+
+/// What makes two found packages the same (every field of `FoundPackage`).
+fn package_key(
+    p: &berth_scan::FoundPackage,
+) -> (
+    PackageKind,
+    Option<berth_scan::Ecosystem>,
+    String,
+    String,
+    Option<(String, Option<String>)>,
+    String,
+) {
+    (
+        p.kind,
+        p.ecosystem.clone(),
+        p.name.clone(),
+        p.version.clone(),
+        p.source
+            .as_ref()
+            .map(|s| (s.name.clone(), s.version.clone())),
+        p.path.clone(),
+    )
 }
 
 fn ecosystem_string(e: &berth_scan::Ecosystem) -> String {
