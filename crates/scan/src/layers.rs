@@ -816,7 +816,7 @@ pub fn apply_layers<'a>(layers: impl IntoIterator<Item = &'a Inventory>) -> File
 
 /// Lays one more layer over a view, without a budget.
 pub fn apply_layer(view: &mut FileView, layer: &Inventory) {
-    apply_layer_within(view, layer, u64::MAX);
+    apply_layer_within(view, layer.clone(), u64::MAX);
 }
 
 /// Lays one more layer over a view (for callers that read layers one by
@@ -825,8 +825,9 @@ pub fn apply_layer(view: &mut FileView, layer: &Inventory) {
 /// removes the path from the view (the layer overrides lower copies, so
 /// none may show through) and is listed in the answer, which the scan
 /// turns into warnings. Files are laid in path order, so which ones fit
-/// does not depend on the order of the tar.
-pub fn apply_layer_within(view: &mut FileView, layer: &Inventory, budget: u64) -> Dropped {
+/// does not depend on the order of the tar. The layer's entries move into
+/// the view (no copy of a file's bytes is made).
+pub fn apply_layer_within(view: &mut FileView, layer: Inventory, budget: u64) -> Dropped {
     for dir in &layer.opaque_dirs {
         view.retain(|p| !under(p, dir));
     }
@@ -834,17 +835,20 @@ pub fn apply_layer_within(view: &mut FileView, layer: &Inventory, budget: u64) -
         view.retain(|p| p != w && !under(p, w));
     }
     let mut dropped = Dropped::default();
-    for (path, entry) in &layer.files {
-        let cost = entry_cost(path, entry);
-        let freed = view.files.get(path).map_or(0, |old| entry_cost(path, old));
+    for (path, entry) in layer.files {
+        let cost = entry_cost(&path, &entry);
+        let freed = view
+            .files
+            .get(&path)
+            .map_or(0, |old| entry_cost(&path, old));
         if view.kept.saturating_sub(freed).saturating_add(cost) > budget {
-            if view.files.remove(path).is_some() {
+            if view.files.remove(&path).is_some() {
                 view.kept = view.kept.saturating_sub(freed);
             }
-            dropped.push(path);
+            dropped.push(&path);
             continue;
         }
-        view.insert(path.clone(), entry.clone());
+        view.insert(path, entry);
     }
     dropped
 }

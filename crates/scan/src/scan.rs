@@ -76,17 +76,22 @@ pub fn scan_image<R: Read>(
     let mut count = 0;
     let mut dropped = Vec::new();
     for (index, layer) in layers.into_iter().enumerate() {
-        let inv = read_layer(layer, limits).map_err(|source| ScanError { index, source })?;
+        // A layer keeps at most what the budget has left beside the view,
+        // so the two together stay within it.
+        let layer_limits = Limits {
+            max_kept_bytes: limits.max_kept_bytes.saturating_sub(view.kept),
+            ..limits.clone()
+        };
+        let inv = read_layer(layer, &layer_limits).map_err(|source| ScanError { index, source })?;
         let place = format!("layer {index}");
         dropped.extend(inv.dropped_warnings(&place));
         // The view holds only what the layers above may still override,
         // within the image's budget; each layer's inventory is dropped once
         // applied.
         dropped.extend(
-            apply_layer_within(&mut view, &inv, limits.max_kept_bytes)
+            apply_layer_within(&mut view, inv, limits.max_kept_bytes)
                 .warnings(&place, OVER_IMAGE_BUDGET),
         );
-        drop(inv);
         count += 1;
     }
     let detection = detect(&view);

@@ -365,14 +365,14 @@ fn the_view_stays_within_the_budget() {
     let cost = entry_cost("a/node_modules/p/package.json", &f(10));
     let budget = 2 * cost + 50;
     let mut view = FileView::default();
-    assert_eq!(apply_layer_within(&mut view, &low, budget).total, 0);
+    assert_eq!(apply_layer_within(&mut view, low, budget).total, 0);
     assert_eq!(view.kept, 2 * cost);
     let mut high = Inventory::default();
     high.files
         .insert("a/node_modules/p/package.json".into(), f(100));
     high.files
         .insert("c/node_modules/r/package.json".into(), f(10));
-    let dropped = apply_layer_within(&mut view, &high, budget);
+    let dropped = apply_layer_within(&mut view, high, budget);
     assert_eq!(dropped.paths, ["a/node_modules/p/package.json"]);
     assert!(view.kept <= budget);
     // p's lower copy does not show through; q stays, r fits in what p freed.

@@ -400,8 +400,9 @@ impl Scanning {
                 ));
                 continue;
             }
+            let left = self.limits.max_kept_bytes.saturating_sub(view.kept);
             let inv = self
-                .inventory(layer, diff_ids.get(i).map(String::as_str))
+                .inventory(layer, diff_ids.get(i).map(String::as_str), left)
                 .await
                 .map_err(|e| format!("layer {i} ({}): {e}", layer.digest))?;
             let place = format!("layer {i}");
@@ -411,10 +412,9 @@ impl Scanning {
             // the image has (a layer being read holds at most as much too),
             // so a scan worker holds at most twice the budget.
             warnings.extend(
-                apply_layer_within(&mut view, &inv, self.limits.max_kept_bytes)
+                apply_layer_within(&mut view, inv, self.limits.max_kept_bytes)
                     .warnings(&place, OVER_IMAGE_BUDGET),
             );
-            drop(inv);
         }
         let mut detection = tokio::task::spawn_blocking(move || detect(&view))
             .await
@@ -454,10 +454,20 @@ impl Scanning {
 
     /// A layer's inventory: from the cache, else read from the blob store
     /// (streamed through a small channel into the blocking pool) and cached.
+    ///
+    /// A layer is read keeping at most `left` (what the image's budget has
+    /// left beside the view), so the view and the layer being read hold at
+    /// most the budget together. Such an inventory depends on the image it
+    /// was read for when it dropped files under a reduced budget: it is
+    /// then not cached (the next image reads the layer with its own
+    /// budget). A cached inventory (read under the full budget) may hold up
+    /// to the budget beside the view: a scan holds at most twice the budget
+    /// in kept files, and only then.
     async fn inventory(
         &self,
         layer: &Descriptor,
         diff_id: Option<&str>,
+        left: u64,
     ) -> std::result::Result<Inventory, String> {
         if let Some(bytes) = self
             .meta
@@ -494,7 +504,9 @@ impl Scanning {
             .map_err(|e| e.to_string())?
             .ok_or("the layer blob is missing from the blob store")?;
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
-        let limits = self.limits.clone();
+        let mut limits = self.limits.clone();
+        let full = limits.max_kept_bytes;
+        limits.max_kept_bytes = left.min(full);
         let reading = tokio::task::spawn_blocking(move || {
             let inv = read_layer(
                 ChannelReader {
@@ -503,7 +515,8 @@ impl Scanning {
                 },
                 &limits,
             )?;
-            let encoded = cache::encode(&inv);
+            let complete = limits.max_kept_bytes >= full || inv.dropped_total == 0;
+            let encoded = complete.then(|| cache::encode(&inv));
             Ok::<_, berth_scan::LayerError>((inv, encoded))
         });
         let mut stream = reader.stream;
@@ -519,6 +532,9 @@ impl Scanning {
             .await
             .expect("reading a layer does not panic")
             .map_err(|e| e.to_string())?;
+        let Some(encoded) = encoded else {
+            return Ok(inv);
+        };
         if let Err(e) = self
             .meta
             .put_layer_inventory(&layer.digest, diff_id, &encoded, self.now())
