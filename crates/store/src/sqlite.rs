@@ -35,7 +35,32 @@ pub struct SqliteMetadataStore {
 
 impl SqliteMetadataStore {
     /// Opens (creating and migrating if needed) the database at `path`.
+    ///
+    /// A new database file is created empty with mode 0600 before SQLite
+    /// opens it (an empty file is an empty database), and SQLite creates
+    /// the `-wal` and `-shm` files with the main file's mode, so all three
+    /// are the owner's only whatever the umask. Existing files are left as
+    /// they are (`berth fsck` reports looser modes; `--repair` tightens).
     pub async fn open(path: &Path) -> Result<Self> {
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let p = path.to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(crate::fs_blob::PRIVATE_FILE)
+                    .open(&p)
+                {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+            .map_err(StoreError::from_io)?;
+        }
         let base = SqliteConnectOptions::new()
             .filename(path)
             .journal_mode(SqliteJournalMode::Wal)
