@@ -357,7 +357,7 @@ impl Scanning {
                     for p in d.packages {
                         // A set, not `contains` on the list: a child may
                         // list a million packages within its budget.
-                        if seen.insert(package_key(&p)) {
+                        if seen.insert(p.clone()) {
                             merged.packages.push(p);
                         }
                     }
@@ -566,29 +566,6 @@ impl Read for ChannelReader {
         let _ = self.chunk.split_to(n);
         Ok(n)
     }
-}
-
-/// What makes two found packages the same (every field of `FoundPackage`).
-fn package_key(
-    p: &berth_scan::FoundPackage,
-) -> (
-    PackageKind,
-    Option<berth_scan::Ecosystem>,
-    String,
-    String,
-    Option<(String, Option<String>)>,
-    String,
-) {
-    (
-        p.kind,
-        p.ecosystem.clone(),
-        p.name.clone(),
-        p.version.clone(),
-        p.source
-            .as_ref()
-            .map(|s| (s.name.clone(), s.version.clone())),
-        p.path.clone(),
-    )
 }
 
 fn ecosystem_string(e: &berth_scan::Ecosystem) -> String {
