@@ -57,6 +57,40 @@ impl Report {
     }
 }
 
+/// Warnings a report lists by text; beyond this they are only counted (an
+/// image of thousands of layers, each with files over the budget, must
+/// not turn into millions of strings).
+pub const MAX_WARNINGS: usize = 1000;
+
+/// Warnings gathered while scanning: the first [`MAX_WARNINGS`], then a
+/// count.
+#[derive(Debug, Default)]
+pub struct Warnings {
+    list: Vec<String>,
+    more: u64,
+}
+
+impl Warnings {
+    pub fn extend(&mut self, items: impl IntoIterator<Item = String>) {
+        for w in items {
+            if self.list.len() < MAX_WARNINGS {
+                self.list.push(w);
+            } else {
+                self.more += 1;
+            }
+        }
+    }
+
+    /// The listed warnings, and a last one counting the rest.
+    pub fn into_vec(mut self) -> Vec<String> {
+        if self.more > 0 {
+            self.list
+                .push(format!("{} more warnings not listed", self.more));
+        }
+        self.list
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("layer {index}: {source}")]
 pub struct ScanError {
@@ -74,7 +108,7 @@ pub fn scan_image<R: Read>(
 ) -> Result<Report, ScanError> {
     let mut view = FileView::default();
     let mut count = 0;
-    let mut dropped = Vec::new();
+    let mut dropped = Warnings::default();
     for (index, layer) in layers.into_iter().enumerate() {
         // A layer keeps at most what the budget has left beside the view,
         // so the two together stay within it.
@@ -97,7 +131,8 @@ pub fn scan_image<R: Read>(
     let detection = detect(&view);
     let mut report = match_packages(detection, db);
     report.layers = count;
-    report.warnings.extend(dropped);
+    dropped.extend(std::mem::take(&mut report.warnings));
+    report.warnings = dropped.into_vec();
     Ok(report)
 }
 
@@ -131,5 +166,19 @@ pub fn match_packages(detection: Detection, db: &VulnDb) -> Report {
         findings,
         layers: 0,
         warnings: detection.warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_past_the_cap_are_counted() {
+        let mut w = Warnings::default();
+        w.extend((0..MAX_WARNINGS + 5).map(|i| format!("w{i}")));
+        let v = w.into_vec();
+        assert_eq!(v.len(), MAX_WARNINGS + 1);
+        assert_eq!(v[MAX_WARNINGS], "5 more warnings not listed");
     }
 }

@@ -331,6 +331,7 @@ impl Scanning {
         scan_type: &str,
     ) -> std::result::Result<Scanned, String> {
         let mut merged = Detection::default();
+        let mut warnings = berth_scan::scan::Warnings::default();
         let mut seen = std::collections::HashSet::new();
         let mut any = false;
         let mut last_unsupported = String::from("The image index lists no platform images");
@@ -361,11 +362,12 @@ impl Scanning {
                             merged.packages.push(p);
                         }
                     }
-                    merged.warnings.extend(d.warnings);
+                    warnings.extend(d.warnings);
                 }
                 Scanned::Unsupported(why) => last_unsupported = why,
             }
         }
+        merged.warnings = warnings.into_vec();
         Ok(if any {
             Scanned::Detected(merged)
         } else {
@@ -390,14 +392,14 @@ impl Scanning {
             })
             .unwrap_or_default();
         let mut view = FileView::default();
-        let mut warnings = Vec::new();
+        let mut warnings = berth_scan::scan::Warnings::default();
         for (i, layer) in layers.iter().enumerate() {
             if berth_oci::media_type::NON_DISTRIBUTABLE_LAYERS.contains(&layer.media_type.as_str())
             {
-                warnings.push(format!(
+                warnings.extend([format!(
                     "layer {i} ({}) is non-distributable and not stored here; not read",
                     layer.digest
-                ));
+                )]);
                 continue;
             }
             let left = self.limits.max_kept_bytes.saturating_sub(view.kept);
@@ -419,7 +421,8 @@ impl Scanning {
         let mut detection = tokio::task::spawn_blocking(move || detect(&view))
             .await
             .expect("detection does not panic");
-        detection.warnings.extend(warnings);
+        warnings.extend(std::mem::take(&mut detection.warnings));
+        detection.warnings = warnings.into_vec();
         if detection.os.is_none() && detection.packages.is_empty() {
             return Ok(Scanned::Unsupported(UNSUPPORTED.into()));
         }

@@ -263,6 +263,9 @@ pub fn detect(view: &FileView) -> Detection {
             });
         }
     }
+    let mut capped = crate::scan::Warnings::default();
+    capped.extend(std::mem::take(&mut d.warnings));
+    d.warnings = capped.into_vec();
     d
 }
 
