@@ -39,6 +39,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 server_key,
                 default_account: config.default_account.clone(),
                 scan_workers: config.scan_workers,
+                after_scan: Some(crate::alloc::trim_now),
                 ..Default::default()
             },
         )

@@ -93,6 +93,11 @@ pub struct RegistryConfig {
     pub default_account: String,
     /// Image scans that may run at once (each on one blocking thread).
     pub scan_workers: usize,
+    /// Called (on a blocking thread) after each scan, whose kept files may
+    /// have reached the 128 MiB budget: `berth serve` hands glibc's
+    /// `malloc_trim` here, so that memory returns to the OS at once rather
+    /// than at the next periodic trim.
+    pub after_scan: Option<fn()>,
 }
 
 impl Default for RegistryConfig {
@@ -108,6 +113,7 @@ impl Default for RegistryConfig {
                 .expect("a generated key has the right length"),
             default_account: "000000000000".into(),
             scan_workers: 1,
+            after_scan: None,
         }
     }
 }
@@ -151,6 +157,7 @@ impl Registry {
                 meta.clone(),
                 clock.clone(),
                 config.scan_workers,
+                config.after_scan,
             ),
             blobs,
             archive: None,
