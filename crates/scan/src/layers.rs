@@ -353,8 +353,29 @@ impl std::fmt::Display for CapExceeded {
 
 impl std::error::Error for CapExceeded {}
 
-/// Reads one layer stream into its inventory.
+/// Reads one layer stream into its inventory, keeping at most
+/// `limits.max_kept_bytes` of it.
 pub fn read_layer<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError> {
+    read_layer_over(reader, limits, None)
+}
+
+/// Reads one layer that is to be laid over `view` (the layers below it),
+/// so that the view and the layer together stay within
+/// `limits.max_kept_bytes`: a file is kept only if the view's cost, less
+/// what the layer's files replace at the same paths, plus what the layer
+/// keeps, still fits. Whiteouts and opaque directories (which shrink the
+/// view) count against the layer's own keeping only. An image's layers read
+/// this way hold at most the budget together, beside the view, except for
+/// what they replace.
+///
+/// Whether a file is kept then depends on the view: an inventory that
+/// dropped files over a non-empty view is the image's, not the layer's
+/// (the registry does not cache it).
+pub fn read_layer_over<R: Read>(
+    reader: R,
+    limits: &Limits,
+    view: Option<&FileView>,
+) -> Result<Inventory, LayerError> {
     let mut buffered = BufReader::with_capacity(64 << 10, reader);
     let head = buffered.fill_buf()?;
     let compression = Compression::detect(head);
@@ -363,9 +384,14 @@ pub fn read_layer<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, Laye
             // Multi-member: some tools write one gzip member per chunk.
             flate2::bufread::MultiGzDecoder::new(buffered),
             limits,
+            view,
         ),
-        Compression::Zstd => read_tar(zstd::stream::read::Decoder::with_buffer(buffered)?, limits),
-        Compression::None => read_tar(buffered, limits),
+        Compression::Zstd => read_tar(
+            zstd::stream::read::Decoder::with_buffer(buffered)?,
+            limits,
+            view,
+        ),
+        Compression::None => read_tar(buffered, limits, view),
     };
     result.map_err(|e| match e {
         LayerError::Io(io) if is_cap(&io) => LayerError::TooLarge(limits.max_layer_bytes),
@@ -388,7 +414,11 @@ fn is_cap(e: &io::Error) -> bool {
     false
 }
 
-fn read_tar<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError> {
+fn read_tar<R: Read>(
+    reader: R,
+    limits: &Limits,
+    view: Option<&FileView>,
+) -> Result<Inventory, LayerError> {
     let capped = Capped {
         inner: reader,
         read: 0,
@@ -398,6 +428,10 @@ fn read_tar<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError
     let mut inv = Inventory::default();
     let mut kept: u64 = 0;
     let max = limits.max_kept_bytes;
+    // The view below: what it costs, and how much of that the layer's
+    // files replace (each path counted once).
+    let below = view.map_or(0, |v| v.kept);
+    let mut replaced: u64 = 0;
     for entry in archive.entries()? {
         let mut entry = entry?;
         inv.entries += 1;
@@ -467,7 +501,13 @@ fn read_tar<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError
                     };
                     if size > cap {
                         Entry::TooLarge(size)
-                    } else if kept + path.len() as u64 + size + ENTRY_OVERHEAD > max {
+                    } else if kept
+                        + path.len() as u64
+                        + size
+                        + ENTRY_OVERHEAD
+                        + below.saturating_sub(replaced + replaces(view, &inv, &path))
+                        > max
+                    {
                         // Checked before reading: the bytes are never held.
                         inv.drop_path(path);
                         continue;
@@ -484,14 +524,25 @@ fn read_tar<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError
             }
         };
         let cost = entry_cost(&path, &record);
-        if kept + cost > max {
+        let replaces = replaces(view, &inv, &path);
+        if kept + cost + below.saturating_sub(replaced + replaces) > max {
             inv.drop_path(path);
             continue;
         }
         kept += cost;
+        replaced += replaces;
         inv.files.insert(path, record);
     }
     Ok(inv)
+}
+
+/// What the view's entry at `path` costs, if the layer replaces it for the
+/// first time (a path the layer already holds was counted then).
+fn replaces(view: Option<&FileView>, inv: &Inventory, path: &str) -> u64 {
+    match view.and_then(|v| v.files.get(path)) {
+        Some(e) if !inv.files.contains_key(path) => entry_cost(path, e),
+        _ => 0,
+    }
 }
 
 /// `\xff Go buildinf:`, the start of the `.go.buildinfo` section.

@@ -12,7 +12,7 @@ use std::io::Read;
 use crate::detect::{detect, Detection, FoundPackage, OsInfo, PackageKind};
 use crate::index::VulnDb;
 use crate::layers::{
-    apply_layer_within, read_layer, FileView, LayerError, Limits, OVER_IMAGE_BUDGET,
+    apply_layer_within, read_layer_over, FileView, LayerError, Limits, OVER_IMAGE_BUDGET,
 };
 use crate::severity::{assess, CvssScore, Severity};
 
@@ -110,13 +110,10 @@ pub fn scan_image<R: Read>(
     let mut count = 0;
     let mut dropped = Warnings::default();
     for (index, layer) in layers.into_iter().enumerate() {
-        // A layer keeps at most what the budget has left beside the view,
-        // so the two together stay within it.
-        let layer_limits = Limits {
-            max_kept_bytes: limits.max_kept_bytes.saturating_sub(view.kept),
-            ..limits.clone()
-        };
-        let inv = read_layer(layer, &layer_limits).map_err(|source| ScanError { index, source })?;
+        // A layer keeps at most what the budget has left beside the view
+        // (and what it replaces), so the two together stay within it.
+        let inv = read_layer_over(layer, limits, Some(&view))
+            .map_err(|source| ScanError { index, source })?;
         let place = format!("layer {index}");
         dropped.extend(inv.dropped_warnings(&place));
         // The view holds only what the layers above may still override,

@@ -672,3 +672,43 @@ fn the_kept_bytes_budget_is_per_image_not_per_layer() {
     // The first layer fits whole; later ones are cut.
     assert!(over.iter().all(|w| !w.starts_with("layer 0:")), "{over:?}");
 }
+
+/// A layer that rewrites a file of the view (apt-get in a later layer
+/// rewrites dpkg's status) is read within the budget the old copy frees:
+/// with the view nearly full, the new status is read and the old one does
+/// not show through.
+#[test]
+fn a_rewritten_database_over_a_full_view_replaces_the_old_one() {
+    let limits = Limits {
+        max_kept_bytes: 64 << 10,
+        ..Limits::default()
+    };
+    let status = |version: &str| {
+        format!(
+            "Package: libfoo\nStatus: install ok installed\nVersion: {version}\nDescription: {}\n",
+            "x".repeat(12 << 10)
+        )
+    };
+    let padding = "y".repeat(10 << 10);
+    let fillers: Vec<(String, String)> = (0..4)
+        .map(|i| {
+            (
+                format!("app/node_modules/f{i}/package.json"),
+                format!("{{\"name\":\"f{i}\",\"version\":\"1.0.0\",\"d\":\"{padding}\"}}"),
+            )
+        })
+        .collect();
+    let old = status("1.0-1");
+    let mut low: Vec<Item<'_>> = vec![Item::File("var/lib/dpkg/status", &old)];
+    low.extend(fillers.iter().map(|(p, d)| Item::File(p, d)));
+    let new = status("2.0-1");
+    let layers = [
+        gzip(&tar_of(&low)),
+        gzip(&tar_of(&[Item::File("var/lib/dpkg/status", &new)])),
+    ];
+    let r = scan_image(layers.iter().map(|l| &l[..]), &VulnDb::default(), &limits).unwrap();
+    let foo: Vec<_> = r.packages.iter().filter(|p| p.name == "libfoo").collect();
+    assert_eq!(foo.len(), 1, "{:?}", r.packages);
+    assert_eq!(foo[0].version, "2.0-1", "warnings: {:?}", r.warnings);
+    assert_eq!(r.packages.len(), 5, "{:?}", r.warnings);
+}

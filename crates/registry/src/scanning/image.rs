@@ -20,8 +20,8 @@ use super::{failed_outcome, Scanning};
 use crate::Result;
 use berth_oci::manifest::{Descriptor, Manifest, ManifestKind};
 use berth_oci::Digest;
-use berth_scan::layers::{apply_layer_within, FileView, OVER_IMAGE_BUDGET};
-use berth_scan::{cache, detect, match_packages, read_layer, Detection, Inventory, PackageKind};
+use berth_scan::layers::{apply_layer_within, read_layer_over, FileView, OVER_IMAGE_BUDGET};
+use berth_scan::{cache, detect, match_packages, Detection, Inventory, PackageKind};
 use berth_store::{RepoId, ScanOutcome, ScanRef};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -402,11 +402,11 @@ impl Scanning {
                 )]);
                 continue;
             }
-            let left = self.limits.max_kept_bytes.saturating_sub(view.kept);
-            let inv = self
-                .inventory(layer, diff_ids.get(i).map(String::as_str), left)
+            let (inv, below) = self
+                .inventory(layer, diff_ids.get(i).map(String::as_str), view)
                 .await
                 .map_err(|e| format!("layer {i} ({}): {e}", layer.digest))?;
+            view = below;
             let place = format!("layer {i}");
             warnings.extend(inv.dropped_warnings(&place));
             // The per-image budget: the view, which accumulates the layers'
@@ -457,21 +457,23 @@ impl Scanning {
 
     /// A layer's inventory: from the cache, else read from the blob store
     /// (streamed through a small channel into the blocking pool) and cached.
+    /// The view of the layers below goes along and comes back.
     ///
-    /// A layer is read keeping at most `left` (what the image's budget has
-    /// left beside the view), so the view and the layer being read hold at
-    /// most the budget together. Such an inventory depends on the image it
-    /// was read for when it dropped files under a reduced budget: it is
-    /// then not cached (the next image reads the layer with its own
-    /// budget). A cached inventory (read under the full budget) may hold up
-    /// to the budget beside the view: a scan holds at most twice the budget
-    /// in kept files, and only then.
+    /// A layer is read over the view (`read_layer_over`): it keeps at most
+    /// what the image's budget has left beside the view (plus what it
+    /// replaces), so the simple attack of many layers of different files
+    /// holds at most the budget. Such an inventory depends on the image it
+    /// was read for when it dropped files over a non-empty view: it is then
+    /// not cached (the next image reads the layer with its own budget). A
+    /// cached inventory (read under the full budget) may hold up to the
+    /// budget beside the view: a scan holds at most twice the budget in
+    /// kept files, and only then.
     async fn inventory(
         &self,
         layer: &Descriptor,
         diff_id: Option<&str>,
-        left: u64,
-    ) -> std::result::Result<Inventory, String> {
+        view: FileView,
+    ) -> std::result::Result<(Inventory, FileView), String> {
         if let Some(bytes) = self
             .meta
             .layer_inventory(&layer.digest)
@@ -482,7 +484,7 @@ impl Scanning {
                 .await
                 .expect("decoding does not panic")
             {
-                Ok(inv) => return Ok(inv),
+                Ok(inv) => return Ok((inv, view)),
                 // Written by an earlier version as JSON (file bytes as
                 // number arrays, ~4× their size): never parsed, the layer
                 // is read again and the row replaced.
@@ -507,20 +509,19 @@ impl Scanning {
             .map_err(|e| e.to_string())?
             .ok_or("the layer blob is missing from the blob store")?;
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
-        let mut limits = self.limits.clone();
-        let full = limits.max_kept_bytes;
-        limits.max_kept_bytes = left.min(full);
+        let limits = self.limits.clone();
         let reading = tokio::task::spawn_blocking(move || {
-            let inv = read_layer(
+            let inv = read_layer_over(
                 ChannelReader {
                     rx,
                     chunk: Bytes::new(),
                 },
                 &limits,
+                Some(&view),
             )?;
-            let complete = limits.max_kept_bytes >= full || inv.dropped_total == 0;
-            let encoded = complete.then(|| cache::encode(&inv));
-            Ok::<_, berth_scan::LayerError>((inv, encoded))
+            let the_layers_own = view.kept == 0 || inv.dropped_total == 0;
+            let encoded = the_layers_own.then(|| cache::encode(&inv));
+            Ok::<_, berth_scan::LayerError>((inv, encoded, view))
         });
         let mut stream = reader.stream;
         while let Some(chunk) = stream.next().await {
@@ -531,12 +532,12 @@ impl Scanning {
             }
         }
         drop(tx);
-        let (inv, encoded) = reading
+        let (inv, encoded, view) = reading
             .await
             .expect("reading a layer does not panic")
             .map_err(|e| e.to_string())?;
         let Some(encoded) = encoded else {
-            return Ok(inv);
+            return Ok((inv, view));
         };
         if let Err(e) = self
             .meta
@@ -545,7 +546,7 @@ impl Scanning {
         {
             tracing::warn!(layer = %layer.digest, error = %e, "could not cache a layer inventory");
         }
-        Ok(inv)
+        Ok((inv, view))
     }
 }
 
