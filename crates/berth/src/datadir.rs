@@ -21,8 +21,14 @@ pub struct DataDir {
 }
 
 impl DataDir {
+    /// Locks the data dir, creating it (mode 0700, whatever the umask) if
+    /// it does not exist.
     pub fn open_locked(root: &Path) -> anyhow::Result<DataDir> {
-        std::fs::create_dir_all(root)
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(PRIVATE_DIR)
+            .create(root)
             .with_context(|| format!("creating data dir {}", root.display()))?;
         let path = root.join("berth.lock");
         let mut file = OpenOptions::new()
@@ -30,6 +36,7 @@ impl DataDir {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(PRIVATE_FILE)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
         match file.try_lock() {
@@ -54,6 +61,15 @@ impl DataDir {
             root: root.canonicalize()?,
             _lock: file,
         })
+    }
+
+    /// Makes the data dir itself 0700 if it is looser (a data dir made by
+    /// an earlier version, or by hand, under umask 022): nothing inside is
+    /// then reachable by other local users. Returns the old mode when it
+    /// changed it. `berth serve` does this at start and logs it; what is
+    /// inside keeps its modes until `berth fsck --repair`.
+    pub fn tighten_root(&self) -> anyhow::Result<Option<u32>> {
+        tighten(&self.root, true)
     }
 
     pub fn metadata_db(&self) -> PathBuf {
@@ -103,6 +119,79 @@ impl DataDir {
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
     }
+}
+
+/// The mode of everything berth creates in a data dir or archive dir:
+/// the owner only.
+pub use berth_store::{PRIVATE_DIR, PRIVATE_FILE};
+
+/// Sets `path` to 0700 (a directory) or 0600 if it grants group or others
+/// anything; the old mode when it changed. Symbolic links are left alone.
+pub fn tighten(path: &Path, dir: bool) -> anyhow::Result<Option<u32>> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(path)
+        .with_context(|| format!("reading the mode of {}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if meta.file_type().is_symlink() || mode & 0o077 == 0 {
+        return Ok(None);
+    }
+    let want = if dir { PRIVATE_DIR } else { PRIVATE_FILE };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(want))
+        .with_context(|| format!("setting the mode of {}", path.display()))?;
+    Ok(Some(mode))
+}
+
+/// Directories and files under `root` (itself included; symbolic links
+/// not followed) whose mode grants group or others anything: how many of
+/// each, and the first few paths with their modes.
+#[derive(Debug, Default)]
+pub struct LooseModes {
+    pub dirs: u64,
+    pub files: u64,
+    pub examples: Vec<(PathBuf, u32)>,
+    /// Every such path, with whether it is a directory (for `--repair`).
+    pub paths: Vec<(PathBuf, bool)>,
+}
+
+/// Paths listed by name in a report; the rest are counted.
+const EXAMPLES: usize = 5;
+
+pub fn loose_modes(root: &Path) -> anyhow::Result<LooseModes> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = LooseModes::default();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            // Removed while walking (an upload finishing): nothing to judge.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            continue;
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            if kind.is_dir() {
+                out.dirs += 1;
+            } else {
+                out.files += 1;
+            }
+            if out.examples.len() < EXAMPLES {
+                out.examples.push((path.clone(), mode));
+            }
+            out.paths.push((path.clone(), kind.is_dir()));
+        }
+        if kind.is_dir() {
+            for entry in
+                std::fs::read_dir(&path).with_context(|| format!("listing {}", path.display()))?
+            {
+                stack.push(entry?.path());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Writes a file only its owner can read, durably (create-new, fsync).

@@ -6,10 +6,10 @@
 
 use crate::datadir::DataDir;
 use anyhow::{bail, Context};
-use berth_registry::{FsckOptions, FsckReport, RegistryConfig};
+use berth_registry::{Fix, FsckOptions, FsckProblem, FsckReport, RegistryConfig, Severity};
 use clap::Args;
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Exit status when damage remains.
 pub const EXIT_DAMAGE: i32 = 2;
@@ -52,6 +52,14 @@ pub async fn run(args: FsckArgs) -> anyhow::Result<FsckReport> {
         .archive_dir
         .clone()
         .unwrap_or_else(|| crate::datadir::default_archive_dir(&data.root));
+    // Modes first: opening the stores creates what is missing (privately).
+    let mut modes = Vec::new();
+    for (what, dir) in [("data dir", &data.root), ("archive dir", &archive_dir)] {
+        if what == "archive dir" && (!dir.exists() || dir.starts_with(&data.root)) {
+            continue; // inside the data dir: walked with it
+        }
+        modes.push(mode_problem(what, dir, args.repair)?);
+    }
     let registry = data
         .open_registry(&archive_dir, RegistryConfig::default())
         .await?;
@@ -63,13 +71,59 @@ pub async fn run(args: FsckArgs) -> anyhow::Result<FsckReport> {
         .await;
     registry.close().await;
     drop(data);
-    let report = report.context("checking the data dir")?;
+    let mut report = report.context("checking the data dir")?;
+    report.problems.extend(modes.into_iter().flatten());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&to_json(&report))?);
     } else {
         print!("{}", to_text(&report));
     }
     Ok(report)
+}
+
+/// Files and directories under `dir` that group or others may read or
+/// enter (a data dir written by an earlier version, or under a loose
+/// umask): one `insecure-mode` problem for the tree, garbage-level (no
+/// data is wrong; `--repair` makes directories 0700 and files 0600).
+fn mode_problem(what: &str, dir: &Path, repair: bool) -> anyhow::Result<Option<FsckProblem>> {
+    let loose = crate::datadir::loose_modes(dir)?;
+    if loose.paths.is_empty() {
+        return Ok(None);
+    }
+    let examples: Vec<String> = loose
+        .examples
+        .iter()
+        .map(|(p, m)| format!("{} ({m:o})", p.display()))
+        .collect();
+    let message = format!(
+        "{} directories and {} files of the {what} grant group or others access (e.g. {}); other local users may read tenants' images and policies",
+        loose.dirs,
+        loose.files,
+        examples.join(", ")
+    );
+    let fix = if repair {
+        let mut failed = None;
+        // Files first, then directories deepest first, so the walk of a
+        // later run sees what this one did.
+        for (p, is_dir) in loose.paths.iter().rev() {
+            if let Err(e) = crate::datadir::tighten(p, *is_dir) {
+                failed.get_or_insert(format!("{e:#}"));
+            }
+        }
+        match failed {
+            None => Fix::Done("made the directories 0700 and the files 0600".into()),
+            Some(e) => Fix::Failed(e),
+        }
+    } else {
+        Fix::Available("make the directories 0700 and the files 0600".into())
+    };
+    Ok(Some(FsckProblem {
+        severity: Severity::Garbage,
+        kind: "insecure-mode",
+        message,
+        location: dir.display().to_string(),
+        fix,
+    }))
 }
 
 fn to_json(r: &FsckReport) -> serde_json::Value {

@@ -25,6 +25,12 @@ const RESERVED_FDS: u64 = 256;
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
     let data = DataDir::open_locked(&config.data_dir)?;
+    if let Some(old) = data.tighten_root()? {
+        tracing::warn!(
+            "the data dir {} was mode {old:o}, readable by other local users; made it 0700 (`berth fsck --repair` tightens the files inside)",
+            data.root.display()
+        );
+    }
     let server_key = berth_iam::ServerKey::from_bytes(&data.server_key()?)
         .context("the data dir's server.key")?;
     let registry = Arc::new(
@@ -39,11 +45,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 default_account: config.default_account.clone(),
                 scan_workers: config.scan_workers,
                 anonymous: config.allow_anonymous,
+                after_scan: Some(crate::alloc::trim_now),
                 ..Default::default()
             },
         )
         .await?,
     );
+    if let Some(old) = crate::datadir::tighten(&config.archive_dir, true)? {
+        tracing::warn!(
+            "the archive dir {} was mode {old:o}, readable by other local users; made it 0700",
+            config.archive_dir.display()
+        );
+    }
     bootstrap_admin(&registry, &config, &data).await?;
     let swept = registry.sweep_orphan_uploads().await?;
     if swept > 0 {

@@ -203,6 +203,9 @@ fn repairable_damage_is_found_repaired_and_then_clean() {
             r("blob-link-missing"),
             r("blob-record-missing"),
             r("dangling-tag"),
+            // The two files written by hand above (0644 under the tests'
+            // umask): see the_data_dir_is_private_whatever_the_umask.
+            r("insecure-mode"),
             r("orphan-blob-file"),
             r("orphan-manifest-references"),
             r("orphan-upload-file"),
@@ -212,7 +215,7 @@ fn repairable_damage_is_found_repaired_and_then_clean() {
         "{report:#}"
     );
     assert_eq!(report["damage"], 4, "{report:#}");
-    assert_eq!(report["garbage"], 5, "{report:#}");
+    assert_eq!(report["garbage"], 6, "{report:#}");
     let where_of = |kind: &str| {
         report["problems"]
             .as_array()
@@ -236,7 +239,7 @@ fn repairable_damage_is_found_repaired_and_then_clean() {
         kinds(&report).iter().all(|(_, fix)| fix == "repaired"),
         "{report:#}"
     );
-    assert_eq!(report["repaired"], 9);
+    assert_eq!(report["repaired"], 10);
     assert!(!blob_file(&data, &orphan).exists());
     // Rows and files are consistent again, down to the bytes.
     let (code, report, err) = fsck(&data, &["--deep"]);
@@ -362,4 +365,138 @@ fn a_broken_index_is_rebuilt() {
     assert_eq!(kinds(&report), vec![], "{report:#}");
     s.restart();
     pull_ok(&Api::new(&s), "fsck/idx", &img, "v2");
+}
+
+/// The permission bits of a path (no file type).
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+fn set_mode(p: &Path, m: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+}
+
+/// Issue 17 item 10: under umask 022 the data dir was 0755 and
+/// metadata.db, blobs and uploads 0644, so any local user could read every
+/// tenant's images and policies. berth makes what it creates the owner's
+/// only whatever the umask, tightens a loose data dir at start, and fsck
+/// reports looser modes (`--repair` tightens them). Tests run as root, so
+/// the mode bits are checked, not another user's access.
+#[test]
+fn the_data_dir_is_private_whatever_the_umask() {
+    // berth started under umask 022, through a shell that sets it.
+    let wrapper_dir = tempfile::tempdir().unwrap();
+    let wrapper = wrapper_dir.path().join("berth-umask-022");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\numask 022\nexec '{}' \"$@\"\n", berth_bin()),
+    )
+    .unwrap();
+    set_mode(&wrapper, 0o755);
+    let outside = wrapper_dir.path().join("archive-elsewhere");
+    let mut s = TestServer::start_with(&wrapper, &["--archive-dir", outside.to_str().unwrap()]);
+    let api = Api::new(&s);
+    let img = image::oci_image(5, 1, 1, 2_000);
+    api.push_image("private/app", &img, "v1");
+    // An upload session with bytes in it.
+    let r = api
+        .client
+        .post(api.url("/v2/private/app/blobs/uploads/"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let location = header(&r, "location");
+    let r = api
+        .client
+        .patch(api.url(&location))
+        .header("content-type", "application/octet-stream")
+        .body(vec![7u8; 1000])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 202, "{:?}", r.text());
+
+    let data = s.data_dir.clone();
+    let uploads: Vec<PathBuf> = std::fs::read_dir(data.join("uploads"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(uploads.len(), 1, "{uploads:?}");
+    let layer = blob_file(&data, &img.layers[0].digest);
+    let mut expect: Vec<(PathBuf, u32)> = vec![
+        (data.clone(), 0o700),
+        (data.join("metadata.db"), 0o600),
+        (data.join("server.key"), 0o600),
+        (data.join("berth.lock"), 0o600),
+        (data.join("blobs"), 0o700),
+        (layer.parent().unwrap().to_path_buf(), 0o700),
+        (layer.clone(), 0o600),
+        (data.join("uploads"), 0o700),
+        (uploads[0].clone(), 0o600),
+        (outside.clone(), 0o700),
+        (outside.join("blobs"), 0o700),
+    ];
+    for side in ["-wal", "-shm"] {
+        let p = data.join(format!("metadata.db{side}"));
+        if p.exists() {
+            expect.push((p, 0o600));
+        }
+    }
+    for (p, want) in &expect {
+        assert_eq!(mode(p), *want, "mode of {}", p.display());
+    }
+    s.stop();
+
+    // A clean dir has nothing to report.
+    let (code, report, err) = fsck(&data, &["--archive-dir", outside.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(kinds(&report), vec![], "{report:#}");
+
+    // Loosened by hand (as an earlier version under umask 022 left them).
+    set_mode(&layer, 0o644);
+    set_mode(layer.parent().unwrap(), 0o755);
+    set_mode(&data.join("metadata.db"), 0o644);
+    set_mode(&outside.join("blobs"), 0o755);
+    let (code, report, err) = fsck(&data, &["--archive-dir", outside.to_str().unwrap()]);
+    assert_eq!(code, 0, "loose modes are not damage: {err}");
+    assert_eq!(
+        kinds(&report),
+        vec![
+            ("insecure-mode".to_string(), "repairable".to_string()),
+            ("insecure-mode".to_string(), "repairable".to_string())
+        ],
+        "{report:#}"
+    );
+    let text = report["problems"].to_string();
+    assert!(text.contains("1 directories and 2 files"), "{text}");
+    assert_eq!(mode(&layer), 0o644, "fsck without --repair changes nothing");
+    let (code, report, err) = fsck(
+        &data,
+        &["--repair", "--archive-dir", outside.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(report["repaired"], 2, "{report:#}");
+    for (p, want) in [
+        (&layer, 0o600),
+        (&layer.parent().unwrap().to_path_buf(), 0o700),
+        (&data.join("metadata.db"), 0o600),
+        (&outside.join("blobs"), 0o700),
+    ] {
+        assert_eq!(mode(p), want, "mode of {} after --repair", p.display());
+    }
+    let (_, report, _) = fsck(&data, &["--archive-dir", outside.to_str().unwrap()]);
+    assert_eq!(kinds(&report), vec![], "{report:#}");
+
+    // A data dir left 0755 (by an earlier version) is made 0700 at start.
+    set_mode(&data, 0o755);
+    s.restart();
+    assert_eq!(mode(&data), 0o700);
+    assert!(s.log().contains("was mode 755"), "{}", s.log());
+    let r = api.get(&format!("/v2/private/app/blobs/{}", img.layers[0].digest));
+    assert_eq!(r.status(), 200);
 }

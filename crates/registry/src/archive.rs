@@ -151,6 +151,28 @@ impl Registry {
         Ok(())
     }
 
+    /// An upload just committed `blob` into the blob store (under its
+    /// digest lock, before linking it): if its bytes were archived (another
+    /// repository's images archived them), the blob store holds them again,
+    /// so the blob is marked standard and the archive copy deleted. The
+    /// uploader's new link then reads the bytes it sent.
+    pub(crate) async fn committed_over_archive(&self, blob: &Digest) -> Result<()> {
+        if self.meta.blob_archived(blob).await? != Some(true) {
+            return Ok(());
+        }
+        // Invariant 11: the blob store holds the bytes (the commit put the
+        // upload's verified bytes in place, or kept a copy that a crash
+        // left there), so 0 may be set now.
+        self.meta.mark_blob_standard(blob).await?;
+        if let Some(archive) = &self.archive {
+            if let Err(e) = archive.delete(blob).await {
+                tracing::warn!(%blob, error = %e, "could not delete an archive copy; garbage collection sweeps it");
+            }
+        }
+        tracing::info!(%blob, "an upload brought archived bytes back into the blob store");
+        Ok(())
+    }
+
     /// Brings an archived blob's bytes back into the blob store.
     async fn unarchive_blob(&self, blob: &Digest) -> Result<()> {
         let archive = self.archive_store()?;

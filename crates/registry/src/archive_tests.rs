@@ -443,3 +443,132 @@ async fn lifecycle_archives_unpulled_images_and_expires_them_90_days_later() {
         .unwrap()
         .is_empty());
 }
+
+/// A repository of another account (tenant A) in the same region.
+fn other_tenant(name: &str) -> Repo {
+    let mut r = repo(name);
+    r.registry.account_id = "111111111111".into();
+    r
+}
+
+/// Issue 17 item 12: tenant A uploaded a blob and has not referenced it
+/// yet; tenant B pushes an image with a layer of the same bytes and
+/// archives it. B's archive must not hide the bytes from A: the blob stays
+/// in the blob store (only B's own layer moves).
+#[tokio::test]
+async fn another_tenants_archive_never_hides_bytes_a_repository_has_linked() {
+    let f = fixture().await;
+    let reg = Arc::new(registry_at(&f.root, f.clock.clone()).await);
+    let a = other_tenant("a/app");
+    let b = repo("b/app");
+    let x = sha(b"shared layer");
+    reg.upload_blob(&a, &x, body(&[b"shared layer"]))
+        .await
+        .unwrap();
+    let (img, layers) = push_with(
+        &reg,
+        &b,
+        "config b",
+        &["shared layer", "b's own"],
+        Some("v1"),
+    )
+    .await;
+    assert_eq!(layers[0], x);
+    reg.update_storage_class(&b, &tag("v1"), true)
+        .await
+        .unwrap();
+
+    assert_eq!(read_all(&reg, &a, &x).await, b"shared layer");
+    assert!(!reg.blob_is_archived(&x).await.unwrap());
+    assert_eq!(blob_store(&f.root).await.stat(&x).await.unwrap(), Some(12));
+    // B's own layer moved as before.
+    assert!(reg.blob_is_archived(&layers[1]).await.unwrap());
+    let archive = archive_store(&f.root).await;
+    assert_eq!(archive.stat(&layers[1]).await.unwrap(), Some(7));
+    assert_eq!(archive.stat(&x).await.unwrap(), None);
+
+    // B's image restores as usual; A still reads.
+    reg.update_storage_class(&b, &tag("v1"), false)
+        .await
+        .unwrap();
+    until_active(&reg, &b, &img).await;
+    assert_eq!(read_all(&reg, &b, &layers[1]).await, b"b's own");
+    assert_eq!(read_all(&reg, &a, &x).await, b"shared layer");
+}
+
+/// The reverse order: B archives first (the bytes move to the archive),
+/// then A uploads the same bytes, monolithic or in a session: A reads them
+/// (the upload brings them back into the blob store). A mount from an
+/// archived link is not done (the client uploads instead). B's image still
+/// restores.
+#[tokio::test]
+async fn bytes_another_tenant_archived_are_readable_by_a_later_uploader() {
+    let f = fixture().await;
+    let reg = Arc::new(registry_at(&f.root, f.clock.clone()).await);
+    let a = other_tenant("a/app");
+    let b = repo("b/app");
+    let (img, layers) = push_with(
+        &reg,
+        &b,
+        "config b",
+        &["layer one", "layer two", "layer three"],
+        Some("v1"),
+    )
+    .await;
+    reg.update_storage_class(&b, &tag("v1"), true)
+        .await
+        .unwrap();
+    for l in &layers {
+        assert!(reg.blob_is_archived(l).await.unwrap());
+    }
+
+    // Monolithic upload.
+    reg.upload_blob(&a, &layers[0], body(&[b"layer one"]))
+        .await
+        .unwrap();
+    assert_eq!(read_all(&reg, &a, &layers[0]).await, b"layer one");
+    assert!(!reg.blob_is_archived(&layers[0]).await.unwrap());
+    assert_eq!(
+        archive_store(&f.root).await.stat(&layers[0]).await.unwrap(),
+        None
+    );
+
+    // An upload session.
+    let up = reg.start_upload(&a, None).await.unwrap();
+    reg.append_upload(&a, &up.id, None, body(&[b"layer ", b"two"]))
+        .await
+        .unwrap();
+    reg.complete_upload(&a, &up.id, &layers[1], None, None)
+        .await
+        .unwrap();
+    assert_eq!(read_all(&reg, &a, &layers[1]).await, b"layer two");
+
+    // A mount (within B's registry) of a blob whose bytes are archived is
+    // refused: the client uploads, which brings them back.
+    let b2 = repo("b/other");
+    reg.start_upload(&b2, None).await.unwrap();
+    let from = berth_oci::RepositoryName::parse("b/app").unwrap();
+    assert!(reg
+        .mount_blob(&b2, &from, &layers[2])
+        .await
+        .unwrap()
+        .is_none());
+    assert!(reg.blob_is_archived(&layers[2]).await.unwrap());
+    reg.upload_blob(&b2, &layers[2], body(&[b"layer three"]))
+        .await
+        .unwrap();
+    assert_eq!(read_all(&reg, &b2, &layers[2]).await, b"layer three");
+
+    // B's archived image is still archived, and restores whole.
+    assert_eq!(status(&reg, &b, &img).await.status, ImageStatus::Archived);
+    reg.update_storage_class(&b, &tag("v1"), false)
+        .await
+        .unwrap();
+    until_active(&reg, &b, &img).await;
+    for (l, bytes) in layers
+        .iter()
+        .zip([&b"layer one"[..], b"layer two", b"layer three"])
+    {
+        assert_eq!(read_all(&reg, &b, l).await, bytes);
+    }
+}

@@ -104,6 +104,11 @@ pub struct RegistryConfig {
     /// by one principal (a session closes when completed, cancelled or
     /// expired).
     pub upload_sessions: berth_store::UploadLimits,
+    /// Called (on a blocking thread) after each scan, whose kept files may
+    /// have reached the 128 MiB budget: `berth serve` hands glibc's
+    /// `malloc_trim` here, so that memory returns to the OS at once rather
+    /// than at the next periodic trim.
+    pub after_scan: Option<fn()>,
 }
 
 /// Open upload sessions allowed by default: far above what a CI farm keeps
@@ -129,6 +134,7 @@ impl Default for RegistryConfig {
             scan_workers: 1,
             anonymous: AnonymousAccess::Off,
             upload_sessions: DEFAULT_UPLOAD_SESSIONS,
+            after_scan: None,
         }
     }
 }
@@ -175,6 +181,7 @@ impl Registry {
                 meta.clone(),
                 clock.clone(),
                 config.scan_workers,
+                config.after_scan,
             ),
             blobs,
             archive: None,

@@ -132,6 +132,7 @@ impl Registry {
             self.discard_temp(&id).await;
             return Err(e.into());
         }
+        self.committed_over_archive(digest).await?;
         let seen = self.cache.generation();
         let now = self.now();
         self.meta.link_blob(repo_id, digest, size, now).await?;
@@ -281,6 +282,7 @@ impl Registry {
         };
         let _lock = self.digest_locks.lock(digest.as_str()).await;
         self.blobs.commit_upload(id, digest).await?;
+        self.committed_over_archive(digest).await?;
         let seen = self.cache.generation();
         let now = self.now();
         self.meta

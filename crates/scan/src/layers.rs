@@ -27,15 +27,22 @@ pub struct Limits {
     /// lists included, so it is far larger than the text databases (sizes
     /// of real images not measured here yet).
     pub max_rpmdb_bytes: u64,
-    /// Largest metadata file kept (os-release, METADATA, package.json).
+    /// Largest metadata file kept (os-release, METADATA, package.json):
+    /// detection reads a few header lines or two JSON strings from them.
     pub max_metadata_bytes: u64,
     /// Decompressed bytes read from one layer before giving up: a
     /// decompression bomb stops here instead of running for hours.
     pub max_layer_bytes: u64,
     /// Tar entries read from one layer.
     pub max_entries: u64,
-    /// Bytes of kept files per layer: thousands of `package.json` files are
-    /// normal, millions are an attack on memory.
+    /// What one image's kept files may cost in memory ([`entry_cost`]: the
+    /// content, the path and a fixed overhead per entry), a budget shared
+    /// by all its layers: one layer being read keeps at most this much
+    /// ([`read_layer`]), and the running view the layers are stacked into
+    /// holds at most this much ([`apply_layer_within`]). A scan therefore
+    /// holds at most twice this in kept files, whatever the number of
+    /// layers. Thousands of `package.json` files are normal; what does not
+    /// fit is listed as dropped and becomes a warning.
     pub max_kept_bytes: u64,
     /// Executables (mode `+x`, ELF) of at least this many bytes are searched
     /// for Go build information and cargo-auditable's `.dep-v0`; `u64::MAX`
@@ -55,12 +62,19 @@ impl Default for Limits {
             // Debian's full status file is ~3 MB on a desktop; 8 MiB leaves room.
             max_database_bytes: 8 << 20,
             max_rpmdb_bytes: 64 << 20,
-            // Real METADATA files with a long description reach ~100 KB.
-            max_metadata_bytes: 1 << 20,
+            // Detection reads only `Name`/`Version` or `name`/`version`.
+            // Real METADATA files with a long description reach ~100 KB,
+            // package.json files a few KB (old npm versions embedded the
+            // README: tens of KB); a larger one is `TooLarge`, a warning.
+            max_metadata_bytes: 256 << 10,
             // Large real layers (CUDA, ML images) reach several GB.
             max_layer_bytes: 16 << 30,
             max_entries: 2_000_000,
-            max_kept_bytes: 256 << 20,
+            // An rpmdb.sqlite (up to 64 MiB) and a dpkg status (a few MiB)
+            // plus thousands of language packages' metadata fit with room
+            // to spare; two of these (a layer being read and the view) is
+            // what a scan worker may hold.
+            max_kept_bytes: 128 << 20,
             // A stripped Rust `main` is ~300 KB, Go's ~1 MB: smaller
             // executables are scripts and C programs.
             min_binary_bytes: 128 << 10,
@@ -94,8 +108,8 @@ impl Compression {
 /// A path that matters, as a layer holds it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Entry {
-    /// A regular file's content.
-    File(Vec<u8>),
+    /// A regular file's content (a byte string in the cache's CBOR).
+    File(#[serde(with = "serde_bytes")] Vec<u8>),
     /// A symbolic link, with its target as written (relative or absolute).
     Symlink(String),
     /// A hard link to another path of the image (normalized).
@@ -107,7 +121,7 @@ pub enum Entry {
     GoBinary(GoBuildInfo),
     /// An ELF executable built with cargo-auditable: its `.dep-v0` section,
     /// decompressed (JSON).
-    AuditableBinary(Vec<u8>),
+    AuditableBinary(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Something at this path that is not read (a directory where a file
     /// that matters was, an executable without Go build information): it
     /// hides what lower layers had there.
@@ -137,9 +151,94 @@ pub struct Inventory {
     pub opaque_dirs: Vec<String>,
     /// Tar entries read.
     pub entries: u64,
-    /// Files that matter but were not kept because the layer's
-    /// `max_kept_bytes` was used up.
+    /// Files that matter (and whiteouts) that were not kept because
+    /// `max_kept_bytes` was used up: the first [`MAX_DROPPED_LISTED`].
     pub dropped: Vec<String>,
+    /// How many were dropped in all.
+    #[serde(default)]
+    pub dropped_total: u64,
+}
+
+/// Dropped paths listed by name; beyond this they are only counted.
+pub const MAX_DROPPED_LISTED: usize = 100;
+
+/// What every kept entry (file, link, marker, whiteout) costs against
+/// [`Limits::max_kept_bytes`] besides its path and content: the map node
+/// and the `String`/`Vec` headers. Without it a layer of millions of empty
+/// `package.json` files would keep hundreds of MB in bookkeeping.
+pub const ENTRY_OVERHEAD: u64 = 64;
+
+/// What an entry at `path` costs against [`Limits::max_kept_bytes`].
+pub fn entry_cost(path: &str, entry: &Entry) -> u64 {
+    let content = match entry {
+        Entry::File(d) | Entry::AuditableBinary(d) => d.len(),
+        Entry::Symlink(t) | Entry::Hardlink(t) => t.len(),
+        Entry::GoBinary(i) => i.go_version.len() + i.modinfo.len(),
+        Entry::TooLarge(_) | Entry::Hidden => 0,
+    };
+    (path.len() + content) as u64 + ENTRY_OVERHEAD
+}
+
+impl Inventory {
+    fn drop_path(&mut self, path: String) {
+        self.dropped_total += 1;
+        if self.dropped.len() < MAX_DROPPED_LISTED {
+            self.dropped.push(path);
+        }
+    }
+}
+
+/// Paths that a kept-bytes budget left out (the first
+/// [`MAX_DROPPED_LISTED`] by name, and how many in all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dropped {
+    pub paths: Vec<String>,
+    pub total: u64,
+}
+
+impl Dropped {
+    fn push(&mut self, path: &str) {
+        self.total += 1;
+        if self.paths.len() < MAX_DROPPED_LISTED {
+            self.paths.push(path.to_string());
+        }
+    }
+
+    /// Scan warnings for these paths, prefixed with `place` ("layer 2").
+    pub fn warnings(&self, place: &str, why: &str) -> Vec<String> {
+        dropped_warnings(place, why, &self.paths, self.total)
+    }
+}
+
+/// Scan warnings for paths a budget left out: one per listed path, then
+/// one counting the rest.
+pub fn dropped_warnings(place: &str, why: &str, listed: &[String], total: u64) -> Vec<String> {
+    let mut out: Vec<String> = listed
+        .iter()
+        .map(|p| format!("{place}: {p}: {why}; not read"))
+        .collect();
+    let more = total.saturating_sub(listed.len() as u64);
+    if more > 0 {
+        out.push(format!("{place}: {more} more files: {why}; not read"));
+    }
+    out
+}
+
+/// The reason given for files a layer's read left out.
+pub const OVER_LAYER_BUDGET: &str = "over the image's kept-bytes budget while reading the layer";
+/// The reason given for files stacking the layers left out.
+pub const OVER_IMAGE_BUDGET: &str = "over the image's kept-bytes budget";
+
+impl Inventory {
+    /// Warnings for the files this layer's read left out.
+    pub fn dropped_warnings(&self, place: &str) -> Vec<String> {
+        dropped_warnings(
+            place,
+            OVER_LAYER_BUDGET,
+            &self.dropped,
+            self.dropped_total.max(self.dropped.len() as u64),
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -254,8 +353,29 @@ impl std::fmt::Display for CapExceeded {
 
 impl std::error::Error for CapExceeded {}
 
-/// Reads one layer stream into its inventory.
+/// Reads one layer stream into its inventory, keeping at most
+/// `limits.max_kept_bytes` of it.
 pub fn read_layer<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError> {
+    read_layer_over(reader, limits, None)
+}
+
+/// Reads one layer that is to be laid over `view` (the layers below it),
+/// so that the view and the layer together stay within
+/// `limits.max_kept_bytes`: a file is kept only if the view's cost, less
+/// what the layer's files replace at the same paths, plus what the layer
+/// keeps, still fits. Whiteouts and opaque directories (which shrink the
+/// view) count against the layer's own keeping only. An image's layers read
+/// this way hold at most the budget together, beside the view, except for
+/// what they replace.
+///
+/// Whether a file is kept then depends on the view: an inventory that
+/// dropped files over a non-empty view is the image's, not the layer's
+/// (the registry does not cache it).
+pub fn read_layer_over<R: Read>(
+    reader: R,
+    limits: &Limits,
+    view: Option<&FileView>,
+) -> Result<Inventory, LayerError> {
     let mut buffered = BufReader::with_capacity(64 << 10, reader);
     let head = buffered.fill_buf()?;
     let compression = Compression::detect(head);
@@ -264,9 +384,14 @@ pub fn read_layer<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, Laye
             // Multi-member: some tools write one gzip member per chunk.
             flate2::bufread::MultiGzDecoder::new(buffered),
             limits,
+            view,
         ),
-        Compression::Zstd => read_tar(zstd::stream::read::Decoder::with_buffer(buffered)?, limits),
-        Compression::None => read_tar(buffered, limits),
+        Compression::Zstd => read_tar(
+            zstd::stream::read::Decoder::with_buffer(buffered)?,
+            limits,
+            view,
+        ),
+        Compression::None => read_tar(buffered, limits, view),
     };
     result.map_err(|e| match e {
         LayerError::Io(io) if is_cap(&io) => LayerError::TooLarge(limits.max_layer_bytes),
@@ -289,7 +414,11 @@ fn is_cap(e: &io::Error) -> bool {
     false
 }
 
-fn read_tar<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError> {
+fn read_tar<R: Read>(
+    reader: R,
+    limits: &Limits,
+    view: Option<&FileView>,
+) -> Result<Inventory, LayerError> {
     let capped = Capped {
         inner: reader,
         read: 0,
@@ -298,6 +427,11 @@ fn read_tar<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError
     let mut archive = tar::Archive::new(capped);
     let mut inv = Inventory::default();
     let mut kept: u64 = 0;
+    let max = limits.max_kept_bytes;
+    // The view below: what it costs, and how much of that the layer's
+    // files replace (each path counted once).
+    let below = view.map_or(0, |v| v.kept);
+    let mut replaced: u64 = 0;
     for entry in archive.entries()? {
         let mut entry = entry?;
         inv.entries += 1;
@@ -311,75 +445,104 @@ fn read_tar<R: Read>(reader: R, limits: &Limits) -> Result<Inventory, LayerError
             None => ("", path.as_str()),
         };
         if base == ".wh..wh..opq" {
+            let cost = dir.len() as u64 + ENTRY_OVERHEAD;
+            if kept + cost > max {
+                inv.drop_path(path.clone());
+                continue;
+            }
+            kept += cost;
             inv.opaque_dirs.push(dir.to_string());
             continue;
         }
         if let Some(name) = base.strip_prefix(".wh.") {
             if !name.is_empty() && name != "." && name != ".." {
-                inv.whiteouts.push(join(dir, name));
+                let target = join(dir, name);
+                let cost = target.len() as u64 + ENTRY_OVERHEAD;
+                if kept + cost > max {
+                    inv.drop_path(path.clone());
+                    continue;
+                }
+                kept += cost;
+                inv.whiteouts.push(target);
             }
             continue;
         }
-        let Some(interest) = interest(&path) else {
-            let header = entry.header();
-            let executable = header.mode().is_ok_and(|m| m & 0o111 != 0);
-            if executable
-                && header.entry_type().is_file()
-                && entry.size() >= limits.min_binary_bytes
-            {
-                let found = read_executable(&mut entry, limits)?;
-                let size = match &found {
-                    Entry::GoBinary(info) => info.modinfo.len() as u64,
-                    Entry::AuditableBinary(json) => json.len() as u64,
-                    _ => 0,
-                };
-                if kept + size > limits.max_kept_bytes {
-                    inv.dropped.push(path);
+        let record = match interest(&path) {
+            None => {
+                let header = entry.header();
+                let executable = header.mode().is_ok_and(|m| m & 0o111 != 0);
+                if !(executable
+                    && header.entry_type().is_file()
+                    && entry.size() >= limits.min_binary_bytes)
+                {
                     continue;
                 }
-                kept += size;
-                inv.files.insert(path, found);
+                read_executable(&mut entry, limits)?
             }
+            Some(interest) => {
+                let header = entry.header();
+                let kind = header.entry_type();
+                if kind.is_symlink() || kind.is_hard_link() {
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|t| String::from_utf8_lossy(&t).into_owned())
+                        .unwrap_or_default();
+                    if kind.is_symlink() {
+                        Entry::Symlink(target)
+                    } else {
+                        Entry::Hardlink(normalize(&target))
+                    }
+                } else if kind.is_file() || kind == tar::EntryType::Continuous {
+                    let size = entry.size();
+                    let cap = match interest {
+                        Interest::Database => limits.max_database_bytes,
+                        Interest::RpmDatabase => limits.max_rpmdb_bytes,
+                        Interest::Metadata => limits.max_metadata_bytes,
+                    };
+                    if size > cap {
+                        Entry::TooLarge(size)
+                    } else if kept
+                        + path.len() as u64
+                        + size
+                        + ENTRY_OVERHEAD
+                        + below.saturating_sub(replaced + replaces(view, &inv, &path))
+                        > max
+                    {
+                        // Checked before reading: the bytes are never held.
+                        inv.drop_path(path);
+                        continue;
+                    } else {
+                        let mut data = Vec::with_capacity(size as usize);
+                        (&mut entry).take(cap).read_to_end(&mut data)?;
+                        Entry::File(data)
+                    }
+                } else {
+                    // A directory or device where a file that matters was:
+                    // nothing to read, and it still hides a lower layer's file.
+                    Entry::Hidden
+                }
+            }
+        };
+        let cost = entry_cost(&path, &record);
+        let replaces = replaces(view, &inv, &path);
+        if kept + cost + below.saturating_sub(replaced + replaces) > max {
+            inv.drop_path(path);
             continue;
-        };
-        let header = entry.header();
-        let kind = header.entry_type();
-        let record = if kind.is_symlink() || kind.is_hard_link() {
-            let target = entry
-                .link_name_bytes()
-                .map(|t| String::from_utf8_lossy(&t).into_owned())
-                .unwrap_or_default();
-            if kind.is_symlink() {
-                Entry::Symlink(target)
-            } else {
-                Entry::Hardlink(normalize(&target))
-            }
-        } else if kind.is_file() || kind == tar::EntryType::Continuous {
-            let size = entry.size();
-            let cap = match interest {
-                Interest::Database => limits.max_database_bytes,
-                Interest::RpmDatabase => limits.max_rpmdb_bytes,
-                Interest::Metadata => limits.max_metadata_bytes,
-            };
-            if size > cap {
-                Entry::TooLarge(size)
-            } else if kept + size > limits.max_kept_bytes {
-                inv.dropped.push(path);
-                continue;
-            } else {
-                let mut data = Vec::with_capacity(size as usize);
-                (&mut entry).take(cap).read_to_end(&mut data)?;
-                kept += data.len() as u64;
-                Entry::File(data)
-            }
-        } else {
-            // A directory or device where a file that matters was: nothing
-            // to read, and it still hides a lower layer's file.
-            Entry::Hidden
-        };
+        }
+        kept += cost;
+        replaced += replaces;
         inv.files.insert(path, record);
     }
     Ok(inv)
+}
+
+/// What the view's entry at `path` costs, if the layer replaces it for the
+/// first time (a path the layer already holds was counted then).
+fn replaces(view: Option<&FileView>, inv: &Inventory, path: &str) -> u64 {
+    match view.and_then(|v| v.files.get(path)) {
+        Some(e) if !inv.files.contains_key(path) => entry_cost(path, e),
+        _ => 0,
+    }
 }
 
 /// `\xff Go buildinf:`, the start of the `.go.buildinfo` section.
@@ -595,12 +758,38 @@ fn join(dir: &str, name: &str) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileView {
     pub files: BTreeMap<String, Entry>,
+    /// What `files` costs ([`entry_cost`] summed), kept up to date by
+    /// [`apply_layer_within`] and [`FileView::insert`].
+    pub kept: u64,
 }
 
 /// Links followed before giving up on a path (cycles, hostile chains).
 const MAX_LINKS: usize = 16;
 
 impl FileView {
+    /// Sets `path`, keeping `kept` up to date.
+    pub fn insert(&mut self, path: String, entry: Entry) {
+        let cost = entry_cost(&path, &entry);
+        if let Some(old) = self.files.get(&path) {
+            self.kept = self.kept.saturating_sub(entry_cost(&path, old));
+        }
+        self.kept += cost;
+        self.files.insert(path, entry);
+    }
+
+    /// Removes every path for which `keep` is false, keeping `kept` up to date.
+    fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let mut freed = 0;
+        self.files.retain(|p, e| {
+            let k = keep(p);
+            if !k {
+                freed += entry_cost(p, e);
+            }
+            k
+        });
+        self.kept = self.kept.saturating_sub(freed);
+    }
+
     /// A regular file's content, following symbolic and hard links between
     /// kept paths (Debian's `etc/os-release` links to
     /// `../usr/lib/os-release`). `None`: absent, too large, or a link to
@@ -665,9 +854,9 @@ fn under(path: &str, dir: &str) -> bool {
         || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
 }
 
-/// Stacks layer inventories, lowest first, into the image's view. Within a
-/// layer, its opaque directories and whiteouts apply to the layers below it
-/// only; then its own files are laid on top.
+/// Stacks layer inventories, lowest first, into the image's view, without
+/// a budget. Within a layer, its opaque directories and whiteouts apply to
+/// the layers below it only; then its own files are laid on top.
 pub fn apply_layers<'a>(layers: impl IntoIterator<Item = &'a Inventory>) -> FileView {
     let mut view = FileView::default();
     for layer in layers {
@@ -676,18 +865,43 @@ pub fn apply_layers<'a>(layers: impl IntoIterator<Item = &'a Inventory>) -> File
     view
 }
 
-/// Lays one more layer over a view (for callers that read layers one by one
-/// and keep only the view).
+/// Lays one more layer over a view, without a budget.
 pub fn apply_layer(view: &mut FileView, layer: &Inventory) {
+    apply_layer_within(view, layer.clone(), u64::MAX);
+}
+
+/// Lays one more layer over a view (for callers that read layers one by
+/// one and keep only the view) while the view costs at most `budget`
+/// ([`Limits::max_kept_bytes`]): a file of the layer that does not fit
+/// removes the path from the view (the layer overrides lower copies, so
+/// none may show through) and is listed in the answer, which the scan
+/// turns into warnings. Files are laid in path order, so which ones fit
+/// does not depend on the order of the tar. The layer's entries move into
+/// the view (no copy of a file's bytes is made).
+pub fn apply_layer_within(view: &mut FileView, layer: Inventory, budget: u64) -> Dropped {
     for dir in &layer.opaque_dirs {
-        view.files.retain(|p, _| !under(p, dir));
+        view.retain(|p| !under(p, dir));
     }
     for w in &layer.whiteouts {
-        view.files.retain(|p, _| p != w && !under(p, w));
+        view.retain(|p| p != w && !under(p, w));
     }
-    for (path, entry) in &layer.files {
-        view.files.insert(path.clone(), entry.clone());
+    let mut dropped = Dropped::default();
+    for (path, entry) in layer.files {
+        let cost = entry_cost(&path, &entry);
+        let freed = view
+            .files
+            .get(&path)
+            .map_or(0, |old| entry_cost(&path, old));
+        if view.kept.saturating_sub(freed).saturating_add(cost) > budget {
+            if view.files.remove(&path).is_some() {
+                view.kept = view.kept.saturating_sub(freed);
+            }
+            dropped.push(&path);
+            continue;
+        }
+        view.insert(path, entry);
     }
+    dropped
 }
 
 #[cfg(test)]

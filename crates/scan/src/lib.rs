@@ -22,7 +22,9 @@ pub use index::{
     load_dir, load_zip, package_keys, visit_dir, visit_zip, LoadError, LoadStats, Loader, VulnDb,
     MAX_RECORD_BYTES,
 };
-pub use layers::{apply_layers, read_layer, Inventory, LayerError, Limits};
+pub use layers::{
+    apply_layer_within, apply_layers, read_layer, Dropped, Inventory, LayerError, Limits,
+};
 pub use matching::{affected_by, Hit, HitReason, Package};
 pub use osv::{Ecosystem, EcosystemName, Record, Vulnerability};
 pub use scan::{match_packages, scan_image, Finding, Report, ScanError};

@@ -11,7 +11,9 @@ use std::io::Read;
 
 use crate::detect::{detect, Detection, FoundPackage, OsInfo, PackageKind};
 use crate::index::VulnDb;
-use crate::layers::{apply_layer, read_layer, FileView, LayerError, Limits};
+use crate::layers::{
+    apply_layer_within, read_layer_over, FileView, LayerError, Limits, OVER_IMAGE_BUDGET,
+};
 use crate::severity::{assess, CvssScore, Severity};
 
 /// A record that affects a package of the image.
@@ -55,6 +57,40 @@ impl Report {
     }
 }
 
+/// Warnings a report lists by text; beyond this they are only counted (an
+/// image of thousands of layers, each with files over the budget, must
+/// not turn into millions of strings).
+pub const MAX_WARNINGS: usize = 1000;
+
+/// Warnings gathered while scanning: the first [`MAX_WARNINGS`], then a
+/// count.
+#[derive(Debug, Default)]
+pub struct Warnings {
+    list: Vec<String>,
+    more: u64,
+}
+
+impl Warnings {
+    pub fn extend(&mut self, items: impl IntoIterator<Item = String>) {
+        for w in items {
+            if self.list.len() < MAX_WARNINGS {
+                self.list.push(w);
+            } else {
+                self.more += 1;
+            }
+        }
+    }
+
+    /// The listed warnings, and a last one counting the rest.
+    pub fn into_vec(mut self) -> Vec<String> {
+        if self.more > 0 {
+            self.list
+                .push(format!("{} more warnings not listed", self.more));
+        }
+        self.list
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("layer {index}: {source}")]
 pub struct ScanError {
@@ -72,23 +108,28 @@ pub fn scan_image<R: Read>(
 ) -> Result<Report, ScanError> {
     let mut view = FileView::default();
     let mut count = 0;
-    let mut dropped = Vec::new();
+    let mut dropped = Warnings::default();
     for (index, layer) in layers.into_iter().enumerate() {
-        let inv = read_layer(layer, limits).map_err(|source| ScanError { index, source })?;
+        // A layer keeps at most what the budget has left beside the view
+        // (and what it replaces), so the two together stay within it.
+        let inv = read_layer_over(layer, limits, Some(&view))
+            .map_err(|source| ScanError { index, source })?;
+        let place = format!("layer {index}");
+        dropped.extend(inv.dropped_warnings(&place));
+        // The view holds only what the layers above may still override,
+        // within the image's budget; each layer's inventory is dropped once
+        // applied.
         dropped.extend(
-            inv.dropped.iter().map(|p| {
-                format!("layer {index}: {p}: over the layer's kept-bytes limit; not read")
-            }),
+            apply_layer_within(&mut view, inv, limits.max_kept_bytes)
+                .warnings(&place, OVER_IMAGE_BUDGET),
         );
-        // The view holds only what the layers above may still override;
-        // each layer's inventory is dropped once applied.
-        apply_layer(&mut view, &inv);
         count += 1;
     }
     let detection = detect(&view);
     let mut report = match_packages(detection, db);
     report.layers = count;
-    report.warnings.extend(dropped);
+    dropped.extend(std::mem::take(&mut report.warnings));
+    report.warnings = dropped.into_vec();
     Ok(report)
 }
 
@@ -122,5 +163,19 @@ pub fn match_packages(detection: Detection, db: &VulnDb) -> Report {
         findings,
         layers: 0,
         warnings: detection.warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_past_the_cap_are_counted() {
+        let mut w = Warnings::default();
+        w.extend((0..MAX_WARNINGS + 5).map(|i| format!("w{i}")));
+        let v = w.into_vec();
+        assert_eq!(v.len(), MAX_WARNINGS + 1);
+        assert_eq!(v[MAX_WARNINGS], "5 more warnings not listed");
     }
 }

@@ -154,8 +154,14 @@ fn size_caps_and_limits() {
     assert_eq!(inv.files["var/lib/dpkg/status"], Entry::TooLarge(9 << 20));
     assert_eq!(inv.files["etc/os-release"], Entry::TooLarge(2 << 20));
 
+    // The two TooLarge markers' cost and one package.json's: paths,
+    // contents, the overhead per entry.
+    use berth_scan::layers::entry_cost;
+    let room = entry_cost("var/lib/dpkg/status", &Entry::TooLarge(0))
+        + entry_cost("etc/os-release", &Entry::TooLarge(0))
+        + entry_cost("a/node_modules/p/package.json", &Entry::File(vec![0; 12]));
     let tight = Limits {
-        max_kept_bytes: 15,
+        max_kept_bytes: room,
         ..Limits::default()
     };
     let inv = read_layer(&tar[..], &tight).unwrap();
@@ -343,4 +349,35 @@ fn links_resolve_within_the_view() {
     assert_eq!(v.read("loop"), None);
     assert_eq!(v.read("dangling"), None);
     assert_eq!(v.iter().count(), 4);
+}
+
+/// The view never costs more than the budget, and a file that does not
+/// fit hides the lower layer's copy rather than letting it show through.
+#[test]
+fn the_view_stays_within_the_budget() {
+    use berth_scan::layers::{apply_layer_within, entry_cost};
+    let f = |n: usize| Entry::File(vec![b'x'; n]);
+    let mut low = Inventory::default();
+    low.files
+        .insert("a/node_modules/p/package.json".into(), f(10));
+    low.files
+        .insert("b/node_modules/q/package.json".into(), f(10));
+    let cost = entry_cost("a/node_modules/p/package.json", &f(10));
+    let budget = 2 * cost + 50;
+    let mut view = FileView::default();
+    assert_eq!(apply_layer_within(&mut view, low, budget).total, 0);
+    assert_eq!(view.kept, 2 * cost);
+    let mut high = Inventory::default();
+    high.files
+        .insert("a/node_modules/p/package.json".into(), f(100));
+    high.files
+        .insert("c/node_modules/r/package.json".into(), f(10));
+    let dropped = apply_layer_within(&mut view, high, budget);
+    assert_eq!(dropped.paths, ["a/node_modules/p/package.json"]);
+    assert!(view.kept <= budget);
+    // p's lower copy does not show through; q stays, r fits in what p freed.
+    assert!(view.read("a/node_modules/p/package.json").is_none());
+    assert!(view.read("b/node_modules/q/package.json").is_some());
+    assert!(view.read("c/node_modules/r/package.json").is_some());
+    assert_eq!(view.kept, 2 * cost);
 }

@@ -625,3 +625,90 @@ fn real_python_metadata_from_this_machine() {
     assert_eq!(got, want);
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
 }
+
+/// Issue 17 item 7: the kept-bytes budget is the image's, not each layer's.
+/// Four layers of 60 `package.json` files of 10 KiB each keep 600 KiB
+/// apiece, under a 1 MiB budget one by one; stacked they would hold
+/// 2.4 MiB. The view stops at the budget: the rest are warnings.
+#[test]
+fn the_kept_bytes_budget_is_per_image_not_per_layer() {
+    let limits = Limits {
+        max_kept_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let padding = " ".repeat(10 << 10);
+    let layers: Vec<Vec<u8>> = (0..4)
+        .map(|l| {
+            let files: Vec<(String, String)> = (0..60)
+                .map(|i| {
+                    (
+                        format!("app/node_modules/p{l}x{i}/package.json"),
+                        format!(
+                            "{{\"name\":\"p{l}x{i}\",\"version\":\"1.0.0\",\"d\":\"{padding}\"}}"
+                        ),
+                    )
+                })
+                .collect();
+            let items: Vec<Item<'_>> = files
+                .iter()
+                .map(|(p, d)| Item::File(p.as_str(), d.as_str()))
+                .collect();
+            gzip(&tar_of(&items))
+        })
+        .collect();
+    let r = scan_image(layers.iter().map(|l| &l[..]), &VulnDb::default(), &limits).unwrap();
+    // About 100 files of ~10.2 KiB fit in 1 MiB.
+    assert!(
+        (90..=102).contains(&r.packages.len()),
+        "{} packages kept",
+        r.packages.len()
+    );
+    let over: Vec<_> = r
+        .warnings
+        .iter()
+        .filter(|w| w.contains("kept-bytes budget"))
+        .collect();
+    assert!(!over.is_empty(), "warnings: {:?}", r.warnings);
+    // The first layer fits whole; later ones are cut.
+    assert!(over.iter().all(|w| !w.starts_with("layer 0:")), "{over:?}");
+}
+
+/// A layer that rewrites a file of the view (apt-get in a later layer
+/// rewrites dpkg's status) is read within the budget the old copy frees:
+/// with the view nearly full, the new status is read and the old one does
+/// not show through.
+#[test]
+fn a_rewritten_database_over_a_full_view_replaces_the_old_one() {
+    let limits = Limits {
+        max_kept_bytes: 64 << 10,
+        ..Limits::default()
+    };
+    let status = |version: &str| {
+        format!(
+            "Package: libfoo\nStatus: install ok installed\nVersion: {version}\nDescription: {}\n",
+            "x".repeat(12 << 10)
+        )
+    };
+    let padding = "y".repeat(10 << 10);
+    let fillers: Vec<(String, String)> = (0..4)
+        .map(|i| {
+            (
+                format!("app/node_modules/f{i}/package.json"),
+                format!("{{\"name\":\"f{i}\",\"version\":\"1.0.0\",\"d\":\"{padding}\"}}"),
+            )
+        })
+        .collect();
+    let old = status("1.0-1");
+    let mut low: Vec<Item<'_>> = vec![Item::File("var/lib/dpkg/status", &old)];
+    low.extend(fillers.iter().map(|(p, d)| Item::File(p, d)));
+    let new = status("2.0-1");
+    let layers = [
+        gzip(&tar_of(&low)),
+        gzip(&tar_of(&[Item::File("var/lib/dpkg/status", &new)])),
+    ];
+    let r = scan_image(layers.iter().map(|l| &l[..]), &VulnDb::default(), &limits).unwrap();
+    let foo: Vec<_> = r.packages.iter().filter(|p| p.name == "libfoo").collect();
+    assert_eq!(foo.len(), 1, "{:?}", r.packages);
+    assert_eq!(foo[0].version, "2.0-1", "warnings: {:?}", r.warnings);
+    assert_eq!(r.packages.len(), 5, "{:?}", r.warnings);
+}

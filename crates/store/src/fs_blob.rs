@@ -18,7 +18,7 @@ use berth_oci::{Algorithm, Digest};
 use bytes::{Bytes, BytesMut};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Size of each read from an upload file; also the granularity of the
@@ -37,6 +37,11 @@ const WRITE_BUFFER: usize = 128 * 1024;
 /// Written bytes handed to the disk's writeback at a time during an upload.
 const WRITEBACK_STEP: u64 = 8 * 1024 * 1024;
 
+/// Modes of what the blob store creates: the owner only, whatever the
+/// process's umask (an umask only removes bits, so these stay as they are).
+pub const PRIVATE_DIR: u32 = 0o700;
+pub const PRIVATE_FILE: u32 = 0o600;
+
 pub struct FsBlobStore {
     root: PathBuf,
 }
@@ -49,11 +54,18 @@ impl FsBlobStore {
         let root = root.into();
         let r = root.clone();
         blocking(move || {
-            fs::create_dir_all(r.join("uploads"))?;
+            // Tenants' bytes: directories 0700 and files 0600 whatever the
+            // umask (directories created here; files in `upload_writer`).
+            let private = || {
+                let mut b = fs::DirBuilder::new();
+                b.recursive(true).mode(PRIVATE_DIR);
+                b
+            };
+            private().create(r.join("uploads"))?;
             for algorithm in Algorithm::ALL {
                 let dir = r.join("blobs").join(algorithm.as_str());
                 for i in 0..=255u8 {
-                    fs::create_dir_all(dir.join(format!("{i:02x}")))?;
+                    private().create(dir.join(format!("{i:02x}")))?;
                 }
             }
             sync_dir(&r.join("blobs"))?;
@@ -177,6 +189,8 @@ impl BlobStore for FsBlobStore {
                 .write(true)
                 .create(offset == 0)
                 .truncate(false)
+                // Committed blobs are these files renamed: 0600 for both.
+                .mode(PRIVATE_FILE)
                 .open(&path)
             {
                 Ok(f) => f,

@@ -22,7 +22,7 @@ pub mod conformance;
 
 pub use blob::{BlobReader, BlobStore, UploadWriter};
 pub use error::StoreError;
-pub use fs_blob::FsBlobStore;
+pub use fs_blob::{FsBlobStore, PRIVATE_DIR, PRIVATE_FILE};
 pub use metadata::{
     AccessKeyRecord, AccountRecord, ArchiveImage, ArchiveOutcome, AttachOutcome, BlobLink,
     CollectOutcome, Counts, CreateUploadOutcome, CreateUserOutcome, DeleteManifestOutcome,

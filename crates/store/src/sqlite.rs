@@ -35,7 +35,32 @@ pub struct SqliteMetadataStore {
 
 impl SqliteMetadataStore {
     /// Opens (creating and migrating if needed) the database at `path`.
+    ///
+    /// A new database file is created empty with mode 0600 before SQLite
+    /// opens it (an empty file is an empty database), and SQLite creates
+    /// the `-wal` and `-shm` files with the main file's mode, so all three
+    /// are the owner's only whatever the umask. Existing files are left as
+    /// they are (`berth fsck` reports looser modes; `--repair` tightens).
     pub async fn open(path: &Path) -> Result<Self> {
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let p = path.to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(crate::fs_blob::PRIVATE_FILE)
+                    .open(&p)
+                {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+            .map_err(StoreError::from_io)?;
+        }
         let base = SqliteConnectOptions::new()
             .filename(path)
             .journal_mode(SqliteJournalMode::Wal)
@@ -1510,9 +1535,14 @@ impl MetadataStore for SqliteMetadataStore {
         now: i64,
     ) -> Result<Option<u64>> {
         let mut tx = self.writer.begin().await?;
+        // A blob whose bytes are archived is not mounted (the client then
+        // uploads it, which brings the bytes back): a link must never lead
+        // to bytes its repository cannot read. Archiving marks a blob in a
+        // statement of this same writer connection, so the two never
+        // interleave.
         let size: Option<i64> = sqlx::query_scalar(
             "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
-             WHERE rb.repository_id = ? AND rb.digest = ?",
+             WHERE rb.repository_id = ? AND rb.digest = ? AND b.archived = 0",
         )
         .bind(from.0)
         .bind(digest.as_str())
@@ -2078,7 +2108,12 @@ impl MetadataStore for SqliteMetadataStore {
                  WHERE r.repository_id = ? AND r.manifest_digest = ? AND r.kind = 0 AND b.archived = 0
                    AND NOT EXISTS (SELECT 1 FROM manifest_references o JOIN manifests om
                         ON om.repository_id = o.repository_id AND om.digest = o.manifest_digest
-                      WHERE o.target = r.target AND o.kind = 0 AND om.storage_status <> 1)",
+                      WHERE o.target = r.target AND o.kind = 0 AND om.storage_status <> 1)
+                   AND NOT EXISTS (SELECT 1 FROM repository_blobs rb
+                      WHERE rb.digest = r.target
+                        AND NOT EXISTS (SELECT 1 FROM manifest_references h
+                              WHERE h.repository_id = rb.repository_id AND h.target = r.target
+                                AND h.kind = 0))",
             )
             .bind(repo.0)
             .bind(m.as_str())
@@ -2095,13 +2130,22 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn mark_blob_archived(&self, digest: &Digest) -> Result<bool> {
         // One statement: the check and the mark cannot be split by a push
-        // committing a manifest that uses the blob.
+        // committing a manifest that uses the blob, nor by a mount linking
+        // it (both are statements of the one writer connection). Every
+        // manifest referencing it must be ARCHIVED, and every repository
+        // linking it must hold the link through such a manifest: a link
+        // that nothing references yet (an upload or mount awaiting its
+        // manifest, or left after a delete) keeps the bytes readable, so
+        // one tenant's archive never hides what another may read.
         let n = sqlx::query(
             "UPDATE blobs SET archived = 1 WHERE digest = ?1 AND archived = 0
                AND EXISTS (SELECT 1 FROM manifest_references o WHERE o.target = ?1 AND o.kind = 0)
                AND NOT EXISTS (SELECT 1 FROM manifest_references o JOIN manifests om
                     ON om.repository_id = o.repository_id AND om.digest = o.manifest_digest
-                  WHERE o.target = ?1 AND o.kind = 0 AND om.storage_status <> 1)",
+                  WHERE o.target = ?1 AND o.kind = 0 AND om.storage_status <> 1)
+               AND NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = ?1
+                  AND NOT EXISTS (SELECT 1 FROM manifest_references h
+                        WHERE h.repository_id = rb.repository_id AND h.target = ?1 AND h.kind = 0))",
         )
         .bind(digest.as_str())
         .execute(&self.writer)

@@ -20,8 +20,8 @@ use super::{failed_outcome, Scanning};
 use crate::Result;
 use berth_oci::manifest::{Descriptor, Manifest, ManifestKind};
 use berth_oci::Digest;
-use berth_scan::layers::{apply_layer, FileView};
-use berth_scan::{cache, detect, match_packages, read_layer, Detection, Inventory, PackageKind};
+use berth_scan::layers::{apply_layer_within, read_layer_over, FileView, OVER_IMAGE_BUDGET};
+use berth_scan::{cache, detect, match_packages, Detection, Inventory, PackageKind};
 use berth_store::{RepoId, ScanOutcome, ScanRef};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -331,6 +331,8 @@ impl Scanning {
         scan_type: &str,
     ) -> std::result::Result<Scanned, String> {
         let mut merged = Detection::default();
+        let mut warnings = berth_scan::scan::Warnings::default();
+        let mut seen = std::collections::HashSet::new();
         let mut any = false;
         let mut last_unsupported = String::from("The image index lists no platform images");
         for child in platform_children(body) {
@@ -354,15 +356,18 @@ impl Scanning {
                         merged.os = d.os;
                     }
                     for p in d.packages {
-                        if !merged.packages.contains(&p) {
+                        // A set, not `contains` on the list: a child may
+                        // list a million packages within its budget.
+                        if seen.insert(p.clone()) {
                             merged.packages.push(p);
                         }
                     }
-                    merged.warnings.extend(d.warnings);
+                    warnings.extend(d.warnings);
                 }
                 Scanned::Unsupported(why) => last_unsupported = why,
             }
         }
+        merged.warnings = warnings.into_vec();
         Ok(if any {
             Scanned::Detected(merged)
         } else {
@@ -387,31 +392,37 @@ impl Scanning {
             })
             .unwrap_or_default();
         let mut view = FileView::default();
-        let mut warnings = Vec::new();
+        let mut warnings = berth_scan::scan::Warnings::default();
         for (i, layer) in layers.iter().enumerate() {
             if berth_oci::media_type::NON_DISTRIBUTABLE_LAYERS.contains(&layer.media_type.as_str())
             {
-                warnings.push(format!(
+                warnings.extend([format!(
                     "layer {i} ({}) is non-distributable and not stored here; not read",
                     layer.digest
-                ));
+                )]);
                 continue;
             }
-            let inv = self
-                .inventory(layer, diff_ids.get(i).map(String::as_str))
+            let (inv, below) = self
+                .inventory(layer, diff_ids.get(i).map(String::as_str), view)
                 .await
                 .map_err(|e| format!("layer {i} ({}): {e}", layer.digest))?;
+            view = below;
+            let place = format!("layer {i}");
+            warnings.extend(inv.dropped_warnings(&place));
+            // The per-image budget: the view, which accumulates the layers'
+            // kept files, holds at most `max_kept_bytes` however many layers
+            // the image has (a layer being read holds at most as much too),
+            // so a scan worker holds at most twice the budget.
             warnings.extend(
-                inv.dropped.iter().map(|p| {
-                    format!("layer {i}: {p}: over the layer's kept-bytes limit; not read")
-                }),
+                apply_layer_within(&mut view, inv, self.limits.max_kept_bytes)
+                    .warnings(&place, OVER_IMAGE_BUDGET),
             );
-            apply_layer(&mut view, &inv);
         }
         let mut detection = tokio::task::spawn_blocking(move || detect(&view))
             .await
             .expect("detection does not panic");
-        detection.warnings.extend(warnings);
+        warnings.extend(std::mem::take(&mut detection.warnings));
+        detection.warnings = warnings.into_vec();
         if detection.os.is_none() && detection.packages.is_empty() {
             return Ok(Scanned::Unsupported(UNSUPPORTED.into()));
         }
@@ -446,11 +457,23 @@ impl Scanning {
 
     /// A layer's inventory: from the cache, else read from the blob store
     /// (streamed through a small channel into the blocking pool) and cached.
+    /// The view of the layers below goes along and comes back.
+    ///
+    /// A layer is read over the view (`read_layer_over`): it keeps at most
+    /// what the image's budget has left beside the view (plus what it
+    /// replaces), so the simple attack of many layers of different files
+    /// holds at most the budget. Such an inventory depends on the image it
+    /// was read for when it dropped files over a non-empty view: it is then
+    /// not cached (the next image reads the layer with its own budget). A
+    /// cached inventory (read under the full budget) may hold up to the
+    /// budget beside the view: a scan holds at most twice the budget in
+    /// kept files, and only then.
     async fn inventory(
         &self,
         layer: &Descriptor,
         diff_id: Option<&str>,
-    ) -> std::result::Result<Inventory, String> {
+        view: FileView,
+    ) -> std::result::Result<(Inventory, FileView), String> {
         if let Some(bytes) = self
             .meta
             .layer_inventory(&layer.digest)
@@ -461,7 +484,13 @@ impl Scanning {
                 .await
                 .expect("decoding does not panic")
             {
-                Ok(inv) => return Ok(inv),
+                Ok(inv) => return Ok((inv, view)),
+                // Written by an earlier version as JSON (file bytes as
+                // number arrays, ~4× their size): never parsed, the layer
+                // is read again and the row replaced.
+                Err(cache::CacheError::Legacy) => {
+                    tracing::debug!(layer = %layer.digest, "cached layer inventory in the old encoding; reading the layer again")
+                }
                 Err(e) => {
                     tracing::warn!(layer = %layer.digest, error = %e, "cached layer inventory unreadable; reading the layer again")
                 }
@@ -482,15 +511,17 @@ impl Scanning {
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
         let limits = self.limits.clone();
         let reading = tokio::task::spawn_blocking(move || {
-            let inv = read_layer(
+            let inv = read_layer_over(
                 ChannelReader {
                     rx,
                     chunk: Bytes::new(),
                 },
                 &limits,
+                Some(&view),
             )?;
-            let encoded = cache::encode(&inv);
-            Ok::<_, berth_scan::LayerError>((inv, encoded))
+            let the_layers_own = view.kept == 0 || inv.dropped_total == 0;
+            let encoded = the_layers_own.then(|| cache::encode(&inv));
+            Ok::<_, berth_scan::LayerError>((inv, encoded, view))
         });
         let mut stream = reader.stream;
         while let Some(chunk) = stream.next().await {
@@ -501,10 +532,13 @@ impl Scanning {
             }
         }
         drop(tx);
-        let (inv, encoded) = reading
+        let (inv, encoded, view) = reading
             .await
             .expect("reading a layer does not panic")
             .map_err(|e| e.to_string())?;
+        let Some(encoded) = encoded else {
+            return Ok((inv, view));
+        };
         if let Err(e) = self
             .meta
             .put_layer_inventory(&layer.digest, diff_id, &encoded, self.now())
@@ -512,7 +546,7 @@ impl Scanning {
         {
             tracing::warn!(layer = %layer.digest, error = %e, "could not cache a layer inventory");
         }
-        Ok(inv)
+        Ok((inv, view))
     }
 }
 

@@ -61,6 +61,8 @@ pub(crate) struct Scanning {
     records: moka::sync::Cache<String, Arc<(Option<String>, Record)>>,
     limits: Limits,
     configs: RwLock<HashMap<RegistryKey, Arc<ScanningConfig>>>,
+    /// `RegistryConfig::after_scan`.
+    after_scan: Option<fn()>,
 }
 
 impl Scanning {
@@ -69,6 +71,7 @@ impl Scanning {
         meta: Arc<dyn MetadataStore>,
         clock: Arc<dyn Clock>,
         workers: usize,
+        after_scan: Option<fn()>,
     ) -> Arc<Self> {
         Arc::new(Scanning {
             blobs,
@@ -91,6 +94,7 @@ impl Scanning {
                 .build(),
             limits: Limits::default(),
             configs: RwLock::new(HashMap::new()),
+            after_scan,
         })
     }
 
@@ -151,6 +155,10 @@ impl Scanning {
             this.queued.fetch_sub(1, Ordering::SeqCst);
             let _permit = permit;
             this.run(&job, started_at, &scan_type).await;
+            // The scan's view and inventories are dropped by now.
+            if let Some(release) = this.after_scan {
+                let _ = tokio::task::spawn_blocking(release).await;
+            }
         });
     }
 }

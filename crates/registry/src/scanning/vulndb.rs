@@ -188,7 +188,7 @@ impl Scanning {
             let Some(bytes) = scan.detection else {
                 continue;
             };
-            let Ok(detection) = berth_scan::cache::decode::<Detection>(&bytes) else {
+            let Ok(detection) = berth_scan::cache::decode_or_legacy::<Detection>(&bytes) else {
                 continue;
             };
             let (findings, counts) = self.match_detection(&detection, &scan.scan_type).await?;

@@ -42,7 +42,7 @@ pub enum PackageKind {
 }
 
 /// The package a distribution builds binary packages from.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct SourcePackage {
     pub name: String,
     /// Set when it differs from the binary package's version (dpkg's
@@ -51,7 +51,7 @@ pub struct SourcePackage {
 }
 
 /// A package found in an image.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct FoundPackage {
     pub kind: PackageKind,
     /// `None`: an OS package of a distribution berth has no ecosystem for
@@ -263,6 +263,9 @@ pub fn detect(view: &FileView) -> Detection {
             });
         }
     }
+    let mut capped = crate::scan::Warnings::default();
+    capped.extend(std::mem::take(&mut d.warnings));
+    d.warnings = capped.into_vec();
     d
 }
 

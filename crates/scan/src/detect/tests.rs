@@ -148,12 +148,11 @@ fn package_json_name_and_version() {
 }
 
 fn view(files: &[(&str, Entry)]) -> FileView {
-    FileView {
-        files: files
-            .iter()
-            .map(|(p, e)| (p.to_string(), e.clone()))
-            .collect(),
+    let mut v = FileView::default();
+    for (p, e) in files {
+        v.insert(p.to_string(), e.clone());
     }
+    v
 }
 
 fn file(s: &str) -> Entry {
