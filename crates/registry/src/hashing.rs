@@ -14,7 +14,7 @@ use bytes::Bytes;
 /// what one upload holds in memory (the two share the chunks).
 const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// Hashing starts once this much is queued (or at the end).
-const BATCH: usize = 512 * 1024;
+const BATCH: usize = 64 * 1024;
 
 struct HashSink(DigestHasher);
 

@@ -30,7 +30,7 @@ const MAP_WINDOW: usize = 1024 * 1024;
 /// Bytes queued between the network and the disk per upload.
 const WRITE_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// A write task starts once this much is queued (or at the end).
-const WRITE_BATCH: usize = 512 * 1024;
+const WRITE_BATCH: usize = 64 * 1024;
 /// Small chunks are gathered up to this; larger ones go to the file as they
 /// are, without a copy into the buffer.
 const WRITE_BUFFER: usize = 128 * 1024;
@@ -323,6 +323,11 @@ impl BlobStore for FsBlobStore {
         };
         let stream: futures_util::stream::BoxStream<'static, std::io::Result<Bytes>> = match first {
             None => Box::pin(futures_util::stream::empty()),
+            // A blob of one window (most layers are small) is done in
+            // that one hand-off to the blocking pool.
+            Some(first) if windows.pos >= windows.end => {
+                Box::pin(futures_util::stream::once(std::future::ready(Ok(first))))
+            }
             Some(first) => Box::pin(Prefetch::after(first, windows)),
         };
         Ok(Some(BlobReader { len, stream }))

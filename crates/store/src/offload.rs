@@ -152,19 +152,20 @@ fn drain<S: ChunkSink>(shared: &Shared<S>) {
         .take()
         .expect("a started task finds the sink at home");
     let failure = loop {
-        let next = lock().queue.pop_front();
-        let Some((chunk, permit)) = next else {
-            // Empty: go home, unless a chunk came in between the two locks.
+        let next = {
             let mut inner = lock();
-            if inner.queue.is_empty() {
-                inner.sink = Some(sink);
-                inner.running = false;
-                drop(inner);
-                shared.idle.notify_waiters();
-                return;
+            match inner.queue.pop_front() {
+                Some(next) => next,
+                None => {
+                    inner.sink = Some(sink);
+                    inner.running = false;
+                    drop(inner);
+                    shared.idle.notify_waiters();
+                    return;
+                }
             }
-            continue;
         };
+        let (chunk, permit) = next;
         let len = chunk.len();
         let result = sink.take(chunk);
         drop(permit);
