@@ -31,6 +31,14 @@ pub enum Error {
     Conflict(String),
     #[error("The image tag '{tag}' already exists in the '{repository}' repository and cannot be overwritten because the repository is immutable.")]
     TagImmutable { tag: String, repository: String },
+    /// PutImage of an image already there under the tag (or, untagged, at
+    /// all).
+    #[error("image {digest}{} already exists in repository '{repository}'", tag.as_ref().map(|t| format!(" with tag '{t}'")).unwrap_or_default())]
+    ImageAlreadyExists {
+        digest: berth_oci::Digest,
+        tag: Option<String>,
+        repository: String,
+    },
     #[error("repository '{0}' already exists")]
     RepositoryAlreadyExists(String),
     #[error("repository '{0}' still contains images; delete them first or delete with force")]

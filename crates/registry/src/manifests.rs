@@ -39,6 +39,33 @@ impl Registry {
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<PutManifest> {
+        self.store_manifest(repo, reference, content_type, body, false)
+            .await
+    }
+
+    /// ECR's PutImage: as [`put_manifest`](Self::put_manifest), but an
+    /// image already there under the tag (or, pushed without one, at all)
+    /// is `ImageAlreadyExists`, decided inside the write's transaction so
+    /// that of two identical PutImage calls at once exactly one stores.
+    pub async fn put_image(
+        &self,
+        repo: &Repo,
+        reference: &Reference,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<PutManifest> {
+        self.store_manifest(repo, reference, content_type, body, true)
+            .await
+    }
+
+    async fn store_manifest(
+        &self,
+        repo: &Repo,
+        reference: &Reference,
+        content_type: Option<&str>,
+        body: Bytes,
+        refuse_existing: bool,
+    ) -> Result<PutManifest> {
         if body.len() > MAX_MANIFEST_BYTES {
             return Err(Error::ManifestTooLarge {
                 size: body.len(),
@@ -96,6 +123,7 @@ impl Registry {
             manifest_refs: &manifest_refs,
             tag,
             tag_immutable,
+            refuse_existing,
             now: self.now(),
         };
         let mut outcome = self.meta.put_manifest(repo_id, new_manifest()).await?;
@@ -132,6 +160,11 @@ impl Registry {
             ))),
             PutManifestOutcome::TagImmutable => Err(Error::TagImmutable {
                 tag: tag.unwrap_or_default().to_string(),
+                repository: repo.name.to_string(),
+            }),
+            PutManifestOutcome::AlreadyExists => Err(Error::ImageAlreadyExists {
+                digest,
+                tag: tag.map(str::to_string),
                 repository: repo.name.to_string(),
             }),
             PutManifestOutcome::Stored { .. } => {

@@ -1685,3 +1685,45 @@ async fn iam_and_admin_calls_see_the_requests_facts() {
     };
     assert!(message.contains("berth:ManageAccounts"), "{message}");
 }
+
+/// Two identical PutImage calls at once: the existence check is inside the
+/// write's transaction, so exactly one stores and the other is refused
+/// with ImageAlreadyExists (never both stored, never an error).
+#[tokio::test]
+async fn concurrent_identical_put_images_store_exactly_once() {
+    let f = fixture().await;
+    let reg = Arc::new(f.reg);
+    let a = repo("race");
+    let (cfg, l1) = (sha(b"cfg"), sha(b"l1"));
+    reg.upload_blob(&a, &cfg, body(&[b"cfg"])).await.unwrap();
+    reg.upload_blob(&a, &l1, body(&[b"l1"])).await.unwrap();
+    for round in 0..20 {
+        let m = image_manifest(&cfg, &[&l1]);
+        let t = format!("v{round}");
+        let puts: Vec<_> = (0..2)
+            .map(|_| {
+                let (reg, a, m, t) = (reg.clone(), a.clone(), m.clone(), t.clone());
+                tokio::spawn(async move { reg.put_image(&a, &tag(&t), None, m).await })
+            })
+            .collect();
+        let mut stored = 0;
+        for p in puts {
+            match p.await.unwrap() {
+                Ok(_) => stored += 1,
+                Err(Error::ImageAlreadyExists { tag: Some(got), .. }) => assert_eq!(got, t),
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        }
+        assert_eq!(stored, 1, "round {round}");
+        assert_eq!(reg.get_manifest(&a, &tag(&t), &[]).await.unwrap().body, m);
+    }
+    // Untagged: the same manifest again is refused too; /v2 keeps
+    // accepting it (a re-push is a no-op there).
+    let m = image_manifest(&cfg, &[&l1]);
+    let by_digest = Reference::Digest(sha(&m));
+    assert!(matches!(
+        reg.put_image(&a, &by_digest, None, m.clone()).await,
+        Err(Error::ImageAlreadyExists { tag: None, .. })
+    ));
+    reg.put_manifest(&a, &by_digest, None, m).await.unwrap();
+}

@@ -131,6 +131,17 @@ impl AwsError {
             e @ Error::TagImmutable { .. } => {
                 Self::client("ImageTagAlreadyExistsException", e.to_string())
             }
+            Error::ImageAlreadyExists {
+                digest,
+                tag,
+                repository,
+            } => Self::client(
+                "ImageAlreadyExistsException",
+                format!(
+                    "Image with digest '{digest}'{} already exists in the repository with name '{repository}' in registry with id '{registry_id}'",
+                    tag.map(|t| format!(" and tag '{t}'")).unwrap_or_default()
+                ),
+            ),
             Error::TooManyUploads {
                 by_principal,
                 repository,

@@ -125,6 +125,8 @@ impl From<Error> for OciError {
             // when the registry does not allow it; 409 would be clearer, but
             // clients and the conformance suite expect one of those.
             Error::TagImmutable { .. } => OciError::new(S::BAD_REQUEST, "TAG_INVALID", msg),
+            // Only ECR's PutImage refuses an image that is already there.
+            Error::ImageAlreadyExists { .. } => OciError::new(S::CONFLICT, "DENIED", msg),
             Error::RepositoryAlreadyExists(_) | Error::RepositoryNotEmpty(_) => OciError::new(S::CONFLICT, "DENIED", msg),
             Error::Conflict(_) => OciError::new(S::METHOD_NOT_ALLOWED, "DENIED", msg),
             Error::InvalidParameter(_)

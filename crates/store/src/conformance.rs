@@ -140,6 +140,7 @@ fn manifest<'a>(
         manifest_refs: children,
         tag,
         tag_immutable: false,
+        refuse_existing: false,
         now: 1000,
     }
 }
@@ -321,6 +322,34 @@ pub async fn metadata_store_suite(store: &dyn MetadataStore) {
         .await
         .unwrap();
     assert_eq!(again, PutManifestOutcome::Stored { previous: None });
+    // PutImage's rule: the same image under the same tag (or, untagged, at
+    // all) is refused in the write's transaction; under another tag it is
+    // stored.
+    let refusing = |tag| NewManifest {
+        refuse_existing: true,
+        ..manifest(&m1, b"m1", &blobs, &[], tag)
+    };
+    for tag in [Some("v1"), None] {
+        assert_eq!(
+            store.put_manifest(a, refusing(tag)).await.unwrap(),
+            PutManifestOutcome::AlreadyExists,
+            "{tag:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .put_manifest(a, refusing(Some("v1-copy")))
+            .await
+            .unwrap(),
+        PutManifestOutcome::Stored { previous: None }
+    );
+    assert_eq!(
+        store.untag(a, "v1-copy").await.unwrap(),
+        UntagOutcome::Untagged {
+            digest: m1.clone(),
+            image_deleted: false
+        }
+    );
     let m2 = d(11);
     let blobs2 = [(cfg.clone(), 3), (l1.clone(), 10)];
     let moved = store

@@ -31,6 +31,11 @@ pub struct NewManifest<'a> {
     pub tag: Option<&'a str>,
     /// The tag may not be moved to another image (tag immutability).
     pub tag_immutable: bool,
+    /// ECR's PutImage: the image is refused if it is already there under
+    /// the tag (or, pushed without one, at all), checked in the same
+    /// transaction as the write, so that of two identical pushes at once
+    /// one is refused.
+    pub refuse_existing: bool,
     pub now: i64,
 }
 
@@ -53,6 +58,9 @@ pub enum PutManifestOutcome {
     WrongSizes(Vec<(Digest, u64, u64)>),
     /// Nothing was written: the tag is immutable and names another image.
     TagImmutable,
+    /// Nothing was written (`refuse_existing`): the image is already there
+    /// under the tag, or, without one, at all.
+    AlreadyExists,
 }
 
 #[derive(Debug, PartialEq, Eq)]

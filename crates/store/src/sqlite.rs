@@ -1637,6 +1637,26 @@ impl MetadataStore for SqliteMetadataStore {
                 return Ok(PutManifestOutcome::TagImmutable);
             }
         }
+        if m.refuse_existing {
+            let there: Option<i64> = match m.tag {
+                Some(tag) => sqlx::query_scalar(
+                    "SELECT 1 FROM tags WHERE repository_id = ? AND name = ? AND digest = ?",
+                )
+                .bind(repo.0)
+                .bind(tag)
+                .bind(m.digest.as_str()),
+                None => sqlx::query_scalar(
+                    "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ? AND storage_status = 0",
+                )
+                .bind(repo.0)
+                .bind(m.digest.as_str()),
+            }
+            .fetch_optional(&mut *tx)
+            .await?;
+            if there.is_some() {
+                return Ok(PutManifestOutcome::AlreadyExists);
+            }
+        }
         let (mut missing, mut archived_blobs, mut archived_manifests, mut wrong_sizes) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (d, declared) in m.blob_refs {

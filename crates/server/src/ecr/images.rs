@@ -590,36 +590,15 @@ pub async fn put_image(call: &Call<'_>, input: PutImageInput) -> Result<Value, A
             })
         })
         .transpose()?;
-    // Same manifest and same tag (or, untagged, the same manifest) again.
-    let exists = match &tag {
-        Some(t) => {
-            reg.tag_digest(&repo, t.as_str())
-                .await
-                .map_err(|e| call.registry_error(e))?
-                .as_ref()
-                == Some(&digest)
-        }
-        None => reg
-            .get_manifest(&repo, &Reference::Digest(digest.clone()), &[])
-            .await
-            .is_ok(),
-    };
-    if exists {
-        return Err(AwsError::client(
-            "ImageAlreadyExistsException",
-            format!(
-                "Image with digest '{digest}'{} already exists in the repository with name '{}' in registry with id '{}'",
-                tag.as_ref().map(|t| format!(" and tag '{t}'")).unwrap_or_default(),
-                repo.name, call.registry.account_id
-            ),
-        ));
-    }
     let reference = match &tag {
         Some(t) => Reference::Tag(t.clone()),
         None => Reference::Digest(digest.clone()),
     };
+    // An image already there (the same manifest under the same tag, or
+    // untagged at all) is ImageAlreadyExistsException, decided in the
+    // write's transaction.
     let put = reg
-        .put_manifest(&repo, &reference, input.image_manifest_media_type.as_deref(), body)
+        .put_image(&repo, &reference, input.image_manifest_media_type.as_deref(), body)
         .await
         .map_err(|e| match e {
             Error::ManifestBlobUnknown(missing) => AwsError::client(
