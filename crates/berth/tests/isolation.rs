@@ -101,9 +101,10 @@ fn another_accounts_admin_is_refused_every_route_of_both_apis() {
 }
 
 /// botocore: a download URL for layer 0; the same URL pointed at another
-/// repository; and one signed by the caller two hours ago (expired).
+/// repository, and with a longer lifetime; and one the caller signed itself
+/// with its own key (berth accepts only the URLs it signed).
 const PRESIGN: &str = r#"
-import boto3, json, sys, urllib.request, urllib.error, datetime
+import boto3, json, sys, urllib.request, urllib.error
 from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 ecr = boto3.client("ecr")
@@ -114,21 +115,38 @@ def status(url):
     except urllib.error.HTTPError as e:
         return e.code
 u = ecr.get_download_url_for_layer(repositoryName="iso/app", layerDigest=layer)["downloadUrl"]
-out = {"fresh": status(u), "other_repo": status(u.replace("/iso/app/", "/iso/other/")),
+out = {"url": u, "fresh": status(u), "other_repo": status(u.replace("/iso/app/", "/iso/other/")),
        "longer": status(u.replace("X-Amz-Expires=3600", "X-Amz-Expires=999999"))}
-creds = boto3.Session().get_credentials()
-import botocore.auth
-now = AWSRequest(method="GET", url=u.split("?")[0], headers={"host": u.split("/")[2]})
-SigV4QueryAuth(creds, "ecr", "us-east-1", expires=3600).add_auth(now)
-out["signed_now"] = status(now.url)
-real_now = botocore.auth.get_current_datetime
-botocore.auth.get_current_datetime = lambda: real_now() - datetime.timedelta(hours=2)
-req = AWSRequest(method="GET", url=u.split("?")[0], headers={"host": u.split("/")[2]})
-SigV4QueryAuth(creds, "ecr", "us-east-1", expires=3600).add_auth(req)
-botocore.auth.get_current_datetime = real_now
-out["expired"] = status(req.url)
+mine = AWSRequest(method="GET", url=u.split("?")[0], headers={"host": u.split("/")[2]})
+SigV4QueryAuth(boto3.Session().get_credentials(), "ecr", "us-east-1", expires=3600).add_auth(mine)
+out["self_signed"] = status(mine.url)
 print(json.dumps(out))
 "#;
+
+/// A URL as berth signs it (with the secret its server key derives for the
+/// caller's key), signed at `at` (Unix seconds).
+fn berth_signed_url(s: &TestServer, path: &str, at: i64) -> String {
+    let key = std::fs::read(s.data_dir.join("server.key")).unwrap();
+    let secret = berth_iam::ServerKey::from_bytes(&key)
+        .unwrap()
+        .download_url_secret(ROOT_ACCESS_KEY_ID);
+    let query = berth_iam::sigv4::presign_query(
+        "GET",
+        &s.host(),
+        path,
+        None,
+        &berth_iam::sigv4::Presign {
+            access_key_id: ROOT_ACCESS_KEY_ID,
+            secret_access_key: &secret,
+            region: "us-east-1",
+            service: "ecr",
+            now_unix: at,
+            expires: 3600,
+            session_token: None,
+        },
+    );
+    format!("{}{path}?{query}", s.url())
+}
 
 #[test]
 fn download_urls_open_one_blob_of_one_repository_for_a_limited_time() {
@@ -144,9 +162,23 @@ fn download_urls_open_one_blob_of_one_repository_for_a_limited_time() {
     assert_eq!(r["fresh"], 200, "{r}");
     assert_eq!(r["other_repo"], 403, "{r}");
     assert_eq!(r["longer"], 403, "{r}");
-    // Signed the same way now it works: what fails above is the time.
-    assert_eq!(r["signed_now"], 200, "{r}");
-    assert_eq!(r["expired"], 403, "{r}");
+    // The caller's own signature is no download URL: berth signs those with
+    // a key derived from its server key, never the caller's secret.
+    assert_eq!(r["self_signed"], 403, "{r}");
+    assert!(
+        !r["url"].as_str().unwrap().contains(ROOT_SECRET_ACCESS_KEY),
+        "{r}"
+    );
+    // Signed the same way as berth signs: now it works, two hours ago it
+    // has expired.
+    let path = format!("/v2/iso/app/blobs/{}", img.layers[0].digest);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let get = |url: String| s.raw_client().get(url).send().unwrap().status();
+    assert_eq!(get(berth_signed_url(&s, &path, now)), 200);
+    assert_eq!(get(berth_signed_url(&s, &path, now - 7200)), 403);
 }
 
 #[test]

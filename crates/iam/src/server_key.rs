@@ -25,6 +25,7 @@ pub enum KeyError {
 pub struct ServerKey {
     seal: ChaCha20Poly1305,
     token_mac: Hmac<Sha256>,
+    download_mac: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for ServerKey {
@@ -54,9 +55,12 @@ impl ServerKey {
         }
         let seal_key = derive(bytes, b"berth seal v1");
         let token_key = derive(bytes, b"berth token v1");
+        let download_key = derive(bytes, b"berth download url v1");
         Ok(ServerKey {
             seal: ChaCha20Poly1305::new((&seal_key).into()),
             token_mac: <Hmac<Sha256> as Mac>::new_from_slice(&token_key)
+                .expect("HMAC takes any key length"),
+            download_mac: <Hmac<Sha256> as Mac>::new_from_slice(&download_key)
                 .expect("HMAC takes any key length"),
         })
     }
@@ -85,6 +89,17 @@ impl ServerKey {
             .map_err(|_| KeyError::Unseal)
     }
 
+    /// The secret berth signs a download URL with on behalf of the access
+    /// key `access_key_id` (the URL names that key, so using it checks that
+    /// the key is still active and allowed): the server's, never the
+    /// caller's, as AWS signs ECR's layer URLs with its own credentials.
+    /// Every node derives the same one.
+    pub fn download_url_secret(&self, access_key_id: &str) -> String {
+        let mut mac = self.download_mac.clone();
+        mac.update(access_key_id.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     pub(crate) fn token_mac(&self, data: &[u8]) -> [u8; 32] {
         let mut mac = self.token_mac.clone();
         mac.update(data);
@@ -101,6 +116,17 @@ impl ServerKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn download_url_secrets_are_per_key_and_per_server() {
+        let k = ServerKey::from_bytes(&[7; KEY_LEN]).unwrap();
+        let same = ServerKey::from_bytes(&[7; KEY_LEN]).unwrap();
+        let other = ServerKey::from_bytes(&[8; KEY_LEN]).unwrap();
+        let a = k.download_url_secret("AKIAONE");
+        assert_eq!(a, same.download_url_secret("AKIAONE"), "every node agrees");
+        assert_ne!(a, k.download_url_secret("AKIATWO"));
+        assert_ne!(a, other.download_url_secret("AKIAONE"));
+    }
 
     #[test]
     fn sealed_secrets_open_only_under_their_key() {

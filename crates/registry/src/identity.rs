@@ -212,18 +212,27 @@ impl Registry {
         )))
     }
 
-    /// Checks a SigV4 signature (already parsed into `claim`) against the
-    /// claimed key's secret and the registry clock: the one place both the
-    /// ECR API and presigned `/v2` URLs authenticate. Returns the signer and
-    /// the secret (which presigning a URL for the signer needs).
-    pub async fn check_signature(
+    /// The secret a download URL is signed with on behalf of access key
+    /// `access_key_id` (`ServerKey::download_url_secret`): GetDownloadUrlForLayer
+    /// presigns with it, so the caller's own secret is never needed there.
+    pub fn download_url_secret(&self, access_key_id: &str) -> String {
+        self.config.server_key.download_url_secret(access_key_id)
+    }
+
+    /// Checks a download URL's SigV4 query signature (already parsed into
+    /// `claim`): the key it names must still be active, and the signature
+    /// must be berth's for that key, within the URL's lifetime by the
+    /// registry clock. Returns the key's principal, whose rights the
+    /// caller then checks.
+    pub async fn check_download_url(
         &self,
         req: &sigv4::Request<'_>,
         claim: &sigv4::Claim,
-    ) -> std::result::Result<(Principal, String), SignatureRefusal> {
-        let (principal, secret) = self.signing_key(claim).await?;
+    ) -> std::result::Result<Principal, SignatureRefusal> {
+        let (principal, _) = self.signing_key(claim).await?;
+        let secret = self.download_url_secret(&claim.access_key_id);
         sigv4::verify(req, claim, &secret, self.now_secs()).map_err(SignatureRefusal::Signature)?;
-        Ok((principal, secret))
+        Ok(principal)
     }
 
     /// Who the claim's access key belongs to and its secret, if the key

@@ -29,15 +29,14 @@ const MUST_BE_SIGNED: &[&str] = &[
 pub struct Identified {
     pub principal: Principal,
     pub claim: sigv4::Claim,
-    /// The signer's secret (verifying the body, presigning URLs for it).
-    pub secret: String,
+    /// The signer's secret, to verify the body with; it goes no further.
+    secret: String,
 }
 
 /// A verified signer.
 pub struct Signer {
     pub principal: Principal,
     pub claim: sigv4::Claim,
-    pub secret: String,
 }
 
 /// Step 1. Errors are the AWS exceptions the SDKs expect (status 400; the
@@ -112,7 +111,6 @@ impl Identified {
         Ok(Signer {
             principal: self.principal,
             claim: self.claim,
-            secret: self.secret,
         })
     }
 }

@@ -103,8 +103,9 @@ fn basic_credentials(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("basic").then_some(rest)
 }
 
-/// A presigned blob URL: signed by an access key of the account, for this
-/// path, unexpired. Whoever holds the URL reads that one blob.
+/// A presigned blob URL: signed by berth on behalf of an access key of the
+/// account (GetDownloadUrlForLayer), for this path, unexpired. Whoever holds
+/// the URL reads that one blob.
 async fn presigned(
     app: &AppState,
     method: &http::Method,
@@ -138,9 +139,9 @@ async fn presigned(
             "the URL's security token is not valid (berth issues none)".into(),
         ));
     }
-    let (principal, _) = app
+    let principal = app
         .registry
-        .check_signature(&req, &claim)
+        .check_download_url(&req, &claim)
         .await
         .map_err(|e| match e {
             SignatureRefusal::UnknownKey => denied("the URL's access key does not exist".into()),

@@ -636,7 +636,9 @@ pub struct GetDownloadUrlForLayerInput {
 }
 
 /// A URL that GETs exactly this blob without further credentials, until it
-/// expires: the `/v2` blob path presigned (SigV4 query) with the caller's key.
+/// expires: the `/v2` blob path presigned (SigV4 query) by berth on behalf
+/// of the caller's access key, with a secret derived from the server key
+/// (as AWS presigns ECR's layer URLs with its own credentials).
 pub async fn get_download_url_for_layer(
     call: &Call<'_>,
     input: GetDownloadUrlForLayerInput,
@@ -671,6 +673,7 @@ pub async fn get_download_url_for_layer(
         Err(e) => return Err(call.registry_error(e)),
     }
     let path = format!("/v2/{}/blobs/{digest}", repo.name);
+    let secret = reg.download_url_secret(&call.access_key_id);
     let query = berth_iam::sigv4::presign_query(
         "GET",
         &call.host,
@@ -678,7 +681,7 @@ pub async fn get_download_url_for_layer(
         None,
         &berth_iam::sigv4::Presign {
             access_key_id: &call.access_key_id,
-            secret_access_key: &call.secret,
+            secret_access_key: &secret,
             region: &call.registry.region,
             service: "ecr",
             now_unix: reg.now_secs(),

@@ -65,9 +65,9 @@ pub struct Call<'a> {
     pub facts: RequestFacts,
     /// The request's Host header (for the URIs and endpoints answered).
     pub host: String,
-    /// The caller's access key, for the URLs it asks berth to presign.
+    /// The caller's access key, which the URLs it asks berth to presign
+    /// name (berth signs them with its own derived key).
     pub access_key_id: String,
-    pub secret: String,
     /// UploadLayerPart's decoded `layerPartBlob`.
     pub layer_part: Option<bytes::Bytes>,
 }
@@ -122,11 +122,8 @@ async fn handle(
         let bytes = read_limited(body, MAX_BODY).await?;
         (hex::encode(sha2::Sha256::digest(&bytes)), Ok(bytes), None)
     };
-    let crate::signed::Signer {
-        principal,
-        claim,
-        secret,
-    } = identified.verify(method, uri, headers, &payload_sha256)?;
+    let crate::signed::Signer { principal, claim } =
+        identified.verify(method, uri, headers, &payload_sha256)?;
     let input: serde_json::Value = match bytes {
         Err(parsed) => parsed,
         Ok(bytes) if bytes.is_empty() => serde_json::json!({}),
@@ -153,7 +150,6 @@ async fn handle(
             .unwrap_or("localhost")
             .to_string(),
         access_key_id: claim.access_key_id.clone(),
-        secret,
         layer_part,
     };
     let output = ops::dispatch(&call, op, input).await?;
