@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arn;
+pub mod dates;
 pub mod keys;
 pub mod policy;
 pub mod server_key;

@@ -400,40 +400,8 @@ pub fn sign_headers(
     }
 }
 
-/// Formats unix seconds as SigV4's `yyyymmddThhmmssZ`.
-pub fn format_amz_date(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-/// Reads SigV4's `yyyymmddThhmmssZ` into unix seconds; `None` unless the
-/// text is exactly that shape and a real calendar time.
-pub fn parse_amz_date(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = &b[r];
-        if !part.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        Some(part.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')))
-    };
-    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (h, mi, sec) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    if !valid_ymd(y, mo, d) || h > 23 || mi > 59 || sec > 59 {
-        return None;
-    }
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec)
-}
+use crate::dates::parse_http_date;
+pub use crate::dates::{format_amz_date, parse_amz_date};
 
 // ---------------------------------------------------------------------------
 // Parsing
@@ -895,69 +863,6 @@ pub fn canonical_query(query: Option<&str>, presigned: bool) -> String {
 
 // ---------------------------------------------------------------------------
 // Calendar arithmetic (no date crate in this one file's reach).
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// algorithm), exact for any year.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-fn valid_ymd(y: i64, m: i64, d: i64) -> bool {
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days_in_month = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days_in_month).contains(&d)
-}
-
-/// RFC 1123 dates (`Sun, 06 Nov 1994 08:49:37 GMT`), also with the numeric
-/// zone `-0000`/`+0000` that Python's `formatdate` writes. The weekday is
-/// not checked: it adds nothing the rest does not already fix.
-fn parse_http_date(s: &str) -> Option<i64> {
-    let fields: Vec<&str> = s.split_ascii_whitespace().collect();
-    let [_weekday, day, month, year, time, zone] = fields[..] else {
-        return None;
-    };
-    if !matches!(zone, "GMT" | "UTC" | "+0000" | "-0000") {
-        return None;
-    }
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? + 1;
-    let time: Vec<&str> = time.split(':').collect();
-    let [hh, mm, ss] = time[..] else {
-        return None;
-    };
-    if day.len() > 2 || year.len() != 4 || [hh, mm, ss].iter().any(|p| p.len() != 2) {
-        return None;
-    }
-    let amz = format!("{year}{month:02}{:0>2}T{hh}{mm}{ss}Z", day);
-    parse_amz_date(&amz)
-}
 
 #[cfg(test)]
 mod tests {

@@ -457,7 +457,7 @@ impl Registry {
         let now = self.now();
         Request::new(caller.policy_principal(), action, resource)
             .with_context(keys::EPOCH_TIME, (now / 1000).to_string())
-            .with_context(keys::CURRENT_TIME, iso8601(now))
+            .with_context(keys::CURRENT_TIME, berth_iam::dates::iso8601(now))
     }
 
     /// Evaluates; `Ok(true)` when the decision may be cached.
@@ -605,15 +605,4 @@ impl Registry {
         }
         Ok(p)
     }
-}
-
-/// `aws:CurrentTime`'s form: `2026-11-24T02:30:00Z`.
-fn iso8601(millis: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(millis.div_euclid(1000))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }

@@ -127,41 +127,12 @@ pub fn error(ns: &str, e: &QueryError, request_id: &str) -> Vec<u8> {
     x.finish()
 }
 
-/// `2015-12-21T00:00:00Z` from milliseconds since the epoch (UTC; seconds
-/// precision, as IAM answers).
-pub fn iso8601(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days: days since 1970-01-01 to y-m-d.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
+pub use berth_iam::dates::iso8601;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use http::StatusCode;
-
-    #[test]
-    fn timestamps_are_iso8601_utc() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(1_450_656_000_000), "2015-12-21T00:00:00Z");
-        assert_eq!(iso8601(951_782_400_999), "2000-02-29T00:00:00Z");
-        assert_eq!(iso8601(1_798_761_599_000), "2026-12-31T23:59:59Z");
-    }
 
     #[test]
     fn responses_wrap_results_and_escape_text() {
