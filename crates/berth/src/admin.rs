@@ -3,10 +3,11 @@
 //! `aws` CLI's credentials (`client.rs`). Tables for people, `--json` (the
 //! server's answer as it is) for scripts.
 
-use crate::client::{self, seg, AdminClient};
+use crate::client::{self, AdminClient, NO_BODY};
+use berth_server::admin_api::{self as api, path};
 use clap::{Args, Subcommand};
 use http::Method;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 #[derive(Args, Debug)]
 pub struct AdminArgs {
@@ -118,12 +119,15 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 account_id,
                 with_key,
             } => {
-                let out = api
+                let out: api::AccountCreated = api
                     .call(
                         Method::POST,
-                        "/berth/admin/accounts",
+                        api::ACCOUNTS,
                         &[],
-                        Some(&json!({ "accountId": account_id, "createAccessKey": with_key })),
+                        Some(&api::CreateAccount {
+                            account_id,
+                            create_access_key: with_key,
+                        }),
                     )
                     .await?;
                 if json {
@@ -131,26 +135,25 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 }
                 println!(
                     "created account {} with user {}",
-                    text(&out["account"]["accountId"]),
-                    text(&out["adminUser"])
+                    out.account.account_id, out.admin_user
                 );
-                if out["accessKey"].is_object() {
-                    print_new_key(&out["accessKey"]);
+                if let Some(key) = &out.access_key {
+                    print_new_key(key);
                 }
             }
             AccountCommand::List => {
-                let out = api
-                    .call(Method::GET, "/berth/admin/accounts", &[], None)
-                    .await?;
+                let out: api::Accounts = api.call(Method::GET, api::ACCOUNTS, &[], NO_BODY).await?;
                 if json {
                     return print_json(&out);
                 }
-                let rows = list(&out["accounts"])
+                let rows = out
+                    .accounts
+                    .iter()
                     .map(|a| {
                         vec![
-                            text(&a["accountId"]),
-                            if a["default"] == true { "yes" } else { "" }.to_string(),
-                            time(&a["createdAt"]),
+                            a.account_id.clone(),
+                            if a.default { "yes" } else { "" }.to_string(),
+                            time(a.created_at),
                         ]
                     })
                     .collect();
@@ -159,12 +162,12 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         },
         AdminCommand::User { command } => match command {
             UserCommand::Create { account, name } => {
-                let out = api
+                let out: api::UserCreated = api
                     .call(
                         Method::POST,
-                        &format!("/berth/admin/accounts/{}/users", seg(&account)),
+                        &path(api::USERS, &[("account", &account)]),
                         &[],
-                        Some(&json!({ "userName": name })),
+                        Some(&api::CreateUser { user_name: name }),
                     )
                     .await?;
                 if json {
@@ -172,69 +175,70 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 }
                 println!(
                     "created user {} in account {} ({})",
-                    text(&out["user"]["userName"]),
-                    text(&out["user"]["accountId"]),
-                    text(&out["user"]["arn"])
+                    out.user.user_name, out.user.account_id, out.user.arn
                 );
             }
             UserCommand::List { account } => {
-                let out = api
+                let out: api::Users = api
                     .call(
                         Method::GET,
-                        &format!("/berth/admin/accounts/{}/users", seg(&account)),
+                        &path(api::USERS, &[("account", &account)]),
                         &[],
-                        None,
+                        NO_BODY,
                     )
                     .await?;
                 if json {
                     return print_json(&out);
                 }
-                let rows = list(&out["users"])
-                    .map(|u| vec![text(&u["userName"]), text(&u["arn"]), time(&u["createdAt"])])
+                let rows = out
+                    .users
+                    .iter()
+                    .map(|u| vec![u.user_name.clone(), u.arn.clone(), time(u.created_at)])
                     .collect();
                 print_table(&["USER", "ARN", "CREATED"], rows);
             }
         },
         AdminCommand::Key { command } => match command {
             KeyCommand::Create { account, user } => {
-                let out = api
+                let out: api::AccessKeyCreated = api
                     .call(
                         Method::POST,
-                        &format!(
-                            "/berth/admin/accounts/{}/users/{}/access-keys",
-                            seg(&account),
-                            seg(&user)
+                        &path(
+                            api::USER_ACCESS_KEYS,
+                            &[("account", &account), ("user", &user)],
                         ),
                         &[],
-                        None,
+                        NO_BODY,
                     )
                     .await?;
                 if json {
                     return print_json(&out);
                 }
-                print_new_key(&out["accessKey"]);
+                print_new_key(&out.access_key);
             }
             KeyCommand::List { account, user } => {
                 let query: Vec<(&str, &str)> =
                     user.iter().map(|u| ("userName", u.as_str())).collect();
-                let out = api
+                let out: api::AccessKeys = api
                     .call(
                         Method::GET,
-                        &format!("/berth/admin/accounts/{}/access-keys", seg(&account)),
+                        &path(api::ACCESS_KEYS, &[("account", &account)]),
                         &query,
-                        None,
+                        NO_BODY,
                     )
                     .await?;
                 if json {
                     return print_json(&out);
                 }
-                let rows = list(&out["accessKeys"])
+                let rows = out
+                    .access_keys
+                    .iter()
                     .map(|k| {
                         vec![
-                            text(&k["accessKeyId"]),
-                            text(&k["userName"]),
-                            text(&k["status"]),
-                            time(&k["createdAt"]),
+                            k.access_key_id.clone(),
+                            k.user_name.clone(),
+                            k.status.clone(),
+                            time(k.created_at),
                         ]
                     })
                     .collect();
@@ -244,19 +248,19 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 account,
                 access_key_id,
             } => {
-                api.call(
-                    Method::DELETE,
-                    &format!(
-                        "/berth/admin/accounts/{}/access-keys/{}",
-                        seg(&account),
-                        seg(&access_key_id)
-                    ),
-                    &[],
-                    None,
-                )
-                .await?;
+                let () = api
+                    .call(
+                        Method::DELETE,
+                        &path(
+                            api::ACCESS_KEY,
+                            &[("account", &account), ("key", &access_key_id)],
+                        ),
+                        &[],
+                        NO_BODY,
+                    )
+                    .await?;
                 if json {
-                    return print_json(&json!({ "deleted": access_key_id }));
+                    return print_json(&serde_json::json!({ "deleted": access_key_id }));
                 }
                 println!("deleted access key {access_key_id} of account {account}");
             }
@@ -264,35 +268,31 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Lifecycle {
             command: LifecycleCommand::Run,
         } => {
-            let out = api
-                .call(Method::POST, "/berth/admin/lifecycle", &[], None)
-                .await?;
+            let out: api::LifecycleRun =
+                api.call(Method::POST, api::LIFECYCLE, &[], NO_BODY).await?;
             if json {
                 return print_json(&out);
             }
             println!(
                 "evaluated {} repositories with a lifecycle policy: expired {} images, archived {}",
-                text(&out["repositories"]),
-                text(&out["expired"]),
-                text(&out["transitioned"])
+                out.repositories, out.expired, out.transitioned
             );
-            let n = |k: &str| out[k].as_u64().unwrap_or(0);
-            if n("skippedChanged") > 0 {
+            if out.skipped_changed > 0 {
                 println!(
                     "  {} images changed during the run (re-tagged or re-pushed) and were left for the next one",
-                    n("skippedChanged")
+                    out.skipped_changed
                 );
             }
-            if n("skippedTransitions") > 0 {
+            if out.skipped_transitions > 0 {
                 println!(
                     "  {} images to archive changed during the run and were left for the next one",
-                    n("skippedTransitions")
+                    out.skipped_transitions
                 );
             }
-            if n("failed") > 0 {
+            if out.failed > 0 {
                 anyhow::bail!(
                     "the evaluation of {} repositories failed; the server log says why",
-                    n("failed")
+                    out.failed
                 );
             }
         }
@@ -300,44 +300,33 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_json(v: &Value) -> anyhow::Result<()> {
+fn print_json(v: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
 /// The one place a secret is printed: right after the server made it.
-fn print_new_key(k: &Value) {
+fn print_new_key(k: &api::NewAccessKey) {
     println!(
         "created access key {} for user {} of account {}; the secret is shown only now:\n  \
          export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
-        text(&k["accessKeyId"]),
-        text(&k["userName"]),
-        text(&k["accountId"]),
-        text(&k["accessKeyId"]),
-        text(&k["secretAccessKey"]),
+        k.key.access_key_id,
+        k.key.user_name,
+        k.key.account_id,
+        k.key.access_key_id,
+        k.secret_access_key,
     );
 }
 
-fn list(v: &Value) -> impl Iterator<Item = &Value> {
-    v.as_array().into_iter().flatten()
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 /// Unix seconds (as the API answers) in RFC 3339, UTC.
-fn time(v: &Value) -> String {
-    match v.as_f64() {
-        Some(s) if s >= 0.0 => humantime::format_rfc3339_seconds(
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(s),
+fn time(secs: f64) -> String {
+    if secs >= 0.0 && secs.is_finite() {
+        humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(secs),
         )
-        .to_string(),
-        _ => text(v),
+        .to_string()
+    } else {
+        secs.to_string()
     }
 }
 

@@ -6,12 +6,14 @@
 use anyhow::{anyhow, bail, Context};
 use berth_iam::sigv4::{self, SigningKey};
 use http::{HeaderMap, HeaderValue, Method};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 use sha2::Digest as _;
 use std::path::PathBuf;
 
 /// The admin API's SigV4 service name (`crates/server/src/admin.rs`).
-const SERVICE: &str = "berth";
+use berth_server::admin_api::SERVICE;
 
 /// The server to call: `--endpoint`, else `BERTH_LISTEN`'s address (a
 /// server started in the same environment), else berth's default address.
@@ -139,19 +141,8 @@ fn ini_section(text: &str, section: &str) -> Vec<(String, String)> {
     out
 }
 
-/// `s` as one path segment: a name with `/`, `?` or `#` in it stays one
-/// segment (the server decodes it again).
-pub fn seg(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+/// For requests without a body.
+pub const NO_BODY: Option<&()> = None;
 
 /// A client of one server's admin API.
 pub struct AdminClient {
@@ -183,7 +174,7 @@ impl AdminClient {
         method: Method,
         path: &str,
         query: &[(&str, &str)],
-        body: Option<&Value>,
+        body: Option<&impl Serialize>,
     ) -> anyhow::Result<Answer> {
         let mut url = reqwest::Url::parse(&format!("{}{path}", self.endpoint))
             .with_context(|| format!("'{}' is not a URL", self.endpoint))?;
@@ -195,7 +186,10 @@ impl AdminClient {
             (Some(h), None) => h.to_string(),
             (None, _) => bail!("'{}' names no host", self.endpoint),
         };
-        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+        let bytes = match body {
+            Some(b) => serde_json::to_string(b)?,
+            None => String::new(),
+        };
         let mut headers = HeaderMap::new();
         headers.insert(http::header::HOST, HeaderValue::from_str(&host)?);
         if body.is_some() {
@@ -251,19 +245,26 @@ impl AdminClient {
         Ok(Answer { status, body })
     }
 
-    /// Sends a signed request; a refusal becomes an error that says why.
-    pub async fn call(
+    /// Sends a signed request; the answer is read as `T` (the admin API's
+    /// types, `berth_server::admin_api`), and a refusal becomes an error
+    /// that says why.
+    pub async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> anyhow::Result<Value> {
+        body: Option<&impl Serialize>,
+    ) -> anyhow::Result<T> {
         let answer = self.send(method, path, query, body).await?;
-        if (200..300).contains(&answer.status) {
-            return Ok(answer.body);
+        if !(200..300).contains(&answer.status) {
+            return Err(self.refusal(&answer));
         }
-        Err(self.refusal(&answer))
+        serde_json::from_value(answer.body).with_context(|| {
+            format!(
+                "{} answered {path} with JSON this client does not understand (is it the same berth version?)",
+                self.endpoint
+            )
+        })
     }
 
     /// What a refusal means, with what the caller can do about it.

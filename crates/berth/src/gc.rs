@@ -2,14 +2,14 @@
 //! API (the default; signed with the aws CLI's credentials, as `berth
 //! admin` is) or, with `--offline`, on a data dir no server holds.
 
-use crate::client::{self, AdminClient};
+use crate::client::{self, AdminClient, NO_BODY};
 use crate::datadir::DataDir;
 use anyhow::{bail, Context};
 use berth_registry::{GcOptions, GcRun, RegistryConfig};
+use berth_server::admin_api as api;
 use clap::Args;
 use http::Method;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,20 +37,8 @@ pub struct GcArgs {
     data_dir: Option<PathBuf>,
 }
 
-/// The admin API's view of a run (`crates/server/src/admin.rs`).
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-struct Status {
-    dry_run: bool,
-    phase: String,
-    examined: u64,
-    total: u64,
-    links_removed: u64,
-    blobs_deleted: u64,
-    bytes_freed: u64,
-    orphan_files: u64,
-    error: Option<String>,
-}
+/// The admin API's view of a run, which the offline run reports too.
+type Status = api::GcStatus;
 
 pub async fn run(args: GcArgs) -> anyhow::Result<()> {
     let bar = progress_bar();
@@ -107,11 +95,11 @@ async fn online(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
         client::region(args.region.as_deref()),
     )?;
     let endpoint = &api.endpoint;
-    let path = "/berth/admin/gc";
-    let mut body = serde_json::json!({ "dryRun": args.dry_run });
-    if let Some(g) = args.grace {
-        body["graceSeconds"] = g.as_secs().into();
-    }
+    let path = api::GC;
+    let body = api::StartGc {
+        dry_run: args.dry_run,
+        grace_seconds: args.grace.map(|g| g.as_secs()),
+    };
     let started = api
         .send(Method::POST, path, &[], Some(&body))
         .await
@@ -124,11 +112,10 @@ async fn online(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
         _ => return Err(api.refusal(&started).context("the server refused to start garbage collection")),
     }
     loop {
-        let status: Status = serde_json::from_value(
-            api.call(Method::GET, path, &[], None)
-                .await
-                .with_context(|| format!("asking {endpoint} how the collection goes"))?,
-        )?;
+        let status: Status = api
+            .call(Method::GET, path, &[], NO_BODY)
+            .await
+            .with_context(|| format!("asking {endpoint} how the collection goes"))?;
         show(bar, &status);
         if status.phase == "done" || status.phase == "failed" {
             return Ok(status);
@@ -169,16 +156,5 @@ async fn offline(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
 }
 
 fn status_of(run: &GcRun) -> Status {
-    let s = run.snapshot();
-    Status {
-        dry_run: s.dry_run,
-        phase: s.phase.as_str().to_string(),
-        examined: s.examined,
-        total: s.total,
-        links_removed: s.links_removed,
-        blobs_deleted: s.blobs_deleted,
-        bytes_freed: s.bytes_freed,
-        orphan_files: s.orphan_files,
-        error: s.error,
-    }
+    Status::from(&run.snapshot())
 }

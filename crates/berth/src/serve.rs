@@ -265,6 +265,7 @@ async fn bootstrap_admin(
         ),
     };
     let created = registry
+        .identity()
         .bootstrap_admin(&config.default_account, given)
         .await
         .context("creating the default account's admin user")?;

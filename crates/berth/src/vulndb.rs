@@ -9,10 +9,11 @@
 //! Records are read one at a time and sent in batches; neither side ever
 //! holds the whole database.
 
-use crate::client::{self, AdminClient};
+use crate::client::{self, AdminClient, NO_BODY};
 use crate::datadir::DataDir;
 use anyhow::{bail, Context};
 use berth_registry::{ImportStats, Registry, RegistryConfig};
+use berth_server::admin_api;
 use clap::{Args, Subcommand};
 use http::Method;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -226,38 +227,24 @@ pub async fn run(args: VulnDbArgs) -> anyhow::Result<()> {
                 .into_iter()
                 .map(|(o, j)| (o, String::from_utf8_lossy(&j).into_owned()))
                 .collect();
-            let out = api
+            let out: ImportStats = api
                 .call(
                     Method::POST,
-                    "/berth/admin/vulndb/records",
+                    admin_api::VULNDB_RECORDS,
                     &[],
-                    Some(&serde_json::json!({ "records": records })),
+                    Some(&admin_api::VulnBatch { records }),
                 )
                 .await
                 .with_context(|| {
                     format!("importing into {} (with the server stopped, `berth vulndb import --offline --data-dir DIR` imports instead)", api.endpoint)
                 })?;
-            let n = |k: &str| out[k].as_u64().unwrap_or(0);
-            total.add(&ImportStats {
-                read: n("read"),
-                stored: n("stored"),
-                unchanged: n("unchanged"),
-                withdrawn: n("withdrawn"),
-                unmatchable: n("unmatchable"),
-                invalid: n("invalid"),
-                errors: out["errors"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|e| e.as_str().map(str::to_string))
-                    .collect(),
-            });
+            total.add(&out);
             show(&bar, &total);
         }
-        let done = api
-            .call(Method::POST, "/berth/admin/vulndb/finish", &[], None)
+        let done: admin_api::VulnImportFinished = api
+            .call(Method::POST, admin_api::VULNDB_FINISH, &[], NO_BODY)
             .await?;
-        (total, done["records"].as_u64().unwrap_or(0))
+        (total, done.records)
     };
     bar.finish_and_clear();
     println!(

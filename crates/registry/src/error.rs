@@ -103,8 +103,26 @@ pub enum Error {
     },
     #[error("reading the request body failed: {0}")]
     BodyRead(std::io::Error),
+    /// The data volume is full; nothing was stored. Its own variant so
+    /// that each protocol can say so (and keep it apart from a fault).
+    #[error("no space left on the registry's data volume")]
+    NoSpace,
+    /// A storage fault (I/O, a corrupt record): the server logs it and
+    /// answers a generic internal error.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NoSpace => Error::NoSpace,
+            // A session whose record or temporary object vanished is, to
+            // the client, an upload that does not exist.
+            StoreError::UploadNotFound(id) => Error::BlobUploadUnknown(id),
+            other => Error::Store(other),
+        }
+    }
 }
 
 fn too_many_uploads(by_principal: &bool, repository: &str, open: u64, expiry_hours: u64) -> String {

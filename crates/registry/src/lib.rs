@@ -3,9 +3,8 @@
 //! concurrency. HTTP and storage engines are someone else's business.
 #![forbid(unsafe_code)]
 
-mod accounts;
+mod account_settings;
 mod archive;
-mod authz;
 mod blobs;
 mod cache;
 mod clock;
@@ -14,16 +13,13 @@ mod fastset;
 mod fsck;
 mod gc;
 mod hashing;
-mod iam_policies;
-mod iam_users;
-mod identity;
+pub mod identity;
 mod images;
 pub mod lifecycle;
 mod listing;
 mod locks;
 mod maintenance;
 mod manifests;
-mod policies;
 mod pulls;
 mod referrers;
 mod repositories;
@@ -31,36 +27,38 @@ pub mod scanning;
 mod settings;
 mod uploads;
 
-pub use accounts::{admin_may, valid_account_id, valid_user_name, AccessKeyInfo, AdminAction};
-pub use authz::{
-    resource_arn, AnonymousAccess, Caller, RequestFacts, ANONYMOUS_PULL_ACTIONS,
-    ANONYMOUS_PUSH_ACTIONS,
+/// The records the registry answers with. They are the store's own types
+/// (one definition, nothing copied at the boundary), re-exported so that
+/// the protocol layer depends on the domain only, never on the store.
+pub use berth_store::{
+    AccountRecord, Counts, ImageScanRecord, ImageStatus, LifecyclePolicyRecord,
+    ManagedPolicyRecord, RegistryKey, RepositoryRecord, ResourceTag, StatusFilter, TagStatus,
+    UserRecord,
 };
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
 pub use fsck::{Fix, FsckCounts, FsckOptions, FsckProblem, FsckReport, Severity};
 pub use gc::{GcOptions, GcPhase, GcRun, GcSnapshot};
-pub use iam_policies::{
-    aws_managed_policies, validate_policy_document, AwsManagedPolicy, PolicyKind, PolicyScope,
-    MAX_IAM_POLICY_CHARS,
-};
-pub use iam_users::{iam_may, user_arn, IamUser, MAX_ACCESS_KEYS_PER_USER};
 pub use identity::{
-    NewAccessKey, Principal, SignatureRefusal, TokenRefusal, ADMIN_USER, TOKEN_LIFETIME_SECS,
+    admin_may, aws_managed_policies, iam_may, resource_arn, user_arn, valid_account_id,
+    valid_user_name, validate_policy_document, AccessKeyInfo, AdminAction, AnonymousAccess,
+    AwsManagedPolicy, Caller, IamUser, Identity, NewAccessKey, PolicyKind, PolicyScope, Principal,
+    RequestFacts, SignatureRefusal, TokenRefusal, ADMIN_USER, ANONYMOUS_PULL_ACTIONS,
+    ANONYMOUS_PUSH_ACTIONS, MAX_ACCESS_KEYS_PER_USER, MAX_IAM_POLICY_CHARS, MAX_POLICY_CHARS,
+    TOKEN_LIFETIME_SECS,
 };
 pub use images::ImageDetail;
 pub use lifecycle::{LifecyclePreview, LifecycleRun, PreviewResult, PreviewStatus};
 pub use listing::Page;
 pub use manifests::{ManifestRead, PutManifest};
-pub use policies::MAX_POLICY_CHARS;
 pub use pulls::PULL_FLUSH_INTERVAL;
 pub use repositories::{RepositorySettings, MAX_RESOURCE_TAGS};
 pub use scanning::{ImportStats, RepositoryScanning, ScanningConfig, StoredFinding};
 pub use uploads::{ChunkRange, UploadState};
 
 use berth_oci::RepositoryName;
-use berth_store::{BlobStore, MetadataStore, RegistryKey, RepoId};
+use berth_store::{BlobStore, MetadataStore, RepoId};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use std::sync::Arc;
@@ -153,15 +151,9 @@ pub struct Registry {
     digest_locks: locks::KeyedLocks,
     gc: gc::GcJobs,
     pulls: pulls::PullLog,
-    settings: settings::SettingsCache,
-    authz: authz::AuthzCache,
-    /// (account, user) of users known to exist, for `verify_token`;
-    /// forgotten every `USER_CHECK_TTL` (`users_seen_at`, ms).
-    users_seen: fastset::FastSet,
-    /// The same for users whose path is not `/`: (account, user, key id)
-    /// → path.
-    user_paths: parking_lot::RwLock<std::collections::HashMap<(String, String, String), String>>,
-    users_seen_at: std::sync::atomic::AtomicI64,
+    settings: Arc<settings::AccountSettings>,
+    /// Who calls and what they may do (accounts, keys, policies).
+    identity: identity::Identity,
     /// Held by a lifecycle run: one at a time per node.
     lifecycle_running: tokio::sync::Mutex<()>,
     scanning: Arc<scanning::Scanning>,
@@ -175,6 +167,17 @@ impl Registry {
         clock: Arc<dyn Clock>,
         config: RegistryConfig,
     ) -> Self {
+        let settings = Arc::new(settings::AccountSettings::new(meta.clone()));
+        let identity = identity::Identity::new(
+            meta.clone(),
+            clock.clone(),
+            settings.clone(),
+            identity::IdentityConfig {
+                server_key: config.server_key.clone(),
+                default_account: config.default_account.clone(),
+                anonymous: config.anonymous,
+            },
+        );
         Registry {
             scanning: scanning::Scanning::new(
                 blobs.clone(),
@@ -192,11 +195,8 @@ impl Registry {
             digest_locks: locks::KeyedLocks::default(),
             gc: gc::GcJobs::default(),
             pulls: pulls::PullLog::default(),
-            settings: settings::SettingsCache::default(),
-            authz: authz::AuthzCache::new(&config.default_account, config.anonymous),
-            users_seen: fastset::FastSet::new(100_000),
-            user_paths: Default::default(),
-            users_seen_at: std::sync::atomic::AtomicI64::new(0),
+            settings,
+            identity,
             lifecycle_running: tokio::sync::Mutex::new(()),
             config,
         }
@@ -204,6 +204,17 @@ impl Registry {
 
     fn now(&self) -> i64 {
         self.clock.now_millis()
+    }
+
+    /// Who calls and what they may do: accounts, users, keys, tokens,
+    /// IAM and resource policies, `authorize`.
+    pub fn identity(&self) -> &identity::Identity {
+        &self.identity
+    }
+
+    /// The account anonymous callers and plain host names address.
+    pub fn default_account(&self) -> &str {
+        &self.config.default_account
     }
 
     /// The registry's clock, in Unix seconds (signatures and tokens use it).

@@ -1,7 +1,7 @@
 //! Repositories as the ECR API manages them: created explicitly, with
 //! settings (tag mutability, scan on push), described, deleted.
 
-use crate::{Error, Registry, Result};
+use crate::{Error, Principal, Registry, Repo, RequestFacts, Result};
 use berth_oci::RepositoryName;
 use berth_store::{DeleteRepositoryOutcome, RegistryKey, RepoId, RepositoryRecord, ResourceTag};
 
@@ -212,7 +212,7 @@ impl Registry {
             DeleteRepositoryOutcome::Deleted { record, uploads } => {
                 self.cache.invalidate_repository(registry, name);
                 // Its policy went with it; a new repository of that name starts without.
-                self.authz.changed();
+                self.identity.policies_changed();
                 for id in uploads {
                     self.uploads.hashers.lock().remove(&id);
                     if let Err(e) = self.blobs.delete_upload(&id).await {
@@ -264,6 +264,34 @@ fn check_tag_key(key: &str) -> Result<()> {
 
 fn tag_char(c: char) -> bool {
     c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)
+}
+
+impl Registry {
+    /// A push to a repository that does not exist creates it when
+    /// `create_on_push` is on; that needs `ecr:CreateRepository` on it as
+    /// well as the push's own action, as ECR's pull-through cache needs it
+    /// of whoever pulls a new repository into being. `/v2` checks this
+    /// before an upload start or a manifest PUT (the ECR API's
+    /// InitiateLayerUpload and PutImage need the repository to exist).
+    pub async fn authorize_create_on_push(
+        &self,
+        caller: &Principal,
+        repo: &Repo,
+        facts: &RequestFacts,
+    ) -> Result<()> {
+        if !self.config.create_on_push || self.find_repo_id(repo).await?.is_some() {
+            return Ok(());
+        }
+        self.identity
+            .authorize(
+                caller,
+                "ecr:CreateRepository",
+                &repo.registry,
+                Some(repo.name.as_str()),
+                facts,
+            )
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -1217,27 +1217,28 @@ async fn tokens_speak_only_while_their_key_is_active() {
     let f = fixture().await;
     let key = f
         .reg
+        .identity()
         .bootstrap_admin("000000000000", None)
         .await
         .unwrap()
         .expect("a generated key");
     let admin = Principal::user("000000000000", ADMIN_USER);
-    let (token, _) = f.reg.issue_token(&admin, &key.id);
-    assert_eq!(f.reg.verify_token(&token).await.unwrap(), admin);
+    let (token, _) = f.reg.identity().issue_token(&admin, &key.id);
+    assert_eq!(f.reg.identity().verify_token(&token).await.unwrap(), admin);
     // A key that is not the user's, or does not exist, speaks for nobody.
     let ghost = Principal::user("000000000000", "ghost");
     for (who, key_id) in [(&ghost, key.id.as_str()), (&admin, "AKIANOSUCHKEY0000000")] {
-        let (token, _) = f.reg.issue_token(who, key_id);
+        let (token, _) = f.reg.identity().issue_token(who, key_id);
         assert!(matches!(
-            f.reg.verify_token(&token).await,
+            f.reg.identity().verify_token(&token).await,
             Err(crate::TokenRefusal::Token(
                 berth_iam::token::TokenError::Invalid
             ))
         ));
     }
-    let (token, _) = f.reg.issue_token(&ghost, "AKIANOSUCHKEY0000000");
+    let (token, _) = f.reg.identity().issue_token(&ghost, "AKIANOSUCHKEY0000000");
     assert!(matches!(
-        f.reg.verify_token(&token).await,
+        f.reg.identity().verify_token(&token).await,
         Err(crate::TokenRefusal::Token(
             berth_iam::token::TokenError::Invalid
         ))
@@ -1252,15 +1253,16 @@ async fn tokens_are_refused_when_their_key_cannot_be_checked() {
     let f = fixture().await;
     let key = f
         .reg
+        .identity()
         .bootstrap_admin("000000000000", None)
         .await
         .unwrap()
         .expect("a generated key");
     let admin = Principal::user("000000000000", ADMIN_USER);
-    let (token, _) = f.reg.issue_token(&admin, &key.id);
+    let (token, _) = f.reg.identity().issue_token(&admin, &key.id);
     f.reg.close().await;
     assert!(matches!(
-        f.reg.verify_token(&token).await,
+        f.reg.identity().verify_token(&token).await,
         Err(crate::TokenRefusal::Unavailable(_))
     ));
 }
@@ -1270,27 +1272,39 @@ async fn tokens_are_refused_when_their_key_cannot_be_checked() {
 #[tokio::test]
 async fn principals_carry_their_users_path() {
     let f = fixture().await;
-    f.reg.bootstrap_admin("000000000000", None).await.unwrap();
+    f.reg
+        .identity()
+        .bootstrap_admin("000000000000", None)
+        .await
+        .unwrap();
     let admin = crate::Caller {
         principal: Principal::user("000000000000", ADMIN_USER),
         facts: Default::default(),
     };
     f.reg
+        .identity()
         .iam_create_user(&admin, "ops", Some("/team/"))
         .await
         .unwrap();
     let (info, key) = f
         .reg
+        .identity()
         .iam_create_access_key(&admin, Some("ops"))
         .await
         .unwrap();
-    let (p, _) = f.reg.access_key(&info.id).await.unwrap().unwrap();
+    let (p, _) = f
+        .reg
+        .identity()
+        .access_key(&info.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(p, Principal::user_at("000000000000", "/team/", "ops"));
     assert_eq!(p.arn(), "arn:aws:iam::000000000000:user/team/ops");
-    let (token, _) = f.reg.issue_token(&p, &key.id);
+    let (token, _) = f.reg.identity().issue_token(&p, &key.id);
     for _ in 0..2 {
         // Once from the store, once from the cache.
-        assert_eq!(f.reg.verify_token(&token).await.unwrap(), p);
+        assert_eq!(f.reg.identity().verify_token(&token).await.unwrap(), p);
     }
 }
 
@@ -1587,17 +1601,27 @@ fn caller_with(principal: Principal, facts: crate::RequestFacts) -> crate::Calle
 #[tokio::test]
 async fn iam_denies_on_a_path_bind_the_users_under_it() {
     let f = fixture().await;
-    f.reg.bootstrap_admin("000000000000", None).await.unwrap();
+    f.reg
+        .identity()
+        .bootstrap_admin("000000000000", None)
+        .await
+        .unwrap();
     let admin = caller_with(
         Principal::user("000000000000", ADMIN_USER),
         Default::default(),
     );
-    f.reg.iam_create_user(&admin, "dev", None).await.unwrap();
     f.reg
+        .identity()
+        .iam_create_user(&admin, "dev", None)
+        .await
+        .unwrap();
+    f.reg
+        .identity()
         .iam_create_user(&admin, "ops", Some("/team/"))
         .await
         .unwrap();
     f.reg
+        .identity()
         .put_user_policy(
             &admin,
             "dev",
@@ -1611,6 +1635,7 @@ async fn iam_denies_on_a_path_bind_the_users_under_it() {
     let dev = caller_with(Principal::user("000000000000", "dev"), Default::default());
     let err = f
         .reg
+        .identity()
         .iam_create_access_key(&dev, Some("ops"))
         .await
         .unwrap_err();
@@ -1624,17 +1649,26 @@ async fn iam_denies_on_a_path_bind_the_users_under_it() {
     );
     assert!(matches!(
         f.reg
+            .identity()
             .put_user_policy(&dev, "ops", "mine", r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#)
             .await,
         Err(Error::AccessDenied(_))
     ));
     assert!(matches!(
-        f.reg.iam_list_access_keys(&dev, Some("ops")).await,
+        f.reg
+            .identity()
+            .iam_list_access_keys(&dev, Some("ops"))
+            .await,
         Err(Error::AccessDenied(_))
     ));
     // Outside the path, the Allow stands.
-    f.reg.iam_create_user(&admin, "web", None).await.unwrap();
     f.reg
+        .identity()
+        .iam_create_user(&admin, "web", None)
+        .await
+        .unwrap();
+    f.reg
+        .identity()
         .iam_create_access_key(&dev, Some("web"))
         .await
         .unwrap();
@@ -1645,12 +1679,17 @@ async fn iam_denies_on_a_path_bind_the_users_under_it() {
 #[tokio::test]
 async fn iam_and_admin_calls_see_the_requests_facts() {
     let f = fixture().await;
-    f.reg.bootstrap_admin("000000000000", None).await.unwrap();
+    f.reg
+        .identity()
+        .bootstrap_admin("000000000000", None)
+        .await
+        .unwrap();
     let admin = caller_with(
         Principal::user("000000000000", ADMIN_USER),
         Default::default(),
     );
     f.reg
+        .identity()
         .put_user_policy(
             &admin,
             ADMIN_USER,
@@ -1670,17 +1709,17 @@ async fn iam_and_admin_calls_see_the_requests_facts() {
         )
     };
     let (office, home) = (at("10.1.2.3"), at("192.0.2.7"));
-    f.reg.iam_get_user(&office, None).await.unwrap();
+    f.reg.identity().iam_get_user(&office, None).await.unwrap();
     assert!(matches!(
-        f.reg.iam_get_user(&home, None).await,
+        f.reg.identity().iam_get_user(&home, None).await,
         Err(Error::AccessDenied(_))
     ));
     assert!(matches!(
-        f.reg.iam_list_access_keys(&home, None).await,
+        f.reg.identity().iam_list_access_keys(&home, None).await,
         Err(Error::AccessDenied(_))
     ));
-    f.reg.list_accounts(&office).await.unwrap();
-    let Err(Error::AccessDenied(message)) = f.reg.list_accounts(&home).await else {
+    f.reg.identity().list_accounts(&office).await.unwrap();
+    let Err(Error::AccessDenied(message)) = f.reg.identity().list_accounts(&home).await else {
         panic!("the admin API ignored the Deny")
     };
     assert!(message.contains("berth:ManageAccounts"), "{message}");

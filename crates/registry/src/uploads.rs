@@ -152,7 +152,7 @@ impl Registry {
         from: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<BlobInfo>> {
-        if !self.blob_mounting_enabled(&repo.registry).await? {
+        if !self.settings.blob_mounting_enabled(&repo.registry).await? {
             return Ok(None);
         }
         let source = Repo {
@@ -405,6 +405,6 @@ fn verify(hasher: DigestHasher, declared: &Digest) -> Result<()> {
 fn upload_error(id: &str) -> impl FnOnce(StoreError) -> Error + '_ {
     move |e| match e {
         StoreError::UploadNotFound(_) => Error::BlobUploadUnknown(id.to_string()),
-        other => Error::Store(other),
+        other => other.into(),
     }
 }

@@ -16,6 +16,7 @@ pub mod osv;
 pub mod scan;
 pub mod severity;
 pub mod version;
+mod warnings;
 
 pub use detect::{detect, Detection, FoundPackage, OsInfo, PackageKind};
 pub use index::{

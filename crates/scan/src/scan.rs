@@ -15,6 +15,7 @@ use crate::layers::{
     apply_layer_within, read_layer_over, FileView, LayerError, Limits, OVER_IMAGE_BUDGET,
 };
 use crate::severity::{assess, CvssScore, Severity};
+pub use crate::warnings::{Warnings, MAX_WARNINGS};
 
 /// A record that affects a package of the image.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,40 +55,6 @@ impl Report {
 
     pub fn package_of(&self, f: &Finding) -> &FoundPackage {
         &self.packages[f.package]
-    }
-}
-
-/// Warnings a report lists by text; beyond this they are only counted (an
-/// image of thousands of layers, each with files over the budget, must
-/// not turn into millions of strings).
-pub const MAX_WARNINGS: usize = 1000;
-
-/// Warnings gathered while scanning: the first [`MAX_WARNINGS`], then a
-/// count.
-#[derive(Debug, Default)]
-pub struct Warnings {
-    list: Vec<String>,
-    more: u64,
-}
-
-impl Warnings {
-    pub fn extend(&mut self, items: impl IntoIterator<Item = String>) {
-        for w in items {
-            if self.list.len() < MAX_WARNINGS {
-                self.list.push(w);
-            } else {
-                self.more += 1;
-            }
-        }
-    }
-
-    /// The listed warnings, and a last one counting the rest.
-    pub fn into_vec(mut self) -> Vec<String> {
-        if self.more > 0 {
-            self.list
-                .push(format!("{} more warnings not listed", self.more));
-        }
-        self.list
     }
 }
 

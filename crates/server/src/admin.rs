@@ -6,27 +6,24 @@
 //! decided by the registry (`accounts.rs`). Answers are JSON; errors are
 //! `{"__type","message"}`, built in `aws_error.rs`.
 
+use crate::admin_api as api;
 use crate::aws_error::AwsError;
 use crate::AppState;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use berth_registry::{
-    AccessKeyInfo, AdminAction, Caller, GcOptions, GcSnapshot, NewAccessKey, ADMIN_USER,
-};
-use berth_store::{AccountRecord, UserRecord};
+use berth_registry::{AccessKeyInfo, AdminAction, Caller, GcOptions, NewAccessKey, ADMIN_USER};
+use berth_registry::{AccountRecord, UserRecord};
 use http::StatusCode;
 use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
+use serde::Serialize;
 use sha2::Digest as _;
 use std::time::Duration;
 
-/// The SigV4 service name the admin API's signatures must be scoped to.
-pub const SERVICE: &str = "berth";
+pub use api::SERVICE;
 /// Admin requests are a few fields of JSON.
 const MAX_BODY: usize = 64 * 1024;
 /// `POST /berth/admin/vulndb/records` takes a batch of OSV records.
-pub const VULNDB_RECORDS: &str = "/berth/admin/vulndb/records";
 pub const MAX_VULNDB_BODY: usize = 96 << 20;
 
 const HOW_TO_SIGN: &str = "berth's admin API accepts only requests signed with AWS SigV4 (service 'berth', any region) with an access key of an admin user. `berth admin` and `berth gc` sign with the credentials the aws CLI uses: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile of ~/.aws/credentials (AWS_PROFILE); the default account's admin key is in the data dir's root-credentials file";
@@ -53,12 +50,13 @@ impl FromRequest<AppState> for Signed {
         // Vulnerability records come in batches of up to 96 MiB: only the
         // callers allowed to import them get to send that much, within the
         // large-body budget.
-        let (limit, _large_body) = if parts.uri.path() == VULNDB_RECORDS {
+        let (limit, _large_body) = if parts.uri.path() == api::VULNDB_RECORDS {
             let caller = Caller {
                 principal: identified.principal.clone(),
                 facts: facts.clone(),
             };
             app.registry
+                .identity()
                 .authorize_admin(&caller, AdminAction::ImportVulnDb)
                 .await
                 .map_err(|e| registry_error(e).into_response())?;
@@ -127,7 +125,11 @@ fn registry_error(e: berth_registry::Error) -> AwsError {
     AwsError::from_registry(e, "")
 }
 
-fn created(v: Value) -> Answer {
+fn ok<T: Serialize>(v: T) -> Answer {
+    Ok(Json(v).into_response())
+}
+
+fn created<T: Serialize>(v: T) -> Answer {
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
@@ -136,87 +138,69 @@ fn secs(millis: i64) -> f64 {
     millis as f64 / 1000.0
 }
 
-fn account_json(a: &AccountRecord, default_account: &str) -> Value {
-    json!({
-        "accountId": a.id,
-        "createdAt": secs(a.created_at),
-        "default": a.id == default_account,
-    })
+fn account(a: &AccountRecord, default_account: &str) -> api::Account {
+    api::Account {
+        account_id: a.id.clone(),
+        created_at: secs(a.created_at),
+        default: a.id == default_account,
+    }
 }
 
-fn user_json(u: &UserRecord) -> Value {
-    json!({
-        "accountId": u.account_id,
-        "userName": u.name,
-        "arn": format!("arn:aws:iam::{}:user/{}", u.account_id, u.name),
-        "createdAt": secs(u.created_at),
-    })
+fn user(u: &UserRecord) -> api::User {
+    api::User {
+        account_id: u.account_id.clone(),
+        user_name: u.name.clone(),
+        arn: format!("arn:aws:iam::{}:user/{}", u.account_id, u.name),
+        created_at: secs(u.created_at),
+    }
 }
 
 /// Listings carry no secret: only the create call returns one.
-fn key_json(k: &AccessKeyInfo) -> Value {
-    json!({
-        "accessKeyId": k.id,
-        "accountId": k.account_id,
-        "userName": k.user_name,
-        "status": if k.active { "Active" } else { "Inactive" },
-        "createdAt": secs(k.created_at),
-    })
+fn key(k: &AccessKeyInfo) -> api::AccessKey {
+    api::AccessKey {
+        access_key_id: k.id.clone(),
+        account_id: k.account_id.clone(),
+        user_name: k.user_name.clone(),
+        status: if k.active { "Active" } else { "Inactive" }.to_string(),
+        created_at: secs(k.created_at),
+    }
 }
 
-fn new_key_json(info: &AccessKeyInfo, key: &NewAccessKey) -> Value {
-    let mut v = key_json(info);
-    v["secretAccessKey"] = key.secret.clone().into();
-    v
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateAccount {
-    #[serde(default)]
-    account_id: String,
-    /// Also create an access key for the account's admin user.
-    #[serde(default)]
-    create_access_key: bool,
+fn new_key(info: &AccessKeyInfo, k: &NewAccessKey) -> api::NewAccessKey {
+    api::NewAccessKey {
+        key: key(info),
+        secret_access_key: k.secret.clone(),
+    }
 }
 
 /// `POST /berth/admin/accounts`: an account with its `admin` user.
 pub async fn create_account(State(app): State<AppState>, req: Signed) -> Answer {
-    let input: CreateAccount = req.input()?;
-    let (account, key) = app
+    let input: api::CreateAccount = req.input()?;
+    let (record, key) = app
         .registry
+        .identity()
         .create_account(&req.principal, &input.account_id, input.create_access_key)
         .await
         .map_err(registry_error)?;
-    let mut out = json!({
-        "account": account_json(&account, app.registry.default_account()),
-        "adminUser": ADMIN_USER,
-    });
-    if let Some((info, key)) = key {
-        out["accessKey"] = new_key_json(&info, &key);
-    }
-    created(out)
+    created(api::AccountCreated {
+        account: account(&record, app.registry.default_account()),
+        admin_user: ADMIN_USER.to_string(),
+        access_key: key.map(|(info, key)| new_key(&info, &key)),
+    })
 }
 
 /// `GET /berth/admin/accounts`
 pub async fn list_accounts(State(app): State<AppState>, req: Signed) -> Answer {
     let accounts = app
         .registry
+        .identity()
         .list_accounts(&req.principal)
         .await
         .map_err(registry_error)?;
     let default = app.registry.default_account();
-    Ok(Json(json!({
-        "accounts": accounts.iter().map(|a| account_json(a, default)).collect::<Vec<_>>(),
-    }))
-    .into_response())
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateUser {
-    #[serde(default)]
-    user_name: String,
+    ok(api::Accounts {
+        accounts: accounts.iter().map(|a| account(a, default)).collect(),
+    })
 }
 
 /// `POST /berth/admin/accounts/{account}/users`
@@ -225,13 +209,16 @@ pub async fn create_user(
     Path(account): Path<String>,
     req: Signed,
 ) -> Answer {
-    let input: CreateUser = req.input()?;
-    let user = app
+    let input: api::CreateUser = req.input()?;
+    let record = app
         .registry
+        .identity()
         .create_user(&req.principal, &account, &input.user_name)
         .await
         .map_err(registry_error)?;
-    created(json!({ "user": user_json(&user) }))
+    created(api::UserCreated {
+        user: user(&record),
+    })
 }
 
 /// `GET /berth/admin/accounts/{account}/users`
@@ -242,10 +229,13 @@ pub async fn list_users(
 ) -> Answer {
     let users = app
         .registry
+        .identity()
         .list_users(&req.principal, &account)
         .await
         .map_err(registry_error)?;
-    Ok(Json(json!({ "users": users.iter().map(user_json).collect::<Vec<_>>() })).into_response())
+    ok(api::Users {
+        users: users.iter().map(user).collect(),
+    })
 }
 
 /// `POST /berth/admin/accounts/{account}/users/{user}/access-keys`: the
@@ -257,6 +247,7 @@ pub async fn create_access_key(
 ) -> Answer {
     let (info, key) = app
         .registry
+        .identity()
         .create_access_key(&req.principal, &account, &user)
         .await
         .map_err(registry_error)?;
@@ -267,20 +258,16 @@ pub async fn create_access_key(
         by = %format!("{}/{}", req.principal.account_id, req.principal.user),
         "access key created"
     );
-    created(json!({ "accessKey": new_key_json(&info, &key) }))
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyFilter {
-    user_name: Option<String>,
+    created(api::AccessKeyCreated {
+        access_key: new_key(&info, &key),
+    })
 }
 
 /// `GET /berth/admin/accounts/{account}/access-keys[?userName=]`
 pub async fn list_access_keys(
     State(app): State<AppState>,
     Path(account): Path<String>,
-    Query(filter): Query<KeyFilter>,
+    Query(filter): Query<api::KeyFilter>,
     req: Signed,
 ) -> Answer {
     list_keys(&app, &req, &account, filter.user_name.as_deref()).await
@@ -298,13 +285,13 @@ pub async fn list_user_access_keys(
 async fn list_keys(app: &AppState, req: &Signed, account: &str, user: Option<&str>) -> Answer {
     let keys = app
         .registry
+        .identity()
         .list_access_keys(&req.principal, account, user)
         .await
         .map_err(registry_error)?;
-    Ok(
-        Json(json!({ "accessKeys": keys.iter().map(key_json).collect::<Vec<_>>() }))
-            .into_response(),
-    )
+    ok(api::AccessKeys {
+        access_keys: keys.iter().map(key).collect(),
+    })
 }
 
 /// `DELETE /berth/admin/accounts/{account}/access-keys/{key}`: requests
@@ -315,6 +302,7 @@ pub async fn delete_access_key(
     req: Signed,
 ) -> Answer {
     app.registry
+        .identity()
         .delete_access_key(&req.principal, &account, &key)
         .await
         .map_err(registry_error)?;
@@ -327,23 +315,15 @@ pub async fn delete_access_key(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GcRequest {
-    #[serde(default)]
-    dry_run: bool,
-    /// Overrides the server's grace period for this run.
-    grace_seconds: Option<u64>,
-}
-
 /// `POST /berth/admin/gc`: starts a garbage-collection run (202), or
 /// answers 409 with the run already in progress.
 pub async fn start_gc(State(app): State<AppState>, req: Signed) -> Answer {
     app.registry
+        .identity()
         .authorize_admin(&req.principal, AdminAction::CollectGarbage)
         .await
         .map_err(registry_error)?;
-    let input: GcRequest = req.input()?;
+    let input: api::StartGc = req.input()?;
     let options = GcOptions {
         dry_run: input.dry_run,
         grace: input
@@ -351,20 +331,22 @@ pub async fn start_gc(State(app): State<AppState>, req: Signed) -> Answer {
             .map(Duration::from_secs)
             .unwrap_or(app.registry.gc_grace()),
     };
-    Ok(match app.registry.start_gc(options) {
-        Ok(run) => (StatusCode::ACCEPTED, Json(render(&run.snapshot()))).into_response(),
-        Err(running) => (StatusCode::CONFLICT, Json(render(&running.snapshot()))).into_response(),
-    })
+    let (status, run) = match app.registry.start_gc(options) {
+        Ok(run) => (StatusCode::ACCEPTED, run),
+        Err(running) => (StatusCode::CONFLICT, running),
+    };
+    Ok((status, Json(api::GcStatus::from(&run.snapshot()))).into_response())
 }
 
 /// `GET /berth/admin/gc`: the current or last run.
 pub async fn gc_status(State(app): State<AppState>, req: Signed) -> Answer {
     app.registry
+        .identity()
         .authorize_admin(&req.principal, AdminAction::CollectGarbage)
         .await
         .map_err(registry_error)?;
     match app.registry.gc_status() {
-        Some(run) => Ok(Json(render(&run.snapshot())).into_response()),
+        Some(run) => ok(api::GcStatus::from(&run.snapshot())),
         None => Err(AwsError::new(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -379,43 +361,19 @@ pub async fn gc_status(State(app): State<AppState>, req: Signed) -> Answer {
 /// (the scheduled one) is waited for first.
 pub async fn run_lifecycle(State(app): State<AppState>, req: Signed) -> Answer {
     app.registry
+        .identity()
         .authorize_admin(&req.principal, AdminAction::RunLifecycle)
         .await
         .map_err(registry_error)?;
     let run = app.registry.run_lifecycle().await.map_err(registry_error)?;
-    Ok(Json(json!({
-        "repositories": run.repositories,
-        "expired": run.expired,
-        "transitioned": run.transitioned,
-        "skippedChanged": run.skipped_changed,
-        "skippedTransitions": run.skipped_transitions,
-        "failed": run.failed,
-    }))
-    .into_response())
-}
-
-fn render(s: &GcSnapshot) -> serde_json::Value {
-    json!({
-        "id": s.id,
-        "dryRun": s.dry_run,
-        "graceSeconds": s.grace_secs,
-        "phase": s.phase.as_str(),
-        "examined": s.examined,
-        "total": s.total,
-        "linksRemoved": s.links_removed,
-        "blobsDeleted": s.blobs_deleted,
-        "bytesFreed": s.bytes_freed,
-        "orphanFiles": s.orphan_files,
-        "startedAt": s.started_at,
-        "finishedAt": s.finished_at,
-        "error": s.error,
+    ok(api::LifecycleRun {
+        repositories: run.repositories,
+        expired: run.expired,
+        transitioned: run.transitioned,
+        skipped_changed: run.skipped_changed,
+        skipped_transitions: run.skipped_transitions,
+        failed: run.failed,
     })
-}
-
-#[derive(serde::Deserialize, Default)]
-struct VulnBatch {
-    /// (origin, record JSON text) pairs.
-    records: Vec<(String, String)>,
 }
 
 /// `POST /berth/admin/vulndb/records`: stores a batch of OSV records
@@ -423,10 +381,11 @@ struct VulnBatch {
 /// batch did.
 pub async fn import_vuln_records(State(app): State<AppState>, req: Signed) -> Answer {
     app.registry
+        .identity()
         .authorize_admin(&req.principal, AdminAction::ImportVulnDb)
         .await
         .map_err(registry_error)?;
-    let batch: VulnBatch = req.input()?;
+    let batch: api::VulnBatch = req.input()?;
     let stats = app
         .registry
         .import_vuln_records(
@@ -438,13 +397,14 @@ pub async fn import_vuln_records(State(app): State<AppState>, req: Signed) -> An
         )
         .await
         .map_err(registry_error)?;
-    Ok(Json(json!(stats)).into_response())
+    ok(stats)
 }
 
 /// `POST /berth/admin/vulndb/finish`: the import is over; the database's
 /// update time becomes now and CONTINUOUS_SCAN repositories are re-matched.
 pub async fn finish_vuln_import(State(app): State<AppState>, req: Signed) -> Answer {
     app.registry
+        .identity()
         .authorize_admin(&req.principal, AdminAction::ImportVulnDb)
         .await
         .map_err(registry_error)?;
@@ -458,10 +418,9 @@ pub async fn finish_vuln_import(State(app): State<AppState>, req: Signed) -> Ans
         .vuln_record_count()
         .await
         .map_err(registry_error)?;
-    Ok(Json(json!({
-        "updatedAt": source.updated_at,
-        "generation": source.generation,
-        "records": records,
-    }))
-    .into_response())
+    ok(api::VulnImportFinished {
+        updated_at: source.updated_at,
+        generation: source.generation,
+        records,
+    })
 }

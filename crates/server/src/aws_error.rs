@@ -6,7 +6,6 @@
 
 use axum::response::{IntoResponse, Response};
 use berth_registry::Error;
-use berth_store::StoreError;
 use http::{HeaderValue, StatusCode};
 
 #[derive(Debug)]
@@ -158,7 +157,7 @@ impl AwsError {
                     }
                 ),
             ),
-            Error::Store(StoreError::NoSpace) => Self::new(
+            Error::NoSpace => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "ServerException",
                 "no space left on the registry's data volume; nothing was stored",

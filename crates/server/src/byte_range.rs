@@ -5,6 +5,12 @@
 
 use berth_registry::{ByteRange, ChunkRange};
 
+/// The `Range` an upload holding `size` bytes answers with (`0-<last>`,
+/// the form docker expects; `0-0` when empty).
+pub fn upload_range(size: u64) -> String {
+    format!("0-{}", size.saturating_sub(1))
+}
+
 /// `Content-Range: <start>-<end>` of an upload chunk (also accepting the
 /// RFC 9110 form `bytes <start>-<end>/<total>` that some clients send).
 /// Whether the range fits the session is the registry's to decide.

@@ -71,7 +71,7 @@ pub async fn v2(State(app): State<AppState>, request: axum::extract::Request) ->
 
 struct Ctx<'a> {
     app: &'a AppState,
-    registry: berth_store::RegistryKey,
+    registry: berth_registry::RegistryKey,
     principal: berth_registry::Principal,
     params: &'a Params,
     headers: &'a HeaderMap,
@@ -92,6 +92,7 @@ impl Ctx<'_> {
     async fn authorize(&self, action: &str, name: &RepositoryName) -> Result<(), OciError> {
         self.app
             .registry
+            .identity()
             .authorize(
                 &self.principal,
                 action,
@@ -475,7 +476,7 @@ impl Ctx<'_> {
         let link = page
             .more
             .then(|| next_link("/v2/_catalog", n, page.items.last()));
-        let items = Box::pin(self.app.registry.filter_authorized(
+        let items = Box::pin(self.app.registry.identity().filter_authorized(
             &self.principal,
             "ecr:DescribeRepositories",
             &self.registry,
@@ -610,11 +611,6 @@ fn hv(s: String) -> HeaderValue {
         .expect("header values built from validated names and digests are ASCII")
 }
 
-/// `Range` for an upload holding `size` bytes, as docker expects it.
-pub fn range_header(size: u64) -> String {
-    format!("0-{}", size.saturating_sub(1))
-}
-
 fn upload_location(repo: &Repo, id: &str) -> String {
     format!("/v2/{}/blobs/uploads/{id}", repo.name)
 }
@@ -623,7 +619,10 @@ fn upload_progress(status: StatusCode, repo: &Repo, state: &UploadState) -> Resp
     let mut resp = status.into_response();
     let h = resp.headers_mut();
     h.insert(header::LOCATION, hv(upload_location(repo, &state.id)));
-    h.insert(header::RANGE, hv(range_header(state.size)));
+    h.insert(
+        header::RANGE,
+        hv(crate::byte_range::upload_range(state.size)),
+    );
     h.insert("docker-upload-uuid", hv(state.id.clone()));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     resp

@@ -4,7 +4,7 @@
 //! registry in that region; any other host names the default registry.
 //! (Once authentication lands, "default" becomes the caller's own account.)
 
-use berth_store::RegistryKey;
+use berth_registry::RegistryKey;
 use http::{HeaderMap, Uri};
 
 /// The default domain: account host names under it do not resolve by

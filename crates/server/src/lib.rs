@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+pub mod admin_api;
 mod aws_error;
 pub mod body;
 pub mod byte_range;
@@ -74,39 +75,36 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics_endpoint))
         .route(
-            "/berth/admin/gc",
+            admin_api::GC,
             axum::routing::post(admin::start_gc).get(admin::gc_status),
         )
         .route(
-            "/berth/admin/lifecycle",
+            admin_api::LIFECYCLE,
             axum::routing::post(admin::run_lifecycle),
         )
         .route(
-            admin::VULNDB_RECORDS,
+            admin_api::VULNDB_RECORDS,
             axum::routing::post(admin::import_vuln_records),
         )
         .route(
-            "/berth/admin/vulndb/finish",
+            admin_api::VULNDB_FINISH,
             axum::routing::post(admin::finish_vuln_import),
         )
         .route(
-            "/berth/admin/accounts",
+            admin_api::ACCOUNTS,
             axum::routing::post(admin::create_account).get(admin::list_accounts),
         )
         .route(
-            "/berth/admin/accounts/{account}/users",
+            admin_api::USERS,
             axum::routing::post(admin::create_user).get(admin::list_users),
         )
         .route(
-            "/berth/admin/accounts/{account}/users/{user}/access-keys",
+            admin_api::USER_ACCESS_KEYS,
             axum::routing::post(admin::create_access_key).get(admin::list_user_access_keys),
         )
+        .route(admin_api::ACCESS_KEYS, get(admin::list_access_keys))
         .route(
-            "/berth/admin/accounts/{account}/access-keys",
-            get(admin::list_access_keys),
-        )
-        .route(
-            "/berth/admin/accounts/{account}/access-keys/{key}",
+            admin_api::ACCESS_KEY,
             axum::routing::delete(admin::delete_access_key),
         )
         .route("/v2", any(distribution::v2))

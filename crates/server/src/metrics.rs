@@ -99,7 +99,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn set_counts(&self, c: berth_store::Counts) {
+    pub fn set_counts(&self, c: berth_registry::Counts) {
         self.repositories.set(c.repositories as i64);
         self.blobs.set(c.blobs as i64);
         self.blob_bytes.set(c.blob_bytes as i64);

@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use berth_oci::reference::ReferenceError;
 use berth_oci::DigestError;
 use berth_registry::Error;
-use berth_store::StoreError;
 use http::{HeaderValue, StatusCode};
 use serde_json::{json, Value};
 
@@ -108,7 +107,7 @@ impl From<Error> for OciError {
             Error::BlobUploadInvalid(_) => OciError::new(S::BAD_REQUEST, "BLOB_UPLOAD_INVALID", msg),
             Error::DigestInvalid(_) => OciError::new(S::BAD_REQUEST, "DIGEST_INVALID", msg),
             Error::RangeNotSatisfiable { size } => OciError::new(S::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID", msg)
-                .header("range", crate::distribution::range_header(size)),
+                .header("range", crate::byte_range::upload_range(size)),
             // The spec defines no code for this; SIZE_INVALID is the nearest.
             Error::BlobRangeNotSatisfiable { size } => OciError::new(S::RANGE_NOT_SATISFIABLE, "SIZE_INVALID", msg)
                 .header("content-range", format!("bytes */{size}")),
@@ -154,14 +153,11 @@ impl From<Error> for OciError {
             // how many sessions are open and how they end.
             Error::TooManyUploads { .. } => OciError::new(S::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", msg),
             Error::BodyRead(_) => OciError::new(S::BAD_REQUEST, "BLOB_UPLOAD_INVALID", msg),
-            Error::Store(StoreError::NoSpace) => OciError::new(
+            Error::NoSpace => OciError::new(
                 S::INSUFFICIENT_STORAGE,
                 "UNKNOWN",
                 "no space left on the registry's data volume; nothing was stored. Retry once space is freed",
             ),
-            Error::Store(StoreError::UploadNotFound(id)) => {
-                OciError::new(S::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", format!("upload session '{id}' does not exist"))
-            }
             Error::Store(e) => {
                 tracing::error!(error = %e, "storage failure");
                 OciError::new(S::INTERNAL_SERVER_ERROR, "UNKNOWN", "internal storage error; the server log has the details")

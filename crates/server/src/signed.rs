@@ -81,15 +81,16 @@ pub async fn identify(
         return Err(unrecognized());
     }
     sigv4::check_time(&claim, app.registry.now_secs()).map_err(signature_error)?;
-    let (principal, secret) = app
-        .registry
-        .signing_key(&claim)
-        .await
-        .map_err(|e| match e {
-            SignatureRefusal::UnknownKey => unrecognized(),
-            SignatureRefusal::Signature(e) => signature_error(e),
-            SignatureRefusal::Registry(e) => AwsError::from_registry(e, ""),
-        })?;
+    let (principal, secret) =
+        app.registry
+            .identity()
+            .signing_key(&claim)
+            .await
+            .map_err(|e| match e {
+                SignatureRefusal::UnknownKey => unrecognized(),
+                SignatureRefusal::Signature(e) => signature_error(e),
+                SignatureRefusal::Registry(e) => AwsError::from_registry(e, ""),
+            })?;
     Ok(Identified {
         principal,
         claim,

@@ -9,8 +9,8 @@ use crate::AppState;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use berth_iam::token::TokenError;
+use berth_registry::RegistryKey;
 use berth_registry::{AnonymousAccess, Principal, SignatureRefusal, TokenRefusal};
-use berth_store::RegistryKey;
 use http::{header, HeaderMap, StatusCode, Uri};
 
 /// Who calls `/v2` and which registry the request addresses.
@@ -36,7 +36,7 @@ pub async fn caller(
         return presigned(app, method, version, uri, headers).await;
     }
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        if app.registry.anonymous_access() != AnonymousAccess::Off {
+        if app.registry.identity().anonymous_access() != AnonymousAccess::Off {
             // Anonymous callers belong to no account: they are pinned to
             // the default registry whatever the Host names, and the
             // anonymous grant and resource policies decide per request.
@@ -62,6 +62,7 @@ pub async fn caller(
         })?;
     let principal = app
         .registry
+        .identity()
         .verify_token(&password)
         .await
         .map_err(|e| match e {
@@ -141,6 +142,7 @@ async fn presigned(
     }
     let principal = app
         .registry
+        .identity()
         .check_download_url(&req, &claim)
         .await
         .map_err(|e| match e {

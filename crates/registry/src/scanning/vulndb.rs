@@ -11,11 +11,11 @@ use crate::{Registry, Result};
 use berth_scan::osv::{parse_record, Rejected};
 use berth_scan::{package_keys, Detection, Loader, Record, VulnDb, Vulnerability};
 use berth_store::{RepoId, ScanOutcome, VulnRecordRow, VulnSource};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// What an import (or one batch of it) did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportStats {
     /// Records read.

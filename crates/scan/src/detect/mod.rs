@@ -263,7 +263,7 @@ pub fn detect(view: &FileView) -> Detection {
             });
         }
     }
-    let mut capped = crate::scan::Warnings::default();
+    let mut capped = crate::warnings::Warnings::default();
     capped.extend(std::mem::take(&mut d.warnings));
     d.warnings = capped.into_vec();
     d

@@ -9,7 +9,7 @@ use super::Call;
 use crate::aws_error::AwsError;
 use berth_oci::{Digest, Reference, RepositoryName, Tag};
 use berth_registry::{Error, Repo};
-use berth_store::{ImageStatus, StatusFilter, TagStatus};
+use berth_registry::{ImageStatus, StatusFilter, TagStatus};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -673,7 +673,7 @@ pub async fn get_download_url_for_layer(
         Err(e) => return Err(call.registry_error(e)),
     }
     let path = format!("/v2/{}/blobs/{digest}", repo.name);
-    let secret = reg.download_url_secret(&call.access_key_id);
+    let secret = reg.identity().download_url_secret(&call.access_key_id);
     let query = berth_iam::sigv4::presign_query(
         "GET",
         &call.host,

@@ -9,8 +9,8 @@ use super::paging::{batch_len, decode_token, encode_token, split_page};
 use super::Call;
 use crate::aws_error::AwsError;
 use berth_registry::lifecycle::ActionKind;
+use berth_registry::LifecyclePolicyRecord;
 use berth_registry::PreviewResult;
-use berth_store::LifecyclePolicyRecord;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

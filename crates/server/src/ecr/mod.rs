@@ -21,8 +21,8 @@ use crate::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use berth_registry::RegistryKey;
 use berth_registry::{Principal, RequestFacts};
-use berth_store::RegistryKey;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use sha2::Digest as _;
 

@@ -7,8 +7,8 @@ use crate::aws_error::AwsError;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use berth_oci::RepositoryName;
+use berth_registry::RepositoryRecord;
 use berth_registry::RepositorySettings;
-use berth_store::RepositoryRecord;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -135,6 +135,7 @@ pub async fn dispatch(call: &Call<'_>, op: &str, input: Value) -> Result<Value, 
     for (action, repository) in &needs.checks {
         call.app
             .registry
+            .identity()
             .authorize(
                 &call.principal,
                 action,
@@ -584,6 +585,7 @@ fn get_authorization_token(call: &Call<'_>) -> Result<Value, AwsError> {
     let (token, expires_at) = call
         .app
         .registry
+        .identity()
         .issue_token(&call.principal, &call.access_key_id);
     Ok(json!({
         "authorizationData": [{

@@ -44,6 +44,7 @@ pub async fn set_repository_policy(call: &Call<'_>, input: Value) -> Result<Valu
         .ok_or_else(|| AwsError::invalid_parameter("SetRepositoryPolicy needs policyText"))?;
     call.app
         .registry
+        .identity()
         .set_repository_policy(
             &call.principal,
             &call.registry,
@@ -63,6 +64,7 @@ pub async fn get_repository_policy(call: &Call<'_>, input: Value) -> Result<Valu
     let text = call
         .app
         .registry
+        .identity()
         .repository_policy(&call.registry, &input.repository_name)
         .await
         .map_err(|e| call.registry_error(e))?;
@@ -76,6 +78,7 @@ pub async fn delete_repository_policy(call: &Call<'_>, input: Value) -> Result<V
     let text = call
         .app
         .registry
+        .identity()
         .delete_repository_policy(&call.registry, &input.repository_name)
         .await
         .map_err(|e| call.registry_error(e))?;
@@ -89,6 +92,7 @@ pub async fn put_registry_policy(call: &Call<'_>, input: Value) -> Result<Value,
         .ok_or_else(|| AwsError::invalid_parameter("PutRegistryPolicy needs policyText"))?;
     call.app
         .registry
+        .identity()
         .put_registry_policy(&call.registry, &text)
         .await
         .map_err(|e| call.registry_error(e))?;
@@ -99,6 +103,7 @@ pub async fn get_registry_policy(call: &Call<'_>, _input: Value) -> Result<Value
     let text = call
         .app
         .registry
+        .identity()
         .registry_policy(&call.registry)
         .await
         .map_err(|e| call.registry_error(e))?;
@@ -109,6 +114,7 @@ pub async fn delete_registry_policy(call: &Call<'_>, _input: Value) -> Result<Va
     let text = call
         .app
         .registry
+        .identity()
         .delete_registry_policy(&call.registry)
         .await
         .map_err(|e| call.registry_error(e))?;

@@ -6,7 +6,7 @@ use super::ops::parse;
 use super::Call;
 use crate::aws_error::AwsError;
 use berth_iam::arn::RepositoryArn;
-use berth_store::ResourceTag;
+use berth_registry::ResourceTag;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

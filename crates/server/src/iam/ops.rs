@@ -7,8 +7,8 @@ pub use super::xml::Render;
 use super::xml::Xml;
 use crate::aws_error::QueryError;
 use crate::AppState;
+use berth_registry::ManagedPolicyRecord;
 use berth_registry::{AccessKeyInfo, Caller, IamUser, PolicyScope};
-use berth_store::ManagedPolicyRecord;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// RFC 3986's unreserved characters stay; everything else is encoded (how
@@ -29,7 +29,7 @@ fn reg<T>(r: berth_registry::Result<T>) -> Result<T, QueryError> {
 
 /// The IAM operations berth answers; any other action answers `InvalidAction`.
 pub async fn iam(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, QueryError> {
-    let r = &app.registry;
+    let r = app.registry.identity();
     match q.action.as_str() {
         "CreateUser" => {
             let u = reg(r
@@ -245,7 +245,7 @@ pub async fn iam(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, Q
 pub async fn sts(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, QueryError> {
     match q.action.as_str() {
         "GetCallerIdentity" => {
-            let u = reg(app.registry.caller_identity(caller).await)?;
+            let u = reg(app.registry.identity().caller_identity(caller).await)?;
             render(move |x| {
                 x.leaf("UserId", &u.user_id);
                 x.leaf("Account", &u.account_id);

@@ -10,11 +10,14 @@
 //! so that a user can rotate its key before anyone writes policies.
 //! Everything is scoped to the caller's account: no call names another.
 
-use crate::accounts::{valid_user_name, AccessKeyInfo};
-use crate::authz::Caller;
-use crate::iam_policies::{validate_policy_document, PolicyKind};
-use crate::identity::{NewAccessKey, Principal, ADMIN_USER};
-use crate::{Error, Registry, Result};
+use super::authz::Caller;
+use super::principal::{AccessKeyInfo, NewAccessKey, Principal, ADMIN_USER};
+use super::rules::{
+    check_policy_name, no_such_user, valid_path, valid_user_name, validate_policy_document,
+    PolicyKind,
+};
+use super::Identity;
+use crate::{Error, Result};
 use berth_iam::keys;
 use berth_iam::policy::Decision;
 use berth_store::{AccessKeyRecord, CreateUserOutcome, DeleteUserOutcome, UserRecord};
@@ -66,24 +69,7 @@ pub fn iam_may(caller: &Principal, action: &str, target: Option<&str>) -> bool {
     }
 }
 
-/// IAM's path rule: `/`, or `/` + printable ASCII + `/`, at most 512.
-pub fn valid_path(path: &str) -> bool {
-    path == "/"
-        || ((3..=512).contains(&path.len())
-            && path.starts_with('/')
-            && path.ends_with('/')
-            && path.bytes().all(|b| (0x21..=0x7e).contains(&b)))
-}
-
-/// IAM's policy-name rule: 1 to 128 of letters, digits and `+=,.@_-`.
-pub fn valid_policy_name(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
-}
-
-impl Registry {
+impl Identity {
     /// `Ok` if `caller` may do `action` on `resource`: its identity
     /// policies allow it, or (without an explicit Deny) `iam_may`'s
     /// self-service rule does; else AWS's AccessDenied text naming both.
@@ -448,20 +434,6 @@ fn check_user_name(name: &str) -> Result<()> {
     }
 }
 
-pub(crate) fn check_policy_name(name: &str) -> Result<()> {
-    if valid_policy_name(name) {
-        Ok(())
-    } else {
-        Err(Error::InvalidParameter(format!(
-            "1 validation error detected: Value '{name}' at 'policyName' failed to satisfy constraint: Member must be 1 to 128 letters, digits or any of +=,.@_-"
-        )))
-    }
-}
-
-pub(crate) fn no_such_user(name: &str) -> Error {
-    Error::NoSuchEntity(format!("The user with name {name} cannot be found."))
-}
-
 fn no_such_key(id: &str) -> Error {
     Error::NoSuchEntity(format!("The Access Key with id {id} cannot be found."))
 }
@@ -506,11 +478,7 @@ mod tests {
     }
 
     #[test]
-    fn paths_and_names_follow_iam_rules() {
-        assert!(valid_path("/") && valid_path("/a/b/"));
-        assert!(!valid_path("a/") && !valid_path("/a") && !valid_path("//x y/"));
-        assert!(valid_policy_name("ecr-pull_1"));
-        assert!(!valid_policy_name("") && !valid_policy_name("a b"));
+    fn user_arns_carry_the_path() {
         assert_eq!(
             user_arn("111111111111", "/ci/", "bot"),
             "arn:aws:iam::111111111111:user/ci/bot"

@@ -11,9 +11,11 @@
 //! that started before the bump does not fill them (the protocol of
 //! `cache.rs`), so no stale decision outlives a change on this node.
 
+use super::principal::Principal;
+use super::rules::{parse_stored, resource_arn, V1_REGISTRY_ACTIONS};
+use super::Identity;
 use crate::fastset::{FastSet, KeyRef};
-use crate::identity::Principal;
-use crate::{Error, Registry, Result};
+use crate::{Error, Result};
 use berth_iam::policy::{
     self, evaluate, keys, Decision, IdentityPolicy, Policies, Policy, PolicyKind, Request,
 };
@@ -231,29 +233,7 @@ fn reads_resource_tags(p: &Policy) -> bool {
     })
 }
 
-/// A policy read back from the store; it was validated before it was
-/// stored, so a failure here is damage, not bad input.
-pub(crate) fn parse_stored(text: &str, kind: PolicyKind) -> Result<Arc<Policy>> {
-    Policy::parse(text, kind).map(Arc::new).map_err(|e| {
-        Error::Store(berth_store::StoreError::Corrupt(format!(
-            "a stored {kind:?} policy no longer parses: {e}"
-        )))
-    })
-}
-
-/// The ARN `action` is checked against: the repository's, or `*` for
-/// actions on no repository.
-pub fn resource_arn(registry: &RegistryKey, repository: Option<&str>) -> String {
-    match repository {
-        Some(name) => format!(
-            "arn:aws:ecr:{}:{}:repository/{name}",
-            registry.region, registry.account_id
-        ),
-        None => "*".to_string(),
-    }
-}
-
-impl Registry {
+impl Identity {
     /// `Ok` if `caller` may perform `action` (`ecr:BatchGetImage`) on
     /// `repository` of `registry` (`None`: on the registry, resource `*`;
     /// `Some("*")` for every repository, as DescribeRepositories without
@@ -295,31 +275,6 @@ impl Registry {
     /// What callers without credentials may do (`--allow-anonymous`).
     pub fn anonymous_access(&self) -> AnonymousAccess {
         self.config.anonymous
-    }
-
-    /// A push to a repository that does not exist creates it when
-    /// `create_on_push` is on; that needs `ecr:CreateRepository` on it as
-    /// well as the push's own action, as ECR's pull-through cache needs it
-    /// of whoever pulls a new repository into being. `/v2` checks this
-    /// before an upload start or a manifest PUT (the ECR API's
-    /// InitiateLayerUpload and PutImage need the repository to exist).
-    pub async fn authorize_create_on_push(
-        &self,
-        caller: &Principal,
-        repo: &crate::Repo,
-        facts: &RequestFacts,
-    ) -> Result<()> {
-        if !self.config.create_on_push || self.find_repo_id(repo).await?.is_some() {
-            return Ok(());
-        }
-        self.authorize(
-            caller,
-            "ecr:CreateRepository",
-            &repo.registry,
-            Some(repo.name.as_str()),
-            facts,
-        )
-        .await
     }
 
     /// The names among `names` (a sorted catalog page) that `caller` may
@@ -382,10 +337,9 @@ impl Registry {
         registry: &RegistryKey,
         name: &str,
     ) -> Result<Vec<ResourceTag>> {
-        match self.repository_tags(registry, name).await {
-            Ok(tags) => Ok(tags),
-            Err(Error::NameUnknown(_)) => Ok(Vec::new()),
-            Err(e) => Err(e),
+        match self.meta.get_repository(registry, name).await? {
+            Some(r) => Ok(self.meta.repository_tags(r.id).await?),
+            None => Ok(Vec::new()),
         }
     }
 
@@ -579,8 +533,8 @@ impl Registry {
         registry: &RegistryKey,
         action: &str,
     ) -> Result<Option<Arc<Policy>>> {
-        if !self.registry_policy_scope_v2(registry).await?
-            && !crate::policies::V1_REGISTRY_ACTIONS
+        if !self.settings.registry_policy_scope_v2(registry).await?
+            && !V1_REGISTRY_ACTIONS
                 .iter()
                 .any(|a| a.eq_ignore_ascii_case(action))
         {

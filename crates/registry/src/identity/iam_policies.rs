@@ -2,24 +2,14 @@
 //! AWS-managed ECR policies every account can attach), attachments to users,
 //! and the one check of policy documents.
 
-use crate::authz::Caller;
-use crate::iam_users::{check_policy_name, no_such_user, valid_path};
-use crate::{Error, Registry, Result};
+use super::authz::Caller;
+use super::rules::{
+    check_policy_name, no_such_user, valid_path, validate_policy_document, PolicyKind,
+};
+use super::Identity;
+use crate::{Error, Result};
 use berth_iam::keys;
 use berth_store::{AttachOutcome, DeletePolicyOutcome, ManagedPolicyRecord, PolicyVersionRecord};
-
-/// AWS's size limit of a policy document, in characters other than
-/// whitespace (IAM does not count whitespace). AWS limits a user's inline
-/// policies to 2,048 together; berth applies 6,144 to each for now.
-pub const MAX_IAM_POLICY_CHARS: usize = 6144;
-
-/// Which kind of policy a document is for (the limits and, once the policy
-/// library lands, the grammar differ: a resource policy needs principals).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PolicyKind {
-    Inline,
-    Managed,
-}
 
 /// ListPolicies' `Scope`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,22 +72,7 @@ fn aws_managed(arn: &str) -> Option<&'static AwsManagedPolicy> {
     AWS_MANAGED.iter().find(|p| p.name == name)
 }
 
-/// The one check of an identity policy document: the size limit, then the
-/// IAM policy language (`berth_iam::policy`), whose message says what and
-/// where the problem is.
-pub fn validate_policy_document(text: &str, _kind: PolicyKind) -> Result<()> {
-    let counted = text.chars().filter(|c| !c.is_whitespace()).count();
-    if counted > MAX_IAM_POLICY_CHARS {
-        return Err(Error::LimitExceeded(format!(
-            "Cannot exceed quota for PolicySize: {MAX_IAM_POLICY_CHARS}"
-        )));
-    }
-    berth_iam::policy::Policy::parse(text, berth_iam::policy::PolicyKind::Identity)
-        .map(|_| ())
-        .map_err(|e| Error::MalformedPolicyDocument(e.to_string()))
-}
-
-impl Registry {
+impl Identity {
     /// CreatePolicy: a customer-managed policy, version `v1` the default.
     pub async fn create_policy(
         &self,
@@ -363,37 +338,6 @@ fn no_such_policy(arn: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn documents_must_be_objects_with_a_statement() {
-        let ok = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*","Resource":"*"}]}"#;
-        validate_policy_document(ok, PolicyKind::Inline).unwrap();
-        for bad in [
-            "not json",
-            "[1]",
-            r#"{"Version":"2012-10-17"}"#,
-            r#"{"Statement":"x"}"#,
-        ] {
-            assert!(
-                matches!(
-                    validate_policy_document(bad, PolicyKind::Managed),
-                    Err(Error::MalformedPolicyDocument(_))
-                ),
-                "{bad}"
-            );
-        }
-        // Whitespace does not count towards the limit.
-        let padded = format!("{}{ok}", " ".repeat(MAX_IAM_POLICY_CHARS));
-        validate_policy_document(&padded, PolicyKind::Inline).unwrap();
-        let big = format!(
-            r#"{{"Statement":[],"x":"{}"}}"#,
-            "a".repeat(MAX_IAM_POLICY_CHARS)
-        );
-        assert!(matches!(
-            validate_policy_document(&big, PolicyKind::Inline),
-            Err(Error::LimitExceeded(_))
-        ));
-    }
 
     #[test]
     fn the_four_ecr_policies_are_known_by_arn() {

@@ -1,10 +1,14 @@
-//! Accounts, users and access keys; login tokens. Secrets are sealed under
-//! the server key before they reach the store.
+//! Access keys and login tokens: storing keys (secrets sealed under the
+//! server key before they reach the store), finding the key a signature
+//! claims, presigned download URLs, and the `docker login` token check
+//! with its cache.
 
+use super::principal::{NewAccessKey, Principal, SignatureRefusal, TokenRefusal, ADMIN_USER};
+use super::Identity;
 use crate::fastset::KeyRef;
-use crate::{Error, Registry, Result};
+use crate::{Error, Result};
 use berth_iam::keys;
-use berth_iam::sigv4::{self, SigV4Error};
+use berth_iam::sigv4;
 use berth_iam::token::{self, TokenError, TokenPrincipal};
 use berth_store::AccessKeyRecord;
 use std::sync::atomic::Ordering;
@@ -15,99 +19,7 @@ pub const USER_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(5
 /// How long a `docker login` token lives (ECR: 12 hours).
 pub const TOKEN_LIFETIME_SECS: i64 = 12 * 3600;
 
-/// The user every account starts with, with full access to its account.
-pub const ADMIN_USER: &str = "admin";
-
-/// Who is calling: a user of an account (authenticated), or nobody
-/// (`anonymous`, only in the server's anonymous mode).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    pub account_id: String,
-    pub user: String,
-    /// The user's IAM path (`/`, `/team/`): part of its ARN, which policies
-    /// and denial messages name.
-    pub path: String,
-    /// Unauthenticated (anonymous mode): belongs to no account, allowed
-    /// only what the anonymous grant and resource policies naming everyone
-    /// allow (`authz.rs`).
-    pub anonymous: bool,
-}
-
-impl Principal {
-    /// The user `user` of `account` at the path `/`.
-    pub fn user(account: &str, user: &str) -> Principal {
-        Principal::user_at(account, "/", user)
-    }
-
-    /// The user `user` of `account` at IAM path `path`.
-    pub fn user_at(account: &str, path: &str, user: &str) -> Principal {
-        Principal {
-            account_id: account.to_string(),
-            user: user.to_string(),
-            path: path.to_string(),
-            anonymous: false,
-        }
-    }
-
-    /// A caller without credentials (anonymous mode).
-    pub fn anonymous() -> Principal {
-        Principal {
-            account_id: String::new(),
-            user: String::new(),
-            path: String::new(),
-            anonymous: true,
-        }
-    }
-
-    /// The caller as policies see it.
-    pub fn policy_principal(&self) -> berth_iam::policy::Principal {
-        if self.anonymous {
-            berth_iam::policy::Principal::anonymous()
-        } else {
-            berth_iam::policy::Principal::user_at(&self.account_id, &self.path, &self.user)
-        }
-    }
-
-    /// `arn:aws:iam::<account>:user<path><name>`, or `anonymous`.
-    pub fn arn(&self) -> String {
-        self.policy_principal().arn()
-    }
-}
-
-/// Why a `docker login` token is not accepted.
-#[derive(Debug)]
-pub enum TokenRefusal {
-    /// Malformed, forged, expired, or its key or user is gone.
-    Token(TokenError),
-    /// Whether its key is still active could not be checked (the store
-    /// failed): refused, since a deleted user's token must never pass.
-    Unavailable(Error),
-}
-
-/// Why a SigV4-signed request is not accepted.
-#[derive(Debug)]
-pub enum SignatureRefusal {
-    /// No active access key has the claimed id.
-    UnknownKey,
-    /// The signature, or its time, does not check out.
-    Signature(SigV4Error),
-    Registry(Error),
-}
-
-/// A key pair to hand to a person once.
-#[derive(Clone, PartialEq, Eq)]
-pub struct NewAccessKey {
-    pub id: String,
-    pub secret: String,
-}
-
-impl std::fmt::Debug for NewAccessKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NewAccessKey({}, <secret>)", self.id)
-    }
-}
-
-impl Registry {
+impl Identity {
     /// Makes sure `account` and its admin user exist and the admin has a
     /// key. `given` (from the environment) is stored as the admin's key;
     /// otherwise, if the admin has no key yet, one is generated and

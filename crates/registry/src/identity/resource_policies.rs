@@ -3,16 +3,12 @@
 //! (PutRegistryPolicy). Documents are validated with the IAM policy
 //! language (`berth_iam::policy`) before they are stored, byte for byte.
 
-use crate::authz::resource_arn;
-use crate::identity::Principal;
-use crate::{Error, Registry, Result};
-use berth_iam::policy::{
-    self, ActionElement, Decision, Policies, Policy, PolicyKind, PolicySource,
-};
+use super::principal::Principal;
+use super::rules::{check_v1_actions, resource_arn, MAX_POLICY_CHARS};
+use super::Identity;
+use crate::{Error, Result};
+use berth_iam::policy::{self, Decision, Policies, Policy, PolicyKind, PolicySource};
 use berth_store::RegistryKey;
-
-/// ECR's limit on repository and registry policy text.
-pub const MAX_POLICY_CHARS: usize = 10_240;
 
 fn parse(text: &str, what: &str) -> Result<Policy> {
     if text.chars().count() > MAX_POLICY_CHARS {
@@ -27,36 +23,7 @@ fn parse(text: &str, what: &str) -> Result<Policy> {
     })
 }
 
-/// What a registry policy may grant under `REGISTRY_POLICY_SCOPE` V1:
-/// replication and pull-through cache only. (V2, the default, takes any
-/// ECR action and is evaluated on every request.)
-pub(crate) const V1_REGISTRY_ACTIONS: [&str; 3] = [
-    "ecr:ReplicateImage",
-    "ecr:BatchImportUpstreamImage",
-    "ecr:CreateRepository",
-];
-
-/// ECR's refusal of a registry policy that names other actions under V1.
-pub(crate) fn check_v1_actions(p: &Policy) -> Result<()> {
-    let ok = p.statements.iter().all(|s| match &s.action {
-        ActionElement::Action(actions) => actions.iter().all(|a| {
-            V1_REGISTRY_ACTIONS
-                .iter()
-                .any(|v| v.eq_ignore_ascii_case(a.as_str()))
-        }),
-        ActionElement::NotAction(_) => false,
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidParameter(format!(
-            "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided': with REGISTRY_POLICY_SCOPE V1 a registry policy may only name the actions {}; set REGISTRY_POLICY_SCOPE to V2 to grant others",
-            V1_REGISTRY_ACTIONS.join(", ")
-        )))
-    }
-}
-
-impl Registry {
+impl Identity {
     /// Sets a repository's policy. Unless `force`, a policy that would deny
     /// the caller `ecr:SetRepositoryPolicy` on the repository is refused, as
     /// ECR refuses it: the caller could never change it again.
@@ -130,7 +97,7 @@ impl Registry {
 
     pub async fn put_registry_policy(&self, registry: &RegistryKey, text: &str) -> Result<()> {
         let parsed = parse(text, "registry")?;
-        if !self.registry_policy_scope_v2(registry).await? {
+        if !self.settings.registry_policy_scope_v2(registry).await? {
             check_v1_actions(&parsed)?;
         }
         self.meta.set_registry_policy(registry, Some(text)).await?;

@@ -4,11 +4,13 @@
 //! everything; the admin user of another account may manage the users and
 //! access keys of its own account; nobody else may use the admin API.
 
-use crate::authz::Caller;
-use crate::identity::{NewAccessKey, Principal, ADMIN_USER};
-use crate::{Error, Registry, Result};
+use super::authz::Caller;
+use super::principal::{AccessKeyInfo, NewAccessKey, Principal, ADMIN_USER};
+use super::rules::{valid_account_id, valid_user_name};
+use super::Identity;
+use crate::{Error, Result};
 use berth_iam::keys;
-use berth_store::{AccessKeyRecord, AccountRecord, CreateUserOutcome, UserRecord};
+use berth_store::{AccountRecord, CreateUserOutcome, UserRecord};
 
 /// What an admin API call does, as far as authorization is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,28 +54,6 @@ impl AdminAction<'_> {
     }
 }
 
-/// An access key as listed: never its secret.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AccessKeyInfo {
-    pub id: String,
-    pub account_id: String,
-    pub user_name: String,
-    pub active: bool,
-    pub created_at: i64,
-}
-
-impl From<AccessKeyRecord> for AccessKeyInfo {
-    fn from(k: AccessKeyRecord) -> Self {
-        AccessKeyInfo {
-            id: k.id,
-            account_id: k.account_id,
-            user_name: k.user_name,
-            active: k.active,
-            created_at: k.created_at,
-        }
-    }
-}
-
 /// The authorization rule, apart from any store: whether `caller` may do
 /// `action` on a server whose default account is `default_account`.
 pub fn admin_may(default_account: &str, caller: &Principal, action: AdminAction) -> bool {
@@ -86,26 +66,7 @@ pub fn admin_may(default_account: &str, caller: &Principal, action: AdminAction)
     matches!(action, AdminAction::ManageUsers { account } if account == caller.account_id)
 }
 
-/// Account ids are 12 digits, as on AWS (and as host names and ARNs expect).
-pub fn valid_account_id(id: &str) -> bool {
-    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// IAM's user-name rule: 1 to 64 of letters, digits and `+=,.@_-`.
-pub fn valid_user_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
-}
-
-impl Registry {
-    /// The account plain host names and anonymous callers address, whose
-    /// admin user may do everything.
-    pub fn default_account(&self) -> &str {
-        &self.config.default_account
-    }
-
+impl Identity {
     /// `Ok` if `caller` may do `action`: the fixed rule (`admin_may`)
     /// allows it and no identity policy of the caller explicitly denies it
     /// under this request's facts; else `AccessDenied` naming the caller.
@@ -310,9 +271,6 @@ fn no_such_account(account: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{RegistryConfig, SystemClock};
-    use berth_store::{FsBlobStore, SqliteMetadataStore};
-    use std::sync::Arc;
 
     const ROOT: &str = "000000000000";
 
@@ -362,17 +320,8 @@ mod tests {
         assert!(!admin_may(ROOT, &other_admin, AdminAction::ManageAccounts));
     }
 
-    async fn registry(dir: &std::path::Path) -> Registry {
-        Registry::new(
-            Arc::new(FsBlobStore::open(dir.join("blobs")).await.unwrap()),
-            Arc::new(
-                SqliteMetadataStore::open(&dir.join("meta.db"))
-                    .await
-                    .unwrap(),
-            ),
-            Arc::new(SystemClock),
-            RegistryConfig::default(),
-        )
+    async fn registry(dir: &std::path::Path) -> Identity {
+        Identity::for_tests(dir).await
     }
 
     #[tokio::test]

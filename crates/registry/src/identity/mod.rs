@@ -1,0 +1,135 @@
+//! Identity: who is calling and what they may do. Accounts, users and
+//! access keys (the admin API and the IAM API), login tokens, IAM
+//! identity policies, repository and registry policies, and `authorize`
+//! with its caches. The image registry (`Registry`) holds one `Identity`
+//! and asks it; identity never calls back into the registry.
+//!
+//! Modules, lowest first (each uses only those above it):
+//! `rules` (names, paths, documents), `principal` (who calls),
+//! `authz` (the decision and its caches), `credentials` (keys, tokens),
+//! `resource_policies`, `iam_policies`, `iam_users`, `accounts`.
+
+mod accounts;
+mod authz;
+mod credentials;
+mod iam_policies;
+mod iam_users;
+mod principal;
+mod resource_policies;
+mod rules;
+
+pub use accounts::{admin_may, AdminAction};
+pub use authz::{
+    AnonymousAccess, Caller, RequestFacts, ANONYMOUS_PULL_ACTIONS, ANONYMOUS_PUSH_ACTIONS,
+};
+pub use credentials::{TOKEN_LIFETIME_SECS, USER_CHECK_TTL};
+pub use iam_policies::{aws_managed_policies, AwsManagedPolicy, PolicyScope};
+pub use iam_users::{iam_may, user_arn, IamUser, MAX_ACCESS_KEYS_PER_USER};
+pub use principal::{
+    AccessKeyInfo, NewAccessKey, Principal, SignatureRefusal, TokenRefusal, ADMIN_USER,
+};
+pub(crate) use rules::{check_v1_actions, parse_stored, V1_REGISTRY_ACTIONS};
+pub use rules::{
+    resource_arn, valid_account_id, valid_user_name, validate_policy_document, PolicyKind,
+    MAX_IAM_POLICY_CHARS, MAX_POLICY_CHARS,
+};
+
+use crate::clock::Clock;
+use crate::fastset::FastSet;
+use crate::settings::AccountSettings;
+use berth_store::MetadataStore;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+
+/// What identity needs of the server's configuration.
+#[derive(Clone, Debug)]
+pub struct IdentityConfig {
+    /// Seals secrets at rest and signs login tokens and download URLs.
+    pub server_key: berth_iam::ServerKey,
+    /// The account anonymous callers and plain host names address; its
+    /// admin user administers the whole server.
+    pub default_account: String,
+    /// What callers without credentials may do (`--allow-anonymous`).
+    pub anonymous: AnonymousAccess,
+}
+
+pub struct Identity {
+    meta: Arc<dyn MetadataStore>,
+    clock: Arc<dyn Clock>,
+    /// Account settings (`REGISTRY_POLICY_SCOPE` decides whether the
+    /// registry policy takes part in every decision).
+    settings: Arc<AccountSettings>,
+    authz: authz::AuthzCache,
+    /// (account, user, key) of root-path users known to exist, for
+    /// `verify_token`; forgotten every `USER_CHECK_TTL` (`users_seen_at`, ms).
+    users_seen: FastSet,
+    /// The same for users whose path is not `/`: (account, user, key id)
+    /// → path.
+    user_paths: parking_lot::RwLock<HashMap<(String, String, String), String>>,
+    users_seen_at: AtomicI64,
+    config: IdentityConfig,
+}
+
+impl Identity {
+    pub(crate) fn new(
+        meta: Arc<dyn MetadataStore>,
+        clock: Arc<dyn Clock>,
+        settings: Arc<AccountSettings>,
+        config: IdentityConfig,
+    ) -> Self {
+        Identity {
+            authz: authz::AuthzCache::new(&config.default_account, config.anonymous),
+            meta,
+            clock,
+            settings,
+            users_seen: FastSet::new(100_000),
+            user_paths: Default::default(),
+            users_seen_at: AtomicI64::new(0),
+            config,
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    fn now_secs(&self) -> i64 {
+        self.now() / 1000
+    }
+
+    /// The account anonymous callers and plain host names address.
+    pub fn default_account(&self) -> &str {
+        &self.config.default_account
+    }
+
+    /// Forgets every cached decision and parsed policy: a policy, a
+    /// repository's tags or a setting that decisions read has changed.
+    pub(crate) fn policies_changed(&self) {
+        self.authz.changed();
+    }
+}
+
+#[cfg(test)]
+impl Identity {
+    /// An identity service on a fresh SQLite store in `dir`, with the
+    /// default configuration and the system clock.
+    pub(crate) async fn for_tests(dir: &std::path::Path) -> Identity {
+        let meta: Arc<dyn MetadataStore> = Arc::new(
+            berth_store::SqliteMetadataStore::open(&dir.join("meta.db"))
+                .await
+                .unwrap(),
+        );
+        let defaults = crate::RegistryConfig::default();
+        Identity::new(
+            meta.clone(),
+            Arc::new(crate::SystemClock),
+            Arc::new(AccountSettings::new(meta)),
+            IdentityConfig {
+                server_key: defaults.server_key,
+                default_account: defaults.default_account,
+                anonymous: defaults.anonymous,
+            },
+        )
+    }
+}
