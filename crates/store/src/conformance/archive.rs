@@ -91,7 +91,10 @@ where
     assert_eq!(store.blob_archived(&cfg).await.unwrap(), Some(true));
     assert_eq!(store.blob_archived(&layer).await.unwrap(), Some(false));
     assert_eq!(store.blob_archived(&d(99)).await.unwrap(), None);
-    assert_eq!(store.archived_blobs(None, 10).await.unwrap(), [cfg.clone()]);
+    assert_eq!(
+        store.archived_blobs(None, 10).await.unwrap(),
+        std::slice::from_ref(&cfg)
+    );
 
     // Restoring: ARCHIVED -> ACTIVATING, the bytes come back, -> ACTIVE.
     assert_eq!(
@@ -111,7 +114,7 @@ where
             .archived_blobs_of(r, std::slice::from_ref(&img))
             .await
             .unwrap(),
-        [cfg.clone()]
+        std::slice::from_ref(&cfg)
     );
     store.mark_blob_standard(&cfg).await.unwrap();
     assert_eq!(store.blob_archived(&cfg).await.unwrap(), Some(false));

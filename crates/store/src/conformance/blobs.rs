@@ -1,7 +1,7 @@
 //! `BlobRecordStore`'s suite: links, upload sessions and their caps,
 //! garbage collection's steps.
 
-use super::{d, registry, LIMITS};
+use super::{d, registry, two_repositories, upload_record, LIMITS};
 use crate::metadata::{
     BlobRecordStore, CollectOutcome, CreateUploadOutcome, RegistryKey, RepoId, RepositoryStore,
     UploadLimits, UploadRecord,
@@ -10,8 +10,7 @@ use berth_oci::Digest;
 
 pub async fn blob_record_store_suite<S: RepositoryStore + BlobRecordStore + ?Sized>(store: &S) {
     let reg = registry();
-    let a = store.ensure_repository(&reg, "team/app", 1).await.unwrap();
-    let b = store.ensure_repository(&reg, "base", 1).await.unwrap();
+    let (a, b) = two_repositories(store, &reg).await;
 
     // Blob links are per repository.
     let (l1, l2, cfg) = (d(1), d(2), d(3));
@@ -33,14 +32,7 @@ pub async fn blob_record_store_suite<S: RepositoryStore + BlobRecordStore + ?Siz
     assert_eq!(store.link_existing_blob(b, a, &l2, 6).await.unwrap(), None);
 
     // Upload sessions: compare-and-set sizes, completion links the blob.
-    let up = UploadRecord {
-        id: "u1".into(),
-        repository: b,
-        size: 0,
-        started_at: 100,
-        updated_at: 100,
-        started_by: Some("000000000000:ci".into()),
-    };
+    let up = upload_record(b);
     assert_eq!(
         store.create_upload(&up, LIMITS).await.unwrap(),
         CreateUploadOutcome::Created

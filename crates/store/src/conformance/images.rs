@@ -1,7 +1,7 @@
 //! `ImageStore`'s suite: manifests and their references, tags, indexes,
 //! PutImage's refusal, deletes, referrers, pulls, untagging.
 
-use super::{d, manifest, registry};
+use super::{d, manifest, registry, two_repositories};
 use crate::metadata::{
     BlobRecordStore, DeleteManifestOutcome, ImageStore, NewManifest, PutManifestOutcome,
     RegistryKey, RepositoryStore, UnlinkBlobOutcome, UntagOutcome,
@@ -12,8 +12,7 @@ pub async fn image_store_suite<S: RepositoryStore + BlobRecordStore + ImageStore
     store: &S,
 ) {
     let reg = registry();
-    let a = store.ensure_repository(&reg, "team/app", 1).await.unwrap();
-    let b = store.ensure_repository(&reg, "base", 1).await.unwrap();
+    let (a, b) = two_repositories(store, &reg).await;
     // Blobs linked as `blob_record_store_suite` links them.
     let (l1, l2, cfg) = (d(1), d(2), d(3));
     store.link_blob(a, &l1, 10, 5).await.unwrap();

@@ -1,10 +1,8 @@
 //! `MaintenanceStore`'s suite: readiness, counts, a clean store's checks,
 //! close.
 
-use super::{d, other_registry, registry, LIMITS};
-use crate::metadata::{
-    BlobRecordStore, MaintenanceStore, RepositoryStore, UnlinkBlobOutcome, UploadRecord,
-};
+use super::{d, other_registry, registry, two_repositories, upload_record, LIMITS};
+use crate::metadata::{BlobRecordStore, MaintenanceStore, RepositoryStore, UnlinkBlobOutcome};
 
 pub async fn maintenance_store_suite<S>(store: &S)
 where
@@ -14,8 +12,7 @@ where
     let (reg, other) = (registry(), other_registry());
     // Four repositories; four blob records, one no longer linked (a record
     // outlives its links until garbage collection).
-    let a = store.ensure_repository(&reg, "team/app", 1).await.unwrap();
-    let b = store.ensure_repository(&reg, "base", 1).await.unwrap();
+    let (a, b) = two_repositories(store, &reg).await;
     store
         .ensure_repository(&reg, "team/app-b", 1)
         .await
@@ -28,15 +25,10 @@ where
         store.unlink_blob(a, &d(2)).await.unwrap(),
         UnlinkBlobOutcome::Unlinked
     );
-    let up = UploadRecord {
-        id: "u1".into(),
-        repository: b,
-        size: 0,
-        started_at: 100,
-        updated_at: 100,
-        started_by: None,
-    };
-    store.create_upload(&up, LIMITS).await.unwrap();
+    store
+        .create_upload(&upload_record(b), LIMITS)
+        .await
+        .unwrap();
     store
         .complete_upload("u1", b, &d(20), 50, 300)
         .await

@@ -44,7 +44,9 @@ pub use policies::resource_policy_store_suite;
 pub use repositories::repository_store_suite;
 pub use scanning::scanning_store_suite;
 
-use crate::metadata::{MetadataStore, NewManifest, RegistryKey, UploadLimits};
+use crate::metadata::{
+    MetadataStore, NewManifest, RegistryKey, RepoId, RepositoryStore, UploadLimits, UploadRecord,
+};
 use berth_oci::{Algorithm, Digest};
 use std::future::Future;
 
@@ -118,6 +120,29 @@ fn registry() -> RegistryKey {
     RegistryKey {
         account_id: "000000000000".into(),
         region: "us-east-1".into(),
+    }
+}
+
+/// `team/app` and `base` of `registry()`, where the blob and image suites
+/// start.
+async fn two_repositories<S: RepositoryStore + ?Sized>(
+    store: &S,
+    reg: &RegistryKey,
+) -> (RepoId, RepoId) {
+    let a = store.ensure_repository(reg, "team/app", 1).await.unwrap();
+    let b = store.ensure_repository(reg, "base", 1).await.unwrap();
+    (a, b)
+}
+
+/// An upload session of `repo`, opened at 100 by `000000000000:ci`.
+fn upload_record(repo: RepoId) -> UploadRecord {
+    UploadRecord {
+        id: "u1".into(),
+        repository: repo,
+        size: 0,
+        started_at: 100,
+        updated_at: 100,
+        started_by: Some("000000000000:ci".into()),
     }
 }
 

@@ -95,8 +95,8 @@ pub trait IdentityStore: Send + Sync {
     async fn access_keys_of_account(&self, account_id: &str) -> Result<Vec<AccessKeyRecord>>;
     /// Deletes an access key of `account_id`; false if it has no such key.
     async fn delete_access_key(&self, account_id: &str, id: &str) -> Result<bool>;
-    // The IAM API. Every method is scoped to one account.
 
+    // The IAM API's user and key operations, each scoped to one account.
     /// Deletes a user that has no access keys, inline or attached policies
     /// (checked in the deleting transaction).
     async fn delete_user(&self, account_id: &str, name: &str) -> Result<DeleteUserOutcome>;

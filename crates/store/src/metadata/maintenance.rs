@@ -113,14 +113,11 @@ pub struct Counts {
 /// Consistency checks and repairs (`berth fsck`), counts, readiness, close.
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync {
-    // Consistency checks (`berth fsck`; run with no server on the store).
-
     /// Problems `PRAGMA integrity_check` and `PRAGMA foreign_key_check`
     /// report, one line each; empty when both are clean.
     async fn integrity_problems(&self) -> Result<Vec<String>>;
-    /// Up to `limit` blob records after `after` (digest text order), with
-    /// their recorded sizes.
-    /// (digest, size, bytes in the archive store) of recorded blobs.
+    /// Up to `limit` blob records after `after` (digest text order): (digest,
+    /// recorded size, whether the bytes are in the archive store).
     async fn blob_records(
         &self,
         after: Option<&str>,

@@ -92,8 +92,6 @@ pub struct ScanRef {
 /// registry scanning configurations.
 #[async_trait]
 pub trait ScanningStore: Send + Sync {
-    // Vulnerability scanning (0009_scanning.sql).
-
     /// Stores records (each only if newer than the stored one, its package
     /// keys replaced with it) and deletes withdrawn ones (`(id, modified)`:
     /// only if the stored one is not newer), in one transaction.

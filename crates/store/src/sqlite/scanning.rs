@@ -10,8 +10,8 @@ use crate::metadata::{
 };
 use crate::Result;
 use async_trait::async_trait;
-use sqlx::Row;
 use berth_oci::Digest;
+use sqlx::Row;
 
 #[async_trait]
 impl ScanningStore for SqliteMetadataStore {
