@@ -2,8 +2,27 @@
 //!
 //! * [`BlobStore`]: content-addressed bytes (layers, configs) and the
 //!   temporary objects of upload sessions. Backend: [`FsBlobStore`].
-//! * [`MetadataStore`]: repositories, manifests, tags, blob links and upload
-//!   sessions, changed only in transactions. Backend: [`SqliteMetadataStore`].
+//! * [`MetadataStore`]: everything else the registry records, changed only
+//!   in transactions. It is one trait per concern, so that a backend can be
+//!   built and tested a concern at a time:
+//!   [`RepositoryStore`] (repositories, their settings and resource tags,
+//!   account settings), [`ResourcePolicyStore`] (repository and registry
+//!   policies), [`ImageStore`] (manifests, tags, referrers, pulls),
+//!   [`BlobRecordStore`] (blob records and links, upload sessions, garbage
+//!   collection), [`IdentityStore`] (accounts, users, access keys),
+//!   [`IamPolicyStore`] (inline and managed IAM policies),
+//!   [`LifecycleStore`], [`ArchiveStore`], [`ScanningStore`] (the
+//!   vulnerability database and image scans) and [`MaintenanceStore`]
+//!   (`berth fsck`'s checks and repairs, counts, ping, close).
+//!   `MetadataStore` is all of them; any type implementing them all is one.
+//!   Backend: [`SqliteMetadataStore`], a file per concern.
+//!
+//! Calling a concern's methods through `dyn MetadataStore` needs its trait
+//! in scope: `use berth_store::prelude::*;`.
+//!
+//! Every backend must pass the conformance suites (`conformance`, behind
+//! the `conformance` feature): `metadata_store_conformance!` gives a backend
+//! one test per concern from one constructor.
 //!
 //! Stores do what they are told atomically and durably; what is *allowed*
 //! is decided by the `registry` crate above.
@@ -28,10 +47,14 @@ pub use metadata::{
     CollectOutcome, Counts, CreateUploadOutcome, CreateUserOutcome, DeleteManifestOutcome,
     DeletePolicyOutcome, DeleteRepositoryOutcome, DeleteUserOutcome, ExpireImage, ExpireOutcome,
     ImageRecord, ImageStatus, LifecycleImage, LifecyclePolicyRecord, LifecyclePreviewRecord,
-    ManagedPolicyRecord, MetaProblem, MetaRepair, MetadataStore, NewManifest, PolicyVersionRecord,
+    ManagedPolicyRecord, MetaProblem, MetaRepair, NewManifest, PolicyVersionRecord,
     PutManifestOutcome, Referrer, RegistryKey, RepoId, RepoLabel, RepositoryLifecycle,
     RepositoryRecord, ResourceTag, RestoreOutcome, StatusFilter, StoredManifest, TagStatus,
     UnlinkBlobOutcome, UntagOutcome, UploadLimits, UploadRecord, UserRecord,
+};
+pub use metadata::{
+    ArchiveStore, BlobRecordStore, IamPolicyStore, IdentityStore, ImageStore, LifecycleStore,
+    MaintenanceStore, MetadataStore, RepositoryStore, ResourcePolicyStore, ScanningStore,
 };
 pub use metadata::{
     ImageScanRecord, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,
@@ -39,6 +62,17 @@ pub use metadata::{
 pub use sqlite::SqliteMetadataStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Every store trait, for `use berth_store::prelude::*;`: a method of a
+/// concern trait can be called through `dyn MetadataStore` only with that
+/// trait in scope.
+pub mod prelude {
+    pub use crate::metadata::{
+        ArchiveStore, BlobRecordStore, IamPolicyStore, IdentityStore, ImageStore, LifecycleStore,
+        MaintenanceStore, MetadataStore, RepositoryStore, ResourcePolicyStore, ScanningStore,
+    };
+    pub use crate::BlobStore;
+}
 
 #[cfg(test)]
 mod tests {
@@ -49,14 +83,15 @@ mod tests {
         crate::conformance::blob_store_suite(&store).await;
     }
 
-    #[tokio::test]
-    async fn sqlite_metadata_store_conforms() {
-        use crate::MetadataStore;
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::SqliteMetadataStore::open(&dir.path().join("meta.db"))
-            .await
-            .unwrap();
-        crate::conformance::metadata_store_suite(&store).await;
-        store.close().await;
+    /// One test per concern (`sqlite_metadata_store::repository_store_suite`, ...),
+    /// each on a fresh database.
+    mod sqlite_metadata_store {
+        crate::metadata_store_conformance!(async {
+            let dir = tempfile::tempdir().unwrap();
+            let store = crate::SqliteMetadataStore::open(&dir.path().join("meta.db"))
+                .await
+                .unwrap();
+            (store, dir)
+        });
     }
 }

@@ -1,0 +1,117 @@
+//! `BlobStore`'s suite: uploads, commits, reads and deletes of bytes.
+
+use crate::{BlobStore, StoreError};
+use berth_oci::{Algorithm, Digest};
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+async fn collect(mut r: crate::BlobReader) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(chunk) = r.stream.next().await {
+        out.extend_from_slice(&chunk.expect("read chunk"));
+    }
+    out
+}
+
+async fn write_upload(store: &dyn BlobStore, id: &str, offset: u64, parts: &[&[u8]]) -> u64 {
+    let mut w = store.upload_writer(id, offset).await.expect("open writer");
+    for p in parts {
+        w.write(Bytes::copy_from_slice(p)).await.expect("write");
+    }
+    w.finish().await.expect("finish")
+}
+
+pub async fn blob_store_suite(store: &dyn BlobStore) {
+    store.ping().await.expect("ping");
+    let id = "0b5e7a0c-0000-4000-8000-000000000001";
+
+    // Appends accumulate, and a writer opened at an offset drops what lies beyond it.
+    assert_eq!(write_upload(store, id, 0, &[b"hello ", b"wor"]).await, 9);
+    assert_eq!(write_upload(store, id, 9, &[b"ld"]).await, 11);
+    assert_eq!(write_upload(store, id, 6, &[b"there"]).await, 11);
+    assert_eq!(
+        collect(store.read_upload(id, 11).await.unwrap()).await,
+        b"hello there"
+    );
+
+    // Reopening a missing upload at a non-zero offset is an error, not a new file.
+    let missing = store
+        .upload_writer("0b5e7a0c-0000-4000-8000-00000000dead", 5)
+        .await;
+    assert!(matches!(missing, Err(StoreError::UploadNotFound(_))));
+    // Ids that could escape the uploads area are refused.
+    assert!(matches!(
+        store.upload_writer("../x", 0).await,
+        Err(StoreError::UploadNotFound(_))
+    ));
+
+    let digest = Digest::of_bytes(Algorithm::Sha256, b"hello there");
+    assert_eq!(store.stat(&digest).await.unwrap(), None);
+    store.commit_upload(id, &digest).await.expect("commit");
+    assert_eq!(store.stat(&digest).await.unwrap(), Some(11));
+    assert!(
+        store.read_upload(id, 11).await.is_err(),
+        "the upload is gone after commit"
+    );
+
+    let r = store
+        .read(&digest, 0, 11)
+        .await
+        .unwrap()
+        .expect("blob present");
+    assert_eq!(r.len, 11);
+    assert_eq!(collect(r).await, b"hello there");
+    let r = store.read(&digest, 6, 3).await.unwrap().unwrap();
+    assert_eq!(collect(r).await, b"the");
+
+    // Committing identical content again keeps one copy.
+    let id2 = "0b5e7a0c-0000-4000-8000-000000000002";
+    write_upload(store, id2, 0, &[b"hello there"]).await;
+    let mut ids = store.upload_ids().await.unwrap();
+    ids.sort();
+    assert_eq!(ids, vec![id2.to_string()], "listed before its commit");
+    store
+        .commit_upload(id2, &digest)
+        .await
+        .expect("second commit");
+    assert_eq!(store.stat(&digest).await.unwrap(), Some(11));
+
+    assert!(store.upload_ids().await.unwrap().is_empty());
+
+    // Abandoned uploads are deleted; deleting twice is fine.
+    let id3 = "0b5e7a0c-0000-4000-8000-000000000003";
+    write_upload(store, id3, 0, &[b"junk"]).await;
+    store.delete_upload(id3).await.unwrap();
+    store.delete_upload(id3).await.unwrap();
+    assert!(store.read_upload(id3, 4).await.is_err());
+
+    // A writer dropped without finish leaves the upload usable from its old size.
+    let id4 = "0b5e7a0c-0000-4000-8000-000000000004";
+    write_upload(store, id4, 0, &[b"abc"]).await;
+    {
+        let mut w = store.upload_writer(id4, 3).await.unwrap();
+        w.write(Bytes::from_static(b"zzz")).await.unwrap();
+    }
+    assert_eq!(write_upload(store, id4, 3, &[b"def"]).await, 6);
+    assert_eq!(
+        collect(store.read_upload(id4, 6).await.unwrap()).await,
+        b"abcdef"
+    );
+
+    // Larger than one read chunk, to cover chunked streaming.
+    let big: Vec<u8> = (0..(3 * 256 * 1024 + 17))
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let id5 = "0b5e7a0c-0000-4000-8000-000000000005";
+    write_upload(store, id5, 0, &[&big[..1000], &big[1000..]]).await;
+    let bd = Digest::of_bytes(Algorithm::Sha256, &big);
+    store.commit_upload(id5, &bd).await.unwrap();
+    assert_eq!(
+        collect(store.read(&bd, 0, big.len() as u64).await.unwrap().unwrap()).await,
+        big
+    );
+
+    store.delete(&digest).await.unwrap();
+    assert_eq!(store.stat(&digest).await.unwrap(), None);
+    assert!(store.read(&digest, 0, 1).await.unwrap().is_none());
+}

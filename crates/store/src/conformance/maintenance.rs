@@ -1,0 +1,53 @@
+//! `MaintenanceStore`'s suite: readiness, counts, a clean store's checks,
+//! close.
+
+use super::{d, other_registry, registry, two_repositories, upload_record, LIMITS};
+use crate::metadata::{BlobRecordStore, MaintenanceStore, RepositoryStore, UnlinkBlobOutcome};
+
+pub async fn maintenance_store_suite<S>(store: &S)
+where
+    S: RepositoryStore + BlobRecordStore + MaintenanceStore + ?Sized,
+{
+    store.ping().await.expect("ping");
+    let (reg, other) = (registry(), other_registry());
+    // Four repositories; four blob records, one no longer linked (a record
+    // outlives its links until garbage collection).
+    let (a, b) = two_repositories(store, &reg).await;
+    store
+        .ensure_repository(&reg, "team/app-b", 1)
+        .await
+        .unwrap();
+    store.ensure_repository(&other, "base", 1).await.unwrap();
+    store.link_blob(a, &d(1), 10, 5).await.unwrap();
+    store.link_blob(a, &d(3), 3, 5).await.unwrap();
+    store.link_blob(a, &d(2), 20, 7).await.unwrap();
+    assert_eq!(
+        store.unlink_blob(a, &d(2)).await.unwrap(),
+        UnlinkBlobOutcome::Unlinked
+    );
+    store
+        .create_upload(&upload_record(b), LIMITS)
+        .await
+        .unwrap();
+    store
+        .complete_upload("u1", b, &d(20), 50, 300)
+        .await
+        .unwrap();
+
+    let c = store.counts().await.unwrap();
+    assert_eq!(
+        (c.repositories, c.blobs, c.blob_bytes),
+        (4, 4, 10 + 3 + 20 + 50)
+    );
+
+    // A store written only through its API is consistent.
+    assert_eq!(
+        store.integrity_problems().await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(store.consistency_problems().await.unwrap(), vec![]);
+    assert!(store.upload_sessions().await.unwrap().is_empty());
+
+    store.close().await;
+    assert!(store.ping().await.is_err(), "a closed store refuses calls");
+}

@@ -1,0 +1,106 @@
+//! The metadata store's contract, one trait per concern.
+//!
+//! Each concern trait (`RepositoryStore`, `ImageStore`, ...) owns a set
+//! of tables and the records the registry reads from them; `MetadataStore`
+//! is all of them at once, which is what the registry holds
+//! (`Arc<dyn MetadataStore>`). The split exists so that a backend can be
+//! written, reviewed and run against its conformance suite one concern at
+//! a time (`crate::conformance`).
+//!
+//! Rules every concern shares:
+//! * Every method is one transaction: a check and the write it guards are
+//!   never split across two, so a concurrent caller cannot slip between.
+//! * Times are Unix milliseconds passed in by the caller, never read from
+//!   a clock here, so tests control time and a retry is deterministic.
+//! * The store records and answers; what is *allowed* is decided by the
+//!   registry. Where a rule must hold under concurrency (tag immutability,
+//!   upload caps, key limits) the registry passes it in and the store
+//!   checks it inside its transaction.
+//!
+//! Calling a concern's methods through `dyn MetadataStore` needs that
+//! concern's trait in scope: `use berth_store::prelude::*;`.
+
+mod archive;
+mod blobs;
+mod iam;
+mod identity;
+mod images;
+mod lifecycle;
+mod maintenance;
+mod policies;
+mod repositories;
+mod scanning;
+
+pub use archive::{ArchiveImage, ArchiveOutcome, ArchiveStore, RestoreOutcome};
+pub use blobs::{
+    BlobLink, BlobRecordStore, CollectOutcome, CreateUploadOutcome, UnlinkBlobOutcome,
+    UploadLimits, UploadRecord,
+};
+pub use iam::{
+    AttachOutcome, DeletePolicyOutcome, IamPolicyStore, ManagedPolicyRecord, PolicyVersionRecord,
+};
+pub use identity::{
+    AccessKeyRecord, AccountRecord, CreateUserOutcome, DeleteUserOutcome, IdentityStore, UserRecord,
+};
+pub use images::{
+    DeleteManifestOutcome, ImageRecord, ImageStatus, ImageStore, NewManifest, PutManifestOutcome,
+    Referrer, StatusFilter, StoredManifest, TagStatus, UntagOutcome,
+};
+pub use lifecycle::{
+    ExpireImage, ExpireOutcome, LifecycleImage, LifecyclePolicyRecord, LifecyclePreviewRecord,
+    LifecycleStore, RepositoryLifecycle,
+};
+pub use maintenance::{Counts, MaintenanceStore, MetaProblem, MetaRepair, RepoLabel};
+pub use policies::ResourcePolicyStore;
+pub use repositories::{DeleteRepositoryOutcome, RepositoryRecord, RepositoryStore, ResourceTag};
+pub use scanning::{
+    ImageScanRecord, ScanOutcome, ScanRef, ScanningStore, VulnImportOutcome, VulnRecordRow,
+    VulnSource,
+};
+
+/// A registry: one account's repositories in one region.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RegistryKey {
+    pub account_id: String,
+    pub region: String,
+}
+
+/// A repository's row id. Stable for the repository's lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RepoId(pub i64);
+
+/// Registry metadata: every concern at once. Implemented for any type that
+/// implements all the concern traits, so a backend never names it.
+pub trait MetadataStore:
+    RepositoryStore
+    + ResourcePolicyStore
+    + ImageStore
+    + BlobRecordStore
+    + IdentityStore
+    + IamPolicyStore
+    + LifecycleStore
+    + ArchiveStore
+    + ScanningStore
+    + MaintenanceStore
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> MetadataStore for T where
+    T: RepositoryStore
+        + ResourcePolicyStore
+        + ImageStore
+        + BlobRecordStore
+        + IdentityStore
+        + IamPolicyStore
+        + LifecycleStore
+        + ArchiveStore
+        + ScanningStore
+        + MaintenanceStore
+        + Send
+        + Sync
+        + 'static
+{
+}
