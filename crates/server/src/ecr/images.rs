@@ -687,7 +687,8 @@ impl EcrOperation for GetDownloadUrlForLayer {
 }
 
 /// The OCI referrers of an image (signatures, SBOMs) as ECR lists them:
-/// pages of at most 50 in digest order. Archived referrers are not listed.
+/// pages of at most 50 in digest order. Every image is ACTIVE until the
+/// archive storage class exists.
 pub struct ListImageReferrers;
 
 #[derive(Deserialize)]
