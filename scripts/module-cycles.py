@@ -41,8 +41,10 @@ def modules(src):
 
 
 def strip_tests(text):
+    """The file without its trailing test module and its comments."""
     i = text.find("#[cfg(test)]\nmod tests")
-    return text if i < 0 else text[:i]
+    text = text if i < 0 else text[:i]
+    return re.sub(r"//[^\n]*", "", text)
 
 
 def resolve(module, base, path, known):

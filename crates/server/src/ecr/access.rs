@@ -1,8 +1,12 @@
-//! What each ECR operation must be allowed to do: `ecr:<Operation>` on the
-//! repository the input names (or on the registry, resource `*`), plus the
-//! extra checks of the service authorization reference (CreateRepository
-//! with tags also needs `ecr:TagResource`).
+//! Who may make an ECR request: the members that name what a request
+//! touches ([`Scope`]), and what an operation must be allowed ([`Needs`]):
+//! `ecr:<Operation>` on the repository the input names (or on the
+//! registry, resource `*`), plus the extra checks of the service
+//! authorization reference (CreateRepository with tags also needs
+//! `ecr:TagResource`). Each operation says its needs
+//! (`EcrOperation::needs`); most take the default.
 
+use super::call::constraint;
 use crate::aws_error::AwsError;
 use berth_iam::arn::RepositoryArn;
 use serde_json::Value;
@@ -20,207 +24,104 @@ pub struct Needs {
     pub tag_keys: Vec<String>,
 }
 
-/// The account whose registry the input addresses: its `registryId`, or
-/// the account of the repository ARN the tag operations name; `None` means
-/// the caller's own. Malformed values are left to the operation to refuse.
-pub fn target_account(input: &Value) -> Option<&str> {
-    if let Some(id) = input.get("registryId").and_then(Value::as_str) {
-        return (id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())).then_some(id);
+impl Needs {
+    /// `ecr:<operation>` on one repository, or on the registry (`None`).
+    pub fn on(operation: &str, repository: Option<String>) -> Needs {
+        Needs {
+            checks: vec![(format!("ecr:{operation}"), repository)],
+            ..Needs::default()
+        }
     }
-    let arn = input.get("resourceArn").and_then(Value::as_str)?;
-    RepositoryArn::parse(arn).map(|a| a.account)
+
+    /// `ecr:<operation>` on each repository named; the batch refuses as a
+    /// whole.
+    pub fn on_each(operation: &str, repositories: &[String]) -> Needs {
+        Needs {
+            checks: repositories
+                .iter()
+                .map(|n| (format!("ecr:{operation}"), Some(n.clone())))
+                .collect(),
+            ..Needs::default()
+        }
+    }
 }
 
-pub fn required(op: &str, input: &Value) -> Result<Needs, AwsError> {
-    let action = format!("ecr:{op}");
-    let name = input
-        .get("repositoryName")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let tags = || -> Vec<(String, String)> {
-        input
-            .get("tags")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|t| {
-                Some((
-                    t.get("Key")?.as_str()?.to_string(),
-                    t.get("Value")?.as_str()?.to_string(),
-                ))
-            })
-            .collect()
-    };
-    let mut needs = Needs::default();
-    match op {
-        "TagResource" | "UntagResource" | "ListTagsForResource" => {
-            // Refused before authorization: the ARN's shape says nothing
-            // about what exists.
-            let arn = input
-                .get("resourceArn")
+/// The members of a request that decide which registry it addresses and
+/// what it must be allowed. They are read leniently, before the operation's
+/// typed input is checked: a member of the wrong type counts as absent, so
+/// an unauthorized caller is refused whatever else its input holds, and a
+/// malformed input is reported (`SerializationException`) only to a caller
+/// that may make the request.
+#[derive(Debug, Default)]
+pub struct Scope {
+    pub registry_id: Option<String>,
+    pub repository_name: Option<String>,
+    /// `repositoryNames` when it is a list (its strings).
+    pub repository_names: Option<Vec<String>>,
+    pub resource_arn: Option<String>,
+    /// `tags` (`[{"Key": .., "Value": ..}]`): `aws:RequestTag/<key>`.
+    pub tags: Vec<(String, String)>,
+    /// `tagKeys` (UntagResource).
+    pub tag_keys: Vec<String>,
+}
+
+impl Scope {
+    pub fn of(input: &Value) -> Scope {
+        let string = |member: &str| {
+            input
+                .get(member)
                 .and_then(Value::as_str)
-                .and_then(RepositoryArn::parse)
-                .ok_or_else(|| super::ops::constraint("resourceArn", "Invalid ARN"))?;
-            needs.checks.push((action, Some(arn.name.to_string())));
-            match op {
-                "TagResource" => needs.request_tags = tags(),
-                "UntagResource" => {
-                    needs.tag_keys = input
-                        .get("tagKeys")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|k| k.as_str().map(str::to_string))
-                        .collect()
-                }
-                _ => {}
-            }
-        }
-        // Every repository named is checked; the batch refuses as a whole.
-        "BatchGetRepositoryScanningConfiguration" => {
-            needs.checks = input
-                .get("repositoryNames")
+                .map(str::to_string)
+        };
+        let strings = |member: &str| {
+            input.get(member).and_then(Value::as_array).map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+        };
+        Scope {
+            registry_id: string("registryId"),
+            repository_name: string("repositoryName"),
+            repository_names: strings("repositoryNames"),
+            resource_arn: string("resourceArn"),
+            tags: input
+                .get("tags")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .filter_map(Value::as_str)
-                .map(|n| (action.clone(), Some(n.to_string())))
-                .collect();
-            // Without names the request is malformed, but is refused to a
-            // caller without the action first, as every operation is.
-            if needs.checks.is_empty() {
-                needs.checks.push((action, None));
-            }
+                .filter_map(|t| {
+                    Some((
+                        t.get("Key")?.as_str()?.to_string(),
+                        t.get("Value")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect(),
+            tag_keys: strings("tagKeys").unwrap_or_default(),
         }
-        "DescribeRepositories" => match input.get("repositoryNames").and_then(Value::as_array) {
-            Some(names) => {
-                needs.checks = names
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(|n| (action.clone(), Some(n.to_string())))
-                    .collect()
-            }
-            None => needs.checks.push((action, Some("*".to_string()))),
-        },
-        "CreateRepository" => {
-            needs.request_tags = tags();
-            needs.checks.push((action, name.clone()));
-            if !needs.request_tags.is_empty() {
-                needs.checks.push(("ecr:TagResource".to_string(), name));
-            }
-        }
-        _ => needs.checks.push((action, name)),
-    }
-    Ok(needs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn operations_map_to_their_action_and_repository() {
-        let r = |op: &str, input: Value| required(op, &input).unwrap().checks;
-        assert_eq!(
-            r("PutImage", json!({"repositoryName": "a/b"})),
-            [("ecr:PutImage".to_string(), Some("a/b".to_string()))]
-        );
-        // Lifecycle operations need their own action on the repository.
-        for op in [
-            "PutLifecyclePolicy",
-            "GetLifecyclePolicy",
-            "DeleteLifecyclePolicy",
-            "StartLifecyclePolicyPreview",
-            "GetLifecyclePolicyPreview",
-        ] {
-            assert_eq!(
-                r(op, json!({"repositoryName": "team/app"})),
-                [(format!("ecr:{op}"), Some("team/app".to_string()))]
-            );
-        }
-        for op in ["StartImageScan", "DescribeImageScanFindings"] {
-            assert_eq!(
-                r(op, json!({"repositoryName": "team/app"})),
-                [(format!("ecr:{op}"), Some("team/app".to_string()))]
-            );
-        }
-        for op in [
-            "GetRegistryScanningConfiguration",
-            "PutRegistryScanningConfiguration",
-        ] {
-            assert_eq!(r(op, json!({})), [(format!("ecr:{op}"), None)]);
-        }
-        assert_eq!(
-            r(
-                "BatchGetRepositoryScanningConfiguration",
-                json!({"repositoryNames": ["a", "b"]})
-            ),
-            [
-                (
-                    "ecr:BatchGetRepositoryScanningConfiguration".to_string(),
-                    Some("a".to_string())
-                ),
-                (
-                    "ecr:BatchGetRepositoryScanningConfiguration".to_string(),
-                    Some("b".to_string())
-                )
-            ]
-        );
-        assert_eq!(
-            r("GetAuthorizationToken", json!({})),
-            [("ecr:GetAuthorizationToken".to_string(), None)]
-        );
-        assert_eq!(
-            r(
-                "TagResource",
-                json!({"resourceArn": "arn:aws:ecr:us-east-1:000000000000:repository/x/y"})
-            ),
-            [("ecr:TagResource".to_string(), Some("x/y".to_string()))]
-        );
-        assert_eq!(
-            r("DescribeRepositories", json!({})),
-            [(
-                "ecr:DescribeRepositories".to_string(),
-                Some("*".to_string())
-            )]
-        );
-        assert_eq!(
-            r(
-                "CreateRepository",
-                json!({"repositoryName": "n", "tags": [{"Key": "k", "Value": "v"}]})
-            )
-            .len(),
-            2
-        );
-        let tagged = required(
-            "CreateRepository",
-            &json!({"repositoryName": "n", "tags": [{"Key": "team", "Value": "a"}]}),
-        )
-        .unwrap();
-        assert_eq!(tagged.request_tags, [("team".to_string(), "a".to_string())]);
-        let untag = required(
-            "UntagResource",
-            &json!({"resourceArn": "arn:aws:ecr:us-east-1:000000000000:repository/x", "tagKeys": ["k"]}),
-        )
-        .unwrap();
-        assert_eq!(untag.tag_keys, ["k"]);
-        assert!(required("TagResource", &json!({"resourceArn": "arn:aws:ecr:x"})).is_err());
     }
 
-    #[test]
-    fn the_target_account_comes_from_registry_id_or_the_arn() {
-        assert_eq!(
-            target_account(&json!({"registryId": "111111111111"})),
-            Some("111111111111")
-        );
-        assert_eq!(target_account(&json!({"registryId": "1111"})), None);
-        assert_eq!(
-            target_account(
-                &json!({"resourceArn": "arn:aws:ecr:us-east-1:222222222222:repository/x"})
-            ),
-            Some("222222222222")
-        );
-        assert_eq!(target_account(&json!({})), None);
+    /// The account whose registry the input addresses: its `registryId`,
+    /// or the account of the repository ARN the tag operations name; `None`
+    /// means the caller's own. Malformed values are left to the operation
+    /// to refuse.
+    pub fn target_account(&self) -> Option<&str> {
+        if let Some(id) = &self.registry_id {
+            return (id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()))
+                .then_some(id.as_str());
+        }
+        RepositoryArn::parse(self.resource_arn.as_deref()?).map(|a| a.account)
+    }
+
+    /// The repository `resourceArn` names, refused before authorization
+    /// when malformed: the ARN's shape says nothing about what exists.
+    pub fn arn_repository(&self) -> Result<String, AwsError> {
+        self.resource_arn
+            .as_deref()
+            .and_then(RepositoryArn::parse)
+            .map(|a| a.name.to_string())
+            .ok_or_else(|| constraint("resourceArn", "Invalid ARN"))
     }
 }

@@ -117,7 +117,7 @@ pub(crate) fn parse(reader: impl Read) -> Result<LayerPartBody, AwsError> {
                         ))
                     })?;
                 if decoded.len() > MAX_PART {
-                    return Err(super::ops::constraint(
+                    return Err(super::call::constraint(
                         "layerPartBlob",
                         "Member must have length less than or equal to 20971520",
                     ));

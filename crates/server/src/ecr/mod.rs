@@ -1,20 +1,36 @@
 //! The Amazon ECR API: `POST /` with `X-Amz-Target:
 //! AmazonEC2ContainerRegistry_V20150921.<Operation>`, AWS JSON 1.1 bodies,
-//! SigV4-signed. This module authenticates and dispatches; `ops` holds one
-//! function per operation; errors become AWS errors in `aws_error`.
+//! SigV4-signed. This module reads the request and finds its operation in
+//! the table (`table`); errors become AWS errors in `aws_error`.
+//!
+//! Modules, each importing only those below it:
+//! - `table`: every operation of the model, implemented or not;
+//! - the operations by area: `repositories`, `images`, `layers` (with
+//!   `layer_part`, UploadLayerPart's body), `tagging`, `settings`,
+//!   `policies`, `lifecycle`, `scanning`;
+//! - shared by the operations: `operation` (the `EcrOperation` trait and
+//!   the erased entry), `access` (the request's scope and what it needs),
+//!   `call` (`Call`, `Failure`, the common member checks), `image_ids`,
+//!   `paging`.
 
 mod access;
+mod call;
+mod image_ids;
 mod images;
 mod layer_part;
 mod layers;
 mod lifecycle;
-mod ops;
-pub use ops::{ALL as OPERATIONS, IMPLEMENTED as IMPLEMENTED_OPERATIONS};
+mod operation;
 mod paging;
 mod policies;
+mod repositories;
 mod scanning;
 mod settings;
+mod table;
 mod tagging;
+
+pub use call::Call;
+pub use table::{IMPLEMENTED_OPERATIONS, OPERATIONS};
 
 use crate::aws_error::AwsError;
 use crate::AppState;
@@ -22,8 +38,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use berth_registry::RegistryKey;
-use berth_registry::{Principal, RequestFacts};
+use berth_registry::RequestFacts;
 use http::{HeaderMap, HeaderValue, Method, Uri};
+use operation::EcrOperation as _;
 use sha2::Digest as _;
 
 pub const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921.";
@@ -53,25 +70,6 @@ pub async fn api(
     resp
 }
 
-/// What an operation knows about its caller.
-pub struct Call<'a> {
-    pub app: &'a AppState,
-    pub principal: Principal,
-    /// The registry the request addresses: the account its `registryId`
-    /// (or the repository ARN) names, else the caller's own, in the region
-    /// the request was signed for.
-    pub registry: RegistryKey,
-    /// The connection's facts for policy conditions (source address, TLS).
-    pub facts: RequestFacts,
-    /// The request's Host header (for the URIs and endpoints answered).
-    pub host: String,
-    /// The caller's access key, which the URLs it asks berth to presign
-    /// name (berth signs them with its own derived key).
-    pub access_key_id: String,
-    /// UploadLayerPart's decoded `layerPartBlob`.
-    pub layer_part: Option<bytes::Bytes>,
-}
-
 async fn handle(
     app: &AppState,
     method: &Method,
@@ -85,18 +83,18 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let op = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
-    if !ops::ALL.contains(&op) {
+    let Some(entry) = table::find(op) else {
         return Err(AwsError::client(
             "UnknownOperationException",
             format!("'{target}' is not an operation of the Amazon ECR API"),
         ));
-    }
-    if !ops::IMPLEMENTED.contains(&op) {
+    };
+    let Some(handler) = &entry.handler else {
         return Err(AwsError::client(
             "UnsupportedOperationException",
             format!("berth does not implement the ECR operation {op} yet"),
         ));
-    }
+    };
     // Everything that can be refused from the headers is, before any of
     // the body is read (an unknown key never costs a body).
     let identified = crate::signed::identify(app, method, uri, headers, "ecr").await?;
@@ -104,7 +102,7 @@ async fn handle(
     // UploadLayerPart's (up to ~28 MB) counts against the large-body budget
     // while it is held.
     let mut _large_body = None;
-    let (payload_sha256, bytes, layer_part) = if op == "UploadLayerPart" {
+    let (payload_sha256, bytes, layer_part) = if op == layers::UploadLayerPart::NAME {
         _large_body = Some(
             app.bodies
                 .budget
@@ -134,10 +132,12 @@ async fn handle(
             )
         })?,
     };
+    let scope = access::Scope::of(&input);
     let call = Call {
         app,
         registry: RegistryKey {
-            account_id: access::target_account(&input)
+            account_id: scope
+                .target_account()
                 .unwrap_or(&principal.account_id)
                 .to_string(),
             region: claim.region.clone(),
@@ -152,10 +152,10 @@ async fn handle(
         access_key_id: claim.access_key_id.clone(),
         layer_part,
     };
-    let output = ops::dispatch(&call, op, input).await?;
-    let mut resp = serde_json::to_vec(&output)
-        .expect("JSON values serialize")
-        .into_response();
+    // Refused before authorization only when the members that name what
+    // the request touches are malformed (a tag operation's ARN).
+    let needs = (handler.needs)(&scope)?;
+    let mut resp = (handler.run)(&call, needs, input).await?.into_response();
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-amz-json-1.1"),

@@ -2,7 +2,7 @@
 //! batch: `maxResults` 1–1000 (default 100), an opaque `nextToken` absent on
 //! the last page, batches of 1–100 ids.
 
-use super::ops::constraint;
+use super::call::constraint;
 use crate::aws_error::AwsError;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;

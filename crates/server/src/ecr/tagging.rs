@@ -1,39 +1,32 @@
 //! Resource tags of repositories: TagResource, UntagResource,
 //! ListTagsForResource (and the `tags` of CreateRepository). The only
-//! taggable resource is a repository, named by its ARN.
+//! taggable resource is a repository, named by its ARN, which decides
+//! authorization (`Scope::arn_repository`).
 
-use super::ops::parse;
-use super::Call;
+use super::access::{Needs, Scope};
+use super::call::{constraint, Call, Failure};
+use super::operation::EcrOperation;
 use crate::aws_error::AwsError;
 use berth_iam::arn::RepositoryArn;
 use berth_registry::ResourceTag;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 /// ECR's `Tag` shape: capitalised members.
-#[derive(Deserialize)]
-pub(super) struct Tag {
+#[derive(Deserialize, Serialize)]
+pub struct Tag {
     #[serde(rename = "Key")]
     key: String,
     #[serde(rename = "Value")]
     value: String,
 }
 
-pub(super) fn resource_tags(tags: Vec<Tag>) -> Vec<ResourceTag> {
+pub fn resource_tags(tags: Vec<Tag>) -> Vec<ResourceTag> {
     tags.into_iter()
         .map(|t| ResourceTag {
             key: t.key,
             value: t.value,
         })
         .collect()
-}
-
-fn tags_json(tags: &[ResourceTag]) -> Value {
-    Value::Array(
-        tags.iter()
-            .map(|t| json!({ "Key": t.key, "Value": t.value }))
-            .collect(),
-    )
 }
 
 impl Call<'_> {
@@ -46,8 +39,7 @@ impl Call<'_> {
             account,
             name,
             ..
-        } = RepositoryArn::parse(arn)
-            .ok_or_else(|| super::ops::constraint("resourceArn", "Invalid ARN"))?;
+        } = RepositoryArn::parse(arn).ok_or_else(|| constraint("resourceArn", "Invalid ARN"))?;
         self.check_registry_id(Some(account))?;
         if region != self.registry.region {
             return Err(AwsError::invalid_parameter(format!(
@@ -60,56 +52,110 @@ impl Call<'_> {
     }
 }
 
+/// The tag operations' output has no members.
+#[derive(Serialize)]
+pub struct Empty {}
+
+pub struct TagResource;
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct TagResourceInput {
+pub struct TagResourceInput {
     resource_arn: String,
     tags: Vec<Tag>,
 }
 
+impl EcrOperation for TagResource {
+    const NAME: &'static str = "TagResource";
+    type Input = TagResourceInput;
+    type Output = Empty;
+
+    fn needs(scope: &Scope) -> Result<Needs, AwsError> {
+        let mut needs = Needs::on(Self::NAME, Some(scope.arn_repository()?));
+        needs.request_tags = scope.tags.clone();
+        Ok(needs)
+    }
+
+    async fn handle(call: &Call<'_>, input: Self::Input) -> Result<Empty, Failure> {
+        let name = call.repository_of_arn(&input.resource_arn)?;
+        call.app
+            .registry
+            .tag_repository(&call.registry, &name, &resource_tags(input.tags))
+            .await?;
+        Ok(Empty {})
+    }
+}
+
+pub struct UntagResource;
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct UntagResourceInput {
+pub struct UntagResourceInput {
     resource_arn: String,
     tag_keys: Vec<String>,
 }
 
+impl EcrOperation for UntagResource {
+    const NAME: &'static str = "UntagResource";
+    type Input = UntagResourceInput;
+    type Output = Empty;
+
+    fn needs(scope: &Scope) -> Result<Needs, AwsError> {
+        let mut needs = Needs::on(Self::NAME, Some(scope.arn_repository()?));
+        needs.tag_keys = scope.tag_keys.clone();
+        Ok(needs)
+    }
+
+    async fn handle(call: &Call<'_>, input: Self::Input) -> Result<Empty, Failure> {
+        let name = call.repository_of_arn(&input.resource_arn)?;
+        call.app
+            .registry
+            .untag_repository(&call.registry, &name, &input.tag_keys)
+            .await?;
+        Ok(Empty {})
+    }
+}
+
+pub struct ListTagsForResource;
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListTagsForResourceInput {
+pub struct ListTagsForResourceInput {
     resource_arn: String,
 }
 
-pub async fn tag_resource(call: &Call<'_>, input: Value) -> Result<Value, AwsError> {
-    let input: TagResourceInput = parse(input)?;
-    let name = call.repository_of_arn(&input.resource_arn)?;
-    call.app
-        .registry
-        .tag_repository(&call.registry, &name, &resource_tags(input.tags))
-        .await
-        .map_err(|e| call.registry_error(e))?;
-    Ok(json!({}))
+#[derive(Serialize)]
+pub struct ListTagsForResourceOutput {
+    tags: Vec<Tag>,
 }
 
-pub async fn untag_resource(call: &Call<'_>, input: Value) -> Result<Value, AwsError> {
-    let input: UntagResourceInput = parse(input)?;
-    let name = call.repository_of_arn(&input.resource_arn)?;
-    call.app
-        .registry
-        .untag_repository(&call.registry, &name, &input.tag_keys)
-        .await
-        .map_err(|e| call.registry_error(e))?;
-    Ok(json!({}))
-}
+impl EcrOperation for ListTagsForResource {
+    const NAME: &'static str = "ListTagsForResource";
+    type Input = ListTagsForResourceInput;
+    type Output = ListTagsForResourceOutput;
 
-pub async fn list_tags_for_resource(call: &Call<'_>, input: Value) -> Result<Value, AwsError> {
-    let input: ListTagsForResourceInput = parse(input)?;
-    let name = call.repository_of_arn(&input.resource_arn)?;
-    let tags = call
-        .app
-        .registry
-        .repository_tags(&call.registry, &name)
-        .await
-        .map_err(|e| call.registry_error(e))?;
-    Ok(json!({ "tags": tags_json(&tags) }))
+    fn needs(scope: &Scope) -> Result<Needs, AwsError> {
+        Ok(Needs::on(Self::NAME, Some(scope.arn_repository()?)))
+    }
+
+    async fn handle(
+        call: &Call<'_>,
+        input: Self::Input,
+    ) -> Result<ListTagsForResourceOutput, Failure> {
+        let name = call.repository_of_arn(&input.resource_arn)?;
+        let tags = call
+            .app
+            .registry
+            .repository_tags(&call.registry, &name)
+            .await?;
+        Ok(ListTagsForResourceOutput {
+            tags: tags
+                .into_iter()
+                .map(|t| Tag {
+                    key: t.key,
+                    value: t.value,
+                })
+                .collect(),
+        })
+    }
 }

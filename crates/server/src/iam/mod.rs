@@ -3,12 +3,19 @@
 //! `aws iam --endpoint-url` and the SDKs call them. A request without
 //! `X-Amz-Target` and with a form-encoded body comes here; the SigV4
 //! credential scope's service (`iam` or `sts`) picks the API. `query` parses
-//! the body, `ops` runs the operation, `xml` writes the answer; failures
-//! become Query errors in `aws_error` (the one place).
+//! the body, `table` finds the action (implemented in `users`, `policies`,
+//! `sts`, sharing `action`), `xml` writes the answer; failures become Query
+//! errors in `aws_error` (the one place).
 
-mod ops;
+mod action;
+mod policies;
 mod query;
+mod sts;
+mod table;
+mod users;
 mod xml;
+
+use action::Service;
 
 use crate::aws_error::{AwsError, QueryError};
 use crate::AppState;
@@ -31,34 +38,6 @@ pub fn is_query_request(headers: &HeaderMap) -> bool {
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-}
-
-/// The two services and the protocol version each accepts.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Service {
-    Iam,
-    Sts,
-}
-
-impl Service {
-    fn namespace(self) -> &'static str {
-        match self {
-            Service::Iam => xml::IAM_NAMESPACE,
-            Service::Sts => xml::STS_NAMESPACE,
-        }
-    }
-    fn version(self) -> &'static str {
-        match self {
-            Service::Iam => "2010-05-08",
-            Service::Sts => "2011-06-15",
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            Service::Iam => "iam",
-            Service::Sts => "sts",
-        }
-    }
 }
 
 pub async fn api(
@@ -107,7 +86,7 @@ async fn handle(
     body: Body,
     facts: berth_registry::RequestFacts,
     service: &mut Service,
-) -> Result<(String, ops::Render), QueryError> {
+) -> Result<(String, xml::Render), QueryError> {
     // The scope's service picks the API; an unparsable signature is
     // reported by `identify` below (as IAM would report it).
     let claimed = sigv4::parse(&sigv4::Request {
@@ -144,15 +123,15 @@ async fn handle(
         .map_err(AwsError::into_query)?;
     let q = query::Query::parse(&bytes)?;
     if q.version != service.version() {
-        return Err(ops::invalid_action(&q.action, &q.version));
+        return Err(action::invalid_action(&q.action, &q.version));
     }
     let caller = berth_registry::Caller {
         principal: signer.principal,
         facts,
     };
-    let render = match service {
-        Service::Iam => ops::iam(app, &caller, &q).await?,
-        Service::Sts => ops::sts(app, &caller, &q).await?,
+    let Some(run) = table::find(*service, &q.action) else {
+        return Err(action::invalid_action(&q.action, &q.version));
     };
+    let render = run(app, &caller, &q).await?;
     Ok((q.action, render))
 }
