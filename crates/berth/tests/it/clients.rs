@@ -2,8 +2,7 @@
 //! push and pull, and what comes back is byte-identical to what went in.
 //! Under `CI=true` a missing client fails the test.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 

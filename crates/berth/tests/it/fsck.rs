@@ -2,8 +2,7 @@
 //! and named, `--repair` fixes exactly what it can without losing data
 //! (and fsck is clean afterwards), and what it cannot fix is left alone.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,8 +3,7 @@
 //! inactive key being refused), inline and managed policies, attachments,
 //! pagination and the errors by code.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::process::Command;
 

@@ -2,9 +2,8 @@
 //! through the SigV4-signed admin API, and the keys made there working on
 //! the ECR API within their own account only.
 
-mod common;
+use crate::common::*;
 use berth_testkit::{ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY};
-use common::*;
 use serde_json::{json, Value};
 use std::process::{Command, Output};
 

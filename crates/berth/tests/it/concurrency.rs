@@ -4,8 +4,7 @@
 //! timeout is the hang detector), nothing answers 5xx, and every push that
 //! was acknowledged and not deliberately removed reads back byte for byte.
 
-mod common;
-use common::*;
+use crate::common::*;
 use reqwest::blocking::Response;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

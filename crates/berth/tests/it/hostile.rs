@@ -4,8 +4,7 @@
 //! closes the connection), keeps serving everyone else, and creates
 //! nothing outside its data dir.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -210,7 +209,7 @@ fn early_answers_leave_the_connection_usable_for_the_retry() {
             img.manifest.len()
         )
     };
-    let mut c = common::raw::Conn::open(&addr(&s));
+    let mut c = crate::common::raw::Conn::open(&addr(&s));
     let first = c.request(&put(""), &img.manifest).unwrap();
     assert_eq!(first.status, 401, "{}", first.text());
     let retry = c
@@ -245,7 +244,7 @@ fn early_answers_leave_the_connection_usable_for_the_retry() {
     assert_eq!(after.status, 200);
 
     // Too much to drain: the answer says the connection closes.
-    let mut c = common::raw::Conn::open(&addr(&s));
+    let mut c = crate::common::raw::Conn::open(&addr(&s));
     let big = format!(
         "PUT /v2/early/app/manifests/v2 HTTP/1.1\r\nHost: {}\r\nContent-Type: {}\r\nContent-Length: 10000000\r\n\r\n",
         addr(&s),
@@ -270,7 +269,7 @@ fn the_account_comes_from_the_host_header_not_the_request_line() {
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s.creds())
     );
     let port = s.addr.port();
-    let mut c = common::raw::Conn::open(&addr(&s));
+    let mut c = crate::common::raw::Conn::open(&addr(&s));
     let r = c
         .request(
             &format!(

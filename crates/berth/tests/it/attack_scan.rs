@@ -12,8 +12,7 @@
 //! `BERTH_TEST_BIN` runs it against another berth binary (the figures in
 //! ARCHITECTURE.md were measured on release builds that way).
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -12,9 +12,8 @@
 //! `crates/registry/src/tests.rs`) moves an injected clock instead.
 //! Under `CI=true` a missing `aws` fails the test.
 
-mod common;
+use crate::common::*;
 use berth_testkit::ROOT_ACCESS_KEY_ID;
-use common::*;
 use serde_json::Value;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

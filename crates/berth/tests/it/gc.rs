@@ -2,8 +2,7 @@
 //! unreferenced blobs, and a push storm running beside collections in a
 //! loop loses nothing.
 
-mod common;
-use common::*;
+use crate::common::*;
 use image::{sha256, OCI_MANIFEST};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

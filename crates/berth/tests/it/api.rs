@@ -1,8 +1,7 @@
 //! The distribution API over HTTP against a real berth process: the happy
 //! paths with their headers, and every error case with its code and status.
 
-mod common;
-use common::*;
+use crate::common::*;
 use image::{sha256, OCI_INDEX, OCI_MANIFEST};
 
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";

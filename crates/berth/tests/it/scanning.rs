@@ -14,8 +14,7 @@
 //! synthetic record written here, and the real PYSEC-2008-8 (paramiko).
 //! Under `CI=true` a missing skopeo, aws CLI or boto3 fails the test.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -2,9 +2,8 @@
 //! HTTP against a real berth: sha512, byte ranges, deletes by tag,
 //! referrers, mounts, and uploads resumed across a restart.
 
-mod common;
+use crate::common::*;
 use berth_oci::{Algorithm, Digest};
-use common::*;
 use image::{sha256, OCI_INDEX, OCI_MANIFEST};
 
 fn sha512(bytes: &[u8]) -> String {

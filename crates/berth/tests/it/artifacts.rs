@@ -2,8 +2,7 @@
 //! with a subject that the referrers API lists and filters; skopeo copies
 //! an image recompressed to zstd. Under `CI=true` a missing client fails.
 
-mod common;
-use common::*;
+use crate::common::*;
 use image::OCI_MANIFEST;
 use std::process::Command;
 

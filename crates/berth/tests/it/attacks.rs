@@ -5,16 +5,15 @@
 //! 6 × 95 MiB unauthenticated bodies) and prints the figures:
 //!
 //! ```sh
-//! BERTH_ATTACK_FULL=1 cargo nextest run -p berth --test attacks --no-capture
+//! BERTH_ATTACK_FULL=1 cargo nextest run -p berth --test it attacks:: --no-capture
 //! ```
 //!
 //! Every attack runs while an authenticated client keeps working, and the
 //! test fails if that client is not served in time.
 
-mod common;
+use crate::common::raw::{lines, signed_headers, Conn};
+use crate::common::*;
 use berth_testkit::{ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY};
-use common::raw::{lines, signed_headers, Conn};
-use common::*;
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -82,7 +81,7 @@ fn raise_open_files() -> u64 {
 // ---------------------------------------------------------------------------
 // Item 1: anonymous mode and tenants.
 
-fn raw_get(s: &TestServer, host: &str, path: &str) -> common::raw::RawResponse {
+fn raw_get(s: &TestServer, host: &str, path: &str) -> crate::common::raw::RawResponse {
     Conn::open(&addr(s))
         .request(&format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n"), b"")
         .unwrap()
@@ -94,7 +93,7 @@ fn raw_send(
     host: &str,
     path: &str,
     body: &[u8],
-) -> common::raw::RawResponse {
+) -> crate::common::raw::RawResponse {
     Conn::open(&addr(s))
         .request(
             &format!(
@@ -106,7 +105,7 @@ fn raw_send(
         .unwrap()
 }
 
-fn oci_code(r: &common::raw::RawResponse) -> String {
+fn oci_code(r: &crate::common::raw::RawResponse) -> String {
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     v["errors"][0]["code"]
         .as_str()
@@ -554,7 +553,7 @@ fn idle_and_excess_connections_are_closed() {
         ("HTTP/2 unfinished header block", &mut open_headers),
     ] {
         assert!(
-            common::raw::closed_within(c, Duration::from_secs(6)),
+            crate::common::raw::closed_within(c, Duration::from_secs(6)),
             "{what} is still open"
         );
     }
@@ -568,7 +567,7 @@ fn idle_and_excess_connections_are_closed() {
     std::thread::sleep(Duration::from_millis(3500).saturating_sub(quiet_since));
     let still_open = silent
         .iter()
-        .filter(|c| !common::raw::closed_within(c, Duration::from_millis(200)))
+        .filter(|c| !crate::common::raw::closed_within(c, Duration::from_millis(200)))
         .count();
     let (after, peak) = rss_mib(&s);
     println!(

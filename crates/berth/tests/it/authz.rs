@@ -3,8 +3,7 @@
 //! what no identity policy gives it; an explicit Deny in a repository
 //! policy overrides the account admin's Allow, on the ECR API and on `/v2`.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 fn ecr(s: &TestServer, key: (&str, &str), op: &str, input: Value) -> Result<Value, (u16, Value)> {

@@ -4,9 +4,8 @@
 //! one repository for a limited time; secrets never reach the log or an
 //! error message. Under `CI=true` a missing client fails the test.
 
-mod common;
+use crate::common::*;
 use berth_testkit::{ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY};
-use common::*;
 use serde_json::{json, Value};
 
 const OWNER: &str = "000000000000";

@@ -9,14 +9,13 @@
 //!
 //! ```text
 //! BERTH_CRASH_ITERATIONS=300 BERTH_CRASH_SECONDS=3600 \
-//!   cargo nextest run -p berth --test crash --no-capture
+//!   cargo nextest run -p berth --test it crash:: --no-capture
 //! ```
 //!
 //! `BERTH_CRASH_SEED` replays a run's choices (kill moments, push modes,
 //! image sizes) as far as thread timing allows.
 
-mod common;
-use common::*;
+use crate::common::*;
 use reqwest::blocking::Client;
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -3,8 +3,7 @@
 //! errors by exception name, and `docker login` tokens on `/v2`.
 //! Under `CI=true` a missing client fails the test.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::Command;
 
 fn aws(s: &TestServer, region: &str, args: &[&str]) -> std::process::Output {
@@ -1247,7 +1246,7 @@ fn send_signed(
     signed_body: &[u8],
     body: &[u8],
 ) -> (u16, serde_json::Value) {
-    let headers = common::raw::signed_headers(
+    let headers = crate::common::raw::signed_headers(
         &s.host(),
         "POST",
         "/",

@@ -7,8 +7,7 @@
 //! Mounting needs root: under `CI=true` a failed mount fails the test;
 //! elsewhere the test is skipped with a message.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,8 +5,7 @@
 //! lifecycle `transition` rule run with `berth admin lifecycle run`.
 //! Under `CI=true` a missing client fails the test.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

@@ -5,8 +5,7 @@
 //! from account A's repository with B's own token, through A's registry
 //! host name, once A's repository policy and B's identity policy allow it.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::process::{Command, Output};
 

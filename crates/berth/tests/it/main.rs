@@ -1,0 +1,30 @@
+//! berth's end-to-end tests, in one test binary (`it`) so that the
+//! workspace links them once: a module per area, each driving a real berth
+//! process (and real clients) through `common`, the one fixture. Run one
+//! area with `cargo nextest run -p berth --test it crash::` (the module
+//! path is the filter: `--test it ecr::`, `--test it attacks::`), or
+//! `cargo nextest run -p berth -E 'test(/^crash::/)'`.
+
+mod common;
+
+mod admin;
+mod api;
+mod archive;
+mod artifacts;
+mod attack_scan;
+mod attacks;
+mod authz;
+mod authz_clients;
+mod clients;
+mod concurrency;
+mod crash;
+mod disk_full;
+mod ecr;
+mod fsck;
+mod gc;
+mod hostile;
+mod iam;
+mod isolation;
+mod lifecycle;
+mod scanning;
+mod spec;
