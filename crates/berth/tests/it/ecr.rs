@@ -1438,3 +1438,60 @@ fn exceptions_are_worded_as_ecr_words_them() {
     let out = boto3(&s, BOTO3_MESSAGES, &fixture);
     assert!(out.contains("messages match"), "{out}");
 }
+
+/// berth has no pull-through cache rules (creating one is unsupported), and
+/// says so as ECR would: an empty list, or PullThroughCacheRuleNotFound for
+/// the prefixes asked about; while creating one stays unsupported.
+#[test]
+fn pull_through_cache_rules_are_described_truthfully() {
+    if !tools::require("aws") {
+        return;
+    }
+    let s = start();
+    let all = aws_ok(
+        &s,
+        "us-east-1",
+        &["ecr", "describe-pull-through-cache-rules"],
+    );
+    assert_eq!(all["pullThroughCacheRules"], serde_json::json!([]));
+    assert!(all.get("nextToken").is_none());
+    let missing = aws_err(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "describe-pull-through-cache-rules",
+            "--ecr-repository-prefixes",
+            "docker-hub",
+        ],
+    );
+    assert!(
+        missing.contains("PullThroughCacheRuleNotFoundException") && missing.contains("docker-hub"),
+        "{missing}"
+    );
+    // The CLI checks maxResults' range itself; a page of one is empty too.
+    let page = aws_ok(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "describe-pull-through-cache-rules",
+            "--max-results",
+            "1",
+        ],
+    );
+    assert_eq!(page["pullThroughCacheRules"], serde_json::json!([]));
+    let create = aws_err(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "create-pull-through-cache-rule",
+            "--ecr-repository-prefix",
+            "docker-hub",
+            "--upstream-registry-url",
+            "registry-1.docker.io",
+        ],
+    );
+    assert!(create.contains("UnsupportedOperationException"), "{create}");
+}

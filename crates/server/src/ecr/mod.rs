@@ -23,6 +23,7 @@ mod lifecycle;
 mod operation;
 mod paging;
 mod policies;
+mod pull_through_cache;
 mod repositories;
 mod scanning;
 mod settings;

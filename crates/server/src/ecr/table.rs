@@ -27,7 +27,10 @@
 //! `Entry::implemented::<images::DescribeImageSigningStatus>(),`.
 
 use super::operation::Entry;
-use super::{images, layers, lifecycle, policies, repositories, scanning, settings, tagging};
+use super::{
+    images, layers, lifecycle, policies, pull_through_cache, repositories, scanning, settings,
+    tagging,
+};
 
 /// In the model's (alphabetical) order.
 pub const TABLE: &[Entry] = &[
@@ -51,7 +54,7 @@ pub const TABLE: &[Entry] = &[
     Entry::implemented::<scanning::DescribeImageScanFindings>(),
     Entry::unsupported("DescribeImageSigningStatus"),
     Entry::implemented::<images::DescribeImages>(),
-    Entry::unsupported("DescribePullThroughCacheRules"),
+    Entry::implemented::<pull_through_cache::DescribePullThroughCacheRules>(),
     Entry::implemented::<repositories::DescribeRegistry>(),
     Entry::unsupported("DescribeReplicationBackfillResults"),
     Entry::implemented::<repositories::DescribeRepositories>(),
@@ -150,7 +153,7 @@ mod tests {
     fn the_table_lists_the_model_once_in_order() {
         assert_eq!(OPERATIONS.len(), 62);
         assert!(OPERATIONS.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(IMPLEMENTED_OPERATIONS.len(), 40);
+        assert_eq!(IMPLEMENTED_OPERATIONS.len(), 41);
         assert!(IMPLEMENTED_OPERATIONS.contains(&"UploadLayerPart"));
         assert!(!IMPLEMENTED_OPERATIONS.contains(&"PutReplicationConfiguration"));
     }
