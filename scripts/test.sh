@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
 
+# No module of a crate depends on a sibling in a cycle (ARCHITECTURE.md).
+python3 scripts/module-cycles.py
+
 cargo build --workspace --all-targets --locked
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"

@@ -92,7 +92,7 @@ pub struct RegistryConfig {
     /// deployment must use the same one.
     pub server_key: berth_iam::ServerKey,
     /// The account anonymous callers and plain host names address; its
-    /// admin user administers the whole server (`accounts.rs`).
+    /// admin user administers the whole server (`identity/accounts.rs`).
     pub default_account: String,
     /// Image scans that may run at once (each on one blocking thread).
     pub scan_workers: usize,

@@ -3,7 +3,7 @@
 //! lifecycle runs.
 //! Every request is SigV4-signed for the service `berth` (any valid region)
 //! with an access key, the way the `aws` CLI signs; who may do what is
-//! decided by the registry (`accounts.rs`). Answers are JSON; errors are
+//! decided by identity (`berth_registry::identity`, `accounts.rs` there). Answers are JSON; errors are
 //! `{"__type","message"}`, built in `aws_error.rs`.
 
 use crate::admin_api as api;

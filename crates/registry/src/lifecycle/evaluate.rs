@@ -3,7 +3,7 @@
 //! scheduled execution both call [`evaluate`]; neither decides anything
 //! itself. Pure: the caller passes `now`.
 //!
-//! ECR's semantics (`../shared/reference/ecr-api.md` §7):
+//! ECR's semantics (the ECR user guide's lifecycle-policy parameters and evaluation rules):
 //! 1. a rule's *selection* is the images of its storage class whose tags
 //!    satisfy its `tagStatus` (and lists);
 //! 2. every rule *marks* images of its selection against the same snapshot,

@@ -1,5 +1,5 @@
 //! A lifecycle policy document: parsed and validated as ECR validates it
-//! (`../shared/reference/ecr-api.md` §7), so that a document ECR refuses is
+//! (the ECR user guide's lifecycle-policy parameters), so that a document ECR refuses is
 //! refused here too, with a message that names the rule and the field.
 //! Pure: no I/O, no clock.
 
