@@ -2,7 +2,7 @@
 //! the bytes go, restoring (by request, by push, after a crash), indexes,
 //! garbage collection and lifecycle transitions.
 
-use crate::tests::*;
+use crate::test_fixture::*;
 use crate::*;
 use berth_oci::{Digest, Reference};
 use berth_store::{BlobStore, FsBlobStore, ImageStatus, StatusFilter, TagStatus};

@@ -269,4 +269,20 @@ impl Registry {
 #[cfg(test)]
 mod archive_tests;
 #[cfg(test)]
-mod tests;
+mod blobs_tests;
+#[cfg(test)]
+mod gc_tests;
+#[cfg(test)]
+mod listing_tests;
+#[cfg(test)]
+mod maintenance_tests;
+#[cfg(test)]
+mod manifests_tests;
+#[cfg(test)]
+mod pulls_tests;
+#[cfg(test)]
+mod referrers_tests;
+#[cfg(test)]
+mod test_fixture;
+#[cfg(test)]
+mod uploads_tests;

@@ -133,3 +133,8 @@ impl Identity {
         )
     }
 }
+
+#[cfg(test)]
+mod authz_tests;
+#[cfg(test)]
+mod credentials_tests;

@@ -443,3 +443,6 @@ pub fn expiry_plan(actions: &[Action], snapshot: &[ImageSnapshot]) -> Vec<(Expir
 
 #[cfg(test)]
 mod props;
+
+#[cfg(test)]
+mod tests;

@@ -314,3 +314,6 @@ impl Registry {
         s.queued.load(Ordering::SeqCst) + (s.workers - s.permits.available_permits())
     }
 }
+
+#[cfg(test)]
+mod tests;
