@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-# dpkg and rpm: the version comparators are checked against them (berth-scan).
-scripts/apt-install.sh skopeo podman buildah dpkg rpm
+# dpkg and rpm: the version comparators are checked against them (berth-scan);
+# postgresql: the PostgreSQL metadata store's tests (scripts/postgres.sh).
+scripts/apt-install.sh skopeo podman buildah dpkg rpm postgresql
 # oras-py: OCI artifacts and referrers.
 if ! python3 -c "import oras" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check "oras==0.2.43"
@@ -40,6 +41,7 @@ echo "  oras-py: $(python3 -c 'import oras; print(oras.__version__)' 2>/dev/null
 echo "  boto3: $(python3 -c 'import boto3; print(boto3.__version__)' 2>/dev/null || echo MISSING)"
 echo "  aws: $(aws --version 2>/dev/null || echo MISSING)"
 echo "  cargo-fuzz: $(cargo fuzz --version 2>/dev/null || echo MISSING)"
+echo "  postgresql: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || echo MISSING)"
 for tool in skopeo podman buildah docker docker-registry; do
   if command -v "$tool" >/dev/null 2>&1; then
     echo "  $tool: $("$tool" --version 2>/dev/null | head -n1)"

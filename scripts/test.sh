@@ -10,6 +10,12 @@ cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
 
+# One PostgreSQL cluster for the whole run (the metadata store's PostgreSQL
+# conformance suites make a database each in it), stopped on exit.
+pg_dir=$(mktemp -d)
+eval "$(scripts/postgres.sh start "$pg_dir")"
+trap 'scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+
 # No module of a crate depends on a sibling in a cycle (ARCHITECTURE.md).
 python3 scripts/module-cycles.py
 

@@ -33,6 +33,7 @@ mod error;
 mod fs_blob;
 mod metadata;
 pub mod offload;
+mod postgres;
 mod sqlite;
 mod sys;
 
@@ -59,6 +60,10 @@ pub use metadata::{
 pub use metadata::{
     ImageScanRecord, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,
 };
+/// A fresh PostgreSQL database per test (`BERTH_TEST_POSTGRES`, or a throwaway cluster).
+#[cfg(any(test, feature = "conformance"))]
+pub use postgres::testing as postgres_testing;
+pub use postgres::{PgMetadataStore, PgSettings};
 pub use sqlite::SqliteMetadataStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -92,6 +97,15 @@ mod tests {
                 .await
                 .unwrap();
             (store, dir)
+        });
+    }
+
+    /// The same suites on PostgreSQL (`BERTH_TEST_POSTGRES`, see
+    /// `postgres::testing`), each on a database of its own.
+    mod postgres_metadata_store {
+        crate::metadata_store_conformance!(async {
+            let db = crate::postgres_testing::TestDatabase::create().await;
+            (db.store().await, db)
         });
     }
 }

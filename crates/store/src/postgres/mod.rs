@@ -1,0 +1,137 @@
+//! Metadata store on PostgreSQL, for deployments of several berth nodes.
+//!
+//! The SQLite backend gets "a transaction's checks and its writes see no
+//! concurrent writer" from its one writer connection. Here every write runs
+//! on the `writer` pool, whose connections default to `SERIALIZABLE`: the
+//! outcome equals some serial order. A transaction that PostgreSQL aborts to
+//! keep that promise (SQLSTATE 40001, or a deadlock, 40P01) is run again
+//! from the start by [`retrying!`], so each method body keeps the logic of
+//! its SQLite twin and is written to be re-runnable (nothing outside the
+//! database happens inside it). Single-statement reads use the `reader`
+//! pool at READ COMMITTED. ARCHITECTURE.md, "Scale-out: cross-node
+//! protocols".
+//!
+//! One file per concern, each `impl <Concern>Store for PgMetadataStore`,
+//! translated from `sqlite/` (same statements, `$n` placeholders,
+//! PostgreSQL's functions); SQL they share lives in `sql.rs`.
+
+use crate::{Result, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Runs a block that makes its own write transaction, again from the start
+/// while PostgreSQL refuses it as not serializable, up to
+/// [`MAX_ATTEMPTS`] times. The block is an `async` block's body: `return`
+/// in it ends this attempt with that value.
+macro_rules! retrying {
+    ($body:block) => {{
+        let mut attempt = 1u32;
+        loop {
+            let outcome: $crate::Result<_> = async $body.await;
+            match outcome {
+                Err(e) if e.is_retryable() && attempt < $crate::postgres::MAX_ATTEMPTS => {
+                    $crate::postgres::backoff(attempt).await;
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+// Declared after the macro, which they use.
+mod archive;
+mod blobs;
+mod iam;
+mod identity;
+mod images;
+mod lifecycle;
+mod maintenance;
+mod policies;
+mod repositories;
+mod scanning;
+mod sql;
+#[cfg(any(test, feature = "conformance"))]
+pub mod testing;
+
+/// Attempts of one write transaction before its serialization failure is
+/// the caller's error.
+pub(crate) const MAX_ATTEMPTS: u32 = 10;
+
+/// Jittered exponential backoff between attempts: 2, 4, 8 ... ms (capped
+/// at 256), each scaled by a random factor in [0.5, 1.5) so that two
+/// transactions that collided do not collide again in step.
+pub(crate) async fn backoff(attempt: u32) {
+    let base = 2u64 << attempt.min(7);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    let micros = base * 1000 / 2 + (nanos % (base * 1000));
+    tokio::time::sleep(Duration::from_micros(micros)).await;
+}
+
+pub struct PgMetadataStore {
+    writer: PgPool,
+    reader: PgPool,
+}
+
+/// Settings of a connection to the metadata database.
+#[derive(Clone, Debug)]
+pub struct PgSettings {
+    /// Connections per pool (the writer's and the reader's).
+    pub max_connections: u32,
+    /// How long a request waits for a free connection, or for the server to
+    /// answer a connect, before the store reports it unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgSettings {
+    fn default() -> Self {
+        PgSettings {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl PgMetadataStore {
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/db`, or
+    /// any form libpq accepts) and applies the migrations the database
+    /// lacks. sqlx takes an advisory lock around them, so nodes starting at
+    /// once migrate once.
+    pub async fn connect(url: &str, settings: &PgSettings) -> Result<Self> {
+        let base = PgConnectOptions::from_str(url)?.application_name("berth");
+        let pool = |options: PgConnectOptions| {
+            PgPoolOptions::new()
+                .max_connections(settings.max_connections)
+                .min_connections(1)
+                .acquire_timeout(settings.acquire_timeout)
+                .connect_with(options)
+        };
+        let writer = pool(
+            base.clone()
+                .options([("default_transaction_isolation", "serializable")]),
+        )
+        .await?;
+        sqlx::migrate!("./migrations/postgres").run(&writer).await?;
+        // Readers keep the server's default isolation (READ COMMITTED unless
+        // the administrator changed it): each read is one statement.
+        let reader = pool(base).await?;
+        Ok(PgMetadataStore { writer, reader })
+    }
+}
+
+impl StoreError {
+    /// PostgreSQL aborted the transaction to keep it serializable, or to
+    /// break a deadlock: running it again is the remedy.
+    pub(crate) fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("40001") | Some("40P01"))
+            }
+            _ => false,
+        }
+    }
+}

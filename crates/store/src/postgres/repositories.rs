@@ -1,0 +1,352 @@
+//! `RepositoryStore` on PostgreSQL: `repositories`, `repository_tags`,
+//! `account_settings`. Deleting a repository relies on `ON DELETE CASCADE`
+//! for what is keyed on it, and hands back its upload ids because their
+//! bytes are files the caller removes.
+
+use super::sql::split_names;
+use super::PgMetadataStore;
+use crate::metadata::{
+    DeleteRepositoryOutcome, RegistryKey, RepoId, RepositoryRecord, RepositoryStore, ResourceTag,
+};
+use crate::Result;
+use async_trait::async_trait;
+use sqlx::{Postgres, Row, Transaction};
+
+#[async_trait]
+impl RepositoryStore for PgMetadataStore {
+    async fn ensure_repository(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        now: i64,
+    ) -> Result<RepoId> {
+        retrying!({
+            if let Some(id) = self.find_repository(registry, name).await? {
+                return Ok(id);
+            }
+            sqlx::query(
+            "INSERT INTO repositories (account_id, region, name, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (account_id, region, name) DO NOTHING",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+            let id: i64 = sqlx::query_scalar(
+                "SELECT id FROM repositories WHERE account_id = $1 AND region = $2 AND name = $3",
+            )
+            .bind(&registry.account_id)
+            .bind(&registry.region)
+            .bind(name)
+            .fetch_one(&self.writer)
+            .await?;
+            Ok(RepoId(id))
+        })
+    }
+
+    async fn find_repository(&self, registry: &RegistryKey, name: &str) -> Result<Option<RepoId>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM repositories WHERE account_id = $1 AND region = $2 AND name = $3",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(id.map(RepoId))
+    }
+
+    async fn create_repository(
+        &self,
+        registry: &RegistryKey,
+        r: &RepositoryRecord,
+        tags: &[ResourceTag],
+    ) -> Result<Option<RepositoryRecord>> {
+        retrying!({
+            let mut tx = self.writer.begin().await?;
+            let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO repositories (account_id, region, name, created_at, image_tag_mutability, mutability_filters, scan_on_push)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, region, name) DO NOTHING RETURNING id",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(&r.name)
+        .bind(r.created_at)
+        .bind(&r.image_tag_mutability)
+        .bind(&r.mutability_filters)
+        .bind(r.scan_on_push)
+        .fetch_optional(&mut *tx)
+        .await?;
+            let Some(id) = id else {
+                return Ok(None);
+            };
+            upsert_tags(&mut tx, RepoId(id), tags).await?;
+            tx.commit().await?;
+            Ok(Some(RepositoryRecord {
+                id: RepoId(id),
+                ..r.clone()
+            }))
+        })
+    }
+
+    async fn get_repository(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+    ) -> Result<Option<RepositoryRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {REPO_COLUMNS} FROM repositories WHERE account_id = $1 AND region = $2 AND name = $3"
+        ))
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(repository_from_row))
+    }
+
+    async fn describe_repositories(
+        &self,
+        registry: &RegistryKey,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RepositoryRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REPO_COLUMNS} FROM repositories WHERE account_id = $1 AND region = $2 AND name > $3 ORDER BY name LIMIT $4"
+        ))
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(repository_from_row).collect())
+    }
+
+    async fn set_tag_mutability(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        mutability: &str,
+        filters: Option<&str>,
+    ) -> Result<bool> {
+        retrying!({
+            let n = sqlx::query(
+            "UPDATE repositories SET image_tag_mutability = $1, mutability_filters = $2 WHERE account_id = $3 AND region = $4 AND name = $5",
+        )
+        .bind(mutability)
+        .bind(filters)
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+            Ok(n == 1)
+        })
+    }
+
+    async fn set_scan_on_push(&self, registry: &RegistryKey, name: &str, on: bool) -> Result<bool> {
+        retrying!({
+            let n = sqlx::query(
+            "UPDATE repositories SET scan_on_push = $1 WHERE account_id = $2 AND region = $3 AND name = $4",
+        )
+        .bind(on)
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+            Ok(n == 1)
+        })
+    }
+
+    async fn delete_repository(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        force: bool,
+    ) -> Result<DeleteRepositoryOutcome> {
+        retrying!({
+            let mut tx = self.writer.begin().await?;
+            let row = sqlx::query(&format!(
+            "SELECT {REPO_COLUMNS} FROM repositories WHERE account_id = $1 AND region = $2 AND name = $3"
+        ))
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+            let Some(record) = row.map(repository_from_row) else {
+                return Ok(DeleteRepositoryOutcome::NotFound);
+            };
+            let has_images: Option<i64> = sqlx::query_scalar(
+                "SELECT 1::BIGINT FROM manifests WHERE repository_id = $1 LIMIT 1",
+            )
+            .bind(record.id.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if has_images.is_some() && !force {
+                return Ok(DeleteRepositoryOutcome::NotEmpty);
+            }
+            let uploads: Vec<String> =
+                sqlx::query_scalar("SELECT id FROM uploads WHERE repository_id = $1")
+                    .bind(record.id.0)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let digests: Vec<String> =
+                sqlx::query_scalar("SELECT digest FROM manifests WHERE repository_id = $1")
+                    .bind(record.id.0)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            // Tags, references, links, manifests and sessions go by ON DELETE CASCADE.
+            sqlx::query("DELETE FROM repositories WHERE id = $1")
+                .bind(record.id.0)
+                .execute(&mut *tx)
+                .await?;
+            for d in digests {
+                sqlx::query(
+                "DELETE FROM manifest_bodies WHERE digest = $1 AND NOT EXISTS (SELECT 1::BIGINT FROM manifests WHERE digest = $1)",
+            )
+            .bind(d)
+            .execute(&mut *tx)
+            .await?;
+            }
+            tx.commit().await?;
+            Ok(DeleteRepositoryOutcome::Deleted { record, uploads })
+        })
+    }
+
+    async fn repository_tags(&self, repo: RepoId) -> Result<Vec<ResourceTag>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value FROM repository_tags WHERE repository_id = $1 ORDER BY key",
+        )
+        .bind(repo.0)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, value)| ResourceTag { key, value })
+            .collect())
+    }
+
+    async fn tag_repository(&self, repo: RepoId, tags: &[ResourceTag], max: usize) -> Result<bool> {
+        retrying!({
+            let mut tx = self.writer.begin().await?;
+            upsert_tags(&mut tx, repo, tags).await?;
+            let n: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM repository_tags WHERE repository_id = $1")
+                    .bind(repo.0)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if n as usize > max {
+                // Dropping the transaction rolls the upserts back.
+                return Ok(false);
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    async fn untag_repository(&self, repo: RepoId, keys: &[String]) -> Result<()> {
+        retrying!({
+            let mut tx = self.writer.begin().await?;
+            for k in keys {
+                sqlx::query("DELETE FROM repository_tags WHERE repository_id = $1 AND key = $2")
+                    .bind(repo.0)
+                    .bind(k)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    async fn account_setting(&self, registry: &RegistryKey, name: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT value FROM account_settings WHERE account_id = $1 AND region = $2 AND name = $3",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?)
+    }
+
+    async fn put_account_setting(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        value: &str,
+    ) -> Result<()> {
+        retrying!({
+            sqlx::query(
+            "INSERT INTO account_settings (account_id, region, name, value) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (account_id, region, name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(name)
+        .bind(value)
+        .execute(&self.writer)
+        .await?;
+            Ok(())
+        })
+    }
+
+    async fn list_repositories(
+        &self,
+        registry: &RegistryKey,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        let joined: Option<String> = sqlx::query_scalar(
+            "SELECT string_agg(name, chr(10) ORDER BY name) FROM
+             (SELECT name FROM repositories WHERE account_id = $1 AND region = $2 AND name > $3 ORDER BY name LIMIT $4) AS page",
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(split_names(joined))
+    }
+}
+
+const REPO_COLUMNS: &str =
+    "id, name, created_at, image_tag_mutability, mutability_filters, scan_on_push";
+
+fn repository_from_row(row: sqlx::postgres::PgRow) -> RepositoryRecord {
+    RepositoryRecord {
+        id: RepoId(row.get(0)),
+        name: row.get(1),
+        created_at: row.get(2),
+        image_tag_mutability: row.get(3),
+        mutability_filters: row.get(4),
+        scan_on_push: row.get(5),
+    }
+}
+
+async fn upsert_tags(
+    tx: &mut Transaction<'_, Postgres>,
+    repo: RepoId,
+    tags: &[ResourceTag],
+) -> Result<()> {
+    for t in tags {
+        sqlx::query(
+            "INSERT INTO repository_tags (repository_id, key, value) VALUES ($1, $2, $3)
+             ON CONFLICT (repository_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(repo.0)
+        .bind(&t.key)
+        .bind(&t.value)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
