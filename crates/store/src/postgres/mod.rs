@@ -135,3 +135,61 @@ impl StoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::metadata::{RegistryKey, RepoId, RepositoryRecord, RepositoryStore, ResourceTag};
+    use std::sync::Arc;
+
+    /// Concurrent transactions that each check a count and then write
+    /// would all pass the check at READ COMMITTED (write skew). SERIALIZABLE
+    /// aborts all but one of each conflicting set, and `retrying!` runs them
+    /// again: exactly `max` tags get in, and nobody sees an error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_checked_limit_holds_under_concurrent_writers() {
+        let db = super::testing::TestDatabase::create().await;
+        let store = Arc::new(db.store_with(16).await);
+        let reg = RegistryKey {
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+        };
+        let record = RepositoryRecord {
+            id: RepoId(0),
+            name: "app".into(),
+            created_at: 1,
+            image_tag_mutability: "MUTABLE".into(),
+            mutability_filters: None,
+            scan_on_push: false,
+        };
+        let repo = store
+            .create_repository(&reg, &record, &[])
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let (writers, max) = (48, 5);
+        let tasks: Vec<_> = (0..writers)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let tag = ResourceTag {
+                        key: format!("k{i}"),
+                        value: "v".into(),
+                    };
+                    store.tag_repository(repo, &[tag], max).await
+                })
+            })
+            .collect();
+        let mut accepted = 0;
+        for t in tasks {
+            if t.await
+                .unwrap()
+                .expect("no writer sees a serialization failure")
+            {
+                accepted += 1;
+            }
+        }
+        assert_eq!(accepted, max);
+        assert_eq!(store.repository_tags(repo).await.unwrap().len(), max);
+    }
+}

@@ -53,10 +53,15 @@ impl TestDatabase {
         }
     }
 
-    /// A store on this database, migrated.
+    /// A store on this database, migrated, with 4 connections per pool.
     pub async fn store(&self) -> PgMetadataStore {
+        self.store_with(4).await
+    }
+
+    /// A store on this database with `connections` per pool.
+    pub async fn store_with(&self, connections: u32) -> PgMetadataStore {
         let settings = PgSettings {
-            max_connections: 4,
+            max_connections: connections,
             ..PgSettings::default()
         };
         PgMetadataStore::connect(&self.url, &settings)
