@@ -22,6 +22,16 @@ python3 scripts/module-cycles.py
 cargo build --workspace --all-targets --locked
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
+  # The end-to-end suites again with every server's metadata in PostgreSQL
+  # (a database per server): all but the tests that open the data dir's
+  # SQLite file themselves or run offline commands on it (fsck, gc
+  # --offline, vulndb import --offline, seeded push times, crash and
+  # disk-full runs), which the pass above covers on SQLite.
+  BERTH_TEST_METADATA=postgres cargo nextest run -p berth --test it --locked --no-fail-fast -E \
+    '(test(/^(api|ecr|authz|authz_clients|iam|clients|artifacts|spec|concurrency|isolation|lifecycle|hostile)::/)
+      | test(=gc::a_push_storm_beside_gc_in_a_loop_loses_nothing)
+      | test(=scanning::artifacts_are_not_images_and_images_without_packages_are_unsupported))
+     - test(=lifecycle::expire_untagged_images_older_than_30_days_previewed_then_scheduled)'
   # nextest does not run doctests.
   cargo test --workspace --locked --doc
 else

@@ -24,6 +24,11 @@ pub struct ServeArgs {
     /// Where metadata and blobs live [default: ./berth-data].
     #[arg(long, env = "BERTH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Where the metadata lives: `sqlite:PATH`, or a PostgreSQL database
+    /// `postgres://user[:password]@host[:port]/db` [default: the data dir's
+    /// metadata.db]. One berth node per PostgreSQL database for now.
+    #[arg(long, env = "BERTH_METADATA")]
+    pub metadata: Option<String>,
     /// Where the bytes of archived images go (the archive storage class)
     /// [default: <data-dir>/archive].
     #[arg(long, env = "BERTH_ARCHIVE_DIR")]
@@ -122,10 +127,72 @@ pub struct Tls {
     pub key: PathBuf,
 }
 
+/// Where the metadata store is (`--metadata`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Metadata {
+    Sqlite(PathBuf),
+    /// A libpq URL, which may hold a password: shown only through
+    /// [`Metadata::describe`].
+    Postgres(String),
+}
+
+impl Metadata {
+    pub fn parse(text: &str) -> anyhow::Result<Metadata> {
+        if let Some(path) = text.strip_prefix("sqlite:") {
+            if path.is_empty() {
+                bail!("metadata 'sqlite:' needs a path, e.g. sqlite:/var/lib/berth/metadata.db");
+            }
+            Ok(Metadata::Sqlite(PathBuf::from(path)))
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Ok(Metadata::Postgres(text.to_string()))
+        } else {
+            bail!(
+                "metadata must be sqlite:PATH or postgres://user@host:port/database, not '{}'",
+                redact_url(text)
+            )
+        }
+    }
+
+    /// For logs and errors: a PostgreSQL URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Metadata::Sqlite(p) => format!("sqlite:{}", p.display()),
+            Metadata::Postgres(url) => redact_url(url),
+        }
+    }
+}
+
+impl std::fmt::Debug for Metadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// `scheme://user:secret@host/...` as `scheme://user:***@host/...`; a
+/// password given as `?password=` is masked too.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(start) = out.find("://").map(|i| i + 3) {
+        let authority_end = out[start..].find('/').map_or(out.len(), |j| start + j);
+        if let Some(at) = out[start..authority_end].rfind('@').map(|j| start + j) {
+            if let Some(colon) = out[start..at].find(':').map(|j| start + j) {
+                out.replace_range(colon + 1..at, "***");
+            }
+        }
+    }
+    if let Some(q) = out.find("password=") {
+        let end = out[q..].find('&').map_or(out.len(), |j| q + j);
+        out.replace_range(q + "password=".len()..end, "***");
+    }
+    out
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// The metadata store: the data dir's SQLite file unless `--metadata`.
+    pub metadata: Metadata,
     /// The archive blob store's root.
     pub archive_dir: PathBuf,
     pub tls: Option<Tls>,
@@ -290,7 +357,12 @@ impl Config {
         if upload_sessions.per_repository == 0 || upload_sessions.per_principal == 0 {
             bail!("upload_sessions_per_repository and upload_sessions_per_principal must be at least 1");
         }
+        let metadata = match args.metadata.or(file.metadata) {
+            Some(text) => Metadata::parse(&text)?,
+            None => Metadata::Sqlite(crate::datadir::metadata_db(&data_dir)),
+        };
         Ok(Config {
+            metadata,
             upload_sessions,
             header_read_timeout,
             body_read_timeout,
@@ -354,6 +426,49 @@ fn read_file(path: &Path) -> anyhow::Result<ServeArgs> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_is_sqlite_in_the_data_dir_unless_given() {
+        let args = ServeArgs {
+            data_dir: Some("/srv/berth".into()),
+            ..ServeArgs::default()
+        };
+        assert_eq!(
+            Config::resolve(args).unwrap().metadata,
+            Metadata::Sqlite("/srv/berth/metadata.db".into())
+        );
+        assert_eq!(
+            Metadata::parse("sqlite:/x/m.db").unwrap(),
+            Metadata::Sqlite("/x/m.db".into())
+        );
+        let url = "postgres://berth:s3cret@db:5432/berth?sslmode=require";
+        assert_eq!(
+            Metadata::parse(url).unwrap(),
+            Metadata::Postgres(url.into())
+        );
+        let e = Metadata::parse("sqlite:").unwrap_err().to_string();
+        assert!(e.contains("needs a path"), "{e}");
+        for bad in ["mysql://u:pw@h/db", "metadata.db"] {
+            let e = Metadata::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("sqlite:PATH or postgres://"), "{bad}: {e}");
+            assert!(!e.contains("pw@"), "the password is not repeated: {e}");
+        }
+    }
+
+    #[test]
+    fn passwords_never_show_in_what_berth_prints_of_a_url() {
+        let m = Metadata::parse("postgres://berth:s3cret@db:5432/berth").unwrap();
+        assert_eq!(m.describe(), "postgres://berth:***@db:5432/berth");
+        assert_eq!(format!("{m:?}"), m.describe());
+        assert_eq!(
+            redact_url("postgresql://db/berth?user=b&password=s3cret&sslmode=require"),
+            "postgresql://db/berth?user=b&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://berth@db/berth"),
+            "postgres://berth@db/berth"
+        );
+    }
 
     #[test]
     fn flags_win_over_the_file_which_wins_over_defaults() {

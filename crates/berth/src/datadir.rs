@@ -1,15 +1,21 @@
 //! The data directory and its lock: one server (or offline maintenance
 //! command) at a time owns a data dir.
 
+use crate::config::Metadata;
 use anyhow::{bail, Context};
 use berth_registry::{Registry, RegistryConfig, SystemClock};
-use berth_store::{FsBlobStore, SqliteMetadataStore};
+use berth_store::{FsBlobStore, MetadataStore, PgMetadataStore, PgSettings, SqliteMetadataStore};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Where archived blobs go unless `--archive-dir` says otherwise.
+/// The embedded metadata database of a data dir (`--metadata`'s default).
+pub fn metadata_db(data_dir: &Path) -> PathBuf {
+    data_dir.join("metadata.db")
+}
+
 pub fn default_archive_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("archive")
 }
@@ -73,7 +79,7 @@ impl DataDir {
     }
 
     pub fn metadata_db(&self) -> PathBuf {
-        self.root.join("metadata.db")
+        metadata_db(&self.root)
     }
 
     /// Opens the data dir's stores (the blob store, the metadata database,
@@ -81,28 +87,51 @@ impl DataDir {
     /// `berth serve` and the offline commands all start from.
     pub async fn open_registry(
         &self,
+        metadata: &Metadata,
         archive_dir: &Path,
         config: RegistryConfig,
     ) -> anyhow::Result<Registry> {
         let blobs = FsBlobStore::open(&self.root)
             .await
             .context("opening the blob store")?;
-        let meta = SqliteMetadataStore::open(&self.metadata_db())
-            .await
-            .context("opening the metadata database")?;
+        let meta: Arc<dyn MetadataStore> = match metadata {
+            Metadata::Sqlite(path) => Arc::new(
+                SqliteMetadataStore::open(path)
+                    .await
+                    .with_context(|| format!("opening the metadata database {}", path.display()))?,
+            ),
+            Metadata::Postgres(url) => {
+                let store = PgMetadataStore::connect(url, &PgSettings::default())
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "connecting to the PostgreSQL metadata store {}",
+                            metadata.describe()
+                        )
+                    })?;
+                // Caches, locks and jobs are still per process: a second
+                // node on the same database would serve stale answers.
+                if !store.claim_only_node().await? {
+                    bail!(
+                        "another berth node is serving from the PostgreSQL metadata store {}; \
+                         berth runs one node per database until its cross-node protocols are built \
+                         (ARCHITECTURE.md, \"Scale-out\")",
+                        metadata.describe()
+                    );
+                }
+                Arc::new(store)
+            }
+        };
         let archive = FsBlobStore::open(archive_dir).await.with_context(|| {
             format!(
                 "opening the archive blob store in {}",
                 archive_dir.display()
             )
         })?;
-        Ok(Registry::new(
-            Arc::new(blobs),
-            Arc::new(meta),
-            Arc::new(SystemClock),
-            config,
+        Ok(
+            Registry::new(Arc::new(blobs), meta, Arc::new(SystemClock), config)
+                .with_archive_store(Arc::new(archive)),
         )
-        .with_archive_store(Arc::new(archive)))
     }
 
     /// The server key (`server.key`, 32 bytes, mode 0600), created on first

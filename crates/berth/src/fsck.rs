@@ -4,6 +4,7 @@
 //! listed but does not fail), 2 when damage remains, 1 when it could not
 //! check at all (e.g. a server holds the data dir).
 
+use crate::config::Metadata;
 use crate::datadir::DataDir;
 use anyhow::{bail, Context};
 use berth_registry::{Fix, FsckOptions, FsckProblem, FsckReport, RegistryConfig, Severity};
@@ -61,7 +62,11 @@ pub async fn run(args: FsckArgs) -> anyhow::Result<FsckReport> {
         modes.push(mode_problem(what, dir, args.repair)?);
     }
     let registry = data
-        .open_registry(&archive_dir, RegistryConfig::default())
+        .open_registry(
+            &Metadata::Sqlite(data.metadata_db()),
+            &archive_dir,
+            RegistryConfig::default(),
+        )
         .await?;
     let report = registry
         .fsck(FsckOptions {

@@ -3,6 +3,7 @@
 //! admin` is) or, with `--offline`, on a data dir no server holds.
 
 use crate::client::{self, AdminClient, NO_BODY};
+use crate::config::Metadata;
 use crate::datadir::DataDir;
 use anyhow::{bail, Context};
 use berth_registry::{GcOptions, GcRun, RegistryConfig};
@@ -133,8 +134,12 @@ async fn offline(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
     // elsewhere is collected through the server (`berth gc` without
     // --data-dir), whose store is configured.
     let registry = Arc::new(
-        data.open_registry(&crate::datadir::default_archive_dir(&data.root), config)
-            .await?,
+        data.open_registry(
+            &Metadata::Sqlite(data.metadata_db()),
+            &crate::datadir::default_archive_dir(&data.root),
+            config,
+        )
+        .await?,
     );
     let run = registry
         .start_gc(GcOptions {

@@ -35,6 +35,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .context("the data dir's server.key")?;
     let registry = Arc::new(
         data.open_registry(
+            &config.metadata,
             &config.archive_dir,
             RegistryConfig {
                 upload_expiry: config.upload_expiry,
@@ -144,8 +145,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "http"
     };
     tracing::info!(
-        "berth listening on {scheme}://{addr} with data in {} (ready in {} ms)",
+        "berth listening on {scheme}://{addr} with data in {} and metadata in {} (ready in {} ms)",
         data.root.display(),
+        config.metadata.describe(),
         started.elapsed().as_millis()
     );
     let served = match &config.tls {

@@ -10,6 +10,7 @@
 //! holds the whole database.
 
 use crate::client::{self, AdminClient, NO_BODY};
+use crate::config::Metadata;
 use crate::datadir::DataDir;
 use anyhow::{bail, Context};
 use berth_registry::{ImportStats, Registry, RegistryConfig};
@@ -201,6 +202,7 @@ pub async fn run(args: VulnDbArgs) -> anyhow::Result<()> {
         let data = DataDir::open_locked(&dir)?;
         let registry = Arc::new(
             data.open_registry(
+                &Metadata::Sqlite(data.metadata_db()),
                 &crate::datadir::default_archive_dir(&data.root),
                 RegistryConfig::default(),
             )

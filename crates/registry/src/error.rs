@@ -107,6 +107,10 @@ pub enum Error {
     /// that each protocol can say so (and keep it apart from a fault).
     #[error("no space left on the registry's data volume")]
     NoSpace,
+    /// A store cannot be reached (the metadata database restarting, a
+    /// network cut): nothing was changed, and the client may retry.
+    #[error("{0}")]
+    Unavailable(String),
     /// A storage fault (I/O, a corrupt record): the server logs it and
     /// answers a generic internal error.
     #[error(transparent)]
@@ -117,6 +121,7 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NoSpace => Error::NoSpace,
+            StoreError::Unavailable(why) => Error::Unavailable(why),
             // A session whose record or temporary object vanished is, to
             // the client, an upload that does not exist.
             StoreError::UploadNotFound(id) => Error::BlobUploadUnknown(id),

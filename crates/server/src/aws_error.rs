@@ -162,6 +162,16 @@ impl AwsError {
                 "ServerException",
                 "no space left on the registry's data volume; nothing was stored",
             ),
+            // ECR's model has no 503 exception; ServerException with 503
+            // is retried by the SDKs (503 is a transient status to all).
+            Error::Unavailable(why) => {
+                tracing::warn!(error = %why, "a store is unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServerException",
+                    "the registry's storage is unavailable; nothing was changed. Retry shortly",
+                )
+            }
             Error::Store(e) => {
                 tracing::error!(error = %e, "storage failure");
                 Self::new(
@@ -224,6 +234,20 @@ impl QueryError {
                 Self::new(StatusCode::BAD_REQUEST, "MalformedPolicyDocument", m)
             }
             Error::InvalidParameter(m) => Self::validation(m),
+            // AWS's common Query error for a service that cannot answer now.
+            Error::Unavailable(why) => {
+                tracing::warn!(error = %why, "a store is unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    "the registry's storage is unavailable; nothing was changed. Retry shortly",
+                )
+            }
+            Error::NoSpace => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceFailure",
+                "no space left on the registry's data volume; nothing was stored",
+            ),
             Error::Store(e) => {
                 tracing::error!(error = %e, "storage failure");
                 Self::new(

@@ -158,6 +158,15 @@ impl From<Error> for OciError {
                 "UNKNOWN",
                 "no space left on the registry's data volume; nothing was stored. Retry once space is freed",
             ),
+            Error::Unavailable(why) => {
+                tracing::warn!(error = %why, "a store is unavailable");
+                OciError::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "UNAVAILABLE",
+                    "the registry's storage is unavailable; nothing was changed. Retry shortly",
+                )
+                .header("retry-after", "1".into())
+            }
             Error::Store(e) => {
                 tracing::error!(error = %e, "storage failure");
                 OciError::new(S::INTERNAL_SERVER_ERROR, "UNKNOWN", "internal storage error; the server log has the details")

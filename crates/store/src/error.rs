@@ -10,6 +10,11 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("upload session {0} does not exist")]
     UploadNotFound(String),
+    /// A shared store cannot be reached, or dropped the connection (a
+    /// PostgreSQL restart, a network cut, every connection busy for the
+    /// acquire timeout): nothing was written, and a retry may succeed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }
@@ -30,6 +35,13 @@ impl StoreError {
 /// answers when a write meets `ENOSPC`.
 const SQLITE_FULL: &str = "13";
 
+/// PostgreSQL's SQLSTATEs for a connection that failed or a server going
+/// away: class 08 (connection exception) and 57P01-57P03 (admin shutdown,
+/// crash shutdown, cannot connect now).
+fn connection_lost(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
 impl From<sqlx::Error> for StoreError {
     /// A full disk under the database is `NoSpace`, as it is under blobs.
     fn from(e: sqlx::Error) -> StoreError {
@@ -38,6 +50,14 @@ impl From<sqlx::Error> for StoreError {
                 StoreError::NoSpace
             }
             sqlx::Error::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => StoreError::NoSpace,
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            sqlx::Error::Database(db) if db.code().as_deref().is_some_and(connection_lost) => {
+                StoreError::Unavailable(e.to_string())
+            }
             _ => StoreError::Database(e),
         }
     }

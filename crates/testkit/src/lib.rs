@@ -4,6 +4,8 @@
 //!   dir, log captured and printed when a test fails).
 //! * [`image`]: generated images (layers, configs, manifests, OCI layouts,
 //!   root filesystems for `docker import`).
+//! * [`postgres`]: with `BERTH_TEST_METADATA=postgres`, every test server
+//!   keeps its metadata in a PostgreSQL database of its own.
 //! * [`tools`]: real clients: requiring them (a hard failure under `CI=true`)
 //!   and running them with their output kept for failure messages.
 #![forbid(unsafe_code)]
@@ -11,6 +13,7 @@
 pub mod admin;
 pub mod ecr;
 pub mod image;
+pub mod postgres;
 mod server;
 pub mod tools;
 

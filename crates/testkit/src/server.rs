@@ -20,6 +20,9 @@ pub struct TestServer {
     scheme: &'static str,
     /// The `docker login` password of the default account's admin.
     password: Option<String>,
+    /// The metadata database, when the run keeps metadata in PostgreSQL
+    /// (`BERTH_TEST_METADATA=postgres`); dropped after the process is.
+    database: Option<crate::postgres::Database>,
     _tmp: tempfile::TempDir,
 }
 
@@ -38,6 +41,15 @@ impl TestServer {
     /// (e.g. on a small filesystem the test mounted) instead of a fresh one.
     pub fn start_in(bin: impl AsRef<Path>, data_dir: Option<&Path>, args: &[&str]) -> TestServer {
         let tmp = tempfile::tempdir().expect("temp dir");
+        // A test that names its own metadata store keeps it.
+        let database = (crate::postgres::wanted() && !args.contains(&"--metadata"))
+            .then(crate::postgres::Database::create);
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        if let Some(db) = &database {
+            args.extend(["--metadata".to_string(), db.url.clone()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let args = args.as_slice();
         let mut s = TestServer {
             bin: bin.as_ref().to_path_buf(),
             child: None,
@@ -63,6 +75,7 @@ impl TestServer {
             },
             _tmp: tmp,
             password: None,
+            database,
         };
         s.spawn();
         let password = crate::ecr::login_password(
@@ -312,5 +325,6 @@ impl Drop for TestServer {
             );
         }
         self.kill();
+        drop(self.database.take());
     }
 }

@@ -26,5 +26,6 @@ mod hostile;
 mod iam;
 mod isolation;
 mod lifecycle;
+mod postgres;
 mod scanning;
 mod spec;

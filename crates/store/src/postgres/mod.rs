@@ -75,7 +75,13 @@ pub(crate) async fn backoff(attempt: u32) {
 pub struct PgMetadataStore {
     writer: PgPool,
     reader: PgPool,
+    options: PgConnectOptions,
+    /// The connection holding the single-node lock, once claimed.
+    node_lock: std::sync::Mutex<Option<sqlx::PgConnection>>,
 }
+
+/// The advisory lock key `claim_only_node` takes ("berth-n1").
+const SINGLE_NODE_LOCK: i64 = 0x6265_7274_682d_6e31;
 
 /// Settings of a connection to the metadata database.
 #[derive(Clone, Debug)]
@@ -103,6 +109,16 @@ impl PgMetadataStore {
     /// once migrate once.
     pub async fn connect(url: &str, settings: &PgSettings) -> Result<Self> {
         let base = PgConnectOptions::from_str(url)?.application_name("berth");
+        // One direct connection first: an unreachable or misconfigured
+        // server fails here at once with its own error, where a pool would
+        // retry until its acquire timeout.
+        {
+            use sqlx::Connection;
+            sqlx::PgConnection::connect_with(&base)
+                .await?
+                .close()
+                .await?;
+        }
         let pool = |options: PgConnectOptions| {
             PgPoolOptions::new()
                 .max_connections(settings.max_connections)
@@ -118,8 +134,32 @@ impl PgMetadataStore {
         sqlx::migrate!("./migrations/postgres").run(&writer).await?;
         // Readers keep the server's default isolation (READ COMMITTED unless
         // the administrator changed it): each read is one statement.
-        let reader = pool(base).await?;
-        Ok(PgMetadataStore { writer, reader })
+        let reader = pool(base.clone()).await?;
+        Ok(PgMetadataStore {
+            writer,
+            reader,
+            options: base,
+            node_lock: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// Takes the database's single-node lock (a session advisory lock on a
+    /// connection of its own) for as long as this store lives: false if
+    /// another process holds it. berth's caches, locks and background jobs
+    /// are still per process, so until the cross-node protocols exist one
+    /// node serves a database. The lock goes with the process (PostgreSQL
+    /// releases it when the connection closes).
+    pub async fn claim_only_node(&self) -> Result<bool> {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect_with(&self.options).await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(SINGLE_NODE_LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        if got {
+            *self.node_lock.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn);
+        }
+        Ok(got)
     }
 }
 

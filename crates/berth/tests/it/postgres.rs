@@ -1,0 +1,71 @@
+//! `berth serve --metadata postgres://...`: what is pushed survives a
+//! restart, a second node on the same database is refused (until the
+//! cross-node protocols exist), and a database that cannot be reached
+//! stops the start with an error that names it and hides its password.
+//! Needs `BERTH_TEST_POSTGRES` (scripts/test.sh starts a cluster); fails
+//! without it.
+
+use crate::common::*;
+use berth_testkit::postgres::Database;
+use std::process::Command;
+
+fn serve(data_dir: &std::path::Path, metadata: &str) -> std::process::Output {
+    Command::new(berth_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(["--metadata", metadata])
+        .output()
+        .expect("running berth")
+}
+
+#[test]
+fn images_survive_a_restart_and_a_second_node_is_refused() {
+    let db = Database::create();
+    let mut s = start_with(&["--metadata", &db.url]);
+    assert!(
+        s.log().contains("metadata in postgres://"),
+        "the start line names the metadata store:\n{}",
+        s.log()
+    );
+    let api = Api::new(&s);
+    let img = image::oci_image(41, 2, 2, 3_000);
+    api.push_image("pg/app", &img, "v1");
+    s.restart();
+    let api = Api::new(&s);
+    let got = api.get("/v2/pg/app/manifests/v1");
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().unwrap().as_ref(), img.manifest.as_slice());
+
+    let other = tempfile::tempdir().unwrap();
+    let out = serve(&other.path().join("data"), &db.url);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a second node started:\n{stderr}");
+    assert!(
+        stderr.contains("another berth node is serving from the PostgreSQL metadata store"),
+        "{stderr}"
+    );
+    // The first node is unaffected.
+    assert_eq!(api.get("/v2/pg/app/manifests/v1").status(), 200);
+}
+
+#[test]
+fn an_unreachable_database_stops_the_start_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 1 on loopback: nothing listens there.
+    let out = serve(
+        &dir.path().join("data"),
+        "postgres://berth:hunter2@127.0.0.1:1/berth",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "berth started:\n{stderr}");
+    assert!(
+        stderr.contains(
+            "connecting to the PostgreSQL metadata store postgres://berth:***@127.0.0.1:1/berth"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2"),
+        "the password is printed:\n{stderr}"
+    );
+}
