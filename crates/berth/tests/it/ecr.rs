@@ -315,8 +315,9 @@ assert (t["expiresAt"] - __import__("datetime").datetime.now(t["expiresAt"].tzin
 assert ecr.describe_registry()["registryId"] == "000000000000"
 
 # Operations berth does not implement yet say so, by name.
-code = code_of(ecr.describe_pull_through_cache_rules)
-assert code == "UnsupportedOperationException", code
+err = error_of(ecr.describe_repository_creation_templates)
+assert err["Error"]["Code"] == "UnsupportedOperationException", err
+assert "DescribeRepositoryCreationTemplates" in err["Error"]["Message"], err
 
 # Authentication failures, by AWS's names.
 bad = boto3.client("ecr", aws_secret_access_key="wrong" * 8, aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"])
