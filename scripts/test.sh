@@ -14,7 +14,11 @@ scripts/install-test-deps.sh
 # conformance suites make a database each in it), stopped on exit.
 pg_dir=$(mktemp -d)
 eval "$(scripts/postgres.sh start "$pg_dir")"
-trap 'scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+# One S3 server (SeaweedFS, fixed ports) likewise: the S3 blob store's
+# suites and the end-to-end tests on S3 use prefixes of their own in it.
+s3_dir=$(mktemp -d)
+eval "$(scripts/seaweedfs.sh start "$s3_dir")"
+trap 'scripts/postgres.sh stop "$pg_dir"; scripts/seaweedfs.sh stop "$s3_dir"; rm -rf "$pg_dir" "$s3_dir"' EXIT
 
 # No module of a crate depends on a sibling in a cycle (ARCHITECTURE.md).
 python3 scripts/module-cycles.py

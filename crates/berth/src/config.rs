@@ -1,6 +1,7 @@
 //! Settings, from (highest first) flags, environment variables, the TOML
 //! file given by `--config`, and built-in defaults.
 
+use crate::stores::{Blobs, Metadata};
 use anyhow::{bail, Context};
 use berth_registry::AnonymousAccess;
 use clap::Args;
@@ -29,6 +30,23 @@ pub struct ServeArgs {
     /// metadata.db]. One berth node per PostgreSQL database for now.
     #[arg(long, env = "BERTH_METADATA")]
     pub metadata: Option<String>,
+    /// Where blobs live: `file:PATH`, or `s3://bucket[/prefix]` on any
+    /// S3-compatible object store (credentials from BERTH_S3_ACCESS_KEY_ID
+    /// and BERTH_S3_SECRET_ACCESS_KEY, else the standard AWS sources)
+    /// [default: the data dir].
+    #[arg(long, env = "BERTH_BLOBS")]
+    pub blobs: Option<String>,
+    /// The S3 endpoint, `http(s)://host:port`, for object stores other than
+    /// AWS's [default: AWS's, from the region].
+    #[arg(long, env = "BERTH_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// The S3 region [default: AWS_REGION, else us-east-1].
+    #[arg(long, env = "BERTH_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Path-style S3 requests (`endpoint/bucket/key`), which most
+    /// S3-compatible servers need [default: true with --s3-endpoint].
+    #[arg(long, env = "BERTH_S3_PATH_STYLE")]
+    pub s3_path_style: Option<bool>,
     /// Where the bytes of archived images go (the archive storage class)
     /// [default: <data-dir>/archive].
     #[arg(long, env = "BERTH_ARCHIVE_DIR")]
@@ -127,72 +145,14 @@ pub struct Tls {
     pub key: PathBuf,
 }
 
-/// Where the metadata store is (`--metadata`).
-#[derive(Clone, PartialEq, Eq)]
-pub enum Metadata {
-    Sqlite(PathBuf),
-    /// A libpq URL, which may hold a password: shown only through
-    /// [`Metadata::describe`].
-    Postgres(String),
-}
-
-impl Metadata {
-    pub fn parse(text: &str) -> anyhow::Result<Metadata> {
-        if let Some(path) = text.strip_prefix("sqlite:") {
-            if path.is_empty() {
-                bail!("metadata 'sqlite:' needs a path, e.g. sqlite:/var/lib/berth/metadata.db");
-            }
-            Ok(Metadata::Sqlite(PathBuf::from(path)))
-        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            Ok(Metadata::Postgres(text.to_string()))
-        } else {
-            bail!(
-                "metadata must be sqlite:PATH or postgres://user@host:port/database, not '{}'",
-                redact_url(text)
-            )
-        }
-    }
-
-    /// For logs and errors: a PostgreSQL URL without its password.
-    pub fn describe(&self) -> String {
-        match self {
-            Metadata::Sqlite(p) => format!("sqlite:{}", p.display()),
-            Metadata::Postgres(url) => redact_url(url),
-        }
-    }
-}
-
-impl std::fmt::Debug for Metadata {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.describe())
-    }
-}
-
-/// `scheme://user:secret@host/...` as `scheme://user:***@host/...`; a
-/// password given as `?password=` is masked too.
-pub fn redact_url(url: &str) -> String {
-    let mut out = url.to_string();
-    if let Some(start) = out.find("://").map(|i| i + 3) {
-        let authority_end = out[start..].find('/').map_or(out.len(), |j| start + j);
-        if let Some(at) = out[start..authority_end].rfind('@').map(|j| start + j) {
-            if let Some(colon) = out[start..at].find(':').map(|j| start + j) {
-                out.replace_range(colon + 1..at, "***");
-            }
-        }
-    }
-    if let Some(q) = out.find("password=") {
-        let end = out[q..].find('&').map_or(out.len(), |j| q + j);
-        out.replace_range(q + "password=".len()..end, "***");
-    }
-    out
-}
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     /// The metadata store: the data dir's SQLite file unless `--metadata`.
     pub metadata: Metadata,
+    /// The blob store: the data dir unless `--blobs`.
+    pub blobs: Blobs,
     /// The archive blob store's root.
     pub archive_dir: PathBuf,
     pub tls: Option<Tls>,
@@ -361,8 +321,16 @@ impl Config {
             Some(text) => Metadata::parse(&text)?,
             None => Metadata::Sqlite(crate::datadir::metadata_db(&data_dir)),
         };
+        let blobs = Blobs::resolve(
+            args.blobs.or(file.blobs),
+            &data_dir,
+            args.s3_endpoint.or(file.s3_endpoint),
+            args.s3_region.or(file.s3_region),
+            args.s3_path_style.or(file.s3_path_style),
+        )?;
         Ok(Config {
             metadata,
+            blobs,
             upload_sessions,
             header_read_timeout,
             body_read_timeout,
@@ -426,6 +394,7 @@ fn read_file(path: &Path) -> anyhow::Result<ServeArgs> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stores::{redact_url, Metadata};
 
     #[test]
     fn metadata_is_sqlite_in_the_data_dir_unless_given() {

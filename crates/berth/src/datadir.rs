@@ -1,10 +1,13 @@
 //! The data directory and its lock: one server (or offline maintenance
 //! command) at a time owns a data dir.
 
-use crate::config::Metadata;
+use crate::stores::{Blobs, Metadata};
 use anyhow::{bail, Context};
 use berth_registry::{Registry, RegistryConfig, SystemClock};
-use berth_store::{FsBlobStore, MetadataStore, PgMetadataStore, PgSettings, SqliteMetadataStore};
+use berth_store::{
+    BlobStore, FsBlobStore, MetadataStore, PgMetadataStore, PgSettings, S3BlobStore,
+    SqliteMetadataStore,
+};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -88,12 +91,34 @@ impl DataDir {
     pub async fn open_registry(
         &self,
         metadata: &Metadata,
+        blobs: &Blobs,
         archive_dir: &Path,
         config: RegistryConfig,
     ) -> anyhow::Result<Registry> {
-        let blobs = FsBlobStore::open(&self.root)
-            .await
-            .context("opening the blob store")?;
+        let (blobs, archive): (Arc<dyn BlobStore>, Arc<dyn BlobStore>) = match blobs {
+            Blobs::File(root) => {
+                let blobs = FsBlobStore::open(root)
+                    .await
+                    .with_context(|| format!("opening the blob store in {}", root.display()))?;
+                let archive = FsBlobStore::open(archive_dir).await.with_context(|| {
+                    format!(
+                        "opening the archive blob store in {}",
+                        archive_dir.display()
+                    )
+                })?;
+                (Arc::new(blobs), Arc::new(archive))
+            }
+            Blobs::S3(settings) => {
+                let blobs = S3BlobStore::open(settings).await.with_context(|| {
+                    format!(
+                        "opening the S3 blob store {}",
+                        Blobs::S3(settings.clone()).describe()
+                    )
+                })?;
+                let archive = blobs.under("archive");
+                (Arc::new(blobs), Arc::new(archive))
+            }
+        };
         let meta: Arc<dyn MetadataStore> = match metadata {
             Metadata::Sqlite(path) => Arc::new(
                 SqliteMetadataStore::open(path)
@@ -122,16 +147,8 @@ impl DataDir {
                 Arc::new(store)
             }
         };
-        let archive = FsBlobStore::open(archive_dir).await.with_context(|| {
-            format!(
-                "opening the archive blob store in {}",
-                archive_dir.display()
-            )
-        })?;
-        Ok(
-            Registry::new(Arc::new(blobs), meta, Arc::new(SystemClock), config)
-                .with_archive_store(Arc::new(archive)),
-        )
+
+        Ok(Registry::new(blobs, meta, Arc::new(SystemClock), config).with_archive_store(archive))
     }
 
     /// The server key (`server.key`, 32 bytes, mode 0600), created on first

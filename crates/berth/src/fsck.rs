@@ -4,8 +4,8 @@
 //! listed but does not fail), 2 when damage remains, 1 when it could not
 //! check at all (e.g. a server holds the data dir).
 
-use crate::config::Metadata;
 use crate::datadir::DataDir;
+use crate::stores::{Blobs, Metadata};
 use anyhow::{bail, Context};
 use berth_registry::{Fix, FsckOptions, FsckProblem, FsckReport, RegistryConfig, Severity};
 use clap::Args;
@@ -64,6 +64,7 @@ pub async fn run(args: FsckArgs) -> anyhow::Result<FsckReport> {
     let registry = data
         .open_registry(
             &Metadata::Sqlite(data.metadata_db()),
+            &Blobs::File(data.root.clone()),
             &archive_dir,
             RegistryConfig::default(),
         )

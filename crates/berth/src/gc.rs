@@ -3,8 +3,8 @@
 //! admin` is) or, with `--offline`, on a data dir no server holds.
 
 use crate::client::{self, AdminClient, NO_BODY};
-use crate::config::Metadata;
 use crate::datadir::DataDir;
+use crate::stores::{Blobs, Metadata};
 use anyhow::{bail, Context};
 use berth_registry::{GcOptions, GcRun, RegistryConfig};
 use berth_server::admin_api as api;
@@ -136,6 +136,7 @@ async fn offline(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
     let registry = Arc::new(
         data.open_registry(
             &Metadata::Sqlite(data.metadata_db()),
+            &Blobs::File(data.root.clone()),
             &crate::datadir::default_archive_dir(&data.root),
             config,
         )

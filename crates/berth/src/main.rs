@@ -10,6 +10,7 @@ mod datadir;
 mod fsck;
 mod gc;
 mod serve;
+mod stores;
 mod vulndb;
 
 use clap::{Parser, Subcommand};

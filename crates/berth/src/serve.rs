@@ -36,6 +36,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let registry = Arc::new(
         data.open_registry(
             &config.metadata,
+            &config.blobs,
             &config.archive_dir,
             RegistryConfig {
                 upload_expiry: config.upload_expiry,
@@ -52,11 +53,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )
         .await?,
     );
-    if let Some(old) = crate::datadir::tighten(&config.archive_dir, true)? {
-        tracing::warn!(
-            "the archive dir {} was mode {old:o}, readable by other local users; made it 0700",
-            config.archive_dir.display()
-        );
+    // Only a local archive dir has modes (on S3 the archive is a prefix).
+    let local_archive = matches!(config.blobs, crate::stores::Blobs::File(_));
+    if local_archive {
+        if let Some(old) = crate::datadir::tighten(&config.archive_dir, true)? {
+            tracing::warn!(
+                "the archive dir {} was mode {old:o}, readable by other local users; made it 0700",
+                config.archive_dir.display()
+            );
+        }
     }
     bootstrap_admin(&registry, &config, &data).await?;
     let swept = registry.sweep_orphan_uploads().await?;
@@ -145,9 +150,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "http"
     };
     tracing::info!(
-        "berth listening on {scheme}://{addr} with data in {} and metadata in {} (ready in {} ms)",
+        "berth listening on {scheme}://{addr} with data in {}, metadata in {} and blobs in {} (ready in {} ms)",
         data.root.display(),
         config.metadata.describe(),
+        config.blobs.describe(),
         started.elapsed().as_millis()
     );
     let served = match &config.tls {

@@ -10,8 +10,8 @@
 //! holds the whole database.
 
 use crate::client::{self, AdminClient, NO_BODY};
-use crate::config::Metadata;
 use crate::datadir::DataDir;
+use crate::stores::{Blobs, Metadata};
 use anyhow::{bail, Context};
 use berth_registry::{ImportStats, Registry, RegistryConfig};
 use berth_server::admin_api;
@@ -203,6 +203,7 @@ pub async fn run(args: VulnDbArgs) -> anyhow::Result<()> {
         let registry = Arc::new(
             data.open_registry(
                 &Metadata::Sqlite(data.metadata_db()),
+                &Blobs::File(data.root.clone()),
                 &crate::datadir::default_archive_dir(&data.root),
                 RegistryConfig::default(),
             )

@@ -34,6 +34,7 @@ mod fs_blob;
 mod metadata;
 pub mod offload;
 mod postgres;
+mod s3_blob;
 mod sqlite;
 mod sys;
 
@@ -64,6 +65,10 @@ pub use metadata::{
 #[cfg(any(test, feature = "conformance"))]
 pub use postgres::testing as postgres_testing;
 pub use postgres::{PgMetadataStore, PgSettings};
+/// An S3 store per test, under its own prefix (`BERTH_TEST_S3_*`).
+#[cfg(any(test, feature = "conformance"))]
+pub use s3_blob::testing as s3_testing;
+pub use s3_blob::{S3BlobStore, S3Settings};
 pub use sqlite::SqliteMetadataStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -81,6 +86,14 @@ pub mod prelude {
 
 #[cfg(test)]
 mod tests {
+    /// On the S3 server `BERTH_TEST_S3_ENDPOINT` names (SeaweedFS in
+    /// scripts/test.sh), under a prefix of its own.
+    #[tokio::test]
+    async fn s3_blob_store_conforms() {
+        let store = crate::s3_testing::store().await;
+        crate::conformance::blob_store_suite(&store).await;
+    }
+
     #[tokio::test]
     async fn fs_blob_store_conforms() {
         let dir = tempfile::tempdir().unwrap();

@@ -23,6 +23,8 @@ pub struct TestServer {
     /// The metadata database, when the run keeps metadata in PostgreSQL
     /// (`BERTH_TEST_METADATA=postgres`); dropped after the process is.
     database: Option<crate::postgres::Database>,
+    /// Extra environment for the process (e.g. object store credentials).
+    env: Vec<(String, String)>,
     _tmp: tempfile::TempDir,
 }
 
@@ -40,6 +42,25 @@ impl TestServer {
     /// As [`start_with`](Self::start_with), with the data dir at `data_dir`
     /// (e.g. on a small filesystem the test mounted) instead of a fresh one.
     pub fn start_in(bin: impl AsRef<Path>, data_dir: Option<&Path>, args: &[&str]) -> TestServer {
+        Self::start_full(bin, data_dir, args, &[])
+    }
+
+    /// As [`start_with`](Self::start_with), with extra environment
+    /// variables for the process (secrets that never go on a command line).
+    pub fn start_with_env(
+        bin: impl AsRef<Path>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestServer {
+        Self::start_full(bin, None, args, env)
+    }
+
+    fn start_full(
+        bin: impl AsRef<Path>,
+        data_dir: Option<&Path>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestServer {
         let tmp = tempfile::tempdir().expect("temp dir");
         // A test that names its own metadata store keeps it.
         let database = (crate::postgres::wanted() && !args.contains(&"--metadata"))
@@ -76,6 +97,10 @@ impl TestServer {
             _tmp: tmp,
             password: None,
             database,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         s.spawn();
         let password = crate::ecr::login_password(
@@ -178,6 +203,7 @@ impl TestServer {
             .env("BERTH_LOG", "info,berth=debug")
             .env("BERTH_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
             .env("BERTH_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET_ACCESS_KEY)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -27,5 +27,6 @@ mod iam;
 mod isolation;
 mod lifecycle;
 mod postgres;
+mod s3;
 mod scanning;
 mod spec;

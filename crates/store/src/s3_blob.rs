@@ -1,0 +1,678 @@
+//! Blob store on any S3-compatible object store (`--blobs s3://bucket/prefix`),
+//! through `object_store`.
+//!
+//! Layout under the prefix:
+//!
+//! ```text
+//! blobs/<algorithm>/<2 hex>/<hex>     committed blobs, content-addressed
+//! uploads/<id>/<offset, 20 digits>    an upload session's segments
+//! ```
+//!
+//! An upload is a run of *segments*, one object per acknowledged request,
+//! named by the offset it starts at: any node can append the next one, read
+//! them back in order, or commit them (the session's recorded size, in the
+//! metadata store, says which bytes count). A writer opened at `offset`
+//! deletes the segments that start at or past it (what an unacknowledged
+//! request left). A segment is written with one PUT, or as a multipart
+//! upload in 8 MiB parts when it is larger, so memory per upload is one
+//! part whatever the size.
+//!
+//! Commit: a blob that already exists keeps the stored copy; one segment is
+//! copied server-side to its content address; several are streamed into
+//! one multipart upload there. Either way the segments are then deleted.
+//! Nothing here relies on S3 preconditions: what must hold across nodes is
+//! decided in the metadata store's transactions (ARCHITECTURE.md).
+
+use crate::blob::{BlobReader, BlobStore, UploadWriter};
+use crate::{Result, StoreError};
+use async_trait::async_trait;
+use berth_oci::{Algorithm, Digest};
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+use std::sync::Arc;
+
+/// Parts of a multipart upload: S3 wants at least 5 MiB for all but the
+/// last; 8 MiB keeps the number of parts of a 10 GiB layer under 1,300
+/// (S3 allows 10,000) and is the memory one upload holds.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// The largest object one CopyObject may produce (S3's limit); larger
+/// single segments are streamed into a multipart upload instead.
+const MAX_COPY: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Where and how to reach the object store.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// Key prefix under which berth keeps everything (no leading or
+    /// trailing slash; empty for the bucket's root).
+    pub prefix: String,
+    /// `http(s)://host:port` of an S3-compatible server; AWS's when `None`.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`), which most
+    /// S3-compatible servers need; virtual-hosted style otherwise.
+    pub path_style: bool,
+    /// Static credentials; `None` uses the standard AWS sources of the
+    /// process (environment, web identity, container or instance role).
+    pub credentials: Option<(String, String)>,
+}
+
+/// Shows everything but the secret key.
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("path_style", &self.path_style)
+            .field("access_key_id", &self.credentials.as_ref().map(|c| &c.0))
+            .finish()
+    }
+}
+
+pub struct S3BlobStore {
+    s3: Arc<AmazonS3>,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3BlobStore {
+    /// Connects (lazily: the first request opens connections) and checks
+    /// that the bucket is reachable and writable.
+    pub async fn open(settings: &S3Settings) -> Result<Self> {
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(&settings.bucket)
+            .with_virtual_hosted_style_request(!settings.path_style);
+        if let Some(e) = &settings.endpoint {
+            b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+        }
+        if let Some(r) = &settings.region {
+            b = b.with_region(r);
+        }
+        if let Some((id, secret)) = &settings.credentials {
+            b = b.with_access_key_id(id).with_secret_access_key(secret);
+        }
+        let s3 = b.build().map_err(object_error)?;
+        let store = S3BlobStore {
+            s3: Arc::new(s3),
+            bucket: settings.bucket.clone(),
+            prefix: settings.prefix.trim_matches('/').to_string(),
+        };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// This store with everything under `more` (the archive storage class
+    /// lives beside the blobs, under `archive/`).
+    pub fn under(&self, more: &str) -> S3BlobStore {
+        S3BlobStore {
+            s3: self.s3.clone(),
+            bucket: self.bucket.clone(),
+            prefix: self.key(more),
+        }
+    }
+
+    fn key(&self, rest: &str) -> String {
+        if self.prefix.is_empty() {
+            rest.to_string()
+        } else {
+            format!("{}/{rest}", self.prefix)
+        }
+    }
+
+    fn blob_path(&self, digest: &Digest) -> Path {
+        let hex = digest.hex();
+        Path::from(self.key(&format!(
+            "blobs/{}/{}/{hex}",
+            digest.algorithm().as_str(),
+            &hex[..2]
+        )))
+    }
+
+    fn upload_dir(&self, id: &str) -> Result<Path> {
+        // Ids come from URLs: never let one name anything but its own prefix.
+        let safe = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        if !safe {
+            return Err(StoreError::UploadNotFound(id.to_string()));
+        }
+        Ok(Path::from(self.key(&format!("uploads/{id}"))))
+    }
+
+    /// An upload's segments in offset order: (start, size, path).
+    async fn segments(&self, id: &str) -> Result<Vec<(u64, u64, Path)>> {
+        let dir = self.upload_dir(id)?;
+        let mut out: Vec<(u64, u64, Path)> = self
+            .s3
+            .list(Some(&dir))
+            .map_err(object_error)
+            .try_filter_map(|meta| async move {
+                let start = meta.location.filename().and_then(|f| f.parse::<u64>().ok());
+                Ok(start.map(|s| (s, meta.size, meta.location)))
+            })
+            .try_collect()
+            .await?;
+        out.sort_by_key(|s| s.0);
+        Ok(out)
+    }
+
+    /// Deletes every object of an upload (segments and any leftover of an
+    /// interrupted truncation).
+    async fn delete_all_of(&self, id: &str) -> Result<()> {
+        let dir = self.upload_dir(id)?;
+        let paths: Vec<Path> = self
+            .s3
+            .list(Some(&dir))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(object_error)?;
+        for path in paths {
+            self.s3.delete(&path).await.or_else(ignore_missing)?;
+        }
+        Ok(())
+    }
+
+    /// Streams `len` bytes of the segments from the start.
+    fn stream_segments(&self, segments: Vec<(u64, u64, Path)>, len: u64) -> BlobReader {
+        let s3 = self.s3.clone();
+        let stream = stream::iter(segments)
+            .take_while(move |(start, _, _)| std::future::ready(*start < len))
+            .then(move |(start, size, path)| {
+                let s3 = s3.clone();
+                async move {
+                    let take = size.min(len - start);
+                    read_range(&s3, &path, 0, take).await
+                }
+            })
+            .try_flatten();
+        BlobReader {
+            len,
+            stream: Box::pin(stream),
+        }
+    }
+}
+
+async fn read_range(
+    s3: &AmazonS3,
+    path: &Path,
+    offset: u64,
+    len: u64,
+) -> std::io::Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>> {
+    if len == 0 {
+        return Ok(Box::pin(stream::empty()));
+    }
+    let options = GetOptions {
+        range: Some(GetRange::Bounded(offset..offset + len)),
+        ..GetOptions::default()
+    };
+    let got = s3
+        .get_opts(path, options)
+        .await
+        .map_err(std::io::Error::other)?;
+    Ok(Box::pin(got.into_stream().map_err(std::io::Error::other)))
+}
+
+fn object_error(e: object_store::Error) -> StoreError {
+    match e {
+        object_store::Error::NotFound { .. } => {
+            StoreError::Io(std::io::Error::new(std::io::ErrorKind::NotFound, e))
+        }
+        // Everything else is the store refusing or not answering: the
+        // client may retry (a bad configuration shows at start, in ping).
+        other => StoreError::Unavailable(format!("object store: {other}")),
+    }
+}
+
+fn not_found(e: &object_store::Error) -> bool {
+    matches!(e, object_store::Error::NotFound { .. })
+}
+
+#[async_trait]
+impl BlobStore for S3BlobStore {
+    async fn upload_writer(&self, id: &str, offset: u64) -> Result<Box<dyn UploadWriter>> {
+        let dir = self.upload_dir(id)?;
+        let segments = self.segments(id).await?;
+        let mut end = 0;
+        for (start, size, path) in segments {
+            if start >= offset {
+                // Left by a request that was never acknowledged.
+                self.s3.delete(&path).await.or_else(ignore_missing)?;
+            } else if start + size > offset {
+                // Keep what lies before `offset`: rewritten beside it, then
+                // copied over it, so the segment is whole at every moment.
+                let keep = offset - start;
+                let tmp = dir.clone().join(format!("{start:020}.truncating"));
+                let stream = read_range(&self.s3, &path, 0, keep)
+                    .await
+                    .map_err(StoreError::Io)?;
+                compose(&self.s3, &tmp, BlobReader { len: keep, stream }).await?;
+                self.s3.copy(&tmp, &path).await.map_err(object_error)?;
+                self.s3.delete(&tmp).await.or_else(ignore_missing)?;
+                end = end.max(offset);
+            } else {
+                end = end.max(start + size);
+            }
+        }
+        if end != offset {
+            return Err(StoreError::UploadNotFound(id.to_string()));
+        }
+        let path = dir.join(format!("{offset:020}"));
+        if offset == 0 {
+            // The session's object exists from its start (an empty first
+            // segment, which the first bytes replace), as a file would.
+            self.s3
+                .put(&path, PutPayload::default())
+                .await
+                .map_err(object_error)?;
+        }
+        Ok(Box::new(SegmentWriter {
+            s3: self.s3.clone(),
+            path,
+            offset,
+            buffer: BytesMut::new(),
+            multipart: None,
+            written: 0,
+        }))
+    }
+
+    async fn read_upload(&self, id: &str, len: u64) -> Result<BlobReader> {
+        let segments = self.segments(id).await?;
+        let have: u64 = segments.iter().map(|s| s.1).sum();
+        if segments.is_empty() && len > 0 || have < len {
+            return Err(StoreError::UploadNotFound(id.to_string()));
+        }
+        Ok(self.stream_segments(segments, len))
+    }
+
+    async fn commit_upload(&self, id: &str, digest: &Digest) -> Result<()> {
+        let segments = self.segments(id).await?;
+        let target = self.blob_path(digest);
+        let exists = match self.s3.head(&target).await {
+            Ok(_) => true,
+            Err(e) if not_found(&e) => false,
+            Err(e) => return Err(object_error(e)),
+        };
+        if !exists {
+            match segments.as_slice() {
+                [] => {
+                    self.s3
+                        .put(&target, PutPayload::default())
+                        .await
+                        .map_err(object_error)?;
+                }
+                [(_, size, path)] if *size <= MAX_COPY => {
+                    self.s3.copy(path, &target).await.map_err(object_error)?;
+                }
+                _ => {
+                    let total: u64 = segments.iter().map(|s| s.1).sum();
+                    let reader = self.stream_segments(segments.clone(), total);
+                    compose(&self.s3, &target, reader).await?;
+                }
+            }
+        }
+        self.delete_all_of(id).await
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<()> {
+        self.delete_all_of(id).await
+    }
+
+    async fn upload_ids(&self) -> Result<Vec<String>> {
+        // Objects, not common prefixes: some stores (SeaweedFS) keep an
+        // emptied "directory" listed as a prefix.
+        let dir = Path::from(self.key("uploads"));
+        let depth = dir.parts().count();
+        let ids: std::collections::BTreeSet<String> = self
+            .s3
+            .list(Some(&dir))
+            .map_ok(move |meta| {
+                meta.location
+                    .parts()
+                    .nth(depth)
+                    .map(|p| p.as_ref().to_string())
+            })
+            .try_filter_map(|id| async move { Ok(id) })
+            .try_collect()
+            .await
+            .map_err(object_error)?;
+        Ok(ids.into_iter().collect())
+    }
+
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
+        match self.s3.head(&self.blob_path(digest)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(object_error(e)),
+        }
+    }
+
+    async fn read(&self, digest: &Digest, offset: u64, len: u64) -> Result<Option<BlobReader>> {
+        let path = self.blob_path(digest);
+        if len == 0 {
+            return Ok(self.stat(digest).await?.map(|_| BlobReader {
+                len: 0,
+                stream: Box::pin(stream::empty()),
+            }));
+        }
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(offset..offset + len)),
+            ..GetOptions::default()
+        };
+        match self.s3.get_opts(&path, options).await {
+            Ok(got) => Ok(Some(BlobReader {
+                len,
+                stream: Box::pin(got.into_stream().map_err(std::io::Error::other)),
+            })),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(object_error(e)),
+        }
+    }
+
+    async fn blobs_in_shard(&self, algorithm: Algorithm, shard: u8) -> Result<Vec<(Digest, i64)>> {
+        let dir = Path::from(self.key(&format!("blobs/{}/{shard:02x}", algorithm.as_str())));
+        self.s3
+            .list(Some(&dir))
+            .map_err(object_error)
+            .try_filter_map(|meta| async move {
+                let digest = meta.location.filename().and_then(|hex| {
+                    format!("{}:{hex}", algorithm.as_str())
+                        .parse::<Digest>()
+                        .ok()
+                });
+                Ok(digest.map(|d| (d, meta.last_modified.timestamp_millis())))
+            })
+            .try_collect()
+            .await
+    }
+
+    async fn upload_size(&self, id: &str) -> Result<Option<u64>> {
+        let segments = self.segments(id).await?;
+        Ok((!segments.is_empty()).then(|| segments.iter().map(|s| s.1).sum()))
+    }
+
+    fn blob_location(&self, digest: &Digest) -> String {
+        format!("s3://{}/{}", self.bucket, self.blob_path(digest))
+    }
+
+    fn upload_location(&self, id: &str) -> String {
+        match self.upload_dir(id) {
+            Ok(p) => format!("s3://{}/{p}/", self.bucket),
+            Err(_) => format!("s3://{}/(invalid upload id)", self.bucket),
+        }
+    }
+
+    async fn delete(&self, digest: &Digest) -> Result<()> {
+        self.s3
+            .delete(&self.blob_path(digest))
+            .await
+            .or_else(ignore_missing)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let probe = Path::from(self.key(".berth-ping"));
+        self.s3
+            .put(&probe, PutPayload::from_static(b"ok"))
+            .await
+            .map_err(object_error)?;
+        self.s3.delete(&probe).await.or_else(ignore_missing)
+    }
+}
+
+fn ignore_missing(e: object_store::Error) -> Result<()> {
+    if not_found(&e) {
+        Ok(())
+    } else {
+        Err(object_error(e))
+    }
+}
+
+/// Streams `reader` into a new object at `target`, in parts.
+async fn compose(s3: &AmazonS3, target: &Path, mut reader: BlobReader) -> Result<()> {
+    let id = s3.create_multipart(target).await.map_err(object_error)?;
+    let mut parts: Vec<PartId> = Vec::new();
+    let mut buffer = BytesMut::new();
+    let result: Result<()> = async {
+        while let Some(chunk) = reader.stream.next().await {
+            buffer.extend_from_slice(&chunk.map_err(StoreError::Io)?);
+            while buffer.len() >= PART_SIZE {
+                let part = buffer.split_to(PART_SIZE).freeze();
+                parts.push(
+                    s3.put_part(target, &id, parts.len(), part.into())
+                        .await
+                        .map_err(object_error)?,
+                );
+            }
+        }
+        if !buffer.is_empty() || parts.is_empty() {
+            let last = std::mem::take(&mut buffer).freeze();
+            parts.push(
+                s3.put_part(target, &id, parts.len(), last.into())
+                    .await
+                    .map_err(object_error)?,
+            );
+        }
+        s3.complete_multipart(target, &id, parts)
+            .await
+            .map_err(object_error)?;
+        Ok(())
+    }
+    .await;
+    if result.is_err() {
+        let _ = s3.abort_multipart(target, &id).await;
+    }
+    result
+}
+
+/// Writes one segment: one PUT when it stays under a part, else a
+/// multipart upload started at the first full part.
+struct SegmentWriter {
+    s3: Arc<AmazonS3>,
+    path: Path,
+    offset: u64,
+    buffer: BytesMut,
+    multipart: Option<(String, Vec<PartId>)>,
+    written: u64,
+}
+
+#[async_trait]
+impl UploadWriter for SegmentWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        self.written += chunk.len() as u64;
+        self.buffer.extend_from_slice(&chunk);
+        while self.buffer.len() >= PART_SIZE {
+            if self.multipart.is_none() {
+                let id = self
+                    .s3
+                    .create_multipart(&self.path)
+                    .await
+                    .map_err(object_error)?;
+                self.multipart = Some((id, Vec::new()));
+            }
+            let part = self.buffer.split_to(PART_SIZE).freeze();
+            let (id, parts) = self.multipart.as_mut().expect("started above");
+            let p = self
+                .s3
+                .put_part(&self.path, id, parts.len(), part.into())
+                .await
+                .map_err(object_error)?;
+            parts.push(p);
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<u64> {
+        let rest = std::mem::take(&mut self.buffer).freeze();
+        match self.multipart.take() {
+            None if rest.is_empty() => {}
+            None => {
+                self.s3
+                    .put(&self.path, rest.into())
+                    .await
+                    .map_err(object_error)?;
+            }
+            Some((id, mut parts)) => {
+                if !rest.is_empty() {
+                    parts.push(
+                        self.s3
+                            .put_part(&self.path, &id, parts.len(), rest.into())
+                            .await
+                            .map_err(object_error)?,
+                    );
+                }
+                self.s3
+                    .complete_multipart(&self.path, &id, parts)
+                    .await
+                    .map_err(object_error)?;
+            }
+        }
+        Ok(self.offset + self.written)
+    }
+}
+
+impl Drop for SegmentWriter {
+    /// A writer dropped before `finish` leaves no segment: an unfinished
+    /// multipart upload is aborted in the background (a bucket lifecycle
+    /// rule that aborts incomplete multipart uploads is the backstop for a
+    /// process that dies first).
+    fn drop(&mut self) {
+        if let Some((id, _)) = self.multipart.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let (s3, path) = (self.s3.clone(), self.path.clone());
+                rt.spawn(async move {
+                    let _ = s3.abort_multipart(&path, &id).await;
+                });
+            }
+        }
+    }
+}
+
+/// An S3 store for tests: the server `BERTH_TEST_S3_ENDPOINT` names
+/// (`scripts/seaweedfs.sh`, started once per run by `scripts/test.sh`),
+/// under a prefix of its own. There is no fallback: SeaweedFS listens on
+/// fixed ports, so tests cannot each start one; without it a test fails.
+#[cfg(any(test, feature = "conformance"))]
+pub mod testing {
+    use super::{S3BlobStore, S3Settings};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// Settings for the test server, with a fresh prefix.
+    pub fn settings() -> S3Settings {
+        let var = |name: &str| {
+            std::env::var(name).unwrap_or_else(|_| {
+                panic!(
+                    "{name} is not set: the S3 tests need an S3 server \
+                     (`eval \"$(scripts/seaweedfs.sh start DIR)\"`, as scripts/test.sh does)"
+                )
+            })
+        };
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        S3Settings {
+            bucket: var("BERTH_TEST_S3_BUCKET"),
+            prefix: format!(
+                "test-{}-{}-{nanos}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ),
+            endpoint: Some(var("BERTH_TEST_S3_ENDPOINT")),
+            region: Some("us-east-1".into()),
+            path_style: true,
+            credentials: Some((
+                var("BERTH_TEST_S3_ACCESS_KEY_ID"),
+                var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
+            )),
+        }
+    }
+
+    pub async fn store() -> S3BlobStore {
+        let s = settings();
+        S3BlobStore::open(&s)
+            .await
+            .unwrap_or_else(|e| panic!("opening the test S3 store at {:?}: {e}", s.endpoint))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{BlobStore, S3BlobStore};
+    use berth_oci::{Algorithm, Digest};
+    use bytes::Bytes;
+    use futures_util::StreamExt;
+
+    async fn read_all(store: &S3BlobStore, d: &Digest, offset: u64, len: u64) -> Vec<u8> {
+        let mut r = store.read(d, offset, len).await.unwrap().expect("stored");
+        let mut out = Vec::new();
+        while let Some(c) = r.stream.next().await {
+            out.extend_from_slice(&c.unwrap());
+        }
+        out
+    }
+
+    async fn append(store: &S3BlobStore, id: &str, offset: u64, data: &[u8]) -> u64 {
+        let mut w = store.upload_writer(id, offset).await.unwrap();
+        // Odd chunk sizes, as a client's body arrives.
+        for c in data.chunks(700_001) {
+            w.write(Bytes::copy_from_slice(c)).await.unwrap();
+        }
+        w.finish().await.unwrap()
+    }
+
+    /// Segments larger than a part go up as multipart uploads; several
+    /// segments are composed into one object at commit, one is copied.
+    #[tokio::test]
+    async fn large_uploads_go_up_in_parts_and_compose_on_commit() {
+        let store = super::testing::store().await;
+        let data: Vec<u8> = (0..(2 * super::PART_SIZE + 12_345))
+            .map(|i| (i * 7 % 253) as u8)
+            .collect();
+        let digest = Digest::of_bytes(Algorithm::Sha256, &data);
+
+        // Two segments (the first over one part), composed at commit.
+        let id = "5e9a0000-0000-4000-8000-000000000001";
+        let split = super::PART_SIZE as u64 + 3;
+        assert_eq!(append(&store, id, 0, &data[..split as usize]).await, split);
+        let total = append(&store, id, split, &data[split as usize..]).await;
+        assert_eq!(total, data.len() as u64);
+        assert_eq!(store.upload_size(id).await.unwrap(), Some(total));
+        store.commit_upload(id, &digest).await.unwrap();
+        assert_eq!(store.stat(&digest).await.unwrap(), Some(total));
+        assert_eq!(read_all(&store, &digest, 0, total).await, data);
+        let (o, l) = (super::PART_SIZE as u64 - 10, 20);
+        assert_eq!(
+            read_all(&store, &digest, o, l).await,
+            &data[o as usize..(o + l) as usize]
+        );
+        store.delete(&digest).await.unwrap();
+
+        // One segment, copied to its address.
+        let id = "5e9a0000-0000-4000-8000-000000000002";
+        append(&store, id, 0, &data).await;
+        store.commit_upload(id, &digest).await.unwrap();
+        assert_eq!(read_all(&store, &digest, 0, total).await, data);
+        assert!(store.upload_ids().await.unwrap().is_empty());
+
+        // A writer dropped in the middle of a multipart segment leaves the
+        // upload as it was.
+        let id = "5e9a0000-0000-4000-8000-000000000003";
+        append(&store, id, 0, b"kept").await;
+        {
+            let mut w = store.upload_writer(id, 4).await.unwrap();
+            w.write(Bytes::copy_from_slice(&data)).await.unwrap();
+        }
+        assert_eq!(store.upload_size(id).await.unwrap(), Some(4));
+        assert_eq!(append(&store, id, 4, b"+more").await, 9);
+        store.delete_upload(id).await.unwrap();
+        assert_eq!(store.upload_size(id).await.unwrap(), None);
+    }
+}
