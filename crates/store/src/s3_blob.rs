@@ -300,14 +300,14 @@ impl BlobStore for S3BlobStore {
             Err(e) if not_found(&e) => false,
             Err(e) => return Err(object_error(e)),
         };
+        if segments.is_empty() {
+            // Even an empty upload has its first (empty) segment: none
+            // means the session is gone (expired, cancelled), and its
+            // digest must not be stored as an empty object.
+            return Err(StoreError::UploadNotFound(id.to_string()));
+        }
         if !exists {
             match segments.as_slice() {
-                [] => {
-                    self.s3
-                        .put(&target, PutPayload::default())
-                        .await
-                        .map_err(object_error)?;
-                }
                 [(_, size, path)] if *size <= MAX_COPY => {
                     self.s3.copy(path, &target).await.map_err(object_error)?;
                 }
@@ -674,5 +674,13 @@ mod tests {
         assert_eq!(append(&store, id, 4, b"+more").await, 9);
         store.delete_upload(id).await.unwrap();
         assert_eq!(store.upload_size(id).await.unwrap(), None);
+
+        // A session that is gone commits nothing, not an empty object.
+        let ghost = Digest::of_bytes(Algorithm::Sha256, b"never uploaded");
+        assert!(matches!(
+            store.commit_upload(id, &ghost).await,
+            Err(crate::StoreError::UploadNotFound(_))
+        ));
+        assert_eq!(store.stat(&ghost).await.unwrap(), None);
     }
 }
