@@ -4,8 +4,11 @@
 //! registry in that region; any other host names the default registry.
 //! (Once authentication lands, "default" becomes the caller's own account.)
 
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
 use berth_registry::RegistryKey;
-use http::{HeaderMap, Uri};
+use http::{HeaderMap, HeaderValue, Uri};
 
 /// The default domain: account host names under it do not resolve by
 /// themselves, so plain addresses are handed out where they work.
@@ -82,6 +85,25 @@ fn strip_port(h: &str) -> String {
         .map(|(host, _)| host)
         .unwrap_or(h)
         .to_string()
+}
+
+/// HTTP/2 carries the host in `:authority` (RFC 9113 8.3.1), which hyper
+/// puts in the URI, and clients send no `Host` header. SigV4 signs `host`
+/// whatever the version (AWS's SDKs compute it from the authority), and
+/// presigned URLs name it: an HTTP/2 request without `Host` gets one from
+/// its authority, so every API reads the host one way. HTTP/1 requests are
+/// left alone (their `Host` is required and is what names the account).
+pub async fn authority_as_host(mut req: Request, next: Next) -> Response {
+    if req.version() >= http::Version::HTTP_2 && !req.headers().contains_key(http::header::HOST) {
+        let host = req.uri().authority().map(|a| match a.port_u16() {
+            Some(port) => format!("{}:{port}", a.host()),
+            None => a.host().to_string(),
+        });
+        if let Some(v) = host.and_then(|h| HeaderValue::from_str(&h).ok()) {
+            req.headers_mut().insert(http::header::HOST, v);
+        }
+    }
+    next.run(req).await
 }
 
 #[cfg(test)]

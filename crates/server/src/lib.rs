@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2", any(distribution::v2))
         .route("/v2/", any(distribution::v2))
         .route("/v2/{*rest}", any(distribution::v2))
+        .layer(axum::middleware::from_fn(host::authority_as_host))
         .layer(axum::middleware::from_fn_with_state(
             state.bodies.clone(),
             body::guard,

@@ -768,7 +768,21 @@ fn serves_https_with_a_given_certificate() {
     ]);
     assert!(s.url().starts_with("https://"));
     let api = Api::new(&s);
-    assert_eq!(api.get("/v2/").status(), 200);
+    let v2 = api.get("/v2/");
+    assert_eq!(v2.status(), 200);
+    // The test clients negotiate HTTP/2 over TLS (ALPN): the server's
+    // start-up GetAuthorizationToken above was SigV4-signed over it, with
+    // the host in `:authority` and no Host header (host::authority_as_host).
+    assert_eq!(v2.version(), reqwest::Version::HTTP_2);
+    let out = aws_with(
+        &s.aws_env("us-east-1"),
+        &["ecr", "describe-registry", "--no-verify-ssl"],
+    );
+    assert!(
+        out.status.success(),
+        "aws over https: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let d = api.push_blob("tls", b"over tls");
     assert_eq!(
         &api.get(&format!("/v2/tls/blobs/{d}")).bytes().unwrap()[..],
