@@ -1,4 +1,4 @@
-use crate::Result;
+use crate::{Result, StoreError};
 use async_trait::async_trait;
 use berth_oci::{Algorithm, Digest};
 use bytes::Bytes;
@@ -72,4 +72,17 @@ pub trait UploadWriter: Send {
     async fn write(&mut self, chunk: Bytes) -> Result<()>;
     /// Makes everything written durable and returns the upload's new size.
     async fn finish(self: Box<Self>) -> Result<u64>;
+}
+
+/// An upload id as every blob store accepts it, else `UploadNotFound`. Ids
+/// come from URLs: hex digits and dashes only, so one can never name
+/// anything but its own file or prefix in the uploads area.
+pub(crate) fn checked_upload_id(id: &str) -> Result<&str> {
+    let safe =
+        !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if safe {
+        Ok(id)
+    } else {
+        Err(StoreError::UploadNotFound(id.to_string()))
+    }
 }

@@ -77,13 +77,7 @@ impl FsBlobStore {
     }
 
     fn upload_path(&self, id: &str) -> Result<PathBuf> {
-        // Ids come from URLs: never let one name anything but a file in uploads/.
-        let safe = !id.is_empty()
-            && id.len() <= 64
-            && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
-        if !safe {
-            return Err(StoreError::UploadNotFound(id.to_string()));
-        }
+        let id = crate::blob::checked_upload_id(id)?;
         Ok(self.root.join("uploads").join(id))
     }
 

@@ -36,6 +36,7 @@ pub mod offload;
 mod postgres;
 mod s3_blob;
 mod sqlite;
+mod stored;
 mod sys;
 
 #[cfg(any(test, feature = "conformance"))]

@@ -136,13 +136,7 @@ impl S3BlobStore {
     }
 
     fn upload_dir(&self, id: &str) -> Result<Path> {
-        // Ids come from URLs: never let one name anything but its own prefix.
-        let safe = !id.is_empty()
-            && id.len() <= 64
-            && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
-        if !safe {
-            return Err(StoreError::UploadNotFound(id.to_string()));
-        }
+        let id = crate::blob::checked_upload_id(id)?;
         Ok(Path::from(self.key(&format!("uploads/{id}"))))
     }
 
@@ -189,7 +183,9 @@ impl S3BlobStore {
                 let s3 = s3.clone();
                 async move {
                     let take = size.min(len - start);
-                    read_range(&s3, &path, 0, take).await
+                    read_range(&s3, &path, 0, take)
+                        .await
+                        .map_err(std::io::Error::other)
                 }
             })
             .try_flatten();
@@ -200,12 +196,14 @@ impl S3BlobStore {
     }
 }
 
+/// `len` bytes of the object at `path` from `offset`, streamed; nothing
+/// is fetched for none (S3 has no empty range).
 async fn read_range(
     s3: &AmazonS3,
     path: &Path,
     offset: u64,
     len: u64,
-) -> std::io::Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>> {
+) -> object_store::Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>> {
     if len == 0 {
         return Ok(Box::pin(stream::empty()));
     }
@@ -213,10 +211,7 @@ async fn read_range(
         range: Some(GetRange::Bounded(offset..offset + len)),
         ..GetOptions::default()
     };
-    let got = s3
-        .get_opts(path, options)
-        .await
-        .map_err(std::io::Error::other)?;
+    let got = s3.get_opts(path, options).await?;
     Ok(Box::pin(got.into_stream().map_err(std::io::Error::other)))
 }
 
@@ -252,7 +247,7 @@ impl BlobStore for S3BlobStore {
                 let tmp = dir.clone().join(format!("{start:020}.truncating"));
                 let stream = read_range(&self.s3, &path, 0, keep)
                     .await
-                    .map_err(StoreError::Io)?;
+                    .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
                 compose(&self.s3, &tmp, BlobReader { len: keep, stream }).await?;
                 self.s3.copy(&tmp, &path).await.map_err(object_error)?;
                 self.s3.delete(&tmp).await.or_else(ignore_missing)?;
@@ -294,19 +289,14 @@ impl BlobStore for S3BlobStore {
 
     async fn commit_upload(&self, id: &str, digest: &Digest) -> Result<()> {
         let segments = self.segments(id).await?;
-        let target = self.blob_path(digest);
-        let exists = match self.s3.head(&target).await {
-            Ok(_) => true,
-            Err(e) if not_found(&e) => false,
-            Err(e) => return Err(object_error(e)),
-        };
         if segments.is_empty() {
             // Even an empty upload has its first (empty) segment: none
             // means the session is gone (expired, cancelled), and its
             // digest must not be stored as an empty object.
             return Err(StoreError::UploadNotFound(id.to_string()));
         }
-        if !exists {
+        let target = self.blob_path(digest);
+        if self.stat(digest).await?.is_none() {
             match segments.as_slice() {
                 [(_, size, path)] if *size <= MAX_COPY => {
                     self.s3.copy(path, &target).await.map_err(object_error)?;
@@ -355,22 +345,15 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn read(&self, digest: &Digest, offset: u64, len: u64) -> Result<Option<BlobReader>> {
-        let path = self.blob_path(digest);
         if len == 0 {
+            // Nothing to fetch, but the answer still says whether it exists.
             return Ok(self.stat(digest).await?.map(|_| BlobReader {
                 len: 0,
                 stream: Box::pin(stream::empty()),
             }));
         }
-        let options = GetOptions {
-            range: Some(GetRange::Bounded(offset..offset + len)),
-            ..GetOptions::default()
-        };
-        match self.s3.get_opts(&path, options).await {
-            Ok(got) => Ok(Some(BlobReader {
-                len,
-                stream: Box::pin(got.into_stream().map_err(std::io::Error::other)),
-            })),
+        match read_range(&self.s3, &self.blob_path(digest), offset, len).await {
+            Ok(stream) => Ok(Some(BlobReader { len, stream })),
             Err(e) if not_found(&e) => Ok(None),
             Err(e) => Err(object_error(e)),
         }

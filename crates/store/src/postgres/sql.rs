@@ -1,52 +1,21 @@
-//! SQL pieces more than one concern uses: conversions between stored and
-//! API values, the blob link statement, and the reads and writes several
-//! transactions share (a manifest's referrers, deleting a manifest row,
-//! recording a blob). Kept here, below the concern modules, so that no
+//! SQL pieces more than one concern uses: the blob link statement, and the
+//! reads and writes several transactions share (a manifest's referrers,
+//! deleting a manifest row, recording a blob), beside the value conversions
+//! of `crate::stored`, re-exported. Kept here, below the concern modules, so that no
 //! concern module imports another.
 
-use crate::metadata::{ImageStatus, RepoId, UploadRecord};
-use crate::{Result, StoreError};
+use crate::metadata::{RepoId, UploadRecord};
+pub(super) use crate::stored::{
+    digest_of, from_i64, split_names, status_of, to_i64, KIND_BLOB, KIND_MANIFEST,
+};
+use crate::Result;
 use berth_oci::Digest;
 use sqlx::{Postgres, Row, Transaction};
-
-/// `manifest_references.kind`: what a manifest needs is a blob, or a
-/// child manifest (of an index).
-pub(super) const KIND_BLOB: i64 = 0;
-pub(super) const KIND_MANIFEST: i64 = 1;
 
 /// Links a blob to a repository. Linking again (a re-push, a mount) renews
 /// `linked_at`: it is a fresh claim that garbage collection must respect.
 pub(super) const LINK_SQL: &str = "INSERT INTO repository_blobs (repository_id, digest, linked_at) VALUES ($1, $2, $3)
      ON CONFLICT (repository_id, digest) DO UPDATE SET linked_at = GREATEST(repository_blobs.linked_at, excluded.linked_at)";
-
-pub(super) fn digest_of(text: String) -> Result<Digest> {
-    text.parse()
-        .map_err(|e| StoreError::Corrupt(format!("stored digest '{text}' does not parse: {e}")))
-}
-
-pub(super) fn status_of(code: i64) -> Result<ImageStatus> {
-    ImageStatus::from_code(code)
-        .ok_or_else(|| StoreError::Corrupt(format!("an image has storage status {code}")))
-}
-
-/// Listings come back as one newline-joined value, as on SQLite (where it
-/// saved sqlx's per-row hand-over), so both backends share their shape.
-/// Names cannot contain newlines (the name and tag grammars exclude them).
-pub(super) fn split_names(joined: Option<String>) -> Vec<String> {
-    match joined {
-        None => Vec::new(),
-        Some(s) => s.split('\n').map(str::to_string).collect(),
-    }
-}
-
-pub(super) fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// A stored size (never negative) as the `u64` the API speaks.
-pub(super) fn from_i64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
 
 pub(super) async fn user_exists(
     tx: &mut Transaction<'_, Postgres>,
