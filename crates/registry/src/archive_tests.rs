@@ -47,9 +47,18 @@ async fn status(reg: &Registry, r: &Repo, d: &Digest) -> berth_store::ImageRecor
         .record
 }
 
+/// Until the background restore has finished: the store says ACTIVE and
+/// the registry serves the manifest. The restore commits first and drops
+/// the cached (archived) entries after, so the store alone can say ACTIVE
+/// a moment before a pull sees it (the cache's generation protocol).
 async fn until_active(reg: &Registry, r: &Repo, d: &Digest) {
     for _ in 0..500 {
-        if status(reg, r, d).await.status == ImageStatus::Active {
+        if status(reg, r, d).await.status == ImageStatus::Active
+            && reg
+                .get_manifest(r, &Reference::Digest(d.clone()), &[])
+                .await
+                .is_ok()
+        {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
