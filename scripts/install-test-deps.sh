@@ -12,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # dpkg and rpm: the version comparators are checked against them (berth-scan);
 # postgresql: the PostgreSQL metadata store's tests (scripts/postgres.sh).
-scripts/apt-install.sh skopeo podman buildah dpkg rpm postgresql
+# haproxy: the load balancer in front of the multi-node tests (it/cluster.rs).
+scripts/apt-install.sh skopeo podman buildah dpkg rpm postgresql haproxy
 # oras-py: OCI artifacts and referrers.
 if ! python3 -c "import oras" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check "oras==0.2.43"
@@ -47,7 +48,7 @@ echo "  aws: $(aws --version 2>/dev/null || echo MISSING)"
 echo "  cargo-fuzz: $(cargo fuzz --version 2>/dev/null || echo MISSING)"
 echo "  seaweedfs: $(weed version 2>/dev/null | head -n1 || echo MISSING)"
 echo "  postgresql: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || echo MISSING)"
-for tool in skopeo podman buildah docker docker-registry; do
+for tool in skopeo podman buildah docker docker-registry haproxy; do
   if command -v "$tool" >/dev/null 2>&1; then
     echo "  $tool: $("$tool" --version 2>/dev/null | head -n1)"
   else

@@ -27,7 +27,8 @@ pub struct ServeArgs {
     pub data_dir: Option<PathBuf>,
     /// Where the metadata lives: `sqlite:PATH`, or a PostgreSQL database
     /// `postgres://user[:password]@host[:port]/db` [default: the data dir's
-    /// metadata.db]. One berth node per PostgreSQL database for now.
+    /// metadata.db]. Any number of berth nodes may share a PostgreSQL
+    /// database (and a blob store, and a server key).
     #[arg(long, env = "BERTH_METADATA")]
     pub metadata: Option<String>,
     /// Where blobs live: `file:PATH`, or `s3://bucket[/prefix]` on any
@@ -51,6 +52,11 @@ pub struct ServeArgs {
     /// [default: <data-dir>/archive].
     #[arg(long, env = "BERTH_ARCHIVE_DIR")]
     pub archive_dir: Option<PathBuf>,
+    /// The server key: 32 random bytes that seal stored secrets and sign
+    /// login tokens; every node of a deployment needs the same one
+    /// [default: <data-dir>/server.key, made on first start].
+    #[arg(long, env = "BERTH_SERVER_KEY_FILE")]
+    pub server_key_file: Option<PathBuf>,
     /// PEM certificate chain; with --tls-key, serves HTTPS.
     #[arg(long, env = "BERTH_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -155,6 +161,8 @@ pub struct Config {
     pub blobs: Blobs,
     /// The archive blob store's root.
     pub archive_dir: PathBuf,
+    /// `None`: the data dir's `server.key`, made if missing.
+    pub server_key_file: Option<PathBuf>,
     pub tls: Option<Tls>,
     pub default_account: String,
     pub default_region: String,
@@ -344,6 +352,7 @@ impl Config {
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| "127.0.0.1:5000".parse().expect("valid literal")),
+            server_key_file: args.server_key_file.or(file.server_key_file),
             archive_dir: args
                 .archive_dir
                 .or(file.archive_dir)

@@ -5,8 +5,8 @@ use crate::stores::{Blobs, Metadata};
 use anyhow::{bail, Context};
 use berth_registry::{Registry, RegistryConfig, SystemClock};
 use berth_store::{
-    BlobStore, FsBlobStore, MetadataStore, PgMetadataStore, PgSettings, S3BlobStore,
-    SqliteMetadataStore,
+    BlobStore, Cluster, FsBlobStore, LocalCluster, MetadataStore, PgMetadataStore, PgSettings,
+    S3BlobStore, SqliteMetadataStore,
 };
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -119,6 +119,8 @@ impl DataDir {
                 (Arc::new(blobs), Arc::new(archive))
             }
         };
+        // One node on its own unless the metadata store is shared.
+        let mut cluster: Arc<dyn Cluster> = Arc::new(LocalCluster::default());
         let meta: Arc<dyn MetadataStore> = match metadata {
             Metadata::Sqlite(path) => Arc::new(
                 SqliteMetadataStore::open(path)
@@ -134,26 +136,31 @@ impl DataDir {
                             metadata.describe()
                         )
                     })?;
-                // Caches, locks and jobs are still per process: a second
-                // node on the same database would serve stale answers.
-                if !store.claim_only_node().await? {
-                    bail!(
-                        "another berth node is serving from the PostgreSQL metadata store {}; \
-                         berth runs one node per database until its cross-node protocols are built \
-                         (ARCHITECTURE.md, \"Scale-out\")",
-                        metadata.describe()
-                    );
-                }
-                Arc::new(store)
+                let store = Arc::new(store);
+                cluster = store.clone();
+                store
             }
         };
 
-        Ok(Registry::new(blobs, meta, Arc::new(SystemClock), config).with_archive_store(archive))
+        Ok(Registry::new(blobs, meta, Arc::new(SystemClock), config)
+            .with_archive_store(archive)
+            .with_cluster(cluster))
     }
 
-    /// The server key (`server.key`, 32 bytes, mode 0600), created on first
+    /// The server key: `file` if given (it must exist: every node of a
+    /// deployment needs the same key, so none may invent its own), else the
+    /// data dir's `server.key` (32 bytes, mode 0600), created on first
     /// start. Losing it makes stored access-key secrets unreadable.
-    pub fn server_key(&self) -> anyhow::Result<Vec<u8>> {
+    pub fn server_key(&self, file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
+        if let Some(file) = file {
+            return std::fs::read(file).with_context(|| {
+                format!(
+                    "reading the server key file {} (make one for a new deployment with \
+                     `head -c 32 /dev/urandom > {0} && chmod 600 {0}`, and give every node the same)",
+                    file.display()
+                )
+            });
+        }
         let path = self.root.join("server.key");
         match std::fs::read(&path) {
             Ok(k) => Ok(k),

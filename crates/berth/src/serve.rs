@@ -31,8 +31,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             data.root.display()
         );
     }
-    let server_key = berth_iam::ServerKey::from_bytes(&data.server_key()?)
-        .context("the data dir's server.key")?;
+    let server_key_name = match &config.server_key_file {
+        Some(f) => f.display().to_string(),
+        None => data.root.join("server.key").display().to_string(),
+    };
+    let server_key =
+        berth_iam::ServerKey::from_bytes(&data.server_key(config.server_key_file.as_deref())?)
+            .with_context(|| format!("the server key {server_key_name}"))?;
     let registry = Arc::new(
         data.open_registry(
             &config.metadata,
@@ -63,13 +68,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             );
         }
     }
-    bootstrap_admin(&registry, &config, &data).await?;
-    let swept = registry.sweep_orphan_uploads().await?;
-    if swept > 0 {
-        tracing::info!(
-            count = swept,
-            "removed temporary upload data left by an earlier crash"
+    if !registry.server_key_matches().await? {
+        anyhow::bail!(
+            "the server key {server_key_name} is not the one the other nodes of this deployment use \
+             (the metadata store {} recorded another key's fingerprint); every node needs the same \
+             --server-key-file",
+            config.metadata.describe()
         );
+    }
+    if registry.is_clustered() {
+        tokio::spawn(registry.clone().follow_cluster());
+    }
+    bootstrap_admin(&registry, &config, &data).await?;
+    // On a shared store another node's upload in flight looks the same as
+    // a crashed one's: only a node on its own sweeps at start.
+    if !registry.is_clustered() {
+        let swept = registry.sweep_orphan_uploads().await?;
+        if swept > 0 {
+            tracing::info!(
+                count = swept,
+                "removed temporary upload data left by an earlier crash"
+            );
+        }
     }
 
     // Moves to and from the archive storage class that a stop interrupted.
@@ -307,31 +327,65 @@ async fn shutdown_on_signal(handle: axum_server::Handle) {
     handle.graceful_shutdown(Some(DRAIN_TIMEOUT));
 }
 
-/// Starts a garbage collection every `every` (the first one `every` after
-/// start, so that restarts do not each start one).
-async fn collect_garbage_periodically(registry: Arc<Registry>, every: Duration) {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+/// Runs `job` whenever it is due on this deployment, as the background job
+/// `name`: every node ticks a few times per interval, and the job's lease
+/// (`Registry::start_job`) lets one node run it once per `every`, the first
+/// time one interval after the deployment first ticked it (so restarts do
+/// not each start one). A run longer than the interval holds the lease
+/// throughout and is not followed by a burst of runs.
+pub(crate) async fn run_as_job<F, Fut>(registry: Arc<Registry>, name: &str, every: Duration, job: F)
+where
+    F: Fn(Arc<Registry>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let period = (every / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
     loop {
         tick.tick().await;
-        let options = berth_registry::GcOptions {
-            dry_run: false,
-            grace: registry.gc_grace(),
-        };
-        if registry.start_gc(options).is_err() {
-            tracing::info!("skipping a scheduled garbage collection: one is running");
+        match registry.start_job(name, every).await {
+            Ok(Some(lease)) => {
+                failing = false;
+                job(registry.clone()).await;
+                drop(lease);
+            }
+            Ok(None) => failing = false,
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(job = name, error = %e, "cannot take the job's lease; trying again");
+                }
+                failing = true;
+            }
         }
     }
 }
 
-/// Evaluates every repository's lifecycle policy every `every` (the first
-/// run `every` after start) and expires what the policies select; each
-/// expiry is logged by the registry.
+/// Garbage collection every `every`, on one node of the deployment.
+async fn collect_garbage_periodically(registry: Arc<Registry>, every: Duration) {
+    run_as_job(registry, "gc", every, |registry| async move {
+        let options = berth_registry::GcOptions {
+            dry_run: false,
+            grace: registry.gc_grace(),
+        };
+        match registry.start_gc(options) {
+            // Held under the lease until it ends.
+            Ok(run) => {
+                while !run.is_finished() {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+            Err(_) => tracing::info!("skipping a scheduled garbage collection: one is running"),
+        }
+    })
+    .await
+}
+
+/// Evaluates every repository's lifecycle policy every `every`, on one node
+/// of the deployment, and expires what the policies select; each expiry is
+/// logged by the registry.
 async fn run_lifecycle_periodically(registry: Arc<Registry>, every: Duration) {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    // A run longer than the interval is not followed by a burst of runs.
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
+    run_as_job(registry, "lifecycle", every, |registry| async move {
         match registry.run_lifecycle().await {
             Ok(run) if run.repositories > 0 => tracing::info!(
                 repositories = run.repositories,
@@ -347,7 +401,8 @@ async fn run_lifecycle_periodically(registry: Arc<Registry>, every: Duration) {
                 tracing::warn!(error = %e, "lifecycle run failed; retrying at the next interval")
             }
         }
-    }
+    })
+    .await
 }
 
 /// Writes the pull times recorded in memory (`lastRecordedPullTime`); the
@@ -363,14 +418,19 @@ async fn flush_pulls_periodically(registry: Arc<Registry>) {
     }
 }
 
+/// Upload sessions untouched for the expiry, on one node of the deployment.
 async fn expire_uploads_periodically(registry: Arc<Registry>) {
-    let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
-    loop {
-        tick.tick().await;
-        match registry.expire_uploads().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(count = n, "expired stale upload sessions"),
-            Err(e) => tracing::warn!(error = %e, "expiring upload sessions failed"),
-        }
-    }
+    run_as_job(
+        registry,
+        "upload-expiry",
+        EXPIRY_INTERVAL,
+        |registry| async move {
+            match registry.expire_uploads().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(count = n, "expired stale upload sessions"),
+                Err(e) => tracing::warn!(error = %e, "expiring upload sessions failed"),
+            }
+        },
+    )
+    .await
 }

@@ -267,31 +267,37 @@ pub async fn import_periodically(
     source: String,
     every: Option<std::time::Duration>,
 ) {
-    loop {
-        let started = std::time::Instant::now();
-        match import_into(&registry, &source, &|_| {}).await {
-            Ok(stats) => {
-                if let Err(e) = registry.finish_vuln_import().await {
-                    tracing::warn!(error = %e, "could not record the vulnerability database import");
-                }
-                tracing::info!(
-                    source,
-                    read = stats.read,
-                    stored = stats.stored,
-                    unchanged = stats.unchanged,
-                    withdrawn = stats.withdrawn,
-                    invalid = stats.invalid,
-                    ms = started.elapsed().as_millis() as u64,
-                    "vulnerability database imported"
-                );
+    import_logged(&registry, &source).await;
+    if let Some(every) = every {
+        // One node of the deployment refreshes it for all.
+        crate::serve::run_as_job(registry, "vulndb", every, |registry| {
+            let source = source.clone();
+            async move { import_logged(&registry, &source).await }
+        })
+        .await
+    }
+}
+
+async fn import_logged(registry: &Arc<Registry>, source: &str) {
+    let started = std::time::Instant::now();
+    match import_into(registry, source, &|_| {}).await {
+        Ok(stats) => {
+            if let Err(e) = registry.finish_vuln_import().await {
+                tracing::warn!(error = %e, "could not record the vulnerability database import");
             }
-            Err(e) => {
-                tracing::warn!(source, error = %format!("{e:#}"), "vulnerability database import failed; the stored database stays as it was")
-            }
+            tracing::info!(
+                source,
+                read = stats.read,
+                stored = stats.stored,
+                unchanged = stats.unchanged,
+                withdrawn = stats.withdrawn,
+                invalid = stats.invalid,
+                ms = started.elapsed().as_millis() as u64,
+                "vulnerability database imported"
+            );
         }
-        match every {
-            Some(d) => tokio::time::sleep(d).await,
-            None => return,
+        Err(e) => {
+            tracing::warn!(source, error = %format!("{e:#}"), "vulnerability database import failed; the stored database stays as it was")
         }
     }
 }

@@ -23,6 +23,7 @@ pub enum KeyError {
 
 #[derive(Clone)]
 pub struct ServerKey {
+    fingerprint: String,
     seal: ChaCha20Poly1305,
     token_mac: Hmac<Sha256>,
     download_mac: Hmac<Sha256>,
@@ -57,12 +58,20 @@ impl ServerKey {
         let token_key = derive(bytes, b"berth token v1");
         let download_key = derive(bytes, b"berth download url v1");
         Ok(ServerKey {
+            fingerprint: hex::encode(&derive(bytes, b"berth fingerprint v1")[..16]),
             seal: ChaCha20Poly1305::new((&seal_key).into()),
             token_mac: <Hmac<Sha256> as Mac>::new_from_slice(&token_key)
                 .expect("HMAC takes any key length"),
             download_mac: <Hmac<Sha256> as Mac>::new_from_slice(&download_key)
                 .expect("HMAC takes any key length"),
         })
+    }
+
+    /// Names the key without revealing it (an HMAC of a fixed label): the
+    /// nodes of a deployment compare it to find one started with another
+    /// key.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// Encrypts and authenticates `plain`: base64 of nonce ‖ ciphertext.

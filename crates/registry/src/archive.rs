@@ -139,7 +139,7 @@ impl Registry {
         self.cache.invalidate(repo_id, tags, &refs);
         let archive = self.archive_store()?;
         for blob in self.meta.blobs_only_archived(repo_id, manifests).await? {
-            let _lock = self.digest_locks.lock(blob.as_str()).await;
+            let _lock = self.digest_locks.lock(blob.as_str()).await?;
             if !self.meta.mark_blob_archived(&blob).await? {
                 continue; // an image outside the archive uses it (again)
             }
@@ -176,7 +176,7 @@ impl Registry {
     /// Brings an archived blob's bytes back into the blob store.
     async fn unarchive_blob(&self, blob: &Digest) -> Result<()> {
         let archive = self.archive_store()?;
-        let _lock = self.digest_locks.lock(blob.as_str()).await;
+        let _lock = self.digest_locks.lock(blob.as_str()).await?;
         if self.meta.blob_archived(blob).await? != Some(true) {
             return Ok(());
         }
@@ -246,7 +246,7 @@ impl Registry {
                 break;
             };
             for blob in page {
-                let _lock = self.digest_locks.lock(blob.as_str()).await;
+                let _lock = self.digest_locks.lock(blob.as_str()).await?;
                 if self.meta.blob_archived(&blob).await? != Some(true) {
                     continue;
                 }

@@ -17,7 +17,7 @@ use berth_oci::Digest;
 use berth_store::{BlobLink, RegistryKey, RepoId, StoredManifest};
 use moka::sync::Cache as Moka;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -53,6 +53,9 @@ pub struct HotCache {
     manifests: Moka<(RepoId, Digest), Arc<CachedManifest>>,
     blobs: Moka<(RepoId, Digest), BlobLink>,
     generation: AtomicU64,
+    /// False while this node cannot hear other nodes' changes: nothing is
+    /// filled, so every read goes to the store.
+    enabled: AtomicBool,
     fill_lock: Mutex<()>,
 }
 
@@ -70,6 +73,7 @@ impl HotCache {
                 .build(),
             blobs: Moka::builder().max_capacity(50_000).build(),
             generation: AtomicU64::new(0),
+            enabled: AtomicBool::new(true),
             fill_lock: Mutex::new(()),
         }
     }
@@ -149,9 +153,22 @@ impl HotCache {
         }
     }
 
+    /// Empties the cache and stops (`false`) or resumes (`true`) filling
+    /// it. Fills that began before are dropped either way.
+    pub fn set_enabled(&self, enabled: bool) {
+        let _g = self.fill_lock.lock();
+        self.enabled.store(enabled, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.repos.invalidate_all();
+        self.tags.invalidate_all();
+        self.manifests.invalidate_all();
+        self.blobs.invalidate_all();
+    }
+
     fn fill(&self, seen: Generation, insert: impl FnOnce()) {
         let _g = self.fill_lock.lock();
-        if self.generation.load(Ordering::Acquire) == seen.0 {
+        if self.enabled.load(Ordering::Acquire) && self.generation.load(Ordering::Acquire) == seen.0
+        {
             insert();
         }
     }
@@ -196,5 +213,27 @@ mod tests {
         assert_eq!(c.blob(repo, &d), Some(link));
         c.invalidate_blob(repo, &d);
         assert_eq!(c.blob(repo, &d), None);
+    }
+
+    #[test]
+    fn a_disabled_cache_holds_nothing() {
+        let c = HotCache::new(1 << 20);
+        let repo = RepoId(1);
+        let d = Digest::of_bytes(Algorithm::Sha256, b"m");
+        c.fill_tag(c.generation(), repo, "latest", d.clone());
+        c.set_enabled(false);
+        assert_eq!(c.tag(repo, "latest"), None, "emptied");
+        c.fill_tag(c.generation(), repo, "latest", d.clone());
+        assert_eq!(c.tag(repo, "latest"), None, "not filled while off");
+        let seen = c.generation();
+        c.set_enabled(true);
+        c.fill_tag(seen, repo, "latest", d.clone());
+        assert_eq!(
+            c.tag(repo, "latest"),
+            None,
+            "a fill begun while off is dropped"
+        );
+        c.fill_tag(c.generation(), repo, "latest", d.clone());
+        assert_eq!(c.tag(repo, "latest"), Some(d));
     }
 }

@@ -219,7 +219,7 @@ impl Registry {
                 // holds one lock at a time, so the order cannot deadlock.
                 let mut locks = Vec::with_capacity(batch.len());
                 for digest in batch {
-                    locks.push(self.digest_locks.lock(digest.as_str()).await);
+                    locks.push(self.digest_locks.lock(digest.as_str()).await?);
                 }
                 let outcomes = self.meta.collect_blobs(batch, cutoff, dry).await?;
                 for (digest, out) in batch.iter().zip(outcomes) {
@@ -256,7 +256,7 @@ impl Registry {
                     if modified >= cutoff || self.meta.blob_recorded(&digest).await? {
                         continue;
                     }
-                    let _lock = self.digest_locks.lock(digest.as_str()).await;
+                    let _lock = self.digest_locks.lock(digest.as_str()).await?;
                     if self.meta.blob_recorded(&digest).await? {
                         continue;
                     }
@@ -294,7 +294,7 @@ impl Registry {
                     if needed(self.meta.blob_archived(&digest).await?) {
                         continue;
                     }
-                    let _lock = self.digest_locks.lock(digest.as_str()).await;
+                    let _lock = self.digest_locks.lock(digest.as_str()).await?;
                     if needed(self.meta.blob_archived(&digest).await?) {
                         continue;
                     }

@@ -8,6 +8,7 @@ mod archive;
 mod blobs;
 mod cache;
 mod clock;
+mod cluster;
 mod error;
 mod fastset;
 mod fsck;
@@ -149,6 +150,8 @@ pub struct Registry {
     /// Held across "blob file in place" and "blob linked" by uploads, and
     /// across "record deleted" and "file deleted" by garbage collection.
     digest_locks: locks::KeyedLocks,
+    /// The other nodes of the deployment, if any (`cluster.rs`).
+    cluster: Arc<dyn berth_store::Cluster>,
     gc: gc::GcJobs,
     pulls: pulls::PullLog,
     settings: Arc<settings::AccountSettings>,
@@ -193,6 +196,7 @@ impl Registry {
             cache: cache::HotCache::new(config.manifest_cache_bytes),
             uploads: uploads::UploadTracker::default(),
             digest_locks: locks::KeyedLocks::default(),
+            cluster: Arc::new(berth_store::LocalCluster::default()),
             gc: gc::GcJobs::default(),
             pulls: pulls::PullLog::default(),
             settings,

@@ -1,5 +1,9 @@
-//! Per-key async locks that remove themselves when nobody holds or waits.
+//! Per-key async locks that remove themselves when nobody holds or waits,
+//! and that span the cluster when the deployment is one: a waiter first
+//! takes the in-process lock for its key, then the cluster's, so at most
+//! one connection per key per node waits in the database.
 
+use berth_store::{Cluster, ClusterGuard, StoreError};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,23 +12,43 @@ use tokio::sync::OwnedMutexGuard;
 #[derive(Default)]
 pub struct KeyedLocks {
     map: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The cluster and this kind's key prefix (`d:`, `u:`), if shared.
+    cluster: Option<(Arc<dyn Cluster>, &'static str)>,
 }
 
 pub struct KeyedGuard<'a> {
+    // Declared first, so dropped (released) first.
+    _cluster: Option<ClusterGuard>,
     locks: &'a KeyedLocks,
     key: String,
     guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl KeyedLocks {
-    pub async fn lock(&self, key: &str) -> KeyedGuard<'_> {
+    /// Locks that also take `cluster`'s lock on `prefix` + key when it is
+    /// shared.
+    pub fn spanning(cluster: &Arc<dyn Cluster>, prefix: &'static str) -> Self {
+        KeyedLocks {
+            map: Mutex::default(),
+            cluster: cluster.is_shared().then(|| (cluster.clone(), prefix)),
+        }
+    }
+
+    /// Fails only when the cluster's lock cannot be taken (its store is
+    /// unavailable): fail closed.
+    pub async fn lock(&self, key: &str) -> Result<KeyedGuard<'_>, StoreError> {
         let m = self.map.lock().entry(key.to_string()).or_default().clone();
         let guard = m.lock_owned().await;
-        KeyedGuard {
+        let mut held = KeyedGuard {
+            _cluster: None,
             locks: self,
             key: key.to_string(),
             guard: Some(guard),
+        };
+        if let Some((cluster, prefix)) = &self.cluster {
+            held._cluster = Some(cluster.lock(&format!("{prefix}{key}")).await?);
         }
+        Ok(held)
     }
 
     #[cfg(test)]
@@ -59,7 +83,7 @@ mod tests {
         for _ in 0..16 {
             let (locks, counter) = (locks.clone(), counter.clone());
             tasks.push(tokio::spawn(async move {
-                let _g = locks.lock("k").await;
+                let _g = locks.lock("k").await.unwrap();
                 {
                     let mut c = counter.lock();
                     c.0 += 1;

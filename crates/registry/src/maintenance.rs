@@ -30,7 +30,7 @@ impl Registry {
                 return Ok(removed);
             }
             for up in stale {
-                let _guard = self.lock_upload(&up.id).await;
+                let _guard = self.lock_upload(&up.id).await?;
                 // Re-check under the lock: a chunk may have arrived meanwhile.
                 match self.meta.get_upload(&up.id).await? {
                     Some(now) if now.updated_at < before => {

@@ -8,6 +8,7 @@ use crate::{Error, Result};
 use berth_store::{MetadataStore, RegistryKey};
 use parking_lot::RwLock;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// (name, allowed values, default). Berth enables blob mounting by
@@ -27,6 +28,10 @@ const SETTINGS: &[(&str, &[&str], &str)] = &[
 pub(crate) struct AccountSettings {
     meta: Arc<dyn MetadataStore>,
     values: RwLock<HashMap<(RegistryKey, &'static str), String>>,
+    /// Bumped by `forget`: a read that began before does not fill.
+    generation: AtomicU64,
+    /// False while this node cannot hear other nodes' changes.
+    enabled: AtomicBool,
 }
 
 pub(crate) fn known(
@@ -45,6 +50,8 @@ impl AccountSettings {
         AccountSettings {
             meta,
             values: RwLock::default(),
+            generation: AtomicU64::new(0),
+            enabled: AtomicBool::new(true),
         }
     }
 
@@ -55,13 +62,30 @@ impl AccountSettings {
         if let Some(v) = self.values.read().get(&key) {
             return Ok(v.clone());
         }
+        let seen = self.generation.load(Ordering::SeqCst);
         let v = self
             .meta
             .account_setting(registry, name)
             .await?
             .unwrap_or_else(|| default.to_string());
-        self.values.write().entry(key).or_insert_with(|| v.clone());
+        let mut values = self.values.write();
+        if self.enabled.load(Ordering::SeqCst) && self.generation.load(Ordering::SeqCst) == seen {
+            values.entry(key).or_insert_with(|| v.clone());
+        }
         Ok(v)
+    }
+
+    /// Forgets every cached value (another node put one).
+    pub(crate) fn forget(&self) {
+        let mut values = self.values.write();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        values.clear();
+    }
+
+    /// Empties the cache and stops or resumes filling it.
+    pub(crate) fn set_enabled(&self, enabled: bool) {
+        self.enabled.store(enabled, Ordering::SeqCst);
+        self.forget();
     }
 
     /// Stores a known setting's value (the caller checked it).
@@ -72,9 +96,10 @@ impl AccountSettings {
         value: &str,
     ) -> Result<()> {
         self.meta.put_account_setting(registry, name, value).await?;
-        self.values
-            .write()
-            .insert((registry.clone(), name), value.to_string());
+        let mut values = self.values.write();
+        if self.enabled.load(Ordering::SeqCst) {
+            values.insert((registry.clone(), name), value.to_string());
+        }
         Ok(())
     }
 

@@ -24,7 +24,8 @@ const MAX_KEPT_HASHERS: usize = 10_000;
 #[derive(Default)]
 pub(crate) struct UploadTracker {
     pub(crate) hashers: Mutex<HashMap<String, (u64, DigestHasher)>>,
-    locks: KeyedLocks,
+    /// One request at a time per session, across the cluster (`u:<id>`).
+    pub(crate) locks: KeyedLocks,
 }
 
 /// The byte range a chunk claims (`Content-Range`), inclusive.
@@ -127,7 +128,13 @@ impl Registry {
                 return Err(e);
             }
         };
-        let _lock = self.digest_locks.lock(digest.as_str()).await;
+        let _lock = match self.digest_locks.lock(digest.as_str()).await {
+            Ok(lock) => lock,
+            Err(e) => {
+                self.discard_temp(&id).await;
+                return Err(e.into());
+            }
+        };
         if let Err(e) = self.blobs.commit_upload(&id, digest).await {
             self.discard_temp(&id).await;
             return Err(e.into());
@@ -188,7 +195,7 @@ impl Registry {
         body: ByteStream,
     ) -> Result<UploadState> {
         let repo_id = self.repo_id(repo).await?;
-        let _guard = self.uploads.locks.lock(id).await;
+        let _guard = self.uploads.locks.lock(id).await?;
         let up = self.upload(repo_id, id).await?;
         if let Some(r) = range {
             if !r.fits(up.size) {
@@ -235,7 +242,7 @@ impl Registry {
         last_chunk: Option<ByteStream>,
     ) -> Result<BlobInfo> {
         let repo_id = self.repo_id(repo).await?;
-        let _guard = self.uploads.locks.lock(id).await;
+        let _guard = self.uploads.locks.lock(id).await?;
         let up = self.upload(repo_id, id).await?;
         if let Some(r) = range {
             if !r.fits(up.size) {
@@ -280,7 +287,7 @@ impl Registry {
             }
             Err(e) => return Err(e),
         };
-        let _lock = self.digest_locks.lock(digest.as_str()).await;
+        let _lock = self.digest_locks.lock(digest.as_str()).await?;
         self.blobs.commit_upload(id, digest).await?;
         self.committed_over_archive(digest).await?;
         let seen = self.cache.generation();
@@ -299,7 +306,7 @@ impl Registry {
     /// Abandons an upload (`DELETE` on the session).
     pub async fn cancel_upload(&self, repo: &Repo, id: &str) -> Result<()> {
         let repo_id = self.repo_id(repo).await?;
-        let _guard = self.uploads.locks.lock(id).await;
+        let _guard = self.uploads.locks.lock(id).await?;
         self.upload(repo_id, id).await?;
         self.remove_upload(id).await
     }
@@ -311,8 +318,8 @@ impl Registry {
         Ok(())
     }
 
-    pub(crate) async fn lock_upload(&self, id: &str) -> crate::locks::KeyedGuard<'_> {
-        self.uploads.locks.lock(id).await
+    pub(crate) async fn lock_upload(&self, id: &str) -> Result<crate::locks::KeyedGuard<'_>> {
+        Ok(self.uploads.locks.lock(id).await?)
     }
 
     async fn upload(&self, repo_id: RepoId, id: &str) -> Result<UploadRecord> {

@@ -29,6 +29,7 @@
 #![deny(unsafe_code)]
 
 mod blob;
+mod cluster;
 mod error;
 mod fs_blob;
 mod metadata;
@@ -43,6 +44,7 @@ mod sys;
 pub mod conformance;
 
 pub use blob::{BlobReader, BlobStore, UploadWriter};
+pub use cluster::{Cluster, ClusterGuard, Invalidation, InvalidationFeed, LocalCluster};
 pub use error::StoreError;
 pub use fs_blob::{FsBlobStore, PRIVATE_DIR, PRIVATE_FILE};
 pub use metadata::{

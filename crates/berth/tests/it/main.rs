@@ -16,6 +16,7 @@ mod attacks;
 mod authz;
 mod authz_clients;
 mod clients;
+mod cluster;
 mod concurrency;
 mod crash;
 mod disk_full;

@@ -1,6 +1,6 @@
 //! `berth serve --metadata postgres://...`: what is pushed survives a
-//! restart, a second node on the same database is refused (until the
-//! cross-node protocols exist), and a database that cannot be reached
+//! restart, a second node with a server key of its own is refused (every
+//! node of a deployment needs the same), and a database that cannot be reached
 //! stops the start with an error that names it and hides its password.
 //! Needs `BERTH_TEST_POSTGRES` (scripts/test.sh starts a cluster); fails
 //! without it.
@@ -19,7 +19,7 @@ fn serve(data_dir: &std::path::Path, metadata: &str) -> std::process::Output {
 }
 
 #[test]
-fn images_survive_a_restart_and_a_second_node_is_refused() {
+fn images_survive_a_restart_and_a_node_with_another_server_key_is_refused() {
     let db = Database::create();
     let mut s = start_with(&["--metadata", &db.url]);
     assert!(
@@ -39,9 +39,12 @@ fn images_survive_a_restart_and_a_second_node_is_refused() {
     let other = tempfile::tempdir().unwrap();
     let out = serve(&other.path().join("data"), &db.url);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "a second node started:\n{stderr}");
     assert!(
-        stderr.contains("another berth node is serving from the PostgreSQL metadata store"),
+        !out.status.success(),
+        "a node with another key started:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("is not the one the other nodes of this deployment use"),
         "{stderr}"
     );
     // The first node is unaffected.

@@ -22,7 +22,7 @@ use berth_iam::policy::{
 use berth_store::{RegistryKey, ResourceTag};
 use moka::sync::Cache as Moka;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// What a request tells policies besides who signed it: the connection it
@@ -92,6 +92,8 @@ type IdentityPolicies = Arc<Vec<(String, Arc<Policy>)>>;
 
 pub(crate) struct AuthzCache {
     generation: AtomicU64,
+    /// False while this node cannot hear other nodes' changes.
+    enabled: AtomicBool,
     /// Repositories that have a policy, parsed; those without one are in
     /// `no_repository_policy` (most repositories: a digest each, not a map
     /// entry with three strings).
@@ -120,6 +122,7 @@ impl Default for AuthzCache {
         AuthzCache {
             anonymous_grant: Arc::new(Vec::new()),
             generation: AtomicU64::new(0),
+            enabled: AtomicBool::new(true),
             repository_policies: Moka::builder().max_capacity(10_000).build(),
             no_repository_policy: FastSet::new(200_000),
             registry_policies: Moka::builder().max_capacity(10_000).build(),
@@ -189,6 +192,17 @@ fn anonymous_grant(default_account: &str, access: AnonymousAccess) -> Vec<(Strin
 }
 
 impl AuthzCache {
+    /// Whether a value read at generation `seen` may be cached.
+    fn may_fill(&self, seen: u64) -> bool {
+        self.enabled.load(Ordering::SeqCst) && self.generation.load(Ordering::SeqCst) == seen
+    }
+
+    /// Empties the caches and stops or resumes filling them.
+    pub(crate) fn set_enabled(&self, enabled: bool) {
+        self.enabled.store(enabled, Ordering::SeqCst);
+        self.changed();
+    }
+
     /// After any change to a policy, a user or a repository's existence.
     pub(crate) fn changed(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
@@ -266,7 +280,7 @@ impl Identity {
         // such futures).
         let cacheable =
             Box::pin(self.authorize_uncached(caller, action, registry, repository, facts)).await?;
-        if cacheable && self.authz.generation.load(Ordering::SeqCst) == seen {
+        if cacheable && self.authz.may_fill(seen) {
             self.authz.decisions.insert(KeyRef(&key));
         }
         Ok(())
@@ -492,7 +506,7 @@ impl Identity {
             }
         }
         let out = Arc::new(out);
-        if self.authz.generation.load(Ordering::SeqCst) == seen {
+        if self.authz.may_fill(seen) {
             self.authz.identities.insert(key, out.clone());
         }
         Ok(out)
@@ -516,7 +530,7 @@ impl Identity {
             Some(Some(text)) => Some(parse_stored(&text, PolicyKind::Resource)?),
             _ => None,
         };
-        if self.authz.generation.load(Ordering::SeqCst) == seen {
+        if self.authz.may_fill(seen) {
             match &p {
                 Some(p) => self.authz.repository_policies.insert(key, p.clone()),
                 None => self.authz.no_repository_policy.insert(KeyRef(&none_key)),
@@ -552,7 +566,7 @@ impl Identity {
             Some(text) => Some(parse_stored(&text, PolicyKind::Resource)?),
             None => None,
         };
-        if self.authz.generation.load(Ordering::SeqCst) == seen {
+        if self.authz.may_fill(seen) {
             self.authz
                 .registry_policies
                 .insert(registry.clone(), p.clone());

@@ -231,7 +231,9 @@ impl Identity {
             Ok(None) => return Err(TokenRefusal::Token(TokenError::Invalid)),
             Err(e) => return Err(TokenRefusal::Unavailable(e.into())),
         };
-        if path == "/" {
+        if !self.caches_enabled.load(Ordering::SeqCst) {
+            // Nothing remembered while another node's change could go unheard.
+        } else if path == "/" {
             self.users_seen.insert(KeyRef(&key));
         } else {
             self.user_paths.write().insert(

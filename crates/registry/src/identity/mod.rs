@@ -68,6 +68,9 @@ pub struct Identity {
     /// → path.
     user_paths: parking_lot::RwLock<HashMap<(String, String, String), String>>,
     users_seen_at: AtomicI64,
+    /// False while this node cannot hear other nodes' changes: the token
+    /// check reads the store every time.
+    caches_enabled: std::sync::atomic::AtomicBool,
     config: IdentityConfig,
 }
 
@@ -86,6 +89,7 @@ impl Identity {
             users_seen: FastSet::new(100_000),
             user_paths: Default::default(),
             users_seen_at: AtomicI64::new(0),
+            caches_enabled: std::sync::atomic::AtomicBool::new(true),
             config,
         }
     }
@@ -107,6 +111,15 @@ impl Identity {
     /// repository's tags or a setting that decisions read has changed.
     pub(crate) fn policies_changed(&self) {
         self.authz.changed();
+    }
+
+    /// Empties the decision, policy and token caches and stops or resumes
+    /// filling them (a node that cannot hear other nodes' changes).
+    pub(crate) fn set_caches_enabled(&self, enabled: bool) {
+        self.caches_enabled
+            .store(enabled, std::sync::atomic::Ordering::SeqCst);
+        self.authz.set_enabled(enabled);
+        self.forget_tokens();
     }
 }
 

@@ -35,7 +35,7 @@ use berth_scan::{Limits, Record};
 use berth_store::{BlobStore, ImageScanRecord, MetadataStore, RegistryKey, RepoId, ScanRef};
 use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -61,6 +61,11 @@ pub(crate) struct Scanning {
     records: moka::sync::Cache<String, Arc<(Option<String>, Record)>>,
     limits: Limits,
     configs: RwLock<HashMap<RegistryKey, Arc<ScanningConfig>>>,
+    /// Bumped when the configurations are forgotten: a read that began
+    /// before does not fill.
+    configs_generation: AtomicU64,
+    /// False while this node cannot hear other nodes' changes.
+    caches_enabled: AtomicBool,
     /// `RegistryConfig::after_scan`.
     after_scan: Option<fn()>,
 }
@@ -94,6 +99,8 @@ impl Scanning {
                 .build(),
             limits: Limits::default(),
             configs: RwLock::new(HashMap::new()),
+            configs_generation: AtomicU64::new(0),
+            caches_enabled: AtomicBool::new(true),
             after_scan,
         })
     }
@@ -106,6 +113,7 @@ impl Scanning {
         if let Some(c) = self.configs.read().get(registry) {
             return Ok(c.clone());
         }
+        let seen = self.configs_generation.load(Ordering::SeqCst);
         let c = match self.meta.registry_scanning(registry).await? {
             Some(text) => serde_json::from_str(&text).map_err(|e| {
                 Error::Store(berth_store::StoreError::Corrupt(format!(
@@ -115,11 +123,32 @@ impl Scanning {
             None => ScanningConfig::default(),
         };
         let c = Arc::new(c);
-        self.configs
-            .write()
-            .entry(registry.clone())
-            .or_insert_with(|| c.clone());
+        let mut configs = self.configs.write();
+        if self.caches_enabled.load(Ordering::SeqCst)
+            && self.configs_generation.load(Ordering::SeqCst) == seen
+        {
+            configs.entry(registry.clone()).or_insert_with(|| c.clone());
+        }
         Ok(c)
+    }
+
+    /// Forgets the cached configurations (another node put one).
+    pub(crate) fn forget_configs(&self) {
+        let mut configs = self.configs.write();
+        self.configs_generation.fetch_add(1, Ordering::SeqCst);
+        configs.clear();
+    }
+
+    /// Forgets the cached vulnerability records (another node imported).
+    pub(crate) fn forget_records(&self) {
+        self.records.invalidate_all();
+    }
+
+    /// Empties the caches and stops or resumes filling the configurations'.
+    pub(crate) fn set_caches_enabled(&self, enabled: bool) {
+        self.caches_enabled.store(enabled, Ordering::SeqCst);
+        self.forget_configs();
+        self.forget_records();
     }
 
     /// Marks the scan IN_PROGRESS and queues it.
@@ -190,10 +219,11 @@ impl Registry {
         config.validate()?;
         let text = serde_json::to_string(&config).expect("plain data serializes");
         self.meta.put_registry_scanning(registry, &text).await?;
-        self.scanning
-            .configs
-            .write()
-            .insert(registry.clone(), Arc::new(config.clone()));
+        let mut configs = self.scanning.configs.write();
+        if self.scanning.caches_enabled.load(Ordering::SeqCst) {
+            configs.insert(registry.clone(), Arc::new(config.clone()));
+        }
+        drop(configs);
         Ok(config)
     }
 

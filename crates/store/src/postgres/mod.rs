@@ -43,6 +43,7 @@ macro_rules! retrying {
 // Declared after the macro, which they use.
 mod archive;
 mod blobs;
+mod cluster;
 mod iam;
 mod identity;
 mod images;
@@ -75,19 +76,21 @@ pub(crate) async fn backoff(attempt: u32) {
 pub struct PgMetadataStore {
     writer: PgPool,
     reader: PgPool,
-    options: PgConnectOptions,
-    /// The connection holding the single-node lock, once claimed.
-    node_lock: std::sync::Mutex<Option<sqlx::PgConnection>>,
+    /// Connections that hold cluster locks and job leases (`cluster.rs`):
+    /// a session advisory lock lives as long as its connection.
+    locks: PgPool,
+    /// The one connection that listens for invalidations.
+    listener: PgPool,
 }
-
-/// The advisory lock key `claim_only_node` takes ("berth-n1").
-const SINGLE_NODE_LOCK: i64 = 0x6265_7274_682d_6e31;
 
 /// Settings of a connection to the metadata database.
 #[derive(Clone, Debug)]
 pub struct PgSettings {
     /// Connections per pool (the writer's and the reader's).
     pub max_connections: u32,
+    /// Connections that can hold a cluster lock at once (an upload
+    /// request holds its session's for its duration); more wait.
+    pub lock_connections: u32,
     /// How long a request waits for a free connection, or for the server to
     /// answer a connect, before the store reports it unavailable.
     pub acquire_timeout: Duration,
@@ -97,6 +100,7 @@ impl Default for PgSettings {
     fn default() -> Self {
         PgSettings {
             max_connections: 16,
+            lock_connections: 32,
             acquire_timeout: Duration::from_secs(10),
         }
     }
@@ -135,31 +139,23 @@ impl PgMetadataStore {
         // Readers keep the server's default isolation (READ COMMITTED unless
         // the administrator changed it): each read is one statement.
         let reader = pool(base.clone()).await?;
+        // Opened when first needed, and kept: every lock and lease is a
+        // connection held.
+        let locks = PgPoolOptions::new()
+            .max_connections(settings.lock_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(Duration::from_secs(60))
+            .connect_lazy_with(base.clone());
+        let listener = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(base);
         Ok(PgMetadataStore {
             writer,
             reader,
-            options: base,
-            node_lock: std::sync::Mutex::new(None),
+            locks,
+            listener,
         })
-    }
-
-    /// Takes the database's single-node lock (a session advisory lock on a
-    /// connection of its own) for as long as this store lives: false if
-    /// another process holds it. berth's caches, locks and background jobs
-    /// are still per process, so until the cross-node protocols exist one
-    /// node serves a database. The lock goes with the process (PostgreSQL
-    /// releases it when the connection closes).
-    pub async fn claim_only_node(&self) -> Result<bool> {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect_with(&self.options).await?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(SINGLE_NODE_LOCK)
-            .fetch_one(&mut conn)
-            .await?;
-        if got {
-            *self.node_lock.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn);
-        }
-        Ok(got)
     }
 }
 

@@ -1,0 +1,403 @@
+//! Three berth nodes on one PostgreSQL database, one S3 prefix (SeaweedFS)
+//! and one server key, behind haproxy balancing every request round robin:
+//! the deployment of README "Scaling out". One deployment serves the whole
+//! test (three nodes and a load balancer are the expensive part):
+//! * a chunked upload whose POST, PATCHes and PUT land on three different
+//!   nodes commits the right blob; skopeo pushes and pulls through the
+//!   load balancer byte for byte;
+//! * a tag moved on one node is served by another at once, and a
+//!   repository policy set on one node is enforced by another at once (the
+//!   stale window is measured and printed);
+//! * lifecycle runs once per interval across the cluster, not per node;
+//! * a node started with another server key is refused.
+//!
+//! Needs PostgreSQL, SeaweedFS (scripts/test.sh) and haproxy; fails
+//! without them under CI.
+
+use crate::common::*;
+use berth_testkit::postgres::Database;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: these tests need an S3 server (scripts/seaweedfs.sh)")
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Deployment {
+    nodes: Vec<TestServer>,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    lb: Child,
+    lb_host: String,
+    dir: tempfile::TempDir,
+    // Dropped last: the nodes hold connections to it.
+    _db: Database,
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        let _ = self.lb.kill();
+        let _ = self.lb.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.dir.path().join("haproxy.log"));
+            eprintln!("haproxy's output:\n{}", log.unwrap_or_default());
+        }
+    }
+}
+
+impl Deployment {
+    fn start(nodes: usize, extra: &[&str]) -> Deployment {
+        let db = Database::create();
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("server.key");
+        let mut random = [0u8; 32];
+        {
+            use std::io::Read;
+            std::fs::File::open("/dev/urandom")
+                .unwrap()
+                .read_exact(&mut random)
+                .unwrap();
+        }
+        std::fs::write(&key, random).unwrap();
+        let blobs = format!(
+            "s3://{}/it-cluster-{}-{}",
+            var("BERTH_TEST_S3_BUCKET"),
+            std::process::id(),
+            free_port()
+        );
+        let mut args: Vec<String> = [
+            "--metadata",
+            db.url.as_str(),
+            "--blobs",
+            blobs.as_str(),
+            "--s3-endpoint",
+            &var("BERTH_TEST_S3_ENDPOINT"),
+            "--server-key-file",
+            key.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let env = vec![
+            (
+                "BERTH_S3_ACCESS_KEY_ID".to_string(),
+                var("BERTH_TEST_S3_ACCESS_KEY_ID"),
+            ),
+            (
+                "BERTH_S3_SECRET_ACCESS_KEY".to_string(),
+                var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
+            ),
+        ];
+        let mut d = Deployment {
+            nodes: Vec::new(),
+            args,
+            env,
+            lb: Command::new("true").spawn().unwrap(),
+            lb_host: String::new(),
+            dir,
+            _db: db,
+        };
+        for _ in 0..nodes {
+            let node = d.node();
+            d.nodes.push(node);
+        }
+        d.balance();
+        d
+    }
+
+    /// Starts one more node of the deployment (not yet behind the balancer).
+    fn node(&self) -> TestServer {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        TestServer::start_with_env(berth_bin(), &args, &env)
+    }
+
+    /// haproxy in front of the nodes: round robin, each request balanced on
+    /// its own (no stickiness), the serving node named in `X-Berth-Node`.
+    fn balance(&mut self) {
+        let port = free_port();
+        let servers: String = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("    server n{i} {}\n", n.host()))
+            .collect();
+        let cfg = format!(
+            "global\n    maxconn 2000\n\
+             defaults\n    mode http\n    timeout connect 5s\n    timeout client 120s\n    timeout server 120s\n\
+             frontend registry\n    bind 127.0.0.1:{port}\n    default_backend nodes\n\
+             backend nodes\n    balance roundrobin\n    http-response set-header X-Berth-Node %s\n{servers}"
+        );
+        let path = self.dir.path().join("haproxy.cfg");
+        std::fs::write(&path, cfg).unwrap();
+        let log = std::fs::File::create(self.dir.path().join("haproxy.log")).unwrap();
+        self.lb = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting haproxy");
+        self.lb_host = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&self.lb_host).is_err() {
+            assert!(Instant::now() < deadline, "haproxy did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The admin's client, addressed to the load balancer.
+    fn api(&self) -> Api {
+        Api {
+            client: self.nodes[0].client(),
+            base: format!("http://{}", self.lb_host),
+        }
+    }
+}
+
+fn node_of(r: &reqwest::blocking::Response) -> String {
+    header(r, "x-berth-node")
+}
+
+/// Polls `node` until `check` holds: how long it took and how many answers
+/// were stale before.
+fn until(what: &str, mut check: impl FnMut() -> bool) -> (Duration, u32) {
+    let started = Instant::now();
+    let mut stale = 0;
+    while !check() {
+        stale += 1;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{what}: still stale after 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (started.elapsed(), stale)
+}
+
+#[test]
+fn three_nodes_behind_haproxy_act_as_one_registry() {
+    if !tools::require("haproxy") || !tools::require("skopeo") {
+        return;
+    }
+    let d = Deployment::start(3, &["--lifecycle-interval", "2s"]);
+    let api = d.api();
+
+    // A chunked upload across three nodes: POST, PATCH, PATCH, PUT.
+    let chunked: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let digest = image::sha256(&chunked);
+    let started = api
+        .client
+        .post(api.url("/v2/cluster/app/blobs/uploads/"))
+        .send()
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let mut served_by = vec![node_of(&started)];
+    let mut location = header(&started, "location");
+    for (i, part) in chunked.chunks(1_500_000).enumerate() {
+        let start = i * 1_500_000;
+        let r = api
+            .client
+            .patch(api.url(&location))
+            .header(
+                "content-range",
+                format!("{start}-{}", start + part.len() - 1),
+            )
+            .body(part.to_vec())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 202, "{}", r.text().unwrap_or_default());
+        served_by.push(node_of(&r));
+        location = header(&r, "location");
+    }
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let done = api
+        .client
+        .put(api.url(&format!("{location}{sep}digest={digest}")))
+        .send()
+        .unwrap();
+    served_by.push(node_of(&done));
+    assert_eq!(done.status(), 201, "{}", done.text().unwrap_or_default());
+    let mut distinct = served_by.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        3,
+        "the upload's requests went to {served_by:?}"
+    );
+    for n in &d.nodes {
+        let got = Api::new(n).get(&format!("/v2/cluster/app/blobs/{digest}"));
+        assert_eq!(got.status(), 200);
+        assert_eq!(got.bytes().unwrap().as_ref(), chunked.as_slice());
+    }
+
+    // skopeo through the load balancer, logged in with a token one node made.
+    let auth = d.dir.path().join("auth.json");
+    {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(d.nodes[0].creds());
+        let config = serde_json::json!({ "auths": { d.lb_host.clone(): { "auth": b64 } } });
+        std::fs::write(&auth, config.to_string()).unwrap();
+    }
+    let img = image::oci_image(61, 3, 3, 200_000);
+    let layout = d.dir.path().join("layout");
+    image::write_oci_layout(&layout, &img, "v1");
+    let dest = format!("docker://{}/cluster/skopeo:v1", d.lb_host);
+    let skopeo = |args: &[&str]| {
+        let out = Command::new("skopeo")
+            .env("REGISTRY_AUTH_FILE", &auth)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--preserve-digests",
+        &format!("oci:{}:v1", layout.display()),
+        &dest,
+    ]);
+    let pulled = d.dir.path().join("pulled");
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--preserve-digests",
+        &dest,
+        &format!("oci:{}:v1", pulled.display()),
+    ]);
+    for layer in &img.layers {
+        let hex = layer.digest.trim_start_matches("sha256:");
+        let bytes = std::fs::read(pulled.join("blobs/sha256").join(hex)).unwrap();
+        assert_eq!(bytes, layer.bytes, "layer {} byte for byte", layer.digest);
+    }
+
+    // A tag moved on node 0 is served by node 1, whose cache held the old one.
+    let (a, b) = (&d.nodes[0], &d.nodes[1]);
+    let (api_a, api_b) = (Api::new(a), Api::new(b));
+    let first = image::oci_image(62, 1, 1, 1_000);
+    let second = image::oci_image(63, 1, 1, 1_000);
+    api_a.push_image("cluster/moving", &first, "latest");
+    for _ in 0..3 {
+        let got = api_b.get("/v2/cluster/moving/manifests/latest");
+        assert_eq!(got.bytes().unwrap().as_ref(), first.manifest.as_slice());
+    }
+    api_a.push_image("cluster/moving", &second, "latest");
+    let (took, stale) = until("the moved tag on node 1", || {
+        api_b
+            .get("/v2/cluster/moving/manifests/latest")
+            .bytes()
+            .unwrap()
+            .as_ref()
+            == second.manifest.as_slice()
+    });
+    eprintln!("tag move: node 1 served the new manifest {took:?} after node 0's 201 ({stale} stale answers)");
+    assert!(took < Duration::from_millis(500), "stale for {took:?}");
+
+    // A repository policy set on node 0 is enforced by node 1, which had
+    // allowed (and cached the decision) a moment before.
+    let dev = user_with_key(a, "dev");
+    set_user_policy(
+        a,
+        "dev",
+        &serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}),
+    );
+    let dev_b = api_as(b, (&dev.0, &dev.1));
+    let (took, _) = until("dev's first pull on node 1", || {
+        dev_b.get("/v2/cluster/moving/manifests/latest").status() == 200
+    });
+    eprintln!("a new user's policy reached node 1 in {took:?}");
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "nodev", "Effect": "Deny",
+        "Principal": {"AWS": "arn:aws:iam::000000000000:user/dev"},
+        "Action": "ecr:BatchGetImage"}]});
+    a.ecr(
+        "us-east-1",
+        "SetRepositoryPolicy",
+        serde_json::json!({"repositoryName": "cluster/moving", "policyText": policy.to_string()}),
+    )
+    .unwrap();
+    let (took, stale) = until("the deny on node 1", || {
+        dev_b.get("/v2/cluster/moving/manifests/latest").status() == 403
+    });
+    eprintln!(
+        "repository policy: node 1 denied {took:?} after node 0's answer ({stale} allowed before)"
+    );
+    assert!(took < Duration::from_millis(500), "allowed for {took:?}");
+
+    // Lifecycle: every node ticks, one runs it per 2 s interval.
+    a.ecr(
+        "us-east-1",
+        "PutLifecyclePolicy",
+        serde_json::json!({"repositoryName": "cluster/moving", "lifecyclePolicyText": serde_json::json!({
+            "rules": [{"rulePriority": 1, "selection": {"tagStatus": "untagged",
+                "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 30},
+                "action": {"type": "expire"}}]}).to_string()}),
+    )
+    .unwrap();
+    let runs = || {
+        d.nodes
+            .iter()
+            .map(|n| n.log().matches("lifecycle policies applied").count())
+            .sum::<usize>()
+    };
+    let before = runs();
+    std::thread::sleep(Duration::from_secs(9));
+    let ran = runs() - before;
+    let per_node: Vec<usize> = d
+        .nodes
+        .iter()
+        .map(|n| n.log().matches("lifecycle policies applied").count())
+        .collect();
+    eprintln!("lifecycle: {ran} runs in 9 s across 3 nodes with a 2 s interval ({per_node:?} per node in all)");
+    assert!(
+        (3..=5).contains(&ran),
+        "{ran} lifecycle runs in 9 s at a 2 s interval across 3 nodes ({per_node:?})"
+    );
+
+    // A node with another server key is refused.
+    let other = tempfile::tempdir().unwrap();
+    let key = other.path().join("other.key");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    let mut args = d.args.clone();
+    let at = args.iter().position(|a| a == "--server-key-file").unwrap();
+    args[at + 1] = key.to_str().unwrap().to_string();
+    let out = Command::new(berth_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(other.path().join("data"))
+        .args(&args)
+        .envs(d.env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started with another key:\n{stderr}");
+    assert!(
+        stderr.contains("is not the one the other nodes of this deployment use"),
+        "{stderr}"
+    );
+    // The deployment is unaffected.
+    assert_eq!(api.get("/v2/cluster/moving/manifests/latest").status(), 200);
+}

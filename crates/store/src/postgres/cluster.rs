@@ -1,0 +1,287 @@
+//! The nodes sharing one database as a cluster: locks and job leases are
+//! session advisory locks (a dead node's connections close and PostgreSQL
+//! releases them), invalidations arrive by `LISTEN berth_invalidate`
+//! (the triggers of `0002_cluster.sql` send them inside each writing
+//! transaction). ARCHITECTURE.md, "Scale-out: cross-node protocols".
+
+use super::PgMetadataStore;
+use crate::cluster::{parse_invalidation, Cluster, ClusterGuard, Invalidation, InvalidationFeed};
+use crate::{Result, StoreError};
+use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgListener;
+use sqlx::Postgres;
+
+/// The channel the triggers notify.
+const CHANNEL: &str = "berth_invalidate";
+
+/// An advisory lock held on a connection of the lock pool. Dropping it
+/// unlocks in the background and returns the connection; if the unlock
+/// fails the connection is closed, which releases the lock as surely.
+struct AdvisoryLock {
+    conn: Option<PoolConnection<Postgres>>,
+    key: String,
+}
+
+impl AdvisoryLock {
+    /// Unlocks now (a `try` by another node right after must not find it
+    /// still held, as it could after a drop's background unlock).
+    async fn release(mut self) -> Result<()> {
+        if let Some(mut conn) = self.conn.take() {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+                .bind(&self.key)
+                .execute(&mut *conn)
+                .await;
+            if let Err(e) = unlocked {
+                let _ = conn.close().await;
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AdvisoryLock {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let key = std::mem::take(&mut self.key);
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    let unlocked =
+                        sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+                            .bind(&key)
+                            .execute(&mut *conn)
+                            .await;
+                    if unlocked.is_err() {
+                        let _ = conn.close().await;
+                    }
+                });
+            }
+            // No runtime left (shutdown): closing the socket releases it.
+            Err(_) => drop(conn.detach()),
+        }
+    }
+}
+
+#[async_trait]
+impl Cluster for PgMetadataStore {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn lock(&self, key: &str) -> Result<ClusterGuard> {
+        let mut conn = self.locks.acquire().await?;
+        // A 64-bit hash of the key: a collision only makes two keys wait
+        // for each other.
+        sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+        Ok(ClusterGuard::holding(Box::new(AdvisoryLock {
+            conn: Some(conn),
+            key: key.to_string(),
+        })))
+    }
+
+    async fn try_start_job(
+        &self,
+        name: &str,
+        interval_ms: i64,
+        now: i64,
+    ) -> Result<Option<ClusterGuard>> {
+        let key = format!("j:{name}");
+        let mut conn = self.locks.acquire().await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+            .bind(&key)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !got {
+            return Ok(None);
+        }
+        let lease = AdvisoryLock {
+            conn: Some(conn),
+            key,
+        };
+        // Under the job's lock no other node reads or writes its row.
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT started_at FROM job_runs WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await?;
+        let due = last.is_some_and(|last| now - last >= interval_ms);
+        if last.is_none() || due {
+            sqlx::query(
+                "INSERT INTO job_runs (name, started_at) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET started_at = EXCLUDED.started_at",
+            )
+            .bind(name)
+            .bind(now)
+            .execute(&self.reader)
+            .await?;
+        }
+        if due {
+            Ok(Some(ClusterGuard::holding(Box::new(lease))))
+        } else {
+            lease.release().await?;
+            Ok(None)
+        }
+    }
+
+    async fn subscribe(&self) -> Result<Box<dyn InvalidationFeed>> {
+        let mut listener = PgListener::connect_with(&self.listener).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Box::new(Feed { listener }))
+    }
+
+    async fn same_server_key(&self, fingerprint: &str) -> Result<bool> {
+        sqlx::query(
+            "INSERT INTO cluster_facts (name, value) VALUES ('server_key', $1) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(fingerprint)
+        .execute(&self.reader)
+        .await?;
+        let recorded: String =
+            sqlx::query_scalar("SELECT value FROM cluster_facts WHERE name = 'server_key'")
+                .fetch_one(&self.reader)
+                .await?;
+        Ok(recorded == fingerprint)
+    }
+}
+
+struct Feed {
+    listener: PgListener,
+}
+
+#[async_trait]
+impl InvalidationFeed for Feed {
+    async fn next(&mut self) -> Result<Invalidation> {
+        loop {
+            // `try_recv` answers None when the connection was lost (and
+            // would reconnect on the next call, silently past the gap):
+            // the caller must learn of the gap, so it is an error here.
+            match self.listener.try_recv().await? {
+                None => {
+                    return Err(StoreError::Unavailable(
+                        "the metadata store's notification connection was lost".into(),
+                    ))
+                }
+                Some(n) => match parse_invalidation(n.payload()) {
+                    Some(inv) => return Ok(inv),
+                    None => tracing::warn!(
+                        payload = n.payload(),
+                        "ignored an invalidation this node does not understand (a newer node's?)"
+                    ),
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cluster::{Cluster, Invalidation};
+    use crate::metadata::{
+        RegistryKey, RepoId, RepositoryRecord, RepositoryStore, ResourcePolicyStore,
+    };
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_lock_excludes_other_nodes_until_dropped() {
+        let db = super::super::testing::TestDatabase::create().await;
+        let (a, b) = (db.store().await, db.store().await);
+        let held = a.lock("d:sha256:x").await.unwrap();
+        let waiting = tokio::spawn(async move {
+            let _g = b.lock("d:sha256:x").await.unwrap();
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiting.is_finished(), "the second node waits");
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("released on drop")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_job_runs_on_one_node_once_per_interval() {
+        let db = super::super::testing::TestDatabase::create().await;
+        let (a, b) = (db.store().await, db.store().await);
+        assert!(
+            a.try_start_job("gc", 1000, 10_000).await.unwrap().is_none(),
+            "first sight only records"
+        );
+        assert!(
+            b.try_start_job("gc", 1000, 10_500).await.unwrap().is_none(),
+            "not yet due"
+        );
+        let lease = a.try_start_job("gc", 1000, 11_000).await.unwrap();
+        assert!(lease.is_some(), "due");
+        assert!(
+            b.try_start_job("gc", 1000, 13_000).await.unwrap().is_none(),
+            "a runs it"
+        );
+        drop(lease);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            b.try_start_job("gc", 1000, 11_500).await.unwrap().is_none(),
+            "ran 0.5 s ago"
+        );
+        assert!(
+            b.try_start_job("gc", 1000, 12_000).await.unwrap().is_some(),
+            "due again"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_node_hears_committed_changes_and_only_those() {
+        let db = super::super::testing::TestDatabase::create().await;
+        let (a, b) = (db.store().await, db.store().await);
+        let mut feed = b.subscribe().await.unwrap();
+        let reg = RegistryKey {
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+        };
+        let record = RepositoryRecord {
+            id: RepoId(0),
+            name: "team/app".into(),
+            created_at: 1,
+            image_tag_mutability: "MUTABLE".into(),
+            mutability_filters: None,
+            scan_on_push: false,
+        };
+        a.create_repository(&reg, &record, &[]).await.unwrap();
+        a.set_repository_policy(&reg, "team/app", Some("{}"))
+            .await
+            .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), feed.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, Invalidation::Identity, "a policy change");
+        a.delete_repository(&reg, "team/app", true).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), feed.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            got,
+            Invalidation::Repository {
+                registry: reg.clone(),
+                name: "team/app".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_server_key_is_refused() {
+        let db = super::super::testing::TestDatabase::create().await;
+        let (a, b) = (db.store().await, db.store().await);
+        assert!(a.same_server_key("k1").await.unwrap());
+        assert!(b.same_server_key("k1").await.unwrap());
+        assert!(!b.same_server_key("k2").await.unwrap());
+    }
+}
