@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the tests, on a free loopback port.
 #   eval "$(scripts/postgres.sh start DIR)"   # exports BERTH_TEST_POSTGRES
-#   scripts/postgres.sh stop DIR
+#   scripts/postgres.sh stop DIR      # immediate stop (a crash, as far as clients see)
+#   scripts/postgres.sh resume DIR    # starts it again on the same port
 # Uses Debian's postgresql (initdb and pg_ctl from /usr/lib/postgresql/*/bin),
 # run as the postgres user when called as root (PostgreSQL refuses root).
 # The tests create a database each under BERTH_TEST_POSTGRES's server.
 set -euo pipefail
 
-cmd=${1:?usage: postgres.sh start|stop DIR}
+cmd=${1:?usage: postgres.sh start|stop|resume DIR}
 dir=${2:?usage: postgres.sh start|stop DIR}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
@@ -26,6 +27,7 @@ case "$cmd" in
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     as_pg "$bin/initdb" -A trust -U postgres --no-sync -D "$dir/data" >"$dir/initdb.log" 2>&1 ||
       { cat "$dir/initdb.log" >&2; exit 1; }
+    echo "$port" >"$dir/port"
     # fsync off: the tests' data is thrown away; berth's own durability is
     # PostgreSQL's commit, which the crash tests exercise on the embedded store.
     as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w \
@@ -35,8 +37,13 @@ case "$cmd" in
   stop)
     [ -d "$dir/data" ] && as_pg "$bin/pg_ctl" -D "$dir/data" -m immediate stop >&2 || true
     ;;
+  resume)
+    port=$(cat "$dir/port")
+    as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/data -c fsync=off -c max_connections=400" start >&2
+    ;;
   *)
-    echo "usage: postgres.sh start|stop DIR" >&2
+    echo "usage: postgres.sh start|stop|resume DIR" >&2
     exit 2
     ;;
 esac

@@ -153,6 +153,11 @@ impl HotCache {
         }
     }
 
+    /// Whether the cache is filled (see `set_enabled`).
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::Acquire)
+    }
+
     /// Empties the cache and stops (`false`) or resumes (`true`) filling
     /// it. Fills that began before are dropped either way.
     pub fn set_enabled(&self, enabled: bool) {

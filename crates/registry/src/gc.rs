@@ -217,10 +217,8 @@ impl Registry {
                 // upload commit holds its digest's across "file in place" and
                 // "link". Candidates come in digest order, and an upload
                 // holds one lock at a time, so the order cannot deadlock.
-                let mut locks = Vec::with_capacity(batch.len());
-                for digest in batch {
-                    locks.push(self.digest_locks.lock(digest.as_str()).await?);
-                }
+                let keys: Vec<&str> = batch.iter().map(|d| d.as_str()).collect();
+                let locks = self.digest_locks.lock_all(&keys).await?;
                 let outcomes = self.meta.collect_blobs(batch, cutoff, dry).await?;
                 for (digest, out) in batch.iter().zip(outcomes) {
                     if !dry {

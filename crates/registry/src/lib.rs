@@ -20,6 +20,7 @@ pub mod lifecycle;
 mod listing;
 mod locks;
 mod maintenance;
+pub use maintenance::Readiness;
 mod manifests;
 mod pulls;
 mod referrers;

@@ -51,10 +51,46 @@ impl KeyedLocks {
         Ok(held)
     }
 
+    /// The locks on every key of `keys`, in their order (sort them: two
+    /// callers taking overlapping sets in one order cannot deadlock), with
+    /// one cluster lock request for them all.
+    pub async fn lock_all(&self, keys: &[&str]) -> Result<KeyedGuards<'_>, StoreError> {
+        let mut held = KeyedGuards {
+            _cluster: None,
+            _local: Vec::new(),
+        };
+        let mut prefixed = Vec::new();
+        for &key in keys {
+            let m = self.map.lock().entry(key.to_string()).or_default().clone();
+            let guard = m.lock_owned().await;
+            held._local.push(KeyedGuard {
+                _cluster: None,
+                locks: self,
+                key: key.to_string(),
+                guard: Some(guard),
+            });
+            if let Some((_, prefix)) = &self.cluster {
+                prefixed.push(format!("{prefix}{key}"));
+            }
+        }
+        if let Some((cluster, _)) = &self.cluster {
+            let keys: Vec<&str> = prefixed.iter().map(String::as_str).collect();
+            held._cluster = Some(cluster.lock_all(&keys).await?);
+        }
+        Ok(held)
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         self.map.lock().len()
     }
+}
+
+/// Several keys' locks, released together.
+pub struct KeyedGuards<'a> {
+    // Declared first, so released first.
+    _cluster: Option<ClusterGuard>,
+    _local: Vec<KeyedGuard<'a>>,
 }
 
 impl Drop for KeyedGuard<'_> {

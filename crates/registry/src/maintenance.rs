@@ -43,11 +43,15 @@ impl Registry {
         }
     }
 
-    /// Both stores answer.
-    pub async fn check_ready(&self) -> Result<()> {
-        self.meta.ping().await?;
-        self.blobs.ping().await?;
-        Ok(())
+    /// Whether each store answers, and on a cluster whether this node
+    /// hears the others' changes (its caches are off while it does not).
+    pub async fn readiness(&self) -> Readiness {
+        let (metadata, blobs) = tokio::join!(self.meta.ping(), self.blobs.ping());
+        Readiness {
+            metadata: metadata.map_err(|e| e.to_string()),
+            blobs: blobs.map_err(|e| e.to_string()),
+            listening: self.is_clustered().then(|| self.cache.is_enabled()),
+        }
     }
 
     pub async fn counts(&self) -> Result<Counts> {
@@ -60,5 +64,22 @@ impl Registry {
             tracing::warn!(error = %e, "could not record the last pull times at shutdown");
         }
         self.meta.close().await;
+    }
+}
+
+/// What `/readyz` reports.
+#[derive(Debug)]
+pub struct Readiness {
+    pub metadata: std::result::Result<(), String>,
+    pub blobs: std::result::Result<(), String>,
+    /// `None` for a node on its own; else whether it hears the other
+    /// nodes' changes (not a failure: it serves with its caches off).
+    pub listening: Option<bool>,
+}
+
+impl Readiness {
+    /// Ready to serve: both stores answer.
+    pub fn ready(&self) -> bool {
+        self.metadata.is_ok() && self.blobs.is_ok()
     }
 }

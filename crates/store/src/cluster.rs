@@ -66,7 +66,14 @@ pub trait Cluster: Send + Sync {
 
     /// Waits for the cluster-wide lock on `key` (`d:<digest>`, `u:<id>`).
     /// A dead node's locks are released.
-    async fn lock(&self, key: &str) -> Result<ClusterGuard>;
+    async fn lock(&self, key: &str) -> Result<ClusterGuard> {
+        self.lock_all(&[key]).await
+    }
+
+    /// Waits for the locks on all `keys`, taken in the order given (callers
+    /// that take several sort them, so that two never deadlock), held and
+    /// released together (GC's batches: one connection, not one per key).
+    async fn lock_all(&self, keys: &[&str]) -> Result<ClusterGuard>;
 
     /// Starts the job `name` if no node runs it and its last start is at
     /// least `interval_ms` before `now`: the lease, held while it runs.
@@ -99,7 +106,7 @@ impl Cluster for LocalCluster {
         false
     }
 
-    async fn lock(&self, _key: &str) -> Result<ClusterGuard> {
+    async fn lock_all(&self, _keys: &[&str]) -> Result<ClusterGuard> {
         Ok(ClusterGuard::local())
     }
 

@@ -32,7 +32,10 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{
+    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload,
+    RetryConfig,
+};
 use std::sync::Arc;
 
 /// Parts of a multipart upload: S3 wants at least 5 MiB for all but the
@@ -86,7 +89,22 @@ impl S3BlobStore {
     /// Connects (lazily: the first request opens connections) and checks
     /// that the bucket is reachable and writable.
     pub async fn open(settings: &S3Settings) -> Result<Self> {
+        // A store that stops answering fails a request within about 20 s
+        // (503 to the client, which retries) instead of object_store's 3
+        // minutes of retries; a whole response may take 30 minutes (a
+        // large layer streamed to a slow client), where the default 30 s
+        // would cut it.
+        let client = ClientOptions::new()
+            .with_connect_timeout(std::time::Duration::from_secs(5))
+            .with_timeout(std::time::Duration::from_secs(30 * 60));
+        let retry = RetryConfig {
+            backoff: BackoffConfig::default(),
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(20),
+        };
         let mut b = AmazonS3Builder::from_env()
+            .with_client_options(client)
+            .with_retry(retry)
             .with_bucket_name(&settings.bucket)
             .with_virtual_hosted_style_request(!settings.path_style);
         if let Some(e) = &settings.endpoint {

@@ -18,7 +18,13 @@ fn base_health_ready_and_metrics() {
         "registry/2.0"
     );
     assert_eq!(api.get("/healthz").status(), 200);
-    assert_eq!(api.get("/readyz").status(), 200);
+    let ready = api.get("/readyz");
+    assert_eq!(ready.status(), 200);
+    let text = ready.text().unwrap();
+    assert!(
+        text.contains("metadata: ok\n") && text.contains("blobs: ok\n"),
+        "{text}"
+    );
 
     api.push_blob("metrics/repo", b"some bytes");
     api.head(&format!("/v2/metrics/repo/blobs/{}", sha256(b"some bytes")));

@@ -11,6 +11,10 @@
 //! * lifecycle runs once per interval across the cluster, not per node;
 //! * a node started with another server key is refused.
 //!
+//! A second deployment loses a node to SIGKILL in the middle of a push
+//! storm through the load balancer: every push that was acknowledged pulls
+//! back byte for byte from the survivors.
+//!
 //! Needs PostgreSQL, SeaweedFS (scripts/test.sh) and haproxy; fails
 //! without them under CI.
 
@@ -140,6 +144,7 @@ impl Deployment {
         let cfg = format!(
             "global\n    maxconn 2000\n\
              defaults\n    mode http\n    timeout connect 5s\n    timeout client 120s\n    timeout server 120s\n\
+             \x20   retries 3\n    option redispatch\n\
              frontend registry\n    bind 127.0.0.1:{port}\n    default_backend nodes\n\
              backend nodes\n    balance roundrobin\n    http-response set-header X-Berth-Node %s\n{servers}"
         );
@@ -172,6 +177,28 @@ impl Deployment {
     }
 }
 
+/// Pushes `img` under `tag` without panicking: whether every request of
+/// it was answered with success (the push was acknowledged).
+fn try_push(api: &Api, repo: &str, img: &image::Image, tag: &str) -> bool {
+    let blob = |bytes: &[u8]| {
+        let digest = image::sha256(bytes);
+        api.client
+            .post(api.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")))
+            .body(bytes.to_vec())
+            .send()
+            .is_ok_and(|r| r.status() == 201)
+    };
+    img.layers.iter().all(|l| blob(&l.bytes))
+        && blob(&img.config)
+        && api
+            .client
+            .put(api.url(&format!("/v2/{repo}/manifests/{tag}")))
+            .header("content-type", image::OCI_MANIFEST)
+            .body(img.manifest.clone())
+            .send()
+            .is_ok_and(|r| r.status() == 201)
+}
+
 fn node_of(r: &reqwest::blocking::Response) -> String {
     header(r, "x-berth-node")
 }
@@ -199,6 +226,15 @@ fn three_nodes_behind_haproxy_act_as_one_registry() {
     }
     let d = Deployment::start(3, &["--lifecycle-interval", "2s"]);
     let api = d.api();
+    for n in &d.nodes {
+        let api = Api::new(n);
+        until("a node listening", || {
+            api.get("/readyz")
+                .text()
+                .unwrap()
+                .contains("cluster: listening for other nodes' changes")
+        });
+    }
 
     // A chunked upload across three nodes: POST, PATCH, PATCH, PUT.
     let chunked: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
@@ -400,4 +436,68 @@ fn three_nodes_behind_haproxy_act_as_one_registry() {
     );
     // The deployment is unaffected.
     assert_eq!(api.get("/v2/cluster/moving/manifests/latest").status(), 200);
+}
+
+#[test]
+fn a_node_killed_during_a_push_storm_loses_no_acknowledged_push() {
+    if !tools::require("haproxy") {
+        return;
+    }
+    let mut d = Deployment::start(3, &[]);
+    let api = std::sync::Arc::new(d.api());
+    let workers: Vec<_> = (0..4u64)
+        .map(|w| {
+            let api = api.clone();
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                let mut failed = 0;
+                for i in 0..12u64 {
+                    let img = image::oci_image(1000 + w * 100 + i, 2, 2, 50_000);
+                    let tag = format!("w{w}-{i}");
+                    if try_push(&api, "storm/app", &img, &tag) {
+                        acked.push((tag, img));
+                    } else {
+                        failed += 1;
+                    }
+                }
+                (acked, failed)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    d.nodes[1].kill();
+    let mut acked = Vec::new();
+    let mut failed = 0;
+    for w in workers {
+        let (a, f) = w.join().unwrap();
+        acked.extend(a);
+        failed += f;
+    }
+    eprintln!(
+        "push storm: {} pushes acknowledged, {failed} failed while node 1 was killed",
+        acked.len()
+    );
+    assert!(
+        acked.len() >= 24,
+        "most pushes went through: {}",
+        acked.len()
+    );
+    // Every acknowledged push, from each surviving node directly.
+    for node in [&d.nodes[0], &d.nodes[2]] {
+        let api = Api::new(node);
+        for (tag, img) in &acked {
+            let m = api.get(&format!("/v2/storm/app/manifests/{tag}"));
+            assert_eq!(m.status(), 200, "{tag}");
+            assert_eq!(
+                m.bytes().unwrap().as_ref(),
+                img.manifest.as_slice(),
+                "{tag}"
+            );
+            for l in &img.layers {
+                let b = api.get(&format!("/v2/storm/app/blobs/{}", l.digest));
+                assert_eq!(b.status(), 200, "{tag} {}", l.digest);
+                assert_eq!(b.bytes().unwrap().as_ref(), l.bytes.as_slice());
+            }
+        }
+    }
 }

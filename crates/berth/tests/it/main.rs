@@ -21,6 +21,7 @@ mod concurrency;
 mod crash;
 mod disk_full;
 mod ecr;
+mod faults;
 mod fsck;
 mod gc;
 mod hostile;

@@ -15,24 +15,22 @@ use sqlx::Postgres;
 /// The channel the triggers notify.
 const CHANNEL: &str = "berth_invalidate";
 
-/// An advisory lock held on a connection of the lock pool. Dropping it
-/// unlocks in the background and returns the connection; if the unlock
-/// fails the connection is closed, which releases the lock as surely.
+/// Advisory locks held on a connection of the lock pool (that connection
+/// holds nothing else). Dropping it unlocks them all in the background and
+/// returns the connection; if the unlock fails the connection is closed,
+/// which releases them as surely.
 struct AdvisoryLock {
     conn: Option<PoolConnection<Postgres>>,
-    key: String,
 }
+
+const UNLOCK_ALL: &str = "SELECT pg_advisory_unlock_all()";
 
 impl AdvisoryLock {
     /// Unlocks now (a `try` by another node right after must not find it
     /// still held, as it could after a drop's background unlock).
     async fn release(mut self) -> Result<()> {
         if let Some(mut conn) = self.conn.take() {
-            let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
-                .bind(&self.key)
-                .execute(&mut *conn)
-                .await;
-            if let Err(e) = unlocked {
+            if let Err(e) = sqlx::query(UNLOCK_ALL).execute(&mut *conn).await {
                 let _ = conn.close().await;
                 return Err(e.into());
             }
@@ -46,21 +44,15 @@ impl Drop for AdvisoryLock {
         let Some(mut conn) = self.conn.take() else {
             return;
         };
-        let key = std::mem::take(&mut self.key);
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {
-                    let unlocked =
-                        sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
-                            .bind(&key)
-                            .execute(&mut *conn)
-                            .await;
-                    if unlocked.is_err() {
+                    if sqlx::query(UNLOCK_ALL).execute(&mut *conn).await.is_err() {
                         let _ = conn.close().await;
                     }
                 });
             }
-            // No runtime left (shutdown): closing the socket releases it.
+            // No runtime left (shutdown): closing the socket releases them.
             Err(_) => drop(conn.detach()),
         }
     }
@@ -72,18 +64,19 @@ impl Cluster for PgMetadataStore {
         true
     }
 
-    async fn lock(&self, key: &str) -> Result<ClusterGuard> {
-        let mut conn = self.locks.acquire().await?;
-        // A 64-bit hash of the key: a collision only makes two keys wait
-        // for each other.
-        sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
-            .bind(key)
-            .execute(&mut *conn)
-            .await?;
-        Ok(ClusterGuard::holding(Box::new(AdvisoryLock {
-            conn: Some(conn),
-            key: key.to_string(),
-        })))
+    async fn lock_all(&self, keys: &[&str]) -> Result<ClusterGuard> {
+        let conn = self.locks.acquire().await?;
+        // Owned from here: an error or a cancelled wait unlocks what was taken.
+        let mut held = AdvisoryLock { conn: Some(conn) };
+        for key in keys {
+            // A 64-bit hash of the key: a collision only makes two keys
+            // wait for each other.
+            sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(&mut **held.conn.as_mut().expect("set above"))
+                .await?;
+        }
+        Ok(ClusterGuard::holding(Box::new(held)))
     }
 
     async fn try_start_job(
@@ -101,10 +94,7 @@ impl Cluster for PgMetadataStore {
         if !got {
             return Ok(None);
         }
-        let lease = AdvisoryLock {
-            conn: Some(conn),
-            key,
-        };
+        let lease = AdvisoryLock { conn: Some(conn) };
         // Under the job's lock no other node reads or writes its row.
         let last: Option<i64> =
             sqlx::query_scalar("SELECT started_at FROM job_runs WHERE name = $1")

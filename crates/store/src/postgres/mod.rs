@@ -101,7 +101,7 @@ impl Default for PgSettings {
         PgSettings {
             max_connections: 16,
             lock_connections: 32,
-            acquire_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(5),
         }
     }
 }
