@@ -52,6 +52,12 @@ pub struct ServeArgs {
     /// [default: <data-dir>/archive].
     #[arg(long, env = "BERTH_ARCHIVE_DIR")]
     pub archive_dir: Option<PathBuf>,
+    /// Answer blob downloads (`/v2` blob GETs, GetDownloadUrlForLayer) with
+    /// presigned URLs of the S3 blob store, which clients then fetch
+    /// directly, instead of streaming the bytes through berth [default:
+    /// false]. Needs `--blobs s3://...` that clients can reach.
+    #[arg(long, env = "BERTH_REDIRECT_DOWNLOADS")]
+    pub redirect_downloads: Option<bool>,
     /// The server key: 32 random bytes that seal stored secrets and sign
     /// login tokens; every node of a deployment needs the same one
     /// [default: <data-dir>/server.key, made on first start].
@@ -163,6 +169,8 @@ pub struct Config {
     pub archive_dir: PathBuf,
     /// `None`: the data dir's `server.key`, made if missing.
     pub server_key_file: Option<PathBuf>,
+    /// Blob downloads redirected to the S3 store's presigned URLs.
+    pub redirect_downloads: bool,
     pub tls: Option<Tls>,
     pub default_account: String,
     pub default_region: String,
@@ -336,7 +344,15 @@ impl Config {
             args.s3_region.or(file.s3_region),
             args.s3_path_style.or(file.s3_path_style),
         )?;
+        let redirect_downloads = args
+            .redirect_downloads
+            .or(file.redirect_downloads)
+            .unwrap_or(false);
+        if redirect_downloads && !matches!(blobs, Blobs::S3(_)) {
+            bail!("redirect_downloads needs blobs in an S3 store (--blobs s3://bucket/prefix): a filesystem blob store has no URLs to redirect to");
+        }
         Ok(Config {
+            redirect_downloads,
             metadata,
             blobs,
             upload_sessions,

@@ -53,6 +53,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 scan_workers: config.scan_workers,
                 anonymous: config.allow_anonymous,
                 after_scan: Some(crate::alloc::trim_now),
+                redirect_downloads: config.redirect_downloads,
                 ..Default::default()
             },
         )

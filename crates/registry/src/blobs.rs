@@ -71,6 +71,26 @@ impl Registry {
         })
     }
 
+    /// Where the client may fetch a blob the repository may read straight
+    /// from the blob store, valid for `expires`, when `redirect_downloads`
+    /// is on and the store can presign (S3); `None`: stream it.
+    pub async fn blob_download_url(
+        &self,
+        repo: &Repo,
+        digest: &Digest,
+        expires: std::time::Duration,
+    ) -> Result<Option<String>> {
+        if !self.config.redirect_downloads {
+            return Ok(None);
+        }
+        let repo_id = self.repo_id(repo).await?;
+        self.blob_link(repo_id, digest).await?;
+        if self.meta.blob_archived(digest).await? == Some(true) {
+            return Err(Error::BlobArchived(digest.clone()));
+        }
+        Ok(self.blobs.download_url(digest, expires).await?)
+    }
+
     /// The repository's link to a blob, through the cache.
     async fn blob_link(&self, repo_id: RepoId, digest: &Digest) -> Result<BlobLink> {
         if let Some(link) = self.cache.blob(repo_id, digest) {

@@ -109,6 +109,10 @@ pub struct RegistryConfig {
     /// `malloc_trim` here, so that memory returns to the OS at once rather
     /// than at the next periodic trim.
     pub after_scan: Option<fn()>,
+    /// Blob downloads answered with a redirect to a presigned URL of the
+    /// blob store (S3), where it can make one, instead of streamed through
+    /// the registry; GetDownloadUrlForLayer answers such URLs too.
+    pub redirect_downloads: bool,
 }
 
 /// Open upload sessions allowed by default: far above what a CI farm keeps
@@ -135,6 +139,7 @@ impl Default for RegistryConfig {
             anonymous: AnonymousAccess::Off,
             upload_sessions: DEFAULT_UPLOAD_SESSIONS,
             after_scan: None,
+            redirect_downloads: false,
         }
     }
 }

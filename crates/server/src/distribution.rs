@@ -22,6 +22,9 @@ use std::sync::{Arc, Mutex};
 const TAGS_UNPAGED: u32 = 100_000;
 /// Catalog entries returned when the client does not ask for a page size.
 const CATALOG_DEFAULT: u32 = 1_000;
+/// How long a blob download redirect's presigned URL works (Distribution's
+/// default for its storage redirects).
+const REDIRECT_EXPIRY: std::time::Duration = std::time::Duration::from_secs(20 * 60);
 /// The largest page a client may ask for.
 const MAX_PAGE: u32 = 100_000;
 
@@ -289,6 +292,20 @@ impl Ctx<'_> {
     }
 
     async fn get_blob(&self, repo: Repo, digest: Digest) -> Outcome {
+        if let Some(url) = self
+            .app
+            .registry
+            .blob_download_url(&repo, &digest, REDIRECT_EXPIRY)
+            .await?
+        {
+            // As Distribution answers with a storage redirect: the client
+            // follows it (with its Range header, if any) to the store.
+            let mut resp = StatusCode::TEMPORARY_REDIRECT.into_response();
+            let h = resp.headers_mut();
+            h.insert(header::LOCATION, hv(url));
+            h.insert("docker-content-digest", hv(digest.to_string()));
+            return Ok(resp);
+        }
         let range = match self.range_request(&digest) {
             RangeRequest::Whole => None,
             RangeRequest::One(r) => Some(r),

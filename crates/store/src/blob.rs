@@ -63,6 +63,17 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Checks that the store is reachable and writable.
     async fn ping(&self) -> Result<()>;
+
+    /// A URL that GETs the blob's bytes from the store itself, without
+    /// credentials, for `expires`: `None` where the store cannot make one
+    /// (the filesystem). Whether the blob exists is not checked.
+    async fn download_url(
+        &self,
+        _digest: &Digest,
+        _expires: std::time::Duration,
+    ) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Appends bytes to an upload. Dropping a writer without `finish` abandons

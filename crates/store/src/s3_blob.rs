@@ -403,6 +403,20 @@ impl BlobStore for S3BlobStore {
         format!("s3://{}/{}", self.bucket, self.blob_path(digest))
     }
 
+    async fn download_url(
+        &self,
+        digest: &Digest,
+        expires: std::time::Duration,
+    ) -> Result<Option<String>> {
+        use object_store::signer::Signer;
+        let url = self
+            .s3
+            .signed_url(http::Method::GET, &self.blob_path(digest), expires)
+            .await
+            .map_err(object_error)?;
+        Ok(Some(url.to_string()))
+    }
+
     fn upload_location(&self, id: &str) -> String {
         match self.upload_dir(id) {
             Ok(p) => format!("s3://{}/{p}/", self.bucket),

@@ -148,3 +148,128 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `--redirect-downloads true`: blob GETs answer 307 to a presigned URL of
+/// the object store (which serves the bytes, and ranges of them, without
+/// credentials), GetDownloadUrlForLayer answers such a URL, skopeo pulls
+/// through the redirects byte for byte, and what the repository may not
+/// read is still refused by berth, not redirected.
+#[test]
+fn downloads_redirect_to_the_object_stores_presigned_urls_when_asked() {
+    if !tools::require("skopeo") {
+        return;
+    }
+    let db = Database::create();
+    let blobs = format!(
+        "s3://{}/it-redirect-{}",
+        var("BERTH_TEST_S3_BUCKET"),
+        std::process::id()
+    );
+    let endpoint = var("BERTH_TEST_S3_ENDPOINT");
+    let (id, secret) = (
+        var("BERTH_TEST_S3_ACCESS_KEY_ID"),
+        var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
+    );
+    let s = TestServer::start_with_env(
+        berth_bin(),
+        &[
+            "--metadata",
+            &db.url,
+            "--blobs",
+            &blobs,
+            "--s3-endpoint",
+            &endpoint,
+            "--redirect-downloads",
+            "true",
+        ],
+        &[
+            ("BERTH_S3_ACCESS_KEY_ID", &id),
+            ("BERTH_S3_SECRET_ACCESS_KEY", &secret),
+        ],
+    );
+    let api = Api::new(&s);
+    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    let digest = api.push_blob("redirect/app", &bytes);
+
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(s.creds());
+    let no_follow = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_follow
+        .get(api.url(&format!("/v2/redirect/app/blobs/{digest}")))
+        .header("authorization", format!("Basic {basic}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 307);
+    assert_eq!(header(&r, "docker-content-digest"), digest);
+    let location = header(&r, "location");
+    assert!(location.starts_with(&endpoint), "{location}");
+    let plain = reqwest::blocking::Client::new();
+    let got = plain.get(&location).send().unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().unwrap().as_ref(), bytes.as_slice());
+    let part = plain
+        .get(&location)
+        .header("range", "bytes=10-19")
+        .send()
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().unwrap().as_ref(), &bytes[10..20]);
+    // Another repository has no link to it: refused, not redirected.
+    api.push_blob("redirect/other", b"something else");
+    let r = no_follow
+        .get(api.url(&format!("/v2/redirect/other/blobs/{digest}")))
+        .header("authorization", format!("Basic {basic}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    let out = s
+        .ecr(
+            "us-east-1",
+            "GetDownloadUrlForLayer",
+            serde_json::json!({"repositoryName": "redirect/app", "layerDigest": digest}),
+        )
+        .unwrap();
+    let url = out["downloadUrl"].as_str().unwrap();
+    assert!(url.starts_with(&endpoint), "{url}");
+    let got = plain.get(url).send().unwrap();
+    assert_eq!(got.bytes().unwrap().as_ref(), bytes.as_slice());
+
+    let img = image::oci_image(52, 2, 2, 30_000);
+    let layout = s.scratch().join("layout");
+    image::write_oci_layout(&layout, &img, "v1");
+    let dest = format!("docker://{}/redirect/image:v1", s.host());
+    for (from, to) in [
+        (format!("oci:{}:v1", layout.display()), dest.clone()),
+        (
+            dest.clone(),
+            format!("oci:{}:v1", s.scratch().join("pulled").display()),
+        ),
+    ] {
+        let out = s
+            .command("skopeo")
+            .args([
+                "copy",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+                "--preserve-digests",
+            ])
+            .arg(&from)
+            .arg(&to)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo {from} -> {to}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for layer in &img.layers {
+        let hex = layer.digest.trim_start_matches("sha256:");
+        let got = std::fs::read(s.scratch().join("pulled/blobs/sha256").join(hex)).unwrap();
+        assert_eq!(got, layer.bytes, "layer {} byte for byte", layer.digest);
+    }
+}

@@ -662,6 +662,21 @@ impl EcrOperation for GetDownloadUrlForLayer {
             }
             Err(e) => return Err(e.into()),
         }
+        // The object store's own presigned URL, when the registry redirects
+        // downloads there (as ECR's URLs point at S3).
+        if let Some(url) = reg
+            .blob_download_url(
+                &repo,
+                &digest,
+                std::time::Duration::from_secs(DOWNLOAD_URL_SECS),
+            )
+            .await?
+        {
+            return Ok(GetDownloadUrlForLayerOutput {
+                download_url: url,
+                layer_digest: digest,
+            });
+        }
         let path = format!("/v2/{}/blobs/{digest}", repo.name);
         let secret = reg.identity().download_url_secret(&call.access_key_id);
         let query = berth_iam::sigv4::presign_query(
