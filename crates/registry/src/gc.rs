@@ -219,7 +219,26 @@ impl Registry {
                 // holds one lock at a time, so the order cannot deadlock.
                 let keys: Vec<&str> = batch.iter().map(|d| d.as_str()).collect();
                 let locks = self.digest_locks.lock_all(&keys).await?;
-                let outcomes = self.meta.collect_blobs(batch, cutoff, dry).await?;
+                let outcomes = match self.meta.collect_blobs(batch, cutoff, dry).await {
+                    Ok(outcomes) => outcomes,
+                    // PostgreSQL kept refusing the batch's transaction as not
+                    // serializable beside a push storm (its predicate locks
+                    // cover index pages the pushes write too): one digest
+                    // per transaction, under the same locks.
+                    Err(e) if e.is_conflict() && batch.len() > 1 => {
+                        tracing::debug!(error = %e, "collecting one blob per transaction");
+                        let mut outcomes = Vec::with_capacity(batch.len());
+                        for digest in batch {
+                            outcomes.extend(
+                                self.meta
+                                    .collect_blobs(std::slice::from_ref(digest), cutoff, dry)
+                                    .await?,
+                            );
+                        }
+                        outcomes
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 for (digest, out) in batch.iter().zip(outcomes) {
                     if !dry {
                         for repo in &out.unlinked {

@@ -11,6 +11,10 @@
 //! * lifecycle runs once per interval across the cluster, not per node;
 //! * a node started with another server key is refused.
 //!
+//! Garbage collection in a loop on one node while pushes go through the two
+//! others loses nothing (`gc::push_storm_beside_gc`, across nodes: the
+//! digest locks are PostgreSQL advisory locks).
+//!
 //! A second deployment loses a node to SIGKILL in the middle of a push
 //! storm through the load balancer: every push that was acknowledged pulls
 //! back byte for byte from the survivors.
@@ -500,4 +504,10 @@ fn a_node_killed_during_a_push_storm_loses_no_acknowledged_push() {
             }
         }
     }
+}
+
+#[test]
+fn gc_on_one_node_beside_pushes_through_the_others_loses_nothing() {
+    let d = Deployment::start(3, &[]);
+    crate::gc::push_storm_beside_gc(&d.nodes[0], &[&d.nodes[1], &d.nodes[2]]);
 }

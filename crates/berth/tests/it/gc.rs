@@ -163,9 +163,17 @@ fn push_checked(
 
 #[test]
 fn a_push_storm_beside_gc_in_a_loop_loses_nothing() {
+    let s = start();
+    push_storm_beside_gc(&s, &[&s]);
+}
+
+/// Collections in a loop on `s` while four workers push (and delete every
+/// other image) through `pushers` (worker `w` through `pushers[w % n]`):
+/// nothing acknowledged and not deleted is lost, every garbage blob is
+/// collected. `it/cluster.rs` runs it across nodes.
+pub(crate) fn push_storm_beside_gc(s: &TestServer, pushers: &[&TestServer]) {
     const WORKERS: u64 = 4;
     const IMAGES: u64 = 60;
-    let s = start();
     let stop = Arc::new(AtomicBool::new(false));
     let failed = Arc::new(AtomicU64::new(0));
     // Collections in a loop, sparing only what was claimed in the last 5 s
@@ -207,7 +215,10 @@ fn a_push_storm_beside_gc_in_a_loop_loses_nothing() {
     let started = Instant::now();
     let workers: Vec<_> = (0..WORKERS)
         .map(|w| {
-            let (api, failed) = (Api::new(&s), failed.clone());
+            let (api, failed) = (
+                Api::new(pushers[w as usize % pushers.len()]),
+                failed.clone(),
+            );
             std::thread::spawn(move || {
                 let repo = format!("storm/{w}");
                 let base = image::random_bytes(1000 + w, 50_000);
@@ -252,7 +263,7 @@ fn a_push_storm_beside_gc_in_a_loop_loses_nothing() {
     );
 
     // Everything acknowledged and not deleted is intact.
-    let api = Api::new(&s);
+    let api = Api::new(s);
     for (repo, kept) in &results {
         for (i, own) in kept {
             let r = api.get(&format!("/v2/{repo}/manifests/t{i}"));
@@ -267,7 +278,7 @@ fn a_push_storm_beside_gc_in_a_loop_loses_nothing() {
     }
     // The rest of the garbage, timed.
     let t = Instant::now();
-    let out = berth_gc(&s, &["--grace", "0s"]);
+    let out = berth_gc(s, &["--grace", "0s"]);
     let rest: u64 = out
         .split("deleted ")
         .nth(1)

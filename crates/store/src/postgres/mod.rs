@@ -161,7 +161,12 @@ impl PgMetadataStore {
 
 impl StoreError {
     /// PostgreSQL aborted the transaction to keep it serializable, or to
-    /// break a deadlock: running it again is the remedy.
+    /// break a deadlock: running it again is the remedy (`retrying!` did,
+    /// up to its limit, before the caller sees one).
+    pub fn is_conflict(&self) -> bool {
+        self.is_retryable()
+    }
+
     pub(crate) fn is_retryable(&self) -> bool {
         match self {
             StoreError::Database(sqlx::Error::Database(db)) => {
