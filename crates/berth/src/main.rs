@@ -9,6 +9,7 @@ mod connections;
 mod datadir;
 mod fsck;
 mod gc;
+mod migrate;
 mod serve;
 mod stores;
 mod vulndb;
@@ -40,6 +41,9 @@ enum Command {
     /// Check a stopped server's data dir (blob files against the metadata,
     /// dangling rows, SQLite's own checks); exits 2 on damage.
     Fsck(fsck::FsckArgs),
+    /// Move a stopped embedded data dir into PostgreSQL and an S3 store
+    /// (resumable, verified at the end), to scale out with everything it holds.
+    Migrate(migrate::MigrateArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,6 +73,10 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(vulndb::run(args)),
+        Command::Migrate(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(migrate::run(args)),
         Command::Admin(args) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?

@@ -67,7 +67,7 @@ pub use metadata::{
 /// A fresh PostgreSQL database per test (`BERTH_TEST_POSTGRES`, or a throwaway cluster).
 #[cfg(any(test, feature = "conformance"))]
 pub use postgres::testing as postgres_testing;
-pub use postgres::{PgMetadataStore, PgSettings};
+pub use postgres::{PgMetadataStore, PgSettings, TableCount};
 /// An S3 store per test, under its own prefix (`BERTH_TEST_S3_*`).
 #[cfg(any(test, feature = "conformance"))]
 pub use s3_blob::testing as s3_testing;

@@ -28,6 +28,7 @@ mod hostile;
 mod iam;
 mod isolation;
 mod lifecycle;
+mod migrate;
 mod postgres;
 mod s3;
 mod scanning;

@@ -15,6 +15,8 @@
 //! translated from `sqlite/` (same statements, `$n` placeholders,
 //! PostgreSQL's functions); SQL they share lives in `sql.rs`.
 
+pub use import::TableCount;
+
 use crate::{Result, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
@@ -47,6 +49,7 @@ mod cluster;
 mod iam;
 mod identity;
 mod images;
+mod import;
 mod lifecycle;
 mod maintenance;
 mod policies;

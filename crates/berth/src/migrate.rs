@@ -1,0 +1,239 @@
+//! `berth migrate`: moves a stopped embedded deployment (a data dir:
+//! SQLite and blob files) into PostgreSQL and an S3 store, so that it can
+//! scale out with everything it holds.
+//!
+//! 1. Blobs (and the archive storage class's) are streamed into the S3
+//!    store and re-hashed on the way; one already there with the right size
+//!    is skipped, so an interrupted migration resumes where it stopped.
+//! 2. The metadata (every table: accounts, users, keys, policies,
+//!    repositories, images, tags, referrers, scans, lifecycle state) is
+//!    copied into the empty database in one transaction
+//!    (`PgMetadataStore::import_sqlite`); upload sessions in progress are
+//!    not (their clients start again).
+//! 3. The server key's fingerprint is recorded: access-key secrets are
+//!    sealed with it, so every node must use the data dir's `server.key`.
+//! 4. Verified: rows per table equal on both sides, and every blob record
+//!    has its bytes in the S3 store, with the recorded size.
+
+use crate::datadir::DataDir;
+use crate::stores::{Blobs, Metadata};
+use anyhow::{bail, Context};
+use berth_oci::{Algorithm, Digest, DigestHasher};
+use berth_store::prelude::*;
+use berth_store::{
+    Cluster, FsBlobStore, PgMetadataStore, PgSettings, S3BlobStore, SqliteMetadataStore,
+};
+use clap::Args;
+use futures_util::StreamExt;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// The data dir to move (no server may hold it).
+    #[arg(long, env = "BERTH_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Its archive dir [default: <data-dir>/archive].
+    #[arg(long, env = "BERTH_ARCHIVE_DIR")]
+    archive_dir: Option<PathBuf>,
+    /// The PostgreSQL database to move the metadata into (empty):
+    /// `postgres://user[:password]@host[:port]/db`.
+    #[arg(long)]
+    to_metadata: String,
+    /// The S3 store to move the blobs into: `s3://bucket/prefix`
+    /// (credentials from BERTH_S3_ACCESS_KEY_ID and
+    /// BERTH_S3_SECRET_ACCESS_KEY, else the standard AWS sources).
+    #[arg(long)]
+    to_blobs: String,
+    /// As `berth serve --s3-endpoint`.
+    #[arg(long, env = "BERTH_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// As `berth serve --s3-region`.
+    #[arg(long, env = "BERTH_S3_REGION")]
+    s3_region: Option<String>,
+    /// As `berth serve --s3-path-style`.
+    #[arg(long, env = "BERTH_S3_PATH_STYLE")]
+    s3_path_style: Option<bool>,
+}
+
+#[derive(Default)]
+struct Copied {
+    copied: u64,
+    present: u64,
+    bytes: u64,
+}
+
+pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
+    let db_path = crate::datadir::metadata_db(&args.data_dir);
+    if !db_path.is_file() {
+        bail!(
+            "{} is not a berth data dir (it has no metadata.db)",
+            args.data_dir.display()
+        );
+    }
+    let data = DataDir::open_locked(&args.data_dir)
+        .context("berth migrate needs the data dir to itself: stop the server first")?;
+    let Metadata::Postgres(url) = Metadata::parse(&args.to_metadata)? else {
+        bail!("--to-metadata must be a PostgreSQL database, postgres://user@host:port/db");
+    };
+    let Blobs::S3(s3) = Blobs::resolve(
+        Some(args.to_blobs.clone()),
+        &data.root,
+        args.s3_endpoint.clone(),
+        args.s3_region.clone(),
+        args.s3_path_style,
+    )?
+    else {
+        bail!("--to-blobs must be an S3 store, s3://bucket/prefix");
+    };
+    let to = Metadata::Postgres(url.clone()).describe();
+    let server_key = berth_iam::ServerKey::from_bytes(&data.server_key(None)?)
+        .context("the data dir's server.key")?;
+
+    // The source at the current schema (an older data dir is migrated in
+    // place first, as `berth serve` would).
+    SqliteMetadataStore::open(&db_path)
+        .await
+        .with_context(|| format!("opening {}", db_path.display()))?
+        .close()
+        .await;
+    let pg = PgMetadataStore::connect(&url, &PgSettings::default())
+        .await
+        .with_context(|| format!("connecting to {to}"))?;
+    let blobs = S3BlobStore::open(&s3)
+        .await
+        .with_context(|| format!("opening {}", Blobs::S3(s3.clone()).describe()))?;
+    let archive = blobs.under("archive");
+    let archive_dir = args
+        .archive_dir
+        .clone()
+        .unwrap_or_else(|| crate::datadir::default_archive_dir(&data.root));
+
+    // 1. Bytes first: resumable, and the metadata that points at them comes after.
+    let source = FsBlobStore::open(&data.root).await?;
+    let main = copy_blobs(&source, &blobs, "blobs").await?;
+    let archived = if archive_dir.is_dir() {
+        let source = FsBlobStore::open(&archive_dir).await?;
+        copy_blobs(&source, &archive, "archived blobs").await?
+    } else {
+        Copied::default()
+    };
+
+    // 2. Metadata, unless an earlier run copied it.
+    if pg.is_empty().await? {
+        pg.import_sqlite(&db_path)
+            .await
+            .with_context(|| format!("copying the metadata into {to}"))?;
+        eprintln!("copied the metadata into {to}");
+    } else if pg
+        .compare_with_sqlite(&db_path)
+        .await?
+        .iter()
+        .all(|t| t.source == t.target)
+    {
+        eprintln!("the metadata was already copied into {to} (an earlier run)");
+    } else {
+        bail!("{to} already holds other berth metadata; migrate into an empty database");
+    }
+
+    // 3. The key every node must use.
+    if !pg.same_server_key(server_key.fingerprint()).await? {
+        bail!("{to} was set up with another server key than this data dir's server.key");
+    }
+
+    // 4. Verify.
+    let tables = pg.compare_with_sqlite(&db_path).await?;
+    let differing: Vec<_> = tables.iter().filter(|t| t.source != t.target).collect();
+    if !differing.is_empty() {
+        bail!("rows differ after the copy: {differing:?}");
+    }
+    let mut checked = 0u64;
+    let mut after: Option<String> = None;
+    loop {
+        let page = pg.blob_records(after.as_deref(), 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.0.clone());
+        for (digest, size, in_archive) in &page {
+            let digest: Digest = digest.parse().context("a blob record's digest")?;
+            let store: &dyn BlobStore = if *in_archive { &archive } else { &blobs };
+            match store.stat(&digest).await? {
+                Some(s) if s == *size => checked += 1,
+                found => bail!(
+                    "blob {digest} is recorded with {size} bytes but the S3 store has {found:?}: \
+                     run `berth fsck` on the data dir, then `berth migrate` again"
+                ),
+            }
+        }
+    }
+    let rows: u64 = tables.iter().map(|t| t.target).sum();
+    println!(
+        "migrated {} into {to} and {}: {} blobs ({} copied, {} already there, {} bytes) and {} archived ({} copied); \
+         {rows} rows in {} tables; all {checked} blob records verified",
+        data.root.display(),
+        Blobs::S3(s3.clone()).describe(),
+        main.copied + main.present,
+        main.copied,
+        main.present,
+        main.bytes,
+        archived.copied + archived.present,
+        archived.copied,
+        tables.len(),
+    );
+    println!(
+        "start every node with --metadata {to} --blobs {} --server-key-file {} (copy that file to each)",
+        args.to_blobs,
+        data.root.join("server.key").display()
+    );
+    Ok(())
+}
+
+/// Every blob file of `from` into `to`, hashed on the way; those `to`
+/// already holds with the same size are left.
+async fn copy_blobs(from: &FsBlobStore, to: &S3BlobStore, what: &str) -> anyhow::Result<Copied> {
+    let mut done = Copied::default();
+    for algorithm in Algorithm::ALL {
+        for shard in 0..=255u8 {
+            for (digest, _) in from.blobs_in_shard(algorithm, shard).await? {
+                let Some(size) = from.stat(&digest).await? else {
+                    continue;
+                };
+                if to.stat(&digest).await? == Some(size) {
+                    done.present += 1;
+                    continue;
+                }
+                copy_blob(from, to, &digest, size)
+                    .await
+                    .with_context(|| format!("copying {what}: {digest}"))?;
+                done.copied += 1;
+                done.bytes += size;
+            }
+        }
+    }
+    Ok(done)
+}
+
+async fn copy_blob(
+    from: &FsBlobStore,
+    to: &S3BlobStore,
+    digest: &Digest,
+    size: u64,
+) -> anyhow::Result<()> {
+    let Some(mut reader) = from.read(digest, 0, size).await? else {
+        bail!("the file went away");
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut writer = to.upload_writer(&id, 0).await?;
+    let mut hasher = DigestHasher::new(digest.algorithm());
+    while let Some(chunk) = reader.stream.next().await {
+        let chunk = chunk?;
+        hasher.update(&chunk);
+        writer.write(chunk).await?;
+    }
+    writer.finish().await?;
+    let got = hasher.finish();
+    if &got != digest {
+        to.delete_upload(&id).await?;
+        bail!("the file's bytes hash to {got}: it is damaged (run `berth fsck --deep` on the data dir)");
+    }
+    to.commit_upload(&id, digest).await?;
+    Ok(())
+}
