@@ -9,6 +9,7 @@ mod connections;
 mod datadir;
 mod fsck;
 mod gc;
+mod jobs;
 mod migrate;
 mod serve;
 mod stores;

@@ -328,43 +328,9 @@ async fn shutdown_on_signal(handle: axum_server::Handle) {
     handle.graceful_shutdown(Some(DRAIN_TIMEOUT));
 }
 
-/// Runs `job` whenever it is due on this deployment, as the background job
-/// `name`: every node ticks a few times per interval, and the job's lease
-/// (`Registry::start_job`) lets one node run it once per `every`, the first
-/// time one interval after the deployment first ticked it (so restarts do
-/// not each start one). A run longer than the interval holds the lease
-/// throughout and is not followed by a burst of runs.
-pub(crate) async fn run_as_job<F, Fut>(registry: Arc<Registry>, name: &str, every: Duration, job: F)
-where
-    F: Fn(Arc<Registry>) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let period = (every / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing = false;
-    loop {
-        tick.tick().await;
-        match registry.start_job(name, every).await {
-            Ok(Some(lease)) => {
-                failing = false;
-                job(registry.clone()).await;
-                drop(lease);
-            }
-            Ok(None) => failing = false,
-            Err(e) => {
-                if !failing {
-                    tracing::warn!(job = name, error = %e, "cannot take the job's lease; trying again");
-                }
-                failing = true;
-            }
-        }
-    }
-}
-
 /// Garbage collection every `every`, on one node of the deployment.
 async fn collect_garbage_periodically(registry: Arc<Registry>, every: Duration) {
-    run_as_job(registry, "gc", every, |registry| async move {
+    crate::jobs::run_as_job(registry, "gc", every, |registry| async move {
         let options = berth_registry::GcOptions {
             dry_run: false,
             grace: registry.gc_grace(),
@@ -386,7 +352,7 @@ async fn collect_garbage_periodically(registry: Arc<Registry>, every: Duration) 
 /// of the deployment, and expires what the policies select; each expiry is
 /// logged by the registry.
 async fn run_lifecycle_periodically(registry: Arc<Registry>, every: Duration) {
-    run_as_job(registry, "lifecycle", every, |registry| async move {
+    crate::jobs::run_as_job(registry, "lifecycle", every, |registry| async move {
         match registry.run_lifecycle().await {
             Ok(run) if run.repositories > 0 => tracing::info!(
                 repositories = run.repositories,
@@ -421,7 +387,7 @@ async fn flush_pulls_periodically(registry: Arc<Registry>) {
 
 /// Upload sessions untouched for the expiry, on one node of the deployment.
 async fn expire_uploads_periodically(registry: Arc<Registry>) {
-    run_as_job(
+    crate::jobs::run_as_job(
         registry,
         "upload-expiry",
         EXPIRY_INTERVAL,

@@ -270,7 +270,7 @@ pub async fn import_periodically(
     import_logged(&registry, &source).await;
     if let Some(every) = every {
         // One node of the deployment refreshes it for all.
-        crate::serve::run_as_job(registry, "vulndb", every, |registry| {
+        crate::jobs::run_as_job(registry, "vulndb", every, |registry| {
             let source = source.clone();
             async move { import_logged(&registry, &source).await }
         })
