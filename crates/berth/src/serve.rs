@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// A scan IN_PROGRESS this long is taken for abandoned (its node died) by
+/// the other nodes of a cluster; scans take seconds to minutes.
+const SCAN_STALE_AFTER: Duration = Duration::from_secs(30 * 60);
+/// How often a cluster looks for abandoned scans.
+const RESUME_SCANS_EVERY: Duration = Duration::from_secs(600);
 /// How often stale upload sessions are looked for.
 const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
 /// Bytes of large request bodies (UploadLayerPart, vulnerability batches)
@@ -107,7 +112,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     });
     // Scans a stopped server left IN_PROGRESS run again.
-    let resumed = registry.resume_scans().await?;
+    // On a cluster another node may be running some: only the stale ones,
+    // at start and then on one node every RESUME_SCANS_EVERY.
+    let stale = registry.is_clustered().then_some(SCAN_STALE_AFTER);
+    let resumed = registry.resume_scans(stale).await?;
+    if let Some(stale) = stale {
+        let every = RESUME_SCANS_EVERY;
+        tokio::spawn(crate::jobs::run_as_job(
+            registry.clone(),
+            "scan-resume",
+            every,
+            move |registry| async move {
+                match registry.resume_scans(Some(stale)).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(count = n, "queued again scans a node left in progress")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "looking for abandoned scans failed"),
+                }
+            },
+        ));
+    }
     if resumed > 0 {
         tracing::info!(
             count = resumed,

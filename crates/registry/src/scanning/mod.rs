@@ -328,8 +328,16 @@ impl Registry {
     }
 
     /// Queues again the scans a stopped server left IN_PROGRESS; how many.
-    pub async fn resume_scans(&self) -> Result<usize> {
-        let jobs = self.meta.scans_in_progress().await?;
+    /// `older_than`: only those started that long ago. A node of several
+    /// passes it, so that it takes over the scans of a node that died and
+    /// leaves those another node is running (if one outlives it anyway, the
+    /// later start wins: the earlier one's result is discarded).
+    pub async fn resume_scans(&self, older_than: Option<std::time::Duration>) -> Result<usize> {
+        let started_before = match older_than {
+            None => i64::MAX,
+            Some(d) => self.now() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        };
+        let jobs = self.meta.scans_in_progress(started_before).await?;
         let n = jobs.len();
         for job in jobs {
             let config = self.scanning.config(&job.registry).await?;

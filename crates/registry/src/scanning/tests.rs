@@ -158,7 +158,7 @@ async fn a_scan_left_in_progress_runs_again_after_a_restart() {
         .await
         .unwrap();
     let reg = registry_at(&f.root, f.clock.clone()).await;
-    assert_eq!(reg.resume_scans().await.unwrap(), 1);
+    assert_eq!(reg.resume_scans(None).await.unwrap(), 1);
     wait_idle(&reg).await;
     let scan = reg.image_scan(&r, &d).await.unwrap().unwrap();
     // Debian without packages: COMPLETE with no findings.

@@ -109,10 +109,14 @@ pub async fn scanning_store_suite<S: RepositoryStore + ScanningStore + ?Sized>(s
     let d = Digest::of_bytes(Algorithm::Sha256, b"image");
     assert_eq!(store.image_scan(r, &d).await.unwrap(), None);
     store.start_image_scan(r, &d, "BASIC", 100).await.unwrap();
-    assert_eq!(store.scans_in_progress().await.unwrap().len(), 1);
+    assert_eq!(store.scans_in_progress(i64::MAX).await.unwrap().len(), 1);
     assert_eq!(
-        store.scans_in_progress().await.unwrap()[0].name,
+        store.scans_in_progress(101).await.unwrap()[0].name,
         "suite/scan"
+    );
+    assert!(
+        store.scans_in_progress(100).await.unwrap().is_empty(),
+        "a scan started at 100 is not older than 100"
     );
     store
         .start_image_scan(r, &d, "ENHANCED", 200)
@@ -137,7 +141,7 @@ pub async fn scanning_store_suite<S: RepositoryStore + ScanningStore + ?Sized>(s
     );
     assert_eq!(scan.detection.as_deref(), Some(&b"det"[..]));
     assert_eq!(store.complete_scans(r).await.unwrap().len(), 1);
-    assert!(store.scans_in_progress().await.unwrap().is_empty());
+    assert!(store.scans_in_progress(i64::MAX).await.unwrap().is_empty());
 
     // Registry scanning configurations.
     assert_eq!(store.registry_scanning(reg).await.unwrap(), None);

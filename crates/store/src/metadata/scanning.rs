@@ -138,8 +138,9 @@ pub trait ScanningStore: Send + Sync {
         outcome: &ScanOutcome<'_>,
     ) -> Result<bool>;
     async fn image_scan(&self, repo: RepoId, digest: &Digest) -> Result<Option<ImageScanRecord>>;
-    /// Scans left IN_PROGRESS (a server stopped during them).
-    async fn scans_in_progress(&self) -> Result<Vec<ScanRef>>;
+    /// Scans left IN_PROGRESS that started before `started_before` (a
+    /// server stopped during them; on a cluster, a node that died).
+    async fn scans_in_progress(&self, started_before: i64) -> Result<Vec<ScanRef>>;
     /// The repository's COMPLETE scans that kept their detection.
     async fn complete_scans(&self, repo: RepoId) -> Result<Vec<ImageScanRecord>>;
     async fn registry_scanning(&self, registry: &RegistryKey) -> Result<Option<String>>;

@@ -239,12 +239,13 @@ impl ScanningStore for SqliteMetadataStore {
         row.map(scan_from_row).transpose()
     }
 
-    async fn scans_in_progress(&self) -> Result<Vec<ScanRef>> {
+    async fn scans_in_progress(&self, started_before: i64) -> Result<Vec<ScanRef>> {
         let rows = sqlx::query(
             "SELECT s.repository_id, r.account_id, r.region, r.name, s.digest
              FROM image_scans s JOIN repositories r ON r.id = s.repository_id
-             WHERE s.status = 'IN_PROGRESS'",
+             WHERE s.status = 'IN_PROGRESS' AND s.started_at < ?",
         )
+        .bind(started_before)
         .fetch_all(&self.reader)
         .await?;
         rows.into_iter()
