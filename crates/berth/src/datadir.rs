@@ -85,68 +85,6 @@ impl DataDir {
         metadata_db(&self.root)
     }
 
-    /// Opens the data dir's stores (the blob store, the metadata database,
-    /// the archive blob store at `archive_dir`) as one registry: what
-    /// `berth serve` and the offline commands all start from.
-    pub async fn open_registry(
-        &self,
-        metadata: &Metadata,
-        blobs: &Blobs,
-        archive_dir: &Path,
-        config: RegistryConfig,
-    ) -> anyhow::Result<Registry> {
-        let (blobs, archive): (Arc<dyn BlobStore>, Arc<dyn BlobStore>) = match blobs {
-            Blobs::File(root) => {
-                let blobs = FsBlobStore::open(root)
-                    .await
-                    .with_context(|| format!("opening the blob store in {}", root.display()))?;
-                let archive = FsBlobStore::open(archive_dir).await.with_context(|| {
-                    format!(
-                        "opening the archive blob store in {}",
-                        archive_dir.display()
-                    )
-                })?;
-                (Arc::new(blobs), Arc::new(archive))
-            }
-            Blobs::S3(settings) => {
-                let blobs = S3BlobStore::open(settings).await.with_context(|| {
-                    format!(
-                        "opening the S3 blob store {}",
-                        Blobs::S3(settings.clone()).describe()
-                    )
-                })?;
-                let archive = blobs.under("archive");
-                (Arc::new(blobs), Arc::new(archive))
-            }
-        };
-        // One node on its own unless the metadata store is shared.
-        let mut cluster: Arc<dyn Cluster> = Arc::new(LocalCluster::default());
-        let meta: Arc<dyn MetadataStore> = match metadata {
-            Metadata::Sqlite(path) => Arc::new(
-                SqliteMetadataStore::open(path)
-                    .await
-                    .with_context(|| format!("opening the metadata database {}", path.display()))?,
-            ),
-            Metadata::Postgres(url) => {
-                let store = PgMetadataStore::connect(url, &PgSettings::default())
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "connecting to the PostgreSQL metadata store {}",
-                            metadata.describe()
-                        )
-                    })?;
-                let store = Arc::new(store);
-                cluster = store.clone();
-                store
-            }
-        };
-
-        Ok(Registry::new(blobs, meta, Arc::new(SystemClock), config)
-            .with_archive_store(archive)
-            .with_cluster(cluster))
-    }
-
     /// The server key: `file` if given (it must exist: every node of a
     /// deployment needs the same key, so none may invent its own), else the
     /// data dir's `server.key` (32 bytes, mode 0600), created on first
@@ -283,4 +221,65 @@ mod tests {
         drop(first);
         DataDir::open_locked(dir.path()).unwrap();
     }
+}
+
+/// Opens the data dir's stores (the blob store, the metadata database,
+/// the archive blob store at `archive_dir`) as one registry: what
+/// `berth serve` and the offline commands all start from.
+pub async fn open_registry(
+    metadata: &Metadata,
+    blobs: &Blobs,
+    archive_dir: &Path,
+    config: RegistryConfig,
+) -> anyhow::Result<Registry> {
+    let (blobs, archive): (Arc<dyn BlobStore>, Arc<dyn BlobStore>) = match blobs {
+        Blobs::File(root) => {
+            let blobs = FsBlobStore::open(root)
+                .await
+                .with_context(|| format!("opening the blob store in {}", root.display()))?;
+            let archive = FsBlobStore::open(archive_dir).await.with_context(|| {
+                format!(
+                    "opening the archive blob store in {}",
+                    archive_dir.display()
+                )
+            })?;
+            (Arc::new(blobs), Arc::new(archive))
+        }
+        Blobs::S3(settings) => {
+            let blobs = S3BlobStore::open(settings).await.with_context(|| {
+                format!(
+                    "opening the S3 blob store {}",
+                    Blobs::S3(settings.clone()).describe()
+                )
+            })?;
+            let archive = blobs.under("archive");
+            (Arc::new(blobs), Arc::new(archive))
+        }
+    };
+    // One node on its own unless the metadata store is shared.
+    let mut cluster: Arc<dyn Cluster> = Arc::new(LocalCluster::default());
+    let meta: Arc<dyn MetadataStore> = match metadata {
+        Metadata::Sqlite(path) => Arc::new(
+            SqliteMetadataStore::open(path)
+                .await
+                .with_context(|| format!("opening the metadata database {}", path.display()))?,
+        ),
+        Metadata::Postgres(url) => {
+            let store = PgMetadataStore::connect(url, &PgSettings::default())
+                .await
+                .with_context(|| {
+                    format!(
+                        "connecting to the PostgreSQL metadata store {}",
+                        metadata.describe()
+                    )
+                })?;
+            let store = Arc::new(store);
+            cluster = store.clone();
+            store
+        }
+    };
+
+    Ok(Registry::new(blobs, meta, Arc::new(SystemClock), config)
+        .with_archive_store(archive)
+        .with_cluster(cluster))
 }

@@ -17,9 +17,28 @@ pub const EXIT_DAMAGE: i32 = 2;
 
 #[derive(Args, Debug)]
 pub struct FsckArgs {
-    /// The data dir to check (no server may hold it).
-    #[arg(long, env = "BERTH_DATA_DIR")]
-    data_dir: PathBuf,
+    /// The data dir to check (no server may hold it); not needed with
+    /// `--metadata postgres://...`.
+    #[arg(long, env = "BERTH_DATA_DIR", required_unless_present = "metadata")]
+    data_dir: Option<PathBuf>,
+    /// A scaled-out deployment's metadata store instead of a data dir's:
+    /// `postgres://...` (with `--blobs`). Its nodes may keep running without
+    /// `--repair` (uploads in flight then show as garbage); stop them
+    /// before repairing.
+    #[arg(long, env = "BERTH_METADATA", requires = "blobs")]
+    metadata: Option<String>,
+    /// That deployment's blob store: `s3://bucket/prefix` or `file:PATH`.
+    #[arg(long, env = "BERTH_BLOBS")]
+    blobs: Option<String>,
+    /// As `berth serve --s3-endpoint`.
+    #[arg(long, env = "BERTH_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// As `berth serve --s3-region`.
+    #[arg(long, env = "BERTH_S3_REGION")]
+    s3_region: Option<String>,
+    /// As `berth serve --s3-path-style`.
+    #[arg(long, env = "BERTH_S3_PATH_STYLE")]
+    s3_path_style: Option<bool>,
     /// Also re-hash every stored blob and manifest body (reads every byte).
     #[arg(long)]
     deep: bool,
@@ -41,13 +60,20 @@ pub struct FsckArgs {
 /// Runs the check; the process's exit status is the caller's to set from
 /// the returned report (`EXIT_DAMAGE` when `damage() > 0`).
 pub async fn run(args: FsckArgs) -> anyhow::Result<FsckReport> {
-    if !args.data_dir.join("metadata.db").is_file() {
+    if let Some(metadata) = &args.metadata {
+        return run_shared(&args, Metadata::parse(metadata)?).await;
+    }
+    let data_dir = args
+        .data_dir
+        .clone()
+        .expect("clap requires it without --metadata");
+    if !data_dir.join("metadata.db").is_file() {
         bail!(
             "{} is not a berth data dir (it has no metadata.db)",
-            args.data_dir.display()
+            data_dir.display()
         );
     }
-    let data = DataDir::open_locked(&args.data_dir)
+    let data = DataDir::open_locked(&data_dir)
         .context("berth fsck needs the data dir to itself: stop the server first")?;
     let archive_dir = args
         .archive_dir
@@ -61,14 +87,13 @@ pub async fn run(args: FsckArgs) -> anyhow::Result<FsckReport> {
         }
         modes.push(mode_problem(what, dir, args.repair)?);
     }
-    let registry = data
-        .open_registry(
-            &Metadata::Sqlite(data.metadata_db()),
-            &Blobs::File(data.root.clone()),
-            &archive_dir,
-            RegistryConfig::default(),
-        )
-        .await?;
+    let registry = crate::datadir::open_registry(
+        &Metadata::Sqlite(data.metadata_db()),
+        &Blobs::File(data.root.clone()),
+        &archive_dir,
+        RegistryConfig::default(),
+    )
+    .await?;
     let report = registry
         .fsck(FsckOptions {
             deep: args.deep,
@@ -79,12 +104,53 @@ pub async fn run(args: FsckArgs) -> anyhow::Result<FsckReport> {
     drop(data);
     let mut report = report.context("checking the data dir")?;
     report.problems.extend(modes.into_iter().flatten());
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&report))?);
-    } else {
-        print!("{}", to_text(&report));
-    }
+    print_report(&args, &report)?;
     Ok(report)
+}
+
+/// The same checks on a deployment's shared stores (PostgreSQL, S3); no
+/// data dir, so no file modes to check.
+async fn run_shared(args: &FsckArgs, metadata: Metadata) -> anyhow::Result<FsckReport> {
+    let Metadata::Postgres(_) = &metadata else {
+        bail!(
+            "--metadata is for a PostgreSQL deployment; check a data dir's SQLite with --data-dir"
+        );
+    };
+    let scratch = tempfile::tempdir()?;
+    let blobs = Blobs::resolve(
+        args.blobs.clone(),
+        scratch.path(),
+        args.s3_endpoint.clone(),
+        args.s3_region.clone(),
+        args.s3_path_style,
+    )?;
+    let archive_dir = args
+        .archive_dir
+        .clone()
+        .unwrap_or_else(|| scratch.path().join("archive"));
+    let registry =
+        crate::datadir::open_registry(&metadata, &blobs, &archive_dir, RegistryConfig::default())
+            .await?;
+    let report = registry
+        .fsck(FsckOptions {
+            deep: args.deep,
+            repair: args.repair,
+        })
+        .await;
+    registry.close().await;
+    let report = report
+        .with_context(|| format!("checking {} and {}", metadata.describe(), blobs.describe()))?;
+    print_report(args, &report)?;
+    Ok(report)
+}
+
+fn print_report(args: &FsckArgs, report: &FsckReport) -> anyhow::Result<()> {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&to_json(report))?);
+    } else {
+        print!("{}", to_text(report));
+    }
+    Ok(())
 }
 
 /// Files and directories under `dir` that group or others may read or

@@ -134,7 +134,7 @@ async fn offline(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
     // elsewhere is collected through the server (`berth gc` without
     // --data-dir), whose store is configured.
     let registry = Arc::new(
-        data.open_registry(
+        crate::datadir::open_registry(
             &Metadata::Sqlite(data.metadata_db()),
             &Blobs::File(data.root.clone()),
             &crate::datadir::default_archive_dir(&data.root),

@@ -44,7 +44,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         berth_iam::ServerKey::from_bytes(&data.server_key(config.server_key_file.as_deref())?)
             .with_context(|| format!("the server key {server_key_name}"))?;
     let registry = Arc::new(
-        data.open_registry(
+        crate::datadir::open_registry(
             &config.metadata,
             &config.blobs,
             &config.archive_dir,

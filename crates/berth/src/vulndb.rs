@@ -201,7 +201,7 @@ pub async fn run(args: VulnDbArgs) -> anyhow::Result<()> {
         let dir = data_dir.expect("clap requires it");
         let data = DataDir::open_locked(&dir)?;
         let registry = Arc::new(
-            data.open_registry(
+            crate::datadir::open_registry(
                 &Metadata::Sqlite(data.metadata_db()),
                 &Blobs::File(data.root.clone()),
                 &crate::datadir::default_archive_dir(&data.root),

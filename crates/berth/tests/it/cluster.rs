@@ -17,7 +17,8 @@
 //!
 //! A second deployment loses a node to SIGKILL in the middle of a push
 //! storm through the load balancer: every push that was acknowledged pulls
-//! back byte for byte from the survivors.
+//! back byte for byte from the survivors, and `berth fsck --deep` on the
+//! shared stores finds no damage.
 //!
 //! Needs PostgreSQL, SeaweedFS (scripts/test.sh) and haproxy; fails
 //! without them under CI.
@@ -170,6 +171,29 @@ impl Deployment {
             assert!(Instant::now() < deadline, "haproxy did not listen");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// `berth fsck` on the deployment's stores (PostgreSQL, S3), its nodes
+    /// running: the JSON report.
+    fn fsck(&self) -> serde_json::Value {
+        let at = |flag: &str| {
+            let i = self.args.iter().position(|a| a == flag).unwrap();
+            self.args[i + 1].clone()
+        };
+        let out = Command::new(berth_bin())
+            .args(["fsck", "--json", "--deep"])
+            .args(["--metadata", &at("--metadata"), "--blobs", &at("--blobs")])
+            .args(["--s3-endpoint", &at("--s3-endpoint")])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "berth fsck: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// The admin's client, addressed to the load balancer.
@@ -504,6 +528,14 @@ fn a_node_killed_during_a_push_storm_loses_no_acknowledged_push() {
             }
         }
     }
+    // What the killed node was writing is at most garbage.
+    let report = d.fsck();
+    eprintln!(
+        "fsck after the kill: {} damaged, {} garbage, {}",
+        report["damage"], report["garbage"], report["checked"]
+    );
+    assert_eq!(report["damage"], 0, "{report:#}");
+    assert!(report["checked"]["blobRecords"].as_u64().unwrap() > 0);
 }
 
 #[test]
