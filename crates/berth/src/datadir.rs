@@ -202,27 +202,6 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_second_owner_is_refused_with_the_holder_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = DataDir::open_locked(dir.path()).unwrap();
-        let err = DataDir::open_locked(dir.path())
-            .err()
-            .expect("second lock must fail")
-            .to_string();
-        assert!(
-            err.contains("in use") && err.contains(&std::process::id().to_string()),
-            "{err}"
-        );
-        drop(first);
-        DataDir::open_locked(dir.path()).unwrap();
-    }
-}
-
 /// Opens the data dir's stores (the blob store, the metadata database,
 /// the archive blob store at `archive_dir`) as one registry: what
 /// `berth serve` and the offline commands all start from.
@@ -282,4 +261,25 @@ pub async fn open_registry(
     Ok(Registry::new(blobs, meta, Arc::new(SystemClock), config)
         .with_archive_store(archive)
         .with_cluster(cluster))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_owner_is_refused_with_the_holder_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DataDir::open_locked(dir.path()).unwrap();
+        let err = DataDir::open_locked(dir.path())
+            .err()
+            .expect("second lock must fail")
+            .to_string();
+        assert!(
+            err.contains("in use") && err.contains(&std::process::id().to_string()),
+            "{err}"
+        );
+        drop(first);
+        DataDir::open_locked(dir.path()).unwrap();
+    }
 }
