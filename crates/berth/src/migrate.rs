@@ -5,13 +5,15 @@
 //! 1. Blobs (and the archive storage class's) are streamed into the S3
 //!    store and re-hashed on the way; one already there with the right size
 //!    is skipped, so an interrupted migration resumes where it stopped.
-//! 2. The metadata (every table: accounts, users, keys, policies,
+//! 2. The server key's fingerprint is recorded (a database set up with
+//!    another key is refused before anything is copied into it): access-key
+//!    secrets are sealed with it, so every node must use the data dir's
+//!    `server.key`.
+//! 3. The metadata (every table: accounts, users, keys, policies,
 //!    repositories, images, tags, referrers, scans, lifecycle state) is
 //!    copied into the empty database in one transaction
 //!    (`PgMetadataStore::import_sqlite`); upload sessions in progress are
 //!    not (their clients start again).
-//! 3. The server key's fingerprint is recorded: access-key secrets are
-//!    sealed with it, so every node must use the data dir's `server.key`.
 //! 4. Verified: rows per table equal on both sides, and every blob record
 //!    has its bytes in the S3 store, with the recorded size.
 
@@ -118,7 +120,13 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         Copied::default()
     };
 
-    // 2. Metadata, unless an earlier run copied it.
+    // 2. The key every node must use, recorded before any sealed secret is
+    // copied: a database set up with another key is refused untouched.
+    if !pg.same_server_key(server_key.fingerprint()).await? {
+        bail!("{to} was set up with another server key than this data dir's server.key");
+    }
+
+    // 3. Metadata, unless an earlier run copied it.
     if pg.is_empty().await? {
         pg.import_sqlite(&db_path)
             .await
@@ -133,11 +141,6 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         eprintln!("the metadata was already copied into {to} (an earlier run)");
     } else {
         bail!("{to} already holds other berth metadata; migrate into an empty database");
-    }
-
-    // 3. The key every node must use.
-    if !pg.same_server_key(server_key.fingerprint()).await? {
-        bail!("{to} was set up with another server key than this data dir's server.key");
     }
 
     // 4. Verify.

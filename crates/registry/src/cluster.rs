@@ -12,6 +12,12 @@ use std::time::Duration;
 /// How long a node waits before listening again after losing its
 /// notification connection (its caches stay off meanwhile).
 const RELISTEN_AFTER: Duration = Duration::from_secs(1);
+/// How often each node sends a heartbeat through the notification channel.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+/// Silence after which a node takes its subscription for lost (a
+/// connection the network dropped without a reset never errors): several
+/// heartbeats, its own included, would have arrived.
+const SILENCE_LIMIT: Duration = Duration::from_secs(20);
 
 impl Registry {
     /// Makes this registry a node of `cluster`. On a shared cluster the
@@ -38,6 +44,18 @@ impl Registry {
         if !self.cluster.is_shared() {
             return;
         }
+        let beat = {
+            let cluster = self.cluster.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+                loop {
+                    tick.tick().await;
+                    // A failure shows as silence on the feed.
+                    let _ = cluster.heartbeat().await;
+                }
+            })
+        };
+        let _stop_beat = AbortOnDrop(beat);
         let mut warned = false;
         loop {
             match self.cluster.subscribe().await {
@@ -47,15 +65,20 @@ impl Registry {
                         tracing::info!("listening for other nodes' changes again; caches on");
                     }
                     loop {
-                        match feed.next().await {
-                            Ok(inv) => self.apply(inv),
-                            Err(e) => {
-                                self.set_caches_enabled(false);
-                                tracing::warn!(error = %e, "stopped hearing other nodes' changes; caches off until listening again");
-                                warned = true;
-                                break;
+                        let lost = match tokio::time::timeout(SILENCE_LIMIT, feed.next()).await {
+                            Ok(Ok(inv)) => {
+                                self.apply(inv);
+                                continue;
                             }
-                        }
+                            Ok(Err(e)) => e.to_string(),
+                            Err(_) => format!(
+                                "no notification, not even a heartbeat, for {SILENCE_LIMIT:?}"
+                            ),
+                        };
+                        self.set_caches_enabled(false);
+                        tracing::warn!(error = %lost, "stopped hearing other nodes' changes; caches off until listening again");
+                        warned = true;
+                        break;
                     }
                 }
                 Err(e) => {
@@ -93,6 +116,7 @@ impl Registry {
             }
             Invalidation::ScanningConfig => self.scanning.forget_configs(),
             Invalidation::VulnDb => self.scanning.forget_records(),
+            Invalidation::Heartbeat => {}
         }
     }
 
@@ -111,5 +135,14 @@ impl Registry {
             .cluster
             .same_server_key(self.config.server_key.fingerprint())
             .await?)
+    }
+}
+
+/// Aborts the task when dropped (the follower's heartbeat ends with it).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

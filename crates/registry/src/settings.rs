@@ -96,10 +96,9 @@ impl AccountSettings {
         value: &str,
     ) -> Result<()> {
         self.meta.put_account_setting(registry, name, value).await?;
-        let mut values = self.values.write();
-        if self.enabled.load(Ordering::SeqCst) {
-            values.insert((registry.clone(), name), value.to_string());
-        }
+        // Forgotten, not overwritten: another node's later put may already
+        // have been applied here, and the next read fetches the winner.
+        self.forget();
         Ok(())
     }
 

@@ -47,6 +47,9 @@ pub enum Invalidation {
     ScanningConfig,
     /// The vulnerability database changed.
     VulnDb,
+    /// Nothing changed: a node's proof that notifications still arrive
+    /// (`Cluster::heartbeat`).
+    Heartbeat,
 }
 
 /// A subscription to the invalidations every node commits, this one's
@@ -88,6 +91,13 @@ pub trait Cluster: Send + Sync {
 
     /// Subscribes to invalidations.
     async fn subscribe(&self) -> Result<Box<dyn InvalidationFeed>>;
+
+    /// Sends an `Invalidation::Heartbeat` to every subscriber: a node that
+    /// hears none for a while has lost its subscription without being told
+    /// (a connection dropped silently by the network).
+    async fn heartbeat(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Records `fingerprint` as the deployment's server key if none is
     /// recorded; false if another is.
@@ -173,6 +183,7 @@ pub(crate) fn parse_invalidation(payload: &str) -> Option<Invalidation> {
         "s" => Invalidation::Settings,
         "c" => Invalidation::ScanningConfig,
         "v" => Invalidation::VulnDb,
+        "h" => Invalidation::Heartbeat,
         _ => return None,
     })
 }

@@ -37,11 +37,15 @@ use object_store::{
     RetryConfig,
 };
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Parts of a multipart upload: S3 wants at least 5 MiB for all but the
 /// last; 8 MiB keeps the number of parts of a 10 GiB layer under 1,300
 /// (S3 allows 10,000) and is the memory one upload holds.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// How long `ping` (start-up and `/readyz`) waits for the store.
+const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The largest object one CopyObject may produce (S3's limit); larger
 /// single segments are streamed into a multipart upload instead.
@@ -80,7 +84,12 @@ impl std::fmt::Debug for S3Settings {
 }
 
 pub struct S3BlobStore {
+    /// Every request but blob reads: each must finish within 5 minutes (a
+    /// server-side copy of a 5 GiB segment included).
     s3: Arc<AmazonS3>,
+    /// Blob and segment reads, whose bodies stream to clients at their
+    /// pace: 30 minutes a response.
+    reader: Arc<AmazonS3>,
     bucket: String,
     prefix: String,
 }
@@ -89,18 +98,32 @@ impl S3BlobStore {
     /// Connects (lazily: the first request opens connections) and checks
     /// that the bucket is reachable and writable.
     pub async fn open(settings: &S3Settings) -> Result<Self> {
-        // A store that stops answering fails a request within about 20 s
-        // (503 to the client, which retries) instead of object_store's 3
-        // minutes of retries; a whole response may take 30 minutes (a
-        // large layer streamed to a slow client), where the default 30 s
-        // would cut it.
+        // A store that refuses connections fails a request within about 20
+        // s (503 to the client, which retries) instead of object_store's 3
+        // minutes of retries. A timeout bounds each whole response
+        // (object_store's default, 30 s, would cut a large layer streamed to
+        // a slow client): reads get 30 minutes, everything else 5.
+        let s3 = Arc::new(Self::client(settings, Duration::from_secs(5 * 60))?);
+        let reader = Arc::new(Self::client(settings, Duration::from_secs(30 * 60))?);
+        let store = S3BlobStore {
+            s3,
+            reader,
+            bucket: settings.bucket.clone(),
+            prefix: settings.prefix.trim_matches('/').to_string(),
+        };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// A client of the store whose responses must end within `timeout`.
+    fn client(settings: &S3Settings, timeout: Duration) -> Result<AmazonS3> {
         let client = ClientOptions::new()
-            .with_connect_timeout(std::time::Duration::from_secs(5))
-            .with_timeout(std::time::Duration::from_secs(30 * 60));
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(timeout);
         let retry = RetryConfig {
             backoff: BackoffConfig::default(),
             max_retries: 3,
-            retry_timeout: std::time::Duration::from_secs(20),
+            retry_timeout: Duration::from_secs(20),
         };
         let mut b = AmazonS3Builder::from_env()
             .with_client_options(client)
@@ -116,14 +139,7 @@ impl S3BlobStore {
         if let Some((id, secret)) = &settings.credentials {
             b = b.with_access_key_id(id).with_secret_access_key(secret);
         }
-        let s3 = b.build().map_err(object_error)?;
-        let store = S3BlobStore {
-            s3: Arc::new(s3),
-            bucket: settings.bucket.clone(),
-            prefix: settings.prefix.trim_matches('/').to_string(),
-        };
-        store.ping().await?;
-        Ok(store)
+        b.build().map_err(object_error)
     }
 
     /// This store with everything under `more` (the archive storage class
@@ -131,6 +147,7 @@ impl S3BlobStore {
     pub fn under(&self, more: &str) -> S3BlobStore {
         S3BlobStore {
             s3: self.s3.clone(),
+            reader: self.reader.clone(),
             bucket: self.bucket.clone(),
             prefix: self.key(more),
         }
@@ -194,7 +211,7 @@ impl S3BlobStore {
 
     /// Streams `len` bytes of the segments from the start.
     fn stream_segments(&self, segments: Vec<(u64, u64, Path)>, len: u64) -> BlobReader {
-        let s3 = self.s3.clone();
+        let s3 = self.reader.clone();
         let stream = stream::iter(segments)
             .take_while(move |(start, _, _)| std::future::ready(*start < len))
             .then(move |(start, size, path)| {
@@ -263,7 +280,7 @@ impl BlobStore for S3BlobStore {
                 // copied over it, so the segment is whole at every moment.
                 let keep = offset - start;
                 let tmp = dir.clone().join(format!("{start:020}.truncating"));
-                let stream = read_range(&self.s3, &path, 0, keep)
+                let stream = read_range(&self.reader, &path, 0, keep)
                     .await
                     .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
                 compose(&self.s3, &tmp, BlobReader { len: keep, stream }).await?;
@@ -370,7 +387,7 @@ impl BlobStore for S3BlobStore {
                 stream: Box::pin(stream::empty()),
             }));
         }
-        match read_range(&self.s3, &self.blob_path(digest), offset, len).await {
+        match read_range(&self.reader, &self.blob_path(digest), offset, len).await {
             Ok(stream) => Ok(Some(BlobReader { len, stream })),
             Err(e) if not_found(&e) => Ok(None),
             Err(e) => Err(object_error(e)),
@@ -433,11 +450,21 @@ impl BlobStore for S3BlobStore {
 
     async fn ping(&self) -> Result<()> {
         let probe = Path::from(self.key(".berth-ping"));
-        self.s3
-            .put(&probe, PutPayload::from_static(b"ok"))
+        let check = async {
+            self.s3
+                .put(&probe, PutPayload::from_static(b"ok"))
+                .await
+                .map_err(object_error)?;
+            self.s3.delete(&probe).await.or_else(ignore_missing)
+        };
+        // A readiness probe answers within seconds, whatever the store does.
+        tokio::time::timeout(PING_TIMEOUT, check)
             .await
-            .map_err(object_error)?;
-        self.s3.delete(&probe).await.or_else(ignore_missing)
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "object store: no answer within {PING_TIMEOUT:?}"
+                )))
+            })
     }
 }
 

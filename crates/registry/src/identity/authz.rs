@@ -92,6 +92,10 @@ type IdentityPolicies = Arc<Vec<(String, Arc<Policy>)>>;
 
 pub(crate) struct AuthzCache {
     generation: AtomicU64,
+    /// Fills hold it shared across "generation unchanged?" and the insert;
+    /// `changed` holds it exclusively across the bump and the clear, so a
+    /// fill that passed its check cannot land after the clear.
+    fill_lock: parking_lot::RwLock<()>,
     /// False while this node cannot hear other nodes' changes.
     enabled: AtomicBool,
     /// Repositories that have a policy, parsed; those without one are in
@@ -122,6 +126,7 @@ impl Default for AuthzCache {
         AuthzCache {
             anonymous_grant: Arc::new(Vec::new()),
             generation: AtomicU64::new(0),
+            fill_lock: parking_lot::RwLock::new(()),
             enabled: AtomicBool::new(true),
             repository_policies: Moka::builder().max_capacity(10_000).build(),
             no_repository_policy: FastSet::new(200_000),
@@ -203,8 +208,18 @@ impl AuthzCache {
         self.changed();
     }
 
+    /// Runs `insert` if a value read at generation `seen` may be cached,
+    /// atomically with respect to `changed`.
+    fn fill<R>(&self, seen: u64, insert: impl FnOnce() -> R) {
+        let _g = self.fill_lock.read();
+        if self.may_fill(seen) {
+            insert();
+        }
+    }
+
     /// After any change to a policy, a user or a repository's existence.
     pub(crate) fn changed(&self) {
+        let _g = self.fill_lock.write();
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.repository_policies.invalidate_all();
         self.no_repository_policy.clear();
@@ -280,8 +295,9 @@ impl Identity {
         // such futures).
         let cacheable =
             Box::pin(self.authorize_uncached(caller, action, registry, repository, facts)).await?;
-        if cacheable && self.authz.may_fill(seen) {
-            self.authz.decisions.insert(KeyRef(&key));
+        if cacheable {
+            self.authz
+                .fill(seen, || self.authz.decisions.insert(KeyRef(&key)));
         }
         Ok(())
     }
@@ -506,9 +522,8 @@ impl Identity {
             }
         }
         let out = Arc::new(out);
-        if self.authz.may_fill(seen) {
-            self.authz.identities.insert(key, out.clone());
-        }
+        self.authz
+            .fill(seen, || self.authz.identities.insert(key, out.clone()));
         Ok(out)
     }
 
@@ -530,12 +545,12 @@ impl Identity {
             Some(Some(text)) => Some(parse_stored(&text, PolicyKind::Resource)?),
             _ => None,
         };
-        if self.authz.may_fill(seen) {
-            match &p {
-                Some(p) => self.authz.repository_policies.insert(key, p.clone()),
-                None => self.authz.no_repository_policy.insert(KeyRef(&none_key)),
+        self.authz.fill(seen, || match &p {
+            Some(p) => self.authz.repository_policies.insert(key, p.clone()),
+            None => {
+                self.authz.no_repository_policy.insert(KeyRef(&none_key));
             }
-        }
+        });
         Ok(p)
     }
 
@@ -566,11 +581,11 @@ impl Identity {
             Some(text) => Some(parse_stored(&text, PolicyKind::Resource)?),
             None => None,
         };
-        if self.authz.may_fill(seen) {
+        self.authz.fill(seen, || {
             self.authz
                 .registry_policies
-                .insert(registry.clone(), p.clone());
-        }
+                .insert(registry.clone(), p.clone())
+        });
         Ok(p)
     }
 }

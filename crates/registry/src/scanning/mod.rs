@@ -219,11 +219,9 @@ impl Registry {
         config.validate()?;
         let text = serde_json::to_string(&config).expect("plain data serializes");
         self.meta.put_registry_scanning(registry, &text).await?;
-        let mut configs = self.scanning.configs.write();
-        if self.scanning.caches_enabled.load(Ordering::SeqCst) {
-            configs.insert(registry.clone(), Arc::new(config.clone()));
-        }
-        drop(configs);
+        // Forgotten, not overwritten: another node's later put may already
+        // have been applied here.
+        self.scanning.forget_configs();
         Ok(config)
     }
 

@@ -65,7 +65,11 @@ impl Cluster for PgMetadataStore {
     }
 
     async fn lock_all(&self, keys: &[&str]) -> Result<ClusterGuard> {
-        let conn = self.locks.acquire().await?;
+        let pool = match keys.first() {
+            Some(k) if k.starts_with("u:") => &self.upload_locks,
+            _ => &self.locks,
+        };
+        let conn = pool.acquire().await?;
         // Owned from here: an error or a cancelled wait unlocks what was taken.
         let mut held = AdvisoryLock { conn: Some(conn) };
         for key in keys {
@@ -124,6 +128,14 @@ impl Cluster for PgMetadataStore {
         let mut listener = PgListener::connect_with(&self.listener).await?;
         listener.listen(CHANNEL).await?;
         Ok(Box::new(Feed { listener }))
+    }
+
+    async fn heartbeat(&self) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, 'h')")
+            .bind(CHANNEL)
+            .execute(&self.reader)
+            .await?;
+        Ok(())
     }
 
     async fn same_server_key(&self, fingerprint: &str) -> Result<bool> {
@@ -243,6 +255,12 @@ mod tests {
             mutability_filters: None,
             scan_on_push: false,
         };
+        a.heartbeat().await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), feed.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, Invalidation::Heartbeat);
         a.create_repository(&reg, &record, &[]).await.unwrap();
         a.set_repository_policy(&reg, "team/app", Some("{}"))
             .await

@@ -7,6 +7,7 @@
 
 use super::PgMetadataStore;
 use crate::{Result, StoreError};
+use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteRow};
 use sqlx::{Connection, QueryBuilder, Row};
 use std::path::Path;
@@ -43,6 +44,9 @@ const TABLES: &[&str] = &[
 
 /// Rows per INSERT (PostgreSQL takes at most 65,535 parameters).
 const ROWS_PER_INSERT: usize = 400;
+/// Bytes of values per INSERT (a message must stay far below 1 GiB; this
+/// also bounds the memory the copy holds).
+const BYTES_PER_INSERT: usize = 16 << 20;
 
 /// How many rows a table holds in the source and in the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +61,37 @@ enum Value {
     Bool(Option<bool>),
     Text(Option<String>),
     Bytes(Option<Vec<u8>>),
+}
+
+impl Value {
+    fn size(&self) -> usize {
+        match self {
+            Value::Int(_) | Value::Bool(_) => 8,
+            Value::Text(v) => v.as_ref().map_or(0, String::len),
+            Value::Bytes(v) => v.as_ref().map_or(0, Vec::len),
+        }
+    }
+}
+
+async fn insert_batch(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    table: &str,
+    list: &str,
+    batch: &[Vec<Value>],
+) -> Result<()> {
+    let mut q = QueryBuilder::<sqlx::Postgres>::new(format!("INSERT INTO {table} ({list}) "));
+    q.push_values(batch, |mut b, row| {
+        for v in row {
+            match v {
+                Value::Int(v) => b.push_bind(*v),
+                Value::Bool(v) => b.push_bind(*v),
+                Value::Text(v) => b.push_bind(v.clone()),
+                Value::Bytes(v) => b.push_bind(v.clone()),
+            };
+        }
+    });
+    q.build().execute(&mut **tx).await?;
+    Ok(())
 }
 
 impl PgMetadataStore {
@@ -97,11 +132,17 @@ impl PgMetadataStore {
             .await?;
             let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
             let list = names.join(", ");
-            let rows: Vec<SqliteRow> = sqlx::query(&format!("SELECT {list} FROM {table}"))
-                .fetch_all(&mut src)
-                .await?;
-            let mut values = Vec::with_capacity(rows.len());
-            for row in &rows {
+            // Streamed, and inserted in batches bounded by rows and bytes:
+            // a table (vulnerability records, layer inventories) may be far
+            // larger than memory should hold, and one INSERT must stay
+            // under PostgreSQL's message limit.
+            let select = format!("SELECT {list} FROM {table}");
+            let mut rows = sqlx::query(&select).fetch(&mut src);
+            let mut batch: Vec<Vec<Value>> = Vec::new();
+            let mut batch_bytes = 0usize;
+            loop {
+                let row: Option<SqliteRow> = rows.try_next().await?;
+                let Some(row) = row else { break };
                 let mut out = Vec::with_capacity(columns.len());
                 for (i, (name, ty)) in columns.iter().enumerate() {
                     // Unchecked: SQLite's stored type follows the value, not
@@ -119,24 +160,19 @@ impl PgMetadataStore {
                             )))
                         }
                     };
+                    batch_bytes += v.size();
                     out.push(v);
                 }
-                values.push(out);
+                batch.push(out);
+                if batch.len() >= ROWS_PER_INSERT || batch_bytes >= BYTES_PER_INSERT {
+                    insert_batch(&mut tx, table, &list, &batch).await?;
+                    batch.clear();
+                    batch_bytes = 0;
+                }
             }
-            for chunk in values.chunks(ROWS_PER_INSERT) {
-                let mut q =
-                    QueryBuilder::<sqlx::Postgres>::new(format!("INSERT INTO {table} ({list}) "));
-                q.push_values(chunk, |mut b, row| {
-                    for v in row {
-                        match v {
-                            Value::Int(v) => b.push_bind(*v),
-                            Value::Bool(v) => b.push_bind(*v),
-                            Value::Text(v) => b.push_bind(v.clone()),
-                            Value::Bytes(v) => b.push_bind(v.clone()),
-                        };
-                    }
-                });
-                q.build().execute(&mut *tx).await?;
+            drop(rows);
+            if !batch.is_empty() {
+                insert_batch(&mut tx, table, &list, &batch).await?;
             }
         }
         // Ids given explicitly leave the identity behind: new repositories

@@ -80,8 +80,13 @@ pub struct PgMetadataStore {
     writer: PgPool,
     reader: PgPool,
     /// Connections that hold cluster locks and job leases (`cluster.rs`):
-    /// a session advisory lock lives as long as its connection.
+    /// a session advisory lock lives as long as its connection. Digest
+    /// locks, GC batches and job leases use `locks`; upload-session locks
+    /// (held for a whole request) `upload_locks`, so that a request holding
+    /// its session's lock and waiting for a digest's never waits on a pool
+    /// that session locks exhausted.
     locks: PgPool,
+    upload_locks: PgPool,
     /// The one connection that listens for invalidations.
     listener: PgPool,
 }
@@ -91,9 +96,12 @@ pub struct PgMetadataStore {
 pub struct PgSettings {
     /// Connections per pool (the writer's and the reader's).
     pub max_connections: u32,
-    /// Connections that can hold a cluster lock at once (an upload
-    /// request holds its session's for its duration); more wait.
+    /// Connections that can hold digest locks, GC batches and job leases
+    /// at once; more wait.
     pub lock_connections: u32,
+    /// Upload requests that can hold their session's lock at once (for the
+    /// request's duration); more wait.
+    pub upload_lock_connections: u32,
     /// How long a request waits for a free connection, or for the server to
     /// answer a connect, before the store reports it unavailable.
     pub acquire_timeout: Duration,
@@ -103,7 +111,8 @@ impl Default for PgSettings {
     fn default() -> Self {
         PgSettings {
             max_connections: 16,
-            lock_connections: 32,
+            lock_connections: 16,
+            upload_lock_connections: 32,
             acquire_timeout: Duration::from_secs(5),
         }
     }
@@ -144,11 +153,15 @@ impl PgMetadataStore {
         let reader = pool(base.clone()).await?;
         // Opened when first needed, and kept: every lock and lease is a
         // connection held.
-        let locks = PgPoolOptions::new()
-            .max_connections(settings.lock_connections)
-            .acquire_timeout(settings.acquire_timeout)
-            .idle_timeout(Duration::from_secs(60))
-            .connect_lazy_with(base.clone());
+        let lock_pool = |max: u32| {
+            PgPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(settings.acquire_timeout)
+                .idle_timeout(Duration::from_secs(60))
+                .connect_lazy_with(base.clone())
+        };
+        let locks = lock_pool(settings.lock_connections);
+        let upload_locks = lock_pool(settings.upload_lock_connections);
         let listener = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(settings.acquire_timeout)
@@ -157,6 +170,7 @@ impl PgMetadataStore {
             writer,
             reader,
             locks,
+            upload_locks,
             listener,
         })
     }
