@@ -20,13 +20,12 @@
 use crate::datadir::DataDir;
 use crate::stores::{Blobs, Metadata};
 use anyhow::{bail, Context};
-use berth_oci::{Algorithm, Digest, DigestHasher};
+use berth_oci::{Algorithm, Digest};
 use berth_store::prelude::*;
 use berth_store::{
     Cluster, FsBlobStore, PgMetadataStore, PgSettings, S3BlobStore, SqliteMetadataStore,
 };
 use clap::Args;
-use futures_util::StreamExt;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -203,7 +202,10 @@ async fn copy_blobs(from: &FsBlobStore, to: &S3BlobStore, what: &str) -> anyhow:
                     done.present += 1;
                     continue;
                 }
-                copy_blob(from, to, &digest, size)
+                // Re-hashed on the way: a damaged file stops the migration
+                // (run `berth fsck --deep` on the data dir) rather than
+                // moving bad bytes under a good digest.
+                berth_store::copy_blob(from, to, &digest, size, true)
                     .await
                     .with_context(|| format!("copying {what}: {digest}"))?;
                 done.copied += 1;
@@ -212,31 +214,4 @@ async fn copy_blobs(from: &FsBlobStore, to: &S3BlobStore, what: &str) -> anyhow:
         }
     }
     Ok(done)
-}
-
-async fn copy_blob(
-    from: &FsBlobStore,
-    to: &S3BlobStore,
-    digest: &Digest,
-    size: u64,
-) -> anyhow::Result<()> {
-    let Some(mut reader) = from.read(digest, 0, size).await? else {
-        bail!("the file went away");
-    };
-    let id = uuid::Uuid::new_v4().to_string();
-    let mut writer = to.upload_writer(&id, 0).await?;
-    let mut hasher = DigestHasher::new(digest.algorithm());
-    while let Some(chunk) = reader.stream.next().await {
-        let chunk = chunk?;
-        hasher.update(&chunk);
-        writer.write(chunk).await?;
-    }
-    writer.finish().await?;
-    let got = hasher.finish();
-    if &got != digest {
-        to.delete_upload(&id).await?;
-        bail!("the file's bytes hash to {got}: it is damaged (run `berth fsck --deep` on the data dir)");
-    }
-    to.commit_upload(&id, digest).await?;
-    Ok(())
 }

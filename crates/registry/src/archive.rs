@@ -27,7 +27,6 @@ use berth_oci::{Digest, Reference};
 use berth_store::{
     ArchiveImage, ArchiveOutcome, BlobStore, ImageStatus, RepoId, RestoreOutcome, StoreError,
 };
-use futures_util::StreamExt;
 use std::sync::Arc;
 
 /// Archived blobs examined per metadata read when finishing moves.
@@ -296,34 +295,12 @@ impl Registry {
     }
 }
 
-/// Copies a blob from one store to another, durably, through an upload of
-/// the target store (so any backend works; the bytes stream, never whole).
+/// Copies a blob between the blob store and the archive store (any
+/// backends; streamed, committed durably in the target).
 async fn copy_blob(from: &dyn BlobStore, to: &dyn BlobStore, digest: &Digest) -> Result<()> {
     let size = from
         .stat(digest)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("blob {digest} vanished while being moved")))?;
-    let mut reader = from
-        .read(digest, 0, size)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("blob {digest} vanished while being moved")))?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let mut writer = to.upload_writer(&id, 0).await?;
-    let copied = async {
-        while let Some(chunk) = reader.stream.next().await {
-            writer.write(chunk.map_err(StoreError::Io)?).await?;
-        }
-        let written = writer.finish().await?;
-        if written != size {
-            return Err(StoreError::Corrupt(format!(
-                "copying blob {digest}: wrote {written} of {size} bytes"
-            )));
-        }
-        to.commit_upload(&id, digest).await
-    }
-    .await;
-    if copied.is_err() {
-        let _ = to.delete_upload(&id).await;
-    }
-    Ok(copied?)
+    Ok(berth_store::copy_blob(from, to, digest, size, false).await?)
 }

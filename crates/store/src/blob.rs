@@ -1,6 +1,6 @@
 use crate::{Result, StoreError};
 use async_trait::async_trait;
-use berth_oci::{Algorithm, Digest};
+use berth_oci::{Algorithm, Digest, DigestHasher};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
@@ -96,4 +96,54 @@ pub(crate) fn checked_upload_id(id: &str) -> Result<&str> {
     } else {
         Err(StoreError::UploadNotFound(id.to_string()))
     }
+}
+
+/// Copies blob `digest` from one store to another through an upload of
+/// the target (so any pair of backends works; the bytes stream, never
+/// whole), durably committed there. Refuses a copy whose length is not
+/// `size` and, with `verify_digest`, one whose bytes do not hash to
+/// `digest` (a damaged source); a refused copy's upload is removed.
+pub async fn copy_blob(
+    from: &dyn BlobStore,
+    to: &dyn BlobStore,
+    digest: &Digest,
+    size: u64,
+    verify_digest: bool,
+) -> Result<()> {
+    use futures_util::StreamExt;
+    let mut reader = from
+        .read(digest, 0, size)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("blob {digest} vanished while being copied")))?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut writer = to.upload_writer(&id, 0).await?;
+    let mut hasher = verify_digest.then(|| DigestHasher::new(digest.algorithm()));
+    let copied = async {
+        while let Some(chunk) = reader.stream.next().await {
+            let chunk = chunk.map_err(StoreError::Io)?;
+            if let Some(h) = hasher.as_mut() {
+                h.update(&chunk);
+            }
+            writer.write(chunk).await?;
+        }
+        let written = writer.finish().await?;
+        if written != size {
+            return Err(StoreError::Corrupt(format!(
+                "copying blob {digest}: wrote {written} of {size} bytes"
+            )));
+        }
+        if let Some(got) = hasher.map(DigestHasher::finish) {
+            if &got != digest {
+                return Err(StoreError::Corrupt(format!(
+                    "copying blob {digest}: its bytes hash to {got}; the source is damaged"
+                )));
+            }
+        }
+        to.commit_upload(&id, digest).await
+    }
+    .await;
+    if copied.is_err() {
+        let _ = to.delete_upload(&id).await;
+    }
+    copied
 }

@@ -43,7 +43,7 @@ mod sys;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
-pub use blob::{BlobReader, BlobStore, UploadWriter};
+pub use blob::{copy_blob, BlobReader, BlobStore, UploadWriter};
 pub use cluster::{Cluster, ClusterGuard, Invalidation, InvalidationFeed, LocalCluster};
 pub use error::StoreError;
 pub use fs_blob::{FsBlobStore, PRIVATE_DIR, PRIVATE_FILE};
