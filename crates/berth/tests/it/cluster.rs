@@ -28,20 +28,6 @@ use berth_testkit::postgres::Database;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: these tests need an S3 server (scripts/seaweedfs.sh)")
-    })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Deployment {
     nodes: Vec<TestServer>,
     args: Vec<String>,
@@ -80,7 +66,7 @@ impl Deployment {
         std::fs::write(&key, random).unwrap();
         let blobs = format!(
             "s3://{}/it-cluster-{}-{}",
-            var("BERTH_TEST_S3_BUCKET"),
+            s3_var("BERTH_TEST_S3_BUCKET"),
             std::process::id(),
             free_port()
         );
@@ -90,7 +76,7 @@ impl Deployment {
             "--blobs",
             blobs.as_str(),
             "--s3-endpoint",
-            &var("BERTH_TEST_S3_ENDPOINT"),
+            &s3_var("BERTH_TEST_S3_ENDPOINT"),
             "--server-key-file",
             key.to_str().unwrap(),
         ]
@@ -101,11 +87,11 @@ impl Deployment {
         let env = vec![
             (
                 "BERTH_S3_ACCESS_KEY_ID".to_string(),
-                var("BERTH_TEST_S3_ACCESS_KEY_ID"),
+                s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"),
             ),
             (
                 "BERTH_S3_SECRET_ACCESS_KEY".to_string(),
-                var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
+                s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
             ),
         ];
         let mut d = Deployment {

@@ -252,33 +252,23 @@ impl Drop for Proxy {
     }
 }
 
-fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: these tests need an S3 server (scripts/seaweedfs.sh)")
-    })
-}
-
 #[test]
 fn the_object_store_stopping_mid_upload_fails_the_upload_cleanly() {
     let db = Database::create();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let target = var("BERTH_TEST_S3_ENDPOINT")
+    let port = free_port();
+    let target = s3_var("BERTH_TEST_S3_ENDPOINT")
         .trim_start_matches("http://")
         .to_string();
     let mut proxy = Proxy::start(port, target.clone());
     let blobs = format!(
         "s3://{}/it-faults-{}-{port}",
-        var("BERTH_TEST_S3_BUCKET"),
+        s3_var("BERTH_TEST_S3_BUCKET"),
         std::process::id()
     );
     let endpoint = format!("http://127.0.0.1:{port}");
     let (id, secret) = (
-        var("BERTH_TEST_S3_ACCESS_KEY_ID"),
-        var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
+        s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"),
+        s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
     );
     let s = TestServer::start_with_env(
         berth_bin(),

@@ -12,12 +12,6 @@ use berth_testkit::postgres::Database;
 use serde_json::{json, Value};
 use std::process::Command;
 
-fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: these tests need an S3 server (scripts/seaweedfs.sh)")
-    })
-}
-
 /// What clients can see of the registry, in a comparable form.
 fn snapshot(s: &TestServer) -> Value {
     let ecr = |op: &str, input: Value| {
@@ -170,15 +164,18 @@ fn an_embedded_data_dir_moves_into_postgres_and_s3_with_everything_it_holds() {
     let db = Database::create();
     let blobs = format!(
         "s3://{}/it-migrate-{}",
-        var("BERTH_TEST_S3_BUCKET"),
+        s3_var("BERTH_TEST_S3_BUCKET"),
         std::process::id()
     );
-    let endpoint = var("BERTH_TEST_S3_ENDPOINT");
+    let endpoint = s3_var("BERTH_TEST_S3_ENDPOINT");
     let s3_env = [
-        ("BERTH_S3_ACCESS_KEY_ID", var("BERTH_TEST_S3_ACCESS_KEY_ID")),
+        (
+            "BERTH_S3_ACCESS_KEY_ID",
+            s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"),
+        ),
         (
             "BERTH_S3_SECRET_ACCESS_KEY",
-            var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
+            s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
         ),
     ];
     let migrate = || {

@@ -8,12 +8,6 @@
 use crate::common::*;
 use berth_testkit::postgres::Database;
 
-fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: these tests need an S3 server (scripts/seaweedfs.sh)")
-    })
-}
-
 #[test]
 fn a_registry_on_postgres_and_s3_serves_skopeo_and_survives_a_restart() {
     if !tools::require("skopeo") {
@@ -21,11 +15,11 @@ fn a_registry_on_postgres_and_s3_serves_skopeo_and_survives_a_restart() {
     }
     let db = Database::create();
     let prefix = format!("it-{}", std::process::id());
-    let blobs = format!("s3://{}/{prefix}", var("BERTH_TEST_S3_BUCKET"));
-    let endpoint = var("BERTH_TEST_S3_ENDPOINT");
+    let blobs = format!("s3://{}/{prefix}", s3_var("BERTH_TEST_S3_BUCKET"));
+    let endpoint = s3_var("BERTH_TEST_S3_ENDPOINT");
     let (id, secret) = (
-        var("BERTH_TEST_S3_ACCESS_KEY_ID"),
-        var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
+        s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"),
+        s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
     );
     let mut s = TestServer::start_with_env(
         berth_bin(),
@@ -162,13 +156,13 @@ fn downloads_redirect_to_the_object_stores_presigned_urls_when_asked() {
     let db = Database::create();
     let blobs = format!(
         "s3://{}/it-redirect-{}",
-        var("BERTH_TEST_S3_BUCKET"),
+        s3_var("BERTH_TEST_S3_BUCKET"),
         std::process::id()
     );
-    let endpoint = var("BERTH_TEST_S3_ENDPOINT");
+    let endpoint = s3_var("BERTH_TEST_S3_ENDPOINT");
     let (id, secret) = (
-        var("BERTH_TEST_S3_ACCESS_KEY_ID"),
-        var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
+        s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"),
+        s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
     );
     let s = TestServer::start_with_env(
         berth_bin(),

@@ -313,3 +313,20 @@ pub fn set_user_policy(s: &TestServer, user: &str, doc: &serde_json::Value) {
     );
     assert_eq!(status, 200, "{out}");
 }
+
+/// A `BERTH_TEST_S3_*` setting of the S3 server scripts/test.sh starts
+/// (SeaweedFS); the tests that need it fail without it.
+pub fn s3_var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: these tests need an S3 server (scripts/seaweedfs.sh)")
+    })
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
