@@ -87,20 +87,13 @@ pub async fn run(args: FsckArgs) -> anyhow::Result<FsckReport> {
         }
         modes.push(mode_problem(what, dir, args.repair)?);
     }
-    let registry = crate::datadir::open_registry(
+    let report = check(
+        &args,
         &Metadata::Sqlite(data.metadata_db()),
         &Blobs::File(data.root.clone()),
         &archive_dir,
-        RegistryConfig::default(),
     )
-    .await?;
-    let report = registry
-        .fsck(FsckOptions {
-            deep: args.deep,
-            repair: args.repair,
-        })
-        .await;
-    registry.close().await;
+    .await;
     drop(data);
     let mut report = report.context("checking the data dir")?;
     report.problems.extend(modes.into_iter().flatten());
@@ -128,8 +121,22 @@ async fn run_shared(args: &FsckArgs, metadata: Metadata) -> anyhow::Result<FsckR
         .archive_dir
         .clone()
         .unwrap_or_else(|| scratch.path().join("archive"));
+    let report = check(args, &metadata, &blobs, &archive_dir)
+        .await
+        .with_context(|| format!("checking {} and {}", metadata.describe(), blobs.describe()))?;
+    print_report(args, &report)?;
+    Ok(report)
+}
+
+/// Opens the stores, runs the checks (and repairs), closes them.
+async fn check(
+    args: &FsckArgs,
+    metadata: &Metadata,
+    blobs: &Blobs,
+    archive_dir: &Path,
+) -> anyhow::Result<FsckReport> {
     let registry =
-        crate::datadir::open_registry(&metadata, &blobs, &archive_dir, RegistryConfig::default())
+        crate::datadir::open_registry(metadata, blobs, archive_dir, RegistryConfig::default())
             .await?;
     let report = registry
         .fsck(FsckOptions {
@@ -138,10 +145,7 @@ async fn run_shared(args: &FsckArgs, metadata: Metadata) -> anyhow::Result<FsckR
         })
         .await;
     registry.close().await;
-    let report = report
-        .with_context(|| format!("checking {} and {}", metadata.describe(), blobs.describe()))?;
-    print_report(args, &report)?;
-    Ok(report)
+    Ok(report?)
 }
 
 fn print_report(args: &FsckArgs, report: &FsckReport) -> anyhow::Result<()> {
