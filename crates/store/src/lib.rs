@@ -32,6 +32,7 @@ mod blob;
 mod cluster;
 mod error;
 mod fs_blob;
+mod group_sync;
 mod metadata;
 pub mod offload;
 mod postgres;

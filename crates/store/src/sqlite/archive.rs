@@ -30,7 +30,7 @@ impl ArchiveStore for SqliteMetadataStore {
             )
             .bind(repo.0)
             .bind(image.digest.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
             let Some(row) = row else {
                 out.push(ArchiveOutcome::NotFound);
@@ -70,7 +70,7 @@ impl ArchiveStore for SqliteMetadataStore {
             )
             .bind(repo.0)
             .bind(image.digest.as_str())
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
             for child in children {
                 let child = digest_of(child)?;
@@ -86,7 +86,7 @@ impl ArchiveStore for SqliteMetadataStore {
                 )
                 .bind(repo.0)
                 .bind(child.as_str())
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await?;
                 all_tags.extend(child_tags);
                 manifests.push(child);
@@ -138,7 +138,7 @@ impl ArchiveStore for SqliteMetadataStore {
         // that nothing references yet (an upload or mount awaiting its
         // manifest, or left after a delete) keeps the bytes readable, so
         // one tenant's archive never hides what another may read.
-        let n = sqlx::query(
+        let n = self.writer.execute(sqlx::query(
             "UPDATE blobs SET archived = 1 WHERE digest = ?1 AND archived = 0
                AND EXISTS (SELECT 1 FROM manifest_references o WHERE o.target = ?1 AND o.kind = 0)
                AND NOT EXISTS (SELECT 1 FROM manifest_references o JOIN manifests om
@@ -149,16 +149,18 @@ impl ArchiveStore for SqliteMetadataStore {
                         WHERE h.repository_id = rb.repository_id AND h.target = ?1 AND h.kind = 0))",
         )
         .bind(digest.as_str())
-        .execute(&self.writer)
+        )
         .await?
         .rows_affected();
         Ok(n == 1)
     }
 
     async fn mark_blob_standard(&self, digest: &Digest) -> Result<()> {
-        sqlx::query("UPDATE blobs SET archived = 0 WHERE digest = ? AND archived = 1")
-            .bind(digest.as_str())
-            .execute(&self.writer)
+        self.writer
+            .execute(
+                sqlx::query("UPDATE blobs SET archived = 0 WHERE digest = ? AND archived = 1")
+                    .bind(digest.as_str()),
+            )
             .await?;
         Ok(())
     }
@@ -189,7 +191,7 @@ impl ArchiveStore for SqliteMetadataStore {
         )
         .bind(repo.0)
         .bind(digest.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         let Some(status) = status else {
             return Ok(RestoreOutcome::NotFound);
@@ -205,7 +207,7 @@ impl ArchiveStore for SqliteMetadataStore {
         )
         .bind(repo.0)
         .bind(digest.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
         for c in children {
             manifests.push(digest_of(c)?);
@@ -216,7 +218,7 @@ impl ArchiveStore for SqliteMetadataStore {
             )
             .bind(repo.0)
             .bind(m.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         tx.commit().await?;
@@ -259,7 +261,7 @@ impl ArchiveStore for SqliteMetadataStore {
             .bind(now)
             .bind(repo.0)
             .bind(m.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
             if n == 1 {
@@ -268,7 +270,7 @@ impl ArchiveStore for SqliteMetadataStore {
                 )
                 .bind(repo.0)
                 .bind(m.as_str())
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await?;
                 tags.extend(t);
             }

@@ -44,14 +44,14 @@ impl BlobRecordStore for SqliteMetadataStore {
         )
         .bind(from.0)
         .bind(digest.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         if size.is_some() {
             sqlx::query(LINK_SQL)
                 .bind(repo.0)
                 .bind(digest.as_str())
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         tx.commit().await?;
@@ -74,13 +74,13 @@ impl BlobRecordStore for SqliteMetadataStore {
     }
 
     async fn touch_blob_link(&self, repo: RepoId, digest: &Digest, now: i64) -> Result<bool> {
-        let n = sqlx::query(
+        let n = self.writer.execute(sqlx::query(
             "UPDATE repository_blobs SET linked_at = max(linked_at, ?) WHERE repository_id = ? AND digest = ?",
         )
         .bind(now)
         .bind(repo.0)
         .bind(digest.as_str())
-        .execute(&self.writer)
+        )
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -116,7 +116,7 @@ impl BlobRecordStore for SqliteMetadataStore {
         sqlx::query("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?")
             .bind(repo.0)
             .bind(digest.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         tx.commit().await?;
         Ok(UnlinkBlobOutcome::Unlinked)
@@ -134,7 +134,7 @@ impl BlobRecordStore for SqliteMetadataStore {
         )
         .bind(u.repository.0)
         .bind(to_i64(limits.per_repository))
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         if from_i64(open) >= limits.per_repository {
             return Ok(CreateUploadOutcome::RepositoryFull(from_i64(open)));
@@ -145,7 +145,7 @@ impl BlobRecordStore for SqliteMetadataStore {
             )
             .bind(by)
             .bind(to_i64(limits.per_principal))
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
             if from_i64(open) >= limits.per_principal {
                 return Ok(CreateUploadOutcome::PrincipalFull(from_i64(open)));
@@ -158,7 +158,7 @@ impl BlobRecordStore for SqliteMetadataStore {
             .bind(u.started_at)
             .bind(u.updated_at)
             .bind(&u.started_by)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         tx.commit().await?;
         Ok(CreateUploadOutcome::Created)
@@ -175,15 +175,19 @@ impl BlobRecordStore for SqliteMetadataStore {
     }
 
     async fn set_upload_size(&self, id: &str, expected: u64, size: u64, now: i64) -> Result<bool> {
-        let n =
-            sqlx::query("UPDATE uploads SET size = ?, updated_at = ? WHERE id = ? AND size = ?")
+        let n = self
+            .writer
+            .execute(
+                sqlx::query(
+                    "UPDATE uploads SET size = ?, updated_at = ? WHERE id = ? AND size = ?",
+                )
                 .bind(to_i64(size))
                 .bind(now)
                 .bind(id)
-                .bind(to_i64(expected))
-                .execute(&self.writer)
-                .await?
-                .rows_affected();
+                .bind(to_i64(expected)),
+            )
+            .await?
+            .rows_affected();
         Ok(n == 1)
     }
 
@@ -199,16 +203,16 @@ impl BlobRecordStore for SqliteMetadataStore {
         insert_blob_and_link(&mut tx, repo, digest, size, now).await?;
         sqlx::query("DELETE FROM uploads WHERE id = ?")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn delete_upload(&self, id: &str) -> Result<bool> {
-        let n = sqlx::query("DELETE FROM uploads WHERE id = ?")
-            .bind(id)
-            .execute(&self.writer)
+        let n = self
+            .writer
+            .execute(sqlx::query("DELETE FROM uploads WHERE id = ?").bind(id))
             .await?
             .rows_affected();
         Ok(n == 1)
@@ -283,7 +287,7 @@ impl BlobRecordStore for SqliteMetadataStore {
             let unlinked: Vec<i64> = sqlx::query_scalar(&unlink_sql)
                 .bind(digest.as_str())
                 .bind(cutoff)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await?;
             let deleted: Option<i64> = sqlx::query_scalar(
                 "DELETE FROM blobs WHERE digest = ? AND created_at < ?
@@ -292,7 +296,7 @@ impl BlobRecordStore for SqliteMetadataStore {
             )
             .bind(digest.as_str())
             .bind(cutoff)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
             outcomes.push(CollectOutcome {
                 unlinked: unlinked.into_iter().map(RepoId).collect(),

@@ -31,7 +31,7 @@ impl IamPolicyStore for SqliteMetadataStore {
         .bind(user)
         .bind(name)
         .bind(document)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         tx.commit().await?;
         Ok(true)
@@ -64,13 +64,13 @@ impl IamPolicyStore for SqliteMetadataStore {
     }
 
     async fn delete_user_policy(&self, account_id: &str, user: &str, name: &str) -> Result<bool> {
-        let n = sqlx::query(
+        let n = self.writer.execute(sqlx::query(
             "DELETE FROM user_policies WHERE account_id = ? AND user_name = ? AND policy_name = ?",
         )
         .bind(account_id)
         .bind(user)
         .bind(name)
-        .execute(&self.writer)
+        )
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -108,20 +108,20 @@ impl IamPolicyStore for SqliteMetadataStore {
         .bind(user)
         .bind(arn)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         tx.commit().await?;
         Ok(AttachOutcome::Attached)
     }
 
     async fn detach_user_policy(&self, account_id: &str, user: &str, arn: &str) -> Result<bool> {
-        let n = sqlx::query(
+        let n = self.writer.execute(sqlx::query(
             "DELETE FROM user_policy_attachments WHERE account_id = ? AND user_name = ? AND policy_arn = ?",
         )
         .bind(account_id)
         .bind(user)
         .bind(arn)
-        .execute(&self.writer)
+        )
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -163,7 +163,7 @@ impl IamPolicyStore for SqliteMetadataStore {
         .bind(&p.default_version)
         .bind(p.created_at)
         .bind(p.updated_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected()
             == 1;
@@ -178,7 +178,7 @@ impl IamPolicyStore for SqliteMetadataStore {
         .bind(&p.default_version)
         .bind(document)
         .bind(p.created_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         tx.commit().await?;
         Ok(true)
@@ -253,7 +253,7 @@ impl IamPolicyStore for SqliteMetadataStore {
         let n = sqlx::query("DELETE FROM managed_policies WHERE account_id = ? AND arn = ?")
             .bind(account_id)
             .bind(arn)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
         tx.commit().await?;

@@ -15,12 +15,12 @@ use sqlx::Row;
 #[async_trait]
 impl IdentityStore for SqliteMetadataStore {
     async fn ensure_account(&self, id: &str, now: i64) -> Result<()> {
-        sqlx::query(
+        self.writer.execute(sqlx::query(
             "INSERT INTO accounts (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
         .bind(now)
-        .execute(&self.writer)
+        )
         .await?;
         Ok(())
     }
@@ -32,7 +32,7 @@ impl IdentityStore for SqliteMetadataStore {
         )
         .bind(account_id)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query(&format!(
             "INSERT INTO users (account_id, name, created_at, user_id) VALUES (?, ?, ?, {NEW_USER_ID}) ON CONFLICT (account_id, name) DO NOTHING",
@@ -40,14 +40,14 @@ impl IdentityStore for SqliteMetadataStore {
         .bind(account_id)
         .bind(name)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn put_access_key(&self, k: &AccessKeyRecord) -> Result<()> {
-        sqlx::query(
+        self.writer.execute(sqlx::query(
             "INSERT INTO access_keys (id, account_id, user_name, secret_sealed, active, created_at) VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET secret_sealed = excluded.secret_sealed, active = excluded.active",
         )
@@ -57,7 +57,7 @@ impl IdentityStore for SqliteMetadataStore {
         .bind(&k.secret_sealed)
         .bind(k.active)
         .bind(k.created_at)
-        .execute(&self.writer)
+        )
         .await?;
         Ok(())
     }
@@ -95,7 +95,7 @@ impl IdentityStore for SqliteMetadataStore {
         )
         .bind(id)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected()
             == 1;
@@ -108,7 +108,7 @@ impl IdentityStore for SqliteMetadataStore {
         .bind(id)
             .bind(admin_user)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         tx.commit().await?;
         Ok(Some(AccountRecord {
@@ -153,7 +153,7 @@ impl IdentityStore for SqliteMetadataStore {
         let mut tx = self.writer.begin().await?;
         let account: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = ?")
             .bind(account_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         if account.is_none() {
             return Ok(CreateUserOutcome::NoSuchAccount);
@@ -166,7 +166,7 @@ impl IdentityStore for SqliteMetadataStore {
         .bind(name)
         .bind(now)
         .bind(path)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         let Some(row) = row else {
             return Ok(CreateUserOutcome::AlreadyExists);
@@ -208,10 +208,13 @@ impl IdentityStore for SqliteMetadataStore {
     }
 
     async fn delete_access_key(&self, account_id: &str, id: &str) -> Result<bool> {
-        let deleted = sqlx::query("DELETE FROM access_keys WHERE account_id = ? AND id = ?")
-            .bind(account_id)
-            .bind(id)
-            .execute(&self.writer)
+        let deleted = self
+            .writer
+            .execute(
+                sqlx::query("DELETE FROM access_keys WHERE account_id = ? AND id = ?")
+                    .bind(account_id)
+                    .bind(id),
+            )
             .await?
             .rows_affected();
         Ok(deleted == 1)
@@ -244,7 +247,7 @@ impl IdentityStore for SqliteMetadataStore {
         sqlx::query("DELETE FROM users WHERE account_id = ? AND name = ?")
             .bind(account_id)
             .bind(name)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         tx.commit().await?;
         Ok(DeleteUserOutcome::Deleted)
@@ -271,7 +274,7 @@ impl IdentityStore for SqliteMetadataStore {
         .bind(&k.secret_sealed)
         .bind(k.active)
         .bind(k.created_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         tx.commit().await?;
         Ok(true)
@@ -284,14 +287,14 @@ impl IdentityStore for SqliteMetadataStore {
         id: &str,
         active: bool,
     ) -> Result<bool> {
-        let n = sqlx::query(
+        let n = self.writer.execute(sqlx::query(
             "UPDATE access_keys SET active = ? WHERE account_id = ? AND user_name = ? AND id = ?",
         )
         .bind(active)
         .bind(account_id)
         .bind(user)
         .bind(id)
-        .execute(&self.writer)
+        )
         .await?
         .rows_affected();
         Ok(n == 1)

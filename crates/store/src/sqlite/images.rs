@@ -32,7 +32,7 @@ impl ImageStore for SqliteMetadataStore {
             .bind(at)
             .bind(repo.0)
             .bind(digest.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         tx.commit().await?;
@@ -46,7 +46,7 @@ impl ImageStore for SqliteMetadataStore {
                 sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
                     .bind(repo.0)
                     .bind(tag)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
             if old.is_some_and(|d| d != m.digest.as_str()) {
                 return Ok(PutManifestOutcome::TagImmutable);
@@ -66,7 +66,7 @@ impl ImageStore for SqliteMetadataStore {
                 .bind(repo.0)
                 .bind(m.digest.as_str()),
             }
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
             if there.is_some() {
                 return Ok(PutManifestOutcome::AlreadyExists);
@@ -81,7 +81,7 @@ impl ImageStore for SqliteMetadataStore {
             )
             .bind(repo.0)
             .bind(d.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
             match found {
                 None => missing.push(d.clone()),
@@ -98,7 +98,7 @@ impl ImageStore for SqliteMetadataStore {
             )
             .bind(repo.0)
             .bind(d.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
             match found {
                 None => missing.push(d.clone()),
@@ -128,7 +128,7 @@ impl ImageStore for SqliteMetadataStore {
         sqlx::query("INSERT INTO manifest_bodies (digest, body) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING")
             .bind(m.digest.as_str())
             .bind(m.body)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         let inserted = sqlx::query(
             "INSERT INTO manifests (repository_id, digest, media_type, size, artifact_type, annotations, subject, pushed_at)
@@ -142,7 +142,7 @@ impl ImageStore for SqliteMetadataStore {
         .bind(m.annotations)
         .bind(m.subject.map(|s| s.as_str()))
         .bind(m.now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected()
             == 1;
@@ -160,7 +160,7 @@ impl ImageStore for SqliteMetadataStore {
                 .bind(m.digest.as_str())
                 .bind(target.as_str())
                 .bind(kind)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
         } else {
@@ -172,7 +172,7 @@ impl ImageStore for SqliteMetadataStore {
             .bind(m.now)
             .bind(repo.0)
             .bind(m.digest.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         let mut previous = None;
@@ -181,7 +181,7 @@ impl ImageStore for SqliteMetadataStore {
                 sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
                     .bind(repo.0)
                     .bind(tag)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
             if old.as_deref() != Some(m.digest.as_str()) {
                 sqlx::query(
@@ -192,7 +192,7 @@ impl ImageStore for SqliteMetadataStore {
                 .bind(tag)
                 .bind(m.digest.as_str())
                 .bind(m.now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 previous = old.map(digest_of).transpose()?;
             }
@@ -244,7 +244,7 @@ impl ImageStore for SqliteMetadataStore {
         )
         .bind(repo.0)
         .bind(digest.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
         delete_manifest_row(&mut tx, repo, digest).await?;
         tx.commit().await?;
@@ -258,7 +258,7 @@ impl ImageStore for SqliteMetadataStore {
         )
         .bind(repo.0)
         .bind(tag)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         let Some(digest) = digest.map(digest_of).transpose()? else {
             return Ok(UntagOutcome::NotFound);

@@ -41,7 +41,7 @@ impl LifecycleStore for SqliteMetadataStore {
             .bind(&registry.account_id)
             .bind(&registry.region)
             .bind(name)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
             .map(lifecycle_from_row);
         if old.is_some() {
@@ -56,7 +56,7 @@ impl LifecycleStore for SqliteMetadataStore {
             .bind(&registry.account_id)
             .bind(&registry.region)
             .bind(name)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             tx.commit().await?;
         }
@@ -85,10 +85,10 @@ impl LifecycleStore for SqliteMetadataStore {
     }
 
     async fn set_lifecycle_evaluated(&self, repo: RepoId, at: i64) -> Result<()> {
-        sqlx::query("UPDATE repositories SET lifecycle_evaluated_at = ? WHERE id = ? AND lifecycle_policy IS NOT NULL")
+        self.writer.execute(sqlx::query("UPDATE repositories SET lifecycle_evaluated_at = ? WHERE id = ? AND lifecycle_policy IS NOT NULL")
             .bind(at)
             .bind(repo.0)
-            .execute(&self.writer)
+            )
             .await?;
         Ok(())
     }
@@ -146,7 +146,7 @@ impl LifecycleStore for SqliteMetadataStore {
             )
             .bind(repo.0)
             .bind(image.digest.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
             let unchanged = row.is_some_and(|r| {
                 r.get::<i64, _>(0) == image.pushed_at && split_names(r.get(1)) == image.tags
@@ -179,7 +179,7 @@ impl LifecycleStore for SqliteMetadataStore {
         )
         .bind(repo.0)
         .bind(running_since)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?
         .is_some();
         if running {
@@ -194,7 +194,7 @@ impl LifecycleStore for SqliteMetadataStore {
         .bind(repo.0)
         .bind(policy)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         tx.commit().await?;
         Ok(true)
@@ -207,14 +207,14 @@ impl LifecycleStore for SqliteMetadataStore {
         status: &str,
         results: Option<&str>,
     ) -> Result<()> {
-        sqlx::query(
+        self.writer.execute(sqlx::query(
             "UPDATE lifecycle_previews SET status = ?, results = ? WHERE repository_id = ? AND started_at = ?",
         )
         .bind(status)
         .bind(results)
         .bind(repo.0)
         .bind(started_at)
-        .execute(&self.writer)
+        )
         .await?;
         Ok(())
     }

@@ -251,7 +251,7 @@ impl MaintenanceStore for SqliteMetadataStore {
             .bind(repo.0)
             .bind(now)
             .bind(blob)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected(),
             MetaRepair::DropDanglingLink { repo, blob } => sqlx::query(
@@ -262,7 +262,7 @@ impl MaintenanceStore for SqliteMetadataStore {
             )
             .bind(repo.0)
             .bind(blob)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected(),
             MetaRepair::DropDanglingTag { repo, tag } => sqlx::query(
@@ -272,7 +272,7 @@ impl MaintenanceStore for SqliteMetadataStore {
             )
             .bind(repo.0)
             .bind(tag)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected(),
             MetaRepair::DropUnusedBody { digest } => sqlx::query(
@@ -280,7 +280,7 @@ impl MaintenanceStore for SqliteMetadataStore {
                    AND NOT EXISTS (SELECT 1 FROM manifests WHERE digest = ?1)",
             )
             .bind(digest)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected(),
             MetaRepair::DropOrphanReferences { repo, manifest } => sqlx::query(
@@ -289,7 +289,7 @@ impl MaintenanceStore for SqliteMetadataStore {
             )
             .bind(repo.0)
             .bind(manifest)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected(),
             MetaRepair::DropBlobRecord { blob } => {
@@ -297,18 +297,18 @@ impl MaintenanceStore for SqliteMetadataStore {
                     "SELECT 1 FROM manifest_references WHERE target = ? AND kind = 0 LIMIT 1",
                 )
                 .bind(blob)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
                 if used.is_some() {
                     0
                 } else {
                     sqlx::query("DELETE FROM repository_blobs WHERE digest = ?")
                         .bind(blob)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                     sqlx::query("DELETE FROM blobs WHERE digest = ?")
                         .bind(blob)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?
                         .rows_affected()
                 }
@@ -318,7 +318,7 @@ impl MaintenanceStore for SqliteMetadataStore {
                     "SELECT DISTINCT repository_id FROM manifest_references WHERE target = ? AND kind = 0",
                 )
                 .bind(blob)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await?;
                 if users.is_empty() {
                     0
@@ -329,7 +329,7 @@ impl MaintenanceStore for SqliteMetadataStore {
                     .bind(blob)
                     .bind(to_i64(*size))
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?
                     .rows_affected();
                     for repo in users {
@@ -337,7 +337,7 @@ impl MaintenanceStore for SqliteMetadataStore {
                             .bind(repo)
                             .bind(blob)
                             .bind(now)
-                            .execute(&mut *tx)
+                            .execute(&mut **tx)
                             .await?;
                     }
                     n
@@ -345,11 +345,11 @@ impl MaintenanceStore for SqliteMetadataStore {
             }
             MetaRepair::DropUpload { id } => sqlx::query("DELETE FROM uploads WHERE id = ?")
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected(),
             MetaRepair::Reindex => {
-                sqlx::query("REINDEX").execute(&mut *tx).await?;
+                sqlx::query("REINDEX").execute(&mut **tx).await?;
                 1
             }
         };
@@ -378,13 +378,13 @@ impl MaintenanceStore for SqliteMetadataStore {
     async fn close(&self) {
         // Fold the WAL back into the main file so the data dir is tidy at rest.
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.writer)
+            .execute(self.writer.pool())
             .await
         {
             tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
         }
         self.reader.close().await;
-        self.writer.close().await;
+        self.writer.pool().close().await;
     }
 }
 

@@ -1,5 +1,5 @@
-//! Metadata store on SQLite (WAL, `synchronous=FULL`: a transaction that
-//! returned is on disk).
+//! Metadata store on SQLite (WAL; a transaction that returned is on disk,
+//! through the group commit of `writer.rs`).
 //!
 //! One writer connection serialises every write transaction, so a
 //! transaction's checks and its writes see no concurrent writer; a pool of
@@ -19,6 +19,7 @@ mod policies;
 mod repositories;
 mod scanning;
 mod sql;
+mod writer;
 
 use crate::{Result, StoreError};
 use sqlx::sqlite::{
@@ -28,7 +29,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub struct SqliteMetadataStore {
-    writer: SqlitePool,
+    writer: writer::Writer,
     reader: SqlitePool,
 }
 
@@ -63,7 +64,7 @@ impl SqliteMetadataStore {
         let base = SqliteConnectOptions::new()
             .filename(path)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             // 512 KiB of page cache per connection (a quarter of SQLite's
@@ -79,6 +80,8 @@ impl SqliteMetadataStore {
             .connect_with(base.clone().create_if_missing(true))
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let writer = writer::Writer::new(writer, path);
+        writer.durable().await?;
         let readers = std::thread::available_parallelism()
             .map(|n| n.get() as u32 * 2)
             .unwrap_or(4)

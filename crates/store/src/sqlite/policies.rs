@@ -36,7 +36,7 @@ impl ResourcePolicyStore for SqliteMetadataStore {
         .bind(&registry.account_id)
         .bind(&registry.region)
         .bind(name)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         if old.is_some() {
             sqlx::query(
@@ -46,7 +46,7 @@ impl ResourcePolicyStore for SqliteMetadataStore {
             .bind(&registry.account_id)
             .bind(&registry.region)
             .bind(name)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             tx.commit().await?;
         }
@@ -92,7 +92,7 @@ impl ResourcePolicyStore for SqliteMetadataStore {
         )
         .bind(&registry.account_id)
         .bind(&registry.region)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         match policy {
             Some(p) => {
@@ -103,14 +103,14 @@ impl ResourcePolicyStore for SqliteMetadataStore {
                 .bind(&registry.account_id)
                 .bind(&registry.region)
                 .bind(p)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
             None => {
                 sqlx::query("DELETE FROM registry_policies WHERE account_id = ? AND region = ?")
                     .bind(&registry.account_id)
                     .bind(&registry.region)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
         }

@@ -23,7 +23,7 @@ impl RepositoryStore for SqliteMetadataStore {
         if let Some(id) = self.find_repository(registry, name).await? {
             return Ok(id);
         }
-        sqlx::query(
+        self.writer.execute(sqlx::query(
             "INSERT INTO repositories (account_id, region, name, created_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (account_id, region, name) DO NOTHING",
         )
@@ -31,7 +31,7 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(&registry.region)
         .bind(name)
         .bind(now)
-        .execute(&self.writer)
+        )
         .await?;
         let id: i64 = sqlx::query_scalar(
             "SELECT id FROM repositories WHERE account_id = ? AND region = ? AND name = ?",
@@ -39,7 +39,7 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(&registry.account_id)
         .bind(&registry.region)
         .bind(name)
-        .fetch_one(&self.writer)
+        .fetch_one(self.writer.pool())
         .await?;
         Ok(RepoId(id))
     }
@@ -74,7 +74,7 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(&r.image_tag_mutability)
         .bind(&r.mutability_filters)
         .bind(r.scan_on_push)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         let Some(id) = id else {
             return Ok(None);
@@ -128,7 +128,7 @@ impl RepositoryStore for SqliteMetadataStore {
         mutability: &str,
         filters: Option<&str>,
     ) -> Result<bool> {
-        let n = sqlx::query(
+        let n = self.writer.execute(sqlx::query(
             "UPDATE repositories SET image_tag_mutability = ?, mutability_filters = ? WHERE account_id = ? AND region = ? AND name = ?",
         )
         .bind(mutability)
@@ -136,21 +136,21 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(&registry.account_id)
         .bind(&registry.region)
         .bind(name)
-        .execute(&self.writer)
+        )
         .await?
         .rows_affected();
         Ok(n == 1)
     }
 
     async fn set_scan_on_push(&self, registry: &RegistryKey, name: &str, on: bool) -> Result<bool> {
-        let n = sqlx::query(
+        let n = self.writer.execute(sqlx::query(
             "UPDATE repositories SET scan_on_push = ? WHERE account_id = ? AND region = ? AND name = ?",
         )
         .bind(on)
         .bind(&registry.account_id)
         .bind(&registry.region)
         .bind(name)
-        .execute(&self.writer)
+        )
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -169,7 +169,7 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(&registry.account_id)
         .bind(&registry.region)
         .bind(name)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         let Some(record) = row.map(repository_from_row) else {
             return Ok(DeleteRepositoryOutcome::NotFound);
@@ -177,7 +177,7 @@ impl RepositoryStore for SqliteMetadataStore {
         let has_images: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM manifests WHERE repository_id = ? LIMIT 1")
                 .bind(record.id.0)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
         if has_images.is_some() && !force {
             return Ok(DeleteRepositoryOutcome::NotEmpty);
@@ -185,24 +185,24 @@ impl RepositoryStore for SqliteMetadataStore {
         let uploads: Vec<String> =
             sqlx::query_scalar("SELECT id FROM uploads WHERE repository_id = ?")
                 .bind(record.id.0)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await?;
         let digests: Vec<String> =
             sqlx::query_scalar("SELECT digest FROM manifests WHERE repository_id = ?")
                 .bind(record.id.0)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await?;
         // Tags, references, links, manifests and sessions go by ON DELETE CASCADE.
         sqlx::query("DELETE FROM repositories WHERE id = ?")
             .bind(record.id.0)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         for d in digests {
             sqlx::query(
                 "DELETE FROM manifest_bodies WHERE digest = ?1 AND NOT EXISTS (SELECT 1 FROM manifests WHERE digest = ?1)",
             )
             .bind(d)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         tx.commit().await?;
@@ -228,7 +228,7 @@ impl RepositoryStore for SqliteMetadataStore {
         let n: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM repository_tags WHERE repository_id = ?")
                 .bind(repo.0)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
         if n as usize > max {
             // Dropping the transaction rolls the upserts back.
@@ -244,7 +244,7 @@ impl RepositoryStore for SqliteMetadataStore {
             sqlx::query("DELETE FROM repository_tags WHERE repository_id = ? AND key = ?")
                 .bind(repo.0)
                 .bind(k)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         tx.commit().await?;
@@ -268,7 +268,7 @@ impl RepositoryStore for SqliteMetadataStore {
         name: &str,
         value: &str,
     ) -> Result<()> {
-        sqlx::query(
+        self.writer.execute(sqlx::query(
             "INSERT INTO account_settings (account_id, region, name, value) VALUES (?, ?, ?, ?)
              ON CONFLICT (account_id, region, name) DO UPDATE SET value = excluded.value",
         )
@@ -276,7 +276,7 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(&registry.region)
         .bind(name)
         .bind(value)
-        .execute(&self.writer)
+        )
         .await?;
         Ok(())
     }

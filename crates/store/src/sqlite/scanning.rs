@@ -26,7 +26,7 @@ impl ScanningStore for SqliteMetadataStore {
             let stored: Option<Option<String>> =
                 sqlx::query_scalar("SELECT modified FROM vuln_records WHERE id = ?")
                     .bind(&r.id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
             if let Some(old) = &stored {
                 // RFC 3339 times in UTC order as text; a record without
@@ -37,7 +37,7 @@ impl ScanningStore for SqliteMetadataStore {
                 }
                 sqlx::query("DELETE FROM vuln_packages WHERE record_id = ?")
                     .bind(&r.id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
             sqlx::query(
@@ -47,7 +47,7 @@ impl ScanningStore for SqliteMetadataStore {
             .bind(&r.id)
             .bind(&r.modified)
             .bind(&r.json)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             for (eco, name) in &r.packages {
                 sqlx::query(
@@ -56,7 +56,7 @@ impl ScanningStore for SqliteMetadataStore {
                 .bind(eco)
                 .bind(name)
                 .bind(&r.id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
             out.stored += 1;
@@ -68,7 +68,7 @@ impl ScanningStore for SqliteMetadataStore {
             .bind(id)
             .bind(modified)
             .bind(modified)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
             out.removed += n;
@@ -78,14 +78,16 @@ impl ScanningStore for SqliteMetadataStore {
     }
 
     async fn finish_vuln_import(&self, now: i64) -> Result<VulnSource> {
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "INSERT INTO vuln_source (id, updated_at, generation) VALUES (1, ?, 1)
              ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, generation = generation + 1
              RETURNING updated_at, generation",
         )
         .bind(now)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut **tx)
         .await?;
+        tx.commit().await?;
         Ok(VulnSource {
             updated_at: row.get(0),
             generation: row.get(1),
@@ -166,7 +168,7 @@ impl ScanningStore for SqliteMetadataStore {
         inventory: &[u8],
         now: i64,
     ) -> Result<()> {
-        sqlx::query(
+        self.writer.execute(sqlx::query(
             "INSERT OR REPLACE INTO layer_inventories (layer_digest, diff_id, inventory, created_at)
              VALUES (?, ?, ?, ?)",
         )
@@ -174,7 +176,7 @@ impl ScanningStore for SqliteMetadataStore {
         .bind(diff_id)
         .bind(inventory)
         .bind(now)
-        .execute(&self.writer)
+        )
         .await?;
         Ok(())
     }
@@ -186,7 +188,7 @@ impl ScanningStore for SqliteMetadataStore {
         scan_type: &str,
         now: i64,
     ) -> Result<()> {
-        sqlx::query(
+        self.writer.execute(sqlx::query(
             "INSERT OR REPLACE INTO image_scans (repository_id, digest, status, scan_type, started_at)
              VALUES (?, ?, 'IN_PROGRESS', ?, ?)",
         )
@@ -194,7 +196,7 @@ impl ScanningStore for SqliteMetadataStore {
         .bind(digest.as_str())
         .bind(scan_type)
         .bind(now)
-        .execute(&self.writer)
+        )
         .await?;
         Ok(())
     }
@@ -206,7 +208,7 @@ impl ScanningStore for SqliteMetadataStore {
         started_at: i64,
         o: &ScanOutcome<'_>,
     ) -> Result<bool> {
-        let n = sqlx::query(
+        let n = self.writer.execute(sqlx::query(
             "UPDATE image_scans SET status = ?, description = ?, completed_at = ?,
                 source_updated_at = ?, source_generation = ?, findings = ?, counts = ?, detection = ?
              WHERE repository_id = ? AND digest = ? AND started_at = ?",
@@ -222,7 +224,7 @@ impl ScanningStore for SqliteMetadataStore {
         .bind(repo.0)
         .bind(digest.as_str())
         .bind(started_at)
-        .execute(&self.writer)
+        )
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -285,15 +287,17 @@ impl ScanningStore for SqliteMetadataStore {
     }
 
     async fn put_registry_scanning(&self, registry: &RegistryKey, config: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO registry_scanning (account_id, region, config) VALUES (?, ?, ?)
+        self.writer
+            .execute(
+                sqlx::query(
+                    "INSERT INTO registry_scanning (account_id, region, config) VALUES (?, ?, ?)
              ON CONFLICT (account_id, region) DO UPDATE SET config = excluded.config",
-        )
-        .bind(&registry.account_id)
-        .bind(&registry.region)
-        .bind(config)
-        .execute(&self.writer)
-        .await?;
+                )
+                .bind(&registry.account_id)
+                .bind(&registry.region)
+                .bind(config),
+            )
+            .await?;
         Ok(())
     }
 
