@@ -3,6 +3,8 @@
 #   eval "$(scripts/postgres.sh start DIR)"   # exports BERTH_TEST_POSTGRES
 #   scripts/postgres.sh stop DIR      # immediate stop (a crash, as far as clients see)
 #   scripts/postgres.sh resume DIR    # starts it again on the same port
+# BERTH_PG_FSYNC=on makes the cluster durable (benchmarks; the default, off,
+# suits tests, whose data is thrown away).
 # Uses Debian's postgresql (initdb and pg_ctl from /usr/lib/postgresql/*/bin),
 # run as the postgres user when called as root (PostgreSQL refuses root).
 # The tests create a database each under BERTH_TEST_POSTGRES's server.
@@ -28,10 +30,12 @@ case "$cmd" in
     as_pg "$bin/initdb" -A trust -U postgres --no-sync -D "$dir/data" >"$dir/initdb.log" 2>&1 ||
       { cat "$dir/initdb.log" >&2; exit 1; }
     echo "$port" >"$dir/port"
-    # fsync off: the tests' data is thrown away; berth's own durability is
-    # PostgreSQL's commit, which the crash tests exercise on the embedded store.
+    # fsync off by default: the tests' data is thrown away; berth's own
+    # durability is PostgreSQL's commit, which the crash tests exercise on
+    # the embedded store.
+    echo "${BERTH_PG_FSYNC:-off}" >"$dir/fsync"
     as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/data -c fsync=off -c max_connections=400" start >&2
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/data -c fsync=$(cat "$dir/fsync") -c max_connections=400" start >&2
     echo "export BERTH_TEST_POSTGRES=postgres://postgres@127.0.0.1:$port/postgres"
     ;;
   stop)
@@ -40,7 +44,7 @@ case "$cmd" in
   resume)
     port=$(cat "$dir/port")
     as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/data -c fsync=off -c max_connections=400" start >&2
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/data -c fsync=$(cat "$dir/fsync") -c max_connections=400" start >&2
     ;;
   *)
     echo "usage: postgres.sh start|stop|resume DIR" >&2

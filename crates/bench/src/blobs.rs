@@ -214,7 +214,7 @@ pub async fn round(
 
 /// Pushes every blob, `streams` at a time (each stream one connection);
 /// monolithic unless `chunk` is given.
-async fn push_all(
+pub(crate) async fn push_all(
     addr: SocketAddr,
     blobs: Arc<Vec<Blob>>,
     streams: usize,
@@ -246,7 +246,7 @@ async fn push_all(
 
 /// GETs `max(count, concurrency)` of the (path, size) pairs, round-robin,
 /// on `concurrency` connections; the bytes received.
-async fn pull_all(
+pub(crate) async fn pull_all(
     addr: SocketAddr,
     blobs: Arc<Vec<(String, u64)>>,
     concurrency: usize,

@@ -12,6 +12,7 @@ mod machine;
 mod meta;
 mod plan;
 mod report;
+mod scale_out;
 mod servers;
 mod targets;
 
@@ -55,7 +56,13 @@ struct Cli {
     /// Where servers keep their data (default: OUT/work); the same disk for both.
     #[arg(long)]
     work_dir: Option<PathBuf>,
-    /// Skip phases: `blobs`, `metadata` (for profiling one side).
+    /// Also run the scale-out phase: berth on PostgreSQL + S3 beside the
+    /// embedded berth, with the S3 server's own speed as the limit. Takes
+    /// the servers from BERTH_TEST_POSTGRES and BERTH_TEST_S3_* (what
+    /// `scripts/postgres.sh start` and `scripts/seaweedfs.sh start` print).
+    #[arg(long)]
+    shared: bool,
+    /// Skip phases: `blobs`, `metadata`, `scale-out` (for profiling one side).
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
     /// Blob sets for the push and pull workloads instead of the plan's,
@@ -108,7 +115,7 @@ pub fn progress(line: &str) {
 
 pub fn who(kind: Kind) -> Who {
     match kind {
-        Kind::Berth => Who::Berth,
+        Kind::Berth | Kind::BerthShared => Who::Berth,
         Kind::Distribution => Who::Peer,
         Kind::Floor => Who::Limit,
     }
@@ -163,6 +170,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         },
         distribution: which(&cli.distribution)?,
         harness: std::env::current_exe()?,
+        shared: if cli.shared {
+            Some(servers::SharedStores::from_env()?)
+        } else {
+            None
+        },
     };
     which(Path::new("skopeo"))?;
     std::fs::create_dir_all(&cli.out)?;
@@ -232,6 +244,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         meta.restarts(&plan, idle, &mut results).await?;
         meta.stop()?;
     }
+    if cli.shared && !cli.skip.iter().any(|s| s == "scale-out") {
+        for round in 0..plan.rounds {
+            progress(&format!(
+                "scale-out workloads (PostgreSQL + S3 beside embedded), round {}/{}",
+                round + 1,
+                plan.rounds
+            ));
+            scale_out::round(&plan, &bins, &work, round, &mut results).await?;
+        }
+    }
     let _ = std::fs::remove_dir_all(&work);
 
     let checks = targets::check(&results);
@@ -264,8 +286,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         plan.rounds,
         if cli.quick { ", --quick" } else { "" }
     );
-    chart::draw(&results, &title, &format!("{machine}; {versions}"), &png)
-        .context("drawing the chart")?;
+    if results.rows.iter().any(|r| r.ratio().is_some() && !r.name.starts_with(scale_out::PREFIX)) {
+        chart::draw(&results, &title, &format!("{machine}; {versions}"), &png)
+            .context("drawing the chart")?;
+    } else {
+        eprintln!("no row beside Distribution was measured: no chart");
+    }
     eprintln!(
         "wrote {}, {} and {} in {elapsed:.0} s; {} of {} targets met",
         cli.out.join("results.md").display(),

@@ -394,7 +394,12 @@ fn s_request(addr: SocketAddr, path: &str) -> http::Request<crate::client::ReqBo
     b.body(empty()).expect("valid request")
 }
 
-async fn push_image(c: &mut Conn, repo: &str, image: &Image, tag: &str) -> anyhow::Result<()> {
+pub(crate) async fn push_image(
+    c: &mut Conn,
+    repo: &str,
+    image: &Image,
+    tag: &str,
+) -> anyhow::Result<()> {
     c.push_bytes(repo, &image.config).await?;
     for l in &image.layers {
         c.push_bytes(repo, &l.bytes).await?;

@@ -28,6 +28,10 @@ pub struct Plan {
     pub sha256_bytes: u64,
     pub loopback_bytes: u64,
     pub disk_bytes: u64,
+    /// The scale-out phase (`--shared`): small blobs (size, count) pushed
+    /// over 1 and over `parallel_streams` connections, and the large blob.
+    pub scale_out_small: (u64, usize),
+    pub scale_out_large: u64,
 }
 
 impl Plan {
@@ -48,6 +52,8 @@ impl Plan {
             sha256_bytes: GIB,
             loopback_bytes: 4 * GIB,
             disk_bytes: GIB,
+            scale_out_small: (MIB, 500),
+            scale_out_large: GIB,
         }
     }
 
@@ -68,6 +74,8 @@ impl Plan {
             sha256_bytes: 64 * MIB,
             loopback_bytes: 256 * MIB,
             disk_bytes: 64 * MIB,
+            scale_out_small: (MIB, 16),
+            scale_out_large: 32 * MIB,
         }
     }
 

@@ -139,32 +139,57 @@ impl Results {
         self.rows.iter().find(|r| r.name == name)
     }
 
+    /// The table beside Distribution, then (after a `--shared` run) the
+    /// scale-out rows in a table of their own, where the berth column is
+    /// PostgreSQL + S3 and the peer column the embedded berth.
     pub fn markdown(&self) -> String {
-        let mut out = String::from(
-            "| workload | unit | berth | Distribution | ratio | limit | berth/limit |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
+        let (scale_out, main): (Vec<&Row>, Vec<&Row>) = self
+            .rows
+            .iter()
+            .partition(|r| r.name.starts_with(crate::scale_out::PREFIX));
+        let mut out = table(
+            "| workload | unit | berth | Distribution | ratio | limit | berth/limit |",
+            &main,
         );
-        for r in &self.rows {
-            let limit = match median(&r.limit) {
-                Some(l) if r.limit_is.is_empty() => num(l),
-                Some(l) => format!("{} ({})", num(l), r.limit_is),
-                None => String::new(),
-            };
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
-                r.name,
-                r.unit,
-                cell(&r.berth),
-                cell(&r.peer),
-                r.ratio().map(|x| format!("{x:.2}×")).unwrap_or_default(),
-                limit,
-                r.of_limit()
-                    .map(|x| format!("{:.0}%", x * 100.0))
-                    .unwrap_or_default(),
+        if !scale_out.is_empty() {
+            out.push_str(
+                "\nScale-out (`--shared`): berth on PostgreSQL + S3 beside berth on its embedded stores, same requests; \
+                 ratio = PostgreSQL + S3 relative to embedded (higher = PostgreSQL + S3 better).\n\n",
+            );
+            out.push_str(&table(
+                "| workload | unit | PostgreSQL + S3 | embedded | ratio | limit | PostgreSQL + S3/limit |",
+                &scale_out,
             ));
         }
         out
     }
+}
 
+fn table(header: &str, rows: &[&Row]) -> String {
+    let mut out = format!("{header}\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
+    for r in rows {
+        let limit = match median(&r.limit) {
+            Some(l) if r.limit_is.is_empty() => num(l),
+            Some(l) => format!("{} ({})", num(l), r.limit_is),
+            None => String::new(),
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            r.name,
+            r.unit,
+            cell(&r.berth),
+            cell(&r.peer),
+            r.ratio().map(|x| format!("{x:.2}×")).unwrap_or_default(),
+            limit,
+            r.of_limit()
+                .map(|x| format!("{:.0}%", x * 100.0))
+                .unwrap_or_default(),
+        ));
+    }
+    out
+}
+
+impl Results {
     /// The rows of a `results.json` (per-round figures), for redrawing.
     pub fn from_json(json: &serde_json::Value) -> anyhow::Result<Results> {
         let rounds = |r: &serde_json::Value, key: &str| -> Vec<f64> {

@@ -1,4 +1,5 @@
-//! The processes under test: a release berth, CNCF Distribution, and the
+//! The processes under test: a release berth (on its embedded stores, or
+//! on PostgreSQL + S3 for the scale-out phase), CNCF Distribution, and the
 //! bare hyper "floor" server. Each runs on loopback with its own data dir on
 //! the same disk; the harness times start-up to the first 200 on `/v2/` and
 //! reads resident memory from `/proc`.
@@ -13,6 +14,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Berth,
+    /// berth on PostgreSQL + S3: a fresh database and S3 prefix per start
+    /// (see [`SharedStores`]).
+    BerthShared,
     Distribution,
     Floor,
 }
@@ -21,6 +25,7 @@ impl Kind {
     pub fn label(self) -> &'static str {
         match self {
             Kind::Berth => "berth",
+            Kind::BerthShared => "berth on PostgreSQL + S3",
             Kind::Distribution => "Distribution",
             Kind::Floor => "bare hyper",
         }
@@ -34,6 +39,8 @@ pub struct Binaries {
     pub distribution: PathBuf,
     /// This harness, whose hidden `floor` command is the bare server.
     pub harness: PathBuf,
+    /// For `Kind::BerthShared` (`--shared`).
+    pub shared: Option<SharedStores>,
 }
 
 pub struct Server {
@@ -45,6 +52,41 @@ pub struct Server {
     log: PathBuf,
     /// `AWS:<token>` for berth (skopeo's `--creds`), once logged in.
     pub creds: Option<String>,
+    /// `Kind::BerthShared`'s database (dropped after the process) and
+    /// blob location.
+    shared: Option<(berth_testkit::postgres::Database, String)>,
+}
+
+/// Where the scale-out phase finds PostgreSQL and S3: the variables that
+/// `scripts/postgres.sh` and `scripts/seaweedfs.sh` print.
+#[derive(Clone, Debug)]
+pub struct SharedStores {
+    pub postgres: String,
+    pub s3_endpoint: String,
+    pub s3_bucket: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: String,
+}
+
+impl SharedStores {
+    pub fn from_env() -> anyhow::Result<SharedStores> {
+        let var = |name: &str| {
+            std::env::var(name).with_context(|| {
+                format!(
+                    "{name} is not set: --shared needs a PostgreSQL server and an S3 server; \
+                     eval \"$(scripts/postgres.sh start DIR)\" and \
+                     eval \"$(scripts/seaweedfs.sh start DIR)\" first"
+                )
+            })
+        };
+        Ok(SharedStores {
+            postgres: var("BERTH_TEST_POSTGRES")?,
+            s3_endpoint: var("BERTH_TEST_S3_ENDPOINT")?,
+            s3_bucket: var("BERTH_TEST_S3_BUCKET")?,
+            s3_access_key_id: var("BERTH_TEST_S3_ACCESS_KEY_ID")?,
+            s3_secret_access_key: var("BERTH_TEST_S3_SECRET_ACCESS_KEY")?,
+        })
+    }
 }
 
 impl Server {
@@ -57,6 +99,29 @@ impl Server {
         dir: &Path,
     ) -> anyhow::Result<(Server, Duration)> {
         std::fs::create_dir_all(dir)?;
+        let shared = match kind {
+            Kind::BerthShared => {
+                let stores = bins
+                    .shared
+                    .as_ref()
+                    .context("berth on PostgreSQL + S3 needs --shared")?;
+                let admin = stores.postgres.clone();
+                let db = tokio::task::spawn_blocking(move || {
+                    berth_testkit::postgres::Database::create_on(admin)
+                })
+                .await?;
+                let prefix = format!(
+                    "bench-{}-{}",
+                    std::process::id(),
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)?
+                        .as_millis()
+                );
+                std::fs::write(dir.join("server.key"), rand::random::<[u8; 32]>())?;
+                Some((db, format!("s3://{}/{prefix}", stores.s3_bucket)))
+            }
+            _ => None,
+        };
         let mut s = Server {
             kind,
             addr: free_port()?,
@@ -65,6 +130,7 @@ impl Server {
             bins: bins.clone(),
             log: dir.join(format!("{}.log", kind.label().replace(' ', "-"))),
             creds: None,
+            shared,
         };
         let ready = s.spawn().await?;
         Ok((s, ready))
@@ -76,7 +142,7 @@ impl Server {
             .append(true)
             .open(&self.log)?;
         let mut cmd = match self.kind {
-            Kind::Berth => {
+            Kind::Berth | Kind::BerthShared => {
                 // Authentication stays on (the harness logs in, as a user
                 // would); repositories are created by the first push, as
                 // Distribution creates them, so that both get the same requests.
@@ -95,6 +161,14 @@ impl Server {
                         "BERTH_ROOT_SECRET_ACCESS_KEY",
                         berth_testkit::ROOT_SECRET_ACCESS_KEY,
                     );
+                if let (Some((db, blobs)), Some(stores)) = (&self.shared, &self.bins.shared) {
+                    c.args(["--metadata", &db.url, "--blobs", blobs])
+                        .args(["--s3-endpoint", &stores.s3_endpoint])
+                        .arg("--server-key-file")
+                        .arg(self.log.with_file_name("server.key"))
+                        .env("BERTH_S3_ACCESS_KEY_ID", &stores.s3_access_key_id)
+                        .env("BERTH_S3_SECRET_ACCESS_KEY", &stores.s3_secret_access_key);
+                }
                 c
             }
             Kind::Distribution => {
@@ -127,7 +201,7 @@ impl Server {
                 }
                 // berth's first start: it answers, but the harness has no
                 // token yet. Log in, then time to the first 200.
-                Some(401) if self.kind == Kind::Berth => {
+                Some(401) if matches!(self.kind, Kind::Berth | Kind::BerthShared) => {
                     let url = format!("http://{}", self.addr);
                     let password = tokio::task::spawn_blocking(move || {
                         berth_testkit::ecr::login_password(

@@ -3,6 +3,7 @@
 //! quick plan on a loaded machine and asserts nothing about speed).
 
 use crate::report::{median, Results, Row};
+use crate::scale_out;
 
 pub struct Check {
     pub target: String,
@@ -123,6 +124,80 @@ pub fn check(r: &Results) -> Vec<Check> {
                     "{:.1} MiB ({}) vs {:.1} MiB ({})",
                     largest.1, largest.0, smaller.1, smaller.0
                 ),
+            );
+        }
+    }
+    // Group commit: 8 streams of small blobs at least 2.5× one stream.
+    let small = |r: &'_ Results, prefix: &str, pick: fn(&Row) -> &Vec<f64>| {
+        let of = |streams: &str| {
+            rows(r, |n| {
+                n.starts_with(&format!("{prefix}blob push, monolithic, 1 MiB"))
+                    && n.ends_with(&format!("{streams} (blobs/s)"))
+            })
+            .next()
+            .map(|row| m(pick(row)))
+        };
+        of(" 1 stream").zip(of(" streams"))
+    };
+    for (prefix, column, pick) in [
+        (
+            "",
+            "berth",
+            (|row: &Row| &row.berth) as fn(&Row) -> &Vec<f64>,
+        ),
+        (scale_out::PREFIX, "PostgreSQL + S3", |row: &Row| &row.berth),
+        (scale_out::PREFIX, "embedded", |row: &Row| &row.peer),
+    ] {
+        if let Some((one, many)) = small(r, prefix, pick) {
+            push(
+                format!("{prefix}small blobs, {column}: parallel streams ≥ 2.5× one stream"),
+                many >= 2.5 * one,
+                format!("{many:.0} vs {one:.0} blobs/s = {:.2}×", many / one),
+            );
+        }
+    }
+    for row in rows(r, |n| {
+        n.starts_with(scale_out::PREFIX) && n.contains(": manifest ") && n.ends_with("concurrency 64")
+    }) {
+        let (shared, embedded) = (m(&row.berth), m(&row.peer));
+        push(
+            format!("{}: PostgreSQL + S3 ≥ 80% of embedded", row.name),
+            shared >= 0.8 * embedded,
+            format!(
+                "{shared:.0} vs {embedded:.0} req/s = {:.0}%",
+                100.0 * shared / embedded
+            ),
+        );
+    }
+    for (kind, share) in [("blob push", 0.7), ("blob pull", 0.8)] {
+        for row in rows(r, |n| {
+            n.starts_with(&format!("{}{kind}", scale_out::PREFIX))
+        }) {
+            if row.name.ends_with("(blobs/s)") {
+                continue;
+            }
+            let (shared, limit) = (m(&row.berth), m(&row.limit));
+            push(
+                format!("{}: ≥ {:.0}% of {}", row.name, share * 100.0, row.limit_is),
+                shared >= share * limit,
+                format!(
+                    "{shared:.0} of {limit:.0} MB/s = {:.0}%",
+                    100.0 * shared / limit
+                ),
+            );
+        }
+    }
+    for (name, most) in [("RSS idle", 15.0), ("peak RSS, manifest", 30.0)] {
+        if let Some(row) = rows(r, |n| {
+            n.starts_with(&format!("{}{name}", scale_out::PREFIX))
+        })
+        .next()
+        {
+            let v = m(&row.berth);
+            push(
+                format!("{}: PostgreSQL + S3 node ≤ {most:.0} MiB", row.name),
+                v <= most,
+                format!("{v:.1} MiB"),
             );
         }
     }

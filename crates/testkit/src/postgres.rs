@@ -35,6 +35,12 @@ impl Database {
                  where tests may create databases (scripts/postgres.sh starts one)"
             )
         });
+        Database::create_on(admin_url)
+    }
+
+    /// A database on the server of `admin_url` (one whose user may create
+    /// databases).
+    pub fn create_on(admin_url: String) -> Database {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "berth_it_{}_{}",
