@@ -286,7 +286,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         plan.rounds,
         if cli.quick { ", --quick" } else { "" }
     );
-    if results.rows.iter().any(|r| r.ratio().is_some() && !r.name.starts_with(scale_out::PREFIX)) {
+    if results
+        .rows
+        .iter()
+        .any(|r| r.ratio().is_some() && !r.name.starts_with(scale_out::PREFIX))
+    {
         chart::draw(&results, &title, &format!("{machine}; {versions}"), &png)
             .context("drawing the chart")?;
     } else {

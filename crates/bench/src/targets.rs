@@ -157,7 +157,9 @@ pub fn check(r: &Results) -> Vec<Check> {
         }
     }
     for row in rows(r, |n| {
-        n.starts_with(scale_out::PREFIX) && n.contains(": manifest ") && n.ends_with("concurrency 64")
+        n.starts_with(scale_out::PREFIX)
+            && n.contains(": manifest ")
+            && n.ends_with("concurrency 64")
     }) {
         let (shared, embedded) = (m(&row.berth), m(&row.peer));
         push(

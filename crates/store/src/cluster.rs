@@ -23,6 +23,7 @@ impl ClusterGuard {
         ClusterGuard(None)
     }
 
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn holding(inner: Box<dyn Send + Sync>) -> Self {
         ClusterGuard(Some(inner))
     }
@@ -154,6 +155,7 @@ impl Cluster for LocalCluster {
 /// The payload format of `pg_notify('berth_invalidate', ...)`, written by
 /// the triggers of `migrations/postgres/0002_cluster.sql`: a kind letter
 /// and tab-separated fields (names, tags and digests hold no tab).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn parse_invalidation(payload: &str) -> Option<Invalidation> {
     let mut f = payload.split('\t');
     let kind = f.next()?;

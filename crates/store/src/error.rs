@@ -62,3 +62,18 @@ impl From<sqlx::Error> for StoreError {
         }
     }
 }
+
+impl StoreError {
+    /// The database aborted the transaction to keep it serializable, or to
+    /// break a deadlock (SQLSTATE 40001, 40P01: PostgreSQL's; SQLite, with
+    /// one writer, never does): running it again is the remedy (`retrying!`
+    /// did, up to its limit, before the caller sees one).
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("40001") | Some("40P01"))
+            }
+            _ => false,
+        }
+    }
+}

@@ -35,7 +35,9 @@ mod fs_blob;
 mod group_sync;
 mod metadata;
 pub mod offload;
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "s3")]
 mod s3_blob;
 mod sqlite;
 mod stored;
@@ -66,12 +68,14 @@ pub use metadata::{
     ImageScanRecord, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,
 };
 /// A fresh PostgreSQL database per test (`BERTH_TEST_POSTGRES`, or a throwaway cluster).
-#[cfg(any(test, feature = "conformance"))]
+#[cfg(all(feature = "postgres", any(test, feature = "conformance")))]
 pub use postgres::testing as postgres_testing;
+#[cfg(feature = "postgres")]
 pub use postgres::{PgMetadataStore, PgSettings, TableCount};
 /// An S3 store per test, under its own prefix (`BERTH_TEST_S3_*`).
-#[cfg(any(test, feature = "conformance"))]
+#[cfg(all(feature = "s3", any(test, feature = "conformance")))]
 pub use s3_blob::testing as s3_testing;
+#[cfg(feature = "s3")]
 pub use s3_blob::{S3BlobStore, S3Settings};
 pub use sqlite::SqliteMetadataStore;
 
@@ -92,6 +96,7 @@ pub mod prelude {
 mod tests {
     /// On the S3 server `BERTH_TEST_S3_ENDPOINT` names (SeaweedFS in
     /// scripts/test.sh), under a prefix of its own.
+    #[cfg(feature = "s3")]
     #[tokio::test]
     async fn s3_blob_store_conforms() {
         let store = crate::s3_testing::store().await;
@@ -119,6 +124,7 @@ mod tests {
 
     /// The same suites on PostgreSQL (`BERTH_TEST_POSTGRES`, see
     /// `postgres::testing`), each on a database of its own.
+    #[cfg(feature = "postgres")]
     mod postgres_metadata_store {
         crate::metadata_store_conformance!(async {
             let db = crate::postgres_testing::TestDatabase::create().await;

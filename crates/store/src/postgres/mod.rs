@@ -177,20 +177,8 @@ impl PgMetadataStore {
 }
 
 impl StoreError {
-    /// PostgreSQL aborted the transaction to keep it serializable, or to
-    /// break a deadlock: running it again is the remedy (`retrying!` did,
-    /// up to its limit, before the caller sees one).
-    pub fn is_conflict(&self) -> bool {
-        self.is_retryable()
-    }
-
     pub(crate) fn is_retryable(&self) -> bool {
-        match self {
-            StoreError::Database(sqlx::Error::Database(db)) => {
-                matches!(db.code().as_deref(), Some("40001") | Some("40P01"))
-            }
-            _ => false,
-        }
+        self.is_conflict()
     }
 }
 
