@@ -16,7 +16,7 @@ pub fn draw(results: &Results, title: &str, subtitle: &str, path: &Path) -> anyh
     let rows: Vec<(&str, f64)> = results
         .rows
         .iter()
-        .filter(|r| !r.name.starts_with(crate::scale_out::PREFIX))
+        .filter(|r| !r.name.starts_with(crate::report::SCALE_OUT))
         .filter_map(|r| r.ratio().map(|x| (r.name.as_str(), x)))
         .collect();
     if rows.is_empty() {

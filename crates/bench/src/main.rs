@@ -289,7 +289,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if results
         .rows
         .iter()
-        .any(|r| r.ratio().is_some() && !r.name.starts_with(scale_out::PREFIX))
+        .any(|r| r.ratio().is_some() && !r.name.starts_with(report::SCALE_OUT))
     {
         chart::draw(&results, &title, &format!("{machine}; {versions}"), &png)
             .context("drawing the chart")?;

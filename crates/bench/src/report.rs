@@ -4,6 +4,10 @@
 
 use serde::Serialize;
 
+/// The name prefix of the scale-out phase's rows (`scale_out.rs`), which
+/// are tabled apart: their peer is the embedded berth, not Distribution.
+pub const SCALE_OUT: &str = "scale-out: ";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Better {
@@ -146,7 +150,7 @@ impl Results {
         let (scale_out, main): (Vec<&Row>, Vec<&Row>) = self
             .rows
             .iter()
-            .partition(|r| r.name.starts_with(crate::scale_out::PREFIX));
+            .partition(|r| r.name.starts_with(SCALE_OUT));
         let mut out = table(
             "| workload | unit | berth | Distribution | ratio | limit | berth/limit |",
             &main,

@@ -15,7 +15,7 @@ use crate::load::{self, Shape};
 use crate::meta::push_image;
 use crate::plan::{size_label, Plan};
 use crate::progress;
-use crate::report::{Better, Results, Who};
+use crate::report::{Better, Results, Who, SCALE_OUT as PREFIX};
 use crate::servers::{Binaries, Kind, Server, SharedStores};
 use anyhow::Context;
 use berth_testkit::image::oci_image;
@@ -28,7 +28,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub const PREFIX: &str = "scale-out: ";
 const IMAGE_REPO: &str = "bench/manifest";
 const BLOB_REPO: &str = "bench/blobs";
 /// berth's S3 part size (`berth_store::s3_blob::PART_SIZE`), for the limit.

@@ -2,8 +2,7 @@
 //! run's medians. Printed with the table; never fails the run (CI runs the
 //! quick plan on a loaded machine and asserts nothing about speed).
 
-use crate::report::{median, Results, Row};
-use crate::scale_out;
+use crate::report::{median, Results, Row, SCALE_OUT};
 
 pub struct Check {
     pub target: String,
@@ -145,8 +144,8 @@ pub fn check(r: &Results) -> Vec<Check> {
             "berth",
             (|row: &Row| &row.berth) as fn(&Row) -> &Vec<f64>,
         ),
-        (scale_out::PREFIX, "PostgreSQL + S3", |row: &Row| &row.berth),
-        (scale_out::PREFIX, "embedded", |row: &Row| &row.peer),
+        (SCALE_OUT, "PostgreSQL + S3", |row: &Row| &row.berth),
+        (SCALE_OUT, "embedded", |row: &Row| &row.peer),
     ] {
         if let Some((one, many)) = small(r, prefix, pick) {
             push(
@@ -157,9 +156,7 @@ pub fn check(r: &Results) -> Vec<Check> {
         }
     }
     for row in rows(r, |n| {
-        n.starts_with(scale_out::PREFIX)
-            && n.contains(": manifest ")
-            && n.ends_with("concurrency 64")
+        n.starts_with(SCALE_OUT) && n.contains(": manifest ") && n.ends_with("concurrency 64")
     }) {
         let (shared, embedded) = (m(&row.berth), m(&row.peer));
         push(
@@ -172,9 +169,7 @@ pub fn check(r: &Results) -> Vec<Check> {
         );
     }
     for (kind, share) in [("blob push", 0.7), ("blob pull", 0.8)] {
-        for row in rows(r, |n| {
-            n.starts_with(&format!("{}{kind}", scale_out::PREFIX))
-        }) {
+        for row in rows(r, |n| n.starts_with(&format!("{}{kind}", SCALE_OUT))) {
             if row.name.ends_with("(blobs/s)") {
                 continue;
             }
@@ -190,11 +185,7 @@ pub fn check(r: &Results) -> Vec<Check> {
         }
     }
     for (name, most) in [("RSS idle", 15.0), ("peak RSS, manifest", 30.0)] {
-        if let Some(row) = rows(r, |n| {
-            n.starts_with(&format!("{}{name}", scale_out::PREFIX))
-        })
-        .next()
-        {
+        if let Some(row) = rows(r, |n| n.starts_with(&format!("{}{name}", SCALE_OUT))).next() {
             let v = m(&row.berth);
             push(
                 format!("{}: PostgreSQL + S3 node ≤ {most:.0} MiB", row.name),
