@@ -286,6 +286,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         plan.rounds,
         if cli.quick { ", --quick" } else { "" }
     );
+    let mut wrote = vec![cli.out.join("results.md"), cli.out.join("results.json")];
     if results
         .rows
         .iter()
@@ -293,14 +294,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     {
         chart::draw(&results, &title, &format!("{machine}; {versions}"), &png)
             .context("drawing the chart")?;
+        wrote.push(png);
     } else {
         eprintln!("no row beside Distribution was measured: no chart");
     }
     eprintln!(
-        "wrote {}, {} and {} in {elapsed:.0} s; {} of {} targets met",
-        cli.out.join("results.md").display(),
-        cli.out.join("results.json").display(),
-        png.display(),
+        "wrote {} in {elapsed:.0} s; {} of {} targets met",
+        wrote
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
         checks.iter().filter(|c| c.met).count(),
         checks.len()
     );

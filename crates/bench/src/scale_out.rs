@@ -19,11 +19,12 @@ use crate::report::{Better, Results, Who, SCALE_OUT as PREFIX};
 use crate::servers::{Binaries, Kind, Server, SharedStores};
 use anyhow::Context;
 use berth_testkit::image::oci_image;
+use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderValue, Method};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::multipart::MultipartStore;
 use object_store::path::Path as S3Path;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -83,8 +84,17 @@ pub async fn round(
     small_blobs(plan, round, &servers, results).await?;
     large_blob(plan, round, stores, &servers, results).await?;
 
+    let s3 = raw_store(stores)?;
     for mut s in servers {
         s.stop()?;
+        // What the round stored in S3 goes with it, as its data dir does.
+        if let Some(prefix) = s.s3_prefix().filter(|p| !p.is_empty()) {
+            let objects = s3
+                .list(Some(&S3Path::from(prefix)))
+                .map_ok(|o| o.location)
+                .boxed();
+            s3.delete_stream(objects).try_collect::<Vec<_>>().await?;
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
@@ -261,7 +271,6 @@ async fn raw_multipart_put(s3: &AmazonS3, key: &S3Path, blob: &Blob) -> anyhow::
 
 /// A streamed GET of the whole object; the bytes read.
 async fn raw_get(s3: &AmazonS3, key: &S3Path) -> anyhow::Result<u64> {
-    use futures_util::StreamExt;
     let mut stream = s3.get(key).await?.into_stream();
     let mut n = 0;
     while let Some(chunk) = stream.next().await {

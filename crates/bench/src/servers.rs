@@ -236,6 +236,13 @@ impl Server {
         }
     }
 
+    /// `Kind::BerthShared`'s prefix in the S3 bucket.
+    pub fn s3_prefix(&self) -> Option<&str> {
+        let (_, blobs) = self.shared.as_ref()?;
+        let path = blobs.strip_prefix("s3://")?;
+        Some(path.split_once('/').map_or("", |(_, prefix)| prefix))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }
