@@ -2,6 +2,7 @@
 //! `activated_at` and `blobs.archived` (`0008_archive.sql`).
 
 use super::sql::{digest_of, split_names, status_of};
+use super::writer::ExecuteDurably;
 use super::SqliteMetadataStore;
 use crate::metadata::{
     ArchiveImage, ArchiveOutcome, ArchiveStore, ImageStatus, RepoId, RestoreOutcome,
@@ -138,7 +139,7 @@ impl ArchiveStore for SqliteMetadataStore {
         // that nothing references yet (an upload or mount awaiting its
         // manifest, or left after a delete) keeps the bytes readable, so
         // one tenant's archive never hides what another may read.
-        let n = self.writer.execute(sqlx::query(
+        let n = sqlx::query(
             "UPDATE blobs SET archived = 1 WHERE digest = ?1 AND archived = 0
                AND EXISTS (SELECT 1 FROM manifest_references o WHERE o.target = ?1 AND o.kind = 0)
                AND NOT EXISTS (SELECT 1 FROM manifest_references o JOIN manifests om
@@ -148,19 +149,16 @@ impl ArchiveStore for SqliteMetadataStore {
                   AND NOT EXISTS (SELECT 1 FROM manifest_references h
                         WHERE h.repository_id = rb.repository_id AND h.target = ?1 AND h.kind = 0))",
         )
-        .bind(digest.as_str())
-        )
+        .bind(digest.as_str()).execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)
     }
 
     async fn mark_blob_standard(&self, digest: &Digest) -> Result<()> {
-        self.writer
-            .execute(
-                sqlx::query("UPDATE blobs SET archived = 0 WHERE digest = ? AND archived = 1")
-                    .bind(digest.as_str()),
-            )
+        sqlx::query("UPDATE blobs SET archived = 0 WHERE digest = ? AND archived = 1")
+            .bind(digest.as_str())
+            .execute_durably(&self.writer)
             .await?;
         Ok(())
     }

@@ -6,6 +6,7 @@
 use super::sql::{
     digest_of, exists, first_referrer, from_i64, to_i64, upload_from_row, KIND_BLOB, LINK_SQL,
 };
+use super::writer::ExecuteDurably;
 use super::SqliteMetadataStore;
 use crate::metadata::{
     BlobLink, BlobRecordStore, CollectOutcome, CreateUploadOutcome, RepoId, UnlinkBlobOutcome,
@@ -74,13 +75,12 @@ impl BlobRecordStore for SqliteMetadataStore {
     }
 
     async fn touch_blob_link(&self, repo: RepoId, digest: &Digest, now: i64) -> Result<bool> {
-        let n = self.writer.execute(sqlx::query(
+        let n = sqlx::query(
             "UPDATE repository_blobs SET linked_at = max(linked_at, ?) WHERE repository_id = ? AND digest = ?",
         )
         .bind(now)
         .bind(repo.0)
-        .bind(digest.as_str())
-        )
+        .bind(digest.as_str()).execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -175,19 +175,15 @@ impl BlobRecordStore for SqliteMetadataStore {
     }
 
     async fn set_upload_size(&self, id: &str, expected: u64, size: u64, now: i64) -> Result<bool> {
-        let n = self
-            .writer
-            .execute(
-                sqlx::query(
-                    "UPDATE uploads SET size = ?, updated_at = ? WHERE id = ? AND size = ?",
-                )
+        let n =
+            sqlx::query("UPDATE uploads SET size = ?, updated_at = ? WHERE id = ? AND size = ?")
                 .bind(to_i64(size))
                 .bind(now)
                 .bind(id)
-                .bind(to_i64(expected)),
-            )
-            .await?
-            .rows_affected();
+                .bind(to_i64(expected))
+                .execute_durably(&self.writer)
+                .await?
+                .rows_affected();
         Ok(n == 1)
     }
 
@@ -210,9 +206,9 @@ impl BlobRecordStore for SqliteMetadataStore {
     }
 
     async fn delete_upload(&self, id: &str) -> Result<bool> {
-        let n = self
-            .writer
-            .execute(sqlx::query("DELETE FROM uploads WHERE id = ?").bind(id))
+        let n = sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(id)
+            .execute_durably(&self.writer)
             .await?
             .rows_affected();
         Ok(n == 1)

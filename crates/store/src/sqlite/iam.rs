@@ -2,6 +2,7 @@
 //! `managed_policy_versions`, `user_policy_attachments` (`0005_iam.sql`).
 
 use super::sql::{count, user_exists};
+use super::writer::ExecuteDurably;
 use super::SqliteMetadataStore;
 use crate::metadata::{
     AttachOutcome, DeletePolicyOutcome, IamPolicyStore, ManagedPolicyRecord, PolicyVersionRecord,
@@ -64,13 +65,13 @@ impl IamPolicyStore for SqliteMetadataStore {
     }
 
     async fn delete_user_policy(&self, account_id: &str, user: &str, name: &str) -> Result<bool> {
-        let n = self.writer.execute(sqlx::query(
+        let n = sqlx::query(
             "DELETE FROM user_policies WHERE account_id = ? AND user_name = ? AND policy_name = ?",
         )
         .bind(account_id)
         .bind(user)
         .bind(name)
-        )
+        .execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -115,13 +116,12 @@ impl IamPolicyStore for SqliteMetadataStore {
     }
 
     async fn detach_user_policy(&self, account_id: &str, user: &str, arn: &str) -> Result<bool> {
-        let n = self.writer.execute(sqlx::query(
+        let n = sqlx::query(
             "DELETE FROM user_policy_attachments WHERE account_id = ? AND user_name = ? AND policy_arn = ?",
         )
         .bind(account_id)
         .bind(user)
-        .bind(arn)
-        )
+        .bind(arn).execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)

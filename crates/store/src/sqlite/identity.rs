@@ -4,6 +4,7 @@
 //! gives one.
 
 use super::sql::{count, user_exists};
+use super::writer::ExecuteDurably;
 use super::SqliteMetadataStore;
 use crate::metadata::{
     AccessKeyRecord, AccountRecord, CreateUserOutcome, DeleteUserOutcome, IdentityStore, UserRecord,
@@ -15,12 +16,12 @@ use sqlx::Row;
 #[async_trait]
 impl IdentityStore for SqliteMetadataStore {
     async fn ensure_account(&self, id: &str, now: i64) -> Result<()> {
-        self.writer.execute(sqlx::query(
+        sqlx::query(
             "INSERT INTO accounts (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
         .bind(now)
-        )
+        .execute_durably(&self.writer)
         .await?;
         Ok(())
     }
@@ -47,7 +48,7 @@ impl IdentityStore for SqliteMetadataStore {
     }
 
     async fn put_access_key(&self, k: &AccessKeyRecord) -> Result<()> {
-        self.writer.execute(sqlx::query(
+        sqlx::query(
             "INSERT INTO access_keys (id, account_id, user_name, secret_sealed, active, created_at) VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET secret_sealed = excluded.secret_sealed, active = excluded.active",
         )
@@ -56,8 +57,7 @@ impl IdentityStore for SqliteMetadataStore {
         .bind(&k.user_name)
         .bind(&k.secret_sealed)
         .bind(k.active)
-        .bind(k.created_at)
-        )
+        .bind(k.created_at).execute_durably(&self.writer)
         .await?;
         Ok(())
     }
@@ -208,13 +208,10 @@ impl IdentityStore for SqliteMetadataStore {
     }
 
     async fn delete_access_key(&self, account_id: &str, id: &str) -> Result<bool> {
-        let deleted = self
-            .writer
-            .execute(
-                sqlx::query("DELETE FROM access_keys WHERE account_id = ? AND id = ?")
-                    .bind(account_id)
-                    .bind(id),
-            )
+        let deleted = sqlx::query("DELETE FROM access_keys WHERE account_id = ? AND id = ?")
+            .bind(account_id)
+            .bind(id)
+            .execute_durably(&self.writer)
             .await?
             .rows_affected();
         Ok(deleted == 1)
@@ -287,14 +284,14 @@ impl IdentityStore for SqliteMetadataStore {
         id: &str,
         active: bool,
     ) -> Result<bool> {
-        let n = self.writer.execute(sqlx::query(
+        let n = sqlx::query(
             "UPDATE access_keys SET active = ? WHERE account_id = ? AND user_name = ? AND id = ?",
         )
         .bind(active)
         .bind(account_id)
         .bind(user)
         .bind(id)
-        )
+        .execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)

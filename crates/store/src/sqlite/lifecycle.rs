@@ -5,6 +5,7 @@
 use super::sql::{
     delete_manifest_row, digest_of, first_referrer, split_names, status_of, KIND_MANIFEST,
 };
+use super::writer::ExecuteDurably;
 use super::SqliteMetadataStore;
 use crate::metadata::{
     ExpireImage, ExpireOutcome, LifecycleImage, LifecyclePolicyRecord, LifecyclePreviewRecord,
@@ -85,10 +86,9 @@ impl LifecycleStore for SqliteMetadataStore {
     }
 
     async fn set_lifecycle_evaluated(&self, repo: RepoId, at: i64) -> Result<()> {
-        self.writer.execute(sqlx::query("UPDATE repositories SET lifecycle_evaluated_at = ? WHERE id = ? AND lifecycle_policy IS NOT NULL")
+        sqlx::query("UPDATE repositories SET lifecycle_evaluated_at = ? WHERE id = ? AND lifecycle_policy IS NOT NULL")
             .bind(at)
-            .bind(repo.0)
-            )
+            .bind(repo.0).execute_durably(&self.writer)
             .await?;
         Ok(())
     }
@@ -207,14 +207,13 @@ impl LifecycleStore for SqliteMetadataStore {
         status: &str,
         results: Option<&str>,
     ) -> Result<()> {
-        self.writer.execute(sqlx::query(
+        sqlx::query(
             "UPDATE lifecycle_previews SET status = ?, results = ? WHERE repository_id = ? AND started_at = ?",
         )
         .bind(status)
         .bind(results)
         .bind(repo.0)
-        .bind(started_at)
-        )
+        .bind(started_at).execute_durably(&self.writer)
         .await?;
         Ok(())
     }

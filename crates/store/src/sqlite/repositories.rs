@@ -4,6 +4,7 @@
 //! bytes are files the caller removes.
 
 use super::sql::split_names;
+use super::writer::ExecuteDurably;
 use super::SqliteMetadataStore;
 use crate::metadata::{
     DeleteRepositoryOutcome, RegistryKey, RepoId, RepositoryRecord, RepositoryStore, ResourceTag,
@@ -23,7 +24,7 @@ impl RepositoryStore for SqliteMetadataStore {
         if let Some(id) = self.find_repository(registry, name).await? {
             return Ok(id);
         }
-        self.writer.execute(sqlx::query(
+        sqlx::query(
             "INSERT INTO repositories (account_id, region, name, created_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (account_id, region, name) DO NOTHING",
         )
@@ -31,7 +32,7 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(&registry.region)
         .bind(name)
         .bind(now)
-        )
+        .execute_durably(&self.writer)
         .await?;
         let id: i64 = sqlx::query_scalar(
             "SELECT id FROM repositories WHERE account_id = ? AND region = ? AND name = ?",
@@ -128,29 +129,27 @@ impl RepositoryStore for SqliteMetadataStore {
         mutability: &str,
         filters: Option<&str>,
     ) -> Result<bool> {
-        let n = self.writer.execute(sqlx::query(
+        let n = sqlx::query(
             "UPDATE repositories SET image_tag_mutability = ?, mutability_filters = ? WHERE account_id = ? AND region = ? AND name = ?",
         )
         .bind(mutability)
         .bind(filters)
         .bind(&registry.account_id)
         .bind(&registry.region)
-        .bind(name)
-        )
+        .bind(name).execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)
     }
 
     async fn set_scan_on_push(&self, registry: &RegistryKey, name: &str, on: bool) -> Result<bool> {
-        let n = self.writer.execute(sqlx::query(
+        let n = sqlx::query(
             "UPDATE repositories SET scan_on_push = ? WHERE account_id = ? AND region = ? AND name = ?",
         )
         .bind(on)
         .bind(&registry.account_id)
         .bind(&registry.region)
-        .bind(name)
-        )
+        .bind(name).execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -268,7 +267,7 @@ impl RepositoryStore for SqliteMetadataStore {
         name: &str,
         value: &str,
     ) -> Result<()> {
-        self.writer.execute(sqlx::query(
+        sqlx::query(
             "INSERT INTO account_settings (account_id, region, name, value) VALUES (?, ?, ?, ?)
              ON CONFLICT (account_id, region, name) DO UPDATE SET value = excluded.value",
         )
@@ -276,7 +275,7 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(&registry.region)
         .bind(name)
         .bind(value)
-        )
+        .execute_durably(&self.writer)
         .await?;
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! (`0009_scanning.sql`).
 
 use super::sql::digest_of;
+use super::writer::ExecuteDurably;
 use super::SqliteMetadataStore;
 use crate::metadata::{
     ImageScanRecord, RegistryKey, RepoId, ScanOutcome, ScanRef, ScanningStore, VulnImportOutcome,
@@ -168,15 +169,14 @@ impl ScanningStore for SqliteMetadataStore {
         inventory: &[u8],
         now: i64,
     ) -> Result<()> {
-        self.writer.execute(sqlx::query(
+        sqlx::query(
             "INSERT OR REPLACE INTO layer_inventories (layer_digest, diff_id, inventory, created_at)
              VALUES (?, ?, ?, ?)",
         )
         .bind(layer.as_str())
         .bind(diff_id)
         .bind(inventory)
-        .bind(now)
-        )
+        .bind(now).execute_durably(&self.writer)
         .await?;
         Ok(())
     }
@@ -188,15 +188,14 @@ impl ScanningStore for SqliteMetadataStore {
         scan_type: &str,
         now: i64,
     ) -> Result<()> {
-        self.writer.execute(sqlx::query(
+        sqlx::query(
             "INSERT OR REPLACE INTO image_scans (repository_id, digest, status, scan_type, started_at)
              VALUES (?, ?, 'IN_PROGRESS', ?, ?)",
         )
         .bind(repo.0)
         .bind(digest.as_str())
         .bind(scan_type)
-        .bind(now)
-        )
+        .bind(now).execute_durably(&self.writer)
         .await?;
         Ok(())
     }
@@ -208,7 +207,7 @@ impl ScanningStore for SqliteMetadataStore {
         started_at: i64,
         o: &ScanOutcome<'_>,
     ) -> Result<bool> {
-        let n = self.writer.execute(sqlx::query(
+        let n = sqlx::query(
             "UPDATE image_scans SET status = ?, description = ?, completed_at = ?,
                 source_updated_at = ?, source_generation = ?, findings = ?, counts = ?, detection = ?
              WHERE repository_id = ? AND digest = ? AND started_at = ?",
@@ -223,8 +222,7 @@ impl ScanningStore for SqliteMetadataStore {
         .bind(o.detection)
         .bind(repo.0)
         .bind(digest.as_str())
-        .bind(started_at)
-        )
+        .bind(started_at).execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -287,17 +285,15 @@ impl ScanningStore for SqliteMetadataStore {
     }
 
     async fn put_registry_scanning(&self, registry: &RegistryKey, config: &str) -> Result<()> {
-        self.writer
-            .execute(
-                sqlx::query(
-                    "INSERT INTO registry_scanning (account_id, region, config) VALUES (?, ?, ?)
+        sqlx::query(
+            "INSERT INTO registry_scanning (account_id, region, config) VALUES (?, ?, ?)
              ON CONFLICT (account_id, region) DO UPDATE SET config = excluded.config",
-                )
-                .bind(&registry.account_id)
-                .bind(&registry.region)
-                .bind(config),
-            )
-            .await?;
+        )
+        .bind(&registry.account_id)
+        .bind(&registry.region)
+        .bind(config)
+        .execute_durably(&self.writer)
+        .await?;
         Ok(())
     }
 

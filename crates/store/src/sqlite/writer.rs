@@ -84,6 +84,19 @@ impl Writer {
     }
 }
 
+/// `query.execute_durably(&self.writer)`: one statement in a transaction
+/// of its own, returning once durable (`Writer::execute`), written where
+/// `.execute(pool)` would be.
+pub(super) trait ExecuteDurably<'q> {
+    async fn execute_durably(self, writer: &Writer) -> sqlx::Result<SqliteQueryResult>;
+}
+
+impl<'q> ExecuteDurably<'q> for sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>> {
+    async fn execute_durably(self, writer: &Writer) -> sqlx::Result<SqliteQueryResult> {
+        writer.execute(self).await
+    }
+}
+
 impl WriteTx<'_> {
     pub(super) async fn commit(self) -> sqlx::Result<()> {
         self.tx.commit().await?;
