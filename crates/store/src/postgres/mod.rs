@@ -17,7 +17,7 @@
 
 pub use import::TableCount;
 
-use crate::{Result, StoreError};
+use crate::Result;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
@@ -32,7 +32,7 @@ macro_rules! retrying {
         loop {
             let outcome: $crate::Result<_> = async $body.await;
             match outcome {
-                Err(e) if e.is_retryable() && attempt < $crate::postgres::MAX_ATTEMPTS => {
+                Err(e) if e.is_conflict() && attempt < $crate::postgres::MAX_ATTEMPTS => {
                     $crate::postgres::backoff(attempt).await;
                     attempt += 1;
                 }
@@ -173,12 +173,6 @@ impl PgMetadataStore {
             upload_locks,
             listener,
         })
-    }
-}
-
-impl StoreError {
-    pub(crate) fn is_retryable(&self) -> bool {
-        self.is_conflict()
     }
 }
 

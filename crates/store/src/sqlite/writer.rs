@@ -33,7 +33,7 @@ pub(super) struct Writer {
 /// without `commit`, it rolls back.
 pub(super) struct WriteTx<'w> {
     tx: Transaction<'static, Sqlite>,
-    wal: &'w GroupSync,
+    writer: &'w Writer,
 }
 
 impl Writer {
@@ -58,18 +58,8 @@ impl Writer {
     pub(super) async fn begin(&self) -> sqlx::Result<WriteTx<'_>> {
         Ok(WriteTx {
             tx: self.pool.begin().await?,
-            wal: &self.wal,
+            writer: self,
         })
-    }
-
-    /// One statement in a transaction of its own.
-    pub(super) async fn execute<'q>(
-        &self,
-        query: sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>,
-    ) -> sqlx::Result<SqliteQueryResult> {
-        let done = query.execute(&self.pool).await?;
-        self.durable().await?;
-        Ok(done)
     }
 
     /// Returns once every commit made so far is on disk.
@@ -77,30 +67,33 @@ impl Writer {
         self.wal.wait().await.map_err(sqlx::Error::Io)
     }
 
-    /// For what needs the connection itself and no durability promise
-    /// (migrations sync through `durable`; checkpoints sync themselves).
+    /// For what needs the connection itself and no durability promise:
+    /// reading back a row the caller just wrote durably, the checkpoint at
+    /// close (which syncs itself), closing.
     pub(super) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 }
 
 /// `query.execute_durably(&self.writer)`: one statement in a transaction
-/// of its own, returning once durable (`Writer::execute`), written where
-/// `.execute(pool)` would be.
+/// of its own, returning once durable, written where `.execute(pool)`
+/// would be.
 pub(super) trait ExecuteDurably<'q> {
     async fn execute_durably(self, writer: &Writer) -> sqlx::Result<SqliteQueryResult>;
 }
 
 impl<'q> ExecuteDurably<'q> for sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>> {
     async fn execute_durably(self, writer: &Writer) -> sqlx::Result<SqliteQueryResult> {
-        writer.execute(self).await
+        let done = self.execute(&writer.pool).await?;
+        writer.durable().await?;
+        Ok(done)
     }
 }
 
 impl WriteTx<'_> {
     pub(super) async fn commit(self) -> sqlx::Result<()> {
         self.tx.commit().await?;
-        self.wal.wait().await.map_err(sqlx::Error::Io)
+        self.writer.durable().await
     }
 
     pub(super) async fn rollback(self) -> sqlx::Result<()> {
