@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-const REPO: &str = "bench/blobs";
+pub(crate) const REPO: &str = "bench/blobs";
 
 pub async fn round(
     plan: &Plan,

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const IMAGE_REPO: &str = "bench/manifest";
+pub(crate) const IMAGE_REPO: &str = "bench/manifest";
 const TAGS_REPO: &str = "bench/tags";
 
 pub struct Meta {
@@ -134,24 +134,12 @@ impl Meta {
         order: [Kind; 2],
         results: &mut Results,
     ) -> anyhow::Result<()> {
-        let accept = HeaderValue::from_static(ACCEPT_MANIFESTS);
-        let shapes = [
-            (Method::GET, "tag", "latest".to_string()),
-            (Method::GET, "digest", self.image.manifest_digest.clone()),
-            (Method::HEAD, "tag", "latest".to_string()),
-            (Method::HEAD, "digest", self.image.manifest_digest.clone()),
-        ];
         for s in self.servers(order) {
             s.reset_peak()?;
         }
-        for (method, by, reference) in &shapes {
-            let shape = Shape {
-                method: method.clone(),
-                path: format!("/v2/{IMAGE_REPO}/manifests/{reference}"),
-                accept: Some(accept.clone()),
-            };
+        for (label, shape) in manifest_shapes(&self.image) {
             for &c in &plan.manifest_concurrency {
-                let name = format!("manifest {method} by {by}, concurrency {c}");
+                let name = format!("manifest {label}, concurrency {c}");
                 let mut line = format!("{name}:");
                 for s in self.servers(order).into_iter().chain([&self.floor]) {
                     let r = load::run(s.addr, shape.clone(), c, plan.warmup, plan.measure).await?;
@@ -392,6 +380,27 @@ fn s_request(addr: SocketAddr, path: &str) -> http::Request<crate::client::ReqBo
         b = b.header(header::AUTHORIZATION, a);
     }
     b.body(empty()).expect("valid request")
+}
+
+/// The manifest loads on `image` (pushed to `IMAGE_REPO` as `latest`): GET
+/// and HEAD, by tag and by digest, each with its label ("GET by tag").
+pub(crate) fn manifest_shapes(image: &Image) -> Vec<(String, Shape)> {
+    let accept = HeaderValue::from_static(ACCEPT_MANIFESTS);
+    let mut shapes = Vec::new();
+    for method in [Method::GET, Method::HEAD] {
+        for (by, reference) in [
+            ("tag", "latest"),
+            ("digest", image.manifest_digest.as_str()),
+        ] {
+            let shape = Shape {
+                method: method.clone(),
+                path: format!("/v2/{IMAGE_REPO}/manifests/{reference}"),
+                accept: Some(accept.clone()),
+            };
+            shapes.push((format!("{method} by {by}"), shape));
+        }
+    }
+    shapes
 }
 
 pub(crate) async fn push_image(

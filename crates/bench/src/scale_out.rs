@@ -8,11 +8,11 @@
 //! is PostgreSQL + S3 relative to embedded; `report.rs` prints them as a
 //! table of their own.
 
-use crate::blobs::{pull_all, push_all};
+use crate::blobs::{pull_all, push_all, REPO as BLOB_REPO};
 use crate::client::Conn;
 use crate::content::{self, Blob};
-use crate::load::{self, Shape};
-use crate::meta::push_image;
+use crate::load;
+use crate::meta::{manifest_shapes, push_image, IMAGE_REPO};
 use crate::plan::{size_label, Plan};
 use crate::progress;
 use crate::report::{Better, Results, Who, SCALE_OUT as PREFIX};
@@ -20,7 +20,6 @@ use crate::servers::{Binaries, Kind, Server, SharedStores};
 use anyhow::Context;
 use berth_testkit::image::oci_image;
 use futures_util::{StreamExt, TryStreamExt};
-use http::{HeaderValue, Method};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::multipart::MultipartStore;
 use object_store::path::Path as S3Path;
@@ -29,8 +28,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-const IMAGE_REPO: &str = "bench/manifest";
-const BLOB_REPO: &str = "bench/blobs";
 /// berth's S3 part size (`berth_store::s3_blob::PART_SIZE`), for the limit.
 const PART: u64 = 8 << 20;
 
@@ -82,9 +79,9 @@ pub async fn round(
 
     manifests(plan, &servers, results).await?;
     small_blobs(plan, round, &servers, results).await?;
-    large_blob(plan, round, stores, &servers, results).await?;
-
     let s3 = raw_store(stores)?;
+    large_blob(plan, round, &s3, &servers, results).await?;
+
     for mut s in servers {
         s.stop()?;
         // What the round stored in S3 goes with it, as its data dir does.
@@ -113,19 +110,8 @@ async fn manifests(plan: &Plan, servers: &[Server], results: &mut Results) -> an
         .await?;
         s.reset_peak()?;
     }
-    let accept = HeaderValue::from_static(crate::client::ACCEPT_MANIFESTS);
-    for (method, by, reference) in [
-        (Method::GET, "tag", "latest".to_string()),
-        (Method::GET, "digest", image.manifest_digest.clone()),
-        (Method::HEAD, "tag", "latest".to_string()),
-        (Method::HEAD, "digest", image.manifest_digest.clone()),
-    ] {
-        let shape = Shape {
-            method: method.clone(),
-            path: format!("/v2/{IMAGE_REPO}/manifests/{reference}"),
-            accept: Some(accept.clone()),
-        };
-        let name = format!("{PREFIX}manifest {method} by {by}, concurrency 64");
+    for (label, shape) in manifest_shapes(&image) {
+        let name = format!("{PREFIX}manifest {label}, concurrency 64");
         let mut line = format!("{name}:");
         for s in servers {
             let r = load::run(s.addr, shape.clone(), 64, plan.warmup, plan.measure).await?;
@@ -176,7 +162,7 @@ async fn small_blobs(
 async fn large_blob(
     plan: &Plan,
     round: usize,
-    stores: &SharedStores,
+    s3: &AmazonS3,
     servers: &[Server],
     results: &mut Results,
 ) -> anyhow::Result<()> {
@@ -185,17 +171,16 @@ async fn large_blob(
     let base = content::base_chunk();
     let blob = Arc::new(vec![Blob::new(&base, ((round as u64) << 40) | 0xb16, size)]);
 
-    let s3 = raw_store(stores)?;
     let key = S3Path::from(format!(
         "bench-raw-{}-{round}/{}",
         std::process::id(),
         blob[0].digest.replace(':', "-")
     ));
     let t = Instant::now();
-    raw_multipart_put(&s3, &key, &blob[0]).await?;
+    raw_multipart_put(s3, &key, &blob[0]).await?;
     let put = size as f64 / 1e6 / t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let got = raw_get(&s3, &key).await?;
+    let got = raw_get(s3, &key).await?;
     let get = got as f64 / 1e6 / t.elapsed().as_secs_f64();
     anyhow::ensure!(got == size, "the raw GET read {got} of {size} bytes");
     s3.delete(&key).await?;

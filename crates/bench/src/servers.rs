@@ -52,9 +52,16 @@ pub struct Server {
     log: PathBuf,
     /// `AWS:<token>` for berth (skopeo's `--creds`), once logged in.
     pub creds: Option<String>,
-    /// `Kind::BerthShared`'s database (dropped after the process) and
-    /// blob location.
-    shared: Option<(berth_testkit::postgres::Database, String)>,
+    shared: Option<SharedServer>,
+}
+
+/// What a `Kind::BerthShared` server has of its own.
+struct SharedServer {
+    /// Dropped after the process (`Server`'s drop kills it first).
+    database: berth_testkit::postgres::Database,
+    /// Its blobs' prefix in the bucket.
+    prefix: String,
+    server_key: PathBuf,
 }
 
 /// Where the scale-out phase finds PostgreSQL and S3: the variables that
@@ -117,8 +124,13 @@ impl Server {
                         .duration_since(std::time::UNIX_EPOCH)?
                         .as_millis()
                 );
-                std::fs::write(dir.join("server.key"), rand::random::<[u8; 32]>())?;
-                Some((db, format!("s3://{}/{prefix}", stores.s3_bucket)))
+                let server_key = dir.join("server.key");
+                std::fs::write(&server_key, rand::random::<[u8; 32]>())?;
+                Some(SharedServer {
+                    database: db,
+                    prefix,
+                    server_key,
+                })
             }
             _ => None,
         };
@@ -161,11 +173,12 @@ impl Server {
                         "BERTH_ROOT_SECRET_ACCESS_KEY",
                         berth_testkit::ROOT_SECRET_ACCESS_KEY,
                     );
-                if let (Some((db, blobs)), Some(stores)) = (&self.shared, &self.bins.shared) {
-                    c.args(["--metadata", &db.url, "--blobs", blobs])
+                if let (Some(own), Some(stores)) = (&self.shared, &self.bins.shared) {
+                    let blobs = format!("s3://{}/{}", stores.s3_bucket, own.prefix);
+                    c.args(["--metadata", &own.database.url, "--blobs", &blobs])
                         .args(["--s3-endpoint", &stores.s3_endpoint])
                         .arg("--server-key-file")
-                        .arg(self.log.with_file_name("server.key"))
+                        .arg(&own.server_key)
                         .env("BERTH_S3_ACCESS_KEY_ID", &stores.s3_access_key_id)
                         .env("BERTH_S3_SECRET_ACCESS_KEY", &stores.s3_secret_access_key);
                 }
@@ -238,9 +251,7 @@ impl Server {
 
     /// `Kind::BerthShared`'s prefix in the S3 bucket.
     pub fn s3_prefix(&self) -> Option<&str> {
-        let (_, blobs) = self.shared.as_ref()?;
-        let path = blobs.strip_prefix("s3://")?;
-        Some(path.split_once('/').map_or("", |(_, prefix)| prefix))
+        self.shared.as_ref().map(|own| own.prefix.as_str())
     }
 
     pub fn pid(&self) -> u32 {
