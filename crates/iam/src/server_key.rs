@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit as HmacKeyInit, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
@@ -38,7 +38,8 @@ impl std::fmt::Debug for ServerKey {
 /// Separate keys per purpose, so that a token MAC can never be confused
 /// with a sealed secret.
 fn derive(master: &[u8], purpose: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as HmacKeyInit>::new_from_slice(master).expect("HMAC takes any key length");
     mac.update(purpose);
     mac.finalize().into_bytes().into()
 }
@@ -60,9 +61,9 @@ impl ServerKey {
         Ok(ServerKey {
             fingerprint: hex::encode(&derive(bytes, b"berth fingerprint v1")[..16]),
             seal: ChaCha20Poly1305::new((&seal_key).into()),
-            token_mac: <Hmac<Sha256> as Mac>::new_from_slice(&token_key)
+            token_mac: <Hmac<Sha256> as HmacKeyInit>::new_from_slice(&token_key)
                 .expect("HMAC takes any key length"),
-            download_mac: <Hmac<Sha256> as Mac>::new_from_slice(&download_key)
+            download_mac: <Hmac<Sha256> as HmacKeyInit>::new_from_slice(&download_key)
                 .expect("HMAC takes any key length"),
         })
     }

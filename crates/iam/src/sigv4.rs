@@ -13,7 +13,7 @@
 //! corner cases that no SDK produces, the published rules win (see
 //! [`canonical_query`]).
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit as _, Mac};
 use percent_encoding::{percent_decode_str, percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 

@@ -1,5 +1,6 @@
 //! Content digests (`<algorithm>:<hex>`) and the hasher that produces them.
 
+use sha2::digest::common::hazmat::SerializableState as _;
 use sha2::Digest as _;
 use std::fmt;
 use std::str::FromStr;
@@ -165,6 +166,42 @@ impl DigestHasher {
         }
     }
 
+    /// The state after the first `hashed` bytes, so that another process
+    /// can continue the hash (`from_state`): an upload's PATCH on one node
+    /// and its PUT on another hash each byte once. Layout: the algorithm
+    /// (1 sha256, 2 sha512), `hashed` (u64, little-endian), sha2's
+    /// serialized state (104 or 208 bytes).
+    pub fn state(&self, hashed: u64) -> Vec<u8> {
+        let (tag, inner) = match self {
+            DigestHasher::Sha256(h) => (1u8, h.serialize().to_vec()),
+            DigestHasher::Sha512(h) => (2u8, h.serialize().to_vec()),
+        };
+        let mut out = Vec::with_capacity(9 + inner.len());
+        out.push(tag);
+        out.extend_from_slice(&hashed.to_le_bytes());
+        out.extend_from_slice(&inner);
+        out
+    }
+
+    /// The hasher `state` saved, if it was saved after exactly `hashed`
+    /// bytes and parses; `None` otherwise (the caller re-reads the bytes).
+    pub fn from_state(state: &[u8], hashed: u64) -> Option<DigestHasher> {
+        let (&tag, rest) = state.split_first()?;
+        let (count, inner) = rest.split_first_chunk::<8>()?;
+        if u64::from_le_bytes(*count) != hashed {
+            return None;
+        }
+        match tag {
+            1 => sha2::Sha256::deserialize(inner.try_into().ok()?)
+                .ok()
+                .map(DigestHasher::Sha256),
+            2 => sha2::Sha512::deserialize(inner.try_into().ok()?)
+                .ok()
+                .map(DigestHasher::Sha512),
+            _ => None,
+        }
+    }
+
     pub fn finish(self) -> Digest {
         let algorithm = self.algorithm();
         let hex = match self {
@@ -183,6 +220,34 @@ mod tests {
     use super::*;
 
     const EMPTY: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn a_saved_state_continues_the_hash_elsewhere() {
+        let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        for algorithm in Algorithm::ALL {
+            // Splits inside a block and on a block boundary.
+            for split in [0, 1, 63, 64, 65, 128, 999, 1000] {
+                let mut first = DigestHasher::new(algorithm);
+                first.update(&bytes[..split]);
+                let state = first.state(split as u64);
+                let mut rest = DigestHasher::from_state(&state, split as u64).unwrap();
+                rest.update(&bytes[split..]);
+                assert_eq!(
+                    rest.finish(),
+                    Digest::of_bytes(algorithm, &bytes),
+                    "{algorithm:?} split at {split}"
+                );
+                // A state for another length, or a damaged one, is refused.
+                assert!(DigestHasher::from_state(&state, split as u64 + 1).is_none());
+                assert!(
+                    DigestHasher::from_state(&state[..state.len() - 1], split as u64).is_none()
+                );
+                let mut other = state.clone();
+                other[0] = 9;
+                assert!(DigestHasher::from_state(&other, split as u64).is_none());
+            }
+        }
+    }
 
     #[test]
     fn hashes_empty_input_to_the_well_known_digest() {

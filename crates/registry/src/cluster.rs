@@ -24,7 +24,7 @@ impl Registry {
     /// caches stay off until `follow_cluster` listens.
     pub fn with_cluster(mut self, cluster: Arc<dyn Cluster>) -> Self {
         self.digest_locks = crate::locks::KeyedLocks::spanning(&cluster, "d:");
-        self.uploads.locks = crate::locks::KeyedLocks::spanning(&cluster, "u:");
+        self.upload_locks = crate::locks::KeyedLocks::spanning(&cluster, "u:");
         if cluster.is_shared() {
             self.set_caches_enabled(false);
         }

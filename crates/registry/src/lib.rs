@@ -152,7 +152,8 @@ pub struct Registry {
     meta: Arc<dyn MetadataStore>,
     clock: Arc<dyn Clock>,
     cache: cache::HotCache,
-    uploads: uploads::UploadTracker,
+    /// One request at a time per upload session, across the cluster (`u:<id>`).
+    upload_locks: locks::KeyedLocks,
     /// Held across "blob file in place" and "blob linked" by uploads, and
     /// across "record deleted" and "file deleted" by garbage collection.
     digest_locks: locks::KeyedLocks,
@@ -200,7 +201,7 @@ impl Registry {
             meta,
             clock,
             cache: cache::HotCache::new(config.manifest_cache_bytes),
-            uploads: uploads::UploadTracker::default(),
+            upload_locks: locks::KeyedLocks::default(),
             digest_locks: locks::KeyedLocks::default(),
             cluster: Arc::new(berth_store::LocalCluster::default()),
             gc: gc::GcJobs::default(),

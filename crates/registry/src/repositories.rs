@@ -214,7 +214,6 @@ impl Registry {
                 // Its policy went with it; a new repository of that name starts without.
                 self.identity.policies_changed();
                 for id in uploads {
-                    self.uploads.hashers.lock().remove(&id);
                     if let Err(e) = self.blobs.delete_upload(&id).await {
                         tracing::warn!(upload = %id, error = %e, "could not remove a deleted repository's upload data; the next start will");
                     }

@@ -8,25 +8,10 @@
 
 use crate::blobs::BlobInfo;
 use crate::hashing::ParallelHasher;
-use crate::locks::KeyedLocks;
 use crate::{ByteStream, Error, Principal, Registry, Repo, Result};
 use berth_oci::{Algorithm, Digest, DigestHasher, RepositoryName};
 use berth_store::{BlobLink, CreateUploadOutcome, RepoId, StoreError, UploadRecord};
 use futures_util::StreamExt;
-use parking_lot::Mutex;
-use std::collections::HashMap;
-
-/// Hash states kept between the requests of a chunked upload, so that each
-/// byte is hashed once. A missing state (after a restart, or on another
-/// node) is rebuilt by re-reading the upload; the cap bounds memory.
-const MAX_KEPT_HASHERS: usize = 10_000;
-
-#[derive(Default)]
-pub(crate) struct UploadTracker {
-    pub(crate) hashers: Mutex<HashMap<String, (u64, DigestHasher)>>,
-    /// One request at a time per session, across the cluster (`u:<id>`).
-    pub(crate) locks: KeyedLocks,
-}
 
 /// The byte range a chunk claims (`Content-Range`), inclusive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +73,7 @@ impl Registry {
                     started_at: now,
                     updated_at: now,
                     started_by: by.map(|p| format!("{}:{}", p.account_id, p.user)),
+                    hash_state: None,
                 },
                 self.config.upload_sessions,
             )
@@ -195,26 +181,28 @@ impl Registry {
         body: ByteStream,
     ) -> Result<UploadState> {
         let repo_id = self.repo_id(repo).await?;
-        let _guard = self.uploads.locks.lock(id).await?;
+        let _guard = self.upload_locks.lock(id).await?;
         let up = self.upload(repo_id, id).await?;
         if let Some(r) = range {
             if !r.fits(up.size) {
                 return Err(Error::RangeNotSatisfiable { size: up.size });
             }
         }
-        let hasher = self.hasher_at(id, up.size).await?;
+        let hasher = self.hasher_at(&up).await?;
         let (size, hasher) = self.write_body(id, up.size, hasher, body).await?;
         if let Some(r) = range {
             r.check_received(size - up.size, "the chunk was not stored")?;
         }
+        // The state goes with the size, so the next request continues the
+        // hash on whichever node it lands (each byte is hashed once).
+        let state = hasher.state(size);
         if !self
             .meta
-            .set_upload_size(id, up.size, size, self.now())
+            .set_upload_size(id, up.size, size, &state, self.now())
             .await?
         {
             return Err(Error::BlobUploadUnknown(id.to_string()));
         }
-        self.keep_hasher(id, size, hasher);
         Ok(UploadState {
             id: id.to_string(),
             size,
@@ -242,14 +230,14 @@ impl Registry {
         last_chunk: Option<ByteStream>,
     ) -> Result<BlobInfo> {
         let repo_id = self.repo_id(repo).await?;
-        let _guard = self.uploads.locks.lock(id).await?;
+        let _guard = self.upload_locks.lock(id).await?;
         let up = self.upload(repo_id, id).await?;
         if let Some(r) = range {
             if !r.fits(up.size) {
                 return Err(Error::RangeNotSatisfiable { size: up.size });
             }
         }
-        let hasher = self.hasher_at(id, up.size).await?;
+        let hasher = self.hasher_at(&up).await?;
         let outcome = async {
             // The temporary file exists only once something was written; an
             // empty blob still needs one to become the blob.
@@ -296,7 +284,6 @@ impl Registry {
             .complete_upload(id, repo_id, digest, size, now)
             .await?;
         self.cache.fill_blob(seen, repo_id, digest, link(size, now));
-        self.uploads.hashers.lock().remove(id);
         Ok(BlobInfo {
             digest: digest.clone(),
             size,
@@ -306,7 +293,7 @@ impl Registry {
     /// Abandons an upload (`DELETE` on the session).
     pub async fn cancel_upload(&self, repo: &Repo, id: &str) -> Result<()> {
         let repo_id = self.repo_id(repo).await?;
-        let _guard = self.uploads.locks.lock(id).await?;
+        let _guard = self.upload_locks.lock(id).await?;
         self.upload(repo_id, id).await?;
         self.remove_upload(id).await
     }
@@ -314,12 +301,11 @@ impl Registry {
     pub(crate) async fn remove_upload(&self, id: &str) -> Result<()> {
         self.meta.delete_upload(id).await?;
         self.blobs.delete_upload(id).await?;
-        self.uploads.hashers.lock().remove(id);
         Ok(())
     }
 
     pub(crate) async fn lock_upload(&self, id: &str) -> Result<crate::locks::KeyedGuard<'_>> {
-        Ok(self.uploads.locks.lock(id).await?)
+        Ok(self.upload_locks.lock(id).await?)
     }
 
     async fn upload(&self, repo_id: RepoId, id: &str) -> Result<UploadRecord> {
@@ -354,13 +340,17 @@ impl Registry {
         Ok((size?, hasher))
     }
 
-    async fn hasher_at(&self, id: &str, size: u64) -> Result<DigestHasher> {
-        if let Some((at, h)) = self.uploads.hashers.lock().remove(id) {
-            if at == size {
-                return Ok(h);
-            }
+    /// The SHA-256 state after the session's acknowledged bytes: the one its
+    /// row carries, else (a session older than the column) re-read.
+    async fn hasher_at(&self, up: &UploadRecord) -> Result<DigestHasher> {
+        if let Some(h) = up
+            .hash_state
+            .as_deref()
+            .and_then(|s| DigestHasher::from_state(s, up.size))
+        {
+            return Ok(h);
         }
-        self.hash_upload(id, size, Algorithm::Sha256).await
+        self.hash_upload(&up.id, up.size, Algorithm::Sha256).await
     }
 
     /// Hashes the first `size` bytes of upload `id` from the store.
@@ -377,13 +367,6 @@ impl Registry {
             }
         }
         Ok(h)
-    }
-
-    fn keep_hasher(&self, id: &str, size: u64, h: DigestHasher) {
-        let mut m = self.uploads.hashers.lock();
-        if m.len() < MAX_KEPT_HASHERS {
-            m.insert(id.to_string(), (size, h));
-        }
     }
 
     async fn discard_temp(&self, id: &str) {

@@ -117,7 +117,7 @@ async fn chunked_upload_checks_ranges_and_survives_a_restart() {
         Err(Error::NameUnknown(_))
     ));
 
-    // A new process on the same data dir finishes the upload (hash state rebuilt from disk).
+    // A new process on the same data dir finishes the upload (the hash state is in the session row).
     f.reg.close().await;
     let reg = registry_at(&f.root, f.clock.clone()).await;
     reg.append_upload(&a, &up.id, None, body(&[b" world"]))
@@ -128,6 +128,47 @@ async fn chunked_upload_checks_ranges_and_survives_a_restart() {
         .await
         .unwrap();
     assert_eq!(read_all(&reg, &a, &d).await, b"hello world!");
+}
+
+/// The hash state travels in the session row: the next request, on a new
+/// process or another node, continues it instead of re-reading the bytes;
+/// without a usable state it re-reads them. The stored bytes are changed
+/// behind berth's back to tell the two apart.
+#[tokio::test]
+async fn a_chunked_upload_continues_the_hash_state_its_row_carries() {
+    let f = fixture().await;
+    let a = repo("a");
+    let overwrite =
+        |id: &str| std::fs::write(f.root.join("blobs/uploads").join(id), b"HELLO").unwrap();
+
+    let up = f.reg.start_upload(&a, None).await.unwrap();
+    f.reg
+        .append_upload(&a, &up.id, None, body(&[b"hello"]))
+        .await
+        .unwrap();
+    overwrite(&up.id);
+    f.reg.close().await;
+    let reg = registry_at(&f.root, f.clock.clone()).await;
+    let saved = sha(b"hello world");
+    reg.complete_upload(&a, &up.id, &saved, None, Some(body(&[b" world"])))
+        .await
+        .unwrap();
+
+    // A state that does not parse (or was never written) is rebuilt from the bytes.
+    let up = reg.start_upload(&a, None).await.unwrap();
+    reg.append_upload(&a, &up.id, None, body(&[b"hello"]))
+        .await
+        .unwrap();
+    assert!(reg
+        .meta
+        .set_upload_size(&up.id, 5, 5, b"junk", 0)
+        .await
+        .unwrap());
+    overwrite(&up.id);
+    let reread = sha(b"HELLO world");
+    reg.complete_upload(&a, &up.id, &reread, None, Some(body(&[b" world"])))
+        .await
+        .unwrap();
 }
 
 /// `Content-Range: 0-18446744073709551615` claims 2^64 bytes, which `end -

@@ -39,13 +39,30 @@ pub async fn blob_record_store_suite<S: RepositoryStore + BlobRecordStore + ?Siz
     );
     assert!(store.upload_exists("u1").await.unwrap());
     assert_eq!(store.get_upload("u1").await.unwrap().unwrap(), up);
-    assert!(store.set_upload_size("u1", 0, 50, 200).await.unwrap());
+    assert!(store
+        .set_upload_size("u1", 0, 50, b"at 50", 200)
+        .await
+        .unwrap());
     assert!(
-        !store.set_upload_size("u1", 0, 70, 201).await.unwrap(),
+        !store
+            .set_upload_size("u1", 0, 70, b"at 70", 201)
+            .await
+            .unwrap(),
         "stale expected size must not apply"
     );
     let got = store.get_upload("u1").await.unwrap().unwrap();
     assert_eq!((got.size, got.updated_at, got.repository), (50, 200, b));
+    assert_eq!(
+        got.hash_state.as_deref(),
+        Some(&b"at 50"[..]),
+        "the state moves with the size"
+    );
+    assert_eq!(
+        store.stale_uploads(201, 10).await.unwrap()[0]
+            .hash_state
+            .as_deref(),
+        Some(&b"at 50"[..])
+    );
     assert_eq!(store.stale_uploads(201, 10).await.unwrap().len(), 1);
     assert_eq!(store.stale_uploads(200, 10).await.unwrap().len(), 0);
     let blob = d(20);
@@ -90,6 +107,7 @@ async fn upload_limits<S: BlobRecordStore + ?Sized>(
         id: id.into(),
         repository: repo,
         started_by: by.map(str::to_string),
+        hash_state: None,
         ..template.clone()
     };
     let create = |u: UploadRecord| async move { store.create_upload(&u, limits).await.unwrap() };

@@ -143,6 +143,7 @@ fn upload_record(repo: RepoId) -> UploadRecord {
         started_at: 100,
         updated_at: 100,
         started_by: Some("000000000000:ci".into()),
+        hash_state: None,
     }
 }
 

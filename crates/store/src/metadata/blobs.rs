@@ -54,6 +54,9 @@ pub struct UploadRecord {
     /// Who opened the session (`<account>:<user>`), for the per-principal
     /// cap; `None` for anonymous sessions and ones older than the column.
     pub started_by: Option<String>,
+    /// The hash state after the `size` bytes (`DigestHasher::state`), so
+    /// that any node continues the hash; `None` when not recorded.
+    pub hash_state: Option<Vec<u8>>,
 }
 
 /// The most upload sessions that may be open at once (`create_upload`).
@@ -105,8 +108,16 @@ pub trait BlobRecordStore: Send + Sync {
         limits: UploadLimits,
     ) -> Result<CreateUploadOutcome>;
     async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>>;
-    /// Moves an upload's size from `expected` to `size`; false if it was not at `expected`.
-    async fn set_upload_size(&self, id: &str, expected: u64, size: u64, now: i64) -> Result<bool>;
+    /// Moves an upload's size from `expected` to `size`, with the hash state
+    /// after those bytes, in one compare-and-set; false if it was not at `expected`.
+    async fn set_upload_size(
+        &self,
+        id: &str,
+        expected: u64,
+        size: u64,
+        hash_state: &[u8],
+        now: i64,
+    ) -> Result<bool>;
     /// Ends upload `id` by linking the blob it became, in one transaction.
     async fn complete_upload(
         &self,

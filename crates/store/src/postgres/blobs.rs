@@ -176,7 +176,7 @@ impl BlobRecordStore for PgMetadataStore {
 
     async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>> {
         let row = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at, started_by FROM uploads WHERE id = $1",
+            "SELECT id, repository_id, size, started_at, updated_at, started_by, hash_state FROM uploads WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.reader)
@@ -184,12 +184,20 @@ impl BlobRecordStore for PgMetadataStore {
         Ok(row.map(upload_from_row))
     }
 
-    async fn set_upload_size(&self, id: &str, expected: u64, size: u64, now: i64) -> Result<bool> {
+    async fn set_upload_size(
+        &self,
+        id: &str,
+        expected: u64,
+        size: u64,
+        hash_state: &[u8],
+        now: i64,
+    ) -> Result<bool> {
         retrying!({
             let n = sqlx::query(
-                "UPDATE uploads SET size = $1, updated_at = $2 WHERE id = $3 AND size = $4",
+                "UPDATE uploads SET size = $1, hash_state = $2, updated_at = $3 WHERE id = $4 AND size = $5",
             )
             .bind(to_i64(size))
+            .bind(hash_state)
             .bind(now)
             .bind(id)
             .bind(to_i64(expected))
@@ -233,7 +241,7 @@ impl BlobRecordStore for PgMetadataStore {
 
     async fn stale_uploads(&self, before: i64, limit: u32) -> Result<Vec<UploadRecord>> {
         let rows = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at, started_by FROM uploads WHERE updated_at < $1 ORDER BY updated_at LIMIT $2",
+            "SELECT id, repository_id, size, started_at, updated_at, started_by, hash_state FROM uploads WHERE updated_at < $1 ORDER BY updated_at LIMIT $2",
         )
         .bind(before)
         .bind(i64::from(limit))

@@ -54,6 +54,7 @@ pub(super) fn upload_from_row(row: sqlx::postgres::PgRow) -> UploadRecord {
         started_at: row.get(3),
         updated_at: row.get(4),
         started_by: row.get(5),
+        hash_state: row.get(6),
     }
 }
 

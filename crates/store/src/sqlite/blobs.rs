@@ -166,7 +166,7 @@ impl BlobRecordStore for SqliteMetadataStore {
 
     async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>> {
         let row = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at, started_by FROM uploads WHERE id = ?",
+            "SELECT id, repository_id, size, started_at, updated_at, started_by, hash_state FROM uploads WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.reader)
@@ -174,16 +174,25 @@ impl BlobRecordStore for SqliteMetadataStore {
         Ok(row.map(upload_from_row))
     }
 
-    async fn set_upload_size(&self, id: &str, expected: u64, size: u64, now: i64) -> Result<bool> {
-        let n =
-            sqlx::query("UPDATE uploads SET size = ?, updated_at = ? WHERE id = ? AND size = ?")
-                .bind(to_i64(size))
-                .bind(now)
-                .bind(id)
-                .bind(to_i64(expected))
-                .execute_durably(&self.writer)
-                .await?
-                .rows_affected();
+    async fn set_upload_size(
+        &self,
+        id: &str,
+        expected: u64,
+        size: u64,
+        hash_state: &[u8],
+        now: i64,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE uploads SET size = ?, hash_state = ?, updated_at = ? WHERE id = ? AND size = ?",
+        )
+        .bind(to_i64(size))
+        .bind(hash_state)
+        .bind(now)
+        .bind(id)
+        .bind(to_i64(expected))
+        .execute_durably(&self.writer)
+        .await?
+        .rows_affected();
         Ok(n == 1)
     }
 
@@ -216,7 +225,7 @@ impl BlobRecordStore for SqliteMetadataStore {
 
     async fn stale_uploads(&self, before: i64, limit: u32) -> Result<Vec<UploadRecord>> {
         let rows = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at, started_by FROM uploads WHERE updated_at < ? ORDER BY updated_at LIMIT ?",
+            "SELECT id, repository_id, size, started_at, updated_at, started_by, hash_state FROM uploads WHERE updated_at < ? ORDER BY updated_at LIMIT ?",
         )
         .bind(before)
         .bind(limit)
