@@ -12,11 +12,9 @@ use std::time::{Duration, Instant};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-/// A scan IN_PROGRESS this long is taken for abandoned (its node died) by
-/// the other nodes of a cluster; scans take seconds to minutes.
-const SCAN_STALE_AFTER: Duration = Duration::from_secs(30 * 60);
-/// How often a cluster looks for abandoned scans.
-const RESUME_SCANS_EVERY: Duration = Duration::from_secs(600);
+/// How often a cluster looks for scans whose claim lapsed (their node
+/// died): with the claim's 2 min, one is taken over within 3 min.
+const RESUME_SCANS_EVERY: Duration = Duration::from_secs(60);
 /// How often stale upload sessions are looked for.
 const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
 /// Bytes of large request bodies (UploadLayerPart, vulnerability batches)
@@ -111,19 +109,30 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             Err(e) => tracing::error!(error = %e, "finishing interrupted archive moves failed"),
         }
     });
-    // Scans a stopped server left IN_PROGRESS run again.
-    // On a cluster another node may be running some: only the stale ones,
-    // at start and then on one node every RESUME_SCANS_EVERY.
-    let stale = registry.is_clustered().then_some(SCAN_STALE_AFTER);
-    let resumed = registry.resume_scans(stale).await?;
-    if let Some(stale) = stale {
-        let every = RESUME_SCANS_EVERY;
+    // Scans a stopped server left IN_PROGRESS run again. On a cluster
+    // another node may be running some: only those whose claim lapsed, at
+    // start and then on one node every RESUME_SCANS_EVERY; and every node
+    // renews the claims of its own.
+    let clustered = registry.is_clustered();
+    let resumed = registry.resume_scans(!clustered).await?;
+    if clustered {
+        let renewing = registry.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(berth_registry::SCAN_CLAIM_RENEWAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = renewing.renew_scan_claims().await {
+                    tracing::warn!(error = %e, "renewing this node's scan claims failed; trying again");
+                }
+            }
+        });
         tokio::spawn(crate::jobs::run_as_job(
             registry.clone(),
             "scan-resume",
-            every,
+            RESUME_SCANS_EVERY,
             move |registry| async move {
-                match registry.resume_scans(Some(stale)).await {
+                match registry.resume_scans(false).await {
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::info!(count = n, "queued again scans a node left in progress")

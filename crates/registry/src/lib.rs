@@ -56,7 +56,9 @@ pub use listing::Page;
 pub use manifests::{ManifestRead, PutManifest};
 pub use pulls::PULL_FLUSH_INTERVAL;
 pub use repositories::{RepositorySettings, MAX_RESOURCE_TAGS};
-pub use scanning::{ImportStats, RepositoryScanning, ScanningConfig, StoredFinding};
+pub use scanning::{
+    ImportStats, RepositoryScanning, ScanningConfig, StoredFinding, SCAN_CLAIM_RENEWAL,
+};
 pub use uploads::{ChunkRange, UploadState};
 
 use berth_oci::RepositoryName;

@@ -65,7 +65,7 @@ pub use metadata::{
     MaintenanceStore, MetadataStore, RepositoryStore, ResourcePolicyStore, ScanningStore,
 };
 pub use metadata::{
-    ImageScanRecord, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,
+    ImageScanRecord, ScanClaim, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,
 };
 /// A fresh PostgreSQL database per test (`BERTH_TEST_POSTGRES`, or a throwaway cluster).
 #[cfg(all(feature = "postgres", any(test, feature = "conformance")))]

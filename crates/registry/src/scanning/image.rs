@@ -344,7 +344,7 @@ impl Scanning {
                     any = true;
                     if self
                         .meta
-                        .start_image_scan(repo, &child, scan_type, started)
+                        .start_image_scan(repo, &child, scan_type, started, self.claim())
                         .await
                         .is_ok()
                     {

@@ -8,6 +8,11 @@
 //!   scanning says SCAN_ON_PUSH (or CONTINUOUS_SCAN), and at start for scans
 //!   a stopped server left IN_PROGRESS (they are queued again: the image is
 //!   still there, and a scan is idempotent).
+//! * Each IN_PROGRESS scan carries a claim: this process's id and a time
+//!   `SCAN_CLAIM` ahead, which the process renews while the scan is queued
+//!   or running (`renew_scan_claims`, every `SCAN_CLAIM_RENEWAL`). On a
+//!   cluster, a scan whose claim lapsed belonged to a node that died, and
+//!   another node queues it again (`resume_scans`).
 //! * At most `scan_workers` scans run at once (a semaphore); their CPU work
 //!   (decompression, detection, matching) runs on the blocking pool, so the
 //!   async workers serving requests are never held. At most `MAX_QUEUED`
@@ -32,7 +37,9 @@ use crate::clock::Clock;
 use crate::{Error, Registry, Repo, Result};
 use berth_oci::Digest;
 use berth_scan::{Limits, Record};
-use berth_store::{BlobStore, ImageScanRecord, MetadataStore, RegistryKey, RepoId, ScanRef};
+use berth_store::{
+    BlobStore, ImageScanRecord, MetadataStore, RegistryKey, RepoId, ScanClaim, ScanRef,
+};
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -41,6 +48,14 @@ use tokio::sync::Semaphore;
 
 /// Scans waiting for a worker beyond this are refused (FAILED).
 pub const MAX_QUEUED: usize = 10_000;
+
+/// How far ahead a scan's claim reaches (ms): a node that died is noticed
+/// this long after its last renewal. Covers clock skew between nodes and a
+/// renewal that fails a few times while PostgreSQL restarts.
+const SCAN_CLAIM: i64 = 2 * 60 * 1000;
+
+/// How often a process renews the claims of its scans (every node).
+pub const SCAN_CLAIM_RENEWAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A scan IN_PROGRESS for less than this is not started again by
 /// StartImageScan or a push (the running one will answer).
@@ -68,6 +83,9 @@ pub(crate) struct Scanning {
     caches_enabled: AtomicBool,
     /// `RegistryConfig::after_scan`.
     after_scan: Option<fn()>,
+    /// This process's claimant id (`ScanClaim::by`), new at every start, so
+    /// that a restarted node never renews its earlier life's claims.
+    claimant: String,
 }
 
 impl Scanning {
@@ -102,11 +120,20 @@ impl Scanning {
             configs_generation: AtomicU64::new(0),
             caches_enabled: AtomicBool::new(true),
             after_scan,
+            claimant: uuid::Uuid::new_v4().to_string(),
         })
     }
 
     fn now(&self) -> i64 {
         self.clock.now_millis()
+    }
+
+    /// A claim, from now, for a scan this process starts.
+    fn claim(&self) -> ScanClaim<'_> {
+        ScanClaim {
+            by: &self.claimant,
+            until: self.now().saturating_add(SCAN_CLAIM),
+        }
     }
 
     async fn config(&self, registry: &RegistryKey) -> Result<Arc<ScanningConfig>> {
@@ -155,7 +182,7 @@ impl Scanning {
     async fn queue(self: &Arc<Self>, job: ScanRef, scan_type: &str) -> Result<i64> {
         let started_at = self.now();
         self.meta
-            .start_image_scan(job.repo, &job.digest, scan_type, started_at)
+            .start_image_scan(job.repo, &job.digest, scan_type, started_at, self.claim())
             .await?;
         self.spawn(job, started_at, scan_type.to_string()).await;
         Ok(started_at)
@@ -325,23 +352,31 @@ impl Registry {
         }
     }
 
-    /// Queues again the scans a stopped server left IN_PROGRESS; how many.
-    /// `older_than`: only those started that long ago. A node of several
-    /// passes it, so that it takes over the scans of a node that died and
-    /// leaves those another node is running (if one outlives it anyway, the
-    /// later start wins: the earlier one's result is discarded).
-    pub async fn resume_scans(&self, older_than: Option<std::time::Duration>) -> Result<usize> {
-        let started_before = match older_than {
-            None => i64::MAX,
-            Some(d) => self.now() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        };
-        let jobs = self.meta.scans_in_progress(started_before).await?;
+    /// Queues again, under this process's claim, the scans left IN_PROGRESS
+    /// whose claim lapsed (their process stopped); how many. `all`: every
+    /// scan left IN_PROGRESS, for a node on its own at start (no other
+    /// process can be running one). A node of several takes over the scans
+    /// of a node that died and leaves those another node renews (if two
+    /// run one anyway, the later start wins: the earlier result is
+    /// discarded).
+    pub async fn resume_scans(&self, all: bool) -> Result<usize> {
+        let lapsed_before = if all { i64::MAX } else { self.now() };
+        let jobs = self.meta.scans_in_progress(lapsed_before).await?;
         let n = jobs.len();
         for job in jobs {
             let config = self.scanning.config(&job.registry).await?;
             self.scanning.queue(job, &config.scan_type).await?;
         }
         Ok(n)
+    }
+
+    /// Moves the claims of this process's queued and running scans
+    /// `SCAN_CLAIM` ahead; how many. Writes nothing while none is pending.
+    pub async fn renew_scan_claims(&self) -> Result<u64> {
+        if self.scans_pending() == 0 {
+            return Ok(0);
+        }
+        Ok(self.meta.renew_scan_claims(self.scanning.claim()).await?)
     }
 
     /// Scans queued or running (tests wait for it to reach 0).

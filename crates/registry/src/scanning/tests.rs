@@ -3,9 +3,11 @@
 //! layer's file is gone still reads it from the cache); a scan a stopped
 //! registry left IN_PROGRESS resumed by the next.
 
+use crate::clock::Clock as _;
 use crate::test_fixture::*;
 use crate::*;
 use berth_oci::{Digest, Reference};
+use berth_store::ScanClaim;
 
 const RECORD: &[u8] =
     include_bytes!("../../../scan/tests/fixtures/synthetic/BERTH-SYNTHETIC-0001.json");
@@ -130,10 +132,10 @@ async fn indexes_scan_per_platform_and_layers_are_read_once() {
     assert_eq!(ids(&again), ids(&scan));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_scan_left_in_progress_runs_again_after_a_restart() {
-    let f = fixture().await;
-    let r = repo("scan/resume");
+/// An image whose scan a process left IN_PROGRESS under `claim`, as a
+/// server stopped (or a node killed) during the scan leaves it.
+async fn scan_left_in_progress(f: &Fixture, name: &str, claim: ScanClaim<'_>) -> (Repo, Digest) {
+    let r = repo(name);
     let layer = put_blob(
         &f.reg,
         &r,
@@ -144,24 +146,71 @@ async fn a_scan_left_in_progress_runs_again_after_a_restart() {
     let m = image_manifest(&config, &[&layer]);
     let d = sha(&m);
     f.reg.put_manifest(&r, &tag("v1"), None, m).await.unwrap();
-    // A registry stopped during a scan leaves it IN_PROGRESS.
     let id = f
         .reg
         .meta
-        .find_repository(&r.registry, "scan/resume")
+        .find_repository(&r.registry, name)
         .await
         .unwrap()
         .unwrap();
     f.reg
         .meta
-        .start_image_scan(id, &d, "BASIC", 5)
+        .start_image_scan(id, &d, "BASIC", 5, claim)
         .await
         .unwrap();
+    (r, d)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_left_in_progress_runs_again_after_a_restart() {
+    let f = fixture().await;
+    let far = ScanClaim {
+        by: "earlier-life",
+        until: i64::MAX - 1,
+    };
+    let (r, d) = scan_left_in_progress(&f, "scan/resume", far).await;
+    // A node on its own takes every scan left, claimed or not.
     let reg = registry_at(&f.root, f.clock.clone()).await;
-    assert_eq!(reg.resume_scans(None).await.unwrap(), 1);
+    assert_eq!(reg.resume_scans(true).await.unwrap(), 1);
     wait_idle(&reg).await;
     let scan = reg.image_scan(&r, &d).await.unwrap().unwrap();
     // Debian without packages: COMPLETE with no findings.
     assert_eq!(scan.status, "COMPLETE", "{scan:?}");
     assert!(ids(&scan).is_empty());
+}
+
+/// On a cluster a node takes over a scan only once its claimant stopped
+/// renewing the claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_takes_over_a_scan_only_when_its_claim_lapsed() {
+    let f = fixture().await;
+    let now = f.clock.now_millis();
+    let other = ScanClaim {
+        by: "another-node",
+        until: now + 60_000,
+    };
+    let (r, d) = scan_left_in_progress(&f, "scan/claimed", other).await;
+    assert_eq!(
+        f.reg.resume_scans(false).await.unwrap(),
+        0,
+        "the claim holds"
+    );
+    assert_eq!(
+        f.reg.image_scan(&r, &d).await.unwrap().unwrap().status,
+        "IN_PROGRESS"
+    );
+    f.clock
+        .0
+        .fetch_add(60_001, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        f.reg.resume_scans(false).await.unwrap(),
+        1,
+        "the claim lapsed"
+    );
+    wait_idle(&f.reg).await;
+    assert_eq!(
+        f.reg.image_scan(&r, &d).await.unwrap().unwrap().status,
+        "COMPLETE"
+    );
+    assert_eq!(f.reg.resume_scans(false).await.unwrap(), 0);
 }

@@ -2,7 +2,7 @@
 //! inventories, scans (a superseded finish is discarded), configurations.
 
 use super::registry;
-use crate::metadata::{RepositoryStore, ScanOutcome, ScanningStore, VulnRecordRow};
+use crate::metadata::{RepositoryStore, ScanClaim, ScanOutcome, ScanningStore, VulnRecordRow};
 use berth_oci::{Algorithm, Digest};
 
 pub async fn scanning_store_suite<S: RepositoryStore + ScanningStore + ?Sized>(store: &S) {
@@ -108,20 +108,42 @@ pub async fn scanning_store_suite<S: RepositoryStore + ScanningStore + ?Sized>(s
     let r = store.ensure_repository(reg, "suite/scan", 1).await.unwrap();
     let d = Digest::of_bytes(Algorithm::Sha256, b"image");
     assert_eq!(store.image_scan(r, &d).await.unwrap(), None);
-    store.start_image_scan(r, &d, "BASIC", 100).await.unwrap();
+    let claim = |by, until| ScanClaim { by, until };
+    store
+        .start_image_scan(r, &d, "BASIC", 100, claim("node-a", 150))
+        .await
+        .unwrap();
     assert_eq!(store.scans_in_progress(i64::MAX).await.unwrap().len(), 1);
     assert_eq!(
-        store.scans_in_progress(101).await.unwrap()[0].name,
+        store.scans_in_progress(151).await.unwrap()[0].name,
         "suite/scan"
     );
     assert!(
-        store.scans_in_progress(100).await.unwrap().is_empty(),
-        "a scan started at 100 is not older than 100"
+        store.scans_in_progress(150).await.unwrap().is_empty(),
+        "a claim until 150 has not lapsed before 150"
     );
+    // Only the claimant's renewal moves the claim.
+    assert_eq!(
+        store.renew_scan_claims(claim("node-b", 500)).await.unwrap(),
+        0
+    );
+    assert_eq!(store.scans_in_progress(151).await.unwrap().len(), 1);
+    assert_eq!(
+        store.renew_scan_claims(claim("node-a", 400)).await.unwrap(),
+        1
+    );
+    assert!(store.scans_in_progress(400).await.unwrap().is_empty());
+    assert_eq!(store.scans_in_progress(401).await.unwrap().len(), 1);
+    // A new start takes the claim over: the old claimant renews nothing.
     store
-        .start_image_scan(r, &d, "ENHANCED", 200)
+        .start_image_scan(r, &d, "ENHANCED", 200, claim("node-b", 250))
         .await
         .unwrap();
+    assert_eq!(
+        store.renew_scan_claims(claim("node-a", 900)).await.unwrap(),
+        0
+    );
+    assert_eq!(store.scans_in_progress(251).await.unwrap().len(), 1);
     let outcome = ScanOutcome {
         status: "COMPLETE",
         description: None,
@@ -142,6 +164,11 @@ pub async fn scanning_store_suite<S: RepositoryStore + ScanningStore + ?Sized>(s
     assert_eq!(scan.detection.as_deref(), Some(&b"det"[..]));
     assert_eq!(store.complete_scans(r).await.unwrap().len(), 1);
     assert!(store.scans_in_progress(i64::MAX).await.unwrap().is_empty());
+    assert_eq!(
+        store.renew_scan_claims(claim("node-b", 900)).await.unwrap(),
+        0,
+        "a finished scan holds no claim"
+    );
 
     // Registry scanning configurations.
     assert_eq!(store.registry_scanning(reg).await.unwrap(), None);

@@ -54,8 +54,8 @@ pub use maintenance::{Counts, MaintenanceStore, MetaProblem, MetaRepair, RepoLab
 pub use policies::ResourcePolicyStore;
 pub use repositories::{DeleteRepositoryOutcome, RepositoryRecord, RepositoryStore, ResourceTag};
 pub use scanning::{
-    ImageScanRecord, ScanOutcome, ScanRef, ScanningStore, VulnImportOutcome, VulnRecordRow,
-    VulnSource,
+    ImageScanRecord, ScanClaim, ScanOutcome, ScanRef, ScanningStore, VulnImportOutcome,
+    VulnRecordRow, VulnSource,
 };
 
 /// A registry: one account's repositories in one region.

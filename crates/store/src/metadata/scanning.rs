@@ -79,6 +79,14 @@ pub struct ScanOutcome<'a> {
     pub detection: Option<&'a [u8]>,
 }
 
+/// Who runs an IN_PROGRESS scan (a process's id, new at every start) and
+/// until when (ms); the process renews it while the scan is queued or runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanClaim<'a> {
+    pub by: &'a str,
+    pub until: i64,
+}
+
 /// An image scan and where its repository is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanRef {
@@ -120,14 +128,18 @@ pub trait ScanningStore: Send + Sync {
         inventory: &[u8],
         now: i64,
     ) -> Result<()>;
-    /// Marks the image's scan IN_PROGRESS from `now`, replacing its last one.
+    /// Marks the image's scan IN_PROGRESS from `now` under `claim`,
+    /// replacing its last one.
     async fn start_image_scan(
         &self,
         repo: RepoId,
         digest: &Digest,
         scan_type: &str,
         now: i64,
+        claim: ScanClaim<'_>,
     ) -> Result<()>;
+    /// Moves every IN_PROGRESS claim of `claim.by` to `claim.until`; how many.
+    async fn renew_scan_claims(&self, claim: ScanClaim<'_>) -> Result<u64>;
     /// Stores a scan's outcome if the scan started at `started_at` is still
     /// the image's last one; false if another replaced it.
     async fn finish_image_scan(
@@ -138,9 +150,10 @@ pub trait ScanningStore: Send + Sync {
         outcome: &ScanOutcome<'_>,
     ) -> Result<bool>;
     async fn image_scan(&self, repo: RepoId, digest: &Digest) -> Result<Option<ImageScanRecord>>;
-    /// Scans left IN_PROGRESS that started before `started_before` (a
-    /// server stopped during them; on a cluster, a node that died).
-    async fn scans_in_progress(&self, started_before: i64) -> Result<Vec<ScanRef>>;
+    /// Scans left IN_PROGRESS whose claim ran out before `lapsed_before` (a
+    /// server stopped during them; on a cluster, a node that died). A scan
+    /// without a claim counts from its start.
+    async fn scans_in_progress(&self, lapsed_before: i64) -> Result<Vec<ScanRef>>;
     /// The repository's COMPLETE scans that kept their detection.
     async fn complete_scans(&self, repo: RepoId) -> Result<Vec<ImageScanRecord>>;
     async fn registry_scanning(&self, registry: &RegistryKey) -> Result<Option<String>>;

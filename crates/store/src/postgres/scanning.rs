@@ -5,8 +5,8 @@
 use super::sql::digest_of;
 use super::PgMetadataStore;
 use crate::metadata::{
-    ImageScanRecord, RegistryKey, RepoId, ScanOutcome, ScanRef, ScanningStore, VulnImportOutcome,
-    VulnRecordRow, VulnSource,
+    ImageScanRecord, RegistryKey, RepoId, ScanClaim, ScanOutcome, ScanRef, ScanningStore,
+    VulnImportOutcome, VulnRecordRow, VulnSource,
 };
 use crate::Result;
 use async_trait::async_trait;
@@ -192,22 +192,40 @@ impl ScanningStore for PgMetadataStore {
         digest: &Digest,
         scan_type: &str,
         now: i64,
+        claim: ScanClaim<'_>,
     ) -> Result<()> {
         retrying!({
             sqlx::query(
-            "INSERT INTO image_scans (repository_id, digest, status, scan_type, started_at)
-             VALUES ($1, $2, 'IN_PROGRESS', $3, $4)
+            "INSERT INTO image_scans (repository_id, digest, status, scan_type, started_at, claimed_by, claimed_until)
+             VALUES ($1, $2, 'IN_PROGRESS', $3, $4, $5, $6)
              ON CONFLICT (repository_id, digest) DO UPDATE SET status = 'IN_PROGRESS', scan_type = excluded.scan_type,
                  started_at = excluded.started_at, description = NULL, completed_at = NULL, source_updated_at = NULL,
-                 source_generation = NULL, findings = NULL, counts = NULL, detection = NULL",
+                 source_generation = NULL, findings = NULL, counts = NULL, detection = NULL,
+                 claimed_by = excluded.claimed_by, claimed_until = excluded.claimed_until",
         )
         .bind(repo.0)
         .bind(digest.as_str())
         .bind(scan_type)
         .bind(now)
+        .bind(claim.by)
+        .bind(claim.until)
         .execute(&self.writer)
         .await?;
             Ok(())
+        })
+    }
+
+    async fn renew_scan_claims(&self, claim: ScanClaim<'_>) -> Result<u64> {
+        retrying!({
+            let n = sqlx::query(
+                "UPDATE image_scans SET claimed_until = $1 WHERE status = 'IN_PROGRESS' AND claimed_by = $2",
+            )
+            .bind(claim.until)
+            .bind(claim.by)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+            Ok(n)
         })
     }
 
@@ -221,7 +239,8 @@ impl ScanningStore for PgMetadataStore {
         retrying!({
             let n = sqlx::query(
             "UPDATE image_scans SET status = $1, description = $2, completed_at = $3,
-                source_updated_at = $4, source_generation = $5, findings = $6, counts = $7, detection = $8
+                source_updated_at = $4, source_generation = $5, findings = $6, counts = $7, detection = $8,
+                claimed_by = NULL, claimed_until = NULL
              WHERE repository_id = $9 AND digest = $10 AND started_at = $11",
         )
         .bind(o.status)
@@ -253,13 +272,13 @@ impl ScanningStore for PgMetadataStore {
         row.map(scan_from_row).transpose()
     }
 
-    async fn scans_in_progress(&self, started_before: i64) -> Result<Vec<ScanRef>> {
+    async fn scans_in_progress(&self, lapsed_before: i64) -> Result<Vec<ScanRef>> {
         let rows = sqlx::query(
             "SELECT s.repository_id, r.account_id, r.region, r.name, s.digest
              FROM image_scans s JOIN repositories r ON r.id = s.repository_id
-             WHERE s.status = 'IN_PROGRESS' AND s.started_at < $1",
+             WHERE s.status = 'IN_PROGRESS' AND COALESCE(s.claimed_until, s.started_at) < $1",
         )
-        .bind(started_before)
+        .bind(lapsed_before)
         .fetch_all(&self.reader)
         .await?;
         rows.into_iter()

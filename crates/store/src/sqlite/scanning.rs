@@ -6,8 +6,8 @@ use super::sql::digest_of;
 use super::writer::ExecuteDurably;
 use super::SqliteMetadataStore;
 use crate::metadata::{
-    ImageScanRecord, RegistryKey, RepoId, ScanOutcome, ScanRef, ScanningStore, VulnImportOutcome,
-    VulnRecordRow, VulnSource,
+    ImageScanRecord, RegistryKey, RepoId, ScanClaim, ScanOutcome, ScanRef, ScanningStore,
+    VulnImportOutcome, VulnRecordRow, VulnSource,
 };
 use crate::Result;
 use async_trait::async_trait;
@@ -187,17 +187,33 @@ impl ScanningStore for SqliteMetadataStore {
         digest: &Digest,
         scan_type: &str,
         now: i64,
+        claim: ScanClaim<'_>,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT OR REPLACE INTO image_scans (repository_id, digest, status, scan_type, started_at)
-             VALUES (?, ?, 'IN_PROGRESS', ?, ?)",
+            "INSERT OR REPLACE INTO image_scans (repository_id, digest, status, scan_type, started_at, claimed_by, claimed_until)
+             VALUES (?, ?, 'IN_PROGRESS', ?, ?, ?, ?)",
         )
         .bind(repo.0)
         .bind(digest.as_str())
         .bind(scan_type)
-        .bind(now).execute_durably(&self.writer)
+        .bind(now)
+        .bind(claim.by)
+        .bind(claim.until)
+        .execute_durably(&self.writer)
         .await?;
         Ok(())
+    }
+
+    async fn renew_scan_claims(&self, claim: ScanClaim<'_>) -> Result<u64> {
+        let n = sqlx::query(
+            "UPDATE image_scans SET claimed_until = ? WHERE status = 'IN_PROGRESS' AND claimed_by = ?",
+        )
+        .bind(claim.until)
+        .bind(claim.by)
+        .execute_durably(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(n)
     }
 
     async fn finish_image_scan(
@@ -209,7 +225,8 @@ impl ScanningStore for SqliteMetadataStore {
     ) -> Result<bool> {
         let n = sqlx::query(
             "UPDATE image_scans SET status = ?, description = ?, completed_at = ?,
-                source_updated_at = ?, source_generation = ?, findings = ?, counts = ?, detection = ?
+                source_updated_at = ?, source_generation = ?, findings = ?, counts = ?, detection = ?,
+                claimed_by = NULL, claimed_until = NULL
              WHERE repository_id = ? AND digest = ? AND started_at = ?",
         )
         .bind(o.status)
@@ -239,13 +256,13 @@ impl ScanningStore for SqliteMetadataStore {
         row.map(scan_from_row).transpose()
     }
 
-    async fn scans_in_progress(&self, started_before: i64) -> Result<Vec<ScanRef>> {
+    async fn scans_in_progress(&self, lapsed_before: i64) -> Result<Vec<ScanRef>> {
         let rows = sqlx::query(
             "SELECT s.repository_id, r.account_id, r.region, r.name, s.digest
              FROM image_scans s JOIN repositories r ON r.id = s.repository_id
-             WHERE s.status = 'IN_PROGRESS' AND s.started_at < ?",
+             WHERE s.status = 'IN_PROGRESS' AND COALESCE(s.claimed_until, s.started_at) < ?",
         )
-        .bind(started_before)
+        .bind(lapsed_before)
         .fetch_all(&self.reader)
         .await?;
         rows.into_iter()
