@@ -2,7 +2,6 @@
 #![deny(unsafe_code)]
 
 mod admin;
-mod alloc;
 mod client;
 mod config;
 mod connections;
@@ -10,6 +9,7 @@ mod datadir;
 mod fsck;
 mod gc;
 mod jobs;
+mod memory;
 mod migrate;
 mod serve;
 mod stores;
@@ -48,7 +48,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    alloc::cap_arenas();
+    memory::cap_arenas();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -55,7 +55,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 default_account: config.default_account.clone(),
                 scan_workers: config.scan_workers,
                 anonymous: config.allow_anonymous,
-                after_scan: Some(crate::alloc::trim_now),
+                after_scan: Some(crate::memory::trim_now),
                 redirect_downloads: config.redirect_downloads,
                 ..Default::default()
             },
@@ -196,8 +196,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let lifecycle = config
         .lifecycle_interval
         .map(|every| tokio::spawn(run_lifecycle_periodically(registry.clone(), every)));
-    crate::alloc::trim_periodically();
+    crate::memory::trim_periodically();
     tokio::spawn(shutdown_on_signal(handle.clone()));
+    crate::memory::page_out_startup_code();
 
     let scheme = if config.tls.is_some() {
         "https"
