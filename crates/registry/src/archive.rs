@@ -138,13 +138,16 @@ impl Registry {
         self.cache.invalidate(repo_id, tags, &refs);
         let archive = self.archive_store()?;
         for blob in self.meta.blobs_only_archived(repo_id, manifests).await? {
-            let _lock = self.digest_locks.lock(blob.as_str()).await?;
+            let mut lock = self.digest_locks.lock(blob.as_str()).await?;
             if !self.meta.mark_blob_archived(&blob).await? {
                 continue; // an image outside the archive uses it (again)
             }
             if archive.stat(&blob).await?.is_none() {
                 copy_blob(self.blobs.as_ref(), archive.as_ref(), &blob).await?;
             }
+            // An upload may put these bytes back once the lock is another
+            // node's (lost with its connection): then leave them.
+            lock.confirm().await?;
             self.blobs.delete(&blob).await?;
         }
         Ok(())
@@ -175,7 +178,7 @@ impl Registry {
     /// Brings an archived blob's bytes back into the blob store.
     async fn unarchive_blob(&self, blob: &Digest) -> Result<()> {
         let archive = self.archive_store()?;
-        let _lock = self.digest_locks.lock(blob.as_str()).await?;
+        let mut lock = self.digest_locks.lock(blob.as_str()).await?;
         if self.meta.blob_archived(blob).await? != Some(true) {
             return Ok(());
         }
@@ -188,6 +191,7 @@ impl Registry {
             copy_blob(archive.as_ref(), self.blobs.as_ref(), blob).await?;
         }
         self.meta.mark_blob_standard(blob).await?;
+        lock.confirm().await?;
         archive.delete(blob).await?;
         Ok(())
     }
@@ -245,7 +249,7 @@ impl Registry {
                 break;
             };
             for blob in page {
-                let _lock = self.digest_locks.lock(blob.as_str()).await?;
+                let mut lock = self.digest_locks.lock(blob.as_str()).await?;
                 if self.meta.blob_archived(&blob).await? != Some(true) {
                     continue;
                 }
@@ -256,6 +260,7 @@ impl Registry {
                 if archive.stat(&blob).await?.is_none() {
                     copy_blob(self.blobs.as_ref(), archive.as_ref(), &blob).await?;
                 }
+                lock.confirm().await?;
                 self.blobs.delete(&blob).await?;
                 settled += 1;
             }

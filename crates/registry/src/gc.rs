@@ -218,7 +218,7 @@ impl Registry {
                 // "link". Candidates come in digest order, and an upload
                 // holds one lock at a time, so the order cannot deadlock.
                 let keys: Vec<&str> = batch.iter().map(|d| d.as_str()).collect();
-                let locks = self.digest_locks.lock_all(&keys).await?;
+                let mut locks = self.digest_locks.lock_all(&keys).await?;
                 let outcomes = match self.meta.collect_blobs(batch, cutoff, dry).await {
                     Ok(outcomes) => outcomes,
                     // PostgreSQL kept refusing the batch's transaction as not
@@ -249,6 +249,10 @@ impl Registry {
                         .fetch_add(out.unlinked.len() as u64, Ordering::Relaxed);
                     if let Some(size) = out.deleted {
                         if !dry {
+                            // A lock lost since (PostgreSQL restarted) may be
+                            // another node's now: a push may be putting these
+                            // bytes back. Stop; the next run sweeps the files.
+                            locks.confirm().await?;
                             self.blobs.delete(digest).await?;
                             if let Some(archive) = &self.archive {
                                 archive.delete(digest).await?;
@@ -273,11 +277,12 @@ impl Registry {
                     if modified >= cutoff || self.meta.blob_recorded(&digest).await? {
                         continue;
                     }
-                    let _lock = self.digest_locks.lock(digest.as_str()).await?;
+                    let mut lock = self.digest_locks.lock(digest.as_str()).await?;
                     if self.meta.blob_recorded(&digest).await? {
                         continue;
                     }
                     if !dry {
+                        lock.confirm().await?;
                         self.blobs.delete(&digest).await?;
                     }
                     run.orphan_files.fetch_add(1, Ordering::Relaxed);
@@ -311,11 +316,12 @@ impl Registry {
                     if needed(self.meta.blob_archived(&digest).await?) {
                         continue;
                     }
-                    let _lock = self.digest_locks.lock(digest.as_str()).await?;
+                    let mut lock = self.digest_locks.lock(digest.as_str()).await?;
                     if needed(self.meta.blob_archived(&digest).await?) {
                         continue;
                     }
                     if !dry {
+                        lock.confirm().await?;
                         archive.delete(&digest).await?;
                     }
                     run.orphan_files.fetch_add(1, Ordering::Relaxed);

@@ -18,7 +18,7 @@ pub struct KeyedLocks {
 
 pub struct KeyedGuard<'a> {
     // Declared first, so dropped (released) first.
-    _cluster: Option<ClusterGuard>,
+    cluster: Option<ClusterGuard>,
     locks: &'a KeyedLocks,
     key: String,
     guard: Option<OwnedMutexGuard<()>>,
@@ -40,13 +40,13 @@ impl KeyedLocks {
         let m = self.map.lock().entry(key.to_string()).or_default().clone();
         let guard = m.lock_owned().await;
         let mut held = KeyedGuard {
-            _cluster: None,
+            cluster: None,
             locks: self,
             key: key.to_string(),
             guard: Some(guard),
         };
         if let Some((cluster, prefix)) = &self.cluster {
-            held._cluster = Some(cluster.lock(&format!("{prefix}{key}")).await?);
+            held.cluster = Some(cluster.lock(&format!("{prefix}{key}")).await?);
         }
         Ok(held)
     }
@@ -56,7 +56,7 @@ impl KeyedLocks {
     /// one cluster lock request for them all.
     pub async fn lock_all(&self, keys: &[&str]) -> Result<KeyedGuards<'_>, StoreError> {
         let mut held = KeyedGuards {
-            _cluster: None,
+            cluster: None,
             _local: Vec::new(),
         };
         let mut prefixed = Vec::new();
@@ -64,7 +64,7 @@ impl KeyedLocks {
             let m = self.map.lock().entry(key.to_string()).or_default().clone();
             let guard = m.lock_owned().await;
             held._local.push(KeyedGuard {
-                _cluster: None,
+                cluster: None,
                 locks: self,
                 key: key.to_string(),
                 guard: Some(guard),
@@ -75,7 +75,7 @@ impl KeyedLocks {
         }
         if let Some((cluster, _)) = &self.cluster {
             let keys: Vec<&str> = prefixed.iter().map(String::as_str).collect();
-            held._cluster = Some(cluster.lock_all(&keys).await?);
+            held.cluster = Some(cluster.lock_all(&keys).await?);
         }
         Ok(held)
     }
@@ -86,10 +86,31 @@ impl KeyedLocks {
     }
 }
 
+impl KeyedGuard<'_> {
+    /// Ok while the lock is still held: always on one node; on a cluster,
+    /// while the connection holding it lives (`ClusterGuard::confirm`).
+    pub async fn confirm(&mut self) -> Result<(), StoreError> {
+        match &mut self.cluster {
+            Some(g) => g.confirm().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl KeyedGuards<'_> {
+    /// As `KeyedGuard::confirm`, for all of them.
+    pub async fn confirm(&mut self) -> Result<(), StoreError> {
+        match &mut self.cluster {
+            Some(g) => g.confirm().await,
+            None => Ok(()),
+        }
+    }
+}
+
 /// Several keys' locks, released together.
 pub struct KeyedGuards<'a> {
     // Declared first, so released first.
-    _cluster: Option<ClusterGuard>,
+    cluster: Option<ClusterGuard>,
     _local: Vec<KeyedGuard<'a>>,
 }
 

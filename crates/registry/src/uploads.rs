@@ -114,7 +114,7 @@ impl Registry {
                 return Err(e);
             }
         };
-        let _lock = match self.digest_locks.lock(digest.as_str()).await {
+        let mut lock = match self.digest_locks.lock(digest.as_str()).await {
             Ok(lock) => lock,
             Err(e) => {
                 self.discard_temp(&id).await;
@@ -126,6 +126,10 @@ impl Registry {
             return Err(e.into());
         }
         self.committed_over_archive(digest).await?;
+        // Linking makes the bytes in place a blob the client relies on; if
+        // the lock was lost meanwhile, GC on another node may be deleting
+        // them: refuse (503), the client pushes again.
+        lock.confirm().await?;
         let seen = self.cache.generation();
         let now = self.now();
         self.meta.link_blob(repo_id, digest, size, now).await?;
@@ -275,9 +279,11 @@ impl Registry {
             }
             Err(e) => return Err(e),
         };
-        let _lock = self.digest_locks.lock(digest.as_str()).await?;
+        let mut lock = self.digest_locks.lock(digest.as_str()).await?;
         self.blobs.commit_upload(id, digest).await?;
         self.committed_over_archive(digest).await?;
+        // As in `upload_blob`.
+        lock.confirm().await?;
         let seen = self.cache.generation();
         let now = self.now();
         self.meta

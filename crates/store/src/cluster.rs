@@ -15,7 +15,14 @@ use std::sync::Mutex;
 
 /// Held while a cluster lock or a job lease is; dropping it releases it.
 #[must_use = "the lock is released when the guard is dropped"]
-pub struct ClusterGuard(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
+pub struct ClusterGuard(Option<Box<dyn HeldLock>>);
+
+/// What a backend holds for a `ClusterGuard`.
+#[async_trait]
+pub(crate) trait HeldLock: Send + Sync {
+    /// Ok while the lock is still held.
+    async fn confirm(&mut self) -> Result<()>;
+}
 
 impl ClusterGuard {
     /// A guard that holds nothing beyond this process (one node).
@@ -24,8 +31,21 @@ impl ClusterGuard {
     }
 
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    pub(crate) fn holding(inner: Box<dyn Send + Sync>) -> Self {
+    pub(crate) fn holding(inner: Box<dyn HeldLock>) -> Self {
         ClusterGuard(Some(inner))
+    }
+
+    /// Ok if the lock is still held; `StoreError::Unavailable` if it was
+    /// lost (PostgreSQL restarted, or the connection holding it broke),
+    /// when another node may hold it now. Checked before an irreversible
+    /// step that the lock orders against other nodes: GC before it deletes
+    /// bytes, an upload before it links its blob (ARCHITECTURE.md,
+    /// "Scale-out: cross-node protocols").
+    pub async fn confirm(&mut self) -> Result<()> {
+        match &mut self.0 {
+            Some(held) => held.confirm().await,
+            None => Ok(()),
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 //! transaction). ARCHITECTURE.md, "Scale-out: cross-node protocols".
 
 use super::PgMetadataStore;
-use crate::cluster::{parse_invalidation, Cluster, ClusterGuard, Invalidation, InvalidationFeed};
+use crate::cluster::{
+    parse_invalidation, Cluster, ClusterGuard, HeldLock, Invalidation, InvalidationFeed,
+};
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
@@ -36,6 +38,27 @@ impl AdvisoryLock {
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl HeldLock for AdvisoryLock {
+    /// A session's advisory locks last as long as the session: the
+    /// connection still answering proves them held.
+    async fn confirm(&mut self) -> Result<()> {
+        let lost = |why: String| {
+            StoreError::Unavailable(format!(
+                "the connection holding a cluster lock was lost ({why}); another node may hold the lock now"
+            ))
+        };
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(lost("released".into()));
+        };
+        sqlx::query("SELECT 1")
+            .execute(&mut **conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| lost(e.to_string()))
     }
 }
 
@@ -205,6 +228,35 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), waiting)
             .await
             .expect("released on drop")
+            .unwrap();
+    }
+
+    /// A lock whose connection PostgreSQL closed (a restart, a broken
+    /// network) is released there while its guard lives on: `confirm` says
+    /// so, and another node can take it.
+    #[tokio::test]
+    async fn a_lock_lost_with_its_connection_is_not_confirmed() {
+        let db = super::super::testing::TestDatabase::create().await;
+        let (a, b) = (db.store().await, db.store().await);
+        let mut held = a.lock("d:sha256:lost").await.unwrap();
+        held.confirm().await.unwrap();
+        let killed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(pg_terminate_backend(l.pid)) FROM pg_locks l
+             JOIN pg_database d ON d.oid = l.database
+             WHERE l.locktype = 'advisory' AND d.datname = current_database()",
+        )
+        .fetch_one(&b.reader)
+        .await
+        .unwrap();
+        assert_eq!(killed, 1);
+        let err = held.confirm().await.unwrap_err();
+        assert!(
+            err.to_string().contains("another node may hold the lock"),
+            "{err}"
+        );
+        tokio::time::timeout(Duration::from_secs(10), b.lock("d:sha256:lost"))
+            .await
+            .expect("released by PostgreSQL")
             .unwrap();
     }
 
