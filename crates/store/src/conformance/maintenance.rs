@@ -47,6 +47,24 @@ where
     );
     assert_eq!(store.consistency_problems().await.unwrap(), vec![]);
     assert!(store.upload_sessions().await.unwrap().is_empty());
+    // An open session is listed with everything its row holds.
+    store
+        .create_upload(&upload_record(b), LIMITS)
+        .await
+        .unwrap();
+    assert!(store
+        .set_upload_size("u1", 0, 7, b"state", 400)
+        .await
+        .unwrap());
+    let sessions = store.upload_sessions().await.unwrap();
+    assert_eq!(
+        sessions
+            .iter()
+            .map(|u| (u.id.as_str(), u.size, u.hash_state.as_deref()))
+            .collect::<Vec<_>>(),
+        vec![("u1", 7, Some(&b"state"[..]))]
+    );
+    store.delete_upload("u1").await.unwrap();
 
     store.close().await;
     assert!(store.ping().await.is_err(), "a closed store refuses calls");

@@ -5,6 +5,7 @@
 
 use super::sql::{
     digest_of, exists, first_referrer, from_i64, to_i64, upload_from_row, KIND_BLOB, LINK_SQL,
+    UPLOAD_COLUMNS,
 };
 use super::PgMetadataStore;
 use crate::metadata::{
@@ -175,9 +176,9 @@ impl BlobRecordStore for PgMetadataStore {
     }
 
     async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>> {
-        let row = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at, started_by, hash_state FROM uploads WHERE id = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&self.reader)
         .await?;
@@ -241,7 +242,7 @@ impl BlobRecordStore for PgMetadataStore {
 
     async fn stale_uploads(&self, before: i64, limit: u32) -> Result<Vec<UploadRecord>> {
         let rows = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at, started_by, hash_state FROM uploads WHERE updated_at < $1 ORDER BY updated_at LIMIT $2",
+            &format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE updated_at < $1 ORDER BY updated_at LIMIT $2"),
         )
         .bind(before)
         .bind(i64::from(limit))

@@ -46,6 +46,10 @@ pub(super) async fn count(
     Ok(n as u64)
 }
 
+/// The columns `upload_from_row` reads, in its order.
+pub(super) const UPLOAD_COLUMNS: &str =
+    "id, repository_id, size, started_at, updated_at, started_by, hash_state";
+
 pub(super) fn upload_from_row(row: sqlx::postgres::PgRow) -> UploadRecord {
     UploadRecord {
         id: row.get(0),

@@ -5,6 +5,7 @@
 
 use super::sql::{
     digest_of, exists, first_referrer, from_i64, to_i64, upload_from_row, KIND_BLOB, LINK_SQL,
+    UPLOAD_COLUMNS,
 };
 use super::writer::ExecuteDurably;
 use super::SqliteMetadataStore;
@@ -165,9 +166,9 @@ impl BlobRecordStore for SqliteMetadataStore {
     }
 
     async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>> {
-        let row = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at, started_by, hash_state FROM uploads WHERE id = ?",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?"
+        ))
         .bind(id)
         .fetch_optional(&self.reader)
         .await?;
@@ -224,9 +225,9 @@ impl BlobRecordStore for SqliteMetadataStore {
     }
 
     async fn stale_uploads(&self, before: i64, limit: u32) -> Result<Vec<UploadRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at, started_by, hash_state FROM uploads WHERE updated_at < ? ORDER BY updated_at LIMIT ?",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE updated_at < ? ORDER BY updated_at LIMIT ?"
+        ))
         .bind(before)
         .bind(limit)
         .fetch_all(&self.reader)

@@ -3,7 +3,7 @@
 //! a row that is not there) and the repairs, each one transaction that
 //! re-checks its condition.
 
-use super::sql::{to_i64, upload_from_row, LINK_SQL};
+use super::sql::{to_i64, upload_from_row, LINK_SQL, UPLOAD_COLUMNS};
 use super::SqliteMetadataStore;
 use crate::metadata::{
     Counts, MaintenanceStore, MetaProblem, MetaRepair, RepoId, RepoLabel, UploadRecord,
@@ -230,11 +230,9 @@ impl MaintenanceStore for SqliteMetadataStore {
     }
 
     async fn upload_sessions(&self) -> Result<Vec<UploadRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, repository_id, size, started_at, updated_at, started_by FROM uploads ORDER BY id",
-        )
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {UPLOAD_COLUMNS} FROM uploads ORDER BY id"))
+            .fetch_all(&self.reader)
+            .await?;
         Ok(rows.into_iter().map(upload_from_row).collect())
     }
 
