@@ -335,25 +335,45 @@ impl Identity {
             || identity.iter().any(|(_, p)| reads_resource_tags(p))
             || policies.values().any(|p| reads_resource_tags(p));
         let mut allowed = Vec::with_capacity(names.len());
+        // Without resource tags the request's context is the same for every
+        // name of the page (the principal, the time, the connection): built
+        // once, only its resource changes. Building it per name (a map, the
+        // time formatted) was most of a 1,000-name page's 3.3 ms.
+        let mut shared = (!tags_read).then(|| facts.apply(self.request(caller, action, "")));
+        let identity_policies: Vec<IdentityPolicy<'_>> = identity
+            .iter()
+            .map(|(name, policy)| IdentityPolicy { name, policy })
+            .collect();
         for name in names {
-            // Per repository only when a condition needs its tags: a rare
-            // policy, and then one indexed read each.
-            let resource_tags = if tags_read {
-                self.tags_for_conditions(registry, &name).await?
-            } else {
-                Vec::new()
+            let repository = policies.get(&name).map(|p| &**p);
+            let decision = match &mut shared {
+                Some(request) => {
+                    request.resource = resource_arn(registry, Some(&name));
+                    evaluate(
+                        request,
+                        &Policies {
+                            identity: &identity_policies,
+                            repository,
+                            registry: registry_policy.as_deref(),
+                            resource_account: &registry.account_id,
+                        },
+                    )
+                }
+                None => {
+                    // A condition needs the repository's tags: a rare
+                    // policy, and then one indexed read per name.
+                    let resource_tags = self.tags_for_conditions(registry, &name).await?;
+                    let involved = Involved {
+                        identity: &identity,
+                        repository,
+                        registry: registry_policy.as_deref(),
+                        resource_tags: &resource_tags,
+                    };
+                    self.decide(caller, action, registry, Some(&name), &involved, facts)
+                        .0
+                }
             };
-            let involved = Involved {
-                identity: &identity,
-                repository: policies.get(&name).map(|p| &**p),
-                registry: registry_policy.as_deref(),
-                resource_tags: &resource_tags,
-            };
-            if self
-                .decide(caller, action, registry, Some(&name), &involved, facts)
-                .0
-                .is_allowed()
-            {
+            if decision.is_allowed() {
                 allowed.push(name);
             }
         }
