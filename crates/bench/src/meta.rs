@@ -173,6 +173,20 @@ impl Meta {
                 who(s.kind),
                 s.peak_mib()?,
             );
+            // Which half of berth's memory a change moved: the heap, or
+            // the executable's pages the kernel mapped (ARCHITECTURE.md,
+            // "Memory budget"). Berth only, so no ratio and no chart bar.
+            if s.kind == Kind::Berth {
+                for (what, field) in [("anonymous", "RssAnon:"), ("file-backed", "RssFile:")] {
+                    results.add(
+                        &format!("RSS right after the manifest load, {what}"),
+                        "MiB",
+                        Better::Lower,
+                        who(s.kind),
+                        s.status_mib(field)?,
+                    );
+                }
+            }
         }
         Ok(())
     }

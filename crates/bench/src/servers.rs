@@ -287,7 +287,12 @@ impl Server {
 
     /// Resident memory now, in MiB.
     pub fn rss_mib(&self) -> anyhow::Result<f64> {
-        proc_status_kib(self.pid(), "VmRSS:").map(|k| k as f64 / 1024.0)
+        self.status_mib("VmRSS:")
+    }
+
+    /// A `/proc/<pid>/status` memory field (`RssAnon:`, `RssFile:`) now, in MiB.
+    pub fn status_mib(&self, field: &str) -> anyhow::Result<f64> {
+        proc_status_kib(self.pid(), field).map(|k| k as f64 / 1024.0)
     }
 
     /// Restarts the peak-RSS counter (`/proc/<pid>/clear_refs`).
