@@ -239,6 +239,34 @@ struct Involved<'a> {
     resource_tags: &'a [ResourceTag],
 }
 
+/// The identity policies as the evaluator takes them.
+fn evaluator_identity(identity: &[(String, Arc<Policy>)]) -> Vec<IdentityPolicy<'_>> {
+    identity
+        .iter()
+        .map(|(name, policy)| IdentityPolicy { name, policy })
+        .collect()
+}
+
+/// `request` on a resource of `registry` under the policies involved;
+/// `identity` is `involved.identity` as `evaluator_identity` gives it
+/// (built once by a caller that evaluates many requests).
+fn evaluate_involved(
+    request: &Request,
+    registry: &RegistryKey,
+    identity: &[IdentityPolicy<'_>],
+    involved: &Involved<'_>,
+) -> Decision {
+    evaluate(
+        request,
+        &Policies {
+            identity,
+            repository: involved.repository,
+            registry: involved.registry,
+            resource_account: &registry.account_id,
+        },
+    )
+}
+
 impl Involved<'_> {
     fn policies(&self) -> impl Iterator<Item = &Policy> {
         self.identity
@@ -340,24 +368,19 @@ impl Identity {
         // once, only its resource changes. Building it per name (a map, the
         // time formatted) was most of a 1,000-name page's 3.3 ms.
         let mut shared = (!tags_read).then(|| facts.apply(self.request(caller, action, "")));
-        let identity_policies: Vec<IdentityPolicy<'_>> = identity
-            .iter()
-            .map(|(name, policy)| IdentityPolicy { name, policy })
-            .collect();
+        let identity_policies = evaluator_identity(&identity);
         for name in names {
             let repository = policies.get(&name).map(|p| &**p);
             let decision = match &mut shared {
                 Some(request) => {
                     request.resource = resource_arn(registry, Some(&name));
-                    evaluate(
-                        request,
-                        &Policies {
-                            identity: &identity_policies,
-                            repository,
-                            registry: registry_policy.as_deref(),
-                            resource_account: &registry.account_id,
-                        },
-                    )
+                    let involved = Involved {
+                        identity: &identity,
+                        repository,
+                        registry: registry_policy.as_deref(),
+                        resource_tags: &[],
+                    };
+                    evaluate_involved(request, registry, &identity_policies, &involved)
                 }
                 None => {
                     // A condition needs the repository's tags: a rare
@@ -404,11 +427,6 @@ impl Identity {
         involved: &Involved<'_>,
         facts: &RequestFacts,
     ) -> (Decision, Request) {
-        let identity: Vec<IdentityPolicy<'_>> = involved
-            .identity
-            .iter()
-            .map(|(name, policy)| IdentityPolicy { name, policy })
-            .collect();
         let mut request =
             facts.apply(self.request(caller, action, &resource_arn(registry, repository)));
         for t in involved.resource_tags {
@@ -416,15 +434,8 @@ impl Identity {
                 .with_context(&keys::resource_tag(&t.key), t.value.clone())
                 .with_context(&keys::ecr_resource_tag(&t.key), t.value.clone());
         }
-        let decision = evaluate(
-            &request,
-            &Policies {
-                identity: &identity,
-                repository: involved.repository,
-                registry: involved.registry,
-                resource_account: &registry.account_id,
-            },
-        );
+        let identity = evaluator_identity(involved.identity);
+        let decision = evaluate_involved(&request, registry, &identity, involved);
         (decision, request)
     }
 
@@ -439,10 +450,7 @@ impl Identity {
         facts: &RequestFacts,
     ) -> Result<(Decision, Request)> {
         let identity = self.identity_policies(caller).await?;
-        let identity: Vec<IdentityPolicy<'_>> = identity
-            .iter()
-            .map(|(name, policy)| IdentityPolicy { name, policy })
-            .collect();
+        let identity = evaluator_identity(&identity);
         let request = facts.apply(self.request(caller, action, resource));
         let decision = evaluate(
             &request,
