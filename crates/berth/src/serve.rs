@@ -116,17 +116,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let clustered = registry.is_clustered();
     let resumed = registry.resume_scans(!clustered).await?;
     if clustered {
-        let renewing = registry.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(berth_registry::SCAN_CLAIM_RENEWAL);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = renewing.renew_scan_claims().await {
-                    tracing::warn!(error = %e, "renewing this node's scan claims failed; trying again");
-                }
-            }
-        });
+        tokio::spawn(renew_scan_claims_periodically(registry.clone()));
         tokio::spawn(crate::jobs::run_as_job(
             registry.clone(),
             "scan-resume",
@@ -421,6 +411,19 @@ async fn flush_pulls_periodically(registry: Arc<Registry>) {
 }
 
 /// Upload sessions untouched for the expiry, on one node of the deployment.
+/// Every node of a cluster, for the scans it has queued or running: the
+/// claims that keep other nodes from taking them over.
+async fn renew_scan_claims_periodically(registry: Arc<Registry>) {
+    let mut tick = tokio::time::interval(berth_registry::SCAN_CLAIM_RENEWAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = registry.renew_scan_claims().await {
+            tracing::warn!(error = %e, "renewing this node's scan claims failed; trying again");
+        }
+    }
+}
+
 async fn expire_uploads_periodically(registry: Arc<Registry>) {
     crate::jobs::run_as_job(
         registry,

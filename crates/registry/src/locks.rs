@@ -90,20 +90,21 @@ impl KeyedGuard<'_> {
     /// Ok while the lock is still held: always on one node; on a cluster,
     /// while the connection holding it lives (`ClusterGuard::confirm`).
     pub async fn confirm(&mut self) -> Result<(), StoreError> {
-        match &mut self.cluster {
-            Some(g) => g.confirm().await,
-            None => Ok(()),
-        }
+        confirm(&mut self.cluster).await
     }
 }
 
 impl KeyedGuards<'_> {
     /// As `KeyedGuard::confirm`, for all of them.
     pub async fn confirm(&mut self) -> Result<(), StoreError> {
-        match &mut self.cluster {
-            Some(g) => g.confirm().await,
-            None => Ok(()),
-        }
+        confirm(&mut self.cluster).await
+    }
+}
+
+async fn confirm(cluster: &mut Option<ClusterGuard>) -> Result<(), StoreError> {
+    match cluster {
+        Some(g) => g.confirm().await,
+        None => Ok(()),
     }
 }
 
