@@ -11,14 +11,20 @@ const LABEL_PX: u32 = 520;
 
 const WIDTH: u32 = 1300;
 
-/// `title` heads the chart; `subtitle` (the machine) goes under it.
-pub fn draw(results: &Results, title: &str, subtitle: &str, path: &Path) -> anyhow::Result<()> {
-    let rows: Vec<(&str, f64)> = results
+/// The rows the chart shows: each with both a berth and a Distribution
+/// figure (the scale-out rows compare berth with itself), and its ratio.
+pub fn bars(results: &Results) -> Vec<(&str, f64)> {
+    results
         .rows
         .iter()
         .filter(|r| !r.name.starts_with(crate::report::SCALE_OUT))
         .filter_map(|r| r.ratio().map(|x| (r.name.as_str(), x)))
-        .collect();
+        .collect()
+}
+
+/// `title` heads the chart; `subtitle` (the machine) goes under it.
+pub fn draw(results: &Results, title: &str, subtitle: &str, path: &Path) -> anyhow::Result<()> {
+    let rows = bars(results);
     if rows.is_empty() {
         anyhow::bail!("no row has both a berth and a Distribution figure");
     }

@@ -287,11 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         if cli.quick { ", --quick" } else { "" }
     );
     let mut wrote = vec![cli.out.join("results.md"), cli.out.join("results.json")];
-    if results
-        .rows
-        .iter()
-        .any(|r| r.ratio().is_some() && !r.name.starts_with(report::SCALE_OUT))
-    {
+    if !chart::bars(&results).is_empty() {
         chart::draw(&results, &title, &format!("{machine}; {versions}"), &png)
             .context("drawing the chart")?;
         wrote.push(png);
