@@ -22,6 +22,13 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Starts the cluster in DIR on the port and with the fsync setting that
+# `start` recorded there.
+serve() {
+  as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p $(cat "$dir/port") -k $dir/data -c fsync=$(cat "$dir/fsync") -c max_connections=400" start >&2
+}
+
 case "$cmd" in
   start)
     mkdir -p "$dir"
@@ -34,17 +41,14 @@ case "$cmd" in
     # durability is PostgreSQL's commit, which the crash tests exercise on
     # the embedded store.
     echo "${BERTH_PG_FSYNC:-off}" >"$dir/fsync"
-    as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/data -c fsync=$(cat "$dir/fsync") -c max_connections=400" start >&2
+    serve
     echo "export BERTH_TEST_POSTGRES=postgres://postgres@127.0.0.1:$port/postgres"
     ;;
   stop)
     [ -d "$dir/data" ] && as_pg "$bin/pg_ctl" -D "$dir/data" -m immediate stop >&2 || true
     ;;
   resume)
-    port=$(cat "$dir/port")
-    as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/data -c fsync=$(cat "$dir/fsync") -c max_connections=400" start >&2
+    serve
     ;;
   *)
     echo "usage: postgres.sh start|stop|resume DIR" >&2
