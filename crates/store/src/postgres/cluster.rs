@@ -254,7 +254,7 @@ mod tests {
             err.to_string().contains("another node may hold the lock"),
             "{err}"
         );
-        tokio::time::timeout(Duration::from_secs(10), b.lock("d:sha256:lost"))
+        let _taken = tokio::time::timeout(Duration::from_secs(10), b.lock("d:sha256:lost"))
             .await
             .expect("released by PostgreSQL")
             .unwrap();
