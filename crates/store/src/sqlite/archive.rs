@@ -149,7 +149,8 @@ impl ArchiveStore for SqliteMetadataStore {
                   AND NOT EXISTS (SELECT 1 FROM manifest_references h
                         WHERE h.repository_id = rb.repository_id AND h.target = ?1 AND h.kind = 0))",
         )
-        .bind(digest.as_str()).execute_durably(&self.writer)
+        .bind(digest.as_str())
+        .execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)

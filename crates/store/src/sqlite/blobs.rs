@@ -81,7 +81,8 @@ impl BlobRecordStore for SqliteMetadataStore {
         )
         .bind(now)
         .bind(repo.0)
-        .bind(digest.as_str()).execute_durably(&self.writer)
+        .bind(digest.as_str())
+        .execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)

@@ -121,7 +121,8 @@ impl IamPolicyStore for SqliteMetadataStore {
         )
         .bind(account_id)
         .bind(user)
-        .bind(arn).execute_durably(&self.writer)
+        .bind(arn)
+        .execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)

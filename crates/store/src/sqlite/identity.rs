@@ -57,7 +57,8 @@ impl IdentityStore for SqliteMetadataStore {
         .bind(&k.user_name)
         .bind(&k.secret_sealed)
         .bind(k.active)
-        .bind(k.created_at).execute_durably(&self.writer)
+        .bind(k.created_at)
+        .execute_durably(&self.writer)
         .await?;
         Ok(())
     }

@@ -88,7 +88,8 @@ impl LifecycleStore for SqliteMetadataStore {
     async fn set_lifecycle_evaluated(&self, repo: RepoId, at: i64) -> Result<()> {
         sqlx::query("UPDATE repositories SET lifecycle_evaluated_at = ? WHERE id = ? AND lifecycle_policy IS NOT NULL")
             .bind(at)
-            .bind(repo.0).execute_durably(&self.writer)
+            .bind(repo.0)
+            .execute_durably(&self.writer)
             .await?;
         Ok(())
     }
@@ -213,7 +214,8 @@ impl LifecycleStore for SqliteMetadataStore {
         .bind(status)
         .bind(results)
         .bind(repo.0)
-        .bind(started_at).execute_durably(&self.writer)
+        .bind(started_at)
+        .execute_durably(&self.writer)
         .await?;
         Ok(())
     }

@@ -136,7 +136,8 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(filters)
         .bind(&registry.account_id)
         .bind(&registry.region)
-        .bind(name).execute_durably(&self.writer)
+        .bind(name)
+        .execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -149,7 +150,8 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(on)
         .bind(&registry.account_id)
         .bind(&registry.region)
-        .bind(name).execute_durably(&self.writer)
+        .bind(name)
+        .execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)

@@ -176,7 +176,8 @@ impl ScanningStore for SqliteMetadataStore {
         .bind(layer.as_str())
         .bind(diff_id)
         .bind(inventory)
-        .bind(now).execute_durably(&self.writer)
+        .bind(now)
+        .execute_durably(&self.writer)
         .await?;
         Ok(())
     }
@@ -239,7 +240,8 @@ impl ScanningStore for SqliteMetadataStore {
         .bind(o.detection)
         .bind(repo.0)
         .bind(digest.as_str())
-        .bind(started_at).execute_durably(&self.writer)
+        .bind(started_at)
+        .execute_durably(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)
