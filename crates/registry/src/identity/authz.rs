@@ -14,13 +14,14 @@
 use super::principal::Principal;
 use super::rules::{parse_stored, resource_arn, V1_REGISTRY_ACTIONS};
 use super::Identity;
+use crate::cache::KeyPair;
 use crate::fastset::{FastSet, KeyRef};
 use crate::{Error, Result};
 use berth_iam::policy::{
     self, evaluate, keys, Decision, IdentityPolicy, Policies, Policy, PolicyKind, Request,
 };
 use berth_store::{RegistryKey, ResourceTag};
-use moka::sync::Cache as Moka;
+use quick_cache::sync::Cache;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -101,12 +102,12 @@ pub(crate) struct AuthzCache {
     /// Repositories that have a policy, parsed; those without one are in
     /// `no_repository_policy` (most repositories: a digest each, not a map
     /// entry with three strings).
-    repository_policies: Moka<(RegistryKey, String), Arc<Policy>>,
+    repository_policies: Cache<(RegistryKey, String), Arc<Policy>>,
     no_repository_policy: FastSet,
-    registry_policies: Moka<RegistryKey, Option<Arc<Policy>>>,
+    registry_policies: Cache<RegistryKey, Option<Arc<Policy>>>,
     decisions: FastSet,
     /// (account, user) → its inline and attached policies, parsed.
-    identities: Moka<(String, String), IdentityPolicies>,
+    identities: Cache<(String, String), IdentityPolicies>,
     /// The identity side of anonymous callers: what `--allow-anonymous`
     /// grants, in the default account only.
     anonymous_grant: IdentityPolicies,
@@ -128,11 +129,11 @@ impl Default for AuthzCache {
             generation: AtomicU64::new(0),
             fill_lock: parking_lot::RwLock::new(()),
             enabled: AtomicBool::new(true),
-            repository_policies: Moka::builder().max_capacity(10_000).build(),
+            repository_policies: Cache::new(10_000),
             no_repository_policy: FastSet::new(200_000),
-            registry_policies: Moka::builder().max_capacity(10_000).build(),
+            registry_policies: Cache::new(10_000),
             decisions: FastSet::new(50_000),
-            identities: Moka::builder().max_capacity(100_000).build(),
+            identities: Cache::new(100_000),
         }
     }
 }
@@ -221,11 +222,11 @@ impl AuthzCache {
     pub(crate) fn changed(&self) {
         let _g = self.fill_lock.write();
         self.generation.fetch_add(1, Ordering::SeqCst);
-        self.repository_policies.invalidate_all();
+        self.repository_policies.clear();
         self.no_repository_policy.clear();
-        self.registry_policies.invalidate_all();
+        self.registry_policies.clear();
         self.decisions.clear();
-        self.identities.invalidate_all();
+        self.identities.clear();
     }
 }
 
@@ -521,8 +522,11 @@ impl Identity {
         if caller.anonymous {
             return Ok(self.authz.anonymous_grant.clone());
         }
-        let key = (caller.account_id.clone(), caller.user.clone());
-        if let Some(p) = self.authz.identities.get(&key) {
+        if let Some(p) = self
+            .authz
+            .identities
+            .get(&KeyPair(caller.account_id.as_str(), caller.user.as_str()))
+        {
             return Ok(p);
         }
         let seen = self.authz.generation.load(Ordering::SeqCst);
@@ -550,6 +554,7 @@ impl Identity {
             }
         }
         let out = Arc::new(out);
+        let key = (caller.account_id.clone(), caller.user.clone());
         self.authz
             .fill(seen, || self.authz.identities.insert(key, out.clone()));
         Ok(out)
@@ -564,8 +569,7 @@ impl Identity {
         if self.authz.no_repository_policy.contains(KeyRef(&none_key)) {
             return Ok(None);
         }
-        let key = (registry.clone(), name.to_string());
-        if let Some(p) = self.authz.repository_policies.get(&key) {
+        if let Some(p) = self.authz.repository_policies.get(&KeyPair(registry, name)) {
             return Ok(Some(p));
         }
         let seen = self.authz.generation.load(Ordering::SeqCst);
@@ -574,7 +578,10 @@ impl Identity {
             _ => None,
         };
         self.authz.fill(seen, || match &p {
-            Some(p) => self.authz.repository_policies.insert(key, p.clone()),
+            Some(p) => self
+                .authz
+                .repository_policies
+                .insert((registry.clone(), name.to_string()), p.clone()),
             None => {
                 self.authz.no_repository_policy.insert(KeyRef(&none_key));
             }

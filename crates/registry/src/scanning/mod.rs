@@ -65,6 +65,20 @@ const RUNNING_FOR: i64 = 10 * 60 * 1000;
 /// length).
 const RECORD_CACHE_BYTES: u64 = 64 << 20;
 
+/// A parsed record's rough size in the record cache: its text fields dominate.
+#[derive(Clone)]
+struct RecordBytes;
+
+impl quick_cache::Weighter<String, Arc<(Option<String>, Record)>> for RecordBytes {
+    fn weight(&self, _: &String, v: &Arc<(Option<String>, Record)>) -> u64 {
+        let r = &v.1;
+        (r.details.as_ref().map_or(0, String::len)
+            + r.summary.as_ref().map_or(0, String::len)
+            + r.affected.len() * 256
+            + 256) as u64
+    }
+}
+
 pub(crate) struct Scanning {
     blobs: Arc<dyn BlobStore>,
     meta: Arc<dyn MetadataStore>,
@@ -73,7 +87,7 @@ pub(crate) struct Scanning {
     workers: usize,
     queued: AtomicUsize,
     /// id -> (modified, record).
-    records: moka::sync::Cache<String, Arc<(Option<String>, Record)>>,
+    records: quick_cache::sync::Cache<String, Arc<(Option<String>, Record)>, RecordBytes>,
     limits: Limits,
     configs: RwLock<HashMap<RegistryKey, Arc<ScanningConfig>>>,
     /// Bumped when the configurations are forgotten: a read that began
@@ -103,18 +117,11 @@ impl Scanning {
             permits: Arc::new(Semaphore::new(workers.max(1))),
             workers: workers.max(1),
             queued: AtomicUsize::new(0),
-            records: moka::sync::Cache::builder()
-                .max_capacity(RECORD_CACHE_BYTES)
-                .weigher(|_, v: &Arc<(Option<String>, Record)>| {
-                    // A rough size: the text fields dominate.
-                    let r = &v.1;
-                    let n = r.details.as_ref().map_or(0, String::len)
-                        + r.summary.as_ref().map_or(0, String::len)
-                        + r.affected.len() * 256
-                        + 256;
-                    u32::try_from(n).unwrap_or(u32::MAX)
-                })
-                .build(),
+            records: quick_cache::sync::Cache::with_weighter(
+                (RECORD_CACHE_BYTES / 2048) as usize,
+                RECORD_CACHE_BYTES,
+                RecordBytes,
+            ),
             limits: Limits::default(),
             configs: RwLock::new(HashMap::new()),
             configs_generation: AtomicU64::new(0),
@@ -168,7 +175,7 @@ impl Scanning {
 
     /// Forgets the cached vulnerability records (another node imported).
     pub(crate) fn forget_records(&self) {
-        self.records.invalidate_all();
+        self.records.clear();
     }
 
     /// Empties the caches and stops or resumes filling the configurations'.

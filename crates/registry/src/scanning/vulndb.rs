@@ -127,7 +127,7 @@ impl Registry {
     pub async fn mark_vuln_import_finished(&self) -> Result<VulnSource> {
         let source = self.meta.finish_vuln_import(self.now()).await?;
         // Records may have changed under the same id.
-        self.scanning.records.invalidate_all();
+        self.scanning.records.clear();
         Ok(source)
     }
 
