@@ -2,6 +2,7 @@
 //! lifecycle, the vulnerability database refresh), each run by one node of
 //! the deployment at a time under its lease.
 
+use crate::memory::StartupWork;
 use berth_registry::Registry;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +13,15 @@ use std::time::Duration;
 /// time one interval after the deployment first ticked it (so restarts do
 /// not each start one). A run longer than the interval holds the lease
 /// throughout and is not followed by a burst of runs.
-pub async fn run_as_job<F, Fut>(registry: Arc<Registry>, name: &str, every: Duration, job: F)
-where
+///
+/// The first tick is start-up work: `startup` is dropped after it.
+pub async fn run_as_job<F, Fut>(
+    registry: Arc<Registry>,
+    name: &str,
+    every: Duration,
+    startup: StartupWork,
+    job: F,
+) where
     F: Fn(Arc<Registry>) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
@@ -21,6 +29,7 @@ where
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
+    let mut startup = Some(startup);
     loop {
         tick.tick().await;
         match registry.start_job(name, every).await {
@@ -37,5 +46,6 @@ where
                 failing = true;
             }
         }
+        startup.take();
     }
 }

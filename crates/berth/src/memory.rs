@@ -59,6 +59,28 @@ pub fn trim_now() {
     }
 }
 
+/// Held by each piece of start-up's one-time work that goes on after the
+/// listener is up (the first pass of every background job, the resumption
+/// of interrupted archive moves). When the last holder drops it, start-up
+/// is over and its code is paged out (`page_out_startup_code`): paging out
+/// as the listener came up left the code those first passes ran resident,
+/// 8.1 of the 11.4 MiB of file-backed memory at idle on 10,000 repositories.
+#[derive(Clone)]
+pub struct StartupWork(#[allow(dead_code)] tokio::sync::mpsc::Sender<()>);
+
+impl StartupWork {
+    /// The first holder; clone it into each piece of start-up work.
+    pub fn page_out_when_done() -> StartupWork {
+        let (holder, mut done) = tokio::sync::mpsc::channel::<()>(1);
+        tokio::spawn(async move {
+            // Nothing is ever sent: this ends when every holder is gone.
+            while done.recv().await.is_some() {}
+            page_out_startup_code();
+        });
+        StartupWork(holder)
+    }
+}
+
 /// Start-up runs code that serving never runs again (argument parsing,
 /// migrations, the first checks of the stores), and the kernel maps an
 /// executable's code around every page touched (fault-around, large page
@@ -71,7 +93,7 @@ pub fn trim_now() {
 /// code and the read-only data at the file's start are paged out: the
 /// RELRO pages after the code were relocated at load, and their copies are
 /// anonymous.
-pub fn page_out_startup_code() {
+fn page_out_startup_code() {
     #[cfg(target_os = "linux")]
     {
         let Ok(exe) = std::fs::read_link("/proc/self/exe") else {

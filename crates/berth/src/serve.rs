@@ -3,9 +3,10 @@
 use crate::config::Config;
 use crate::connections::{ConnectionLimits, LimitAcceptor, Tracker};
 use crate::datadir::DataDir;
+use crate::memory::StartupWork;
 use anyhow::Context;
 use berth_registry::{Registry, RegistryConfig};
-use berth_server::{AppState, HostConfig, Metrics};
+use berth_server::{AppParts, AppState, HostConfig, Metrics};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -97,8 +98,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     // Moves to and from the archive storage class that a stop interrupted.
+    let startup = crate::memory::StartupWork::page_out_when_done();
     let resuming = registry.clone();
+    let resuming_startup = startup.clone();
     tokio::spawn(async move {
+        let _startup = resuming_startup;
         match resuming.resume_storage_moves().await {
             Ok((0, 0)) => {}
             Ok((blobs, images)) => tracing::info!(
@@ -121,6 +125,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             registry.clone(),
             "scan-resume",
             RESUME_SCANS_EVERY,
+            startup.clone(),
             move |registry| async move {
                 match registry.resume_scans(false).await {
                     Ok(0) => {}
@@ -143,10 +148,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             registry.clone(),
             source,
             config.vuln_db_refresh,
+            startup.clone(),
         ))
     });
 
-    let state = AppState {
+    let state = AppState::new(AppParts {
         registry: registry.clone(),
         metrics: Arc::new(Metrics::default()),
         hosts: Arc::new(HostConfig {
@@ -163,7 +169,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             config.body_read_timeout,
             LARGE_BODY_BUDGET,
         )),
-    };
+    });
     let app = berth_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
 
     let tracker = Tracker::new(ConnectionLimits {
@@ -178,17 +184,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         listen(config.listen).with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
-    let expiry = tokio::spawn(expire_uploads_periodically(registry.clone()));
+    let expiry = tokio::spawn(expire_uploads_periodically(
+        registry.clone(),
+        startup.clone(),
+    ));
     let pulls = tokio::spawn(flush_pulls_periodically(registry.clone()));
-    let gc = config
-        .gc_interval
-        .map(|every| tokio::spawn(collect_garbage_periodically(registry.clone(), every)));
-    let lifecycle = config
-        .lifecycle_interval
-        .map(|every| tokio::spawn(run_lifecycle_periodically(registry.clone(), every)));
+    let gc = config.gc_interval.map(|every| {
+        tokio::spawn(collect_garbage_periodically(
+            registry.clone(),
+            every,
+            startup.clone(),
+        ))
+    });
+    let lifecycle = config.lifecycle_interval.map(|every| {
+        tokio::spawn(run_lifecycle_periodically(
+            registry.clone(),
+            every,
+            startup.clone(),
+        ))
+    });
     crate::memory::trim_periodically();
     tokio::spawn(shutdown_on_signal(handle.clone()));
-    crate::memory::page_out_startup_code();
+    // The rest of start-up's work holds its own clones.
+    drop(startup);
 
     let scheme = if config.tls.is_some() {
         "https"
@@ -354,8 +372,12 @@ async fn shutdown_on_signal(handle: axum_server::Handle) {
 }
 
 /// Garbage collection every `every`, on one node of the deployment.
-async fn collect_garbage_periodically(registry: Arc<Registry>, every: Duration) {
-    crate::jobs::run_as_job(registry, "gc", every, |registry| async move {
+async fn collect_garbage_periodically(
+    registry: Arc<Registry>,
+    every: Duration,
+    startup: StartupWork,
+) {
+    crate::jobs::run_as_job(registry, "gc", every, startup, |registry| async move {
         let options = berth_registry::GcOptions {
             dry_run: false,
             grace: registry.gc_grace(),
@@ -376,8 +398,12 @@ async fn collect_garbage_periodically(registry: Arc<Registry>, every: Duration) 
 /// Evaluates every repository's lifecycle policy every `every`, on one node
 /// of the deployment, and expires what the policies select; each expiry is
 /// logged by the registry.
-async fn run_lifecycle_periodically(registry: Arc<Registry>, every: Duration) {
-    crate::jobs::run_as_job(registry, "lifecycle", every, |registry| async move {
+async fn run_lifecycle_periodically(
+    registry: Arc<Registry>,
+    every: Duration,
+    startup: StartupWork,
+) {
+    crate::jobs::run_as_job(registry, "lifecycle", every, startup, |registry| async move {
         match registry.run_lifecycle().await {
             Ok(run) if run.repositories > 0 => tracing::info!(
                 repositories = run.repositories,
@@ -424,11 +450,12 @@ async fn renew_scan_claims_periodically(registry: Arc<Registry>) {
     }
 }
 
-async fn expire_uploads_periodically(registry: Arc<Registry>) {
+async fn expire_uploads_periodically(registry: Arc<Registry>, startup: StartupWork) {
     crate::jobs::run_as_job(
         registry,
         "upload-expiry",
         EXPIRY_INTERVAL,
+        startup,
         |registry| async move {
             match registry.expire_uploads().await {
                 Ok(0) => {}

@@ -266,11 +266,12 @@ pub async fn import_periodically(
     registry: Arc<Registry>,
     source: String,
     every: Option<std::time::Duration>,
+    startup: crate::memory::StartupWork,
 ) {
     import_logged(&registry, &source).await;
     if let Some(every) = every {
         // One node of the deployment refreshes it for all.
-        crate::jobs::run_as_job(registry, "vulndb", every, |registry| {
+        crate::jobs::run_as_job(registry, "vulndb", every, startup, |registry| {
             let source = source.clone();
             async move { import_logged(&registry, &source).await }
         })
