@@ -17,8 +17,9 @@ pub struct KeyedLocks {
 }
 
 pub struct KeyedGuard<'a> {
-    // Declared first, so dropped (released) first.
-    cluster: Option<ClusterGuard>,
+    // Declared first, so dropped (released) first. `ClusterGuard::local`
+    // on one node.
+    cluster: ClusterGuard,
     locks: &'a KeyedLocks,
     key: String,
     guard: Option<OwnedMutexGuard<()>>,
@@ -40,13 +41,13 @@ impl KeyedLocks {
         let m = self.map.lock().entry(key.to_string()).or_default().clone();
         let guard = m.lock_owned().await;
         let mut held = KeyedGuard {
-            cluster: None,
+            cluster: ClusterGuard::local(),
             locks: self,
             key: key.to_string(),
             guard: Some(guard),
         };
         if let Some((cluster, prefix)) = &self.cluster {
-            held.cluster = Some(cluster.lock(&format!("{prefix}{key}")).await?);
+            held.cluster = cluster.lock(&format!("{prefix}{key}")).await?;
         }
         Ok(held)
     }
@@ -56,7 +57,7 @@ impl KeyedLocks {
     /// one cluster lock request for them all.
     pub async fn lock_all(&self, keys: &[&str]) -> Result<KeyedGuards<'_>, StoreError> {
         let mut held = KeyedGuards {
-            cluster: None,
+            cluster: ClusterGuard::local(),
             _local: Vec::new(),
         };
         let mut prefixed = Vec::new();
@@ -64,7 +65,7 @@ impl KeyedLocks {
             let m = self.map.lock().entry(key.to_string()).or_default().clone();
             let guard = m.lock_owned().await;
             held._local.push(KeyedGuard {
-                cluster: None,
+                cluster: ClusterGuard::local(),
                 locks: self,
                 key: key.to_string(),
                 guard: Some(guard),
@@ -75,7 +76,7 @@ impl KeyedLocks {
         }
         if let Some((cluster, _)) = &self.cluster {
             let keys: Vec<&str> = prefixed.iter().map(String::as_str).collect();
-            held.cluster = Some(cluster.lock_all(&keys).await?);
+            held.cluster = cluster.lock_all(&keys).await?;
         }
         Ok(held)
     }
@@ -90,28 +91,21 @@ impl KeyedGuard<'_> {
     /// Ok while the lock is still held: always on one node; on a cluster,
     /// while the connection holding it lives (`ClusterGuard::confirm`).
     pub async fn confirm(&mut self) -> Result<(), StoreError> {
-        confirm(&mut self.cluster).await
+        self.cluster.confirm().await
     }
 }
 
 impl KeyedGuards<'_> {
     /// As `KeyedGuard::confirm`, for all of them.
     pub async fn confirm(&mut self) -> Result<(), StoreError> {
-        confirm(&mut self.cluster).await
-    }
-}
-
-async fn confirm(cluster: &mut Option<ClusterGuard>) -> Result<(), StoreError> {
-    match cluster {
-        Some(g) => g.confirm().await,
-        None => Ok(()),
+        self.cluster.confirm().await
     }
 }
 
 /// Several keys' locks, released together.
 pub struct KeyedGuards<'a> {
     // Declared first, so released first.
-    cluster: Option<ClusterGuard>,
+    cluster: ClusterGuard,
     _local: Vec<KeyedGuard<'a>>,
 }
 
