@@ -98,7 +98,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     // Moves to and from the archive storage class that a stop interrupted.
-    let startup = crate::memory::StartupWork::page_out_when_done();
+    let startup = StartupWork::page_out_when_done();
     let resuming = registry.clone();
     let resuming_startup = startup.clone();
     tokio::spawn(async move {
