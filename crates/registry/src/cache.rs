@@ -16,8 +16,8 @@
 use berth_oci::Digest;
 use berth_store::{BlobLink, RegistryKey, RepoId, StoredManifest};
 use parking_lot::Mutex;
-use quick_cache::sync::Cache;
-use quick_cache::{Equivalent, Weighter};
+use quick_cache::sync::{Cache, DefaultLifecycle};
+use quick_cache::{DefaultHashBuilder, Equivalent, OptionsBuilder, Weighter};
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -88,6 +88,33 @@ impl Weighter<(RepoId, Digest), Arc<CachedManifest>> for BodyBytes {
 /// A typical manifest body, for sizing the manifest cache's index.
 const TYPICAL_MANIFEST_BYTES: u64 = 2048;
 
+/// The manifest cache, sharded so that every shard can hold the largest
+/// manifest: quick_cache splits the byte bound evenly between its shards
+/// (4 per core by default) and refuses an entry heavier than 97% of one
+/// shard's share (its hot allocation), so with 64 MiB on 64 cores a
+/// manifest over ~250 KiB would never be cached. Fewer shards only when
+/// the bound is small or the cores many.
+fn manifest_cache(bytes: u64) -> Cache<(RepoId, Digest), Arc<CachedManifest>, BodyBytes> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    // A shard's share with 1/16 to spare covers the 3% held back.
+    let per_shard = berth_oci::MAX_MANIFEST_BYTES as u64 * 17 / 16;
+    let fit = (bytes / per_shard).clamp(1, 4 * cores);
+    // quick_cache rounds the count up to a power of two: round down here.
+    let shards = 1u64 << (63 - fit.leading_zeros());
+    let options = OptionsBuilder::new()
+        .estimated_items_capacity((bytes / TYPICAL_MANIFEST_BYTES).max(16) as usize)
+        .weight_capacity(bytes)
+        .shards(shards as usize)
+        .build()
+        .expect("valid cache options");
+    Cache::with_options(
+        options,
+        BodyBytes,
+        DefaultHashBuilder::default(),
+        DefaultLifecycle::default(),
+    )
+}
+
 // quick_cache, not moka: ~100 bytes an entry instead of ~360 (moka keeps
 // a deque node, an access-order entry and a frequency sketch per entry:
 // 7 of the 20 MiB of heap after 10,000 repositories and tags were moka's),
@@ -110,11 +137,7 @@ impl HotCache {
         HotCache {
             repos: Cache::new(100_000),
             tags: Cache::new(200_000),
-            manifests: Cache::with_weighter(
-                (manifest_bytes / TYPICAL_MANIFEST_BYTES).max(16) as usize,
-                manifest_bytes,
-                BodyBytes,
-            ),
+            manifests: manifest_cache(manifest_bytes),
             blobs: Cache::new(50_000),
             generation: AtomicU64::new(0),
             enabled: AtomicBool::new(true),
@@ -262,6 +285,23 @@ mod tests {
         assert_eq!(c.blob(repo, &d), Some(link));
         c.invalidate_blob(repo, &d);
         assert_eq!(c.blob(repo, &d), None);
+    }
+
+    #[test]
+    fn the_largest_manifest_is_cached_whatever_the_core_count() {
+        // 16 MiB over the default 4 shards per core would leave each shard
+        // less than a 4 MiB manifest on any machine with more than one core.
+        let c = HotCache::new(16 << 20);
+        let repo = RepoId(1);
+        let body = bytes::Bytes::from(vec![b' '; berth_oci::MAX_MANIFEST_BYTES]);
+        let d = Digest::of_bytes(Algorithm::Sha256, &body);
+        let m = Arc::new(CachedManifest::new(StoredManifest {
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            body,
+            status: berth_store::ImageStatus::Active,
+        }));
+        c.fill_manifest(c.generation(), repo, &d, m);
+        assert!(c.manifest(repo, &d).is_some());
     }
 
     #[test]
