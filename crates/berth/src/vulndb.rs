@@ -13,7 +13,7 @@ use crate::client::{self, AdminClient, NO_BODY};
 use crate::datadir::DataDir;
 use crate::stores::{Blobs, Metadata};
 use anyhow::{bail, Context};
-use berth_registry::{ImportStats, Registry, RegistryConfig};
+use berth_registry::{ImportStats, Registry, RegistryConfig, VULNDB_JOB};
 use berth_server::admin_api;
 use clap::{Args, Subcommand};
 use http::Method;
@@ -268,14 +268,33 @@ pub async fn import_periodically(
     every: Option<std::time::Duration>,
     startup: crate::memory::StartupWork,
 ) {
-    import_logged(&registry, &source).await;
+    import_at_start(&registry, &source, every.unwrap_or(START_IMPORT_FRESH)).await;
     if let Some(every) = every {
         // One node of the deployment refreshes it for all.
-        crate::jobs::run_as_job(registry, "vulndb", every, startup, |registry| {
+        crate::jobs::run_as_job(registry, VULNDB_JOB, every, startup, |registry| {
             let source = source.clone();
             async move { import_logged(&registry, &source).await }
         })
         .await
+    }
+}
+
+/// Without a refresh interval, nodes of a cluster that start within this
+/// long of an import leave the database as that import left it (README,
+/// "Scaling out").
+const START_IMPORT_FRESH: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The import at a node's start, unless another node of the deployment
+/// imported less than `fresh_for` ago (its refresh interval).
+async fn import_at_start(registry: &Arc<Registry>, source: &str, fresh_for: std::time::Duration) {
+    match registry.start_vuln_import(fresh_for).await {
+        Ok(Some(_lease)) => import_logged(registry, source).await,
+        Ok(None) => tracing::info!(
+            source,
+            "not importing the vulnerability database at start: another node did less than {} s ago",
+            fresh_for.as_secs()
+        ),
+        Err(e) => tracing::warn!(source, error = %e, "cannot take the vulnerability database's lease; not importing it at start"),
     }
 }
 

@@ -57,7 +57,7 @@ pub use manifests::{ManifestRead, PutManifest};
 pub use pulls::PULL_FLUSH_INTERVAL;
 pub use repositories::{RepositorySettings, MAX_RESOURCE_TAGS};
 pub use scanning::{
-    ImportStats, RepositoryScanning, ScanningConfig, StoredFinding, SCAN_CLAIM_RENEWAL,
+    ImportStats, RepositoryScanning, ScanningConfig, StoredFinding, SCAN_CLAIM_RENEWAL, VULNDB_JOB,
 };
 pub use uploads::{ChunkRange, UploadState};
 

@@ -13,6 +13,12 @@ use berth_oci::Digest;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// The cluster lock a job's lease holds: `Cluster::lock` on it waits for
+/// the job's run to end and keeps the job from starting meanwhile.
+pub fn job_lock_key(name: &str) -> String {
+    format!("j:{name}")
+}
+
 /// Held while a cluster lock or a job lease is; dropping it releases it.
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct ClusterGuard(Option<Box<dyn HeldLock>>);

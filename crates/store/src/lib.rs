@@ -47,7 +47,9 @@ mod sys;
 pub mod conformance;
 
 pub use blob::{copy_blob, BlobReader, BlobStore, UploadWriter};
-pub use cluster::{Cluster, ClusterGuard, Invalidation, InvalidationFeed, LocalCluster};
+pub use cluster::{
+    job_lock_key, Cluster, ClusterGuard, Invalidation, InvalidationFeed, LocalCluster,
+};
 pub use error::StoreError;
 pub use fs_blob::{FsBlobStore, PRIVATE_DIR, PRIVATE_FILE};
 pub use metadata::{

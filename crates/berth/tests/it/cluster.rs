@@ -8,7 +8,8 @@
 //! * a tag moved on one node is served by another at once, and a
 //!   repository policy set on one node is enforced by another at once (the
 //!   stale window is measured and printed);
-//! * lifecycle runs once per interval across the cluster, not per node;
+//! * lifecycle runs once per interval across the cluster, not per node, and
+//!   the vulnerability database is imported at start by one node, not each;
 //! * a node started with another server key is refused.
 //!
 //! Garbage collection in a loop on one node while pushes go through the two
@@ -238,7 +239,19 @@ fn three_nodes_behind_haproxy_act_as_one_registry() {
     if !tools::require("haproxy") || !tools::require("skopeo") {
         return;
     }
-    let d = Deployment::start(3, &["--lifecycle-interval", "2s"]);
+    let records = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scan/tests/fixtures/synthetic")
+        .canonicalize()
+        .unwrap();
+    let d = Deployment::start(
+        3,
+        &[
+            "--lifecycle-interval",
+            "2s",
+            "--vuln-db",
+            records.to_str().unwrap(),
+        ],
+    );
     let api = d.api();
     for n in &d.nodes {
         let api = Api::new(n);
@@ -249,6 +262,26 @@ fn three_nodes_behind_haproxy_act_as_one_registry() {
                 .contains("cluster: listening for other nodes' changes")
         });
     }
+
+    // The vulnerability database is imported at start by one node, not by
+    // each (the nodes started one after another).
+    let logged = |what: &str| -> Vec<usize> {
+        d.nodes
+            .iter()
+            .map(|n| n.log().matches(what).count())
+            .collect()
+    };
+    until("each node's import at start done or skipped", || {
+        let done = logged("vulnerability database imported");
+        let skipped = logged("not importing the vulnerability database at start");
+        done.iter().sum::<usize>() + skipped.iter().sum::<usize>() == 3
+    });
+    let done = logged("vulnerability database imported");
+    assert_eq!(
+        done.iter().sum::<usize>(),
+        1,
+        "imports at start per node: {done:?}"
+    );
 
     // A chunked upload across three nodes: POST, PATCH, PATCH, PUT.
     let chunked: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();

@@ -31,7 +31,7 @@ pub use config::{
     ScanningRule, BASIC, CONTINUOUS_SCAN, ENHANCED, MANUAL, SCAN_ON_PUSH,
 };
 pub use image::{ScanStatus, StoredFinding};
-pub use vulndb::ImportStats;
+pub use vulndb::{ImportStats, VULNDB_JOB};
 
 use crate::clock::Clock;
 use crate::{Error, Registry, Repo, Result};

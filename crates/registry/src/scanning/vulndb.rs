@@ -14,6 +14,10 @@ use berth_store::{RepoId, ScanOutcome, VulnRecordRow, VulnSource};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// The background job that refreshes the vulnerability database (`berth
+/// serve --vuln-db-refresh`); its lease also orders the imports at start.
+pub const VULNDB_JOB: &str = "vulndb";
+
 /// What an import (or one batch of it) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -101,6 +105,31 @@ impl Registry {
         stats.stored = o.stored;
         stats.unchanged = o.unchanged;
         Ok(stats)
+    }
+
+    /// The lease for a node's import at start (`berth serve --vuln-db`),
+    /// or `None` when the deployment's database was imported less than
+    /// `fresh_for` ago by some node: nodes of a cluster that start
+    /// together, or one after another, import once between them, not once
+    /// each. The lease is the `vulndb` refresh job's, so a start import and
+    /// a refresh never run at once. A node on its own always imports.
+    pub async fn start_vuln_import(
+        &self,
+        fresh_for: std::time::Duration,
+    ) -> Result<Option<berth_store::ClusterGuard>> {
+        let lease = self
+            .cluster
+            .lock(&berth_store::job_lock_key(VULNDB_JOB))
+            .await?;
+        if self.is_clustered() {
+            let fresh_for = i64::try_from(fresh_for.as_millis()).unwrap_or(i64::MAX);
+            if let Some(last) = self.meta.vuln_source().await? {
+                if self.now().saturating_sub(last.updated_at) < fresh_for {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(lease))
     }
 
     /// Marks an import finished (`vulnerabilitySourceUpdatedAt` is now) and

@@ -112,7 +112,7 @@ impl Cluster for PgMetadataStore {
         interval_ms: i64,
         now: i64,
     ) -> Result<Option<ClusterGuard>> {
-        let key = format!("j:{name}");
+        let key = crate::cluster::job_lock_key(name);
         let mut conn = self.locks.acquire().await?;
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
             .bind(&key)
