@@ -462,6 +462,14 @@ async fn expire_uploads_periodically(registry: Arc<Registry>, startup: StartupWo
                 Ok(n) => tracing::info!(count = n, "expired stale upload sessions"),
                 Err(e) => tracing::warn!(error = %e, "expiring upload sessions failed"),
             }
+            match registry.sweep_abandoned_uploads().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    count = n,
+                    "removed upload data no session owns, idle for the upload expiry"
+                ),
+                Err(e) => tracing::warn!(error = %e, "sweeping abandoned upload data failed"),
+            }
         },
     )
     .await

@@ -719,7 +719,7 @@ impl Registry {
             };
             report.push(Severity::Garbage, kind, message, location, fix);
         }
-        for id in self.blobs.upload_ids().await? {
+        for (id, _) in self.blobs.upload_objects().await? {
             report.checked.upload_files += 1;
             if ids.contains(&id) {
                 continue;

@@ -9,9 +9,23 @@ impl Registry {
     /// crash mid-request). Call only while no request is running, i.e. at
     /// start-up with the data dir locked.
     pub async fn sweep_orphan_uploads(&self) -> Result<usize> {
+        self.sweep_uploads_without_session(i64::MAX).await
+    }
+
+    /// Removes upload data that no session owns and that nothing has
+    /// written to for the upload expiry: what a node killed in the middle
+    /// of a monolithic upload left (such an upload has no session row while
+    /// it runs, so a younger one may be in flight on another node). Safe
+    /// while requests run, on every node; the upload-expiry job calls it.
+    pub async fn sweep_abandoned_uploads(&self) -> Result<usize> {
+        let before = self.now() - self.config.upload_expiry.as_millis() as i64;
+        self.sweep_uploads_without_session(before).await
+    }
+
+    async fn sweep_uploads_without_session(&self, written_before: i64) -> Result<usize> {
         let mut removed = 0;
-        for id in self.blobs.upload_ids().await? {
-            if !self.meta.upload_exists(&id).await? {
+        for (id, written) in self.blobs.upload_objects().await? {
+            if written < written_before && !self.meta.upload_exists(&id).await? {
                 self.blobs.delete_upload(&id).await?;
                 removed += 1;
             }

@@ -32,3 +32,29 @@ async fn stale_uploads_expire_and_orphans_are_swept() {
     .unwrap();
     assert_eq!(f.reg.sweep_orphan_uploads().await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn upload_data_without_a_session_is_swept_once_idle_for_the_expiry() {
+    let f = fixture().await;
+    let a = repo("a");
+    // A chunked session idle for days keeps its data (its row expires it).
+    let session = f.reg.start_upload(&a, None).await.unwrap();
+    f.reg
+        .append_upload(&a, &session.id, None, body(&[b"abc"]))
+        .await
+        .unwrap();
+    let orphan = "0badf00d-0000-4000-8000-000000000001";
+    std::fs::write(f.root.join("blobs/uploads").join(orphan), b"left").unwrap();
+    let real_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // Written an hour ago: perhaps a monolithic upload in flight elsewhere.
+    f.clock.0.store(real_now + 3_600_000, Ordering::SeqCst);
+    assert_eq!(f.reg.sweep_abandoned_uploads().await.unwrap(), 0);
+    // Idle beyond the 24 h expiry: left by a dead node.
+    f.clock.0.store(real_now + 25 * 3_600_000, Ordering::SeqCst);
+    assert_eq!(f.reg.sweep_abandoned_uploads().await.unwrap(), 1);
+    assert!(!f.root.join("blobs/uploads").join(orphan).exists());
+    assert!(f.reg.upload_status(&a, &session.id).await.is_ok());
+}

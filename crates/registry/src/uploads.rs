@@ -4,13 +4,17 @@
 //! bytes streamed to the session's temporary object while hashed → fsync →
 //! digest compared with the client's → rename to the content address and
 //! fsync the directory → one metadata transaction links the blob and ends
-//! the session → only then the client hears 201.
+//! the session → only then the client hears 201. On a store where a commit
+//! is a copy (S3), a blob pushed whole in one request and no larger than a
+//! part is held in memory, hashed, compared, and written to its content
+//! address in one PUT instead (`BlobStore::whole_put_limit`).
 
 use crate::blobs::BlobInfo;
 use crate::hashing::ParallelHasher;
 use crate::{ByteStream, Error, Principal, Registry, Repo, Result};
 use berth_oci::{Algorithm, Digest, DigestHasher, RepositoryName};
 use berth_store::{BlobLink, CreateUploadOutcome, RepoId, StoreError, UploadRecord};
+use bytes::Bytes;
 use futures_util::StreamExt;
 
 /// The byte range a chunk claims (`Content-Range`), inclusive.
@@ -99,6 +103,20 @@ impl Registry {
         body: ByteStream,
     ) -> Result<BlobInfo> {
         let repo_id = self.repo_id_for_push(repo).await?;
+        let body = match self.whole_or_stream(body).await? {
+            Body::Whole(chunks) => {
+                let size = verify_whole(&chunks, digest).await?;
+                let lock = self.digest_locks.lock(digest.as_str()).await?;
+                self.blobs.put_blob(digest, chunks).await?;
+                self.link_committed(repo_id, None, digest, size, lock)
+                    .await?;
+                return Ok(BlobInfo {
+                    digest: digest.clone(),
+                    size,
+                });
+            }
+            Body::Stream(body) => body,
+        };
         let id = uuid::Uuid::new_v4().to_string();
         let hasher = DigestHasher::new(digest.algorithm());
         let outcome = async {
@@ -114,7 +132,7 @@ impl Registry {
                 return Err(e);
             }
         };
-        let mut lock = match self.digest_locks.lock(digest.as_str()).await {
+        let lock = match self.digest_locks.lock(digest.as_str()).await {
             Ok(lock) => lock,
             Err(e) => {
                 self.discard_temp(&id).await;
@@ -125,6 +143,24 @@ impl Registry {
             self.discard_temp(&id).await;
             return Err(e.into());
         }
+        self.link_committed(repo_id, None, digest, size, lock)
+            .await?;
+        Ok(BlobInfo {
+            digest: digest.clone(),
+            size,
+        })
+    }
+
+    /// Links a pushed blob whose bytes are in place, under the digest's
+    /// lock, to the repository, ending `session` if it came through one.
+    async fn link_committed(
+        &self,
+        repo_id: RepoId,
+        session: Option<&str>,
+        digest: &Digest,
+        size: u64,
+        mut lock: crate::locks::KeyedGuard<'_>,
+    ) -> Result<()> {
         self.committed_over_archive(digest).await?;
         // Linking makes the bytes in place a blob the client relies on; if
         // the lock was lost meanwhile, GC on another node may be deleting
@@ -132,13 +168,39 @@ impl Registry {
         lock.confirm().await?;
         let seen = self.cache.generation();
         let now = self.now();
-        self.meta.link_blob(repo_id, digest, size, now).await?;
+        match session {
+            Some(id) => {
+                self.meta
+                    .complete_upload(id, repo_id, digest, size, now)
+                    .await?
+            }
+            None => self.meta.link_blob(repo_id, digest, size, now).await?,
+        }
         // Pushed blobs are usually pulled soon (CI pushes, then deploys).
         self.cache.fill_blob(seen, repo_id, digest, link(size, now));
-        Ok(BlobInfo {
-            digest: digest.clone(),
-            size,
-        })
+        Ok(())
+    }
+
+    /// The body whole if the blob store would rather take it in one write
+    /// (`BlobStore::whole_put_limit`: S3) and it fits; else a stream of it
+    /// (what was read so far, then the rest).
+    async fn whole_or_stream(&self, mut body: ByteStream) -> Result<Body> {
+        let limit = self.blobs.whole_put_limit();
+        if limit == 0 {
+            return Ok(Body::Stream(body));
+        }
+        let mut chunks = Vec::new();
+        let mut len = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(Error::BodyRead)?;
+            len += chunk.len() as u64;
+            chunks.push(chunk);
+            if len > limit {
+                let read = futures_util::stream::iter(chunks.into_iter().map(Ok));
+                return Ok(Body::Stream(read.chain(body).boxed()));
+            }
+        }
+        Ok(Body::Whole(chunks))
     }
 
     /// Links a blob that repository `from` holds (`POST ?mount=&from=`).
@@ -241,6 +303,19 @@ impl Registry {
                 return Err(Error::RangeNotSatisfiable { size: up.size });
             }
         }
+        let last_chunk = match last_chunk {
+            // A session's first and only bytes (POST, then PUT with the
+            // blob): in one write when the store prefers it.
+            Some(body) if up.size == 0 => match self.whole_or_stream(body).await? {
+                Body::Whole(chunks) => {
+                    return self
+                        .complete_whole(repo_id, &up, digest, range, chunks)
+                        .await
+                }
+                Body::Stream(body) => Some(body),
+            },
+            other => other,
+        };
         let hasher = self.hasher_at(&up).await?;
         let outcome = async {
             // The temporary file exists only once something was written; an
@@ -279,17 +354,43 @@ impl Registry {
             }
             Err(e) => return Err(e),
         };
-        let mut lock = self.digest_locks.lock(digest.as_str()).await?;
+        let lock = self.digest_locks.lock(digest.as_str()).await?;
         self.blobs.commit_upload(id, digest).await?;
-        self.committed_over_archive(digest).await?;
-        // As in `upload_blob`.
-        lock.confirm().await?;
-        let seen = self.cache.generation();
-        let now = self.now();
-        self.meta
-            .complete_upload(id, repo_id, digest, size, now)
+        self.link_committed(repo_id, Some(id), digest, size, lock)
             .await?;
-        self.cache.fill_blob(seen, repo_id, digest, link(size, now));
+        Ok(BlobInfo {
+            digest: digest.clone(),
+            size,
+        })
+    }
+
+    /// Completes session `up`, which holds no bytes, with the whole blob in
+    /// `chunks` (`complete_upload`'s one-write path).
+    async fn complete_whole(
+        &self,
+        repo_id: RepoId,
+        up: &UploadRecord,
+        digest: &Digest,
+        range: Option<ChunkRange>,
+        chunks: Vec<Bytes>,
+    ) -> Result<BlobInfo> {
+        let size: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+        if let Some(r) = range {
+            r.check_received(size, "the upload was not completed")?;
+        }
+        if let Err(e) = verify_whole(&chunks, digest).await {
+            // As on the streaming path: nothing of the session is kept.
+            self.meta.delete_upload(&up.id).await?;
+            self.discard_temp(&up.id).await;
+            return Err(e);
+        }
+        let lock = self.digest_locks.lock(digest.as_str()).await?;
+        self.blobs.put_blob(digest, chunks).await?;
+        self.link_committed(repo_id, Some(&up.id), digest, size, lock)
+            .await?;
+        // An earlier request of the session may have left an empty object
+        // (the sweep of abandoned uploads would remove it too).
+        self.discard_temp(&up.id).await;
         Ok(BlobInfo {
             digest: digest.clone(),
             size,
@@ -380,6 +481,32 @@ impl Registry {
             tracing::warn!(upload = id, error = %e, "could not remove an upload's temporary data; the next start will");
         }
     }
+}
+
+/// A request body, read whole or still streaming.
+enum Body {
+    Whole(Vec<Bytes>),
+    Stream(ByteStream),
+}
+
+/// Hashes a body held in memory (on the blocking pool) and checks it is
+/// `digest`: its size.
+async fn verify_whole(chunks: &[Bytes], digest: &Digest) -> Result<u64> {
+    let algorithm = digest.algorithm();
+    let owned = chunks.to_vec();
+    let (size, hasher) = tokio::task::spawn_blocking(move || {
+        let mut h = DigestHasher::new(algorithm);
+        let mut size = 0u64;
+        for c in &owned {
+            h.update(c);
+            size += c.len() as u64;
+        }
+        (size, h)
+    })
+    .await
+    .expect("hashing does not panic");
+    verify(hasher, digest)?;
+    Ok(size)
 }
 
 fn link(size: u64, linked_at: i64) -> BlobLink {

@@ -30,11 +30,36 @@ pub trait BlobStore: Send + Sync + 'static {
     /// temporary object is no longer usable afterwards.
     async fn commit_upload(&self, id: &str, digest: &Digest) -> Result<()>;
 
+    /// The largest blob worth holding in memory to store it with
+    /// [`put_blob`](Self::put_blob) in one write rather than through an
+    /// upload and a commit; 0 where a commit costs no more (a rename).
+    fn whole_put_limit(&self) -> u64 {
+        0
+    }
+
+    /// Stores `chunks`, whose digest the caller has verified to be
+    /// `digest`, as that blob, durably before it returns; a stored copy
+    /// may be replaced by these identical bytes. The caller holds the
+    /// digest's lock, as for a commit.
+    async fn put_blob(&self, digest: &Digest, chunks: Vec<Bytes>) -> Result<()> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut writer = self.upload_writer(&id, 0).await?;
+        for chunk in chunks {
+            writer.write(chunk).await?;
+        }
+        writer.finish().await?;
+        self.commit_upload(&id, digest).await
+    }
+
     /// Removes an upload's temporary object (absent is fine).
     async fn delete_upload(&self, id: &str) -> Result<()>;
 
-    /// Ids of every upload temporary object present (for sweeping orphans).
-    async fn upload_ids(&self) -> Result<Vec<String>>;
+    /// Every upload present in the store: its id and when its data was last
+    /// written (Unix ms; the newest of its objects). Orphans are swept by
+    /// it: on a shared store, a monolithic upload in flight on another node
+    /// owns no session row, so only its age tells it from one a dead node
+    /// left.
+    async fn upload_objects(&self) -> Result<Vec<(String, i64)>>;
 
     /// Size of a stored blob, or `None`.
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>>;

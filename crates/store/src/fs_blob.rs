@@ -269,13 +269,14 @@ impl BlobStore for FsBlobStore {
         .await
     }
 
-    async fn upload_ids(&self) -> Result<Vec<String>> {
+    async fn upload_objects(&self) -> Result<Vec<(String, i64)>> {
         let dir = self.root.join("uploads");
         blocking(move || {
             let mut ids = Vec::new();
             for entry in fs::read_dir(&dir)? {
-                if let Some(name) = entry?.file_name().to_str() {
-                    ids.push(name.to_string());
+                let entry = entry?;
+                if let Some(name) = entry.file_name().to_str() {
+                    ids.push((name.to_string(), modified_millis(&entry.metadata()?)?));
                 }
             }
             Ok(ids)
@@ -349,13 +350,7 @@ impl BlobStore for FsBlobStore {
                 let Ok(digest) = format!("{}:{name}", algorithm.as_str()).parse::<Digest>() else {
                     continue;
                 };
-                let modified = entry
-                    .metadata()?
-                    .modified()?
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or(0);
-                out.push((digest, modified));
+                out.push((digest, modified_millis(&entry.metadata()?)?));
             }
             Ok(out)
         })
@@ -455,6 +450,14 @@ impl UploadWriter for FsUploadWriter {
     }
 }
 
+/// A file's last-modified time in Unix ms (0 before the epoch).
+fn modified_millis(meta: &fs::Metadata) -> std::io::Result<i64> {
+    Ok(meta
+        .modified()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0))
+}
 #[cfg(test)]
 mod tests {
     use super::*;

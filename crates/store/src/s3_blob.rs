@@ -346,29 +346,42 @@ impl BlobStore for S3BlobStore {
         self.delete_all_of(id).await
     }
 
+    /// An upload's writer holds a part in memory anyway: a blob up to one
+    /// part goes to its address in one PUT instead of a segment's PUT, a
+    /// server-side copy and a delete (five requests fewer, and no second
+    /// write of the bytes).
+    fn whole_put_limit(&self) -> u64 {
+        PART_SIZE as u64
+    }
+
+    async fn put_blob(&self, digest: &Digest, chunks: Vec<Bytes>) -> Result<()> {
+        let payload: PutPayload = chunks.into_iter().collect();
+        self.s3
+            .put(&self.blob_path(digest), payload)
+            .await
+            .map_err(object_error)?;
+        Ok(())
+    }
+
     async fn delete_upload(&self, id: &str) -> Result<()> {
         self.delete_all_of(id).await
     }
 
-    async fn upload_ids(&self) -> Result<Vec<String>> {
+    async fn upload_objects(&self) -> Result<Vec<(String, i64)>> {
         // Objects, not common prefixes: some stores (SeaweedFS) keep an
         // emptied "directory" listed as a prefix.
         let dir = Path::from(self.key("uploads"));
         let depth = dir.parts().count();
-        let ids: std::collections::BTreeSet<String> = self
-            .s3
-            .list(Some(&dir))
-            .map_ok(move |meta| {
-                meta.location
-                    .parts()
-                    .nth(depth)
-                    .map(|p| p.as_ref().to_string())
-            })
-            .try_filter_map(|id| async move { Ok(id) })
-            .try_collect()
-            .await
-            .map_err(object_error)?;
-        Ok(ids.into_iter().collect())
+        let mut newest = std::collections::BTreeMap::<String, i64>::new();
+        let mut objects = self.s3.list(Some(&dir));
+        while let Some(meta) = objects.try_next().await.map_err(object_error)? {
+            if let Some(id) = meta.location.parts().nth(depth) {
+                let at = meta.last_modified.timestamp_millis();
+                let t = newest.entry(id.as_ref().to_string()).or_insert(at);
+                *t = (*t).max(at);
+            }
+        }
+        Ok(newest.into_iter().collect())
     }
 
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
@@ -702,7 +715,7 @@ mod tests {
         append(&store, id, 0, &data).await;
         store.commit_upload(id, &digest).await.unwrap();
         assert_eq!(read_all(&store, &digest, 0, total).await, data);
-        assert!(store.upload_ids().await.unwrap().is_empty());
+        assert!(store.upload_objects().await.unwrap().is_empty());
 
         // A writer dropped in the middle of a multipart segment leaves the
         // upload as it was.

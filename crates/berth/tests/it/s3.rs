@@ -2,7 +2,8 @@
 //! scripts/test.sh starts once per run: `BERTH_TEST_S3_*`), with the
 //! metadata in PostgreSQL: the deployment a team outgrowing one machine
 //! runs. skopeo pushes and pulls byte for byte, a chunked upload commits,
-//! the bytes are in the bucket (not the data dir), and all of it survives a
+//! blobs pushed whole (in one PUT up to a part, streamed beyond) commit or
+//! are refused for a wrong digest, the bytes are in the bucket (not the data dir), and all of it survives a
 //! restart. Fails without the S3 server.
 
 use crate::common::*;
@@ -95,6 +96,48 @@ fn a_registry_on_postgres_and_s3_serves_skopeo_and_survives_a_restart() {
         .unwrap();
     assert_eq!(done.status(), 201);
 
+    // Blobs pushed whole: in one PUT to their address up to a part (8 MiB),
+    // through an upload and a commit beyond; by POST ?digest= and by POST
+    // then PUT; a wrong digest stores nothing.
+    let small: Vec<u8> = (0..1_000_000u32).map(|i| (i % 239) as u8).collect();
+    let large: Vec<u8> = (0..8 * 1024 * 1024 + 1u32)
+        .map(|i| (i % 233) as u8)
+        .collect();
+    let mut whole = vec![(api.push_blob("s3/app", &small), small.clone())];
+    whole.push((api.push_blob("s3/app", &large), large));
+    let post_put = |bytes: &[u8], digest: &str| {
+        let started = api
+            .client
+            .post(api.url("/v2/s3/app/blobs/uploads/"))
+            .send()
+            .unwrap();
+        assert_eq!(started.status(), 202);
+        let location = header(&started, "location");
+        let sep = if location.contains('?') { '&' } else { '?' };
+        api.client
+            .put(api.url(&format!("{location}{sep}digest={digest}")))
+            .body(bytes.to_vec())
+            .send()
+            .unwrap()
+    };
+    let other: Vec<u8> = small.iter().rev().copied().collect();
+    let other_digest = image::sha256(&other);
+    assert_eq!(post_put(&other, &other_digest).status(), 201);
+    whole.push((other_digest, other));
+    let wrong = image::sha256(b"not what is sent");
+    assert_eq!(
+        error_code(post_put(&small[..1000], &wrong)),
+        "DIGEST_INVALID"
+    );
+    let refused = api
+        .client
+        .post(api.url(&format!("/v2/s3/app/blobs/uploads/?digest={wrong}")))
+        .body(small[..1000].to_vec())
+        .send()
+        .unwrap();
+    assert_eq!(error_code(refused), "DIGEST_INVALID");
+    assert_eq!(api.head(&format!("/v2/s3/app/blobs/{wrong}")).status(), 404);
+
     // The bytes live in the bucket, not in the data dir.
     let local: Vec<_> = walk(&s.data_dir.join("blobs"));
     assert!(local.is_empty(), "blob files in the data dir: {local:?}");
@@ -104,6 +147,14 @@ fn a_registry_on_postgres_and_s3_serves_skopeo_and_survives_a_restart() {
     let got = api.get(&format!("/v2/s3/app/blobs/{digest}"));
     assert_eq!(got.status(), 200);
     assert_eq!(got.bytes().unwrap().as_ref(), chunked.as_slice());
+    for (digest, bytes) in &whole {
+        let got = api.get(&format!("/v2/s3/app/blobs/{digest}"));
+        assert_eq!(got.status(), 200);
+        assert!(
+            got.bytes().unwrap().as_ref() == bytes.as_slice(),
+            "{digest} read back"
+        );
+    }
     let pulled = s.scratch().join("pulled");
     let out = s
         .command("skopeo")

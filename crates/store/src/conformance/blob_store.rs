@@ -67,16 +67,47 @@ pub async fn blob_store_suite(store: &dyn BlobStore) {
     // Committing identical content again keeps one copy.
     let id2 = "0b5e7a0c-0000-4000-8000-000000000002";
     write_upload(store, id2, 0, &[b"hello there"]).await;
-    let mut ids = store.upload_ids().await.unwrap();
-    ids.sort();
-    assert_eq!(ids, vec![id2.to_string()], "listed before its commit");
+    let listed = store.upload_objects().await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, vec![id2], "listed before its commit");
+    // Written just now (the store's clock is this machine's, give or take).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(
+        (listed[0].1 - now).abs() < 60_000,
+        "last written at {} ms, now is {now}",
+        listed[0].1
+    );
     store
         .commit_upload(id2, &digest)
         .await
         .expect("second commit");
     assert_eq!(store.stat(&digest).await.unwrap(), Some(11));
 
-    assert!(store.upload_ids().await.unwrap().is_empty());
+    assert!(store.upload_objects().await.unwrap().is_empty());
+
+    // A blob written whole, in chunks, with no upload left behind; again
+    // over the stored copy.
+    let whole = Digest::of_bytes(Algorithm::Sha256, b"in one write");
+    for _ in 0..2 {
+        store
+            .put_blob(
+                &whole,
+                vec![Bytes::from_static(b"in one "), Bytes::from_static(b"write")],
+            )
+            .await
+            .expect("put_blob");
+        assert_eq!(store.stat(&whole).await.unwrap(), Some(12));
+        let r = store
+            .read(&whole, 0, 12)
+            .await
+            .unwrap()
+            .expect("blob present");
+        assert_eq!(collect(r).await, b"in one write");
+    }
+    assert!(store.upload_objects().await.unwrap().is_empty());
 
     // Abandoned uploads are deleted; deleting twice is fine.
     let id3 = "0b5e7a0c-0000-4000-8000-000000000003";
