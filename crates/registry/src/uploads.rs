@@ -4,17 +4,17 @@
 //! bytes streamed to the session's temporary object while hashed → fsync →
 //! digest compared with the client's → rename to the content address and
 //! fsync the directory → one metadata transaction links the blob and ends
-//! the session → only then the client hears 201. On a store where a commit
-//! is a copy (S3), a blob pushed whole in one request and no larger than a
-//! part is held in memory, hashed, compared, and written to its content
-//! address in one PUT instead (`BlobStore::whole_put_limit`).
+//! the session → only then the client hears 201. On a store whose commit
+//! is a copy (S3), a push whose digest comes before its bytes (POST
+//! `?digest=`, or a session's only PUT) streams straight to the blob's
+//! address instead, where it becomes readable only when the store's writer
+//! finishes, after the digest is verified (`BlobStore::blob_writer`).
 
 use crate::blobs::BlobInfo;
 use crate::hashing::ParallelHasher;
 use crate::{ByteStream, Error, Principal, Registry, Repo, Result};
 use berth_oci::{Algorithm, Digest, DigestHasher, RepositoryName};
 use berth_store::{BlobLink, CreateUploadOutcome, RepoId, StoreError, UploadRecord};
-use bytes::Bytes;
 use futures_util::StreamExt;
 
 /// The byte range a chunk claims (`Content-Range`), inclusive.
@@ -103,20 +103,15 @@ impl Registry {
         body: ByteStream,
     ) -> Result<BlobInfo> {
         let repo_id = self.repo_id_for_push(repo).await?;
-        let body = match self.whole_or_stream(body).await? {
-            Body::Whole(chunks) => {
-                let size = verify_whole(&chunks, digest).await?;
-                let lock = self.digest_locks.lock(digest.as_str()).await?;
-                self.blobs.put_blob(digest, chunks).await?;
-                self.link_committed(repo_id, None, digest, size, lock)
-                    .await?;
-                return Ok(BlobInfo {
-                    digest: digest.clone(),
-                    size,
-                });
-            }
-            Body::Stream(body) => body,
-        };
+        if let Some(writer) = self.blobs.blob_writer(digest).await? {
+            let size = self
+                .write_direct(writer, digest, body, None, None, repo_id)
+                .await?;
+            return Ok(BlobInfo {
+                digest: digest.clone(),
+                size,
+            });
+        }
         let id = uuid::Uuid::new_v4().to_string();
         let hasher = DigestHasher::new(digest.algorithm());
         let outcome = async {
@@ -181,26 +176,38 @@ impl Registry {
         Ok(())
     }
 
-    /// The body whole if the blob store would rather take it in one write
-    /// (`BlobStore::whole_put_limit`: S3) and it fits; else a stream of it
-    /// (what was read so far, then the rest).
-    async fn whole_or_stream(&self, mut body: ByteStream) -> Result<Body> {
-        let limit = self.blobs.whole_put_limit();
-        if limit == 0 {
-            return Ok(Body::Stream(body));
-        }
-        let mut chunks = Vec::new();
-        let mut len = 0u64;
+    /// Streams a push whose digest is known into the blob store's direct
+    /// `writer` (S3: no upload to copy from at the end), hashing beside it;
+    /// once the bytes match `range` (if claimed) and the digest, and the
+    /// digest is locked, finishes it and links the blob, ending `session`
+    /// if the push came through one. Otherwise the writer is dropped and
+    /// nothing was stored. The blob's size.
+    async fn write_direct(
+        &self,
+        mut writer: Box<dyn berth_store::UploadWriter>,
+        digest: &Digest,
+        mut body: ByteStream,
+        range: Option<ChunkRange>,
+        session: Option<&str>,
+        repo_id: RepoId,
+    ) -> Result<u64> {
+        let mut hashing = ParallelHasher::start(DigestHasher::new(digest.algorithm()));
+        let mut size = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(Error::BodyRead)?;
-            len += chunk.len() as u64;
-            chunks.push(chunk);
-            if len > limit {
-                let read = futures_util::stream::iter(chunks.into_iter().map(Ok));
-                return Ok(Body::Stream(read.chain(body).boxed()));
-            }
+            size += chunk.len() as u64;
+            hashing.update(chunk.clone()).await;
+            writer.write(chunk).await?;
         }
-        Ok(Body::Whole(chunks))
+        if let Some(r) = range {
+            r.check_received(size, "the upload was not completed")?;
+        }
+        verify(hashing.finish().await, digest)?;
+        let lock = self.digest_locks.lock(digest.as_str()).await?;
+        writer.finish().await?;
+        self.link_committed(repo_id, session, digest, size, lock)
+            .await?;
+        Ok(size)
     }
 
     /// Links a blob that repository `from` holds (`POST ?mount=&from=`).
@@ -304,15 +311,16 @@ impl Registry {
             }
         }
         let last_chunk = match last_chunk {
-            // A session's first and only bytes (POST, then PUT with the
-            // blob): in one write when the store prefers it.
-            Some(body) if up.size == 0 => match self.whole_or_stream(body).await? {
-                Body::Whole(chunks) => {
+            // The session's first and only bytes (POST, then PUT with the
+            // blob), whose digest is known: straight to the blob where the
+            // store can.
+            Some(body) if up.size == 0 => match self.blobs.blob_writer(digest).await? {
+                Some(writer) => {
                     return self
-                        .complete_whole(repo_id, &up, digest, range, chunks)
+                        .complete_direct(repo_id, &up, digest, range, writer, body)
                         .await
                 }
-                Body::Stream(body) => Some(body),
+                None => Some(body),
             },
             other => other,
         };
@@ -365,29 +373,29 @@ impl Registry {
     }
 
     /// Completes session `up`, which holds no bytes, with the whole blob in
-    /// `chunks` (`complete_upload`'s one-write path).
-    async fn complete_whole(
+    /// `body`, through the store's direct writer (`complete_upload`).
+    async fn complete_direct(
         &self,
         repo_id: RepoId,
         up: &UploadRecord,
         digest: &Digest,
         range: Option<ChunkRange>,
-        chunks: Vec<Bytes>,
+        writer: Box<dyn berth_store::UploadWriter>,
+        body: ByteStream,
     ) -> Result<BlobInfo> {
-        let size: u64 = chunks.iter().map(|c| c.len() as u64).sum();
-        if let Some(r) = range {
-            r.check_received(size, "the upload was not completed")?;
-        }
-        if let Err(e) = verify_whole(&chunks, digest).await {
-            // As on the streaming path: nothing of the session is kept.
-            self.meta.delete_upload(&up.id).await?;
-            self.discard_temp(&up.id).await;
-            return Err(e);
-        }
-        let lock = self.digest_locks.lock(digest.as_str()).await?;
-        self.blobs.put_blob(digest, chunks).await?;
-        self.link_committed(repo_id, Some(&up.id), digest, size, lock)
-            .await?;
+        let size = match self
+            .write_direct(writer, digest, body, range, Some(&up.id), repo_id)
+            .await
+        {
+            Ok(size) => size,
+            Err(e @ Error::DigestInvalid(_)) => {
+                // As on the streaming path: nothing of the session is kept.
+                self.meta.delete_upload(&up.id).await?;
+                self.discard_temp(&up.id).await;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         // An earlier request of the session may have left an empty object
         // (the sweep of abandoned uploads would remove it too).
         self.discard_temp(&up.id).await;
@@ -481,32 +489,6 @@ impl Registry {
             tracing::warn!(upload = id, error = %e, "could not remove an upload's temporary data; the next start will");
         }
     }
-}
-
-/// A request body, read whole or still streaming.
-enum Body {
-    Whole(Vec<Bytes>),
-    Stream(ByteStream),
-}
-
-/// Hashes a body held in memory (on the blocking pool) and checks it is
-/// `digest`: its size.
-async fn verify_whole(chunks: &[Bytes], digest: &Digest) -> Result<u64> {
-    let algorithm = digest.algorithm();
-    let owned = chunks.to_vec();
-    let (size, hasher) = tokio::task::spawn_blocking(move || {
-        let mut h = DigestHasher::new(algorithm);
-        let mut size = 0u64;
-        for c in &owned {
-            h.update(c);
-            size += c.len() as u64;
-        }
-        (size, h)
-    })
-    .await
-    .expect("hashing does not panic");
-    verify(hasher, digest)?;
-    Ok(size)
 }
 
 fn link(size: u64, linked_at: i64) -> BlobLink {

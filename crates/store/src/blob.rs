@@ -30,25 +30,16 @@ pub trait BlobStore: Send + Sync + 'static {
     /// temporary object is no longer usable afterwards.
     async fn commit_upload(&self, id: &str, digest: &Digest) -> Result<()>;
 
-    /// The largest blob worth holding in memory to store it with
-    /// [`put_blob`](Self::put_blob) in one write rather than through an
-    /// upload and a commit; 0 where a commit costs no more (a rename).
-    fn whole_put_limit(&self) -> u64 {
-        0
-    }
-
-    /// Stores `chunks`, whose digest the caller has verified to be
-    /// `digest`, as that blob, durably before it returns; a stored copy
-    /// may be replaced by these identical bytes. The caller holds the
-    /// digest's lock, as for a commit.
-    async fn put_blob(&self, digest: &Digest, chunks: Vec<Bytes>) -> Result<()> {
-        let id = uuid::Uuid::new_v4().to_string();
-        let mut writer = self.upload_writer(&id, 0).await?;
-        for chunk in chunks {
-            writer.write(chunk).await?;
-        }
-        writer.finish().await?;
-        self.commit_upload(&id, digest).await
+    /// A writer straight to the blob `digest`, for a push whose digest is
+    /// known before its bytes (a monolithic upload): nothing is readable at
+    /// the blob's address until `finish`, which the caller calls only once
+    /// it has verified the bytes and holds the digest's lock, and which
+    /// makes the blob durable (replacing a stored copy with identical
+    /// bytes, if there is one); dropped before `finish`, it leaves nothing.
+    /// `None` where an upload and a commit cost no more (the filesystem's
+    /// commit is a rename); S3's commit is a server-side copy of every byte.
+    async fn blob_writer(&self, _digest: &Digest) -> Result<Option<Box<dyn UploadWriter>>> {
+        Ok(None)
     }
 
     /// Removes an upload's temporary object (absent is fine).

@@ -310,6 +310,8 @@ impl BlobStore for S3BlobStore {
             buffer: BytesMut::new(),
             multipart: None,
             written: 0,
+            // The first segment exists already (above).
+            empty_object: false,
         }))
     }
 
@@ -346,21 +348,19 @@ impl BlobStore for S3BlobStore {
         self.delete_all_of(id).await
     }
 
-    /// An upload's writer holds a part in memory anyway: a blob up to one
-    /// part goes to its address in one PUT instead of a segment's PUT, a
-    /// server-side copy and a delete (five requests fewer, and no second
-    /// write of the bytes).
-    fn whole_put_limit(&self) -> u64 {
-        PART_SIZE as u64
-    }
-
-    async fn put_blob(&self, digest: &Digest, chunks: Vec<Bytes>) -> Result<()> {
-        let payload: PutPayload = chunks.into_iter().collect();
-        self.s3
-            .put(&self.blob_path(digest), payload)
-            .await
-            .map_err(object_error)?;
-        Ok(())
+    /// The blob's object is written as an upload's segment is (one PUT up
+    /// to a part, else a multipart upload, which S3 shows only once it is
+    /// completed), so the commit's copy and the segment's delete are saved.
+    async fn blob_writer(&self, digest: &Digest) -> Result<Option<Box<dyn UploadWriter>>> {
+        Ok(Some(Box::new(SegmentWriter {
+            s3: self.s3.clone(),
+            path: self.blob_path(digest),
+            offset: 0,
+            buffer: BytesMut::new(),
+            multipart: None,
+            written: 0,
+            empty_object: true,
+        })))
     }
 
     async fn delete_upload(&self, id: &str) -> Result<()> {
@@ -535,6 +535,9 @@ struct SegmentWriter {
     buffer: BytesMut,
     multipart: Option<(String, Vec<PartId>)>,
     written: u64,
+    /// Whether `finish` writes the object even with no bytes (a blob's
+    /// writer; an empty blob is an object too).
+    empty_object: bool,
 }
 
 #[async_trait]
@@ -566,7 +569,7 @@ impl UploadWriter for SegmentWriter {
     async fn finish(mut self: Box<Self>) -> Result<u64> {
         let rest = std::mem::take(&mut self.buffer).freeze();
         match self.multipart.take() {
-            None if rest.is_empty() => {}
+            None if rest.is_empty() && !self.empty_object => {}
             None => {
                 self.s3
                     .put(&self.path, rest.into())

@@ -88,24 +88,37 @@ pub async fn blob_store_suite(store: &dyn BlobStore) {
 
     assert!(store.upload_objects().await.unwrap().is_empty());
 
-    // A blob written whole, in chunks, with no upload left behind; again
-    // over the stored copy.
-    let whole = Digest::of_bytes(Algorithm::Sha256, b"in one write");
+    // A store that writes blobs directly shows nothing before `finish`,
+    // the blob after it (again over the stored copy, and an empty one),
+    // and nothing for a writer dropped unfinished; no upload is left.
+    let direct = Digest::of_bytes(Algorithm::Sha256, b"in one write");
+    let empty = Digest::of_bytes(Algorithm::Sha256, b"");
     for _ in 0..2 {
-        store
-            .put_blob(
-                &whole,
-                vec![Bytes::from_static(b"in one "), Bytes::from_static(b"write")],
-            )
-            .await
-            .expect("put_blob");
-        assert_eq!(store.stat(&whole).await.unwrap(), Some(12));
+        let Some(mut w) = store.blob_writer(&direct).await.unwrap() else {
+            break;
+        };
+        w.write(Bytes::from_static(b"in one ")).await.unwrap();
+        w.write(Bytes::from_static(b"write")).await.unwrap();
+        assert_eq!(w.finish().await.unwrap(), 12);
+        assert_eq!(store.stat(&direct).await.unwrap(), Some(12));
         let r = store
-            .read(&whole, 0, 12)
+            .read(&direct, 0, 12)
             .await
             .unwrap()
             .expect("blob present");
         assert_eq!(collect(r).await, b"in one write");
+
+        let w = store.blob_writer(&empty).await.unwrap().expect("a writer");
+        assert_eq!(w.finish().await.unwrap(), 0);
+        assert_eq!(store.stat(&empty).await.unwrap(), Some(0));
+        store.delete(&empty).await.unwrap();
+    }
+    let unfinished = Digest::of_bytes(Algorithm::Sha256, b"never finished");
+    if let Some(mut w) = store.blob_writer(&unfinished).await.unwrap() {
+        // More than any store's part (S3's 8 MiB): parts already sent.
+        w.write(Bytes::from(vec![7u8; 9 << 20])).await.unwrap();
+        drop(w);
+        assert_eq!(store.stat(&unfinished).await.unwrap(), None);
     }
     assert!(store.upload_objects().await.unwrap().is_empty());
 
