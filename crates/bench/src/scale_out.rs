@@ -78,8 +78,8 @@ pub async fn round(
     }
 
     manifests(plan, &servers, results).await?;
-    small_blobs(plan, round, &servers, results).await?;
     let s3 = raw_store(stores)?;
+    small_blobs(plan, round, &s3, &servers, results).await?;
     large_blob(plan, round, &s3, &servers, results).await?;
 
     for mut s in servers {
@@ -127,10 +127,13 @@ async fn manifests(plan: &Plan, servers: &[Server], results: &mut Results) -> an
     Ok(())
 }
 
-/// Many small blobs over 1 and over 8 connections: what group commit buys.
+/// Many small blobs over 1 and over 8 connections: what group commit buys;
+/// beside the same number of PUTs of the same size straight to the S3
+/// server, as many at once (its own rate on this machine is the limit).
 async fn small_blobs(
     plan: &Plan,
     round: usize,
+    s3: &AmazonS3,
     servers: &[Server],
     results: &mut Results,
 ) -> anyhow::Result<()> {
@@ -142,7 +145,18 @@ async fn small_blobs(
             size_label(size),
             if streams == 1 { "" } else { "s" }
         );
-        let mut line = format!("{name}:");
+        // Content of its own: none of berth's blobs.
+        let first = (0xfeed << 40) | ((round * 4 + i) as u64) << 32;
+        let blobs = Blob::many(&base, first..first + count as u64, size);
+        let raw = raw_puts(
+            s3,
+            &format!("bench-raw-{}-{round}-{i}", std::process::id()),
+            &blobs,
+            streams,
+        )
+        .await?;
+        results.add_limit(&name, "blobs/s", Better::Higher, "raw S3 PUTs", raw);
+        let mut line = format!("{name}: raw S3 {raw:.0}/s;");
         for (j, s) in servers.iter().enumerate() {
             let first = ((round * 4 + i * 2 + j) as u64 + 1) << 40;
             let blobs = Arc::new(Blob::many(&base, first..first + count as u64, size));
@@ -252,6 +266,31 @@ async fn raw_multipart_put(s3: &AmazonS3, key: &S3Path, blob: &Blob) -> anyhow::
     }
     s3.complete_multipart(key, &id, parts).await?;
     Ok(())
+}
+
+/// PUTs `blobs` under `prefix`, `streams` at a time, then deletes them:
+/// objects per second.
+async fn raw_puts(
+    s3: &AmazonS3,
+    prefix: &str,
+    blobs: &[Blob],
+    streams: usize,
+) -> anyhow::Result<f64> {
+    let key = |b: &Blob| S3Path::from(format!("{prefix}/{}", b.digest.replace(':', "-")));
+    let t = Instant::now();
+    futures_util::stream::iter(blobs)
+        .map(|b| async move {
+            let payload: PutPayload = b.frames(0, b.size).collect();
+            s3.put(&key(b), payload).await
+        })
+        .buffer_unordered(streams)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let rate = blobs.len() as f64 / t.elapsed().as_secs_f64();
+    let keys: Vec<_> = blobs.iter().map(|b| Ok(key(b))).collect();
+    let keys = futures_util::stream::iter(keys).boxed();
+    s3.delete_stream(keys).try_collect::<Vec<_>>().await?;
+    Ok(rate)
 }
 
 /// A streamed GET of the whole object; the bytes read.
