@@ -22,15 +22,37 @@ pub struct RouteLabel(pub &'static str);
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: &'static str,
-    method: String,
+    method: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: &'static str,
-    method: String,
+    method: &'static str,
 }
+
+/// The method as a label without allocating per request; methods no
+/// route serves share one label (they also bound the label set).
+fn method_label(m: &http::Method) -> &'static str {
+    use http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Bodies up to this size are counted when the response head goes out
+/// (hyper sends them in one write) instead of frame by frame through a
+/// wrapper; larger ones, which a client may abandon half-way, are counted
+/// as they stream.
+const COUNT_UPFRONT_MAX: u64 = 64 * 1024;
 
 fn latency_histogram() -> Histogram {
     // 50 µs to ~26 s.
@@ -115,10 +137,16 @@ impl Metrics {
 
 /// Middleware: counts the request and the bytes of both bodies as they stream.
 pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    use http_body::Body as _;
     let start = Instant::now();
-    let method = req.method().to_string();
-    let counter = m.bytes_in.clone();
-    let req = req.map(|b| Body::new(count_frames(b, counter)));
+    let method = method_label(req.method());
+    // Most requests (GET, HEAD) have no body to count.
+    let req = if req.body().is_end_stream() {
+        req
+    } else {
+        let counter = m.bytes_in.clone();
+        req.map(|b| Body::new(count_frames(b, counter)))
+    };
     let resp = next.run(req).await;
     let route = resp
         .extensions()
@@ -128,15 +156,23 @@ pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
     m.requests
         .get_or_create(&RequestLabels {
             route,
-            method: method.clone(),
+            method,
             status: resp.status().as_u16(),
         })
         .inc();
     m.latency
         .get_or_create(&RouteLabels { route, method })
         .observe(start.elapsed().as_secs_f64());
-    let counter = m.bytes_out.clone();
-    resp.map(|b| Body::new(count_frames(b, counter)))
+    match resp.body().size_hint().exact() {
+        Some(n) if n <= COUNT_UPFRONT_MAX => {
+            m.bytes_out.inc_by(n);
+            resp
+        }
+        _ => {
+            let counter = m.bytes_out.clone();
+            resp.map(|b| Body::new(count_frames(b, counter)))
+        }
+    }
 }
 
 /// A body that counts its data bytes and otherwise passes everything

@@ -28,24 +28,35 @@ fn base_health_ready_and_metrics() {
 
     api.push_blob("metrics/repo", b"some bytes");
     api.head(&format!("/v2/metrics/repo/blobs/{}", sha256(b"some bytes")));
+    // Response bytes: a small body counted as its head goes out, a large
+    // one as it streams.
+    let large = image::random_bytes(3, 100_000);
+    let large_digest = api.push_blob("metrics/repo", &large);
+    for digest in [sha256(b"some bytes"), large_digest] {
+        let r = api.get(&format!("/v2/metrics/repo/blobs/{digest}"));
+        assert_eq!(r.status(), 200);
+        r.bytes().unwrap();
+    }
     let m = api.get("/metrics").text().unwrap();
     for needle in [
         r#"berth_http_requests_total{route="base",method="GET",status="200"} 1"#,
-        r#"berth_http_requests_total{route="upload_start",method="POST",status="201"} 1"#,
+        r#"berth_http_requests_total{route="upload_start",method="POST",status="201"} 2"#,
         r#"berth_http_requests_total{route="blob",method="HEAD",status="200"} 1"#,
         "berth_http_request_duration_seconds_bucket",
         "berth_repositories 1",
-        "berth_blobs 1",
-        "berth_blob_bytes 10",
+        "berth_blobs 2",
+        "berth_blob_bytes 100010",
     ] {
         assert!(m.contains(needle), "/metrics lacks {needle}:\n{m}");
     }
-    let bytes_in: u64 = m
-        .lines()
-        .find(|l| l.starts_with("berth_http_request_body_bytes_total"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .expect("request bytes counter");
-    assert!(bytes_in >= 10);
+    let counter = |name: &str| -> u64 {
+        m.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /metrics:\n{m}"))
+    };
+    assert!(counter("berth_http_request_body_bytes_total") >= 100_010);
+    assert!(counter("berth_http_response_body_bytes_total") >= 100_010);
 }
 
 #[test]
