@@ -114,11 +114,12 @@ pub(crate) fn checked_upload_id(id: &str) -> Result<&str> {
     }
 }
 
-/// Copies blob `digest` from one store to another through an upload of
-/// the target (so any pair of backends works; the bytes stream, never
-/// whole), durably committed there. Refuses a copy whose length is not
-/// `size` and, with `verify_digest`, one whose bytes do not hash to
-/// `digest` (a damaged source); a refused copy's upload is removed.
+/// Copies blob `digest` from one store to another (any pair of backends;
+/// the bytes stream, never whole), durably: through the target's direct
+/// writer where it has one, else through an upload and its commit. Refuses
+/// a copy whose length is not `size` and, with `verify_digest`, one whose
+/// bytes do not hash to `digest` (a damaged source); a refused copy leaves
+/// nothing behind.
 pub async fn copy_blob(
     from: &dyn BlobStore,
     to: &dyn BlobStore,
@@ -131,21 +132,30 @@ pub async fn copy_blob(
         .read(digest, 0, size)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("blob {digest} vanished while being copied")))?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let mut writer = to.upload_writer(&id, 0).await?;
+    // Straight to the blob where `to` can (S3: no copy at the end), else
+    // through an upload and its commit; either way the bytes are checked
+    // before they become the blob.
+    let (mut writer, upload) = match to.blob_writer(digest).await? {
+        Some(w) => (w, None),
+        None => {
+            let id = uuid::Uuid::new_v4().to_string();
+            (to.upload_writer(&id, 0).await?, Some(id))
+        }
+    };
     let mut hasher = verify_digest.then(|| DigestHasher::new(digest.algorithm()));
     let copied = async {
+        let mut written = 0u64;
         while let Some(chunk) = reader.stream.next().await {
             let chunk = chunk.map_err(StoreError::Io)?;
             if let Some(h) = hasher.as_mut() {
                 h.update(&chunk);
             }
+            written += chunk.len() as u64;
             writer.write(chunk).await?;
         }
-        let written = writer.finish().await?;
         if written != size {
             return Err(StoreError::Corrupt(format!(
-                "copying blob {digest}: wrote {written} of {size} bytes"
+                "copying blob {digest}: read {written} of {size} bytes"
             )));
         }
         if let Some(got) = hasher.map(DigestHasher::finish) {
@@ -155,11 +165,15 @@ pub async fn copy_blob(
                 )));
             }
         }
-        to.commit_upload(&id, digest).await
+        writer.finish().await?;
+        match &upload {
+            Some(id) => to.commit_upload(id, digest).await,
+            None => Ok(()),
+        }
     }
     .await;
-    if copied.is_err() {
-        let _ = to.delete_upload(&id).await;
+    if let (Err(_), Some(id)) = (&copied, &upload) {
+        let _ = to.delete_upload(id).await;
     }
     copied
 }
