@@ -27,14 +27,15 @@ cargo build --workspace --all-targets --locked
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
   # The end-to-end suites again with every server's metadata in PostgreSQL
-  # (a database per server): all but the tests that open the data dir's
-  # SQLite file themselves or run offline commands on it (fsck, gc
+  # (a database per server) and its blobs in the S3 server (a prefix per
+  # server): all but the tests that open the data dir's SQLite file or
+  # blob files themselves or run offline commands on it (fsck, gc
   # --offline, vulndb import --offline, seeded push times, crash and
-  # disk-full runs), which the pass above covers on SQLite.
+  # disk-full runs), which the pass above covers on the embedded stores.
   # `--workspace` and a binary filter rather than `-p berth --test it`:
   # the same package selection as the pass above reuses its build, where
   # `-p berth` alone unifies features differently and recompiled ~20 crates.
-  BERTH_TEST_METADATA=postgres cargo nextest run --workspace --locked --no-fail-fast -E \
+  BERTH_TEST_METADATA=postgres BERTH_TEST_BLOBS=s3 cargo nextest run --workspace --locked --no-fail-fast -E \
     'package(berth) & binary(it) & ((test(/^(api|ecr|authz|authz_clients|iam|clients|artifacts|spec|concurrency|isolation|lifecycle|hostile)::/)
       | test(=gc::a_push_storm_beside_gc_in_a_loop_loses_nothing)
       | test(=scanning::artifacts_are_not_images_and_images_without_packages_are_unsupported))

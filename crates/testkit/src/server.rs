@@ -8,6 +8,16 @@ use std::time::{Duration, Instant};
 pub const ROOT_ACCESS_KEY_ID: &str = "AKIABERTHTESTROOT001";
 pub const ROOT_SECRET_ACCESS_KEY: &str = "berthTestSecretKey/0123456789abcdefghijk";
 
+/// Whether this run keeps test servers' blobs in the S3 server the run
+/// started (`BERTH_TEST_BLOBS=s3`, with `BERTH_TEST_S3_*`).
+pub fn s3_wanted() -> bool {
+    match std::env::var("BERTH_TEST_BLOBS").as_deref() {
+        Ok("s3") => true,
+        Ok("") | Ok("file") | Err(_) => false,
+        Ok(other) => panic!("BERTH_TEST_BLOBS is s3 or file, not '{other}'"),
+    }
+}
+
 /// A berth process on loopback with its own data dir. Dropping it kills
 /// the process; if the test is failing, its log is printed first.
 pub struct TestServer {
@@ -69,6 +79,39 @@ impl TestServer {
         if let Some(db) = &database {
             args.extend(["--metadata".to_string(), db.url.clone()]);
         }
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        // Likewise the blobs, in a prefix of the run's bucket per server.
+        if s3_wanted() && !args.iter().any(|a| a == "--blobs") {
+            let var = |name: &str| {
+                std::env::var(name).unwrap_or_else(|_| {
+                    panic!("BERTH_TEST_BLOBS=s3 needs {name} (scripts/seaweedfs.sh prints it)")
+                })
+            };
+            let prefix = tmp
+                .path()
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("it")
+                .trim_start_matches('.')
+                .to_string();
+            args.extend([
+                "--blobs".to_string(),
+                format!("s3://{}/{prefix}", var("BERTH_TEST_S3_BUCKET")),
+                "--s3-endpoint".to_string(),
+                var("BERTH_TEST_S3_ENDPOINT"),
+            ]);
+            env.push((
+                "BERTH_S3_ACCESS_KEY_ID".into(),
+                var("BERTH_TEST_S3_ACCESS_KEY_ID"),
+            ));
+            env.push((
+                "BERTH_S3_SECRET_ACCESS_KEY".into(),
+                var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
+            ));
+        }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let args = args.as_slice();
         let mut s = TestServer {
@@ -97,10 +140,7 @@ impl TestServer {
             _tmp: tmp,
             password: None,
             database,
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            env,
         };
         s.spawn();
         let password = crate::ecr::login_password(

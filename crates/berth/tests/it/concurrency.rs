@@ -177,12 +177,19 @@ fn lifecycle_expiry_and_garbage_collection_run_through_a_push_storm() {
     )
     .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    // Lifecycle and GC runs completed so far: the storm lasts until at
+    // least two ran beside it, however fast the stores take the pushes.
+    let admin_runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let pushers: Vec<_> = (0..4u64)
         .map(|p| {
             let api = Api::new(&s);
+            let admin_runs = admin_runs.clone();
             thread::spawn(move || {
                 let mut kept = Vec::new();
-                for i in 0..40u64 {
+                for i in 0..400u64 {
+                    if i >= 40 && admin_runs.load(Ordering::Relaxed) >= 2 {
+                        break;
+                    }
                     let img = image::oci_image(1000 + p * 100 + i, 1, 1, 5_000);
                     api.push_image("storm/kept", &img, &format!("p{p}-{i}"));
                     api.push_image("storm/expiring", &img, &format!("p{p}-{i}"));
@@ -197,12 +204,14 @@ fn lifecycle_expiry_and_garbage_collection_run_through_a_push_storm() {
         let stop = stop.clone();
         let url = s.url();
         let env = s.aws_env("us-east-1");
+        let admin_runs = admin_runs.clone();
         thread::spawn(move || {
             let mut runs = 0;
             while !stop.load(Ordering::Relaxed) {
                 berth_cli(&env, &["admin", "--endpoint", &url, "lifecycle", "run"]);
                 berth_cli(&env, &["gc", "--endpoint", &url]);
                 runs += 1;
+                admin_runs.store(runs, Ordering::Relaxed);
             }
             runs
         })
