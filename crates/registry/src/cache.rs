@@ -88,27 +88,36 @@ impl Weighter<(RepoId, Digest), Arc<CachedManifest>> for BodyBytes {
 /// A typical manifest body, for sizing the manifest cache's index.
 const TYPICAL_MANIFEST_BYTES: u64 = 2048;
 
-/// The manifest cache, sharded so that every shard can hold the largest
-/// manifest: quick_cache splits the byte bound evenly between its shards
-/// (4 per core by default) and refuses an entry heavier than 97% of one
-/// shard's share (its hot allocation), so with 64 MiB on 64 cores a
-/// manifest over ~250 KiB would never be cached. Fewer shards only when
-/// the bound is small or the cores many.
-fn manifest_cache(bytes: u64) -> Cache<(RepoId, Digest), Arc<CachedManifest>, BodyBytes> {
+/// Options for a cache bounded by `bytes` of weight whose shards can each
+/// hold an entry weighing `largest`: quick_cache splits the bound evenly
+/// between its shards (4 per core by default) and refuses an entry heavier
+/// than 97% of one shard's share (its hot allocation), so with 64 MiB on 64
+/// cores a 4 MiB manifest or a 300 KiB vulnerability record would never be
+/// cached. Fewer shards only when the bound is small or the cores many.
+pub(crate) fn sharded_for(bytes: u64, largest: u64, typical: u64) -> quick_cache::Options {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     // A shard's share with 1/16 to spare covers the 3% held back.
-    let per_shard = berth_oci::MAX_MANIFEST_BYTES as u64 * 17 / 16;
+    let per_shard = (largest * 17 / 16).max(1);
     let fit = (bytes / per_shard).clamp(1, 4 * cores);
     // quick_cache rounds the count up to a power of two: round down here.
     let shards = 1u64 << (63 - fit.leading_zeros());
-    let options = OptionsBuilder::new()
-        .estimated_items_capacity((bytes / TYPICAL_MANIFEST_BYTES).max(16) as usize)
+    OptionsBuilder::new()
+        .estimated_items_capacity((bytes / typical.max(1)).max(16) as usize)
         .weight_capacity(bytes)
         .shards(shards as usize)
         .build()
-        .expect("valid cache options");
+        .expect("valid cache options")
+}
+
+/// The manifest cache, sharded so that every shard can hold the largest
+/// manifest (`sharded_for`).
+fn manifest_cache(bytes: u64) -> Cache<(RepoId, Digest), Arc<CachedManifest>, BodyBytes> {
     Cache::with_options(
-        options,
+        sharded_for(
+            bytes,
+            berth_oci::MAX_MANIFEST_BYTES as u64,
+            TYPICAL_MANIFEST_BYTES,
+        ),
         BodyBytes,
         DefaultHashBuilder::default(),
         DefaultLifecycle::default(),
@@ -302,6 +311,27 @@ mod tests {
         }));
         c.fill_manifest(c.generation(), repo, &d, m);
         assert!(c.manifest(repo, &d).is_some());
+    }
+
+    #[test]
+    fn an_entry_as_heavy_as_the_largest_fits_whatever_the_core_count() {
+        // 8 MiB over the default 4 shards per core leaves a shard less
+        // than 1 MiB on any machine with more than one core.
+        #[derive(Clone)]
+        struct Len;
+        impl Weighter<u32, Vec<u8>> for Len {
+            fn weight(&self, _: &u32, v: &Vec<u8>) -> u64 {
+                v.len() as u64
+            }
+        }
+        let c: Cache<u32, Vec<u8>, Len> = Cache::with_options(
+            sharded_for(8 << 20, 1 << 20, 2048),
+            Len,
+            DefaultHashBuilder::default(),
+            DefaultLifecycle::default(),
+        );
+        c.insert(1, vec![0; 1 << 20]);
+        assert!(c.get(&1).is_some());
     }
 
     #[test]

@@ -65,6 +65,11 @@ const RUNNING_FOR: i64 = 10 * 60 * 1000;
 /// length).
 const RECORD_CACHE_BYTES: u64 = 64 << 20;
 
+/// Every shard of the record cache can hold a record this heavy (the
+/// largest OSV records, e.g. a kernel advisory naming hundreds of
+/// packages, weigh a few hundred KiB); heavier ones are parsed per scan.
+const LARGEST_CACHED_RECORD: u64 = 1 << 20;
+
 /// A parsed record's rough size in the record cache: its text fields dominate.
 #[derive(Clone)]
 struct RecordBytes;
@@ -117,10 +122,11 @@ impl Scanning {
             permits: Arc::new(Semaphore::new(workers.max(1))),
             workers: workers.max(1),
             queued: AtomicUsize::new(0),
-            records: quick_cache::sync::Cache::with_weighter(
-                (RECORD_CACHE_BYTES / 2048) as usize,
-                RECORD_CACHE_BYTES,
+            records: quick_cache::sync::Cache::with_options(
+                crate::cache::sharded_for(RECORD_CACHE_BYTES, LARGEST_CACHED_RECORD, 2048),
                 RecordBytes,
+                Default::default(),
+                Default::default(),
             ),
             limits: Limits::default(),
             configs: RwLock::new(HashMap::new()),
