@@ -146,6 +146,11 @@ pub struct ServeArgs {
     /// at start [default: 24h].
     #[arg(long, env = "BERTH_VULN_DB_REFRESH")]
     pub vuln_db_refresh: Option<String>,
+    /// How far ahead an image scan's claim reaches on a cluster: a dead
+    /// node's scans are taken over within one and a half of it [default:
+    /// 2m]. Shorter only to test the takeover.
+    #[arg(long, env = "BERTH_SCAN_CLAIM", hide = true)]
+    pub scan_claim: Option<String>,
     /// Image scans that may run at once [default: 1].
     #[arg(long, env = "BERTH_SCAN_WORKERS")]
     pub scan_workers: Option<usize>,
@@ -188,6 +193,8 @@ pub struct Config {
     /// `None`: import only at start.
     pub vuln_db_refresh: Option<Duration>,
     pub scan_workers: usize,
+    /// `RegistryConfig::scan_claim`.
+    pub scan_claim: Duration,
     /// Connections whose request headers take longer are closed, as are
     /// connections that begin no request within it.
     pub header_read_timeout: Duration,
@@ -291,6 +298,11 @@ impl Config {
         if scan_workers == 0 {
             bail!("scan_workers must be at least 1");
         }
+        let scan_claim =
+            duration_setting("scan_claim", args.scan_claim, berth_registry::SCAN_CLAIM)?;
+        if scan_claim < Duration::from_secs(1) {
+            bail!("scan_claim must be at least 1s");
+        }
         let header_read_timeout = duration_setting(
             "header_read_timeout",
             args.header_read_timeout.or(file.header_read_timeout),
@@ -363,6 +375,7 @@ impl Config {
             vuln_db: args.vuln_db.or(file.vuln_db),
             vuln_db_refresh,
             scan_workers,
+            scan_claim,
             lifecycle_interval,
             listen: args
                 .listen

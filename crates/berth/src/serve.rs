@@ -13,9 +13,6 @@ use std::time::{Duration, Instant};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-/// How often a cluster looks for scans whose claim lapsed (their node
-/// died): with the claim's 2 min, one is taken over within 3 min.
-const RESUME_SCANS_EVERY: Duration = Duration::from_secs(60);
 /// How often stale upload sessions are looked for.
 const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
 /// Bytes of large request bodies (UploadLayerPart, vulnerability batches)
@@ -58,6 +55,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 anonymous: config.allow_anonymous,
                 after_scan: Some(crate::memory::trim_now),
                 redirect_downloads: config.redirect_downloads,
+                scan_claim: config.scan_claim,
                 ..Default::default()
             },
         )
@@ -115,7 +113,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     // Scans a stopped server left IN_PROGRESS run again. On a cluster
     // another node may be running some: only those whose claim lapsed, at
-    // start and then on one node every RESUME_SCANS_EVERY; and every node
+    // start and then on one node every half claim; and every node
     // renews the claims of its own.
     let clustered = registry.is_clustered();
     let resumed = registry.resume_scans(!clustered).await?;
@@ -124,7 +122,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokio::spawn(crate::jobs::run_as_job(
             registry.clone(),
             "scan-resume",
-            RESUME_SCANS_EVERY,
+            registry.scan_claim_timers().1,
             startup.clone(),
             move |registry| async move {
                 match registry.resume_scans(false).await {
@@ -440,7 +438,7 @@ async fn flush_pulls_periodically(registry: Arc<Registry>) {
 /// Every node of a cluster, for the scans it has queued or running: the
 /// claims that keep other nodes from taking them over.
 async fn renew_scan_claims_periodically(registry: Arc<Registry>) {
-    let mut tick = tokio::time::interval(berth_registry::SCAN_CLAIM_RENEWAL);
+    let mut tick = tokio::time::interval(registry.scan_claim_timers().0);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

@@ -57,7 +57,7 @@ pub use manifests::{ManifestRead, PutManifest};
 pub use pulls::PULL_FLUSH_INTERVAL;
 pub use repositories::{RepositorySettings, MAX_RESOURCE_TAGS};
 pub use scanning::{
-    ImportStats, RepositoryScanning, ScanningConfig, StoredFinding, SCAN_CLAIM_RENEWAL, VULNDB_JOB,
+    ImportStats, RepositoryScanning, ScanningConfig, StoredFinding, SCAN_CLAIM, VULNDB_JOB,
 };
 pub use uploads::{ChunkRange, UploadState};
 
@@ -115,6 +115,9 @@ pub struct RegistryConfig {
     /// blob store (S3), where it can make one, instead of streamed through
     /// the registry; GetDownloadUrlForLayer answers such URLs too.
     pub redirect_downloads: bool,
+    /// How far ahead a scan's claim reaches (`SCAN_CLAIM`); renewed every
+    /// quarter of it. Shorter only in tests of the takeover.
+    pub scan_claim: Duration,
 }
 
 /// Open upload sessions allowed by default: far above what a CI farm keeps
@@ -142,6 +145,7 @@ impl Default for RegistryConfig {
             upload_sessions: DEFAULT_UPLOAD_SESSIONS,
             after_scan: None,
             redirect_downloads: false,
+            scan_claim: SCAN_CLAIM,
         }
     }
 }
@@ -197,6 +201,7 @@ impl Registry {
                 clock.clone(),
                 config.scan_workers,
                 config.after_scan,
+                config.scan_claim,
             ),
             blobs,
             archive: None,

@@ -8,12 +8,16 @@
 //!   keeps its last acknowledged size, a monolithic upload leaves no
 //!   record, and the upload completes once the store is back.
 //!
+//! * A node's image scan stalls on the object store (the proxy stops
+//!   forwarding): another node never takes it over while the node lives
+//!   and renews its claim, and takes it over once the node is killed.
+//!
 //! The PostgreSQL test runs its own cluster (scripts/postgres.sh), so that
 //! stopping it disturbs no other test.
 
 use crate::common::*;
 use berth_testkit::postgres::Database;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -188,9 +192,11 @@ fn postgresql_restarted_under_load_answers_503_then_recovers() {
 }
 
 /// A TCP proxy to `target` on `port` that can be cut off (every
-/// connection closed, nothing accepted) and started again.
+/// connection closed, nothing accepted), and paused (connections stay open
+/// but nothing is forwarded: a store that stopped answering).
 struct Proxy {
     stop: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
     accept: Option<std::thread::JoinHandle<()>>,
 }
@@ -200,9 +206,10 @@ impl Proxy {
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
+        let paused = Arc::new(AtomicBool::new(false));
         let conns = Arc::new(Mutex::new(Vec::<TcpStream>::new()));
         let accept = {
-            let (stop, conns) = (stop.clone(), conns.clone());
+            let (stop, paused, conns) = (stop.clone(), paused.clone(), conns.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     let Ok((client, _)) = listener.accept() else {
@@ -220,8 +227,17 @@ impl Proxy {
                         (client.try_clone().unwrap(), server.try_clone().unwrap()),
                         (server, client),
                     ] {
+                        let paused = paused.clone();
                         std::thread::spawn(move || {
-                            let _ = std::io::copy(&mut from, &mut to);
+                            let mut buf = vec![0u8; 64 * 1024];
+                            while let Ok(n @ 1..) = from.read(&mut buf) {
+                                while paused.load(Ordering::SeqCst) {
+                                    std::thread::sleep(Duration::from_millis(10));
+                                }
+                                if to.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
                             let _ = to.shutdown(std::net::Shutdown::Write);
                         });
                     }
@@ -230,9 +246,14 @@ impl Proxy {
         };
         Proxy {
             stop,
+            paused,
             conns,
             accept: Some(accept),
         }
+    }
+
+    fn pause(&self, paused: bool) {
+        self.paused.store(paused, Ordering::SeqCst);
     }
 
     fn cut(&mut self) {
@@ -357,4 +378,105 @@ fn the_object_store_stopping_mid_upload_fails_the_upload_cleanly() {
         .read_to_end(&mut got)
         .unwrap();
     assert_eq!(got, data);
+}
+
+#[test]
+fn a_live_nodes_scan_is_never_taken_over_and_a_dead_nodes_is() {
+    const CLAIM: Duration = Duration::from_secs(2);
+    let db = Database::create();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("server.key");
+    std::fs::write(&key, image::random_bytes(7, 32)).unwrap();
+    let port = free_port();
+    let target = s3_var("BERTH_TEST_S3_ENDPOINT");
+    let proxy = Proxy::start(port, target.trim_start_matches("http://").to_string());
+    let blobs = format!(
+        "s3://{}/it-claims-{}-{port}",
+        s3_var("BERTH_TEST_S3_BUCKET"),
+        std::process::id()
+    );
+    let (id, secret) = (
+        s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"),
+        s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
+    );
+    let node = |endpoint: &str| {
+        TestServer::start_with_env(
+            berth_bin(),
+            &[
+                "--metadata",
+                &db.url,
+                "--blobs",
+                &blobs,
+                "--s3-endpoint",
+                endpoint,
+                "--server-key-file",
+                key.to_str().unwrap(),
+                "--scan-claim",
+                &format!("{}s", CLAIM.as_secs()),
+            ],
+            &[
+                ("BERTH_S3_ACCESS_KEY_ID", &id),
+                ("BERTH_S3_SECRET_ACCESS_KEY", &secret),
+            ],
+        )
+    };
+    // A reaches the object store through the proxy, B directly.
+    let mut a = node(&format!("http://127.0.0.1:{port}"));
+    let b = node(&target);
+    let img = image::oci_image(61, 2, 1, 50_000);
+    Api::new(&a).push_image("claims/app", &img, "v1");
+
+    let status = || {
+        b.ecr(
+            "us-east-1",
+            "DescribeImageScanFindings",
+            serde_json::json!({"repositoryName": "claims/app", "imageId": {"imageTag": "v1"}}),
+        )
+        .map(|v| {
+            v["imageScanStatus"]["status"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_else(|(code, body)| format!("{code} {body}"))
+    };
+    let taken_over = |n: &TestServer| {
+        n.log()
+            .contains("queued again scans a node left in progress")
+    };
+    // A's scan stalls reading the image from the object store.
+    proxy.pause(true);
+    a.ecr(
+        "us-east-1",
+        "StartImageScan",
+        serde_json::json!({"repositoryName": "claims/app", "imageId": {"imageTag": "v1"}}),
+    )
+    .unwrap();
+    std::thread::sleep(CLAIM * 3);
+    assert_eq!(status(), "IN_PROGRESS");
+    assert!(
+        !taken_over(&b),
+        "B took over the scan of a live node that renews its claim:\n{}",
+        b.log()
+    );
+
+    // A dies: B takes the scan over within one and a half claims (and its
+    // job's tick), and finishes it.
+    a.kill();
+    let killed = Instant::now();
+    while status() == "IN_PROGRESS" {
+        assert!(
+            killed.elapsed() < CLAIM * 10,
+            "the dead node's scan was not taken over:\n{}",
+            b.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(taken_over(&b), "{}", b.log());
+    eprintln!(
+        "a dead node's scan finished by another node {:?} after the kill (claim {CLAIM:?}): {}",
+        killed.elapsed(),
+        status()
+    );
+    proxy.pause(false);
 }

@@ -10,7 +10,7 @@
 //!   still there, and a scan is idempotent).
 //! * Each IN_PROGRESS scan carries a claim: this process's id and a time
 //!   `SCAN_CLAIM` ahead, which the process renews while the scan is queued
-//!   or running (`renew_scan_claims`, every `SCAN_CLAIM_RENEWAL`). On a
+//!   or running (`renew_scan_claims`, every quarter of the claim). On a
 //!   cluster, a scan whose claim lapsed belonged to a node that died, and
 //!   another node queues it again (`resume_scans`).
 //! * At most `scan_workers` scans run at once (a semaphore); their CPU work
@@ -49,13 +49,12 @@ use tokio::sync::Semaphore;
 /// Scans waiting for a worker beyond this are refused (FAILED).
 pub const MAX_QUEUED: usize = 10_000;
 
-/// How far ahead a scan's claim reaches (ms): a node that died is noticed
-/// this long after its last renewal. Covers clock skew between nodes and a
-/// renewal that fails a few times while PostgreSQL restarts.
-const SCAN_CLAIM: i64 = 2 * 60 * 1000;
-
-/// How often a process renews the claims of its scans (every node).
-pub const SCAN_CLAIM_RENEWAL: std::time::Duration = std::time::Duration::from_secs(30);
+/// How far ahead a scan's claim reaches by default
+/// (`RegistryConfig::scan_claim`): a node that died is noticed this long
+/// after its last renewal. Covers clock skew between nodes and a renewal
+/// that fails a few times while PostgreSQL restarts. A process renews its
+/// claims every quarter of it.
+pub const SCAN_CLAIM: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A scan IN_PROGRESS for less than this is not started again by
 /// StartImageScan or a push (the running one will answer).
@@ -105,6 +104,8 @@ pub(crate) struct Scanning {
     /// This process's claimant id (`ScanClaim::by`), new at every start, so
     /// that a restarted node never renews its earlier life's claims.
     claimant: String,
+    /// How far ahead a claim reaches, ms (`RegistryConfig::scan_claim`).
+    claim_ms: i64,
 }
 
 impl Scanning {
@@ -114,6 +115,7 @@ impl Scanning {
         clock: Arc<dyn Clock>,
         workers: usize,
         after_scan: Option<fn()>,
+        claim: std::time::Duration,
     ) -> Arc<Self> {
         Arc::new(Scanning {
             blobs,
@@ -134,6 +136,7 @@ impl Scanning {
             caches_enabled: AtomicBool::new(true),
             after_scan,
             claimant: uuid::Uuid::new_v4().to_string(),
+            claim_ms: i64::try_from(claim.as_millis()).unwrap_or(i64::MAX),
         })
     }
 
@@ -145,7 +148,7 @@ impl Scanning {
     fn claim(&self) -> ScanClaim<'_> {
         ScanClaim {
             by: &self.claimant,
-            until: self.now().saturating_add(SCAN_CLAIM),
+            until: self.now().saturating_add(self.claim_ms),
         }
     }
 
@@ -383,8 +386,17 @@ impl Registry {
         Ok(n)
     }
 
+    /// How often this process renews its scans' claims
+    /// ([`renew_scan_claims`](Self::renew_scan_claims)), and how often, at
+    /// half the claim, a cluster looks for scans whose claim lapsed
+    /// ([`resume_scans`](Self::resume_scans)): a dead node's scans are
+    /// taken over within one and a half claims.
+    pub fn scan_claim_timers(&self) -> (std::time::Duration, std::time::Duration) {
+        (self.config.scan_claim / 4, self.config.scan_claim / 2)
+    }
+
     /// Moves the claims of this process's queued and running scans
-    /// `SCAN_CLAIM` ahead; how many. Writes nothing while none is pending.
+    /// a claim ahead; how many. Writes nothing while none is pending.
     pub async fn renew_scan_claims(&self) -> Result<u64> {
         if self.scans_pending() == 0 {
             return Ok(0);
