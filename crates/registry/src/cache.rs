@@ -33,6 +33,10 @@ pub struct Generation(u64);
 pub struct CachedManifest {
     pub stored: StoredManifest,
     pull_noted: AtomicI64,
+    /// What a protocol layer derives from the manifest once and reuses for
+    /// as long as the entry is cached (the server's response headers), so
+    /// the hot path does not render them per request.
+    pub memo: std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl CachedManifest {
@@ -40,6 +44,7 @@ impl CachedManifest {
         CachedManifest {
             stored,
             pull_noted: AtomicI64::new(i64::MIN),
+            memo: std::sync::OnceLock::new(),
         }
     }
 

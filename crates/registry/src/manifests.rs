@@ -21,11 +21,21 @@ pub struct PutManifest {
 #[derive(Clone, Debug)]
 pub struct ManifestRead {
     pub digest: Digest,
-    pub media_type: String,
     pub body: Bytes,
     /// Where it was read from, for `record_pull`.
     repo: RepoId,
     entry: Arc<CachedManifest>,
+}
+
+impl ManifestRead {
+    pub fn media_type(&self) -> &str {
+        &self.entry.stored.media_type
+    }
+
+    /// The cached manifest's memo (`CachedManifest::memo`).
+    pub fn memo(&self) -> &std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>> {
+        &self.entry.memo
+    }
 }
 
 impl Registry {
@@ -225,7 +235,6 @@ impl Registry {
         }
         Ok(ManifestRead {
             digest,
-            media_type: m.stored.media_type.clone(),
             body: m.stored.body.clone(),
             repo: repo_id,
             entry: m,

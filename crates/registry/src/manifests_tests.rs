@@ -80,7 +80,10 @@ async fn manifests_need_their_blobs_and_tags_move_without_stale_reads() {
     assert_eq!(put.digest, sha(&m));
     let got = f.reg.get_manifest(&a, &tag("v1"), &[]).await.unwrap();
     assert_eq!(got.body, m, "served byte for byte");
-    assert_eq!(got.media_type, "application/vnd.oci.image.manifest.v1+json");
+    assert_eq!(
+        got.media_type(),
+        "application/vnd.oci.image.manifest.v1+json"
+    );
 
     // Move the tag: the cached value must not survive.
     let l2 = sha(b"l2");

@@ -136,20 +136,14 @@ impl Ctx<'_> {
                 let m = reg
                     .get_manifest(&self.repo(name), &reference, &accept)
                     .await?;
-                let len = m.body.len() as u64;
+                let headers = manifest_headers(&m);
                 let body = if method == Method::HEAD {
                     Body::empty()
                 } else {
                     reg.record_pull(&m);
                     Body::from(m.body)
                 };
-                Ok(content_response(
-                    StatusCode::OK,
-                    &m.media_type,
-                    &m.digest,
-                    len,
-                    body,
-                ))
+                Ok(headers.response(body))
             }
             ("GET" | "HEAD" | "DELETE", V2Route::ManifestBadReference(name, reference, e)) => {
                 // As for any other manifest: an unknown repository first.
@@ -655,6 +649,50 @@ fn blob_created(repo: &Repo, digest: &Digest) -> Response {
     h.insert("docker-content-digest", hv(digest.to_string()));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     resp
+}
+
+/// A manifest's response headers, rendered once per cached manifest
+/// (`ManifestRead::memo`): a warm GET or HEAD clones four shared values
+/// instead of formatting and copying them.
+struct ManifestHeaders {
+    content_type: HeaderValue,
+    length: HeaderValue,
+    digest: HeaderValue,
+    etag: HeaderValue,
+}
+
+impl ManifestHeaders {
+    fn response(&self, body: Body) -> Response {
+        let mut resp = Response::new(body);
+        let h = resp.headers_mut();
+        // These and `docker-distribution-api-version`, in one allocation.
+        h.reserve(5);
+        h.insert(header::CONTENT_TYPE, self.content_type.clone());
+        h.insert(header::CONTENT_LENGTH, self.length.clone());
+        h.insert("docker-content-digest", self.digest.clone());
+        h.insert(header::ETAG, self.etag.clone());
+        resp
+    }
+}
+
+fn manifest_headers(m: &berth_registry::ManifestRead) -> Arc<ManifestHeaders> {
+    let memo = m.memo();
+    if let Some(h) = memo.get().and_then(|a| a.clone().downcast().ok()) {
+        return h;
+    }
+    let shared = |s: String| {
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(s))
+            .expect("header values built from validated media types and digests are ASCII")
+    };
+    let h = Arc::new(ManifestHeaders {
+        content_type: HeaderValue::from_str(m.media_type())
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        length: HeaderValue::from(m.body.len() as u64),
+        digest: shared(m.digest.to_string()),
+        etag: shared(format!("\"{}\"", m.digest)),
+    });
+    let _ = memo.set(h.clone());
+    h
 }
 
 fn content_response(

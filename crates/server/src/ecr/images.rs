@@ -342,7 +342,7 @@ impl EcrOperation for BatchGetImage {
                         repository_name: repo.name.as_str().to_string(),
                         image_id: ImageId::of(&digest, id.image_tag.as_deref()),
                         image_manifest: String::from_utf8_lossy(&m.body).into_owned(),
-                        image_manifest_media_type: m.media_type,
+                        image_manifest_media_type: m.media_type().to_string(),
                     });
                 }
                 Err(Error::ManifestUnknown(_)) => {
