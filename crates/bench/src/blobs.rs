@@ -99,6 +99,20 @@ pub async fn round(
                 progress(&format!("{name}: {} {mbs:.0} MB/s", s.kind.label()));
             }
             results.add_limit(&name, "MB/s", Better::Higher, limit_is, limit);
+            if size <= 4 << 20 {
+                // Small blobs wait on the disk's flushes, not its bandwidth.
+                let files = machine::durable_files(&dir, size as usize, count, streams)?;
+                results.add_limit(
+                    &format!("{name} (blobs/s)"),
+                    "blobs/s",
+                    Better::Higher,
+                    "durable file writes",
+                    files,
+                );
+                progress(&format!(
+                    "limit: {streams} stream(s) of durable {label} files {files:.0}/s"
+                ));
+            }
             if streams == 1 {
                 pulled_sets.push(blobs);
             }

@@ -145,3 +145,44 @@ pub fn describe() -> String {
         if sha_ni { ", SHA-NI" } else { "" }
     )
 }
+
+/// `count` files of `size` bytes made durable the way berth's file store
+/// commits a blob (write, `fdatasync`, rename into one of 256 shard
+/// directories, `fsync` of that directory), `streams` threads at a time:
+/// files per second. The limit of the small-blob rows, whose rate the
+/// disk's flushes bound rather than its bandwidth.
+pub fn durable_files(dir: &Path, size: usize, count: usize, streams: usize) -> anyhow::Result<f64> {
+    let root = dir.join("durable-files-probe");
+    for shard in 0..256 {
+        std::fs::create_dir_all(root.join(format!("{shard:02x}")))?;
+    }
+    let buf = std::sync::Arc::new(random_buf().repeat(size.div_ceil(BUF))[..size].to_vec());
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t = Instant::now();
+    let workers: Vec<_> = (0..streams.max(1))
+        .map(|_| {
+            let (root, buf, next) = (root.clone(), buf.clone(), next.clone());
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n >= count {
+                        return Ok(());
+                    }
+                    let tmp = root.join(format!("upload-{n}"));
+                    let mut f = File::create(&tmp)?;
+                    f.write_all(&buf)?;
+                    f.sync_data()?;
+                    let shard = root.join(format!("{:02x}", n % 256));
+                    std::fs::rename(&tmp, shard.join(n.to_string()))?;
+                    File::open(&shard)?.sync_all()?;
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("probe thread")?;
+    }
+    let rate = count as f64 / t.elapsed().as_secs_f64();
+    std::fs::remove_dir_all(&root)?;
+    Ok(rate)
+}
