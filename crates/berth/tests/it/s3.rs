@@ -2,8 +2,9 @@
 //! scripts/test.sh starts once per run: `BERTH_TEST_S3_*`), with the
 //! metadata in PostgreSQL: the deployment a team outgrowing one machine
 //! runs. skopeo pushes and pulls byte for byte, a chunked upload commits,
-//! blobs pushed whole (in one PUT up to a part, streamed beyond) commit or
-//! are refused for a wrong digest, the bytes are in the bucket (not the data dir), and all of it survives a
+//! blobs pushed with their digest first (straight to their key: one PUT up
+//! to a part, a multipart upload beyond) commit or are refused for a wrong
+//! digest, the bytes are in the bucket (not the data dir), and all of it survives a
 //! restart. Fails without the S3 server.
 
 use crate::common::*;
@@ -96,9 +97,9 @@ fn a_registry_on_postgres_and_s3_serves_skopeo_and_survives_a_restart() {
         .unwrap();
     assert_eq!(done.status(), 201);
 
-    // Blobs pushed whole: in one PUT to their address up to a part (8 MiB),
-    // through an upload and a commit beyond; by POST ?digest= and by POST
-    // then PUT; a wrong digest stores nothing.
+    // Blobs pushed with their digest first go straight to their key: in one
+    // PUT up to a part (8 MiB), in a multipart upload beyond; by POST
+    // ?digest= and by POST then PUT; a wrong digest stores nothing.
     let small: Vec<u8> = (0..1_000_000u32).map(|i| (i % 239) as u8).collect();
     let large: Vec<u8> = (0..8 * 1024 * 1024 + 1u32)
         .map(|i| (i % 233) as u8)
