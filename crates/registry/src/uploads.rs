@@ -186,19 +186,13 @@ impl Registry {
         &self,
         mut writer: Box<dyn berth_store::UploadWriter>,
         digest: &Digest,
-        mut body: ByteStream,
+        body: ByteStream,
         range: Option<ChunkRange>,
         session: Option<&str>,
         repo_id: RepoId,
     ) -> Result<u64> {
         let mut hashing = ParallelHasher::start(DigestHasher::new(digest.algorithm()));
-        let mut size = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(Error::BodyRead)?;
-            size += chunk.len() as u64;
-            hashing.update(chunk.clone()).await;
-            writer.write(chunk).await?;
-        }
+        let size = stream_into(body, writer.as_mut(), &mut hashing).await?;
         if let Some(r) = range {
             r.check_received(size, "the upload was not completed")?;
         }
@@ -352,16 +346,7 @@ impl Registry {
             Ok(size)
         }
         .await;
-        let size = match outcome {
-            Ok(size) => size,
-            Err(e @ Error::DigestInvalid(_)) => {
-                // The client declared other content than it sent: nothing is kept.
-                self.meta.delete_upload(id).await?;
-                self.discard_temp(id).await;
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        };
+        let size = self.end_session_on_mismatch(id, outcome).await?;
         let lock = self.digest_locks.lock(digest.as_str()).await?;
         self.blobs.commit_upload(id, digest).await?;
         self.link_committed(repo_id, Some(id), digest, size, lock)
@@ -383,19 +368,10 @@ impl Registry {
         writer: Box<dyn berth_store::UploadWriter>,
         body: ByteStream,
     ) -> Result<BlobInfo> {
-        let size = match self
+        let written = self
             .write_direct(writer, digest, body, range, Some(&up.id), repo_id)
-            .await
-        {
-            Ok(size) => size,
-            Err(e @ Error::DigestInvalid(_)) => {
-                // As on the streaming path: nothing of the session is kept.
-                self.meta.delete_upload(&up.id).await?;
-                self.discard_temp(&up.id).await;
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        };
+            .await;
+        let size = self.end_session_on_mismatch(&up.id, written).await?;
         // An earlier request of the session may have left an empty object
         // (the sweep of abandoned uploads would remove it too).
         self.discard_temp(&up.id).await;
@@ -403,6 +379,17 @@ impl Registry {
             digest: digest.clone(),
             size,
         })
+    }
+
+    /// Passes `outcome` on; a digest the bytes do not match also ends
+    /// session `id`: the client declared other content than it sent, so
+    /// nothing of it is kept.
+    async fn end_session_on_mismatch(&self, id: &str, outcome: Result<u64>) -> Result<u64> {
+        if let Err(Error::DigestInvalid(_)) = &outcome {
+            self.meta.delete_upload(id).await?;
+            self.discard_temp(id).await;
+        }
+        outcome
     }
 
     /// Abandons an upload (`DELETE` on the session).
@@ -438,7 +425,7 @@ impl Registry {
         id: &str,
         offset: u64,
         hasher: DigestHasher,
-        mut body: ByteStream,
+        body: ByteStream,
     ) -> Result<(u64, DigestHasher)> {
         let mut writer = self
             .blobs
@@ -446,11 +433,7 @@ impl Registry {
             .await
             .map_err(upload_error(id))?;
         let mut hashing = ParallelHasher::start(hasher);
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(Error::BodyRead)?;
-            hashing.update(chunk.clone()).await;
-            writer.write(chunk).await?;
-        }
+        stream_into(body, writer.as_mut(), &mut hashing).await?;
         let (size, hasher) = tokio::join!(writer.finish(), hashing.finish());
         Ok((size?, hasher))
     }
@@ -489,6 +472,22 @@ impl Registry {
             tracing::warn!(upload = id, error = %e, "could not remove an upload's temporary data; the next start will");
         }
     }
+}
+
+/// Feeds `body` to `writer` and, beside it, to `hashing`: the bytes fed.
+async fn stream_into(
+    mut body: ByteStream,
+    writer: &mut dyn berth_store::UploadWriter,
+    hashing: &mut ParallelHasher,
+) -> Result<u64> {
+    let mut fed = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(Error::BodyRead)?;
+        fed += chunk.len() as u64;
+        hashing.update(chunk.clone()).await;
+        writer.write(chunk).await?;
+    }
+    Ok(fed)
 }
 
 fn link(size: u64, linked_at: i64) -> BlobLink {
