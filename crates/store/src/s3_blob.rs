@@ -303,16 +303,8 @@ impl BlobStore for S3BlobStore {
                 .await
                 .map_err(object_error)?;
         }
-        Ok(Box::new(SegmentWriter {
-            s3: self.s3.clone(),
-            path,
-            offset,
-            buffer: BytesMut::new(),
-            multipart: None,
-            written: 0,
-            // The first segment exists already (above).
-            empty_object: false,
-        }))
+        // The first segment exists already (above).
+        Ok(Box::new(SegmentWriter::new(&self.s3, path, offset, false)))
     }
 
     async fn read_upload(&self, id: &str, len: u64) -> Result<BlobReader> {
@@ -352,15 +344,12 @@ impl BlobStore for S3BlobStore {
     /// to a part, else a multipart upload, which S3 shows only once it is
     /// completed), so the commit's copy and the segment's delete are saved.
     async fn blob_writer(&self, digest: &Digest) -> Result<Option<Box<dyn UploadWriter>>> {
-        Ok(Some(Box::new(SegmentWriter {
-            s3: self.s3.clone(),
-            path: self.blob_path(digest),
-            offset: 0,
-            buffer: BytesMut::new(),
-            multipart: None,
-            written: 0,
-            empty_object: true,
-        })))
+        Ok(Some(Box::new(SegmentWriter::new(
+            &self.s3,
+            self.blob_path(digest),
+            0,
+            true,
+        ))))
     }
 
     async fn delete_upload(&self, id: &str) -> Result<()> {
@@ -538,6 +527,20 @@ struct SegmentWriter {
     /// Whether `finish` writes the object even with no bytes (a blob's
     /// writer; an empty blob is an object too).
     empty_object: bool,
+}
+
+impl SegmentWriter {
+    fn new(s3: &Arc<AmazonS3>, path: Path, offset: u64, empty_object: bool) -> Self {
+        SegmentWriter {
+            s3: s3.clone(),
+            path,
+            offset,
+            buffer: BytesMut::new(),
+            multipart: None,
+            written: 0,
+            empty_object,
+        }
+    }
 }
 
 #[async_trait]
