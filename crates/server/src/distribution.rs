@@ -143,7 +143,7 @@ impl Ctx<'_> {
                     reg.record_pull(&m);
                     Body::from(m.body)
                 };
-                Ok(headers.response(body))
+                Ok(ContentHeaders::clone(&headers).response(body))
             }
             ("GET" | "HEAD" | "DELETE", V2Route::ManifestBadReference(name, reference, e)) => {
                 // As for any other manifest: an unknown repository first.
@@ -651,46 +651,53 @@ fn blob_created(repo: &Repo, digest: &Digest) -> Response {
     resp
 }
 
-/// A manifest's response headers, rendered once per cached manifest
-/// (`ManifestRead::memo`): a warm GET or HEAD clones four shared values
+/// The headers of a response that carries content by digest (a manifest,
+/// a blob). A cached manifest's are rendered once into its memo
+/// (`ManifestRead::memo`), so a warm GET or HEAD clones four shared values
 /// instead of formatting and copying them.
-struct ManifestHeaders {
+#[derive(Clone)]
+struct ContentHeaders {
     content_type: HeaderValue,
     length: HeaderValue,
     digest: HeaderValue,
     etag: HeaderValue,
 }
 
-impl ManifestHeaders {
-    fn response(&self, body: Body) -> Response {
+impl ContentHeaders {
+    fn new(media_type: &str, digest: &Digest, len: u64) -> Self {
+        ContentHeaders {
+            content_type: HeaderValue::from_str(media_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+            length: HeaderValue::from(len),
+            digest: hv(digest.to_string()),
+            etag: hv(format!("\"{digest}\"")),
+        }
+    }
+
+    /// A 200 with these headers and `body`.
+    fn response(self, body: Body) -> Response {
         let mut resp = Response::new(body);
         let h = resp.headers_mut();
         // These and `docker-distribution-api-version`, in one allocation.
         h.reserve(5);
-        h.insert(header::CONTENT_TYPE, self.content_type.clone());
-        h.insert(header::CONTENT_LENGTH, self.length.clone());
-        h.insert("docker-content-digest", self.digest.clone());
-        h.insert(header::ETAG, self.etag.clone());
+        h.insert(header::CONTENT_TYPE, self.content_type);
+        h.insert(header::CONTENT_LENGTH, self.length);
+        h.insert("docker-content-digest", self.digest);
+        h.insert(header::ETAG, self.etag);
         resp
     }
 }
 
-fn manifest_headers(m: &berth_registry::ManifestRead) -> Arc<ManifestHeaders> {
+fn manifest_headers(m: &berth_registry::ManifestRead) -> Arc<ContentHeaders> {
     let memo = m.memo();
     if let Some(h) = memo.get().and_then(|a| a.clone().downcast().ok()) {
         return h;
     }
-    let shared = |s: String| {
-        HeaderValue::from_maybe_shared(bytes::Bytes::from(s))
-            .expect("header values built from validated media types and digests are ASCII")
-    };
-    let h = Arc::new(ManifestHeaders {
-        content_type: HeaderValue::from_str(m.media_type())
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-        length: HeaderValue::from(m.body.len() as u64),
-        digest: shared(m.digest.to_string()),
-        etag: shared(format!("\"{}\"", m.digest)),
-    });
+    let h = Arc::new(ContentHeaders::new(
+        m.media_type(),
+        &m.digest,
+        m.body.len() as u64,
+    ));
     let _ = memo.set(h.clone());
     h
 }
@@ -702,17 +709,8 @@ fn content_response(
     len: u64,
     body: Body,
 ) -> Response {
-    let mut resp = Response::new(body);
+    let mut resp = ContentHeaders::new(media_type, digest, len).response(body);
     *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(media_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    h.insert("docker-content-digest", hv(digest.to_string()));
-    h.insert(header::ETAG, hv(format!("\"{digest}\"")));
     resp
 }
 
