@@ -17,4 +17,4 @@ pub mod postgres;
 mod server;
 pub mod tools;
 
-pub use server::{TestServer, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY};
+pub use server::{s3_var, TestServer, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY};

@@ -8,6 +8,14 @@ use std::time::{Duration, Instant};
 pub const ROOT_ACCESS_KEY_ID: &str = "AKIABERTHTESTROOT001";
 pub const ROOT_SECRET_ACCESS_KEY: &str = "berthTestSecretKey/0123456789abcdefghijk";
 
+/// A `BERTH_TEST_S3_*` setting of the S3 server scripts/test.sh starts
+/// (SeaweedFS); the tests that need it fail without it.
+pub fn s3_var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: these tests need an S3 server (scripts/seaweedfs.sh)")
+    })
+}
+
 /// Whether this run keeps test servers' blobs in the S3 server the run
 /// started (`BERTH_TEST_BLOBS=s3`, with `BERTH_TEST_S3_*`).
 pub fn s3_wanted() -> bool {
@@ -85,11 +93,6 @@ impl TestServer {
             .collect();
         // Likewise the blobs, in a prefix of the run's bucket per server.
         if s3_wanted() && !args.iter().any(|a| a == "--blobs") {
-            let var = |name: &str| {
-                std::env::var(name).unwrap_or_else(|_| {
-                    panic!("BERTH_TEST_BLOBS=s3 needs {name} (scripts/seaweedfs.sh prints it)")
-                })
-            };
             let prefix = tmp
                 .path()
                 .file_name()
@@ -99,17 +102,17 @@ impl TestServer {
                 .to_string();
             args.extend([
                 "--blobs".to_string(),
-                format!("s3://{}/{prefix}", var("BERTH_TEST_S3_BUCKET")),
+                format!("s3://{}/{prefix}", s3_var("BERTH_TEST_S3_BUCKET")),
                 "--s3-endpoint".to_string(),
-                var("BERTH_TEST_S3_ENDPOINT"),
+                s3_var("BERTH_TEST_S3_ENDPOINT"),
             ]);
             env.push((
                 "BERTH_S3_ACCESS_KEY_ID".into(),
-                var("BERTH_TEST_S3_ACCESS_KEY_ID"),
+                s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"),
             ));
             env.push((
                 "BERTH_S3_SECRET_ACCESS_KEY".into(),
-                var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
+                s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
             ));
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -287,25 +287,7 @@ fn the_object_store_stopping_mid_upload_fails_the_upload_cleanly() {
         std::process::id()
     );
     let endpoint = format!("http://127.0.0.1:{port}");
-    let (id, secret) = (
-        s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"),
-        s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
-    );
-    let s = TestServer::start_with_env(
-        berth_bin(),
-        &[
-            "--metadata",
-            &db.url,
-            "--blobs",
-            &blobs,
-            "--s3-endpoint",
-            &endpoint,
-        ],
-        &[
-            ("BERTH_S3_ACCESS_KEY_ID", &id),
-            ("BERTH_S3_SECRET_ACCESS_KEY", &secret),
-        ],
-    );
+    let s = start_on_shared_stores(&db.url, &blobs, &endpoint, &[]);
     let api = Api::new(&s);
     let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 239) as u8).collect();
     let digest = image::sha256(&data);
@@ -395,28 +377,17 @@ fn a_live_nodes_scan_is_never_taken_over_and_a_dead_nodes_is() {
         s3_var("BERTH_TEST_S3_BUCKET"),
         std::process::id()
     );
-    let (id, secret) = (
-        s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"),
-        s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
-    );
+    let claim = format!("{}s", CLAIM.as_secs());
     let node = |endpoint: &str| {
-        TestServer::start_with_env(
-            berth_bin(),
+        start_on_shared_stores(
+            &db.url,
+            &blobs,
+            endpoint,
             &[
-                "--metadata",
-                &db.url,
-                "--blobs",
-                &blobs,
-                "--s3-endpoint",
-                endpoint,
                 "--server-key-file",
                 key.to_str().unwrap(),
                 "--scan-claim",
-                &format!("{}s", CLAIM.as_secs()),
-            ],
-            &[
-                ("BERTH_S3_ACCESS_KEY_ID", &id),
-                ("BERTH_S3_SECRET_ACCESS_KEY", &secret),
+                &claim,
             ],
         )
     };

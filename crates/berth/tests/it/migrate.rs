@@ -207,20 +207,11 @@ fn an_embedded_data_dir_moves_into_postgres_and_s3_with_everything_it_holds() {
     assert!(again.contains("the metadata was already copied"), "{again}");
 
     let key = s.data_dir.join("server.key");
-    let env: Vec<(&str, &str)> = s3_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let moved = TestServer::start_with_env(
-        berth_bin(),
-        &[
-            "--metadata",
-            &db.url,
-            "--blobs",
-            &blobs,
-            "--s3-endpoint",
-            &endpoint,
-            "--server-key-file",
-            key.to_str().unwrap(),
-        ],
-        &env,
+    let moved = start_on_shared_stores(
+        &db.url,
+        &blobs,
+        &endpoint,
+        &["--server-key-file", key.to_str().unwrap()],
     );
     let after = snapshot(&moved);
     assert_eq!(before, after, "the listings differ after the move");

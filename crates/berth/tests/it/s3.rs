@@ -19,25 +19,8 @@ fn a_registry_on_postgres_and_s3_serves_skopeo_and_survives_a_restart() {
     let prefix = format!("it-{}", std::process::id());
     let blobs = format!("s3://{}/{prefix}", s3_var("BERTH_TEST_S3_BUCKET"));
     let endpoint = s3_var("BERTH_TEST_S3_ENDPOINT");
-    let (id, secret) = (
-        s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"),
-        s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
-    );
-    let mut s = TestServer::start_with_env(
-        berth_bin(),
-        &[
-            "--metadata",
-            &db.url,
-            "--blobs",
-            &blobs,
-            "--s3-endpoint",
-            &endpoint,
-        ],
-        &[
-            ("BERTH_S3_ACCESS_KEY_ID", &id),
-            ("BERTH_S3_SECRET_ACCESS_KEY", &secret),
-        ],
-    );
+    let secret = s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY");
+    let mut s = start_on_shared_stores(&db.url, &blobs, &endpoint, &[]);
     assert!(
         s.log().contains(&format!("blobs in {blobs}")),
         "{}",
@@ -212,26 +195,11 @@ fn downloads_redirect_to_the_object_stores_presigned_urls_when_asked() {
         std::process::id()
     );
     let endpoint = s3_var("BERTH_TEST_S3_ENDPOINT");
-    let (id, secret) = (
-        s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"),
-        s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
-    );
-    let s = TestServer::start_with_env(
-        berth_bin(),
-        &[
-            "--metadata",
-            &db.url,
-            "--blobs",
-            &blobs,
-            "--s3-endpoint",
-            &endpoint,
-            "--redirect-downloads",
-            "true",
-        ],
-        &[
-            ("BERTH_S3_ACCESS_KEY_ID", &id),
-            ("BERTH_S3_SECRET_ACCESS_KEY", &secret),
-        ],
+    let s = start_on_shared_stores(
+        &db.url,
+        &blobs,
+        &endpoint,
+        &["--redirect-downloads", "true"],
     );
     let api = Api::new(&s);
     let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();

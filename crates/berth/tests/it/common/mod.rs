@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 #[allow(unused_imports)]
-pub use berth_testkit::{image, tools, TestServer};
+pub use berth_testkit::{image, s3_var, tools, TestServer};
 
 /// The berth binary under test: this build's, or `BERTH_TEST_BIN` (to run
 /// a suite against another build, e.g. to show that a regression test
@@ -314,12 +314,37 @@ pub fn set_user_policy(s: &TestServer, user: &str, doc: &serde_json::Value) {
     assert_eq!(status, 200, "{out}");
 }
 
-/// A `BERTH_TEST_S3_*` setting of the S3 server scripts/test.sh starts
-/// (SeaweedFS); the tests that need it fail without it.
-pub fn s3_var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: these tests need an S3 server (scripts/seaweedfs.sh)")
-    })
+/// A berth with its metadata in PostgreSQL (`db_url`) and its blobs at
+/// `blobs` (an `s3://` URL) in the run's S3 server, reached at `endpoint`
+/// (the server's, or a proxy's in front of it), with `extra` arguments;
+/// the S3 credentials go in its environment, never on its command line.
+pub fn start_on_shared_stores(
+    db_url: &str,
+    blobs: &str,
+    endpoint: &str,
+    extra: &[&str],
+) -> TestServer {
+    let (id, secret) = (
+        s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"),
+        s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
+    );
+    let mut args = vec![
+        "--metadata",
+        db_url,
+        "--blobs",
+        blobs,
+        "--s3-endpoint",
+        endpoint,
+    ];
+    args.extend_from_slice(extra);
+    TestServer::start_with_env(
+        berth_bin(),
+        &args,
+        &[
+            ("BERTH_S3_ACCESS_KEY_ID", &id),
+            ("BERTH_S3_SECRET_ACCESS_KEY", &secret),
+        ],
+    )
 }
 
 /// A loopback port free at the time of asking.
