@@ -13,6 +13,7 @@ pub mod dates;
 pub mod keys;
 pub mod policy;
 pub mod server_key;
+pub mod session;
 pub mod sigv4;
 pub mod token;
 

@@ -25,6 +25,7 @@ pub enum KeyError {
 pub struct ServerKey {
     fingerprint: String,
     seal: ChaCha20Poly1305,
+    session: ChaCha20Poly1305,
     token_mac: Hmac<Sha256>,
     download_mac: Hmac<Sha256>,
 }
@@ -58,9 +59,11 @@ impl ServerKey {
         let seal_key = derive(bytes, b"berth seal v1");
         let token_key = derive(bytes, b"berth token v1");
         let download_key = derive(bytes, b"berth download url v1");
+        let session_key = derive(bytes, b"berth session v1");
         Ok(ServerKey {
             fingerprint: hex::encode(&derive(bytes, b"berth fingerprint v1")[..16]),
             seal: ChaCha20Poly1305::new((&seal_key).into()),
+            session: ChaCha20Poly1305::new((&session_key).into()),
             token_mac: <Hmac<Sha256> as HmacKeyInit>::new_from_slice(&token_key)
                 .expect("HMAC takes any key length"),
             download_mac: <Hmac<Sha256> as HmacKeyInit>::new_from_slice(&download_key)
@@ -96,6 +99,36 @@ impl ServerKey {
         let (nonce, ct) = raw.split_at(12);
         self.seal
             .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| KeyError::Unseal)
+    }
+
+    /// Encrypts and authenticates a session's claims, bound to `aad` (its
+    /// access key id): nonce ‖ ciphertext, under the session key only.
+    pub(crate) fn seal_session(&self, aad: &[u8], plain: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .session
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                chacha20poly1305::aead::Payload { msg: plain, aad },
+            )
+            .expect("ChaCha20-Poly1305 encryption does not fail for in-memory data");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    pub(crate) fn open_session(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, KeyError> {
+        if sealed.len() < 12 {
+            return Err(KeyError::Unseal);
+        }
+        let (nonce, ct) = sealed.split_at(12);
+        self.session
+            .decrypt(
+                Nonce::from_slice(nonce),
+                chacha20poly1305::aead::Payload { msg: ct, aad },
+            )
             .map_err(|_| KeyError::Unseal)
     }
 

@@ -9,6 +9,10 @@
 //! it ends the tokens it obtained. (`v1` tokens, without the key, are still
 //! accepted until they expire.) Neither part contains `:` (the AWS CLI and
 //! the credential helper split `AWS:<token>` on it).
+//!
+//! A token obtained with temporary credentials is `v3|<key id>|<session
+//! token>|<expires>`: the session token (`session.rs`) says who it speaks
+//! for, and is opened and checked as a signed request's would be.
 
 use crate::server_key::ServerKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -22,6 +26,9 @@ pub struct TokenPrincipal {
     /// The access key that obtained the token (`None` for `v1` tokens).
     pub access_key_id: Option<String>,
     pub expires_at: i64,
+    /// `v3`: the session token of the temporary credentials that obtained
+    /// it (`account_id` and `user` are then empty: the session says).
+    pub session_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -45,6 +52,18 @@ pub fn issue(
     format!("{}.{}", B64.encode(payload), B64.encode(mac))
 }
 
+/// A token for temporary credentials (`access_key_id`, `session_token`).
+pub fn issue_for_session(
+    key: &ServerKey,
+    access_key_id: &str,
+    session_token: &str,
+    expires_at: i64,
+) -> String {
+    let payload = format!("v3|{access_key_id}|{session_token}|{expires_at}");
+    let mac = key.token_mac(payload.as_bytes());
+    format!("{}.{}", B64.encode(payload), B64.encode(mac))
+}
+
 pub fn verify(key: &ServerKey, token: &str, now: i64) -> Result<TokenPrincipal, TokenError> {
     let (payload, mac) = token.split_once('.').ok_or(TokenError::Invalid)?;
     let payload = B64.decode(payload).map_err(|_| TokenError::Invalid)?;
@@ -54,6 +73,19 @@ pub fn verify(key: &ServerKey, token: &str, now: i64) -> Result<TokenPrincipal, 
     }
     let text = String::from_utf8(payload).map_err(|_| TokenError::Invalid)?;
     let parts: Vec<&str> = text.split('|').collect();
+    if let ["v3", key_id, session, expires] = parts.as_slice() {
+        let expires_at: i64 = expires.parse().map_err(|_| TokenError::Invalid)?;
+        if now >= expires_at {
+            return Err(TokenError::Expired);
+        }
+        return Ok(TokenPrincipal {
+            account_id: String::new(),
+            user: String::new(),
+            access_key_id: Some(key_id.to_string()),
+            expires_at,
+            session_token: Some(session.to_string()),
+        });
+    }
     let (account_id, user, access_key_id, expires) = match parts.as_slice() {
         ["v2", account, user, key, expires] => (account, user, Some(key.to_string()), expires),
         ["v1", account, user, expires] => (account, user, None, expires),
@@ -68,6 +100,7 @@ pub fn verify(key: &ServerKey, token: &str, now: i64) -> Result<TokenPrincipal, 
         user: user.to_string(),
         access_key_id,
         expires_at,
+        session_token: None,
     })
 }
 
@@ -93,6 +126,16 @@ mod tests {
             ),
             ("123456789012", "ci", Some("AKIAEXAMPLE"), 1_000)
         );
+        assert_eq!(verify(&key(), &t, 1_000), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_session_token_rides_in_a_v3_token() {
+        let t = issue_for_session(&key(), "ASIAEXAMPLE", "c2Vzc2lvbg", 1_000);
+        assert!(!t.contains(':'));
+        let p = verify(&key(), &t, 999).unwrap();
+        assert_eq!(p.access_key_id.as_deref(), Some("ASIAEXAMPLE"));
+        assert_eq!(p.session_token.as_deref(), Some("c2Vzc2lvbg"));
         assert_eq!(verify(&key(), &t, 1_000), Err(TokenError::Expired));
     }
 

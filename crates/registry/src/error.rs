@@ -92,6 +92,9 @@ pub enum Error {
     /// IAM: a policy document that is not a policy.
     #[error("{0}")]
     MalformedPolicyDocument(String),
+    /// STS: the session policies are too large.
+    #[error("{0}")]
+    PackedPolicyTooLarge(String),
     /// Too many upload sessions are open (`RegistryConfig::upload_sessions`).
     #[error("{}", too_many_uploads(.by_principal, .repository, *.open, *.expiry_hours))]
     TooManyUploads {

@@ -33,9 +33,9 @@ mod uploads;
 /// (one definition, nothing copied at the boundary), re-exported so that
 /// the protocol layer depends on the domain only, never on the store.
 pub use berth_store::{
-    AccountRecord, Counts, ImageScanRecord, ImageStatus, LifecyclePolicyRecord,
-    ManagedPolicyRecord, RegistryKey, RepositoryRecord, ResourceTag, StatusFilter, TagStatus,
-    UserRecord,
+    AccountRecord, Counts, Holder, HolderKind, ImageScanRecord, ImageStatus, LifecyclePolicyRecord,
+    ManagedPolicyRecord, RegistryKey, RepositoryRecord, ResourceTag, RoleUpdate, StatusFilter,
+    TagStatus, UserRecord,
 };
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
@@ -45,10 +45,11 @@ pub use gc::{GcOptions, GcPhase, GcRun, GcSnapshot};
 pub use identity::{
     admin_may, aws_managed_policies, iam_may, resource_arn, user_arn, valid_account_id,
     valid_user_name, validate_policy_document, AccessKeyInfo, AdminAction, AnonymousAccess,
-    AwsManagedPolicy, Caller, IamUser, Identity, NewAccessKey, PolicyKind, PolicyScope, Principal,
-    RequestFacts, SignatureRefusal, TokenRefusal, ADMIN_USER, ANONYMOUS_PULL_ACTIONS,
-    ANONYMOUS_PUSH_ACTIONS, MAX_ACCESS_KEYS_PER_USER, MAX_IAM_POLICY_CHARS, MAX_POLICY_CHARS,
-    TOKEN_LIFETIME_SECS,
+    AssumeRole, AssumedRoleUser, AwsManagedPolicy, Caller, CallerIdentity, IamGroup, IamRole,
+    IamUser, Identity, NewAccessKey, NewRole, PolicyKind, PolicyScope, Principal, RequestFacts,
+    Session, SignatureRefusal, TemporaryCredentials, TokenRefusal, ADMIN_USER,
+    ANONYMOUS_PULL_ACTIONS, ANONYMOUS_PUSH_ACTIONS, MAX_ACCESS_KEYS_PER_USER, MAX_IAM_POLICY_CHARS,
+    MAX_POLICY_CHARS, TOKEN_LIFETIME_SECS,
 };
 pub use images::ImageDetail;
 pub use lifecycle::{LifecyclePreview, LifecycleRun, PreviewResult, PreviewStatus};

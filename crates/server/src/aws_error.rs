@@ -59,6 +59,7 @@ impl AwsError {
     pub fn into_query(self) -> QueryError {
         let (status, code) = match self.kind {
             "UnrecognizedClientException" => (StatusCode::FORBIDDEN, "InvalidClientTokenId"),
+            "ExpiredTokenException" => (StatusCode::FORBIDDEN, "ExpiredToken"),
             "InvalidSignatureException" => (StatusCode::FORBIDDEN, "SignatureDoesNotMatch"),
             "IncompleteSignatureException" => (StatusCode::BAD_REQUEST, "IncompleteSignature"),
             "MissingAuthenticationTokenException" => {
@@ -234,6 +235,9 @@ impl QueryError {
                 Self::new(StatusCode::BAD_REQUEST, "MalformedPolicyDocument", m)
             }
             Error::InvalidParameter(m) => Self::validation(m),
+            Error::PackedPolicyTooLarge(m) => {
+                Self::new(StatusCode::BAD_REQUEST, "PackedPolicyTooLarge", m)
+            }
             // AWS's common Query error for a service that cannot answer now.
             Error::Unavailable(why) => {
                 tracing::warn!(error = %why, "a store is unavailable");

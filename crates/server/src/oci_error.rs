@@ -148,7 +148,8 @@ impl From<Error> for OciError {
             | Error::EntityAlreadyExists(_)
             | Error::DeleteConflict(_)
             | Error::LimitExceeded(_)
-            | Error::MalformedPolicyDocument(_) => OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg),
+            | Error::MalformedPolicyDocument(_)
+            | Error::PackedPolicyTooLarge(_) => OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg),
             // The spec's code for "too many requests"; the message says
             // how many sessions are open and how they end.
             Error::TooManyUploads { .. } => OciError::new(S::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", msg),

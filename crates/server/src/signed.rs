@@ -3,8 +3,9 @@
 //! so that no body is read for a caller who could be refused without it:
 //!
 //! 1. [`identify`], from the headers alone: the signature's form and scope,
-//!    the headers that must be signed, no unsigned payload, no session
-//!    token (berth issues none yet), the clock, and an active access key.
+//!    the headers that must be signed, no unsigned payload, the clock, and
+//!    an active access key or a live session (temporary credentials: the
+//!    session token is opened and its key id must be the signature's).
 //! 2. [`Identified::verify`], once the body has been read within the
 //!    limits the caller's step 1 earned: the signature over it.
 
@@ -77,9 +78,6 @@ pub async fn identify(
             "X-Amz-Content-SHA256 UNSIGNED-PAYLOAD is not accepted by this API: sign the SHA-256 of the request body",
         ));
     }
-    if claim.session_token.is_some() {
-        return Err(unrecognized());
-    }
     sigv4::check_time(&claim, app.registry.now_secs()).map_err(signature_error)?;
     let (principal, secret) =
         app.registry
@@ -88,6 +86,7 @@ pub async fn identify(
             .await
             .map_err(|e| match e {
                 SignatureRefusal::UnknownKey => unrecognized(),
+                SignatureRefusal::ExpiredToken => expired(),
                 SignatureRefusal::Signature(e) => signature_error(e),
                 SignatureRefusal::Registry(e) => AwsError::from_registry(e, ""),
             })?;
@@ -131,11 +130,22 @@ fn request<'a>(
     }
 }
 
-/// AWS's answer to an unknown access key or session token.
+/// AWS's answer to an unknown access key or session token (the Query
+/// APIs call it `InvalidClientTokenId`: `AwsError::into_query`).
 fn unrecognized() -> AwsError {
     AwsError::client(
         "UnrecognizedClientException",
         "The security token included in the request is invalid.",
+    )
+}
+
+/// AWS's answer to expired temporary credentials (`ExpiredToken` on the
+/// Query APIs).
+fn expired() -> AwsError {
+    AwsError::new(
+        http::StatusCode::FORBIDDEN,
+        "ExpiredTokenException",
+        "The security token included in the request is expired",
     )
 }
 

@@ -133,20 +133,16 @@ async fn presigned(
     if claim.service != "ecr" {
         return Err(denied("the URL is not signed for ECR".into()));
     }
-    // berth issues no session tokens: a URL that carries one was not
-    // signed by any credential berth knows.
-    if claim.session_token.is_some() {
-        return Err(denied(
-            "the URL's security token is not valid (berth issues none)".into(),
-        ));
-    }
     let principal = app
         .registry
         .identity()
         .check_download_url(&req, &claim)
         .await
         .map_err(|e| match e {
-            SignatureRefusal::UnknownKey => denied("the URL's access key does not exist".into()),
+            SignatureRefusal::UnknownKey => {
+                denied("the URL's access key or security token is not valid".into())
+            }
+            SignatureRefusal::ExpiredToken => denied("the URL's security token is expired".into()),
             SignatureRefusal::Signature(e) => denied(e.to_string()),
             SignatureRefusal::Registry(e) => OciError::from(e),
         })?;

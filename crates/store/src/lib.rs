@@ -33,6 +33,7 @@ mod cluster;
 mod error;
 mod fs_blob;
 mod group_sync;
+mod iam_sql;
 mod metadata;
 pub mod offload;
 #[cfg(feature = "postgres")]
@@ -54,17 +55,20 @@ pub use error::StoreError;
 pub use fs_blob::{FsBlobStore, PRIVATE_DIR, PRIVATE_FILE};
 pub use metadata::{
     AccessKeyRecord, AccountRecord, ArchiveImage, ArchiveOutcome, AttachOutcome, BlobLink,
-    CollectOutcome, Counts, CreateUploadOutcome, CreateUserOutcome, DeleteManifestOutcome,
-    DeletePolicyOutcome, DeleteRepositoryOutcome, DeleteUserOutcome, ExpireImage, ExpireOutcome,
-    ImageRecord, ImageStatus, LifecycleImage, LifecyclePolicyRecord, LifecyclePreviewRecord,
-    ManagedPolicyRecord, MetaProblem, MetaRepair, NewManifest, PolicyVersionRecord,
-    PutManifestOutcome, Referrer, RegistryKey, RepoId, RepoLabel, RepositoryLifecycle,
-    RepositoryRecord, ResourceTag, RestoreOutcome, StatusFilter, StoredManifest, TagStatus,
-    UnlinkBlobOutcome, UntagOutcome, UploadLimits, UploadRecord, UserRecord,
+    CollectOutcome, Counts, CreateOutcome, CreateUploadOutcome, CreateUserOutcome,
+    DeleteHolderOutcome, DeleteManifestOutcome, DeletePolicyOutcome, DeleteRepositoryOutcome,
+    DeleteUserOutcome, ExpireImage, ExpireOutcome, GroupRecord, Holder, HolderKind, ImageRecord,
+    ImageStatus, LifecycleImage, LifecyclePolicyRecord, LifecyclePreviewRecord,
+    ManagedPolicyRecord, MembershipOutcome, MetaProblem, MetaRepair, NewManifest,
+    PolicyVersionRecord, PutManifestOutcome, Referrer, RegistryKey, RepoId, RepoLabel,
+    RepositoryLifecycle, RepositoryRecord, ResourceTag, RestoreOutcome, RoleRecord, RoleUpdate,
+    StatusFilter, StoredManifest, TagOutcome, TagStatus, UnlinkBlobOutcome, UntagOutcome,
+    UploadLimits, UploadRecord, UserRecord,
 };
 pub use metadata::{
-    ArchiveStore, BlobRecordStore, IamPolicyStore, IdentityStore, ImageStore, LifecycleStore,
-    MaintenanceStore, MetadataStore, RepositoryStore, ResourcePolicyStore, ScanningStore,
+    ArchiveStore, BlobRecordStore, GroupStore, IamPolicyStore, IdentityStore, ImageStore,
+    LifecycleStore, MaintenanceStore, MetadataStore, RepositoryStore, ResourcePolicyStore,
+    RoleStore, ScanningStore,
 };
 pub use metadata::{
     ImageScanRecord, ScanClaim, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,
@@ -88,8 +92,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// trait in scope.
 pub mod prelude {
     pub use crate::metadata::{
-        ArchiveStore, BlobRecordStore, IamPolicyStore, IdentityStore, ImageStore, LifecycleStore,
-        MaintenanceStore, MetadataStore, RepositoryStore, ResourcePolicyStore, ScanningStore,
+        ArchiveStore, BlobRecordStore, GroupStore, IamPolicyStore, IdentityStore, ImageStore,
+        LifecycleStore, MaintenanceStore, MetadataStore, RepositoryStore, ResourcePolicyStore,
+        RoleStore, ScanningStore,
     };
     pub use crate::BlobStore;
 }

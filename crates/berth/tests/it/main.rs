@@ -30,6 +30,7 @@ mod isolation;
 mod lifecycle;
 mod migrate;
 mod postgres;
+mod roles;
 mod s3;
 mod scanning;
 mod spec;

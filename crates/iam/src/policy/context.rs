@@ -12,6 +12,10 @@ pub mod keys {
     pub const PRINCIPAL_TYPE: &str = "aws:PrincipalType";
     pub const USERNAME: &str = "aws:username";
     pub const USERID: &str = "aws:userid";
+    pub const TOKEN_ISSUE_TIME: &str = "aws:TokenIssueTime";
+    pub const MFA_PRESENT: &str = "aws:MultiFactorAuthPresent";
+    pub const EXTERNAL_ID: &str = "sts:ExternalId";
+    pub const ROLE_SESSION_NAME: &str = "sts:RoleSessionName";
     pub const SOURCE_IP: &str = "aws:SourceIp";
     pub const CURRENT_TIME: &str = "aws:CurrentTime";
     pub const EPOCH_TIME: &str = "aws:EpochTime";

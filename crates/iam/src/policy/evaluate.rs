@@ -1,7 +1,8 @@
 //! Whether a request is allowed, by AWS's evaluation logic (IAM User Guide,
 //! "Policy evaluation logic" and "Cross-account policy evaluation logic"),
-//! reduced to what berth has: identity policies, a repository policy and a
-//! registry policy. No SCPs, permission boundaries or session policies.
+//! reduced to what berth has: identity policies, session policies (a role
+//! session's `Policy`/`PolicyArns`), a repository policy and a registry
+//! policy (or a role's trust policy). No SCPs or permission boundaries.
 //!
 //! 1. An explicit Deny in any applicable statement wins.
 //! 2. Same account: an Allow in an identity policy, or in a resource policy
@@ -29,14 +30,40 @@ use super::document::{
 use super::managed;
 use super::pattern::glob_match;
 
-/// The caller: a user of an account, or (berth's anonymous mode) nobody.
+/// The role behind a role session (AssumeRole).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumedRole {
+    pub name: String,
+    /// `AROA…`: the role's id.
+    pub id: String,
+    /// RoleSessionName.
+    pub session: String,
+}
+
+/// What temporary credentials add to a principal (a user's session or a
+/// role's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionFacts {
+    /// When the credentials were issued (Unix ms): `aws:TokenIssueTime`.
+    pub issued_at_ms: i64,
+    /// `aws:MultiFactorAuthPresent`.
+    pub mfa: bool,
+}
+
+/// The caller: a user of an account (perhaps through a session), a role
+/// session, or (berth's anonymous mode) nobody.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub account: String,
+    /// The user's name; empty for a role session.
     pub user: String,
-    /// The user's IAM path (`/`, or `/team/`): part of its ARN, so a
-    /// policy naming `user/team/*` matches it.
+    /// The user's or role's IAM path (`/`, or `/team/`): part of its ARN,
+    /// so a policy naming `user/team/*` matches it.
     pub path: String,
+    /// A role session: the role and the session's name.
+    pub role: Option<AssumedRole>,
+    /// Temporary credentials (GetSessionToken or AssumeRole).
+    pub session: Option<SessionFacts>,
     /// The account's administrator: allowed as if AdministratorAccess were
     /// attached.
     pub account_admin: bool,
@@ -59,7 +86,27 @@ impl Principal {
             account: account.to_string(),
             user: name.to_string(),
             path: path.to_string(),
+            role: None,
+            session: None,
             account_admin: name == "admin",
+            anonymous: false,
+        }
+    }
+
+    /// A session of the role `role` (at `path`) of `account`.
+    pub fn role_session(
+        account: &str,
+        path: &str,
+        role: AssumedRole,
+        session: SessionFacts,
+    ) -> Principal {
+        Principal {
+            account: account.to_string(),
+            user: String::new(),
+            path: path.to_string(),
+            role: Some(role),
+            session: Some(session),
+            account_admin: false,
             anonymous: false,
         }
     }
@@ -70,19 +117,45 @@ impl Principal {
             account: String::new(),
             user: String::new(),
             path: String::new(),
+            role: None,
+            session: None,
             account_admin: false,
             anonymous: true,
         }
     }
 
-    /// `arn:aws:iam::<account>:user<path><name>`; AWS's messages call an
-    /// unauthenticated caller `anonymous`.
+    /// The caller's ARN as AWS's messages and GetCallerIdentity give it:
+    /// `arn:aws:iam::<account>:user<path><name>`, a role session's
+    /// `arn:aws:sts::<account>:assumed-role/<role>/<session>` (no path), or
+    /// `anonymous`.
     pub fn arn(&self) -> String {
         if self.anonymous {
             return "anonymous".to_string();
         }
-        user_arn(&self.account, &self.path, &self.user)
+        match &self.role {
+            Some(r) => format!(
+                "arn:aws:sts::{}:assumed-role/{}/{}",
+                self.account, r.name, r.session
+            ),
+            None => user_arn(&self.account, &self.path, &self.user),
+        }
     }
+
+    /// `aws:PrincipalArn`: the user's ARN, or for a role session the
+    /// role's (`arn:aws:iam::<account>:role<path><name>`).
+    pub fn principal_arn(&self) -> String {
+        match &self.role {
+            Some(r) => role_arn(&self.account, &self.path, &r.name),
+            None => self.arn(),
+        }
+    }
+}
+
+/// A role's ARN: `arn:aws:iam::111122223333:role/service/node` for the role
+/// `node` at path `/service/`.
+pub fn role_arn(account: &str, path: &str, name: &str) -> String {
+    let path = if path.is_empty() { "/" } else { path };
+    format!("arn:aws:iam::{account}:role{path}{name}")
 }
 
 /// A user's ARN: `arn:aws:iam::111122223333:user/team/ops` for the user
@@ -112,10 +185,25 @@ impl Request {
         if principal.anonymous {
             context.insert(keys::PRINCIPAL_TYPE, "Anonymous");
         } else {
-            context.insert(keys::PRINCIPAL_ARN, principal.arn());
+            context.insert(keys::PRINCIPAL_ARN, principal.principal_arn());
             context.insert(keys::PRINCIPAL_ACCOUNT, principal.account.clone());
-            context.insert(keys::PRINCIPAL_TYPE, "User");
-            context.insert(keys::USERNAME, principal.user.clone());
+            match &principal.role {
+                Some(r) => {
+                    context.insert(keys::PRINCIPAL_TYPE, "AssumedRole");
+                    context.insert(keys::USERID, format!("{}:{}", r.id, r.session));
+                }
+                None => {
+                    context.insert(keys::PRINCIPAL_TYPE, "User");
+                    context.insert(keys::USERNAME, principal.user.clone());
+                }
+            }
+            if let Some(s) = principal.session {
+                context.insert(
+                    keys::TOKEN_ISSUE_TIME,
+                    crate::dates::iso8601(s.issued_at_ms),
+                );
+                context.insert(keys::MFA_PRESENT, if s.mfa { "true" } else { "false" });
+            }
         }
         Request {
             principal,
@@ -152,6 +240,9 @@ pub struct IdentityPolicy<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Policies<'a> {
     pub identity: &'a [IdentityPolicy<'a>],
+    /// A role session's session policies (`None`: it has none, or the
+    /// caller is no role session): an Allow is needed from them too.
+    pub session: Option<&'a [IdentityPolicy<'a>]>,
     pub repository: Option<&'a Policy>,
     pub registry: Option<&'a Policy>,
     /// The account that owns the resource (the registry's account).
@@ -161,13 +252,14 @@ pub struct Policies<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PolicySource {
     Identity { name: String },
+    Session,
     Repository,
     Registry,
 }
 
 impl PolicySource {
     pub fn is_resource_based(&self) -> bool {
-        !matches!(self, PolicySource::Identity { .. })
+        !matches!(self, PolicySource::Identity { .. } | PolicySource::Session)
     }
 }
 
@@ -176,6 +268,8 @@ impl PolicySource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MissingAllow {
     IdentityPolicy,
+    /// The identity side allowed; the session policies did not.
+    SessionPolicy,
     /// Across accounts the identity side allowed and the resource's
     /// policies did not.
     ResourcePolicy,
@@ -213,16 +307,17 @@ impl Decision {
             Decision::Allow => None,
             Decision::ExplicitDeny { policy, .. } => Some(format!(
                 "{head} with an explicit deny in {} policy",
-                if policy.is_resource_based() {
-                    "a resource-based"
-                } else {
-                    "an identity-based"
+                match policy {
+                    PolicySource::Session => "a session",
+                    p if p.is_resource_based() => "a resource-based",
+                    _ => "an identity-based",
                 }
             )),
             Decision::ImplicitDeny { missing } => Some(format!(
                 "{head} because no {} policy allows the {} action",
                 match missing {
                     MissingAllow::IdentityPolicy => "identity-based",
+                    MissingAllow::SessionPolicy => "session",
                     MissingAllow::ResourcePolicy => "resource-based",
                 },
                 request.action
@@ -237,11 +332,28 @@ enum Named {
     No,
     /// Only the caller's account (root or id).
     Account,
-    /// The caller itself, or everyone.
+    /// The caller itself (a role session: its role), or everyone.
     Caller,
+    /// A role session by its own session ARN: grants past its session
+    /// policies.
+    Session,
 }
 
 pub fn evaluate(request: &Request, policies: &Policies<'_>) -> Decision {
+    evaluate_with(request, policies, false)
+}
+
+/// `sts:AssumeRole` against a role's trust policy (given as
+/// `policies.repository`): as `evaluate`, except that the trust policy must
+/// always name the caller. In the role's own account, a trust statement
+/// naming the caller itself suffices, and one naming only the account
+/// needs the caller's identity policies to allow too (AWS: "the trust
+/// policy delegates to the account").
+pub fn evaluate_trust(request: &Request, policies: &Policies<'_>) -> Decision {
+    evaluate_with(request, policies, true)
+}
+
+fn evaluate_with(request: &Request, policies: &Policies<'_>, resource_required: bool) -> Decision {
     let action = request.action.to_ascii_lowercase();
     let ctx = &request.context;
     let admin = request
@@ -275,6 +387,15 @@ pub fn evaluate(request: &Request, policies: &Policies<'_>) -> Decision {
     ];
 
     let caller_arn = request.principal.arn();
+    let role_arn = request
+        .principal
+        .role
+        .as_ref()
+        .map(|_| request.principal.principal_arn());
+    let arns = CallerArns {
+        own: &caller_arn,
+        role: role_arn.as_deref(),
+    };
     let mut identity_allows = false;
     let mut resource_allows = Named::No;
     for (source, policy) in identity {
@@ -288,10 +409,22 @@ pub fn evaluate(request: &Request, policies: &Policies<'_>) -> Decision {
             }
         }
     }
+    let mut session_allows = policies.session.is_none();
+    for p in policies.session.unwrap_or_default() {
+        for s in &p.policy.statements {
+            if !applies(s, &action, request, ctx) {
+                continue;
+            }
+            match s.effect {
+                Effect::Deny => return explicit_deny(PolicySource::Session, s),
+                Effect::Allow => session_allows = true,
+            }
+        }
+    }
     for (source, policy) in resource {
         let Some(policy) = policy else { continue };
         for s in &policy.statements {
-            let named = names(s.principal.as_ref(), &request.principal, &caller_arn);
+            let named = names(s.principal.as_ref(), &request.principal, &arns);
             if named == Named::No || !applies(s, &action, request, ctx) {
                 continue;
             }
@@ -308,13 +441,19 @@ pub fn evaluate(request: &Request, policies: &Policies<'_>) -> Decision {
     let same_account =
         request.principal.anonymous || request.principal.account == policies.resource_account;
     let allowed = if same_account {
-        identity_allows || resource_allows == Named::Caller
+        (identity_allows && session_allows && (!resource_required || resource_allows != Named::No))
+            || resource_allows == Named::Session
+            || (resource_allows == Named::Caller && session_allows)
     } else {
-        identity_allows && resource_allows != Named::No
+        identity_allows && session_allows && resource_allows != Named::No
     };
     if allowed {
         Decision::Allow
-    } else if same_account || !identity_allows {
+    } else if identity_allows && !session_allows {
+        Decision::ImplicitDeny {
+            missing: MissingAllow::SessionPolicy,
+        }
+    } else if (same_account && !resource_required) || !identity_allows {
         Decision::ImplicitDeny {
             missing: MissingAllow::IdentityPolicy,
         }
@@ -366,11 +505,35 @@ fn resource_matches(
     }
 }
 
-fn names(element: Option<&PrincipalElement>, caller: &Principal, caller_arn: &str) -> Named {
+/// The ARNs a resource policy may name the caller by: its own (a user's,
+/// or a role session's `assumed-role` ARN) and, for a role session, its
+/// role's.
+struct CallerArns<'a> {
+    own: &'a str,
+    role: Option<&'a str>,
+}
+
+impl CallerArns<'_> {
+    fn named(&self, arn: &str) -> Named {
+        if arn == self.own {
+            if self.role.is_some() {
+                Named::Session
+            } else {
+                Named::Caller
+            }
+        } else if self.role == Some(arn) {
+            Named::Caller
+        } else {
+            Named::No
+        }
+    }
+}
+
+fn names(element: Option<&PrincipalElement>, caller: &Principal, arns: &CallerArns<'_>) -> Named {
     match element {
         // Identity policies; resource policies always carry one.
         None => Named::Caller,
-        Some(PrincipalElement::Principal(p)) => listed(p, caller, caller_arn),
+        Some(PrincipalElement::Principal(p)) => listed(p, caller, arns),
         // AWS matches NotPrincipal against each principal the request
         // carries (the user and its account): the statement applies unless
         // both are listed, which is why AWS's examples list the account
@@ -379,7 +542,7 @@ fn names(element: Option<&PrincipalElement>, caller: &Principal, caller_arn: &st
             let user = p.everyone
                 || p.aws.iter().any(|a| match a {
                     AwsPrincipal::Any => true,
-                    AwsPrincipal::Arn { arn, .. } => arn == caller_arn,
+                    AwsPrincipal::Arn { arn, .. } => arns.named(arn) != Named::No,
                     AwsPrincipal::Account(_) => false,
                 });
             let account = p.everyone
@@ -397,7 +560,7 @@ fn names(element: Option<&PrincipalElement>, caller: &Principal, caller_arn: &st
     }
 }
 
-fn listed(p: &Principals, caller: &Principal, caller_arn: &str) -> Named {
+fn listed(p: &Principals, caller: &Principal, arns: &CallerArns<'_>) -> Named {
     if p.everyone {
         return Named::Caller;
     }
@@ -405,8 +568,7 @@ fn listed(p: &Principals, caller: &Principal, caller_arn: &str) -> Named {
     for a in &p.aws {
         let this = match a {
             AwsPrincipal::Any => Named::Caller,
-            AwsPrincipal::Arn { arn, .. } if arn == caller_arn => Named::Caller,
-            AwsPrincipal::Arn { .. } => Named::No,
+            AwsPrincipal::Arn { arn, .. } => arns.named(arn),
             AwsPrincipal::Account(id) if *id == caller.account => Named::Account,
             AwsPrincipal::Account(_) => Named::No,
         };

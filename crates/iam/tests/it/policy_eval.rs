@@ -80,6 +80,7 @@ fn run(cases: Vec<Case>) {
             &request,
             &Policies {
                 identity: &attached,
+                session: None,
                 repository: c.repository.as_ref(),
                 registry: c.registry.as_ref(),
                 resource_account: ME,
@@ -1011,6 +1012,7 @@ fn conditions_take_part_in_evaluation() {
     }];
     let policies = Policies {
         identity: &attached,
+        session: None,
         repository: None,
         registry: None,
         resource_account: ME,
@@ -1046,6 +1048,7 @@ fn user_paths_are_part_of_the_principal_arn() {
     ));
     let request = Request::new(ops.clone(), "ecr:BatchGetImage", REPO);
     let policies = Policies {
+        session: None,
         identity: &[IdentityPolicy {
             name: "all",
             policy: &allow_all(),
@@ -1085,6 +1088,7 @@ fn anonymous_callers_meet_everyone_statements_only() {
         let d = evaluate(
             &request,
             &Policies {
+                session: None,
                 identity: &[IdentityPolicy {
                     name: "anonymous",
                     policy: &grant,

@@ -218,6 +218,7 @@ fn decide(w: &World) -> Decision {
     evaluate(
         &request,
         &Policies {
+            session: None,
             identity: &attached,
             repository: repository.as_ref(),
             registry: registry.as_ref(),

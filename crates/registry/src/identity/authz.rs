@@ -20,7 +20,7 @@ use crate::{Error, Result};
 use berth_iam::policy::{
     self, evaluate, keys, Decision, IdentityPolicy, Policies, Policy, PolicyKind, Request,
 };
-use berth_store::{RegistryKey, ResourceTag};
+use berth_store::{Holder, RegistryKey, ResourceTag};
 use quick_cache::sync::Cache;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -41,10 +41,13 @@ pub struct RequestFacts {
     pub request_tags: Vec<(String, String)>,
     /// UntagResource's keys (`aws:TagKeys`).
     pub tag_keys: Vec<String>,
+    /// The access key id the request was signed with (GetSessionToken
+    /// names it as its session's source); read by no condition.
+    pub signing_key: Option<String>,
 }
 
 impl RequestFacts {
-    fn apply(&self, mut request: Request) -> Request {
+    pub(crate) fn apply(&self, mut request: Request) -> Request {
         if let Some(ip) = self.source_ip {
             request = request.with_context(keys::SOURCE_IP, ip.to_canonical().to_string());
         }
@@ -233,6 +236,8 @@ impl AuthzCache {
 /// The policies that bear on one request, as read from the caches.
 struct Involved<'a> {
     identity: &'a [(String, Arc<Policy>)],
+    /// A session's own policies (`None`: none were given).
+    session: Option<&'a [(String, Arc<Policy>)]>,
     repository: Option<&'a Policy>,
     registry: Option<&'a Policy>,
     /// The repository's resource tags, loaded only when a condition reads
@@ -257,10 +262,12 @@ fn evaluate_involved(
     identity: &[IdentityPolicy<'_>],
     involved: &Involved<'_>,
 ) -> Decision {
+    let session = involved.session.map(evaluator_identity);
     evaluate(
         request,
         &Policies {
             identity,
+            session: session.as_deref(),
             repository: involved.repository,
             registry: involved.registry,
             resource_account: &registry.account_id,
@@ -272,10 +279,16 @@ impl Involved<'_> {
     fn policies(&self) -> impl Iterator<Item = &Policy> {
         self.identity
             .iter()
+            .chain(self.session.unwrap_or_default())
             .map(|(_, p)| &**p)
             .chain(self.repository)
             .chain(self.registry)
     }
+}
+
+/// A session's own policies, if it was given any.
+fn session_policies(caller: &Principal) -> Option<&[(String, Arc<Policy>)]> {
+    caller.session.as_ref()?.policies.as_deref()
 }
 
 fn has_conditions(p: &Policy) -> bool {
@@ -305,9 +318,10 @@ impl Identity {
         facts: &RequestFacts,
     ) -> Result<()> {
         let seen = self.authz.generation.load(Ordering::SeqCst);
+        let name = caller.identity_key();
         let key = [
             caller.account_id.as_str(),
-            caller.user.as_str(),
+            name.as_ref(),
             action,
             registry.account_id.as_str(),
             registry.region.as_str(),
@@ -324,7 +338,8 @@ impl Identity {
         // such futures).
         let cacheable =
             Box::pin(self.authorize_uncached(caller, action, registry, repository, facts)).await?;
-        if cacheable {
+        // A session's own policies (and its issue time) are not in the key.
+        if cacheable && caller.session.is_none() {
             self.authz
                 .fill(seen, || self.authz.decisions.insert(KeyRef(&key)));
         }
@@ -377,6 +392,7 @@ impl Identity {
                     request.resource = resource_arn(registry, Some(&name));
                     let involved = Involved {
                         identity: &identity,
+                        session: session_policies(caller),
                         repository,
                         registry: registry_policy.as_deref(),
                         resource_tags: &[],
@@ -389,6 +405,7 @@ impl Identity {
                     let resource_tags = self.tags_for_conditions(registry, &name).await?;
                     let involved = Involved {
                         identity: &identity,
+                        session: session_policies(caller),
                         repository,
                         registry: registry_policy.as_deref(),
                         resource_tags: &resource_tags,
@@ -452,11 +469,13 @@ impl Identity {
     ) -> Result<(Decision, Request)> {
         let identity = self.identity_policies(caller).await?;
         let identity = evaluator_identity(&identity);
+        let session = session_policies(caller).map(evaluator_identity);
         let request = facts.apply(self.request(caller, action, resource));
         let decision = evaluate(
             &request,
             &Policies {
                 identity: &identity,
+                session: session.as_deref(),
                 repository: None,
                 registry: None,
                 resource_account: &caller.account_id,
@@ -490,6 +509,7 @@ impl Identity {
         let identity = self.identity_policies(caller).await?;
         let mut involved = Involved {
             identity: &identity,
+            session: session_policies(caller),
             repository: repo_policy.as_deref(),
             registry: registry_policy.as_deref(),
             resource_tags: &[],
@@ -513,51 +533,90 @@ impl Identity {
         }
     }
 
-    /// The caller's inline and attached policies (the account's `admin`
+    /// The caller's identity policies: a user's inline and attached ones
+    /// and its groups'; a role session's role's (the account's `admin`
     /// needs none: the evaluator gives it AdministratorAccess).
-    async fn identity_policies(
+    pub(crate) async fn identity_policies(
         &self,
         caller: &Principal,
     ) -> Result<Arc<Vec<(String, Arc<Policy>)>>> {
         if caller.anonymous {
             return Ok(self.authz.anonymous_grant.clone());
         }
+        let name = caller.identity_key();
         if let Some(p) = self
             .authz
             .identities
-            .get(&KeyPair(caller.account_id.as_str(), caller.user.as_str()))
+            .get(&KeyPair(caller.account_id.as_str(), name.as_ref()))
         {
             return Ok(p);
         }
         let seen = self.authz.generation.load(Ordering::SeqCst);
-        let (account, user) = (&caller.account_id, &caller.user);
+        let account = &caller.account_id;
         let mut out = Vec::new();
-        for name in self.meta.list_user_policies(account, user).await? {
-            if let Some(text) = self.meta.get_user_policy(account, user, &name).await? {
-                out.push((name, parse_stored(&text, PolicyKind::Identity)?));
+        match caller.role() {
+            Some(role) => {
+                self.holder_policies(account, Holder::role(&role.name), &mut out)
+                    .await?
             }
-        }
-        for arn in self.meta.attached_user_policies(account, user).await? {
-            if let Some(m) = policy::managed::by_arn(&arn) {
-                out.push((arn, Arc::new(m.policy().clone())));
-                continue;
-            }
-            let Some(mp) = self.meta.get_managed_policy(account, &arn).await? else {
-                continue;
-            };
-            if let Some(v) = self
-                .meta
-                .get_policy_version(account, &arn, &mp.default_version)
-                .await?
-            {
-                out.push((arn, parse_stored(&v.document, PolicyKind::Identity)?));
+            None => {
+                self.holder_policies(account, Holder::user(&caller.user), &mut out)
+                    .await?;
+                for g in self.meta.groups_for_user(account, &caller.user).await? {
+                    self.holder_policies(account, Holder::group(&g.name), &mut out)
+                        .await?;
+                }
             }
         }
         let out = Arc::new(out);
-        let key = (caller.account_id.clone(), caller.user.clone());
+        let key = (caller.account_id.clone(), name.into_owned());
         self.authz
             .fill(seen, || self.authz.identities.insert(key, out.clone()));
         Ok(out)
+    }
+
+    /// A user's, role's or group's inline policies (by name) and attached
+    /// ones (by ARN), parsed, appended to `out`.
+    async fn holder_policies(
+        &self,
+        account: &str,
+        holder: Holder<'_>,
+        out: &mut Vec<(String, Arc<Policy>)>,
+    ) -> Result<()> {
+        for name in self.meta.list_inline_policies(account, holder).await? {
+            if let Some(text) = self.meta.get_inline_policy(account, holder, &name).await? {
+                out.push((name, parse_stored(&text, PolicyKind::Identity)?));
+            }
+        }
+        for arn in self.meta.attached_policies(account, holder).await? {
+            if let Some(p) = self.managed_policy(account, &arn).await? {
+                out.push((arn, p));
+            }
+        }
+        Ok(())
+    }
+
+    /// An AWS-managed policy, or the default version of one of the
+    /// account's, by ARN; `None` if there is no such policy.
+    pub(crate) async fn managed_policy(
+        &self,
+        account: &str,
+        arn: &str,
+    ) -> Result<Option<Arc<Policy>>> {
+        if let Some(m) = policy::managed::by_arn(arn) {
+            return Ok(Some(Arc::new(m.policy().clone())));
+        }
+        let Some(mp) = self.meta.get_managed_policy(account, arn).await? else {
+            return Ok(None);
+        };
+        match self
+            .meta
+            .get_policy_version(account, arn, &mp.default_version)
+            .await?
+        {
+            Some(v) => Ok(Some(parse_stored(&v.document, PolicyKind::Identity)?)),
+            None => Ok(None),
+        }
     }
 
     async fn parsed_repository_policy(

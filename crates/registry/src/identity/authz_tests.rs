@@ -35,9 +35,7 @@ async fn iam_denies_on_a_path_bind_the_users_under_it() {
         .unwrap();
     f.reg
         .identity()
-        .put_user_policy(
-            &admin,
-            "dev",
+        .put_holder_policy(&admin, berth_store::Holder::user("dev"),
             "iam-but-not-team",
             r#"{"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": ["iam:CreateAccessKey", "iam:PutUserPolicy", "iam:ListAccessKeys"], "Resource": "*"},
@@ -63,7 +61,7 @@ async fn iam_denies_on_a_path_bind_the_users_under_it() {
     assert!(matches!(
         f.reg
             .identity()
-            .put_user_policy(&dev, "ops", "mine", r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#)
+            .put_holder_policy(&dev, berth_store::Holder::user("ops"), "mine", r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#)
             .await,
         Err(Error::AccessDenied(_))
     ));
@@ -103,9 +101,9 @@ async fn iam_and_admin_calls_see_the_requests_facts() {
     );
     f.reg
         .identity()
-        .put_user_policy(
+        .put_holder_policy(
             &admin,
-            ADMIN_USER,
+            berth_store::Holder::user(ADMIN_USER),
             "office-only",
             r#"{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*",
                 "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}}"#,

@@ -148,12 +148,21 @@ impl Identity {
     }
 
     /// Who the claim's access key belongs to and its secret, if the key
-    /// exists and is active: what a server can learn from a request's
-    /// headers before it reads the body.
+    /// exists and is active (or, with a session token, the session is
+    /// berth's, unexpired and still speaks for someone): what a server can
+    /// learn from a request's headers before it reads the body.
     pub async fn signing_key(
         &self,
         claim: &sigv4::Claim,
     ) -> std::result::Result<(Principal, String), SignatureRefusal> {
+        if let Some(token) = &claim.session_token {
+            return self.open_session(&claim.access_key_id, token).await;
+        }
+        // A temporary key id without its token: AWS answers as for an
+        // unknown key.
+        if claim.access_key_id.starts_with("ASIA") {
+            return Err(SignatureRefusal::UnknownKey);
+        }
         self.access_key(&claim.access_key_id)
             .await
             .map_err(SignatureRefusal::Registry)?
@@ -161,9 +170,21 @@ impl Identity {
     }
 
     /// A `docker login` password for `principal`, obtained with its access
-    /// key `access_key_id`, and when it expires (Unix s).
+    /// key `access_key_id`, and when it expires (Unix s). Under temporary
+    /// credentials it carries their session and expires with them, if
+    /// sooner than 12 hours (as ECR's did).
     pub fn issue_token(&self, principal: &Principal, access_key_id: &str) -> (String, i64) {
         let expires_at = self.now() / 1000 + TOKEN_LIFETIME_SECS;
+        if let Some(s) = &principal.session {
+            let expires_at = expires_at.min(s.expires_at);
+            let t = token::issue_for_session(
+                &self.config.server_key,
+                &s.access_key_id,
+                &s.token,
+                expires_at,
+            );
+            return (t, expires_at);
+        }
         let t = token::issue(
             &self.config.server_key,
             &principal.account_id,
@@ -191,15 +212,20 @@ impl Identity {
             account_id,
             user,
             access_key_id,
+            session_token,
             ..
         } = token::verify(&self.config.server_key, password, self.now() / 1000)
             .map_err(TokenRefusal::Token)?;
-        let now = self.now();
-        let since = self.users_seen_at.load(Ordering::Relaxed);
-        if now - since > USER_CHECK_TTL.as_millis() as i64 {
-            self.users_seen.clear();
-            self.user_paths.write().clear();
-            self.users_seen_at.store(now, Ordering::Relaxed);
+        self.expire_checks();
+        if let (Some(key_id), Some(session)) = (&access_key_id, &session_token) {
+            return match self.open_session(key_id, session).await {
+                Ok((p, _)) => Ok(p),
+                Err(SignatureRefusal::ExpiredToken) => {
+                    Err(TokenRefusal::Token(TokenError::Expired))
+                }
+                Err(SignatureRefusal::Registry(e)) => Err(TokenRefusal::Unavailable(e)),
+                Err(_) => Err(TokenRefusal::Token(TokenError::Invalid)),
+            };
         }
         let key_id = access_key_id.as_deref().unwrap_or("");
         let key = [account_id.as_str(), user.as_str(), key_id];
@@ -244,11 +270,74 @@ impl Identity {
         Ok(Principal::user_at(&account_id, &path, &user))
     }
 
-    /// Makes the token check look again at every key and user (after a key
-    /// is deactivated or deleted).
+    /// Forgets what the token and session checks learnt, every
+    /// `USER_CHECK_TTL`.
+    fn expire_checks(&self) {
+        let now = self.now();
+        let since = self.users_seen_at.load(Ordering::Relaxed);
+        if now - since > USER_CHECK_TTL.as_millis() as i64 {
+            self.forget_tokens();
+            self.users_seen_at.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// Makes the token and session checks look again at every key, user
+    /// and role (after a key is deactivated or deleted, a role deleted).
     pub fn forget_tokens(&self) {
         self.users_seen.clear();
         self.user_paths.write().clear();
+        self.sessions.clear();
+    }
+
+    /// The principal and secret of temporary credentials: the token must
+    /// open beside `key_id` under the server key and be unexpired (one
+    /// AEAD open and a JSON parse), and what it speaks for must still be
+    /// there (the role, with the same id; a user session's source key,
+    /// active). What was learnt is remembered `USER_CHECK_TTL`, per token.
+    pub async fn open_session(
+        &self,
+        key_id: &str,
+        token: &str,
+    ) -> std::result::Result<(Principal, String), SignatureRefusal> {
+        self.expire_checks();
+        let now = self.now();
+        if let Some(hit) = self.sessions.get(token) {
+            // Cached sessions expire like any other.
+            if hit
+                .0
+                .session
+                .as_ref()
+                .is_some_and(|s| now / 1000 >= s.expires_at)
+            {
+                return Err(SignatureRefusal::ExpiredToken);
+            }
+            if hit
+                .0
+                .session
+                .as_ref()
+                .is_some_and(|s| s.access_key_id == key_id)
+            {
+                return Ok((hit.0.clone(), hit.1.clone()));
+            }
+            return Err(SignatureRefusal::UnknownKey);
+        }
+        let claims = berth_iam::session::open(&self.config.server_key, key_id, token, now / 1000)
+            .map_err(|e| match e {
+            berth_iam::session::SessionError::Expired => SignatureRefusal::ExpiredToken,
+            berth_iam::session::SessionError::Invalid => SignatureRefusal::UnknownKey,
+        })?;
+        let principal = self
+            .session_principal(key_id, token, &claims)
+            .await
+            .map_err(SignatureRefusal::Registry)?
+            .ok_or(SignatureRefusal::UnknownKey)?;
+        if self.caches_enabled.load(Ordering::SeqCst) {
+            self.sessions.insert(
+                token.to_string(),
+                std::sync::Arc::new((principal.clone(), claims.secret.clone())),
+            );
+        }
+        Ok((principal, claims.secret))
     }
 
     /// Drops what the token check remembers of a user (call after deleting it).
@@ -256,5 +345,76 @@ impl Identity {
         // Entries are per (account, user, key): start over.
         self.forget_tokens();
         self.authz.changed();
+    }
+}
+
+impl Identity {
+    /// Who `claims` speak for, if that still exists: `None` when the role
+    /// is gone (or was made again: another id) or a user session's source
+    /// key is no longer active.
+    async fn session_principal(
+        &self,
+        key_id: &str,
+        token: &str,
+        claims: &berth_iam::session::SessionClaims,
+    ) -> Result<Option<Principal>> {
+        use berth_iam::policy::{AssumedRole, Policy, PolicyKind};
+        let mut policies = Vec::new();
+        if let Some(text) = &claims.policy {
+            let p = Policy::parse(text, PolicyKind::Identity).map_err(|e| {
+                Error::InvalidParameter(format!("the session policy no longer parses: {e}"))
+            })?;
+            policies.push(("session policy".to_string(), std::sync::Arc::new(p)));
+        }
+        for arn in &claims.policy_arns {
+            if let Some(p) = self.managed_policy(&claims.account, arn).await? {
+                policies.push((arn.clone(), p));
+            }
+        }
+        let given = claims.policy.is_some() || !claims.policy_arns.is_empty();
+        let mut session = super::principal::Session {
+            access_key_id: key_id.to_string(),
+            token: token.to_string(),
+            issued_at_ms: claims.iat,
+            expires_at: claims.exp,
+            mfa: claims.mfa,
+            chained: claims.chained,
+            role: None,
+            source_key: None,
+            policies: given.then_some(policies),
+        };
+        if let Some(r) = &claims.role {
+            match self.meta.get_role(&claims.account, &r.name).await? {
+                Some(now) if now.role_id == r.id => {}
+                _ => return Ok(None),
+            }
+            session.role = Some(AssumedRole {
+                name: r.name.clone(),
+                id: r.id.clone(),
+                session: r.session.clone(),
+            });
+            return Ok(Some(Principal {
+                account_id: claims.account.clone(),
+                user: String::new(),
+                path: r.path.clone(),
+                session: Some(std::sync::Arc::new(session)),
+                anonymous: false,
+            }));
+        }
+        let Some(u) = &claims.user else {
+            return Ok(None);
+        };
+        let key_ok =
+            self.meta.get_access_key(&u.key).await?.is_some_and(|k| {
+                k.active && k.account_id == claims.account && k.user_name == u.name
+            });
+        if !key_ok {
+            return Ok(None);
+        }
+        session.source_key = Some(u.key.clone());
+        Ok(Some(Principal {
+            session: Some(std::sync::Arc::new(session)),
+            ..Principal::user_at(&claims.account, &u.path, &u.name)
+        }))
     }
 }

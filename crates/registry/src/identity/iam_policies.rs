@@ -3,13 +3,11 @@
 //! and the one check of policy documents.
 
 use super::authz::Caller;
-use super::rules::{
-    check_policy_name, no_such_user, valid_path, validate_policy_document, PolicyKind,
-};
+use super::rules::{check_policy_name, valid_path, validate_policy_document, PolicyKind};
 use super::Identity;
 use crate::{Error, Result};
 use berth_iam::keys;
-use berth_store::{AttachOutcome, DeletePolicyOutcome, ManagedPolicyRecord, PolicyVersionRecord};
+use berth_store::{DeletePolicyOutcome, ManagedPolicyRecord, PolicyVersionRecord};
 
 /// ListPolicies' `Scope`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +65,7 @@ impl AwsManagedPolicy {
     }
 }
 
-fn aws_managed(arn: &str) -> Option<&'static AwsManagedPolicy> {
+pub(crate) fn aws_managed(arn: &str) -> Option<&'static AwsManagedPolicy> {
     let name = arn.strip_prefix("arn:aws:iam::aws:policy/")?;
     AWS_MANAGED.iter().find(|p| p.name == name)
 }
@@ -233,87 +231,6 @@ impl Identity {
             )),
         }
     }
-
-    /// AttachUserPolicy: a policy of the caller's account or an
-    /// AWS-managed ECR policy. Attaching twice is not an error (AWS).
-    pub async fn attach_user_policy(&self, caller: &Caller, user: &str, arn: &str) -> Result<()> {
-        self.authorize_iam(
-            caller,
-            "iam:AttachUserPolicy",
-            Some(user),
-            &self.user_resource(&caller.account_id, user).await?,
-        )
-        .await?;
-        let local = aws_managed(arn).is_none();
-        if local && !arn.starts_with(&format!("arn:aws:iam::{}:policy/", caller.account_id)) {
-            return Err(no_such_policy(arn));
-        }
-        let outcome = self
-            .meta
-            .attach_user_policy(&caller.account_id, user, arn, local, self.now())
-            .await?;
-        self.authz.changed();
-        match outcome {
-            AttachOutcome::Attached => Ok(()),
-            AttachOutcome::NoSuchUser => Err(no_such_user(user)),
-            AttachOutcome::NoSuchPolicy => Err(no_such_policy(arn)),
-        }
-    }
-
-    pub async fn detach_user_policy(&self, caller: &Caller, user: &str, arn: &str) -> Result<()> {
-        self.authorize_iam(
-            caller,
-            "iam:DetachUserPolicy",
-            Some(user),
-            &self.user_resource(&caller.account_id, user).await?,
-        )
-        .await?;
-        self.iam_user(&caller.account_id, user).await?;
-        let detached = self
-            .meta
-            .detach_user_policy(&caller.account_id, user, arn)
-            .await?;
-        self.authz.changed();
-        if detached {
-            Ok(())
-        } else {
-            Err(Error::NoSuchEntity(format!(
-                "Policy {arn} was not found or is not attached to user {user}."
-            )))
-        }
-    }
-
-    /// ListAttachedUserPolicies: (name, ARN) pairs, by ARN.
-    pub async fn attached_user_policies(
-        &self,
-        caller: &Caller,
-        user: &str,
-        path_prefix: Option<&str>,
-    ) -> Result<Vec<(String, String)>> {
-        self.authorize_iam(
-            caller,
-            "iam:ListAttachedUserPolicies",
-            Some(user),
-            &self.user_resource(&caller.account_id, user).await?,
-        )
-        .await?;
-        self.iam_user(&caller.account_id, user).await?;
-        let prefix = path_prefix.unwrap_or("/");
-        Ok(self
-            .meta
-            .attached_user_policies(&caller.account_id, user)
-            .await?
-            .into_iter()
-            .filter_map(|arn| {
-                // `...:policy<path><name>`: the name is after the last '/'.
-                let rest = arn.split_once(":policy").map(|(_, r)| r)?;
-                let (path, name) = rest.rsplit_once('/')?;
-                let path = format!("{path}/");
-                path.starts_with(prefix)
-                    .then(|| (name.to_string(), arn.clone()))
-            })
-            .collect())
-    }
 }
 
 fn aws_record(p: &AwsManagedPolicy, attachment_count: u64) -> ManagedPolicyRecord {
@@ -331,7 +248,7 @@ fn aws_record(p: &AwsManagedPolicy, attachment_count: u64) -> ManagedPolicyRecor
     }
 }
 
-fn no_such_policy(arn: &str) -> Error {
+pub(crate) fn no_such_policy(arn: &str) -> Error {
     Error::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable."))
 }
 

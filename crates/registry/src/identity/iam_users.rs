@@ -12,10 +12,7 @@
 
 use super::authz::Caller;
 use super::principal::{AccessKeyInfo, NewAccessKey, Principal, ADMIN_USER};
-use super::rules::{
-    check_policy_name, no_such_user, valid_path, valid_user_name, validate_policy_document,
-    PolicyKind,
-};
+use super::rules::{no_such_user, valid_path, valid_user_name};
 use super::Identity;
 use crate::{Error, Result};
 use berth_iam::keys;
@@ -80,6 +77,14 @@ impl Identity {
         target_user: Option<&str>,
         resource: &str,
     ) -> Result<()> {
+        // AWS: credentials from GetSessionToken without MFA cannot call
+        // the IAM API at all.
+        if caller.session.as_ref().is_some_and(|s| s.role.is_none()) && action.starts_with("iam:") {
+            return Err(Error::AccessDenied(format!(
+                "User: {} is not authorized to perform: {action} on resource: {resource} because credentials from GetSessionToken without MFA cannot call the IAM API",
+                caller.arn()
+            )));
+        }
         let (decision, request) = self
             .decide_identity_only(&caller.principal, action, resource, &caller.facts)
             .await?;
@@ -100,11 +105,6 @@ impl Identity {
     pub(crate) async fn user_resource(&self, account: &str, name: &str) -> Result<String> {
         let path = self.meta.get_user(account, name).await?.map(|u| u.path);
         Ok(user_arn(account, path.as_deref().unwrap_or("/"), name))
-    }
-
-    /// GetCallerIdentity: the signer as IAM knows it.
-    pub async fn caller_identity(&self, caller: &Caller) -> Result<IamUser> {
-        self.iam_user(&caller.account_id, &caller.user).await
     }
 
     pub async fn iam_create_user(
@@ -206,6 +206,11 @@ impl Identity {
             DeleteUserOutcome::HasAccessKeys => "access keys",
             DeleteUserOutcome::HasInlinePolicies => "policies",
             DeleteUserOutcome::HasAttachedPolicies => "attached policies",
+            DeleteUserOutcome::InGroups => {
+                return Err(Error::DeleteConflict(
+                    "Cannot delete entity, must remove user from all groups first.".into(),
+                ))
+            }
         };
         Err(Error::DeleteConflict(format!(
             "Cannot delete entity, must delete {what} first."
@@ -335,86 +340,6 @@ impl Identity {
         }
     }
 
-    pub async fn put_user_policy(
-        &self,
-        caller: &Caller,
-        user: &str,
-        name: &str,
-        document: &str,
-    ) -> Result<()> {
-        self.authorize_iam(
-            caller,
-            "iam:PutUserPolicy",
-            Some(user),
-            &self.user_resource(&caller.account_id, user).await?,
-        )
-        .await?;
-        check_policy_name(name)?;
-        validate_policy_document(document, PolicyKind::Inline)?;
-        let stored = self
-            .meta
-            .put_user_policy(&caller.account_id, user, name, document)
-            .await?;
-        self.authz.changed();
-        if stored {
-            Ok(())
-        } else {
-            Err(no_such_user(user))
-        }
-    }
-
-    /// The document as it was put (not re-encoded).
-    pub async fn get_user_policy(&self, caller: &Caller, user: &str, name: &str) -> Result<String> {
-        self.authorize_iam(
-            caller,
-            "iam:GetUserPolicy",
-            Some(user),
-            &self.user_resource(&caller.account_id, user).await?,
-        )
-        .await?;
-        self.iam_user(&caller.account_id, user).await?;
-        self.meta
-            .get_user_policy(&caller.account_id, user, name)
-            .await?
-            .ok_or_else(|| no_such_user_policy(user, name))
-    }
-
-    pub async fn list_user_policies(&self, caller: &Caller, user: &str) -> Result<Vec<String>> {
-        self.authorize_iam(
-            caller,
-            "iam:ListUserPolicies",
-            Some(user),
-            &self.user_resource(&caller.account_id, user).await?,
-        )
-        .await?;
-        self.iam_user(&caller.account_id, user).await?;
-        Ok(self
-            .meta
-            .list_user_policies(&caller.account_id, user)
-            .await?)
-    }
-
-    pub async fn delete_user_policy(&self, caller: &Caller, user: &str, name: &str) -> Result<()> {
-        self.authorize_iam(
-            caller,
-            "iam:DeleteUserPolicy",
-            Some(user),
-            &self.user_resource(&caller.account_id, user).await?,
-        )
-        .await?;
-        self.iam_user(&caller.account_id, user).await?;
-        let deleted = self
-            .meta
-            .delete_user_policy(&caller.account_id, user, name)
-            .await?;
-        self.authz.changed();
-        if deleted {
-            Ok(())
-        } else {
-            Err(no_such_user_policy(user, name))
-        }
-    }
-
     pub(crate) async fn iam_user(&self, account: &str, name: &str) -> Result<IamUser> {
         self.meta
             .get_user(account, name)
@@ -436,12 +361,6 @@ fn check_user_name(name: &str) -> Result<()> {
 
 fn no_such_key(id: &str) -> Error {
     Error::NoSuchEntity(format!("The Access Key with id {id} cannot be found."))
-}
-
-fn no_such_user_policy(user: &str, name: &str) -> Error {
-    Error::NoSuchEntity(format!(
-        "The user policy with name {name} cannot be found for user {user}."
-    ))
 }
 
 #[cfg(test)]

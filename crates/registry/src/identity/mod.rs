@@ -12,27 +12,35 @@
 mod accounts;
 mod authz;
 mod credentials;
+mod iam_groups;
+mod iam_holders;
 mod iam_policies;
+mod iam_roles;
 mod iam_users;
 mod principal;
 mod resource_policies;
 mod rules;
+mod sts;
 
 pub use accounts::{admin_may, AdminAction};
 pub use authz::{
     AnonymousAccess, Caller, RequestFacts, ANONYMOUS_PULL_ACTIONS, ANONYMOUS_PUSH_ACTIONS,
 };
 pub use credentials::{TOKEN_LIFETIME_SECS, USER_CHECK_TTL};
+pub use iam_groups::IamGroup;
+pub use iam_holders::holder_arn;
 pub use iam_policies::{aws_managed_policies, AwsManagedPolicy, PolicyScope};
+pub use iam_roles::{validate_trust_policy, IamRole, NewRole, MAX_MAX_SESSION, MIN_MAX_SESSION};
 pub use iam_users::{iam_may, user_arn, IamUser, MAX_ACCESS_KEYS_PER_USER};
 pub use principal::{
-    AccessKeyInfo, NewAccessKey, Principal, SignatureRefusal, TokenRefusal, ADMIN_USER,
+    AccessKeyInfo, NewAccessKey, Principal, Session, SignatureRefusal, TokenRefusal, ADMIN_USER,
 };
 pub(crate) use rules::{check_v1_actions, parse_stored, V1_REGISTRY_ACTIONS};
 pub use rules::{
     resource_arn, valid_account_id, valid_user_name, validate_policy_document, PolicyKind,
     MAX_IAM_POLICY_CHARS, MAX_POLICY_CHARS,
 };
+pub use sts::{AssumeRole, AssumedRoleUser, CallerIdentity, TemporaryCredentials};
 
 use crate::clock::Clock;
 use crate::fastset::FastSet;
@@ -68,6 +76,9 @@ pub struct Identity {
     /// → path.
     user_paths: parking_lot::RwLock<HashMap<(String, String, String), String>>,
     users_seen_at: AtomicI64,
+    /// Session token → its principal and secret, as `open_session` found
+    /// them; forgotten with `users_seen`.
+    sessions: quick_cache::sync::Cache<String, Arc<(principal::Principal, String)>>,
     /// False while this node cannot hear other nodes' changes: the token
     /// check reads the store every time.
     caches_enabled: std::sync::atomic::AtomicBool,
@@ -89,6 +100,7 @@ impl Identity {
             users_seen: FastSet::new(100_000),
             user_paths: Default::default(),
             users_seen_at: AtomicI64::new(0),
+            sessions: quick_cache::sync::Cache::new(10_000),
             caches_enabled: std::sync::atomic::AtomicBool::new(true),
             config,
         }

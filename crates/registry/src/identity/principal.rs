@@ -9,15 +9,19 @@ use berth_store::AccessKeyRecord;
 /// The user every account starts with, with full access to its account.
 pub const ADMIN_USER: &str = "admin";
 
-/// Who is calling: a user of an account (authenticated), or nobody
-/// (`anonymous`, only in the server's anonymous mode).
+/// Who is calling: a user of an account (authenticated, perhaps through
+/// temporary credentials), a role session, or nobody (`anonymous`, only
+/// in the server's anonymous mode).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     pub account_id: String,
+    /// The user's name; empty for a role session (its role is in `session`).
     pub user: String,
-    /// The user's IAM path (`/`, `/team/`): part of its ARN, which policies
-    /// and denial messages name.
+    /// The user's or role's IAM path (`/`, `/team/`): part of its ARN,
+    /// which policies and denial messages name.
     pub path: String,
+    /// Temporary credentials: what they were issued as.
+    pub session: Option<std::sync::Arc<Session>>,
     /// Unauthenticated (anonymous mode): belongs to no account, allowed
     /// only what the anonymous grant and resource policies naming everyone
     /// allow (`authz.rs`).
@@ -36,6 +40,7 @@ impl Principal {
             account_id: account.to_string(),
             user: user.to_string(),
             path: path.to_string(),
+            session: None,
             anonymous: false,
         }
     }
@@ -46,23 +51,78 @@ impl Principal {
             account_id: String::new(),
             user: String::new(),
             path: String::new(),
+            session: None,
             anonymous: true,
         }
     }
 
     /// The caller as policies see it.
     pub fn policy_principal(&self) -> berth_iam::policy::Principal {
+        use berth_iam::policy::{Principal as P, SessionFacts};
         if self.anonymous {
-            berth_iam::policy::Principal::anonymous()
-        } else {
-            berth_iam::policy::Principal::user_at(&self.account_id, &self.path, &self.user)
+            return P::anonymous();
+        }
+        let Some(s) = &self.session else {
+            return P::user_at(&self.account_id, &self.path, &self.user);
+        };
+        let facts = SessionFacts {
+            issued_at_ms: s.issued_at_ms,
+            mfa: s.mfa,
+        };
+        match &s.role {
+            Some(r) => P::role_session(&self.account_id, &self.path, r.clone(), facts),
+            None => P {
+                session: Some(facts),
+                ..P::user_at(&self.account_id, &self.path, &self.user)
+            },
         }
     }
 
-    /// `arn:aws:iam::<account>:user<path><name>`, or `anonymous`.
+    /// The caller's ARN: `arn:aws:iam::<account>:user<path><name>`, a role
+    /// session's `arn:aws:sts::<account>:assumed-role/<role>/<session>`, or
+    /// `anonymous`.
     pub fn arn(&self) -> String {
         self.policy_principal().arn()
     }
+
+    /// The role behind a role session.
+    pub fn role(&self) -> Option<&berth_iam::policy::AssumedRole> {
+        self.session.as_ref().and_then(|s| s.role.as_ref())
+    }
+
+    /// What the identity-policy cache knows this caller's policies by: the
+    /// user's name, or `role/<name>` (no user name holds `/`).
+    pub fn identity_key(&self) -> std::borrow::Cow<'_, str> {
+        match self.role() {
+            Some(r) => std::borrow::Cow::Owned(format!("role/{}", r.name)),
+            None => std::borrow::Cow::Borrowed(&self.user),
+        }
+    }
+}
+
+/// What temporary credentials were issued as (GetSessionToken or
+/// AssumeRole), as opened from their session token. Two are equal when
+/// they are the same credentials.
+#[derive(Debug)]
+pub struct Session {
+    /// The `ASIA…` key id.
+    pub access_key_id: String,
+    /// The session token, as presented (a login token made under the
+    /// session carries it).
+    pub token: String,
+    pub issued_at_ms: i64,
+    /// Unix s.
+    pub expires_at: i64,
+    pub mfa: bool,
+    /// A role session obtained with another role session's credentials.
+    pub chained: bool,
+    /// A role session: the role (name, id) and the session name.
+    pub role: Option<berth_iam::policy::AssumedRole>,
+    /// A user's session: the long-term key that obtained it.
+    pub source_key: Option<String>,
+    /// The session policies: `None` when none were given (the role's
+    /// policies alone decide); else an Allow is needed from one of them.
+    pub policies: Option<Vec<(String, std::sync::Arc<berth_iam::policy::Policy>)>>,
 }
 
 /// Why a `docker login` token is not accepted.
@@ -78,8 +138,11 @@ pub enum TokenRefusal {
 /// Why a SigV4-signed request is not accepted.
 #[derive(Debug)]
 pub enum SignatureRefusal {
-    /// No active access key has the claimed id.
+    /// No active access key has the claimed id, or its session token is
+    /// not one of berth's (or no longer speaks for anyone).
     UnknownKey,
+    /// The session token has expired.
+    ExpiredToken,
     /// The signature, or its time, does not check out.
     Signature(SigV4Error),
     Registry(Error),
@@ -119,3 +182,11 @@ impl From<AccessKeyRecord> for AccessKeyInfo {
         }
     }
 }
+
+impl PartialEq for Session {
+    fn eq(&self, other: &Self) -> bool {
+        self.access_key_id == other.access_key_id && self.token == other.token
+    }
+}
+
+impl Eq for Session {}

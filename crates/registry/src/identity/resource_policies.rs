@@ -43,6 +43,7 @@ impl Identity {
                 &request,
                 &Policies {
                     identity: &[],
+                    session: None,
                     repository: Some(&parsed),
                     registry: None,
                     resource_account: &registry.account_id,

@@ -48,7 +48,17 @@ pub(crate) fn check_policy_name(name: &str) -> Result<()> {
 }
 
 pub(crate) fn no_such_user(name: &str) -> Error {
-    Error::NoSuchEntity(format!("The user with name {name} cannot be found."))
+    no_such_entity(berth_store::HolderKind::User, name)
+}
+
+/// `The role with name node cannot be found.`
+pub(crate) fn no_such_entity(kind: berth_store::HolderKind, name: &str) -> Error {
+    let word = match kind {
+        berth_store::HolderKind::User => "user",
+        berth_store::HolderKind::Role => "role",
+        berth_store::HolderKind::Group => "group",
+    };
+    Error::NoSuchEntity(format!("The {word} with name {name} cannot be found."))
 }
 
 /// AWS's size limit of a policy document, in characters other than

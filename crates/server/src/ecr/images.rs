@@ -691,7 +691,9 @@ impl EcrOperation for GetDownloadUrlForLayer {
                 service: "ecr",
                 now_unix: reg.now_secs(),
                 expires: DOWNLOAD_URL_SECS,
-                session_token: None,
+                // Temporary credentials: the URL carries their session,
+                // which the blob GET opens to find who it speaks for.
+                session_token: call.principal.session.as_ref().map(|s| s.token.as_str()),
             },
         );
         Ok(GetDownloadUrlForLayerOutput {

@@ -8,8 +8,11 @@
 //! errors in `aws_error` (the one place).
 
 mod action;
+mod groups;
+mod holder_policies;
 mod policies;
 mod query;
+mod roles;
 mod sts;
 mod table;
 mod users;
@@ -125,6 +128,8 @@ async fn handle(
     if q.version != service.version() {
         return Err(action::invalid_action(&q.action, &q.version));
     }
+    let mut facts = facts;
+    facts.signing_key = Some(signer.claim.access_key_id.clone());
     let caller = berth_registry::Caller {
         principal: signer.principal,
         facts,

@@ -1,7 +1,6 @@
-//! IAM policies: users' inline policies (Put/Get/Delete/ListUserPolicies),
-//! attachments (Attach/DetachUserPolicy, ListAttachedUserPolicies) and
-//! managed policies (CreatePolicy, GetPolicy, GetPolicyVersion,
-//! ListPolicies, DeletePolicy). Rules live in `berth_registry`
+//! IAM managed policies (CreatePolicy, GetPolicy, GetPolicyVersion,
+//! ListPolicies, DeletePolicy); the inline and attached policies of users,
+//! roles and groups are `holder_policies.rs`'. Rules live in `berth_registry`
 //! (`iam_users.rs`, `policies.rs`); shapes follow botocore's model.
 
 use super::action::{reg, render, truncation, QueryAction, Service};
@@ -20,131 +19,6 @@ const DOCUMENT_ENCODING: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
-
-pub struct PutUserPolicy;
-
-impl QueryAction for PutUserPolicy {
-    const SERVICE: Service = Service::Iam;
-    const NAME: &'static str = "PutUserPolicy";
-
-    async fn handle(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, QueryError> {
-        let r = app.registry.identity();
-        reg(r
-            .put_user_policy(
-                caller,
-                q.required("UserName")?,
-                q.required("PolicyName")?,
-                q.required("PolicyDocument")?,
-            )
-            .await)?;
-        Ok(None)
-    }
-}
-
-pub struct GetUserPolicy;
-
-impl QueryAction for GetUserPolicy {
-    const SERVICE: Service = Service::Iam;
-    const NAME: &'static str = "GetUserPolicy";
-
-    async fn handle(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, QueryError> {
-        let r = app.registry.identity();
-        let (user_name, name) = (q.required("UserName")?, q.required("PolicyName")?);
-        let doc = reg(r.get_user_policy(caller, user_name, name).await)?;
-        let (user_name, name) = (user_name.to_string(), name.to_string());
-        render(move |x| {
-            x.leaf("UserName", &user_name);
-            x.leaf("PolicyName", &name);
-            x.leaf("PolicyDocument", &encode_document(&doc));
-        })
-    }
-}
-
-pub struct DeleteUserPolicy;
-
-impl QueryAction for DeleteUserPolicy {
-    const SERVICE: Service = Service::Iam;
-    const NAME: &'static str = "DeleteUserPolicy";
-
-    async fn handle(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, QueryError> {
-        let r = app.registry.identity();
-        reg(r
-            .delete_user_policy(caller, q.required("UserName")?, q.required("PolicyName")?)
-            .await)?;
-        Ok(None)
-    }
-}
-
-pub struct ListUserPolicies;
-
-impl QueryAction for ListUserPolicies {
-    const SERVICE: Service = Service::Iam;
-    const NAME: &'static str = "ListUserPolicies";
-
-    async fn handle(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, QueryError> {
-        let r = app.registry.identity();
-        let (marker, max) = q.page()?;
-        let names = reg(r.list_user_policies(caller, q.required("UserName")?).await)?;
-        let (page, next) = paginate(names, |n| n.as_str(), marker, max);
-        render(move |x| {
-            x.members("PolicyNames", &page, |x, n| x.text(n));
-            truncation(x, next);
-        })
-    }
-}
-
-pub struct AttachUserPolicy;
-
-impl QueryAction for AttachUserPolicy {
-    const SERVICE: Service = Service::Iam;
-    const NAME: &'static str = "AttachUserPolicy";
-
-    async fn handle(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, QueryError> {
-        let r = app.registry.identity();
-        reg(r
-            .attach_user_policy(caller, q.required("UserName")?, q.required("PolicyArn")?)
-            .await)?;
-        Ok(None)
-    }
-}
-
-pub struct DetachUserPolicy;
-
-impl QueryAction for DetachUserPolicy {
-    const SERVICE: Service = Service::Iam;
-    const NAME: &'static str = "DetachUserPolicy";
-
-    async fn handle(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, QueryError> {
-        let r = app.registry.identity();
-        reg(r
-            .detach_user_policy(caller, q.required("UserName")?, q.required("PolicyArn")?)
-            .await)?;
-        Ok(None)
-    }
-}
-
-pub struct ListAttachedUserPolicies;
-
-impl QueryAction for ListAttachedUserPolicies {
-    const SERVICE: Service = Service::Iam;
-    const NAME: &'static str = "ListAttachedUserPolicies";
-
-    async fn handle(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, QueryError> {
-        let r = app.registry.identity();
-        let (marker, max) = q.page()?;
-        let attached = reg(r
-            .attached_user_policies(caller, q.required("UserName")?, q.optional("PathPrefix"))
-            .await)?;
-        let (page, next) = paginate(attached, |(_, arn)| arn.as_str(), marker, max);
-        render(move |x| {
-            x.members("AttachedPolicies", &page, |x, (name, arn)| {
-                x.leaf("PolicyName", name);
-                x.leaf("PolicyArn", arn);
-            });
-            truncation(x, next);
-        })
-    }
-}
 
 pub struct CreatePolicy;
 
@@ -271,7 +145,7 @@ fn policy(x: &mut Xml, p: &ManagedPolicyRecord, with_description: bool) {
     x.time("UpdateDate", p.updated_at);
 }
 
-fn encode_document(doc: &str) -> String {
+pub(super) fn encode_document(doc: &str) -> String {
     utf8_percent_encode(doc, DOCUMENT_ENCODING).to_string()
 }
 

@@ -49,6 +49,47 @@ impl Query {
         self.params.get(name).map(String::as_str)
     }
 
+    /// A list member: `<name>.member.1`, `.2`, ... (with `field`, each
+    /// item's `<name>.member.N.<field>`), until the first gap.
+    pub fn list(&self, name: &str, field: Option<&str>) -> Vec<&str> {
+        (1..)
+            .map_while(|n| {
+                let key = match field {
+                    Some(f) => format!("{name}.member.{n}.{f}"),
+                    None => format!("{name}.member.{n}"),
+                };
+                self.optional(&key)
+            })
+            .collect()
+    }
+
+    /// `Tags.member.N.Key` / `.Value` pairs.
+    pub fn tags(&self) -> Vec<(String, String)> {
+        (1..)
+            .map_while(|n| {
+                let key = self.optional(&format!("Tags.member.{n}.Key"))?;
+                let value = self
+                    .optional(&format!("Tags.member.{n}.Value"))
+                    .unwrap_or("");
+                Some((key.to_string(), value.to_string()))
+            })
+            .collect()
+    }
+
+    /// An integer member, refused as IAM words a bad value.
+    pub fn int(&self, name: &str) -> Result<Option<i64>, QueryError> {
+        self.optional(name)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    QueryError::validation(format!(
+                        "1 validation error detected: Value '{v}' at '{}' failed to satisfy constraint: Member must be a number",
+                        lower_first(name)
+                    ))
+                })
+            })
+            .transpose()
+    }
+
     /// A member the operation requires, as AWS words its absence.
     pub fn required(&self, name: &str) -> Result<&str, QueryError> {
         self.optional(name).ok_or_else(|| {

@@ -1,12 +1,13 @@
 //! STS: GetCallerIdentity (what `aws sts get-caller-identity` and every
-//! SDK's "who am I" call).
+//! SDK's "who am I" call), AssumeRole and GetSessionToken. Rules live in
+//! `berth_registry` (`identity/sts.rs`).
 
 use super::action::{reg, render, QueryAction, Service};
 use super::query::Query;
-use super::xml::Render;
+use super::xml::{Render, Xml};
 use crate::aws_error::QueryError;
 use crate::AppState;
-use berth_registry::Caller;
+use berth_registry::{AssumeRole as AssumeRoleRequest, Caller, TemporaryCredentials};
 
 pub struct GetCallerIdentity;
 
@@ -22,4 +23,73 @@ impl QueryAction for GetCallerIdentity {
             x.leaf("Arn", &u.arn);
         })
     }
+}
+
+pub struct AssumeRole;
+
+impl QueryAction for AssumeRole {
+    const SERVICE: Service = Service::Sts;
+    const NAME: &'static str = "AssumeRole";
+
+    async fn handle(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, QueryError> {
+        if q.optional("SerialNumber").is_some() || q.optional("TokenCode").is_some() {
+            return Err(QueryError::validation(
+                "berth has no MFA devices: AssumeRole does not take SerialNumber or TokenCode",
+            ));
+        }
+        let req = AssumeRoleRequest {
+            role_arn: q.required("RoleArn")?.to_string(),
+            session_name: q.required("RoleSessionName")?.to_string(),
+            duration_secs: q.int("DurationSeconds")?,
+            policy: q.optional("Policy").map(str::to_string),
+            policy_arns: q
+                .list("PolicyArns", Some("arn"))
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            external_id: q.optional("ExternalId").map(str::to_string),
+        };
+        let (creds, user) = reg(app.registry.identity().assume_role(caller, req).await)?;
+        render(move |x| {
+            credentials(x, &creds);
+            x.elem("AssumedRoleUser", |x| {
+                x.leaf("AssumedRoleId", &user.assumed_role_id);
+                x.leaf("Arn", &user.arn);
+            });
+            if let Some(p) = user.packed_policy_size {
+                x.leaf("PackedPolicySize", &p.to_string());
+            }
+        })
+    }
+}
+
+pub struct GetSessionToken;
+
+impl QueryAction for GetSessionToken {
+    const SERVICE: Service = Service::Sts;
+    const NAME: &'static str = "GetSessionToken";
+
+    async fn handle(app: &AppState, caller: &Caller, q: &Query) -> Result<Render, QueryError> {
+        if q.optional("SerialNumber").is_some() || q.optional("TokenCode").is_some() {
+            return Err(QueryError::validation(
+                "berth has no MFA devices: GetSessionToken does not take SerialNumber or TokenCode",
+            ));
+        }
+        let key = caller.facts.signing_key.clone().unwrap_or_default();
+        let creds = reg(app
+            .registry
+            .identity()
+            .get_session_token(caller, &key, q.int("DurationSeconds")?)
+            .await)?;
+        render(move |x| credentials(x, &creds))
+    }
+}
+
+fn credentials(x: &mut Xml, c: &TemporaryCredentials) {
+    x.elem("Credentials", |x| {
+        x.leaf("AccessKeyId", &c.access_key_id);
+        x.leaf("SecretAccessKey", &c.secret_access_key);
+        x.leaf("SessionToken", &c.session_token);
+        x.time("Expiration", c.expires_at * 1000);
+    });
 }

@@ -161,7 +161,7 @@ impl QueryAction for DeleteAccessKey {
     }
 }
 
-fn user(x: &mut Xml, u: &IamUser) {
+pub(super) fn user(x: &mut Xml, u: &IamUser) {
     x.leaf("Path", &u.path);
     x.leaf("UserName", &u.name);
     x.leaf("UserId", &u.user_id);

@@ -3,7 +3,7 @@
 
 use crate::metadata::{
     AccessKeyRecord, AttachOutcome, CreateUserOutcome, DeletePolicyOutcome, DeleteUserOutcome,
-    IamPolicyStore, IdentityStore, ManagedPolicyRecord,
+    Holder, IamPolicyStore, IdentityStore, ManagedPolicyRecord,
 };
 
 /// The IAM API's records: user ids and paths, the two-key limit, inactive
@@ -73,31 +73,34 @@ pub async fn iam_policy_store_suite<S: IdentityStore + IamPolicyStore + ?Sized>(
 
     // Inline policies.
     assert!(store
-        .put_user_policy(acct, "dev", "p1", "{\"a\":1}")
+        .put_inline_policy(acct, Holder::user("dev"), "p1", "{\"a\":1}")
         .await
         .unwrap());
     assert!(store
-        .put_user_policy(acct, "dev", "p1", "{\"a\":2}")
+        .put_inline_policy(acct, Holder::user("dev"), "p1", "{\"a\":2}")
         .await
         .unwrap());
     assert!(store
-        .put_user_policy(acct, "dev", "p0", "{}")
+        .put_inline_policy(acct, Holder::user("dev"), "p0", "{}")
         .await
         .unwrap());
     assert!(!store
-        .put_user_policy(acct, "nobody", "p1", "{}")
+        .put_inline_policy(acct, Holder::user("nobody"), "p1", "{}")
         .await
         .unwrap());
     assert_eq!(
         store
-            .get_user_policy(acct, "dev", "p1")
+            .get_inline_policy(acct, Holder::user("dev"), "p1")
             .await
             .unwrap()
             .as_deref(),
         Some("{\"a\":2}")
     );
     assert_eq!(
-        store.list_user_policies(acct, "dev").await.unwrap(),
+        store
+            .list_inline_policies(acct, Holder::user("dev"))
+            .await
+            .unwrap(),
         ["p0", "p1"]
     );
 
@@ -154,41 +157,44 @@ pub async fn iam_policy_store_suite<S: IdentityStore + IamPolicyStore + ?Sized>(
     let missing = format!("arn:aws:iam::{acct}:policy/missing");
     assert_eq!(
         store
-            .attach_user_policy(acct, "dev", &arn, true, 5)
+            .attach_policy(acct, Holder::user("dev"), &arn, true, 5)
             .await
             .unwrap(),
         AttachOutcome::Attached
     );
     assert_eq!(
         store
-            .attach_user_policy(acct, "dev", &arn, true, 6)
+            .attach_policy(acct, Holder::user("dev"), &arn, true, 6)
             .await
             .unwrap(),
         AttachOutcome::Attached
     );
     assert_eq!(
         store
-            .attach_user_policy(acct, "dev", aws, false, 5)
+            .attach_policy(acct, Holder::user("dev"), aws, false, 5)
             .await
             .unwrap(),
         AttachOutcome::Attached
     );
     assert_eq!(
         store
-            .attach_user_policy(acct, "dev", &missing, true, 5)
+            .attach_policy(acct, Holder::user("dev"), &missing, true, 5)
             .await
             .unwrap(),
         AttachOutcome::NoSuchPolicy
     );
     assert_eq!(
         store
-            .attach_user_policy(acct, "nobody", aws, false, 5)
+            .attach_policy(acct, Holder::user("nobody"), aws, false, 5)
             .await
             .unwrap(),
-        AttachOutcome::NoSuchUser
+        AttachOutcome::NoSuchHolder
     );
     assert_eq!(
-        store.attached_user_policies(acct, "dev").await.unwrap(),
+        store
+            .attached_policies(acct, Holder::user("dev"))
+            .await
+            .unwrap(),
         [arn.clone(), aws.to_string()]
     );
     assert_eq!(store.policy_attachment_count(acct, aws).await.unwrap(), 1);
@@ -212,16 +218,34 @@ pub async fn iam_policy_store_suite<S: IdentityStore + IamPolicyStore + ?Sized>(
         store.delete_user(acct, "dev").await.unwrap(),
         DeleteUserOutcome::HasInlinePolicies
     );
-    assert!(store.delete_user_policy(acct, "dev", "p0").await.unwrap());
-    assert!(store.delete_user_policy(acct, "dev", "p1").await.unwrap());
-    assert!(!store.delete_user_policy(acct, "dev", "p1").await.unwrap());
+    assert!(store
+        .delete_inline_policy(acct, Holder::user("dev"), "p0")
+        .await
+        .unwrap());
+    assert!(store
+        .delete_inline_policy(acct, Holder::user("dev"), "p1")
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_inline_policy(acct, Holder::user("dev"), "p1")
+        .await
+        .unwrap());
     assert_eq!(
         store.delete_user(acct, "dev").await.unwrap(),
         DeleteUserOutcome::HasAttachedPolicies
     );
-    assert!(store.detach_user_policy(acct, "dev", &arn).await.unwrap());
-    assert!(!store.detach_user_policy(acct, "dev", &arn).await.unwrap());
-    assert!(store.detach_user_policy(acct, "dev", aws).await.unwrap());
+    assert!(store
+        .detach_policy(acct, Holder::user("dev"), &arn)
+        .await
+        .unwrap());
+    assert!(!store
+        .detach_policy(acct, Holder::user("dev"), &arn)
+        .await
+        .unwrap());
+    assert!(store
+        .detach_policy(acct, Holder::user("dev"), aws)
+        .await
+        .unwrap());
     assert_eq!(
         store.delete_user(acct, "dev").await.unwrap(),
         DeleteUserOutcome::Deleted

@@ -30,6 +30,7 @@ mod lifecycle;
 mod maintenance;
 mod policies;
 mod repositories;
+mod roles_groups;
 mod scanning;
 
 pub use archive::archive_store_suite;
@@ -42,6 +43,7 @@ pub use lifecycle::lifecycle_store_suite;
 pub use maintenance::maintenance_store_suite;
 pub use policies::resource_policy_store_suite;
 pub use repositories::repository_store_suite;
+pub use roles_groups::{group_store_suite, role_store_suite};
 pub use scanning::scanning_store_suite;
 
 use crate::metadata::{
@@ -67,6 +69,8 @@ macro_rules! metadata_store_conformance {
             image_store_suite,
             identity_store_suite,
             iam_policy_store_suite,
+            role_store_suite,
+            group_store_suite,
             lifecycle_store_suite,
             archive_store_suite,
             scanning_store_suite,
@@ -108,6 +112,8 @@ where
         image_store_suite,
         identity_store_suite,
         iam_policy_store_suite,
+        role_store_suite,
+        group_store_suite,
         lifecycle_store_suite,
         archive_store_suite,
         scanning_store_suite,

@@ -49,6 +49,8 @@ pub enum DeleteUserOutcome {
     HasAccessKeys,
     HasInlinePolicies,
     HasAttachedPolicies,
+    /// Still a member of a group.
+    InGroups,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +100,7 @@ pub trait IdentityStore: Send + Sync {
 
     // The IAM API's user and key operations, each scoped to one account.
     /// Deletes a user that has no access keys, inline or attached policies
-    /// (checked in the deleting transaction).
+    /// and is in no group (checked in the deleting transaction).
     async fn delete_user(&self, account_id: &str, name: &str) -> Result<DeleteUserOutcome>;
     /// Stores a new access key unless its user already has `max_per_user`
     /// keys (false; nothing stored). The count and the insert are one

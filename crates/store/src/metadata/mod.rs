@@ -22,6 +22,7 @@
 
 mod archive;
 mod blobs;
+mod groups;
 mod iam;
 mod identity;
 mod images;
@@ -29,6 +30,7 @@ mod lifecycle;
 mod maintenance;
 mod policies;
 mod repositories;
+mod roles;
 mod scanning;
 
 pub use archive::{ArchiveImage, ArchiveOutcome, ArchiveStore, RestoreOutcome};
@@ -36,8 +38,10 @@ pub use blobs::{
     BlobLink, BlobRecordStore, CollectOutcome, CreateUploadOutcome, UnlinkBlobOutcome,
     UploadLimits, UploadRecord,
 };
+pub use groups::{GroupRecord, GroupStore, MembershipOutcome};
 pub use iam::{
-    AttachOutcome, DeletePolicyOutcome, IamPolicyStore, ManagedPolicyRecord, PolicyVersionRecord,
+    AttachOutcome, DeletePolicyOutcome, Holder, HolderKind, IamPolicyStore, ManagedPolicyRecord,
+    PolicyVersionRecord,
 };
 pub use identity::{
     AccessKeyRecord, AccountRecord, CreateUserOutcome, DeleteUserOutcome, IdentityStore, UserRecord,
@@ -53,6 +57,9 @@ pub use lifecycle::{
 pub use maintenance::{Counts, MaintenanceStore, MetaProblem, MetaRepair, RepoLabel};
 pub use policies::ResourcePolicyStore;
 pub use repositories::{DeleteRepositoryOutcome, RepositoryRecord, RepositoryStore, ResourceTag};
+pub use roles::{
+    CreateOutcome, DeleteHolderOutcome, RoleRecord, RoleStore, RoleUpdate, TagOutcome,
+};
 pub use scanning::{
     ImageScanRecord, ScanClaim, ScanOutcome, ScanRef, ScanningStore, VulnImportOutcome,
     VulnRecordRow, VulnSource,
@@ -78,6 +85,8 @@ pub trait MetadataStore:
     + BlobRecordStore
     + IdentityStore
     + IamPolicyStore
+    + RoleStore
+    + GroupStore
     + LifecycleStore
     + ArchiveStore
     + ScanningStore
@@ -95,6 +104,8 @@ impl<T> MetadataStore for T where
         + BlobRecordStore
         + IdentityStore
         + IamPolicyStore
+        + RoleStore
+        + GroupStore
         + LifecycleStore
         + ArchiveStore
         + ScanningStore

@@ -1,10 +1,13 @@
-//! `IamPolicyStore` on PostgreSQL: `user_policies`, `managed_policies`,
-//! `managed_policy_versions`, `user_policy_attachments` (`migrations/postgres/0001_schema.sql`).
+//! `IamPolicyStore` on PostgreSQL: the inline policies and attachments of
+//! users, roles and groups (SQL shared with SQLite in `iam_sql.rs`),
+//! `managed_policies`, `managed_policy_versions`.
 
-use super::sql::{count, user_exists};
+use super::sql::{count, named_exists};
 use super::PgMetadataStore;
+use crate::iam_sql::{HolderSql, ATTACHMENT_COUNT, ATTACHMENT_COUNT_OF_P};
 use crate::metadata::{
-    AttachOutcome, DeletePolicyOutcome, IamPolicyStore, ManagedPolicyRecord, PolicyVersionRecord,
+    AttachOutcome, DeletePolicyOutcome, Holder, IamPolicyStore, ManagedPolicyRecord,
+    PolicyVersionRecord,
 };
 use crate::Result;
 use async_trait::async_trait;
@@ -12,86 +15,88 @@ use sqlx::Row;
 
 #[async_trait]
 impl IamPolicyStore for PgMetadataStore {
-    async fn put_user_policy(
+    async fn put_inline_policy(
         &self,
         account_id: &str,
-        user: &str,
+        holder: Holder<'_>,
         name: &str,
         document: &str,
     ) -> Result<bool> {
         retrying!({
+            let sql = HolderSql::of(holder.kind);
             let mut tx = self.writer.begin().await?;
-            if !user_exists(&mut tx, account_id, user).await? {
+            if !named_exists(&mut tx, &sql.exists, account_id, holder.name).await? {
                 return Ok(false);
             }
-            sqlx::query(
-            "INSERT INTO user_policies (account_id, user_name, policy_name, document) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (account_id, user_name, policy_name) DO UPDATE SET document = excluded.document",
-        )
-        .bind(account_id)
-        .bind(user)
-        .bind(name)
-        .bind(document)
-        .execute(&mut *tx)
-        .await?;
+            sqlx::query(&sql.put_inline)
+                .bind(account_id)
+                .bind(holder.name)
+                .bind(name)
+                .bind(document)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(true)
         })
     }
 
-    async fn get_user_policy(
+    async fn get_inline_policy(
         &self,
         account_id: &str,
-        user: &str,
+        holder: Holder<'_>,
         name: &str,
     ) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT document FROM user_policies WHERE account_id = $1 AND user_name = $2 AND policy_name = $3",
-        )
-        .bind(account_id)
-        .bind(user)
-        .bind(name)
-        .fetch_optional(&self.reader)
-        .await?)
+        Ok(sqlx::query_scalar(&HolderSql::of(holder.kind).get_inline)
+            .bind(account_id)
+            .bind(holder.name)
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?)
     }
 
-    async fn list_user_policies(&self, account_id: &str, user: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT policy_name FROM user_policies WHERE account_id = $1 AND user_name = $2 ORDER BY policy_name",
-        )
-        .bind(account_id)
-        .bind(user)
-        .fetch_all(&self.reader)
-        .await?)
+    async fn list_inline_policies(
+        &self,
+        account_id: &str,
+        holder: Holder<'_>,
+    ) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(&HolderSql::of(holder.kind).list_inline)
+            .bind(account_id)
+            .bind(holder.name)
+            .fetch_all(&self.reader)
+            .await?)
     }
 
-    async fn delete_user_policy(&self, account_id: &str, user: &str, name: &str) -> Result<bool> {
+    async fn delete_inline_policy(
+        &self,
+        account_id: &str,
+        holder: Holder<'_>,
+        name: &str,
+    ) -> Result<bool> {
         retrying!({
-            let n = sqlx::query(
-            "DELETE FROM user_policies WHERE account_id = $1 AND user_name = $2 AND policy_name = $3",
-        )
-        .bind(account_id)
-        .bind(user)
-        .bind(name)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
+            let n = sqlx::query(&HolderSql::of(holder.kind).delete_inline)
+                .bind(account_id)
+                .bind(holder.name)
+                .bind(name)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
             Ok(n == 1)
         })
     }
 
-    async fn attach_user_policy(
+    async fn attach_policy(
         &self,
         account_id: &str,
-        user: &str,
+        holder: Holder<'_>,
         arn: &str,
         local: bool,
         now: i64,
     ) -> Result<AttachOutcome> {
         retrying!({
+            let sql = HolderSql::of(holder.kind);
             let mut tx = self.writer.begin().await?;
-            if !user_exists(&mut tx, account_id, user).await? {
-                return Ok(AttachOutcome::NoSuchUser);
+            if !named_exists(&mut tx, &sql.exists, account_id, holder.name).await? {
+                return Ok(AttachOutcome::NoSuchHolder);
             }
             if local
                 && count(
@@ -105,54 +110,45 @@ impl IamPolicyStore for PgMetadataStore {
             {
                 return Ok(AttachOutcome::NoSuchPolicy);
             }
-            sqlx::query(
-            "INSERT INTO user_policy_attachments (account_id, user_name, policy_arn, attached_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(account_id)
-        .bind(user)
-        .bind(arn)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+            sqlx::query(&sql.attach)
+                .bind(account_id)
+                .bind(holder.name)
+                .bind(arn)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(AttachOutcome::Attached)
         })
     }
 
-    async fn detach_user_policy(&self, account_id: &str, user: &str, arn: &str) -> Result<bool> {
+    async fn detach_policy(&self, account_id: &str, holder: Holder<'_>, arn: &str) -> Result<bool> {
         retrying!({
-            let n = sqlx::query(
-            "DELETE FROM user_policy_attachments WHERE account_id = $1 AND user_name = $2 AND policy_arn = $3",
-        )
-        .bind(account_id)
-        .bind(user)
-        .bind(arn)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
+            let n = sqlx::query(&HolderSql::of(holder.kind).detach)
+                .bind(account_id)
+                .bind(holder.name)
+                .bind(arn)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
             Ok(n == 1)
         })
     }
 
-    async fn attached_user_policies(&self, account_id: &str, user: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT policy_arn FROM user_policy_attachments WHERE account_id = $1 AND user_name = $2 ORDER BY policy_arn",
-        )
-        .bind(account_id)
-        .bind(user)
-        .fetch_all(&self.reader)
-        .await?)
+    async fn attached_policies(&self, account_id: &str, holder: Holder<'_>) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(&HolderSql::of(holder.kind).attached)
+            .bind(account_id)
+            .bind(holder.name)
+            .fetch_all(&self.reader)
+            .await?)
     }
 
     async fn policy_attachment_count(&self, account_id: &str, arn: &str) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM user_policy_attachments WHERE account_id = $1 AND policy_arn = $2",
-        )
-        .bind(account_id)
-        .bind(arn)
-        .fetch_one(&self.reader)
-        .await?;
+        let n: i64 = sqlx::query_scalar(ATTACHMENT_COUNT)
+            .bind(account_id)
+            .bind(arn)
+            .fetch_one(&self.reader)
+            .await?;
         Ok(n as u64)
     }
 
@@ -200,7 +196,8 @@ impl IamPolicyStore for PgMetadataStore {
         arn: &str,
     ) -> Result<Option<ManagedPolicyRecord>> {
         let row = sqlx::query(&format!(
-            "SELECT {POLICY_COLUMNS} FROM managed_policies p WHERE p.account_id = $1 AND p.arn = $2"
+            "SELECT {} FROM managed_policies p WHERE p.account_id = $1 AND p.arn = $2",
+            policy_columns()
         ))
         .bind(account_id)
         .bind(arn)
@@ -211,7 +208,8 @@ impl IamPolicyStore for PgMetadataStore {
 
     async fn list_managed_policies(&self, account_id: &str) -> Result<Vec<ManagedPolicyRecord>> {
         let rows = sqlx::query(&format!(
-            "SELECT {POLICY_COLUMNS} FROM managed_policies p WHERE p.account_id = $1 ORDER BY p.arn"
+            "SELECT {} FROM managed_policies p WHERE p.account_id = $1 ORDER BY p.arn",
+            policy_columns()
         ))
         .bind(account_id)
         .fetch_all(&self.reader)
@@ -251,13 +249,7 @@ impl IamPolicyStore for PgMetadataStore {
     ) -> Result<DeletePolicyOutcome> {
         retrying!({
             let mut tx = self.writer.begin().await?;
-            let attached = count(
-            &mut tx,
-            "SELECT count(*) FROM user_policy_attachments WHERE account_id = $1 AND policy_arn = $2",
-            account_id,
-            arn,
-        )
-        .await?;
+            let attached = count(&mut tx, ATTACHMENT_COUNT, account_id, arn).await?;
             if attached > 0 {
                 return Ok(DeletePolicyOutcome::Attached(attached));
             }
@@ -277,8 +269,12 @@ impl IamPolicyStore for PgMetadataStore {
     }
 }
 
-const POLICY_COLUMNS: &str = "p.account_id, p.name, p.path, p.arn, p.policy_id, p.description, p.default_version, p.created_at, p.updated_at,
-     (SELECT count(*) FROM user_policy_attachments a WHERE a.account_id = p.account_id AND a.policy_arn = p.arn)";
+fn policy_columns() -> &'static str {
+    static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        format!("p.account_id, p.name, p.path, p.arn, p.policy_id, p.description, p.default_version, p.created_at, p.updated_at, {ATTACHMENT_COUNT_OF_P}")
+    })
+}
 
 fn policy_from_row(row: sqlx::postgres::PgRow) -> ManagedPolicyRecord {
     ManagedPolicyRecord {

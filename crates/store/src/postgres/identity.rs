@@ -249,6 +249,10 @@ impl IdentityStore for PgMetadataStore {
                 "SELECT count(*) FROM user_policy_attachments WHERE account_id = $1 AND user_name = $2",
                 DeleteUserOutcome::HasAttachedPolicies,
             ),
+            (
+                "SELECT count(*) FROM group_members WHERE account_id = $1 AND user_name = $2",
+                DeleteUserOutcome::InGroups,
+            ),
         ];
             for (sql, refusal) in checks {
                 if count(&mut tx, sql, account_id, name).await? > 0 {

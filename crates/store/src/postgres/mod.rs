@@ -46,6 +46,7 @@ macro_rules! retrying {
 mod archive;
 mod blobs;
 mod cluster;
+mod groups;
 mod iam;
 mod identity;
 mod images;
@@ -54,6 +55,7 @@ mod lifecycle;
 mod maintenance;
 mod policies;
 mod repositories;
+mod roles;
 mod scanning;
 mod sql;
 #[cfg(any(test, feature = "conformance"))]

@@ -236,6 +236,10 @@ impl IdentityStore for SqliteMetadataStore {
                 "SELECT count(*) FROM user_policy_attachments WHERE account_id = ? AND user_name = ?",
                 DeleteUserOutcome::HasAttachedPolicies,
             ),
+            (
+                "SELECT count(*) FROM group_members WHERE account_id = ? AND user_name = ?",
+                DeleteUserOutcome::InGroups,
+            ),
         ];
         for (sql, refusal) in checks {
             if count(&mut tx, sql, account_id, name).await? > 0 {

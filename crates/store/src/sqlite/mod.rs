@@ -10,6 +10,7 @@
 
 mod archive;
 mod blobs;
+mod groups;
 mod iam;
 mod identity;
 mod images;
@@ -17,6 +18,7 @@ mod lifecycle;
 mod maintenance;
 mod policies;
 mod repositories;
+mod roles;
 mod scanning;
 mod sql;
 mod writer;

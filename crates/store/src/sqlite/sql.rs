@@ -32,6 +32,16 @@ pub(super) async fn user_exists(
     )
 }
 
+/// Whether `sql` (a count; `$1` the account, `$2` a name) counts a row.
+pub(super) async fn named_exists(
+    tx: &mut Transaction<'_, Sqlite>,
+    sql: &str,
+    account_id: &str,
+    name: &str,
+) -> Result<bool> {
+    Ok(count(tx, sql, account_id, name).await? > 0)
+}
+
 pub(super) async fn count(
     tx: &mut Transaction<'_, Sqlite>,
     sql: &str,

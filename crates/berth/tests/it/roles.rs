@@ -1,0 +1,548 @@
+//! IAM roles, groups and STS against a real berth, driven by the real
+//! `aws` CLI: a read-only "instance role" that a machine's user assumes
+//! through a profile (`role_arn` + `source_profile`, the CLI doing the
+//! AssumeRole itself against berth's STS), its login token pulling and
+//! refused a push with AWS's AccessDenied text, trust-policy refusals
+//! (another principal, a missing ExternalId, a Deny), a session policy
+//! narrowing the role, role chaining beyond an hour, groups granting and
+//! revoking, GetSessionToken, and a deleted role's sessions refused.
+
+use crate::common::*;
+use serde_json::{json, Value};
+
+const ACCOUNT: &str = "000000000000";
+const READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly";
+
+fn ok(env: &[(&'static str, String)], args: &[&str]) -> Value {
+    json_of(args, aws_with(env, args))
+}
+
+/// A failing command's stderr, which must name `code`.
+fn err(env: &[(&'static str, String)], args: &[&str], code: &str) -> String {
+    let out = aws_with(env, args);
+    let e = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "aws {args:?} should fail with {code}"
+    );
+    assert!(
+        e.contains(&format!("({code})")),
+        "aws {args:?}: want {code}:\n{e}"
+    );
+    e
+}
+
+fn trust(principal: &str, extra: Value) -> String {
+    let mut statement = json!({
+        "Effect": "Allow",
+        "Principal": {"AWS": principal},
+        "Action": "sts:AssumeRole"
+    });
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            statement[k] = v;
+        }
+    }
+    json!({"Version": "2012-10-17", "Statement": [statement]}).to_string()
+}
+
+fn create_role(root: &[(&'static str, String)], name: &str, trust: &str, max: &str) -> Value {
+    ok(
+        root,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            name,
+            "--assume-role-policy-document",
+            trust,
+            "--max-session-duration",
+            max,
+        ],
+    )
+}
+
+/// The environment of temporary credentials from an AssumeRole answer.
+fn session_env(s: &TestServer, creds: &Value) -> Vec<(&'static str, String)> {
+    let mut env = env_for(
+        s,
+        (
+            creds["AccessKeyId"].as_str().unwrap(),
+            creds["SecretAccessKey"].as_str().unwrap(),
+        ),
+    );
+    env.push((
+        "AWS_SESSION_TOKEN",
+        creds["SessionToken"].as_str().unwrap().to_string(),
+    ));
+    env
+}
+
+#[test]
+fn a_machine_assumes_a_read_only_role_through_a_cli_profile_and_pulls() {
+    if !tools::require("aws") {
+        return;
+    }
+    let s = start();
+    let root = s.aws_env("us-east-1");
+    let api = Api::new(&s);
+    let img = image::oci_image(201, 1, 1, 100);
+    api.push_image("roles/app", &img, "v1");
+    let (ci_id, ci_secret) = user_with_key(&s, "ci");
+
+    // The instance role: trusted by the machine's user, ECR read-only.
+    let role = &create_role(
+        &root,
+        "node",
+        &trust(&format!("arn:aws:iam::{ACCOUNT}:user/ci"), json!({})),
+        "7200",
+    )["Role"];
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/node");
+    assert_eq!(role["Arn"], role_arn.as_str());
+    let role_id = role["RoleId"].as_str().unwrap().to_string();
+    assert!(
+        role_id.starts_with("AROA") && role_id.len() == 21,
+        "{role_id}"
+    );
+    assert_eq!(role["MaxSessionDuration"], 7200);
+    ok(
+        &root,
+        &[
+            "iam",
+            "attach-role-policy",
+            "--role-name",
+            "node",
+            "--policy-arn",
+            READ_ONLY,
+        ],
+    );
+    let got = ok(&root, &["iam", "get-role", "--role-name", "node"]);
+    assert_eq!(
+        got["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Action"],
+        "sts:AssumeRole"
+    );
+    err(
+        &root,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "NODE",
+            "--assume-role-policy-document",
+            &trust("*", json!({})),
+        ],
+        "EntityAlreadyExists",
+    );
+    err(
+        &root,
+        &["iam", "get-role", "--role-name", "nope"],
+        "NoSuchEntity",
+    );
+    err(
+        &root,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "bad",
+            "--assume-role-policy-document",
+            &trust("*", json!({"Resource": "*"})),
+        ],
+        "MalformedPolicyDocument",
+    );
+
+    // The machine: a profile that assumes the role, the CLI doing the
+    // AssumeRole against berth's STS.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("credentials"),
+        format!("[ci]\naws_access_key_id = {ci_id}\naws_secret_access_key = {ci_secret}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config"),
+        format!(
+            "[profile node]\nrole_arn = {role_arn}\nsource_profile = ci\nrole_session_name = i-0abc\nduration_seconds = 900\nregion = us-east-1\n"
+        ),
+    )
+    .unwrap();
+    let node: Vec<(&'static str, String)> = vec![
+        (
+            "AWS_CONFIG_FILE",
+            dir.path().join("config").display().to_string(),
+        ),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.path().join("credentials").display().to_string(),
+        ),
+        ("AWS_PROFILE", "node".into()),
+        ("AWS_ENDPOINT_URL", s.url()),
+        ("AWS_PAGER", String::new()),
+        // The CLI caches assumed-role credentials under ~/.aws/cli/cache.
+        ("HOME", dir.path().display().to_string()),
+    ];
+    let who = ok(&node, &["sts", "get-caller-identity"]);
+    assert_eq!(
+        who["Arn"],
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/node/i-0abc")
+    );
+    assert_eq!(who["UserId"], format!("{role_id}:i-0abc"));
+    assert_eq!(who["Account"], ACCOUNT);
+
+    // It reads, and is refused a write with AWS's wording.
+    let repos = ok(&node, &["ecr", "describe-repositories"]);
+    assert_eq!(repos["repositories"][0]["repositoryName"], "roles/app");
+    let e = err(
+        &node,
+        &["ecr", "create-repository", "--repository-name", "xx"],
+        "AccessDeniedException",
+    );
+    assert!(
+        e.contains(&format!("User: arn:aws:sts::{ACCOUNT}:assumed-role/node/i-0abc is not authorized to perform: ecr:CreateRepository")),
+        "{e}"
+    );
+
+    // docker login's password, under the session: pulls, no push.
+    let out = aws_with(&node, &["ecr", "get-login-password"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let password = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
+    let client = reqwest::blocking::Client::new();
+    let pull = client
+        .get(format!("{}/v2/roles/app/manifests/v1", s.url()))
+        .header("Authorization", format!("Basic {basic}"))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .unwrap();
+    assert_eq!(pull.status(), 200);
+    let push = client
+        .put(format!("{}/v2/roles/app/manifests/v2", s.url()))
+        .header("Authorization", format!("Basic {basic}"))
+        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .body(pull.bytes().unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(push.status(), 403);
+
+    // The login token expires with the session (900 s), not in 12 hours.
+    let token = ok(&node, &["ecr", "get-authorization-token"]);
+    let expires = token["authorizationData"][0]["expiresAt"].as_f64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(expires - now <= 905.0, "expires in {} s", expires - now);
+
+    // A deleted role's sessions stop: DeleteRole is refused while a policy
+    // is attached; once it is gone, a session made before is no longer
+    // recognised (at once on the node that deleted it).
+    let ci = env_for(&s, (&ci_id, &ci_secret));
+    let creds = ok(
+        &ci,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            &role_arn,
+            "--role-session-name",
+            "before",
+        ],
+    );
+    let before = session_env(&s, &creds["Credentials"]);
+    ok(&before, &["ecr", "describe-repositories"]);
+    err(
+        &root,
+        &["iam", "delete-role", "--role-name", "node"],
+        "DeleteConflict",
+    );
+    ok(
+        &root,
+        &[
+            "iam",
+            "detach-role-policy",
+            "--role-name",
+            "node",
+            "--policy-arn",
+            READ_ONLY,
+        ],
+    );
+    ok(&root, &["iam", "delete-role", "--role-name", "node"]);
+    err(
+        &before,
+        &["ecr", "describe-repositories"],
+        "UnrecognizedClientException",
+    );
+    // A role made again under the same name does not revive them.
+    create_role(
+        &root,
+        "node",
+        &trust(&format!("arn:aws:iam::{ACCOUNT}:user/ci"), json!({})),
+        "3600",
+    );
+    ok(
+        &root,
+        &[
+            "iam",
+            "attach-role-policy",
+            "--role-name",
+            "node",
+            "--policy-arn",
+            READ_ONLY,
+        ],
+    );
+    err(
+        &before,
+        &["ecr", "describe-repositories"],
+        "UnrecognizedClientException",
+    );
+}
+
+#[test]
+fn trust_policies_session_policies_chaining_groups_and_session_tokens() {
+    if !tools::require("aws") {
+        return;
+    }
+    let s = start();
+    let root = s.aws_env("us-east-1");
+    Api::new(&s).push_image("trust/app", &image::oci_image(202, 1, 1, 100), "v1");
+    let (ci_id, ci_secret) = user_with_key(&s, "ci");
+    let ci = env_for(&s, (&ci_id, &ci_secret));
+    let ci_arn = format!("arn:aws:iam::{ACCOUNT}:user/ci");
+    let assume = |env: &[(&'static str, String)], role: &str, extra: &[&str]| {
+        let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+        let mut args = vec![
+            "sts",
+            "assume-role",
+            "--role-arn",
+            &arn,
+            "--role-session-name",
+            "test",
+        ];
+        args.extend_from_slice(extra);
+        aws_with(env, &args)
+    };
+
+    // Trust: another principal named, an ExternalId required, a Deny.
+    create_role(
+        &root,
+        "other",
+        &trust(&format!("arn:aws:iam::{ACCOUNT}:user/someone"), json!({})),
+        "3600",
+    );
+    let out = assume(&ci, "other", &[]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("(AccessDenied)") && e.contains(&format!("User: {ci_arn} is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{ACCOUNT}:role/other")), "{e}");
+    create_role(
+        &root,
+        "ext",
+        &trust(
+            &ci_arn,
+            json!({"Condition": {"StringEquals": {"sts:ExternalId": "s3cret"}}}),
+        ),
+        "3600",
+    );
+    assert!(!assume(&ci, "ext", &[]).status.success());
+    assert!(!assume(&ci, "ext", &["--external-id", "wrong"])
+        .status
+        .success());
+    assert!(assume(&ci, "ext", &["--external-id", "s3cret"])
+        .status
+        .success());
+    let denying = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ci_arn}, "Action": "sts:AssumeRole"},
+        {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})
+    .to_string();
+    create_role(&root, "denied", &denying, "3600");
+    assert!(!assume(&ci, "denied", &[]).status.success());
+    // A trust policy naming only the account delegates to identity policies.
+    create_role(
+        &root,
+        "acct",
+        &trust(&format!("arn:aws:iam::{ACCOUNT}:root"), json!({})),
+        "3600",
+    );
+    assert!(!assume(&ci, "acct", &[]).status.success());
+    assert!(
+        assume(&root, "acct", &[]).status.success(),
+        "the admin's identity policy allows"
+    );
+
+    // Duration: beyond the role's maximum, and below 900.
+    let e = String::from_utf8_lossy(
+        &assume(
+            &ci,
+            "ext",
+            &["--external-id", "s3cret", "--duration-seconds", "7200"],
+        )
+        .stderr,
+    )
+    .into_owned();
+    assert!(
+        e.contains(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+        ),
+        "{e}"
+    );
+    assert!(!assume(
+        &ci,
+        "ext",
+        &["--external-id", "s3cret", "--duration-seconds", "600"]
+    )
+    .status
+    .success());
+
+    // A broad role narrowed by a session policy.
+    create_role(&root, "power", &trust(&ci_arn, json!({})), "43200");
+    ok(
+        &root,
+        &[
+            "iam",
+            "attach-role-policy",
+            "--role-name",
+            "power",
+            "--policy-arn",
+            "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser",
+        ],
+    );
+    let narrow = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:DescribeRepositories", "Resource": "*"}]}).to_string();
+    let out = assume(&ci, "power", &["--policy", &narrow]);
+    let narrowed: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        narrowed["PackedPolicySize"].as_u64().is_some(),
+        "{narrowed}"
+    );
+    let env = session_env(&s, &narrowed["Credentials"]);
+    ok(&env, &["ecr", "describe-repositories"]);
+    let e = err(
+        &env,
+        &["ecr", "describe-images", "--repository-name", "trust/app"],
+        "AccessDeniedException",
+    );
+    assert!(
+        e.contains("because no session policy allows the ecr:DescribeImages action"),
+        "{e}"
+    );
+
+    // Role chaining: at most an hour.
+    create_role(
+        &root,
+        "chained",
+        &trust(&format!("arn:aws:iam::{ACCOUNT}:role/power"), json!({})),
+        "43200",
+    );
+    let out = assume(&ci, "power", &[]);
+    let power: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let power_env = session_env(&s, &power["Credentials"]);
+    let e = String::from_utf8_lossy(
+        &assume(&power_env, "chained", &["--duration-seconds", "7200"]).stderr,
+    )
+    .into_owned();
+    assert!(
+        e.contains("exceeds the 1 hour session limit for roles assumed by role chaining"),
+        "{e}"
+    );
+    let chained = assume(&power_env, "chained", &[]);
+    assert!(
+        chained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&chained.stderr)
+    );
+
+    // Groups: a permission granted only through a group, then revoked.
+    let (dev_id, dev_secret) = user_with_key(&s, "dev");
+    let dev = env_for(&s, (&dev_id, &dev_secret));
+    err(
+        &dev,
+        &["ecr", "describe-repositories"],
+        "AccessDeniedException",
+    );
+    let g = ok(&root, &["iam", "create-group", "--group-name", "readers"]);
+    assert_eq!(
+        g["Group"]["Arn"],
+        format!("arn:aws:iam::{ACCOUNT}:group/readers")
+    );
+    ok(
+        &root,
+        &[
+            "iam",
+            "attach-group-policy",
+            "--group-name",
+            "readers",
+            "--policy-arn",
+            READ_ONLY,
+        ],
+    );
+    ok(
+        &root,
+        &[
+            "iam",
+            "add-user-to-group",
+            "--group-name",
+            "readers",
+            "--user-name",
+            "dev",
+        ],
+    );
+    ok(&dev, &["ecr", "describe-repositories"]);
+    let members = ok(&root, &["iam", "get-group", "--group-name", "readers"]);
+    assert_eq!(members["Users"][0]["UserName"], "dev");
+    let of_dev = ok(
+        &root,
+        &["iam", "list-groups-for-user", "--user-name", "dev"],
+    );
+    assert_eq!(of_dev["Groups"][0]["GroupName"], "readers");
+    err(
+        &root,
+        &["iam", "delete-group", "--group-name", "readers"],
+        "DeleteConflict",
+    );
+    ok(
+        &root,
+        &[
+            "iam",
+            "remove-user-from-group",
+            "--group-name",
+            "readers",
+            "--user-name",
+            "dev",
+        ],
+    );
+    err(
+        &dev,
+        &["ecr", "describe-repositories"],
+        "AccessDeniedException",
+    );
+
+    // GetSessionToken: the user's own identity, no IAM calls.
+    let st = ok(
+        &ci,
+        &["sts", "get-session-token", "--duration-seconds", "900"],
+    );
+    let ci_session = session_env(&s, &st["Credentials"]);
+    assert!(st["Credentials"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .starts_with("ASIA"));
+    let who = ok(&ci_session, &["sts", "get-caller-identity"]);
+    assert_eq!(who["Arn"], ci_arn.as_str());
+    err(&ci_session, &["iam", "list-users"], "AccessDenied");
+    err(&ci_session, &["sts", "get-session-token"], "AccessDenied");
+    // A session token presented with another key id is not recognised.
+    let mut forged = ci_session.clone();
+    for (k, v) in forged.iter_mut() {
+        if *k == "AWS_ACCESS_KEY_ID" {
+            *v = "ASIAAAAAAAAAAAAAAAAA".into();
+        }
+    }
+    err(
+        &forged,
+        &["sts", "get-caller-identity"],
+        "InvalidClientTokenId",
+    );
+}
