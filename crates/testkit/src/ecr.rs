@@ -11,7 +11,21 @@ use sha2::Digest as _;
 pub fn call(
     client: &reqwest::blocking::Client,
     base_url: &str,
+    key: (&str, &str),
+    region: &str,
+    op: &str,
+    input: &serde_json::Value,
+) -> Result<serde_json::Value, (u16, serde_json::Value)> {
+    call_with_token(client, base_url, key, None, region, op, input)
+}
+
+/// As `call`, with temporary credentials' session token
+/// (`X-Amz-Security-Token`, signed as the SDKs sign it).
+pub fn call_with_token(
+    client: &reqwest::blocking::Client,
+    base_url: &str,
     (key_id, secret): (&str, &str),
+    session_token: Option<&str>,
     region: &str,
     op: &str,
     input: &serde_json::Value,
@@ -37,6 +51,9 @@ pub fn call(
         "content-type",
         HeaderValue::from_static("application/x-amz-json-1.1"),
     );
+    if let Some(t) = session_token {
+        headers.insert("x-amz-security-token", HeaderValue::from_str(t).unwrap());
+    }
     let payload = hex::encode(sha2::Sha256::digest(body.as_bytes()));
     let signed = sigv4::sign_headers(
         "POST",
@@ -83,10 +100,21 @@ pub fn login_password(
     base_url: &str,
     key: (&str, &str),
 ) -> String {
-    let out = call(
+    login_password_with_token(client, base_url, key, None)
+}
+
+/// As `login_password`, under temporary credentials.
+pub fn login_password_with_token(
+    client: &reqwest::blocking::Client,
+    base_url: &str,
+    key: (&str, &str),
+    session_token: Option<&str>,
+) -> String {
+    let out = call_with_token(
         client,
         base_url,
         key,
+        session_token,
         "us-east-1",
         "GetAuthorizationToken",
         &serde_json::json!({}),

@@ -213,3 +213,118 @@ fn creating_a_repository_by_pushing_needs_create_repository() {
     set_user_policy(&s, "pusher", &with_create);
     pusher.push_image("brand/new", &img, "v1");
 }
+
+/// Temporary credentials of a session of `role`, assumed by the root admin.
+fn assume(s: &TestServer, role: &str, session: &str) -> (String, String, String) {
+    let arn = format!("arn:aws:iam::000000000000:role/{role}");
+    let args = [
+        "sts",
+        "assume-role",
+        "--role-arn",
+        &arn,
+        "--role-session-name",
+        session,
+    ];
+    let out = json_of(&args, aws_with(&s.aws_env("us-east-1"), &args));
+    let c = &out["Credentials"];
+    (
+        c["AccessKeyId"].as_str().unwrap().to_string(),
+        c["SecretAccessKey"].as_str().unwrap().to_string(),
+        c["SessionToken"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn a_role_session_is_refused_every_operation_until_its_role_allows_and_after_the_role_is_gone() {
+    if !tools::require("aws") {
+        return;
+    }
+    let s = start();
+    s.ecr(
+        "us-east-1",
+        "CreateRepository",
+        json!({"repositoryName": "authz/app"}),
+    )
+    .unwrap();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::000000000000:user/admin"}, "Action": "sts:AssumeRole"}]});
+    let root = s.aws_env("us-east-1");
+    let create = [
+        "iam",
+        "create-role",
+        "--role-name",
+        "bare",
+        "--assume-role-policy-document",
+        &trust.to_string(),
+    ];
+    json_of(&create, aws_with(&root, &create));
+    let (id, secret, token) = assume(&s, "bare", "probe");
+    let call = |op: &str| {
+        let input = json!({
+            "repositoryName": "authz/app",
+            "resourceArn": "arn:aws:ecr:us-east-1:000000000000:repository/authz/app",
+            "layerPartBlob": "YQ==",
+        });
+        berth_testkit::ecr::call_with_token(
+            &s.raw_client(),
+            &s.url(),
+            (&id, &secret),
+            Some(&token),
+            "us-east-1",
+            op,
+            &input,
+        )
+    };
+    // Every operation berth answers, from the dispatcher itself.
+    for op in berth_server::ecr::IMPLEMENTED_OPERATIONS {
+        let (_, err) = call(op).expect_err(&format!("{op} was allowed to a bare role"));
+        assert_eq!(err["__type"], "AccessDeniedException", "{op}: {err}");
+        let msg = err["message"].as_str().unwrap();
+        assert!(
+            msg.contains("arn:aws:sts::000000000000:assumed-role/bare/probe")
+                && msg.contains(&format!("ecr:{op}")),
+            "{op}: {msg}"
+        );
+    }
+    // The role's policy allows it: the same session passes authorization
+    // (an operation may still fail on its input, never as AccessDenied).
+    let allow = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]});
+    let put = [
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "bare",
+        "--policy-name",
+        "all-ecr",
+        "--policy-document",
+        &allow.to_string(),
+    ];
+    json_of(&put, aws_with(&root, &put));
+    for op in berth_server::ecr::IMPLEMENTED_OPERATIONS {
+        if let Err((_, err)) = call(op) {
+            assert_ne!(err["__type"], "AccessDeniedException", "{op}: {err}");
+        }
+    }
+    // The role is deleted: its sessions are refused at once on this node
+    // (within USER_CHECK_TTL, 5 s, on the others).
+    let del = [
+        "iam",
+        "delete-role-policy",
+        "--role-name",
+        "bare",
+        "--policy-name",
+        "all-ecr",
+    ];
+    json_of(&del, aws_with(&root, &del));
+    let del = ["iam", "delete-role", "--role-name", "bare"];
+    json_of(&del, aws_with(&root, &del));
+    for op in [
+        "DescribeRepositories",
+        "GetAuthorizationToken",
+        "BatchGetImage",
+    ] {
+        let (_, err) = call(op).expect_err(op);
+        assert_eq!(err["__type"], "UnrecognizedClientException", "{op}: {err}");
+    }
+}

@@ -131,6 +131,143 @@ fn every_v2_route_refuses_a_caller_who_may_only_log_in() {
 }
 
 #[test]
+fn every_v2_route_refuses_a_role_session_that_may_only_log_in() {
+    if !tools::require("aws") {
+        return;
+    }
+    let s = start();
+    let admin = s.aws_env("us-east-1");
+    aws_ok(
+        &admin,
+        &[
+            "ecr",
+            "create-repository",
+            "--repository-name",
+            "locked/app",
+        ],
+    );
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::000000000000:user/admin"}, "Action": "sts:AssumeRole"}]});
+    aws_ok(
+        &admin,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "login-only",
+            "--assume-role-policy-document",
+            &trust.to_string(),
+        ],
+    );
+    aws_ok(
+        &admin,
+        &[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "login-only",
+            "--policy-name",
+            "login",
+            "--policy-document",
+            &login_only().to_string(),
+        ],
+    );
+    let creds = aws_ok(
+        &admin,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::000000000000:role/login-only",
+            "--role-session-name",
+            "node-1",
+        ],
+    );
+    let c = &creds["Credentials"];
+    let password = berth_testkit::ecr::login_password_with_token(
+        &s.raw_client(),
+        &s.url(),
+        (
+            c["AccessKeyId"].as_str().unwrap(),
+            c["SecretAccessKey"].as_str().unwrap(),
+        ),
+        c["SessionToken"].as_str(),
+    );
+    let client = s.raw_client();
+    let name = berth_oci::RepositoryName::parse("locked/app").unwrap();
+    // Generated from the route table: a new route is covered here at once.
+    for (method, path, action) in berth_server::v2_access::protected_requests(&name) {
+        let r = client
+            .request(method.parse().unwrap(), s.url() + &path)
+            .basic_auth("AWS", Some(&password))
+            .header("content-type", "application/octet-stream")
+            .body(Vec::new())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 403, "{method} {path} was not refused");
+        if method != "HEAD" {
+            let body: Value = r.json().unwrap();
+            let msg = body["errors"][0]["message"].as_str().unwrap();
+            assert!(
+                msg.contains("arn:aws:sts::000000000000:assumed-role/login-only/node-1")
+                    && msg.contains(action),
+                "{method} {path}: {msg}"
+            );
+        }
+    }
+    // Allowed once the role allows, with the same token; refused again
+    // once the role is gone (at once on this node).
+    aws_ok(
+        &admin,
+        &[
+            "iam",
+            "attach-role-policy",
+            "--role-name",
+            "login-only",
+            "--policy-arn",
+            "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess",
+        ],
+    );
+    for (method, path, _) in berth_server::v2_access::protected_requests(&name) {
+        let r = client
+            .request(method.parse().unwrap(), s.url() + &path)
+            .basic_auth("AWS", Some(&password))
+            .header("content-type", "application/octet-stream")
+            .body(Vec::new())
+            .send()
+            .unwrap();
+        assert_ne!(r.status(), 403, "{method} {path} was refused once allowed");
+    }
+    for args in [
+        &[
+            "iam",
+            "detach-role-policy",
+            "--role-name",
+            "login-only",
+            "--policy-arn",
+            "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess",
+        ][..],
+        &[
+            "iam",
+            "delete-role-policy",
+            "--role-name",
+            "login-only",
+            "--policy-name",
+            "login",
+        ][..],
+        &["iam", "delete-role", "--role-name", "login-only"][..],
+    ] {
+        aws_ok(&admin, args);
+    }
+    let r = client
+        .get(s.url() + "/v2/locked/app/tags/list")
+        .basic_auth("AWS", Some(&password))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401, "a deleted role's token is no longer valid");
+}
+
+#[test]
 fn a_read_only_user_pulls_with_skopeo_and_docker_but_cannot_push_or_delete() {
     if !tools::require("aws") || !tools::require("skopeo") || !tools::require("docker") {
         return;
