@@ -60,7 +60,7 @@ pub struct Request<'a> {
 }
 
 /// The parsed signature of a request: who claims to sign it, and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Claim {
     pub access_key_id: String,
     /// yyyymmdd from the credential scope

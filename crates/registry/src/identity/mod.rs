@@ -163,3 +163,5 @@ impl Identity {
 mod authz_tests;
 #[cfg(test)]
 mod credentials_tests;
+#[cfg(test)]
+mod sts_tests;
