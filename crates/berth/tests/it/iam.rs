@@ -337,6 +337,7 @@ fn the_aws_cli_manages_a_user_its_keys_and_policies() {
             "{aws_names:?}"
         );
     }
+    assert!(aws_names.contains(&"AmazonECSTaskExecutionRolePolicy"));
     let local = aws_ok(&s, &["iam", "list-policies", "--scope", "Local"]);
     assert_eq!(local["Policies"].as_array().unwrap().len(), 1);
     let attached_only = aws_ok(&s, &["iam", "list-policies", "--only-attached"]);
@@ -525,7 +526,8 @@ fn the_aws_cli_pages_users_and_policies() {
     assert_eq!(policies["Policies"].as_array().unwrap().len(), 2);
     assert!(policies["NextToken"].is_string(), "{policies}");
     let all = aws_ok(&s, &["iam", "list-policies", "--page-size", "3"]);
-    assert_eq!(all["Policies"].as_array().unwrap().len(), 4);
+    // The four ECR policies and ECS's task execution role policy.
+    assert_eq!(all["Policies"].as_array().unwrap().len(), 5);
 }
 
 const BOTO3_SUITE: &str = r#"

@@ -1,4 +1,5 @@
-//! AWS managed policies that berth knows by ARN: the four for ECR, and
+//! AWS managed policies that berth knows by ARN: the four for ECR, ECS's
+//! task execution role policy (what Fargate and ECS tasks pull with), and
 //! AdministratorAccess (what berth's account `admin` users are treated as
 //! having attached).
 //!
@@ -19,6 +20,10 @@
 //!   and value, `iam:AWSServiceName` = `replication.ecr.amazonaws.com`
 //!   (the service-linked role ECR replication creates), are the closest
 //!   documented content, not a verbatim copy.
+//! - AmazonECSTaskExecutionRolePolicy: v1 (2017-11-16), path
+//!   `/service-role/`, as the ECS Developer Guide ("Amazon ECS task
+//!   execution IAM role") and moto's copy give it. Its `logs:` actions are
+//!   kept and simply never match anything berth asks.
 //! - AdministratorAccess: `Allow` `*` on `*`, as AWS publishes it.
 
 use super::document::{Policy, PolicyKind};
@@ -181,6 +186,29 @@ pub static PULL_ONLY: ManagedPolicy = ManagedPolicy::new(
 }"#,
 );
 
+pub static ECS_TASK_EXECUTION: ManagedPolicy = ManagedPolicy::new(
+    "AmazonECSTaskExecutionRolePolicy",
+    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+    "Provides access to other AWS service resources that are required to run Amazon ECS tasks",
+    r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": [
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchGetImage",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents"
+      ],
+      "Resource": "*"
+    }
+  ]
+}"#,
+);
+
 pub static ADMINISTRATOR_ACCESS: ManagedPolicy = ManagedPolicy::new(
     "AdministratorAccess",
     "arn:aws:iam::aws:policy/AdministratorAccess",
@@ -198,11 +226,12 @@ pub static ADMINISTRATOR_ACCESS: ManagedPolicy = ManagedPolicy::new(
 );
 
 /// Every managed policy berth knows, ECR's first.
-pub static ALL: [&ManagedPolicy; 5] = [
+pub static ALL: [&ManagedPolicy; 6] = [
     &FULL_ACCESS,
     &POWER_USER,
     &READ_ONLY,
     &PULL_ONLY,
+    &ECS_TASK_EXECUTION,
     &ADMINISTRATOR_ACCESS,
 ];
 

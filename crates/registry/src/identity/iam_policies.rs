@@ -21,6 +21,8 @@ pub enum PolicyScope {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AwsManagedPolicy {
     pub name: &'static str,
+    /// `/`, or `/service-role/`: part of the ARN.
+    pub path: &'static str,
     pub policy_id: &'static str,
     pub description: &'static str,
 }
@@ -28,26 +30,36 @@ pub struct AwsManagedPolicy {
 // Their documents are `berth_iam::policy::managed`'s; this table adds what
 // IAM's listings show. The policy ids are berth's placeholders in AWS's
 // shape, not AWS's ids.
-const AWS_MANAGED: [AwsManagedPolicy; 4] = [
+const AWS_MANAGED: [AwsManagedPolicy; 5] = [
     AwsManagedPolicy {
         name: "AmazonEC2ContainerRegistryFullAccess",
+        path: "/",
         policy_id: "ANPABERTHECRFULLACCES",
         description: "Provides administrative access to Amazon ECR resources",
     },
     AwsManagedPolicy {
         name: "AmazonEC2ContainerRegistryPowerUser",
+        path: "/",
         policy_id: "ANPABERTHECRPOWERUSER",
         description: "Provides full access to Amazon EC2 Container Registry repositories, but does not allow repository deletion or policy changes.",
     },
     AwsManagedPolicy {
         name: "AmazonEC2ContainerRegistryReadOnly",
+        path: "/",
         policy_id: "ANPABERTHECRREADONLY0",
         description: "Provides read-only access to Amazon EC2 Container Registry repositories.",
     },
     AwsManagedPolicy {
         name: "AmazonEC2ContainerRegistryPullOnly",
+        path: "/",
         policy_id: "ANPABERTHECRPULLONLY0",
         description: "Provides permissions to pull images from Amazon ECR.",
+    },
+    AwsManagedPolicy {
+        name: "AmazonECSTaskExecutionRolePolicy",
+        path: "/service-role/",
+        policy_id: "ANPABERTHECSTASKEXEC0",
+        description: "Provides access to other AWS service resources that are required to run Amazon ECS tasks",
     },
 ];
 
@@ -61,13 +73,12 @@ pub fn aws_managed_policies() -> &'static [AwsManagedPolicy] {
 
 impl AwsManagedPolicy {
     pub fn arn(&self) -> String {
-        format!("arn:aws:iam::aws:policy/{}", self.name)
+        format!("arn:aws:iam::aws:policy{}{}", self.path, self.name)
     }
 }
 
 pub(crate) fn aws_managed(arn: &str) -> Option<&'static AwsManagedPolicy> {
-    let name = arn.strip_prefix("arn:aws:iam::aws:policy/")?;
-    AWS_MANAGED.iter().find(|p| p.name == name)
+    AWS_MANAGED.iter().find(|p| p.arn() == arn)
 }
 
 impl Identity {
@@ -237,7 +248,7 @@ fn aws_record(p: &AwsManagedPolicy, attachment_count: u64) -> ManagedPolicyRecor
     ManagedPolicyRecord {
         account_id: "aws".into(),
         name: p.name.into(),
-        path: "/".into(),
+        path: p.path.into(),
         arn: p.arn(),
         policy_id: p.policy_id.into(),
         description: Some(p.description.into()),
@@ -258,7 +269,18 @@ mod tests {
 
     #[test]
     fn the_four_ecr_policies_are_known_by_arn() {
-        assert_eq!(aws_managed_policies().len(), 4);
+        assert_eq!(aws_managed_policies().len(), 5);
+        let ecs =
+            aws_managed("arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+                .unwrap();
+        assert_eq!(ecs.path, "/service-role/");
+        for p in aws_managed_policies() {
+            assert!(
+                berth_iam::policy::managed::by_arn(&p.arn()).is_some(),
+                "{} has no document",
+                p.name
+            );
+        }
         let p = aws_managed("arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly").unwrap();
         assert_eq!(p.name, "AmazonEC2ContainerRegistryReadOnly");
         assert!(aws_managed("arn:aws:iam::aws:policy/AdministratorAccess").is_none());
