@@ -546,3 +546,91 @@ fn trust_policies_session_policies_chaining_groups_and_session_tokens() {
         "InvalidClientTokenId",
     );
 }
+
+/// boto3 as a CI job in account A: it assumes a role of account B (whose
+/// trust policy names A, and A's identity policy allows the assumption),
+/// then pushes an image into B's registry through the ECR layer API and
+/// PutImage with the returned credentials. A user of A that its own
+/// account does not allow to assume the role is refused.
+const CROSS_ACCOUNT: &str = r#"
+import boto3, hashlib, json, os, sys
+from botocore.exceptions import ClientError
+url = os.environ["AWS_ENDPOINT_URL"]
+def client(svc, key, secret, token=None):
+    return boto3.client(svc, endpoint_url=url, region_name="us-east-1",
+        aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token)
+b_key, b_secret, ci_key, ci_secret, other_key, other_secret = sys.argv[1:7]
+role_arn = "arn:aws:iam::111111111111:role/pusher"
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "sts:AssumeRole",
+    "Condition": {"StringEquals": {"sts:ExternalId": "from-a"}}}]}
+b_iam = client("iam", b_key, b_secret)
+b_iam.create_role(RoleName="pusher", AssumeRolePolicyDocument=json.dumps(trust))
+b_iam.attach_role_policy(RoleName="pusher",
+    PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser")
+client("ecr", b_key, b_secret).create_repository(repositoryName="shared/app")
+a_iam = client("iam", os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+a_iam.put_user_policy(UserName="ci", PolicyName="assume-b", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}]}))
+out = {}
+try:
+    client("sts", other_key, other_secret).assume_role(RoleArn=role_arn, RoleSessionName="x1", ExternalId="from-a")
+    out["other"] = "allowed"
+except ClientError as e:
+    out["other"] = e.response["Error"]["Code"]
+try:
+    client("sts", ci_key, ci_secret).assume_role(RoleArn=role_arn, RoleSessionName="x1")
+    out["no_external_id"] = "allowed"
+except ClientError as e:
+    out["no_external_id"] = e.response["Error"]["Code"]
+r = client("sts", ci_key, ci_secret).assume_role(RoleArn=role_arn, RoleSessionName="ci-42", ExternalId="from-a")
+c = r["Credentials"]
+out["assumed"] = r["AssumedRoleUser"]["Arn"]
+ecr = client("ecr", c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+out["caller"] = client("sts", c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]).get_caller_identity()["Arn"]
+def push_blob(data):
+    up = ecr.initiate_layer_upload(repositoryName="shared/app")
+    ecr.upload_layer_part(repositoryName="shared/app", uploadId=up["uploadId"],
+        partFirstByte=0, partLastByte=len(data) - 1, layerPartBlob=data)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    ecr.complete_layer_upload(repositoryName="shared/app", uploadId=up["uploadId"], layerDigests=[digest])
+    return digest, len(data)
+config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+layer = os.urandom(3000)
+cd, cs = push_blob(config)
+ld, ls = push_blob(layer)
+manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": ls}]})
+ecr.put_image(repositoryName="shared/app", imageManifest=manifest, imageTag="v1")
+images = client("ecr", b_key, b_secret).describe_images(repositoryName="shared/app")["imageDetails"]
+out["tags"] = images[0]["imageTags"]
+try:
+    ecr.delete_repository(repositoryName="shared/app", force=True)
+    out["delete"] = "allowed"
+except ClientError as e:
+    out["delete"] = e.response["Error"]["Code"]
+print(json.dumps(out))
+"#;
+
+#[test]
+fn a_ci_job_in_one_account_assumes_another_accounts_role_and_pushes_with_boto3() {
+    let s = start();
+    let (b_id, b_secret) = account_with_key(&s, "111111111111");
+    let (ci_id, ci_secret) = user_with_key(&s, "ci");
+    let (other_id, other_secret) = user_with_key(&s, "other");
+    let out = python_json(
+        &s,
+        CROSS_ACCOUNT,
+        &[&b_id, &b_secret, &ci_id, &ci_secret, &other_id, &other_secret],
+    );
+    assert_eq!(out["other"], "AccessDenied", "{out}");
+    assert_eq!(out["no_external_id"], "AccessDenied", "{out}");
+    assert_eq!(
+        out["assumed"],
+        "arn:aws:sts::111111111111:assumed-role/pusher/ci-42"
+    );
+    assert_eq!(out["caller"], out["assumed"]);
+    assert_eq!(out["tags"], json!(["v1"]));
+    assert_eq!(out["delete"], "AccessDeniedException", "PowerUser does not delete");
+}
