@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # dpkg and rpm: the version comparators are checked against them (berth-scan);
 # postgresql: the PostgreSQL metadata store's tests (scripts/postgres.sh).
 # haproxy: the load balancer in front of the multi-node tests (it/cluster.rs).
-scripts/apt-install.sh skopeo podman buildah dpkg rpm postgresql haproxy
+scripts/apt-install.sh skopeo podman buildah dpkg rpm postgresql haproxy containerd
 # oras-py: OCI artifacts and referrers.
 if ! python3 -c "import oras" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check "oras==0.2.43"
