@@ -13,7 +13,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # dpkg and rpm: the version comparators are checked against them (berth-scan);
 # postgresql: the PostgreSQL metadata store's tests (scripts/postgres.sh).
 # haproxy: the load balancer in front of the multi-node tests (it/cluster.rs).
-scripts/apt-install.sh skopeo podman buildah dpkg rpm postgresql haproxy containerd
+# containerd, amazon-ecr-credential-helper: a node pulling under its role (it/roles.rs).
+scripts/apt-install.sh skopeo podman buildah dpkg rpm postgresql haproxy containerd amazon-ecr-credential-helper
 # oras-py: OCI artifacts and referrers.
 if ! python3 -c "import oras" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check "oras==0.2.43"

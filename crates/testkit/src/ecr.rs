@@ -35,8 +35,14 @@ pub fn call_with_token(
         .split_once("://")
         .map(|(_, h)| h)
         .unwrap_or(base_url)
-        .trim_end_matches('/')
-        .to_string();
+        .trim_end_matches('/');
+    // A scheme's default port is not part of the host clients send.
+    let host = match base_url.split_once("://") {
+        Some(("https", _)) => host.strip_suffix(":443").unwrap_or(host),
+        Some(("http", _)) => host.strip_suffix(":80").unwrap_or(host),
+        _ => host,
+    }
+    .to_string();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -236,10 +236,13 @@ impl TestServer {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let child = Command::new(&self.bin)
-            .arg("serve")
-            .arg("--listen")
-            .arg(self.addr.to_string())
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("serve");
+        // A test may name its own address (a fixed port such as 443).
+        if !self.args.iter().any(|a| a == "--listen") {
+            cmd.arg("--listen").arg(self.addr.to_string());
+        }
+        let child = cmd
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(&self.args)

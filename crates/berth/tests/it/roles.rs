@@ -622,7 +622,14 @@ fn a_ci_job_in_one_account_assumes_another_accounts_role_and_pushes_with_boto3()
     let out = python_json(
         &s,
         CROSS_ACCOUNT,
-        &[&b_id, &b_secret, &ci_id, &ci_secret, &other_id, &other_secret],
+        &[
+            &b_id,
+            &b_secret,
+            &ci_id,
+            &ci_secret,
+            &other_id,
+            &other_secret,
+        ],
     );
     assert_eq!(out["other"], "AccessDenied", "{out}");
     assert_eq!(out["no_external_id"], "AccessDenied", "{out}");
@@ -632,7 +639,10 @@ fn a_ci_job_in_one_account_assumes_another_accounts_role_and_pushes_with_boto3()
     );
     assert_eq!(out["caller"], out["assumed"]);
     assert_eq!(out["tags"], json!(["v1"]));
-    assert_eq!(out["delete"], "AccessDeniedException", "PowerUser does not delete");
+    assert_eq!(
+        out["delete"], "AccessDeniedException",
+        "PowerUser does not delete"
+    );
 }
 
 /// A containerd of the test's own (root, state and socket in a temporary
@@ -706,7 +716,10 @@ fn an_eks_node_pulls_with_containerd_under_its_node_role() {
     create_role(
         &root,
         "eks-node",
-        &trust(&format!("arn:aws:iam::{ACCOUNT}:user/node-agent"), json!({})),
+        &trust(
+            &format!("arn:aws:iam::{ACCOUNT}:user/node-agent"),
+            json!({}),
+        ),
         "3600",
     );
     ok(
@@ -766,10 +779,231 @@ fn an_eks_node_pulls_with_containerd_under_its_node_role() {
     assert!(String::from_utf8_lossy(&images.stdout).contains(&reference));
     let snapshots = containerd.ctr(&["snapshots", "--snapshotter", "native", "ls"]);
     let listed = String::from_utf8_lossy(&snapshots.stdout).lines().count();
-    assert!(listed >= 3, "two layers unpacked:\n{}", String::from_utf8_lossy(&snapshots.stdout));
+    assert!(
+        listed >= 3,
+        "two layers unpacked:\n{}",
+        String::from_utf8_lossy(&snapshots.stdout)
+    );
     // The node role pulls only: a push with the same token is refused.
     let pushed = format!("{}/eks/app:copy", s.host());
-    assert!(containerd.ctr(&["images", "tag", &reference, &pushed]).status.success());
+    assert!(containerd
+        .ctr(&["images", "tag", &reference, &pushed])
+        .status
+        .success());
     let push = containerd.ctr(&["images", "push", "--plain-http", "--user", &user, &pushed]);
     assert!(!push.status.success(), "a pull-only role pushed");
+}
+
+/// A CA and a server certificate it signed for `names`: (CA PEM, cert PEM,
+/// key PEM).
+fn ca_and_server_cert(names: &[&str]) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "berth test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let cert = CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// Removes a directory when dropped (the Docker daemon's trust for the
+/// test's registry host).
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The Amazon ECR credential helper (Debian's `docker-credential-ecr-login`,
+/// 0.6) pointed at berth as a node would use it: no `docker login`, only
+/// `credHelpers` in the Docker config and the node role's credentials in
+/// the environment. The helper has no endpoint setting (its AWS SDK
+/// predates `AWS_ENDPOINT_URL`) and accepts only ECR's host names, so berth
+/// answers as ECR's own names: `/etc/hosts` maps
+/// `api.ecr.us-east-1.amazonaws.com` and the account's registry host to
+/// 127.0.0.1, berth listens on 443 with a certificate for both
+/// (`--domain amazonaws.com`), the helper trusts its CA through
+/// `AWS_CA_BUNDLE`, and the Docker daemon through `/etc/docker/certs.d`.
+#[test]
+fn docker_pulls_through_the_amazon_ecr_credential_helper_under_a_node_role() {
+    if !tools::require("aws")
+        || !tools::require("docker")
+        || !tools::require("docker-credential-ecr-login")
+    {
+        return;
+    }
+    let api_host = "api.ecr.us-east-1.amazonaws.com";
+    let registry_host = format!("{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com");
+    if !tools::resolve_to_loopback(api_host) || !tools::resolve_to_loopback(&registry_host) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = ca_and_server_cert(&[api_host, &registry_host]);
+    let (ca_path, cert_path, key_path) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+    );
+    std::fs::write(&ca_path, &ca).unwrap();
+    std::fs::write(&cert_path, cert).unwrap();
+    std::fs::write(&key_path, key).unwrap();
+    let s = start_with(&[
+        "--listen",
+        "127.0.0.1:443",
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+        "--domain",
+        "amazonaws.com",
+    ]);
+    Api::new(&s).push_image("helper/app", &image::oci_image(204, 1, 2, 500), "v1");
+
+    // The node role, assumed by the node's user.
+    // The aws CLI too reaches berth by the name its certificate holds.
+    let by_name = |mut env: Vec<(&'static str, String)>| {
+        for (k, v) in env.iter_mut() {
+            if *k == "AWS_ENDPOINT_URL" {
+                *v = format!("https://{api_host}");
+            }
+        }
+        env.push(("AWS_CA_BUNDLE", ca_path.display().to_string()));
+        env
+    };
+    let root = by_name(s.aws_env("us-east-1"));
+    let (agent_id, agent_secret) = user_with_key(&s, "node-agent");
+    create_role(
+        &root,
+        "node",
+        &trust(
+            &format!("arn:aws:iam::{ACCOUNT}:user/node-agent"),
+            json!({}),
+        ),
+        "3600",
+    );
+    ok(
+        &root,
+        &[
+            "iam",
+            "attach-role-policy",
+            "--role-name",
+            "node",
+            "--policy-arn",
+            READ_ONLY,
+        ],
+    );
+    let agent = by_name(env_for(&s, (&agent_id, &agent_secret)));
+    let creds = ok(
+        &agent,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            &format!("arn:aws:iam::{ACCOUNT}:role/node"),
+            "--role-session-name",
+            "i-0helper",
+        ],
+    );
+    let c = &creds["Credentials"];
+
+    // Docker: the helper for the registry's host, the daemon trusting the CA.
+    let docker_config = dir.path().join("docker");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    std::fs::write(
+        docker_config.join("config.json"),
+        json!({"credHelpers": {registry_host.clone(): "ecr-login"}}).to_string(),
+    )
+    .unwrap();
+    let certs_d = std::path::PathBuf::from(format!("/etc/docker/certs.d/{registry_host}"));
+    std::fs::create_dir_all(&certs_d).unwrap();
+    let _trust = RemoveOnDrop(certs_d.clone());
+    std::fs::write(certs_d.join("ca.crt"), &ca).unwrap();
+    let role_env = [
+        (
+            "AWS_ACCESS_KEY_ID",
+            c["AccessKeyId"].as_str().unwrap().to_string(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            c["SecretAccessKey"].as_str().unwrap().to_string(),
+        ),
+        (
+            "AWS_SESSION_TOKEN",
+            c["SessionToken"].as_str().unwrap().to_string(),
+        ),
+        ("AWS_REGION", "us-east-1".to_string()),
+        // The helper's AWS SDK trusts the bundle this names (it ignores
+        // SSL_CERT_FILE).
+        ("AWS_CA_BUNDLE", ca_path.display().to_string()),
+        (
+            "AWS_ECR_CACHE_DIR",
+            dir.path().join("ecr-cache").display().to_string(),
+        ),
+        ("HOME", dir.path().display().to_string()),
+    ];
+    // What docker asks the helper: the credentials for the registry host.
+    let mut helper = std::process::Command::new("docker-credential-ecr-login")
+        .arg("get")
+        .envs(role_env.iter().cloned())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        helper
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(registry_host.as_bytes())
+            .unwrap();
+    }
+    let got = helper.wait_with_output().unwrap();
+    assert!(
+        got.status.success(),
+        "the helper: {}{}\nits log: {}\n{}",
+        String::from_utf8_lossy(&got.stdout),
+        String::from_utf8_lossy(&got.stderr),
+        std::fs::read_to_string(dir.path().join(".ecr/log/ecr-login.log")).unwrap_or_default(),
+        s.log()
+    );
+    let got: Value = serde_json::from_slice(&got.stdout).unwrap();
+    assert_eq!(got["Username"], "AWS", "{got}");
+    let reference = format!("{registry_host}/helper/app:v1");
+    let pull = std::process::Command::new("docker")
+        .args(["pull", &reference])
+        .env("DOCKER_CONFIG", &docker_config)
+        .env("HOME", dir.path())
+        .env("AWS_ACCESS_KEY_ID", c["AccessKeyId"].as_str().unwrap())
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            c["SecretAccessKey"].as_str().unwrap(),
+        )
+        .env("AWS_SESSION_TOKEN", c["SessionToken"].as_str().unwrap())
+        .env("AWS_REGION", "us-east-1")
+        .env("SSL_CERT_FILE", &ca_path)
+        .env("AWS_ECR_CACHE_DIR", dir.path().join("ecr-cache"))
+        .output()
+        .unwrap();
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &reference])
+        .output();
+    assert!(
+        pull.status.success(),
+        "docker pull through the credential helper: {}{}\n{}",
+        String::from_utf8_lossy(&pull.stdout),
+        String::from_utf8_lossy(&pull.stderr),
+        s.log()
+    );
 }
