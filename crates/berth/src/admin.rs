@@ -36,6 +36,16 @@ enum AdminCommand {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Roles of an account (what machines assume), with their policies.
+    Role {
+        #[command(subcommand)]
+        command: ListOnly,
+    },
+    /// Groups of an account, with their members and policies.
+    Group {
+        #[command(subcommand)]
+        command: ListOnly,
+    },
     /// Access keys of a user (what the aws CLI and docker login use).
     Key {
         #[command(subcommand)]
@@ -77,6 +87,16 @@ enum UserCommand {
         name: String,
     },
     /// List the users of an account.
+    List {
+        #[arg(long)]
+        account: String,
+    },
+}
+
+/// Roles and groups are managed through `aws iam`; berth's admin CLI lists them.
+#[derive(Subcommand, Debug)]
+enum ListOnly {
+    /// List them (`aws iam create-role` / `create-group` make them).
     List {
         #[arg(long)]
         account: String,
@@ -198,6 +218,63 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 print_table(&["USER", "ARN", "CREATED"], rows);
             }
         },
+        AdminCommand::Role {
+            command: ListOnly::List { account },
+        } => {
+            let out: api::Roles = api
+                .call(
+                    Method::GET,
+                    &path(api::ROLES, &[("account", &account)]),
+                    &[],
+                    NO_BODY,
+                )
+                .await?;
+            if json {
+                return print_json(&out);
+            }
+            let rows = out
+                .roles
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.role_name.clone(),
+                        r.arn.clone(),
+                        format!("{} s", r.max_session_duration),
+                        r.policies.join(", "),
+                        time(r.created_at),
+                    ]
+                })
+                .collect();
+            print_table(&["ROLE", "ARN", "MAX SESSION", "POLICIES", "CREATED"], rows);
+        }
+        AdminCommand::Group {
+            command: ListOnly::List { account },
+        } => {
+            let out: api::Groups = api
+                .call(
+                    Method::GET,
+                    &path(api::GROUPS, &[("account", &account)]),
+                    &[],
+                    NO_BODY,
+                )
+                .await?;
+            if json {
+                return print_json(&out);
+            }
+            let rows = out
+                .groups
+                .iter()
+                .map(|g| {
+                    vec![
+                        g.group_name.clone(),
+                        g.members.join(", "),
+                        g.policies.join(", "),
+                        time(g.created_at),
+                    ]
+                })
+                .collect();
+            print_table(&["GROUP", "MEMBERS", "POLICIES", "CREATED"], rows);
+        }
         AdminCommand::Key { command } => match command {
             KeyCommand::Create { account, user } => {
                 let out: api::AccessKeyCreated = api

@@ -44,6 +44,9 @@ pub fn region(given: Option<&str>) -> String {
 pub struct Credentials {
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// Temporary credentials' session token (`AWS_SESSION_TOKEN`, or
+    /// `aws_session_token` in the profile).
+    pub session_token: Option<String>,
     pub source: String,
 }
 
@@ -59,6 +62,7 @@ pub fn credentials() -> anyhow::Result<Credentials> {
             return Ok(Credentials {
                 access_key_id: id,
                 secret_access_key: secret,
+                session_token: var("AWS_SESSION_TOKEN"),
                 source: "the environment (AWS_ACCESS_KEY_ID)".into(),
             })
         }
@@ -100,6 +104,7 @@ pub fn credentials() -> anyhow::Result<Credentials> {
                         return Ok(Credentials {
                             access_key_id: id,
                             secret_access_key: secret,
+                            session_token: get("aws_session_token"),
                             source: format!("[{section}] in {}", file.display()),
                         })
                     }
@@ -197,6 +202,9 @@ impl AdminClient {
                 http::header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
+        }
+        if let Some(token) = &self.creds.session_token {
+            headers.insert("x-amz-security-token", HeaderValue::from_str(token)?);
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

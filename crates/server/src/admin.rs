@@ -238,6 +238,61 @@ pub async fn list_users(
     })
 }
 
+/// `GET /berth/admin/accounts/{account}/roles`
+pub async fn list_roles(
+    State(app): State<AppState>,
+    Path(account): Path<String>,
+    req: Signed,
+) -> Answer {
+    let roles = app
+        .registry
+        .identity()
+        .admin_list_roles(&req.principal, &account)
+        .await
+        .map_err(registry_error)?;
+    ok(api::Roles {
+        roles: roles
+            .into_iter()
+            .map(|(r, policies)| api::Role {
+                account_id: r.account_id,
+                role_name: r.name,
+                arn: r.arn,
+                role_id: r.role_id,
+                max_session_duration: r.max_session_duration,
+                policies,
+                created_at: secs(r.created_at),
+            })
+            .collect(),
+    })
+}
+
+/// `GET /berth/admin/accounts/{account}/groups`
+pub async fn list_groups(
+    State(app): State<AppState>,
+    Path(account): Path<String>,
+    req: Signed,
+) -> Answer {
+    let groups = app
+        .registry
+        .identity()
+        .admin_list_groups(&req.principal, &account)
+        .await
+        .map_err(registry_error)?;
+    ok(api::Groups {
+        groups: groups
+            .into_iter()
+            .map(|(g, members, policies)| api::Group {
+                account_id: g.account_id,
+                group_name: g.name,
+                arn: g.arn,
+                members,
+                policies,
+                created_at: secs(g.created_at),
+            })
+            .collect(),
+    })
+}
+
 /// `POST /berth/admin/accounts/{account}/users/{user}/access-keys`: the
 /// only answer that carries the secret.
 pub async fn create_access_key(

@@ -13,6 +13,8 @@ pub const SERVICE: &str = "berth";
 
 pub const ACCOUNTS: &str = "/berth/admin/accounts";
 pub const USERS: &str = "/berth/admin/accounts/{account}/users";
+pub const ROLES: &str = "/berth/admin/accounts/{account}/roles";
+pub const GROUPS: &str = "/berth/admin/accounts/{account}/groups";
 pub const USER_ACCESS_KEYS: &str = "/berth/admin/accounts/{account}/users/{user}/access-keys";
 pub const ACCESS_KEYS: &str = "/berth/admin/accounts/{account}/access-keys";
 pub const ACCESS_KEY: &str = "/berth/admin/accounts/{account}/access-keys/{key}";
@@ -103,6 +105,42 @@ pub struct UserCreated {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Users {
     pub users: Vec<User>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Role {
+    pub account_id: String,
+    pub role_name: String,
+    pub arn: String,
+    pub role_id: String,
+    pub max_session_duration: i64,
+    /// Policies attached (by ARN) and inline (by name).
+    pub policies: Vec<String>,
+    pub created_at: f64,
+}
+
+/// `GET ROLES`
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Roles {
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    pub account_id: String,
+    pub group_name: String,
+    pub arn: String,
+    pub members: Vec<String>,
+    pub policies: Vec<String>,
+    pub created_at: f64,
+}
+
+/// `GET GROUPS`
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Groups {
+    pub groups: Vec<Group>,
 }
 
 /// An access key as listings show it: never its secret.

@@ -117,6 +117,8 @@ pub fn router(state: AppState) -> Router {
             admin_api::USERS,
             axum::routing::post(admin::create_user).get(admin::list_users),
         )
+        .route(admin_api::ROLES, get(admin::list_roles))
+        .route(admin_api::GROUPS, get(admin::list_groups))
         .route(
             admin_api::USER_ACCESS_KEYS,
             axum::routing::post(admin::create_access_key).get(admin::list_user_access_keys),

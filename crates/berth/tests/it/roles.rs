@@ -545,6 +545,47 @@ fn trust_policies_session_policies_chaining_groups_and_session_tokens() {
         &["sts", "get-caller-identity"],
         "InvalidClientTokenId",
     );
+
+    // berth's admin CLI shows roles and groups, and signs with temporary
+    // credentials too (the admin's own session).
+    let admin_session = ok(
+        &root,
+        &["sts", "get-session-token", "--duration-seconds", "900"],
+    );
+    let admin_env = session_env(&s, &admin_session["Credentials"]);
+    let url = s.url();
+    let roles = berth_cli(
+        &admin_env,
+        &[
+            "admin",
+            "--endpoint",
+            &url,
+            "role",
+            "list",
+            "--account",
+            ACCOUNT,
+        ],
+    );
+    assert!(
+        roles.contains("power") && roles.contains("AmazonEC2ContainerRegistryPowerUser"),
+        "{roles}"
+    );
+    let groups = berth_cli(
+        &admin_env,
+        &[
+            "admin",
+            "--endpoint",
+            &url,
+            "group",
+            "list",
+            "--account",
+            ACCOUNT,
+        ],
+    );
+    assert!(
+        groups.contains("readers") && groups.contains("AmazonEC2ContainerRegistryReadOnly"),
+        "{groups}"
+    );
 }
 
 /// boto3 as a CI job in account A: it assumes a role of account B (whose

@@ -10,7 +10,7 @@ use super::rules::{valid_account_id, valid_user_name};
 use super::Identity;
 use crate::{Error, Result};
 use berth_iam::keys;
-use berth_store::{AccountRecord, CreateUserOutcome, UserRecord};
+use berth_store::{AccountRecord, CreateUserOutcome, Holder, UserRecord};
 
 /// What an admin API call does, as far as authorization is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,7 +23,8 @@ pub enum AdminAction<'a> {
     RunLifecycle,
     /// Import records into the vulnerability database (shared by every account).
     ImportVulnDb,
-    /// Create or list users, create, list or delete access keys, in `account`.
+    /// Create or list users, create, list or delete access keys, list
+    /// roles and groups, in `account`.
     ManageUsers { account: &'a str },
 }
 
@@ -162,6 +163,58 @@ impl Identity {
             .await?;
         self.existing_account(account).await?;
         Ok(self.meta.list_users(account).await?)
+    }
+
+    /// An account's roles, each with its policies (attached by ARN, then
+    /// inline by name): what `berth admin role list` shows.
+    pub async fn admin_list_roles(
+        &self,
+        caller: &Caller,
+        account: &str,
+    ) -> Result<Vec<(super::IamRole, Vec<String>)>> {
+        self.authorize_admin(caller, AdminAction::ManageUsers { account })
+            .await?;
+        self.existing_account(account).await?;
+        let mut out = Vec::new();
+        for r in self.meta.list_roles(account).await? {
+            let policies = self
+                .holder_policy_names(account, Holder::role(&r.name))
+                .await?;
+            out.push((self.role(account, &r.name).await?, policies));
+        }
+        Ok(out)
+    }
+
+    /// An account's groups, each with its members and policies.
+    pub async fn admin_list_groups(
+        &self,
+        caller: &Caller,
+        account: &str,
+    ) -> Result<Vec<(super::IamGroup, Vec<String>, Vec<String>)>> {
+        self.authorize_admin(caller, AdminAction::ManageUsers { account })
+            .await?;
+        self.existing_account(account).await?;
+        let mut out = Vec::new();
+        for g in self.meta.list_groups(account).await? {
+            let members = self
+                .meta
+                .group_members(account, &g.name)
+                .await?
+                .into_iter()
+                .map(|u| u.name)
+                .collect();
+            let policies = self
+                .holder_policy_names(account, Holder::group(&g.name))
+                .await?;
+            out.push((g.into(), members, policies));
+        }
+        Ok(out)
+    }
+
+    async fn holder_policy_names(&self, account: &str, holder: Holder<'_>) -> Result<Vec<String>> {
+        let mut names = self.meta.attached_policies(account, holder).await?;
+        names.extend(self.meta.list_inline_policies(account, holder).await?);
+        Ok(names)
     }
 
     /// A new access key for `user`; its secret is in this answer only (the
