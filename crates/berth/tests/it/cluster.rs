@@ -7,7 +7,9 @@
 //!   load balancer byte for byte;
 //! * a tag moved on one node is served by another at once, and a
 //!   repository policy set on one node is enforced by another at once (the
-//!   stale window is measured and printed);
+//!   stale window is measured and printed); a role session made through
+//!   one node signs on another, its login token from a third pulls, and
+//!   deleting the role on one node refuses the session on another at once;
 //! * lifecycle runs once per interval across the cluster, not per node, and
 //!   the vulnerability database is imported at start by one node, not each;
 //! * a node started with another server key is refused.
@@ -430,6 +432,98 @@ fn three_nodes_behind_haproxy_act_as_one_registry() {
         "repository policy: node 1 denied {took:?} after node 0's answer ({stale} allowed before)"
     );
     assert!(took < Duration::from_millis(500), "allowed for {took:?}");
+
+    // A role session made through node 0 signs on node 1, and its login
+    // token (from node 2) pulls on node 1: sessions are sealed under the
+    // shared server key, no node stores them. Deleting the role on node 0
+    // ends the session on node 1 at once (the identity invalidation).
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::000000000000:user/admin"}, "Action": "sts:AssumeRole"}]});
+    let iam = |node: &TestServer, args: &[&str]| {
+        json_of(args, aws_with(&node.aws_env("us-east-1"), args))
+    };
+    iam(
+        a,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "puller",
+            "--assume-role-policy-document",
+            &trust.to_string(),
+        ],
+    );
+    iam(
+        a,
+        &[
+            "iam",
+            "attach-role-policy",
+            "--role-name",
+            "puller",
+            "--policy-arn",
+            "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+        ],
+    );
+    let creds = iam(
+        a,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::000000000000:role/puller",
+            "--role-session-name",
+            "node-x",
+        ],
+    );
+    let c = &creds["Credentials"];
+    let session = (
+        c["AccessKeyId"].as_str().unwrap().to_string(),
+        c["SecretAccessKey"].as_str().unwrap().to_string(),
+        c["SessionToken"].as_str().unwrap().to_string(),
+    );
+    let describe_on = |node: &TestServer| {
+        berth_testkit::ecr::call_with_token(
+            &node.raw_client(),
+            &node.url(),
+            (&session.0, &session.1),
+            Some(&session.2),
+            "us-east-1",
+            "DescribeRepositories",
+            &serde_json::json!({}),
+        )
+    };
+    describe_on(b).unwrap();
+    let c_node = &d.nodes[2];
+    let password = berth_testkit::ecr::login_password_with_token(
+        &c_node.raw_client(),
+        &c_node.url(),
+        (&session.0, &session.1),
+        Some(&session.2),
+    );
+    let pulled = b
+        .raw_client()
+        .get(b.url() + "/v2/cluster/moving/manifests/latest")
+        .basic_auth("AWS", Some(&password))
+        .send()
+        .unwrap();
+    assert_eq!(pulled.status(), 200);
+    iam(
+        a,
+        &[
+            "iam",
+            "detach-role-policy",
+            "--role-name",
+            "puller",
+            "--policy-arn",
+            "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+        ],
+    );
+    iam(a, &["iam", "delete-role", "--role-name", "puller"]);
+    let (took, _) = until("the deleted role's session refused on node 1", || {
+        describe_on(b).is_err_and(|(_, e)| e["__type"] == "UnrecognizedClientException")
+    });
+    eprintln!("a deleted role's session was refused by node 1 {took:?} after node 0's answer");
+    assert!(took < Duration::from_millis(500), "accepted for {took:?}");
 
     // Lifecycle: every node ticks, one runs it per 2 s interval.
     a.ecr(

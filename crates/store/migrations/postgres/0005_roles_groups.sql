@@ -82,3 +82,24 @@ CREATE TABLE group_policy_attachments (
     FOREIGN KEY (account_id, group_name) REFERENCES iam_groups(account_id, name) ON DELETE CASCADE
 );
 CREATE INDEX group_policy_attachments_by_policy ON group_policy_attachments(account_id, policy_arn);
+
+-- Every node forgets its identity caches (decisions, parsed identity
+-- policies, login-token and session checks) when any of these change, as
+-- for users (0002_cluster.sql): a role deleted, a policy detached or a user
+-- removed from a group on one node binds every node at once.
+CREATE TRIGGER roles_invalidate AFTER INSERT OR UPDATE OR DELETE ON roles
+    FOR EACH STATEMENT EXECUTE FUNCTION berth_invalidate_all('i');
+CREATE TRIGGER role_policies_invalidate AFTER INSERT OR UPDATE OR DELETE ON role_policies
+    FOR EACH STATEMENT EXECUTE FUNCTION berth_invalidate_all('i');
+CREATE TRIGGER role_policy_attachments_invalidate AFTER INSERT OR UPDATE OR DELETE ON role_policy_attachments
+    FOR EACH STATEMENT EXECUTE FUNCTION berth_invalidate_all('i');
+CREATE TRIGGER iam_groups_invalidate AFTER INSERT OR UPDATE OR DELETE ON iam_groups
+    FOR EACH STATEMENT EXECUTE FUNCTION berth_invalidate_all('i');
+CREATE TRIGGER group_members_invalidate AFTER INSERT OR UPDATE OR DELETE ON group_members
+    FOR EACH STATEMENT EXECUTE FUNCTION berth_invalidate_all('i');
+CREATE TRIGGER group_policies_invalidate AFTER INSERT OR UPDATE OR DELETE ON group_policies
+    FOR EACH STATEMENT EXECUTE FUNCTION berth_invalidate_all('i');
+CREATE TRIGGER group_policy_attachments_invalidate AFTER INSERT OR UPDATE OR DELETE ON group_policy_attachments
+    FOR EACH STATEMENT EXECUTE FUNCTION berth_invalidate_all('i');
+CREATE TRIGGER role_tags_invalidate AFTER INSERT OR UPDATE OR DELETE ON role_tags
+    FOR EACH STATEMENT EXECUTE FUNCTION berth_invalidate_all('i');
