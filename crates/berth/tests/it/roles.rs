@@ -83,7 +83,7 @@ fn a_machine_assumes_a_read_only_role_through_a_cli_profile_and_pulls() {
     if !tools::require("aws") {
         return;
     }
-    let s = start();
+    let mut s = start();
     let root = s.aws_env("us-east-1");
     let api = Api::new(&s);
     let img = image::oci_image(201, 1, 1, 100);
@@ -254,6 +254,9 @@ fn a_machine_assumes_a_read_only_role_through_a_cli_profile_and_pulls() {
         ],
     );
     let before = session_env(&s, &creds["Credentials"]);
+    ok(&before, &["ecr", "describe-repositories"]);
+    // Sessions survive a restart: nothing of them was in memory only.
+    s.restart();
     ok(&before, &["ecr", "describe-repositories"]);
     err(
         &root,
