@@ -21,6 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub(crate) const IMAGE_REPO: &str = "bench/manifest";
+pub(crate) const SESSION_TOKEN_ROW: &str =
+    "manifest GET by tag at 64 connections, a role session's login token";
+const ASSUME_ROLE_ROW: &str = "STS AssumeRole, 8 connections";
 const TAGS_REPO: &str = "bench/tags";
 
 pub struct Meta {
@@ -123,6 +126,7 @@ impl Meta {
         results: &mut Results,
     ) -> anyhow::Result<()> {
         self.manifests(plan, order, results).await?;
+        self.sessions(plan, results).await?;
         self.listings(plan, order, results).await?;
         self.skopeo(plan, round, order, results)?;
         Ok(())
@@ -188,6 +192,57 @@ impl Meta {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// What temporary credentials cost on the pull path (manifest GET by
+    /// tag at 64 connections with a role session's login token, beside a
+    /// user's, measured back to back), and AssumeRole's rate. berth only:
+    /// Distribution has neither.
+    async fn sessions(&self, plan: &Plan, results: &mut Results) -> anyhow::Result<()> {
+        let addr = self.berth.addr;
+        let measure = plan.measure;
+        let (session_creds, assumed) = tokio::task::spawn_blocking(move || {
+            assume_for_bench(&format!("http://{addr}"), measure)
+        })
+        .await??;
+        results.add(
+            ASSUME_ROLE_ROW,
+            "req/s",
+            Better::Higher,
+            who(Kind::Berth),
+            assumed,
+        );
+        let shape = manifest_shapes(&self.image)
+            .into_iter()
+            .find(|(label, _)| label == "GET by tag")
+            .map(|(_, shape)| shape)
+            .context("the GET by tag shape")?;
+        let user_creds = self.berth.creds.clone().context("berth's login")?;
+        let user = load::run(addr, shape.clone(), 64, plan.warmup, plan.measure).await?;
+        crate::client::set_auth(addr, &session_creds);
+        let session = load::run(addr, shape, 64, plan.warmup, plan.measure).await;
+        crate::client::set_auth(addr, &user_creds);
+        let session = session?;
+        results.add_limit(
+            SESSION_TOKEN_ROW,
+            "req/s",
+            Better::Higher,
+            "a user's login token",
+            user.rate(),
+        );
+        results.add(
+            SESSION_TOKEN_ROW,
+            "req/s",
+            Better::Higher,
+            who(Kind::Berth),
+            session.rate(),
+        );
+        progress(&format!(
+            "sessions: AssumeRole {assumed:.0}/s; manifest GET by tag at 64 with a role session's token {:.0}/s, a user's {:.0}/s",
+            session.rate(),
+            user.rate()
+        ));
         Ok(())
     }
 
@@ -508,4 +563,75 @@ fn skopeo(args: &[&str]) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Makes (once per berth) a read-only role the root admin may assume, then
+/// for `measure` assumes it from 8 threads: the rate, and a login token of
+/// one of the sessions (`AWS:<password>`).
+fn assume_for_bench(url: &str, measure: Duration) -> anyhow::Result<(String, f64)> {
+    use berth_testkit::query;
+    let client = reqwest::blocking::Client::new();
+    let root = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::000000000000:user/admin"}, "Action": "sts:AssumeRole"}]})
+    .to_string();
+    let (status, xml) = query::call(
+        &client,
+        url,
+        root,
+        None,
+        "iam",
+        &[
+            ("Action", "CreateRole"),
+            ("RoleName", "bench-node"),
+            ("AssumeRolePolicyDocument", &trust),
+        ],
+    );
+    ensure!(
+        status == 200 || xml.contains("EntityAlreadyExists"),
+        "CreateRole: {xml}"
+    );
+    let (status, xml) = query::call(
+        &client,
+        url,
+        root,
+        None,
+        "iam",
+        &[
+            ("Action", "AttachRolePolicy"),
+            ("RoleName", "bench-node"),
+            (
+                "PolicyArn",
+                "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+            ),
+        ],
+    );
+    ensure!(status == 200, "AttachRolePolicy: {xml}");
+    let role = "arn:aws:iam::000000000000:role/bench-node";
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let (url, done) = (url.to_string(), done.clone());
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                while start.elapsed() < measure {
+                    query::assume_role(&client, &url, root, role, &format!("bench-{i}"));
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join()
+            .map_err(|_| anyhow::anyhow!("an AssumeRole thread panicked"))?;
+    }
+    let rate = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    let (id, secret, token) = query::assume_role(&client, url, root, role, "bench-pull");
+    let password =
+        berth_testkit::ecr::login_password_with_token(&client, url, (&id, &secret), Some(&token));
+    Ok((format!("AWS:{password}"), rate))
 }

@@ -55,6 +55,15 @@ pub fn check(r: &Results) -> Vec<Check> {
         }
     }
 
+    if let Some(row) = r.get(crate::meta::SESSION_TOKEN_ROW) {
+        let (b, user) = (m(&row.berth), m(&row.limit));
+        push(
+            format!("{}: within 5% of a user's token", row.name),
+            b >= 0.95 * user,
+            format!("{b:.0} vs {user:.0} req/s = {:.0}%", 100.0 * b / user),
+        );
+    }
+
     for row in rows(r, |n| {
         n.starts_with("blob push") && !n.ends_with("(blobs/s)")
     }) {

@@ -14,6 +14,7 @@ pub mod admin;
 pub mod ecr;
 pub mod image;
 pub mod postgres;
+pub mod query;
 mod server;
 pub mod tools;
 
