@@ -318,10 +318,9 @@ impl Identity {
         facts: &RequestFacts,
     ) -> Result<()> {
         let seen = self.authz.generation.load(Ordering::SeqCst);
-        let name = caller.identity_key();
         let key = [
             caller.account_id.as_str(),
-            name.as_ref(),
+            caller.decision_key(),
             action,
             registry.account_id.as_str(),
             registry.region.as_str(),
@@ -338,8 +337,9 @@ impl Identity {
         // such futures).
         let cacheable =
             Box::pin(self.authorize_uncached(caller, action, registry, repository, facts)).await?;
-        // A session's own policies (and its issue time) are not in the key.
-        if cacheable && caller.session.is_none() {
+        // A session with its own policies is its own key; its issue time
+        // and MFA matter only under conditions, which are never cached.
+        if cacheable {
             self.authz
                 .fill(seen, || self.authz.decisions.insert(KeyRef(&key)));
         }
@@ -547,7 +547,7 @@ impl Identity {
         if let Some(p) = self
             .authz
             .identities
-            .get(&KeyPair(caller.account_id.as_str(), name.as_ref()))
+            .get(&KeyPair(caller.account_id.as_str(), name))
         {
             return Ok(p);
         }
@@ -569,7 +569,7 @@ impl Identity {
             }
         }
         let out = Arc::new(out);
-        let key = (caller.account_id.clone(), name.into_owned());
+        let key = (caller.account_id.clone(), name.to_string());
         self.authz
             .fill(seen, || self.authz.identities.insert(key, out.clone()));
         Ok(out)

@@ -208,18 +208,40 @@ impl Identity {
         &self,
         password: &str,
     ) -> std::result::Result<Principal, TokenRefusal> {
+        self.expire_checks();
+        // A password made under temporary credentials carries their session
+        // token (about a kilobyte): once checked, the very same text is
+        // found here, without decoding it and its MAC again.
+        // (`djN8` is `v3|` in base64url: users' passwords skip the lookup.)
+        if let Some(hit) = password
+            .starts_with("djN8")
+            .then(|| self.logins.get(password))
+            .flatten()
+        {
+            if self.now() / 1000 >= hit.1 {
+                return Err(TokenRefusal::Token(TokenError::Expired));
+            }
+            return Ok(hit.0.clone());
+        }
         let TokenPrincipal {
             account_id,
             user,
             access_key_id,
             session_token,
-            ..
+            expires_at,
         } = token::verify(&self.config.server_key, password, self.now() / 1000)
             .map_err(TokenRefusal::Token)?;
-        self.expire_checks();
         if let (Some(key_id), Some(session)) = (&access_key_id, &session_token) {
             return match self.open_session(key_id, session).await {
-                Ok((p, _)) => Ok(p),
+                Ok((p, _)) => {
+                    if self.caches_enabled.load(Ordering::SeqCst) {
+                        self.logins.insert(
+                            password.to_string(),
+                            std::sync::Arc::new((p.clone(), expires_at)),
+                        );
+                    }
+                    Ok(p)
+                }
                 Err(SignatureRefusal::ExpiredToken) => {
                     Err(TokenRefusal::Token(TokenError::Expired))
                 }
@@ -287,6 +309,7 @@ impl Identity {
         self.users_seen.clear();
         self.user_paths.write().clear();
         self.sessions.clear();
+        self.logins.clear();
     }
 
     /// The principal and secret of temporary credentials: the token must
@@ -372,7 +395,19 @@ impl Identity {
             }
         }
         let given = claims.policy.is_some() || !claims.policy_arns.is_empty();
+        let role_key = claims
+            .role
+            .as_ref()
+            .map(|r| format!("role/{}", r.name))
+            .unwrap_or_default();
+        let identity = match (&claims.role, &claims.user) {
+            (Some(_), _) => role_key.clone(),
+            (None, Some(u)) => u.name.clone(),
+            (None, None) => String::new(),
+        };
         let mut session = super::principal::Session {
+            role_key,
+            decision_key: format!("{identity}#{key_id}"),
             access_key_id: key_id.to_string(),
             token: token.to_string(),
             issued_at_ms: claims.iat,

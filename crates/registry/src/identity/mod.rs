@@ -77,8 +77,12 @@ pub struct Identity {
     user_paths: parking_lot::RwLock<HashMap<(String, String, String), String>>,
     users_seen_at: AtomicI64,
     /// Session token → its principal and secret, as `open_session` found
-    /// them; forgotten with `users_seen`.
+    /// them; forgotten with `users_seen`. Entries are about a kilobyte:
+    /// 1,000 of them bound it near 1 MiB.
     sessions: quick_cache::sync::Cache<String, Arc<(principal::Principal, String)>>,
+    /// Login password made under temporary credentials → its principal and
+    /// its expiry (Unix s), once checked; forgotten with `users_seen`.
+    logins: quick_cache::sync::Cache<String, Arc<(principal::Principal, i64)>>,
     /// False while this node cannot hear other nodes' changes: the token
     /// check reads the store every time.
     caches_enabled: std::sync::atomic::AtomicBool,
@@ -100,7 +104,8 @@ impl Identity {
             users_seen: FastSet::new(100_000),
             user_paths: Default::default(),
             users_seen_at: AtomicI64::new(0),
-            sessions: quick_cache::sync::Cache::new(10_000),
+            sessions: quick_cache::sync::Cache::new(1_000),
+            logins: quick_cache::sync::Cache::new(1_000),
             caches_enabled: std::sync::atomic::AtomicBool::new(true),
             config,
         }

@@ -92,10 +92,19 @@ impl Principal {
 
     /// What the identity-policy cache knows this caller's policies by: the
     /// user's name, or `role/<name>` (no user name holds `/`).
-    pub fn identity_key(&self) -> std::borrow::Cow<'_, str> {
-        match self.role() {
-            Some(r) => std::borrow::Cow::Owned(format!("role/{}", r.name)),
-            None => std::borrow::Cow::Borrowed(&self.user),
+    pub fn identity_key(&self) -> &str {
+        match &self.session {
+            Some(s) if s.role.is_some() => &s.role_key,
+            _ => &self.user,
+        }
+    }
+
+    /// What the decision cache knows this caller by: as `identity_key`,
+    /// and for a session with its own policies, that session alone.
+    pub fn decision_key(&self) -> &str {
+        match &self.session {
+            Some(s) if s.policies.is_some() => &s.decision_key,
+            _ => self.identity_key(),
         }
     }
 }
@@ -123,6 +132,10 @@ pub struct Session {
     /// The session policies: `None` when none were given (the role's
     /// policies alone decide); else an Allow is needed from one of them.
     pub policies: Option<Vec<(String, std::sync::Arc<berth_iam::policy::Policy>)>>,
+    /// `role/<name>` for a role session (`Principal::identity_key`).
+    pub role_key: String,
+    /// `<identity key>#<key id>` (`Principal::decision_key`).
+    pub decision_key: String,
 }
 
 /// Why a `docker login` token is not accepted.
