@@ -31,6 +31,10 @@ pub mod keys {
     pub fn ecr_resource_tag(tag: &str) -> String {
         format!("ecr:ResourceTag/{tag}")
     }
+    /// `aws:PrincipalTag/<key>`: the caller's tags (a role session's role's).
+    pub fn principal_tag(tag: &str) -> String {
+        format!("aws:PrincipalTag/{tag}")
+    }
     pub fn request_tag(tag: &str) -> String {
         format!("aws:RequestTag/{tag}")
     }

@@ -64,6 +64,8 @@ pub struct Principal {
     pub role: Option<AssumedRole>,
     /// Temporary credentials (GetSessionToken or AssumeRole).
     pub session: Option<SessionFacts>,
+    /// `aws:PrincipalTag/<key>`: a role session's role's tags.
+    pub tags: Vec<(String, String)>,
     /// The account's administrator: allowed as if AdministratorAccess were
     /// attached.
     pub account_admin: bool,
@@ -88,6 +90,7 @@ impl Principal {
             path: path.to_string(),
             role: None,
             session: None,
+            tags: Vec::new(),
             account_admin: name == "admin",
             anonymous: false,
         }
@@ -106,6 +109,7 @@ impl Principal {
             path: path.to_string(),
             role: Some(role),
             session: Some(session),
+            tags: Vec::new(),
             account_admin: false,
             anonymous: false,
         }
@@ -119,6 +123,7 @@ impl Principal {
             path: String::new(),
             role: None,
             session: None,
+            tags: Vec::new(),
             account_admin: false,
             anonymous: true,
         }
@@ -196,6 +201,9 @@ impl Request {
                     context.insert(keys::PRINCIPAL_TYPE, "User");
                     context.insert(keys::USERNAME, principal.user.clone());
                 }
+            }
+            for (k, v) in &principal.tags {
+                context.insert(&keys::principal_tag(k), v.clone());
             }
             if let Some(s) = principal.session {
                 context.insert(

@@ -243,6 +243,9 @@ struct Involved<'a> {
     /// The repository's resource tags, loaded only when a condition reads
     /// them.
     resource_tags: &'a [ResourceTag],
+    /// A user's `aws:userid` (`AIDA…`), loaded only when a condition reads
+    /// it (a role session's is in its principal).
+    user_id: Option<&'a str>,
 }
 
 /// The identity policies as the evaluator takes them.
@@ -284,6 +287,14 @@ impl Involved<'_> {
             .chain(self.repository)
             .chain(self.registry)
     }
+}
+
+/// Whether a condition reads `aws:userid`.
+fn reads_user_id(p: &Policy) -> bool {
+    p.statements
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .any(|c| c.key.eq_ignore_ascii_case(keys::USERID))
 }
 
 /// A session's own policies, if it was given any.
@@ -383,7 +394,17 @@ impl Identity {
         // name of the page (the principal, the time, the connection): built
         // once, only its resource changes. Building it per name (a map, the
         // time formatted) was most of a 1,000-name page's 3.3 ms.
-        let mut shared = (!tags_read).then(|| facts.apply(self.request(caller, action, "")));
+        let userid_read = registry_policy.as_deref().is_some_and(reads_user_id)
+            || identity.iter().any(|(_, p)| reads_user_id(p))
+            || policies.values().any(|p| reads_user_id(p));
+        let user_id = self.user_id_for_conditions(caller, userid_read).await?;
+        let mut shared = (!tags_read).then(|| {
+            let r = facts.apply(self.request(caller, action, ""));
+            match &user_id {
+                Some(id) => r.with_context(keys::USERID, id.clone()),
+                None => r,
+            }
+        });
         let identity_policies = evaluator_identity(&identity);
         for name in names {
             let repository = policies.get(&name).map(|p| &**p);
@@ -396,6 +417,7 @@ impl Identity {
                         repository,
                         registry: registry_policy.as_deref(),
                         resource_tags: &[],
+                        user_id: user_id.as_deref(),
                     };
                     evaluate_involved(request, registry, &identity_policies, &involved)
                 }
@@ -409,6 +431,7 @@ impl Identity {
                         repository,
                         registry: registry_policy.as_deref(),
                         resource_tags: &resource_tags,
+                        user_id: user_id.as_deref(),
                     };
                     self.decide(caller, action, registry, Some(&name), &involved, facts)
                         .0
@@ -452,6 +475,9 @@ impl Identity {
                 .with_context(&keys::resource_tag(&t.key), t.value.clone())
                 .with_context(&keys::ecr_resource_tag(&t.key), t.value.clone());
         }
+        if let Some(id) = involved.user_id {
+            request = request.with_context(keys::USERID, id);
+        }
         let identity = evaluator_identity(involved.identity);
         let decision = evaluate_involved(&request, registry, &identity, involved);
         (decision, request)
@@ -468,9 +494,15 @@ impl Identity {
         facts: &RequestFacts,
     ) -> Result<(Decision, Request)> {
         let identity = self.identity_policies(caller).await?;
+        let reads = identity.iter().any(|(_, p)| reads_user_id(p))
+            || session_policies(caller).is_some_and(|ps| ps.iter().any(|(_, p)| reads_user_id(p)));
+        let user_id = self.user_id_for_conditions(caller, reads).await?;
         let identity = evaluator_identity(&identity);
         let session = session_policies(caller).map(evaluator_identity);
-        let request = facts.apply(self.request(caller, action, resource));
+        let mut request = facts.apply(self.request(caller, action, resource));
+        if let Some(id) = user_id {
+            request = request.with_context(keys::USERID, id);
+        }
         let decision = evaluate(
             &request,
             &Policies {
@@ -482,6 +514,24 @@ impl Identity {
             },
         );
         Ok((decision, request))
+    }
+
+    /// A user's `aws:userid` (IAM's `AIDA…` UserId), when `read` (a
+    /// condition names it): one indexed read, on the uncached path only. A
+    /// role session's is in its principal already; anonymous has none.
+    async fn user_id_for_conditions(
+        &self,
+        caller: &Principal,
+        read: bool,
+    ) -> Result<Option<String>> {
+        if !read || caller.anonymous || caller.role().is_some() {
+            return Ok(None);
+        }
+        Ok(self
+            .meta
+            .get_user(&caller.account_id, &caller.user)
+            .await?
+            .map(|u| u.user_id))
     }
 
     /// The request as policies see it: the principal's keys and the time.
@@ -513,8 +563,13 @@ impl Identity {
             repository: repo_policy.as_deref(),
             registry: registry_policy.as_deref(),
             resource_tags: &[],
+            user_id: None,
         };
         let cacheable = !involved.policies().any(has_conditions);
+        let user_id = self
+            .user_id_for_conditions(caller, involved.policies().any(reads_user_id))
+            .await?;
+        involved.user_id = user_id.as_deref();
         let resource_tags = match repository {
             Some(name) if name != "*" && involved.policies().any(reads_resource_tags) => {
                 self.tags_for_conditions(registry, name).await?

@@ -406,6 +406,7 @@ impl Identity {
             (None, None) => String::new(),
         };
         let mut session = super::principal::Session {
+            tags: Vec::new(),
             role_key,
             decision_key: format!("{identity}#{key_id}"),
             access_key_id: key_id.to_string(),
@@ -423,6 +424,7 @@ impl Identity {
                 Some(now) if now.role_id == r.id => {}
                 _ => return Ok(None),
             }
+            session.tags = self.meta.role_tags(&claims.account, &r.name).await?;
             session.role = Some(AssumedRole {
                 name: r.name.clone(),
                 id: r.id.clone(),

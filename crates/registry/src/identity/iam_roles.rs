@@ -345,8 +345,9 @@ impl Identity {
             .tag_role(&caller.account_id, name, &tags, MAX_ROLE_TAGS)
             .await?
         {
+            // Sessions carry the tags as `aws:PrincipalTag`: open them again.
             TagOutcome::Tagged => {
-                self.authz.changed();
+                self.forget_user();
                 Ok(())
             }
             TagOutcome::NotFound => Err(no_such_entity(HolderKind::Role, name)),
@@ -374,7 +375,7 @@ impl Identity {
             .untag_role(&caller.account_id, name, &keys)
             .await?
         {
-            self.authz.changed();
+            self.forget_user();
             Ok(())
         } else {
             Err(no_such_entity(HolderKind::Role, name))

@@ -70,7 +70,10 @@ impl Principal {
             mfa: s.mfa,
         };
         match &s.role {
-            Some(r) => P::role_session(&self.account_id, &self.path, r.clone(), facts),
+            Some(r) => P {
+                tags: s.tags.clone(),
+                ..P::role_session(&self.account_id, &self.path, r.clone(), facts)
+            },
             None => P {
                 session: Some(facts),
                 ..P::user_at(&self.account_id, &self.path, &self.user)
@@ -134,6 +137,9 @@ pub struct Session {
     pub policies: Option<Vec<(String, std::sync::Arc<berth_iam::policy::Policy>)>>,
     /// `role/<name>` for a role session (`Principal::identity_key`).
     pub role_key: String,
+    /// A role session's role's tags (`aws:PrincipalTag/<key>`), as they
+    /// were when the session was last checked.
+    pub tags: Vec<(String, String)>,
     /// `<identity key>#<key id>` (`Principal::decision_key`).
     pub decision_key: String,
 }

@@ -220,3 +220,67 @@ async fn role_chaining_is_limited_to_an_hour_and_a_user_session_cannot_ask_for_a
         .await;
     assert!(matches!(again, Err(Error::AccessDenied(_))));
 }
+
+#[tokio::test]
+async fn conditions_see_each_principals_keys() {
+    let f = fixture().await;
+    let admin = admin(&f).await;
+    let identity = f.reg.identity();
+    let registry = RegistryKey {
+        account_id: ACCT.into(),
+        region: "us-east-1".into(),
+    };
+    // A role session: its type, its role's ARN, its user id and its
+    // role's tags.
+    role(&f, &admin, "node", 3600).await;
+    identity
+        .iam_tag_role(&admin, "node", vec![("team".into(), "ops".into())])
+        .await
+        .unwrap();
+    let c = assume(&f, &admin, "node", 900).await;
+    let p = open(&f, &c).await.unwrap();
+    let role_id = identity.iam_get_role(&admin, "node").await.unwrap().role_id;
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"ecr:*","Resource":"*","Condition":{{
+            "StringEquals":{{"aws:PrincipalType":"AssumedRole","aws:PrincipalTag/team":"ops",
+                "aws:PrincipalArn":"arn:aws:iam::{ACCT}:role/node","aws:userid":"{role_id}:s-1"}},
+            "Bool":{{"aws:MultiFactorAuthPresent":"false"}}}}}}]}}"#
+    );
+    identity
+        .put_holder_policy(&admin, Holder::role("node"), "keys", &policy)
+        .await
+        .unwrap();
+    check(&f, &registry, &p).await.unwrap();
+    // The tag goes: the session's next check sees it gone.
+    identity
+        .iam_untag_role(&admin, "node", vec!["team".into()])
+        .await
+        .unwrap();
+    let p = open(&f, &c).await.unwrap();
+    assert!(check(&f, &registry, &p).await.is_err());
+
+    // A user: `aws:userid` is its AIDA… id, read only when a condition
+    // names it.
+    let dev = identity.iam_create_user(&admin, "dev", None).await.unwrap();
+    let for_id = |id: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"ecr:*","Resource":"*","Condition":{{"StringEquals":{{"aws:userid":"{id}","aws:PrincipalType":"User"}}}}}}]}}"#
+        )
+    };
+    identity
+        .put_holder_policy(
+            &admin,
+            Holder::user("dev"),
+            "p",
+            &for_id("AIDANOTTHISONE000000"),
+        )
+        .await
+        .unwrap();
+    let dev_p = Principal::user(ACCT, "dev");
+    assert!(check(&f, &registry, &dev_p).await.is_err());
+    identity
+        .put_holder_policy(&admin, Holder::user("dev"), "p", &for_id(&dev.user_id))
+        .await
+        .unwrap();
+    check(&f, &registry, &dev_p).await.unwrap();
+}
