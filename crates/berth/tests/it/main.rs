@@ -4,6 +4,8 @@
 //! area with `cargo nextest run -p berth --test it crash::` (the module
 //! path is the filter: `--test it ecr::`, `--test it attacks::`), or
 //! `cargo nextest run -p berth -E 'test(/^crash::/)'`.
+// roles.rs spells out a large expected answer with `json!`.
+#![recursion_limit = "256"]
 
 mod common;
 

@@ -1051,3 +1051,195 @@ fn docker_pulls_through_the_amazon_ecr_credential_helper_under_a_node_role() {
         s.log()
     );
 }
+
+/// Every IAM action for roles and groups and both STS actions through
+/// boto3: the success path's shapes, and each documented error by code
+/// (NoSuchEntity, EntityAlreadyExists, DeleteConflict, LimitExceeded,
+/// MalformedPolicyDocument, ValidationError).
+const EVERY_ACTION: &str = r#"
+import boto3, json, os, sys
+from botocore.config import Config
+from botocore.exceptions import ClientError
+# The server's own checks are under test: the client's are off.
+cfg = Config(parameter_validation=False)
+iam = boto3.client("iam", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1", config=cfg)
+sts = boto3.client("sts", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1", config=cfg)
+out = {}
+def code(f, **kw):
+    try:
+        f(**kw)
+        return "ok"
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::000000000000:user/admin"}, "Action": "sts:AssumeRole"}]})
+allow = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]})
+ro = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
+
+# Roles.
+r = iam.create_role(RoleName="app", Path="/svc/", AssumeRolePolicyDocument=trust,
+    Description="the app", MaxSessionDuration=7200, Tags=[{"Key": "team", "Value": "ops"}])["Role"]
+out["arn"] = r["Arn"]; out["role_id"] = r["RoleId"]; out["max"] = r["MaxSessionDuration"]
+out["dup_role"] = code(iam.create_role, RoleName="APP", AssumeRolePolicyDocument=trust)
+out["bad_trust"] = code(iam.create_role, RoleName="x1", AssumeRolePolicyDocument=allow)
+out["bad_max"] = code(iam.create_role, RoleName="x2", AssumeRolePolicyDocument=trust, MaxSessionDuration=100000)
+g = iam.get_role(RoleName="app")["Role"]
+out["get_tags"] = g.get("Tags"); out["description"] = g.get("Description")
+out["get_missing"] = code(iam.get_role, RoleName="nope")
+out["list_roles"] = [x["RoleName"] for x in iam.list_roles(PathPrefix="/svc/")["Roles"]]
+iam.update_role(RoleName="app", Description="changed", MaxSessionDuration=3600)
+out["updated"] = iam.get_role(RoleName="app")["Role"]["MaxSessionDuration"]
+out["update_missing"] = code(iam.update_role, RoleName="nope", Description="x")
+out["update_bad_max"] = code(iam.update_role, RoleName="app", MaxSessionDuration=10)
+out["role_description"] = iam.update_role_description(RoleName="app", Description="desc")["Role"]["Description"]
+out["trust_update"] = code(iam.update_assume_role_policy, RoleName="app", PolicyDocument=trust)
+out["trust_bad"] = code(iam.update_assume_role_policy, RoleName="app", PolicyDocument="{")
+out["trust_missing"] = code(iam.update_assume_role_policy, RoleName="nope", PolicyDocument=trust)
+iam.tag_role(RoleName="app", Tags=[{"Key": "env", "Value": "prod"}])
+out["tags"] = iam.list_role_tags(RoleName="app")["Tags"]
+out["too_many_tags"] = code(iam.tag_role, RoleName="app", Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(49)])
+iam.untag_role(RoleName="app", TagKeys=["env"])
+out["tags_after"] = [t["Key"] for t in iam.list_role_tags(RoleName="app")["Tags"]]
+out["tag_missing"] = code(iam.tag_role, RoleName="nope", Tags=[{"Key": "a", "Value": "b"}])
+# Role policies.
+iam.put_role_policy(RoleName="app", PolicyName="inline", PolicyDocument=allow)
+out["get_role_policy"] = iam.get_role_policy(RoleName="app", PolicyName="inline")["PolicyDocument"]["Statement"][0]["Action"]
+out["role_policies"] = iam.list_role_policies(RoleName="app")["PolicyNames"]
+out["get_role_policy_missing"] = code(iam.get_role_policy, RoleName="app", PolicyName="nope")
+out["put_role_policy_bad"] = code(iam.put_role_policy, RoleName="app", PolicyName="bad", PolicyDocument="{}")
+out["put_role_policy_missing"] = code(iam.put_role_policy, RoleName="nope", PolicyName="p", PolicyDocument=allow)
+iam.attach_role_policy(RoleName="app", PolicyArn=ro)
+out["attached"] = [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName="app")["AttachedPolicies"]]
+out["attach_missing_policy"] = code(iam.attach_role_policy, RoleName="app", PolicyArn="arn:aws:iam::000000000000:policy/none")
+out["attach_missing_role"] = code(iam.attach_role_policy, RoleName="nope", PolicyArn=ro)
+out["delete_with_inline"] = code(iam.delete_role, RoleName="app")
+iam.delete_role_policy(RoleName="app", PolicyName="inline")
+out["delete_role_policy_again"] = code(iam.delete_role_policy, RoleName="app", PolicyName="inline")
+out["delete_with_attached"] = code(iam.delete_role, RoleName="app")
+iam.detach_role_policy(RoleName="app", PolicyArn=ro)
+out["detach_again"] = code(iam.detach_role_policy, RoleName="app", PolicyArn=ro)
+
+# STS, before the role goes.
+c = sts.assume_role(RoleArn=out["arn"], RoleSessionName="s1", DurationSeconds=900)
+out["assumed_id"] = c["AssumedRoleUser"]["AssumedRoleId"]
+out["key_prefix"] = c["Credentials"]["AccessKeyId"][:4]
+out["bad_session_name"] = code(sts.assume_role, RoleArn=out["arn"], RoleSessionName="has space")
+out["short_duration"] = code(sts.assume_role, RoleArn=out["arn"], RoleSessionName="s1", DurationSeconds=899)
+out["long_duration"] = code(sts.assume_role, RoleArn=out["arn"], RoleSessionName="s1", DurationSeconds=3601)
+out["missing_role"] = code(sts.assume_role, RoleArn="arn:aws:iam::000000000000:role/nope", RoleSessionName="s1")
+out["bad_session_policy"] = code(sts.assume_role, RoleArn=out["arn"], RoleSessionName="s1", Policy="{")
+out["big_session_policy"] = code(sts.assume_role, RoleArn=out["arn"], RoleSessionName="s1",
+    Policy=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*", "Sid": "x" * 2100}]}))
+t = sts.get_session_token(DurationSeconds=900)["Credentials"]
+out["session_token_prefix"] = t["AccessKeyId"][:4]
+out["session_token_long"] = code(sts.get_session_token, DurationSeconds=129601)
+iam.delete_role(RoleName="app")
+out["delete_again"] = code(iam.delete_role, RoleName="app")
+
+# Groups.
+iam.create_user(UserName="u1")
+gr = iam.create_group(GroupName="devs", Path="/eng/")["Group"]
+out["group_arn"] = gr["Arn"]; out["group_id"] = gr["GroupId"]
+out["dup_group"] = code(iam.create_group, GroupName="DEVS")
+out["list_groups"] = [x["GroupName"] for x in iam.list_groups(PathPrefix="/eng/")["Groups"]]
+iam.add_user_to_group(GroupName="devs", UserName="u1")
+iam.add_user_to_group(GroupName="devs", UserName="u1")
+out["members"] = [u["UserName"] for u in iam.get_group(GroupName="devs")["Users"]]
+out["groups_for_user"] = [x["GroupName"] for x in iam.list_groups_for_user(UserName="u1")["Groups"]]
+out["add_missing_user"] = code(iam.add_user_to_group, GroupName="devs", UserName="nobody")
+out["add_missing_group"] = code(iam.add_user_to_group, GroupName="nope", UserName="u1")
+out["get_group_missing"] = code(iam.get_group, GroupName="nope")
+iam.put_group_policy(GroupName="devs", PolicyName="inline", PolicyDocument=allow)
+out["group_policies"] = iam.list_group_policies(GroupName="devs")["PolicyNames"]
+out["get_group_policy"] = iam.get_group_policy(GroupName="devs", PolicyName="inline")["PolicyName"]
+out["get_group_policy_missing"] = code(iam.get_group_policy, GroupName="devs", PolicyName="nope")
+iam.attach_group_policy(GroupName="devs", PolicyArn=ro)
+out["group_attached"] = [p["PolicyArn"] for p in iam.list_attached_group_policies(GroupName="devs")["AttachedPolicies"]]
+out["delete_user_in_group"] = code(iam.delete_user, UserName="u1")
+out["delete_group_with_members"] = code(iam.delete_group, GroupName="devs")
+iam.remove_user_from_group(GroupName="devs", UserName="u1")
+out["delete_group_with_inline"] = code(iam.delete_group, GroupName="devs")
+iam.delete_group_policy(GroupName="devs", PolicyName="inline")
+out["delete_group_with_attached"] = code(iam.delete_group, GroupName="devs")
+iam.detach_group_policy(GroupName="devs", PolicyArn=ro)
+iam.delete_group(GroupName="devs")
+out["delete_group_again"] = code(iam.delete_group, GroupName="devs")
+print(json.dumps(out))
+"#;
+
+#[test]
+fn every_role_group_and_sts_action_answers_with_boto3() {
+    let s = start();
+    let o = python_json(&s, EVERY_ACTION, &[]);
+    let expect = json!({
+        "arn": format!("arn:aws:iam::{ACCOUNT}:role/svc/app"),
+        "max": 7200,
+        "dup_role": "EntityAlreadyExists",
+        "bad_trust": "MalformedPolicyDocument",
+        "bad_max": "ValidationError",
+        "get_tags": [{"Key": "team", "Value": "ops"}],
+        "description": "the app",
+        "get_missing": "NoSuchEntity",
+        "list_roles": ["app"],
+        "updated": 3600,
+        "update_missing": "NoSuchEntity",
+        "update_bad_max": "ValidationError",
+        "role_description": "desc",
+        "trust_update": "ok",
+        "trust_bad": "MalformedPolicyDocument",
+        "trust_missing": "NoSuchEntity",
+        "tags": [{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "ops"}],
+        "too_many_tags": "LimitExceeded",
+        "tags_after": ["team"],
+        "tag_missing": "NoSuchEntity",
+        "get_role_policy": "ecr:*",
+        "role_policies": ["inline"],
+        "get_role_policy_missing": "NoSuchEntity",
+        "put_role_policy_bad": "MalformedPolicyDocument",
+        "put_role_policy_missing": "NoSuchEntity",
+        "attached": ["AmazonEC2ContainerRegistryReadOnly"],
+        "attach_missing_policy": "NoSuchEntity",
+        "attach_missing_role": "NoSuchEntity",
+        "delete_with_inline": "DeleteConflict",
+        "delete_role_policy_again": "NoSuchEntity",
+        "delete_with_attached": "DeleteConflict",
+        "detach_again": "NoSuchEntity",
+        "key_prefix": "ASIA",
+        "bad_session_name": "ValidationError",
+        "short_duration": "ValidationError",
+        "long_duration": "ValidationError",
+        "missing_role": "AccessDenied",
+        "bad_session_policy": "MalformedPolicyDocument",
+        "big_session_policy": "PackedPolicyTooLarge",
+        "session_token_prefix": "ASIA",
+        "session_token_long": "ValidationError",
+        "delete_again": "NoSuchEntity",
+        "group_arn": format!("arn:aws:iam::{ACCOUNT}:group/eng/devs"),
+        "dup_group": "EntityAlreadyExists",
+        "list_groups": ["devs"],
+        "members": ["u1"],
+        "groups_for_user": ["devs"],
+        "add_missing_user": "NoSuchEntity",
+        "add_missing_group": "NoSuchEntity",
+        "get_group_missing": "NoSuchEntity",
+        "group_policies": ["inline"],
+        "get_group_policy": "inline",
+        "get_group_policy_missing": "NoSuchEntity",
+        "group_attached": [READ_ONLY],
+        "delete_user_in_group": "DeleteConflict",
+        "delete_group_with_members": "DeleteConflict",
+        "delete_group_with_inline": "DeleteConflict",
+        "delete_group_with_attached": "DeleteConflict",
+        "delete_group_again": "NoSuchEntity",
+    });
+    for (k, want) in expect.as_object().unwrap() {
+        assert_eq!(&o[k], want, "{k}: {o}");
+    }
+    let role_id = o["role_id"].as_str().unwrap();
+    assert!(
+        role_id.starts_with("AROA") && role_id.len() == 21,
+        "{role_id}"
+    );
+    assert_eq!(o["assumed_id"], format!("{role_id}:s1"));
+    assert!(o["group_id"].as_str().unwrap().starts_with("AGPA"));
+}

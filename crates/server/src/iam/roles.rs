@@ -85,7 +85,9 @@ impl QueryAction for UpdateRole {
             .identity()
             .iam_update_role(caller, q.required("RoleName")?, update)
             .await)?;
-        Ok(None)
+        // The model's only empty output with a result wrapper: botocore
+        // looks for `<UpdateRoleResult/>`.
+        render(|_| {})
     }
 }
 
