@@ -649,6 +649,27 @@ manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.ima
 ecr.put_image(repositoryName="shared/app", imageManifest=manifest, imageTag="v1")
 images = client("ecr", b_key, b_secret).describe_images(repositoryName="shared/app")["imageDetails"]
 out["tags"] = images[0]["imageTags"]
+# A layer URL presigned under the session carries its token, and works.
+import urllib.request
+u = ecr.get_download_url_for_layer(repositoryName="shared/app", layerDigest=ld)["downloadUrl"]
+out["url_has_token"] = "X-Amz-Security-Token=" in u
+out["url_bytes_match"] = urllib.request.urlopen(u).read() == layer
+# A repository policy naming a role grants its sessions (same account, no
+# identity policy on the role).
+b_admin_trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::111111111111:user/admin"}, "Action": "sts:AssumeRole"}]}
+b_iam.create_role(RoleName="reader", AssumeRolePolicyDocument=json.dumps(b_admin_trust))
+client("ecr", b_key, b_secret).set_repository_policy(repositoryName="shared/app", policyText=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+     "Principal": {"AWS": "arn:aws:iam::111111111111:role/reader"}, "Action": ["ecr:DescribeImages"]}]}))
+rc = client("sts", b_key, b_secret).assume_role(RoleArn="arn:aws:iam::111111111111:role/reader", RoleSessionName="r1")["Credentials"]
+reader = client("ecr", rc["AccessKeyId"], rc["SecretAccessKey"], rc["SessionToken"])
+out["reader_describe"] = len(reader.describe_images(repositoryName="shared/app")["imageDetails"])
+try:
+    reader.list_images(repositoryName="shared/app")
+    out["reader_list"] = "allowed"
+except ClientError as e:
+    out["reader_list"] = e.response["Error"]["Code"]
 try:
     ecr.delete_repository(repositoryName="shared/app", force=True)
     out["delete"] = "allowed"
@@ -683,6 +704,10 @@ fn a_ci_job_in_one_account_assumes_another_accounts_role_and_pushes_with_boto3()
     );
     assert_eq!(out["caller"], out["assumed"]);
     assert_eq!(out["tags"], json!(["v1"]));
+    assert_eq!(out["url_has_token"], true, "{out}");
+    assert_eq!(out["url_bytes_match"], true, "{out}");
+    assert_eq!(out["reader_describe"], 1, "{out}");
+    assert_eq!(out["reader_list"], "AccessDeniedException", "{out}");
     assert_eq!(
         out["delete"], "AccessDeniedException",
         "PowerUser does not delete"
@@ -1133,6 +1158,7 @@ out["big_session_policy"] = code(sts.assume_role, RoleArn=out["arn"], RoleSessio
 t = sts.get_session_token(DurationSeconds=900)["Credentials"]
 out["session_token_prefix"] = t["AccessKeyId"][:4]
 out["session_token_long"] = code(sts.get_session_token, DurationSeconds=129601)
+out["session_tags"] = code(sts.assume_role, RoleArn=out["arn"], RoleSessionName="s1", Tags=[{"Key": "a", "Value": "b"}])
 iam.delete_role(RoleName="app")
 out["delete_again"] = code(iam.delete_role, RoleName="app")
 
@@ -1213,6 +1239,7 @@ fn every_role_group_and_sts_action_answers_with_boto3() {
         "big_session_policy": "PackedPolicyTooLarge",
         "session_token_prefix": "ASIA",
         "session_token_long": "ValidationError",
+        "session_tags": "ValidationError",
         "delete_again": "NoSuchEntity",
         "group_arn": format!("arn:aws:iam::{ACCOUNT}:group/eng/devs"),
         "dup_group": "EntityAlreadyExists",

@@ -37,6 +37,21 @@ impl QueryAction for AssumeRole {
                 "berth has no MFA devices: AssumeRole does not take SerialNumber or TokenCode",
             ));
         }
+        // Session tags and SourceIdentity would become condition keys
+        // (`aws:PrincipalTag`, `sts:SourceIdentity`) that berth does not
+        // carry yet: refused rather than dropped.
+        for member in [
+            "Tags.member.1.Key",
+            "TransitiveTagKeys.member.1",
+            "SourceIdentity",
+        ] {
+            if q.optional(member).is_some() {
+                return Err(QueryError::validation(format!(
+                    "berth does not support session tags or SourceIdentity on AssumeRole yet ({} was given); tag the role instead (TagRole), whose tags sessions carry as aws:PrincipalTag",
+                    member.split('.').next().unwrap_or(member)
+                )));
+            }
+        }
         let req = AssumeRoleRequest {
             role_arn: q.required("RoleArn")?.to_string(),
             session_name: q.required("RoleSessionName")?.to_string(),
