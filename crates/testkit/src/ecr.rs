@@ -3,9 +3,6 @@
 //! way in, signed with the same rules as `berth_iam::sigv4` verifies).
 
 use base64::Engine;
-use berth_iam::sigv4::{self, SigningKey};
-use http::{HeaderMap, HeaderValue};
-use sha2::Digest as _;
 
 /// Calls ECR operation `op` with `input` as (`key_id`, `secret`) in `region`.
 pub fn call(
@@ -24,73 +21,30 @@ pub fn call(
 pub fn call_with_token(
     client: &reqwest::blocking::Client,
     base_url: &str,
-    (key_id, secret): (&str, &str),
+    key: (&str, &str),
     session_token: Option<&str>,
     region: &str,
     op: &str,
     input: &serde_json::Value,
 ) -> Result<serde_json::Value, (u16, serde_json::Value)> {
-    let body = input.to_string();
-    let host = base_url
-        .split_once("://")
-        .map(|(_, h)| h)
-        .unwrap_or(base_url)
-        .trim_end_matches('/');
-    // A scheme's default port is not part of the host clients send.
-    let host = match base_url.split_once("://") {
-        Some(("https", _)) => host.strip_suffix(":443").unwrap_or(host),
-        Some(("http", _)) => host.strip_suffix(":80").unwrap_or(host),
-        _ => host,
-    }
-    .to_string();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let mut headers = HeaderMap::new();
-    headers.insert("host", HeaderValue::from_str(&host).unwrap());
-    headers.insert(
-        "x-amz-target",
-        HeaderValue::from_str(&format!("AmazonEC2ContainerRegistry_V20150921.{op}")).unwrap(),
-    );
-    headers.insert(
-        "content-type",
-        HeaderValue::from_static("application/x-amz-json-1.1"),
-    );
-    if let Some(t) = session_token {
-        headers.insert("x-amz-security-token", HeaderValue::from_str(t).unwrap());
-    }
-    let payload = hex::encode(sha2::Sha256::digest(body.as_bytes()));
-    let signed = sigv4::sign_headers(
-        "POST",
-        "/",
-        None,
-        &headers,
-        &payload,
-        &SigningKey {
-            access_key_id: key_id,
-            secret_access_key: secret,
+    let resp = crate::signed::post(
+        client,
+        base_url,
+        &crate::signed::Signer {
+            key,
+            session_token,
             region,
             service: "ecr",
         },
-        now,
+        &[
+            (
+                "x-amz-target",
+                format!("AmazonEC2ContainerRegistry_V20150921.{op}"),
+            ),
+            ("content-type", "application/x-amz-json-1.1".into()),
+        ],
+        input.to_string(),
     );
-    headers.insert(
-        "x-amz-date",
-        HeaderValue::from_str(&signed.amz_date).unwrap(),
-    );
-    let auth = signed.authorization;
-    let mut rb = client.post(format!("{}/", base_url.trim_end_matches('/')));
-    for (k, v) in &headers {
-        if k != "host" {
-            rb = rb.header(k, v);
-        }
-    }
-    let resp = rb
-        .header("authorization", auth)
-        .body(body)
-        .send()
-        .expect("ECR API request");
     let status = resp.status().as_u16();
     let json: serde_json::Value = resp.json().unwrap_or(serde_json::Value::Null);
     if status == 200 {

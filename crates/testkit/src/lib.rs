@@ -16,6 +16,7 @@ pub mod image;
 pub mod postgres;
 pub mod query;
 mod server;
+pub mod signed;
 pub mod tools;
 
 pub use server::{s3_var, TestServer, ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY};

@@ -3,16 +3,12 @@
 //! boto3 are tested against berth separately; this is for harnesses that
 //! must not depend on them.
 
-use berth_iam::sigv4::{self, SigningKey};
-use http::{HeaderMap, HeaderValue};
-use sha2::Digest as _;
-
 /// Calls `Action=<params…>` of `service` (`iam`: `2010-05-08`, `sts`:
 /// `2011-06-15`) as (`key_id`, `secret`), with a session token when given.
 pub fn call(
     client: &reqwest::blocking::Client,
     base_url: &str,
-    (key_id, secret): (&str, &str),
+    key: (&str, &str),
     session_token: Option<&str>,
     service: &str,
     params: &[(&str, &str)],
@@ -28,51 +24,21 @@ pub fn call(
         form.append_pair(k, v);
     }
     let body = form.finish();
-    let host = base_url
-        .split_once("://")
-        .map(|(_, h)| h)
-        .unwrap_or(base_url)
-        .trim_end_matches('/')
-        .to_string();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let mut headers = HeaderMap::new();
-    headers.insert("host", HeaderValue::from_str(&host).unwrap());
-    headers.insert(
-        "content-type",
-        HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
-    );
-    if let Some(t) = session_token {
-        headers.insert("x-amz-security-token", HeaderValue::from_str(t).unwrap());
-    }
-    let payload = hex::encode(sha2::Sha256::digest(body.as_bytes()));
-    let signed = sigv4::sign_headers(
-        "POST",
-        "/",
-        None,
-        &headers,
-        &payload,
-        &SigningKey {
-            access_key_id: key_id,
-            secret_access_key: secret,
+    let r = crate::signed::post(
+        client,
+        base_url,
+        &crate::signed::Signer {
+            key,
+            session_token,
             region: "us-east-1",
             service,
         },
-        now,
+        &[(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8".into(),
+        )],
+        body,
     );
-    let mut rb = client
-        .post(format!("{}/", base_url.trim_end_matches('/')))
-        .header("x-amz-date", signed.amz_date)
-        .header("authorization", signed.authorization)
-        .body(body);
-    for (k, v) in &headers {
-        if k != "host" {
-            rb = rb.header(k, v);
-        }
-    }
-    let r = rb.send().expect("Query API request");
     (r.status().as_u16(), r.text().unwrap_or_default())
 }
 
