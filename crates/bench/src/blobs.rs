@@ -36,13 +36,19 @@ pub async fn round(
     let (floor, _) = Server::start(Kind::Floor, bins, &dir.join("floor")).await?;
 
     let sha = machine::sha256(plan.sha256_bytes);
+    let aes = machine::aes_gcm(plan.sha256_bytes);
     let loopback = machine::loopback(plan.loopback_bytes)?;
     let disk = machine::disk(&dir, plan.disk_bytes)?;
     results.add_machine("limit: SHA-256 on one core (sha2, as berth)", "MB/s", sha);
+    results.add_machine(
+        "limit: AES-256-GCM sealing on one core (ring, 64 KiB segments)",
+        "MB/s",
+        aes,
+    );
     results.add_machine("limit: loopback TCP copy, one connection", "MB/s", loopback);
     results.add_machine("limit: disk sequential read, cold", "MB/s", disk.read_cold);
     progress(&format!(
-        "limits: SHA-256 {sha:.0} MB/s, loopback {loopback:.0} MB/s, disk cold read {:.0} MB/s",
+        "limits: SHA-256 {sha:.0} MB/s, AES-256-GCM {aes:.0} MB/s, loopback {loopback:.0} MB/s, disk cold read {:.0} MB/s",
         disk.read_cold
     ));
     // This machine's disk speed drifts with what was written before (here:

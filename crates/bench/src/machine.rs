@@ -36,6 +36,33 @@ pub fn sha256(total: u64) -> f64 {
     mb_s(done, t.elapsed().as_secs_f64())
 }
 
+/// Sealing `total` bytes on one core with berth's sealed-blob format
+/// (AES-256-GCM in 64 KiB segments, `berth_store::sealed`): the limit an
+/// encrypted push meets beside SHA-256.
+pub fn aes_gcm(total: u64) -> f64 {
+    use berth_store::sealed::{DataKey, Sealer, DEFAULT_SEGMENT};
+    let buf = random_buf();
+    let key = DataKey::generate();
+    let mut out = Vec::with_capacity(BUF + 1024);
+    let mut sealer = Sealer::new(&key, "sha256:bench", total, DEFAULT_SEGMENT, &mut out);
+    let t = Instant::now();
+    let mut done = 0u64;
+    while done < total {
+        let n = (total - done).min(BUF as u64) as usize;
+        out.clear();
+        sealer
+            .push(&buf[..n], &mut out)
+            .expect("within the promised length");
+        std::hint::black_box(&out);
+        done += n as u64;
+    }
+    out.clear();
+    sealer
+        .finish(&mut out)
+        .expect("exactly the promised length");
+    mb_s(done, t.elapsed().as_secs_f64())
+}
+
 /// One TCP connection on loopback: a writer thread sends `total` bytes in
 /// 1 MiB writes, this thread reads them into a 1 MiB buffer.
 pub fn loopback(total: u64) -> anyhow::Result<f64> {

@@ -40,6 +40,7 @@ pub mod offload;
 mod postgres;
 #[cfg(feature = "s3")]
 mod s3_blob;
+pub mod sealed;
 mod sqlite;
 mod stored;
 mod sys;
