@@ -59,8 +59,9 @@ pub struct Request<'a> {
     pub payload_sha256: &'a str,
 }
 
-/// The parsed signature of a request: who claims to sign it, and how.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The parsed signature of a request: who claims to sign it, and how. Its
+/// `Debug` leaves the session token out (it is a bearer credential).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Claim {
     pub access_key_id: String,
     /// yyyymmdd from the credential scope
@@ -76,6 +77,25 @@ pub struct Claim {
     pub presigned: bool,
     /// X-Amz-Security-Token if present
     pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claim")
+            .field("access_key_id", &self.access_key_id)
+            .field("date", &self.date)
+            .field("region", &self.region)
+            .field("service", &self.service)
+            .field("signed_headers", &self.signed_headers)
+            .field("amz_date", &self.amz_date)
+            .field("expires", &self.expires)
+            .field("presigned", &self.presigned)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -549,16 +549,38 @@ fn trust_policies_session_policies_chaining_groups_and_session_tokens() {
         "InvalidClientTokenId",
     );
 
-    // berth's admin CLI shows roles and groups, and signs with temporary
-    // credentials too (the admin's own session).
+    // berth's admin CLI shows roles and groups. It signs with temporary
+    // credentials too (the admin's own session): such a session may run a
+    // garbage collection, but not manage users and keys (as it may not
+    // call IAM).
     let admin_session = ok(
         &root,
         &["sts", "get-session-token", "--duration-seconds", "900"],
     );
     let admin_env = session_env(&s, &admin_session["Credentials"]);
     let url = s.url();
+    berth_cli(&admin_env, &["gc", "--dry-run", "--endpoint", &url]);
+    let refused = std::process::Command::new(berth_bin())
+        .envs(admin_env.iter().cloned())
+        .args([
+            "admin",
+            "--endpoint",
+            &url,
+            "role",
+            "list",
+            "--account",
+            ACCOUNT,
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("temporary credentials"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     let roles = berth_cli(
-        &admin_env,
+        &root,
         &[
             "admin",
             "--endpoint",
@@ -574,7 +596,7 @@ fn trust_policies_session_policies_chaining_groups_and_session_tokens() {
         "{roles}"
     );
     let groups = berth_cli(
-        &admin_env,
+        &root,
         &[
             "admin",
             "--endpoint",
@@ -1155,6 +1177,9 @@ out["missing_role"] = code(sts.assume_role, RoleArn="arn:aws:iam::000000000000:r
 out["bad_session_policy"] = code(sts.assume_role, RoleArn=out["arn"], RoleSessionName="s1", Policy="{")
 out["big_session_policy"] = code(sts.assume_role, RoleArn=out["arn"], RoleSessionName="s1",
     Policy=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*", "Sid": "x" * 2100}]}))
+packed = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*", "Sid": "x" * 1500}]})
+out["packed_too_large"] = code(sts.assume_role, RoleArn=out["arn"], RoleSessionName="s1", Policy=packed,
+    PolicyArns=[{"arn": "arn:aws:iam::000000000000:policy/" + "p" * 90 + str(i)} for i in range(10)])
 t = sts.get_session_token(DurationSeconds=900)["Credentials"]
 out["session_token_prefix"] = t["AccessKeyId"][:4]
 out["session_token_long"] = code(sts.get_session_token, DurationSeconds=129601)
@@ -1236,7 +1261,8 @@ fn every_role_group_and_sts_action_answers_with_boto3() {
         "long_duration": "ValidationError",
         "missing_role": "AccessDenied",
         "bad_session_policy": "MalformedPolicyDocument",
-        "big_session_policy": "PackedPolicyTooLarge",
+        "big_session_policy": "ValidationError",
+        "packed_too_large": "PackedPolicyTooLarge",
         "session_token_prefix": "ASIA",
         "session_token_long": "ValidationError",
         "session_tags": "ValidationError",

@@ -547,12 +547,21 @@ fn names(element: Option<&PrincipalElement>, caller: &Principal, arns: &CallerAr
         // both are listed, which is why AWS's examples list the account
         // beside the user.
         Some(PrincipalElement::NotPrincipal(p)) => {
-            let user = p.everyone
-                || p.aws.iter().any(|a| match a {
+            let arn_listed = |wanted: &str| {
+                p.aws.iter().any(|a| match a {
                     AwsPrincipal::Any => true,
-                    AwsPrincipal::Arn { arn, .. } => arns.named(arn) != Named::No,
+                    AwsPrincipal::Arn { arn, .. } => arn == wanted,
                     AwsPrincipal::Account(_) => false,
-                });
+                })
+            };
+            // A role session is exempt only if both its session ARN and its
+            // role's ARN are listed (IAM User Guide, NotPrincipal with
+            // assumed-role sessions).
+            let user = p.everyone
+                || match arns.role {
+                    Some(role) => arn_listed(arns.own) && arn_listed(role),
+                    None => arn_listed(arns.own),
+                };
             let account = p.everyone
                 || p.aws.iter().any(|a| match a {
                     AwsPrincipal::Any => true,

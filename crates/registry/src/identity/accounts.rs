@@ -61,6 +61,16 @@ pub fn admin_may(default_account: &str, caller: &Principal, action: AdminAction)
     if caller.user != ADMIN_USER {
         return false;
     }
+    // Temporary credentials (GetSessionToken, without MFA) cannot manage
+    // users, keys or accounts, as they cannot call IAM.
+    if caller.session.is_some()
+        && matches!(
+            action,
+            AdminAction::ManageUsers { .. } | AdminAction::ManageAccounts
+        )
+    {
+        return false;
+    }
     if caller.account_id == default_account {
         return true;
     }
@@ -84,7 +94,9 @@ impl Identity {
             return Ok(());
         }
         let who = caller.arn();
-        let rule = if caller.user == ADMIN_USER {
+        let rule = if caller.session.is_some() {
+            "temporary credentials (GetSessionToken) cannot manage users, keys or accounts: sign with the admin's access key".to_string()
+        } else if caller.user == ADMIN_USER {
             format!(
                 "the admin user of an account may manage only that account's users and access keys; the rest is for the admin user of the default account ({})",
                 self.config.default_account

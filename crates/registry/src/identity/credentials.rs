@@ -209,6 +209,7 @@ impl Identity {
         password: &str,
     ) -> std::result::Result<Principal, TokenRefusal> {
         self.expire_checks();
+        let seen = self.checks_generation.load(Ordering::SeqCst);
         // A password made under temporary credentials carries their session
         // token (about a kilobyte): once checked, the very same text is
         // found here, without decoding it and its MAC again.
@@ -234,12 +235,12 @@ impl Identity {
         if let (Some(key_id), Some(session)) = (&access_key_id, &session_token) {
             return match self.open_session(key_id, session).await {
                 Ok((p, _)) => {
-                    if self.caches_enabled.load(Ordering::SeqCst) {
+                    self.fill_checks(seen, || {
                         self.logins.insert(
                             password.to_string(),
                             std::sync::Arc::new((p.clone(), expires_at)),
-                        );
-                    }
+                        )
+                    });
                     Ok(p)
                 }
                 Err(SignatureRefusal::ExpiredToken) => {
@@ -279,16 +280,16 @@ impl Identity {
             Ok(None) => return Err(TokenRefusal::Token(TokenError::Invalid)),
             Err(e) => return Err(TokenRefusal::Unavailable(e.into())),
         };
-        if !self.caches_enabled.load(Ordering::SeqCst) {
-            // Nothing remembered while another node's change could go unheard.
-        } else if path == "/" {
-            self.users_seen.insert(KeyRef(&key));
-        } else {
-            self.user_paths.write().insert(
-                (account_id.clone(), user.clone(), key_id.to_string()),
-                path.clone(),
-            );
-        }
+        self.fill_checks(seen, || {
+            if path == "/" {
+                self.users_seen.insert(KeyRef(&key));
+            } else {
+                self.user_paths.write().insert(
+                    (account_id.clone(), user.clone(), key_id.to_string()),
+                    path.clone(),
+                );
+            }
+        });
         Ok(Principal::user_at(&account_id, &path, &user))
     }
 
@@ -306,10 +307,26 @@ impl Identity {
     /// Makes the token and session checks look again at every key, user
     /// and role (after a key is deactivated or deleted, a role deleted).
     pub fn forget_tokens(&self) {
+        // Exclusive across the bump and the clear: a check that read the
+        // store before this cannot remember what it read after it.
+        let _g = self.checks_fill.write();
+        self.checks_generation.fetch_add(1, Ordering::SeqCst);
         self.users_seen.clear();
         self.user_paths.write().clear();
         self.sessions.clear();
         self.logins.clear();
+    }
+
+    /// Runs `insert` if nothing was forgotten since generation `seen` was
+    /// read (before the store reads the entry rests on) and this node hears
+    /// other nodes' changes: the protocol of `AuthzCache::fill`.
+    fn fill_checks<R>(&self, seen: u64, insert: impl FnOnce() -> R) {
+        let _g = self.checks_fill.read();
+        if self.caches_enabled.load(Ordering::SeqCst)
+            && self.checks_generation.load(Ordering::SeqCst) == seen
+        {
+            insert();
+        }
     }
 
     /// The principal and secret of temporary credentials: the token must
@@ -323,6 +340,7 @@ impl Identity {
         token: &str,
     ) -> std::result::Result<(Principal, String), SignatureRefusal> {
         self.expire_checks();
+        let seen = self.checks_generation.load(Ordering::SeqCst);
         let now = self.now();
         if let Some(hit) = self.sessions.get(token) {
             // Cached sessions expire like any other.
@@ -354,12 +372,12 @@ impl Identity {
             .await
             .map_err(SignatureRefusal::Registry)?
             .ok_or(SignatureRefusal::UnknownKey)?;
-        if self.caches_enabled.load(Ordering::SeqCst) {
+        self.fill_checks(seen, || {
             self.sessions.insert(
                 token.to_string(),
                 std::sync::Arc::new((principal.clone(), claims.secret.clone())),
-            );
-        }
+            )
+        });
         Ok((principal, claims.secret))
     }
 
@@ -401,14 +419,19 @@ impl Identity {
             .map(|r| format!("role/{}", r.name))
             .unwrap_or_default();
         let identity = match (&claims.role, &claims.user) {
-            (Some(_), _) => role_key.clone(),
+            (Some(r), _) => format!("{role_key}/{}", r.session),
             (None, Some(u)) => u.name.clone(),
             (None, None) => String::new(),
+        };
+        let decision_key = if given {
+            format!("{identity}#{key_id}")
+        } else {
+            identity
         };
         let mut session = super::principal::Session {
             tags: Vec::new(),
             role_key,
-            decision_key: format!("{identity}#{key_id}"),
+            decision_key,
             access_key_id: key_id.to_string(),
             token: token.to_string(),
             issued_at_ms: claims.iat,

@@ -235,7 +235,11 @@ impl Identity {
             .await?;
         self.authz.changed();
         match outcome {
-            DeletePolicyOutcome::Deleted => Ok(()),
+            // Sessions may name it in their PolicyArns: open them again.
+            DeletePolicyOutcome::Deleted => {
+                self.forget_tokens();
+                Ok(())
+            }
             DeletePolicyOutcome::NotFound => Err(no_such_policy(arn)),
             DeletePolicyOutcome::Attached(_) => Err(Error::DeleteConflict(
                 "Cannot delete a policy attached to entities.".into(),

@@ -83,6 +83,10 @@ pub struct Identity {
     /// Login password made under temporary credentials → its principal and
     /// its expiry (Unix s), once checked; forgotten with `users_seen`.
     logins: quick_cache::sync::Cache<String, Arc<(principal::Principal, i64)>>,
+    /// Bumped by `forget_tokens`; the four caches above are filled only by
+    /// a check that began at the current generation (`fill_checks`).
+    checks_generation: std::sync::atomic::AtomicU64,
+    checks_fill: parking_lot::RwLock<()>,
     /// False while this node cannot hear other nodes' changes: the token
     /// check reads the store every time.
     caches_enabled: std::sync::atomic::AtomicBool,
@@ -106,6 +110,8 @@ impl Identity {
             users_seen_at: AtomicI64::new(0),
             sessions: quick_cache::sync::Cache::new(1_000),
             logins: quick_cache::sync::Cache::new(1_000),
+            checks_generation: std::sync::atomic::AtomicU64::new(0),
+            checks_fill: parking_lot::RwLock::new(()),
             caches_enabled: std::sync::atomic::AtomicBool::new(true),
             config,
         }

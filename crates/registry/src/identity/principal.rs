@@ -102,20 +102,21 @@ impl Principal {
         }
     }
 
-    /// What the decision cache knows this caller by: as `identity_key`,
-    /// and for a session with its own policies, that session alone.
+    /// What the decision cache knows this caller by: the user's name; a
+    /// role session's role and session name (resource policies can name
+    /// one session, and `${aws:userid}` differs per session); and a session
+    /// with its own policies, that session alone.
     pub fn decision_key(&self) -> &str {
         match &self.session {
-            Some(s) if s.policies.is_some() => &s.decision_key,
-            _ => self.identity_key(),
+            Some(s) if s.role.is_some() || s.policies.is_some() => &s.decision_key,
+            _ => &self.user,
         }
     }
 }
 
 /// What temporary credentials were issued as (GetSessionToken or
 /// AssumeRole), as opened from their session token. Two are equal when
-/// they are the same credentials.
-#[derive(Debug)]
+/// they are the same credentials. Its `Debug` leaves the token out.
 pub struct Session {
     /// The `ASIA…` key id.
     pub access_key_id: String,
@@ -140,7 +141,8 @@ pub struct Session {
     /// A role session's role's tags (`aws:PrincipalTag/<key>`), as they
     /// were when the session was last checked.
     pub tags: Vec<(String, String)>,
-    /// `<identity key>#<key id>` (`Principal::decision_key`).
+    /// `role/<name>/<session>`, with `#<key id>` when the session has its
+    /// own policies (`Principal::decision_key`).
     pub decision_key: String,
 }
 
@@ -209,3 +211,14 @@ impl PartialEq for Session {
 }
 
 impl Eq for Session {}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("access_key_id", &self.access_key_id)
+            .field("token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}

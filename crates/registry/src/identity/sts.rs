@@ -151,38 +151,6 @@ impl Identity {
         if arn != req.role_arn {
             return Err(denied());
         }
-        // Session policies, checked before they are trusted.
-        let mut packed = None;
-        if let Some(text) = &req.policy {
-            let counted = text.chars().filter(|c| !c.is_whitespace()).count();
-            let percent = (counted * 100).div_ceil(MAX_SESSION_POLICY_CHARS) as u32;
-            if counted > MAX_SESSION_POLICY_CHARS {
-                return Err(Error::PackedPolicyTooLarge(format!(
-                    "Packed policy consumes {percent}% of allotted space, please use smaller policy for assume role."
-                )));
-            }
-            Policy::parse(text, PolicyKind::Identity)
-                .map_err(|e| Error::MalformedPolicyDocument(e.to_string()))?;
-            packed = Some(percent);
-        }
-        if req.policy_arns.len() > 10 {
-            return Err(validation(
-                "policyArns",
-                &format!("{} ARNs", req.policy_arns.len()),
-                "Member must have length less than or equal to 10",
-            ));
-        }
-        for p in &req.policy_arns {
-            if self.managed_policy(account, p).await?.is_none() {
-                return Err(Error::InvalidParameter(format!(
-                    "Policy {p} does not exist or is not attachable."
-                )));
-            }
-        }
-        if !req.policy_arns.is_empty() {
-            packed.get_or_insert(1);
-        }
-
         // The trust policy, with the caller's identity policies.
         let trust = parse_stored(&role.trust_policy, PolicyKind::Resource)?;
         let identity = self.identity_policies(caller).await?;
@@ -219,6 +187,53 @@ impl Identity {
         if decision != Decision::Allow {
             return Err(denied());
         }
+        // Session policies, checked only once the caller may assume the
+        // role: before that, nothing about the role's account (which
+        // managed policies exist there) is answered.
+        if req.policy_arns.len() > 10 {
+            return Err(validation(
+                "policyArns",
+                &format!("{} ARNs", req.policy_arns.len()),
+                "Member must have length less than or equal to 10",
+            ));
+        }
+        if let Some(text) = &req.policy {
+            // The model's bound on the raw text; the packed bound follows.
+            if text.len() > MAX_SESSION_POLICY_CHARS {
+                return Err(validation(
+                    "policy",
+                    &format!("{} characters", text.len()),
+                    &format!(
+                        "Member must have length less than or equal to {MAX_SESSION_POLICY_CHARS}"
+                    ),
+                ));
+            }
+            Policy::parse(text, PolicyKind::Identity)
+                .map_err(|e| Error::MalformedPolicyDocument(e.to_string()))?;
+        }
+        // What the session carries, packed: the policy without whitespace
+        // and the managed policies' ARNs, against AWS's 2,048.
+        let given = req.policy.is_some() || !req.policy_arns.is_empty();
+        let used = req
+            .policy
+            .as_deref()
+            .map_or(0, |t| t.chars().filter(|c| !c.is_whitespace()).count())
+            + req.policy_arns.iter().map(String::len).sum::<usize>();
+        let percent = (used * 100).div_ceil(MAX_SESSION_POLICY_CHARS).max(1) as u32;
+        if used > MAX_SESSION_POLICY_CHARS {
+            return Err(Error::PackedPolicyTooLarge(format!(
+                "Packed policy consumes {percent}% of allotted space, please use smaller policy for assume role."
+            )));
+        }
+        let packed = given.then_some(percent);
+        for p in &req.policy_arns {
+            if self.managed_policy(account, p).await?.is_none() {
+                return Err(Error::InvalidParameter(format!(
+                    "Policy {p} does not exist or is not attachable."
+                )));
+            }
+        }
+
         if chained && duration > CHAINED_MAX_SECS {
             return Err(Error::InvalidParameter(
                 "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.".into(),

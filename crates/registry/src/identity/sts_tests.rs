@@ -284,3 +284,69 @@ async fn conditions_see_each_principals_keys() {
         .unwrap();
     check(&f, &registry, &dev_p).await.unwrap();
 }
+
+/// A repository policy can name one session of a role: a decision cached
+/// for another session of the same role must not answer for it.
+#[tokio::test]
+async fn a_deny_naming_one_session_is_not_bypassed_by_another_sessions_allow() {
+    let f = fixture().await;
+    let admin = admin(&f).await;
+    let identity = f.reg.identity();
+    role(&f, &admin, "node", 3600).await;
+    let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*","Resource":"*"}]}"#;
+    identity
+        .put_holder_policy(&admin, Holder::role("node"), "ecr", allow)
+        .await
+        .unwrap();
+    let registry = RegistryKey {
+        account_id: ACCT.into(),
+        region: "us-east-1".into(),
+    };
+    f.reg
+        .create_repository(
+            &registry,
+            &berth_oci::RepositoryName::parse("app").unwrap(),
+            RepositorySettings::default(),
+            &[],
+        )
+        .await
+        .unwrap();
+    let deny = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":{{"AWS":"arn:aws:sts::{ACCT}:assumed-role/node/bad"}},"Action":"ecr:BatchGetImage"}}]}}"#
+    );
+    identity
+        .set_repository_policy(&admin, &registry, "app", &deny, false)
+        .await
+        .unwrap();
+    let assume_as = |name: &'static str| {
+        let admin = admin.clone();
+        let f = &f;
+        async move {
+            let (c, _) = f
+                .reg
+                .identity()
+                .assume_role(
+                    &admin,
+                    AssumeRole {
+                        role_arn: format!("arn:aws:iam::{ACCT}:role/node"),
+                        session_name: name.into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            open(f, &c).await.unwrap()
+        }
+    };
+    let good = assume_as("good").await;
+    let bad = assume_as("bad").await;
+    // The good session is allowed (and the Allow may be cached), then the
+    // bad one must still meet its Deny.
+    check(&f, &registry, &good).await.unwrap();
+    check(&f, &registry, &good).await.unwrap();
+    let e = check(&f, &registry, &bad).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::AccessDenied(m) if m.contains("explicit deny")),
+        "{e:?}"
+    );
+}
