@@ -28,6 +28,7 @@ pub struct ServerKey {
     session: ChaCha20Poly1305,
     token_mac: Hmac<Sha256>,
     download_mac: Hmac<Sha256>,
+    kek_root: [u8; 32],
 }
 
 impl std::fmt::Debug for ServerKey {
@@ -68,6 +69,7 @@ impl ServerKey {
                 .expect("HMAC takes any key length"),
             download_mac: <Hmac<Sha256> as HmacKeyInit>::new_from_slice(&download_key)
                 .expect("HMAC takes any key length"),
+            kek_root: derive(bytes, b"berth kek root v1"),
         })
     }
 
@@ -132,6 +134,13 @@ impl ServerKey {
             .map_err(|_| KeyError::Unseal)
     }
 
+    /// The root of encryption at rest's key hierarchy when no external KMS
+    /// holds it: the key-encryption keys of the key domains derive from it
+    /// (`berth_store::sealed::Kek::derive`). Every node derives the same.
+    pub fn kek_root(&self) -> &[u8; 32] {
+        &self.kek_root
+    }
+
     /// The secret berth signs a download URL with on behalf of the access
     /// key `access_key_id` (the URL names that key, so using it checks that
     /// the key is still active and allowed): the server's, never the
@@ -169,6 +178,16 @@ mod tests {
         assert_eq!(a, same.download_url_secret("AKIAONE"), "every node agrees");
         assert_ne!(a, k.download_url_secret("AKIATWO"));
         assert_ne!(a, other.download_url_secret("AKIAONE"));
+    }
+
+    #[test]
+    fn the_kek_root_is_per_server_key_and_apart_from_other_purposes() {
+        let k = ServerKey::from_bytes(&[7; KEY_LEN]).unwrap();
+        let same = ServerKey::from_bytes(&[7; KEY_LEN]).unwrap();
+        let other = ServerKey::from_bytes(&[8; KEY_LEN]).unwrap();
+        assert_eq!(k.kek_root(), same.kek_root());
+        assert_ne!(k.kek_root(), other.kek_root());
+        assert_ne!(k.kek_root()[..], k.token_mac(b"")[..]);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! and every segment's associated data is `berth blob v1 ‖ header ‖
 //! digest`, so neither the header nor a segment can be altered or moved to
 //! another blob. Each data key seals exactly one blob, which is what makes
-//! the counter nonces unique.
+//! the counter nonces unique. Data keys are wrapped by their key domain's
+//! KEK (`Kek`), bound to the domain and digest they were made for.
 
 use rand::RngCore;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
@@ -322,6 +323,99 @@ impl Opener {
     }
 }
 
+/// A key-encryption key of one key domain (ARCHITECTURE.md, "Key
+/// hierarchy"): it wraps the data keys of the blobs in that domain.
+#[derive(Clone)]
+pub struct Kek([u8; 32]);
+
+impl std::fmt::Debug for Kek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kek(..)")
+    }
+}
+
+const WRAP_LABEL: &[u8] = b"berth dek v1";
+/// A wrapped data key: nonce (12) ‖ ciphertext (32) ‖ tag (16).
+pub const WRAPPED_LEN: usize = 12 + 32 + 16;
+
+impl Kek {
+    pub fn from_bytes(bytes: [u8; 32]) -> Kek {
+        Kek(bytes)
+    }
+
+    /// A KEK derived from a root (the server key's KEK root) for `label`
+    /// (`aes256` for the registry's AES256 domain, `aes256#2` after a
+    /// rotation): HMAC-SHA256(root, "berth kek v1 ‖ label").
+    pub fn derive(root: &[u8; 32], label: &str) -> Kek {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, root);
+        let mut ctx = ring::hmac::Context::with_key(&key);
+        ctx.update(b"berth kek v1\0");
+        ctx.update(label.as_bytes());
+        let tag = ctx.sign();
+        Kek(tag.as_ref().try_into().expect("HMAC-SHA256 is 32 bytes"))
+    }
+
+    fn aead(&self) -> LessSafeKey {
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.0).expect("a 32-byte AES-256 key"))
+    }
+
+    fn aad(domain: &str, digest: &str) -> Vec<u8> {
+        let mut a = Vec::with_capacity(WRAP_LABEL.len() + domain.len() + digest.len() + 2);
+        a.extend_from_slice(WRAP_LABEL);
+        a.push(0);
+        a.extend_from_slice(domain.as_bytes());
+        a.push(0);
+        a.extend_from_slice(digest.as_bytes());
+        a
+    }
+
+    /// `dek` wrapped for the blob `digest` of `domain`: it unwraps only
+    /// under this KEK for that very (domain, digest). The nonce is random
+    /// (a KEK wraps many keys; 2^32 wraps per KEK keep collisions
+    /// negligible, and rotation starts a new KEK long before).
+    pub fn wrap(&self, domain: &str, digest: &str, dek: &DataKey) -> Vec<u8> {
+        let mut n = [0u8; 12];
+        rand::rng().fill_bytes(&mut n);
+        let mut buf = dek.0.to_vec();
+        let tag = self
+            .aead()
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(n),
+                Aad::from(Kek::aad(domain, digest)),
+                &mut buf,
+            )
+            .expect("AES-GCM sealing of 32 bytes does not fail");
+        let mut out = Vec::with_capacity(WRAPPED_LEN);
+        out.extend_from_slice(&n);
+        out.extend_from_slice(&buf);
+        out.extend_from_slice(tag.as_ref());
+        out
+    }
+
+    /// The data key `wrap` gave, if `wrapped` is whole and was made for
+    /// this (domain, digest) under this KEK.
+    pub fn unwrap(&self, domain: &str, digest: &str, wrapped: &[u8]) -> Result<DataKey, SealError> {
+        let refused = || SealError::Tampered {
+            digest: digest.to_string(),
+            segment: 0,
+        };
+        if wrapped.len() != WRAPPED_LEN {
+            return Err(refused());
+        }
+        let nonce: [u8; 12] = wrapped[..12].try_into().expect("12 bytes");
+        let mut buf = wrapped[12..].to_vec();
+        let plain = self
+            .aead()
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(Kek::aad(domain, digest)),
+                &mut buf,
+            )
+            .map_err(|_| refused())?;
+        Ok(DataKey(plain.try_into().map_err(|_| refused())?))
+    }
+}
+
 /// Seals a whole blob in memory (tests, manifests).
 pub fn seal(key: &DataKey, digest: &str, plain: &[u8], segment: u32) -> Vec<u8> {
     let mut out = Vec::new();
@@ -467,6 +561,42 @@ mod tests {
         p[100_000..100_000 + marker.len()].copy_from_slice(marker);
         let s = seal(&k, D, &p, DEFAULT_SEGMENT);
         assert!(!s.windows(marker.len()).any(|w| w == marker));
+    }
+
+    #[test]
+    fn data_keys_unwrap_only_under_their_kek_for_their_domain_and_digest() {
+        let root = [9u8; 32];
+        let kek = Kek::derive(&root, "aes256");
+        let dek = DataKey::generate();
+        let w = kek.wrap("aes256", D, &dek);
+        assert_eq!(w.len(), WRAPPED_LEN);
+        assert_ne!(w, kek.wrap("aes256", D, &dek), "random nonces");
+        assert_eq!(
+            kek.unwrap("aes256", D, &w).unwrap().as_bytes(),
+            dek.as_bytes()
+        );
+        // Another domain, another digest, another KEK (a rotation, another
+        // root), a flipped bit, a short blob: refused.
+        assert!(kek.unwrap("kms:1234", D, &w).is_err());
+        assert!(kek.unwrap("aes256", "sha256:other", &w).is_err());
+        assert!(Kek::derive(&root, "aes256#2")
+            .unwrap("aes256", D, &w)
+            .is_err());
+        assert!(Kek::derive(&[8u8; 32], "aes256")
+            .unwrap("aes256", D, &w)
+            .is_err());
+        for i in 0..w.len() {
+            let mut t = w.clone();
+            t[i] ^= 1;
+            assert!(kek.unwrap("aes256", D, &t).is_err(), "byte {i}");
+        }
+        assert!(kek.unwrap("aes256", D, &w[..40]).is_err());
+        // Derivation is deterministic: every node derives the same KEK.
+        let again = Kek::derive(&root, "aes256");
+        assert_eq!(
+            again.unwrap("aes256", D, &w).unwrap().as_bytes(),
+            dek.as_bytes()
+        );
     }
 
     #[test]
