@@ -32,10 +32,7 @@ pub struct SessionClaims {
     pub exp: i64,
     #[serde(default)]
     pub mfa: bool,
-    /// Obtained with another role session's credentials (role chaining).
-    #[serde(default)]
-    pub chained: bool,
-    /// The inline session policy, whitespace removed.
+    /// The inline session policy, as given (at most 2,048 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
     /// Managed session policies by ARN.
@@ -135,7 +132,6 @@ mod tests {
             iat: 1_000,
             exp: 2_000,
             mfa: false,
-            chained: false,
             policy: None,
             policy_arns: vec![],
         }

@@ -437,9 +437,7 @@ impl Identity {
             issued_at_ms: claims.iat,
             expires_at: claims.exp,
             mfa: claims.mfa,
-            chained: claims.chained,
             role: None,
-            source_key: None,
             policies: given.then_some(policies),
         };
         if let Some(r) = &claims.role {
@@ -471,7 +469,6 @@ impl Identity {
         if !key_ok {
             return Ok(None);
         }
-        session.source_key = Some(u.key.clone());
         Ok(Some(Principal {
             session: Some(std::sync::Arc::new(session)),
             ..Principal::user_at(&claims.account, &u.path, &u.name)

@@ -127,12 +127,8 @@ pub struct Session {
     /// Unix s.
     pub expires_at: i64,
     pub mfa: bool,
-    /// A role session obtained with another role session's credentials.
-    pub chained: bool,
     /// A role session: the role (name, id) and the session name.
     pub role: Option<berth_iam::policy::AssumedRole>,
-    /// A user's session: the long-term key that obtained it.
-    pub source_key: Option<String>,
     /// The session policies: `None` when none were given (the role's
     /// policies alone decide); else an Allow is needed from one of them.
     pub policies: Option<Vec<(String, std::sync::Arc<berth_iam::policy::Policy>)>>,

@@ -260,7 +260,6 @@ impl Identity {
             iat: now,
             exp: now / 1000 + duration,
             mfa: false,
-            chained,
             policy: req.policy.clone(),
             policy_arns: req.policy_arns.clone(),
         };
@@ -304,7 +303,6 @@ impl Identity {
             iat: now,
             exp: now / 1000 + duration,
             mfa: false,
-            chained: false,
             policy: None,
             policy_arns: Vec::new(),
         }))
