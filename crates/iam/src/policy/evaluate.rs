@@ -40,6 +40,22 @@ pub struct AssumedRole {
     pub session: String,
 }
 
+impl AssumedRole {
+    /// `AROA…:<session>`: the session's `aws:userid`, AssumedRoleId and
+    /// GetCallerIdentity's UserId.
+    pub fn user_id(&self) -> String {
+        format!("{}:{}", self.id, self.session)
+    }
+
+    /// `arn:aws:sts::<account>:assumed-role/<role>/<session>` (no path).
+    pub fn arn(&self, account: &str) -> String {
+        format!(
+            "arn:aws:sts::{account}:assumed-role/{}/{}",
+            self.name, self.session
+        )
+    }
+}
+
 /// What temporary credentials add to a principal (a user's session or a
 /// role's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,10 +154,7 @@ impl Principal {
             return "anonymous".to_string();
         }
         match &self.role {
-            Some(r) => format!(
-                "arn:aws:sts::{}:assumed-role/{}/{}",
-                self.account, r.name, r.session
-            ),
+            Some(r) => r.arn(&self.account),
             None => user_arn(&self.account, &self.path, &self.user),
         }
     }
@@ -159,15 +172,20 @@ impl Principal {
 /// A role's ARN: `arn:aws:iam::111122223333:role/service/node` for the role
 /// `node` at path `/service/`.
 pub fn role_arn(account: &str, path: &str, name: &str) -> String {
+    iam_arn(account, "role", path, name)
+}
+
+/// An IAM entity's ARN: `arn:aws:iam::<account>:<kind><path><name>` for
+/// `kind` `user`, `role` or `group` (an empty path is `/`).
+pub fn iam_arn(account: &str, kind: &str, path: &str, name: &str) -> String {
     let path = if path.is_empty() { "/" } else { path };
-    format!("arn:aws:iam::{account}:role{path}{name}")
+    format!("arn:aws:iam::{account}:{kind}{path}{name}")
 }
 
 /// A user's ARN: `arn:aws:iam::111122223333:user/team/ops` for the user
 /// `ops` at path `/team/`.
 pub fn user_arn(account: &str, path: &str, name: &str) -> String {
-    let path = if path.is_empty() { "/" } else { path };
-    format!("arn:aws:iam::{account}:user{path}{name}")
+    iam_arn(account, "user", path, name)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -195,7 +213,7 @@ impl Request {
             match &principal.role {
                 Some(r) => {
                     context.insert(keys::PRINCIPAL_TYPE, "AssumedRole");
-                    context.insert(keys::USERID, format!("{}:{}", r.id, r.session));
+                    context.insert(keys::USERID, r.user_id());
                 }
                 None => {
                     context.insert(keys::PRINCIPAL_TYPE, "User");

@@ -22,7 +22,7 @@ pub use document::{
     PrincipalElement, Principals, ResourceElement, ResourcePattern, Statement, Version,
 };
 pub use evaluate::{
-    evaluate, evaluate_trust, role_arn, user_arn, AssumedRole, Decision, IdentityPolicy,
+    evaluate, evaluate_trust, iam_arn, role_arn, user_arn, AssumedRole, Decision, IdentityPolicy,
     MissingAllow, Policies, PolicySource, Principal, Request, SessionFacts,
 };
 pub use managed::ManagedPolicy;

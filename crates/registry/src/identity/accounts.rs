@@ -63,7 +63,7 @@ pub fn admin_may(default_account: &str, caller: &Principal, action: AdminAction)
     }
     // Temporary credentials (GetSessionToken, without MFA) cannot manage
     // users, keys or accounts, as they cannot call IAM.
-    if caller.session.is_some()
+    if caller.is_user_session()
         && matches!(
             action,
             AdminAction::ManageUsers { .. } | AdminAction::ManageAccounts
@@ -94,7 +94,7 @@ impl Identity {
             return Ok(());
         }
         let who = caller.arn();
-        let rule = if caller.session.is_some() {
+        let rule = if caller.is_user_session() {
             "temporary credentials (GetSessionToken) cannot manage users, keys or accounts: sign with the admin's access key".to_string()
         } else if caller.user == ADMIN_USER {
             format!(

@@ -249,7 +249,7 @@ struct Involved<'a> {
 }
 
 /// The identity policies as the evaluator takes them.
-fn evaluator_identity(identity: &[(String, Arc<Policy>)]) -> Vec<IdentityPolicy<'_>> {
+pub(crate) fn evaluator_identity(identity: &[(String, Arc<Policy>)]) -> Vec<IdentityPolicy<'_>> {
     identity
         .iter()
         .map(|(name, policy)| IdentityPolicy { name, policy })
@@ -297,8 +297,17 @@ fn reads_user_id(p: &Policy) -> bool {
         .any(|c| c.key.eq_ignore_ascii_case(keys::USERID))
 }
 
+/// `request` with a user's `aws:userid`, when it was loaded
+/// (`user_id_for_conditions`).
+fn with_user_id(request: Request, user_id: Option<&str>) -> Request {
+    match user_id {
+        Some(id) => request.with_context(keys::USERID, id),
+        None => request,
+    }
+}
+
 /// A session's own policies, if it was given any.
-fn session_policies(caller: &Principal) -> Option<&[(String, Arc<Policy>)]> {
+pub(crate) fn session_policies(caller: &Principal) -> Option<&[(String, Arc<Policy>)]> {
     caller.session.as_ref()?.policies.as_deref()
 }
 
@@ -399,11 +408,10 @@ impl Identity {
             || policies.values().any(|p| reads_user_id(p));
         let user_id = self.user_id_for_conditions(caller, userid_read).await?;
         let mut shared = (!tags_read).then(|| {
-            let r = facts.apply(self.request(caller, action, ""));
-            match &user_id {
-                Some(id) => r.with_context(keys::USERID, id.clone()),
-                None => r,
-            }
+            with_user_id(
+                facts.apply(self.request(caller, action, "")),
+                user_id.as_deref(),
+            )
         });
         let identity_policies = evaluator_identity(&identity);
         for name in names {
@@ -475,9 +483,7 @@ impl Identity {
                 .with_context(&keys::resource_tag(&t.key), t.value.clone())
                 .with_context(&keys::ecr_resource_tag(&t.key), t.value.clone());
         }
-        if let Some(id) = involved.user_id {
-            request = request.with_context(keys::USERID, id);
-        }
+        request = with_user_id(request, involved.user_id);
         let identity = evaluator_identity(involved.identity);
         let decision = evaluate_involved(&request, registry, &identity, involved);
         (decision, request)
@@ -499,10 +505,10 @@ impl Identity {
         let user_id = self.user_id_for_conditions(caller, reads).await?;
         let identity = evaluator_identity(&identity);
         let session = session_policies(caller).map(evaluator_identity);
-        let mut request = facts.apply(self.request(caller, action, resource));
-        if let Some(id) = user_id {
-            request = request.with_context(keys::USERID, id);
-        }
+        let request = with_user_id(
+            facts.apply(self.request(caller, action, resource)),
+            user_id.as_deref(),
+        );
         let decision = evaluate(
             &request,
             &Policies {

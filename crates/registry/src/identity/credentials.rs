@@ -343,21 +343,12 @@ impl Identity {
         let seen = self.checks_generation.load(Ordering::SeqCst);
         let now = self.now();
         if let Some(hit) = self.sessions.get(token) {
+            let session = hit.0.session.as_deref();
             // Cached sessions expire like any other.
-            if hit
-                .0
-                .session
-                .as_ref()
-                .is_some_and(|s| now / 1000 >= s.expires_at)
-            {
+            if session.is_some_and(|s| now / 1000 >= s.expires_at) {
                 return Err(SignatureRefusal::ExpiredToken);
             }
-            if hit
-                .0
-                .session
-                .as_ref()
-                .is_some_and(|s| s.access_key_id == key_id)
-            {
+            if session.is_some_and(|s| s.access_key_id == key_id) {
                 return Ok((hit.0.clone(), hit.1.clone()));
             }
             return Err(SignatureRefusal::UnknownKey);

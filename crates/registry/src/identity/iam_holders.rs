@@ -6,7 +6,9 @@
 
 use super::authz::Caller;
 use super::iam_policies::{aws_managed, no_such_policy};
-use super::rules::{check_policy_name, no_such_entity, validate_policy_document, PolicyKind};
+use super::rules::{
+    check_policy_name, kind_word, no_such_entity, validate_policy_document, PolicyKind,
+};
 use super::Identity;
 use crate::{Error, Result};
 use berth_store::{AttachOutcome, Holder, HolderKind};
@@ -20,19 +22,9 @@ pub(crate) fn kind_title(kind: HolderKind) -> &'static str {
     }
 }
 
-/// `user`, `role` or `group`, as ARNs and messages spell it.
-pub(crate) fn kind_word(kind: HolderKind) -> &'static str {
-    match kind {
-        HolderKind::User => "user",
-        HolderKind::Role => "role",
-        HolderKind::Group => "group",
-    }
-}
-
 /// `arn:aws:iam::<account>:<kind><path><name>`.
 pub fn holder_arn(account: &str, kind: HolderKind, path: &str, name: &str) -> String {
-    let path = if path.is_empty() { "/" } else { path };
-    format!("arn:aws:iam::{account}:{}{path}{name}", kind_word(kind))
+    berth_iam::policy::iam_arn(account, kind_word(kind), path, name)
 }
 
 impl Identity {

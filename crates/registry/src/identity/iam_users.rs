@@ -79,7 +79,7 @@ impl Identity {
     ) -> Result<()> {
         // AWS: credentials from GetSessionToken without MFA cannot call
         // the IAM API at all.
-        if caller.session.as_ref().is_some_and(|s| s.role.is_none()) && action.starts_with("iam:") {
+        if caller.is_user_session() && action.starts_with("iam:") {
             return Err(Error::AccessDenied(format!(
                 "User: {} is not authorized to perform: {action} on resource: {resource} because credentials from GetSessionToken without MFA cannot call the IAM API",
                 caller.arn()

@@ -88,6 +88,12 @@ impl Principal {
         self.policy_principal().arn()
     }
 
+    /// A user's temporary credentials (GetSessionToken): without MFA they
+    /// may not manage identities (IAM, the admin API's users and accounts).
+    pub fn is_user_session(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.role.is_none())
+    }
+
     /// The role behind a role session.
     pub fn role(&self) -> Option<&berth_iam::policy::AssumedRole> {
         self.session.as_ref().and_then(|s| s.role.as_ref())

@@ -51,14 +51,21 @@ pub(crate) fn no_such_user(name: &str) -> Error {
     no_such_entity(berth_store::HolderKind::User, name)
 }
 
-/// `The role with name node cannot be found.`
-pub(crate) fn no_such_entity(kind: berth_store::HolderKind, name: &str) -> Error {
-    let word = match kind {
+/// `user`, `role` or `group`, as ARNs and messages spell it.
+pub(crate) fn kind_word(kind: berth_store::HolderKind) -> &'static str {
+    match kind {
         berth_store::HolderKind::User => "user",
         berth_store::HolderKind::Role => "role",
         berth_store::HolderKind::Group => "group",
-    };
-    Error::NoSuchEntity(format!("The {word} with name {name} cannot be found."))
+    }
+}
+
+/// `The role with name node cannot be found.`
+pub(crate) fn no_such_entity(kind: berth_store::HolderKind, name: &str) -> Error {
+    Error::NoSuchEntity(format!(
+        "The {} with name {name} cannot be found.",
+        kind_word(kind)
+    ))
 }
 
 /// AWS's size limit of a policy document, in characters other than

@@ -3,14 +3,12 @@
 //! GetCallerIdentity for every kind of principal. Credentials are
 //! self-contained (`berth_iam::session`): nothing is stored.
 
-use super::authz::Caller;
+use super::authz::{evaluator_identity, session_policies, Caller};
 use super::iam_holders::holder_arn;
 use super::rules::{parse_stored, valid_user_name};
 use super::Identity;
 use crate::{Error, Result};
-use berth_iam::policy::{
-    evaluate_trust, keys, Decision, IdentityPolicy, Policies, Policy, PolicyKind,
-};
+use berth_iam::policy::{evaluate_trust, keys, Decision, Policies, Policy, PolicyKind};
 use berth_iam::session::{self, SessionClaims, SessionRole, SessionUser};
 use berth_store::HolderKind;
 
@@ -154,19 +152,8 @@ impl Identity {
         // The trust policy, with the caller's identity policies.
         let trust = parse_stored(&role.trust_policy, PolicyKind::Resource)?;
         let identity = self.identity_policies(caller).await?;
-        let identity: Vec<IdentityPolicy<'_>> = identity
-            .iter()
-            .map(|(name, policy)| IdentityPolicy { name, policy })
-            .collect();
-        let session: Option<Vec<IdentityPolicy<'_>>> = caller
-            .session
-            .as_ref()
-            .and_then(|s| s.policies.as_ref())
-            .map(|ps| {
-                ps.iter()
-                    .map(|(name, policy)| IdentityPolicy { name, policy })
-                    .collect()
-            });
+        let identity = evaluator_identity(&identity);
+        let session = session_policies(caller).map(evaluator_identity);
         let mut request = caller
             .facts
             .apply(self.request(caller, "sts:AssumeRole", &arn))
@@ -264,12 +251,14 @@ impl Identity {
             policy_arns: req.policy_arns.clone(),
         };
         let creds = self.seal_credentials(claims);
+        let assumed = berth_iam::policy::AssumedRole {
+            name: role.name.clone(),
+            id: role.role_id.clone(),
+            session: req.session_name.clone(),
+        };
         let user = AssumedRoleUser {
-            assumed_role_id: format!("{}:{}", role.role_id, req.session_name),
-            arn: format!(
-                "arn:aws:sts::{account}:assumed-role/{}/{}",
-                role.name, req.session_name
-            ),
+            assumed_role_id: assumed.user_id(),
+            arn: assumed.arn(account),
             packed_policy_size: packed,
         };
         Ok((creds, user))
@@ -322,7 +311,7 @@ impl Identity {
     pub async fn caller_identity(&self, caller: &Caller) -> Result<CallerIdentity> {
         if let Some(role) = caller.role() {
             return Ok(CallerIdentity {
-                user_id: format!("{}:{}", role.id, role.session),
+                user_id: role.user_id(),
                 account_id: caller.account_id.clone(),
                 arn: caller.arn(),
             });
