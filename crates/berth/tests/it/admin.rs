@@ -276,6 +276,8 @@ fn an_accounts_admin_manages_its_own_users_and_keys_only() {
         &["account", "list"][..],
         &["account", "create", "333333333333"],
         &["user", "list", "--account", "000000000000"],
+        &["role", "list", "--account", "000000000000"],
+        &["group", "list", "--account", "000000000000"],
         &[
             "key",
             "create",
@@ -347,6 +349,18 @@ fn the_admin_api_refuses_unsigned_and_badly_signed_requests() {
         message.contains("SigV4") && message.contains("AWS_ACCESS_KEY_ID"),
         "{message}"
     );
+    // So are the listings of roles and groups.
+    for what in ["roles", "groups"] {
+        let r = s
+            .raw_client()
+            .get(format!(
+                "{}/berth/admin/accounts/000000000000/{what}",
+                s.url()
+            ))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 401, "{what}");
+    }
     // The old unauthenticated garbage-collection call is refused too.
     let r = s
         .raw_client()

@@ -625,6 +625,12 @@ url = os.environ["AWS_ENDPOINT_URL"]
 def client(svc, key, secret, token=None):
     return boto3.client(svc, endpoint_url=url, region_name="us-east-1",
         aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token)
+def code(f, **kw):
+    try:
+        f(**kw)
+        return "ok"
+    except ClientError as e:
+        return e.response["Error"]["Code"]
 b_key, b_secret, ci_key, ci_secret, other_key, other_secret = sys.argv[1:7]
 role_arn = "arn:aws:iam::111111111111:role/pusher"
 trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
@@ -697,6 +703,14 @@ try:
     out["delete"] = "allowed"
 except ClientError as e:
     out["delete"] = e.response["Error"]["Code"]
+# Tenants: account A sees none of B's roles; nobody unsigned reaches STS.
+out["a_sees_b_role"] = code(a_iam.get_role, RoleName="pusher")
+from botocore import UNSIGNED
+from botocore.config import Config
+anon = boto3.client("sts", endpoint_url=url, region_name="us-east-1", config=Config(signature_version=UNSIGNED))
+out["anonymous_assume"] = code(anon.assume_role, RoleArn=role_arn, RoleSessionName="anon")
+anon_iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", config=Config(signature_version=UNSIGNED))
+out["anonymous_get_role"] = code(anon_iam.get_role, RoleName="pusher")
 print(json.dumps(out))
 "#;
 
@@ -730,6 +744,15 @@ fn a_ci_job_in_one_account_assumes_another_accounts_role_and_pushes_with_boto3()
     assert_eq!(out["url_bytes_match"], true, "{out}");
     assert_eq!(out["reader_describe"], 1, "{out}");
     assert_eq!(out["reader_list"], "AccessDeniedException", "{out}");
+    assert_eq!(out["a_sees_b_role"], "NoSuchEntity", "{out}");
+    assert_eq!(
+        out["anonymous_assume"], "MissingAuthenticationToken",
+        "{out}"
+    );
+    assert_eq!(
+        out["anonymous_get_role"], "MissingAuthenticationToken",
+        "{out}"
+    );
     assert_eq!(
         out["delete"], "AccessDeniedException",
         "PowerUser does not delete"
