@@ -40,26 +40,22 @@ pub fn sha256(total: u64) -> f64 {
 /// (AES-256-GCM in 64 KiB segments, `berth_store::sealed`): the limit an
 /// encrypted push meets beside SHA-256.
 pub fn aes_gcm(total: u64) -> f64 {
-    use berth_store::sealed::{DataKey, Sealer, DEFAULT_SEGMENT};
+    use berth_store::sealed::{DataKey, Sealer, SegmentKey, DEFAULT_SEGMENT};
     let buf = random_buf();
     let key = DataKey::generate();
     let mut out = Vec::with_capacity(BUF + 1024);
-    let mut sealer = Sealer::new(&key, "sha256:bench", total, DEFAULT_SEGMENT, &mut out);
+    let mut sealer = Sealer::new(SegmentKey::new(&key, DEFAULT_SEGMENT));
     let t = Instant::now();
     let mut done = 0u64;
     while done < total {
         let n = (total - done).min(BUF as u64) as usize;
         out.clear();
-        sealer
-            .push(&buf[..n], &mut out)
-            .expect("within the promised length");
+        sealer.push(&buf[..n], &mut out);
         std::hint::black_box(&out);
         done += n as u64;
     }
     out.clear();
-    sealer
-        .finish(&mut out)
-        .expect("exactly the promised length");
+    sealer.finish_blob(&mut out);
     mb_s(done, t.elapsed().as_secs_f64())
 }
 

@@ -4,6 +4,7 @@
 use crate::stores::{Blobs, Metadata};
 use anyhow::{bail, Context};
 use berth_registry::{Registry, RegistryConfig, SystemClock};
+use berth_store::sealed::Keyring;
 use berth_store::{
     BlobStore, Cluster, FsBlobStore, LocalCluster, MetadataStore, PgMetadataStore, PgSettings,
     S3BlobStore, SqliteMetadataStore,
@@ -202,6 +203,30 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The environment variable that turns sealing off, for the benchmark's
+/// unencrypted baseline only (berth-bench sets it beside an encrypted
+/// run). Not a setting: blobs written with it are plaintext at rest.
+pub const BENCH_PLAINTEXT_ENV: &str = "BERTH_BENCH_UNSEALED_BLOBS";
+
+/// The keys blobs are sealed with: from the server key's KEK root, so
+/// every node (and every offline command given the same key) has them.
+fn sealing_keys(config: &RegistryConfig) -> Option<Arc<Keyring>> {
+    config
+        .seal_at_rest
+        .then(|| Arc::new(Keyring::from_root(config.server_key.kek_root())))
+}
+
+/// Whether this process runs the benchmark's unencrypted baseline.
+fn bench_plaintext() -> bool {
+    let on = std::env::var_os(BENCH_PLAINTEXT_ENV).is_some_and(|v| v == "1");
+    if on {
+        tracing::warn!(
+            "{BENCH_PLAINTEXT_ENV}=1: new blobs and manifests are written unencrypted (a benchmark baseline, never a deployment)"
+        );
+    }
+    on
+}
+
 /// Opens the data dir's stores (the blob store, the metadata database,
 /// the archive blob store at `archive_dir`) as one registry: what
 /// `berth serve` and the offline commands all start from.
@@ -209,19 +234,26 @@ pub async fn open_registry(
     metadata: &Metadata,
     blobs: &Blobs,
     archive_dir: &Path,
-    config: RegistryConfig,
+    mut config: RegistryConfig,
 ) -> anyhow::Result<Registry> {
+    if bench_plaintext() {
+        config.seal_at_rest = false;
+    }
     let (blobs, archive): (Arc<dyn BlobStore>, Arc<dyn BlobStore>) = match blobs {
         Blobs::File(root) => {
-            let blobs = FsBlobStore::open(root)
+            let mut blobs = FsBlobStore::open(root)
                 .await
                 .with_context(|| format!("opening the blob store in {}", root.display()))?;
-            let archive = FsBlobStore::open(archive_dir).await.with_context(|| {
+            let mut archive = FsBlobStore::open(archive_dir).await.with_context(|| {
                 format!(
                     "opening the archive blob store in {}",
                     archive_dir.display()
                 )
             })?;
+            if let Some(keys) = sealing_keys(&config) {
+                blobs = blobs.sealing(keys.clone());
+                archive = archive.sealing(keys);
+            }
             (Arc::new(blobs), Arc::new(archive))
         }
         Blobs::S3(settings) => {

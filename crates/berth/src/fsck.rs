@@ -87,11 +87,15 @@ pub async fn run(args: FsckArgs) -> anyhow::Result<FsckReport> {
         }
         modes.push(mode_problem(what, dir, args.repair)?);
     }
+    // The data dir's own key: its sealed blobs open only with it.
+    let server_key = berth_iam::ServerKey::from_bytes(&data.server_key(None)?)
+        .context("the data dir's server.key")?;
     let report = check(
         &args,
         &Metadata::Sqlite(data.metadata_db()),
         &Blobs::File(data.root.clone()),
         &archive_dir,
+        Some(server_key),
     )
     .await;
     drop(data);
@@ -121,7 +125,7 @@ async fn run_shared(args: &FsckArgs, metadata: Metadata) -> anyhow::Result<FsckR
         .archive_dir
         .clone()
         .unwrap_or_else(|| scratch.path().join("archive"));
-    let report = check(args, &metadata, &blobs, &archive_dir)
+    let report = check(args, &metadata, &blobs, &archive_dir, None)
         .await
         .with_context(|| format!("checking {} and {}", metadata.describe(), blobs.describe()))?;
     print_report(args, &report)?;
@@ -134,10 +138,13 @@ async fn check(
     metadata: &Metadata,
     blobs: &Blobs,
     archive_dir: &Path,
+    server_key: Option<berth_iam::ServerKey>,
 ) -> anyhow::Result<FsckReport> {
-    let registry =
-        crate::datadir::open_registry(metadata, blobs, archive_dir, RegistryConfig::default())
-            .await?;
+    let mut config = RegistryConfig::default();
+    if let Some(key) = server_key {
+        config.server_key = key;
+    }
+    let registry = crate::datadir::open_registry(metadata, blobs, archive_dir, config).await?;
     let report = registry
         .fsck(FsckOptions {
             deep: args.deep,

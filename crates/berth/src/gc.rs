@@ -128,7 +128,12 @@ async fn online(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
 async fn offline(args: &GcArgs, bar: &ProgressBar) -> anyhow::Result<Status> {
     let dir = args.data_dir.as_ref().expect("clap requires it");
     let data = DataDir::open_locked(dir)?;
-    let config = RegistryConfig::default();
+    let config = RegistryConfig {
+        // Sealed blobs open only with the data dir's own key.
+        server_key: berth_iam::ServerKey::from_bytes(&data.server_key(None)?)
+            .context("the data dir's server.key")?,
+        ..RegistryConfig::default()
+    };
     let grace = args.grace.unwrap_or(config.gc_grace);
     // The default archive location; a server run with --archive-dir
     // elsewhere is collected through the server (`berth gc` without

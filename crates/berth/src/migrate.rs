@@ -110,10 +110,14 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| crate::datadir::default_archive_dir(&data.root));
 
     // 1. Bytes first: resumable, and the metadata that points at them comes after.
-    let source = FsBlobStore::open(&data.root).await?;
+    // Sealed blobs open with the data dir's key (plaintext ones as they are).
+    let keys = std::sync::Arc::new(berth_store::sealed::Keyring::from_root(
+        server_key.kek_root(),
+    ));
+    let source = FsBlobStore::open(&data.root).await?.sealing(keys.clone());
     let main = copy_blobs(&source, &blobs, "blobs").await?;
     let archived = if archive_dir.is_dir() {
-        let source = FsBlobStore::open(&archive_dir).await?;
+        let source = FsBlobStore::open(&archive_dir).await?.sealing(keys);
         copy_blobs(&source, &archive, "archived blobs").await?
     } else {
         Copied::default()

@@ -205,7 +205,12 @@ pub async fn run(args: VulnDbArgs) -> anyhow::Result<()> {
                 &Metadata::Sqlite(data.metadata_db()),
                 &Blobs::File(data.root.clone()),
                 &crate::datadir::default_archive_dir(&data.root),
-                RegistryConfig::default(),
+                RegistryConfig {
+                    // Rescans read sealed layers: the data dir's own key.
+                    server_key: berth_iam::ServerKey::from_bytes(&data.server_key(None)?)
+                        .context("the data dir's server.key")?,
+                    ..RegistryConfig::default()
+                },
             )
             .await?,
         );

@@ -153,8 +153,20 @@ impl FsckReport {
 /// Streams a stored blob through its digest's hash: whether it matches,
 /// and the bytes read.
 async fn hashes_to(store: &dyn BlobStore, digest: &Digest, size: u64) -> Result<(bool, u64)> {
-    let Some(reader) = store.read(digest, 0, size).await? else {
-        return Ok((false, 0));
+    let reader = match store.read(digest, 0, size).await {
+        Ok(Some(reader)) => reader,
+        Ok(None) => return Ok((false, 0)),
+        // Damaged where the read starts (a sealed blob's header, key or
+        // terminal; a short file): it does not match.
+        Err(berth_store::StoreError::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            return Ok((false, 0))
+        }
+        Err(e) => return Err(e.into()),
     };
     let mut hasher = DigestHasher::new(digest.algorithm());
     let mut stream = reader.stream;
@@ -754,9 +766,13 @@ impl Registry {
             };
             for (text, body) in page {
                 report.checked.manifest_bodies_hashed += 1;
-                let ok = text
-                    .parse::<Digest>()
-                    .is_ok_and(|d| Digest::of_bytes(d.algorithm(), &body) == d);
+                // Sealed bodies are opened first: one that does not open
+                // is damaged as surely as one that does not hash.
+                let ok = text.parse::<Digest>().is_ok_and(|d| {
+                    self.bodies
+                        .open(&d, &body)
+                        .is_ok_and(|plain| Digest::of_bytes(d.algorithm(), &plain) == d)
+                });
                 if !ok {
                     report.push(
                         Severity::Damage,

@@ -6,6 +6,7 @@
 mod account_settings;
 mod archive;
 mod blobs;
+mod bodies;
 mod cache;
 mod clock;
 mod cluster;
@@ -119,6 +120,10 @@ pub struct RegistryConfig {
     /// How far ahead a scan's claim reaches (`SCAN_CLAIM`); renewed every
     /// quarter of it. Shorter only in tests of the takeover.
     pub scan_claim: Duration,
+    /// Manifest bodies sealed at rest under keys from `server_key` (blob
+    /// bytes are sealed by the blob store, given the same keys). Off only
+    /// for the benchmark's unencrypted baseline.
+    pub seal_at_rest: bool,
 }
 
 /// Open upload sessions allowed by default: far above what a CI farm keeps
@@ -147,6 +152,7 @@ impl Default for RegistryConfig {
             after_scan: None,
             redirect_downloads: false,
             scan_claim: SCAN_CLAIM,
+            seal_at_rest: true,
         }
     }
 }
@@ -174,6 +180,8 @@ pub struct Registry {
     /// Held by a lifecycle run: one at a time per node.
     lifecycle_running: tokio::sync::Mutex<()>,
     scanning: Arc<scanning::Scanning>,
+    /// Manifest bodies sealed on the way in, opened on the way out.
+    bodies: bodies::Bodies,
     config: RegistryConfig,
 }
 
@@ -185,6 +193,11 @@ impl Registry {
         config: RegistryConfig,
     ) -> Self {
         let settings = Arc::new(settings::AccountSettings::new(meta.clone()));
+        let bodies = bodies::Bodies::new(config.seal_at_rest.then(|| {
+            Arc::new(berth_store::sealed::Keyring::from_root(
+                config.server_key.kek_root(),
+            ))
+        }));
         let identity = identity::Identity::new(
             meta.clone(),
             clock.clone(),
@@ -203,7 +216,9 @@ impl Registry {
                 config.scan_workers,
                 config.after_scan,
                 config.scan_claim,
+                bodies.clone(),
             ),
+            bodies,
             blobs,
             archive: None,
             meta,

@@ -122,10 +122,11 @@ impl Registry {
             (Some(t), Some(r)) => crate::repositories::tag_is_immutable(r, t),
             _ => false,
         };
+        let stored_body = self.bodies.seal(&digest, &body);
         let new_manifest = || NewManifest {
             digest: &digest,
             media_type: &manifest.media_type,
-            body: &body,
+            body: &stored_body,
             artifact_type: manifest.artifact_type.as_deref(),
             annotations: manifest.annotations.as_deref(),
             subject: subject.as_ref(),
@@ -308,8 +309,8 @@ impl Registry {
         }
         let seen = self.cache.generation();
         let m = self
-            .meta
-            .get_manifest(repo_id, digest)
+            .bodies
+            .get(&*self.meta, repo_id, digest)
             .await?
             .map(|m| Arc::new(CachedManifest::new(m)));
         if let Some(m) = &m {

@@ -5,12 +5,17 @@
 //! * `uploads/<id>`: upload sessions' temporary files, on the same
 //!   filesystem so that committing is a rename.
 //!
+//! With keys (`sealing`), every file is sealed (`fs_sealed.rs`); plaintext
+//! files written before encryption are still read.
+//!
 //! File I/O runs on the blocking pool through `offload`: network receive
 //! and hashing overlap with disk writes, memory per request stays at a few
 //! MiB, and no blocking thread ever waits for a client.
 
 use crate::blob::{BlobReader, BlobStore, UploadWriter};
+use crate::fs_sealed::{self, OpenUpload, SealedWindows, UploadReads};
 use crate::offload::{ChunkSink, Offload, Prefetch, Produce};
+use crate::sealed::{Keyring, Sealer};
 use crate::sys;
 use crate::{Result, StoreError};
 use async_trait::async_trait;
@@ -20,6 +25,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Size of each read from an upload file; also the granularity of the
 /// stream (one read is made ahead of the network).
@@ -44,6 +50,7 @@ pub const PRIVATE_FILE: u32 = 0o600;
 
 pub struct FsBlobStore {
     root: PathBuf,
+    keys: Option<Arc<Keyring>>,
 }
 
 impl FsBlobStore {
@@ -73,15 +80,23 @@ impl FsBlobStore {
             Ok(())
         })
         .await?;
-        Ok(FsBlobStore { root })
+        Ok(FsBlobStore { root, keys: None })
     }
 
-    fn upload_path(&self, id: &str) -> Result<PathBuf> {
+    /// Seals everything written from now on under `keys` (and reads what
+    /// they sealed). Without it the store writes plaintext: tests, and the
+    /// benchmark's unencrypted baseline.
+    pub fn sealing(mut self, keys: Arc<Keyring>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    pub(crate) fn upload_path(&self, id: &str) -> Result<PathBuf> {
         let id = crate::blob::checked_upload_id(id)?;
         Ok(self.root.join("uploads").join(id))
     }
 
-    fn blob_path(&self, digest: &Digest) -> PathBuf {
+    pub(crate) fn blob_path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.hex();
         self.root
             .join("blobs")
@@ -136,6 +151,45 @@ impl Produce for FileReads {
     }
 }
 
+/// A committed blob's reads: mapped plaintext, or sealed segments opened.
+enum BlobReads {
+    Plain(Windows),
+    Sealed(SealedWindows),
+}
+
+impl BlobReads {
+    fn done(&self) -> bool {
+        match self {
+            BlobReads::Plain(w) => w.pos >= w.end,
+            BlobReads::Sealed(w) => w.pos >= w.end,
+        }
+    }
+}
+
+impl Produce for BlobReads {
+    fn next(&mut self) -> Option<std::io::Result<Bytes>> {
+        match self {
+            BlobReads::Plain(w) => w.next(),
+            BlobReads::Sealed(w) => w.next_window(),
+        }
+    }
+}
+
+/// An upload's reads: plaintext chunks, or sealed segments opened.
+enum UploadReadsOf {
+    Plain(FileReads),
+    Sealed(UploadReads),
+}
+
+impl Produce for UploadReadsOf {
+    fn next(&mut self) -> Option<std::io::Result<Bytes>> {
+        match self {
+            UploadReadsOf::Plain(r) => r.next(),
+            UploadReadsOf::Sealed(r) => r.next_segment(),
+        }
+    }
+}
+
 /// Windows of a committed blob, each mapped and faulted in on the blocking
 /// pool (see `sys::map_blob`), one ahead of the network. A window that
 /// cannot be mapped is read instead, so that a failing disk gives the
@@ -178,40 +232,27 @@ impl BlobStore for FsBlobStore {
     async fn upload_writer(&self, id: &str, offset: u64) -> Result<Box<dyn UploadWriter>> {
         let path = self.upload_path(id)?;
         let id_owned = id.to_string();
-        let file = blocking(move || {
-            let file = match OpenOptions::new()
-                .write(true)
-                .create(offset == 0)
-                .truncate(false)
-                // Committed blobs are these files renamed: 0600 for both.
-                .mode(PRIVATE_FILE)
-                .open(&path)
-            {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            if file.metadata()?.len() < offset {
-                return Err(std::io::Error::other(format!(
-                    "upload file {} is shorter than its recorded size {offset}",
-                    path.display()
-                )));
-            }
-            file.set_len(offset)?;
-            Ok(Some(file))
+        let keys = self.keys.clone();
+        let opened = blocking(move || match keys {
+            Some(keys) => fs_sealed::open_upload(&keys, &path, &id_owned, offset),
+            None => open_plain_upload(&path, offset),
         })
         .await?
-        .ok_or(StoreError::UploadNotFound(id_owned))?;
+        .ok_or_else(|| StoreError::UploadNotFound(id.to_string()))?;
 
+        let OpenUpload { file, pos, sealer } = opened;
         let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
-        out.seek(SeekFrom::Start(offset))
+        out.seek(SeekFrom::Start(pos))
             .map_err(StoreError::from_io)?;
         Ok(Box::new(FsUploadWriter {
             offload: Offload::new(
                 FileSink {
                     out,
                     size: offset,
-                    handed: offset,
+                    pos,
+                    handed: pos,
+                    sealer,
+                    scratch: Vec::new(),
                 },
                 WRITE_QUEUE_BYTES,
                 WRITE_BATCH,
@@ -228,13 +269,31 @@ impl BlobStore for FsBlobStore {
             Err(e) => Err(e),
         })
         .await?
-        .ok_or(StoreError::UploadNotFound(id_owned))?;
-        Ok(stream_file(file, 0, len))
+        .ok_or(StoreError::UploadNotFound(id_owned.clone()))?;
+        let Some(keys) = self.keys.clone() else {
+            return Ok(stream_file(file, 0, len));
+        };
+        let path = self.upload_path(id)?;
+        let reads = blocking(move || UploadReads::open(&keys, file, path, &id_owned, len)).await?;
+        let reads = match reads {
+            Ok(sealed) => UploadReadsOf::Sealed(sealed),
+            Err(plain) => UploadReadsOf::Plain(FileReads {
+                file: plain,
+                pos: 0,
+                end: len,
+            }),
+        };
+        Ok(BlobReader {
+            len,
+            stream: Box::pin(Prefetch::new(reads)),
+        })
     }
 
     async fn commit_upload(&self, id: &str, digest: &Digest) -> Result<()> {
         let from = self.upload_path(id)?;
         let to = self.blob_path(digest);
+        let keys = self.keys.clone();
+        let (id, name) = (id.to_string(), digest.to_string());
         let replaced = blocking(move || {
             if to.exists() {
                 // Same digest, same bytes: keep the stored copy. Freeing the
@@ -243,15 +302,21 @@ impl BlobStore for FsBlobStore {
                 // the next start sweeps).
                 return Ok(Some(from));
             }
-            // The upload file was fsynced when its last bytes were written;
-            // the rename and the directory fsync make the name durable.
+            // The upload file was fsynced when its last bytes were written
+            // (sealed: the terminal and the blob's header are, here); the
+            // rename and the directory fsync make the name durable.
+            if let Some(keys) = &keys {
+                fs_sealed::seal_for_commit(keys, &from, &id, &name)?;
+            }
             fs::rename(&from, &to)?;
             sync_dir(to.parent().expect("blob paths have a parent"))?;
+            remove_sidecar(&from);
             Ok(None)
         })
         .await?;
         if let Some(duplicate) = replaced {
             tokio::task::spawn_blocking(move || {
+                remove_sidecar(&duplicate);
                 if let Err(e) = fs::remove_file(&duplicate) {
                     tracing::warn!(path = %duplicate.display(), error = %e, "could not remove a duplicate upload");
                 }
@@ -262,9 +327,12 @@ impl BlobStore for FsBlobStore {
 
     async fn delete_upload(&self, id: &str) -> Result<()> {
         let path = self.upload_path(id)?;
-        blocking(move || match fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        blocking(move || {
+            remove_sidecar(&path);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
         })
         .await
     }
@@ -272,24 +340,40 @@ impl BlobStore for FsBlobStore {
     async fn upload_objects(&self) -> Result<Vec<(String, i64)>> {
         let dir = self.root.join("uploads");
         blocking(move || {
-            let mut ids = Vec::new();
+            // An upload's sidecars (`<id>.tail`, `<id>.tail.tmp`) count as
+            // the upload: a sweep of the id removes them with it.
+            let mut ids: std::collections::HashMap<String, i64> = Default::default();
             for entry in fs::read_dir(&dir)? {
                 let entry = entry?;
                 if let Some(name) = entry.file_name().to_str() {
-                    ids.push((name.to_string(), modified_millis(&entry.metadata()?)?));
+                    let id = name.split('.').next().unwrap_or(name).to_string();
+                    let at = modified_millis(&entry.metadata()?)?;
+                    let newest = ids.entry(id).or_insert(at);
+                    *newest = (*newest).max(at);
                 }
             }
-            Ok(ids)
+            Ok(ids.into_iter().collect())
         })
         .await
     }
 
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
         let path = self.blob_path(digest);
-        blocking(move || match fs::metadata(&path) {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
+        blocking(move || {
+            let file = match File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let len = file.metadata()?.len();
+            // A sealed file whose size no blob seals to (grown, cut) says
+            // its raw size: never the recorded one, so fsck reports it.
+            Ok(Some(match fs_sealed::read_header(&file) {
+                Ok(None) => len,
+                Ok(Some(h)) => crate::sealed::blob_plain_len(h.segment, len).unwrap_or(len),
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => len,
+                Err(e) => return Err(e),
+            }))
         })
         .await
     }
@@ -298,16 +382,39 @@ impl BlobStore for FsBlobStore {
         // One blocking task opens the file and maps the first window, so
         // that a small blob costs one hand-off to the blocking pool.
         let path = self.blob_path(digest);
+        let keys = self.keys.clone();
+        let name = digest.to_string();
         let opened = blocking(move || {
             let file = match File::open(&path) {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(e),
             };
-            let mut windows = Windows {
-                file,
-                pos: offset,
-                end: offset + len,
+            let mut windows = match fs_sealed::open_blob(keys.as_deref(), &file, &name)? {
+                None => BlobReads::Plain(Windows {
+                    file,
+                    pos: offset,
+                    end: offset + len,
+                }),
+                Some(opener) => {
+                    if offset + len > opener.len() {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            format!(
+                                "blob {name} holds {} bytes, {} asked for",
+                                opener.len(),
+                                offset + len
+                            ),
+                        ));
+                    }
+                    BlobReads::Sealed(SealedWindows {
+                        file,
+                        opener,
+                        pos: offset,
+                        end: offset + len,
+                        scratch: Vec::new(),
+                    })
+                }
             };
             let first = windows.next().transpose()?;
             Ok(Some((first, windows)))
@@ -320,7 +427,7 @@ impl BlobStore for FsBlobStore {
             None => Box::pin(futures_util::stream::empty()),
             // A blob of one window (most layers are small) is done in
             // that one hand-off to the blocking pool.
-            Some(first) if windows.pos >= windows.end => {
+            Some(first) if windows.done() => {
                 Box::pin(futures_util::stream::once(std::future::ready(Ok(first))))
             }
             Some(first) => Box::pin(Prefetch::after(first, windows)),
@@ -359,6 +466,10 @@ impl BlobStore for FsBlobStore {
 
     async fn upload_size(&self, id: &str) -> Result<Option<u64>> {
         let path = self.upload_path(id)?;
+        if let Some(keys) = self.keys.clone() {
+            let id = id.to_string();
+            return blocking(move || fs_sealed::upload_len(&keys, &path, &id)).await;
+        }
         blocking(move || match fs::metadata(&path) {
             Ok(m) => Ok(Some(m.len())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -405,19 +516,76 @@ impl BlobStore for FsBlobStore {
     }
 }
 
+/// Opens a plaintext upload file for appending at `offset`.
+fn open_plain_upload(path: &Path, offset: u64) -> std::io::Result<Option<OpenUpload>> {
+    let file = match OpenOptions::new()
+        .write(true)
+        .create(offset == 0)
+        .truncate(false)
+        // Committed blobs are these files renamed: 0600 for both.
+        .mode(PRIVATE_FILE)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if file.metadata()?.len() < offset {
+        return Err(std::io::Error::other(format!(
+            "upload file {} is shorter than its recorded size {offset}",
+            path.display()
+        )));
+    }
+    file.set_len(offset)?;
+    Ok(Some(OpenUpload {
+        file,
+        pos: offset,
+        sealer: None,
+    }))
+}
+
+/// Removes an upload's sidecar, if it has one (nothing reads it after a
+/// commit or a deletion; a leftover is swept with its id).
+fn remove_sidecar(upload: &Path) {
+    let _ = fs::remove_file(fs_sealed::sidecar(upload));
+}
+
 /// An upload file being appended to, on the blocking pool.
 struct FileSink {
     out: BufWriter<File>,
+    /// Plaintext bytes of the upload so far.
     size: u64,
+    /// Bytes of the file so far (with what `out` buffers).
+    pos: u64,
     /// Bytes before this offset have been handed to writeback.
     handed: u64,
+    /// Seals what is written, when the store has keys.
+    sealer: Option<Sealer>,
+    scratch: Vec<u8>,
+}
+
+impl FileSink {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.pos += bytes.len() as u64;
+        Ok(())
+    }
 }
 
 impl ChunkSink for FileSink {
     fn take(&mut self, chunk: Bytes) -> std::io::Result<()> {
-        self.out.write_all(&chunk)?;
         self.size += chunk.len() as u64;
-        let in_file = self.size - self.out.buffer().len() as u64;
+        match self.sealer.as_mut() {
+            None => self.put(&chunk)?,
+            Some(sealer) => {
+                let mut sealed = std::mem::take(&mut self.scratch);
+                sealed.clear();
+                sealer.push(&chunk, &mut sealed);
+                self.put(&sealed)?;
+                self.scratch = sealed;
+            }
+        }
+        let in_file = self.pos - self.out.buffer().len() as u64;
         if in_file - self.handed >= WRITEBACK_STEP {
             // Advisory: if it fails, the final fdatasync still writes
             // everything, only later.
@@ -439,8 +607,14 @@ impl UploadWriter for FsUploadWriter {
     }
 
     async fn finish(self: Box<Self>) -> Result<u64> {
-        let sink = self.offload.finish().await.map_err(StoreError::from_io)?;
+        let mut sink = self.offload.finish().await.map_err(StoreError::from_io)?;
         blocking(move || {
+            if let Some(sealer) = sink.sealer.take() {
+                let mut tail = std::mem::take(&mut sink.scratch);
+                tail.clear();
+                sealer.finish_upload(&mut tail);
+                sink.put(&tail)?;
+            }
             let size = sink.size;
             let file = sink.out.into_inner().map_err(|e| e.into_error())?;
             file.sync_data()?;

@@ -32,6 +32,7 @@ mod blob;
 mod cluster;
 mod error;
 mod fs_blob;
+mod fs_sealed;
 mod group_sync;
 mod iam_sql;
 mod metadata;
@@ -115,6 +116,17 @@ mod tests {
     async fn fs_blob_store_conforms() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::FsBlobStore::open(dir.path()).await.unwrap();
+        crate::conformance::blob_store_suite(&store).await;
+    }
+
+    #[tokio::test]
+    async fn sealed_fs_blob_store_conforms() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = std::sync::Arc::new(crate::sealed::Keyring::from_root(&[3u8; 32]));
+        let store = crate::FsBlobStore::open(dir.path())
+            .await
+            .unwrap()
+            .sealing(keys);
         crate::conformance::blob_store_suite(&store).await;
     }
 

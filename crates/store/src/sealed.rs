@@ -1,50 +1,76 @@
 //! The sealed-blob format: a blob's bytes under AES-256-GCM in segments,
 //! so that a Range read decrypts only the segments it needs and memory
 //! stays bounded whatever the blob's size (ARCHITECTURE.md, "Encryption at
-//! rest"). Pure: bytes in, bytes out; where keys come from and where the
-//! bytes go is for the callers.
+//! rest"). Pure: bytes in, bytes out; where the bytes go is for the stores.
 //!
-//! Layout: a 32-byte header (`BRTHSEAL`, version, segment size, plaintext
-//! length), then ⌈len / S⌉ segments (one empty segment for an empty blob),
-//! each ciphertext ‖ 16-byte tag. Segment i's nonce is `0,0,0 ‖ last ‖
-//! i (u64 BE)` (the STREAM construction: no reordering, no truncation),
-//! and every segment's associated data is `berth blob v1 ‖ header ‖
-//! digest`, so neither the header nor a segment can be altered or moved to
-//! another blob. Each data key seals exactly one blob, which is what makes
-//! the counter nonces unique. Data keys are wrapped by their key domain's
-//! KEK (`Kek`), bound to the domain and digest they were made for.
+//! A sealed object is self-contained: a 96-byte header carries its data
+//! key wrapped by a key-encryption key (KEK), so a read needs no metadata
+//! lookup and a blob file stays one atomic rename.
+//!
+//! ```text
+//! header   0..8   "BRTHSEAL"
+//!          8..10  format version (1)
+//!         10..14  segment size S (plaintext bytes per segment)
+//!         14      state: 0 an upload (data key wrapped for its upload id),
+//!                 1 a blob (wrapped for its key domain and digest)
+//!         16..20  KEK version within the domain
+//!         32..92  the wrapped data key (nonce ‖ key ‖ tag)
+//!         (other bytes zero)
+//! segment i at 96 + i·(S + 28): nonce (12, random) ‖ ciphertext ‖ tag (16)
+//! terminal after the last data segment, blobs only: one more segment,
+//!          index = number of data segments, plaintext = length (u64 BE)
+//! ```
+//!
+//! Every data segment is full (S bytes, flag INNER) except possibly the
+//! last (fewer, flag TAIL). Each segment's associated data is `berth blob
+//! v1 ‖ S ‖ index ‖ flag`, so segments cannot be reordered, and the
+//! terminal (flag TERMINAL) proves where the blob ends and how long it is:
+//! truncation, or an older tail of the same upload put back, fails. Nonces
+//! are random per segment (96 bits; a data key seals far fewer than 2^32
+//! segments), so rewriting an upload's tail segment when more bytes arrive
+//! never reuses one.
 
 use rand::RngCore;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use std::ops::Range;
 
-pub const HEADER_LEN: u64 = 32;
+pub const HEADER_LEN: u64 = 96;
+pub const NONCE_LEN: u64 = 12;
 pub const TAG_LEN: u64 = 16;
+/// Sealed bytes a segment adds to its plaintext.
+pub const OVERHEAD: u64 = NONCE_LEN + TAG_LEN;
+/// The terminal segment's sealed size.
+pub const TERMINAL_LEN: u64 = 8 + OVERHEAD;
 /// Plaintext bytes per segment unless a caller picks another size.
 pub const DEFAULT_SEGMENT: u32 = 64 * 1024;
-/// The largest segment a header may claim: a reader holds one segment, so a
-/// damaged or hostile header must not make it allocate more.
+/// The largest segment a header may claim: a reader holds a few segments,
+/// so a damaged or hostile header must not make it allocate more.
 pub const MAX_SEGMENT: u32 = 1 << 20;
-/// The largest plaintext a header may claim (far beyond any blob; it keeps
-/// the sealed size's arithmetic from overflowing).
-const MAX_LEN: u64 = 1 << 56;
 const MAGIC: &[u8; 8] = b"BRTHSEAL";
 const VERSION: u16 = 1;
-const AAD_LABEL: &[u8] = b"berth blob v1";
+const AAD_LABEL: &[u8; 13] = b"berth blob v1";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SealError {
-    #[error("not a sealed blob, or its header is damaged")]
+    #[error("not a sealed object, or its header is damaged")]
     Header,
-    #[error("sealed blob {digest}: segment {segment} fails authentication (damaged, truncated, reordered or from another blob)")]
-    Tampered { digest: String, segment: u64 },
-    #[error("sealed blob: {given} bytes given where the header promised {promised}")]
-    Length { given: u64, promised: u64 },
+    #[error("sealed object {what}: segment {segment} fails authentication (damaged, truncated, reordered or from another object)")]
+    Tampered { what: String, segment: u64 },
+    #[error("sealed object {what}: its data key does not unwrap (damaged, another object's header, or a key this deployment does not have)")]
+    Key { what: String },
+    #[error("sealed object {what}: {size} bytes is not a size this format produces (truncated?)")]
+    Size { what: String, size: u64 },
     #[error("range {start}..{end} is outside a {len}-byte blob")]
     Range { start: u64, end: u64, len: u64 },
 }
 
-/// A blob's data key: 256 random bits, used for one blob only.
+impl From<SealError> for std::io::Error {
+    fn from(e: SealError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, e)
+    }
+}
+
+/// A data key: 256 random bits, sealing one object only.
 #[derive(Clone)]
 pub struct DataKey([u8; 32]);
 
@@ -61,24 +87,52 @@ impl DataKey {
         DataKey(k)
     }
 
-    pub fn from_bytes(bytes: [u8; 32]) -> DataKey {
-        DataKey(bytes)
-    }
-
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
-
-    fn aead(&self) -> LessSafeKey {
-        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.0).expect("a 32-byte AES-256 key"))
-    }
 }
 
-/// What the header says.
+/// Whether an object is an upload in progress or a committed blob: it
+/// says what its data key is wrapped for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Upload = 0,
+    Blob = 1,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub segment: u32,
-    pub len: u64,
+    pub state: State,
+    pub kek_version: u32,
+    pub wrapped: [u8; WRAPPED_LEN],
+}
+
+/// Whether `first` (an object's first bytes, up to `HEADER_LEN`) is a
+/// sealed object's header, whole or damaged. Stores written before
+/// encryption hold plaintext blobs, which are read as they are until the
+/// background sealing reaches them; a sealed object whose magic took a
+/// few flipped bits must not pass for one of those and be served raw, so
+/// a near miss of the magic, or a header whose other fixed bytes are
+/// right, counts as sealed (and then fails to decode). No plaintext blob
+/// format starts within 16 bits of `BRTHSEAL`.
+pub fn is_sealed(first: &[u8]) -> bool {
+    if first.len() < MAGIC.len() {
+        return false;
+    }
+    let distance: u32 = first[..MAGIC.len()]
+        .iter()
+        .zip(MAGIC)
+        .map(|(a, b)| (a ^ b).count_ones())
+        .sum();
+    let rest_fits = first.len() >= HEADER_LEN as usize
+        && first[8..10] == VERSION.to_be_bytes()
+        && first[15] == 0
+        && first[20..32].iter().all(|&b| b == 0)
+        && first[32 + WRAPPED_LEN..HEADER_LEN as usize]
+            .iter()
+            .all(|&b| b == 0);
+    distance <= 16 || rest_fits
 }
 
 impl Header {
@@ -87,7 +141,9 @@ impl Header {
         h[..8].copy_from_slice(MAGIC);
         h[8..10].copy_from_slice(&VERSION.to_be_bytes());
         h[10..14].copy_from_slice(&self.segment.to_be_bytes());
-        h[14..22].copy_from_slice(&self.len.to_be_bytes());
+        h[14] = self.state as u8;
+        h[16..20].copy_from_slice(&self.kek_version.to_be_bytes());
+        h[32..32 + WRAPPED_LEN].copy_from_slice(&self.wrapped);
         h
     }
 
@@ -95,42 +151,305 @@ impl Header {
         if bytes.len() < HEADER_LEN as usize
             || &bytes[..8] != MAGIC
             || bytes[8..10] != VERSION.to_be_bytes()
-            || bytes[22..32].iter().any(|&b| b != 0)
+        {
+            return Err(SealError::Header);
+        }
+        let zeros = [15..16, 20..32, 32 + WRAPPED_LEN..HEADER_LEN as usize];
+        if zeros
+            .iter()
+            .any(|r| bytes[r.clone()].iter().any(|&b| b != 0))
         {
             return Err(SealError::Header);
         }
         let segment = u32::from_be_bytes(bytes[10..14].try_into().expect("4 bytes"));
-        let len = u64::from_be_bytes(bytes[14..22].try_into().expect("8 bytes"));
-        if segment == 0 || segment > MAX_SEGMENT || len > MAX_LEN {
+        if segment == 0 || segment > MAX_SEGMENT {
             return Err(SealError::Header);
         }
-        Ok(Header { segment, len })
-    }
-
-    /// How many segments the blob has (an empty blob has one, empty).
-    pub fn segments(&self) -> u64 {
-        self.len.div_ceil(self.segment as u64).max(1)
-    }
-
-    /// The sealed size of the whole blob.
-    pub fn sealed_len(&self) -> u64 {
-        HEADER_LEN + self.len + self.segments() * TAG_LEN
-    }
-
-    /// Where segment `i` lies in the sealed bytes.
-    pub fn segment_range(&self, i: u64) -> Range<u64> {
-        let s = self.segment as u64;
-        let start = HEADER_LEN + i * (s + TAG_LEN);
-        let plain = if i + 1 == self.segments() {
-            self.len - i * s
-        } else {
-            s
+        let state = match bytes[14] {
+            0 => State::Upload,
+            1 => State::Blob,
+            _ => return Err(SealError::Header),
         };
-        start..start + plain + TAG_LEN
+        Ok(Header {
+            segment,
+            state,
+            kek_version: u32::from_be_bytes(bytes[16..20].try_into().expect("4 bytes")),
+            wrapped: bytes[32..32 + WRAPPED_LEN].try_into().expect("60 bytes"),
+        })
+    }
+}
+
+fn stride(segment: u32) -> u64 {
+    segment as u64 + OVERHEAD
+}
+
+/// Sealed size of an upload holding `len` plaintext bytes (data segments
+/// only: no terminal until it is committed).
+pub fn upload_sealed_len(segment: u32, len: u64) -> u64 {
+    let s = segment as u64;
+    let rem = len % s;
+    HEADER_LEN + len / s * stride(segment) + if rem > 0 { rem + OVERHEAD } else { 0 }
+}
+
+/// Plaintext length of an upload whose sealed size is `sealed`; `None` if
+/// no length seals to that size (a torn last segment).
+pub fn upload_plain_len(segment: u32, sealed: u64) -> Option<u64> {
+    let n = sealed.checked_sub(HEADER_LEN)?;
+    let (full, rem) = (n / stride(segment), n % stride(segment));
+    match rem {
+        0 => Some(full * segment as u64),
+        r if r > OVERHEAD => Some(full * segment as u64 + r - OVERHEAD),
+        _ => None,
+    }
+}
+
+/// Sealed size of a committed blob of `len` bytes.
+pub fn blob_sealed_len(segment: u32, len: u64) -> u64 {
+    upload_sealed_len(segment, len) + TERMINAL_LEN
+}
+
+/// Plaintext length of a committed blob whose sealed size is `sealed`.
+pub fn blob_plain_len(segment: u32, sealed: u64) -> Option<u64> {
+    upload_plain_len(segment, sealed.checked_sub(TERMINAL_LEN)?)
+}
+
+const INNER: u8 = 0;
+const TERMINAL: u8 = 1;
+const TAIL: u8 = 2;
+
+/// Seals and opens the segments of one object under its data key.
+pub struct SegmentKey {
+    key: LessSafeKey,
+    segment: u32,
+}
+
+impl SegmentKey {
+    pub fn new(dek: &DataKey, segment: u32) -> SegmentKey {
+        assert!(
+            (1..=MAX_SEGMENT).contains(&segment),
+            "segment size {segment}"
+        );
+        SegmentKey {
+            key: LessSafeKey::new(
+                UnboundKey::new(&AES_256_GCM, &dek.0).expect("a 32-byte AES-256 key"),
+            ),
+            segment,
+        }
     }
 
-    /// The segments a plaintext range needs, and the sealed bytes they
-    /// occupy. `range` must lie within the blob and not be empty.
+    pub fn segment(&self) -> u32 {
+        self.segment
+    }
+
+    fn aad(&self, index: u64, flag: u8) -> [u8; 26] {
+        let mut a = [0u8; 26];
+        a[..13].copy_from_slice(AAD_LABEL);
+        a[13..17].copy_from_slice(&self.segment.to_be_bytes());
+        a[17..25].copy_from_slice(&index.to_be_bytes());
+        a[25] = flag;
+        a
+    }
+
+    /// Appends segment `index` holding `plain` to `out`: one copy of the
+    /// plaintext, sealed where it lands.
+    fn seal(&self, index: u64, flag: u8, plain: &[u8], out: &mut Vec<u8>) {
+        let mut n = [0u8; NONCE_LEN as usize];
+        rand::rng().fill_bytes(&mut n);
+        out.extend_from_slice(&n);
+        let start = out.len();
+        out.extend_from_slice(plain);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(n),
+                Aad::from(self.aad(index, flag)),
+                &mut out[start..],
+            )
+            .expect("AES-GCM sealing of at most 1 MiB does not fail");
+        out.extend_from_slice(tag.as_ref());
+    }
+
+    /// Opens segment `index` (nonce ‖ ciphertext ‖ tag) in place: the
+    /// plaintext is the returned slice; nothing unverified is returned.
+    fn open<'a>(&self, index: u64, flag: u8, sealed: &'a mut [u8]) -> Option<&'a [u8]> {
+        if (sealed.len() as u64) < OVERHEAD {
+            return None;
+        }
+        let (nonce, rest) = sealed.split_at_mut(NONCE_LEN as usize);
+        let nonce = Nonce::assume_unique_for_key(nonce.try_into().expect("12 bytes"));
+        self.key
+            .open_in_place(nonce, Aad::from(self.aad(index, flag)), rest)
+            .ok()
+            .map(|p| &*p)
+    }
+
+    /// Opens an upload's data segment `index`, whichever it is: a full
+    /// (INNER) one, or the partial TAIL an upload ends with.
+    pub fn open_upload_segment<'a>(&self, index: u64, sealed: &'a mut [u8]) -> Option<&'a [u8]> {
+        let flag = if sealed.len() as u64 == stride(self.segment) {
+            INNER
+        } else {
+            TAIL
+        };
+        self.open(index, flag, sealed)
+    }
+
+    /// A TAIL segment holding `plain` (an upload's last, partial one).
+    pub fn seal_tail(&self, index: u64, plain: &[u8], out: &mut Vec<u8>) {
+        self.seal(index, TAIL, plain, out)
+    }
+
+    /// The terminal of a blob with `len` bytes, appended to `out`.
+    pub fn seal_terminal(&self, len: u64, out: &mut Vec<u8>) {
+        let index = len.div_ceil(self.segment as u64);
+        self.seal(index, TERMINAL, &len.to_be_bytes(), out)
+    }
+
+    /// Whether `sealed` is the terminal of a blob of `len` bytes.
+    pub fn is_terminal(&self, len: u64, sealed: &mut [u8]) -> bool {
+        let index = len.div_ceil(self.segment as u64);
+        sealed.len() as u64 == TERMINAL_LEN
+            && self.open(index, TERMINAL, sealed) == Some(&len.to_be_bytes()[..])
+    }
+}
+
+/// Seals a stream of plaintext into data segments: full segments as soon
+/// as they complete, the partial rest only when told (`finish_upload`,
+/// `finish_blob`). Memory: one segment.
+pub struct Sealer {
+    key: SegmentKey,
+    buf: Vec<u8>,
+    index: u64,
+}
+
+impl Sealer {
+    /// A sealer for a new object.
+    pub fn new(key: SegmentKey) -> Sealer {
+        Sealer::resume(key, 0, &[])
+    }
+
+    /// A sealer continuing an upload whose segment `index` holds `tail`
+    /// (less than a segment, possibly nothing) and is to be written again.
+    pub fn resume(key: SegmentKey, index: u64, tail: &[u8]) -> Sealer {
+        let mut buf = Vec::with_capacity(key.segment as usize);
+        buf.extend_from_slice(tail);
+        Sealer { key, buf, index }
+    }
+
+    /// Plaintext bytes taken so far (resumed ones included).
+    pub fn len(&self) -> u64 {
+        self.index * self.key.segment as u64 + self.buf.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes plaintext; appends every segment it completes to `out`.
+    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
+        let s = self.key.segment as usize;
+        if !self.buf.is_empty() {
+            let n = (s - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.buf.len() == s {
+                self.key.seal(self.index, INNER, &self.buf, out);
+                self.buf.clear();
+                self.index += 1;
+            }
+        }
+        // Whole segments straight from the caller's bytes, without a
+        // copy into the buffer.
+        while data.len() >= s {
+            self.key.seal(self.index, INNER, &data[..s], out);
+            data = &data[s..];
+            self.index += 1;
+        }
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Seals what is left as the upload's TAIL (if anything is left).
+    /// Returns the plaintext length.
+    pub fn finish_upload(self, out: &mut Vec<u8>) -> u64 {
+        let len = self.len();
+        if !self.buf.is_empty() {
+            self.key.seal(self.index, TAIL, &self.buf, out);
+        }
+        len
+    }
+
+    /// Seals what is left and the terminal: the object is a whole blob.
+    pub fn finish_blob(self, out: &mut Vec<u8>) -> u64 {
+        let len = self.len();
+        if !self.buf.is_empty() {
+            self.key.seal(self.index, TAIL, &self.buf, out);
+        }
+        self.key.seal_terminal(len, out);
+        len
+    }
+}
+
+/// Reads a committed blob: its layout, and its segments opened.
+pub struct Opener {
+    key: SegmentKey,
+    len: u64,
+    what: String,
+}
+
+impl Opener {
+    /// A blob whose data key is `dek`, sealed with `segment`-byte segments,
+    /// `sealed` bytes in all; `what` names it in errors.
+    pub fn new(dek: &DataKey, segment: u32, sealed: u64, what: &str) -> Result<Opener, SealError> {
+        let len = blob_plain_len(segment, sealed).ok_or_else(|| SealError::Size {
+            what: what.to_string(),
+            size: sealed,
+        })?;
+        Ok(Opener {
+            key: SegmentKey::new(dek, segment),
+            len,
+            what: what.to_string(),
+        })
+    }
+
+    pub fn segment(&self) -> u32 {
+        self.key.segment
+    }
+
+    /// The plaintext length (as the object's size says; `check_terminal`
+    /// proves it).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Where the terminal lies.
+    pub fn terminal_range(&self) -> Range<u64> {
+        let start = upload_sealed_len(self.key.segment, self.len);
+        start..start + TERMINAL_LEN
+    }
+
+    /// Verifies the terminal: the blob is as long as its size says and
+    /// ends where it should.
+    pub fn check_terminal(&self, sealed: &mut [u8]) -> Result<(), SealError> {
+        if self.key.is_terminal(self.len, sealed) {
+            Ok(())
+        } else {
+            Err(self.tampered(self.len.div_ceil(self.key.segment as u64)))
+        }
+    }
+
+    /// Where data segment `i` lies.
+    pub fn segment_range(&self, i: u64) -> Range<u64> {
+        let s = self.key.segment as u64;
+        let start = HEADER_LEN + i * stride(self.key.segment);
+        start..start + (self.len - i * s).min(s) + OVERHEAD
+    }
+
+    /// The data segments a plaintext range needs, and the sealed bytes
+    /// they occupy. `range` must lie within the blob and not be empty.
     pub fn covering(&self, range: &Range<u64>) -> Result<(Range<u64>, Range<u64>), SealError> {
         if range.start >= range.end || range.end > self.len {
             return Err(SealError::Range {
@@ -139,171 +458,45 @@ impl Header {
                 len: self.len,
             });
         }
-        let s = self.segment as u64;
+        let s = self.key.segment as u64;
         let segs = range.start / s..(range.end - 1) / s + 1;
         let bytes = self.segment_range(segs.start).start..self.segment_range(segs.end - 1).end;
         Ok((segs, bytes))
     }
-}
 
-fn nonce(i: u64, last: bool) -> Nonce {
-    let mut n = [0u8; 12];
-    n[3] = last as u8;
-    n[4..].copy_from_slice(&i.to_be_bytes());
-    Nonce::assume_unique_for_key(n)
-}
-
-fn aad(header: &[u8; HEADER_LEN as usize], digest: &str) -> Vec<u8> {
-    let mut a = Vec::with_capacity(AAD_LABEL.len() + header.len() + digest.len());
-    a.extend_from_slice(AAD_LABEL);
-    a.extend_from_slice(header);
-    a.extend_from_slice(digest.as_bytes());
-    a
-}
-
-/// Seals a blob whose length is known, as its bytes stream in: `push`
-/// emits whole segments, `finish` the last one. Memory: one segment.
-pub struct Sealer {
-    key: LessSafeKey,
-    header: Header,
-    aad: Vec<u8>,
-    digest: String,
-    buf: Vec<u8>,
-    index: u64,
-    taken: u64,
-}
-
-impl Sealer {
-    /// A sealer for `len` bytes of the blob `digest`; the header to write
-    /// first is in `out`.
-    pub fn new(key: &DataKey, digest: &str, len: u64, segment: u32, out: &mut Vec<u8>) -> Sealer {
-        assert!(
-            (1..=MAX_SEGMENT).contains(&segment) && len <= MAX_LEN,
-            "segment size {segment} or length {len} out of the format's bounds"
-        );
-        let header = Header { segment, len };
-        let encoded = header.encode();
-        out.extend_from_slice(&encoded);
-        Sealer {
-            key: key.aead(),
-            header,
-            aad: aad(&encoded, digest),
-            digest: digest.to_string(),
-            buf: Vec::with_capacity(segment as usize + TAG_LEN as usize),
-            index: 0,
-            taken: 0,
-        }
-    }
-
-    /// Takes plaintext; appends every segment it completes to `out`.
-    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), SealError> {
-        self.taken += data.len() as u64;
-        if self.taken > self.header.len {
-            return Err(SealError::Length {
-                given: self.taken,
-                promised: self.header.len,
-            });
-        }
-        let s = self.header.segment as usize;
-        while !data.is_empty() {
-            let room = s - self.buf.len();
-            let n = room.min(data.len());
-            self.buf.extend_from_slice(&data[..n]);
-            data = &data[n..];
-            // A full segment is sealed now unless it is the blob's last
-            // (that one carries the last flag, in `finish`).
-            let before_last = self.index + 1 < self.header.segments();
-            if self.buf.len() == s && before_last {
-                self.seal_segment(false, out);
-            }
-        }
-        Ok(())
-    }
-
-    /// Seals the last segment; fails if fewer bytes came than promised.
-    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), SealError> {
-        if self.taken != self.header.len {
-            return Err(SealError::Length {
-                given: self.taken,
-                promised: self.header.len,
-            });
-        }
-        self.seal_segment(true, out);
-        debug_assert_eq!(self.index, self.header.segments(), "{}", self.digest);
-        Ok(())
-    }
-
-    fn seal_segment(&mut self, last: bool, out: &mut Vec<u8>) {
-        let tag = self
-            .key
-            .seal_in_place_separate_tag(
-                nonce(self.index, last),
-                Aad::from(&self.aad),
-                &mut self.buf,
-            )
-            .expect("AES-GCM sealing of at most 4 GiB does not fail");
-        out.extend_from_slice(&self.buf);
-        out.extend_from_slice(tag.as_ref());
-        self.buf.clear();
-        self.index += 1;
-    }
-}
-
-/// Opens segments of one sealed blob.
-pub struct Opener {
-    key: LessSafeKey,
-    header: Header,
-    aad: Vec<u8>,
-    digest: String,
-}
-
-impl Opener {
-    /// From the blob's first `HEADER_LEN` bytes.
-    pub fn new(key: &DataKey, digest: &str, header: &[u8]) -> Result<Opener, SealError> {
-        let parsed = Header::decode(header)?;
-        Ok(Opener {
-            key: key.aead(),
-            aad: aad(&parsed.encode(), digest),
-            header: parsed,
-            digest: digest.to_string(),
-        })
-    }
-
-    pub fn header(&self) -> Header {
-        self.header
-    }
-
-    /// Opens segment `i` (its sealed bytes, tag included) in place; the
-    /// plaintext is the returned slice. Nothing unverified is returned.
+    /// Opens data segment `i` in place (its sealed bytes); the plaintext
+    /// is the returned slice.
     pub fn open_segment<'a>(&self, i: u64, sealed: &'a mut [u8]) -> Result<&'a [u8], SealError> {
-        let last = i + 1 == self.header.segments();
-        let expected = self.header.segment_range(i);
-        if i >= self.header.segments() || sealed.len() as u64 != expected.end - expected.start {
+        let r = self.segment_range(i);
+        let flag = if r.end - r.start == stride(self.key.segment) {
+            INNER
+        } else {
+            TAIL
+        };
+        if sealed.len() as u64 != r.end - r.start {
             return Err(self.tampered(i));
         }
         self.key
-            .open_in_place(nonce(i, last), Aad::from(&self.aad), sealed)
-            .map(|p| &*p)
-            .map_err(|_| self.tampered(i))
+            .open(i, flag, sealed)
+            .ok_or_else(|| self.tampered(i))
     }
 
-    /// The plaintext `range`, reading sealed bytes with `fetch` (given a
-    /// sealed byte range, it returns exactly those bytes).
-    pub fn read_range(
+    /// Appends the plaintext of `range` to `out`, given `sealed`: the sealed
+    /// bytes of the segments `covering` names for it, opened in place.
+    pub fn open_range(
         &self,
-        range: Range<u64>,
-        mut fetch: impl FnMut(Range<u64>) -> Vec<u8>,
-    ) -> Result<Vec<u8>, SealError> {
-        let (segs, bytes) = self.header.covering(&range)?;
-        let mut sealed = fetch(bytes.clone());
+        range: &Range<u64>,
+        sealed: &mut [u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), SealError> {
+        let (segs, bytes) = self.covering(range)?;
         if sealed.len() as u64 != bytes.end - bytes.start {
             return Err(self.tampered(segs.start));
         }
-        let s = self.header.segment as u64;
-        let mut out = Vec::with_capacity((range.end - range.start) as usize);
+        let s = self.key.segment as u64;
         let mut at = 0usize;
         for i in segs {
-            let r = self.header.segment_range(i);
+            let r = self.segment_range(i);
             let n = (r.end - r.start) as usize;
             let plain = self.open_segment(i, &mut sealed[at..at + n])?;
             at += n;
@@ -312,19 +505,19 @@ impl Opener {
             let to = range.end.min(seg_start + plain.len() as u64) - seg_start;
             out.extend_from_slice(&plain[from as usize..to as usize]);
         }
-        Ok(out)
+        Ok(())
     }
 
     fn tampered(&self, segment: u64) -> SealError {
         SealError::Tampered {
-            digest: self.digest.clone(),
+            what: self.what.clone(),
             segment,
         }
     }
 }
 
 /// A key-encryption key of one key domain (ARCHITECTURE.md, "Key
-/// hierarchy"): it wraps the data keys of the blobs in that domain.
+/// hierarchy"): it wraps the data keys of the objects in that domain.
 #[derive(Clone)]
 pub struct Kek([u8; 32]);
 
@@ -343,9 +536,8 @@ impl Kek {
         Kek(bytes)
     }
 
-    /// A KEK derived from a root (the server key's KEK root) for `label`
-    /// (`aes256` for the registry's AES256 domain, `aes256#2` after a
-    /// rotation): HMAC-SHA256(root, "berth kek v1 ‖ label").
+    /// A KEK derived from a root (the server key's KEK root) for `label`:
+    /// HMAC-SHA256(root, "berth kek v1 ‖ label").
     pub fn derive(root: &[u8; 32], label: &str) -> Kek {
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, root);
         let mut ctx = ring::hmac::Context::with_key(&key);
@@ -359,45 +551,43 @@ impl Kek {
         LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.0).expect("a 32-byte AES-256 key"))
     }
 
-    fn aad(domain: &str, digest: &str) -> Vec<u8> {
-        let mut a = Vec::with_capacity(WRAP_LABEL.len() + domain.len() + digest.len() + 2);
+    fn aad(domain: &str, name: &str) -> Vec<u8> {
+        let mut a = Vec::with_capacity(WRAP_LABEL.len() + domain.len() + name.len() + 2);
         a.extend_from_slice(WRAP_LABEL);
         a.push(0);
         a.extend_from_slice(domain.as_bytes());
         a.push(0);
-        a.extend_from_slice(digest.as_bytes());
+        a.extend_from_slice(name.as_bytes());
         a
     }
 
-    /// `dek` wrapped for the blob `digest` of `domain`: it unwraps only
-    /// under this KEK for that very (domain, digest). The nonce is random
-    /// (a KEK wraps many keys; 2^32 wraps per KEK keep collisions
-    /// negligible, and rotation starts a new KEK long before).
-    pub fn wrap(&self, domain: &str, digest: &str, dek: &DataKey) -> Vec<u8> {
+    /// `dek` wrapped for the object `name` (a digest, or an upload id) of
+    /// `domain`: it unwraps only under this KEK for that very pair. The
+    /// nonce is random (2^32 wraps per KEK keep collisions negligible).
+    pub fn wrap(&self, domain: &str, name: &str, dek: &DataKey) -> [u8; WRAPPED_LEN] {
         let mut n = [0u8; 12];
         rand::rng().fill_bytes(&mut n);
-        let mut buf = dek.0.to_vec();
+        let mut buf = dek.0;
         let tag = self
             .aead()
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(n),
-                Aad::from(Kek::aad(domain, digest)),
+                Aad::from(Kek::aad(domain, name)),
                 &mut buf,
             )
             .expect("AES-GCM sealing of 32 bytes does not fail");
-        let mut out = Vec::with_capacity(WRAPPED_LEN);
-        out.extend_from_slice(&n);
-        out.extend_from_slice(&buf);
-        out.extend_from_slice(tag.as_ref());
+        let mut out = [0u8; WRAPPED_LEN];
+        out[..12].copy_from_slice(&n);
+        out[12..44].copy_from_slice(&buf);
+        out[44..].copy_from_slice(tag.as_ref());
         out
     }
 
-    /// The data key `wrap` gave, if `wrapped` is whole and was made for
-    /// this (domain, digest) under this KEK.
-    pub fn unwrap(&self, domain: &str, digest: &str, wrapped: &[u8]) -> Result<DataKey, SealError> {
-        let refused = || SealError::Tampered {
-            digest: digest.to_string(),
-            segment: 0,
+    /// The data key `wrap` gave, if `wrapped` was made for this (domain,
+    /// name) under this KEK.
+    pub fn unwrap(&self, domain: &str, name: &str, wrapped: &[u8]) -> Result<DataKey, SealError> {
+        let refused = || SealError::Key {
+            what: name.to_string(),
         };
         if wrapped.len() != WRAPPED_LEN {
             return Err(refused());
@@ -408,7 +598,7 @@ impl Kek {
             .aead()
             .open_in_place(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(Kek::aad(domain, digest)),
+                Aad::from(Kek::aad(domain, name)),
                 &mut buf,
             )
             .map_err(|_| refused())?;
@@ -416,198 +606,143 @@ impl Kek {
     }
 }
 
-/// Seals a whole blob in memory (tests, manifests).
-pub fn seal(key: &DataKey, digest: &str, plain: &[u8], segment: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut s = Sealer::new(key, digest, plain.len() as u64, segment, &mut out);
-    s.push(plain, &mut out)
-        .expect("exactly the promised length");
-    s.finish(&mut out).expect("exactly the promised length");
+/// The key domain of the registry's default encryption (ECR's AES256).
+pub const AES256_DOMAIN: &str = "aes256";
+/// The pseudo-domain uploads' data keys are wrapped in (for their id).
+const UPLOAD_DOMAIN: &str = "upload";
+
+/// The KEKs a store seals with, from the root of the key hierarchy.
+/// Today: the AES256 domain's KEK (version 1) and the uploads' KEK, both
+/// derived from the root, so every node with the server key has them.
+pub struct Keyring {
+    aes256: Kek,
+    uploads: Kek,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keyring(..)")
+    }
+}
+
+impl Keyring {
+    pub fn from_root(root: &[u8; 32]) -> Keyring {
+        Keyring {
+            aes256: Kek::derive(root, AES256_DOMAIN),
+            uploads: Kek::derive(root, UPLOAD_DOMAIN),
+        }
+    }
+
+    /// A fresh data key for a new upload `id`, and the header that carries
+    /// it.
+    pub fn new_upload(&self, id: &str) -> (DataKey, Header) {
+        let dek = DataKey::generate();
+        let header = Header {
+            segment: DEFAULT_SEGMENT,
+            state: State::Upload,
+            kek_version: 1,
+            wrapped: self.uploads.wrap(UPLOAD_DOMAIN, id, &dek),
+        };
+        (dek, header)
+    }
+
+    /// A fresh data key for a blob written directly, and its header.
+    pub fn new_blob(&self, digest: &str) -> (DataKey, Header) {
+        let dek = DataKey::generate();
+        (dek.clone(), self.blob_header(digest, &dek, DEFAULT_SEGMENT))
+    }
+
+    /// The header of blob `digest` whose data key is `dek`.
+    pub fn blob_header(&self, digest: &str, dek: &DataKey, segment: u32) -> Header {
+        Header {
+            segment,
+            state: State::Blob,
+            kek_version: 1,
+            wrapped: self.aes256.wrap(AES256_DOMAIN, digest, dek),
+        }
+    }
+
+    /// The data key of an object: an upload's (for its id) or a blob's
+    /// (for its digest), as its header says it is.
+    pub fn data_key(&self, header: &Header, name: &str) -> Result<DataKey, SealError> {
+        let refused = || SealError::Key {
+            what: name.to_string(),
+        };
+        if header.kek_version != 1 {
+            return Err(refused());
+        }
+        match header.state {
+            State::Upload => self.uploads.unwrap(UPLOAD_DOMAIN, name, &header.wrapped),
+            State::Blob => self.aes256.unwrap(AES256_DOMAIN, name, &header.wrapped),
+        }
+    }
+}
+
+impl Keyring {
+    /// A small object (a manifest body) sealed whole, header included, as
+    /// the blob `digest` of the AES256 domain.
+    pub fn seal_object(&self, digest: &str, plain: &[u8]) -> Vec<u8> {
+        let (dek, header) = self.new_blob(digest);
+        let mut out =
+            Vec::with_capacity((blob_sealed_len(header.segment, plain.len() as u64)) as usize);
+        out.extend_from_slice(&header.encode());
+        let mut s = Sealer::new(SegmentKey::new(&dek, header.segment));
+        s.push(plain, &mut out);
+        s.finish_blob(&mut out);
+        out
+    }
+
+    /// The plaintext of what `seal_object` made for `digest`; an object
+    /// stored before encryption (plaintext) as it is.
+    pub fn open_object<'a>(
+        &self,
+        digest: &str,
+        stored: &'a [u8],
+    ) -> Result<std::borrow::Cow<'a, [u8]>, SealError> {
+        if !is_sealed(stored) {
+            return Ok(std::borrow::Cow::Borrowed(stored));
+        }
+        let header = Header::decode(stored)?;
+        if header.state != State::Blob {
+            return Err(SealError::Header);
+        }
+        let dek = self.data_key(&header, digest)?;
+        let body = &stored[HEADER_LEN as usize..];
+        Ok(std::borrow::Cow::Owned(open(
+            &dek,
+            header.segment,
+            body,
+            digest,
+        )?))
+    }
+}
+
+/// Seals a whole blob in memory (tests; small objects).
+pub fn seal(dek: &DataKey, plain: &[u8], segment: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(blob_sealed_len(segment, plain.len() as u64) as usize);
+    let mut s = Sealer::new(SegmentKey::new(dek, segment));
+    s.push(plain, &mut out);
+    s.finish_blob(&mut out);
     out
 }
 
-/// Opens a whole sealed blob in memory.
-pub fn open(key: &DataKey, digest: &str, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
-    let o = Opener::new(
-        key,
-        digest,
-        sealed.get(..HEADER_LEN as usize).ok_or(SealError::Header)?,
-    )?;
-    let h = o.header();
-    if sealed.len() as u64 != h.sealed_len() {
-        return Err(SealError::Tampered {
-            digest: digest.to_string(),
-            segment: h.segments() - 1,
-        });
+/// Opens a whole sealed blob body (data segments and terminal, after the
+/// header) in memory.
+pub fn open(dek: &DataKey, segment: u32, sealed: &[u8], what: &str) -> Result<Vec<u8>, SealError> {
+    let total = HEADER_LEN + sealed.len() as u64;
+    let o = Opener::new(dek, segment, total, what)?;
+    let at = |r: Range<u64>| (r.start - HEADER_LEN) as usize..(r.end - HEADER_LEN) as usize;
+    let mut terminal = sealed[at(o.terminal_range())].to_vec();
+    o.check_terminal(&mut terminal)?;
+    let mut out = Vec::with_capacity(o.len() as usize);
+    if o.len() > 0 {
+        let (_, bytes) = o.covering(&(0..o.len()))?;
+        let mut body = sealed[at(bytes)].to_vec();
+        o.open_range(&(0..o.len()), &mut body, &mut out)?;
     }
-    if h.len == 0 {
-        let mut last = sealed[HEADER_LEN as usize..].to_vec();
-        o.open_segment(0, &mut last)?;
-        return Ok(Vec::new());
-    }
-    o.read_range(0..h.len, |r| {
-        sealed[r.start as usize..r.end as usize].to_vec()
-    })
+    Ok(out)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const D: &str = "sha256:0d5f0e7e3c7e4b8e";
-
-    fn plain(n: usize) -> Vec<u8> {
-        (0..n).map(|i| (i * 7 % 251) as u8).collect()
-    }
-
-    #[test]
-    fn every_length_round_trips_and_is_sized_as_promised() {
-        let k = DataKey::generate();
-        for n in [0usize, 1, 15, 16, 17, 31, 32, 33, 100] {
-            let p = plain(n);
-            let s = seal(&k, D, &p, 16);
-            let h = Header::decode(&s).unwrap();
-            assert_eq!(s.len() as u64, h.sealed_len(), "{n}");
-            assert_eq!(open(&k, D, &s).unwrap(), p, "{n}");
-        }
-        let big = plain(300_000);
-        let s = seal(&k, D, &big, DEFAULT_SEGMENT);
-        assert_eq!(open(&k, D, &s).unwrap(), big);
-        assert_eq!(s.len(), 32 + 300_000 + 5 * 16);
-    }
-
-    #[test]
-    fn every_range_decrypts_only_its_segments_and_returns_exactly_its_bytes() {
-        let k = DataKey::generate();
-        let p = plain(70);
-        let s = seal(&k, D, &p, 16);
-        let o = Opener::new(&k, D, &s[..32]).unwrap();
-        for a in 0..70u64 {
-            for b in a + 1..=70 {
-                let mut asked = None;
-                let got = o
-                    .read_range(a..b, |r| {
-                        asked = Some(r.clone());
-                        s[r.start as usize..r.end as usize].to_vec()
-                    })
-                    .unwrap();
-                assert_eq!(got, &p[a as usize..b as usize], "{a}..{b}");
-                let r = asked.unwrap();
-                let segs = (r.end - r.start).div_ceil(32);
-                assert!(segs <= (b - 1) / 16 - a / 16 + 1, "{a}..{b} read {r:?}");
-            }
-        }
-        assert!(matches!(
-            o.read_range(10..71, |_| Vec::new()),
-            Err(SealError::Range { .. })
-        ));
-    }
-
-    #[test]
-    fn a_flipped_bit_anywhere_is_detected() {
-        let k = DataKey::generate();
-        let s = seal(&k, D, &plain(40), 16);
-        for i in 0..s.len() {
-            for bit in [0x01u8, 0x80] {
-                let mut t = s.clone();
-                t[i] ^= bit;
-                assert!(
-                    open(&k, D, &t).is_err(),
-                    "byte {i} bit {bit:#x} went unnoticed"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn truncation_reordering_and_swapping_are_detected() {
-        let k = DataKey::generate();
-        let p = plain(48);
-        let s = seal(&k, D, &p, 16);
-        // Drop the last segment, and also shorten the header's length to
-        // match: the new last segment lacks the last flag.
-        let mut short = s[..32 + 2 * 32].to_vec();
-        short[..32].copy_from_slice(
-            &Header {
-                segment: 16,
-                len: 32,
-            }
-            .encode(),
-        );
-        assert!(open(&k, D, &short).is_err());
-        assert!(open(&k, D, &s[..s.len() - 1]).is_err());
-        // Two segments swapped.
-        let mut swapped = s.clone();
-        let (a, b) = (32..64, 64..96);
-        let first = s[a.clone()].to_vec();
-        swapped[a].copy_from_slice(&s[b.clone()]);
-        swapped[b].copy_from_slice(&first);
-        assert!(open(&k, D, &swapped).is_err());
-        // The same bytes presented as another blob, or under another key.
-        assert!(open(&k, "sha256:another", &s).is_err());
-        assert!(open(&DataKey::generate(), D, &s).is_err());
-        // A header that is not ours.
-        assert_eq!(
-            open(&k, D, b"plain text, not sealed at all, no").unwrap_err(),
-            SealError::Header
-        );
-    }
-
-    #[test]
-    fn sealed_bytes_do_not_contain_the_plaintext() {
-        let k = DataKey::generate();
-        let marker = b"BERTH-SECRET-MARKER-0123456789";
-        let mut p = plain(200_000);
-        p[100_000..100_000 + marker.len()].copy_from_slice(marker);
-        let s = seal(&k, D, &p, DEFAULT_SEGMENT);
-        assert!(!s.windows(marker.len()).any(|w| w == marker));
-    }
-
-    #[test]
-    fn data_keys_unwrap_only_under_their_kek_for_their_domain_and_digest() {
-        let root = [9u8; 32];
-        let kek = Kek::derive(&root, "aes256");
-        let dek = DataKey::generate();
-        let w = kek.wrap("aes256", D, &dek);
-        assert_eq!(w.len(), WRAPPED_LEN);
-        assert_ne!(w, kek.wrap("aes256", D, &dek), "random nonces");
-        assert_eq!(
-            kek.unwrap("aes256", D, &w).unwrap().as_bytes(),
-            dek.as_bytes()
-        );
-        // Another domain, another digest, another KEK (a rotation, another
-        // root), a flipped bit, a short blob: refused.
-        assert!(kek.unwrap("kms:1234", D, &w).is_err());
-        assert!(kek.unwrap("aes256", "sha256:other", &w).is_err());
-        assert!(Kek::derive(&root, "aes256#2")
-            .unwrap("aes256", D, &w)
-            .is_err());
-        assert!(Kek::derive(&[8u8; 32], "aes256")
-            .unwrap("aes256", D, &w)
-            .is_err());
-        for i in 0..w.len() {
-            let mut t = w.clone();
-            t[i] ^= 1;
-            assert!(kek.unwrap("aes256", D, &t).is_err(), "byte {i}");
-        }
-        assert!(kek.unwrap("aes256", D, &w[..40]).is_err());
-        // Derivation is deterministic: every node derives the same KEK.
-        let again = Kek::derive(&root, "aes256");
-        assert_eq!(
-            again.unwrap("aes256", D, &w).unwrap().as_bytes(),
-            dek.as_bytes()
-        );
-    }
-
-    #[test]
-    fn the_sealer_refuses_more_or_fewer_bytes_than_promised() {
-        let k = DataKey::generate();
-        let mut out = Vec::new();
-        let mut s = Sealer::new(&k, D, 10, 16, &mut out);
-        assert!(s.push(&[0; 11], &mut out).is_err());
-        let mut out = Vec::new();
-        let mut s = Sealer::new(&k, D, 10, 16, &mut out);
-        s.push(&[0; 9], &mut out).unwrap();
-        assert!(s.finish(&mut out).is_err());
-    }
-}
+#[path = "sealed_tests.rs"]
+mod tests;

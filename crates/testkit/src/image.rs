@@ -78,6 +78,35 @@ pub fn oci_image(seed: u64, layers: usize, files: usize, file_size: usize) -> Im
     let layers: Vec<Layer> = (0..layers)
         .map(|i| layer(seed * 100 + i as u64, files, file_size))
         .collect();
+    image_of(seed, layers)
+}
+
+/// A layer whose gzip stream stores `tar` uncompressed (deflate's stored
+/// blocks): the tar's bytes appear as they are in the blob, so a test can
+/// look for them where the blob is kept.
+pub fn stored_layer(tar: &[u8]) -> Layer {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    gz.write_all(tar).unwrap();
+    let bytes = gz.finish().unwrap();
+    Layer {
+        digest: sha256(&bytes),
+        diff_id: sha256(tar),
+        bytes,
+    }
+}
+
+/// A tar holding one file, `name`, with `content`.
+pub fn tar_of(name: &str, content: &[u8]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(content.len() as u64);
+    b.append_data(&mut h, name, content).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// An OCI image of `layers` (its config labelled with `seed`).
+pub fn image_of(seed: u64, layers: Vec<Layer>) -> Image {
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64",
         "os": "linux",

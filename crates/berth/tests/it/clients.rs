@@ -12,7 +12,7 @@ fn read(path: &Path) -> Vec<u8> {
 
 /// Pulls `reference` with skopeo into a `dir:` layout and checks that the
 /// manifest, config and every layer are exactly `img`'s bytes.
-fn assert_skopeo_pull_identical(s: &TestServer, reference: &str, img: &image::Image) {
+pub(crate) fn assert_skopeo_pull_identical(s: &TestServer, reference: &str, img: &image::Image) {
     let out = s.scratch().join(tools::unique("pulled"));
     tools::run(
         s.command("skopeo")

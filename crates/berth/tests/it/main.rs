@@ -23,6 +23,7 @@ mod concurrency;
 mod crash;
 mod disk_full;
 mod ecr;
+mod encryption;
 mod faults;
 mod fsck;
 mod gc;

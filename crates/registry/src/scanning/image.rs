@@ -304,8 +304,8 @@ impl Scanning {
     ) -> futures_util::future::BoxFuture<'a, std::result::Result<Scanned, String>> {
         Box::pin(async move {
             let stored = self
-                .meta
-                .get_manifest(repo, digest)
+                .bodies
+                .get(&*self.meta, repo, digest)
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("The image {digest} is no longer in the repository"))?;

@@ -85,6 +85,8 @@ impl quick_cache::Weighter<String, Arc<(Option<String>, Record)>> for RecordByte
 
 pub(crate) struct Scanning {
     blobs: Arc<dyn BlobStore>,
+    /// Opens the manifest bodies scans read.
+    pub(crate) bodies: crate::bodies::Bodies,
     meta: Arc<dyn MetadataStore>,
     clock: Arc<dyn Clock>,
     permits: Arc<Semaphore>,
@@ -116,8 +118,10 @@ impl Scanning {
         workers: usize,
         after_scan: Option<fn()>,
         claim: std::time::Duration,
+        bodies: crate::bodies::Bodies,
     ) -> Arc<Self> {
         Arc::new(Scanning {
+            bodies,
             blobs,
             meta,
             clock,
@@ -286,8 +290,9 @@ impl Registry {
     pub async fn start_image_scan(&self, repo: &Repo, digest: &Digest) -> Result<ImageScanRecord> {
         let repo_id = self.repo_id(repo).await?;
         let stored = self
-            .meta
-            .get_manifest(repo_id, digest)
+            .scanning
+            .bodies
+            .get(&*self.meta, repo_id, digest)
             .await?
             .ok_or_else(|| Error::ManifestUnknown(digest.to_string()))?;
         if stored.status != berth_store::ImageStatus::Active {

@@ -1,0 +1,394 @@
+//! The filesystem blob store's sealed files (format in `sealed.rs`):
+//! opening an upload to append to, committing it, reading a blob's
+//! segments. Blocking file I/O; `fs_blob.rs` runs it on the blocking pool.
+//!
+//! An upload file is laid out as its blob will be, so committing appends a
+//! 36-byte terminal, rewrites the 96-byte header (the data key re-wrapped
+//! for the blob's domain and digest) and renames: no byte is sealed twice.
+//! The one segment that is rewritten in place is an upload's partial tail,
+//! when a later request continues it; its acknowledged bytes are first
+//! kept, sealed, in `<id>.tail` beside it, so a crash mid-rewrite loses
+//! nothing that a client was told was stored.
+
+use crate::sealed::{
+    self, Header, Keyring, Opener, SealError, Sealer, SegmentKey, State, HEADER_LEN, OVERHEAD,
+    TERMINAL_LEN,
+};
+use bytes::Bytes;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, ErrorKind};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// Segments opened per read from a blob file (1 MiB of plaintext at the
+/// default segment size): the stream's granularity.
+const WINDOW_SEGMENTS: u64 = 16;
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(ErrorKind::InvalidData, msg)
+}
+
+/// The header of a file, or `None` for a plaintext file (written before
+/// encryption, or by a store without keys).
+pub(crate) fn read_header(file: &File) -> io::Result<Option<Header>> {
+    let mut h = [0u8; HEADER_LEN as usize];
+    let mut got = 0;
+    while got < h.len() {
+        match file.read_at(&mut h[got..], got as u64)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    if !sealed::is_sealed(&h[..got]) {
+        return Ok(None);
+    }
+    Header::decode(&h[..got]).map(Some).map_err(Into::into)
+}
+
+fn read_exact(file: &File, at: u64, len: u64) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len as usize];
+    file.read_exact_at(&mut buf, at)?;
+    Ok(buf)
+}
+
+fn stride(key: &SegmentKey) -> u64 {
+    key.segment() as u64 + OVERHEAD
+}
+
+pub(crate) fn sidecar(upload: &Path) -> PathBuf {
+    let mut p = upload.as_os_str().to_owned();
+    p.push(".tail");
+    PathBuf::from(p)
+}
+
+/// Opens upload data segment `index` (at least `need` bytes of it: the
+/// bytes a session has acknowledged) from the upload file, else from the
+/// sidecar a continuing request left before rewriting it.
+fn upload_segment(
+    file: &File,
+    path: &Path,
+    key: &SegmentKey,
+    index: u64,
+    need: u64,
+) -> io::Result<Vec<u8>> {
+    let start = HEADER_LEN + index * stride(key);
+    let file_len = file.metadata()?.len();
+    let extent = stride(key).min(file_len.saturating_sub(start));
+    if extent > OVERHEAD {
+        let mut buf = read_exact(file, start, extent)?;
+        if let Some(p) = key.open_upload_segment(index, &mut buf) {
+            if p.len() as u64 >= need {
+                return Ok(p.to_vec());
+            }
+        }
+    }
+    if let Ok(mut buf) = fs::read(sidecar(path)) {
+        if let Some(p) = key.open_upload_segment(index, &mut buf) {
+            if p.len() as u64 >= need {
+                return Ok(p.to_vec());
+            }
+        }
+    }
+    Err(invalid(format!(
+        "upload file {} lacks the {need} acknowledged bytes of its segment {index}",
+        path.display()
+    )))
+}
+
+/// Keeps `tail` (segment `index`'s acknowledged bytes) durably in the
+/// sidecar before the upload file's copy of it is rewritten.
+fn keep_tail(path: &Path, key: &SegmentKey, index: u64, tail: &[u8]) -> io::Result<()> {
+    let mut sealed = Vec::with_capacity(tail.len() + OVERHEAD as usize);
+    key.seal_tail(index, tail, &mut sealed);
+    let side = sidecar(path);
+    let mut tmp = side.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(crate::fs_blob::PRIVATE_FILE)
+        .open(&tmp)?;
+    f.write_all_at(&sealed, 0)?;
+    f.sync_data()?;
+    fs::rename(&tmp, &side)?;
+    File::open(path.parent().expect("upload paths have a parent"))?.sync_all()
+}
+
+/// An upload opened for appending: the file positioned where the next
+/// sealed byte goes, and the sealer holding the partial tail.
+pub(crate) struct OpenUpload {
+    pub file: File,
+    pub pos: u64,
+    pub sealer: Option<Sealer>,
+}
+
+/// Opens upload `id` at `path` for appending at plaintext `offset` (see
+/// `BlobStore::upload_writer`); `None` if it does not exist. A plaintext
+/// upload (begun before encryption) goes on in plaintext.
+pub(crate) fn open_upload(
+    keys: &Keyring,
+    path: &Path,
+    id: &str,
+    offset: u64,
+) -> io::Result<Option<OpenUpload>> {
+    let opened = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(offset == 0)
+        .truncate(false)
+        .mode(crate::fs_blob::PRIVATE_FILE)
+        .open(path);
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if offset == 0 {
+        let (dek, header) = keys.new_upload(id);
+        file.set_len(0)?;
+        file.write_all_at(&header.encode(), 0)?;
+        return Ok(Some(OpenUpload {
+            file,
+            pos: HEADER_LEN,
+            sealer: Some(Sealer::new(SegmentKey::new(&dek, header.segment))),
+        }));
+    }
+    let file_len = file.metadata()?.len();
+    let Some(header) = read_header(&file)? else {
+        if file_len < offset {
+            return Err(short(path, offset));
+        }
+        file.set_len(offset)?;
+        return Ok(Some(OpenUpload {
+            file,
+            pos: offset,
+            sealer: None,
+        }));
+    };
+    if header.state != State::Upload {
+        return Err(invalid(format!(
+            "upload {id} is being committed; start a new upload"
+        )));
+    }
+    let dek = keys.data_key(&header, id)?;
+    let key = SegmentKey::new(&dek, header.segment);
+    let s = header.segment as u64;
+    let (index, rem) = (offset / s, offset % s);
+    let start = HEADER_LEN + index * stride(&key);
+    let tail = if rem == 0 {
+        if file_len < start {
+            return Err(short(path, offset));
+        }
+        Vec::new()
+    } else {
+        let mut t = upload_segment(&file, path, &key, index, rem)?;
+        t.truncate(rem as usize);
+        keep_tail(path, &key, index, &t)?;
+        t
+    };
+    file.set_len(start)?;
+    Ok(Some(OpenUpload {
+        file,
+        pos: start,
+        sealer: Some(Sealer::resume(key, index, &tail)),
+    }))
+}
+
+fn short(path: &Path, offset: u64) -> io::Error {
+    io::Error::other(format!(
+        "upload file {} is shorter than its recorded size {offset}",
+        path.display()
+    ))
+}
+
+/// The plaintext size of an upload file (for fsck); a torn last segment
+/// counts for what its sidecar holds.
+pub(crate) fn upload_len(keys: &Keyring, path: &Path, id: &str) -> io::Result<Option<u64>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let file_len = file.metadata()?.len();
+    let Some(header) = read_header(&file)? else {
+        return Ok(Some(file_len));
+    };
+    if header.state == State::Blob {
+        return Ok(sealed::blob_plain_len(header.segment, file_len));
+    }
+    if let Some(n) = sealed::upload_plain_len(header.segment, file_len) {
+        return Ok(Some(n));
+    }
+    let key = SegmentKey::new(&keys.data_key(&header, id)?, header.segment);
+    let full = (file_len - HEADER_LEN) / stride(&key);
+    let tail = upload_segment(&file, path, &key, full, 1).map_or(0, |t| t.len() as u64);
+    Ok(Some(full * header.segment as u64 + tail))
+}
+
+/// Makes the upload file at `path` the sealed blob `digest` (before its
+/// rename): appends the terminal unless an interrupted commit already did,
+/// writes the blob's header, syncs. A plaintext upload stays as it is.
+pub(crate) fn seal_for_commit(
+    keys: &Keyring,
+    path: &Path,
+    id: &str,
+    digest: &str,
+) -> io::Result<()> {
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    let Some(header) = read_header(&file)? else {
+        return Ok(());
+    };
+    let name = match header.state {
+        State::Upload => id,
+        // An earlier commit of this upload wrote the header and stopped.
+        State::Blob => digest,
+    };
+    let dek = keys.data_key(&header, name)?;
+    let key = SegmentKey::new(&dek, header.segment);
+    let file_len = file.metadata()?.len();
+    let terminated = sealed::blob_plain_len(header.segment, file_len)
+        .filter(|&len| {
+            read_exact(&file, file_len - TERMINAL_LEN, TERMINAL_LEN)
+                .is_ok_and(|mut t| key.is_terminal(len, &mut t))
+        })
+        .is_some();
+    if !terminated {
+        let len = sealed::upload_plain_len(header.segment, file_len).ok_or_else(|| {
+            invalid(format!(
+                "upload file {} ends in a torn segment ({file_len} bytes)",
+                path.display()
+            ))
+        })?;
+        let mut t = Vec::with_capacity(TERMINAL_LEN as usize);
+        key.seal_terminal(len, &mut t);
+        file.write_all_at(&t, file_len)?;
+    }
+    let blob = keys.blob_header(digest, &dek, header.segment);
+    file.write_all_at(&blob.encode(), 0)?;
+    file.sync_data()
+}
+
+/// A committed blob file opened for reading: `None` for a plaintext file.
+/// The header, the data key and the terminal are checked here, so a read
+/// that starts has a whole, authentic blob behind it.
+pub(crate) fn open_blob(
+    keys: Option<&Keyring>,
+    file: &File,
+    digest: &str,
+) -> io::Result<Option<Opener>> {
+    let Some(header) = read_header(file)? else {
+        return Ok(None);
+    };
+    let Some(keys) = keys else {
+        return Err(invalid(format!(
+            "blob {digest} is sealed and this store was opened without keys"
+        )));
+    };
+    if header.state != State::Blob {
+        return Err(SealError::Header.into());
+    }
+    let dek = keys.data_key(&header, digest)?;
+    let opener = Opener::new(&dek, header.segment, file.metadata()?.len(), digest)?;
+    let r = opener.terminal_range();
+    let mut t = read_exact(file, r.start, r.end - r.start)?;
+    opener.check_terminal(&mut t)?;
+    Ok(Some(opener))
+}
+
+/// A sealed blob's plaintext `[pos, end)`, `WINDOW_SEGMENTS` at a time.
+pub(crate) struct SealedWindows {
+    pub file: File,
+    pub opener: Opener,
+    pub pos: u64,
+    pub end: u64,
+    pub scratch: Vec<u8>,
+}
+
+impl SealedWindows {
+    pub(crate) fn next_window(&mut self) -> Option<io::Result<Bytes>> {
+        if self.pos >= self.end {
+            return None;
+        }
+        let window = WINDOW_SEGMENTS * self.opener.segment() as u64;
+        let to = self.end.min((self.pos / window + 1) * window);
+        let range = self.pos..to;
+        let read = (|| {
+            let (_, bytes) = self.opener.covering(&range)?;
+            self.scratch.resize((bytes.end - bytes.start) as usize, 0);
+            self.file
+                .read_exact_at(&mut self.scratch, bytes.start)
+                .map_err(|e| {
+                    if e.kind() == ErrorKind::UnexpectedEof {
+                        io::Error::new(e.kind(), "blob file is shorter than its sealed size")
+                    } else {
+                        e
+                    }
+                })?;
+            let mut out = Vec::with_capacity((range.end - range.start) as usize);
+            self.opener
+                .open_range(&range, &mut self.scratch, &mut out)?;
+            Ok(Bytes::from(out))
+        })();
+        self.pos = to;
+        Some(read)
+    }
+}
+
+/// An upload's plaintext `[0, len)`, segment by segment (rebuilding a hash
+/// state this process does not hold).
+pub(crate) struct UploadReads {
+    pub file: File,
+    pub path: PathBuf,
+    pub key: SegmentKey,
+    pub pos: u64,
+    pub end: u64,
+}
+
+impl UploadReads {
+    pub(crate) fn open(
+        keys: &Keyring,
+        file: File,
+        path: PathBuf,
+        id: &str,
+        len: u64,
+    ) -> io::Result<Result<UploadReads, File>> {
+        let Some(header) = read_header(&file)? else {
+            return Ok(Err(file));
+        };
+        let key = SegmentKey::new(&keys.data_key(&header, id)?, header.segment);
+        Ok(Ok(UploadReads {
+            file,
+            path,
+            key,
+            pos: 0,
+            end: len,
+        }))
+    }
+
+    pub(crate) fn next_segment(&mut self) -> Option<io::Result<Bytes>> {
+        if self.pos >= self.end {
+            return None;
+        }
+        let s = self.key.segment() as u64;
+        let index = self.pos / s;
+        let need = (self.end - index * s).min(s);
+        let got = upload_segment(&self.file, &self.path, &self.key, index, need).map(|mut p| {
+            p.truncate(need as usize);
+            Bytes::from(p)
+        });
+        self.pos = index * s + need;
+        Some(got)
+    }
+}
+
+impl From<SealError> for crate::StoreError {
+    fn from(e: SealError) -> Self {
+        crate::StoreError::Io(e.into())
+    }
+}
+
+#[cfg(test)]
+#[path = "fs_sealed_tests.rs"]
+mod tests;
