@@ -127,6 +127,7 @@ impl Registry {
             digest: &digest,
             media_type: &manifest.media_type,
             body: &stored_body,
+            size: body.len() as u64,
             artifact_type: manifest.artifact_type.as_deref(),
             annotations: manifest.annotations.as_deref(),
             subject: subject.as_ref(),

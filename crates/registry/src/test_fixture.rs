@@ -22,14 +22,33 @@ pub(crate) struct Fixture {
     pub(crate) reg: Registry,
 }
 
+/// The fixture's server key: the same for every registry a test opens on
+/// one root (a restart), as a data dir's is.
+const SERVER_KEY: [u8; 32] = [7; 32];
+
 pub(crate) async fn registry_at(root: &std::path::Path, clock: Arc<TestClock>) -> Registry {
-    let blobs = Arc::new(FsBlobStore::open(root.join("blobs")).await.unwrap());
+    let server_key = berth_iam::ServerKey::from_bytes(&SERVER_KEY).unwrap();
+    // Sealed at rest, as `berth serve` stores them.
+    let keys = Arc::new(berth_store::sealed::Keyring::from_root(
+        server_key.kek_root(),
+    ));
+    let blobs = Arc::new(
+        FsBlobStore::open(root.join("blobs"))
+            .await
+            .unwrap()
+            .sealing(keys.clone()),
+    );
     let meta = Arc::new(
         SqliteMetadataStore::open(&root.join("meta.db"))
             .await
             .unwrap(),
     );
-    let archive = Arc::new(FsBlobStore::open(root.join("archive")).await.unwrap());
+    let archive = Arc::new(
+        FsBlobStore::open(root.join("archive"))
+            .await
+            .unwrap()
+            .sealing(keys),
+    );
     // Domain tests push to many names; creation is tested on its own.
     Registry::new(
         blobs,
@@ -37,6 +56,7 @@ pub(crate) async fn registry_at(root: &std::path::Path, clock: Arc<TestClock>) -
         clock,
         RegistryConfig {
             create_on_push: true,
+            server_key,
             ..RegistryConfig::default()
         },
     )

@@ -175,6 +175,7 @@ fn manifest<'a>(
         digest,
         media_type: "application/vnd.oci.image.manifest.v1+json",
         body,
+        size: body.len() as u64,
         artifact_type: None,
         annotations: None,
         subject: None,

@@ -20,7 +20,10 @@ use berth_oci::Digest;
 pub struct NewManifest<'a> {
     pub digest: &'a Digest,
     pub media_type: &'a str,
+    /// What is stored: the body, or the body sealed (`sealed.rs`).
     pub body: &'a [u8],
+    /// The body's own size (the manifest's size, whatever is stored).
+    pub size: u64,
     pub artifact_type: Option<&'a str>,
     /// JSON object text, if the manifest has annotations.
     pub annotations: Option<&'a str>,

@@ -141,7 +141,7 @@ impl ImageStore for PgMetadataStore {
         .bind(repo.0)
         .bind(m.digest.as_str())
         .bind(m.media_type)
-        .bind(m.body.len() as i64)
+        .bind(crate::stored::to_i64(m.size))
         .bind(m.artifact_type)
         .bind(m.annotations)
         .bind(m.subject.map(|s| s.as_str()))
