@@ -263,6 +263,19 @@ pub async fn open_registry(
                     Blobs::S3(settings.clone()).describe()
                 )
             })?;
+            // Redirected downloads hand clients the objects themselves, so
+            // berth cannot seal them: the bucket's own encryption (SSE) is
+            // what protects blob bytes then, as on ECR. Manifests stay sealed.
+            let blobs = match sealing_keys(&config) {
+                Some(_) if config.redirect_downloads => {
+                    tracing::warn!(
+                        "--redirect-downloads: blob bytes are written to the object store unsealed                          (clients read them there); enable the bucket's server-side encryption"
+                    );
+                    blobs
+                }
+                Some(keys) => blobs.sealing(keys),
+                None => blobs,
+            };
             let archive = blobs.under("archive");
             (Arc::new(blobs), Arc::new(archive))
         }

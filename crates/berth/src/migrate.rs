@@ -100,9 +100,15 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     let pg = PgMetadataStore::connect(&url, &PgSettings::default())
         .await
         .with_context(|| format!("connecting to {to}"))?;
+    // Sealed in the bucket under the same key as on disk (the key every
+    // node will be started with).
+    let keys = std::sync::Arc::new(berth_store::sealed::Keyring::from_root(
+        server_key.kek_root(),
+    ));
     let blobs = S3BlobStore::open(&s3)
         .await
-        .with_context(|| format!("opening {}", Blobs::S3(s3.clone()).describe()))?;
+        .with_context(|| format!("opening {}", Blobs::S3(s3.clone()).describe()))?
+        .sealing(keys.clone());
     let archive = blobs.under("archive");
     let archive_dir = args
         .archive_dir
@@ -111,9 +117,6 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
 
     // 1. Bytes first: resumable, and the metadata that points at them comes after.
     // Sealed blobs open with the data dir's key (plaintext ones as they are).
-    let keys = std::sync::Arc::new(berth_store::sealed::Keyring::from_root(
-        server_key.kek_root(),
-    ));
     let source = FsBlobStore::open(&data.root).await?.sealing(keys.clone());
     let main = copy_blobs(&source, &blobs, "blobs").await?;
     let archived = if archive_dir.is_dir() {

@@ -112,6 +112,14 @@ mod tests {
         crate::conformance::blob_store_suite(&store).await;
     }
 
+    #[cfg(feature = "s3")]
+    #[tokio::test]
+    async fn sealed_s3_blob_store_conforms() {
+        let keys = std::sync::Arc::new(crate::sealed::Keyring::from_root(&[3u8; 32]));
+        let store = crate::s3_testing::store().await.sealing(keys);
+        crate::conformance::blob_store_suite(&store).await;
+    }
+
     #[tokio::test]
     async fn fs_blob_store_conforms() {
         let dir = tempfile::tempdir().unwrap();
