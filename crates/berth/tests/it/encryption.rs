@@ -230,3 +230,64 @@ impl Drop for RemoveImage {
             .output();
     }
 }
+
+/// Every object under `prefix` in the run's S3 server, downloaded with the
+/// aws CLI into `dir`.
+fn download_bucket_prefix(dir: &Path, prefix: &str) {
+    let out = std::process::Command::new("aws")
+        .args(["s3", "cp", "--recursive", "--only-show-errors"])
+        .arg(format!("s3://{}/{prefix}", s3_var("BERTH_TEST_S3_BUCKET")))
+        .arg(dir)
+        .args(["--endpoint-url", &s3_var("BERTH_TEST_S3_ENDPOINT")])
+        .env("AWS_ACCESS_KEY_ID", s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"))
+        .env("AWS_SECRET_ACCESS_KEY", s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"))
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "aws s3 cp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// On PostgreSQL and S3: the bucket holds no plaintext of what skopeo
+/// pushed (chunked and digest-first uploads alike), and it pulls back the
+/// same. The same check on a deployment that redirects downloads (blobs
+/// left to the bucket's own encryption) finds the plaintext: it can fail.
+#[test]
+fn pushed_bytes_are_sealed_in_the_bucket() {
+    if !tools::require("skopeo") || !tools::require("aws") {
+        return;
+    }
+    let db = berth_testkit::postgres::Database::create();
+    let prefix = format!("it-enc-{}", std::process::id());
+    let blobs = format!("s3://{}/{prefix}", s3_var("BERTH_TEST_S3_BUCKET"));
+    let endpoint = s3_var("BERTH_TEST_S3_ENDPOINT");
+    let s = start_on_shared_stores(&db.url, &blobs, &endpoint, &[]);
+    let img = marked_image(11);
+    push_with_skopeo(&s, &img, "enc/s3:v1");
+    // And a blob pushed digest-first (straight to its object).
+    let api = Api::new(&s);
+    let direct = marked_content(12, 100_000);
+    api.push_blob("enc/s3", &direct);
+    assert_skopeo_pull_identical(&s, "enc/s3:v1", &img);
+    let got = tempfile::tempdir().unwrap();
+    download_bucket_prefix(got.path(), &prefix);
+    assert!(
+        files_containing(&[got.path()], b"BRTHSEAL").len() >= 4,
+        "the bucket holds the sealed blobs"
+    );
+    let hits = files_containing(&[got.path()], MARKER);
+    assert!(hits.is_empty(), "plaintext in the bucket: {hits:?}");
+
+    let db = berth_testkit::postgres::Database::create();
+    let plain_prefix = format!("it-enc-plain-{}", std::process::id());
+    let blobs = format!("s3://{}/{plain_prefix}", s3_var("BERTH_TEST_S3_BUCKET"));
+    let plain = start_on_shared_stores(&db.url, &blobs, &endpoint, &["--redirect-downloads", "true"]);
+    push_with_skopeo(&plain, &img, "enc/s3:v1");
+    assert!(plain.log().contains("enable the bucket's server-side encryption"));
+    let got = tempfile::tempdir().unwrap();
+    download_bucket_prefix(got.path(), &plain_prefix);
+    assert!(!files_containing(&[got.path()], MARKER).is_empty());
+}
