@@ -18,6 +18,7 @@ pub fn bars(results: &Results) -> Vec<(&str, f64)> {
         .rows
         .iter()
         .filter(|r| !r.name.starts_with(crate::report::SCALE_OUT))
+        .filter(|r| !r.name.starts_with(crate::report::ENCRYPTION))
         .filter_map(|r| r.ratio().map(|x| (r.name.as_str(), x)))
         .collect()
 }

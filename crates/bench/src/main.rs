@@ -6,6 +6,7 @@ mod blobs;
 mod chart;
 mod client;
 mod content;
+mod encryption;
 mod floor;
 mod load;
 mod machine;
@@ -115,7 +116,7 @@ pub fn progress(line: &str) {
 
 pub fn who(kind: Kind) -> Who {
     match kind {
-        Kind::Berth | Kind::BerthShared => Who::Berth,
+        Kind::Berth | Kind::BerthShared | Kind::BerthUnsealed => Who::Berth,
         Kind::Distribution => Who::Peer,
         Kind::Floor => Who::Limit,
     }
@@ -243,6 +244,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         };
         meta.restarts(&plan, idle, &mut results).await?;
         meta.stop()?;
+    }
+    if !cli.skip.iter().any(|s| s == "encryption") {
+        for round in 0..plan.rounds {
+            progress(&format!(
+                "encryption workloads (sealed beside unencrypted), round {}/{}",
+                round + 1,
+                plan.rounds
+            ));
+            encryption::round(&plan, &bins, &work, round, &mut results).await?;
+        }
     }
     if cli.shared && !cli.skip.iter().any(|s| s == "scale-out") {
         for round in 0..plan.rounds {

@@ -7,6 +7,9 @@ use serde::Serialize;
 /// The name prefix of the scale-out phase's rows (`scale_out.rs`), which
 /// are tabled apart: their peer is the embedded berth, not Distribution.
 pub const SCALE_OUT: &str = "scale-out: ";
+/// Rows of the encryption phase: berth column sealed, peer column the
+/// unencrypted baseline.
+pub const ENCRYPTION: &str = "encryption at rest: ";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -151,10 +154,23 @@ impl Results {
             .rows
             .iter()
             .partition(|r| r.name.starts_with(SCALE_OUT));
+        let (encryption, main): (Vec<&Row>, Vec<&Row>) = main
+            .into_iter()
+            .partition(|r| r.name.starts_with(ENCRYPTION));
         let mut out = table(
             "| workload | unit | berth | Distribution | ratio | limit | berth/limit |",
             &main,
         );
+        if !encryption.is_empty() {
+            out.push_str(
+                "\nEncryption at rest: berth as it runs (blobs and manifests sealed) beside the same build with sealing off \
+                 (`BERTH_BENCH_UNSEALED_BLOBS=1`), same requests; ratio = sealed relative to unencrypted.\n\n",
+            );
+            out.push_str(&table(
+                "| workload | unit | sealed | unencrypted | ratio | limit | sealed/limit |",
+                &encryption,
+            ));
+        }
         if !scale_out.is_empty() {
             out.push_str(
                 "\nScale-out (`--shared`): berth on PostgreSQL + S3 beside berth on its embedded stores, same requests; \

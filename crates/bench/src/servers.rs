@@ -17,6 +17,9 @@ pub enum Kind {
     /// berth on PostgreSQL + S3: a fresh database and S3 prefix per start
     /// (see [`SharedStores`]).
     BerthShared,
+    /// berth with sealing off (`BERTH_BENCH_UNSEALED_BLOBS=1`): the
+    /// unencrypted baseline of the encryption phase.
+    BerthUnsealed,
     Distribution,
     Floor,
 }
@@ -26,6 +29,7 @@ impl Kind {
         match self {
             Kind::Berth => "berth",
             Kind::BerthShared => "berth on PostgreSQL + S3",
+            Kind::BerthUnsealed => "berth unencrypted",
             Kind::Distribution => "Distribution",
             Kind::Floor => "bare hyper",
         }
@@ -154,7 +158,7 @@ impl Server {
             .append(true)
             .open(&self.log)?;
         let mut cmd = match self.kind {
-            Kind::Berth | Kind::BerthShared => {
+            Kind::Berth | Kind::BerthShared | Kind::BerthUnsealed => {
                 // Authentication stays on (the harness logs in, as a user
                 // would); repositories are created by the first push, as
                 // Distribution creates them, so that both get the same requests.
@@ -173,6 +177,9 @@ impl Server {
                         "BERTH_ROOT_SECRET_ACCESS_KEY",
                         berth_testkit::ROOT_SECRET_ACCESS_KEY,
                     );
+                if self.kind == Kind::BerthUnsealed {
+                    c.env("BERTH_BENCH_UNSEALED_BLOBS", "1");
+                }
                 if let (Some(own), Some(stores)) = (&self.shared, &self.bins.shared) {
                     let blobs = format!("s3://{}/{}", stores.s3_bucket, own.prefix);
                     c.args(["--metadata", &own.database.url, "--blobs", &blobs])
@@ -214,7 +221,12 @@ impl Server {
                 }
                 // berth's first start: it answers, but the harness has no
                 // token yet. Log in, then time to the first 200.
-                Some(401) if matches!(self.kind, Kind::Berth | Kind::BerthShared) => {
+                Some(401)
+                    if matches!(
+                        self.kind,
+                        Kind::Berth | Kind::BerthShared | Kind::BerthUnsealed
+                    ) =>
+                {
                     let url = format!("http://{}", self.addr);
                     let password = tokio::task::spawn_blocking(move || {
                         berth_testkit::ecr::login_password(

@@ -2,7 +2,7 @@
 //! run's medians. Printed with the table; never fails the run (CI runs the
 //! quick plan on a loaded machine and asserts nothing about speed).
 
-use crate::report::{median, Results, Row, SCALE_OUT};
+use crate::report::{median, Results, Row, ENCRYPTION, SCALE_OUT};
 
 pub struct Check {
     pub target: String,
@@ -202,6 +202,23 @@ pub fn check(r: &Results) -> Vec<Check> {
                 format!("{v:.1} MiB"),
             );
         }
+    }
+    for row in rows(r, |n| n.starts_with(ENCRYPTION)) {
+        let (sealed, plain) = (m(&row.berth), m(&row.peer));
+        let (share, what) = if row.name.contains(": blob ") {
+            (0.85, "≥ 85% of unencrypted")
+        } else {
+            (0.9, "within noise of unencrypted (≥ 90%)")
+        };
+        push(
+            format!("{}: {what}", row.name),
+            sealed >= share * plain,
+            format!(
+                "{sealed:.0} vs {plain:.0} {} = {:.0}%",
+                row.unit,
+                100.0 * sealed / plain
+            ),
+        );
     }
     if let Some(row) = rows(r, |n| n.starts_with("ready to serve")).next() {
         let v = m(&row.berth);

@@ -55,6 +55,11 @@ pub struct FsckArgs {
     /// [default: <data-dir>/archive].
     #[arg(long, env = "BERTH_ARCHIVE_DIR")]
     archive_dir: Option<PathBuf>,
+    /// With `--metadata`: the deployment's server key, as its nodes have it
+    /// (`berth serve --server-key-file`); its blobs and manifests are
+    /// sealed under it. A data dir's own `server.key` is used otherwise.
+    #[arg(long, env = "BERTH_SERVER_KEY_FILE")]
+    server_key_file: Option<PathBuf>,
 }
 
 /// Runs the check; the process's exit status is the caller's to set from
@@ -125,7 +130,17 @@ async fn run_shared(args: &FsckArgs, metadata: Metadata) -> anyhow::Result<FsckR
         .archive_dir
         .clone()
         .unwrap_or_else(|| scratch.path().join("archive"));
-    let report = check(args, &metadata, &blobs, &archive_dir, None)
+    let Some(key_file) = &args.server_key_file else {
+        bail!(
+            "--metadata needs --server-key-file: the deployment's blobs and manifests are sealed under \
+             the server key its nodes are started with"
+        );
+    };
+    let bytes = std::fs::read(key_file)
+        .with_context(|| format!("reading the server key file {}", key_file.display()))?;
+    let server_key = berth_iam::ServerKey::from_bytes(&bytes)
+        .with_context(|| format!("the server key {}", key_file.display()))?;
+    let report = check(args, &metadata, &blobs, &archive_dir, Some(server_key))
         .await
         .with_context(|| format!("checking {} and {}", metadata.describe(), blobs.describe()))?;
     print_report(args, &report)?;

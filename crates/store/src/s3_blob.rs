@@ -223,12 +223,14 @@ impl S3BlobStore {
                     return Ok(None);
                 };
                 let len = if sealed {
-                    sealed::upload_plain_len(sealed::DEFAULT_SEGMENT, meta.size).ok_or_else(|| {
-                        StoreError::Corrupt(format!(
-                            "upload segment {} has a size no upload seals to",
-                            meta.location
-                        ))
-                    })?
+                    sealed::upload_plain_len(sealed::DEFAULT_SEGMENT, meta.size).ok_or_else(
+                        || {
+                            StoreError::Corrupt(format!(
+                                "upload segment {} has a size no upload seals to",
+                                meta.location
+                            ))
+                        },
+                    )?
                 } else {
                     meta.size
                 };
@@ -259,8 +261,8 @@ impl S3BlobStore {
                 if !sealed::is_sealed(&first) {
                     return Ok(Some((None, size)));
                 }
-                let header = Header::decode(&first)
-                    .map_err(|e| StoreError::Io(std::io::Error::from(e)))?;
+                let header =
+                    Header::decode(&first).map_err(|e| StoreError::Io(std::io::Error::from(e)))?;
                 Ok(Some((Some(header), size)))
             }
             Err(e) if not_found(&e) => Ok(None),
@@ -320,7 +322,8 @@ impl S3BlobStore {
             .data_key(header, name)
             .map_err(|e| StoreError::Io(e.into()))?;
         let key = SegmentKey::new(&dek, header.segment);
-        let (segs, bytes, terminal) = sealed_io::covering(header.segment, plain_total, &range, blob);
+        let (segs, bytes, terminal) =
+            sealed_io::covering(header.segment, plain_total, &range, blob);
         let inner = read_range(&self.reader, path, bytes.start, bytes.end - bytes.start)
             .await
             .map_err(object_error)?;
@@ -669,7 +672,15 @@ impl BlobStore for S3BlobStore {
                 }
                 let name = digest.to_string();
                 return self
-                    .open_sealed(keys, &path, &header, size, &name, offset..offset + len, true)
+                    .open_sealed(
+                        keys,
+                        &path,
+                        &header,
+                        size,
+                        &name,
+                        offset..offset + len,
+                        true,
+                    )
                     .await
                     .map(Some);
             }

@@ -173,6 +173,7 @@ impl Deployment {
             .args(["fsck", "--json", "--deep"])
             .args(["--metadata", &at("--metadata"), "--blobs", &at("--blobs")])
             .args(["--s3-endpoint", &at("--s3-endpoint")])
+            .args(["--server-key-file", &at("--server-key-file")])
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .unwrap();

@@ -240,7 +240,10 @@ fn download_bucket_prefix(dir: &Path, prefix: &str) {
         .arg(dir)
         .args(["--endpoint-url", &s3_var("BERTH_TEST_S3_ENDPOINT")])
         .env("AWS_ACCESS_KEY_ID", s3_var("BERTH_TEST_S3_ACCESS_KEY_ID"))
-        .env("AWS_SECRET_ACCESS_KEY", s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"))
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            s3_var("BERTH_TEST_S3_SECRET_ACCESS_KEY"),
+        )
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .output()
         .unwrap();
@@ -284,9 +287,16 @@ fn pushed_bytes_are_sealed_in_the_bucket() {
     let db = berth_testkit::postgres::Database::create();
     let plain_prefix = format!("it-enc-plain-{}", std::process::id());
     let blobs = format!("s3://{}/{plain_prefix}", s3_var("BERTH_TEST_S3_BUCKET"));
-    let plain = start_on_shared_stores(&db.url, &blobs, &endpoint, &["--redirect-downloads", "true"]);
+    let plain = start_on_shared_stores(
+        &db.url,
+        &blobs,
+        &endpoint,
+        &["--redirect-downloads", "true"],
+    );
     push_with_skopeo(&plain, &img, "enc/s3:v1");
-    assert!(plain.log().contains("enable the bucket's server-side encryption"));
+    assert!(plain
+        .log()
+        .contains("enable the bucket's server-side encryption"));
     let got = tempfile::tempdir().unwrap();
     download_bucket_prefix(got.path(), &plain_prefix);
     assert!(!files_containing(&[got.path()], MARKER).is_empty());

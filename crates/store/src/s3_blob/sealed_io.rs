@@ -95,7 +95,8 @@ pub(crate) fn covering(
     let segs = range.start / s..(range.end - 1) / s + 1;
     let start = crate::sealed::HEADER_LEN + segs.start * stride;
     let last = segs.end - 1;
-    let mut end = crate::sealed::HEADER_LEN + last * stride + (plain_total - last * s).min(s) + OVERHEAD;
+    let mut end =
+        crate::sealed::HEADER_LEN + last * stride + (plain_total - last * s).min(s) + OVERHEAD;
     let reaches_end = segs.end == plain_total.div_ceil(s);
     let with_terminal = terminal && reaches_end;
     if with_terminal {

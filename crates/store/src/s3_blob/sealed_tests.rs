@@ -56,7 +56,14 @@ async fn objects(store: &S3BlobStore) -> Vec<(String, Vec<u8>)> {
     let metas: Vec<_> = store.s3.list(Some(&prefix)).try_collect().await.unwrap();
     let mut out = Vec::new();
     for m in metas {
-        let bytes = store.s3.get(&m.location).await.unwrap().bytes().await.unwrap();
+        let bytes = store
+            .s3
+            .get(&m.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
         out.push((m.location.to_string(), bytes.to_vec()));
     }
     out
@@ -94,11 +101,24 @@ async fn uploads_and_blobs_are_sealed_in_the_bucket_and_read_back_exactly() {
     store.commit_upload(id, &d).await.unwrap();
     let all = objects(&store).await;
     assert!(holding(&all, MARKER).is_empty(), "plaintext in the bucket");
-    assert_eq!(all.len(), 1, "only the blob is left: {:?}", all.iter().map(|o| &o.0).collect::<Vec<_>>());
+    assert_eq!(
+        all.len(),
+        1,
+        "only the blob is left: {:?}",
+        all.iter().map(|o| &o.0).collect::<Vec<_>>()
+    );
     assert_eq!(store.stat(&d).await.unwrap(), Some(p.len() as u64));
     let n = p.len() as u64;
     let s = S as u64;
-    for (offset, len) in [(0, n), (s - 1, 2), (s, s), (s - 3, 2 * s + 6), (n - 1, 1), (n - s - 1, s + 1), (9, 0)] {
+    for (offset, len) in [
+        (0, n),
+        (s - 1, 2),
+        (s, s),
+        (s - 3, 2 * s + 6),
+        (n - 1, 1),
+        (n - s - 1, s + 1),
+        (9, 0),
+    ] {
         assert_eq!(
             read(&store, &d, offset, len).await.unwrap(),
             &p[offset as usize..(offset + len) as usize],
@@ -116,7 +136,11 @@ async fn uploads_and_blobs_are_sealed_in_the_bucket_and_read_back_exactly() {
     // Digest first: straight to the blob's object, sealed.
     let q = layer(S + 3);
     let dq = Digest::of_bytes(Algorithm::Sha256, &q);
-    let mut w = store.blob_writer(&dq).await.unwrap().expect("S3 writes blobs directly");
+    let mut w = store
+        .blob_writer(&dq)
+        .await
+        .unwrap()
+        .expect("S3 writes blobs directly");
     w.write(Bytes::copy_from_slice(&q)).await.unwrap();
     w.finish().await.unwrap();
     assert_eq!(read(&store, &dq, 0, q.len() as u64).await.unwrap(), q);
@@ -124,9 +148,21 @@ async fn uploads_and_blobs_are_sealed_in_the_bucket_and_read_back_exactly() {
 
     // A flipped bit in the blob's object: refused, naming the segment.
     let path = store.blob_path(&d);
-    let mut bytes = store.s3.get(&path).await.unwrap().bytes().await.unwrap().to_vec();
+    let mut bytes = store
+        .s3
+        .get(&path)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
     bytes[96 + (S + 28) + 50] ^= 2;
-    store.s3.put(&path, Bytes::from(bytes).into()).await.unwrap();
+    store
+        .s3
+        .put(&path, Bytes::from(bytes).into())
+        .await
+        .unwrap();
     let err = read(&store, &d, 0, n).await.unwrap_err();
     assert!(err.to_string().contains("segment 1"), "{err}");
     assert_eq!(read(&store, &d, 0, 100).await.unwrap(), &p[..100]);
