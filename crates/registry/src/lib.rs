@@ -246,6 +246,12 @@ impl Registry {
         &self.identity
     }
 
+    /// Whether what is stored is sealed at rest (ECR's AES256): off only
+    /// for the benchmark's unencrypted baseline.
+    pub fn seals_at_rest(&self) -> bool {
+        self.config.seal_at_rest
+    }
+
     /// The account anonymous callers and plain host names address.
     pub fn default_account(&self) -> &str {
         &self.config.default_account

@@ -113,10 +113,65 @@ fn the_aws_cli_manages_repositories_per_region() {
     assert_eq!(repo["repositoryUri"], format!("127.0.0.1:{port}/team/app"));
     assert_eq!(repo["imageTagMutability"], "MUTABLE");
     assert!(repo["createdAt"].is_number() || repo["createdAt"].is_string());
-    assert!(
-        repo.get("encryptionConfiguration").is_none(),
-        "not claimed until blobs are encrypted"
+    // Every repository is sealed at rest: AES256, as ECR reports it when
+    // nothing was asked, in CreateRepository and DescribeRepositories.
+    assert_eq!(
+        repo["encryptionConfiguration"],
+        serde_json::json!({ "encryptionType": "AES256" })
     );
+    let described = aws_ok(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "describe-repositories",
+            "--repository-names",
+            "team/app",
+        ],
+    );
+    assert_eq!(
+        described["repositories"][0]["encryptionConfiguration"],
+        serde_json::json!({ "encryptionType": "AES256" })
+    );
+    let asked = aws_ok(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "create-repository",
+            "--repository-name",
+            "team/asked-aes",
+            "--encryption-configuration",
+            "encryptionType=AES256",
+        ],
+    );
+    assert_eq!(
+        asked["repository"]["encryptionConfiguration"]["encryptionType"],
+        "AES256"
+    );
+    aws_ok(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "delete-repository",
+            "--repository-name",
+            "team/asked-aes",
+        ],
+    );
+    let err = aws_err(
+        &s,
+        "us-east-1",
+        &[
+            "ecr",
+            "create-repository",
+            "--repository-name",
+            "team/aes-with-key",
+            "--encryption-configuration",
+            "encryptionType=AES256,kmsKey=alias/app",
+        ],
+    );
+    assert!(err.contains("InvalidParameterException"), "{err}");
 
     let err = aws_err(
         &s,
