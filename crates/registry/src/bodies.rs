@@ -42,6 +42,12 @@ impl Bodies {
             .map_err(|e| corrupt(digest, &e.to_string()))
     }
 
+    /// Whether a stored body is plaintext although bodies are sealed (one
+    /// stored before encryption at rest).
+    pub(crate) fn is_plaintext(&self, stored: &[u8]) -> bool {
+        self.keys.is_some() && !berth_store::sealed::is_sealed(stored)
+    }
+
     /// A manifest from the metadata store, its body opened.
     pub(crate) async fn get(
         &self,

@@ -465,6 +465,8 @@ impl Registry {
     ) -> Result<()> {
         let (repair, deep) = (report.options.repair, report.options.deep);
         let mut recorded: HashSet<String> = HashSet::new();
+        // Blobs from before encryption at rest, still in plaintext.
+        let mut plaintext: Vec<String> = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let page = self.meta.blob_records(after.as_deref(), PAGE).await?;
@@ -534,6 +536,9 @@ impl Registry {
                     Some(_) => None,
                 };
                 let Some((kind, message)) = wrong else {
+                    if stored.is_some() && store.is_plaintext(&digest).await? {
+                        plaintext.push(location);
+                    }
                     continue;
                 };
                 let users = self.meta.blob_users(&text).await?;
@@ -569,6 +574,22 @@ impl Registry {
                 report.push(Severity::Damage, kind, message, location, fix);
             }
             after = Some(last);
+        }
+        if !plaintext.is_empty() {
+            report.push(
+                Severity::Garbage,
+                "blobs-not-sealed",
+                format!(
+                    "{} blob(s) are stored in plaintext, written before encryption at rest ({}{}); they read as they are",
+                    plaintext.len(),
+                    plaintext.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+                    if plaintext.len() > 3 { ", ..." } else { "" }
+                ),
+                plaintext[0].clone(),
+                Fix::Impossible(
+                    "sealing data from before encryption in place is not built yet; pushing the images again into a new repository seals them".into(),
+                ),
+            );
         }
 
         for algorithm in Algorithm::ALL {
@@ -759,9 +780,21 @@ impl Registry {
     /// `deep`: every manifest body hashes to its digest.
     async fn fsck_manifest_bodies(&self, report: &mut FsckReport) -> Result<()> {
         let mut after: Option<String> = None;
+        let mut plaintext = 0u64;
         loop {
             let page = self.meta.manifest_bodies(after.as_deref(), 500).await?;
             let Some(last) = page.last().map(|p| p.0.clone()) else {
+                if plaintext > 0 {
+                    report.push(
+                        Severity::Garbage,
+                        "manifest-bodies-not-sealed",
+                        format!("{plaintext} manifest body(ies) are stored in plaintext, written before encryption at rest; they read as they are"),
+                        "metadata database".into(),
+                        Fix::Impossible(
+                            "sealing data from before encryption in place is not built yet".into(),
+                        ),
+                    );
+                }
                 return Ok(());
             };
             for (text, body) in page {
@@ -773,6 +806,9 @@ impl Registry {
                         .open(&d, &body)
                         .is_ok_and(|plain| Digest::of_bytes(d.algorithm(), &plain) == d)
                 });
+                // Intact, but from before encryption (damage is reported
+                // as damage, below).
+                plaintext += (ok && self.bodies.is_plaintext(&body)) as u64;
                 if !ok {
                     report.push(
                         Severity::Damage,

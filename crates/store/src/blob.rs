@@ -42,6 +42,13 @@ pub trait BlobStore: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Whether blob `digest` is stored in plaintext although this store
+    /// seals what it writes (a blob from before encryption at rest). A
+    /// store without keys, or a blob that is absent, says `false`.
+    async fn is_plaintext(&self, _digest: &Digest) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Removes an upload's temporary object (absent is fine).
     async fn delete_upload(&self, id: &str) -> Result<()>;
 

@@ -435,6 +435,19 @@ impl BlobStore for FsBlobStore {
         Ok(Some(BlobReader { len, stream }))
     }
 
+    async fn is_plaintext(&self, digest: &Digest) -> Result<bool> {
+        if self.keys.is_none() {
+            return Ok(false);
+        }
+        let path = self.blob_path(digest);
+        blocking(move || match File::open(&path) {
+            Ok(f) => Ok(matches!(fs_sealed::read_header(&f), Ok(None))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
     async fn blobs_in_shard(&self, algorithm: Algorithm, shard: u8) -> Result<Vec<(Digest, i64)>> {
         let dir = self
             .root

@@ -700,6 +700,16 @@ impl BlobStore for S3BlobStore {
         }
     }
 
+    async fn is_plaintext(&self, digest: &Digest) -> Result<bool> {
+        if self.keys.is_none() {
+            return Ok(false);
+        }
+        Ok(matches!(
+            self.header_of(&self.blob_path(digest)).await,
+            Ok(Some((None, _)))
+        ))
+    }
+
     async fn blobs_in_shard(&self, algorithm: Algorithm, shard: u8) -> Result<Vec<(Digest, i64)>> {
         let dir = Path::from(self.key(&format!("blobs/{}/{shard:02x}", algorithm.as_str())));
         self.s3

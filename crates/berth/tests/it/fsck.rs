@@ -499,3 +499,35 @@ fn the_data_dir_is_private_whatever_the_umask() {
     let r = api.get(&format!("/v2/private/app/blobs/{}", img.layers[0].digest));
     assert_eq!(r.status(), 200);
 }
+
+/// A data dir holding plaintext from before encryption at rest (written
+/// here by the benchmark's unsealed switch): fsck names it, as garbage
+/// (it reads, so exit 0), and the server still serves it sealed-on.
+#[test]
+fn plaintext_left_from_before_encryption_is_reported() {
+    let mut s =
+        TestServer::start_with_env(berth_bin(), &[], &[("BERTH_BENCH_UNSEALED_BLOBS", "1")]);
+    let api = Api::new(&s);
+    let img = image::oci_image(23, 2, 1, 3_000);
+    api.push_image("fsck/plain", &img, "v1");
+    s.stop();
+    let (code, report, _) = fsck(&s.data_dir, &["--deep"]);
+    assert_eq!(code, 0, "{report:#}");
+    let g = |k: &str| (k.to_string(), "not-repairable".to_string());
+    assert_eq!(
+        kinds(&report),
+        vec![g("blobs-not-sealed"), g("manifest-bodies-not-sealed")],
+        "{report:#}"
+    );
+    assert!(
+        report["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 blob(s) are stored in plaintext"),
+        "{report:#}"
+    );
+    // A server with sealing on reads them as they are.
+    let mut sealed = TestServer::start_in(berth_bin(), Some(&s.data_dir), &[]);
+    pull_ok(&Api::new(&sealed), "fsck/plain", &img, "v1");
+    sealed.stop();
+}
