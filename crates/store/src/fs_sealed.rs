@@ -391,4 +391,4 @@ impl From<SealError> for crate::StoreError {
 
 #[cfg(test)]
 #[path = "fs_sealed_tests.rs"]
-mod tests;
+pub(crate) mod tests;

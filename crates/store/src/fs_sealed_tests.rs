@@ -9,7 +9,8 @@ use futures_util::StreamExt;
 use std::path::Path;
 use std::sync::Arc;
 
-const MARKER: &[u8] = b"BERTH-AT-REST-MARKER-7f3a";
+/// What the sealed-store tests look for where bytes are kept.
+pub(crate) const MARKER: &[u8] = b"BERTH-AT-REST-MARKER-7f3a";
 const S: usize = DEFAULT_SEGMENT as usize;
 
 async fn sealed_store() -> (tempfile::TempDir, FsBlobStore) {
@@ -22,8 +23,8 @@ async fn sealed_store() -> (tempfile::TempDir, FsBlobStore) {
 }
 
 /// Plaintext with the marker in several places, segment boundaries among
-/// them.
-fn layer(len: usize) -> Vec<u8> {
+/// them (the S3 store's tests use it too).
+pub(crate) fn layer(len: usize) -> Vec<u8> {
     let mut p: Vec<u8> = (0..len).map(|i| (i * 131 % 253) as u8).collect();
     for at in [0, S - 10, 2 * S + 7, len - MARKER.len()] {
         if at + MARKER.len() <= len {

@@ -9,23 +9,13 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::sync::Arc;
 
-const MARKER: &[u8] = b"BERTH-S3-AT-REST-MARKER-e2b0";
+use crate::fs_sealed::tests::{layer, MARKER};
 const S: usize = DEFAULT_SEGMENT as usize;
 
 async fn sealed_store() -> S3BlobStore {
     super::testing::store()
         .await
         .sealing(Arc::new(Keyring::from_root(&[5u8; 32])))
-}
-
-fn layer(len: usize) -> Vec<u8> {
-    let mut p: Vec<u8> = (0..len).map(|i| (i * 131 % 253) as u8).collect();
-    for at in [0, S - 10, len - MARKER.len()] {
-        if at + MARKER.len() <= len {
-            p[at..at + MARKER.len()].copy_from_slice(MARKER);
-        }
-    }
-    p
 }
 
 async fn append(store: &S3BlobStore, id: &str, offset: u64, data: &[u8]) -> u64 {
