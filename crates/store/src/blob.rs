@@ -4,6 +4,12 @@ use berth_oci::{Algorithm, Digest, DigestHasher};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
+/// Modes of what the filesystem blob store creates: the owner only,
+/// whatever the process's umask (an umask only removes bits, so these stay
+/// as they are).
+pub const PRIVATE_DIR: u32 = 0o700;
+pub const PRIVATE_FILE: u32 = 0o600;
+
 /// A readable blob: its length and a stream of its bytes.
 pub struct BlobReader {
     pub len: u64,

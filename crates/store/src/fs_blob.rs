@@ -12,7 +12,7 @@
 //! and hashing overlap with disk writes, memory per request stays at a few
 //! MiB, and no blocking thread ever waits for a client.
 
-use crate::blob::{BlobReader, BlobStore, UploadWriter};
+use crate::blob::{BlobReader, BlobStore, UploadWriter, PRIVATE_DIR, PRIVATE_FILE};
 use crate::fs_sealed::{self, OpenUpload, SealedWindows, UploadReads};
 use crate::offload::{ChunkSink, Offload, Prefetch, Produce};
 use crate::sealed::{Keyring, Sealer};
@@ -43,10 +43,6 @@ const WRITE_BUFFER: usize = 128 * 1024;
 /// Written bytes handed to the disk's writeback at a time during an upload.
 const WRITEBACK_STEP: u64 = 8 * 1024 * 1024;
 
-/// Modes of what the blob store creates: the owner only, whatever the
-/// process's umask (an umask only removes bits, so these stay as they are).
-pub const PRIVATE_DIR: u32 = 0o700;
-pub const PRIVATE_FILE: u32 = 0o600;
 
 pub struct FsBlobStore {
     root: PathBuf,

@@ -108,7 +108,7 @@ fn keep_tail(path: &Path, key: &SegmentKey, index: u64, tail: &[u8]) -> io::Resu
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(crate::fs_blob::PRIVATE_FILE)
+        .mode(crate::blob::PRIVATE_FILE)
         .open(&tmp)?;
     f.write_all_at(&sealed, 0)?;
     f.sync_data()?;
@@ -138,7 +138,7 @@ pub(crate) fn open_upload(
         .write(true)
         .create(offset == 0)
         .truncate(false)
-        .mode(crate::fs_blob::PRIVATE_FILE)
+        .mode(crate::blob::PRIVATE_FILE)
         .open(path);
     let file = match opened {
         Ok(f) => f,

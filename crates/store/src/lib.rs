@@ -49,12 +49,12 @@ mod sys;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
-pub use blob::{copy_blob, BlobReader, BlobStore, UploadWriter};
+pub use blob::{copy_blob, BlobReader, BlobStore, UploadWriter, PRIVATE_DIR, PRIVATE_FILE};
 pub use cluster::{
     job_lock_key, Cluster, ClusterGuard, Invalidation, InvalidationFeed, LocalCluster,
 };
 pub use error::StoreError;
-pub use fs_blob::{FsBlobStore, PRIVATE_DIR, PRIVATE_FILE};
+pub use fs_blob::FsBlobStore;
 pub use metadata::{
     AccessKeyRecord, AccountRecord, ArchiveImage, ArchiveOutcome, AttachOutcome, BlobLink,
     CollectOutcome, Counts, CreateOutcome, CreateUploadOutcome, CreateUserOutcome,

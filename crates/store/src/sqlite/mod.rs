@@ -51,7 +51,7 @@ impl SqliteMetadataStore {
                 match std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
-                    .mode(crate::fs_blob::PRIVATE_FILE)
+                    .mode(crate::blob::PRIVATE_FILE)
                     .open(&p)
                 {
                     Ok(_) => Ok(()),
