@@ -43,7 +43,6 @@ const WRITE_BUFFER: usize = 128 * 1024;
 /// Written bytes handed to the disk's writeback at a time during an upload.
 const WRITEBACK_STEP: u64 = 8 * 1024 * 1024;
 
-
 pub struct FsBlobStore {
     root: PathBuf,
     keys: Option<Arc<Keyring>>,

@@ -247,28 +247,31 @@ impl S3BlobStore {
         Ok(out)
     }
 
-    /// The header of the object at `path` and its size: `None` if there is
-    /// no such object, a `None` header for a plaintext one.
-    async fn header_of(&self, path: &Path) -> Result<Option<(Option<Header>, u64)>> {
+    /// The header of the object at `path`, its size and its ETag: `None`
+    /// if there is no such object, a `None` header for a plaintext one.
+    async fn header_of(
+        &self,
+        path: &Path,
+    ) -> Result<Option<(Option<Header>, u64, Option<String>)>> {
         let options = GetOptions {
             range: Some(GetRange::Bounded(0..HEADER_LEN)),
             ..GetOptions::default()
         };
         match self.s3.get_opts(path, options).await {
             Ok(got) => {
-                let size = got.meta.size;
+                let (size, etag) = (got.meta.size, got.meta.e_tag.clone());
                 let first = got.bytes().await.map_err(object_error)?;
                 if !sealed::is_sealed(&first) {
-                    return Ok(Some((None, size)));
+                    return Ok(Some((None, size, etag)));
                 }
                 let header =
                     Header::decode(&first).map_err(|e| StoreError::Io(std::io::Error::from(e)))?;
-                Ok(Some((Some(header), size)))
+                Ok(Some((Some(header), size, etag)))
             }
             Err(e) if not_found(&e) => Ok(None),
             // An empty object has no range to get: ask its size.
             Err(_) => match self.s3.head(path).await {
-                Ok(meta) if meta.size < HEADER_LEN => Ok(Some((None, meta.size))),
+                Ok(meta) if meta.size < HEADER_LEN => Ok(Some((None, meta.size, meta.e_tag))),
                 Ok(_) => Err(StoreError::Unavailable(format!(
                     "object store: the first bytes of {path} could not be read"
                 ))),
@@ -280,17 +283,23 @@ impl S3BlobStore {
 
     /// The plaintext `range` of a sealed object at `path`, whose data key
     /// is wrapped for `name`; `blob`: a committed blob, whose terminal is
-    /// checked when the range reaches its end.
+    /// checked when the range reaches its end. The bytes are fetched only
+    /// if the object is still the one whose header was read (`etag`): a
+    /// blob's object can be written again (a digest-first push replaces
+    /// it, under a new data key), and then `None` says to read again.
+    #[allow(clippy::too_many_arguments)]
     async fn open_sealed(
         &self,
         keys: &Keyring,
         path: &Path,
         header: &Header,
         size: u64,
+        etag: Option<String>,
         name: &str,
         range: std::ops::Range<u64>,
         blob: bool,
-    ) -> Result<BlobReader> {
+        last_attempt: bool,
+    ) -> Result<Option<BlobReader>> {
         let len = range.end - range.start;
         let plain_total = if blob {
             sealed::blob_plain_len(header.segment, size)
@@ -313,10 +322,10 @@ impl S3BlobStore {
             )));
         }
         if len == 0 {
-            return Ok(BlobReader {
+            return Ok(Some(BlobReader {
                 len,
                 stream: Box::pin(stream::empty()),
-            });
+            }));
         }
         let dek = keys
             .data_key(header, name)
@@ -324,23 +333,43 @@ impl S3BlobStore {
         let key = SegmentKey::new(&dek, header.segment);
         let (segs, bytes, terminal) =
             sealed_io::covering(header.segment, plain_total, &range, blob);
-        let inner = read_range(&self.reader, path, bytes.start, bytes.end - bytes.start)
-            .await
-            .map_err(object_error)?;
-        Ok(BlobReader {
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(bytes.clone())),
+            if_match: etag,
+            ..GetOptions::default()
+        };
+        let inner = match self.reader.get_opts(path, options).await {
+            Ok(got) => got.into_stream().map_err(std::io::Error::other).boxed(),
+            Err(e) if not_found(&e) || matches!(e, object_store::Error::Precondition { .. }) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(object_error(e)),
+        };
+        let mut opened = OpenedStream {
+            inner,
+            key,
+            plain_total,
+            segs,
+            range,
+            terminal,
+            what: name.to_string(),
+            buf: BytesMut::new(),
+            done: false,
+        };
+        // The first segment is opened before anything is answered: bytes
+        // from another version of the object (a store that ignores
+        // If-Match) fail here, and are read again, rather than cutting a
+        // response short.
+        let first = match opened.next().await {
+            Some(Ok(b)) => b,
+            Some(Err(_)) if !last_attempt => return Ok(None),
+            Some(Err(e)) => return Err(StoreError::Io(e)),
+            None => Bytes::new(),
+        };
+        Ok(Some(BlobReader {
             len,
-            stream: Box::pin(OpenedStream {
-                inner,
-                key,
-                plain_total,
-                segs,
-                range,
-                terminal,
-                what: name.to_string(),
-                buf: BytesMut::new(),
-                done: false,
-            }),
-        })
+            stream: Box::pin(stream::once(std::future::ready(Ok(first))).chain(opened)),
+        }))
     }
 
     /// A writer of a sealed object at `path`, for `name` (an upload
@@ -420,7 +449,7 @@ impl S3BlobStore {
                 seg.path
             ))
         })?;
-        let (Some(header), size) = self
+        let (Some(header), size, etag) = self
             .header_of(&seg.path)
             .await?
             .ok_or_else(|| StoreError::UploadNotFound(id.to_string()))?
@@ -431,8 +460,19 @@ impl S3BlobStore {
             )));
         };
         let name = format!("{id}/{}", seg.start);
-        self.open_sealed(keys, &seg.path, &header, size, &name, 0..take, false)
-            .await
+        self.open_sealed(
+            keys,
+            &seg.path,
+            &header,
+            size,
+            etag,
+            &name,
+            0..take,
+            false,
+            true,
+        )
+        .await?
+        .ok_or_else(|| StoreError::UploadNotFound(id.to_string()))
     }
 
     /// A handle on the same store, for streams that outlive a borrow.
@@ -648,7 +688,7 @@ impl BlobStore for S3BlobStore {
             return Ok(self
                 .header_of(&self.blob_path(digest))
                 .await?
-                .map(|(header, size)| match header {
+                .map(|(header, size, _)| match header {
                     None => size,
                     Some(h) => sealed::blob_plain_len(h.segment, size).unwrap_or(size),
                 }));
@@ -663,28 +703,43 @@ impl BlobStore for S3BlobStore {
     async fn read(&self, digest: &Digest, offset: u64, len: u64) -> Result<Option<BlobReader>> {
         if let Some(keys) = &self.keys {
             let path = self.blob_path(digest);
-            let Some((header, size)) = self.header_of(&path).await? else {
-                return Ok(None);
-            };
-            if let Some(header) = header {
+            let name = digest.to_string();
+            // A blob's object rewritten between the header and the bytes
+            // (same bytes, another data key) is read again.
+            let mut attempts = 0;
+            loop {
+                let Some((header, size, etag)) = self.header_of(&path).await? else {
+                    return Ok(None);
+                };
+                let Some(header) = header else {
+                    break; // plaintext, from before encryption: as below
+                };
+                attempts += 1;
                 if header.state != sealed::State::Blob {
                     return Err(StoreError::Io(sealed::SealError::Header.into()));
                 }
-                let name = digest.to_string();
-                return self
+                let range = offset..offset + len;
+                if let Some(r) = self
                     .open_sealed(
                         keys,
                         &path,
                         &header,
                         size,
+                        etag,
                         &name,
-                        offset..offset + len,
+                        range,
                         true,
+                        attempts == 3,
                     )
-                    .await
-                    .map(Some);
+                    .await?
+                {
+                    return Ok(Some(r));
+                }
+                if attempts == 3 {
+                    // Gone, or replaced under every read: as a blob that is not there.
+                    return Ok(None);
+                }
             }
-            // Plaintext, from before encryption: as below.
         }
         if len == 0 {
             // Nothing to fetch, but the answer still says whether it exists.
@@ -706,7 +761,7 @@ impl BlobStore for S3BlobStore {
         }
         Ok(matches!(
             self.header_of(&self.blob_path(digest)).await,
-            Ok(Some((None, _)))
+            Ok(Some((None, _, _)))
         ))
     }
 
