@@ -147,6 +147,9 @@ impl Produce for FileReads {
 }
 
 /// A committed blob's reads: mapped plaintext, or sealed segments opened.
+/// One per download, moved to the blocking pool and back per window:
+/// boxing the larger variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum BlobReads {
     Plain(Windows),
     Sealed(SealedWindows),
@@ -171,6 +174,7 @@ impl Produce for BlobReads {
 }
 
 /// An upload's reads: plaintext chunks, or sealed segments opened.
+#[allow(clippy::large_enum_variant)]
 enum UploadReadsOf {
     Plain(FileReads),
     Sealed(UploadReads),

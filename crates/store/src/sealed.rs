@@ -735,7 +735,7 @@ pub fn open(dek: &DataKey, segment: u32, sealed: &[u8], what: &str) -> Result<Ve
     let mut terminal = sealed[at(o.terminal_range())].to_vec();
     o.check_terminal(&mut terminal)?;
     let mut out = Vec::with_capacity(o.len() as usize);
-    if o.len() > 0 {
+    if !o.is_empty() {
         let (_, bytes) = o.covering(&(0..o.len()))?;
         let mut body = sealed[at(bytes)].to_vec();
         o.open_range(&(0..o.len()), &mut body, &mut out)?;

@@ -301,3 +301,38 @@ fn pushed_bytes_are_sealed_in_the_bucket() {
     download_bucket_prefix(got.path(), &plain_prefix);
     assert!(!files_containing(&[got.path()], MARKER).is_empty());
 }
+
+/// Deduplication within the AES256 key domain: the same image pushed to
+/// two repositories is stored once, sealed, and each repository reads it.
+#[test]
+fn the_same_layers_in_two_aes256_repositories_are_stored_once() {
+    let blobs = tempfile::tempdir().unwrap();
+    let s = start_on_files(blobs.path(), &[]);
+    let api = Api::new(&s);
+    let img = marked_image(13);
+    api.push_image("enc/one", &img, "v1");
+    api.push_image("enc/two", &img, "v1");
+    let mut files = Vec::new();
+    let mut stack = vec![blobs.path().join("blobs")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    assert_eq!(files.len(), 3, "two layers and a config, once: {files:?}");
+    for f in &files {
+        assert!(std::fs::read(f).unwrap().starts_with(b"BRTHSEAL"), "{f:?}");
+    }
+    for repo in ["enc/one", "enc/two"] {
+        for l in &img.layers {
+            let got = api.get(&format!("/v2/{repo}/blobs/{}", l.digest));
+            assert_eq!(got.status(), 200);
+            assert_eq!(got.bytes().unwrap().as_ref(), l.bytes.as_slice());
+        }
+    }
+}
