@@ -19,6 +19,14 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// A sealed object that does not open is an I/O error of kind
+/// `InvalidData`, naming the object and what failed.
+impl From<crate::sealed::SealError> for StoreError {
+    fn from(e: crate::sealed::SealError) -> Self {
+        StoreError::Io(e.into())
+    }
+}
+
 impl StoreError {
     /// I/O errors that mean "the disk is full" get their own variant so that
     /// the API can say so plainly.

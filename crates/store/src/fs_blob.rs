@@ -12,7 +12,7 @@
 //! and hashing overlap with disk writes, memory per request stays at a few
 //! MiB, and no blocking thread ever waits for a client.
 
-use crate::blob::{BlobReader, BlobStore, UploadWriter, PRIVATE_DIR, PRIVATE_FILE};
+use crate::blob::{BlobReader, BlobStore, UploadWriter, PRIVATE_DIR};
 use crate::fs_sealed::{self, OpenUpload, SealedWindows, UploadReads};
 use crate::offload::{ChunkSink, Offload, Prefetch, Produce};
 use crate::sealed::{Keyring, Sealer};
@@ -21,9 +21,9 @@ use crate::{Result, StoreError};
 use async_trait::async_trait;
 use berth_oci::{Algorithm, Digest};
 use bytes::{Bytes, BytesMut};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -232,12 +232,10 @@ impl BlobStore for FsBlobStore {
         let path = self.upload_path(id)?;
         let id_owned = id.to_string();
         let keys = self.keys.clone();
-        let opened = blocking(move || match keys {
-            Some(keys) => fs_sealed::open_upload(&keys, &path, &id_owned, offset),
-            None => open_plain_upload(&path, offset),
-        })
-        .await?
-        .ok_or_else(|| StoreError::UploadNotFound(id.to_string()))?;
+        let opened =
+            blocking(move || fs_sealed::open_upload(keys.as_deref(), &path, &id_owned, offset))
+                .await?
+                .ok_or_else(|| StoreError::UploadNotFound(id.to_string()))?;
 
         let OpenUpload { file, pos, sealer } = opened;
         let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
@@ -526,34 +524,6 @@ impl BlobStore for FsBlobStore {
         })
         .await
     }
-}
-
-/// Opens a plaintext upload file for appending at `offset`.
-fn open_plain_upload(path: &Path, offset: u64) -> std::io::Result<Option<OpenUpload>> {
-    let file = match OpenOptions::new()
-        .write(true)
-        .create(offset == 0)
-        .truncate(false)
-        // Committed blobs are these files renamed: 0600 for both.
-        .mode(PRIVATE_FILE)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if file.metadata()?.len() < offset {
-        return Err(std::io::Error::other(format!(
-            "upload file {} is shorter than its recorded size {offset}",
-            path.display()
-        )));
-    }
-    file.set_len(offset)?;
-    Ok(Some(OpenUpload {
-        file,
-        pos: offset,
-        sealer: None,
-    }))
 }
 
 /// Removes an upload's sidecar, if it has one (nothing reads it after a

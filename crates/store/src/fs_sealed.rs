@@ -52,7 +52,7 @@ fn read_exact(file: &File, at: u64, len: u64) -> io::Result<Vec<u8>> {
 }
 
 fn stride(key: &SegmentKey) -> u64 {
-    key.segment() as u64 + OVERHEAD
+    sealed::stride(key.segment())
 }
 
 pub(crate) fn sidecar(upload: &Path) -> PathBuf {
@@ -76,14 +76,14 @@ fn upload_segment(
     let extent = stride(key).min(file_len.saturating_sub(start));
     if extent > OVERHEAD {
         let mut buf = read_exact(file, start, extent)?;
-        if let Some(p) = key.open_upload_segment(index, &mut buf) {
+        if let Some(p) = key.open_data_segment(index, &mut buf) {
             if p.len() as u64 >= need {
                 return Ok(p.to_vec());
             }
         }
     }
     if let Ok(mut buf) = fs::read(sidecar(path)) {
-        if let Some(p) = key.open_upload_segment(index, &mut buf) {
+        if let Some(p) = key.open_data_segment(index, &mut buf) {
             if p.len() as u64 >= need {
                 return Ok(p.to_vec());
             }
@@ -125,10 +125,11 @@ pub(crate) struct OpenUpload {
 }
 
 /// Opens upload `id` at `path` for appending at plaintext `offset` (see
-/// `BlobStore::upload_writer`); `None` if it does not exist. A plaintext
-/// upload (begun before encryption) goes on in plaintext.
+/// `BlobStore::upload_writer`); `None` if it does not exist. Without keys,
+/// or for a plaintext upload (begun before encryption), it goes on in
+/// plaintext.
 pub(crate) fn open_upload(
-    keys: &Keyring,
+    keys: Option<&Keyring>,
     path: &Path,
     id: &str,
     offset: u64,
@@ -138,12 +139,28 @@ pub(crate) fn open_upload(
         .write(true)
         .create(offset == 0)
         .truncate(false)
+        // Committed blobs are these files renamed: 0600 for both.
         .mode(crate::blob::PRIVATE_FILE)
         .open(path);
     let file = match opened {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
+    };
+    let file_len = file.metadata()?.len();
+    let plain = |file: File| {
+        if file_len < offset {
+            return Err(short(path, offset));
+        }
+        file.set_len(offset)?;
+        Ok(Some(OpenUpload {
+            file,
+            pos: offset,
+            sealer: None,
+        }))
+    };
+    let Some(keys) = keys else {
+        return plain(file);
     };
     if offset == 0 {
         let (dek, header) = keys.new_upload(id);
@@ -155,17 +172,8 @@ pub(crate) fn open_upload(
             sealer: Some(Sealer::new(SegmentKey::new(&dek, header.segment))),
         }));
     }
-    let file_len = file.metadata()?.len();
     let Some(header) = read_header(&file)? else {
-        if file_len < offset {
-            return Err(short(path, offset));
-        }
-        file.set_len(offset)?;
-        return Ok(Some(OpenUpload {
-            file,
-            pos: offset,
-            sealer: None,
-        }));
+        return plain(file);
     };
     if header.state != State::Upload {
         return Err(invalid(format!(
@@ -291,7 +299,7 @@ pub(crate) fn open_blob(
     }
     let dek = keys.data_key(&header, digest)?;
     let opener = Opener::new(&dek, header.segment, file.metadata()?.len(), digest)?;
-    let r = opener.terminal_range();
+    let r = opener.layout().terminal_range();
     let mut t = read_exact(file, r.start, r.end - r.start)?;
     opener.check_terminal(&mut t)?;
     Ok(Some(opener))
@@ -311,11 +319,11 @@ impl SealedWindows {
         if self.pos >= self.end {
             return None;
         }
-        let window = WINDOW_SEGMENTS * self.opener.segment() as u64;
+        let window = WINDOW_SEGMENTS * self.opener.layout().segment as u64;
         let to = self.end.min((self.pos / window + 1) * window);
         let range = self.pos..to;
         let read = (|| {
-            let (_, bytes) = self.opener.covering(&range)?;
+            let (_, bytes) = self.opener.layout().covering(&range)?;
             self.scratch.resize((bytes.end - bytes.start) as usize, 0);
             self.file
                 .read_exact_at(&mut self.scratch, bytes.start)
@@ -380,12 +388,6 @@ impl UploadReads {
         });
         self.pos = index * s + need;
         Some(got)
-    }
-}
-
-impl From<SealError> for crate::StoreError {
-    fn from(e: SealError) -> Self {
-        crate::StoreError::Io(e.into())
     }
 }
 

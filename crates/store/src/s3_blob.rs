@@ -92,6 +92,7 @@ impl std::fmt::Debug for S3Settings {
     }
 }
 
+#[derive(Clone)]
 pub struct S3BlobStore {
     /// Every request but blob reads: each must finish within 5 minutes (a
     /// server-side copy of a 5 GiB segment included).
@@ -174,11 +175,8 @@ impl S3BlobStore {
     /// lives beside the blobs, under `archive/`).
     pub fn under(&self, more: &str) -> S3BlobStore {
         S3BlobStore {
-            s3: self.s3.clone(),
-            reader: self.reader.clone(),
-            bucket: self.bucket.clone(),
             prefix: self.key(more),
-            keys: self.keys.clone(),
+            ..self.clone()
         }
     }
 
@@ -264,8 +262,7 @@ impl S3BlobStore {
                 if !sealed::is_sealed(&first) {
                     return Ok(Some((None, size, etag)));
                 }
-                let header =
-                    Header::decode(&first).map_err(|e| StoreError::Io(std::io::Error::from(e)))?;
+                let header = Header::decode(&first)?;
                 Ok(Some((Some(header), size, etag)))
             }
             Err(e) if not_found(&e) => Ok(None),
@@ -306,14 +303,9 @@ impl S3BlobStore {
         } else {
             sealed::upload_plain_len(header.segment, size)
         }
-        .ok_or_else(|| {
-            StoreError::Io(
-                sealed::SealError::Size {
-                    what: name.to_string(),
-                    size,
-                }
-                .into(),
-            )
+        .ok_or_else(|| sealed::SealError::Size {
+            what: name.to_string(),
+            size,
         })?;
         if range.end > plain_total {
             return Err(StoreError::Io(std::io::Error::new(
@@ -327,12 +319,12 @@ impl S3BlobStore {
                 stream: Box::pin(stream::empty()),
             }));
         }
-        let dek = keys
-            .data_key(header, name)
-            .map_err(|e| StoreError::Io(e.into()))?;
-        let key = SegmentKey::new(&dek, header.segment);
-        let (segs, bytes, terminal) =
-            sealed_io::covering(header.segment, plain_total, &range, blob);
+        let key = SegmentKey::new(&keys.data_key(header, name)?, header.segment);
+        let layout = sealed::Layout {
+            segment: header.segment,
+            len: plain_total,
+        };
+        let (segs, bytes, terminal) = sealed_io::covering(&layout, &range, blob)?;
         let options = GetOptions {
             range: Some(GetRange::Bounded(bytes.clone())),
             if_match: etag,
@@ -348,7 +340,7 @@ impl S3BlobStore {
         let mut opened = OpenedStream {
             inner,
             key,
-            plain_total,
+            layout,
             segs,
             range,
             terminal,
@@ -413,7 +405,7 @@ impl S3BlobStore {
 
     /// Streams the first `len` plaintext bytes of upload `id`'s segments.
     fn stream_segments(&self, id: &str, segments: Vec<Segment>, len: u64) -> BlobReader {
-        let store = self.clone_handle();
+        let store = Arc::new(self.clone());
         let id = id.to_string();
         let stream = stream::iter(segments)
             .take_while(move |seg| std::future::ready(seg.start < len))
@@ -474,17 +466,14 @@ impl S3BlobStore {
         .await?
         .ok_or_else(|| StoreError::UploadNotFound(id.to_string()))
     }
+}
 
-    /// A handle on the same store, for streams that outlive a borrow.
-    fn clone_handle(&self) -> Arc<S3BlobStore> {
-        Arc::new(S3BlobStore {
-            s3: self.s3.clone(),
-            reader: self.reader.clone(),
-            bucket: self.bucket.clone(),
-            prefix: self.prefix.clone(),
-            keys: self.keys.clone(),
-        })
+/// Streams `reader` into `writer` and finishes it.
+async fn pump(mut reader: BlobReader, mut writer: Box<dyn UploadWriter>) -> Result<u64> {
+    while let Some(chunk) = reader.stream.next().await {
+        writer.write(chunk.map_err(StoreError::Io)?).await?;
     }
+    writer.finish().await
 }
 
 /// `len` bytes of the object at `path` from `offset`, streamed; nothing
@@ -545,14 +534,10 @@ impl BlobStore for S3BlobStore {
                         // Sealed again under a fresh data key for the
                         // segment's own name (what it unwraps for).
                         let name = format!("{id}/{}", seg.start);
-                        let mut w = self
+                        let w = self
                             .sealing_writer(keys, tmp.clone(), &name, 0, false)
                             .await?;
-                        let mut kept = kept.stream;
-                        while let Some(chunk) = kept.next().await {
-                            w.write(chunk.map_err(StoreError::Io)?).await?;
-                        }
-                        w.finish().await?;
+                        pump(kept, w).await?;
                     }
                     _ => compose(&self.s3, &tmp, kept).await?,
                 }
@@ -616,14 +601,11 @@ impl BlobStore for S3BlobStore {
             match (&self.keys, segments.as_slice()) {
                 (Some(keys), _) => {
                     // The segments' plaintext, sealed once more as the blob.
-                    let mut reader = self.stream_segments(id, segments.clone(), total);
-                    let mut w = self
+                    let reader = self.stream_segments(id, segments.clone(), total);
+                    let w = self
                         .sealing_writer(keys, target, &digest.to_string(), 0, true)
                         .await?;
-                    while let Some(chunk) = reader.stream.next().await {
-                        w.write(chunk.map_err(StoreError::Io)?).await?;
-                    }
-                    w.finish().await?;
+                    pump(reader, w).await?;
                 }
                 (None, [seg]) if seg.len <= MAX_COPY && !seg.sealed => {
                     self.s3
@@ -716,7 +698,7 @@ impl BlobStore for S3BlobStore {
                 };
                 attempts += 1;
                 if header.state != sealed::State::Blob {
-                    return Err(StoreError::Io(sealed::SealError::Header.into()));
+                    return Err(sealed::SealError::Header.into());
                 }
                 let range = offset..offset + len;
                 if let Some(r) = self

@@ -179,8 +179,54 @@ impl Header {
     }
 }
 
-fn stride(segment: u32) -> u64 {
+/// Sealed bytes of a full data segment.
+pub(crate) fn stride(segment: u32) -> u64 {
     segment as u64 + OVERHEAD
+}
+
+/// Where the data segments of an object with `len` plaintext bytes in
+/// `segment`-byte segments lie (an upload's, or a blob's before its
+/// terminal): the one place the format's offsets are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub segment: u32,
+    pub len: u64,
+}
+
+impl Layout {
+    /// How many data segments there are (none for an empty object).
+    pub fn segments(&self) -> u64 {
+        self.len.div_ceil(self.segment as u64)
+    }
+
+    /// Where data segment `i` lies.
+    pub fn segment_range(&self, i: u64) -> Range<u64> {
+        let s = self.segment as u64;
+        let start = HEADER_LEN + i * stride(self.segment);
+        start..start + (self.len - i * s).min(s) + OVERHEAD
+    }
+
+    /// The data segments a plaintext range needs, and the sealed bytes
+    /// they occupy. `range` must lie within the object and not be empty.
+    pub fn covering(&self, range: &Range<u64>) -> Result<(Range<u64>, Range<u64>), SealError> {
+        if range.start >= range.end || range.end > self.len {
+            return Err(SealError::Range {
+                start: range.start,
+                end: range.end,
+                len: self.len,
+            });
+        }
+        let s = self.segment as u64;
+        let segs = range.start / s..(range.end - 1) / s + 1;
+        let bytes = self.segment_range(segs.start).start..self.segment_range(segs.end - 1).end;
+        Ok((segs, bytes))
+    }
+
+    /// Where a blob's terminal lies: right after its data segments.
+    pub fn terminal_range(&self) -> Range<u64> {
+        let start = upload_sealed_len(self.segment, self.len);
+        start..start + TERMINAL_LEN
+    }
 }
 
 /// Sealed size of an upload holding `len` plaintext bytes (data segments
@@ -283,9 +329,9 @@ impl SegmentKey {
             .map(|p| &*p)
     }
 
-    /// Opens an upload's data segment `index`, whichever it is: a full
-    /// (INNER) one, or the partial TAIL an upload ends with.
-    pub fn open_upload_segment<'a>(&self, index: u64, sealed: &'a mut [u8]) -> Option<&'a [u8]> {
+    /// Opens data segment `index`, whichever it is by its length: a full
+    /// (INNER) one, or the partial TAIL an object's data ends with.
+    pub fn open_data_segment<'a>(&self, index: u64, sealed: &'a mut [u8]) -> Option<&'a [u8]> {
         let flag = if sealed.len() as u64 == stride(self.segment) {
             INNER
         } else {
@@ -368,22 +414,23 @@ impl Sealer {
         self.buf.extend_from_slice(data);
     }
 
-    /// Seals what is left as the upload's TAIL (if anything is left).
-    /// Returns the plaintext length.
-    pub fn finish_upload(self, out: &mut Vec<u8>) -> u64 {
-        let len = self.len();
+    /// Seals what is left as the TAIL (if anything is left); returns the
+    /// plaintext length.
+    fn seal_rest(&self, out: &mut Vec<u8>) -> u64 {
         if !self.buf.is_empty() {
             self.key.seal(self.index, TAIL, &self.buf, out);
         }
-        len
+        self.len()
+    }
+
+    /// Seals what is left: the upload rests. Returns the plaintext length.
+    pub fn finish_upload(self, out: &mut Vec<u8>) -> u64 {
+        self.seal_rest(out)
     }
 
     /// Seals what is left and the terminal: the object is a whole blob.
     pub fn finish_blob(self, out: &mut Vec<u8>) -> u64 {
-        let len = self.len();
-        if !self.buf.is_empty() {
-            self.key.seal(self.index, TAIL, &self.buf, out);
-        }
+        let len = self.seal_rest(out);
         self.key.seal_terminal(len, out);
         len
     }
@@ -392,7 +439,7 @@ impl Sealer {
 /// Reads a committed blob: its layout, and its segments opened.
 pub struct Opener {
     key: SegmentKey,
-    len: u64,
+    layout: Layout,
     what: String,
 }
 
@@ -406,78 +453,45 @@ impl Opener {
         })?;
         Ok(Opener {
             key: SegmentKey::new(dek, segment),
-            len,
+            layout: Layout { segment, len },
             what: what.to_string(),
         })
     }
 
-    pub fn segment(&self) -> u32 {
-        self.key.segment
+    /// Where the blob's segments and terminal lie.
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     /// The plaintext length (as the object's size says; `check_terminal`
     /// proves it).
     pub fn len(&self) -> u64 {
-        self.len
+        self.layout.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Where the terminal lies.
-    pub fn terminal_range(&self) -> Range<u64> {
-        let start = upload_sealed_len(self.key.segment, self.len);
-        start..start + TERMINAL_LEN
+        self.layout.len == 0
     }
 
     /// Verifies the terminal: the blob is as long as its size says and
     /// ends where it should.
     pub fn check_terminal(&self, sealed: &mut [u8]) -> Result<(), SealError> {
-        if self.key.is_terminal(self.len, sealed) {
+        if self.key.is_terminal(self.layout.len, sealed) {
             Ok(())
         } else {
-            Err(self.tampered(self.len.div_ceil(self.key.segment as u64)))
+            Err(self.tampered(self.layout.segments()))
         }
-    }
-
-    /// Where data segment `i` lies.
-    pub fn segment_range(&self, i: u64) -> Range<u64> {
-        let s = self.key.segment as u64;
-        let start = HEADER_LEN + i * stride(self.key.segment);
-        start..start + (self.len - i * s).min(s) + OVERHEAD
-    }
-
-    /// The data segments a plaintext range needs, and the sealed bytes
-    /// they occupy. `range` must lie within the blob and not be empty.
-    pub fn covering(&self, range: &Range<u64>) -> Result<(Range<u64>, Range<u64>), SealError> {
-        if range.start >= range.end || range.end > self.len {
-            return Err(SealError::Range {
-                start: range.start,
-                end: range.end,
-                len: self.len,
-            });
-        }
-        let s = self.key.segment as u64;
-        let segs = range.start / s..(range.end - 1) / s + 1;
-        let bytes = self.segment_range(segs.start).start..self.segment_range(segs.end - 1).end;
-        Ok((segs, bytes))
     }
 
     /// Opens data segment `i` in place (its sealed bytes); the plaintext
     /// is the returned slice.
     pub fn open_segment<'a>(&self, i: u64, sealed: &'a mut [u8]) -> Result<&'a [u8], SealError> {
-        let r = self.segment_range(i);
-        let flag = if r.end - r.start == stride(self.key.segment) {
-            INNER
-        } else {
-            TAIL
-        };
+        let r = self.layout.segment_range(i);
         if sealed.len() as u64 != r.end - r.start {
             return Err(self.tampered(i));
         }
         self.key
-            .open(i, flag, sealed)
+            .open_data_segment(i, sealed)
             .ok_or_else(|| self.tampered(i))
     }
 
@@ -489,14 +503,14 @@ impl Opener {
         sealed: &mut [u8],
         out: &mut Vec<u8>,
     ) -> Result<(), SealError> {
-        let (segs, bytes) = self.covering(range)?;
+        let (segs, bytes) = self.layout.covering(range)?;
         if sealed.len() as u64 != bytes.end - bytes.start {
             return Err(self.tampered(segs.start));
         }
-        let s = self.key.segment as u64;
+        let s = self.layout.segment as u64;
         let mut at = 0usize;
         for i in segs {
-            let r = self.segment_range(i);
+            let r = self.layout.segment_range(i);
             let n = (r.end - r.start) as usize;
             let plain = self.open_segment(i, &mut sealed[at..at + n])?;
             at += n;
@@ -732,11 +746,11 @@ pub fn open(dek: &DataKey, segment: u32, sealed: &[u8], what: &str) -> Result<Ve
     let total = HEADER_LEN + sealed.len() as u64;
     let o = Opener::new(dek, segment, total, what)?;
     let at = |r: Range<u64>| (r.start - HEADER_LEN) as usize..(r.end - HEADER_LEN) as usize;
-    let mut terminal = sealed[at(o.terminal_range())].to_vec();
+    let mut terminal = sealed[at(o.layout().terminal_range())].to_vec();
     o.check_terminal(&mut terminal)?;
     let mut out = Vec::with_capacity(o.len() as usize);
     if !o.is_empty() {
-        let (_, bytes) = o.covering(&(0..o.len()))?;
+        let (_, bytes) = o.layout().covering(&(0..o.len()))?;
         let mut body = sealed[at(bytes)].to_vec();
         o.open_range(&(0..o.len()), &mut body, &mut out)?;
     }

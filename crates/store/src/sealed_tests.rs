@@ -51,7 +51,7 @@ fn every_range_decrypts_only_its_segments_and_returns_exactly_its_bytes() {
     assert_eq!(o.len(), 70);
     for a in 0..70u64 {
         for b in a + 1..=70 {
-            let (segs, bytes) = o.covering(&(a..b)).unwrap();
+            let (segs, bytes) = o.layout().covering(&(a..b)).unwrap();
             assert!(segs.end - segs.start <= (b - 1) / 16 - a / 16 + 1);
             let mut sealed =
                 s[(bytes.start - HEADER_LEN) as usize..(bytes.end - HEADER_LEN) as usize].to_vec();
@@ -61,7 +61,7 @@ fn every_range_decrypts_only_its_segments_and_returns_exactly_its_bytes() {
         }
     }
     assert!(matches!(
-        o.covering(&(10..71)),
+        o.layout().covering(&(10..71)),
         Err(SealError::Range { .. })
     ));
 }
@@ -141,7 +141,7 @@ fn an_upload_resumed_anywhere_commits_to_the_same_plaintext() {
             Vec::new()
         } else {
             key()
-                .open_upload_segment(index, &mut tail_sealed)
+                .open_data_segment(index, &mut tail_sealed)
                 .expect("the tail opens")
                 .to_vec()
         };

@@ -9,7 +9,7 @@
 //! cannot append a terminal or rewrite a header without copying anyway).
 
 use crate::blob::UploadWriter;
-use crate::sealed::{SealError, Sealer, SegmentKey, OVERHEAD, TERMINAL_LEN};
+use crate::sealed::{Layout, SealError, Sealer, SegmentKey, OVERHEAD, TERMINAL_LEN};
 use crate::Result;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -81,28 +81,21 @@ impl UploadWriter for SealingWriter {
     }
 }
 
-/// Which data segments of an object hold `range` of its plaintext, and
-/// the sealed bytes to fetch for them (the terminal too, with `terminal`,
-/// when they reach the object's end).
+/// Which data segments of an object hold `range` of its plaintext (not
+/// empty, within the object), and the sealed bytes to fetch for them: the
+/// terminal too, with `terminal`, when they reach the object's end (it
+/// follows the last data segment).
 pub(crate) fn covering(
-    segment: u32,
-    plain_total: u64,
+    layout: &Layout,
     range: &Range<u64>,
     terminal: bool,
-) -> (Range<u64>, Range<u64>, bool) {
-    let s = segment as u64;
-    let stride = s + OVERHEAD;
-    let segs = range.start / s..(range.end - 1) / s + 1;
-    let start = crate::sealed::HEADER_LEN + segs.start * stride;
-    let last = segs.end - 1;
-    let mut end =
-        crate::sealed::HEADER_LEN + last * stride + (plain_total - last * s).min(s) + OVERHEAD;
-    let reaches_end = segs.end == plain_total.div_ceil(s);
-    let with_terminal = terminal && reaches_end;
+) -> Result<(Range<u64>, Range<u64>, bool), SealError> {
+    let (segs, mut bytes) = layout.covering(range)?;
+    let with_terminal = terminal && segs.end == layout.segments();
     if with_terminal {
-        end += TERMINAL_LEN;
+        bytes.end += TERMINAL_LEN;
     }
-    (segs, start..end, with_terminal)
+    Ok((segs, bytes, with_terminal))
 }
 
 /// Opens the segments of a ranged GET as they arrive, yielding exactly the
@@ -111,7 +104,7 @@ pub(crate) fn covering(
 pub(crate) struct OpenedStream {
     pub inner: BoxStream<'static, io::Result<Bytes>>,
     pub key: SegmentKey,
-    pub plain_total: u64,
+    pub layout: Layout,
     pub segs: Range<u64>,
     pub range: Range<u64>,
     pub terminal: bool,
@@ -135,14 +128,15 @@ impl Stream for OpenedStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let s = this.key.segment() as u64;
+        let s = this.layout.segment as u64;
         loop {
             if this.done {
                 return Poll::Ready(None);
             }
             let seg = this.segs.start;
             let need = if seg < this.segs.end {
-                ((this.plain_total - seg * s).min(s) + OVERHEAD) as usize
+                let r = this.layout.segment_range(seg);
+                (r.end - r.start) as usize
             } else if this.terminal {
                 TERMINAL_LEN as usize
             } else {
@@ -153,14 +147,14 @@ impl Stream for OpenedStream {
                 let mut chunk = this.buf.split_to(need);
                 if seg >= this.segs.end {
                     this.terminal = false;
-                    if !this.key.is_terminal(this.plain_total, &mut chunk) {
+                    if !this.key.is_terminal(this.layout.len, &mut chunk) {
                         this.done = true;
                         return Poll::Ready(Some(Err(this.tampered(seg))));
                     }
                     continue;
                 }
                 this.segs.start += 1;
-                let Some(plain) = this.key.open_upload_segment(seg, &mut chunk) else {
+                let Some(plain) = this.key.open_data_segment(seg, &mut chunk) else {
                     this.done = true;
                     return Poll::Ready(Some(Err(this.tampered(seg))));
                 };
