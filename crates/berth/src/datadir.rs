@@ -269,7 +269,7 @@ pub async fn open_registry(
             let blobs = match sealing_keys(&config) {
                 Some(_) if config.redirect_downloads => {
                     tracing::warn!(
-                        "--redirect-downloads: blob bytes are written to the object store unsealed                          (clients read them there); enable the bucket's server-side encryption"
+                        "--redirect-downloads: blob bytes are written to the object store unsealed (clients read them there); enable the bucket's server-side encryption"
                     );
                     blobs
                 }

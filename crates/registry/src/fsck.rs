@@ -465,8 +465,10 @@ impl Registry {
     ) -> Result<()> {
         let (repair, deep) = (report.options.repair, report.options.deep);
         let mut recorded: HashSet<String> = HashSet::new();
-        // Blobs from before encryption at rest, still in plaintext.
-        let mut plaintext: Vec<String> = Vec::new();
+        // Blobs from before encryption at rest, still in plaintext: how
+        // many, and the first few to name (after an upgrade that can be
+        // every blob, so the rest are only counted).
+        let (mut plaintext, mut plaintext_named) = (0u64, Vec::new());
         let mut after: Option<String> = None;
         loop {
             let page = self.meta.blob_records(after.as_deref(), PAGE).await?;
@@ -537,7 +539,10 @@ impl Registry {
                 };
                 let Some((kind, message)) = wrong else {
                     if stored.is_some() && store.is_plaintext(&digest).await? {
-                        plaintext.push(location);
+                        plaintext += 1;
+                        if plaintext_named.len() < 3 {
+                            plaintext_named.push(location);
+                        }
                     }
                     continue;
                 };
@@ -575,17 +580,16 @@ impl Registry {
             }
             after = Some(last);
         }
-        if !plaintext.is_empty() {
+        if plaintext > 0 {
             report.push(
                 Severity::Garbage,
                 "blobs-not-sealed",
                 format!(
-                    "{} blob(s) are stored in plaintext, written before encryption at rest ({}{}); they read as they are",
-                    plaintext.len(),
-                    plaintext.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
-                    if plaintext.len() > 3 { ", ..." } else { "" }
+                    "{plaintext} blob(s) are stored in plaintext, written before encryption at rest ({}{}); they read as they are",
+                    plaintext_named.join(", "),
+                    if plaintext > 3 { ", ..." } else { "" }
                 ),
-                plaintext[0].clone(),
+                plaintext_named[0].clone(),
                 Fix::Impossible(
                     "sealing data from before encryption in place is not built yet; pushing the images again into a new repository seals them".into(),
                 ),
