@@ -35,6 +35,7 @@ mod fs_blob;
 mod fs_sealed;
 mod group_sync;
 mod iam_sql;
+mod kms_sql;
 mod metadata;
 pub mod offload;
 #[cfg(feature = "postgres")]
@@ -60,15 +61,15 @@ pub use metadata::{
     CollectOutcome, Counts, CreateOutcome, CreateUploadOutcome, CreateUserOutcome,
     DeleteHolderOutcome, DeleteManifestOutcome, DeletePolicyOutcome, DeleteRepositoryOutcome,
     DeleteUserOutcome, ExpireImage, ExpireOutcome, GroupRecord, Holder, HolderKind, ImageRecord,
-    ImageStatus, LifecycleImage, LifecyclePolicyRecord, LifecyclePreviewRecord,
-    ManagedPolicyRecord, MembershipOutcome, MetaProblem, MetaRepair, NewManifest,
-    PolicyVersionRecord, PutManifestOutcome, Referrer, RegistryKey, RepoId, RepoLabel,
-    RepositoryLifecycle, RepositoryRecord, ResourceTag, RestoreOutcome, RoleRecord, RoleUpdate,
-    StatusFilter, StoredManifest, TagOutcome, TagStatus, UnlinkBlobOutcome, UntagOutcome,
-    UploadLimits, UploadRecord, UserRecord,
+    ImageStatus, KmsAliasOutcome, KmsAliasRecord, KmsKeyRecord, LifecycleImage,
+    LifecyclePolicyRecord, LifecyclePreviewRecord, ManagedPolicyRecord, MembershipOutcome,
+    MetaProblem, MetaRepair, NewManifest, PolicyVersionRecord, PutManifestOutcome, Referrer,
+    RegistryKey, RepoId, RepoLabel, RepositoryLifecycle, RepositoryRecord, ResourceTag,
+    RestoreOutcome, RoleRecord, RoleUpdate, StatusFilter, StoredManifest, TagOutcome, TagStatus,
+    UnlinkBlobOutcome, UntagOutcome, UploadLimits, UploadRecord, UserRecord,
 };
 pub use metadata::{
-    ArchiveStore, BlobRecordStore, GroupStore, IamPolicyStore, IdentityStore, ImageStore,
+    ArchiveStore, BlobRecordStore, GroupStore, IamPolicyStore, IdentityStore, ImageStore, KmsStore,
     LifecycleStore, MaintenanceStore, MetadataStore, RepositoryStore, ResourcePolicyStore,
     RoleStore, ScanningStore,
 };
@@ -95,8 +96,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub mod prelude {
     pub use crate::metadata::{
         ArchiveStore, BlobRecordStore, GroupStore, IamPolicyStore, IdentityStore, ImageStore,
-        LifecycleStore, MaintenanceStore, MetadataStore, RepositoryStore, ResourcePolicyStore,
-        RoleStore, ScanningStore,
+        KmsStore, LifecycleStore, MaintenanceStore, MetadataStore, RepositoryStore,
+        ResourcePolicyStore, RoleStore, ScanningStore,
     };
     pub use crate::BlobStore;
 }

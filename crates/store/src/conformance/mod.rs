@@ -26,6 +26,7 @@ mod blobs;
 mod iam;
 mod identity;
 mod images;
+mod kms;
 mod lifecycle;
 mod maintenance;
 mod policies;
@@ -39,6 +40,7 @@ pub use blobs::blob_record_store_suite;
 pub use iam::iam_policy_store_suite;
 pub use identity::identity_store_suite;
 pub use images::image_store_suite;
+pub use kms::kms_store_suite;
 pub use lifecycle::lifecycle_store_suite;
 pub use maintenance::maintenance_store_suite;
 pub use policies::resource_policy_store_suite;
@@ -71,6 +73,7 @@ macro_rules! metadata_store_conformance {
             iam_policy_store_suite,
             role_store_suite,
             group_store_suite,
+            kms_store_suite,
             lifecycle_store_suite,
             archive_store_suite,
             scanning_store_suite,
@@ -114,6 +117,7 @@ where
         iam_policy_store_suite,
         role_store_suite,
         group_store_suite,
+        kms_store_suite,
         lifecycle_store_suite,
         archive_store_suite,
         scanning_store_suite,

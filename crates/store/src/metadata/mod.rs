@@ -26,6 +26,7 @@ mod groups;
 mod iam;
 mod identity;
 mod images;
+mod kms;
 mod lifecycle;
 mod maintenance;
 mod policies;
@@ -50,6 +51,7 @@ pub use images::{
     DeleteManifestOutcome, ImageRecord, ImageStatus, ImageStore, NewManifest, PutManifestOutcome,
     Referrer, StatusFilter, StoredManifest, TagStatus, UntagOutcome,
 };
+pub use kms::{KmsAliasOutcome, KmsAliasRecord, KmsKeyRecord, KmsStore};
 pub use lifecycle::{
     ExpireImage, ExpireOutcome, LifecycleImage, LifecyclePolicyRecord, LifecyclePreviewRecord,
     LifecycleStore, RepositoryLifecycle,
@@ -87,6 +89,7 @@ pub trait MetadataStore:
     + IamPolicyStore
     + RoleStore
     + GroupStore
+    + KmsStore
     + LifecycleStore
     + ArchiveStore
     + ScanningStore
@@ -106,6 +109,7 @@ impl<T> MetadataStore for T where
         + IamPolicyStore
         + RoleStore
         + GroupStore
+        + KmsStore
         + LifecycleStore
         + ArchiveStore
         + ScanningStore

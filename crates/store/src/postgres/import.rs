@@ -31,6 +31,8 @@ const TABLES: &[&str] = &[
     "group_members",
     "group_policies",
     "group_policy_attachments",
+    "kms_keys",
+    "kms_aliases",
     "account_settings",
     "registry_policies",
     "registry_scanning",

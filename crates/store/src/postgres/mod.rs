@@ -51,6 +51,7 @@ mod iam;
 mod identity;
 mod images;
 mod import;
+mod kms;
 mod lifecycle;
 mod maintenance;
 mod policies;

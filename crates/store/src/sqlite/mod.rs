@@ -14,6 +14,7 @@ mod groups;
 mod iam;
 mod identity;
 mod images;
+mod kms;
 mod lifecycle;
 mod maintenance;
 mod policies;

@@ -1,0 +1,216 @@
+//! `KmsStore`'s suite: keys replaced only over the revision read, listed
+//! in pages per account and region; aliases unique per region, limited per
+//! key, gone with their key.
+
+use crate::metadata::{IdentityStore, KmsAliasOutcome, KmsAliasRecord, KmsKeyRecord, KmsStore};
+
+fn key(acct: &str, region: &str, id: &str) -> KmsKeyRecord {
+    KmsKeyRecord {
+        account_id: acct.into(),
+        region: region.into(),
+        key_id: id.into(),
+        description: "app".into(),
+        key_usage: "ENCRYPT_DECRYPT".into(),
+        key_spec: "SYMMETRIC_DEFAULT".into(),
+        origin: "AWS_KMS".into(),
+        key_manager: "CUSTOMER".into(),
+        state: "Enabled".into(),
+        created_at: 10,
+        deletion_date: None,
+        pending_window_days: None,
+        rotation_period_days: Some(365),
+        next_rotation_at: Some(99),
+        policy: "{}".into(),
+        materials: "[m1]".into(),
+        tags: "[]".into(),
+        revision: 1,
+    }
+}
+
+fn alias(acct: &str, name: &str, target: &str) -> KmsAliasRecord {
+    KmsAliasRecord {
+        account_id: acct.into(),
+        region: "us-east-1".into(),
+        name: name.into(),
+        target_key_id: target.into(),
+        created_at: 5,
+        updated_at: 5,
+    }
+}
+
+pub async fn kms_store_suite<S: IdentityStore + KmsStore + ?Sized>(store: &S) {
+    let acct = "555555555555";
+    let r = "us-east-1";
+    assert!(
+        !store.create_kms_key(&key(acct, r, "k1")).await.unwrap(),
+        "no such account"
+    );
+    store.create_account(acct, "admin", 1).await.unwrap();
+    for id in ["k2", "k1", "k3"] {
+        assert!(store.create_kms_key(&key(acct, r, id)).await.unwrap());
+    }
+    store
+        .create_kms_key(&key(acct, "eu-west-1", "k9"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_kms_key(acct, r, "k1").await.unwrap(),
+        Some(key(acct, r, "k1"))
+    );
+    assert_eq!(
+        store.get_kms_key(acct, "eu-west-1", "k1").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.get_kms_key("666666666666", r, "k1").await.unwrap(),
+        None
+    );
+    let ids = |v: Vec<KmsKeyRecord>| v.into_iter().map(|k| k.key_id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_kms_keys(acct, r, None, 2).await.unwrap()),
+        ["k1", "k2"]
+    );
+    assert_eq!(
+        ids(store.list_kms_keys(acct, r, Some("k2"), 2).await.unwrap()),
+        ["k3"]
+    );
+    assert_eq!(
+        ids(store
+            .list_kms_keys(acct, "eu-west-1", None, 9)
+            .await
+            .unwrap()),
+        ["k9"]
+    );
+
+    // An update lands only over the revision it read.
+    let mut changed = key(acct, r, "k1");
+    changed.state = "Disabled".into();
+    changed.deletion_date = Some(7);
+    changed.rotation_period_days = None;
+    changed.materials = "[m1,m2]".into();
+    changed.revision = 2;
+    assert!(store.update_kms_key(&changed).await.unwrap());
+    assert!(
+        !store.update_kms_key(&changed).await.unwrap(),
+        "revision 2 is not written over itself"
+    );
+    let mut stale = key(acct, r, "k1");
+    stale.revision = 2;
+    assert!(!store.update_kms_key(&stale).await.unwrap());
+    assert_eq!(
+        store.get_kms_key(acct, r, "k1").await.unwrap(),
+        Some(changed)
+    );
+
+    // Aliases.
+    let max = 2;
+    assert_eq!(
+        store
+            .create_kms_alias(&alias(acct, "alias/app", "k1"), max)
+            .await
+            .unwrap(),
+        KmsAliasOutcome::Done
+    );
+    assert_eq!(
+        store
+            .create_kms_alias(&alias(acct, "alias/app", "k2"), max)
+            .await
+            .unwrap(),
+        KmsAliasOutcome::AliasExists
+    );
+    assert_eq!(
+        store
+            .create_kms_alias(&alias(acct, "alias/x", "nope"), max)
+            .await
+            .unwrap(),
+        KmsAliasOutcome::KeyNotFound
+    );
+    store
+        .create_kms_alias(&alias(acct, "alias/app2", "k1"), max)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .create_kms_alias(&alias(acct, "alias/app3", "k1"), max)
+            .await
+            .unwrap(),
+        KmsAliasOutcome::TooMany
+    );
+    let mut moved = alias(acct, "alias/app", "k2");
+    moved.updated_at = 9;
+    assert_eq!(
+        store
+            .update_kms_alias(&alias(acct, "alias/none", "k2"), max)
+            .await
+            .unwrap(),
+        KmsAliasOutcome::AliasNotFound
+    );
+    assert_eq!(
+        store.update_kms_alias(&moved, max).await.unwrap(),
+        KmsAliasOutcome::Done
+    );
+    assert_eq!(
+        store
+            .update_kms_alias(&alias(acct, "alias/app2", "k1"), max)
+            .await
+            .unwrap(),
+        KmsAliasOutcome::Done,
+        "an alias re-pointed at the key it names does not count against it"
+    );
+    let got = store
+        .get_kms_alias(acct, r, "alias/app")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (got.target_key_id.as_str(), got.created_at, got.updated_at),
+        ("k2", 5, 9)
+    );
+    let names = |v: Vec<KmsAliasRecord>| v.into_iter().map(|a| a.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(
+            store
+                .list_kms_aliases(acct, r, None, None, 10)
+                .await
+                .unwrap()
+        ),
+        ["alias/app", "alias/app2"]
+    );
+    assert_eq!(
+        names(
+            store
+                .list_kms_aliases(acct, r, Some("k1"), None, 10)
+                .await
+                .unwrap()
+        ),
+        ["alias/app2"]
+    );
+    assert_eq!(
+        names(
+            store
+                .list_kms_aliases(acct, r, None, Some("alias/app"), 1)
+                .await
+                .unwrap()
+        ),
+        ["alias/app2"]
+    );
+    assert!(store
+        .list_kms_aliases(acct, "eu-west-1", None, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Deleting a key takes its aliases.
+    assert!(store.delete_kms_key(acct, r, "k1").await.unwrap());
+    assert!(!store.delete_kms_key(acct, r, "k1").await.unwrap());
+    assert_eq!(
+        store.get_kms_alias(acct, r, "alias/app2").await.unwrap(),
+        None
+    );
+    assert!(store.delete_kms_alias(acct, r, "alias/app").await.unwrap());
+    assert!(!store.delete_kms_alias(acct, r, "alias/app").await.unwrap());
+    assert_eq!(
+        ids(store.list_kms_keys(acct, r, None, 9).await.unwrap()),
+        ["k2", "k3"]
+    );
+}

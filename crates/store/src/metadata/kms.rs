@@ -1,0 +1,130 @@
+//! KMS keys and their aliases (the KMS API, issue 21): one row per key with
+//! its state, policy, rotation schedule and sealed key materials, and one
+//! row per alias naming a key of the same account and region.
+//!
+//! The store decides nothing about key states; it keeps each key row whole
+//! and replaces it only when nobody replaced it since it was read (the
+//! `revision` check in `update_kms_key`), so the registry's read, rule,
+//! write sequence cannot lose a concurrent change.
+
+use crate::Result;
+use async_trait::async_trait;
+
+/// A KMS key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsKeyRecord {
+    pub account_id: String,
+    pub region: String,
+    /// A UUID.
+    pub key_id: String,
+    pub description: String,
+    /// `ENCRYPT_DECRYPT`.
+    pub key_usage: String,
+    /// `SYMMETRIC_DEFAULT`.
+    pub key_spec: String,
+    /// `AWS_KMS`.
+    pub origin: String,
+    /// `CUSTOMER`, or `AWS` for the AWS-managed keys (`alias/aws/ecr`).
+    pub key_manager: String,
+    /// `Enabled`, `Disabled` or `PendingDeletion`.
+    pub state: String,
+    pub created_at: i64,
+    /// When a key pending deletion is deleted.
+    pub deletion_date: Option<i64>,
+    /// The waiting period asked for when its deletion was scheduled.
+    pub pending_window_days: Option<i64>,
+    /// Automatic rotation: its period (`None`: off).
+    pub rotation_period_days: Option<i64>,
+    /// When the next automatic rotation is due.
+    pub next_rotation_at: Option<i64>,
+    /// The key policy's text, as sent.
+    pub policy: String,
+    /// The key materials, sealed under the root, in the registry's encoding.
+    pub materials: String,
+    /// The key's tags, in the registry's encoding.
+    pub tags: String,
+    /// Bumped by every update: `update_kms_key` writes revision `n` only
+    /// over revision `n - 1`.
+    pub revision: i64,
+}
+
+/// An alias (`alias/<name>`) of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsAliasRecord {
+    pub account_id: String,
+    pub region: String,
+    /// With its `alias/` prefix.
+    pub name: String,
+    pub target_key_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What creating or re-pointing an alias found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KmsAliasOutcome {
+    Done,
+    /// CreateAlias: the name is taken.
+    AliasExists,
+    /// UpdateAlias: there is no such alias.
+    AliasNotFound,
+    /// The target key does not exist.
+    KeyNotFound,
+    /// The target key has as many aliases as the limit passed in.
+    TooMany,
+}
+
+#[async_trait]
+pub trait KmsStore: Send + Sync {
+    /// False when the account does not exist.
+    async fn create_kms_key(&self, key: &KmsKeyRecord) -> Result<bool>;
+    async fn get_kms_key(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+    ) -> Result<Option<KmsKeyRecord>>;
+    /// Up to `limit` keys of the account in the region after `after`, by id.
+    async fn list_kms_keys(
+        &self,
+        account_id: &str,
+        region: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KmsKeyRecord>>;
+    /// Replaces the key's row with `key` if its stored revision is
+    /// `key.revision - 1`; false if it is not (changed meanwhile, or gone).
+    async fn update_kms_key(&self, key: &KmsKeyRecord) -> Result<bool>;
+    /// Deletes a key and its aliases; false if there was none.
+    async fn delete_kms_key(&self, account_id: &str, region: &str, key_id: &str) -> Result<bool>;
+
+    /// Creates an alias of a key that has fewer than `max_per_key`.
+    async fn create_kms_alias(
+        &self,
+        alias: &KmsAliasRecord,
+        max_per_key: u32,
+    ) -> Result<KmsAliasOutcome>;
+    /// Points an existing alias at another key (of fewer than `max_per_key`).
+    async fn update_kms_alias(
+        &self,
+        alias: &KmsAliasRecord,
+        max_per_key: u32,
+    ) -> Result<KmsAliasOutcome>;
+    /// False if there was no such alias.
+    async fn delete_kms_alias(&self, account_id: &str, region: &str, name: &str) -> Result<bool>;
+    async fn get_kms_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<KmsAliasRecord>>;
+    /// Up to `limit` aliases after `after` by name, of one key or of all.
+    async fn list_kms_aliases(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KmsAliasRecord>>;
+}

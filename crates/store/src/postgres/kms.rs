@@ -1,0 +1,202 @@
+//! `KmsStore` on PostgreSQL: `kms_keys`, `kms_aliases` (`0006_kms.sql`;
+//! the SQL is shared with SQLite in `kms_sql.rs`). Writes are SERIALIZABLE
+//! and retried whole (`retrying!`).
+
+use super::PgMetadataStore;
+use crate::kms_sql::*;
+use crate::metadata::{KmsAliasOutcome, KmsAliasRecord, KmsKeyRecord, KmsStore};
+use crate::Result;
+use async_trait::async_trait;
+use sqlx::{Postgres, Transaction};
+
+async fn count(tx: &mut Transaction<'_, Postgres>, sql: &str, binds: &[&str]) -> Result<i64> {
+    let mut q = sqlx::query_scalar::<_, i64>(sql);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    Ok(q.fetch_one(&mut **tx).await?)
+}
+
+/// The checks CreateAlias and UpdateAlias share, in the writing transaction.
+async fn check_alias(
+    tx: &mut Transaction<'_, Postgres>,
+    a: &KmsAliasRecord,
+    creating: bool,
+    max_per_key: u32,
+) -> Result<Option<KmsAliasOutcome>> {
+    let (acc, reg) = (a.account_id.as_str(), a.region.as_str());
+    let exists = count(tx, ALIAS_EXISTS, &[acc, reg, &a.name]).await? > 0;
+    if creating && exists {
+        return Ok(Some(KmsAliasOutcome::AliasExists));
+    }
+    if !creating && !exists {
+        return Ok(Some(KmsAliasOutcome::AliasNotFound));
+    }
+    if count(tx, KEY_EXISTS, &[acc, reg, &a.target_key_id]).await? == 0 {
+        return Ok(Some(KmsAliasOutcome::KeyNotFound));
+    }
+    let others = count(tx, ALIASES_OF_KEY, &[acc, reg, &a.target_key_id, &a.name]).await?;
+    if others >= i64::from(max_per_key) {
+        return Ok(Some(KmsAliasOutcome::TooMany));
+    }
+    Ok(None)
+}
+
+#[async_trait]
+impl KmsStore for PgMetadataStore {
+    async fn create_kms_key(&self, key: &KmsKeyRecord) -> Result<bool> {
+        retrying!({
+            let mut tx = self.writer.begin().await?;
+            if count(&mut tx, ACCOUNT_EXISTS, &[&key.account_id]).await? == 0 {
+                return Ok(false);
+            }
+            bind_key!(sqlx::query(INSERT_KEY), key)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    async fn get_kms_key(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+    ) -> Result<Option<KmsKeyRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM kms_keys WHERE account_id = $1 AND region = $2 AND key_id = $3"
+        ))
+        .bind(account_id)
+        .bind(region)
+        .bind(key_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.as_ref().map(key_from_row))
+    }
+
+    async fn list_kms_keys(
+        &self,
+        account_id: &str,
+        region: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KmsKeyRecord>> {
+        let rows = sqlx::query(&list_keys_sql())
+            .bind(account_id)
+            .bind(region)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(key_from_row).collect())
+    }
+
+    async fn update_kms_key(&self, key: &KmsKeyRecord) -> Result<bool> {
+        retrying!({
+            let n = bind_key!(sqlx::query(UPDATE_KEY), key)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+            Ok(n == 1)
+        })
+    }
+
+    async fn delete_kms_key(&self, account_id: &str, region: &str, key_id: &str) -> Result<bool> {
+        retrying!({
+            let n = sqlx::query(DELETE_KEY)
+                .bind(account_id)
+                .bind(region)
+                .bind(key_id)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+            Ok(n == 1)
+        })
+    }
+
+    async fn create_kms_alias(
+        &self,
+        alias: &KmsAliasRecord,
+        max_per_key: u32,
+    ) -> Result<KmsAliasOutcome> {
+        retrying!({
+            let mut tx = self.writer.begin().await?;
+            if let Some(refused) = check_alias(&mut tx, alias, true, max_per_key).await? {
+                return Ok(refused);
+            }
+            bind_alias!(sqlx::query(INSERT_ALIAS), alias)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(KmsAliasOutcome::Done)
+        })
+    }
+
+    async fn update_kms_alias(
+        &self,
+        alias: &KmsAliasRecord,
+        max_per_key: u32,
+    ) -> Result<KmsAliasOutcome> {
+        retrying!({
+            let mut tx = self.writer.begin().await?;
+            if let Some(refused) = check_alias(&mut tx, alias, false, max_per_key).await? {
+                return Ok(refused);
+            }
+            bind_alias!(sqlx::query(UPDATE_ALIAS), alias)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(KmsAliasOutcome::Done)
+        })
+    }
+
+    async fn delete_kms_alias(&self, account_id: &str, region: &str, name: &str) -> Result<bool> {
+        retrying!({
+            let n = sqlx::query(DELETE_ALIAS)
+                .bind(account_id)
+                .bind(region)
+                .bind(name)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+            Ok(n == 1)
+        })
+    }
+
+    async fn get_kms_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<KmsAliasRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {ALIAS_COLUMNS} FROM kms_aliases WHERE account_id = $1 AND region = $2 AND name = $3"
+        ))
+        .bind(account_id)
+        .bind(region)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.as_ref().map(alias_from_row))
+    }
+
+    async fn list_kms_aliases(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KmsAliasRecord>> {
+        let rows = sqlx::query(&list_aliases_sql())
+            .bind(account_id)
+            .bind(region)
+            .bind(key_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(alias_from_row).collect())
+    }
+}
