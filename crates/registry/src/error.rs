@@ -104,6 +104,10 @@ pub enum Error {
         open: u64,
         expiry_hours: u64,
     },
+    /// KMS (and, on ECR, a KMS key's refusal): the exception KMS names
+    /// (`NotFoundException`, `DisabledException`, ...) and its message.
+    #[error("{message}")]
+    Kms { code: &'static str, message: String },
     #[error("reading the request body failed: {0}")]
     BodyRead(std::io::Error),
     /// The data volume is full; nothing was stored. Its own variant so

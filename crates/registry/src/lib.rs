@@ -17,6 +17,7 @@ mod gc;
 mod hashing;
 pub mod identity;
 mod images;
+pub mod kms;
 pub mod lifecycle;
 mod listing;
 mod locks;
@@ -182,6 +183,8 @@ pub struct Registry {
     scanning: Arc<scanning::Scanning>,
     /// Manifest bodies sealed on the way in, opened on the way out.
     bodies: bodies::Bodies,
+    /// KMS keys and aliases (the KMS API).
+    kms: kms::Kms,
     config: RegistryConfig,
 }
 
@@ -208,7 +211,9 @@ impl Registry {
                 anonymous: config.anonymous,
             },
         );
+        let kms = kms::Kms::new(meta.clone(), clock.clone(), config.server_key.kek_root());
         Registry {
+            kms,
             scanning: scanning::Scanning::new(
                 blobs.clone(),
                 meta.clone(),
@@ -244,6 +249,14 @@ impl Registry {
     /// IAM and resource policies, `authorize`.
     pub fn identity(&self) -> &identity::Identity {
         &self.identity
+    }
+
+    /// The KMS API: keys, aliases, the cryptographic operations.
+    pub fn kms(&self) -> kms::KmsApi<'_> {
+        kms::KmsApi {
+            kms: &self.kms,
+            identity: &self.identity,
+        }
     }
 
     /// Whether what is stored is sealed at rest (ECR's AES256): off only

@@ -522,6 +522,49 @@ impl Identity {
         Ok((decision, request))
     }
 
+    /// `caller` doing `action` on `resource` of `resource_account`, which
+    /// carries its own policy that must name the caller (a KMS key policy:
+    /// naming the caller suffices; naming only the account delegates to
+    /// the caller's identity policies, as AWS's key policies do), with
+    /// `context` added to the request (`kms:EncryptionContext:…`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn decide_with_own_policy(
+        &self,
+        caller: &Principal,
+        action: &str,
+        resource: &str,
+        resource_account: &str,
+        policy: &Policy,
+        facts: &RequestFacts,
+        context: &[(String, Vec<String>)],
+    ) -> Result<(Decision, Request)> {
+        let identity = self.identity_policies(caller).await?;
+        let reads = identity.iter().any(|(_, p)| reads_user_id(p))
+            || reads_user_id(policy)
+            || session_policies(caller).is_some_and(|ps| ps.iter().any(|(_, p)| reads_user_id(p)));
+        let user_id = self.user_id_for_conditions(caller, reads).await?;
+        let identity = evaluator_identity(&identity);
+        let session = session_policies(caller).map(evaluator_identity);
+        let mut request = with_user_id(
+            facts.apply(self.request(caller, action, resource)),
+            user_id.as_deref(),
+        );
+        for (k, v) in context {
+            request = request.with_context_values(k, v.iter().cloned());
+        }
+        let decision = policy::evaluate_trust(
+            &request,
+            &Policies {
+                identity: &identity,
+                session: session.as_deref(),
+                repository: Some(policy),
+                registry: None,
+                resource_account,
+            },
+        );
+        Ok((decision, request))
+    }
+
     /// A user's `aws:userid` (IAM's `AIDA…` UserId), when `read` (a
     /// condition names it): one indexed read, on the uncached path only. A
     /// role session's is in its principal already; anonymous has none.

@@ -1,0 +1,327 @@
+//! KMS on a registry's real store with a controlled clock: key states,
+//! rotation (on demand and automatic) keeping old ciphertexts readable,
+//! the deletion window, key policies against identity policies, and the
+//! lockout safety check.
+
+use super::*;
+use crate::test_fixture::*;
+use crate::{Principal, ADMIN_USER};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+const ACCT: &str = "000000000000";
+const R: &str = "us-east-1";
+
+async fn admin(f: &Fixture) -> Caller {
+    f.reg.identity().bootstrap_admin(ACCT, None).await.unwrap();
+    Caller {
+        principal: Principal::user(ACCT, ADMIN_USER),
+        facts: Default::default(),
+    }
+}
+
+async fn user(f: &Fixture, admin: &Caller, name: &str) -> Caller {
+    f.reg
+        .identity()
+        .create_user(admin, ACCT, name)
+        .await
+        .unwrap();
+    Caller {
+        principal: Principal::user(ACCT, name),
+        facts: Default::default(),
+    }
+}
+
+fn code<T: std::fmt::Debug>(r: crate::Result<T>) -> &'static str {
+    match r {
+        Err(crate::Error::Kms { code, .. }) => code,
+        other => panic!("expected a KMS error, got {other:?}"),
+    }
+}
+
+fn ctx(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn advance_days(f: &Fixture, days: i64) {
+    f.clock.0.fetch_add(days * rules::DAY_MS, Ordering::SeqCst);
+}
+
+#[tokio::test]
+async fn states_rotation_and_the_deletion_window() {
+    let f = fixture().await;
+    let a = admin(&f).await;
+    let kms = f.reg.kms();
+    let key = kms.create_key(&a, R, NewKey::default()).await.unwrap();
+    assert_eq!(key.key_state, "Enabled");
+    let c = ctx(&[("repo", "app")]);
+    let enc = |plain: &'static [u8]| {
+        let kms = f.reg.kms();
+        let a = a.clone();
+        let c = c.clone();
+        let id = key.key_id.clone();
+        async move { kms.encrypt(&a, R, &id, plain, &c, None, false).await }
+    };
+    let first = enc(b"one").await.unwrap();
+    let opened = kms
+        .decrypt(&a, R, &first.ciphertext, &c, None, None, false)
+        .await
+        .unwrap();
+    assert_eq!(opened.plaintext, b"one");
+    assert_eq!(opened.key_arn, key.arn);
+    assert_eq!(
+        code(
+            kms.decrypt(&a, R, &first.ciphertext, &ctx(&[]), None, None, false)
+                .await
+        ),
+        "InvalidCiphertextException"
+    );
+
+    // Disabled: no cryptographic operation; enabled again: all is there.
+    kms.set_enabled(&a, R, &key.key_id, false).await.unwrap();
+    assert_eq!(code(enc(b"two").await), "DisabledException");
+    assert_eq!(
+        code(
+            kms.decrypt(&a, R, &first.ciphertext, &c, None, None, false)
+                .await
+        ),
+        "DisabledException"
+    );
+    kms.set_enabled(&a, R, &key.key_id, true).await.unwrap();
+
+    // Rotation on demand and automatic: new material for new ciphertexts,
+    // the old still opens.
+    kms.rotate_now(&a, R, &key.key_id).await.unwrap();
+    let second = enc(b"two").await.unwrap();
+    assert_ne!(second.material_id, first.material_id);
+    kms.set_rotation(&a, R, &key.key_id, true, Some(90))
+        .await
+        .unwrap();
+    advance_days(&f, 91);
+    let third = enc(b"three").await.unwrap();
+    assert_ne!(third.material_id, second.material_id, "rotated when due");
+    let (_, rotations) = kms.list_rotations(&a, R, &key.key_id).await.unwrap();
+    let kinds: Vec<&str> = rotations.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(kinds, ["ON_DEMAND", "AUTOMATIC"]);
+    for (blob, plain) in [
+        (&first, b"one".as_slice()),
+        (&second, b"two"),
+        (&third, b"three"),
+    ] {
+        let got = kms
+            .decrypt(&a, R, &blob.ciphertext, &c, Some(&key.arn), None, false)
+            .await
+            .unwrap();
+        assert_eq!(got.plaintext, plain);
+    }
+
+    // Deletion: pending for the window (refused, cancellable), then gone.
+    let (meta, days) = kms
+        .schedule_deletion(&a, R, &key.key_id, Some(7))
+        .await
+        .unwrap();
+    assert_eq!((meta.key_state.as_str(), days), ("PendingDeletion", 7));
+    assert_eq!(code(enc(b"x").await), "KMSInvalidStateException");
+    assert_eq!(
+        code(kms.set_enabled(&a, R, &key.key_id, true).await),
+        "KMSInvalidStateException"
+    );
+    kms.cancel_deletion(&a, R, &key.key_id).await.unwrap();
+    assert_eq!(
+        kms.describe_key(&a, R, &key.key_id)
+            .await
+            .unwrap()
+            .key_state,
+        "Disabled"
+    );
+    kms.schedule_deletion(&a, R, &key.key_id, Some(7))
+        .await
+        .unwrap();
+    advance_days(&f, 8);
+    assert_eq!(
+        code(kms.describe_key(&a, R, &key.key_id).await),
+        "NotFoundException"
+    );
+    assert_eq!(
+        code(
+            kms.decrypt(&a, R, &first.ciphertext, &c, None, None, false)
+                .await
+        ),
+        "NotFoundException"
+    );
+}
+
+#[tokio::test]
+async fn key_policies_and_identity_policies_decide_together() {
+    let f = fixture().await;
+    let a = admin(&f).await;
+    let bob = user(&f, &a, "bob").await;
+    let kms = f.reg.kms();
+    // The default policy delegates to IAM: bob has no identity policy.
+    let key = kms.create_key(&a, R, NewKey::default()).await.unwrap();
+    assert_eq!(
+        code(
+            kms.encrypt(&bob, R, &key.key_id, b"x", &ctx(&[]), None, false)
+                .await
+        ),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        code(kms.list_keys(&bob, R, None, None).await),
+        "AccessDeniedException"
+    );
+
+    // A key policy naming bob lets him in without an identity policy, for
+    // what it names only, and only with the encryption context it asks.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCT}:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCT}:user/bob"}},"Action":"kms:Encrypt","Resource":"*",
+          "Condition":{{"StringEquals":{{"kms:EncryptionContext:team":"blue"}}}}}}]}}"#
+    );
+    kms.put_key_policy(&a, R, &key.key_id, None, &policy, false)
+        .await
+        .unwrap();
+    kms.encrypt(
+        &bob,
+        R,
+        &key.key_id,
+        b"x",
+        &ctx(&[("team", "blue")]),
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        code(
+            kms.encrypt(
+                &bob,
+                R,
+                &key.key_id,
+                b"x",
+                &ctx(&[("team", "red")]),
+                None,
+                false
+            )
+            .await
+        ),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        code(kms.set_enabled(&bob, R, &key.key_id, false).await),
+        "AccessDeniedException"
+    );
+
+    // The lockout check: a policy that would shut the caller out.
+    let lockout = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCT}:user/bob"}},"Action":"kms:Encrypt","Resource":"*"}}]}}"#
+    );
+    assert_eq!(
+        code(
+            kms.put_key_policy(&a, R, &key.key_id, None, &lockout, false)
+                .await
+        ),
+        "MalformedPolicyDocumentException"
+    );
+    assert_eq!(
+        code(
+            kms.create_key(
+                &a,
+                R,
+                NewKey {
+                    policy: Some(lockout.clone()),
+                    ..Default::default()
+                }
+            )
+            .await
+        ),
+        "MalformedPolicyDocumentException"
+    );
+    kms.put_key_policy(&a, R, &key.key_id, None, &lockout, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        code(kms.describe_key(&a, R, &key.key_id).await),
+        "AccessDeniedException",
+        "bypassed: even the account's admin is out"
+    );
+}
+
+#[tokio::test]
+async fn aliases_name_keys_and_the_ecr_managed_key_appears_on_first_use() {
+    let f = fixture().await;
+    let a = admin(&f).await;
+    let kms = f.reg.kms();
+    let k1 = kms.create_key(&a, R, NewKey::default()).await.unwrap();
+    let k2 = kms.create_key(&a, R, NewKey::default()).await.unwrap();
+    kms.create_alias(&a, R, "alias/app", &k1.key_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        code(kms.create_alias(&a, R, "alias/app", &k2.key_id).await),
+        "AlreadyExistsException"
+    );
+    let blob = kms
+        .encrypt(&a, R, "alias/app", b"x", &ctx(&[]), None, false)
+        .await
+        .unwrap();
+    assert_eq!(blob.key_arn, k1.arn);
+    kms.update_alias(&a, R, "alias/app", &k2.key_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        kms.describe_key(&a, R, "alias/app").await.unwrap().key_id,
+        k2.key_id
+    );
+    assert_eq!(
+        code(
+            kms.decrypt(
+                &a,
+                R,
+                &blob.ciphertext,
+                &ctx(&[]),
+                Some("alias/app"),
+                None,
+                false
+            )
+            .await
+        ),
+        "IncorrectKeyException"
+    );
+    assert_eq!(
+        code(kms.set_enabled(&a, R, "alias/app", false).await),
+        "NotFoundException",
+        "management operations take a key id or ARN"
+    );
+    let managed = kms.describe_key(&a, R, "alias/aws/ecr").await.unwrap();
+    assert_eq!(managed.key_manager, "AWS");
+    assert_eq!(
+        kms.describe_key(&a, R, "alias/aws/ecr")
+            .await
+            .unwrap()
+            .key_id,
+        managed.key_id,
+        "made once"
+    );
+    assert_eq!(
+        code(kms.schedule_deletion(&a, R, &managed.key_id, None).await),
+        "AccessDeniedException",
+        "its policy lets the account read it only"
+    );
+    let page = kms.list_aliases(&a, R, None, Some(1), None).await.unwrap();
+    assert_eq!(page.aliases[0].name, "alias/app");
+    let rest = kms
+        .list_aliases(&a, R, None, None, page.next.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(rest.aliases[0].name, "alias/aws/ecr");
+    kms.delete_alias(&a, R, "alias/app").await.unwrap();
+    assert_eq!(
+        code(kms.describe_key(&a, R, "alias/app").await),
+        "NotFoundException"
+    );
+}

@@ -1,0 +1,245 @@
+//! KMS: customer keys that users manage through `aws kms` (the
+//! `TrentService` API), and the keys ECR repositories will seal under.
+//!
+//! - `rules`: names, limits, states, default key policies, errors;
+//! - `crypto`: key materials and the ciphertext format (no store);
+//! - `keys`: key management (create, describe, states, deletion,
+//!   rotation, policies, tags);
+//! - `aliases`: aliases;
+//! - `cryptographic`: Encrypt, Decrypt, ReEncrypt, the data keys.
+//!
+//! Every operation on a key resolves it (`NotFoundException`), then asks
+//! the key's policy and the caller's identity policies with one
+//! evaluation (`Identity::decide_with_own_policy`: the key policy must name
+//! the caller or delegate to its account, as on AWS), then applies the
+//! key state's rules. A change is a read, the rule, and a write over the
+//! revision read (`KmsStore::update_kms_key`), retried when another node
+//! changed the key in between. Nothing is cached: every node reads the
+//! key row, so a key disabled anywhere is disabled everywhere at once.
+
+mod aliases;
+pub mod crypto;
+mod cryptographic;
+mod keys;
+#[cfg(test)]
+mod kms_tests;
+pub mod rules;
+
+pub use aliases::{AliasEntry, AliasPage};
+pub use cryptographic::{DataKey, Decrypted, Encrypted, ReEncrypted};
+pub use keys::{KeyEntry, KeyMetadata, KeyPage, NewKey, Rotation, RotationStatus};
+
+use crate::clock::Clock;
+use crate::identity::{Caller, Identity};
+use crate::{Error, Result};
+use berth_iam::policy::{Decision, Policy, PolicyKind};
+use berth_store::prelude::*;
+use berth_store::sealed::Kek;
+use berth_store::KmsKeyRecord;
+use rules::{kms_error, KeyRef};
+use std::sync::Arc;
+
+/// The KMS keys of every account, with the KEK that seals their materials.
+pub(crate) struct Kms {
+    meta: Arc<dyn MetadataStore>,
+    clock: Arc<dyn Clock>,
+    /// Derived from the root of the key hierarchy (`kms`): every node with
+    /// the server key opens every key's materials.
+    kek: Kek,
+}
+
+impl Kms {
+    pub(crate) fn new(meta: Arc<dyn MetadataStore>, clock: Arc<dyn Clock>, root: &[u8; 32]) -> Kms {
+        Kms {
+            meta,
+            clock,
+            kek: Kek::derive(root, "kms"),
+        }
+    }
+}
+
+/// The KMS API's operations, for one call's region.
+pub struct KmsApi<'a> {
+    pub(crate) kms: &'a Kms,
+    pub(crate) identity: &'a Identity,
+}
+
+/// A key as an operation found it: its row and ARN.
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    pub key: KmsKeyRecord,
+    pub arn: String,
+}
+
+/// How many times a change is tried again when the key changed meanwhile.
+const UPDATE_ATTEMPTS: usize = 8;
+
+impl KmsApi<'_> {
+    fn now(&self) -> i64 {
+        self.kms.clock.now_millis()
+    }
+
+    fn meta(&self) -> &dyn MetadataStore {
+        &*self.kms.meta
+    }
+
+    /// The key `key_id` names (an alias only when `aliases`), in `region`;
+    /// `NotFoundException` in KMS's words otherwise. A key whose deletion
+    /// date has passed is deleted here (there is no deletion job: a key is
+    /// gone from the moment its window ends, whichever node looks first).
+    pub(crate) async fn resolve(
+        &self,
+        caller: &Caller,
+        region: &str,
+        key_id: &str,
+        aliases: bool,
+    ) -> Result<Found> {
+        let (account, id) = match rules::parse_key_ref(key_id, region)? {
+            KeyRef::Key { account, id } => {
+                (account.unwrap_or_else(|| caller.account_id.clone()), id)
+            }
+            KeyRef::Alias { account, name } => {
+                if !aliases {
+                    return Err(kms_error(
+                        "NotFoundException",
+                        format!("Invalid keyId '{key_id}': specify the key ID or key ARN"),
+                    ));
+                }
+                let own = account.is_none();
+                let account = account.unwrap_or_else(|| caller.account_id.clone());
+                match self.meta().get_kms_alias(&account, region, &name).await? {
+                    Some(a) => (account, a.target_key_id),
+                    None if own && name == rules::ECR_MANAGED_ALIAS => (
+                        account.clone(),
+                        self.ecr_managed_key(&account, region).await?,
+                    ),
+                    None => {
+                        return Err(kms_error(
+                            "NotFoundException",
+                            format!(
+                                "Alias {} is not found.",
+                                rules::alias_arn(region, &account, &name)
+                            ),
+                        ))
+                    }
+                }
+            }
+        };
+        let arn = rules::key_arn(region, &account, &id);
+        let not_found = || kms_error("NotFoundException", format!("Key '{arn}' does not exist"));
+        let Some(key) = self.meta().get_kms_key(&account, region, &id).await? else {
+            return Err(not_found());
+        };
+        if key.state == rules::PENDING_DELETION
+            && key.deletion_date.is_some_and(|d| d <= self.now())
+        {
+            self.meta().delete_kms_key(&account, region, &id).await?;
+            tracing::info!(key = %arn, "KMS key deleted at the end of its waiting period");
+            return Err(not_found());
+        }
+        Ok(Found { key, arn })
+    }
+
+    /// `Ok` if the key's policy and the caller's identity policies allow
+    /// `action` on the key; `AccessDeniedException` in AWS's words if not.
+    pub(crate) async fn authorize_key(
+        &self,
+        caller: &Caller,
+        found: &Found,
+        action: &str,
+        context: &[(String, Vec<String>)],
+    ) -> Result<()> {
+        let policy = Policy::parse(&found.key.policy, PolicyKind::Resource).map_err(|e| {
+            Error::Store(berth_store::StoreError::Corrupt(format!(
+                "the key policy of {} no longer parses: {e}",
+                found.arn
+            )))
+        })?;
+        let mut ctx = vec![(
+            "kms:CallerAccount".to_string(),
+            vec![caller.account_id.clone()],
+        )];
+        ctx.extend_from_slice(context);
+        let (decision, request) = self
+            .identity
+            .decide_with_own_policy(
+                &caller.principal,
+                action,
+                &found.arn,
+                &found.key.account_id,
+                &policy,
+                &caller.facts,
+                &ctx,
+            )
+            .await?;
+        deny_unless_allowed(decision, &request)
+    }
+
+    /// `Ok` if the caller's identity policies allow `action` on `resource`
+    /// (operations on no key: CreateKey, ListKeys, ListAliases,
+    /// GenerateRandom; and the alias half of alias operations).
+    pub(crate) async fn authorize_identity(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+    ) -> Result<()> {
+        let (decision, request) = self
+            .identity
+            .decide_identity_only(&caller.principal, action, resource, &caller.facts)
+            .await?;
+        deny_unless_allowed(decision, &request)
+    }
+
+    /// Resolves and authorizes.
+    pub(crate) async fn key_for(
+        &self,
+        caller: &Caller,
+        region: &str,
+        key_id: &str,
+        action: &str,
+        aliases: bool,
+    ) -> Result<Found> {
+        let found = self.resolve(caller, region, key_id, aliases).await?;
+        self.authorize_key(caller, &found, action, &[]).await?;
+        Ok(found)
+    }
+
+    /// A change to one key: resolved, authorized, `change` applied (it
+    /// refuses by the key's state), written over the revision read; read
+    /// again and re-judged when another writer came first.
+    pub(crate) async fn modify<F>(
+        &self,
+        caller: &Caller,
+        region: &str,
+        key_id: &str,
+        action: &str,
+        mut change: F,
+    ) -> Result<Found>
+    where
+        F: FnMut(&mut KmsKeyRecord, &str) -> Result<()>,
+    {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let found = self.key_for(caller, region, key_id, action, false).await?;
+            let mut next = found.key.clone();
+            change(&mut next, &found.arn)?;
+            next.revision += 1;
+            if self.meta().update_kms_key(&next).await? {
+                return Ok(Found {
+                    key: next,
+                    arn: found.arn,
+                });
+            }
+        }
+        Err(Error::Conflict(format!(
+            "KMS key {key_id} kept changing while this request tried to change it; retry"
+        )))
+    }
+}
+
+fn deny_unless_allowed(decision: Decision, request: &berth_iam::policy::Request) -> Result<()> {
+    match decision.denial_message(request) {
+        None => Ok(()),
+        Some(m) => Err(kms_error("AccessDeniedException", m)),
+    }
+}
