@@ -181,7 +181,45 @@ impl AwsError {
                     "internal storage error; the server log has the details",
                 )
             }
+            // A KMS key's refusal of what ECR asked of it (ECR's
+            // KmsException carries KMS's own error code).
+            Error::Kms { code, message } => {
+                Self::client("KmsException", message).with_field("kmsError", code)
+            }
             other => Self::invalid_parameter(other.to_string()),
+        }
+    }
+
+    /// A registry failure on the KMS API: KMS's own exceptions as the
+    /// domain names them; faults as KMS's retryable ones.
+    pub fn from_kms(e: Error) -> Self {
+        match e {
+            Error::Kms { code, message } => Self::client(code, message),
+            Error::Conflict(m) => Self::client("ConflictException", m),
+            Error::NoSuchEntity(m) => Self::client("NotFoundException", m),
+            Error::AccessDenied(m) => Self::client("AccessDeniedException", m),
+            Error::Unavailable(why) => {
+                tracing::warn!(error = %why, "a store is unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "DependencyTimeoutException",
+                    "the registry's storage is unavailable; nothing was changed. Retry shortly",
+                )
+            }
+            Error::NoSpace => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "KMSInternalException",
+                "no space left on the registry's data volume; nothing was stored",
+            ),
+            Error::Store(e) => {
+                tracing::error!(error = %e, "storage failure");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "KMSInternalException",
+                    "internal storage error; the server log has the details",
+                )
+            }
+            other => Self::client("ValidationException", other.to_string()),
         }
     }
 }

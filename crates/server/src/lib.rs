@@ -14,6 +14,7 @@ pub mod ecr;
 mod health;
 pub mod host;
 mod iam;
+pub mod kms;
 pub mod metrics;
 mod oci_error;
 pub mod route;
@@ -66,8 +67,15 @@ async fn aws_api(
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
     let facts = connection_facts(&state, &parts.extensions);
+    let kms_target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with(kms::TARGET_PREFIX));
     if iam::is_query_request(&parts.headers) {
         iam::api(state, parts.method, parts.uri, parts.headers, body, facts).await
+    } else if kms_target {
+        kms::api(state.0, parts.method, parts.uri, parts.headers, body, facts).await
     } else {
         ecr::api(state, parts.method, parts.uri, parts.headers, body, facts).await
     }

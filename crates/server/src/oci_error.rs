@@ -144,6 +144,9 @@ impl From<Error> for OciError {
             Error::UnsupportedImageType(_) => OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg),
             // Identity management happens on the admin and IAM APIs, never on /v2.
             Error::AccessDenied(_) => OciError::new(S::FORBIDDEN, "DENIED", msg),
+            // A repository's KMS key refuses (disabled, pending deletion,
+            // or the caller may not use it): the message names the key.
+            Error::Kms { .. } => OciError::new(S::FORBIDDEN, "DENIED", msg),
             Error::NoSuchEntity(_)
             | Error::EntityAlreadyExists(_)
             | Error::DeleteConflict(_)

@@ -27,7 +27,7 @@ pub fn call_with_token(
     op: &str,
     input: &serde_json::Value,
 ) -> Result<serde_json::Value, (u16, serde_json::Value)> {
-    let resp = crate::signed::post(
+    crate::signed::json_call(
         client,
         base_url,
         &crate::signed::Signer {
@@ -36,22 +36,9 @@ pub fn call_with_token(
             region,
             service: "ecr",
         },
-        &[
-            (
-                "x-amz-target",
-                format!("AmazonEC2ContainerRegistry_V20150921.{op}"),
-            ),
-            ("content-type", "application/x-amz-json-1.1".into()),
-        ],
-        input.to_string(),
-    );
-    let status = resp.status().as_u16();
-    let json: serde_json::Value = resp.json().unwrap_or(serde_json::Value::Null);
-    if status == 200 {
-        Ok(json)
-    } else {
-        Err((status, json))
-    }
+        &format!("AmazonEC2ContainerRegistry_V20150921.{op}"),
+        input,
+    )
 }
 
 /// The `docker login` password from GetAuthorizationToken.

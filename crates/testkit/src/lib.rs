@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod ecr;
 pub mod image;
+pub mod kms;
 pub mod postgres;
 pub mod query;
 mod server;

@@ -73,3 +73,31 @@ pub fn post(
     }
     rb.send().expect("signed request")
 }
+
+/// One AWS JSON 1.1 call (`X-Amz-Target: <target>`): the output's JSON, or
+/// the status and the error's JSON.
+pub fn json_call(
+    client: &reqwest::blocking::Client,
+    base_url: &str,
+    signer: &Signer<'_>,
+    target: &str,
+    input: &serde_json::Value,
+) -> Result<serde_json::Value, (u16, serde_json::Value)> {
+    let resp = post(
+        client,
+        base_url,
+        signer,
+        &[
+            ("x-amz-target", target.to_string()),
+            ("content-type", "application/x-amz-json-1.1".into()),
+        ],
+        input.to_string(),
+    );
+    let status = resp.status().as_u16();
+    let json: serde_json::Value = resp.json().unwrap_or(serde_json::Value::Null);
+    if status == 200 {
+        Ok(json)
+    } else {
+        Err((status, json))
+    }
+}

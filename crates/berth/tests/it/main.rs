@@ -30,6 +30,7 @@ mod gc;
 mod hostile;
 mod iam;
 mod isolation;
+mod kms;
 mod lifecycle;
 mod migrate;
 mod postgres;

@@ -1,0 +1,450 @@
+//! The KMS API (`TrentService`) as boto3 and the `aws` CLI drive it: every
+//! operation berth implements, its documented errors by name, key states
+//! stopping and restoring use, key policies with IAM policies, and tenants
+//! kept apart (generated from the operation table). Under `CI=true` a
+//! missing client fails the test.
+
+use crate::common::*;
+use serde_json::{json, Value};
+
+const OWNER: &str = "000000000000";
+const OTHER: &str = "111111111111";
+
+/// Every implemented operation's success path and each documented error,
+/// by code, with botocore's own checks off so that berth's are tested.
+const EVERY_OPERATION: &str = r#"
+import base64, boto3, json, os, sys
+from botocore.config import Config
+from botocore.exceptions import ClientError
+cfg = Config(parameter_validation=False)
+url = os.environ["AWS_ENDPOINT_URL"]
+kms = boto3.client("kms", endpoint_url=url, region_name="us-east-1", config=cfg)
+app_key, app_secret = sys.argv[1:3]
+app = boto3.client("kms", endpoint_url=url, region_name="us-east-1", config=cfg,
+    aws_access_key_id=app_key, aws_secret_access_key=app_secret)
+out = {}
+def code(f, **kw):
+    try:
+        f(**kw)
+        return "ok"
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+
+k = kms.create_key(Description="app key", Tags=[{"TagKey": "team", "TagValue": "blue"}])["KeyMetadata"]
+out["create"] = {x: k[x] for x in ["KeyState", "Enabled", "KeyUsage", "KeySpec", "KeyManager", "Origin", "Description", "AWSAccountId"]}
+out["arn_ok"] = k["Arn"] == "arn:aws:kms:us-east-1:000000000000:key/" + k["KeyId"]
+kid = k["KeyId"]
+out["create_rsa"] = code(kms.create_key, KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")
+out["create_bad_policy"] = code(kms.create_key, Policy="{not json")
+out["create_lockout"] = code(kms.create_key, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/app"}, "Action": "kms:Encrypt", "Resource": "*"}]}))
+out["create_aws_tag"] = code(kms.create_key, Tags=[{"TagKey": "aws:x", "TagValue": "y"}])
+
+out["describe_by_arn"] = kms.describe_key(KeyId=k["Arn"])["KeyMetadata"]["KeyId"] == kid
+out["describe_missing"] = code(kms.describe_key, KeyId="00000000-0000-0000-0000-000000000000")
+out["describe_bad_arn"] = code(kms.describe_key, KeyId="arn:aws:s3:::bucket")
+k2 = kms.create_key()["KeyMetadata"]["KeyId"]
+page = kms.list_keys(Limit=1)
+out["list_page"] = [len(page["Keys"]), page["Truncated"]]
+rest = kms.list_keys(Marker=page["NextMarker"])
+out["list_all"] = sorted([x["KeyId"] for x in page["Keys"] + rest["Keys"]]) == sorted([kid, k2])
+out["list_bad_limit"] = code(kms.list_keys, Limit=5000)
+
+# Aliases.
+kms.create_alias(AliasName="alias/app", TargetKeyId=kid)
+out["alias_exists"] = code(kms.create_alias, AliasName="alias/app", TargetKeyId=k2)
+out["alias_reserved"] = code(kms.create_alias, AliasName="alias/aws/mine", TargetKeyId=kid)
+out["alias_no_prefix"] = code(kms.create_alias, AliasName="app", TargetKeyId=kid)
+out["alias_missing_key"] = code(kms.create_alias, AliasName="alias/x", TargetKeyId="00000000-0000-0000-0000-000000000000")
+out["describe_by_alias"] = kms.describe_key(KeyId="alias/app")["KeyMetadata"]["KeyId"] == kid
+aliases = kms.list_aliases()["Aliases"]
+out["aliases"] = [[a["AliasName"], a["TargetKeyId"] == kid, a["AliasArn"]] for a in aliases]
+kms.update_alias(AliasName="alias/app", TargetKeyId=k2)
+out["alias_moved"] = kms.describe_key(KeyId="alias/app")["KeyMetadata"]["KeyId"] == k2
+out["update_missing_alias"] = code(kms.update_alias, AliasName="alias/none", TargetKeyId=kid)
+out["aliases_of_k2"] = [a["AliasName"] for a in kms.list_aliases(KeyId=k2)["Aliases"]]
+kms.delete_alias(AliasName="alias/app")
+out["delete_missing_alias"] = code(kms.delete_alias, AliasName="alias/app")
+kms.create_alias(AliasName="alias/app", TargetKeyId=kid)
+
+# Encrypt, Decrypt, ReEncrypt, data keys, random bytes.
+ctx = {"repo": "app"}
+enc = kms.encrypt(KeyId="alias/app", Plaintext=b"build secret", EncryptionContext=ctx)
+out["encrypt_key"] = enc["KeyId"] == k["Arn"]
+dec = kms.decrypt(CiphertextBlob=enc["CiphertextBlob"], EncryptionContext=ctx)
+out["decrypt"] = [dec["Plaintext"].decode(), dec["KeyId"] == k["Arn"], dec["EncryptionAlgorithm"]]
+out["decrypt_wrong_context"] = code(kms.decrypt, CiphertextBlob=enc["CiphertextBlob"], EncryptionContext={"repo": "other"})
+out["decrypt_wrong_key"] = code(kms.decrypt, CiphertextBlob=enc["CiphertextBlob"], EncryptionContext=ctx, KeyId=k2)
+out["decrypt_garbage"] = code(kms.decrypt, CiphertextBlob=b"not a ciphertext at all, really")
+out["encrypt_too_large"] = code(kms.encrypt, KeyId=kid, Plaintext=b"x" * 4097)
+out["encrypt_rsa_algorithm"] = code(kms.encrypt, KeyId=kid, Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+out["encrypt_dry_run"] = code(kms.encrypt, KeyId=kid, Plaintext=b"x", DryRun=True)
+re = kms.re_encrypt(CiphertextBlob=enc["CiphertextBlob"], SourceEncryptionContext=ctx, DestinationKeyId=k2)
+out["re_encrypt"] = [re["SourceKeyId"] == k["Arn"], re["KeyId"].endswith(k2)]
+out["re_decrypt"] = kms.decrypt(CiphertextBlob=re["CiphertextBlob"])["Plaintext"].decode()
+dk = kms.generate_data_key(KeyId=kid, KeySpec="AES_256", EncryptionContext=ctx)
+out["data_key"] = [len(dk["Plaintext"]), kms.decrypt(CiphertextBlob=dk["CiphertextBlob"], EncryptionContext=ctx)["Plaintext"] == dk["Plaintext"]]
+dk2 = kms.generate_data_key_without_plaintext(KeyId=kid, NumberOfBytes=64)
+out["data_key_without"] = ["Plaintext" in dk2, len(kms.decrypt(CiphertextBlob=dk2["CiphertextBlob"])["Plaintext"])]
+out["data_key_both"] = code(kms.generate_data_key, KeyId=kid, KeySpec="AES_256", NumberOfBytes=32)
+out["data_key_neither"] = code(kms.generate_data_key, KeyId=kid)
+out["data_key_too_many"] = code(kms.generate_data_key, KeyId=kid, NumberOfBytes=2048)
+out["random"] = len(kms.generate_random(NumberOfBytes=48)["Plaintext"])
+out["random_bad"] = code(kms.generate_random, NumberOfBytes=0)
+
+# States: disabled stops use, enabled restores it.
+kms.disable_key(KeyId=kid)
+out["disabled_state"] = kms.describe_key(KeyId=kid)["KeyMetadata"]["KeyState"]
+out["encrypt_disabled"] = code(kms.encrypt, KeyId=kid, Plaintext=b"x")
+out["decrypt_disabled"] = code(kms.decrypt, CiphertextBlob=enc["CiphertextBlob"], EncryptionContext=ctx)
+out["rotate_disabled"] = code(kms.rotate_key_on_demand, KeyId=kid)
+kms.enable_key(KeyId=kid)
+out["decrypt_enabled"] = kms.decrypt(CiphertextBlob=enc["CiphertextBlob"], EncryptionContext=ctx)["Plaintext"].decode()
+out["enable_by_alias"] = code(kms.enable_key, KeyId="alias/app")
+
+# Rotation.
+out["rotation_off"] = kms.get_key_rotation_status(KeyId=kid)["KeyRotationEnabled"]
+kms.enable_key_rotation(KeyId=kid, RotationPeriodInDays=180)
+st = kms.get_key_rotation_status(KeyId=kid)
+out["rotation_on"] = [st["KeyRotationEnabled"], st["RotationPeriodInDays"], "NextRotationDate" in st]
+out["rotation_bad_period"] = code(kms.enable_key_rotation, KeyId=kid, RotationPeriodInDays=30)
+kms.disable_key_rotation(KeyId=kid)
+out["rotation_disabled_again"] = kms.get_key_rotation_status(KeyId=kid)["KeyRotationEnabled"]
+kms.rotate_key_on_demand(KeyId=kid)
+out["rotations"] = [r["RotationType"] for r in kms.list_key_rotations(KeyId=kid)["Rotations"]]
+out["old_after_rotation"] = kms.decrypt(CiphertextBlob=enc["CiphertextBlob"], EncryptionContext=ctx)["Plaintext"].decode()
+out["new_material"] = kms.describe_key(KeyId=kid)["KeyMetadata"]["CurrentKeyMaterialId"] != dec.get("KeyMaterialId")
+
+# Policies.
+out["policy_names"] = kms.list_key_policies(KeyId=kid)["PolicyNames"]
+pol = json.loads(kms.get_key_policy(KeyId=kid, PolicyName="default")["Policy"])
+out["default_policy"] = [pol["Id"], pol["Statement"][0]["Principal"]["AWS"], pol["Statement"][0]["Action"]]
+out["policy_other_name"] = code(kms.get_key_policy, KeyId=kid, PolicyName="other")
+out["app_before"] = code(app.encrypt, KeyId=k["Arn"], Plaintext=b"x")
+pol["Statement"].append({"Sid": "app", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/app"},
+    "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"})
+kms.put_key_policy(KeyId=kid, PolicyName="default", Policy=json.dumps(pol))
+out["app_after"] = code(app.encrypt, KeyId=k["Arn"], Plaintext=b"x")
+out["app_disable"] = code(app.disable_key, KeyId=kid)
+out["app_list_keys"] = code(app.list_keys)
+out["put_malformed"] = code(kms.put_key_policy, KeyId=kid, PolicyName="default", Policy="[]")
+out["put_lockout"] = code(kms.put_key_policy, KeyId=kid, PolicyName="default", Policy=json.dumps(
+    {"Version": "2012-10-17", "Statement": [pol["Statement"][-1]]}))
+
+# Description and tags.
+kms.update_key_description(KeyId=kid, Description="renamed")
+out["description"] = kms.describe_key(KeyId=kid)["KeyMetadata"]["Description"]
+kms.tag_resource(KeyId=kid, Tags=[{"TagKey": "env", "TagValue": "prod"}, {"TagKey": "team", "TagValue": "red"}])
+out["tags"] = kms.list_resource_tags(KeyId=kid)["Tags"]
+kms.untag_resource(KeyId=kid, TagKeys=["team"])
+out["tags_after"] = [t["TagKey"] for t in kms.list_resource_tags(KeyId=kid)["Tags"]]
+out["tag_reserved"] = code(kms.tag_resource, KeyId=kid, Tags=[{"TagKey": "aws:x", "TagValue": "y"}])
+out["tag_too_many"] = code(kms.tag_resource, KeyId=kid, Tags=[{"TagKey": "t%d" % i, "TagValue": "v"} for i in range(50)])
+
+# Deletion: the window, the state's refusals, cancelling.
+d = kms.schedule_key_deletion(KeyId=kid, PendingWindowInDays=7)
+out["schedule"] = [d["KeyState"], d["PendingWindowInDays"], d["KeyId"] == k["Arn"], "DeletionDate" in d]
+out["schedule_again"] = code(kms.schedule_key_deletion, KeyId=kid)
+out["schedule_bad_window"] = code(kms.schedule_key_deletion, KeyId=k2, PendingWindowInDays=3)
+out["encrypt_pending"] = code(kms.encrypt, KeyId=kid, Plaintext=b"x")
+out["enable_pending"] = code(kms.enable_key, KeyId=kid)
+out["tag_pending"] = code(kms.tag_resource, KeyId=kid, Tags=[{"TagKey": "a", "TagValue": "b"}])
+out["describe_pending"] = kms.describe_key(KeyId=kid)["KeyMetadata"]["KeyState"]
+out["cancel"] = kms.cancel_key_deletion(KeyId=kid)["KeyId"] == k["Arn"]
+out["cancel_again"] = code(kms.cancel_key_deletion, KeyId=kid)
+out["after_cancel"] = kms.describe_key(KeyId=kid)["KeyMetadata"]["KeyState"]
+
+# The AWS-managed ECR key, made on first use; operations berth lacks.
+m = kms.describe_key(KeyId="alias/aws/ecr")["KeyMetadata"]
+out["managed"] = [m["KeyManager"], m["KeyState"]]
+out["grant"] = code(kms.create_grant, KeyId=kid, GranteePrincipal="arn:aws:iam::000000000000:user/app", Operations=["Decrypt"])
+out["sign"] = code(kms.sign, KeyId=kid, Message=b"x", SigningAlgorithm="RSASSA_PSS_SHA_256")
+print(json.dumps(out))
+"#;
+
+#[test]
+fn every_kms_operation_and_its_errors_with_boto3() {
+    if !berth_testkit::tools::require_python_module("boto3") {
+        return;
+    }
+    let s = start();
+    let (app_id, app_secret) = user_with_key(&s, "app");
+    let out = python_json(&s, EVERY_OPERATION, &[&app_id, &app_secret]);
+    let expect = json!({
+        "create": {"KeyState": "Enabled", "Enabled": true, "KeyUsage": "ENCRYPT_DECRYPT",
+            "KeySpec": "SYMMETRIC_DEFAULT", "KeyManager": "CUSTOMER", "Origin": "AWS_KMS",
+            "Description": "app key", "AWSAccountId": OWNER},
+        "arn_ok": true,
+        "create_rsa": "UnsupportedOperationException",
+        "create_bad_policy": "MalformedPolicyDocumentException",
+        "create_lockout": "MalformedPolicyDocumentException",
+        "create_aws_tag": "TagException",
+        "describe_by_arn": true,
+        "describe_missing": "NotFoundException",
+        "describe_bad_arn": "InvalidArnException",
+        "list_page": [1, true],
+        "list_all": true,
+        "list_bad_limit": "ValidationException",
+        "alias_exists": "AlreadyExistsException",
+        "alias_reserved": "InvalidAliasNameException",
+        "alias_no_prefix": "InvalidAliasNameException",
+        "alias_missing_key": "NotFoundException",
+        "describe_by_alias": true,
+        "aliases": [["alias/app", true, "arn:aws:kms:us-east-1:000000000000:alias/app"]],
+        "alias_moved": true,
+        "update_missing_alias": "NotFoundException",
+        "aliases_of_k2": ["alias/app"],
+        "delete_missing_alias": "NotFoundException",
+        "encrypt_key": true,
+        "decrypt": ["build secret", true, "SYMMETRIC_DEFAULT"],
+        "decrypt_wrong_context": "InvalidCiphertextException",
+        "decrypt_wrong_key": "IncorrectKeyException",
+        "decrypt_garbage": "InvalidCiphertextException",
+        "encrypt_too_large": "ValidationException",
+        "encrypt_rsa_algorithm": "InvalidKeyUsageException",
+        "encrypt_dry_run": "DryRunOperationException",
+        "re_encrypt": [true, true],
+        "re_decrypt": "build secret",
+        "data_key": [32, true],
+        "data_key_without": [false, 64],
+        "data_key_both": "ValidationException",
+        "data_key_neither": "ValidationException",
+        "data_key_too_many": "ValidationException",
+        "random": 48,
+        "random_bad": "ValidationException",
+        "disabled_state": "Disabled",
+        "encrypt_disabled": "DisabledException",
+        "decrypt_disabled": "DisabledException",
+        "rotate_disabled": "DisabledException",
+        "decrypt_enabled": "build secret",
+        "enable_by_alias": "NotFoundException",
+        "rotation_off": false,
+        "rotation_on": [true, 180, true],
+        "rotation_bad_period": "ValidationException",
+        "rotation_disabled_again": false,
+        "rotations": ["ON_DEMAND"],
+        "old_after_rotation": "build secret",
+        "new_material": true,
+        "policy_names": ["default"],
+        "default_policy": ["key-default-1", "arn:aws:iam::000000000000:root", "kms:*"],
+        "policy_other_name": "NotFoundException",
+        "app_before": "AccessDeniedException",
+        "app_after": "ok",
+        "app_disable": "AccessDeniedException",
+        "app_list_keys": "AccessDeniedException",
+        "put_malformed": "MalformedPolicyDocumentException",
+        "put_lockout": "MalformedPolicyDocumentException",
+        "description": "renamed",
+        "tags": [{"TagKey": "env", "TagValue": "prod"}, {"TagKey": "team", "TagValue": "red"}],
+        "tags_after": ["env"],
+        "tag_reserved": "TagException",
+        "tag_too_many": "LimitExceededException",
+        "schedule": ["PendingDeletion", 7, true, true],
+        "schedule_again": "KMSInvalidStateException",
+        "schedule_bad_window": "ValidationException",
+        "encrypt_pending": "KMSInvalidStateException",
+        "enable_pending": "KMSInvalidStateException",
+        "tag_pending": "KMSInvalidStateException",
+        "describe_pending": "PendingDeletion",
+        "cancel": true,
+        "cancel_again": "KMSInvalidStateException",
+        "after_cancel": "Disabled",
+        "managed": ["AWS", "Enabled"],
+        "grant": "UnsupportedOperationException",
+        "sign": "UnsupportedOperationException",
+    });
+    for (k, v) in expect.as_object().unwrap() {
+        assert_eq!(&out[k], v, "{k}: {out}");
+    }
+}
+
+/// The seeds' flow on the CLI: create a key and an alias, encrypt and
+/// decrypt through the alias, disable the key (refused with
+/// DisabledException and AWS's wording), enable it (works again).
+#[test]
+fn the_aws_cli_manages_a_key_and_disabling_it_stops_its_use() {
+    if !berth_testkit::tools::require("aws") {
+        return;
+    }
+    let s = start();
+    let env = s.aws_env("us-east-1");
+    let run = |args: &[&str]| json_of(args, aws_with(&env, args));
+    let key = run(&["kms", "create-key", "--description", "app"]);
+    let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    run(&[
+        "kms",
+        "create-alias",
+        "--alias-name",
+        "alias/app",
+        "--target-key-id",
+        &id,
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    std::fs::write(&plain, b"db password").unwrap();
+    let enc = run(&[
+        "kms",
+        "encrypt",
+        "--key-id",
+        "alias/app",
+        "--plaintext",
+        &format!("fileb://{}", plain.display()),
+        "--encryption-context",
+        "app=web",
+    ]);
+    assert_eq!(enc["KeyId"], arn.as_str());
+    let blob = dir.path().join("blob");
+    use base64::Engine as _;
+    std::fs::write(
+        &blob,
+        base64::engine::general_purpose::STANDARD
+            .decode(enc["CiphertextBlob"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let blob_arg = format!("fileb://{}", blob.display());
+    let decrypt = [
+        "kms",
+        "decrypt",
+        "--ciphertext-blob",
+        &blob_arg,
+        "--encryption-context",
+        "app=web",
+    ];
+    let dec = run(&decrypt);
+    let got = base64::engine::general_purpose::STANDARD
+        .decode(dec["Plaintext"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(got, b"db password");
+
+    run(&["kms", "disable-key", "--key-id", &id]);
+    let refused = aws_with(&env, &decrypt);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        err.contains("DisabledException") && err.contains(&format!("{arn} is disabled.")),
+        "{err}"
+    );
+    run(&["kms", "enable-key", "--key-id", &id]);
+    assert_eq!(run(&decrypt)["KeyId"], arn.as_str());
+
+    let listed = run(&["kms", "list-aliases", "--key-id", &id]);
+    assert_eq!(listed["Aliases"][0]["AliasName"], "alias/app");
+    let sched = run(&[
+        "kms",
+        "schedule-key-deletion",
+        "--key-id",
+        &id,
+        "--pending-window-in-days",
+        "7",
+    ]);
+    assert_eq!(sched["KeyState"], "PendingDeletion");
+    let refused = aws_with(&env, &decrypt);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("KMSInvalidStateException"));
+}
+
+/// Tenants: another account's admin (AdministratorAccess there) is refused
+/// every KMS operation on this account's key, named by ARN, until the
+/// key's policy lets that account in; then its own IAM policies decide.
+#[test]
+fn another_accounts_admin_is_refused_every_kms_operation_on_a_key() {
+    let s = start();
+    let client = s.raw_client();
+    let owner = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let call = |key: (&str, &str), op: &str, input: &Value| {
+        berth_testkit::kms::call(&client, &s.url(), key, "us-east-1", op, input)
+    };
+    let key = call(owner, "CreateKey", &json!({})).unwrap();
+    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    let blob = call(
+        owner,
+        "Encrypt",
+        &json!({"KeyId": arn, "Plaintext": "c2VjcmV0"}),
+    )
+    .unwrap()["CiphertextBlob"]
+        .clone();
+    let (b_id, b_secret) = account_with_key(&s, OTHER);
+    let b = (b_id.as_str(), b_secret.as_str());
+    let input = json!({
+        "KeyId": arn,
+        "DestinationKeyId": arn,
+        "TargetKeyId": arn,
+        "AliasName": "alias/reach",
+        "CiphertextBlob": blob,
+        "Plaintext": "eA==",
+        "KeySpec": "AES_256",
+        "Policy": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"*\"},\"Action\":\"kms:*\",\"Resource\":\"*\"}]}",
+        "PolicyName": "default",
+        "Tags": [{"TagKey": "a", "TagValue": "b"}],
+        "TagKeys": ["a"],
+        "Description": "mine now",
+    });
+    // Operations on the caller's own account only: nothing of A's is
+    // reachable through them (UpdateAlias and DeleteAlias name B's own
+    // aliases; ListAliases lists B's).
+    let own_account = [
+        "CreateKey",
+        "ListKeys",
+        "ListAliases",
+        "GenerateRandom",
+        "UpdateAlias",
+        "DeleteAlias",
+    ];
+    let mut refused = 0;
+    for op in berth_server::kms::IMPLEMENTED_OPERATIONS {
+        if own_account.contains(op) {
+            continue;
+        }
+        let (_, err) = call(b, op, &input).expect_err(&format!("{op}: account B reached A's key"));
+        assert_eq!(err["__type"], "AccessDeniedException", "{op}: {err}");
+        let msg = err["message"].as_str().unwrap();
+        assert!(
+            msg.contains(&format!("arn:aws:iam::{OTHER}:user/admin")) && msg.contains(&arn),
+            "{op}: {msg}"
+        );
+        refused += 1;
+    }
+    assert_eq!(
+        refused,
+        berth_server::kms::IMPLEMENTED_OPERATIONS.len() - own_account.len()
+    );
+    // The key is as it was.
+    let after = call(owner, "DescribeKey", &json!({"KeyId": arn})).unwrap();
+    assert_eq!(after["KeyMetadata"]["KeyState"], "Enabled");
+    assert_eq!(after["KeyMetadata"]["Description"], "");
+    // B's own lists show nothing of A's.
+    let listed = call(b, "ListKeys", &json!({})).unwrap();
+    assert_eq!(listed["Keys"], json!([]));
+
+    // A's key policy lets account B use the key: B's admin (whose IAM
+    // policies allow kms:*) may then decrypt, and may not once A removes
+    // the statement.
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{OWNER}:root")}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{OTHER}:root")}, "Action": "kms:Decrypt", "Resource": "*"}]});
+    call(
+        owner,
+        "PutKeyPolicy",
+        &json!({"KeyId": arn, "Policy": policy.to_string()}),
+    )
+    .unwrap();
+    let dec = call(b, "Decrypt", &json!({"CiphertextBlob": blob})).unwrap();
+    assert_eq!(dec["Plaintext"], "c2VjcmV0");
+    let (_, err) = call(b, "Encrypt", &json!({"KeyId": arn, "Plaintext": "eA=="})).unwrap_err();
+    assert_eq!(err["__type"], "AccessDeniedException");
+    // Unsigned and unknown callers never get as far as a key.
+    let (status, err) = call(
+        ("AKIAUNKNOWNKEY000000", "x"),
+        "DescribeKey",
+        &json!({"KeyId": arn}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (status, err["__type"].as_str()),
+        (400, Some("UnrecognizedClientException"))
+    );
+}

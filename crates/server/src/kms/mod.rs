@@ -1,0 +1,162 @@
+//! The KMS API (`TrentService`): `POST /` with `X-Amz-Target:
+//! TrentService.<Operation>`, AWS JSON 1.1, SigV4 service `kms`. This
+//! module authenticates and reads the request and finds its operation in
+//! the table (`table`); the operations (`keys`, `aliases`, `crypto`) parse
+//! their members and call the registry's `kms()`, which authorizes each
+//! against the key's policy and the caller's identity policies.
+
+/// An operation's handler: its input type parsed from the request's JSON
+/// (`members::parse`), then `body`, which answers the output's JSON.
+macro_rules! handler {
+    ($name:ident, $input:ty, |$call:ident, $in:ident| $body:block) => {
+        pub fn $name<'a>(
+            $call: &'a super::KmsCall<'a>,
+            v: serde_json::Value,
+        ) -> futures_util::future::BoxFuture<
+            'a,
+            Result<serde_json::Value, crate::aws_error::AwsError>,
+        > {
+            Box::pin(async move {
+                #[allow(unused_variables)]
+                let $in: $input = super::members::parse(v)?;
+                $body
+            })
+        }
+    };
+}
+
+mod aliases;
+mod crypto;
+mod keys;
+mod members;
+mod table;
+
+pub use table::{IMPLEMENTED_OPERATIONS, OPERATIONS};
+
+use crate::aws_error::AwsError;
+use crate::AppState;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use berth_registry::{Caller, RequestFacts};
+use http::{HeaderMap, HeaderValue, Method, Uri};
+use sha2::Digest as _;
+
+pub const TARGET_PREFIX: &str = "TrentService.";
+/// The largest KMS request: a 32 KB key policy, or 4 KB of plaintext and
+/// 6 KB of ciphertext in base64, with room to spare.
+const MAX_BODY: usize = 128 * 1024;
+
+/// What an operation knows of its call.
+pub struct KmsCall<'a> {
+    pub app: &'a AppState,
+    pub caller: Caller,
+    /// The region the request was signed for: keys are regional.
+    pub region: String,
+}
+
+impl KmsCall<'_> {
+    pub fn kms(&self) -> berth_registry::kms::KmsApi<'_> {
+        self.app.registry.kms()
+    }
+}
+
+pub async fn api(
+    app: AppState,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+    facts: RequestFacts,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut resp = match handle(&app, &method, &uri, &headers, body, facts).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!(error = e.kind(), "KMS API request refused");
+            e.into_response()
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    resp
+}
+
+async fn handle(
+    app: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+    facts: RequestFacts,
+) -> Result<Response, AwsError> {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let op = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
+    let Some(entry) = table::find(op) else {
+        return Err(AwsError::client(
+            "UnknownOperationException",
+            format!("'{target}' is not an operation of the KMS API"),
+        ));
+    };
+    let Some(handler) = entry.handler else {
+        return Err(AwsError::client(
+            "UnsupportedOperationException",
+            format!("berth's KMS does not implement {op}: {}", entry.why_not),
+        ));
+    };
+    // Refused from the headers before any of the body is read.
+    let identified = crate::signed::identify(app, method, uri, headers, "kms").await?;
+    let bytes = read_limited(body).await?;
+    let payload = hex::encode(sha2::Sha256::digest(&bytes));
+    let signer = identified.verify(method, uri, headers, &payload)?;
+    let input: serde_json::Value = if bytes.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| {
+            AwsError::client(
+                "SerializationException",
+                format!("the request body is not valid JSON: {e}"),
+            )
+        })?
+    };
+    let call = KmsCall {
+        app,
+        caller: Caller {
+            principal: signer.principal,
+            facts: RequestFacts {
+                signing_key: Some(signer.claim.access_key_id.clone()),
+                ..facts
+            },
+        },
+        region: signer.claim.region.clone(),
+    };
+    let output = handler(&call, input).await?;
+    let mut resp = (
+        http::StatusCode::OK,
+        serde_json::to_vec(&output).expect("output serializes"),
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    Ok(resp)
+}
+
+async fn read_limited(body: Body) -> Result<bytes::Bytes, AwsError> {
+    crate::body::read_limited(body, MAX_BODY)
+        .await
+        .map_err(|e| match e {
+            crate::body::ReadError::TooLarge(_) => AwsError::client(
+                "ValidationException",
+                format!("the request body exceeds {MAX_BODY} bytes"),
+            ),
+            crate::body::ReadError::Unreadable(e) => AwsError::client(
+                "SerializationException",
+                format!("reading the request body failed: {e}"),
+            ),
+        })
+}
