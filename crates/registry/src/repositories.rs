@@ -15,6 +15,10 @@ pub struct RepositorySettings {
     /// JSON text of the exclusion filters, when the mutability has them.
     pub mutability_filters: Option<String>,
     pub scan_on_push: bool,
+    /// AES256, KMS or KMS_DSSE.
+    pub encryption_type: String,
+    /// The key's ARN for KMS and KMS_DSSE (`Registry::repository_encryption`).
+    pub kms_key: Option<String>,
 }
 
 impl Default for RepositorySettings {
@@ -23,6 +27,8 @@ impl Default for RepositorySettings {
             image_tag_mutability: "MUTABLE".into(),
             mutability_filters: None,
             scan_on_push: false,
+            encryption_type: "AES256".into(),
+            kms_key: None,
         }
     }
 }
@@ -92,6 +98,8 @@ impl Registry {
             image_tag_mutability: settings.image_tag_mutability,
             mutability_filters: settings.mutability_filters,
             scan_on_push: settings.scan_on_push,
+            encryption_type: settings.encryption_type,
+            kms_key: settings.kms_key,
         };
         self.meta
             .create_repository(registry, &record, tags)

@@ -111,6 +111,14 @@ impl Ctx<'_> {
         let reg = &self.app.registry;
         if let Some((action, name)) = crate::v2_access::action(method.as_str(), &route) {
             self.authorize(action, name).await?;
+            reg.authorize_key_use(
+                &self.principal,
+                &self.facts,
+                &self.registry,
+                name.as_str(),
+                action,
+            )
+            .await?;
         }
         // A push that would create the repository needs that right too.
         if let ("POST", V2Route::UploadStart(name)) | ("PUT", V2Route::Manifest(name, _)) =
@@ -263,12 +271,25 @@ impl Ctx<'_> {
             let digest: Digest = m.parse()?;
             // An unusable source is not an error: the client uploads instead.
             // Mounting reads the source: it needs ecr:GetDownloadUrlForLayer there.
+            // A source under a KMS key must let the caller decrypt too.
             let readable = match RepositoryName::parse(from) {
-                Ok(from) => self
-                    .authorize("ecr:GetDownloadUrlForLayer", &from)
-                    .await
-                    .is_ok()
-                    .then_some(from),
+                Ok(from) => {
+                    let ok = self
+                        .authorize("ecr:GetDownloadUrlForLayer", &from)
+                        .await
+                        .is_ok()
+                        && reg
+                            .authorize_key_use(
+                                &self.principal,
+                                &self.facts,
+                                &self.registry,
+                                from.as_str(),
+                                "ecr:GetDownloadUrlForLayer",
+                            )
+                            .await
+                            .is_ok();
+                    ok.then_some(from)
+                }
                 Err(_) => None,
             };
             if let Some(from) = readable {

@@ -448,3 +448,230 @@ fn another_accounts_admin_is_refused_every_kms_operation_on_a_key() {
         (400, Some("UnrecognizedClientException"))
     );
 }
+
+/// The flow for a repository under a customer key: created with
+/// the aws CLI (`encryptionType=KMS,kmsKey=alias/app`, reported with the
+/// key's ARN), pushed and pulled; the key disabled refuses pushes and
+/// pulls (KmsException with kmsError on the ECR API, DENIED on /v2), and
+/// enabled again restores everything. A user with ECR permissions but no
+/// KMS permission cannot push or pull until an IAM policy lets it use the
+/// key; KMS without a key uses the AWS-managed `alias/aws/ecr`, which any
+/// user of the account may use through ECR.
+#[test]
+fn a_kms_repository_follows_its_key() {
+    if !berth_testkit::tools::require("aws") {
+        return;
+    }
+    let s = start();
+    let env = s.aws_env("us-east-1");
+    let run = |args: &[&str]| json_of(args, aws_with(&env, args));
+    let key = run(&["kms", "create-key"]);
+    let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    run(&[
+        "kms",
+        "create-alias",
+        "--alias-name",
+        "alias/app",
+        "--target-key-id",
+        &id,
+    ]);
+    let repo = run(&[
+        "ecr",
+        "create-repository",
+        "--repository-name",
+        "kms/app",
+        "--encryption-configuration",
+        "encryptionType=KMS,kmsKey=alias/app",
+    ]);
+    assert_eq!(
+        repo["repository"]["encryptionConfiguration"],
+        json!({"encryptionType": "KMS", "kmsKey": arn})
+    );
+    let described = run(&[
+        "ecr",
+        "describe-repositories",
+        "--repository-names",
+        "kms/app",
+    ]);
+    assert_eq!(
+        described["repositories"][0]["encryptionConfiguration"]["kmsKey"],
+        arn.as_str()
+    );
+
+    let admin = Api::new(&s);
+    let img = berth_testkit::image::oci_image(21, 2, 2, 4096);
+    admin.push_image("kms/app", &img, "v1");
+    let manifest_path = "/v2/kms/app/manifests/v1";
+    assert_eq!(admin.get(manifest_path).bytes().unwrap(), img.manifest);
+
+    // Disabled: pushes and pulls refused, on /v2 and on the ECR API.
+    run(&["kms", "disable-key", "--key-id", &id]);
+    let r = admin.get(manifest_path);
+    assert_eq!(r.status(), 403);
+    let text = r.text().unwrap();
+    assert!(
+        text.contains("DENIED") && text.contains(&format!("{arn} is disabled.")),
+        "{text}"
+    );
+    let r = admin
+        .client
+        .post(admin.url("/v2/kms/app/blobs/uploads/"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let owner = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let ecr = |key: (&str, &str), op: &str, input: Value| {
+        berth_testkit::ecr::call(&s.raw_client(), &s.url(), key, "us-east-1", op, &input)
+    };
+    let get_image = json!({"repositoryName": "kms/app", "imageIds": [{"imageTag": "v1"}]});
+    let (_, err) = ecr(owner, "BatchGetImage", get_image.clone()).unwrap_err();
+    assert_eq!(err["__type"], "KmsException", "{err}");
+    assert_eq!(err["kmsError"], "DisabledException", "{err}");
+    let (_, err) = ecr(
+        owner,
+        "InitiateLayerUpload",
+        json!({"repositoryName": "kms/app"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["kmsError"], "DisabledException", "{err}");
+    // Listing needs no key.
+    ecr(owner, "ListImages", json!({"repositoryName": "kms/app"})).unwrap();
+
+    // Enabled again: nothing was lost.
+    run(&["kms", "enable-key", "--key-id", &id]);
+    assert_eq!(admin.get(manifest_path).bytes().unwrap(), img.manifest);
+    let layer = &img.layers[0];
+    let blob = admin.get(&format!(
+        "/v2/kms/app/blobs/{}",
+        berth_testkit::image::sha256(&layer.bytes)
+    ));
+    assert_eq!(blob.bytes().unwrap(), layer.bytes);
+
+    // A user with ECR's PowerUser policy and no KMS permission.
+    let (dev_id, dev_secret) = user_with_key(&s, "dev");
+    let (status, out) = iam_call(
+        &s,
+        &[
+            ("Action", "AttachUserPolicy"),
+            ("UserName", "dev"),
+            (
+                "PolicyArn",
+                "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser",
+            ),
+        ],
+    );
+    assert_eq!(status, 200, "{out}");
+    let dev = api_as(&s, (&dev_id, &dev_secret));
+    let r = dev.get(manifest_path);
+    assert_eq!(r.status(), 403);
+    let text = r.text().unwrap();
+    assert!(
+        text.contains("kms:Decrypt") && text.contains("user/dev"),
+        "{text}"
+    );
+    let r = dev
+        .client
+        .post(dev.url("/v2/kms/app/blobs/uploads/"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403, "pushing needs kms:GenerateDataKey");
+    let (_, err) = ecr((&dev_id, &dev_secret), "BatchGetImage", get_image.clone()).unwrap_err();
+    assert_eq!(
+        (err["__type"].as_str(), err["kmsError"].as_str()),
+        (Some("KmsException"), Some("AccessDeniedException")),
+        "{err}"
+    );
+    // The key policy delegates to IAM: an identity policy lets dev in.
+    set_user_policy(
+        &s,
+        "dev",
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": arn},
+            {"Effect": "Allow", "Action": "ecr:CreateRepository", "Resource": "*"}]}),
+    );
+    assert_eq!(dev.get(manifest_path).bytes().unwrap(), img.manifest);
+    dev.push_image(
+        "kms/app",
+        &berth_testkit::image::oci_image(22, 1, 1, 512),
+        "v2",
+    );
+
+    // Creating a repository under a key needs kms:DescribeKey and
+    // kms:CreateGrant on it, which dev lacks.
+    let (_, err) = ecr(
+        (&dev_id, &dev_secret),
+        "CreateRepository",
+        json!({"repositoryName": "kms/dev", "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": arn}}),
+    )
+    .unwrap_err();
+    assert_eq!(err["kmsError"], "AccessDeniedException", "{err}");
+    // A key that does not exist.
+    let (_, err) = ecr(
+        owner,
+        "CreateRepository",
+        json!({"repositoryName": "kms/none", "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": "alias/none"}}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (err["__type"].as_str(), err["kmsError"].as_str()),
+        (Some("KmsException"), Some("NotFoundException")),
+        "{err}"
+    );
+
+    // KMS without a key: the AWS-managed key, which ECR's users may use.
+    let managed = ecr(
+        owner,
+        "CreateRepository",
+        json!({"repositoryName": "kms/managed", "encryptionConfiguration": {"encryptionType": "KMS"}}),
+    )
+    .unwrap();
+    let managed_arn = managed["repository"]["encryptionConfiguration"]["kmsKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let described = berth_testkit::kms::call(
+        &s.raw_client(),
+        &s.url(),
+        owner,
+        "us-east-1",
+        "DescribeKey",
+        &json!({"KeyId": "alias/aws/ecr"}),
+    )
+    .unwrap();
+    assert_eq!(described["KeyMetadata"]["Arn"], managed_arn.as_str());
+    assert_eq!(described["KeyMetadata"]["KeyManager"], "AWS");
+    let (u_id, u_secret) = user_with_key(&s, "builder");
+    let (status, out) = iam_call(
+        &s,
+        &[
+            ("Action", "AttachUserPolicy"),
+            ("UserName", "builder"),
+            (
+                "PolicyArn",
+                "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser",
+            ),
+        ],
+    );
+    assert_eq!(status, 200, "{out}");
+    let builder = api_as(&s, (&u_id, &u_secret));
+    builder.push_image("kms/managed", &img, "v1");
+    assert_eq!(
+        builder.get("/v2/kms/managed/manifests/v1").bytes().unwrap(),
+        img.manifest
+    );
+    // ... but not directly: the managed key answers only through ECR.
+    let direct = berth_testkit::kms::call(
+        &s.raw_client(),
+        &s.url(),
+        (&u_id, &u_secret),
+        "us-east-1",
+        "Encrypt",
+        &json!({"KeyId": "alias/aws/ecr", "Plaintext": "eA=="}),
+    )
+    .unwrap_err();
+    assert_eq!(direct.1["__type"], "AccessDeniedException");
+}

@@ -108,6 +108,12 @@ pub(crate) struct AuthzCache {
     repository_policies: Cache<(RegistryKey, String), Arc<Policy>>,
     no_repository_policy: FastSet,
     registry_policies: Cache<RegistryKey, Option<Arc<Policy>>>,
+    /// Repositories sealed under the server's keys (AES256): most of them,
+    /// a digest each. A repository's encryption is fixed at creation, so
+    /// only its deletion (which clears these) changes the answer.
+    aes256_repositories: FastSet,
+    /// Repositories under a KMS key: the key's ARN.
+    kms_repositories: Cache<(RegistryKey, String), Arc<str>>,
     decisions: FastSet,
     /// (account, user) → its inline and attached policies, parsed.
     identities: Cache<(String, String), IdentityPolicies>,
@@ -135,6 +141,8 @@ impl Default for AuthzCache {
             repository_policies: Cache::new(10_000),
             no_repository_policy: FastSet::new(200_000),
             registry_policies: Cache::new(10_000),
+            aes256_repositories: FastSet::new(200_000),
+            kms_repositories: Cache::new(10_000),
             decisions: FastSet::new(50_000),
             identities: Cache::new(100_000),
         }
@@ -228,6 +236,8 @@ impl AuthzCache {
         self.repository_policies.clear();
         self.no_repository_policy.clear();
         self.registry_policies.clear();
+        self.aes256_repositories.clear();
+        self.kms_repositories.clear();
         self.decisions.clear();
         self.identities.clear();
     }
@@ -721,6 +731,37 @@ impl Identity {
             Some(v) => Ok(Some(parse_stored(&v.document, PolicyKind::Identity)?)),
             None => Ok(None),
         }
+    }
+
+    /// The ARN of the KMS key repository `name` is sealed under (`None`:
+    /// AES256, or no such repository), read through the caches above.
+    pub(crate) async fn repository_kms_key(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+    ) -> Result<Option<Arc<str>>> {
+        let key = [registry.account_id.as_str(), registry.region.as_str(), name];
+        if self.authz.aes256_repositories.contains(KeyRef(&key)) {
+            return Ok(None);
+        }
+        if let Some(arn) = self.authz.kms_repositories.get(&KeyPair(registry, name)) {
+            return Ok(Some(arn));
+        }
+        let seen = self.authz.generation.load(Ordering::SeqCst);
+        let Some(record) = self.meta.get_repository(registry, name).await? else {
+            return Ok(None);
+        };
+        let arn: Option<Arc<str>> = record.kms_key.map(Arc::from);
+        self.authz.fill(seen, || match &arn {
+            Some(a) => self
+                .authz
+                .kms_repositories
+                .insert((registry.clone(), name.to_string()), a.clone()),
+            None => {
+                self.authz.aes256_repositories.insert(KeyRef(&key));
+            }
+        });
+        Ok(arn)
     }
 
     async fn parsed_repository_policy(

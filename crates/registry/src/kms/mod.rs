@@ -20,6 +20,7 @@
 mod aliases;
 pub mod crypto;
 mod cryptographic;
+mod ecr;
 mod keys;
 #[cfg(test)]
 mod kms_tests;
@@ -27,6 +28,7 @@ pub mod rules;
 
 pub use aliases::{AliasEntry, AliasPage};
 pub use cryptographic::{DataKey, Decrypted, Encrypted, ReEncrypted};
+pub use ecr::key_use;
 pub use keys::{KeyEntry, KeyMetadata, KeyPage, NewKey, Rotation, RotationStatus};
 
 use crate::clock::Clock;

@@ -40,7 +40,9 @@ pub struct Repository {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct EncryptionOutput {
-    encryption_type: &'static str,
+    encryption_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kms_key: Option<String>,
 }
 
 impl Call<'_> {
@@ -59,11 +61,10 @@ impl Call<'_> {
                 .mutability_filters
                 .as_deref()
                 .and_then(|f| serde_json::from_str::<Value>(f).ok()),
-            encryption_configuration: self.app.registry.seals_at_rest().then_some(
-                EncryptionOutput {
-                    encryption_type: "AES256",
-                },
-            ),
+            encryption_configuration: self.app.registry.seals_at_rest().then(|| EncryptionOutput {
+                encryption_type: r.encryption_type.clone(),
+                kms_key: r.kms_key.clone(),
+            }),
         }
     }
 }
@@ -123,23 +124,23 @@ impl EcrOperation for CreateRepository {
     async fn handle(call: &Call<'_>, input: Self::Input) -> Result<Self::Output, Failure> {
         call.check_registry_id(input.registry_id.as_deref())?;
         let name = call.repository_name(&input.repository_name)?;
-        if let Some(e) = &input.encryption_configuration {
-            match e.encryption_type.as_str() {
+        let (encryption_type, kms_key) = match &input.encryption_configuration {
+            None => ("AES256", None),
+            Some(e) => match e.encryption_type.as_str() {
                 "AES256" if e.kms_key.is_some() => {
                     return Err(AwsError::invalid_parameter(
                         "Invalid parameter at 'encryptionConfiguration': a kmsKey can only be given with encryptionType KMS or KMS_DSSE",
                     )
                     .into())
                 }
-                "AES256" => {}
-                "KMS" | "KMS_DSSE" => {
-                    return Err(AwsError::invalid_parameter(format!(
-                        "berth does not support {} encryption yet; omit encryptionConfiguration, \
-                         or ask for AES256: every repository's images are encrypted at rest with it",
-                        e.encryption_type
-                    ))
+                "AES256" => ("AES256", None),
+                "KMS" | "KMS_DSSE" if !call.app.registry.seals_at_rest() => {
+                    return Err(AwsError::invalid_parameter(
+                        "this server runs with encryption at rest turned off (a benchmark baseline): it cannot keep a repository under a KMS key",
+                    )
                     .into())
                 }
+                t @ ("KMS" | "KMS_DSSE") => (t, e.kms_key.as_deref()),
                 _ => {
                     return Err(constraint(
                         "encryptionConfiguration.encryptionType",
@@ -147,8 +148,17 @@ impl EcrOperation for CreateRepository {
                     )
                     .into())
                 }
-            }
-        }
+            },
+        };
+        let caller = berth_registry::Caller {
+            principal: call.principal.clone(),
+            facts: call.facts.clone(),
+        };
+        let kms_key = call
+            .app
+            .registry
+            .repository_encryption(&caller, &call.registry, encryption_type, kms_key)
+            .await?;
         let (mutability, filters) = tag_mutability(
             input.image_tag_mutability.as_deref(),
             input.image_tag_mutability_exclusion_filters.as_deref(),
@@ -159,6 +169,8 @@ impl EcrOperation for CreateRepository {
             scan_on_push: input
                 .image_scanning_configuration
                 .is_some_and(|s| s.scan_on_push),
+            encryption_type: encryption_type.to_string(),
+            kms_key,
         };
         let record = call
             .app

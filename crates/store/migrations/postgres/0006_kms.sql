@@ -36,3 +36,7 @@ CREATE TABLE kms_aliases (
         REFERENCES kms_keys(account_id, region, key_id) ON DELETE CASCADE
 );
 CREATE INDEX kms_aliases_by_key ON kms_aliases(account_id, region, target_key_id);
+
+-- A repository's encryption configuration, as SQLite's.
+ALTER TABLE repositories ADD COLUMN encryption_type TEXT COLLATE "C" NOT NULL DEFAULT 'AES256';
+ALTER TABLE repositories ADD COLUMN kms_key TEXT COLLATE "C";

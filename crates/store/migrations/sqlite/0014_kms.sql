@@ -36,3 +36,8 @@ CREATE TABLE kms_aliases (
         REFERENCES kms_keys(account_id, region, key_id) ON DELETE CASCADE
 );
 CREATE INDEX kms_aliases_by_key ON kms_aliases(account_id, region, target_key_id);
+
+-- A repository's encryption configuration (ECR's), fixed at creation:
+-- AES256 (keys from the server key), or KMS / KMS_DSSE with its key's ARN.
+ALTER TABLE repositories ADD COLUMN encryption_type TEXT NOT NULL DEFAULT 'AES256';
+ALTER TABLE repositories ADD COLUMN kms_key TEXT;

@@ -54,6 +54,8 @@ async fn tags_and_settings<S: RepositoryStore + ?Sized>(
         image_tag_mutability: "MUTABLE".into(),
         mutability_filters: None,
         scan_on_push: false,
+        encryption_type: "KMS".into(),
+        kms_key: Some("arn:aws:kms:us-east-1:000000000000:key/k1".into()),
     };
     let created = store
         .create_repository(reg, &record, &[tag("team", "a"), tag("env", "dev")])
@@ -61,6 +63,16 @@ async fn tags_and_settings<S: RepositoryStore + ?Sized>(
         .unwrap()
         .expect("created");
     let r = created.id;
+    let read = store
+        .get_repository(reg, "suite/tagged")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (read.encryption_type.as_str(), read.kms_key.as_deref()),
+        ("KMS", Some("arn:aws:kms:us-east-1:000000000000:key/k1")),
+        "the encryption configuration is kept"
+    );
     assert_eq!(
         store.create_repository(reg, &record, &[]).await.unwrap(),
         None

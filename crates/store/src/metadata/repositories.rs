@@ -30,6 +30,10 @@ pub struct RepositoryRecord {
     /// The exclusion filters as JSON text, if any.
     pub mutability_filters: Option<String>,
     pub scan_on_push: bool,
+    /// ECR's `encryptionType`: AES256, KMS or KMS_DSSE (fixed at creation).
+    pub encryption_type: String,
+    /// The KMS key's ARN, for KMS and KMS_DSSE.
+    pub kms_key: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]

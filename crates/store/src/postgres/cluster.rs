@@ -306,6 +306,8 @@ mod tests {
             image_tag_mutability: "MUTABLE".into(),
             mutability_filters: None,
             scan_on_push: false,
+            encryption_type: "AES256".into(),
+            kms_key: None,
         };
         a.heartbeat().await.unwrap();
         let got = tokio::time::timeout(Duration::from_secs(10), feed.next())

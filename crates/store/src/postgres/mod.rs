@@ -203,6 +203,8 @@ mod tests {
             image_tag_mutability: "MUTABLE".into(),
             mutability_filters: None,
             scan_on_push: false,
+            encryption_type: "AES256".into(),
+            kms_key: None,
         };
         let repo = store
             .create_repository(&reg, &record, &[])

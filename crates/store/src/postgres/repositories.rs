@@ -67,8 +67,8 @@ impl RepositoryStore for PgMetadataStore {
         retrying!({
             let mut tx = self.writer.begin().await?;
             let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO repositories (account_id, region, name, created_at, image_tag_mutability, mutability_filters, scan_on_push)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, region, name) DO NOTHING RETURNING id",
+            "INSERT INTO repositories (account_id, region, name, created_at, image_tag_mutability, mutability_filters, scan_on_push, encryption_type, kms_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account_id, region, name) DO NOTHING RETURNING id",
         )
         .bind(&registry.account_id)
         .bind(&registry.region)
@@ -77,6 +77,8 @@ impl RepositoryStore for PgMetadataStore {
         .bind(&r.image_tag_mutability)
         .bind(&r.mutability_filters)
         .bind(r.scan_on_push)
+        .bind(&r.encryption_type)
+        .bind(&r.kms_key)
         .fetch_optional(&mut *tx)
         .await?;
             let Some(id) = id else {
@@ -319,7 +321,7 @@ impl RepositoryStore for PgMetadataStore {
 }
 
 const REPO_COLUMNS: &str =
-    "id, name, created_at, image_tag_mutability, mutability_filters, scan_on_push";
+    "id, name, created_at, image_tag_mutability, mutability_filters, scan_on_push, encryption_type, kms_key";
 
 fn repository_from_row(row: sqlx::postgres::PgRow) -> RepositoryRecord {
     RepositoryRecord {
@@ -329,6 +331,8 @@ fn repository_from_row(row: sqlx::postgres::PgRow) -> RepositoryRecord {
         image_tag_mutability: row.get(3),
         mutability_filters: row.get(4),
         scan_on_push: row.get(5),
+        encryption_type: row.get(6),
+        kms_key: row.get(7),
     }
 }
 

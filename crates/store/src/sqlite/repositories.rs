@@ -65,8 +65,8 @@ impl RepositoryStore for SqliteMetadataStore {
     ) -> Result<Option<RepositoryRecord>> {
         let mut tx = self.writer.begin().await?;
         let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO repositories (account_id, region, name, created_at, image_tag_mutability, mutability_filters, scan_on_push)
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, region, name) DO NOTHING RETURNING id",
+            "INSERT INTO repositories (account_id, region, name, created_at, image_tag_mutability, mutability_filters, scan_on_push, encryption_type, kms_key)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, region, name) DO NOTHING RETURNING id",
         )
         .bind(&registry.account_id)
         .bind(&registry.region)
@@ -75,6 +75,8 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(&r.image_tag_mutability)
         .bind(&r.mutability_filters)
         .bind(r.scan_on_push)
+        .bind(&r.encryption_type)
+        .bind(&r.kms_key)
         .fetch_optional(&mut **tx)
         .await?;
         let Some(id) = id else {
@@ -303,7 +305,7 @@ impl RepositoryStore for SqliteMetadataStore {
 }
 
 const REPO_COLUMNS: &str =
-    "id, name, created_at, image_tag_mutability, mutability_filters, scan_on_push";
+    "id, name, created_at, image_tag_mutability, mutability_filters, scan_on_push, encryption_type, kms_key";
 
 fn repository_from_row(row: sqlx::sqlite::SqliteRow) -> RepositoryRecord {
     RepositoryRecord {
@@ -313,6 +315,8 @@ fn repository_from_row(row: sqlx::sqlite::SqliteRow) -> RepositoryRecord {
         image_tag_mutability: row.get(3),
         mutability_filters: row.get(4),
         scan_on_push: row.get(5),
+        encryption_type: row.get(6),
+        kms_key: row.get(7),
     }
 }
 

@@ -1,0 +1,120 @@
+//! ECR repositories under KMS keys (`encryptionType` KMS, KMS_DSSE): the key
+//! chosen at CreateRepository, and the key's say on every push and pull.
+//!
+//! As ECR does through KMS (a forward access session: ECR asks KMS as the
+//! caller, `kms:ViaService` = `ecr.<region>.amazonaws.com`): creating the
+//! repository needs `kms:DescribeKey` and `kms:CreateGrant` on the key, a
+//! push `kms:GenerateDataKey`, a pull `kms:Decrypt`, each judged by the
+//! key's policy with the caller's identity policies; a key that is not
+//! enabled refuses with KMS's error, which ECR answers as `KmsException`
+//! (`kmsError`) and `/v2` as `DENIED`.
+
+use super::keys::require_state;
+use super::{rules, KmsApi};
+use crate::identity::Caller;
+use crate::{Registry, RegistryKey, RequestFacts, Result};
+
+/// What a repository's key must allow for an ECR action: `None` when the
+/// action reads or writes no image bytes.
+pub fn key_use(ecr_action: &str) -> Option<&'static str> {
+    match ecr_action {
+        "ecr:InitiateLayerUpload"
+        | "ecr:UploadLayerPart"
+        | "ecr:CompleteLayerUpload"
+        | "ecr:PutImage" => Some("kms:GenerateDataKey"),
+        "ecr:BatchGetImage" | "ecr:GetDownloadUrlForLayer" => Some("kms:Decrypt"),
+        _ => None,
+    }
+}
+
+fn via_ecr(region: &str) -> Vec<(String, Vec<String>)> {
+    vec![(
+        "kms:ViaService".to_string(),
+        vec![format!("ecr.{region}.amazonaws.com")],
+    )]
+}
+
+impl KmsApi<'_> {
+    /// CreateRepository's key: `kms_key` (id, ARN, alias or alias ARN; the
+    /// AWS-managed `alias/aws/ecr` when absent), enabled, and the caller
+    /// may describe it and grant ECR its use. Its ARN.
+    pub async fn key_for_new_repository(
+        &self,
+        caller: &Caller,
+        region: &str,
+        kms_key: Option<&str>,
+    ) -> Result<String> {
+        let key_ref = kms_key.unwrap_or(rules::ECR_MANAGED_ALIAS);
+        let found = self.resolve(caller, region, key_ref, true).await?;
+        let via = via_ecr(region);
+        self.authorize_key(caller, &found, "kms:DescribeKey", &via)
+            .await?;
+        self.authorize_key(caller, &found, "kms:CreateGrant", &via)
+            .await?;
+        require_state(&found.key, &found.arn, true)?;
+        Ok(found.arn)
+    }
+
+    /// The key `arn` used through ECR for `action`.
+    pub(crate) async fn use_through_ecr(
+        &self,
+        caller: &Caller,
+        region: &str,
+        arn: &str,
+        action: &str,
+    ) -> Result<()> {
+        let found = self.resolve(caller, region, arn, false).await?;
+        self.authorize_key(caller, &found, action, &via_ecr(region))
+            .await?;
+        require_state(&found.key, &found.arn, true)
+    }
+}
+
+impl Registry {
+    /// `Ok` unless repository `name` is under a KMS key that refuses the
+    /// use `ecr_action` makes of it (`key_use`). Asked after the ECR action
+    /// itself is allowed; AES256 repositories answer from a cache, without
+    /// a read.
+    pub async fn authorize_key_use(
+        &self,
+        principal: &crate::Principal,
+        facts: &RequestFacts,
+        registry: &RegistryKey,
+        name: &str,
+        ecr_action: &str,
+    ) -> Result<()> {
+        let Some(action) = key_use(ecr_action) else {
+            return Ok(());
+        };
+        let Some(arn) = self.identity.repository_kms_key(registry, name).await? else {
+            return Ok(());
+        };
+        let caller = Caller {
+            principal: principal.clone(),
+            facts: facts.clone(),
+        };
+        self.kms()
+            .use_through_ecr(&caller, &registry.region, &arn, action)
+            .await
+    }
+
+    /// The encryption of a repository about to be created: (type, key ARN).
+    /// AES256 needs no key; KMS and KMS_DSSE resolve theirs as the caller
+    /// (`KmsApi::key_for_new_repository`).
+    pub async fn repository_encryption(
+        &self,
+        caller: &Caller,
+        registry: &RegistryKey,
+        encryption_type: &str,
+        kms_key: Option<&str>,
+    ) -> Result<Option<String>> {
+        if encryption_type == "AES256" {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.kms()
+                .key_for_new_repository(caller, &registry.region, kms_key)
+                .await?,
+        ))
+    }
+}
