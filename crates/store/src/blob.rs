@@ -55,6 +55,16 @@ pub trait BlobStore: Send + Sync + 'static {
         Ok(false)
     }
 
+    /// Seals blob `digest` in place if it is stored in plaintext (from
+    /// before encryption at rest): its bytes, checked against the digest,
+    /// are written sealed and replace the plaintext atomically, so readers
+    /// see one or the other, never a mix. Returns the bytes sealed, `None`
+    /// when there was nothing to do (sealed already, absent, or a store
+    /// without keys). The caller holds the digest's lock.
+    async fn reseal(&self, _digest: &Digest) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
     /// Removes an upload's temporary object (absent is fine).
     async fn delete_upload(&self, id: &str) -> Result<()>;
 
@@ -140,7 +150,6 @@ pub async fn copy_blob(
     size: u64,
     verify_digest: bool,
 ) -> Result<()> {
-    use futures_util::StreamExt;
     let mut reader = from
         .read(digest, 0, size)
         .await?
@@ -155,29 +164,8 @@ pub async fn copy_blob(
             (to.upload_writer(&id, 0).await?, Some(id))
         }
     };
-    let mut hasher = verify_digest.then(|| DigestHasher::new(digest.algorithm()));
     let copied = async {
-        let mut written = 0u64;
-        while let Some(chunk) = reader.stream.next().await {
-            let chunk = chunk.map_err(StoreError::Io)?;
-            if let Some(h) = hasher.as_mut() {
-                h.update(&chunk);
-            }
-            written += chunk.len() as u64;
-            writer.write(chunk).await?;
-        }
-        if written != size {
-            return Err(StoreError::Corrupt(format!(
-                "copying blob {digest}: read {written} of {size} bytes"
-            )));
-        }
-        if let Some(got) = hasher.map(DigestHasher::finish) {
-            if &got != digest {
-                return Err(StoreError::Corrupt(format!(
-                    "copying blob {digest}: its bytes hash to {got}; the source is damaged"
-                )));
-            }
-        }
+        pump_checked(&mut reader, &mut *writer, digest, size, verify_digest).await?;
         writer.finish().await?;
         match &upload {
             Some(id) => to.commit_upload(id, digest).await,
@@ -189,4 +177,40 @@ pub async fn copy_blob(
         let _ = to.delete_upload(id).await;
     }
     copied
+}
+
+/// Streams `reader` into `writer`, refusing a length other than `size`
+/// and, with `verify_digest`, bytes that do not hash to `digest` (a
+/// damaged source). The writer is not finished.
+pub(crate) async fn pump_checked(
+    reader: &mut BlobReader,
+    writer: &mut dyn UploadWriter,
+    digest: &Digest,
+    size: u64,
+    verify_digest: bool,
+) -> Result<()> {
+    use futures_util::StreamExt;
+    let mut hasher = verify_digest.then(|| DigestHasher::new(digest.algorithm()));
+    let mut written = 0u64;
+    while let Some(chunk) = reader.stream.next().await {
+        let chunk = chunk.map_err(StoreError::Io)?;
+        if let Some(h) = hasher.as_mut() {
+            h.update(&chunk);
+        }
+        written += chunk.len() as u64;
+        writer.write(chunk).await?;
+    }
+    if written != size {
+        return Err(StoreError::Corrupt(format!(
+            "copying blob {digest}: read {written} of {size} bytes"
+        )));
+    }
+    if let Some(got) = hasher.map(DigestHasher::finish) {
+        if &got != digest {
+            return Err(StoreError::Corrupt(format!(
+                "copying blob {digest}: its bytes hash to {got}; the source is damaged"
+            )));
+        }
+    }
+    Ok(())
 }

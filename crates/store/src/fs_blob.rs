@@ -445,6 +445,47 @@ impl BlobStore for FsBlobStore {
         .await
     }
 
+    async fn reseal(&self, digest: &Digest) -> Result<Option<u64>> {
+        let Some(keys) = self.keys.clone() else {
+            return Ok(None);
+        };
+        if !self.is_plaintext(digest).await? {
+            return Ok(None);
+        }
+        let Some(size) = self.stat(digest).await? else {
+            return Ok(None);
+        };
+        // Written as an upload is (sealed as it goes), checked, then put
+        // in the plaintext's place by one rename: a reader holding the old
+        // file keeps reading it, a new one opens the sealed file.
+        let id = uuid::Uuid::new_v4().to_string();
+        let written = async {
+            let mut reader = self
+                .read(digest, 0, size)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("blob {digest} vanished while being sealed")))?;
+            let mut writer = self.upload_writer(&id, 0).await?;
+            crate::blob::pump_checked(&mut reader, &mut *writer, digest, size, true).await?;
+            writer.finish().await?;
+            let from = self.upload_path(&id)?;
+            let to = self.blob_path(digest);
+            let (id, name) = (id.clone(), digest.to_string());
+            blocking(move || {
+                fs_sealed::seal_for_commit(&keys, &from, &id, &name)?;
+                fs::rename(&from, &to)?;
+                sync_dir(to.parent().expect("blob paths have a parent"))?;
+                remove_sidecar(&from);
+                Ok(())
+            })
+            .await
+        }
+        .await;
+        if written.is_err() {
+            let _ = self.delete_upload(&id).await;
+        }
+        written.map(|()| Some(size))
+    }
+
     async fn blobs_in_shard(&self, algorithm: Algorithm, shard: u8) -> Result<Vec<(Digest, i64)>> {
         let dir = self
             .root

@@ -139,6 +139,27 @@ mod tests {
         crate::conformance::blob_store_suite(&store).await;
     }
 
+    #[tokio::test]
+    async fn fs_blob_store_seals_plaintext_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = std::sync::Arc::new(crate::sealed::Keyring::from_root(&[3u8; 32]));
+        let plain = crate::FsBlobStore::open(dir.path()).await.unwrap();
+        let sealing = crate::FsBlobStore::open(dir.path())
+            .await
+            .unwrap()
+            .sealing(keys);
+        crate::conformance::reseal_suite(&plain, &sealing).await;
+    }
+
+    #[cfg(feature = "s3")]
+    #[tokio::test]
+    async fn s3_blob_store_seals_plaintext_in_place() {
+        let keys = std::sync::Arc::new(crate::sealed::Keyring::from_root(&[3u8; 32]));
+        let plain = crate::s3_testing::store().await;
+        let sealing = plain.clone().sealing(keys);
+        crate::conformance::reseal_suite(&plain, &sealing).await;
+    }
+
     /// One test per concern (`sqlite_metadata_store::repository_store_suite`, ...),
     /// each on a fresh database.
     mod sqlite_metadata_store {

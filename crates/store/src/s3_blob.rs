@@ -430,7 +430,7 @@ impl S3BlobStore {
     /// The first `take` plaintext bytes of one upload segment.
     async fn segment_plaintext(&self, id: &str, seg: &Segment, take: u64) -> Result<BlobReader> {
         if !seg.sealed {
-            let stream = read_range(&self.reader, &seg.path, 0, take)
+            let stream = read_range(&self.reader, &seg.path, 0, take, None)
                 .await
                 .map_err(object_error)?;
             return Ok(BlobReader { len: take, stream });
@@ -478,17 +478,21 @@ async fn pump(mut reader: BlobReader, mut writer: Box<dyn UploadWriter>) -> Resu
 
 /// `len` bytes of the object at `path` from `offset`, streamed; nothing
 /// is fetched for none (S3 has no empty range).
+/// `len` bytes of the object at `path` from `offset`; with `if_match`,
+/// only from the object with that ETag (`Precondition` if it was replaced).
 async fn read_range(
     s3: &AmazonS3,
     path: &Path,
     offset: u64,
     len: u64,
+    if_match: Option<String>,
 ) -> object_store::Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>> {
     if len == 0 {
         return Ok(Box::pin(stream::empty()));
     }
     let options = GetOptions {
         range: Some(GetRange::Bounded(offset..offset + len)),
+        if_match,
         ..GetOptions::default()
     };
     let got = s3.get_opts(path, options).await?;
@@ -693,10 +697,23 @@ impl BlobStore for S3BlobStore {
                 let Some((header, size, etag)) = self.header_of(&path).await? else {
                     return Ok(None);
                 };
-                let Some(header) = header else {
-                    break; // plaintext, from before encryption: as below
-                };
                 attempts += 1;
+                let Some(header) = header else {
+                    // Plaintext, from before encryption, read from this very
+                    // object: the background sealing may replace it.
+                    if len == 0 {
+                        return Ok(Some(BlobReader {
+                            len: 0,
+                            stream: Box::pin(stream::empty()),
+                        }));
+                    }
+                    match read_range(&self.reader, &path, offset, len, etag).await {
+                        Ok(stream) => return Ok(Some(BlobReader { len, stream })),
+                        Err(e) if not_found(&e) => return Ok(None),
+                        Err(object_store::Error::Precondition { .. }) if attempts < 3 => continue,
+                        Err(e) => return Err(object_error(e)),
+                    }
+                };
                 if header.state != sealed::State::Blob {
                     return Err(sealed::SealError::Header.into());
                 }
@@ -730,7 +747,7 @@ impl BlobStore for S3BlobStore {
                 stream: Box::pin(stream::empty()),
             }));
         }
-        match read_range(&self.reader, &self.blob_path(digest), offset, len).await {
+        match read_range(&self.reader, &self.blob_path(digest), offset, len, None).await {
             Ok(stream) => Ok(Some(BlobReader { len, stream })),
             Err(e) if not_found(&e) => Ok(None),
             Err(e) => Err(object_error(e)),
@@ -745,6 +762,30 @@ impl BlobStore for S3BlobStore {
             self.header_of(&self.blob_path(digest)).await,
             Ok(Some((None, _, _)))
         ))
+    }
+
+    async fn reseal(&self, digest: &Digest) -> Result<Option<u64>> {
+        if self.keys.is_none() {
+            return Ok(None);
+        }
+        let Some((None, size, _)) = self.header_of(&self.blob_path(digest)).await? else {
+            return Ok(None);
+        };
+        // The sealed object replaces the plaintext one only when finished,
+        // after the bytes were checked; plaintext reads pin the object
+        // they started on (If-Match), so none streams the new one as if
+        // it were the old.
+        let mut reader = self
+            .read(digest, 0, size)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("blob {digest} vanished while being sealed")))?;
+        let mut writer = self
+            .blob_writer(digest)
+            .await?
+            .expect("the S3 store writes blobs directly");
+        crate::blob::pump_checked(&mut reader, &mut *writer, digest, size, true).await?;
+        writer.finish().await?;
+        Ok(Some(size))
     }
 
     async fn blobs_in_shard(&self, algorithm: Algorithm, shard: u8) -> Result<Vec<(Digest, i64)>> {

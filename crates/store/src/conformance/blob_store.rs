@@ -159,3 +159,32 @@ pub async fn blob_store_suite(store: &dyn BlobStore) {
     assert_eq!(store.stat(&digest).await.unwrap(), None);
     assert!(store.read(&digest, 0, 1).await.unwrap().is_none());
 }
+
+/// Sealing plaintext in place (`BlobStore::reseal`): `plain` writes a blob
+/// as a store from before encryption did; `sealing` (the same location,
+/// with keys) reads it as it is, seals it, and reads the same bytes back,
+/// whole and by range; a sealed blob is left as it is.
+pub async fn reseal_suite(plain: &dyn BlobStore, sealing: &dyn BlobStore) {
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let digest = Digest::of_bytes(Algorithm::Sha256, &bytes);
+    let id = "0b5e7a0c-0000-4000-8000-00000000a001";
+    write_upload(plain, id, 0, &[&bytes]).await;
+    plain.commit_upload(id, &digest).await.expect("commit");
+    assert!(sealing.is_plaintext(&digest).await.unwrap());
+    let before = sealing.read(&digest, 0, bytes.len() as u64).await.unwrap().unwrap();
+    assert_eq!(
+        sealing.reseal(&digest).await.unwrap(),
+        Some(bytes.len() as u64)
+    );
+    assert_eq!(collect(before).await, bytes, "a read begun before the seal ends as it began");
+    assert!(!sealing.is_plaintext(&digest).await.unwrap());
+    assert_eq!(sealing.stat(&digest).await.unwrap(), Some(bytes.len() as u64));
+    let whole = sealing.read(&digest, 0, bytes.len() as u64).await.unwrap().unwrap();
+    assert_eq!(collect(whole).await, bytes);
+    let part = sealing.read(&digest, 65_530, 20).await.unwrap().unwrap();
+    assert_eq!(collect(part).await, &bytes[65_530..65_550]);
+    assert_eq!(sealing.reseal(&digest).await.unwrap(), None, "sealed already");
+    let absent = Digest::of_bytes(Algorithm::Sha256, b"absent");
+    assert_eq!(sealing.reseal(&absent).await.unwrap(), None);
+    assert_eq!(plain.reseal(&digest).await.unwrap(), None, "a store without keys");
+}
