@@ -1,12 +1,14 @@
 //! `MaintenanceStore`'s suite: readiness, counts, a clean store's checks,
 //! close.
 
-use super::{d, other_registry, registry, two_repositories, upload_record, LIMITS};
-use crate::metadata::{BlobRecordStore, MaintenanceStore, RepositoryStore, UnlinkBlobOutcome};
+use super::{d, manifest, other_registry, registry, two_repositories, upload_record, LIMITS};
+use crate::metadata::{
+    BlobRecordStore, ImageStore, MaintenanceStore, RepositoryStore, UnlinkBlobOutcome,
+};
 
 pub async fn maintenance_store_suite<S>(store: &S)
 where
-    S: RepositoryStore + BlobRecordStore + MaintenanceStore + ?Sized,
+    S: RepositoryStore + BlobRecordStore + ImageStore + MaintenanceStore + ?Sized,
 {
     store.ping().await.expect("ping");
     let (reg, other) = (registry(), other_registry());
@@ -65,6 +67,18 @@ where
         vec![("u1", 7, Some(&b"state"[..]))]
     );
     store.delete_upload("u1").await.unwrap();
+
+    // A manifest body is replaced only over the body it had.
+    let m = d(90);
+    store
+        .put_manifest(a, manifest(&m, b"plain", &[], &[], None))
+        .await
+        .unwrap();
+    let key = m.to_string();
+    assert!(!store.replace_manifest_body(&key, b"other", b"sealed").await.unwrap());
+    assert!(store.replace_manifest_body(&key, b"plain", b"sealed").await.unwrap());
+    let bodies = store.manifest_bodies(None, 10).await.unwrap();
+    assert!(bodies.iter().any(|(k, b)| *k == key && &b[..] == b"sealed"));
 
     store.close().await;
     assert!(store.ping().await.is_err(), "a closed store refuses calls");

@@ -133,6 +133,9 @@ pub trait MaintenanceStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<(String, bytes::Bytes)>>;
+    /// Replaces manifest body `digest` with `new` if it is still `old`
+    /// (sealing a body from before encryption at rest); false if not.
+    async fn replace_manifest_body(&self, digest: &str, old: &[u8], new: &[u8]) -> Result<bool>;
     /// Every upload session.
     async fn upload_sessions(&self) -> Result<Vec<UploadRecord>>;
     /// Carries out one repair; false if its condition no longer held.

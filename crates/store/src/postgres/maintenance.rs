@@ -210,6 +210,21 @@ impl MaintenanceStore for PgMetadataStore {
             .collect())
     }
 
+    async fn replace_manifest_body(&self, digest: &str, old: &[u8], new: &[u8]) -> Result<bool> {
+        retrying!({
+            let n = sqlx::query(
+                "UPDATE manifest_bodies SET body = $3 WHERE digest = $1 AND body = $2",
+            )
+            .bind(digest)
+            .bind(old)
+            .bind(new)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+            Ok(n == 1)
+        })
+    }
+
     async fn upload_sessions(&self) -> Result<Vec<UploadRecord>> {
         let rows = sqlx::query(&format!("SELECT {UPLOAD_COLUMNS} FROM uploads ORDER BY id"))
             .fetch_all(&self.reader)

@@ -4,6 +4,7 @@
 //! re-checks its condition.
 
 use super::sql::{to_i64, upload_from_row, LINK_SQL, UPLOAD_COLUMNS};
+use super::writer::ExecuteDurably;
 use super::SqliteMetadataStore;
 use crate::metadata::{
     Counts, MaintenanceStore, MetaProblem, MetaRepair, RepoId, RepoLabel, UploadRecord,
@@ -227,6 +228,17 @@ impl MaintenanceStore for SqliteMetadataStore {
             .into_iter()
             .map(|r| (r.get(0), bytes::Bytes::from(r.get::<Vec<u8>, _>(1))))
             .collect())
+    }
+
+    async fn replace_manifest_body(&self, digest: &str, old: &[u8], new: &[u8]) -> Result<bool> {
+        let n = sqlx::query("UPDATE manifest_bodies SET body = $3 WHERE digest = $1 AND body = $2")
+            .bind(digest)
+            .bind(old)
+            .bind(new)
+            .execute_durably(&self.writer)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
     }
 
     async fn upload_sessions(&self) -> Result<Vec<UploadRecord>> {
