@@ -103,6 +103,11 @@ pub struct ServeArgs {
     /// (`berth admin lifecycle run` still works) [default: 24h].
     #[arg(long, env = "BERTH_LIFECYCLE_INTERVAL")]
     pub lifecycle_interval: Option<String>,
+    /// How often a pass seals what a berth from before encryption at rest
+    /// stored in plaintext (blobs and manifest bodies, in place, while
+    /// serving), e.g. `10m`; `0s` turns it off [default: 1h].
+    #[arg(long, env = "BERTH_SEAL_INTERVAL")]
+    pub seal_interval: Option<String>,
     /// How long a client may take to send a request's headers before its
     /// connection is closed (slow clients cannot hold connections open),
     /// e.g. `30s` [default: 30s].
@@ -187,6 +192,8 @@ pub struct Config {
     pub gc_grace: Duration,
     /// `None`: no scheduled lifecycle runs.
     pub lifecycle_interval: Option<Duration>,
+    /// `None`: plaintext from before encryption is not sealed.
+    pub seal_interval: Option<Duration>,
     pub allow_anonymous: AnonymousAccess,
     pub create_on_push: bool,
     pub vuln_db: Option<String>,
@@ -284,6 +291,12 @@ impl Config {
             DAY,
         )?)
         .filter(|d| !d.is_zero());
+        let seal_interval = Some(duration_setting(
+            "seal_interval",
+            args.seal_interval.or(file.seal_interval),
+            Duration::from_secs(3600),
+        )?)
+        .filter(|d| !d.is_zero());
         let data_dir = args
             .data_dir
             .or(file.data_dir)
@@ -377,6 +390,7 @@ impl Config {
             scan_workers,
             scan_claim,
             lifecycle_interval,
+            seal_interval,
             listen: args
                 .listen
                 .or(file.listen)

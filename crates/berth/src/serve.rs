@@ -201,6 +201,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             startup.clone(),
         ))
     });
+    let sealing = config.seal_interval.map(|every| {
+        tokio::spawn(seal_plaintext_periodically(
+            registry.clone(),
+            every,
+            startup.clone(),
+        ))
+    });
     crate::memory::trim_periodically();
     tokio::spawn(shutdown_on_signal(handle.clone()));
     // The rest of start-up's work holds its own clones.
@@ -248,6 +255,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     pulls.abort();
     if let Some(gc) = gc {
         gc.abort();
+    }
+    if let Some(sealing) = sealing {
+        sealing.abort();
     }
     if let Some(lifecycle) = lifecycle {
         lifecycle.abort();
@@ -390,6 +400,27 @@ async fn collect_garbage_periodically(
             Err(_) => tracing::info!("skipping a scheduled garbage collection: one is running"),
         }
     })
+    .await
+}
+
+/// A pass sealing plaintext from before encryption at rest every `every`,
+/// on one node of the deployment (`Registry::seal_plaintext`).
+async fn seal_plaintext_periodically(
+    registry: Arc<Registry>,
+    every: Duration,
+    startup: StartupWork,
+) {
+    crate::jobs::run_as_job(
+        registry,
+        "seal-plaintext",
+        every,
+        startup,
+        |registry| async move {
+            if let Err(e) = registry.seal_plaintext().await {
+                tracing::warn!(error = %e, "sealing plaintext failed; the next pass resumes");
+            }
+        },
+    )
     .await
 }
 

@@ -591,7 +591,7 @@ impl Registry {
                 ),
                 plaintext_named[0].clone(),
                 Fix::Impossible(
-                    "sealing data from before encryption in place is not built yet; pushing the images again into a new repository seals them".into(),
+                    "`berth serve` seals them in the background (--seal-interval, default hourly)".into(),
                 ),
             );
         }
@@ -795,7 +795,7 @@ impl Registry {
                         format!("{plaintext} manifest body(ies) are stored in plaintext, written before encryption at rest; they read as they are"),
                         "metadata database".into(),
                         Fix::Impossible(
-                            "sealing data from before encryption in place is not built yet".into(),
+                            "`berth serve` seals them in the background (--seal-interval, default hourly)".into(),
                         ),
                     );
                 }

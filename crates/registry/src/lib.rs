@@ -28,6 +28,7 @@ mod pulls;
 mod referrers;
 mod repositories;
 pub mod scanning;
+mod sealing;
 mod settings;
 mod uploads;
 
@@ -62,6 +63,7 @@ pub use repositories::{RepositorySettings, MAX_RESOURCE_TAGS};
 pub use scanning::{
     ImportStats, RepositoryScanning, ScanningConfig, StoredFinding, SCAN_CLAIM, VULNDB_JOB,
 };
+pub use sealing::{SealRun, SealTotals};
 pub use uploads::{ChunkRange, UploadState};
 
 use berth_oci::RepositoryName;
@@ -185,6 +187,8 @@ pub struct Registry {
     bodies: bodies::Bodies,
     /// KMS keys and aliases (the KMS API).
     kms: kms::Kms,
+    /// What sealing plaintext from before encryption did (`sealing.rs`).
+    sealing: sealing::SealCounters,
     config: RegistryConfig,
 }
 
@@ -214,6 +218,7 @@ impl Registry {
         let kms = kms::Kms::new(meta.clone(), clock.clone(), config.server_key.kek_root());
         Registry {
             kms,
+            sealing: sealing::SealCounters::default(),
             scanning: scanning::Scanning::new(
                 blobs.clone(),
                 meta.clone(),

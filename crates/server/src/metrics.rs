@@ -68,6 +68,8 @@ pub struct Metrics {
     repositories: Gauge,
     blobs: Gauge,
     blob_bytes: Gauge,
+    /// Sealing plaintext from before encryption (`Registry::sealing_totals`).
+    sealing: [Gauge; 5],
 }
 
 impl Default for Metrics {
@@ -107,7 +109,27 @@ impl Default for Metrics {
             "Bytes of distinct blobs stored",
             blob_bytes.clone(),
         );
+        let sealing: [Gauge; 5] = Default::default();
+        for (g, (name, help)) in sealing.iter().zip([
+            (
+                "sealing_blobs_sealed",
+                "Plaintext blobs from before encryption at rest sealed by this process",
+            ),
+            ("sealing_bytes_sealed", "Bytes of those blobs"),
+            (
+                "sealing_bodies_sealed",
+                "Plaintext manifest bodies sealed by this process",
+            ),
+            ("sealing_passes", "Sealing passes this process finished"),
+            (
+                "sealing_plaintext_left",
+                "Plaintext the last finished pass could not seal (each is logged)",
+            ),
+        ]) {
+            registry.register(name, help, g.clone());
+        }
         Metrics {
+            sealing,
             registry,
             requests,
             latency,
@@ -125,6 +147,16 @@ impl Metrics {
         self.repositories.set(c.repositories as i64);
         self.blobs.set(c.blobs as i64);
         self.blob_bytes.set(c.blob_bytes as i64);
+    }
+
+    pub fn set_sealing(&self, t: berth_registry::SealTotals) {
+        for (g, v) in self
+            .sealing
+            .iter()
+            .zip([t.blobs, t.bytes, t.bodies, t.passes, t.left])
+        {
+            g.set(v as i64);
+        }
     }
 
     pub fn render(&self) -> String {
@@ -217,6 +249,7 @@ pub async fn metrics_endpoint(State(app): State<crate::AppState>) -> Response {
         Ok(c) => app.metrics.set_counts(c),
         Err(e) => tracing::warn!(error = %e, "could not read store counts for /metrics"),
     }
+    app.metrics.set_sealing(app.registry.sealing_totals());
     let mut resp = (
         [(
             http::header::CONTENT_TYPE,

@@ -460,10 +460,9 @@ impl BlobStore for FsBlobStore {
         // file keeps reading it, a new one opens the sealed file.
         let id = uuid::Uuid::new_v4().to_string();
         let written = async {
-            let mut reader = self
-                .read(digest, 0, size)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt(format!("blob {digest} vanished while being sealed")))?;
+            let mut reader = self.read(digest, 0, size).await?.ok_or_else(|| {
+                StoreError::Corrupt(format!("blob {digest} vanished while being sealed"))
+            })?;
             let mut writer = self.upload_writer(&id, 0).await?;
             crate::blob::pump_checked(&mut reader, &mut *writer, digest, size, true).await?;
             writer.finish().await?;

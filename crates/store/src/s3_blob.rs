@@ -775,10 +775,9 @@ impl BlobStore for S3BlobStore {
         // after the bytes were checked; plaintext reads pin the object
         // they started on (If-Match), so none streams the new one as if
         // it were the old.
-        let mut reader = self
-            .read(digest, 0, size)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("blob {digest} vanished while being sealed")))?;
+        let mut reader = self.read(digest, 0, size).await?.ok_or_else(|| {
+            StoreError::Corrupt(format!("blob {digest} vanished while being sealed"))
+        })?;
         let mut writer = self
             .blob_writer(digest)
             .await?

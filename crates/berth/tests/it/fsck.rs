@@ -526,8 +526,39 @@ fn plaintext_left_from_before_encryption_is_reported() {
             .starts_with("3 blob(s) are stored in plaintext"),
         "{report:#}"
     );
-    // A server with sealing on reads them as they are.
-    let mut sealed = TestServer::start_in(berth_bin(), Some(&s.data_dir), &[]);
-    pull_ok(&Api::new(&sealed), "fsck/plain", &img, "v1");
+    // A server with sealing on reads them as they are, and seals them in
+    // the background while serving: afterwards fsck finds nothing.
+    let mut sealed =
+        TestServer::start_in(berth_bin(), Some(&s.data_dir), &["--seal-interval", "1s"]);
+    let api = Api::new(&sealed);
+    pull_ok(&api, "fsck/plain", &img, "v1");
+    let metric = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("berth_{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = api.get("/metrics").text().unwrap();
+        if metric(&text, "sealing_passes") >= 1 {
+            assert_eq!(metric(&text, "sealing_blobs_sealed"), 3, "{text}");
+            assert_eq!(metric(&text, "sealing_bodies_sealed"), 1, "{text}");
+            assert_eq!(metric(&text, "sealing_plaintext_left"), 0, "{text}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sealing pass in 60 s:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    pull_ok(&api, "fsck/plain", &img, "v1");
+    assert!(sealed
+        .log()
+        .contains("sealed data stored before encryption at rest"));
     sealed.stop();
+    let (code, report, _) = fsck(&sealed.data_dir, &["--deep"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(kinds(&report), Vec::<(String, String)>::new(), "{report:#}");
 }

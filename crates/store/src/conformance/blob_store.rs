@@ -171,20 +171,43 @@ pub async fn reseal_suite(plain: &dyn BlobStore, sealing: &dyn BlobStore) {
     write_upload(plain, id, 0, &[&bytes]).await;
     plain.commit_upload(id, &digest).await.expect("commit");
     assert!(sealing.is_plaintext(&digest).await.unwrap());
-    let before = sealing.read(&digest, 0, bytes.len() as u64).await.unwrap().unwrap();
+    let before = sealing
+        .read(&digest, 0, bytes.len() as u64)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         sealing.reseal(&digest).await.unwrap(),
         Some(bytes.len() as u64)
     );
-    assert_eq!(collect(before).await, bytes, "a read begun before the seal ends as it began");
+    assert_eq!(
+        collect(before).await,
+        bytes,
+        "a read begun before the seal ends as it began"
+    );
     assert!(!sealing.is_plaintext(&digest).await.unwrap());
-    assert_eq!(sealing.stat(&digest).await.unwrap(), Some(bytes.len() as u64));
-    let whole = sealing.read(&digest, 0, bytes.len() as u64).await.unwrap().unwrap();
+    assert_eq!(
+        sealing.stat(&digest).await.unwrap(),
+        Some(bytes.len() as u64)
+    );
+    let whole = sealing
+        .read(&digest, 0, bytes.len() as u64)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(collect(whole).await, bytes);
     let part = sealing.read(&digest, 65_530, 20).await.unwrap().unwrap();
     assert_eq!(collect(part).await, &bytes[65_530..65_550]);
-    assert_eq!(sealing.reseal(&digest).await.unwrap(), None, "sealed already");
+    assert_eq!(
+        sealing.reseal(&digest).await.unwrap(),
+        None,
+        "sealed already"
+    );
     let absent = Digest::of_bytes(Algorithm::Sha256, b"absent");
     assert_eq!(sealing.reseal(&absent).await.unwrap(), None);
-    assert_eq!(plain.reseal(&digest).await.unwrap(), None, "a store without keys");
+    assert_eq!(
+        plain.reseal(&digest).await.unwrap(),
+        None,
+        "a store without keys"
+    );
 }

@@ -75,8 +75,14 @@ where
         .await
         .unwrap();
     let key = m.to_string();
-    assert!(!store.replace_manifest_body(&key, b"other", b"sealed").await.unwrap());
-    assert!(store.replace_manifest_body(&key, b"plain", b"sealed").await.unwrap());
+    assert!(!store
+        .replace_manifest_body(&key, b"other", b"sealed")
+        .await
+        .unwrap());
+    assert!(store
+        .replace_manifest_body(&key, b"plain", b"sealed")
+        .await
+        .unwrap());
     let bodies = store.manifest_bodies(None, 10).await.unwrap();
     assert!(bodies.iter().any(|(k, b)| *k == key && &b[..] == b"sealed"));
 

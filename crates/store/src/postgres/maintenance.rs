@@ -212,15 +212,14 @@ impl MaintenanceStore for PgMetadataStore {
 
     async fn replace_manifest_body(&self, digest: &str, old: &[u8], new: &[u8]) -> Result<bool> {
         retrying!({
-            let n = sqlx::query(
-                "UPDATE manifest_bodies SET body = $3 WHERE digest = $1 AND body = $2",
-            )
-            .bind(digest)
-            .bind(old)
-            .bind(new)
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
+            let n =
+                sqlx::query("UPDATE manifest_bodies SET body = $3 WHERE digest = $1 AND body = $2")
+                    .bind(digest)
+                    .bind(old)
+                    .bind(new)
+                    .execute(&self.writer)
+                    .await?
+                    .rows_affected();
             Ok(n == 1)
         })
     }
