@@ -224,6 +224,7 @@ impl Registry {
             .await?;
         }
         self.fsck_uploads(&mut report).await?;
+        self.fsck_repository_keys(&mut report).await?;
         if options.deep {
             self.fsck_manifest_bodies(&mut report).await?;
         }
@@ -779,6 +780,57 @@ impl Registry {
             );
         }
         Ok(())
+    }
+
+    /// Repositories under a KMS key that is gone (its images cannot be read,
+    /// by design) or is pending deletion (they will not be).
+    async fn fsck_repository_keys(&self, report: &mut FsckReport) -> Result<()> {
+        let now = self.now();
+        let mut after = 0;
+        loop {
+            let page = self.meta.kms_repositories(after, 500).await?;
+            let Some(last) = page.last().map(|p| p.0) else {
+                return Ok(());
+            };
+            for (_, registry, name, arn) in page {
+                let key_id = arn.rsplit_once(":key/").map(|(_, id)| id).unwrap_or("");
+                let key = self
+                    .meta
+                    .get_kms_key(&registry.account_id, &registry.region, key_id)
+                    .await?;
+                let location = format!(
+                    "repository {name} of {} in {}",
+                    registry.account_id, registry.region
+                );
+                let _ = match key {
+                    Some(k) if k.state != "PendingDeletion" => continue,
+                    Some(k) if k.deletion_date.is_some_and(|d| d > now) => report.push(
+                        Severity::Damage,
+                        "repository-kms-key-pending-deletion",
+                        format!(
+                            "repository {name} is under KMS key {arn}, which is scheduled for deletion at {}: after that its images can no longer be pulled",
+                            berth_iam::dates::iso8601(k.deletion_date.unwrap_or_default())
+                        ),
+                        location,
+                        Fix::Impossible(format!(
+                            "if the images are still wanted, cancel the deletion in time: aws kms cancel-key-deletion --key-id {arn}"
+                        )),
+                    ),
+                    _ => report.push(
+                        Severity::Damage,
+                        "repository-kms-key-deleted",
+                        format!(
+                            "repository {name} is under KMS key {arn}, which was deleted: its images can no longer be pulled or pushed"
+                        ),
+                        location,
+                        Fix::Impossible(
+                            "nothing can read them without the key; delete the repository".into(),
+                        ),
+                    ),
+                };
+            }
+            after = last;
+        }
     }
 
     /// `deep`: every manifest body hashes to its digest.

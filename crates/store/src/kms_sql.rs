@@ -36,6 +36,10 @@ pub(crate) const UPDATE_ALIAS: &str = "UPDATE kms_aliases SET target_key_id = $4
 pub(crate) const DELETE_ALIAS: &str =
     "DELETE FROM kms_aliases WHERE account_id = $1 AND region = $2 AND name = $3";
 
+pub(crate) const KMS_REPOSITORIES: &str =
+    "SELECT id, account_id, region, name, kms_key FROM repositories
+     WHERE kms_key IS NOT NULL AND id > $1 ORDER BY id LIMIT $2";
+
 /// `SELECT` of keys (`$3` the id to start after, or NULL; `$4` the limit).
 pub(crate) fn list_keys_sql() -> String {
     format!(

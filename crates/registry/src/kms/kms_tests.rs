@@ -325,3 +325,63 @@ async fn aliases_name_keys_and_the_ecr_managed_key_appears_on_first_use() {
         "NotFoundException"
     );
 }
+
+#[tokio::test]
+async fn fsck_names_repositories_whose_key_is_pending_deletion_or_gone() {
+    let f = fixture().await;
+    let a = admin(&f).await;
+    let kms = f.reg.kms();
+    let key = kms.create_key(&a, R, NewKey::default()).await.unwrap();
+    let registry = crate::RegistryKey {
+        account_id: ACCT.into(),
+        region: R.into(),
+    };
+    let arn = f
+        .reg
+        .repository_encryption(&a, &registry, "KMS", Some(&key.key_id))
+        .await
+        .unwrap();
+    assert_eq!(arn.as_deref(), Some(key.arn.as_str()));
+    f.reg
+        .create_repository(
+            &registry,
+            &berth_oci::RepositoryName::parse("kms/app").unwrap(),
+            crate::RepositorySettings {
+                encryption_type: "KMS".into(),
+                kms_key: arn,
+                ..Default::default()
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    let kinds = |r: crate::FsckReport| r.problems.iter().map(|p| p.kind).collect::<Vec<_>>();
+    let fsck = || f.reg.fsck(crate::FsckOptions::default());
+    assert!(kinds(fsck().await.unwrap()).is_empty());
+    kms.schedule_deletion(&a, R, &key.key_id, Some(7))
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds(fsck().await.unwrap()),
+        ["repository-kms-key-pending-deletion"]
+    );
+    advance_days(&f, 8);
+    assert_eq!(kinds(fsck().await.unwrap()), ["repository-kms-key-deleted"]);
+    // The key is gone for KMS too, and so is every use of the repository.
+    assert_eq!(
+        code(kms.describe_key(&a, R, &key.key_id).await),
+        "NotFoundException"
+    );
+    assert_eq!(kinds(fsck().await.unwrap()), ["repository-kms-key-deleted"]);
+    let refused = f
+        .reg
+        .authorize_key_use(
+            &a.principal,
+            &a.facts,
+            &registry,
+            "kms/app",
+            "ecr:BatchGetImage",
+        )
+        .await;
+    assert_eq!(code(refused), "NotFoundException");
+}

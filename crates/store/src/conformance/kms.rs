@@ -2,7 +2,10 @@
 //! in pages per account and region; aliases unique per region, limited per
 //! key, gone with their key.
 
-use crate::metadata::{IdentityStore, KmsAliasOutcome, KmsAliasRecord, KmsKeyRecord, KmsStore};
+use crate::metadata::{
+    IdentityStore, KmsAliasOutcome, KmsAliasRecord, KmsKeyRecord, KmsStore, RepoId,
+    RepositoryRecord, RepositoryStore,
+};
 
 fn key(acct: &str, region: &str, id: &str) -> KmsKeyRecord {
     KmsKeyRecord {
@@ -38,7 +41,7 @@ fn alias(acct: &str, name: &str, target: &str) -> KmsAliasRecord {
     }
 }
 
-pub async fn kms_store_suite<S: IdentityStore + KmsStore + ?Sized>(store: &S) {
+pub async fn kms_store_suite<S: IdentityStore + KmsStore + RepositoryStore + ?Sized>(store: &S) {
     let acct = "555555555555";
     let r = "us-east-1";
     assert!(
@@ -213,4 +216,39 @@ pub async fn kms_store_suite<S: IdentityStore + KmsStore + ?Sized>(store: &S) {
         ids(store.list_kms_keys(acct, r, None, 9).await.unwrap()),
         ["k2", "k3"]
     );
+
+    // Repositories under a key, across registries, by id.
+    let reg = crate::RegistryKey {
+        account_id: acct.into(),
+        region: r.into(),
+    };
+    let repo = |name: &str, key: Option<&str>| RepositoryRecord {
+        id: RepoId(0),
+        name: name.into(),
+        created_at: 1,
+        image_tag_mutability: "MUTABLE".into(),
+        mutability_filters: None,
+        scan_on_push: false,
+        encryption_type: if key.is_some() { "KMS" } else { "AES256" }.into(),
+        kms_key: key.map(str::to_string),
+    };
+    let under = store
+        .create_repository(&reg, &repo("kms/a", Some("arn:k2")), &[])
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .create_repository(&reg, &repo("plain", None), &[])
+        .await
+        .unwrap();
+    store
+        .create_repository(&reg, &repo("kms/b", Some("arn:k3")), &[])
+        .await
+        .unwrap();
+    let found = store.kms_repositories(0, 10).await.unwrap();
+    let names: Vec<(&str, &str)> = found.iter().map(|f| (f.2.as_str(), f.3.as_str())).collect();
+    assert_eq!(names, [("kms/a", "arn:k2"), ("kms/b", "arn:k3")]);
+    assert_eq!(found[0].1, reg);
+    let rest = store.kms_repositories(under.id.0, 10).await.unwrap();
+    assert_eq!(rest.len(), 1);
 }

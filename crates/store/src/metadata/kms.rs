@@ -118,6 +118,13 @@ pub trait KmsStore: Send + Sync {
         region: &str,
         name: &str,
     ) -> Result<Option<KmsAliasRecord>>;
+    /// Repositories under a KMS key, every account's, by id after `after`:
+    /// (id, registry, name, key ARN), at most `limit`.
+    async fn kms_repositories(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, crate::RegistryKey, String, String)>>;
     /// Up to `limit` aliases after `after` by name, of one key or of all.
     async fn list_kms_aliases(
         &self,

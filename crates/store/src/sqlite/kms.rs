@@ -109,6 +109,33 @@ impl KmsStore for SqliteMetadataStore {
         Ok(n == 1)
     }
 
+    async fn kms_repositories(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, crate::RegistryKey, String, String)>> {
+        use sqlx::Row;
+        let rows = sqlx::query(KMS_REPOSITORIES)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    crate::RegistryKey {
+                        account_id: r.get(1),
+                        region: r.get(2),
+                    },
+                    r.get(3),
+                    r.get(4),
+                )
+            })
+            .collect())
+    }
+
     async fn create_kms_alias(
         &self,
         alias: &KmsAliasRecord,
