@@ -28,6 +28,7 @@
 
 use crate::common::*;
 use berth_testkit::postgres::Database;
+use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -578,6 +579,83 @@ fn three_nodes_behind_haproxy_act_as_one_registry() {
     );
     // The deployment is unaffected.
     assert_eq!(api.get("/v2/cluster/moving/manifests/latest").status(), 200);
+
+    // KMS keys are one state too: a key disabled through one node refuses
+    // pulls on every node at once, and a repository that one node knew as
+    // AES256, deleted and made again under a disabled key through others,
+    // is refused there too (its cached encryption is dropped everywhere).
+    let owner = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let kms = |n: usize, op: &str, input: serde_json::Value| {
+        let node = &d.nodes[n];
+        berth_testkit::kms::call(
+            &node.raw_client(),
+            &node.url(),
+            owner,
+            "us-east-1",
+            op,
+            &input,
+        )
+        .unwrap_or_else(|e| panic!("{op} on node {n}: {e:?}"))
+    };
+    let ecr = |n: usize, op: &str, input: serde_json::Value| {
+        let node = &d.nodes[n];
+        berth_testkit::ecr::call(
+            &node.raw_client(),
+            &node.url(),
+            owner,
+            "us-east-1",
+            op,
+            &input,
+        )
+        .unwrap_or_else(|e| panic!("{op} on node {n}: {e:?}"))
+    };
+    let key_id = kms(0, "CreateKey", json!({}))["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ecr(
+        1,
+        "CreateRepository",
+        json!({"repositoryName": "cluster/kms",
+               "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": key_id}}),
+    );
+    let kms_img = image::oci_image(31, 1, 1, 2048);
+    Api::new(&d.nodes[2]).push_image("cluster/kms", &kms_img, "v1");
+    let path = "/v2/cluster/kms/manifests/v1";
+    for n in &d.nodes {
+        assert_eq!(Api::new(n).get(path).status(), 200);
+    }
+    kms(0, "DisableKey", json!({"KeyId": key_id}));
+    for n in &d.nodes {
+        assert_eq!(Api::new(n).get(path).status(), 403, "{}", n.url());
+    }
+    kms(1, "EnableKey", json!({"KeyId": key_id}));
+    for n in &d.nodes {
+        assert_eq!(Api::new(n).get(path).bytes().unwrap(), kms_img.manifest);
+    }
+    let plain = image::oci_image(32, 1, 1, 2048);
+    Api::new(&d.nodes[0]).push_image("cluster/recreated", &plain, "v1");
+    let recreated = "/v2/cluster/recreated/manifests/v1";
+    assert_eq!(Api::new(&d.nodes[0]).get(recreated).status(), 200);
+    ecr(
+        1,
+        "DeleteRepository",
+        json!({"repositoryName": "cluster/recreated", "force": true}),
+    );
+    ecr(
+        2,
+        "CreateRepository",
+        json!({"repositoryName": "cluster/recreated",
+               "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": key_id}}),
+    );
+    Api::new(&d.nodes[2]).push_image("cluster/recreated", &plain, "v1");
+    kms(2, "DisableKey", json!({"KeyId": key_id}));
+    until("node 0 refusing the re-created repository", || {
+        Api::new(&d.nodes[0]).get(recreated).status() == 403
+    });
 }
 
 #[test]
