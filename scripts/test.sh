@@ -31,7 +31,8 @@ if cargo nextest --version >/dev/null 2>&1; then
   # server): all but the tests that open the data dir's SQLite file or
   # blob files themselves or run offline commands on it (fsck, gc
   # --offline, vulndb import --offline, seeded push times, crash and
-  # disk-full runs), which the pass above covers on the embedded stores.
+  # disk-full runs, a server restarted on its own stores), which the pass
+  # above covers on the embedded stores.
   # `--workspace` and a binary filter rather than `-p berth --test it`:
   # the same package selection as the pass above reuses its build, where
   # `-p berth` alone unifies features differently and recompiled ~20 crates.
@@ -39,7 +40,8 @@ if cargo nextest --version >/dev/null 2>&1; then
     'package(berth) & binary(it) & ((test(/^(api|ecr|authz|authz_clients|iam|clients|artifacts|spec|concurrency|isolation|lifecycle|hostile|kms)::/)
       | test(=gc::a_push_storm_beside_gc_in_a_loop_loses_nothing)
       | test(=scanning::artifacts_are_not_images_and_images_without_packages_are_unsupported))
-     - test(=lifecycle::expire_untagged_images_older_than_30_days_previewed_then_scheduled))'
+     - test(=lifecycle::expire_untagged_images_older_than_30_days_previewed_then_scheduled)
+     - test(=kms::a_deployments_root_lives_in_another_berths_kms))'
   # nextest does not run doctests.
   cargo test --workspace --locked --doc
 else

@@ -239,6 +239,37 @@ pub async fn open_registry(
     if bench_plaintext() {
         config.seal_at_rest = false;
     }
+    // One node on its own unless the metadata store is shared.
+    let mut cluster: Arc<dyn Cluster> = Arc::new(LocalCluster::default());
+    let meta: Arc<dyn MetadataStore> = match metadata {
+        Metadata::Sqlite(path) => Arc::new(
+            SqliteMetadataStore::open(path)
+                .await
+                .with_context(|| format!("opening the metadata database {}", path.display()))?,
+        ),
+        Metadata::Postgres(url) => {
+            let store = PgMetadataStore::connect(url, &PgSettings::default())
+                .await
+                .with_context(|| {
+                    format!(
+                        "connecting to the PostgreSQL metadata store {}",
+                        metadata.describe()
+                    )
+                })?;
+            let store = Arc::new(store);
+            cluster = store.clone();
+            store
+        }
+    };
+
+    // The key-encryption root, from an external KMS when one holds it
+    // (`kms_root.rs`); the blob stores seal under it.
+    config.server_key = crate::kms_root::with_root(
+        &*meta,
+        config.server_key.clone(),
+        crate::kms_root::RootKms::from_env()?.as_ref(),
+    )
+    .await?;
     let (blobs, archive): (Arc<dyn BlobStore>, Arc<dyn BlobStore>) = match blobs {
         Blobs::File(root) => {
             let mut blobs = FsBlobStore::open(root)
@@ -280,29 +311,6 @@ pub async fn open_registry(
             (Arc::new(blobs), Arc::new(archive))
         }
     };
-    // One node on its own unless the metadata store is shared.
-    let mut cluster: Arc<dyn Cluster> = Arc::new(LocalCluster::default());
-    let meta: Arc<dyn MetadataStore> = match metadata {
-        Metadata::Sqlite(path) => Arc::new(
-            SqliteMetadataStore::open(path)
-                .await
-                .with_context(|| format!("opening the metadata database {}", path.display()))?,
-        ),
-        Metadata::Postgres(url) => {
-            let store = PgMetadataStore::connect(url, &PgSettings::default())
-                .await
-                .with_context(|| {
-                    format!(
-                        "connecting to the PostgreSQL metadata store {}",
-                        metadata.describe()
-                    )
-                })?;
-            let store = Arc::new(store);
-            cluster = store.clone();
-            store
-        }
-    };
-
     Ok(Registry::new(blobs, meta, Arc::new(SystemClock), config)
         .with_archive_store(archive)
         .with_cluster(cluster))

@@ -9,6 +9,7 @@ mod datadir;
 mod fsck;
 mod gc;
 mod jobs;
+mod kms_root;
 mod memory;
 mod migrate;
 mod serve;

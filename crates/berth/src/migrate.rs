@@ -92,11 +92,18 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
 
     // The source at the current schema (an older data dir is migrated in
     // place first, as `berth serve` would).
-    SqliteMetadataStore::open(&db_path)
+    let source_meta = SqliteMetadataStore::open(&db_path)
         .await
-        .with_context(|| format!("opening {}", db_path.display()))?
-        .close()
-        .await;
+        .with_context(|| format!("opening {}", db_path.display()))?;
+    // A root kept in an external KMS comes with the data (the table is
+    // copied), and opens the source's blobs here.
+    let server_key = crate::kms_root::with_root(
+        &source_meta,
+        server_key,
+        crate::kms_root::RootKms::from_env()?.as_ref(),
+    )
+    .await?;
+    source_meta.close().await;
     let pg = PgMetadataStore::connect(&url, &PgSettings::default())
         .await
         .with_context(|| format!("connecting to {to}"))?;

@@ -141,6 +141,15 @@ impl ServerKey {
         &self.kek_root
     }
 
+    /// The same key with its key-encryption root replaced by one kept
+    /// outside berth (unwrapped by an external KMS at start): blobs,
+    /// manifests and KMS materials are then sealed under a root that the
+    /// server key alone does not yield. Tokens and secrets keep theirs.
+    pub fn with_kek_root(mut self, root: [u8; 32]) -> ServerKey {
+        self.kek_root = root;
+        self
+    }
+
     /// The secret berth signs a download URL with on behalf of the access
     /// key `access_key_id` (the URL names that key, so using it checks that
     /// the key is still active and allowed): the server's, never the

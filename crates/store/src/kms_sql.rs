@@ -40,6 +40,10 @@ pub(crate) const KMS_REPOSITORIES: &str =
     "SELECT id, account_id, region, name, kms_key FROM repositories
      WHERE kms_key IS NOT NULL AND id > $1 ORDER BY id LIMIT $2";
 
+pub(crate) const KMS_ROOT: &str = "SELECT value FROM kms_root WHERE id = 1";
+pub(crate) const PUT_KMS_ROOT: &str =
+    "INSERT INTO kms_root (id, value) VALUES (1, $1) ON CONFLICT (id) DO NOTHING";
+
 /// `SELECT` of keys (`$3` the id to start after, or NULL; `$4` the limit).
 pub(crate) fn list_keys_sql() -> String {
     format!(

@@ -73,6 +73,16 @@ impl TestServer {
         Self::start_full(bin, None, args, env)
     }
 
+    /// As [`start_in`](Self::start_in), with extra environment variables.
+    pub fn start_in_with_env(
+        bin: impl AsRef<Path>,
+        data_dir: Option<&Path>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestServer {
+        Self::start_full(bin, data_dir, args, env)
+    }
+
     fn start_full(
         bin: impl AsRef<Path>,
         data_dir: Option<&Path>,

@@ -675,3 +675,116 @@ fn a_kms_repository_follows_its_key() {
     .unwrap_err();
     assert_eq!(direct.1["__type"], "AccessDeniedException");
 }
+
+/// Item 6: a deployment's key-encryption root kept in another berth's KMS
+/// (`BERTH_ROOT_KMS_KEY`). The first start makes and records the wrapped
+/// root; every start has the KMS unwrap it; without the setting, or with the
+/// key disabled, berth refuses to start and says why; re-enabled, every
+/// image is there. (Main pass only: it restarts a server on its own stores.)
+#[test]
+fn a_deployments_root_lives_in_another_berths_kms() {
+    let kms_server = start();
+    let owner = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let kms = |op: &str, input: Value| {
+        berth_testkit::kms::call(
+            &kms_server.raw_client(),
+            &kms_server.url(),
+            owner,
+            "us-east-1",
+            op,
+            &input,
+        )
+        .unwrap()
+    };
+    let arn = kms("CreateKey", json!({"Description": "berth root"}))["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = kms_server.url();
+    let env = [
+        ("BERTH_ROOT_KMS_KEY", arn.as_str()),
+        ("BERTH_ROOT_KMS_ENDPOINT", url.as_str()),
+        ("BERTH_ROOT_KMS_ACCESS_KEY_ID", owner.0),
+        ("BERTH_ROOT_KMS_SECRET_ACCESS_KEY", owner.1),
+    ];
+    let mut b = TestServer::start_with_env(berth_bin(), &[], &env);
+    assert!(b
+        .log()
+        .contains("the key-encryption root is now kept in the external KMS"));
+    let img = berth_testkit::image::oci_image(41, 2, 1, 3000);
+    Api::new(&b).push_image("rooted/app", &img, "v1");
+    b.stop();
+    let data_dir = b.data_dir.clone();
+
+    // Started again: the KMS unwraps the recorded root.
+    let mut b = TestServer::start_in_with_env(berth_bin(), Some(&data_dir), &[], &env);
+    assert_eq!(
+        Api::new(&b)
+            .get("/v2/rooted/app/manifests/v1")
+            .bytes()
+            .unwrap(),
+        img.manifest
+    );
+    b.stop();
+
+    let refused = |env: &[(&str, &str)]| -> String {
+        let out = std::process::Command::new(berth_bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data_dir)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "started");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    // Without the setting: the data dir and server.key alone open nothing.
+    let err = refused(&[]);
+    assert!(
+        err.contains("BERTH_ROOT_KMS_KEY") && err.contains(&arn),
+        "{err}"
+    );
+    // The key disabled in the KMS: berth cannot start, and says why.
+    kms("DisableKey", json!({"KeyId": arn}));
+    let err = refused(&env);
+    assert!(
+        err.contains("DisabledException") && err.contains("cannot open its data"),
+        "{err}"
+    );
+    kms("EnableKey", json!({"KeyId": arn}));
+    let mut b = TestServer::start_in_with_env(berth_bin(), Some(&data_dir), &[], &env);
+    assert_eq!(
+        Api::new(&b)
+            .get("/v2/rooted/app/manifests/v1")
+            .bytes()
+            .unwrap(),
+        img.manifest
+    );
+    let layer = &img.layers[0];
+    let blob = Api::new(&b).get(&format!(
+        "/v2/rooted/app/blobs/{}",
+        berth_testkit::image::sha256(&layer.bytes)
+    ));
+    assert_eq!(blob.bytes().unwrap(), layer.bytes);
+    b.stop();
+
+    // A deployment that already holds data cannot move its root out.
+    let plain = start();
+    Api::new(&plain).push_image("plain/app", &img, "v1");
+    let mut plain = plain;
+    plain.stop();
+    let out = std::process::Command::new(berth_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&plain.data_dir)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("can be chosen only when a deployment is first started"),
+        "{err}"
+    );
+}

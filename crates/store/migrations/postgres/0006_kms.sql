@@ -40,3 +40,9 @@ CREATE INDEX kms_aliases_by_key ON kms_aliases(account_id, region, target_key_id
 -- A repository's encryption configuration, as SQLite's.
 ALTER TABLE repositories ADD COLUMN encryption_type TEXT COLLATE "C" NOT NULL DEFAULT 'AES256';
 ALTER TABLE repositories ADD COLUMN kms_key TEXT COLLATE "C";
+
+-- The deployment's key-encryption root when kept in an external KMS, as SQLite's.
+CREATE TABLE kms_root (
+    id    BIGINT PRIMARY KEY CHECK (id = 1),
+    value TEXT COLLATE "C" NOT NULL
+);

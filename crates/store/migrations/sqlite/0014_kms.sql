@@ -41,3 +41,10 @@ CREATE INDEX kms_aliases_by_key ON kms_aliases(account_id, region, target_key_id
 -- AES256 (keys from the server key), or KMS / KMS_DSSE with its key's ARN.
 ALTER TABLE repositories ADD COLUMN encryption_type TEXT NOT NULL DEFAULT 'AES256';
 ALTER TABLE repositories ADD COLUMN kms_key TEXT;
+
+-- The deployment's key-encryption root when it is kept in an external KMS
+-- (`--root-kms-key`): the root wrapped by that KMS, written once.
+CREATE TABLE kms_root (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value TEXT    NOT NULL
+);

@@ -251,4 +251,11 @@ pub async fn kms_store_suite<S: IdentityStore + KmsStore + RepositoryStore + ?Si
     assert_eq!(found[0].1, reg);
     let rest = store.kms_repositories(under.id.0, 10).await.unwrap();
     assert_eq!(rest.len(), 1);
+
+    // The wrapped root: written once, the first writer's kept.
+    assert_eq!(store.kms_root().await.unwrap(), None);
+    assert_eq!(store.put_kms_root("first").await.unwrap(), "first");
+    assert_eq!(store.put_kms_root("second").await.unwrap(), "first");
+    assert_eq!(store.kms_root().await.unwrap().as_deref(), Some("first"));
+    assert_eq!(store.kms_key_count().await.unwrap(), 3);
 }

@@ -125,6 +125,13 @@ pub trait KmsStore: Send + Sync {
         after: i64,
         limit: u32,
     ) -> Result<Vec<(i64, crate::RegistryKey, String, String)>>;
+    /// How many KMS keys there are, in every account.
+    async fn kms_key_count(&self) -> Result<u64>;
+    /// The deployment's root wrapped by an external KMS, if one was recorded.
+    async fn kms_root(&self) -> Result<Option<String>>;
+    /// Records `value` as the wrapped root unless one is recorded already;
+    /// the recorded one (the first writer's, when nodes race at start).
+    async fn put_kms_root(&self, value: &str) -> Result<String>;
     /// Up to `limit` aliases after `after` by name, of one key or of all.
     async fn list_kms_aliases(
         &self,

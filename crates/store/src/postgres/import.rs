@@ -33,6 +33,7 @@ const TABLES: &[&str] = &[
     "group_policy_attachments",
     "kms_keys",
     "kms_aliases",
+    "kms_root",
     "account_settings",
     "registry_policies",
     "registry_scanning",

@@ -142,6 +142,32 @@ impl KmsStore for PgMetadataStore {
             .collect())
     }
 
+    async fn kms_key_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM kms_keys")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn kms_root(&self) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(KMS_ROOT)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn put_kms_root(&self, value: &str) -> Result<String> {
+        retrying!({
+            let mut tx = self.writer.begin().await?;
+            sqlx::query(PUT_KMS_ROOT)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+            let stored: String = sqlx::query_scalar(KMS_ROOT).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(stored)
+        })
+    }
+
     async fn create_kms_alias(
         &self,
         alias: &KmsAliasRecord,
