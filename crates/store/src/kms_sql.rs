@@ -147,3 +147,22 @@ where
         updated_at: row.get(5),
     }
 }
+
+/// A row of `KMS_REPOSITORIES`, on either backend.
+pub(crate) fn kms_repository_from_row<R>(row: &R) -> (i64, crate::RegistryKey, String, String)
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    (
+        row.get(0),
+        crate::RegistryKey {
+            account_id: row.get(1),
+            region: row.get(2),
+        },
+        row.get(3),
+        row.get(4),
+    )
+}

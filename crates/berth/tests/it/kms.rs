@@ -553,18 +553,7 @@ fn a_kms_repository_follows_its_key() {
 
     // A user with ECR's PowerUser policy and no KMS permission.
     let (dev_id, dev_secret) = user_with_key(&s, "dev");
-    let (status, out) = iam_call(
-        &s,
-        &[
-            ("Action", "AttachUserPolicy"),
-            ("UserName", "dev"),
-            (
-                "PolicyArn",
-                "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser",
-            ),
-        ],
-    );
-    assert_eq!(status, 200, "{out}");
+    attach_power_user(&s, "dev");
     let dev = api_as(&s, (&dev_id, &dev_secret));
     let r = dev.get(manifest_path);
     assert_eq!(r.status(), 403);
@@ -645,18 +634,7 @@ fn a_kms_repository_follows_its_key() {
     assert_eq!(described["KeyMetadata"]["Arn"], managed_arn.as_str());
     assert_eq!(described["KeyMetadata"]["KeyManager"], "AWS");
     let (u_id, u_secret) = user_with_key(&s, "builder");
-    let (status, out) = iam_call(
-        &s,
-        &[
-            ("Action", "AttachUserPolicy"),
-            ("UserName", "builder"),
-            (
-                "PolicyArn",
-                "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser",
-            ),
-        ],
-    );
-    assert_eq!(status, 200, "{out}");
+    attach_power_user(&s, "builder");
     let builder = api_as(&s, (&u_id, &u_secret));
     builder.push_image("kms/managed", &img, "v1");
     assert_eq!(
@@ -787,4 +765,20 @@ fn a_deployments_root_lives_in_another_berths_kms() {
             && err.contains("can be chosen only when a deployment is first started"),
         "{err}"
     );
+}
+
+/// Attaches AmazonEC2ContainerRegistryPowerUser (ECR, no KMS) to `user`.
+fn attach_power_user(s: &TestServer, user: &str) {
+    let (status, out) = iam_call(
+        s,
+        &[
+            ("Action", "AttachUserPolicy"),
+            ("UserName", user),
+            (
+                "PolicyArn",
+                "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser",
+            ),
+        ],
+    );
+    assert_eq!(status, 200, "{out}");
 }

@@ -54,6 +54,33 @@ impl KmsApi<'_> {
         Ok(found)
     }
 
+    /// The caller's alias `name` (its ARN and record), once `action` is
+    /// allowed on the alias (identity policies) and on the key it points
+    /// at now (that key's policy).
+    async fn existing_alias(
+        &self,
+        caller: &Caller,
+        region: &str,
+        name: &str,
+        action: &str,
+    ) -> Result<(String, KmsAliasRecord)> {
+        let arn = rules::alias_arn(region, &caller.account_id, name);
+        self.authorize_identity(caller, action, &arn).await?;
+        let Some(current) = self
+            .meta()
+            .get_kms_alias(&caller.account_id, region, name)
+            .await?
+        else {
+            return Err(kms_error(
+                "NotFoundException",
+                format!("Alias {arn} is not found."),
+            ));
+        };
+        self.key_for(caller, region, &current.target_key_id, action, false)
+            .await?;
+        Ok((arn, current))
+    }
+
     fn outcome(&self, outcome: KmsAliasOutcome, arn: &str, target: &Found) -> Result<()> {
         match outcome {
             KmsAliasOutcome::Done => Ok(()),
@@ -120,28 +147,10 @@ impl KmsApi<'_> {
         target_key_id: &str,
     ) -> Result<()> {
         rules::check_alias_name(name, true)?;
-        let arn = rules::alias_arn(region, &caller.account_id, name);
-        self.authorize_identity(caller, "kms:UpdateAlias", &arn)
+        let (arn, current) = self
+            .existing_alias(caller, region, name, "kms:UpdateAlias")
             .await?;
-        let Some(current) = self
-            .meta()
-            .get_kms_alias(&caller.account_id, region, name)
-            .await?
-        else {
-            return Err(kms_error(
-                "NotFoundException",
-                format!("Alias {arn} is not found."),
-            ));
-        };
-        // The key it points at now, then the new one.
-        self.key_for(
-            caller,
-            region,
-            &current.target_key_id,
-            "kms:UpdateAlias",
-            false,
-        )
-        .await?;
+        // Then the key it is to point at.
         let target = self
             .alias_target(caller, region, target_key_id, "kms:UpdateAlias")
             .await?;
@@ -161,27 +170,9 @@ impl KmsApi<'_> {
 
     pub async fn delete_alias(&self, caller: &Caller, region: &str, name: &str) -> Result<()> {
         rules::check_alias_name(name, true)?;
-        let arn = rules::alias_arn(region, &caller.account_id, name);
-        self.authorize_identity(caller, "kms:DeleteAlias", &arn)
+        let (arn, _) = self
+            .existing_alias(caller, region, name, "kms:DeleteAlias")
             .await?;
-        let Some(current) = self
-            .meta()
-            .get_kms_alias(&caller.account_id, region, name)
-            .await?
-        else {
-            return Err(kms_error(
-                "NotFoundException",
-                format!("Alias {arn} is not found."),
-            ));
-        };
-        self.key_for(
-            caller,
-            region,
-            &current.target_key_id,
-            "kms:DeleteAlias",
-            false,
-        )
-        .await?;
         if !self
             .meta()
             .delete_kms_alias(&caller.account_id, region, name)

@@ -57,18 +57,10 @@ pub async fn api(
     body: Body,
     facts: RequestFacts,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let mut resp = match handle(&app, &method, &uri, &headers, body, facts).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::debug!(error = e.kind(), "ECR API request refused");
-            e.into_response()
-        }
-    };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("x-amzn-requestid", v);
-    }
-    resp
+    crate::aws_error::json_response(
+        handle(&app, &method, &uri, &headers, body, facts).await,
+        "ECR",
+    )
 }
 
 async fn handle(

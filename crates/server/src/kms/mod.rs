@@ -68,18 +68,10 @@ pub async fn api(
     body: Body,
     facts: RequestFacts,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let mut resp = match handle(&app, &method, &uri, &headers, body, facts).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::debug!(error = e.kind(), "KMS API request refused");
-            e.into_response()
-        }
-    };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("x-amzn-requestid", v);
-    }
-    resp
+    crate::aws_error::json_response(
+        handle(&app, &method, &uri, &headers, body, facts).await,
+        "KMS",
+    )
 }
 
 async fn handle(

@@ -42,6 +42,27 @@ async fn check_alias(
     Ok(None)
 }
 
+impl SqliteMetadataStore {
+    /// CreateAlias (`creating`) or UpdateAlias, checked in its transaction.
+    async fn write_alias(
+        &self,
+        alias: &KmsAliasRecord,
+        creating: bool,
+        max_per_key: u32,
+    ) -> Result<KmsAliasOutcome> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(refused) = check_alias(&mut tx, alias, creating, max_per_key).await? {
+            return Ok(refused);
+        }
+        let sql = if creating { INSERT_ALIAS } else { UPDATE_ALIAS };
+        bind_alias!(sqlx::query(sql), alias)
+            .execute(&mut **tx)
+            .await?;
+        tx.commit().await?;
+        Ok(KmsAliasOutcome::Done)
+    }
+}
+
 #[async_trait]
 impl KmsStore for SqliteMetadataStore {
     async fn create_kms_key(&self, key: &KmsKeyRecord) -> Result<bool> {
@@ -114,26 +135,12 @@ impl KmsStore for SqliteMetadataStore {
         after: i64,
         limit: u32,
     ) -> Result<Vec<(i64, crate::RegistryKey, String, String)>> {
-        use sqlx::Row;
         let rows = sqlx::query(KMS_REPOSITORIES)
             .bind(after)
             .bind(i64::from(limit))
             .fetch_all(&self.reader)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                (
-                    r.get(0),
-                    crate::RegistryKey {
-                        account_id: r.get(1),
-                        region: r.get(2),
-                    },
-                    r.get(3),
-                    r.get(4),
-                )
-            })
-            .collect())
+        Ok(rows.iter().map(kms_repository_from_row).collect())
     }
 
     async fn kms_key_count(&self) -> Result<u64> {
@@ -165,15 +172,7 @@ impl KmsStore for SqliteMetadataStore {
         alias: &KmsAliasRecord,
         max_per_key: u32,
     ) -> Result<KmsAliasOutcome> {
-        let mut tx = self.writer.begin().await?;
-        if let Some(refused) = check_alias(&mut tx, alias, true, max_per_key).await? {
-            return Ok(refused);
-        }
-        bind_alias!(sqlx::query(INSERT_ALIAS), alias)
-            .execute(&mut **tx)
-            .await?;
-        tx.commit().await?;
-        Ok(KmsAliasOutcome::Done)
+        self.write_alias(alias, true, max_per_key).await
     }
 
     async fn update_kms_alias(
@@ -181,15 +180,7 @@ impl KmsStore for SqliteMetadataStore {
         alias: &KmsAliasRecord,
         max_per_key: u32,
     ) -> Result<KmsAliasOutcome> {
-        let mut tx = self.writer.begin().await?;
-        if let Some(refused) = check_alias(&mut tx, alias, false, max_per_key).await? {
-            return Ok(refused);
-        }
-        bind_alias!(sqlx::query(UPDATE_ALIAS), alias)
-            .execute(&mut **tx)
-            .await?;
-        tx.commit().await?;
-        Ok(KmsAliasOutcome::Done)
+        self.write_alias(alias, false, max_per_key).await
     }
 
     async fn delete_kms_alias(&self, account_id: &str, region: &str, name: &str) -> Result<bool> {
