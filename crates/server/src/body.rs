@@ -189,6 +189,12 @@ pub enum ReadError {
 /// Reads a whole body of at most `limit` bytes.
 pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ReadError> {
     use futures_util::StreamExt;
+    // A declared length over the limit is refused before any of it is
+    // waited for (the caller answers at once and the connection closes).
+    let declared = http_body::Body::size_hint(&body).lower();
+    if declared > limit as u64 {
+        return Err(ReadError::TooLarge(declared as usize));
+    }
     let mut stream = body.into_data_stream();
     let mut buf = bytes::BytesMut::new();
     while let Some(chunk) = stream.next().await {

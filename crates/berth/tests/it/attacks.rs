@@ -265,6 +265,14 @@ fn bodies_are_not_read_for_callers_refused_by_their_headers() {
         ),
         ("content-type", "application/x-amz-json-1.1"),
     ];
+    let kms_target = [
+        ("x-amz-target", "TrentService.Encrypt"),
+        ("content-type", "application/x-amz-json-1.1"),
+    ];
+    let root = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
     let iam_form = [("content-type", "application/x-www-form-urlencoded")];
     let vulndb = [("content-type", "application/json")];
     let cases: Vec<(&str, String, u16)> = vec![
@@ -287,6 +295,21 @@ fn bodies_are_not_read_for_callers_refused_by_their_headers() {
             "vulnerability batch, a user who may not import",
             head_without_body(&s, "/berth/admin/vulndb/records", &vulndb, user, "berth", 95 << 20),
             403,
+        ),
+        (
+            "KMS, unknown key",
+            head_without_body(&s, "/", &kms_target, unknown, "kms", 100_000),
+            400,
+        ),
+        (
+            "KMS, a signed body over its 128 KiB limit",
+            head_without_body(&s, "/", &kms_target, root, "kms", 10_000_000),
+            400,
+        ),
+        (
+            "KMS, no signature",
+            format!("POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: TrentService.Encrypt\r\nContent-Length: 100000\r\n", addr(&s)),
+            400,
         ),
         (
             "ECR, no signature",
