@@ -409,7 +409,6 @@ impl BlobStore for FsBlobStore {
                         opener,
                         pos: offset,
                         end: offset + len,
-                        scratch: Vec::new(),
                     })
                 }
             };

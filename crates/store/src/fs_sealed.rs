@@ -311,7 +311,6 @@ pub(crate) struct SealedWindows {
     pub opener: Opener,
     pub pos: u64,
     pub end: u64,
-    pub scratch: Vec<u8>,
 }
 
 impl SealedWindows {
@@ -324,9 +323,11 @@ impl SealedWindows {
         let range = self.pos..to;
         let read = (|| {
             let (_, bytes) = self.opener.layout().covering(&range)?;
-            self.scratch.resize((bytes.end - bytes.start) as usize, 0);
+            // Read into a buffer of its own and opened inside it: the
+            // plaintext is the same allocation, handed on without a copy.
+            let mut sealed = vec![0u8; (bytes.end - bytes.start) as usize];
             self.file
-                .read_exact_at(&mut self.scratch, bytes.start)
+                .read_exact_at(&mut sealed, bytes.start)
                 .map_err(|e| {
                     if e.kind() == ErrorKind::UnexpectedEof {
                         io::Error::new(e.kind(), "blob file is shorter than its sealed size")
@@ -334,10 +335,7 @@ impl SealedWindows {
                         e
                     }
                 })?;
-            let mut out = Vec::with_capacity((range.end - range.start) as usize);
-            self.opener
-                .open_range(&range, &mut self.scratch, &mut out)?;
-            Ok(Bytes::from(out))
+            Ok(self.opener.open_range_owned(&range, sealed)?)
         })();
         self.pos = to;
         Some(read)

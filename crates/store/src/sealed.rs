@@ -340,6 +340,39 @@ impl SegmentKey {
         self.open(index, flag, sealed)
     }
 
+    /// Opens the data segment `index` sealed at `buf[src..src + len]` and
+    /// leaves its plaintext at `buf[dst..]` (`dst <= src`), decrypting and
+    /// moving in one pass (AES-GCM reads ahead of where it writes): the
+    /// plaintext's length. Lets a window of segments become one contiguous
+    /// plaintext in the buffer it was read into, without a second copy.
+    pub fn open_moving(
+        &self,
+        index: u64,
+        buf: &mut [u8],
+        src: usize,
+        len: usize,
+        dst: usize,
+    ) -> Option<usize> {
+        if (len as u64) < OVERHEAD || dst > src || src + len > buf.len() {
+            return None;
+        }
+        let flag = if len as u64 == stride(self.segment) {
+            INNER
+        } else {
+            TAIL
+        };
+        let nonce: [u8; 12] = buf[src..src + NONCE_LEN as usize].try_into().ok()?;
+        self.key
+            .open_within(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(self.aad(index, flag)),
+                &mut buf[dst..src + len],
+                (src - dst + NONCE_LEN as usize)..,
+            )
+            .ok()
+            .map(|p| p.len())
+    }
+
     /// A TAIL segment holding `plain` (an upload's last, partial one).
     pub fn seal_tail(&self, index: u64, plain: &[u8], out: &mut Vec<u8>) {
         self.seal(index, TAIL, plain, out)
@@ -520,6 +553,35 @@ impl Opener {
             out.extend_from_slice(&plain[from as usize..to as usize]);
         }
         Ok(())
+    }
+
+    /// The plaintext of `range` from `sealed`, the sealed bytes of the
+    /// segments `covering` names for it, opened and compacted inside that
+    /// very buffer (`SegmentKey::open_moving`): no copy besides the read.
+    pub fn open_range_owned(
+        &self,
+        range: &Range<u64>,
+        mut sealed: Vec<u8>,
+    ) -> Result<bytes::Bytes, SealError> {
+        let (segs, bytes) = self.layout.covering(range)?;
+        if sealed.len() as u64 != bytes.end - bytes.start {
+            return Err(self.tampered(segs.start));
+        }
+        let first = segs.start * self.layout.segment as u64;
+        let (mut src, mut dst) = (0usize, 0usize);
+        for i in segs {
+            let r = self.layout.segment_range(i);
+            let n = (r.end - r.start) as usize;
+            dst += self
+                .key
+                .open_moving(i, &mut sealed, src, n, dst)
+                .ok_or_else(|| self.tampered(i))?;
+            src += n;
+        }
+        sealed.truncate(dst);
+        let from = (range.start - first) as usize;
+        let to = (range.end - first) as usize;
+        Ok(bytes::Bytes::from(sealed).slice(from..to))
     }
 
     fn tampered(&self, segment: u64) -> SealError {
