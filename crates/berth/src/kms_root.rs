@@ -21,7 +21,7 @@ use berth_store::MetadataStore;
 use serde_json::{json, Value};
 use sha2::Digest as _;
 
-/// What the root's record says (JSON in `kms_root`).
+/// The encryption context the root is wrapped and unwrapped under.
 const CONTEXT: (&str, &str) = ("berth", "kek-root");
 
 pub struct RootKms {

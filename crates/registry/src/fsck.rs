@@ -793,17 +793,20 @@ impl Registry {
                 return Ok(());
             };
             for (_, registry, name, arn) in page {
-                let key_id = arn.rsplit_once(":key/").map(|(_, id)| id).unwrap_or("");
+                let key_id = match crate::kms::rules::parse_key_ref(&arn, &registry.region) {
+                    Ok(crate::kms::rules::KeyRef::Key { id, .. }) => id,
+                    _ => String::new(),
+                };
                 let key = self
                     .meta
-                    .get_kms_key(&registry.account_id, &registry.region, key_id)
+                    .get_kms_key(&registry.account_id, &registry.region, &key_id)
                     .await?;
                 let location = format!(
                     "repository {name} of {} in {}",
                     registry.account_id, registry.region
                 );
                 let _ = match key {
-                    Some(k) if k.state != "PendingDeletion" => continue,
+                    Some(k) if k.state != crate::kms::rules::PENDING_DELETION => continue,
                     Some(k) if k.deletion_date.is_some_and(|d| d > now) => report.push(
                         Severity::Damage,
                         "repository-kms-key-pending-deletion",

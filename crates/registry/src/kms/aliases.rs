@@ -36,10 +36,7 @@ impl KmsApi<'_> {
     ) -> Result<Found> {
         let found = self.key_for(caller, region, key_id, action, false).await?;
         if found.key.account_id != caller.account_id {
-            return Err(kms_error(
-                "NotFoundException",
-                format!("Key '{}' does not exist", found.arn),
-            ));
+            return Err(rules::key_not_found(&found.arn));
         }
         if found.key.key_manager == "AWS" {
             return Err(kms_error(
@@ -92,10 +89,7 @@ impl KmsApi<'_> {
                 "NotFoundException",
                 format!("Alias {arn} is not found."),
             )),
-            KmsAliasOutcome::KeyNotFound => Err(kms_error(
-                "NotFoundException",
-                format!("Key '{}' does not exist", target.arn),
-            )),
+            KmsAliasOutcome::KeyNotFound => Err(rules::key_not_found(&target.arn)),
             KmsAliasOutcome::TooMany => Err(kms_error(
                 "LimitExceededException",
                 format!(
@@ -203,10 +197,7 @@ impl KmsApi<'_> {
             Some(k) => {
                 let found = self.resolve(caller, region, k, false).await?;
                 if found.key.account_id != caller.account_id {
-                    return Err(kms_error(
-                        "NotFoundException",
-                        format!("Key '{}' does not exist", found.arn),
-                    ));
+                    return Err(rules::key_not_found(&found.arn));
                 }
                 Some(found.key.key_id)
             }

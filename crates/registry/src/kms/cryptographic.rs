@@ -287,7 +287,7 @@ impl KmsApi<'_> {
 
     /// ReEncrypt: opened under its key (`kms:ReEncryptFrom` there), sealed
     /// under the destination (`kms:ReEncryptTo`); the plaintext never
-    /// leaves the server.
+    /// leaves the server. `algorithms`: the source's and the destination's.
     #[allow(clippy::too_many_arguments)]
     pub async fn re_encrypt(
         &self,
@@ -298,8 +298,11 @@ impl KmsApi<'_> {
         source_key_id: Option<&str>,
         destination_key_id: &str,
         destination_context: &Context,
+        algorithms: [Option<&str>; 2],
         dry: bool,
     ) -> Result<ReEncrypted> {
+        let [source_algorithm, destination_algorithm] = algorithms;
+        check_algorithm(destination_algorithm)?;
         let destination = self
             .usable_key(
                 caller,
@@ -316,7 +319,7 @@ impl KmsApi<'_> {
                 ciphertext,
                 source_context,
                 source_key_id,
-                None,
+                source_algorithm,
                 "kms:ReEncryptFrom",
                 dry,
             )

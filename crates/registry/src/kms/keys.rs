@@ -539,7 +539,7 @@ impl KmsApi<'_> {
             .modify(caller, region, key_id, "kms:RotateKeyOnDemand", |key, arn| {
                 customer_managed(key, arn)?;
                 require_state(key, arn, true)?;
-                let mut materials = decode_materials(&key.materials)?;
+                let materials = decode_materials(&key.materials)?;
                 let on_demand = materials
                     .iter()
                     .filter(|m| m.rotation.as_deref() == Some("ON_DEMAND"))
@@ -550,8 +550,7 @@ impl KmsApi<'_> {
                         format!("{arn} has been rotated on demand {on_demand} times, the most allowed"),
                     ));
                 }
-                materials.push(new_material(kek, arn, now, Some("ON_DEMAND")));
-                key.materials = encode_materials(&materials);
+                add_material(kek, key, arn, materials, now, "ON_DEMAND");
                 Ok(())
             })
             .await?;
@@ -566,44 +565,32 @@ impl KmsApi<'_> {
         let due = |k: &KmsKeyRecord| {
             k.state == rules::ENABLED && k.next_rotation_at.is_some_and(|t| t <= now)
         };
+        let kek = &self.kms.kek;
         let mut found = found;
         for _ in 0..super::UPDATE_ATTEMPTS {
             if !due(&found.key) {
                 return Ok(found);
             }
-            let mut next = found.key.clone();
-            let mut materials = decode_materials(&next.materials)?;
-            materials.push(new_material(
-                &self.kms.kek,
-                &found.arn,
-                now,
-                Some("AUTOMATIC"),
-            ));
-            next.materials = encode_materials(&materials);
-            let period = next
-                .rotation_period_days
-                .unwrap_or(rules::DEFAULT_ROTATION_DAYS);
-            next.next_rotation_at = Some(now + period * rules::DAY_MS);
-            next.revision += 1;
-            if self.meta().update_kms_key(&next).await? {
-                return Ok(Found {
-                    key: next,
-                    arn: found.arn,
-                });
+            let rotated = self
+                .write_over(&found, |key, arn| {
+                    let materials = decode_materials(&key.materials)?;
+                    add_material(kek, key, arn, materials, now, "AUTOMATIC");
+                    let period = key
+                        .rotation_period_days
+                        .unwrap_or(rules::DEFAULT_ROTATION_DAYS);
+                    key.next_rotation_at = Some(now + period * rules::DAY_MS);
+                    Ok(())
+                })
+                .await?;
+            if let Some(rotated) = rotated {
+                return Ok(rotated);
             }
-            match self
+            let k = &found.key;
+            found.key = self
                 .meta()
-                .get_kms_key(&found.key.account_id, &found.key.region, &found.key.key_id)
+                .get_kms_key(&k.account_id, &k.region, &k.key_id)
                 .await?
-            {
-                Some(k) => found.key = k,
-                None => {
-                    return Err(kms_error(
-                        "NotFoundException",
-                        format!("Key '{}' does not exist", found.arn),
-                    ))
-                }
-            }
+                .ok_or_else(|| rules::key_not_found(&found.arn))?;
         }
         Ok(found)
     }
@@ -670,20 +657,27 @@ impl KmsApi<'_> {
     ) -> Result<()> {
         check_policy_name(policy_name)?;
         check_policy_text(policy)?;
-        let found = self
-            .key_for(caller, region, key_id, "kms:PutKeyPolicy", false)
-            .await?;
-        customer_managed(&found.key, &found.arn)?;
-        let mut proposed = found.clone();
-        proposed.key.policy = policy.to_string();
-        self.lockout_check(caller, &proposed, bypass).await?;
-        self.modify(caller, region, key_id, "kms:PutKeyPolicy", |key, arn| {
-            customer_managed(key, arn)?;
-            key.policy = policy.to_string();
-            Ok(())
-        })
-        .await?;
-        Ok(())
+        // The proposed policy must pass the lockout check against the very
+        // revision it replaces.
+        for _ in 0..super::UPDATE_ATTEMPTS {
+            let found = self
+                .key_for(caller, region, key_id, "kms:PutKeyPolicy", false)
+                .await?;
+            customer_managed(&found.key, &found.arn)?;
+            let mut proposed = found.clone();
+            proposed.key.policy = policy.to_string();
+            self.lockout_check(caller, &proposed, bypass).await?;
+            let written = self
+                .write_over(&found, |key, _| {
+                    key.policy = policy.to_string();
+                    Ok(())
+                })
+                .await?;
+            if written.is_some() {
+                return Ok(());
+            }
+        }
+        Err(super::changing(key_id))
     }
 
     pub async fn update_description(
@@ -785,6 +779,20 @@ impl KmsApi<'_> {
         });
         Ok((tags, next))
     }
+}
+
+/// `key` with a new material (rotated by `kind`: `AUTOMATIC`, `ON_DEMAND`)
+/// after `materials`, its current ones: the newest seals from now on.
+fn add_material(
+    kek: &berth_store::sealed::Kek,
+    key: &mut KmsKeyRecord,
+    arn: &str,
+    mut materials: Vec<Material>,
+    now: i64,
+    kind: &str,
+) {
+    materials.push(new_material(kek, arn, now, Some(kind)));
+    key.materials = encode_materials(&materials);
 }
 
 fn check_policy_name(name: Option<&str>) -> Result<()> {

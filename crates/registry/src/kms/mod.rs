@@ -128,16 +128,15 @@ impl KmsApi<'_> {
             }
         };
         let arn = rules::key_arn(region, &account, &id);
-        let not_found = || kms_error("NotFoundException", format!("Key '{arn}' does not exist"));
         let Some(key) = self.meta().get_kms_key(&account, region, &id).await? else {
-            return Err(not_found());
+            return Err(rules::key_not_found(&arn));
         };
         if key.state == rules::PENDING_DELETION
             && key.deletion_date.is_some_and(|d| d <= self.now())
         {
             self.meta().delete_kms_key(&account, region, &id).await?;
             tracing::info!(key = %arn, "KMS key deleted at the end of its waiting period");
-            return Err(not_found());
+            return Err(rules::key_not_found(&arn));
         }
         Ok(Found { key, arn })
     }
@@ -223,20 +222,35 @@ impl KmsApi<'_> {
     {
         for _ in 0..UPDATE_ATTEMPTS {
             let found = self.key_for(caller, region, key_id, action, false).await?;
-            let mut next = found.key.clone();
-            change(&mut next, &found.arn)?;
-            next.revision += 1;
-            if self.meta().update_kms_key(&next).await? {
-                return Ok(Found {
-                    key: next,
-                    arn: found.arn,
-                });
+            if let Some(changed) = self.write_over(&found, &mut change).await? {
+                return Ok(changed);
             }
         }
-        Err(Error::Conflict(format!(
-            "KMS key {key_id} kept changing while this request tried to change it; retry"
-        )))
+        Err(changing(key_id))
     }
+
+    /// One attempt at a change: `found` with `change` applied, written only
+    /// over the revision it was read at; `None` when another writer came
+    /// first (the caller reads again).
+    pub(crate) async fn write_over<F>(&self, found: &Found, change: F) -> Result<Option<Found>>
+    where
+        F: FnOnce(&mut KmsKeyRecord, &str) -> Result<()>,
+    {
+        let mut next = found.key.clone();
+        change(&mut next, &found.arn)?;
+        next.revision += 1;
+        Ok(self.meta().update_kms_key(&next).await?.then(|| Found {
+            key: next,
+            arn: found.arn.clone(),
+        }))
+    }
+}
+
+/// A change that kept losing to other writers.
+pub(crate) fn changing(key_id: &str) -> Error {
+    Error::Conflict(format!(
+        "KMS key {key_id} kept changing while this request tried to change it; retry"
+    ))
 }
 
 fn deny_unless_allowed(decision: Decision, request: &berth_iam::policy::Request) -> Result<()> {

@@ -34,6 +34,12 @@ pub(crate) fn kms_error(code: &'static str, message: impl Into<String>) -> Error
     }
 }
 
+/// KMS's answer for a key that does not exist (or that the caller's
+/// account cannot name).
+pub(crate) fn key_not_found(arn: &str) -> Error {
+    kms_error("NotFoundException", format!("Key '{arn}' does not exist"))
+}
+
 /// The model's constraint wording (`ValidationException`).
 pub(crate) fn validation(member: &str, value: &str, constraint: &str) -> Error {
     kms_error(

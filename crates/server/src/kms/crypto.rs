@@ -157,22 +157,6 @@ pub struct ReEncryptInput {
 }
 
 handler!(re_encrypt, ReEncryptInput, |call, input| {
-    for a in [
-        &input.source_encryption_algorithm,
-        &input.destination_encryption_algorithm,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if a != "SYMMETRIC_DEFAULT" {
-            return Err(AwsError::client(
-                "InvalidKeyUsageException",
-                format!(
-                    "{a} is not supported by a symmetric encryption key: use SYMMETRIC_DEFAULT"
-                ),
-            ));
-        }
-    }
     let ciphertext = blob("CiphertextBlob", &input.ciphertext_blob)?;
     let out = call
         .kms()
@@ -184,6 +168,10 @@ handler!(re_encrypt, ReEncryptInput, |call, input| {
             input.source_key_id.as_deref(),
             &input.destination_key_id,
             &input.destination_encryption_context,
+            [
+                input.source_encryption_algorithm.as_deref(),
+                input.destination_encryption_algorithm.as_deref(),
+            ],
             input.dry_run.unwrap_or(false),
         )
         .await
