@@ -509,27 +509,9 @@ impl Identity {
         resource: &str,
         facts: &RequestFacts,
     ) -> Result<(Decision, Request)> {
-        let identity = self.identity_policies(caller).await?;
-        let reads = identity.iter().any(|(_, p)| reads_user_id(p))
-            || session_policies(caller).is_some_and(|ps| ps.iter().any(|(_, p)| reads_user_id(p)));
-        let user_id = self.user_id_for_conditions(caller, reads).await?;
-        let identity = evaluator_identity(&identity);
-        let session = session_policies(caller).map(evaluator_identity);
-        let request = with_user_id(
-            facts.apply(self.request(caller, action, resource)),
-            user_id.as_deref(),
-        );
-        let decision = evaluate(
-            &request,
-            &Policies {
-                identity: &identity,
-                session: session.as_deref(),
-                repository: None,
-                registry: None,
-                resource_account: &caller.account_id,
-            },
-        );
-        Ok((decision, request))
+        let own = (&*caller.account_id, None);
+        self.decide_beside(caller, action, resource, own, facts, &[])
+            .await
     }
 
     /// `caller` doing `action` on `resource` of `resource_account`, which
@@ -548,9 +530,27 @@ impl Identity {
         facts: &RequestFacts,
         context: &[(String, Vec<String>)],
     ) -> Result<(Decision, Request)> {
+        let owner = (resource_account, Some(policy));
+        self.decide_beside(caller, action, resource, owner, facts, context)
+            .await
+    }
+
+    /// The evaluation both share, outside the repository and registry
+    /// caches: the caller's identity (and session) policies, and `owner`'s
+    /// account with the resource's own policy if it has one (then it must
+    /// name the caller: `evaluate_trust`).
+    async fn decide_beside(
+        &self,
+        caller: &Principal,
+        action: &str,
+        resource: &str,
+        (resource_account, own): (&str, Option<&Policy>),
+        facts: &RequestFacts,
+        context: &[(String, Vec<String>)],
+    ) -> Result<(Decision, Request)> {
         let identity = self.identity_policies(caller).await?;
         let reads = identity.iter().any(|(_, p)| reads_user_id(p))
-            || reads_user_id(policy)
+            || own.is_some_and(reads_user_id)
             || session_policies(caller).is_some_and(|ps| ps.iter().any(|(_, p)| reads_user_id(p)));
         let user_id = self.user_id_for_conditions(caller, reads).await?;
         let identity = evaluator_identity(&identity);
@@ -562,16 +562,17 @@ impl Identity {
         for (k, v) in context {
             request = request.with_context_values(k, v.iter().cloned());
         }
-        let decision = policy::evaluate_trust(
-            &request,
-            &Policies {
-                identity: &identity,
-                session: session.as_deref(),
-                repository: Some(policy),
-                registry: None,
-                resource_account,
-            },
-        );
+        let policies = Policies {
+            identity: &identity,
+            session: session.as_deref(),
+            repository: own,
+            registry: None,
+            resource_account,
+        };
+        let decision = match own {
+            Some(_) => policy::evaluate_trust(&request, &policies),
+            None => evaluate(&request, &policies),
+        };
         Ok((decision, request))
     }
 
