@@ -91,11 +91,11 @@ impl Ctx<'_> {
     }
 
     /// Refuses the request unless the caller (a user, or the anonymous
-    /// principal) may perform `action` on the repository.
+    /// principal) may perform `action` on the repository (and use its KMS
+    /// key as the action does, when it has one).
     async fn authorize(&self, action: &str, name: &RepositoryName) -> Result<(), OciError> {
         self.app
             .registry
-            .identity()
             .authorize(
                 &self.principal,
                 action,
@@ -111,14 +111,6 @@ impl Ctx<'_> {
         let reg = &self.app.registry;
         if let Some((action, name)) = crate::v2_access::action(method.as_str(), &route) {
             self.authorize(action, name).await?;
-            reg.authorize_key_use(
-                &self.principal,
-                &self.facts,
-                &self.registry,
-                name.as_str(),
-                action,
-            )
-            .await?;
         }
         // A push that would create the repository needs that right too.
         if let ("POST", V2Route::UploadStart(name)) | ("PUT", V2Route::Manifest(name, _)) =
@@ -270,26 +262,14 @@ impl Ctx<'_> {
         if let (Some(m), Some(from)) = (self.params.get("mount"), self.params.get("from")) {
             let digest: Digest = m.parse()?;
             // An unusable source is not an error: the client uploads instead.
-            // Mounting reads the source: it needs ecr:GetDownloadUrlForLayer there.
-            // A source under a KMS key must let the caller decrypt too.
+            // Mounting reads the source: it needs ecr:GetDownloadUrlForLayer there
+            // (and kms:Decrypt on its key, when it has one).
             let readable = match RepositoryName::parse(from) {
-                Ok(from) => {
-                    let ok = self
-                        .authorize("ecr:GetDownloadUrlForLayer", &from)
-                        .await
-                        .is_ok()
-                        && reg
-                            .authorize_key_use(
-                                &self.principal,
-                                &self.facts,
-                                &self.registry,
-                                from.as_str(),
-                                "ecr:GetDownloadUrlForLayer",
-                            )
-                            .await
-                            .is_ok();
-                    ok.then_some(from)
-                }
+                Ok(from) => self
+                    .authorize("ecr:GetDownloadUrlForLayer", &from)
+                    .await
+                    .is_ok()
+                    .then_some(from),
                 Err(_) => None,
             };
             if let Some(from) = readable {

@@ -71,11 +71,35 @@ impl KmsApi<'_> {
 }
 
 impl Registry {
+    /// `Ok` if `caller` may perform `action` (`ecr:BatchGetImage`) on
+    /// `repository` of `registry`: the ECR policies allow it
+    /// (`Identity::authorize`), and a repository under a KMS key lets the
+    /// caller make the use of the key the action makes. What the ECR API
+    /// and `/v2` both ask for every repository they touch.
+    pub async fn authorize(
+        &self,
+        caller: &crate::Principal,
+        action: &str,
+        registry: &RegistryKey,
+        repository: Option<&str>,
+        facts: &RequestFacts,
+    ) -> Result<()> {
+        self.identity
+            .authorize(caller, action, registry, repository, facts)
+            .await?;
+        match repository {
+            Some(name) if name != "*" => {
+                self.authorize_key_use(caller, facts, registry, name, action)
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `Ok` unless repository `name` is under a KMS key that refuses the
-    /// use `ecr_action` makes of it (`key_use`). Asked after the ECR action
-    /// itself is allowed; AES256 repositories answer from a cache, without
-    /// a read.
-    pub async fn authorize_key_use(
+    /// use `ecr_action` makes of it (`key_use`). AES256 repositories answer
+    /// from a cache, without a read.
+    pub(crate) async fn authorize_key_use(
         &self,
         principal: &crate::Principal,
         facts: &RequestFacts,

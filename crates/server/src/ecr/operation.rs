@@ -107,9 +107,9 @@ async fn authorize(call: &Call<'_>, needs: Needs) -> Result<(), AwsError> {
         ..call.facts.clone()
     };
     for (action, repository) in &needs.checks {
+        // The ECR policies, and a repository's KMS key when it has one.
         call.app
             .registry
-            .identity()
             .authorize(
                 &call.principal,
                 action,
@@ -119,15 +119,6 @@ async fn authorize(call: &Call<'_>, needs: Needs) -> Result<(), AwsError> {
             )
             .await
             .map_err(|e| Failure::from(e).into_aws(&call.registry.account_id))?;
-        // A repository under a KMS key: the key must allow the use this
-        // action makes of it (`berth_registry::kms::key_use`).
-        if let Some(name) = repository.as_deref().filter(|n| *n != "*") {
-            call.app
-                .registry
-                .authorize_key_use(&call.principal, &facts, &call.registry, name, action)
-                .await
-                .map_err(|e| Failure::from(e).into_aws(&call.registry.account_id))?;
-        }
     }
     Ok(())
 }
