@@ -74,7 +74,7 @@ impl FromRequest<AppState> for Signed {
         } else {
             (MAX_BODY, None)
         };
-        let bytes = crate::ecr::read_limited(body, limit)
+        let bytes = crate::aws_json::read_body(body, limit, "InvalidParameterException")
             .await
             .map_err(IntoResponse::into_response)?;
         let payload_sha256 = hex::encode(sha2::Sha256::digest(&bytes));

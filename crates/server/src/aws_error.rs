@@ -224,23 +224,6 @@ impl AwsError {
     }
 }
 
-/// A JSON API's answer (ECR, KMS): the response, or the error as AWS
-/// JSON; either way with a fresh `x-amzn-requestid`, as the SDKs log it.
-pub fn json_response(result: Result<Response, AwsError>, api: &'static str) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let mut resp = match result {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::debug!(error = e.kind(), api, "AWS API request refused");
-            e.into_response()
-        }
-    };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("x-amzn-requestid", v);
-    }
-    resp
-}
-
 /// A failure on the AWS Query protocol (IAM, STS): `<ErrorResponse>` with
 /// `<Code>` and AWS's status for it.
 #[derive(Debug)]

@@ -7,6 +7,7 @@
 mod admin;
 pub mod admin_api;
 mod aws_error;
+mod aws_json;
 pub mod body;
 pub mod byte_range;
 mod distribution;

@@ -34,13 +34,14 @@ pub use call::Call;
 pub use table::{IMPLEMENTED_OPERATIONS, OPERATIONS};
 
 use crate::aws_error::AwsError;
+use crate::aws_json::read_body;
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use berth_registry::RegistryKey;
 use berth_registry::RequestFacts;
-use http::{HeaderMap, HeaderValue, Method, Uri};
+use http::{HeaderMap, Method, Uri};
 use operation::EcrOperation as _;
 use sha2::Digest as _;
 
@@ -57,7 +58,7 @@ pub async fn api(
     body: Body,
     facts: RequestFacts,
 ) -> Response {
-    crate::aws_error::json_response(
+    crate::aws_json::respond(
         handle(&app, &method, &uri, &headers, body, facts).await,
         "ECR",
     )
@@ -110,20 +111,14 @@ async fn handle(
         let b = layer_part::read(body).await?;
         (b.payload_sha256, Err(b.input), Some(b.part))
     } else {
-        let bytes = read_limited(body, MAX_BODY).await?;
+        let bytes = read_body(body, MAX_BODY, "InvalidParameterException").await?;
         (hex::encode(sha2::Sha256::digest(&bytes)), Ok(bytes), None)
     };
     let crate::signed::Signer { principal, claim } =
         identified.verify(method, uri, headers, &payload_sha256)?;
     let input: serde_json::Value = match bytes {
         Err(parsed) => parsed,
-        Ok(bytes) if bytes.is_empty() => serde_json::json!({}),
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            AwsError::client(
-                "SerializationException",
-                format!("the request body is not valid JSON: {e}"),
-            )
-        })?,
+        Ok(bytes) => crate::aws_json::input(&bytes)?,
     };
     let scope = access::Scope::of(&input);
     let call = Call {
@@ -148,26 +143,9 @@ async fn handle(
     // Refused before authorization only when the members that name what
     // the request touches are malformed (a tag operation's ARN).
     let needs = (handler.needs)(&scope)?;
-    let mut resp = (handler.run)(&call, needs, input).await?.into_response();
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-amz-json-1.1"),
-    );
-    Ok(resp)
-}
-
-pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, AwsError> {
-    crate::body::read_limited(body, limit)
-        .await
-        .map_err(|e| match e {
-            crate::body::ReadError::TooLarge(_) => {
-                AwsError::invalid_parameter(format!("the request body exceeds {limit} bytes"))
-            }
-            crate::body::ReadError::Unreadable(e) => AwsError::client(
-                "SerializationException",
-                format!("reading the request body failed: {e}"),
-            ),
-        })
+    Ok(crate::aws_json::ok(
+        (handler.run)(&call, needs, input).await?,
+    ))
 }
 
 /// No room for another large body: the caller's key has as many in flight

@@ -117,7 +117,7 @@ async fn handle(
     let identified = crate::signed::identify(app, method, uri, headers, service.name())
         .await
         .map_err(AwsError::into_query)?;
-    let bytes = crate::ecr::read_limited(body, MAX_BODY)
+    let bytes = crate::aws_json::read_body(body, MAX_BODY, "InvalidParameterException")
         .await
         .map_err(AwsError::into_query)?;
     let payload_sha256 = hex::encode(sha2::Sha256::digest(&bytes));

@@ -6,47 +6,44 @@ use serde_json::{json, Value};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct AliasInput {
+pub struct AliasTargetInput {
     alias_name: String,
-    target_key_id: Option<String>,
+    target_key_id: String,
 }
 
-fn target(input: &AliasInput) -> Result<&str, crate::aws_error::AwsError> {
-    input.target_key_id.as_deref().ok_or_else(|| {
-        crate::aws_error::AwsError::client(
-            "ValidationException",
-            "1 validation error detected: Value null at 'targetKeyId' failed to satisfy constraint: Member must not be null",
-        )
-    })
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AliasNameInput {
+    alias_name: String,
 }
 
-handler!(create_alias, AliasInput, |call, input| {
+handler!(create_alias, AliasTargetInput, |call, input| {
     call.kms()
         .create_alias(
             &call.caller,
             &call.region,
             &input.alias_name,
-            target(&input)?,
+            &input.target_key_id,
         )
         .await
         .map_err(kms)?;
     Ok(json!({}))
 });
 
-handler!(update_alias, AliasInput, |call, input| {
+handler!(update_alias, AliasTargetInput, |call, input| {
     call.kms()
         .update_alias(
             &call.caller,
             &call.region,
             &input.alias_name,
-            target(&input)?,
+            &input.target_key_id,
         )
         .await
         .map_err(kms)?;
     Ok(json!({}))
 });
 
-handler!(delete_alias, AliasInput, |call, input| {
+handler!(delete_alias, AliasNameInput, |call, input| {
     call.kms()
         .delete_alias(&call.caller, &call.region, &input.alias_name)
         .await

@@ -198,7 +198,7 @@ handler!(generate_random, RandomInput, |call, input| {
     if input.custom_key_store_id.is_some() {
         return Err(AwsError::client(
             "UnsupportedOperationException",
-            "berth keeps key material itself: no custom key stores",
+            super::members::CUSTOM_KEY_STORES,
         ));
     }
     let bytes = call

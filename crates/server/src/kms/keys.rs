@@ -59,7 +59,7 @@ handler!(create_key, CreateKeyInput, |call, input| {
     if input.custom_key_store_id.is_some() {
         return Err(crate::aws_error::AwsError::client(
             "UnsupportedOperationException",
-            "berth keeps key material itself: no custom key stores",
+            super::members::CUSTOM_KEY_STORES,
         ));
     }
     let m = call
@@ -252,15 +252,22 @@ handler!(list_key_rotations, KeyIdInput, |call, input| {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct PolicyInput {
+pub struct GetPolicyInput {
     key_id: String,
     policy_name: Option<String>,
-    policy: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutPolicyInput {
+    key_id: String,
+    policy_name: Option<String>,
+    policy: String,
     #[serde(default)]
     bypass_policy_lockout_safety_check: bool,
 }
 
-handler!(get_key_policy, PolicyInput, |call, input| {
+handler!(get_key_policy, GetPolicyInput, |call, input| {
     let policy = call
         .kms()
         .get_key_policy(
@@ -274,20 +281,14 @@ handler!(get_key_policy, PolicyInput, |call, input| {
     Ok(json!({ "Policy": policy, "PolicyName": "default" }))
 });
 
-handler!(put_key_policy, PolicyInput, |call, input| {
-    let Some(policy) = input.policy else {
-        return Err(crate::aws_error::AwsError::client(
-            "ValidationException",
-            "1 validation error detected: Value null at 'policy' failed to satisfy constraint: Member must not be null",
-        ));
-    };
+handler!(put_key_policy, PutPolicyInput, |call, input| {
     call.kms()
         .put_key_policy(
             &call.caller,
             &call.region,
             &input.key_id,
             input.policy_name.as_deref(),
-            &policy,
+            &input.policy,
             input.bypass_policy_lockout_safety_check,
         )
         .await

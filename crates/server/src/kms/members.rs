@@ -60,6 +60,10 @@ pub fn seconds(millis: i64) -> f64 {
 
 pub type Context = BTreeMap<String, String>;
 
+/// Why custom key stores are refused (the table's rows and the members
+/// that name one).
+pub const CUSTOM_KEY_STORES: &str = "berth keeps key material itself: no custom key stores";
+
 #[derive(Debug, Deserialize, Serialize)]
 pub struct Tag {
     #[serde(rename = "TagKey")]

@@ -34,11 +34,12 @@ mod table;
 pub use table::{IMPLEMENTED_OPERATIONS, OPERATIONS};
 
 use crate::aws_error::AwsError;
+use crate::aws_json::read_body;
 use crate::AppState;
 use axum::body::Body;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use berth_registry::{Caller, RequestFacts};
-use http::{HeaderMap, HeaderValue, Method, Uri};
+use http::{HeaderMap, Method, Uri};
 use sha2::Digest as _;
 
 pub const TARGET_PREFIX: &str = "TrentService.";
@@ -68,7 +69,7 @@ pub async fn api(
     body: Body,
     facts: RequestFacts,
 ) -> Response {
-    crate::aws_error::json_response(
+    crate::aws_json::respond(
         handle(&app, &method, &uri, &headers, body, facts).await,
         "KMS",
     )
@@ -101,19 +102,10 @@ async fn handle(
     };
     // Refused from the headers before any of the body is read.
     let identified = crate::signed::identify(app, method, uri, headers, "kms").await?;
-    let bytes = read_limited(body).await?;
+    let bytes = read_body(body, MAX_BODY, "ValidationException").await?;
     let payload = hex::encode(sha2::Sha256::digest(&bytes));
     let signer = identified.verify(method, uri, headers, &payload)?;
-    let input: serde_json::Value = if bytes.is_empty() {
-        serde_json::json!({})
-    } else {
-        serde_json::from_slice(&bytes).map_err(|e| {
-            AwsError::client(
-                "SerializationException",
-                format!("the request body is not valid JSON: {e}"),
-            )
-        })?
-    };
+    let input = crate::aws_json::input(&bytes)?;
     let call = KmsCall {
         app,
         caller: Caller {
@@ -126,29 +118,7 @@ async fn handle(
         region: signer.claim.region.clone(),
     };
     let output = handler(&call, input).await?;
-    let mut resp = (
-        http::StatusCode::OK,
+    Ok(crate::aws_json::ok(
         serde_json::to_vec(&output).expect("output serializes"),
-    )
-        .into_response();
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-amz-json-1.1"),
-    );
-    Ok(resp)
-}
-
-async fn read_limited(body: Body) -> Result<bytes::Bytes, AwsError> {
-    crate::body::read_limited(body, MAX_BODY)
-        .await
-        .map_err(|e| match e {
-            crate::body::ReadError::TooLarge(_) => AwsError::client(
-                "ValidationException",
-                format!("the request body exceeds {MAX_BODY} bytes"),
-            ),
-            crate::body::ReadError::Unreadable(e) => AwsError::client(
-                "SerializationException",
-                format!("reading the request body failed: {e}"),
-            ),
-        })
+    ))
 }

@@ -35,7 +35,7 @@ const fn no(name: &'static str, why_not: &'static str) -> Entry {
 
 const ASYMMETRIC: &str =
     "berth's keys are symmetric encryption keys only (no key pairs, signing or MAC keys)";
-const STORES: &str = "berth keeps key material itself: no custom key stores";
+const STORES: &str = super::members::CUSTOM_KEY_STORES;
 const IMPORT: &str = "berth makes its own key material: importing key material is not supported";
 const GRANTS: &str =
     "grants are not supported yet: give access with the key policy or IAM policies";
