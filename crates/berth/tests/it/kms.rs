@@ -269,17 +269,7 @@ fn the_aws_cli_manages_a_key_and_disabling_it_stops_its_use() {
     let s = start();
     let env = s.aws_env("us-east-1");
     let run = |args: &[&str]| json_of(args, aws_with(&env, args));
-    let key = run(&["kms", "create-key", "--description", "app"]);
-    let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
-    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
-    run(&[
-        "kms",
-        "create-alias",
-        "--alias-name",
-        "alias/app",
-        "--target-key-id",
-        &id,
-    ]);
+    let (id, arn) = key_named_app(&run);
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("plain");
     std::fs::write(&plain, b"db password").unwrap();
@@ -465,17 +455,7 @@ fn a_kms_repository_follows_its_key() {
     let s = start();
     let env = s.aws_env("us-east-1");
     let run = |args: &[&str]| json_of(args, aws_with(&env, args));
-    let key = run(&["kms", "create-key"]);
-    let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
-    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
-    run(&[
-        "kms",
-        "create-alias",
-        "--alias-name",
-        "alias/app",
-        "--target-key-id",
-        &id,
-    ]);
+    let (id, arn) = key_named_app(&run);
     let repo = run(&[
         "ecr",
         "create-repository",
@@ -781,4 +761,20 @@ fn attach_power_user(s: &TestServer, user: &str) {
         ],
     );
     assert_eq!(status, 200, "{out}");
+}
+
+/// A key made with the aws CLI (`run`) and named `alias/app`: its id and ARN.
+fn key_named_app(run: &impl Fn(&[&str]) -> Value) -> (String, String) {
+    let key = run(&["kms", "create-key", "--description", "app"]);
+    let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    run(&[
+        "kms",
+        "create-alias",
+        "--alias-name",
+        "alias/app",
+        "--target-key-id",
+        &id,
+    ]);
+    (id, arn)
 }
