@@ -785,7 +785,10 @@ impl Registry {
     /// Repositories under a KMS key that is gone (its images cannot be read,
     /// by design) or is pending deletion (they will not be).
     async fn fsck_repository_keys(&self, report: &mut FsckReport) -> Result<()> {
+        use crate::kms::rules::{parse_key_ref, KeyRef};
         let now = self.now();
+        // Many repositories share a key: each is read once.
+        let mut keys: HashMap<String, Option<berth_store::KmsKeyRecord>> = HashMap::new();
         let mut after = 0;
         loop {
             let page = self.meta.kms_repositories(after, 500).await?;
@@ -793,14 +796,20 @@ impl Registry {
                 return Ok(());
             };
             for (_, registry, name, arn) in page {
-                let key_id = match crate::kms::rules::parse_key_ref(&arn, &registry.region) {
-                    Ok(crate::kms::rules::KeyRef::Key { id, .. }) => id,
-                    _ => String::new(),
-                };
-                let key = self
-                    .meta
-                    .get_kms_key(&registry.account_id, &registry.region, &key_id)
-                    .await?;
+                if !keys.contains_key(&arn) {
+                    // The key may be another account's (its ARN says whose).
+                    let found = match parse_key_ref(&arn, &registry.region) {
+                        Ok(KeyRef::Key { account, id }) => {
+                            let account = account.unwrap_or_else(|| registry.account_id.clone());
+                            self.meta
+                                .get_kms_key(&account, &registry.region, &id)
+                                .await?
+                        }
+                        _ => None,
+                    };
+                    keys.insert(arn.clone(), found);
+                }
+                let key = keys[&arn].as_ref();
                 let location = format!(
                     "repository {name} of {} in {}",
                     registry.account_id, registry.region
