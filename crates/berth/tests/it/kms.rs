@@ -337,9 +337,11 @@ fn the_aws_cli_manages_a_key_and_disabling_it_stops_its_use() {
 /// Tenants: another account's admin (AdministratorAccess there) is refused
 /// every KMS operation on this account's key, named by ARN, until the
 /// key's policy lets that account in; then its own IAM policies decide.
+/// An anonymous caller is refused every operation, even on a server whose
+/// `/v2` lets anonymous callers pull.
 #[test]
 fn another_accounts_admin_is_refused_every_kms_operation_on_a_key() {
-    let s = start();
+    let s = start_with(&["--allow-anonymous", "pull"]);
     let client = s.raw_client();
     let owner = (
         berth_testkit::ROOT_ACCESS_KEY_ID,
@@ -437,6 +439,26 @@ fn another_accounts_admin_is_refused_every_kms_operation_on_a_key() {
         (status, err["__type"].as_str()),
         (400, Some("UnrecognizedClientException"))
     );
+    // An anonymous caller (no signature at all) is refused every
+    // operation of the table, on this server that also lets anonymous
+    // callers pull, and the key is untouched.
+    for op in berth_server::kms::IMPLEMENTED_OPERATIONS {
+        let r = client
+            .post(format!("{}/", s.url()))
+            .header("x-amz-target", format!("TrentService.{op}"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(input.to_string())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 400, "{op}");
+        let err: Value = r.json().unwrap();
+        assert_eq!(
+            err["__type"], "MissingAuthenticationTokenException",
+            "{op}: {err}"
+        );
+    }
+    let after = call(owner, "DescribeKey", &json!({"KeyId": arn})).unwrap();
+    assert_eq!(after["KeyMetadata"]["KeyState"], "Enabled");
 }
 
 /// The flow for a repository under a customer key: created with
