@@ -299,15 +299,7 @@ impl BlobStore for FsBlobStore {
                 // the next start sweeps).
                 return Ok(Some(from));
             }
-            // The upload file was fsynced when its last bytes were written
-            // (sealed: the terminal and the blob's header are, here); the
-            // rename and the directory fsync make the name durable.
-            if let Some(keys) = &keys {
-                fs_sealed::seal_for_commit(keys, &from, &id, &name)?;
-            }
-            fs::rename(&from, &to)?;
-            sync_dir(to.parent().expect("blob paths have a parent"))?;
-            remove_sidecar(&from);
+            install(keys.as_deref(), &from, &to, &id, &name)?;
             Ok(None)
         })
         .await?;
@@ -468,14 +460,7 @@ impl BlobStore for FsBlobStore {
             let from = self.upload_path(&id)?;
             let to = self.blob_path(digest);
             let (id, name) = (id.clone(), digest.to_string());
-            blocking(move || {
-                fs_sealed::seal_for_commit(&keys, &from, &id, &name)?;
-                fs::rename(&from, &to)?;
-                sync_dir(to.parent().expect("blob paths have a parent"))?;
-                remove_sidecar(&from);
-                Ok(())
-            })
-            .await
+            blocking(move || install(Some(&keys), &from, &to, &id, &name)).await
         }
         .await;
         if written.is_err() {
@@ -567,6 +552,27 @@ impl BlobStore for FsBlobStore {
 
 /// Removes an upload's sidecar, if it has one (nothing reads it after a
 /// commit or a deletion; a leftover is swept with its id).
+/// Upload file `from` (upload `id`) made the blob `name` at `to`, in place
+/// of whatever is there: sealed for the blob when `keys` (the terminal and
+/// the blob's header), then renamed. The upload file was fsynced when its
+/// last bytes were written (and `seal_for_commit` syncs what it adds); the
+/// rename and the directory fsync make the name durable.
+fn install(
+    keys: Option<&Keyring>,
+    from: &Path,
+    to: &Path,
+    id: &str,
+    name: &str,
+) -> std::io::Result<()> {
+    if let Some(keys) = keys {
+        fs_sealed::seal_for_commit(keys, from, id, name)?;
+    }
+    fs::rename(from, to)?;
+    sync_dir(to.parent().expect("blob paths have a parent"))?;
+    remove_sidecar(from);
+    Ok(())
+}
+
 fn remove_sidecar(upload: &Path) {
     let _ = fs::remove_file(fs_sealed::sidecar(upload));
 }
