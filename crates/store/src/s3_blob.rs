@@ -771,19 +771,11 @@ impl BlobStore for S3BlobStore {
         let Some((None, size, _)) = self.header_of(&self.blob_path(digest)).await? else {
             return Ok(None);
         };
-        // The sealed object replaces the plaintext one only when finished,
-        // after the bytes were checked; plaintext reads pin the object
-        // they started on (If-Match), so none streams the new one as if
-        // it were the old.
-        let mut reader = self.read(digest, 0, size).await?.ok_or_else(|| {
-            StoreError::Corrupt(format!("blob {digest} vanished while being sealed"))
-        })?;
-        let mut writer = self
-            .blob_writer(digest)
-            .await?
-            .expect("the S3 store writes blobs directly");
-        crate::blob::pump_checked(&mut reader, &mut *writer, digest, size, true).await?;
-        writer.finish().await?;
+        // Through the direct writer (a sealing one): the sealed object
+        // replaces the plaintext one only when finished, after the bytes
+        // were checked; plaintext reads pin the object they started on
+        // (If-Match), so none streams the new one as if it were the old.
+        crate::blob::copy_blob(self, self, digest, size, true).await?;
         Ok(Some(size))
     }
 
