@@ -63,6 +63,14 @@ struct Copied {
     bytes: u64,
 }
 
+impl Copied {
+    fn add(&mut self, more: Copied) {
+        self.copied += more.copied;
+        self.present += more.present;
+        self.bytes += more.bytes;
+    }
+}
+
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     let db_path = crate::datadir::metadata_db(&args.data_dir);
     if !db_path.is_file() {
@@ -103,15 +111,36 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         crate::kms_root::RootKms::from_env()?.as_ref(),
     )
     .await?;
-    source_meta.close().await;
-    let pg = PgMetadataStore::connect(&url, &PgSettings::default())
-        .await
-        .with_context(|| format!("connecting to {to}"))?;
     // Sealed in the bucket under the same key as on disk (the key every
     // node will be started with).
     let keys = std::sync::Arc::new(berth_store::sealed::Keyring::from_root(
         server_key.kek_root(),
     ));
+    // KMS keys' storage domains open with their keys' storage KEKs, which
+    // the source's metadata holds.
+    let source = FsBlobStore::open(&data.root).await?.sealing(keys.clone());
+    let source_meta: std::sync::Arc<dyn berth_store::MetadataStore> =
+        std::sync::Arc::new(source_meta);
+    let mut domains = Vec::new();
+    for name in source.domains().await? {
+        match berth_registry::domain_keyring(
+            source_meta.clone(),
+            &keys,
+            server_key.kek_root(),
+            &name,
+        )
+        .await?
+        {
+            Some(ring) => domains.push(std::sync::Arc::new(ring)),
+            None => eprintln!(
+                "skipping the blobs of key domain {name}: its KMS key was deleted, so they open nowhere"
+            ),
+        }
+    }
+    source_meta.close().await;
+    let pg = PgMetadataStore::connect(&url, &PgSettings::default())
+        .await
+        .with_context(|| format!("connecting to {to}"))?;
     let blobs = S3BlobStore::open(&s3)
         .await
         .with_context(|| format!("opening {}", Blobs::S3(s3.clone()).describe()))?
@@ -124,11 +153,25 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
 
     // 1. Bytes first: resumable, and the metadata that points at them comes after.
     // Sealed blobs open with the data dir's key (plaintext ones as they are).
-    let source = FsBlobStore::open(&data.root).await?.sealing(keys.clone());
-    let main = copy_blobs(&source, &blobs, "blobs").await?;
+    let mut main = copy_blobs(&source, &blobs, "blobs").await?;
+    for ring in &domains {
+        let (from, to) = (
+            source.domain(ring.clone()).await?,
+            blobs.domain(ring.clone()).await?,
+        );
+        main.add(copy_blobs(from.as_ref(), to.as_ref(), ring.domain_name()).await?);
+    }
     let archived = if archive_dir.is_dir() {
         let source = FsBlobStore::open(&archive_dir).await?.sealing(keys);
-        copy_blobs(&source, &archive, "archived blobs").await?
+        let mut archived = copy_blobs(&source, &archive, "archived blobs").await?;
+        for ring in &domains {
+            let (from, to) = (
+                source.domain(ring.clone()).await?,
+                archive.domain(ring.clone()).await?,
+            );
+            archived.add(copy_blobs(from.as_ref(), to.as_ref(), ring.domain_name()).await?);
+        }
+        archived
     } else {
         Copied::default()
     };
@@ -171,7 +214,15 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         for (digest, size, in_archive) in &page {
             let digest: Digest = digest.parse().context("a blob record's digest")?;
             let store: &dyn BlobStore = if *in_archive { &archive } else { &blobs };
-            match store.stat(&digest).await? {
+            let found = store.stat(&digest).await?;
+            // Bytes only repositories under KMS keys link are in their keys'
+            // domains alone (copied and counted above).
+            let keys = pg.blob_link_keys(&digest).await?;
+            if found.is_none() && !keys.is_empty() && !keys.contains(&None) {
+                checked += 1;
+                continue;
+            }
+            match found {
                 Some(s) if s == *size => checked += 1,
                 found => bail!(
                     "blob {digest} is recorded with {size} bytes but the S3 store has {found:?}: \
@@ -204,7 +255,11 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
 
 /// Every blob file of `from` into `to`, hashed on the way; those `to`
 /// already holds with the same size are left.
-async fn copy_blobs(from: &FsBlobStore, to: &S3BlobStore, what: &str) -> anyhow::Result<Copied> {
+async fn copy_blobs(
+    from: &dyn BlobStore,
+    to: &dyn BlobStore,
+    what: &str,
+) -> anyhow::Result<Copied> {
     let mut done = Copied::default();
     for algorithm in Algorithm::ALL {
         for shard in 0..=255u8 {

@@ -5,7 +5,9 @@
 //! row; only ACTIVE images are pulled and listed by default. The bytes of
 //! blobs that only ARCHIVED images use move to the archive blob store. A
 //! blob's `archived` flag says where its bytes are, and the moves keep one
-//! rule: the flag is 0 only while the blob store holds the bytes.
+//! rule: the flag is 0 only while the blob store holds the bytes. A blob
+//! stored in several key domains (`domains.rs`) moves in each: a domain's
+//! copy goes to the same domain of the archive and comes back from it.
 //! - archiving a blob: flag 1 (in the same statement that checks no
 //!   non-archived manifest uses it), copy into the archive, delete from the
 //!   blob store;
@@ -22,6 +24,7 @@
 //! image) restores it first, synchronously; UpdateImageStorageClass to
 //! STANDARD marks the image ACTIVATING and restores in the background.
 
+use crate::domains::DomainPair;
 use crate::{Error, Registry, Repo, Result};
 use berth_oci::{Digest, Reference};
 use berth_store::{
@@ -136,21 +139,54 @@ impl Registry {
     ) -> Result<()> {
         let refs: Vec<&Digest> = manifests.iter().collect();
         self.cache.invalidate(repo_id, tags, &refs);
-        let archive = self.archive_store()?;
+        self.archive_store()?;
+        let domains = self.domain_pairs().await?;
         for blob in self.meta.blobs_only_archived(repo_id, manifests).await? {
             let mut lock = self.digest_locks.lock(blob.as_str()).await?;
             if !self.meta.mark_blob_archived(&blob).await? {
                 continue; // an image outside the archive uses it (again)
             }
-            if archive.stat(&blob).await?.is_none() {
-                copy_blob(self.blobs.as_ref(), archive.as_ref(), &blob).await?;
+            // Each key domain's copy moves to the same domain of the archive.
+            for (store, archive) in with_archive(&domains) {
+                if store.stat(&blob).await?.is_none() {
+                    continue;
+                }
+                if archive.stat(&blob).await?.is_none() {
+                    copy_blob(store.as_ref(), archive.as_ref(), &blob).await?;
+                }
+                // An upload may put these bytes back once the lock is another
+                // node's (lost with its connection): then leave them.
+                lock.confirm().await?;
+                store.delete(&blob).await?;
             }
-            // An upload may put these bytes back once the lock is another
-            // node's (lost with its connection): then leave them.
-            lock.confirm().await?;
-            self.blobs.delete(&blob).await?;
         }
         Ok(())
+    }
+
+    /// Copies every key domain's archived copy of `blob` back where the
+    /// blob store lacks it (the caller holds the digest's lock); whether
+    /// any domain holds the bytes, in either store.
+    async fn bring_back(&self, domains: &[DomainPair], blob: &Digest) -> Result<bool> {
+        let mut found = false;
+        for (store, archive) in with_archive(domains) {
+            if store.stat(blob).await?.is_some() {
+                found = true;
+            } else if archive.stat(blob).await?.is_some() {
+                copy_blob(archive.as_ref(), store.as_ref(), blob).await?;
+                found = true;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Deletes every key domain's archived copy of `blob`; a failure is
+    /// logged (garbage collection sweeps what is left).
+    async fn drop_archived_copies(&self, domains: &[DomainPair], blob: &Digest) {
+        for (_, archive) in with_archive(domains) {
+            if let Err(e) = archive.delete(blob).await {
+                tracing::warn!(%blob, error = %e, "could not delete an archive copy; garbage collection sweeps it");
+            }
+        }
     }
 
     /// An upload just committed `blob` into the blob store (under its
@@ -163,36 +199,35 @@ impl Registry {
             return Ok(());
         }
         // Invariant 11: the blob store holds the bytes (the commit put the
-        // upload's verified bytes in place, or kept a copy that a crash
-        // left there), so 0 may be set now.
+        // upload's verified bytes in place in its key domain, or kept a copy
+        // that a crash left there; the other domains' copies come back
+        // here), so 0 may be set now.
+        let domains = self.domain_pairs().await?;
+        self.bring_back(&domains, blob).await?;
         self.meta.mark_blob_standard(blob).await?;
-        if let Some(archive) = &self.archive {
-            if let Err(e) = archive.delete(blob).await {
-                tracing::warn!(%blob, error = %e, "could not delete an archive copy; garbage collection sweeps it");
-            }
-        }
+        self.drop_archived_copies(&domains, blob).await;
         tracing::info!(%blob, "an upload brought archived bytes back into the blob store");
         Ok(())
     }
 
     /// Brings an archived blob's bytes back into the blob store.
     async fn unarchive_blob(&self, blob: &Digest) -> Result<()> {
-        let archive = self.archive_store()?;
+        self.archive_store()?;
         let mut lock = self.digest_locks.lock(blob.as_str()).await?;
         if self.meta.blob_archived(blob).await? != Some(true) {
             return Ok(());
         }
-        if self.blobs.stat(blob).await?.is_none() {
-            if archive.stat(blob).await?.is_none() {
-                return Err(Error::Store(StoreError::Corrupt(format!(
-                    "blob {blob} is recorded as archived but neither blob store holds it; run `berth fsck`"
-                ))));
-            }
-            copy_blob(archive.as_ref(), self.blobs.as_ref(), blob).await?;
+        let domains = self.domain_pairs().await?;
+        if !self.bring_back(&domains, blob).await? {
+            return Err(Error::Store(StoreError::Corrupt(format!(
+                "blob {blob} is recorded as archived but neither blob store holds it; run `berth fsck`"
+            ))));
         }
         self.meta.mark_blob_standard(blob).await?;
         lock.confirm().await?;
-        archive.delete(blob).await?;
+        for (_, archive) in with_archive(&domains) {
+            archive.delete(blob).await?;
+        }
         Ok(())
     }
 
@@ -238,9 +273,10 @@ impl Registry {
     /// are still (also) in the blob store, and images left ACTIVATING.
     /// Returns (blobs settled, images restored).
     pub async fn resume_storage_moves(&self) -> Result<(u64, u64)> {
-        let Some(archive) = self.archive.as_ref() else {
+        if self.archive.is_none() {
             return Ok((0, 0));
-        };
+        }
+        let domains = self.domain_pairs().await?;
         let mut settled = 0;
         let mut after: Option<Digest> = None;
         loop {
@@ -253,16 +289,17 @@ impl Registry {
                 if self.meta.blob_archived(&blob).await? != Some(true) {
                     continue;
                 }
-                let in_store = self.blobs.stat(&blob).await?.is_some();
-                if !in_store {
-                    continue; // the usual state: nothing to finish
+                for (store, archive) in with_archive(&domains) {
+                    if store.stat(&blob).await?.is_none() {
+                        continue; // the usual state: nothing to finish
+                    }
+                    if archive.stat(&blob).await?.is_none() {
+                        copy_blob(store.as_ref(), archive.as_ref(), &blob).await?;
+                    }
+                    lock.confirm().await?;
+                    store.delete(&blob).await?;
+                    settled += 1;
                 }
-                if archive.stat(&blob).await?.is_none() {
-                    copy_blob(self.blobs.as_ref(), archive.as_ref(), &blob).await?;
-                }
-                lock.confirm().await?;
-                self.blobs.delete(&blob).await?;
-                settled += 1;
             }
             after = Some(last);
         }
@@ -298,6 +335,15 @@ impl Registry {
         }
         Ok(out)
     }
+}
+
+/// Each key domain's (blob store, archive) pair.
+fn with_archive(
+    domains: &[DomainPair],
+) -> impl Iterator<Item = (&Arc<dyn BlobStore>, &Arc<dyn BlobStore>)> {
+    domains
+        .iter()
+        .filter_map(|d| d.archive.as_ref().map(|a| (&d.blobs, a)))
 }
 
 /// Copies a blob between the blob store and the archive store (any

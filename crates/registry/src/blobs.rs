@@ -5,6 +5,7 @@ use berth_oci::manifest::{Manifest, ManifestKind};
 use berth_oci::Digest;
 use berth_store::{BlobLink, RepoId, StoreError, UnlinkBlobOutcome};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -88,7 +89,8 @@ impl Registry {
         if self.meta.blob_archived(digest).await? == Some(true) {
             return Err(Error::BlobArchived(digest.clone()));
         }
-        Ok(self.blobs.download_url(digest, expires).await?)
+        let store = self.repo_blobs(&repo.registry, repo.name.as_str()).await?;
+        Ok(store.download_url(digest, expires).await?)
     }
 
     /// The repository's link to a blob, through the cache.
@@ -127,7 +129,7 @@ impl Registry {
             Some((a, b)) => (a, b - a + 1),
             None => (0, size),
         };
-        let Some(reader) = self.blobs.read(digest, offset, len).await? else {
+        let Some(reader) = self.read_in_domain(repo, digest, offset, len).await? else {
             // Garbage collection may have removed an unreferenced blob after
             // this node cached its link: the store, not the cache, decides.
             if self.meta.blob_link(repo_id, digest).await?.is_none() {
@@ -146,6 +148,25 @@ impl Registry {
             range: span,
             stream: reader.stream,
         })
+    }
+
+    /// Reads from the repository's key domain; a repository put under a key
+    /// before key domains existed has its bytes in the AES256 store.
+    async fn read_in_domain(
+        &self,
+        repo: &Repo,
+        digest: &Digest,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<berth_store::BlobReader>> {
+        let store = self.repo_blobs(&repo.registry, repo.name.as_str()).await?;
+        if let Some(reader) = store.read(digest, offset, len).await? {
+            return Ok(Some(reader));
+        }
+        if Arc::ptr_eq(&store, &self.blobs) {
+            return Ok(None);
+        }
+        Ok(self.blobs.read(digest, offset, len).await?)
     }
 
     /// The media type of each blob as a manifest of the repository

@@ -213,6 +213,8 @@ impl Registry {
             restorable,
         )
         .await?;
+        self.fsck_domain_files(&mut report, BlobArea::Standard)
+            .await?;
         if let Some(archive) = &archive {
             self.fsck_blob_area(
                 &mut report,
@@ -222,6 +224,8 @@ impl Registry {
                 HashMap::new(),
             )
             .await?;
+            self.fsck_domain_files(&mut report, BlobArea::Archive)
+                .await?;
         }
         self.fsck_uploads(&mut report).await?;
         self.fsck_repository_keys(&mut report).await?;
@@ -503,6 +507,17 @@ impl Registry {
                     }
                     continue;
                 }
+                // Each key domain that links it holds its own copy.
+                let keys = self.meta.blob_link_keys(&digest).await?;
+                for arn in keys.iter().flatten() {
+                    self.fsck_domain_copy(report, area, arn, &digest, size, stored.is_some())
+                        .await?;
+                }
+                // Bytes only repositories under keys link live in their
+                // domains alone.
+                if stored.is_none() && !keys.is_empty() && !keys.contains(&None) {
+                    continue;
+                }
                 if stored.is_none() && area == BlobArea::Archive {
                     if let Some(other) = other {
                         if other.stat(&digest).await? == Some(size) {
@@ -622,6 +637,99 @@ impl Registry {
                         location,
                         fix,
                     );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Blob `digest`'s copy in KMS key `arn`'s domain of `area`: present,
+    /// its size, `deep`: its hash. A repository put under the key before
+    /// key domains existed reads the AES256 copy (`in_aes256`) instead.
+    async fn fsck_domain_copy(
+        &self,
+        report: &mut FsckReport,
+        area: BlobArea,
+        arn: &str,
+        digest: &Digest,
+        size: u64,
+        in_aes256: bool,
+    ) -> Result<()> {
+        let store = self.key_domain(area == BlobArea::Archive, arn).await?;
+        let wrong = match store.stat(digest).await? {
+            None if in_aes256 => None,
+            None => Some((
+                "blob-file-missing",
+                format!("blob {digest} ({size} bytes) is linked by repositories under KMS key {arn}, but that key's domain has no copy"),
+            )),
+            Some(n) if n != size => Some((
+                "blob-size-wrong",
+                format!("blob {digest} is recorded as {size} bytes; its copy under KMS key {arn} has {n}"),
+            )),
+            // A deleted key's copies no longer open, by design (reported
+            // with the repositories under it).
+            Some(_) if report.options.deep && self.kms.storage_kek(arn).await?.is_some() => {
+                let (ok, read) = hashes_to(store.as_ref(), digest, size).await?;
+                report.checked.bytes_hashed += read;
+                (!ok).then(|| {
+                    (
+                        "blob-hash-wrong",
+                        format!("blob {digest}'s copy under KMS key {arn} does not hash to its digest"),
+                    )
+                })
+            }
+            Some(_) => None,
+        };
+        if let Some((kind, message)) = wrong {
+            report.push(
+                Severity::Damage,
+                kind,
+                message,
+                store.blob_location(digest),
+                Fix::Impossible(
+                    "push the images that use it again to the repositories under the key".into(),
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Copies in KMS keys' domains of `area` that no repository under the
+    /// key links (garbage collection removes them; `repair` too).
+    async fn fsck_domain_files(&self, report: &mut FsckReport, area: BlobArea) -> Result<()> {
+        for domain in self.domain_pairs().await? {
+            let Some(arn) = &domain.key_arn else {
+                continue;
+            };
+            let store = match area {
+                BlobArea::Standard => domain.blobs.clone(),
+                BlobArea::Archive => match &domain.archive {
+                    Some(a) => a.clone(),
+                    None => continue,
+                },
+            };
+            for algorithm in Algorithm::ALL {
+                for shard in 0..=255u8 {
+                    for (digest, _) in store.blobs_in_shard(algorithm, shard).await? {
+                        report.checked.blob_files += 1;
+                        let keys = self.meta.blob_link_keys(&digest).await?;
+                        if keys.iter().flatten().any(|k| k == arn) {
+                            continue;
+                        }
+                        let fix = if !report.options.repair {
+                            Fix::Available("delete the file".into())
+                        } else {
+                            store.delete(&digest).await?;
+                            Fix::Done("deleted the file".into())
+                        };
+                        report.push(
+                            Severity::Garbage,
+                            "orphan-blob-file",
+                            format!("blob file {digest} under KMS key {arn} is linked by no repository under that key"),
+                            store.blob_location(&digest),
+                            fix,
+                        );
+                    }
                 }
             }
         }

@@ -203,6 +203,9 @@ impl Registry {
         let cutoff = self.now() - run.options.grace.as_millis() as i64;
         run.total
             .store(self.meta.counts().await?.blobs, Ordering::Relaxed);
+        // A collected blob's bytes go from every key domain (a domain made
+        // during the run is swept at its end: its copies are then unlinked).
+        let domains = self.domain_pairs().await?;
 
         run.set_phase(GcPhase::Blobs);
         let mut after: Option<Digest> = None;
@@ -253,9 +256,11 @@ impl Registry {
                             // another node's now: a push may be putting these
                             // bytes back. Stop; the next run sweeps the files.
                             locks.confirm().await?;
-                            self.blobs.delete(digest).await?;
-                            if let Some(archive) = &self.archive {
-                                archive.delete(digest).await?;
+                            for domain in &domains {
+                                domain.blobs.delete(digest).await?;
+                                if let Some(archive) = &domain.archive {
+                                    archive.delete(digest).await?;
+                                }
                             }
                         }
                         run.blobs_deleted.fetch_add(1, Ordering::Relaxed);
@@ -289,8 +294,54 @@ impl Registry {
                 }
             }
         }
-        if let Some(archive) = &self.archive {
-            self.sweep_archive(archive.as_ref(), run, cutoff).await?;
+        for domain in self.domain_pairs().await? {
+            let Some(arn) = &domain.key_arn else {
+                if let Some(archive) = &domain.archive {
+                    self.sweep_archive(archive.as_ref(), None, run, cutoff)
+                        .await?;
+                }
+                continue;
+            };
+            self.sweep_key_domain(domain.blobs.as_ref(), arn, run, cutoff)
+                .await?;
+            if let Some(archive) = &domain.archive {
+                self.sweep_archive(archive.as_ref(), Some(arn), run, cutoff)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies in KMS key `arn`'s domain that no repository under the key
+    /// links (unlinked, collected, or left by a crash mid-push).
+    async fn sweep_key_domain(
+        &self,
+        store: &dyn berth_store::BlobStore,
+        arn: &str,
+        run: &GcRun,
+        cutoff: i64,
+    ) -> Result<()> {
+        let dry = run.options.dry_run;
+        let linked = |keys: Vec<Option<String>>| keys.iter().flatten().any(|k| k == arn);
+        for algorithm in Algorithm::ALL {
+            for shard in 0..=255u8 {
+                for (digest, modified) in store.blobs_in_shard(algorithm, shard).await? {
+                    // Renamed into place before it is linked: young copies
+                    // may be mid-commit.
+                    if modified >= cutoff || linked(self.meta.blob_link_keys(&digest).await?) {
+                        continue;
+                    }
+                    let mut lock = self.digest_locks.lock(digest.as_str()).await?;
+                    if linked(self.meta.blob_link_keys(&digest).await?) {
+                        continue;
+                    }
+                    if !dry {
+                        lock.confirm().await?;
+                        store.delete(&digest).await?;
+                    }
+                    run.orphan_files.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
         Ok(())
     }
@@ -298,9 +349,12 @@ impl Registry {
     /// Archive copies that nothing needs: files without a record (a crash
     /// between "record deleted" and "file deleted"), and copies of blobs
     /// whose bytes are back in the blob store (a crash mid-restore).
+    /// In a KMS key's domain of the archive (`key_arn`), copies that no
+    /// repository under the key links go too.
     async fn sweep_archive(
         &self,
         archive: &dyn berth_store::BlobStore,
+        key_arn: Option<&str>,
         run: &GcRun,
         cutoff: i64,
     ) -> Result<()> {
@@ -308,16 +362,28 @@ impl Registry {
         for algorithm in Algorithm::ALL {
             for shard in 0..=255u8 {
                 for (digest, modified) in archive.blobs_in_shard(algorithm, shard).await? {
-                    let needed = |archived: Option<bool>| match archived {
-                        Some(true) => true,
-                        Some(false) => false,
-                        None => modified >= cutoff,
+                    let needed = || async {
+                        let by_flag = match self.meta.blob_archived(&digest).await? {
+                            Some(true) => true,
+                            Some(false) => false,
+                            None => modified >= cutoff,
+                        };
+                        Ok::<_, crate::Error>(match key_arn {
+                            Some(arn) if by_flag && modified < cutoff => self
+                                .meta
+                                .blob_link_keys(&digest)
+                                .await?
+                                .iter()
+                                .flatten()
+                                .any(|k| k == arn),
+                            _ => by_flag,
+                        })
                     };
-                    if needed(self.meta.blob_archived(&digest).await?) {
+                    if needed().await? {
                         continue;
                     }
                     let mut lock = self.digest_locks.lock(digest.as_str()).await?;
-                    if needed(self.meta.blob_archived(&digest).await?) {
+                    if needed().await? {
                         continue;
                     }
                     if !dry {

@@ -10,6 +10,7 @@ mod bodies;
 mod cache;
 mod clock;
 mod cluster;
+mod domains;
 mod error;
 mod fastset;
 mod fsck;
@@ -42,6 +43,7 @@ pub use berth_store::{
 };
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
+pub use domains::domain_keyring;
 pub use error::{Error, Result};
 pub use fsck::{Fix, FsckCounts, FsckOptions, FsckProblem, FsckReport, Severity};
 pub use gc::{GcOptions, GcPhase, GcRun, GcSnapshot};
@@ -186,7 +188,9 @@ pub struct Registry {
     /// Manifest bodies sealed on the way in, opened on the way out.
     bodies: bodies::Bodies,
     /// KMS keys and aliases (the KMS API).
-    kms: kms::Kms,
+    kms: Arc<kms::Kms>,
+    /// The blob stores of KMS keys' storage domains (`domains.rs`).
+    domains: Arc<domains::DomainStores>,
     /// What sealing plaintext from before encryption did (`sealing.rs`).
     sealing: sealing::SealCounters,
     config: RegistryConfig,
@@ -200,11 +204,12 @@ impl Registry {
         config: RegistryConfig,
     ) -> Self {
         let settings = Arc::new(settings::AccountSettings::new(meta.clone()));
-        let bodies = bodies::Bodies::new(config.seal_at_rest.then(|| {
+        let keyring = config.seal_at_rest.then(|| {
             Arc::new(berth_store::sealed::Keyring::from_root(
                 config.server_key.kek_root(),
             ))
-        }));
+        });
+        let bodies = bodies::Bodies::new(keyring.clone());
         let identity = identity::Identity::new(
             meta.clone(),
             clock.clone(),
@@ -215,12 +220,22 @@ impl Registry {
                 anonymous: config.anonymous,
             },
         );
-        let kms = kms::Kms::new(meta.clone(), clock.clone(), config.server_key.kek_root());
+        let kms = Arc::new(kms::Kms::new(
+            meta.clone(),
+            clock.clone(),
+            config.server_key.kek_root(),
+        ));
+        let domains = Arc::new(domains::DomainStores::new(
+            blobs.clone(),
+            keyring,
+            kms.clone(),
+        ));
         Registry {
             kms,
+            domains: domains.clone(),
             sealing: sealing::SealCounters::default(),
             scanning: scanning::Scanning::new(
-                blobs.clone(),
+                domains,
                 meta.clone(),
                 clock.clone(),
                 config.scan_workers,

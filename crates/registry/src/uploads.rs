@@ -103,7 +103,8 @@ impl Registry {
         body: ByteStream,
     ) -> Result<BlobInfo> {
         let repo_id = self.repo_id_for_push(repo).await?;
-        if let Some(writer) = self.blobs.blob_writer(digest).await? {
+        let store = self.repo_blobs(&repo.registry, repo.name.as_str()).await?;
+        if let Some(writer) = store.blob_writer(digest).await? {
             let size = self
                 .write_direct(writer, digest, body, None, None, repo_id)
                 .await?;
@@ -134,7 +135,7 @@ impl Registry {
                 return Err(e.into());
             }
         };
-        if let Err(e) = self.blobs.commit_upload(&id, digest).await {
+        if let Err(e) = store.commit_upload(&id, digest).await {
             self.discard_temp(&id).await;
             return Err(e.into());
         }
@@ -222,6 +223,20 @@ impl Registry {
         let Some(from_id) = self.find_repo_id(&source).await? else {
             return Ok(None);
         };
+        // A mount links the bytes the source's key domain holds; a
+        // repository of another domain has none there, so its client uploads
+        // them (the OCI fallback), sealed under its own key.
+        let source_key = self
+            .identity
+            .repository_kms_key(&source.registry, source.name.as_str())
+            .await?;
+        let target_key = self
+            .identity
+            .repository_kms_key(&repo.registry, repo.name.as_str())
+            .await?;
+        if source_key != target_key {
+            return Ok(None);
+        }
         let repo_id = self.repo_id_for_push(repo).await?;
         let seen = self.cache.generation();
         let now = self.now();
@@ -304,11 +319,12 @@ impl Registry {
                 return Err(Error::RangeNotSatisfiable { size: up.size });
             }
         }
+        let store = self.repo_blobs(&repo.registry, repo.name.as_str()).await?;
         let last_chunk = match last_chunk {
             // The session's first and only bytes (POST, then PUT with the
             // blob), whose digest is known: straight to the blob where the
             // store can.
-            Some(body) if up.size == 0 => match self.blobs.blob_writer(digest).await? {
+            Some(body) if up.size == 0 => match store.blob_writer(digest).await? {
                 Some(writer) => {
                     return self
                         .complete_direct(repo_id, &up, digest, range, writer, body)
@@ -348,7 +364,7 @@ impl Registry {
         .await;
         let size = self.end_session_on_mismatch(id, outcome).await?;
         let lock = self.digest_locks.lock(digest.as_str()).await?;
-        self.blobs.commit_upload(id, digest).await?;
+        store.commit_upload(id, digest).await?;
         self.link_committed(repo_id, Some(id), digest, size, lock)
             .await?;
         Ok(BlobInfo {

@@ -1,3 +1,4 @@
+use crate::sealed::Keyring;
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use berth_oci::{Algorithm, Digest, DigestHasher};
@@ -64,6 +65,17 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn reseal(&self, _digest: &Digest) -> Result<Option<u64>> {
         Ok(None)
     }
+
+    /// The same store's key domain `keys.domain_name()` (`kms/<key id>`):
+    /// the same uploads, its blobs in a place of their own, sealed under
+    /// `keys` (`Keyring::domain`), so a digest stored in two domains is two
+    /// objects under two keys. A store that does not seal refuses (a domain
+    /// exists to be sealed under its key).
+    async fn domain(&self, keys: std::sync::Arc<Keyring>) -> Result<std::sync::Arc<dyn BlobStore>>;
+
+    /// The KMS key domains this store holds a place for (their names, as
+    /// `Keyring::domain` took them): garbage collection and fsck walk each.
+    async fn domains(&self) -> Result<Vec<String>>;
 
     /// Removes an upload's temporary object (absent is fine).
     async fn delete_upload(&self, id: &str) -> Result<()>;
@@ -135,6 +147,34 @@ pub(crate) fn checked_upload_id(id: &str) -> Result<&str> {
     } else {
         Err(StoreError::UploadNotFound(id.to_string()))
     }
+}
+
+/// Key domains are `kms/<account>.<region>.<key id>` (letters, digits,
+/// dashes, and the two dots), the path or prefix their blobs live under:
+/// nothing else is accepted, so a domain can never name a place outside
+/// its own.
+pub const DOMAIN_PREFIX: &str = "kms/";
+
+pub(crate) fn checked_domain(name: &str) -> Result<&str> {
+    let id = name.strip_prefix(DOMAIN_PREFIX).unwrap_or("");
+    let parts: Vec<&str> = id.split('.').collect();
+    let safe = id.len() <= 160
+        && parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if safe {
+        Ok(name)
+    } else {
+        Err(StoreError::Corrupt(format!("{name:?} is not a key domain")))
+    }
+}
+
+/// A domain asked of a store that writes plaintext.
+pub(crate) fn unsealed_domain(name: &str) -> StoreError {
+    StoreError::Io(std::io::Error::other(format!(
+        "key domain {name}: this blob store does not seal (encryption at rest is off)"
+    )))
 }
 
 /// Copies blob `digest` from one store to another (any pair of backends;

@@ -2,6 +2,8 @@
 //!
 //! Layout under the root:
 //! * `blobs/<algorithm>/<first two hex>/<hex>`: committed blobs;
+//! * `kms/<key id>/blobs/...`: a KMS key domain's blobs (`domain`), sealed
+//!   under that key's storage KEK;
 //! * `uploads/<id>`: upload sessions' temporary files, on the same
 //!   filesystem so that committing is a rename.
 //!
@@ -45,6 +47,9 @@ const WRITEBACK_STEP: u64 = 8 * 1024 * 1024;
 
 pub struct FsBlobStore {
     root: PathBuf,
+    /// Where committed blobs live: `<root>/blobs`, or a KMS key's domain's
+    /// `<root>/kms/<key id>/blobs` (`domain`).
+    blobs: PathBuf,
     keys: Option<Arc<Keyring>>,
 }
 
@@ -64,18 +69,16 @@ impl FsBlobStore {
                 b
             };
             private().create(r.join("uploads"))?;
-            for algorithm in Algorithm::ALL {
-                let dir = r.join("blobs").join(algorithm.as_str());
-                for i in 0..=255u8 {
-                    private().create(dir.join(format!("{i:02x}")))?;
-                }
-            }
-            sync_dir(&r.join("blobs"))?;
+            create_shards(&r.join("blobs"))?;
             sync_dir(&r)?;
             Ok(())
         })
         .await?;
-        Ok(FsBlobStore { root, keys: None })
+        Ok(FsBlobStore {
+            blobs: root.join("blobs"),
+            root,
+            keys: None,
+        })
     }
 
     /// Seals everything written from now on under `keys` (and reads what
@@ -93,12 +96,29 @@ impl FsBlobStore {
 
     pub(crate) fn blob_path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.hex();
-        self.root
-            .join("blobs")
+        self.blobs
             .join(digest.algorithm().as_str())
             .join(&hex[..2])
             .join(hex)
     }
+}
+
+/// Every shard directory of a blob directory, made up front so that a
+/// commit never has to create, and fsync, a new directory.
+fn create_shards(blobs: &Path) -> std::io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true).mode(PRIVATE_DIR);
+    for algorithm in Algorithm::ALL {
+        let dir = blobs.join(algorithm.as_str());
+        for i in 0..=255u8 {
+            b.create(dir.join(format!("{i:02x}")))?;
+        }
+    }
+    sync_dir(blobs)?;
+    if let Some(parent) = blobs.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(
@@ -314,6 +334,48 @@ impl BlobStore for FsBlobStore {
         Ok(())
     }
 
+    async fn domain(&self, keys: Arc<Keyring>) -> Result<Arc<dyn BlobStore>> {
+        let name = crate::blob::checked_domain(keys.domain_name())?.to_string();
+        if self.keys.is_none() {
+            return Err(crate::blob::unsealed_domain(&name));
+        }
+        let blobs = self.root.join(&name).join("blobs");
+        let dir = blobs.clone();
+        blocking(move || create_shards(&dir)).await?;
+        Ok(Arc::new(FsBlobStore {
+            root: self.root.clone(),
+            blobs,
+            keys: Some(keys),
+        }))
+    }
+
+    async fn domains(&self) -> Result<Vec<String>> {
+        let dir = self
+            .root
+            .join(crate::blob::DOMAIN_PREFIX.trim_end_matches('/'));
+        blocking(move || {
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(e),
+            };
+            let mut out = Vec::new();
+            for entry in entries {
+                let name = format!(
+                    "{}{}",
+                    crate::blob::DOMAIN_PREFIX,
+                    entry?.file_name().to_string_lossy()
+                );
+                if crate::blob::checked_domain(&name).is_ok() {
+                    out.push(name);
+                }
+            }
+            out.sort();
+            Ok(out)
+        })
+        .await
+    }
+
     async fn delete_upload(&self, id: &str) -> Result<()> {
         let path = self.upload_path(id)?;
         blocking(move || {
@@ -471,8 +533,7 @@ impl BlobStore for FsBlobStore {
 
     async fn blobs_in_shard(&self, algorithm: Algorithm, shard: u8) -> Result<Vec<(Digest, i64)>> {
         let dir = self
-            .root
-            .join("blobs")
+            .blobs
             .join(algorithm.as_str())
             .join(format!("{shard:02x}"));
         blocking(move || {

@@ -5,15 +5,17 @@
 use crate::metadata::{KmsAliasRecord, KmsKeyRecord};
 
 pub(crate) const KEY_COLUMNS: &str = "account_id, region, key_id, description, key_usage, key_spec, origin, key_manager, state,
-     created_at, deletion_date, pending_window_days, rotation_period_days, next_rotation_at, policy, materials, tags, revision";
+     created_at, deletion_date, pending_window_days, rotation_period_days, next_rotation_at, policy, materials, tags, revision,
+     storage_kek";
 pub(crate) const INSERT_KEY: &str = "INSERT INTO kms_keys (account_id, region, key_id, description, key_usage, key_spec, origin,
      key_manager, state, created_at, deletion_date, pending_window_days, rotation_period_days, next_rotation_at, policy,
-     materials, tags, revision)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+     materials, tags, revision, storage_kek)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 /// The mutable columns, over the revision before (`$18 - 1`).
 pub(crate) const UPDATE_KEY: &str = "UPDATE kms_keys SET description = $4, key_usage = $5, key_spec = $6, origin = $7,
      key_manager = $8, state = $9, created_at = $10, deletion_date = $11, pending_window_days = $12,
-     rotation_period_days = $13, next_rotation_at = $14, policy = $15, materials = $16, tags = $17, revision = $18
+     rotation_period_days = $13, next_rotation_at = $14, policy = $15, materials = $16, tags = $17, revision = $18,
+     storage_kek = $19
      WHERE account_id = $1 AND region = $2 AND key_id = $3 AND revision = $18 - 1";
 pub(crate) const DELETE_KEY: &str =
     "DELETE FROM kms_keys WHERE account_id = $1 AND region = $2 AND key_id = $3";
@@ -61,7 +63,7 @@ pub(crate) fn list_aliases_sql() -> String {
     )
 }
 
-/// The 18 values of `INSERT_KEY` and `UPDATE_KEY`, in order, bound to `q`.
+/// The 19 values of `INSERT_KEY` and `UPDATE_KEY`, in order, bound to `q`.
 macro_rules! bind_key {
     ($q:expr, $k:expr) => {
         $q.bind(&$k.account_id)
@@ -82,6 +84,7 @@ macro_rules! bind_key {
             .bind(&$k.materials)
             .bind(&$k.tags)
             .bind($k.revision)
+            .bind(&$k.storage_kek)
     };
 }
 pub(crate) use bind_key;
@@ -107,6 +110,7 @@ where
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     KmsKeyRecord {
         account_id: row.get(0),
@@ -127,6 +131,7 @@ where
         materials: row.get(15),
         tags: row.get(16),
         revision: row.get(17),
+        storage_kek: row.get(18),
     }
 }
 

@@ -140,6 +140,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn sealed_fs_blob_store_keeps_key_domains_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = std::sync::Arc::new(crate::sealed::Keyring::from_root(&[3u8; 32]));
+        let plain = crate::FsBlobStore::open(dir.path().join("plain"))
+            .await
+            .unwrap();
+        let store = crate::FsBlobStore::open(dir.path().join("sealed"))
+            .await
+            .unwrap()
+            .sealing(keys.clone());
+        crate::conformance::domain_suite(&store, &plain, &keys).await;
+    }
+
+    #[cfg(feature = "s3")]
+    #[tokio::test]
+    async fn sealed_s3_blob_store_keeps_key_domains_apart() {
+        let keys = std::sync::Arc::new(crate::sealed::Keyring::from_root(&[3u8; 32]));
+        let plain = crate::s3_testing::store().await;
+        let store = crate::s3_testing::store().await.sealing(keys.clone());
+        crate::conformance::domain_suite(&store, &plain, &keys).await;
+    }
+
+    #[tokio::test]
     async fn fs_blob_store_seals_plaintext_in_place() {
         let dir = tempfile::tempdir().unwrap();
         let keys = std::sync::Arc::new(crate::sealed::Keyring::from_root(&[3u8; 32]));

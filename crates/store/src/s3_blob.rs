@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! blobs/<algorithm>/<2 hex>/<hex>     committed blobs, content-addressed
+//! kms/<key id>/blobs/...              a KMS key domain's blobs (`domain`)
 //! uploads/<id>/<offset, 20 digits>    an upload session's segments
 //! ```
 //!
@@ -102,6 +103,9 @@ pub struct S3BlobStore {
     reader: Arc<AmazonS3>,
     bucket: String,
     prefix: String,
+    /// Where committed blobs live under the prefix: `blobs`, or a KMS key
+    /// domain's `kms/<key id>/blobs` (`domain`).
+    blobs: String,
     keys: Option<Arc<Keyring>>,
 }
 
@@ -131,6 +135,7 @@ impl S3BlobStore {
             reader,
             bucket: settings.bucket.clone(),
             prefix: settings.prefix.trim_matches('/').to_string(),
+            blobs: "blobs".to_string(),
             keys: None,
         };
         store.ping().await?;
@@ -191,7 +196,8 @@ impl S3BlobStore {
     fn blob_path(&self, digest: &Digest) -> Path {
         let hex = digest.hex();
         Path::from(self.key(&format!(
-            "blobs/{}/{}/{hex}",
+            "{}/{}/{}/{hex}",
+            self.blobs,
             digest.algorithm().as_str(),
             &hex[..2]
         )))
@@ -645,6 +651,36 @@ impl BlobStore for S3BlobStore {
         ))))
     }
 
+    async fn domain(&self, keys: Arc<Keyring>) -> Result<Arc<dyn BlobStore>> {
+        let name = crate::blob::checked_domain(keys.domain_name())?.to_string();
+        if self.keys.is_none() {
+            return Err(crate::blob::unsealed_domain(&name));
+        }
+        Ok(Arc::new(S3BlobStore {
+            blobs: format!("{name}/blobs"),
+            keys: Some(keys),
+            ..self.clone()
+        }))
+    }
+
+    async fn domains(&self) -> Result<Vec<String>> {
+        let dir = Path::from(self.key(crate::blob::DOMAIN_PREFIX.trim_end_matches('/')));
+        let listed = self
+            .s3
+            .list_with_delimiter(Some(&dir))
+            .await
+            .map_err(object_error)?;
+        let mut out: Vec<String> = listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename())
+            .map(|id| format!("{}{id}", crate::blob::DOMAIN_PREFIX))
+            .filter(|name| crate::blob::checked_domain(name).is_ok())
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     async fn delete_upload(&self, id: &str) -> Result<()> {
         self.delete_all_of(id).await
     }
@@ -780,7 +816,11 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn blobs_in_shard(&self, algorithm: Algorithm, shard: u8) -> Result<Vec<(Digest, i64)>> {
-        let dir = Path::from(self.key(&format!("blobs/{}/{shard:02x}", algorithm.as_str())));
+        let dir = Path::from(self.key(&format!(
+            "{}/{}/{shard:02x}",
+            self.blobs,
+            algorithm.as_str()
+        )));
         self.s3
             .list(Some(&dir))
             .map_err(object_error)

@@ -687,11 +687,15 @@ pub const AES256_DOMAIN: &str = "aes256";
 /// The pseudo-domain uploads' data keys are wrapped in (for their id).
 const UPLOAD_DOMAIN: &str = "upload";
 
-/// The KEKs a store seals with, from the root of the key hierarchy.
-/// Today: the AES256 domain's KEK (version 1) and the uploads' KEK, both
-/// derived from the root, so every node with the server key has them.
+/// The KEKs a store seals with: its key domain's (blobs) and the uploads'.
+/// The registry's store: the AES256 domain's KEK (version 1) and the
+/// uploads' KEK, both derived from the root, so every node with the server
+/// key has them. A KMS key's domain store (`Keyring::domain`): that key's
+/// storage KEK for blobs, the same uploads' KEK (an upload becomes a blob
+/// of whichever domain its repository is in).
 pub struct Keyring {
-    aes256: Kek,
+    domain: String,
+    blobs: Kek,
     uploads: Kek,
 }
 
@@ -704,9 +708,26 @@ impl std::fmt::Debug for Keyring {
 impl Keyring {
     pub fn from_root(root: &[u8; 32]) -> Keyring {
         Keyring {
-            aes256: Kek::derive(root, AES256_DOMAIN),
+            domain: AES256_DOMAIN.to_string(),
+            blobs: Kek::derive(root, AES256_DOMAIN),
             uploads: Kek::derive(root, UPLOAD_DOMAIN),
         }
+    }
+
+    /// The keyring of key domain `domain` (`kms/<key id>`), whose blobs'
+    /// data keys are wrapped under `kek` for (`domain`, digest): a blob of
+    /// one domain never opens under another's keys.
+    pub fn domain(&self, domain: &str, kek: Kek) -> Keyring {
+        Keyring {
+            domain: domain.to_string(),
+            blobs: kek,
+            uploads: self.uploads.clone(),
+        }
+    }
+
+    /// The key domain blobs are sealed in.
+    pub fn domain_name(&self) -> &str {
+        &self.domain
     }
 
     /// A fresh data key for a new upload `id`, and the header that carries
@@ -734,7 +755,7 @@ impl Keyring {
             segment,
             state: State::Blob,
             kek_version: 1,
-            wrapped: self.aes256.wrap(AES256_DOMAIN, digest, dek),
+            wrapped: self.blobs.wrap(&self.domain, digest, dek),
         }
     }
 
@@ -749,14 +770,14 @@ impl Keyring {
         }
         match header.state {
             State::Upload => self.uploads.unwrap(UPLOAD_DOMAIN, name, &header.wrapped),
-            State::Blob => self.aes256.unwrap(AES256_DOMAIN, name, &header.wrapped),
+            State::Blob => self.blobs.unwrap(&self.domain, name, &header.wrapped),
         }
     }
 }
 
 impl Keyring {
     /// A small object (a manifest body) sealed whole, header included, as
-    /// the blob `digest` of the AES256 domain.
+    /// the blob `digest` of this keyring's domain.
     pub fn seal_object(&self, digest: &str, plain: &[u8]) -> Vec<u8> {
         let (dek, header) = self.new_blob(digest);
         let mut out =

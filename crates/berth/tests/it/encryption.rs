@@ -336,3 +336,165 @@ fn the_same_layers_in_two_aes256_repositories_are_stored_once() {
         }
     }
 }
+
+/// Files under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Deduplication within a key domain (item 3): the same image pushed to an
+/// AES256 repository and to repositories under two KMS keys is stored once
+/// per domain, each copy sealed under its own key; disabling one key leaves
+/// the others' repositories readable; collecting one repository's image
+/// frees its key's copies only.
+#[test]
+fn layers_under_two_kms_keys_are_stored_once_per_key() {
+    let blobs = tempfile::tempdir().unwrap();
+    let s = start_on_files(blobs.path(), &[]);
+    let owner = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let kms = |op: &str, input: serde_json::Value| {
+        berth_testkit::kms::call(&s.raw_client(), &s.url(), owner, "us-east-1", op, &input).unwrap()
+    };
+    let ecr = |op: &str, input: serde_json::Value| {
+        berth_testkit::ecr::call(&s.raw_client(), &s.url(), owner, "us-east-1", op, &input).unwrap()
+    };
+    let key = |d: &str| {
+        let m = kms("CreateKey", serde_json::json!({"Description": d}));
+        (
+            m["KeyMetadata"]["KeyId"].as_str().unwrap().to_string(),
+            m["KeyMetadata"]["Arn"].as_str().unwrap().to_string(),
+        )
+    };
+    let (a_id, a_arn) = key("a");
+    let (_, b_arn) = key("b");
+    for (repo, arn) in [
+        ("enc/a", Some(&a_arn)),
+        ("enc/b", Some(&b_arn)),
+        ("enc/plain", None),
+    ] {
+        let encryption = match arn {
+            Some(arn) => serde_json::json!({"encryptionType": "KMS", "kmsKey": arn}),
+            None => serde_json::json!({"encryptionType": "AES256"}),
+        };
+        ecr(
+            "CreateRepository",
+            serde_json::json!({"repositoryName": repo, "encryptionConfiguration": encryption}),
+        );
+    }
+    let api = Api::new(&s);
+    let img = marked_image(17);
+    for repo in ["enc/a", "enc/b", "enc/plain"] {
+        api.push_image(repo, &img, "v1");
+    }
+
+    // `kms/<account>.<region>.<key id>/blobs` beside `blobs`.
+    let domain = |arn: &str| {
+        let id = arn.rsplit('/').next().unwrap();
+        let account = arn.split(':').nth(4).unwrap();
+        blobs
+            .path()
+            .join("kms")
+            .join(format!("{account}.us-east-1.{id}"))
+            .join("blobs")
+    };
+    let (aes, in_a, in_b) = (
+        files_under(&blobs.path().join("blobs")),
+        files_under(&domain(&a_arn)),
+        files_under(&domain(&b_arn)),
+    );
+    for (what, files) in [("AES256", &aes), ("key a", &in_a), ("key b", &in_b)] {
+        assert_eq!(
+            files.len(),
+            3,
+            "two layers and a config once under {what}: {files:?}"
+        );
+        for f in files {
+            assert!(std::fs::read(f).unwrap().starts_with(b"BRTHSEAL"), "{f:?}");
+        }
+    }
+    // The copies are different objects (each data key wrapped under its
+    // own domain's KEK), and none holds the marker.
+    let name = |p: &PathBuf| p.file_name().unwrap().to_owned();
+    assert_eq!(
+        in_a.iter().map(name).collect::<Vec<_>>(),
+        in_b.iter().map(name).collect::<Vec<_>>()
+    );
+    assert_ne!(
+        std::fs::read(&in_a[0]).unwrap(),
+        std::fs::read(&in_b[0]).unwrap()
+    );
+    assert_eq!(
+        files_containing(&[blobs.path()], MARKER),
+        Vec::<PathBuf>::new()
+    );
+
+    // Key a disabled: its repository refuses, the others read every byte.
+    kms("DisableKey", serde_json::json!({"KeyId": a_id}));
+    let layer = &img.layers[0];
+    assert_eq!(
+        api.get(&format!("/v2/enc/a/blobs/{}", layer.digest))
+            .status(),
+        403
+    );
+    for repo in ["enc/b", "enc/plain"] {
+        let got = api.get(&format!("/v2/{repo}/blobs/{}", layer.digest));
+        assert_eq!(got.status(), 200, "{repo}");
+        assert_eq!(got.bytes().unwrap().as_ref(), layer.bytes.as_slice());
+    }
+    kms("EnableKey", serde_json::json!({"KeyId": a_id}));
+
+    // Rotating key a re-seals its storage KEK, not its blobs: they read on.
+    let before: Vec<Vec<u8>> = in_a.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    kms("RotateKeyOnDemand", serde_json::json!({"KeyId": a_id}));
+    let got = api.get(&format!("/v2/enc/a/blobs/{}", layer.digest));
+    assert_eq!(got.bytes().unwrap().as_ref(), layer.bytes.as_slice());
+    let after: Vec<Vec<u8>> = in_a.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    assert_eq!(before, after, "no blob rewritten");
+
+    // A mount across domains is refused (the client uploads instead).
+    let r = api
+        .client
+        .post(api.url(&format!(
+            "/v2/enc/a/blobs/uploads/?mount={}&from=enc/plain",
+            img.layers[1].digest
+        )))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 202, "an upload session, not a mount");
+
+    // enc/b's image deleted and collected: key b's copies go, the rest stay.
+    ecr(
+        "BatchDeleteImage",
+        serde_json::json!({"repositoryName": "enc/b", "imageIds": [{"imageTag": "v1"}]}),
+    );
+    let out = tools::run(
+        std::process::Command::new(berth_bin())
+            .envs(s.aws_env("us-east-1"))
+            .args(["gc", "--endpoint", &s.url(), "--grace", "0s"]),
+    );
+    assert!(out.status.success());
+    assert_eq!(files_under(&domain(&b_arn)), Vec::<PathBuf>::new());
+    assert_eq!(files_under(&domain(&a_arn)).len(), 3);
+    assert_eq!(files_under(&blobs.path().join("blobs")).len(), 3);
+    let got = api.get(&format!("/v2/enc/a/blobs/{}", layer.digest));
+    assert_eq!(got.bytes().unwrap().as_ref(), layer.bytes.as_slice());
+}

@@ -212,6 +212,7 @@ impl KmsApi<'_> {
                 materials: encode_materials(&[material]),
                 tags: "[]".into(),
                 revision: 1,
+                storage_kek: None,
             },
             arn,
         )
@@ -550,7 +551,7 @@ impl KmsApi<'_> {
                         format!("{arn} has been rotated on demand {on_demand} times, the most allowed"),
                     ));
                 }
-                add_material(kek, key, arn, materials, now, "ON_DEMAND");
+                add_material(kek, key, arn, materials, now, "ON_DEMAND")?;
                 Ok(())
             })
             .await?;
@@ -574,7 +575,7 @@ impl KmsApi<'_> {
             let rotated = self
                 .write_over(&found, |key, arn| {
                     let materials = decode_materials(&key.materials)?;
-                    add_material(kek, key, arn, materials, now, "AUTOMATIC");
+                    add_material(kek, key, arn, materials, now, "AUTOMATIC")?;
                     let period = key
                         .rotation_period_days
                         .unwrap_or(rules::DEFAULT_ROTATION_DAYS);
@@ -782,7 +783,8 @@ impl KmsApi<'_> {
 }
 
 /// `key` with a new material (rotated by `kind`: `AUTOMATIC`, `ON_DEMAND`)
-/// after `materials`, its current ones: the newest seals from now on.
+/// after `materials`, its current ones: the newest seals from now on, its
+/// storage KEK included (re-sealed, no blob rewritten).
 fn add_material(
     kek: &berth_store::sealed::Kek,
     key: &mut KmsKeyRecord,
@@ -790,9 +792,11 @@ fn add_material(
     mut materials: Vec<Material>,
     now: i64,
     kind: &str,
-) {
+) -> crate::Result<()> {
     materials.push(new_material(kek, arn, now, Some(kind)));
+    super::storage::reseal_for_rotation(kek, key, arn, &materials)?;
     key.materials = encode_materials(&materials);
+    Ok(())
 }
 
 fn check_policy_name(name: Option<&str>) -> Result<()> {

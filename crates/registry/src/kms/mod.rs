@@ -6,7 +6,8 @@
 //! - `keys`: key management (create, describe, states, deletion,
 //!   rotation, policies, tags);
 //! - `aliases`: aliases;
-//! - `cryptographic`: Encrypt, Decrypt, ReEncrypt, the data keys.
+//! - `cryptographic`: Encrypt, Decrypt, ReEncrypt, the data keys;
+//! - `storage`: a key's storage domain KEK (blobs of repositories under it).
 //!
 //! Every operation on a key resolves it (`NotFoundException`), then asks
 //! the key's policy and the caller's identity policies with one
@@ -25,11 +26,13 @@ mod keys;
 #[cfg(test)]
 mod kms_tests;
 pub mod rules;
+mod storage;
 
 pub use aliases::{AliasEntry, AliasPage};
 pub use cryptographic::{DataKey, Decrypted, Encrypted, ReEncrypted};
 pub use ecr::key_use;
 pub use keys::{KeyEntry, KeyMetadata, KeyPage, NewKey, Rotation, RotationStatus};
+pub use storage::{domain_key_arn, domain_name};
 
 use crate::clock::Clock;
 use crate::identity::{Caller, Identity};

@@ -52,6 +52,16 @@ pub fn key_arn(region: &str, account: &str, key_id: &str) -> String {
     format!("arn:aws:kms:{region}:{account}:key/{key_id}")
 }
 
+/// (region, account, key id) of a key ARN (`arn:aws:kms:<region>:<account>:key/<id>`).
+pub fn parse_key_arn(arn: &str) -> Option<(String, String, String)> {
+    let rest = arn.strip_prefix("arn:aws:kms:")?;
+    let (region, rest) = rest.split_once(':')?;
+    let (account, id) = rest.split_once(":key/")?;
+    let plain = |s: &str| !s.is_empty() && !s.contains([':', '/']);
+    (plain(region) && plain(account) && plain(id))
+        .then(|| (region.to_string(), account.to_string(), id.to_string()))
+}
+
 pub fn alias_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:kms:{region}:{account}:{name}")
 }

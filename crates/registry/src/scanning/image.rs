@@ -22,12 +22,13 @@ use berth_oci::manifest::{Descriptor, Manifest, ManifestKind};
 use berth_oci::Digest;
 use berth_scan::layers::{apply_layer_within, read_layer_over, FileView, OVER_IMAGE_BUDGET};
 use berth_scan::{cache, detect, match_packages, Detection, Inventory, PackageKind};
-use berth_store::{RepoId, ScanOutcome, ScanRef};
+use berth_store::{BlobStore, RepoId, ScanOutcome, ScanRef};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::Arc;
 
 const IMAGE_CONFIGS: [&str; 2] = [
     "application/vnd.oci.image.config.v1+json",
@@ -138,7 +139,13 @@ enum Scanned {
 impl Scanning {
     /// Runs a queued scan and stores its outcome.
     pub(super) async fn run(&self, job: &ScanRef, started_at: i64, scan_type: &str) {
-        let outcome = self.scan(job.repo, &job.digest, true, scan_type).await;
+        let outcome = match self.repo_blobs(job).await {
+            Ok(store) => {
+                self.scan(&*store, job.repo, &job.digest, true, scan_type)
+                    .await
+            }
+            Err(e) => Err(e.to_string()),
+        };
         let stored = match outcome {
             Ok(Scanned::Detected(detection)) => {
                 self.finish(job.repo, &job.digest, started_at, scan_type, detection)
@@ -294,9 +301,21 @@ impl Scanning {
         Ok((findings, counts))
     }
 
+    /// The blob store that holds the job's repository's blobs: the
+    /// registry's, or its KMS key's domain.
+    async fn repo_blobs(&self, job: &ScanRef) -> Result<Arc<dyn BlobStore>> {
+        let key = self
+            .meta
+            .get_repository(&job.registry, &job.name)
+            .await?
+            .and_then(|r| r.kms_key);
+        self.domains.for_key(key.as_deref()).await
+    }
+
     /// Scans a manifest: an image, or (at the top) an index per platform.
     fn scan<'a>(
         &'a self,
+        store: &'a dyn BlobStore,
         repo: RepoId,
         digest: &'a Digest,
         top: bool,
@@ -315,17 +334,22 @@ impl Scanning {
             let m = Manifest::parse(&stored.body, Some(&stored.media_type))
                 .map_err(|e| e.to_string())?;
             match m.kind {
-                ManifestKind::Image { config, layers } => self.scan_image(&config, &layers).await,
+                ManifestKind::Image { config, layers } => {
+                    self.scan_image(store, &config, &layers).await
+                }
                 ManifestKind::Index { .. } if !top => Ok(Scanned::Unsupported(
                     "A nested image index is not scanned".into(),
                 )),
-                ManifestKind::Index { .. } => self.scan_index(repo, &stored.body, scan_type).await,
+                ManifestKind::Index { .. } => {
+                    self.scan_index(store, repo, &stored.body, scan_type).await
+                }
             }
         })
     }
 
     async fn scan_index(
         &self,
+        store: &dyn BlobStore,
         repo: RepoId,
         body: &[u8],
         scan_type: &str,
@@ -337,7 +361,7 @@ impl Scanning {
         let mut last_unsupported = String::from("The image index lists no platform images");
         for child in platform_children(body) {
             let started = self.now();
-            let scanned = self.scan(repo, &child, false, scan_type).await?;
+            let scanned = self.scan(store, repo, &child, false, scan_type).await?;
             // Each platform image keeps its own record too.
             match scanned {
                 Scanned::Detected(d) => {
@@ -377,10 +401,11 @@ impl Scanning {
 
     async fn scan_image(
         &self,
+        store: &dyn BlobStore,
         config: &Descriptor,
         layers: &[Descriptor],
     ) -> std::result::Result<Scanned, String> {
-        let config_bytes = self.read_small(&config.digest).await?;
+        let config_bytes = self.read_small(store, &config.digest).await?;
         let diff_ids: Vec<String> = serde_json::from_slice::<serde_json::Value>(&config_bytes)
             .ok()
             .and_then(|v| {
@@ -403,7 +428,7 @@ impl Scanning {
                 continue;
             }
             let (inv, below) = self
-                .inventory(layer, diff_ids.get(i).map(String::as_str), view)
+                .inventory(store, layer, diff_ids.get(i).map(String::as_str), view)
                 .await
                 .map_err(|e| format!("layer {i} ({}): {e}", layer.digest))?;
             view = below;
@@ -429,9 +454,12 @@ impl Scanning {
         Ok(Scanned::Detected(detection))
     }
 
-    async fn read_small(&self, digest: &Digest) -> std::result::Result<Vec<u8>, String> {
-        let size = self
-            .blobs
+    async fn read_small(
+        &self,
+        store: &dyn BlobStore,
+        digest: &Digest,
+    ) -> std::result::Result<Vec<u8>, String> {
+        let size = store
             .stat(digest)
             .await
             .map_err(|e| e.to_string())?
@@ -441,8 +469,7 @@ impl Scanning {
                 "the image config is {size} bytes, over the {MAX_CONFIG_BYTES}-byte limit"
             ));
         }
-        let reader = self
-            .blobs
+        let reader = store
             .read(digest, 0, size)
             .await
             .map_err(|e| e.to_string())?
@@ -470,6 +497,7 @@ impl Scanning {
     /// kept files, and only then.
     async fn inventory(
         &self,
+        store: &dyn BlobStore,
         layer: &Descriptor,
         diff_id: Option<&str>,
         view: FileView,
@@ -496,14 +524,12 @@ impl Scanning {
                 }
             }
         }
-        let size = self
-            .blobs
+        let size = store
             .stat(&layer.digest)
             .await
             .map_err(|e| e.to_string())?
             .ok_or("the layer blob is missing from the blob store")?;
-        let reader = self
-            .blobs
+        let reader = store
             .read(&layer.digest, 0, size)
             .await
             .map_err(|e| e.to_string())?

@@ -37,9 +37,7 @@ use crate::clock::Clock;
 use crate::{Error, Registry, Repo, Result};
 use berth_oci::Digest;
 use berth_scan::{Limits, Record};
-use berth_store::{
-    BlobStore, ImageScanRecord, MetadataStore, RegistryKey, RepoId, ScanClaim, ScanRef,
-};
+use berth_store::{ImageScanRecord, MetadataStore, RegistryKey, RepoId, ScanClaim, ScanRef};
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -84,7 +82,9 @@ impl quick_cache::Weighter<String, Arc<(Option<String>, Record)>> for RecordByte
 }
 
 pub(crate) struct Scanning {
-    blobs: Arc<dyn BlobStore>,
+    /// The blob store and the key domains that hold KMS repositories'
+    /// blobs.
+    domains: Arc<crate::domains::DomainStores>,
     /// Opens the manifest bodies scans read.
     pub(crate) bodies: crate::bodies::Bodies,
     meta: Arc<dyn MetadataStore>,
@@ -112,7 +112,7 @@ pub(crate) struct Scanning {
 
 impl Scanning {
     pub(crate) fn new(
-        blobs: Arc<dyn BlobStore>,
+        domains: Arc<crate::domains::DomainStores>,
         meta: Arc<dyn MetadataStore>,
         clock: Arc<dyn Clock>,
         workers: usize,
@@ -122,7 +122,7 @@ impl Scanning {
     ) -> Arc<Self> {
         Arc::new(Scanning {
             bodies,
-            blobs,
+            domains,
             meta,
             clock,
             permits: Arc::new(Semaphore::new(workers.max(1))),

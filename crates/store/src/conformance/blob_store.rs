@@ -1,5 +1,6 @@
 //! `BlobStore`'s suite: uploads, commits, reads and deletes of bytes.
 
+use crate::sealed::Keyring;
 use crate::{BlobStore, StoreError};
 use berth_oci::{Algorithm, Digest};
 use bytes::Bytes;
@@ -218,5 +219,109 @@ pub async fn reseal_suite(plain: &dyn BlobStore, sealing: &dyn BlobStore) {
         plain.reseal(&digest).await.unwrap(),
         None,
         "a store without keys"
+    );
+}
+
+/// Key domains (`BlobStore::domain`) of a store that seals, `store`; `plain`
+/// writes plaintext. A domain keeps the whole suite's contract, shares the
+/// store's uploads, and keeps its blobs apart from the store's and other
+/// domains', each sealed under its own KEK.
+pub async fn domain_suite(store: &dyn BlobStore, plain: &dyn BlobStore, base: &Keyring) {
+    use crate::sealed::Kek;
+    use std::sync::Arc;
+    let (a_name, b_name) = (
+        "kms/111122223333.us-east-1.0a1b2c3d-k1",
+        "kms/111122223333.us-west-2.k2",
+    );
+    let a = store
+        .domain(Arc::new(base.domain(a_name, Kek::from_bytes([1; 32]))))
+        .await
+        .expect("domain a");
+    let b = store
+        .domain(Arc::new(base.domain(b_name, Kek::from_bytes([2; 32]))))
+        .await
+        .expect("domain b");
+    blob_store_suite(a.as_ref()).await;
+
+    let bytes: Vec<u8> = (0..150_000u32).map(|i| (i % 241) as u8).collect();
+    let digest = Digest::of_bytes(Algorithm::Sha256, &bytes);
+    let len = bytes.len() as u64;
+    // An upload of the store's area becomes a blob of the domain it is
+    // committed in, and of that domain only.
+    let id = "0b5e7a0c-0000-4000-8000-00000000d001";
+    write_upload(store, id, 0, &[&bytes]).await;
+    a.commit_upload(id, &digest).await.expect("commit into a");
+    assert_eq!(a.stat(&digest).await.unwrap(), Some(len));
+    assert_eq!(store.stat(&digest).await.unwrap(), None, "not the store's");
+    assert_eq!(b.stat(&digest).await.unwrap(), None, "not b's");
+    let whole = a.read(&digest, 0, len).await.unwrap().expect("a's copy");
+    assert_eq!(collect(whole).await, bytes);
+    // The same digest in another domain is a second copy.
+    let id = "0b5e7a0c-0000-4000-8000-00000000d002";
+    write_upload(store, id, 0, &[&bytes]).await;
+    b.commit_upload(id, &digest).await.expect("commit into b");
+    let part = b
+        .read(&digest, 65_530, 20)
+        .await
+        .unwrap()
+        .expect("b's copy");
+    assert_eq!(collect(part).await, &bytes[65_530..65_550]);
+
+    // A copy opens only under its domain's KEK.
+    let wrong = store
+        .domain(Arc::new(base.domain(a_name, Kek::from_bytes([9; 32]))))
+        .await
+        .expect("domain a, another KEK");
+    let opened = match wrong.read(&digest, 0, len).await {
+        Err(_) => false,
+        Ok(None) => panic!("the copy is there"),
+        Ok(Some(mut r)) => {
+            let mut ok = true;
+            while let Some(chunk) = r.stream.next().await {
+                if chunk.is_err() {
+                    ok = false;
+                    break;
+                }
+            }
+            ok
+        }
+    };
+    assert!(!opened, "a domain's blob opened under another KEK");
+
+    assert_eq!(
+        store.domains().await.unwrap(),
+        vec![a_name.to_string(), b_name.to_string()]
+    );
+    a.delete(&digest).await.unwrap();
+    assert_eq!(a.stat(&digest).await.unwrap(), None);
+    assert_eq!(
+        b.stat(&digest).await.unwrap(),
+        Some(len),
+        "b keeps its copy"
+    );
+    b.delete(&digest).await.unwrap();
+
+    for bad in [
+        "blobs",
+        "kms/",
+        "kms/a.b",
+        "kms/../x.y.z",
+        "kms/a.b.c/d",
+        "kms/a..b",
+    ] {
+        assert!(
+            store
+                .domain(Arc::new(base.domain(bad, Kek::from_bytes([1; 32]))))
+                .await
+                .is_err(),
+            "{bad:?} is not a domain"
+        );
+    }
+    assert!(
+        plain
+            .domain(Arc::new(base.domain(a_name, Kek::from_bytes([1; 32]))))
+            .await
+            .is_err(),
+        "a store that does not seal has no domains"
     );
 }

@@ -3,8 +3,8 @@
 //! key, gone with their key.
 
 use crate::metadata::{
-    IdentityStore, KmsAliasOutcome, KmsAliasRecord, KmsKeyRecord, KmsStore, RepoId,
-    RepositoryRecord, RepositoryStore,
+    BlobRecordStore, IdentityStore, KmsAliasOutcome, KmsAliasRecord, KmsKeyRecord, KmsStore,
+    RepoId, RepositoryRecord, RepositoryStore,
 };
 
 fn key(acct: &str, region: &str, id: &str) -> KmsKeyRecord {
@@ -27,6 +27,7 @@ fn key(acct: &str, region: &str, id: &str) -> KmsKeyRecord {
         materials: "[m1]".into(),
         tags: "[]".into(),
         revision: 1,
+        storage_kek: None,
     }
 }
 
@@ -41,7 +42,11 @@ fn alias(acct: &str, name: &str, target: &str) -> KmsAliasRecord {
     }
 }
 
-pub async fn kms_store_suite<S: IdentityStore + KmsStore + RepositoryStore + ?Sized>(store: &S) {
+pub async fn kms_store_suite<
+    S: IdentityStore + KmsStore + RepositoryStore + BlobRecordStore + ?Sized,
+>(
+    store: &S,
+) {
     let acct = "555555555555";
     let r = "us-east-1";
     assert!(
@@ -251,6 +256,30 @@ pub async fn kms_store_suite<S: IdentityStore + KmsStore + RepositoryStore + ?Si
     assert_eq!(found[0].1, reg);
     let rest = store.kms_repositories(under.id.0, 10).await.unwrap();
     assert_eq!(rest.len(), 1);
+
+    // The key domains a blob's links need: each key once, AES256 as None.
+    let id_of = |name: &'static str| {
+        let reg = reg.clone();
+        async move { store.find_repository(&reg, name).await.unwrap().unwrap() }
+    };
+    let (a, plain, b) = (
+        id_of("kms/a").await,
+        id_of("plain").await,
+        id_of("kms/b").await,
+    );
+    let layer = berth_oci::Digest::of_bytes(berth_oci::Algorithm::Sha256, b"layer under keys");
+    assert!(store.blob_link_keys(&layer).await.unwrap().is_empty());
+    store.link_blob(a, &layer, 5, 1).await.unwrap();
+    assert_eq!(
+        store.blob_link_keys(&layer).await.unwrap(),
+        [Some("arn:k2".to_string())]
+    );
+    store.link_blob(plain, &layer, 5, 1).await.unwrap();
+    store.link_blob(b, &layer, 5, 1).await.unwrap();
+    assert_eq!(
+        store.blob_link_keys(&layer).await.unwrap(),
+        [None, Some("arn:k2".to_string()), Some("arn:k3".to_string())]
+    );
 
     // The wrapped root: written once, the first writer's kept.
     assert_eq!(store.kms_root().await.unwrap(), None);

@@ -152,4 +152,9 @@ pub trait BlobRecordStore: Send + Sync {
     ) -> Result<Vec<CollectOutcome>>;
     /// Whether a blob is recorded (for sweeping files no record owns).
     async fn blob_recorded(&self, digest: &Digest) -> Result<bool>;
+    /// The KMS keys of the repositories that link the blob, each once
+    /// (`None`: AES256 repositories): the key domains that must hold its
+    /// bytes (garbage collection sweeps the copies no domain needs; fsck
+    /// checks each domain that does).
+    async fn blob_link_keys(&self, digest: &Digest) -> Result<Vec<Option<String>>>;
 }

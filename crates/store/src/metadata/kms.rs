@@ -46,6 +46,10 @@ pub struct KmsKeyRecord {
     /// Bumped by every update: `update_kms_key` writes revision `n` only
     /// over revision `n - 1`.
     pub revision: i64,
+    /// The KEK of the key's storage domain (the blobs of repositories under
+    /// it), sealed under the key's newest material in the registry's
+    /// encoding; made at first use, re-sealed when the key rotates.
+    pub storage_kek: Option<String>,
 }
 
 /// An alias (`alias/<name>`) of a key.

@@ -327,6 +327,20 @@ impl BlobRecordStore for SqliteMetadataStore {
                 .is_some(),
         )
     }
+
+    async fn blob_link_keys(&self, digest: &Digest) -> Result<Vec<Option<String>>> {
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT DISTINCT r.kms_key FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+             WHERE rb.digest = ?",
+        )
+        .bind(digest.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map(|mut keys: Vec<Option<String>>| {
+            keys.sort();
+            keys
+        })?)
+    }
 }
 
 /// A link (`rb`) that no manifest of its repository references.

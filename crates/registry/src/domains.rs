@@ -1,0 +1,180 @@
+//! Key domains (ARCHITECTURE.md, "Deduplication within a key domain"):
+//! which blob store holds a repository's blobs. AES256 repositories share
+//! the registry's store; a repository under a KMS key has its key's storage
+//! domain (`BlobStore::domain`: the same uploads, its own blobs, sealed
+//! under the key's storage KEK, `kms/storage.rs`), in the blob store and in
+//! the archive alike. A layer pushed to repositories under two keys is so
+//! stored once per key, and one key never opens another's copy.
+//!
+//! Blob records and links stay per digest: a linked digest has its bytes
+//! in the domain of each repository that links it. Repositories put under
+//! a key before domains existed have theirs in the AES256 store, which
+//! their reads fall back to (`read_blob`).
+
+use crate::{kms, Error, Registry, RegistryKey, Result};
+use berth_store::sealed::{Kek, Keyring};
+use berth_store::{BlobStore, StoreError};
+use rand::RngCore as _;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The domain stores made so far, by (in the archive, domain name), and
+/// what makes them. A key's storage KEK never changes (rotation re-seals
+/// it, its value stays), so a store stays right for the life of the
+/// process. Shared by the registry and the scanner.
+pub(crate) struct DomainStores {
+    /// The registry's blob store (the AES256 domain's).
+    blobs: Arc<dyn BlobStore>,
+    /// What the stores seal with (`None`: encryption at rest is off); a
+    /// domain takes its uploads' KEK.
+    keyring: Option<Arc<Keyring>>,
+    kms: Arc<kms::Kms>,
+    made: parking_lot::Mutex<HashMap<(bool, String), Arc<dyn BlobStore>>>,
+}
+
+impl DomainStores {
+    pub(crate) fn new(
+        blobs: Arc<dyn BlobStore>,
+        keyring: Option<Arc<Keyring>>,
+        kms: Arc<kms::Kms>,
+    ) -> DomainStores {
+        DomainStores {
+            blobs,
+            keyring,
+            kms,
+            made: Default::default(),
+        }
+    }
+
+    /// The blob store of the domain of a repository under `key` (its ARN;
+    /// `None`: AES256, the registry's store).
+    pub(crate) async fn for_key(&self, key: Option<&str>) -> Result<Arc<dyn BlobStore>> {
+        match key {
+            None => Ok(self.blobs.clone()),
+            Some(arn) => self.key_domain(&self.blobs, false, arn).await,
+        }
+    }
+
+    /// Key `arn`'s domain of `base`: the blob store, or the archive
+    /// (`archive`, which only names the cache slot).
+    pub(crate) async fn key_domain(
+        &self,
+        base: &Arc<dyn BlobStore>,
+        archive: bool,
+        arn: &str,
+    ) -> Result<Arc<dyn BlobStore>> {
+        let name = kms::domain_name(arn).ok_or_else(|| {
+            Error::Store(StoreError::Corrupt(format!(
+                "{arn:?} is recorded as a repository's KMS key but is not a key ARN"
+            )))
+        })?;
+        let slot = (archive, name.clone());
+        if let Some(store) = self.made.lock().get(&slot) {
+            return Ok(store.clone());
+        }
+        let keyring = self.keyring.as_ref().ok_or_else(|| {
+            Error::Store(StoreError::Io(std::io::Error::other(
+                "repositories under KMS keys need encryption at rest, which is off",
+            )))
+        })?;
+        let kek = match self.kms.storage_kek(arn).await? {
+            Some(kek) => kek,
+            // The key is gone, and with it what opened the domain's blobs: a
+            // store that opens nothing (collection still lists and deletes).
+            None => {
+                let mut lost = [0u8; 32];
+                rand::rng().fill_bytes(&mut lost);
+                Kek::from_bytes(lost)
+            }
+        };
+        let keys: Arc<Keyring> = Arc::new(keyring.domain(&name, kek));
+        let store = base.domain(keys).await?;
+        Ok(self.made.lock().entry(slot).or_insert(store).clone())
+    }
+}
+
+/// One key domain's blob store and, when the registry has one, its archive.
+pub(crate) struct DomainPair {
+    /// `None` for the AES256 domain (the registry's own stores).
+    pub key_arn: Option<String>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub archive: Option<Arc<dyn BlobStore>>,
+}
+
+impl Registry {
+    /// Where repository `name`'s blobs are: the registry's store (AES256),
+    /// or its key's domain.
+    pub(crate) async fn repo_blobs(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+    ) -> Result<Arc<dyn BlobStore>> {
+        let key = self.identity.repository_kms_key(registry, name).await?;
+        self.domains.for_key(key.as_deref()).await
+    }
+
+    /// Key `arn`'s domain of the blob store, or of the archive (`archive`).
+    pub(crate) async fn key_domain(&self, archive: bool, arn: &str) -> Result<Arc<dyn BlobStore>> {
+        let base = if archive {
+            self.archive.clone().ok_or_else(|| {
+                Error::Store(StoreError::Corrupt(
+                    "no archive blob store is configured".into(),
+                ))
+            })?
+        } else {
+            self.blobs.clone()
+        };
+        self.domains.key_domain(&base, archive, arn).await
+    }
+
+    /// Every key domain: AES256's first, then each KMS key's that the blob
+    /// store or the archive has a place for (background work walks them).
+    pub(crate) async fn domain_pairs(&self) -> Result<Vec<DomainPair>> {
+        let mut out = vec![DomainPair {
+            key_arn: None,
+            blobs: self.blobs.clone(),
+            archive: self.archive.clone(),
+        }];
+        let mut names = self.blobs.domains().await?;
+        if let Some(archive) = &self.archive {
+            names.extend(archive.domains().await?);
+        }
+        names.sort();
+        names.dedup();
+        for name in names {
+            let Some(arn) = kms::domain_key_arn(&name) else {
+                continue;
+            };
+            let archive = match &self.archive {
+                Some(_) => Some(self.key_domain(true, &arn).await?),
+                None => None,
+            };
+            out.push(DomainPair {
+                blobs: self.key_domain(false, &arn).await?,
+                archive,
+                key_arn: Some(arn),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The keyring of storage domain `name` (`kms/<account>.<region>.<key id>`)
+/// for offline tools (`berth migrate`), from the metadata that holds its
+/// key, `base` (the stores' keyring) and the root of the key hierarchy;
+/// `None` when the key no longer exists (its blobs open nowhere).
+pub async fn domain_keyring(
+    meta: Arc<dyn berth_store::MetadataStore>,
+    base: &Keyring,
+    root: &[u8; 32],
+    name: &str,
+) -> Result<Option<Keyring>> {
+    let Some(arn) = kms::domain_key_arn(name) else {
+        return Ok(None);
+    };
+    let kms = kms::Kms::new(meta, Arc::new(crate::SystemClock), root);
+    Ok(kms
+        .storage_kek(&arn)
+        .await?
+        .map(|kek| base.domain(name, kek)))
+}
