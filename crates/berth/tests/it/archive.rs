@@ -341,3 +341,80 @@ fn a_lifecycle_transition_rule_archives_what_it_selects() {
     let run = lifecycle_run(&s);
     assert_eq!(run["transitioned"].as_u64(), Some(0), "{run}");
 }
+
+/// Key domains (issue 21): archiving an image of a repository under a KMS
+/// key moves its key's copies to the same domain of the archive, and
+/// restoring brings them back, readable under the key.
+#[test]
+fn a_kms_repositorys_image_archives_and_restores_within_its_keys_domain() {
+    let s = start();
+    let owner = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let call = |service: &str, op: &str, input: Value| {
+        let f = if service == "kms" {
+            berth_testkit::kms::call
+        } else {
+            berth_testkit::ecr::call
+        };
+        f(&s.raw_client(), &s.url(), owner, "us-east-1", op, &input).unwrap()
+    };
+    let arn = call("kms", "CreateKey", serde_json::json!({}))["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(
+        "ecr",
+        "CreateRepository",
+        serde_json::json!({"repositoryName": "arch/kms",
+            "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": arn}}),
+    );
+    let img = image::oci_image(73, 2, 1, 5000);
+    let api = Api::new(&s);
+    api.push_image("arch/kms", &img, "v1");
+    let domain = |root: &std::path::Path| {
+        let (account, id) = (arn.split(':').nth(4).unwrap(), arn.rsplit('/').next().unwrap());
+        let hex = img.layers[0].digest.trim_start_matches("sha256:").to_string();
+        root.join("kms")
+            .join(format!("{account}.us-east-1.{id}"))
+            .join("blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+    };
+    let (standard, archived) = (domain(&s.data_dir), domain(&s.data_dir.join("archive")));
+    assert!(standard.is_file() && !archived.exists());
+
+    let image_id = serde_json::json!({"imageTag": "v1"});
+    let out = call(
+        "ecr",
+        "UpdateImageStorageClass",
+        serde_json::json!({"repositoryName": "arch/kms", "imageId": image_id, "targetStorageClass": "ARCHIVE"}),
+    );
+    assert_eq!(out["imageStatus"], "ARCHIVED");
+    assert!(!standard.exists() && archived.is_file(), "moved within the key's domain");
+
+    call(
+        "ecr",
+        "UpdateImageStorageClass",
+        serde_json::json!({"repositoryName": "arch/kms", "imageId": image_id, "targetStorageClass": "STANDARD"}),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let d = call(
+            "ecr",
+            "DescribeImages",
+            serde_json::json!({"repositoryName": "arch/kms", "imageIds": [image_id],
+                "filter": {"imageStatus": "ANY"}}),
+        );
+        if d["imageDetails"][0]["imageStatus"] == "ACTIVE" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not restored: {d}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(standard.is_file() && !archived.exists(), "back within the key's domain");
+    let got = api.get(&format!("/v2/arch/kms/blobs/{}", img.layers[0].digest));
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().unwrap().as_ref(), img.layers[0].bytes.as_slice());
+}

@@ -562,3 +562,77 @@ fn plaintext_left_from_before_encryption_is_reported() {
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(kinds(&report), Vec::<(String, String)>::new(), "{report:#}");
 }
+
+/// Key domains (issue 21): blobs only repositories under a KMS key link
+/// are in the key's domain alone, which fsck checks (`--deep`: decrypted
+/// and hashed); a damaged copy there is named, and a copy no repository
+/// under the key links is garbage that `--repair` removes.
+#[test]
+fn fsck_checks_each_kms_keys_domain() {
+    let mut s = start();
+    let owner = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let key = berth_testkit::kms::call(
+        &s.raw_client(),
+        &s.url(),
+        owner,
+        "us-east-1",
+        "CreateKey",
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    berth_testkit::ecr::call(
+        &s.raw_client(),
+        &s.url(),
+        owner,
+        "us-east-1",
+        "CreateRepository",
+        &serde_json::json!({"repositoryName": "fsck/kms",
+            "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": arn}}),
+    )
+    .unwrap();
+    let img = image::oci_image(61, 2, 1, 70_000);
+    Api::new(&s).push_image("fsck/kms", &img, "v1");
+    s.stop();
+    let data = s.data_dir.clone();
+    let domain = data
+        .join("kms")
+        .join(format!(
+            "{}.us-east-1.{}",
+            arn.split(':').nth(4).unwrap(),
+            arn.rsplit('/').next().unwrap()
+        ))
+        .join("blobs")
+        .join("sha256");
+    let in_domain = |digest: &str| {
+        let hex = digest.trim_start_matches("sha256:");
+        domain.join(&hex[..2]).join(hex)
+    };
+    assert!(in_domain(&img.layers[0].digest).is_file());
+    assert!(!blob_file(&data, &img.layers[0].digest).exists());
+
+    let (code, report, err) = fsck(&data, &["--deep"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(kinds(&report), vec![], "{report:#}");
+    assert_eq!(report["checked"]["blobFiles"], 3);
+
+    // A flipped bit in the domain's copy of a layer; a stray copy there.
+    let layer = in_domain(&img.layers[0].digest);
+    let mut bytes = std::fs::read(&layer).unwrap();
+    bytes[5_000] ^= 1;
+    std::fs::write(&layer, &bytes).unwrap();
+    let stray = format!("sha256:{}", "ab".repeat(32));
+    std::fs::copy(in_domain(&img.layers[1].digest), in_domain(&stray)).unwrap();
+    let (code, report, err) = fsck(&data, &["--deep"]);
+    assert_eq!(code, 2, "{err}\n{report:#}");
+    let found = kinds(&report);
+    let names: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["blob-hash-wrong", "orphan-blob-file"], "{report:#}");
+    let (code, report, _) = fsck(&data, &["--repair"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(!in_domain(&stray).exists(), "the stray copy is removed");
+    assert!(layer.exists(), "a damaged copy a manifest needs stays");
+}
