@@ -159,6 +159,66 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Copies what repositories put under a KMS key before key domains
+    /// existed (stop 35) link from the AES256 store into their key's
+    /// domain, checked against its digest, under the digest's lock (GC's
+    /// protocol). Part of the sealing pass: idempotent, resumable by
+    /// running again; reads fall back to the AES256 copy until then, and
+    /// garbage collection removes that copy once no domain needs it.
+    pub(crate) async fn settle_key_domains(&self, run: &mut crate::SealRun) -> Result<()> {
+        let mut after = 0;
+        loop {
+            let page = self.meta.kms_repositories(after, 500).await?;
+            let Some(last) = page.last().map(|r| r.0) else {
+                return Ok(());
+            };
+            for (id, _, name, arn) in page {
+                if self.kms.storage_kek(&arn).await?.is_none() {
+                    continue; // the key is gone: its repositories read nothing
+                }
+                let domain = self.domains.key_domain(&self.blobs, false, &arn).await?;
+                let mut from: Option<berth_oci::Digest> = None;
+                loop {
+                    let digests = self
+                        .meta
+                        .repository_blob_page(berth_store::RepoId(id), from.as_ref(), 1000)
+                        .await?;
+                    let Some(next) = digests.last().cloned() else {
+                        break;
+                    };
+                    for digest in digests {
+                        if domain.stat(&digest).await?.is_some() {
+                            continue;
+                        }
+                        let _lock = self.digest_locks.lock(digest.as_str()).await?;
+                        let Some(size) = self.blobs.stat(&digest).await? else {
+                            continue; // archived, or collected meanwhile
+                        };
+                        if domain.stat(&digest).await?.is_some() {
+                            continue;
+                        }
+                        match berth_store::copy_blob(&*self.blobs, &*domain, &digest, size, true)
+                            .await
+                        {
+                            Ok(()) => {
+                                run.moved += 1;
+                                self.sealing_moved(size);
+                            }
+                            Err(e) => {
+                                run.failed += 1;
+                                tracing::warn!(%digest, repository = %name, key = %arn, error = %e, "could not copy a blob into its KMS key's domain; it stays readable from the AES256 store, and the next pass tries again");
+                            }
+                        }
+                    }
+                    from = Some(next);
+                }
+            }
+            after = last;
+        }
+    }
+}
+
 /// The keyring of storage domain `name` (`kms/<account>.<region>.<key id>`)
 /// for offline tools (`berth migrate`), from the metadata that holds its
 /// key, `base` (the stores' keyring) and the root of the key hierarchy;

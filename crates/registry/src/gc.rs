@@ -279,11 +279,11 @@ impl Registry {
                 for (digest, modified) in self.blobs.blobs_in_shard(algorithm, shard).await? {
                     // A file is renamed into place before its record is
                     // written; young files may be mid-commit.
-                    if modified >= cutoff || self.meta.blob_recorded(&digest).await? {
+                    if modified >= cutoff || self.aes256_copy_needed(&digest).await? {
                         continue;
                     }
                     let mut lock = self.digest_locks.lock(digest.as_str()).await?;
-                    if self.meta.blob_recorded(&digest).await? {
+                    if self.aes256_copy_needed(&digest).await? {
                         continue;
                     }
                     if !dry {
@@ -310,6 +310,33 @@ impl Registry {
             }
         }
         Ok(())
+    }
+
+    /// Whether the AES256 store's copy of a blob is needed: the blob is
+    /// recorded, and an AES256 repository links it, or nothing does yet (a
+    /// push about to, or a collection's candidate), or a KMS key that links
+    /// it has no copy in its domain (a repository put under the key before
+    /// key domains existed, which reads this one).
+    async fn aes256_copy_needed(&self, digest: &Digest) -> Result<bool> {
+        if !self.meta.blob_recorded(digest).await? {
+            return Ok(false);
+        }
+        let keys = self.meta.blob_link_keys(digest).await?;
+        if keys.is_empty() || keys.contains(&None) {
+            return Ok(true);
+        }
+        for arn in keys.iter().flatten() {
+            if self
+                .key_domain(false, arn)
+                .await?
+                .stat(digest)
+                .await?
+                .is_none()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Copies in KMS key `arn`'s domain that no repository under the key

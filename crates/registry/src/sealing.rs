@@ -10,7 +10,9 @@
 //! resumes by running again: what it sealed is skipped. Readers never
 //! wait: a read begun on the plaintext finishes on it, a later one opens
 //! the sealed copy. `serve` runs it as a background job, one node at a
-//! time; the counters are in `/metrics` (`berth_sealing_*`).
+//! time; the counters are in `/metrics` (`berth_sealing_*`). The pass also
+//! copies the blobs of repositories put under a KMS key before key domains
+//! existed into their key's domain (`domains.rs`, `settle_key_domains`).
 
 use crate::{Registry, Result};
 use berth_oci::{Algorithm, Digest};
@@ -23,6 +25,9 @@ pub struct SealRun {
     pub blobs: u64,
     pub bytes: u64,
     pub bodies: u64,
+    /// Blobs of repositories under KMS keys copied into their key's domain
+    /// (`settle_key_domains`).
+    pub moved: u64,
     /// Plaintext the pass found but could not seal (logged each).
     pub failed: u64,
 }
@@ -33,6 +38,8 @@ pub(crate) struct SealCounters {
     blobs: AtomicU64,
     bytes: AtomicU64,
     bodies: AtomicU64,
+    moved: AtomicU64,
+    moved_bytes: AtomicU64,
     passes: AtomicU64,
     /// Plaintext left by the last finished pass.
     left: AtomicU64,
@@ -44,6 +51,8 @@ pub struct SealTotals {
     pub blobs: u64,
     pub bytes: u64,
     pub bodies: u64,
+    pub moved: u64,
+    pub moved_bytes: u64,
     pub passes: u64,
     pub left: u64,
 }
@@ -67,14 +76,16 @@ impl Registry {
             }
         }
         self.seal_bodies(&mut run).await?;
+        self.settle_key_domains(&mut run).await?;
         let c = &self.sealing;
         c.passes.fetch_add(1, Ordering::Relaxed);
         c.left.store(run.failed, Ordering::Relaxed);
-        if run.blobs + run.bodies + run.failed > 0 {
+        if run.blobs + run.bodies + run.moved + run.failed > 0 {
             tracing::info!(
                 blobs = run.blobs,
                 bytes = run.bytes,
                 bodies = run.bodies,
+                moved_to_key_domains = run.moved,
                 failed = run.failed,
                 "sealed data stored before encryption at rest"
             );
@@ -142,6 +153,11 @@ impl Registry {
         }
     }
 
+    pub(crate) fn sealing_moved(&self, bytes: u64) {
+        self.sealing.moved.fetch_add(1, Ordering::Relaxed);
+        self.sealing.moved_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
     /// The sealing totals since this process started.
     pub fn sealing_totals(&self) -> SealTotals {
         let c = &self.sealing;
@@ -149,6 +165,8 @@ impl Registry {
             blobs: c.blobs.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
             bodies: c.bodies.load(Ordering::Relaxed),
+            moved: c.moved.load(Ordering::Relaxed),
+            moved_bytes: c.moved_bytes.load(Ordering::Relaxed),
             passes: c.passes.load(Ordering::Relaxed),
             left: c.left.load(Ordering::Relaxed),
         }

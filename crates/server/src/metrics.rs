@@ -69,7 +69,7 @@ pub struct Metrics {
     blobs: Gauge,
     blob_bytes: Gauge,
     /// Sealing plaintext from before encryption (`Registry::sealing_totals`).
-    sealing: [Gauge; 5],
+    sealing: [Gauge; 7],
 }
 
 impl Default for Metrics {
@@ -109,7 +109,7 @@ impl Default for Metrics {
             "Bytes of distinct blobs stored",
             blob_bytes.clone(),
         );
-        let sealing: [Gauge; 5] = Default::default();
+        let sealing: [Gauge; 7] = Default::default();
         for (g, (name, help)) in sealing.iter().zip([
             (
                 "sealing_blobs_sealed",
@@ -120,6 +120,11 @@ impl Default for Metrics {
                 "sealing_bodies_sealed",
                 "Plaintext manifest bodies sealed by this process",
             ),
+            (
+                "sealing_blobs_moved_to_key_domains",
+                "Blobs of repositories under KMS keys copied from the AES256 store into their key's domain by this process",
+            ),
+            ("sealing_bytes_moved_to_key_domains", "Bytes of those blobs"),
             ("sealing_passes", "Sealing passes this process finished"),
             (
                 "sealing_plaintext_left",
@@ -150,11 +155,15 @@ impl Metrics {
     }
 
     pub fn set_sealing(&self, t: berth_registry::SealTotals) {
-        for (g, v) in self
-            .sealing
-            .iter()
-            .zip([t.blobs, t.bytes, t.bodies, t.passes, t.left])
-        {
+        for (g, v) in self.sealing.iter().zip([
+            t.blobs,
+            t.bytes,
+            t.bodies,
+            t.moved,
+            t.moved_bytes,
+            t.passes,
+            t.left,
+        ]) {
             g.set(v as i64);
         }
     }

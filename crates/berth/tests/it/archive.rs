@@ -374,8 +374,14 @@ fn a_kms_repositorys_image_archives_and_restores_within_its_keys_domain() {
     let api = Api::new(&s);
     api.push_image("arch/kms", &img, "v1");
     let domain = |root: &std::path::Path| {
-        let (account, id) = (arn.split(':').nth(4).unwrap(), arn.rsplit('/').next().unwrap());
-        let hex = img.layers[0].digest.trim_start_matches("sha256:").to_string();
+        let (account, id) = (
+            arn.split(':').nth(4).unwrap(),
+            arn.rsplit('/').next().unwrap(),
+        );
+        let hex = img.layers[0]
+            .digest
+            .trim_start_matches("sha256:")
+            .to_string();
         root.join("kms")
             .join(format!("{account}.us-east-1.{id}"))
             .join("blobs/sha256")
@@ -392,7 +398,10 @@ fn a_kms_repositorys_image_archives_and_restores_within_its_keys_domain() {
         serde_json::json!({"repositoryName": "arch/kms", "imageId": image_id, "targetStorageClass": "ARCHIVE"}),
     );
     assert_eq!(out["imageStatus"], "ARCHIVED");
-    assert!(!standard.exists() && archived.is_file(), "moved within the key's domain");
+    assert!(
+        !standard.exists() && archived.is_file(),
+        "moved within the key's domain"
+    );
 
     call(
         "ecr",
@@ -413,8 +422,14 @@ fn a_kms_repositorys_image_archives_and_restores_within_its_keys_domain() {
         assert!(std::time::Instant::now() < deadline, "not restored: {d}");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert!(standard.is_file() && !archived.exists(), "back within the key's domain");
+    assert!(
+        standard.is_file() && !archived.exists(),
+        "back within the key's domain"
+    );
     let got = api.get(&format!("/v2/arch/kms/blobs/{}", img.layers[0].digest));
     assert_eq!(got.status(), 200);
-    assert_eq!(got.bytes().unwrap().as_ref(), img.layers[0].bytes.as_slice());
+    assert_eq!(
+        got.bytes().unwrap().as_ref(),
+        img.layers[0].bytes.as_slice()
+    );
 }

@@ -636,3 +636,86 @@ fn fsck_checks_each_kms_keys_domain() {
     assert!(!in_domain(&stray).exists(), "the stray copy is removed");
     assert!(layer.exists(), "a damaged copy a manifest needs stays");
 }
+
+/// A repository put under a KMS key before key domains existed (stop 35)
+/// has its bytes in the AES256 store: it reads them there, the sealing
+/// pass copies them into the key's domain, and garbage collection then
+/// frees the AES256 copies no repository needs; fsck is clean throughout.
+#[test]
+fn a_kms_repository_from_before_key_domains_moves_into_its_domain() {
+    let mut s = start();
+    let owner = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let call = |service: &str, op: &str, input: Value| {
+        let f = if service == "kms" {
+            berth_testkit::kms::call
+        } else {
+            berth_testkit::ecr::call
+        };
+        f(&s.raw_client(), &s.url(), owner, "us-east-1", op, &input).unwrap()
+    };
+    let arn = call("kms", "CreateKey", serde_json::json!({}))["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(
+        "ecr",
+        "CreateRepository",
+        serde_json::json!({"repositoryName": "fsck/old-kms",
+            "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": arn}}),
+    );
+    let img = image::oci_image(62, 2, 1, 20_000);
+    let api = Api::new(&s);
+    // The same bytes through an AES256 repository, which then goes: what
+    // is left is the stop-35 layout once the key's domain is removed.
+    api.push_image("fsck/old-kms", &img, "v1");
+    api.push_image("fsck/aes", &img, "v1");
+    call(
+        "ecr",
+        "DeleteRepository",
+        serde_json::json!({"repositoryName": "fsck/aes", "force": true}),
+    );
+    s.stop();
+    std::fs::remove_dir_all(s.data_dir.join("kms")).unwrap();
+    let (code, report, _) = fsck(&s.data_dir, &["--deep"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(kinds(&report), vec![], "{report:#}");
+
+    let mut s = TestServer::start_in(berth_bin(), Some(&s.data_dir), &["--seal-interval", "1s"]);
+    let api = Api::new(&s);
+    pull_ok(&api, "fsck/old-kms", &img, "v1");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = api.get("/metrics").text().unwrap();
+        let moved = text
+            .lines()
+            .find_map(|l| l.strip_prefix("berth_sealing_blobs_moved_to_key_domains "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if moved == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not moved in 60 s:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = tools::run(
+        Command::new(berth_bin())
+            .envs(s.aws_env("us-east-1"))
+            .args(["gc", "--endpoint", &s.url(), "--grace", "0s"]),
+    );
+    assert!(out.status.success());
+    assert!(
+        !blob_file(&s.data_dir, &img.layers[0].digest).exists(),
+        "the AES256 copy no repository needs is freed"
+    );
+    pull_ok(&api, "fsck/old-kms", &img, "v1");
+    s.stop();
+    let (code, report, _) = fsck(&s.data_dir, &["--deep"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(kinds(&report), vec![], "{report:#}");
+}

@@ -157,4 +157,12 @@ pub trait BlobRecordStore: Send + Sync {
     /// bytes (garbage collection sweeps the copies no domain needs; fsck
     /// checks each domain that does).
     async fn blob_link_keys(&self, digest: &Digest) -> Result<Vec<Option<String>>>;
+    /// The digests repository `repo` links, in order, after `after`: at
+    /// most `limit`.
+    async fn repository_blob_page(
+        &self,
+        repo: RepoId,
+        after: Option<&Digest>,
+        limit: u32,
+    ) -> Result<Vec<Digest>>;
 }

@@ -359,6 +359,24 @@ impl BlobRecordStore for PgMetadataStore {
             keys
         })?)
     }
+
+    async fn repository_blob_page(
+        &self,
+        repo: RepoId,
+        after: Option<&Digest>,
+        limit: u32,
+    ) -> Result<Vec<Digest>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT digest FROM repository_blobs WHERE repository_id = $1 AND digest > $2
+             ORDER BY digest LIMIT $3",
+        )
+        .bind(repo.0)
+        .bind(after.map_or("", |d| d.as_str()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter().map(digest_of).collect()
+    }
 }
 
 /// A link (`rb`) that no manifest of its repository references.

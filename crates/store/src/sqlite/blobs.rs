@@ -341,6 +341,24 @@ impl BlobRecordStore for SqliteMetadataStore {
             keys
         })?)
     }
+
+    async fn repository_blob_page(
+        &self,
+        repo: RepoId,
+        after: Option<&Digest>,
+        limit: u32,
+    ) -> Result<Vec<Digest>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT digest FROM repository_blobs WHERE repository_id = ? AND digest > ?
+             ORDER BY digest LIMIT ?",
+        )
+        .bind(repo.0)
+        .bind(after.map_or("", |d| d.as_str()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter().map(digest_of).collect()
+    }
 }
 
 /// A link (`rb`) that no manifest of its repository references.
