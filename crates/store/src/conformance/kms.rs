@@ -280,6 +280,27 @@ pub async fn kms_store_suite<
         store.blob_link_keys(&layer).await.unwrap(),
         [None, Some("arn:k2".to_string()), Some("arn:k3".to_string())]
     );
+    // A repository's linked digests, in pages.
+    let other = berth_oci::Digest::of_bytes(berth_oci::Algorithm::Sha256, b"another layer");
+    store.link_blob(a, &other, 5, 1).await.unwrap();
+    let mut both = vec![layer.clone(), other.clone()];
+    both.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+    assert_eq!(store.repository_blob_page(a, None, 10).await.unwrap(), both);
+    assert_eq!(
+        store.repository_blob_page(a, None, 1).await.unwrap(),
+        both[..1]
+    );
+    assert_eq!(
+        store
+            .repository_blob_page(a, Some(&both[0]), 10)
+            .await
+            .unwrap(),
+        both[1..]
+    );
+    assert_eq!(
+        store.repository_blob_page(plain, None, 10).await.unwrap(),
+        [layer.clone()]
+    );
 
     // The wrapped root: written once, the first writer's kept.
     assert_eq!(store.kms_root().await.unwrap(), None);
