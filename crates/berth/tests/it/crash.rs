@@ -1,5 +1,6 @@
 //! Crash consistency: concurrent pushes (monolithic, chunked, re-pushes of
-//! stored blobs) while the server is killed with SIGKILL at random moments
+//! stored blobs; to AES256 repositories and to repositories under a KMS
+//! key, whose bytes live in the key's domain) while the server is killed with SIGKILL at random moments
 //! and restarted, over and over. After every kill, `berth fsck` (server
 //! stopped) must find no damage; after every restart, the server must
 //! start on its own and every push whose manifest PUT was answered 201
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 
 /// Concurrent pushing clients.
 const PUSHERS: u64 = 4;
-/// Repositories they push to.
+/// Repositories they push to, of each kind (AES256, under a KMS key).
 const REPOS: u64 = 3;
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -270,6 +271,35 @@ fn acknowledged_pushes_survive_sigkill_at_random_moments() {
     let mut s = start();
     let base = s.url();
     let client = s.client();
+    // As many repositories again under a KMS key: their bytes go to the
+    // key's domain, and re-pushes across the two kinds store a layer once
+    // per domain.
+    let owner = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let key = berth_testkit::kms::call(
+        &s.raw_client(),
+        &base,
+        owner,
+        "us-east-1",
+        "CreateKey",
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    for i in 0..REPOS {
+        berth_testkit::ecr::call(
+            &s.raw_client(),
+            &base,
+            owner,
+            "us-east-1",
+            "CreateRepository",
+            &serde_json::json!({"repositoryName": format!("crash/k{i}"),
+                "encryptionConfiguration": {"encryptionType": "KMS",
+                    "kmsKey": key["KeyMetadata"]["Arn"]}}),
+        )
+        .unwrap();
+    }
     let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
     let attempted = Arc::new(AtomicU64::new(0));
     let next_seed = Arc::new(AtomicU64::new(1));
@@ -309,7 +339,8 @@ fn acknowledged_pushes_survive_sigkill_at_random_moments() {
                             1,
                             2_000 + sizes.below(300_000) as usize,
                         );
-                        let repo = format!("crash/r{}", rng.below(REPOS));
+                        let kind = if rng.below(2) == 0 { "r" } else { "k" };
+                        let repo = format!("crash/{kind}{}", rng.below(REPOS));
                         let tag = format!("p{p}-{fresh}");
                         attempted.fetch_add(1, Ordering::Relaxed);
                         if push_image(&client, &base, &repo, &tag, &img, &mut rng).is_ok() {
