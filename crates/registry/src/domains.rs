@@ -55,6 +55,12 @@ impl DomainStores {
         }
     }
 
+    /// `Ok` if key `arn` is enabled (KMS's refusal else): background reads
+    /// of a repository's bytes ask it, as pulls do.
+    pub(crate) async fn require_enabled(&self, arn: &str) -> Result<()> {
+        self.kms.require_enabled(arn).await
+    }
+
     /// Key `arn`'s domain of `base`: the blob store, or the archive
     /// (`archive`, which only names the cache slot).
     pub(crate) async fn key_domain(

@@ -784,3 +784,59 @@ fn artifacts_are_not_images_and_images_without_packages_are_unsupported() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A repository under a KMS key: its scans read the key's domain, and fail
+/// while the key is disabled, as its pulls do (issue 21).
+#[test]
+fn a_kms_repositorys_scans_read_its_keys_domain_and_stop_while_the_key_is_disabled() {
+    if !tools::require("aws") {
+        return;
+    }
+    let s = start();
+    let owner = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let kms = |op: &str, input: Value| {
+        berth_testkit::kms::call(&s.raw_client(), &s.url(), owner, "us-east-1", op, &input).unwrap()
+    };
+    let key = kms("CreateKey", serde_json::json!({}));
+    let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    aws_ok(
+        &s,
+        &[
+            "ecr",
+            "create-repository",
+            "--repository-name",
+            "kscan",
+            "--encryption-configuration",
+            &format!("encryptionType=KMS,kmsKey={id}"),
+        ],
+    );
+    Api::new(&s).push_image("kscan", &image::oci_image(8, 1, 2, 100), "v1");
+    let scan = |expect: &str| {
+        aws_ok(
+            &s,
+            &[
+                "ecr",
+                "start-image-scan",
+                "--repository-name",
+                "kscan",
+                "--image-id",
+                "imageTag=v1",
+            ],
+        );
+        eventually(&s, "kscan", "imageTag=v1", |v| {
+            v["imageScanStatus"]["status"] == expect
+        })
+    };
+    // Read from the key's domain: the layers were found and read (nothing
+    // to detect in random files).
+    scan("UNSUPPORTED_IMAGE");
+    kms("DisableKey", serde_json::json!({"KeyId": id}));
+    let v = scan("FAILED");
+    let why = v["imageScanStatus"]["description"].as_str().unwrap();
+    assert!(why.contains("is disabled."), "{v}");
+    kms("EnableKey", serde_json::json!({"KeyId": id}));
+    scan("UNSUPPORTED_IMAGE");
+}

@@ -302,13 +302,17 @@ impl Scanning {
     }
 
     /// The blob store that holds the job's repository's blobs: the
-    /// registry's, or its KMS key's domain.
+    /// registry's, or its KMS key's domain, once the key is found enabled
+    /// (a scan reads the image as a pull would: a disabled key fails it).
     async fn repo_blobs(&self, job: &ScanRef) -> Result<Arc<dyn BlobStore>> {
         let key = self
             .meta
             .get_repository(&job.registry, &job.name)
             .await?
             .and_then(|r| r.kms_key);
+        if let Some(arn) = &key {
+            self.domains.require_enabled(arn).await?;
+        }
         self.domains.for_key(key.as_deref()).await
     }
 
