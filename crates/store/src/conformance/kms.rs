@@ -299,7 +299,7 @@ pub async fn kms_store_suite<
     );
     assert_eq!(
         store.repository_blob_page(plain, None, 10).await.unwrap(),
-        [layer.clone()]
+        std::slice::from_ref(&layer)
     );
 
     // The wrapped root: written once, the first writer's kept.
