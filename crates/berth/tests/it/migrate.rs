@@ -1,7 +1,8 @@
 //! `berth migrate`: an embedded data dir holding every kind of object
 //! (repositories with settings, resource tags, repository and lifecycle
 //! policies; images, an index, a referrer, an archived image; a registry
-//! policy and an account setting; an IAM user with a key and a policy) is
+//! policy and an account setting; an IAM user with a key and a policy; a
+//! repository under a KMS key, its bytes in the key's domain) is
 //! moved into PostgreSQL + S3, and a node started there answers the ECR and
 //! `/v2` listings exactly as before, serves the bytes, and accepts the old
 //! user's key (its secret is sealed with the data dir's server key). A
@@ -80,6 +81,28 @@ fn an_embedded_data_dir_moves_into_postgres_and_s3_with_everything_it_holds() {
     api.push_image("team/app", &app, "v1");
     api.push_image("team/app", &old, "old");
     api.push_image("team/web", &image::oci_image(83, 1, 1, 5_000), "latest");
+    // A repository under a KMS key: its bytes are in the key's domain, whose
+    // storage key the metadata holds (sealed under the key).
+    let kms_key = berth_testkit::kms::call(
+        &s.raw_client(),
+        &s.url(),
+        (
+            berth_testkit::ROOT_ACCESS_KEY_ID,
+            berth_testkit::ROOT_SECRET_ACCESS_KEY,
+        ),
+        "us-east-1",
+        "CreateKey",
+        &json!({}),
+    )
+    .unwrap();
+    s.ecr(
+        "us-east-1",
+        "CreateRepository",
+        json!({"repositoryName": "team/sealed", "encryptionConfiguration":
+            {"encryptionType": "KMS", "kmsKey": kms_key["KeyMetadata"]["Arn"]}}),
+    )
+    .unwrap();
+    api.push_image("team/sealed", &app, "v1");
     s.ecr(
         "us-east-1",
         "SetRepositoryPolicy",
@@ -221,11 +244,13 @@ fn an_embedded_data_dir_moves_into_postgres_and_s3_with_everything_it_holds() {
         .json()
         .unwrap();
     assert_eq!(referrers_before, referrers_after);
-    let m = api.get("/v2/team/app/manifests/v1");
-    assert_eq!(m.bytes().unwrap().as_ref(), app.manifest.as_slice());
-    for l in &app.layers {
-        let b = api.get(&format!("/v2/team/app/blobs/{}", l.digest));
-        assert_eq!(b.bytes().unwrap().as_ref(), l.bytes.as_slice());
+    for repo in ["team/app", "team/sealed"] {
+        let m = api.get(&format!("/v2/{repo}/manifests/v1"));
+        assert_eq!(m.bytes().unwrap().as_ref(), app.manifest.as_slice());
+        for l in &app.layers {
+            let b = api.get(&format!("/v2/{repo}/blobs/{}", l.digest));
+            assert_eq!(b.bytes().unwrap().as_ref(), l.bytes.as_slice(), "{repo}");
+        }
     }
     // The archived image comes back from the archive prefix.
     moved
