@@ -362,11 +362,38 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// AES256 repository and to repositories under two KMS keys is stored once
 /// per domain, each copy sealed under its own key; disabling one key leaves
 /// the others' repositories readable; collecting one repository's image
-/// frees its key's copies only.
+/// frees its key's copies only. On the filesystem here, in the bucket below.
 #[test]
 fn layers_under_two_kms_keys_are_stored_once_per_key() {
     let blobs = tempfile::tempdir().unwrap();
     let s = start_on_files(blobs.path(), &[]);
+    stored_once_per_key(&s, &|| blobs.path().to_path_buf());
+}
+
+/// The same on PostgreSQL and S3 (each look at the bucket downloads the
+/// prefix afresh).
+#[test]
+fn layers_under_two_kms_keys_are_stored_once_per_key_in_the_bucket() {
+    if !tools::require("aws") {
+        return;
+    }
+    let db = berth_testkit::postgres::Database::create();
+    let prefix = format!("it-enc-kms-{}", std::process::id());
+    let blobs = format!("s3://{}/{prefix}", s3_var("BERTH_TEST_S3_BUCKET"));
+    let s = start_on_shared_stores(&db.url, &blobs, &s3_var("BERTH_TEST_S3_ENDPOINT"), &[]);
+    let copies: std::cell::RefCell<Vec<tempfile::TempDir>> = Default::default();
+    stored_once_per_key(&s, &|| {
+        let dir = tempfile::tempdir().unwrap();
+        download_bucket_prefix(dir.path(), &prefix);
+        let path = dir.path().to_path_buf();
+        copies.borrow_mut().push(dir);
+        path
+    });
+}
+
+/// `layout()` gives a directory laid out as the blob store is (`blobs/`,
+/// `kms/<account>.<region>.<key id>/blobs/`), as it is now.
+fn stored_once_per_key(s: &TestServer, layout: &dyn Fn() -> PathBuf) {
     let owner = (
         berth_testkit::ROOT_ACCESS_KEY_ID,
         berth_testkit::ROOT_SECRET_ACCESS_KEY,
@@ -400,26 +427,25 @@ fn layers_under_two_kms_keys_are_stored_once_per_key() {
             serde_json::json!({"repositoryName": repo, "encryptionConfiguration": encryption}),
         );
     }
-    let api = Api::new(&s);
+    let api = Api::new(s);
     let img = marked_image(17);
     for repo in ["enc/a", "enc/b", "enc/plain"] {
         api.push_image(repo, &img, "v1");
     }
 
     // `kms/<account>.<region>.<key id>/blobs` beside `blobs`.
-    let domain = |arn: &str| {
+    let domain = |root: &Path, arn: &str| {
         let id = arn.rsplit('/').next().unwrap();
         let account = arn.split(':').nth(4).unwrap();
-        blobs
-            .path()
-            .join("kms")
+        root.join("kms")
             .join(format!("{account}.us-east-1.{id}"))
             .join("blobs")
     };
+    let root = layout();
     let (aes, in_a, in_b) = (
-        files_under(&blobs.path().join("blobs")),
-        files_under(&domain(&a_arn)),
-        files_under(&domain(&b_arn)),
+        files_under(&root.join("blobs")),
+        files_under(&domain(&root, &a_arn)),
+        files_under(&domain(&root, &b_arn)),
     );
     for (what, files) in [("AES256", &aes), ("key a", &in_a), ("key b", &in_b)] {
         assert_eq!(
@@ -442,10 +468,7 @@ fn layers_under_two_kms_keys_are_stored_once_per_key() {
         std::fs::read(&in_a[0]).unwrap(),
         std::fs::read(&in_b[0]).unwrap()
     );
-    assert_eq!(
-        files_containing(&[blobs.path()], MARKER),
-        Vec::<PathBuf>::new()
-    );
+    assert_eq!(files_containing(&[&root], MARKER), Vec::<PathBuf>::new());
 
     // Key a disabled: its repository refuses, the others read every byte.
     kms("DisableKey", serde_json::json!({"KeyId": a_id}));
@@ -463,12 +486,17 @@ fn layers_under_two_kms_keys_are_stored_once_per_key() {
     kms("EnableKey", serde_json::json!({"KeyId": a_id}));
 
     // Rotating key a re-seals its storage KEK, not its blobs: they read on.
-    let before: Vec<Vec<u8>> = in_a.iter().map(|f| std::fs::read(f).unwrap()).collect();
     kms("RotateKeyOnDemand", serde_json::json!({"KeyId": a_id}));
     let got = api.get(&format!("/v2/enc/a/blobs/{}", layer.digest));
     assert_eq!(got.bytes().unwrap().as_ref(), layer.bytes.as_slice());
-    let after: Vec<Vec<u8>> = in_a.iter().map(|f| std::fs::read(f).unwrap()).collect();
-    assert_eq!(before, after, "no blob rewritten");
+    let after = files_under(&domain(&layout(), &a_arn));
+    for (old, new) in in_a.iter().zip(&after) {
+        assert_eq!(
+            std::fs::read(old).unwrap(),
+            std::fs::read(new).unwrap(),
+            "no blob rewritten"
+        );
+    }
 
     // A mount across domains is refused (the client uploads instead).
     let r = api
@@ -492,9 +520,10 @@ fn layers_under_two_kms_keys_are_stored_once_per_key() {
             .args(["gc", "--endpoint", &s.url(), "--grace", "0s"]),
     );
     assert!(out.status.success());
-    assert_eq!(files_under(&domain(&b_arn)), Vec::<PathBuf>::new());
-    assert_eq!(files_under(&domain(&a_arn)).len(), 3);
-    assert_eq!(files_under(&blobs.path().join("blobs")).len(), 3);
+    let root = layout();
+    assert_eq!(files_under(&domain(&root, &b_arn)), Vec::<PathBuf>::new());
+    assert_eq!(files_under(&domain(&root, &a_arn)).len(), 3);
+    assert_eq!(files_under(&root.join("blobs")).len(), 3);
     let got = api.get(&format!("/v2/enc/a/blobs/{}", layer.digest));
     assert_eq!(got.bytes().unwrap().as_ref(), layer.bytes.as_slice());
 }
