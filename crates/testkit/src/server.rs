@@ -217,6 +217,23 @@ impl TestServer {
         )
     }
 
+    /// Calls KMS operation `op` as the default account's admin.
+    pub fn kms(
+        &self,
+        region: &str,
+        op: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, (u16, serde_json::Value)> {
+        crate::kms::call(
+            &self.raw_client(),
+            &self.url(),
+            (ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY),
+            region,
+            op,
+            &input,
+        )
+    }
+
     /// Calls the admin API (`/berth/admin/...`) as the default account's
     /// admin: the status and the JSON body.
     pub fn admin(

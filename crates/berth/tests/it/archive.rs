@@ -348,52 +348,19 @@ fn a_lifecycle_transition_rule_archives_what_it_selects() {
 #[test]
 fn a_kms_repositorys_image_archives_and_restores_within_its_keys_domain() {
     let s = start();
-    let owner = (
-        berth_testkit::ROOT_ACCESS_KEY_ID,
-        berth_testkit::ROOT_SECRET_ACCESS_KEY,
-    );
-    let call = |service: &str, op: &str, input: Value| {
-        let f = if service == "kms" {
-            berth_testkit::kms::call
-        } else {
-            berth_testkit::ecr::call
-        };
-        f(&s.raw_client(), &s.url(), owner, "us-east-1", op, &input).unwrap()
-    };
-    let arn = call("kms", "CreateKey", serde_json::json!({}))["KeyMetadata"]["Arn"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    call(
-        "ecr",
-        "CreateRepository",
-        serde_json::json!({"repositoryName": "arch/kms",
-            "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": arn}}),
-    );
+    let ecr = |op: &str, input: Value| s.ecr("us-east-1", op, input).unwrap();
+    let (_, arn) = kms_repository(&s, "arch/kms");
     let img = image::oci_image(73, 2, 1, 5000);
     let api = Api::new(&s);
     api.push_image("arch/kms", &img, "v1");
-    let domain = |root: &std::path::Path| {
-        let (account, id) = (
-            arn.split(':').nth(4).unwrap(),
-            arn.rsplit('/').next().unwrap(),
-        );
-        let hex = img.layers[0]
-            .digest
-            .trim_start_matches("sha256:")
-            .to_string();
-        root.join("kms")
-            .join(format!("{account}.us-east-1.{id}"))
-            .join("blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-    };
-    let (standard, archived) = (domain(&s.data_dir), domain(&s.data_dir.join("archive")));
+    let (standard, archived) = (
+        domain_blob_file(&s.data_dir, &arn, &img.layers[0].digest),
+        domain_blob_file(&s.data_dir.join("archive"), &arn, &img.layers[0].digest),
+    );
     assert!(standard.is_file() && !archived.exists());
 
     let image_id = serde_json::json!({"imageTag": "v1"});
-    let out = call(
-        "ecr",
+    let out = ecr(
         "UpdateImageStorageClass",
         serde_json::json!({"repositoryName": "arch/kms", "imageId": image_id, "targetStorageClass": "ARCHIVE"}),
     );
@@ -403,15 +370,13 @@ fn a_kms_repositorys_image_archives_and_restores_within_its_keys_domain() {
         "moved within the key's domain"
     );
 
-    call(
-        "ecr",
+    ecr(
         "UpdateImageStorageClass",
         serde_json::json!({"repositoryName": "arch/kms", "imageId": image_id, "targetStorageClass": "STANDARD"}),
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let d = call(
-            "ecr",
+        let d = ecr(
             "DescribeImages",
             serde_json::json!({"repositoryName": "arch/kms", "imageIds": [image_id],
                 "filter": {"imageStatus": "ANY"}}),

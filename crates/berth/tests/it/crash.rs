@@ -274,27 +274,14 @@ fn acknowledged_pushes_survive_sigkill_at_random_moments() {
     // As many repositories again under a KMS key: their bytes go to the
     // key's domain, and re-pushes across the two kinds store a layer once
     // per domain.
-    let owner = (
-        berth_testkit::ROOT_ACCESS_KEY_ID,
-        berth_testkit::ROOT_SECRET_ACCESS_KEY,
-    );
-    let key = berth_testkit::kms::call(
-        &s.raw_client(),
-        &base,
-        owner,
-        "us-east-1",
-        "CreateKey",
-        &serde_json::json!({}),
-    )
-    .unwrap();
+    let key = s
+        .kms("us-east-1", "CreateKey", serde_json::json!({}))
+        .unwrap();
     for i in 0..REPOS {
-        berth_testkit::ecr::call(
-            &s.raw_client(),
-            &base,
-            owner,
+        s.ecr(
             "us-east-1",
             "CreateRepository",
-            &serde_json::json!({"repositoryName": format!("crash/k{i}"),
+            serde_json::json!({"repositoryName": format!("crash/k{i}"),
                 "encryptionConfiguration": {"encryptionType": "KMS",
                     "kmsKey": key["KeyMetadata"]["Arn"]}}),
         )

@@ -394,16 +394,8 @@ fn layers_under_two_kms_keys_are_stored_once_per_key_in_the_bucket() {
 /// `layout()` gives a directory laid out as the blob store is (`blobs/`,
 /// `kms/<account>.<region>.<key id>/blobs/`), as it is now.
 fn stored_once_per_key(s: &TestServer, layout: &dyn Fn() -> PathBuf) {
-    let owner = (
-        berth_testkit::ROOT_ACCESS_KEY_ID,
-        berth_testkit::ROOT_SECRET_ACCESS_KEY,
-    );
-    let kms = |op: &str, input: serde_json::Value| {
-        berth_testkit::kms::call(&s.raw_client(), &s.url(), owner, "us-east-1", op, &input).unwrap()
-    };
-    let ecr = |op: &str, input: serde_json::Value| {
-        berth_testkit::ecr::call(&s.raw_client(), &s.url(), owner, "us-east-1", op, &input).unwrap()
-    };
+    let kms = |op: &str, input: serde_json::Value| s.kms("us-east-1", op, input).unwrap();
+    let ecr = |op: &str, input: serde_json::Value| s.ecr("us-east-1", op, input).unwrap();
     let key = |d: &str| {
         let m = kms("CreateKey", serde_json::json!({"Description": d}));
         (

@@ -570,47 +570,12 @@ fn plaintext_left_from_before_encryption_is_reported() {
 #[test]
 fn fsck_checks_each_kms_keys_domain() {
     let mut s = start();
-    let owner = (
-        berth_testkit::ROOT_ACCESS_KEY_ID,
-        berth_testkit::ROOT_SECRET_ACCESS_KEY,
-    );
-    let key = berth_testkit::kms::call(
-        &s.raw_client(),
-        &s.url(),
-        owner,
-        "us-east-1",
-        "CreateKey",
-        &serde_json::json!({}),
-    )
-    .unwrap();
-    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
-    berth_testkit::ecr::call(
-        &s.raw_client(),
-        &s.url(),
-        owner,
-        "us-east-1",
-        "CreateRepository",
-        &serde_json::json!({"repositoryName": "fsck/kms",
-            "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": arn}}),
-    )
-    .unwrap();
+    let (_, arn) = kms_repository(&s, "fsck/kms");
     let img = image::oci_image(61, 2, 1, 70_000);
     Api::new(&s).push_image("fsck/kms", &img, "v1");
     s.stop();
     let data = s.data_dir.clone();
-    let domain = data
-        .join("kms")
-        .join(format!(
-            "{}.us-east-1.{}",
-            arn.split(':').nth(4).unwrap(),
-            arn.rsplit('/').next().unwrap()
-        ))
-        .join("blobs")
-        .join("sha256");
-    let in_domain = |digest: &str| {
-        let hex = digest.trim_start_matches("sha256:");
-        domain.join(&hex[..2]).join(hex)
-    };
+    let in_domain = |digest: &str| domain_blob_file(&data, &arn, digest);
     assert!(in_domain(&img.layers[0].digest).is_file());
     assert!(!blob_file(&data, &img.layers[0].digest).exists());
 
@@ -644,28 +609,8 @@ fn fsck_checks_each_kms_keys_domain() {
 #[test]
 fn a_kms_repository_from_before_key_domains_moves_into_its_domain() {
     let mut s = start();
-    let owner = (
-        berth_testkit::ROOT_ACCESS_KEY_ID,
-        berth_testkit::ROOT_SECRET_ACCESS_KEY,
-    );
-    let call = |service: &str, op: &str, input: Value| {
-        let f = if service == "kms" {
-            berth_testkit::kms::call
-        } else {
-            berth_testkit::ecr::call
-        };
-        f(&s.raw_client(), &s.url(), owner, "us-east-1", op, &input).unwrap()
-    };
-    let arn = call("kms", "CreateKey", serde_json::json!({}))["KeyMetadata"]["Arn"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    call(
-        "ecr",
-        "CreateRepository",
-        serde_json::json!({"repositoryName": "fsck/old-kms",
-            "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": arn}}),
-    );
+    let call = |op: &str, input: Value| s.ecr("us-east-1", op, input).unwrap();
+    kms_repository(&s, "fsck/old-kms");
     let img = image::oci_image(62, 2, 1, 20_000);
     let api = Api::new(&s);
     // The same bytes through an AES256 repository, which then goes: what
@@ -673,7 +618,6 @@ fn a_kms_repository_from_before_key_domains_moves_into_its_domain() {
     api.push_image("fsck/old-kms", &img, "v1");
     api.push_image("fsck/aes", &img, "v1");
     call(
-        "ecr",
         "DeleteRepository",
         serde_json::json!({"repositoryName": "fsck/aes", "force": true}),
     );

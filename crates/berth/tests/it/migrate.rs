@@ -83,25 +83,7 @@ fn an_embedded_data_dir_moves_into_postgres_and_s3_with_everything_it_holds() {
     api.push_image("team/web", &image::oci_image(83, 1, 1, 5_000), "latest");
     // A repository under a KMS key: its bytes are in the key's domain, whose
     // storage key the metadata holds (sealed under the key).
-    let kms_key = berth_testkit::kms::call(
-        &s.raw_client(),
-        &s.url(),
-        (
-            berth_testkit::ROOT_ACCESS_KEY_ID,
-            berth_testkit::ROOT_SECRET_ACCESS_KEY,
-        ),
-        "us-east-1",
-        "CreateKey",
-        &json!({}),
-    )
-    .unwrap();
-    s.ecr(
-        "us-east-1",
-        "CreateRepository",
-        json!({"repositoryName": "team/sealed", "encryptionConfiguration":
-            {"encryptionType": "KMS", "kmsKey": kms_key["KeyMetadata"]["Arn"]}}),
-    )
-    .unwrap();
+    kms_repository(&s, "team/sealed");
     api.push_image("team/sealed", &app, "v1");
     s.ecr(
         "us-east-1",

@@ -793,13 +793,7 @@ fn a_kms_repositorys_scans_read_its_keys_domain_and_stop_while_the_key_is_disabl
         return;
     }
     let s = start();
-    let owner = (
-        berth_testkit::ROOT_ACCESS_KEY_ID,
-        berth_testkit::ROOT_SECRET_ACCESS_KEY,
-    );
-    let kms = |op: &str, input: Value| {
-        berth_testkit::kms::call(&s.raw_client(), &s.url(), owner, "us-east-1", op, &input).unwrap()
-    };
+    let kms = |op: &str, input: Value| s.kms("us-east-1", op, input).unwrap();
     let key = kms("CreateKey", serde_json::json!({}));
     let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
     aws_ok(

@@ -355,3 +355,38 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A new KMS key of the default account (us-east-1) and a repository
+/// `name` under it, made as the account's admin: the key's (id, ARN).
+pub fn kms_repository(s: &TestServer, name: &str) -> (String, String) {
+    let key = s
+        .kms("us-east-1", "CreateKey", serde_json::json!({}))
+        .unwrap();
+    let (id, arn) = (
+        key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string(),
+        key["KeyMetadata"]["Arn"].as_str().unwrap().to_string(),
+    );
+    s.ecr(
+        "us-east-1",
+        "CreateRepository",
+        serde_json::json!({"repositoryName": name,
+            "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": arn}}),
+    )
+    .unwrap();
+    (id, arn)
+}
+
+/// Where the blob store rooted at `root` keeps key `arn`'s domain's copy of
+/// blob `digest` (`kms/<account>.<region>.<key id>/blobs/...`).
+pub fn domain_blob_file(root: &std::path::Path, arn: &str, digest: &str) -> std::path::PathBuf {
+    let (account, id) = (
+        arn.split(':').nth(4).unwrap(),
+        arn.rsplit('/').next().unwrap(),
+    );
+    let hex = digest.trim_start_matches("sha256:");
+    root.join("kms")
+        .join(format!("{account}.us-east-1.{id}"))
+        .join("blobs/sha256")
+        .join(&hex[..2])
+        .join(hex)
+}
