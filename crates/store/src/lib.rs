@@ -46,6 +46,7 @@ pub mod sealed;
 mod sqlite;
 mod stored;
 mod sys;
+mod template_sql;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -73,6 +74,7 @@ pub use metadata::{
     LifecycleStore, MaintenanceStore, MetadataStore, RepositoryStore, ResourcePolicyStore,
     RoleStore, ScanningStore,
 };
+pub use metadata::{CreateTemplateOutcome, TemplateRecord};
 pub use metadata::{
     ImageScanRecord, ScanClaim, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,
 };

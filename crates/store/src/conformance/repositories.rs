@@ -1,7 +1,10 @@
 //! `RepositoryStore`'s suite.
 
 use super::{other_registry, registry};
-use crate::metadata::{RegistryKey, RepoId, RepositoryRecord, RepositoryStore, ResourceTag};
+use crate::metadata::{
+    CreateTemplateOutcome, RegistryKey, RepoId, RepositoryRecord, RepositoryStore, ResourceTag,
+    TemplateRecord,
+};
 
 pub async fn repository_store_suite<S: RepositoryStore + ?Sized>(store: &S) {
     let (reg, other) = (registry(), other_registry());
@@ -36,6 +39,80 @@ pub async fn repository_store_suite<S: RepositoryStore + ?Sized>(store: &S) {
         ["base"]
     );
     tags_and_settings(store, &reg, &other).await;
+
+    // Creation templates: one per prefix and registry, at most `max`.
+    let t = |prefix: &str, body: &str, at: i64| TemplateRecord {
+        prefix: prefix.into(),
+        body: body.into(),
+        created_at: at,
+        updated_at: at,
+    };
+    let created = |o| assert_eq!(o, CreateTemplateOutcome::Created);
+    created(
+        store
+            .create_template(&reg, &t("prod", "{}", 1), 3)
+            .await
+            .unwrap(),
+    );
+    created(
+        store
+            .create_template(&reg, &t("ROOT", "{\"a\":1}", 2), 3)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        store
+            .create_template(&reg, &t("prod", "{}", 3), 3)
+            .await
+            .unwrap(),
+        CreateTemplateOutcome::Exists
+    );
+    created(
+        store
+            .create_template(&other, &t("prod", "{}", 1), 3)
+            .await
+            .unwrap(),
+    );
+    created(
+        store
+            .create_template(&reg, &t("dev/team", "{}", 4), 3)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        store
+            .create_template(&reg, &t("zzz", "{}", 5), 3)
+            .await
+            .unwrap(),
+        CreateTemplateOutcome::Full
+    );
+    let prefixes = |v: Vec<TemplateRecord>| v.into_iter().map(|t| t.prefix).collect::<Vec<_>>();
+    assert_eq!(
+        prefixes(store.list_templates(&reg, None, 10).await.unwrap()),
+        ["ROOT", "dev/team", "prod"]
+    );
+    assert_eq!(
+        prefixes(store.list_templates(&reg, Some("ROOT"), 1).await.unwrap()),
+        ["dev/team"]
+    );
+    let mut changed = t("prod", "{\"b\":2}", 1);
+    changed.updated_at = 9;
+    assert!(store.update_template(&reg, &changed).await.unwrap());
+    assert_eq!(
+        store.get_template(&reg, "prod").await.unwrap(),
+        Some(changed.clone())
+    );
+    assert!(!store
+        .update_template(&reg, &t("nope", "{}", 9))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.delete_template(&reg, "prod").await.unwrap(),
+        Some(changed)
+    );
+    assert_eq!(store.delete_template(&reg, "prod").await.unwrap(), None);
+    assert_eq!(store.get_template(&reg, "prod").await.unwrap(), None);
+    assert!(store.get_template(&other, "prod").await.unwrap().is_some());
 }
 
 async fn tags_and_settings<S: RepositoryStore + ?Sized>(

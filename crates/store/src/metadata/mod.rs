@@ -58,7 +58,10 @@ pub use lifecycle::{
 };
 pub use maintenance::{Counts, MaintenanceStore, MetaProblem, MetaRepair, RepoLabel};
 pub use policies::ResourcePolicyStore;
-pub use repositories::{DeleteRepositoryOutcome, RepositoryRecord, RepositoryStore, ResourceTag};
+pub use repositories::{
+    CreateTemplateOutcome, DeleteRepositoryOutcome, RepositoryRecord, RepositoryStore, ResourceTag,
+    TemplateRecord,
+};
 pub use roles::{
     CreateOutcome, DeleteHolderOutcome, RoleRecord, RoleStore, RoleUpdate, TagOutcome,
 };

@@ -50,6 +50,27 @@ pub enum DeleteRepositoryOutcome {
 }
 
 /// Repositories, their settings and resource tags; account settings.
+/// A repository creation template (ECR's), one per prefix of a registry:
+/// its settings in the registry's encoding (JSON).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateRecord {
+    /// A repository namespace, or `ROOT`.
+    pub prefix: String,
+    pub body: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What `create_template` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateTemplateOutcome {
+    Created,
+    /// The registry has a template for this prefix already.
+    Exists,
+    /// The registry holds the most templates it may.
+    Full,
+}
+
 #[async_trait]
 pub trait RepositoryStore: Send + Sync {
     async fn ensure_repository(
@@ -120,4 +141,36 @@ pub trait RepositoryStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<String>>;
+    /// Creation templates (`repository_templates`). Creates the template
+    /// unless its prefix is taken or the registry already has `max`.
+    async fn create_template(
+        &self,
+        registry: &RegistryKey,
+        template: &TemplateRecord,
+        max: u32,
+    ) -> Result<CreateTemplateOutcome>;
+    /// Replaces a template's body and `updated_at`; `false` if it is absent.
+    async fn update_template(
+        &self,
+        registry: &RegistryKey,
+        template: &TemplateRecord,
+    ) -> Result<bool>;
+    /// Deletes a template, returning what it was.
+    async fn delete_template(
+        &self,
+        registry: &RegistryKey,
+        prefix: &str,
+    ) -> Result<Option<TemplateRecord>>;
+    async fn get_template(
+        &self,
+        registry: &RegistryKey,
+        prefix: &str,
+    ) -> Result<Option<TemplateRecord>>;
+    /// Templates in prefix order after `after`, at most `limit`.
+    async fn list_templates(
+        &self,
+        registry: &RegistryKey,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<TemplateRecord>>;
 }

@@ -34,6 +34,7 @@ const TABLES: &[&str] = &[
     "kms_keys",
     "kms_aliases",
     "kms_root",
+    "repository_templates",
     "account_settings",
     "registry_policies",
     "registry_scanning",

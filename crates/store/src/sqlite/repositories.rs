@@ -7,8 +7,10 @@ use super::sql::split_names;
 use super::writer::ExecuteDurably;
 use super::SqliteMetadataStore;
 use crate::metadata::{
-    DeleteRepositoryOutcome, RegistryKey, RepoId, RepositoryRecord, RepositoryStore, ResourceTag,
+    CreateTemplateOutcome, DeleteRepositoryOutcome, RegistryKey, RepoId, RepositoryRecord,
+    RepositoryStore, ResourceTag, TemplateRecord,
 };
+use crate::template_sql::*;
 use crate::Result;
 use async_trait::async_trait;
 use sqlx::{Row, Sqlite, Transaction};
@@ -301,6 +303,103 @@ impl RepositoryStore for SqliteMetadataStore {
         .fetch_one(&self.reader)
         .await?;
         Ok(split_names(joined))
+    }
+    async fn create_template(
+        &self,
+        registry: &RegistryKey,
+        template: &TemplateRecord,
+        max: u32,
+    ) -> Result<CreateTemplateOutcome> {
+        let mut tx = self.writer.begin().await?;
+        let count = |sql: &'static str, prefix: bool| {
+            let q = sqlx::query_scalar::<_, i64>(sql)
+                .bind(&registry.account_id)
+                .bind(&registry.region);
+            if prefix {
+                q.bind(&template.prefix)
+            } else {
+                q
+            }
+        };
+        if count(TEMPLATE_EXISTS, true).fetch_one(&mut **tx).await? > 0 {
+            return Ok(CreateTemplateOutcome::Exists);
+        }
+        if count(COUNT_TEMPLATES, false).fetch_one(&mut **tx).await? >= i64::from(max) {
+            return Ok(CreateTemplateOutcome::Full);
+        }
+        bind_template!(sqlx::query(INSERT_TEMPLATE), registry, template)
+            .execute(&mut **tx)
+            .await?;
+        tx.commit().await?;
+        Ok(CreateTemplateOutcome::Created)
+    }
+
+    async fn update_template(
+        &self,
+        registry: &RegistryKey,
+        template: &TemplateRecord,
+    ) -> Result<bool> {
+        let n = bind_template!(sqlx::query(UPDATE_TEMPLATE), registry, template)
+            .execute_durably(&self.writer)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn delete_template(
+        &self,
+        registry: &RegistryKey,
+        prefix: &str,
+    ) -> Result<Option<TemplateRecord>> {
+        let mut tx = self.writer.begin().await?;
+        let found = sqlx::query(GET_TEMPLATE)
+            .bind(&registry.account_id)
+            .bind(&registry.region)
+            .bind(prefix)
+            .fetch_optional(&mut **tx)
+            .await?
+            .as_ref()
+            .map(template_from_row);
+        if found.is_some() {
+            sqlx::query(DELETE_TEMPLATE)
+                .bind(&registry.account_id)
+                .bind(&registry.region)
+                .bind(prefix)
+                .execute(&mut **tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(found)
+    }
+
+    async fn get_template(
+        &self,
+        registry: &RegistryKey,
+        prefix: &str,
+    ) -> Result<Option<TemplateRecord>> {
+        let row = sqlx::query(GET_TEMPLATE)
+            .bind(&registry.account_id)
+            .bind(&registry.region)
+            .bind(prefix)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.as_ref().map(template_from_row))
+    }
+
+    async fn list_templates(
+        &self,
+        registry: &RegistryKey,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<TemplateRecord>> {
+        let rows = sqlx::query(LIST_TEMPLATES)
+            .bind(&registry.account_id)
+            .bind(&registry.region)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(template_from_row).collect())
     }
 }
 
