@@ -41,6 +41,13 @@ pub enum Error {
     },
     #[error("repository '{0}' already exists")]
     RepositoryAlreadyExists(String),
+    /// A repository creation template for this prefix exists already.
+    #[error("a repository creation template with prefix '{0}' already exists")]
+    TemplateAlreadyExists(String),
+    #[error("no repository creation template has prefix '{0}'")]
+    TemplateNotFound(String),
+    #[error("the registry has {max} repository creation templates, the most allowed")]
+    TooManyTemplates { max: u32 },
     #[error("repository '{0}' still contains images; delete them first or delete with force")]
     RepositoryNotEmpty(String),
     #[error("{0}")]

@@ -31,6 +31,7 @@ mod repositories;
 pub mod scanning;
 mod sealing;
 mod settings;
+mod templates;
 mod uploads;
 
 /// The records the registry answers with. They are the store's own types
@@ -66,6 +67,10 @@ pub use scanning::{
     ImportStats, RepositoryScanning, ScanningConfig, StoredFinding, SCAN_CLAIM, VULNDB_JOB,
 };
 pub use sealing::{SealRun, SealTotals};
+pub use templates::{
+    normalize_prefix, Template, TemplateSettings, APPLIED_FOR, CREATE_ON_PUSH, MAX_TEMPLATES,
+    ROOT_PREFIX,
+};
 pub use uploads::{ChunkRange, UploadState};
 
 use berth_oci::RepositoryName;
@@ -324,8 +329,24 @@ impl Registry {
         if let Some(id) = self.cache.repo(&repo.registry, repo.name.as_str()) {
             return Ok(id);
         }
+        if let Some(id) = self.find_repo_id(repo).await? {
+            return Ok(id);
+        }
+        // A repository created on push takes its creation template (ECR:
+        // only a matching CREATE_ON_PUSH template creates one; berth's
+        // `create_on_push` setting also creates one without).
+        if let Some(t) = self
+            .template_for(
+                &repo.registry,
+                repo.name.as_str(),
+                templates::CREATE_ON_PUSH,
+            )
+            .await?
+        {
+            return self.create_from_template(repo, &t).await;
+        }
         if !self.config.create_on_push {
-            return self.repo_id(repo).await;
+            return Err(Error::NameUnknown(repo.name.to_string()));
         }
         // `ensure_repository` looks the name up before inserting.
         let seen = self.cache.generation();

@@ -1,7 +1,7 @@
 //! Repositories as the ECR API manages them: created explicitly, with
 //! settings (tag mutability, scan on push), described, deleted.
 
-use crate::{Error, Principal, Registry, Repo, RequestFacts, Result};
+use crate::{Error, Registry, Result};
 use berth_oci::RepositoryName;
 use berth_store::{DeleteRepositoryOutcome, RegistryKey, RepoId, RepositoryRecord, ResourceTag};
 
@@ -84,13 +84,7 @@ impl Registry {
         settings: RepositorySettings,
         tags: &[ResourceTag],
     ) -> Result<RepositoryRecord> {
-        check_tags(tags)?;
-        if distinct_keys(tags) > MAX_RESOURCE_TAGS {
-            return Err(Error::TooManyTags {
-                repository: name.to_string(),
-                max: MAX_RESOURCE_TAGS,
-            });
-        }
+        check_resource_tags(tags, name.as_str())?;
         let record = RepositoryRecord {
             id: RepoId(0),
             name: name.to_string(),
@@ -232,6 +226,19 @@ impl Registry {
     }
 }
 
+/// Tags as a repository (or a template, `owner`, for it) may carry: AWS's
+/// rules, at most `MAX_RESOURCE_TAGS` keys.
+pub(crate) fn check_resource_tags(tags: &[ResourceTag], owner: &str) -> Result<()> {
+    check_tags(tags)?;
+    if distinct_keys(tags) > MAX_RESOURCE_TAGS {
+        return Err(Error::TooManyTags {
+            repository: owner.to_string(),
+            max: MAX_RESOURCE_TAGS,
+        });
+    }
+    Ok(())
+}
+
 fn distinct_keys(tags: &[ResourceTag]) -> usize {
     tags.iter()
         .map(|t| t.key.as_str())
@@ -271,34 +278,6 @@ fn check_tag_key(key: &str) -> Result<()> {
 
 fn tag_char(c: char) -> bool {
     c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)
-}
-
-impl Registry {
-    /// A push to a repository that does not exist creates it when
-    /// `create_on_push` is on; that needs `ecr:CreateRepository` on it as
-    /// well as the push's own action, as ECR's pull-through cache needs it
-    /// of whoever pulls a new repository into being. `/v2` checks this
-    /// before an upload start or a manifest PUT (the ECR API's
-    /// InitiateLayerUpload and PutImage need the repository to exist).
-    pub async fn authorize_create_on_push(
-        &self,
-        caller: &Principal,
-        repo: &Repo,
-        facts: &RequestFacts,
-    ) -> Result<()> {
-        if !self.config.create_on_push || self.find_repo_id(repo).await?.is_some() {
-            return Ok(());
-        }
-        self.identity
-            .authorize(
-                caller,
-                "ecr:CreateRepository",
-                &repo.registry,
-                Some(repo.name.as_str()),
-                facts,
-            )
-            .await
-    }
 }
 
 #[cfg(test)]

@@ -88,6 +88,18 @@ impl AwsError {
                 "RepositoryAlreadyExistsException",
                 format!("The repository with name '{name}' already exists in the registry with id '{registry_id}'"),
             ),
+            Error::TemplateAlreadyExists(prefix) => Self::client(
+                "TemplateAlreadyExistsException",
+                format!("The repository creation template with prefix '{prefix}' already exists in the registry with id '{registry_id}'"),
+            ),
+            Error::TemplateNotFound(prefix) => Self::client(
+                "TemplateNotFoundException",
+                format!("The repository creation template with prefix '{prefix}' does not exist in the registry with id '{registry_id}'"),
+            ),
+            Error::TooManyTemplates { max } => Self::client(
+                "LimitExceededException",
+                format!("The operation did not succeed because it would have exceeded a service limit for your account. The registry with id '{registry_id}' has {max} repository creation templates, the most allowed"),
+            ),
             Error::RepositoryNotEmpty(name) => Self::client(
                 "RepositoryNotEmptyException",
                 format!("The repository with name '{name}' in registry with id '{registry_id}' cannot be deleted because it still contains images"),

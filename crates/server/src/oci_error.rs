@@ -137,6 +137,10 @@ impl From<Error> for OciError {
             | Error::LifecyclePolicyNotFound(_)
             | Error::LifecyclePreviewNotFound(_)
             | Error::LifecyclePreviewInProgress(_)
+            // Templates are managed on the ECR API; a push applies one.
+            | Error::TemplateAlreadyExists(_)
+            | Error::TemplateNotFound(_)
+            | Error::TooManyTemplates { .. }
             | Error::StorageClassUpdateNotSupported(_) => {
                 OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg)
             }

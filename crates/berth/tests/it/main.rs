@@ -38,3 +38,4 @@ mod roles;
 mod s3;
 mod scanning;
 mod spec;
+mod templates;

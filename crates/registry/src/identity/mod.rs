@@ -35,6 +35,7 @@ pub use iam_users::{iam_may, user_arn, IamUser, MAX_ACCESS_KEYS_PER_USER};
 pub use principal::{
     AccessKeyInfo, NewAccessKey, Principal, Session, SignatureRefusal, TokenRefusal, ADMIN_USER,
 };
+pub(crate) use resource_policies::check_repository_policy;
 pub(crate) use rules::{check_v1_actions, parse_stored, V1_REGISTRY_ACTIONS};
 pub use rules::{
     resource_arn, valid_account_id, valid_user_name, validate_policy_document, PolicyKind,

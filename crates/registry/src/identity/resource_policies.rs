@@ -23,7 +23,33 @@ fn parse(text: &str, what: &str) -> Result<Policy> {
     })
 }
 
+/// `Ok` if `text` is a repository policy SetRepositoryPolicy would take.
+pub(crate) fn check_repository_policy(text: &str) -> Result<()> {
+    parse(text, "repository").map(drop)
+}
+
 impl Identity {
+    /// Sets the policy a creation template gives a repository it creates:
+    /// validated when the template was stored; no lock-out guard (the
+    /// registry, not a caller, sets it).
+    pub(crate) async fn set_repository_policy_as_template(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        text: &str,
+    ) -> Result<()> {
+        parse(text, "repository")?;
+        let stored = self
+            .meta
+            .set_repository_policy(registry, name, Some(text))
+            .await?;
+        self.authz.changed();
+        match stored {
+            Some(_) => Ok(()),
+            None => Err(Error::NameUnknown(name.to_string())),
+        }
+    }
+
     /// Sets a repository's policy. Unless `force`, a policy that would deny
     /// the caller `ecr:SetRepositoryPolicy` on the repository is refused, as
     /// ECR refuses it: the caller could never change it again.

@@ -142,3 +142,28 @@ impl Registry {
         ))
     }
 }
+
+impl super::Kms {
+    /// `Ok` if key `arn` exists and is enabled, else KMS's refusal: what
+    /// background work that reads a repository's bytes (a scan) asks, as a
+    /// pull does (without the caller's permissions: berth itself reads).
+    pub(crate) async fn require_enabled(&self, arn: &str) -> Result<()> {
+        let gone = || rules::key_not_found(arn);
+        let Some((region, account, id)) = rules::parse_key_arn(arn) else {
+            return Err(gone());
+        };
+        let key = self
+            .meta
+            .get_kms_key(&account, &region, &id)
+            .await?
+            .ok_or_else(gone)?;
+        if key.state == rules::PENDING_DELETION
+            && key
+                .deletion_date
+                .is_some_and(|d| d <= self.clock.now_millis())
+        {
+            return Err(gone());
+        }
+        require_state(&key, arn, true)
+    }
+}

@@ -284,6 +284,20 @@ impl KmsApi<'_> {
         Ok(KeyMetadata::of(&found))
     }
 
+    /// The ARN of the account's AWS-managed ECR key (`alias/aws/ecr`),
+    /// made on first use.
+    pub(crate) async fn managed_key_arn(&self, account: &str, region: &str) -> Result<String> {
+        let id = match self
+            .meta()
+            .get_kms_alias(account, region, rules::ECR_MANAGED_ALIAS)
+            .await?
+        {
+            Some(a) => a.target_key_id,
+            None => self.ecr_managed_key(account, region).await?,
+        };
+        Ok(rules::key_arn(region, account, &id))
+    }
+
     /// The account's AWS-managed ECR key, made with its alias on first use
     /// (two nodes making it at once: the alias decides, the loser's key is
     /// deleted).

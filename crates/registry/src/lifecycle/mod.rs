@@ -144,6 +144,11 @@ fn parse_policy(text: &str) -> Result<LifecyclePolicy> {
     LifecyclePolicy::parse(text).map_err(|e| Error::InvalidParameter(e.to_string()))
 }
 
+/// `Ok` if `text` is a lifecycle policy PutLifecyclePolicy would take.
+pub(crate) fn check_policy(text: &str) -> Result<()> {
+    parse_policy(text).map(drop)
+}
+
 impl Registry {
     /// Validates and stores a repository's lifecycle policy, replacing any.
     pub async fn put_lifecycle_policy(

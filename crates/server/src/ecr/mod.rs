@@ -7,7 +7,8 @@
 //! - `table`: every operation of the model, implemented or not;
 //! - the operations by area: `repositories`, `images`, `layers` (with
 //!   `layer_part`, UploadLayerPart's body), `tagging`, `settings`,
-//!   `policies`, `lifecycle`, `scanning`;
+//!   `policies`, `lifecycle`, `scanning`, `templates` (repository creation
+//!   templates);
 //! - shared by the operations: `operation` (the `EcrOperation` trait and
 //!   the erased entry), `access` (the request's scope and what it needs),
 //!   `call` (`Call`, `Failure`, the common member checks), `image_ids`,
@@ -29,6 +30,7 @@ mod scanning;
 mod settings;
 mod table;
 mod tagging;
+mod templates;
 
 pub use call::Call;
 pub use table::{IMPLEMENTED_OPERATIONS, OPERATIONS};

@@ -99,9 +99,9 @@ pub struct CreateRepositoryInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct EncryptionConfiguration {
-    encryption_type: String,
-    kms_key: Option<String>,
+pub(super) struct EncryptionConfiguration {
+    pub(super) encryption_type: String,
+    pub(super) kms_key: Option<String>,
 }
 
 impl EcrOperation for CreateRepository {
@@ -185,7 +185,7 @@ impl EcrOperation for CreateRepository {
 
 /// Validates a tag mutability and its exclusion filters as ECR does; the
 /// filters come back as the JSON text stored with the repository.
-fn tag_mutability(
+pub(super) fn tag_mutability(
     mutability: Option<&str>,
     filters: Option<&[Value]>,
 ) -> Result<(String, Option<String>), AwsError> {

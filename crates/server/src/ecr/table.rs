@@ -29,7 +29,7 @@
 use super::operation::Entry;
 use super::{
     images, layers, lifecycle, policies, pull_through_cache, repositories, scanning, settings,
-    tagging,
+    tagging, templates,
 };
 
 /// In the model's (alphabetical) order.
@@ -41,12 +41,12 @@ pub const TABLE: &[Entry] = &[
     Entry::implemented::<layers::CompleteLayerUpload>(),
     Entry::unsupported("CreatePullThroughCacheRule"),
     Entry::implemented::<repositories::CreateRepository>(),
-    Entry::unsupported("CreateRepositoryCreationTemplate"),
+    Entry::implemented::<templates::CreateRepositoryCreationTemplate>(),
     Entry::implemented::<lifecycle::DeleteLifecyclePolicy>(),
     Entry::unsupported("DeletePullThroughCacheRule"),
     Entry::implemented::<policies::DeleteRegistryPolicy>(),
     Entry::implemented::<repositories::DeleteRepository>(),
-    Entry::unsupported("DeleteRepositoryCreationTemplate"),
+    Entry::implemented::<templates::DeleteRepositoryCreationTemplate>(),
     Entry::implemented::<policies::DeleteRepositoryPolicy>(),
     Entry::unsupported("DeleteSigningConfiguration"),
     Entry::unsupported("DeregisterPullTimeUpdateExclusion"),
@@ -58,7 +58,7 @@ pub const TABLE: &[Entry] = &[
     Entry::implemented::<repositories::DescribeRegistry>(),
     Entry::unsupported("DescribeReplicationBackfillResults"),
     Entry::implemented::<repositories::DescribeRepositories>(),
-    Entry::unsupported("DescribeRepositoryCreationTemplates"),
+    Entry::implemented::<templates::DescribeRepositoryCreationTemplates>(),
     Entry::implemented::<settings::GetAccountSetting>(),
     Entry::implemented::<repositories::GetAuthorizationToken>(),
     Entry::implemented::<images::GetDownloadUrlForLayer>(),
@@ -93,7 +93,7 @@ pub const TABLE: &[Entry] = &[
     Entry::implemented::<tagging::UntagResource>(),
     Entry::implemented::<images::UpdateImageStorageClass>(),
     Entry::unsupported("UpdatePullThroughCacheRule"),
-    Entry::unsupported("UpdateRepositoryCreationTemplate"),
+    Entry::implemented::<templates::UpdateRepositoryCreationTemplate>(),
     Entry::implemented::<layers::UploadLayerPart>(),
     Entry::unsupported("ValidatePullThroughCacheRule"),
 ];
@@ -153,7 +153,7 @@ mod tests {
     fn the_table_lists_the_model_once_in_order() {
         assert_eq!(OPERATIONS.len(), 62);
         assert!(OPERATIONS.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(IMPLEMENTED_OPERATIONS.len(), 41);
+        assert_eq!(IMPLEMENTED_OPERATIONS.len(), 45);
         assert!(IMPLEMENTED_OPERATIONS.contains(&"UploadLayerPart"));
         assert!(!IMPLEMENTED_OPERATIONS.contains(&"PutReplicationConfiguration"));
     }

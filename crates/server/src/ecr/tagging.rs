@@ -20,6 +20,16 @@ pub struct Tag {
     value: String,
 }
 
+impl Tag {
+    pub fn new(key: String, value: String) -> Tag {
+        Tag { key, value }
+    }
+
+    pub fn into_pair(self) -> (String, String) {
+        (self.key, self.value)
+    }
+}
+
 pub fn resource_tags(tags: Vec<Tag>) -> Vec<ResourceTag> {
     tags.into_iter()
         .map(|t| ResourceTag {
