@@ -375,9 +375,9 @@ assert (t["expiresAt"] - __import__("datetime").datetime.now(t["expiresAt"].tzin
 assert ecr.describe_registry()["registryId"] == "000000000000"
 
 # Operations berth does not implement yet say so, by name.
-err = error_of(ecr.describe_repository_creation_templates)
+err = error_of(ecr.get_signing_configuration)
 assert err["Error"]["Code"] == "UnsupportedOperationException", err
-assert "DescribeRepositoryCreationTemplates" in err["Error"]["Message"], err
+assert "GetSigningConfiguration" in err["Error"]["Message"], err
 
 # Authentication failures, by AWS's names.
 bad = boto3.client("ecr", aws_secret_access_key="wrong" * 8, aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"])
