@@ -223,9 +223,9 @@ impl Registry {
         let Some(from_id) = self.find_repo_id(&source).await? else {
             return Ok(None);
         };
-        // A mount links the bytes the source's key domain holds; a
-        // repository of another domain has none there, so its client uploads
-        // them (the OCI fallback), sealed under its own key.
+        // A mount links the bytes the source's key domain holds; across
+        // domains they are copied (opened under the source's key, sealed
+        // under the target's: the caller may use both, `/v2` asked).
         let source_key = self
             .identity
             .repository_kms_key(&source.registry, source.name.as_str())
@@ -235,7 +235,9 @@ impl Registry {
             .repository_kms_key(&repo.registry, repo.name.as_str())
             .await?;
         if source_key != target_key {
-            return Ok(None);
+            return self
+                .mount_across_domains(repo, &source, from_id, digest)
+                .await;
         }
         let repo_id = self.repo_id_for_push(repo).await?;
         let seen = self.cache.generation();
@@ -250,6 +252,47 @@ impl Registry {
         Ok(size.map(|size| BlobInfo {
             digest: digest.clone(),
             size,
+        }))
+    }
+
+    /// A mount from a repository of another key domain: the source's copy
+    /// is copied into the target's domain (unless it holds the digest
+    /// already), under the digest's lock, then linked as a pushed blob is.
+    /// `None` (the client uploads) when the source does not link the blob or
+    /// its bytes are archived.
+    async fn mount_across_domains(
+        &self,
+        repo: &Repo,
+        source: &Repo,
+        from_id: RepoId,
+        digest: &Digest,
+    ) -> Result<Option<BlobInfo>> {
+        let Some(linked) = self.meta.blob_link(from_id, digest).await? else {
+            return Ok(None);
+        };
+        let repo_id = self.repo_id_for_push(repo).await?;
+        let from = self
+            .repo_blobs(&source.registry, source.name.as_str())
+            .await?;
+        let to = self.repo_blobs(&repo.registry, repo.name.as_str()).await?;
+        let lock = self.digest_locks.lock(digest.as_str()).await?;
+        if to.stat(digest).await?.is_none() {
+            // The source's domain, or the AES256 store for a repository put
+            // under a key before key domains existed.
+            let src = if from.stat(digest).await?.is_some() {
+                from
+            } else if self.blobs.stat(digest).await?.is_some() {
+                self.blobs.clone()
+            } else {
+                return Ok(None);
+            };
+            berth_store::copy_blob(&*src, &*to, digest, linked.size, false).await?;
+        }
+        self.link_committed(repo_id, None, digest, linked.size, lock)
+            .await?;
+        Ok(Some(BlobInfo {
+            digest: digest.clone(),
+            size: linked.size,
         }))
     }
 

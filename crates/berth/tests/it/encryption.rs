@@ -361,8 +361,8 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// Deduplication within a key domain (item 3): the same image pushed to an
 /// AES256 repository and to repositories under two KMS keys is stored once
 /// per domain, each copy sealed under its own key; disabling one key leaves
-/// the others' repositories readable; collecting one repository's image
-/// frees its key's copies only. On the filesystem here, in the bucket below.
+/// the others' repositories readable; a mount across domains copies; collecting
+/// one repository's image frees its key's copies only. On the filesystem here, in the bucket below.
 #[test]
 fn layers_under_two_kms_keys_are_stored_once_per_key() {
     let blobs = tempfile::tempdir().unwrap();
@@ -490,18 +490,30 @@ fn stored_once_per_key(s: &TestServer, layout: &dyn Fn() -> PathBuf) {
         );
     }
 
-    // A mount across domains is refused (the client uploads instead).
+    // A mount across domains copies: opened under AES256, sealed under a.
+    let only_plain = marked_content(18, 80_000);
+    let d = api.push_blob("enc/plain", &only_plain);
     let r = api
         .client
         .post(api.url(&format!(
-            "/v2/enc/a/blobs/uploads/?mount={}&from=enc/plain",
-            img.layers[1].digest
+            "/v2/enc/a/blobs/uploads/?mount={d}&from=enc/plain"
         )))
         .send()
         .unwrap();
-    assert_eq!(r.status(), 202, "an upload session, not a mount");
+    assert_eq!(r.status(), 201, "mounted");
+    let got = api.get(&format!("/v2/enc/a/blobs/{d}"));
+    assert_eq!(got.bytes().unwrap().as_ref(), only_plain.as_slice());
+    let root = layout();
+    assert_eq!(
+        files_under(&domain(&root, &a_arn)).len(),
+        4,
+        "copied into a's domain"
+    );
+    assert_eq!(files_containing(&[&root], MARKER), Vec::<PathBuf>::new());
 
-    // enc/b's image deleted and collected: key b's copies go, the rest stay.
+    // enc/b's image deleted and collected: key b's copies go, the images'
+    // stay (the loose mounted blob goes from both domains, as no manifest
+    // uses it).
     ecr(
         "BatchDeleteImage",
         serde_json::json!({"repositoryName": "enc/b", "imageIds": [{"imageTag": "v1"}]}),
