@@ -351,12 +351,10 @@ impl Registry {
         if self.find_repo_id(repo).await?.is_some() {
             return Ok(());
         }
-        let creates = self.config.create_on_push
-            || self
-                .template_for(&repo.registry, repo.name.as_str(), CREATE_ON_PUSH)
-                .await?
-                .is_some();
-        if !creates {
+        let template = self
+            .template_for(&repo.registry, repo.name.as_str(), CREATE_ON_PUSH)
+            .await?;
+        if template.is_none() && !self.config.create_on_push {
             return Ok(()); // the push fails with NAME_UNKNOWN
         }
         self.identity
@@ -367,6 +365,26 @@ impl Registry {
                 Some(repo.name.as_str()),
                 facts,
             )
+            .await?;
+        // The repository will be under the template's key: this first push
+        // must be allowed to use it, as every later one is.
+        let Some(t) = template.filter(|t| t.settings.encryption_type != "AES256") else {
+            return Ok(());
+        };
+        let arn = match t.settings.kms_key {
+            Some(arn) => arn,
+            None => {
+                self.kms()
+                    .managed_key_arn(&repo.registry.account_id, &repo.registry.region)
+                    .await?
+            }
+        };
+        let caller = crate::identity::Caller {
+            principal: caller.clone(),
+            facts: facts.clone(),
+        };
+        self.kms()
+            .use_through_ecr(&caller, &repo.registry.region, &arn, "kms:GenerateDataKey")
             .await
     }
 }

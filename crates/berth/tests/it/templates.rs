@@ -203,6 +203,38 @@ fn a_push_creates_its_repository_from_the_matching_template() {
         .unwrap();
     assert_eq!(r.status(), 202);
 
+    // Allowed to create repositories but not to use the template's key:
+    // even the first, creating push is refused, and nothing is created.
+    let (id, secret) = user_with_key(&s, "creator");
+    set_user_policy(
+        &s,
+        "creator",
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+            "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload",
+            "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:CreateRepository"]}]}),
+    );
+    let creator = api_as(&s, (&id, &secret));
+    let bytes = b"a layer nobody may seal";
+    let r = creator
+        .client
+        .post(creator.url(&format!(
+            "/v2/prod/new2/blobs/uploads/?digest={}",
+            image::sha256(bytes)
+        )))
+        .body(bytes.to_vec())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().unwrap().contains("kms:GenerateDataKey"));
+    let (_, e) = s
+        .ecr(
+            "us-east-1",
+            "DescribeRepositories",
+            json!({"repositoryNames": ["prod/new2"]}),
+        )
+        .unwrap_err();
+    assert_eq!(e["__type"], "RepositoryNotFoundException");
+
     // ROOT's template (defaults) for a name no other prefix covers.
     api.push_image("tools/app", &img, "v1");
     let repo = &ecr(
