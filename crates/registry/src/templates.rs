@@ -388,3 +388,27 @@ impl Registry {
             .await
     }
 }
+
+impl Registry {
+    /// A template's `customRoleArn`: a role ARN, which the caller may pass
+    /// (`iam:PassRole` on it, as ECR asks), so that no one hands ECR a role
+    /// they may not use. berth itself never assumes it.
+    pub async fn authorize_template_role(&self, caller: &crate::Caller, role: &str) -> Result<()> {
+        let is_role = role
+            .strip_prefix("arn:aws:iam::")
+            .and_then(|r| r.split_once(":role/"))
+            .is_some_and(|(account, name)| {
+                account.len() == 12
+                    && account.bytes().all(|b| b.is_ascii_digit())
+                    && !name.is_empty()
+            });
+        if !is_role {
+            return Err(Error::InvalidParameter(format!(
+                "Invalid parameter at 'customRoleArn' failed to satisfy constraint: 'Member must be an IAM role ARN' (got '{role}')"
+            )));
+        }
+        self.identity
+            .authorize_iam(caller, "iam:PassRole", None, role)
+            .await
+    }
+}

@@ -325,3 +325,49 @@ fn templates_are_per_registry() {
         .unwrap();
     assert_eq!(west["repositoryCreationTemplates"], json!([]));
 }
+
+/// A template's `customRoleArn` needs `iam:PassRole` on that role, as ECR
+/// asks; a value that is not a role ARN is refused.
+#[test]
+fn a_templates_role_needs_iam_pass_role() {
+    let s = start();
+    let role = "arn:aws:iam::000000000000:role/ecr-templates";
+    let (id, secret) = user_with_key(&s, "templater");
+    let allow = |extra: &[&str]| {
+        let mut actions = vec![
+            "ecr:CreateRepositoryCreationTemplate",
+            "ecr:CreateRepository",
+            "ecr:PutLifecyclePolicy",
+            "ecr:SetRepositoryPolicy",
+        ];
+        actions.extend_from_slice(extra);
+        set_user_policy(
+            &s,
+            "templater",
+            &json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Resource": "*", "Action": actions}]}),
+        );
+    };
+    let create = |role: &str, prefix: &str| {
+        berth_testkit::ecr::call(
+            &s.raw_client(),
+            &s.url(),
+            (&id, &secret),
+            "us-east-1",
+            "CreateRepositoryCreationTemplate",
+            &json!({"prefix": prefix, "appliedFor": ["CREATE_ON_PUSH"], "customRoleArn": role}),
+        )
+    };
+    allow(&[]);
+    let (_, e) = create(role, "a").unwrap_err();
+    assert_eq!(e["__type"], "AccessDeniedException", "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("iam:PassRole"),
+        "{e}"
+    );
+    let (_, e) = create("arn:aws:iam::000000000000:user/ci", "a").unwrap_err();
+    assert_eq!(e["__type"], "InvalidParameterException", "{e}");
+    allow(&["iam:PassRole"]);
+    let t = create(role, "a").unwrap();
+    assert_eq!(t["repositoryCreationTemplate"]["customRoleArn"], role);
+}

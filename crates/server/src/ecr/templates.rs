@@ -155,6 +155,22 @@ fn apply(input: TemplateInput, s: &mut TemplateSettings) -> Result<(), AwsError>
     Ok(())
 }
 
+/// `iam:PassRole` on the role a request names, when it names one.
+async fn check_role(call: &Call<'_>, role: Option<&str>) -> Result<(), Failure> {
+    let Some(role) = role.filter(|r| !r.is_empty()) else {
+        return Ok(());
+    };
+    let caller = berth_registry::Caller {
+        principal: call.principal.clone(),
+        facts: call.facts.clone(),
+    };
+    call.app
+        .registry
+        .authorize_template_role(&caller, role)
+        .await?;
+    Ok(())
+}
+
 /// Creating or changing a template also needs what creating a repository
 /// with its settings needs (the service authorization reference).
 fn template_needs(operation: &str) -> Needs {
@@ -184,6 +200,7 @@ impl EcrOperation for CreateRepositoryCreationTemplate {
         if input.applied_for.is_none() {
             return Err(constraint("appliedFor", "Member must not be null").into());
         }
+        check_role(call, input.custom_role_arn.as_deref()).await?;
         let prefix = input.prefix.clone();
         let mut settings = TemplateSettings {
             encryption_type: "AES256".into(),
@@ -217,6 +234,7 @@ impl EcrOperation for UpdateRepositoryCreationTemplate {
             .template(&call.registry, &input.prefix)
             .await?
             .settings;
+        check_role(call, input.custom_role_arn.as_deref()).await?;
         let prefix = input.prefix.clone();
         apply(input, &mut settings)?;
         let t = registry
