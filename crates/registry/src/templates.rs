@@ -131,30 +131,14 @@ impl Registry {
                 "Invalid parameter at 'description' failed to satisfy constraint: 'Member must have length less than or equal to 256'".into(),
             ));
         }
-        match (s.encryption_type.as_str(), &s.kms_key) {
-            ("AES256", None) => {}
-            ("AES256", Some(_)) => {
-                return Err(Error::InvalidParameter(
-                    "Invalid parameter at 'encryptionConfiguration': a kmsKey can only be given with encryptionType KMS or KMS_DSSE".into(),
-                ))
-            }
-            ("KMS" | "KMS_DSSE", key) => {
-                if !self.seals_at_rest() {
-                    return Err(Error::InvalidParameter(
-                        "this server runs with encryption at rest turned off (a benchmark baseline): it cannot keep a repository under a KMS key".into(),
-                    ));
-                }
-                if key.as_deref().is_some_and(|k| crate::kms::rules::parse_key_arn(k).is_none()) {
-                    return Err(Error::InvalidParameter(
-                        "Invalid parameter at 'encryptionConfiguration.kmsKey' failed to satisfy constraint: 'Member must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>)'".into(),
-                    ));
-                }
-            }
-            _ => {
-                return Err(Error::InvalidParameter(
-                    "Invalid parameter at 'encryptionConfiguration.encryptionType' failed to satisfy constraint: 'Member must satisfy enum value set: [AES256, KMS, KMS_DSSE]'".into(),
-                ))
-            }
+        self.check_encryption(&s.encryption_type, s.kms_key.as_deref())?;
+        if s.kms_key
+            .as_deref()
+            .is_some_and(|k| crate::kms::rules::parse_key_arn(k).is_none())
+        {
+            return Err(Error::InvalidParameter(
+                "Invalid parameter at 'encryptionConfiguration.kmsKey' failed to satisfy constraint: 'Member must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>)'".into(),
+            ));
         }
         let tags: Vec<ResourceTag> = s
             .resource_tags

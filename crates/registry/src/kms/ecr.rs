@@ -12,7 +12,7 @@
 use super::keys::require_state;
 use super::{rules, KmsApi};
 use crate::identity::Caller;
-use crate::{Registry, RegistryKey, RequestFacts, Result};
+use crate::{Error, Registry, RegistryKey, RequestFacts, Result};
 
 /// What a repository's key must allow for an ECR action: `None` when the
 /// action reads or writes no image bytes.
@@ -122,8 +122,28 @@ impl Registry {
             .await
     }
 
-    /// The encryption of a repository about to be created: (type, key ARN).
-    /// AES256 needs no key; KMS and KMS_DSSE resolve theirs as the caller
+    /// `Ok` if a repository (or a creation template) may have this
+    /// encryption configuration: a known type, a key only with KMS or
+    /// KMS_DSSE, and KMS only where this server seals at all.
+    pub fn check_encryption(&self, encryption_type: &str, kms_key: Option<&str>) -> Result<()> {
+        match encryption_type {
+            "AES256" if kms_key.is_some() => Err(Error::InvalidParameter(
+                "Invalid parameter at 'encryptionConfiguration': a kmsKey can only be given with encryptionType KMS or KMS_DSSE".into(),
+            )),
+            "AES256" => Ok(()),
+            "KMS" | "KMS_DSSE" if !self.seals_at_rest() => Err(Error::InvalidParameter(
+                "this server runs with encryption at rest turned off (a benchmark baseline): it cannot keep a repository under a KMS key".into(),
+            )),
+            "KMS" | "KMS_DSSE" => Ok(()),
+            _ => Err(Error::InvalidParameter(
+                "Invalid parameter at 'encryptionConfiguration.encryptionType' failed to satisfy constraint: 'Member must satisfy enum value set: [AES256, KMS, KMS_DSSE]'".into(),
+            )),
+        }
+    }
+
+    /// The encryption of a repository about to be created (checked by
+    /// `check_encryption`): the key's ARN. AES256 needs no key; KMS and
+    /// KMS_DSSE resolve theirs as the caller
     /// (`KmsApi::key_for_new_repository`).
     pub async fn repository_encryption(
         &self,
@@ -132,6 +152,7 @@ impl Registry {
         encryption_type: &str,
         kms_key: Option<&str>,
     ) -> Result<Option<String>> {
+        self.check_encryption(encryption_type, kms_key)?;
         if encryption_type == "AES256" {
             return Ok(None);
         }

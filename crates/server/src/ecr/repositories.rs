@@ -126,29 +126,7 @@ impl EcrOperation for CreateRepository {
         let name = call.repository_name(&input.repository_name)?;
         let (encryption_type, kms_key) = match &input.encryption_configuration {
             None => ("AES256", None),
-            Some(e) => match e.encryption_type.as_str() {
-                "AES256" if e.kms_key.is_some() => {
-                    return Err(AwsError::invalid_parameter(
-                        "Invalid parameter at 'encryptionConfiguration': a kmsKey can only be given with encryptionType KMS or KMS_DSSE",
-                    )
-                    .into())
-                }
-                "AES256" => ("AES256", None),
-                "KMS" | "KMS_DSSE" if !call.app.registry.seals_at_rest() => {
-                    return Err(AwsError::invalid_parameter(
-                        "this server runs with encryption at rest turned off (a benchmark baseline): it cannot keep a repository under a KMS key",
-                    )
-                    .into())
-                }
-                t @ ("KMS" | "KMS_DSSE") => (t, e.kms_key.as_deref()),
-                _ => {
-                    return Err(constraint(
-                        "encryptionConfiguration.encryptionType",
-                        "Member must satisfy enum value set: [AES256, KMS, KMS_DSSE]",
-                    )
-                    .into())
-                }
-            },
+            Some(e) => (e.encryption_type.as_str(), e.kms_key.as_deref()),
         };
         let caller = berth_registry::Caller {
             principal: call.principal.clone(),
