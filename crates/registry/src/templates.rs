@@ -53,6 +53,19 @@ pub struct TemplateSettings {
     pub custom_role_arn: Option<String>,
 }
 
+impl TemplateSettings {
+    /// The resource tags, as repositories carry them.
+    pub fn tags(&self) -> Vec<ResourceTag> {
+        self.resource_tags
+            .iter()
+            .map(|(k, v)| ResourceTag {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect()
+    }
+}
+
 /// A template as the ECR API describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
@@ -60,6 +73,15 @@ pub struct Template {
     pub settings: TemplateSettings,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+fn encode(t: &Template) -> TemplateRecord {
+    TemplateRecord {
+        prefix: t.prefix.clone(),
+        body: serde_json::to_string(&t.settings).expect("settings serialize"),
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+    }
 }
 
 fn decode(r: TemplateRecord) -> Result<Template> {
@@ -140,15 +162,7 @@ impl Registry {
                 "Invalid parameter at 'encryptionConfiguration.kmsKey' failed to satisfy constraint: 'Member must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>)'".into(),
             ));
         }
-        let tags: Vec<ResourceTag> = s
-            .resource_tags
-            .iter()
-            .map(|(k, v)| ResourceTag {
-                key: k.clone(),
-                value: v.clone(),
-            })
-            .collect();
-        crate::repositories::check_resource_tags(&tags, "the template")?;
+        crate::repositories::check_resource_tags(&s.tags(), "the template")?;
         if let Some(p) = &s.lifecycle_policy {
             crate::lifecycle::check_policy(p)?;
         }
@@ -167,42 +181,33 @@ impl Registry {
         let prefix = normalize_prefix(prefix)?;
         self.check_template(&settings)?;
         let now = self.now();
-        let record = TemplateRecord {
-            prefix: prefix.clone(),
-            body: serde_json::to_string(&settings).expect("settings serialize"),
+        let t = Template {
+            prefix,
+            settings,
             created_at: now,
             updated_at: now,
         };
         match self
             .meta
-            .create_template(registry, &record, MAX_TEMPLATES)
+            .create_template(registry, &encode(&t), MAX_TEMPLATES)
             .await?
         {
-            CreateTemplateOutcome::Created => decode(record),
-            CreateTemplateOutcome::Exists => Err(Error::TemplateAlreadyExists(prefix)),
+            CreateTemplateOutcome::Created => Ok(t),
+            CreateTemplateOutcome::Exists => Err(Error::TemplateAlreadyExists(t.prefix)),
             CreateTemplateOutcome::Full => Err(Error::TooManyTemplates { max: MAX_TEMPLATES }),
         }
     }
 
-    /// Changes a template: `change` gets its settings as stored; what it
-    /// leaves is checked and written.
+    /// Writes template `t` (read with `template`, its settings changed)
+    /// once they check as Create's do.
     pub async fn update_template(
         &self,
         registry: &RegistryKey,
-        prefix: &str,
-        change: impl FnOnce(&mut TemplateSettings) -> Result<()>,
+        mut t: Template,
     ) -> Result<Template> {
-        let mut t = self.template(registry, prefix).await?;
-        change(&mut t.settings)?;
         self.check_template(&t.settings)?;
         t.updated_at = self.now();
-        let record = TemplateRecord {
-            prefix: t.prefix.clone(),
-            body: serde_json::to_string(&t.settings).expect("settings serialize"),
-            created_at: t.created_at,
-            updated_at: t.updated_at,
-        };
-        if !self.meta.update_template(registry, &record).await? {
+        if !self.meta.update_template(registry, &encode(&t)).await? {
             return Err(Error::TemplateNotFound(t.prefix));
         }
         Ok(t)
@@ -288,16 +293,8 @@ impl Registry {
             encryption_type: s.encryption_type.clone(),
             kms_key,
         };
-        let tags: Vec<ResourceTag> = s
-            .resource_tags
-            .iter()
-            .map(|(k, v)| ResourceTag {
-                key: k.clone(),
-                value: v.clone(),
-            })
-            .collect();
         let record = match self
-            .create_repository(&repo.registry, &repo.name, settings, &tags)
+            .create_repository(&repo.registry, &repo.name, settings, &s.tags())
             .await
         {
             Ok(r) => r,

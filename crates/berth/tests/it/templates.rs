@@ -370,4 +370,20 @@ fn a_templates_role_needs_iam_pass_role() {
     allow(&["iam:PassRole"]);
     let t = create(role, "a").unwrap();
     assert_eq!(t["repositoryCreationTemplate"]["customRoleArn"], role);
+    // Update asks it too.
+    allow(&["ecr:UpdateRepositoryCreationTemplate"]);
+    let (_, e) = berth_testkit::ecr::call(
+        &s.raw_client(),
+        &s.url(),
+        (&id, &secret),
+        "us-east-1",
+        "UpdateRepositoryCreationTemplate",
+        &json!({"prefix": "a", "customRoleArn": "arn:aws:iam::000000000000:role/other"}),
+    )
+    .unwrap_err();
+    assert_eq!(e["__type"], "AccessDeniedException", "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("iam:PassRole"),
+        "{e}"
+    );
 }

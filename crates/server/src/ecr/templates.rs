@@ -229,20 +229,11 @@ impl EcrOperation for UpdateRepositoryCreationTemplate {
     }
 
     async fn handle(call: &Call<'_>, input: Self::Input) -> Result<Self::Output, Failure> {
-        let registry = &call.app.registry;
-        let mut settings = registry
-            .template(&call.registry, &input.prefix)
-            .await?
-            .settings;
         check_role(call, input.custom_role_arn.as_deref()).await?;
-        let prefix = input.prefix.clone();
-        apply(input, &mut settings)?;
-        let t = registry
-            .update_template(&call.registry, &prefix, |s| {
-                *s = settings;
-                Ok(())
-            })
-            .await?;
+        let registry = &call.app.registry;
+        let mut t = registry.template(&call.registry, &input.prefix).await?;
+        apply(input, &mut t.settings)?;
+        let t = registry.update_template(&call.registry, t).await?;
         Ok(call.template_output(t))
     }
 }
