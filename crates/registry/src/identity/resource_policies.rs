@@ -39,15 +39,7 @@ impl Identity {
         text: &str,
     ) -> Result<()> {
         parse(text, "repository")?;
-        let stored = self
-            .meta
-            .set_repository_policy(registry, name, Some(text))
-            .await?;
-        self.authz.changed();
-        match stored {
-            Some(_) => Ok(()),
-            None => Err(Error::NameUnknown(name.to_string())),
-        }
+        self.store_repository_policy(registry, name, text).await
     }
 
     /// Sets a repository's policy. Unless `force`, a policy that would deny
@@ -85,6 +77,16 @@ impl Identity {
                 )));
             }
         }
+        self.store_repository_policy(registry, name, text).await
+    }
+
+    /// Stores a checked repository policy; every node's decisions change.
+    async fn store_repository_policy(
+        &self,
+        registry: &RegistryKey,
+        name: &str,
+        text: &str,
+    ) -> Result<()> {
         let stored = self
             .meta
             .set_repository_policy(registry, name, Some(text))
