@@ -178,11 +178,7 @@ impl super::Kms {
             .get_kms_key(&account, &region, &id)
             .await?
             .ok_or_else(gone)?;
-        if key.state == rules::PENDING_DELETION
-            && key
-                .deletion_date
-                .is_some_and(|d| d <= self.clock.now_millis())
-        {
+        if rules::deletion_due(&key, self.clock.now_millis()) {
             return Err(gone());
         }
         require_state(&key, arn, true)

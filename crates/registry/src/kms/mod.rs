@@ -134,9 +134,7 @@ impl KmsApi<'_> {
         let Some(key) = self.meta().get_kms_key(&account, region, &id).await? else {
             return Err(rules::key_not_found(&arn));
         };
-        if key.state == rules::PENDING_DELETION
-            && key.deletion_date.is_some_and(|d| d <= self.now())
-        {
+        if rules::deletion_due(&key, self.now()) {
             self.meta().delete_kms_key(&account, region, &id).await?;
             tracing::info!(key = %arn, "KMS key deleted at the end of its waiting period");
             return Err(rules::key_not_found(&arn));

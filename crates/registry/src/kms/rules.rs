@@ -36,6 +36,12 @@ pub(crate) fn kms_error(code: &'static str, message: impl Into<String>) -> Error
 
 /// KMS's answer for a key that does not exist (or that the caller's
 /// account cannot name).
+/// Whether a key pending deletion has reached its deletion date at `now`:
+/// from then on it is gone, whoever looks (there is no deletion job).
+pub(crate) fn deletion_due(key: &berth_store::KmsKeyRecord, now: i64) -> bool {
+    key.state == PENDING_DELETION && key.deletion_date.is_some_and(|d| d <= now)
+}
+
 pub(crate) fn key_not_found(arn: &str) -> Error {
     kms_error("NotFoundException", format!("Key '{arn}' does not exist"))
 }
