@@ -184,6 +184,17 @@ async fn hashes_to(store: &dyn BlobStore, digest: &Digest, size: u64) -> Result<
     Ok((hasher.finish() == *digest, read))
 }
 
+/// What fsck knows of a blob's copy in a KMS key's domain before it looks.
+struct DomainCopy<'a> {
+    arn: &'a str,
+    /// The key still exists: its copies open (a deleted key's never do, by
+    /// design, and are reported with the repositories under it).
+    live: bool,
+    /// The AES256 store holds the blob too: a repository put under the key
+    /// before key domains existed reads that copy instead.
+    in_aes256: bool,
+}
+
 /// Which of the registry's two blob stores a pass checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BlobArea {
@@ -474,6 +485,8 @@ impl Registry {
         // many, and the first few to name (after an upgrade that can be
         // every blob, so the rest are only counted).
         let (mut plaintext, mut plaintext_named) = (0u64, Vec::new());
+        // Whether each KMS key still exists (its copies open), asked once.
+        let mut live_keys: HashMap<String, bool> = HashMap::new();
         let mut after: Option<String> = None;
         loop {
             let page = self.meta.blob_records(after.as_deref(), PAGE).await?;
@@ -510,7 +523,20 @@ impl Registry {
                 // Each key domain that links it holds its own copy.
                 let keys = self.meta.blob_link_keys(&digest).await?;
                 for arn in keys.iter().flatten() {
-                    self.fsck_domain_copy(report, area, arn, &digest, size, stored.is_some())
+                    let live = match live_keys.get(arn) {
+                        Some(&live) => live,
+                        None => {
+                            let live = self.kms.storage_kek(arn).await?.is_some();
+                            live_keys.insert(arn.clone(), live);
+                            live
+                        }
+                    };
+                    let copy = DomainCopy {
+                        arn,
+                        live,
+                        in_aes256: stored.is_some(),
+                    };
+                    self.fsck_domain_copy(report, area, &copy, &digest, size)
                         .await?;
                 }
                 // Bytes only repositories under keys link live in their
@@ -619,45 +645,32 @@ impl Registry {
                     if recorded.contains(digest.as_str()) {
                         continue;
                     }
-                    let location = store.blob_location(&digest);
                     if let Some(problems) = restorable.remove(digest.as_str()) {
                         self.restore_blob(report, store, &digest, &problems).await?;
                         continue;
                     }
-                    let fix = if !repair {
-                        Fix::Available("delete the file".into())
-                    } else {
-                        store.delete(&digest).await?;
-                        Fix::Done("deleted the file".into())
-                    };
-                    report.push(
-                        Severity::Garbage,
-                        "orphan-blob-file",
-                        format!("blob file {digest} has no record (left by a crash mid-push, or by a collection that was cut short)"),
-                        location,
-                        fix,
-                    );
+                    let why = "has no record (left by a crash mid-push, or by a collection that was cut short)";
+                    self.orphan_blob_file(report, store, &digest, why).await?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Blob `digest`'s copy in KMS key `arn`'s domain of `area`: present,
-    /// its size, `deep`: its hash. A repository put under the key before
-    /// key domains existed reads the AES256 copy (`in_aes256`) instead.
+    /// Blob `digest`'s copy in KMS key `copy.arn`'s domain of `area`:
+    /// present, its size, `deep`: its hash.
     async fn fsck_domain_copy(
         &self,
         report: &mut FsckReport,
         area: BlobArea,
-        arn: &str,
+        copy: &DomainCopy<'_>,
         digest: &Digest,
         size: u64,
-        in_aes256: bool,
     ) -> Result<()> {
+        let arn = copy.arn;
         let store = self.key_domain(area == BlobArea::Archive, arn).await?;
         let wrong = match store.stat(digest).await? {
-            None if in_aes256 => None,
+            None if copy.in_aes256 => None,
             None => Some((
                 "blob-file-missing",
                 format!("blob {digest} ({size} bytes) is linked by repositories under KMS key {arn}, but that key's domain has no copy"),
@@ -668,7 +681,7 @@ impl Registry {
             )),
             // A deleted key's copies no longer open, by design (reported
             // with the repositories under it).
-            Some(_) if report.options.deep && self.kms.storage_kek(arn).await?.is_some() => {
+            Some(_) if report.options.deep && copy.live => {
                 let (ok, read) = hashes_to(store.as_ref(), digest, size).await?;
                 report.checked.bytes_hashed += read;
                 (!ok).then(|| {
@@ -716,23 +729,40 @@ impl Registry {
                         if keys.iter().flatten().any(|k| k == arn) {
                             continue;
                         }
-                        let fix = if !report.options.repair {
-                            Fix::Available("delete the file".into())
-                        } else {
-                            store.delete(&digest).await?;
-                            Fix::Done("deleted the file".into())
-                        };
-                        report.push(
-                            Severity::Garbage,
-                            "orphan-blob-file",
-                            format!("blob file {digest} under KMS key {arn} is linked by no repository under that key"),
-                            store.blob_location(&digest),
-                            fix,
+                        let why = format!(
+                            "under KMS key {arn} is linked by no repository under that key"
                         );
+                        self.orphan_blob_file(report, store.as_ref(), &digest, &why)
+                            .await?;
                     }
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A blob file nothing needs (`why`): garbage, deleted by `repair`.
+    async fn orphan_blob_file(
+        &self,
+        report: &mut FsckReport,
+        store: &dyn BlobStore,
+        digest: &Digest,
+        why: &str,
+    ) -> Result<()> {
+        let location = store.blob_location(digest);
+        let fix = if !report.options.repair {
+            Fix::Available("delete the file".into())
+        } else {
+            store.delete(digest).await?;
+            Fix::Done("deleted the file".into())
+        };
+        report.push(
+            Severity::Garbage,
+            "orphan-blob-file",
+            format!("blob file {digest} {why}"),
+            location,
+            fix,
+        );
         Ok(())
     }
 
