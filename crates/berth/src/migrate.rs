@@ -153,25 +153,10 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
 
     // 1. Bytes first: resumable, and the metadata that points at them comes after.
     // Sealed blobs open with the data dir's key (plaintext ones as they are).
-    let mut main = copy_blobs(&source, &blobs, "blobs").await?;
-    for ring in &domains {
-        let (from, to) = (
-            source.domain(ring.clone()).await?,
-            blobs.domain(ring.clone()).await?,
-        );
-        main.add(copy_blobs(from.as_ref(), to.as_ref(), ring.domain_name()).await?);
-    }
+    let main = copy_store(&source, &blobs, &domains, "blobs").await?;
     let archived = if archive_dir.is_dir() {
         let source = FsBlobStore::open(&archive_dir).await?.sealing(keys);
-        let mut archived = copy_blobs(&source, &archive, "archived blobs").await?;
-        for ring in &domains {
-            let (from, to) = (
-                source.domain(ring.clone()).await?,
-                archive.domain(ring.clone()).await?,
-            );
-            archived.add(copy_blobs(from.as_ref(), to.as_ref(), ring.domain_name()).await?);
-        }
-        archived
+        copy_store(&source, &archive, &domains, "archived blobs").await?
     } else {
         Copied::default()
     };
@@ -251,6 +236,25 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         data.root.join("server.key").display()
     );
     Ok(())
+}
+
+/// Every blob of `from` into `to`, and of each KMS key's domain of `from`
+/// into the same domain of `to` (sealed under the same keys).
+async fn copy_store(
+    from: &FsBlobStore,
+    to: &S3BlobStore,
+    domains: &[std::sync::Arc<berth_store::sealed::Keyring>],
+    what: &str,
+) -> anyhow::Result<Copied> {
+    let mut done = copy_blobs(from, to, what).await?;
+    for ring in domains {
+        let (d_from, d_to) = (
+            from.domain(ring.clone()).await?,
+            to.domain(ring.clone()).await?,
+        );
+        done.add(copy_blobs(d_from.as_ref(), d_to.as_ref(), ring.domain_name()).await?);
+    }
+    Ok(done)
 }
 
 /// Every blob file of `from` into `to`, hashed on the way; those `to`
