@@ -40,6 +40,51 @@ fn a_principal_without_permissions_is_refused_every_operation() {
     }
 }
 
+/// An anonymous caller (no signature) is refused every ECR operation of the
+/// table, even on a server that lets anonymous clients push on `/v2`, and
+/// nothing it asked for happens.
+#[test]
+fn an_anonymous_caller_is_refused_every_operation() {
+    let s = start_with(&["--allow-anonymous", "push"]);
+    let client = reqwest::blocking::Client::new();
+    let input = json!({
+        "repositoryName": "anon/app",
+        "resourceArn": "arn:aws:ecr:us-east-1:000000000000:repository/anon/app",
+        "prefix": "anon",
+        "appliedFor": ["CREATE_ON_PUSH"],
+        "layerPartBlob": "YQ==",
+    });
+    for op in berth_server::ecr::IMPLEMENTED_OPERATIONS {
+        let r = client
+            .post(format!("{}/", s.url()))
+            .header(
+                "x-amz-target",
+                format!("AmazonEC2ContainerRegistry_V20150921.{op}"),
+            )
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(input.to_string())
+            .send()
+            .unwrap();
+        let err: Value = r.json().unwrap();
+        assert_eq!(
+            err["__type"], "MissingAuthenticationTokenException",
+            "{op}: {err}"
+        );
+    }
+    let repos = s
+        .ecr("us-east-1", "DescribeRepositories", json!({}))
+        .unwrap();
+    assert_eq!(repos["repositories"], json!([]), "{repos}");
+    let templates = s
+        .ecr(
+            "us-east-1",
+            "DescribeRepositoryCreationTemplates",
+            json!({}),
+        )
+        .unwrap();
+    assert_eq!(templates["repositoryCreationTemplates"], json!([]));
+}
+
 #[test]
 fn repository_policies_grant_and_deny_on_both_apis() {
     let s = start();

@@ -584,33 +584,15 @@ fn three_nodes_behind_haproxy_act_as_one_registry() {
     // pulls on every node at once, and a repository that one node knew as
     // AES256, deleted and made again under a disabled key through others,
     // is refused there too (its cached encryption is dropped everywhere).
-    let owner = (
-        berth_testkit::ROOT_ACCESS_KEY_ID,
-        berth_testkit::ROOT_SECRET_ACCESS_KEY,
-    );
     let kms = |n: usize, op: &str, input: serde_json::Value| {
-        let node = &d.nodes[n];
-        berth_testkit::kms::call(
-            &node.raw_client(),
-            &node.url(),
-            owner,
-            "us-east-1",
-            op,
-            &input,
-        )
-        .unwrap_or_else(|e| panic!("{op} on node {n}: {e:?}"))
+        d.nodes[n]
+            .kms("us-east-1", op, input)
+            .unwrap_or_else(|e| panic!("{op} on node {n}: {e:?}"))
     };
     let ecr = |n: usize, op: &str, input: serde_json::Value| {
-        let node = &d.nodes[n];
-        berth_testkit::ecr::call(
-            &node.raw_client(),
-            &node.url(),
-            owner,
-            "us-east-1",
-            op,
-            &input,
-        )
-        .unwrap_or_else(|e| panic!("{op} on node {n}: {e:?}"))
+        d.nodes[n]
+            .ecr("us-east-1", op, input)
+            .unwrap_or_else(|e| panic!("{op} on node {n}: {e:?}"))
     };
     let key_id = kms(0, "CreateKey", json!({}))["KeyMetadata"]["KeyId"]
         .as_str()
