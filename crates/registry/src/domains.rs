@@ -173,6 +173,7 @@ impl Registry {
     /// running again; reads fall back to the AES256 copy until then, and
     /// garbage collection removes that copy once no domain needs it.
     pub(crate) async fn settle_key_domains(&self, run: &mut crate::SealRun) -> Result<()> {
+        let mut live_keys: HashMap<String, bool> = HashMap::new();
         let mut after = 0;
         loop {
             let page = self.meta.kms_repositories(after, 500).await?;
@@ -180,8 +181,10 @@ impl Registry {
                 return Ok(());
             };
             for (id, _, name, arn) in page {
-                if self.kms.storage_kek(&arn).await?.is_none() {
-                    continue; // the key is gone: its repositories read nothing
+                // The key is gone: its repositories read nothing. Asked
+                // once per key and pass, not per repository.
+                if !self.kms.key_exists_in(&mut live_keys, &arn).await? {
+                    continue;
                 }
                 let domain = self.domains.key_domain(&self.blobs, false, &arn).await?;
                 let mut from: Option<berth_oci::Digest> = None;

@@ -523,17 +523,9 @@ impl Registry {
                 // Each key domain that links it holds its own copy.
                 let keys = self.meta.blob_link_keys(&digest).await?;
                 for arn in keys.iter().flatten() {
-                    let live = match live_keys.get(arn) {
-                        Some(&live) => live,
-                        None => {
-                            let live = self.kms.storage_kek(arn).await?.is_some();
-                            live_keys.insert(arn.clone(), live);
-                            live
-                        }
-                    };
                     let copy = DomainCopy {
                         arn,
-                        live,
+                        live: self.kms.key_exists_in(&mut live_keys, arn).await?,
                         in_aes256: stored.is_some(),
                     };
                     self.fsck_domain_copy(report, area, &copy, &digest, size)

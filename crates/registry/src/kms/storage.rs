@@ -90,6 +90,21 @@ pub(crate) fn reseal_for_rotation(
 }
 
 impl super::Kms {
+    /// Whether key `arn` still exists (its storage domain opens), asked
+    /// once per key of `seen` (a pass over many repositories or blobs).
+    pub(crate) async fn key_exists_in(
+        &self,
+        seen: &mut std::collections::HashMap<String, bool>,
+        arn: &str,
+    ) -> Result<bool> {
+        if let Some(&exists) = seen.get(arn) {
+            return Ok(exists);
+        }
+        let exists = self.storage_kek(arn).await?.is_some();
+        seen.insert(arn.to_string(), exists);
+        Ok(exists)
+    }
+
     /// The storage KEK of key `arn`, made and recorded at its first use;
     /// `None` when the key no longer exists (its blobs are unreadable).
     pub(crate) async fn storage_kek(&self, arn: &str) -> Result<Option<Kek>> {
