@@ -211,9 +211,11 @@ pub const BENCH_PLAINTEXT_ENV: &str = "BERTH_BENCH_UNSEALED_BLOBS";
 /// The keys blobs are sealed with: from the server key's KEK root, so
 /// every node (and every offline command given the same key) has them.
 fn sealing_keys(config: &RegistryConfig) -> Option<Arc<Keyring>> {
-    config
-        .seal_at_rest
-        .then(|| Arc::new(Keyring::from_root(config.server_key.kek_root())))
+    config.seal_at_rest.then(|| {
+        Arc::new(Keyring::from_roots(&berth_registry::roots::roots_of(
+            &config.server_key,
+        )))
+    })
 }
 
 /// Whether this process runs the benchmark's unencrypted baseline.
@@ -239,7 +241,27 @@ pub async fn open_registry(
     if bench_plaintext() {
         config.seal_at_rest = false;
     }
-    // One node on its own unless the metadata store is shared.
+    let (meta, cluster) = open_metadata(metadata).await?;
+
+    // The key-encryption root, from an external KMS when one holds it
+    // (`kms_root.rs`); the blob stores seal under it.
+    config.server_key = crate::kms_root::with_root(
+        &*meta,
+        config.server_key.clone(),
+        crate::kms_root::RootKms::from_env()?.as_ref(),
+    )
+    .await?;
+    let (blobs, archive) = open_blob_stores(blobs, archive_dir, &config).await?;
+    Ok(Registry::new(blobs, meta, Arc::new(SystemClock), config)
+        .with_archive_store(archive)
+        .with_cluster(cluster))
+}
+
+/// The metadata store, and the cluster its nodes coordinate through (one
+/// node on its own unless the store is shared).
+pub async fn open_metadata(
+    metadata: &Metadata,
+) -> anyhow::Result<(Arc<dyn MetadataStore>, Arc<dyn Cluster>)> {
     let mut cluster: Arc<dyn Cluster> = Arc::new(LocalCluster::default());
     let meta: Arc<dyn MetadataStore> = match metadata {
         Metadata::Sqlite(path) => Arc::new(
@@ -261,16 +283,16 @@ pub async fn open_registry(
             store
         }
     };
+    Ok((meta, cluster))
+}
 
-    // The key-encryption root, from an external KMS when one holds it
-    // (`kms_root.rs`); the blob stores seal under it.
-    config.server_key = crate::kms_root::with_root(
-        &*meta,
-        config.server_key.clone(),
-        crate::kms_root::RootKms::from_env()?.as_ref(),
-    )
-    .await?;
-    let (blobs, archive): (Arc<dyn BlobStore>, Arc<dyn BlobStore>) = match blobs {
+/// The blob store and the archive store, sealing under `config`'s roots.
+async fn open_blob_stores(
+    blobs: &Blobs,
+    archive_dir: &Path,
+    config: &RegistryConfig,
+) -> anyhow::Result<(Arc<dyn BlobStore>, Arc<dyn BlobStore>)> {
+    Ok(match blobs {
         Blobs::File(root) => {
             let mut blobs = FsBlobStore::open(root)
                 .await
@@ -281,7 +303,7 @@ pub async fn open_registry(
                     archive_dir.display()
                 )
             })?;
-            if let Some(keys) = sealing_keys(&config) {
+            if let Some(keys) = sealing_keys(config) {
                 blobs = blobs.sealing(keys.clone());
                 archive = archive.sealing(keys);
             }
@@ -297,7 +319,7 @@ pub async fn open_registry(
             // Redirected downloads hand clients the objects themselves, so
             // berth cannot seal them: the bucket's own encryption (SSE) is
             // what protects blob bytes then, as on ECR. Manifests stay sealed.
-            let blobs = match sealing_keys(&config) {
+            let blobs = match sealing_keys(config) {
                 Some(_) if config.redirect_downloads => {
                     tracing::warn!(
                         "--redirect-downloads: blob bytes are written to the object store unsealed (clients read them there); enable the bucket's server-side encryption"
@@ -310,10 +332,7 @@ pub async fn open_registry(
             let archive = blobs.under("archive");
             (Arc::new(blobs), Arc::new(archive))
         }
-    };
-    Ok(Registry::new(blobs, meta, Arc::new(SystemClock), config)
-        .with_archive_store(archive)
-        .with_cluster(cluster))
+    })
 }
 
 #[cfg(test)]

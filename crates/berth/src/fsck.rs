@@ -4,41 +4,24 @@
 //! listed but does not fail), 2 when damage remains, 1 when it could not
 //! check at all (e.g. a server holds the data dir).
 
-use crate::datadir::DataDir;
+use crate::offline::OfflineStores;
 use crate::stores::{Blobs, Metadata};
-use anyhow::{bail, Context};
+use anyhow::Context;
 use berth_registry::{Fix, FsckOptions, FsckProblem, FsckReport, RegistryConfig, Severity};
 use clap::Args;
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Exit status when damage remains.
 pub const EXIT_DAMAGE: i32 = 2;
 
 #[derive(Args, Debug)]
 pub struct FsckArgs {
-    /// The data dir to check (no server may hold it); not needed with
-    /// `--metadata postgres://...`.
-    #[arg(long, env = "BERTH_DATA_DIR", required_unless_present = "metadata")]
-    data_dir: Option<PathBuf>,
-    /// A scaled-out deployment's metadata store instead of a data dir's:
-    /// `postgres://...` (with `--blobs`). Its nodes may keep running without
+    /// The stores. A scaled-out deployment's nodes may keep running without
     /// `--repair` (uploads in flight then show as garbage); stop them
     /// before repairing.
-    #[arg(long, env = "BERTH_METADATA", requires = "blobs")]
-    metadata: Option<String>,
-    /// That deployment's blob store: `s3://bucket/prefix` or `file:PATH`.
-    #[arg(long, env = "BERTH_BLOBS")]
-    blobs: Option<String>,
-    /// As `berth serve --s3-endpoint`.
-    #[arg(long, env = "BERTH_S3_ENDPOINT")]
-    s3_endpoint: Option<String>,
-    /// As `berth serve --s3-region`.
-    #[arg(long, env = "BERTH_S3_REGION")]
-    s3_region: Option<String>,
-    /// As `berth serve --s3-path-style`.
-    #[arg(long, env = "BERTH_S3_PATH_STYLE")]
-    s3_path_style: Option<bool>,
+    #[command(flatten)]
+    stores: OfflineStores,
     /// Also re-hash every stored blob and manifest body (reads every byte).
     #[arg(long)]
     deep: bool,
@@ -51,99 +34,38 @@ pub struct FsckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// The archive blob store, as `berth serve --archive-dir` has it
-    /// [default: <data-dir>/archive].
-    #[arg(long, env = "BERTH_ARCHIVE_DIR")]
-    archive_dir: Option<PathBuf>,
-    /// With `--metadata`: the deployment's server key, as its nodes have it
-    /// (`berth serve --server-key-file`); its blobs and manifests are
-    /// sealed under it. A data dir's own `server.key` is used otherwise.
-    #[arg(long, env = "BERTH_SERVER_KEY_FILE")]
-    server_key_file: Option<PathBuf>,
 }
 
 /// Runs the check; the process's exit status is the caller's to set from
 /// the returned report (`EXIT_DAMAGE` when `damage() > 0`).
 pub async fn run(args: FsckArgs) -> anyhow::Result<FsckReport> {
-    if let Some(metadata) = &args.metadata {
-        return run_shared(&args, Metadata::parse(metadata)?).await;
-    }
-    let data_dir = args
-        .data_dir
-        .clone()
-        .expect("clap requires it without --metadata");
-    if !data_dir.join("metadata.db").is_file() {
-        bail!(
-            "{} is not a berth data dir (it has no metadata.db)",
-            data_dir.display()
-        );
-    }
-    let data = DataDir::open_locked(&data_dir)
-        .context("berth fsck needs the data dir to itself: stop the server first")?;
-    let archive_dir = args
-        .archive_dir
-        .clone()
-        .unwrap_or_else(|| crate::datadir::default_archive_dir(&data.root));
-    // Modes first: opening the stores creates what is missing (privately).
+    let opened = args.stores.open("berth fsck")?;
+    // Modes first (a data dir's only): opening the stores creates what is
+    // missing (privately).
     let mut modes = Vec::new();
-    for (what, dir) in [("data dir", &data.root), ("archive dir", &archive_dir)] {
-        if what == "archive dir" && (!dir.exists() || dir.starts_with(&data.root)) {
-            continue; // inside the data dir: walked with it
+    if let Some(data) = &opened.data {
+        for (what, dir) in [
+            ("data dir", &data.root),
+            ("archive dir", &opened.archive_dir),
+        ] {
+            if what == "archive dir" && (!dir.exists() || dir.starts_with(&data.root)) {
+                continue; // inside the data dir: walked with it
+            }
+            modes.push(mode_problem(what, dir, args.repair)?);
         }
-        modes.push(mode_problem(what, dir, args.repair)?);
     }
-    // The data dir's own key: its sealed blobs open only with it.
-    let server_key = berth_iam::ServerKey::from_bytes(&data.server_key(None)?)
-        .context("the data dir's server.key")?;
     let report = check(
         &args,
-        &Metadata::Sqlite(data.metadata_db()),
-        &Blobs::File(data.root.clone()),
-        &archive_dir,
-        Some(server_key),
+        &opened.metadata,
+        &opened.blobs,
+        &opened.archive_dir,
+        Some(opened.server_key.clone()),
     )
     .await;
-    drop(data);
-    let mut report = report.context("checking the data dir")?;
+    let mut report = report.with_context(|| format!("checking {}", opened.describe()))?;
+    drop(opened);
     report.problems.extend(modes.into_iter().flatten());
     print_report(&args, &report)?;
-    Ok(report)
-}
-
-/// The same checks on a deployment's shared stores (PostgreSQL, S3); no
-/// data dir, so no file modes to check.
-async fn run_shared(args: &FsckArgs, metadata: Metadata) -> anyhow::Result<FsckReport> {
-    let Metadata::Postgres(_) = &metadata else {
-        bail!(
-            "--metadata is for a PostgreSQL deployment; check a data dir's SQLite with --data-dir"
-        );
-    };
-    let scratch = tempfile::tempdir()?;
-    let blobs = Blobs::resolve(
-        args.blobs.clone(),
-        scratch.path(),
-        args.s3_endpoint.clone(),
-        args.s3_region.clone(),
-        args.s3_path_style,
-    )?;
-    let archive_dir = args
-        .archive_dir
-        .clone()
-        .unwrap_or_else(|| scratch.path().join("archive"));
-    let Some(key_file) = &args.server_key_file else {
-        bail!(
-            "--metadata needs --server-key-file: the deployment's blobs and manifests are sealed under \
-             the server key its nodes are started with"
-        );
-    };
-    let bytes = std::fs::read(key_file)
-        .with_context(|| format!("reading the server key file {}", key_file.display()))?;
-    let server_key = berth_iam::ServerKey::from_bytes(&bytes)
-        .with_context(|| format!("the server key {}", key_file.display()))?;
-    let report = check(args, &metadata, &blobs, &archive_dir, Some(server_key))
-        .await
-        .with_context(|| format!("checking {} and {}", metadata.describe(), blobs.describe()))?;
-    print_report(args, &report)?;
     Ok(report)
 }
 

@@ -17,6 +17,7 @@
 use anyhow::{bail, Context};
 use base64::Engine as _;
 use berth_iam::ServerKey;
+use berth_registry::roots::{Generation, RootRecord, RootSource};
 use berth_store::MetadataStore;
 use serde_json::{json, Value};
 use sha2::Digest as _;
@@ -148,6 +149,19 @@ impl RootKms {
         Ok(out)
     }
 
+    /// The same KMS (endpoint and credentials) for another of its keys: an
+    /// older root generation's.
+    fn for_key(&self, key: &str) -> RootKms {
+        RootKms {
+            key: key.to_string(),
+            region: key.split(':').nth(3).unwrap_or(&self.region).to_string(),
+            endpoint: self.endpoint.clone(),
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+            session_token: self.session_token.clone(),
+        }
+    }
+
     async fn generate(&self) -> anyhow::Result<(String, [u8; 32])> {
         let out = self
             .call(
@@ -184,55 +198,187 @@ fn root_of(out: &Value) -> anyhow::Result<[u8; 32]> {
         .map_err(|p: Vec<u8>| anyhow::anyhow!("the KMS gave a {}-byte root, not 32", p.len()))
 }
 
-/// `key` with the deployment's root: its own when no external KMS holds
-/// it; else the root the KMS unwraps (made and recorded by the first start,
-/// which must be a deployment with nothing sealed yet).
+/// `key` with the deployment's root generations (`berth_registry::roots`):
+/// the server key's own first root when nothing is recorded and no external
+/// KMS is set; else every live generation of the record, those kept in a
+/// KMS unwrapped by it (the same endpoint and credentials serve every
+/// generation's key). The first start with `BERTH_ROOT_KMS_KEY` on a
+/// deployment holding nothing makes and records the external root.
 pub async fn with_root(
     meta: &dyn MetadataStore,
     key: ServerKey,
     kms: Option<&RootKms>,
 ) -> anyhow::Result<ServerKey> {
-    let recorded = meta.kms_root().await?;
-    let Some(kms) = kms else {
-        if let Some(r) = recorded {
-            let named: Value = serde_json::from_str(&r).unwrap_or(Value::Null);
-            bail!(
-                "this deployment's data is sealed under a root kept in the external KMS key {}: set BERTH_ROOT_KMS_KEY (with its endpoint and credentials) as when it was first started",
-                named["key"].as_str().unwrap_or("(unnamed)")
-            );
-        }
-        return Ok(key);
-    };
-    let record = match recorded {
-        Some(r) => r,
-        None => {
-            let counts = meta.counts().await?;
-            if counts.repositories > 0 || counts.blobs > 0 || meta.kms_key_count().await? > 0 {
-                bail!(
-                    "this deployment already holds data sealed under the server key's root; an external root (BERTH_ROOT_KMS_KEY) can be chosen only when a deployment is first started (moving an existing one to it is not built yet)"
-                );
-            }
-            let (blob, root) = kms.generate().await?;
-            let ours = json!({"key": kms.key, "blob": blob}).to_string();
-            let stored = meta.put_kms_root(&ours).await?;
-            if stored == ours {
+    let text = match (meta.kms_root().await?, kms) {
+        (None, None) => return Ok(key),
+        (None, Some(kms)) => match first_external_root(meta, kms).await? {
+            First::Made(root) => {
                 tracing::info!(key = %kms.key, "the key-encryption root is now kept in the external KMS");
-                return Ok(key.with_kek_root(root));
+                return Ok(key.with_kek_roots(1, [(1, root)].into()));
             }
-            stored // another node recorded one first: use that
-        }
+            First::Recorded(text) => text, // another node recorded one first
+        },
+        (Some(text), _) => text,
     };
-    let r: Value = serde_json::from_str(&record).context("the recorded root does not parse")?;
-    if r["key"].as_str() != Some(kms.key.as_str()) {
+    let record = RootRecord::parse(Some(&text), &key)?;
+    let current = record
+        .current()
+        .context("the recorded root generations have no current one")?;
+    match (&current.source, kms) {
+        (RootSource::Kms { key: arn, .. }, None) => bail!(
+            "this deployment's data is sealed under a root kept in the external KMS key {arn}: set BERTH_ROOT_KMS_KEY (with its endpoint and credentials) as when it was moved there"
+        ),
+        (RootSource::Kms { key: arn, .. }, Some(kms)) if *arn != kms.key => bail!(
+            "this deployment's root is kept under KMS key {arn}, not BERTH_ROOT_KMS_KEY {} (to move it there, run `berth rotate-root` with that setting)",
+            kms.key
+        ),
+        (RootSource::ServerKey { .. }, Some(kms))
+            if !record.live().any(|g| matches!(&g.source, RootSource::Kms { key, .. } if *key == kms.key)) =>
+        {
+            bail!(
+                "this deployment already holds data sealed under the server key's root; to keep its root in the external KMS key {} instead, stop every node and run `berth rotate-root` with BERTH_ROOT_KMS_KEY set",
+                kms.key
+            )
+        }
+        _ => {}
+    }
+    let mut roots = std::collections::BTreeMap::new();
+    for g in record.live() {
+        roots.insert(g.generation, root_of_generation(&key, kms, g).await?);
+    }
+    if record.rotating() {
+        tracing::warn!(
+            current = current.generation,
+            "a root rotation is unfinished: what older generations wrapped is re-wrapped in the background (or by `berth rotate-root`), then they are retired"
+        );
+    }
+    Ok(key.with_kek_roots(current.generation, roots))
+}
+
+enum First {
+    Made([u8; 32]),
+    Recorded(String),
+}
+
+/// The first start with an external root: made and recorded when the
+/// deployment holds nothing yet.
+async fn first_external_root(meta: &dyn MetadataStore, kms: &RootKms) -> anyhow::Result<First> {
+    let counts = meta.counts().await?;
+    if counts.repositories > 0 || counts.blobs > 0 || meta.kms_key_count().await? > 0 {
         bail!(
-            "this deployment's root is kept under KMS key {}, not BERTH_ROOT_KMS_KEY {}",
-            r["key"].as_str().unwrap_or("(unnamed)"),
+            "this deployment already holds data sealed under the server key's root; to keep its root in the external KMS key {} instead, stop every node and run `berth rotate-root` with BERTH_ROOT_KMS_KEY set",
             kms.key
         );
     }
-    let root = kms
-        .unwrap(r["blob"].as_str().unwrap_or_default())
-        .await
-        .context("berth cannot open its data without the root key")?;
-    Ok(key.with_kek_root(root))
+    let (blob, root) = kms.generate().await?;
+    let ours = RootRecord::first(RootSource::Kms {
+        key: kms.key.clone(),
+        blob,
+    })
+    .to_text();
+    let stored = meta.put_kms_root(&ours).await?;
+    Ok(if stored == ours {
+        First::Made(root)
+    } else {
+        First::Recorded(stored)
+    })
+}
+
+/// The root of one live generation.
+async fn root_of_generation(
+    key: &ServerKey,
+    kms: Option<&RootKms>,
+    g: &Generation,
+) -> anyhow::Result<[u8; 32]> {
+    match &g.source {
+        RootSource::ServerKey { fingerprint } => {
+            if fingerprint != key.fingerprint() {
+                bail!(
+                    "root generation {} derives from another server key (fingerprint {fingerprint}, this one's is {}): start with that key",
+                    g.generation,
+                    key.fingerprint()
+                );
+            }
+            Ok(key.server_kek_root(g.generation))
+        }
+        RootSource::Kms { key: arn, blob } => {
+            let Some(kms) = kms else {
+                bail!(
+                    "root generation {} is kept in the external KMS key {arn}: set BERTH_ROOT_KMS_KEY (with its endpoint and credentials)",
+                    g.generation
+                );
+            };
+            kms.for_key(arn)
+                .unwrap(blob)
+                .await
+                .context("berth cannot open its data without the root key")
+        }
+        RootSource::Retired => bail!(
+            "root generation {} is recorded as live but its root was forgotten",
+            g.generation
+        ),
+    }
+}
+
+/// Starts a root rotation (`berth rotate-root`; every node stopped): a new
+/// generation from `kms` (a fresh data key of `BERTH_ROOT_KMS_KEY`), else
+/// from the server key, recorded as current with the current one
+/// retiring. An unfinished rotation is not started again: its generation
+/// is returned to be finished. Returns the generation now current and
+/// whether this call started it.
+pub async fn start_rotation(
+    meta: &dyn MetadataStore,
+    key: &ServerKey,
+    kms: Option<&RootKms>,
+) -> anyhow::Result<(u32, bool)> {
+    let text = meta.kms_root().await?;
+    let record = RootRecord::parse(text.as_deref(), key)?;
+    let current = record
+        .current()
+        .context("the recorded root generations have no current one")?;
+    let target_matches = match (&current.source, kms) {
+        (RootSource::Kms { key: arn, .. }, Some(kms)) => *arn == kms.key,
+        (RootSource::ServerKey { .. }, None) => true,
+        _ => false,
+    };
+    if record.rotating() {
+        if !target_matches {
+            bail!(
+                "a rotation to root generation {} is unfinished and its root is kept elsewhere than this command's settings say: run `berth rotate-root` with the settings it was started with to finish it first",
+                current.generation
+            );
+        }
+        return Ok((current.generation, false));
+    }
+    if kms.is_none()
+        && record
+            .live()
+            .any(|g| matches!(g.source, RootSource::Kms { .. }))
+    {
+        bail!(
+            "this deployment's root is kept in an external KMS; set BERTH_ROOT_KMS_KEY (with its endpoint and credentials) to rotate it (moving it back to the server key is not supported)"
+        );
+    }
+    let source = match kms {
+        Some(kms) => {
+            let (blob, _) = kms.generate().await?;
+            RootSource::Kms {
+                key: kms.key.clone(),
+                blob,
+            }
+        }
+        None => RootSource::ServerKey {
+            fingerprint: key.fingerprint().to_string(),
+        },
+    };
+    let next = record.rotated(source);
+    let generation = next.current().expect("rotated has a current").generation;
+    let recorded = match &text {
+        None => meta.put_kms_root(&next.to_text()).await? == next.to_text(),
+        Some(old) => meta.replace_kms_root(old, &next.to_text()).await?,
+    };
+    if !recorded {
+        bail!("the root record changed while the rotation was being recorded: is a node of this deployment still running? Stop every node and try again");
+    }
+    Ok((generation, true))
 }

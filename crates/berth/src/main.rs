@@ -12,6 +12,8 @@ mod jobs;
 mod kms_root;
 mod memory;
 mod migrate;
+mod offline;
+mod rotate_root;
 mod serve;
 mod stores;
 mod vulndb;
@@ -46,6 +48,10 @@ enum Command {
     /// Move a stopped embedded data dir into PostgreSQL and an S3 store
     /// (resumable, verified at the end), to scale out with everything it holds.
     Migrate(migrate::MigrateArgs),
+    /// Give a stopped deployment's encryption at rest a new root (moving it
+    /// to an external KMS with BERTH_ROOT_KMS_KEY set) and re-wrap every
+    /// data key under it.
+    RotateRoot(rotate_root::RotateRootArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -79,6 +85,10 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(migrate::run(args)),
+        Command::RotateRoot(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(rotate_root::run(args)),
         Command::Admin(args) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?

@@ -113,9 +113,8 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     .await?;
     // Sealed in the bucket under the same key as on disk (the key every
     // node will be started with).
-    let keys = std::sync::Arc::new(berth_store::sealed::Keyring::from_root(
-        server_key.kek_root(),
-    ));
+    let roots = berth_registry::roots::roots_of(&server_key);
+    let keys = std::sync::Arc::new(berth_store::sealed::Keyring::from_roots(&roots));
     // KMS keys' storage domains open with their keys' storage KEKs, which
     // the source's metadata holds.
     let source = FsBlobStore::open(&data.root).await?.sealing(keys.clone());
@@ -126,7 +125,7 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         match berth_registry::domain_keyring(
             source_meta.clone(),
             &keys,
-            server_key.kek_root(),
+            &roots,
             &name,
         )
         .await?

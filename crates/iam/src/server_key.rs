@@ -28,7 +28,14 @@ pub struct ServerKey {
     session: ChaCha20Poly1305,
     token_mac: Hmac<Sha256>,
     download_mac: Hmac<Sha256>,
-    kek_root: [u8; 32],
+    /// What this key yields as a root of encryption at rest (generation 1's
+    /// root; later server-key generations derive from it).
+    kek_base: [u8; 32],
+    /// The root generations the deployment holds (ARCHITECTURE.md, "Root
+    /// rotation") and the current one: by default only generation 1, the
+    /// server key's own.
+    kek_current: u32,
+    kek_roots: std::collections::BTreeMap<u32, [u8; 32]>,
 }
 
 impl std::fmt::Debug for ServerKey {
@@ -69,7 +76,9 @@ impl ServerKey {
                 .expect("HMAC takes any key length"),
             download_mac: <Hmac<Sha256> as HmacKeyInit>::new_from_slice(&download_key)
                 .expect("HMAC takes any key length"),
-            kek_root: derive(bytes, b"berth kek root v1"),
+            kek_base: derive(bytes, b"berth kek root v1"),
+            kek_current: 1,
+            kek_roots: [(1, derive(bytes, b"berth kek root v1"))].into(),
         })
     }
 
@@ -134,19 +143,42 @@ impl ServerKey {
             .map_err(|_| KeyError::Unseal)
     }
 
-    /// The root of encryption at rest's key hierarchy when no external KMS
-    /// holds it: the key-encryption keys of the key domains derive from it
-    /// (`berth_store::sealed::Kek::derive`). Every node derives the same.
-    pub fn kek_root(&self) -> &[u8; 32] {
-        &self.kek_root
+    /// The roots of encryption at rest's key hierarchy by generation, and
+    /// the current generation: the key-encryption keys of the key domains
+    /// derive from them (`berth_store::sealed::Roots`). Without an external
+    /// KMS or a rotation, generation 1 is the server key's own root, which
+    /// every node derives alike.
+    pub fn kek_roots(&self) -> (u32, &std::collections::BTreeMap<u32, [u8; 32]>) {
+        (self.kek_current, &self.kek_roots)
     }
 
-    /// The same key with its key-encryption root replaced by one kept
-    /// outside berth (unwrapped by an external KMS at start): blobs,
-    /// manifests and KMS materials are then sealed under a root that the
-    /// server key alone does not yield. Tokens and secrets keep theirs.
-    pub fn with_kek_root(mut self, root: [u8; 32]) -> ServerKey {
-        self.kek_root = root;
+    /// The root this server key yields for `generation` when that
+    /// generation's source is the server key: generation 1's is the key's
+    /// own root (what every deployment started with), a later one's is
+    /// derived from it and the generation, so a rotation onto the same
+    /// server key still re-wraps every data key under new KEKs.
+    pub fn server_kek_root(&self, generation: u32) -> [u8; 32] {
+        match generation {
+            1 => self.kek_base,
+            g => derive(
+                &self.kek_base,
+                format!("berth kek root generation {g}").as_bytes(),
+            ),
+        }
+    }
+
+    /// The same key with the deployment's root generations (some kept
+    /// outside berth, unwrapped by an external KMS at start): blobs,
+    /// manifests and KMS materials are then sealed under roots that the
+    /// server key alone may not yield. Tokens and secrets keep theirs.
+    pub fn with_kek_roots(
+        mut self,
+        current: u32,
+        roots: std::collections::BTreeMap<u32, [u8; 32]>,
+    ) -> ServerKey {
+        assert!(roots.contains_key(&current), "the current root is held");
+        self.kek_current = current;
+        self.kek_roots = roots;
         self
     }
 
@@ -194,9 +226,14 @@ mod tests {
         let k = ServerKey::from_bytes(&[7; KEY_LEN]).unwrap();
         let same = ServerKey::from_bytes(&[7; KEY_LEN]).unwrap();
         let other = ServerKey::from_bytes(&[8; KEY_LEN]).unwrap();
-        assert_eq!(k.kek_root(), same.kek_root());
-        assert_ne!(k.kek_root(), other.kek_root());
-        assert_ne!(k.kek_root()[..], k.token_mac(b"")[..]);
+        assert_eq!(k.server_kek_root(1), same.server_kek_root(1));
+        assert_ne!(k.server_kek_root(1), other.server_kek_root(1));
+        assert_ne!(k.server_kek_root(1)[..], k.token_mac(b"")[..]);
+        assert_eq!(k.kek_roots(), (1, &[(1, k.server_kek_root(1))].into()));
+        // A later server-key generation has a root of its own, still the
+        // same on every node.
+        assert_ne!(k.server_kek_root(2), k.server_kek_root(1));
+        assert_eq!(k.server_kek_root(2), same.server_kek_root(2));
     }
 
     #[test]

@@ -48,6 +48,29 @@ impl Bodies {
         self.keys.is_some() && !berth_store::sealed::is_sealed(stored)
     }
 
+    /// A stored body with its data key re-wrapped under the current root
+    /// generation (a root rotation), when an older one wrapped it: the
+    /// same segments behind a new header. `None`: nothing to do.
+    pub(crate) fn rewrapped(&self, digest: &Digest, stored: &[u8]) -> Result<Option<Vec<u8>>> {
+        let Some(keys) = &self.keys else {
+            return Ok(None);
+        };
+        if !berth_store::sealed::is_sealed(stored) {
+            return Ok(None);
+        }
+        let header = berth_store::sealed::Header::decode(stored)
+            .map_err(|e| corrupt(digest, &e.to_string()))?;
+        let Some(new) = keys
+            .rewrapped(&header, &digest.to_string())
+            .map_err(|e| corrupt(digest, &e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        let mut out = stored.to_vec();
+        out[..berth_store::sealed::HEADER_LEN as usize].copy_from_slice(&new.encode());
+        Ok(Some(out))
+    }
+
     /// A manifest from the metadata store, its body opened.
     pub(crate) async fn get(
         &self,

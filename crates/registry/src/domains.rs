@@ -230,18 +230,18 @@ impl Registry {
 
 /// The keyring of storage domain `name` (`kms/<account>.<region>.<key id>`)
 /// for offline tools (`berth migrate`), from the metadata that holds its
-/// key, `base` (the stores' keyring) and the root of the key hierarchy;
+/// key, `base` (the stores' keyring) and the roots of the key hierarchy;
 /// `None` when the key no longer exists (its blobs open nowhere).
 pub async fn domain_keyring(
     meta: Arc<dyn berth_store::MetadataStore>,
     base: &Keyring,
-    root: &[u8; 32],
+    roots: &berth_store::sealed::Roots,
     name: &str,
 ) -> Result<Option<Keyring>> {
     let Some(arn) = kms::domain_key_arn(name) else {
         return Ok(None);
     };
-    let kms = kms::Kms::new(meta, Arc::new(crate::SystemClock), root);
+    let kms = kms::Kms::new(meta, Arc::new(crate::SystemClock), roots);
     Ok(kms
         .storage_kek(&arn)
         .await?

@@ -28,6 +28,9 @@ mod manifests;
 mod pulls;
 mod referrers;
 mod repositories;
+mod rewrap;
+pub use rewrap::RewrapRun;
+pub mod roots;
 pub mod scanning;
 mod sealing;
 mod settings;
@@ -209,11 +212,10 @@ impl Registry {
         config: RegistryConfig,
     ) -> Self {
         let settings = Arc::new(settings::AccountSettings::new(meta.clone()));
-        let keyring = config.seal_at_rest.then(|| {
-            Arc::new(berth_store::sealed::Keyring::from_root(
-                config.server_key.kek_root(),
-            ))
-        });
+        let roots = roots::roots_of(&config.server_key);
+        let keyring = config
+            .seal_at_rest
+            .then(|| Arc::new(berth_store::sealed::Keyring::from_roots(&roots)));
         let bodies = bodies::Bodies::new(keyring.clone());
         let identity = identity::Identity::new(
             meta.clone(),
@@ -225,11 +227,7 @@ impl Registry {
                 anonymous: config.anonymous,
             },
         );
-        let kms = Arc::new(kms::Kms::new(
-            meta.clone(),
-            clock.clone(),
-            config.server_key.kek_root(),
-        ));
+        let kms = Arc::new(kms::Kms::new(meta.clone(), clock.clone(), &roots));
         let domains = Arc::new(domains::DomainStores::new(
             blobs.clone(),
             keyring,

@@ -12,7 +12,9 @@
 //! the sealed copy. `serve` runs it as a background job, one node at a
 //! time; the counters are in `/metrics` (`berth_sealing_*`). The pass also
 //! copies the blobs of repositories put under a KMS key before key domains
-//! existed into their key's domain (`domains.rs`, `settle_key_domains`).
+//! existed into their key's domain (`domains.rs`, `settle_key_domains`),
+//! and, after a root rotation, re-wraps what older root generations
+//! wrapped (`rewrap.rs`).
 
 use crate::{Registry, Result};
 use berth_oci::{Algorithm, Digest};
@@ -43,6 +45,9 @@ pub(crate) struct SealCounters {
     passes: AtomicU64,
     /// Plaintext left by the last finished pass.
     left: AtomicU64,
+    /// Data keys re-wrapped under the current root generation
+    /// (`rewrap.rs`).
+    pub(crate) rewrapped: AtomicU64,
 }
 
 /// `SealCounters` read at once.
@@ -55,6 +60,9 @@ pub struct SealTotals {
     pub moved_bytes: u64,
     pub passes: u64,
     pub left: u64,
+    pub rewrapped: u64,
+    /// The root generation new data keys are wrapped under.
+    pub root_generation: u32,
 }
 
 impl Registry {
@@ -65,18 +73,17 @@ impl Registry {
         if !self.config.seal_at_rest {
             return Ok(run);
         }
-        let stores = std::iter::once(&self.blobs).chain(self.archive.as_ref());
-        for store in stores {
-            for algorithm in [Algorithm::Sha256, Algorithm::Sha512] {
-                for shard in 0..=255u8 {
-                    for (digest, _) in store.blobs_in_shard(algorithm, shard).await? {
-                        self.seal_blob(&**store, &digest, &mut run).await?;
-                    }
-                }
+        for (store, algorithm, shard) in self.aes256_shards() {
+            for (digest, _) in store.blobs_in_shard(algorithm, shard).await? {
+                self.seal_blob(&**store, &digest, &mut run).await?;
             }
         }
         self.seal_bodies(&mut run).await?;
         self.settle_key_domains(&mut run).await?;
+        if self.rotating_root() {
+            let rewrap = self.rewrap_to_current_root(false).await?;
+            run.failed += rewrap.left;
+        }
         let c = &self.sealing;
         c.passes.fetch_add(1, Ordering::Relaxed);
         c.left.store(run.failed, Ordering::Relaxed);
@@ -91,6 +98,20 @@ impl Registry {
             );
         }
         Ok(run)
+    }
+
+    /// Every shard of the AES256 blob store and the archive: what the
+    /// passes over every stored blob walk, one listing at a time.
+    pub(crate) fn aes256_shards(
+        &self,
+    ) -> impl Iterator<Item = (&std::sync::Arc<dyn BlobStore>, Algorithm, u8)> {
+        std::iter::once(&self.blobs)
+            .chain(self.archive.as_ref())
+            .flat_map(|store| {
+                [Algorithm::Sha256, Algorithm::Sha512]
+                    .into_iter()
+                    .flat_map(move |a| (0..=255u8).map(move |shard| (store, a, shard)))
+            })
     }
 
     async fn seal_blob(
@@ -169,6 +190,8 @@ impl Registry {
             moved_bytes: c.moved_bytes.load(Ordering::Relaxed),
             passes: c.passes.load(Ordering::Relaxed),
             left: c.left.load(Ordering::Relaxed),
+            rewrapped: c.rewrapped.load(Ordering::Relaxed),
+            root_generation: self.config.server_key.kek_roots().0,
         }
     }
 }

@@ -29,8 +29,8 @@ const SERVER_KEY: [u8; 32] = [7; 32];
 pub(crate) async fn registry_at(root: &std::path::Path, clock: Arc<TestClock>) -> Registry {
     let server_key = berth_iam::ServerKey::from_bytes(&SERVER_KEY).unwrap();
     // Sealed at rest, as `berth serve` stores them.
-    let keys = Arc::new(berth_store::sealed::Keyring::from_root(
-        server_key.kek_root(),
+    let keys = Arc::new(berth_store::sealed::Keyring::from_roots(
+        &crate::roots::roots_of(&server_key),
     ));
     let blobs = Arc::new(
         FsBlobStore::open(root.join("blobs"))

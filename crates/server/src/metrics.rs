@@ -69,7 +69,7 @@ pub struct Metrics {
     blobs: Gauge,
     blob_bytes: Gauge,
     /// Sealing plaintext from before encryption (`Registry::sealing_totals`).
-    sealing: [Gauge; 7],
+    sealing: [Gauge; 9],
 }
 
 impl Default for Metrics {
@@ -109,7 +109,7 @@ impl Default for Metrics {
             "Bytes of distinct blobs stored",
             blob_bytes.clone(),
         );
-        let sealing: [Gauge; 7] = Default::default();
+        let sealing: [Gauge; 9] = Default::default();
         for (g, (name, help)) in sealing.iter().zip([
             (
                 "sealing_blobs_sealed",
@@ -128,7 +128,15 @@ impl Default for Metrics {
             ("sealing_passes", "Sealing passes this process finished"),
             (
                 "sealing_plaintext_left",
-                "Plaintext the last finished pass could not seal (each is logged)",
+                "Plaintext the last finished pass could not seal, or data keys it could not re-wrap (each is logged)",
+            ),
+            (
+                "sealing_rewrapped_to_current_root",
+                "Data keys and KMS keys re-wrapped under the current root generation by this process (after berth rotate-root)",
+            ),
+            (
+                "root_generation",
+                "The root generation new data keys are wrapped under",
             ),
         ]) {
             registry.register(name, help, g.clone());
@@ -163,6 +171,8 @@ impl Metrics {
             t.moved_bytes,
             t.passes,
             t.left,
+            t.rewrapped,
+            u64::from(t.root_generation),
         ]) {
             g.set(v as i64);
         }

@@ -66,6 +66,27 @@ pub trait BlobStore: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Re-wraps blob `digest`'s data key under the keyring's current root
+    /// generation when an older one wrapped it (a root rotation,
+    /// ARCHITECTURE.md "Root rotation"): the data key and every segment
+    /// stay as they are, only the header is new (filesystem: rewritten in
+    /// place and synced; S3: the object written again, its body streamed
+    /// through unchanged, replacing the old one when complete). Plaintext,
+    /// absent, current, or a KMS key's domain (whose KEK is no root's):
+    /// nothing to do. The caller holds the digest's lock. Returns whether
+    /// it re-wrapped.
+    async fn rewrap(&self, _digest: &Digest) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// The uploads in progress whose data keys an older root generation
+    /// wrapped: re-wrapped when `rewrite` (only with no server running: a
+    /// live upload's header is its commit's to rewrite), else counted.
+    /// Returns (re-wrapped, left).
+    async fn rewrap_uploads(&self, _rewrite: bool) -> Result<(u64, u64)> {
+        Ok((0, 0))
+    }
+
     /// The same store's key domain `keys.domain_name()` (`kms/<key id>`):
     /// the same uploads, its blobs in a place of their own, sealed under
     /// `keys` (`Keyring::domain`), so a digest stored in two domains is two

@@ -531,6 +531,42 @@ impl BlobStore for FsBlobStore {
         written.map(|()| Some(size))
     }
 
+    async fn rewrap(&self, digest: &Digest) -> Result<bool> {
+        let Some(keys) = self.keys.clone() else {
+            return Ok(false);
+        };
+        let path = self.blob_path(digest);
+        let name = digest.to_string();
+        Ok(blocking(move || fs_sealed::rewrap_file(&keys, &path, &name)).await?)
+    }
+
+    async fn rewrap_uploads(&self, rewrite: bool) -> Result<(u64, u64)> {
+        let Some(keys) = self.keys.clone() else {
+            return Ok((0, 0));
+        };
+        let mut done = (0, 0);
+        for (id, _) in self.upload_objects().await? {
+            let Ok(path) = self.upload_path(&id) else {
+                continue;
+            };
+            let keys = keys.clone();
+            let rewrapped = blocking(move || {
+                if rewrite {
+                    fs_sealed::rewrap_file(&keys, &path, &id)
+                } else {
+                    fs_sealed::is_stale_upload(&keys, &path)
+                }
+            })
+            .await?;
+            match (rewrite, rewrapped) {
+                (true, true) => done.0 += 1,
+                (false, true) => done.1 += 1,
+                _ => {}
+            }
+        }
+        Ok(done)
+    }
+
     async fn blobs_in_shard(&self, algorithm: Algorithm, shard: u8) -> Result<Vec<(Digest, i64)>> {
         let dir = self
             .blobs

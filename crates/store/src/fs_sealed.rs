@@ -45,6 +45,44 @@ pub(crate) fn read_header(file: &File) -> io::Result<Option<Header>> {
     Header::decode(&h[..got]).map(Some).map_err(Into::into)
 }
 
+/// Re-wraps the data key in the header of the sealed file at `path`
+/// (wrapped for `name`) under the current root generation, when an older
+/// one wrapped it: one write within the first sector, then fdatasync. The
+/// data key is unchanged, so a reader that read the old header reads on.
+/// Whether it did; absent and plaintext files are left alone.
+pub(crate) fn rewrap_file(keys: &Keyring, path: &Path, name: &str) -> io::Result<bool> {
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let Some(header) = read_header(&file)? else {
+        return Ok(false);
+    };
+    let Some(new) = keys.rewrapped(&header, name)? else {
+        return Ok(false);
+    };
+    file.write_all_at(&new.encode(), 0)?;
+    file.sync_data()?;
+    Ok(true)
+}
+
+/// Whether the sealed upload file's data key is wrapped under an older root
+/// generation than `keys`' current one.
+pub(crate) fn is_stale_upload(keys: &Keyring, path: &Path) -> io::Result<bool> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    Ok(read_header(&file)?
+        .is_some_and(|h| h.state == State::Upload && h.kek_version != keys.current_generation()))
+}
+
 fn read_exact(file: &File, at: u64, len: u64) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len as usize];
     file.read_exact_at(&mut buf, at)?;
@@ -297,7 +335,15 @@ pub(crate) fn open_blob(
     if header.state != State::Blob {
         return Err(SealError::Header.into());
     }
-    let dek = keys.data_key(&header, digest)?;
+    let dek = match keys.data_key(&header, digest) {
+        Ok(dek) => dek,
+        // A root rotation rewrites headers in place (`rewrap_file`): a read
+        // racing that write may have seen part of each. Read it again.
+        Err(_) => {
+            let again = read_header(file)?.ok_or(SealError::Header)?;
+            keys.data_key(&again, digest)?
+        }
+    };
     let opener = Opener::new(&dek, header.segment, file.metadata()?.len(), digest)?;
     let r = opener.layout().terminal_range();
     let mut t = read_exact(file, r.start, r.end - r.start)?;

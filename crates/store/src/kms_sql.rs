@@ -43,8 +43,20 @@ pub(crate) const KMS_REPOSITORIES: &str =
      WHERE kms_key IS NOT NULL AND id > $1 ORDER BY id LIMIT $2";
 
 pub(crate) const KMS_ROOT: &str = "SELECT value FROM kms_root WHERE id = 1";
+pub(crate) const REPLACE_KMS_ROOT: &str =
+    "UPDATE kms_root SET value = $2 WHERE id = 1 AND value = $1";
 pub(crate) const PUT_KMS_ROOT: &str =
     "INSERT INTO kms_root (id, value) VALUES (1, $1) ON CONFLICT (id) DO NOTHING";
+
+/// `SELECT` of every account's keys after (`$1`, `$2`, `$3`) = (account,
+/// region, key id), or from the first when `$1` is NULL; `$4` the limit.
+pub(crate) fn all_keys_sql() -> String {
+    format!(
+        "SELECT {KEY_COLUMNS} FROM kms_keys
+         WHERE $1 IS NULL OR (account_id, region, key_id) > ($1, $2, $3)
+         ORDER BY account_id, region, key_id LIMIT $4"
+    )
+}
 
 /// `SELECT` of keys (`$3` the id to start after, or NULL; `$4` the limit).
 pub(crate) fn list_keys_sql() -> String {

@@ -185,6 +185,49 @@ mod tests {
         crate::conformance::reseal_suite(&plain, &sealing).await;
     }
 
+    /// Three keyrings over one root generation change (1, then 1 and 2
+    /// with 2 current, then 2 alone), as a root rotation has them.
+    fn rotation_keyrings() -> [std::sync::Arc<crate::sealed::Keyring>; 3] {
+        use crate::sealed::{Keyring, Roots};
+        let (r1, r2) = ([3u8; 32], [4u8; 32]);
+        let ring = |current, roots: &[(u32, [u8; 32])]| {
+            let roots = Roots::new(current, roots.iter().copied().collect()).unwrap();
+            std::sync::Arc::new(Keyring::from_roots(&roots))
+        };
+        [
+            ring(1, &[(1, r1)]),
+            ring(2, &[(1, r1), (2, r2)]),
+            ring(2, &[(2, r2)]),
+        ]
+    }
+
+    #[tokio::test]
+    async fn fs_blob_store_rewraps_under_a_new_root_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || crate::FsBlobStore::open(dir.path());
+        let [old, both, new] = rotation_keyrings();
+        let (plain, old, both, new) = (
+            open().await.unwrap(),
+            open().await.unwrap().sealing(old),
+            open().await.unwrap().sealing(both),
+            open().await.unwrap().sealing(new),
+        );
+        crate::conformance::rewrap_suite(&old, &both, &new, &plain).await;
+    }
+
+    #[cfg(feature = "s3")]
+    #[tokio::test]
+    async fn s3_blob_store_rewraps_under_a_new_root_generation() {
+        let [old, both, new] = rotation_keyrings();
+        let plain = crate::s3_testing::store().await;
+        let (o, b, n) = (
+            plain.clone().sealing(old),
+            plain.clone().sealing(both),
+            plain.clone().sealing(new),
+        );
+        crate::conformance::rewrap_suite(&o, &b, &n, &plain).await;
+    }
+
     /// One test per concern (`sqlite_metadata_store::repository_store_suite`, ...),
     /// each on a fresh database.
     mod sqlite_metadata_store {

@@ -284,6 +284,30 @@ impl S3BlobStore {
         }
     }
 
+    /// Writes the sealed object at `path` (its data key wrapped for
+    /// `name`) again with its data key re-wrapped under the current root
+    /// generation, when an older one wrapped it. Objects are immutable, so
+    /// the body streams through berth unchanged (no segment is opened or
+    /// sealed again: the data key stays) into a multipart upload that
+    /// replaces the object only when complete; the read is pinned to the
+    /// object whose header was re-wrapped (If-Match). Readers pin the
+    /// object they started on too, and read again when it changed.
+    async fn rewrap_object(&self, keys: &Keyring, path: &Path, name: &str) -> Result<bool> {
+        let Some((Some(header), size, etag)) = self.header_of(path).await? else {
+            return Ok(false);
+        };
+        let Some(new) = keys.rewrapped(&header, name)? else {
+            return Ok(false);
+        };
+        let body = read_range(&self.reader, path, HEADER_LEN, size - HEADER_LEN, etag)
+            .await
+            .map_err(object_error)?;
+        let head = Bytes::copy_from_slice(&new.encode());
+        let stream = stream::once(async move { Ok(head) }).chain(body).boxed();
+        compose(&self.s3, path, BlobReader { len: size, stream }).await?;
+        Ok(true)
+    }
+
     /// The plaintext `range` of a sealed object at `path`, whose data key
     /// is wrapped for `name`; `blob`: a committed blob, whose terminal is
     /// checked when the range reaches its end. The bytes are fetched only
@@ -813,6 +837,39 @@ impl BlobStore for S3BlobStore {
         // (If-Match), so none streams the new one as if it were the old.
         crate::blob::copy_blob(self, self, digest, size, true).await?;
         Ok(Some(size))
+    }
+
+    async fn rewrap(&self, digest: &Digest) -> Result<bool> {
+        let Some(keys) = self.keys.clone() else {
+            return Ok(false);
+        };
+        let path = self.blob_path(digest);
+        self.rewrap_object(&keys, &path, digest.as_str()).await
+    }
+
+    async fn rewrap_uploads(&self, rewrite: bool) -> Result<(u64, u64)> {
+        let Some(keys) = self.keys.clone() else {
+            return Ok((0, 0));
+        };
+        let mut done = (0, 0);
+        for (id, _) in self.upload_objects().await? {
+            for seg in self.segments(&id).await? {
+                if !seg.sealed {
+                    continue;
+                }
+                let name = format!("{id}/{}", seg.start);
+                if rewrite {
+                    if self.rewrap_object(&keys, &seg.path, &name).await? {
+                        done.0 += 1;
+                    }
+                } else if let Some((Some(h), _, _)) = self.header_of(&seg.path).await? {
+                    if h.kek_version != keys.current_generation() {
+                        done.1 += 1;
+                    }
+                }
+            }
+        }
+        Ok(done)
     }
 
     async fn blobs_in_shard(&self, algorithm: Algorithm, shard: u8) -> Result<Vec<(Digest, i64)>> {

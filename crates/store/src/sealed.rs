@@ -32,6 +32,7 @@
 
 use rand::RngCore;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 pub const HEADER_LEN: u64 = 96;
@@ -687,16 +688,168 @@ pub const AES256_DOMAIN: &str = "aes256";
 /// The pseudo-domain uploads' data keys are wrapped in (for their id).
 const UPLOAD_DOMAIN: &str = "upload";
 
+/// The generations of the key hierarchy's root that a deployment holds
+/// (ARCHITECTURE.md, "Root rotation"): the current one, under whose KEKs
+/// everything new is wrapped, and those being retired, which still open
+/// what they wrapped until the re-wrap pass has moved it to the current one.
+/// A header's `kek_version` names its generation (1: the first root).
+#[derive(Clone)]
+pub struct Roots {
+    current: u32,
+    roots: BTreeMap<u32, [u8; 32]>,
+}
+
+impl std::fmt::Debug for Roots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Roots(current {}, held {:?})",
+            self.current,
+            self.roots.keys()
+        )
+    }
+}
+
+impl Roots {
+    /// One root, the deployment's first generation.
+    pub fn single(root: &[u8; 32]) -> Roots {
+        Roots {
+            current: 1,
+            roots: BTreeMap::from([(1, *root)]),
+        }
+    }
+
+    /// Several generations; `None` unless `current` is among them and no
+    /// generation is 0.
+    pub fn new(current: u32, roots: BTreeMap<u32, [u8; 32]>) -> Option<Roots> {
+        (roots.contains_key(&current) && !roots.contains_key(&0))
+            .then_some(Roots { current, roots })
+    }
+
+    pub fn current(&self) -> u32 {
+        self.current
+    }
+
+    /// The generations held besides the current one: what a re-wrap pass
+    /// still has to move.
+    pub fn retiring(&self) -> Vec<u32> {
+        self.roots
+            .keys()
+            .copied()
+            .filter(|g| *g != self.current)
+            .collect()
+    }
+
+    /// The KEK for `label` of every generation held.
+    pub fn keks(&self, label: &str) -> Keks {
+        Keks {
+            current: self.current,
+            keks: self
+                .roots
+                .iter()
+                .map(|(g, root)| (*g, Kek::derive(root, label)))
+                .collect(),
+        }
+    }
+}
+
+/// One KEK per root generation (`Roots::keks`): new wraps use the current
+/// generation's; unwraps use the generation the wrapped key names.
+#[derive(Clone, Debug)]
+pub struct Keks {
+    current: u32,
+    keks: BTreeMap<u32, Kek>,
+}
+
+impl Keks {
+    pub fn current(&self) -> u32 {
+        self.current
+    }
+
+    fn get(&self, generation: u32) -> Option<&Kek> {
+        self.keks.get(&generation)
+    }
+
+    /// `dek` wrapped under the current generation (see `Kek::wrap`).
+    pub fn wrap(&self, domain: &str, name: &str, dek: &DataKey) -> (u32, [u8; WRAPPED_LEN]) {
+        let kek = self
+            .get(self.current)
+            .expect("Roots holds its current generation");
+        (self.current, kek.wrap(domain, name, dek))
+    }
+
+    /// The data key `wrap` gave under `generation`.
+    pub fn unwrap(
+        &self,
+        generation: u32,
+        domain: &str,
+        name: &str,
+        wrapped: &[u8],
+    ) -> Result<DataKey, SealError> {
+        match self.get(generation) {
+            Some(kek) => kek.unwrap(domain, name, wrapped),
+            None => Err(SealError::Key {
+                what: name.to_string(),
+            }),
+        }
+    }
+
+    /// A wrapped key as text for a metadata row: hex for the first
+    /// generation (what rows held before roots rotated), `g<n>:` and hex
+    /// after.
+    pub fn wrap_text(&self, domain: &str, name: &str, dek: &DataKey) -> String {
+        let (generation, wrapped) = self.wrap(domain, name, dek);
+        match generation {
+            1 => hex::encode(wrapped),
+            g => format!("g{g}:{}", hex::encode(wrapped)),
+        }
+    }
+
+    /// The data key in `wrap_text`'s text.
+    pub fn unwrap_text(&self, domain: &str, name: &str, text: &str) -> Result<DataKey, SealError> {
+        let (generation, hex_text) = split_generation(text);
+        let wrapped = hex::decode(hex_text).map_err(|_| SealError::Key {
+            what: name.to_string(),
+        })?;
+        self.unwrap(generation, domain, name, &wrapped)
+    }
+
+    /// Whether `wrap_text`'s `text` is wrapped under a generation other than
+    /// the current one.
+    pub fn is_stale_text(&self, text: &str) -> bool {
+        split_generation(text).0 != self.current
+    }
+}
+
+/// The generation `Keks::wrap_text`'s text names, and its hex.
+fn split_generation(text: &str) -> (u32, &str) {
+    text.strip_prefix('g')
+        .and_then(|rest| rest.split_once(':'))
+        .and_then(|(g, hex)| Some((g.parse().ok()?, hex)))
+        .unwrap_or((1, text))
+}
+
+/// What wraps a keyring's blob data keys.
+#[derive(Clone, Debug)]
+enum BlobKeks {
+    /// The AES256 domain: KEKs of the root's generations.
+    Root(Keks),
+    /// A KMS key's domain: that key's storage KEK, which is not the root's
+    /// (it is sealed under the key's materials), so its headers carry
+    /// version 1 whatever the root's generation.
+    Storage(Kek),
+}
+
 /// The KEKs a store seals with: its key domain's (blobs) and the uploads'.
-/// The registry's store: the AES256 domain's KEK (version 1) and the
-/// uploads' KEK, both derived from the root, so every node with the server
-/// key has them. A KMS key's domain store (`Keyring::domain`): that key's
-/// storage KEK for blobs, the same uploads' KEK (an upload becomes a blob
+/// The registry's store: the AES256 domain's KEKs and the uploads' KEKs,
+/// both derived from the root's generations, so every node with the same
+/// roots has them. A KMS key's domain store (`Keyring::domain`): that key's
+/// storage KEK for blobs, the same uploads' KEKs (an upload becomes a blob
 /// of whichever domain its repository is in).
 pub struct Keyring {
     domain: String,
-    blobs: Kek,
-    uploads: Kek,
+    blobs: BlobKeks,
+    uploads: Keks,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -706,11 +859,16 @@ impl std::fmt::Debug for Keyring {
 }
 
 impl Keyring {
+    /// The keyring of a deployment whose root has one generation.
     pub fn from_root(root: &[u8; 32]) -> Keyring {
+        Keyring::from_roots(&Roots::single(root))
+    }
+
+    pub fn from_roots(roots: &Roots) -> Keyring {
         Keyring {
             domain: AES256_DOMAIN.to_string(),
-            blobs: Kek::derive(root, AES256_DOMAIN),
-            uploads: Kek::derive(root, UPLOAD_DOMAIN),
+            blobs: BlobKeks::Root(roots.keks(AES256_DOMAIN)),
+            uploads: roots.keks(UPLOAD_DOMAIN),
         }
     }
 
@@ -720,7 +878,7 @@ impl Keyring {
     pub fn domain(&self, domain: &str, kek: Kek) -> Keyring {
         Keyring {
             domain: domain.to_string(),
-            blobs: kek,
+            blobs: BlobKeks::Storage(kek),
             uploads: self.uploads.clone(),
         }
     }
@@ -730,15 +888,21 @@ impl Keyring {
         &self.domain
     }
 
+    /// The root generation new objects are wrapped under.
+    pub fn current_generation(&self) -> u32 {
+        self.uploads.current()
+    }
+
     /// A fresh data key for a new upload `id`, and the header that carries
     /// it.
     pub fn new_upload(&self, id: &str) -> (DataKey, Header) {
         let dek = DataKey::generate();
+        let (kek_version, wrapped) = self.uploads.wrap(UPLOAD_DOMAIN, id, &dek);
         let header = Header {
             segment: DEFAULT_SEGMENT,
             state: State::Upload,
-            kek_version: 1,
-            wrapped: self.uploads.wrap(UPLOAD_DOMAIN, id, &dek),
+            kek_version,
+            wrapped,
         };
         (dek, header)
     }
@@ -751,27 +915,57 @@ impl Keyring {
 
     /// The header of blob `digest` whose data key is `dek`.
     pub fn blob_header(&self, digest: &str, dek: &DataKey, segment: u32) -> Header {
+        let (kek_version, wrapped) = match &self.blobs {
+            BlobKeks::Root(keks) => keks.wrap(&self.domain, digest, dek),
+            BlobKeks::Storage(kek) => (1, kek.wrap(&self.domain, digest, dek)),
+        };
         Header {
             segment,
             state: State::Blob,
-            kek_version: 1,
-            wrapped: self.blobs.wrap(&self.domain, digest, dek),
+            kek_version,
+            wrapped,
         }
     }
 
     /// The data key of an object: an upload's (for its id) or a blob's
     /// (for its digest), as its header says it is.
     pub fn data_key(&self, header: &Header, name: &str) -> Result<DataKey, SealError> {
-        let refused = || SealError::Key {
-            what: name.to_string(),
+        let v = header.kek_version;
+        match (header.state, &self.blobs) {
+            (State::Upload, _) => self.uploads.unwrap(v, UPLOAD_DOMAIN, name, &header.wrapped),
+            (State::Blob, BlobKeks::Root(keks)) => {
+                keks.unwrap(v, &self.domain, name, &header.wrapped)
+            }
+            (State::Blob, BlobKeks::Storage(kek)) if v == 1 => {
+                kek.unwrap(&self.domain, name, &header.wrapped)
+            }
+            (State::Blob, BlobKeks::Storage(_)) => Err(SealError::Key {
+                what: name.to_string(),
+            }),
+        }
+    }
+
+    /// The header of the object `name` with its data key wrapped under the
+    /// current root generation, when it is wrapped under an older one
+    /// (`None` when it is current, or wrapped by a KMS key's storage KEK,
+    /// which no root rotation touches). The data key itself is unchanged,
+    /// so the object's segments stay as they are: only the header is new.
+    pub fn rewrapped(&self, header: &Header, name: &str) -> Result<Option<Header>, SealError> {
+        let (keks, domain) = match (header.state, &self.blobs) {
+            (State::Upload, _) => (&self.uploads, UPLOAD_DOMAIN),
+            (State::Blob, BlobKeks::Root(keks)) => (keks, self.domain.as_str()),
+            (State::Blob, BlobKeks::Storage(_)) => return Ok(None),
         };
-        if header.kek_version != 1 {
-            return Err(refused());
+        if header.kek_version == keks.current() {
+            return Ok(None);
         }
-        match header.state {
-            State::Upload => self.uploads.unwrap(UPLOAD_DOMAIN, name, &header.wrapped),
-            State::Blob => self.blobs.unwrap(&self.domain, name, &header.wrapped),
-        }
+        let dek = self.data_key(header, name)?;
+        let (kek_version, wrapped) = keks.wrap(domain, name, &dek);
+        Ok(Some(Header {
+            kek_version,
+            wrapped,
+            ..header.clone()
+        }))
     }
 }
 

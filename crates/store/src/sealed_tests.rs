@@ -265,3 +265,79 @@ fn small_objects_seal_whole_and_plaintext_ones_read_as_they_are() {
         b""
     );
 }
+
+#[test]
+fn a_new_root_generation_rewraps_headers_without_changing_data_keys() {
+    let (r1, r2) = ([1u8; 32], [2u8; 32]);
+    let old = Keyring::from_roots(&Roots::single(&r1));
+    let both = Keyring::from_roots(&Roots::new(2, [(1, r1), (2, r2)].into()).unwrap());
+    let new = Keyring::from_roots(&Roots::new(2, [(2, r2)].into()).unwrap());
+    assert!(
+        Roots::new(3, [(2, r2)].into()).is_none(),
+        "current not held"
+    );
+
+    let (dek, blob) = old.new_blob(D);
+    assert_eq!(blob.kek_version, 1);
+    assert!(new.data_key(&blob, D).is_err(), "generation 1 not held");
+    let moved = both.rewrapped(&blob, D).unwrap().expect("stale");
+    assert_eq!(moved.kek_version, 2);
+    assert_eq!(moved.segment, blob.segment);
+    assert_eq!(new.data_key(&moved, D).unwrap().as_bytes(), dek.as_bytes());
+    assert!(old.data_key(&moved, D).is_err());
+    assert!(both.rewrapped(&moved, D).unwrap().is_none(), "current");
+    // Wrapped for one name, it re-wraps for no other.
+    assert!(both.rewrapped(&blob, "sha256:other").is_err());
+
+    let (udek, upload) = old.new_upload("u1");
+    let moved = both
+        .rewrapped(&upload, "u1")
+        .unwrap()
+        .expect("stale upload");
+    assert_eq!(moved.state, State::Upload);
+    assert_eq!(
+        new.data_key(&moved, "u1").unwrap().as_bytes(),
+        udek.as_bytes()
+    );
+    assert_eq!(
+        both.new_upload("u2").1.kek_version,
+        2,
+        "new objects: current"
+    );
+
+    // A KMS key's domain is wrapped by its storage KEK: no rotation of the
+    // root touches it, and its headers say version 1 under any root.
+    let domain = both.domain("kms/1.r.k", Kek::from_bytes([5; 32]));
+    let (ddek, dh) = domain.new_blob(D);
+    assert_eq!(dh.kek_version, 1);
+    assert!(domain.rewrapped(&dh, D).unwrap().is_none());
+    let later = new.domain("kms/1.r.k", Kek::from_bytes([5; 32]));
+    assert_eq!(later.data_key(&dh, D).unwrap().as_bytes(), ddek.as_bytes());
+}
+
+#[test]
+fn wrapped_key_text_names_its_generation() {
+    let (r1, r2) = ([1u8; 32], [2u8; 32]);
+    let old = Roots::single(&r1).keks("kms");
+    let both = Roots::new(2, [(1, r1), (2, r2)].into())
+        .unwrap()
+        .keks("kms");
+    let dek = DataKey::generate();
+    let t1 = old.wrap_text("d", "n", &dek);
+    assert!(
+        !t1.contains(':'),
+        "generation 1 is plain hex, as rows held before rotation"
+    );
+    assert!(both.is_stale_text(&t1) && !old.is_stale_text(&t1));
+    let t2 = both.wrap_text("d", "n", &dek);
+    assert!(t2.starts_with("g2:"), "{t2}");
+    assert!(!both.is_stale_text(&t2));
+    for t in [&t1, &t2] {
+        assert_eq!(
+            both.unwrap_text("d", "n", t).unwrap().as_bytes(),
+            dek.as_bytes()
+        );
+    }
+    assert!(old.unwrap_text("d", "n", &t2).is_err());
+    assert!(both.unwrap_text("d", "other", &t2).is_err());
+}

@@ -35,6 +35,7 @@ mod lifecycle;
 mod migrate;
 mod postgres;
 mod roles;
+mod root;
 mod s3;
 mod scanning;
 mod spec;

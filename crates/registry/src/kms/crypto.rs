@@ -12,7 +12,7 @@
 
 use super::rules::kms_error;
 use crate::Result;
-use berth_store::sealed::{DataKey, Kek};
+use berth_store::sealed::{DataKey, Keks};
 use rand::RngCore as _;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use serde::{Deserialize, Serialize};
@@ -47,29 +47,42 @@ pub fn encode_materials(m: &[Material]) -> String {
 }
 
 /// A fresh material for the key `arn`, sealed under `kek`.
-pub fn new_material(kek: &Kek, arn: &str, now: i64, rotation: Option<&str>) -> Material {
+pub fn new_material(kek: &Keks, arn: &str, now: i64, rotation: Option<&str>) -> Material {
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);
     let id = hex::encode(raw);
     let key = DataKey::generate();
     Material {
-        sealed: hex::encode(kek.wrap(MATERIAL_DOMAIN, &format!("{arn}#{id}"), &key)),
+        sealed: kek.wrap_text(MATERIAL_DOMAIN, &format!("{arn}#{id}"), &key),
         id,
         created_at: now,
         rotation: rotation.map(str::to_string),
     }
 }
 
-fn open_material(kek: &Kek, arn: &str, m: &Material) -> Result<DataKey> {
+fn open_material(kek: &Keks, arn: &str, m: &Material) -> Result<DataKey> {
     let corrupt = |why: String| {
         crate::Error::Store(berth_store::StoreError::Corrupt(format!(
             "KMS key {arn}, material {}: {why}",
             m.id
         )))
     };
-    let wrapped = hex::decode(&m.sealed).map_err(|e| corrupt(e.to_string()))?;
-    kek.unwrap(MATERIAL_DOMAIN, &format!("{arn}#{}", m.id), &wrapped)
+    kek.unwrap_text(MATERIAL_DOMAIN, &format!("{arn}#{}", m.id), &m.sealed)
         .map_err(|e| corrupt(format!("{e} (was the server key changed?)")))
+}
+
+/// `m` wrapped under the current root generation, when an older one
+/// wrapped it (a root rotation's re-wrap pass): the same key material, so
+/// every ciphertext it made still opens.
+pub fn rewrapped_material(kek: &Keks, arn: &str, m: &Material) -> Result<Option<Material>> {
+    if !kek.is_stale_text(&m.sealed) {
+        return Ok(None);
+    }
+    let key = open_material(kek, arn, m)?;
+    Ok(Some(Material {
+        sealed: kek.wrap_text(MATERIAL_DOMAIN, &format!("{arn}#{}", m.id), &key),
+        ..m.clone()
+    }))
 }
 
 fn aead(key: &DataKey) -> LessSafeKey {
@@ -91,7 +104,7 @@ fn aad(header: &[u8], context: &BTreeMap<String, String>) -> Vec<u8> {
 
 /// `plain` sealed under material `m` of key `arn` with `context`.
 pub fn encrypt(
-    kek: &Kek,
+    kek: &Keks,
     arn: &str,
     m: &Material,
     plain: &[u8],
@@ -168,7 +181,7 @@ impl Envelope<'_> {
     /// the ciphertext was made with (`InvalidCiphertextException` else).
     pub fn open(
         &self,
-        kek: &Kek,
+        kek: &Keks,
         m: &Material,
         context: &BTreeMap<String, String>,
     ) -> Result<Vec<u8>> {
@@ -201,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_ciphertext_opens_only_under_its_material_and_context() {
-        let kek = Kek::derive(&[7; 32], "kms");
+        let kek = berth_store::sealed::Roots::single(&[7; 32]).keks("kms");
         let arn = "arn:aws:kms:us-east-1:111122223333:key/k1";
         let m1 = new_material(&kek, arn, 1, None);
         let m2 = new_material(&kek, arn, 2, Some("ON_DEMAND"));
@@ -234,7 +247,7 @@ mod tests {
 
     #[test]
     fn materials_round_trip_through_their_encoding() {
-        let kek = Kek::derive(&[1; 32], "kms");
+        let kek = berth_store::sealed::Roots::single(&[1; 32]).keks("kms");
         let m = vec![new_material(&kek, "arn", 5, None)];
         assert_eq!(decode_materials(&encode_materials(&m)).unwrap(), m);
         assert_eq!(m[0].id.len(), 64);

@@ -800,7 +800,7 @@ impl KmsApi<'_> {
 /// after `materials`, its current ones: the newest seals from now on, its
 /// storage KEK included (re-sealed, no blob rewritten).
 fn add_material(
-    kek: &berth_store::sealed::Kek,
+    kek: &berth_store::sealed::Keks,
     key: &mut KmsKeyRecord,
     arn: &str,
     mut materials: Vec<Material>,

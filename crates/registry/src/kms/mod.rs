@@ -39,7 +39,7 @@ use crate::identity::{Caller, Identity};
 use crate::{Error, Result};
 use berth_iam::policy::{Decision, Policy, PolicyKind};
 use berth_store::prelude::*;
-use berth_store::sealed::Kek;
+use berth_store::sealed::{Keks, Roots};
 use berth_store::KmsKeyRecord;
 use rules::{kms_error, KeyRef};
 use std::sync::Arc;
@@ -48,18 +48,90 @@ use std::sync::Arc;
 pub(crate) struct Kms {
     meta: Arc<dyn MetadataStore>,
     clock: Arc<dyn Clock>,
-    /// Derived from the root of the key hierarchy (`kms`): every node with
-    /// the server key opens every key's materials.
-    kek: Kek,
+    /// Derived from the roots of the key hierarchy (`kms`), one per root
+    /// generation: every node with the roots opens every key's materials.
+    kek: Keks,
 }
 
 impl Kms {
-    pub(crate) fn new(meta: Arc<dyn MetadataStore>, clock: Arc<dyn Clock>, root: &[u8; 32]) -> Kms {
+    pub(crate) fn new(meta: Arc<dyn MetadataStore>, clock: Arc<dyn Clock>, roots: &Roots) -> Kms {
         Kms {
             meta,
             clock,
-            kek: Kek::derive(root, "kms"),
+            kek: roots.keks("kms"),
         }
+    }
+}
+
+impl Kms {
+    /// Re-wraps every key's materials that an older root generation
+    /// wrapped under the current one (a root rotation's pass): the same
+    /// material bytes, so every ciphertext and storage KEK still opens.
+    /// Each key is written over the revision it was read at, and read
+    /// again when another writer came first. Returns (keys re-wrapped,
+    /// keys left: changed too often meanwhile, for the next pass).
+    pub(crate) async fn rewrap_materials(&self) -> Result<(u64, u64)> {
+        let (mut done, mut left) = (0, 0);
+        let mut after: Option<(String, String, String)> = None;
+        loop {
+            let page = self
+                .meta
+                .all_kms_keys(
+                    after
+                        .as_ref()
+                        .map(|a| (a.0.as_str(), a.1.as_str(), a.2.as_str())),
+                    200,
+                )
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok((done, left));
+            };
+            after = Some((
+                last.account_id.clone(),
+                last.region.clone(),
+                last.key_id.clone(),
+            ));
+            for key in page {
+                match self.rewrap_key(key).await? {
+                    Some(true) => done += 1,
+                    Some(false) => {}
+                    None => left += 1,
+                }
+            }
+        }
+    }
+
+    /// One key's materials re-wrapped: whether anything was, `None` when
+    /// the key kept changing.
+    async fn rewrap_key(&self, mut key: KmsKeyRecord) -> Result<Option<bool>> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let arn = rules::key_arn(&key.region, &key.account_id, &key.key_id);
+            let mut materials = crypto::decode_materials(&key.materials)?;
+            let mut changed = false;
+            for m in &mut materials {
+                if let Some(new) = crypto::rewrapped_material(&self.kek, &arn, m)? {
+                    *m = new;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return Ok(Some(false));
+            }
+            key.materials = crypto::encode_materials(&materials);
+            key.revision += 1;
+            if self.meta.update_kms_key(&key).await? {
+                return Ok(Some(true));
+            }
+            match self
+                .meta
+                .get_kms_key(&key.account_id, &key.region, &key.key_id)
+                .await?
+            {
+                Some(again) => key = again,
+                None => return Ok(Some(false)), // deleted meanwhile
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -15,7 +15,7 @@
 use super::crypto::{self, decode_materials, Material};
 use super::rules;
 use crate::Result;
-use berth_store::sealed::Kek;
+use berth_store::sealed::{Kek, Keks};
 use berth_store::KmsKeyRecord;
 use rand::RngCore as _;
 use std::collections::BTreeMap;
@@ -43,7 +43,7 @@ fn corrupt(arn: &str, why: impl std::fmt::Display) -> crate::Error {
     )))
 }
 
-fn seal(kek: &Kek, arn: &str, newest: &Material, storage: &[u8; 32]) -> Result<String> {
+fn seal(kek: &Keks, arn: &str, newest: &Material, storage: &[u8; 32]) -> Result<String> {
     Ok(hex::encode(crypto::encrypt(
         kek,
         arn,
@@ -53,7 +53,7 @@ fn seal(kek: &Kek, arn: &str, newest: &Material, storage: &[u8; 32]) -> Result<S
     )?))
 }
 
-fn open(kek: &Kek, arn: &str, materials: &[Material], sealed: &str) -> Result<[u8; 32]> {
+fn open(kek: &Keks, arn: &str, materials: &[Material], sealed: &str) -> Result<[u8; 32]> {
     let blob = hex::decode(sealed).map_err(|e| corrupt(arn, e))?;
     let envelope = crypto::envelope(&blob).map_err(|e| corrupt(arn, e))?;
     if envelope.key_arn != arn {
@@ -73,7 +73,7 @@ fn open(kek: &Kek, arn: &str, materials: &[Material], sealed: &str) -> Result<[u
 /// Re-seals `key`'s storage KEK, if it has one, under `materials`' newest
 /// (the one a rotation just added): called in the write that adds it.
 pub(crate) fn reseal_for_rotation(
-    kek: &Kek,
+    kek: &Keks,
     key: &mut KmsKeyRecord,
     arn: &str,
     materials: &[Material],

@@ -222,6 +222,88 @@ pub async fn reseal_suite(plain: &dyn BlobStore, sealing: &dyn BlobStore) {
     );
 }
 
+/// A root rotation's re-wrap (`BlobStore::rewrap`, `rewrap_uploads`) on
+/// one store's objects seen through three keyrings: `old` holds generation
+/// 1 only, `both` holds 1 and 2 with 2 current, `new` holds 2 only (after
+/// 1 is retired); `plain` has no keys. What `old` wrote opens under `new`
+/// only once re-wrapped, byte for byte (whole, ranges, an upload continued
+/// and committed), and no longer under `old`.
+pub async fn rewrap_suite(
+    old: &dyn BlobStore,
+    both: &dyn BlobStore,
+    new: &dyn BlobStore,
+    plain: &dyn BlobStore,
+) {
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    let digest = Digest::of_bytes(Algorithm::Sha256, &bytes);
+    let id = "0b5e7a0c-0000-4000-8000-00000000b001";
+    write_upload(old, id, 0, &[&bytes]).await;
+    old.commit_upload(id, &digest).await.expect("commit");
+    let pending = "0b5e7a0c-0000-4000-8000-00000000b002";
+    assert_eq!(
+        write_upload(old, pending, 0, &[&bytes[..70_000]]).await,
+        70_000
+    );
+    let len = bytes.len() as u64;
+    assert!(
+        match new.read(&digest, 0, len).await {
+            Err(_) => true,
+            Ok(Some(r)) => collect_result(r).await.is_err(),
+            Ok(None) => false,
+        },
+        "generation 1's blob does not open without generation 1"
+    );
+
+    assert_eq!(both.rewrap_uploads(false).await.unwrap(), (0, 1), "counted");
+    assert!(both.rewrap(&digest).await.unwrap());
+    assert!(!both.rewrap(&digest).await.unwrap(), "current already");
+    assert_eq!(both.rewrap_uploads(true).await.unwrap(), (1, 0));
+    assert_eq!(both.rewrap_uploads(false).await.unwrap(), (0, 0));
+    let absent = Digest::of_bytes(Algorithm::Sha256, b"absent");
+    assert!(!both.rewrap(&absent).await.unwrap());
+    assert!(
+        !plain.rewrap(&digest).await.unwrap(),
+        "a store without keys"
+    );
+
+    // Generation 1 retired: everything opens under generation 2 alone.
+    let whole = new.read(&digest, 0, len).await.unwrap().unwrap();
+    assert_eq!(collect(whole).await, bytes);
+    let part = new.read(&digest, 65_530, 20).await.unwrap().unwrap();
+    assert_eq!(collect(part).await, &bytes[65_530..65_550]);
+    assert_eq!(new.stat(&digest).await.unwrap(), Some(len));
+    assert_eq!(
+        write_upload(new, pending, 70_000, &[&bytes[70_000..]]).await,
+        len
+    );
+    let other = Digest::of_bytes(Algorithm::Sha256, &[&bytes[..], b"!"].concat());
+    let mut w = new.upload_writer(pending, len).await.unwrap();
+    w.write(Bytes::from_static(b"!")).await.unwrap();
+    w.finish().await.unwrap();
+    new.commit_upload(pending, &other)
+        .await
+        .expect("commit the continued upload");
+    let got = new.read(&other, 0, len + 1).await.unwrap().unwrap();
+    assert_eq!(collect(got).await, [&bytes[..], b"!"].concat());
+    // ... and no longer under generation 1 alone: the headers changed.
+    assert!(
+        match old.read(&digest, 0, len).await {
+            Err(_) => true,
+            Ok(Some(r)) => collect_result(r).await.is_err(),
+            Ok(None) => false,
+        },
+        "re-wrapped, not left under generation 1"
+    );
+}
+
+async fn collect_result(mut r: crate::BlobReader) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = r.stream.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out)
+}
+
 /// Key domains (`BlobStore::domain`) of a store that seals, `store`; `plain`
 /// writes plaintext. A domain keeps the whole suite's contract, shares the
 /// store's uploads, and keeps its blobs apart from the store's and other

@@ -307,5 +307,33 @@ pub async fn kms_store_suite<
     assert_eq!(store.put_kms_root("first").await.unwrap(), "first");
     assert_eq!(store.put_kms_root("second").await.unwrap(), "first");
     assert_eq!(store.kms_root().await.unwrap().as_deref(), Some("first"));
+    // ... and changed only over what it is (a rotation's compare-and-swap).
+    assert!(!store.replace_kms_root("other", "third").await.unwrap());
+    assert!(store.replace_kms_root("first", "third").await.unwrap());
+    assert!(!store.replace_kms_root("first", "fourth").await.unwrap());
+    assert_eq!(store.kms_root().await.unwrap().as_deref(), Some("third"));
+    // Every account's keys, paged in (account, region, id) order.
+    let mut all = Vec::new();
+    let mut after: Option<(String, String, String)> = None;
+    loop {
+        let page = store
+            .all_kms_keys(
+                after
+                    .as_ref()
+                    .map(|a| (a.0.as_str(), a.1.as_str(), a.2.as_str())),
+                2,
+            )
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((
+            last.account_id.clone(),
+            last.region.clone(),
+            last.key_id.clone(),
+        ));
+        all.extend(page.into_iter().map(|k| (k.account_id, k.region, k.key_id)));
+    }
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "{all:?}");
     assert_eq!(store.kms_key_count().await.unwrap(), 3);
 }

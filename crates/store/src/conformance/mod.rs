@@ -35,7 +35,7 @@ mod roles_groups;
 mod scanning;
 
 pub use archive::archive_store_suite;
-pub use blob_store::{blob_store_suite, domain_suite, reseal_suite};
+pub use blob_store::{blob_store_suite, domain_suite, reseal_suite, rewrap_suite};
 pub use blobs::blob_record_store_suite;
 pub use iam::iam_policy_store_suite;
 pub use identity::identity_store_suite;

@@ -133,6 +133,16 @@ pub trait KmsStore: Send + Sync {
     async fn kms_key_count(&self) -> Result<u64>;
     /// The deployment's root wrapped by an external KMS, if one was recorded.
     async fn kms_root(&self) -> Result<Option<String>>;
+    /// Replaces the recorded root document `old` with `new`; false when
+    /// the record is not `old` any more (another writer came first).
+    async fn replace_kms_root(&self, old: &str, new: &str) -> Result<bool>;
+    /// Every account's keys, in (account, region, key id) order after
+    /// `after`, at most `limit` (what a root rotation re-wraps).
+    async fn all_kms_keys(
+        &self,
+        after: Option<(&str, &str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<KmsKeyRecord>>;
     /// Records `value` as the wrapped root unless one is recorded already;
     /// the recorded one (the first writer's, when nodes race at start).
     async fn put_kms_root(&self, value: &str) -> Result<String>;

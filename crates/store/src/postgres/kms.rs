@@ -164,6 +164,33 @@ impl KmsStore for PgMetadataStore {
             .await?)
     }
 
+    async fn replace_kms_root(&self, old: &str, new: &str) -> Result<bool> {
+        retrying!({
+            let n = sqlx::query(REPLACE_KMS_ROOT)
+                .bind(old)
+                .bind(new)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+            Ok(n == 1)
+        })
+    }
+
+    async fn all_kms_keys(
+        &self,
+        after: Option<(&str, &str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<KmsKeyRecord>> {
+        let rows = sqlx::query(&all_keys_sql())
+            .bind(after.map(|a| a.0))
+            .bind(after.map(|a| a.1))
+            .bind(after.map(|a| a.2))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(key_from_row).collect())
+    }
+
     async fn put_kms_root(&self, value: &str) -> Result<String> {
         retrying!({
             let mut tx = self.writer.begin().await?;
