@@ -40,6 +40,7 @@ mod metadata;
 pub mod offload;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod replication_sql;
 #[cfg(feature = "s3")]
 mod s3_blob;
 pub mod sealed;
@@ -78,6 +79,10 @@ pub use metadata::{CreateTemplateOutcome, TemplateRecord};
 pub use metadata::{
     ImageScanRecord, ScanClaim, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,
 };
+pub use metadata::{
+    NewReplicationTask, ReplicationTask, REPLICATION_COMPLETE, REPLICATION_FAILED,
+    REPLICATION_IN_PROGRESS,
+};
 /// A fresh PostgreSQL database per test (`BERTH_TEST_POSTGRES`, or a throwaway cluster).
 #[cfg(all(feature = "postgres", any(test, feature = "conformance")))]
 pub use postgres::testing as postgres_testing;
@@ -98,8 +103,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub mod prelude {
     pub use crate::metadata::{
         ArchiveStore, BlobRecordStore, GroupStore, IamPolicyStore, IdentityStore, ImageStore,
-        KmsStore, LifecycleStore, MaintenanceStore, MetadataStore, RepositoryStore,
-        ResourcePolicyStore, RoleStore, ScanningStore,
+        KmsStore, LifecycleStore, MaintenanceStore, MetadataStore, ReplicationStore,
+        RepositoryStore, ResourcePolicyStore, RoleStore, ScanningStore,
     };
     pub use crate::BlobStore;
 }

@@ -30,6 +30,7 @@ mod kms;
 mod lifecycle;
 mod maintenance;
 mod policies;
+mod replication;
 mod repositories;
 mod roles_groups;
 mod scanning;
@@ -44,6 +45,7 @@ pub use kms::kms_store_suite;
 pub use lifecycle::lifecycle_store_suite;
 pub use maintenance::maintenance_store_suite;
 pub use policies::resource_policy_store_suite;
+pub use replication::replication_store_suite;
 pub use repositories::repository_store_suite;
 pub use roles_groups::{group_store_suite, role_store_suite};
 pub use scanning::scanning_store_suite;
@@ -74,6 +76,7 @@ macro_rules! metadata_store_conformance {
             role_store_suite,
             group_store_suite,
             kms_store_suite,
+            replication_store_suite,
             lifecycle_store_suite,
             archive_store_suite,
             scanning_store_suite,
@@ -118,6 +121,7 @@ where
         role_store_suite,
         group_store_suite,
         kms_store_suite,
+        replication_store_suite,
         lifecycle_store_suite,
         archive_store_suite,
         scanning_store_suite,

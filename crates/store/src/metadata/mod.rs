@@ -30,6 +30,7 @@ mod kms;
 mod lifecycle;
 mod maintenance;
 mod policies;
+mod replication;
 mod repositories;
 mod roles;
 mod scanning;
@@ -58,6 +59,10 @@ pub use lifecycle::{
 };
 pub use maintenance::{Counts, MaintenanceStore, MetaProblem, MetaRepair, RepoLabel};
 pub use policies::ResourcePolicyStore;
+pub use replication::{
+    NewReplicationTask, ReplicationStore, ReplicationTask, REPLICATION_COMPLETE,
+    REPLICATION_FAILED, REPLICATION_IN_PROGRESS,
+};
 pub use repositories::{
     CreateTemplateOutcome, DeleteRepositoryOutcome, RepositoryRecord, RepositoryStore, ResourceTag,
     TemplateRecord,
@@ -93,6 +98,7 @@ pub trait MetadataStore:
     + RoleStore
     + GroupStore
     + KmsStore
+    + ReplicationStore
     + LifecycleStore
     + ArchiveStore
     + ScanningStore
@@ -113,6 +119,7 @@ impl<T> MetadataStore for T where
         + RoleStore
         + GroupStore
         + KmsStore
+        + ReplicationStore
         + LifecycleStore
         + ArchiveStore
         + ScanningStore

@@ -35,6 +35,8 @@ const TABLES: &[&str] = &[
     "kms_aliases",
     "kms_root",
     "repository_templates",
+    "replication_configs",
+    "replication_tasks",
     "account_settings",
     "registry_policies",
     "registry_scanning",
@@ -187,14 +189,16 @@ impl PgMetadataStore {
                 insert_batch(&mut tx, table, &list, &batch).await?;
             }
         }
-        // Ids given explicitly leave the identity behind: new repositories
-        // continue after the copied ones.
-        sqlx::query(
-            "SELECT setval(pg_get_serial_sequence('repositories', 'id'), \
-             GREATEST((SELECT max(id) FROM repositories), 1))",
-        )
-        .execute(&mut *tx)
-        .await?;
+        // Ids given explicitly leave the identity behind: new rows continue
+        // after the copied ones.
+        for table in ["repositories", "replication_tasks"] {
+            sqlx::query(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                 GREATEST((SELECT max(id) FROM {table}), 1))"
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         src.close().await?;
         Ok(())

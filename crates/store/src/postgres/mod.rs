@@ -55,6 +55,7 @@ mod kms;
 mod lifecycle;
 mod maintenance;
 mod policies;
+mod replication;
 mod repositories;
 mod roles;
 mod scanning;

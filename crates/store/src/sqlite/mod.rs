@@ -18,6 +18,7 @@ mod kms;
 mod lifecycle;
 mod maintenance;
 mod policies;
+mod replication;
 mod repositories;
 mod roles;
 mod scanning;

@@ -1,0 +1,125 @@
+//! `ReplicationStore`'s suite: configurations per registry; the queue
+//! claimed under leases (never twice while a lease lasts, again after it
+//! ends), retried when due, finished; the latest task per destination as
+//! an image's status; the backlog.
+
+use crate::metadata::{
+    NewReplicationTask, RegistryKey, ReplicationStore, REPLICATION_COMPLETE, REPLICATION_FAILED,
+    REPLICATION_IN_PROGRESS,
+};
+
+fn task(digest: &str, dest_region: &str) -> NewReplicationTask {
+    NewReplicationTask {
+        source: super::registry(),
+        repository: "prod-app".into(),
+        digest: digest.into(),
+        tag: Some("v1".into()),
+        destination: RegistryKey {
+            account_id: super::registry().account_id,
+            region: dest_region.into(),
+        },
+    }
+}
+
+pub async fn replication_store_suite(store: &impl ReplicationStore) {
+    let (reg, other) = (super::registry(), super::other_registry());
+    assert_eq!(store.replication_config(&reg).await.unwrap(), None);
+    store
+        .put_replication_config(&reg, "{\"rules\":[]}", 1)
+        .await
+        .unwrap();
+    store
+        .put_replication_config(&reg, "{\"rules\":[1]}", 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.replication_config(&reg).await.unwrap().as_deref(),
+        Some("{\"rules\":[1]}")
+    );
+    assert_eq!(store.replication_config(&other).await.unwrap(), None);
+
+    assert_eq!(store.claim_replication(100, 200).await.unwrap(), None);
+    store
+        .enqueue_replications(
+            &[task("sha256:a", "us-west-2"), task("sha256:a", "eu-west-1")],
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.replication_backlog().await.unwrap(), (2, Some(100)));
+    // Claimed oldest first, each once while its lease lasts.
+    let first = store.claim_replication(100, 160).await.unwrap().unwrap();
+    assert_eq!(first.task, task("sha256:a", "us-west-2"));
+    assert_eq!(
+        (first.attempts, first.status.as_str()),
+        (1, REPLICATION_IN_PROGRESS)
+    );
+    let second = store.claim_replication(100, 160).await.unwrap().unwrap();
+    assert_eq!(second.task.destination.region, "eu-west-1");
+    assert_eq!(store.claim_replication(150, 210).await.unwrap(), None);
+    // A lease that ended (its node died) is claimed again.
+    let again = store.claim_replication(170, 230).await.unwrap().unwrap();
+    assert_eq!((again.id, again.attempts), (first.id, 2));
+    // Retried: not due before its time.
+    store
+        .retry_replication(again.id, 500, Some("CONNECTION_REFUSED"), 171)
+        .await
+        .unwrap();
+    let other_lease = store.claim_replication(200, 260).await.unwrap().unwrap();
+    assert_eq!(other_lease.id, second.id, "the other's lease ended at 160");
+    assert_eq!(store.claim_replication(250, 310).await.unwrap(), None);
+    store
+        .finish_replication(
+            second.id,
+            REPLICATION_FAILED,
+            Some("REPLICATION_DENIED"),
+            251,
+        )
+        .await
+        .unwrap();
+    let retried = store.claim_replication(500, 560).await.unwrap().unwrap();
+    assert_eq!((retried.id, retried.attempts), (first.id, 3));
+    store
+        .finish_replication(retried.id, REPLICATION_COMPLETE, None, 501)
+        .await
+        .unwrap();
+    assert_eq!(store.claim_replication(10_000, 10_060).await.unwrap(), None);
+    assert_eq!(store.replication_backlog().await.unwrap(), (0, None));
+
+    // The image's status: the latest task per destination.
+    let statuses = store
+        .image_replications(&reg, "prod-app", "sha256:a")
+        .await
+        .unwrap();
+    let seen: Vec<(&str, &str, Option<&str>)> = statuses
+        .iter()
+        .map(|t| {
+            (
+                t.task.destination.region.as_str(),
+                t.status.as_str(),
+                t.failure_code.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("eu-west-1", REPLICATION_FAILED, Some("REPLICATION_DENIED")),
+            ("us-west-2", REPLICATION_COMPLETE, None)
+        ]
+    );
+    store
+        .enqueue_replications(&[task("sha256:a", "eu-west-1")], 600)
+        .await
+        .unwrap();
+    let statuses = store
+        .image_replications(&reg, "prod-app", "sha256:a")
+        .await
+        .unwrap();
+    assert_eq!(statuses[0].status, REPLICATION_IN_PROGRESS, "a newer push");
+    assert!(store
+        .image_replications(&other, "prod-app", "sha256:a")
+        .await
+        .unwrap()
+        .is_empty());
+}

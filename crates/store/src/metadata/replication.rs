@@ -1,0 +1,89 @@
+//! Replication (issue 22): each registry's replication configuration, and
+//! the durable queue of images to replicate (ARCHITECTURE.md,
+//! "Replication"). A task is one image pushed to one destination; it is
+//! claimed under a lease (a node that dies loses it when the lease ends),
+//! retried later when it fails for a cause that may pass, and finished
+//! COMPLETE or FAILED. An image's latest task per destination is its
+//! replication status.
+
+use super::RegistryKey;
+use crate::Result;
+use async_trait::async_trait;
+
+/// `IN_PROGRESS`: queued, running or waiting to be retried.
+pub const REPLICATION_IN_PROGRESS: &str = "IN_PROGRESS";
+pub const REPLICATION_COMPLETE: &str = "COMPLETE";
+pub const REPLICATION_FAILED: &str = "FAILED";
+
+/// An image to replicate to one destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReplicationTask {
+    pub source: RegistryKey,
+    pub repository: String,
+    pub digest: String,
+    /// The tag the push set, if any.
+    pub tag: Option<String>,
+    pub destination: RegistryKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationTask {
+    pub id: i64,
+    pub task: NewReplicationTask,
+    pub status: String,
+    pub failure_code: Option<String>,
+    /// Times it was claimed, this one included.
+    pub attempts: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[async_trait]
+pub trait ReplicationStore: Send + Sync {
+    /// The registry's configuration (ECR's JSON), if one was put.
+    async fn replication_config(&self, registry: &RegistryKey) -> Result<Option<String>>;
+    /// Replaces the registry's configuration.
+    async fn put_replication_config(
+        &self,
+        registry: &RegistryKey,
+        config: &str,
+        now: i64,
+    ) -> Result<()>;
+    /// Queues `tasks`, due at once.
+    async fn enqueue_replications(&self, tasks: &[NewReplicationTask], now: i64) -> Result<()>;
+    /// The oldest due task nobody holds, claimed until `lease_until`
+    /// (its attempts counted); `None` when nothing is due. Two claimers
+    /// never get the same task while its lease lasts.
+    async fn claim_replication(
+        &self,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<ReplicationTask>>;
+    /// Finishes a claimed task: COMPLETE, or FAILED with `failure_code`.
+    async fn finish_replication(
+        &self,
+        id: i64,
+        status: &str,
+        failure_code: Option<&str>,
+        now: i64,
+    ) -> Result<()>;
+    /// Puts a claimed task back, due again at `due_at`, noting why it
+    /// failed this time.
+    async fn retry_replication(
+        &self,
+        id: i64,
+        due_at: i64,
+        failure_code: Option<&str>,
+        now: i64,
+    ) -> Result<()>;
+    /// The latest task per destination of one image.
+    async fn image_replications(
+        &self,
+        source: &RegistryKey,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Vec<ReplicationTask>>;
+    /// Tasks still in progress, and the creation time of the oldest (for
+    /// `/metrics`: queue depth and lag).
+    async fn replication_backlog(&self) -> Result<(u64, Option<i64>)>;
+}
