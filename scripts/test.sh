@@ -37,7 +37,7 @@ if cargo nextest --version >/dev/null 2>&1; then
   # the same package selection as the pass above reuses its build, where
   # `-p berth` alone unifies features differently and recompiled ~20 crates.
   BERTH_TEST_METADATA=postgres BERTH_TEST_BLOBS=s3 cargo nextest run --workspace --locked --no-fail-fast -E \
-    'package(berth) & binary(it) & ((test(/^(api|ecr|authz|authz_clients|iam|clients|artifacts|spec|concurrency|isolation|lifecycle|hostile|kms|templates)::/)
+    'package(berth) & binary(it) & ((test(/^(api|ecr|authz|authz_clients|iam|clients|artifacts|spec|concurrency|isolation|lifecycle|hostile|kms|templates|replication)::/)
       | test(=gc::a_push_storm_beside_gc_in_a_loop_loses_nothing)
       | test(=scanning::artifacts_are_not_images_and_images_without_packages_are_unsupported))
      - test(=lifecycle::expire_untagged_images_older_than_30_days_previewed_then_scheduled))'

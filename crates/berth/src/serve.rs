@@ -208,6 +208,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             startup.clone(),
         ))
     });
+    for _ in 0..REPLICATION_WORKERS {
+        tokio::spawn(replicate_continuously(registry.clone()));
+    }
     crate::memory::trim_periodically();
     tokio::spawn(shutdown_on_signal(handle.clone()));
     // The rest of start-up's work holds its own clones.
@@ -422,6 +425,23 @@ async fn seal_plaintext_periodically(
         },
     )
     .await
+}
+
+/// Replication tasks one node runs at once.
+const REPLICATION_WORKERS: usize = 4;
+
+/// One replication worker: runs what is due, then waits for a push on this
+/// node to queue more, or a second (another node's pushes, retries coming
+/// due). Every node runs workers: tasks are claimed under leases
+/// (`ReplicationStore::claim_replication`), so each runs on one node at a
+/// time and a dead node's are taken over when their leases end.
+async fn replicate_continuously(registry: Arc<Registry>) {
+    loop {
+        if let Err(e) = registry.replicate_due().await {
+            tracing::warn!(error = %e, "the replication queue could not be read; trying again");
+        }
+        registry.replication_queued(Duration::from_secs(1)).await;
+    }
 }
 
 /// Evaluates every repository's lifecycle policy every `every`, on one node

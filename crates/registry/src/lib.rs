@@ -27,6 +27,11 @@ pub use maintenance::Readiness;
 mod manifests;
 mod pulls;
 mod referrers;
+mod replication;
+pub use replication::{
+    Destination, ReplicationConfiguration, ReplicationRule, ReplicationStatus, ReplicationTotals,
+    RepositoryFilter,
+};
 mod repositories;
 mod rewrap;
 pub use rewrap::RewrapRun;
@@ -201,6 +206,9 @@ pub struct Registry {
     domains: Arc<domains::DomainStores>,
     /// What sealing plaintext from before encryption did (`sealing.rs`).
     sealing: sealing::SealCounters,
+    /// Wakes this node's replication workers when a push queues work.
+    replication_wake: tokio::sync::Notify,
+    replication_counters: replication::ReplicationCounters,
     config: RegistryConfig,
 }
 
@@ -237,6 +245,8 @@ impl Registry {
             kms,
             domains: domains.clone(),
             sealing: sealing::SealCounters::default(),
+            replication_wake: tokio::sync::Notify::new(),
+            replication_counters: Default::default(),
             scanning: scanning::Scanning::new(
                 domains,
                 meta.clone(),

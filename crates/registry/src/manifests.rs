@@ -10,6 +10,17 @@ use berth_store::{
 use bytes::Bytes;
 use std::sync::Arc;
 
+/// Who stores a manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A `/v2` PUT: an image already stored is stored again (a no-op).
+    Push,
+    /// ECR's PutImage: an image already stored is `ImageAlreadyExists`.
+    PutImage,
+    /// Replication into a destination: as a push, but never replicated on.
+    Replication,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PutManifest {
     pub digest: Digest,
@@ -49,7 +60,7 @@ impl Registry {
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<PutManifest> {
-        self.store_manifest(repo, reference, content_type, body, false)
+        self.store_manifest(repo, reference, content_type, body, Origin::Push)
             .await
     }
 
@@ -64,18 +75,19 @@ impl Registry {
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<PutManifest> {
-        self.store_manifest(repo, reference, content_type, body, true)
+        self.store_manifest(repo, reference, content_type, body, Origin::PutImage)
             .await
     }
 
-    async fn store_manifest(
+    pub(crate) async fn store_manifest(
         &self,
         repo: &Repo,
         reference: &Reference,
         content_type: Option<&str>,
         body: Bytes,
-        refuse_existing: bool,
+        origin: Origin,
     ) -> Result<PutManifest> {
+        let refuse_existing = origin == Origin::PutImage;
         if body.len() > MAX_MANIFEST_BYTES {
             return Err(Error::ManifestTooLarge {
                 size: body.len(),
@@ -193,6 +205,11 @@ impl Registry {
                     &body,
                 )
                 .await;
+                // What replication stores does not replicate again (no
+                // chains, as on ECR).
+                if origin != Origin::Replication {
+                    self.enqueue_replication(repo, &digest, tag).await?;
+                }
                 Ok(PutManifest {
                     digest,
                     media_type: manifest.media_type,

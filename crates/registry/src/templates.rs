@@ -2,7 +2,7 @@
 //! UpdateRepositoryCreationTemplate, DescribeRepositoryCreationTemplates,
 //! DeleteRepositoryCreationTemplate), and applying one when berth creates a
 //! repository itself: on a push to a repository that does not exist
-//! (`CREATE_ON_PUSH`; replication will use `REPLICATION`).
+//! (`CREATE_ON_PUSH`) and replication creates (`REPLICATION`).
 //!
 //! A template is stored whole, its settings as JSON (`TemplateSettings`),
 //! one per prefix of a registry. The template for a new repository is the
@@ -24,6 +24,8 @@ pub const ROOT_PREFIX: &str = "ROOT";
 pub const APPLIED_FOR: [&str; 3] = ["REPLICATION", "PULL_THROUGH_CACHE", "CREATE_ON_PUSH"];
 /// Creating a repository on a push.
 pub const CREATE_ON_PUSH: &str = "CREATE_ON_PUSH";
+/// `appliedFor`: repositories replication creates in a destination.
+pub const REPLICATION: &str = "REPLICATION";
 
 /// What a template sets, as stored (the registry's encoding) and as the
 /// ECR API answers it.
@@ -311,7 +313,7 @@ impl Registry {
                 .set_repository_policy_as_template(&repo.registry, name, p)
                 .await?;
         }
-        tracing::info!(repository = %name, prefix = %t.prefix, "created a repository on push from its creation template");
+        tracing::info!(repository = %name, prefix = %t.prefix, "created a repository from its creation template");
         Ok(record.id)
     }
 }

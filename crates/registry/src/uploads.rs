@@ -223,6 +223,19 @@ impl Registry {
         let Some(from_id) = self.find_repo_id(&source).await? else {
             return Ok(None);
         };
+        self.link_blob_from(repo, &source, from_id, digest).await
+    }
+
+    /// Links into `repo` the blob `digest` that `source` (`from_id`, of any
+    /// registry) links: what a mount and replication do. `None` when the
+    /// source does not link it or its bytes are archived.
+    pub(crate) async fn link_blob_from(
+        &self,
+        repo: &Repo,
+        source: &Repo,
+        from_id: RepoId,
+        digest: &Digest,
+    ) -> Result<Option<BlobInfo>> {
         // A mount links the bytes the source's key domain holds; across
         // domains they are copied (opened under the source's key, sealed
         // under the target's: the caller may use both, `/v2` asked).
@@ -236,7 +249,7 @@ impl Registry {
             .await?;
         if source_key != target_key {
             return self
-                .mount_across_domains(repo, &source, from_id, digest)
+                .mount_across_domains(repo, source, from_id, digest)
                 .await;
         }
         let repo_id = self.repo_id_for_push(repo).await?;

@@ -70,6 +70,8 @@ pub struct Metrics {
     blob_bytes: Gauge,
     /// Sealing plaintext from before encryption (`Registry::sealing_totals`).
     sealing: [Gauge; 9],
+    /// Replication's queue and outcomes (`Registry::replication_totals`).
+    replication: [Gauge; 5],
 }
 
 impl Default for Metrics {
@@ -141,8 +143,31 @@ impl Default for Metrics {
         ]) {
             registry.register(name, help, g.clone());
         }
+        let replication: [Gauge; 5] = Default::default();
+        for (g, (name, help)) in replication.iter().zip([
+            (
+                "replication_queue_depth",
+                "Replication tasks in progress (queued, running or waiting to be retried), in the whole deployment",
+            ),
+            (
+                "replication_lag_seconds",
+                "Age of the oldest replication task in progress",
+            ),
+            ("replications_complete", "Replications this process completed"),
+            (
+                "replications_failed",
+                "Replications this process finished FAILED (each is logged with its cause)",
+            ),
+            (
+                "replication_retries",
+                "Replication attempts this process put back to be tried again later",
+            ),
+        ]) {
+            registry.register(name, help, g.clone());
+        }
         Metrics {
             sealing,
+            replication,
             registry,
             requests,
             latency,
@@ -173,6 +198,18 @@ impl Metrics {
             t.left,
             t.rewrapped,
             u64::from(t.root_generation),
+        ]) {
+            g.set(v as i64);
+        }
+    }
+
+    pub fn set_replication(&self, t: berth_registry::ReplicationTotals) {
+        for (g, v) in self.replication.iter().zip([
+            t.queued,
+            t.lag_ms / 1000,
+            t.complete,
+            t.failed,
+            t.retried,
         ]) {
             g.set(v as i64);
         }
@@ -269,6 +306,10 @@ pub async fn metrics_endpoint(State(app): State<crate::AppState>) -> Response {
         Err(e) => tracing::warn!(error = %e, "could not read store counts for /metrics"),
     }
     app.metrics.set_sealing(app.registry.sealing_totals());
+    match app.registry.replication_totals().await {
+        Ok(t) => app.metrics.set_replication(t),
+        Err(e) => tracing::warn!(error = %e, "could not read the replication queue for /metrics"),
+    }
     let mut resp = (
         [(
             http::header::CONTENT_TYPE,

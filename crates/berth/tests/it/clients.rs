@@ -292,32 +292,12 @@ fn docker_pushes_to_the_repository_uri_create_repository_returns() {
     let password = aws_with(&s.aws_env("us-east-1"), &["ecr", "get-login-password"]);
     assert!(password.status.success());
     let config = s.scratch().join("docker-quickstart");
-    std::fs::create_dir_all(&config).unwrap();
+    docker_login(&config, &registry, &password.stdout);
     let docker = || {
         let mut c = Command::new("docker");
         c.env("DOCKER_CONFIG", &config);
         c
     };
-    let mut login = docker()
-        .args(["login", "--username", "AWS", "--password-stdin", &registry])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    login
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&password.stdout)
-        .unwrap();
-    let logged_in = login.wait_with_output().unwrap();
-    assert!(
-        logged_in.status.success(),
-        "docker login {registry}: {}",
-        String::from_utf8_lossy(&logged_in.stderr)
-    );
     let rootfs = s.scratch().join("quickstart.tar");
     std::fs::write(&rootfs, image::rootfs_tar(43, 2, 10_000)).unwrap();
     let reference = format!("{uri}:v1");

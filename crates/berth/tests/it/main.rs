@@ -34,6 +34,7 @@ mod kms;
 mod lifecycle;
 mod migrate;
 mod postgres;
+mod replication;
 mod roles;
 mod root;
 mod s3;

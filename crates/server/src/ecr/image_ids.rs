@@ -110,3 +110,26 @@ pub async fn resolve(
         ))),
     }
 }
+
+/// The digest an image id names, which must be an image of the repository.
+pub async fn existing_image(call: &Call<'_>, repo: &Repo, id: &ImageId) -> Result<Digest, Failure> {
+    let digest = match resolve(call, repo, id).await? {
+        Ok(d) => d,
+        Err(("ImageNotFound", _)) => return Err(call.image_not_found(repo, id).into()),
+        Err((_, reason)) => return Err(AwsError::invalid_parameter(reason).into()),
+    };
+    let found = call
+        .app
+        .registry
+        .image_details(repo, std::slice::from_ref(&digest))
+        .await?;
+    if found.is_empty() {
+        return Err(call.image_not_found(repo, id).into());
+    }
+    Ok(digest)
+}
+
+/// The id answered: the digest resolved, with the tag the image was named by.
+pub fn image_id_of(digest: &Digest, id: &ImageId) -> ImageId {
+    ImageId::of(digest, id.image_tag.as_deref())
+}

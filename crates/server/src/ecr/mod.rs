@@ -25,6 +25,7 @@ mod operation;
 mod paging;
 mod policies;
 mod pull_through_cache;
+mod replication;
 mod repositories;
 mod scanning;
 mod settings;

@@ -1,6 +1,6 @@
 //! Repositories and the registry: CreateRepository, DescribeRepositories,
 //! DeleteRepository, PutImageTagMutability, GetAuthorizationToken,
-//! DescribeRegistry.
+//! (DescribeRegistry is with replication, `replication.rs`).
 
 use super::access::{Needs, Scope};
 use super::call::{constraint, seconds, Call, Failure};
@@ -410,35 +410,6 @@ impl EcrOperation for GetAuthorizationToken {
                 expires_at,
                 proxy_endpoint: format!("{}://{}", call.app.hosts.scheme, call.registry_host()),
             }],
-        })
-    }
-}
-
-/// The registry and its (empty) replication configuration.
-pub struct DescribeRegistry;
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DescribeRegistryOutput {
-    registry_id: String,
-    replication_configuration: ReplicationConfiguration,
-}
-
-#[derive(Serialize)]
-pub struct ReplicationConfiguration {
-    /// berth replicates nothing.
-    rules: Vec<Value>,
-}
-
-impl EcrOperation for DescribeRegistry {
-    const NAME: &'static str = "DescribeRegistry";
-    type Input = IgnoredAny;
-    type Output = DescribeRegistryOutput;
-
-    async fn handle(call: &Call<'_>, _: IgnoredAny) -> Result<Self::Output, Failure> {
-        Ok(DescribeRegistryOutput {
-            registry_id: call.registry.account_id.clone(),
-            replication_configuration: ReplicationConfiguration { rules: Vec::new() },
         })
     }
 }

@@ -6,7 +6,7 @@
 
 use super::access::{Needs, Scope};
 use super::call::{constraint, seconds, Call, Failure};
-use super::image_ids::{image_id_text, resolve, ImageId};
+use super::image_ids::{existing_image, image_id_of, image_id_text, ImageId};
 use super::operation::EcrOperation;
 use super::paging::{decode_token, encode_token, page_size};
 use crate::aws_error::AwsError;
@@ -18,29 +18,6 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-
-/// The digest an image id names, which must be an image of the repository.
-async fn existing_image(call: &Call<'_>, repo: &Repo, id: &ImageId) -> Result<Digest, Failure> {
-    let digest = match resolve(call, repo, id).await? {
-        Ok(d) => d,
-        Err(("ImageNotFound", _)) => return Err(call.image_not_found(repo, id).into()),
-        Err((_, reason)) => return Err(AwsError::invalid_parameter(reason).into()),
-    };
-    let found = call
-        .app
-        .registry
-        .image_details(repo, std::slice::from_ref(&digest))
-        .await?;
-    if found.is_empty() {
-        return Err(call.image_not_found(repo, id).into());
-    }
-    Ok(digest)
-}
-
-/// The id answered: the digest resolved, with the tag the image was named by.
-fn image_id_of(digest: &Digest, id: &ImageId) -> ImageId {
-    ImageId::of(digest, id.image_tag.as_deref())
-}
 
 /// ECR's `ImageScanStatus`.
 #[derive(Serialize)]

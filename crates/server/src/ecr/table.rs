@@ -28,8 +28,8 @@
 
 use super::operation::Entry;
 use super::{
-    images, layers, lifecycle, policies, pull_through_cache, repositories, scanning, settings,
-    tagging, templates,
+    images, layers, lifecycle, policies, pull_through_cache, replication, repositories, scanning,
+    settings, tagging, templates,
 };
 
 /// In the model's (alphabetical) order.
@@ -50,12 +50,12 @@ pub const TABLE: &[Entry] = &[
     Entry::implemented::<policies::DeleteRepositoryPolicy>(),
     Entry::unsupported("DeleteSigningConfiguration"),
     Entry::unsupported("DeregisterPullTimeUpdateExclusion"),
-    Entry::unsupported("DescribeImageReplicationStatus"),
+    Entry::implemented::<replication::DescribeImageReplicationStatus>(),
     Entry::implemented::<scanning::DescribeImageScanFindings>(),
     Entry::unsupported("DescribeImageSigningStatus"),
     Entry::implemented::<images::DescribeImages>(),
     Entry::implemented::<pull_through_cache::DescribePullThroughCacheRules>(),
-    Entry::implemented::<repositories::DescribeRegistry>(),
+    Entry::implemented::<replication::DescribeRegistry>(),
     Entry::unsupported("DescribeReplicationBackfillResults"),
     Entry::implemented::<repositories::DescribeRepositories>(),
     Entry::implemented::<templates::DescribeRepositoryCreationTemplates>(),
@@ -81,7 +81,7 @@ pub const TABLE: &[Entry] = &[
     Entry::implemented::<lifecycle::PutLifecyclePolicy>(),
     Entry::implemented::<policies::PutRegistryPolicy>(),
     Entry::implemented::<scanning::PutRegistryScanningConfiguration>(),
-    Entry::unsupported("PutReplicationConfiguration"),
+    Entry::implemented::<replication::PutReplicationConfiguration>(),
     Entry::unsupported("PutSigningConfiguration"),
     Entry::unsupported("RegisterPullTimeUpdateExclusion"),
     Entry::implemented::<policies::SetRepositoryPolicy>(),
@@ -153,9 +153,10 @@ mod tests {
     fn the_table_lists_the_model_once_in_order() {
         assert_eq!(OPERATIONS.len(), 62);
         assert!(OPERATIONS.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(IMPLEMENTED_OPERATIONS.len(), 45);
+        assert_eq!(IMPLEMENTED_OPERATIONS.len(), 47);
         assert!(IMPLEMENTED_OPERATIONS.contains(&"UploadLayerPart"));
-        assert!(!IMPLEMENTED_OPERATIONS.contains(&"PutReplicationConfiguration"));
+        assert!(IMPLEMENTED_OPERATIONS.contains(&"PutReplicationConfiguration"));
+        assert!(!IMPLEMENTED_OPERATIONS.contains(&"StartReplicationBackfill"));
     }
 
     fn required(op: &str, input: &Value) -> Result<Needs, crate::aws_error::AwsError> {

@@ -390,3 +390,26 @@ pub fn domain_blob_file(root: &std::path::Path, arn: &str, digest: &str) -> std:
         .join(&hex[..2])
         .join(hex)
 }
+
+/// `docker login --password-stdin` to `registry` with a docker config
+/// directory of the test's own (`config`), as `aws ecr
+/// get-login-password | docker login --username AWS` does; it must succeed.
+pub fn docker_login(config: &std::path::Path, registry: &str, password: &[u8]) {
+    use std::io::Write as _;
+    std::fs::create_dir_all(config).unwrap();
+    let mut login = std::process::Command::new("docker")
+        .env("DOCKER_CONFIG", config)
+        .args(["login", "--username", "AWS", "--password-stdin", registry])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    login.stdin.take().unwrap().write_all(password).unwrap();
+    let out = login.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker login {registry}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

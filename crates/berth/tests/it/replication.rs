@@ -1,0 +1,456 @@
+//! Replication within one deployment (issue 22): the seeds' rule with
+//! docker pushes, pulled back from the destination region's host name;
+//! cross-account replication refused until the destination's registry
+//! policy allows it, then into a repository made from a REPLICATION
+//! template; an index with its platforms and a referrer replicated whole;
+//! a tag moved quickly ends at the newest image.
+
+use crate::common::*;
+use berth_testkit::image;
+use berth_testkit::tools;
+use serde_json::{json, Value};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const OWNER: &str = "000000000000";
+const OTHER: &str = "111111111111";
+
+/// The seeds' configuration, verbatim but for the account.
+fn seeds_rule(account: &str) -> Value {
+    json!({"rules":[{"destinations":[{"region":"us-west-2","registryId": account}],
+        "repositoryFilters":[{"filter":"prod-","filterType":"PREFIX_MATCH"}]}]})
+}
+
+/// A client of the registry `account`/`region` by its host name (no DNS
+/// needed: resolved to the server), signed in as `key`.
+fn registry_client(
+    s: &TestServer,
+    account: &str,
+    region: &str,
+    key: (&str, &str),
+) -> (reqwest::blocking::Client, String) {
+    use base64::Engine as _;
+    let host = format!("{account}.dkr.ecr.{region}.localhost");
+    let password = berth_testkit::ecr::login_password(&s.raw_client(), &s.url(), key);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Basic {basic}").parse().unwrap(),
+    );
+    let client = reqwest::blocking::Client::builder()
+        .default_headers(headers)
+        .resolve(&host, s.addr)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    (client, format!("http://{host}:{}", s.addr.port()))
+}
+
+fn root() -> (&'static str, &'static str) {
+    (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    )
+}
+
+/// Waits until the image's replication to every destination is no longer
+/// IN_PROGRESS; its statuses.
+fn settled(s: &TestServer, key: (&str, &str), repo: &str, image_id: Value) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = berth_testkit::ecr::call(
+            &s.raw_client(),
+            &s.url(),
+            key,
+            "us-east-1",
+            "DescribeImageReplicationStatus",
+            &json!({"repositoryName": repo, "imageId": image_id}),
+        )
+        .unwrap();
+        let statuses = out["replicationStatuses"].as_array().unwrap().clone();
+        if !statuses.is_empty() && statuses.iter().all(|st| st["status"] != "IN_PROGRESS") {
+            return statuses;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still in progress: {out}\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Pushes a generated image with docker as `reference` (logged in first).
+fn docker_push(s: &TestServer, config: &std::path::Path, reference: &str, seed: u64) {
+    let docker = || {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_CONFIG", config);
+        c
+    };
+    let rootfs = s.scratch().join(format!("rootfs-{seed}.tar"));
+    std::fs::write(&rootfs, image::rootfs_tar(seed, 2, 10_000)).unwrap();
+    tools::run(docker().arg("import").arg(&rootfs).arg(reference));
+    tools::run(docker().args(["push", reference]));
+    let _ = docker().args(["rmi", "-f", reference]).output();
+}
+
+/// The seeds' rule: `prod-app:v1` pushed with docker appears in us-west-2
+/// byte for byte (manifest and every blob, read from the us-west-2 host
+/// name), `dev-app:v1` does not; the status says COMPLETE. A `*` in a
+/// filter is refused (ECR's filter pattern has none), and so is the source
+/// registry as its own destination.
+#[test]
+fn the_seeds_rule_replicates_prod_repositories_to_us_west_2() {
+    if !tools::require("docker") || !tools::require("aws") {
+        return;
+    }
+    let s = start();
+    let env = s.aws_env("us-east-1");
+    let rule = seeds_rule(OWNER).to_string();
+    let put = json_of(
+        &["ecr", "put-replication-configuration"],
+        aws_with(
+            &env,
+            &[
+                "ecr",
+                "put-replication-configuration",
+                "--replication-configuration",
+                &rule,
+            ],
+        ),
+    );
+    assert_eq!(put["replicationConfiguration"], seeds_rule(OWNER));
+    let described = json_of(
+        &["ecr", "describe-registry"],
+        aws_with(&env, &["ecr", "describe-registry"]),
+    );
+    assert_eq!(described["replicationConfiguration"], seeds_rule(OWNER));
+    for (bad, why) in [
+        (
+            json!({"rules":[{"destinations":[{"region":"us-west-2","registryId":OWNER}],
+                "repositoryFilters":[{"filter":"prod-*","filterType":"PREFIX_MATCH"}]}]}),
+            "regular expression",
+        ),
+        (
+            json!({"rules":[{"destinations":[{"region":"us-east-1","registryId":OWNER}]}]}),
+            "cannot be a replication destination",
+        ),
+    ] {
+        let err = s
+            .ecr(
+                "us-east-1",
+                "PutReplicationConfiguration",
+                json!({"replicationConfiguration": bad}),
+            )
+            .unwrap_err();
+        assert_eq!(err.1["__type"], "InvalidParameterException", "{err:?}");
+        assert!(err.1["message"].as_str().unwrap().contains(why), "{err:?}");
+    }
+
+    let config = s.scratch().join("docker-replication");
+    let password = berth_testkit::ecr::login_password(&s.raw_client(), &s.url(), root());
+    docker_login(&config, &s.host(), password.as_bytes());
+    for repo in ["prod-app", "dev-app"] {
+        s.ecr(
+            "us-east-1",
+            "CreateRepository",
+            json!({"repositoryName": repo}),
+        )
+        .unwrap();
+        docker_push(&s, &config, &format!("{}/{repo}:v1", s.host()), 71);
+    }
+    let statuses = settled(&s, root(), "prod-app", json!({"imageTag": "v1"}));
+    assert_eq!(
+        statuses,
+        [json!({"region": "us-west-2", "registryId": OWNER, "status": "COMPLETE"})]
+    );
+    let dev = s
+        .ecr(
+            "us-east-1",
+            "DescribeImageReplicationStatus",
+            json!({"repositoryName": "dev-app", "imageId": {"imageTag": "v1"}}),
+        )
+        .unwrap();
+    assert_eq!(dev["replicationStatuses"], json!([]));
+
+    // Byte for byte from the us-west-2 host name.
+    let (east, east_url) = registry_client(&s, OWNER, "us-east-1", root());
+    let (west, west_url) = registry_client(&s, OWNER, "us-west-2", root());
+    let accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
+    let get = |c: &reqwest::blocking::Client, url: String| {
+        let r = c.get(url).header("accept", accept).send().unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().unwrap().to_vec()
+    };
+    let manifest = get(&east, format!("{east_url}/v2/prod-app/manifests/v1"));
+    assert_eq!(
+        get(&west, format!("{west_url}/v2/prod-app/manifests/v1")),
+        manifest
+    );
+    let parsed: Value = serde_json::from_slice(&manifest).unwrap();
+    let mut blobs = vec![parsed["config"]["digest"].as_str().unwrap().to_string()];
+    blobs.extend(
+        parsed["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string()),
+    );
+    for d in blobs {
+        let bytes = get(&west, format!("{west_url}/v2/prod-app/blobs/{d}"));
+        assert_eq!(image::sha256(&bytes), d);
+        assert_eq!(
+            bytes,
+            get(&east, format!("{east_url}/v2/prod-app/blobs/{d}"))
+        );
+    }
+    let missing = west
+        .get(format!("{west_url}/v2/dev-app/manifests/v1"))
+        .header("accept", accept)
+        .send()
+        .unwrap();
+    assert_eq!(missing.status(), 404, "dev-app is not replicated");
+}
+
+/// Cross-account: FAILED with `REPLICATION_ACCESS_DENIED` until the
+/// destination's registry policy allows the source account; then the
+/// destination repository is created from the destination's REPLICATION
+/// template (its tag mutability), an index replicates with both platform
+/// manifests and a signature referrer, and a tag moved twice quickly ends
+/// at the newest image.
+#[test]
+fn cross_account_replication_follows_the_destination_registry_policy_and_template() {
+    let s = start();
+    let other = account_with_key(&s, OTHER);
+    let other = (other.0.as_str(), other.1.as_str());
+    let as_other = |op: &str, input: Value| {
+        berth_testkit::ecr::call(&s.raw_client(), &s.url(), other, "us-east-1", op, &input).unwrap()
+    };
+    s.ecr(
+        "us-east-1",
+        "PutReplicationConfiguration",
+        json!({"replicationConfiguration": {"rules": [{"destinations": [{"region": "us-east-1", "registryId": OTHER}],
+            "repositoryFilters": [{"filter": "prod/", "filterType": "PREFIX_MATCH"}]}]}}),
+    )
+    .unwrap();
+    let api = Api::new(&s);
+    let first = image::oci_image(72, 2, 1, 4_000);
+    s.ecr(
+        "us-east-1",
+        "CreateRepository",
+        json!({"repositoryName": "prod/app"}),
+    )
+    .unwrap();
+    api.push_image("prod/app", &first, "v1");
+    let denied = settled(&s, root(), "prod/app", json!({"imageTag": "v1"}));
+    assert_eq!(
+        denied,
+        [
+            json!({"region": "us-east-1", "registryId": OTHER, "status": "FAILED",
+                "failureCode": "REPLICATION_ACCESS_DENIED"})
+        ]
+    );
+    let err = berth_testkit::ecr::call(
+        &s.raw_client(),
+        &s.url(),
+        other,
+        "us-east-1",
+        "DescribeRepositories",
+        &json!({"repositoryNames": ["prod/app"]}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.1["__type"], "RepositoryNotFoundException",
+        "nothing created"
+    );
+
+    as_other(
+        "PutRegistryPolicy",
+        json!({"policyText": json!({"Version": "2012-10-17", "Statement": [{"Sid": "replication",
+            "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{OWNER}:root")},
+            "Action": ["ecr:ReplicateImage", "ecr:CreateRepository"],
+            "Resource": format!("arn:aws:ecr:us-east-1:{OTHER}:repository/*")}]}).to_string()}),
+    );
+    as_other(
+        "CreateRepositoryCreationTemplate",
+        json!({"prefix": "prod", "appliedFor": ["REPLICATION"], "imageTagMutability": "IMMUTABLE"}),
+    );
+    let second = image::oci_image(73, 2, 1, 4_000);
+    api.push_image("prod/app", &second, "v2");
+    let ok = settled(&s, root(), "prod/app", json!({"imageTag": "v2"}));
+    assert_eq!(ok[0]["status"], "COMPLETE", "{ok:?}");
+    let repo = as_other(
+        "DescribeRepositories",
+        json!({"repositoryNames": ["prod/app"]}),
+    );
+    assert_eq!(
+        repo["repositories"][0]["imageTagMutability"], "IMMUTABLE",
+        "{repo}"
+    );
+    let (dest, dest_url) = registry_client(&s, OTHER, "us-east-1", other);
+    let got = dest
+        .get(format!("{dest_url}/v2/prod/app/manifests/v2"))
+        .header("accept", image::OCI_MANIFEST)
+        .send()
+        .unwrap();
+    assert_eq!(got.bytes().unwrap().to_vec(), second.manifest);
+
+    // An index over two platform images, with a signature of the index.
+    s.ecr(
+        "us-east-1",
+        "CreateRepository",
+        json!({"repositoryName": "prod/multi"}),
+    )
+    .unwrap();
+    let (amd, arm) = (
+        image::oci_image(74, 1, 1, 3_000),
+        image::oci_image(75, 1, 1, 3_000),
+    );
+    for img in [&amd, &arm] {
+        api.push_image(
+            "prod/multi",
+            img,
+            &img.manifest_digest.replace(':', "-")[..20],
+        );
+    }
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": image::OCI_MANIFEST, "digest": amd.manifest_digest, "size": amd.manifest.len(),
+             "platform": {"architecture": "amd64", "os": "linux"}},
+            {"mediaType": image::OCI_MANIFEST, "digest": arm.manifest_digest, "size": arm.manifest.len(),
+             "platform": {"architecture": "arm64", "os": "linux"}}]}))
+    .unwrap();
+    let index_digest = image::sha256(&index);
+    // The signature first (a referrer needs no subject yet), so that it is
+    // there when the index's replication copies its referrers.
+    let empty = api.push_blob("prod/multi", b"{}");
+    let sig = api.push_blob("prod/multi", b"a signature");
+    let signature = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": image::OCI_MANIFEST,
+        "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": sig, "size": 11}],
+        "subject": {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": index_digest, "size": index.len()}}))
+    .unwrap();
+    let r = api.put_manifest(
+        "prod/multi",
+        &image::sha256(&signature),
+        image::OCI_MANIFEST,
+        &signature,
+    );
+    assert_eq!(r.status(), 201);
+    let r = api.put_manifest(
+        "prod/multi",
+        "v1",
+        "application/vnd.oci.image.index.v1+json",
+        &index,
+    );
+    assert_eq!(r.status(), 201);
+    let done = settled(&s, root(), "prod/multi", json!({"imageTag": "v1"}));
+    assert_eq!(done[0]["status"], "COMPLETE", "{done:?}");
+    let fetch = |path: String, accept: &str| {
+        let r = dest
+            .get(format!("{dest_url}{path}"))
+            .header("accept", accept)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.bytes().unwrap().to_vec()
+    };
+    assert_eq!(
+        fetch(
+            "/v2/prod/multi/manifests/v1".into(),
+            "application/vnd.oci.image.index.v1+json"
+        ),
+        index
+    );
+    for img in [&amd, &arm] {
+        assert_eq!(
+            fetch(
+                format!("/v2/prod/multi/manifests/{}", img.manifest_digest),
+                image::OCI_MANIFEST
+            ),
+            img.manifest
+        );
+        let layer = &img.layers[0];
+        assert_eq!(
+            fetch(
+                format!("/v2/prod/multi/blobs/{}", image::sha256(&layer.bytes)),
+                "*/*"
+            ),
+            layer.bytes
+        );
+    }
+    let referrers: Value = serde_json::from_slice(&fetch(
+        format!("/v2/prod/multi/referrers/{index_digest}"),
+        "application/vnd.oci.image.index.v1+json",
+    ))
+    .unwrap();
+    assert_eq!(
+        referrers["manifests"][0]["digest"],
+        image::sha256(&signature),
+        "{referrers}"
+    );
+
+    // A tag moved twice quickly: the destination ends at the newest image
+    // (its repository made first, mutable, so the IMMUTABLE template does
+    // not apply).
+    as_other("CreateRepository", json!({"repositoryName": "prod/moving"}));
+    s.ecr(
+        "us-east-1",
+        "CreateRepository",
+        json!({"repositoryName": "prod/moving"}),
+    )
+    .unwrap();
+    let images: Vec<_> = (0..3)
+        .map(|i| image::oci_image(80 + i, 1, 1, 2_000))
+        .collect();
+    for img in &images {
+        api.push_image("prod/moving", img, "latest");
+    }
+    let newest = &images[2];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = settled(
+            &s,
+            root(),
+            "prod/moving",
+            json!({"imageDigest": newest.manifest_digest}),
+        );
+        assert_eq!(st[0]["status"], "COMPLETE");
+        let (n, _) = backlog(&s);
+        if n == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let at = dest
+        .head(format!("{dest_url}/v2/prod/moving/manifests/latest"))
+        .header("accept", image::OCI_MANIFEST)
+        .send()
+        .unwrap();
+    assert_eq!(header(&at, "docker-content-digest"), newest.manifest_digest);
+}
+
+/// The replication queue's depth and lag, from `/metrics`.
+fn backlog(s: &TestServer) -> (u64, u64) {
+    let text = s
+        .client()
+        .get(s.url() + "/metrics")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    };
+    (
+        value("berth_replication_queue_depth "),
+        value("berth_replication_lag_seconds "),
+    )
+}

@@ -1,0 +1,278 @@
+//! One replication task within this deployment: the image copied from its
+//! source repository into the same-named repository of the destination
+//! registry (another region or account of this berth). Blobs are linked,
+//! not written (copied once only into another KMS key's domain); the
+//! manifest is stored as a push stores it. Every step is idempotent, so a
+//! task run twice (a node died holding it) changes nothing the second time.
+
+use super::{
+    Outcome, ACCESS_DENIED, IMAGE_NOT_FOUND, INVALID_IMAGE, KMS_ERROR, TAG_IMMUTABLE, UNAVAILABLE,
+};
+use crate::{Error, Registry, Repo, RepositorySettings, Result};
+use berth_oci::manifest::{Manifest, Reference as Needs};
+use berth_oci::{Digest, Reference, RepositoryName};
+use berth_store::{NewReplicationTask, RepoId};
+use std::future::Future;
+use std::pin::Pin;
+
+/// How deep an image's manifests may nest (an index of manifests is 1).
+const MAX_DEPTH: usize = 4;
+/// Referrers of one image copied with it.
+const MAX_REFERRERS: u32 = 1000;
+
+impl Registry {
+    pub(super) async fn replicate(&self, task: &NewReplicationTask) -> Outcome {
+        match self.try_replicate(task).await {
+            Ok(outcome) => outcome,
+            Err(e) => classify(e),
+        }
+    }
+
+    async fn try_replicate(&self, t: &NewReplicationTask) -> Result<Outcome> {
+        let Ok(name) = RepositoryName::parse(&t.repository) else {
+            return Ok(failed(INVALID_IMAGE, "the repository name does not parse"));
+        };
+        let Ok(digest) = t.digest.parse::<Digest>() else {
+            return Ok(failed(INVALID_IMAGE, "the digest does not parse"));
+        };
+        let source = Repo {
+            registry: t.source.clone(),
+            name: name.clone(),
+        };
+        let dest = Repo {
+            registry: t.destination.clone(),
+            name,
+        };
+        let Some(source_id) = self.find_repo_id(&source).await? else {
+            return Ok(failed(IMAGE_NOT_FOUND, "the source repository was deleted"));
+        };
+        if self.meta.get_manifest(source_id, &digest).await?.is_none() {
+            return Ok(failed(
+                IMAGE_NOT_FOUND,
+                "the image was deleted from the source",
+            ));
+        }
+        let exists = self.find_repo_id(&dest).await?.is_some();
+        if t.source.account_id != t.destination.account_id
+            && !self.replication_allowed(&t.source, &dest, !exists).await?
+        {
+            return Ok(failed(
+                ACCESS_DENIED,
+                &format!(
+                    "the registry policy of {} in {} does not allow account {} ecr:ReplicateImage{}",
+                    t.destination.account_id,
+                    t.destination.region,
+                    t.source.account_id,
+                    if exists { "" } else { " and ecr:CreateRepository" }
+                ),
+            ));
+        }
+        if !exists {
+            self.create_replica_repository(&dest).await?;
+        }
+        self.copy_manifest(&source, source_id, &dest, &digest, 0)
+            .await?;
+        // The tag moves only while the source's tag still names this image:
+        // a newer push of it has a task of its own, queued after this one,
+        // so the newest push wins at the destination in any order.
+        if let Some(tag) = &t.tag {
+            if self.meta.resolve_tag(source_id, tag).await?.as_ref() == Some(&digest) {
+                let stored = self
+                    .bodies
+                    .get(&*self.meta, source_id, &digest)
+                    .await?
+                    .ok_or_else(|| Error::ManifestUnknown(digest.to_string()))?;
+                let reference = Reference::Tag(
+                    berth_oci::Tag::parse(tag)
+                        .map_err(|_| Error::InvalidTag(format!("tag {tag:?} does not parse")))?,
+                );
+                self.store_replica(&dest, &reference, &stored.media_type, stored.body)
+                    .await?;
+            }
+        }
+        for r in self
+            .meta
+            .list_referrers(source_id, &digest, None, MAX_REFERRERS)
+            .await?
+        {
+            self.copy_manifest(&source, source_id, &dest, &r.digest, 0)
+                .await?;
+        }
+        Ok(Outcome::Complete)
+    }
+
+    /// Copies manifest `digest` with what it references (an index's
+    /// manifests first, each with its blobs), untagged.
+    fn copy_manifest<'a>(
+        &'a self,
+        source: &'a Repo,
+        source_id: RepoId,
+        dest: &'a Repo,
+        digest: &'a Digest,
+        depth: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>> {
+        Box::pin(async move {
+            if depth > MAX_DEPTH {
+                return Err(Error::ManifestInvalid(format!(
+                    "manifests nest more than {MAX_DEPTH} deep under {digest}"
+                )));
+            }
+            let stored = self
+                .bodies
+                .get(&*self.meta, source_id, digest)
+                .await?
+                .ok_or_else(|| Error::ManifestUnknown(digest.to_string()))?;
+            let manifest = Manifest::parse(&stored.body, Some(&stored.media_type))
+                .map_err(|e| Error::ManifestInvalid(e.to_string()))?;
+            for r in manifest.references() {
+                match r {
+                    Needs::Blob(d, _) => {
+                        if self
+                            .link_blob_from(dest, source, source_id, &d)
+                            .await?
+                            .is_none()
+                        {
+                            return Err(Error::ManifestBlobUnknown(vec![d]));
+                        }
+                    }
+                    Needs::Manifest(d, _) => {
+                        self.copy_manifest(source, source_id, dest, &d, depth + 1)
+                            .await?
+                    }
+                }
+            }
+            self.store_replica(
+                dest,
+                &Reference::Digest(digest.clone()),
+                &stored.media_type,
+                stored.body,
+            )
+            .await
+        })
+    }
+
+    async fn store_replica(
+        &self,
+        dest: &Repo,
+        reference: &Reference,
+        media_type: &str,
+        body: bytes::Bytes,
+    ) -> Result<()> {
+        self.store_manifest(
+            dest,
+            reference,
+            Some(media_type),
+            body,
+            crate::manifests::Origin::Replication,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The destination repository, created from the destination
+    /// registry's matching `REPLICATION` creation template, else with
+    /// defaults (ECR's: the source's settings are not copied).
+    async fn create_replica_repository(&self, dest: &Repo) -> Result<()> {
+        let name = dest.name.as_str();
+        if let Some(t) = self
+            .template_for(&dest.registry, name, crate::templates::REPLICATION)
+            .await?
+        {
+            self.create_from_template(dest, &t).await?;
+            return Ok(());
+        }
+        match self
+            .create_repository(
+                &dest.registry,
+                &dest.name,
+                RepositorySettings::default(),
+                &[],
+            )
+            .await
+        {
+            Ok(_) | Err(Error::RepositoryAlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the destination's registry policy lets the source account
+    /// replicate into `dest` (`ecr:ReplicateImage`, and
+    /// `ecr:CreateRepository` when it must be created), as AWS requires for
+    /// cross-account replication: the policy must name the source account.
+    async fn replication_allowed(
+        &self,
+        source: &berth_store::RegistryKey,
+        dest: &Repo,
+        create: bool,
+    ) -> Result<bool> {
+        let Some(text) = self.meta.registry_policy(&dest.registry).await? else {
+            return Ok(false);
+        };
+        let policy = crate::identity::parse_stored(&text, berth_iam::policy::PolicyKind::Resource)?;
+        let caller = crate::Principal::user(&source.account_id, crate::identity::ADMIN_USER);
+        let resource = format!(
+            "arn:aws:ecr:{}:{}:repository/{}",
+            dest.registry.region,
+            dest.registry.account_id,
+            dest.name.as_str()
+        );
+        let mut actions = vec!["ecr:ReplicateImage"];
+        if create {
+            actions.push("ecr:CreateRepository");
+        }
+        for action in actions {
+            let (decision, _) = self
+                .identity
+                .decide_with_own_policy(
+                    &caller,
+                    action,
+                    &resource,
+                    &dest.registry.account_id,
+                    &policy,
+                    &Default::default(),
+                    &[],
+                )
+                .await?;
+            if !decision.is_allowed() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn failed(code: &'static str, why: &str) -> Outcome {
+    Outcome::Failed {
+        code,
+        why: why.to_string(),
+    }
+}
+
+/// Which failures may pass when tried again.
+fn classify(e: Error) -> Outcome {
+    let why = e.to_string();
+    match e {
+        Error::TagImmutable { .. } => Outcome::Failed {
+            code: TAG_IMMUTABLE,
+            why,
+        },
+        Error::Kms { .. } => Outcome::Retry {
+            code: KMS_ERROR,
+            why,
+        },
+        Error::ManifestInvalid(_) | Error::ManifestTooLarge { .. } | Error::InvalidTag(_) => {
+            Outcome::Failed {
+                code: INVALID_IMAGE,
+                why,
+            }
+        }
+        Error::ManifestUnknown(_) | Error::NameUnknown(_) => Outcome::Failed {
+            code: IMAGE_NOT_FOUND,
+            why,
+        },
+        _ => Outcome::Retry {
+            code: UNAVAILABLE,
+            why,
+        },
+    }
+}
