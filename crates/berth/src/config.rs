@@ -141,6 +141,18 @@ pub struct ServeArgs {
     /// repositories are created with CreateRepository].
     #[arg(long, env = "BERTH_CREATE_ON_PUSH")]
     pub create_on_push: Option<bool>,
+    /// A region served by another berth deployment, `REGION=URL`
+    /// (repeatable; the environment takes a comma-separated list):
+    /// replication to that region goes through that deployment's API, as
+    /// the identity in BERTH_REPLICATION_ACCESS_KEY_ID /
+    /// BERTH_REPLICATION_SECRET_ACCESS_KEY [default: none].
+    #[arg(long, env = "BERTH_REPLICATION_REMOTES", value_delimiter = ',')]
+    #[serde(default)]
+    pub replication_remote: Vec<String>,
+    /// The domain of the remote deployments' account host names
+    /// (`<account>.dkr.ecr.<region>.<domain>`) [default: localhost].
+    #[arg(long, env = "BERTH_REPLICATION_REMOTE_DOMAIN")]
+    pub replication_remote_domain: Option<String>,
     /// OSV records to import into the vulnerability database at start and
     /// every --vuln-db-refresh: a directory of JSON files, an osv.dev
     /// all.zip, or an http(s) URL of one [default: none; `berth vulndb
@@ -196,6 +208,9 @@ pub struct Config {
     pub seal_interval: Option<Duration>,
     pub allow_anonymous: AnonymousAccess,
     pub create_on_push: bool,
+    /// `REGION=URL` of the regions other deployments serve.
+    pub replication_remotes: Vec<String>,
+    pub replication_remote_domain: String,
     pub vuln_db: Option<String>,
     /// `None`: import only at start.
     pub vuln_db_refresh: Option<Duration>,
@@ -433,6 +448,15 @@ impl Config {
                 .or(file.allow_anonymous)
                 .map_or(Ok(AnonymousAccess::Off), |a| a.resolve())?,
             create_on_push: args.create_on_push.or(file.create_on_push).unwrap_or(false),
+            replication_remotes: if args.replication_remote.is_empty() {
+                file.replication_remote
+            } else {
+                args.replication_remote
+            },
+            replication_remote_domain: args
+                .replication_remote_domain
+                .or(file.replication_remote_domain)
+                .unwrap_or_else(|| "localhost".into()),
         })
     }
 }

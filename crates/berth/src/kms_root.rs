@@ -20,7 +20,6 @@ use berth_iam::ServerKey;
 use berth_registry::roots::{Generation, RootRecord, RootSource};
 use berth_store::MetadataStore;
 use serde_json::{json, Value};
-use sha2::Digest as _;
 
 /// The encryption context the root is wrapped and unwrapped under.
 const CONTEXT: (&str, &str) = ("berth", "kek-root");
@@ -29,9 +28,7 @@ pub struct RootKms {
     key: String,
     region: String,
     endpoint: String,
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: Option<String>,
+    credentials: crate::aws_call::Credentials,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -75,78 +72,40 @@ impl RootKms {
             key,
             region,
             endpoint: endpoint.trim_end_matches('/').to_string(),
-            access_key_id,
-            secret_access_key,
-            session_token,
+            credentials: crate::aws_call::Credentials {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            },
         }))
     }
 
     /// One KMS call, SigV4-signed; its output, or an error naming the KMS's
     /// exception and message.
     async fn call(&self, op: &str, input: &Value) -> anyhow::Result<Value> {
-        let body = input.to_string();
-        let url: reqwest::Url = format!("{}/", self.endpoint)
-            .parse()
-            .with_context(|| format!("BERTH_ROOT_KMS_ENDPOINT {:?} is not a URL", self.endpoint))?;
-        let host = match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_string(),
-        };
-        let mut headers = http::HeaderMap::new();
-        headers.insert(http::header::HOST, host.parse()?);
-        headers.insert("content-type", "application/x-amz-json-1.1".parse()?);
-        headers.insert("x-amz-target", format!("TrentService.{op}").parse()?);
-        if let Some(t) = &self.session_token {
-            headers.insert("x-amz-security-token", t.parse()?);
-        }
-        let signed = berth_iam::sigv4::sign_headers(
-            "POST",
-            "/",
-            None,
-            &headers,
-            &hex::encode(sha2::Sha256::digest(body.as_bytes())),
-            &berth_iam::sigv4::SigningKey {
-                access_key_id: &self.access_key_id,
-                secret_access_key: &self.secret_access_key,
-                region: &self.region,
-                service: "kms",
-            },
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_secs() as i64,
-        );
-        let mut req = reqwest::Client::builder()
+        let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
-            .build()?
-            .post(url)
-            .header("x-amz-date", signed.amz_date)
-            .header("authorization", signed.authorization)
-            .body(body);
-        for (k, v) in &headers {
-            if k != http::header::HOST {
-                req = req.header(k, v);
-            }
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the KMS at {}", self.endpoint))?;
-        let status = resp.status();
-        let out: Value = resp.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let kind = out["__type"].as_str().unwrap_or("error");
-            let kind = kind.rsplit('#').next().unwrap_or(kind);
-            let message = out["message"]
-                .as_str()
-                .or(out["Message"].as_str())
-                .unwrap_or("");
+            .build()?;
+        let answer = crate::aws_call::call(
+            &client,
+            &self.endpoint,
+            &self.region,
+            "kms",
+            &format!("TrentService.{op}"),
+            &self.credentials,
+            input,
+        )
+        .await
+        .context("cannot reach the KMS (BERTH_ROOT_KMS_ENDPOINT)")?;
+        if !answer.status.is_success() {
+            let (kind, message) = answer.error();
             bail!(
                 "the KMS at {} refused {op} with key {}: {kind}: {message}",
                 self.endpoint,
                 self.key
             );
         }
-        Ok(out)
+        Ok(answer.body)
     }
 
     /// The same KMS (endpoint and credentials) for another of its keys: an
@@ -156,9 +115,7 @@ impl RootKms {
             key: key.to_string(),
             region: key.split(':').nth(3).unwrap_or(&self.region).to_string(),
             endpoint: self.endpoint.clone(),
-            access_key_id: self.access_key_id.clone(),
-            secret_access_key: self.secret_access_key.clone(),
-            session_token: self.session_token.clone(),
+            credentials: self.credentials.clone(),
         }
     }
 

@@ -2,6 +2,7 @@
 #![deny(unsafe_code)]
 
 mod admin;
+mod aws_call;
 mod client;
 mod config;
 mod connections;
@@ -13,6 +14,7 @@ mod kms_root;
 mod memory;
 mod migrate;
 mod offline;
+mod remote;
 mod rotate_root;
 mod serve;
 mod stores;

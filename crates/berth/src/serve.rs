@@ -39,6 +39,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let server_key =
         berth_iam::ServerKey::from_bytes(&data.server_key(config.server_key_file.as_deref())?)
             .with_context(|| format!("the server key {server_key_name}"))?;
+    let remotes = crate::remote::remotes(
+        &config.replication_remotes,
+        &config.replication_remote_domain,
+    )?;
     let registry = Arc::new(
         crate::datadir::open_registry(
             &config.metadata,
@@ -59,7 +63,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 ..Default::default()
             },
         )
-        .await?,
+        .await?
+        .with_replication_remotes(remotes),
     );
     // Only a local archive dir has modes (on S3 the archive is a prefix).
     let local_archive = matches!(config.blobs, crate::stores::Blobs::File(_));
@@ -208,6 +213,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             startup.clone(),
         ))
     });
+    registry.release_replication_leases().await?;
     for _ in 0..REPLICATION_WORKERS {
         tokio::spawn(replicate_continuously(registry.clone()));
     }

@@ -29,8 +29,8 @@ mod pulls;
 mod referrers;
 mod replication;
 pub use replication::{
-    Destination, ReplicationConfiguration, ReplicationRule, ReplicationStatus, ReplicationTotals,
-    RepositoryFilter,
+    Destination, RemoteError, RemoteRegistry, ReplicationConfiguration, ReplicationRule,
+    ReplicationStatus, ReplicationTotals, RepositoryFilter,
 };
 mod repositories;
 mod rewrap;
@@ -209,6 +209,8 @@ pub struct Registry {
     /// Wakes this node's replication workers when a push queues work.
     replication_wake: tokio::sync::Notify,
     replication_counters: replication::ReplicationCounters,
+    /// Regions served by other berth deployments (`replication/remote.rs`).
+    replication_remotes: std::collections::HashMap<String, Arc<dyn RemoteRegistry>>,
     config: RegistryConfig,
 }
 
@@ -247,6 +249,7 @@ impl Registry {
             sealing: sealing::SealCounters::default(),
             replication_wake: tokio::sync::Notify::new(),
             replication_counters: Default::default(),
+            replication_remotes: Default::default(),
             scanning: scanning::Scanning::new(
                 domains,
                 meta.clone(),

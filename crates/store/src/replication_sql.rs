@@ -32,6 +32,8 @@ pub(crate) fn claim_sql(lock: &str) -> String {
 pub(crate) const FINISH: &str =
     "UPDATE replication_tasks SET status = $2, failure_code = $3, lease_until = 0, updated_at = $4
      WHERE id = $1";
+pub(crate) const RELEASE: &str =
+    "UPDATE replication_tasks SET lease_until = 0 WHERE status = 'IN_PROGRESS' AND lease_until > 0";
 pub(crate) const RETRY: &str =
     "UPDATE replication_tasks SET due_at = $2, failure_code = $3, lease_until = 0, updated_at = $4
      WHERE id = $1 AND status = 'IN_PROGRESS'";

@@ -35,6 +35,7 @@ mod lifecycle;
 mod migrate;
 mod postgres;
 mod replication;
+mod replication_remote;
 mod roles;
 mod root;
 mod s3;

@@ -16,12 +16,15 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// How deep an image's manifests may nest (an index of manifests is 1).
-const MAX_DEPTH: usize = 4;
+pub(super) const MAX_DEPTH: usize = 4;
 /// Referrers of one image copied with it.
-const MAX_REFERRERS: u32 = 1000;
+pub(super) const MAX_REFERRERS: u32 = 1000;
 
 impl Registry {
     pub(super) async fn replicate(&self, task: &NewReplicationTask) -> Outcome {
+        if let Some(remote) = self.replication_remotes.get(&task.destination.region) {
+            return self.replicate_remote(task, &**remote).await;
+        }
         match self.try_replicate(task).await {
             Ok(outcome) => outcome,
             Err(e) => classify(e),
@@ -88,6 +91,7 @@ impl Registry {
                 );
                 self.store_replica(&dest, &reference, &stored.media_type, stored.body)
                     .await?;
+                self.requeue_if_moved(t, source_id).await?;
             }
         }
         for r in self
@@ -149,6 +153,34 @@ impl Registry {
             )
             .await
         })
+    }
+
+    /// After a tag was set at the destination: if the source's tag moved
+    /// meanwhile, the newer image's own task may have finished first and
+    /// been overwritten just now, so its replication is queued again (the
+    /// newest push wins however the tasks interleave).
+    pub(super) async fn requeue_if_moved(
+        &self,
+        t: &NewReplicationTask,
+        source_id: RepoId,
+    ) -> Result<()> {
+        let Some(tag) = &t.tag else {
+            return Ok(());
+        };
+        match self.meta.resolve_tag(source_id, tag).await? {
+            Some(now) if now.as_str() != t.digest => {
+                let again = NewReplicationTask {
+                    digest: now.to_string(),
+                    ..t.clone()
+                };
+                self.meta
+                    .enqueue_replications(std::slice::from_ref(&again), self.now())
+                    .await?;
+                self.replication_wake.notify_one();
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn store_replica(
@@ -249,7 +281,7 @@ fn failed(code: &'static str, why: &str) -> Outcome {
 }
 
 /// Which failures may pass when tried again.
-fn classify(e: Error) -> Outcome {
+pub(super) fn classify(e: Error) -> Outcome {
     let why = e.to_string();
     match e {
         Error::TagImmutable { .. } => Outcome::Failed {

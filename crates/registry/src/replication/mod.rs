@@ -4,7 +4,10 @@
 //! deployment (`copy.rs`), and each image's status per destination.
 
 mod copy;
+mod remote;
 pub mod rules;
+
+pub use remote::{RemoteError, RemoteRegistry};
 
 pub use rules::{Destination, ReplicationConfiguration, ReplicationRule, RepositoryFilter};
 
@@ -77,6 +80,16 @@ pub struct ReplicationTotals {
 }
 
 impl Registry {
+    /// Declares regions served by other berth deployments: replication to
+    /// them goes through their API (`remote.rs`) instead of a copy here.
+    pub fn with_replication_remotes(
+        mut self,
+        remotes: impl IntoIterator<Item = (String, std::sync::Arc<dyn RemoteRegistry>)>,
+    ) -> Self {
+        self.replication_remotes.extend(remotes);
+        self
+    }
+
     /// The registry's replication configuration (no rules when none was put).
     pub async fn replication_configuration(
         &self,
@@ -153,6 +166,23 @@ impl Registry {
                 failure_code: t.failure_code,
             })
             .collect())
+    }
+
+    /// At the start of a node that shares its stores with no other:
+    /// what a previous process of it had claimed is claimable at once
+    /// (in a cluster, a dead node's leases end by themselves).
+    pub async fn release_replication_leases(&self) -> Result<()> {
+        if self.is_clustered() {
+            return Ok(());
+        }
+        let n = self.meta.release_replication_leases().await?;
+        if n > 0 {
+            tracing::info!(
+                tasks = n,
+                "resuming replications a previous run of this node had begun"
+            );
+        }
+        Ok(())
     }
 
     /// Waits until a push queues replication work (or `timeout` passes).

@@ -79,6 +79,12 @@ pub async fn replication_store_suite(store: &impl ReplicationStore) {
         .unwrap();
     let retried = store.claim_replication(500, 560).await.unwrap().unwrap();
     assert_eq!((retried.id, retried.attempts), (first.id, 3));
+    // A single node restarted takes back what its dead process held.
+    assert_eq!(store.claim_replication(501, 561).await.unwrap(), None);
+    assert_eq!(store.release_replication_leases().await.unwrap(), 1);
+    let back = store.claim_replication(501, 560).await.unwrap().unwrap();
+    assert_eq!((back.id, back.attempts), (first.id, 4));
+    let retried = back;
     store
         .finish_replication(retried.id, REPLICATION_COMPLETE, None, 501)
         .await

@@ -76,6 +76,9 @@ pub trait ReplicationStore: Send + Sync {
         failure_code: Option<&str>,
         now: i64,
     ) -> Result<()>;
+    /// Ends every lease (a single node starting: nothing else can hold
+    /// one, so what a dead process claimed is claimable at once). How many.
+    async fn release_replication_leases(&self) -> Result<u64>;
     /// The latest task per destination of one image.
     async fn image_replications(
         &self,

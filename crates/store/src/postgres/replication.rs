@@ -103,6 +103,16 @@ impl ReplicationStore for PgMetadataStore {
         })
     }
 
+    async fn release_replication_leases(&self) -> Result<u64> {
+        retrying!({
+            let n = sqlx::query(RELEASE)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+            Ok(n)
+        })
+    }
+
     async fn image_replications(
         &self,
         source: &RegistryKey,

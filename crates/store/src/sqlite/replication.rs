@@ -96,6 +96,14 @@ impl ReplicationStore for SqliteMetadataStore {
         Ok(())
     }
 
+    async fn release_replication_leases(&self) -> Result<u64> {
+        let n = sqlx::query(RELEASE)
+            .execute_durably(&self.writer)
+            .await?
+            .rows_affected();
+        Ok(n)
+    }
+
     async fn image_replications(
         &self,
         source: &RegistryKey,
