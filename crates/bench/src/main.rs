@@ -12,6 +12,7 @@ mod load;
 mod machine;
 mod meta;
 mod plan;
+mod replication;
 mod report;
 mod scale_out;
 mod servers;
@@ -63,7 +64,7 @@ struct Cli {
     /// `scripts/postgres.sh start` and `scripts/seaweedfs.sh start` print).
     #[arg(long)]
     shared: bool,
-    /// Skip phases: `blobs`, `metadata`, `scale-out` (for profiling one side).
+    /// Skip phases: `blobs`, `metadata`, `encryption`, `replication`, `scale-out` (for profiling one side).
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
     /// Blob sets for the push and pull workloads instead of the plan's,
@@ -253,6 +254,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 plan.rounds
             ));
             encryption::round(&plan, &bins, &work, round, &mut results).await?;
+        }
+    }
+    if !cli.skip.iter().any(|s| s == "replication") {
+        for round in 0..plan.rounds {
+            progress(&format!(
+                "replication workloads, round {}/{}",
+                round + 1,
+                plan.rounds
+            ));
+            replication::round(&plan, &bins, &work, round, &mut results).await?;
         }
     }
     if cli.shared && !cli.skip.iter().any(|s| s == "scale-out") {

@@ -32,6 +32,11 @@ pub struct Plan {
     /// over 1 and over `parallel_streams` connections, and the large blob.
     pub scale_out_small: (u64, usize),
     pub scale_out_large: u64,
+    /// The replication phase: 10-layer images timed to their replica, the
+    /// replications queued beside the manifest load, the remote image's size.
+    pub replication_images: usize,
+    pub replication_queue: usize,
+    pub replication_remote_bytes: u64,
 }
 
 impl Plan {
@@ -54,6 +59,9 @@ impl Plan {
             disk_bytes: GIB,
             scale_out_small: (MIB, 500),
             scale_out_large: GIB,
+            replication_images: 20,
+            replication_queue: 1000,
+            replication_remote_bytes: 100 * MIB,
         }
     }
 
@@ -76,6 +84,9 @@ impl Plan {
             disk_bytes: 64 * MIB,
             scale_out_small: (MIB, 16),
             scale_out_large: 32 * MIB,
+            replication_images: 3,
+            replication_queue: 50,
+            replication_remote_bytes: 8 * MIB,
         }
     }
 

@@ -10,6 +10,8 @@ pub const SCALE_OUT: &str = "scale-out: ";
 /// Rows of the encryption phase: berth column sealed, peer column the
 /// unencrypted baseline.
 pub const ENCRYPTION: &str = "encryption at rest: ";
+/// Rows of the replication phase: each names its peer column.
+pub const REPLICATION: &str = "replication: ";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -157,10 +159,23 @@ impl Results {
         let (encryption, main): (Vec<&Row>, Vec<&Row>) = main
             .into_iter()
             .partition(|r| r.name.starts_with(ENCRYPTION));
+        let (replication, main): (Vec<&Row>, Vec<&Row>) = main
+            .into_iter()
+            .partition(|r| r.name.starts_with(REPLICATION));
         let mut out = table(
             "| workload | unit | berth | Distribution | ratio | limit | berth/limit |",
             &main,
         );
+        if !replication.is_empty() {
+            out.push_str(
+                "\nReplication: each row's peer column is named in it (skopeo copy between the same two servers; the same load \
+                 with the queue empty); ratio = berth relative to the peer (higher = berth better).\n\n",
+            );
+            out.push_str(&table(
+                "| workload | unit | berth | peer | ratio | limit | berth/limit |",
+                &replication,
+            ));
+        }
         if !encryption.is_empty() {
             out.push_str(
                 "\nEncryption at rest: berth as it runs (blobs and manifests sealed) beside the same build with sealing off \

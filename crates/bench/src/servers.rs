@@ -57,6 +57,8 @@ pub struct Server {
     /// `AWS:<token>` for berth (skopeo's `--creds`), once logged in.
     pub creds: Option<String>,
     shared: Option<SharedServer>,
+    /// More `berth serve` arguments and environment (the replication phase's).
+    extra: (Vec<String>, Vec<(String, String)>),
 }
 
 /// What a `Kind::BerthShared` server has of its own.
@@ -109,6 +111,17 @@ impl Server {
         bins: &Binaries,
         dir: &Path,
     ) -> anyhow::Result<(Server, Duration)> {
+        Server::start_with(kind, bins, dir, Vec::new(), Vec::new()).await
+    }
+
+    /// As `start`, berth with more arguments and environment.
+    pub async fn start_with(
+        kind: Kind,
+        bins: &Binaries,
+        dir: &Path,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+    ) -> anyhow::Result<(Server, Duration)> {
         std::fs::create_dir_all(dir)?;
         let shared = match kind {
             Kind::BerthShared => {
@@ -147,6 +160,7 @@ impl Server {
             log: dir.join(format!("{}.log", kind.label().replace(' ', "-"))),
             creds: None,
             shared,
+            extra: (args, env),
         };
         let ready = s.spawn().await?;
         Ok((s, ready))
@@ -177,6 +191,7 @@ impl Server {
                         "BERTH_ROOT_SECRET_ACCESS_KEY",
                         berth_testkit::ROOT_SECRET_ACCESS_KEY,
                     );
+                c.args(&self.extra.0).envs(self.extra.1.iter().cloned());
                 if self.kind == Kind::BerthUnsealed {
                     c.env("BERTH_BENCH_UNSEALED_BLOBS", "1");
                 }
