@@ -106,6 +106,7 @@ impl HttpRemote {
         method: reqwest::Method,
         account: &str,
         path: &str,
+        resend: bool,
         build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, RemoteError> {
         for attempt in 0..2 {
@@ -126,9 +127,17 @@ impl HttpRemote {
                 .send()
                 .await
                 .map_err(|e| RemoteError::Unavailable(format!("{}: {e}", self.endpoint)))?;
-            if resp.status() == reqwest::StatusCode::UNAUTHORIZED && attempt == 0 {
+            if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
                 *self.token.lock() = None;
-                continue;
+                if attempt == 0 && resend {
+                    continue;
+                }
+                // A streamed body is spent: the task tries again later,
+                // with a fresh token.
+                return Err(RemoteError::Unavailable(format!(
+                    "{}: the login token was refused; a new one is used next time",
+                    self.endpoint
+                )));
             }
             return Ok(resp);
         }
@@ -199,6 +208,7 @@ impl RemoteRegistry for HttpRemote {
                 reqwest::Method::HEAD,
                 account,
                 &format!("/v2/{repository}/blobs/{digest}"),
+                true,
                 |r| r,
             )
             .await?;
@@ -217,14 +227,14 @@ impl RemoteRegistry for HttpRemote {
         size: u64,
         body: ByteStream,
     ) -> Result<(), RemoteError> {
-        // The body streams once: a 401 retry (an expired token) cannot
-        // send it again, so the token is made fresh before it is sent.
+        // The body streams once: never sent again after a 401.
         let body = Mutex::new(Some(reqwest::Body::wrap_stream(body)));
         let resp = self
             .v2(
                 reqwest::Method::POST,
                 account,
                 &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
+                false,
                 |r| {
                     let r = r.header(http::header::CONTENT_LENGTH, size);
                     match body.lock().take() {
@@ -254,8 +264,10 @@ impl RemoteRegistry for HttpRemote {
                 reqwest::Method::PUT,
                 account,
                 &format!("/v2/{repository}/manifests/{reference}"),
+                true,
                 |r| {
                     r.header(http::header::CONTENT_TYPE, media_type)
+                        .header(berth_server::REPLICA_HEADER, "1")
                         .body(manifest.clone())
                 },
             )

@@ -59,7 +59,7 @@ pub async fn run(args: RotateRootArgs) -> anyhow::Result<()> {
     let registry =
         crate::datadir::open_registry(&opened.metadata, &opened.blobs, &opened.archive_dir, config)
             .await?;
-    let run = registry.rewrap_to_current_root(true).await;
+    let run = registry.rewrap_to_current_root(true, true).await;
     registry.close().await;
     let run = run?;
     println!(

@@ -64,6 +64,22 @@ impl Registry {
             .await
     }
 
+    /// A `/v2` PUT that another deployment's replication sends (marked
+    /// `X-Berth-Replica`): stored as a push is, never replicated on (no
+    /// chains, as on ECR), so two deployments that replicate to each other
+    /// do not bounce an image between them forever. The caller is
+    /// authorized as for any push.
+    pub async fn put_replica_manifest(
+        &self,
+        repo: &Repo,
+        reference: &Reference,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<PutManifest> {
+        self.store_manifest(repo, reference, content_type, body, Origin::Replication)
+            .await
+    }
+
     /// ECR's PutImage: as [`put_manifest`](Self::put_manifest), but an
     /// image already there under the tag (or, pushed without one, at all)
     /// is `ImageAlreadyExists`, decided inside the write's transaction so

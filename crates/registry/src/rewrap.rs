@@ -55,8 +55,13 @@ impl Registry {
 
     /// One pass re-wrapping what older root generations wrapped; uploads
     /// in progress too when `uploads` (no server may be running). Retires
-    /// the older generations when nothing is left.
-    pub async fn rewrap_to_current_root(&self, uploads: bool) -> Result<RewrapRun> {
+    /// the older generations when nothing is left and `retire`: only where
+    /// no node can still be writing under them — offline (every node
+    /// stopped), or a node that shares its stores with no other (it
+    /// started after the rotation was recorded). A cluster's nodes re-wrap
+    /// but leave retiring to `berth rotate-root`, since a node started
+    /// before the rotation may still wrap under the old generation.
+    pub async fn rewrap_to_current_root(&self, uploads: bool, retire: bool) -> Result<RewrapRun> {
         let roots = crate::roots::roots_of(&self.config.server_key);
         let mut run = RewrapRun {
             current: roots.current(),
@@ -82,8 +87,10 @@ impl Registry {
         self.sealing
             .rewrapped
             .fetch_add(run.rewrapped(), Ordering::Relaxed);
-        if run.left == 0 {
+        if run.left == 0 && retire {
             run.retired = self.retire_root_generations().await?;
+        } else if run.left == 0 && run.rewrapped() > 0 {
+            tracing::info!("everything is re-wrapped under the current root generation; with every node stopped, `berth rotate-root` retires the older ones");
         }
         if run.rewrapped() + run.left > 0 || !run.retired.is_empty() {
             tracing::info!(

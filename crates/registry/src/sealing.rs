@@ -81,7 +81,9 @@ impl Registry {
         self.seal_bodies(&mut run).await?;
         self.settle_key_domains(&mut run).await?;
         if self.rotating_root() {
-            let rewrap = self.rewrap_to_current_root(false).await?;
+            let rewrap = self
+                .rewrap_to_current_root(false, !self.is_clustered())
+                .await?;
             run.failed += rewrap.left;
         }
         let c = &self.sealing;

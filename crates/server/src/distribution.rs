@@ -17,6 +17,10 @@ use http_body::Body as _;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// Marks a manifest PUT that another berth deployment's replication sends
+/// (`crates/berth/src/remote.rs`): the image is not replicated on.
+pub const REPLICA_HEADER: &str = "x-berth-replica";
+
 /// Tags returned when the client does not ask for a page size (the spec
 /// says "all"; this bounds the response at ECR's per-repository image quota).
 const TAGS_UNPAGED: u32 = 100_000;
@@ -377,11 +381,16 @@ impl Ctx<'_> {
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let put = self
-            .app
-            .registry
-            .put_manifest(&repo, &reference, content_type, bytes)
-            .await?;
+        let registry = &self.app.registry;
+        let put = if self.headers.contains_key(REPLICA_HEADER) {
+            registry
+                .put_replica_manifest(&repo, &reference, content_type, bytes)
+                .await?
+        } else {
+            registry
+                .put_manifest(&repo, &reference, content_type, bytes)
+                .await?
+        };
         let mut resp = StatusCode::CREATED.into_response();
         let h = resp.headers_mut();
         h.insert(

@@ -11,6 +11,7 @@ mod aws_json;
 pub mod body;
 pub mod byte_range;
 mod distribution;
+pub use distribution::REPLICA_HEADER;
 pub mod ecr;
 mod health;
 pub mod host;

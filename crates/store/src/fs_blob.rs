@@ -550,18 +550,17 @@ impl BlobStore for FsBlobStore {
                 continue;
             };
             let keys = keys.clone();
-            let rewrapped = blocking(move || {
-                if rewrite {
-                    fs_sealed::rewrap_file(&keys, &path, &id)
-                } else {
-                    fs_sealed::is_stale_upload(&keys, &path)
+            let what = id.clone();
+            match blocking(move || fs_sealed::rewrap_upload_file(&keys, &path, &id, rewrite)).await
+            {
+                Ok(fs_sealed::UploadRewrap::Rewrapped) => done.0 += 1,
+                Ok(fs_sealed::UploadRewrap::Current) => {}
+                Ok(fs_sealed::UploadRewrap::Left) => done.1 += 1,
+                Err(e) => {
+                    // One damaged upload does not stop the pass; it is left.
+                    tracing::warn!(upload = %what, error = %e, "could not re-wrap an upload's data key");
+                    done.1 += 1;
                 }
-            })
-            .await?;
-            match (rewrite, rewrapped) {
-                (true, true) => done.0 += 1,
-                (false, true) => done.1 += 1,
-                _ => {}
             }
         }
         Ok(done)

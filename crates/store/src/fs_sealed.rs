@@ -71,16 +71,46 @@ pub(crate) fn rewrap_file(keys: &Keyring, path: &Path, name: &str) -> io::Result
     Ok(true)
 }
 
-/// Whether the sealed upload file's data key is wrapped under an older root
-/// generation than `keys`' current one.
-pub(crate) fn is_stale_upload(keys: &Keyring, path: &Path) -> io::Result<bool> {
+/// What a root rotation's pass did with one upload file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UploadRewrap {
+    /// Under the current generation already (or plaintext, or gone).
+    Current,
+    Rewrapped,
+    /// Still under an older generation: left to its commit or expiry (a
+    /// server is running), or a commit interrupted after its header was
+    /// rewritten for the blob (wrapped for a digest this pass does not
+    /// know), which its retried commit or the upload's expiry settles.
+    Left,
+}
+
+/// One upload file in a rotation's pass: re-wrapped when `rewrite` and
+/// it is an upload's header under an older generation, else counted.
+pub(crate) fn rewrap_upload_file(
+    keys: &Keyring,
+    path: &Path,
+    id: &str,
+    rewrite: bool,
+) -> io::Result<UploadRewrap> {
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(UploadRewrap::Current),
         Err(e) => return Err(e),
     };
-    Ok(read_header(&file)?
-        .is_some_and(|h| h.state == State::Upload && h.kek_version != keys.current_generation()))
+    let Some(header) = read_header(&file)? else {
+        return Ok(UploadRewrap::Current);
+    };
+    drop(file);
+    if header.kek_version == keys.current_generation() {
+        return Ok(UploadRewrap::Current);
+    }
+    if header.state != State::Upload || !rewrite {
+        return Ok(UploadRewrap::Left);
+    }
+    Ok(match rewrap_file(keys, path, id)? {
+        true => UploadRewrap::Rewrapped,
+        false => UploadRewrap::Current,
+    })
 }
 
 fn read_exact(file: &File, at: u64, len: u64) -> io::Result<Vec<u8>> {

@@ -29,14 +29,18 @@ pub(crate) fn claim_sql(lock: &str) -> String {
          RETURNING {TASK_COLUMNS}"
     )
 }
+/// A claim's own writes name it by (id, attempts): a claimer whose lease
+/// ended and whose task another took since changes nothing.
 pub(crate) const FINISH: &str =
     "UPDATE replication_tasks SET status = $2, failure_code = $3, lease_until = 0, updated_at = $4
-     WHERE id = $1";
+     WHERE id = $1 AND attempts = $5 AND status = 'IN_PROGRESS'";
+pub(crate) const RENEW: &str =
+    "UPDATE replication_tasks SET lease_until = $3 WHERE id = $1 AND attempts = $2 AND status = 'IN_PROGRESS'";
 pub(crate) const RELEASE: &str =
     "UPDATE replication_tasks SET lease_until = 0 WHERE status = 'IN_PROGRESS' AND lease_until > 0";
 pub(crate) const RETRY: &str =
     "UPDATE replication_tasks SET due_at = $2, failure_code = $3, lease_until = 0, updated_at = $4
-     WHERE id = $1 AND status = 'IN_PROGRESS'";
+     WHERE id = $1 AND attempts = $5 AND status = 'IN_PROGRESS'";
 
 /// The latest task per destination of one image.
 pub(crate) fn image_sql() -> String {

@@ -859,10 +859,16 @@ impl BlobStore for S3BlobStore {
                 }
                 let name = format!("{id}/{}", seg.start);
                 if rewrite {
-                    if self.rewrap_object(&keys, &seg.path, &name).await? {
-                        done.0 += 1;
+                    match self.rewrap_object(&keys, &seg.path, &name).await {
+                        Ok(true) => done.0 += 1,
+                        Ok(false) => {}
+                        Err(e) => {
+                            // One damaged segment does not stop the pass.
+                            tracing::warn!(segment = %seg.path, error = %e, "could not re-wrap an upload segment's data key");
+                            done.1 += 1;
+                        }
                     }
-                } else if let Some((Some(h), _, _)) = self.header_of(&seg.path).await? {
+                } else if let Ok(Some((Some(h), _, _))) = self.header_of(&seg.path).await {
                     if h.kek_version != keys.current_generation() {
                         done.1 += 1;
                     }
@@ -968,8 +974,11 @@ async fn compose(s3: &AmazonS3, target: &Path, mut reader: BlobReader) -> Result
     let mut parts: Vec<PartId> = Vec::new();
     let mut buffer = BytesMut::new();
     let result: Result<()> = async {
+        let mut total = 0u64;
         while let Some(chunk) = reader.stream.next().await {
-            buffer.extend_from_slice(&chunk.map_err(StoreError::Io)?);
+            let chunk = chunk.map_err(StoreError::Io)?;
+            total += chunk.len() as u64;
+            buffer.extend_from_slice(&chunk);
             while buffer.len() >= PART_SIZE {
                 let part = buffer.split_to(PART_SIZE).freeze();
                 parts.push(
@@ -978,6 +987,14 @@ async fn compose(s3: &AmazonS3, target: &Path, mut reader: BlobReader) -> Result
                         .map_err(object_error)?,
                 );
             }
+        }
+        // A source that ended early must not replace a whole object with a
+        // short one: nothing is completed unless every byte arrived.
+        if total != reader.len {
+            return Err(StoreError::Corrupt(format!(
+                "{target}: {total} bytes arrived of {}; nothing was replaced",
+                reader.len
+            )));
         }
         if !buffer.is_empty() || parts.is_empty() {
             let last = std::mem::take(&mut buffer).freeze();

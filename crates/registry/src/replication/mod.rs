@@ -205,7 +205,27 @@ impl Registry {
 
     async fn run_task(&self, task: ReplicationTask) -> Result<()> {
         let started = std::time::Instant::now();
-        let outcome = self.replicate(&task.task).await;
+        let claim = (task.id, task.attempts);
+        // The lease is renewed while the copy runs (a large image to a far
+        // deployment outlasts one lease); a renewal refused means another
+        // claimer has the task, and this copy stops.
+        let copy = self.replicate(&task.task);
+        tokio::pin!(copy);
+        let mut renew =
+            tokio::time::interval(std::time::Duration::from_millis(LEASE_MS as u64 / 3));
+        renew.tick().await;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut copy => break outcome,
+                _ = renew.tick() => {
+                    let until = self.now() + LEASE_MS;
+                    if !self.meta.renew_replication(claim, until).await? {
+                        tracing::warn!(task = task.id, "a replication's lease was taken over; this copy stops");
+                        return Ok(());
+                    }
+                }
+            }
+        };
         let t = &task.task;
         let now = self.now();
         let counters = &self.replication_counters;
@@ -214,7 +234,7 @@ impl Registry {
                 counters.complete.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(repository = %t.repository, digest = %t.digest, to_account = %t.destination.account_id, to_region = %t.destination.region, took_ms = started.elapsed().as_millis() as u64, "replicated");
                 self.meta
-                    .finish_replication(task.id, berth_store::REPLICATION_COMPLETE, None, now)
+                    .finish_replication(claim, berth_store::REPLICATION_COMPLETE, None, now)
                     .await?;
             }
             Outcome::Retry { code, why } if task.attempts < MAX_ATTEMPTS => {
@@ -222,14 +242,14 @@ impl Registry {
                 let due = now + backoff_ms(task.attempts);
                 tracing::warn!(repository = %t.repository, digest = %t.digest, to_account = %t.destination.account_id, to_region = %t.destination.region, attempt = task.attempts, code, error = %why, "replication failed; it is tried again later");
                 self.meta
-                    .retry_replication(task.id, due, Some(code), now)
+                    .retry_replication(claim, due, Some(code), now)
                     .await?;
             }
             Outcome::Failed { code, why } | Outcome::Retry { code, why } => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(repository = %t.repository, digest = %t.digest, to_account = %t.destination.account_id, to_region = %t.destination.region, attempts = task.attempts, code, error = %why, "replication failed");
                 self.meta
-                    .finish_replication(task.id, berth_store::REPLICATION_FAILED, Some(code), now)
+                    .finish_replication(claim, berth_store::REPLICATION_FAILED, Some(code), now)
                     .await?;
             }
         }

@@ -127,6 +127,18 @@ impl Registry {
             registry: t.source.clone(),
             name,
         };
+        // The remote sees one identity for every account of this
+        // deployment: it may only carry an account's images into the same
+        // account there, never into another one's.
+        if t.destination.account_id != t.source.account_id {
+            return Ok(Outcome::Failed {
+                code: ACCESS_DENIED,
+                why: format!(
+                    "region {} is served by another deployment, to which account {} may replicate only into its own account, not {}",
+                    t.destination.region, t.source.account_id, t.destination.account_id
+                ),
+            });
+        }
         let Some(source_id) = self.find_repo_id(&source).await? else {
             return Ok(not_found("the source repository was deleted"));
         };

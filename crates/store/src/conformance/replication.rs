@@ -60,23 +60,42 @@ pub async fn replication_store_suite(store: &impl ReplicationStore) {
     // A lease that ended (its node died) is claimed again.
     let again = store.claim_replication(170, 230).await.unwrap().unwrap();
     assert_eq!((again.id, again.attempts), (first.id, 2));
-    // Retried: not due before its time.
-    store
-        .retry_replication(again.id, 500, Some("CONNECTION_REFUSED"), 171)
+    // The first claim's writes change nothing now: the task is another's.
+    assert!(!store
+        .finish_replication((first.id, 1), REPLICATION_FAILED, Some("X"), 171)
         .await
-        .unwrap();
-    let other_lease = store.claim_replication(200, 260).await.unwrap().unwrap();
-    assert_eq!(other_lease.id, second.id, "the other's lease ended at 160");
-    assert_eq!(store.claim_replication(250, 310).await.unwrap(), None);
-    store
+        .unwrap());
+    assert!(!store.renew_replication((first.id, 1), 999).await.unwrap());
+    assert!(store.renew_replication((again.id, 2), 240).await.unwrap());
+    assert_eq!(
+        store
+            .claim_replication(235, 300)
+            .await
+            .unwrap()
+            .map(|t| t.id),
+        Some(second.id),
+        "renewed: not claimable"
+    );
+    // Retried: not due before its time.
+    assert!(store
+        .retry_replication((again.id, 2), 500, Some("CONNECTION_REFUSED"), 171)
+        .await
+        .unwrap());
+    let other_lease = store.claim_replication(310, 370).await.unwrap().unwrap();
+    assert_eq!(
+        other_lease.id, second.id,
+        "the lease taken at 235 ended at 300"
+    );
+    assert_eq!(store.claim_replication(350, 410).await.unwrap(), None);
+    assert!(store
         .finish_replication(
-            second.id,
+            (other_lease.id, other_lease.attempts),
             REPLICATION_FAILED,
             Some("REPLICATION_DENIED"),
-            251,
+            351,
         )
         .await
-        .unwrap();
+        .unwrap());
     let retried = store.claim_replication(500, 560).await.unwrap().unwrap();
     assert_eq!((retried.id, retried.attempts), (first.id, 3));
     // A single node restarted takes back what its dead process held.
@@ -84,11 +103,10 @@ pub async fn replication_store_suite(store: &impl ReplicationStore) {
     assert_eq!(store.release_replication_leases().await.unwrap(), 1);
     let back = store.claim_replication(501, 560).await.unwrap().unwrap();
     assert_eq!((back.id, back.attempts), (first.id, 4));
-    let retried = back;
-    store
-        .finish_replication(retried.id, REPLICATION_COMPLETE, None, 501)
+    assert!(store
+        .finish_replication((back.id, back.attempts), REPLICATION_COMPLETE, None, 501)
         .await
-        .unwrap();
+        .unwrap());
     assert_eq!(store.claim_replication(10_000, 10_060).await.unwrap(), None);
     assert_eq!(store.replication_backlog().await.unwrap(), (0, None));
 

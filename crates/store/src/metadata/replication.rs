@@ -59,23 +59,28 @@ pub trait ReplicationStore: Send + Sync {
         now: i64,
         lease_until: i64,
     ) -> Result<Option<ReplicationTask>>;
-    /// Finishes a claimed task: COMPLETE, or FAILED with `failure_code`.
+    /// Finishes the claim (`id`, `attempts`, as claimed): COMPLETE, or
+    /// FAILED with `failure_code`. False when the claim is not the task's
+    /// latest (its lease ended and another claimed it since): nothing done.
     async fn finish_replication(
         &self,
-        id: i64,
+        claim: (i64, i64),
         status: &str,
         failure_code: Option<&str>,
         now: i64,
-    ) -> Result<()>;
+    ) -> Result<bool>;
     /// Puts a claimed task back, due again at `due_at`, noting why it
-    /// failed this time.
+    /// failed this time; false as `finish_replication`.
     async fn retry_replication(
         &self,
-        id: i64,
+        claim: (i64, i64),
         due_at: i64,
         failure_code: Option<&str>,
         now: i64,
-    ) -> Result<()>;
+    ) -> Result<bool>;
+    /// Extends a claim's lease to `lease_until` (a long copy); false when
+    /// the claim is no longer the task's.
+    async fn renew_replication(&self, claim: (i64, i64), lease_until: i64) -> Result<bool>;
     /// Ends every lease (a single node starting: nothing else can hold
     /// one, so what a dead process claimed is claimable at once). How many.
     async fn release_replication_leases(&self) -> Result<u64>;

@@ -67,39 +67,56 @@ impl ReplicationStore for PgMetadataStore {
 
     async fn finish_replication(
         &self,
-        id: i64,
+        claim: (i64, i64),
         status: &str,
         failure_code: Option<&str>,
         now: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         retrying!({
-            sqlx::query(FINISH)
-                .bind(id)
+            let n = sqlx::query(FINISH)
+                .bind(claim.0)
                 .bind(status)
                 .bind(failure_code)
                 .bind(now)
+                .bind(claim.1)
                 .execute(&self.writer)
-                .await?;
-            Ok(())
+                .await?
+                .rows_affected();
+            Ok(n == 1)
         })
     }
 
     async fn retry_replication(
         &self,
-        id: i64,
+        claim: (i64, i64),
         due_at: i64,
         failure_code: Option<&str>,
         now: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         retrying!({
-            sqlx::query(RETRY)
-                .bind(id)
+            let n = sqlx::query(RETRY)
+                .bind(claim.0)
                 .bind(due_at)
                 .bind(failure_code)
                 .bind(now)
+                .bind(claim.1)
                 .execute(&self.writer)
-                .await?;
-            Ok(())
+                .await?
+                .rows_affected();
+            Ok(n == 1)
+        })
+    }
+
+    async fn renew_replication(&self, claim: (i64, i64), lease_until: i64) -> Result<bool> {
+        retrying!({
+            let n = sqlx::query(RENEW)
+                .bind(claim.0)
+                .bind(claim.1)
+                .bind(lease_until)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+            Ok(n == 1)
         })
     }
 

@@ -64,36 +64,51 @@ impl ReplicationStore for SqliteMetadataStore {
 
     async fn finish_replication(
         &self,
-        id: i64,
+        claim: (i64, i64),
         status: &str,
         failure_code: Option<&str>,
         now: i64,
-    ) -> Result<()> {
-        sqlx::query(FINISH)
-            .bind(id)
+    ) -> Result<bool> {
+        let n = sqlx::query(FINISH)
+            .bind(claim.0)
             .bind(status)
             .bind(failure_code)
             .bind(now)
+            .bind(claim.1)
             .execute_durably(&self.writer)
-            .await?;
-        Ok(())
+            .await?
+            .rows_affected();
+        Ok(n == 1)
     }
 
     async fn retry_replication(
         &self,
-        id: i64,
+        claim: (i64, i64),
         due_at: i64,
         failure_code: Option<&str>,
         now: i64,
-    ) -> Result<()> {
-        sqlx::query(RETRY)
-            .bind(id)
+    ) -> Result<bool> {
+        let n = sqlx::query(RETRY)
+            .bind(claim.0)
             .bind(due_at)
             .bind(failure_code)
             .bind(now)
+            .bind(claim.1)
             .execute_durably(&self.writer)
-            .await?;
-        Ok(())
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn renew_replication(&self, claim: (i64, i64), lease_until: i64) -> Result<bool> {
+        let n = sqlx::query(RENEW)
+            .bind(claim.0)
+            .bind(claim.1)
+            .bind(lease_until)
+            .execute_durably(&self.writer)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
     }
 
     async fn release_replication_leases(&self) -> Result<u64> {
