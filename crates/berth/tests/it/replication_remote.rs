@@ -149,3 +149,109 @@ fn replication_to_another_deployment_converges_when_either_side_dies() {
         assert_eq!(st["replicationStatuses"][0]["status"], "COMPLETE", "{st}");
     }
 }
+
+/// Two deployments that replicate to each other: what arrives by
+/// replication is not replicated on (the `X-Berth-Replica` mark), so an
+/// image pushed to either side crosses once and the queues go quiet.
+#[test]
+fn two_deployments_replicating_to_each_other_do_not_bounce_images() {
+    let (pa, pb) = (free_port(), free_port());
+    let root = [
+        (
+            "BERTH_REPLICATION_ACCESS_KEY_ID",
+            berth_testkit::ROOT_ACCESS_KEY_ID,
+        ),
+        (
+            "BERTH_REPLICATION_SECRET_ACCESS_KEY",
+            berth_testkit::ROOT_SECRET_ACCESS_KEY,
+        ),
+    ];
+    let (la, lb) = (format!("127.0.0.1:{pa}"), format!("127.0.0.1:{pb}"));
+    let (to_b, to_a) = (
+        format!("us-west-2=http://127.0.0.1:{pb}"),
+        format!("us-east-1=http://127.0.0.1:{pa}"),
+    );
+    let a = TestServer::start_with_env(
+        berth_bin(),
+        &["--listen", &la, "--replication-remote", &to_b],
+        &root,
+    );
+    let b = TestServer::start_with_env(
+        berth_bin(),
+        &["--listen", &lb, "--replication-remote", &to_a],
+        &root,
+    );
+    let everything = |region: &str| json!({"replicationConfiguration": {"rules": [{"destinations": [{"region": region, "registryId": OWNER}]}]}});
+    a.ecr(
+        "us-east-1",
+        "PutReplicationConfiguration",
+        everything("us-west-2"),
+    )
+    .unwrap();
+    b.ecr(
+        "us-west-2",
+        "PutReplicationConfiguration",
+        everything("us-east-1"),
+    )
+    .unwrap();
+    // One image pushed on each side: A's us-east-1, B's us-west-2.
+    let first = image::oci_image(401, 1, 1, 2_000);
+    Api::new(&a).push_image("app", &first, "from-a");
+    let second = image::oci_image(402, 1, 1, 2_000);
+    b.ecr(
+        "us-west-2",
+        "CreateRepository",
+        json!({"repositoryName": "app"}),
+    )
+    .ok();
+    let west = {
+        use base64::Engine as _;
+        let host = format!("{OWNER}.dkr.ecr.us-west-2.localhost");
+        let basic = base64::engine::general_purpose::STANDARD.encode(b.creds());
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Basic {basic}").parse().unwrap(),
+        );
+        Api {
+            client: reqwest::blocking::Client::builder()
+                .default_headers(headers)
+                .resolve(&host, b.addr)
+                .build()
+                .unwrap(),
+            base: format!("http://{host}:{pb}"),
+        }
+    };
+    west.push_image("app", &second, "from-b");
+    // Each crosses once; then both queues stay empty and nothing more is
+    // replicated.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done =
+            metric(&a, "berth_replications_complete") + metric(&b, "berth_replications_complete");
+        if done >= 2
+            && metric(&a, "berth_replication_queue_depth") == 0
+            && metric(&b, "berth_replication_queue_depth") == 0
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "A:\n{}\nB:\n{}",
+            a.log(),
+            b.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(metric(&a, "berth_replications_complete"), 1, "{}", a.log());
+    assert_eq!(metric(&b, "berth_replications_complete"), 1, "{}", b.log());
+    assert_eq!(metric(&a, "berth_replication_queue_depth"), 0);
+    assert_eq!(metric(&b, "berth_replication_queue_depth"), 0);
+    // Both images on both sides.
+    let head = |api: &Api, tag: &str| api.head(&format!("/v2/app/manifests/{tag}")).status();
+    for tag in ["from-a", "from-b"] {
+        assert_eq!(head(&Api::new(&a), tag), 200, "A {tag}");
+        assert_eq!(head(&west, tag), 200, "B {tag}");
+    }
+}
