@@ -115,6 +115,10 @@ pub enum Error {
     /// (`NotFoundException`, `DisabledException`, ...) and its message.
     #[error("{message}")]
     Kms { code: &'static str, message: String },
+    /// A replication backfill refused (`ReplicationBackfillNotFoundException`,
+    /// `ReplicationBackfillInProgressException`, ...), in ECR's words.
+    #[error("{message}")]
+    Backfill { code: &'static str, message: String },
     #[error("reading the request body failed: {0}")]
     BodyRead(std::io::Error),
     /// The data volume is full; nothing was stored. Its own variant so

@@ -29,7 +29,7 @@ mod pulls;
 mod referrers;
 mod replication;
 pub use replication::{
-    Destination, RemoteError, RemoteRegistry, ReplicationConfiguration, ReplicationRule,
+    Backfill, Destination, RemoteError, RemoteRegistry, ReplicationConfiguration, ReplicationRule,
     ReplicationStatus, ReplicationTotals, RepositoryFilter,
 };
 mod repositories;
@@ -46,9 +46,9 @@ mod uploads;
 /// (one definition, nothing copied at the boundary), re-exported so that
 /// the protocol layer depends on the domain only, never on the store.
 pub use berth_store::{
-    AccountRecord, Counts, Holder, HolderKind, ImageScanRecord, ImageStatus, LifecyclePolicyRecord,
-    ManagedPolicyRecord, RegistryKey, RepositoryRecord, ResourceTag, RoleUpdate, StatusFilter,
-    TagStatus, UserRecord,
+    AccountRecord, BackfillRecord, Counts, Holder, HolderKind, ImageScanRecord, ImageStatus,
+    LifecyclePolicyRecord, ManagedPolicyRecord, RegistryKey, RepositoryRecord, ResourceTag,
+    RoleUpdate, StatusFilter, TagStatus, UserRecord,
 };
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};

@@ -198,6 +198,7 @@ impl AwsError {
             Error::Kms { code, message } => {
                 Self::client("KmsException", message).with_field("kmsError", code)
             }
+            Error::Backfill { code, message } => Self::client(code, message),
             other => Self::invalid_parameter(other.to_string()),
         }
     }

@@ -151,6 +151,7 @@ impl From<Error> for OciError {
             // A repository's KMS key refuses (disabled, pending deletion,
             // or the caller may not use it): the message names the key.
             Error::Kms { .. } => OciError::new(S::FORBIDDEN, "DENIED", msg),
+            Error::Backfill { .. } => OciError::new(S::BAD_REQUEST, "UNSUPPORTED", msg),
             Error::NoSuchEntity(_)
             | Error::EntityAlreadyExists(_)
             | Error::DeleteConflict(_)

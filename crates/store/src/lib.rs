@@ -75,13 +75,13 @@ pub use metadata::{
     LifecycleStore, MaintenanceStore, MetadataStore, RepositoryStore, ResourcePolicyStore,
     RoleStore, ScanningStore,
 };
+pub use metadata::{
+    BackfillOutcome, BackfillRecord, NewReplicationTask, ReplicationTask, REPLICATION_COMPLETE,
+    REPLICATION_FAILED, REPLICATION_IN_PROGRESS,
+};
 pub use metadata::{CreateTemplateOutcome, TemplateRecord};
 pub use metadata::{
     ImageScanRecord, ScanClaim, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,
-};
-pub use metadata::{
-    NewReplicationTask, ReplicationTask, REPLICATION_COMPLETE, REPLICATION_FAILED,
-    REPLICATION_IN_PROGRESS,
 };
 /// A fresh PostgreSQL database per test (`BERTH_TEST_POSTGRES`, or a throwaway cluster).
 #[cfg(all(feature = "postgres", any(test, feature = "conformance")))]

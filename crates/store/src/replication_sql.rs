@@ -2,7 +2,7 @@
 //! (`ReplicationStore`), with `$n` parameters as in `kms_sql.rs`, and row
 //! decoding generic over the backend.
 
-use crate::metadata::{NewReplicationTask, RegistryKey, ReplicationTask};
+use crate::metadata::{BackfillRecord, NewReplicationTask, RegistryKey, ReplicationTask};
 
 pub(crate) const GET_CONFIG: &str =
     "SELECT config FROM replication_configs WHERE account_id = $1 AND region = $2";
@@ -11,11 +11,11 @@ pub(crate) const PUT_CONFIG: &str =
      ON CONFLICT (account_id, region) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at";
 pub(crate) const ENQUEUE: &str =
     "INSERT INTO replication_tasks (account_id, region, repository, digest, tag, dest_account, dest_region,
-         status, due_at, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'IN_PROGRESS', $8, $8, $8)";
+         status, due_at, created_at, updated_at, backfill_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'IN_PROGRESS', $8, $8, $8, $9)";
 const TASK_COLUMNS: &str =
     "id, account_id, region, repository, digest, tag, dest_account, dest_region,
-     status, failure_code, attempts, created_at, updated_at";
+     status, failure_code, attempts, created_at, updated_at, backfill_id";
 
 /// Claims the oldest due task nobody holds (`$1` now, `$2` the lease's
 /// end); `lock` is PostgreSQL's `FOR UPDATE SKIP LOCKED` (claimers pass
@@ -57,7 +57,7 @@ pub(crate) fn image_sql() -> String {
 pub(crate) const BACKLOG: &str =
     "SELECT count(*), min(created_at) FROM replication_tasks WHERE status = 'IN_PROGRESS'";
 
-/// The 8 values of `ENQUEUE`, in order.
+/// The 9 values of `ENQUEUE`, in order.
 macro_rules! bind_task {
     ($q:expr, $t:expr, $now:expr) => {
         $q.bind(&$t.source.account_id)
@@ -68,7 +68,74 @@ macro_rules! bind_task {
             .bind(&$t.destination.account_id)
             .bind(&$t.destination.region)
             .bind($now)
+            .bind(&$t.backfill)
     };
+}
+
+const BACKFILL_COLUMNS: &str =
+    "id, account_id, region, dest_account, dest_region, status, after_repo, enumerated, started_at, ended_at";
+pub(crate) const COUNT_RUNNING_BACKFILLS: &str =
+    "SELECT count(*) FROM replication_backfills WHERE account_id = $1 AND region = $2 AND status = 'IN_PROGRESS'";
+pub(crate) const RUNNING_TO_REGION: &str =
+    "SELECT id FROM replication_backfills WHERE account_id = $1 AND region = $2 AND dest_region = $3
+     AND status = 'IN_PROGRESS' LIMIT 1";
+pub(crate) const INSERT_BACKFILL: &str =
+    "INSERT INTO replication_backfills (id, account_id, region, dest_account, dest_region, status, started_at)
+     VALUES ($1, $2, $3, $4, $5, 'IN_PROGRESS', $6)";
+pub(crate) fn get_backfill_sql() -> String {
+    format!("SELECT {BACKFILL_COLUMNS} FROM replication_backfills WHERE account_id = $1 AND region = $2 AND id = $3")
+}
+pub(crate) fn list_backfills_sql() -> String {
+    format!(
+        "SELECT {BACKFILL_COLUMNS} FROM replication_backfills WHERE account_id = $1 AND region = $2 AND id > $3
+         ORDER BY id LIMIT $4"
+    )
+}
+pub(crate) fn running_backfills_sql() -> String {
+    format!("SELECT {BACKFILL_COLUMNS} FROM replication_backfills WHERE status = 'IN_PROGRESS' ORDER BY id LIMIT $1")
+}
+pub(crate) const ADVANCE_BACKFILL: &str =
+    "UPDATE replication_backfills SET after_repo = $3, enumerated = $4
+     WHERE id = $1 AND after_repo = $2 AND enumerated = 0 AND status = 'IN_PROGRESS'";
+pub(crate) const END_BACKFILL: &str =
+    "UPDATE replication_backfills SET status = $2, ended_at = $3 WHERE id = $1 AND status = 'IN_PROGRESS'";
+pub(crate) const CANCEL_BACKFILL_TASKS: &str =
+    "UPDATE replication_tasks SET status = 'FAILED', failure_code = 'BACKFILL_STOPPED', updated_at = $2
+     WHERE backfill_id = $1 AND status = 'IN_PROGRESS' AND lease_until <= $2";
+pub(crate) fn backfill_tasks_sql() -> String {
+    format!(
+        "SELECT {TASK_COLUMNS} FROM replication_tasks WHERE backfill_id = $1
+         AND (($2 IS NULL AND status <> 'IN_PROGRESS') OR status = $2)
+         AND id > $3 ORDER BY id LIMIT $4"
+    )
+}
+pub(crate) const BACKFILL_COUNTS: &str =
+    "SELECT status, count(*) FROM replication_tasks WHERE backfill_id = $1 GROUP BY status";
+
+/// A row of `BACKFILL_COLUMNS`, on either backend.
+pub(crate) fn backfill_from_row<R>(row: &R) -> BackfillRecord
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    BackfillRecord {
+        id: row.get(0),
+        source: RegistryKey {
+            account_id: row.get(1),
+            region: row.get(2),
+        },
+        destination: RegistryKey {
+            account_id: row.get(3),
+            region: row.get(4),
+        },
+        status: row.get(5),
+        after_repo: row.get(6),
+        enumerated: row.get::<i64, _>(7) != 0,
+        started_at: row.get(8),
+        ended_at: row.get::<Option<i64>, _>(9),
+    }
 }
 pub(crate) use bind_task;
 
@@ -94,6 +161,7 @@ where
                 account_id: row.get(6),
                 region: row.get(7),
             },
+            backfill: row.get::<Option<String>, _>(13),
         },
         status: row.get(8),
         failure_code: row.get::<Option<String>, _>(9),

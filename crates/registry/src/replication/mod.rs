@@ -3,10 +3,12 @@
 //! workers drain (this file), the copy into another registry of the same
 //! deployment (`copy.rs`), and each image's status per destination.
 
+mod backfill;
 mod copy;
 mod remote;
 pub mod rules;
 
+pub use backfill::Backfill;
 pub use remote::{RemoteError, RemoteRegistry};
 
 pub use rules::{Destination, ReplicationConfiguration, ReplicationRule, RepositoryFilter};
@@ -138,6 +140,7 @@ impl Registry {
                 digest: digest.to_string(),
                 tag: tag.map(str::to_string),
                 destination,
+                backfill: None,
             })
             .collect();
         if tasks.is_empty() {
@@ -192,6 +195,7 @@ impl Registry {
 
     /// Claims and runs due tasks until none is due; how many ran.
     pub async fn replicate_due(&self) -> Result<u64> {
+        self.advance_backfills().await?;
         let mut ran = 0;
         loop {
             let now = self.now();

@@ -3,9 +3,10 @@
 //! here against botocore's constraints; the rules, the queue and the copy
 //! are the registry's (`crates/registry/src/replication/`).
 
-use super::call::{constraint, Call, Failure};
+use super::call::{constraint, seconds, Call, Failure};
 use super::image_ids::{existing_image, image_id_of, ImageId};
 use super::operation::EcrOperation;
+use super::paging::{decode_token, encode_token, page_size, split_page};
 use crate::aws_error::AwsError;
 use berth_registry::ReplicationConfiguration;
 use serde::de::IgnoredAny;
@@ -184,6 +185,265 @@ impl EcrOperation for DescribeImageReplicationStatus {
                     registry_id: s.destination.account_id,
                     status: s.status,
                     failure_code: s.failure_code,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// A backfill's destination (ECR's `ReplicationDestination`).
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationShape {
+    region: String,
+    registry_id: String,
+}
+
+impl DestinationShape {
+    fn of(key: &berth_registry::RegistryKey) -> DestinationShape {
+        DestinationShape {
+            region: key.region.clone(),
+            registry_id: key.account_id.clone(),
+        }
+    }
+}
+
+/// A backfill as Start, Stop and List answer it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackfillShape {
+    replication_backfill_id: String,
+    destination: DestinationShape,
+    status: String,
+    started_at: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ended_at: Option<f64>,
+}
+
+fn backfill_shape(r: &berth_registry::BackfillRecord) -> BackfillShape {
+    BackfillShape {
+        replication_backfill_id: r.id.clone(),
+        destination: DestinationShape::of(&r.destination),
+        status: r.status.clone(),
+        started_at: seconds(r.started_at),
+        ended_at: r.ended_at.map(seconds),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackfillOutput {
+    registry_id: String,
+    #[serde(flatten)]
+    backfill: BackfillShape,
+}
+
+pub struct StartReplicationBackfill;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartReplicationBackfillInput {
+    destination: DestinationShape,
+}
+
+impl EcrOperation for StartReplicationBackfill {
+    const NAME: &'static str = "StartReplicationBackfill";
+    type Input = StartReplicationBackfillInput;
+    type Output = BackfillOutput;
+
+    async fn handle(call: &Call<'_>, input: Self::Input) -> Result<Self::Output, Failure> {
+        check_region(&input.destination.region)?;
+        check_registry_id(&input.destination.registry_id)?;
+        let b = call
+            .app
+            .registry
+            .start_backfill(
+                &call.registry,
+                berth_registry::RegistryKey {
+                    account_id: input.destination.registry_id,
+                    region: input.destination.region,
+                },
+            )
+            .await?;
+        Ok(BackfillOutput {
+            registry_id: call.registry.account_id.clone(),
+            backfill: backfill_shape(&b.record),
+        })
+    }
+}
+
+pub struct StopReplicationBackfill;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackfillIdInput {
+    replication_backfill_id: String,
+}
+
+impl EcrOperation for StopReplicationBackfill {
+    const NAME: &'static str = "StopReplicationBackfill";
+    type Input = BackfillIdInput;
+    type Output = BackfillOutput;
+
+    async fn handle(call: &Call<'_>, input: Self::Input) -> Result<Self::Output, Failure> {
+        let b = call
+            .app
+            .registry
+            .stop_backfill(&call.registry, &input.replication_backfill_id)
+            .await?;
+        Ok(BackfillOutput {
+            registry_id: call.registry.account_id.clone(),
+            backfill: backfill_shape(&b.record),
+        })
+    }
+}
+
+pub struct ListReplicationBackfills;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListReplicationBackfillsInput {
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListReplicationBackfillsOutput {
+    backfills: Vec<BackfillShape>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+impl EcrOperation for ListReplicationBackfills {
+    const NAME: &'static str = "ListReplicationBackfills";
+    type Input = ListReplicationBackfillsInput;
+    type Output = ListReplicationBackfillsOutput;
+
+    async fn handle(call: &Call<'_>, input: Self::Input) -> Result<Self::Output, Failure> {
+        let limit = match input.max_results {
+            None => 25,
+            Some(n @ 1..=50) => n as u32,
+            Some(_) => {
+                return Err(
+                    constraint("maxResults", "Member must have value between 1 and 50").into(),
+                )
+            }
+        };
+        let after = decode_token(&input.next_token)?;
+        let rows = call
+            .app
+            .registry
+            .backfills(&call.registry, after.as_deref(), limit + 1)
+            .await?;
+        let (rows, more) = split_page(rows, limit);
+        Ok(ListReplicationBackfillsOutput {
+            next_token: more
+                .then(|| rows.last().map(|r| encode_token(&r.id)))
+                .flatten(),
+            backfills: rows.iter().map(backfill_shape).collect(),
+        })
+    }
+}
+
+pub struct DescribeReplicationBackfillResults;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeReplicationBackfillResultsInput {
+    replication_backfill_id: String,
+    result_status_filter: Option<String>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackfillProgress {
+    /// Images queued so far (every image once the backfill has listed
+    /// every repository).
+    queued_images: u64,
+    completed_images: u64,
+    failed_images: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackfillResult {
+    image_id: ImageId,
+    repository_name: String,
+    status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_code: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeReplicationBackfillResultsOutput {
+    registry_id: String,
+    #[serde(flatten)]
+    backfill: BackfillShape,
+    progress: BackfillProgress,
+    results: Vec<BackfillResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+impl EcrOperation for DescribeReplicationBackfillResults {
+    const NAME: &'static str = "DescribeReplicationBackfillResults";
+    type Input = DescribeReplicationBackfillResultsInput;
+    type Output = DescribeReplicationBackfillResultsOutput;
+
+    async fn handle(call: &Call<'_>, input: Self::Input) -> Result<Self::Output, Failure> {
+        if let Some(f) = &input.result_status_filter {
+            if f != "COMPLETE" && f != "FAILED" {
+                return Err(constraint(
+                    "resultStatusFilter",
+                    "Member must satisfy enum value set: [COMPLETE, FAILED]",
+                )
+                .into());
+            }
+        }
+        let limit = page_size(input.max_results)?;
+        let after = match decode_token(&input.next_token)? {
+            None => 0,
+            Some(t) => t
+                .parse::<i64>()
+                .map_err(|_| AwsError::invalid_parameter("Invalid parameter at 'nextToken'"))?,
+        };
+        let (b, rows) = call
+            .app
+            .registry
+            .backfill_results(
+                &call.registry,
+                &input.replication_backfill_id,
+                input.result_status_filter.as_deref(),
+                after,
+                limit + 1,
+            )
+            .await?;
+        let (rows, more) = split_page(rows, limit);
+        Ok(DescribeReplicationBackfillResultsOutput {
+            registry_id: call.registry.account_id.clone(),
+            backfill: backfill_shape(&b.record),
+            progress: BackfillProgress {
+                queued_images: b.in_progress + b.complete + b.failed,
+                completed_images: b.complete,
+                failed_images: b.failed,
+            },
+            next_token: more
+                .then(|| rows.last().map(|r| encode_token(&r.id.to_string())))
+                .flatten(),
+            results: rows
+                .into_iter()
+                .map(|t| BackfillResult {
+                    image_id: ImageId {
+                        image_digest: Some(t.task.digest),
+                        image_tag: t.task.tag,
+                    },
+                    repository_name: t.task.repository,
+                    status: t.status,
+                    failure_code: t.failure_code,
                 })
                 .collect(),
         })

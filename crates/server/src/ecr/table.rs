@@ -56,7 +56,7 @@ pub const TABLE: &[Entry] = &[
     Entry::implemented::<images::DescribeImages>(),
     Entry::implemented::<pull_through_cache::DescribePullThroughCacheRules>(),
     Entry::implemented::<replication::DescribeRegistry>(),
-    Entry::unsupported("DescribeReplicationBackfillResults"),
+    Entry::implemented::<replication::DescribeReplicationBackfillResults>(),
     Entry::implemented::<repositories::DescribeRepositories>(),
     Entry::implemented::<templates::DescribeRepositoryCreationTemplates>(),
     Entry::implemented::<settings::GetAccountSetting>(),
@@ -72,7 +72,7 @@ pub const TABLE: &[Entry] = &[
     Entry::implemented::<images::ListImageReferrers>(),
     Entry::implemented::<images::ListImages>(),
     Entry::unsupported("ListPullTimeUpdateExclusions"),
-    Entry::unsupported("ListReplicationBackfills"),
+    Entry::implemented::<replication::ListReplicationBackfills>(),
     Entry::implemented::<tagging::ListTagsForResource>(),
     Entry::implemented::<settings::PutAccountSetting>(),
     Entry::implemented::<images::PutImage>(),
@@ -87,8 +87,8 @@ pub const TABLE: &[Entry] = &[
     Entry::implemented::<policies::SetRepositoryPolicy>(),
     Entry::implemented::<scanning::StartImageScan>(),
     Entry::implemented::<lifecycle::StartLifecyclePolicyPreview>(),
-    Entry::unsupported("StartReplicationBackfill"),
-    Entry::unsupported("StopReplicationBackfill"),
+    Entry::implemented::<replication::StartReplicationBackfill>(),
+    Entry::implemented::<replication::StopReplicationBackfill>(),
     Entry::implemented::<tagging::TagResource>(),
     Entry::implemented::<tagging::UntagResource>(),
     Entry::implemented::<images::UpdateImageStorageClass>(),
@@ -153,10 +153,10 @@ mod tests {
     fn the_table_lists_the_model_once_in_order() {
         assert_eq!(OPERATIONS.len(), 62);
         assert!(OPERATIONS.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(IMPLEMENTED_OPERATIONS.len(), 47);
+        assert_eq!(IMPLEMENTED_OPERATIONS.len(), 51);
         assert!(IMPLEMENTED_OPERATIONS.contains(&"UploadLayerPart"));
         assert!(IMPLEMENTED_OPERATIONS.contains(&"PutReplicationConfiguration"));
-        assert!(!IMPLEMENTED_OPERATIONS.contains(&"StartReplicationBackfill"));
+        assert!(IMPLEMENTED_OPERATIONS.contains(&"StartReplicationBackfill"));
     }
 
     fn required(op: &str, input: &Value) -> Result<Needs, crate::aws_error::AwsError> {

@@ -4,8 +4,8 @@
 //! an image's status; the backlog.
 
 use crate::metadata::{
-    NewReplicationTask, RegistryKey, ReplicationStore, REPLICATION_COMPLETE, REPLICATION_FAILED,
-    REPLICATION_IN_PROGRESS,
+    BackfillOutcome, BackfillRecord, NewReplicationTask, RegistryKey, ReplicationStore,
+    REPLICATION_COMPLETE, REPLICATION_FAILED, REPLICATION_IN_PROGRESS,
 };
 
 fn task(digest: &str, dest_region: &str) -> NewReplicationTask {
@@ -18,6 +18,7 @@ fn task(digest: &str, dest_region: &str) -> NewReplicationTask {
             account_id: super::registry().account_id,
             region: dest_region.into(),
         },
+        backfill: None,
     }
 }
 
@@ -146,4 +147,147 @@ pub async fn replication_store_suite(store: &impl ReplicationStore) {
         .await
         .unwrap()
         .is_empty());
+
+    // Backfills: one running per destination region, at most `max`;
+    // a page queued once however many advance it; stopped, its queued
+    // tasks fail.
+    let backfill = |id: &str, region: &str| BackfillRecord {
+        id: id.into(),
+        source: reg.clone(),
+        destination: RegistryKey {
+            account_id: reg.account_id.clone(),
+            region: region.into(),
+        },
+        status: REPLICATION_IN_PROGRESS.into(),
+        after_repo: String::new(),
+        enumerated: false,
+        started_at: 700,
+        ended_at: None,
+    };
+    assert_eq!(
+        store
+            .create_backfill(&backfill("b1", "us-west-2"), 2)
+            .await
+            .unwrap(),
+        BackfillOutcome::Created
+    );
+    assert_eq!(
+        store
+            .create_backfill(&backfill("b2", "us-west-2"), 2)
+            .await
+            .unwrap(),
+        BackfillOutcome::InProgress("b1".into())
+    );
+    assert_eq!(
+        store
+            .create_backfill(&backfill("b3", "eu-west-1"), 2)
+            .await
+            .unwrap(),
+        BackfillOutcome::Created
+    );
+    assert_eq!(
+        store
+            .create_backfill(&backfill("b4", "ap-south-1"), 2)
+            .await
+            .unwrap(),
+        BackfillOutcome::Full
+    );
+    let mut queued = task("sha256:old", "us-west-2");
+    queued.backfill = Some("b1".into());
+    assert!(store
+        .advance_backfill(
+            "b1",
+            "",
+            "prod-app",
+            false,
+            std::slice::from_ref(&queued),
+            710
+        )
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .advance_backfill(
+                "b1",
+                "",
+                "prod-app",
+                false,
+                std::slice::from_ref(&queued),
+                711
+            )
+            .await
+            .unwrap(),
+        "moved already"
+    );
+    assert!(store
+        .advance_backfill("b1", "prod-app", "prod-app", true, &[], 712)
+        .await
+        .unwrap());
+    let got = store.get_backfill(&reg, "b1").await.unwrap().unwrap();
+    assert_eq!(
+        (got.after_repo.as_str(), got.enumerated),
+        ("prod-app", true)
+    );
+    assert_eq!(store.backfill_counts("b1").await.unwrap(), (1, 0, 0));
+    assert!(
+        store
+            .backfill_tasks("b1", None, 0, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "without a filter: finished ones only"
+    );
+    let tasks = store
+        .backfill_tasks("b1", Some(REPLICATION_IN_PROGRESS), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].task.backfill.as_deref(), Some("b1"));
+    assert!(store
+        .backfill_tasks("b1", Some(REPLICATION_COMPLETE), 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let listed: Vec<String> = store
+        .list_backfills(&reg, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(listed, ["b1", "b3"]);
+    assert_eq!(
+        store
+            .list_backfills(&reg, Some("b1"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store
+        .list_backfills(&other, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.running_backfills(10).await.unwrap().len(), 2);
+    assert!(store.end_backfill("b1", "STOPPED", 720).await.unwrap());
+    assert!(
+        !store.end_backfill("b1", "COMPLETE", 721).await.unwrap(),
+        "not in progress"
+    );
+    assert_eq!(store.backfill_counts("b1").await.unwrap(), (0, 0, 1));
+    let failed = store
+        .backfill_tasks("b1", Some(REPLICATION_FAILED), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(failed[0].failure_code.as_deref(), Some("BACKFILL_STOPPED"));
+    assert_eq!(
+        store
+            .get_backfill(&reg, "b1")
+            .await
+            .unwrap()
+            .unwrap()
+            .ended_at,
+        Some(720)
+    );
 }

@@ -24,6 +24,35 @@ pub struct NewReplicationTask {
     /// The tag the push set, if any.
     pub tag: Option<String>,
     pub destination: RegistryKey,
+    /// The backfill that queued it, if one did.
+    pub backfill: Option<String>,
+}
+
+/// A backfill: images stored before the configuration, queued for one
+/// destination a page of repositories at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillRecord {
+    pub id: String,
+    pub source: RegistryKey,
+    pub destination: RegistryKey,
+    /// IN_PROGRESS, COMPLETE or STOPPED.
+    pub status: String,
+    /// The last repository name whose images are queued ('' at first).
+    pub after_repo: String,
+    /// Every repository's images are queued.
+    pub enumerated: bool,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+/// What `create_backfill` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackfillOutcome {
+    Created,
+    /// One is already running to that destination region: its id.
+    InProgress(String),
+    /// The registry runs the most allowed.
+    Full,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,4 +123,51 @@ pub trait ReplicationStore: Send + Sync {
     /// Tasks still in progress, and the creation time of the oldest (for
     /// `/metrics`: queue depth and lag).
     async fn replication_backlog(&self) -> Result<(u64, Option<i64>)>;
+    /// Records a backfill unless one is running to the same destination
+    /// region from the registry, or the registry runs `max_running`.
+    async fn create_backfill(
+        &self,
+        b: &BackfillRecord,
+        max_running: u32,
+    ) -> Result<BackfillOutcome>;
+    async fn get_backfill(
+        &self,
+        registry: &RegistryKey,
+        id: &str,
+    ) -> Result<Option<BackfillRecord>>;
+    /// The registry's backfills by id after `after`, at most `limit`.
+    async fn list_backfills(
+        &self,
+        registry: &RegistryKey,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BackfillRecord>>;
+    /// Backfills in progress, every registry's (what the workers advance).
+    async fn running_backfills(&self, limit: u32) -> Result<Vec<BackfillRecord>>;
+    /// Moves a backfill's cursor from `from` to `to` (and marks it
+    /// enumerated) and queues `tasks`, in one transaction, only if the
+    /// cursor is still `from` (two nodes advancing it queue a page once).
+    async fn advance_backfill(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        enumerated: bool,
+        tasks: &[NewReplicationTask],
+        now: i64,
+    ) -> Result<bool>;
+    /// Ends an IN_PROGRESS backfill as `status` (COMPLETE, or STOPPED,
+    /// which also fails its queued tasks nobody holds with
+    /// `BACKFILL_STOPPED`). False when it was not in progress.
+    async fn end_backfill(&self, id: &str, status: &str, now: i64) -> Result<bool>;
+    /// A backfill's tasks by id after `after`, only those of `status`.
+    async fn backfill_tasks(
+        &self,
+        id: &str,
+        status: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ReplicationTask>>;
+    /// A backfill's tasks: (in progress, complete, failed).
+    async fn backfill_counts(&self, id: &str) -> Result<(u64, u64, u64)>;
 }
