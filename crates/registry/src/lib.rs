@@ -29,8 +29,9 @@ mod pulls;
 mod referrers;
 mod replication;
 pub use replication::{
-    Backfill, Destination, RemoteError, RemoteRegistry, ReplicationConfiguration, ReplicationRule,
-    ReplicationStatus, ReplicationTotals, RepositoryFilter,
+    Backfill, DeleteReplication, Destination, RemoteError, RemoteRegistry,
+    ReplicationConfiguration, ReplicationRule, ReplicationStatus, ReplicationTotals,
+    RepositoryFilter,
 };
 mod repositories;
 mod rewrap;

@@ -11,7 +11,9 @@ pub mod rules;
 pub use backfill::Backfill;
 pub use remote::{RemoteError, RemoteRegistry};
 
-pub use rules::{Destination, ReplicationConfiguration, ReplicationRule, RepositoryFilter};
+pub use rules::{
+    DeleteReplication, Destination, ReplicationConfiguration, ReplicationRule, RepositoryFilter,
+};
 
 use crate::{Registry, Repo, Result};
 use berth_oci::Digest;

@@ -25,6 +25,15 @@ pub struct ReplicationRule {
     pub destinations: Vec<Destination>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repository_filters: Vec<RepositoryFilter>,
+    /// Newer ECR models' `deleteReplication`: kept when disabled, refused
+    /// when enabled (berth does not replicate deletes and untags yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_replication: Option<DeleteReplication>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteReplication {
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -57,6 +66,11 @@ impl ReplicationConfiguration {
             if rule.destinations.is_empty() {
                 return Err(Error::InvalidParameter(
                     "Invalid parameter at 'replicationConfiguration' failed to satisfy constraint: 'Every replication rule needs at least one destination'".into(),
+                ));
+            }
+            if rule.delete_replication.as_ref().is_some_and(|d| d.enabled) {
+                return Err(Error::InvalidParameter(
+                    "Invalid parameter at 'deleteReplication' failed to satisfy constraint: 'berth does not replicate deletes and untags yet: set enabled to false or leave it out'".into(),
                 ));
             }
             if rule.repository_filters.len() > MAX_FILTERS {
@@ -160,7 +174,25 @@ mod tests {
                     filter_type: "PREFIX_MATCH".into(),
                 })
                 .collect(),
+            delete_replication: None,
         }
+    }
+
+    #[test]
+    fn delete_replication_is_kept_when_off_and_refused_when_on() {
+        let off: ReplicationConfiguration = serde_json::from_str(
+            r#"{"rules":[{"destinations":[{"region":"us-west-2","registryId":"111122223333"}],"deleteReplication":{"enabled":false}}]}"#,
+        )
+        .unwrap();
+        off.validate(&own()).unwrap();
+        assert!(off
+            .to_text()
+            .contains(r#""deleteReplication":{"enabled":false}"#));
+        let mut on = off.clone();
+        on.rules[0].delete_replication = Some(DeleteReplication { enabled: true });
+        assert!(
+            matches!(on.validate(&own()), Err(Error::InvalidParameter(m)) if m.contains("deleteReplication"))
+        );
     }
 
     #[test]
@@ -222,6 +254,7 @@ mod tests {
                     })
                     .collect(),
                 repository_filters: vec![],
+                delete_replication: None,
             }],
         };
         assert!(
