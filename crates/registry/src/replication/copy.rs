@@ -5,20 +5,13 @@
 //! manifest is stored as a push stores it. Every step is idempotent, so a
 //! task run twice (a node died holding it) changes nothing the second time.
 
+use super::image::{ReplicaSink, SourceImage};
 use super::{
     Outcome, ACCESS_DENIED, IMAGE_NOT_FOUND, INVALID_IMAGE, KMS_ERROR, TAG_IMMUTABLE, UNAVAILABLE,
 };
 use crate::{Error, Registry, Repo, RepositorySettings, Result};
-use berth_oci::manifest::{Manifest, Reference as Needs};
-use berth_oci::{Digest, Reference, RepositoryName};
+use berth_oci::{Digest, Reference};
 use berth_store::{NewReplicationTask, RepoId};
-use std::future::Future;
-use std::pin::Pin;
-
-/// How deep an image's manifests may nest (an index of manifests is 1).
-pub(super) const MAX_DEPTH: usize = 4;
-/// Referrers of one image copied with it.
-pub(super) const MAX_REFERRERS: u32 = 1000;
 
 impl Registry {
     pub(super) async fn replicate(&self, task: &NewReplicationTask) -> Outcome {
@@ -32,29 +25,14 @@ impl Registry {
     }
 
     async fn try_replicate(&self, t: &NewReplicationTask) -> Result<Outcome> {
-        let Ok(name) = RepositoryName::parse(&t.repository) else {
-            return Ok(failed(INVALID_IMAGE, "the repository name does not parse"));
-        };
-        let Ok(digest) = t.digest.parse::<Digest>() else {
-            return Ok(failed(INVALID_IMAGE, "the digest does not parse"));
-        };
-        let source = Repo {
-            registry: t.source.clone(),
-            name: name.clone(),
+        let src = match self.source_image(t).await? {
+            Ok(src) => src,
+            Err(outcome) => return Ok(outcome),
         };
         let dest = Repo {
             registry: t.destination.clone(),
-            name,
+            name: src.repo.name.clone(),
         };
-        let Some(source_id) = self.find_repo_id(&source).await? else {
-            return Ok(failed(IMAGE_NOT_FOUND, "the source repository was deleted"));
-        };
-        if self.meta.get_manifest(source_id, &digest).await?.is_none() {
-            return Ok(failed(
-                IMAGE_NOT_FOUND,
-                "the image was deleted from the source",
-            ));
-        }
         let exists = self.find_repo_id(&dest).await?.is_some();
         if t.source.account_id != t.destination.account_id
             && !self.replication_allowed(&t.source, &dest, !exists).await?
@@ -73,86 +51,13 @@ impl Registry {
         if !exists {
             self.create_replica_repository(&dest).await?;
         }
-        self.copy_manifest(&source, source_id, &dest, &digest, 0)
-            .await?;
-        // The tag moves only while the source's tag still names this image:
-        // a newer push of it has a task of its own, queued after this one,
-        // so the newest push wins at the destination in any order.
-        if let Some(tag) = &t.tag {
-            if self.meta.resolve_tag(source_id, tag).await?.as_ref() == Some(&digest) {
-                let stored = self
-                    .bodies
-                    .get(&*self.meta, source_id, &digest)
-                    .await?
-                    .ok_or_else(|| Error::ManifestUnknown(digest.to_string()))?;
-                let reference = Reference::Tag(
-                    berth_oci::Tag::parse(tag)
-                        .map_err(|_| Error::InvalidTag(format!("tag {tag:?} does not parse")))?,
-                );
-                self.store_replica(&dest, &reference, &stored.media_type, stored.body)
-                    .await?;
-                self.requeue_if_moved(t, source_id).await?;
-            }
-        }
-        for r in self
-            .meta
-            .list_referrers(source_id, &digest, None, MAX_REFERRERS)
-            .await?
-        {
-            self.copy_manifest(&source, source_id, &dest, &r.digest, 0)
-                .await?;
-        }
+        let sink = LocalSink {
+            registry: self,
+            src: &src,
+            dest: &dest,
+        };
+        self.copy_image(t, &src, &sink).await?;
         Ok(Outcome::Complete)
-    }
-
-    /// Copies manifest `digest` with what it references (an index's
-    /// manifests first, each with its blobs), untagged.
-    fn copy_manifest<'a>(
-        &'a self,
-        source: &'a Repo,
-        source_id: RepoId,
-        dest: &'a Repo,
-        digest: &'a Digest,
-        depth: usize,
-    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>> {
-        Box::pin(async move {
-            if depth > MAX_DEPTH {
-                return Err(Error::ManifestInvalid(format!(
-                    "manifests nest more than {MAX_DEPTH} deep under {digest}"
-                )));
-            }
-            let stored = self
-                .bodies
-                .get(&*self.meta, source_id, digest)
-                .await?
-                .ok_or_else(|| Error::ManifestUnknown(digest.to_string()))?;
-            let manifest = Manifest::parse(&stored.body, Some(&stored.media_type))
-                .map_err(|e| Error::ManifestInvalid(e.to_string()))?;
-            for r in manifest.references() {
-                match r {
-                    Needs::Blob(d, _) => {
-                        if self
-                            .link_blob_from(dest, source, source_id, &d)
-                            .await?
-                            .is_none()
-                        {
-                            return Err(Error::ManifestBlobUnknown(vec![d]));
-                        }
-                    }
-                    Needs::Manifest(d, _) => {
-                        self.copy_manifest(source, source_id, dest, &d, depth + 1)
-                            .await?
-                    }
-                }
-            }
-            self.store_replica(
-                dest,
-                &Reference::Digest(digest.clone()),
-                &stored.media_type,
-                stored.body,
-            )
-            .await
-        })
     }
 
     /// After a tag was set at the destination: if the source's tag moved
@@ -181,24 +86,6 @@ impl Registry {
             }
             _ => Ok(()),
         }
-    }
-
-    async fn store_replica(
-        &self,
-        dest: &Repo,
-        reference: &Reference,
-        media_type: &str,
-        body: bytes::Bytes,
-    ) -> Result<()> {
-        self.store_manifest(
-            dest,
-            reference,
-            Some(media_type),
-            body,
-            crate::manifests::Origin::Replication,
-        )
-        .await
-        .map(|_| ())
     }
 
     /// The destination repository, created from the destination
@@ -270,6 +157,44 @@ impl Registry {
             }
         }
         Ok(true)
+    }
+}
+
+/// A repository of this deployment as a replica's destination: blobs
+/// linked as a mount links them, manifests stored as a push stores them
+/// (never replicated on).
+struct LocalSink<'a> {
+    registry: &'a Registry,
+    src: &'a SourceImage,
+    dest: &'a Repo,
+}
+
+#[async_trait::async_trait]
+impl ReplicaSink for LocalSink<'_> {
+    type Error = Error;
+
+    async fn blob(&self, digest: &Digest) -> Result<()> {
+        let linked = self
+            .registry
+            .link_blob_from(self.dest, &self.src.repo, self.src.id, digest)
+            .await?;
+        match linked {
+            Some(_) => Ok(()),
+            None => Err(Error::ManifestBlobUnknown(vec![digest.clone()])),
+        }
+    }
+
+    async fn put(&self, reference: &Reference, media_type: &str, body: bytes::Bytes) -> Result<()> {
+        self.registry
+            .store_manifest(
+                self.dest,
+                reference,
+                Some(media_type),
+                body,
+                crate::manifests::Origin::Replication,
+            )
+            .await
+            .map(|_| ())
     }
 }
 

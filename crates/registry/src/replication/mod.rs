@@ -5,6 +5,7 @@
 
 mod backfill;
 mod copy;
+mod image;
 mod remote;
 pub mod rules;
 

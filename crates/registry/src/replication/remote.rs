@@ -9,14 +9,12 @@
 //! the tag last and only while the source's tag still names the image,
 //! then the image's referrers.
 
-use super::{Outcome, ACCESS_DENIED, IMAGE_NOT_FOUND, INVALID_IMAGE, UNAVAILABLE};
-use crate::{ByteStream, Error, Registry, Repo, Result};
-use berth_oci::manifest::{Manifest, Reference as Needs};
-use berth_oci::{Digest, RepositoryName};
-use berth_store::{NewReplicationTask, RepoId};
+use super::image::{ReplicaSink, SourceImage};
+use super::{Outcome, ACCESS_DENIED, INVALID_IMAGE, UNAVAILABLE};
+use crate::{ByteStream, Error, Registry, Result};
+use berth_oci::{Digest, Reference};
+use berth_store::NewReplicationTask;
 use bytes::Bytes;
-use std::future::Future;
-use std::pin::Pin;
 
 /// Why a call to a remote deployment failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +60,7 @@ pub trait RemoteRegistry: Send + Sync {
 }
 
 /// A failure of the copy: the source's (a registry error) or the remote's.
-enum CopyError {
+pub(super) enum CopyError {
     Source(Error),
     Remote(RemoteError),
 }
@@ -114,19 +112,6 @@ impl Registry {
         t: &NewReplicationTask,
         remote: &dyn RemoteRegistry,
     ) -> Result<Outcome, CopyError> {
-        let (Ok(name), Ok(digest)) = (
-            RepositoryName::parse(&t.repository),
-            t.digest.parse::<Digest>(),
-        ) else {
-            return Ok(Outcome::Failed {
-                code: INVALID_IMAGE,
-                why: "the task's repository or digest does not parse".into(),
-            });
-        };
-        let source = Repo {
-            registry: t.source.clone(),
-            name,
-        };
         // The remote sees one identity for every account of this
         // deployment: it may only carry an account's images into the same
         // account there, never into another one's.
@@ -139,113 +124,69 @@ impl Registry {
                 ),
             });
         }
-        let Some(source_id) = self.find_repo_id(&source).await? else {
-            return Ok(not_found("the source repository was deleted"));
+        let src = match self.source_image(t).await? {
+            Ok(src) => src,
+            Err(outcome) => return Ok(outcome),
         };
-        if self.meta.get_manifest(source_id, &digest).await?.is_none() {
-            return Ok(not_found("the image was deleted from the source"));
-        }
         let account = t.destination.account_id.as_str();
-        let repository = t.repository.as_str();
-        remote.ensure_repository(account, repository).await?;
-        let copy = RemoteCopy {
+        remote.ensure_repository(account, &t.repository).await?;
+        let sink = RemoteSink {
             registry: self,
             remote,
-            source: &source,
-            source_id,
+            src: &src,
             account,
         };
-        copy.manifest(&digest, None, 0).await?;
-        if let Some(tag) = &t.tag {
-            if self.meta.resolve_tag(source_id, tag).await?.as_ref() == Some(&digest) {
-                copy.manifest(&digest, Some(tag), 0).await?;
-                self.requeue_if_moved(t, source_id).await?;
-            }
-        }
-        for r in self
-            .meta
-            .list_referrers(source_id, &digest, None, super::copy::MAX_REFERRERS)
-            .await?
-        {
-            copy.manifest(&r.digest, None, 0).await?;
-        }
+        self.copy_image(t, &src, &sink).await?;
         Ok(Outcome::Complete)
     }
 }
 
-fn not_found(why: &str) -> Outcome {
-    Outcome::Failed {
-        code: IMAGE_NOT_FOUND,
-        why: why.into(),
-    }
-}
-
-/// One image's copy to a remote repository.
-struct RemoteCopy<'a> {
+/// A repository of another deployment as a replica's destination: blobs
+/// it lacks uploaded (streamed from the source), manifests PUT.
+struct RemoteSink<'a> {
     registry: &'a Registry,
     remote: &'a dyn RemoteRegistry,
-    source: &'a Repo,
-    source_id: RepoId,
+    src: &'a SourceImage,
     account: &'a str,
 }
 
-impl RemoteCopy<'_> {
-    /// Copies manifest `digest` (its blobs and nested manifests first)
-    /// under `tag`, else under its digest.
-    fn manifest<'b>(
-        &'b self,
-        digest: &'b Digest,
-        tag: Option<&'b str>,
-        depth: usize,
-    ) -> Pin<Box<dyn Future<Output = Result<(), CopyError>> + Send + 'b>> {
-        Box::pin(async move {
-            if depth > super::copy::MAX_DEPTH {
-                return Err(Error::ManifestInvalid(format!(
-                    "manifests nest too deep under {digest}"
-                ))
-                .into());
-            }
-            let r = self.registry;
-            let stored = r
-                .bodies
-                .get(&*r.meta, self.source_id, digest)
-                .await?
-                .ok_or_else(|| Error::ManifestUnknown(digest.to_string()))?;
-            let repository = self.source.name.as_str();
-            if tag.is_none() {
-                let manifest = Manifest::parse(&stored.body, Some(&stored.media_type))
-                    .map_err(|e| Error::ManifestInvalid(e.to_string()))?;
-                for needs in manifest.references() {
-                    match needs {
-                        Needs::Blob(d, _) => {
-                            if !self.remote.has_blob(self.account, repository, &d).await? {
-                                let read = r.read_blob(self.source, &d, None).await?;
-                                self.remote
-                                    .upload_blob(
-                                        self.account,
-                                        repository,
-                                        &d,
-                                        read.size,
-                                        read.stream,
-                                    )
-                                    .await?;
-                            }
-                        }
-                        Needs::Manifest(d, _) => self.manifest(&d, None, depth + 1).await?,
-                    }
-                }
-            }
-            let reference = tag.map_or_else(|| digest.to_string(), str::to_string);
-            self.remote
-                .put_manifest(
-                    self.account,
-                    repository,
-                    &reference,
-                    &stored.media_type,
-                    stored.body,
-                )
+#[async_trait::async_trait]
+impl ReplicaSink for RemoteSink<'_> {
+    type Error = CopyError;
+
+    async fn blob(&self, digest: &Digest) -> Result<(), CopyError> {
+        let repository = self.src.repo.name.as_str();
+        if !self
+            .remote
+            .has_blob(self.account, repository, digest)
+            .await?
+        {
+            let read = self
+                .registry
+                .read_blob(&self.src.repo, digest, None)
                 .await?;
-            Ok(())
-        })
+            self.remote
+                .upload_blob(self.account, repository, digest, read.size, read.stream)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn put(
+        &self,
+        reference: &Reference,
+        media_type: &str,
+        body: Bytes,
+    ) -> Result<(), CopyError> {
+        self.remote
+            .put_manifest(
+                self.account,
+                self.src.repo.name.as_str(),
+                &reference.to_string(),
+                media_type,
+                body,
+            )
+            .await?;
+        Ok(())
     }
 }
