@@ -214,8 +214,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ))
     });
     registry.release_replication_leases().await?;
-    for _ in 0..REPLICATION_WORKERS {
-        tokio::spawn(replicate_continuously(registry.clone()));
+    for worker in 0..REPLICATION_WORKERS {
+        tokio::spawn(replicate_continuously(registry.clone(), worker == 0));
     }
     crate::memory::trim_periodically();
     tokio::spawn(shutdown_on_signal(handle.clone()));
@@ -440,9 +440,15 @@ const REPLICATION_WORKERS: usize = 4;
 /// node to queue more, or a second (another node's pushes, retries coming
 /// due). Every node runs workers: tasks are claimed under leases
 /// (`ReplicationStore::claim_replication`), so each runs on one node at a
-/// time and a dead node's are taken over when their leases end.
-async fn replicate_continuously(registry: Arc<Registry>) {
+/// time and a dead node's are taken over when their leases end. The
+/// `backfills` worker also advances the running backfills.
+async fn replicate_continuously(registry: Arc<Registry>, backfills: bool) {
     loop {
+        if backfills {
+            if let Err(e) = registry.advance_backfills().await {
+                tracing::warn!(error = %e, "replication backfills could not be advanced; trying again");
+            }
+        }
         if let Err(e) = registry.replicate_due().await {
             tracing::warn!(error = %e, "the replication queue could not be read; trying again");
         }

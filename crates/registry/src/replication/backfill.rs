@@ -158,8 +158,10 @@ impl Registry {
     }
 
     /// One step of every running backfill: a page of repositories queued,
-    /// or the backfill completed when everything is queued and done.
-    pub(crate) async fn advance_backfills(&self) -> Result<()> {
+    /// or the backfill completed when everything is queued and done. One
+    /// worker per node calls it (an idle node asks for running backfills
+    /// once a second, not once per worker).
+    pub async fn advance_backfills(&self) -> Result<()> {
         for b in self
             .meta
             .running_backfills(MAX_RUNNING_BACKFILLS * 8)

@@ -198,7 +198,6 @@ impl Registry {
 
     /// Claims and runs due tasks until none is due; how many ran.
     pub async fn replicate_due(&self) -> Result<u64> {
-        self.advance_backfills().await?;
         let mut ran = 0;
         loop {
             let now = self.now();
