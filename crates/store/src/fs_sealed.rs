@@ -51,19 +51,27 @@ pub(crate) fn read_header(file: &File) -> io::Result<Option<Header>> {
 /// data key is unchanged, so a reader that read the old header reads on.
 /// Whether it did; absent and plaintext files are left alone.
 pub(crate) fn rewrap_file(keys: &Keyring, path: &Path, name: &str) -> io::Result<bool> {
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    let Some(header) = read_header(&file)? else {
+    let Some((file, header)) = open_sealed_rw(path)? else {
         return Ok(false);
     };
-    let Some(new) = keys.rewrapped(&header, name)? else {
+    rewrap_header(keys, &file, &header, name)
+}
+
+/// The file at `path` opened for reading and writing, with its header;
+/// `None` when it is absent or plaintext.
+fn open_sealed_rw(path: &Path) -> io::Result<Option<(File, Header)>> {
+    let file = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(read_header(&file)?.map(|h| (file, h)))
+}
+
+/// Writes `header` re-wrapped for `name` under the current generation over
+/// the file's, when an older one wrapped it.
+fn rewrap_header(keys: &Keyring, file: &File, header: &Header, name: &str) -> io::Result<bool> {
+    let Some(new) = keys.rewrapped(header, name)? else {
         return Ok(false);
     };
     file.write_all_at(&new.encode(), 0)?;
@@ -92,22 +100,16 @@ pub(crate) fn rewrap_upload_file(
     id: &str,
     rewrite: bool,
 ) -> io::Result<UploadRewrap> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(UploadRewrap::Current),
-        Err(e) => return Err(e),
-    };
-    let Some(header) = read_header(&file)? else {
+    let Some((file, header)) = open_sealed_rw(path)? else {
         return Ok(UploadRewrap::Current);
     };
-    drop(file);
     if header.kek_version == keys.current_generation() {
         return Ok(UploadRewrap::Current);
     }
     if header.state != State::Upload || !rewrite {
         return Ok(UploadRewrap::Left);
     }
-    Ok(match rewrap_file(keys, path, id)? {
+    Ok(match rewrap_header(keys, &file, &header, id)? {
         true => UploadRewrap::Rewrapped,
         false => UploadRewrap::Current,
     })
