@@ -12,20 +12,6 @@ use std::time::{Duration, Instant};
 
 const OWNER: &str = "000000000000";
 
-/// The number in `/metrics` line `name value`.
-fn metric(s: &TestServer, name: &str) -> u64 {
-    let text = s
-        .client()
-        .get(s.url() + "/metrics")
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} in {text}"))
-}
-
 /// A burst of 50 pushes (10 tags, each moved 5 times) replicates to the
 /// other deployment through its API, as a user of it. The destination is
 /// killed during the burst and restarted later, and the source is killed
@@ -90,29 +76,7 @@ fn replication_to_another_deployment_converges_when_either_side_dies() {
     }
     // Every tag names its newest image at the destination, by its
     // us-west-2 registry.
-    let (west, base) = {
-        use base64::Engine as _;
-        let host = format!("{OWNER}.dkr.ecr.us-west-2.localhost");
-        let password = berth_testkit::ecr::login_password(
-            &dest.raw_client(),
-            &dest.url(),
-            (id.as_str(), secret.as_str()),
-        );
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Basic {basic}").parse().unwrap(),
-        );
-        (
-            reqwest::blocking::Client::builder()
-                .default_headers(headers)
-                .resolve(&host, dest.addr)
-                .build()
-                .unwrap(),
-            format!("http://{host}:{}", dest.addr.port()),
-        )
-    };
+    let (west, base) = account_registry(&dest, OWNER, "us-west-2", (&id, &secret));
     for (tag, digest) in &newest {
         let r = west
             .head(format!("{base}/v2/prod-app/manifests/{tag}"))
@@ -205,22 +169,12 @@ fn two_deployments_replicating_to_each_other_do_not_bounce_images() {
     )
     .ok();
     let west = {
-        use base64::Engine as _;
-        let host = format!("{OWNER}.dkr.ecr.us-west-2.localhost");
-        let basic = base64::engine::general_purpose::STANDARD.encode(b.creds());
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Basic {basic}").parse().unwrap(),
+        let root = (
+            berth_testkit::ROOT_ACCESS_KEY_ID,
+            berth_testkit::ROOT_SECRET_ACCESS_KEY,
         );
-        Api {
-            client: reqwest::blocking::Client::builder()
-                .default_headers(headers)
-                .resolve(&host, b.addr)
-                .build()
-                .unwrap(),
-            base: format!("http://{host}:{pb}"),
-        }
+        let (client, base) = account_registry(&b, OWNER, "us-west-2", root);
+        Api { client, base }
     };
     west.push_image("app", &second, "from-b");
     // Each crosses once; then both queues stay empty and nothing more is

@@ -413,3 +413,43 @@ pub fn docker_login(config: &std::path::Path, registry: &str, password: &[u8]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A client of the registry `account`/`region` by its host name (no DNS
+/// needed: resolved to the server), signed in as `key`.
+pub fn account_registry(
+    s: &TestServer,
+    account: &str,
+    region: &str,
+    key: (&str, &str),
+) -> (reqwest::blocking::Client, String) {
+    use base64::Engine as _;
+    let host = format!("{account}.dkr.ecr.{region}.localhost");
+    let password = berth_testkit::ecr::login_password(&s.raw_client(), &s.url(), key);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Basic {basic}").parse().unwrap(),
+    );
+    let client = reqwest::blocking::Client::builder()
+        .default_headers(headers)
+        .resolve(&host, s.addr)
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    (client, format!("http://{host}:{}", s.addr.port()))
+}
+
+/// The number in `/metrics` line `name value`.
+pub fn metric(s: &TestServer, name: &str) -> u64 {
+    let text = s
+        .client()
+        .get(s.url() + "/metrics")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {text}"))
+}
