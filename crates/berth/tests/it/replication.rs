@@ -407,3 +407,163 @@ fn cross_account_replication_follows_the_destination_registry_policy_and_templat
         .unwrap();
     assert_eq!(header(&at, "docker-content-digest"), newest.manifest_digest);
 }
+
+/// Backfill: images stored before the configuration replicate after
+/// StartReplicationBackfill, with progress and per-image results (one
+/// backfill per destination region at a time is the store suite's); a
+/// finished one cannot be
+/// stopped; a stopped one queues nothing more. (botocore as installed
+/// here has no backfill operations: called signed, as the SDKs would.)
+#[test]
+fn a_backfill_replicates_images_stored_before_the_configuration() {
+    let s = start();
+    let api = Api::new(&s);
+    let mut pushed = Vec::new();
+    for (repo, seed) in [
+        ("prod-old", 91),
+        ("prod-old", 92),
+        ("prod-other", 93),
+        ("dev-old", 94),
+    ] {
+        s.ecr(
+            "us-east-1",
+            "CreateRepository",
+            json!({"repositoryName": repo}),
+        )
+        .ok();
+        let img = image::oci_image(seed, 1, 1, 2_000);
+        api.push_image(repo, &img, &format!("v{seed}"));
+        pushed.push((repo, img, format!("v{seed}")));
+    }
+    s.ecr(
+        "us-east-1",
+        "PutReplicationConfiguration",
+        json!({"replicationConfiguration": seeds_rule(OWNER)}),
+    )
+    .unwrap();
+    let err = |op: &str, input: Value| s.ecr("us-east-1", op, input).unwrap_err().1;
+    let e = err(
+        "StartReplicationBackfill",
+        json!({"destination": {"region": "eu-west-1", "registryId": OWNER}}),
+    );
+    assert_eq!(e["__type"], "InvalidParameterException", "{e}");
+    let started = s
+        .ecr(
+            "us-east-1",
+            "StartReplicationBackfill",
+            json!({"destination": {"region": "us-west-2", "registryId": OWNER}}),
+        )
+        .unwrap();
+    let id = started["replicationBackfillId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(started["status"], "IN_PROGRESS");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let d = s
+            .ecr(
+                "us-east-1",
+                "DescribeReplicationBackfillResults",
+                json!({"replicationBackfillId": id}),
+            )
+            .unwrap();
+        if d["status"] == "COMPLETE" {
+            break d;
+        }
+        if d["status"] == "IN_PROGRESS" && Instant::now() > deadline {
+            panic!("{d}\n{}", s.log());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(done["progress"]["completedImages"], 3, "{done}");
+    assert_eq!(done["progress"]["failedImages"], 0, "{done}");
+    let mut results: Vec<(String, String)> = done["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["status"], "COMPLETE", "{r}");
+            (
+                r["repositoryName"].as_str().unwrap().to_string(),
+                r["imageId"]["imageTag"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    results.sort();
+    assert_eq!(
+        results,
+        [
+            ("prod-old".to_string(), "v91".to_string()),
+            ("prod-old".into(), "v92".into()),
+            ("prod-other".into(), "v93".into())
+        ]
+    );
+    let (west, west_url) = account_registry(&s, OWNER, "us-west-2", root());
+    for (repo, img, tag) in &pushed {
+        let r = west
+            .get(format!("{west_url}/v2/{repo}/manifests/{tag}"))
+            .header("accept", image::OCI_MANIFEST)
+            .send()
+            .unwrap();
+        if repo.starts_with("prod-") {
+            assert_eq!(r.bytes().unwrap().to_vec(), img.manifest, "{repo}:{tag}");
+        } else {
+            assert_eq!(r.status(), 404, "{repo} is not under the rule");
+        }
+    }
+    let listed = s
+        .ecr("us-east-1", "ListReplicationBackfills", json!({}))
+        .unwrap();
+    assert_eq!(listed["backfills"][0]["replicationBackfillId"], id.as_str());
+    assert_eq!(listed["backfills"][0]["status"], "COMPLETE");
+    let e = err(
+        "StopReplicationBackfill",
+        json!({"replicationBackfillId": id}),
+    );
+    assert_eq!(
+        e["__type"], "ReplicationBackfillInvalidStatusException",
+        "{e}"
+    );
+    let e = err(
+        "StopReplicationBackfill",
+        json!({"replicationBackfillId": "nope"}),
+    );
+    assert_eq!(e["__type"], "ReplicationBackfillNotFoundException", "{e}");
+
+    // Stopped: it queues nothing more.
+    let again = s
+        .ecr(
+            "us-east-1",
+            "StartReplicationBackfill",
+            json!({"destination": {"region": "us-west-2", "registryId": OWNER}}),
+        )
+        .unwrap();
+    let again = again["replicationBackfillId"].as_str().unwrap().to_string();
+    let stopped = s
+        .ecr(
+            "us-east-1",
+            "StopReplicationBackfill",
+            json!({"replicationBackfillId": again}),
+        )
+        .unwrap();
+    assert_eq!(stopped["status"], "STOPPED");
+    let queued = |d: &Value| d["progress"]["queuedImages"].as_u64().unwrap();
+    let first = s
+        .ecr(
+            "us-east-1",
+            "DescribeReplicationBackfillResults",
+            json!({"replicationBackfillId": again}),
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let later = s
+        .ecr(
+            "us-east-1",
+            "DescribeReplicationBackfillResults",
+            json!({"replicationBackfillId": again}),
+        )
+        .unwrap();
+    assert_eq!(later["status"], "STOPPED");
+    assert_eq!(queued(&first), queued(&later), "{later}");
+}
