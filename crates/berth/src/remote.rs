@@ -9,7 +9,7 @@
 
 use crate::aws_call::{self, Credentials};
 use berth_oci::Digest;
-use berth_registry::{ByteStream, RemoteError, RemoteRegistry};
+use berth_registry::{ByteStream, RemoteDelete, RemoteError, RemoteRegistry};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
@@ -29,7 +29,13 @@ pub struct HttpRemote {
     token: Mutex<Option<(String, Instant)>>,
     /// Repositories known to exist there (CreateRepository asked once).
     repositories: Mutex<HashSet<(String, String)>>,
+    /// (account, digest) → a repository there known to hold the blob: a
+    /// layer shared by many repositories crosses once, then is mounted.
+    placed: quick_cache::sync::Cache<(String, String), String>,
 }
+
+/// Blobs whose place there is remembered.
+const PLACED: usize = 10_000;
 
 impl HttpRemote {
     pub fn new(
@@ -51,6 +57,7 @@ impl HttpRemote {
             client,
             token: Mutex::new(None),
             repositories: Mutex::new(HashSet::new()),
+            placed: quick_cache::sync::Cache::new(PLACED),
         })
     }
 
@@ -213,9 +220,69 @@ impl RemoteRegistry for HttpRemote {
             )
             .await?;
         match resp.status() {
-            s if s.is_success() => Ok(true),
+            s if s.is_success() => {
+                self.placed.insert(
+                    (account.to_string(), digest.to_string()),
+                    repository.to_string(),
+                );
+                Ok(true)
+            }
             reqwest::StatusCode::NOT_FOUND => Ok(false),
             _ => Err(failed(resp, "HEAD of a blob").await),
+        }
+    }
+
+    async fn mount_blob(
+        &self,
+        account: &str,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<bool, RemoteError> {
+        let key = (account.to_string(), digest.to_string());
+        let Some(from) = self.placed.get(&key).filter(|from| from != repository) else {
+            return Ok(false);
+        };
+        let resp = self
+            .v2(
+                reqwest::Method::POST,
+                account,
+                &format!("/v2/{repository}/blobs/uploads/?mount={digest}&from={from}"),
+                true,
+                |r| r.header(http::header::CONTENT_LENGTH, 0),
+            )
+            .await?;
+        match resp.status() {
+            reqwest::StatusCode::CREATED => {
+                self.placed.insert(key, repository.to_string());
+                Ok(true)
+            }
+            // Not mountable (gone from there, or not readable): the
+            // registry opened an upload instead, which is given back.
+            reqwest::StatusCode::ACCEPTED => {
+                self.placed.remove(&key);
+                if let Some(location) = resp
+                    .headers()
+                    .get(http::header::LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                {
+                    // A path, or a URL on the account's host name.
+                    let base = reqwest::Url::parse("http://remote/").expect("a URL");
+                    if let Ok(url) = base.join(location) {
+                        let path = match url.query() {
+                            Some(q) => format!("{}?{q}", url.path()),
+                            None => url.path().to_string(),
+                        };
+                        let _ = self
+                            .v2(reqwest::Method::DELETE, account, &path, true, |r| r)
+                            .await;
+                    }
+                }
+                Ok(false)
+            }
+            _ => {
+                self.placed.remove(&key);
+                Ok(false)
+            }
         }
     }
 
@@ -245,6 +312,10 @@ impl RemoteRegistry for HttpRemote {
             )
             .await?;
         if resp.status() == reqwest::StatusCode::CREATED {
+            self.placed.insert(
+                (account.to_string(), digest.to_string()),
+                repository.to_string(),
+            );
             Ok(())
         } else {
             Err(failed(resp, "a blob upload").await)
@@ -276,6 +347,64 @@ impl RemoteRegistry for HttpRemote {
             Ok(())
         } else {
             Err(failed(resp, "a manifest PUT").await)
+        }
+    }
+
+    async fn tag_digest(
+        &self,
+        account: &str,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<Digest>, RemoteError> {
+        let resp = self
+            .v2(
+                reqwest::Method::HEAD,
+                account,
+                &format!("/v2/{repository}/manifests/{tag}"),
+                true,
+                // Any type: only the digest matters.
+                |r| r.header(http::header::ACCEPT, "*/*"),
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() => resp
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<Digest>().ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    RemoteError::Rejected(format!(
+                        "HEAD of tag {tag} answered no Docker-Content-Digest"
+                    ))
+                }),
+            reqwest::StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(failed(resp, "HEAD of a tag").await),
+        }
+    }
+
+    async fn delete_manifest(
+        &self,
+        account: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<RemoteDelete, RemoteError> {
+        let resp = self
+            .v2(
+                reqwest::Method::DELETE,
+                account,
+                &format!("/v2/{repository}/manifests/{reference}"),
+                true,
+                |r| r.header(berth_server::REPLICA_HEADER, "1"),
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(RemoteDelete::Deleted),
+            reqwest::StatusCode::NOT_FOUND => Ok(RemoteDelete::NotFound),
+            reqwest::StatusCode::CONFLICT => Ok(RemoteDelete::ListedByIndex(
+                resp.text().await.unwrap_or_default(),
+            )),
+            _ => Err(failed(resp, "a manifest DELETE").await),
         }
     }
 }

@@ -29,7 +29,7 @@ mod pulls;
 mod referrers;
 mod replication;
 pub use replication::{
-    Backfill, DeleteReplication, Destination, RemoteError, RemoteRegistry,
+    Backfill, DeleteReplication, Destination, RemoteDelete, RemoteError, RemoteRegistry,
     ReplicationConfiguration, ReplicationRule, ReplicationStatus, ReplicationTotals,
     RepositoryFilter,
 };

@@ -289,8 +289,26 @@ impl Registry {
     /// `DELETE` of a manifest. By digest: the image and every tag that
     /// points at it. By tag: the tag, and the image too when that was its
     /// last tag (as ECR's BatchDeleteImage does), unless an index in the
-    /// repository still lists it.
+    /// repository still lists it. Replication rules with
+    /// `deleteReplication` carry it to their destinations.
     pub async fn delete_manifest(&self, repo: &Repo, reference: &Reference) -> Result<()> {
+        self.remove_manifest(repo, reference, Origin::Push).await
+    }
+
+    /// A `DELETE` that another deployment's replication sends (marked
+    /// `X-Berth-Replica`): as [`delete_manifest`](Self::delete_manifest),
+    /// never carried on.
+    pub async fn delete_replica_manifest(&self, repo: &Repo, reference: &Reference) -> Result<()> {
+        self.remove_manifest(repo, reference, Origin::Replication)
+            .await
+    }
+
+    pub(crate) async fn remove_manifest(
+        &self,
+        repo: &Repo,
+        reference: &Reference,
+        origin: Origin,
+    ) -> Result<()> {
         let repo_id = self.repo_id(repo).await?;
         let digest = match reference {
             Reference::Digest(d) => d,
@@ -301,9 +319,18 @@ impl Registry {
                         digest,
                         image_deleted,
                     } => {
-                        let gone = if image_deleted { vec![digest] } else { vec![] };
-                        let gone: Vec<&Digest> = gone.iter().collect();
+                        let gone = if image_deleted { vec![&digest] } else { vec![] };
                         self.cache.invalidate(repo_id, &[t.to_string()], &gone);
+                        if origin != Origin::Replication {
+                            let untagged = (!image_deleted).then_some(t.as_str());
+                            self.enqueue_deletion(
+                                &repo.registry,
+                                repo.name.as_str(),
+                                &digest,
+                                untagged,
+                            )
+                            .await?;
+                        }
                         Ok(())
                     }
                 };
@@ -316,6 +343,10 @@ impl Registry {
             ))),
             DeleteManifestOutcome::Deleted { tags } => {
                 self.cache.invalidate(repo_id, &tags, &[digest]);
+                if origin != Origin::Replication {
+                    self.enqueue_deletion(&repo.registry, repo.name.as_str(), digest, None)
+                        .await?;
+                }
                 Ok(())
             }
         }

@@ -161,7 +161,14 @@ impl Ctx<'_> {
                 self.put_manifest(self.repo(name), reference, body).await
             }
             ("DELETE", V2Route::Manifest(name, reference)) => {
-                reg.delete_manifest(&self.repo(name), &reference).await?;
+                // Another deployment's replication carrying a delete: done
+                // here as any delete, never carried on (no bounce).
+                if self.headers.contains_key(REPLICA_HEADER) {
+                    reg.delete_replica_manifest(&self.repo(name), &reference)
+                        .await?;
+                } else {
+                    reg.delete_manifest(&self.repo(name), &reference).await?;
+                }
                 Ok(StatusCode::ACCEPTED.into_response())
             }
 

@@ -76,8 +76,8 @@ pub use metadata::{
     RoleStore, ScanningStore,
 };
 pub use metadata::{
-    BackfillOutcome, BackfillRecord, NewReplicationTask, ReplicationTask, REPLICATION_COMPLETE,
-    REPLICATION_FAILED, REPLICATION_IN_PROGRESS,
+    BackfillOutcome, BackfillRecord, NewReplicationTask, ReplicationAction, ReplicationTask,
+    REPLICATION_COMPLETE, REPLICATION_FAILED, REPLICATION_IN_PROGRESS,
 };
 pub use metadata::{CreateTemplateOutcome, TemplateRecord};
 pub use metadata::{

@@ -2,7 +2,9 @@
 //! (`ReplicationStore`), with `$n` parameters as in `kms_sql.rs`, and row
 //! decoding generic over the backend.
 
-use crate::metadata::{BackfillRecord, NewReplicationTask, RegistryKey, ReplicationTask};
+use crate::metadata::{
+    BackfillRecord, NewReplicationTask, RegistryKey, ReplicationAction, ReplicationTask,
+};
 
 pub(crate) const GET_CONFIG: &str =
     "SELECT config FROM replication_configs WHERE account_id = $1 AND region = $2";
@@ -11,21 +13,31 @@ pub(crate) const PUT_CONFIG: &str =
      ON CONFLICT (account_id, region) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at";
 pub(crate) const ENQUEUE: &str =
     "INSERT INTO replication_tasks (account_id, region, repository, digest, tag, dest_account, dest_region,
-         status, due_at, created_at, updated_at, backfill_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'IN_PROGRESS', $8, $8, $8, $9)";
+         status, due_at, created_at, updated_at, backfill_id, action)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'IN_PROGRESS', $8, $8, $8, $9, $10)";
 const TASK_COLUMNS: &str =
     "id, account_id, region, repository, digest, tag, dest_account, dest_region,
-     status, failure_code, attempts, created_at, updated_at, backfill_id";
+     status, failure_code, attempts, created_at, updated_at, backfill_id, action";
 
 /// Claims the oldest due task nobody holds (`$1` now, `$2` the lease's
-/// end); `lock` is PostgreSQL's `FOR UPDATE SKIP LOCKED` (claimers pass
-/// each other by) or nothing (SQLite's one writer).
+/// end) that no earlier task of the same image to the same destination is
+/// still ahead of: one image's tasks to one destination run one at a time,
+/// in the order they were queued (a delete never overtakes the copy it
+/// undoes, nor a copy the delete before it). `lock` is PostgreSQL's
+/// `FOR UPDATE SKIP LOCKED` (claimers pass each other by) or nothing
+/// (SQLite's one writer).
 pub(crate) fn claim_sql(lock: &str) -> String {
     format!(
         "UPDATE replication_tasks SET lease_until = $2, attempts = attempts + 1, updated_at = $1
-         WHERE id = (SELECT id FROM replication_tasks
-                     WHERE status = 'IN_PROGRESS' AND due_at <= $1 AND lease_until <= $1
-                     ORDER BY due_at, id LIMIT 1 {lock})
+         WHERE id = (SELECT t.id FROM replication_tasks t
+                     WHERE t.status = 'IN_PROGRESS' AND t.due_at <= $1 AND t.lease_until <= $1
+                       AND NOT EXISTS (
+                         SELECT 1 FROM replication_tasks e
+                         WHERE e.account_id = t.account_id AND e.region = t.region
+                           AND e.repository = t.repository AND e.digest = t.digest
+                           AND e.dest_account = t.dest_account AND e.dest_region = t.dest_region
+                           AND e.status = 'IN_PROGRESS' AND e.id < t.id)
+                     ORDER BY t.due_at, t.id LIMIT 1 {lock})
          RETURNING {TASK_COLUMNS}"
     )
 }
@@ -42,7 +54,8 @@ pub(crate) const RETRY: &str =
     "UPDATE replication_tasks SET due_at = $2, failure_code = $3, lease_until = 0, updated_at = $4
      WHERE id = $1 AND attempts = $5 AND status = 'IN_PROGRESS'";
 
-/// The latest task per destination of one image.
+/// The latest copy per destination of one image (deletes and untags are
+/// not an image's replication status).
 pub(crate) fn image_sql() -> String {
     format!(
         "SELECT {TASK_COLUMNS} FROM replication_tasks t
@@ -50,14 +63,15 @@ pub(crate) fn image_sql() -> String {
            AND id = (SELECT max(id) FROM replication_tasks u
                      WHERE u.account_id = t.account_id AND u.region = t.region
                        AND u.repository = t.repository AND u.digest = t.digest
-                       AND u.dest_account = t.dest_account AND u.dest_region = t.dest_region)
+                       AND u.dest_account = t.dest_account AND u.dest_region = t.dest_region
+                       AND u.action = 'REPLICATE')
          ORDER BY dest_account, dest_region"
     )
 }
 pub(crate) const BACKLOG: &str =
     "SELECT count(*), min(created_at) FROM replication_tasks WHERE status = 'IN_PROGRESS'";
 
-/// The 9 values of `ENQUEUE`, in order.
+/// The 10 values of `ENQUEUE`, in order.
 macro_rules! bind_task {
     ($q:expr, $t:expr, $now:expr) => {
         $q.bind(&$t.source.account_id)
@@ -69,6 +83,7 @@ macro_rules! bind_task {
             .bind(&$t.destination.region)
             .bind($now)
             .bind(&$t.backfill)
+            .bind($t.action.as_str())
     };
 }
 
@@ -162,6 +177,7 @@ where
                 region: row.get(7),
             },
             backfill: row.get::<Option<String>, _>(13),
+            action: ReplicationAction::parse(&row.get::<String, _>(14)),
         },
         status: row.get(8),
         failure_code: row.get::<Option<String>, _>(9),

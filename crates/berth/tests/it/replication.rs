@@ -3,7 +3,8 @@
 //! cross-account replication refused until the destination's registry
 //! policy allows it, then into a repository made from a REPLICATION
 //! template; an index with its platforms and a referrer replicated whole;
-//! a tag moved quickly ends at the newest image.
+//! a tag moved quickly ends at the newest image; deletes and untags carried
+//! under a rule with deleteReplication, and only there.
 
 use crate::common::*;
 use berth_testkit::image;
@@ -566,4 +567,120 @@ fn a_backfill_replicates_images_stored_before_the_configuration() {
         .unwrap();
     assert_eq!(later["status"], "STOPPED");
     assert_eq!(queued(&first), queued(&later), "{later}");
+}
+
+/// `deleteReplication` (ECR's "replication of deletes"): under a rule that
+/// enables it, a tag removed from an image that keeps another goes at the
+/// destination (the image stays), an image deleted by digest goes with its
+/// tags, and an image a lifecycle policy expires goes too; a rule without
+/// it leaves its destination alone. The image's replication status stays
+/// its copy's.
+#[test]
+fn deletes_and_untags_follow_only_the_rules_that_enable_them() {
+    let s = start_with(&["--lifecycle-interval", "1s"]);
+    s.ecr(
+        "us-east-1",
+        "PutReplicationConfiguration",
+        json!({"replicationConfiguration": {"rules": [
+            {"destinations": [{"region": "us-west-2", "registryId": OWNER}],
+             "repositoryFilters": [{"filter": "del-", "filterType": "PREFIX_MATCH"}],
+             "deleteReplication": {"enabled": true}},
+            {"destinations": [{"region": "us-west-2", "registryId": OWNER}],
+             "repositoryFilters": [{"filter": "keep-", "filterType": "PREFIX_MATCH"}]},
+        ]}}),
+    )
+    .unwrap();
+    let east = Api::new(&s);
+    let (client, base) = account_registry(&s, OWNER, "us-west-2", root());
+    let west = Api { client, base };
+    let (a, b, c) = (
+        image::oci_image(601, 1, 1, 1_000),
+        image::oci_image(602, 1, 1, 1_000),
+        image::oci_image(603, 1, 1, 1_000),
+    );
+    let (da, db, dc) = (
+        image::sha256(&a.manifest),
+        image::sha256(&b.manifest),
+        image::sha256(&c.manifest),
+    );
+    let quiet = || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while metric(&s, "berth_replication_queue_depth") != 0 {
+            assert!(Instant::now() < deadline, "{}", s.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    for repo in ["del-app", "keep-app"] {
+        s.ecr(
+            "us-east-1",
+            "CreateRepository",
+            json!({"repositoryName": repo}),
+        )
+        .unwrap();
+        east.push_image(repo, &a, "a1");
+        let r = east.put_manifest(repo, "a2", image::OCI_MANIFEST, &a.manifest);
+        assert_eq!(r.status(), 201);
+        east.push_image(repo, &b, "b1");
+    }
+    quiet();
+    let status = |api: &Api, repo: &str, reference: &str| {
+        api.head(&format!("/v2/{repo}/manifests/{reference}"))
+            .status()
+            .as_u16()
+    };
+    for repo in ["del-app", "keep-app"] {
+        for reference in ["a1", "a2", "b1"] {
+            assert_eq!(status(&west, repo, reference), 200, "{repo}:{reference}");
+        }
+    }
+    for repo in ["del-app", "keep-app"] {
+        for reference in ["a1".to_string(), db.clone()] {
+            let r = east
+                .client
+                .delete(east.url(&format!("/v2/{repo}/manifests/{reference}")))
+                .send()
+                .unwrap();
+            assert_eq!(r.status(), 202, "{repo}:{reference}");
+        }
+    }
+    quiet();
+    assert_eq!(status(&west, "del-app", "a1"), 404, "untagged there too");
+    assert_eq!(status(&west, "del-app", "a2"), 200, "the image keeps a2");
+    assert_eq!(status(&west, "del-app", &db), 404, "deleted there too");
+    assert_eq!(status(&west, "del-app", "b1"), 404, "with its tags");
+    for reference in ["a1", "a2", "b1", &db] {
+        assert_eq!(
+            status(&west, "keep-app", reference),
+            200,
+            "no deleteReplication: keep-app:{reference} stays"
+        );
+    }
+    assert_eq!(
+        settled(&s, root(), "del-app", json!({"imageDigest": da})),
+        [json!({"region": "us-west-2", "registryId": OWNER, "status": "COMPLETE"})],
+        "the status is the copy's"
+    );
+
+    // A lifecycle policy keeps the newest image tagged a*: a (a2) expires
+    // once c (a3) is pushed, here and there.
+    east.push_image("del-app", &c, "a3");
+    quiet();
+    assert_eq!(status(&west, "del-app", &dc), 200);
+    s.ecr(
+        "us-east-1",
+        "PutLifecyclePolicy",
+        json!({"repositoryName": "del-app", "lifecyclePolicyText": json!({"rules": [{
+            "rulePriority": 1,
+            "selection": {"tagStatus": "tagged", "tagPrefixList": ["a"],
+                          "countType": "imageCountMoreThan", "countNumber": 1},
+            "action": {"type": "expire"}}]}).to_string()}),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status(&west, "del-app", &da) != 404 {
+        assert!(Instant::now() < deadline, "{}", s.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(status(&east, "del-app", &da), 404, "expired at the source");
+    assert_eq!(status(&west, "del-app", "a3"), 200, "the newest stays");
 }

@@ -116,7 +116,9 @@ fn replication_to_another_deployment_converges_when_either_side_dies() {
 
 /// Two deployments that replicate to each other: what arrives by
 /// replication is not replicated on (the `X-Berth-Replica` mark), so an
-/// image pushed to either side crosses once and the queues go quiet.
+/// image pushed to either side crosses once and the queues go quiet. A
+/// layer the destination has in another repository is mounted there, not
+/// sent again; a delete (`deleteReplication`) crosses once too.
 #[test]
 fn two_deployments_replicating_to_each_other_do_not_bounce_images() {
     let (pa, pb) = (free_port(), free_port());
@@ -145,7 +147,11 @@ fn two_deployments_replicating_to_each_other_do_not_bounce_images() {
         &["--listen", &lb, "--replication-remote", &to_a],
         &root,
     );
-    let everything = |region: &str| json!({"replicationConfiguration": {"rules": [{"destinations": [{"region": region, "registryId": OWNER}]}]}});
+    let everything = |region: &str| {
+        json!({"replicationConfiguration": {"rules": [{
+        "destinations": [{"region": region, "registryId": OWNER}],
+        "deleteReplication": {"enabled": true}}]}})
+    };
     a.ecr(
         "us-east-1",
         "PutReplicationConfiguration",
@@ -159,7 +165,7 @@ fn two_deployments_replicating_to_each_other_do_not_bounce_images() {
     )
     .unwrap();
     // One image pushed on each side: A's us-east-1, B's us-west-2.
-    let first = image::oci_image(401, 1, 1, 2_000);
+    let first = image::oci_image(401, 1, 1, 200_000);
     Api::new(&a).push_image("app", &first, "from-a");
     let second = image::oci_image(402, 1, 1, 2_000);
     b.ecr(
@@ -179,33 +185,77 @@ fn two_deployments_replicating_to_each_other_do_not_bounce_images() {
     west.push_image("app", &second, "from-b");
     // Each crosses once; then both queues stay empty and nothing more is
     // replicated.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let done =
-            metric(&a, "berth_replications_complete") + metric(&b, "berth_replications_complete");
-        if done >= 2
-            && metric(&a, "berth_replication_queue_depth") == 0
-            && metric(&b, "berth_replication_queue_depth") == 0
-        {
-            break;
+    let settle = |complete: u64| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let done = metric(&a, "berth_replications_complete")
+                + metric(&b, "berth_replications_complete");
+            if done >= complete
+                && metric(&a, "berth_replication_queue_depth") == 0
+                && metric(&b, "berth_replication_queue_depth") == 0
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "A:\n{}\nB:\n{}",
+                a.log(),
+                b.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
-        assert!(
-            Instant::now() < deadline,
-            "A:\n{}\nB:\n{}",
-            a.log(),
-            b.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_secs(2));
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    settle(2);
     assert_eq!(metric(&a, "berth_replications_complete"), 1, "{}", a.log());
     assert_eq!(metric(&b, "berth_replications_complete"), 1, "{}", b.log());
     assert_eq!(metric(&a, "berth_replication_queue_depth"), 0);
     assert_eq!(metric(&b, "berth_replication_queue_depth"), 0);
     // Both images on both sides.
-    let head = |api: &Api, tag: &str| api.head(&format!("/v2/app/manifests/{tag}")).status();
+    let head = |api: &Api, path: &str| api.head(path).status();
     for tag in ["from-a", "from-b"] {
-        assert_eq!(head(&Api::new(&a), tag), 200, "A {tag}");
-        assert_eq!(head(&west, tag), 200, "B {tag}");
+        let path = format!("/v2/app/manifests/{tag}");
+        assert_eq!(head(&Api::new(&a), &path), 200, "A {tag}");
+        assert_eq!(head(&west, &path), 200, "B {tag}");
+    }
+
+    // The same image pushed to another repository of A crosses without
+    // its layer: B mounts it from the repository that has it.
+    let received = || metric(&b, "berth_http_request_body_bytes_total");
+    let before = received();
+    Api::new(&a).push_image("app2", &first, "again");
+    settle(3);
+    assert_eq!(head(&west, "/v2/app2/manifests/again"), 200);
+    let layer = first.layers[0].bytes.len() as u64;
+    assert!(
+        received() - before < layer,
+        "B received {} bytes for an image whose {layer}-byte layer it had",
+        received() - before
+    );
+
+    // deleteReplication: A's tag removed (its image's last: the image
+    // goes) goes at B, and B's delete, a replica's, is not carried back.
+    let r = Api::new(&a)
+        .client
+        .delete(Api::new(&a).url("/v2/app/manifests/from-a"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while head(&west, "/v2/app/manifests/from-a") != 404 {
+        assert!(Instant::now() < deadline, "{}", a.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    settle(3);
+    let digest = image::sha256(&first.manifest);
+    assert_eq!(
+        head(&west, &format!("/v2/app/manifests/{digest}")),
+        404,
+        "the image went with its last tag"
+    );
+    assert_eq!(metric(&b, "berth_replication_queue_depth"), 0);
+    for path in ["/v2/app/manifests/from-b", "/v2/app2/manifests/again"] {
+        assert_eq!(head(&Api::new(&a), path), 200, "A {path}");
+        assert_eq!(head(&west, path), 200, "B {path}");
     }
 }

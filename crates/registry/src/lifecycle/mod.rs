@@ -353,6 +353,8 @@ impl Registry {
                         run.expired += 1;
                         self.cache
                             .invalidate(repo.repo, &image.tags, &[&image.digest]);
+                        self.enqueue_deletion(&repo.registry, &repo.name, &image.digest, None)
+                            .await?;
                         tracing::info!(
                             account = %repo.registry.account_id,
                             region = %repo.registry.region,

@@ -252,6 +252,7 @@ impl Registry {
                     tag: tag.clone(),
                     destination: b.destination.clone(),
                     backfill: Some(b.id.clone()),
+                    action: berth_store::ReplicationAction::Replicate,
                 });
             }
             match (full, page.last()) {

@@ -11,11 +11,18 @@ use super::{
 };
 use crate::{Error, Registry, Repo, RepositorySettings, Result};
 use berth_oci::{Digest, Reference};
-use berth_store::{NewReplicationTask, RepoId};
+use berth_store::{NewReplicationTask, ReplicationAction, RepoId};
 
 impl Registry {
     pub(super) async fn replicate(&self, task: &NewReplicationTask) -> Outcome {
-        if let Some(remote) = self.replication_remotes.get(&task.destination.region) {
+        let remote = self.replication_remotes.get(&task.destination.region);
+        if task.action != ReplicationAction::Replicate {
+            return match remote {
+                Some(remote) => self.remove_remote(task, &**remote).await,
+                None => self.remove_local(task).await,
+            };
+        }
+        if let Some(remote) = remote {
             return self.replicate_remote(task, &**remote).await;
         }
         match self.try_replicate(task).await {
@@ -60,10 +67,10 @@ impl Registry {
         Ok(Outcome::Complete)
     }
 
-    /// After a tag was set at the destination: if the source's tag moved
-    /// meanwhile, the newer image's own task may have finished first and
-    /// been overwritten just now, so its replication is queued again (the
-    /// newest push wins however the tasks interleave).
+    /// After a tag was set (or removed) at the destination: if the
+    /// source's tag moved meanwhile, the newer image's own task may have
+    /// finished first and been overwritten just now, so its replication is
+    /// queued again (the newest push wins however the tasks interleave).
     pub(super) async fn requeue_if_moved(
         &self,
         t: &NewReplicationTask,
@@ -76,6 +83,7 @@ impl Registry {
             Some(now) if now.as_str() != t.digest => {
                 let again = NewReplicationTask {
                     digest: now.to_string(),
+                    action: ReplicationAction::Replicate,
                     ..t.clone()
                 };
                 self.meta
@@ -118,7 +126,7 @@ impl Registry {
     /// replicate into `dest` (`ecr:ReplicateImage`, and
     /// `ecr:CreateRepository` when it must be created), as AWS requires for
     /// cross-account replication: the policy must name the source account.
-    async fn replication_allowed(
+    pub(super) async fn replication_allowed(
         &self,
         source: &berth_store::RegistryKey,
         dest: &Repo,

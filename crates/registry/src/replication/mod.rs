@@ -1,16 +1,19 @@
 //! Replication (issue 22; ARCHITECTURE.md, "Replication"): a registry's
 //! configuration (`rules.rs`), the durable queue a push feeds and the
 //! workers drain (this file), the copy into another registry of the same
-//! deployment (`copy.rs`), and each image's status per destination.
+//! deployment (`copy.rs`) or another deployment (`remote.rs`), deletes and
+//! untags carried to either (`deletes.rs`), and each image's status per
+//! destination.
 
 mod backfill;
 mod copy;
+mod deletes;
 mod image;
 mod remote;
 pub mod rules;
 
 pub use backfill::Backfill;
-pub use remote::{RemoteError, RemoteRegistry};
+pub use remote::{RemoteDelete, RemoteError, RemoteRegistry};
 
 pub use rules::{
     DeleteReplication, Destination, ReplicationConfiguration, ReplicationRule, RepositoryFilter,
@@ -18,7 +21,7 @@ pub use rules::{
 
 use crate::{Registry, Repo, Result};
 use berth_oci::Digest;
-use berth_store::{NewReplicationTask, RegistryKey, ReplicationTask};
+use berth_store::{NewReplicationTask, RegistryKey, ReplicationAction, ReplicationTask};
 use rand::Rng as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -130,20 +133,63 @@ impl Registry {
         digest: &Digest,
         tag: Option<&str>,
     ) -> Result<()> {
-        let Some(text) = self.meta.replication_config(&repo.registry).await? else {
+        self.enqueue_action(
+            &repo.registry,
+            repo.name.as_str(),
+            digest,
+            tag,
+            ReplicationAction::Replicate,
+        )
+        .await
+    }
+
+    /// Queues, for the destinations of rules with `deleteReplication`
+    /// enabled, what the source's repository just lost: the image (deleted,
+    /// expired, or its last tag removed) or, with `untagged`, that one tag
+    /// of an image that keeps others (ECR's "replication of deletes").
+    pub(crate) async fn enqueue_deletion(
+        &self,
+        registry: &RegistryKey,
+        repository: &str,
+        digest: &Digest,
+        untagged: Option<&str>,
+    ) -> Result<()> {
+        let action = match untagged {
+            Some(_) => ReplicationAction::Untag,
+            None => ReplicationAction::Delete,
+        };
+        self.enqueue_action(registry, repository, digest, untagged, action)
+            .await
+    }
+
+    async fn enqueue_action(
+        &self,
+        registry: &RegistryKey,
+        repository: &str,
+        digest: &Digest,
+        tag: Option<&str>,
+        action: ReplicationAction,
+    ) -> Result<()> {
+        let Some(text) = self.meta.replication_config(registry).await? else {
             return Ok(());
         };
         let config = ReplicationConfiguration::parse(&text)?;
-        let tasks: Vec<NewReplicationTask> = config
-            .destinations_for(repo.name.as_str())
+        let destinations = match action {
+            ReplicationAction::Replicate => config.destinations_for(repository),
+            ReplicationAction::Delete | ReplicationAction::Untag => {
+                config.delete_destinations_for(repository)
+            }
+        };
+        let tasks: Vec<NewReplicationTask> = destinations
             .into_iter()
             .map(|destination| NewReplicationTask {
-                source: repo.registry.clone(),
-                repository: repo.name.to_string(),
+                source: registry.clone(),
+                repository: repository.to_string(),
                 digest: digest.to_string(),
                 tag: tag.map(str::to_string),
                 destination,
                 backfill: None,
+                action,
             })
             .collect();
         if tasks.is_empty() {

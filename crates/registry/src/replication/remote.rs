@@ -4,7 +4,8 @@
 //! deployment's own API, so it enforces its own policies on the identity
 //! berth replicates as. The transport is a port (`RemoteRegistry`, made by
 //! `crates/berth/src/remote.rs` over HTTP); the order of the copy is here:
-//! the repository made if missing, blobs the destination lacks uploaded
+//! the repository made if missing, blobs the destination lacks mounted
+//! from another of its repositories that has them, else uploaded
 //! (streamed from the source), an index's manifests before the index,
 //! the tag last and only while the source's tag still names the image,
 //! then the image's referrers.
@@ -27,6 +28,16 @@ pub enum RemoteError {
     Rejected(String),
 }
 
+/// How a manifest `DELETE` at a remote ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteDelete {
+    Deleted,
+    /// Nothing there by that reference (deleted already).
+    NotFound,
+    /// Refused: an index there still lists the manifest (its answer).
+    ListedByIndex(String),
+}
+
 /// A registry of another berth deployment, addressed by account.
 #[async_trait::async_trait]
 pub trait RemoteRegistry: Send + Sync {
@@ -34,6 +45,15 @@ pub trait RemoteRegistry: Send + Sync {
     async fn ensure_repository(&self, account: &str, repository: &str) -> Result<(), RemoteError>;
     /// Whether the repository holds the blob.
     async fn has_blob(
+        &self,
+        account: &str,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<bool, RemoteError>;
+    /// Makes the blob present in the repository by mounting it from
+    /// another repository of the account there that holds it, when one is
+    /// known; false when none is (then it is uploaded).
+    async fn mount_blob(
         &self,
         account: &str,
         repository: &str,
@@ -57,6 +77,22 @@ pub trait RemoteRegistry: Send + Sync {
         media_type: &str,
         body: Bytes,
     ) -> Result<(), RemoteError>;
+    /// The digest `tag` names there (none: no such tag or repository).
+    async fn tag_digest(
+        &self,
+        account: &str,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<Digest>, RemoteError>;
+    /// Deletes a manifest as a replica (never carried on from there): by
+    /// digest, the image and its tags; by tag, the tag (and the image with
+    /// its last tag).
+    async fn delete_manifest(
+        &self,
+        account: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<RemoteDelete, RemoteError>;
 }
 
 /// A failure of the copy: the source's (a registry error) or the remote's.
@@ -91,19 +127,7 @@ impl Registry {
     ) -> Outcome {
         match self.try_replicate_remote(t, remote).await {
             Ok(outcome) => outcome,
-            Err(CopyError::Source(e)) => super::copy::classify(e),
-            Err(CopyError::Remote(RemoteError::Unavailable(why))) => Outcome::Retry {
-                code: UNAVAILABLE,
-                why,
-            },
-            Err(CopyError::Remote(RemoteError::Denied(why))) => Outcome::Failed {
-                code: ACCESS_DENIED,
-                why,
-            },
-            Err(CopyError::Remote(RemoteError::Rejected(why))) => Outcome::Failed {
-                code: INVALID_IMAGE,
-                why,
-            },
+            Err(e) => outcome_of(e),
         }
     }
 
@@ -118,10 +142,7 @@ impl Registry {
         if t.destination.account_id != t.source.account_id {
             return Ok(Outcome::Failed {
                 code: ACCESS_DENIED,
-                why: format!(
-                    "region {} is served by another deployment, to which account {} may replicate only into its own account, not {}",
-                    t.destination.region, t.source.account_id, t.destination.account_id
-                ),
+                why: other_account(t),
             });
         }
         let src = match self.source_image(t).await? {
@@ -139,6 +160,33 @@ impl Registry {
         self.copy_image(t, &src, &sink).await?;
         Ok(Outcome::Complete)
     }
+}
+
+/// How a failed attempt at a remote task ends.
+pub(super) fn outcome_of(e: CopyError) -> Outcome {
+    match e {
+        CopyError::Source(e) => super::copy::classify(e),
+        CopyError::Remote(RemoteError::Unavailable(why)) => Outcome::Retry {
+            code: UNAVAILABLE,
+            why,
+        },
+        CopyError::Remote(RemoteError::Denied(why)) => Outcome::Failed {
+            code: ACCESS_DENIED,
+            why,
+        },
+        CopyError::Remote(RemoteError::Rejected(why)) => Outcome::Failed {
+            code: INVALID_IMAGE,
+            why,
+        },
+    }
+}
+
+/// Why a task into another account of a remote fails.
+pub(super) fn other_account(t: &NewReplicationTask) -> String {
+    format!(
+        "region {} is served by another deployment, to which account {} may replicate only into its own account, not {}",
+        t.destination.region, t.source.account_id, t.destination.account_id
+    )
 }
 
 /// A repository of another deployment as a replica's destination: blobs
@@ -160,6 +208,10 @@ impl ReplicaSink for RemoteSink<'_> {
             .remote
             .has_blob(self.account, repository, digest)
             .await?
+            && !self
+                .remote
+                .mount_blob(self.account, repository, digest)
+                .await?
         {
             let read = self
                 .registry

@@ -25,8 +25,9 @@ pub struct ReplicationRule {
     pub destinations: Vec<Destination>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repository_filters: Vec<RepositoryFilter>,
-    /// Newer ECR models' `deleteReplication`: kept when disabled, refused
-    /// when enabled (berth does not replicate deletes and untags yet).
+    /// Newer ECR models' `deleteReplication`: when enabled, the rule's
+    /// destinations also lose what the source's repositories lose (images
+    /// deleted or expired, tags removed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_replication: Option<DeleteReplication>,
 }
@@ -68,11 +69,6 @@ impl ReplicationConfiguration {
                     "Invalid parameter at 'replicationConfiguration' failed to satisfy constraint: 'Every replication rule needs at least one destination'".into(),
                 ));
             }
-            if rule.delete_replication.as_ref().is_some_and(|d| d.enabled) {
-                return Err(Error::InvalidParameter(
-                    "Invalid parameter at 'deleteReplication' failed to satisfy constraint: 'berth does not replicate deletes and untags yet: set enabled to false or leave it out'".into(),
-                ));
-            }
             if rule.repository_filters.len() > MAX_FILTERS {
                 return Err(Error::InvalidParameter(format!(
                     "Invalid parameter at 'repositoryFilters' failed to satisfy constraint: 'A replication rule has {} repository filters; at most {MAX_FILTERS} are allowed'",
@@ -111,8 +107,21 @@ impl ReplicationConfiguration {
     /// matches every name), each once. A filter is a plain prefix: `*` in
     /// one is no wildcard (ECR's filter pattern refuses it).
     pub fn destinations_for(&self, repository: &str) -> Vec<RegistryKey> {
+        self.matching(repository, false)
+    }
+
+    /// The destinations deletes and untags in `repository` are carried to:
+    /// those of the matching rules with `deleteReplication` enabled.
+    pub fn delete_destinations_for(&self, repository: &str) -> Vec<RegistryKey> {
+        self.matching(repository, true)
+    }
+
+    fn matching(&self, repository: &str, deletes: bool) -> Vec<RegistryKey> {
         let mut out: Vec<RegistryKey> = Vec::new();
         for rule in &self.rules {
+            if deletes && !rule.delete_replication.as_ref().is_some_and(|d| d.enabled) {
+                continue;
+            }
             let matches = rule.repository_filters.is_empty()
                 || rule
                     .repository_filters
@@ -179,7 +188,7 @@ mod tests {
     }
 
     #[test]
-    fn delete_replication_is_kept_when_off_and_refused_when_on() {
+    fn deletes_go_only_to_the_destinations_of_rules_that_enable_them() {
         let off: ReplicationConfiguration = serde_json::from_str(
             r#"{"rules":[{"destinations":[{"region":"us-west-2","registryId":"111122223333"}],"deleteReplication":{"enabled":false}}]}"#,
         )
@@ -188,11 +197,21 @@ mod tests {
         assert!(off
             .to_text()
             .contains(r#""deleteReplication":{"enabled":false}"#));
+        assert!(off.delete_destinations_for("app").is_empty());
+        assert_eq!(off.destinations_for("app").len(), 1);
         let mut on = off.clone();
         on.rules[0].delete_replication = Some(DeleteReplication { enabled: true });
-        assert!(
-            matches!(on.validate(&own()), Err(Error::InvalidParameter(m)) if m.contains("deleteReplication"))
+        on.rules.push(rule(&[("eu-west-1", "111122223333")], &[]));
+        on.validate(&own()).unwrap();
+        assert_eq!(
+            on.delete_destinations_for("app"),
+            [RegistryKey {
+                account_id: "111122223333".into(),
+                region: "us-west-2".into()
+            }]
         );
+        assert_eq!(on.destinations_for("app").len(), 2);
+        assert_eq!(ReplicationConfiguration::parse(&on.to_text()).unwrap(), on);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `ReplicationStore`'s suite: configurations per registry; the queue
 //! claimed under leases (never twice while a lease lasts, again after it
 //! ends), retried when due, finished; the latest task per destination as
-//! an image's status; the backlog.
+//! an image's status; the backlog; one image's tasks to one destination
+//! claimed one at a time, in queue order, whatever their action.
 
 use crate::metadata::{
-    BackfillOutcome, BackfillRecord, NewReplicationTask, RegistryKey, ReplicationStore,
-    REPLICATION_COMPLETE, REPLICATION_FAILED, REPLICATION_IN_PROGRESS,
+    BackfillOutcome, BackfillRecord, NewReplicationTask, RegistryKey, ReplicationAction,
+    ReplicationStore, REPLICATION_COMPLETE, REPLICATION_FAILED, REPLICATION_IN_PROGRESS,
 };
 
 fn task(digest: &str, dest_region: &str) -> NewReplicationTask {
@@ -19,6 +20,7 @@ fn task(digest: &str, dest_region: &str) -> NewReplicationTask {
             region: dest_region.into(),
         },
         backfill: None,
+        action: ReplicationAction::Replicate,
     }
 }
 
@@ -289,5 +291,49 @@ pub async fn replication_store_suite(store: &impl ReplicationStore) {
             .unwrap()
             .ended_at,
         Some(720)
+    );
+
+    // Deletes and untags: queued after the copy to eu-west-1 (still in
+    // progress since 600), the delete waits for it; the untag to
+    // us-west-2, whose copy is done, does not.
+    let delete = NewReplicationTask {
+        action: ReplicationAction::Delete,
+        tag: None,
+        ..task("sha256:a", "eu-west-1")
+    };
+    let untag = NewReplicationTask {
+        action: ReplicationAction::Untag,
+        ..task("sha256:a", "us-west-2")
+    };
+    store
+        .enqueue_replications(&[delete.clone(), untag.clone()], 800)
+        .await
+        .unwrap();
+    let copy = store.claim_replication(900, 960).await.unwrap().unwrap();
+    assert_eq!(copy.task, task("sha256:a", "eu-west-1"));
+    let claimed = store.claim_replication(900, 960).await.unwrap().unwrap();
+    assert_eq!(claimed.task, untag, "another destination: not held back");
+    assert_eq!(
+        store.claim_replication(900, 960).await.unwrap(),
+        None,
+        "the delete waits for the copy queued before it"
+    );
+    assert!(store
+        .finish_replication((copy.id, copy.attempts), REPLICATION_COMPLETE, None, 901)
+        .await
+        .unwrap());
+    let claimed = store.claim_replication(902, 960).await.unwrap().unwrap();
+    assert_eq!(claimed.task, delete);
+    // An image's status is its copies', not its deletes'.
+    let statuses = store
+        .image_replications(&reg, "prod-app", "sha256:a")
+        .await
+        .unwrap();
+    assert!(
+        statuses
+            .iter()
+            .all(|t| t.task.action == ReplicationAction::Replicate
+                && t.status == REPLICATION_COMPLETE),
+        "{statuses:?}"
     );
 }

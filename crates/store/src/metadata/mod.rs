@@ -60,8 +60,8 @@ pub use lifecycle::{
 pub use maintenance::{Counts, MaintenanceStore, MetaProblem, MetaRepair, RepoLabel};
 pub use policies::ResourcePolicyStore;
 pub use replication::{
-    BackfillOutcome, BackfillRecord, NewReplicationTask, ReplicationStore, ReplicationTask,
-    REPLICATION_COMPLETE, REPLICATION_FAILED, REPLICATION_IN_PROGRESS,
+    BackfillOutcome, BackfillRecord, NewReplicationTask, ReplicationAction, ReplicationStore,
+    ReplicationTask, REPLICATION_COMPLETE, REPLICATION_FAILED, REPLICATION_IN_PROGRESS,
 };
 pub use repositories::{
     CreateTemplateOutcome, DeleteRepositoryOutcome, RepositoryRecord, RepositoryStore, ResourceTag,

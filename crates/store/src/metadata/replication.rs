@@ -15,17 +15,52 @@ pub const REPLICATION_IN_PROGRESS: &str = "IN_PROGRESS";
 pub const REPLICATION_COMPLETE: &str = "COMPLETE";
 pub const REPLICATION_FAILED: &str = "FAILED";
 
-/// An image to replicate to one destination.
+/// What a task does at its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplicationAction {
+    /// Copies the image (and its tag, while the source's names it).
+    #[default]
+    Replicate,
+    /// Deletes the image and its tags (`deleteReplication`: the source's
+    /// image was deleted, lost its last tag, or expired).
+    Delete,
+    /// Removes the tag from the image, if it still names it there
+    /// (`deleteReplication`: the source's image lost one of its tags).
+    Untag,
+}
+
+impl ReplicationAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicationAction::Replicate => "REPLICATE",
+            ReplicationAction::Delete => "DELETE",
+            ReplicationAction::Untag => "UNTAG",
+        }
+    }
+
+    /// A stored action; what is not known is a copy (the column's default).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "DELETE" => ReplicationAction::Delete,
+            "UNTAG" => ReplicationAction::Untag,
+            _ => ReplicationAction::Replicate,
+        }
+    }
+}
+
+/// An image to replicate to one destination, or its delete or untag to
+/// carry there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewReplicationTask {
     pub source: RegistryKey,
     pub repository: String,
     pub digest: String,
-    /// The tag the push set, if any.
+    /// The tag the push set, if any (an untag: the tag removed).
     pub tag: Option<String>,
     pub destination: RegistryKey,
     /// The backfill that queued it, if one did.
     pub backfill: Option<String>,
+    pub action: ReplicationAction,
 }
 
 /// A backfill: images stored before the configuration, queued for one
