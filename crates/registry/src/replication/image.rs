@@ -82,36 +82,39 @@ impl Registry {
         Ok(Ok(SourceImage { repo, id, digest }))
     }
 
-    /// Copies the task's image into `sink`. The tag moves only while the
-    /// source's tag still names this image: a newer push of it has a task
-    /// of its own, queued after this one, and if the tag moved between the
-    /// check and the put, the newer image is queued again
-    /// (`requeue_if_moved`), so the newest push wins in any order.
+    /// Copies the task's image into `sink`, stored under its tag (one
+    /// put) while the source's tag still names this image, else by digest.
+    /// A newer push of the tag has a task of its own, queued after this
+    /// one, and if the tag moved between the check and the put, the newer
+    /// image is queued again (`requeue_if_moved`), so the newest push wins
+    /// in any order.
     pub(super) async fn copy_image<S: ReplicaSink>(
         &self,
         t: &NewReplicationTask,
         src: &SourceImage,
         sink: &S,
     ) -> std::result::Result<(), S::Error> {
-        self.copy_manifest(src, sink, &src.digest, 0).await?;
-        if let Some(tag) = &t.tag {
-            if self.meta.resolve_tag(src.id, tag).await?.as_ref() == Some(&src.digest) {
-                let stored = self.source_manifest(src, &src.digest).await?;
-                let reference = Reference::Tag(
-                    berth_oci::Tag::parse(tag)
-                        .map_err(|_| Error::InvalidTag(format!("tag {tag:?} does not parse")))?,
-                );
-                sink.put(&reference, &stored.media_type, stored.body)
-                    .await?;
-                self.requeue_if_moved(t, src.id).await?;
+        let tag = match &t.tag {
+            Some(tag)
+                if self.meta.resolve_tag(src.id, tag).await?.as_ref() == Some(&src.digest) =>
+            {
+                Some(Reference::Tag(berth_oci::Tag::parse(tag).map_err(
+                    |_| Error::InvalidTag(format!("tag {tag:?} does not parse")),
+                )?))
             }
+            _ => None,
+        };
+        let tagged = tag.is_some();
+        self.copy_manifest(src, sink, &src.digest, 0, tag).await?;
+        if tagged {
+            self.requeue_if_moved(t, src.id).await?;
         }
         for r in self
             .meta
             .list_referrers(src.id, &src.digest, None, MAX_REFERRERS)
             .await?
         {
-            self.copy_manifest(src, sink, &r.digest, 0).await?;
+            self.copy_manifest(src, sink, &r.digest, 0, None).await?;
         }
         Ok(())
     }
@@ -127,8 +130,9 @@ impl Registry {
             .ok_or_else(|| Error::ManifestUnknown(digest.to_string()))
     }
 
-    /// Copies manifest `digest` untagged, after what it references (its
-    /// blobs, an index's manifests).
+    /// Copies manifest `digest`, after what it references (its blobs, an
+    /// index's manifests), stored under `tag` (which stores it too) or
+    /// else by its digest.
     #[allow(clippy::type_complexity)]
     fn copy_manifest<'a, S: ReplicaSink>(
         &'a self,
@@ -136,6 +140,7 @@ impl Registry {
         sink: &'a S,
         digest: &'a Digest,
         depth: usize,
+        tag: Option<Reference>,
     ) -> Pin<Box<dyn Future<Output = std::result::Result<(), S::Error>> + Send + 'a>> {
         Box::pin(async move {
             if depth > MAX_DEPTH {
@@ -150,15 +155,13 @@ impl Registry {
             for needs in manifest.references() {
                 match needs {
                     Needs::Blob(d, _) => sink.blob(&d).await?,
-                    Needs::Manifest(d, _) => self.copy_manifest(src, sink, &d, depth + 1).await?,
+                    Needs::Manifest(d, _) => {
+                        self.copy_manifest(src, sink, &d, depth + 1, None).await?
+                    }
                 }
             }
-            sink.put(
-                &Reference::Digest(digest.clone()),
-                &stored.media_type,
-                stored.body,
-            )
-            .await
+            let reference = tag.unwrap_or_else(|| Reference::Digest(digest.clone()));
+            sink.put(&reference, &stored.media_type, stored.body).await
         })
     }
 }
