@@ -14,7 +14,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # postgresql: the PostgreSQL metadata store's tests (scripts/postgres.sh).
 # haproxy: the load balancer in front of the multi-node tests (it/cluster.rs).
 # containerd, amazon-ecr-credential-helper: a node pulling under its role (it/roles.rs).
-scripts/apt-install.sh skopeo podman buildah dpkg rpm postgresql haproxy containerd amazon-ecr-credential-helper
+# chromium: the console's browser tests (it/console.rs, with Playwright below).
+scripts/apt-install.sh skopeo podman buildah dpkg rpm postgresql haproxy containerd amazon-ecr-credential-helper chromium
 # oras-py: OCI artifacts and referrers.
 if ! python3 -c "import oras" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check "oras==0.2.43"
@@ -26,6 +27,11 @@ fi
 # The aws CLI and boto3: the ECR API's clients.
 if ! command -v aws >/dev/null 2>&1 || ! python3 -c "import boto3" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check awscli boto3
+fi
+# Playwright for Python drives Debian's chromium (its own browser download
+# is not used: executable_path points at /usr/bin/chromium).
+if ! python3 -c "import playwright" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check "playwright==1.63.0"
 fi
 crates/bench/install.sh >/dev/null
 # cargo-fuzz: the fuzz smoke run (scripts/fuzz.sh).
@@ -46,6 +52,8 @@ fi
 echo "  oras-py: $(python3 -c 'import oras; print(oras.__version__)' 2>/dev/null || echo MISSING)"
 echo "  boto3: $(python3 -c 'import boto3; print(boto3.__version__)' 2>/dev/null || echo MISSING)"
 echo "  aws: $(aws --version 2>/dev/null || echo MISSING)"
+echo "  playwright: $(python3 -c 'from importlib.metadata import version; print(version("playwright"))' 2>/dev/null || echo MISSING)"
+echo "  chromium: $(chromium --version 2>/dev/null || echo MISSING)"
 echo "  cargo-fuzz: $(cargo fuzz --version 2>/dev/null || echo MISSING)"
 echo "  seaweedfs: $(weed version 2>/dev/null | head -n1 || echo MISSING)"
 echo "  postgresql: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || echo MISSING)"

@@ -10,6 +10,7 @@ mod bodies;
 mod cache;
 mod clock;
 mod cluster;
+mod console_sessions;
 mod domains;
 mod error;
 mod fastset;
@@ -35,6 +36,9 @@ pub use replication::{
 };
 mod repositories;
 mod rewrap;
+pub use console_sessions::{
+    ConsoleUser, ABSOLUTE_MS as CONSOLE_ABSOLUTE_MS, IDLE_MS as CONSOLE_IDLE_MS,
+};
 pub use rewrap::RewrapRun;
 pub mod roots;
 pub mod scanning;

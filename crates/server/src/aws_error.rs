@@ -49,6 +49,15 @@ impl AwsError {
         self
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message a person reads (the console shows it).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub fn kind(&self) -> &'static str {
         self.kind
     }

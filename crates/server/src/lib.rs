@@ -10,6 +10,7 @@ mod aws_error;
 mod aws_json;
 pub mod body;
 pub mod byte_range;
+pub mod console;
 mod distribution;
 pub use distribution::REPLICA_HEADER;
 pub mod ecr;
@@ -138,6 +139,7 @@ pub fn router(state: AppState) -> Router {
             admin_api::ACCESS_KEY,
             axum::routing::delete(admin::delete_access_key),
         )
+        .merge(console::routes())
         .route("/v2", any(distribution::v2))
         .route("/v2/", any(distribution::v2))
         .route("/v2/{*rest}", any(distribution::v2))

@@ -30,6 +30,7 @@
 
 mod blob;
 mod cluster;
+mod console_sql;
 mod error;
 mod fs_blob;
 mod fs_sealed;
@@ -71,9 +72,9 @@ pub use metadata::{
     UnlinkBlobOutcome, UntagOutcome, UploadLimits, UploadRecord, UserRecord,
 };
 pub use metadata::{
-    ArchiveStore, BlobRecordStore, GroupStore, IamPolicyStore, IdentityStore, ImageStore, KmsStore,
-    LifecycleStore, MaintenanceStore, MetadataStore, RepositoryStore, ResourcePolicyStore,
-    RoleStore, ScanningStore,
+    ArchiveStore, BlobRecordStore, ConsoleSession, ConsoleSessionStore, GroupStore, IamPolicyStore,
+    IdentityStore, ImageStore, KmsStore, LifecycleStore, MaintenanceStore, MetadataStore,
+    RepositoryStore, ResourcePolicyStore, RoleStore, ScanningStore,
 };
 pub use metadata::{
     BackfillOutcome, BackfillRecord, NewReplicationTask, ReplicationAction, ReplicationTask,

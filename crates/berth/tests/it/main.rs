@@ -20,6 +20,7 @@ mod authz_clients;
 mod clients;
 mod cluster;
 mod concurrency;
+mod console;
 mod crash;
 mod disk_full;
 mod ecr;

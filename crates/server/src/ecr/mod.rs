@@ -123,32 +123,91 @@ async fn handle(
         Err(parsed) => parsed,
         Ok(bytes) => crate::aws_json::input(&bytes)?,
     };
+    let caller = Caller {
+        principal,
+        access_key_id: &claim.access_key_id,
+        region: &claim.region,
+        host: headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost"),
+        facts,
+    };
+    Ok(crate::aws_json::ok(
+        run_as(app, handler, caller, input, layer_part).await?,
+    ))
+}
+
+/// Who runs an operation, and from where.
+struct Caller<'a> {
+    principal: berth_registry::Principal,
+    access_key_id: &'a str,
+    region: &'a str,
+    host: &'a str,
+    facts: RequestFacts,
+}
+
+/// An operation's handler run as `caller`: the registry the input names
+/// (else the caller's own), then what it needs authorized, then it.
+async fn run_as(
+    app: &AppState,
+    handler: &operation::Handler,
+    caller: Caller<'_>,
+    input: serde_json::Value,
+    layer_part: Option<bytes::Bytes>,
+) -> Result<Vec<u8>, AwsError> {
     let scope = access::Scope::of(&input);
     let call = Call {
         app,
         registry: RegistryKey {
             account_id: scope
                 .target_account()
-                .unwrap_or(&principal.account_id)
+                .unwrap_or(&caller.principal.account_id)
                 .to_string(),
-            region: claim.region.clone(),
+            region: caller.region.to_string(),
         },
-        principal,
-        facts,
-        host: headers
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("localhost")
-            .to_string(),
-        access_key_id: claim.access_key_id.clone(),
+        principal: caller.principal,
+        facts: caller.facts,
+        host: caller.host.to_string(),
+        access_key_id: caller.access_key_id.to_string(),
         layer_part,
     };
     // Refused before authorization only when the members that name what
     // the request touches are malformed (a tag operation's ARN).
     let needs = (handler.needs)(&scope)?;
-    Ok(crate::aws_json::ok(
-        (handler.run)(&call, needs, input).await?,
-    ))
+    (handler.run)(&call, needs, input).await
+}
+
+/// Runs operation `op` as `principal`, who signed in to the console with
+/// `access_key_id`, in `region`: the same table entry, authorization and
+/// input checks as a signed request of the API, so a console page can do
+/// nothing its user could not do with the aws CLI.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn invoke(
+    app: &AppState,
+    principal: berth_registry::Principal,
+    access_key_id: &str,
+    region: &str,
+    host: &str,
+    facts: RequestFacts,
+    op: &str,
+    input: serde_json::Value,
+) -> Result<serde_json::Value, AwsError> {
+    let Some(handler) = table::find(op).and_then(|e| e.handler.as_ref()) else {
+        return Err(AwsError::client(
+            "UnsupportedOperationException",
+            format!("berth does not implement the ECR operation {op} yet"),
+        ));
+    };
+    let caller = Caller {
+        principal,
+        access_key_id,
+        region,
+        host,
+        facts,
+    };
+    let out = run_as(app, handler, caller, input, None).await?;
+    Ok(serde_json::from_slice(&out).expect("an operation's output is JSON"))
 }
 
 /// No room for another large body: the caller's key has as many in flight

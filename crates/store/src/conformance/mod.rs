@@ -23,6 +23,7 @@
 mod archive;
 mod blob_store;
 mod blobs;
+mod console;
 mod iam;
 mod identity;
 mod images;
@@ -38,6 +39,7 @@ mod scanning;
 pub use archive::archive_store_suite;
 pub use blob_store::{blob_store_suite, domain_suite, reseal_suite, rewrap_suite};
 pub use blobs::blob_record_store_suite;
+pub use console::console_session_store_suite;
 pub use iam::iam_policy_store_suite;
 pub use identity::identity_store_suite;
 pub use images::image_store_suite;
@@ -77,6 +79,7 @@ macro_rules! metadata_store_conformance {
             group_store_suite,
             kms_store_suite,
             replication_store_suite,
+            console_session_store_suite,
             lifecycle_store_suite,
             archive_store_suite,
             scanning_store_suite,
@@ -122,6 +125,7 @@ where
         group_store_suite,
         kms_store_suite,
         replication_store_suite,
+        console_session_store_suite,
         lifecycle_store_suite,
         archive_store_suite,
         scanning_store_suite,

@@ -22,6 +22,7 @@
 
 mod archive;
 mod blobs;
+mod console;
 mod groups;
 mod iam;
 mod identity;
@@ -40,6 +41,7 @@ pub use blobs::{
     BlobLink, BlobRecordStore, CollectOutcome, CreateUploadOutcome, UnlinkBlobOutcome,
     UploadLimits, UploadRecord,
 };
+pub use console::{ConsoleSession, ConsoleSessionStore};
 pub use groups::{GroupRecord, GroupStore, MembershipOutcome};
 pub use iam::{
     AttachOutcome, DeletePolicyOutcome, Holder, HolderKind, IamPolicyStore, ManagedPolicyRecord,
@@ -99,6 +101,7 @@ pub trait MetadataStore:
     + GroupStore
     + KmsStore
     + ReplicationStore
+    + ConsoleSessionStore
     + LifecycleStore
     + ArchiveStore
     + ScanningStore
@@ -120,6 +123,7 @@ impl<T> MetadataStore for T where
         + GroupStore
         + KmsStore
         + ReplicationStore
+        + ConsoleSessionStore
         + LifecycleStore
         + ArchiveStore
         + ScanningStore

@@ -14,7 +14,8 @@ use std::path::Path;
 
 /// Every table, parents before children (foreign keys hold at each insert).
 /// Upload sessions are not copied: their bytes are partial files of the
-/// old blob store, and clients start their uploads again.
+/// old blob store, and clients start their uploads again. Console
+/// sessions are not copied either: their users sign in again.
 const TABLES: &[&str] = &[
     "accounts",
     "users",

@@ -46,6 +46,7 @@ macro_rules! retrying {
 mod archive;
 mod blobs;
 mod cluster;
+mod console;
 mod groups;
 mod iam;
 mod identity;

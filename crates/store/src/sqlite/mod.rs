@@ -10,6 +10,7 @@
 
 mod archive;
 mod blobs;
+mod console;
 mod groups;
 mod iam;
 mod identity;

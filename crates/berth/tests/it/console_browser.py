@@ -1,0 +1,129 @@
+"""The console in a real browser (Debian's chromium, driven by Playwright):
+one phase per invocation, the Rust test (it/console.rs) pushing images
+between them. Every step asserts what a person would see."""
+
+import os
+import re
+import sys
+
+from playwright.sync_api import expect, sync_playwright
+
+URL = os.environ["BERTH_URL"]
+ROOT = (os.environ["ROOT_ID"], os.environ["ROOT_SECRET"])
+READER = (os.environ["RO_ID"], os.environ["RO_SECRET"])
+SHOTS = os.environ["SHOTS"]
+REPO = os.environ["REPO"]
+
+
+def size(n):
+    """As the console writes sizes (view::size)."""
+    units = ["B", "kB", "MB", "GB", "TB"]
+    v, unit = float(n), 0
+    while v >= 1000 and unit < len(units) - 1:
+        v /= 1000
+        unit += 1
+    return f"{n} B" if unit == 0 else f"{v:.1f} {units[unit]}"
+
+
+def shot(page, name):
+    page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+
+
+def sign_in(page, key):
+    page.goto(URL + "/console/repositories")
+    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+    page.get_by_label("Access key ID").fill(key[0])
+    page.get_by_label("Secret access key").fill(key[1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/console/repositories$"))
+
+
+def sign_out(page):
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+    page.goto(URL + "/console/repositories")
+    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+
+
+def create(page):
+    page.goto(URL + "/console")
+    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+    shot(page, "sign-in")
+    page.get_by_label("Access key ID").fill(ROOT[0])
+    page.get_by_label("Secret access key").fill("not-the-secret")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("wrong")
+    sign_in(page, ROOT)
+    expect(page.get_by_text("No repositories yet")).to_be_visible()
+    page.get_by_role("link", name="Create repository").first.click()
+    page.get_by_label("Repository name").fill("Bad Name")
+    page.get_by_role("button", name="Create repository").click()
+    expect(page.get_by_role("alert")).to_contain_text("repositoryName")
+    page.get_by_label("Repository name").fill(REPO)
+    page.get_by_label("Scan images on push").check()
+    page.get_by_role("button", name="Create repository").click()
+    expect(page).to_have_url(re.compile(rf"/console/repository/{re.escape(REPO)}$"))
+    expect(page.get_by_role("heading", name=REPO)).to_be_visible()
+    expect(page.get_by_text("No images yet")).to_be_visible()
+    shot(page, "empty-repository")
+    # A form posted without the session's CSRF token is refused, and
+    # nothing is created (the browser's own cookies go with it).
+    forged = page.request.post(
+        URL + "/console/repositories/new", form={"name": "forged", "mutability": "MUTABLE"}
+    )
+    assert forged.status == 403, forged.status
+    assert "CSRF" in forged.text()
+    page.goto(URL + "/console/repositories?prefix=forged")
+    expect(page.get_by_text("No repository name starts with")).to_be_visible()
+    sign_out(page)
+
+
+def browse(page):
+    tags, size_bytes = os.environ["TAGS"].split(","), int(os.environ["SIZE"])
+    sign_in(page, ROOT)
+    page.get_by_role("link", name=REPO, exact=True).click()
+    row = page.locator("table.images tbody tr").first
+    for tag in tags:
+        expect(row).to_contain_text(tag)
+    expect(row).to_contain_text(size(size_bytes))
+    expect(row).to_contain_text("sha256:")
+    shot(page, "repository")
+    page.goto(URL + "/console/repositories")
+    shot(page, "repositories")
+    sign_out(page)
+
+    # A read-only user sees the repositories and no button that would
+    # fail; a form it builds by hand, with its own valid CSRF token, is
+    # refused by the same authorization as the API's.
+    sign_in(page, READER)
+    expect(page.get_by_role("link", name=REPO, exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Create repository")).to_have_count(0)
+    page.goto(URL + "/console/repositories/new")
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    refused = page.request.post(
+        URL + "/console/repositories/new",
+        form={"csrf": csrf, "name": "reader-made", "mutability": "MUTABLE", "encryption": "AES256"},
+    )
+    assert refused.status in (400, 403), refused.status
+    assert "not authorized" in refused.text(), refused.text()
+    page.goto(URL + "/console/repositories?prefix=reader-made")
+    expect(page.get_by_text("No repository name starts with")).to_be_visible()
+    sign_out(page)
+
+
+def main():
+    phase = sys.argv[1]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+            args=["--no-sandbox", "--disable-gpu"],
+        )
+        page = browser.new_page(viewport={"width": 1366, "height": 860})
+        page.set_default_timeout(15000)
+        {"create": create, "browse": browse}[phase](page)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,319 @@
+//! The console's pages: each loads the session (`Ctx`), asks the ECR
+//! operations (or the registry, after the same authorization) as the user,
+//! and renders (`view.rs`). A refusal shows AWS's message on the page.
+
+use super::session::Ctx;
+use super::view::{self, ImageRow, RepoRow};
+use crate::AppState;
+use axum::extract::{Path, Query, Request, State};
+use axum::response::Response;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// Repositories per page.
+const PAGE: u32 = 50;
+/// Images per page of a repository.
+const IMAGES_PAGE: u32 = 100;
+
+macro_rules! session {
+    ($app:expr, $parts:expr) => {
+        match Ctx::load(&$app, &$parts).await {
+            Ok(c) => c,
+            Err(resp) => return resp,
+        }
+    };
+}
+
+fn endpoint(ctx: &Ctx) -> String {
+    format!("{}://{}", ctx.app.hosts.scheme, ctx.host)
+}
+
+/// The name just before every name that starts with `prefix` (repository
+/// names are `[a-z0-9._/-]`, all below `~`): listing after it starts at
+/// the first such name.
+fn before(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    let last = chars.pop()?;
+    let below = char::from_u32(last as u32 - 1)?;
+    chars.push(below);
+    chars.push('~');
+    Some(chars.into_iter().collect())
+}
+
+pub async fn repositories(
+    State(app): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    request: Request,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    let ctx = session!(app, parts);
+    let prefix = q
+        .get("prefix")
+        .map(|p| p.trim().to_string())
+        .unwrap_or_default();
+    let after = q.get("after").cloned().or_else(|| before(&prefix));
+    let registry = ctx.registry();
+    let mut page = view::Repositories {
+        frame: Some(ctx.frame("repositories")),
+        registry: format!("{} · {}", registry.account_id, registry.region),
+        endpoint: endpoint(&ctx),
+        prefix: prefix.clone(),
+        rows: vec![],
+        next: None,
+        can_create: ctx.can("ecr:CreateRepository", None).await,
+        error: None,
+    };
+    // DescribeRepositories without names: as the API authorizes it.
+    if let Err(e) = ctx
+        .app
+        .registry
+        .authorize(
+            &ctx.user.principal,
+            "ecr:DescribeRepositories",
+            &registry,
+            Some("*"),
+            &ctx.facts,
+        )
+        .await
+    {
+        page.error = Some(
+            crate::aws_error::AwsError::from_registry(e, &registry.account_id)
+                .message()
+                .to_string(),
+        );
+        return view::render(&page);
+    }
+    let records = match ctx
+        .app
+        .registry
+        .describe_repositories(&registry, after.as_deref(), PAGE + 1)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return view::failure(page.frame.take(), &e.to_string()),
+    };
+    let host = ctx.registry_host();
+    for r in records
+        .into_iter()
+        .take_while(|r| r.name.starts_with(&prefix))
+    {
+        if page.rows.len() == PAGE as usize {
+            page.next = page.rows.last().map(|l: &RepoRow| l.name.clone());
+            break;
+        }
+        page.rows.push(RepoRow {
+            uri: format!("{host}/{}", r.name),
+            created: view::time(Some((r.created_at / 1000) as f64)),
+            mutability: r.image_tag_mutability,
+            scan_on_push: r.scan_on_push,
+            encryption: match r.kms_key {
+                Some(k) => format!("{} ({k})", r.encryption_type),
+                None => r.encryption_type,
+            },
+            name: r.name,
+        });
+    }
+    view::render(&page)
+}
+
+pub async fn new_repository(State(app): State<AppState>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let ctx = session!(app, parts);
+    if !ctx.can("ecr:CreateRepository", None).await {
+        return view::error_page(
+            Some(ctx.frame("repositories")),
+            http::StatusCode::FORBIDDEN,
+            "Not allowed",
+            &format!(
+                "{} may not create repositories here (ecr:CreateRepository is not allowed by its policies).",
+                ctx.user.principal.arn()
+            ),
+        );
+    }
+    view::render(&blank_form(&ctx))
+}
+
+fn blank_form(ctx: &Ctx) -> view::CreateRepository {
+    let registry = ctx.registry();
+    view::CreateRepository {
+        frame: Some(ctx.frame("repositories")),
+        csrf: ctx.csrf.clone(),
+        registry: format!("{} · {}", registry.account_id, registry.region),
+        error: None,
+        name: String::new(),
+        mutability: "MUTABLE".into(),
+        scan_on_push: false,
+        encryption: "AES256".into(),
+        kms_key: String::new(),
+    }
+}
+
+pub async fn create_repository(State(app): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let ctx = session!(app, parts);
+    let form = match ctx.form(body).await {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    };
+    let mut page = blank_form(&ctx);
+    page.name = form.text("name");
+    page.mutability = form.text("mutability");
+    page.scan_on_push = form.get("scan_on_push") == Some("on");
+    page.encryption = form.text("encryption");
+    page.kms_key = form.text("kms_key");
+    let mut encryption = json!({"encryptionType": page.encryption});
+    if !page.kms_key.is_empty() {
+        encryption["kmsKey"] = json!(page.kms_key);
+    }
+    let input = json!({
+        "repositoryName": page.name,
+        "imageTagMutability": page.mutability,
+        "imageScanningConfiguration": {"scanOnPush": page.scan_on_push},
+        "encryptionConfiguration": encryption,
+    });
+    match ctx.ecr("CreateRepository", input).await {
+        Ok(_) => super::see_other(&format!("/console/repository/{}", page.name)),
+        Err(e) => {
+            page.error = Some(e.message().to_string());
+            view::render_with(&page, e.status())
+        }
+    }
+}
+
+pub async fn repository(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    request: Request,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    let ctx = session!(app, parts);
+    let frame = ctx.frame("repositories");
+    let described = match ctx
+        .ecr("DescribeRepositories", json!({"repositoryNames": [name]}))
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => {
+            return view::error_page(Some(frame), e.status(), "Repository not shown", e.message())
+        }
+    };
+    let r = &described["repositories"][0];
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let mut page = view::Repository {
+        frame: Some(frame),
+        name: name.clone(),
+        uri: text(&r["repositoryUri"]),
+        host: text(&r["repositoryUri"])
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        endpoint: endpoint(&ctx),
+        mutability: text(&r["imageTagMutability"]),
+        scan_on_push: r["imageScanningConfiguration"]["scanOnPush"].as_bool() == Some(true),
+        encryption: text(&r["encryptionConfiguration"]["encryptionType"]),
+        images: vec![],
+        next: None,
+        error: None,
+    };
+    let mut input = json!({"repositoryName": name, "maxResults": IMAGES_PAGE});
+    if let Some(n) = q.get("next") {
+        input["nextToken"] = json!(n);
+    }
+    match ctx.ecr("DescribeImages", input).await {
+        Ok(out) => {
+            page.next = out["nextToken"].as_str().map(str::to_string);
+            let mut images: Vec<&Value> = out["imageDetails"]
+                .as_array()
+                .map(|a| a.iter().collect())
+                .unwrap_or_default();
+            images.sort_by(|a, b| {
+                b["imagePushedAt"]
+                    .as_f64()
+                    .partial_cmp(&a["imagePushedAt"].as_f64())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            page.images = images.into_iter().map(image_row).collect();
+        }
+        Err(e) => page.error = Some(e.message().to_string()),
+    }
+    view::render(&page)
+}
+
+fn image_row(i: &Value) -> ImageRow {
+    let digest = i["imageDigest"].as_str().unwrap_or_default().to_string();
+    let media = i["imageManifestMediaType"].as_str().unwrap_or_default();
+    let kind = if media.contains("index") || media.contains("list") {
+        "Image index"
+    } else if i["artifactMediaType"]
+        .as_str()
+        .is_some_and(|a| !a.contains("container.image") && !a.contains("config.v1"))
+    {
+        "Artifact"
+    } else {
+        "Image"
+    };
+    let scan = match i["imageScanStatus"]["status"].as_str() {
+        None => "Not scanned".to_string(),
+        Some("COMPLETE") => {
+            let counts = &i["imageScanFindingsSummary"]["findingSeverityCounts"];
+            let parts: Vec<String> = [
+                "CRITICAL",
+                "HIGH",
+                "MEDIUM",
+                "LOW",
+                "INFORMATIONAL",
+                "UNDEFINED",
+            ]
+            .iter()
+            .filter_map(|s| {
+                counts[*s]
+                    .as_u64()
+                    .map(|n| format!("{n} {}", s.to_lowercase()))
+            })
+            .collect();
+            if parts.is_empty() {
+                "No findings".to_string()
+            } else {
+                parts.join(", ")
+            }
+        }
+        Some(other) => other.replace('_', " ").to_lowercase(),
+    };
+    ImageRow {
+        tags: i["imageTags"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        short_digest: digest.chars().take(19).collect(),
+        digest,
+        kind: kind.to_string(),
+        size: i["imageSizeInBytes"]
+            .as_u64()
+            .map(view::size)
+            .unwrap_or_else(|| "—".into()),
+        pushed: view::time(i["imagePushedAt"].as_f64()),
+        pulled: view::time(i["lastRecordedPullTime"].as_f64()),
+        scan,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_prefix_lists_from_the_first_name_it_starts() {
+        let after = super::before("prod").unwrap();
+        for name in ["prod", "prod-app", "prod/x", "proda"] {
+            assert!(name > after.as_str(), "{name}");
+        }
+        for name in ["proc", "proc-z", "proc~", "pro"] {
+            assert!(name <= after.as_str(), "{name}");
+        }
+        assert_eq!(super::before(""), None);
+    }
+}

@@ -1,0 +1,207 @@
+//! What the console renders: the askama templates' data
+//! (`templates/console/`), and the small formats pages share (sizes,
+//! times). Templates escape every value; nothing here builds HTML by hand.
+
+use askama::Template;
+use axum::response::{Html, IntoResponse, Response};
+use http::StatusCode;
+
+/// What the header of every signed-in page shows.
+pub struct Frame {
+    pub section: &'static str,
+    pub csrf: String,
+    pub region: String,
+    pub account: String,
+    pub name: String,
+    pub arn: String,
+}
+
+fn page(t: &impl Template, status: StatusCode) -> Response {
+    match t.render() {
+        Ok(html) => (
+            status,
+            [
+                (http::header::CACHE_CONTROL, "no-store"),
+                (http::header::X_FRAME_OPTIONS, "DENY"),
+                (
+                    http::header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+                ),
+            ],
+            Html(html),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a console page failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page failed to render").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/sign_in.html")]
+struct SignIn<'a> {
+    frame: Option<Frame>,
+    error: Option<String>,
+    csrf: &'a str,
+}
+
+pub fn sign_in(error: Option<String>, csrf: &str, status: StatusCode) -> Response {
+    page(
+        &SignIn {
+            frame: None,
+            error,
+            csrf,
+        },
+        status,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "console/error.html")]
+struct ErrorPage<'a> {
+    frame: Option<Frame>,
+    title: &'a str,
+    message: &'a str,
+}
+
+pub fn error_page(
+    frame: Option<Frame>,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
+    page(
+        &ErrorPage {
+            frame,
+            title,
+            message,
+        },
+        status,
+    )
+}
+
+/// A failure of berth itself (a store down), said as such.
+pub fn failure(frame: Option<Frame>, why: &str) -> Response {
+    tracing::warn!(error = %why, "a console page failed");
+    error_page(
+        frame,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "berth could not answer",
+        &format!("{why}. Try again in a moment; if it persists, the server's log says more."),
+    )
+}
+
+pub struct RepoRow {
+    pub name: String,
+    pub uri: String,
+    pub created: String,
+    pub mutability: String,
+    pub scan_on_push: bool,
+    pub encryption: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/repositories.html")]
+pub struct Repositories {
+    pub frame: Option<Frame>,
+    pub registry: String,
+    pub endpoint: String,
+    pub prefix: String,
+    pub rows: Vec<RepoRow>,
+    pub next: Option<String>,
+    pub can_create: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/create_repository.html")]
+pub struct CreateRepository {
+    pub frame: Option<Frame>,
+    pub csrf: String,
+    pub registry: String,
+    pub error: Option<String>,
+    pub name: String,
+    pub mutability: String,
+    pub scan_on_push: bool,
+    pub encryption: String,
+    pub kms_key: String,
+}
+
+pub struct ImageRow {
+    pub tags: Vec<String>,
+    pub digest: String,
+    pub short_digest: String,
+    pub kind: String,
+    pub size: String,
+    pub pushed: String,
+    pub pulled: String,
+    pub scan: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/repository.html")]
+pub struct Repository {
+    pub frame: Option<Frame>,
+    pub name: String,
+    pub uri: String,
+    pub host: String,
+    pub endpoint: String,
+    pub mutability: String,
+    pub scan_on_push: bool,
+    pub encryption: String,
+    pub images: Vec<ImageRow>,
+    pub next: Option<String>,
+    pub error: Option<String>,
+}
+
+pub fn render(t: &impl Template) -> Response {
+    page(t, StatusCode::OK)
+}
+
+pub fn render_with(t: &impl Template, status: StatusCode) -> Response {
+    page(t, status)
+}
+
+/// Bytes as people read them (decimal units, as ECR's console).
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// An AWS JSON timestamp (epoch seconds) as `YYYY-MM-DD HH:MM UTC`.
+pub fn time(epoch_seconds: Option<f64>) -> String {
+    let Some(s) = epoch_seconds else {
+        return "—".into();
+    };
+    match time::OffsetDateTime::from_unix_timestamp(s as i64) {
+        Ok(t) => t
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .unwrap_or_default(),
+        Err(_) => "—".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_and_times_read_as_people_write_them() {
+        assert_eq!(super::size(512), "512 B");
+        assert_eq!(super::size(1_500), "1.5 kB");
+        assert_eq!(super::size(104_857_600), "104.9 MB");
+        assert_eq!(super::time(Some(0.0)), "1970-01-01 00:00 UTC");
+        assert_eq!(super::time(None), "—");
+    }
+}
