@@ -52,6 +52,7 @@ pub async fn call(
     target: &str,
     credentials: &Credentials,
     input: &Value,
+    marks: &[(&'static str, &str)],
 ) -> anyhow::Result<Answer> {
     let body = input.to_string();
     let url: reqwest::Url = format!("{}/", endpoint.trim_end_matches('/'))
@@ -65,6 +66,10 @@ pub async fn call(
     headers.insert(http::header::HOST, host.parse()?);
     headers.insert("content-type", "application/x-amz-json-1.1".parse()?);
     headers.insert("x-amz-target", target.parse()?);
+    // Signed with the rest: berth's own marks (`X-Berth-Replica`).
+    for (name, value) in marks {
+        headers.insert(*name, value.parse()?);
+    }
     if let Some(t) = &credentials.session_token {
         headers.insert("x-amz-security-token", t.parse()?);
     }

@@ -94,6 +94,7 @@ impl RootKms {
             &format!("TrentService.{op}"),
             &self.credentials,
             input,
+            &[],
         )
         .await
         .context("cannot reach the KMS (BERTH_ROOT_KMS_ENDPOINT)")?;

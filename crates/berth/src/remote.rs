@@ -61,6 +61,8 @@ impl HttpRemote {
         })
     }
 
+    /// An ECR call there, marked as replication's (`X-Berth-Replica`: a
+    /// repository it creates comes from its `REPLICATION` template).
     async fn ecr(
         &self,
         op: &str,
@@ -74,6 +76,7 @@ impl HttpRemote {
             &format!("{ECR_TARGET}.{op}"),
             &self.credentials,
             &input,
+            &[(berth_server::REPLICA_HEADER, "1")],
         )
         .await
         .map_err(|e| RemoteError::Unavailable(format!("{e:#}")))

@@ -220,12 +220,30 @@ fn two_deployments_replicating_to_each_other_do_not_bounce_images() {
     }
 
     // The same image pushed to another repository of A crosses without
-    // its layer: B mounts it from the repository that has it.
+    // its layer: B mounts it from the repository that has it. B makes
+    // the repository from its own REPLICATION template.
+    b.ecr(
+        "us-west-2",
+        "CreateRepositoryCreationTemplate",
+        json!({"prefix": "ROOT", "appliedFor": ["REPLICATION"], "imageTagMutability": "IMMUTABLE"}),
+    )
+    .unwrap();
     let received = || metric(&b, "berth_http_request_body_bytes_total");
     let before = received();
     Api::new(&a).push_image("app2", &first, "again");
     settle(3);
     assert_eq!(head(&west, "/v2/app2/manifests/again"), 200);
+    let made = b
+        .ecr(
+            "us-west-2",
+            "DescribeRepositories",
+            json!({"repositoryNames": ["app2"]}),
+        )
+        .unwrap();
+    assert_eq!(
+        made["repositories"][0]["imageTagMutability"], "IMMUTABLE",
+        "B's REPLICATION template"
+    );
     let layer = first.layers[0].bytes.len() as u64;
     assert!(
         received() - before < layer,

@@ -96,17 +96,25 @@ impl Registry {
         }
     }
 
-    /// The destination repository, created from the destination
-    /// registry's matching `REPLICATION` creation template, else with
-    /// defaults (ECR's: the source's settings are not copied).
-    async fn create_replica_repository(&self, dest: &Repo) -> Result<()> {
+    /// A replication's destination repository, created from the
+    /// destination registry's matching `REPLICATION` creation template,
+    /// else with defaults (ECR's: the source's settings are not copied);
+    /// also what another deployment's replication asks for (a
+    /// CreateRepository marked `X-Berth-Replica`). False when it existed.
+    pub async fn create_replica_repository(&self, dest: &Repo) -> Result<bool> {
+        if self.find_repo_id(dest).await?.is_some() {
+            return Ok(false);
+        }
         let name = dest.name.as_str();
         if let Some(t) = self
             .template_for(&dest.registry, name, crate::templates::REPLICATION)
             .await?
         {
-            self.create_from_template(dest, &t).await?;
-            return Ok(());
+            return match self.create_from_template(dest, &t).await {
+                Ok(_) => Ok(true),
+                Err(Error::RepositoryAlreadyExists(_)) => Ok(false),
+                Err(e) => Err(e),
+            };
         }
         match self
             .create_repository(
@@ -117,7 +125,8 @@ impl Registry {
             )
             .await
         {
-            Ok(_) | Err(Error::RepositoryAlreadyExists(_)) => Ok(()),
+            Ok(_) => Ok(true),
+            Err(Error::RepositoryAlreadyExists(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }

@@ -137,6 +137,7 @@ impl Ctx {
             host: self.host.clone(),
             access_key_id: self.user.access_key_id.clone(),
             layer_part: None,
+            replica: false,
         }
         .registry_host()
     }

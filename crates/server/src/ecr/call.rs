@@ -26,6 +26,10 @@ pub struct Call<'a> {
     pub access_key_id: String,
     /// UploadLayerPart's decoded `layerPartBlob`.
     pub layer_part: Option<bytes::Bytes>,
+    /// Sent by another deployment's replication (`X-Berth-Replica`): a
+    /// repository CreateRepository makes comes from the registry's
+    /// `REPLICATION` template, as replication's own do.
+    pub replica: bool,
 }
 
 /// How an operation's handler fails: an AWS error it words itself, or a

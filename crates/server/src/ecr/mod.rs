@@ -132,6 +132,7 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("localhost"),
         facts,
+        replica: headers.contains_key(crate::REPLICA_HEADER),
     };
     Ok(crate::aws_json::ok(
         run_as(app, handler, caller, input, layer_part).await?,
@@ -145,6 +146,7 @@ struct Caller<'a> {
     region: &'a str,
     host: &'a str,
     facts: RequestFacts,
+    replica: bool,
 }
 
 /// An operation's handler run as `caller`: the registry the input names
@@ -171,6 +173,7 @@ async fn run_as(
         host: caller.host.to_string(),
         access_key_id: caller.access_key_id.to_string(),
         layer_part,
+        replica: caller.replica,
     };
     // Refused before authorization only when the members that name what
     // the request touches are malformed (a tag operation's ARN).
@@ -205,6 +208,7 @@ pub(crate) async fn invoke(
         region,
         host,
         facts,
+        replica: false,
     };
     let out = run_as(app, handler, caller, input, None).await?;
     Ok(serde_json::from_slice(&out).expect("an operation's output is JSON"))

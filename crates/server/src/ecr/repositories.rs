@@ -124,6 +124,24 @@ impl EcrOperation for CreateRepository {
     async fn handle(call: &Call<'_>, input: Self::Input) -> Result<Self::Output, Failure> {
         call.check_registry_id(input.registry_id.as_deref())?;
         let name = call.repository_name(&input.repository_name)?;
+        if call.replica {
+            let repo = berth_registry::Repo {
+                registry: call.registry.clone(),
+                name,
+            };
+            let registry = &call.app.registry;
+            if registry.create_replica_repository(&repo).await? {
+                let record = registry
+                    .repository(&call.registry, repo.name.as_str())
+                    .await?;
+                return Ok(RepositoryOutput {
+                    repository: call.repository(&record),
+                });
+            }
+            return Err(
+                berth_registry::Error::RepositoryAlreadyExists(repo.name.to_string()).into(),
+            );
+        }
         let (encryption_type, kms_key) = match &input.encryption_configuration {
             None => ("AES256", None),
             Some(e) => (e.encryption_type.as_str(), e.kms_key.as_deref()),
