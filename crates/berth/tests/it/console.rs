@@ -139,8 +139,15 @@ fn the_console_signs_in_creates_shows_images_and_refuses_what_policies_deny() {
     let size = images["imageDetails"][0]["imageSizeInBytes"]
         .as_u64()
         .unwrap();
+    // A newer image, v2: the lifecycle preview keeps it and expires the
+    // first.
+    let newer = image::oci_image(78, 1, 1, 1_000);
+    Api::new(&s).push_image(REPO, &newer, "v2");
     env.push(("TAGS", "v1,latest".to_string()));
     env.push(("SIZE", size.to_string()));
+    env.push(("OLD_DIGEST", image::sha256(&img.manifest)));
+    env.push(("NEW_DIGEST", image::sha256(&newer.manifest)));
+    env.push(("LAYERS", img.layers.len().to_string()));
     browser(&s, "browse", &env);
     assert!(
         s.ecr(
@@ -151,7 +158,15 @@ fn the_console_signs_in_creates_shows_images_and_refuses_what_policies_deny() {
         .is_err(),
         "the read-only user's hand-made form created nothing"
     );
-    for name in ["sign-in", "empty-repository", "repository", "repositories"] {
+    for name in [
+        "sign-in",
+        "empty-repository",
+        "repository",
+        "image",
+        "lifecycle-preview",
+        "policy-invalid",
+        "repositories",
+    ] {
         assert!(shots.join(format!("{name}.png")).is_file(), "{name}.png");
     }
 }

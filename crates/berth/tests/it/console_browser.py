@@ -82,12 +82,54 @@ def browse(page):
     tags, size_bytes = os.environ["TAGS"].split(","), int(os.environ["SIZE"])
     sign_in(page, ROOT)
     page.get_by_role("link", name=REPO, exact=True).click()
-    row = page.locator("table.images tbody tr").first
+    row = page.locator("table.images tbody tr", has_text="latest")
     for tag in tags:
         expect(row).to_contain_text(tag)
     expect(row).to_contain_text(size(size_bytes))
     expect(row).to_contain_text("sha256:")
     shot(page, "repository")
+
+    # The image's page: its layers and the lines to pull it.
+    old, new = os.environ["OLD_DIGEST"], os.environ["NEW_DIGEST"]
+    page.locator(f"a[href*='{old.split(':')[1]}']").first.click()
+    expect(page.get_by_role("heading", name="Layers")).to_be_visible()
+    expect(page.locator("table tbody tr")).to_have_count(int(os.environ["LAYERS"]))
+    expect(page.get_by_text(f"docker pull")).to_contain_text(old)
+    shot(page, "image")
+
+    # The lifecycle editor: a policy that breaks a rule is refused with
+    # AWS's message; the preview (the API's) lists the older image only.
+    page.goto(f"{URL}/console/lifecycle/{REPO}")
+    editor = page.get_by_label("Policy (ECR's lifecycle policy JSON)")
+    editor.fill('{"rules": [{"rulePriority": 1, "selection": {"tagStatus": "tagged", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]}')
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("alert")).to_contain_text("tagPrefixList")
+    keep_newest = '{"rules": [{"rulePriority": 1, "description": "keep the newest v*", "selection": {"tagStatus": "tagged", "tagPrefixList": ["v"], "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]}'
+    page.get_by_label("Policy (ECR's lifecycle policy JSON)").fill(keep_newest)
+    page.get_by_role("button", name="Preview").click()
+    rows = page.locator("table.preview tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(old)
+    expect(rows.first).to_contain_text("Expire")
+    expect(page.locator("table.preview")).not_to_contain_text(new)
+    shot(page, "lifecycle-preview")
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+
+    # The repository policy editor: an invalid policy is refused with the
+    # API's validation message, a valid one saved.
+    page.goto(f"{URL}/console/policy/{REPO}")
+    policy = page.get_by_label("Policy (an IAM resource policy)")
+    policy.fill('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]}')
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    shot(page, "policy-invalid")
+    page.get_by_label("Policy (an IAM resource policy)").fill(
+        '{"Version": "2012-10-17", "Statement": [{"Sid": "pull", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": ["ecr:BatchGetImage"]}]}'
+    )
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+
     page.goto(URL + "/console/repositories")
     shot(page, "repositories")
     sign_out(page)
@@ -100,6 +142,9 @@ def browse(page):
     expect(page.get_by_role("link", name="Create repository")).to_have_count(0)
     page.goto(URL + "/console/repositories/new")
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    page.goto(f"{URL}/console/lifecycle/{REPO}")
+    expect(page.get_by_role("button", name="Preview")).to_be_visible()
+    expect(page.get_by_role("button", name="Save policy")).to_have_count(0)
     csrf = page.locator("input[name=csrf]").first.get_attribute("value")
     refused = page.request.post(
         URL + "/console/repositories/new",

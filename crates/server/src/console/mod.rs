@@ -3,10 +3,13 @@
 //! only through the ECR operations the API runs (`ecr::invoke`) or through
 //! the registry's calls after the same authorization, as the signed-in
 //! user, so it can show or do nothing that user could not with the aws
-//! CLI. Sessions: `session.rs`; pages: `pages.rs`; what they render:
-//! `view.rs` and `templates/console/`.
+//! CLI. Sessions: `session.rs`; pages: `pages.rs` (repositories),
+//! `images.rs` (an image), `policies.rs` (lifecycle and repository
+//! policies); what they render: `view.rs` and `templates/console/`.
 
+mod images;
 mod pages;
+mod policies;
 mod session;
 mod view;
 
@@ -39,6 +42,15 @@ pub fn routes() -> Router<AppState> {
             get(pages::new_repository).post(pages::create_repository),
         )
         .route("/console/repository/{*name}", get(pages::repository))
+        .route("/console/image/{*name}", get(images::image))
+        .route(
+            "/console/lifecycle/{*name}",
+            get(policies::lifecycle).post(policies::lifecycle_post),
+        )
+        .route(
+            "/console/policy/{*name}",
+            get(policies::policy).post(policies::policy_post),
+        )
 }
 
 /// A redirect after a form (303: the browser GETs the new page).

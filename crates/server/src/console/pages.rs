@@ -23,8 +23,9 @@ macro_rules! session {
         }
     };
 }
+pub(super) use session;
 
-fn endpoint(ctx: &Ctx) -> String {
+pub(super) fn endpoint(ctx: &Ctx) -> String {
     format!("{}://{}", ctx.app.hosts.scheme, ctx.host)
 }
 
@@ -239,6 +240,17 @@ pub async fn repository(
         Err(e) => page.error = Some(e.message().to_string()),
     }
     view::render(&page)
+}
+
+/// An operation's refusal as its page (the repository unknown, access
+/// denied).
+pub(super) fn refused(ctx: &Ctx, e: &crate::aws_error::AwsError) -> Response {
+    view::error_page(
+        Some(ctx.frame("repositories")),
+        e.status(),
+        "Not shown",
+        e.message(),
+    )
 }
 
 fn image_row(i: &Value) -> ImageRow {

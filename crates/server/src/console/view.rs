@@ -155,6 +155,67 @@ pub struct Repository {
     pub error: Option<String>,
 }
 
+/// A row of an image's layers, platforms or referrers.
+pub struct Part {
+    pub name: String,
+    pub digest: String,
+    pub media_type: String,
+    pub size: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/image.html")]
+pub struct Image {
+    pub frame: Option<Frame>,
+    pub name: String,
+    pub uri: String,
+    pub endpoint: String,
+    pub digest: String,
+    pub short_digest: String,
+    pub tags: Vec<String>,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    pub config: Option<String>,
+    pub size: String,
+    pub pushed: String,
+    pub layers: Vec<Part>,
+    pub platforms: Vec<Part>,
+    pub referrers: Vec<Part>,
+}
+
+pub struct PreviewRow {
+    pub tags: Vec<String>,
+    pub digest: String,
+    pub pushed: String,
+    pub action: String,
+    pub rule: i64,
+}
+
+#[derive(Template)]
+#[template(path = "console/lifecycle.html")]
+pub struct Lifecycle {
+    pub frame: Option<Frame>,
+    pub csrf: String,
+    pub name: String,
+    pub policy: String,
+    pub can_save: bool,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub preview: Option<Vec<PreviewRow>>,
+}
+
+#[derive(Template)]
+#[template(path = "console/policy.html")]
+pub struct Policy {
+    pub frame: Option<Frame>,
+    pub csrf: String,
+    pub name: String,
+    pub policy: String,
+    pub can_save: bool,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
 pub fn render(t: &impl Template) -> Response {
     page(t, StatusCode::OK)
 }
