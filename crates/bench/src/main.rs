@@ -5,6 +5,7 @@
 mod blobs;
 mod chart;
 mod client;
+mod console;
 mod content;
 mod encryption;
 mod floor;

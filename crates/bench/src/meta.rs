@@ -128,6 +128,7 @@ impl Meta {
         self.manifests(plan, order, results).await?;
         self.sessions(plan, results).await?;
         self.listings(plan, order, results).await?;
+        crate::console::pages(self.berth.addr, plan, results).await?;
         self.skopeo(plan, round, order, results)?;
         Ok(())
     }

@@ -228,6 +228,17 @@ pub fn check(r: &Results) -> Vec<Check> {
             format!("{v:.1} ms"),
         );
     }
+    for row in rows(r, |n| {
+        n.starts_with(crate::console::PREFIX) && n.ends_with(", p95")
+    }) {
+        let v = m(&row.berth);
+        push(
+            format!("{}: < 50 ms", row.name),
+            v < 50.0,
+            format!("{v:.2} ms"),
+        );
+    }
+
     out
 }
 
