@@ -15,6 +15,40 @@ use std::process::Command;
 
 const REPO: &str = "team/web";
 
+/// A synthetic record (not a real advisory) naming Debian 12's bash.
+const SYNTHETIC_BASH: &str = r#"{
+  "schema_version": "1.6.0",
+  "id": "BERTH-SYNTHETIC-0101",
+  "modified": "2026-01-01T00:00:00Z",
+  "summary": "SYNTHETIC bash record, for berth's console test",
+  "affected": [{
+    "package": {"ecosystem": "Debian:12", "name": "bash"},
+    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "5.2.15-2+b3"}]}]
+  }],
+  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]
+}"#;
+
+/// Debian 12 with bash 5.2.15-2+b2 installed (one layer).
+fn scannable_image() -> image::Image {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in [
+        (
+            "etc/os-release",
+            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n",
+        ),
+        (
+            "var/lib/dpkg/status",
+            "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\n",
+        ),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, data.as_bytes()).unwrap();
+    }
+    image::image_of(79, vec![image::stored_layer(&b.into_inner().unwrap())])
+}
+
 fn browser(s: &TestServer, phase: &str, env: &[(&str, String)]) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/console_browser.py");
     let mut c = Command::new("python3");
@@ -143,6 +177,42 @@ fn the_console_signs_in_creates_shows_images_and_refuses_what_policies_deny() {
     // first.
     let newer = image::oci_image(78, 1, 1, 1_000);
     Api::new(&s).push_image(REPO, &newer, "v2");
+    // An image with a Debian package the vulnerability database names,
+    // scanned on push (the form's box).
+    let records = s.scratch().join("osv");
+    std::fs::create_dir_all(&records).unwrap();
+    std::fs::write(records.join("BERTH-SYNTHETIC-0101.json"), SYNTHETIC_BASH).unwrap();
+    let imported = Command::new(berth_bin())
+        .envs(s.aws_env("us-east-1"))
+        .args([
+            "vulndb",
+            "import",
+            records.to_str().unwrap(),
+            "--endpoint",
+            &s.url(),
+        ])
+        .output()
+        .unwrap();
+    assert!(imported.status.success(), "{imported:?}");
+    let scannable = scannable_image();
+    Api::new(&s).push_image(REPO, &scannable, "scanme");
+    let scanned = image::sha256(&scannable.manifest);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let f = s.ecr(
+            "us-east-1",
+            "DescribeImageScanFindings",
+            json!({"repositoryName": REPO, "imageId": {"imageDigest": scanned}}),
+        );
+        if f.as_ref()
+            .is_ok_and(|f| f["imageScanStatus"]["status"] == "COMPLETE")
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{f:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    env.push(("SCANNED_DIGEST", scanned));
     env.push(("TAGS", "v1,latest".to_string()));
     env.push(("SIZE", size.to_string()));
     env.push(("OLD_DIGEST", image::sha256(&img.manifest)));
@@ -165,6 +235,7 @@ fn the_console_signs_in_creates_shows_images_and_refuses_what_policies_deny() {
         "image",
         "lifecycle-preview",
         "policy-invalid",
+        "findings",
         "repositories",
     ] {
         assert!(shots.join(format!("{name}.png")).is_file(), "{name}.png");

@@ -130,6 +130,22 @@ def browse(page):
     page.get_by_role("button", name="Save policy").click()
     expect(page.get_by_role("status")).to_contain_text("Saved")
 
+    # The scanned image's findings, from its row's scan status.
+    scanned = os.environ["SCANNED_DIGEST"]
+    page.goto(f"{URL}/console/repository/{REPO}")
+    page.locator("table.images tbody tr", has_text="scanme").get_by_role("link", name="1 critical").click()
+    finding = page.locator("table.findings tbody tr")
+    expect(finding).to_have_count(1)
+    for text in ["CRITICAL", "BERTH-SYNTHETIC-0101", "bash", "5.2.15-2+b2", "5.2.15-2+b3"]:
+        expect(finding).to_contain_text(text)
+    shot(page, "findings")
+
+    # Tag immutability and scan on push, saved from the repository page.
+    page.goto(f"{URL}/console/repository/{REPO}")
+    page.get_by_label("Immutable tags").check()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("dl.facts")).to_contain_text("IMMUTABLE")
+
     page.goto(URL + "/console/repositories")
     shot(page, "repositories")
     sign_out(page)
@@ -145,6 +161,8 @@ def browse(page):
     page.goto(f"{URL}/console/lifecycle/{REPO}")
     expect(page.get_by_role("button", name="Preview")).to_be_visible()
     expect(page.get_by_role("button", name="Save policy")).to_have_count(0)
+    page.goto(f"{URL}/console/repository/{REPO}")
+    expect(page.get_by_role("button", name="Save settings")).to_have_count(0)
     csrf = page.locator("input[name=csrf]").first.get_attribute("value")
     refused = page.request.post(
         URL + "/console/repositories/new",

@@ -43,6 +43,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/console/repository/{*name}", get(pages::repository))
         .route("/console/image/{*name}", get(images::image))
+        .route("/console/findings/{*name}", get(images::findings))
+        .route("/console/scan/{*name}", post(images::scan))
+        .route("/console/settings/{*name}", post(pages::settings))
         .route(
             "/console/lifecycle/{*name}",
             get(policies::lifecycle).post(policies::lifecycle_post),

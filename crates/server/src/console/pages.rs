@@ -203,6 +203,12 @@ pub async fn repository(
     let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let mut page = view::Repository {
         frame: Some(frame),
+        csrf: ctx.csrf.clone(),
+        can_configure: ctx.can("ecr:PutImageTagMutability", Some(&name)).await
+            && ctx
+                .can("ecr:PutImageScanningConfiguration", Some(&name))
+                .await,
+        settings_error: None,
         name: name.clone(),
         uri: text(&r["repositoryUri"]),
         host: text(&r["repositoryUri"])
@@ -240,6 +246,42 @@ pub async fn repository(
         Err(e) => page.error = Some(e.message().to_string()),
     }
     view::render(&page)
+}
+
+/// The repository page's settings form: tag mutability and scan on push,
+/// each through its own operation.
+pub async fn settings(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let ctx = session!(app, parts);
+    let form = match ctx.form(body).await {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    };
+    let mutability = ctx
+        .ecr(
+            "PutImageTagMutability",
+            json!({"repositoryName": name, "imageTagMutability": form.text("mutability")}),
+        )
+        .await;
+    let scanning = match mutability {
+        Ok(_) => {
+            ctx.ecr(
+                "PutImageScanningConfiguration",
+                json!({"repositoryName": name,
+                       "imageScanningConfiguration": {"scanOnPush": form.get("scan_on_push") == Some("on")}}),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match scanning {
+        Ok(_) => super::see_other(&format!("/console/repository/{name}")),
+        Err(e) => refused(&ctx, &e),
+    }
 }
 
 /// An operation's refusal as its page (the repository unknown, access

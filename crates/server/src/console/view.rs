@@ -143,6 +143,9 @@ pub struct ImageRow {
 #[template(path = "console/repository.html")]
 pub struct Repository {
     pub frame: Option<Frame>,
+    pub csrf: String,
+    pub can_configure: bool,
+    pub settings_error: Option<String>,
     pub name: String,
     pub uri: String,
     pub host: String,
@@ -167,6 +170,8 @@ pub struct Part {
 #[template(path = "console/image.html")]
 pub struct Image {
     pub frame: Option<Frame>,
+    pub csrf: String,
+    pub can_scan: bool,
     pub name: String,
     pub uri: String,
     pub endpoint: String,
@@ -181,6 +186,31 @@ pub struct Image {
     pub layers: Vec<Part>,
     pub platforms: Vec<Part>,
     pub referrers: Vec<Part>,
+}
+
+pub struct Finding {
+    pub severity: String,
+    pub id: String,
+    pub uri: String,
+    pub package: String,
+    pub installed: String,
+    pub fixed: String,
+    pub summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/findings.html")]
+pub struct Findings {
+    pub frame: Option<Frame>,
+    pub name: String,
+    pub digest: String,
+    pub short_digest: String,
+    pub status: String,
+    pub description: String,
+    pub completed: String,
+    pub counts: String,
+    pub findings: Vec<Finding>,
+    pub truncated: bool,
 }
 
 pub struct PreviewRow {
