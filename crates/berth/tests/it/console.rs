@@ -241,3 +241,153 @@ fn the_console_signs_in_creates_shows_images_and_refuses_what_policies_deny() {
         assert!(shots.join(format!("{name}.png")).is_file(), "{name}.png");
     }
 }
+
+/// The session cookie of `key`'s user, signed in as a browser is (the
+/// sign-in form's token first), and that session's CSRF token.
+fn console_session(s: &TestServer, key: (&str, &str)) -> (String, String) {
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = |r: &reqwest::blocking::Response, name: &str| {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next()?.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_else(|| panic!("no {name} cookie"))
+    };
+    let form = client.get(s.url() + "/console/sign-in").send().unwrap();
+    let token = cookie(&form, "berth_sign_in");
+    let signed = client
+        .post(s.url() + "/console/sign-in")
+        .header("cookie", format!("berth_sign_in={token}"))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("access_key_id", key.0),
+            ("secret_access_key", key.1),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    let session = cookie(&signed, "berth_session");
+    let page = client
+        .get(s.url() + "/console/repositories")
+        .header("cookie", format!("berth_session={session}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form with a CSRF token")
+        .to_string();
+    (session, csrf)
+}
+
+/// Every console route ([`berth_server::console::ROUTES`]) answers no one
+/// without a session (to the sign-in page), and another account's admin,
+/// signed in, sees and changes nothing of this account through any of
+/// them: its pages address its own registry, whatever the path names.
+#[test]
+fn every_console_route_needs_a_session_and_stays_in_the_users_account() {
+    let s = start();
+    let img = image::oci_image(5, 1, 1, 256);
+    Api::new(&s).push_image("iso/app", &img, "v1");
+    let digest = image::sha256(&img.manifest);
+    // Named by no URL below: only a page that shows A's image holds it.
+    let canary = img.layers[0].digest.clone();
+    let b = account_with_key(&s, "111111111111");
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut walked = 0;
+    for route in berth_server::console::ROUTES {
+        let path = route.path.replace("{*name}", "iso/app");
+        let url = format!("{}{path}?digest={digest}", s.url());
+        for method in route.methods {
+            let method: reqwest::Method = method.parse().unwrap();
+            let fields = |csrf: &str| {
+                vec![
+                    ("csrf", csrf.to_string()),
+                    ("digest", digest.clone()),
+                    ("name", "iso/app".to_string()),
+                    ("mutability", "IMMUTABLE".to_string()),
+                    ("scan_on_push", "on".to_string()),
+                    ("action", "save".to_string()),
+                    ("region", "us-east-1".to_string()),
+                    (
+                        "policy",
+                        json!({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]}).to_string(),
+                    ),
+                ]
+            };
+            if route.signed_in {
+                let r = client
+                    .request(method.clone(), &url)
+                    .form(&fields("x"))
+                    .send()
+                    .unwrap();
+                assert_eq!(r.status(), 303, "{method} {path} without a session");
+                assert_eq!(
+                    r.headers()["location"],
+                    "/console/sign-in",
+                    "{method} {path}"
+                );
+            }
+            let (session, csrf) = console_session(&s, (b.0.as_str(), b.1.as_str()));
+            let r = client
+                .request(method.clone(), &url)
+                .header("cookie", format!("berth_session={session}"))
+                .form(&fields(&csrf))
+                .send()
+                .unwrap();
+            let body = r.text().unwrap();
+            assert!(
+                !body.contains(&canary),
+                "{method} {path}: account B was shown account A's image"
+            );
+            if path == "/console/repositories" {
+                assert!(
+                    !body.contains("iso/app"),
+                    "{path}: A's repository listed to B"
+                );
+            }
+            walked += 1;
+        }
+    }
+    assert!(walked >= 19, "{walked} route methods walked");
+    // Nothing of A's changed.
+    let repo = s
+        .ecr(
+            "us-east-1",
+            "DescribeRepositories",
+            json!({"repositoryNames": ["iso/app"]}),
+        )
+        .unwrap();
+    assert_eq!(repo["repositories"][0]["imageTagMutability"], "MUTABLE");
+    assert_eq!(
+        repo["repositories"][0]["imageScanningConfiguration"]["scanOnPush"],
+        false
+    );
+    for op in ["GetLifecyclePolicy", "GetRepositoryPolicy"] {
+        assert!(
+            s.ecr("us-east-1", op, json!({"repositoryName": "iso/app"}))
+                .is_err(),
+            "{op}: A's repository got a policy"
+        );
+    }
+    let images = s
+        .ecr(
+            "us-east-1",
+            "DescribeImages",
+            json!({"repositoryName": "iso/app"}),
+        )
+        .unwrap();
+    assert_eq!(images["imageDetails"].as_array().unwrap().len(), 1);
+}

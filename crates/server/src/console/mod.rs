@@ -15,45 +15,119 @@ mod view;
 
 use crate::AppState;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+
+/// A route of the console: its path, methods, and whether it needs a
+/// session. The router is built from [`ROUTES`], and the tenant tests walk
+/// it (`crates/berth/tests/it/console.rs`), so a new page is tested as
+/// soon as it is routed.
+pub struct Route {
+    pub path: &'static str,
+    pub methods: &'static [&'static str],
+    /// Answers only a signed-in user (else: to the sign-in page).
+    pub signed_in: bool,
+    handler: fn() -> MethodRouter<AppState>,
+}
+
+pub const ROUTES: &[Route] = &[
+    Route {
+        path: "/console",
+        methods: &["GET"],
+        signed_in: false,
+        handler: || get(|| async { see_other("/console/repositories") }),
+    },
+    Route {
+        path: "/console/",
+        methods: &["GET"],
+        signed_in: false,
+        handler: || get(|| async { see_other("/console/repositories") }),
+    },
+    Route {
+        path: "/console/static/console.css",
+        methods: &["GET"],
+        signed_in: false,
+        handler: || get(stylesheet),
+    },
+    Route {
+        path: "/console/sign-in",
+        methods: &["GET", "POST"],
+        signed_in: false,
+        handler: || get(session::sign_in_page).post(session::sign_in),
+    },
+    Route {
+        path: "/console/sign-out",
+        methods: &["POST"],
+        signed_in: true,
+        handler: || post(session::sign_out),
+    },
+    Route {
+        path: "/console/region",
+        methods: &["POST"],
+        signed_in: true,
+        handler: || post(session::switch_region),
+    },
+    Route {
+        path: "/console/repositories",
+        methods: &["GET"],
+        signed_in: true,
+        handler: || get(pages::repositories),
+    },
+    Route {
+        path: "/console/repositories/new",
+        methods: &["GET", "POST"],
+        signed_in: true,
+        handler: || get(pages::new_repository).post(pages::create_repository),
+    },
+    Route {
+        path: "/console/repository/{*name}",
+        methods: &["GET"],
+        signed_in: true,
+        handler: || get(pages::repository),
+    },
+    Route {
+        path: "/console/settings/{*name}",
+        methods: &["POST"],
+        signed_in: true,
+        handler: || post(pages::settings),
+    },
+    Route {
+        path: "/console/image/{*name}",
+        methods: &["GET"],
+        signed_in: true,
+        handler: || get(images::image),
+    },
+    Route {
+        path: "/console/findings/{*name}",
+        methods: &["GET"],
+        signed_in: true,
+        handler: || get(images::findings),
+    },
+    Route {
+        path: "/console/scan/{*name}",
+        methods: &["POST"],
+        signed_in: true,
+        handler: || post(images::scan),
+    },
+    Route {
+        path: "/console/lifecycle/{*name}",
+        methods: &["GET", "POST"],
+        signed_in: true,
+        handler: || get(policies::lifecycle).post(policies::lifecycle_post),
+    },
+    Route {
+        path: "/console/policy/{*name}",
+        methods: &["GET", "POST"],
+        signed_in: true,
+        handler: || get(policies::policy).post(policies::policy_post),
+    },
+];
 
 /// The console's routes, under `/console`.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/console",
-            get(|| async { see_other("/console/repositories") }),
-        )
-        .route(
-            "/console/",
-            get(|| async { see_other("/console/repositories") }),
-        )
-        .route("/console/static/console.css", get(stylesheet))
-        .route(
-            "/console/sign-in",
-            get(session::sign_in_page).post(session::sign_in),
-        )
-        .route("/console/sign-out", post(session::sign_out))
-        .route("/console/region", post(session::switch_region))
-        .route("/console/repositories", get(pages::repositories))
-        .route(
-            "/console/repositories/new",
-            get(pages::new_repository).post(pages::create_repository),
-        )
-        .route("/console/repository/{*name}", get(pages::repository))
-        .route("/console/image/{*name}", get(images::image))
-        .route("/console/findings/{*name}", get(images::findings))
-        .route("/console/scan/{*name}", post(images::scan))
-        .route("/console/settings/{*name}", post(pages::settings))
-        .route(
-            "/console/lifecycle/{*name}",
-            get(policies::lifecycle).post(policies::lifecycle_post),
-        )
-        .route(
-            "/console/policy/{*name}",
-            get(policies::policy).post(policies::policy_post),
-        )
+    ROUTES.iter().fold(Router::new(), |r, route| {
+        r.route(route.path, (route.handler)())
+    })
 }
 
 /// A redirect after a form (303: the browser GETs the new page).
