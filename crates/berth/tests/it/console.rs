@@ -236,6 +236,7 @@ fn the_console_signs_in_creates_shows_images_and_refuses_what_policies_deny() {
         "lifecycle-preview",
         "policy-invalid",
         "findings",
+        "iam",
         "repositories",
     ] {
         assert!(shots.join(format!("{name}.png")).is_file(), "{name}.png");
@@ -321,6 +322,10 @@ fn every_console_route_needs_a_session_and_stays_in_the_users_account() {
                     ("scan_on_push", "on".to_string()),
                     ("action", "save".to_string()),
                     ("region", "us-east-1".to_string()),
+                    ("op", "create-key".to_string()),
+                    ("user", "admin".to_string()),
+                    ("key", berth_testkit::ROOT_ACCESS_KEY_ID.to_string()),
+                    ("status", "Inactive".to_string()),
                     (
                         "policy",
                         json!({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]}).to_string(),

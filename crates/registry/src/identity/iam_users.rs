@@ -99,6 +99,22 @@ impl Identity {
         }
     }
 
+    /// Whether `caller` may do IAM `action` on `target_user` (or the
+    /// account's users, without one), by the same rule as the action
+    /// itself (the console offers only what would work).
+    pub async fn may_iam(&self, caller: &Caller, action: &str, target_user: Option<&str>) -> bool {
+        let resource = match target_user {
+            Some(name) => match self.user_resource(&caller.account_id, name).await {
+                Ok(r) => r,
+                Err(_) => return false,
+            },
+            None => format!("arn:aws:iam::{}:user/", caller.account_id),
+        };
+        self.authorize_iam(caller, action, target_user, &resource)
+            .await
+            .is_ok()
+    }
+
     /// The resource ARN of a user a request names: with the user's real
     /// path, so that a policy on `user/team/*` binds requests about `ops`
     /// at `/team/` (a user that does not exist is named at `/`).

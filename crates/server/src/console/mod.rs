@@ -5,8 +5,9 @@
 //! user, so it can show or do nothing that user could not with the aws
 //! CLI. Sessions: `session.rs`; pages: `pages.rs` (repositories),
 //! `images.rs` (an image), `policies.rs` (lifecycle and repository
-//! policies); what they render: `view.rs` and `templates/console/`.
+//! policies), `iam.rs` (IAM users and their keys); what they render: `view.rs` and `templates/console/`.
 
+mod iam;
 mod images;
 mod pages;
 mod policies;
@@ -108,6 +109,12 @@ pub const ROUTES: &[Route] = &[
         methods: &["POST"],
         signed_in: true,
         handler: || post(images::scan),
+    },
+    Route {
+        path: "/console/iam",
+        methods: &["GET", "POST"],
+        signed_in: true,
+        handler: || get(iam::users).post(iam::act),
     },
     Route {
         path: "/console/lifecycle/{*name}",

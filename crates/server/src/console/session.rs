@@ -177,6 +177,14 @@ impl Ctx {
             .is_ok()
     }
 
+    /// The user as the registry's IAM calls take it.
+    pub fn caller(&self) -> berth_registry::Caller {
+        berth_registry::Caller {
+            principal: self.user.principal.clone(),
+            facts: self.facts.clone(),
+        }
+    }
+
     /// A form's fields, after its CSRF token is checked; the answer to
     /// send instead when it is missing or wrong, or the body too large.
     pub async fn form(&self, body: axum::body::Body) -> Result<Form, Response> {

@@ -213,6 +213,43 @@ pub struct Findings {
     pub truncated: bool,
 }
 
+pub struct KeyRow {
+    pub id: String,
+    pub status: String,
+    pub created: String,
+}
+
+pub struct UserRow {
+    pub name: String,
+    pub arn: String,
+    pub created: String,
+    pub keys: Vec<KeyRow>,
+    pub can_update: bool,
+    pub can_delete_key: bool,
+    pub can_create_key: bool,
+    pub can_delete: bool,
+}
+
+/// A key just made: the only page that shows its secret.
+pub struct NewKey {
+    pub user: String,
+    pub id: String,
+    pub secret: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/iam.html")]
+pub struct Iam {
+    pub frame: Option<Frame>,
+    pub csrf: String,
+    pub account: String,
+    pub users: Vec<UserRow>,
+    pub can_create: bool,
+    pub new_key: Option<NewKey>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
 pub struct PreviewRow {
     pub tags: Vec<String>,
     pub digest: String,
