@@ -40,6 +40,7 @@ pub use console_sessions::{
     ConsoleUser, ABSOLUTE_MS as CONSOLE_ABSOLUTE_MS, IDLE_MS as CONSOLE_IDLE_MS,
 };
 pub use rewrap::RewrapRun;
+pub use settings::account_setting_choices;
 pub mod roots;
 pub mod scanning;
 mod sealing;

@@ -34,6 +34,12 @@ pub(crate) struct AccountSettings {
     enabled: AtomicBool,
 }
 
+/// Every account setting: (name, allowed values, default), for forms.
+pub fn account_setting_choices() -> &'static [(&'static str, &'static [&'static str], &'static str)]
+{
+    SETTINGS
+}
+
 pub(crate) fn known(
     name: &str,
 ) -> Result<&'static (&'static str, &'static [&'static str], &'static str)> {

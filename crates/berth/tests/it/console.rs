@@ -228,6 +228,21 @@ fn the_console_signs_in_creates_shows_images_and_refuses_what_policies_deny() {
         .is_err(),
         "the read-only user's hand-made form created nothing"
     );
+    let setting = s
+        .ecr(
+            "us-east-1",
+            "GetAccountSetting",
+            json!({"name": "BLOB_MOUNTING"}),
+        )
+        .unwrap();
+    assert_eq!(setting["value"], "DISABLED", "the settings form");
+    let scanning = s
+        .ecr("us-east-1", "GetRegistryScanningConfiguration", json!({}))
+        .unwrap();
+    assert_eq!(
+        scanning["scanningConfiguration"]["rules"][0]["repositoryFilters"][0]["filter"],
+        "team/*"
+    );
     for name in [
         "sign-in",
         "empty-repository",
@@ -237,6 +252,7 @@ fn the_console_signs_in_creates_shows_images_and_refuses_what_policies_deny() {
         "policy-invalid",
         "findings",
         "iam",
+        "registry",
         "repositories",
     ] {
         assert!(shots.join(format!("{name}.png")).is_file(), "{name}.png");

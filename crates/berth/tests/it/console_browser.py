@@ -184,6 +184,24 @@ def browse(page):
     page.get_by_role("button", name="Delete user ci-bot").click()
     expect(page.get_by_role("status")).to_contain_text("User ci-bot deleted")
 
+    # Registry settings: an account setting changed; a scanning rule BASIC
+    # does not allow refused with the API's message, an allowed one saved.
+    page.get_by_role("link", name="Registry settings").click()
+    page.get_by_label("BLOB_MOUNTING").select_option("DISABLED")
+    page.get_by_role("button", name="Save account settings").click()
+    expect(page.get_by_role("status")).to_contain_text("Account settings saved")
+    expect(page.get_by_label("BLOB_MOUNTING")).to_have_value("DISABLED")
+    scanning = page.get_by_label("Scan type and rules (ECR's registry scanning configuration JSON)")
+    scanning.fill('{"scanType": "BASIC", "rules": [{"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}]}')
+    page.get_by_role("button", name="Save scanning configuration").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    page.get_by_label("Scan type and rules (ECR's registry scanning configuration JSON)").fill(
+        '{"scanType": "BASIC", "rules": [{"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "team/*", "filterType": "WILDCARD"}]}]}'
+    )
+    page.get_by_role("button", name="Save scanning configuration").click()
+    expect(page.get_by_role("status")).to_contain_text("Scanning configuration saved")
+    shot(page, "registry")
+
     page.goto(URL + "/console/repositories")
     shot(page, "repositories")
     sign_out(page)

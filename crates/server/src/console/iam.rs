@@ -4,7 +4,7 @@
 //! UpdateAccessKey, DeleteAccessKey), as the signed-in user. A new key's
 //! secret is shown on the page that answers its creation, and never again.
 
-use super::pages::session;
+use super::pages::{posted, session};
 use super::session::Ctx;
 use super::view::{self, KeyRow, NewKey, UserRow};
 use crate::AppState;
@@ -62,18 +62,12 @@ async fn page(ctx: &Ctx) -> view::Iam {
 }
 
 pub async fn users(State(app): State<AppState>, request: Request) -> Response {
-    let (parts, _) = request.into_parts();
-    let ctx: Ctx = session!(app, parts);
+    let ctx: Ctx = session!(app, request);
     view::render(&page(&ctx).await)
 }
 
 pub async fn act(State(app): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let ctx: Ctx = session!(app, parts);
-    let form = match ctx.form(body).await {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
+    let (ctx, form) = posted!(app, request);
     let caller = ctx.caller();
     let identity = ctx.app.registry.identity();
     let (user, key) = (form.text("user"), form.text("key"));

@@ -3,7 +3,7 @@
 //! (ListImageReferrers), with the lines to pull it; its scan findings
 //! (DescribeImageScanFindings) and a scan on demand (StartImageScan).
 
-use super::pages::{endpoint, refused, session};
+use super::pages::{endpoint, posted, refused, session};
 use super::session::Ctx;
 use super::view::{self, Part};
 use crate::AppState;
@@ -40,8 +40,7 @@ pub async fn image(
     Query(q): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    let (parts, _) = request.into_parts();
-    let ctx: Ctx = session!(app, parts);
+    let ctx: Ctx = session!(app, request);
     let digest = q.get("digest").cloned().unwrap_or_default();
     let id = json!({"imageDigest": digest});
     let got = match ctx
@@ -197,8 +196,7 @@ pub async fn findings(
     Query(q): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    let (parts, _) = request.into_parts();
-    let ctx: Ctx = session!(app, parts);
+    let ctx: Ctx = session!(app, request);
     let digest = q.get("digest").cloned().unwrap_or_default();
     let input = json!({"repositoryName": name, "imageId": {"imageDigest": digest}, "maxResults": FINDINGS_SHOWN});
     let (status, description, out) = match ctx.ecr("DescribeImageScanFindings", input).await {
@@ -267,12 +265,7 @@ pub async fn scan(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
-    let ctx: Ctx = session!(app, parts);
-    let form = match ctx.form(body).await {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
+    let (ctx, form) = posted!(app, request);
     let digest = form.text("digest");
     match ctx
         .ecr(

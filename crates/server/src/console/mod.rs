@@ -5,12 +5,14 @@
 //! user, so it can show or do nothing that user could not with the aws
 //! CLI. Sessions: `session.rs`; pages: `pages.rs` (repositories),
 //! `images.rs` (an image), `policies.rs` (lifecycle and repository
-//! policies), `iam.rs` (IAM users and their keys); what they render: `view.rs` and `templates/console/`.
+//! policies), `iam.rs` (IAM users and their keys), `registry.rs` (the
+//! registry's settings, scanning configuration and policy); what they render: `view.rs` and `templates/console/`.
 
 mod iam;
 mod images;
 mod pages;
 mod policies;
+mod registry;
 mod session;
 mod view;
 
@@ -115,6 +117,12 @@ pub const ROUTES: &[Route] = &[
         methods: &["GET", "POST"],
         signed_in: true,
         handler: || get(iam::users).post(iam::act),
+    },
+    Route {
+        path: "/console/registry",
+        methods: &["GET", "POST"],
+        signed_in: true,
+        handler: || get(registry::settings).post(registry::save),
     },
     Route {
         path: "/console/lifecycle/{*name}",

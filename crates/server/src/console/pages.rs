@@ -15,15 +15,35 @@ const PAGE: u32 = 50;
 /// Images per page of a repository.
 const IMAGES_PAGE: u32 = 100;
 
+/// The request's session (`Ctx`), or return the answer that sends the
+/// browser to sign in.
 macro_rules! session {
-    ($app:expr, $parts:expr) => {
-        match Ctx::load(&$app, &$parts).await {
+    ($app:expr, $request:expr) => {{
+        let (parts, _) = $request.into_parts();
+        match Ctx::load(&$app, &parts).await {
             Ok(c) => c,
             Err(resp) => return resp,
         }
-    };
+    }};
 }
 pub(super) use session;
+
+/// A form post: the session, then (its CSRF token checked) the form; or
+/// return the answer that refuses it.
+macro_rules! posted {
+    ($app:expr, $request:expr) => {{
+        let (parts, body) = $request.into_parts();
+        let ctx = match Ctx::load(&$app, &parts).await {
+            Ok(c) => c,
+            Err(resp) => return resp,
+        };
+        match ctx.form(body).await {
+            Ok(form) => (ctx, form),
+            Err(resp) => return resp,
+        }
+    }};
+}
+pub(super) use posted;
 
 pub(super) fn endpoint(ctx: &Ctx) -> String {
     format!("{}://{}", ctx.app.hosts.scheme, ctx.host)
@@ -46,8 +66,7 @@ pub async fn repositories(
     Query(q): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    let (parts, _) = request.into_parts();
-    let ctx = session!(app, parts);
+    let ctx = session!(app, request);
     let prefix = q
         .get("prefix")
         .map(|p| p.trim().to_string())
@@ -118,8 +137,7 @@ pub async fn repositories(
 }
 
 pub async fn new_repository(State(app): State<AppState>, request: Request) -> Response {
-    let (parts, _) = request.into_parts();
-    let ctx = session!(app, parts);
+    let ctx = session!(app, request);
     if !ctx.can("ecr:CreateRepository", None).await {
         return view::error_page(
             Some(ctx.frame("repositories")),
@@ -150,12 +168,7 @@ fn blank_form(ctx: &Ctx) -> view::CreateRepository {
 }
 
 pub async fn create_repository(State(app): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let ctx = session!(app, parts);
-    let form = match ctx.form(body).await {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
+    let (ctx, form) = posted!(app, request);
     let mut page = blank_form(&ctx);
     page.name = form.text("name");
     page.mutability = form.text("mutability");
@@ -187,8 +200,7 @@ pub async fn repository(
     Query(q): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    let (parts, _) = request.into_parts();
-    let ctx = session!(app, parts);
+    let ctx = session!(app, request);
     let frame = ctx.frame("repositories");
     let described = match ctx
         .ecr("DescribeRepositories", json!({"repositoryNames": [name]}))
@@ -255,12 +267,7 @@ pub async fn settings(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
-    let ctx = session!(app, parts);
-    let form = match ctx.form(body).await {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
+    let (ctx, form) = posted!(app, request);
     let mutability = ctx
         .ecr(
             "PutImageTagMutability",

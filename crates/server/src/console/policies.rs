@@ -3,12 +3,14 @@
 //! repository policy, each saved through the API's operation so that its
 //! validation messages are the page's.
 
-use super::pages::{refused, session};
+use super::pages::{posted, refused, session};
 use super::session::Ctx;
 use super::view::{self, PreviewRow};
+use crate::aws_error::AwsError;
 use crate::AppState;
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
+use http::StatusCode;
 use serde_json::{json, Value};
 
 /// Pages of 100 preview results shown (the first 1,000 images acted on).
@@ -39,21 +41,82 @@ fn pretty(text: &str) -> String {
         .unwrap_or_else(|| text.to_string())
 }
 
+/// A repository's JSON document that a page edits: the operations that
+/// read and save it, its member in both, the exception that says there is
+/// none (and what the editor then starts from).
+struct Document {
+    get: &'static str,
+    put: &'static str,
+    member: &'static str,
+    none: &'static str,
+    starter: &'static str,
+}
+
+const LIFECYCLE: Document = Document {
+    get: "GetLifecyclePolicy",
+    put: "PutLifecyclePolicy",
+    member: "lifecyclePolicyText",
+    none: "LifecyclePolicyNotFoundException",
+    starter: STARTER_LIFECYCLE,
+};
+
+const POLICY: Document = Document {
+    get: "GetRepositoryPolicy",
+    put: "SetRepositoryPolicy",
+    member: "policyText",
+    none: "RepositoryPolicyNotFoundException",
+    starter: "",
+};
+
+impl Document {
+    /// The stored text (pretty-printed), and whether the user may save.
+    async fn load(&self, ctx: &Ctx, name: &str) -> Result<(String, bool), Response> {
+        let text = match ctx.ecr(self.get, json!({"repositoryName": name})).await {
+            Ok(v) => pretty(v[self.member].as_str().unwrap_or_default()),
+            Err(e) if e.kind() == self.none => self.starter.to_string(),
+            Err(e) => return Err(refused(ctx, &e)),
+        };
+        Ok((
+            text,
+            ctx.can(&format!("ecr:{}", self.put), Some(name)).await,
+        ))
+    }
+
+    async fn save(&self, ctx: &Ctx, name: &str, text: &str) -> Result<(), AwsError> {
+        ctx.ecr(self.put, json!({"repositoryName": name, self.member: text}))
+            .await
+            .map(|_| ())
+    }
+}
+
+/// How a save or preview ended, on its page: a notice, or AWS's message
+/// and status.
+fn outcome<T>(
+    result: Result<T, AwsError>,
+    notice: &mut Option<String>,
+    error: &mut Option<String>,
+    said: impl FnOnce(T) -> Option<String>,
+) -> StatusCode {
+    match result {
+        Ok(v) => {
+            *notice = said(v);
+            StatusCode::OK
+        }
+        Err(e) => {
+            *error = Some(e.message().to_string());
+            e.status()
+        }
+    }
+}
+
 async fn lifecycle_page(ctx: &Ctx, name: &str) -> Result<view::Lifecycle, Response> {
-    let policy = match ctx
-        .ecr("GetLifecyclePolicy", json!({"repositoryName": name}))
-        .await
-    {
-        Ok(v) => pretty(v["lifecyclePolicyText"].as_str().unwrap_or_default()),
-        Err(e) if e.kind() == "LifecyclePolicyNotFoundException" => STARTER_LIFECYCLE.into(),
-        Err(e) => return Err(refused(ctx, &e)),
-    };
+    let (policy, can_save) = LIFECYCLE.load(ctx, name).await?;
     Ok(view::Lifecycle {
         frame: Some(ctx.frame("repositories")),
         csrf: ctx.csrf.clone(),
         name: name.to_string(),
         policy,
-        can_save: ctx.can("ecr:PutLifecyclePolicy", Some(name)).await,
+        can_save,
         notice: None,
         error: None,
         preview: None,
@@ -65,8 +128,7 @@ pub async fn lifecycle(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    let (parts, _) = request.into_parts();
-    let ctx: Ctx = session!(app, parts);
+    let ctx: Ctx = session!(app, request);
     match lifecycle_page(&ctx, &name).await {
         Ok(page) => view::render(&page),
         Err(resp) => resp,
@@ -78,57 +140,33 @@ pub async fn lifecycle_post(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
-    let ctx: Ctx = session!(app, parts);
-    let form = match ctx.form(body).await {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
+    let (ctx, form) = posted!(app, request);
     let mut page = match lifecycle_page(&ctx, &name).await {
         Ok(p) => p,
         Err(resp) => return resp,
     };
     page.policy = form.get("policy").unwrap_or_default().to_string();
-    let text = json!(page.policy);
     let status = if form.get("action") == Some("save") {
-        match ctx
-            .ecr(
-                "PutLifecyclePolicy",
-                json!({"repositoryName": name, "lifecyclePolicyText": text}),
-            )
-            .await
-        {
-            Ok(_) => {
-                page.notice = Some("Saved. berth applies it on its next lifecycle run.".into());
-                http::StatusCode::OK
-            }
-            Err(e) => {
-                page.error = Some(e.message().to_string());
-                e.status()
-            }
-        }
+        let saved = LIFECYCLE.save(&ctx, &name, &page.policy).await;
+        outcome(saved, &mut page.notice, &mut page.error, |()| {
+            Some("Saved. berth applies it on its next lifecycle run.".into())
+        })
     } else {
-        match preview(&ctx, &name, text).await {
-            Ok(rows) => {
-                page.preview = Some(rows);
-                http::StatusCode::OK
-            }
-            Err(e) => {
-                page.error = Some(e.message().to_string());
-                e.status()
-            }
-        }
+        let rows = preview(&ctx, &name, json!(page.policy)).await;
+        let mut shown = None;
+        let status = outcome(rows, &mut page.notice, &mut page.error, |rows| {
+            shown = Some(rows);
+            None
+        });
+        page.preview = shown;
+        status
     };
     view::render_with(&page, status)
 }
 
 /// The API's preview of `text` over the repository now: started (it is
 /// evaluated within the call) and read back.
-async fn preview(
-    ctx: &Ctx,
-    name: &str,
-    text: Value,
-) -> Result<Vec<PreviewRow>, crate::aws_error::AwsError> {
+async fn preview(ctx: &Ctx, name: &str, text: Value) -> Result<Vec<PreviewRow>, AwsError> {
     ctx.ecr(
         "StartLifecyclePolicyPreview",
         json!({"repositoryName": name, "lifecyclePolicyText": text}),
@@ -182,20 +220,13 @@ fn preview_row(r: &Value) -> PreviewRow {
 }
 
 async fn policy_page(ctx: &Ctx, name: &str) -> Result<view::Policy, Response> {
-    let policy = match ctx
-        .ecr("GetRepositoryPolicy", json!({"repositoryName": name}))
-        .await
-    {
-        Ok(v) => pretty(v["policyText"].as_str().unwrap_or_default()),
-        Err(e) if e.kind() == "RepositoryPolicyNotFoundException" => String::new(),
-        Err(e) => return Err(refused(ctx, &e)),
-    };
+    let (policy, can_save) = POLICY.load(ctx, name).await?;
     Ok(view::Policy {
         frame: Some(ctx.frame("repositories")),
         csrf: ctx.csrf.clone(),
         name: name.to_string(),
         policy,
-        can_save: ctx.can("ecr:SetRepositoryPolicy", Some(name)).await,
+        can_save,
         notice: None,
         error: None,
     })
@@ -206,8 +237,7 @@ pub async fn policy(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    let (parts, _) = request.into_parts();
-    let ctx: Ctx = session!(app, parts);
+    let ctx: Ctx = session!(app, request);
     match policy_page(&ctx, &name).await {
         Ok(page) => view::render(&page),
         Err(resp) => resp,
@@ -219,31 +249,15 @@ pub async fn policy_post(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
-    let ctx: Ctx = session!(app, parts);
-    let form = match ctx.form(body).await {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
+    let (ctx, form) = posted!(app, request);
     let mut page = match policy_page(&ctx, &name).await {
         Ok(p) => p,
         Err(resp) => return resp,
     };
     page.policy = form.get("policy").unwrap_or_default().to_string();
-    match ctx
-        .ecr(
-            "SetRepositoryPolicy",
-            json!({"repositoryName": name, "policyText": page.policy}),
-        )
-        .await
-    {
-        Ok(_) => {
-            page.notice = Some("Saved.".into());
-            view::render(&page)
-        }
-        Err(e) => {
-            page.error = Some(e.message().to_string());
-            view::render_with(&page, e.status())
-        }
-    }
+    let saved = POLICY.save(&ctx, &name, &page.policy).await;
+    let status = outcome(saved, &mut page.notice, &mut page.error, |()| {
+        Some("Saved.".into())
+    });
+    view::render_with(&page, status)
 }

@@ -250,6 +250,28 @@ pub struct Iam {
     pub error: Option<String>,
 }
 
+pub struct Setting {
+    pub name: String,
+    pub allowed: Vec<String>,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/registry.html")]
+pub struct RegistrySettings {
+    pub frame: Option<Frame>,
+    pub csrf: String,
+    pub registry: String,
+    pub settings: Vec<Setting>,
+    pub scanning: String,
+    pub policy: String,
+    pub can_put_setting: bool,
+    pub can_put_scanning: bool,
+    pub can_put_policy: bool,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
 pub struct PreviewRow {
     pub tags: Vec<String>,
     pub digest: String,
