@@ -236,6 +236,18 @@ fn the_console_signs_in_creates_shows_images_and_refuses_what_policies_deny() {
         )
         .unwrap();
     assert_eq!(setting["value"], "DISABLED", "the settings form");
+    let repo = s
+        .ecr(
+            "us-east-1",
+            "DescribeRepositories",
+            json!({"repositoryNames": [REPO]}),
+        )
+        .unwrap();
+    assert_eq!(
+        repo["repositories"][0]["imageTagMutabilityExclusionFilters"],
+        json!([{"filterType": "WILDCARD", "filter": "latest"}, {"filterType": "WILDCARD", "filter": "dev-*"}]),
+        "the repository's settings form"
+    );
     let scanning = s
         .ecr("us-east-1", "GetRegistryScanningConfiguration", json!({}))
         .unwrap();

@@ -142,9 +142,14 @@ def browse(page):
 
     # Tag immutability and scan on push, saved from the repository page.
     page.goto(f"{URL}/console/repository/{REPO}")
-    page.get_by_label("Immutable tags").check()
+    page.get_by_label("Immutable, except").check()
     page.get_by_role("button", name="Save settings").click()
-    expect(page.locator("dl.facts")).to_contain_text("IMMUTABLE")
+    expect(page.get_by_role("alert")).to_contain_text("imageTagMutabilityExclusionFilters")
+    page.goto(f"{URL}/console/repository/{REPO}")
+    page.get_by_label("Immutable, except").check()
+    page.get_by_label("Exclusion filters").fill("latest, dev-*")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("dl.facts")).to_contain_text("IMMUTABLE_WITH_EXCLUSION (except latest, dev-*)")
 
     # IAM users: a user made, a key made whose secret is shown once, that
     # key deactivated (it no longer signs in) and activated (it does, and

@@ -161,6 +161,7 @@ fn blank_form(ctx: &Ctx) -> view::CreateRepository {
         error: None,
         name: String::new(),
         mutability: "MUTABLE".into(),
+        exclusions: String::new(),
         scan_on_push: false,
         encryption: "AES256".into(),
         kms_key: String::new(),
@@ -172,6 +173,7 @@ pub async fn create_repository(State(app): State<AppState>, request: Request) ->
     let mut page = blank_form(&ctx);
     page.name = form.text("name");
     page.mutability = form.text("mutability");
+    page.exclusions = form.text("exclusions");
     page.scan_on_push = form.get("scan_on_push") == Some("on");
     page.encryption = form.text("encryption");
     page.kms_key = form.text("kms_key");
@@ -179,12 +181,15 @@ pub async fn create_repository(State(app): State<AppState>, request: Request) ->
     if !page.kms_key.is_empty() {
         encryption["kmsKey"] = json!(page.kms_key);
     }
-    let input = json!({
+    let mut input = json!({
         "repositoryName": page.name,
         "imageTagMutability": page.mutability,
         "imageScanningConfiguration": {"scanOnPush": page.scan_on_push},
         "encryptionConfiguration": encryption,
     });
+    if let Some(filters) = exclusion_filters(&page.exclusions) {
+        input["imageTagMutabilityExclusionFilters"] = filters;
+    }
     match ctx.ecr("CreateRepository", input).await {
         Ok(_) => super::see_other(&format!("/console/repository/{}", page.name)),
         Err(e) => {
@@ -220,7 +225,6 @@ pub async fn repository(
             && ctx
                 .can("ecr:PutImageScanningConfiguration", Some(&name))
                 .await,
-        settings_error: None,
         name: name.clone(),
         uri: text(&r["repositoryUri"]),
         host: text(&r["repositoryUri"])
@@ -230,6 +234,15 @@ pub async fn repository(
             .to_string(),
         endpoint: endpoint(&ctx),
         mutability: text(&r["imageTagMutability"]),
+        exclusions: r["imageTagMutabilityExclusionFilters"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f["filter"].as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
         scan_on_push: r["imageScanningConfiguration"]["scanOnPush"].as_bool() == Some(true),
         encryption: text(&r["encryptionConfiguration"]["encryptionType"]),
         images: vec![],
@@ -268,12 +281,11 @@ pub async fn settings(
     request: Request,
 ) -> Response {
     let (ctx, form) = posted!(app, request);
-    let mutability = ctx
-        .ecr(
-            "PutImageTagMutability",
-            json!({"repositoryName": name, "imageTagMutability": form.text("mutability")}),
-        )
-        .await;
+    let mut input = json!({"repositoryName": name, "imageTagMutability": form.text("mutability")});
+    if let Some(filters) = exclusion_filters(&form.text("exclusions")) {
+        input["imageTagMutabilityExclusionFilters"] = filters;
+    }
+    let mutability = ctx.ecr("PutImageTagMutability", input).await;
     let scanning = match mutability {
         Ok(_) => {
             ctx.ecr(
@@ -287,8 +299,25 @@ pub async fn settings(
     };
     match scanning {
         Ok(_) => super::see_other(&format!("/console/repository/{name}")),
-        Err(e) => refused(&ctx, &e),
+        Err(e) => view::error_page(
+            Some(ctx.frame("repositories")),
+            e.status(),
+            "Settings not saved",
+            e.message(),
+        ),
     }
+}
+
+/// ECR's `imageTagMutabilityExclusionFilters` from a form's text (one
+/// filter per line or comma); none when it is empty.
+fn exclusion_filters(text: &str) -> Option<Value> {
+    let filters: Vec<Value> = text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(|f| json!({"filterType": "WILDCARD", "filter": f}))
+        .collect();
+    (!filters.is_empty()).then(|| Value::Array(filters))
 }
 
 /// An operation's refusal as its page (the repository unknown, access

@@ -123,6 +123,8 @@ pub struct CreateRepository {
     pub error: Option<String>,
     pub name: String,
     pub mutability: String,
+    /// Exclusion filters, one per line.
+    pub exclusions: String,
     pub scan_on_push: bool,
     pub encryption: String,
     pub kms_key: String,
@@ -145,12 +147,13 @@ pub struct Repository {
     pub frame: Option<Frame>,
     pub csrf: String,
     pub can_configure: bool,
-    pub settings_error: Option<String>,
     pub name: String,
     pub uri: String,
     pub host: String,
     pub endpoint: String,
     pub mutability: String,
+    /// Exclusion filters, comma-separated.
+    pub exclusions: String,
     pub scan_on_push: bool,
     pub encryption: String,
     pub images: Vec<ImageRow>,
