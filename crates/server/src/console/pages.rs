@@ -317,7 +317,7 @@ fn exclusion_filters(text: &str) -> Option<Value> {
         .filter(|f| !f.is_empty())
         .map(|f| json!({"filterType": "WILDCARD", "filter": f}))
         .collect();
-    (!filters.is_empty()).then(|| Value::Array(filters))
+    (!filters.is_empty()).then_some(Value::Array(filters))
 }
 
 /// An operation's refusal as its page (the repository unknown, access
