@@ -37,7 +37,14 @@ pub struct RotateRootArgs {
 pub async fn run(args: RotateRootArgs) -> anyhow::Result<()> {
     let opened = args.stores.open("berth rotate-root")?;
     let kms = crate::kms_root::RootKms::from_env()?;
-    let (meta, _) = crate::datadir::open_metadata(&opened.metadata).await?;
+    let (meta, cluster) = crate::datadir::open_metadata(&opened.metadata).await?;
+    let serving = cluster.serving_nodes().await?;
+    if serving > 0 {
+        meta.close().await;
+        bail!(
+            "{serving} berth node(s) still serve this deployment (each holds a LISTEN connection to its PostgreSQL database): stop every node, then run berth rotate-root again"
+        );
+    }
     let started = crate::kms_root::start_rotation(&*meta, &opened.server_key, kms.as_ref()).await;
     meta.close().await;
     let (generation, new) = started?;

@@ -126,6 +126,14 @@ pub trait Cluster: Send + Sync {
         Ok(())
     }
 
+    /// How many serving nodes are connected now, as far as the store can
+    /// tell (an offline tool that needs every node stopped refuses
+    /// otherwise). None for a single node, which its data dir's lock
+    /// guards instead.
+    async fn serving_nodes(&self) -> Result<u64> {
+        Ok(0)
+    }
+
     /// Records `fingerprint` as the deployment's server key if none is
     /// recorded; false if another is.
     async fn same_server_key(&self, fingerprint: &str) -> Result<bool>;

@@ -72,3 +72,48 @@ fn an_unreachable_database_stops_the_start_with_a_clear_error() {
         "the password is printed:\n{stderr}"
     );
 }
+
+/// `berth rotate-root` needs every node stopped: on PostgreSQL it counts
+/// the nodes that serve (their LISTEN connections) and refuses while one
+/// does, and goes ahead once it has stopped.
+#[test]
+fn rotate_root_refuses_while_a_node_serves_the_database() {
+    let db = Database::create();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = TestServer::start_in(berth_bin(), Some(&data), &["--metadata", &db.url]);
+    let rotate = || {
+        Command::new(berth_bin())
+            .args(["rotate-root", "--data-dir"])
+            .arg(&data)
+            .args(["--metadata", &db.url, "--blobs"])
+            .arg(format!("file:{}", data.display()))
+            .arg("--server-key-file")
+            .arg(data.join("server.key"))
+            .output()
+            .expect("running berth")
+    };
+    let refused = rotate();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success(),
+        "rotated under a serving node:\n{stderr}"
+    );
+    assert!(stderr.contains("1 berth node(s) still serve"), "{stderr}");
+    s.stop();
+    // The stopped node's backend leaves pg_stat_activity as soon as
+    // PostgreSQL sees its socket close: a moment, at most.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let done = rotate();
+        if done.status.success() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

@@ -161,6 +161,22 @@ impl Cluster for PgMetadataStore {
         Ok(())
     }
 
+    /// Every serving node holds a connection listening on the channel
+    /// (`subscribe`), whose last statement stays that `LISTEN`; offline
+    /// tools never subscribe. Sessions of other database roles show no
+    /// statement to a role that is not a superuser or `pg_read_all_stats`,
+    /// so nodes must connect as the same role, as they do by default.
+    async fn serving_nodes(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN %' AND query LIKE $1",
+        )
+        .bind(format!("%{CHANNEL}%"))
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn same_server_key(&self, fingerprint: &str) -> Result<bool> {
         sqlx::query(
             "INSERT INTO cluster_facts (name, value) VALUES ('server_key', $1) \
