@@ -326,7 +326,7 @@ impl Registry {
                             self.enqueue_deletion(
                                 &repo.registry,
                                 repo.name.as_str(),
-                                &digest,
+                                &[&digest],
                                 untagged,
                             )
                             .await?;
@@ -344,7 +344,7 @@ impl Registry {
             DeleteManifestOutcome::Deleted { tags } => {
                 self.cache.invalidate(repo_id, &tags, &[digest]);
                 if origin != Origin::Replication {
-                    self.enqueue_deletion(&repo.registry, repo.name.as_str(), digest, None)
+                    self.enqueue_deletion(&repo.registry, repo.name.as_str(), &[digest], None)
                         .await?;
                 }
                 Ok(())

@@ -347,14 +347,14 @@ impl Registry {
         for batch in plan.chunks(EXPIRE_BATCH) {
             let images: Vec<ExpireImage> = batch.iter().map(|(e, _)| e.clone()).collect();
             let outcomes = self.meta.expire_images(repo.repo, &images).await?;
+            let mut expired: Vec<&Digest> = Vec::new();
             for ((image, priority), outcome) in batch.iter().zip(outcomes) {
                 match outcome {
                     ExpireOutcome::Expired => {
                         run.expired += 1;
                         self.cache
                             .invalidate(repo.repo, &image.tags, &[&image.digest]);
-                        self.enqueue_deletion(&repo.registry, &repo.name, &image.digest, None)
-                            .await?;
+                        expired.push(&image.digest);
                         tracing::info!(
                             account = %repo.registry.account_id,
                             region = %repo.registry.region,
@@ -375,6 +375,8 @@ impl Registry {
                     }
                 }
             }
+            self.enqueue_deletion(&repo.registry, &repo.name, &expired, None)
+                .await?;
         }
         self.meta.set_lifecycle_evaluated(repo.repo, now).await?;
         Ok(())

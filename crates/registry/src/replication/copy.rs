@@ -100,7 +100,9 @@ impl Registry {
     /// destination registry's matching `REPLICATION` creation template,
     /// else with defaults (ECR's: the source's settings are not copied);
     /// also what another deployment's replication asks for (a
-    /// CreateRepository marked `X-Berth-Replica`). False when it existed.
+    /// CreateRepository marked `X-Berth-Replica`). False when it existed
+    /// already (one made meanwhile by another caller counts as made: the
+    /// template path, `create_from_template`, takes it as it finds it).
     pub async fn create_replica_repository(&self, dest: &Repo) -> Result<bool> {
         if self.find_repo_id(dest).await?.is_some() {
             return Ok(false);
@@ -110,11 +112,8 @@ impl Registry {
             .template_for(&dest.registry, name, crate::templates::REPLICATION)
             .await?
         {
-            return match self.create_from_template(dest, &t).await {
-                Ok(_) => Ok(true),
-                Err(Error::RepositoryAlreadyExists(_)) => Ok(false),
-                Err(e) => Err(e),
-            };
+            self.create_from_template(dest, &t).await?;
+            return Ok(true);
         }
         match self
             .create_repository(

@@ -136,7 +136,7 @@ impl Registry {
         self.enqueue_action(
             &repo.registry,
             repo.name.as_str(),
-            digest,
+            &[digest],
             tag,
             ReplicationAction::Replicate,
         )
@@ -144,21 +144,23 @@ impl Registry {
     }
 
     /// Queues, for the destinations of rules with `deleteReplication`
-    /// enabled, what the source's repository just lost: the image (deleted,
-    /// expired, or its last tag removed) or, with `untagged`, that one tag
-    /// of an image that keeps others (ECR's "replication of deletes").
+    /// enabled, what the source's repository just lost: the images
+    /// (deleted, expired, or their last tag removed) or, with `untagged`,
+    /// that one tag of images that keep others (ECR's "replication of
+    /// deletes"). One read of the configuration and one insert for them all
+    /// (a lifecycle run expires a batch at a time).
     pub(crate) async fn enqueue_deletion(
         &self,
         registry: &RegistryKey,
         repository: &str,
-        digest: &Digest,
+        digests: &[&Digest],
         untagged: Option<&str>,
     ) -> Result<()> {
         let action = match untagged {
             Some(_) => ReplicationAction::Untag,
             None => ReplicationAction::Delete,
         };
-        self.enqueue_action(registry, repository, digest, untagged, action)
+        self.enqueue_action(registry, repository, digests, untagged, action)
             .await
     }
 
@@ -166,10 +168,13 @@ impl Registry {
         &self,
         registry: &RegistryKey,
         repository: &str,
-        digest: &Digest,
+        digests: &[&Digest],
         tag: Option<&str>,
         action: ReplicationAction,
     ) -> Result<()> {
+        if digests.is_empty() {
+            return Ok(());
+        }
         let Some(text) = self.meta.replication_config(registry).await? else {
             return Ok(());
         };
@@ -180,16 +185,18 @@ impl Registry {
                 config.delete_destinations_for(repository)
             }
         };
-        let tasks: Vec<NewReplicationTask> = destinations
-            .into_iter()
-            .map(|destination| NewReplicationTask {
-                source: registry.clone(),
-                repository: repository.to_string(),
-                digest: digest.to_string(),
-                tag: tag.map(str::to_string),
-                destination,
-                backfill: None,
-                action,
+        let tasks: Vec<NewReplicationTask> = digests
+            .iter()
+            .flat_map(|digest| {
+                destinations.iter().map(|destination| NewReplicationTask {
+                    source: registry.clone(),
+                    repository: repository.to_string(),
+                    digest: digest.to_string(),
+                    tag: tag.map(str::to_string),
+                    destination: destination.clone(),
+                    backfill: None,
+                    action,
+                })
             })
             .collect();
         if tasks.is_empty() {
