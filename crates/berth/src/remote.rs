@@ -82,6 +82,14 @@ impl HttpRemote {
         .map_err(|e| RemoteError::Unavailable(format!("{e:#}")))
     }
 
+    /// Notes that `repository` there holds the blob (a mount source).
+    fn place(&self, account: &str, repository: &str, digest: &Digest) {
+        self.placed.insert(
+            (account.to_string(), digest.to_string()),
+            repository.to_string(),
+        );
+    }
+
     /// A `docker login` password for the remote, reused for an hour.
     async fn password(&self) -> Result<String, RemoteError> {
         if let Some((t, at)) = &*self.token.lock() {
@@ -224,10 +232,7 @@ impl RemoteRegistry for HttpRemote {
             .await?;
         match resp.status() {
             s if s.is_success() => {
-                self.placed.insert(
-                    (account.to_string(), digest.to_string()),
-                    repository.to_string(),
-                );
+                self.place(account, repository, digest);
                 Ok(true)
             }
             reqwest::StatusCode::NOT_FOUND => Ok(false),
@@ -315,10 +320,7 @@ impl RemoteRegistry for HttpRemote {
             )
             .await?;
         if resp.status() == reqwest::StatusCode::CREATED {
-            self.placed.insert(
-                (account.to_string(), digest.to_string()),
-                repository.to_string(),
-            );
+            self.place(account, repository, digest);
             Ok(())
         } else {
             Err(failed(resp, "a blob upload").await)

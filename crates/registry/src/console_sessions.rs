@@ -76,7 +76,7 @@ impl Registry {
             self.meta.delete_console_session(&id_hash).await?;
             return Ok(None);
         }
-        let Some((principal, _)) = self.identity.access_key(&s.access_key_id).await? else {
+        let Some(principal) = self.identity.access_key_principal(&s.access_key_id).await? else {
             self.meta.delete_console_session(&id_hash).await?;
             return Ok(None);
         };

@@ -25,6 +25,35 @@ pub struct HostConfig {
 }
 
 impl HostConfig {
+    /// Where clients reach `registry`, as `caller_account` is told it in
+    /// an answer to a request that reached `request_host`
+    /// (`Call::registry_host`, which says why; the console's pages too).
+    pub fn registry_host(
+        &self,
+        registry: &RegistryKey,
+        caller_account: &str,
+        request_host: &str,
+    ) -> String {
+        let own_default =
+            registry.account_id == caller_account && registry.region == self.default_region;
+        if own_default && self.domain == LOCAL_DOMAIN && !request_host.is_empty() {
+            return request_host.to_string();
+        }
+        let port = request_host
+            .rsplit_once(':')
+            .filter(|(h, p)| !h.ends_with(']') || p.bytes().all(|b| b.is_ascii_digit()))
+            .map(|(_, p)| p)
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let base = format!(
+            "{}.dkr.ecr.{}.{}",
+            registry.account_id, registry.region, self.domain
+        );
+        match port {
+            Some(p) => format!("{base}:{p}"),
+            None => base,
+        }
+    }
+
     pub fn default_registry(&self) -> RegistryKey {
         RegistryKey {
             account_id: self.default_account.clone(),

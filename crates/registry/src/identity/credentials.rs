@@ -93,12 +93,9 @@ impl Identity {
     /// The principal an access key belongs to and its secret, if the key
     /// exists and is active.
     pub async fn access_key(&self, id: &str) -> Result<Option<(Principal, String)>> {
-        let Some(k) = self.meta.get_access_key(id).await? else {
+        let Some((principal, k)) = self.key_holder(id).await? else {
             return Ok(None);
         };
-        if !k.active {
-            return Ok(None);
-        }
         let secret = self
             .config
             .server_key
@@ -113,6 +110,23 @@ impl Identity {
                 "access key {id}: the secret is not text"
             )))
         })?;
+        Ok(Some((principal, secret)))
+    }
+
+    /// The principal an active access key belongs to, its secret left
+    /// sealed (a console session re-checks its key on every page).
+    pub async fn access_key_principal(&self, id: &str) -> Result<Option<Principal>> {
+        Ok(self.key_holder(id).await?.map(|(p, _)| p))
+    }
+
+    /// An active access key's record and the principal it belongs to.
+    async fn key_holder(&self, id: &str) -> Result<Option<(Principal, AccessKeyRecord)>> {
+        let Some(k) = self.meta.get_access_key(id).await? else {
+            return Ok(None);
+        };
+        if !k.active {
+            return Ok(None);
+        }
         // Keys cascade from their user, so the user is there; its path is
         // part of the caller's ARN.
         let Some(user) = self.meta.get_user(&k.account_id, &k.user_name).await? else {
@@ -120,7 +134,7 @@ impl Identity {
         };
         Ok(Some((
             Principal::user_at(&k.account_id, &user.path, &k.user_name),
-            secret,
+            k,
         )))
     }
 

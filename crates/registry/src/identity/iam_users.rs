@@ -99,18 +99,16 @@ impl Identity {
         }
     }
 
-    /// Whether `caller` may do IAM `action` on `target_user` (or the
-    /// account's users, without one), by the same rule as the action
-    /// itself (the console offers only what would work).
-    pub async fn may_iam(&self, caller: &Caller, action: &str, target_user: Option<&str>) -> bool {
-        let resource = match target_user {
-            Some(name) => match self.user_resource(&caller.account_id, name).await {
-                Ok(r) => r,
-                Err(_) => return false,
-            },
-            None => format!("arn:aws:iam::{}:user/", caller.account_id),
+    /// Whether `caller` may do IAM `action` on `target` (a user of the
+    /// caller's account, as listed; without one, the account's users), by
+    /// the same rule as the action itself (the console offers only what
+    /// would work).
+    pub async fn may_iam(&self, caller: &Caller, action: &str, target: Option<&IamUser>) -> bool {
+        let (name, resource) = match target {
+            Some(u) => (Some(u.name.as_str()), u.arn.clone()),
+            None => (None, format!("arn:aws:iam::{}:user/", caller.account_id)),
         };
-        self.authorize_iam(caller, action, target_user, &resource)
+        self.authorize_iam(caller, action, name, &resource)
             .await
             .is_ok()
     }

@@ -4,8 +4,7 @@
 //! UpdateAccessKey, DeleteAccessKey), as the signed-in user. A new key's
 //! secret is shown on the page that answers its creation, and never again.
 
-use super::pages::{posted, session};
-use super::session::Ctx;
+use super::session::{posted, signed_in, Ctx};
 use super::view::{self, KeyRow, NewKey, UserRow};
 use crate::AppState;
 use axum::extract::{Request, State};
@@ -33,8 +32,10 @@ async fn page(ctx: &Ctx) -> view::Iam {
         }
     };
     for u in users {
-        let name = Some(u.name.as_str());
-        let keys = match identity.iam_list_access_keys(&caller, name).await {
+        let keys = match identity
+            .iam_list_access_keys(&caller, Some(u.name.as_str()))
+            .await
+        {
             Ok((_, mut keys)) => {
                 keys.sort_by(|a, b| a.id.cmp(&b.id));
                 keys.into_iter()
@@ -47,14 +48,15 @@ async fn page(ctx: &Ctx) -> view::Iam {
             }
             Err(_) => vec![],
         };
+        let may = |action| identity.may_iam(&caller, action, Some(&u));
         page.users.push(UserRow {
-            can_update: identity.may_iam(&caller, "iam:UpdateAccessKey", name).await,
-            can_delete_key: identity.may_iam(&caller, "iam:DeleteAccessKey", name).await,
-            can_create_key: identity.may_iam(&caller, "iam:CreateAccessKey", name).await,
-            can_delete: identity.may_iam(&caller, "iam:DeleteUser", name).await,
+            can_update: may("iam:UpdateAccessKey").await,
+            can_delete_key: may("iam:DeleteAccessKey").await,
+            can_create_key: may("iam:CreateAccessKey").await,
+            can_delete: may("iam:DeleteUser").await,
             created: view::time(Some((u.created_at / 1000) as f64)),
-            arn: u.arn,
-            name: u.name,
+            arn: u.arn.clone(),
+            name: u.name.clone(),
             keys,
         });
     }
@@ -62,7 +64,7 @@ async fn page(ctx: &Ctx) -> view::Iam {
 }
 
 pub async fn users(State(app): State<AppState>, request: Request) -> Response {
-    let ctx: Ctx = session!(app, request);
+    let ctx: Ctx = signed_in!(app, request);
     view::render(&page(&ctx).await)
 }
 

@@ -3,8 +3,8 @@
 //! (ListImageReferrers), with the lines to pull it; its scan findings
 //! (DescribeImageScanFindings) and a scan on demand (StartImageScan).
 
-use super::pages::{endpoint, posted, refused, session};
-use super::session::Ctx;
+use super::pages::{endpoint, refused};
+use super::session::{posted, signed_in, Ctx};
 use super::view::{self, Part};
 use crate::AppState;
 use axum::extract::{Path, Query, Request, State};
@@ -40,7 +40,7 @@ pub async fn image(
     Query(q): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    let ctx: Ctx = session!(app, request);
+    let ctx: Ctx = signed_in!(app, request);
     let digest = q.get("digest").cloned().unwrap_or_default();
     let id = json!({"imageDigest": digest});
     let got = match ctx
@@ -196,7 +196,7 @@ pub async fn findings(
     Query(q): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    let ctx: Ctx = session!(app, request);
+    let ctx: Ctx = signed_in!(app, request);
     let digest = q.get("digest").cloned().unwrap_or_default();
     let input = json!({"repositoryName": name, "imageId": {"imageDigest": digest}, "maxResults": FINDINGS_SHOWN});
     let (status, description, out) = match ctx.ecr("DescribeImageScanFindings", input).await {

@@ -2,7 +2,7 @@
 //! operations (or the registry, after the same authorization) as the user,
 //! and renders (`view.rs`). A refusal shows AWS's message on the page.
 
-use super::session::Ctx;
+use super::session::{posted, signed_in, Ctx};
 use super::view::{self, ImageRow, RepoRow};
 use crate::AppState;
 use axum::extract::{Path, Query, Request, State};
@@ -14,36 +14,6 @@ use std::collections::HashMap;
 const PAGE: u32 = 50;
 /// Images per page of a repository.
 const IMAGES_PAGE: u32 = 100;
-
-/// The request's session (`Ctx`), or return the answer that sends the
-/// browser to sign in.
-macro_rules! session {
-    ($app:expr, $request:expr) => {{
-        let (parts, _) = $request.into_parts();
-        match Ctx::load(&$app, &parts).await {
-            Ok(c) => c,
-            Err(resp) => return resp,
-        }
-    }};
-}
-pub(super) use session;
-
-/// A form post: the session, then (its CSRF token checked) the form; or
-/// return the answer that refuses it.
-macro_rules! posted {
-    ($app:expr, $request:expr) => {{
-        let (parts, body) = $request.into_parts();
-        let ctx = match Ctx::load(&$app, &parts).await {
-            Ok(c) => c,
-            Err(resp) => return resp,
-        };
-        match ctx.form(body).await {
-            Ok(form) => (ctx, form),
-            Err(resp) => return resp,
-        }
-    }};
-}
-pub(super) use posted;
 
 pub(super) fn endpoint(ctx: &Ctx) -> String {
     format!("{}://{}", ctx.app.hosts.scheme, ctx.host)
@@ -66,7 +36,7 @@ pub async fn repositories(
     Query(q): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    let ctx = session!(app, request);
+    let ctx = signed_in!(app, request);
     let prefix = q
         .get("prefix")
         .map(|p| p.trim().to_string())
@@ -75,7 +45,7 @@ pub async fn repositories(
     let registry = ctx.registry();
     let mut page = view::Repositories {
         frame: Some(ctx.frame("repositories")),
-        registry: format!("{} · {}", registry.account_id, registry.region),
+        registry: ctx.registry_label(),
         endpoint: endpoint(&ctx),
         prefix: prefix.clone(),
         rows: vec![],
@@ -84,23 +54,8 @@ pub async fn repositories(
         error: None,
     };
     // DescribeRepositories without names: as the API authorizes it.
-    if let Err(e) = ctx
-        .app
-        .registry
-        .authorize(
-            &ctx.user.principal,
-            "ecr:DescribeRepositories",
-            &registry,
-            Some("*"),
-            &ctx.facts,
-        )
-        .await
-    {
-        page.error = Some(
-            crate::aws_error::AwsError::from_registry(e, &registry.account_id)
-                .message()
-                .to_string(),
-        );
+    if let Err(e) = ctx.authorize("ecr:DescribeRepositories", Some("*")).await {
+        page.error = Some(e.message().to_string());
         return view::render(&page);
     }
     let records = match ctx
@@ -137,7 +92,7 @@ pub async fn repositories(
 }
 
 pub async fn new_repository(State(app): State<AppState>, request: Request) -> Response {
-    let ctx = session!(app, request);
+    let ctx = signed_in!(app, request);
     if !ctx.can("ecr:CreateRepository", None).await {
         return view::error_page(
             Some(ctx.frame("repositories")),
@@ -153,11 +108,10 @@ pub async fn new_repository(State(app): State<AppState>, request: Request) -> Re
 }
 
 fn blank_form(ctx: &Ctx) -> view::CreateRepository {
-    let registry = ctx.registry();
     view::CreateRepository {
         frame: Some(ctx.frame("repositories")),
         csrf: ctx.csrf.clone(),
-        registry: format!("{} · {}", registry.account_id, registry.region),
+        registry: ctx.registry_label(),
         error: None,
         name: String::new(),
         mutability: "MUTABLE".into(),
@@ -205,7 +159,7 @@ pub async fn repository(
     Query(q): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    let ctx = session!(app, request);
+    let ctx = signed_in!(app, request);
     let frame = ctx.frame("repositories");
     let described = match ctx
         .ecr("DescribeRepositories", json!({"repositoryNames": [name]}))

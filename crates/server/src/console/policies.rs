@@ -3,8 +3,8 @@
 //! repository policy, each saved through the API's operation so that its
 //! validation messages are the page's.
 
-use super::pages::{posted, refused, session};
-use super::session::Ctx;
+use super::pages::refused;
+use super::session::{posted, signed_in, Ctx};
 use super::view::{self, PreviewRow};
 use crate::aws_error::AwsError;
 use crate::AppState;
@@ -128,7 +128,7 @@ pub async fn lifecycle(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    let ctx: Ctx = session!(app, request);
+    let ctx: Ctx = signed_in!(app, request);
     match lifecycle_page(&ctx, &name).await {
         Ok(page) => view::render(&page),
         Err(resp) => resp,
@@ -237,7 +237,7 @@ pub async fn policy(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    let ctx: Ctx = session!(app, request);
+    let ctx: Ctx = signed_in!(app, request);
     match policy_page(&ctx, &name).await {
         Ok(page) => view::render(&page),
         Err(resp) => resp,

@@ -4,8 +4,7 @@
 //! (Get/PutRegistryPolicy), each read and saved through its operation, as
 //! the signed-in user, with the operation's messages.
 
-use super::pages::{posted, session};
-use super::session::Ctx;
+use super::session::{posted, signed_in, Ctx};
 use super::view::{self, Setting};
 use crate::AppState;
 use axum::extract::{Request, State};
@@ -17,7 +16,6 @@ fn pretty(v: &Value) -> String {
 }
 
 async fn page(ctx: &Ctx) -> view::RegistrySettings {
-    let registry = ctx.registry();
     let mut errors = Vec::new();
     let mut settings = Vec::new();
     for (name, allowed, default) in berth_registry::account_setting_choices() {
@@ -55,7 +53,7 @@ async fn page(ctx: &Ctx) -> view::RegistrySettings {
     view::RegistrySettings {
         frame: Some(ctx.frame("registry")),
         csrf: ctx.csrf.clone(),
-        registry: format!("{} · {}", registry.account_id, registry.region),
+        registry: ctx.registry_label(),
         settings,
         scanning,
         policy,
@@ -68,7 +66,7 @@ async fn page(ctx: &Ctx) -> view::RegistrySettings {
 }
 
 pub async fn settings(State(app): State<AppState>, request: Request) -> Response {
-    let ctx: Ctx = session!(app, request);
+    let ctx: Ctx = signed_in!(app, request);
     view::render(&page(&ctx).await)
 }
 

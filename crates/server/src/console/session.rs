@@ -21,10 +21,42 @@ const REGION: &str = "berth_region";
 /// A form's body is a few fields.
 const MAX_FORM: usize = 64 * 1024;
 
+/// The request's session (`Ctx`), or return the answer that sends the
+/// browser to sign in.
+macro_rules! signed_in {
+    ($app:expr, $request:expr) => {{
+        let (parts, _) = $request.into_parts();
+        match Ctx::load(&$app, &parts).await {
+            Ok(c) => c,
+            Err(resp) => return resp,
+        }
+    }};
+}
+pub(super) use signed_in;
+
+/// A form post: the session, then (its CSRF token checked) the form; or
+/// return the answer that refuses it.
+macro_rules! posted {
+    ($app:expr, $request:expr) => {{
+        let (parts, body) = $request.into_parts();
+        let ctx = match Ctx::load(&$app, &parts).await {
+            Ok(c) => c,
+            Err(resp) => return resp,
+        };
+        match ctx.form(body).await {
+            Ok(form) => (ctx, form),
+            Err(resp) => return resp,
+        }
+    }};
+}
+pub(super) use posted;
+
 /// The signed-in user of a request, with what its pages need.
 pub struct Ctx {
     pub app: AppState,
     pub user: ConsoleUser,
+    /// The session cookie's secret (signing out names it).
+    secret: String,
     pub csrf: String,
     pub region: String,
     pub facts: RequestFacts,
@@ -94,6 +126,7 @@ impl Ctx {
         Ok(Ctx {
             app: app.clone(),
             csrf: csrf_of(secret),
+            secret: secret.to_string(),
             user,
             region,
             facts: crate::connection_facts(app, &parts.extensions),
@@ -129,17 +162,11 @@ impl Ctx {
     /// The host name images of the registry are pushed to (as
     /// `repositoryUri` says).
     pub fn registry_host(&self) -> String {
-        crate::ecr::Call {
-            app: &self.app,
-            principal: self.user.principal.clone(),
-            registry: self.registry(),
-            facts: self.facts.clone(),
-            host: self.host.clone(),
-            access_key_id: self.user.access_key_id.clone(),
-            layer_part: None,
-            replica: false,
-        }
-        .registry_host()
+        self.app.hosts.registry_host(
+            &self.registry(),
+            &self.user.principal.account_id,
+            &self.host,
+        )
     }
 
     /// An ECR operation as the user (`ecr::invoke`).
@@ -164,17 +191,33 @@ impl Ctx {
     /// Whether the user may do `action` (on a repository, or the
     /// registry), as the API would decide: a page offers only what works.
     pub async fn can(&self, action: &str, repository: Option<&str>) -> bool {
+        self.authorize(action, repository).await.is_ok()
+    }
+
+    /// `Ok` if the user may do `action` (the API's decision and its
+    /// AccessDenied wording otherwise), for what no operation answers.
+    pub async fn authorize(
+        &self,
+        action: &str,
+        repository: Option<&str>,
+    ) -> Result<(), crate::aws_error::AwsError> {
+        let registry = self.registry();
         self.app
             .registry
             .authorize(
                 &self.user.principal,
                 action,
-                &self.registry(),
+                &registry,
                 repository,
                 &self.facts,
             )
             .await
-            .is_ok()
+            .map_err(|e| crate::aws_error::AwsError::from_registry(e, &registry.account_id))
+    }
+
+    /// The registry as page headings name it: account · region.
+    pub fn registry_label(&self) -> String {
+        format!("{} · {}", self.user.principal.account_id, self.region)
     }
 
     /// The user as the registry's IAM calls take it.
@@ -293,18 +336,9 @@ pub async fn sign_in(State(app): State<AppState>, request: Request) -> Response 
 }
 
 pub async fn sign_out(State(app): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let ctx = match Ctx::load(&app, &parts).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    if let Err(resp) = ctx.form(body).await {
-        return resp;
-    }
-    if let Some(secret) = cookie(&parts.headers, SESSION) {
-        if let Err(e) = app.registry.close_console_session(secret).await {
-            return view::failure(None, &e.to_string());
-        }
+    let (ctx, _) = posted!(app, request);
+    if let Err(e) = app.registry.close_console_session(&ctx.secret).await {
+        return view::failure(None, &e.to_string());
     }
     let mut resp = to_sign_in();
     resp.headers_mut().append(
@@ -315,15 +349,7 @@ pub async fn sign_out(State(app): State<AppState>, request: Request) -> Response
 }
 
 pub async fn switch_region(State(app): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let ctx = match Ctx::load(&app, &parts).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let form = match ctx.form(body).await {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
+    let (ctx, form) = posted!(app, request);
     let region = form.text("region");
     if !valid_region(&region) {
         return view::error_page(

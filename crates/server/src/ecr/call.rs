@@ -145,28 +145,9 @@ impl Call<'_> {
     /// host name `<account>.dkr.ecr.<region>.<domain>[:port]`, the port
     /// being the one this request came in on.
     pub fn registry_host(&self) -> String {
-        let own_default = self.registry.account_id == self.principal.account_id
-            && self.registry.region == self.app.hosts.default_region;
-        if own_default
-            && self.app.hosts.domain == crate::host::LOCAL_DOMAIN
-            && !self.host.is_empty()
-        {
-            return self.host.clone();
-        }
-        let port = self
-            .host
-            .rsplit_once(':')
-            .filter(|(h, p)| !h.ends_with(']') || p.bytes().all(|b| b.is_ascii_digit()))
-            .map(|(_, p)| p)
-            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        let base = format!(
-            "{}.dkr.ecr.{}.{}",
-            self.registry.account_id, self.registry.region, self.app.hosts.domain
-        );
-        match port {
-            Some(p) => format!("{base}:{p}"),
-            None => base,
-        }
+        self.app
+            .hosts
+            .registry_host(&self.registry, &self.principal.account_id, &self.host)
     }
 }
 
