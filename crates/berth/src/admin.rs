@@ -56,6 +56,23 @@ enum AdminCommand {
         #[command(subcommand)]
         command: LifecycleCommand,
     },
+    /// Usage and cost per registry (and repository): images, logical and
+    /// stored bytes at the latest hourly sample, GB-months accrued this
+    /// month and the month's estimate.
+    Usage {
+        /// One account's registries [default: every account's].
+        #[arg(long)]
+        account: Option<String>,
+        /// One region's registries [default: every region's].
+        #[arg(long = "registry-region")]
+        in_region: Option<String>,
+        /// The month, as YYYY-MM [default: the current one].
+        #[arg(long)]
+        month: Option<String>,
+        /// Each registry's repositories too, largest first.
+        #[arg(long)]
+        repositories: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -373,8 +390,77 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 );
             }
         }
+        AdminCommand::Usage {
+            account,
+            in_region,
+            month,
+            repositories,
+        } => {
+            let mut query: Vec<(&str, &str)> = vec![];
+            for (name, v) in [
+                ("accountId", &account),
+                ("region", &in_region),
+                ("month", &month),
+            ] {
+                if let Some(v) = v {
+                    query.push((name, v));
+                }
+            }
+            if repositories {
+                query.push(("repositories", "true"));
+            }
+            let out: api::Usage = api.call(Method::GET, api::USAGE, &query, NO_BODY).await?;
+            if json {
+                return print_json(&out);
+            }
+            print_usage(&out);
+        }
     }
     Ok(())
+}
+
+fn print_usage(u: &api::Usage) {
+    println!(
+        "usage in {} ({:.0} of {:.0} hours), at ${} per GB-month; stored bytes count each blob once, logical bytes count a layer per image",
+        u.month, u.elapsed_hours, u.month_hours, u.price_per_gb_month
+    );
+    let size = |b: u64| berth_server::console::human_size(b);
+    let row = |name: String, f: &api::UsageFigures| {
+        vec![
+            name,
+            f.images.to_string(),
+            size(f.logical_bytes),
+            size(f.stored_bytes),
+            format!("{:.4}", f.gb_months),
+            format!("${:.2}", f.accrued_cost),
+            format!("${:.2}", f.estimated_cost),
+            f.sampled_at.map_or_else(|| "not yet".into(), time),
+        ]
+    };
+    let mut rows = vec![];
+    for r in &u.registries {
+        rows.push(row(format!("{} {}", r.account_id, r.region), &r.figures));
+        for repo in &r.repositories {
+            rows.push(row(format!("  {}", repo.repository_name), &repo.figures));
+        }
+    }
+    if rows.is_empty() {
+        println!("no registry holds anything yet (or no sample has been taken: they are hourly)");
+        return;
+    }
+    print_table(
+        &[
+            "REGISTRY / REPOSITORY",
+            "IMAGES",
+            "LOGICAL",
+            "STORED",
+            "GB-MONTHS",
+            "SO FAR",
+            "MONTH ESTIMATE",
+            "SAMPLED",
+        ],
+        rows,
+    );
 }
 
 fn print_json(v: &impl Serialize) -> anyhow::Result<()> {

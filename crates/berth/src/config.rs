@@ -108,6 +108,16 @@ pub struct ServeArgs {
     /// serving), e.g. `10m`; `0s` turns it off [default: 1h].
     #[arg(long, env = "BERTH_SEAL_INTERVAL")]
     pub seal_interval: Option<String>,
+    /// How often usage is sampled (every repository's images, logical and
+    /// stored bytes; GB-months accrue between samples), e.g. `1h`; `0s`
+    /// turns sampling off [default: 1h].
+    #[arg(long, env = "BERTH_USAGE_SAMPLE_INTERVAL")]
+    pub usage_sample_interval: Option<String>,
+    /// The price of a GB-month of stored bytes, in dollars, for the
+    /// month's estimate in usage reports, the console and `/metrics`
+    /// [default: 0.10, ECR's].
+    #[arg(long, env = "BERTH_STORAGE_PRICE")]
+    pub storage_price: Option<f64>,
     /// How long a client may take to send a request's headers before its
     /// connection is closed (slow clients cannot hold connections open),
     /// e.g. `30s` [default: 30s].
@@ -206,6 +216,10 @@ pub struct Config {
     pub lifecycle_interval: Option<Duration>,
     /// `None`: plaintext from before encryption is not sealed.
     pub seal_interval: Option<Duration>,
+    /// `None`: usage is not sampled.
+    pub usage_sample_interval: Option<Duration>,
+    /// Dollars per GB-month.
+    pub storage_price: f64,
     pub allow_anonymous: AnonymousAccess,
     pub create_on_push: bool,
     /// `REGION=URL` of the regions other deployments serve.
@@ -312,6 +326,16 @@ impl Config {
             Duration::from_secs(3600),
         )?)
         .filter(|d| !d.is_zero());
+        let usage_sample_interval = Some(duration_setting(
+            "usage_sample_interval",
+            args.usage_sample_interval.or(file.usage_sample_interval),
+            Duration::from_secs(3600),
+        )?)
+        .filter(|d| !d.is_zero());
+        let storage_price = args.storage_price.or(file.storage_price).unwrap_or(0.10);
+        if !storage_price.is_finite() || storage_price < 0.0 {
+            bail!("storage_price must be a price in dollars per GB-month, not {storage_price}");
+        }
         let data_dir = args
             .data_dir
             .or(file.data_dir)
@@ -406,6 +430,8 @@ impl Config {
             scan_claim,
             lifecycle_interval,
             seal_interval,
+            usage_sample_interval,
+            storage_price,
             listen: args
                 .listen
                 .or(file.listen)

@@ -60,6 +60,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 after_scan: Some(crate::memory::trim_now),
                 redirect_downloads: config.redirect_downloads,
                 scan_claim: config.scan_claim,
+                storage_price: config.storage_price,
                 ..Default::default()
             },
         )
@@ -206,6 +207,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             startup.clone(),
         ))
     });
+    let usage = config.usage_sample_interval.map(|every| {
+        tokio::spawn(sample_usage_periodically(
+            registry.clone(),
+            every,
+            startup.clone(),
+        ))
+    });
     let sealing = config.seal_interval.map(|every| {
         tokio::spawn(seal_plaintext_periodically(
             registry.clone(),
@@ -267,6 +275,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     if let Some(sealing) = sealing {
         sealing.abort();
+    }
+    if let Some(usage) = usage {
+        usage.abort();
     }
     if let Some(lifecycle) = lifecycle {
         lifecycle.abort();
@@ -427,6 +438,33 @@ async fn seal_plaintext_periodically(
         |registry| async move {
             if let Err(e) = registry.seal_plaintext().await {
                 tracing::warn!(error = %e, "sealing plaintext failed; the next pass resumes");
+            }
+        },
+    )
+    .await
+}
+
+/// Usage samples, one per period of `every` (`Registry::sample_usage_if_due`),
+/// on one node of the deployment: the job ticks often so that a fresh
+/// deployment has its first sample within a minute, not an hour.
+async fn sample_usage_periodically(registry: Arc<Registry>, every: Duration, startup: StartupWork) {
+    let tick = every.min(Duration::from_secs(60));
+    crate::jobs::run_as_job(
+        registry,
+        "usage-sample",
+        tick,
+        startup,
+        move |registry| async move {
+            match registry.sample_usage_if_due(every).await {
+                Ok(Some(s)) => tracing::debug!(
+                    repositories = s.repositories,
+                    registries = s.registries,
+                    "usage sampled"
+                ),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "sampling usage failed; the next tick tries again")
+                }
             }
         },
     )

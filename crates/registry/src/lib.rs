@@ -47,6 +47,10 @@ mod sealing;
 mod settings;
 mod templates;
 mod uploads;
+mod usage;
+pub use usage::{
+    month_of, month_start, Cost, RegistryUsage, RepositoryUsage, UsageReport, UsageSampled, GIB,
+};
 
 /// The records the registry answers with. They are the store's own types
 /// (one definition, nothing copied at the boundary), re-exported so that
@@ -54,7 +58,7 @@ mod uploads;
 pub use berth_store::{
     AccountRecord, BackfillRecord, Counts, Holder, HolderKind, ImageScanRecord, ImageStatus,
     LifecyclePolicyRecord, ManagedPolicyRecord, RegistryKey, RepositoryRecord, ResourceTag,
-    RoleUpdate, StatusFilter, TagStatus, UserRecord,
+    RoleUpdate, StatusFilter, TagStatus, UsageFigures, UsagePoint, UserRecord,
 };
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};
@@ -88,7 +92,8 @@ pub use templates::{
 pub use uploads::{ChunkRange, UploadState};
 
 use berth_oci::RepositoryName;
-use berth_store::{BlobStore, MetadataStore, RepoId};
+pub use berth_store::RepoId;
+use berth_store::{BlobStore, MetadataStore};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use std::sync::Arc;
@@ -148,6 +153,9 @@ pub struct RegistryConfig {
     /// bytes are sealed by the blob store, given the same keys). Off only
     /// for the benchmark's unencrypted baseline.
     pub seal_at_rest: bool,
+    /// What a GB-month of stored bytes costs (usage reports' estimates;
+    /// ECR's price, $0.10, by default).
+    pub storage_price: f64,
 }
 
 /// Open upload sessions allowed by default: far above what a CI farm keeps
@@ -177,6 +185,7 @@ impl Default for RegistryConfig {
             redirect_downloads: false,
             scan_claim: SCAN_CLAIM,
             seal_at_rest: true,
+            storage_price: 0.10,
         }
     }
 }

@@ -479,3 +479,76 @@ pub async fn finish_vuln_import(State(app): State<AppState>, req: Signed) -> Ans
         records,
     })
 }
+
+/// `GET /berth/admin/usage`: usage and cost per registry (and
+/// repository), from the hourly samples (`Registry::usage_report`).
+pub async fn usage(
+    State(app): State<AppState>,
+    Query(q): Query<api::UsageQuery>,
+    req: Signed,
+) -> Answer {
+    app.registry
+        .identity()
+        .authorize_admin(
+            &req.principal,
+            AdminAction::ViewUsage {
+                account: q.account_id.as_deref(),
+            },
+        )
+        .await
+        .map_err(registry_error)?;
+    let one = match (&q.account_id, &q.region) {
+        (Some(account_id), Some(region)) => Some(berth_registry::RegistryKey {
+            account_id: account_id.clone(),
+            region: region.clone(),
+        }),
+        _ => None,
+    };
+    let report = app
+        .registry
+        .usage_report(one.as_ref(), q.month.as_deref(), q.repositories)
+        .await
+        .map_err(registry_error)?;
+    let figures = |latest: Option<&berth_registry::UsageFigures>, cost: &berth_registry::Cost| {
+        api::UsageFigures {
+            sampled_at: latest.map(|l| secs(l.sampled_at)),
+            images: latest.map_or(0, |l| l.images),
+            logical_bytes: latest.map_or(0, |l| l.logical_bytes),
+            stored_bytes: latest.map_or(0, |l| l.stored_bytes),
+            last_pushed_at: latest.and_then(|l| l.last_pushed_at).map(secs),
+            gb_months: cost.gb_months,
+            estimated_gb_months: cost.estimated_gb_months,
+            accrued_cost: cost.accrued_cost,
+            estimated_cost: cost.estimated_cost,
+        }
+    };
+    ok(api::Usage {
+        month: report.month,
+        price_per_gb_month: report.price_per_gb_month,
+        month_hours: report.month_hours,
+        elapsed_hours: report.elapsed_hours,
+        registries: report
+            .registries
+            .iter()
+            .filter(|r| {
+                q.account_id
+                    .as_ref()
+                    .is_none_or(|a| *a == r.registry.account_id)
+            })
+            .filter(|r| q.region.as_ref().is_none_or(|g| *g == r.registry.region))
+            .map(|r| api::RegistryUsage {
+                account_id: r.registry.account_id.clone(),
+                region: r.registry.region.clone(),
+                figures: figures(r.latest.as_ref(), &r.cost),
+                repositories: r
+                    .repositories
+                    .iter()
+                    .map(|u| api::RepositoryUsage {
+                        repository_name: u.name.clone(),
+                        figures: figures(u.latest.as_ref(), &u.cost),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
+}

@@ -22,6 +22,7 @@ pub const GC: &str = "/berth/admin/gc";
 pub const LIFECYCLE: &str = "/berth/admin/lifecycle";
 pub const VULNDB_RECORDS: &str = "/berth/admin/vulndb/records";
 pub const VULNDB_FINISH: &str = "/berth/admin/vulndb/finish";
+pub const USAGE: &str = "/berth/admin/usage";
 
 /// A path template with its `{name}` segments filled in, each
 /// percent-encoded as one path segment.
@@ -302,4 +303,68 @@ mod tests {
         let back: NewAccessKey = serde_json::from_value(v).unwrap();
         assert_eq!(back.key.user_name, "u");
     }
+}
+
+/// `GET USAGE[?accountId=&region=&month=&repositories=true]`: one
+/// account's registries (every account's when no `accountId`), in one
+/// region or all, for `month` (`2026-12`; default: the current one).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UsageQuery {
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub month: Option<String>,
+    /// Each registry's repositories too.
+    #[serde(default)]
+    pub repositories: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub month: String,
+    /// Dollars per GB-month (2^30 bytes kept a whole month).
+    pub price_per_gb_month: f64,
+    pub month_hours: f64,
+    pub elapsed_hours: f64,
+    pub registries: Vec<RegistryUsage>,
+}
+
+/// A registry's (or a repository's) latest sample and its month's cost.
+/// `storedBytes` counts each blob once; `logicalBytes` counts a layer once
+/// per image that has it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageFigures {
+    /// When the latest sample was taken (Unix seconds); absent if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled_at: Option<f64>,
+    pub images: u64,
+    pub logical_bytes: u64,
+    pub stored_bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_pushed_at: Option<f64>,
+    pub gb_months: f64,
+    pub estimated_gb_months: f64,
+    pub accrued_cost: f64,
+    pub estimated_cost: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryUsage {
+    pub account_id: String,
+    pub region: String,
+    #[serde(flatten)]
+    pub figures: UsageFigures,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repositories: Vec<RepositoryUsage>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryUsage {
+    pub repository_name: String,
+    #[serde(flatten)]
+    pub figures: UsageFigures,
 }

@@ -26,6 +26,16 @@ struct RequestLabels {
     status: u16,
 }
 
+/// A registry (usage figures are per registry; per repository would make
+/// a label set as big as the registry).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RegistryLabels {
+    account_id: String,
+    region: String,
+}
+
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: &'static str,
@@ -72,6 +82,11 @@ pub struct Metrics {
     sealing: [Gauge; 9],
     /// Replication's queue and outcomes (`Registry::replication_totals`).
     replication: [Gauge; 5],
+    /// Usage per registry at the latest sample (`Registry::usage_report`):
+    /// images, logical bytes, stored bytes, sample time.
+    usage: [Family<RegistryLabels, Gauge>; 4],
+    /// This month's GB-months so far and estimated cost.
+    usage_cost: [Family<RegistryLabels, FloatGauge>; 2],
 }
 
 impl Default for Metrics {
@@ -165,7 +180,40 @@ impl Default for Metrics {
         ]) {
             registry.register(name, help, g.clone());
         }
+        let usage: [Family<RegistryLabels, Gauge>; 4] = Default::default();
+        for (g, (name, help)) in usage.iter().zip([
+            ("usage_images", "Images in the registry at the latest usage sample"),
+            (
+                "usage_logical_bytes",
+                "Sum of the registry's image sizes at the latest usage sample (a layer counted once per image)",
+            ),
+            (
+                "usage_stored_bytes",
+                "Bytes the registry's images keep stored at the latest usage sample (each blob once per key domain)",
+            ),
+            (
+                "usage_sampled_timestamp_seconds",
+                "When the registry's latest usage sample was taken",
+            ),
+        ]) {
+            registry.register(name, help, g.clone());
+        }
+        let usage_cost: [Family<RegistryLabels, FloatGauge>; 2] = Default::default();
+        for (g, (name, help)) in usage_cost.iter().zip([
+            (
+                "usage_gb_months",
+                "GB-months (2^30 bytes kept a month) of stored bytes accrued this month (UTC) so far",
+            ),
+            (
+                "usage_estimated_cost_dollars",
+                "This month's storage cost if today's stored bytes stay until its end, at --storage-price",
+            ),
+        ]) {
+            registry.register(name, help, g.clone());
+        }
         Metrics {
+            usage,
+            usage_cost,
             sealing,
             replication,
             registry,
@@ -212,6 +260,38 @@ impl Metrics {
             t.retried,
         ]) {
             g.set(v as i64);
+        }
+    }
+
+    pub fn set_usage(&self, report: &berth_registry::UsageReport) {
+        for family in &self.usage {
+            family.clear();
+        }
+        for family in &self.usage_cost {
+            family.clear();
+        }
+        for r in &report.registries {
+            let labels = RegistryLabels {
+                account_id: r.registry.account_id.clone(),
+                region: r.registry.region.clone(),
+            };
+            if let Some(l) = &r.latest {
+                for (g, v) in self.usage.iter().zip([
+                    l.images,
+                    l.logical_bytes,
+                    l.stored_bytes,
+                    (l.sampled_at / 1000) as u64,
+                ]) {
+                    g.get_or_create(&labels).set(v as i64);
+                }
+            }
+            for (g, v) in self
+                .usage_cost
+                .iter()
+                .zip([r.cost.gb_months, r.cost.estimated_cost])
+            {
+                g.get_or_create(&labels).set(v);
+            }
         }
     }
 
@@ -306,6 +386,10 @@ pub async fn metrics_endpoint(State(app): State<crate::AppState>) -> Response {
         Err(e) => tracing::warn!(error = %e, "could not read store counts for /metrics"),
     }
     app.metrics.set_sealing(app.registry.sealing_totals());
+    match app.registry.usage_report(None, None, false).await {
+        Ok(r) => app.metrics.set_usage(&r),
+        Err(e) => tracing::warn!(error = %e, "could not read usage for /metrics"),
+    }
     match app.registry.replication_totals().await {
         Ok(t) => app.metrics.set_replication(t),
         Err(e) => tracing::warn!(error = %e, "could not read the replication queue for /metrics"),

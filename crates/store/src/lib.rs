@@ -49,6 +49,7 @@ mod sqlite;
 mod stored;
 mod sys;
 mod template_sql;
+mod usage_sql;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -84,6 +85,7 @@ pub use metadata::{CreateTemplateOutcome, TemplateRecord};
 pub use metadata::{
     ImageScanRecord, ScanClaim, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,
 };
+pub use metadata::{RepositoryMeasure, UsageAccrual, UsageFigures, UsagePoint, UsageStore};
 /// A fresh PostgreSQL database per test (`BERTH_TEST_POSTGRES`, or a throwaway cluster).
 #[cfg(all(feature = "postgres", any(test, feature = "conformance")))]
 pub use postgres::testing as postgres_testing;
@@ -105,7 +107,7 @@ pub mod prelude {
     pub use crate::metadata::{
         ArchiveStore, BlobRecordStore, GroupStore, IamPolicyStore, IdentityStore, ImageStore,
         KmsStore, LifecycleStore, MaintenanceStore, MetadataStore, ReplicationStore,
-        RepositoryStore, ResourcePolicyStore, RoleStore, ScanningStore,
+        RepositoryStore, ResourcePolicyStore, RoleStore, ScanningStore, UsageStore,
     };
     pub use crate::BlobStore;
 }

@@ -75,7 +75,8 @@ fn the_console_signs_in_creates_shows_images_and_refuses_what_policies_deny() {
     {
         return;
     }
-    let s = start();
+    // Usage sampled every second, so the pages have figures at once.
+    let s = start_with(&["--usage-sample-interval", "1s"]);
     let admin = s.aws_env("us-east-1");
     json_of(
         &["iam", "create-user"],
@@ -212,6 +213,10 @@ fn the_console_signs_in_creates_shows_images_and_refuses_what_policies_deny() {
         assert!(std::time::Instant::now() < deadline, "{f:?}");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    let usage = usage_of_repo(&s, 3);
+    env.push(("IMAGES", "3".to_string()));
+    env.push(("STORED", usage["storedBytes"].to_string()));
+    env.push(("LOGICAL", usage["logicalBytes"].to_string()));
     env.push(("SCANNED_DIGEST", scanned));
     env.push(("TAGS", "v1,latest".to_string()));
     env.push(("SIZE", size.to_string()));
@@ -266,9 +271,69 @@ fn the_console_signs_in_creates_shows_images_and_refuses_what_policies_deny() {
         "iam",
         "registry",
         "repositories",
+        "usage",
     ] {
         assert!(shots.join(format!("{name}.png")).is_file(), "{name}.png");
     }
+}
+
+/// REPO's line of `berth admin usage --json --repositories` once a sample
+/// has counted `images` images in it; checks the registry's line, the
+/// table and `/metrics` on the way.
+fn usage_of_repo(s: &TestServer, images: u64) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let usage = loop {
+        let out = Command::new(berth_bin())
+            .envs(s.aws_env("us-east-1"))
+            .args([
+                "admin",
+                "usage",
+                "--json",
+                "--repositories",
+                "--account",
+                "000000000000",
+            ])
+            .args(["--endpoint", &s.url()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let usage: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let repo = usage["registries"][0]["repositories"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["repositoryName"] == REPO).cloned());
+        if let Some(repo) = repo.filter(|r| r["images"] == images) {
+            assert_eq!(usage["pricePerGbMonth"], 0.1);
+            let registry = &usage["registries"][0];
+            assert_eq!(registry["accountId"], "000000000000");
+            assert!(registry["storedBytes"].as_u64() >= repo["storedBytes"].as_u64());
+            assert!(repo["logicalBytes"].as_u64() >= repo["storedBytes"].as_u64());
+            assert!(repo["storedBytes"].as_u64() > Some(30_000));
+            break repo;
+        }
+        assert!(std::time::Instant::now() < deadline, "{usage}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let table = Command::new(berth_bin())
+        .envs(s.aws_env("us-east-1"))
+        .args(["admin", "usage", "--repositories", "--endpoint", &s.url()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("000000000000 us-east-1") && text.contains(REPO),
+        "{text}"
+    );
+    let metrics = reqwest::blocking::get(format!("{}/metrics", s.url()))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics
+            .contains(r#"berth_usage_stored_bytes{account_id="000000000000",region="us-east-1"}"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("berth_usage_estimated_cost_dollars"));
+    usage
 }
 
 /// The session cookie of `key`'s user, signed in as a browser is (the

@@ -207,8 +207,23 @@ def browse(page):
     expect(page.get_by_role("status")).to_contain_text("Scanning configuration saved")
     shot(page, "registry")
 
+    # The list's live image count and sampled size; the usage page's
+    # month, its repository line and the chart of stored bytes.
     page.goto(URL + "/console/repositories")
+    row = page.locator("table tbody tr", has_text=REPO)
+    expect(row.locator("td").nth(2)).to_have_text(os.environ["IMAGES"])
+    expect(row.locator("td").nth(3)).to_have_text(size(int(os.environ["STORED"])))
     shot(page, "repositories")
+    page.locator("header nav").get_by_role("link", name="Usage and cost").click()
+    expect(page.get_by_role("heading", name="Usage and cost")).to_be_visible()
+    line = page.locator("table tbody tr", has_text=REPO)
+    expect(line).to_contain_text(size(int(os.environ["LOGICAL"])))
+    expect(line).to_contain_text(size(int(os.environ["STORED"])))
+    expect(page.get_by_role("img", name=re.compile("^Stored bytes from"))).to_be_visible()
+    expect(page.locator("#estimate")).to_contain_text("$")
+    shot(page, "usage")
+    page.goto(URL + "/console/usage?month=2026-13")
+    expect(page.get_by_role("heading", name="Not a month")).to_be_visible()
     sign_out(page)
 
     # A read-only user sees the repositories and no button that would

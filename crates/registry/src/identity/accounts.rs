@@ -26,6 +26,8 @@ pub enum AdminAction<'a> {
     /// Create or list users, create, list or delete access keys, list
     /// roles and groups, in `account`.
     ManageUsers { account: &'a str },
+    /// Read the usage and cost of `account`, or of every account (`None`).
+    ViewUsage { account: Option<&'a str> },
 }
 
 impl AdminAction<'_> {
@@ -39,6 +41,7 @@ impl AdminAction<'_> {
             AdminAction::RunLifecycle => "berth:RunLifecycle",
             AdminAction::ImportVulnDb => "berth:ImportVulnerabilityDatabase",
             AdminAction::ManageUsers { .. } => "berth:ManageUsers",
+            AdminAction::ViewUsage { .. } => "berth:ViewUsage",
         }
     }
 
@@ -51,6 +54,12 @@ impl AdminAction<'_> {
             AdminAction::ManageUsers { account } => {
                 format!("manage users and access keys of account {account}")
             }
+            AdminAction::ViewUsage {
+                account: Some(account),
+            } => {
+                format!("read the usage of account {account}")
+            }
+            AdminAction::ViewUsage { account: None } => "read the usage of every account".into(),
         }
     }
 }
@@ -74,7 +83,13 @@ pub fn admin_may(default_account: &str, caller: &Principal, action: AdminAction)
     if caller.account_id == default_account {
         return true;
     }
-    matches!(action, AdminAction::ManageUsers { account } if account == caller.account_id)
+    match action {
+        AdminAction::ManageUsers { account }
+        | AdminAction::ViewUsage {
+            account: Some(account),
+        } => account == caller.account_id,
+        _ => false,
+    }
 }
 
 impl Identity {
@@ -98,7 +113,7 @@ impl Identity {
             "temporary credentials (GetSessionToken) cannot manage users, keys or accounts: sign with the admin's access key".to_string()
         } else if caller.user == ADMIN_USER {
             format!(
-                "the admin user of an account may manage only that account's users and access keys; the rest is for the admin user of the default account ({})",
+                "the admin user of an account may manage only that account's users and access keys and read its usage; the rest is for the admin user of the default account ({})",
                 self.config.default_account
             )
         } else {

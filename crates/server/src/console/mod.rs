@@ -6,7 +6,8 @@
 //! CLI. Sessions: `session.rs`; pages: `pages.rs` (repositories),
 //! `images.rs` (an image), `policies.rs` (lifecycle and repository
 //! policies), `iam.rs` (IAM users and their keys), `registry.rs` (the
-//! registry's settings, scanning configuration and policy); what they render: `view.rs` and `templates/console/`.
+//! registry's settings, scanning configuration and policy), `usage.rs`
+//! (usage and cost); what they render: `view.rs` and `templates/console/`.
 
 mod iam;
 mod images;
@@ -14,7 +15,10 @@ mod pages;
 mod policies;
 mod registry;
 mod session;
+mod usage;
 mod view;
+
+pub use view::size as human_size;
 
 use crate::AppState;
 use axum::response::{IntoResponse, Response};
@@ -117,6 +121,12 @@ pub const ROUTES: &[Route] = &[
         methods: &["GET", "POST"],
         signed_in: true,
         handler: || get(iam::users).post(iam::act),
+    },
+    Route {
+        path: "/console/usage",
+        methods: &["GET"],
+        signed_in: true,
+        handler: || get(usage::usage),
     },
     Route {
         path: "/console/registry",

@@ -52,6 +52,7 @@ pub async fn repositories(
         next: None,
         can_create: ctx.can("ecr:CreateRepository", None).await,
         error: None,
+        sampled: None,
     };
     // DescribeRepositories without names: as the API authorizes it.
     if let Err(e) = ctx.authorize("ecr:DescribeRepositories", Some("*")).await {
@@ -68,24 +69,48 @@ pub async fn repositories(
         Err(e) => return view::failure(page.frame.take(), &e.to_string()),
     };
     let host = ctx.registry_host();
-    for r in records
+    let records: Vec<_> = records
         .into_iter()
         .take_while(|r| r.name.starts_with(&prefix))
-    {
-        if page.rows.len() == PAGE as usize {
-            page.next = page.rows.last().map(|l: &RepoRow| l.name.clone());
-            break;
-        }
+        .collect();
+    if records.len() > PAGE as usize {
+        page.next = records.get(PAGE as usize - 1).map(|l| l.name.clone());
+    }
+    let records = &records[..records.len().min(PAGE as usize)];
+    // Counts are live (the page's repositories' own rows); sizes are the
+    // latest usage sample's, which a page can read without summing layers.
+    let ids: Vec<_> = records.iter().map(|r| r.id).collect();
+    let names: Vec<String> = records.iter().map(|r| r.name.clone()).collect();
+    let (counts, usage) = match tokio::try_join!(
+        ctx.app.registry.image_counts(&ids),
+        ctx.app.registry.repository_usage(&registry, &names),
+    ) {
+        Ok(both) => both,
+        Err(e) => return view::failure(page.frame.take(), &e.to_string()),
+    };
+    page.sampled = usage
+        .values()
+        .map(|u| u.sampled_at)
+        .max()
+        .map(|at| view::time(Some((at / 1000) as f64)));
+    for r in records {
+        let (images, last_push) = counts.get(&r.id).copied().unwrap_or((0, None));
         page.rows.push(RepoRow {
             uri: format!("{host}/{}", r.name),
             created: view::time(Some((r.created_at / 1000) as f64)),
-            mutability: r.image_tag_mutability,
+            images,
+            size: usage
+                .get(&r.name)
+                .map_or_else(|| "—".into(), |u| view::size(u.stored_bytes)),
+            last_push: last_push
+                .map_or_else(|| "—".into(), |at| view::time(Some((at / 1000) as f64))),
+            mutability: r.image_tag_mutability.clone(),
             scan_on_push: r.scan_on_push,
-            encryption: match r.kms_key {
+            encryption: match &r.kms_key {
                 Some(k) => format!("{} ({k})", r.encryption_type),
-                None => r.encryption_type,
+                None => r.encryption_type.clone(),
             },
-            name: r.name,
+            name: r.name.clone(),
         });
     }
     view::render(&page)

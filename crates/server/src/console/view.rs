@@ -96,6 +96,10 @@ pub struct RepoRow {
     pub name: String,
     pub uri: String,
     pub created: String,
+    pub images: u64,
+    /// Stored bytes at the latest usage sample ("—" before the first).
+    pub size: String,
+    pub last_push: String,
     pub mutability: String,
     pub scan_on_push: bool,
     pub encryption: String,
@@ -111,6 +115,53 @@ pub struct Repositories {
     pub rows: Vec<RepoRow>,
     pub next: Option<String>,
     pub can_create: bool,
+    pub error: Option<String>,
+    /// When the sizes were sampled.
+    pub sampled: Option<String>,
+}
+
+/// A repository's line on the usage page.
+pub struct UsageRow {
+    pub name: String,
+    /// Still in the registry (a deleted one keeps its month's GB-months).
+    pub exists: bool,
+    pub images: u64,
+    pub logical: String,
+    pub stored: String,
+    pub gb_months: String,
+    pub estimate: String,
+}
+
+/// The stored-bytes chart: an SVG polyline in a `width`×`height` box.
+pub struct Chart {
+    pub width: u32,
+    pub height: u32,
+    pub points: String,
+    /// The top of the axis, and the first and last sample's dates.
+    pub top: String,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/usage.html")]
+pub struct Usage {
+    pub frame: Option<Frame>,
+    pub registry: String,
+    pub month: String,
+    pub price: String,
+    pub elapsed: String,
+    pub sampled: Option<String>,
+    pub images: u64,
+    pub logical: String,
+    pub stored: String,
+    pub gb_months: String,
+    pub accrued: String,
+    pub estimate: String,
+    pub chart: Option<Chart>,
+    pub rows: Vec<UsageRow>,
+    /// Rows not shown (the page lists the largest).
+    pub more: usize,
     pub error: Option<String>,
 }
 

@@ -35,6 +35,7 @@ mod replication;
 mod repositories;
 mod roles_groups;
 mod scanning;
+mod usage;
 
 pub use archive::archive_store_suite;
 pub use blob_store::{blob_store_suite, domain_suite, reseal_suite, rewrap_suite};
@@ -51,6 +52,7 @@ pub use replication::replication_store_suite;
 pub use repositories::repository_store_suite;
 pub use roles_groups::{group_store_suite, role_store_suite};
 pub use scanning::scanning_store_suite;
+pub use usage::usage_store_suite;
 
 use crate::metadata::{
     MetadataStore, NewManifest, RegistryKey, RepoId, RepositoryStore, UploadLimits, UploadRecord,
@@ -80,6 +82,7 @@ macro_rules! metadata_store_conformance {
             kms_store_suite,
             replication_store_suite,
             console_session_store_suite,
+            usage_store_suite,
             lifecycle_store_suite,
             archive_store_suite,
             scanning_store_suite,
@@ -126,6 +129,7 @@ where
         kms_store_suite,
         replication_store_suite,
         console_session_store_suite,
+        usage_store_suite,
         lifecycle_store_suite,
         archive_store_suite,
         scanning_store_suite,

@@ -35,6 +35,7 @@ mod replication;
 mod repositories;
 mod roles;
 mod scanning;
+mod usage;
 
 pub use archive::{ArchiveImage, ArchiveOutcome, ArchiveStore, RestoreOutcome};
 pub use blobs::{
@@ -77,8 +78,10 @@ pub use scanning::{
     VulnRecordRow, VulnSource,
 };
 
+pub use usage::{RepositoryMeasure, UsageAccrual, UsageFigures, UsagePoint, UsageStore};
+
 /// A registry: one account's repositories in one region.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RegistryKey {
     pub account_id: String,
     pub region: String,
@@ -102,6 +105,7 @@ pub trait MetadataStore:
     + KmsStore
     + ReplicationStore
     + ConsoleSessionStore
+    + UsageStore
     + LifecycleStore
     + ArchiveStore
     + ScanningStore
@@ -124,6 +128,7 @@ impl<T> MetadataStore for T where
         + KmsStore
         + ReplicationStore
         + ConsoleSessionStore
+        + UsageStore
         + LifecycleStore
         + ArchiveStore
         + ScanningStore

@@ -55,6 +55,9 @@ const TABLES: &[&str] = &[
     "vuln_source",
     "layer_inventories",
     "image_scans",
+    "usage_latest",
+    "usage_accruals",
+    "usage_history",
 ];
 
 /// Rows per INSERT (PostgreSQL takes at most 65,535 parameters).
@@ -74,6 +77,7 @@ pub struct TableCount {
 enum Value {
     Int(Option<i64>),
     Bool(Option<bool>),
+    Float(Option<f64>),
     Text(Option<String>),
     Bytes(Option<Vec<u8>>),
 }
@@ -81,7 +85,7 @@ enum Value {
 impl Value {
     fn size(&self) -> usize {
         match self {
-            Value::Int(_) | Value::Bool(_) => 8,
+            Value::Int(_) | Value::Bool(_) | Value::Float(_) => 8,
             Value::Text(v) => v.as_ref().map_or(0, String::len),
             Value::Bytes(v) => v.as_ref().map_or(0, Vec::len),
         }
@@ -100,6 +104,7 @@ async fn insert_batch(
             match v {
                 Value::Int(v) => b.push_bind(*v),
                 Value::Bool(v) => b.push_bind(*v),
+                Value::Float(v) => b.push_bind(*v),
                 Value::Text(v) => b.push_bind(v.clone()),
                 Value::Bytes(v) => b.push_bind(v.clone()),
             };
@@ -167,6 +172,7 @@ impl PgMetadataStore {
                         "boolean" => {
                             Value::Bool(row.try_get_unchecked::<Option<i64>, _>(i)?.map(|v| v != 0))
                         }
+                        "double precision" => Value::Float(row.try_get_unchecked(i)?),
                         "text" => Value::Text(row.try_get_unchecked(i)?),
                         "bytea" => Value::Bytes(row.try_get_unchecked(i)?),
                         other => {

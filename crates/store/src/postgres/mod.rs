@@ -63,6 +63,7 @@ mod scanning;
 mod sql;
 #[cfg(any(test, feature = "conformance"))]
 pub mod testing;
+mod usage;
 
 /// Attempts of one write transaction before its serialization failure is
 /// the caller's error.

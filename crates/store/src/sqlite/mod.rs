@@ -24,6 +24,7 @@ mod repositories;
 mod roles;
 mod scanning;
 mod sql;
+mod usage;
 mod writer;
 
 use crate::{Result, StoreError};
