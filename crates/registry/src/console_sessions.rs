@@ -1,9 +1,11 @@
 //! The console's sign-in sessions (issue 23; ARCHITECTURE.md, "Console"):
-//! opened with an access key and its secret, found again by the cookie's
+//! opened with an access key and its secret (and the session token of
+//! temporary credentials, such as an assumed role's), found again by the cookie's
 //! secret (stored only as its SHA-256), ended by signing out, after
 //! `IDLE_MS` without a request, or `ABSOLUTE_MS` after signing in. Each
-//! request re-reads the access key, so deactivating or deleting it ends
-//! the session at once on every node.
+//! request re-reads the access key (or re-opens the session token), so
+//! deactivating or deleting the key, the credentials' expiry or the role's
+//! deletion ends the session at once on every node.
 
 use crate::{Principal, Registry, Result};
 use berth_store::ConsoleSession;
@@ -31,16 +33,27 @@ fn hash(secret: &str) -> String {
 }
 
 impl Registry {
-    /// Signs in with an access key and its secret: the cookie's secret of
-    /// a new session, or `None` when the key is unknown, inactive, or the
-    /// secret is wrong (which of them is not said).
+    /// Signs in with an access key and its secret, and for temporary
+    /// credentials (an assumed role's, GetSessionToken's) their session
+    /// token: the cookie's secret of a new session, or `None` when the key
+    /// is unknown, inactive or expired, or the secret or token is wrong
+    /// (which of them is not said).
     pub async fn open_console_session(
         &self,
         access_key_id: &str,
         secret: &str,
+        session_token: Option<&str>,
     ) -> Result<Option<String>> {
-        let Some((_, stored)) = self.identity.access_key(access_key_id).await? else {
-            return Ok(None);
+        let stored = match session_token {
+            Some(token) => match self.identity.open_session(access_key_id, token).await {
+                Ok((_, secret)) => secret,
+                Err(crate::SignatureRefusal::Registry(e)) => return Err(e),
+                Err(_) => return Ok(None),
+            },
+            None => match self.identity.access_key(access_key_id).await? {
+                Some((_, secret)) => secret,
+                None => return Ok(None),
+            },
         };
         // Equal digests: the comparison's time says nothing of the secret.
         if hash(&stored) != hash(secret) {
@@ -59,6 +72,7 @@ impl Registry {
                 access_key_id: access_key_id.to_string(),
                 created_at: now,
                 last_seen: now,
+                session_token: session_token.map(str::to_string),
             })
             .await?;
         Ok(Some(cookie))
@@ -76,7 +90,16 @@ impl Registry {
             self.meta.delete_console_session(&id_hash).await?;
             return Ok(None);
         }
-        let Some(principal) = self.identity.access_key_principal(&s.access_key_id).await? else {
+        // Temporary credentials end with their expiry or their role.
+        let principal = match &s.session_token {
+            Some(token) => match self.identity.open_session(&s.access_key_id, token).await {
+                Ok((principal, _)) => Some(principal),
+                Err(crate::SignatureRefusal::Registry(e)) => return Err(e),
+                Err(_) => None,
+            },
+            None => self.identity.access_key_principal(&s.access_key_id).await?,
+        };
+        let Some(principal) = principal else {
             self.meta.delete_console_session(&id_hash).await?;
             return Ok(None);
         };

@@ -336,9 +336,47 @@ fn usage_of_repo(s: &TestServer, images: u64) -> serde_json::Value {
     usage
 }
 
+/// `berth admin usage --json --repositories ARGS` signed with a key:
+/// whether it succeeded, and what it printed.
+fn admin_usage(s: &TestServer, id: &str, secret: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(berth_bin())
+        .env("AWS_ACCESS_KEY_ID", id)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_REGION", "us-east-1")
+        .args([
+            "admin",
+            "usage",
+            "--json",
+            "--repositories",
+            "--endpoint",
+            &s.url(),
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 /// The session cookie of `key`'s user, signed in as a browser is (the
 /// sign-in form's token first), and that session's CSRF token.
 fn console_session(s: &TestServer, key: (&str, &str)) -> (String, String) {
+    console_session_with(s, key, None)
+}
+
+/// As `console_session`, with temporary credentials' session token.
+fn console_session_with(
+    s: &TestServer,
+    key: (&str, &str),
+    session_token: Option<&str>,
+) -> (String, String) {
     let client = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -362,6 +400,7 @@ fn console_session(s: &TestServer, key: (&str, &str)) -> (String, String) {
             ("csrf", token.as_str()),
             ("access_key_id", key.0),
             ("secret_access_key", key.1),
+            ("session_token", session_token.unwrap_or_default()),
         ])
         .send()
         .unwrap();
@@ -389,10 +428,25 @@ fn console_session(s: &TestServer, key: (&str, &str)) -> (String, String) {
 /// them: its pages address its own registry, whatever the path names.
 #[test]
 fn every_console_route_needs_a_session_and_stays_in_the_users_account() {
-    let s = start();
+    let s = start_with(&["--usage-sample-interval", "1s"]);
     let img = image::oci_image(5, 1, 1, 256);
     Api::new(&s).push_image("iso/app", &img, "v1");
     let digest = image::sha256(&img.manifest);
+    // A usage sample that counted A's image, so the usage page and the
+    // repository list have A's figures to leak.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !admin_usage(
+        &s,
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+        &[],
+    )
+    .1
+    .contains("iso/app")
+    {
+        assert!(std::time::Instant::now() < deadline, "no usage sample");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     // Named by no URL below: only a page that shows A's image holds it.
     let canary = img.layers[0].digest.clone();
     let b = account_with_key(&s, "111111111111");
@@ -450,7 +504,7 @@ fn every_console_route_needs_a_session_and_stays_in_the_users_account() {
                 !body.contains(&canary),
                 "{method} {path}: account B was shown account A's image"
             );
-            if path == "/console/repositories" {
+            if path == "/console/repositories" || path == "/console/usage" {
                 assert!(
                     !body.contains("iso/app"),
                     "{path}: A's repository listed to B"
@@ -459,7 +513,17 @@ fn every_console_route_needs_a_session_and_stays_in_the_users_account() {
             walked += 1;
         }
     }
-    assert!(walked >= 19, "{walked} route methods walked");
+    assert!(walked >= 20, "{walked} route methods walked");
+    // B's admin reads its own account's usage, not A's or everyone's.
+    let (ok, own) = admin_usage(&s, &b.0, &b.1, &["--account", "111111111111"]);
+    assert!(ok && !own.contains("iso/app"), "{own}");
+    for args in [&["--account", "000000000000"][..], &[]] {
+        let (ok, refused) = admin_usage(&s, &b.0, &b.1, args);
+        assert!(
+            !ok && refused.contains("not authorized"),
+            "{args:?}: {refused}"
+        );
+    }
     // Nothing of A's changed.
     let repo = s
         .ecr(
@@ -488,4 +552,151 @@ fn every_console_route_needs_a_session_and_stays_in_the_users_account() {
         )
         .unwrap();
     assert_eq!(images["imageDetails"].as_array().unwrap().len(), 1);
+}
+
+/// Sign-in through an assumed role: the role session's credentials and
+/// token open a console session that acts as the role session (its
+/// read-only policy: the list shows, a create is refused naming the
+/// assumed role), a wrong token opens nothing, and deleting the role
+/// ends the session.
+#[test]
+fn the_console_signs_in_through_an_assumed_role_and_acts_as_its_session() {
+    if !tools::require("aws") {
+        return;
+    }
+    let s = start();
+    Api::new(&s).push_image("roles/app", &image::oci_image(9, 1, 1, 128), "v1");
+    let root = s.aws_env("us-east-1");
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "sts:AssumeRole"}]});
+    let read_only = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly";
+    json_of(
+        &["iam", "create-role"],
+        aws_with(
+            &root,
+            &[
+                "iam",
+                "create-role",
+                "--role-name",
+                "viewer",
+                "--assume-role-policy-document",
+                &trust.to_string(),
+            ],
+        ),
+    );
+    let attach = [
+        "iam",
+        "attach-role-policy",
+        "--role-name",
+        "viewer",
+        "--policy-arn",
+        read_only,
+    ];
+    assert!(aws_with(&root, &attach).status.success());
+    let creds = json_of(
+        &["sts", "assume-role"],
+        aws_with(
+            &root,
+            &[
+                "sts",
+                "assume-role",
+                "--role-arn",
+                "arn:aws:iam::000000000000:role/viewer",
+                "--role-session-name",
+                "alice",
+            ],
+        ),
+    )["Credentials"]
+        .clone();
+    let (id, secret, token) = (
+        creds["AccessKeyId"].as_str().unwrap(),
+        creds["SecretAccessKey"].as_str().unwrap(),
+        creds["SessionToken"].as_str().unwrap(),
+    );
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Without the token, or with another, the key signs nobody in.
+    for wrong in [None, Some("not-a-token")] {
+        let form = client.get(s.url() + "/console/sign-in").send().unwrap();
+        let sign_in_token = form
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| {
+                v.to_str()
+                    .ok()?
+                    .split(';')
+                    .next()?
+                    .strip_prefix("berth_sign_in=")
+            })
+            .next()
+            .unwrap()
+            .to_string();
+        let r = client
+            .post(s.url() + "/console/sign-in")
+            .header("cookie", format!("berth_sign_in={sign_in_token}"))
+            .form(&[
+                ("csrf", sign_in_token.as_str()),
+                ("access_key_id", id),
+                ("secret_access_key", secret),
+                ("session_token", wrong.unwrap_or_default()),
+            ])
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 401, "{wrong:?}");
+    }
+    let (session, csrf) = console_session_with(&s, (id, secret), Some(token));
+    let page = |path: &str| {
+        client
+            .get(s.url() + path)
+            .header("cookie", format!("berth_session={session}"))
+            .send()
+            .unwrap()
+    };
+    let list = page("/console/repositories").text().unwrap();
+    assert!(list.contains("roles/app"), "{list}");
+    assert!(
+        list.contains("viewer/alice"),
+        "the header names the role session"
+    );
+    assert!(
+        !list.contains("Create repository"),
+        "read-only: no create button"
+    );
+    let refused = client
+        .post(s.url() + "/console/repositories/new")
+        .header("cookie", format!("berth_session={session}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "made-by-role"),
+            ("mutability", "MUTABLE"),
+            ("encryption", "AES256"),
+        ])
+        .send()
+        .unwrap();
+    let text = refused.text().unwrap();
+    assert!(
+        text.contains("assumed-role/viewer/alice") && text.contains("not authorized"),
+        "{text}"
+    );
+    // The role goes: its sessions, the console's too, end.
+    let detach = [
+        "iam",
+        "detach-role-policy",
+        "--role-name",
+        "viewer",
+        "--policy-arn",
+        read_only,
+    ];
+    assert!(aws_with(&root, &detach).status.success());
+    assert!(
+        aws_with(&root, &["iam", "delete-role", "--role-name", "viewer"])
+            .status
+            .success()
+    );
+    let gone = page("/console/repositories");
+    assert_eq!(gone.status(), 303);
+    assert_eq!(gone.headers()["location"], "/console/sign-in");
 }

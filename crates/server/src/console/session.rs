@@ -146,7 +146,11 @@ impl Ctx {
             csrf: self.csrf.clone(),
             region: self.region.clone(),
             account: p.account_id.clone(),
-            name: p.user.clone(),
+            // A role session is named as its ARN ends: role/session.
+            name: match p.role() {
+                Some(r) => format!("{}/{}", r.name, r.session),
+                None => p.user.clone(),
+            },
             arn: p.arn(),
         }
     }
@@ -309,7 +313,11 @@ pub async fn sign_in(State(app): State<AppState>, request: Request) -> Response 
     }
     let key = form.text("access_key_id");
     let secret = form.get("secret_access_key").unwrap_or_default();
-    match app.registry.open_console_session(&key, secret).await {
+    let token = form
+        .get("session_token")
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    match app.registry.open_console_session(&key, secret, token).await {
         Ok(Some(session)) => {
             tracing::info!(access_key_id = %key, "console sign-in");
             let mut resp = super::see_other("/console/repositories");
@@ -325,7 +333,7 @@ pub async fn sign_in(State(app): State<AppState>, request: Request) -> Response 
             render_sign_in(
                 &app,
                 Some(
-                    "The access key ID or secret access key is wrong, or the key is inactive."
+                    "The access key ID, secret access key or session token is wrong, or the credentials are inactive or expired."
                         .into(),
                 ),
                 StatusCode::UNAUTHORIZED,

@@ -9,6 +9,7 @@ fn session(hash: &str, at: i64) -> ConsoleSession {
         access_key_id: "AKIAEXAMPLE".into(),
         created_at: at,
         last_seen: at,
+        session_token: (hash == "c").then(|| "token of c".to_string()),
     }
 }
 
@@ -36,6 +37,17 @@ pub async fn console_session_store_suite(store: &impl ConsoleSessionStore) {
     assert_eq!(
         store.console_session("a").await.unwrap(),
         Some(session("a", 100))
+    );
+    assert_eq!(
+        store
+            .console_session("c")
+            .await
+            .unwrap()
+            .unwrap()
+            .session_token
+            .as_deref(),
+        Some("token of c"),
+        "temporary credentials' token kept"
     );
     store.touch_console_session("a", 500).await.unwrap();
     assert_eq!(

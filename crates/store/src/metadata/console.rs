@@ -16,6 +16,9 @@ pub struct ConsoleSession {
     pub created_at: i64,
     /// The last request seen, to within the toucher's granularity.
     pub last_seen: i64,
+    /// Signed in with temporary credentials: their session token (sealed
+    /// under the server key by STS; useless without the secret it holds).
+    pub session_token: Option<String>,
 }
 
 #[async_trait]

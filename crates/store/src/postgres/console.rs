@@ -16,6 +16,7 @@ impl ConsoleSessionStore for PgMetadataStore {
                 .bind(&s.access_key_id)
                 .bind(s.created_at)
                 .bind(s.last_seen)
+                .bind(&s.session_token)
                 .execute(&self.writer)
                 .await?;
             Ok(())
@@ -32,6 +33,7 @@ impl ConsoleSessionStore for PgMetadataStore {
             access_key_id: r.get(1),
             created_at: r.get(2),
             last_seen: r.get(3),
+            session_token: r.get(4),
         }))
     }
 
