@@ -58,7 +58,7 @@ pub use usage::{
 pub use berth_store::{
     AccountRecord, BackfillRecord, Counts, Holder, HolderKind, ImageScanRecord, ImageStatus,
     LifecyclePolicyRecord, ManagedPolicyRecord, RegistryKey, RepositoryRecord, ResourceTag,
-    RoleUpdate, StatusFilter, TagStatus, UsageFigures, UsagePoint, UserRecord,
+    RoleUpdate, StatusFilter, TagStatus, UsageFigures, UsageOrder, UsagePoint, UserRecord,
 };
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};

@@ -7,7 +7,10 @@
 //! the rest of the month, at the configured price.
 
 use crate::{Registry, Result};
-use berth_store::{RegistryKey, RepoId, RepositoryMeasure, UsageAccrual, UsageFigures, UsagePoint};
+use berth_store::{
+    RegistryKey, RepoId, RepositoryMeasure, RepositoryRecord, UsageAccrual, UsageFigures,
+    UsageOrder, UsagePoint,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
@@ -368,6 +371,31 @@ impl Registry {
             .into_iter()
             .map(|f| (f.repository.clone(), f))
             .collect())
+    }
+
+    /// A registry's repositories whose names start with `prefix`, in
+    /// `order` by the latest sample (`limit` after the first `offset`),
+    /// with their records: repositories made since that sample are not
+    /// among them yet, and ones deleted since are left out.
+    pub async fn ranked_repositories(
+        &self,
+        registry: &RegistryKey,
+        prefix: &str,
+        order: UsageOrder,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Vec<(RepositoryRecord, UsageFigures)>> {
+        let ranked = self
+            .meta
+            .ranked_usage(registry, prefix, order, offset, limit)
+            .await?;
+        let mut out = Vec::with_capacity(ranked.len());
+        for f in ranked {
+            if let Some(r) = self.meta.get_repository(registry, &f.repository).await? {
+                out.push((r, f));
+            }
+        }
+        Ok(out)
     }
 
     /// A registry's stored and logical bytes at each sample since `since`.

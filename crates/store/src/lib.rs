@@ -85,7 +85,9 @@ pub use metadata::{CreateTemplateOutcome, TemplateRecord};
 pub use metadata::{
     ImageScanRecord, ScanClaim, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,
 };
-pub use metadata::{RepositoryMeasure, UsageAccrual, UsageFigures, UsagePoint, UsageStore};
+pub use metadata::{
+    RepositoryMeasure, UsageAccrual, UsageFigures, UsageOrder, UsagePoint, UsageStore,
+};
 /// A fresh PostgreSQL database per test (`BERTH_TEST_POSTGRES`, or a throwaway cluster).
 #[cfg(all(feature = "postgres", any(test, feature = "conformance")))]
 pub use postgres::testing as postgres_testing;

@@ -2,7 +2,9 @@
 //! parameters as in `kms_sql.rs`, and row decoding generic over the
 //! backend. Sums are cast to BIGINT: PostgreSQL's SUM of a BIGINT is NUMERIC.
 
-use crate::metadata::{RepoId, RepositoryMeasure, UsageAccrual, UsageFigures, UsagePoint};
+use crate::metadata::{
+    RepoId, RepositoryMeasure, UsageAccrual, UsageFigures, UsageOrder, UsagePoint,
+};
 use crate::RegistryKey;
 
 /// A repository's figures: every aggregate reads only its own rows
@@ -29,6 +31,20 @@ const FIGURES: &str = "SELECT account_id, region, repository, sampled_at, images
 
 pub(crate) fn figures_sql(filter: &str) -> String {
     format!("{FIGURES} {filter}")
+}
+
+/// `ranked_usage`: names from `$3` to `$4` (the prefix, and the prefix
+/// then `~`, above every character a repository name may hold).
+pub(crate) fn ranked_sql(order: UsageOrder) -> String {
+    let by = match order {
+        UsageOrder::Stored => "stored_bytes DESC",
+        UsageOrder::Images => "images DESC",
+        UsageOrder::Pushed => "last_pushed_at IS NULL, last_pushed_at DESC",
+    };
+    figures_sql(&format!(
+        "WHERE account_id = $1 AND region = $2 AND repository <> '' AND repository >= $3 AND repository < $4 \
+         ORDER BY {by}, repository LIMIT $5 OFFSET $6"
+    ))
 }
 
 pub(crate) const FIGURES_OF: &str = "WHERE account_id = $1 AND region = $2 AND repository = $3";

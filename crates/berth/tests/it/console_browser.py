@@ -214,6 +214,13 @@ def browse(page):
     expect(row.locator("td").nth(2)).to_have_text(os.environ["IMAGES"])
     expect(row.locator("td").nth(3)).to_have_text(size(int(os.environ["STORED"])))
     shot(page, "repositories")
+    page.get_by_label("Sort by").select_option("size")
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"sort=size"))
+    expect(page.locator("table tbody tr", has_text=REPO).locator("td").nth(3)).to_have_text(
+        size(int(os.environ["STORED"]))
+    )
+    expect(page.get_by_text("which also orders this list")).to_be_visible()
     page.locator("header nav").get_by_role("link", name="Usage and cost").click()
     expect(page.get_by_role("heading", name="Usage and cost")).to_be_visible()
     line = page.locator("table tbody tr", has_text=REPO)

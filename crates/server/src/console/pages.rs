@@ -7,6 +7,7 @@ use super::view::{self, ImageRow, RepoRow};
 use crate::AppState;
 use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
+use berth_registry::UsageOrder;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -31,6 +32,17 @@ fn before(prefix: &str) -> Option<String> {
     Some(chars.into_iter().collect())
 }
 
+/// The repository list's orders: by name (keyset pages), or by a column
+/// of the latest usage sample (offset pages).
+fn order_of(sort: &str) -> Option<UsageOrder> {
+    match sort {
+        "size" => Some(UsageOrder::Stored),
+        "images" => Some(UsageOrder::Images),
+        "pushed" => Some(UsageOrder::Pushed),
+        _ => None,
+    }
+}
+
 pub async fn repositories(
     State(app): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -41,13 +53,18 @@ pub async fn repositories(
         .get("prefix")
         .map(|p| p.trim().to_string())
         .unwrap_or_default();
-    let after = q.get("after").cloned().or_else(|| before(&prefix));
+    let order = q.get("sort").and_then(|s| order_of(s));
     let registry = ctx.registry();
     let mut page = view::Repositories {
         frame: Some(ctx.frame("repositories")),
         registry: ctx.registry_label(),
         endpoint: endpoint(&ctx),
         prefix: prefix.clone(),
+        sort: q
+            .get("sort")
+            .filter(|_| order.is_some())
+            .cloned()
+            .unwrap_or_else(|| "name".into()),
         rows: vec![],
         next: None,
         can_create: ctx.can("ecr:CreateRepository", None).await,
@@ -59,35 +76,74 @@ pub async fn repositories(
         page.error = Some(e.message().to_string());
         return view::render(&page);
     }
-    let records = match ctx
-        .app
-        .registry
-        .describe_repositories(&registry, after.as_deref(), PAGE + 1)
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return view::failure(page.frame.take(), &e.to_string()),
+    let link = |at: String| {
+        format!(
+            "/console/repositories?prefix={}&sort={}&{at}",
+            urlencoding(&prefix),
+            page.sort
+        )
+    };
+    // Sizes are the latest usage sample's, which a page reads without
+    // summing layers; counts and last pushes are live (the page's
+    // repositories' own rows).
+    let (records, mut usage) = match order {
+        None => {
+            let after = q.get("after").cloned().or_else(|| before(&prefix));
+            let records = match ctx
+                .app
+                .registry
+                .describe_repositories(&registry, after.as_deref(), PAGE + 1)
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => return view::failure(page.frame.take(), &e.to_string()),
+            };
+            let mut records: Vec<_> = records
+                .into_iter()
+                .take_while(|r| r.name.starts_with(&prefix))
+                .collect();
+            if records.len() > PAGE as usize {
+                records.truncate(PAGE as usize);
+                page.next = records
+                    .last()
+                    .map(|l| link(format!("after={}", urlencoding(&l.name))));
+            }
+            (records, HashMap::new())
+        }
+        Some(order) => {
+            let offset: u32 = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+            let ranked = match ctx
+                .app
+                .registry
+                .ranked_repositories(&registry, &prefix, order, offset, PAGE + 1)
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => return view::failure(page.frame.take(), &e.to_string()),
+            };
+            if ranked.len() > PAGE as usize {
+                page.next = Some(link(format!("offset={}", offset + PAGE)));
+            }
+            ranked
+                .into_iter()
+                .take(PAGE as usize)
+                .map(|(r, f)| ((r.clone()), (r.name, f)))
+                .unzip::<_, _, Vec<_>, HashMap<_, _>>()
+        }
     };
     let host = ctx.registry_host();
-    let records: Vec<_> = records
-        .into_iter()
-        .take_while(|r| r.name.starts_with(&prefix))
-        .collect();
-    if records.len() > PAGE as usize {
-        page.next = records.get(PAGE as usize - 1).map(|l| l.name.clone());
-    }
-    let records = &records[..records.len().min(PAGE as usize)];
-    // Counts are live (the page's repositories' own rows); sizes are the
-    // latest usage sample's, which a page can read without summing layers.
     let ids: Vec<_> = records.iter().map(|r| r.id).collect();
     let names: Vec<String> = records.iter().map(|r| r.name.clone()).collect();
-    let (counts, usage) = match tokio::try_join!(
-        ctx.app.registry.image_counts(&ids),
-        ctx.app.registry.repository_usage(&registry, &names),
-    ) {
-        Ok(both) => both,
+    let counts = match ctx.app.registry.image_counts(&ids).await {
+        Ok(c) => c,
         Err(e) => return view::failure(page.frame.take(), &e.to_string()),
     };
+    if order.is_none() {
+        usage = match ctx.app.registry.repository_usage(&registry, &names).await {
+            Ok(u) => u,
+            Err(e) => return view::failure(page.frame.take(), &e.to_string()),
+        };
+    }
     page.sampled = usage
         .values()
         .map(|u| u.sampled_at)
@@ -104,16 +160,21 @@ pub async fn repositories(
                 .map_or_else(|| "—".into(), |u| view::size(u.stored_bytes)),
             last_push: last_push
                 .map_or_else(|| "—".into(), |at| view::time(Some((at / 1000) as f64))),
-            mutability: r.image_tag_mutability.clone(),
+            mutability: r.image_tag_mutability,
             scan_on_push: r.scan_on_push,
-            encryption: match &r.kms_key {
+            encryption: match r.kms_key {
                 Some(k) => format!("{} ({k})", r.encryption_type),
-                None => r.encryption_type.clone(),
+                None => r.encryption_type,
             },
-            name: r.name.clone(),
+            name: r.name,
         });
     }
     view::render(&page)
+}
+
+/// A query value, percent-encoded.
+fn urlencoding(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
 pub async fn new_repository(State(app): State<AppState>, request: Request) -> Response {

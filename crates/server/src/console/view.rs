@@ -112,7 +112,10 @@ pub struct Repositories {
     pub registry: String,
     pub endpoint: String,
     pub prefix: String,
+    /// `name`, `size`, `images` or `pushed`.
+    pub sort: String,
     pub rows: Vec<RepoRow>,
+    /// The next page's link.
     pub next: Option<String>,
     pub can_create: bool,
     pub error: Option<String>,

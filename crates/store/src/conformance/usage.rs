@@ -6,7 +6,7 @@
 use super::{d, manifest, other_registry, registry, two_repositories};
 use crate::metadata::{
     BlobRecordStore, ImageStore, PutManifestOutcome, RegistryKey, RepositoryStore, UsageAccrual,
-    UsageFigures, UsagePoint, UsageStore,
+    UsageFigures, UsageOrder, UsagePoint, UsageStore,
 };
 
 fn figures(reg: &RegistryKey, repository: &str, at: i64, stored: u64) -> UsageFigures {
@@ -136,6 +136,30 @@ pub async fn usage_store_suite<
         "the registry's row first, then by name"
     );
     assert_eq!(store.latest_usage(None, false).await.unwrap().len(), 4);
+    let ranked = |prefix: &'static str, order, offset| {
+        let reg = reg.clone();
+        async move {
+            store
+                .ranked_usage(&reg, prefix, order, offset, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|f| f.repository)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        ranked("", UsageOrder::Stored, 0).await,
+        ["team/app", "base"]
+    );
+    assert_eq!(ranked("", UsageOrder::Stored, 1).await, ["base"]);
+    assert_eq!(
+        ranked("", UsageOrder::Images, 0).await,
+        ["base", "team/app"],
+        "ties by name"
+    );
+    assert_eq!(ranked("ba", UsageOrder::Pushed, 0).await, ["base"]);
+    assert!(ranked("x", UsageOrder::Stored, 0).await.is_empty());
     assert_eq!(
         store.latest_usage(None, true).await.unwrap(),
         vec![first[0].clone(), first[3].clone()]

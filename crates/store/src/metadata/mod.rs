@@ -78,7 +78,9 @@ pub use scanning::{
     VulnRecordRow, VulnSource,
 };
 
-pub use usage::{RepositoryMeasure, UsageAccrual, UsageFigures, UsagePoint, UsageStore};
+pub use usage::{
+    RepositoryMeasure, UsageAccrual, UsageFigures, UsageOrder, UsagePoint, UsageStore,
+};
 
 /// A registry: one account's repositories in one region.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

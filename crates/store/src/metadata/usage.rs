@@ -55,6 +55,17 @@ pub struct UsagePoint {
     pub stored_bytes: u64,
 }
 
+/// How `ranked_usage` orders a registry's repositories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageOrder {
+    /// Stored bytes, largest first.
+    Stored,
+    /// Images, most first.
+    Images,
+    /// Latest push, newest first (never pushed last).
+    Pushed,
+}
+
 #[async_trait]
 pub trait UsageStore: Send + Sync {
     /// Up to `limit` repositories after id `after` (id order), each
@@ -91,6 +102,17 @@ pub trait UsageStore: Send + Sync {
         dropped: &[(RegistryKey, String)],
         history_after: i64,
     ) -> Result<()>;
+    /// The latest sample's rows of `registry`'s repositories whose names
+    /// start with `prefix`, in `order` (then by name), `limit` after the
+    /// first `offset`.
+    async fn ranked_usage(
+        &self,
+        registry: &RegistryKey,
+        prefix: &str,
+        order: UsageOrder,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Vec<UsageFigures>>;
     /// When the last sample was taken, if ever.
     async fn last_usage_sample(&self) -> Result<Option<i64>>;
     /// The accruals of `month`, of one registry or of all, in key order

@@ -2,7 +2,8 @@
 
 use super::PgMetadataStore;
 use crate::metadata::{
-    RegistryKey, RepoId, RepositoryMeasure, UsageAccrual, UsageFigures, UsagePoint, UsageStore,
+    RegistryKey, RepoId, RepositoryMeasure, UsageAccrual, UsageFigures, UsageOrder, UsagePoint,
+    UsageStore,
 };
 use crate::usage_sql::*;
 use crate::Result;
@@ -105,6 +106,26 @@ impl UsageStore for PgMetadataStore {
             tx.commit().await?;
             Ok(())
         })
+    }
+
+    async fn ranked_usage(
+        &self,
+        registry: &RegistryKey,
+        prefix: &str,
+        order: UsageOrder,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Vec<UsageFigures>> {
+        let rows = sqlx::query(&ranked_sql(order))
+            .bind(&registry.account_id)
+            .bind(&registry.region)
+            .bind(prefix)
+            .bind(format!("{prefix}~"))
+            .bind(i64::from(limit))
+            .bind(i64::from(offset))
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(figures_from_row).collect())
     }
 
     async fn last_usage_sample(&self) -> Result<Option<i64>> {
