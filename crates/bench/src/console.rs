@@ -3,7 +3,8 @@
 //! repositories: signed in as a browser is (the sign-in form's token, then
 //! the session cookie), the repository list is loaded page after page
 //! (50 a page, walking `after`) and by prefix searches, one request at a
-//! time, and the p50 and p95 of the page times reported.
+//! time, and the p50 and p95 of the page times reported; then one usage
+//! sample of every repository is timed.
 
 use crate::client::{empty, full, Conn};
 use crate::plan::Plan;
@@ -129,6 +130,41 @@ pub async fn pages(addr: SocketAddr, plan: &Plan, results: &mut Results) -> anyh
     progress(&format!(
         "console: {} page loads, p50 {p50:.2} ms, p95 {p95:.2} ms",
         times.len()
+    ));
+    usage_sample(addr, plan, results).await
+}
+
+/// One usage sample of every repository (`POST /berth/admin/usage`, as
+/// `berth admin usage --sample-now`), timed: what the hourly job costs.
+async fn usage_sample(addr: SocketAddr, plan: &Plan, results: &mut Results) -> anyhow::Result<()> {
+    let url = format!("http://{addr}");
+    let (took, status, body) = tokio::task::spawn_blocking(move || {
+        let client = reqwest::blocking::Client::new();
+        let key = (
+            berth_testkit::ROOT_ACCESS_KEY_ID,
+            berth_testkit::ROOT_SECRET_ACCESS_KEY,
+        );
+        let t = Instant::now();
+        let (status, body) =
+            berth_testkit::admin::call(&client, &url, key, "POST", "/berth/admin/usage", None);
+        (t.elapsed(), status, body)
+    })
+    .await?;
+    ensure!(status == 200, "usage sample: {status} {body}");
+    let repositories = body["repositories"].as_u64().unwrap_or(0);
+    results.add(
+        &format!(
+            "{PREFIX}usage sample of {} repositories",
+            plan.repositories + 3
+        ),
+        "ms",
+        Better::Lower,
+        Who::Berth,
+        took.as_secs_f64() * 1000.0,
+    );
+    progress(&format!(
+        "console: usage sample of {repositories} repositories in {:.0} ms",
+        took.as_secs_f64() * 1000.0
     ));
     Ok(())
 }

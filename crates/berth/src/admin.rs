@@ -72,6 +72,10 @@ enum AdminCommand {
         /// Each registry's repositories too, largest first.
         #[arg(long)]
         repositories: bool,
+        /// Take a sample first, rather than report the latest hourly one
+        /// (the default account's admin only: it measures every account).
+        #[arg(long)]
+        sample_now: bool,
     },
 }
 
@@ -395,7 +399,17 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             in_region,
             month,
             repositories,
+            sample_now,
         } => {
+            if sample_now {
+                let s: api::UsageSampled = api.call(Method::POST, api::USAGE, &[], NO_BODY).await?;
+                if !json {
+                    println!(
+                        "sampled {} repositories in {} registries",
+                        s.repositories, s.registries
+                    );
+                }
+            }
             let mut query: Vec<(&str, &str)> = vec![];
             for (name, v) in [
                 ("accountId", &account),

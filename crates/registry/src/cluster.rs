@@ -25,6 +25,7 @@ impl Registry {
     pub fn with_cluster(mut self, cluster: Arc<dyn Cluster>) -> Self {
         self.digest_locks = crate::locks::KeyedLocks::spanning(&cluster, "d:");
         self.upload_locks = crate::locks::KeyedLocks::spanning(&cluster, "u:");
+        self.work_locks = crate::locks::KeyedLocks::spanning(&cluster, "w:");
         if cluster.is_shared() {
             self.set_caches_enabled(false);
         }

@@ -203,6 +203,9 @@ pub struct Registry {
     /// Held across "blob file in place" and "blob linked" by uploads, and
     /// across "record deleted" and "file deleted" by garbage collection.
     digest_locks: locks::KeyedLocks,
+    /// Work that must not run twice at once in the deployment, whoever
+    /// starts it (a usage sample: the job's or the admin API's).
+    work_locks: locks::KeyedLocks,
     /// The other nodes of the deployment, if any (`cluster.rs`).
     cluster: Arc<dyn berth_store::Cluster>,
     gc: gc::GcJobs,
@@ -282,6 +285,7 @@ impl Registry {
             cache: cache::HotCache::new(config.manifest_cache_bytes),
             upload_locks: locks::KeyedLocks::default(),
             digest_locks: locks::KeyedLocks::default(),
+            work_locks: locks::KeyedLocks::default(),
             cluster: Arc::new(berth_store::LocalCluster::default()),
             gc: gc::GcJobs::default(),
             pulls: pulls::PullLog::default(),

@@ -163,6 +163,9 @@ impl Registry {
     /// bytes each held since the last sample. Memory stays bounded: the
     /// repositories go by in pages, each recorded in its own transaction.
     pub async fn sample_usage(&self) -> Result<UsageSampled> {
+        // Two samples at once would both accrue from the same previous
+        // rows: the job's and an admin's are taken one at a time.
+        let _one = self.work_locks.lock("usage-sample").await?;
         let now = self.now();
         let history_after = now - HISTORY_KEPT_MS;
         let mut sampled = UsageSampled::default();

@@ -552,3 +552,20 @@ pub async fn usage(
             .collect(),
     })
 }
+
+/// `POST /berth/admin/usage`: takes a usage sample now (after a large
+/// cleanup, say, rather than waiting for the hourly one); it measures every
+/// account, so only the default account's admin may.
+pub async fn sample_usage(State(app): State<AppState>, req: Signed) -> Answer {
+    app.registry
+        .identity()
+        .authorize_admin(&req.principal, AdminAction::ViewUsage { account: None })
+        .await
+        .map_err(registry_error)?;
+    let s = app.registry.sample_usage().await.map_err(registry_error)?;
+    ok(api::UsageSampled {
+        repositories: s.repositories,
+        registries: s.registries,
+        dropped: s.dropped,
+    })
+}

@@ -319,6 +319,16 @@ pub struct UsageQuery {
     pub repositories: bool,
 }
 
+/// `POST USAGE`: a sample taken now (what it measured).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageSampled {
+    pub repositories: u64,
+    pub registries: u64,
+    /// Rows of repositories and registries gone since the last sample.
+    pub dropped: u64,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {

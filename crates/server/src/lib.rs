@@ -128,7 +128,10 @@ pub fn router(state: AppState) -> Router {
             admin_api::USERS,
             axum::routing::post(admin::create_user).get(admin::list_users),
         )
-        .route(admin_api::USAGE, get(admin::usage))
+        .route(
+            admin_api::USAGE,
+            get(admin::usage).post(admin::sample_usage),
+        )
         .route(admin_api::ROLES, get(admin::list_roles))
         .route(admin_api::GROUPS, get(admin::list_groups))
         .route(

@@ -277,8 +277,8 @@ fn the_console_signs_in_creates_shows_images_and_refuses_what_policies_deny() {
     }
 }
 
-/// REPO's line of `berth admin usage --json --repositories` once a sample
-/// has counted `images` images in it; checks the registry's line, the
+/// REPO's line of `berth admin usage --json --repositories --sample-now`
+/// once a sample has counted `images` images in it; checks the registry's line, the
 /// table and `/metrics` on the way.
 fn usage_of_repo(s: &TestServer, images: u64) -> serde_json::Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -292,6 +292,7 @@ fn usage_of_repo(s: &TestServer, images: u64) -> serde_json::Value {
                 "--repositories",
                 "--account",
                 "000000000000",
+                "--sample-now",
             ])
             .args(["--endpoint", &s.url()])
             .output()
@@ -517,7 +518,12 @@ fn every_console_route_needs_a_session_and_stays_in_the_users_account() {
     // B's admin reads its own account's usage, not A's or everyone's.
     let (ok, own) = admin_usage(&s, &b.0, &b.1, &["--account", "111111111111"]);
     assert!(ok && !own.contains("iso/app"), "{own}");
-    for args in [&["--account", "000000000000"][..], &[]] {
+    // Sampling measures every account: the default account's admin only.
+    for args in [
+        &["--account", "000000000000"][..],
+        &[],
+        &["--account", "111111111111", "--sample-now"],
+    ] {
         let (ok, refused) = admin_usage(&s, &b.0, &b.1, args);
         assert!(
             !ok && refused.contains("not authorized"),
