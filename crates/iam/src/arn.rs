@@ -14,8 +14,9 @@ pub struct RepositoryArn<'a> {
 }
 
 impl<'a> RepositoryArn<'a> {
-    /// `None` unless `arn` has the shape, an `aws*` partition, a non-empty
-    /// region, a 12-digit account and a non-empty name.
+    /// `None` unless `arn` has the shape, an `aws*` partition, a region
+    /// name (`[a-z0-9-]`: never the public registries' `@public`), a
+    /// 12-digit account and a non-empty name.
     pub fn parse(arn: &'a str) -> Option<RepositoryArn<'a>> {
         let mut parts = arn.splitn(6, ':');
         let (Some("arn"), Some(partition), Some("ecr"), Some(region), Some(account), Some(rest)) = (
@@ -30,7 +31,10 @@ impl<'a> RepositoryArn<'a> {
         };
         let name = rest.strip_prefix("repository/")?;
         let ok = partition.starts_with("aws")
-            && !region.is_empty()
+            && (1..=32).contains(&region.len())
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && account.len() == 12
             && account.bytes().all(|b| b.is_ascii_digit())
             && !name.is_empty();
@@ -57,6 +61,7 @@ mod tests {
         );
         for bad in [
             "",
+            "arn:aws:ecr:@public:123456789012:repository/app",
             "arn:aws:ecr:eu-west-1:123456789012:repository/",
             "arn:aws:ecr:eu-west-1:12345:repository/x",
             "arn:aws:s3:eu-west-1:123456789012:repository/x",

@@ -593,10 +593,16 @@ fn build_claim(
             "Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'. "
         )));
     }
-    if region.is_empty() {
-        return Err(SigV4Error::Incomplete(
-            "Credential should be scoped to a valid region, not ''. ".into(),
-        ));
+    // Region names are `[a-z0-9-]`: a scope outside that (such as the
+    // public registries' `@public`) names no registry a request may reach.
+    let region_ok = (1..=32).contains(&region.len())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !region_ok {
+        return Err(SigV4Error::Incomplete(format!(
+            "Credential should be scoped to a valid region, not '{region}'. "
+        )));
     }
     if service.is_empty() {
         return Err(SigV4Error::Incomplete(
@@ -1891,6 +1897,9 @@ mod tests {
             None,
         );
         assert!(m.starts_with("Credential should be of the form"), "{m}");
+        // A region no registry may be addressed by (the public registries' key).
+        let m = incomplete(&[host, date, ("authorization", "AWS4-HMAC-SHA256 Credential=A/20150830/@public/s/aws4_request, SignedHeaders=host, Signature=ab")], None);
+        assert!(m.contains("valid region, not '@public'"), "{m}");
         let m = incomplete(&[host, date, ("authorization", "AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws5_request, SignedHeaders=host, Signature=ab")], None);
         assert!(
             m.contains("valid terminator: 'aws4_request', not 'aws5_request'"),

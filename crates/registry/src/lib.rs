@@ -26,6 +26,8 @@ mod locks;
 mod maintenance;
 pub use maintenance::Readiness;
 mod manifests;
+mod public;
+pub use public::{public_registry_arn, PUBLIC_REGION};
 mod pulls;
 mod referrers;
 mod replication;
@@ -57,8 +59,9 @@ pub use usage::{
 /// the protocol layer depends on the domain only, never on the store.
 pub use berth_store::{
     AccountRecord, BackfillRecord, Counts, Holder, HolderKind, ImageScanRecord, ImageStatus,
-    LifecyclePolicyRecord, ManagedPolicyRecord, RegistryKey, RepositoryRecord, ResourceTag,
-    RoleUpdate, StatusFilter, TagStatus, UsageFigures, UsageOrder, UsagePoint, UserRecord,
+    LifecyclePolicyRecord, ManagedPolicyRecord, PublicRegistryRecord, RegistryKey,
+    RepositoryRecord, ResourceTag, RoleUpdate, StatusFilter, TagStatus, UsageFigures, UsageOrder,
+    UsagePoint, UserRecord,
 };
 pub use blobs::{BlobInfo, BlobRead, ByteRange};
 pub use clock::{Clock, SystemClock};

@@ -14,6 +14,19 @@ use http::{HeaderMap, HeaderValue, Uri};
 /// themselves, so plain addresses are handed out where they work.
 pub const LOCAL_DOMAIN: &str = "localhost";
 
+/// `base` with the port of `request_host`, if it has one.
+fn with_port(base: String, request_host: &str) -> String {
+    let port = request_host
+        .rsplit_once(':')
+        .filter(|(h, p)| !h.ends_with(']') || p.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(_, p)| p)
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    match port {
+        Some(p) => format!("{base}:{p}"),
+        None => base,
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct HostConfig {
     pub default_account: String,
@@ -39,19 +52,19 @@ impl HostConfig {
         if own_default && self.domain == LOCAL_DOMAIN && !request_host.is_empty() {
             return request_host.to_string();
         }
-        let port = request_host
-            .rsplit_once(':')
-            .filter(|(h, p)| !h.ends_with(']') || p.bytes().all(|b| b.is_ascii_digit()))
-            .map(|(_, p)| p)
-            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        let base = format!(
-            "{}.dkr.ecr.{}.{}",
-            registry.account_id, registry.region, self.domain
-        );
-        match port {
-            Some(p) => format!("{base}:{p}"),
-            None => base,
-        }
+        with_port(
+            format!(
+                "{}.dkr.ecr.{}.{}",
+                registry.account_id, registry.region, self.domain
+            ),
+            request_host,
+        )
+    }
+
+    /// The host public images are pulled from (`public.<domain>`, with the
+    /// port the request came to), as ECR Public's `public.ecr.aws`.
+    pub fn public_host(&self, request_host: &str) -> String {
+        with_port(format!("public.{}", self.domain), request_host)
     }
 
     pub fn default_registry(&self) -> RegistryKey {

@@ -12,6 +12,8 @@ pub mod body;
 pub mod byte_range;
 pub mod console;
 mod distribution;
+pub mod ecr_public;
+mod op_table;
 pub use distribution::REPLICA_HEADER;
 pub mod ecr;
 mod health;
@@ -70,6 +72,12 @@ async fn aws_api(
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
     let facts = connection_facts(&state, &parts.extensions);
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let public_target = target.starts_with(ecr_public::TARGET_PREFIX);
     let kms_target = parts
         .headers
         .get("x-amz-target")
@@ -79,6 +87,8 @@ async fn aws_api(
         iam::api(state, parts.method, parts.uri, parts.headers, body, facts).await
     } else if kms_target {
         kms::api(state.0, parts.method, parts.uri, parts.headers, body, facts).await
+    } else if public_target {
+        ecr_public::api(state.0, parts.method, parts.uri, parts.headers, body, facts).await
     } else {
         ecr::api(state, parts.method, parts.uri, parts.headers, body, facts).await
     }

@@ -41,6 +41,7 @@ mod metadata;
 pub mod offload;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod public_sql;
 mod replication_sql;
 #[cfg(feature = "s3")]
 mod s3_blob;
@@ -81,6 +82,7 @@ pub use metadata::{
     BackfillOutcome, BackfillRecord, NewReplicationTask, ReplicationAction, ReplicationTask,
     REPLICATION_COMPLETE, REPLICATION_FAILED, REPLICATION_IN_PROGRESS,
 };
+pub use metadata::{CreatePublicRegistryOutcome, PublicRegistryRecord, PublicRegistryStore};
 pub use metadata::{CreateTemplateOutcome, TemplateRecord};
 pub use metadata::{
     ImageScanRecord, ScanClaim, ScanOutcome, ScanRef, VulnImportOutcome, VulnRecordRow, VulnSource,
@@ -108,8 +110,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub mod prelude {
     pub use crate::metadata::{
         ArchiveStore, BlobRecordStore, GroupStore, IamPolicyStore, IdentityStore, ImageStore,
-        KmsStore, LifecycleStore, MaintenanceStore, MetadataStore, ReplicationStore,
-        RepositoryStore, ResourcePolicyStore, RoleStore, ScanningStore, UsageStore,
+        KmsStore, LifecycleStore, MaintenanceStore, MetadataStore, PublicRegistryStore,
+        ReplicationStore, RepositoryStore, ResourcePolicyStore, RoleStore, ScanningStore,
+        UsageStore,
     };
     pub use crate::BlobStore;
 }

@@ -35,6 +35,7 @@ mod kms;
 mod lifecycle;
 mod migrate;
 mod postgres;
+mod public;
 mod replication;
 mod replication_remote;
 mod roles;

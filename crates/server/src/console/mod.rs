@@ -18,6 +18,7 @@ mod session;
 mod usage;
 mod view;
 
+pub use session::valid_region;
 pub use view::size as human_size;
 
 use crate::AppState;

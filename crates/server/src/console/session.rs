@@ -97,7 +97,7 @@ fn same(a: &str, b: &str) -> bool {
     sha2::Sha256::digest(a.as_bytes()) == sha2::Sha256::digest(b.as_bytes())
 }
 
-fn valid_region(r: &str) -> bool {
+pub fn valid_region(r: &str) -> bool {
     (1..=32).contains(&r.len())
         && r.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')

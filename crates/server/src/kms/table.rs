@@ -4,34 +4,14 @@
 
 use super::{aliases, crypto, keys, KmsCall};
 use crate::aws_error::AwsError;
+use crate::op_table::{no, yes};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
 /// An operation's handler: the request's JSON in, the response's out.
 pub type Handler = for<'a> fn(&'a KmsCall<'a>, Value) -> BoxFuture<'a, Result<Value, AwsError>>;
 
-pub struct Entry {
-    pub name: &'static str,
-    pub handler: Option<Handler>,
-    /// Why berth does not implement it (for `UnsupportedOperationException`).
-    pub why_not: &'static str,
-}
-
-const fn yes(name: &'static str, handler: Handler) -> Entry {
-    Entry {
-        name,
-        handler: Some(handler),
-        why_not: "",
-    }
-}
-
-const fn no(name: &'static str, why_not: &'static str) -> Entry {
-    Entry {
-        name,
-        handler: None,
-        why_not,
-    }
-}
+pub type Entry = crate::op_table::Entry<Handler>;
 
 const ASYMMETRIC: &str =
     "berth's keys are symmetric encryption keys only (no key pairs, signing or MAC keys)";
@@ -104,32 +84,10 @@ pub const OPERATIONS: &[Entry] = &[
 ];
 
 /// The names of the operations berth implements, in the table's order.
-pub const IMPLEMENTED_OPERATIONS: &[&str] = &{
-    const N: usize = {
-        let mut n = 0;
-        let mut i = 0;
-        while i < OPERATIONS.len() {
-            if OPERATIONS[i].handler.is_some() {
-                n += 1;
-            }
-            i += 1;
-        }
-        n
-    };
-    let mut out = [""; N];
-    let (mut i, mut j) = (0, 0);
-    while i < OPERATIONS.len() {
-        if OPERATIONS[i].handler.is_some() {
-            out[j] = OPERATIONS[i].name;
-            j += 1;
-        }
-        i += 1;
-    }
-    out
-};
+pub const IMPLEMENTED_OPERATIONS: &[&str] = crate::op_table::implemented_names!(OPERATIONS);
 
 pub fn find(name: &str) -> Option<&'static Entry> {
-    OPERATIONS.iter().find(|e| e.name == name)
+    crate::op_table::find(OPERATIONS, name)
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ mod kms;
 mod lifecycle;
 mod maintenance;
 mod policies;
+mod public;
 mod replication;
 mod repositories;
 mod roles_groups;
@@ -48,6 +49,7 @@ pub use kms::kms_store_suite;
 pub use lifecycle::lifecycle_store_suite;
 pub use maintenance::maintenance_store_suite;
 pub use policies::resource_policy_store_suite;
+pub use public::public_registry_store_suite;
 pub use replication::replication_store_suite;
 pub use repositories::repository_store_suite;
 pub use roles_groups::{group_store_suite, role_store_suite};
@@ -83,6 +85,7 @@ macro_rules! metadata_store_conformance {
             replication_store_suite,
             console_session_store_suite,
             usage_store_suite,
+            public_registry_store_suite,
             lifecycle_store_suite,
             archive_store_suite,
             scanning_store_suite,
@@ -130,6 +133,7 @@ where
         replication_store_suite,
         console_session_store_suite,
         usage_store_suite,
+        public_registry_store_suite,
         lifecycle_store_suite,
         archive_store_suite,
         scanning_store_suite,

@@ -31,6 +31,7 @@ mod kms;
 mod lifecycle;
 mod maintenance;
 mod policies;
+mod public;
 mod replication;
 mod repositories;
 mod roles;
@@ -62,6 +63,7 @@ pub use lifecycle::{
 };
 pub use maintenance::{Counts, MaintenanceStore, MetaProblem, MetaRepair, RepoLabel};
 pub use policies::ResourcePolicyStore;
+pub use public::{CreatePublicRegistryOutcome, PublicRegistryRecord, PublicRegistryStore};
 pub use replication::{
     BackfillOutcome, BackfillRecord, NewReplicationTask, ReplicationAction, ReplicationStore,
     ReplicationTask, REPLICATION_COMPLETE, REPLICATION_FAILED, REPLICATION_IN_PROGRESS,
@@ -108,6 +110,7 @@ pub trait MetadataStore:
     + ReplicationStore
     + ConsoleSessionStore
     + UsageStore
+    + PublicRegistryStore
     + LifecycleStore
     + ArchiveStore
     + ScanningStore
@@ -131,6 +134,7 @@ impl<T> MetadataStore for T where
         + ReplicationStore
         + ConsoleSessionStore
         + UsageStore
+        + PublicRegistryStore
         + LifecycleStore
         + ArchiveStore
         + ScanningStore

@@ -18,6 +18,7 @@ use std::path::Path;
 /// sessions are not copied either: their users sign in again.
 const TABLES: &[&str] = &[
     "accounts",
+    "public_registries",
     "users",
     "access_keys",
     "user_policies",

@@ -19,6 +19,7 @@ mod kms;
 mod lifecycle;
 mod maintenance;
 mod policies;
+mod public;
 mod replication;
 mod repositories;
 mod roles;

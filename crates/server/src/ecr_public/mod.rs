@@ -1,0 +1,132 @@
+//! The ECR Public API (`SpencerFrontendService`, issue 24): `POST /` with
+//! `X-Amz-Target: SpencerFrontendService.<Operation>`, AWS JSON 1.1, SigV4
+//! service `ecr-public`. As the KMS API: this module authenticates and
+//! reads the request and finds its operation in the table (`table`);
+//! `registries` answers the public registry's operations. Public
+//! repositories are the next step (ARCHITECTURE.md, "Public repositories").
+
+/// An operation's handler: its input parsed from the request's JSON, then
+/// `body`, which answers the output's JSON.
+macro_rules! handler {
+    ($name:ident, $input:ty, |$call:ident, $in:ident| $body:block) => {
+        pub fn $name<'a>(
+            $call: &'a super::PublicCall<'a>,
+            v: serde_json::Value,
+        ) -> futures_util::future::BoxFuture<
+            'a,
+            Result<serde_json::Value, crate::aws_error::AwsError>,
+        > {
+            Box::pin(async move {
+                #[allow(unused_variables)]
+                let $in: $input = super::parse(v)?;
+                $body
+            })
+        }
+    };
+}
+
+mod registries;
+mod table;
+
+pub use table::{IMPLEMENTED_OPERATIONS, OPERATIONS};
+
+use crate::aws_error::AwsError;
+use crate::aws_json::read_body;
+use crate::AppState;
+use axum::body::Body;
+use axum::response::Response;
+use berth_registry::{Caller, RequestFacts};
+use http::{HeaderMap, Method, Uri};
+use sha2::Digest as _;
+
+pub const TARGET_PREFIX: &str = "SpencerFrontendService.";
+/// The largest ECR Public request: a layer part of up to 10 MiB in base64
+/// once layer uploads land; catalog data with a 512,000-byte logo until then.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// What an operation knows of its call.
+pub struct PublicCall<'a> {
+    pub app: &'a AppState,
+    pub caller: Caller,
+    /// The Host the request came to (answers name the public host with its port).
+    pub host: String,
+}
+
+/// The members of an input, as ECR Public's validation words a mismatch.
+fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, AwsError> {
+    serde_json::from_value(v).map_err(|e| {
+        AwsError::client(
+            "InvalidParameterException",
+            format!("the request's members are not what this operation takes: {e}"),
+        )
+    })
+}
+
+pub async fn api(
+    app: AppState,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+    facts: RequestFacts,
+) -> Response {
+    crate::aws_json::respond(
+        handle(&app, &method, &uri, &headers, body, facts).await,
+        "ECR Public",
+    )
+}
+
+async fn handle(
+    app: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+    facts: RequestFacts,
+) -> Result<Response, AwsError> {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let op = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
+    let Some(entry) = table::find(op) else {
+        return Err(AwsError::client(
+            "UnknownOperationException",
+            format!("'{target}' is not an operation of the ECR Public API"),
+        ));
+    };
+    let Some(handler) = entry.handler else {
+        return Err(AwsError::client(
+            "UnsupportedCommandException",
+            format!(
+                "berth's ECR Public does not answer {op} yet: {}",
+                entry.why_not
+            ),
+        ));
+    };
+    // Refused from the headers before any of the body is read.
+    let identified = crate::signed::identify(app, method, uri, headers, "ecr-public").await?;
+    let bytes = read_body(body, MAX_BODY, "InvalidParameterException").await?;
+    let payload = hex::encode(sha2::Sha256::digest(&bytes));
+    let signer = identified.verify(method, uri, headers, &payload)?;
+    let input = crate::aws_json::input(&bytes)?;
+    let call = PublicCall {
+        app,
+        caller: Caller {
+            principal: signer.principal,
+            facts: RequestFacts {
+                signing_key: Some(signer.claim.access_key_id.clone()),
+                ..facts
+            },
+        },
+        host: headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let output = handler(&call, input).await?;
+    Ok(crate::aws_json::ok(
+        serde_json::to_vec(&output).expect("output serializes"),
+    ))
+}

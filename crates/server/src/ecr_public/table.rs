@@ -1,0 +1,74 @@
+//! The one table of the ECR Public model's 23 operations: the handler of
+//! each operation berth answers, and for the rest the reason it answers
+//! `UnsupportedCommandException`.
+
+use super::{registries, PublicCall};
+use crate::aws_error::AwsError;
+use crate::op_table::yes;
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+/// An operation's handler: the request's JSON in, the response's out.
+pub type Handler = for<'a> fn(&'a PublicCall<'a>, Value) -> BoxFuture<'a, Result<Value, AwsError>>;
+
+pub type Entry = crate::op_table::Entry<Handler>;
+
+const fn no(name: &'static str) -> Entry {
+    crate::op_table::no(name, REPOSITORIES)
+}
+
+const REPOSITORIES: &str = "public repositories are not built yet (berth's issue 24); the public registry's own operations (DescribeRegistries, Get/PutRegistryCatalogData) are";
+
+pub const OPERATIONS: &[Entry] = &[
+    no("BatchCheckLayerAvailability"),
+    no("BatchDeleteImage"),
+    no("CompleteLayerUpload"),
+    no("CreateRepository"),
+    no("DeleteRepository"),
+    no("DeleteRepositoryPolicy"),
+    no("DescribeImageTags"),
+    no("DescribeImages"),
+    yes("DescribeRegistries", registries::describe_registries),
+    no("DescribeRepositories"),
+    no("GetAuthorizationToken"),
+    yes(
+        "GetRegistryCatalogData",
+        registries::get_registry_catalog_data,
+    ),
+    no("GetRepositoryCatalogData"),
+    no("GetRepositoryPolicy"),
+    no("InitiateLayerUpload"),
+    no("ListTagsForResource"),
+    no("PutImage"),
+    yes(
+        "PutRegistryCatalogData",
+        registries::put_registry_catalog_data,
+    ),
+    no("PutRepositoryCatalogData"),
+    no("SetRepositoryPolicy"),
+    no("TagResource"),
+    no("UntagResource"),
+    no("UploadLayerPart"),
+];
+
+/// The names of the operations berth answers, in the table's order.
+pub const IMPLEMENTED_OPERATIONS: &[&str] = crate::op_table::implemented_names!(OPERATIONS);
+
+pub fn find(name: &str) -> Option<&'static Entry> {
+    crate::op_table::find(OPERATIONS, name)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The table is botocore's model: every operation once, in order.
+    #[test]
+    fn the_table_holds_the_models_23_operations() {
+        let names: Vec<&str> = super::OPERATIONS.iter().map(|e| e.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        assert_eq!(names.len(), 23);
+        assert_eq!(super::IMPLEMENTED_OPERATIONS.len(), 3);
+    }
+}

@@ -1,0 +1,38 @@
+//! Public registries (issue 24; ARCHITECTURE.md, "Public repositories"):
+//! one per account, named in public image references by an alias that is
+//! unique across the deployment.
+
+use crate::Result;
+use async_trait::async_trait;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicRegistryRecord {
+    pub account_id: String,
+    pub alias: String,
+    /// ECR Public's registry catalog data.
+    pub display_name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreatePublicRegistryOutcome {
+    Created,
+    /// The account has one already (made by another caller first): it.
+    Exists(PublicRegistryRecord),
+    /// Another account holds the alias.
+    AliasTaken,
+}
+
+#[async_trait]
+pub trait PublicRegistryStore: Send + Sync {
+    async fn public_registry(&self, account_id: &str) -> Result<Option<PublicRegistryRecord>>;
+    async fn public_registry_by_alias(&self, alias: &str) -> Result<Option<PublicRegistryRecord>>;
+    /// One transaction: the account's registry is made unless it has one
+    /// or the alias is taken.
+    async fn create_public_registry(
+        &self,
+        r: &PublicRegistryRecord,
+    ) -> Result<CreatePublicRegistryOutcome>;
+    /// False when the account has no public registry.
+    async fn set_public_display_name(&self, account_id: &str, name: &str) -> Result<bool>;
+}

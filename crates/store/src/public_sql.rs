@@ -1,0 +1,37 @@
+//! SQL both metadata backends run for public registries
+//! (`PublicRegistryStore`), with `$n` parameters as in `kms_sql.rs`.
+
+use crate::metadata::PublicRegistryRecord;
+
+const COLUMNS: &str = "SELECT account_id, alias, display_name, created_at FROM public_registries";
+
+pub(crate) fn by_account() -> String {
+    format!("{COLUMNS} WHERE account_id = $1")
+}
+
+pub(crate) fn by_alias() -> String {
+    format!("{COLUMNS} WHERE alias = $1")
+}
+
+/// Inserts unless the account or the alias is there: 0 rows then.
+pub(crate) const CREATE: &str =
+    "INSERT INTO public_registries (account_id, alias, display_name, created_at)
+ VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+pub(crate) const SET_DISPLAY_NAME: &str =
+    "UPDATE public_registries SET display_name = $2 WHERE account_id = $1";
+
+/// A row of `by_account`/`by_alias`, on either backend.
+pub(crate) fn from_row<R>(row: &R) -> PublicRegistryRecord
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    PublicRegistryRecord {
+        account_id: row.get(0),
+        alias: row.get(1),
+        display_name: row.get(2),
+        created_at: row.get(3),
+    }
+}
