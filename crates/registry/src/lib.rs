@@ -27,7 +27,7 @@ mod maintenance;
 pub use maintenance::Readiness;
 mod manifests;
 mod public;
-pub use public::{public_registry_arn, PUBLIC_REGION};
+pub use public::{public_key, public_registry_arn, PublicCatalog, LOGO_MAX, PUBLIC_REGION};
 mod pulls;
 mod referrers;
 mod replication;

@@ -4,9 +4,12 @@
 //! calls about them. Public repositories themselves (under the registry
 //! key `PUBLIC_REGION`) are the next step.
 
-use crate::{Caller, Error, Registry, Result};
+use crate::repositories::RepositorySettings;
+use crate::{Caller, Error, Registry, RegistryKey, RepositoryRecord, ResourceTag, Result};
+use berth_oci::RepositoryName;
 use berth_store::{CreatePublicRegistryOutcome, PublicRegistryRecord};
 use rand::Rng as _;
+use serde::{Deserialize, Serialize};
 
 /// The region of every account's public registry key: no request can name
 /// it, since every region a request names must be `[a-z0-9-]`.
@@ -15,6 +18,87 @@ pub const PUBLIC_REGION: &str = "@public";
 pub const DISPLAY_NAME_MAX: usize = 100;
 /// Tries at a free default alias before giving up (each is 36^7 × 26 wide).
 const ALIAS_TRIES: usize = 8;
+
+/// ECR Public's limits on catalog data.
+const DESCRIPTION_MAX: usize = 1024;
+const TEXT_MAX: usize = 25_600;
+const LIST_MAX: usize = 50;
+pub const LOGO_MAX: usize = 512_000;
+
+/// The registry key of an account's public repositories.
+pub fn public_key(account_id: &str) -> RegistryKey {
+    RegistryKey {
+        account_id: account_id.to_string(),
+        region: PUBLIC_REGION.to_string(),
+    }
+}
+
+/// A public repository's catalog data, as ECR Public's
+/// `RepositoryCatalogData` names its text members (the logo is apart).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicCatalog {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub architectures: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operating_systems: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about_text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_text: Option<String>,
+}
+
+fn too_long(member: &str, max: usize) -> Error {
+    Error::InvalidParameter(format!(
+        "Invalid parameter at '{member}' failed to satisfy constraint: 'Member must have length less than or equal to {max}'"
+    ))
+}
+
+impl PublicCatalog {
+    /// ECR Public's limits, with its wording.
+    pub fn validate(&self, logo: Option<&[u8]>) -> Result<()> {
+        let len = |s: &Option<String>| s.as_deref().map_or(0, |s| s.chars().count());
+        if len(&self.description) > DESCRIPTION_MAX {
+            return Err(too_long("catalogData.description", DESCRIPTION_MAX));
+        }
+        for (member, text) in [
+            ("aboutText", &self.about_text),
+            ("usageText", &self.usage_text),
+        ] {
+            if len(text) > TEXT_MAX {
+                return Err(too_long(&format!("catalogData.{member}"), TEXT_MAX));
+            }
+        }
+        for (member, list) in [
+            ("architectures", &self.architectures),
+            ("operatingSystems", &self.operating_systems),
+        ] {
+            if list.len() > LIST_MAX {
+                return Err(too_long(&format!("catalogData.{member}"), LIST_MAX));
+            }
+            if list.iter().any(|v| v.is_empty() || v.chars().count() > 50) {
+                return Err(Error::InvalidParameter(format!(
+                    "Invalid parameter at 'catalogData.{member}': each value must have 1 to 50 characters"
+                )));
+            }
+        }
+        if let Some(logo) = logo {
+            if logo.len() > LOGO_MAX {
+                return Err(too_long("catalogData.logoImageBlob", LOGO_MAX));
+            }
+            let png = logo.starts_with(b"\x89PNG\r\n\x1a\n");
+            let jpeg = logo.starts_with(&[0xff, 0xd8, 0xff]);
+            if !logo.is_empty() && !png && !jpeg {
+                return Err(Error::InvalidParameter(
+                    "Invalid parameter at 'catalogData.logoImageBlob': the logo must be a PNG or JPEG image".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
 
 /// `[a-z][a-z0-9]{7}`: within ECR Public's alias pattern and length.
 fn default_alias() -> String {
@@ -109,6 +193,87 @@ impl Registry {
         r.display_name = name.to_string();
         Ok(r)
     }
+}
+
+impl Registry {
+    /// CreateRepository of ECR Public: a repository of the account's public
+    /// registry (whose alias it makes if need be), with its catalog data.
+    pub async fn create_public_repository(
+        &self,
+        account_id: &str,
+        name: &str,
+        catalog: Option<(&PublicCatalog, Option<&[u8]>)>,
+        tags: &[ResourceTag],
+    ) -> Result<RepositoryRecord> {
+        let parsed = public_name(name)?;
+        if let Some((c, logo)) = catalog {
+            c.validate(logo)?;
+        }
+        self.public_registry(account_id).await?;
+        let record = self
+            .create_repository(
+                &public_key(account_id),
+                &parsed,
+                RepositorySettings::default(),
+                tags,
+            )
+            .await?;
+        if let Some((c, logo)) = catalog {
+            let data = serde_json::to_string(c).expect("catalog data serializes");
+            self.meta.put_public_catalog(record.id, &data, logo).await?;
+        }
+        Ok(record)
+    }
+
+    /// A public repository's catalog data (empty when none was given) and
+    /// whether it has a logo.
+    pub async fn public_catalog(
+        &self,
+        account_id: &str,
+        name: &str,
+    ) -> Result<(PublicCatalog, bool)> {
+        let r = self.repository(&public_key(account_id), name).await?;
+        match self.meta.public_catalog(r.id).await? {
+            None => Ok((PublicCatalog::default(), false)),
+            Some((data, logo)) => {
+                let c = serde_json::from_str(&data).map_err(|e| {
+                    Error::Store(berth_store::StoreError::Corrupt(format!(
+                        "the catalog data of public repository {name}: {e}"
+                    )))
+                })?;
+                Ok((c, logo.is_some_and(|l| !l.is_empty())))
+            }
+        }
+    }
+
+    /// PutRepositoryCatalogData: replaces the catalog data (and the logo:
+    /// none given keeps none).
+    pub async fn put_public_catalog(
+        &self,
+        account_id: &str,
+        name: &str,
+        catalog: &PublicCatalog,
+        logo: Option<&[u8]>,
+    ) -> Result<()> {
+        catalog.validate(logo)?;
+        let r = self.repository(&public_key(account_id), name).await?;
+        let data = serde_json::to_string(catalog).expect("catalog data serializes");
+        self.meta.put_public_catalog(r.id, &data, logo).await?;
+        Ok(())
+    }
+}
+
+/// ECR Public's repository names: 2 to 205 characters of ECR's form.
+fn public_name(name: &str) -> Result<RepositoryName> {
+    let invalid = || {
+        Error::InvalidParameter(format!(
+            "Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must have 2 to 205 characters of lowercase letters, digits and . _ - / separators', not '{name}'"
+        ))
+    };
+    if !(2..=205).contains(&name.len()) {
+        return Err(invalid());
+    }
+    RepositoryName::parse(name).map_err(|_| invalid())
 }
 
 #[cfg(test)]

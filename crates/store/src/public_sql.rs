@@ -20,6 +20,11 @@ pub(crate) const CREATE: &str =
 pub(crate) const SET_DISPLAY_NAME: &str =
     "UPDATE public_registries SET display_name = $2 WHERE account_id = $1";
 
+pub(crate) const CATALOG: &str = "SELECT data, logo FROM public_catalog WHERE repository_id = $1";
+pub(crate) const PUT_CATALOG: &str =
+    "INSERT INTO public_catalog (repository_id, data, logo) VALUES ($1, $2, $3)
+ ON CONFLICT (repository_id) DO UPDATE SET data = excluded.data, logo = excluded.logo";
+
 /// A row of `by_account`/`by_alias`, on either backend.
 pub(crate) fn from_row<R>(row: &R) -> PublicRegistryRecord
 where

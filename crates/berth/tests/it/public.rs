@@ -1,7 +1,8 @@
 //! Public registries (issue 24, begun) through `aws ecr-public`: an
 //! account's registry and its alias (assigned at first use, kept, unique
 //! per account), its catalog data, `ecr-public:` authorization by the
-//! caller's policies, and a clear refusal of what is not built yet.
+//! caller's policies, public repositories with their catalog data, and a
+//! clear refusal of what is not built yet.
 
 use crate::common::*;
 use berth_testkit::tools;
@@ -131,21 +132,209 @@ fn an_account_gets_a_public_registry_with_an_alias_and_catalog_data() {
     );
 
     // What is not built yet says so.
-    let create = aws_with(
+    let policy = aws_with(
         &root,
         &[
             "ecr-public",
-            "create-repository",
+            "get-repository-policy",
             "--repository-name",
             "app",
         ],
     );
-    assert!(!create.status.success());
-    let text = String::from_utf8_lossy(&create.stderr);
+    assert!(!policy.status.success());
+    let text = String::from_utf8_lossy(&policy.stderr);
     assert!(
         text.contains("UnsupportedCommandException") && text.contains("not built yet"),
         "{text}"
     );
+}
+
+/// Public repositories with their catalog data through `aws ecr-public`:
+/// created under the registry's alias, described, their catalog data
+/// replaced, refused past ECR Public's limits, deleted; apart from the
+/// account's private repositories, and unchangeable by another account.
+#[test]
+fn public_repositories_are_created_with_catalog_data_and_kept_apart_from_private_ones() {
+    if !tools::require("aws") || !tools::require_python_module("boto3") {
+        return;
+    }
+    let s = start();
+    let root = s.aws_env("us-east-1");
+    let catalog = serde_json::json!({
+        "description": "A tool for <b>everyone</b>",
+        "architectures": ["x86-64", "ARM 64"],
+        "operatingSystems": ["Linux"],
+        "aboutText": "# About\nIt does things.",
+        "usageText": "docker run it",
+    });
+    let catalog_text = catalog.to_string();
+    let create = [
+        "ecr-public",
+        "create-repository",
+        "--repository-name",
+        "tools/app",
+        "--catalog-data",
+        &catalog_text,
+        "--tags",
+        "Key=team,Value=alpha",
+    ];
+    let created = json_of(&create, aws_with(&root, &create));
+    let describe = ["ecr-public", "describe-registries"];
+    let alias = json_of(&describe, aws_with(&root, &describe))["registries"][0]["aliases"][0]
+        ["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let port = s.url().rsplit(':').next().unwrap().to_string();
+    let repo = &created["repository"];
+    assert_eq!(
+        repo["repositoryArn"],
+        "arn:aws:ecr-public::000000000000:repository/tools/app"
+    );
+    assert_eq!(repo["registryId"], "000000000000");
+    assert_eq!(
+        repo["repositoryUri"],
+        format!("public.localhost:{port}/{alias}/tools/app").as_str()
+    );
+    assert_eq!(
+        created["catalogData"]["description"],
+        catalog["description"]
+    );
+    assert_eq!(
+        created["catalogData"]["architectures"],
+        catalog["architectures"]
+    );
+    let again = aws_with(&root, &create[..4]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("RepositoryAlreadyExistsException"));
+
+    // Public and private repositories are apart: neither lists the other.
+    let private = [
+        "ecr",
+        "create-repository",
+        "--repository-name",
+        "private/app",
+    ];
+    assert!(aws_with(&root, &private).status.success());
+    let list = ["ecr-public", "describe-repositories"];
+    let public = json_of(&list, aws_with(&root, &list));
+    let names: Vec<&str> = public["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["repositoryName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tools/app"]);
+    let list_private = ["ecr", "describe-repositories"];
+    let listed = json_of(&list_private, aws_with(&root, &list_private));
+    assert_eq!(
+        listed["repositories"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
+    assert_eq!(listed["repositories"][0]["repositoryName"], "private/app");
+    let missing = [
+        "ecr-public",
+        "describe-repositories",
+        "--repository-names",
+        "private/app",
+    ];
+    let text = String::from_utf8_lossy(&aws_with(&root, &missing).stderr).to_string();
+    assert!(text.contains("RepositoryNotFoundException"), "{text}");
+
+    // Catalog data: read back, replaced whole (with a logo), refused past the limits.
+    let get = [
+        "ecr-public",
+        "get-repository-catalog-data",
+        "--repository-name",
+        "tools/app",
+    ];
+    let got = json_of(&get, aws_with(&root, &get));
+    assert_eq!(got["catalogData"]["usageText"], "docker run it");
+    assert_eq!(got["catalogData"]["marketplaceCertified"], false);
+    // boto3 sends the logo as bytes (the aws CLI v1 cannot nest a file's).
+    let script = r#"
+import boto3, os
+c = boto3.client("ecr-public", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+png = b"\x89PNG\r\n\x1a\n" + bytes(64)
+out = c.put_repository_catalog_data(repositoryName="tools/app", catalogData={"description": "Now shorter", "logoImageBlob": png})
+print(out["catalogData"]["description"])
+try:
+    c.put_repository_catalog_data(repositoryName="tools/app", catalogData={"logoImageBlob": b"GIF89a"})
+except c.exceptions.InvalidParameterException as e:
+    print("refused:", e.response["Error"]["Message"])
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .envs(root.iter().cloned())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("Now shorter\n"), "{text}");
+    assert!(
+        text.contains("refused:") && text.contains("PNG or JPEG"),
+        "{text}"
+    );
+    let got = json_of(&get, aws_with(&root, &get));
+    assert_eq!(got["catalogData"]["description"], "Now shorter");
+    assert!(
+        got["catalogData"].get("usageText").is_none(),
+        "replaced whole"
+    );
+    let long = serde_json::json!({"description": "x".repeat(1025)}).to_string();
+    let too_long = [
+        "ecr-public",
+        "put-repository-catalog-data",
+        "--repository-name",
+        "tools/app",
+        "--catalog-data",
+        &long,
+    ];
+    let text = String::from_utf8_lossy(&aws_with(&root, &too_long).stderr).to_string();
+    assert!(
+        text.contains("InvalidParameterException") && text.contains("1024"),
+        "{text}"
+    );
+
+    // Another account reads but does not change A's public repository.
+    let other = account_with_key(&s, "111111111111");
+    let b = env_of(&s, &other);
+    let theirs_of_a = [
+        "ecr-public",
+        "describe-repositories",
+        "--registry-id",
+        "000000000000",
+    ];
+    let seen = json_of(&theirs_of_a, aws_with(&b, &theirs_of_a));
+    assert_eq!(seen["repositories"][0]["repositoryName"], "tools/app");
+    let delete_a = [
+        "ecr-public",
+        "delete-repository",
+        "--registry-id",
+        "000000000000",
+        "--repository-name",
+        "tools/app",
+    ];
+    let text = String::from_utf8_lossy(&aws_with(&b, &delete_a).stderr).to_string();
+    assert!(text.contains("AccessDenied"), "{text}");
+    let theirs = json_of(&list, aws_with(&b, &list));
+    assert!(theirs["repositories"].as_array().unwrap().is_empty());
+
+    let delete = [
+        "ecr-public",
+        "delete-repository",
+        "--repository-name",
+        "tools/app",
+    ];
+    let deleted = json_of(&delete, aws_with(&root, &delete));
+    assert_eq!(deleted["repository"]["repositoryName"], "tools/app");
+    let text = String::from_utf8_lossy(&aws_with(&root, &get).stderr).to_string();
+    assert!(text.contains("RepositoryNotFoundException"), "{text}");
 }
 
 /// No region a request can name reaches the public registries' key.

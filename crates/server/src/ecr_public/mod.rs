@@ -26,6 +26,7 @@ macro_rules! handler {
 }
 
 mod registries;
+mod repositories;
 mod table;
 
 pub use table::{IMPLEMENTED_OPERATIONS, OPERATIONS};

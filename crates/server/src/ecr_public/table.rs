@@ -2,7 +2,7 @@
 //! each operation berth answers, and for the rest the reason it answers
 //! `UnsupportedCommandException`.
 
-use super::{registries, PublicCall};
+use super::{registries, repositories, PublicCall};
 use crate::aws_error::AwsError;
 use crate::op_table::yes;
 use futures_util::future::BoxFuture;
@@ -17,25 +17,28 @@ const fn no(name: &'static str) -> Entry {
     crate::op_table::no(name, REPOSITORIES)
 }
 
-const REPOSITORIES: &str = "public repositories are not built yet (berth's issue 24); the public registry's own operations (DescribeRegistries, Get/PutRegistryCatalogData) are";
+const REPOSITORIES: &str = "images in public repositories (pushes, anonymous pulls), their policies and tags are not built yet (berth's issue 24); the registry's and repositories' own operations and catalog data are";
 
 pub const OPERATIONS: &[Entry] = &[
     no("BatchCheckLayerAvailability"),
     no("BatchDeleteImage"),
     no("CompleteLayerUpload"),
-    no("CreateRepository"),
-    no("DeleteRepository"),
+    yes("CreateRepository", repositories::create_repository),
+    yes("DeleteRepository", repositories::delete_repository),
     no("DeleteRepositoryPolicy"),
     no("DescribeImageTags"),
     no("DescribeImages"),
     yes("DescribeRegistries", registries::describe_registries),
-    no("DescribeRepositories"),
+    yes("DescribeRepositories", repositories::describe_repositories),
     no("GetAuthorizationToken"),
     yes(
         "GetRegistryCatalogData",
         registries::get_registry_catalog_data,
     ),
-    no("GetRepositoryCatalogData"),
+    yes(
+        "GetRepositoryCatalogData",
+        repositories::get_repository_catalog_data,
+    ),
     no("GetRepositoryPolicy"),
     no("InitiateLayerUpload"),
     no("ListTagsForResource"),
@@ -44,7 +47,10 @@ pub const OPERATIONS: &[Entry] = &[
         "PutRegistryCatalogData",
         registries::put_registry_catalog_data,
     ),
-    no("PutRepositoryCatalogData"),
+    yes(
+        "PutRepositoryCatalogData",
+        repositories::put_repository_catalog_data,
+    ),
     no("SetRepositoryPolicy"),
     no("TagResource"),
     no("UntagResource"),
@@ -69,6 +75,6 @@ mod tests {
         sorted.dedup();
         assert_eq!(names, sorted);
         assert_eq!(names.len(), 23);
-        assert_eq!(super::IMPLEMENTED_OPERATIONS.len(), 3);
+        assert_eq!(super::IMPLEMENTED_OPERATIONS.len(), 8);
     }
 }

@@ -1,7 +1,10 @@
 //! `PublicRegistryStore`'s suite: one registry per account, an alias held
 //! by one account, found by either, its display name set.
 
-use crate::metadata::{CreatePublicRegistryOutcome, PublicRegistryRecord, PublicRegistryStore};
+use crate::metadata::{
+    CreatePublicRegistryOutcome, PublicRegistryRecord, PublicRegistryStore, RegistryKey,
+    RepositoryStore,
+};
 
 fn record(account: &str, alias: &str) -> PublicRegistryRecord {
     PublicRegistryRecord {
@@ -12,7 +15,7 @@ fn record(account: &str, alias: &str) -> PublicRegistryRecord {
     }
 }
 
-pub async fn public_registry_store_suite(store: &impl PublicRegistryStore) {
+pub async fn public_registry_store_suite(store: &(impl PublicRegistryStore + RepositoryStore)) {
     assert_eq!(store.public_registry("000000000000").await.unwrap(), None);
     let a = record("000000000000", "alpha");
     assert_eq!(
@@ -57,4 +60,26 @@ pub async fn public_registry_store_suite(store: &impl PublicRegistryStore) {
             .display_name,
         "Team Alpha"
     );
+
+    // A repository's catalog data: none, set, replaced, gone with it.
+    let public = RegistryKey {
+        account_id: "000000000000".into(),
+        region: "@public".into(),
+    };
+    let repo = store.ensure_repository(&public, "app", 1).await.unwrap();
+    assert_eq!(store.public_catalog(repo).await.unwrap(), None);
+    store
+        .put_public_catalog(repo, r#"{"description":"one"}"#, Some(b"\x89PNG"))
+        .await
+        .unwrap();
+    store
+        .put_public_catalog(repo, r#"{"description":"two"}"#, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.public_catalog(repo).await.unwrap(),
+        Some((r#"{"description":"two"}"#.to_string(), None))
+    );
+    store.delete_repository(&public, "app", true).await.unwrap();
+    assert_eq!(store.public_catalog(repo).await.unwrap(), None);
 }

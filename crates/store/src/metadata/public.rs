@@ -2,6 +2,7 @@
 //! one per account, named in public image references by an alias that is
 //! unique across the deployment.
 
+use super::RepoId;
 use crate::Result;
 use async_trait::async_trait;
 
@@ -35,4 +36,9 @@ pub trait PublicRegistryStore: Send + Sync {
     ) -> Result<CreatePublicRegistryOutcome>;
     /// False when the account has no public registry.
     async fn set_public_display_name(&self, account_id: &str, name: &str) -> Result<bool>;
+    /// A public repository's catalog data: its text members (JSON) and logo.
+    async fn public_catalog(&self, repo: RepoId) -> Result<Option<(String, Option<Vec<u8>>)>>;
+    /// Replaces a repository's catalog data.
+    async fn put_public_catalog(&self, repo: RepoId, data: &str, logo: Option<&[u8]>)
+        -> Result<()>;
 }

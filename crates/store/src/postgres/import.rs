@@ -44,6 +44,7 @@ const TABLES: &[&str] = &[
     "registry_scanning",
     "repositories",
     "repository_tags",
+    "public_catalog",
     "blobs",
     "repository_blobs",
     "manifest_bodies",

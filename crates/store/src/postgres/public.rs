@@ -1,7 +1,9 @@
 //! `PublicRegistryStore` on PostgreSQL: the SQL is shared (`public_sql.rs`).
 
 use super::PgMetadataStore;
-use crate::metadata::{CreatePublicRegistryOutcome, PublicRegistryRecord, PublicRegistryStore};
+use crate::metadata::{
+    CreatePublicRegistryOutcome, PublicRegistryRecord, PublicRegistryStore, RepoId,
+};
 use crate::public_sql::*;
 use crate::Result;
 use async_trait::async_trait;
@@ -64,6 +66,30 @@ impl PublicRegistryStore for PgMetadataStore {
                 .await?
                 .rows_affected();
             Ok(n == 1)
+        })
+    }
+
+    async fn public_catalog(&self, repo: RepoId) -> Result<Option<(String, Option<Vec<u8>>)>> {
+        Ok(sqlx::query_as(CATALOG)
+            .bind(repo.0)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn put_public_catalog(
+        &self,
+        repo: RepoId,
+        data: &str,
+        logo: Option<&[u8]>,
+    ) -> Result<()> {
+        retrying!({
+            sqlx::query(PUT_CATALOG)
+                .bind(repo.0)
+                .bind(data)
+                .bind(logo)
+                .execute(&self.writer)
+                .await?;
+            Ok(())
         })
     }
 }

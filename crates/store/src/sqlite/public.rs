@@ -2,7 +2,9 @@
 
 use super::writer::ExecuteDurably;
 use super::SqliteMetadataStore;
-use crate::metadata::{CreatePublicRegistryOutcome, PublicRegistryRecord, PublicRegistryStore};
+use crate::metadata::{
+    CreatePublicRegistryOutcome, PublicRegistryRecord, PublicRegistryStore, RepoId,
+};
 use crate::public_sql::*;
 use crate::Result;
 use async_trait::async_trait;
@@ -62,5 +64,27 @@ impl PublicRegistryStore for SqliteMetadataStore {
             .await?
             .rows_affected();
         Ok(n == 1)
+    }
+
+    async fn public_catalog(&self, repo: RepoId) -> Result<Option<(String, Option<Vec<u8>>)>> {
+        Ok(sqlx::query_as(CATALOG)
+            .bind(repo.0)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn put_public_catalog(
+        &self,
+        repo: RepoId,
+        data: &str,
+        logo: Option<&[u8]>,
+    ) -> Result<()> {
+        sqlx::query(PUT_CATALOG)
+            .bind(repo.0)
+            .bind(data)
+            .bind(logo)
+            .execute_durably(&self.writer)
+            .await?;
+        Ok(())
     }
 }
