@@ -69,3 +69,84 @@ pub fn respond(result: Result<Response, AwsError>, api: &'static str) -> Respons
     }
     resp
 }
+
+/// A table-driven JSON 1.1 API (KMS's `TrentService`, ECR Public's
+/// `SpencerFrontendService`): what its requests share before the
+/// operation's own handler runs.
+pub struct TargetApi<H: 'static> {
+    /// `X-Amz-Target`'s prefix, with its dot.
+    pub prefix: &'static str,
+    /// The API as messages name it.
+    pub name: &'static str,
+    /// The SigV4 service the signature must be scoped to.
+    pub service: &'static str,
+    pub max_body: usize,
+    /// The error a too-large body gets, and the one an operation of the
+    /// model that berth does not answer gets.
+    pub too_large: &'static str,
+    pub unsupported: &'static str,
+    pub table: &'static [crate::op_table::Entry<H>],
+}
+
+/// A request of a `TargetApi` that passed every shared check.
+pub struct TargetCall<H> {
+    pub handler: H,
+    pub caller: berth_registry::Caller,
+    pub claim: berth_iam::sigv4::Claim,
+    pub input: serde_json::Value,
+}
+
+impl<H: Copy> TargetApi<H> {
+    /// The operation's handler, the signer as the caller (with the request's
+    /// facts and signing key), and the input: the operation is found from
+    /// the target, the caller is refused from the headers before any of the
+    /// body is read, and the body is bounded.
+    pub async fn accept(
+        &self,
+        app: &crate::AppState,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        body: axum::body::Body,
+        facts: berth_registry::RequestFacts,
+    ) -> Result<TargetCall<H>, AwsError> {
+        use sha2::Digest as _;
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let op = target.strip_prefix(self.prefix).unwrap_or("");
+        let Some(entry) = crate::op_table::find(self.table, op) else {
+            return Err(AwsError::client(
+                "UnknownOperationException",
+                format!("'{target}' is not an operation of the {} API", self.name),
+            ));
+        };
+        let Some(handler) = entry.handler else {
+            return Err(AwsError::client(
+                self.unsupported,
+                format!(
+                    "berth's {} does not answer {op}: {}",
+                    self.name, entry.why_not
+                ),
+            ));
+        };
+        let identified = crate::signed::identify(app, method, uri, headers, self.service).await?;
+        let bytes = read_body(body, self.max_body, self.too_large).await?;
+        let payload = hex::encode(sha2::Sha256::digest(&bytes));
+        let signer = identified.verify(method, uri, headers, &payload)?;
+        let input = input(&bytes)?;
+        Ok(TargetCall {
+            handler,
+            caller: berth_registry::Caller {
+                principal: signer.principal,
+                facts: berth_registry::RequestFacts {
+                    signing_key: Some(signer.claim.access_key_id.clone()),
+                    ..facts
+                },
+            },
+            claim: signer.claim,
+            input,
+        })
+    }
+}

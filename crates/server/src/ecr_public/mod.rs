@@ -32,13 +32,11 @@ mod table;
 pub use table::{IMPLEMENTED_OPERATIONS, OPERATIONS};
 
 use crate::aws_error::AwsError;
-use crate::aws_json::read_body;
 use crate::AppState;
 use axum::body::Body;
 use axum::response::Response;
 use berth_registry::{Caller, RequestFacts};
 use http::{HeaderMap, Method, Uri};
-use sha2::Digest as _;
 
 pub const TARGET_PREFIX: &str = "SpencerFrontendService.";
 /// The largest ECR Public request: a layer part of up to 10 MiB in base64
@@ -77,6 +75,17 @@ pub async fn api(
     )
 }
 
+/// What every ECR Public request shares before its operation's handler.
+const API: crate::aws_json::TargetApi<table::Handler> = crate::aws_json::TargetApi {
+    prefix: TARGET_PREFIX,
+    name: "ECR Public",
+    service: "ecr-public",
+    max_body: MAX_BODY,
+    too_large: "InvalidParameterException",
+    unsupported: "UnsupportedCommandException",
+    table: table::OPERATIONS,
+};
+
 async fn handle(
     app: &AppState,
     method: &Method,
@@ -85,48 +94,17 @@ async fn handle(
     body: Body,
     facts: RequestFacts,
 ) -> Result<Response, AwsError> {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let op = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
-    let Some(entry) = table::find(op) else {
-        return Err(AwsError::client(
-            "UnknownOperationException",
-            format!("'{target}' is not an operation of the ECR Public API"),
-        ));
-    };
-    let Some(handler) = entry.handler else {
-        return Err(AwsError::client(
-            "UnsupportedCommandException",
-            format!(
-                "berth's ECR Public does not answer {op} yet: {}",
-                entry.why_not
-            ),
-        ));
-    };
-    // Refused from the headers before any of the body is read.
-    let identified = crate::signed::identify(app, method, uri, headers, "ecr-public").await?;
-    let bytes = read_body(body, MAX_BODY, "InvalidParameterException").await?;
-    let payload = hex::encode(sha2::Sha256::digest(&bytes));
-    let signer = identified.verify(method, uri, headers, &payload)?;
-    let input = crate::aws_json::input(&bytes)?;
+    let accepted = API.accept(app, method, uri, headers, body, facts).await?;
     let call = PublicCall {
         app,
-        caller: Caller {
-            principal: signer.principal,
-            facts: RequestFacts {
-                signing_key: Some(signer.claim.access_key_id.clone()),
-                ..facts
-            },
-        },
+        caller: accepted.caller,
         host: headers
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
             .unwrap_or_default()
             .to_string(),
     };
-    let output = handler(&call, input).await?;
+    let output = (accepted.handler)(&call, accepted.input).await?;
     Ok(crate::aws_json::ok(
         serde_json::to_vec(&output).expect("output serializes"),
     ))

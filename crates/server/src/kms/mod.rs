@@ -34,13 +34,11 @@ mod table;
 pub use table::{IMPLEMENTED_OPERATIONS, OPERATIONS};
 
 use crate::aws_error::AwsError;
-use crate::aws_json::read_body;
 use crate::AppState;
 use axum::body::Body;
 use axum::response::Response;
 use berth_registry::{Caller, RequestFacts};
 use http::{HeaderMap, Method, Uri};
-use sha2::Digest as _;
 
 pub const TARGET_PREFIX: &str = "TrentService.";
 /// The largest KMS request: a 32 KB key policy, or 4 KB of plaintext and
@@ -75,6 +73,17 @@ pub async fn api(
     )
 }
 
+/// What every KMS request shares before its operation's handler.
+const API: crate::aws_json::TargetApi<table::Handler> = crate::aws_json::TargetApi {
+    prefix: TARGET_PREFIX,
+    name: "KMS",
+    service: "kms",
+    max_body: MAX_BODY,
+    too_large: "ValidationException",
+    unsupported: "UnsupportedOperationException",
+    table: table::OPERATIONS,
+};
+
 async fn handle(
     app: &AppState,
     method: &Method,
@@ -83,41 +92,13 @@ async fn handle(
     body: Body,
     facts: RequestFacts,
 ) -> Result<Response, AwsError> {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let op = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
-    let Some(entry) = table::find(op) else {
-        return Err(AwsError::client(
-            "UnknownOperationException",
-            format!("'{target}' is not an operation of the KMS API"),
-        ));
-    };
-    let Some(handler) = entry.handler else {
-        return Err(AwsError::client(
-            "UnsupportedOperationException",
-            format!("berth's KMS does not implement {op}: {}", entry.why_not),
-        ));
-    };
-    // Refused from the headers before any of the body is read.
-    let identified = crate::signed::identify(app, method, uri, headers, "kms").await?;
-    let bytes = read_body(body, MAX_BODY, "ValidationException").await?;
-    let payload = hex::encode(sha2::Sha256::digest(&bytes));
-    let signer = identified.verify(method, uri, headers, &payload)?;
-    let input = crate::aws_json::input(&bytes)?;
+    let accepted = API.accept(app, method, uri, headers, body, facts).await?;
     let call = KmsCall {
         app,
-        caller: Caller {
-            principal: signer.principal,
-            facts: RequestFacts {
-                signing_key: Some(signer.claim.access_key_id.clone()),
-                ..facts
-            },
-        },
-        region: signer.claim.region.clone(),
+        caller: accepted.caller,
+        region: accepted.claim.region.clone(),
     };
-    let output = handler(&call, input).await?;
+    let output = (accepted.handler)(&call, accepted.input).await?;
     Ok(crate::aws_json::ok(
         serde_json::to_vec(&output).expect("output serializes"),
     ))

@@ -86,10 +86,6 @@ pub const OPERATIONS: &[Entry] = &[
 /// The names of the operations berth implements, in the table's order.
 pub const IMPLEMENTED_OPERATIONS: &[&str] = crate::op_table::implemented_names!(OPERATIONS);
 
-pub fn find(name: &str) -> Option<&'static Entry> {
-    crate::op_table::find(OPERATIONS, name)
-}
-
 #[cfg(test)]
 mod tests {
     /// The table is botocore's model: every operation once, in order.
