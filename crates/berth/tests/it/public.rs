@@ -363,3 +363,112 @@ fn no_request_names_the_public_region() {
         berth_registry::PUBLIC_REGION
     ));
 }
+
+/// Every ECR Public operation berth answers, from its table: an unsigned
+/// call is refused before its body is read, and another account's admin,
+/// naming A's registry and repository, changes nothing of A's (reads of
+/// A's public repositories are allowed: they are public).
+#[test]
+fn every_public_operation_refuses_the_anonymous_and_changes_only_the_callers_account() {
+    use berth_testkit::signed::{json_call, Signer};
+    use serde_json::{json, Value};
+    let s = start();
+    let client = s.raw_client();
+    let call = |key: (&str, &str), op: &str, input: Value| {
+        let signer = Signer {
+            key,
+            session_token: None,
+            region: "us-east-1",
+            service: "ecr-public",
+        };
+        json_call(
+            &client,
+            &s.url(),
+            &signer,
+            &format!("SpencerFrontendService.{op}"),
+            &input,
+        )
+    };
+    let root = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    call(root, "PutRegistryCatalogData", json!({"displayName": "A"})).unwrap();
+    call(
+        root,
+        "CreateRepository",
+        json!({"repositoryName": "pub/app", "catalogData": {"description": "A's"}}),
+    )
+    .unwrap();
+    let other = account_with_key(&s, "111111111111");
+    let b = (other.0.as_str(), other.1.as_str());
+    const A: &str = "000000000000";
+    let mut walked = 0;
+    for op in berth_server::ecr_public::IMPLEMENTED_OPERATIONS {
+        // Each operation's members, naming A's registry where it has one.
+        let input = match *op {
+            "DescribeRegistries" | "GetRegistryCatalogData" => json!({}),
+            "PutRegistryCatalogData" => json!({"displayName": "B"}),
+            "CreateRepository" => json!({"repositoryName": "pub/app"}),
+            "DescribeRepositories" => json!({"registryId": A}),
+            "DeleteRepository" => {
+                json!({"registryId": A, "repositoryName": "pub/app", "force": true})
+            }
+            "GetRepositoryCatalogData" => json!({"registryId": A, "repositoryName": "pub/app"}),
+            "PutRepositoryCatalogData" => json!({"registryId": A, "repositoryName": "pub/app",
+                "catalogData": {"description": "B's"}}),
+            other => panic!("{other}: add its members here, and what another account may do"),
+        };
+        let unsigned = client
+            .post(format!("{}/", s.url()))
+            .header("x-amz-target", format!("SpencerFrontendService.{op}"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(input.to_string())
+            .send()
+            .unwrap();
+        let err: Value = unsigned.json().unwrap();
+        assert_eq!(
+            err["__type"], "MissingAuthenticationTokenException",
+            "{op}: {err}"
+        );
+        let as_b = call(b, op, input);
+        match *op {
+            "DeleteRepository" | "PutRepositoryCatalogData" => {
+                let (_, err) = as_b.expect_err(op);
+                assert_eq!(err["__type"], "AccessDeniedException", "{op}: {err}");
+            }
+            "DescribeRegistries" => {
+                let out = as_b.unwrap();
+                assert_eq!(out["registries"][0]["registryId"], "111111111111", "{op}");
+            }
+            "GetRegistryCatalogData" => {
+                let out = as_b.unwrap();
+                assert_ne!(out["registryCatalogData"]["displayName"], "A", "{op}");
+            }
+            "DescribeRepositories" | "GetRepositoryCatalogData" => {
+                as_b.unwrap_or_else(|e| panic!("{op}: a public read refused: {e:?}"));
+            }
+            _ => {
+                as_b.unwrap_or_else(|e| panic!("{op} in B's own registry: {e:?}"));
+            }
+        }
+        walked += 1;
+    }
+    assert_eq!(walked, 8);
+    // Nothing of A's changed.
+    let a_catalog = call(root, "GetRegistryCatalogData", json!({})).unwrap();
+    assert_eq!(a_catalog["registryCatalogData"]["displayName"], "A");
+    let a_repo = call(
+        root,
+        "GetRepositoryCatalogData",
+        json!({"repositoryName": "pub/app"}),
+    )
+    .unwrap();
+    assert_eq!(a_repo["catalogData"]["description"], "A's");
+    let listed = call(root, "DescribeRepositories", json!({})).unwrap();
+    assert_eq!(
+        listed["repositories"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
+}
