@@ -127,20 +127,13 @@ impl Registry {
         action: &str,
         resource: &str,
     ) -> Result<()> {
-        let (decision, request) = self
+        match self
             .identity
-            .decide_identity_only(&caller.principal, action, resource, &caller.facts)
-            .await?;
-        match decision {
-            berth_iam::policy::Decision::Allow => Ok(()),
-            d => Err(Error::AccessDenied(
-                d.denial_message(&request).unwrap_or_else(|| {
-                    format!(
-                        "User: {} is not authorized to perform: {action} on resource: {resource}",
-                        caller.arn()
-                    )
-                }),
-            )),
+            .identity_denial(caller, action, resource)
+            .await?
+        {
+            None => Ok(()),
+            Some(m) => Err(Error::AccessDenied(m)),
         }
     }
 
@@ -167,6 +160,14 @@ impl Registry {
         Err(Error::Unavailable(
             "no free registry alias was found; try again".into(),
         ))
+    }
+
+    /// The account's public registry if it has one (a read: nothing made).
+    pub async fn existing_public_registry(
+        &self,
+        account_id: &str,
+    ) -> Result<Option<PublicRegistryRecord>> {
+        Ok(self.meta.public_registry(account_id).await?)
     }
 
     /// The account whose public registry has `alias`, if any.

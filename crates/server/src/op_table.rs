@@ -59,3 +59,26 @@ macro_rules! implemented_names {
     };
 }
 pub(crate) use implemented_names;
+
+/// An operation's handler for a table's API, in a module under the API's
+/// own: the input type parsed from the request's JSON by `$parse`, then
+/// `$body`, which answers the output's JSON; `$call` is the API's call
+/// struct (in the parent module).
+macro_rules! json_handler {
+    ($call:ident, $parse:path; $name:ident, $input:ty, |$c:ident, $in:ident| $body:block) => {
+        pub fn $name<'a>(
+            $c: &'a super::$call<'a>,
+            v: serde_json::Value,
+        ) -> futures_util::future::BoxFuture<
+            'a,
+            Result<serde_json::Value, crate::aws_error::AwsError>,
+        > {
+            Box::pin(async move {
+                #[allow(unused_variables)]
+                let $in: $input = $parse(v)?;
+                $body
+            })
+        }
+    };
+}
+pub(crate) use json_handler;

@@ -514,6 +514,22 @@ impl Identity {
             .await
     }
 
+    /// Why `caller`'s identity policies, under its request's facts, do not
+    /// allow `action` on `resource` (AWS's AccessDenied text), or `None`
+    /// when they allow it: the check of actions that have no resource
+    /// policy (KMS's keyless operations, ECR Public's registries).
+    pub(crate) async fn identity_denial(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+    ) -> Result<Option<String>> {
+        let (decision, request) = self
+            .decide_identity_only(&caller.principal, action, resource, &caller.facts)
+            .await?;
+        Ok(decision.denial_message(&request))
+    }
+
     /// `caller` doing `action` on `resource` of `resource_account`, which
     /// carries its own policy that must name the caller (a KMS key policy:
     /// naming the caller suffices; naming only the account delegates to

@@ -258,11 +258,14 @@ impl KmsApi<'_> {
         action: &str,
         resource: &str,
     ) -> Result<()> {
-        let (decision, request) = self
+        match self
             .identity
-            .decide_identity_only(&caller.principal, action, resource, &caller.facts)
-            .await?;
-        deny_unless_allowed(decision, &request)
+            .identity_denial(caller, action, resource)
+            .await?
+        {
+            None => Ok(()),
+            Some(m) => Err(kms_error("AccessDeniedException", m)),
+        }
     }
 
     /// Resolves and authorizes.

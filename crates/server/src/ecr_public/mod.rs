@@ -5,23 +5,11 @@
 //! `registries` answers the public registry's operations. Public
 //! repositories are the next step (ARCHITECTURE.md, "Public repositories").
 
-/// An operation's handler: its input parsed from the request's JSON, then
-/// `body`, which answers the output's JSON.
+/// An operation's handler: its input parsed by `parse`
+/// (`op_table::json_handler!`).
 macro_rules! handler {
-    ($name:ident, $input:ty, |$call:ident, $in:ident| $body:block) => {
-        pub fn $name<'a>(
-            $call: &'a super::PublicCall<'a>,
-            v: serde_json::Value,
-        ) -> futures_util::future::BoxFuture<
-            'a,
-            Result<serde_json::Value, crate::aws_error::AwsError>,
-        > {
-            Box::pin(async move {
-                #[allow(unused_variables)]
-                let $in: $input = super::parse(v)?;
-                $body
-            })
-        }
+    ($($operation:tt)*) => {
+        crate::op_table::json_handler!(PublicCall, super::parse; $($operation)*);
     };
 }
 

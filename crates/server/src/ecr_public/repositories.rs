@@ -53,24 +53,40 @@ async fn authorize(
         .map_err(|e| AwsError::from_registry(e, account))
 }
 
-async fn repository_json(
-    call: &PublicCall<'_>,
-    account: &str,
-    r: &RepositoryRecord,
-) -> Result<Value, AwsError> {
+/// `<public host>/<alias>` of `account`'s public registry, read once per
+/// request: only called with a repository in hand, and CreateRepository
+/// makes the registry before any repository, so it is there (a read:
+/// naming another account's registry makes nothing for it).
+async fn uri_prefix(call: &PublicCall<'_>, account: &str) -> Result<String, AwsError> {
     let registry = call
         .app
         .registry
-        .public_registry(account)
+        .existing_public_registry(account)
         .await
-        .map_err(|e| AwsError::from_registry(e, account))?;
-    Ok(json!({
+        .map_err(|e| AwsError::from_registry(e, account))?
+        .ok_or_else(|| {
+            AwsError::from_registry(
+                berth_registry::Error::Unavailable(format!(
+                    "account {account} has public repositories but no public registry"
+                )),
+                account,
+            )
+        })?;
+    Ok(format!(
+        "{}/{}",
+        call.app.hosts.public_host(&call.host),
+        registry.alias
+    ))
+}
+
+fn repository_json(prefix: &str, account: &str, r: &RepositoryRecord) -> Value {
+    json!({
         "repositoryArn": repository_arn(account, &r.name),
         "registryId": account,
         "repositoryName": r.name,
-        "repositoryUri": format!("{}/{}/{}", call.app.hosts.public_host(&call.host), registry.alias, r.name),
+        "repositoryUri": format!("{prefix}/{}", r.name),
         "createdAt": r.created_at as f64 / 1000.0,
-    }))
+    })
 }
 
 fn catalog_json(c: &PublicCatalog) -> Value {
@@ -151,7 +167,8 @@ handler!(create_repository, CreateInput, |call, input| {
         .create_public_repository(&account, &name, catalog, &tags)
         .await
         .map_err(|e| AwsError::from_registry(e, &account))?;
-    let mut out = json!({"repository": repository_json(call, &account, &record).await?});
+    let prefix = uri_prefix(call, &account).await?;
+    let mut out = json!({"repository": repository_json(&prefix, &account, &record)});
     if let Some(c) = &input.catalog_data {
         out["catalogData"] = catalog_json(&c.catalog);
     }
@@ -181,9 +198,17 @@ handler!(describe_repositories, DescribeInput, |call, input| {
                 "repositoryNames cannot be used with maxResults or nextToken",
             ));
         }
+        let mut records = Vec::with_capacity(names.len());
         for name in names {
-            let r = registry.repository(&key, name).await.map_err(fail)?;
-            out.push(repository_json(call, &account, &r).await?);
+            records.push(registry.repository(&key, name).await.map_err(fail)?);
+        }
+        if !records.is_empty() {
+            let prefix = uri_prefix(call, &account).await?;
+            out.extend(
+                records
+                    .iter()
+                    .map(|r| repository_json(&prefix, &account, r)),
+            );
         }
         return Ok(json!({"repositories": out}));
     }
@@ -220,8 +245,9 @@ handler!(describe_repositories, DescribeInput, |call, input| {
         page.truncate(limit as usize);
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&page[page.len() - 1].name)
     });
-    for r in &page {
-        out.push(repository_json(call, &account, r).await?);
+    if !page.is_empty() {
+        let prefix = uri_prefix(call, &account).await?;
+        out.extend(page.iter().map(|r| repository_json(&prefix, &account, r)));
     }
     let mut answer = json!({"repositories": out});
     if let Some(n) = next {
@@ -250,7 +276,8 @@ handler!(delete_repository, DeleteInput, |call, input| {
         .delete_repository(&public_key(&account), &name, input.force)
         .await
         .map_err(|e| AwsError::from_registry(e, &account))?;
-    Ok(json!({"repository": repository_json(call, &account, &record).await?}))
+    let prefix = uri_prefix(call, &account).await?;
+    Ok(json!({"repository": repository_json(&prefix, &account, &record)}))
 });
 
 #[derive(Deserialize)]

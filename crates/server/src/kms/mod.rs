@@ -5,23 +5,11 @@
 //! their members and call the registry's `kms()`, which authorizes each
 //! against the key's policy and the caller's identity policies.
 
-/// An operation's handler: its input type parsed from the request's JSON
-/// (`members::parse`), then `body`, which answers the output's JSON.
+/// An operation's handler: its input parsed by `members::parse`
+/// (`op_table::json_handler!`).
 macro_rules! handler {
-    ($name:ident, $input:ty, |$call:ident, $in:ident| $body:block) => {
-        pub fn $name<'a>(
-            $call: &'a super::KmsCall<'a>,
-            v: serde_json::Value,
-        ) -> futures_util::future::BoxFuture<
-            'a,
-            Result<serde_json::Value, crate::aws_error::AwsError>,
-        > {
-            Box::pin(async move {
-                #[allow(unused_variables)]
-                let $in: $input = super::members::parse(v)?;
-                $body
-            })
-        }
+    ($($operation:tt)*) => {
+        crate::op_table::json_handler!(KmsCall, super::members::parse; $($operation)*);
     };
 }
 
