@@ -53,9 +53,30 @@ pub fn set_auth(addr: SocketAddr, user_password: &str) {
         base64::engine::general_purpose::STANDARD.encode(user_password)
     ))
     .expect("base64 is a valid header value");
+    set_authorization(addr, Some(v));
+}
+
+/// Sends this `Authorization` (or none) on every later connection to `addr`.
+pub fn set_authorization(addr: SocketAddr, value: Option<HeaderValue>) {
     let mut a = AUTH.lock().expect("not poisoned");
     a.retain(|(x, _)| *x != addr);
-    a.push((addr, v));
+    if let Some(v) = value {
+        a.push((addr, v));
+    }
+}
+
+/// `Host` per server address, where it is not the address itself (the
+/// public host of public repositories).
+static HOSTS: std::sync::Mutex<Vec<(SocketAddr, HeaderValue)>> = std::sync::Mutex::new(Vec::new());
+
+/// Sends `Host: host` (or the address, with `None`) on every later
+/// connection to `addr`.
+pub fn set_host(addr: SocketAddr, host: Option<&str>) {
+    let mut h = HOSTS.lock().expect("not poisoned");
+    h.retain(|(x, _)| *x != addr);
+    if let Some(v) = host.and_then(|h| HeaderValue::from_str(h).ok()) {
+        h.push((addr, v));
+    }
 }
 
 pub fn auth_for(addr: SocketAddr) -> Option<HeaderValue> {
@@ -78,7 +99,15 @@ impl Conn {
         });
         Ok(Conn {
             send,
-            host: HeaderValue::from_str(&addr.to_string())?,
+            host: match HOSTS
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .find(|(x, _)| *x == addr)
+            {
+                Some((_, h)) => h.clone(),
+                None => HeaderValue::from_str(&addr.to_string())?,
+            },
             auth: auth_for(addr),
         })
     }
@@ -285,6 +314,26 @@ pub fn path_of(url: &str) -> &str {
 fn with_digest(loc: &str, digest: &str) -> String {
     let sep = if loc.contains('?') { '&' } else { '?' };
     format!("{loc}{sep}digest={digest}")
+}
+
+/// Pushes `image` (config, layers, manifest under `tag`) to `repo`.
+pub(crate) async fn push_image(
+    c: &mut Conn,
+    repo: &str,
+    image: &berth_testkit::image::Image,
+    tag: &str,
+) -> anyhow::Result<()> {
+    c.push_bytes(repo, &image.config).await?;
+    for l in &image.layers {
+        c.push_bytes(repo, &l.bytes).await?;
+    }
+    c.put_manifest(
+        repo,
+        tag,
+        berth_testkit::image::OCI_MANIFEST,
+        &image.manifest,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -8,10 +8,11 @@
 //! peer column unencrypted, so the ratio is what sealing costs.
 
 use crate::blobs::{pull_all, push_all, REPO as BLOB_REPO};
+use crate::client::push_image;
 use crate::client::Conn;
 use crate::content::{self, Blob};
 use crate::load;
-use crate::meta::{manifest_shapes, push_image, IMAGE_REPO};
+use crate::meta::{manifest_shapes, IMAGE_REPO};
 use crate::plan::{size_label, Plan};
 use crate::progress;
 use crate::report::{Better, Results, Who, ENCRYPTION as PREFIX};

@@ -13,6 +13,7 @@ mod load;
 mod machine;
 mod meta;
 mod plan;
+mod public;
 mod replication;
 mod report;
 mod scale_out;

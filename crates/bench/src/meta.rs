@@ -4,7 +4,7 @@
 //! each concurrency, tag and catalog listings, and a skopeo push and pull;
 //! at the end, restarts timed to the first 200 and idle memory.
 
-use crate::client::{empty, Conn, ACCEPT_MANIFESTS};
+use crate::client::{empty, push_image, Conn, ACCEPT_MANIFESTS};
 use crate::load::{self, Shape};
 use crate::plan::Plan;
 use crate::report::{Better, Results};
@@ -127,6 +127,7 @@ impl Meta {
     ) -> anyhow::Result<()> {
         self.manifests(plan, order, results).await?;
         self.sessions(plan, results).await?;
+        crate::public::pulls(&self.berth, &self.image, plan, results).await?;
         self.listings(plan, order, results).await?;
         crate::console::pages(self.berth.addr, plan, results).await?;
         self.skopeo(plan, round, order, results)?;
@@ -471,20 +472,6 @@ pub(crate) fn manifest_shapes(image: &Image) -> Vec<(String, Shape)> {
         }
     }
     shapes
-}
-
-pub(crate) async fn push_image(
-    c: &mut Conn,
-    repo: &str,
-    image: &Image,
-    tag: &str,
-) -> anyhow::Result<()> {
-    c.push_bytes(repo, &image.config).await?;
-    for l in &image.layers {
-        c.push_bytes(repo, &l.bytes).await?;
-    }
-    c.put_manifest(repo, tag, OCI_MANIFEST, &image.manifest)
-        .await
 }
 
 /// Runs `op(conn, i)` for i in 0..n on `conns` connections (the op hands

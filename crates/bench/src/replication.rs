@@ -11,10 +11,11 @@
 //!   beside the same load while 1,000 pushes that replicate nowhere go on
 //!   (the peer column).
 
+use crate::client::push_image;
 use crate::client::{empty, Conn};
 use crate::content::{self, Blob};
 use crate::load;
-use crate::meta::{manifest_shapes, push_image, IMAGE_REPO};
+use crate::meta::{manifest_shapes, IMAGE_REPO};
 use crate::plan::Plan;
 use crate::progress;
 use crate::report::{Better, Results, Who, REPLICATION as PREFIX};

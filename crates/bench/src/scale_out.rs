@@ -9,10 +9,11 @@
 //! table of their own.
 
 use crate::blobs::{pull_all, push_all, REPO as BLOB_REPO};
+use crate::client::push_image;
 use crate::client::Conn;
 use crate::content::{self, Blob};
 use crate::load;
-use crate::meta::{manifest_shapes, push_image, IMAGE_REPO};
+use crate::meta::{manifest_shapes, IMAGE_REPO};
 use crate::plan::{size_label, Plan};
 use crate::progress;
 use crate::report::{Better, Results, Who, SCALE_OUT as PREFIX};

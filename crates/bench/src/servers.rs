@@ -183,6 +183,9 @@ impl Server {
                     .arg("--data-dir")
                     .arg(&self.data_dir)
                     .args(["--create-on-push", "true"])
+                    // The public pull row measures berth, not its quotas.
+                    .args(["--public-anonymous-pull-rate", "0"])
+                    .args(["--public-authenticated-pull-rate", "0"])
                     .env(
                         "BERTH_ROOT_ACCESS_KEY_ID",
                         berth_testkit::ROOT_ACCESS_KEY_ID,

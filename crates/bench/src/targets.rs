@@ -64,6 +64,18 @@ pub fn check(r: &Results) -> Vec<Check> {
         );
     }
 
+    if let Some(row) = r.get(crate::public::ROW) {
+        let (b, authenticated) = (m(&row.berth), m(&row.limit));
+        push(
+            format!("{}: within 10% of a login password's", row.name),
+            b >= 0.90 * authenticated,
+            format!(
+                "{b:.0} vs {authenticated:.0} req/s = {:.0}%",
+                100.0 * b / authenticated
+            ),
+        );
+    }
+
     for row in rows(r, |n| {
         n.starts_with("blob push") && !n.ends_with("(blobs/s)")
     }) {

@@ -78,6 +78,27 @@ pub struct ServeArgs {
     /// Domain of account host names `<account>.dkr.ecr.<region>.<domain>` [default: localhost].
     #[arg(long, env = "BERTH_DOMAIN")]
     pub domain: Option<String>,
+    /// The host name of public repositories and their gallery, served on
+    /// the same listener: `docker pull <public host>/<alias>/<repository>`
+    /// [default: public.<domain>].
+    #[arg(long, env = "BERTH_PUBLIC_HOST")]
+    pub public_host: Option<String>,
+    /// Anonymous pulls (manifest GETs) from public repositories allowed
+    /// per second per source IP, on each node; past it (and its burst)
+    /// 429 TOOMANYREQUESTS with Retry-After; 0 for no limit [default: 1,
+    /// ECR Public's].
+    #[arg(long, env = "BERTH_PUBLIC_ANONYMOUS_PULL_RATE")]
+    pub public_anonymous_pull_rate: Option<f64>,
+    /// Anonymous pulls allowed at once before the rate applies [default: 10].
+    #[arg(long, env = "BERTH_PUBLIC_ANONYMOUS_PULL_BURST")]
+    pub public_anonymous_pull_burst: Option<f64>,
+    /// Authenticated pulls from public repositories allowed per second per
+    /// account, on each node; 0 for no limit [default: 10, ECR Public's].
+    #[arg(long, env = "BERTH_PUBLIC_AUTHENTICATED_PULL_RATE")]
+    pub public_authenticated_pull_rate: Option<f64>,
+    /// Authenticated pulls allowed at once before the rate applies [default: 100].
+    #[arg(long, env = "BERTH_PUBLIC_AUTHENTICATED_PULL_BURST")]
+    pub public_authenticated_pull_burst: Option<f64>,
     /// Hours after which an untouched upload session is removed [default: 24].
     #[arg(long, env = "BERTH_UPLOAD_EXPIRY_HOURS")]
     pub upload_expiry_hours: Option<u64>,
@@ -207,6 +228,11 @@ pub struct Config {
     pub default_account: String,
     pub default_region: String,
     pub domain: String,
+    /// Lowercase, without a port.
+    pub public_host: String,
+    /// Quotas on pulls from public repositories.
+    pub public_anonymous_pulls: berth_server::public_quota::Limit,
+    pub public_authenticated_pulls: berth_server::public_quota::Limit,
     pub upload_expiry: Duration,
     pub upload_sessions: berth_store::UploadLimits,
     /// `None`: no background garbage collection.
@@ -397,6 +423,56 @@ impl Config {
         if upload_sessions.per_repository == 0 || upload_sessions.per_principal == 0 {
             bail!("upload_sessions_per_repository and upload_sessions_per_principal must be at least 1");
         }
+        let domain = args
+            .domain
+            .or(file.domain)
+            .unwrap_or_else(|| "localhost".into());
+        let public_host = args
+            .public_host
+            .or(file.public_host)
+            .unwrap_or_else(|| format!("public.{domain}"))
+            .to_ascii_lowercase();
+        if public_host.is_empty()
+            || public_host.contains(':')
+            || !public_host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        {
+            bail!("public_host must be a host name without a port, not '{public_host}'");
+        }
+        let quota = |name: &str,
+                     rate: Option<f64>,
+                     burst: Option<f64>,
+                     default: berth_server::public_quota::Limit| {
+            let limit = berth_server::public_quota::Limit {
+                per_second: rate.unwrap_or(default.per_second),
+                burst: burst.unwrap_or(default.burst),
+            };
+            if !(limit.per_second.is_finite()
+                && limit.per_second >= 0.0
+                && limit.burst.is_finite()
+                && limit.burst >= 0.0)
+            {
+                bail!("{name} pull rate and burst must be numbers of pulls, 0 or more");
+            }
+            Ok(limit)
+        };
+        let public_anonymous_pulls = quota(
+            "public_anonymous",
+            args.public_anonymous_pull_rate
+                .or(file.public_anonymous_pull_rate),
+            args.public_anonymous_pull_burst
+                .or(file.public_anonymous_pull_burst),
+            berth_server::public_quota::DEFAULT_ANONYMOUS,
+        )?;
+        let public_authenticated_pulls = quota(
+            "public_authenticated",
+            args.public_authenticated_pull_rate
+                .or(file.public_authenticated_pull_rate),
+            args.public_authenticated_pull_burst
+                .or(file.public_authenticated_pull_burst),
+            berth_server::public_quota::DEFAULT_AUTHENTICATED,
+        )?;
         let metadata = match args.metadata.or(file.metadata) {
             Some(text) => Metadata::parse(&text)?,
             None => Metadata::Sqlite(crate::datadir::metadata_db(&data_dir)),
@@ -448,10 +524,10 @@ impl Config {
                 .default_region
                 .or(file.default_region)
                 .unwrap_or_else(|| "us-east-1".into()),
-            domain: args
-                .domain
-                .or(file.domain)
-                .unwrap_or_else(|| "localhost".into()),
+            domain,
+            public_host,
+            public_anonymous_pulls,
+            public_authenticated_pulls,
             upload_expiry: Duration::from_secs(
                 3600 * args
                     .upload_expiry_hours

@@ -160,15 +160,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         registry: registry.clone(),
         metrics: Arc::new(Metrics::default()),
         hosts: Arc::new(HostConfig {
-            default_account: config.default_account.clone(),
-            default_region: config.default_region.clone(),
-            domain: config.domain.clone(),
-            scheme: if config.tls.is_some() {
-                "https"
-            } else {
-                "http"
-            },
+            public_host: config.public_host.clone(),
+            ..HostConfig::new(
+                config.default_account.clone(),
+                config.default_region.clone(),
+                config.domain.clone(),
+                if config.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
+            )
         }),
+        public_pulls: Arc::new(berth_server::public_quota::PullQuotas::new(
+            config.public_anonymous_pulls,
+            config.public_authenticated_pulls,
+        )),
         bodies: Arc::new(berth_server::body::BodyLimits::new(
             config.body_read_timeout,
             LARGE_BODY_BUDGET,

@@ -64,6 +64,35 @@ pub fn issue_for_session(
     format!("{}.{}", B64.encode(payload), B64.encode(mac))
 }
 
+/// An anonymous bearer token of the public host (its `/token` endpoint
+/// without credentials): it says only that berth issued it and until when.
+/// `verify` refuses it, so it never passes for a login password.
+pub fn issue_anonymous(key: &ServerKey, expires_at: i64) -> String {
+    let payload = format!("v0|anonymous|{expires_at}");
+    let mac = key.token_mac(payload.as_bytes());
+    format!("{}.{}", B64.encode(payload), B64.encode(mac))
+}
+
+/// When an anonymous token from `issue_anonymous` expires, if it is one
+/// and has not.
+pub fn verify_anonymous(key: &ServerKey, token: &str, now: i64) -> Result<i64, TokenError> {
+    let (payload, mac) = token.split_once('.').ok_or(TokenError::Invalid)?;
+    let payload = B64.decode(payload).map_err(|_| TokenError::Invalid)?;
+    let mac = B64.decode(mac).map_err(|_| TokenError::Invalid)?;
+    if !key.token_mac_matches(&payload, &mac) {
+        return Err(TokenError::Invalid);
+    }
+    let text = std::str::from_utf8(&payload).map_err(|_| TokenError::Invalid)?;
+    let expires_at: i64 = text
+        .strip_prefix("v0|anonymous|")
+        .and_then(|e| e.parse().ok())
+        .ok_or(TokenError::Invalid)?;
+    if now >= expires_at {
+        return Err(TokenError::Expired);
+    }
+    Ok(expires_at)
+}
+
 pub fn verify(key: &ServerKey, token: &str, now: i64) -> Result<TokenPrincipal, TokenError> {
     let (payload, mac) = token.split_once('.').ok_or(TokenError::Invalid)?;
     let payload = B64.decode(payload).map_err(|_| TokenError::Invalid)?;
@@ -127,6 +156,25 @@ mod tests {
             ("123456789012", "ci", Some("AKIAEXAMPLE"), 1_000)
         );
         assert_eq!(verify(&key(), &t, 1_000), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn anonymous_tokens_expire_and_never_pass_for_a_login() {
+        let t = issue_anonymous(&key(), 1_000);
+        assert!(!t.contains(':'));
+        assert_eq!(verify_anonymous(&key(), &t, 999), Ok(1_000));
+        assert_eq!(
+            verify_anonymous(&key(), &t, 1_000),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(verify(&key(), &t, 999), Err(TokenError::Invalid));
+        let login = issue(&key(), "123456789012", "ci", "AKIAEXAMPLE", 1_000);
+        assert_eq!(
+            verify_anonymous(&key(), &login, 999),
+            Err(TokenError::Invalid)
+        );
+        let other = ServerKey::from_bytes(&[8u8; 32]).unwrap();
+        assert_eq!(verify_anonymous(&other, &t, 999), Err(TokenError::Invalid));
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub use identity::{
     IamUser, Identity, NewAccessKey, NewRole, PolicyKind, PolicyScope, Principal, RequestFacts,
     Session, SignatureRefusal, TemporaryCredentials, TokenRefusal, ADMIN_USER,
     ANONYMOUS_PULL_ACTIONS, ANONYMOUS_PUSH_ACTIONS, MAX_ACCESS_KEYS_PER_USER, MAX_IAM_POLICY_CHARS,
-    MAX_POLICY_CHARS, TOKEN_LIFETIME_SECS,
+    MAX_POLICY_CHARS, PUBLIC_READ_ACTIONS, TOKEN_LIFETIME_SECS,
 };
 pub use images::ImageDetail;
 pub use lifecycle::{LifecyclePreview, LifecycleRun, PreviewResult, PreviewStatus};
@@ -232,6 +232,8 @@ pub struct Registry {
     replication_counters: replication::ReplicationCounters,
     /// Regions served by other berth deployments (`replication/remote.rs`).
     replication_remotes: std::collections::HashMap<String, Arc<dyn RemoteRegistry>>,
+    /// Public registry alias → account (an alias is never reassigned).
+    public_aliases: quick_cache::sync::Cache<String, String>,
     config: RegistryConfig,
 }
 
@@ -295,6 +297,7 @@ impl Registry {
             settings,
             identity,
             lifecycle_running: tokio::sync::Mutex::new(()),
+            public_aliases: quick_cache::sync::Cache::new(10_000),
             config,
         }
     }
@@ -364,6 +367,11 @@ impl Registry {
         }
         if let Some(id) = self.find_repo_id(repo).await? {
             return Ok(id);
+        }
+        // Public repositories are made by ECR Public's CreateRepository
+        // only, with their catalog data.
+        if repo.registry.region == PUBLIC_REGION {
+            return Err(Error::NameUnknown(repo.name.to_string()));
         }
         // A repository created on push takes its creation template (ECR:
         // only a matching CREATE_ON_PUSH template creates one; berth's

@@ -178,6 +178,28 @@ impl Registry {
         Ok(self.meta.public_registry_by_alias(alias).await?)
     }
 
+    /// The account whose public registry has `alias`, from a node cache
+    /// (an alias is never reassigned); `None` for no such registry, which
+    /// names that cannot be aliases answer without a read.
+    pub async fn public_account(&self, alias: &str) -> Result<Option<String>> {
+        if !alias_shaped(alias) {
+            return Ok(None);
+        }
+        if let Some(account) = self.public_aliases.get(alias) {
+            return Ok(Some(account));
+        }
+        let found = self
+            .meta
+            .public_registry_by_alias(alias)
+            .await?
+            .map(|r| r.account_id);
+        if let Some(account) = &found {
+            self.public_aliases
+                .insert(alias.to_string(), account.clone());
+        }
+        Ok(found)
+    }
+
     /// PutRegistryCatalogData: the display name (at most 100 characters).
     pub async fn set_public_display_name(
         &self,
@@ -262,6 +284,20 @@ impl Registry {
         self.meta.put_public_catalog(r.id, &data, logo).await?;
         Ok(())
     }
+}
+
+/// ECR Public's alias pattern, `[a-z][a-z0-9]+(?:[._-][a-z0-9]+)*`, 2 to
+/// 50 characters.
+fn alias_shaped(alias: &str) -> bool {
+    let b = alias.as_bytes();
+    (2..=50).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c))
+        && !b
+            .windows(2)
+            .any(|w| b"._-".contains(&w[0]) && b"._-".contains(&w[1]))
+        && !b"._-".contains(&b[b.len() - 1])
 }
 
 /// ECR Public's repository names: 2 to 205 characters of ECR's form.

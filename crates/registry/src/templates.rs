@@ -331,8 +331,9 @@ impl Registry {
         repo: &Repo,
         facts: &RequestFacts,
     ) -> Result<()> {
-        if self.find_repo_id(repo).await?.is_some() {
-            return Ok(());
+        if repo.registry.region == crate::PUBLIC_REGION || self.find_repo_id(repo).await?.is_some()
+        {
+            return Ok(()); // a public push to a missing repository fails with NAME_UNKNOWN
         }
         let template = self
             .template_for(&repo.registry, repo.name.as_str(), CREATE_ON_PUSH)

@@ -43,23 +43,43 @@ pub async fn v2(State(app): State<AppState>, request: axum::extract::Request) ->
         .map(|q| q.0)
         .unwrap_or_default();
     let route = route::parse(rest);
-    let presigned_ok =
-        matches!(route, Ok(V2Route::Blob(..))) && (method == Method::GET || method == Method::HEAD);
-    let auth = crate::v2_auth::caller(&app, &method, version, &uri, &headers, presigned_ok).await;
+    let public = app.hosts.is_public(version, &uri, &headers);
+    let auth = if public {
+        crate::public_v2::caller(&app, &headers, route.as_ref().ok()).await
+    } else {
+        let presigned_ok = matches!(route, Ok(V2Route::Blob(..)))
+            && (method == Method::GET || method == Method::HEAD);
+        crate::v2_auth::caller(&app, &method, version, &uri, &headers, presigned_ok).await
+    };
     let (label, outcome) = match (route, auth) {
         (_, Err(e)) => ("unauthorized", Err(e)),
         (Err(e), _) => ("invalid", Err(OciError::from(e))),
         (Ok(r), Ok(caller)) => {
             let label = r.label();
-            let ctx = Ctx {
-                app: &app,
-                registry: caller.registry,
-                principal: caller.principal,
-                params: &params,
-                headers: &headers,
-                facts: crate::connection_facts(&app, &parts.extensions),
+            let facts = crate::connection_facts(&app, &parts.extensions);
+            let scoped = if public {
+                crate::public_v2::scope(&app, &headers, r).await
+            } else {
+                Ok((r, None))
             };
-            (label, ctx.dispatch(&method, r, body).await)
+            match scoped {
+                Err(e) => (label, Err(e)),
+                Ok((r, public_alias)) => {
+                    let ctx = Ctx {
+                        app: &app,
+                        registry: match &public_alias {
+                            Some(p) => p.registry.clone(),
+                            None => caller.registry,
+                        },
+                        public: public_alias,
+                        principal: caller.principal,
+                        params: &params,
+                        headers: &headers,
+                        facts,
+                    };
+                    (label, ctx.dispatch(&method, r, body).await)
+                }
+            }
         }
     };
     let mut resp = outcome.unwrap_or_else(|e| {
@@ -84,6 +104,8 @@ struct Ctx<'a> {
     headers: &'a HeaderMap,
     /// The connection's facts for policy conditions.
     facts: berth_registry::RequestFacts,
+    /// On the public host: the registry alias the path began with.
+    public: Option<crate::public_v2::PublicScope>,
 }
 
 impl Ctx<'_> {
@@ -94,10 +116,43 @@ impl Ctx<'_> {
         }
     }
 
+    /// The name as the client addresses it: on the public host, after the
+    /// registry alias (Location headers and tag lists must say it so).
+    fn addressed(&self, name: &RepositoryName) -> String {
+        match &self.public {
+            Some(p) => format!("{}/{name}", p.alias),
+            None => name.to_string(),
+        }
+    }
+
+    /// A repository named by a client (a mount's `from`), in this request's
+    /// registry: on the public host, only under the same alias.
+    fn named(&self, addressed: &str) -> Option<RepositoryName> {
+        let name = match &self.public {
+            Some(p) => addressed
+                .strip_prefix(p.alias.as_str())?
+                .strip_prefix('/')?,
+            None => addressed,
+        };
+        RepositoryName::parse(name).ok()
+    }
+
     /// Refuses the request unless the caller (a user, or the anonymous
     /// principal) may perform `action` on the repository (and use its KMS
-    /// key as the action does, when it has one).
+    /// key as the action does, when it has one). On the public host the
+    /// action is ECR Public's (`public_v2::authorize`).
     async fn authorize(&self, action: &str, name: &RepositoryName) -> Result<(), OciError> {
+        if self.public.is_some() {
+            return crate::public_v2::authorize(
+                self.app,
+                &self.principal,
+                action,
+                &self.registry,
+                name,
+                &self.facts,
+            )
+            .await;
+        }
         self.app
             .registry
             .authorize(
@@ -137,6 +192,11 @@ impl Ctx<'_> {
                     .iter()
                     .filter_map(|v| v.to_str().ok())
                     .collect();
+                if method == Method::GET {
+                    if let Some(p) = &self.public {
+                        p.count_pull(self.app, &self.principal, &self.facts)?;
+                    }
+                }
                 let m = reg
                     .get_manifest(&self.repo(name), &reference, &accept)
                     .await?;
@@ -204,7 +264,11 @@ impl Ctx<'_> {
                         return Err(self.upload_error(&repo, &id, e));
                     }
                 };
-                Ok(upload_progress(StatusCode::ACCEPTED, &repo, &state))
+                Ok(upload_progress(
+                    StatusCode::ACCEPTED,
+                    &self.addressed(&repo.name),
+                    &state,
+                ))
             }
             ("PUT", V2Route::Upload(name, id)) => {
                 let digest: Digest = self
@@ -238,12 +302,16 @@ impl Ctx<'_> {
                         return Err(self.upload_error(&repo, &id, e));
                     }
                 };
-                Ok(blob_created(&repo, &info.digest))
+                Ok(blob_created(&self.addressed(&repo.name), &info.digest))
             }
             ("GET", V2Route::Upload(name, id)) => {
                 let repo = self.repo(name);
                 let state = reg.upload_status(&repo, &id).await?;
-                Ok(upload_progress(StatusCode::NO_CONTENT, &repo, &state))
+                Ok(upload_progress(
+                    StatusCode::NO_CONTENT,
+                    &self.addressed(&repo.name),
+                    &state,
+                ))
             }
             ("DELETE", V2Route::Upload(name, id)) => {
                 reg.cancel_upload(&self.repo(name), &id).await?;
@@ -263,7 +331,7 @@ impl Ctx<'_> {
             let digest: Digest = d.parse()?;
             let (blob, rest) = drainable(body);
             return match reg.upload_blob(&repo, &digest, blob).await {
-                Ok(info) => Ok(blob_created(&repo, &info.digest)),
+                Ok(info) => Ok(blob_created(&self.addressed(&repo.name), &info.digest)),
                 Err(e) => {
                     drain(rest).await;
                     Err(e.into())
@@ -275,17 +343,17 @@ impl Ctx<'_> {
             // An unusable source is not an error: the client uploads instead.
             // Mounting reads the source: it needs ecr:GetDownloadUrlForLayer there
             // (and kms:Decrypt on its key, when it has one).
-            let readable = match RepositoryName::parse(from) {
-                Ok(from) => self
+            let readable = match self.named(from) {
+                Some(from) => self
                     .authorize("ecr:GetDownloadUrlForLayer", &from)
                     .await
                     .is_ok()
                     .then_some(from),
-                Err(_) => None,
+                None => None,
             };
             if let Some(from) = readable {
                 if let Some(info) = reg.mount_blob(&repo, &from, &digest).await? {
-                    return Ok(blob_created(&repo, &info.digest));
+                    return Ok(blob_created(&self.addressed(&repo.name), &info.digest));
                 }
             }
         }
@@ -294,7 +362,11 @@ impl Ctx<'_> {
         // so only the repository's cap applies to them.
         let opener = (!self.principal.anonymous).then_some(&self.principal);
         let state = reg.start_upload(&repo, opener).await?;
-        Ok(upload_progress(StatusCode::ACCEPTED, &repo, &state))
+        Ok(upload_progress(
+            StatusCode::ACCEPTED,
+            &self.addressed(&repo.name),
+            &state,
+        ))
     }
 
     async fn get_blob(&self, repo: Repo, digest: Digest) -> Outcome {
@@ -402,7 +474,11 @@ impl Ctx<'_> {
         let h = resp.headers_mut();
         h.insert(
             header::LOCATION,
-            hv(format!("/v2/{}/manifests/{}", repo.name, put.digest)),
+            hv(format!(
+                "/v2/{}/manifests/{}",
+                self.addressed(&repo.name),
+                put.digest
+            )),
         );
         h.insert("docker-content-digest", hv(put.digest.to_string()));
         if let Some(s) = put.subject {
@@ -477,20 +553,17 @@ impl Ctx<'_> {
     async fn tags(&self, repo: Repo) -> Outcome {
         let (last, n) = self.page_params(TAGS_UNPAGED)?;
         let page = self.app.registry.list_tags(&repo, last, n).await?;
-        let link = page.more.then(|| {
-            next_link(
-                &format!("/v2/{}/tags/list", repo.name),
-                n,
-                page.items.last(),
-            )
-        });
+        let addressed = self.addressed(&repo.name);
+        let link = page
+            .more
+            .then(|| next_link(&format!("/v2/{addressed}/tags/list"), n, page.items.last()));
         #[derive(serde::Serialize)]
         struct TagList<'a> {
             name: &'a str,
             tags: &'a [String],
         }
         let body = TagList {
-            name: repo.name.as_str(),
+            name: &addressed,
             tags: &page.items,
         };
         Ok(json_page(&body, link))
@@ -563,7 +636,7 @@ impl Ctx<'_> {
         let range_refused = matches!(e, Error::RangeNotSatisfiable { .. });
         let err = OciError::from(e);
         if range_refused {
-            err.header("location", upload_location(repo, id))
+            err.header("location", upload_location(&self.addressed(&repo.name), id))
                 .header("docker-upload-uuid", id.to_string())
         } else {
             err
@@ -639,14 +712,15 @@ fn hv(s: String) -> HeaderValue {
         .expect("header values built from validated names and digests are ASCII")
 }
 
-fn upload_location(repo: &Repo, id: &str) -> String {
-    format!("/v2/{}/blobs/uploads/{id}", repo.name)
+/// Where an upload continues; `name` as the client addresses it.
+fn upload_location(name: &str, id: &str) -> String {
+    format!("/v2/{name}/blobs/uploads/{id}")
 }
 
-fn upload_progress(status: StatusCode, repo: &Repo, state: &UploadState) -> Response {
+fn upload_progress(status: StatusCode, name: &str, state: &UploadState) -> Response {
     let mut resp = status.into_response();
     let h = resp.headers_mut();
-    h.insert(header::LOCATION, hv(upload_location(repo, &state.id)));
+    h.insert(header::LOCATION, hv(upload_location(name, &state.id)));
     h.insert(
         header::RANGE,
         hv(crate::byte_range::upload_range(state.size)),
@@ -656,13 +730,10 @@ fn upload_progress(status: StatusCode, repo: &Repo, state: &UploadState) -> Resp
     resp
 }
 
-fn blob_created(repo: &Repo, digest: &Digest) -> Response {
+fn blob_created(name: &str, digest: &Digest) -> Response {
     let mut resp = StatusCode::CREATED.into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::LOCATION,
-        hv(format!("/v2/{}/blobs/{digest}", repo.name)),
-    );
+    h.insert(header::LOCATION, hv(format!("/v2/{name}/blobs/{digest}")));
     h.insert("docker-content-digest", hv(digest.to_string()));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     resp

@@ -35,6 +35,10 @@ pub struct HostConfig {
     pub domain: String,
     /// `http` or `https`, as the server listens (for endpoints it hands out).
     pub scheme: &'static str,
+    /// The host name of public repositories and the gallery (lowercase,
+    /// no port; default `public.<domain>`), as ECR Public's
+    /// `public.ecr.aws`.
+    pub public_host: String,
 }
 
 impl HostConfig {
@@ -61,10 +65,32 @@ impl HostConfig {
         )
     }
 
-    /// The host public images are pulled from (`public.<domain>`, with the
+    /// The settings with the default public host, `public.<domain>`.
+    pub fn new(
+        default_account: String,
+        default_region: String,
+        domain: String,
+        scheme: &'static str,
+    ) -> Self {
+        HostConfig {
+            public_host: format!("public.{domain}"),
+            default_account,
+            default_region,
+            domain,
+            scheme,
+        }
+    }
+
+    /// The host public images are pulled from (the public host, with the
     /// port the request came to), as ECR Public's `public.ecr.aws`.
     pub fn public_host(&self, request_host: &str) -> String {
-        with_port(format!("public.{}", self.domain), request_host)
+        with_port(self.public_host.clone(), request_host)
+    }
+
+    /// Whether the request came to the public host (by `Host`, or HTTP/2's
+    /// `:authority`, never an absolute-form target: as `account_registry`).
+    pub fn is_public(&self, version: http::Version, uri: &Uri, headers: &HeaderMap) -> bool {
+        request_host(version, uri, headers).eq_ignore_ascii_case(&self.public_host)
     }
 
     pub fn default_registry(&self) -> RegistryKey {
@@ -85,16 +111,7 @@ impl HostConfig {
         uri: &Uri,
         headers: &HeaderMap,
     ) -> Option<RegistryKey> {
-        let host = if version >= http::Version::HTTP_2 {
-            uri.authority().map(|a| a.host().to_string())
-        } else {
-            headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(strip_port)
-        }
-        .unwrap_or_default();
-        self.parse_account_host(&host)
+        self.parse_account_host(&request_host(version, uri, headers))
     }
 
     fn parse_account_host(&self, host: &str) -> Option<RegistryKey> {
@@ -112,6 +129,19 @@ impl HostConfig {
             region: region.to_string(),
         })
     }
+}
+
+/// The host name a request came to, without its port.
+fn request_host(version: http::Version, uri: &Uri, headers: &HeaderMap) -> String {
+    if version >= http::Version::HTTP_2 {
+        uri.authority().map(|a| a.host().to_string())
+    } else {
+        headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(strip_port)
+    }
+    .unwrap_or_default()
 }
 
 fn strip_port(h: &str) -> String {
@@ -153,12 +183,39 @@ mod tests {
     use super::*;
 
     fn cfg() -> HostConfig {
-        HostConfig {
-            default_account: "000000000000".into(),
-            default_region: "us-east-1".into(),
-            domain: "localhost".into(),
-            scheme: "http",
+        HostConfig::new(
+            "000000000000".into(),
+            "us-east-1".into(),
+            "localhost".into(),
+            "http",
+        )
+    }
+
+    #[test]
+    fn the_public_host_is_recognised_by_its_name_alone() {
+        let c = cfg();
+        let uri = Uri::from_static("/v2/");
+        let with = |host: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::HOST, host.parse().unwrap());
+            h
+        };
+        assert!(c.is_public(http::Version::HTTP_11, &uri, &with("public.localhost:5000")));
+        assert!(c.is_public(http::Version::HTTP_11, &uri, &with("PUBLIC.localhost")));
+        for other in [
+            "localhost:5000",
+            "public.localhost.evil:5000",
+            "x.public.localhost",
+        ] {
+            assert!(
+                !c.is_public(http::Version::HTTP_11, &uri, &with(other)),
+                "{other}"
+            );
         }
+        // Not from an absolute-form target.
+        let abs: Uri = "http://public.localhost:5000/v2/".parse().unwrap();
+        assert!(!c.is_public(http::Version::HTTP_11, &abs, &with("localhost:5000")));
+        assert_eq!(c.public_host("localhost:5000"), "public.localhost:5000");
     }
 
     fn key(host: &str) -> RegistryKey {

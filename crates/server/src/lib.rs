@@ -14,6 +14,8 @@ pub mod console;
 mod distribution;
 pub mod ecr_public;
 mod op_table;
+pub mod public_quota;
+mod public_v2;
 pub use distribution::REPLICA_HEADER;
 pub mod ecr;
 mod health;
@@ -47,6 +49,8 @@ pub struct AppParts {
     pub hosts: Arc<HostConfig>,
     /// Time limits on request bodies, and the budget of large ones.
     pub bodies: Arc<body::BodyLimits>,
+    /// The quotas on pulls from public repositories (this node's buckets).
+    pub public_pulls: Arc<public_quota::PullQuotas>,
 }
 
 impl AppState {
@@ -153,6 +157,7 @@ pub fn router(state: AppState) -> Router {
             admin_api::ACCESS_KEY,
             axum::routing::delete(admin::delete_access_key),
         )
+        .route("/token", get(public_v2::token).post(public_v2::token))
         .merge(console::routes())
         .route("/v2", any(distribution::v2))
         .route("/v2/", any(distribution::v2))

@@ -36,6 +36,12 @@ struct RegistryLabels {
 
 type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
 
+/// Pulls from public repositories, anonymous or authenticated.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthLabels {
+    auth: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: &'static str,
@@ -87,6 +93,9 @@ pub struct Metrics {
     usage: [Family<RegistryLabels, Gauge>; 4],
     /// This month's GB-months so far and estimated cost.
     usage_cost: [Family<RegistryLabels, FloatGauge>; 2],
+    /// Pulls from public repositories served, and refused by the quotas.
+    public_pulls: Family<AuthLabels, Counter>,
+    public_throttled: Family<AuthLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -211,7 +220,20 @@ impl Default for Metrics {
         ]) {
             registry.register(name, help, g.clone());
         }
+        let (public_pulls, public_throttled) = (Family::default(), Family::default());
+        registry.register(
+            "public_pulls",
+            "Pulls (manifest GETs) from public repositories within the quotas, by auth (anonymous or authenticated)",
+            public_pulls.clone(),
+        );
+        registry.register(
+            "public_throttled",
+            "Pulls from public repositories refused with 429 by the quotas, by auth",
+            public_throttled.clone(),
+        );
         Metrics {
+            public_pulls,
+            public_throttled,
             usage,
             usage_cost,
             sealing,
@@ -229,6 +251,23 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// A pull from a public repository: allowed, or throttled.
+    pub fn count_public_pull(&self, authenticated: bool, throttled: bool) {
+        let labels = AuthLabels {
+            auth: if authenticated {
+                "authenticated"
+            } else {
+                "anonymous"
+            },
+        };
+        let family = if throttled {
+            &self.public_throttled
+        } else {
+            &self.public_pulls
+        };
+        family.get_or_create(&labels).inc();
+    }
+
     pub fn set_counts(&self, c: berth_registry::Counts) {
         self.repositories.set(c.repositories as i64);
         self.blobs.set(c.blobs as i64);

@@ -37,6 +37,35 @@ impl V2Route {
         }
     }
 
+    /// The repository the route addresses, if any.
+    pub fn name(&self) -> Option<&RepositoryName> {
+        match self {
+            V2Route::Base | V2Route::Catalog => None,
+            V2Route::Tags(n)
+            | V2Route::Manifest(n, _)
+            | V2Route::ManifestBadReference(n, ..)
+            | V2Route::Blob(n, _)
+            | V2Route::UploadStart(n)
+            | V2Route::Upload(n, _)
+            | V2Route::Referrers(n, _) => Some(n),
+        }
+    }
+
+    /// The same route in repository `name` (the public host's routes, once
+    /// their registry alias is taken off).
+    pub fn with_name(self, name: RepositoryName) -> V2Route {
+        match self {
+            V2Route::Base | V2Route::Catalog => self,
+            V2Route::Tags(_) => V2Route::Tags(name),
+            V2Route::Manifest(_, r) => V2Route::Manifest(name, r),
+            V2Route::ManifestBadReference(_, r, e) => V2Route::ManifestBadReference(name, r, e),
+            V2Route::Blob(_, d) => V2Route::Blob(name, d),
+            V2Route::UploadStart(_) => V2Route::UploadStart(name),
+            V2Route::Upload(_, id) => V2Route::Upload(name, id),
+            V2Route::Referrers(_, d) => V2Route::Referrers(name, d),
+        }
+    }
+
     /// The path that `parse` reads as this route.
     pub fn path(&self) -> String {
         match self {

@@ -33,6 +33,26 @@ pub fn action<'a>(method: &str, route: &'a V2Route) -> Option<(&'static str, &'a
     })
 }
 
+/// On the public host: the ECR Public action of a `/v2` request that
+/// needs `ecr_action` on a private registry, and whether it is a read,
+/// which everyone may do unless a policy denies it
+/// (`Identity::authorize_public_read`). ECR Public has no pull actions;
+/// berth names them as ECR's.
+pub fn public_action(ecr_action: &str) -> Option<(&'static str, bool)> {
+    Some(match ecr_action {
+        "ecr:BatchGetImage" => ("ecr-public:BatchGetImage", true),
+        "ecr:GetDownloadUrlForLayer" => ("ecr-public:GetDownloadUrlForLayer", true),
+        "ecr:BatchCheckLayerAvailability" => ("ecr-public:BatchCheckLayerAvailability", true),
+        "ecr:ListImages" => ("ecr-public:DescribeImageTags", true),
+        "ecr:PutImage" => ("ecr-public:PutImage", false),
+        "ecr:BatchDeleteImage" => ("ecr-public:BatchDeleteImage", false),
+        "ecr:InitiateLayerUpload" => ("ecr-public:InitiateLayerUpload", false),
+        "ecr:UploadLayerPart" => ("ecr-public:UploadLayerPart", false),
+        "ecr:CompleteLayerUpload" => ("ecr-public:CompleteLayerUpload", false),
+        _ => return None,
+    })
+}
+
 /// The methods `/v2` answers.
 pub const METHODS: [&str; 6] = ["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"];
 
@@ -49,4 +69,23 @@ pub fn protected_requests(name: &RepositoryName) -> Vec<(&'static str, String, &
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every action a `/v2` route needs has its ECR Public counterpart, and
+    /// the reads are exactly what everyone may do there.
+    #[test]
+    fn every_v2_action_has_a_public_one() {
+        let name = berth_oci::RepositoryName::parse("a/b").unwrap();
+        for (method, path, action) in super::protected_requests(&name) {
+            let (public, read) = super::public_action(action)
+                .unwrap_or_else(|| panic!("{method} {path}: {action} has no public action"));
+            assert_eq!(
+                read,
+                berth_registry::PUBLIC_READ_ACTIONS.contains(&public),
+                "{method} {path}"
+            );
+        }
+    }
 }

@@ -171,7 +171,7 @@ fn docker_pushes_and_pulls_an_imported_image() {
         .unwrap()
         .trim()
         .to_string();
-    let cleanup = Cleanup(name.clone());
+    let cleanup = DockerImage(name.clone());
     tools::run(s.command("docker").args(["push", &name]));
 
     // Remove it locally, pull it back, and compare identity and content.
@@ -214,14 +214,6 @@ fn docker_pushes_and_pulls_an_imported_image() {
         .unwrap();
     assert_eq!(image::sha256(&bytes), layer);
     drop(cleanup);
-}
-
-/// Removes a test image from the shared Docker daemon however the test ends.
-struct Cleanup(String);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
-    }
 }
 
 #[test]
@@ -301,7 +293,7 @@ fn docker_pushes_to_the_repository_uri_create_repository_returns() {
     let rootfs = s.scratch().join("quickstart.tar");
     std::fs::write(&rootfs, image::rootfs_tar(43, 2, 10_000)).unwrap();
     let reference = format!("{uri}:v1");
-    let _cleanup = Cleanup(reference.clone());
+    let _cleanup = DockerImage(reference.clone());
     tools::run(docker().arg("import").arg(&rootfs).arg(&reference));
     tools::run(docker().args(["push", &reference]));
     tools::run(docker().args(["rmi", "-f", &reference]));

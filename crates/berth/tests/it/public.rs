@@ -340,12 +340,12 @@ except c.exceptions.InvalidParameterException as e:
 /// No region a request can name reaches the public registries' key.
 #[test]
 fn no_request_names_the_public_region() {
-    let hosts = berth_server::HostConfig {
-        default_account: "000000000000".into(),
-        default_region: "us-east-1".into(),
-        domain: "localhost".into(),
-        scheme: "http",
-    };
+    let hosts = berth_server::HostConfig::new(
+        "000000000000".into(),
+        "us-east-1".into(),
+        "localhost".into(),
+        "http",
+    );
     let mut headers = http::HeaderMap::new();
     headers.insert(
         http::header::HOST,
@@ -407,7 +407,7 @@ fn every_public_operation_refuses_the_anonymous_and_changes_only_the_callers_acc
     for op in berth_server::ecr_public::IMPLEMENTED_OPERATIONS {
         // Each operation's members, naming A's registry where it has one.
         let input = match *op {
-            "DescribeRegistries" | "GetRegistryCatalogData" => json!({}),
+            "DescribeRegistries" | "GetRegistryCatalogData" | "GetAuthorizationToken" => json!({}),
             "PutRegistryCatalogData" => json!({"displayName": "B"}),
             "CreateRepository" => json!({"repositoryName": "pub/app"}),
             "DescribeRepositories" => json!({"registryId": A}),
@@ -445,6 +445,11 @@ fn every_public_operation_refuses_the_anonymous_and_changes_only_the_callers_acc
                 let out = as_b.unwrap();
                 assert_ne!(out["registryCatalogData"]["displayName"], "A", "{op}");
             }
+            "GetAuthorizationToken" => {
+                // B's own token: it authenticates B, nothing of A's.
+                let out = as_b.unwrap();
+                assert!(out["authorizationData"]["authorizationToken"].is_string());
+            }
             "DescribeRepositories" | "GetRepositoryCatalogData" => {
                 as_b.unwrap_or_else(|e| panic!("{op}: a public read refused: {e:?}"));
             }
@@ -454,7 +459,7 @@ fn every_public_operation_refuses_the_anonymous_and_changes_only_the_callers_acc
         }
         walked += 1;
     }
-    assert_eq!(walked, 8);
+    assert_eq!(walked, 9);
     // Nothing of A's changed.
     let a_catalog = call(root, "GetRegistryCatalogData", json!({})).unwrap();
     assert_eq!(a_catalog["registryCatalogData"]["displayName"], "A");

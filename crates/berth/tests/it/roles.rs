@@ -759,65 +759,6 @@ fn a_ci_job_in_one_account_assumes_another_accounts_role_and_pushes_with_boto3()
     );
 }
 
-/// A containerd of the test's own (root, state and socket in a temporary
-/// directory), stopped when dropped.
-struct Containerd {
-    child: std::process::Child,
-    socket: std::path::PathBuf,
-}
-
-impl Containerd {
-    fn start(dir: &std::path::Path) -> Containerd {
-        let socket = dir.join("containerd.sock");
-        let config = dir.join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n[grpc]\n  address = \"{sock}\"\n",
-                root = dir.join("root").display(),
-                state = dir.join("state").display(),
-                sock = socket.display()
-            ),
-        )
-        .unwrap();
-        let child = std::process::Command::new("containerd")
-            .arg("--config")
-            .arg(&config)
-            .stdout(std::fs::File::create(dir.join("containerd.log")).unwrap())
-            .stderr(std::fs::File::create(dir.join("containerd.err")).unwrap())
-            .spawn()
-            .expect("starting containerd");
-        let c = Containerd { child, socket };
-        for _ in 0..100 {
-            if c.ctr(&["version"]).status.success() {
-                return c;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!(
-            "containerd did not start: {}",
-            std::fs::read_to_string(dir.join("containerd.err")).unwrap_or_default()
-        );
-    }
-
-    fn ctr(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new("ctr")
-            .arg("--address")
-            .arg(&self.socket)
-            .args(["--namespace", "k8s.io"])
-            .args(args)
-            .output()
-            .expect("running ctr")
-    }
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn an_eks_node_pulls_with_containerd_under_its_node_role() {
     if !tools::require("aws") || !tools::require("containerd") || !tools::require("ctr") {
@@ -872,25 +813,8 @@ fn an_eks_node_pulls_with_containerd_under_its_node_role() {
     let dir = tempfile::tempdir().unwrap();
     let containerd = Containerd::start(dir.path());
     let reference = format!("{}/eks/app:v1", s.host());
-    let pull = containerd.ctr(&[
-        "images",
-        "pull",
-        "--plain-http",
-        "--snapshotter",
-        "native",
-        "--user",
-        &user,
-        &reference,
-    ]);
-    assert!(
-        pull.status.success(),
-        "ctr pull: {}{}",
-        String::from_utf8_lossy(&pull.stdout),
-        String::from_utf8_lossy(&pull.stderr)
-    );
-    // The image is there and unpacked into the snapshotter.
-    let images = containerd.ctr(&["images", "ls", "-q"]);
-    assert!(String::from_utf8_lossy(&images.stdout).contains(&reference));
+    containerd.pull(&reference, Some(&user));
+    // The image is unpacked into the snapshotter.
     let snapshots = containerd.ctr(&["snapshots", "--snapshotter", "native", "ls"]);
     let listed = String::from_utf8_lossy(&snapshots.stdout).lines().count();
     assert!(

@@ -183,6 +183,37 @@ pub const ANONYMOUS_PUSH_ACTIONS: &[&str] = &[
     "ecr:CreateRepository",
 ];
 
+/// What everyone may do on public repositories through `/v2`: read them.
+/// ECR Public has no pull actions (its pulls are never refused); berth
+/// names them as ECR's, so that a repository policy can deny a principal.
+pub const PUBLIC_READ_ACTIONS: &[&str] = &[
+    "ecr-public:BatchGetImage",
+    "ecr-public:GetDownloadUrlForLayer",
+    "ecr-public:BatchCheckLayerAvailability",
+    "ecr-public:DescribeImageTags",
+];
+
+/// `PUBLIC_READ_ACTIONS` on every public repository, as an identity policy.
+fn public_read_grant() -> Arc<Policy> {
+    static GRANT: std::sync::LazyLock<Arc<Policy>> = std::sync::LazyLock::new(|| {
+        let text = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "PublicRead",
+                "Effect": "Allow",
+                "Action": PUBLIC_READ_ACTIONS,
+                "Resource": "arn:aws:ecr-public::*:repository/*",
+            }]
+        })
+        .to_string();
+        Arc::new(
+            Policy::parse(&text, PolicyKind::Identity)
+                .expect("the public read grant is a valid identity policy"),
+        )
+    });
+    GRANT.clone()
+}
+
 fn anonymous_grant(default_account: &str, access: AnonymousAccess) -> Vec<(String, Arc<Policy>)> {
     let actions: Vec<&str> = match access {
         AnonymousAccess::Off => return Vec::new(),
@@ -271,7 +302,7 @@ pub(crate) fn evaluator_identity(identity: &[(String, Arc<Policy>)]) -> Vec<Iden
 /// (built once by a caller that evaluates many requests).
 fn evaluate_involved(
     request: &Request,
-    registry: &RegistryKey,
+    resource_account: &str,
     identity: &[IdentityPolicy<'_>],
     involved: &Involved<'_>,
 ) -> Decision {
@@ -283,7 +314,7 @@ fn evaluate_involved(
             session: session.as_deref(),
             repository: involved.repository,
             registry: involved.registry,
-            resource_account: &registry.account_id,
+            resource_account,
         },
     )
 }
@@ -347,8 +378,24 @@ impl Identity {
         repository: Option<&str>,
         facts: &RequestFacts,
     ) -> Result<()> {
+        self.cached_decision(caller, action, registry, repository, facts, false)
+            .await
+    }
+
+    /// Allowed from the decision cache, else by evaluation
+    /// (`authorize_uncached`). A public read's allow is cached apart: it
+    /// says nothing of the same action checked the usual way.
+    async fn cached_decision(
+        &self,
+        caller: &Principal,
+        action: &str,
+        registry: &RegistryKey,
+        repository: Option<&str>,
+        facts: &RequestFacts,
+        public_read: bool,
+    ) -> Result<()> {
         let seen = self.authz.generation.load(Ordering::SeqCst);
-        let key = [
+        let parts = [
             caller.account_id.as_str(),
             caller.decision_key(),
             action,
@@ -356,8 +403,10 @@ impl Identity {
             registry.region.as_str(),
             // Names never hold NUL or `^`: it stands for "the registry".
             repository.unwrap_or("^"),
+            "public-read",
         ];
-        if self.authz.decisions.contains(KeyRef(&key)) {
+        let key = &parts[..if public_read { 7 } else { 6 }];
+        if self.authz.decisions.contains(KeyRef(key)) {
             return Ok(());
         }
         // Only allows are cached: a denial is rarer, and its message names
@@ -365,15 +414,40 @@ impl Identity {
         // Boxed: the evaluation's state stays off the future of every
         // request that the decision cache answers (256 connections hold 256
         // such futures).
-        let cacheable =
-            Box::pin(self.authorize_uncached(caller, action, registry, repository, facts)).await?;
+        let cacheable = Box::pin(self.authorize_uncached(
+            caller,
+            action,
+            registry,
+            repository,
+            facts,
+            public_read,
+        ))
+        .await?;
         // A session with its own policies is its own key; its issue time
         // and MFA matter only under conditions, which are never cached.
         if cacheable {
             self.authz
-                .fill(seen, || self.authz.decisions.insert(KeyRef(&key)));
+                .fill(seen, || self.authz.decisions.insert(KeyRef(key)));
         }
         Ok(())
+    }
+
+    /// `Ok` if `caller` (anyone, anonymous too) may read public repository
+    /// `name` of `registry` (an `@public` key) through `/v2`: `action` is
+    /// one of `PUBLIC_READ_ACTIONS`. Public repositories are readable by
+    /// every account, so the caller is judged as one of the owner's: only
+    /// a Deny can refuse it, in its own identity policies or in the
+    /// repository's policy (naming it, its account or `*`).
+    pub async fn authorize_public_read(
+        &self,
+        caller: &Principal,
+        action: &str,
+        registry: &RegistryKey,
+        name: &str,
+        facts: &RequestFacts,
+    ) -> Result<()> {
+        self.cached_decision(caller, action, registry, Some(name), facts, true)
+            .await
     }
 
     /// What callers without credentials may do (`--allow-anonymous`).
@@ -437,7 +511,7 @@ impl Identity {
                         resource_tags: &[],
                         user_id: user_id.as_deref(),
                     };
-                    evaluate_involved(request, registry, &identity_policies, &involved)
+                    evaluate_involved(request, &registry.account_id, &identity_policies, &involved)
                 }
                 None => {
                     // A condition needs the repository's tags: a rare
@@ -451,8 +525,15 @@ impl Identity {
                         resource_tags: &resource_tags,
                         user_id: user_id.as_deref(),
                     };
-                    self.decide(caller, action, registry, Some(&name), &involved, facts)
-                        .0
+                    self.decide(
+                        caller,
+                        action,
+                        (registry, None),
+                        Some(&name),
+                        &involved,
+                        facts,
+                    )
+                    .0
                 }
             };
             if decision.is_allowed() {
@@ -477,11 +558,13 @@ impl Identity {
 
     /// The one evaluation: `caller` doing `action` on `repository` of
     /// `registry` (`None`: the registry) under the policies involved.
+    /// `judged_as`: the account the caller is judged a member of when it
+    /// is not the registry's own (a public read), else `None`.
     fn decide(
         &self,
         caller: &Principal,
         action: &str,
-        registry: &RegistryKey,
+        (registry, judged_as): (&RegistryKey, Option<&str>),
         repository: Option<&str>,
         involved: &Involved<'_>,
         facts: &RequestFacts,
@@ -495,7 +578,8 @@ impl Identity {
         }
         request = with_user_id(request, involved.user_id);
         let identity = evaluator_identity(involved.identity);
-        let decision = evaluate_involved(&request, registry, &identity, involved);
+        let account = judged_as.unwrap_or(&registry.account_id);
+        let decision = evaluate_involved(&request, account, &identity, involved);
         (decision, request)
     }
 
@@ -618,7 +702,10 @@ impl Identity {
             .with_context(keys::CURRENT_TIME, berth_iam::dates::iso8601(now))
     }
 
-    /// Evaluates; `Ok(true)` when the decision may be cached.
+    /// Evaluates; `Ok(true)` when the decision may be cached. A
+    /// `public_read` (`authorize_public_read`) adds the public read grant
+    /// to the caller's identity policies and judges the caller as one of
+    /// the owner's account (no session or registry policy bears on it).
     async fn authorize_uncached(
         &self,
         caller: &Principal,
@@ -626,16 +713,32 @@ impl Identity {
         registry: &RegistryKey,
         repository: Option<&str>,
         facts: &RequestFacts,
+        public_read: bool,
     ) -> Result<bool> {
         let repo_policy = match repository {
             Some(name) if name != "*" => self.parsed_repository_policy(registry, name).await?,
             _ => None,
         };
-        let registry_policy = self.registry_policy_for(registry, action).await?;
-        let identity = self.identity_policies(caller).await?;
+        let (registry_policy, session, judged_as) = if public_read {
+            let account = if caller.anonymous {
+                &registry.account_id
+            } else {
+                &caller.account_id
+            };
+            (None, None, Some(account.as_str()))
+        } else {
+            let policy = self.registry_policy_for(registry, action).await?;
+            (policy, session_policies(caller), None)
+        };
+        let mut identity = self.identity_policies(caller).await?;
+        if public_read {
+            let mut with_grant = (*identity).clone();
+            with_grant.push(("berth-public-read".to_string(), public_read_grant()));
+            identity = Arc::new(with_grant);
+        }
         let mut involved = Involved {
             identity: &identity,
-            session: session_policies(caller),
+            session,
             repository: repo_policy.as_deref(),
             registry: registry_policy.as_deref(),
             resource_tags: &[],
@@ -653,8 +756,14 @@ impl Identity {
             _ => Vec::new(),
         };
         involved.resource_tags = &resource_tags;
-        let (decision, request) =
-            self.decide(caller, action, registry, repository, &involved, facts);
+        let (decision, request) = self.decide(
+            caller,
+            action,
+            (registry, judged_as),
+            repository,
+            &involved,
+            facts,
+        );
         match decision {
             Decision::Allow => Ok(cacheable),
             d => Err(Error::AccessDenied(

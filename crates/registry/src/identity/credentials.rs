@@ -209,6 +209,21 @@ impl Identity {
         (t, expires_at)
     }
 
+    /// An anonymous bearer token of the public host, valid `lifetime_secs`,
+    /// and when it expires (Unix s).
+    pub fn issue_anonymous_token(&self, lifetime_secs: i64) -> (String, i64) {
+        let expires_at = self.now() / 1000 + lifetime_secs;
+        (
+            token::issue_anonymous(&self.config.server_key, expires_at),
+            expires_at,
+        )
+    }
+
+    /// Whether `bearer` is an unexpired anonymous token of this deployment.
+    pub fn verify_anonymous_token(&self, bearer: &str) -> std::result::Result<(), TokenError> {
+        token::verify_anonymous(&self.config.server_key, bearer, self.now() / 1000).map(|_| ())
+    }
+
     /// Who a `docker login` password speaks for: the signature and expiry
     /// (one HMAC), then whether the access key that obtained it is still
     /// active (for old `v1` tokens: whether the user still exists), from a

@@ -25,6 +25,7 @@ mod sts;
 pub use accounts::{admin_may, AdminAction};
 pub use authz::{
     AnonymousAccess, Caller, RequestFacts, ANONYMOUS_PULL_ACTIONS, ANONYMOUS_PUSH_ACTIONS,
+    PUBLIC_READ_ACTIONS,
 };
 pub use credentials::{TOKEN_LIFETIME_SECS, USER_CHECK_TTL};
 pub use iam_groups::IamGroup;

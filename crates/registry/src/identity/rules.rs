@@ -142,6 +142,11 @@ pub(crate) fn parse_stored(text: &str, kind: berth_iam::policy::PolicyKind) -> R
 /// actions on no repository.
 pub fn resource_arn(registry: &RegistryKey, repository: Option<&str>) -> String {
     match repository {
+        // ECR Public's ARNs have no region.
+        Some(name) if registry.region == crate::PUBLIC_REGION => format!(
+            "arn:aws:ecr-public::{}:repository/{name}",
+            registry.account_id
+        ),
         Some(name) => format!(
             "arn:aws:ecr:{}:{}:repository/{name}",
             registry.region, registry.account_id

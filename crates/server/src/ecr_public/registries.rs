@@ -1,9 +1,10 @@
 //! The public registry's operations: DescribeRegistries (the caller's
 //! account's registry, its alias assigned at first use),
-//! Get/PutRegistryCatalogData. Each is authorized as an `ecr-public:`
+//! Get/PutRegistryCatalogData, GetAuthorizationToken. Each is authorized as an `ecr-public:`
 //! action by the caller's identity policies.
 
 use crate::aws_error::AwsError;
+use base64::Engine as _;
 use berth_registry::{public_registry_arn, PublicRegistryRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -134,5 +135,51 @@ handler!(
                 .map_err(fail)?,
         };
         Ok(catalog_json(&r))
+    }
+);
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GetAuthorizationTokenInput {}
+
+handler!(
+    get_authorization_token,
+    GetAuthorizationTokenInput,
+    |call, input| {
+        // As AWS: the token is a bearer token of STS's too.
+        for action in [
+            "ecr-public:GetAuthorizationToken",
+            "sts:GetServiceBearerToken",
+        ] {
+            call.app
+                .registry
+                .authorize_public(&call.caller, action, "*")
+                .await
+                .map_err(fail)?;
+        }
+        let Some(key) = call.caller.facts.signing_key.as_deref() else {
+            return Err(AwsError::client(
+                "InvalidParameterException",
+                "the request was not signed with an access key",
+            ));
+        };
+        // The account's registry (and alias) exists from its first login on.
+        call.app
+            .registry
+            .public_registry(&call.caller.account_id)
+            .await
+            .map_err(fail)?;
+        let (token, expires_at) = call
+            .app
+            .registry
+            .identity()
+            .issue_token(&call.caller.principal, key);
+        Ok(json!({
+            "authorizationData": {
+                "authorizationToken": base64::engine::general_purpose::STANDARD
+                    .encode(format!("AWS:{token}")),
+                "expiresAt": expires_at,
+            }
+        }))
     }
 );

@@ -17,7 +17,7 @@ const fn no(name: &'static str) -> Entry {
     crate::op_table::no(name, REPOSITORIES)
 }
 
-const REPOSITORIES: &str = "images in public repositories (pushes, anonymous pulls), their policies and tags are not built yet (berth's issue 24); the registry's and repositories' own operations and catalog data are";
+const REPOSITORIES: &str = "the API's image and layer operations, repository policies and tags are not built yet (berth's issue 24); push and pull through the public host's /v2 after `aws ecr-public get-login-password | docker login`";
 
 pub const OPERATIONS: &[Entry] = &[
     no("BatchCheckLayerAvailability"),
@@ -30,7 +30,7 @@ pub const OPERATIONS: &[Entry] = &[
     no("DescribeImages"),
     yes("DescribeRegistries", registries::describe_registries),
     yes("DescribeRepositories", repositories::describe_repositories),
-    no("GetAuthorizationToken"),
+    yes("GetAuthorizationToken", registries::get_authorization_token),
     yes(
         "GetRegistryCatalogData",
         registries::get_registry_catalog_data,
@@ -71,6 +71,6 @@ mod tests {
         sorted.dedup();
         assert_eq!(names, sorted);
         assert_eq!(names.len(), 23);
-        assert_eq!(super::IMPLEMENTED_OPERATIONS.len(), 8);
+        assert_eq!(super::IMPLEMENTED_OPERATIONS.len(), 9);
     }
 }

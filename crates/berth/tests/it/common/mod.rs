@@ -453,3 +453,91 @@ pub fn metric(s: &TestServer, name: &str) -> u64 {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
         .unwrap_or_else(|| panic!("{name} in {text}"))
 }
+
+/// A containerd of the test's own (root, state and socket in a temporary
+/// directory), stopped when dropped.
+pub struct Containerd {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+}
+
+impl Containerd {
+    pub fn start(dir: &std::path::Path) -> Containerd {
+        let socket = dir.join("containerd.sock");
+        let config = dir.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n[grpc]\n  address = \"{sock}\"\n",
+                root = dir.join("root").display(),
+                state = dir.join("state").display(),
+                sock = socket.display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new("containerd")
+            .arg("--config")
+            .arg(&config)
+            .stdout(std::fs::File::create(dir.join("containerd.log")).unwrap())
+            .stderr(std::fs::File::create(dir.join("containerd.err")).unwrap())
+            .spawn()
+            .expect("starting containerd");
+        let c = Containerd { child, socket };
+        for _ in 0..100 {
+            if c.ctr(&["version"]).status.success() {
+                return c;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!(
+            "containerd did not start: {}",
+            std::fs::read_to_string(dir.join("containerd.err")).unwrap_or_default()
+        );
+    }
+
+    /// `ctr images pull` over plain HTTP into the native snapshotter, as
+    /// `user` (`AWS:<password>`) or anonymously; it must succeed.
+    pub fn pull(&self, reference: &str, user: Option<&str>) {
+        let mut args = vec!["images", "pull", "--plain-http", "--snapshotter", "native"];
+        if let Some(user) = user {
+            args.extend(["--user", user]);
+        }
+        args.push(reference);
+        let pull = self.ctr(&args);
+        assert!(
+            pull.status.success(),
+            "ctr pull {reference}: {}{}",
+            String::from_utf8_lossy(&pull.stdout),
+            String::from_utf8_lossy(&pull.stderr)
+        );
+        let images = self.ctr(&["images", "ls", "-q"]);
+        assert!(String::from_utf8_lossy(&images.stdout).contains(reference));
+    }
+
+    pub fn ctr(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("ctr")
+            .arg("--address")
+            .arg(&self.socket)
+            .args(["--namespace", "k8s.io"])
+            .args(args)
+            .output()
+            .expect("running ctr")
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Removes a test image from the shared Docker daemon however the test ends.
+pub struct DockerImage(pub String);
+impl Drop for DockerImage {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", &self.0])
+            .output();
+    }
+}
