@@ -8,6 +8,8 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RepositoryArn<'a> {
     pub partition: &'a str,
+    /// `ecr`, or `ecr-public` (whose ARNs have no region).
+    pub service: &'a str,
     pub region: &'a str,
     pub account: &'a str,
     pub name: &'a str,
@@ -19,7 +21,7 @@ impl<'a> RepositoryArn<'a> {
     /// 12-digit account and a non-empty name.
     pub fn parse(arn: &'a str) -> Option<RepositoryArn<'a>> {
         let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some("ecr"), Some(region), Some(account), Some(rest)) = (
+        let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(rest)) = (
             parts.next(),
             parts.next(),
             parts.next(),
@@ -30,16 +32,24 @@ impl<'a> RepositoryArn<'a> {
             return None;
         };
         let name = rest.strip_prefix("repository/")?;
+        let region_ok = match service {
+            "ecr" => {
+                (1..=32).contains(&region.len())
+                    && region
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            }
+            "ecr-public" => region.is_empty(),
+            _ => false,
+        };
         let ok = partition.starts_with("aws")
-            && (1..=32).contains(&region.len())
-            && region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && region_ok
             && account.len() == 12
             && account.bytes().all(|b| b.is_ascii_digit())
             && !name.is_empty();
         ok.then_some(RepositoryArn {
             partition,
+            service,
             region,
             account,
             name,
@@ -50,6 +60,18 @@ impl<'a> RepositoryArn<'a> {
 #[cfg(test)]
 mod tests {
     use super::RepositoryArn;
+
+    #[test]
+    fn public_repository_arns_have_no_region() {
+        let a = RepositoryArn::parse("arn:aws:ecr-public::123456789012:repository/app").unwrap();
+        assert_eq!((a.service, a.region, a.name), ("ecr-public", "", "app"));
+        assert!(
+            RepositoryArn::parse("arn:aws:ecr-public:us-east-1:123456789012:repository/app")
+                .is_none()
+        );
+        assert!(RepositoryArn::parse("arn:aws:ecr::123456789012:repository/app").is_none());
+        assert!(RepositoryArn::parse("arn:aws:ecr:@public:123456789012:repository/app").is_none());
+    }
 
     #[test]
     fn repository_arns_parse_and_others_do_not() {

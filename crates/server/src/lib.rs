@@ -94,7 +94,16 @@ async fn aws_api(
     } else if public_target {
         ecr_public::api(state.0, parts.method, parts.uri, parts.headers, body, facts).await
     } else {
-        ecr::api(state, parts.method, parts.uri, parts.headers, body, facts).await
+        ecr::api(
+            &ecr::ECR,
+            state.0,
+            parts.method,
+            parts.uri,
+            parts.headers,
+            body,
+            facts,
+        )
+        .await
     }
 }
 

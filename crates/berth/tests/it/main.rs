@@ -36,6 +36,7 @@ mod lifecycle;
 mod migrate;
 mod postgres;
 mod public;
+mod public_api;
 mod public_pulls;
 mod replication;
 mod replication_remote;

@@ -400,9 +400,18 @@ fn every_public_operation_refuses_the_anonymous_and_changes_only_the_callers_acc
         json!({"repositoryName": "pub/app", "catalogData": {"description": "A's"}}),
     )
     .unwrap();
+    call(
+        root,
+        "TagResource",
+        json!({"resourceArn": ARN, "tags": [{"Key": "team", "Value": "a"}]}),
+    )
+    .unwrap();
     let other = account_with_key(&s, "111111111111");
     let b = (other.0.as_str(), other.1.as_str());
     const A: &str = "000000000000";
+    const EMPTY: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    const UPLOAD: &str = "0b5e7a0c-0000-4000-8000-000000000001";
+    const ARN: &str = "arn:aws:ecr-public::000000000000:repository/pub/app";
     let mut walked = 0;
     for op in berth_server::ecr_public::IMPLEMENTED_OPERATIONS {
         // Each operation's members, naming A's registry where it has one.
@@ -417,6 +426,29 @@ fn every_public_operation_refuses_the_anonymous_and_changes_only_the_callers_acc
             "GetRepositoryCatalogData" => json!({"registryId": A, "repositoryName": "pub/app"}),
             "PutRepositoryCatalogData" => json!({"registryId": A, "repositoryName": "pub/app",
                 "catalogData": {"description": "B's"}}),
+            "BatchCheckLayerAvailability" => {
+                json!({"registryId": A, "repositoryName": "pub/app", "layerDigests": [EMPTY]})
+            }
+            "BatchDeleteImage" => json!({"registryId": A, "repositoryName": "pub/app",
+                "imageIds": [{"imageTag": "v1"}]}),
+            "CompleteLayerUpload" => json!({"registryId": A, "repositoryName": "pub/app",
+                "uploadId": UPLOAD, "layerDigests": [EMPTY]}),
+            "DeleteRepositoryPolicy"
+            | "DescribeImageTags"
+            | "DescribeImages"
+            | "GetRepositoryPolicy"
+            | "InitiateLayerUpload" => {
+                json!({"registryId": A, "repositoryName": "pub/app"})
+            }
+            "ListTagsForResource" => json!({"resourceArn": ARN}),
+            "PutImage" => json!({"registryId": A, "repositoryName": "pub/app",
+                "imageManifest": "{}", "imageTag": "b"}),
+            "SetRepositoryPolicy" => json!({"registryId": A, "repositoryName": "pub/app",
+                "policyText": r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr-public:*"}]}"#}),
+            "TagResource" => json!({"resourceArn": ARN, "tags": [{"Key": "owner", "Value": "b"}]}),
+            "UntagResource" => json!({"resourceArn": ARN, "tagKeys": ["team"]}),
+            "UploadLayerPart" => json!({"registryId": A, "repositoryName": "pub/app",
+                "uploadId": UPLOAD, "partFirstByte": 0, "partLastByte": 0, "layerPartBlob": "AA=="}),
             other => panic!("{other}: add its members here, and what another account may do"),
         };
         let unsigned = client
@@ -433,7 +465,24 @@ fn every_public_operation_refuses_the_anonymous_and_changes_only_the_callers_acc
         );
         let as_b = call(b, op, input);
         match *op {
-            "DeleteRepository" | "PutRepositoryCatalogData" => {
+            // A's repository has no policy: another account may not touch
+            // it, its images, its policy or its tags.
+            "DeleteRepository"
+            | "PutRepositoryCatalogData"
+            | "BatchCheckLayerAvailability"
+            | "BatchDeleteImage"
+            | "CompleteLayerUpload"
+            | "DeleteRepositoryPolicy"
+            | "DescribeImageTags"
+            | "DescribeImages"
+            | "GetRepositoryPolicy"
+            | "InitiateLayerUpload"
+            | "ListTagsForResource"
+            | "PutImage"
+            | "SetRepositoryPolicy"
+            | "TagResource"
+            | "UntagResource"
+            | "UploadLayerPart" => {
                 let (_, err) = as_b.expect_err(op);
                 assert_eq!(err["__type"], "AccessDeniedException", "{op}: {err}");
             }
@@ -459,7 +508,7 @@ fn every_public_operation_refuses_the_anonymous_and_changes_only_the_callers_acc
         }
         walked += 1;
     }
-    assert_eq!(walked, 9);
+    assert_eq!(walked, 23);
     // Nothing of A's changed.
     let a_catalog = call(root, "GetRegistryCatalogData", json!({})).unwrap();
     assert_eq!(a_catalog["registryCatalogData"]["displayName"], "A");
@@ -470,6 +519,15 @@ fn every_public_operation_refuses_the_anonymous_and_changes_only_the_callers_acc
     )
     .unwrap();
     assert_eq!(a_repo["catalogData"]["description"], "A's");
+    let tags = call(root, "ListTagsForResource", json!({"resourceArn": ARN})).unwrap();
+    assert_eq!(tags["tags"], json!([{"Key": "team", "Value": "a"}]));
+    let (_, no_policy) = call(
+        root,
+        "GetRepositoryPolicy",
+        json!({"repositoryName": "pub/app"}),
+    )
+    .expect_err("B set no policy");
+    assert_eq!(no_policy["__type"], "RepositoryPolicyNotFoundException");
     let listed = call(root, "DescribeRepositories", json!({})).unwrap();
     assert_eq!(
         listed["repositories"].as_array().unwrap().len(),

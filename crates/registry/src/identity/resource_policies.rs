@@ -56,7 +56,12 @@ impl Identity {
         let parsed = parse(text, "repository")?;
         if !force {
             let arn = resource_arn(registry, Some(name));
-            let request = self.request(caller, "ecr:SetRepositoryPolicy", &arn);
+            let action = if registry.region == crate::PUBLIC_REGION {
+                "ecr-public:SetRepositoryPolicy"
+            } else {
+                "ecr:SetRepositoryPolicy"
+            };
+            let request = self.request(caller, action, &arn);
             let decision = policy::evaluate(
                 &request,
                 &Policies {
@@ -73,7 +78,7 @@ impl Identity {
             } = decision
             {
                 return Err(Error::InvalidParameter(format!(
-                    "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'The repository policy would deny you ecr:SetRepositoryPolicy on {arn}, so it could not be changed again; set it with force to do so anyway'"
+                    "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'The repository policy would deny you {action} on {arn}, so it could not be changed again; set it with force to do so anyway'"
                 )));
             }
         }

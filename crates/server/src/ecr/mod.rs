@@ -40,7 +40,6 @@ use crate::aws_error::AwsError;
 use crate::aws_json::read_body;
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::State;
 use axum::response::Response;
 use berth_registry::RegistryKey;
 use berth_registry::RequestFacts;
@@ -53,8 +52,11 @@ pub const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921.";
 /// of base64), which `layer_part` reads as a stream.
 const MAX_BODY: usize = 1024 * 1024;
 
+/// An ECR request (`ECR`), or an ECR Public request of an operation ECR
+/// Public shares with ECR (`ECR_PUBLIC`).
 pub async fn api(
-    State(app): State<AppState>,
+    flavor: &Flavor,
+    app: AppState,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -62,10 +64,39 @@ pub async fn api(
     facts: RequestFacts,
 ) -> Response {
     crate::aws_json::respond(
-        handle(&app, &method, &uri, &headers, body, facts).await,
-        "ECR",
+        handle(&app, &method, &uri, &headers, body, facts, flavor).await,
+        flavor.api,
     )
 }
+
+/// Which API a request of this module's operations came through: ECR's,
+/// or ECR Public's for the operations both share
+/// (`ecr_public::table::Handler::Ecr`), which then run on the caller's
+/// public registry (the `@public` key) and are authorized as `ecr-public:`
+/// actions.
+pub struct Flavor {
+    target_prefix: &'static str,
+    api: &'static str,
+    service: &'static str,
+    public: bool,
+}
+
+pub const ECR: Flavor = Flavor {
+    target_prefix: TARGET_PREFIX,
+    api: "Amazon ECR",
+    service: "ecr",
+    public: false,
+};
+
+/// ECR Public's target prefix (`ecr_public` re-exports it).
+pub const PUBLIC_TARGET_PREFIX: &str = "SpencerFrontendService.";
+
+pub const ECR_PUBLIC: Flavor = Flavor {
+    target_prefix: PUBLIC_TARGET_PREFIX,
+    api: "Amazon ECR Public",
+    service: "ecr-public",
+    public: true,
+};
 
 async fn handle(
     app: &AppState,
@@ -74,16 +105,17 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
     facts: RequestFacts,
+    flavor: &Flavor,
 ) -> Result<Response, AwsError> {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let op = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
+    let op = target.strip_prefix(flavor.target_prefix).unwrap_or("");
     let Some(entry) = table::find(op) else {
         return Err(AwsError::client(
             "UnknownOperationException",
-            format!("'{target}' is not an operation of the Amazon ECR API"),
+            format!("'{target}' is not an operation of the {} API", flavor.api),
         ));
     };
     let Some(handler) = &entry.handler else {
@@ -94,7 +126,7 @@ async fn handle(
     };
     // Everything that can be refused from the headers is, before any of
     // the body is read (an unknown key never costs a body).
-    let identified = crate::signed::identify(app, method, uri, headers, "ecr").await?;
+    let identified = crate::signed::identify(app, method, uri, headers, flavor.service).await?;
     // The JSON of small bodies is parsed once the signature checks out.
     // UploadLayerPart's (up to ~28 MB) counts against the large-body budget
     // while it is held.
@@ -126,7 +158,12 @@ async fn handle(
     let caller = Caller {
         principal,
         access_key_id: &claim.access_key_id,
-        region: &claim.region,
+        region: if flavor.public {
+            berth_registry::PUBLIC_REGION
+        } else {
+            &claim.region
+        },
+        public: flavor.public,
         host: headers
             .get(http::header::HOST)
             .and_then(|v| v.to_str().ok())
@@ -143,7 +180,10 @@ async fn handle(
 struct Caller<'a> {
     principal: berth_registry::Principal,
     access_key_id: &'a str,
+    /// The registry's region: the signature's, or `@public` for ECR Public.
     region: &'a str,
+    /// Through ECR Public: the actions are `ecr-public:`.
+    public: bool,
     host: &'a str,
     facts: RequestFacts,
     replica: bool,
@@ -177,7 +217,14 @@ async fn run_as(
     };
     // Refused before authorization only when the members that name what
     // the request touches are malformed (a tag operation's ARN).
-    let needs = (handler.needs)(&scope)?;
+    let mut needs = (handler.needs)(&scope)?;
+    if caller.public {
+        for (action, _) in &mut needs.checks {
+            if let Some(op) = action.strip_prefix("ecr:") {
+                *action = format!("ecr-public:{op}");
+            }
+        }
+    }
     (handler.run)(&call, needs, input).await
 }
 
@@ -206,6 +253,7 @@ pub(crate) async fn invoke(
         principal,
         access_key_id,
         region,
+        public: false,
         host,
         facts,
         replica: false,

@@ -45,13 +45,23 @@ impl Call<'_> {
     /// `arn:<partition>:ecr:<region>:<account>:repository/<name>`.
     fn repository_of_arn(&self, arn: &str) -> Result<String, AwsError> {
         let RepositoryArn {
+            service,
             region,
             account,
             name,
             ..
         } = RepositoryArn::parse(arn).ok_or_else(|| constraint("resourceArn", "Invalid ARN"))?;
         self.check_registry_id(Some(account))?;
-        if region != self.registry.region {
+        // ECR Public's calls run on the `@public` key (`ecr::api` with `ECR_PUBLIC`).
+        let public = self.registry.region == berth_registry::PUBLIC_REGION;
+        if public != (service == "ecr-public") {
+            return Err(AwsError::invalid_parameter(if public {
+                "the ARN is a private repository's: ECR Public's are arn:aws:ecr-public::<account>:repository/<name>"
+            } else {
+                "the ARN is a public repository's: call ECR Public (aws ecr-public) for it"
+            }));
+        }
+        if !public && region != self.registry.region {
             return Err(AwsError::invalid_parameter(format!(
                 "the ARN names region '{region}' but the request was signed for '{}'; call the API in the repository's region",
                 self.registry.region

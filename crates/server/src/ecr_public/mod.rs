@@ -13,6 +13,7 @@ macro_rules! handler {
     };
 }
 
+mod images;
 mod registries;
 mod repositories;
 mod table;
@@ -26,7 +27,7 @@ use axum::response::Response;
 use berth_registry::{Caller, RequestFacts};
 use http::{HeaderMap, Method, Uri};
 
-pub const TARGET_PREFIX: &str = "SpencerFrontendService.";
+pub const TARGET_PREFIX: &str = crate::ecr::PUBLIC_TARGET_PREFIX;
 /// The largest ECR Public request: a layer part of up to 10 MiB in base64
 /// once layer uploads land; catalog data with a 512,000-byte logo until then.
 const MAX_BODY: usize = 1024 * 1024;
@@ -57,6 +58,23 @@ pub async fn api(
     body: Body,
     facts: RequestFacts,
 ) -> Response {
+    let op = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+        .unwrap_or("");
+    if table::answered_by_ecr(op) {
+        return crate::ecr::api(
+            &crate::ecr::ECR_PUBLIC,
+            app,
+            method,
+            uri,
+            headers,
+            body,
+            facts,
+        )
+        .await;
+    }
     crate::aws_json::respond(
         handle(&app, &method, &uri, &headers, body, facts).await,
         "ECR Public",
@@ -92,7 +110,14 @@ async fn handle(
             .unwrap_or_default()
             .to_string(),
     };
-    let output = (accepted.handler)(&call, accepted.input).await?;
+    let table::Handler::Own(handler) = accepted.handler else {
+        // `api` sent ECR's operations to ECR.
+        return Err(AwsError::client(
+            "ServerException",
+            "this operation is answered by ECR's handler",
+        ));
+    };
+    let output = handler(&call, accepted.input).await?;
     Ok(crate::aws_json::ok(
         serde_json::to_vec(&output).expect("output serializes"),
     ))

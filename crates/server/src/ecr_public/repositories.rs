@@ -1,9 +1,8 @@
 //! Public repositories (issue 24): CreateRepository, DescribeRepositories,
-//! DeleteRepository, Get/PutRepositoryCatalogData. Each is authorized as
-//! its `ecr-public:` action on the repository's ARN by the caller's
-//! identity policies; what changes a registry must be the caller's own
-//! (ECR Public's cross-account access goes through repository policies,
-//! which are not built yet).
+//! DeleteRepository, Get/PutRepositoryCatalogData. Reads are authorized as
+//! their `ecr-public:` action on the repository's ARN by the caller's
+//! identity policies (public repositories are readable by every account);
+//! changes by the identity and repository policies, as ECR's are.
 
 use super::PublicCall;
 use crate::aws_error::AwsError;
@@ -25,21 +24,30 @@ fn registry_of<'a>(call: &'a PublicCall<'a>, registry_id: &'a Option<String>) ->
     registry_id.as_deref().unwrap_or(&call.caller.account_id)
 }
 
-/// Refuses a change to another account's registry.
-fn own(call: &PublicCall<'_>, action: &str, account: &str, name: &str) -> Result<(), AwsError> {
-    if account == call.caller.account_id {
-        return Ok(());
-    }
-    Err(AwsError::client(
-        "AccessDeniedException",
-        format!(
-            "User: {} is not authorized to perform: {action} on resource: {} because no resource-based policy allows the {action} action",
-            call.caller.arn(),
-            repository_arn(account, name)
-        ),
-    ))
+/// A change to a repository: the caller's identity policies and the
+/// repository's policy decide, as for ECR's repositories (another
+/// account's caller needs the repository policy to allow it).
+async fn authorize_change(
+    call: &PublicCall<'_>,
+    action: &str,
+    account: &str,
+    name: &str,
+) -> Result<(), AwsError> {
+    call.app
+        .registry
+        .authorize(
+            &call.caller.principal,
+            action,
+            &public_key(account),
+            Some(name),
+            &call.caller.facts,
+        )
+        .await
+        .map_err(|e| AwsError::from_registry(e, account))
 }
 
+/// A read of public repositories: the caller's identity policies decide
+/// (they are public, so another account's are readable as the caller's own).
 async fn authorize(
     call: &PublicCall<'_>,
     action: &str,
@@ -144,7 +152,7 @@ pub struct CreateInput {
 handler!(create_repository, CreateInput, |call, input| {
     let account = call.caller.account_id.clone();
     let name = input.repository_name;
-    authorize(call, "ecr-public:CreateRepository", &account, &name).await?;
+    authorize_change(call, "ecr-public:CreateRepository", &account, &name).await?;
     let logo = match &input.catalog_data {
         Some(c) => c.logo()?,
         None => None,
@@ -268,8 +276,7 @@ pub struct DeleteInput {
 handler!(delete_repository, DeleteInput, |call, input| {
     let account = registry_of(call, &input.registry_id).to_string();
     let name = input.repository_name;
-    own(call, "ecr-public:DeleteRepository", &account, &name)?;
-    authorize(call, "ecr-public:DeleteRepository", &account, &name).await?;
+    authorize_change(call, "ecr-public:DeleteRepository", &account, &name).await?;
     let record = call
         .app
         .registry
@@ -318,8 +325,7 @@ handler!(
     |call, input| {
         let account = registry_of(call, &input.registry_id).to_string();
         let name = input.repository_name;
-        own(call, "ecr-public:PutRepositoryCatalogData", &account, &name)?;
-        authorize(call, "ecr-public:PutRepositoryCatalogData", &account, &name).await?;
+        authorize_change(call, "ecr-public:PutRepositoryCatalogData", &account, &name).await?;
         let logo = input.catalog_data.logo()?;
         call.app
             .registry

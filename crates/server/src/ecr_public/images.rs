@@ -1,0 +1,126 @@
+//! DescribeImageTags (ECR Public only; its other image operations are
+//! ECR's, `table::Handler::Ecr`): the tags of a public repository's images,
+//! a page of tagged images at a time, each tag with its image's details.
+
+use crate::aws_error::AwsError;
+use base64::Engine as _;
+use berth_registry::{public_key, Repo, StatusFilter, TagStatus};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+const PAGE_DEFAULT: u32 = 100;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DescribeImageTagsInput {
+    registry_id: Option<String>,
+    repository_name: String,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+fn bad_token() -> AwsError {
+    AwsError::client(
+        "InvalidParameterException",
+        "Invalid parameter at 'nextToken': the token is not one this registry gave",
+    )
+}
+
+handler!(
+    describe_image_tags,
+    DescribeImageTagsInput,
+    |call, input| {
+        let account = input
+            .registry_id
+            .clone()
+            .unwrap_or_else(|| call.caller.account_id.clone());
+        let fail = |e| AwsError::from_registry(e, &account);
+        // As ECR's DescribeImages (which ECR Public shares): identity and
+        // repository policies.
+        call.app
+            .registry
+            .authorize(
+                &call.caller.principal,
+                "ecr-public:DescribeImageTags",
+                &public_key(&account),
+                Some(&input.repository_name),
+                &call.caller.facts,
+            )
+            .await
+            .map_err(fail)?;
+        let limit = match input.max_results {
+            None => PAGE_DEFAULT,
+            Some(n @ 1..=1000) => n as u32,
+            Some(n) => {
+                return Err(AwsError::client(
+                    "InvalidParameterException",
+                    format!("1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 1000"),
+                ))
+            }
+        };
+        let name = berth_oci::RepositoryName::parse(&input.repository_name).map_err(|_| {
+            AwsError::client(
+                "InvalidParameterException",
+                "Invalid parameter at 'repositoryName': not a repository name",
+            )
+        })?;
+        let repo = Repo {
+            registry: public_key(&account),
+            name,
+        };
+        let reg = &call.app.registry;
+        reg.repository(&repo.registry, repo.name.as_str())
+            .await
+            .map_err(fail)?;
+        let after = input
+            .next_token
+            .as_deref()
+            .map(|t| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(t)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|d| d.parse::<berth_oci::Digest>().ok())
+                    .ok_or_else(bad_token)
+            })
+            .transpose()?;
+        let mut digests = reg
+            .image_digests(
+                &repo,
+                TagStatus::Tagged,
+                StatusFilter::Any,
+                after.as_ref(),
+                limit + 1,
+            )
+            .await
+            .map_err(fail)?;
+        let more = digests.len() > limit as usize;
+        digests.truncate(limit as usize);
+        let details = reg.image_details(&repo, &digests).await.map_err(fail)?;
+        let mut tags = Vec::new();
+        for d in &details {
+            let r = &d.record;
+            let pushed = r.pushed_at as f64 / 1000.0;
+            for tag in &r.tags {
+                let mut detail = json!({
+                    "imageDigest": r.digest.to_string(),
+                    "imageSizeInBytes": d.size,
+                    "imagePushedAt": pushed,
+                    "imageManifestMediaType": r.media_type,
+                });
+                if let Some(t) = &r.artifact_type {
+                    detail["artifactMediaType"] = json!(t);
+                }
+                tags.push(json!({"imageTag": tag, "createdAt": pushed, "imageDetail": detail}));
+            }
+        }
+        let mut out = json!({"imageTagDetails": tags});
+        if more {
+            if let Some(last) = digests.last() {
+                out["nextToken"] =
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(last.as_str()));
+            }
+        }
+        Ok(out)
+    }
+);
