@@ -13,6 +13,7 @@ pub mod byte_range;
 pub mod console;
 mod distribution;
 pub mod ecr_public;
+mod gallery;
 mod op_table;
 pub mod public_quota;
 mod public_v2;
@@ -123,7 +124,7 @@ pub(crate) fn connection_facts(app: &AppState, extensions: &http::Extensions) ->
 /// The complete HTTP application.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", axum::routing::post(aws_api))
+        .route("/", axum::routing::post(aws_api).get(gallery::index))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics_endpoint))
@@ -171,6 +172,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2", any(distribution::v2))
         .route("/v2/", any(distribution::v2))
         .route("/v2/{*rest}", any(distribution::v2))
+        .fallback(gallery::fallback)
         .layer(axum::middleware::from_fn(host::authority_as_host))
         .layer(axum::middleware::from_fn_with_state(
             state.bodies.clone(),

@@ -27,6 +27,7 @@ mod ecr;
 mod encryption;
 mod faults;
 mod fsck;
+mod gallery;
 mod gc;
 mod hostile;
 mod iam;

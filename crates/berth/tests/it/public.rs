@@ -1,8 +1,8 @@
-//! Public registries (issue 24, begun) through `aws ecr-public`: an
-//! account's registry and its alias (assigned at first use, kept, unique
-//! per account), its catalog data, `ecr-public:` authorization by the
-//! caller's policies, public repositories with their catalog data, and a
-//! clear refusal of what is not built yet.
+//! Public registries (issue 24) through `aws ecr-public`: an account's
+//! registry and its alias (assigned at first use, kept, unique per
+//! account), its catalog data, `ecr-public:` authorization by the caller's
+//! policies, public repositories with their catalog data, and every
+//! operation of the model refusing the unsigned and another account.
 
 use crate::common::*;
 use berth_testkit::tools;
@@ -131,7 +131,7 @@ fn an_account_gets_a_public_registry_with_an_alias_and_catalog_data() {
         "{text}"
     );
 
-    // What is not built yet says so.
+    // A repository that does not exist, in ECR Public's words.
     let policy = aws_with(
         &root,
         &[
@@ -144,7 +144,8 @@ fn an_account_gets_a_public_registry_with_an_alias_and_catalog_data() {
     assert!(!policy.status.success());
     let text = String::from_utf8_lossy(&policy.stderr);
     assert!(
-        text.contains("UnsupportedCommandException") && text.contains("not built yet"),
+        text.contains("RepositoryNotFoundException")
+            && text.contains("The repository with name 'app' does not exist"),
         "{text}"
     );
 }

@@ -67,6 +67,7 @@ out["tagged"] = c.list_tags_for_resource(resourceArn=arn)["tags"]
 c.untag_resource(resourceArn=arn, tagKeys=["team"])
 out["untagged"] = c.list_tags_for_resource(resourceArn=arn)["tags"]
 
+out["no_policy"] = code(lambda: c.get_repository_policy(repositoryName=repo))
 policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "NotEve",
     "Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::000000000000:user/eve"},
     "Action": "ecr-public:*"}]})
@@ -87,7 +88,21 @@ out["errors"] = {
     "bad_arn": code(lambda: c.list_tags_for_resource(
         resourceArn="arn:aws:ecr:us-east-1:000000000000:repository/" + repo)),
     "private_arn_policy": code(lambda: c.get_repository_policy(repositoryName="api/none")),
+    "exists": code(lambda: c.create_repository(repositoryName=repo)),
+    "not_empty": code(lambda: c.delete_repository(repositoryName=repo)),
+    "no_catalog": code(lambda: c.get_repository_catalog_data(repositoryName="api/none")),
+    "long_display_name": code(lambda: c.put_registry_catalog_data(displayName="x" * 101)),
+    "long_description": code(lambda: c.put_repository_catalog_data(repositoryName=repo,
+        catalogData={"description": "x" * 1025})),
+    "bad_logo": code(lambda: c.put_repository_catalog_data(repositoryName=repo,
+        catalogData={"logoImageBlob": b"GIF89a not a png"})),
 }
+token = c.get_authorization_token()["authorizationData"]
+out["token_user"] = base64.b64decode(token["authorizationToken"]).decode().split(":")[0]
+out["token_expires"] = token["expiresAt"].timestamp() > 0
+out["registry"] = c.describe_registries()["registries"][0]["registryUri"]
+c.put_registry_catalog_data(displayName="API Team")
+out["display_name"] = c.get_registry_catalog_data()["registryCatalogData"]["displayName"]
 print(json.dumps(out))
 "#;
 
@@ -111,6 +126,14 @@ fn every_image_policy_and_tag_operation_answers_boto3_and_a_policy_denies_a_user
     );
     assert_eq!(out["untagged"], serde_json::json!([]));
     assert_eq!(out["policy"], "NotEve");
+    assert_eq!(out["no_policy"], "RepositoryPolicyNotFoundException");
+    assert_eq!(out["token_user"], "AWS");
+    assert_eq!(out["token_expires"], true);
+    assert_eq!(out["display_name"], "API Team");
+    assert!(out["registry"]
+        .as_str()
+        .unwrap()
+        .starts_with("public.localhost:"));
     let errors = &out["errors"];
     for (case, code) in [
         ("no_repository", "RepositoryNotFoundException"),
@@ -120,6 +143,12 @@ fn every_image_policy_and_tag_operation_answers_boto3_and_a_policy_denies_a_user
         ("empty_upload", "EmptyUploadException"),
         ("bad_arn", "InvalidParameterException"),
         ("private_arn_policy", "RepositoryNotFoundException"),
+        ("exists", "RepositoryAlreadyExistsException"),
+        ("not_empty", "RepositoryNotEmptyException"),
+        ("no_catalog", "RepositoryNotFoundException"),
+        ("long_display_name", "InvalidParameterException"),
+        ("long_description", "InvalidParameterException"),
+        ("bad_logo", "InvalidParameterException"),
     ] {
         assert_eq!(errors[case], code, "{case}: {errors}");
     }

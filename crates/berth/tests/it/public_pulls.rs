@@ -23,27 +23,6 @@ fn public_client(s: &berth_testkit::TestServer) -> (Client, String) {
     (client, format!("http://{PUBLIC_HOST}:{}", s.addr.port()))
 }
 
-/// The distribution API of the public host, with `password` as the
-/// bearer token (as `/token` hands it out for `docker login`'s credentials).
-fn publisher(s: &berth_testkit::TestServer, password: &str) -> Api {
-    let (_, base) = public_client(s);
-    Api {
-        client: Client::builder()
-            .resolve(PUBLIC_HOST, s.addr)
-            .default_headers(
-                [(
-                    reqwest::header::AUTHORIZATION,
-                    format!("Bearer {password}").parse().unwrap(),
-                )]
-                .into_iter()
-                .collect(),
-            )
-            .build()
-            .unwrap(),
-        base,
-    }
-}
-
 fn anonymous_token(client: &Client, base: &str) -> String {
     let r = client.get(format!("{base}/token")).send().unwrap();
     assert_eq!(r.status(), 200);
@@ -261,6 +240,20 @@ fn nothing_private_is_reachable_through_the_public_host() {
             .unwrap();
         assert_eq!(r.status(), 401, "{method} {path}");
     }
+    // Nor on another account's host name.
+    let other = Client::builder()
+        .resolve("111111111111.dkr.ecr.us-east-1.localhost", s.addr)
+        .build()
+        .unwrap();
+    let r = other
+        .get(format!(
+            "http://111111111111.dkr.ecr.us-east-1.localhost:{}/v2/secret/app/manifests/v1",
+            s.addr.port()
+        ))
+        .bearer_auth(&anon)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
     // /token is the public host's only.
     assert_eq!(
         private_client
@@ -273,7 +266,7 @@ fn nothing_private_is_reachable_through_the_public_host() {
 
     // The public repository: pushed with the login password, read
     // anonymously, not written anonymously.
-    let publisher = publisher(&s, &password);
+    let publisher = public_publisher(&s, &password);
     let public = format!("{alias}/pub/app");
     publisher.push_image(&public, &img, "v1");
     let r = client
@@ -329,7 +322,7 @@ fn anonymous_pulls_past_the_quota_get_429_with_retry_after_and_recover() {
     let (client, base) = public_client(&s);
     let password = public_password(&s);
     let img = image::oci_image(2403, 1, 1, 100);
-    let publisher = publisher(&s, &password);
+    let publisher = public_publisher(&s, &password);
     let repo = format!("{alias}/quota/app");
     publisher.push_image(&repo, &img, "v1");
     let anon = anonymous_token(&client, &base);

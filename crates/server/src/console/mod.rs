@@ -20,6 +20,7 @@ mod view;
 
 pub use session::valid_region;
 pub use view::size as human_size;
+pub(crate) use view::{render_with, time as human_time};
 
 use crate::AppState;
 use axum::response::{IntoResponse, Response};

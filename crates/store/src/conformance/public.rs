@@ -82,4 +82,59 @@ pub async fn public_registry_store_suite(store: &(impl PublicRegistryStore + Rep
     );
     store.delete_repository(&public, "app", true).await.unwrap();
     assert_eq!(store.public_catalog(repo).await.unwrap(), None);
+
+    // The gallery's search: public repositories of every account, by
+    // alias, name or catalog text in any case; never a private one.
+    store
+        .create_public_registry(&record("111111111111", "beta"))
+        .await
+        .unwrap();
+    let beta = RegistryKey {
+        account_id: "111111111111".into(),
+        region: "@public".into(),
+    };
+    let private = RegistryKey {
+        account_id: "000000000000".into(),
+        region: "us-east-1".into(),
+    };
+    let web = store.ensure_repository(&public, "web", 2).await.unwrap();
+    store
+        .put_public_catalog(web, r#"{"description":"A Web Server, 100% fast"}"#, None)
+        .await
+        .unwrap();
+    store
+        .ensure_repository(&beta, "tools/cli", 3)
+        .await
+        .unwrap();
+    store
+        .ensure_repository(&private, "web-secret", 4)
+        .await
+        .unwrap();
+    let names = |found: Vec<crate::metadata::PublicListing>| -> Vec<String> {
+        found
+            .into_iter()
+            .map(|l| format!("{}/{}", l.alias, l.name))
+            .collect()
+    };
+    let all = store.search_public_repositories("", 0, 10).await.unwrap();
+    assert_eq!(names(all.clone()), ["alpha/web", "beta/tools/cli"]);
+    assert_eq!(all[0].account_id, "000000000000");
+    assert!(all[0].catalog.as_deref().unwrap().contains("Web Server"));
+    assert_eq!(all[1].catalog, None);
+    for (text, want) in [
+        ("web", vec!["alpha/web"]),
+        ("server", vec!["alpha/web"]),
+        ("WEB SERVER", vec!["alpha/web"]),
+        ("beta", vec!["beta/tools/cli"]),
+        ("100%", vec!["alpha/web"]),
+        ("0%", vec!["alpha/web"]),
+        ("%", vec!["alpha/web"]),
+        ("_", vec![]),
+        ("secret", vec![]),
+    ] {
+        let found = store.search_public_repositories(text, 0, 10).await.unwrap();
+        assert_eq!(names(found), want, "{text}");
+    }
+    let second = store.search_public_repositories("", 1, 1).await.unwrap();
+    assert_eq!(names(second), ["beta/tools/cli"]);
 }

@@ -63,7 +63,9 @@ pub use lifecycle::{
 };
 pub use maintenance::{Counts, MaintenanceStore, MetaProblem, MetaRepair, RepoLabel};
 pub use policies::ResourcePolicyStore;
-pub use public::{CreatePublicRegistryOutcome, PublicRegistryRecord, PublicRegistryStore};
+pub use public::{
+    CreatePublicRegistryOutcome, PublicListing, PublicRegistryRecord, PublicRegistryStore,
+};
 pub use replication::{
     BackfillOutcome, BackfillRecord, NewReplicationTask, ReplicationAction, ReplicationStore,
     ReplicationTask, REPLICATION_COMPLETE, REPLICATION_FAILED, REPLICATION_IN_PROGRESS,

@@ -15,6 +15,17 @@ pub struct PublicRegistryRecord {
     pub created_at: i64,
 }
 
+/// A public repository as the gallery lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicListing {
+    pub alias: String,
+    pub account_id: String,
+    pub name: String,
+    /// Its catalog data's text members (JSON), if it has any.
+    pub catalog: Option<String>,
+    pub created_at: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreatePublicRegistryOutcome {
     Created,
@@ -41,4 +52,13 @@ pub trait PublicRegistryStore: Send + Sync {
     /// Replaces a repository's catalog data.
     async fn put_public_catalog(&self, repo: RepoId, data: &str, logo: Option<&[u8]>)
         -> Result<()>;
+    /// Public repositories of every account whose alias, name or catalog
+    /// data contains `text` (any case), by alias and name, `offset` then at
+    /// most `limit` of them.
+    async fn search_public_repositories(
+        &self,
+        text: &str,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Vec<PublicListing>>;
 }

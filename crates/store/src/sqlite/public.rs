@@ -3,7 +3,7 @@
 use super::writer::ExecuteDurably;
 use super::SqliteMetadataStore;
 use crate::metadata::{
-    CreatePublicRegistryOutcome, PublicRegistryRecord, PublicRegistryStore, RepoId,
+    CreatePublicRegistryOutcome, PublicListing, PublicRegistryRecord, PublicRegistryStore, RepoId,
 };
 use crate::public_sql::*;
 use crate::Result;
@@ -86,5 +86,20 @@ impl PublicRegistryStore for SqliteMetadataStore {
             .execute_durably(&self.writer)
             .await?;
         Ok(())
+    }
+
+    async fn search_public_repositories(
+        &self,
+        text: &str,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Vec<PublicListing>> {
+        let rows = sqlx::query(SEARCH)
+            .bind(contains_pattern(text))
+            .bind(i64::from(limit))
+            .bind(i64::from(offset))
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(listing_from_row).collect())
     }
 }

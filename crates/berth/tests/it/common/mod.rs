@@ -541,3 +541,24 @@ impl Drop for DockerImage {
             .output();
     }
 }
+
+/// The distribution API of the public host, with `password` as the
+/// bearer token (as `/token` hands it out for `docker login`'s credentials).
+pub fn public_publisher(s: &TestServer, password: &str) -> Api {
+    let base = format!("http://public.localhost:{}", s.addr.port());
+    Api {
+        client: reqwest::blocking::Client::builder()
+            .resolve("public.localhost", s.addr)
+            .default_headers(
+                [(
+                    reqwest::header::AUTHORIZATION,
+                    format!("Bearer {password}").parse().unwrap(),
+                )]
+                .into_iter()
+                .collect(),
+            )
+            .build()
+            .unwrap(),
+        base,
+    }
+}
