@@ -83,6 +83,14 @@ pub struct ServeArgs {
     /// [default: public.<domain>].
     #[arg(long, env = "BERTH_PUBLIC_HOST")]
     pub public_host: Option<String>,
+    /// Addresses or networks of load balancers in front of berth, e.g.
+    /// `10.0.0.0/8` (repeatable; the environment takes a comma-separated
+    /// list): a request from one of them is taken to come from the
+    /// address its `X-Forwarded-For` names, for policies' aws:SourceIp
+    /// and the anonymous pull quota [default: none].
+    #[arg(long, env = "BERTH_TRUSTED_PROXIES", value_delimiter = ',')]
+    #[serde(default)]
+    pub trusted_proxy: Vec<String>,
     /// Anonymous pulls (manifest GETs) from public repositories allowed
     /// per second per source IP, on each node; past it (and its burst)
     /// 429 TOOMANYREQUESTS with Retry-After; 0 for no limit [default: 1,
@@ -230,6 +238,7 @@ pub struct Config {
     pub domain: String,
     /// Lowercase, without a port.
     pub public_host: String,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Quotas on pulls from public repositories.
     pub public_anonymous_pulls: berth_server::public_quota::Limit,
     pub public_authenticated_pulls: berth_server::public_quota::Limit,
@@ -473,6 +482,23 @@ impl Config {
                 .or(file.public_authenticated_pull_burst),
             berth_server::public_quota::DEFAULT_AUTHENTICATED,
         )?;
+        let proxies = if args.trusted_proxy.is_empty() {
+            file.trusted_proxy
+        } else {
+            args.trusted_proxy
+        };
+        let trusted_proxies = proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .with_context(|| {
+                        format!(
+                            "trusted_proxy '{p}' is not an address or a network such as 10.0.0.0/8"
+                        )
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let metadata = match args.metadata.or(file.metadata) {
             Some(text) => Metadata::parse(&text)?,
             None => Metadata::Sqlite(crate::datadir::metadata_db(&data_dir)),
@@ -526,6 +552,7 @@ impl Config {
                 .unwrap_or_else(|| "us-east-1".into()),
             domain,
             public_host,
+            trusted_proxies,
             public_anonymous_pulls,
             public_authenticated_pulls,
             upload_expiry: Duration::from_secs(

@@ -161,6 +161,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics: Arc::new(Metrics::default()),
         hosts: Arc::new(HostConfig {
             public_host: config.public_host.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
             ..HostConfig::new(
                 config.default_account.clone(),
                 config.default_region.clone(),

@@ -40,7 +40,7 @@ impl FromRequest<AppState> for Signed {
 
     async fn from_request(req: Request, app: &AppState) -> Result<Self, Response> {
         let (parts, body) = req.into_parts();
-        let facts = crate::connection_facts(app, &parts.extensions);
+        let facts = crate::connection_facts(app, &parts.extensions, &parts.headers);
         let refuse = |e: AwsError| refusal(e).into_response();
         // Nothing of the body is read for a caller refused by its headers.
         let identified =

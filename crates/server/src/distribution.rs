@@ -56,7 +56,7 @@ pub async fn v2(State(app): State<AppState>, request: axum::extract::Request) ->
         (Err(e), _) => ("invalid", Err(OciError::from(e))),
         (Ok(r), Ok(caller)) => {
             let label = r.label();
-            let facts = crate::connection_facts(&app, &parts.extensions);
+            let facts = crate::connection_facts(&app, &parts.extensions, &headers);
             let scoped = if public {
                 crate::public_v2::scope(&app, &headers, r).await
             } else {

@@ -39,6 +39,8 @@ pub struct HostConfig {
     /// no port; default `public.<domain>`), as ECR Public's
     /// `public.ecr.aws`.
     pub public_host: String,
+    /// Peers whose `X-Forwarded-For` names the client (load balancers).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl HostConfig {
@@ -74,6 +76,7 @@ impl HostConfig {
     ) -> Self {
         HostConfig {
             public_host: format!("public.{domain}"),
+            trusted_proxies: Vec::new(),
             default_account,
             default_region,
             domain,
@@ -85,6 +88,38 @@ impl HostConfig {
     /// port the request came to), as ECR Public's `public.ecr.aws`.
     pub fn public_host(&self, request_host: &str) -> String {
         with_port(self.public_host.clone(), request_host)
+    }
+
+    /// The client's address: the peer's, unless the peer is a trusted
+    /// proxy; then the last address of `X-Forwarded-For` that is not a
+    /// trusted proxy's (each proxy appends the address it saw, so the
+    /// ones before the last untrusted one may be the client's inventions).
+    pub fn client_ip(&self, peer: std::net::IpAddr, headers: &HeaderMap) -> std::net::IpAddr {
+        let trusted = |ip: &std::net::IpAddr| {
+            let ip = ip.to_canonical();
+            self.trusted_proxies.iter().any(|n| n.contains(&ip))
+        };
+        if !trusted(&peer) {
+            return peer;
+        }
+        let mut client = peer;
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect::<Vec<_>>();
+        for hop in forwarded.iter().rev() {
+            let Ok(ip) = hop.parse::<std::net::IpAddr>() else {
+                break;
+            };
+            client = ip;
+            if !trusted(&ip) {
+                break;
+            }
+        }
+        client
     }
 
     /// Whether the request came to the public host (by `Host`, or HTTP/2's
@@ -189,6 +224,35 @@ mod tests {
             "localhost".into(),
             "http",
         )
+    }
+
+    #[test]
+    fn x_forwarded_for_counts_only_from_trusted_proxies() {
+        let mut c = cfg();
+        c.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+        let lb: std::net::IpAddr = "10.1.2.3".parse().unwrap();
+        let outsider: std::net::IpAddr = "192.0.2.9".parse().unwrap();
+        let with = |xff: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", xff.parse().unwrap());
+            h
+        };
+        // The balancer says who the client is.
+        assert_eq!(
+            c.client_ip(lb, &with("198.51.100.7")).to_string(),
+            "198.51.100.7"
+        );
+        // A client's own claim before that is ignored; chained proxies are skipped.
+        assert_eq!(
+            c.client_ip(lb, &with("1.1.1.1, 198.51.100.7, 10.9.9.9"))
+                .to_string(),
+            "198.51.100.7"
+        );
+        // An untrusted peer's header is ignored.
+        assert_eq!(c.client_ip(outsider, &with("198.51.100.7")), outsider);
+        // No or garbled header: the peer.
+        assert_eq!(c.client_ip(lb, &HeaderMap::new()), lb);
+        assert_eq!(c.client_ip(lb, &with("not-an-ip")), lb);
     }
 
     #[test]

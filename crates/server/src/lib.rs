@@ -76,7 +76,7 @@ async fn aws_api(
     request: axum::extract::Request,
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
-    let facts = connection_facts(&state, &parts.extensions);
+    let facts = connection_facts(&state, &parts.extensions, &parts.headers);
     let target = parts
         .headers
         .get("x-amz-target")
@@ -108,14 +108,20 @@ async fn aws_api(
     }
 }
 
-/// What policy conditions know of the connection: the peer's address (as
-/// `berth serve` records it; absent when the router is served without it)
-/// and whether it is TLS (the listener is all one or the other).
-pub(crate) fn connection_facts(app: &AppState, extensions: &http::Extensions) -> RequestFacts {
+/// What policy conditions know of the connection: the client's address
+/// (the peer's, as `berth serve` records it, or, when the peer is a
+/// trusted proxy, the address `X-Forwarded-For` names: `HostConfig::client_ip`;
+/// absent when the router is served without it) and whether it is TLS (the
+/// listener is all one or the other).
+pub(crate) fn connection_facts(
+    app: &AppState,
+    extensions: &http::Extensions,
+    headers: &http::HeaderMap,
+) -> RequestFacts {
     RequestFacts {
         source_ip: extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip()),
+            .map(|c| app.hosts.client_ip(c.0.ip(), headers)),
         secure_transport: app.hosts.scheme == "https",
         ..RequestFacts::default()
     }

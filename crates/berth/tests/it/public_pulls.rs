@@ -363,3 +363,39 @@ fn anonymous_pulls_past_the_quota_get_429_with_retry_after_and_recover() {
         4
     );
 }
+
+/// Behind a trusted load balancer the anonymous quota is per client (the
+/// address `X-Forwarded-For` names), not per balancer; from anyone else the
+/// header is ignored.
+#[test]
+fn behind_a_trusted_proxy_the_anonymous_quota_is_per_forwarded_client() {
+    let s = start_with(&[
+        "--trusted-proxy",
+        "127.0.0.1",
+        "--public-anonymous-pull-rate",
+        "0.01",
+        "--public-anonymous-pull-burst",
+        "1",
+    ]);
+    let alias = public_repository(&s, "lb/app");
+    let img = image::oci_image(2404, 1, 1, 100);
+    public_publisher(&s, s.password()).push_image(&format!("{alias}/lb/app"), &img, "v1");
+    let (client, base) = public_client(&s);
+    let anon = anonymous_token(&client, &base);
+    let pull = |forwarded: &str| {
+        client
+            .get(format!("{base}/v2/{alias}/lb/app/manifests/v1"))
+            .bearer_auth(&anon)
+            .header("accept", image::OCI_MANIFEST)
+            .header("x-forwarded-for", forwarded)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(pull("198.51.100.1"), 200);
+    assert_eq!(pull("198.51.100.1"), 429);
+    assert_eq!(pull("198.51.100.2"), 200, "another client behind the balancer");
+    // A client's own claim before the balancer's is not believed.
+    assert_eq!(pull("198.51.100.3, 198.51.100.1"), 429);
+}

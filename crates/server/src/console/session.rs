@@ -129,7 +129,7 @@ impl Ctx {
             secret: secret.to_string(),
             user,
             region,
-            facts: crate::connection_facts(app, &parts.extensions),
+            facts: crate::connection_facts(app, &parts.extensions, &parts.headers),
             host: parts
                 .headers
                 .get(header::HOST)
