@@ -31,9 +31,11 @@ c.create_repository(repositoryName="tools/hello", catalogData={
     "aboutText": "# Hello tool\n\nIt is **bold**.\n\n<script>document.title='pwned';alert('xss')</script>\n\nAnd <img src=x onerror=alert(1)> inline.",
     "usageText": "Run `docker run hello`.",
 })
+out = {"logoUrl": c.get_repository_catalog_data(repositoryName="tools/hello")["catalogData"]["logoUrl"]}
 c.create_repository(repositoryName="other/thing")
 alias = c.describe_registries()["registries"][0]["aliases"][0]["name"]
-print(json.dumps({"alias": alias}))
+out["alias"] = alias
+print(json.dumps(out))
 "##;
 
 #[test]
@@ -45,12 +47,13 @@ fn the_gallery_finds_a_repository_and_shows_its_catalog_data_inertly() {
         return;
     }
     let s = start();
-    let alias = python_json(&s, PUBLISH, &[])["alias"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let published = python_json(&s, PUBLISH, &[]);
+    let alias = published["alias"].as_str().unwrap().to_string();
     let host = format!("public.localhost:{}", s.addr.port());
     let base = format!("http://{host}");
+    // GetRepositoryCatalogData's logoUrl is where the gallery serves it.
+    let logo_url = format!("{base}/-/logo/{alias}/tools/hello");
+    assert_eq!(published["logoUrl"], logo_url.as_str());
     let client = reqwest::blocking::Client::builder()
         .resolve("public.localhost", s.addr)
         .build()
@@ -75,10 +78,7 @@ fn the_gallery_finds_a_repository_and_shows_its_catalog_data_inertly() {
     assert!(!html.contains("<script"), "{html}");
     assert!(html.contains("&lt;script&gt;"), "{html}");
     assert!(html.contains(&format!("docker pull {host}/{alias}/tools/hello:latest")));
-    let logo = client
-        .get(format!("{base}/-/logo/{alias}/tools/hello"))
-        .send()
-        .unwrap();
+    let logo = client.get(&logo_url).send().unwrap();
     assert_eq!(header(&logo, "content-type"), "image/png");
     for other_host in [s.url() + "/", format!("{}/{alias}/tools/hello", s.url())] {
         let r = s.raw_client().get(&other_host).send().unwrap();

@@ -395,7 +395,11 @@ fn behind_a_trusted_proxy_the_anonymous_quota_is_per_forwarded_client() {
     };
     assert_eq!(pull("198.51.100.1"), 200);
     assert_eq!(pull("198.51.100.1"), 429);
-    assert_eq!(pull("198.51.100.2"), 200, "another client behind the balancer");
+    assert_eq!(
+        pull("198.51.100.2"),
+        200,
+        "another client behind the balancer"
+    );
     // A client's own claim before the balancer's is not believed.
     assert_eq!(pull("198.51.100.3, 198.51.100.1"), 429);
 }

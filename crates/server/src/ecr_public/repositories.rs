@@ -87,6 +87,17 @@ async fn uri_prefix(call: &PublicCall<'_>, account: &str) -> Result<String, AwsE
     ))
 }
 
+/// Where the gallery serves a public repository's logo (ECR Public's
+/// `logoUrl`).
+async fn logo_url(call: &PublicCall<'_>, account: &str, name: &str) -> Result<String, AwsError> {
+    let prefix = uri_prefix(call, account).await?;
+    let (host, alias) = prefix.split_once('/').unwrap_or((&prefix, ""));
+    Ok(format!(
+        "{}://{host}/-/logo/{alias}/{name}",
+        call.app.hosts.scheme
+    ))
+}
+
 fn repository_json(prefix: &str, account: &str, r: &RepositoryRecord) -> Value {
     json!({
         "repositoryArn": repository_arn(account, &r.name),
@@ -301,13 +312,17 @@ handler!(
         let account = registry_of(call, &input.registry_id).to_string();
         let name = input.repository_name;
         authorize(call, "ecr-public:GetRepositoryCatalogData", &account, &name).await?;
-        let (catalog, _logo) = call
+        let (catalog, has_logo) = call
             .app
             .registry
             .public_catalog(&account, &name)
             .await
             .map_err(|e| AwsError::from_registry(e, &account))?;
-        Ok(json!({"catalogData": catalog_json(&catalog)}))
+        let mut data = catalog_json(&catalog);
+        if has_logo {
+            data["logoUrl"] = json!(logo_url(call, &account, &name).await?);
+        }
+        Ok(json!({"catalogData": data}))
     }
 );
 
@@ -337,6 +352,10 @@ handler!(
             )
             .await
             .map_err(|e| AwsError::from_registry(e, &account))?;
-        Ok(json!({"catalogData": catalog_json(&input.catalog_data.catalog)}))
+        let mut data = catalog_json(&input.catalog_data.catalog);
+        if logo.as_deref().is_some_and(|l| !l.is_empty()) {
+            data["logoUrl"] = json!(logo_url(call, &account, &name).await?);
+        }
+        Ok(json!({"catalogData": data}))
     }
 );
