@@ -398,7 +398,15 @@ impl BlobStore for FsBlobStore {
                 let entry = entry?;
                 if let Some(name) = entry.file_name().to_str() {
                     let id = name.split('.').next().unwrap_or(name).to_string();
-                    let at = modified_millis(&entry.metadata()?)?;
+                    // An upload finished (or a duplicate's data discarded)
+                    // between the listing and this look is gone, not an
+                    // error: the listing must not fail under a busy server.
+                    let metadata = match entry.metadata() {
+                        Ok(m) => m,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(e),
+                    };
+                    let at = modified_millis(&metadata)?;
                     let newest = ids.entry(id).or_insert(at);
                     *newest = (*newest).max(at);
                 }
