@@ -94,15 +94,22 @@ impl HostConfig {
     /// proxy; then the last address of `X-Forwarded-For` that is not a
     /// trusted proxy's (each proxy appends the address it saw, so the
     /// ones before the last untrusted one may be the client's inventions).
-    pub fn client_ip(&self, peer: std::net::IpAddr, headers: &HeaderMap) -> std::net::IpAddr {
+    /// `None` when a trusted proxy's header names no address berth can
+    /// read: never the proxy's own address, which policies allowing the
+    /// internal network would take for an insider's.
+    pub fn client_ip(
+        &self,
+        peer: std::net::IpAddr,
+        headers: &HeaderMap,
+    ) -> Option<std::net::IpAddr> {
         let trusted = |ip: &std::net::IpAddr| {
             let ip = ip.to_canonical();
             self.trusted_proxies.iter().any(|n| n.contains(&ip))
         };
         if !trusted(&peer) {
-            return peer;
+            return Some(peer);
         }
-        let mut client = peer;
+        let mut client = None;
         let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()
@@ -110,11 +117,13 @@ impl HostConfig {
             .flat_map(|v| v.split(','))
             .map(str::trim)
             .collect::<Vec<_>>();
+        if forwarded.is_empty() {
+            // The proxy's own request (a health check): it is the client.
+            return Some(peer);
+        }
         for hop in forwarded.iter().rev() {
-            let Ok(ip) = hop.parse::<std::net::IpAddr>() else {
-                break;
-            };
-            client = ip;
+            let ip = forwarded_address(hop)?;
+            client = Some(ip);
             if !trusted(&ip) {
                 break;
             }
@@ -164,6 +173,20 @@ impl HostConfig {
             region: region.to_string(),
         })
     }
+}
+
+/// An `X-Forwarded-For` hop: an address, with a port as some balancers
+/// add it (`203.0.113.5:4711`, `[2001:db8::1]:443`).
+fn forwarded_address(hop: &str) -> Option<std::net::IpAddr> {
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    if let Ok(sock) = hop.parse::<std::net::SocketAddr>() {
+        return Some(sock.ip());
+    }
+    hop.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .and_then(|h| h.parse().ok())
 }
 
 /// The host name a request came to, without its port.
@@ -239,20 +262,35 @@ mod tests {
         };
         // The balancer says who the client is.
         assert_eq!(
-            c.client_ip(lb, &with("198.51.100.7")).to_string(),
+            c.client_ip(lb, &with("198.51.100.7")).unwrap().to_string(),
             "198.51.100.7"
         );
+        // With a port, as some balancers write it.
+        for (xff, want) in [
+            ("198.51.100.7:4711", "198.51.100.7"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+        ] {
+            assert_eq!(
+                c.client_ip(lb, &with(xff)).unwrap().to_string(),
+                want,
+                "{xff}"
+            );
+        }
         // A client's own claim before that is ignored; chained proxies are skipped.
         assert_eq!(
             c.client_ip(lb, &with("1.1.1.1, 198.51.100.7, 10.9.9.9"))
+                .unwrap()
                 .to_string(),
             "198.51.100.7"
         );
         // An untrusted peer's header is ignored.
-        assert_eq!(c.client_ip(outsider, &with("198.51.100.7")), outsider);
-        // No or garbled header: the peer.
-        assert_eq!(c.client_ip(lb, &HeaderMap::new()), lb);
-        assert_eq!(c.client_ip(lb, &with("not-an-ip")), lb);
+        assert_eq!(c.client_ip(outsider, &with("198.51.100.7")), Some(outsider));
+        // No header: the proxy itself asks. A garbled one: nobody known,
+        // never the proxy (policies allowing the internal network).
+        assert_eq!(c.client_ip(lb, &HeaderMap::new()), Some(lb));
+        assert_eq!(c.client_ip(lb, &with("not-an-ip")), None);
+        assert_eq!(c.client_ip(lb, &with("198.51.100.7, unknown")), None);
     }
 
     #[test]

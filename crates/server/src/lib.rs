@@ -121,7 +121,7 @@ pub(crate) fn connection_facts(
     RequestFacts {
         source_ip: extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| app.hosts.client_ip(c.0.ip(), headers)),
+            .and_then(|c| app.hosts.client_ip(c.0.ip(), headers)),
         secure_transport: app.hosts.scheme == "https",
         ..RequestFacts::default()
     }
@@ -174,7 +174,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(admin::delete_access_key),
         )
         .route("/token", get(public_v2::token).post(public_v2::token))
-        .merge(console::routes())
+        .merge(console::routes(state.clone()))
         .route("/v2", any(distribution::v2))
         .route("/v2/", any(distribution::v2))
         .route("/v2/{*rest}", any(distribution::v2))

@@ -53,10 +53,15 @@ impl PublicScope {
                 quotas.authenticated,
             )
         } else {
-            let ip = facts
-                .source_ip
-                .map(|ip| ip.to_canonical().to_string())
-                .unwrap_or_default();
+            // An IPv6 client has a /64 to rotate through: it is one client.
+            let ip = match facts.source_ip.map(|ip| ip.to_canonical()) {
+                Some(std::net::IpAddr::V6(v6)) => {
+                    let s = v6.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+                Some(v4) => v4.to_string(),
+                None => "unknown".to_string(),
+            };
             quotas.take(&format!("ip:{ip}"), quotas.anonymous)
         };
         app.metrics.count_public_pull(authenticated, taken.is_err());
@@ -248,10 +253,15 @@ fn challenge(
     route: Option<&V2Route>,
     message: &str,
 ) -> OciError {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or(&app.hosts.public_host);
+    // The configured name with the request's port (digits only): a Host
+    // header's other contents are never echoed into where clients send
+    // their credentials.
+    let host = app.hosts.public_host(
+        headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default(),
+    );
     let mut value = format!(
         "Bearer realm=\"{}://{host}/token\",service=\"{host}\"",
         app.hosts.scheme
@@ -328,10 +338,12 @@ pub async fn token(State(app): State<AppState>, request: Request) -> Response {
 
 /// `/v2/_catalog` on the public host.
 fn no_catalog(app: &AppState, headers: &HeaderMap) -> OciError {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or(&app.hosts.public_host);
+    let host = app.hosts.public_host(
+        headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default(),
+    );
     OciError::new(
         StatusCode::NOT_FOUND,
         "UNSUPPORTED",

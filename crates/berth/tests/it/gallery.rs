@@ -84,6 +84,20 @@ fn the_gallery_finds_a_repository_and_shows_its_catalog_data_inertly() {
         let r = s.raw_client().get(&other_host).send().unwrap();
         assert_eq!(r.status(), 404, "{other_host}");
     }
+    // The console is not on the public host; its stylesheet is, for the gallery.
+    assert_eq!(
+        client
+            .get(format!("{base}/console/sign-in"))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
+    let css = client
+        .get(format!("{base}/-/static/console.css"))
+        .send()
+        .unwrap();
+    assert_eq!(header(&css, "content-type"), "text/css; charset=utf-8");
     assert_eq!(
         client
             .get(format!("{base}/{alias}/tools/missing"))

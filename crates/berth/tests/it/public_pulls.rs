@@ -230,6 +230,20 @@ fn nothing_private_is_reachable_through_the_public_host() {
         )
     );
 
+    // What the Host header holds besides the name and a port is never
+    // echoed into where clients send credentials.
+    let r = client
+        .get(format!("{base}/v2/"))
+        .header(
+            "host",
+            format!("{PUBLIC_HOST}:{}@evil.example", s.addr.port()),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let challenge = header(&r, "www-authenticate");
+    assert!(!challenge.contains("evil"), "{challenge}");
+
     // The anonymous token opens nothing on the account hosts.
     let private_client = s.raw_client();
     for (method, path, _) in berth_server::v2_access::protected_requests(&private) {

@@ -725,7 +725,8 @@ impl Identity {
             } else {
                 &caller.account_id
             };
-            (None, None, Some(account.as_str()))
+            // A session's own policies still narrow what it may read.
+            (None, session_policies(caller), Some(account.as_str()))
         } else {
             let policy = self.registry_policy_for(registry, action).await?;
             (policy, session_policies(caller), None)

@@ -150,11 +150,33 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
-/// The console's routes, under `/console`.
-pub fn routes() -> Router<AppState> {
-    ROUTES.iter().fold(Router::new(), |r, route| {
-        r.route(route.path, (route.handler)())
-    })
+/// The console's routes, under `/console`; not on the public host, so
+/// that publishers' content (the gallery's catalog text and logos) never
+/// shares an origin with console sessions.
+pub fn routes(state: AppState) -> Router<AppState> {
+    ROUTES
+        .iter()
+        .fold(Router::new(), |r, route| {
+            r.route(route.path, (route.handler)())
+        })
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            not_on_public_host,
+        ))
+}
+
+async fn not_on_public_host(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if app
+        .hosts
+        .is_public(request.version(), request.uri(), request.headers())
+    {
+        return http::StatusCode::NOT_FOUND.into_response();
+    }
+    next.run(request).await
 }
 
 /// A redirect after a form (303: the browser GETs the new page).
@@ -166,7 +188,7 @@ pub(crate) fn see_other(to: &str) -> Response {
         .into_response()
 }
 
-async fn stylesheet() -> Response {
+pub(crate) async fn stylesheet() -> Response {
     (
         [
             (http::header::CONTENT_TYPE, "text/css; charset=utf-8"),

@@ -34,6 +34,18 @@ handler!(
             .registry_id
             .clone()
             .unwrap_or_else(|| call.caller.account_id.clone());
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(AwsError::client(
+                "InvalidParameterException",
+                "Invalid parameter at 'registryId' failed to satisfy constraint: 'must satisfy regular expression '[0-9]{12}''",
+            ));
+        }
+        let name = berth_oci::RepositoryName::parse(&input.repository_name).map_err(|_| {
+            AwsError::client(
+                "InvalidParameterException",
+                "Invalid parameter at 'repositoryName': not a repository name",
+            )
+        })?;
         let fail = |e| AwsError::from_registry(e, &account);
         // As ECR's DescribeImages (which ECR Public shares): identity and
         // repository policies.
@@ -43,7 +55,7 @@ handler!(
                 &call.caller.principal,
                 "ecr-public:DescribeImageTags",
                 &public_key(&account),
-                Some(&input.repository_name),
+                Some(name.as_str()),
                 &call.caller.facts,
             )
             .await
@@ -58,12 +70,6 @@ handler!(
                 ))
             }
         };
-        let name = berth_oci::RepositoryName::parse(&input.repository_name).map_err(|_| {
-            AwsError::client(
-                "InvalidParameterException",
-                "Invalid parameter at 'repositoryName': not a repository name",
-            )
-        })?;
         let repo = Repo {
             registry: public_key(&account),
             name,

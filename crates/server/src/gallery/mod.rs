@@ -3,8 +3,9 @@
 //! catalog text; `/<alias>/<name>` shows one with its catalog data (about
 //! and usage text through `markdown`, which leaves nothing active), its
 //! tagged images and the exact `docker pull` line; `/-/logo/<alias>/<name>`
-//! is its logo. It shares the console's stylesheet and page headers (CSP
-//! without scripts). On other hosts these paths are not found.
+//! is its logo; `/-/static/console.css` the console's stylesheet, which it
+//! shares with the console's page headers (CSP without scripts). On other
+//! hosts these paths are not found, and the console is not on this one.
 
 mod markdown;
 
@@ -18,6 +19,8 @@ use std::collections::HashMap;
 
 /// Search results per page.
 const PAGE: u32 = 30;
+/// The deepest result a page starts at.
+const OFFSET_MAX: u32 = 3_000;
 /// The longest search text taken.
 const QUERY_MAX: usize = 200;
 
@@ -104,10 +107,12 @@ pub async fn index(State(app): State<AppState>, request: Request) -> Response {
         .get("q")
         .map(|q| q.trim().chars().take(QUERY_MAX).collect())
         .unwrap_or_default();
+    // Deep pages cost a scan each: people search instead.
     let offset: u32 = params
         .get("offset")
         .and_then(|o| o.parse().ok())
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .min(OFFSET_MAX);
     let (found, more) = match app.registry.public_gallery(&query, offset, PAGE).await {
         Ok(r) => r,
         Err(e) => return unavailable(e),
@@ -133,6 +138,9 @@ pub async fn fallback(State(app): State<AppState>, request: Request) -> Response
         return StatusCode::NOT_FOUND.into_response();
     }
     let path = request.uri().path().trim_matches('/').to_string();
+    if path == "-/static/console.css" {
+        return crate::console::stylesheet().await;
+    }
     if let Some(rest) = path.strip_prefix("-/logo/") {
         return logo(&app, rest).await;
     }
@@ -144,11 +152,13 @@ pub async fn fallback(State(app): State<AppState>, request: Request) -> Response
         Ok(None) => return not_found(format!("There is no public repository {alias}/{name}.")),
         Err(e) => return unavailable(e),
     };
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or(&app.hosts.public_host);
+    let host = app.hosts.public_host(
+        request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default(),
+    );
     let tag = repository
         .images
         .iter()
