@@ -76,13 +76,7 @@ pub fn issue_anonymous(key: &ServerKey, expires_at: i64) -> String {
 /// When an anonymous token from `issue_anonymous` expires, if it is one
 /// and has not.
 pub fn verify_anonymous(key: &ServerKey, token: &str, now: i64) -> Result<i64, TokenError> {
-    let (payload, mac) = token.split_once('.').ok_or(TokenError::Invalid)?;
-    let payload = B64.decode(payload).map_err(|_| TokenError::Invalid)?;
-    let mac = B64.decode(mac).map_err(|_| TokenError::Invalid)?;
-    if !key.token_mac_matches(&payload, &mac) {
-        return Err(TokenError::Invalid);
-    }
-    let text = std::str::from_utf8(&payload).map_err(|_| TokenError::Invalid)?;
+    let text = open(key, token)?;
     let expires_at: i64 = text
         .strip_prefix("v0|anonymous|")
         .and_then(|e| e.parse().ok())
@@ -93,14 +87,19 @@ pub fn verify_anonymous(key: &ServerKey, token: &str, now: i64) -> Result<i64, T
     Ok(expires_at)
 }
 
-pub fn verify(key: &ServerKey, token: &str, now: i64) -> Result<TokenPrincipal, TokenError> {
+/// A token's payload, once its MAC checks out.
+fn open(key: &ServerKey, token: &str) -> Result<String, TokenError> {
     let (payload, mac) = token.split_once('.').ok_or(TokenError::Invalid)?;
     let payload = B64.decode(payload).map_err(|_| TokenError::Invalid)?;
     let mac = B64.decode(mac).map_err(|_| TokenError::Invalid)?;
     if !key.token_mac_matches(&payload, &mac) {
         return Err(TokenError::Invalid);
     }
-    let text = String::from_utf8(payload).map_err(|_| TokenError::Invalid)?;
+    String::from_utf8(payload).map_err(|_| TokenError::Invalid)
+}
+
+pub fn verify(key: &ServerKey, token: &str, now: i64) -> Result<TokenPrincipal, TokenError> {
+    let text = open(key, token)?;
     let parts: Vec<&str> = text.split('|').collect();
     if let ["v3", key_id, session, expires] = parts.as_slice() {
         let expires_at: i64 = expires.parse().map_err(|_| TokenError::Invalid)?;

@@ -75,10 +75,10 @@ impl Registry {
         alias: &str,
         name: &str,
     ) -> Result<Option<GalleryRepository>> {
-        let Some((repo, _)) = self.gallery_repo(alias, name).await? else {
+        let Some((repo, id)) = self.gallery_repo(alias, name).await? else {
             return Ok(None);
         };
-        let (catalog, has_logo) = self.public_catalog(&repo.registry.account_id, name).await?;
+        let (catalog, has_logo) = self.catalog_of(id, name).await?;
         let digests = self
             .image_digests(
                 &repo,

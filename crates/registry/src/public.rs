@@ -256,7 +256,16 @@ impl Registry {
         name: &str,
     ) -> Result<(PublicCatalog, bool)> {
         let r = self.repository(&public_key(account_id), name).await?;
-        match self.meta.public_catalog(r.id).await? {
+        self.catalog_of(r.id, name).await
+    }
+
+    /// Repository `id`'s (`name`'s) catalog data and whether it has a logo.
+    pub(crate) async fn catalog_of(
+        &self,
+        id: berth_store::RepoId,
+        name: &str,
+    ) -> Result<(PublicCatalog, bool)> {
+        match self.meta.public_catalog(id).await? {
             None => Ok((PublicCatalog::default(), false)),
             Some((data, logo)) => {
                 let c = serde_json::from_str(&data).map_err(|e| {

@@ -155,7 +155,7 @@ impl HostConfig {
         uri: &Uri,
         headers: &HeaderMap,
     ) -> Option<RegistryKey> {
-        self.parse_account_host(&request_host(version, uri, headers))
+        self.parse_account_host(request_host(version, uri, headers))
     }
 
     fn parse_account_host(&self, host: &str) -> Option<RegistryKey> {
@@ -190,9 +190,9 @@ fn forwarded_address(hop: &str) -> Option<std::net::IpAddr> {
 }
 
 /// The host name a request came to, without its port.
-fn request_host(version: http::Version, uri: &Uri, headers: &HeaderMap) -> String {
+fn request_host<'a>(version: http::Version, uri: &'a Uri, headers: &'a HeaderMap) -> &'a str {
     if version >= http::Version::HTTP_2 {
-        uri.authority().map(|a| a.host().to_string())
+        uri.authority().map(|a| a.host())
     } else {
         headers
             .get(http::header::HOST)
@@ -202,19 +202,11 @@ fn request_host(version: http::Version, uri: &Uri, headers: &HeaderMap) -> Strin
     .unwrap_or_default()
 }
 
-fn strip_port(h: &str) -> String {
-    if h.starts_with('[') {
-        return h
-            .split(']')
-            .next()
-            .unwrap_or(h)
-            .trim_start_matches('[')
-            .to_string();
+fn strip_port(h: &str) -> &str {
+    if let Some(bracketed) = h.strip_prefix('[') {
+        return bracketed.split(']').next().unwrap_or(bracketed);
     }
-    h.rsplit_once(':')
-        .map(|(host, _)| host)
-        .unwrap_or(h)
-        .to_string()
+    h.rsplit_once(':').map(|(host, _)| host).unwrap_or(h)
 }
 
 /// HTTP/2 carries the host in `:authority` (RFC 9113 8.3.1), which hyper

@@ -14,12 +14,10 @@
 use crate::oci_error::OciError;
 use crate::public_quota::Throttled;
 use crate::route::V2Route;
-use crate::v2_auth::Caller;
+use crate::v2_auth::{basic_aws_password, credentials_unavailable, Caller};
 use crate::AppState;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
 use berth_iam::token::TokenError;
 use berth_registry::{public_key, Principal, RegistryKey, RequestFacts, TokenRefusal};
 use http::{header, HeaderMap, Method, StatusCode};
@@ -120,7 +118,7 @@ pub async fn caller(
             Err(TokenError::Invalid) => credentials.to_string(),
         }
     } else if scheme.eq_ignore_ascii_case("basic") {
-        basic_password(credentials).ok_or_else(|| {
+        basic_aws_password(value).ok_or_else(|| {
             refuse("credentials must be Basic with user AWS and a password from ECR Public's GetAuthorizationToken")
         })?
     } else {
@@ -157,22 +155,8 @@ async fn verify_password(app: &AppState, password: &str) -> Result<Principal, Re
             TokenRefusal::Token(TokenError::Invalid) => {
                 Refused::Invalid("the token is not valid; log in again")
             }
-            TokenRefusal::Unavailable(e) => {
-                tracing::warn!(error = %e, "could not check a login token's access key; refusing it");
-                Refused::Unavailable(OciError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "UNAVAILABLE",
-                    "the registry cannot check credentials right now; retry shortly",
-                ))
-            }
+            TokenRefusal::Unavailable(e) => Refused::Unavailable(credentials_unavailable(&e)),
         })
-}
-
-/// The password of Basic credentials for user `AWS`.
-fn basic_password(credentials: &str) -> Option<String> {
-    let decoded = B64.decode(credentials).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    text.strip_prefix("AWS:").map(str::to_string)
 }
 
 /// The route in the alias's public registry: `/v2/<alias>/<name>/…` is
@@ -305,12 +289,7 @@ pub async fn token(State(app): State<AppState>, request: Request) -> Response {
             let refused = |m: &str| {
                 OciError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", m).into_response()
             };
-            let (scheme, credentials) = value.trim_start().split_once(' ').unwrap_or((value, ""));
-            let Some(password) = scheme
-                .eq_ignore_ascii_case("basic")
-                .then(|| basic_password(credentials.trim()))
-                .flatten()
-            else {
+            let Some(password) = basic_aws_password(value) else {
                 return refused("credentials must be Basic with user AWS and a password from ECR Public's GetAuthorizationToken");
             };
             match verify_password(&app, &password).await {

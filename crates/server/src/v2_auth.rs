@@ -50,10 +50,7 @@ pub async fn caller(
     let password = value
         .to_str()
         .ok()
-        .and_then(basic_credentials)
-        .and_then(|b| B64.decode(b.trim()).ok())
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|up| up.strip_prefix("AWS:").map(str::to_string))
+        .and_then(basic_aws_password)
         .ok_or_else(|| {
             challenge(
                 headers,
@@ -73,14 +70,7 @@ pub async fn caller(
                 headers,
                 "the authorization token is not valid; log in again",
             ),
-            TokenRefusal::Unavailable(e) => {
-                tracing::warn!(error = %e, "could not check a login token's access key; refusing it");
-                OciError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "UNAVAILABLE",
-                    "the registry cannot check credentials right now; retry shortly",
-                )
-            }
+            TokenRefusal::Unavailable(e) => credentials_unavailable(&e),
         })?;
     // Another account's host name is a cross-account request: that
     // account's policies and the caller's decide, per request.
@@ -95,6 +85,27 @@ pub async fn caller(
         registry,
         principal,
     })
+}
+
+/// The password of a `Basic` Authorization value for user `AWS`, as
+/// `docker login` stores what GetAuthorizationToken gave.
+pub(crate) fn basic_aws_password(value: &str) -> Option<String> {
+    let decoded = B64.decode(basic_credentials(value)?.trim()).ok()?;
+    String::from_utf8(decoded)
+        .ok()?
+        .strip_prefix("AWS:")
+        .map(str::to_string)
+}
+
+/// 503 when a login token's access key cannot be checked (the store
+/// fails): refused, since failing open would let a deleted user's token in.
+pub(crate) fn credentials_unavailable(e: &dyn std::fmt::Display) -> OciError {
+    tracing::warn!(error = %e, "could not check a login token's access key; refusing it");
+    OciError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "UNAVAILABLE",
+        "the registry cannot check credentials right now; retry shortly",
+    )
 }
 
 /// The credentials of a `Basic` Authorization value; the scheme name is

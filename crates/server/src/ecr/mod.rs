@@ -22,7 +22,7 @@ mod layer_part;
 mod layers;
 mod lifecycle;
 mod operation;
-mod paging;
+pub(crate) mod paging;
 mod policies;
 mod pull_through_cache;
 mod replication;

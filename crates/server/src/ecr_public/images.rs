@@ -3,7 +3,7 @@
 //! a page of tagged images at a time, each tag with its image's details.
 
 use crate::aws_error::AwsError;
-use base64::Engine as _;
+use crate::ecr::paging::{decode_token, encode_token, split_page};
 use berth_registry::{public_key, Repo, StatusFilter, TagStatus};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -47,19 +47,14 @@ handler!(
             )
         })?;
         let fail = |e| AwsError::from_registry(e, &account);
-        // As ECR's DescribeImages (which ECR Public shares): identity and
-        // repository policies.
-        call.app
-            .registry
-            .authorize(
-                &call.caller.principal,
-                "ecr-public:DescribeImageTags",
-                &public_key(&account),
-                Some(name.as_str()),
-                &call.caller.facts,
-            )
-            .await
-            .map_err(fail)?;
+        // As ECR's DescribeImages (which ECR Public shares).
+        super::repositories::authorize_change(
+            call,
+            "ecr-public:DescribeImageTags",
+            &account,
+            name.as_str(),
+        )
+        .await?;
         let limit = match input.max_results {
             None => PAGE_DEFAULT,
             Some(n @ 1..=1000) => n as u32,
@@ -78,19 +73,11 @@ handler!(
         reg.repository(&repo.registry, repo.name.as_str())
             .await
             .map_err(fail)?;
-        let after = input
-            .next_token
-            .as_deref()
-            .map(|t| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(t)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .and_then(|d| d.parse::<berth_oci::Digest>().ok())
-                    .ok_or_else(bad_token)
-            })
+        let after = decode_token(&input.next_token)
+            .map_err(|_| bad_token())?
+            .map(|d| d.parse::<berth_oci::Digest>().map_err(|_| bad_token()))
             .transpose()?;
-        let mut digests = reg
+        let rows = reg
             .image_digests(
                 &repo,
                 TagStatus::Tagged,
@@ -100,8 +87,7 @@ handler!(
             )
             .await
             .map_err(fail)?;
-        let more = digests.len() > limit as usize;
-        digests.truncate(limit as usize);
+        let (digests, more) = split_page(rows, limit);
         let details = reg.image_details(&repo, &digests).await.map_err(fail)?;
         let mut tags = Vec::new();
         for d in &details {
@@ -123,8 +109,7 @@ handler!(
         let mut out = json!({"imageTagDetails": tags});
         if more {
             if let Some(last) = digests.last() {
-                out["nextToken"] =
-                    Value::String(base64::engine::general_purpose::STANDARD.encode(last.as_str()));
+                out["nextToken"] = Value::String(encode_token(last.as_str()));
             }
         }
         Ok(out)

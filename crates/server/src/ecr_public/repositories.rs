@@ -15,8 +15,9 @@ use serde_json::{json, Value};
 const PAGE_DEFAULT: u32 = 100;
 const PAGE_MAX: i64 = 1000;
 
+/// ECR Public's ARN of a repository, as policies see it.
 fn repository_arn(account: &str, name: &str) -> String {
-    format!("arn:aws:ecr-public::{account}:repository/{name}")
+    berth_registry::resource_arn(&public_key(account), Some(name))
 }
 
 /// The registry a request names: `registryId`, else the caller's.
@@ -27,7 +28,7 @@ fn registry_of<'a>(call: &'a PublicCall<'a>, registry_id: &'a Option<String>) ->
 /// A change to a repository: the caller's identity policies and the
 /// repository's policy decide, as for ECR's repositories (another
 /// account's caller needs the repository policy to allow it).
-async fn authorize_change(
+pub(super) async fn authorize_change(
     call: &PublicCall<'_>,
     action: &str,
     account: &str,
