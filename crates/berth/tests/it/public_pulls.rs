@@ -283,6 +283,44 @@ fn nothing_private_is_reachable_through_the_public_host() {
     let publisher = public_publisher(&s, &password);
     let public = format!("{alias}/pub/app");
     publisher.push_image(&public, &img, "v1");
+
+    // Another account's user reads it (it is public) but changes nothing:
+    // every write route, from the route table, refused before anything.
+    let other = account_with_key(&s, "111111111111");
+    let other_password =
+        berth_testkit::ecr::login_password(&s.raw_client(), &s.url(), (&other.0, &other.1));
+    let public_name = berth_oci::RepositoryName::parse(&public).unwrap();
+    let mut writes = 0;
+    for (method, path, action) in berth_server::v2_access::protected_requests(&public_name) {
+        let (_, read) = berth_server::v2_access::public_action(action).unwrap();
+        let r = client
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .bearer_auth(&other_password)
+            .send()
+            .unwrap();
+        if read {
+            assert!(
+                matches!(r.status().as_u16(), 200 | 404),
+                "{method} {path}: {}",
+                r.status()
+            );
+        } else {
+            assert_eq!(r.status(), 403, "{method} {path}: another account wrote");
+            writes += 1;
+        }
+    }
+    assert!(writes >= 6, "{writes}");
+    let r = client
+        .get(format!("{base}/v2/{public}/tags/list"))
+        .bearer_auth(&anon)
+        .send()
+        .unwrap();
+    let tags: Value = r.json().unwrap();
+    assert_eq!(
+        tags["tags"],
+        serde_json::json!(["v1"]),
+        "nothing of B's landed"
+    );
     let r = client
         .get(format!("{base}/v2/{public}/tags/list"))
         .bearer_auth(&anon)
