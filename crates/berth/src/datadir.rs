@@ -14,12 +14,12 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Where archived blobs go unless `--archive-dir` says otherwise.
 /// The embedded metadata database of a data dir (`--metadata`'s default).
 pub fn metadata_db(data_dir: &Path) -> PathBuf {
     data_dir.join("metadata.db")
 }
 
+/// Where archived blobs go unless `--archive-dir` says otherwise.
 pub fn default_archive_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("archive")
 }

@@ -85,6 +85,18 @@ impl Registry {
         tags: &[ResourceTag],
     ) -> Result<RepositoryRecord> {
         check_resource_tags(tags, name.as_str())?;
+        let repository_arn = crate::identity::resource_arn(registry, Some(name.as_str()));
+        // ECR's grant first: a crash before the row leaves a grant naming no
+        // repository (harmless, and listed), never a repository its own key
+        // refuses.
+        let grant = match &settings.kms_key {
+            Some(key) => Some(
+                self.kms()
+                    .grant_to_ecr(key, &registry.account_id, &repository_arn)
+                    .await?,
+            ),
+            None => None,
+        };
         let record = RepositoryRecord {
             id: RepoId(0),
             name: name.to_string(),
@@ -95,10 +107,17 @@ impl Registry {
             encryption_type: settings.encryption_type,
             kms_key: settings.kms_key,
         };
-        self.meta
-            .create_repository(registry, &record, tags)
-            .await?
-            .ok_or_else(|| Error::RepositoryAlreadyExists(name.to_string()))
+        let refused = match self.meta.create_repository(registry, &record, tags).await {
+            Ok(Some(record)) => return Ok(record),
+            Ok(None) => Error::RepositoryAlreadyExists(name.to_string()),
+            Err(e) => e.into(),
+        };
+        if let Some(grant) = grant {
+            if let Err(e) = self.kms().drop_ecr_grant(&grant).await {
+                tracing::warn!(repository = %repository_arn, error = %e, "could not take back the grant of a repository that was not created");
+            }
+        }
+        Err(refused)
     }
 
     /// One repository, or `NameUnknown`.
@@ -213,6 +232,12 @@ impl Registry {
             DeleteRepositoryOutcome::NotEmpty => Err(Error::RepositoryNotEmpty(name.to_string())),
             DeleteRepositoryOutcome::Deleted { record, uploads } => {
                 self.cache.invalidate_repository(registry, name);
+                if let Some(key) = &record.kms_key {
+                    let arn = crate::identity::resource_arn(registry, Some(name));
+                    if let Err(e) = self.kms().retire_ecr_grants(key, &arn).await {
+                        tracing::warn!(repository = %arn, error = %e, "could not retire ECR's grant of a deleted repository; ListGrants still shows it");
+                    }
+                }
                 // Its policy went with it; a new repository of that name starts without.
                 self.identity.policies_changed();
                 for id in uploads {

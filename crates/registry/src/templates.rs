@@ -368,7 +368,13 @@ impl Registry {
             facts: facts.clone(),
         };
         self.kms()
-            .use_through_ecr(&caller, &repo.registry.region, &arn, "kms:GenerateDataKey")
+            .use_through_ecr(
+                &caller,
+                &repo.registry.region,
+                &arn,
+                "kms:GenerateDataKey",
+                None,
+            )
             .await
     }
 }

@@ -2,7 +2,7 @@
 //! (`metadata/kms.rs`), with `$n` parameters as in `iam_sql.rs`, and row
 //! decoding generic over the backend.
 
-use crate::metadata::{KmsAliasRecord, KmsKeyRecord};
+use crate::metadata::{KmsAliasRecord, KmsGrantRecord, KmsKeyRecord};
 
 pub(crate) const KEY_COLUMNS: &str = "account_id, region, key_id, description, key_usage, key_spec, origin, key_manager, state,
      created_at, deletion_date, pending_window_days, rotation_period_days, next_rotation_at, policy, materials, tags, revision,
@@ -182,4 +182,89 @@ where
         row.get(3),
         row.get(4),
     )
+}
+
+pub(crate) const GRANT_COLUMNS: &str =
+    "grant_id, account_id, region, key_id, name, grantee_principal, retiring_principal,
+     issuing_account, operations, constraints, token_secret, created_at";
+pub(crate) const INSERT_GRANT: &str = "INSERT INTO kms_grants (grant_id, account_id, region, key_id, name,
+     grantee_principal, retiring_principal, issuing_account, operations, constraints, token_secret, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+pub(crate) const GRANTS_OF_KEY: &str =
+    "SELECT count(*) FROM kms_grants WHERE account_id = $1 AND region = $2 AND key_id = $3";
+pub(crate) const DELETE_GRANT: &str = "DELETE FROM kms_grants WHERE grant_id = $1";
+
+pub(crate) fn get_grant_sql() -> String {
+    format!("SELECT {GRANT_COLUMNS} FROM kms_grants WHERE grant_id = $1")
+}
+
+/// `SELECT` of a key's grants (`$4` the id to start after or NULL, `$5`
+/// the limit).
+pub(crate) fn list_grants_sql() -> String {
+    format!(
+        "SELECT {GRANT_COLUMNS} FROM kms_grants WHERE account_id = $1 AND region = $2 AND key_id = $3
+         AND ($4 IS NULL OR grant_id > $4) ORDER BY grant_id LIMIT $5"
+    )
+}
+
+/// `SELECT` of a key's grants whose `column` is `$4` (an indexed column:
+/// `grantee_principal` or `name`).
+pub(crate) fn grants_where_sql(column: &str) -> String {
+    format!(
+        "SELECT {GRANT_COLUMNS} FROM kms_grants WHERE account_id = $1 AND region = $2 AND key_id = $3
+         AND {column} = $4 ORDER BY grant_id LIMIT 1000"
+    )
+}
+
+/// `SELECT` of the grants on keys of account `$1` in region `$2` that `$3`
+/// may retire (`$4` the id to start after or NULL, `$5` the limit).
+pub(crate) fn retirable_grants_sql() -> String {
+    format!(
+        "SELECT {GRANT_COLUMNS} FROM kms_grants WHERE retiring_principal = $3 AND account_id = $1
+         AND region = $2 AND ($4 IS NULL OR grant_id > $4) ORDER BY grant_id LIMIT $5"
+    )
+}
+
+/// The 12 values of `INSERT_GRANT`, in order.
+macro_rules! bind_grant {
+    ($q:expr, $g:expr) => {
+        $q.bind(&$g.grant_id)
+            .bind(&$g.account_id)
+            .bind(&$g.region)
+            .bind(&$g.key_id)
+            .bind(&$g.name)
+            .bind(&$g.grantee_principal)
+            .bind(&$g.retiring_principal)
+            .bind(&$g.issuing_account)
+            .bind(&$g.operations)
+            .bind(&$g.constraints)
+            .bind(&$g.token_secret)
+            .bind($g.created_at)
+    };
+}
+pub(crate) use bind_grant;
+
+/// A row of `GRANT_COLUMNS`, on either backend.
+pub(crate) fn grant_from_row<R>(row: &R) -> KmsGrantRecord
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    KmsGrantRecord {
+        grant_id: row.get(0),
+        account_id: row.get(1),
+        region: row.get(2),
+        key_id: row.get(3),
+        name: row.get(4),
+        grantee_principal: row.get(5),
+        retiring_principal: row.get(6),
+        issuing_account: row.get(7),
+        operations: row.get(8),
+        constraints: row.get(9),
+        token_secret: row.get(10),
+        created_at: row.get(11),
+    }
 }

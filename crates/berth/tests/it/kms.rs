@@ -1,7 +1,8 @@
 //! The KMS API (`TrentService`) as boto3 and the `aws` CLI drive it: every
 //! operation berth implements, its documented errors by name, key states
-//! stopping and restoring use, key policies with IAM policies, and tenants
-//! kept apart (generated from the operation table). Under `CI=true` a
+//! stopping and restoring use, key policies with IAM policies, grants
+//! (ECR's own per repository among them), and tenants kept apart
+//! (generated from the operation table). Under `CI=true` a
 //! missing client fails the test.
 
 use crate::common::*;
@@ -157,7 +158,6 @@ out["after_cancel"] = kms.describe_key(KeyId=kid)["KeyMetadata"]["KeyState"]
 # The AWS-managed ECR key, made on first use; operations berth lacks.
 m = kms.describe_key(KeyId="alias/aws/ecr")["KeyMetadata"]
 out["managed"] = [m["KeyManager"], m["KeyState"]]
-out["grant"] = code(kms.create_grant, KeyId=kid, GranteePrincipal="arn:aws:iam::000000000000:user/app", Operations=["Decrypt"])
 out["sign"] = code(kms.sign, KeyId=kid, Message=b"x", SigningAlgorithm="RSASSA_PSS_SHA_256")
 print(json.dumps(out))
 "#;
@@ -250,7 +250,6 @@ fn every_kms_operation_and_its_errors_with_boto3() {
         "cancel_again": "KMSInvalidStateException",
         "after_cancel": "Disabled",
         "managed": ["AWS", "Enabled"],
-        "grant": "UnsupportedOperationException",
         "sign": "UnsupportedOperationException",
     });
     for (k, v) in expect.as_object().unwrap() {
@@ -374,10 +373,15 @@ fn another_accounts_admin_is_refused_every_kms_operation_on_a_key() {
         "Tags": [{"TagKey": "a", "TagValue": "b"}],
         "TagKeys": ["a"],
         "Description": "mine now",
+        "GranteePrincipal": format!("arn:aws:iam::{OTHER}:user/admin"),
+        "Operations": ["Decrypt"],
+        "GrantId": "0".repeat(64),
+        "RetiringPrincipal": format!("arn:aws:iam::{OWNER}:user/admin"),
     });
     // Operations on the caller's own account only: nothing of A's is
     // reachable through them (UpdateAlias and DeleteAlias name B's own
-    // aliases; ListAliases lists B's).
+    // aliases; ListAliases lists B's; ListRetirableGrants lists grants on
+    // B's keys, checked below).
     let own_account = [
         "CreateKey",
         "ListKeys",
@@ -385,6 +389,7 @@ fn another_accounts_admin_is_refused_every_kms_operation_on_a_key() {
         "GenerateRandom",
         "UpdateAlias",
         "DeleteAlias",
+        "ListRetirableGrants",
     ];
     let mut refused = 0;
     for op in berth_server::kms::IMPLEMENTED_OPERATIONS {
@@ -408,9 +413,24 @@ fn another_accounts_admin_is_refused_every_kms_operation_on_a_key() {
     let after = call(owner, "DescribeKey", &json!({"KeyId": arn})).unwrap();
     assert_eq!(after["KeyMetadata"]["KeyState"], "Enabled");
     assert_eq!(after["KeyMetadata"]["Description"], "");
-    // B's own lists show nothing of A's.
+    // B's own lists show nothing of A's, not even A's grants naming the
+    // principal B asks about.
     let listed = call(b, "ListKeys", &json!({})).unwrap();
     assert_eq!(listed["Keys"], json!([]));
+    call(
+        owner,
+        "CreateGrant",
+        &json!({"KeyId": arn, "GranteePrincipal": format!("arn:aws:iam::{OWNER}:user/admin"),
+            "Operations": ["Decrypt"], "RetiringPrincipal": format!("arn:aws:iam::{OTHER}:user/admin")}),
+    )
+    .unwrap();
+    let retirable = call(
+        b,
+        "ListRetirableGrants",
+        &json!({"RetiringPrincipal": format!("arn:aws:iam::{OTHER}:user/admin")}),
+    )
+    .unwrap();
+    assert_eq!(retirable["Grants"], json!([]));
 
     // A's key policy lets account B use the key: B's admin (whose IAM
     // policies allow kms:*) may then decrypt, and may not once A removes
@@ -654,6 +674,347 @@ fn a_kms_repository_follows_its_key() {
     )
     .unwrap_err();
     assert_eq!(direct.1["__type"], "AccessDeniedException");
+}
+
+/// Grants with boto3: a grant lets its grantee make the listed uses
+/// within its constraints and nothing else; CreateGrant with the same name
+/// and members answers the same grant; ListGrants (by id, by grantee, in
+/// pages), ListRetirableGrants; who may retire (the retiring principal, a
+/// grantee granted RetireGrant) and who may not; RevokeGrant ends a
+/// grant's use at once; each documented error by name.
+const GRANTS: &str = r#"
+import boto3, json, os, sys
+from botocore.config import Config
+from botocore.exceptions import ClientError
+cfg = Config(parameter_validation=False)
+url = os.environ["AWS_ENDPOINT_URL"]
+kms = boto3.client("kms", endpoint_url=url, region_name="us-east-1", config=cfg)
+def client(key, secret):
+    return boto3.client("kms", endpoint_url=url, region_name="us-east-1", config=cfg,
+        aws_access_key_id=key, aws_secret_access_key=secret)
+app = client(*sys.argv[1:3])
+ops = client(*sys.argv[3:5])
+APP = "arn:aws:iam::000000000000:user/app"
+OPS = "arn:aws:iam::000000000000:user/ops"
+out = {}
+def code(f, **kw):
+    try:
+        f(**kw)
+        return "ok"
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+
+kid = kms.create_key()["KeyMetadata"]["KeyId"]
+web = {"app": "web"}
+out["app_before"] = code(app.encrypt, KeyId=kid, Plaintext=b"x", EncryptionContext=web)
+g = kms.create_grant(KeyId=kid, GranteePrincipal=APP, Operations=["Encrypt", "Decrypt"], RetiringPrincipal=OPS,
+    Constraints={"EncryptionContextSubset": web}, Name="app-web")
+out["created"] = [len(g["GrantId"]), g["GrantToken"].startswith("bgt1.")]
+again = kms.create_grant(KeyId=kid, GranteePrincipal=APP, Operations=["Encrypt", "Decrypt"], RetiringPrincipal=OPS,
+    Constraints={"EncryptionContextSubset": web}, Name="app-web")
+out["same_again"] = [again["GrantId"] == g["GrantId"], again["GrantToken"] == g["GrantToken"]]
+out["app_in_context"] = code(app.encrypt, KeyId=kid, Plaintext=b"x", EncryptionContext={"app": "web", "x": "y"})
+out["app_with_token"] = code(app.encrypt, KeyId=kid, Plaintext=b"x", EncryptionContext=web, GrantTokens=[g["GrantToken"]])
+out["app_out_of_context"] = code(app.encrypt, KeyId=kid, Plaintext=b"x", EncryptionContext={"app": "db"})
+out["app_no_context"] = code(app.encrypt, KeyId=kid, Plaintext=b"x")
+out["app_other_use"] = code(app.generate_data_key, KeyId=kid, KeySpec="AES_256", EncryptionContext=web)
+out["app_describe"] = code(app.describe_key, KeyId=kid)
+out["app_list"] = code(app.list_grants, KeyId=kid)
+
+g2 = kms.create_grant(KeyId=kid, GranteePrincipal=APP, Operations=["GenerateDataKey", "RetireGrant"])
+listed = kms.list_grants(KeyId=kid)["Grants"]
+one = [x for x in listed if x["GrantId"] == g["GrantId"]][0]
+out["listed"] = [len(listed), one["Name"], one["GranteePrincipal"], one["RetiringPrincipal"], one["IssuingAccount"],
+    sorted(one["Operations"]), one["Constraints"], one["KeyId"].startswith("arn:aws:kms:us-east-1:000000000000:key/"),
+    "CreationDate" in one]
+page = kms.list_grants(KeyId=kid, Limit=1)
+rest = kms.list_grants(KeyId=kid, Limit=1, Marker=page["NextMarker"])
+out["pages"] = [page["Truncated"], len(page["Grants"]), rest["Truncated"],
+    sorted([page["Grants"][0]["GrantId"], rest["Grants"][0]["GrantId"]]) == sorted([g["GrantId"], g2["GrantId"]])]
+out["by_id"] = [x["GrantId"] == g2["GrantId"] for x in kms.list_grants(KeyId=kid, GrantId=g2["GrantId"])["Grants"]]
+out["by_grantee"] = len(kms.list_grants(KeyId=kid, GranteePrincipal=APP)["Grants"])
+out["by_other_grantee"] = kms.list_grants(KeyId=kid, GranteePrincipal=OPS)["Grants"]
+out["retirable"] = [x["GrantId"] == g["GrantId"] for x in kms.list_retirable_grants(RetiringPrincipal=OPS)["Grants"]]
+out["app_generates"] = code(app.generate_data_key, KeyId=kid, KeySpec="AES_256")
+
+# Errors.
+out["bad_operation"] = code(kms.create_grant, KeyId=kid, GranteePrincipal=APP, Operations=["Fly"])
+out["no_operations"] = code(kms.create_grant, KeyId=kid, GranteePrincipal=APP, Operations=[])
+out["bad_name"] = code(kms.create_grant, KeyId=kid, GranteePrincipal=APP, Operations=["Decrypt"], Name="a b")
+out["by_alias"] = code(kms.create_grant, KeyId="alias/aws/ecr", GranteePrincipal=APP, Operations=["Decrypt"])
+out["missing_key"] = code(kms.create_grant, KeyId="11111111-2222-3333-4444-555555555555", GranteePrincipal=APP, Operations=["Decrypt"])
+out["dry_run"] = code(kms.create_grant, KeyId=kid, GranteePrincipal=APP, Operations=["Decrypt"], DryRun=True)
+k2 = kms.create_key()["KeyMetadata"]["KeyId"]
+kms.disable_key(KeyId=k2)
+out["disabled_key"] = code(kms.create_grant, KeyId=k2, GranteePrincipal=APP, Operations=["Decrypt"])
+out["revoke_missing"] = code(kms.revoke_grant, KeyId=kid, GrantId="0" * 64)
+out["retire_bad_token"] = code(kms.retire_grant, GrantToken="bgt1.nope")
+out["retire_forged_token"] = code(kms.retire_grant, GrantToken="bgt1." + g["GrantId"] + "." + "0" * 64)
+out["retire_nothing"] = code(kms.retire_grant)
+out["list_bad_limit"] = code(kms.list_grants, KeyId=kid, Limit=0)
+
+# Who may retire: not the grantee without RetireGrant; the grantee with
+# it; the retiring principal.
+out["app_retires_g"] = code(app.retire_grant, KeyId=kid, GrantId=g["GrantId"])
+out["app_retires_g2"] = code(app.retire_grant, GrantToken=g2["GrantToken"])
+out["ops_retires_g"] = code(ops.retire_grant, KeyId=kid, GrantId=g["GrantId"])
+out["app_after_retire"] = code(app.encrypt, KeyId=kid, Plaintext=b"x", EncryptionContext=web)
+out["left"] = kms.list_grants(KeyId=kid)["Grants"]
+
+# RevokeGrant: the key's administrators end a grant.
+g3 = kms.create_grant(KeyId=kid, GranteePrincipal=APP, Operations=["Encrypt"])
+out["app_with_g3"] = code(app.encrypt, KeyId=kid, Plaintext=b"x")
+out["app_revokes"] = code(app.revoke_grant, KeyId=kid, GrantId=g3["GrantId"])
+kms.revoke_grant(KeyId=kid, GrantId=g3["GrantId"])
+out["app_after_revoke"] = code(app.encrypt, KeyId=kid, Plaintext=b"x")
+out["revoke_again"] = code(kms.revoke_grant, KeyId=kid, GrantId=g3["GrantId"])
+# A Deny in the key policy beats a grant.
+g4 = kms.create_grant(KeyId=kid, GranteePrincipal=APP, Operations=["Encrypt"])
+pol = json.loads(kms.get_key_policy(KeyId=kid, PolicyName="default")["Policy"])
+pol["Statement"].append({"Effect": "Deny", "Principal": {"AWS": APP}, "Action": "kms:Encrypt", "Resource": "*"})
+kms.put_key_policy(KeyId=kid, PolicyName="default", Policy=json.dumps(pol))
+out["deny_beats_grant"] = code(app.encrypt, KeyId=kid, Plaintext=b"x")
+print(json.dumps(out))
+"#;
+
+#[test]
+fn grants_allow_their_uses_until_retired_or_revoked_with_boto3() {
+    if !berth_testkit::tools::require_python_module("boto3") {
+        return;
+    }
+    let s = start();
+    let (app_id, app_secret) = user_with_key(&s, "app");
+    let (ops_id, ops_secret) = user_with_key(&s, "ops");
+    let out = python_json(&s, GRANTS, &[&app_id, &app_secret, &ops_id, &ops_secret]);
+    let expect = json!({
+        "app_before": "AccessDeniedException",
+        "created": [64, true],
+        "same_again": [true, true],
+        "app_in_context": "ok",
+        "app_with_token": "ok",
+        "app_out_of_context": "AccessDeniedException",
+        "app_no_context": "AccessDeniedException",
+        "app_other_use": "AccessDeniedException",
+        "app_describe": "AccessDeniedException",
+        "app_list": "AccessDeniedException",
+        "listed": [2, "app-web", "arn:aws:iam::000000000000:user/app", "arn:aws:iam::000000000000:user/ops",
+            "arn:aws:iam::000000000000:root", ["Decrypt", "Encrypt"],
+            {"EncryptionContextSubset": {"app": "web"}}, true, true],
+        "pages": [true, 1, false, true],
+        "by_id": [true],
+        "by_grantee": 2,
+        "by_other_grantee": [],
+        "retirable": [true],
+        "app_generates": "ok",
+        "bad_operation": "ValidationException",
+        "no_operations": "ValidationException",
+        "bad_name": "ValidationException",
+        "by_alias": "NotFoundException",
+        "missing_key": "NotFoundException",
+        "dry_run": "DryRunOperationException",
+        "disabled_key": "DisabledException",
+        "revoke_missing": "NotFoundException",
+        "retire_bad_token": "InvalidGrantTokenException",
+        "retire_forged_token": "InvalidGrantTokenException",
+        "retire_nothing": "ValidationException",
+        "list_bad_limit": "ValidationException",
+        "app_retires_g": "AccessDeniedException",
+        "app_retires_g2": "ok",
+        "ops_retires_g": "ok",
+        "app_after_retire": "AccessDeniedException",
+        "left": [],
+        "app_with_g3": "ok",
+        "app_revokes": "AccessDeniedException",
+        "app_after_revoke": "AccessDeniedException",
+        "revoke_again": "NotFoundException",
+        "deny_beats_grant": "AccessDeniedException",
+    });
+    for (k, v) in expect.as_object().unwrap() {
+        assert_eq!(&out[k], v, "{k}: {out}");
+    }
+}
+
+/// ECR's grant, as on AWS: creating a repository under a key makes a
+/// grant to ECR's service principal that ListGrants shows (named by the
+/// repository's ARN, within its context); revoking it cuts the repository
+/// off from its key (KmsException on the ECR API, DENIED on /v2) while
+/// another repository under the same key keeps working; deleting a
+/// repository retires its grant.
+#[test]
+fn ecr_holds_a_grant_per_repository_and_revoking_it_cuts_that_repository_off() {
+    let s = start();
+    let owner = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let kms = |op: &str, input: Value| {
+        berth_testkit::kms::call(&s.raw_client(), &s.url(), owner, "us-east-1", op, &input)
+    };
+    let ecr = |op: &str, input: Value| {
+        berth_testkit::ecr::call(&s.raw_client(), &s.url(), owner, "us-east-1", op, &input)
+    };
+    let key = kms("CreateKey", json!({})).unwrap();
+    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    for name in ["kms/a", "kms/b"] {
+        ecr(
+            "CreateRepository",
+            json!({"repositoryName": name, "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": arn}}),
+        )
+        .unwrap();
+    }
+    let repo_arn = |name: &str| format!("arn:aws:ecr:us-east-1:{OWNER}:repository/{name}");
+    let grants = |arn: &str| kms("ListGrants", json!({"KeyId": arn})).unwrap()["Grants"].clone();
+    let listed = grants(&arn);
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    let of_a = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["Name"] == repo_arn("kms/a").as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(of_a["GranteePrincipal"], "ecr.us-east-1.amazonaws.com");
+    assert_eq!(of_a["RetiringPrincipal"], "ecr.us-east-1.amazonaws.com");
+    assert_eq!(
+        of_a["Constraints"],
+        json!({"EncryptionContextSubset": {"aws:ecr:arn": repo_arn("kms/a")}})
+    );
+    let ops: Vec<&str> = of_a["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    assert!(
+        ops.contains(&"Decrypt") && ops.contains(&"GenerateDataKey"),
+        "{ops:?}"
+    );
+
+    let admin = Api::new(&s);
+    let img = berth_testkit::image::oci_image(31, 1, 1, 1024);
+    admin.push_image("kms/a", &img, "v1");
+    admin.push_image("kms/b", &img, "v1");
+    // The key's owner revokes ECR's grant for kms/a.
+    kms(
+        "RevokeGrant",
+        json!({"KeyId": arn, "GrantId": of_a["GrantId"]}),
+    )
+    .unwrap();
+    let r = admin.get("/v2/kms/a/manifests/v1");
+    assert_eq!(r.status(), 403);
+    let text = r.text().unwrap();
+    assert!(
+        text.contains("DENIED") && text.contains("grant") && text.contains(&arn),
+        "{text}"
+    );
+    let (_, err) = ecr(
+        "BatchGetImage",
+        json!({"repositoryName": "kms/a", "imageIds": [{"imageTag": "v1"}]}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (err["__type"].as_str(), err["kmsError"].as_str()),
+        (Some("KmsException"), Some("AccessDeniedException")),
+        "{err}"
+    );
+    let (_, err) = ecr("InitiateLayerUpload", json!({"repositoryName": "kms/a"})).unwrap_err();
+    assert_eq!(err["kmsError"], "AccessDeniedException", "{err}");
+    // The other repository under the same key is untouched.
+    assert_eq!(
+        admin.get("/v2/kms/b/manifests/v1").bytes().unwrap(),
+        img.manifest
+    );
+    // Deleting a repository retires its grant.
+    ecr(
+        "DeleteRepository",
+        json!({"repositoryName": "kms/b", "force": true}),
+    )
+    .unwrap();
+    assert_eq!(grants(&arn), json!([]));
+    // A repository that could not be created leaves no grant behind.
+    ecr(
+        "CreateRepository",
+        json!({"repositoryName": "kms/c", "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": arn}}),
+    )
+    .unwrap();
+    ecr(
+        "CreateRepository",
+        json!({"repositoryName": "kms/c", "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": arn}}),
+    )
+    .unwrap_err();
+    assert_eq!(grants(&arn).as_array().unwrap().len(), 1);
+}
+
+/// A data dir from before grants (its database without migration 25,
+/// which is how berth left it): on upgrade, each repository under a key
+/// gets ECR's grant, so its images still pull, and ListGrants shows it.
+#[test]
+fn repositories_under_keys_from_before_grants_get_ecrs_grant_on_upgrade() {
+    let mut s = start();
+    let owner = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let client = s.raw_client();
+    let url = s.url();
+    let kms = |op: &str, input: Value| {
+        berth_testkit::kms::call(&client, &url, owner, "us-east-1", op, &input)
+    };
+    let key = kms("CreateKey", json!({})).unwrap();
+    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    berth_testkit::ecr::call(
+        &client,
+        &url,
+        owner,
+        "us-east-1",
+        "CreateRepository",
+        &json!({"repositoryName": "old/app", "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": arn}}),
+    )
+    .unwrap();
+    let img = berth_testkit::image::oci_image(41, 1, 1, 1024);
+    Api::new(&s).push_image("old/app", &img, "v1");
+    s.stop();
+    // Undo migration 25 as if it had never run.
+    let db = s.data_dir.join("metadata.db");
+    let undo = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1])\n\
+             c.execute('DROP TABLE kms_grants')\n\
+             c.execute('DELETE FROM _sqlx_migrations WHERE version = 25')\n\
+             c.commit()\n",
+        )
+        .arg(&db)
+        .status()
+        .unwrap();
+    assert!(undo.success());
+    s.restart();
+    let client = s.raw_client();
+    let url = s.url();
+    let grants = berth_testkit::kms::call(
+        &client,
+        &url,
+        owner,
+        "us-east-1",
+        "ListGrants",
+        &json!({"KeyId": arn}),
+    )
+    .unwrap()["Grants"]
+        .clone();
+    assert_eq!(grants.as_array().unwrap().len(), 1, "{grants}");
+    assert_eq!(
+        grants[0]["Name"],
+        format!("arn:aws:ecr:us-east-1:{OWNER}:repository/old/app").as_str()
+    );
+    assert_eq!(grants[0]["GranteePrincipal"], "ecr.us-east-1.amazonaws.com");
+    assert_eq!(
+        Api::new(&s)
+            .get("/v2/old/app/manifests/v1")
+            .bytes()
+            .unwrap(),
+        img.manifest
+    );
 }
 
 /// Attaches AmazonEC2ContainerRegistryPowerUser (ECR, no KMS) to `user`.

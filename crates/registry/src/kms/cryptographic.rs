@@ -69,7 +69,7 @@ fn check_algorithm(algorithm: Option<&str>) -> Result<()> {
     }
 }
 
-fn dry_run() -> crate::Error {
+pub(crate) fn dry_run() -> crate::Error {
     kms_error(
         "DryRunOperationException",
         "The request would have succeeded, but the DryRun option is set.",

@@ -8,11 +8,19 @@
 //! key's policy with the caller's identity policies; a key that is not
 //! enabled refuses with KMS's error, which ECR answers as `KmsException`
 //! (`kmsError`) and `/v2` as `DENIED`.
+//!
+//! ECR's grant: creating a repository under a key makes a grant to the
+//! region's ECR service principal named by the repository's ARN (one where
+//! AWS makes two; `grants::ecr_grant`), and deleting the repository retires
+//! it. Every push and pull needs it: a key owner who revokes it cuts the
+//! repository off from the key, as on AWS.
 
 use super::keys::require_state;
-use super::{rules, KmsApi};
+use super::rules::kms_error;
+use super::{grants, rules, Found, KmsApi};
 use crate::identity::Caller;
 use crate::{Error, Registry, RegistryKey, RequestFacts, Result};
+use berth_store::KmsGrantRecord;
 
 /// What a repository's key must allow for an ECR action: `None` when the
 /// action reads or writes no image bytes.
@@ -55,19 +63,124 @@ impl KmsApi<'_> {
         Ok(found.arn)
     }
 
-    /// The key `arn` used through ECR for `action`.
+    /// The key `arn` used through ECR for `action`, for `repository` (its
+    /// ARN) when it exists: ECR's grant for it must still be there.
     pub(crate) async fn use_through_ecr(
         &self,
         caller: &Caller,
         region: &str,
         arn: &str,
         action: &str,
+        repository: Option<&str>,
     ) -> Result<()> {
         let found = self.resolve(caller, region, arn, false).await?;
         self.authorize_key(caller, &found, action, &via_ecr(region))
             .await?;
-        require_state(&found.key, &found.arn, true)
+        require_state(&found.key, &found.arn, true)?;
+        match repository {
+            Some(repository) => self.require_ecr_grant(&found, repository, action).await,
+            None => Ok(()),
+        }
     }
+
+    /// ECR's grants for repository `repository_arn` on `found`.
+    async fn ecr_grants(&self, found: &Found, repository_arn: &str) -> Result<Vec<KmsGrantRecord>> {
+        let key = &found.key;
+        Ok(self
+            .meta()
+            .kms_grants_named(&key.account_id, &key.region, &key.key_id, repository_arn)
+            .await?
+            .into_iter()
+            .filter(|g| g.grantee_principal == ecr_principal(&key.region))
+            .collect())
+    }
+
+    /// `Ok` while ECR's grant lets it make `action`'s use of the key for
+    /// the repository; once retired or revoked, AccessDeniedException (the
+    /// key's owner cut ECR off, as on AWS).
+    async fn require_ecr_grant(
+        &self,
+        found: &Found,
+        repository_arn: &str,
+        action: &str,
+    ) -> Result<()> {
+        let op = action.trim_start_matches("kms:");
+        for g in self.ecr_grants(found, repository_arn).await? {
+            let ops: Vec<String> = serde_json::from_str(&g.operations).unwrap_or_default();
+            if ops.iter().any(|o| o == op) {
+                return Ok(());
+            }
+        }
+        Err(kms_error(
+            "AccessDeniedException",
+            format!(
+                "ECR's grant on {} for {repository_arn} was retired or revoked: the repository cannot use the key",
+                found.arn
+            ),
+        ))
+    }
+
+    /// The key `key_arn` as stored (no caller: ECR itself acts).
+    async fn found_by_arn(&self, key_arn: &str) -> Result<Found> {
+        let (region, account, id) =
+            rules::parse_key_arn(key_arn).ok_or_else(|| rules::key_not_found(key_arn))?;
+        let key = self
+            .meta()
+            .get_kms_key(&account, &region, &id)
+            .await?
+            .ok_or_else(|| rules::key_not_found(key_arn))?;
+        Ok(Found {
+            key,
+            arn: key_arn.to_string(),
+        })
+    }
+
+    /// Makes ECR's grant for a new repository (`repository_arn`, of
+    /// `account`) on `key_arn`, which the creator was allowed to grant
+    /// (`key_for_new_repository`): its id. Always a new grant, never one
+    /// of a repository of the same name that still exists.
+    pub(crate) async fn grant_to_ecr(
+        &self,
+        key_arn: &str,
+        account: &str,
+        repository_arn: &str,
+    ) -> Result<String> {
+        let found = self.found_by_arn(key_arn).await?;
+        let grant = grants::ecr_grant(&found.key.region, repository_arn);
+        let made = self
+            .insert_grant(&found, grant, format!("arn:aws:iam::{account}:root"), false)
+            .await?;
+        Ok(made.grant_id)
+    }
+
+    /// Takes back a grant `grant_to_ecr` made for a repository that was
+    /// then not created.
+    pub(crate) async fn drop_ecr_grant(&self, grant_id: &str) -> Result<()> {
+        self.meta().delete_kms_grant(grant_id).await?;
+        Ok(())
+    }
+
+    /// Retires ECR's grants for a deleted repository (ECR is their
+    /// retiring principal); a key already deleted took them with it.
+    pub(crate) async fn retire_ecr_grants(
+        &self,
+        key_arn: &str,
+        repository_arn: &str,
+    ) -> Result<()> {
+        let found = match self.found_by_arn(key_arn).await {
+            Ok(found) => found,
+            Err(_) => return Ok(()),
+        };
+        for g in self.ecr_grants(&found, repository_arn).await? {
+            self.meta().delete_kms_grant(&g.grant_id).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The ECR service principal of a region, as grants name it.
+fn ecr_principal(region: &str) -> String {
+    format!("ecr.{region}.amazonaws.com")
 }
 
 impl Registry {
@@ -117,8 +230,9 @@ impl Registry {
             principal: principal.clone(),
             facts: facts.clone(),
         };
+        let repository = crate::identity::resource_arn(registry, Some(name));
         self.kms()
-            .use_through_ecr(&caller, &registry.region, &arn, action)
+            .use_through_ecr(&caller, &registry.region, &arn, action, Some(&repository))
             .await
     }
 

@@ -7,7 +7,9 @@
 //!   rotation, policies, tags);
 //! - `aliases`: aliases;
 //! - `cryptographic`: Encrypt, Decrypt, ReEncrypt, the data keys;
-//! - `storage`: a key's storage domain KEK (blobs of repositories under it).
+//! - `storage`: a key's storage domain KEK (blobs of repositories under it);
+//! - `grants`: grants, and what they allow besides the key's policy;
+//! - `ecr`: repositories under keys (ECR's grant, each push's and pull's use).
 //!
 //! Every operation on a key resolves it (`NotFoundException`), then asks
 //! the key's policy and the caller's identity policies with one
@@ -20,8 +22,9 @@
 
 mod aliases;
 pub mod crypto;
-mod cryptographic;
+pub(crate) mod cryptographic;
 mod ecr;
+mod grants;
 mod keys;
 #[cfg(test)]
 mod kms_tests;
@@ -31,6 +34,10 @@ mod storage;
 pub use aliases::{AliasEntry, AliasPage};
 pub use cryptographic::{DataKey, Decrypted, Encrypted, ReEncrypted};
 pub use ecr::key_use;
+pub use grants::{
+    CreatedGrant, GrantConstraints, GrantEntry, GrantPage, GrantQuery, NewGrant, RetireBy,
+    GRANT_OPERATIONS,
+};
 pub use keys::{KeyEntry, KeyMetadata, KeyPage, NewKey, Rotation, RotationStatus};
 pub use storage::{domain_key_arn, domain_name};
 
@@ -215,7 +222,8 @@ impl KmsApi<'_> {
     }
 
     /// `Ok` if the key's policy and the caller's identity policies allow
-    /// `action` on the key; `AccessDeniedException` in AWS's words if not.
+    /// `action` on the key, or (when neither denies) one of the caller's
+    /// grants on it does; `AccessDeniedException` in AWS's words if not.
     pub(crate) async fn authorize_key(
         &self,
         caller: &Caller,
@@ -246,6 +254,11 @@ impl KmsApi<'_> {
                 &ctx,
             )
             .await?;
+        if matches!(decision, Decision::ImplicitDeny { .. })
+            && self.granted(caller, found, action, context).await?
+        {
+            return Ok(());
+        }
         deny_unless_allowed(decision, &request)
     }
 

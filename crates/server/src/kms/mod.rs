@@ -1,7 +1,7 @@
 //! The KMS API (`TrentService`): `POST /` with `X-Amz-Target:
 //! TrentService.<Operation>`, AWS JSON 1.1, SigV4 service `kms`. This
 //! module authenticates and reads the request and finds its operation in
-//! the table (`table`); the operations (`keys`, `aliases`, `crypto`) parse
+//! the table (`table`); the operations (`keys`, `aliases`, `crypto`, `grants`) parse
 //! their members and call the registry's `kms()`, which authorizes each
 //! against the key's policy and the caller's identity policies.
 
@@ -15,6 +15,7 @@ macro_rules! handler {
 
 mod aliases;
 mod crypto;
+mod grants;
 mod keys;
 mod members;
 mod table;

@@ -2,7 +2,7 @@
 //! operation berth implements, and for the rest the reason it answers
 //! `UnsupportedOperationException`.
 
-use super::{aliases, crypto, keys, KmsCall};
+use super::{aliases, crypto, grants, keys, KmsCall};
 use crate::aws_error::AwsError;
 use crate::op_table::{no, yes};
 use futures_util::future::BoxFuture;
@@ -17,15 +17,13 @@ const ASYMMETRIC: &str =
     "berth's keys are symmetric encryption keys only (no key pairs, signing or MAC keys)";
 const STORES: &str = super::members::CUSTOM_KEY_STORES;
 const IMPORT: &str = "berth makes its own key material: importing key material is not supported";
-const GRANTS: &str =
-    "grants are not supported yet: give access with the key policy or IAM policies";
 
 pub const OPERATIONS: &[Entry] = &[
     yes("CancelKeyDeletion", keys::cancel_key_deletion),
     no("ConnectCustomKeyStore", STORES),
     yes("CreateAlias", aliases::create_alias),
     no("CreateCustomKeyStore", STORES),
-    no("CreateGrant", GRANTS),
+    yes("CreateGrant", grants::create_grant),
     yes("CreateKey", keys::create_key),
     yes("Decrypt", crypto::decrypt),
     yes("DeleteAlias", aliases::delete_alias),
@@ -56,17 +54,17 @@ pub const OPERATIONS: &[Entry] = &[
     no("GetPublicKey", ASYMMETRIC),
     no("ImportKeyMaterial", IMPORT),
     yes("ListAliases", aliases::list_aliases),
-    no("ListGrants", GRANTS),
+    yes("ListGrants", grants::list_grants),
     yes("ListKeyPolicies", keys::list_key_policies),
     yes("ListKeyRotations", keys::list_key_rotations),
     yes("ListKeys", keys::list_keys),
     yes("ListResourceTags", keys::list_resource_tags),
-    no("ListRetirableGrants", GRANTS),
+    yes("ListRetirableGrants", grants::list_retirable_grants),
     yes("PutKeyPolicy", keys::put_key_policy),
     yes("ReEncrypt", crypto::re_encrypt),
     no("ReplicateKey", "berth does not make multi-Region keys"),
-    no("RetireGrant", GRANTS),
-    no("RevokeGrant", GRANTS),
+    yes("RetireGrant", grants::retire_grant),
+    yes("RevokeGrant", grants::revoke_grant),
     yes("RotateKeyOnDemand", keys::rotate_key_on_demand),
     yes("ScheduleKeyDeletion", keys::schedule_key_deletion),
     no("Sign", ASYMMETRIC),
@@ -97,6 +95,6 @@ mod tests {
         sorted.dedup();
         assert_eq!(names, sorted);
         assert_eq!(names.len(), 54);
-        assert_eq!(super::IMPLEMENTED_OPERATIONS.len(), 29);
+        assert_eq!(super::IMPLEMENTED_OPERATIONS.len(), 34);
     }
 }

@@ -1,10 +1,11 @@
 //! `KmsStore`'s suite: keys replaced only over the revision read, listed
 //! in pages per account and region; aliases unique per region, limited per
-//! key, gone with their key.
+//! key, gone with their key; grants limited per key, found by id, grantee,
+//! name and retiring principal, gone with their key.
 
 use crate::metadata::{
-    BlobRecordStore, IdentityStore, KmsAliasOutcome, KmsAliasRecord, KmsKeyRecord, KmsStore,
-    RepoId, RepositoryRecord, RepositoryStore,
+    BlobRecordStore, IdentityStore, KmsAliasOutcome, KmsAliasRecord, KmsGrantOutcome,
+    KmsGrantRecord, KmsKeyRecord, KmsStore, RepoId, RepositoryRecord, RepositoryStore,
 };
 
 fn key(acct: &str, region: &str, id: &str) -> KmsKeyRecord {
@@ -40,6 +41,136 @@ fn alias(acct: &str, name: &str, target: &str) -> KmsAliasRecord {
         created_at: 5,
         updated_at: 5,
     }
+}
+
+fn grant(id: &str, key_id: &str, grantee: &str, name: &str) -> KmsGrantRecord {
+    KmsGrantRecord {
+        grant_id: id.into(),
+        account_id: "555555555555".into(),
+        region: "us-east-1".into(),
+        key_id: key_id.into(),
+        name: name.into(),
+        grantee_principal: grantee.into(),
+        retiring_principal: Some("arn:aws:iam::555555555555:role/ops".into()),
+        issuing_account: "arn:aws:iam::555555555555:root".into(),
+        operations: "[\"Decrypt\"]".into(),
+        constraints: None,
+        token_secret: "s".repeat(64),
+        created_at: 3,
+    }
+}
+
+/// Grants: created under the per-key limit, found every way the registry
+/// looks, deleted alone or with their key.
+async fn grant_suite<S: KmsStore + ?Sized>(store: &S) {
+    let (acct, r) = ("555555555555", "us-east-1");
+    let max = 3;
+    let g1 = grant("g1", "k1", "arn:aws:iam::555555555555:user/dev", "");
+    assert_eq!(
+        store.create_kms_grant(&g1, max).await.unwrap(),
+        KmsGrantOutcome::Done
+    );
+    assert_eq!(
+        store
+            .create_kms_grant(&grant("g0", "nope", "x", ""), max)
+            .await
+            .unwrap(),
+        KmsGrantOutcome::KeyNotFound
+    );
+    let mut g2 = grant("g2", "k1", "ecr.us-east-1.amazonaws.com", "repo-a");
+    g2.retiring_principal = None;
+    g2.constraints = Some("{\"EncryptionContextSubset\":{}}".into());
+    store.create_kms_grant(&g2, max).await.unwrap();
+    store
+        .create_kms_grant(&grant("g3", "k1", "x", "repo-a"), max)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .create_kms_grant(&grant("g4", "k1", "x", ""), max)
+            .await
+            .unwrap(),
+        KmsGrantOutcome::TooMany
+    );
+    store
+        .create_kms_grant(&grant("g5", "k2", "x", ""), max)
+        .await
+        .unwrap();
+    assert_eq!(store.get_kms_grant("g2").await.unwrap(), Some(g2.clone()));
+    assert_eq!(store.get_kms_grant("g4").await.unwrap(), None);
+    let ids = |v: Vec<KmsGrantRecord>| v.into_iter().map(|g| g.grant_id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_kms_grants(acct, r, "k1", None, 2).await.unwrap()),
+        ["g1", "g2"]
+    );
+    assert_eq!(
+        ids(store
+            .list_kms_grants(acct, r, "k1", Some("g2"), 2)
+            .await
+            .unwrap()),
+        ["g3"]
+    );
+    assert_eq!(
+        ids(store
+            .kms_grants_to(acct, r, "k1", "arn:aws:iam::555555555555:user/dev")
+            .await
+            .unwrap()),
+        ["g1"]
+    );
+    assert_eq!(
+        ids(store
+            .kms_grants_named(acct, r, "k1", "repo-a")
+            .await
+            .unwrap()),
+        ["g2", "g3"]
+    );
+    assert!(store
+        .kms_grants_named(acct, r, "k2", "repo-a")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        ids(store
+            .list_retirable_kms_grants(acct, r, "arn:aws:iam::555555555555:role/ops", None, 9)
+            .await
+            .unwrap()),
+        ["g1", "g3", "g5"]
+    );
+    assert_eq!(
+        ids(store
+            .list_retirable_kms_grants(acct, r, "arn:aws:iam::555555555555:role/ops", Some("g1"), 1)
+            .await
+            .unwrap()),
+        ["g3"]
+    );
+    assert!(store
+        .list_retirable_kms_grants(
+            acct,
+            "eu-west-1",
+            "arn:aws:iam::555555555555:role/ops",
+            None,
+            9
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .list_retirable_kms_grants(
+            "666666666666",
+            r,
+            "arn:aws:iam::555555555555:role/ops",
+            None,
+            9
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.delete_kms_grant("g3").await.unwrap());
+    assert!(!store.delete_kms_grant("g3").await.unwrap());
+    assert_eq!(
+        ids(store.list_kms_grants(acct, r, "k1", None, 9).await.unwrap()),
+        ["g1", "g2"]
+    );
 }
 
 pub async fn kms_store_suite<
@@ -208,8 +339,12 @@ pub async fn kms_store_suite<
         .unwrap()
         .is_empty());
 
-    // Deleting a key takes its aliases.
+    grant_suite(store).await;
+
+    // Deleting a key takes its aliases and grants.
     assert!(store.delete_kms_key(acct, r, "k1").await.unwrap());
+    assert_eq!(store.get_kms_grant("g1").await.unwrap(), None);
+    assert!(store.get_kms_grant("g5").await.unwrap().is_some());
     assert!(!store.delete_kms_key(acct, r, "k1").await.unwrap());
     assert_eq!(
         store.get_kms_alias(acct, r, "alias/app2").await.unwrap(),

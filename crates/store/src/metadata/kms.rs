@@ -1,6 +1,7 @@
-//! KMS keys and their aliases (the KMS API, issue 21): one row per key with
-//! its state, policy, rotation schedule and sealed key materials, and one
-//! row per alias naming a key of the same account and region.
+//! KMS keys, their aliases and grants (the KMS API, issue 21): one row per
+//! key with its state, policy, rotation schedule and sealed key materials,
+//! one row per alias naming a key of the same account and region, and one
+//! row per grant on a key (deleted with it).
 //!
 //! The store decides nothing about key states; it keeps each key row whole
 //! and replaces it only when nobody replaced it since it was read (the
@@ -75,6 +76,41 @@ pub enum KmsAliasOutcome {
     /// The target key does not exist.
     KeyNotFound,
     /// The target key has as many aliases as the limit passed in.
+    TooMany,
+}
+
+/// A grant on a key (CreateGrant): who may make which uses of it, besides
+/// what the key's policy allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsGrantRecord {
+    /// 64 hex digits, unique in the deployment.
+    pub grant_id: String,
+    /// The key's account, region and id.
+    pub account_id: String,
+    pub region: String,
+    pub key_id: String,
+    /// The grant's name; empty when it has none.
+    pub name: String,
+    pub grantee_principal: String,
+    pub retiring_principal: Option<String>,
+    /// `arn:aws:iam::<account>:root` of the account that created it.
+    pub issuing_account: String,
+    /// The operations, in the registry's encoding.
+    pub operations: String,
+    /// The constraints, in the registry's encoding; `None` without.
+    pub constraints: Option<String>,
+    /// The secret half of the grant's token (the registry's encoding).
+    pub token_secret: String,
+    pub created_at: i64,
+}
+
+/// What creating a grant found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KmsGrantOutcome {
+    Done,
+    /// The key does not exist (any more).
+    KeyNotFound,
+    /// The key has as many grants as the limit passed in.
     TooMany,
 }
 
@@ -155,4 +191,49 @@ pub trait KmsStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<KmsAliasRecord>>;
+
+    /// Creates a grant on a key that has fewer than `max_per_key`.
+    async fn create_kms_grant(
+        &self,
+        grant: &KmsGrantRecord,
+        max_per_key: u32,
+    ) -> Result<KmsGrantOutcome>;
+    async fn get_kms_grant(&self, grant_id: &str) -> Result<Option<KmsGrantRecord>>;
+    /// Up to `limit` grants of a key after grant id `after`, by id.
+    async fn list_kms_grants(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KmsGrantRecord>>;
+    /// The grants of a key to `grantee` (what authorizing a use reads).
+    async fn kms_grants_to(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+        grantee: &str,
+    ) -> Result<Vec<KmsGrantRecord>>;
+    /// The grants of a key named `name` (names are not unique).
+    async fn kms_grants_named(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+        name: &str,
+    ) -> Result<Vec<KmsGrantRecord>>;
+    /// Up to `limit` grants on keys of `account_id` in `region` that
+    /// `retiring_principal` may retire, after grant id `after`, by id.
+    async fn list_retirable_kms_grants(
+        &self,
+        account_id: &str,
+        region: &str,
+        retiring_principal: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KmsGrantRecord>>;
+    /// False if there was no such grant.
+    async fn delete_kms_grant(&self, grant_id: &str) -> Result<bool>;
 }

@@ -56,7 +56,9 @@ pub use images::{
     DeleteManifestOutcome, ImageRecord, ImageStatus, ImageStore, NewManifest, PutManifestOutcome,
     Referrer, StatusFilter, StoredManifest, TagStatus, UntagOutcome,
 };
-pub use kms::{KmsAliasOutcome, KmsAliasRecord, KmsKeyRecord, KmsStore};
+pub use kms::{
+    KmsAliasOutcome, KmsAliasRecord, KmsGrantOutcome, KmsGrantRecord, KmsKeyRecord, KmsStore,
+};
 pub use lifecycle::{
     ExpireImage, ExpireOutcome, LifecycleImage, LifecyclePolicyRecord, LifecyclePreviewRecord,
     LifecycleStore, RepositoryLifecycle,

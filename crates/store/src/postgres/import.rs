@@ -35,6 +35,7 @@ const TABLES: &[&str] = &[
     "group_policy_attachments",
     "kms_keys",
     "kms_aliases",
+    "kms_grants",
     "kms_root",
     "repository_templates",
     "replication_configs",

@@ -1,10 +1,12 @@
-//! `KmsStore` on PostgreSQL: `kms_keys`, `kms_aliases` (`0006_kms.sql`;
-//! the SQL is shared with SQLite in `kms_sql.rs`). Writes are SERIALIZABLE
-//! and retried whole (`retrying!`).
+//! `KmsStore` on PostgreSQL: `kms_keys`, `kms_aliases` (`0006_kms.sql`) and
+//! `kms_grants` (`0017_kms_grants.sql`); the SQL is shared with SQLite in
+//! `kms_sql.rs`. Writes are SERIALIZABLE and retried whole (`retrying!`).
 
 use super::PgMetadataStore;
 use crate::kms_sql::*;
-use crate::metadata::{KmsAliasOutcome, KmsAliasRecord, KmsKeyRecord, KmsStore};
+use crate::metadata::{
+    KmsAliasOutcome, KmsAliasRecord, KmsGrantOutcome, KmsGrantRecord, KmsKeyRecord, KmsStore,
+};
 use crate::Result;
 use async_trait::async_trait;
 use sqlx::{Postgres, Transaction};
@@ -62,6 +64,19 @@ impl PgMetadataStore {
             tx.commit().await?;
             Ok(KmsAliasOutcome::Done)
         })
+    }
+}
+
+impl PgMetadataStore {
+    /// A key's grants (`key[..3]`) whose indexed `column` is `key[3]`.
+    async fn grants_where(&self, column: &str, key: [&str; 4]) -> Result<Vec<KmsGrantRecord>> {
+        let sql = grants_where_sql(column);
+        let mut q = sqlx::query(&sql);
+        for v in key {
+            q = q.bind(v);
+        }
+        let rows = q.fetch_all(&self.reader).await?;
+        Ok(rows.iter().map(grant_from_row).collect())
     }
 }
 
@@ -267,5 +282,110 @@ impl KmsStore for PgMetadataStore {
             .fetch_all(&self.reader)
             .await?;
         Ok(rows.iter().map(alias_from_row).collect())
+    }
+
+    async fn create_kms_grant(
+        &self,
+        grant: &KmsGrantRecord,
+        max_per_key: u32,
+    ) -> Result<KmsGrantOutcome> {
+        retrying!({
+            let mut tx = self.writer.begin().await?;
+            let key = [
+                grant.account_id.as_str(),
+                grant.region.as_str(),
+                grant.key_id.as_str(),
+            ];
+            if count(&mut tx, KEY_EXISTS, &key).await? == 0 {
+                return Ok(KmsGrantOutcome::KeyNotFound);
+            }
+            if count(&mut tx, GRANTS_OF_KEY, &key).await? >= i64::from(max_per_key) {
+                return Ok(KmsGrantOutcome::TooMany);
+            }
+            bind_grant!(sqlx::query(INSERT_GRANT), grant)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(KmsGrantOutcome::Done)
+        })
+    }
+
+    async fn delete_kms_grant(&self, grant_id: &str) -> Result<bool> {
+        retrying!({
+            let n = sqlx::query(DELETE_GRANT)
+                .bind(grant_id)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+            Ok(n == 1)
+        })
+    }
+
+    async fn get_kms_grant(&self, grant_id: &str) -> Result<Option<KmsGrantRecord>> {
+        let row = sqlx::query(&get_grant_sql())
+            .bind(grant_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.as_ref().map(grant_from_row))
+    }
+
+    async fn list_kms_grants(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KmsGrantRecord>> {
+        let rows = sqlx::query(&list_grants_sql())
+            .bind(account_id)
+            .bind(region)
+            .bind(key_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(grant_from_row).collect())
+    }
+
+    async fn kms_grants_to(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+        grantee: &str,
+    ) -> Result<Vec<KmsGrantRecord>> {
+        self.grants_where("grantee_principal", [account_id, region, key_id, grantee])
+            .await
+    }
+
+    async fn kms_grants_named(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+        name: &str,
+    ) -> Result<Vec<KmsGrantRecord>> {
+        self.grants_where("name", [account_id, region, key_id, name])
+            .await
+    }
+
+    async fn list_retirable_kms_grants(
+        &self,
+        account_id: &str,
+        region: &str,
+        retiring_principal: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KmsGrantRecord>> {
+        let rows = sqlx::query(&retirable_grants_sql())
+            .bind(account_id)
+            .bind(region)
+            .bind(retiring_principal)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(grant_from_row).collect())
     }
 }
