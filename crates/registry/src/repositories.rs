@@ -234,7 +234,11 @@ impl Registry {
                 self.cache.invalidate_repository(registry, name);
                 if let Some(key) = &record.kms_key {
                     let arn = crate::identity::resource_arn(registry, Some(name));
-                    if let Err(e) = self.kms().retire_ecr_grants(key, &arn).await {
+                    let retired = self
+                        .kms()
+                        .retire_ecr_grants(key, &arn, record.created_at)
+                        .await;
+                    if let Err(e) = retired {
                         tracing::warn!(repository = %arn, error = %e, "could not retire ECR's grant of a deleted repository; ListGrants still shows it");
                     }
                 }

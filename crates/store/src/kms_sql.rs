@@ -207,12 +207,19 @@ pub(crate) fn list_grants_sql() -> String {
     )
 }
 
-/// `SELECT` of a key's grants whose `column` is `$4` (an indexed column:
-/// `grantee_principal` or `name`).
-pub(crate) fn grants_where_sql(column: &str) -> String {
+/// `SELECT` of a key's grants to `$4`.
+pub(crate) fn grants_to_sql() -> String {
     format!(
         "SELECT {GRANT_COLUMNS} FROM kms_grants WHERE account_id = $1 AND region = $2 AND key_id = $3
-         AND {column} = $4 ORDER BY grant_id LIMIT 1000"
+         AND grantee_principal = $4 ORDER BY grant_id"
+    )
+}
+
+/// `SELECT` of a key's grants named `$4` to `$5`.
+pub(crate) fn grants_named_sql() -> String {
+    format!(
+        "SELECT {GRANT_COLUMNS} FROM kms_grants WHERE account_id = $1 AND region = $2 AND key_id = $3
+         AND name = $4 AND grantee_principal = $5 ORDER BY grant_id"
     )
 }
 

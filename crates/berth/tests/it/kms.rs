@@ -681,7 +681,9 @@ fn a_kms_repository_follows_its_key() {
 /// and members answers the same grant; ListGrants (by id, by grantee, in
 /// pages), ListRetirableGrants; who may retire (the retiring principal, a
 /// grantee granted RetireGrant) and who may not; RevokeGrant ends a
-/// grant's use at once; each documented error by name.
+/// grant's use at once; a grant passes on only what it holds; grants to
+/// service principals are refused (ECR makes its own); each documented
+/// error by name.
 const GRANTS: &str = r#"
 import boto3, json, os, sys
 from botocore.config import Config
@@ -768,6 +770,14 @@ out["app_revokes"] = code(app.revoke_grant, KeyId=kid, GrantId=g3["GrantId"])
 kms.revoke_grant(KeyId=kid, GrantId=g3["GrantId"])
 out["app_after_revoke"] = code(app.encrypt, KeyId=kid, Plaintext=b"x")
 out["revoke_again"] = code(kms.revoke_grant, KeyId=kid, GrantId=g3["GrantId"])
+# A grant with CreateGrant passes on only what it holds.
+g5 = kms.create_grant(KeyId=kid, GranteePrincipal=APP, Operations=["Encrypt", "CreateGrant"])
+out["pass_on_subset"] = code(app.create_grant, KeyId=kid, GranteePrincipal=OPS, Operations=["Encrypt"])
+out["pass_on_more"] = code(app.create_grant, KeyId=kid, GranteePrincipal=OPS, Operations=["Decrypt"])
+kms.revoke_grant(KeyId=kid, GrantId=g5["GrantId"])
+# Grants to a service principal are the services' own (ECR makes its own).
+out["to_ecr"] = code(kms.create_grant, KeyId=kid, GranteePrincipal="ecr.us-east-1.amazonaws.com", Operations=["Decrypt"],
+    Name="arn:aws:ecr:us-east-1:000000000000:repository/x")
 # A Deny in the key policy beats a grant.
 g4 = kms.create_grant(KeyId=kid, GranteePrincipal=APP, Operations=["Encrypt"])
 pol = json.loads(kms.get_key_policy(KeyId=kid, PolicyName="default")["Policy"])
@@ -828,6 +838,9 @@ fn grants_allow_their_uses_until_retired_or_revoked_with_boto3() {
         "app_after_revoke": "AccessDeniedException",
         "revoke_again": "NotFoundException",
         "deny_beats_grant": "AccessDeniedException",
+        "pass_on_subset": "ok",
+        "pass_on_more": "AccessDeniedException",
+        "to_ecr": "UnsupportedOperationException",
     });
     for (k, v) in expect.as_object().unwrap() {
         assert_eq!(&out[k], v, "{k}: {out}");

@@ -42,6 +42,27 @@ fn via_ecr(region: &str) -> Vec<(String, Vec<String>)> {
     )]
 }
 
+/// The condition facts of the CreateGrant that makes ECR's grant, so that
+/// a key policy can allow exactly that (`kms:GrantIsForAWSResource`).
+fn ecr_grant_facts(region: &str) -> Vec<(String, Vec<String>)> {
+    let mut facts = via_ecr(region);
+    facts.extend([
+        (
+            "kms:GrantIsForAWSResource".to_string(),
+            vec!["true".to_string()],
+        ),
+        (
+            "kms:GranteePrincipal".to_string(),
+            vec![ecr_principal(region)],
+        ),
+        (
+            "kms:GrantOperations".to_string(),
+            grants::ECR_GRANT_OPERATIONS.map(str::to_string).to_vec(),
+        ),
+    ]);
+    facts
+}
+
 impl KmsApi<'_> {
     /// CreateRepository's key: `kms_key` (id, ARN, alias or alias ARN; the
     /// AWS-managed `alias/aws/ecr` when absent), enabled, and the caller
@@ -54,13 +75,32 @@ impl KmsApi<'_> {
     ) -> Result<String> {
         let key_ref = kms_key.unwrap_or(rules::ECR_MANAGED_ALIAS);
         let found = self.resolve(caller, region, key_ref, true).await?;
-        let via = via_ecr(region);
-        self.authorize_key(caller, &found, "kms:DescribeKey", &via)
+        self.authorize_key(caller, &found, "kms:DescribeKey", &via_ecr(region))
             .await?;
-        self.authorize_key(caller, &found, "kms:CreateGrant", &via)
-            .await?;
+        self.authorize_ecr_grant(caller, &found).await?;
         require_state(&found.key, &found.arn, true)?;
         Ok(found.arn)
+    }
+
+    /// `Ok` if `caller` may have ECR's grant made on `found`: the key's
+    /// policies must allow it `kms:CreateGrant` (a grant of the caller's
+    /// own cannot pass on more than it holds, so it is not enough).
+    async fn authorize_ecr_grant(&self, caller: &Caller, found: &Found) -> Result<()> {
+        let facts = ecr_grant_facts(&found.key.region);
+        match self
+            .authorize_key_via(caller, found, "kms:CreateGrant", &facts)
+            .await?
+        {
+            super::Via::Policy => Ok(()),
+            super::Via::Grants(_) => Err(kms_error(
+                "AccessDeniedException",
+                format!(
+                    "User: {} is not authorized to perform: kms:CreateGrant on resource: {} because no key policy or IAM policy allows it (a grant does not let ECR's grant be made)",
+                    caller.principal.arn(),
+                    found.arn
+                ),
+            )),
+        }
     }
 
     /// The key `arn` used through ECR for `action`, for `repository` (its
@@ -83,16 +123,20 @@ impl KmsApi<'_> {
         }
     }
 
-    /// ECR's grants for repository `repository_arn` on `found`.
+    /// ECR's grants for repository `repository_arn` on `found` (only berth
+    /// makes grants to ECR's principal: `grants::is_service_principal`).
     async fn ecr_grants(&self, found: &Found, repository_arn: &str) -> Result<Vec<KmsGrantRecord>> {
         let key = &found.key;
         Ok(self
             .meta()
-            .kms_grants_named(&key.account_id, &key.region, &key.key_id, repository_arn)
-            .await?
-            .into_iter()
-            .filter(|g| g.grantee_principal == ecr_principal(&key.region))
-            .collect())
+            .kms_grants_named(
+                &key.account_id,
+                &key.region,
+                &key.key_id,
+                repository_arn,
+                &ecr_principal(&key.region),
+            )
+            .await?)
     }
 
     /// `Ok` while ECR's grant lets it make `action`'s use of the key for
@@ -106,8 +150,7 @@ impl KmsApi<'_> {
     ) -> Result<()> {
         let op = action.trim_start_matches("kms:");
         for g in self.ecr_grants(found, repository_arn).await? {
-            let ops: Vec<String> = serde_json::from_str(&g.operations).unwrap_or_default();
-            if ops.iter().any(|o| o == op) {
+            if grants::operations_of(&g)?.iter().any(|o| o == op) {
                 return Ok(());
             }
         }
@@ -138,7 +181,10 @@ impl KmsApi<'_> {
     /// Makes ECR's grant for a new repository (`repository_arn`, of
     /// `account`) on `key_arn`, which the creator was allowed to grant
     /// (`key_for_new_repository`): its id. Always a new grant, never one
-    /// of a repository of the same name that still exists.
+    /// of a repository of the same name that still exists. The key's
+    /// policies must let the repository's account make it (checked as
+    /// that account's `admin`): a template or a replication naming another
+    /// account's key cannot write grants onto it.
     pub(crate) async fn grant_to_ecr(
         &self,
         key_arn: &str,
@@ -146,6 +192,11 @@ impl KmsApi<'_> {
         repository_arn: &str,
     ) -> Result<String> {
         let found = self.found_by_arn(key_arn).await?;
+        let owner = Caller {
+            principal: crate::Principal::user(account, crate::identity::ADMIN_USER),
+            facts: crate::RequestFacts::default(),
+        };
+        self.authorize_ecr_grant(&owner, &found).await?;
         let grant = grants::ecr_grant(&found.key.region, repository_arn);
         let made = self
             .insert_grant(&found, grant, format!("arn:aws:iam::{account}:root"), false)
@@ -161,18 +212,23 @@ impl KmsApi<'_> {
     }
 
     /// Retires ECR's grants for a deleted repository (ECR is their
-    /// retiring principal); a key already deleted took them with it.
+    /// retiring principal) made no later than `created_at`, the deleted
+    /// repository's creation: a repository of the same name created
+    /// meanwhile keeps its own. A key already deleted took them with it.
     pub(crate) async fn retire_ecr_grants(
         &self,
         key_arn: &str,
         repository_arn: &str,
+        created_at: i64,
     ) -> Result<()> {
         let found = match self.found_by_arn(key_arn).await {
             Ok(found) => found,
             Err(_) => return Ok(()),
         };
         for g in self.ecr_grants(&found, repository_arn).await? {
-            self.meta().delete_kms_grant(&g.grant_id).await?;
+            if g.created_at <= created_at {
+                self.meta().delete_kms_grant(&g.grant_id).await?;
+            }
         }
         Ok(())
     }

@@ -136,7 +136,7 @@ fn corrupt(grant_id: &str, what: &str) -> crate::Error {
     )))
 }
 
-fn operations_of(g: &KmsGrantRecord) -> Result<Vec<String>> {
+pub(crate) fn operations_of(g: &KmsGrantRecord) -> Result<Vec<String>> {
     serde_json::from_str(&g.operations).map_err(|_| corrupt(&g.grant_id, "operations"))
 }
 
@@ -216,6 +216,17 @@ fn check_principal(member: &str, value: &str) -> Result<()> {
 
 fn check_new_grant(g: &NewGrant) -> Result<()> {
     check_principal("granteePrincipal", &g.grantee_principal)?;
+    if is_service_principal(&g.grantee_principal) {
+        // ECR's grants are made by berth alone: a grant to the service
+        // could otherwise reconnect a repository its key's owner cut off.
+        return Err(kms_error(
+            "UnsupportedOperationException",
+            format!(
+                "{} is an AWS service principal: berth's services make their own grants (ECR at CreateRepository)",
+                g.grantee_principal
+            ),
+        ));
+    }
     if let Some(r) = &g.retiring_principal {
         check_principal("retiringPrincipal", r)?;
     }
@@ -251,6 +262,11 @@ fn check_new_grant(g: &NewGrant) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `ecr.us-east-1.amazonaws.com` and the like.
+pub(crate) fn is_service_principal(principal: &str) -> bool {
+    principal.ends_with(".amazonaws.com") && !principal.starts_with("arn:")
 }
 
 /// The principals a caller is, as a grant can name it: its own ARN and,
@@ -289,22 +305,24 @@ fn grant_operation(action: &str) -> Option<&str> {
 }
 
 impl KmsApi<'_> {
-    /// Whether a grant on `found` lets `caller` make `action` with the
-    /// request's condition facts `context`.
-    pub(crate) async fn granted(
+    /// The grants on `found` that let `caller` make `action` with the
+    /// request's condition facts `context` (none: no grant allows it).
+    /// Constraints do not apply to `DescribeKey`, as on AWS.
+    pub(crate) async fn grants_allowing(
         &self,
         caller: &Caller,
         found: &Found,
         action: &str,
         context: &[(String, Vec<String>)],
-    ) -> Result<bool> {
+    ) -> Result<Vec<KmsGrantRecord>> {
         let Some(op) = grant_operation(action) else {
-            return Ok(false);
+            return Ok(Vec::new());
         };
         if caller.principal.anonymous {
-            return Ok(false);
+            return Ok(Vec::new());
         }
         let request_context = context_of(context);
+        let mut allowing = Vec::new();
         for grantee in caller_principals(caller) {
             let grants = self
                 .meta()
@@ -317,13 +335,14 @@ impl KmsApi<'_> {
                 .await?;
             for g in grants {
                 if operations_of(&g)?.iter().any(|o| o == op)
-                    && constraints_of(&g)?.is_none_or(|c| c.admit(&request_context))
+                    && (op == "DescribeKey"
+                        || constraints_of(&g)?.is_none_or(|c| c.admit(&request_context)))
                 {
-                    return Ok(true);
+                    allowing.push(g);
                 }
             }
         }
-        Ok(false)
+        Ok(allowing)
     }
 
     pub async fn create_grant(
@@ -348,8 +367,32 @@ impl KmsApi<'_> {
         if let Some(r) = &new.retiring_principal {
             facts.push(("kms:RetiringPrincipal".to_string(), vec![r.clone()]));
         }
-        self.authorize_key(caller, &found, "kms:CreateGrant", &facts)
+        let via = self
+            .authorize_key_via(caller, &found, "kms:CreateGrant", &facts)
             .await?;
+        if let super::Via::Grants(parents) = via {
+            // A grant passes on at most what it holds, as on AWS.
+            let within = |p: &KmsGrantRecord| -> Result<bool> {
+                let ops = operations_of(p)?;
+                let constraints = constraints_of(p)?;
+                Ok(new.operations.iter().all(|o| ops.contains(o))
+                    && (constraints.is_none() || constraints == new.constraints))
+            };
+            let mut allowed = false;
+            for p in &parents {
+                allowed |= within(p)?;
+            }
+            if !allowed {
+                return Err(kms_error(
+                    "AccessDeniedException",
+                    format!(
+                        "User: {} may create grants on {} only through a grant, and a grant passes on only the operations and constraints it holds",
+                        caller.principal.arn(),
+                        found.arn
+                    ),
+                ));
+            }
+        }
         require_state(&found.key, &found.arn, true)?;
         if new.dry_run {
             return Err(super::cryptographic::dry_run());
@@ -378,12 +421,17 @@ impl KmsApi<'_> {
         if reuse && !name.is_empty() {
             let same = self
                 .meta()
-                .kms_grants_named(&key.account_id, &key.region, &key.key_id, &name)
+                .kms_grants_named(
+                    &key.account_id,
+                    &key.region,
+                    &key.key_id,
+                    &name,
+                    &new.grantee_principal,
+                )
                 .await?
                 .into_iter()
                 .find(|g| {
-                    g.grantee_principal == new.grantee_principal
-                        && g.retiring_principal == new.retiring_principal
+                    g.retiring_principal == new.retiring_principal
                         && g.operations == operations
                         && g.constraints == constraints
                 });
@@ -612,6 +660,17 @@ fn page(mut rows: Vec<KmsGrantRecord>, limit: u32) -> Result<GrantPage> {
     })
 }
 
+/// What ECR's grant for a repository allows.
+pub(crate) const ECR_GRANT_OPERATIONS: [&str; 7] = [
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "RetireGrant",
+    "DescribeKey",
+];
+
 /// ECR's grant for a repository under a key, as ECR makes it at
 /// CreateRepository: to the ECR service principal of the region, for the
 /// uses a repository's images make, within the repository's context, and
@@ -621,17 +680,7 @@ pub(crate) fn ecr_grant(region: &str, repository_arn: &str) -> NewGrant {
     NewGrant {
         key_id: String::new(),
         grantee_principal: ecr.clone(),
-        operations: [
-            "Decrypt",
-            "Encrypt",
-            "GenerateDataKey",
-            "ReEncryptFrom",
-            "ReEncryptTo",
-            "RetireGrant",
-            "DescribeKey",
-        ]
-        .map(str::to_string)
-        .to_vec(),
+        operations: ECR_GRANT_OPERATIONS.map(str::to_string).to_vec(),
         retiring_principal: Some(ecr),
         constraints: Some(GrantConstraints {
             encryption_context_subset: Some(BTreeMap::from([(

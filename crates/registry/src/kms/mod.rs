@@ -148,6 +148,14 @@ pub struct KmsApi<'a> {
     pub(crate) identity: &'a Identity,
 }
 
+/// What allowed a use of a key.
+pub(crate) enum Via {
+    /// The key's policy (with the caller's identity policies).
+    Policy,
+    /// Only these grants (the policies did not deny it either).
+    Grants(Vec<berth_store::KmsGrantRecord>),
+}
+
 /// A key as an operation found it: its row and ARN.
 #[derive(Debug, Clone)]
 pub(crate) struct Found {
@@ -231,6 +239,19 @@ impl KmsApi<'_> {
         action: &str,
         context: &[(String, Vec<String>)],
     ) -> Result<()> {
+        self.authorize_key_via(caller, found, action, context)
+            .await
+            .map(|_| ())
+    }
+
+    /// `authorize_key`, saying what allowed it.
+    pub(crate) async fn authorize_key_via(
+        &self,
+        caller: &Caller,
+        found: &Found,
+        action: &str,
+        context: &[(String, Vec<String>)],
+    ) -> Result<Via> {
         let policy = Policy::parse(&found.key.policy, PolicyKind::Resource).map_err(|e| {
             Error::Store(berth_store::StoreError::Corrupt(format!(
                 "the key policy of {} no longer parses: {e}",
@@ -254,12 +275,13 @@ impl KmsApi<'_> {
                 &ctx,
             )
             .await?;
-        if matches!(decision, Decision::ImplicitDeny { .. })
-            && self.granted(caller, found, action, context).await?
-        {
-            return Ok(());
+        if matches!(decision, Decision::ImplicitDeny { .. }) {
+            let grants = self.grants_allowing(caller, found, action, context).await?;
+            if !grants.is_empty() {
+                return Ok(Via::Grants(grants));
+            }
         }
-        deny_unless_allowed(decision, &request)
+        deny_unless_allowed(decision, &request).map(|()| Via::Policy)
     }
 
     /// `Ok` if the caller's identity policies allow `action` on `resource`

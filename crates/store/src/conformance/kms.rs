@@ -119,13 +119,20 @@ async fn grant_suite<S: KmsStore + ?Sized>(store: &S) {
     );
     assert_eq!(
         ids(store
-            .kms_grants_named(acct, r, "k1", "repo-a")
+            .kms_grants_named(acct, r, "k1", "repo-a", "ecr.us-east-1.amazonaws.com")
             .await
             .unwrap()),
-        ["g2", "g3"]
+        ["g2"]
+    );
+    assert_eq!(
+        ids(store
+            .kms_grants_named(acct, r, "k1", "repo-a", "x")
+            .await
+            .unwrap()),
+        ["g3"]
     );
     assert!(store
-        .kms_grants_named(acct, r, "k2", "repo-a")
+        .kms_grants_named(acct, r, "k2", "repo-a", "x")
         .await
         .unwrap()
         .is_empty());

@@ -216,13 +216,15 @@ pub trait KmsStore: Send + Sync {
         key_id: &str,
         grantee: &str,
     ) -> Result<Vec<KmsGrantRecord>>;
-    /// The grants of a key named `name` (names are not unique).
+    /// The grants of a key named `name` to `grantee` (names are not
+    /// unique).
     async fn kms_grants_named(
         &self,
         account_id: &str,
         region: &str,
         key_id: &str,
         name: &str,
+        grantee: &str,
     ) -> Result<Vec<KmsGrantRecord>>;
     /// Up to `limit` grants on keys of `account_id` in `region` that
     /// `retiring_principal` may retire, after grant id `after`, by id.

@@ -67,11 +67,10 @@ impl SqliteMetadataStore {
 }
 
 impl SqliteMetadataStore {
-    /// A key's grants (`key[..3]`) whose indexed `column` is `key[3]`.
-    async fn grants_where(&self, column: &str, key: [&str; 4]) -> Result<Vec<KmsGrantRecord>> {
-        let sql = grants_where_sql(column);
+    /// Grants by `sql` with `binds` (`grants_to_sql`, `grants_named_sql`).
+    async fn grants_where(&self, sql: String, binds: &[&str]) -> Result<Vec<KmsGrantRecord>> {
         let mut q = sqlx::query(&sql);
-        for v in key {
+        for v in binds {
             q = q.bind(v);
         }
         let rows = q.fetch_all(&self.reader).await?;
@@ -338,7 +337,7 @@ impl KmsStore for SqliteMetadataStore {
         key_id: &str,
         grantee: &str,
     ) -> Result<Vec<KmsGrantRecord>> {
-        self.grants_where("grantee_principal", [account_id, region, key_id, grantee])
+        self.grants_where(grants_to_sql(), &[account_id, region, key_id, grantee])
             .await
     }
 
@@ -348,9 +347,13 @@ impl KmsStore for SqliteMetadataStore {
         region: &str,
         key_id: &str,
         name: &str,
+        grantee: &str,
     ) -> Result<Vec<KmsGrantRecord>> {
-        self.grants_where("name", [account_id, region, key_id, name])
-            .await
+        self.grants_where(
+            grants_named_sql(),
+            &[account_id, region, key_id, name, grantee],
+        )
+        .await
     }
 
     async fn list_retirable_kms_grants(
