@@ -40,7 +40,8 @@ if cargo nextest --version >/dev/null 2>&1; then
     'package(berth) & binary(it) & ((test(/^(api|ecr|authz|authz_clients|iam|clients|artifacts|spec|concurrency|isolation|lifecycle|hostile|kms|templates|replication)::/)
       | test(=gc::a_push_storm_beside_gc_in_a_loop_loses_nothing)
       | test(=scanning::artifacts_are_not_images_and_images_without_packages_are_unsupported))
-     - test(=lifecycle::expire_untagged_images_older_than_30_days_previewed_then_scheduled))'
+     - test(=lifecycle::expire_untagged_images_older_than_30_days_previewed_then_scheduled)
+     - test(=kms::repositories_under_keys_from_before_grants_get_ecrs_grant_on_upgrade))'
   # nextest does not run doctests.
   cargo test --workspace --locked --doc
 else
