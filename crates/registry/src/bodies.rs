@@ -1,8 +1,18 @@
-//! Manifest bodies at rest: sealed whole (`berth_store::sealed`, the
-//! AES256 domain's keys) before they go to the metadata store, opened when
-//! they come back; bodies stored before encryption read as they are.
-//! The hot manifest cache holds them opened.
+//! Manifest bodies at rest: sealed whole (`berth_store::sealed`) before
+//! they go to the metadata store, opened when they come back; bodies
+//! stored before encryption read as they are. The hot manifest cache holds
+//! them opened.
+//!
+//! A repository's key domain decides the keys: an AES256 repository's
+//! body is the shared one (`manifest_bodies`, one per digest, under the
+//! AES256 domain's keys); a repository under a KMS key keeps its own copy
+//! with its manifest row, sealed under that key's storage KEK
+//! (`DomainStores::keyring`), so that disabling or deleting the key leaves
+//! no readable copy of it behind and never touches another repository's.
+//! A KMS repository's manifests stored before this (stop 41) keep their
+//! shared AES256 body and read from it.
 
+use crate::domains::DomainStores;
 use crate::{Error, Result};
 use berth_oci::Digest;
 use berth_store::sealed::Keyring;
@@ -14,18 +24,50 @@ use std::sync::Arc;
 pub(crate) struct Bodies {
     /// `None`: bodies are stored in plaintext (the benchmark's baseline).
     keys: Option<Arc<Keyring>>,
+    /// The keys of KMS keys' domains.
+    domains: Arc<DomainStores>,
+}
+
+/// A body as `put_manifest` stores it.
+pub(crate) struct SealedBody<'a> {
+    pub stored: Cow<'a, [u8]>,
+    /// Sealed in the repository's key domain (its own copy).
+    pub repository_body: bool,
 }
 
 impl Bodies {
-    pub(crate) fn new(keys: Option<Arc<Keyring>>) -> Bodies {
-        Bodies { keys }
+    pub(crate) fn new(keys: Option<Arc<Keyring>>, domains: Arc<DomainStores>) -> Bodies {
+        Bodies { keys, domains }
     }
 
-    /// What the metadata store keeps for `body`.
+    /// What the metadata store keeps for `body` (the shared, AES256 copy).
     pub(crate) fn seal<'a>(&self, digest: &Digest, body: &'a [u8]) -> Cow<'a, [u8]> {
         match &self.keys {
             Some(k) => Cow::Owned(k.seal_object(&digest.to_string(), body)),
             None => Cow::Borrowed(body),
+        }
+    }
+
+    /// What the metadata store keeps for `body` in a repository under
+    /// `kms_key` (its ARN; `None`: AES256).
+    pub(crate) async fn seal_for<'a>(
+        &self,
+        kms_key: Option<&str>,
+        digest: &Digest,
+        body: &'a [u8],
+    ) -> Result<SealedBody<'a>> {
+        match (kms_key, &self.keys) {
+            (Some(arn), Some(_)) => {
+                let keys = self.domains.keyring(arn).await?;
+                Ok(SealedBody {
+                    stored: Cow::Owned(keys.seal_object(&digest.to_string(), body)),
+                    repository_body: true,
+                })
+            }
+            _ => Ok(SealedBody {
+                stored: self.seal(digest, body),
+                repository_body: false,
+            }),
         }
     }
 
@@ -71,7 +113,8 @@ impl Bodies {
         Ok(Some(out))
     }
 
-    /// A manifest from the metadata store, its body opened.
+    /// A manifest from the metadata store, its body opened (with its
+    /// repository's key domain's keys when it is the repository's own).
     pub(crate) async fn get(
         &self,
         meta: &dyn MetadataStore,
@@ -81,9 +124,26 @@ impl Bodies {
         let Some(mut m) = meta.get_manifest(repo, digest).await? else {
             return Ok(None);
         };
-        if let Cow::Owned(plain) = self.open(digest, &m.body)? {
-            m.body = plain.into();
-        }
+        let plain = match &m.domain_key {
+            Some(arn) => {
+                let keys = self.domains.keyring(arn).await?;
+                keys.open_object(&digest.to_string(), &m.body)
+                    .map_err(|e| {
+                        corrupt(
+                            digest,
+                            &format!(
+                                "{e} (sealed under KMS key {arn}, which may have been deleted)"
+                            ),
+                        )
+                    })?
+                    .into_owned()
+            }
+            None => match self.open(digest, &m.body)? {
+                Cow::Owned(plain) => plain,
+                Cow::Borrowed(_) => return Ok(Some(m)),
+            },
+        };
+        m.body = plain.into();
         Ok(Some(m))
     }
 }

@@ -313,6 +313,7 @@ mod tests {
             media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             body,
             status: berth_store::ImageStatus::Active,
+            domain_key: None,
         }));
         c.fill_manifest(c.generation(), repo, &d, m);
         assert!(c.manifest(repo, &d).is_some());

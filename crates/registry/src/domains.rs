@@ -30,6 +30,9 @@ pub(crate) struct DomainStores {
     keyring: Option<Arc<Keyring>>,
     kms: Arc<kms::Kms>,
     made: parking_lot::Mutex<HashMap<(bool, String), Arc<dyn BlobStore>>>,
+    /// Each domain's keys, by domain name (its stores' and its manifest
+    /// bodies').
+    keyrings: parking_lot::Mutex<HashMap<String, Arc<Keyring>>>,
 }
 
 impl DomainStores {
@@ -43,7 +46,38 @@ impl DomainStores {
             keyring,
             kms,
             made: Default::default(),
+            keyrings: Default::default(),
         }
+    }
+
+    /// The keys of key `arn`'s domain (a key that is gone: keys that open
+    /// nothing).
+    pub(crate) async fn keyring(&self, arn: &str) -> Result<Arc<Keyring>> {
+        let name = kms::domain_name(arn).ok_or_else(|| {
+            Error::Store(StoreError::Corrupt(format!(
+                "{arn:?} is recorded as a repository's KMS key but is not a key ARN"
+            )))
+        })?;
+        if let Some(keys) = self.keyrings.lock().get(&name) {
+            return Ok(keys.clone());
+        }
+        let keyring = self.keyring.as_ref().ok_or_else(|| {
+            Error::Store(StoreError::Io(std::io::Error::other(
+                "repositories under KMS keys need encryption at rest, which is off",
+            )))
+        })?;
+        let kek = match self.kms.storage_kek(arn).await? {
+            Some(kek) => kek,
+            // The key is gone, and with it what opened the domain's blobs: a
+            // store that opens nothing (collection still lists and deletes).
+            None => {
+                let mut lost = [0u8; 32];
+                rand::rng().fill_bytes(&mut lost);
+                Kek::from_bytes(lost)
+            }
+        };
+        let keys = Arc::new(keyring.domain(&name, kek));
+        Ok(self.keyrings.lock().entry(name).or_insert(keys).clone())
     }
 
     /// The blob store of the domain of a repository under `key` (its ARN;
@@ -74,27 +108,11 @@ impl DomainStores {
                 "{arn:?} is recorded as a repository's KMS key but is not a key ARN"
             )))
         })?;
-        let slot = (archive, name.clone());
+        let slot = (archive, name);
         if let Some(store) = self.made.lock().get(&slot) {
             return Ok(store.clone());
         }
-        let keyring = self.keyring.as_ref().ok_or_else(|| {
-            Error::Store(StoreError::Io(std::io::Error::other(
-                "repositories under KMS keys need encryption at rest, which is off",
-            )))
-        })?;
-        let kek = match self.kms.storage_kek(arn).await? {
-            Some(kek) => kek,
-            // The key is gone, and with it what opened the domain's blobs: a
-            // store that opens nothing (collection still lists and deletes).
-            None => {
-                let mut lost = [0u8; 32];
-                rand::rng().fill_bytes(&mut lost);
-                Kek::from_bytes(lost)
-            }
-        };
-        let keys: Arc<Keyring> = Arc::new(keyring.domain(&name, kek));
-        let store = base.domain(keys).await?;
+        let store = base.domain(self.keyring(arn).await?).await?;
         Ok(self.made.lock().entry(slot).or_insert(store).clone())
     }
 }
@@ -171,7 +189,8 @@ impl Registry {
     /// domain, checked against its digest, under the digest's lock (GC's
     /// protocol). Part of the sealing pass: idempotent, resumable by
     /// running again; reads fall back to the AES256 copy until then, and
-    /// garbage collection removes that copy once no domain needs it.
+    /// garbage collection removes that copy once no domain needs it. Each
+    /// repository's manifest bodies follow (`settle_manifest_bodies`).
     pub(crate) async fn settle_key_domains(&self, run: &mut crate::SealRun) -> Result<()> {
         let mut live_keys: HashMap<String, bool> = HashMap::new();
         let mut after = 0;
@@ -222,6 +241,8 @@ impl Registry {
                     }
                     from = Some(next);
                 }
+                self.settle_manifest_bodies(berth_store::RepoId(id), &arn, run)
+                    .await?;
             }
             after = last;
         }
@@ -246,4 +267,49 @@ pub async fn domain_keyring(
         .storage_kek(&arn)
         .await?
         .map(|kek| base.domain(name, kek)))
+}
+
+impl Registry {
+    /// Gives the manifests of repository `repo` (under key `arn`, which
+    /// exists) that still read the shared (AES256) body, stored before
+    /// manifest bodies followed their key (stop 41), a body of their own
+    /// sealed under the key; a shared body no manifest reads any more is
+    /// emptied in the same transaction (`set_domain_body`). Part of the
+    /// sealing pass (`settle_key_domains`): idempotent, resumable by
+    /// running again; readers see the shared body until the switch, then
+    /// their own, the same bytes.
+    async fn settle_manifest_bodies(
+        &self,
+        repo: berth_store::RepoId,
+        arn: &str,
+        run: &mut crate::SealRun,
+    ) -> Result<()> {
+        let keys = self.domains.keyring(arn).await?;
+        let mut from: Option<String> = None;
+        loop {
+            let bodies = self
+                .meta
+                .manifests_reading_shared_bodies(repo, from.as_deref(), 200)
+                .await?;
+            let Some(next) = bodies.last().map(|b| b.0.clone()) else {
+                return Ok(());
+            };
+            for (text, shared) in bodies {
+                let opened = text.parse::<berth_oci::Digest>().ok().and_then(|d| {
+                    let plain = self.bodies.open(&d, &shared).ok()?;
+                    (berth_oci::Digest::of_bytes(d.algorithm(), &plain) == d)
+                        .then(|| keys.seal_object(&text, &plain))
+                });
+                let Some(own) = opened else {
+                    // Damaged: fsck's to report.
+                    run.failed += 1;
+                    continue;
+                };
+                if self.meta.set_domain_body(repo, &text, &own).await? {
+                    run.bodies += 1;
+                }
+            }
+            from = Some(next);
+        }
+    }
 }

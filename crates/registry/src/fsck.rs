@@ -242,6 +242,7 @@ impl Registry {
         self.fsck_repository_keys(&mut report).await?;
         if options.deep {
             self.fsck_manifest_bodies(&mut report).await?;
+            self.fsck_domain_manifest_bodies(&mut report).await?;
         }
         Ok(report)
     }
@@ -972,6 +973,49 @@ impl Registry {
                 };
             }
             after = last;
+        }
+    }
+
+    /// `deep`: every manifest body kept under a repository's key opens
+    /// under it and hashes to its digest. A key that is gone is reported
+    /// once per repository (`fsck_repository_keys`), not per body.
+    async fn fsck_domain_manifest_bodies(&self, report: &mut FsckReport) -> Result<()> {
+        let mut live_keys = HashMap::new();
+        let mut after: Option<(berth_store::RepoId, String)> = None;
+        loop {
+            let page = self
+                .meta
+                .domain_manifest_bodies(after.as_ref().map(|(r, d)| (*r, d.as_str())), 500)
+                .await?;
+            let Some(last) = page.last().map(|b| (b.repo, b.digest.clone())) else {
+                return Ok(());
+            };
+            for b in page {
+                if !self.kms.key_exists_in(&mut live_keys, &b.kms_key).await? {
+                    continue;
+                }
+                report.checked.manifest_bodies_hashed += 1;
+                let keys = self.domains.keyring(&b.kms_key).await?;
+                let ok = b.digest.parse::<Digest>().is_ok_and(|d| {
+                    keys.open_object(&b.digest, &b.body)
+                        .is_ok_and(|plain| Digest::of_bytes(d.algorithm(), &plain) == d)
+                });
+                if !ok {
+                    report.push(
+                        Severity::Damage,
+                        "manifest-body-corrupt",
+                        format!(
+                            "the body of manifest {} of repository id {}, sealed under {}, does not open or does not hash to its digest",
+                            b.digest, b.repo.0, b.kms_key
+                        ),
+                        "metadata database".into(),
+                        Fix::Impossible(
+                            "push the manifest again, or restore the database from a backup".into(),
+                        ),
+                    );
+                }
+            }
+            after = Some(last);
         }
     }
 

@@ -251,7 +251,6 @@ impl Registry {
         let keyring = config
             .seal_at_rest
             .then(|| Arc::new(berth_store::sealed::Keyring::from_roots(&roots)));
-        let bodies = bodies::Bodies::new(keyring.clone());
         let identity = identity::Identity::new(
             meta.clone(),
             clock.clone(),
@@ -265,9 +264,10 @@ impl Registry {
         let kms = Arc::new(kms::Kms::new(meta.clone(), clock.clone(), &roots));
         let domains = Arc::new(domains::DomainStores::new(
             blobs.clone(),
-            keyring,
+            keyring.clone(),
             kms.clone(),
         ));
+        let bodies = bodies::Bodies::new(keyring, domains.clone());
         Registry {
             kms,
             domains: domains.clone(),

@@ -150,11 +150,13 @@ impl Registry {
             (Some(t), Some(r)) => crate::repositories::tag_is_immutable(r, t),
             _ => false,
         };
-        let stored_body = self.bodies.seal(&digest, &body);
+        let kms_key = record.as_ref().and_then(|r| r.kms_key.as_deref());
+        let sealed = self.bodies.seal_for(kms_key, &digest, &body).await?;
         let new_manifest = || NewManifest {
             digest: &digest,
             media_type: &manifest.media_type,
-            body: &stored_body,
+            body: &sealed.stored,
+            repository_body: sealed.repository_body,
             size: body.len() as u64,
             artifact_type: manifest.artifact_type.as_deref(),
             annotations: manifest.annotations.as_deref(),

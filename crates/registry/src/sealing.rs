@@ -13,7 +13,8 @@
 //! time; the counters are in `/metrics` (`berth_sealing_*`). The pass also
 //! copies the blobs of repositories put under a KMS key before key domains
 //! existed into their key's domain (`domains.rs`, `settle_key_domains`),
-//! and, after a root rotation, re-wraps what older root generations
+//! with their manifests' bodies (`settle_manifest_bodies`), and, after a
+//! root rotation, re-wraps what older root generations
 //! wrapped (`rewrap.rs`).
 
 use crate::{Registry, Result};

@@ -37,6 +37,7 @@ mod fs_sealed;
 mod group_sync;
 mod iam_sql;
 mod kms_sql;
+mod manifest_sql;
 mod metadata;
 pub mod offload;
 #[cfg(feature = "postgres")]
@@ -75,9 +76,10 @@ pub use metadata::{
     UploadRecord, UserRecord,
 };
 pub use metadata::{
-    ArchiveStore, BlobRecordStore, ConsoleSession, ConsoleSessionStore, GroupStore, IamPolicyStore,
-    IdentityStore, ImageStore, KmsStore, LifecycleStore, MaintenanceStore, MetadataStore,
-    RepositoryStore, ResourcePolicyStore, RoleStore, ScanningStore,
+    ArchiveStore, BlobRecordStore, ConsoleSession, ConsoleSessionStore, DomainManifestBody,
+    GroupStore, IamPolicyStore, IdentityStore, ImageStore, KmsStore, LifecycleStore,
+    MaintenanceStore, MetadataStore, RepositoryStore, ResourcePolicyStore, RoleStore,
+    ScanningStore,
 };
 pub use metadata::{
     BackfillOutcome, BackfillRecord, NewReplicationTask, ReplicationAction, ReplicationTask,

@@ -326,26 +326,34 @@ async fn aliases_name_keys_and_the_ecr_managed_key_appears_on_first_use() {
     );
 }
 
-#[tokio::test]
-async fn fsck_names_repositories_whose_key_is_pending_deletion_or_gone() {
-    let f = fixture().await;
-    let a = admin(&f).await;
-    let kms = f.reg.kms();
-    let key = kms.create_key(&a, R, NewKey::default()).await.unwrap();
+/// A new key and repository `name` under it, made as CreateRepository
+/// makes them (the key checked as `a`'s, ECR's grant made): the key and
+/// the registry.
+async fn repository_under_new_key(
+    f: &Fixture,
+    a: &Caller,
+    name: &str,
+) -> (KeyMetadata, crate::RegistryKey) {
+    let key = f
+        .reg
+        .kms()
+        .create_key(a, R, NewKey::default())
+        .await
+        .unwrap();
     let registry = crate::RegistryKey {
         account_id: ACCT.into(),
         region: R.into(),
     };
     let arn = f
         .reg
-        .repository_encryption(&a, &registry, "KMS", Some(&key.key_id))
+        .repository_encryption(a, &registry, "KMS", Some(&key.key_id))
         .await
         .unwrap();
     assert_eq!(arn.as_deref(), Some(key.arn.as_str()));
     f.reg
         .create_repository(
             &registry,
-            &berth_oci::RepositoryName::parse("kms/app").unwrap(),
+            &berth_oci::RepositoryName::parse(name).unwrap(),
             crate::RepositorySettings {
                 encryption_type: "KMS".into(),
                 kms_key: arn,
@@ -355,6 +363,15 @@ async fn fsck_names_repositories_whose_key_is_pending_deletion_or_gone() {
         )
         .await
         .unwrap();
+    (key, registry)
+}
+
+#[tokio::test]
+async fn fsck_names_repositories_whose_key_is_pending_deletion_or_gone() {
+    let f = fixture().await;
+    let a = admin(&f).await;
+    let kms = f.reg.kms();
+    let (key, registry) = repository_under_new_key(&f, &a, "kms/app").await;
     let kinds = |r: crate::FsckReport| r.problems.iter().map(|p| p.kind).collect::<Vec<_>>();
     let fsck = || f.reg.fsck(crate::FsckOptions::default());
     assert!(kinds(fsck().await.unwrap()).is_empty());
@@ -384,4 +401,210 @@ async fn fsck_names_repositories_whose_key_is_pending_deletion_or_gone() {
         )
         .await;
     assert_eq!(code(refused), "NotFoundException");
+}
+
+/// A repository under a KMS key keeps its manifest bodies under that key:
+/// no AES256 copy of a body only it holds exists, the AES256 keys cannot
+/// open its copy, an AES256 repository pushing the same manifest gets a
+/// copy of its own, and once the key is deleted the repository's copy
+/// opens nowhere while the AES256 repository's still reads.
+#[tokio::test]
+async fn a_kms_repositorys_manifest_bodies_are_sealed_under_its_key() {
+    let f = fixture().await;
+    let a = admin(&f).await;
+    let kms = f.reg.kms();
+    let (key, registry) = repository_under_new_key(&f, &a, "kms/app").await;
+    let (under_key, plain) = (repo("kms/app"), repo("plain"));
+    let (cfg, layer) = (sha(b"cfg"), sha(b"layer"));
+    for r in [&under_key, &plain] {
+        f.reg.upload_blob(r, &cfg, body(&[b"cfg"])).await.unwrap();
+        f.reg
+            .upload_blob(r, &layer, body(&[b"layer"]))
+            .await
+            .unwrap();
+    }
+    let manifest = image_manifest(&cfg, &[&layer]);
+    let digest = sha(&manifest);
+    f.reg
+        .put_manifest(&under_key, &tag("v1"), None, manifest.clone())
+        .await
+        .unwrap();
+    let shared = |f: &Fixture| {
+        let meta = f.reg.meta.clone();
+        async move {
+            meta.manifest_bodies(None, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(d, _)| d)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        !shared(&f).await.contains(&digest.to_string()),
+        "no shared (AES256) copy of a body only a KMS repository holds"
+    );
+    let id = |name: &str| {
+        let meta = f.reg.meta.clone();
+        let registry = registry.clone();
+        let name = name.to_string();
+        async move {
+            meta.get_repository(&registry, &name)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    let kms_id = id("kms/app").await;
+    let raw = f
+        .reg
+        .meta
+        .get_manifest(kms_id, &digest)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(raw.domain_key.as_deref(), Some(key.arn.as_str()));
+    assert!(
+        f.reg.bodies.open(&digest, &raw.body).is_err(),
+        "the AES256 keys do not open it"
+    );
+    let read = f
+        .reg
+        .bodies
+        .get(&*f.reg.meta, kms_id, &digest)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.body, manifest);
+
+    f.reg
+        .put_manifest(&plain, &tag("v1"), None, manifest.clone())
+        .await
+        .unwrap();
+    assert!(shared(&f).await.contains(&digest.to_string()));
+    let plain_id = id("plain").await;
+
+    kms.schedule_deletion(&a, R, &key.key_id, Some(7))
+        .await
+        .unwrap();
+    advance_days(&f, 8);
+    assert_eq!(
+        code(kms.describe_key(&a, R, &key.key_id).await),
+        "NotFoundException"
+    );
+    // A fresh registry over the same stores: nothing cached of the key.
+    let again = crate::test_fixture::registry_at(&f.root, f.clock.clone()).await;
+    assert!(again
+        .bodies
+        .get(&*again.meta, kms_id, &digest)
+        .await
+        .is_err());
+    let still = again
+        .bodies
+        .get(&*again.meta, plain_id, &digest)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.body, manifest);
+}
+
+/// A manifest a repository under a key stored before bodies followed keys
+/// (its body the shared AES256 one) reads as it is, and the sealing pass
+/// gives it a body of its own under the key, emptying the shared one no
+/// manifest reads any more; fsck --deep opens and hashes it there.
+#[tokio::test]
+async fn the_sealing_pass_moves_older_kms_manifest_bodies_under_their_key() {
+    let f = fixture().await;
+    let a = admin(&f).await;
+    let (key, registry) = repository_under_new_key(&f, &a, "kms/old").await;
+    let r = repo("kms/old");
+    let (cfg, layer) = (sha(b"cfg"), sha(b"layer"));
+    f.reg.upload_blob(&r, &cfg, body(&[b"cfg"])).await.unwrap();
+    f.reg
+        .upload_blob(&r, &layer, body(&[b"layer"]))
+        .await
+        .unwrap();
+    let manifest = image_manifest(&cfg, &[&layer]);
+    let digest = sha(&manifest);
+    let id = f
+        .reg
+        .meta
+        .get_repository(&registry, "kms/old")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    // As a berth from before stored it: the shared body, AES256.
+    let shared_body = f.reg.bodies.seal(&digest, &manifest);
+    let refs = [(cfg.clone(), 3), (layer.clone(), 5)];
+    f.reg
+        .meta
+        .put_manifest(
+            id,
+            berth_store::NewManifest {
+                digest: &digest,
+                media_type: "application/vnd.oci.image.manifest.v1+json",
+                body: &shared_body,
+                repository_body: false,
+                size: manifest.len() as u64,
+                artifact_type: None,
+                annotations: None,
+                subject: None,
+                blob_refs: &refs,
+                manifest_refs: &[],
+                tag: Some("v1"),
+                tag_immutable: false,
+                refuse_existing: false,
+                now: 1,
+            },
+        )
+        .await
+        .unwrap();
+    let shared = || async {
+        f.reg
+            .meta
+            .manifest_bodies(None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .any(|(d, _)| d == digest.to_string())
+    };
+    let raw = || async { f.reg.meta.get_manifest(id, &digest).await.unwrap().unwrap() };
+    assert_eq!(raw().await.domain_key, None);
+    assert!(shared().await);
+    let read = || async {
+        f.reg
+            .bodies
+            .get(&*f.reg.meta, id, &digest)
+            .await
+            .unwrap()
+            .unwrap()
+            .body
+    };
+    assert_eq!(read().await, manifest);
+
+    let run = f.reg.seal_plaintext().await.unwrap();
+    assert_eq!((run.bodies, run.failed), (1, 0), "{run:?}");
+    assert_eq!(raw().await.domain_key.as_deref(), Some(key.arn.as_str()));
+    assert!(
+        !shared().await,
+        "no manifest reads the shared copy any more"
+    );
+    assert_eq!(read().await, manifest);
+    assert_eq!(
+        f.reg.seal_plaintext().await.unwrap().bodies,
+        0,
+        "idempotent"
+    );
+    let report = f
+        .reg
+        .fsck(crate::FsckOptions {
+            deep: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(report.checked.manifest_bodies_hashed >= 1);
 }

@@ -195,6 +195,63 @@ pub async fn image_store_suite<S: RepositoryStore + BlobRecordStore + ImageStore
     );
     assert_eq!(store.blob_link(a, &l2).await.unwrap().map(|l| l.size), None);
     untag_referrers_and_pulls(store, &reg).await;
+    repository_bodies(store, &reg).await;
+}
+
+/// Bodies sealed in a repository's key domain are that repository's own:
+/// read back with the key named, whichever of a KMS and an AES256
+/// repository stored the digest first, and never in place of the other's.
+async fn repository_bodies<S: RepositoryStore + ImageStore + ?Sized>(store: &S, reg: &RegistryKey) {
+    let key = "arn:aws:kms:us-east-1:000000000000:key/k1";
+    let kms = store
+        .create_repository(
+            reg,
+            &crate::RepositoryRecord {
+                id: crate::RepoId(0),
+                name: "suite/kms".into(),
+                created_at: 1,
+                image_tag_mutability: "MUTABLE".into(),
+                mutability_filters: None,
+                scan_on_push: false,
+                encryption_type: "KMS".into(),
+                kms_key: Some(key.into()),
+            },
+            &[],
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let plain = store
+        .ensure_repository(reg, "suite/plain", 1)
+        .await
+        .unwrap();
+    for (digest, kms_first) in [(d(80), true), (d(81), false)] {
+        let own = NewManifest {
+            repository_body: true,
+            ..manifest(&digest, b"sealed under k1", &[], &[], None)
+        };
+        let shared = manifest(&digest, b"sealed under AES256", &[], &[], None);
+        if kms_first {
+            store.put_manifest(kms, own).await.unwrap();
+            store.put_manifest(plain, shared).await.unwrap();
+        } else {
+            store.put_manifest(plain, shared).await.unwrap();
+            store.put_manifest(kms, own).await.unwrap();
+        }
+        let k = store.get_manifest(kms, &digest).await.unwrap().unwrap();
+        assert_eq!(
+            (&k.body[..], k.domain_key.as_deref()),
+            (&b"sealed under k1"[..], Some(key)),
+            "kms first: {kms_first}"
+        );
+        let p = store.get_manifest(plain, &digest).await.unwrap().unwrap();
+        assert_eq!(
+            (&p.body[..], p.domain_key),
+            (&b"sealed under AES256"[..], None),
+            "kms first: {kms_first}"
+        );
+    }
 }
 
 async fn untag_referrers_and_pulls<S: RepositoryStore + BlobRecordStore + ImageStore + ?Sized>(

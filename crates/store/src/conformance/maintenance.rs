@@ -85,6 +85,21 @@ where
         .unwrap());
     let bodies = store.manifest_bodies(None, 10).await.unwrap();
     assert!(bodies.iter().any(|(k, b)| *k == key && &b[..] == b"sealed"));
+    // A body only a repository keeps (in its key's domain) leaves a
+    // placeholder that the listing of shared bodies leaves out.
+    let own = d(91);
+    store
+        .put_manifest(
+            a,
+            crate::metadata::NewManifest {
+                repository_body: true,
+                ..manifest(&own, b"own", &[], &[], None)
+            },
+        )
+        .await
+        .unwrap();
+    let bodies = store.manifest_bodies(None, 10).await.unwrap();
+    assert!(!bodies.iter().any(|(k, _)| *k == own.to_string()));
 
     store.close().await;
     assert!(store.ping().await.is_err(), "a closed store refuses calls");

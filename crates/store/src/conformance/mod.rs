@@ -195,6 +195,7 @@ fn manifest<'a>(
         digest,
         media_type: "application/vnd.oci.image.manifest.v1+json",
         body,
+        repository_body: false,
         size: body.len() as u64,
         artifact_type: None,
         annotations: None,

@@ -22,6 +22,11 @@ pub struct NewManifest<'a> {
     pub media_type: &'a str,
     /// What is stored: the body, or the body sealed (`sealed.rs`).
     pub body: &'a [u8],
+    /// `body` is sealed in the repository's KMS key domain: it is kept
+    /// with this repository's manifest row, and the shared body row (which
+    /// the foreign key needs) holds an empty placeholder unless an AES256
+    /// repository stores the body.
+    pub repository_body: bool,
     /// The body's own size (the manifest's size, whatever is stored).
     pub size: u64,
     pub artifact_type: Option<&'a str>,
@@ -192,6 +197,9 @@ pub struct Referrer {
 pub struct StoredManifest {
     pub media_type: String,
     pub body: bytes::Bytes,
+    /// The KMS key (ARN) whose domain sealed `body` (the repository's own
+    /// copy); `None`: the shared, AES256 domain's.
+    pub domain_key: Option<String>,
     /// Only an ACTIVE image may be pulled.
     pub status: ImageStatus,
 }

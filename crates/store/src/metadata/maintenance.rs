@@ -111,6 +111,16 @@ pub struct Counts {
 }
 
 /// Consistency checks and repairs (`berth fsck`), counts, readiness, close.
+/// A manifest's own body, sealed in its repository's key domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainManifestBody {
+    pub repo: RepoId,
+    pub digest: String,
+    pub body: bytes::Bytes,
+    /// The repository's key (ARN).
+    pub kms_key: String,
+}
+
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync {
     /// Problems `PRAGMA integrity_check` and `PRAGMA foreign_key_check`
@@ -136,6 +146,26 @@ pub trait MaintenanceStore: Send + Sync {
     /// Replaces manifest body `digest` with `new` if it is still `old`
     /// (sealing a body from before encryption at rest); false if not.
     async fn replace_manifest_body(&self, digest: &str, old: &[u8], new: &[u8]) -> Result<bool>;
+    /// Up to `limit` manifests with a body of their own (sealed in their
+    /// repository's key domain), after (`repository`, `digest`), in that
+    /// order.
+    async fn domain_manifest_bodies(
+        &self,
+        after: Option<(RepoId, &str)>,
+        limit: u32,
+    ) -> Result<Vec<DomainManifestBody>>;
+    /// Up to `limit` manifests of repository `repo` that read the shared
+    /// body (their digest and that body), after digest `after`.
+    async fn manifests_reading_shared_bodies(
+        &self,
+        repo: RepoId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, bytes::Bytes)>>;
+    /// Gives manifest `digest` of `repo` a body of its own, `body`, unless
+    /// it has one; and empties the shared body (to the placeholder) once no
+    /// manifest reads it. False if the manifest is gone or had one.
+    async fn set_domain_body(&self, repo: RepoId, digest: &str, body: &[u8]) -> Result<bool>;
     /// Every upload session.
     async fn upload_sessions(&self) -> Result<Vec<UploadRecord>>;
     /// Carries out one repair; false if its condition no longer held.

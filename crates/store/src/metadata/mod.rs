@@ -63,7 +63,9 @@ pub use lifecycle::{
     ExpireImage, ExpireOutcome, LifecycleImage, LifecyclePolicyRecord, LifecyclePreviewRecord,
     LifecycleStore, RepositoryLifecycle,
 };
-pub use maintenance::{Counts, MaintenanceStore, MetaProblem, MetaRepair, RepoLabel};
+pub use maintenance::{
+    Counts, DomainManifestBody, MaintenanceStore, MetaProblem, MetaRepair, RepoLabel,
+};
 pub use policies::ResourcePolicyStore;
 pub use public::{
     CreatePublicRegistryOutcome, PublicListing, PublicRegistryRecord, PublicRegistryStore,

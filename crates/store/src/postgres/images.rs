@@ -129,14 +129,14 @@ impl ImageStore for PgMetadataStore {
                     manifests: archived_manifests,
                 });
             }
-            sqlx::query("INSERT INTO manifest_bodies (digest, body) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING")
-            .bind(m.digest.as_str())
-            .bind(m.body)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(crate::manifest_sql::INSERT_MANIFEST_BODY)
+                .bind(m.digest.as_str())
+                .bind(crate::manifest_sql::shared_body(&m))
+                .execute(&mut *tx)
+                .await?;
             let inserted = sqlx::query(
-            "INSERT INTO manifests (repository_id, digest, media_type, size, artifact_type, annotations, subject, pushed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (repository_id, digest) DO NOTHING",
+            "INSERT INTO manifests (repository_id, digest, media_type, size, artifact_type, annotations, subject, pushed_at, domain_body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (repository_id, digest) DO NOTHING",
         )
         .bind(repo.0)
         .bind(m.digest.as_str())
@@ -146,6 +146,7 @@ impl ImageStore for PgMetadataStore {
         .bind(m.annotations)
         .bind(m.subject.map(|s| s.as_str()))
         .bind(m.now)
+        .bind(m.repository_body.then_some(m.body))
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -208,19 +209,17 @@ impl ImageStore for PgMetadataStore {
     }
 
     async fn get_manifest(&self, repo: RepoId, digest: &Digest) -> Result<Option<StoredManifest>> {
-        let row = sqlx::query(
-            "SELECT m.media_type, b.body, m.storage_status FROM manifests m JOIN manifest_bodies b ON b.digest = m.digest
-             WHERE m.repository_id = $1 AND m.digest = $2",
-        )
-        .bind(repo.0)
-        .bind(digest.as_str())
-        .fetch_optional(&self.reader)
-        .await?;
+        let row = sqlx::query(crate::manifest_sql::GET_MANIFEST)
+            .bind(repo.0)
+            .bind(digest.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
         row.map(|r| {
             Ok(StoredManifest {
                 media_type: r.get(0),
                 body: bytes::Bytes::from(r.get::<Vec<u8>, _>(1)),
                 status: status_of(r.get(2))?,
+                domain_key: r.get(3),
             })
         })
         .transpose()

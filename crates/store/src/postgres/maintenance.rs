@@ -197,13 +197,11 @@ impl MaintenanceStore for PgMetadataStore {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<(String, bytes::Bytes)>> {
-        let rows = sqlx::query(
-            "SELECT digest, body FROM manifest_bodies WHERE digest > $1 ORDER BY digest LIMIT $2",
-        )
-        .bind(after.unwrap_or(""))
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(crate::manifest_sql::MANIFEST_BODIES)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| (r.get(0), bytes::Bytes::from(r.get::<Vec<u8>, _>(1))))
@@ -220,6 +218,64 @@ impl MaintenanceStore for PgMetadataStore {
                     .execute(&self.writer)
                     .await?
                     .rows_affected();
+            Ok(n == 1)
+        })
+    }
+
+    async fn domain_manifest_bodies(
+        &self,
+        after: Option<(RepoId, &str)>,
+        limit: u32,
+    ) -> Result<Vec<crate::metadata::DomainManifestBody>> {
+        let (repo, digest) = after.unwrap_or((RepoId(i64::MIN), ""));
+        let rows = sqlx::query(crate::manifest_sql::DOMAIN_BODIES)
+            .bind(repo.0)
+            .bind(digest)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(crate::manifest_sql::domain_body_from_row)
+            .collect())
+    }
+
+    async fn manifests_reading_shared_bodies(
+        &self,
+        repo: RepoId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, bytes::Bytes)>> {
+        let rows = sqlx::query(crate::manifest_sql::READING_SHARED)
+            .bind(repo.0)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), bytes::Bytes::from(r.get::<Vec<u8>, _>(1))))
+            .collect())
+    }
+
+    async fn set_domain_body(&self, repo: RepoId, digest: &str, body: &[u8]) -> Result<bool> {
+        retrying!({
+            let mut tx = self.writer.begin().await?;
+            let n = sqlx::query(crate::manifest_sql::SET_DOMAIN_BODY)
+                .bind(repo.0)
+                .bind(digest)
+                .bind(body)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 1 {
+                sqlx::query(crate::manifest_sql::EMPTY_UNREAD_SHARED)
+                    .bind(digest)
+                    .bind(&b""[..])
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
             Ok(n == 1)
         })
     }

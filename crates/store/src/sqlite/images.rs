@@ -125,14 +125,14 @@ impl ImageStore for SqliteMetadataStore {
                 manifests: archived_manifests,
             });
         }
-        sqlx::query("INSERT INTO manifest_bodies (digest, body) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING")
+        sqlx::query(crate::manifest_sql::INSERT_MANIFEST_BODY)
             .bind(m.digest.as_str())
-            .bind(m.body)
+            .bind(crate::manifest_sql::shared_body(&m))
             .execute(&mut **tx)
             .await?;
         let inserted = sqlx::query(
-            "INSERT INTO manifests (repository_id, digest, media_type, size, artifact_type, annotations, subject, pushed_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository_id, digest) DO NOTHING",
+            "INSERT INTO manifests (repository_id, digest, media_type, size, artifact_type, annotations, subject, pushed_at, domain_body)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository_id, digest) DO NOTHING",
         )
         .bind(repo.0)
         .bind(m.digest.as_str())
@@ -142,6 +142,7 @@ impl ImageStore for SqliteMetadataStore {
         .bind(m.annotations)
         .bind(m.subject.map(|s| s.as_str()))
         .bind(m.now)
+        .bind(m.repository_body.then_some(m.body))
         .execute(&mut **tx)
         .await?
         .rows_affected()
@@ -202,19 +203,17 @@ impl ImageStore for SqliteMetadataStore {
     }
 
     async fn get_manifest(&self, repo: RepoId, digest: &Digest) -> Result<Option<StoredManifest>> {
-        let row = sqlx::query(
-            "SELECT m.media_type, b.body, m.storage_status FROM manifests m JOIN manifest_bodies b ON b.digest = m.digest
-             WHERE m.repository_id = ? AND m.digest = ?",
-        )
-        .bind(repo.0)
-        .bind(digest.as_str())
-        .fetch_optional(&self.reader)
-        .await?;
+        let row = sqlx::query(crate::manifest_sql::GET_MANIFEST)
+            .bind(repo.0)
+            .bind(digest.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
         row.map(|r| {
             Ok(StoredManifest {
                 media_type: r.get(0),
                 body: bytes::Bytes::from(r.get::<Vec<u8>, _>(1)),
                 status: status_of(r.get(2))?,
+                domain_key: r.get(3),
             })
         })
         .transpose()
