@@ -29,6 +29,7 @@ pub(crate) struct Bodies {
 }
 
 /// A body as `put_manifest` stores it.
+#[derive(Debug)]
 pub(crate) struct SealedBody<'a> {
     pub stored: Cow<'a, [u8]>,
     /// Sealed in the repository's key domain (its own copy).
@@ -58,7 +59,7 @@ impl Bodies {
     ) -> Result<SealedBody<'a>> {
         match (kms_key, &self.keys) {
             (Some(arn), Some(_)) => {
-                let keys = self.domains.keyring(arn).await?;
+                let keys = self.domains.live_keyring(arn).await?;
                 Ok(SealedBody {
                     stored: Cow::Owned(keys.seal_object(&digest.to_string(), body)),
                     repository_body: true,
@@ -137,6 +138,14 @@ impl Bodies {
                         )
                     })?
                     .into_owned()
+            }
+            // An empty shared body is a placeholder (the body is some
+            // KMS repository's own), never a manifest: no manifest is empty.
+            None if m.body.is_empty() => {
+                return Err(corrupt(
+                    digest,
+                    "this repository's manifest has no stored body (only a placeholder)",
+                ))
             }
             None => match self.open(digest, &m.body)? {
                 Cow::Owned(plain) => plain,

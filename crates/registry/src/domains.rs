@@ -51,33 +51,52 @@ impl DomainStores {
     }
 
     /// The keys of key `arn`'s domain (a key that is gone: keys that open
-    /// nothing).
+    /// nothing, made afresh each time).
     pub(crate) async fn keyring(&self, arn: &str) -> Result<Arc<Keyring>> {
+        Ok(self.keyring_if_live(arn).await?.0)
+    }
+
+    /// The keys of key `arn`'s domain, to seal with: KMS's NotFoundException
+    /// when the key is gone (nothing sealed under throwaway keys).
+    pub(crate) async fn live_keyring(&self, arn: &str) -> Result<Arc<Keyring>> {
+        match self.keyring_if_live(arn).await? {
+            (keys, true) => Ok(keys),
+            (_, false) => Err(kms::rules::key_not_found(arn)),
+        }
+    }
+
+    /// The keys of key `arn`'s domain, and whether the key still exists.
+    /// Only a live key's are cached: a lost key's never come back, and a
+    /// read of a gone key's data needs no speed.
+    async fn keyring_if_live(&self, arn: &str) -> Result<(Arc<Keyring>, bool)> {
         let name = kms::domain_name(arn).ok_or_else(|| {
             Error::Store(StoreError::Corrupt(format!(
                 "{arn:?} is recorded as a repository's KMS key but is not a key ARN"
             )))
         })?;
         if let Some(keys) = self.keyrings.lock().get(&name) {
-            return Ok(keys.clone());
+            return Ok((keys.clone(), true));
         }
         let keyring = self.keyring.as_ref().ok_or_else(|| {
             Error::Store(StoreError::Io(std::io::Error::other(
                 "repositories under KMS keys need encryption at rest, which is off",
             )))
         })?;
-        let kek = match self.kms.storage_kek(arn).await? {
-            Some(kek) => kek,
-            // The key is gone, and with it what opened the domain's blobs: a
-            // store that opens nothing (collection still lists and deletes).
-            None => {
-                let mut lost = [0u8; 32];
-                rand::rng().fill_bytes(&mut lost);
-                Kek::from_bytes(lost)
-            }
+        let Some(kek) = self.kms.storage_kek(arn).await? else {
+            // The key is gone, and with it what opened the domain's data:
+            // keys that open nothing (collection still lists and deletes).
+            let mut lost = [0u8; 32];
+            rand::rng().fill_bytes(&mut lost);
+            return Ok((
+                Arc::new(keyring.domain(&name, Kek::from_bytes(lost))),
+                false,
+            ));
         };
         let keys = Arc::new(keyring.domain(&name, kek));
-        Ok(self.keyrings.lock().entry(name).or_insert(keys).clone())
+        Ok((
+            self.keyrings.lock().entry(name).or_insert(keys).clone(),
+            true,
+        ))
     }
 
     /// The blob store of the domain of a repository under `key` (its ARN;
@@ -284,7 +303,7 @@ impl Registry {
         arn: &str,
         run: &mut crate::SealRun,
     ) -> Result<()> {
-        let keys = self.domains.keyring(arn).await?;
+        let keys = self.domains.live_keyring(arn).await?;
         let mut from: Option<String> = None;
         loop {
             let bodies = self

@@ -38,7 +38,7 @@ pub(crate) fn shared_body<'a>(m: &NewManifest<'a>) -> &'a [u8] {
 pub(crate) const DOMAIN_BODIES: &str = "SELECT m.repository_id, m.digest, m.domain_body, r.kms_key
      FROM manifests m JOIN repositories r ON r.id = m.repository_id
      WHERE m.domain_body IS NOT NULL AND r.kms_key IS NOT NULL
-       AND (m.repository_id > $1 OR (m.repository_id = $1 AND m.digest > $2))
+       AND (m.repository_id, m.digest) > ($1, $2)
      ORDER BY m.repository_id, m.digest LIMIT $3";
 
 /// Repository `$1`'s manifests that read the shared body, after digest `$2`.
@@ -50,11 +50,14 @@ pub(crate) const READING_SHARED: &str =
 pub(crate) const SET_DOMAIN_BODY: &str =
     "UPDATE manifests SET domain_body = $3 WHERE repository_id = $1 AND digest = $2 AND domain_body IS NULL";
 
-/// Empties shared body `$1` (to `$2`, the placeholder) once no manifest
-/// reads it.
-pub(crate) const EMPTY_UNREAD_SHARED: &str =
-    "UPDATE manifest_bodies SET body = $2 WHERE digest = $1
-     AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = $1 AND m.domain_body IS NULL)";
+/// Empties shared body `$1` to the placeholder once no manifest reads it
+/// (every manifest of the digest left has a body of its own): after a
+/// manifest or repository is deleted, and when a manifest gets its own.
+/// So an AES256 copy never outlives the last AES256 repository holding
+/// the manifest. (`substr(body, 1, 0)`: an empty BLOB and BYTEA alike.)
+pub(crate) const EMPTY_UNREAD_SHARED: &str = "UPDATE manifest_bodies SET body = substr(body, 1, 0)
+     WHERE digest = $1 AND length(body) > 0
+       AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = $1 AND m.domain_body IS NULL)";
 
 /// A row of `DOMAIN_BODIES`, on either backend.
 pub(crate) fn domain_body_from_row<R>(row: &R) -> DomainManifestBody

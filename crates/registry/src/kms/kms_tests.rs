@@ -507,6 +507,16 @@ async fn a_kms_repositorys_manifest_bodies_are_sealed_under_its_key() {
         .unwrap()
         .unwrap();
     assert_eq!(still.body, manifest);
+    // Nothing is sealed under a gone key's throwaway keys.
+    assert_eq!(
+        code(
+            again
+                .bodies
+                .seal_for(Some(key.arn.as_str()), &digest, &manifest)
+                .await
+        ),
+        "NotFoundException"
+    );
 }
 
 /// A manifest a repository under a key stored before bodies followed keys

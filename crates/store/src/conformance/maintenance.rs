@@ -100,7 +100,130 @@ where
         .unwrap();
     let bodies = store.manifest_bodies(None, 10).await.unwrap();
     assert!(!bodies.iter().any(|(k, _)| *k == own.to_string()));
+    shared_bodies_end_with_their_last_reader(store, &reg).await;
 
     store.close().await;
     assert!(store.ping().await.is_err(), "a closed store refuses calls");
+}
+
+/// A shared (AES256) body ends when the last manifest reading it goes,
+/// though manifests with bodies of their own (under a KMS key) keep the
+/// digest: by a manifest's deletion, a repository's, and by the last
+/// reader getting a body of its own.
+async fn shared_bodies_end_with_their_last_reader<S>(store: &S, reg: &crate::RegistryKey)
+where
+    S: RepositoryStore + ImageStore + MaintenanceStore + ?Sized,
+{
+    let kms = store
+        .create_repository(
+            reg,
+            &crate::RepositoryRecord {
+                id: crate::RepoId(0),
+                name: "suite/under-key".into(),
+                created_at: 1,
+                image_tag_mutability: "MUTABLE".into(),
+                mutability_filters: None,
+                scan_on_push: false,
+                encryption_type: "KMS".into(),
+                kms_key: Some("arn:aws:kms:us-east-1:000000000000:key/k".into()),
+            },
+            &[],
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let shared = |digest: String| async move {
+        store
+            .manifest_bodies(None, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .any(|(k, _)| *k == digest)
+    };
+    let (x, y, z) = (d(92), d(93), d(94));
+    for digest in [&x, &y, &z] {
+        let own = crate::metadata::NewManifest {
+            repository_body: true,
+            ..manifest(digest, b"own", &[], &[], None)
+        };
+        store.put_manifest(kms, own).await.unwrap();
+    }
+    // x: an AES256 manifest deleted.
+    let p1 = store.ensure_repository(reg, "suite/p1", 1).await.unwrap();
+    store
+        .put_manifest(p1, manifest(&x, b"shared", &[], &[], None))
+        .await
+        .unwrap();
+    assert!(shared(x.to_string()).await);
+    store.delete_manifest(p1, &x).await.unwrap();
+    assert!(!shared(x.to_string()).await);
+    // y: an AES256 repository deleted.
+    let p2 = store.ensure_repository(reg, "suite/p2", 1).await.unwrap();
+    store
+        .put_manifest(p2, manifest(&y, b"shared", &[], &[], None))
+        .await
+        .unwrap();
+    assert!(shared(y.to_string()).await);
+    store
+        .delete_repository(reg, "suite/p2", true)
+        .await
+        .unwrap();
+    assert!(!shared(y.to_string()).await);
+    // z: read by a KMS repository's older manifest until it gets its own.
+    let k2 = store
+        .create_repository(
+            reg,
+            &crate::RepositoryRecord {
+                id: crate::RepoId(0),
+                name: "suite/under-key-2".into(),
+                created_at: 1,
+                image_tag_mutability: "MUTABLE".into(),
+                mutability_filters: None,
+                scan_on_push: false,
+                encryption_type: "KMS".into(),
+                kms_key: Some("arn:aws:kms:us-east-1:000000000000:key/k".into()),
+            },
+            &[],
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    store
+        .put_manifest(k2, manifest(&z, b"shared", &[], &[], None))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .manifests_reading_shared_bodies(k2, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store
+        .set_domain_body(k2, z.as_str(), b"own2")
+        .await
+        .unwrap());
+    assert!(!store
+        .set_domain_body(k2, z.as_str(), b"own3")
+        .await
+        .unwrap());
+    assert!(!shared(z.to_string()).await);
+    let mine = store
+        .domain_manifest_bodies(Some((k2, "")), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.iter()
+            .map(|b| (&b.body[..], b.digest.as_str()))
+            .collect::<Vec<_>>(),
+        [(&b"own2"[..], z.as_str())]
+    );
+    assert!(store
+        .manifests_reading_shared_bodies(k2, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

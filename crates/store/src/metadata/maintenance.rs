@@ -110,7 +110,6 @@ pub struct Counts {
     pub blob_bytes: u64,
 }
 
-/// Consistency checks and repairs (`berth fsck`), counts, readiness, close.
 /// A manifest's own body, sealed in its repository's key domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainManifestBody {
@@ -121,6 +120,7 @@ pub struct DomainManifestBody {
     pub kms_key: String,
 }
 
+/// Consistency checks and repairs (`berth fsck`), counts, readiness, close.
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync {
     /// Problems `PRAGMA integrity_check` and `PRAGMA foreign_key_check`

@@ -215,9 +215,13 @@ impl RepositoryStore for PgMetadataStore {
                 sqlx::query(
                 "DELETE FROM manifest_bodies WHERE digest = $1 AND NOT EXISTS (SELECT 1::BIGINT FROM manifests WHERE digest = $1)",
             )
-            .bind(d)
+            .bind(&d)
             .execute(&mut *tx)
             .await?;
+                sqlx::query(crate::manifest_sql::EMPTY_UNREAD_SHARED)
+                    .bind(&d)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok(DeleteRepositoryOutcome::Deleted { record, uploads })

@@ -122,5 +122,9 @@ pub(super) async fn delete_manifest_row(
     .bind(digest.as_str())
     .execute(&mut **tx)
     .await?;
+    sqlx::query(crate::manifest_sql::EMPTY_UNREAD_SHARED)
+        .bind(digest.as_str())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }

@@ -287,7 +287,6 @@ impl MaintenanceStore for SqliteMetadataStore {
         if n == 1 {
             sqlx::query(crate::manifest_sql::EMPTY_UNREAD_SHARED)
                 .bind(digest)
-                .bind(&b""[..])
                 .execute(&mut **tx)
                 .await?;
         }
