@@ -958,6 +958,58 @@ fn ecr_holds_a_grant_per_repository_and_revoking_it_cuts_that_repository_off() {
     assert_eq!(grants(&arn).as_array().unwrap().len(), 1);
 }
 
+/// `kms:GrantIsForAWSResource`, as key administrators use it on AWS: a
+/// user whose IAM policy allows `kms:CreateGrant` only for AWS resources
+/// may create a repository under the key (ECR's grant is for one) but may
+/// not create a grant of their own with the KMS API.
+#[test]
+fn a_policy_can_allow_ecrs_grant_and_nothing_else() {
+    let s = start();
+    let owner = (
+        berth_testkit::ROOT_ACCESS_KEY_ID,
+        berth_testkit::ROOT_SECRET_ACCESS_KEY,
+    );
+    let key = berth_testkit::kms::call(
+        &s.raw_client(),
+        &s.url(),
+        owner,
+        "us-east-1",
+        "CreateKey",
+        &json!({}),
+    )
+    .unwrap();
+    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    let (dev_id, dev_secret) = user_with_key(&s, "dev");
+    set_user_policy(
+        &s,
+        "dev",
+        &json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ecr:CreateRepository", "kms:DescribeKey"], "Resource": "*"},
+            {"Effect": "Allow", "Action": "kms:CreateGrant", "Resource": arn,
+             "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}]}),
+    );
+    let dev = (dev_id.as_str(), dev_secret.as_str());
+    berth_testkit::ecr::call(
+        &s.raw_client(),
+        &s.url(),
+        dev,
+        "us-east-1",
+        "CreateRepository",
+        &json!({"repositoryName": "kms/dev", "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": arn}}),
+    )
+    .unwrap();
+    let (_, err) = berth_testkit::kms::call(
+        &s.raw_client(),
+        &s.url(),
+        dev,
+        "us-east-1",
+        "CreateGrant",
+        &json!({"KeyId": arn, "GranteePrincipal": "arn:aws:iam::000000000000:user/dev", "Operations": ["Decrypt"]}),
+    )
+    .unwrap_err();
+    assert_eq!(err["__type"], "AccessDeniedException", "{err}");
+}
+
 /// A data dir from before grants (its database without migration 25,
 /// which is how berth left it): on upgrade, each repository under a key
 /// gets ECR's grant, so its images still pull, and ListGrants shows it.
