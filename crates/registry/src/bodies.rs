@@ -85,6 +85,16 @@ impl Bodies {
             .map_err(|e| corrupt(digest, &e.to_string()))
     }
 
+    /// A stored shared body opened, if it opens and hashes to `digest`
+    /// (`verified`).
+    pub(crate) fn open_verified<'a>(
+        &self,
+        digest: &str,
+        stored: &'a [u8],
+    ) -> Option<Cow<'a, [u8]>> {
+        verified(digest, |d| self.open(d, stored).ok())
+    }
+
     /// Whether a stored body is plaintext although bodies are sealed (one
     /// stored before encryption at rest).
     pub(crate) fn is_plaintext(&self, stored: &[u8]) -> bool {
@@ -155,6 +165,17 @@ impl Bodies {
         m.body = plain.into();
         Ok(Some(m))
     }
+}
+
+/// The body `open` gives for the digest `digest` names, if the name is a
+/// digest, the body opens and it hashes to that digest: what fsck and the
+/// sealing pass ask of a stored body.
+pub(crate) fn verified<'a>(
+    digest: &str,
+    open: impl FnOnce(&Digest) -> Option<Cow<'a, [u8]>>,
+) -> Option<Cow<'a, [u8]>> {
+    let d = digest.parse::<Digest>().ok()?;
+    open(&d).filter(|plain| Digest::of_bytes(d.algorithm(), plain) == d)
 }
 
 fn corrupt(digest: &Digest, why: &str) -> Error {

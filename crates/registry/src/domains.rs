@@ -314,16 +314,12 @@ impl Registry {
                 return Ok(());
             };
             for (text, shared) in bodies {
-                let opened = text.parse::<berth_oci::Digest>().ok().and_then(|d| {
-                    let plain = self.bodies.open(&d, &shared).ok()?;
-                    (berth_oci::Digest::of_bytes(d.algorithm(), &plain) == d)
-                        .then(|| keys.seal_object(&text, &plain))
-                });
-                let Some(own) = opened else {
+                let Some(plain) = self.bodies.open_verified(&text, &shared) else {
                     // Damaged: fsck's to report.
                     run.failed += 1;
                     continue;
                 };
+                let own = keys.seal_object(&text, &plain);
                 if self.meta.set_domain_body(repo, &text, &own).await? {
                     run.bodies += 1;
                 }

@@ -998,12 +998,10 @@ impl Registry {
                 // No keys (encryption at rest off): it cannot open, which
                 // is reported as the body's, not the run's, failure.
                 let keys = self.domains.keyring(&b.kms_key).await.ok();
-                let ok = b.digest.parse::<Digest>().is_ok_and(|d| {
-                    keys.as_ref().is_some_and(|keys| {
-                        keys.open_object(&b.digest, &b.body)
-                            .is_ok_and(|plain| Digest::of_bytes(d.algorithm(), &plain) == d)
-                    })
-                });
+                let ok = crate::bodies::verified(&b.digest, |_| {
+                    keys.as_ref()?.open_object(&b.digest, &b.body).ok()
+                })
+                .is_some();
                 if !ok {
                     report.push(
                         Severity::Damage,
@@ -1047,11 +1045,7 @@ impl Registry {
                 report.checked.manifest_bodies_hashed += 1;
                 // Sealed bodies are opened first: one that does not open
                 // is damaged as surely as one that does not hash.
-                let ok = text.parse::<Digest>().is_ok_and(|d| {
-                    self.bodies
-                        .open(&d, &body)
-                        .is_ok_and(|plain| Digest::of_bytes(d.algorithm(), &plain) == d)
-                });
+                let ok = self.bodies.open_verified(&text, &body).is_some();
                 // Intact, but from before encryption (damage is reported
                 // as damage, below).
                 plaintext += (ok && self.bodies.is_plaintext(&body)) as u64;

@@ -59,6 +59,17 @@ pub(crate) const EMPTY_UNREAD_SHARED: &str = "UPDATE manifest_bodies SET body = 
      WHERE digest = $1 AND length(body) > 0
        AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = $1 AND m.domain_body IS NULL)";
 
+/// A row of (digest, body): `MANIFEST_BODIES`, `READING_SHARED`.
+pub(crate) fn digest_body_from_row<R>(row: R) -> (String, bytes::Bytes)
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    (row.get(0), bytes::Bytes::from(row.get::<Vec<u8>, _>(1)))
+}
+
 /// A row of `DOMAIN_BODIES`, on either backend.
 pub(crate) fn domain_body_from_row<R>(row: &R) -> DomainManifestBody
 where

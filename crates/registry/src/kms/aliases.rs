@@ -2,7 +2,7 @@
 //! needs permission on the alias (identity policies, resource the alias
 //! ARN) and on each key it touches (that key's policy), as on AWS.
 
-use super::keys::{page_limit, require_state};
+use super::keys::{next_marker, page_limit, require_state};
 use super::rules::{self, kms_error};
 use super::{Found, KmsApi};
 use crate::identity::Caller;
@@ -213,10 +213,7 @@ impl KmsApi<'_> {
                 limit + 1,
             )
             .await?;
-        let next = (rows.len() > limit as usize).then(|| {
-            rows.truncate(limit as usize);
-            rows.last().map(|a| a.name.clone()).unwrap_or_default()
-        });
+        let next = next_marker(&mut rows, limit, |a| a.name.clone());
         Ok(AliasPage {
             aliases: rows
                 .into_iter()

@@ -15,9 +15,10 @@
 //! it. Every push and pull needs it: a key owner who revokes it cuts the
 //! repository off from the key, as on AWS.
 
+use super::grants::{self, ecr_principal};
 use super::keys::require_state;
 use super::rules::kms_error;
-use super::{grants, rules, Found, KmsApi};
+use super::{rules, Found, KmsApi};
 use crate::identity::Caller;
 use crate::{Error, Registry, RegistryKey, RequestFacts, Result};
 use berth_store::KmsGrantRecord;
@@ -36,10 +37,7 @@ pub fn key_use(ecr_action: &str) -> Option<&'static str> {
 }
 
 fn via_ecr(region: &str) -> Vec<(String, Vec<String>)> {
-    vec![(
-        "kms:ViaService".to_string(),
-        vec![format!("ecr.{region}.amazonaws.com")],
-    )]
+    vec![("kms:ViaService".to_string(), vec![ecr_principal(region)])]
 }
 
 /// The condition facts of the CreateGrant that makes ECR's grant, so that
@@ -165,15 +163,8 @@ impl KmsApi<'_> {
 
     /// The key `key_arn` as stored (no caller: ECR itself acts).
     async fn found_by_arn(&self, key_arn: &str) -> Result<Found> {
-        let (region, account, id) =
-            rules::parse_key_arn(key_arn).ok_or_else(|| rules::key_not_found(key_arn))?;
-        let key = self
-            .meta()
-            .get_kms_key(&account, &region, &id)
-            .await?
-            .ok_or_else(|| rules::key_not_found(key_arn))?;
         Ok(Found {
-            key,
+            key: self.kms.key_at(key_arn).await?,
             arn: key_arn.to_string(),
         })
     }
@@ -232,11 +223,6 @@ impl KmsApi<'_> {
         }
         Ok(())
     }
-}
-
-/// The ECR service principal of a region, as grants name it.
-fn ecr_principal(region: &str) -> String {
-    format!("ecr.{region}.amazonaws.com")
 }
 
 impl Registry {
@@ -339,18 +325,20 @@ impl super::Kms {
     /// background work that reads a repository's bytes (a scan) asks, as a
     /// pull does (without the caller's permissions: berth itself reads).
     pub(crate) async fn require_enabled(&self, arn: &str) -> Result<()> {
-        let gone = || rules::key_not_found(arn);
-        let Some((region, account, id)) = rules::parse_key_arn(arn) else {
-            return Err(gone());
-        };
-        let key = self
-            .meta
-            .get_kms_key(&account, &region, &id)
-            .await?
-            .ok_or_else(gone)?;
+        let key = self.key_at(arn).await?;
         if rules::deletion_due(&key, self.clock.now_millis()) {
-            return Err(gone());
+            return Err(rules::key_not_found(arn));
         }
         require_state(&key, arn, true)
+    }
+
+    /// Key `arn`'s row, or KMS's NotFoundException.
+    pub(crate) async fn key_at(&self, arn: &str) -> Result<berth_store::KmsKeyRecord> {
+        let gone = || rules::key_not_found(arn);
+        let (region, account, id) = rules::parse_key_arn(arn).ok_or_else(gone)?;
+        self.meta
+            .get_kms_key(&account, &region, &id)
+            .await?
+            .ok_or_else(gone)
     }
 }

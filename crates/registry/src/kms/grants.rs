@@ -14,7 +14,7 @@
 //! it was handed out by CreateGrant (the secret is kept in the grant's
 //! row), so RetireGrant by token alone retires only that grant.
 
-use super::keys::{page_limit, require_state};
+use super::keys::{next_marker, page_limit, require_state};
 use super::rules::{self, kms_error};
 use super::{Found, KmsApi};
 use crate::identity::Caller;
@@ -265,7 +265,7 @@ fn check_new_grant(g: &NewGrant) -> Result<()> {
 }
 
 /// `ecr.us-east-1.amazonaws.com` and the like.
-pub(crate) fn is_service_principal(principal: &str) -> bool {
+fn is_service_principal(principal: &str) -> bool {
     principal.ends_with(".amazonaws.com") && !principal.starts_with("arn:")
 }
 
@@ -509,9 +509,7 @@ impl KmsApi<'_> {
             }
         };
         rows.retain(|g| {
-            g.key_id == key.key_id
-                && g.account_id == key.account_id
-                && g.region == key.region
+            is_on(g, key)
                 && grantee.is_none_or(|w| g.grantee_principal == w)
                 && marker.is_none_or(|m| g.grant_id.as_str() > m)
         });
@@ -550,7 +548,8 @@ impl KmsApi<'_> {
     /// principal may, the grantee may when the grant lists `RetireGrant`,
     /// and so may whoever the key's policies allow `kms:RetireGrant`.
     pub async fn retire_grant(&self, caller: &Caller, region: &str, by: RetireBy) -> Result<()> {
-        let grant =
+        // The grant, and its key when the request named it.
+        let (grant, found) =
             match (&by.grant_token, &by.key_id, &by.grant_id) {
                 (Some(token), _, _) => {
                     let (id, secret) = parse_token(token)?;
@@ -565,12 +564,12 @@ impl KmsApi<'_> {
                     if g.region != region {
                         return Err(grant_not_found(id));
                     }
-                    g
+                    (g, None)
                 }
                 (None, Some(key_id), Some(grant_id)) => {
                     let found = self.resolve(caller, region, key_id, false).await?;
                     match self.grant_of(&found, grant_id).await {
-                        Ok(g) => g,
+                        Ok(g) => (g, Some(found)),
                         Err(missing) => {
                             // Only those who could retire it learn it is not there.
                             self.authorize_key(caller, &found, "kms:RetireGrant", &[])
@@ -584,13 +583,16 @@ impl KmsApi<'_> {
                     "Identify the grant to retire by its GrantToken, or by both KeyId and GrantId",
                 )),
             };
-        let found = Found {
-            arn: rules::key_arn(&grant.region, &grant.account_id, &grant.key_id),
-            key: self
-                .meta()
-                .get_kms_key(&grant.account_id, &grant.region, &grant.key_id)
-                .await?
-                .ok_or_else(|| grant_not_found(&grant.grant_id))?,
+        let found = match found {
+            Some(found) => found,
+            None => Found {
+                arn: rules::key_arn(&grant.region, &grant.account_id, &grant.key_id),
+                key: self
+                    .meta()
+                    .get_kms_key(&grant.account_id, &grant.region, &grant.key_id)
+                    .await?
+                    .ok_or_else(|| grant_not_found(&grant.grant_id))?,
+            },
         };
         let me = caller_principals(caller);
         let may = grant
@@ -639,25 +641,29 @@ impl KmsApi<'_> {
         self.meta()
             .get_kms_grant(grant_id)
             .await?
-            .filter(|g| {
-                g.key_id == found.key.key_id
-                    && g.account_id == found.key.account_id
-                    && g.region == found.key.region
-            })
+            .filter(|g| is_on(g, &found.key))
             .ok_or_else(|| grant_not_found(grant_id))
     }
 }
 
+/// Whether grant `g` is on `key`.
+fn is_on(g: &KmsGrantRecord, key: &berth_store::KmsKeyRecord) -> bool {
+    g.key_id == key.key_id && g.account_id == key.account_id && g.region == key.region
+}
+
 /// A page of `limit` from `rows` (read with one more than `limit`).
 fn page(mut rows: Vec<KmsGrantRecord>, limit: u32) -> Result<GrantPage> {
-    let next = (rows.len() > limit as usize).then(|| {
-        rows.truncate(limit as usize);
-        rows.last().map(|g| g.grant_id.clone()).unwrap_or_default()
-    });
+    let next = next_marker(&mut rows, limit, |g| g.grant_id.clone());
     Ok(GrantPage {
         grants: rows.into_iter().map(entry).collect::<Result<_>>()?,
         next,
     })
+}
+
+/// The ECR service principal of a region, as grants and `kms:ViaService`
+/// name it.
+pub(crate) fn ecr_principal(region: &str) -> String {
+    format!("ecr.{region}.amazonaws.com")
 }
 
 /// What ECR's grant for a repository allows.
@@ -676,7 +682,7 @@ pub(crate) const ECR_GRANT_OPERATIONS: [&str; 7] = [
 /// uses a repository's images make, within the repository's context, and
 /// named by the repository's ARN (so that a pull finds it by name).
 pub(crate) fn ecr_grant(region: &str, repository_arn: &str) -> NewGrant {
-    let ecr = format!("ecr.{region}.amazonaws.com");
+    let ecr = ecr_principal(region);
     NewGrant {
         key_id: String::new(),
         grantee_principal: ecr.clone(),

@@ -373,10 +373,7 @@ impl KmsApi<'_> {
             .meta()
             .list_kms_keys(&caller.account_id, region, marker, limit + 1)
             .await?;
-        let next = (keys.len() > limit as usize).then(|| {
-            keys.truncate(limit as usize);
-            keys.last().map(|k| k.key_id.clone()).unwrap_or_default()
-        });
+        let next = next_marker(&mut keys, limit, |k| k.key_id.clone());
         Ok(KeyPage {
             keys: keys
                 .into_iter()
@@ -821,6 +818,19 @@ fn check_policy_name(name: Option<&str>) -> Result<()> {
 }
 
 /// A `Limit` member: 1..=`max`, `default` when absent.
+/// A listing read with `limit + 1` rows cut to `limit`: the marker of the
+/// next page (the last row's `marker`) when there is one.
+pub(crate) fn next_marker<T>(
+    rows: &mut Vec<T>,
+    limit: u32,
+    marker: impl Fn(&T) -> String,
+) -> Option<String> {
+    (rows.len() > limit as usize).then(|| {
+        rows.truncate(limit as usize);
+        rows.last().map(marker).unwrap_or_default()
+    })
+}
+
 pub(crate) fn page_limit(limit: Option<i64>, default: u32, max: u32) -> Result<u32> {
     match limit {
         None => Ok(default),

@@ -14,10 +14,8 @@ pub struct CreateGrantInput {
     operations: Vec<String>,
     retiring_principal: Option<String>,
     constraints: Option<GrantConstraints>,
-    /// Accepted and not needed: a grant works from the moment it is made.
-    #[serde(default)]
-    #[allow(dead_code)]
-    grant_tokens: Vec<String>,
+    // GrantTokens is accepted (serde passes over it, as every KMS handler
+    // does) and not needed: a grant works from the moment it is made.
     name: Option<String>,
     #[serde(default)]
     dry_run: bool,

@@ -203,25 +203,7 @@ pub async fn image_store_suite<S: RepositoryStore + BlobRecordStore + ImageStore
 /// repository stored the digest first, and never in place of the other's.
 async fn repository_bodies<S: RepositoryStore + ImageStore + ?Sized>(store: &S, reg: &RegistryKey) {
     let key = "arn:aws:kms:us-east-1:000000000000:key/k1";
-    let kms = store
-        .create_repository(
-            reg,
-            &crate::RepositoryRecord {
-                id: crate::RepoId(0),
-                name: "suite/kms".into(),
-                created_at: 1,
-                image_tag_mutability: "MUTABLE".into(),
-                mutability_filters: None,
-                scan_on_push: false,
-                encryption_type: "KMS".into(),
-                kms_key: Some(key.into()),
-            },
-            &[],
-        )
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let kms = super::repository_under_key(store, reg, "suite/kms", key).await;
     let plain = store
         .ensure_repository(reg, "suite/plain", 1)
         .await

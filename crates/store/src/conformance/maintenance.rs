@@ -114,25 +114,13 @@ async fn shared_bodies_end_with_their_last_reader<S>(store: &S, reg: &crate::Reg
 where
     S: RepositoryStore + ImageStore + MaintenanceStore + ?Sized,
 {
-    let kms = store
-        .create_repository(
-            reg,
-            &crate::RepositoryRecord {
-                id: crate::RepoId(0),
-                name: "suite/under-key".into(),
-                created_at: 1,
-                image_tag_mutability: "MUTABLE".into(),
-                mutability_filters: None,
-                scan_on_push: false,
-                encryption_type: "KMS".into(),
-                kms_key: Some("arn:aws:kms:us-east-1:000000000000:key/k".into()),
-            },
-            &[],
-        )
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let kms = super::repository_under_key(
+        store,
+        reg,
+        "suite/under-key",
+        "arn:aws:kms:us-east-1:000000000000:key/k",
+    )
+    .await;
     let shared = |digest: String| async move {
         store
             .manifest_bodies(None, 1000)
@@ -171,25 +159,13 @@ where
         .unwrap();
     assert!(!shared(y.to_string()).await);
     // z: read by a KMS repository's older manifest until it gets its own.
-    let k2 = store
-        .create_repository(
-            reg,
-            &crate::RepositoryRecord {
-                id: crate::RepoId(0),
-                name: "suite/under-key-2".into(),
-                created_at: 1,
-                image_tag_mutability: "MUTABLE".into(),
-                mutability_filters: None,
-                scan_on_push: false,
-                encryption_type: "KMS".into(),
-                kms_key: Some("arn:aws:kms:us-east-1:000000000000:key/k".into()),
-            },
-            &[],
-        )
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let k2 = super::repository_under_key(
+        store,
+        reg,
+        "suite/under-key-2",
+        "arn:aws:kms:us-east-1:000000000000:key/k",
+    )
+    .await;
     store
         .put_manifest(k2, manifest(&z, b"shared", &[], &[], None))
         .await

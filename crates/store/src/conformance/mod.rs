@@ -184,6 +184,34 @@ fn d(n: u8) -> Digest {
     Digest::of_bytes(Algorithm::Sha256, &[n])
 }
 
+/// Repository `name` of `reg` under KMS key `key` (an ARN).
+async fn repository_under_key<S: RepositoryStore + ?Sized>(
+    store: &S,
+    reg: &RegistryKey,
+    name: &str,
+    key: &str,
+) -> RepoId {
+    store
+        .create_repository(
+            reg,
+            &crate::RepositoryRecord {
+                id: RepoId(0),
+                name: name.into(),
+                created_at: 1,
+                image_tag_mutability: "MUTABLE".into(),
+                mutability_filters: None,
+                scan_on_push: false,
+                encryption_type: "KMS".into(),
+                kms_key: Some(key.into()),
+            },
+            &[],
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
 fn manifest<'a>(
     digest: &'a Digest,
     body: &'a [u8],

@@ -204,7 +204,7 @@ impl MaintenanceStore for PgMetadataStore {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|r| (r.get(0), bytes::Bytes::from(r.get::<Vec<u8>, _>(1))))
+            .map(crate::manifest_sql::digest_body_from_row)
             .collect())
     }
 
@@ -254,7 +254,7 @@ impl MaintenanceStore for PgMetadataStore {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|r| (r.get(0), bytes::Bytes::from(r.get::<Vec<u8>, _>(1))))
+            .map(crate::manifest_sql::digest_body_from_row)
             .collect())
     }
 

@@ -212,16 +212,7 @@ impl RepositoryStore for PgMetadataStore {
                 .execute(&mut *tx)
                 .await?;
             for d in digests {
-                sqlx::query(
-                "DELETE FROM manifest_bodies WHERE digest = $1 AND NOT EXISTS (SELECT 1::BIGINT FROM manifests WHERE digest = $1)",
-            )
-            .bind(&d)
-            .execute(&mut *tx)
-            .await?;
-                sqlx::query(crate::manifest_sql::EMPTY_UNREAD_SHARED)
-                    .bind(&d)
-                    .execute(&mut *tx)
-                    .await?;
+                super::sql::release_body(&mut tx, &d).await?;
             }
             tx.commit().await?;
             Ok(DeleteRepositoryOutcome::Deleted { record, uploads })

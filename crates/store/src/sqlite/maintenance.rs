@@ -224,7 +224,7 @@ impl MaintenanceStore for SqliteMetadataStore {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|r| (r.get(0), bytes::Bytes::from(r.get::<Vec<u8>, _>(1))))
+            .map(crate::manifest_sql::digest_body_from_row)
             .collect())
     }
 
@@ -271,7 +271,7 @@ impl MaintenanceStore for SqliteMetadataStore {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|r| (r.get(0), bytes::Bytes::from(r.get::<Vec<u8>, _>(1))))
+            .map(crate::manifest_sql::digest_body_from_row)
             .collect())
     }
 

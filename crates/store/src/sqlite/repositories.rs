@@ -203,16 +203,7 @@ impl RepositoryStore for SqliteMetadataStore {
             .execute(&mut **tx)
             .await?;
         for d in digests {
-            sqlx::query(
-                "DELETE FROM manifest_bodies WHERE digest = ?1 AND NOT EXISTS (SELECT 1 FROM manifests WHERE digest = ?1)",
-            )
-            .bind(&d)
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query(crate::manifest_sql::EMPTY_UNREAD_SHARED)
-                .bind(&d)
-                .execute(&mut **tx)
-                .await?;
+            super::sql::release_body(&mut tx, &d).await?;
         }
         tx.commit().await?;
         Ok(DeleteRepositoryOutcome::Deleted { record, uploads })

@@ -116,14 +116,21 @@ pub(super) async fn delete_manifest_row(
         .bind(digest.as_str())
         .execute(&mut **tx)
         .await?;
+    release_body(tx, digest.as_str()).await
+}
+
+/// Deletes body `digest` once no repository has the manifest, and empties
+/// it to the placeholder once only manifests with bodies of their own
+/// have it (`manifest_sql::EMPTY_UNREAD_SHARED`).
+pub(super) async fn release_body(tx: &mut Transaction<'_, Sqlite>, digest: &str) -> Result<()> {
     sqlx::query(
         "DELETE FROM manifest_bodies WHERE digest = ?1 AND NOT EXISTS (SELECT 1 FROM manifests WHERE digest = ?1)",
     )
-    .bind(digest.as_str())
+    .bind(digest)
     .execute(&mut **tx)
     .await?;
     sqlx::query(crate::manifest_sql::EMPTY_UNREAD_SHARED)
-        .bind(digest.as_str())
+        .bind(digest)
         .execute(&mut **tx)
         .await?;
     Ok(())
