@@ -75,13 +75,22 @@ pub async fn round(
                 .collect(),
         );
         let name = format!("{PREFIX}blob pull, {label} ×{count}, concurrency 1");
+        // What a pull costs the server, beside how fast it goes: on a
+        // machine whose cores the client shares, throughput alone mixes
+        // the two.
+        let cpu_name = format!("{PREFIX}server CPU per GB pulled, {label} ×{count}");
         let mut line = format!("{name}:");
         for s in &servers {
-            let t = Instant::now();
+            let (t, cpu) = (Instant::now(), s.cpu_secs()?);
             let bytes = pull_all(s.addr, paths.clone(), 1).await?;
             let mbs = bytes as f64 / 1e6 / t.elapsed().as_secs_f64();
+            let per_gb = (s.cpu_secs()? - cpu) / (bytes as f64 / 1e9);
             results.add(&name, "MB/s", Better::Higher, who(s.kind), mbs);
-            line.push_str(&format!(" {} {mbs:.0} MB/s;", s.kind.label()));
+            results.add(&cpu_name, "s/GB", Better::Lower, who(s.kind), per_gb);
+            line.push_str(&format!(
+                " {} {mbs:.0} MB/s, {per_gb:.3} s of CPU per GB;",
+                s.kind.label()
+            ));
         }
         progress(&line);
     }

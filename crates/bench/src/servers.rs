@@ -331,6 +331,20 @@ impl Server {
             .context("resetting the peak RSS counter (needs to own the process)")
     }
 
+    /// CPU time the server has used so far (all threads, user and
+    /// system), in seconds: `/proc/<pid>/stat` in USER_HZ, which Linux
+    /// fixes at 100 for every architecture's userspace ABI.
+    pub fn cpu_secs(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
+        // Fields after the command name, which may hold spaces: state is
+        // field 3, utime 14 and stime 15.
+        let rest = &stat[stat.rfind(')').context("malformed stat")? + 1..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = f.get(11).context("no utime")?.parse::<u64>()?
+            + f.get(12).context("no stime")?.parse::<u64>()?;
+        Ok(ticks as f64 / 100.0)
+    }
+
     /// Peak resident memory since the last reset, in MiB.
     pub fn peak_mib(&self) -> anyhow::Result<f64> {
         proc_status_kib(self.pid(), "VmHWM:").map(|k| k as f64 / 1024.0)

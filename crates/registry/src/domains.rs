@@ -108,10 +108,11 @@ impl DomainStores {
         }
     }
 
-    /// `Ok` if key `arn` is enabled (KMS's refusal else): background reads
-    /// of a repository's bytes ask it, as pulls do.
-    pub(crate) async fn require_enabled(&self, arn: &str) -> Result<()> {
-        self.kms.require_enabled(arn).await
+    /// `Ok` if key `arn` is enabled and ECR's grant for repository
+    /// `repository_arn` still in place (KMS's refusal else): background
+    /// reads of a repository's bytes ask it, as pulls do.
+    pub(crate) async fn require_ecr_decrypt(&self, arn: &str, repository_arn: &str) -> Result<()> {
+        self.kms.require_ecr_decrypt(arn, repository_arn).await
     }
 
     /// Key `arn`'s domain of `base`: the blob store, or the archive

@@ -23,6 +23,7 @@ use crate::{Result, StoreError};
 use async_trait::async_trait;
 use berth_oci::{Algorithm, Digest};
 use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 use std::fs::{self, File};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt};
@@ -166,10 +167,9 @@ impl Produce for FileReads {
     }
 }
 
-/// A committed blob's reads: mapped plaintext, or sealed segments opened.
-/// One per download, moved to the blocking pool and back per window:
-/// boxing the larger variant would only add an allocation.
-#[allow(clippy::large_enum_variant)]
+/// A committed blob's reads: mapped plaintext, or mapped ciphertext that
+/// a [`fs_sealed::WindowOpener`] opens. One per download, moved to the blocking pool
+/// and back per window.
 enum BlobReads {
     Plain(Windows),
     Sealed(SealedWindows),
@@ -179,7 +179,7 @@ impl BlobReads {
     fn done(&self) -> bool {
         match self {
             BlobReads::Plain(w) => w.pos >= w.end,
-            BlobReads::Sealed(w) => w.pos >= w.end,
+            BlobReads::Sealed(w) => w.done(),
         }
     }
 }
@@ -449,36 +449,40 @@ impl BlobStore for FsBlobStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(e),
             };
-            let mut windows = match fs_sealed::open_blob(keys.as_deref(), &file, &name)? {
-                None => BlobReads::Plain(Windows {
-                    file,
-                    pos: offset,
-                    end: offset + len,
-                }),
-                Some(opener) => {
-                    if offset + len > opener.len() {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            format!(
-                                "blob {name} holds {} bytes, {} asked for",
-                                opener.len(),
-                                offset + len
-                            ),
-                        ));
+            let (mut windows, mut opener) =
+                match fs_sealed::open_blob(keys.as_deref(), &file, &name)? {
+                    None => (
+                        BlobReads::Plain(Windows {
+                            file,
+                            pos: offset,
+                            end: offset + len,
+                        }),
+                        None,
+                    ),
+                    Some(opener) => {
+                        if offset + len > opener.len() {
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                format!(
+                                    "blob {name} holds {} bytes, {} asked for",
+                                    opener.len(),
+                                    offset + len
+                                ),
+                            ));
+                        }
+                        let (w, o) = fs_sealed::sealed_windows(file, opener, offset, offset + len);
+                        (BlobReads::Sealed(w), Some(o))
                     }
-                    BlobReads::Sealed(SealedWindows {
-                        file,
-                        opener,
-                        pos: offset,
-                        end: offset + len,
-                    })
-                }
+                };
+            // The first window is opened here, on the blocking pool.
+            let first = match (windows.next(), &mut opener) {
+                (Some(sealed), Some(o)) => Some(o.open(sealed)?),
+                (first, _) => first.transpose()?,
             };
-            let first = windows.next().transpose()?;
-            Ok(Some((first, windows)))
+            Ok(Some((first, windows, opener)))
         })
         .await?;
-        let Some((first, windows)) = opened else {
+        let Some((first, windows, opener)) = opened else {
             return Ok(None);
         };
         let stream: futures_util::stream::BoxStream<'static, std::io::Result<Bytes>> = match first {
@@ -488,7 +492,14 @@ impl BlobStore for FsBlobStore {
             Some(first) if windows.done() => {
                 Box::pin(futures_util::stream::once(std::future::ready(Ok(first))))
             }
-            Some(first) => Box::pin(Prefetch::after(first, windows)),
+            Some(first) => {
+                let rest = Prefetch::new(windows);
+                let rest: futures_util::stream::BoxStream<'static, _> = match opener {
+                    None => Box::pin(rest),
+                    Some(mut o) => Box::pin(rest.map(move |sealed| o.open(sealed))),
+                };
+                Box::pin(futures_util::stream::once(std::future::ready(Ok(first))).chain(rest))
+            }
         };
         Ok(Some(BlobReader { len, stream }))
     }

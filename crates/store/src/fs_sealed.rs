@@ -11,12 +11,14 @@
 //! nothing that a client was told was stored.
 
 use crate::sealed::{
-    self, Header, Keyring, Opener, SealError, Sealer, SegmentKey, State, HEADER_LEN, OVERHEAD,
-    TERMINAL_LEN,
+    self, Header, Keyring, Layout, Opener, SealError, Sealer, SegmentKey, State, HEADER_LEN,
+    OVERHEAD, TERMINAL_LEN,
 };
+use crate::sys;
 use bytes::Bytes;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind};
+use std::ops::Range;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -383,40 +385,98 @@ pub(crate) fn open_blob(
     Ok(Some(opener))
 }
 
-/// A sealed blob's plaintext `[pos, end)`, `WINDOW_SEGMENTS` at a time.
+/// A sealed blob's plaintext `[pos, end)`, `WINDOW_SEGMENTS` at a time,
+/// in two halves that keep step: [`SealedWindows`] maps each window's
+/// ciphertext and faults it in (the blocking pool, one ahead of the
+/// network, as plaintext blobs are read), and [`WindowOpener`] decrypts it
+/// out of the mapping on the request's task.
+///
+/// Why the split: decrypting on the blocking pool as well made each window
+/// a second thread's work, and on a machine whose cores the client shares
+/// the hand-offs cost more CPU than AES-GCM itself (docs/benchmarks/
+/// encryption.md, stop 42). Opening a window is ~0.1 ms of CPU per MiB.
+pub(crate) fn sealed_windows(
+    file: File,
+    opener: Opener,
+    pos: u64,
+    end: u64,
+) -> (SealedWindows, WindowOpener) {
+    let layout = opener.layout();
+    (
+        SealedWindows {
+            file,
+            layout,
+            pos,
+            end,
+        },
+        WindowOpener { opener, pos, end },
+    )
+}
+
+/// The plaintext range of the window that starts at `pos`.
+fn window_at(layout: Layout, pos: u64, end: u64) -> Range<u64> {
+    let window = WINDOW_SEGMENTS * layout.segment as u64;
+    pos..end.min((pos / window + 1) * window)
+}
+
+/// The ciphertext of a sealed blob's windows (see [`sealed_windows`]).
 pub(crate) struct SealedWindows {
-    pub file: File,
-    pub opener: Opener,
-    pub pos: u64,
-    pub end: u64,
+    file: File,
+    layout: Layout,
+    pos: u64,
+    end: u64,
 }
 
 impl SealedWindows {
+    pub(crate) fn done(&self) -> bool {
+        self.pos >= self.end
+    }
+
+    /// The sealed bytes of the next window, mapped: blob files are
+    /// immutable once committed (a root rotation rewrites only the
+    /// header). A window that cannot be mapped is read instead, so that a
+    /// failing disk gives the request an error.
     pub(crate) fn next_window(&mut self) -> Option<io::Result<Bytes>> {
-        if self.pos >= self.end {
+        if self.done() {
             return None;
         }
-        let window = WINDOW_SEGMENTS * self.opener.layout().segment as u64;
-        let to = self.end.min((self.pos / window + 1) * window);
-        let range = self.pos..to;
+        let range = window_at(self.layout, self.pos, self.end);
+        self.pos = range.end;
         let read = (|| {
-            let (_, bytes) = self.opener.layout().covering(&range)?;
-            // Read into a buffer of its own and opened inside it: the
-            // plaintext is the same allocation, handed on without a copy.
-            let mut sealed = vec![0u8; (bytes.end - bytes.start) as usize];
-            self.file
-                .read_exact_at(&mut sealed, bytes.start)
-                .map_err(|e| {
-                    if e.kind() == ErrorKind::UnexpectedEof {
-                        io::Error::new(e.kind(), "blob file is shorter than its sealed size")
-                    } else {
-                        e
-                    }
-                })?;
-            Ok(self.opener.open_range_owned(&range, sealed)?)
+            let (_, bytes) = self.layout.covering(&range)?;
+            let len = (bytes.end - bytes.start) as usize;
+            sys::map_blob(&self.file, bytes.start, len).or_else(|_| {
+                let mut sealed = vec![0u8; len];
+                self.file
+                    .read_exact_at(&mut sealed, bytes.start)
+                    .map_err(|e| {
+                        if e.kind() == ErrorKind::UnexpectedEof {
+                            io::Error::new(e.kind(), "blob file is shorter than its sealed size")
+                        } else {
+                            e
+                        }
+                    })?;
+                Ok(Bytes::from(sealed))
+            })
         })();
-        self.pos = to;
         Some(read)
+    }
+}
+
+/// Opens the windows [`SealedWindows`] yields, in the same order.
+pub(crate) struct WindowOpener {
+    opener: Opener,
+    pos: u64,
+    end: u64,
+}
+
+impl WindowOpener {
+    /// The next window's plaintext, out of its sealed bytes: AES-GCM reads
+    /// the ciphertext where it lies (in the page cache), one pass.
+    pub(crate) fn open(&mut self, sealed: io::Result<Bytes>) -> io::Result<Bytes> {
+        let range = window_at(self.opener.layout(), self.pos, self.end);
+        self.pos = range.end;
+        Ok(self.opener.open_range_from(&range, &sealed?)?)
     }
 }
 

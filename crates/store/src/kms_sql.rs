@@ -223,12 +223,13 @@ pub(crate) fn grants_named_sql() -> String {
     )
 }
 
-/// `SELECT` of the grants on keys of account `$1` in region `$2` that `$3`
-/// may retire (`$4` the id to start after or NULL, `$5` the limit).
+/// `SELECT` of the grants on keys in region `$2`, of any account, that
+/// `$1` may retire (`$3` the id to start after or NULL, `$4` the limit):
+/// `kms_grants_by_retiring`.
 pub(crate) fn retirable_grants_sql() -> String {
     format!(
-        "SELECT {GRANT_COLUMNS} FROM kms_grants WHERE retiring_principal = $3 AND account_id = $1
-         AND region = $2 AND ($4 IS NULL OR grant_id > $4) ORDER BY grant_id LIMIT $5"
+        "SELECT {GRANT_COLUMNS} FROM kms_grants WHERE retiring_principal = $1 AND region = $2
+         AND ($3 IS NULL OR grant_id > $3) ORDER BY grant_id LIMIT $4"
     )
 }
 

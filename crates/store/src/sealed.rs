@@ -30,8 +30,8 @@
 //! segments), so rewriting an upload's tail segment when more bytes arrive
 //! never reuses one.
 
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use rand::RngCore;
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -333,45 +333,37 @@ impl SegmentKey {
     /// Opens data segment `index`, whichever it is by its length: a full
     /// (INNER) one, or the partial TAIL an object's data ends with.
     pub fn open_data_segment<'a>(&self, index: u64, sealed: &'a mut [u8]) -> Option<&'a [u8]> {
-        let flag = if sealed.len() as u64 == stride(self.segment) {
-            INNER
-        } else {
-            TAIL
-        };
-        self.open(index, flag, sealed)
+        self.open(index, self.data_flag(sealed.len()), sealed)
     }
 
-    /// Opens the data segment `index` sealed at `buf[src..src + len]` and
-    /// leaves its plaintext at `buf[dst..]` (`dst <= src`), decrypting and
-    /// moving in one pass (AES-GCM reads ahead of where it writes): the
-    /// plaintext's length. Lets a window of segments become one contiguous
-    /// plaintext in the buffer it was read into, without a second copy.
-    pub fn open_moving(
-        &self,
-        index: u64,
-        buf: &mut [u8],
-        src: usize,
-        len: usize,
-        dst: usize,
-    ) -> Option<usize> {
-        if (len as u64) < OVERHEAD || dst > src || src + len > buf.len() {
-            return None;
-        }
-        let flag = if len as u64 == stride(self.segment) {
+    /// A data segment's flag, from its sealed length: only the last may be
+    /// shorter than a stride.
+    fn data_flag(&self, sealed_len: usize) -> u8 {
+        if sealed_len as u64 == stride(self.segment) {
             INNER
         } else {
             TAIL
-        };
-        let nonce: [u8; 12] = buf[src..src + NONCE_LEN as usize].try_into().ok()?;
+        }
+    }
+
+    /// Opens data segment `index` out of place: from `sealed` (read-only,
+    /// e.g. a mapped blob file) into `out`, exactly its plaintext's length.
+    /// After a failure `out` holds unverified bytes: callers drop it.
+    pub fn open_data_into(&self, index: u64, sealed: &[u8], out: &mut [u8]) -> Option<()> {
+        if (sealed.len() as u64) < OVERHEAD || out.len() as u64 != sealed.len() as u64 - OVERHEAD {
+            return None;
+        }
+        let (nonce, rest) = sealed.split_at(NONCE_LEN as usize);
+        let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN as usize);
         self.key
-            .open_within(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(self.aad(index, flag)),
-                &mut buf[dst..src + len],
-                (src - dst + NONCE_LEN as usize)..,
+            .open_separate_gather(
+                Nonce::assume_unique_for_key(nonce.try_into().ok()?),
+                Aad::from(self.aad(index, self.data_flag(sealed.len()))),
+                ciphertext,
+                tag,
+                out,
             )
             .ok()
-            .map(|p| p.len())
     }
 
     /// A TAIL segment holding `plain` (an upload's last, partial one).
@@ -556,33 +548,36 @@ impl Opener {
         Ok(())
     }
 
-    /// The plaintext of `range` from `sealed`, the sealed bytes of the
-    /// segments `covering` names for it, opened and compacted inside that
-    /// very buffer (`SegmentKey::open_moving`): no copy besides the read.
-    pub fn open_range_owned(
+    /// The plaintext of `range` opened out of `sealed` (the sealed bytes
+    /// `covering` names for it, read-only: a mapped blob file) into a buffer
+    /// of its own. AES-GCM reads the ciphertext where it lies: no copy of
+    /// it is made first.
+    pub fn open_range_from(
         &self,
         range: &Range<u64>,
-        mut sealed: Vec<u8>,
+        sealed: &[u8],
     ) -> Result<bytes::Bytes, SealError> {
         let (segs, bytes) = self.layout.covering(range)?;
         if sealed.len() as u64 != bytes.end - bytes.start {
             return Err(self.tampered(segs.start));
         }
+        let plain = (bytes.end - bytes.start) - (segs.end - segs.start) * OVERHEAD;
+        let mut out = vec![0u8; plain as usize];
         let first = segs.start * self.layout.segment as u64;
         let (mut src, mut dst) = (0usize, 0usize);
         for i in segs {
             let r = self.layout.segment_range(i);
             let n = (r.end - r.start) as usize;
-            dst += self
-                .key
-                .open_moving(i, &mut sealed, src, n, dst)
+            let p = n - OVERHEAD as usize;
+            self.key
+                .open_data_into(i, &sealed[src..src + n], &mut out[dst..dst + p])
                 .ok_or_else(|| self.tampered(i))?;
             src += n;
+            dst += p;
         }
-        sealed.truncate(dst);
         let from = (range.start - first) as usize;
         let to = (range.end - first) as usize;
-        Ok(bytes::Bytes::from(sealed).slice(from..to))
+        Ok(bytes::Bytes::from(out).slice(from..to))
     }
 
     fn tampered(&self, segment: u64) -> SealError {
@@ -616,8 +611,8 @@ impl Kek {
     /// A KEK derived from a root (the server key's KEK root) for `label`:
     /// HMAC-SHA256(root, "berth kek v1 ‖ label").
     pub fn derive(root: &[u8; 32], label: &str) -> Kek {
-        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, root);
-        let mut ctx = ring::hmac::Context::with_key(&key);
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, root);
+        let mut ctx = aws_lc_rs::hmac::Context::with_key(&key);
         ctx.update(b"berth kek v1\0");
         ctx.update(label.as_bytes());
         let tag = ctx.sign();

@@ -55,20 +55,24 @@ fn every_range_decrypts_only_its_segments_and_returns_exactly_its_bytes() {
             assert!(segs.end - segs.start <= (b - 1) / 16 - a / 16 + 1);
             let mut sealed =
                 s[(bytes.start - HEADER_LEN) as usize..(bytes.end - HEADER_LEN) as usize].to_vec();
-            let owned = o.open_range_owned(&(a..b), sealed.clone()).unwrap();
-            assert_eq!(&owned[..], &p[a as usize..b as usize], "owned {a}..{b}");
+            let from = o.open_range_from(&(a..b), &sealed).unwrap();
+            assert_eq!(
+                &from[..],
+                &p[a as usize..b as usize],
+                "out of place {a}..{b}"
+            );
             let mut out = Vec::new();
             o.open_range(&(a..b), &mut sealed, &mut out).unwrap();
             assert_eq!(out, &p[a as usize..b as usize], "{a}..{b}");
         }
     }
-    // Opened in its own buffer, a changed byte is refused just the same.
+    // Opened out of place, a changed byte is refused just the same.
     let (_, bytes) = o.layout().covering(&(0..70)).unwrap();
     let whole = s[(bytes.start - HEADER_LEN) as usize..(bytes.end - HEADER_LEN) as usize].to_vec();
     for i in 0..whole.len() {
         let mut t = whole.clone();
         t[i] ^= 0x20;
-        assert!(o.open_range_owned(&(0..70), t).is_err(), "byte {i}");
+        assert!(o.open_range_from(&(0..70), &t).is_err(), "byte {i}");
     }
     assert!(matches!(
         o.layout().covering(&(10..71)),

@@ -413,24 +413,33 @@ fn another_accounts_admin_is_refused_every_kms_operation_on_a_key() {
     let after = call(owner, "DescribeKey", &json!({"KeyId": arn})).unwrap();
     assert_eq!(after["KeyMetadata"]["KeyState"], "Enabled");
     assert_eq!(after["KeyMetadata"]["Description"], "");
-    // B's own lists show nothing of A's, not even A's grants naming the
-    // principal B asks about.
+    // B's own lists show nothing of A's, but a grant A made naming a
+    // principal of B's as its retiring principal, as on AWS; B may not ask
+    // about A's principals.
     let listed = call(b, "ListKeys", &json!({})).unwrap();
     assert_eq!(listed["Keys"], json!([]));
-    call(
+    let retirable = |principal: String| {
+        call(
+            b,
+            "ListRetirableGrants",
+            &json!({ "RetiringPrincipal": principal }),
+        )
+    };
+    let b_admin = format!("arn:aws:iam::{OTHER}:user/admin");
+    assert_eq!(retirable(b_admin.clone()).unwrap()["Grants"], json!([]));
+    let named_b = call(
         owner,
         "CreateGrant",
         &json!({"KeyId": arn, "GranteePrincipal": format!("arn:aws:iam::{OWNER}:user/admin"),
-            "Operations": ["Decrypt"], "RetiringPrincipal": format!("arn:aws:iam::{OTHER}:user/admin")}),
+            "Operations": ["Decrypt"], "RetiringPrincipal": b_admin}),
     )
     .unwrap();
-    let retirable = call(
-        b,
-        "ListRetirableGrants",
-        &json!({"RetiringPrincipal": format!("arn:aws:iam::{OTHER}:user/admin")}),
-    )
-    .unwrap();
-    assert_eq!(retirable["Grants"], json!([]));
+    let listed = retirable(b_admin.clone()).unwrap();
+    assert_eq!(listed["Grants"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["Grants"][0]["GrantId"], named_b["GrantId"]);
+    assert_eq!(listed["Grants"][0]["KeyId"], arn.as_str());
+    let (_, err) = retirable(format!("arn:aws:iam::{OWNER}:user/admin")).unwrap_err();
+    assert_eq!(err["__type"], "AccessDeniedException", "{err}");
 
     // A's key policy lets account B use the key: B's admin (whose IAM
     // policies allow kms:*) may then decrypt, and may not once A removes

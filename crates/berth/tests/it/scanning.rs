@@ -788,7 +788,8 @@ fn artifacts_are_not_images_and_images_without_packages_are_unsupported() {
 /// A repository under a KMS key: its scans read the key's domain, and fail
 /// while the key is disabled, as its pulls do (issue 21).
 #[test]
-fn a_kms_repositorys_scans_read_its_keys_domain_and_stop_while_the_key_is_disabled() {
+fn a_kms_repositorys_scans_read_its_keys_domain_and_stop_while_the_key_is_disabled_or_ecrs_grant_revoked(
+) {
     if !tools::require("aws") {
         return;
     }
@@ -833,4 +834,15 @@ fn a_kms_repositorys_scans_read_its_keys_domain_and_stop_while_the_key_is_disabl
     assert!(why.contains("is disabled."), "{v}");
     kms("EnableKey", serde_json::json!({"KeyId": id}));
     scan("UNSUPPORTED_IMAGE");
+    // The key's owner revokes ECR's grant for the repository: scans read
+    // through it as pulls do, so they fail too.
+    let grants = kms("ListGrants", serde_json::json!({"KeyId": id}));
+    let grant = grants["Grants"][0]["GrantId"].as_str().unwrap().to_string();
+    kms(
+        "RevokeGrant",
+        serde_json::json!({"KeyId": id, "GrantId": grant}),
+    );
+    let v = scan("FAILED");
+    let why = v["imageScanStatus"]["description"].as_str().unwrap();
+    assert!(why.contains("grant") && why.contains("kscan"), "{v}");
 }

@@ -116,49 +116,9 @@ impl KmsApi<'_> {
             .await?;
         require_state(&found.key, &found.arn, true)?;
         match repository {
-            Some(repository) => self.require_ecr_grant(&found, repository, action).await,
+            Some(repository) => self.kms.require_ecr_grant(&found, repository, action).await,
             None => Ok(()),
         }
-    }
-
-    /// ECR's grants for repository `repository_arn` on `found` (only berth
-    /// makes grants to ECR's principal: `grants::is_service_principal`).
-    async fn ecr_grants(&self, found: &Found, repository_arn: &str) -> Result<Vec<KmsGrantRecord>> {
-        let key = &found.key;
-        Ok(self
-            .meta()
-            .kms_grants_named(
-                &key.account_id,
-                &key.region,
-                &key.key_id,
-                repository_arn,
-                &ecr_principal(&key.region),
-            )
-            .await?)
-    }
-
-    /// `Ok` while ECR's grant lets it make `action`'s use of the key for
-    /// the repository; once retired or revoked, AccessDeniedException (the
-    /// key's owner cut ECR off, as on AWS).
-    async fn require_ecr_grant(
-        &self,
-        found: &Found,
-        repository_arn: &str,
-        action: &str,
-    ) -> Result<()> {
-        let op = action.trim_start_matches("kms:");
-        for g in self.ecr_grants(found, repository_arn).await? {
-            if grants::operations_of(&g)?.iter().any(|o| o == op) {
-                return Ok(());
-            }
-        }
-        Err(kms_error(
-            "AccessDeniedException",
-            format!(
-                "ECR's grant on {} for {repository_arn} was retired or revoked: the repository cannot use the key",
-                found.arn
-            ),
-        ))
     }
 
     /// The key `key_arn` as stored (no caller: ECR itself acts).
@@ -216,7 +176,7 @@ impl KmsApi<'_> {
             Ok(found) => found,
             Err(_) => return Ok(()),
         };
-        for g in self.ecr_grants(&found, repository_arn).await? {
+        for g in self.kms.ecr_grants(&found, repository_arn).await? {
             if g.created_at <= created_at {
                 self.meta().delete_kms_grant(&g.grant_id).await?;
             }
@@ -321,15 +281,78 @@ impl Registry {
 }
 
 impl super::Kms {
-    /// `Ok` if key `arn` exists and is enabled, else KMS's refusal: what
-    /// background work that reads a repository's bytes (a scan) asks, as a
-    /// pull does (without the caller's permissions: berth itself reads).
+    /// `Ok` if key `arn` exists and is enabled, else KMS's refusal (a
+    /// creation template's key, before a repository is made under it).
     pub(crate) async fn require_enabled(&self, arn: &str) -> Result<()> {
+        self.enabled_key(arn).await.map(drop)
+    }
+
+    /// Key `arn`'s row if it exists and is enabled, else KMS's refusal.
+    async fn enabled_key(&self, arn: &str) -> Result<berth_store::KmsKeyRecord> {
         let key = self.key_at(arn).await?;
         if rules::deletion_due(&key, self.clock.now_millis()) {
             return Err(rules::key_not_found(arn));
         }
-        require_state(&key, arn, true)
+        require_state(&key, arn, true)?;
+        Ok(key)
+    }
+
+    /// `Ok` if ECR may still decrypt with key `arn` for repository
+    /// `repository_arn`: the key enabled and ECR's grant for the repository
+    /// in place. What background work that reads a repository's bytes (a
+    /// scan) asks, as a pull does, without a caller's permissions (berth
+    /// itself reads, as ECR's scanning does through ECR's grant).
+    pub(crate) async fn require_ecr_decrypt(&self, arn: &str, repository_arn: &str) -> Result<()> {
+        let found = Found {
+            key: self.enabled_key(arn).await?,
+            arn: arn.to_string(),
+        };
+        self.require_ecr_grant(&found, repository_arn, "kms:Decrypt")
+            .await
+    }
+
+    /// ECR's grants for repository `repository_arn` on `found` (only berth
+    /// makes grants to ECR's principal: `grants::is_service_principal`).
+    pub(crate) async fn ecr_grants(
+        &self,
+        found: &Found,
+        repository_arn: &str,
+    ) -> Result<Vec<KmsGrantRecord>> {
+        let key = &found.key;
+        Ok(self
+            .meta
+            .kms_grants_named(
+                &key.account_id,
+                &key.region,
+                &key.key_id,
+                repository_arn,
+                &ecr_principal(&key.region),
+            )
+            .await?)
+    }
+
+    /// `Ok` while ECR's grant lets it make `action`'s use of the key for
+    /// the repository; once retired or revoked, AccessDeniedException (the
+    /// key's owner cut ECR off, as on AWS).
+    pub(crate) async fn require_ecr_grant(
+        &self,
+        found: &Found,
+        repository_arn: &str,
+        action: &str,
+    ) -> Result<()> {
+        let op = action.trim_start_matches("kms:");
+        for g in self.ecr_grants(found, repository_arn).await? {
+            if grants::operations_of(&g)?.iter().any(|o| o == op) {
+                return Ok(());
+            }
+        }
+        Err(kms_error(
+            "AccessDeniedException",
+            format!(
+                "ECR's grant on {} for {repository_arn} was retired or revoked: the repository cannot use the key",
+                found.arn
+            ),
+        ))
     }
 
     /// Key `arn`'s row, or KMS's NotFoundException.

@@ -265,6 +265,20 @@ fn check_new_grant(g: &NewGrant) -> Result<()> {
 }
 
 /// `ecr.us-east-1.amazonaws.com` and the like.
+/// The account of a principal ARN (`arn:aws:iam::<account>:…`, or STS's);
+/// `None` for a service principal or anything else.
+fn principal_account(principal: &str) -> Option<&str> {
+    let mut parts = principal.split(':');
+    let (arn, _, service, _, account) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    (arn == "arn" && matches!(service, "iam" | "sts") && parts.next().is_some()).then_some(account)
+}
+
 fn is_service_principal(principal: &str) -> bool {
     principal.ends_with(".amazonaws.com") && !principal.starts_with("arn:")
 }
@@ -516,9 +530,12 @@ impl KmsApi<'_> {
         page(rows, limit)
     }
 
-    /// ListRetirableGrants: the grants on the caller's account's keys in
-    /// the region that a principal may retire (identity policies:
-    /// `kms:ListRetirableGrants`). Another account's grants never show.
+    /// ListRetirableGrants: the grants in the region that a principal of
+    /// the caller's account may retire (identity policies:
+    /// `kms:ListRetirableGrants`), on keys of any account, as on AWS: a
+    /// key's owner who names another account's principal as retiring
+    /// principal shows that account the grant. A principal of another
+    /// account is refused.
     pub async fn list_retirable_grants(
         &self,
         caller: &Caller,
@@ -531,15 +548,19 @@ impl KmsApi<'_> {
         let limit = page_limit(limit, 50, 1000)?;
         self.authorize_identity(caller, "kms:ListRetirableGrants", "*")
             .await?;
+        if principal_account(retiring_principal) != Some(caller.account_id.as_str()) {
+            return Err(kms_error(
+                "AccessDeniedException",
+                format!(
+                    "User: {} is not authorized to perform: kms:ListRetirableGrants for {retiring_principal}: the retiring principal must be in account {}",
+                    caller.principal.arn(),
+                    caller.account_id
+                ),
+            ));
+        }
         let rows = self
             .meta()
-            .list_retirable_kms_grants(
-                &caller.account_id,
-                region,
-                retiring_principal,
-                marker,
-                limit + 1,
-            )
+            .list_retirable_kms_grants(region, retiring_principal, marker, limit + 1)
             .await?;
         page(rows, limit)
     }
@@ -726,6 +747,24 @@ mod tests {
         assert!(equals.admit(&ctx(&[("app", "a")])));
         assert!(!equals.admit(&ctx(&[("app", "a"), ("x", "y")])));
         assert!(GrantConstraints::default().admit(&ctx(&[("any", "thing")])));
+    }
+
+    #[test]
+    fn a_principals_account_comes_from_its_arn_only() {
+        for (p, want) in [
+            ("arn:aws:iam::111122223333:user/ops", Some("111122223333")),
+            ("arn:aws:iam::111122223333:root", Some("111122223333")),
+            (
+                "arn:aws:sts::111122223333:assumed-role/r/s",
+                Some("111122223333"),
+            ),
+            ("ecr.us-east-1.amazonaws.com", None),
+            ("arn:aws:kms:us-east-1:111122223333:key/k", None),
+            ("arn:aws:iam::111122223333", None),
+            ("111122223333", None),
+        ] {
+            assert_eq!(principal_account(p), want, "{p}");
+        }
     }
 
     #[test]

@@ -303,7 +303,8 @@ impl Scanning {
 
     /// The blob store that holds the job's repository's blobs: the
     /// registry's, or its KMS key's domain, once the key is found enabled
-    /// (a scan reads the image as a pull would: a disabled key fails it).
+    /// and ECR's grant for the repository in place (a scan reads the image
+    /// as a pull would: a disabled key or a revoked grant fails it).
     async fn repo_blobs(&self, job: &ScanRef) -> Result<Arc<dyn BlobStore>> {
         let key = self
             .meta
@@ -311,7 +312,8 @@ impl Scanning {
             .await?
             .and_then(|r| r.kms_key);
         if let Some(arn) = &key {
-            self.domains.require_enabled(arn).await?;
+            let repository = crate::identity::resource_arn(&job.registry, Some(&job.name));
+            self.domains.require_ecr_decrypt(arn, &repository).await?;
         }
         self.domains.for_key(key.as_deref()).await
     }

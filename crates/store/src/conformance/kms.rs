@@ -62,7 +62,7 @@ fn grant(id: &str, key_id: &str, grantee: &str, name: &str) -> KmsGrantRecord {
 
 /// Grants: created under the per-key limit, found every way the registry
 /// looks, deleted alone or with their key.
-async fn grant_suite<S: KmsStore + ?Sized>(store: &S) {
+async fn grant_suite<S: IdentityStore + KmsStore + ?Sized>(store: &S) {
     let (acct, r) = ("555555555555", "us-east-1");
     let max = 3;
     let g1 = grant("g1", "k1", "arn:aws:iam::555555555555:user/dev", "");
@@ -138,40 +138,44 @@ async fn grant_suite<S: KmsStore + ?Sized>(store: &S) {
         .is_empty());
     assert_eq!(
         ids(store
-            .list_retirable_kms_grants(acct, r, "arn:aws:iam::555555555555:role/ops", None, 9)
+            .list_retirable_kms_grants(r, "arn:aws:iam::555555555555:role/ops", None, 9)
             .await
             .unwrap()),
         ["g1", "g3", "g5"]
     );
     assert_eq!(
         ids(store
-            .list_retirable_kms_grants(acct, r, "arn:aws:iam::555555555555:role/ops", Some("g1"), 1)
+            .list_retirable_kms_grants(r, "arn:aws:iam::555555555555:role/ops", Some("g1"), 1)
             .await
             .unwrap()),
         ["g3"]
     );
     assert!(store
-        .list_retirable_kms_grants(
-            acct,
-            "eu-west-1",
-            "arn:aws:iam::555555555555:role/ops",
-            None,
-            9
-        )
+        .list_retirable_kms_grants("eu-west-1", "arn:aws:iam::555555555555:role/ops", None, 9)
         .await
         .unwrap()
         .is_empty());
+    // Another account's key whose grant names the same retiring principal:
+    // listed too, as AWS lists grants on other accounts' keys.
+    store
+        .create_account("666666666666", "admin", 1)
+        .await
+        .unwrap();
     assert!(store
-        .list_retirable_kms_grants(
-            "666666666666",
-            r,
-            "arn:aws:iam::555555555555:role/ops",
-            None,
-            9
-        )
+        .create_kms_key(&key("666666666666", r, "k6"))
         .await
-        .unwrap()
-        .is_empty());
+        .unwrap());
+    let mut g6 = grant("g6", "k6", "x", "");
+    g6.account_id = "666666666666".into();
+    store.create_kms_grant(&g6, max).await.unwrap();
+    assert_eq!(
+        ids(store
+            .list_retirable_kms_grants(r, "arn:aws:iam::555555555555:role/ops", None, 9)
+            .await
+            .unwrap()),
+        ["g1", "g3", "g5", "g6"]
+    );
+    assert!(store.delete_kms_key("666666666666", r, "k6").await.unwrap());
     assert!(store.delete_kms_grant("g3").await.unwrap());
     assert!(!store.delete_kms_grant("g3").await.unwrap());
     assert_eq!(

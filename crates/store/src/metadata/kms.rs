@@ -226,11 +226,10 @@ pub trait KmsStore: Send + Sync {
         name: &str,
         grantee: &str,
     ) -> Result<Vec<KmsGrantRecord>>;
-    /// Up to `limit` grants on keys of `account_id` in `region` that
+    /// Up to `limit` grants on keys in `region`, of any account, that
     /// `retiring_principal` may retire, after grant id `after`, by id.
     async fn list_retirable_kms_grants(
         &self,
-        account_id: &str,
         region: &str,
         retiring_principal: &str,
         after: Option<&str>,

@@ -358,16 +358,14 @@ impl KmsStore for SqliteMetadataStore {
 
     async fn list_retirable_kms_grants(
         &self,
-        account_id: &str,
         region: &str,
         retiring_principal: &str,
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<KmsGrantRecord>> {
         let rows = sqlx::query(&retirable_grants_sql())
-            .bind(account_id)
-            .bind(region)
             .bind(retiring_principal)
+            .bind(region)
             .bind(after)
             .bind(i64::from(limit))
             .fetch_all(&self.reader)
