@@ -496,7 +496,7 @@ impl BlobStore for FsBlobStore {
                 let rest = Prefetch::new(windows);
                 let rest: futures_util::stream::BoxStream<'static, _> = match opener {
                     None => Box::pin(rest),
-                    Some(mut o) => Box::pin(rest.map(move |sealed| o.open(sealed))),
+                    Some(o) => Box::pin(o.opening(rest)),
                 };
                 Box::pin(futures_util::stream::once(std::future::ready(Ok(first))).chain(rest))
             }

@@ -16,11 +16,13 @@ use crate::sealed::{
 };
 use crate::sys;
 use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind};
 use std::ops::Range;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Segments opened per read from a blob file (1 MiB of plaintext at the
 /// default segment size): the stream's granularity.
@@ -409,7 +411,11 @@ pub(crate) fn sealed_windows(
             pos,
             end,
         },
-        WindowOpener { opener, pos, end },
+        WindowOpener {
+            opener: Arc::new(opener),
+            pos,
+            end,
+        },
     )
 }
 
@@ -465,18 +471,59 @@ impl SealedWindows {
 
 /// Opens the windows [`SealedWindows`] yields, in the same order.
 pub(crate) struct WindowOpener {
-    opener: Opener,
+    opener: Arc<Opener>,
     pos: u64,
     end: u64,
 }
 
 impl WindowOpener {
-    /// The next window's plaintext, out of its sealed bytes: AES-GCM reads
-    /// the ciphertext where it lies (in the page cache), one pass.
-    pub(crate) fn open(&mut self, sealed: io::Result<Bytes>) -> io::Result<Bytes> {
+    /// The next window's plaintext range (kept in step with
+    /// [`SealedWindows`], which advances before it reads too).
+    fn advance(&mut self) -> Range<u64> {
         let range = window_at(self.opener.layout(), self.pos, self.end);
         self.pos = range.end;
+        range
+    }
+
+    /// The next window's plaintext, out of its sealed bytes: AES-GCM reads
+    /// the ciphertext where it lies (in the page cache), one pass. For the
+    /// blocking pool: the first window is opened where it is mapped.
+    pub(crate) fn open(&mut self, sealed: io::Result<Bytes>) -> io::Result<Bytes> {
+        let range = self.advance();
         Ok(self.opener.open_range_from(&range, &sealed?)?)
+    }
+
+    /// The plaintext of every later window `sealed` yields, opened on the
+    /// caller's task while its pages are in memory (`sys::is_resident`),
+    /// else on the blocking pool: pages faulted in ahead of a slow client
+    /// may have been reclaimed since. Nothing follows an error: a window
+    /// after a damaged one is never served.
+    pub(crate) fn opening(
+        self,
+        sealed: impl Stream<Item = io::Result<Bytes>> + Send + Unpin + 'static,
+    ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+        futures_util::stream::unfold(Some((sealed, self)), |state| async move {
+            let (mut sealed, mut me) = state?;
+            let window = sealed.next().await?;
+            let range = me.advance();
+            let opened = match window {
+                Err(e) => Err(e),
+                Ok(w) if sys::is_resident(&w) => me
+                    .opener
+                    .open_range_from(&range, &w)
+                    .map_err(io::Error::from),
+                Ok(w) => {
+                    let opener = me.opener.clone();
+                    tokio::task::spawn_blocking(move || {
+                        opener.open_range_from(&range, &w).map_err(io::Error::from)
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(io::Error::other(e)))
+                }
+            };
+            let next = opened.is_ok().then_some((sealed, me));
+            Some((opened, next))
+        })
     }
 }
 

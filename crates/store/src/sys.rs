@@ -1,4 +1,4 @@
-//! The crate's only unsafe code: two Linux facilities that no safe crate
+//! The crate's only unsafe code: three Linux facilities that no safe crate
 //! wraps, each kept for a figure measured by `berth-bench` (see
 //! ARCHITECTURE.md, "Unsafe code and why").
 #![allow(unsafe_code)]
@@ -59,4 +59,47 @@ pub fn map_blob(file: &File, offset: u64, len: usize) -> std::io::Result<Bytes> 
     };
     map.advise(memmap2::Advice::PopulateRead)?;
     Ok(Bytes::from_owner(map))
+}
+
+/// Whether every page under `bytes` is in memory now (`mincore`). A window
+/// mapped and faulted in ahead of the network (`map_blob`) may have been
+/// reclaimed by the time a slow client asks for it; reading it then would
+/// wait on the disk, which must not happen on the async runtime.
+pub fn is_resident(bytes: &[u8]) -> bool {
+    if bytes.is_empty() {
+        return true;
+    }
+    // SAFETY: sysconf reads a process constant; it touches no memory of ours.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let start = bytes.as_ptr() as usize;
+    let aligned = start - start % page;
+    let len = start + bytes.len() - aligned;
+    let mut pages = vec![0u8; len.div_ceil(page)];
+    // SAFETY: `[aligned, aligned + len)` is the pages under `bytes`, a live
+    // slice, so all of it is mapped; mincore only reports on those pages
+    // (it reads none of their bytes) and writes one byte per page into
+    // `pages`, which holds exactly that many.
+    let r = unsafe {
+        libc::mincore(
+            aligned as *mut libc::c_void,
+            len,
+            pages.as_mut_ptr() as *mut libc::c_uchar,
+        )
+    };
+    r == 0 && pages.iter().all(|p| p & 1 == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pages_never_touched_are_not_resident_and_touched_ones_are() {
+        let mut m = memmap2::MmapMut::map_anon(64 * 1024).unwrap();
+        assert!(!super::is_resident(&m[..]));
+        assert!(!super::is_resident(&m[5000..5001]));
+        m.fill(1);
+        assert!(super::is_resident(&m[..]));
+        assert!(super::is_resident(&m[4095..4097]));
+        assert!(super::is_resident(&[]));
+        assert!(super::is_resident(&vec![7u8; 100_000]));
+    }
 }

@@ -380,8 +380,8 @@ fn another_accounts_admin_is_refused_every_kms_operation_on_a_key() {
     });
     // Operations on the caller's own account only: nothing of A's is
     // reachable through them (UpdateAlias and DeleteAlias name B's own
-    // aliases; ListAliases lists B's; ListRetirableGrants lists grants on
-    // B's keys, checked below).
+    // aliases; ListAliases lists B's; ListRetirableGrants takes only a
+    // principal of B's account, and lists what names it: checked below).
     let own_account = [
         "CreateKey",
         "ListKeys",

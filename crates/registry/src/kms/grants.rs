@@ -264,21 +264,29 @@ fn check_new_grant(g: &NewGrant) -> Result<()> {
     Ok(())
 }
 
-/// `ecr.us-east-1.amazonaws.com` and the like.
-/// The account of a principal ARN (`arn:aws:iam::<account>:…`, or STS's);
-/// `None` for a service principal or anything else.
+/// The account of a principal ARN (`arn:<partition>:iam::<account>:<what>`,
+/// or STS's); `None` for a service principal or anything else.
 fn principal_account(principal: &str) -> Option<&str> {
-    let mut parts = principal.split(':');
-    let (arn, _, service, _, account) = (
+    let mut parts = principal.splitn(6, ':');
+    let (arn, partition, service, region, account, what) = (
+        parts.next()?,
         parts.next()?,
         parts.next()?,
         parts.next()?,
         parts.next()?,
         parts.next()?,
     );
-    (arn == "arn" && matches!(service, "iam" | "sts") && parts.next().is_some()).then_some(account)
+    let ok = arn == "arn"
+        && partition.starts_with("aws")
+        && matches!(service, "iam" | "sts")
+        && region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !what.is_empty();
+    ok.then_some(account)
 }
 
+/// `ecr.us-east-1.amazonaws.com` and the like.
 fn is_service_principal(principal: &str) -> bool {
     principal.ends_with(".amazonaws.com") && !principal.starts_with("arn:")
 }
@@ -761,6 +769,13 @@ mod tests {
             ("ecr.us-east-1.amazonaws.com", None),
             ("arn:aws:kms:us-east-1:111122223333:key/k", None),
             ("arn:aws:iam::111122223333", None),
+            ("arn:aws:iam::111122223333:", None),
+            ("arn:aws:iam::1111:user/ops", None),
+            ("arn:aws:iam:us-east-1:111122223333:user/ops", None),
+            (
+                "arn:aws-cn:iam::111122223333:user/ops",
+                Some("111122223333"),
+            ),
             ("111122223333", None),
         ] {
             assert_eq!(principal_account(p), want, "{p}");
