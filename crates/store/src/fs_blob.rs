@@ -168,18 +168,18 @@ impl Produce for FileReads {
 }
 
 /// A committed blob's reads: mapped plaintext, or mapped ciphertext that
-/// a [`fs_sealed::WindowOpener`] opens. One per download, moved to the blocking pool
-/// and back per window.
+/// a [`fs_sealed::WindowOpener`] opens. One per download, moved to the
+/// blocking pool and back per window.
 enum BlobReads {
     Plain(Windows),
-    Sealed(SealedWindows),
+    Sealed { file: File, windows: SealedWindows },
 }
 
 impl BlobReads {
     fn done(&self) -> bool {
         match self {
             BlobReads::Plain(w) => w.pos >= w.end,
-            BlobReads::Sealed(w) => w.done(),
+            BlobReads::Sealed { windows, .. } => windows.done(),
         }
     }
 }
@@ -188,7 +188,9 @@ impl Produce for BlobReads {
     fn next(&mut self) -> Option<std::io::Result<Bytes>> {
         match self {
             BlobReads::Plain(w) => w.next(),
-            BlobReads::Sealed(w) => w.next_window(),
+            BlobReads::Sealed { file, windows } => windows
+                .next_window()
+                .map(|r| r.and_then(|b| map_or_read(file, b.start, (b.end - b.start) as usize))),
         }
     }
 }
@@ -210,9 +212,7 @@ impl Produce for UploadReadsOf {
 }
 
 /// Windows of a committed blob, each mapped and faulted in on the blocking
-/// pool (see `sys::map_blob`), one ahead of the network. A window that
-/// cannot be mapped is read instead, so that a failing disk gives the
-/// request an error.
+/// pool (`map_or_read`), one ahead of the network.
 struct Windows {
     file: File,
     pos: u64,
@@ -227,11 +227,17 @@ impl Produce for Windows {
         // Windows after the first are aligned, so each maps whole pages.
         let to_boundary = MAP_WINDOW as u64 - self.pos % MAP_WINDOW as u64;
         let want = (self.end - self.pos).min(to_boundary) as usize;
-        let window = sys::map_blob(&self.file, self.pos, want)
-            .or_else(|_| read_at(&self.file, self.pos, want));
+        let window = map_or_read(&self.file, self.pos, want);
         self.pos += want as u64;
         Some(window)
     }
+}
+
+/// `len` bytes of a committed blob file from `pos`, mapped and faulted in
+/// (`sys::map_blob`); read instead where they cannot be mapped, so that a
+/// failing disk gives the request an error.
+fn map_or_read(file: &File, pos: u64, len: usize) -> std::io::Result<Bytes> {
+    sys::map_blob(file, pos, len).or_else(|_| read_at(file, pos, len))
 }
 
 fn read_at(file: &File, pos: u64, len: usize) -> std::io::Result<Bytes> {
@@ -470,8 +476,8 @@ impl BlobStore for FsBlobStore {
                                 ),
                             ));
                         }
-                        let (w, o) = fs_sealed::sealed_windows(file, opener, offset, offset + len);
-                        (BlobReads::Sealed(w), Some(o))
+                        let (windows, o) = fs_sealed::sealed_windows(opener, offset, offset + len);
+                        (BlobReads::Sealed { file, windows }, Some(o))
                     }
                 };
             // The first window is opened here, on the blocking pool.
@@ -492,14 +498,13 @@ impl BlobStore for FsBlobStore {
             Some(first) if windows.done() => {
                 Box::pin(futures_util::stream::once(std::future::ready(Ok(first))))
             }
-            Some(first) => {
-                let rest = Prefetch::new(windows);
-                let rest: futures_util::stream::BoxStream<'static, _> = match opener {
-                    None => Box::pin(rest),
-                    Some(o) => Box::pin(o.opening(rest)),
-                };
-                Box::pin(futures_util::stream::once(std::future::ready(Ok(first))).chain(rest))
-            }
+            Some(first) => match opener {
+                None => Box::pin(Prefetch::after(first, windows)),
+                Some(o) => Box::pin(
+                    futures_util::stream::once(std::future::ready(Ok(first)))
+                        .chain(o.opening(Prefetch::new(windows))),
+                ),
+            },
         };
         Ok(Some(BlobReader { len, stream }))
     }

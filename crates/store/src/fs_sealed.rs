@@ -388,26 +388,19 @@ pub(crate) fn open_blob(
 }
 
 /// A sealed blob's plaintext `[pos, end)`, `WINDOW_SEGMENTS` at a time,
-/// in two halves that keep step: [`SealedWindows`] maps each window's
-/// ciphertext and faults it in (the blocking pool, one ahead of the
-/// network, as plaintext blobs are read), and [`WindowOpener`] decrypts it
-/// out of the mapping on the request's task.
+/// in two halves that keep step: [`SealedWindows`] names each window's
+/// sealed bytes, which the store maps and faults in (the blocking pool,
+/// one ahead of the network, as plaintext blobs are read), and
+/// [`WindowOpener`] decrypts them out of the mapping on the request's task.
 ///
 /// Why the split: decrypting on the blocking pool as well made each window
 /// a second thread's work, and on a machine whose cores the client shares
 /// the hand-offs cost more CPU than AES-GCM itself (docs/benchmarks/
 /// encryption.md, stop 42). Opening a window is ~0.1 ms of CPU per MiB.
-pub(crate) fn sealed_windows(
-    file: File,
-    opener: Opener,
-    pos: u64,
-    end: u64,
-) -> (SealedWindows, WindowOpener) {
-    let layout = opener.layout();
+pub(crate) fn sealed_windows(opener: Opener, pos: u64, end: u64) -> (SealedWindows, WindowOpener) {
     (
         SealedWindows {
-            file,
-            layout,
+            layout: opener.layout(),
             pos,
             end,
         },
@@ -425,9 +418,8 @@ fn window_at(layout: Layout, pos: u64, end: u64) -> Range<u64> {
     pos..end.min((pos / window + 1) * window)
 }
 
-/// The ciphertext of a sealed blob's windows (see [`sealed_windows`]).
+/// Where a sealed blob's windows lie in its file (see [`sealed_windows`]).
 pub(crate) struct SealedWindows {
-    file: File,
     layout: Layout,
     pos: u64,
     end: u64,
@@ -438,38 +430,23 @@ impl SealedWindows {
         self.pos >= self.end
     }
 
-    /// The sealed bytes of the next window, mapped: blob files are
-    /// immutable once committed (a root rotation rewrites only the
-    /// header). A window that cannot be mapped is read instead, so that a
-    /// failing disk gives the request an error.
-    pub(crate) fn next_window(&mut self) -> Option<io::Result<Bytes>> {
+    /// The file bytes that hold the next window's segments.
+    pub(crate) fn next_window(&mut self) -> Option<io::Result<Range<u64>>> {
         if self.done() {
             return None;
         }
         let range = window_at(self.layout, self.pos, self.end);
         self.pos = range.end;
-        let read = (|| {
-            let (_, bytes) = self.layout.covering(&range)?;
-            let len = (bytes.end - bytes.start) as usize;
-            sys::map_blob(&self.file, bytes.start, len).or_else(|_| {
-                let mut sealed = vec![0u8; len];
-                self.file
-                    .read_exact_at(&mut sealed, bytes.start)
-                    .map_err(|e| {
-                        if e.kind() == ErrorKind::UnexpectedEof {
-                            io::Error::new(e.kind(), "blob file is shorter than its sealed size")
-                        } else {
-                            e
-                        }
-                    })?;
-                Ok(Bytes::from(sealed))
-            })
-        })();
-        Some(read)
+        Some(
+            self.layout
+                .covering(&range)
+                .map(|(_, bytes)| bytes)
+                .map_err(io::Error::from),
+        )
     }
 }
 
-/// Opens the windows [`SealedWindows`] yields, in the same order.
+/// Opens the windows [`SealedWindows`] names, in the same order.
 pub(crate) struct WindowOpener {
     opener: Arc<Opener>,
     pos: u64,

@@ -509,45 +509,6 @@ impl Opener {
         }
     }
 
-    /// Opens data segment `i` in place (its sealed bytes); the plaintext
-    /// is the returned slice.
-    pub fn open_segment<'a>(&self, i: u64, sealed: &'a mut [u8]) -> Result<&'a [u8], SealError> {
-        let r = self.layout.segment_range(i);
-        if sealed.len() as u64 != r.end - r.start {
-            return Err(self.tampered(i));
-        }
-        self.key
-            .open_data_segment(i, sealed)
-            .ok_or_else(|| self.tampered(i))
-    }
-
-    /// Appends the plaintext of `range` to `out`, given `sealed`: the sealed
-    /// bytes of the segments `covering` names for it, opened in place.
-    pub fn open_range(
-        &self,
-        range: &Range<u64>,
-        sealed: &mut [u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), SealError> {
-        let (segs, bytes) = self.layout.covering(range)?;
-        if sealed.len() as u64 != bytes.end - bytes.start {
-            return Err(self.tampered(segs.start));
-        }
-        let s = self.layout.segment as u64;
-        let mut at = 0usize;
-        for i in segs {
-            let r = self.layout.segment_range(i);
-            let n = (r.end - r.start) as usize;
-            let plain = self.open_segment(i, &mut sealed[at..at + n])?;
-            at += n;
-            let seg_start = i * s;
-            let from = range.start.max(seg_start) - seg_start;
-            let to = range.end.min(seg_start + plain.len() as u64) - seg_start;
-            out.extend_from_slice(&plain[from as usize..to as usize]);
-        }
-        Ok(())
-    }
-
     /// The plaintext of `range` opened out of `sealed` (the sealed bytes
     /// `covering` names for it, read-only: a mapped blob file) into a buffer
     /// of its own. AES-GCM reads the ciphertext where it lies: no copy of
@@ -1020,13 +981,11 @@ pub fn open(dek: &DataKey, segment: u32, sealed: &[u8], what: &str) -> Result<Ve
     let at = |r: Range<u64>| (r.start - HEADER_LEN) as usize..(r.end - HEADER_LEN) as usize;
     let mut terminal = sealed[at(o.layout().terminal_range())].to_vec();
     o.check_terminal(&mut terminal)?;
-    let mut out = Vec::with_capacity(o.len() as usize);
-    if !o.is_empty() {
-        let (_, bytes) = o.layout().covering(&(0..o.len()))?;
-        let mut body = sealed[at(bytes)].to_vec();
-        o.open_range(&(0..o.len()), &mut body, &mut out)?;
+    if o.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let (_, bytes) = o.layout().covering(&(0..o.len()))?;
+    Ok(o.open_range_from(&(0..o.len()), &sealed[at(bytes)])?.into())
 }
 
 #[cfg(test)]

@@ -53,17 +53,9 @@ fn every_range_decrypts_only_its_segments_and_returns_exactly_its_bytes() {
         for b in a + 1..=70 {
             let (segs, bytes) = o.layout().covering(&(a..b)).unwrap();
             assert!(segs.end - segs.start <= (b - 1) / 16 - a / 16 + 1);
-            let mut sealed =
-                s[(bytes.start - HEADER_LEN) as usize..(bytes.end - HEADER_LEN) as usize].to_vec();
-            let from = o.open_range_from(&(a..b), &sealed).unwrap();
-            assert_eq!(
-                &from[..],
-                &p[a as usize..b as usize],
-                "out of place {a}..{b}"
-            );
-            let mut out = Vec::new();
-            o.open_range(&(a..b), &mut sealed, &mut out).unwrap();
-            assert_eq!(out, &p[a as usize..b as usize], "{a}..{b}");
+            let sealed = &s[(bytes.start - HEADER_LEN) as usize..(bytes.end - HEADER_LEN) as usize];
+            let from = o.open_range_from(&(a..b), sealed).unwrap();
+            assert_eq!(&from[..], &p[a as usize..b as usize], "{a}..{b}");
         }
     }
     // Opened out of place, a changed byte is refused just the same.

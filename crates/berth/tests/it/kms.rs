@@ -10,6 +10,11 @@ use serde_json::{json, Value};
 
 const OWNER: &str = "000000000000";
 const OTHER: &str = "111111111111";
+/// The root access key, of account `OWNER`.
+const OWNER_KEYS: (&str, &str) = (
+    berth_testkit::ROOT_ACCESS_KEY_ID,
+    berth_testkit::ROOT_SECRET_ACCESS_KEY,
+);
 
 /// Every implemented operation's success path and each documented error,
 /// by code, with botocore's own checks off so that berth's are tested.
@@ -342,10 +347,7 @@ fn the_aws_cli_manages_a_key_and_disabling_it_stops_its_use() {
 fn another_accounts_admin_is_refused_every_kms_operation_on_a_key() {
     let s = start_with(&["--allow-anonymous", "pull"]);
     let client = s.raw_client();
-    let owner = (
-        berth_testkit::ROOT_ACCESS_KEY_ID,
-        berth_testkit::ROOT_SECRET_ACCESS_KEY,
-    );
+    let owner = OWNER_KEYS;
     let call = |key: (&str, &str), op: &str, input: &Value| {
         berth_testkit::kms::call(&client, &s.url(), key, "us-east-1", op, input)
     };
@@ -551,10 +553,7 @@ fn a_kms_repository_follows_its_key() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 403);
-    let owner = (
-        berth_testkit::ROOT_ACCESS_KEY_ID,
-        berth_testkit::ROOT_SECRET_ACCESS_KEY,
-    );
+    let owner = OWNER_KEYS;
     let ecr = |key: (&str, &str), op: &str, input: Value| {
         berth_testkit::ecr::call(&s.raw_client(), &s.url(), key, "us-east-1", op, &input)
     };
@@ -865,10 +864,7 @@ fn grants_allow_their_uses_until_retired_or_revoked_with_boto3() {
 #[test]
 fn ecr_holds_a_grant_per_repository_and_revoking_it_cuts_that_repository_off() {
     let s = start();
-    let owner = (
-        berth_testkit::ROOT_ACCESS_KEY_ID,
-        berth_testkit::ROOT_SECRET_ACCESS_KEY,
-    );
+    let owner = OWNER_KEYS;
     let kms = |op: &str, input: Value| {
         berth_testkit::kms::call(&s.raw_client(), &s.url(), owner, "us-east-1", op, &input)
     };
@@ -974,10 +970,7 @@ fn ecr_holds_a_grant_per_repository_and_revoking_it_cuts_that_repository_off() {
 #[test]
 fn a_policy_can_allow_ecrs_grant_and_nothing_else() {
     let s = start();
-    let owner = (
-        berth_testkit::ROOT_ACCESS_KEY_ID,
-        berth_testkit::ROOT_SECRET_ACCESS_KEY,
-    );
+    let owner = OWNER_KEYS;
     let key = berth_testkit::kms::call(
         &s.raw_client(),
         &s.url(),
@@ -1028,10 +1021,7 @@ fn a_policy_can_allow_ecrs_grant_and_nothing_else() {
 #[test]
 fn repositories_under_keys_from_before_grants_get_ecrs_grant_on_upgrade() {
     let mut s = start();
-    let owner = (
-        berth_testkit::ROOT_ACCESS_KEY_ID,
-        berth_testkit::ROOT_SECRET_ACCESS_KEY,
-    );
+    let owner = OWNER_KEYS;
     let client = s.raw_client();
     let url = s.url();
     let kms = |op: &str, input: Value| {

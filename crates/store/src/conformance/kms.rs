@@ -5,7 +5,7 @@
 
 use crate::metadata::{
     BlobRecordStore, IdentityStore, KmsAliasOutcome, KmsAliasRecord, KmsGrantOutcome,
-    KmsGrantRecord, KmsKeyRecord, KmsStore, RepoId, RepositoryRecord, RepositoryStore,
+    KmsGrantRecord, KmsKeyRecord, KmsStore, RepositoryStore,
 };
 
 fn key(acct: &str, region: &str, id: &str) -> KmsKeyRecord {
@@ -373,16 +373,7 @@ pub async fn kms_store_suite<
         account_id: acct.into(),
         region: r.into(),
     };
-    let repo = |name: &str, key: Option<&str>| RepositoryRecord {
-        id: RepoId(0),
-        name: name.into(),
-        created_at: 1,
-        image_tag_mutability: "MUTABLE".into(),
-        mutability_filters: None,
-        scan_on_push: false,
-        encryption_type: if key.is_some() { "KMS" } else { "AES256" }.into(),
-        kms_key: key.map(str::to_string),
-    };
+    let repo = super::repository_record;
     let under = store
         .create_repository(&reg, &repo("kms/a", Some("arn:k2")), &[])
         .await

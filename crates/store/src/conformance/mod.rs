@@ -184,6 +184,20 @@ fn d(n: u8) -> Digest {
     Digest::of_bytes(Algorithm::Sha256, &[n])
 }
 
+/// A new repository's record: under KMS key `key` (an ARN), or AES256.
+fn repository_record(name: &str, key: Option<&str>) -> crate::RepositoryRecord {
+    crate::RepositoryRecord {
+        id: RepoId(0),
+        name: name.into(),
+        created_at: 1,
+        image_tag_mutability: "MUTABLE".into(),
+        mutability_filters: None,
+        scan_on_push: false,
+        encryption_type: if key.is_some() { "KMS" } else { "AES256" }.into(),
+        kms_key: key.map(str::to_string),
+    }
+}
+
 /// Repository `name` of `reg` under KMS key `key` (an ARN).
 async fn repository_under_key<S: RepositoryStore + ?Sized>(
     store: &S,
@@ -192,20 +206,7 @@ async fn repository_under_key<S: RepositoryStore + ?Sized>(
     key: &str,
 ) -> RepoId {
     store
-        .create_repository(
-            reg,
-            &crate::RepositoryRecord {
-                id: RepoId(0),
-                name: name.into(),
-                created_at: 1,
-                image_tag_mutability: "MUTABLE".into(),
-                mutability_filters: None,
-                scan_on_push: false,
-                encryption_type: "KMS".into(),
-                kms_key: Some(key.into()),
-            },
-            &[],
-        )
+        .create_repository(reg, &repository_record(name, Some(key)), &[])
         .await
         .unwrap()
         .unwrap()
