@@ -41,7 +41,7 @@ pub async fn round(
     let disk = machine::disk(&dir, plan.disk_bytes)?;
     results.add_machine("limit: SHA-256 on one core (sha2, as berth)", "MB/s", sha);
     results.add_machine(
-        "limit: AES-256-GCM sealing on one core (ring, 64 KiB segments)",
+        "limit: AES-256-GCM sealing on one core (aws-lc-rs, 64 KiB segments)",
         "MB/s",
         aes,
     );
